@@ -1,0 +1,1 @@
+//! b8g-builder: the Nix-language evaluator, derivations and the sandboxed builder.

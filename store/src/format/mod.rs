@@ -1,0 +1,1 @@
+//! Pure Nix-compatible formats: hashes, nix32, store paths, NAR, derivations.

@@ -1,0 +1,1 @@
+//! The local on-disk store: SQLite metadata, registration, closures, GC, verify, optimise.
