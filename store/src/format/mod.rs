@@ -1,1 +1,24 @@
 //! Pure Nix-compatible formats: hashes, nix32, store paths, NAR, derivations.
+//!
+//! Nothing here touches the filesystem or the network: every function works
+//! on values, or on the `io::Read`/`io::Write` it is handed. The filesystem
+//! side of NAR (dump a tree, restore a tree) lives in `crate::nar_fs`.
+//!
+//! # Public API
+//! - [`hash`]: [`hash::HashAlgo`] (md5, sha1, sha256, sha512), [`hash::Hash`]
+//!   (`to_base16`, `to_nix32`, `to_base64`, `to_sri`, `to_typed(Encoding)`;
+//!   `parse_prefixed` for `algo:…`/SRI, `parse_any(s, Option<algo>)`,
+//!   `parse_unprefixed(s, algo)` choosing the encoding by length as Nix does;
+//!   `Display` is `algo:<nix32>`), [`hash::HashSink`] (an `io::Write` that
+//!   hashes and counts bytes; `finish() -> (Hash, u64)`).
+//! - [`nix32`]: `encode`, `decode`, `decode_exact::<N>`.
+//! - [`store_path`]: [`store_path::StoreDir`] (default `/b8g/store`;
+//!   `parse_path`, `parse_path_prefix`, `display`, `make_store_path`,
+//!   `make_text_path`, `make_fixed_output_path`, `make_output_path`),
+//!   [`store_path::StorePath`] (20-byte hash + validated name; `Display` is the
+//!   base name), [`store_path::FileIngestionMethod`], `validate_name`.
+
+pub mod derivation;
+pub mod hash;
+pub mod nix32;
+pub mod store_path;
