@@ -1,0 +1,230 @@
+//! Running a kernel and initramfs under qemu (x86_64, TCG), for tests, the demo
+//! and generated `run-vm` scripts.
+//!
+//! The VM always ends by itself: `-no-reboot` turns the guest's reboot (and a
+//! kernel panic with `panic=-1`) into qemu exiting, and every run has a timeout
+//! after which qemu is killed. KVM is never requested.
+
+use std::io::{self, BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Why a VM run failed to happen (a VM that ran and printed something wrong is not an error here).
+#[derive(Debug, thiserror::Error)]
+pub enum QemuError {
+    #[error("cannot start {program}: {source}")]
+    Spawn { program: String, source: io::Error },
+    #[error("waiting for qemu failed: {0}")]
+    Wait(#[source] io::Error),
+}
+
+/// A VM description: what to boot and with which devices.
+#[derive(Debug, Clone)]
+pub struct Vm {
+    pub qemu: String,
+    pub machine: String,
+    pub memory_mb: u32,
+    pub kernel: PathBuf,
+    pub initrd: Option<PathBuf>,
+    /// Kernel command line words; `console=ttyS0 panic=-1` are always added.
+    pub cmdline: Vec<String>,
+    /// Host TCP port → guest port forwards on a user-mode network (a virtio NIC is added when non-empty).
+    pub forwards: Vec<(u16, u16)>,
+    /// Extra qemu arguments, appended last.
+    pub extra: Vec<String>,
+}
+
+impl Vm {
+    pub fn new(kernel: impl Into<PathBuf>) -> Self {
+        Vm {
+            qemu: "qemu-system-x86_64".into(),
+            machine: "pc".into(),
+            memory_mb: 256,
+            kernel: kernel.into(),
+            initrd: None,
+            cmdline: Vec::new(),
+            forwards: Vec::new(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// The qemu argument list (without the program name).
+    pub fn args(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "-M".into(),
+            self.machine.clone(),
+            // TCG only: KVM exists on these hosts but hangs.
+            "-accel".into(),
+            "tcg".into(),
+            "-m".into(),
+            format!("{}M", self.memory_mb),
+            "-nodefaults".into(),
+            "-display".into(),
+            "none".into(),
+            "-monitor".into(),
+            "none".into(),
+            "-serial".into(),
+            "stdio".into(),
+            "-no-reboot".into(),
+            "-kernel".into(),
+            self.kernel.display().to_string(),
+        ];
+        if let Some(initrd) = &self.initrd {
+            a.push("-initrd".into());
+            a.push(initrd.display().to_string());
+        }
+        let mut cmdline = vec!["console=ttyS0".to_string(), "panic=-1".to_string()];
+        cmdline.extend(self.cmdline.iter().cloned());
+        a.push("-append".into());
+        a.push(cmdline.join(" "));
+        if !self.forwards.is_empty() {
+            let fwd: String = self
+                .forwards
+                .iter()
+                .map(|(h, g)| format!(",hostfwd=tcp:127.0.0.1:{h}-:{g}"))
+                .collect();
+            a.push("-netdev".into());
+            a.push(format!("user,id=n0{fwd}"));
+            a.push("-device".into());
+            a.push("virtio-net-pci,netdev=n0".into());
+        }
+        a.extend(self.extra.iter().cloned());
+        a
+    }
+
+    /// A standalone shell script that boots this VM with the console on stdio.
+    pub fn script(&self) -> String {
+        let quoted: Vec<String> = self.args().iter().map(|a| shell_quote(a)).collect();
+        format!("#!/bin/sh\n# Boots the VM under qemu (TCG); the serial console is on stdio.\nexec {} {} \"$@\"\n", self.qemu, quoted.join(" "))
+    }
+
+    /// Boots the VM, collecting the console output, until qemu exits or `timeout` passes.
+    /// When `marker` is given, the time from launch to the first console line
+    /// containing it is recorded.
+    pub fn run(&self, timeout: Duration, marker: Option<&str>) -> Result<RunResult, QemuError> {
+        let start = Instant::now();
+        let mut child = Command::new(&self.qemu)
+            .args(self.args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| QemuError::Spawn {
+                program: self.qemu.clone(),
+                source,
+            })?;
+        let (tx, rx) = mpsc::channel::<(Instant, String)>();
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let stderr = child.stderr.take().expect("stderr was piped");
+        let tx2 = tx.clone();
+        let readers = [
+            std::thread::spawn(move || forward_lines(stdout, tx)),
+            std::thread::spawn(move || forward_lines(stderr, tx2)),
+        ];
+        let mut output = String::new();
+        let mut marker_at = None;
+        let mut timed_out = false;
+        let status = loop {
+            while let Ok((at, line)) = rx.try_recv() {
+                if marker_at.is_none() && marker.is_some_and(|m| line.contains(m)) {
+                    marker_at = Some(at - start);
+                }
+                output.push_str(&line);
+                output.push('\n');
+            }
+            if let Some(status) = child.try_wait().map_err(QemuError::Wait)? {
+                break status;
+            }
+            if start.elapsed() > timeout {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().map_err(QemuError::Wait)?;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        for r in readers {
+            let _ = r.join();
+        }
+        while let Ok((at, line)) = rx.try_recv() {
+            if marker_at.is_none() && marker.is_some_and(|m| line.contains(m)) {
+                marker_at = Some(at - start);
+            }
+            output.push_str(&line);
+            output.push('\n');
+        }
+        Ok(RunResult {
+            output,
+            status,
+            timed_out,
+            elapsed: start.elapsed(),
+            marker_at,
+        })
+    }
+}
+
+fn forward_lines(r: impl io::Read, tx: mpsc::Sender<(Instant, String)>) {
+    let mut r = BufReader::new(r);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match r.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string();
+                if tx.send((Instant::now(), line)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// What a VM run produced.
+#[derive(Debug)]
+pub struct RunResult {
+    /// Console (serial) output and qemu's own messages, line by line.
+    pub output: String,
+    pub status: ExitStatus,
+    /// True when qemu was killed because the timeout passed.
+    pub timed_out: bool,
+    pub elapsed: Duration,
+    /// Launch-to-marker time, when a marker was asked for and seen.
+    pub marker_at: Option<Duration>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_are_tcg_and_always_exit() {
+        let mut vm = Vm::new("/k");
+        vm.initrd = Some("/i".into());
+        vm.cmdline.push("b8g.system=/x y".into());
+        vm.forwards.push((8080, 80));
+        let a = vm.args();
+        assert!(a.windows(2).any(|w| w == ["-accel", "tcg"]));
+        assert!(a.iter().any(|x| x == "-no-reboot"));
+        assert!(!a.iter().any(|x| x.contains("kvm")));
+        assert!(a.contains(&"console=ttyS0 panic=-1 b8g.system=/x y".to_string()));
+        assert!(a.contains(&"user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80".to_string()));
+        assert!(vm
+            .script()
+            .contains("'console=ttyS0 panic=-1 b8g.system=/x y'"));
+    }
+}
