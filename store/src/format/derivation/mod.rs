@@ -13,6 +13,8 @@ mod write;
 
 pub use parse::ParseError;
 
+use super::hash::{Hash, HashAlgo, HashError};
+use super::store_path::{FileIngestionMethod, StoreDir, StorePath, StorePathError};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One output of a derivation.
@@ -100,6 +102,102 @@ impl Derivation {
     }
 }
 
+/// Why output or derivation paths could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum PathError {
+    #[error("derivation has no `name` in its environment")]
+    NoName,
+    #[error("output {output:?} has unsupported hash algorithm {algo:?}")]
+    BadHashAlgo { output: String, algo: String },
+    #[error("output {output:?}: {source}")]
+    Hash { output: String, source: HashError },
+    #[error(transparent)]
+    StorePath(#[from] StorePathError),
+}
+
+impl Derivation {
+    /// For a fixed output: its ingestion method and declared hash.
+    pub fn fixed_hash(
+        &self,
+        output: &str,
+    ) -> Result<Option<(FileIngestionMethod, Hash)>, PathError> {
+        let Some(o) = self.outputs.get(output).filter(|o| o.is_fixed()) else {
+            return Ok(None);
+        };
+        let (method, algo) = match o.hash_algo.strip_prefix("r:") {
+            Some(a) => (FileIngestionMethod::Recursive, a),
+            None => (FileIngestionMethod::Flat, o.hash_algo.as_str()),
+        };
+        let bad = || PathError::BadHashAlgo {
+            output: output.to_string(),
+            algo: o.hash_algo.clone(),
+        };
+        let algo = HashAlgo::ALL
+            .into_iter()
+            .find(|a| a.name() == algo)
+            .ok_or_else(bad)?;
+        let hash = Hash::parse_unprefixed(&o.hash, algo).map_err(|source| PathError::Hash {
+            output: output.to_string(),
+            source,
+        })?;
+        Ok(Some((method, hash)))
+    }
+
+    /// Computes and fills in the output paths (and the environment variables
+    /// named after outputs), as `derivationStrict` does before writing a `.drv`.
+    /// `input_hash` gives the modulo hash of an input derivation by its path.
+    pub fn fill_output_paths<E: From<PathError>>(
+        &mut self,
+        store_dir: &StoreDir,
+        input_hash: &mut dyn FnMut(&str) -> Result<[u8; 32], E>,
+    ) -> Result<(), E> {
+        let name = self.name().ok_or(PathError::NoName)?.to_string();
+        if self.is_fixed_output() {
+            let (method, hash) = self
+                .fixed_hash("out")?
+                .expect("is_fixed_output checked the hash");
+            let path = store_dir
+                .make_fixed_output_path(&name, method, &hash, &[])
+                .map_err(PathError::from)?;
+            let full = store_dir.display(&path);
+            self.outputs
+                .get_mut("out")
+                .expect("fixed output exists")
+                .path = full.clone();
+            self.env.insert("out".into(), full);
+            return Ok(());
+        }
+        let modulo = self.hash_modulo(true, input_hash)?;
+        let modulo =
+            Hash::from_digest(HashAlgo::Sha256, &modulo).expect("32 bytes is a sha256 digest");
+        let names: Vec<String> = self.outputs.keys().cloned().collect();
+        for out in names {
+            let path = store_dir
+                .make_output_path(&modulo, &out, &name)
+                .map_err(PathError::from)?;
+            let full = store_dir.display(&path);
+            self.outputs
+                .get_mut(&out)
+                .expect("output listed above")
+                .path = full.clone();
+            self.env.insert(out, full);
+        }
+        Ok(())
+    }
+
+    /// The store path of this derivation's `.drv` file: a text path named
+    /// `<name>.drv` referring to its input sources and input derivations.
+    pub fn drv_path(&self, store_dir: &StoreDir) -> Result<StorePath, PathError> {
+        let name = self.name().ok_or(PathError::NoName)?;
+        let mut refs = Vec::with_capacity(self.input_srcs.len() + self.input_drvs.len());
+        for p in self.input_srcs.iter().chain(self.input_drvs.keys()) {
+            refs.push(store_dir.parse_path(p)?);
+        }
+        let hash = HashAlgo::Sha256.digest(self.to_aterm().as_bytes());
+        Ok(store_dir.make_text_path(&format!("{name}.drv"), &hash, &refs)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +260,42 @@ mod tests {
             Derivation::parse(&bytes).unwrap_err(),
             ParseError::Trailing { offset: len }
         );
+    }
+
+    /// Recomputes every golden derivation's output paths and `.drv` path from
+    /// scratch and compares with what Nix wrote.
+    #[test]
+    fn output_and_drv_paths_equal_nix() {
+        let store = StoreDir::new("/nix/store").unwrap();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/drv/");
+        let mut by_path = BTreeMap::new();
+        for name in GOLDEN {
+            let path = std::fs::read_to_string(format!("{dir}{name}.path")).unwrap();
+            by_path.insert(
+                path.trim().to_string(),
+                Derivation::parse(&golden(name)).unwrap(),
+            );
+        }
+        for (path, drv) in &by_path {
+            let mut fresh = drv.clone();
+            for o in fresh.outputs.values_mut() {
+                o.path.clear();
+            }
+            for k in drv.outputs.keys() {
+                fresh.env.insert(k.clone(), String::new());
+            }
+            let mut lookup = |p: &str| -> Result<[u8; 32], PathError> {
+                fn modulo(all: &BTreeMap<String, Derivation>, p: &str) -> [u8; 32] {
+                    all[p]
+                        .hash_modulo(false, &mut |q| Ok::<_, PathError>(modulo(all, q)))
+                        .unwrap()
+                }
+                Ok(modulo(&by_path, p))
+            };
+            fresh.fill_output_paths(&store, &mut lookup).unwrap();
+            assert_eq!(&fresh, drv, "output paths of {path}");
+            assert_eq!(store.display(&fresh.drv_path(&store).unwrap()), *path);
+        }
     }
 
     #[test]
