@@ -20,5 +20,6 @@
 
 pub mod derivation;
 pub mod hash;
+pub mod nar;
 pub mod nix32;
 pub mod store_path;
