@@ -6,3 +6,4 @@
 
 pub mod format;
 pub mod local;
+pub mod nar_fs;

@@ -1,0 +1,385 @@
+//! NAR and the filesystem: serialise a tree on disk, restore a NAR to disk.
+//!
+//! [`dump_path`] walks a tree as Nix's `dumpPath` does (entries sorted by raw
+//! bytes, `lstat` semantics, executable = the owner's x bit) and streams the
+//! NAR into any writer. [`hash_path`] does the same into a hash on a second
+//! thread, so reading files overlaps hashing. [`restore`] unpacks a NAR into
+//! a fresh path, validating as it streams and removing what it wrote on any
+//! error. Sockets, FIFOs and device nodes cannot be in a NAR: dumping one is
+//! an error that names it.
+
+use std::ffi::OsStr;
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use thiserror::Error;
+
+use crate::format::hash::{Hash, HashAlgo, HashSink};
+use crate::format::nar::{Event, NarError, NarReader, NarWriteError, NarWriter, Node};
+
+/// Why a tree could not be serialised.
+#[derive(Debug, Error)]
+pub enum DumpError {
+    #[error("cannot read {path:?}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot serialise {path:?}: it is a {kind}, and a NAR holds only regular files, directories and symlinks")]
+    UnsupportedFileType { path: PathBuf, kind: &'static str },
+    #[error("file {path:?} changed while it was being serialised: {source}")]
+    Changed {
+        path: PathBuf,
+        source: NarWriteError,
+    },
+    #[error("cannot serialise {path:?}: {source}")]
+    Nar {
+        path: PathBuf,
+        source: NarWriteError,
+    },
+    #[error("cannot write the NAR: {0}")]
+    Write(io::Error),
+}
+
+/// Why a NAR could not be restored. Nothing is left at the target afterwards.
+#[derive(Debug, Error)]
+pub enum RestoreError {
+    #[error("cannot restore NAR to {path:?}: it already exists")]
+    TargetExists { path: PathBuf },
+    #[error("invalid NAR: {0}")]
+    Nar(#[from] NarError),
+    #[error("cannot create {path:?}: {source}")]
+    Create { path: PathBuf, source: io::Error },
+    #[error("cannot write {path:?}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+}
+
+fn kind_of(ft: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_block_device() {
+        "block device"
+    } else if ft.is_char_device() {
+        "character device"
+    } else {
+        "file of unknown type"
+    }
+}
+
+/// Serialises the tree at `path` (not following a top-level symlink) as a
+/// NAR into `out`, and hands `out` back.
+pub fn dump_path<W: Write>(path: &Path, out: W) -> Result<W, DumpError> {
+    let meta = fs::symlink_metadata(path).map_err(|source| DumpError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut w = NarWriter::new(out);
+    dump_node(&mut w, path, None, &meta)?;
+    w.finish().map_err(|e| match e {
+        NarWriteError::Io(e) => DumpError::Write(e),
+        source => DumpError::Nar {
+            path: path.to_owned(),
+            source,
+        },
+    })
+}
+
+fn dump_node<W: Write>(
+    w: &mut NarWriter<W>,
+    path: &Path,
+    name: Option<&[u8]>,
+    meta: &Metadata,
+) -> Result<(), DumpError> {
+    let read_err = |source| DumpError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let nar_err = |e| match e {
+        NarWriteError::Io(e) => DumpError::Write(e),
+        NarWriteError::ReadContents { source, .. } => DumpError::Read {
+            path: path.to_owned(),
+            source,
+        },
+        e @ NarWriteError::ShortFile { .. } => DumpError::Changed {
+            path: path.to_owned(),
+            source: e,
+        },
+        source => DumpError::Nar {
+            path: path.to_owned(),
+            source,
+        },
+    };
+    let ft = meta.file_type();
+    if ft.is_file() {
+        let mut f = File::open(path).map_err(read_err)?;
+        let executable = meta.permissions().mode() & 0o100 != 0;
+        w.file(name, executable, meta.len(), &mut f)
+            .map_err(nar_err)
+    } else if ft.is_symlink() {
+        let target = fs::read_link(path).map_err(read_err)?;
+        w.symlink(name, target.as_os_str().as_bytes())
+            .map_err(nar_err)
+    } else if ft.is_dir() {
+        let mut entries: Vec<(Vec<u8>, Metadata)> = Vec::new();
+        for entry in fs::read_dir(path).map_err(read_err)? {
+            let entry = entry.map_err(read_err)?;
+            // DirEntry::metadata is an lstat relative to the open directory.
+            let meta = entry.metadata().map_err(|source| DumpError::Read {
+                path: entry.path(),
+                source,
+            })?;
+            entries.push((entry.file_name().as_bytes().to_vec(), meta));
+        }
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        w.start_directory(name).map_err(nar_err)?;
+        let mut child = path.to_path_buf();
+        for (child_name, child_meta) in &entries {
+            child.push(OsStr::from_bytes(child_name));
+            dump_node(w, &child, Some(child_name), child_meta)?;
+            child.pop();
+        }
+        w.end_directory().map_err(nar_err)
+    } else {
+        Err(DumpError::UnsupportedFileType {
+            path: path.to_owned(),
+            kind: kind_of(&ft),
+        })
+    }
+}
+
+const PIPE_CHUNK: usize = 1 << 20;
+
+/// Sends what is written to it, in 1 MiB chunks, to another thread.
+struct ChunkSender {
+    full: mpsc::SyncSender<Vec<u8>>,
+    empty: mpsc::Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+}
+
+impl ChunkSender {
+    fn send_cur(&mut self) -> io::Result<()> {
+        let next = self
+            .empty
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(PIPE_CHUNK));
+        let chunk = std::mem::replace(&mut self.cur, next);
+        self.full
+            .send(chunk)
+            .map_err(|_| io::Error::other("the hashing thread stopped"))
+    }
+}
+
+impl Write for ChunkSender {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = PIPE_CHUNK - self.cur.len();
+        let n = room.min(buf.len());
+        self.cur.extend_from_slice(&buf[..n]);
+        if self.cur.len() == PIPE_CHUNK {
+            self.send_cur()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.cur.is_empty() {
+            self.send_cur()?;
+        }
+        Ok(())
+    }
+}
+
+/// The NAR hash and NAR size of the tree at `path`, as `nix hash path` and
+/// `nix-store --dump | wc -c` give them. The tree is read on the calling
+/// thread and hashed on another, so disk reads and hashing overlap.
+pub fn hash_path(path: &Path, algo: HashAlgo) -> Result<(Hash, u64), DumpError> {
+    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(4);
+    let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|s| {
+        let hasher = s.spawn(move || {
+            let mut sink = HashSink::new(algo);
+            for mut chunk in full_rx {
+                sink.update(&chunk);
+                chunk.clear();
+                // The dumping side may have finished already; then the chunk is simply dropped.
+                let _ = empty_tx.send(chunk);
+            }
+            sink.finish()
+        });
+        let sender = ChunkSender {
+            full: full_tx,
+            empty: empty_rx,
+            cur: Vec::with_capacity(PIPE_CHUNK),
+        };
+        // Dropping the sender (on success or error) ends the hasher's loop.
+        let dumped = dump_path(path, sender).map(drop);
+        let hashed = hasher.join().expect("the hashing thread does not panic");
+        dumped.map(|()| hashed)
+    })
+}
+
+/// Restores the NAR read from `nar` to `target`, which must not exist.
+///
+/// Validation happens as the NAR streams; on any error everything written
+/// under `target` is removed. Files are created with `O_EXCL` and
+/// directories with `mkdir`, so nothing outside `target` is ever written and
+/// no symlink is followed. Executable files get mode 0777, others 0666,
+/// directories 0777, all less the umask.
+pub fn restore<R: Read>(nar: R, target: &Path) -> Result<(), RestoreError> {
+    if fs::symlink_metadata(target).is_ok() {
+        return Err(RestoreError::TargetExists {
+            path: target.to_owned(),
+        });
+    }
+    let mut reader = NarReader::new(nar);
+    let result = restore_events(&mut reader, target);
+    if result.is_err() {
+        remove_partial(target);
+    }
+    result
+}
+
+fn remove_partial(target: &Path) {
+    // Best effort: the restore error is what the caller needs to see.
+    if let Ok(meta) = fs::symlink_metadata(target) {
+        let _ = if meta.is_dir() {
+            fs::remove_dir_all(target)
+        } else {
+            fs::remove_file(target)
+        };
+    }
+}
+
+fn restore_events<R: Read>(reader: &mut NarReader<R>, target: &Path) -> Result<(), RestoreError> {
+    let mut path = target.to_path_buf();
+    let mut buf = Vec::new();
+    while let Some(event) = reader.next()? {
+        let (name, node) = match event {
+            Event::EndDirectory => {
+                path.pop();
+                continue;
+            }
+            Event::Node { name, node } => (name, node),
+        };
+        if let Some(name) = &name {
+            path.push(OsStr::from_bytes(name));
+        }
+        let create_err = |source| RestoreError::Create {
+            path: path.clone(),
+            source,
+        };
+        match node {
+            Node::Directory => {
+                fs::create_dir(&path).map_err(create_err)?;
+                // Stay in the directory: its entries come next, then EndDirectory pops it.
+                continue;
+            }
+            Node::Symlink { target } => {
+                std::os::unix::fs::symlink(OsStr::from_bytes(&target), &path)
+                    .map_err(create_err)?;
+            }
+            Node::File { executable, size } => {
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(if executable { 0o777 } else { 0o666 })
+                    .open(&path)
+                    .map_err(create_err)?;
+                if buf.is_empty() && size > 0 {
+                    buf = vec![0u8; PIPE_CHUNK];
+                }
+                loop {
+                    let n = reader.read_contents(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    f.write_all(&buf[..n])
+                        .map_err(|source| RestoreError::Write {
+                            path: path.clone(),
+                            source,
+                        })?;
+                }
+            }
+        }
+        if name.is_some() {
+            path.pop();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tree(root: &Path) {
+        fs::create_dir(root).unwrap();
+        fs::write(root.join("b"), b"bee").unwrap();
+        fs::write(root.join("a"), b"").unwrap();
+        fs::write(root.join("x"), b"#!/bin/sh\n").unwrap();
+        fs::set_permissions(root.join("x"), fs::Permissions::from_mode(0o744)).unwrap();
+        fs::create_dir(root.join("d")).unwrap();
+        symlink("../nowhere", root.join("d/dangling")).unwrap();
+    }
+
+    #[test]
+    fn dump_restore_dump_is_identical() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        tree(&src);
+        let nar = dump_path(&src, Vec::new()).unwrap();
+        let dst = tmp.path().join("dst");
+        restore(&nar[..], &dst).unwrap();
+        assert_eq!(dump_path(&dst, Vec::new()).unwrap(), nar);
+        assert!(fs::metadata(dst.join("x")).unwrap().permissions().mode() & 0o111 != 0);
+        assert_eq!(
+            fs::read_link(dst.join("d/dangling")).unwrap(),
+            Path::new("../nowhere")
+        );
+        let (h, n) = hash_path(&src, HashAlgo::Sha256).unwrap();
+        assert_eq!((h, n), (HashAlgo::Sha256.digest(&nar), nar.len() as u64));
+    }
+
+    #[test]
+    fn restore_refuses_existing_target() {
+        let tmp = tempfile::tempdir().unwrap();
+        let nar = dump_path(&tmp.path().join("."), Vec::new()).unwrap();
+        assert!(matches!(
+            restore(&nar[..], tmp.path()),
+            Err(RestoreError::TargetExists { .. })
+        ));
+    }
+
+    #[test]
+    fn restore_cleans_up_after_a_bad_nar() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        tree(&src);
+        let nar = dump_path(&src, Vec::new()).unwrap();
+        let dst = tmp.path().join("dst");
+        let err = restore(&nar[..nar.len() - 9], &dst).unwrap_err();
+        assert!(
+            matches!(err, RestoreError::Nar(NarError::Truncated { .. })),
+            "{err}"
+        );
+        assert!(fs::symlink_metadata(&dst).is_err());
+    }
+
+    #[test]
+    fn fifo_is_an_error_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("pipe");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        match dump_path(tmp.path(), Vec::new()) {
+            Err(DumpError::UnsupportedFileType { path, kind: "FIFO" }) => assert_eq!(path, fifo),
+            other => panic!("expected a FIFO error, got {other:?}"),
+        }
+    }
+}
