@@ -1,0 +1,4 @@
+let lib = import ../.; in
+(lib.evalModules { modules = [
+  { options.hostName = lib.mkOption { type = lib.types.str; }; }
+]; }).config.hostName
