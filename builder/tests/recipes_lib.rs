@@ -1,6 +1,6 @@
-//! The module system in `recipes/lib`, checked against Nix 2.8 (`nix-instantiate`).
+//! The module system in `recipes/lib` and the system modules, checked against Nix 2.8 (`nix-instantiate`).
 //!
-//! `recipes/lib/tests/eval-okay-*.nix` must evaluate (with `--strict`) to the
+//! `recipes/lib/tests/eval-okay-*.nix` and `recipes/tests/eval-okay-*.nix` must evaluate (with `--strict`) to the
 //! contents of the matching `.exp`; `eval-fail-*.nix` must fail with an error
 //! containing the `.exp` line. Needs `nix-bin` (installed by `cargo xtask test`).
 
@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn cases() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/lib/tests");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("recipes/lib/tests exists")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes");
+    let mut v: Vec<PathBuf> = ["lib/tests", "tests"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).expect("recipes test dirs exist"))
         .map(|e| e.expect("readable dir entry").path())
         .filter(|p| {
             let n = p.file_name().unwrap().to_string_lossy();
@@ -36,7 +37,7 @@ fn nix_eval(file: &Path) -> std::process::Output {
 #[test]
 fn module_system_matches_expected_output_under_nix() {
     let cases = cases();
-    assert!(cases.len() >= 8, "test corpus went missing: {cases:?}");
+    assert!(cases.len() >= 12, "test corpus went missing: {cases:?}");
     let mut failures = Vec::new();
     for case in &cases {
         let exp =

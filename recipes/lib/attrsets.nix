@@ -42,4 +42,5 @@ rec {
     else if isAttrs v then builtins.concatMap (collect pred) (builtins.attrValues v)
     else [ ];
   recurseIntoAttrs = set: set // { recurseForDerivations = true; };
+  inherit (builtins) attrNames hasAttr getAttr listToAttrs removeAttrs intersectAttrs;
 }

@@ -44,4 +44,5 @@ rec {
   isList = builtins.isList;
   singleton = x: [ x ];
   partition = builtins.partition;
+  inherit (builtins) filter elem head tail length concatLists genList elemAt;
 }

@@ -7,6 +7,7 @@
   boolToString = b: if b then "true" else "false";
   max = a: b: if a > b then a else b;
   min = a: b: if a < b then a else b;
+  mod = a: b: a - (a / b) * b;
   # Calls `f` with only the arguments it declares (or all of them when it declares none).
   callWith = f: args:
     let fa = builtins.functionArgs f;

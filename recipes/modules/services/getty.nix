@@ -1,0 +1,31 @@
+# services.getty: login prompts on the serial console (and more ttys if asked).
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib) mkOption types mkIf;
+  cfg = config.services.getty;
+in
+{
+  options.services.getty = {
+    enable = mkOption { type = types.bool; default = true; description = "Whether to run login prompts."; };
+    ttys = mkOption { type = types.listOf types.str; default = [ "ttyS0" ]; description = "Terminals to run getty on."; };
+    baudRate = mkOption { type = types.int; default = 115200; description = "Serial speed."; };
+    autologinUser = mkOption { type = types.nullOr types.str; default = null; description = "Log this user in without a password (a shell on the console)."; };
+  };
+  config.systemd.services = mkIf cfg.enable (lib.genAttrs (map (t: "getty-${t}") cfg.ttys) (n:
+    let tty = lib.removePrefix "getty-" n; in {
+      description = "Login prompt on ${tty}";
+      wantedBy = [ "getty.target" ];
+      after = [ "basic.target" ];
+      serviceConfig = {
+        ExecStart = if cfg.autologinUser == null
+          then "${pkgs.busybox}/bin/getty -L ${toString cfg.baudRate} ${tty} vt100"
+          else "${pkgs.busybox}/bin/su -l ${cfg.autologinUser}";
+        Restart = "always";
+        RestartSec = 1;
+      } // lib.optionalAttrs (cfg.autologinUser != null) {
+        StandardInput = "tty";
+        StandardOutput = "tty";
+        TTYPath = "/dev/${tty}";
+      };
+    }));
+}

@@ -1,0 +1,77 @@
+# system.activationScripts: shell snippets, ordered by their deps, that make the
+# running system match a generation. b8g-init runs `<toplevel>/activate <toplevel>`
+# at boot; `b8g system switch` runs it on a live system.
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib) mkOption types;
+  inherit (builtins) attrNames;
+  snippet = types.submodule {
+    options.text = mkOption { type = types.lines; description = "Shell commands."; };
+    options.deps = mkOption { type = types.listOf types.str; default = [ ]; description = "Snippets that must run first."; };
+  };
+  scripts = config.system.activationScripts;
+  # Depth-first: every snippet after its deps; unknown deps are an error.
+  order =
+    let
+      visit = acc: n:
+        if builtins.elem n acc.seen then acc
+        else if !(scripts ? ${n}) then throw "system.activationScripts: unknown dependency `${n}'"
+        else
+          let after = builtins.foldl' visit (acc // { seen = acc.seen ++ [ n ]; }) scripts.${n}.deps;
+          in after // { order = after.order ++ [ n ]; };
+    in
+    (builtins.foldl' visit { seen = [ ]; order = [ ]; } (attrNames scripts)).order;
+in
+{
+  options.system.activationScripts = mkOption {
+    type = types.attrsOf (types.coercedTo types.str (text: { inherit text; }) snippet);
+    default = { };
+    description = "Activation snippets by name.";
+  };
+  config.system.activationScripts = {
+    specialfs = ''
+      mkdir -p /run /var/lib /var/log /tmp /home /root /var/empty
+      chmod 1777 /tmp
+    '';
+    etc = {
+      deps = [ "specialfs" ];
+      text = ''
+        # /etc/static points at this generation's etc; /etc entries link through it.
+        ln -sfn "$system/etc" /etc/.static.tmp && mv -T /etc/.static.tmp /etc/static
+        for f in /etc/static/*; do
+          name=''${f#/etc/static/}
+          [ "$name" = b8g-etc-modes ] && continue
+          if [ -L "/etc/$name" ] || [ ! -e "/etc/$name" ]; then ln -sfn "/etc/static/$name" "/etc/$name"; fi
+        done
+        # Files with a mode are copies, not links (shadow, for instance).
+        while read -r mode user group target; do
+          [ -n "$target" ] || continue
+          rm -f "/etc/$target"
+          cp "/etc/static/$target" "/etc/$target.tmp"
+          chmod "$mode" "/etc/$target.tmp"
+          chown "$user:$group" "/etc/$target.tmp" 2>/dev/null || true
+          mv "/etc/$target.tmp" "/etc/$target"
+        done < /etc/static/b8g-etc-modes
+        # Links left by an older generation whose files are gone.
+        for f in /etc/*; do
+          if [ -L "$f" ] && [ ! -e "$f" ]; then
+            case "$(readlink "$f")" in /etc/static/*) rm -f "$f" ;; esac
+          fi
+        done
+      '';
+    };
+    current-system = {
+      deps = [ "etc" ];
+      text = ''
+        ln -sfn "$system" /run/.current-system.tmp && mv -T /run/.current-system.tmp /run/current-system
+      '';
+    };
+  };
+  config.system.build.activate = pkgs.writeScript "activate" (''
+    #!${pkgs.runtimeShell}
+    # Activates the generation given as $1 (b8g-init passes its own system).
+    set -e
+    system=''${1:?usage: activate <toplevel>}
+    export PATH=${pkgs.busybox}/bin
+  '' + lib.concatMapStrings (n: "\n# ${n}\n${scripts.${n}.text}") order);
+}

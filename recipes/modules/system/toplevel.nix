@@ -1,0 +1,34 @@
+# system.build.toplevel: one store path holding a whole generation, laid out as
+# b8g-init and stage 1 expect:
+#   kernel initrd init etc/ sw/ units/ activate kernel-params b8g-version
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib) mkOption types;
+  failed = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
+  checked = x:
+    if failed != [ ] then throw "Failed assertions:\n${lib.concatMapStrings (m: "- ${m}\n") failed}"
+    else lib.foldr (w: y: builtins.trace "warning: ${w}" y) x config.warnings;
+  b = config.system.build;
+  params = [ "b8g.system=@toplevel@" ] ++ config.boot.kernelParams;
+in
+{
+  options.system = {
+    name = mkOption { type = types.str; default = config.networking.hostName; description = "Name of the system, part of the toplevel's store path name."; };
+    build = mkOption { type = types.lazyAttrsOf types.unspecified; default = { }; description = "The pieces of the system, built."; };
+    b8gVersion = mkOption { type = types.str; default = "0.1.0"; description = "b8g version recorded in the generation."; };
+  };
+  config.system.build.toplevel = checked (pkgs.b8gTree "b8g-system-${config.system.name}" {
+    kernel = { type = "symlink"; target = "${config.boot.kernel.package}/vmlinuz"; };
+    kernel-modules = { type = "symlink"; target = "${config.boot.kernel.package}/lib/modules"; };
+    initrd = { type = "symlink"; target = "${b.initrd}/initrd"; };
+    init = { type = "symlink"; target = "${pkgs.b8g}/bin/b8g-init"; };
+    etc = { type = "symlink"; target = "${b.etc}"; };
+    sw = { type = "symlink"; target = "${b.sw}"; };
+    units = { type = "symlink"; target = "${b.units}"; };
+    activate = { type = "symlink"; target = "${b.activate}"; };
+    # `@toplevel@` stands for the generation's own path; the boot entry fills it in.
+    kernel-params = { type = "file"; text = lib.concatStringsSep " " params + "\n"; };
+    boot-tries = { type = "file"; text = "${toString config.boot.bootTries}\n"; };
+    b8g-version = { type = "file"; text = "${config.system.b8gVersion}\n"; };
+  });
+}

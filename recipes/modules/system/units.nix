@@ -1,0 +1,112 @@
+# systemd.services / targets / sockets / timers / mounts: unit files for b8g-init.
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib) mkOption types mapAttrsToList filterAttrs concatStringsSep optionalAttrs;
+  unitLib = import ./unit-lib.nix { inherit lib; };
+  cfg = config.systemd;
+
+  unitOption = types.oneOf [ types.bool types.int types.str types.path types.package (types.listOf (types.oneOf [ types.int types.str types.path types.package ])) ];
+  listOfNames = mkOption { type = types.listOf types.str; default = [ ]; };
+
+  commonOptions = {
+    enable = mkOption { type = types.bool; default = true; description = "Whether the unit is part of the system."; };
+    description = mkOption { type = types.str; default = ""; description = "The unit's Description=."; };
+    documentation = listOfNames;
+    wantedBy = listOfNames // { description = "Units that want this one (its [Install] WantedBy=, applied as .wants links)."; };
+    requiredBy = listOfNames;
+    wants = listOfNames;
+    requires = listOfNames;
+    after = listOfNames;
+    before = listOfNames;
+    bindsTo = listOfNames;
+    partOf = listOfNames;
+    conflicts = listOfNames;
+    requisite = listOfNames;
+    unitConfig = mkOption { type = types.attrsOf unitOption; default = { }; description = "Extra [Unit] directives."; };
+  };
+
+  unitSection = name: u: unitLib.renderSection "Unit" ({
+    Description = if u.description == "" then null else u.description;
+    Documentation = u.documentation;
+    Wants = u.wants; Requires = u.requires; After = u.after; Before = u.before;
+    BindsTo = u.bindsTo; PartOf = u.partOf; Conflicts = u.conflicts; Requisite = u.requisite;
+  } // u.unitConfig);
+  installSection = u: unitLib.renderSection "Install" { WantedBy = u.wantedBy; RequiredBy = u.requiredBy; };
+
+  serviceOptions = { name, config, ... }: {
+    options = commonOptions // {
+      environment = mkOption {
+        type = types.attrsOf (types.nullOr (types.oneOf [ types.str types.path types.package ]));
+        default = { };
+        description = "Environment variables of the service's processes.";
+      };
+      path = mkOption {
+        type = types.listOf (types.either types.package types.str);
+        default = [ ];
+        description = "Packages whose bin/ and sbin/ go on the service's PATH.";
+      };
+      serviceConfig = mkOption { type = types.attrsOf unitOption; default = { }; description = "[Service] directives."; };
+      script = mkOption { type = types.lines; default = ""; description = "Shell commands run as ExecStart."; };
+      preStart = mkOption { type = types.lines; default = ""; description = "Shell commands run as ExecStartPre."; };
+      postStart = mkOption { type = types.lines; default = ""; description = "Shell commands run as ExecStartPost."; };
+      restartTriggers = mkOption { type = types.listOf types.unspecified; default = [ ]; description = "Values whose change restarts the service on switch."; };
+    };
+    config.environment.PATH = lib.mkDefault (
+      let paths = config.path ++ cfg.defaultPath; in
+      if paths == [ ] then null else concatStringsSep ":" (lib.concatMap (p: [ "${p}/bin" "${p}/sbin" ]) paths));
+  };
+
+  serviceText = name: s:
+    let
+      script = kind: text: "${pkgs.writeShellScript pkgs.runtimeShell "${name}-${kind}" text}";
+      env = lib.filterAttrs (_: v: v != null) s.environment;
+    in
+    unitSection name s
+    + unitLib.renderSection "Service" ({
+      Environment = mapAttrsToList unitLib.envLine env;
+    }
+    // optionalAttrs (s.script != "") { ExecStart = script "start" s.script; }
+    // optionalAttrs (s.preStart != "") { ExecStartPre = script "pre-start" s.preStart; }
+    // optionalAttrs (s.postStart != "") { ExecStartPost = script "post-start" s.postStart; }
+    // optionalAttrs (s.restartTriggers != [ ]) { X-Restart-Triggers = builtins.hashString "sha256" (builtins.toJSON s.restartTriggers); }
+    // s.serviceConfig)
+    + installSection s;
+
+  simpleUnitOptions = section: { ... }: {
+    options = commonOptions // {
+      "${section}Config" = mkOption { type = types.attrsOf unitOption; default = { }; description = "[${lib.strings.toUpper (builtins.substring 0 1 section)}${builtins.substring 1 99 section}] directives."; };
+    };
+  };
+  simpleText = sectionName: key: name: u: unitSection name u + unitLib.renderSection sectionName u.${key} + installSection u;
+
+  enabled = filterAttrs (_: u: u.enable);
+  allUnits =
+    mapAttrsToList (n: s: { name = "${n}.service"; unit = s; text = serviceText n s; }) (enabled cfg.services)
+    ++ mapAttrsToList (n: t: { name = "${n}.target"; unit = t; text = unitSection n t + installSection t; }) (enabled cfg.targets)
+    ++ mapAttrsToList (n: t: { name = "${n}.socket"; unit = t; text = simpleText "Socket" "socketConfig" n t; }) (enabled cfg.sockets)
+    ++ mapAttrsToList (n: t: { name = "${n}.timer"; unit = t; text = simpleText "Timer" "timerConfig" n t; }) (enabled cfg.timers)
+    ++ mapAttrsToList (n: t: { name = "${n}.mount"; unit = t; text = simpleText "Mount" "mountConfig" n t; }) (enabled cfg.mounts);
+
+  links = lib.concatMap (u:
+    map (w: { name = "${w}.wants/${u.name}"; value = { type = "symlink"; target = "../${u.name}"; }; }) u.unit.wantedBy
+    ++ map (w: { name = "${w}.requires/${u.name}"; value = { type = "symlink"; target = "../${u.name}"; }; }) u.unit.requiredBy
+  ) allUnits;
+in
+{
+  options.systemd = {
+    services = mkOption { type = types.attrsOf (types.submodule serviceOptions); default = { }; description = "Services run by b8g-init, rendered as unit files."; };
+    targets = mkOption { type = types.attrsOf (types.submodule { options = commonOptions; }); default = { }; description = "Target units."; };
+    sockets = mkOption { type = types.attrsOf (types.submodule (simpleUnitOptions "socket")); default = { }; description = "Socket units (socket activation)."; };
+    timers = mkOption { type = types.attrsOf (types.submodule (simpleUnitOptions "timer")); default = { }; description = "Timer units."; };
+    mounts = mkOption { type = types.attrsOf (types.submodule (simpleUnitOptions "mount")); default = { }; description = "Mount units, named by their escaped mount point."; };
+    defaultPath = mkOption { type = types.listOf (types.either types.package types.str); default = [ ]; description = "Packages on every service's PATH."; };
+    defaultTarget = mkOption { type = types.str; default = "multi-user.target"; description = "The target b8g-init starts at boot."; };
+    unitFiles = mkOption { type = types.attrsOf types.str; readOnly = true; description = "The rendered unit files by name (for inspection)."; };
+  };
+
+  config.systemd.unitFiles = builtins.listToAttrs (map (u: { inherit (u) name; value = u.text; }) allUnits);
+  config.system.build.units = pkgs.b8gTree "b8g-units"
+    (builtins.listToAttrs (map (u: { inherit (u) name; value = { type = "file"; text = u.text; }; }) allUnits)
+      // builtins.listToAttrs links
+      // { "default.target" = { type = "symlink"; target = cfg.defaultTarget; }; });
+}

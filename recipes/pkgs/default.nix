@@ -1,0 +1,18 @@
+# The b8g package set: build helpers, bootstrap seeds and packages built from them.
+# `overlays` are applied in order (final: prev: { ... }), as in nixpkgs.
+{ overlays ? [ ], b8gBin ? null }:
+let
+  lib = import ../lib;
+  base = final: (import ./build-support { inherit lib; }) // {
+    inherit lib;
+    runtimeShell = "${final.busybox}/bin/sh";
+    # b8g's own binaries (b8g-init, b8gctl) enter the store by content from the
+    # workspace build: pass `--arg b8gBin <dir with bin/b8g-init>`.
+    b8g =
+      if b8gBin == null then throw "pkgs.b8g: pass b8gBin (a directory holding bin/b8g-init and bin/b8gctl)"
+      else builtins.path { path = b8gBin; name = "b8g-init"; };
+    busybox = throw "pkgs.busybox: the busybox-static bootstrap seed (recipes/bootstrap) is not available yet";
+    linux = throw "pkgs.linux: the kernel bootstrap seed (recipes/bootstrap) is not available yet";
+  };
+in
+lib.fix (lib.extends (lib.composeManyExtensions overlays) base)
