@@ -1,1 +1,2 @@
 //! b8g-builder: the Nix-language evaluator, derivations and the sandboxed builder.
+pub mod sandbox;
