@@ -21,5 +21,7 @@
 pub mod derivation;
 pub mod hash;
 pub mod nar;
+pub mod narinfo;
 pub mod nix32;
+pub mod signing;
 pub mod store_path;
