@@ -1,2 +1,3 @@
 //! b8g-builder: the Nix-language evaluator, derivations and the sandboxed builder.
-pub mod sandbox;
+
+pub mod builtin;
