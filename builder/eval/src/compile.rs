@@ -1,0 +1,853 @@
+//! Compiles rnix syntax into a compact tree the evaluator walks.
+//!
+//! Variables are resolved here to (depth, slot) pairs, so lookups at run time
+//! never search by name except through `with`. Nested attribute paths
+//! (`a.b = 1; a.c = 2;`) are merged here. The rowan tree is not kept: the
+//! compiled tree is leaked (`&'static`) because thunks point into it and, as in
+//! Nix, parsed code lives as long as the evaluation.
+
+use std::rc::Rc;
+
+use rnix::ast::{self, AstToken, HasEntry, InterpolPart};
+use rowan::ast::AstNode;
+
+use crate::error::{ErrorKind, EvalError, EvalResult, Pos};
+use crate::value::{NixString, Sym};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Concat,
+    Update,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    And,
+    Or,
+    Impl,
+    Eq,
+    Neq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+pub enum Part {
+    Lit(String),
+    Expr(Expr),
+}
+
+pub enum Key {
+    Static(Sym),
+    Dynamic(Expr),
+}
+
+pub enum Param {
+    Ident(Sym),
+    Pattern {
+        formals: Vec<(Sym, Option<Expr>)>,
+        ellipsis: bool,
+        bind: bool,
+    },
+}
+
+pub struct Lambda {
+    pub param: Param,
+    pub body: Expr,
+    pub pos: Pos,
+}
+
+pub struct AttrsExpr {
+    pub rec: bool,
+    /// Sorted by name, no duplicates. For `rec`, slot i of the new env is statics[i].
+    pub statics: Vec<(Sym, Expr, Pos)>,
+    pub dynamics: Vec<(Expr, Expr, Pos)>,
+}
+
+pub enum Expr {
+    Int(i64),
+    Float(f64),
+    Str(Rc<NixString>),
+    Path(Rc<str>),
+    /// `<name/sub>`, resolved against the search path at run time.
+    SearchPath(String, Pos),
+    /// An interpolated path; the first part already carries the base directory.
+    PathInterp(Vec<Part>, Pos),
+    Var(usize, usize),
+    WithVar {
+        name: Sym,
+        withs: Vec<usize>,
+        pos: Pos,
+    },
+    Attrs(Box<AttrsExpr>),
+    List(Vec<Expr>),
+    Select {
+        e: Box<Expr>,
+        path: Vec<Key>,
+        default: Option<Box<Expr>>,
+        pos: Pos,
+    },
+    HasAttr {
+        e: Box<Expr>,
+        path: Vec<Key>,
+    },
+    Apply {
+        f: Box<Expr>,
+        args: Vec<Expr>,
+        pos: Pos,
+    },
+    Lambda(Box<Lambda>),
+    Let {
+        binds: Vec<Expr>,
+        body: Box<Expr>,
+    },
+    With {
+        attrs: Box<Expr>,
+        body: Box<Expr>,
+    },
+    If {
+        c: Box<Expr>,
+        t: Box<Expr>,
+        e: Box<Expr>,
+        pos: Pos,
+    },
+    Assert {
+        c: Box<Expr>,
+        body: Box<Expr>,
+        pos: Pos,
+        text: String,
+    },
+    BinOp {
+        op: BinOp,
+        l: Box<Expr>,
+        r: Box<Expr>,
+        pos: Pos,
+    },
+    Not(Box<Expr>, Pos),
+    Neg(Box<Expr>, Pos),
+    Interp(Vec<Part>, Pos),
+    CurPos(Pos),
+}
+
+enum Scope {
+    Lexical(Vec<Sym>),
+    With,
+}
+
+/// Pending attribute value while merging nested attribute paths.
+enum PVal {
+    Ast(ast::Expr),
+    /// `inherit x;` resolved from the scope outside a rec/let.
+    Inherit(Sym, Pos),
+    InheritFrom(ast::Expr, Sym, Pos),
+    Nested(PSet),
+}
+
+#[derive(Default)]
+struct PSet {
+    statics: Vec<(Sym, PVal, Pos)>,
+    dynamics: Vec<(ast::Expr, PVal, Pos)>,
+}
+
+enum PKey {
+    Static(Sym),
+    Dynamic(ast::Expr),
+}
+
+pub struct Compiler {
+    file: u32,
+    base_dir: String,
+    scopes: Vec<Scope>,
+    home: Option<String>,
+}
+
+/// Removes `.` and `..` components and duplicate or trailing slashes, as Nix's canonPath.
+pub fn canon_path(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    let mut s = String::with_capacity(p.len());
+    for c in out {
+        s.push('/');
+        s.push_str(c);
+    }
+    if s.is_empty() {
+        s.push('/');
+    }
+    s
+}
+
+impl Compiler {
+    /// `globals` are the names of the outermost scope (builtins visible without `builtins.`).
+    pub fn new(file: u32, base_dir: String, globals: Vec<Sym>) -> Compiler {
+        Compiler {
+            file,
+            base_dir,
+            scopes: vec![Scope::Lexical(globals)],
+            home: std::env::var("HOME").ok(),
+        }
+    }
+
+    /// Adds an extra lexical scope (for scopedImport) whose env the caller provides.
+    pub fn push_scope(&mut self, names: Vec<Sym>) {
+        self.scopes.push(Scope::Lexical(names));
+    }
+
+    fn pos<N: AstNode>(&self, n: &N) -> Pos {
+        Pos {
+            file: self.file,
+            offset: u32::from(n.syntax().text_range().start()),
+        }
+    }
+
+    fn error<T>(&self, msg: impl Into<String>, pos: Pos) -> EvalResult<T> {
+        Err(EvalError::new(ErrorKind::Eval, msg, pos))
+    }
+
+    pub fn compile_root(&mut self, src: &str) -> EvalResult<Expr> {
+        let parse = rnix::Root::parse(src);
+        if let Some(e) = parse.errors().first() {
+            let (msg, off) = parse_error_parts(e, src.len());
+            return Err(EvalError::new(
+                ErrorKind::Parse,
+                msg,
+                Pos {
+                    file: self.file,
+                    offset: off,
+                },
+            ));
+        }
+        let root = parse.tree();
+        match root.expr() {
+            Some(e) => self.expr(e),
+            None => self.error("syntax error, unexpected end of file", Pos::NONE),
+        }
+    }
+
+    fn resolve(&self, name: &str, skip: usize, pos: Pos) -> EvalResult<Expr> {
+        let mut withs = Vec::new();
+        let n = self.scopes.len();
+        for (depth, scope) in self.scopes.iter().rev().enumerate() {
+            if depth < skip {
+                continue;
+            }
+            match scope {
+                Scope::Lexical(names) => {
+                    if let Some(i) = names.iter().position(|s| &**s == name) {
+                        // The global scope never shadows `with` (it is the base env), but
+                        // Nix resolves lexically first anyway, so this order is right.
+                        if depth == n - 1 && !withs.is_empty() {
+                            return Ok(Expr::WithVar {
+                                name: name.into(),
+                                withs,
+                                pos,
+                            })
+                            .map(|w| fallback_global(w, depth, i));
+                        }
+                        return Ok(Expr::Var(depth, i));
+                    }
+                }
+                Scope::With => withs.push(depth),
+            }
+        }
+        if withs.is_empty() {
+            return self.error(format!("undefined variable '{name}'"), pos);
+        }
+        Ok(Expr::WithVar {
+            name: name.into(),
+            withs,
+            pos,
+        })
+    }
+
+    fn ident_name(id: &ast::Ident) -> String {
+        id.syntax().text().to_string()
+    }
+
+    fn expr(&mut self, e: ast::Expr) -> EvalResult<Expr> {
+        let pos = self.pos(&e);
+        Ok(match e {
+            ast::Expr::Literal(l) => match l.kind() {
+                ast::LiteralKind::Integer(i) => match i.value() {
+                    Ok(v) => Expr::Int(v),
+                    Err(_) => {
+                        return self.error(format!("invalid integer '{}'", i.syntax().text()), pos)
+                    }
+                },
+                ast::LiteralKind::Float(f) => Expr::Float(f.value().unwrap_or(0.0)),
+                ast::LiteralKind::Uri(u) => Expr::Str(Rc::new(NixString::plain(u.syntax().text()))),
+            },
+            ast::Expr::Ident(id) => {
+                let name = Self::ident_name(&id);
+                self.resolve(&name, 0, pos)?
+            }
+            ast::Expr::Paren(p) => match p.expr() {
+                Some(e) => self.expr(e)?,
+                None => return self.error("syntax error", pos),
+            },
+            ast::Expr::Root(r) => match r.expr() {
+                Some(e) => self.expr(e)?,
+                None => return self.error("syntax error", pos),
+            },
+            ast::Expr::Error(_) => return self.error("syntax error", pos),
+            ast::Expr::Str(s) => self.string(&s, pos)?,
+            ast::Expr::PathAbs(_) | ast::Expr::PathRel(_) | ast::Expr::PathHome(_) => {
+                let p = match ast::Path::cast(e.syntax().clone()) {
+                    Some(p) => p,
+                    None => return self.error("bad path", pos),
+                };
+                self.path(p, pos)?
+            }
+            ast::Expr::PathSearch(s) => {
+                let text = s
+                    .content()
+                    .map(|c| c.text().to_string())
+                    .unwrap_or_default();
+                let inner = text
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string();
+                Expr::SearchPath(inner, pos)
+            }
+            ast::Expr::List(l) => {
+                let mut items = Vec::new();
+                for i in l.items() {
+                    items.push(self.expr(i)?);
+                }
+                Expr::List(items)
+            }
+            ast::Expr::Apply(a) => {
+                let mut args = Vec::new();
+                let mut cur = ast::Expr::Apply(a);
+                // Flatten `f a b c` into one call node.
+                while let ast::Expr::Apply(a) = cur {
+                    let (Some(f), Some(arg)) = (a.lambda(), a.argument()) else {
+                        return self.error("syntax error", pos);
+                    };
+                    args.push(arg);
+                    cur = f;
+                }
+                let f = self.expr(cur)?;
+                let mut cargs = Vec::with_capacity(args.len());
+                for a in args.into_iter().rev() {
+                    cargs.push(self.expr(a)?);
+                }
+                Expr::Apply {
+                    f: Box::new(f),
+                    args: cargs,
+                    pos,
+                }
+            }
+            ast::Expr::Select(s) => {
+                let (Some(inner), Some(ap)) = (s.expr(), s.attrpath()) else {
+                    return self.error("syntax error", pos);
+                };
+                let e = self.expr(inner)?;
+                let path = self.attrpath(&ap)?;
+                let default = match s.default_expr() {
+                    Some(d) => Some(Box::new(self.expr(d)?)),
+                    None => None,
+                };
+                Expr::Select {
+                    e: Box::new(e),
+                    path,
+                    default,
+                    pos: self.pos(&ap),
+                }
+            }
+            ast::Expr::HasAttr(h) => {
+                let (Some(inner), Some(ap)) = (h.expr(), h.attrpath()) else {
+                    return self.error("syntax error", pos);
+                };
+                Expr::HasAttr {
+                    e: Box::new(self.expr(inner)?),
+                    path: self.attrpath(&ap)?,
+                }
+            }
+            ast::Expr::IfElse(i) => {
+                let (Some(c), Some(t), Some(el)) = (i.condition(), i.body(), i.else_body()) else {
+                    return self.error("syntax error", pos);
+                };
+                Expr::If {
+                    pos: self.pos(&c),
+                    c: Box::new(self.expr(c)?),
+                    t: Box::new(self.expr(t)?),
+                    e: Box::new(self.expr(el)?),
+                }
+            }
+            ast::Expr::Assert(a) => {
+                let (Some(c), Some(b)) = (a.condition(), a.body()) else {
+                    return self.error("syntax error", pos);
+                };
+                let text = c.syntax().text().to_string();
+                Expr::Assert {
+                    c: Box::new(self.expr(c)?),
+                    body: Box::new(self.expr(b)?),
+                    pos,
+                    text,
+                }
+            }
+            ast::Expr::UnaryOp(u) => {
+                let Some(inner) = u.expr() else {
+                    return self.error("syntax error", pos);
+                };
+                let e = Box::new(self.expr(inner)?);
+                match u.operator() {
+                    Some(ast::UnaryOpKind::Invert) => Expr::Not(e, pos),
+                    Some(ast::UnaryOpKind::Negate) => Expr::Neg(e, pos),
+                    None => return self.error("syntax error", pos),
+                }
+            }
+            ast::Expr::BinOp(b) => {
+                let (Some(l), Some(r), Some(op)) = (b.lhs(), b.rhs(), b.operator()) else {
+                    return self.error("syntax error", pos);
+                };
+                use ast::BinOpKind as K;
+                let op = match op {
+                    K::Concat => BinOp::Concat,
+                    K::Update => BinOp::Update,
+                    K::Add => BinOp::Add,
+                    K::Sub => BinOp::Sub,
+                    K::Mul => BinOp::Mul,
+                    K::Div => BinOp::Div,
+                    K::And => BinOp::And,
+                    K::Or => BinOp::Or,
+                    K::Implication => BinOp::Impl,
+                    K::Equal => BinOp::Eq,
+                    K::NotEqual => BinOp::Neq,
+                    K::Less => BinOp::Lt,
+                    K::LessOrEq => BinOp::Le,
+                    K::More => BinOp::Gt,
+                    K::MoreOrEq => BinOp::Ge,
+                    K::PipeLeft | K::PipeRight => {
+                        return self.error("syntax error, unexpected pipe operator", pos)
+                    }
+                };
+                Expr::BinOp {
+                    op,
+                    l: Box::new(self.expr(l)?),
+                    r: Box::new(self.expr(r)?),
+                    pos,
+                }
+            }
+            ast::Expr::Lambda(l) => self.lambda(&l, pos)?,
+            ast::Expr::LetIn(l) => {
+                let Some(body) = l.body() else {
+                    return self.error("syntax error", pos);
+                };
+                let set = self.collect_entries(l.entries(), false)?;
+                if let Some((_, _, p)) = set.dynamics.first() {
+                    return self.error("dynamic attributes not allowed in let", *p);
+                }
+                let names: Vec<Sym> = set.statics.iter().map(|(n, _, _)| n.clone()).collect();
+                self.scopes.push(Scope::Lexical(names));
+                let mut binds = Vec::new();
+                for (_, v, _) in set.statics {
+                    binds.push(self.pval(v, 1)?);
+                }
+                let body = self.expr(body)?;
+                self.scopes.pop();
+                Expr::Let {
+                    binds,
+                    body: Box::new(body),
+                }
+            }
+            ast::Expr::LegacyLet(l) => {
+                // `let { a = 1; body = a; }` is `rec { ... }.body`.
+                let set = self.collect_entries(l.entries(), false)?;
+                let a = self.pset(set, true)?;
+                Expr::Select {
+                    e: Box::new(a),
+                    path: vec![Key::Static("body".into())],
+                    default: None,
+                    pos,
+                }
+            }
+            ast::Expr::AttrSet(s) => {
+                let rec = s.rec_token().is_some();
+                let set = self.collect_entries(s.entries(), rec)?;
+                self.pset(set, rec)?
+            }
+            ast::Expr::With(w) => {
+                let (Some(ns), Some(body)) = (w.namespace(), w.body()) else {
+                    return self.error("syntax error", pos);
+                };
+                let attrs = self.expr(ns)?;
+                self.scopes.push(Scope::With);
+                let body = self.expr(body);
+                self.scopes.pop();
+                Expr::With {
+                    attrs: Box::new(attrs),
+                    body: Box::new(body?),
+                }
+            }
+            ast::Expr::CurPos(_) => Expr::CurPos(pos),
+        })
+    }
+
+    fn string(&mut self, s: &ast::Str, pos: Pos) -> EvalResult<Expr> {
+        let parts = s.normalized_parts();
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                InterpolPart::Literal(l) => out.push(Part::Lit(l)),
+                InterpolPart::Interpolation(i) => match i.expr() {
+                    Some(e) => out.push(Part::Expr(self.expr(e)?)),
+                    None => return self.error("syntax error", pos),
+                },
+            }
+        }
+        Ok(match out.as_slice() {
+            [] => Expr::Str(Rc::new(NixString::default())),
+            [Part::Lit(_)] => match out.pop() {
+                Some(Part::Lit(l)) => Expr::Str(Rc::new(NixString::plain(l))),
+                _ => unreachable!("matched a single literal"),
+            },
+            _ => Expr::Interp(out, pos),
+        })
+    }
+
+    fn path(&mut self, p: ast::Path, pos: Pos) -> EvalResult<Expr> {
+        let mut parts = Vec::new();
+        for (i, part) in p.parts().into_iter().enumerate() {
+            match part {
+                InterpolPart::Literal(l) => {
+                    let mut t = l.text().to_string();
+                    if i == 0 {
+                        if let Some(rest) = t.strip_prefix("~/") {
+                            match &self.home {
+                                Some(h) => t = format!("{h}/{rest}"),
+                                None => return self.error("cannot find home directory", pos),
+                            }
+                        } else if !t.starts_with('/') {
+                            t = format!("{}/{}", self.base_dir, t);
+                        }
+                    }
+                    parts.push(Part::Lit(t));
+                }
+                InterpolPart::Interpolation(ip) => match ip.expr() {
+                    Some(e) => parts.push(Part::Expr(self.expr(e)?)),
+                    None => return self.error("syntax error", pos),
+                },
+            }
+        }
+        if parts.len() == 1 {
+            if let Some(Part::Lit(l)) = parts.first() {
+                return Ok(Expr::Path(canon_path(l).into()));
+            }
+        }
+        Ok(Expr::PathInterp(parts, pos))
+    }
+
+    fn lambda(&mut self, l: &ast::Lambda, pos: Pos) -> EvalResult<Expr> {
+        let (Some(param), Some(body)) = (l.param(), l.body()) else {
+            return self.error("syntax error", pos);
+        };
+        match param {
+            ast::Param::IdentParam(ip) => {
+                let name = ip.ident().map(|i| Self::ident_name(&i)).unwrap_or_default();
+                let name: Sym = name.into();
+                self.scopes.push(Scope::Lexical(vec![name.clone()]));
+                let body = self.expr(body);
+                self.scopes.pop();
+                Ok(Expr::Lambda(Box::new(Lambda {
+                    param: Param::Ident(name),
+                    body: body?,
+                    pos,
+                })))
+            }
+            ast::Param::Pattern(pat) => {
+                let mut names: Vec<Sym> = Vec::new();
+                let mut entries = Vec::new();
+                for e in pat.pat_entries() {
+                    let name: Sym = e
+                        .ident()
+                        .map(|i| Self::ident_name(&i))
+                        .unwrap_or_default()
+                        .into();
+                    if names.contains(&name) {
+                        return self.error(
+                            format!("duplicate formal function argument '{name}'"),
+                            self.pos(&e),
+                        );
+                    }
+                    names.push(name);
+                    entries.push(e.default());
+                }
+                let bind = pat
+                    .pat_bind()
+                    .and_then(|b| b.ident())
+                    .map(|i| Self::ident_name(&i));
+                if let Some(b) = &bind {
+                    if names.iter().any(|n| &**n == b.as_str()) {
+                        return self
+                            .error(format!("duplicate formal function argument '{b}'"), pos);
+                    }
+                    names.push(b.as_str().into());
+                }
+                self.scopes.push(Scope::Lexical(names.clone()));
+                let mut formals = Vec::new();
+                let mut res = Ok(());
+                for (name, d) in names.iter().zip(entries) {
+                    let d = match d {
+                        Some(d) => match self.expr(d) {
+                            Ok(d) => Some(d),
+                            Err(e) => {
+                                res = Err(e);
+                                break;
+                            }
+                        },
+                        None => None,
+                    };
+                    formals.push((name.clone(), d));
+                }
+                let body = res.and_then(|_| self.expr(body));
+                self.scopes.pop();
+                Ok(Expr::Lambda(Box::new(Lambda {
+                    param: Param::Pattern {
+                        formals,
+                        ellipsis: pat.ellipsis_token().is_some(),
+                        bind: bind.is_some(),
+                    },
+                    body: body?,
+                    pos,
+                })))
+            }
+        }
+    }
+
+    fn attr_key(&mut self, a: ast::Attr) -> EvalResult<PKey> {
+        Ok(match a {
+            ast::Attr::Ident(i) => PKey::Static(Self::ident_name(&i).into()),
+            ast::Attr::Str(s) => match static_str(&s) {
+                Some(t) => PKey::Static(t.into()),
+                None => PKey::Dynamic(ast::Expr::Str(s)),
+            },
+            ast::Attr::Dynamic(d) => match d.expr() {
+                Some(ast::Expr::Str(s)) if static_str(&s).is_some() => {
+                    PKey::Static(static_str(&s).unwrap_or_default().into())
+                }
+                Some(e) => PKey::Dynamic(e),
+                None => return self.error("syntax error", self.pos(&d)),
+            },
+        })
+    }
+
+    fn attrpath(&mut self, ap: &ast::Attrpath) -> EvalResult<Vec<Key>> {
+        let mut out = Vec::new();
+        for a in ap.attrs() {
+            out.push(match self.attr_key(a)? {
+                PKey::Static(s) => Key::Static(s),
+                PKey::Dynamic(e) => Key::Dynamic(self.expr(e)?),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Gathers bindings, merging nested paths into sub-sets.
+    fn collect_entries(
+        &mut self,
+        entries: impl Iterator<Item = ast::Entry>,
+        _rec: bool,
+    ) -> EvalResult<PSet> {
+        let mut set = PSet::default();
+        for entry in entries {
+            match entry {
+                ast::Entry::Inherit(inh) => {
+                    let from = inh.from().and_then(|f| f.expr());
+                    for a in inh.attrs() {
+                        let apos = self.pos(&a);
+                        let name = match self.attr_key(a)? {
+                            PKey::Static(s) => s,
+                            PKey::Dynamic(_) => {
+                                return self
+                                    .error("dynamic attributes not allowed in inherit", apos)
+                            }
+                        };
+                        let v = match &from {
+                            Some(f) => PVal::InheritFrom(f.clone(), name.clone(), apos),
+                            None => PVal::Inherit(name.clone(), apos),
+                        };
+                        self.insert(&mut set, vec![PKey::Static(name)], v, apos)?;
+                    }
+                }
+                ast::Entry::AttrpathValue(av) => {
+                    let (Some(ap), Some(val)) = (av.attrpath(), av.value()) else {
+                        return self.error("syntax error", self.pos(&av));
+                    };
+                    let apos = self.pos(&ap);
+                    let mut keys = Vec::new();
+                    for a in ap.attrs() {
+                        keys.push(self.attr_key(a)?);
+                    }
+                    self.insert(&mut set, keys, PVal::Ast(val), apos)?;
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    fn insert(&mut self, set: &mut PSet, mut keys: Vec<PKey>, v: PVal, pos: Pos) -> EvalResult<()> {
+        let first = keys.remove(0);
+        let v = if keys.is_empty() {
+            v
+        } else {
+            let mut sub = PSet::default();
+            self.insert(&mut sub, keys, v, pos)?;
+            PVal::Nested(sub)
+        };
+        match first {
+            PKey::Dynamic(e) => set.dynamics.push((e, v, pos)),
+            PKey::Static(name) => {
+                if let Some(i) = set.statics.iter().position(|(n, _, _)| *n == name) {
+                    let existing =
+                        std::mem::replace(&mut set.statics[i].1, PVal::Nested(PSet::default()));
+                    let merged = match (self.as_set(existing)?, self.as_set(v)?) {
+                        (Ok(mut a), Ok(b)) => {
+                            for (n, bv, p) in b.statics {
+                                self.insert(&mut a, vec![PKey::Static(n)], bv, p)?;
+                            }
+                            a.dynamics.extend(b.dynamics);
+                            PVal::Nested(a)
+                        }
+                        _ => return self.error(format!("attribute '{name}' already defined"), pos),
+                    };
+                    set.statics[i].1 = merged;
+                } else {
+                    set.statics.push((name, v, pos));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A pending value as a mergeable set, if it is a non-rec set literal or a nested path.
+    #[allow(clippy::type_complexity)]
+    fn as_set(&mut self, v: PVal) -> EvalResult<Result<PSet, PVal>> {
+        Ok(match v {
+            PVal::Nested(s) => Ok(s),
+            PVal::Ast(ast::Expr::AttrSet(a)) if a.rec_token().is_none() => {
+                Ok(self.collect_entries(a.entries(), false)?)
+            }
+            other => Err(other),
+        })
+    }
+
+    fn pval(&mut self, v: PVal, rec_depth: usize) -> EvalResult<Expr> {
+        match v {
+            PVal::Ast(e) => self.expr(e),
+            PVal::Inherit(name, pos) => self.resolve(&name, rec_depth, pos),
+            PVal::InheritFrom(e, name, pos) => Ok(Expr::Select {
+                e: Box::new(self.expr(e)?),
+                path: vec![Key::Static(name)],
+                default: None,
+                pos,
+            }),
+            PVal::Nested(s) => self.pset(s, false),
+        }
+    }
+
+    fn pset(&mut self, set: PSet, rec: bool) -> EvalResult<Expr> {
+        let mut statics = set.statics;
+        statics.sort_by(|a, b| a.0.cmp(&b.0));
+        if rec {
+            let names: Vec<Sym> = statics.iter().map(|(n, _, _)| n.clone()).collect();
+            self.scopes.push(Scope::Lexical(names));
+        }
+        let skip = usize::from(rec);
+        let mut out_s = Vec::new();
+        let mut out_d = Vec::new();
+        let mut res = Ok(());
+        for (n, v, p) in statics {
+            match self.pval(v, skip) {
+                Ok(e) => out_s.push((n, e, p)),
+                Err(e) => {
+                    res = Err(e);
+                    break;
+                }
+            }
+        }
+        if res.is_ok() {
+            for (k, v, p) in set.dynamics {
+                let k = match self.expr(k) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        res = Err(e);
+                        break;
+                    }
+                };
+                match self.pval(v, skip) {
+                    Ok(e) => out_d.push((k, e, p)),
+                    Err(e) => {
+                        res = Err(e);
+                        break;
+                    }
+                }
+            }
+        }
+        if rec {
+            self.scopes.pop();
+        }
+        res?;
+        Ok(Expr::Attrs(Box::new(AttrsExpr {
+            rec,
+            statics: out_s,
+            dynamics: out_d,
+        })))
+    }
+}
+
+/// A global name under `with`: the `with` scopes are consulted first only if
+/// the name is not a global; Nix resolves globals lexically, so keep the global.
+fn fallback_global(_w: Expr, depth: usize, i: usize) -> Expr {
+    Expr::Var(depth, i)
+}
+
+/// The text of a string literal without interpolation.
+fn static_str(s: &ast::Str) -> Option<String> {
+    let parts = s.normalized_parts();
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            InterpolPart::Literal(l) => out.push_str(&l),
+            InterpolPart::Interpolation(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+fn parse_error_parts(e: &rnix::ParseError, len: usize) -> (String, u32) {
+    use rnix::ParseError as P;
+    match e {
+        P::Unexpected(r) => (
+            "syntax error, unexpected token".into(),
+            u32::from(r.start()),
+        ),
+        P::UnexpectedExtra(r) => (
+            "syntax error, unexpected extra input".into(),
+            u32::from(r.start()),
+        ),
+        P::UnexpectedWanted(got, r, _) => (
+            format!("syntax error, unexpected {got:?}"),
+            u32::from(r.start()),
+        ),
+        P::UnexpectedDoubleBind(r) => ("syntax error, double bind".into(), u32::from(r.start())),
+        P::UnexpectedEOF | P::UnexpectedEOFWanted(_) => {
+            ("syntax error, unexpected end of file".into(), len as u32)
+        }
+        P::DuplicatedArgs(r, name) => (
+            format!("duplicate formal function argument '{name}'"),
+            u32::from(r.start()),
+        ),
+        P::RecursionLimitExceeded => ("syntax error, nesting too deep".into(), 0),
+        _ => ("syntax error".into(), 0),
+    }
+}

@@ -1,0 +1,159 @@
+//! Evaluation errors and source positions, rendered the way Nix renders them:
+//! `error: <msg>`, then `at file:line:col:` with the source line and a caret,
+//! then the trace of enclosing operations.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+
+/// A source position: file id (index into the source table) and byte offset.
+/// `file == u32::MAX` means "no position".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pos {
+    pub file: u32,
+    pub offset: u32,
+}
+
+impl Pos {
+    pub const NONE: Pos = Pos {
+        file: u32::MAX,
+        offset: 0,
+    };
+    pub fn is_none(&self) -> bool {
+        self.file == u32::MAX
+    }
+}
+
+/// A loaded source text. `name` is the path, or `«string»` for `-E`.
+pub struct Source {
+    pub name: String,
+    pub text: Rc<str>,
+}
+
+thread_local! {
+    static SOURCES: RefCell<Vec<Source>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Registers a source text and returns its file id.
+pub fn add_source(name: String, text: Rc<str>) -> u32 {
+    SOURCES.with(|s| {
+        let mut s = s.borrow_mut();
+        s.push(Source { name, text });
+        (s.len() - 1) as u32
+    })
+}
+
+/// Resolved position: file name, 1-based line and column, and the line's text.
+pub struct LineCol {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub text: String,
+}
+
+pub fn resolve(pos: Pos) -> Option<LineCol> {
+    if pos.is_none() {
+        return None;
+    }
+    SOURCES.with(|s| {
+        let s = s.borrow();
+        let src = s.get(pos.file as usize)?;
+        let off = (pos.offset as usize).min(src.text.len());
+        let before = &src.text[..off];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let col = before[line_start..].chars().count() + 1;
+        let line_end = src.text[line_start..]
+            .find('\n')
+            .map(|i| i + line_start)
+            .unwrap_or(src.text.len());
+        Some(LineCol {
+            file: src.name.clone(),
+            line,
+            col,
+            text: src.text[line_start..line_end].to_string(),
+        })
+    })
+}
+
+/// What went wrong, by kind; the corpus compares kinds with Nix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// `throw` (catchable by tryEval).
+    Throw,
+    /// `abort`.
+    Abort,
+    /// A failed `assert` (catchable by tryEval).
+    Assertion,
+    /// Type errors, missing attributes, undefined variables and the like.
+    Eval,
+    /// `infinite recursion encountered`.
+    InfiniteRecursion,
+    /// Nesting deeper than the evaluator allows.
+    StackOverflow,
+    /// Parse errors.
+    Parse,
+    /// Reading files, the store.
+    Io,
+}
+
+#[derive(Debug, Clone)]
+pub struct EvalError {
+    pub kind: ErrorKind,
+    pub msg: String,
+    pub pos: Pos,
+    /// Enclosing operations, innermost first.
+    pub trace: Vec<(Pos, String)>,
+}
+
+pub type EvalResult<T> = Result<T, Box<EvalError>>;
+
+impl EvalError {
+    pub fn new(kind: ErrorKind, msg: impl Into<String>, pos: Pos) -> Box<EvalError> {
+        Box::new(EvalError {
+            kind,
+            msg: msg.into(),
+            pos,
+            trace: Vec::new(),
+        })
+    }
+    /// Whether `builtins.tryEval` catches it.
+    pub fn catchable(&self) -> bool {
+        matches!(self.kind, ErrorKind::Throw | ErrorKind::Assertion)
+    }
+}
+
+/// Shorthand for a type or semantic error at a position.
+pub fn err<T>(msg: impl Into<String>, pos: Pos) -> EvalResult<T> {
+    Err(EvalError::new(ErrorKind::Eval, msg, pos))
+}
+
+fn write_pos(f: &mut fmt::Formatter<'_>, pos: Pos) -> fmt::Result {
+    if let Some(lc) = resolve(pos) {
+        writeln!(f, "\n       at {}:{}:{}:\n", lc.file, lc.line, lc.col)?;
+        let num = lc.line.to_string();
+        writeln!(f, "       {:>w$}| {}", num, lc.text, w = num.len() + 5)?;
+        write!(
+            f,
+            "       {:>w$}| {}^",
+            "",
+            " ".repeat(lc.col.saturating_sub(1)),
+            w = num.len() + 5
+        )?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}", self.msg)?;
+        write_pos(f, self.pos)?;
+        for (pos, what) in &self.trace {
+            write!(f, "\n\n       … {what}")?;
+            write_pos(f, *pos)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for EvalError {}

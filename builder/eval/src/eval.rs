@@ -1,0 +1,1176 @@
+//! The tree-walking evaluator: forcing thunks, calling functions, operators,
+//! coercions and equality, with Nix's semantics and error messages.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::compile::{AttrsExpr, BinOp, Compiler, Expr, Key, Param, Part};
+use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
+use crate::io::{EvalHost, EvalIo};
+use crate::value::{Attr, Attrs, Closure, Context, Env, NixString, Sym, ThunkState, Value};
+
+/// Options fixed for one evaluation.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// `-I` entries and `NIX_PATH` entries, in order: (prefix, path); empty prefix for plain dirs.
+    pub search_path: Vec<(String, String)>,
+    pub current_system: String,
+    /// Deepest nesting of calls and thunk forcings before a clean stack-overflow error.
+    pub max_depth: usize,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            search_path: Vec::new(),
+            current_system: "x86_64-linux".into(),
+            max_depth: 10_000,
+        }
+    }
+}
+
+/// Parses a `NIX_PATH`-style string (`a=/x:/y`) into search-path entries.
+pub fn parse_search_path(s: &str) -> Vec<(String, String)> {
+    s.split(':')
+        .filter(|e| !e.is_empty())
+        .map(|e| match e.split_once('=') {
+            Some((p, d)) => (p.to_string(), d.to_string()),
+            None => (String::new(), e.to_string()),
+        })
+        .collect()
+}
+
+pub struct Evaluator {
+    pub io: Box<dyn EvalIo>,
+    pub host: Box<dyn EvalHost>,
+    pub opts: EvalOptions,
+    pub(crate) globals: Rc<Env>,
+    pub(crate) global_names: Vec<Sym>,
+    pub(crate) depth: usize,
+    import_cache: HashMap<String, Value>,
+    pub(crate) regex_cache: HashMap<String, Rc<regex::Regex>>,
+    /// Values for `derivation`, compiled from Nix source once.
+    pub(crate) derivation_fn: Option<Value>,
+    /// Modulo hashes etc. are kept by the host; here only the trace output.
+    pub trace_sink: Box<dyn FnMut(&str)>,
+}
+
+fn env_at(env: &Rc<Env>, depth: usize) -> &Rc<Env> {
+    let mut e = env;
+    for _ in 0..depth {
+        e = e
+            .parent
+            .as_ref()
+            .expect("compiler resolved depth within the env chain");
+    }
+    e
+}
+
+impl Evaluator {
+    pub fn new(io: Box<dyn EvalIo>, host: Box<dyn EvalHost>, opts: EvalOptions) -> Evaluator {
+        let mut ev = Evaluator {
+            io,
+            host,
+            opts,
+            globals: Env::new(Vec::new(), None),
+            global_names: Vec::new(),
+            depth: 0,
+            import_cache: HashMap::new(),
+            regex_cache: HashMap::new(),
+            derivation_fn: None,
+            trace_sink: Box::new(|s| eprintln!("trace: {s}")),
+        };
+        crate::builtins::install(&mut ev);
+        ev
+    }
+
+    /// Parses and compiles source text; `name` is shown in errors, `base_dir` resolves relative paths.
+    pub fn compile(&mut self, src: &str, name: &str, base_dir: &str) -> EvalResult<&'static Expr> {
+        let file = crate::error::add_source(name.to_string(), src.into());
+        let mut c = Compiler::new(file, base_dir.to_string(), self.global_names.clone());
+        let e = c.compile_root(src)?;
+        Ok(Box::leak(Box::new(e)))
+    }
+
+    /// Evaluates an expression given as text (like `-E`), to weak head normal form.
+    pub fn eval_str(&mut self, src: &str, base_dir: &str) -> EvalResult<Value> {
+        let e = self.compile(src, "«string»", base_dir)?;
+        let env = self.globals.clone();
+        self.eval(e, &env)
+    }
+
+    /// Evaluates a file (like `import`), to weak head normal form.
+    pub fn eval_file(&mut self, path: &str) -> EvalResult<Value> {
+        let v = self.import(path, Pos::NONE)?;
+        self.force(v)
+    }
+
+    pub(crate) fn import(&mut self, path: &str, pos: Pos) -> EvalResult<Value> {
+        let mut path = crate::compile::canon_path(path);
+        if let Ok(crate::io::FileType::Directory) = self.io.file_type(&path) {
+            path = format!("{path}/default.nix");
+        }
+        if let Some(v) = self.import_cache.get(&path) {
+            return Ok(v.clone());
+        }
+        let e = self.parse_file(&path, pos, Vec::new())?;
+        let env = self.globals.clone();
+        let v = self.lazy(e, &env);
+        self.import_cache.insert(path, v.clone());
+        Ok(v)
+    }
+
+    pub(crate) fn parse_file(
+        &mut self,
+        path: &str,
+        pos: Pos,
+        extra_scope: Vec<Sym>,
+    ) -> EvalResult<&'static Expr> {
+        let bytes = self.io.read_file(path).map_err(|e| {
+            EvalError::new(
+                ErrorKind::Io,
+                format!("getting status of '{path}': {}", io_msg(&e)),
+                pos,
+            )
+        })?;
+        let src = String::from_utf8_lossy(&bytes).into_owned();
+        let dir = match path.rfind('/') {
+            Some(0) => "/".to_string(),
+            Some(i) => path[..i].to_string(),
+            None => ".".to_string(),
+        };
+        let file = crate::error::add_source(path.to_string(), src.as_str().into());
+        let mut c = Compiler::new(file, dir, self.global_names.clone());
+        if !extra_scope.is_empty() {
+            c.push_scope(extra_scope);
+        }
+        let e = c.compile_root(&src)?;
+        Ok(Box::leak(Box::new(e)))
+    }
+
+    /// A value for `e` in `env` without evaluating it (unless that is free).
+    #[inline]
+    pub(crate) fn lazy(&mut self, e: &'static Expr, env: &Rc<Env>) -> Value {
+        match e {
+            Expr::Int(i) => Value::Int(*i),
+            Expr::Float(f) => Value::Float(*f),
+            Expr::Str(s) => Value::Str(s.clone()),
+            Expr::Path(p) => Value::Path(p.clone()),
+            Expr::Var(d, i) => env_at(env, *d).get(*i),
+            Expr::Lambda(l) => Value::Lambda(Rc::new(Closure {
+                lambda: l,
+                env: env.clone(),
+            })),
+            _ => Value::thunk(ThunkState::Pending(e, env.clone())),
+        }
+    }
+
+    /// Like `lazy`, for bindings of an env still being filled (let, rec, formals
+    /// defaults): a reference into that same env must stay a thunk.
+    #[inline]
+    pub(crate) fn lazy_rec(&mut self, e: &'static Expr, env: &Rc<Env>) -> Value {
+        match e {
+            Expr::Var(0, _) => Value::thunk(ThunkState::Pending(e, env.clone())),
+            _ => self.lazy(e, env),
+        }
+    }
+
+    fn enter(&mut self, pos: Pos) -> EvalResult<()> {
+        self.depth += 1;
+        if self.depth > self.opts.max_depth {
+            self.depth -= 1;
+            return Err(EvalError::new(
+                ErrorKind::StackOverflow,
+                "stack overflow (possible infinite recursion)",
+                pos,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Forces a value to weak head normal form.
+    pub fn force(&mut self, v: Value) -> EvalResult<Value> {
+        match v {
+            Value::Thunk(t) => {
+                let state = {
+                    let mut b = t.0.borrow_mut();
+                    match &*b {
+                        ThunkState::Done(v) => return Ok(v.clone()),
+                        ThunkState::Blackhole => {
+                            return Err(EvalError::new(
+                                ErrorKind::InfiniteRecursion,
+                                "infinite recursion encountered",
+                                Pos::NONE,
+                            ))
+                        }
+                        _ => std::mem::replace(&mut *b, ThunkState::Blackhole),
+                    }
+                };
+                self.enter(Pos::NONE)?;
+                let r = match &state {
+                    ThunkState::Pending(e, env) => self.eval(e, env),
+                    ThunkState::Apply(f, a, pos) => {
+                        let f = f.clone();
+                        self.call(f, a.clone(), *pos)
+                    }
+                    ThunkState::Native(f) => {
+                        let f = f.clone();
+                        f(self).and_then(|v| self.force(v))
+                    }
+                    _ => unreachable!("blackhole and done handled above"),
+                };
+                self.depth -= 1;
+                match r {
+                    Ok(v) => {
+                        *t.0.borrow_mut() = ThunkState::Done(v.clone());
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        *t.0.borrow_mut() = state;
+                        Err(e)
+                    }
+                }
+            }
+            v => Ok(v),
+        }
+    }
+
+    pub fn eval(&mut self, e: &'static Expr, env: &Rc<Env>) -> EvalResult<Value> {
+        match e {
+            Expr::Int(i) => Ok(Value::Int(*i)),
+            Expr::Float(f) => Ok(Value::Float(*f)),
+            Expr::Str(s) => Ok(Value::Str(s.clone())),
+            Expr::Path(p) => Ok(Value::Path(p.clone())),
+            Expr::Var(d, i) => {
+                let v = env_at(env, *d).get(*i);
+                self.force(v)
+            }
+            Expr::WithVar { name, withs, pos } => {
+                for d in withs {
+                    let slot = env_at(env, *d).get(0);
+                    let attrs = self.force_attrs(slot, *pos)?;
+                    if let Some(v) = attrs.get(name) {
+                        let v = v.clone();
+                        return self.force(v);
+                    }
+                }
+                err(format!("undefined variable '{name}'"), *pos)
+            }
+            Expr::SearchPath(p, pos) => self.find_file(p, *pos),
+            Expr::PathInterp(parts, pos) => {
+                let mut s = String::new();
+                let mut ctx = Context::new();
+                for p in parts {
+                    match p {
+                        Part::Lit(l) => s.push_str(l),
+                        Part::Expr(e) => {
+                            let v = self.eval(e, env)?;
+                            let t = self.coerce_to_string(v, &mut ctx, false, false, *pos)?;
+                            s.push_str(&t);
+                        }
+                    }
+                }
+                Ok(Value::Path(crate::compile::canon_path(&s).into()))
+            }
+            Expr::Attrs(a) => self.eval_attrs(a, env),
+            Expr::List(items) => {
+                let v: Vec<Value> = items.iter().map(|i| self.lazy(i, env)).collect();
+                Ok(Value::list(v))
+            }
+            Expr::Select {
+                e: inner,
+                path,
+                default,
+                pos,
+            } => {
+                let mut v = self.eval(inner, env)?;
+                for k in path {
+                    let name = self.key_name(k, env, *pos)?;
+                    let found = match &v {
+                        Value::Attrs(a) => a.get(&name).cloned(),
+                        _ => None,
+                    };
+                    match found {
+                        Some(x) => v = self.force(x)?,
+                        None => {
+                            if let Some(d) = default {
+                                return self.eval(d, env);
+                            }
+                            return match &v {
+                                Value::Attrs(_) => err(format!("attribute '{name}' missing"), *pos),
+                                other => err(
+                                    format!(
+                                        "value is {} while a set was expected",
+                                        other.show_type()
+                                    ),
+                                    *pos,
+                                ),
+                            };
+                        }
+                    }
+                }
+                Ok(v)
+            }
+            Expr::HasAttr { e: inner, path } => {
+                let mut v = self.eval(inner, env)?;
+                for k in path {
+                    let name = self.key_name(k, env, Pos::NONE)?;
+                    let found = match &v {
+                        Value::Attrs(a) => a.get(&name).cloned(),
+                        _ => None,
+                    };
+                    match found {
+                        Some(x) => v = self.force(x)?,
+                        None => return Ok(Value::Bool(false)),
+                    }
+                }
+                Ok(Value::Bool(true))
+            }
+            Expr::Apply { f, args, pos } => {
+                let mut fv = self.eval(f, env)?;
+                for a in args {
+                    let av = self.lazy(a, env);
+                    fv = self.call(fv, av, *pos)?;
+                }
+                Ok(fv)
+            }
+            Expr::Lambda(l) => Ok(Value::Lambda(Rc::new(Closure {
+                lambda: l,
+                env: env.clone(),
+            }))),
+            Expr::Let { binds, body } => {
+                let new = Env::new(Vec::with_capacity(binds.len()), Some(env.clone()));
+                let vals: Vec<Value> = binds.iter().map(|b| self.lazy_rec(b, &new)).collect();
+                *new.vals.borrow_mut() = vals;
+                self.eval(body, &new)
+            }
+            Expr::With { attrs, body } => {
+                let a = self.lazy(attrs, env);
+                let new = Env::new(vec![a], Some(env.clone()));
+                self.eval(body, &new)
+            }
+            Expr::If { c, t, e: el, pos } => {
+                let cv = self.eval(c, env)?;
+                if self.expect_bool(cv, *pos)? {
+                    self.eval(t, env)
+                } else {
+                    self.eval(el, env)
+                }
+            }
+            Expr::Assert { c, body, pos, text } => {
+                let cv = self.eval(c, env)?;
+                if self.expect_bool(cv, *pos)? {
+                    self.eval(body, env)
+                } else {
+                    Err(EvalError::new(
+                        ErrorKind::Assertion,
+                        format!("assertion '{text}' failed"),
+                        *pos,
+                    ))
+                }
+            }
+            Expr::Not(inner, pos) => {
+                let v = self.eval(inner, env)?;
+                Ok(Value::Bool(!self.expect_bool(v, *pos)?))
+            }
+            Expr::Neg(inner, pos) => {
+                let v = self.eval(inner, env)?;
+                self.arith(BinOp::Sub, Value::Int(0), v, *pos)
+            }
+            Expr::BinOp { op, l, r, pos } => self.binop(*op, l, r, env, *pos),
+            Expr::Interp(parts, pos) => {
+                let mut s = String::new();
+                let mut ctx = Context::new();
+                for p in parts {
+                    match p {
+                        Part::Lit(l) => s.push_str(l),
+                        Part::Expr(e) => {
+                            let v = self.eval(e, env)?;
+                            let t = self.coerce_to_string(v, &mut ctx, false, true, *pos)?;
+                            s.push_str(&t);
+                        }
+                    }
+                }
+                Ok(Value::string_ctx(s, ctx))
+            }
+            Expr::CurPos(pos) => Ok(self.pos_value(*pos)),
+        }
+    }
+
+    pub(crate) fn pos_value(&mut self, pos: Pos) -> Value {
+        match crate::error::resolve(pos) {
+            Some(lc) => {
+                let attrs = vec![
+                    Attr {
+                        name: "column".into(),
+                        value: Value::Int(lc.col as i64),
+                        pos: Pos::NONE,
+                    },
+                    Attr {
+                        name: "file".into(),
+                        value: Value::string(lc.file),
+                        pos: Pos::NONE,
+                    },
+                    Attr {
+                        name: "line".into(),
+                        value: Value::Int(lc.line as i64),
+                        pos: Pos::NONE,
+                    },
+                ];
+                Value::attrs(Attrs::from_sorted(attrs))
+            }
+            None => Value::Null,
+        }
+    }
+
+    fn key_name(&mut self, k: &'static Key, env: &Rc<Env>, pos: Pos) -> EvalResult<Sym> {
+        match k {
+            Key::Static(s) => Ok(s.clone()),
+            Key::Dynamic(e) => {
+                let v = self.eval(e, env)?;
+                let s = self.force_string_noctx(v, pos)?;
+                Ok(s.into())
+            }
+        }
+    }
+
+    fn eval_attrs(&mut self, a: &'static AttrsExpr, env: &Rc<Env>) -> EvalResult<Value> {
+        let inner = if a.rec {
+            let new = Env::new(Vec::with_capacity(a.statics.len()), Some(env.clone()));
+            let vals: Vec<Value> = a
+                .statics
+                .iter()
+                .map(|(_, e, _)| self.lazy_rec(e, &new))
+                .collect();
+            *new.vals.borrow_mut() = vals;
+            new
+        } else {
+            env.clone()
+        };
+        let mut attrs: Vec<Attr> = if a.rec {
+            let vals = inner.vals.borrow();
+            a.statics
+                .iter()
+                .zip(vals.iter())
+                .map(|((n, _, p), v)| Attr {
+                    name: n.clone(),
+                    value: v.clone(),
+                    pos: *p,
+                })
+                .collect()
+        } else {
+            a.statics
+                .iter()
+                .map(|(n, e, p)| Attr {
+                    name: n.clone(),
+                    value: self.lazy(e, &inner),
+                    pos: *p,
+                })
+                .collect()
+        };
+        if a.dynamics.is_empty() {
+            return Ok(Value::attrs(Attrs::from_sorted(attrs)));
+        }
+        for (k, v, p) in &a.dynamics {
+            let kv = self.eval(k, &inner)?;
+            if let Value::Null = kv {
+                continue;
+            }
+            let name: Sym = self.force_string_noctx(kv, *p)?.into();
+            if attrs.iter().any(|x| x.name == name) {
+                return err(format!("dynamic attribute '{name}' already defined"), *p);
+            }
+            attrs.push(Attr {
+                name,
+                value: self.lazy(v, &inner),
+                pos: *p,
+            });
+        }
+        Ok(Value::attrs(Attrs::from_unsorted(attrs)))
+    }
+
+    /// Applies a function value to one argument.
+    pub fn call(&mut self, f: Value, arg: Value, pos: Pos) -> EvalResult<Value> {
+        self.enter(pos)?;
+        let r = self.call_inner(f, arg, pos);
+        self.depth -= 1;
+        r
+    }
+
+    fn call_inner(&mut self, f: Value, arg: Value, pos: Pos) -> EvalResult<Value> {
+        match f {
+            Value::Lambda(c) => {
+                let lam = c.lambda;
+                match &lam.param {
+                    Param::Ident(_) => {
+                        let env = Env::new(vec![arg], Some(c.env.clone()));
+                        self.eval(&lam.body, &env)
+                    }
+                    Param::Pattern {
+                        formals,
+                        ellipsis,
+                        bind,
+                    } => {
+                        let argv = self.force(arg.clone())?;
+                        let Value::Attrs(attrs) = &argv else {
+                            return err(
+                                format!("value is {} while a set was expected", argv.show_type()),
+                                pos,
+                            );
+                        };
+                        let n = formals.len() + usize::from(*bind);
+                        let env = Env::new(Vec::with_capacity(n), Some(c.env.clone()));
+                        let mut vals = Vec::with_capacity(n);
+                        let mut used = 0;
+                        for (name, default) in formals.iter() {
+                            match attrs.get(name) {
+                                Some(v) => {
+                                    used += 1;
+                                    vals.push(v.clone());
+                                }
+                                None => match default {
+                                    Some(d) => vals.push(self.lazy_rec(d, &env)),
+                                    None => {
+                                        return err(
+                                            format!(
+                                                "{} called without required argument '{name}'",
+                                                lambda_desc(lam.pos)
+                                            ),
+                                            pos,
+                                        )
+                                    }
+                                },
+                            }
+                        }
+                        if !*ellipsis && used < attrs.len() {
+                            for a in &attrs.attrs {
+                                if !formals.iter().any(|(n, _)| *n == a.name) {
+                                    return err(
+                                        format!(
+                                            "{} called with unexpected argument '{}'",
+                                            lambda_desc(lam.pos),
+                                            a.name
+                                        ),
+                                        pos,
+                                    );
+                                }
+                            }
+                        }
+                        if *bind {
+                            vals.push(argv.clone());
+                        }
+                        *env.vals.borrow_mut() = vals;
+                        self.eval(&lam.body, &env)
+                    }
+                }
+            }
+            Value::PrimOp(p) => {
+                if p.arity == 1 {
+                    (p.fun)(self, &[arg], pos)
+                } else {
+                    Ok(Value::PrimOpApp(p, Rc::new(vec![arg])))
+                }
+            }
+            Value::PrimOpApp(p, args) => {
+                let mut all = Vec::with_capacity(args.len() + 1);
+                all.extend(args.iter().cloned());
+                all.push(arg);
+                if all.len() == p.arity {
+                    (p.fun)(self, &all, pos)
+                } else {
+                    Ok(Value::PrimOpApp(p, Rc::new(all)))
+                }
+            }
+            Value::Attrs(a) if a.get("__functor").is_some() => {
+                let functor = a.get("__functor").cloned().expect("checked above");
+                let functor = self.force(functor)?;
+                let g = self.call(functor, Value::Attrs(a.clone()), pos)?;
+                self.call(g, arg, pos)
+            }
+            Value::Thunk(_) => {
+                let f = self.force(f)?;
+                self.call_inner(f, arg, pos)
+            }
+            other => err(
+                format!(
+                    "attempt to call something which is not a function but {}",
+                    other.show_type()
+                ),
+                pos,
+            ),
+        }
+    }
+
+    pub fn expect_bool(&mut self, v: Value, pos: Pos) -> EvalResult<bool> {
+        match self.force(v)? {
+            Value::Bool(b) => Ok(b),
+            other => err(
+                format!(
+                    "value is {} while a Boolean was expected",
+                    other.show_type()
+                ),
+                pos,
+            ),
+        }
+    }
+
+    pub fn force_attrs(&mut self, v: Value, pos: Pos) -> EvalResult<Rc<Attrs>> {
+        match self.force(v)? {
+            Value::Attrs(a) => Ok(a),
+            other => err(
+                format!("value is {} while a set was expected", other.show_type()),
+                pos,
+            ),
+        }
+    }
+
+    pub fn force_list(&mut self, v: Value, pos: Pos) -> EvalResult<Rc<Vec<Value>>> {
+        match self.force(v)? {
+            Value::List(l) => Ok(l),
+            other => err(
+                format!("value is {} while a list was expected", other.show_type()),
+                pos,
+            ),
+        }
+    }
+
+    pub fn force_int(&mut self, v: Value, pos: Pos) -> EvalResult<i64> {
+        match self.force(v)? {
+            Value::Int(i) => Ok(i),
+            other => err(
+                format!(
+                    "value is {} while an integer was expected",
+                    other.show_type()
+                ),
+                pos,
+            ),
+        }
+    }
+
+    pub fn force_function(&mut self, v: Value, pos: Pos) -> EvalResult<Value> {
+        let v = self.force(v)?;
+        if v.is_function() || matches!(&v, Value::Attrs(a) if a.get("__functor").is_some()) {
+            Ok(v)
+        } else {
+            err(
+                format!("value is {} while a function was expected", v.show_type()),
+                pos,
+            )
+        }
+    }
+
+    /// A string value (no coercion), with its context.
+    pub fn force_string(&mut self, v: Value, pos: Pos) -> EvalResult<Rc<NixString>> {
+        match self.force(v)? {
+            Value::Str(s) => Ok(s),
+            other => err(
+                format!("value is {} while a string was expected", other.show_type()),
+                pos,
+            ),
+        }
+    }
+
+    pub fn force_string_noctx(&mut self, v: Value, pos: Pos) -> EvalResult<String> {
+        Ok(self.force_string(v, pos)?.s.clone())
+    }
+
+    /// Nix's coerceToString: strings, paths (copied to the store if asked),
+    /// sets with `__toString` or `outPath`; with `more`, also numbers, Booleans, null, lists.
+    pub fn coerce_to_string(
+        &mut self,
+        v: Value,
+        ctx: &mut Context,
+        more: bool,
+        copy: bool,
+        pos: Pos,
+    ) -> EvalResult<String> {
+        let v = self.force(v)?;
+        match v {
+            Value::Str(s) => {
+                ctx.extend(s.ctx.iter().cloned());
+                Ok(s.s.clone())
+            }
+            Value::Path(p) => {
+                if copy {
+                    let sp = self.copy_path_to_store(&p, pos)?;
+                    ctx.insert(sp.clone());
+                    Ok(sp)
+                } else {
+                    Ok(p.to_string())
+                }
+            }
+            Value::Attrs(a) => {
+                if let Some(f) = a.get("__toString").cloned() {
+                    let f = self.force(f)?;
+                    let r = self.call(f, Value::Attrs(a.clone()), pos)?;
+                    return self.coerce_to_string(r, ctx, more, copy, pos);
+                }
+                if let Some(o) = a.get("outPath").cloned() {
+                    return self.coerce_to_string(o, ctx, more, copy, pos);
+                }
+                err("cannot coerce a set to a string", pos)
+            }
+            Value::Int(i) if more => Ok(i.to_string()),
+            Value::Float(f) if more => Ok(format!("{f:.6}")),
+            Value::Bool(b) if more => Ok(if b { "1".into() } else { String::new() }),
+            Value::Null if more => Ok(String::new()),
+            Value::List(l) if more => {
+                let mut out = String::new();
+                let n = l.len();
+                for (i, x) in l.iter().enumerate() {
+                    let x = self.force(x.clone())?;
+                    let empty_list = matches!(&x, Value::List(l2) if l2.is_empty());
+                    out.push_str(&self.coerce_to_string(x, ctx, more, copy, pos)?);
+                    if i + 1 < n && !empty_list {
+                        out.push(' ');
+                    }
+                }
+                Ok(out)
+            }
+            other => err(
+                format!("cannot coerce {} to a string", other.show_type()),
+                pos,
+            ),
+        }
+    }
+
+    /// Copies a source path into the store (cached per path), as interpolation does.
+    pub(crate) fn copy_path_to_store(&mut self, p: &str, pos: Pos) -> EvalResult<String> {
+        let store_dir = self.host.store_dir();
+        if p.starts_with(&format!("{store_dir}/")) {
+            // Already in the store: the path is used as is (its store path prefix).
+            let rest = &p[store_dir.len() + 1..];
+            let top = rest.split('/').next().unwrap_or(rest);
+            let _ = top;
+        }
+        let name = p.rsplit('/').next().unwrap_or("").to_string();
+        if !self.io.path_exists(p) {
+            return Err(EvalError::new(
+                ErrorKind::Io,
+                format!("getting status of '{p}': No such file or directory"),
+                pos,
+            ));
+        }
+        self.host
+            .add_path(p, &name, true, None, None)
+            .map_err(|m| EvalError::new(ErrorKind::Io, m, pos))
+    }
+
+    /// Coerces to a path string: a path, or a string that is an absolute path.
+    pub fn coerce_to_path(&mut self, v: Value, ctx: &mut Context, pos: Pos) -> EvalResult<String> {
+        let s = self.coerce_to_string(v, ctx, false, false, pos)?;
+        if !s.starts_with('/') {
+            return err(
+                format!("string '{s}' doesn't represent an absolute path"),
+                pos,
+            );
+        }
+        Ok(s)
+    }
+
+    fn find_file(&mut self, name: &str, pos: Pos) -> EvalResult<Value> {
+        for (prefix, dir) in self.opts.search_path.clone() {
+            let rest = if prefix.is_empty() {
+                Some(name.to_string())
+            } else if name == prefix {
+                Some(String::new())
+            } else {
+                name.strip_prefix(&format!("{prefix}/"))
+                    .map(|s| s.to_string())
+            };
+            if let Some(rest) = rest {
+                let full = if rest.is_empty() {
+                    dir.clone()
+                } else {
+                    format!("{dir}/{rest}")
+                };
+                if self.io.path_exists(&full) {
+                    return Ok(Value::Path(crate::compile::canon_path(&full).into()));
+                }
+            }
+        }
+        err(
+            format!(
+                "file '{name}' was not found in the Nix search path (add it using $NIX_PATH or -I)"
+            ),
+            pos,
+        )
+    }
+
+    fn binop(
+        &mut self,
+        op: BinOp,
+        l: &'static Expr,
+        r: &'static Expr,
+        env: &Rc<Env>,
+        pos: Pos,
+    ) -> EvalResult<Value> {
+        match op {
+            BinOp::And => {
+                let a = self.eval(l, env)?;
+                if !self.expect_bool(a, pos)? {
+                    return Ok(Value::Bool(false));
+                }
+                let b = self.eval(r, env)?;
+                Ok(Value::Bool(self.expect_bool(b, pos)?))
+            }
+            BinOp::Or => {
+                let a = self.eval(l, env)?;
+                if self.expect_bool(a, pos)? {
+                    return Ok(Value::Bool(true));
+                }
+                let b = self.eval(r, env)?;
+                Ok(Value::Bool(self.expect_bool(b, pos)?))
+            }
+            BinOp::Impl => {
+                let a = self.eval(l, env)?;
+                if !self.expect_bool(a, pos)? {
+                    return Ok(Value::Bool(true));
+                }
+                let b = self.eval(r, env)?;
+                Ok(Value::Bool(self.expect_bool(b, pos)?))
+            }
+            _ => {
+                let a = self.eval(l, env)?;
+                let b = self.eval(r, env)?;
+                self.binop_values(op, a, b, pos)
+            }
+        }
+    }
+
+    pub(crate) fn binop_values(
+        &mut self,
+        op: BinOp,
+        a: Value,
+        b: Value,
+        pos: Pos,
+    ) -> EvalResult<Value> {
+        match op {
+            BinOp::Eq => Ok(Value::Bool(self.eq_values(a, b, pos)?)),
+            BinOp::Neq => Ok(Value::Bool(!self.eq_values(a, b, pos)?)),
+            BinOp::Lt => Ok(Value::Bool(self.less_than(a, b, pos)?)),
+            BinOp::Gt => Ok(Value::Bool(self.less_than(b, a, pos)?)),
+            BinOp::Le => Ok(Value::Bool(!self.less_than(b, a, pos)?)),
+            BinOp::Ge => Ok(Value::Bool(!self.less_than(a, b, pos)?)),
+            BinOp::Concat => {
+                let x = self.force_list(a, pos)?;
+                let y = self.force_list(b, pos)?;
+                if x.is_empty() {
+                    return Ok(Value::List(y));
+                }
+                if y.is_empty() {
+                    return Ok(Value::List(x));
+                }
+                let mut v = Vec::with_capacity(x.len() + y.len());
+                v.extend(x.iter().cloned());
+                v.extend(y.iter().cloned());
+                Ok(Value::list(v))
+            }
+            BinOp::Update => {
+                let x = self.force_attrs(a, pos)?;
+                let y = self.force_attrs(b, pos)?;
+                Ok(Value::Attrs(update(x, y)))
+            }
+            BinOp::Add => self.add(a, b, pos),
+            BinOp::Sub | BinOp::Mul | BinOp::Div => self.arith(op, a, b, pos),
+            BinOp::And | BinOp::Or | BinOp::Impl => unreachable!("handled lazily in binop"),
+        }
+    }
+
+    fn add(&mut self, a: Value, b: Value, pos: Pos) -> EvalResult<Value> {
+        let a = self.force(a)?;
+        match a {
+            Value::Int(_) | Value::Float(_) => {
+                let b = self.force(b)?;
+                if !matches!(b, Value::Int(_) | Value::Float(_)) {
+                    let what = if matches!(a, Value::Int(_)) {
+                        "an integer"
+                    } else {
+                        "a float"
+                    };
+                    return err(format!("cannot add {} to {what}", b.show_type()), pos);
+                }
+                self.arith(BinOp::Add, a, b, pos)
+            }
+            Value::Path(p) => {
+                let mut ctx = Context::new();
+                let s = self.coerce_to_string(b, &mut ctx, false, false, pos)?;
+                if !ctx.is_empty() {
+                    return err(
+                        "a string that refers to a store path cannot be appended to a path",
+                        pos,
+                    );
+                }
+                Ok(Value::Path(
+                    crate::compile::canon_path(&format!("{p}{s}")).into(),
+                ))
+            }
+            Value::Str(s) => {
+                let mut ctx = s.ctx.clone();
+                let t = self.coerce_to_string(b, &mut ctx, false, true, pos)?;
+                let mut out = String::with_capacity(s.s.len() + t.len());
+                out.push_str(&s.s);
+                out.push_str(&t);
+                Ok(Value::string_ctx(out, ctx))
+            }
+            Value::Attrs(_) => {
+                let mut ctx = Context::new();
+                let s1 = self.coerce_to_string(a, &mut ctx, false, true, pos)?;
+                let s2 = self.coerce_to_string(b, &mut ctx, false, true, pos)?;
+                Ok(Value::string_ctx(s1 + &s2, ctx))
+            }
+            other => {
+                let b = self.force(b)?;
+                err(
+                    format!("cannot add {} to {}", b.show_type(), other.show_type()),
+                    pos,
+                )
+            }
+        }
+    }
+
+    pub(crate) fn arith(&mut self, op: BinOp, a: Value, b: Value, pos: Pos) -> EvalResult<Value> {
+        let a = self.force(a)?;
+        let b = self.force(b)?;
+        match (&a, &b) {
+            (Value::Int(x), Value::Int(y)) => Ok(Value::Int(match op {
+                BinOp::Add => x.wrapping_add(*y),
+                BinOp::Sub => x.wrapping_sub(*y),
+                BinOp::Mul => x.wrapping_mul(*y),
+                BinOp::Div => {
+                    if *y == 0 {
+                        return err("division by zero", pos);
+                    }
+                    x.wrapping_div(*y)
+                }
+                _ => unreachable!("arith called with an arithmetic operator"),
+            })),
+            (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+                let x = as_f64(&a);
+                let y = as_f64(&b);
+                Ok(Value::Float(match op {
+                    BinOp::Add => x + y,
+                    BinOp::Sub => x - y,
+                    BinOp::Mul => x * y,
+                    BinOp::Div => {
+                        if y == 0.0 {
+                            return err("division by zero", pos);
+                        }
+                        x / y
+                    }
+                    _ => unreachable!("arith called with an arithmetic operator"),
+                }))
+            }
+            (Value::Int(_) | Value::Float(_), other) => err(
+                format!(
+                    "value is {} while an integer was expected",
+                    other.show_type()
+                ),
+                pos,
+            ),
+            (other, _) => err(
+                format!(
+                    "value is {} while an integer was expected",
+                    other.show_type()
+                ),
+                pos,
+            ),
+        }
+    }
+
+    pub fn less_than(&mut self, a: Value, b: Value, pos: Pos) -> EvalResult<bool> {
+        let a = self.force(a)?;
+        let b = self.force(b)?;
+        match (&a, &b) {
+            (Value::Int(x), Value::Int(y)) => Ok(x < y),
+            (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+                Ok(as_f64(&a) < as_f64(&b))
+            }
+            (Value::Str(x), Value::Str(y)) => Ok(x.s < y.s),
+            (Value::Path(x), Value::Path(y)) => Ok(x < y),
+            (Value::List(x), Value::List(y)) => {
+                let n = x.len().min(y.len());
+                for i in 0..n {
+                    if !self.eq_values(x[i].clone(), y[i].clone(), pos)? {
+                        return self.less_than(x[i].clone(), y[i].clone(), pos);
+                    }
+                }
+                Ok(x.len() < y.len())
+            }
+            _ => err(
+                format!("cannot compare {} with {}", a.show_type(), b.show_type()),
+                pos,
+            ),
+        }
+    }
+
+    // The position is threaded through for errors that nested comparisons may raise later.
+    #[allow(clippy::only_used_in_recursion)]
+    pub fn eq_values(&mut self, a: Value, b: Value, pos: Pos) -> EvalResult<bool> {
+        let a = self.force(a)?;
+        let b = self.force(b)?;
+        Ok(match (&a, &b) {
+            (Value::Int(x), Value::Int(y)) => x == y,
+            (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+                as_f64(&a) == as_f64(&b)
+            }
+            (Value::Str(x), Value::Str(y)) => x.s == y.s,
+            (Value::Path(x), Value::Path(y)) => x == y,
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(x), Value::Bool(y)) => x == y,
+            (Value::List(x), Value::List(y)) => {
+                if Rc::ptr_eq(x, y) {
+                    return Ok(true);
+                }
+                if x.len() != y.len() {
+                    return Ok(false);
+                }
+                for (p, q) in x.iter().zip(y.iter()) {
+                    if same_value(p, q) {
+                        continue;
+                    }
+                    if !self.eq_values(p.clone(), q.clone(), pos)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            (Value::Attrs(x), Value::Attrs(y)) => {
+                if Rc::ptr_eq(x, y) {
+                    return Ok(true);
+                }
+                if self.is_derivation(x)? && self.is_derivation(y)? {
+                    if let (Some(p), Some(q)) = (x.get("outPath"), y.get("outPath")) {
+                        return self.eq_values(p.clone(), q.clone(), pos);
+                    }
+                }
+                if x.len() != y.len() {
+                    return Ok(false);
+                }
+                for (p, q) in x.attrs.iter().zip(y.attrs.iter()) {
+                    if p.name != q.name {
+                        return Ok(false);
+                    }
+                }
+                for (p, q) in x.attrs.iter().zip(y.attrs.iter()) {
+                    if same_value(&p.value, &q.value) {
+                        continue;
+                    }
+                    if !self.eq_values(p.value.clone(), q.value.clone(), pos)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            _ => false,
+        })
+    }
+
+    pub fn is_derivation(&mut self, a: &Attrs) -> EvalResult<bool> {
+        match a.get("type") {
+            Some(t) => match self.force(t.clone())? {
+                Value::Str(s) => Ok(s.s == "derivation"),
+                _ => Ok(false),
+            },
+            None => Ok(false),
+        }
+    }
+
+    /// Forces a value completely (as `--strict` and `deepSeq` do).
+    pub fn deep_force(&mut self, v: Value, pos: Pos) -> EvalResult<Value> {
+        let v = self.force(v)?;
+        match &v {
+            Value::Attrs(a) => {
+                for at in &a.attrs {
+                    self.enter(pos)?;
+                    let r = self.deep_force(at.value.clone(), pos);
+                    self.depth -= 1;
+                    r?;
+                }
+            }
+            Value::List(l) => {
+                for x in l.iter() {
+                    self.enter(pos)?;
+                    let r = self.deep_force(x.clone(), pos);
+                    self.depth -= 1;
+                    r?;
+                }
+            }
+            _ => {}
+        }
+        Ok(v)
+    }
+}
+
+/// `a // b`, reusing `a` or `b` when the other is empty (Nix does the same).
+pub(crate) fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
+    if y.is_empty() {
+        return x;
+    }
+    if x.is_empty() {
+        return y;
+    }
+    let mut out = Vec::with_capacity(x.len() + y.len());
+    let (mut i, mut j) = (0, 0);
+    while i < x.attrs.len() && j < y.attrs.len() {
+        match x.attrs[i].name.cmp(&y.attrs[j].name) {
+            std::cmp::Ordering::Less => {
+                out.push(x.attrs[i].clone());
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(y.attrs[j].clone());
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(y.attrs[j].clone());
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend(x.attrs[i..].iter().cloned());
+    out.extend(y.attrs[j..].iter().cloned());
+    Rc::new(Attrs::from_sorted(out))
+}
+
+/// Nested values that are the very same object compare equal without being
+/// forced, as in Nix (where they are the same `Value*`); this makes `[f] == [f]`
+/// true for a function `f`.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Thunk(x), Value::Thunk(y)) => Rc::ptr_eq(x, y),
+        (Value::Lambda(x), Value::Lambda(y)) => Rc::ptr_eq(x, y),
+        (Value::Attrs(x), Value::Attrs(y)) => Rc::ptr_eq(x, y),
+        (Value::List(x), Value::List(y)) => Rc::ptr_eq(x, y),
+        (Value::PrimOp(x), Value::PrimOp(y)) => Rc::ptr_eq(x, y),
+        _ => false,
+    }
+}
+
+pub(crate) fn as_f64(v: &Value) -> f64 {
+    match v {
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        _ => 0.0,
+    }
+}
+
+fn lambda_desc(pos: Pos) -> String {
+    match crate::error::resolve(pos) {
+        Some(lc) => format!("anonymous function at {}:{}:{}", lc.file, lc.line, lc.col),
+        None => "anonymous function".into(),
+    }
+}
+
+pub(crate) fn io_msg(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+pub(crate) fn new_nixstr(s: String, ctx: Context) -> Rc<NixString> {
+    Rc::new(NixString { s, ctx })
+}

@@ -1,0 +1,206 @@
+//! Runtime values: immutable, `Rc`-shared, with lazily evaluated thunks.
+//!
+//! Attribute sets are vectors sorted by name (binary search on lookup); lists
+//! are shared slices. A value held in an attribute set or list may be a thunk;
+//! `Evaluator::force` turns it into weak head normal form.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use crate::compile::{Expr, Lambda};
+use crate::error::{EvalResult, Pos};
+use crate::eval::Evaluator;
+
+/// An attribute name. Names are shared, never copied per use.
+pub type Sym = Rc<str>;
+
+/// String context: the store paths a string refers to, encoded as Nix does
+/// (`/nix/store/x` plain, `=/nix/store/x.drv` whole closure, `!out!/nix/store/x.drv` an output).
+pub type Context = BTreeSet<String>;
+
+/// A string value with its context.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NixString {
+    pub s: String,
+    pub ctx: Context,
+}
+
+impl NixString {
+    pub fn plain(s: impl Into<String>) -> Self {
+        NixString {
+            s: s.into(),
+            ctx: Context::new(),
+        }
+    }
+}
+
+/// A built-in function of fixed arity; arguments arrive unforced.
+pub struct PrimOp {
+    pub name: &'static str,
+    pub arity: usize,
+    pub fun: fn(&mut Evaluator, &[Value], Pos) -> EvalResult<Value>,
+}
+
+/// A lambda closed over its defining environment.
+pub struct Closure {
+    pub lambda: &'static Lambda,
+    pub env: Rc<Env>,
+}
+
+/// A run-time environment frame: slots for the variables of one scope.
+/// `with` frames hold the attribute set (possibly a thunk) in slot 0.
+pub struct Env {
+    pub vals: RefCell<Vec<Value>>,
+    pub parent: Option<Rc<Env>>,
+}
+
+impl Env {
+    pub fn new(vals: Vec<Value>, parent: Option<Rc<Env>>) -> Rc<Env> {
+        Rc::new(Env {
+            vals: RefCell::new(vals),
+            parent,
+        })
+    }
+    pub fn get(&self, i: usize) -> Value {
+        self.vals.borrow()[i].clone()
+    }
+}
+
+/// Native lazy computation used by builtins that return lazy structure.
+pub type NativeThunk = Rc<dyn Fn(&mut Evaluator) -> EvalResult<Value>>;
+
+pub enum ThunkState {
+    Pending(&'static Expr, Rc<Env>),
+    Apply(Value, Value, Pos),
+    Native(NativeThunk),
+    Blackhole,
+    Done(Value),
+}
+
+/// A memoised suspended computation.
+pub struct Thunk(pub RefCell<ThunkState>);
+
+/// One attribute: name, value and where it was defined.
+#[derive(Clone)]
+pub struct Attr {
+    pub name: Sym,
+    pub value: Value,
+    pub pos: Pos,
+}
+
+/// An attribute set; invariant: `attrs` is sorted by name with no duplicates.
+#[derive(Clone, Default)]
+pub struct Attrs {
+    pub attrs: Vec<Attr>,
+}
+
+impl Attrs {
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.find(name).map(|i| &self.attrs[i].value)
+    }
+    pub fn get_attr(&self, name: &str) -> Option<&Attr> {
+        self.find(name).map(|i| &self.attrs[i])
+    }
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.attrs.binary_search_by(|a| (*a.name).cmp(name)).ok()
+    }
+    /// Builds from unsorted attrs; later duplicates win (as in listToAttrs, earlier wins: caller handles).
+    pub fn from_sorted(attrs: Vec<Attr>) -> Attrs {
+        Attrs { attrs }
+    }
+    pub fn from_unsorted(mut attrs: Vec<Attr>) -> Attrs {
+        attrs.sort_by(|a, b| a.name.cmp(&b.name));
+        attrs.dedup_by(|later, earlier| later.name == earlier.name);
+        Attrs { attrs }
+    }
+    pub fn len(&self) -> usize {
+        self.attrs.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.attrs.is_empty()
+    }
+}
+
+#[derive(Clone)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Rc<NixString>),
+    Path(Rc<str>),
+    Attrs(Rc<Attrs>),
+    List(Rc<Vec<Value>>),
+    Lambda(Rc<Closure>),
+    PrimOp(Rc<PrimOp>),
+    PrimOpApp(Rc<PrimOp>, Rc<Vec<Value>>),
+    Thunk(Rc<Thunk>),
+}
+
+impl Value {
+    pub fn string(s: impl Into<String>) -> Value {
+        Value::Str(Rc::new(NixString::plain(s)))
+    }
+    pub fn string_ctx(s: String, ctx: Context) -> Value {
+        Value::Str(Rc::new(NixString { s, ctx }))
+    }
+    pub fn list(v: Vec<Value>) -> Value {
+        Value::List(Rc::new(v))
+    }
+    pub fn attrs(a: Attrs) -> Value {
+        Value::Attrs(Rc::new(a))
+    }
+    pub fn thunk(state: ThunkState) -> Value {
+        Value::Thunk(Rc::new(Thunk(RefCell::new(state))))
+    }
+    pub fn apply_lazy(f: Value, arg: Value, pos: Pos) -> Value {
+        Value::thunk(ThunkState::Apply(f, arg, pos))
+    }
+    pub fn native(f: impl Fn(&mut Evaluator) -> EvalResult<Value> + 'static) -> Value {
+        Value::thunk(ThunkState::Native(Rc::new(f)))
+    }
+
+    /// The type as `builtins.typeOf` names it.
+    pub fn type_of(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "string",
+            Value::Path(_) => "path",
+            Value::Attrs(_) => "set",
+            Value::List(_) => "list",
+            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(..) => "lambda",
+            Value::Thunk(_) => "thunk",
+        }
+    }
+
+    /// The type as Nix's error messages name it ("an integer", "a set", ...).
+    pub fn show_type(&self) -> String {
+        match self {
+            Value::Null => "null".into(),
+            Value::Bool(_) => "a Boolean".into(),
+            Value::Int(_) => "an integer".into(),
+            Value::Float(_) => "a float".into(),
+            Value::Str(_) => "a string".into(),
+            Value::Path(_) => "a path".into(),
+            Value::Attrs(_) => "a set".into(),
+            Value::List(_) => "a list".into(),
+            Value::Lambda(_) => "a function".into(),
+            Value::PrimOp(p) => format!("the built-in function '{}'", p.name),
+            Value::PrimOpApp(p, _) => {
+                format!("the partially applied built-in function '{}'", p.name)
+            }
+            Value::Thunk(_) => "a thunk".into(),
+        }
+    }
+
+    pub fn is_function(&self) -> bool {
+        matches!(
+            self,
+            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(..)
+        )
+    }
+}

@@ -1,0 +1,1 @@
+let a = undefinedThing; in 1

@@ -1,0 +1,1 @@
+let f = x: abort "no"; in 1

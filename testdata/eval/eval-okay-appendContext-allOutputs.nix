@@ -1,0 +1,1 @@
+builtins.getContext (builtins.appendContext "" { "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo.drv" = { allOutputs = true; }; })

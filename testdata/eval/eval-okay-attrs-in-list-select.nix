@@ -1,0 +1,1 @@
+(builtins.head [ { a = 7; } ]).a

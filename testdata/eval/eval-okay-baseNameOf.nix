@@ -1,0 +1,1 @@
+[ (baseNameOf "/a/b/c") (baseNameOf "/a/b/") (baseNameOf "abc") (baseNameOf "") (baseNameOf "/") ]

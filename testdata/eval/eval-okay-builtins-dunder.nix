@@ -1,0 +1,1 @@
+[ (__length [ 1 2 ]) (__add 1 2) (__isAttrs { }) (__typeOf __currentSystem) ]

@@ -1,0 +1,1 @@
+builtins.concatStringsSep "," [ { __toString = _: "x"; } "y" ]

@@ -1,0 +1,1 @@
+let s = builtins.appendContext "x" { "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo" = { path = true; }; }; in [ (builtins.hasContext "${s}y") (builtins.hasContext (s + "z")) (builtins.hasContext (builtins.substring 0 1 s)) (builtins.hasContext (builtins.unsafeDiscardStringContext s)) (builtins.hasContext (builtins.concatStringsSep "," [s "a"])) ]

@@ -1,0 +1,1 @@
+let p = dirOf ./x/y; in [ (builtins.isPath p) (baseNameOf p) ]

@@ -1,0 +1,1 @@
+[ (dirOf "/a/b/c") (dirOf "/a") (dirOf "a/b") (dirOf "abc") (dirOf "/") ]

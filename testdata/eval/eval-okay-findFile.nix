@@ -1,0 +1,1 @@
+builtins.readFile (builtins.findFile [ { prefix = "x"; path = toString ./data; } ] "x/hello.txt")

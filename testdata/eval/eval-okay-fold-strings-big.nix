@@ -1,0 +1,1 @@
+builtins.stringLength (builtins.foldl' (a: b: a + b) "" (builtins.genList (i: "x") 200))

@@ -1,0 +1,1 @@
+builtins.foldl' (a: b: "(${a}${b})") "" [ "a" "b" "c" ]

@@ -1,0 +1,1 @@
+builtins.fromJSON ''"a\nb\u00e9\""''

@@ -1,0 +1,1 @@
+builtins.length (builtins.genList (i: throw "x") 3)

@@ -1,0 +1,1 @@
+builtins.getEnv "B8G_SURELY_NOT_SET_VARIABLE"

@@ -1,0 +1,1 @@
+let lib = import ./lib/minilib.nix; in lib.result

@@ -1,0 +1,1 @@
+(import ./lib/rel.nix).value

@@ -1,0 +1,1 @@
+let x = throw "boom"; in 1

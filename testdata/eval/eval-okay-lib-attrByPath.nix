@@ -1,0 +1,1 @@
+let attrByPath = path: d: s: if path == [ ] then s else let h = builtins.head path; in if s ? ${h} then attrByPath (builtins.tail path) d s.${h} else d; in [ (attrByPath [ "a" "b" ] 0 { a.b = 5; }) (attrByPath [ "a" "x" ] 0 { a.b = 5; }) ]

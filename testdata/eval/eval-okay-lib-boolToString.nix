@@ -1,0 +1,1 @@
+map (b: if b then "true" else "false") [ true false ]

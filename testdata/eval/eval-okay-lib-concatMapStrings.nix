@@ -1,0 +1,1 @@
+builtins.concatStringsSep "" (map (x: "<" + x + ">") [ "a" "b" ])

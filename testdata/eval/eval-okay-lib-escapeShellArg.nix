@@ -1,0 +1,1 @@
+let esc = s: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] s + "'"; in esc "it's"

@@ -1,0 +1,1 @@
+let fix = f: let x = f x; in x; makeExtensible = rattrs: fix (self: rattrs self // { extend = f: makeExtensible (s: let sup = rattrs s; in sup // f s sup); }); e = makeExtensible (self: { a = 1; b = self.a + 1; }); e2 = e.extend (self: super: { a = 10; }); in [ e.b e2.b ]

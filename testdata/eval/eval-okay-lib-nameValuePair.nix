@@ -1,0 +1,1 @@
+builtins.listToAttrs (map (x: { name = "k${toString x}"; value = x * x; }) [ 1 2 3 ])

@@ -1,0 +1,1 @@
+let pkgs = self: { hello = { name = "hello"; dep = self.lib; }; lib = "lib-1"; }; fix = f: let x = f x; in x; over = self: super: { lib = "lib-2"; }; composed = self: let s = pkgs self; in s // over self s; in (fix composed).hello.dep

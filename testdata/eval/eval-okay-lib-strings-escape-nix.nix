@@ -1,0 +1,1 @@
+builtins.toJSON (builtins.replaceStrings [ "\\" "\"" ] [ "\\\\" "\\\"" ] "a\\b\"c")

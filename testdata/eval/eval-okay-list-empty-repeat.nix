@@ -1,0 +1,1 @@
+let l = []; s = {}; in [ l l s s ]

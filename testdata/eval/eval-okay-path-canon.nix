@@ -1,0 +1,1 @@
+let p = ./a/../b/./c; in baseNameOf (dirOf p) + "/" + baseNameOf p

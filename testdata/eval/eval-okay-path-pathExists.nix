@@ -1,0 +1,1 @@
+[ (builtins.pathExists ./eval-okay-int.nix) (builtins.pathExists ./no-such-file) (builtins.pathExists ./.) ]

@@ -1,0 +1,1 @@
+[ (placeholder "out") (placeholder "dev") (builtins.placeholder "bin") ]

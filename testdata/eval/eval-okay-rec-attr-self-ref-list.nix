@@ -1,0 +1,1 @@
+rec { xs = [ 1 2 ]; n = builtins.length xs; }

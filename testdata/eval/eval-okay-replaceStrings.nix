@@ -1,0 +1,1 @@
+[ (builtins.replaceStrings ["a" "b"] ["1" "2"] "abcab") (builtins.replaceStrings ["oo"] ["0"] "foo boo") (builtins.replaceStrings [""] ["-"] "abc") (builtins.replaceStrings ["a" "ab"] ["x" "y"] "ab") ]

@@ -1,0 +1,1 @@
+builtins.scopedImport { toString = x: "mine"; } ./lib/uses-tostring.nix

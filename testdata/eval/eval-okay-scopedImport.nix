@@ -1,0 +1,1 @@
+builtins.scopedImport { x = 5; } ./lib/uses-x.nix

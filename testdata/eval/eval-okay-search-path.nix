@@ -1,0 +1,1 @@
+builtins.readFile <corpus/data/hello.txt>

@@ -1,0 +1,1 @@
+[ "héllo" (builtins.stringLength "héllo") "日本" ]

@@ -1,0 +1,1 @@
+builtins.toJSON "tab\there\u0001"

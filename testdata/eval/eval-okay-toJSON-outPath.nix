@@ -1,0 +1,1 @@
+builtins.toJSON { x = { outPath = "/foo"; y = 1; }; }

@@ -1,0 +1,1 @@
+builtins.toXML { a = 1; b = "x<y>&\""; c = [ true null ]; d = 1.5; }

@@ -1,0 +1,1 @@
+builtins.toXML [ (x: x) ({ a, b ? 1, ... }: a) ({ c }: c) ]

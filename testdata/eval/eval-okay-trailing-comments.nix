@@ -1,0 +1,3 @@
+# leading
+[ 1 /* mid */ 2 ] # trailing
+

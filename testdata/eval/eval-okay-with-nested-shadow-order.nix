@@ -1,0 +1,1 @@
+with { x = "outer"; }; with { y = 1; }; x

@@ -1,0 +1,1 @@
+let s = import ./simple.nix; in { value = s.y + "!"; }
