@@ -1,1 +1,18 @@
 //! b8g-init: a PID 1 that runs systemd-style units and SysV init scripts.
+//!
+//! The library holds everything; the `b8g-init` and `b8gctl` binaries are thin.
+//! [`unit`] parses and loads unit files, [`sysv`] turns inittab and LSB scripts into
+//! units, [`engine`] orders jobs over the dependency graph, [`supervisor`] runs
+//! processes and owns the event loop, [`control`] is the socket protocol `b8gctl`
+//! speaks. init does not parse Nix: it reads plain unit files from a generation.
+
+pub mod boot;
+pub mod config;
+pub mod control;
+pub mod engine;
+pub mod exec;
+pub mod log;
+pub mod supervisor;
+pub mod sysv;
+pub mod unit;
+pub mod verify;

@@ -1,0 +1,305 @@
+//! `b8gctl`: the control CLI (also answers to the names `systemctl`, `telinit`,
+//! `poweroff`, `reboot` and `halt`). Thin over `b8g_init::control` and `verify`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use b8g_init::control::{call, notify, Request, Response};
+use serde_json::Value;
+
+const USAGE: &str = "usage: b8gctl [--json] [--socket PATH] [--no-block] COMMAND [ARGS]
+commands: status [UNIT...] | start|stop|restart|reload UNIT... | list-units | list-dependencies [UNIT]
+          is-system-running | log UNIT [-f] | daemon-reload | reset-failed [UNIT...] | isolate TARGET
+          poweroff | reboot | halt | telinit N | jobs | verify FILE... | notify [--barrier] VAR=VALUE...";
+
+fn main() {
+    match real_main() {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("b8gctl: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn real_main() -> Result<i32> {
+    let mut argv: Vec<String> = std::env::args().collect();
+    let prog = PathBuf::from(argv.remove(0))
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match prog.as_str() {
+        "telinit" | "init" => argv.insert(0, "telinit".into()),
+        "poweroff" | "reboot" | "halt" => argv.insert(0, prog.clone()),
+        _ => {}
+    }
+    let mut json = false;
+    let mut block = true;
+    let mut follow = false;
+    let mut barrier = false;
+    let mut socket = std::env::var_os("B8G_CONTROL_SOCKET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/run/b8g/control".into());
+    let mut rest = Vec::new();
+    let mut it = argv.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--json" | "--output=json" => json = true,
+            "--no-block" => block = false,
+            "-f" | "--follow" => follow = true,
+            "--barrier" => barrier = true,
+            "--socket" => socket = it.next().context("--socket needs a path")?.into(),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(0);
+            }
+            "--no-pager" | "-q" | "--quiet" | "--system" | "--full" | "-l" => {}
+            _ => rest.push(a),
+        }
+    }
+    let Some(cmd) = rest.first().cloned() else {
+        bail!("{USAGE}");
+    };
+    let args: Vec<String> = rest[1..].to_vec();
+    match cmd.as_str() {
+        "verify" => return verify(&args, json),
+        "notify" => {
+            let sock = std::env::var_os("NOTIFY_SOCKET").context("NOTIFY_SOCKET is not set")?;
+            notify(&PathBuf::from(sock), &args.join("\n"), barrier)
+                .context("sending notification")?;
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let send = |cmd: &str, units: Vec<String>, after: u64| -> Result<Value> {
+        let r: Response = call(
+            &socket,
+            &Request {
+                cmd: cmd.into(),
+                units,
+                after,
+            },
+        )?;
+        if !r.ok {
+            bail!("{}", r.error.unwrap_or_else(|| "failed".into()));
+        }
+        Ok(r.data)
+    };
+    let needs_unit = [
+        "start", "stop", "restart", "reload", "isolate", "telinit", "log",
+    ];
+    if needs_unit.contains(&cmd.as_str()) && args.is_empty() {
+        bail!("{cmd} needs an argument");
+    }
+    match cmd.as_str() {
+        "start" | "stop" | "restart" | "reload" | "isolate" | "try-restart"
+        | "reload-or-restart" => {
+            let verb = match cmd.as_str() {
+                "try-restart" | "reload-or-restart" => "restart",
+                v => v,
+            };
+            send(verb, args.clone(), 0)?;
+            if !block {
+                return Ok(0);
+            }
+            // Wait until the jobs are gone, then judge by the resulting state.
+            let deadline = Instant::now() + Duration::from_secs(300);
+            let mut code = 0;
+            for u in &args {
+                loop {
+                    let st = send("status", vec![u.clone()], 0)?;
+                    let s = &st[0];
+                    if s["job"].is_null() || Instant::now() > deadline {
+                        let active = s["active"].as_str().unwrap_or("");
+                        let failed = match verb {
+                            "stop" => false,
+                            _ => {
+                                active == "failed"
+                                    || (active == "inactive" && !s["result"].is_null())
+                            }
+                        };
+                        if failed {
+                            eprintln!(
+                                "Job for {u} failed: {}",
+                                s["result"].as_str().unwrap_or("see b8gctl status")
+                            );
+                            code = 1;
+                        }
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(30));
+                }
+            }
+            Ok(code)
+        }
+        "status" => {
+            let data = send("status", args.clone(), 0)?;
+            if json {
+                println!("{data}");
+                return Ok(0);
+            }
+            if args.is_empty() {
+                println!(
+                    "State: {}\nUnits: {}\nJobs: {}\nFailed: {}",
+                    data["state"].as_str().unwrap_or(""),
+                    data["units"],
+                    data["jobs"],
+                    data["failed"]
+                );
+                return Ok(0);
+            }
+            let mut code = 0;
+            for u in data.as_array().into_iter().flatten() {
+                let name = u["name"].as_str().unwrap_or("");
+                println!(
+                    "● {name}{}",
+                    u["description"]
+                        .as_str()
+                        .map(|d| format!(" - {d}"))
+                        .unwrap_or_default()
+                );
+                println!(
+                    "   Loaded: {} ({})",
+                    u["load"].as_str().unwrap_or(""),
+                    u["sources"]
+                        .as_array()
+                        .map(|a| a
+                            .iter()
+                            .filter_map(|x| x.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default()
+                );
+                println!(
+                    "   Active: {} ({}){}",
+                    u["active"].as_str().unwrap_or(""),
+                    u["sub"].as_str().unwrap_or(""),
+                    u["result"]
+                        .as_str()
+                        .map(|r| format!(" result: {r}"))
+                        .unwrap_or_default()
+                );
+                if let Some(p) = u["main_pid"].as_i64() {
+                    println!(" Main PID: {p}");
+                }
+                if let Some(s) = u["status"].as_str() {
+                    println!("   Status: \"{s}\"");
+                }
+                let logs = send("log", vec![name.to_string()], 0)?;
+                let lines: Vec<&Value> = logs.as_array().into_iter().flatten().collect();
+                for l in lines.iter().skip(lines.len().saturating_sub(10)) {
+                    println!("{}", fmt_line(l));
+                }
+                if u["active"] != "active" {
+                    code = 3;
+                }
+            }
+            Ok(code)
+        }
+        "list-units" => {
+            let data = send("list-units", vec![], 0)?;
+            if json {
+                println!("{data}");
+                return Ok(0);
+            }
+            println!("{:<40} {:<12} {:<14} DESCRIPTION", "UNIT", "ACTIVE", "SUB");
+            for u in data.as_array().into_iter().flatten() {
+                println!(
+                    "{:<40} {:<12} {:<14} {}",
+                    u["name"].as_str().unwrap_or(""),
+                    u["active"].as_str().unwrap_or(""),
+                    u["sub"].as_str().unwrap_or(""),
+                    u["description"].as_str().unwrap_or("")
+                );
+            }
+            Ok(0)
+        }
+        "list-dependencies" => {
+            let data = send("list-dependencies", args.clone(), 0)?;
+            if json {
+                println!("{data}");
+            } else {
+                print_tree(&data, 0);
+            }
+            Ok(0)
+        }
+        "is-system-running" => {
+            let data = send("is-system-running", vec![], 0)?;
+            let s = data.as_str().unwrap_or("unknown");
+            if json {
+                println!("{data}");
+            } else {
+                println!("{s}");
+            }
+            Ok(if s == "running" { 0 } else { 1 })
+        }
+        "log" => {
+            let mut after = 0;
+            loop {
+                let data = send("log", vec![args[0].clone()], after)?;
+                for l in data.as_array().into_iter().flatten() {
+                    after = after.max(l["seq"].as_u64().unwrap_or(0));
+                    if json {
+                        println!("{l}");
+                    } else {
+                        println!("{}", fmt_line(l));
+                    }
+                }
+                if !follow {
+                    return Ok(0);
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        "daemon-reload" | "poweroff" | "reboot" | "halt" | "reset-failed" | "telinit" | "jobs" => {
+            let data = send(&cmd, args, 0)?;
+            if json || cmd == "jobs" {
+                println!("{data}");
+            }
+            Ok(0)
+        }
+        other => bail!("unknown command {other:?}\n{USAGE}"),
+    }
+}
+
+fn fmt_line(l: &Value) -> String {
+    let ms = l["ms"].as_u64().unwrap_or(0);
+    format!(
+        "[{:>6}.{:03}] {}: {}",
+        ms / 1000,
+        ms % 1000,
+        l["unit"].as_str().unwrap_or(""),
+        l["text"].as_str().unwrap_or("")
+    )
+}
+
+fn print_tree(v: &Value, depth: usize) {
+    println!(
+        "{}{} ({})",
+        "  ".repeat(depth),
+        v["name"].as_str().unwrap_or(""),
+        v["active"].as_str().unwrap_or("")
+    );
+    for c in v["deps"].as_array().into_iter().flatten() {
+        print_tree(c, depth + 1);
+    }
+}
+
+fn verify(files: &[String], json: bool) -> Result<i32> {
+    if files.is_empty() {
+        bail!("verify needs files");
+    }
+    let mut all = Vec::new();
+    for f in files {
+        all.extend(b8g_init::verify::verify_file(std::path::Path::new(f)));
+    }
+    if json {
+        println!("{}", serde_json::to_string(&all)?);
+    } else {
+        for d in &all {
+            eprintln!("{d}");
+        }
+    }
+    Ok(if all.iter().any(|d| d.error) { 1 } else { 0 })
+}

@@ -1,0 +1,123 @@
+//! The control protocol between `b8gctl` and b8g-init: one JSON request line over a
+//! Unix stream socket, one JSON response line back. The server side lives in the
+//! supervisor; this module holds the messages and a small blocking client.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Request {
+    pub cmd: String,
+    #[serde(default)]
+    pub units: Vec<String>,
+    /// For `log`: lines after this sequence number.
+    #[serde(default)]
+    pub after: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+impl Response {
+    pub fn ok(data: serde_json::Value) -> Response {
+        Response {
+            ok: true,
+            error: None,
+            data,
+        }
+    }
+    pub fn err(msg: impl Into<String>) -> Response {
+        Response {
+            ok: false,
+            error: Some(msg.into()),
+            data: serde_json::Value::Null,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to {path}: {source}")]
+    Connect {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("control socket I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("bad response from b8g-init: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// Sends one request and waits for its response.
+pub fn call(socket: &Path, req: &Request) -> Result<Response, ClientError> {
+    let mut s = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
+        path: socket.display().to_string(),
+        source,
+    })?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut line = serde_json::to_string(req)?;
+    line.push('\n');
+    s.write_all(line.as_bytes())?;
+    let mut resp = String::new();
+    BufReader::new(s).read_line(&mut resp)?;
+    Ok(serde_json::from_str(&resp)?)
+}
+
+/// Sends an sd_notify message to `$NOTIFY_SOCKET` (what `b8gctl notify` does). With
+/// `barrier`, also passes a pipe and waits until b8g-init closes it, so the message is
+/// known to be processed before this process exits (its pid identifies the unit).
+pub fn notify(socket: &Path, message: &str, barrier: bool) -> std::io::Result<()> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let s = std::os::unix::net::UnixDatagram::unbound()?;
+    let addr = std::os::unix::net::SocketAddr::from_pathname(socket)?;
+    if !barrier {
+        s.send_to_addr(message.as_bytes(), &addr)?;
+        return Ok(());
+    }
+    let mut p = [0; 2];
+    // SAFETY: pipe2 into a valid array.
+    if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh fds.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+    s.connect(socket)?;
+    let mut iov = libc::iovec {
+        iov_base: message.as_ptr() as *mut _,
+        iov_len: message.len(),
+    };
+    let mut cbuf = [0u64; 4];
+    // SAFETY: building one SCM_RIGHTS control message in a sufficiently large buffer.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as _;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(4) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<i32>(), w.as_raw_fd());
+        if libc::sendmsg(s.as_raw_fd(), &msg, 0) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    drop(w);
+    let mut pfd = libc::pollfd {
+        fd: r.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll on one valid pollfd; EOF on the pipe means the barrier fd was closed.
+    unsafe { libc::poll(&mut pfd, 1, 5000) };
+    Ok(())
+}

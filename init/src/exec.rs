@@ -1,0 +1,672 @@
+//! Spawning one process of a unit: variable expansion in the command line, user and
+//! group lookup (from the generation's passwd/group files: a static PID 1 has no NSS),
+//! standard streams, passed file descriptors, and the per-process settings of
+//! `[Service]` (limits, umask, nice, capabilities, PrivateTmp, chroot, credentials).
+//! Exec failures come back through a close-on-exec pipe, so they are reported with
+//! their cause instead of as a mysterious exit status 127.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use crate::unit::{ExecCommand, ExecContext, StdIo};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("{0}")]
+    Prepare(String),
+    #[error("{step}: {source}")]
+    Child {
+        step: &'static str,
+        source: std::io::Error,
+    },
+    #[error("fork: {0}")]
+    Fork(std::io::Error),
+}
+
+/// Expands `$VAR` and `${VAR}` in the words of a command: `$VAR` standing alone splits
+/// into words, `${VAR}` stays one word, `$$` is a dollar sign.
+pub fn expand_argv(argv: &[String], env: &[(String, String)]) -> Vec<String> {
+    let lookup = |k: &str| {
+        env.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for w in argv {
+        if let Some(name) = w.strip_prefix('$') {
+            if !name.is_empty()
+                && !name.starts_with('{')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                out.extend(lookup(name).split_whitespace().map(str::to_string));
+                continue;
+            }
+        }
+        let mut s = String::new();
+        let mut chars = w.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '$' {
+                s.push(c);
+                continue;
+            }
+            match chars.peek() {
+                Some('$') => {
+                    chars.next();
+                    s.push('$');
+                }
+                Some('{') => {
+                    chars.next();
+                    let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                    s.push_str(&lookup(&name));
+                }
+                Some(c) if c.is_ascii_alphanumeric() || *c == '_' => {
+                    let mut name = String::new();
+                    while let Some(c) = chars
+                        .peek()
+                        .filter(|c| c.is_ascii_alphanumeric() || **c == '_')
+                    {
+                        name.push(*c);
+                        chars.next();
+                    }
+                    s.push_str(&lookup(&name));
+                }
+                _ => s.push('$'),
+            }
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// Reads `KEY=VALUE` lines (comments, blank lines and `export` allowed; quotes removed).
+pub fn read_env_file(path: &Path) -> std::io::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path)?;
+    let mut v = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+            continue;
+        }
+        let l = l.strip_prefix("export ").unwrap_or(l);
+        if let Some((k, val)) = l.split_once('=') {
+            let val = val.trim();
+            let val = val
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .or_else(|| val.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
+                .unwrap_or(val);
+            v.push((k.trim().to_string(), val.to_string()));
+        }
+    }
+    Ok(v)
+}
+
+/// A user from passwd.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+    pub shell: String,
+}
+
+fn passwd_files(etc: &Path, name: &str) -> Vec<PathBuf> {
+    vec![etc.join(name), PathBuf::from("/etc").join(name)]
+}
+
+pub fn lookup_user(etc: &Path, user: &str) -> Result<User, String> {
+    for f in passwd_files(etc, "passwd") {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for line in text.lines() {
+            let p: Vec<&str> = line.split(':').collect();
+            if p.len() >= 7 && (p[0] == user || p[2] == user) {
+                let uid = p[2]
+                    .parse()
+                    .map_err(|_| format!("bad uid in {}", f.display()))?;
+                let gid = p[3]
+                    .parse()
+                    .map_err(|_| format!("bad gid in {}", f.display()))?;
+                return Ok(User {
+                    uid,
+                    gid,
+                    home: p[5].to_string(),
+                    shell: p[6].to_string(),
+                });
+            }
+        }
+    }
+    if let Ok(uid) = user.parse() {
+        return Ok(User {
+            uid,
+            gid: uid,
+            home: "/".into(),
+            shell: "/bin/sh".into(),
+        });
+    }
+    Err(format!("user {user:?} not found"))
+}
+
+pub fn lookup_group(etc: &Path, group: &str) -> Result<u32, String> {
+    if let Ok(g) = group.parse() {
+        return Ok(g);
+    }
+    for f in passwd_files(etc, "group") {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for line in text.lines() {
+            let p: Vec<&str> = line.split(':').collect();
+            if p.len() >= 3 && p[0] == group {
+                return p[2]
+                    .parse()
+                    .map_err(|_| format!("bad gid in {}", f.display()));
+            }
+        }
+    }
+    Err(format!("group {group:?} not found"))
+}
+
+/// What the supervisor hands to [`spawn`].
+pub struct SpawnSpec<'a> {
+    pub cmd: &'a ExecCommand,
+    pub ctx: &'a ExecContext,
+    pub env: Vec<(String, String)>,
+    /// Fds to pass as 3, 4, … (`LISTEN_FDS`).
+    pub pass_fds: Vec<RawFd>,
+    /// Extra (target fd, source fd) pairs, e.g. the s6 notification fd.
+    pub extra_fds: Vec<(RawFd, RawFd)>,
+    /// Write end of the unit's log pipe.
+    pub log_fd: RawFd,
+    pub console: Option<&'a Path>,
+    pub etc_dir: &'a Path,
+    /// For Accept=yes instances with StandardInput=socket: stdin/stdout are this fd.
+    pub socket_stdio: Option<RawFd>,
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn find_exe(name: &str, env: &[(String, String)]) -> Result<String, String> {
+    if name.starts_with('/') {
+        return Ok(name.to_string());
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or(DEFAULT_PATH);
+    for dir in path.split(':') {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return Ok(p.display().to_string());
+        }
+    }
+    Err(format!("executable {name:?} not found in PATH"))
+}
+
+fn cstr(s: &str) -> Result<CString, SpawnError> {
+    CString::new(s).map_err(|_| SpawnError::Prepare(format!("string {s:?} contains a NUL byte")))
+}
+
+fn open_stdio(io: &StdIo, input: bool, spec: &SpawnSpec) -> Result<OwnedFd, SpawnError> {
+    use std::fs::OpenOptions;
+    let open = |p: &Path, o: &mut OpenOptions| -> Result<OwnedFd, SpawnError> {
+        o.open(p)
+            .map(OwnedFd::from)
+            .map_err(|e| SpawnError::Prepare(format!("cannot open {}: {e}", p.display())))
+    };
+    match io {
+        StdIo::Null => open(
+            Path::new("/dev/null"),
+            OpenOptions::new().read(true).write(true),
+        ),
+        StdIo::Tty => {
+            let p = spec
+                .ctx
+                .tty_path
+                .as_deref()
+                .or(spec.console)
+                .unwrap_or(Path::new("/dev/console"));
+            open(p, OpenOptions::new().read(true).write(true))
+        }
+        StdIo::File(p) if input => open(p, OpenOptions::new().read(true)),
+        StdIo::File(p) => open(p, OpenOptions::new().write(true).create(true)),
+        StdIo::Append(p) => open(p, OpenOptions::new().append(true).create(true)),
+        StdIo::Truncate(p) => open(
+            p,
+            OpenOptions::new().write(true).create(true).truncate(true),
+        ),
+        StdIo::Log | StdIo::LogAndConsole | StdIo::Inherit => dup(spec.log_fd),
+    }
+}
+
+fn dup(fd: RawFd) -> Result<OwnedFd, SpawnError> {
+    // SAFETY: fcntl on a caller-owned fd; the result is a new fd we own.
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if n < 0 {
+        return Err(SpawnError::Prepare(format!(
+            "dup: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: n is a freshly created fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+/// Forks and execs. Returns the child's pid once the exec succeeded.
+pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
+    let ctx = spec.ctx;
+    let mut env = spec.env.clone();
+    let user = match (&ctx.user, privileged) {
+        (Some(u), false) => Some(lookup_user(spec.etc_dir, u).map_err(SpawnError::Prepare)?),
+        _ => None,
+    };
+    let gid = match (&ctx.group, privileged) {
+        (Some(g), false) => Some(lookup_group(spec.etc_dir, g).map_err(SpawnError::Prepare)?),
+        _ => user.as_ref().map(|u| u.gid),
+    };
+    let mut groups = Vec::new();
+    if !privileged {
+        for g in &ctx.supplementary_groups {
+            groups.push(lookup_group(spec.etc_dir, g).map_err(SpawnError::Prepare)? as libc::gid_t);
+        }
+    }
+    if let Some(u) = &user {
+        env.push(("HOME".into(), u.home.clone()));
+        env.push(("SHELL".into(), u.shell.clone()));
+        env.push(("USER".into(), ctx.user.clone().unwrap_or_default()));
+        env.push(("LOGNAME".into(), ctx.user.clone().unwrap_or_default()));
+    }
+    if !spec.pass_fds.is_empty() {
+        env.push(("LISTEN_FDS".into(), spec.pass_fds.len().to_string()));
+    }
+    let argv = expand_argv(&spec.cmd.argv, &env);
+    if argv.is_empty() {
+        return Err(SpawnError::Prepare("command expands to nothing".into()));
+    }
+    let exe = find_exe(&argv[0], &env).map_err(SpawnError::Prepare)?;
+    let args: Vec<&String> = if spec.cmd.custom_argv0 {
+        argv[1..].iter().collect()
+    } else {
+        argv.iter().collect()
+    };
+    let c_exe = cstr(&exe)?;
+    let c_args: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
+    let mut c_argv: Vec<*const libc::c_char> = c_args.iter().map(|c| c.as_ptr()).collect();
+    c_argv.push(std::ptr::null());
+    // Later assignments win, as with systemd; deduplicate keeping the last.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut c_env_strings: Vec<CString> = Vec::new();
+    let mut listen_pid_idx = None;
+    for (k, v) in env.iter().rev() {
+        if seen.insert(k.clone()) {
+            if k == "LISTEN_FDS" {
+                listen_pid_idx = Some(c_env_strings.len());
+                // Placeholder the child rewrites with its own pid (LISTEN_PID).
+                c_env_strings.push(cstr("LISTEN_PID=0000000000")?);
+            }
+            c_env_strings.push(cstr(&format!("{k}={v}"))?);
+        }
+    }
+    let mut c_env: Vec<*mut libc::c_char> = c_env_strings
+        .iter()
+        .map(|c| c.as_ptr() as *mut libc::c_char)
+        .collect();
+    c_env.push(std::ptr::null_mut());
+    let stdin = open_stdio(ctx.stdin.as_ref().unwrap_or(&StdIo::Null), true, spec)?;
+    let stdout = open_stdio(ctx.stdout.as_ref().unwrap_or(&StdIo::Log), false, spec)?;
+    let stderr = match ctx.stderr.as_ref() {
+        None | Some(StdIo::Inherit) => dup(stdout.as_raw_fd())?,
+        Some(io) => open_stdio(io, false, spec)?,
+    };
+    let (stdin_fd, stdout_fd) = match spec.socket_stdio {
+        Some(s) => (s, s),
+        None => (stdin.as_raw_fd(), stdout.as_raw_fd()),
+    };
+    let workdir = match &ctx.working_directory {
+        Some((d, opt)) if d == "~" => Some((
+            cstr(user.as_ref().map(|u| u.home.as_str()).unwrap_or("/root"))?,
+            *opt,
+        )),
+        Some((d, opt)) => Some((cstr(d)?, *opt)),
+        None => None,
+    };
+    let root = ctx
+        .root_directory
+        .as_ref()
+        .map(|r| cstr(&r.display().to_string()))
+        .transpose()?;
+    let mut fds: Vec<(RawFd, RawFd)> = vec![(0, stdin_fd), (1, stdout_fd), (2, stderr.as_raw_fd())];
+    for (i, fd) in spec.pass_fds.iter().enumerate() {
+        fds.push((3 + i as RawFd, *fd));
+    }
+    fds.extend(spec.extra_fds.iter().copied());
+    let mut pipe = [0; 2];
+    // SAFETY: plain pipe2 call with a valid array.
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(SpawnError::Fork(std::io::Error::last_os_error()));
+    }
+    // SAFETY: both fds were just created by pipe2.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+    let ignore_sigpipe = ctx.ignore_sigpipe.unwrap_or(true);
+    // SAFETY: b8g-init is single-threaded, so the child may use the prepared data; it
+    // only calls async-signal-safe functions (plus a formatted pid into a pre-sized buffer).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(SpawnError::Fork(std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: in the child; see above.
+        unsafe {
+            child(ChildPlan {
+                status_fd: wr.as_raw_fd(),
+                fds: &fds,
+                ctx,
+                privileged,
+                uid: user.as_ref().map(|u| u.uid),
+                gid,
+                groups: &groups,
+                workdir: workdir.as_ref().map(|(c, o)| (c.as_c_str(), *o)),
+                root: root.as_deref(),
+                exe: &c_exe,
+                argv: &c_argv,
+                env: &mut c_env,
+                listen_pid_idx,
+                ignore_sigpipe,
+            })
+        }
+    }
+    drop(wr);
+    let mut buf = [0u8; 8];
+    // SAFETY: reading into a stack buffer from our pipe end.
+    let n = unsafe { libc::read(rd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n == 8 {
+        let step = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+        let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+        // Reap the failed child right away so it is not mistaken for a service exit.
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        let step = STEPS.get(step as usize).copied().unwrap_or("exec");
+        let step: &'static str = if step == "execve" {
+            Box::leak(format!("execve {exe}").into_boxed_str())
+        } else {
+            step
+        };
+        return Err(SpawnError::Child {
+            step,
+            source: std::io::Error::from_raw_os_error(errno),
+        });
+    }
+    Ok(pid)
+}
+
+const STEPS: &[&str] = &[
+    "dup2",
+    "setsid",
+    "setrlimit",
+    "nice",
+    "oom_score_adj",
+    "PrivateTmp",
+    "chroot",
+    "chdir",
+    "capability bounding set",
+    "setgroups",
+    "setgid",
+    "setuid",
+    "no_new_privs",
+    "execve",
+];
+
+struct ChildPlan<'a> {
+    status_fd: RawFd,
+    fds: &'a [(RawFd, RawFd)],
+    ctx: &'a ExecContext,
+    privileged: bool,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    groups: &'a [libc::gid_t],
+    workdir: Option<(&'a std::ffi::CStr, bool)>,
+    root: Option<&'a std::ffi::CStr>,
+    exe: &'a CString,
+    argv: &'a [*const libc::c_char],
+    env: &'a mut [*mut libc::c_char],
+    listen_pid_idx: Option<usize>,
+    ignore_sigpipe: bool,
+}
+
+unsafe fn fail(fd: RawFd, step: usize) -> ! {
+    // SAFETY: errno location is thread-local and valid; write/_exit are async-signal-safe.
+    unsafe {
+        let errno = *libc::__errno_location();
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&(step as u32).to_ne_bytes());
+        b[4..].copy_from_slice(&errno.to_ne_bytes());
+        libc::write(fd, b.as_ptr().cast(), 8);
+        libc::_exit(127);
+    }
+}
+
+unsafe fn child(p: ChildPlan) -> ! {
+    unsafe {
+        // Signals: PID 1 blocks everything for its signalfd; children start clean.
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        for sig in 1..32 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        if p.ignore_sigpipe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+        // Each process starts its own session and process group; the supervisor kills
+        // a unit's processes by group (and by invocation marker) when cgroups are absent.
+        if libc::setsid() < 0 {
+            fail(p.status_fd, 1);
+        }
+        // Move sources out of the way first so dup2 cannot clobber a later source.
+        let mut moved = [0 as RawFd; 64];
+        for (i, (_, src)) in p.fds.iter().enumerate().take(64) {
+            let n = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, 100);
+            if n < 0 {
+                fail(p.status_fd, 0);
+            }
+            moved[i] = n;
+        }
+        for (i, (dst, _)) in p.fds.iter().enumerate().take(64) {
+            if libc::dup2(moved[i], *dst) < 0 {
+                fail(p.status_fd, 0);
+            }
+        }
+        if let Some(idx) = p.listen_pid_idx {
+            // Rewrite the placeholder in place: "LISTEN_PID=" + up to 10 digits.
+            let s = p.env[idx];
+            let mut pid = libc::getpid() as u32;
+            let mut digits = [b'0'; 10];
+            let mut n = 0;
+            loop {
+                digits[9 - n] = b'0' + (pid % 10) as u8;
+                pid /= 10;
+                n += 1;
+                if pid == 0 {
+                    break;
+                }
+            }
+            let base = s.add(11);
+            for i in 0..n {
+                *base.add(i) = digits[10 - n + i] as libc::c_char;
+            }
+            *base.add(n) = 0;
+        }
+        for l in &p.ctx.limits {
+            let r = libc::rlimit {
+                rlim_cur: l.soft,
+                rlim_max: l.hard,
+            };
+            if libc::setrlimit(l.resource as _, &r) < 0 {
+                fail(p.status_fd, 2);
+            }
+        }
+        if let Some(n) = p.ctx.nice {
+            if libc::setpriority(libc::PRIO_PROCESS, 0, n) < 0 {
+                fail(p.status_fd, 3);
+            }
+        }
+        if let Some(o) = p.ctx.oom_score_adjust {
+            let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
+            let mut buf = [0u8; 16];
+            let s = itoa_i32(o, &mut buf);
+            if fd < 0 || libc::write(fd, s.as_ptr().cast(), s.len()) < 0 {
+                fail(p.status_fd, 4);
+            }
+            libc::close(fd);
+        }
+        if let Some(m) = p.ctx.umask {
+            libc::umask(m);
+        } else {
+            libc::umask(0o022);
+        }
+        if p.ctx.private_tmp && !p.privileged {
+            if libc::unshare(libc::CLONE_NEWNS) < 0
+                || libc::mount(
+                    c"none".as_ptr(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_SLAVE,
+                    std::ptr::null(),
+                ) < 0
+                || libc::mount(
+                    c"tmpfs".as_ptr(),
+                    c"/tmp".as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    c"mode=1777".as_ptr().cast(),
+                ) < 0
+            {
+                fail(p.status_fd, 5);
+            }
+            // /var/tmp may not exist in small systems; a private /tmp is the essential part.
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                c"/var/tmp".as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                c"mode=1777".as_ptr().cast(),
+            );
+        }
+        if let Some(r) = p.root {
+            if libc::chroot(r.as_ptr()) < 0 {
+                fail(p.status_fd, 6);
+            }
+            libc::chdir(c"/".as_ptr());
+        }
+        match p.workdir {
+            Some((d, optional)) => {
+                if libc::chdir(d.as_ptr()) < 0 && !optional {
+                    fail(p.status_fd, 7);
+                }
+            }
+            None => {
+                libc::chdir(c"/".as_ptr());
+            }
+        }
+        if let Some(keep) = &p.ctx.capability_bounding_set {
+            if !p.privileged {
+                for cap in 0..64u32 {
+                    if !keep.contains(&cap)
+                        && libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong) == 1
+                        && libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong) < 0
+                    {
+                        fail(p.status_fd, 8);
+                    }
+                }
+            }
+        }
+        if let Some(g) = p.gid {
+            if libc::setgroups(p.groups.len(), p.groups.as_ptr()) < 0 {
+                fail(p.status_fd, 9);
+            }
+            if libc::setgid(g) < 0 {
+                fail(p.status_fd, 10);
+            }
+        }
+        if let Some(u) = p.uid {
+            if libc::setuid(u) < 0 {
+                fail(p.status_fd, 11);
+            }
+        }
+        if p.ctx.no_new_privileges
+            && !p.privileged
+            && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
+        {
+            fail(p.status_fd, 12);
+        }
+        libc::execve(
+            p.exe.as_ptr(),
+            p.argv.as_ptr(),
+            p.env.as_ptr() as *const *const libc::c_char,
+        );
+        fail(p.status_fd, 13);
+    }
+}
+
+fn itoa_i32(v: i32, buf: &mut [u8; 16]) -> &[u8] {
+    let neg = v < 0;
+    let mut x = (v as i64).unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (x % 10) as u8;
+        x /= 10;
+        if x == 0 {
+            break;
+        }
+    }
+    if neg {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_expansion() {
+        let env = vec![
+            ("A".to_string(), "x y".to_string()),
+            ("B".to_string(), "z".to_string()),
+        ];
+        let argv: Vec<String> = ["/bin/p", "$A", "${A}", "pre$B", "$$A", "$NOPE"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            expand_argv(&argv, &env),
+            ["/bin/p", "x", "y", "x y", "prez", "$A"]
+        );
+    }
+
+    #[test]
+    fn env_files() {
+        let t = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(t.path(), "# c\nA=1\nexport B=\"two words\"\n\nC='q'\n").unwrap();
+        let v = read_env_file(t.path()).unwrap();
+        assert_eq!(
+            v,
+            [
+                ("A".into(), "1".into()),
+                ("B".into(), "two words".into()),
+                ("C".into(), "q".into())
+            ]
+        );
+    }
+}

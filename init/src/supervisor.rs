@@ -1,0 +1,2949 @@
+//! The supervisor: PID 1's event loop. It owns the unit set, the job engine and every
+//! child process; it reaps all zombies (orphans included), runs the service state
+//! machine (Type=, Exec*, timeouts, KillMode, Restart= with backoff, start limits),
+//! listens on sockets for activation, receives sd_notify datagrams, fires timers,
+//! captures output into per-unit logs, serves the control socket and shuts down.
+//! Single-threaded, no async runtime: one poll(2) over a signalfd and a few sockets.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::json;
+
+use crate::config::{boot_good_path, Config};
+use crate::control::{Request, Response};
+use crate::engine::{ActiveState, Engine, JobKind, JobResult};
+use crate::exec::{self, SpawnSpec};
+use crate::log::Logs;
+use crate::sysv::{self, SysvExtras};
+use crate::unit::load::{self, LoadOptions, UnitSet};
+use crate::unit::{
+    ConditionKind, ExecCommand, KillMode, KindConfig, ListenKind, RestartPolicy, ServiceConfig,
+    ServiceType, Unit,
+};
+
+const MANAGER: &str = "b8g-init";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    StartPre,
+    Start,
+    StartPost,
+    Running,
+    Reload,
+    Stop,
+    StopSigterm,
+    StopSigkill,
+    StopPost,
+    AutoRestart,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownKind {
+    Poweroff,
+    Reboot,
+    Halt,
+}
+
+/// Runtime state of one unit.
+#[derive(Default)]
+struct Rt {
+    state: Option<ActiveState>,
+    sub: &'static str,
+    phase: Option<Phase>,
+    result: Option<String>,
+    main_pid: Option<i32>,
+    control_pid: Option<i32>,
+    idx: usize,
+    deadline: Option<Instant>,
+    pgids: BTreeSet<i32>,
+    invocation: String,
+    restart_at: Option<Instant>,
+    restarts: u32,
+    starts: VecDeque<Instant>,
+    status_text: Option<String>,
+    watchdog_at: Option<Instant>,
+    ready_fd: Option<OwnedFd>,
+    log_r: Option<OwnedFd>,
+    log_w: Option<OwnedFd>,
+    log_buf: Vec<u8>,
+    explicit_stop: bool,
+    restart_job: bool,
+    main_exit: Option<String>,
+    conn_fd: Option<OwnedFd>,
+    listen_fds: Vec<OwnedFd>,
+    last_trigger: Option<Instant>,
+    activated: Option<Instant>,
+    last_start: Option<Instant>,
+    inactive_since: Option<Instant>,
+    exited_main: bool,
+    ready: bool,
+}
+
+impl Rt {
+    fn st(&self) -> ActiveState {
+        self.state.unwrap_or(ActiveState::Inactive)
+    }
+    fn ph(&self) -> Phase {
+        self.phase.unwrap_or(Phase::Idle)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Main,
+    Control,
+}
+
+pub struct Manager {
+    pub cfg: Config,
+    set: UnitSet,
+    engine: Engine,
+    rt: BTreeMap<String, Rt>,
+    pids: HashMap<i32, (String, Role)>,
+    logs: Logs,
+    start: Instant,
+    sigfd: OwnedFd,
+    control: Option<UnixListener>,
+    notify: Option<OwnedFd>,
+    extras: SysvExtras,
+    shutdown: Option<(ShutdownKind, Instant)>,
+    ready_reported: bool,
+    degraded: bool,
+    counter: u64,
+    idle_since: Option<Instant>,
+    pub finished: bool,
+}
+
+fn now() -> Instant {
+    Instant::now()
+}
+
+fn is_pid1() -> bool {
+    // SAFETY: getpid has no preconditions.
+    unsafe { libc::getpid() == 1 }
+}
+
+/// Signals PID 1 handles through its signalfd.
+fn handled_signals() -> libc::sigset_t {
+    // SAFETY: sigset manipulation on a zeroed local.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [
+            libc::SIGCHLD,
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGHUP,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+            libc::SIGPWR,
+            libc::SIGPIPE,
+        ] {
+            libc::sigaddset(&mut set, s);
+        }
+        for off in 3..=5 {
+            libc::sigaddset(&mut set, libc::SIGRTMIN() + off);
+        }
+        set
+    }
+}
+
+impl Manager {
+    pub fn new(cfg: Config) -> Result<Manager, String> {
+        let set = handled_signals();
+        // SAFETY: blocking signals for this (single) thread and creating a signalfd.
+        let sigfd = unsafe {
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+            if fd < 0 {
+                return Err(format!("signalfd: {}", std::io::Error::last_os_error()));
+            }
+            OwnedFd::from_raw_fd(fd)
+        };
+        if !is_pid1() {
+            // Orphans of our services must come back to us to be reaped.
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        } else {
+            // Ctrl-Alt-Del becomes SIGINT to PID 1 instead of an immediate reboot.
+            // SAFETY: plain syscall; fails harmlessly without CAP_SYS_BOOT.
+            unsafe { libc::reboot(libc::LINUX_REBOOT_CMD_CAD_OFF) };
+        }
+        let start = now();
+        let logs = Logs::new(cfg.unit_log_dir.clone(), start);
+        let mut m = Manager {
+            cfg,
+            set: UnitSet::default(),
+            engine: Engine::default(),
+            rt: BTreeMap::new(),
+            pids: HashMap::new(),
+            logs,
+            start,
+            sigfd,
+            control: None,
+            notify: None,
+            extras: SysvExtras::default(),
+            shutdown: None,
+            ready_reported: false,
+            degraded: false,
+            counter: 0,
+            idle_since: None,
+            finished: false,
+        };
+        let b8g_run = m.cfg.b8g_run();
+        if let Err(e) = std::fs::create_dir_all(&b8g_run) {
+            m.say(&format!("cannot create {}: {e}", b8g_run.display()));
+        }
+        m.open_control();
+        m.open_notify();
+        m.reload_units();
+        Ok(m)
+    }
+
+    /// A manager message: into the b8g-init log and onto the console (and kmsg early in boot).
+    fn say(&mut self, msg: &str) {
+        let line = self.logs.push(MANAGER, msg);
+        self.console(&line);
+        if self.cfg.boot {
+            if let Ok(mut k) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
+                let _ = writeln!(k, "<6>b8g-init: {msg}");
+            }
+        }
+    }
+
+    fn console(&self, line: &str) {
+        match &self.cfg.console {
+            Some(p) => {
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .append(true)
+                    .custom_flags_noctty()
+                    .open(p)
+                {
+                    let _ = writeln!(f, "{line}");
+                    return;
+                }
+                eprintln!("{line}");
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn open_control(&mut self) {
+        let p = self.cfg.control_socket.clone();
+        if let Some(d) = p.parent() {
+            let _ = std::fs::create_dir_all(d);
+        }
+        let _ = std::fs::remove_file(&p);
+        match UnixListener::bind(&p) {
+            Ok(l) => {
+                let _ = l.set_nonblocking(true);
+                let _ = std::fs::set_permissions(
+                    &p,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                );
+                self.control = Some(l);
+            }
+            Err(e) => self.say(&format!("cannot bind control socket {}: {e}", p.display())),
+        }
+    }
+
+    fn open_notify(&mut self) {
+        let p = self.cfg.notify_socket();
+        let _ = std::fs::remove_file(&p);
+        match std::os::unix::net::UnixDatagram::bind(&p) {
+            Ok(s) => {
+                let _ = s.set_nonblocking(true);
+                let one: libc::c_int = 1;
+                // SAFETY: setsockopt with a valid int option.
+                unsafe {
+                    libc::setsockopt(
+                        s.as_raw_fd(),
+                        libc::SOL_SOCKET,
+                        libc::SO_PASSCRED,
+                        (&one as *const libc::c_int).cast(),
+                        4,
+                    );
+                }
+                let _ = std::fs::set_permissions(
+                    &p,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o666),
+                );
+                self.notify = Some(OwnedFd::from(s));
+            }
+            Err(e) => self.say(&format!("cannot bind notify socket {}: {e}", p.display())),
+        }
+    }
+
+    /// (Re)loads all units; runtime state of units that still exist is kept.
+    pub fn reload_units(&mut self) {
+        let (generated, extras, sysv_diags) = sysv::generate(&self.cfg.etc_dir);
+        self.extras = extras;
+        let opts = LoadOptions {
+            unit_dirs: self.cfg.unit_dirs.clone(),
+            specifier_dirs: self.cfg.specifier_dirs(),
+        };
+        let set = load::load(&opts, generated);
+        let diags: Vec<String> = sysv_diags
+            .iter()
+            .chain(set.diagnostics.iter())
+            .map(|d| d.to_string())
+            .collect();
+        for d in diags {
+            self.say(&d);
+        }
+        let bad: Vec<(String, String)> = set
+            .units
+            .values()
+            .filter_map(|u| {
+                u.load_error
+                    .as_ref()
+                    .filter(|e| *e != "unit not found")
+                    .map(|e| (u.name.clone(), e.clone()))
+            })
+            .collect();
+        for (n, e) in bad {
+            self.say(&format!("{n}: failed to load: {e}"));
+        }
+        self.engine.rebuild(&set);
+        self.set = set;
+    }
+
+    fn state_of(&self, n: &str) -> ActiveState {
+        self.rt.get(n).map(Rt::st).unwrap_or(ActiveState::Inactive)
+    }
+
+    /// Queues a start job; the boot target is started this way too.
+    pub fn start_unit(&mut self, name: &str, isolate: bool) -> Result<(), String> {
+        let st: BTreeMap<String, ActiveState> =
+            self.rt.iter().map(|(k, v)| (k.clone(), v.st())).collect();
+        let f = |n: &str| st.get(n).copied().unwrap_or(ActiveState::Inactive);
+        let r = self
+            .engine
+            .start(&self.set, name, isolate, &f)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        self.drain_engine_messages();
+        r
+    }
+
+    fn stop_unit(&mut self, name: &str) -> Result<(), String> {
+        let st: BTreeMap<String, ActiveState> =
+            self.rt.iter().map(|(k, v)| (k.clone(), v.st())).collect();
+        let f = |n: &str| st.get(n).copied().unwrap_or(ActiveState::Inactive);
+        let r = self
+            .engine
+            .stop(&self.set, name, &f)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        self.drain_engine_messages();
+        r
+    }
+
+    fn drain_engine_messages(&mut self) {
+        for m in std::mem::take(&mut self.engine.messages) {
+            self.say(&m);
+        }
+    }
+
+    fn set_state(&mut self, n: &str, st: ActiveState, sub: &'static str) {
+        let rt = self.rt.entry(n.to_string()).or_default();
+        let old = rt.st();
+        rt.state = Some(st);
+        rt.sub = sub;
+        if st == ActiveState::Active && old != ActiveState::Active {
+            rt.activated = Some(now());
+        }
+        if matches!(st, ActiveState::Inactive | ActiveState::Failed) && old != st {
+            rt.inactive_since = Some(now());
+        }
+        if old != st {
+            let desc = self.set.get(n).and_then(|u| u.description.clone());
+            let what = match st {
+                ActiveState::Active => "started",
+                ActiveState::Failed => "failed",
+                ActiveState::Inactive if old == ActiveState::Deactivating || old.is_active() => {
+                    "stopped"
+                }
+                _ => "",
+            };
+            if !what.is_empty() {
+                let result = self
+                    .rt
+                    .get(n)
+                    .and_then(|r| r.result.clone())
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                let d = desc.map(|d| format!(" - {d}")).unwrap_or_default();
+                let line = self.logs.push(n, &format!("{what}{result}"));
+                self.logs.push(MANAGER, &format!("{n}{d}: {what}{result}"));
+                if self.cfg.boot || st == ActiveState::Failed {
+                    self.console(&line);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the loop
+
+    /// One iteration: dispatch jobs, wait for events, handle them.
+    pub fn iterate(&mut self) {
+        self.dispatch();
+        let timeout = self.next_timeout();
+        let mut fds: Vec<libc::pollfd> = Vec::new();
+        let mut kinds: Vec<(u8, String)> = Vec::new();
+        let mut add = |fd: RawFd, kind: u8, name: &str, fds: &mut Vec<libc::pollfd>| {
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            kinds.push((kind, name.to_string()));
+        };
+        add(self.sigfd.as_raw_fd(), 0, "", &mut fds);
+        if let Some(c) = &self.control {
+            add(c.as_raw_fd(), 1, "", &mut fds);
+        }
+        if let Some(n) = &self.notify {
+            add(n.as_raw_fd(), 2, "", &mut fds);
+        }
+        for (name, rt) in &self.rt {
+            if let Some(r) = &rt.log_r {
+                add(r.as_raw_fd(), 3, name, &mut fds);
+            }
+            if let Some(r) = &rt.ready_fd {
+                add(r.as_raw_fd(), 4, name, &mut fds);
+            }
+            if rt.st() == ActiveState::Active
+                && !rt.listen_fds.is_empty()
+                && self.socket_wants_poll(name)
+            {
+                for fd in &rt.listen_fds {
+                    add(fd.as_raw_fd(), 5, name, &mut fds);
+                }
+            }
+        }
+        let ms = timeout
+            .map(|d| d.as_millis().min(60_000) as i32)
+            .unwrap_or(60_000);
+        // SAFETY: fds is a valid array of pollfd for the duration of the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if n > 0 {
+            for (i, p) in fds.iter().enumerate() {
+                if p.revents == 0 {
+                    continue;
+                }
+                let (kind, name) = &kinds[i];
+                match kind {
+                    0 => self.handle_signals(),
+                    1 => self.handle_control(),
+                    2 => self.handle_notify(),
+                    3 => self.read_log(name),
+                    4 => self.read_ready_fd(name),
+                    5 => self.socket_ready(name, p.fd),
+                    _ => {}
+                }
+            }
+        }
+        self.handle_deadlines();
+        self.check_shutdown_progress();
+    }
+
+    fn next_timeout(&self) -> Option<Duration> {
+        let t = now();
+        let mut best: Option<Instant> = None;
+        let mut consider = |d: Option<Instant>| {
+            if let Some(d) = d {
+                best = Some(best.map_or(d, |b| b.min(d)));
+            }
+        };
+        for (name, rt) in &self.rt {
+            consider(rt.deadline);
+            consider(rt.restart_at);
+            consider(rt.watchdog_at);
+            if matches!(rt.ph(), Phase::StopSigterm | Phase::StopSigkill) {
+                consider(Some(t + Duration::from_millis(50)));
+            }
+            if let Some(u) = self.set.units.get(name) {
+                if rt.st() == ActiveState::Active {
+                    if let KindConfig::Timer(_) = u.config {
+                        consider(self.timer_next(name));
+                    }
+                }
+            }
+        }
+        if self.idle_since.is_some() {
+            consider(Some(t + Duration::from_millis(100)));
+        }
+        if self.shutdown.is_some() {
+            consider(Some(t + Duration::from_millis(100)));
+        }
+        best.map(|b| b.saturating_duration_since(t))
+    }
+
+    fn dispatch(&mut self) {
+        loop {
+            let ready = self.engine.runnable();
+            if ready.is_empty() {
+                break;
+            }
+            for (n, kind) in ready {
+                self.run_job(&n, kind);
+            }
+        }
+        self.process_finished();
+    }
+
+    fn process_finished(&mut self) {
+        for (n, kind, res) in std::mem::take(&mut self.engine.finished) {
+            if kind == JobKind::Start && res == JobResult::Dependency {
+                self.rt.entry(n.clone()).or_default().result = Some("dependency".into());
+                self.logs.push(&n, "dependency failed");
+                self.say(&format!("{n}: dependency failed, not starting"));
+            }
+            if n == self.boot_target() && kind == JobKind::Start && !self.ready_reported {
+                self.ready_reported = true;
+                self.report_ready(res);
+            }
+        }
+        self.drain_engine_messages();
+    }
+
+    fn boot_target(&self) -> String {
+        self.set.resolve(&self.cfg.default_target).to_string()
+    }
+
+    fn report_ready(&mut self, res: JobResult) {
+        let ms = if self.cfg.boot {
+            uptime_ms()
+        } else {
+            self.start.elapsed().as_millis() as u64
+        };
+        if res != JobResult::Done {
+            self.degraded = true;
+            self.say(&format!(
+                "default target {} was not reached ({res:?}); not marking the boot good",
+                self.boot_target()
+            ));
+            return;
+        }
+        let line = format!("b8g: system ready in {ms} ms");
+        self.logs.push(MANAGER, &line);
+        self.console(&line);
+        let p = boot_good_path(&self.cfg.state_dir);
+        let body = format!(
+            "system={}\nready_ms={ms}\n",
+            self.cfg
+                .system
+                .as_ref()
+                .map(|s| s.display().to_string())
+                .unwrap_or_default()
+        );
+        let tmp = p.with_extension("tmp");
+        let ok = p.parent().map(std::fs::create_dir_all).transpose().is_ok()
+            && std::fs::write(&tmp, body).is_ok()
+            && std::fs::File::open(&tmp).and_then(|f| f.sync_all()).is_ok()
+            && std::fs::rename(&tmp, &p).is_ok();
+        if !ok {
+            self.say(&format!("could not write {}", p.display()));
+        }
+    }
+
+    fn run_job(&mut self, n: &str, kind: JobKind) {
+        let Some(unit) = self.set.units.get(n).cloned() else {
+            self.engine.finish(&self.set, n, JobResult::Failed);
+            return;
+        };
+        match kind {
+            JobKind::Start => self.begin_start(&unit),
+            JobKind::Stop => self.begin_stop(&unit),
+            JobKind::Restart => {
+                if self.state_of(n) == ActiveState::Inactive
+                    || self.state_of(n) == ActiveState::Failed
+                {
+                    self.begin_start(&unit);
+                } else {
+                    self.rt.entry(n.to_string()).or_default().restart_job = true;
+                    self.begin_stop(&unit);
+                }
+            }
+            JobKind::Reload => self.begin_reload(&unit),
+        }
+    }
+
+    fn finish_job(&mut self, n: &str, res: JobResult) {
+        if self.engine.has_job(n) {
+            self.engine.finish(&self.set, n, res);
+        }
+    }
+
+    // ---------------------------------------------------------------- starting
+
+    fn check_conditions(&self, u: &Unit, asserts: bool) -> Result<(), String> {
+        let list = if asserts { &u.asserts } else { &u.conditions };
+        for c in list {
+            let p = Path::new(&c.value);
+            let ok = match c.kind {
+                ConditionKind::PathExists => p.exists(),
+                ConditionKind::PathIsDirectory => p.is_dir(),
+                ConditionKind::FileNotEmpty => p
+                    .metadata()
+                    .map(|m| m.is_file() && m.len() > 0)
+                    .unwrap_or(false),
+                ConditionKind::DirectoryNotEmpty => std::fs::read_dir(p)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(false),
+                ConditionKind::FileIsExecutable => p
+                    .metadata()
+                    .map(|m| {
+                        m.is_file()
+                            && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111
+                                != 0
+                    })
+                    .unwrap_or(false),
+                ConditionKind::KernelCommandLine => {
+                    let v = &c.value;
+                    self.cfg
+                        .kernel_cmdline
+                        .split_whitespace()
+                        .any(|w| w == v || (!v.contains('=') && w.split('=').next() == Some(v)))
+                }
+            };
+            if ok == c.negate {
+                return Err(format!(
+                    "{}{:?} {}{} not met",
+                    if asserts { "Assert" } else { "Condition" },
+                    c.kind,
+                    if c.negate { "!" } else { "" },
+                    c.value
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn begin_start(&mut self, u: &Unit) {
+        let n = u.name.clone();
+        if let Some(e) = &u.load_error {
+            self.say(&format!("{n}: cannot start: {e}"));
+            self.rt.entry(n.clone()).or_default().result = Some(format!("load error: {e}"));
+            self.set_state(&n, ActiveState::Failed, "failed");
+            self.finish_job(&n, JobResult::Failed);
+            return;
+        }
+        // Requirements ordered before us must be up; otherwise fail as a dependency.
+        let deps: Vec<String> = u
+            .deps
+            .requires
+            .iter()
+            .chain(&u.deps.binds_to)
+            .chain(&u.deps.requisite)
+            .cloned()
+            .collect();
+        for d in deps {
+            let ordered = self.engine.ordered_after(&n).any(|a| *a == d);
+            let st = self.state_of(&d);
+            if (ordered || u.deps.requisite.contains(&d))
+                && !st.is_active()
+                && !self.engine.has_job(&d)
+            {
+                self.rt.entry(n.clone()).or_default().result =
+                    Some(format!("dependency {d} is {}", st.as_str()));
+                self.logs.push(&n, &format!("dependency {d} is not active"));
+                self.finish_job(&n, JobResult::Dependency);
+                return;
+            }
+        }
+        if let Err(m) = self.check_conditions(u, false) {
+            self.logs.push(&n, &format!("skipped: {m}"));
+            self.finish_job(&n, JobResult::Skipped);
+            return;
+        }
+        if let Err(m) = self.check_conditions(u, true) {
+            self.rt.entry(n.clone()).or_default().result = Some(m.clone());
+            self.set_state(&n, ActiveState::Failed, "failed");
+            self.finish_job(&n, JobResult::Failed);
+            return;
+        }
+        if self.state_of(&n).is_active()
+            && !matches!(self.rt.get(&n).map(Rt::ph), Some(Phase::AutoRestart))
+        {
+            self.finish_job(&n, JobResult::Done);
+            return;
+        }
+        match &u.config {
+            KindConfig::Target => {
+                self.set_state(&n, ActiveState::Active, "active");
+                self.finish_job(&n, JobResult::Done);
+                self.maybe_shutdown_target(&n);
+            }
+            KindConfig::Service(s) => {
+                let s = (**s).clone();
+                if s.service_type == ServiceType::Idle && self.busy_besides(&n) {
+                    // Type=idle waits until other jobs are done (at most 5 s), like systemd.
+                    let since = *self.idle_since.get_or_insert_with(now);
+                    if since.elapsed() < Duration::from_secs(5) {
+                        if let Some(j) = self.engine.jobs.get_mut(&n) {
+                            j.running = false;
+                        }
+                        return;
+                    }
+                }
+                self.idle_since = None;
+                self.service_start(u, &s);
+            }
+            KindConfig::Socket(_) => self.socket_start(u),
+            KindConfig::Timer(_) => {
+                self.rt.entry(n.clone()).or_default().last_trigger = None;
+                self.set_state(&n, ActiveState::Active, "waiting");
+                self.finish_job(&n, JobResult::Done);
+            }
+            KindConfig::Mount(_) => self.mount_start(u),
+            KindConfig::Path => {
+                self.rt.entry(n.clone()).or_default().result =
+                    Some(".path units are not supported".into());
+                self.set_state(&n, ActiveState::Failed, "failed");
+                self.finish_job(&n, JobResult::Failed);
+            }
+        }
+    }
+
+    fn busy_besides(&self, n: &str) -> bool {
+        self.engine.jobs.values().any(|j| {
+            j.unit != n
+                && j.running
+                && self
+                    .set
+                    .get(&j.unit)
+                    .and_then(|u| u.service())
+                    .is_none_or(|s| s.service_type != ServiceType::Idle)
+        })
+    }
+
+    fn maybe_shutdown_target(&mut self, n: &str) {
+        let kind = match n {
+            "poweroff.target" => ShutdownKind::Poweroff,
+            "reboot.target" => ShutdownKind::Reboot,
+            "halt.target" => ShutdownKind::Halt,
+            _ => return,
+        };
+        self.begin_shutdown(kind);
+    }
+
+    fn service_start(&mut self, u: &Unit, s: &ServiceConfig) {
+        let n = u.name.clone();
+        // Start rate limit: counts every attempt, automatic restarts included.
+        let interval = u.start_limit_interval;
+        let burst = u.start_limit_burst as usize;
+        let rt = self.rt.entry(n.clone()).or_default();
+        let t = now();
+        while rt
+            .starts
+            .front()
+            .is_some_and(|s| t.duration_since(*s) > interval)
+        {
+            rt.starts.pop_front();
+        }
+        if !interval.is_zero() && burst > 0 && rt.starts.len() >= burst {
+            rt.result = Some(format!(
+                "start-limit-hit: {} starts within {:?}; refusing to start (b8gctl reset-failed {n} clears this)",
+                rt.starts.len(),
+                interval
+            ));
+            rt.phase = Some(Phase::Idle);
+            rt.restart_at = None;
+            self.set_state(&n, ActiveState::Failed, "failed");
+            self.finish_job(&n, JobResult::Failed);
+            self.degraded = true;
+            return;
+        }
+        rt.starts.push_back(t);
+        rt.last_start = Some(t);
+        rt.result = None;
+        rt.main_exit = None;
+        rt.explicit_stop = false;
+        rt.restart_at = None;
+        rt.status_text = None;
+        rt.ready = false;
+        rt.exited_main = false;
+        rt.pgids.clear();
+        self.counter += 1;
+        rt.invocation = format!(
+            "{:x}{:08x}",
+            self.start.elapsed().as_nanos() as u64,
+            self.counter
+        );
+        // Directories.
+        let x = &s.exec;
+        let uid_gid = x
+            .user
+            .as_ref()
+            .and_then(|usr| exec::lookup_user(&self.cfg.etc_dir, usr).ok())
+            .map(|u| (u.uid, u.gid));
+        for (list, root, mode) in [
+            (
+                &x.runtime_directories,
+                &self.cfg.run_dir,
+                x.runtime_directory_mode,
+            ),
+            (
+                &x.state_directories,
+                &self.cfg.state_dir,
+                x.state_directory_mode,
+            ),
+            (
+                &x.logs_directories,
+                &self.cfg.logs_dir,
+                x.logs_directory_mode,
+            ),
+            (
+                &x.cache_directories,
+                &self.cfg.cache_dir,
+                x.cache_directory_mode,
+            ),
+        ] {
+            for d in list {
+                let p = root.join(d);
+                let _ = std::fs::create_dir_all(&p);
+                let _ = std::fs::set_permissions(
+                    &p,
+                    std::os::unix::fs::PermissionsExt::from_mode(mode.unwrap_or(0o755)),
+                );
+                if let Some((uid, gid)) = uid_gid {
+                    let _ = std::os::unix::fs::chown(&p, Some(uid), Some(gid));
+                }
+            }
+        }
+        self.set_state(&n, ActiveState::Activating, "start-pre");
+        let rt = self.rt.entry(n.clone()).or_default();
+        rt.phase = Some(Phase::StartPre);
+        rt.idx = 0;
+        rt.deadline = s
+            .timeout_start
+            .or(Some(self.cfg.default_timeout_start))
+            .map(|d| now() + d);
+        self.advance(&n);
+    }
+
+    fn svc(&self, n: &str) -> Option<ServiceConfig> {
+        self.set.units.get(n).and_then(|u| u.service().cloned())
+    }
+
+    /// Moves a service's state machine forward after a process finished or a phase began.
+    fn advance(&mut self, n: &str) {
+        let Some(s) = self.svc(n) else { return };
+        loop {
+            let (phase, idx) = {
+                let rt = self.rt.entry(n.to_string()).or_default();
+                (rt.ph(), rt.idx)
+            };
+            match phase {
+                Phase::StartPre => {
+                    if idx < s.exec_start_pre.len() {
+                        if self.spawn(n, &s, &s.exec_start_pre[idx], Role::Control) {
+                            return;
+                        }
+                        self.fail_start(n, "exec");
+                        return;
+                    }
+                    self.set_phase(n, Phase::Start);
+                    self.set_state(n, ActiveState::Activating, "start");
+                }
+                Phase::Start => {
+                    let st = s.service_type;
+                    if st == ServiceType::Oneshot {
+                        if idx < s.exec_start.len() {
+                            if self.spawn(n, &s, &s.exec_start[idx], Role::Main) {
+                                return;
+                            }
+                            self.fail_start(n, "exec");
+                            return;
+                        }
+                        self.set_phase(n, Phase::StartPost);
+                        continue;
+                    }
+                    if idx == 0 {
+                        let role = if st == ServiceType::Forking {
+                            Role::Control
+                        } else {
+                            Role::Main
+                        };
+                        let Some(cmd) = s.exec_start.first() else {
+                            self.set_phase(n, Phase::StartPost);
+                            continue;
+                        };
+                        if !self.spawn(n, &s, cmd, role) {
+                            self.fail_start(n, "exec");
+                            return;
+                        }
+                        self.rt.entry(n.to_string()).or_default().idx = 1;
+                        let waits = st == ServiceType::Forking
+                            || st == ServiceType::Notify
+                            || s.notification_fd.is_some();
+                        if waits {
+                            return;
+                        }
+                    }
+                    let rt = self.rt.entry(n.to_string()).or_default();
+                    let waits_ready =
+                        s.service_type == ServiceType::Notify || s.notification_fd.is_some();
+                    if waits_ready && !rt.ready {
+                        return;
+                    }
+                    self.set_phase(n, Phase::StartPost);
+                }
+                Phase::StartPost => {
+                    if idx < s.exec_start_post.len() {
+                        if self.spawn(n, &s, &s.exec_start_post[idx], Role::Control) {
+                            return;
+                        }
+                        self.fail_start(n, "exec");
+                        return;
+                    }
+                    let rt = self.rt.entry(n.to_string()).or_default();
+                    rt.phase = Some(Phase::Running);
+                    rt.deadline = None;
+                    rt.restarts = if rt.restart_at.is_none() {
+                        rt.restarts
+                    } else {
+                        0
+                    };
+                    rt.watchdog_at = s.watchdog.map(|w| now() + w);
+                    let main_alive = rt.main_pid.is_some();
+                    let sub = if main_alive { "running" } else { "exited" };
+                    self.set_state(n, ActiveState::Active, sub);
+                    self.finish_job(n, JobResult::Done);
+                    // Nothing left to supervise: a finished oneshot, or a service whose main
+                    // process already exited. A forking service without PIDFile= has no
+                    // known main process and stays active, as if RemainAfterExit=yes.
+                    if !main_alive
+                        && !s.remain_after_exit
+                        && (s.service_type != ServiceType::Forking || s.pid_file.is_some())
+                    {
+                        self.enter_stop(n, false);
+                    }
+                    return;
+                }
+                Phase::Reload => {
+                    if idx < s.exec_reload.len()
+                        && self.spawn(n, &s, &s.exec_reload[idx], Role::Control)
+                    {
+                        return;
+                    }
+                    let rt = self.rt.entry(n.to_string()).or_default();
+                    rt.phase = Some(Phase::Running);
+                    rt.deadline = None;
+                    let sub = if rt.main_pid.is_some() {
+                        "running"
+                    } else {
+                        "exited"
+                    };
+                    self.set_state(n, ActiveState::Active, sub);
+                    self.finish_job(n, JobResult::Done);
+                    return;
+                }
+                Phase::Stop => {
+                    if idx < s.exec_stop.len() {
+                        if self.spawn(n, &s, &s.exec_stop[idx], Role::Control) {
+                            return;
+                        }
+                        self.rt.entry(n.to_string()).or_default().idx += 1;
+                        continue;
+                    }
+                    self.enter_sigterm(n, &s);
+                    return;
+                }
+                Phase::StopSigterm | Phase::StopSigkill => {
+                    if !self.unit_alive(n) {
+                        self.set_phase(n, Phase::StopPost);
+                        let rt = self.rt.entry(n.to_string()).or_default();
+                        rt.deadline =
+                            Some(now() + s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop));
+                        continue;
+                    }
+                    return;
+                }
+                Phase::StopPost => {
+                    if idx < s.exec_stop_post.len() {
+                        if self.spawn(n, &s, &s.exec_stop_post[idx], Role::Control) {
+                            return;
+                        }
+                        self.rt.entry(n.to_string()).or_default().idx += 1;
+                        continue;
+                    }
+                    self.finalize(n, &s);
+                    return;
+                }
+                Phase::Running | Phase::Idle | Phase::AutoRestart => return,
+            }
+        }
+    }
+
+    fn set_phase(&mut self, n: &str, p: Phase) {
+        let rt = self.rt.entry(n.to_string()).or_default();
+        rt.phase = Some(p);
+        rt.idx = 0;
+    }
+
+    fn fail_start(&mut self, n: &str, why: &str) {
+        let rt = self.rt.entry(n.to_string()).or_default();
+        if rt.result.is_none() {
+            rt.result = Some(why.to_string());
+        }
+        if let Some(s) = self.svc(n) {
+            self.enter_sigterm(n, &s);
+        }
+    }
+
+    /// Begins stopping: ExecStop= (only if the service got started), then signals.
+    fn enter_stop(&mut self, n: &str, explicit: bool) {
+        let Some(s) = self.svc(n) else { return };
+        let rt = self.rt.entry(n.to_string()).or_default();
+        if explicit {
+            rt.explicit_stop = true;
+        }
+        let was_running = rt.ph() == Phase::Running;
+        rt.watchdog_at = None;
+        rt.deadline = Some(now() + s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop));
+        self.set_state(n, ActiveState::Deactivating, "stop");
+        if was_running {
+            self.set_phase(n, Phase::Stop);
+            self.advance(n);
+        } else {
+            self.enter_sigterm(n, &s);
+        }
+    }
+
+    fn enter_sigterm(&mut self, n: &str, s: &ServiceConfig) {
+        let timeout = s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop);
+        self.set_phase(n, Phase::StopSigterm);
+        self.set_state(n, ActiveState::Deactivating, "stop-sigterm");
+        let rt = self.rt.entry(n.to_string()).or_default();
+        rt.deadline = Some(now() + timeout);
+        let main = rt.main_pid;
+        let control = rt.control_pid;
+        match s.kill_mode {
+            KillMode::ControlGroup => {
+                for p in self.unit_procs(n) {
+                    kill(p, s.kill_signal);
+                    kill(p, libc::SIGCONT);
+                }
+            }
+            KillMode::Mixed | KillMode::Process => {
+                for p in main.into_iter().chain(control) {
+                    kill(p, s.kill_signal);
+                    kill(p, libc::SIGCONT);
+                }
+            }
+            KillMode::None => {}
+        }
+        self.advance(n);
+    }
+
+    fn enter_sigkill(&mut self, n: &str, s: &ServiceConfig) {
+        let procs = self.unit_procs(n);
+        let rt = self.rt.entry(n.to_string()).or_default();
+        let blockers: Vec<String> = procs.iter().map(|p| describe_pid(*p)).collect();
+        rt.phase = Some(Phase::StopSigkill);
+        rt.deadline = Some(now() + Duration::from_secs(5));
+        if rt.result.is_none() && !rt.explicit_stop {
+            rt.result = Some("timeout".into());
+        }
+        let main = rt.main_pid;
+        self.logs.push(
+            n,
+            &format!("stop timed out; sending SIGKILL to {}", blockers.join(", ")),
+        );
+        match s.kill_mode {
+            KillMode::ControlGroup | KillMode::Mixed => {
+                procs.iter().for_each(|p| kill(*p, libc::SIGKILL))
+            }
+            KillMode::Process => main.iter().for_each(|p| kill(*p, libc::SIGKILL)),
+            KillMode::None => {}
+        }
+        self.advance(n);
+    }
+
+    /// Whether processes of the unit that we must wait for remain.
+    fn unit_alive(&self, n: &str) -> bool {
+        let Some(rt) = self.rt.get(n) else {
+            return false;
+        };
+        if rt.main_pid.is_some() || rt.control_pid.is_some() {
+            return true;
+        }
+        let mode = self
+            .svc(n)
+            .map(|s| s.kill_mode)
+            .unwrap_or(KillMode::ControlGroup);
+        match mode {
+            KillMode::ControlGroup => !self.unit_procs(n).is_empty(),
+            // With mixed, leftovers get SIGKILL at the end of stopping; with process and none they stay.
+            KillMode::Mixed => {
+                let procs = self.unit_procs(n);
+                procs.iter().for_each(|p| kill(*p, libc::SIGKILL));
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Processes of a unit: members of its process groups or sessions, or carriers of
+    /// its invocation marker in the environment (daemons that made their own session).
+    fn unit_procs(&self, n: &str) -> Vec<i32> {
+        let Some(rt) = self.rt.get(n) else {
+            return vec![];
+        };
+        if rt.invocation.is_empty() {
+            return vec![];
+        }
+        let marker = format!("B8G_INVOCATION={}", rt.invocation);
+        let mut v = Vec::new();
+        for (pid, pgid, sid, state) in list_procs() {
+            if pid == std::process::id() as i32 || state == 'Z' {
+                continue;
+            }
+            if rt.pgids.contains(&pgid)
+                || rt.pgids.contains(&sid)
+                || Some(pid) == rt.main_pid
+                || Some(pid) == rt.control_pid
+            {
+                v.push(pid);
+                continue;
+            }
+            if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) {
+                if env.split(|b| *b == 0).any(|e| e == marker.as_bytes()) {
+                    v.push(pid);
+                }
+            }
+        }
+        v
+    }
+
+    fn finalize(&mut self, n: &str, s: &ServiceConfig) {
+        let u = self.set.units.get(n).cloned();
+        let rt = self.rt.entry(n.to_string()).or_default();
+        rt.deadline = None;
+        rt.phase = Some(Phase::Idle);
+        rt.main_pid = None;
+        rt.control_pid = None;
+        rt.ready_fd = None;
+        rt.conn_fd = None;
+        let failed = rt.result.is_some();
+        let explicit = rt.explicit_stop;
+        let restart_job = std::mem::take(&mut rt.restart_job);
+        let result = rt.result.clone().unwrap_or_default();
+        for d in &s.exec.runtime_directories {
+            let _ = std::fs::remove_dir_all(self.cfg.run_dir.join(d));
+        }
+        let clean = !failed;
+        let restart = !explicit
+            && self.shutdown.is_none()
+            && match s.restart {
+                RestartPolicy::No => false,
+                RestartPolicy::Always => true,
+                RestartPolicy::OnSuccess => clean,
+                RestartPolicy::OnFailure => !clean,
+                RestartPolicy::OnAbnormal => {
+                    result.starts_with("signal") || result == "timeout" || result == "watchdog"
+                }
+                RestartPolicy::OnAbort => result.starts_with("signal"),
+                RestartPolicy::OnWatchdog => result == "watchdog",
+            }
+            && !result.starts_with("start-limit");
+        if failed {
+            self.set_state(n, ActiveState::Failed, "failed");
+            self.degraded = true;
+        } else {
+            self.set_state(n, ActiveState::Inactive, "dead");
+        }
+        // A start job still pending means the start never completed.
+        if let Some(j) = self.engine.jobs.get(n).map(|j| j.kind) {
+            match j {
+                JobKind::Start => self.finish_job(
+                    n,
+                    if failed {
+                        JobResult::Failed
+                    } else {
+                        JobResult::Done
+                    },
+                ),
+                JobKind::Stop => self.finish_job(n, JobResult::Done),
+                JobKind::Restart if restart_job => {
+                    if let Some(u) = &u {
+                        self.service_start(u, s);
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if restart {
+            let rt = self.rt.entry(n.to_string()).or_default();
+            rt.restarts += 1;
+            let mut delay = s.restart_sec;
+            if let Some(max) = s.restart_max_delay {
+                // Exponential backoff from RestartSec= up to RestartMaxDelaySec=.
+                let f = 2u32.saturating_pow(rt.restarts.saturating_sub(1).min(16));
+                delay = (s.restart_sec.max(Duration::from_millis(1)) * f).min(max);
+            }
+            rt.restart_at = Some(now() + delay);
+            rt.phase = Some(Phase::AutoRestart);
+            let count = rt.restarts;
+            self.logs.push(
+                n,
+                &format!("scheduling restart #{count} in {} ms", delay.as_millis()),
+            );
+            self.set_state(n, ActiveState::Activating, "auto-restart");
+            return;
+        }
+        if let Some(u) = &u {
+            let bound: Vec<String> = self
+                .set
+                .units
+                .values()
+                .filter(|o| {
+                    o.deps.binds_to.contains(n) && self.state_of(&o.name) != ActiveState::Inactive
+                })
+                .map(|o| o.name.clone())
+                .collect();
+            for b in bound {
+                let _ = self.stop_unit(&b);
+            }
+            if failed {
+                for f in u.deps.on_failure.clone() {
+                    let _ = self.start_unit(&f, false);
+                }
+            }
+        }
+    }
+
+    fn spawn(&mut self, n: &str, s: &ServiceConfig, cmd: &ExecCommand, role: Role) -> bool {
+        let Some(u) = self.set.units.get(n).cloned() else {
+            return false;
+        };
+        // One log pipe per unit, reused by all its processes.
+        let rt = self.rt.entry(n.to_string()).or_default();
+        if rt.log_w.is_none() {
+            let mut p = [0; 2];
+            // SAFETY: pipe2 into a valid array.
+            if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } == 0 {
+                // SAFETY: fresh fds from pipe2.
+                unsafe {
+                    rt.log_r = Some(OwnedFd::from_raw_fd(p[0]));
+                    rt.log_w = Some(OwnedFd::from_raw_fd(p[1]));
+                }
+            }
+        }
+        let log_fd = rt.log_w.as_ref().map(|f| f.as_raw_fd()).unwrap_or(2);
+        let mut env: Vec<(String, String)> = vec![
+            (
+                "PATH".into(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("INVOCATION_ID".into(), rt.invocation.clone()),
+            ("B8G_INVOCATION".into(), rt.invocation.clone()),
+            ("B8G_UNIT".into(), n.to_string()),
+            (
+                "RUNTIME_DIRECTORY".into(),
+                s.exec
+                    .runtime_directories
+                    .iter()
+                    .map(|d| self.cfg.run_dir.join(d).display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":"),
+            ),
+            (
+                "STATE_DIRECTORY".into(),
+                s.exec
+                    .state_directories
+                    .iter()
+                    .map(|d| self.cfg.state_dir.join(d).display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":"),
+            ),
+        ];
+        env.retain(|(_, v)| !v.is_empty());
+        if s.service_type == ServiceType::Notify || s.watchdog.is_some() {
+            env.push((
+                "NOTIFY_SOCKET".into(),
+                self.cfg.notify_socket().display().to_string(),
+            ));
+        }
+        if let Some(w) = s.watchdog {
+            env.push(("WATCHDOG_USEC".into(), w.as_micros().to_string()));
+        }
+        if let Some(p) = rt.main_pid {
+            env.push(("MAINPID".into(), p.to_string()));
+        }
+        env.push((
+            "B8G_CONTROL_SOCKET".into(),
+            self.cfg.control_socket.display().to_string(),
+        ));
+        env.extend(s.exec.environment.iter().cloned());
+        for (f, optional) in &s.exec.environment_files {
+            match exec::read_env_file(f) {
+                Ok(v) => env.extend(v),
+                Err(e) if !optional => {
+                    self.logs.push(
+                        n,
+                        &format!(
+                            "{}: cannot read EnvironmentFile {}: {e}",
+                            cmd.location,
+                            f.display()
+                        ),
+                    );
+                    self.rt.entry(n.to_string()).or_default().result = Some("resources".into());
+                    return false;
+                }
+                Err(_) => {}
+            }
+        }
+        // Socket activation: fds of the sockets that trigger this service.
+        let mut pass = Vec::new();
+        let mut names = Vec::new();
+        if role == Role::Main || s.service_type == ServiceType::Forking {
+            let rt = self.rt.get(n);
+            if let Some(c) = rt.and_then(|r| r.conn_fd.as_ref()) {
+                pass.push(c.as_raw_fd());
+                names.push("connection".to_string());
+            } else {
+                for sock in self.sockets_for(&u) {
+                    if let (Some(srt), Some(su)) = (self.rt.get(&sock), self.set.units.get(&sock)) {
+                        let fname = match &su.config {
+                            KindConfig::Socket(c) => c
+                                .fd_name
+                                .clone()
+                                .unwrap_or_else(|| sock.trim_end_matches(".socket").to_string()),
+                            _ => sock.clone(),
+                        };
+                        for fd in &srt.listen_fds {
+                            pass.push(fd.as_raw_fd());
+                            names.push(fname.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if !names.is_empty() {
+            env.push(("LISTEN_FDNAMES".into(), names.join(":")));
+        }
+        let mut extra = Vec::new();
+        let mut ready_r = None;
+        if let (Some(fd), Role::Main) = (s.notification_fd, role) {
+            let mut p = [0; 2];
+            // SAFETY: pipe2 into a valid array.
+            if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } == 0 {
+                // SAFETY: fresh fds.
+                let (r, w) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+                extra.push((fd, w.as_raw_fd()));
+                ready_r = Some((r, w));
+            }
+        }
+        let console = self.cfg.console.clone();
+        let spec = SpawnSpec {
+            cmd,
+            ctx: &s.exec,
+            env,
+            pass_fds: pass,
+            extra_fds: extra,
+            log_fd,
+            console: console.as_deref(),
+            etc_dir: &self.cfg.etc_dir,
+            socket_stdio: None,
+        };
+        match exec::spawn(&spec, cmd.privileged) {
+            Ok(pid) => {
+                let rt = self.rt.entry(n.to_string()).or_default();
+                rt.pgids.insert(pid);
+                match role {
+                    Role::Main => rt.main_pid = Some(pid),
+                    Role::Control => rt.control_pid = Some(pid),
+                }
+                if let Some((r, _w)) = ready_r {
+                    rt.ready_fd = Some(r);
+                }
+                self.pids.insert(pid, (n.to_string(), role));
+                self.logs
+                    .push(n, &format!("started {} (pid {pid})", cmd.argv.join(" ")));
+                true
+            }
+            Err(e) => {
+                self.logs
+                    .push(n, &format!("{}: failed to execute: {e}", cmd.location));
+                self.say(&format!("{n}: {}: failed to execute: {e}", cmd.location));
+                let rt = self.rt.entry(n.to_string()).or_default();
+                rt.result = Some("exec".into());
+                false
+            }
+        }
+    }
+
+    fn sockets_for(&self, u: &Unit) -> Vec<String> {
+        let mut v: Vec<String> = u.service().map(|s| s.sockets.clone()).unwrap_or_default();
+        for o in self.set.units.values() {
+            if let KindConfig::Socket(c) = &o.config {
+                if !c.accept
+                    && load::socket_service(o, c.service.as_deref()) == u.name
+                    && !v.contains(&o.name)
+                {
+                    v.push(o.name.clone());
+                }
+            }
+        }
+        v
+    }
+
+    // ---------------------------------------------------------------- stopping
+
+    fn begin_stop(&mut self, u: &Unit) {
+        let n = u.name.clone();
+        match &u.config {
+            KindConfig::Service(_) => {
+                let ph = self.rt.get(&n).map(Rt::ph).unwrap_or(Phase::Idle);
+                match ph {
+                    Phase::Idle => {
+                        let rt = self.rt.entry(n.clone()).or_default();
+                        rt.result = None;
+                        self.set_state(&n, ActiveState::Inactive, "dead");
+                        self.finish_job(&n, JobResult::Done);
+                    }
+                    Phase::AutoRestart => {
+                        let rt = self.rt.entry(n.clone()).or_default();
+                        rt.restart_at = None;
+                        rt.phase = Some(Phase::Idle);
+                        self.set_state(&n, ActiveState::Inactive, "dead");
+                        self.finish_job(&n, JobResult::Done);
+                    }
+                    Phase::Stop | Phase::StopSigterm | Phase::StopSigkill | Phase::StopPost => {
+                        self.rt.entry(n.clone()).or_default().explicit_stop = true;
+                    }
+                    Phase::Running => self.enter_stop(&n, true),
+                    _ => {
+                        self.rt.entry(n.clone()).or_default().explicit_stop = true;
+                        if let Some(s) = self.svc(&n) {
+                            // Stopping during start: a pending start job is canceled.
+                            self.enter_sigterm(&n, &s);
+                        }
+                    }
+                }
+            }
+            KindConfig::Socket(c) => {
+                let rt = self.rt.entry(n.clone()).or_default();
+                rt.listen_fds.clear();
+                if c.remove_on_stop {
+                    for l in &c.listen {
+                        if l.address.starts_with('/') {
+                            let _ = std::fs::remove_file(&l.address);
+                        }
+                    }
+                }
+                self.set_state(&n, ActiveState::Inactive, "dead");
+                self.finish_job(&n, JobResult::Done);
+            }
+            KindConfig::Mount(m) => {
+                let flags = if m.lazy_unmount { libc::MNT_DETACH } else { 0 };
+                if self.state_of(&n).is_active() {
+                    if let Err(e) = umount(&m.where_, flags) {
+                        self.logs
+                            .push(&n, &format!("unmount {}: {e}", m.where_.display()));
+                    }
+                }
+                self.set_state(&n, ActiveState::Inactive, "dead");
+                self.finish_job(&n, JobResult::Done);
+            }
+            _ => {
+                self.set_state(&n, ActiveState::Inactive, "dead");
+                self.finish_job(&n, JobResult::Done);
+            }
+        }
+    }
+
+    fn begin_reload(&mut self, u: &Unit) {
+        let n = u.name.clone();
+        if !self.state_of(&n).is_active() {
+            self.finish_job(&n, JobResult::Failed);
+            return;
+        }
+        match u.service() {
+            Some(s) if !s.exec_reload.is_empty() => {
+                self.set_phase(&n, Phase::Reload);
+                self.set_state(&n, ActiveState::Reloading, "reload");
+                let t = s.timeout_start.unwrap_or(self.cfg.default_timeout_start);
+                self.rt.entry(n.clone()).or_default().deadline = Some(now() + t);
+                self.advance(&n);
+            }
+            _ => self.finish_job(&n, JobResult::Done),
+        }
+    }
+
+    // ---------------------------------------------------------------- processes
+
+    fn handle_signals(&mut self) {
+        let mut buf = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
+        loop {
+            // SAFETY: reading into a correctly sized buffer from our signalfd.
+            let r =
+                unsafe { libc::read(self.sigfd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if r != buf.len() as isize {
+                break;
+            }
+            // SAFETY: the buffer holds one signalfd_siginfo.
+            let info: libc::signalfd_siginfo =
+                unsafe { std::ptr::read_unaligned(buf.as_ptr().cast()) };
+            let sig = info.ssi_signo as i32;
+            match sig {
+                libc::SIGCHLD => {}
+                libc::SIGINT => {
+                    if self.extras.ctrlaltdel.is_empty() {
+                        self.say("received SIGINT (ctrl-alt-del): rebooting");
+                        self.begin_shutdown(ShutdownKind::Reboot);
+                    } else {
+                        for c in self.extras.ctrlaltdel.clone() {
+                            self.run_sh(&c);
+                        }
+                    }
+                }
+                libc::SIGTERM => {
+                    self.say("received SIGTERM: powering off");
+                    self.begin_shutdown(ShutdownKind::Poweroff);
+                }
+                libc::SIGPWR => {
+                    for c in self.extras.powerfail.clone() {
+                        self.run_sh(&c);
+                    }
+                }
+                libc::SIGHUP => {
+                    self.say("received SIGHUP: reloading units");
+                    self.reload_units();
+                }
+                s if s == libc::SIGRTMIN() + 3 => self.begin_shutdown(ShutdownKind::Halt),
+                s if s == libc::SIGRTMIN() + 4 => self.begin_shutdown(ShutdownKind::Poweroff),
+                s if s == libc::SIGRTMIN() + 5 => self.begin_shutdown(ShutdownKind::Reboot),
+                _ => {}
+            }
+        }
+        self.reap();
+    }
+
+    fn run_sh(&mut self, cmd: &str) {
+        let c = ExecCommand {
+            argv: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
+            ignore_failure: true,
+            custom_argv0: false,
+            privileged: true,
+            location: "inittab".into(),
+        };
+        let ctx = crate::unit::ExecContext::default();
+        let spec = SpawnSpec {
+            cmd: &c,
+            ctx: &ctx,
+            env: vec![],
+            pass_fds: vec![],
+            extra_fds: vec![],
+            log_fd: 2,
+            console: None,
+            etc_dir: &self.cfg.etc_dir,
+            socket_stdio: None,
+        };
+        if let Err(e) = exec::spawn(&spec, true) {
+            self.say(&format!("cannot run {cmd:?}: {e}"));
+        }
+    }
+
+    /// Reaps every exited child, ours or adopted.
+    fn reap(&mut self) {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid with a valid status pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+            if let Some((n, role)) = self.pids.remove(&pid) {
+                self.child_exited(&n, pid, role, status);
+            }
+        }
+    }
+
+    fn child_exited(&mut self, n: &str, pid: i32, role: Role, status: i32) {
+        let Some(s) = self.svc(n) else { return };
+        self.read_log(n);
+        let desc = describe_status(status);
+        let rt = self.rt.entry(n.to_string()).or_default();
+        let clean_code = libc::WIFEXITED(status)
+            && (libc::WEXITSTATUS(status) == 0
+                || s.success_exit_status.contains(&libc::WEXITSTATUS(status)));
+        let clean_sig = libc::WIFSIGNALED(status)
+            && ([libc::SIGHUP, libc::SIGINT, libc::SIGTERM, libc::SIGPIPE]
+                .contains(&libc::WTERMSIG(status))
+                || s.success_signals.contains(&libc::WTERMSIG(status)));
+        let clean = clean_code || clean_sig;
+        let phase = rt.ph();
+        let cmd_ignores =
+            |list: &Vec<ExecCommand>, idx: usize| list.get(idx).is_some_and(|c| c.ignore_failure);
+        match role {
+            Role::Control => {
+                rt.control_pid = None;
+                let list = match phase {
+                    Phase::StartPre => &s.exec_start_pre,
+                    Phase::Start => &s.exec_start,
+                    Phase::StartPost => &s.exec_start_post,
+                    Phase::Reload => &s.exec_reload,
+                    Phase::Stop => &s.exec_stop,
+                    Phase::StopPost => &s.exec_stop_post,
+                    _ => &s.exec_start,
+                };
+                let idx = if phase == Phase::Start { 0 } else { rt.idx };
+                let ok = clean_code || cmd_ignores(list, idx);
+                self.logs.push(n, &format!("control process {pid} {desc}"));
+                if phase == Phase::Start && s.service_type == ServiceType::Forking {
+                    if !ok {
+                        rt.result = Some(result_of(status));
+                        self.fail_start(n, "exit-code");
+                        return;
+                    }
+                    if let Some(pf) = &s.pid_file {
+                        match std::fs::read_to_string(pf)
+                            .ok()
+                            .and_then(|t| t.trim().parse::<i32>().ok())
+                        {
+                            Some(mp) => {
+                                rt.main_pid = Some(mp);
+                                rt.pgids.insert(mp);
+                                self.pids.insert(mp, (n.to_string(), Role::Main));
+                            }
+                            None => {
+                                self.logs.push(
+                                    n,
+                                    &format!("PID file {} not readable after start", pf.display()),
+                                );
+                                let rt = self.rt.entry(n.to_string()).or_default();
+                                rt.result = Some("protocol".into());
+                                self.fail_start(n, "protocol");
+                                return;
+                            }
+                        }
+                    }
+                    self.set_phase(n, Phase::StartPost);
+                    self.advance(n);
+                    return;
+                }
+                if !ok {
+                    match phase {
+                        Phase::StartPre | Phase::StartPost => {
+                            rt.result = Some(result_of(status));
+                            self.fail_start(n, "exit-code");
+                            return;
+                        }
+                        Phase::Reload => {
+                            self.logs.push(n, "reload failed");
+                        }
+                        _ => {}
+                    }
+                }
+                let rt = self.rt.entry(n.to_string()).or_default();
+                rt.idx += 1;
+                if matches!(phase, Phase::StopSigterm | Phase::StopSigkill) {
+                    rt.idx = 0;
+                }
+                self.advance(n);
+            }
+            Role::Main => {
+                if rt.main_pid != Some(pid) {
+                    return;
+                }
+                rt.main_pid = None;
+                rt.main_exit = Some(desc.clone());
+                self.logs.push(n, &format!("main process {pid} {desc}"));
+                let rt = self.rt.entry(n.to_string()).or_default();
+                match phase {
+                    Phase::Start if s.service_type == ServiceType::Oneshot => {
+                        if clean || cmd_ignores(&s.exec_start, rt.idx) {
+                            rt.idx += 1;
+                            self.advance(n);
+                        } else {
+                            rt.result = Some(result_of(status));
+                            self.fail_start(n, "exit-code");
+                        }
+                    }
+                    Phase::StartPre | Phase::Start | Phase::StartPost => {
+                        if !clean && !cmd_ignores(&s.exec_start, 0) {
+                            rt.result = Some(result_of(status));
+                        } else if phase == Phase::Start
+                            && !rt.ready
+                            && (s.service_type == ServiceType::Notify
+                                || s.notification_fd.is_some())
+                        {
+                            rt.result = Some("protocol".into());
+                            self.logs
+                                .push(n, "main process exited before signalling readiness");
+                        }
+                        if rt.result.is_some() {
+                            self.fail_start(n, "exit-code");
+                        } else if phase == Phase::StartPost {
+                            rt.exited_main = true;
+                        } else {
+                            self.set_phase(n, Phase::StartPost);
+                            self.advance(n);
+                        }
+                    }
+                    Phase::Running | Phase::Reload => {
+                        if !clean && !cmd_ignores(&s.exec_start, 0) {
+                            rt.result = Some(result_of(status));
+                        }
+                        if s.remain_after_exit && rt.result.is_none() {
+                            self.set_state(n, ActiveState::Active, "exited");
+                        } else {
+                            self.enter_stop(n, false);
+                        }
+                    }
+                    _ => self.advance(n),
+                }
+            }
+        }
+    }
+
+    fn read_log(&mut self, n: &str) {
+        let Some(rt) = self.rt.get_mut(n) else { return };
+        let Some(r) = &rt.log_r else { return };
+        let mut buf = [0u8; 8192];
+        loop {
+            // SAFETY: reading into a stack buffer from our nonblocking pipe.
+            let k = unsafe { libc::read(r.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if k <= 0 {
+                break;
+            }
+            rt.log_buf.extend_from_slice(&buf[..k as usize]);
+        }
+        let mut lines = Vec::new();
+        while let Some(pos) = rt.log_buf.iter().position(|b| *b == b'\n') {
+            let l: Vec<u8> = rt.log_buf.drain(..=pos).collect();
+            lines.push(String::from_utf8_lossy(&l[..l.len() - 1]).into_owned());
+        }
+        if rt.log_buf.len() > 4096 {
+            lines.push(String::from_utf8_lossy(&std::mem::take(&mut rt.log_buf)).into_owned());
+        }
+        let to_console = self
+            .set
+            .units
+            .get(n)
+            .and_then(|u| u.service())
+            .is_some_and(|s| matches!(s.exec.stdout, Some(crate::unit::StdIo::LogAndConsole)));
+        for l in lines {
+            let f = self.logs.push(n, &l);
+            if to_console {
+                self.console(&f);
+            }
+        }
+    }
+
+    fn read_ready_fd(&mut self, n: &str) {
+        let Some(rt) = self.rt.get_mut(n) else { return };
+        let Some(r) = &rt.ready_fd else { return };
+        let mut buf = [0u8; 256];
+        // SAFETY: reading into a stack buffer.
+        let k = unsafe { libc::read(r.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if k == 0 {
+            rt.ready_fd = None;
+            return;
+        }
+        if k > 0 && buf[..k as usize].contains(&b'\n') {
+            rt.ready_fd = None;
+            self.became_ready(n);
+        }
+    }
+
+    fn became_ready(&mut self, n: &str) {
+        let rt = self.rt.entry(n.to_string()).or_default();
+        if rt.ready {
+            return;
+        }
+        rt.ready = true;
+        self.logs.push(n, "ready");
+        if rt.ph() == Phase::Start {
+            self.set_phase(n, Phase::StartPost);
+            self.advance(n);
+        }
+    }
+
+    fn handle_notify(&mut self) {
+        let Some(sock) = &self.notify else { return };
+        let fd = sock.as_raw_fd();
+        loop {
+            let mut data = [0u8; 4096];
+            let mut cbuf = [0u64; 64];
+            let mut iov = libc::iovec {
+                iov_base: data.as_mut_ptr().cast(),
+                iov_len: data.len(),
+            };
+            // SAFETY: a zeroed msghdr filled with valid buffers.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cbuf.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+            // SAFETY: recvmsg on our socket with the buffers above.
+            let k =
+                unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
+            if k < 0 {
+                break;
+            }
+            let mut pid = None;
+            let mut fds: Vec<OwnedFd> = Vec::new();
+            // SAFETY: walking the control messages the kernel filled in.
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&msg);
+                while !c.is_null() {
+                    if (*c).cmsg_level == libc::SOL_SOCKET
+                        && (*c).cmsg_type == libc::SCM_CREDENTIALS
+                    {
+                        let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                        pid = Some(cred.pid);
+                    } else if (*c).cmsg_level == libc::SOL_SOCKET
+                        && (*c).cmsg_type == libc::SCM_RIGHTS
+                    {
+                        let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                        for i in 0..len / 4 {
+                            let f: i32 =
+                                std::ptr::read_unaligned((libc::CMSG_DATA(c) as *const i32).add(i));
+                            fds.push(OwnedFd::from_raw_fd(f));
+                        }
+                    }
+                    c = libc::CMSG_NXTHDR(&msg, c);
+                }
+            }
+            let text = String::from_utf8_lossy(&data[..k as usize]).into_owned();
+            if let Some(unit) = pid.and_then(|p| self.unit_of_pid(p)) {
+                self.apply_notify(&unit, &text);
+            }
+            // Dropping `fds` closes BARRIER=1 fds: the sender knows we processed its message.
+            drop(fds);
+        }
+    }
+
+    fn unit_of_pid(&self, pid: i32) -> Option<String> {
+        if let Some((n, _)) = self.pids.get(&pid) {
+            return Some(n.clone());
+        }
+        for (n, rt) in &self.rt {
+            if rt.main_pid == Some(pid) {
+                return Some(n.clone());
+            }
+        }
+        let (pgid, sid) = proc_stat(pid).map(|(_, pg, s, _)| (pg, s))?;
+        for (n, rt) in &self.rt {
+            if rt.pgids.contains(&pgid) || rt.pgids.contains(&sid) {
+                return Some(n.clone());
+            }
+        }
+        let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        for e in env.split(|b| *b == 0) {
+            if let Some(inv) = e.strip_prefix(b"B8G_INVOCATION=") {
+                return self
+                    .rt
+                    .iter()
+                    .find(|(_, rt)| rt.invocation.as_bytes() == inv)
+                    .map(|(n, _)| n.clone());
+            }
+        }
+        None
+    }
+
+    fn apply_notify(&mut self, n: &str, text: &str) {
+        let watchdog = self.svc(n).and_then(|s| s.watchdog);
+        for line in text.lines() {
+            let (k, v) = line.split_once('=').unwrap_or((line, ""));
+            let rt = self.rt.entry(n.to_string()).or_default();
+            match k {
+                "READY" if v == "1" => {
+                    self.became_ready(n);
+                }
+                "STATUS" => {
+                    rt.status_text = Some(v.to_string());
+                    self.logs.push(n, &format!("status: {v}"));
+                }
+                "MAINPID" => {
+                    if let Ok(p) = v.parse::<i32>() {
+                        if let Some(old) = rt.main_pid {
+                            self.pids.remove(&old);
+                        }
+                        rt.main_pid = Some(p);
+                        self.pids.insert(p, (n.to_string(), Role::Main));
+                    }
+                }
+                "STOPPING" if v == "1" => {
+                    self.logs.push(n, "service reports it is stopping");
+                }
+                "WATCHDOG" if v == "1" => {
+                    if let Some(w) = watchdog {
+                        rt.watchdog_at = Some(now() + w);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- time
+
+    fn handle_deadlines(&mut self) {
+        let t = now();
+        let names: Vec<String> = self.rt.keys().cloned().collect();
+        for n in names {
+            let Some(rt) = self.rt.get(&n) else { continue };
+            let (deadline, restart_at, wd, phase) =
+                (rt.deadline, rt.restart_at, rt.watchdog_at, rt.ph());
+            if let Some(s) = self.svc(&n) {
+                if matches!(phase, Phase::StopSigterm | Phase::StopSigkill) {
+                    self.advance(&n);
+                }
+                let phase = self.rt.get(&n).map(Rt::ph).unwrap_or(Phase::Idle);
+                if deadline.is_some_and(|d| d <= t) {
+                    self.rt.entry(n.clone()).or_default().deadline = None;
+                    match phase {
+                        Phase::StartPre | Phase::Start | Phase::StartPost => {
+                            self.logs.push(&n, "start timed out");
+                            self.rt.entry(n.clone()).or_default().result = Some("timeout".into());
+                            self.enter_sigterm(&n, &s);
+                        }
+                        Phase::Reload => {
+                            self.logs.push(&n, "reload timed out");
+                            self.set_phase(&n, Phase::Running);
+                            self.set_state(&n, ActiveState::Active, "running");
+                            self.finish_job(&n, JobResult::Failed);
+                        }
+                        Phase::Stop => {
+                            if let Some(c) = self.rt.get(&n).and_then(|r| r.control_pid) {
+                                kill(c, libc::SIGKILL);
+                            }
+                            self.enter_sigterm(&n, &s);
+                        }
+                        Phase::StopSigterm => {
+                            if s.send_sigkill {
+                                self.enter_sigkill(&n, &s);
+                            } else {
+                                self.set_phase(&n, Phase::StopPost);
+                                self.advance(&n);
+                            }
+                        }
+                        Phase::StopSigkill => {
+                            let left: Vec<String> = self
+                                .unit_procs(&n)
+                                .iter()
+                                .map(|p| describe_pid(*p))
+                                .collect();
+                            self.say(&format!(
+                                "{n}: processes survived SIGKILL: {}",
+                                left.join(", ")
+                            ));
+                            let rt = self.rt.entry(n.clone()).or_default();
+                            rt.main_pid = None;
+                            rt.control_pid = None;
+                            self.set_phase(&n, Phase::StopPost);
+                            self.advance(&n);
+                        }
+                        Phase::StopPost => {
+                            if let Some(c) = self.rt.get(&n).and_then(|r| r.control_pid) {
+                                kill(c, libc::SIGKILL);
+                            }
+                            self.finalize(&n, &s);
+                        }
+                        _ => {}
+                    }
+                }
+                if wd.is_some_and(|d| d <= t) && phase == Phase::Running {
+                    self.logs.push(&n, "watchdog timeout");
+                    let rt = self.rt.entry(n.clone()).or_default();
+                    rt.watchdog_at = None;
+                    rt.result = Some("watchdog".into());
+                    if let Some(p) = rt.main_pid {
+                        kill(p, libc::SIGABRT);
+                    }
+                    self.enter_stop(&n, false);
+                }
+                if restart_at.is_some_and(|d| d <= t) && phase == Phase::AutoRestart {
+                    self.rt.entry(n.clone()).or_default().restart_at = None;
+                    if let Some(u) = self.set.units.get(&n).cloned() {
+                        // Restarts go through the engine so ordering still holds.
+                        self.set_state(&n, ActiveState::Activating, "auto-restart");
+                        if self
+                            .engine
+                            .start(&self.set, &u.name, false, &|_| ActiveState::Inactive)
+                            .is_err()
+                        {
+                            self.set_state(&n, ActiveState::Failed, "failed");
+                        }
+                        self.rt.entry(n.clone()).or_default().phase = Some(Phase::Idle);
+                        self.state_reset_for_restart(&n);
+                    }
+                }
+            }
+            // Timers.
+            if self
+                .set
+                .units
+                .get(&n)
+                .is_some_and(|u| matches!(u.config, KindConfig::Timer(_)))
+                && self.state_of(&n) == ActiveState::Active
+            {
+                if let Some(next) = self.timer_next(&n) {
+                    if next <= t {
+                        let target = self.set.units.get(&n).map(|u| match &u.config {
+                            KindConfig::Timer(c) => load::timer_unit(u, c.unit.as_deref()),
+                            _ => String::new(),
+                        });
+                        self.rt.entry(n.clone()).or_default().last_trigger = Some(t);
+                        if let Some(target) = target {
+                            self.logs.push(&n, &format!("elapsed; starting {target}"));
+                            if let Err(e) = self.start_unit(&target, false) {
+                                self.logs.push(&n, &format!("cannot start {target}: {e}"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn state_reset_for_restart(&mut self, n: &str) {
+        // The unit is "inactive" for the engine so the start job actually runs.
+        let rt = self.rt.entry(n.to_string()).or_default();
+        rt.state = Some(ActiveState::Activating);
+    }
+
+    fn timer_next(&self, n: &str) -> Option<Instant> {
+        let u = self.set.units.get(n)?;
+        let KindConfig::Timer(c) = &u.config else {
+            return None;
+        };
+        let rt = self.rt.get(n)?;
+        let target = load::timer_unit(u, c.unit.as_deref());
+        let trt = self.rt.get(&target);
+        let last = rt.last_trigger;
+        let mut cands: Vec<Instant> = Vec::new();
+        let after_last = |i: Instant| last.is_none_or(|l| i > l);
+        for d in &c.on_boot {
+            cands.push(self.start + *d);
+        }
+        if let Some(a) = rt.activated {
+            for d in &c.on_active {
+                cands.push(a + *d);
+            }
+        }
+        if let Some(ls) = trt.and_then(|r| r.last_start) {
+            for d in &c.on_unit_active {
+                cands.push(ls + *d);
+            }
+        }
+        if let Some(li) = trt.and_then(|r| r.inactive_since) {
+            for d in &c.on_unit_inactive {
+                cands.push(li + *d);
+            }
+        }
+        let wall = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let t = now();
+        for cal in &c.on_calendar {
+            let base = last
+                .map(|l| wall - t.saturating_duration_since(l).as_secs() as i64)
+                .unwrap_or(wall - 1);
+            if let Some(next) = cal.next_after(base) {
+                cands.push(t + Duration::from_secs((next - wall).max(0) as u64));
+            }
+        }
+        cands.into_iter().filter(|i| after_last(*i)).min()
+    }
+
+    // ---------------------------------------------------------------- sockets
+
+    fn socket_start(&mut self, u: &Unit) {
+        let n = u.name.clone();
+        let KindConfig::Socket(c) = &u.config else {
+            return;
+        };
+        let mut fds = Vec::new();
+        for l in &c.listen {
+            match open_listener(l, c) {
+                Ok(fd) => fds.push(fd),
+                Err(e) => {
+                    self.logs
+                        .push(&n, &format!("cannot listen on {}: {e}", l.address));
+                    self.say(&format!("{n}: cannot listen on {}: {e}", l.address));
+                    self.rt.entry(n.clone()).or_default().result = Some("resources".into());
+                    self.set_state(&n, ActiveState::Failed, "failed");
+                    self.finish_job(&n, JobResult::Failed);
+                    return;
+                }
+            }
+        }
+        self.rt.entry(n.clone()).or_default().listen_fds = fds;
+        self.set_state(&n, ActiveState::Active, "listening");
+        self.finish_job(&n, JobResult::Done);
+    }
+
+    fn socket_wants_poll(&self, sock: &str) -> bool {
+        let Some(u) = self.set.units.get(sock) else {
+            return false;
+        };
+        let KindConfig::Socket(c) = &u.config else {
+            return false;
+        };
+        if c.accept {
+            return true;
+        }
+        let svc = load::socket_service(u, c.service.as_deref());
+        self.state_of(&svc) == ActiveState::Inactive
+            || self.state_of(&svc) == ActiveState::Failed && !self.engine.has_job(&svc)
+    }
+
+    fn socket_ready(&mut self, sock: &str, fd: RawFd) {
+        let Some(u) = self.set.units.get(sock).cloned() else {
+            return;
+        };
+        let KindConfig::Socket(c) = &u.config else {
+            return;
+        };
+        let svc = load::socket_service(&u, c.service.as_deref());
+        if !c.accept {
+            if self.engine.has_job(&svc) {
+                return;
+            }
+            self.logs
+                .push(sock, &format!("incoming traffic; activating {svc}"));
+            if let Err(e) = self.start_unit(&svc, false) {
+                self.logs.push(sock, &format!("cannot activate {svc}: {e}"));
+            }
+            return;
+        }
+        // Accept=yes: one instance per connection, the connection as fd 3.
+        // SAFETY: accept4 on our listening fd.
+        let conn = unsafe {
+            libc::accept4(
+                fd,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            )
+        };
+        if conn < 0 {
+            return;
+        }
+        // SAFETY: a fresh fd from accept4.
+        let conn = unsafe { OwnedFd::from_raw_fd(conn) };
+        self.counter += 1;
+        let stem = sock.trim_end_matches(".socket");
+        let inst = format!("{stem}@{}.service", self.counter);
+        let template = format!("{stem}@.service");
+        let path = self
+            .cfg
+            .unit_dirs
+            .iter()
+            .map(|d| d.join(&template))
+            .find(|p| p.is_file());
+        let Some(path) = path else {
+            self.logs
+                .push(sock, &format!("no template {template} for Accept=yes"));
+            return;
+        };
+        let mut list = Vec::new();
+        let mut warned = BTreeSet::new();
+        let mut d = crate::unit::parse::Diags {
+            list: &mut list,
+            warned: &mut warned,
+        };
+        let mut unit = load::load_file(&inst, &path, &[], &self.cfg.specifier_dirs(), &mut d);
+        // Per-connection instances need no boot ordering: the socket is already up.
+        unit.default_dependencies = false;
+        self.set.units.insert(inst.clone(), unit);
+        self.engine.rebuild(&self.set);
+        self.rt.entry(inst.clone()).or_default().conn_fd = Some(conn);
+        let _ = self.start_unit(&inst, false);
+    }
+
+    // ---------------------------------------------------------------- mounts
+
+    fn mount_start(&mut self, u: &Unit) {
+        let n = u.name.clone();
+        let KindConfig::Mount(m) = &u.config else {
+            return;
+        };
+        let _ = std::fs::create_dir_all(&m.where_);
+        match do_mount(
+            &m.what,
+            &m.where_,
+            m.fs_type.as_deref(),
+            m.options.as_deref().unwrap_or(""),
+        ) {
+            Ok(()) => {
+                self.set_state(&n, ActiveState::Active, "mounted");
+                self.finish_job(&n, JobResult::Done);
+            }
+            Err(e) => {
+                self.logs.push(
+                    &n,
+                    &format!("mount {} on {}: {e}", m.what, m.where_.display()),
+                );
+                self.rt.entry(n.clone()).or_default().result = Some(format!("mount: {e}"));
+                self.set_state(&n, ActiveState::Failed, "failed");
+                self.finish_job(&n, JobResult::Failed);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- control
+
+    fn handle_control(&mut self) {
+        loop {
+            let Some(l) = &self.control else { return };
+            let Ok((stream, _)) = l.accept() else { return };
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+            self.serve(stream);
+        }
+    }
+
+    fn serve(&mut self, stream: UnixStream) {
+        let mut line = String::new();
+        let Ok(read) = stream.try_clone() else { return };
+        if BufReader::new(read).read_line(&mut line).is_err() {
+            return;
+        }
+        let resp = match serde_json::from_str::<Request>(&line) {
+            Ok(req) => self.request(&req),
+            Err(e) => Response::err(format!("bad request: {e}")),
+        };
+        let mut out = serde_json::to_string(&resp).unwrap_or_else(|_| "{\"ok\":false}".into());
+        out.push('\n');
+        let mut w = stream;
+        let _ = w.write_all(out.as_bytes());
+    }
+
+    fn unit_json(&self, n: &str) -> serde_json::Value {
+        let u = self.set.get(n);
+        let name = self.set.resolve(n);
+        let rt = self.rt.get(name);
+        let st = self.state_of(name);
+        json!({
+            "name": name,
+            "description": u.and_then(|u| u.description.clone()),
+            "load": match u { None => "not-found".to_string(), Some(u) => u.load_error.clone().map(|e| format!("error: {e}")).unwrap_or_else(|| "loaded".into()) },
+            "active": st.as_str(),
+            "sub": rt.map(|r| r.sub).filter(|s| !s.is_empty()).unwrap_or("dead"),
+            "result": rt.and_then(|r| r.result.clone()),
+            "main_pid": rt.and_then(|r| r.main_pid),
+            "status": rt.and_then(|r| r.status_text.clone()),
+            "restarts": rt.map(|r| r.restarts).unwrap_or(0),
+            "job": self.engine.jobs.get(name).map(|j| j.kind),
+            "sources": u.map(|u| u.sources.iter().map(|p| p.display().to_string()).collect::<Vec<_>>()).unwrap_or_default(),
+        })
+    }
+
+    fn system_state(&self) -> &'static str {
+        if self.shutdown.is_some() {
+            "stopping"
+        } else if !self.ready_reported {
+            "starting"
+        } else if self.degraded || self.rt.values().any(|r| r.st() == ActiveState::Failed) {
+            "degraded"
+        } else {
+            "running"
+        }
+    }
+
+    fn request(&mut self, req: &Request) -> Response {
+        let units = &req.units;
+        let each =
+            |m: &mut Manager, f: &dyn Fn(&mut Manager, &str) -> Result<(), String>| -> Response {
+                let mut errs = Vec::new();
+                for u in units {
+                    if let Err(e) = f(m, u) {
+                        errs.push(e);
+                    }
+                }
+                if errs.is_empty() {
+                    Response::ok(json!(null))
+                } else {
+                    Response::err(errs.join("; "))
+                }
+            };
+        match req.cmd.as_str() {
+            "status" => {
+                if units.is_empty() {
+                    Response::ok(json!({
+                        "state": self.system_state(),
+                        "units": self.set.units.len(),
+                        "jobs": self.engine.jobs.len(),
+                        "failed": self.rt.iter().filter(|(_, r)| r.st() == ActiveState::Failed).map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+                        "uptime_ms": self.start.elapsed().as_millis() as u64,
+                    }))
+                } else {
+                    Response::ok(json!(units
+                        .iter()
+                        .map(|u| self.unit_json(u))
+                        .collect::<Vec<_>>()))
+                }
+            }
+            "start" => each(self, &|m, u| m.start_unit(u, false)),
+            "isolate" => each(self, &|m, u| m.start_unit(u, true)),
+            "stop" => each(self, &|m, u| m.stop_unit(u)),
+            "restart" => each(self, &|m, u| {
+                let st = m.state_of(m.set.resolve(u));
+                if st == ActiveState::Inactive || st == ActiveState::Failed {
+                    m.start_unit(u, false)
+                } else {
+                    m.engine
+                        .restart_or_reload(&m.set, u, JobKind::Restart)
+                        .map_err(|e| e.to_string())
+                }
+            }),
+            "reload" => each(self, &|m, u| {
+                m.engine
+                    .restart_or_reload(&m.set, u, JobKind::Reload)
+                    .map_err(|e| e.to_string())
+            }),
+            "reset-failed" => {
+                let names: Vec<String> = if units.is_empty() {
+                    self.rt.keys().cloned().collect()
+                } else {
+                    units
+                        .iter()
+                        .map(|u| self.set.resolve(u).to_string())
+                        .collect()
+                };
+                for n in names {
+                    if let Some(rt) = self.rt.get_mut(&n) {
+                        rt.starts.clear();
+                        rt.restarts = 0;
+                        if rt.st() == ActiveState::Failed {
+                            rt.state = Some(ActiveState::Inactive);
+                            rt.sub = "dead";
+                            rt.result = None;
+                        }
+                    }
+                }
+                self.degraded = false;
+                Response::ok(json!(null))
+            }
+            "list-units" => {
+                let v: Vec<_> = self
+                    .set
+                    .units
+                    .keys()
+                    .filter(|n| self.rt.contains_key(*n) || self.set.units[*n].load_error.is_some())
+                    .map(|n| self.unit_json(n))
+                    .collect();
+                Response::ok(json!(v))
+            }
+            "list-dependencies" => {
+                let root = units
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| self.cfg.default_target.clone());
+                Response::ok(self.dep_tree(self.set.resolve(&root), &mut BTreeSet::new()))
+            }
+            "is-system-running" => Response::ok(json!(self.system_state())),
+            "log" => {
+                let n = units
+                    .first()
+                    .map(|u| self.set.resolve(u).to_string())
+                    .unwrap_or_else(|| MANAGER.to_string());
+                Response::ok(json!(self.logs.since(&n, req.after)))
+            }
+            "daemon-reload" => {
+                self.reload_units();
+                Response::ok(json!(null))
+            }
+            "poweroff" | "reboot" | "halt" => {
+                let k = match req.cmd.as_str() {
+                    "poweroff" => ShutdownKind::Poweroff,
+                    "reboot" => ShutdownKind::Reboot,
+                    _ => ShutdownKind::Halt,
+                };
+                self.begin_shutdown(k);
+                Response::ok(json!(null))
+            }
+            "telinit" => match units.first().and_then(|l| sysv::runlevel_target(l)) {
+                Some(t) => match self.start_unit(t, true) {
+                    Ok(()) => Response::ok(json!(t)),
+                    Err(e) => Response::err(e),
+                },
+                None => Response::err("unknown runlevel"),
+            },
+            "jobs" => Response::ok(json!(self.engine.jobs.values().collect::<Vec<_>>())),
+            other => Response::err(format!("unknown command {other:?}")),
+        }
+    }
+
+    fn dep_tree(&self, n: &str, seen: &mut BTreeSet<String>) -> serde_json::Value {
+        let u = self.set.units.get(n);
+        let mut children = Vec::new();
+        if seen.insert(n.to_string()) {
+            if let Some(u) = u {
+                for d in u
+                    .deps
+                    .requires
+                    .iter()
+                    .chain(&u.deps.wants)
+                    .chain(&u.deps.binds_to)
+                    .collect::<BTreeSet<_>>()
+                {
+                    children.push(self.dep_tree(d, seen));
+                }
+            }
+        }
+        json!({"name": n, "active": self.state_of(n).as_str(), "deps": children})
+    }
+
+    // ---------------------------------------------------------------- shutdown
+
+    pub fn begin_shutdown(&mut self, kind: ShutdownKind) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        self.say(&format!("shutting down ({kind:?})"));
+        self.shutdown = Some((kind, now()));
+        // Cancel queued starts, then stop everything in reverse dependency order.
+        let queued: Vec<String> = self
+            .engine
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.kind != JobKind::Stop && !j.running)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for q in queued {
+            self.engine.finish(&self.set, &q, JobResult::Canceled);
+        }
+        let active: Vec<String> = self
+            .rt
+            .iter()
+            .filter(|(_, r)| !matches!(r.st(), ActiveState::Inactive | ActiveState::Failed))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in active {
+            let _ = self.stop_unit(&n);
+        }
+    }
+
+    fn check_shutdown_progress(&mut self) {
+        let Some((kind, since)) = self.shutdown else {
+            return;
+        };
+        // Per-unit timeouts bound each stop; this overall bound only guards against bugs.
+        let cap = self.cfg.default_timeout_stop * 3 + Duration::from_secs(5);
+        let busy = self.engine.jobs.values().any(|j| j.kind == JobKind::Stop)
+            || self.rt.values().any(|r| {
+                matches!(
+                    r.ph(),
+                    Phase::Stop | Phase::StopSigterm | Phase::StopSigkill | Phase::StopPost
+                )
+            });
+        if busy && since.elapsed() < cap {
+            return;
+        }
+        self.final_shutdown(kind);
+    }
+
+    fn final_shutdown(&mut self, kind: ShutdownKind) -> ! {
+        for c in self.extras.shutdown.clone() {
+            self.run_sh(&c);
+        }
+        self.say("sending SIGTERM to remaining processes");
+        let pid1 = is_pid1();
+        let targets = |_: ()| -> Vec<i32> { remaining_processes(pid1) };
+        for p in targets(()) {
+            kill(p, libc::SIGTERM);
+            kill(p, libc::SIGCONT);
+        }
+        let deadline = now() + self.cfg.kill_grace;
+        while now() < deadline {
+            self.reap();
+            if targets(()).is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let left = targets(());
+        if !left.is_empty() {
+            let names: Vec<String> = left.iter().map(|p| describe_pid(*p)).collect();
+            self.say(&format!(
+                "processes blocking shutdown, sending SIGKILL: {}",
+                names.join(", ")
+            ));
+            for p in &left {
+                kill(*p, libc::SIGKILL);
+            }
+            let d2 = now() + Duration::from_secs(2);
+            while now() < d2 && !targets(()).is_empty() {
+                self.reap();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.reap();
+        if self.cfg.boot {
+            unmount_all(self);
+        }
+        self.say("reached final stage, syncing");
+        // SAFETY: sync has no preconditions.
+        unsafe { libc::sync() };
+        self.finished = true;
+        let cmd = match kind {
+            ShutdownKind::Poweroff => libc::LINUX_REBOOT_CMD_POWER_OFF,
+            ShutdownKind::Reboot => libc::LINUX_REBOOT_CMD_RESTART,
+            ShutdownKind::Halt => libc::LINUX_REBOOT_CMD_HALT,
+        };
+        if pid1 {
+            // SAFETY: reboot(2); in a PID namespace it ends the namespace.
+            unsafe { libc::reboot(cmd) };
+            self.say(&format!(
+                "reboot(2) failed: {}",
+                std::io::Error::last_os_error()
+            ));
+            crate::boot::emergency_shell(&self.cfg);
+        }
+        std::process::exit(0);
+    }
+}
+
+trait NoCtty {
+    fn custom_flags_noctty(&mut self) -> &mut Self;
+}
+impl NoCtty for std::fs::OpenOptions {
+    fn custom_flags_noctty(&mut self) -> &mut Self {
+        std::os::unix::fs::OpenOptionsExt::custom_flags(self, libc::O_NOCTTY)
+    }
+}
+
+fn kill(pid: i32, sig: i32) {
+    if pid > 1 {
+        // SAFETY: kill has no memory preconditions.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+fn proc_stat(pid: i32) -> Option<(i32, i32, i32, char)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // state ppid pgrp session
+    Some((
+        f.get(1)?.parse().ok()?,
+        f.get(2)?.parse().ok()?,
+        f.get(3)?.parse().ok()?,
+        f.first()?.chars().next()?,
+    ))
+}
+
+/// (pid, pgid, sid, state) of every process.
+fn list_procs() -> Vec<(i32, i32, i32, char)> {
+    let mut v = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            if let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) {
+                if let Some((_, pg, sid, st)) = proc_stat(pid) {
+                    v.push((pid, pg, sid, st));
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Processes to kill at the end: everything but us and kernel threads when PID 1,
+/// otherwise only our descendants.
+fn remaining_processes(pid1: bool) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut parents: HashMap<i32, i32> = HashMap::new();
+    let mut v = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            if let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) {
+                if let Some((ppid, _, _, st)) = proc_stat(pid) {
+                    if st == 'Z' || pid == me {
+                        continue;
+                    }
+                    // Kernel threads are children of kthreadd (pid 2) or pid 0.
+                    if ppid == 2 || ppid == 0 {
+                        continue;
+                    }
+                    parents.insert(pid, ppid);
+                    v.push(pid);
+                }
+            }
+        }
+    }
+    if pid1 {
+        return v;
+    }
+    v.into_iter()
+        .filter(|p| {
+            let mut cur = *p;
+            for _ in 0..64 {
+                match parents.get(&cur) {
+                    Some(pp) if *pp == me => return true,
+                    Some(pp) => cur = *pp,
+                    None => return false,
+                }
+            }
+            false
+        })
+        .collect()
+}
+
+fn describe_pid(pid: i32) -> String {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    format!("{pid} ({})", comm.trim())
+}
+
+fn describe_status(status: i32) -> String {
+    if libc::WIFEXITED(status) {
+        format!("exited with status {}", libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        format!("killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("ended with wait status {status}")
+    }
+}
+
+fn result_of(status: i32) -> String {
+    if libc::WIFSIGNALED(status) {
+        format!("signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("exit-code {}", libc::WEXITSTATUS(status))
+    }
+}
+
+fn uptime_ms() -> u64 {
+    // SAFETY: clock_gettime into a local timespec.
+    unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts);
+        ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+    }
+}
+
+fn cstring(s: &str) -> Result<std::ffi::CString, std::io::Error> {
+    std::ffi::CString::new(s).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+}
+
+/// mount(2) with fstab-style options split into flags and data.
+pub fn do_mount(
+    what: &str,
+    where_: &Path,
+    fstype: Option<&str>,
+    options: &str,
+) -> Result<(), std::io::Error> {
+    let mut flags: libc::c_ulong = 0;
+    let mut data = Vec::new();
+    for o in options.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => flags |= libc::MS_RDONLY,
+            "rw" | "defaults" | "auto" | "noauto" | "nofail" | "user" | "nouser" => {}
+            "nosuid" => flags |= libc::MS_NOSUID,
+            "nodev" => flags |= libc::MS_NODEV,
+            "noexec" => flags |= libc::MS_NOEXEC,
+            "noatime" => flags |= libc::MS_NOATIME,
+            "relatime" => flags |= libc::MS_RELATIME,
+            "sync" => flags |= libc::MS_SYNCHRONOUS,
+            "bind" => flags |= libc::MS_BIND,
+            "rbind" => flags |= libc::MS_BIND | libc::MS_REC,
+            "remount" => flags |= libc::MS_REMOUNT,
+            o if o.starts_with("x-") => {}
+            o => data.push(o),
+        }
+    }
+    let what = cstring(what)?;
+    let target = cstring(&where_.display().to_string())?;
+    let ty = fstype.map(cstring).transpose()?;
+    let data = cstring(&data.join(","))?;
+    // SAFETY: all pointers are valid NUL-terminated strings or null.
+    let r = unsafe {
+        libc::mount(
+            what.as_ptr(),
+            target.as_ptr(),
+            ty.as_ref().map_or(std::ptr::null(), |t| t.as_ptr()),
+            flags,
+            data.as_ptr().cast(),
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+pub fn umount(where_: &Path, flags: i32) -> Result<(), std::io::Error> {
+    let t = cstring(&where_.display().to_string())?;
+    // SAFETY: valid C string.
+    if unsafe { libc::umount2(t.as_ptr(), flags) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Unmounts everything but the root in reverse mount order, each attempt bounded in
+/// time by running it in a child; what cannot be unmounted is remounted read-only.
+fn unmount_all(m: &mut Manager) {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut targets: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
+        .collect();
+    targets.reverse();
+    for t in targets {
+        if t == "/"
+            || t == "/proc"
+            || t == "/sys"
+            || t == "/dev"
+            || t.starts_with("/dev/")
+            || t.starts_with("/sys/")
+            || t.starts_with("/proc/")
+        {
+            continue;
+        }
+        let ok = bounded(Duration::from_secs(5), || umount(Path::new(&t), 0).is_ok());
+        if !ok {
+            let ro = bounded(Duration::from_secs(5), || {
+                do_mount("none", Path::new(&t), None, "remount,ro").is_ok()
+            });
+            m.say(&format!(
+                "could not unmount {t}; {}",
+                if ro {
+                    "remounted read-only"
+                } else {
+                    "remount read-only failed too"
+                }
+            ));
+        }
+    }
+    let _ = bounded(Duration::from_secs(5), || {
+        do_mount("none", Path::new("/"), None, "remount,ro").is_ok()
+    });
+}
+
+/// Runs `f` in a forked child and waits at most `limit` for it.
+fn bounded(limit: Duration, f: impl FnOnce() -> bool) -> bool {
+    // SAFETY: single-threaded; the child only runs `f` and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let ok = f();
+        // SAFETY: leaving the child without running destructors.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    if pid < 0 {
+        return false;
+    }
+    let deadline = now() + limit;
+    loop {
+        let mut st = 0;
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
+        if r == pid {
+            return libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0;
+        }
+        if now() > deadline {
+            kill(pid, libc::SIGKILL);
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn open_listener(
+    l: &crate::unit::Listen,
+    c: &crate::unit::SocketConfig,
+) -> Result<OwnedFd, std::io::Error> {
+    let ty = match l.kind {
+        ListenKind::Stream => libc::SOCK_STREAM,
+        ListenKind::Datagram => libc::SOCK_DGRAM,
+        ListenKind::SeqPacket => libc::SOCK_SEQPACKET,
+    } | libc::SOCK_CLOEXEC
+        | libc::SOCK_NONBLOCK;
+    let a = &l.address;
+    let (domain, addr): (i32, Vec<u8>) = if a.starts_with('/') || a.starts_with('@') {
+        let p = Path::new(a);
+        if a.starts_with('/') {
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d)?;
+                if let Some(m) = c.directory_mode {
+                    let _ = std::fs::set_permissions(
+                        d,
+                        std::os::unix::fs::PermissionsExt::from_mode(m),
+                    );
+                }
+            }
+            let _ = std::fs::remove_file(p);
+        }
+        // SAFETY: zeroed sockaddr_un.
+        let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        sa.sun_family = libc::AF_UNIX as _;
+        let bytes = a.as_bytes();
+        if bytes.len() >= sa.sun_path.len() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "socket path too long",
+            ));
+        }
+        for (i, b) in bytes.iter().enumerate() {
+            sa.sun_path[i] = if i == 0 && *b == b'@' {
+                0
+            } else {
+                *b as libc::c_char
+            };
+        }
+        let len = std::mem::size_of::<libc::sa_family_t>()
+            + bytes.len()
+            + usize::from(a.starts_with('/'));
+        // SAFETY: viewing the struct as bytes.
+        let raw = unsafe {
+            std::slice::from_raw_parts((&sa as *const libc::sockaddr_un).cast::<u8>(), len)
+        }
+        .to_vec();
+        (libc::AF_UNIX, raw)
+    } else {
+        let sa: std::net::SocketAddr = match a.parse::<u16>() {
+            Ok(port) => std::net::SocketAddr::from(([0u8; 16], port)),
+            Err(_) => a.parse().map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad address")
+            })?,
+        };
+        match sa {
+            std::net::SocketAddr::V4(v4) => {
+                // SAFETY: zeroed sockaddr_in.
+                let mut s: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+                s.sin_family = libc::AF_INET as _;
+                s.sin_port = v4.port().to_be();
+                s.sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
+                // SAFETY: viewing the struct as bytes.
+                (
+                    libc::AF_INET,
+                    unsafe {
+                        std::slice::from_raw_parts(
+                            (&s as *const libc::sockaddr_in).cast::<u8>(),
+                            std::mem::size_of_val(&s),
+                        )
+                    }
+                    .to_vec(),
+                )
+            }
+            std::net::SocketAddr::V6(v6) => {
+                // SAFETY: zeroed sockaddr_in6.
+                let mut s: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+                s.sin6_family = libc::AF_INET6 as _;
+                s.sin6_port = v6.port().to_be();
+                s.sin6_addr.s6_addr = v6.ip().octets();
+                // SAFETY: viewing the struct as bytes.
+                (
+                    libc::AF_INET6,
+                    unsafe {
+                        std::slice::from_raw_parts(
+                            (&s as *const libc::sockaddr_in6).cast::<u8>(),
+                            std::mem::size_of_val(&s),
+                        )
+                    }
+                    .to_vec(),
+                )
+            }
+        }
+    };
+    // SAFETY: socket/setsockopt/bind/listen on a fresh fd with a correctly sized address.
+    unsafe {
+        let fd = libc::socket(domain, ty, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let owned = OwnedFd::from_raw_fd(fd);
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            4,
+        );
+        if c.reuse_port {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_REUSEPORT,
+                (&one as *const libc::c_int).cast(),
+                4,
+            );
+        }
+        if domain == libc::AF_INET6 {
+            let zero: libc::c_int = 0;
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_V6ONLY,
+                (&zero as *const libc::c_int).cast(),
+                4,
+            );
+        }
+        if libc::bind(fd, addr.as_ptr().cast(), addr.len() as libc::socklen_t) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if a.starts_with('/') {
+            let _ = std::fs::set_permissions(
+                a,
+                std::os::unix::fs::PermissionsExt::from_mode(c.socket_mode.unwrap_or(0o666)),
+            );
+        }
+        if l.kind != ListenKind::Datagram
+            && libc::listen(fd, c.backlog.unwrap_or(libc::SOMAXCONN)) < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(owned)
+    }
+}
+
+/// Runs the manager forever. Panics in an iteration are caught and logged; a burst of
+/// them drops to the emergency shell. Returns only when not PID 1 and shut down.
+pub fn run(mgr: &mut Manager) {
+    let mut panics: VecDeque<Instant> = VecDeque::new();
+    loop {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| mgr.iterate()));
+        if r.is_err() {
+            let t = now();
+            panics.push_back(t);
+            while panics
+                .front()
+                .is_some_and(|p| t.duration_since(*p) > Duration::from_secs(10))
+            {
+                panics.pop_front();
+            }
+            mgr.say("internal error in the event loop; continuing");
+            if panics.len() > 5 {
+                mgr.say("too many internal errors; starting the emergency shell");
+                crate::boot::emergency_shell(&mgr.cfg);
+            }
+        }
+        if mgr.finished {
+            return;
+        }
+    }
+}
+
+impl Manager {
+    /// Logs a message from outside the loop (boot steps).
+    pub fn note(&mut self, msg: &str) {
+        self.say(msg);
+    }
+}
+
+/// PID 1 must not return from main: if the loop ever ends, fall back to the shell.
+pub fn never_exit(cfg: &Config) -> ! {
+    crate::boot::emergency_shell(cfg)
+}

@@ -1,0 +1,618 @@
+//! Loading a unit set from unit directories: the first directory that has a name
+//! wins, symlinks to other unit names are aliases and symlinks to /dev/null mask,
+//! `NAME.d/*.conf` drop-ins are applied in file-name order, `NAME.wants/` and
+//! `NAME.requires/` add dependencies, templates instantiate `foo@bar.service` from
+//! `foo@.service`, `[Install]` sections are honoured, default dependencies and
+//! built-in targets are added. The result is a closed set: every name a unit refers
+//! to is present, possibly as a "not found" placeholder that cannot start.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::ini::RawUnit;
+use super::name::{self, SpecifierDirs};
+use super::parse::{unit_from_raw, Diags};
+use super::{Diagnostic, KindConfig, Unit, UnitKind};
+
+/// Where units come from.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Unit directories, highest priority first.
+    pub unit_dirs: Vec<PathBuf>,
+    pub specifier_dirs: SpecifierDirs,
+}
+
+/// A closed set of units keyed by canonical name, with aliases and diagnostics.
+#[derive(Debug, Clone, Default)]
+pub struct UnitSet {
+    pub units: BTreeMap<String, Unit>,
+    pub aliases: BTreeMap<String, String>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl UnitSet {
+    /// The canonical name for `name` (following aliases).
+    pub fn resolve<'a>(&'a self, name: &'a str) -> &'a str {
+        self.aliases.get(name).map(String::as_str).unwrap_or(name)
+    }
+    pub fn get(&self, name: &str) -> Option<&Unit> {
+        self.units.get(self.resolve(name))
+    }
+}
+
+/// Targets that exist even without a file: (name, requires, wants, after).
+const BUILTIN: &[(&str, &str, &str, &str)] = &[
+    ("sysinit.target", "", "local-fs.target", "local-fs.target"),
+    (
+        "basic.target",
+        "sysinit.target",
+        "sockets.target timers.target paths.target",
+        "sysinit.target sockets.target timers.target paths.target",
+    ),
+    ("multi-user.target", "basic.target", "", "basic.target"),
+    (
+        "graphical.target",
+        "multi-user.target",
+        "",
+        "multi-user.target",
+    ),
+    ("rescue.target", "sysinit.target", "", "sysinit.target"),
+    ("emergency.target", "", "", ""),
+    ("local-fs.target", "", "", ""),
+    ("local-fs-pre.target", "", "", ""),
+    ("remote-fs.target", "", "", ""),
+    ("network.target", "", "", ""),
+    ("network-pre.target", "", "", ""),
+    ("network-online.target", "", "", "network.target"),
+    ("nss-lookup.target", "", "", ""),
+    ("time-sync.target", "", "", ""),
+    ("syslog.target", "", "", ""),
+    ("sockets.target", "", "", ""),
+    ("timers.target", "", "", ""),
+    ("paths.target", "", "", ""),
+    ("swap.target", "", "", ""),
+    ("getty.target", "", "", ""),
+    ("shutdown.target", "", "", ""),
+    ("umount.target", "", "", ""),
+    ("final.target", "", "", ""),
+    ("poweroff.target", "", "", ""),
+    ("reboot.target", "", "", ""),
+    ("halt.target", "", "", ""),
+];
+
+/// Targets that are part of shutting down and so do not conflict with it.
+pub const SHUTDOWN_TARGETS: &[&str] = &[
+    "shutdown.target",
+    "umount.target",
+    "final.target",
+    "poweroff.target",
+    "reboot.target",
+    "halt.target",
+    "emergency.target",
+];
+
+fn builtin(name: &str) -> Option<Unit> {
+    let (_, req, wants, after) = BUILTIN.iter().find(|b| b.0 == name)?;
+    let mut u = Unit::empty(name);
+    u.deps
+        .requires
+        .extend(req.split_whitespace().map(str::to_string));
+    u.deps
+        .wants
+        .extend(wants.split_whitespace().map(str::to_string));
+    u.deps
+        .after
+        .extend(after.split_whitespace().map(str::to_string));
+    u.default_dependencies = !SHUTDOWN_TARGETS.contains(&name);
+    Some(u)
+}
+
+#[derive(Default)]
+struct Scan {
+    files: BTreeMap<String, PathBuf>,
+    masked: BTreeSet<String>,
+    aliases: BTreeMap<String, String>,
+    dropins: BTreeMap<String, BTreeMap<String, PathBuf>>,
+    wants: BTreeMap<String, BTreeSet<String>>,
+    requires: BTreeMap<String, BTreeSet<String>>,
+}
+
+fn scan(dirs: &[PathBuf]) -> Scan {
+    let mut s = Scan::default();
+    for dir in dirs {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let fname = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            if let Some(unit) = fname.strip_suffix(".d") {
+                if path.is_dir() && UnitKind::from_name(unit).is_some() {
+                    let slot = s.dropins.entry(unit.to_string()).or_default();
+                    for f in read_sorted(&path) {
+                        let n = f
+                            .file_name()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned();
+                        if n.ends_with(".conf") {
+                            slot.entry(n).or_insert(f);
+                        }
+                    }
+                }
+                continue;
+            }
+            for (suffix, map) in [(".wants", &mut s.wants), (".requires", &mut s.requires)] {
+                if let Some(unit) = fname.strip_suffix(suffix) {
+                    if path.is_dir() {
+                        let slot = map.entry(unit.to_string()).or_default();
+                        for f in read_sorted(&path) {
+                            slot.insert(
+                                f.file_name()
+                                    .unwrap_or_default()
+                                    .to_string_lossy()
+                                    .into_owned(),
+                            );
+                        }
+                    }
+                }
+            }
+            if UnitKind::from_name(&fname).is_none()
+                || s.files.contains_key(&fname)
+                || s.masked.contains(&fname)
+            {
+                continue;
+            }
+            if let Ok(target) = std::fs::read_link(&path) {
+                if target == Path::new("/dev/null") {
+                    s.masked.insert(fname);
+                    continue;
+                }
+                let tname = target
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                if tname != fname && UnitKind::from_name(&tname) == UnitKind::from_name(&fname) {
+                    s.aliases.entry(fname).or_insert(tname);
+                    continue;
+                }
+            }
+            if path.is_file() {
+                s.files.insert(fname, path);
+            }
+        }
+    }
+    s
+}
+
+fn read_sorted(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Parses one file (fragment plus drop-ins) into a unit named `name`.
+pub fn load_file(
+    name: &str,
+    fragment: &Path,
+    dropins: &[PathBuf],
+    dirs: &SpecifierDirs,
+    diags: &mut Diags,
+) -> Unit {
+    let mut raw = RawUnit::default();
+    for p in std::iter::once(fragment).chain(dropins.iter().map(PathBuf::as_path)) {
+        match std::fs::read(p) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                for e in raw.add_source(p, &text) {
+                    diags.list.push(Diagnostic {
+                        location: format!("{}:{}", e.file, e.line),
+                        error: true,
+                        message: e.message,
+                    });
+                }
+            }
+            Err(e) => diags.list.push(Diagnostic {
+                location: p.display().to_string(),
+                error: true,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    unit_from_raw(name, &raw, dirs, diags)
+}
+
+/// Loads every unit reachable from the unit directories, the built-in targets and
+/// `generated` units (from SysV scripts; files of the same name override them).
+pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
+    let sc = scan(&opts.unit_dirs);
+    let mut set = UnitSet::default();
+    let mut warned = BTreeSet::new();
+    let mut generated: BTreeMap<String, Unit> =
+        generated.into_iter().map(|u| (u.name.clone(), u)).collect();
+    set.aliases = sc.aliases.clone();
+    let mut queue: Vec<String> = sc
+        .files
+        .keys()
+        .filter(|n| name::template_of(n).is_some() || !n.contains("@."))
+        .cloned()
+        .collect();
+    queue.extend(generated.keys().cloned());
+    queue.extend(BUILTIN.iter().map(|b| b.0.to_string()));
+    queue.push("default.target".into());
+    queue.extend(sc.wants.keys().cloned());
+    queue.extend(sc.requires.keys().cloned());
+    let mut seen = BTreeSet::new();
+    // Pass 1: load the closure of names.
+    while let Some(n) = queue.pop() {
+        let n = set.aliases.get(&n).cloned().unwrap_or(n);
+        if !seen.insert(n.clone()) {
+            continue;
+        }
+        let mut diags = Diags {
+            list: &mut set.diagnostics,
+            warned: &mut warned,
+        };
+        let mut unit = if let Err(e) = name::validate(&n) {
+            let mut u = Unit::empty("invalid.target");
+            u.name = n.clone();
+            u.load_error = Some(e);
+            u
+        } else if sc.masked.contains(&n) {
+            let mut u = Unit::empty(&n);
+            u.load_error = Some("unit is masked".into());
+            u
+        } else if let Some(path) = sc
+            .files
+            .get(&n)
+            .or_else(|| name::template_of(&n).and_then(|t| sc.files.get(&t)))
+        {
+            let mut dropins: BTreeMap<String, PathBuf> = BTreeMap::new();
+            if let Some(t) = name::template_of(&n) {
+                dropins.extend(sc.dropins.get(&t).cloned().unwrap_or_default());
+            }
+            dropins.extend(sc.dropins.get(&n).cloned().unwrap_or_default());
+            let dropins: Vec<PathBuf> = dropins.into_values().collect();
+            load_file(&n, path, &dropins, &opts.specifier_dirs, &mut diags)
+        } else if let Some(u) = generated.remove(&n) {
+            u
+        } else if let Some(u) = builtin(&n) {
+            u
+        } else if n == "default.target" {
+            set.aliases.insert(n.clone(), "multi-user.target".into());
+            queue.push("multi-user.target".into());
+            continue;
+        } else {
+            let mut u = Unit::empty(&n);
+            u.load_error = Some("unit not found".into());
+            u
+        };
+        if let Some(w) = sc.wants.get(&n) {
+            unit.deps.wants.extend(w.iter().cloned());
+        }
+        if let Some(r) = sc.requires.get(&n) {
+            unit.deps.requires.extend(r.iter().cloned());
+        }
+        for a in &unit.install.alias {
+            if a != &n && UnitKind::from_name(a) == Some(unit.kind) {
+                set.aliases.entry(a.clone()).or_insert_with(|| n.clone());
+            }
+        }
+        add_implicit(&mut unit);
+        queue.extend(referenced(&unit));
+        set.units.insert(n, unit);
+    }
+    // Pass 2: [Install] sections (Also= follows to the named units).
+    let mut installs: Vec<(String, String, bool)> = Vec::new();
+    for u in set.units.values() {
+        if u.load_error.is_some() {
+            continue;
+        }
+        for t in &u.install.wanted_by {
+            installs.push((t.clone(), u.name.clone(), false));
+        }
+        for t in &u.install.required_by {
+            installs.push((t.clone(), u.name.clone(), true));
+        }
+    }
+    for (target, unit, required) in installs {
+        let target = set.resolve(&target).to_string();
+        match set.units.get_mut(&target) {
+            Some(t) => {
+                if required {
+                    t.deps.requires.insert(unit);
+                } else {
+                    t.deps.wants.insert(unit);
+                }
+            }
+            None => set.diagnostics.push(Diagnostic {
+                location: unit.clone(),
+                error: false,
+                message: format!("[Install] names {target}, which does not exist"),
+            }),
+        }
+    }
+    // Pass 3: canonical names in dependency lists, then default dependencies (targets
+    // need their final wants list for the automatic After=).
+    let aliases = set.aliases.clone();
+    let canon = |s: &mut BTreeSet<String>| {
+        *s = s
+            .iter()
+            .map(|n| aliases.get(n).cloned().unwrap_or_else(|| n.clone()))
+            .collect();
+    };
+    for u in set.units.values_mut() {
+        let d = &mut u.deps;
+        for s in [
+            &mut d.requires,
+            &mut d.wants,
+            &mut d.binds_to,
+            &mut d.part_of,
+            &mut d.requisite,
+            &mut d.conflicts,
+            &mut d.after,
+            &mut d.before,
+            &mut d.on_failure,
+        ] {
+            canon(s);
+        }
+    }
+    // A mount is ordered after the mount unit of its closest parent, when there is one.
+    let mounts: BTreeSet<String> = set
+        .units
+        .values()
+        .filter(|u| u.kind == UnitKind::Mount)
+        .map(|u| u.name.clone())
+        .collect();
+    for u in set.units.values_mut() {
+        if let KindConfig::Mount(m) = &u.config {
+            let parent = m
+                .where_
+                .ancestors()
+                .skip(1)
+                .map(name::mount_unit_name)
+                .find(|n| mounts.contains(n));
+            if let Some(p) = parent {
+                u.deps.after.insert(p);
+            }
+        }
+    }
+    let no_default: BTreeSet<String> = set
+        .units
+        .values()
+        .filter(|u| !u.default_dependencies)
+        .map(|u| u.name.clone())
+        .collect();
+    for u in set.units.values_mut() {
+        add_default_deps(u, &no_default);
+    }
+    // Default dependencies may name built-ins not yet loaded (e.g. shutdown.target is
+    // always present, so this only matters for user-deleted names): make the set closed.
+    let missing: BTreeSet<String> = set
+        .units
+        .values()
+        .flat_map(referenced)
+        .filter(|n| !set.units.contains_key(n))
+        .collect();
+    for n in missing {
+        let mut u = builtin(&n).unwrap_or_else(|| {
+            let mut u = Unit::empty(&n);
+            u.load_error = Some("unit not found".into());
+            u
+        });
+        u.default_dependencies = false;
+        set.units.insert(n, u);
+    }
+    set
+}
+
+/// Names a unit points at.
+pub fn referenced(u: &Unit) -> Vec<String> {
+    let d = &u.deps;
+    let mut v: Vec<String> = [
+        &d.requires,
+        &d.wants,
+        &d.binds_to,
+        &d.part_of,
+        &d.requisite,
+        &d.conflicts,
+        &d.after,
+        &d.before,
+        &d.on_failure,
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
+    v.extend(u.install.wanted_by.iter().cloned());
+    v.extend(u.install.required_by.iter().cloned());
+    v.extend(u.install.also.iter().cloned());
+    match &u.config {
+        KindConfig::Socket(s) => v.push(socket_service(u, s.service.as_deref())),
+        KindConfig::Timer(t) => v.push(timer_unit(u, t.unit.as_deref())),
+        KindConfig::Service(s) => v.extend(s.sockets.iter().cloned()),
+        _ => {}
+    }
+    v
+}
+
+/// The service a socket activates.
+pub fn socket_service(u: &Unit, explicit: Option<&str>) -> String {
+    if let Some(s) = explicit {
+        return s.to_string();
+    }
+    let stem = u.name.strip_suffix(".socket").unwrap_or(&u.name);
+    let accept = matches!(&u.config, KindConfig::Socket(s) if s.accept);
+    if accept {
+        format!("{stem}@.service")
+    } else {
+        format!("{stem}.service")
+    }
+}
+
+/// The unit a timer triggers.
+pub fn timer_unit(u: &Unit, explicit: Option<&str>) -> String {
+    explicit.map(str::to_string).unwrap_or_else(|| {
+        format!(
+            "{}.service",
+            u.name.strip_suffix(".timer").unwrap_or(&u.name)
+        )
+    })
+}
+
+/// Dependencies implied by the unit's own settings (independent of DefaultDependencies).
+fn add_implicit(u: &mut Unit) {
+    match &u.config {
+        KindConfig::Socket(s) if !s.accept => {
+            let svc = socket_service(u, s.service.as_deref());
+            u.deps.before.insert(svc);
+        }
+        KindConfig::Timer(t) => {
+            let target = timer_unit(u, t.unit.as_deref());
+            u.deps.before.insert(target);
+        }
+        KindConfig::Service(s) => {
+            for sock in &s.sockets {
+                u.deps.wants.insert(sock.clone());
+                u.deps.after.insert(sock.clone());
+            }
+        }
+        _ => {}
+    }
+}
+
+fn add_default_deps(u: &mut Unit, no_default: &BTreeSet<String>) {
+    if !u.default_dependencies {
+        return;
+    }
+    let d = &mut u.deps;
+    let shutdown = |d: &mut super::Deps| {
+        d.conflicts.insert("shutdown.target".into());
+        d.before.insert("shutdown.target".into());
+    };
+    match u.kind {
+        UnitKind::Service => {
+            d.requires.insert("sysinit.target".into());
+            d.after.insert("sysinit.target".into());
+            d.after.insert("basic.target".into());
+            shutdown(d);
+        }
+        UnitKind::Socket | UnitKind::Timer | UnitKind::Path => {
+            d.requires.insert("sysinit.target".into());
+            d.after.insert("sysinit.target".into());
+            let t = match u.kind {
+                UnitKind::Socket => "sockets.target",
+                UnitKind::Timer => "timers.target",
+                _ => "paths.target",
+            };
+            d.before.insert(t.into());
+            shutdown(d);
+        }
+        UnitKind::Mount => {
+            d.before.insert("local-fs.target".into());
+            d.conflicts.insert("umount.target".into());
+            d.before.insert("umount.target".into());
+        }
+        UnitKind::Target => {
+            let pulled: Vec<String> = d
+                .wants
+                .iter()
+                .chain(d.requires.iter())
+                .filter(|n| !no_default.contains(*n))
+                .cloned()
+                .collect();
+            d.after.extend(pulled);
+            if !SHUTDOWN_TARGETS.contains(&u.name.as_str()) {
+                shutdown(d);
+            }
+        }
+    }
+    // Units never order after themselves.
+    let n = u.name.clone();
+    d.after.remove(&n);
+    d.before.remove(&n);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn loads_dirs_dropins_templates_wants_install_aliases() {
+        let t = tempfile::tempdir().unwrap();
+        let hi = t.path().join("hi");
+        let lo = t.path().join("lo");
+        fs::create_dir_all(hi.join("a.service.d")).unwrap();
+        fs::create_dir_all(lo.join("multi-user.target.wants")).unwrap();
+        fs::write(hi.join("a.service"), "[Unit]\nDescription=high\n[Service]\nExecStart=/bin/a\n[Install]\nWantedBy=multi-user.target\nAlias=alias-a.service\n").unwrap();
+        fs::write(lo.join("a.service"), "[Service]\nExecStart=/bin/low\n").unwrap();
+        fs::write(
+            hi.join("a.service.d/10-env.conf"),
+            "[Service]\nEnvironment=X=1\n",
+        )
+        .unwrap();
+        fs::write(
+            lo.join("getty@.service"),
+            "[Unit]\nDescription=getty on %I\n[Service]\nExecStart=/sbin/getty %i\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            "../getty@.service",
+            lo.join("multi-user.target.wants/getty@tty1.service"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("/dev/null", hi.join("masked.service")).unwrap();
+        fs::write(lo.join("masked.service"), "[Service]\nExecStart=/bin/m\n").unwrap();
+        fs::write(lo.join("b.service"), "[Unit]\nWants=alias-a.service masked.service nothere.service\n[Service]\nExecStart=/bin/b\n").unwrap();
+        let set = load(
+            &LoadOptions {
+                unit_dirs: vec![hi, lo],
+                specifier_dirs: SpecifierDirs::default(),
+            },
+            vec![],
+        );
+        let a = set.get("a.service").unwrap();
+        assert_eq!(a.description.as_deref(), Some("high"));
+        assert_eq!(
+            a.service().unwrap().exec.environment,
+            [("X".to_string(), "1".to_string())]
+        );
+        assert_eq!(a.sources.len(), 2);
+        let mu = set.get("multi-user.target").unwrap();
+        assert!(mu.deps.wants.contains("a.service"));
+        assert!(mu.deps.wants.contains("getty@tty1.service"));
+        assert!(
+            mu.deps.after.contains("a.service"),
+            "targets are ordered after what they want"
+        );
+        let g = set.get("getty@tty1.service").unwrap();
+        assert_eq!(g.description.as_deref(), Some("getty on tty1"));
+        assert_eq!(
+            g.service().unwrap().exec_start[0].argv,
+            ["/sbin/getty", "tty1"]
+        );
+        assert!(g.deps.requires.contains("sysinit.target"));
+        let b = set.get("b.service").unwrap();
+        assert!(
+            b.deps.wants.contains("a.service"),
+            "aliases are resolved: {:?}",
+            b.deps.wants
+        );
+        assert_eq!(
+            set.get("masked.service").unwrap().load_error.as_deref(),
+            Some("unit is masked")
+        );
+        assert_eq!(
+            set.get("nothere.service").unwrap().load_error.as_deref(),
+            Some("unit not found")
+        );
+        assert_eq!(set.resolve("default.target"), "multi-user.target");
+        assert!(set.diagnostics.is_empty(), "{:?}", set.diagnostics);
+    }
+}

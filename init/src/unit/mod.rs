@@ -1,0 +1,357 @@
+//! Units: the typed model of systemd-style unit files, how they are parsed
+//! ([`ini`], [`parse`]), named ([`name`]), timed ([`time`]) and loaded from unit
+//! directories with drop-ins, templates and `.wants/` directories ([`load`]).
+//! Nothing here starts processes; the supervisor does that.
+
+pub mod ini;
+pub mod load;
+pub mod name;
+pub mod parse;
+pub mod time;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use name::UnitKind;
+
+/// A diagnostic found while loading units: an error makes a unit (or file) unusable,
+/// a warning names something ignored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnostic {
+    pub location: String,
+    pub error: bool,
+    pub message: String,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sev = if self.error { "error" } else { "warning" };
+        write!(f, "{}: {sev}: {}", self.location, self.message)
+    }
+}
+
+/// Dependencies as written (and as added by `.wants/` directories, `[Install]` and
+/// default dependencies).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deps {
+    pub requires: BTreeSet<String>,
+    pub wants: BTreeSet<String>,
+    pub binds_to: BTreeSet<String>,
+    pub part_of: BTreeSet<String>,
+    pub requisite: BTreeSet<String>,
+    pub conflicts: BTreeSet<String>,
+    pub after: BTreeSet<String>,
+    pub before: BTreeSet<String>,
+    pub on_failure: BTreeSet<String>,
+}
+
+/// `[Install]`: in b8g a unit present in a unit directory is enabled by its
+/// `[Install]` section (generations are immutable, so there is no separate enable step).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Install {
+    pub wanted_by: Vec<String>,
+    pub required_by: Vec<String>,
+    pub alias: Vec<String>,
+    pub also: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionKind {
+    PathExists,
+    PathIsDirectory,
+    FileNotEmpty,
+    DirectoryNotEmpty,
+    FileIsExecutable,
+    KernelCommandLine,
+}
+
+/// One `Condition…=`/`Assert…=` check; `negate` for a leading `!`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub kind: ConditionKind,
+    pub negate: bool,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceType {
+    Simple,
+    Exec,
+    Forking,
+    Oneshot,
+    Notify,
+    Idle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    No,
+    OnSuccess,
+    OnFailure,
+    OnAbnormal,
+    OnAbort,
+    OnWatchdog,
+    Always,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillMode {
+    ControlGroup,
+    Process,
+    Mixed,
+    None,
+}
+
+/// One `Exec…=` line: the words as written (variables are expanded at run time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecCommand {
+    pub argv: Vec<String>,
+    /// `-`: a failing exit status is ignored.
+    pub ignore_failure: bool,
+    /// `@`: the second word is argv[0].
+    pub custom_argv0: bool,
+    /// `+` or `!`: run with full privileges (no User=, no sandboxing).
+    pub privileged: bool,
+    pub location: String,
+}
+
+/// Where a standard stream goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StdIo {
+    Null,
+    Tty,
+    /// Captured into the unit's log (journal, kmsg, syslog and inherit map here).
+    Log,
+    /// Captured and also written to the console.
+    LogAndConsole,
+    File(PathBuf),
+    Append(PathBuf),
+    Truncate(PathBuf),
+    /// For stderr only: same as stdout.
+    Inherit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: i32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// The execution context shared by services (and socket/mount helpers).
+#[derive(Debug, Clone, Default)]
+pub struct ExecContext {
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub supplementary_groups: Vec<String>,
+    pub environment: Vec<(String, String)>,
+    /// Files with a flag saying a missing file is fine (`-` prefix).
+    pub environment_files: Vec<(PathBuf, bool)>,
+    pub working_directory: Option<(String, bool)>,
+    pub root_directory: Option<PathBuf>,
+    pub umask: Option<u32>,
+    pub nice: Option<i32>,
+    pub oom_score_adjust: Option<i32>,
+    pub limits: Vec<Rlimit>,
+    pub runtime_directories: Vec<String>,
+    pub runtime_directory_mode: Option<u32>,
+    pub state_directories: Vec<String>,
+    pub state_directory_mode: Option<u32>,
+    pub logs_directories: Vec<String>,
+    pub logs_directory_mode: Option<u32>,
+    pub cache_directories: Vec<String>,
+    pub cache_directory_mode: Option<u32>,
+    pub stdin: Option<StdIo>,
+    pub stdout: Option<StdIo>,
+    pub stderr: Option<StdIo>,
+    pub tty_path: Option<PathBuf>,
+    pub syslog_identifier: Option<String>,
+    pub ignore_sigpipe: Option<bool>,
+    pub no_new_privileges: bool,
+    pub private_tmp: bool,
+    /// `None`: keep all capabilities. Otherwise the capability numbers to keep.
+    pub capability_bounding_set: Option<BTreeSet<u32>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub service_type: ServiceType,
+    pub exec_start: Vec<ExecCommand>,
+    pub exec_start_pre: Vec<ExecCommand>,
+    pub exec_start_post: Vec<ExecCommand>,
+    pub exec_stop: Vec<ExecCommand>,
+    pub exec_stop_post: Vec<ExecCommand>,
+    pub exec_reload: Vec<ExecCommand>,
+    pub remain_after_exit: bool,
+    pub pid_file: Option<PathBuf>,
+    pub restart: RestartPolicy,
+    pub restart_sec: Duration,
+    pub restart_max_delay: Option<Duration>,
+    pub timeout_start: Option<Duration>,
+    pub timeout_stop: Option<Duration>,
+    pub success_exit_status: Vec<i32>,
+    pub success_signals: Vec<i32>,
+    pub kill_mode: KillMode,
+    pub kill_signal: i32,
+    pub send_sigkill: bool,
+    pub watchdog: Option<Duration>,
+    /// s6-style readiness: the service writes a newline to this fd when ready.
+    pub notification_fd: Option<i32>,
+    pub sockets: Vec<String>,
+    pub exec: ExecContext,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            service_type: ServiceType::Simple,
+            exec_start: vec![],
+            exec_start_pre: vec![],
+            exec_start_post: vec![],
+            exec_stop: vec![],
+            exec_stop_post: vec![],
+            exec_reload: vec![],
+            remain_after_exit: false,
+            pid_file: None,
+            restart: RestartPolicy::No,
+            restart_sec: Duration::from_millis(100),
+            restart_max_delay: None,
+            timeout_start: None,
+            timeout_stop: None,
+            success_exit_status: vec![],
+            success_signals: vec![],
+            kill_mode: KillMode::ControlGroup,
+            kill_signal: libc::SIGTERM,
+            send_sigkill: true,
+            watchdog: None,
+            notification_fd: None,
+            sockets: vec![],
+            exec: ExecContext::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenKind {
+    Stream,
+    Datagram,
+    SeqPacket,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    pub kind: ListenKind,
+    /// A path (`/run/foo.sock`), `@abstract`, a port, `addr:port` or `[v6]:port`.
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SocketConfig {
+    pub listen: Vec<Listen>,
+    pub accept: bool,
+    pub service: Option<String>,
+    pub socket_mode: Option<u32>,
+    pub directory_mode: Option<u32>,
+    pub backlog: Option<i32>,
+    pub fd_name: Option<String>,
+    pub reuse_port: bool,
+    pub max_connections: Option<usize>,
+    pub remove_on_stop: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MountConfig {
+    pub what: String,
+    pub where_: PathBuf,
+    pub fs_type: Option<String>,
+    pub options: Option<String>,
+    pub directory_mode: Option<u32>,
+    pub timeout: Option<Duration>,
+    pub lazy_unmount: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TimerConfig {
+    pub on_boot: Vec<Duration>,
+    pub on_active: Vec<Duration>,
+    pub on_unit_active: Vec<Duration>,
+    pub on_unit_inactive: Vec<Duration>,
+    pub on_calendar: Vec<time::Calendar>,
+    pub unit: Option<String>,
+    pub remain_after_elapse: bool,
+}
+
+/// Per-kind configuration.
+#[derive(Debug, Clone)]
+pub enum KindConfig {
+    Service(Box<ServiceConfig>),
+    Target,
+    Socket(Box<SocketConfig>),
+    Mount(Box<MountConfig>),
+    Timer(Box<TimerConfig>),
+    Path,
+}
+
+/// A fully loaded unit.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub name: String,
+    pub kind: UnitKind,
+    pub description: Option<String>,
+    pub documentation: Vec<String>,
+    pub deps: Deps,
+    pub default_dependencies: bool,
+    pub ignore_on_isolate: bool,
+    pub conditions: Vec<Condition>,
+    pub asserts: Vec<Condition>,
+    pub start_limit_interval: Duration,
+    pub start_limit_burst: u32,
+    pub install: Install,
+    /// Fragment and drop-ins, in order; empty for built-in and generated units.
+    pub sources: Vec<PathBuf>,
+    pub config: KindConfig,
+    /// Set when loading failed: the unit exists (so dependencies resolve) but cannot start.
+    pub load_error: Option<String>,
+}
+
+impl Unit {
+    /// An empty unit of the kind its name says (used for built-in targets and for
+    /// names that resolve to no file).
+    pub fn empty(name: &str) -> Unit {
+        let kind = UnitKind::from_name(name).unwrap_or(UnitKind::Target);
+        let config = match kind {
+            UnitKind::Service => KindConfig::Service(Box::default()),
+            UnitKind::Target => KindConfig::Target,
+            UnitKind::Socket => KindConfig::Socket(Box::default()),
+            UnitKind::Mount => KindConfig::Mount(Box::default()),
+            UnitKind::Timer => KindConfig::Timer(Box::default()),
+            UnitKind::Path => KindConfig::Path,
+        };
+        Unit {
+            name: name.to_string(),
+            kind,
+            description: None,
+            documentation: vec![],
+            deps: Deps::default(),
+            default_dependencies: true,
+            ignore_on_isolate: false,
+            conditions: vec![],
+            asserts: vec![],
+            start_limit_interval: Duration::from_secs(10),
+            start_limit_burst: 5,
+            install: Install::default(),
+            sources: vec![],
+            config,
+            load_error: None,
+        }
+    }
+
+    pub fn service(&self) -> Option<&ServiceConfig> {
+        match &self.config {
+            KindConfig::Service(s) => Some(s),
+            _ => None,
+        }
+    }
+}

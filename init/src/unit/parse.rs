@@ -1,0 +1,1150 @@
+//! From raw assignments to a typed [`Unit`]: one match arm per supported directive,
+//! specifier expansion, and diagnostics with `file:line` for bad values, unknown
+//! directives and sandboxing directives that b8g-init parses but does not enforce.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::ini::{Entry, RawUnit};
+use super::name::{expand_specifiers, SpecifierDirs};
+use super::time::{parse_timespan, Calendar};
+use super::*;
+
+/// Sandboxing and resource-control directives that are accepted, warned about once
+/// per load, and not enforced.
+const IGNORED: &[&str] = &[
+    "ProtectSystem",
+    "ProtectHome",
+    "PrivateDevices",
+    "PrivateNetwork",
+    "PrivateUsers",
+    "PrivateIPC",
+    "PrivateMounts",
+    "ProtectKernelTunables",
+    "ProtectKernelModules",
+    "ProtectKernelLogs",
+    "ProtectControlGroups",
+    "ProtectHostname",
+    "ProtectClock",
+    "ProtectProc",
+    "ProcSubset",
+    "RestrictAddressFamilies",
+    "RestrictNamespaces",
+    "RestrictRealtime",
+    "RestrictSUIDSGID",
+    "SystemCallFilter",
+    "SystemCallArchitectures",
+    "SystemCallErrorNumber",
+    "MemoryDenyWriteExecute",
+    "LockPersonality",
+    "ReadWritePaths",
+    "ReadOnlyPaths",
+    "InaccessiblePaths",
+    "ExecPaths",
+    "NoExecPaths",
+    "TemporaryFileSystem",
+    "BindPaths",
+    "BindReadOnlyPaths",
+    "DynamicUser",
+    "AmbientCapabilities",
+    "DevicePolicy",
+    "DeviceAllow",
+    "IPAddressDeny",
+    "IPAddressAllow",
+    "RemoveIPC",
+    "KeyringMode",
+    "MemoryMax",
+    "MemoryHigh",
+    "MemoryLimit",
+    "CPUQuota",
+    "CPUWeight",
+    "CPUShares",
+    "TasksMax",
+    "IOWeight",
+    "Slice",
+    "Delegate",
+    "SecureBits",
+    "ProtectSystemd",
+    "UtmpIdentifier",
+    "UtmpMode",
+    "LogRateLimitIntervalSec",
+    "LogRateLimitBurst",
+    "CPUSchedulingPolicy",
+    "CPUSchedulingPriority",
+    "IOSchedulingClass",
+    "IOSchedulingPriority",
+    "CPUAffinity",
+    "PAMName",
+    "TTYReset",
+    "TTYVHangup",
+    "TTYVTDisallocate",
+    "StandardOutputTimestamps",
+    "LogLevelMax",
+    "LogExtraFields",
+    "NotifyAccess",
+    "GuessMainPID",
+    "FileDescriptorStoreMax",
+    "NonBlocking",
+    "RestartPreventExitStatus",
+    "RestartForceExitStatus",
+    "TimeoutAbortSec",
+    "FinalKillSignal",
+    "WatchdogSignal",
+    "OOMPolicy",
+    "Persistent",
+    "AccuracySec",
+    "RandomizedDelaySec",
+    "WakeSystem",
+    "FixedRandomDelay",
+    "ConfigurationDirectory",
+    "ConfigurationDirectoryMode",
+    "PassEnvironment",
+    "UnsetEnvironment",
+    "JobTimeoutSec",
+    "JobTimeoutAction",
+    "StopWhenUnneeded",
+    "RefuseManualStart",
+    "RefuseManualStop",
+    "AllowIsolate",
+    "CollectMode",
+    "SuccessAction",
+    "FailureAction",
+    "StartLimitAction",
+    "RebootArgument",
+    "SourcePath",
+    "PassCredentials",
+    "PassSecurity",
+    "KeepAlive",
+    "NoDelay",
+    "SocketUser",
+    "SocketGroup",
+    "Symlinks",
+    "Timestamping",
+    "Transparent",
+    "Broadcast",
+    "Priority",
+    "SloppyOptions",
+    "ReadWriteOnly",
+    "ForceUnmount",
+    "TriggerLimitIntervalSec",
+    "TriggerLimitBurst",
+    "BindIPv6Only",
+    "Documentation.",
+    "OnSuccess",
+    "Upholds",
+    "PropagatesReloadTo",
+    "ReloadPropagatedFrom",
+    "JoinsNamespaceOf",
+    "RequiresMountsFor",
+    "OnFailureJobMode",
+    "ConditionVirtualization",
+    "ConditionArchitecture",
+    "ConditionHost",
+    "ConditionSecurity",
+    "ConditionCapability",
+    "ConditionACPower",
+    "ConditionNeedsUpdate",
+    "ConditionFirstBoot",
+    "ConditionUser",
+    "ConditionGroup",
+    "ConditionControlGroupController",
+    "ConditionMemory",
+    "ConditionCPUs",
+    "ConditionEnvironment",
+    "ConditionPathIsSymbolicLink",
+    "ConditionPathIsMountPoint",
+    "ConditionPathIsReadWrite",
+    "ConditionPathExistsGlob",
+    "ConditionFileIsExecutable.",
+];
+
+/// Collects diagnostics; sandbox warnings are shared across units so each is said once.
+pub struct Diags<'a> {
+    pub list: &'a mut Vec<Diagnostic>,
+    pub warned: &'a mut BTreeSet<String>,
+}
+
+impl Diags<'_> {
+    fn error(&mut self, location: String, message: String) {
+        self.list.push(Diagnostic {
+            location,
+            error: true,
+            message,
+        });
+    }
+    fn warn(&mut self, location: String, message: String) {
+        self.list.push(Diagnostic {
+            location,
+            error: false,
+            message,
+        });
+    }
+}
+
+/// Builds a typed unit from its raw assignments. Bad values are errors (the unit gets a
+/// `load_error` and will not start); unknown or unenforced directives are warnings.
+pub fn unit_from_raw(name: &str, raw: &RawUnit, dirs: &SpecifierDirs, diags: &mut Diags) -> Unit {
+    let mut unit = Unit::empty(name);
+    unit.sources = raw.sources.clone();
+    let first_error = diags.list.len();
+    for e in &raw.entries {
+        let loc = raw.location(e);
+        let value = match expand_specifiers(&e.value, name, dirs) {
+            Ok(v) => v,
+            Err(m) => {
+                diags.error(loc, m);
+                continue;
+            }
+        };
+        if let Err(m) = apply(&mut unit, e, &value, &loc, diags) {
+            diags.error(loc, format!("{}=: {m}", e.key));
+        }
+    }
+    let loc0 = raw
+        .sources
+        .first()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| name.to_string());
+    if let KindConfig::Service(s) = &unit.config {
+        if s.exec_start.is_empty()
+            && (s.service_type != ServiceType::Oneshot || s.exec_stop.is_empty())
+        {
+            diags.error(loc0.clone(), "service has no ExecStart= setting".into());
+        } else if s.exec_start.len() > 1 && s.service_type != ServiceType::Oneshot {
+            diags.error(
+                loc0.clone(),
+                "more than one ExecStart= is only allowed for Type=oneshot".into(),
+            );
+        }
+    }
+    if let KindConfig::Socket(s) = &unit.config {
+        if s.listen.is_empty() {
+            diags.error(loc0.clone(), "socket has no Listen…= setting".into());
+        }
+    }
+    if let KindConfig::Mount(m) = &unit.config {
+        if m.where_.as_os_str().is_empty() {
+            diags.error(loc0.clone(), "mount has no Where= setting".into());
+        } else if name::mount_unit_name(&m.where_) != name && !name.contains('@') {
+            diags.error(
+                loc0.clone(),
+                format!(
+                    "Where={} does not match the unit name {name}",
+                    m.where_.display()
+                ),
+            );
+        }
+    }
+    if let Some(d) = diags.list[first_error..].iter().find(|d| d.error) {
+        unit.load_error = Some(d.to_string());
+    }
+    unit
+}
+
+fn list(v: &str) -> impl Iterator<Item = String> + '_ {
+    v.split_whitespace().map(str::to_string)
+}
+
+fn set_list(target: &mut BTreeSet<String>, v: &str) {
+    if v.is_empty() {
+        target.clear();
+    } else {
+        target.extend(list(v));
+    }
+}
+
+fn vec_list(target: &mut Vec<String>, v: &str) {
+    if v.is_empty() {
+        target.clear();
+    } else {
+        target.extend(list(v));
+    }
+}
+
+pub fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "on" | "y" | "t" => Ok(true),
+        "0" | "no" | "false" | "off" | "n" | "f" => Ok(false),
+        _ => Err(format!("invalid boolean {v:?}")),
+    }
+}
+
+fn parse_mode(v: &str) -> Result<u32, String> {
+    u32::from_str_radix(v, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("invalid mode {v:?}"))
+}
+
+fn span(v: &str) -> Result<Option<Duration>, String> {
+    parse_timespan(v)
+}
+
+fn finite(v: &str) -> Result<Duration, String> {
+    span(v)?.ok_or_else(|| "infinity is not allowed here".to_string())
+}
+
+/// Splits a command line into words with systemd's quoting: double and single quotes,
+/// backslash escapes. Variables are left for run time.
+pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            '"' | '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some(q) if q == c => break,
+                        Some('\\') if c == '"' => cur.push(unescape_char(chars.next())?),
+                        Some(x) => cur.push(x),
+                        None => return Err(format!("unterminated quote in {s:?}")),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                cur.push(unescape_char(chars.next())?);
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+fn unescape_char(c: Option<char>) -> Result<char, String> {
+    Ok(match c {
+        Some('n') => '\n',
+        Some('t') => '\t',
+        Some('s') => ' ',
+        Some(c) => c,
+        None => return Err("trailing backslash".into()),
+    })
+}
+
+fn parse_exec(v: &str, loc: &str) -> Result<ExecCommand, String> {
+    let mut rest = v.trim_start();
+    let mut cmd = ExecCommand {
+        argv: vec![],
+        ignore_failure: false,
+        custom_argv0: false,
+        privileged: false,
+        location: loc.to_string(),
+    };
+    loop {
+        match rest.chars().next() {
+            Some('-') => cmd.ignore_failure = true,
+            Some('@') => cmd.custom_argv0 = true,
+            Some('+') | Some('!') => cmd.privileged = true,
+            Some(':') => {}
+            _ => break,
+        }
+        rest = &rest[1..];
+    }
+    cmd.argv = split_words(rest)?;
+    if cmd.argv.is_empty() {
+        return Err("empty command".into());
+    }
+    if !cmd.argv[0].starts_with('/') && cmd.argv[0].contains('/') {
+        return Err(format!(
+            "executable path {:?} is neither absolute nor a plain name",
+            cmd.argv[0]
+        ));
+    }
+    if cmd.custom_argv0 && cmd.argv.len() < 2 {
+        return Err("@ needs an argv[0] after the path".into());
+    }
+    Ok(cmd)
+}
+
+fn push_exec(target: &mut Vec<ExecCommand>, v: &str, loc: &str) -> Result<(), String> {
+    if v.is_empty() {
+        target.clear();
+        return Ok(());
+    }
+    target.push(parse_exec(v, loc)?);
+    Ok(())
+}
+
+/// Signal names (with or without `SIG`) and numbers.
+pub fn parse_signal(v: &str) -> Result<i32, String> {
+    if let Ok(n) = v.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let n = v.strip_prefix("SIG").unwrap_or(v);
+    Ok(match n {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ILL" => libc::SIGILL,
+        "TRAP" => libc::SIGTRAP,
+        "ABRT" => libc::SIGABRT,
+        "BUS" => libc::SIGBUS,
+        "FPE" => libc::SIGFPE,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "SEGV" => libc::SIGSEGV,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "CHLD" => libc::SIGCHLD,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        "WINCH" => libc::SIGWINCH,
+        "PWR" => libc::SIGPWR,
+        "SYS" => libc::SIGSYS,
+        _ => return Err(format!("unknown signal {v:?}")),
+    })
+}
+
+/// Names of capabilities in kernel order (CAP_CHOWN = 0 …).
+pub const CAPS: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+fn parse_caps(v: &str, cur: &mut Option<BTreeSet<u32>>) -> Result<(), String> {
+    if v.is_empty() {
+        *cur = Some(BTreeSet::new());
+        return Ok(());
+    }
+    let (invert, v) = match v.strip_prefix('~') {
+        Some(r) => (true, r),
+        None => (false, v),
+    };
+    let mut set = BTreeSet::new();
+    for w in v.split_whitespace() {
+        let n = w
+            .strip_prefix("CAP_")
+            .ok_or_else(|| format!("unknown capability {w:?}"))?;
+        let i = CAPS
+            .iter()
+            .position(|c| *c == n)
+            .ok_or_else(|| format!("unknown capability {w:?}"))?;
+        set.insert(i as u32);
+    }
+    let all: BTreeSet<u32> = (0..CAPS.len() as u32).collect();
+    let base = cur
+        .take()
+        .unwrap_or_else(|| if invert { all.clone() } else { BTreeSet::new() });
+    *cur = Some(if invert {
+        base.difference(&set).copied().collect()
+    } else {
+        base.union(&set).copied().collect()
+    });
+    Ok(())
+}
+
+fn rlimit_resource(key: &str) -> Option<i32> {
+    Some(match key {
+        "LimitCPU" => libc::RLIMIT_CPU,
+        "LimitFSIZE" => libc::RLIMIT_FSIZE,
+        "LimitDATA" => libc::RLIMIT_DATA,
+        "LimitSTACK" => libc::RLIMIT_STACK,
+        "LimitCORE" => libc::RLIMIT_CORE,
+        "LimitRSS" => libc::RLIMIT_RSS,
+        "LimitNOFILE" => libc::RLIMIT_NOFILE,
+        "LimitAS" => libc::RLIMIT_AS,
+        "LimitNPROC" => libc::RLIMIT_NPROC,
+        "LimitMEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "LimitLOCKS" => libc::RLIMIT_LOCKS,
+        "LimitSIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "LimitMSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "LimitNICE" => libc::RLIMIT_NICE,
+        "LimitRTPRIO" => libc::RLIMIT_RTPRIO,
+        "LimitRTTIME" => libc::RLIMIT_RTTIME,
+        _ => return None,
+    } as i32)
+}
+
+fn rlimit_value(v: &str) -> Result<u64, String> {
+    if v == "infinity" {
+        return Ok(libc::RLIM_INFINITY);
+    }
+    let (num, mult) = match v.chars().last() {
+        Some('K') => (&v[..v.len() - 1], 1u64 << 10),
+        Some('M') => (&v[..v.len() - 1], 1 << 20),
+        Some('G') => (&v[..v.len() - 1], 1 << 30),
+        Some('T') => (&v[..v.len() - 1], 1 << 40),
+        _ => (v, 1),
+    };
+    num.parse::<u64>()
+        .map(|n| n.saturating_mul(mult))
+        .map_err(|_| format!("invalid limit {v:?}"))
+}
+
+fn parse_rlimit(key: &str, v: &str) -> Result<Rlimit, String> {
+    let resource = rlimit_resource(key).ok_or("unknown limit")?;
+    let (soft, hard) = match v.split_once(':') {
+        Some((s, h)) => (rlimit_value(s)?, rlimit_value(h)?),
+        None => {
+            let x = rlimit_value(v)?;
+            (x, x)
+        }
+    };
+    if soft > hard {
+        return Err("soft limit above hard limit".into());
+    }
+    Ok(Rlimit {
+        resource,
+        soft,
+        hard,
+    })
+}
+
+fn parse_stdio(v: &str, stderr: bool) -> Result<StdIo, String> {
+    Ok(match v {
+        "null" => StdIo::Null,
+        "tty" | "tty-force" | "tty-fail" => StdIo::Tty,
+        "journal" | "kmsg" | "syslog" | "socket" => StdIo::Log,
+        "inherit" if stderr => StdIo::Inherit,
+        "inherit" => StdIo::Log,
+        "console" | "journal+console" | "kmsg+console" | "syslog+console" => StdIo::LogAndConsole,
+        _ => {
+            if let Some(p) = v.strip_prefix("file:") {
+                StdIo::File(abs(p)?)
+            } else if let Some(p) = v.strip_prefix("append:") {
+                StdIo::Append(abs(p)?)
+            } else if let Some(p) = v.strip_prefix("truncate:") {
+                StdIo::Truncate(abs(p)?)
+            } else {
+                return Err(format!("unsupported value {v:?}"));
+            }
+        }
+    })
+}
+
+fn abs(p: &str) -> Result<PathBuf, String> {
+    if p.starts_with('/') {
+        Ok(PathBuf::from(p))
+    } else {
+        Err(format!("path {p:?} is not absolute"))
+    }
+}
+
+fn parse_listen(kind: ListenKind, v: &str) -> Result<Listen, String> {
+    let ok = v.starts_with('/')
+        || v.starts_with('@')
+        || v.parse::<u16>().is_ok()
+        || v.parse::<std::net::SocketAddr>().is_ok();
+    if !ok {
+        return Err(format!("unsupported listen address {v:?}"));
+    }
+    Ok(Listen {
+        kind,
+        address: v.to_string(),
+    })
+}
+
+/// Parses `KEY=VALUE` words (with quotes) as in `Environment=`.
+pub fn parse_env_assignments(v: &str) -> Result<Vec<(String, String)>, String> {
+    split_words(v)?
+        .into_iter()
+        .map(|w| match w.split_once('=') {
+            Some((k, val))
+                if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                Ok((k.to_string(), val.to_string()))
+            }
+            _ => Err(format!("invalid environment assignment {w:?}")),
+        })
+        .collect()
+}
+
+fn condition(key: &str) -> Option<ConditionKind> {
+    Some(match key {
+        "PathExists" => ConditionKind::PathExists,
+        "PathIsDirectory" => ConditionKind::PathIsDirectory,
+        "FileNotEmpty" => ConditionKind::FileNotEmpty,
+        "DirectoryNotEmpty" => ConditionKind::DirectoryNotEmpty,
+        "FileIsExecutable" => ConditionKind::FileIsExecutable,
+        "KernelCommandLine" => ConditionKind::KernelCommandLine,
+        _ => return None,
+    })
+}
+
+fn apply(unit: &mut Unit, e: &Entry, v: &str, loc: &str, diags: &mut Diags) -> Result<(), String> {
+    let key = e.key.as_str();
+    match e.section.as_str() {
+        "Unit" => apply_unit(unit, key, v, loc, diags),
+        "Install" => {
+            let i = &mut unit.install;
+            match key {
+                "WantedBy" => vec_list(&mut i.wanted_by, v),
+                "RequiredBy" => vec_list(&mut i.required_by, v),
+                "Alias" => vec_list(&mut i.alias, v),
+                "Also" => vec_list(&mut i.also, v),
+                "DefaultInstance" => {}
+                _ => unknown(key, loc, diags),
+            }
+            Ok(())
+        }
+        "Service" if unit.kind == UnitKind::Service => apply_service(unit, key, v, loc, diags),
+        "Socket" if unit.kind == UnitKind::Socket => apply_socket(unit, key, v, loc, diags),
+        "Mount" if unit.kind == UnitKind::Mount => apply_mount(unit, key, v, loc, diags),
+        "Timer" if unit.kind == UnitKind::Timer => apply_timer(unit, key, v, loc, diags),
+        "Path" if unit.kind == UnitKind::Path => {
+            ignored(key, loc, diags);
+            Ok(())
+        }
+        s if s.starts_with("X-") => Ok(()),
+        s => {
+            diags.warn(
+                loc.to_string(),
+                format!(
+                    "unknown section [{s}] for a {} unit, ignored",
+                    unit.kind.suffix()
+                ),
+            );
+            Ok(())
+        }
+    }
+}
+
+fn unknown(key: &str, loc: &str, diags: &mut Diags) {
+    if key.starts_with("X-") {
+        return;
+    }
+    if IGNORED.contains(&key) {
+        ignored(key, loc, diags);
+    } else {
+        diags.warn(
+            loc.to_string(),
+            format!("unknown directive {key}=, ignored"),
+        );
+    }
+}
+
+fn ignored(key: &str, loc: &str, diags: &mut Diags) {
+    if diags.warned.insert(key.to_string()) {
+        diags.warn(
+            loc.to_string(),
+            format!("{key}= is parsed but not enforced by b8g-init (warned once)"),
+        );
+    }
+}
+
+fn apply_unit(
+    unit: &mut Unit,
+    key: &str,
+    v: &str,
+    loc: &str,
+    diags: &mut Diags,
+) -> Result<(), String> {
+    let d = &mut unit.deps;
+    match key {
+        "Description" => unit.description = Some(v.to_string()),
+        "Documentation" => vec_list(&mut unit.documentation, v),
+        "Requires" => set_list(&mut d.requires, v),
+        "Wants" => set_list(&mut d.wants, v),
+        "BindsTo" => set_list(&mut d.binds_to, v),
+        "PartOf" => set_list(&mut d.part_of, v),
+        "Requisite" => set_list(&mut d.requisite, v),
+        "Conflicts" => set_list(&mut d.conflicts, v),
+        "After" => set_list(&mut d.after, v),
+        "Before" => set_list(&mut d.before, v),
+        "OnFailure" => set_list(&mut d.on_failure, v),
+        "DefaultDependencies" => unit.default_dependencies = parse_bool(v)?,
+        "IgnoreOnIsolate" => unit.ignore_on_isolate = parse_bool(v)?,
+        "StartLimitIntervalSec" | "StartLimitInterval" => {
+            unit.start_limit_interval = span(v)?.unwrap_or(Duration::ZERO)
+        }
+        "StartLimitBurst" => {
+            unit.start_limit_burst = v.parse().map_err(|_| format!("invalid number {v:?}"))?
+        }
+        _ => {
+            let (is_assert, rest) = if let Some(r) = key.strip_prefix("Condition") {
+                (false, r)
+            } else if let Some(r) = key.strip_prefix("Assert") {
+                (true, r)
+            } else {
+                unknown(key, loc, diags);
+                return Ok(());
+            };
+            let Some(kind) = condition(rest) else {
+                ignored(key, loc, diags);
+                return Ok(());
+            };
+            let target = if is_assert {
+                &mut unit.asserts
+            } else {
+                &mut unit.conditions
+            };
+            if v.is_empty() {
+                target.clear();
+                return Ok(());
+            }
+            // `|` (triggering conditions) is accepted and treated like a plain condition.
+            let v = v.strip_prefix('|').unwrap_or(v);
+            let (negate, value) = match v.strip_prefix('!') {
+                Some(r) => (true, r),
+                None => (false, v),
+            };
+            if kind != ConditionKind::KernelCommandLine && !value.starts_with('/') {
+                return Err(format!("path {value:?} is not absolute"));
+            }
+            target.push(Condition {
+                kind,
+                negate,
+                value: value.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn set_dir_mode(slot: &mut Option<u32>, v: &str) -> Result<(), String> {
+    *slot = Some(parse_mode(v)?);
+    Ok(())
+}
+
+fn apply_exec_ctx(x: &mut ExecContext, key: &str, v: &str) -> Result<bool, String> {
+    match key {
+        "User" => x.user = Some(v.to_string()).filter(|s| !s.is_empty()),
+        "Group" => x.group = Some(v.to_string()).filter(|s| !s.is_empty()),
+        "SupplementaryGroups" => vec_list(&mut x.supplementary_groups, v),
+        "Environment" => {
+            if v.is_empty() {
+                x.environment.clear();
+            } else {
+                x.environment.extend(parse_env_assignments(v)?);
+            }
+        }
+        "EnvironmentFile" => {
+            if v.is_empty() {
+                x.environment_files.clear();
+            } else {
+                let (opt, p) = match v.strip_prefix('-') {
+                    Some(r) => (true, r),
+                    None => (false, v),
+                };
+                x.environment_files.push((abs(p)?, opt));
+            }
+        }
+        "WorkingDirectory" => {
+            let (opt, p) = match v.strip_prefix('-') {
+                Some(r) => (true, r),
+                None => (false, v),
+            };
+            if p != "~" && !p.starts_with('/') {
+                return Err(format!("path {p:?} is not absolute"));
+            }
+            x.working_directory = Some((p.to_string(), opt));
+        }
+        "RootDirectory" => x.root_directory = Some(abs(v)?),
+        "UMask" => x.umask = Some(parse_mode(v)?),
+        "Nice" => {
+            let n: i32 = v.parse().map_err(|_| format!("invalid nice value {v:?}"))?;
+            if !(-20..=19).contains(&n) {
+                return Err(format!("nice value {n} out of range"));
+            }
+            x.nice = Some(n);
+        }
+        "OOMScoreAdjust" => {
+            let n: i32 = v.parse().map_err(|_| format!("invalid value {v:?}"))?;
+            if !(-1000..=1000).contains(&n) {
+                return Err(format!("OOM score adjustment {n} out of range"));
+            }
+            x.oom_score_adjust = Some(n);
+        }
+        "RuntimeDirectory" => vec_list(&mut x.runtime_directories, v),
+        "StateDirectory" => vec_list(&mut x.state_directories, v),
+        "LogsDirectory" => vec_list(&mut x.logs_directories, v),
+        "CacheDirectory" => vec_list(&mut x.cache_directories, v),
+        "RuntimeDirectoryMode" => set_dir_mode(&mut x.runtime_directory_mode, v)?,
+        "StateDirectoryMode" => set_dir_mode(&mut x.state_directory_mode, v)?,
+        "LogsDirectoryMode" => set_dir_mode(&mut x.logs_directory_mode, v)?,
+        "CacheDirectoryMode" => set_dir_mode(&mut x.cache_directory_mode, v)?,
+        "StandardInput" => x.stdin = Some(parse_stdio(v, false)?),
+        "StandardOutput" => x.stdout = Some(parse_stdio(v, false)?),
+        "StandardError" => x.stderr = Some(parse_stdio(v, true)?),
+        "TTYPath" => x.tty_path = Some(abs(v)?),
+        "SyslogIdentifier" => x.syslog_identifier = Some(v.to_string()),
+        "IgnoreSIGPIPE" => x.ignore_sigpipe = Some(parse_bool(v)?),
+        "NoNewPrivileges" => x.no_new_privileges = parse_bool(v)?,
+        "PrivateTmp" => x.private_tmp = parse_bool(v)?,
+        "CapabilityBoundingSet" => parse_caps(v, &mut x.capability_bounding_set)?,
+        k if k.starts_with("Limit") => {
+            let l = parse_rlimit(k, v)?;
+            x.limits.retain(|o| o.resource != l.resource);
+            x.limits.push(l);
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn apply_service(
+    unit: &mut Unit,
+    key: &str,
+    v: &str,
+    loc: &str,
+    diags: &mut Diags,
+) -> Result<(), String> {
+    if key == "StartLimitIntervalSec" || key == "StartLimitInterval" || key == "StartLimitBurst" {
+        return apply_unit(unit, key, v, loc, diags);
+    }
+    let KindConfig::Service(s) = &mut unit.config else {
+        return Ok(());
+    };
+    if apply_exec_ctx(&mut s.exec, key, v)? {
+        return Ok(());
+    }
+    match key {
+        "Type" => {
+            s.service_type = match v {
+                "simple" => ServiceType::Simple,
+                "exec" => ServiceType::Exec,
+                "forking" => ServiceType::Forking,
+                "oneshot" => ServiceType::Oneshot,
+                "notify" | "notify-reload" => ServiceType::Notify,
+                "idle" => ServiceType::Idle,
+                _ => return Err(format!("unknown service type {v:?}")),
+            }
+        }
+        "ExecStart" => push_exec(&mut s.exec_start, v, loc)?,
+        "ExecStartPre" => push_exec(&mut s.exec_start_pre, v, loc)?,
+        "ExecStartPost" => push_exec(&mut s.exec_start_post, v, loc)?,
+        "ExecStop" => push_exec(&mut s.exec_stop, v, loc)?,
+        "ExecStopPost" => push_exec(&mut s.exec_stop_post, v, loc)?,
+        "ExecReload" => push_exec(&mut s.exec_reload, v, loc)?,
+        "RemainAfterExit" => s.remain_after_exit = parse_bool(v)?,
+        "PIDFile" => s.pid_file = Some(abs(v)?),
+        "Restart" => {
+            s.restart = match v {
+                "no" => RestartPolicy::No,
+                "on-success" => RestartPolicy::OnSuccess,
+                "on-failure" => RestartPolicy::OnFailure,
+                "on-abnormal" => RestartPolicy::OnAbnormal,
+                "on-abort" => RestartPolicy::OnAbort,
+                "on-watchdog" => RestartPolicy::OnWatchdog,
+                "always" => RestartPolicy::Always,
+                _ => return Err(format!("unknown restart policy {v:?}")),
+            }
+        }
+        "RestartSec" => s.restart_sec = finite(v)?,
+        "RestartMaxDelaySec" => s.restart_max_delay = span(v)?,
+        "RestartSteps" => {}
+        "TimeoutSec" => {
+            s.timeout_start = span(v)?;
+            s.timeout_stop = s.timeout_start;
+        }
+        "TimeoutStartSec" => s.timeout_start = span(v)?,
+        "TimeoutStopSec" => s.timeout_stop = span(v)?,
+        "SuccessExitStatus" => {
+            if v.is_empty() {
+                s.success_exit_status.clear();
+                s.success_signals.clear();
+            }
+            for w in v.split_whitespace() {
+                match w.parse::<i32>() {
+                    Ok(n) if (0..=255).contains(&n) => s.success_exit_status.push(n),
+                    _ => s.success_signals.push(parse_signal(w)?),
+                }
+            }
+        }
+        "KillMode" => {
+            s.kill_mode = match v {
+                "control-group" => KillMode::ControlGroup,
+                "process" => KillMode::Process,
+                "mixed" => KillMode::Mixed,
+                "none" => KillMode::None,
+                _ => return Err(format!("unknown kill mode {v:?}")),
+            }
+        }
+        "KillSignal" => s.kill_signal = parse_signal(v)?,
+        "SendSIGKILL" => s.send_sigkill = parse_bool(v)?,
+        "WatchdogSec" => s.watchdog = span(v)?.filter(|d| !d.is_zero()),
+        "X-NotificationFd" | "X-B8G-NotificationFd" => {
+            let n: i32 = v.parse().map_err(|_| format!("invalid fd {v:?}"))?;
+            if !(3..=1023).contains(&n) {
+                return Err(format!("notification fd {n} must be between 3 and 1023"));
+            }
+            s.notification_fd = Some(n);
+        }
+        "Sockets" => vec_list(&mut s.sockets, v),
+        _ => unknown(key, loc, diags),
+    }
+    Ok(())
+}
+
+fn apply_socket(
+    unit: &mut Unit,
+    key: &str,
+    v: &str,
+    loc: &str,
+    diags: &mut Diags,
+) -> Result<(), String> {
+    let KindConfig::Socket(s) = &mut unit.config else {
+        return Ok(());
+    };
+    match key {
+        "ListenStream" | "ListenDatagram" | "ListenSequentialPacket" => {
+            if v.is_empty() {
+                s.listen.clear();
+            } else {
+                let kind = match key {
+                    "ListenStream" => ListenKind::Stream,
+                    "ListenDatagram" => ListenKind::Datagram,
+                    _ => ListenKind::SeqPacket,
+                };
+                s.listen.push(parse_listen(kind, v)?);
+            }
+        }
+        "Accept" => s.accept = parse_bool(v)?,
+        "Service" => s.service = Some(v.to_string()),
+        "SocketMode" => s.socket_mode = Some(parse_mode(v)?),
+        "DirectoryMode" => s.directory_mode = Some(parse_mode(v)?),
+        "Backlog" => s.backlog = Some(v.parse().map_err(|_| format!("invalid backlog {v:?}"))?),
+        "FileDescriptorName" => s.fd_name = Some(v.to_string()),
+        "ReusePort" => s.reuse_port = parse_bool(v)?,
+        "MaxConnections" => {
+            s.max_connections = Some(v.parse().map_err(|_| format!("invalid number {v:?}"))?)
+        }
+        "RemoveOnStop" => s.remove_on_stop = parse_bool(v)?,
+        _ => unknown(key, loc, diags),
+    }
+    Ok(())
+}
+
+fn apply_mount(
+    unit: &mut Unit,
+    key: &str,
+    v: &str,
+    loc: &str,
+    diags: &mut Diags,
+) -> Result<(), String> {
+    let KindConfig::Mount(m) = &mut unit.config else {
+        return Ok(());
+    };
+    match key {
+        "What" => m.what = v.to_string(),
+        "Where" => m.where_ = abs(v)?,
+        "Type" => m.fs_type = Some(v.to_string()),
+        "Options" => m.options = Some(v.to_string()),
+        "DirectoryMode" => m.directory_mode = Some(parse_mode(v)?),
+        "TimeoutSec" => m.timeout = span(v)?,
+        "LazyUnmount" => m.lazy_unmount = parse_bool(v)?,
+        _ => unknown(key, loc, diags),
+    }
+    Ok(())
+}
+
+fn apply_timer(
+    unit: &mut Unit,
+    key: &str,
+    v: &str,
+    loc: &str,
+    diags: &mut Diags,
+) -> Result<(), String> {
+    let KindConfig::Timer(t) = &mut unit.config else {
+        return Ok(());
+    };
+    match key {
+        "OnBootSec" | "OnStartupSec" => t.on_boot.push(finite(v)?),
+        "OnActiveSec" => t.on_active.push(finite(v)?),
+        "OnUnitActiveSec" => t.on_unit_active.push(finite(v)?),
+        "OnUnitInactiveSec" => t.on_unit_inactive.push(finite(v)?),
+        "OnCalendar" => t.on_calendar.push(Calendar::parse(v)?),
+        "Unit" => t.unit = Some(v.to_string()),
+        "RemainAfterElapse" => t.remain_after_elapse = parse_bool(v)?,
+        _ => unknown(key, loc, diags),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn load(name: &str, text: &str) -> (Unit, Vec<Diagnostic>) {
+        let mut raw = RawUnit::default();
+        let mut list = Vec::new();
+        for e in raw.add_source(Path::new(name), text) {
+            list.push(Diagnostic {
+                location: format!("{}:{}", e.file, e.line),
+                error: true,
+                message: e.message,
+            });
+        }
+        let mut warned = BTreeSet::new();
+        let u = unit_from_raw(
+            name,
+            &raw,
+            &SpecifierDirs::default(),
+            &mut Diags {
+                list: &mut list,
+                warned: &mut warned,
+            },
+        );
+        (u, list)
+    }
+
+    #[test]
+    fn service_directives() {
+        let (u, d) = load(
+            "web@8080.service",
+            "[Unit]\nDescription=Web %i\nRequires=a.service b.service\nWants=c.service\nAfter=a.service\n\
+             ConditionPathExists=!/nonexistent\nConditionKernelCommandLine=quiet\n\
+             [Service]\nType=notify\nExecStart=-@/bin/srv srv --port=%i \"a b\" $X ${Y}\n\
+             Environment=A=1 \"B=two words\"\nRestart=on-failure\nRestartSec=250ms\nKillMode=mixed\n\
+             KillSignal=SIGINT\nLimitNOFILE=1024:4096\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n\
+             SuccessExitStatus=3 SIGUSR1\nProtectSystem=strict\nProtectHome=yes\nStandardOutput=append:/var/log/x\n\
+             [Install]\nWantedBy=multi-user.target\n",
+        );
+        assert!(d.iter().all(|d| !d.error), "{d:?}");
+        assert_eq!(
+            d.iter()
+                .filter(|d| d.message.contains("not enforced"))
+                .count(),
+            2
+        );
+        assert_eq!(u.description.as_deref(), Some("Web 8080"));
+        assert_eq!(u.deps.requires.len(), 2);
+        assert_eq!(u.conditions.len(), 2);
+        assert!(u.conditions[0].negate);
+        let s = u.service().unwrap();
+        assert_eq!(s.service_type, ServiceType::Notify);
+        let c = &s.exec_start[0];
+        assert!(c.ignore_failure && c.custom_argv0 && !c.privileged);
+        assert_eq!(
+            c.argv,
+            ["/bin/srv", "srv", "--port=8080", "a b", "$X", "${Y}"]
+        );
+        assert_eq!(c.location, "web@8080.service:10");
+        assert_eq!(
+            s.exec.environment,
+            [("A".into(), "1".into()), ("B".into(), "two words".into())]
+        );
+        assert_eq!(s.restart, RestartPolicy::OnFailure);
+        assert_eq!(s.restart_sec, Duration::from_millis(250));
+        assert_eq!(s.kill_mode, KillMode::Mixed);
+        assert_eq!(s.kill_signal, libc::SIGINT);
+        assert_eq!(s.exec.limits[0].soft, 1024);
+        assert_eq!(
+            s.exec
+                .capability_bounding_set
+                .as_ref()
+                .unwrap()
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
+            [10]
+        );
+        assert_eq!(s.success_exit_status, [3]);
+        assert_eq!(s.success_signals, [libc::SIGUSR1]);
+        assert_eq!(u.install.wanted_by, ["multi-user.target"]);
+    }
+
+    #[test]
+    fn bad_values_are_errors_with_location() {
+        let (u, d) = load(
+            "bad.service",
+            "[Service]\nType=bogus\nExecStart=/bin/true\nNice=99\n",
+        );
+        let errs: Vec<_> = d
+            .iter()
+            .filter(|d| d.error)
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(
+            errs[0],
+            "bad.service:2: error: Type=: unknown service type \"bogus\""
+        );
+        assert_eq!(
+            errs[1],
+            "bad.service:4: error: Nice=: nice value 99 out of range"
+        );
+        assert!(u.load_error.is_some());
+        let (_, d) = load("nostart.service", "[Service]\nType=simple\n");
+        assert!(d[0].message.contains("no ExecStart"));
+    }
+
+    #[test]
+    fn empty_assignment_resets_lists() {
+        let (u, _) = load("r.service", "[Unit]\nWants=a.service\nWants=\nWants=b.service\n[Service]\nExecStart=/bin/a\nExecStart=\nExecStart=/bin/b\n");
+        assert_eq!(u.deps.wants.iter().collect::<Vec<_>>(), ["b.service"]);
+        assert_eq!(u.service().unwrap().exec_start.len(), 1);
+    }
+
+    #[test]
+    fn socket_timer_mount() {
+        let (u, d) = load("x.socket", "[Socket]\nListenStream=/run/x.sock\nListenStream=127.0.0.1:8080\nListenDatagram=5353\nAccept=yes\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert!(matches!(&u.config, KindConfig::Socket(s) if s.listen.len() == 3 && s.accept));
+        let (_, d) = load("y.socket", "[Socket]\nListenStream=not an address\n");
+        assert!(d[0].error);
+        let (u, d) = load(
+            "t.timer",
+            "[Timer]\nOnBootSec=1s\nOnUnitActiveSec=2s\nOnCalendar=hourly\nUnit=x.service\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert!(matches!(&u.config, KindConfig::Timer(t) if t.on_calendar.len() == 1));
+        let (_, d) = load(
+            "var-log.mount",
+            "[Mount]\nWhat=tmpfs\nWhere=/var/log\nType=tmpfs\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let (_, d) = load("var-lag.mount", "[Mount]\nWhat=tmpfs\nWhere=/var/log\n");
+        assert!(d[0].message.contains("does not match"));
+    }
+}

@@ -1,0 +1,193 @@
+//! Starting b8g-init in a namespace over a temporary root and talking to it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const INIT: &str = env!("CARGO_BIN_EXE_b8g-init");
+pub const CTL: &str = env!("CARGO_BIN_EXE_b8gctl");
+
+pub struct System {
+    pub root: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl System {
+    /// A temporary root with the given unit files (name, text) in etc/systemd/system.
+    pub fn new(units: &[(&str, &str)]) -> System {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("etc/systemd/system");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for (n, t) in units {
+            std::fs::write(
+                dir.join(n),
+                t.replace("@CTL@", CTL)
+                    .replace("@ROOT@", &root.path().display().to_string()),
+            )
+            .expect("write unit");
+        }
+        System { root, child: None }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.root.path().join(p)
+    }
+
+    pub fn write(&self, p: &str, text: &str) {
+        let path = self.path(p);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(
+            path,
+            text.replace("@CTL@", CTL)
+                .replace("@ROOT@", &self.root.path().display().to_string()),
+        )
+        .expect("write");
+    }
+
+    pub fn boot(&mut self) {
+        assert!(
+            Path::new("/usr/bin/unshare").exists() || which("unshare"),
+            "unshare (util-linux) is required for the init tests"
+        );
+        let out = std::fs::File::create(self.path("console.log")).expect("console");
+        let child = Command::new("unshare")
+            .args([
+                "--user",
+                "--map-root-user",
+                "--mount",
+                "--pid",
+                "--net",
+                "--fork",
+                INIT,
+                "--root",
+            ])
+            .arg(self.root.path())
+            .args([
+                "--timeout-stop",
+                "2s",
+                "--kill-grace",
+                "1s",
+                "--timeout-start",
+                "10s",
+            ])
+            .stdout(Stdio::from(out.try_clone().expect("dup")))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("spawn unshare");
+        self.child = Some(child);
+        self.wait_for(|s| s.path("run/b8g/control").exists(), "control socket");
+    }
+
+    pub fn wait_for(&self, f: impl Fn(&System) -> bool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if f(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("timed out waiting for {what}; console:\n{}", self.console());
+    }
+
+    pub fn wait_ready(&self) {
+        self.wait_for(
+            |s| s.console().contains("b8g: system ready in"),
+            "system ready",
+        );
+    }
+
+    pub fn console(&self) -> String {
+        std::fs::read_to_string(self.path("console.log")).unwrap_or_default()
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(CTL)
+            .arg("--socket")
+            .arg(self.path("run/b8g/control"))
+            .args(args)
+            .output()
+            .expect("run b8gctl")
+    }
+
+    pub fn ctl_ok(&self, args: &[&str]) -> String {
+        let o = self.ctl(args);
+        assert!(
+            o.status.success(),
+            "b8gctl {args:?} failed: {}{}\nconsole:\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+            self.console()
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    pub fn status(&self, unit: &str) -> serde_json::Value {
+        let s = self.ctl_ok(&["--json", "status", unit]);
+        let v: serde_json::Value = serde_json::from_str(&s).expect("json");
+        v[0].clone()
+    }
+
+    pub fn active(&self, unit: &str) -> String {
+        self.status(unit)["active"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    pub fn wait_state(&self, unit: &str, state: &str) {
+        self.wait_for(
+            |s| s.active(unit) == state,
+            &format!("{unit} to become {state}"),
+        );
+    }
+
+    pub fn log(&self, unit: &str) -> String {
+        self.ctl_ok(&["log", unit])
+    }
+
+    /// Powers off and waits for the namespace to end.
+    pub fn poweroff(&mut self) {
+        self.ctl_ok(&["poweroff"]);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        if let Some(c) = &mut self.child {
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    self.child = None;
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("b8g-init did not power off; console:\n{}", self.console());
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn which(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
+
+/// Milliseconds of the first log line of `unit` containing `needle`.
+pub fn ms_of(log: &str, needle: &str) -> u64 {
+    let line = log
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in log:\n{log}"));
+    let ts = line
+        .trim_start_matches('[')
+        .split(']')
+        .next()
+        .expect("timestamp")
+        .trim();
+    let (s, ms) = ts.split_once('.').expect("dot");
+    s.trim().parse::<u64>().expect("secs") * 1000 + ms.parse::<u64>().expect("ms")
+}

@@ -1,0 +1,6 @@
+//! Integration tests: b8g-init runs as PID 1 under
+//! `unshare --user --map-root-user --mount --pid --net --fork` over a temporary root,
+//! driven through `b8gctl`. `unshare` (util-linux) is required; a missing one fails.
+
+mod harness;
+mod scenarios;

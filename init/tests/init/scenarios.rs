@@ -1,0 +1,195 @@
+//! The scenarios: one test per behaviour, each with its own namespace.
+
+use crate::harness::*;
+
+#[test]
+fn ordering_and_parallel_start() {
+    let mut s = System::new(&[
+        ("slow.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'echo begin; sleep 0.4; echo end'\n[Install]\nWantedBy=multi-user.target\n"),
+        ("p1.service", "[Unit]\nRequires=slow.service\nAfter=slow.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'echo p1; sleep 0.3'\n[Install]\nWantedBy=multi-user.target\n"),
+        ("p2.service", "[Unit]\nWants=slow.service\nAfter=slow.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'echo p2; sleep 0.3'\n[Install]\nWantedBy=multi-user.target\n"),
+        ("first.service", "[Unit]\nBefore=slow.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo first\n[Install]\nWantedBy=multi-user.target\n"),
+    ]);
+    s.boot();
+    s.wait_ready();
+    let first = ms_of(&s.log("first.service"), "first");
+    let slow_begin = ms_of(&s.log("slow.service"), "begin");
+    let slow_end = ms_of(&s.log("slow.service"), ": end");
+    let p1 = ms_of(&s.log("p1.service"), ": p1");
+    let p2 = ms_of(&s.log("p2.service"), ": p2");
+    assert!(
+        first <= slow_begin,
+        "Before= ordering: {first} {slow_begin}"
+    );
+    assert!(
+        p1 >= slow_end && p2 >= slow_end,
+        "After= ordering: {slow_end} {p1} {p2}"
+    );
+    assert!(
+        p1.abs_diff(p2) < 200,
+        "p1 and p2 start in parallel: {p1} {p2}"
+    );
+    let ready = s.console();
+    assert!(ready.contains("b8g: system ready in"));
+    assert!(s.path("var/lib/b8g/boot-good").exists());
+    assert_eq!(s.ctl_ok(&["is-system-running"]).trim(), "running");
+    s.poweroff();
+}
+
+#[test]
+fn service_types_notify_and_forking() {
+    let mut s = System::new(&[
+        ("simple.service", "[Service]\nExecStart=/bin/sleep 100\n[Install]\nWantedBy=multi-user.target\n"),
+        ("exec.service", "[Service]\nType=exec\nExecStart=/bin/sleep 100\n[Install]\nWantedBy=multi-user.target\n"),
+        ("idle.service", "[Service]\nType=idle\nExecStart=/bin/sleep 100\n[Install]\nWantedBy=multi-user.target\n"),
+        ("oneshot.service", "[Service]\nType=oneshot\nExecStart=/bin/true\nExecStart=/bin/echo second\n[Install]\nWantedBy=multi-user.target\n"),
+        ("notify.service", "[Service]\nType=notify\nExecStart=/bin/sh -c 'sleep 0.3; @CTL@ notify --barrier READY=1 STATUS=serving; exec sleep 100'\n[Install]\nWantedBy=multi-user.target\n"),
+        ("after-notify.service", "[Unit]\nAfter=notify.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo after\n[Install]\nWantedBy=multi-user.target\n"),
+        ("s6.service", "[Service]\nType=notify\nX-NotificationFd=5\nExecStart=/bin/sh -c 'sleep 0.1; echo >&5; exec sleep 100'\n[Install]\nWantedBy=multi-user.target\n"),
+        ("forking.service", "[Service]\nType=forking\nPIDFile=@ROOT@/run/fork.pid\nExecStart=/bin/sh -c 'sleep 100 & echo $! > @ROOT@/run/fork.pid'\n[Install]\nWantedBy=multi-user.target\n"),
+        ("badexec.service", "[Service]\nType=exec\nExecStart=/nonexistent/binary\n"),
+    ]);
+    s.boot();
+    s.wait_ready();
+    for u in [
+        "simple.service",
+        "exec.service",
+        "idle.service",
+        "notify.service",
+        "s6.service",
+        "forking.service",
+        "after-notify.service",
+    ] {
+        assert_eq!(s.active(u), "active", "{u}: {}", s.log(u));
+    }
+    assert_eq!(s.active("oneshot.service"), "inactive");
+    assert!(s.log("oneshot.service").contains("second"));
+    assert_eq!(s.status("notify.service")["status"], "serving");
+    let n = ms_of(&s.log("notify.service"), "ready");
+    let a = ms_of(&s.log("after-notify.service"), ": after");
+    assert!(a >= n, "After= a notify service waits for READY=1: {n} {a}");
+    let fpid = std::fs::read_to_string(s.path("run/fork.pid")).unwrap();
+    assert_eq!(
+        s.status("forking.service")["main_pid"]
+            .as_i64()
+            .unwrap()
+            .to_string(),
+        fpid.trim()
+    );
+    let o = s.ctl(&["start", "badexec.service"]);
+    assert!(!o.status.success());
+    assert!(
+        s.log("badexec.service").contains("failed to execute"),
+        "{}",
+        s.log("badexec.service")
+    );
+    s.poweroff();
+}
+
+#[test]
+fn socket_activation_unix() {
+    let mut s = System::new(&[
+        ("echo.socket", "[Socket]\nListenStream=@ROOT@/run/echo.sock\n[Install]\nWantedBy=sockets.target\n"),
+        ("echo.service", "[Service]\nExecStart=/bin/sh -c 'echo \"fds=$LISTEN_FDS names=$LISTEN_FDNAMES\"; exec python3 -c \"import socket,os; s=socket.socket(fileno=3); c,_=s.accept(); c.sendall(b\\\"hello from activated service\\\\n\\\"); c.close()\"'\n"),
+    ]);
+    s.boot();
+    s.wait_ready();
+    assert_eq!(s.active("echo.socket"), "active");
+    assert_eq!(s.active("echo.service"), "inactive");
+    // The client connects before the service runs; the kernel queues the connection.
+    let mut c = std::os::unix::net::UnixStream::connect(s.path("run/echo.sock")).expect("connect");
+    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = String::new();
+    std::io::Read::read_to_string(&mut c, &mut buf).expect("read");
+    assert_eq!(buf, "hello from activated service\n");
+    assert!(
+        s.log("echo.service").contains("fds=1 names=echo"),
+        "{}",
+        s.log("echo.service")
+    );
+    s.poweroff();
+}
+
+#[test]
+fn restart_backoff_and_start_limit() {
+    let mut s = System::new(&[
+        ("crash.service", "[Unit]\nStartLimitIntervalSec=10s\nStartLimitBurst=3\n[Service]\nExecStart=/bin/sh -c 'echo run; exit 3'\nRestart=on-failure\nRestartSec=50ms\n[Install]\nWantedBy=multi-user.target\n"),
+        ("backoff.service", "[Unit]\nStartLimitBurst=100\n[Service]\nExecStart=/bin/sh -c 'exit 1'\nRestart=always\nRestartSec=50ms\nRestartMaxDelaySec=400ms\n[Install]\nWantedBy=multi-user.target\n"),
+    ]);
+    s.boot();
+    s.wait_state("crash.service", "failed");
+    let st = s.status("crash.service");
+    assert!(
+        st["result"].as_str().unwrap().contains("start-limit-hit"),
+        "{st}"
+    );
+    assert_eq!(s.log("crash.service").matches(": run").count(), 3);
+    s.ctl_ok(&["reset-failed", "crash.service"]);
+    assert_eq!(s.active("crash.service"), "inactive");
+    s.wait_for(
+        |s| s.log("backoff.service").contains("scheduling restart #5"),
+        "five restarts",
+    );
+    let log = s.log("backoff.service");
+    assert!(
+        log.contains("in 50 ms")
+            && log.contains("in 100 ms")
+            && log.contains("in 200 ms")
+            && log.contains("in 400 ms"),
+        "{log}"
+    );
+    s.ctl_ok(&["stop", "backoff.service"]);
+    assert_eq!(s.active("backoff.service"), "inactive");
+    s.poweroff();
+}
+
+#[test]
+fn timers_fire() {
+    let mut s = System::new(&[
+        (
+            "tick.timer",
+            "[Timer]\nOnBootSec=200ms\nOnUnitActiveSec=300ms\n[Install]\nWantedBy=timers.target\n",
+        ),
+        (
+            "tick.service",
+            "[Service]\nType=oneshot\nExecStart=/bin/echo tick\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_for(
+        |s| s.log("tick.service").matches(": tick").count() >= 3,
+        "three ticks",
+    );
+    let log = s.log("tick.service");
+    let times: Vec<u64> = log
+        .lines()
+        .filter(|l| l.ends_with(": tick"))
+        .map(|l| ms_of(l, "tick"))
+        .collect();
+    assert!(times[0] >= 200, "{times:?}");
+    assert!(times[1] - times[0] >= 280, "{times:?}");
+    s.poweroff();
+}
+
+#[test]
+fn reaps_a_thousand_zombie_grandchildren() {
+    let mut s = System::new(&[(
+        "zombies.service",
+        "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'i=0; while [ $i -lt 1000 ]; do (/bin/true &) ; i=$((i+1)); done; echo spawned'\n[Install]\nWantedBy=multi-user.target\n",
+    )]);
+    s.boot();
+    s.wait_ready();
+    assert!(s.log("zombies.service").contains("spawned"));
+    // Nothing in the namespace may stay a zombie: count them through b8g-init's own view.
+    s.write("units/count.service", "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo zombies=$(grep -l \"^State:.*Z\" /proc/[0-9]*/status 2>/dev/null | wc -l)'\n");
+    s.ctl_ok(&["daemon-reload"]);
+    s.wait_for(
+        |s| {
+            s.ctl(&["start", "count.service"]);
+            s.log("count.service").contains("zombies=0")
+        },
+        "zero zombies",
+    );
+    s.poweroff();
+}
