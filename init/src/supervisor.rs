@@ -1051,7 +1051,7 @@ impl Manager {
         let blockers: Vec<String> = procs.iter().map(|p| describe_pid(*p)).collect();
         rt.phase = Some(Phase::StopSigkill);
         rt.deadline = Some(now() + Duration::from_secs(5));
-        if rt.result.is_none() && !rt.explicit_stop {
+        if rt.result.is_none() {
             rt.result = Some("timeout".into());
         }
         let main = rt.main_pid;
@@ -1534,7 +1534,7 @@ impl Manager {
 
     fn run_sh(&mut self, cmd: &str) {
         let c = ExecCommand {
-            argv: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
+            argv: vec!["/bin/sh".into(), "-c".into(), cmd.replace('$', "$$")],
             ignore_failure: true,
             custom_argv0: false,
             privileged: true,

@@ -199,9 +199,10 @@ fn runlevel_targets(rl: &str, default: char) -> Vec<String> {
         .collect()
 }
 
+/// `/bin/sh -c CMD`; `$` is doubled because inittab lines are shell, not unit syntax.
 fn sh(cmd: &str, loc: &str) -> ExecCommand {
     ExecCommand {
-        argv: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
+        argv: vec!["/bin/sh".into(), "-c".into(), cmd.replace('$', "$$")],
         ignore_failure: false,
         custom_argv0: false,
         privileged: false,

@@ -176,11 +176,15 @@ fn timers_fire() {
 fn reaps_a_thousand_zombie_grandchildren() {
     let mut s = System::new(&[(
         "zombies.service",
-        "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'i=0; while [ $i -lt 1000 ]; do (/bin/true &) ; i=$((i+1)); done; echo spawned'\n[Install]\nWantedBy=multi-user.target\n",
+        "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'i=0; while [ $$i -lt 1000 ]; do (/bin/true &) ; i=$$((i+1)); done; echo spawned $$i'\n[Install]\nWantedBy=multi-user.target\n",
     )]);
     s.boot();
     s.wait_ready();
-    assert!(s.log("zombies.service").contains("spawned"));
+    assert!(
+        s.log("zombies.service").contains("spawned 1000"),
+        "{}",
+        s.log("zombies.service")
+    );
     // Nothing in the namespace may stay a zombie: count them through b8g-init's own view.
     s.write("units/count.service", "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo zombies=$(grep -l \"^State:.*Z\" /proc/[0-9]*/status 2>/dev/null | wc -l)'\n");
     s.ctl_ok(&["daemon-reload"]);
@@ -192,4 +196,200 @@ fn reaps_a_thousand_zombie_grandchildren() {
         "zero zombies",
     );
     s.poweroff();
+}
+
+#[test]
+fn kill_modes_and_stop_timeout() {
+    let mut s = System::new(&[
+        ("cg.service", "[Service]\nExecStart=/bin/sh -c 'sleep 100 & echo $! > @ROOT@/run/cg.child; exec sleep 100'\n"),
+        ("proc.service", "[Service]\nKillMode=process\nExecStart=/bin/sh -c 'sleep 100 & echo $! > @ROOT@/run/proc.child; exec sleep 100'\n"),
+        ("stubborn.service", "[Service]\nTimeoutStopSec=500ms\nExecStart=/bin/sh -c 'trap \"echo got TERM\" TERM; while :; do sleep 0.05; done'\n"),
+    ]);
+    s.boot();
+    s.wait_ready();
+    for u in ["cg.service", "proc.service", "stubborn.service"] {
+        s.ctl_ok(&["start", u]);
+    }
+    s.wait_for(
+        |s| s.path("run/cg.child").exists() && s.path("run/proc.child").exists(),
+        "pid files",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    s.ctl_ok(&["stop", "cg.service", "proc.service"]);
+    // Count surviving sleeps from inside the namespace.
+    s.write("units/ps.service", "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'for f in cg proc; do p=$(cat @ROOT@/run/$$f.child); if [ -d /proc/$$p ]; then echo $$f=alive; else echo $$f=gone; fi; done'\n");
+    s.ctl_ok(&["daemon-reload"]);
+    s.ctl_ok(&["start", "ps.service"]);
+    let log = s.log("ps.service");
+    assert!(
+        log.contains("cg=gone"),
+        "control-group kills the whole unit: {log}"
+    );
+    assert!(
+        log.contains("proc=alive"),
+        "KillMode=process leaves other processes: {log}"
+    );
+    let t = std::time::Instant::now();
+    s.ctl_ok(&["stop", "stubborn.service"]);
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(450),
+        "waited for the stop timeout"
+    );
+    let log = s.log("stubborn.service");
+    assert!(
+        log.contains("got TERM") && log.contains("sending SIGKILL"),
+        "{log}"
+    );
+    assert_eq!(s.active("stubborn.service"), "failed");
+    s.poweroff();
+}
+
+#[test]
+fn malformed_units_and_cycles_do_not_stop_the_boot() {
+    let mut s = System::new(&[
+        ("broken.service", "[Unit]\nDescription=broken\n[Service]\nType=bogus\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"),
+        ("good.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"),
+        ("cyc-a.service", "[Unit]\nAfter=cyc-b.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"),
+        ("cyc-b.service", "[Unit]\nAfter=cyc-a.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"),
+    ]);
+    s.boot();
+    s.wait_ready();
+    let c = s.console();
+    assert!(
+        c.contains("broken.service:4: error: Type=: unknown service type \"bogus\""),
+        "{c}"
+    );
+    assert!(c.contains("ordering cycle found"), "{c}");
+    assert_eq!(s.active("good.service"), "active");
+    let a = s.active("cyc-a.service");
+    let b = s.active("cyc-b.service");
+    assert!(
+        a == "active" || b == "active",
+        "one side of the cycle starts: {a} {b}"
+    );
+    assert!(s.status("broken.service")["load"]
+        .as_str()
+        .unwrap()
+        .starts_with("error"));
+    s.poweroff();
+}
+
+#[test]
+fn sysv_inittab_respawn_and_lsb_ordering() {
+    let mut s = System::new(&[]);
+    s.write("etc/inittab", "id:3:initdefault:\nsi::sysinit:/bin/echo sysinit-ran\nr1:3:respawn:/bin/sh -c 'echo respawned; sleep 0.1'\n");
+    s.write("etc/init.d/db", "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: database\n# Required-Start: $local_fs\n# Default-Start: 3\n### END INIT INFO\n[ \"$1\" = start ] && sleep 0.3 && echo db-started\nexit 0\n");
+    s.write("etc/init.d/web", "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: web\n# Required-Start: database $network\n# Default-Start: 3\n### END INIT INFO\n[ \"$1\" = start ] && echo web-started\nexit 0\n");
+    for f in ["etc/init.d/db", "etc/init.d/web"] {
+        std::os::unix::fs::PermissionsExt::set_mode(
+            &mut std::fs::metadata(s.path(f)).unwrap().permissions(),
+            0o755,
+        );
+        std::fs::set_permissions(
+            s.path(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    s.boot();
+    s.wait_ready();
+    assert!(s.log("inittab-si.service").contains("sysinit-ran"));
+    let db = ms_of(&s.log("db.service"), "db-started");
+    let web = ms_of(&s.log("web.service"), "web-started");
+    assert!(
+        web >= db,
+        "LSB Required-Start orders web after db: {db} {web}"
+    );
+    s.wait_for(
+        |s| s.log("inittab-r1.service").matches(": respawned").count() >= 3,
+        "respawns",
+    );
+    assert_eq!(s.active("runlevel3.target"), "active");
+    s.poweroff();
+}
+
+#[test]
+fn b8gctl_verbs_and_json() {
+    let mut s = System::new(&[
+        ("web.service", "[Unit]\nDescription=web\nRequires=db.service\nAfter=db.service\n[Service]\nExecStart=/bin/sh -c 'echo up; exec sleep 100'\nExecReload=/bin/echo reloading\n[Install]\nWantedBy=multi-user.target\n"),
+        ("db.service", "[Service]\nExecStart=/bin/sleep 100\n"),
+    ]);
+    s.boot();
+    s.wait_ready();
+    let v: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["--json", "list-units"])).unwrap();
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["name"] == "web.service" && u["active"] == "active"));
+    let deps: serde_json::Value =
+        serde_json::from_str(&s.ctl_ok(&["--json", "list-dependencies", "web.service"])).unwrap();
+    assert!(deps["deps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["name"] == "db.service"));
+    assert!(s
+        .ctl_ok(&["status", "web.service"])
+        .contains("Active: active (running)"));
+    s.ctl_ok(&["reload", "web.service"]);
+    assert!(s.log("web.service").contains("reloading"));
+    s.ctl_ok(&["restart", "web.service"]);
+    assert_eq!(s.log("web.service").matches(": up").count(), 2);
+    s.ctl_ok(&["stop", "db.service"]);
+    assert_eq!(
+        s.active("web.service"),
+        "inactive",
+        "stopping a requirement stops its dependents"
+    );
+    s.ctl_ok(&["isolate", "basic.target"]);
+    assert_eq!(s.active("multi-user.target"), "inactive");
+    assert_eq!(
+        s.ctl_ok(&["--json", "is-system-running"]).trim(),
+        "\"running\""
+    );
+    s.poweroff();
+    assert!(s.console().contains("shutting down (Poweroff)"));
+}
+
+#[test]
+fn verify_reports_file_and_line() {
+    let s = System::new(&[
+        (
+            "ok.service",
+            "[Service]\nExecStart=/bin/true\nProtectSystem=strict\n",
+        ),
+        (
+            "bad.service",
+            "[Unit]\nAfter=x\nnot a line\n[Service]\nExecStart=/bin/true\nRestart=sometimes\n",
+        ),
+    ]);
+    s.write("etc/inittab", "id:3:initdefault:\nbroken\n");
+    let dir = s.path("etc/systemd/system");
+    let ok = std::process::Command::new(CTL)
+        .arg("verify")
+        .arg(dir.join("ok.service"))
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    assert!(
+        String::from_utf8_lossy(&ok.stderr).contains("ProtectSystem= is parsed but not enforced")
+    );
+    let bad = std::process::Command::new(CTL)
+        .arg("verify")
+        .arg(dir.join("bad.service"))
+        .arg(s.path("etc/inittab"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("bad.service:3: error: expected Key=Value"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.service:6: error: Restart=: unknown restart policy"),
+        "{err}"
+    );
+    assert!(err.contains("inittab:2: error"), "{err}");
 }

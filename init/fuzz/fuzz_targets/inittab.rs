@@ -1,0 +1,12 @@
+//! inittab lines and LSB headers.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let _ = b8g_init::sysv::parse_inittab("inittab", &text);
+    let _ = b8g_init::sysv::parse_lsb("script", &text);
+    if let Ok(c) = b8g_init::unit::time::Calendar::parse(&text) {
+        let _ = c.next_after(1_700_000_000);
+    }
+    let _ = b8g_init::unit::time::parse_timespan(&text);
+});
