@@ -318,8 +318,32 @@ impl Manager {
         self.rt.get(n).map(Rt::st).unwrap_or(ActiveState::Inactive)
     }
 
+    /// Makes sure a template instance named by a request exists in the unit set.
+    fn ensure_loaded(&mut self, name: &str) {
+        let known = self
+            .set
+            .get(name)
+            .is_some_and(|u| u.load_error.as_deref() != Some("unit not found"));
+        if known {
+            return;
+        }
+        let opts = LoadOptions {
+            unit_dirs: self.cfg.unit_dirs.clone(),
+            specifier_dirs: self.cfg.specifier_dirs(),
+        };
+        if let Some((unit, diags)) = load::instantiate(&opts, &self.set, name) {
+            for d in diags {
+                self.say(&d.to_string());
+            }
+            // Referenced names (sysinit.target, shutdown.target) are built-ins and exist already.
+            self.set.units.insert(name.to_string(), unit);
+            self.engine.rebuild(&self.set);
+        }
+    }
+
     /// Queues a start job; the boot target is started this way too.
     pub fn start_unit(&mut self, name: &str, isolate: bool) -> Result<(), String> {
+        self.ensure_loaded(name);
         let st: BTreeMap<String, ActiveState> =
             self.rt.iter().map(|(k, v)| (k.clone(), v.st())).collect();
         let f = |n: &str| st.get(n).copied().unwrap_or(ActiveState::Inactive);
@@ -2142,27 +2166,18 @@ impl Manager {
         self.counter += 1;
         let stem = sock.trim_end_matches(".socket");
         let inst = format!("{stem}@{}.service", self.counter);
-        let template = format!("{stem}@.service");
-        let path = self
-            .cfg
-            .unit_dirs
-            .iter()
-            .map(|d| d.join(&template))
-            .find(|p| p.is_file());
-        let Some(path) = path else {
+        let opts = LoadOptions {
+            unit_dirs: self.cfg.unit_dirs.clone(),
+            specifier_dirs: self.cfg.specifier_dirs(),
+        };
+        let Some((unit, diags)) = load::instantiate(&opts, &self.set, &inst) else {
             self.logs
-                .push(sock, &format!("no template {template} for Accept=yes"));
+                .push(sock, &format!("no template {stem}@.service for Accept=yes"));
             return;
         };
-        let mut list = Vec::new();
-        let mut warned = BTreeSet::new();
-        let mut d = crate::unit::parse::Diags {
-            list: &mut list,
-            warned: &mut warned,
-        };
-        let mut unit = load::load_file(&inst, &path, &[], &self.cfg.specifier_dirs(), &mut d);
-        // Per-connection instances need no boot ordering: the socket is already up.
-        unit.default_dependencies = false;
+        for d in diags {
+            self.say(&d.to_string());
+        }
         self.set.units.insert(inst.clone(), unit);
         self.engine.rebuild(&self.set);
         self.rt.entry(inst.clone()).or_default().conn_fd = Some(conn);

@@ -411,6 +411,53 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
     set
 }
 
+/// Loads an instance of a template on demand (`b8gctl start foo@bar.service`, Accept=
+/// connections): the instance gets its implicit and default dependencies like any other.
+pub fn instantiate(
+    opts: &LoadOptions,
+    set: &UnitSet,
+    name: &str,
+) -> Option<(Unit, Vec<Diagnostic>)> {
+    let template = name::template_of(name)?;
+    let mut dropins: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut fragment = None;
+    for dir in &opts.unit_dirs {
+        if fragment.is_none() && dir.join(&template).is_file() {
+            fragment = Some(dir.join(&template));
+        }
+        for d in [&template, &name.to_string()] {
+            for f in read_sorted(&dir.join(format!("{d}.d"))) {
+                let n = f
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                if n.ends_with(".conf") {
+                    dropins.entry(n).or_insert(f);
+                }
+            }
+        }
+    }
+    let fragment = fragment?;
+    let mut list = Vec::new();
+    let mut warned = BTreeSet::new();
+    let mut diags = Diags {
+        list: &mut list,
+        warned: &mut warned,
+    };
+    let dropins: Vec<PathBuf> = dropins.into_values().collect();
+    let mut unit = load_file(name, &fragment, &dropins, &opts.specifier_dirs, &mut diags);
+    add_implicit(&mut unit);
+    let no_default: BTreeSet<String> = set
+        .units
+        .values()
+        .filter(|u| !u.default_dependencies)
+        .map(|u| u.name.clone())
+        .collect();
+    add_default_deps(&mut unit, &no_default);
+    Some((unit, list))
+}
+
 /// Names a unit points at.
 pub fn referenced(u: &Unit) -> Vec<String> {
     let d = &u.deps;

@@ -393,3 +393,135 @@ fn verify_reports_file_and_line() {
     );
     assert!(err.contains("inittab:2: error"), "{err}");
 }
+
+#[test]
+fn exec_context_settings() {
+    let mut s = System::new(&[
+        ("ctx.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nEnvironment=GREETING=hello \"SPACED=a b\"\nEnvironmentFile=@ROOT@/etc/ctx.env\nEnvironmentFile=-@ROOT@/etc/missing.env\nWorkingDirectory=@ROOT@/etc\nUMask=0077\nLimitNOFILE=123\nNice=5\nRuntimeDirectory=ctx\nStateDirectory=ctx\nStandardOutput=file:@ROOT@/ctx.out\nExecStartPre=/bin/sh -c 'echo pre > @ROOT@/pre.out'\nExecStart=/bin/sh -c 'echo $GREETING ${SPACED} $$FROMFILE $$(pwd) $$(umask) $$(ulimit -n) $$(cut -d\" \" -f19 /proc/self/stat); test -d $$RUNTIME_DIRECTORY && echo rt-ok'\nExecStartPost=-/bin/false\n[Install]\nWantedBy=multi-user.target\n"),
+        ("tpl@.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo instance %i of %p in %t\n"),
+        ("cond.service", "[Unit]\nConditionPathExists=!@ROOT@/etc\n[Service]\nExecStart=/bin/sleep 100\n[Install]\nWantedBy=multi-user.target\n"),
+        ("assert.service", "[Unit]\nAssertFileNotEmpty=@ROOT@/etc/empty\n[Service]\nExecStart=/bin/sleep 100\n"),
+    ]);
+    s.write("etc/ctx.env", "FROMFILE=filevalue\n");
+    s.write("etc/empty", "");
+    s.boot();
+    s.wait_ready();
+    assert_eq!(
+        s.active("ctx.service"),
+        "active",
+        "{}",
+        s.log("ctx.service")
+    );
+    let out = std::fs::read_to_string(s.path("ctx.out")).unwrap();
+    let etc = s.path("etc").display().to_string();
+    assert_eq!(
+        out,
+        format!("hello a b filevalue {etc} 0077 123 5\nrt-ok\n")
+    );
+    assert!(s.path("pre.out").exists());
+    assert!(s.path("var/lib/ctx").is_dir() && s.path("run/ctx").is_dir());
+    s.ctl_ok(&["start", "tpl@foo.service"]);
+    let root = s.path("run").display().to_string();
+    assert!(
+        s.log("tpl@foo.service")
+            .contains(&format!("instance foo of tpl in {root}")),
+        "{}",
+        s.log("tpl@foo.service")
+    );
+    assert_eq!(s.active("cond.service"), "inactive");
+    assert!(s.log("cond.service").contains("skipped"));
+    assert!(!s.ctl(&["start", "assert.service"]).status.success());
+    assert_eq!(s.active("assert.service"), "failed");
+    s.ctl_ok(&["stop", "ctx.service"]);
+    assert!(
+        !s.path("run/ctx").exists(),
+        "RuntimeDirectory= is removed on stop"
+    );
+    s.poweroff();
+}
+
+#[test]
+fn watchdog_bindsto_conflicts_and_log_follow() {
+    let mut s = System::new(&[
+        ("wd.service", "[Service]\nType=notify\nWatchdogSec=300ms\nExecStart=/bin/sh -c '@CTL@ notify --barrier READY=1; exec sleep 100'\n"),
+        ("base.service", "[Service]\nExecStart=/bin/sleep 100\n"),
+        ("bound.service", "[Unit]\nBindsTo=base.service\nAfter=base.service\n[Service]\nExecStart=/bin/sleep 100\n"),
+        ("part.service", "[Unit]\nPartOf=base.service\n[Service]\nExecStart=/bin/sh -c 'echo part-start; exec sleep 100'\n"),
+        ("x.service", "[Unit]\nConflicts=y.service\n[Service]\nExecStart=/bin/sleep 100\n"),
+        ("y.service", "[Service]\nExecStart=/bin/sleep 100\n"),
+        ("chatty.service", "[Service]\nExecStart=/bin/sh -c 'i=0; while :; do echo line$$i; i=$$((i+1)); sleep 0.05; done'\n"),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["start", "wd.service"]);
+    s.wait_for(
+        |s| s.status("wd.service")["result"] == "watchdog",
+        "watchdog timeout",
+    );
+    s.ctl_ok(&["start", "bound.service", "part.service"]);
+    assert_eq!(s.active("base.service"), "active");
+    s.ctl_ok(&["restart", "base.service"]);
+    assert_eq!(
+        s.log("part.service").matches(": part-start").count(),
+        2,
+        "PartOf= restarts with its unit"
+    );
+    s.ctl_ok(&["stop", "base.service"]);
+    s.wait_state("bound.service", "inactive");
+    s.ctl_ok(&["start", "y.service"]);
+    s.ctl_ok(&["start", "x.service"]);
+    assert_eq!(
+        s.active("y.service"),
+        "inactive",
+        "Conflicts= stops the other unit"
+    );
+    s.ctl_ok(&["start", "chatty.service"]);
+    let mut f = std::process::Command::new(CTL)
+        .arg("--socket")
+        .arg(s.path("run/b8g/control"))
+        .args(["log", "chatty.service", "-f"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    let _ = f.kill();
+    let out = f.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.matches(": line").count() >= 10,
+        "log -f follows: {text}"
+    );
+    assert!(s.path("var/log/b8g/chatty.service.log").exists());
+    s.poweroff();
+}
+
+#[test]
+fn accept_yes_and_telinit() {
+    let mut s = System::new(&[
+        ("greet.socket", "[Socket]\nListenStream=@ROOT@/run/greet.sock\nAccept=yes\n[Install]\nWantedBy=sockets.target\n"),
+        ("greet@.service", "[Service]\nExecStart=/bin/sh -c 'echo \"hello $$LISTEN_FDS\" >&3'\n"),
+    ]);
+    s.write(
+        "etc/inittab",
+        "id:3:initdefault:\nr5:5:respawn:/bin/sh -c 'echo in-five; exec sleep 100'\n",
+    );
+    s.boot();
+    s.wait_ready();
+    for _ in 0..3 {
+        let mut c =
+            std::os::unix::net::UnixStream::connect(s.path("run/greet.sock")).expect("connect");
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = String::new();
+        std::io::Read::read_to_string(&mut c, &mut buf).expect("read");
+        assert_eq!(buf, "hello 1\n");
+    }
+    assert_eq!(s.active("runlevel3.target"), "active");
+    s.ctl_ok(&["telinit", "5"]);
+    s.wait_for(
+        |s| s.log("inittab-r5.service").contains("in-five"),
+        "runlevel 5 entry",
+    );
+    s.wait_state("runlevel3.target", "inactive");
+    s.poweroff();
+}
