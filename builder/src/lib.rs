@@ -1,3 +1,5 @@
 //! b8g-builder: the Nix-language evaluator, derivations and the sandboxed builder.
 
 pub mod builtin;
+pub mod sandbox;
+pub mod schedule;
