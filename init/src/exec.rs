@@ -186,6 +186,8 @@ pub struct SpawnSpec<'a> {
     pub etc_dir: &'a Path,
     /// For Accept=yes instances with StandardInput=socket: stdin/stdout are this fd.
     pub socket_stdio: Option<RawFd>,
+    /// `cgroup.procs` of the unit's cgroup (cgroup v2), joined before exec.
+    pub cgroup_procs: Option<CString>,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -241,7 +243,8 @@ fn open_stdio(io: &StdIo, input: bool, spec: &SpawnSpec) -> Result<OwnedFd, Spaw
             p,
             OpenOptions::new().write(true).create(true).truncate(true),
         ),
-        StdIo::Log | StdIo::LogAndConsole | StdIo::Inherit => dup(spec.log_fd),
+        StdIo::Socket if input => open(Path::new("/dev/null"), OpenOptions::new().read(true)),
+        StdIo::Log | StdIo::LogAndConsole | StdIo::Inherit | StdIo::Socket => dup(spec.log_fd),
     }
 }
 
@@ -378,6 +381,7 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
                 env: &mut c_env,
                 listen_pid_idx,
                 ignore_sigpipe,
+                cgroup_procs: spec.cgroup_procs.as_deref(),
             })
         }
     }
@@ -437,6 +441,7 @@ struct ChildPlan<'a> {
     env: &'a mut [*mut libc::c_char],
     listen_pid_idx: Option<usize>,
     ignore_sigpipe: bool,
+    cgroup_procs: Option<&'a std::ffi::CStr>,
 }
 
 unsafe fn fail(fd: RawFd, step: usize) -> ! {
@@ -469,6 +474,13 @@ unsafe fn child(p: ChildPlan) -> ! {
         // a unit's processes by group (and by invocation marker) when cgroups are absent.
         if libc::setsid() < 0 {
             fail(p.status_fd, 1);
+        }
+        if let Some(cg) = p.cgroup_procs {
+            let fd = libc::open(cg.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) < 0 {
+                fail(p.status_fd, 14);
+            }
+            libc::close(fd);
         }
         // Move sources out of the way first so dup2 cannot clobber a later source.
         let mut moved = [0 as RawFd; 64];

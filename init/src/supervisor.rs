@@ -117,6 +117,9 @@ pub struct Manager {
     degraded: bool,
     counter: u64,
     idle_since: Option<Instant>,
+    /// `<cgroup2 mount>/b8g` when units get cgroups; otherwise processes are tracked by
+    /// process group, session and invocation marker.
+    cgroup_root: Option<std::path::PathBuf>,
     pub finished: bool,
 }
 
@@ -194,8 +197,10 @@ impl Manager {
             degraded: false,
             counter: 0,
             idle_since: None,
+            cgroup_root: None,
             finished: false,
         };
+        m.cgroup_root = m.setup_cgroups();
         let b8g_run = m.cfg.b8g_run();
         if let Err(e) = std::fs::create_dir_all(&b8g_run) {
             m.say(&format!("cannot create {}: {e}", b8g_run.display()));
@@ -204,6 +209,40 @@ impl Manager {
         m.open_notify();
         m.reload_units();
         Ok(m)
+    }
+
+    /// Uses cgroup v2 when it is mounted at /sys/fs/cgroup and we may create cgroups
+    /// there. Only on a real boot: in tests and containers the hierarchy belongs to others.
+    fn setup_cgroups(&mut self) -> Option<std::path::PathBuf> {
+        if !self.cfg.boot {
+            return None;
+        }
+        let base = Path::new("/sys/fs/cgroup");
+        if !base.join("cgroup.controllers").exists() {
+            let _ = std::fs::create_dir_all(base);
+            if do_mount("cgroup2", base, Some("cgroup2"), "nosuid,nodev,noexec").is_err() {
+                return None;
+            }
+        }
+        let root = base.join("b8g");
+        match std::fs::create_dir_all(&root) {
+            Ok(()) => {
+                self.say("tracking unit processes with cgroup v2");
+                Some(root)
+            }
+            Err(e) => {
+                self.say(&format!(
+                    "cgroup v2 unavailable ({e}); tracking processes by process group"
+                ));
+                None
+            }
+        }
+    }
+
+    fn unit_cgroup(&self, n: &str) -> Option<std::path::PathBuf> {
+        self.cgroup_root
+            .as_ref()
+            .map(|r| r.join(n.replace('/', "_")))
     }
 
     /// A manager message: into the b8g-init log and onto the console (and kmsg early in boot).
@@ -1126,6 +1165,11 @@ impl Manager {
         if rt.invocation.is_empty() {
             return vec![];
         }
+        if let Some(cg) = self.unit_cgroup(n) {
+            if let Ok(t) = std::fs::read_to_string(cg.join("cgroup.procs")) {
+                return t.lines().filter_map(|l| l.trim().parse().ok()).collect();
+            }
+        }
         let marker = format!("B8G_INVOCATION={}", rt.invocation);
         let mut v = Vec::new();
         for (pid, pgid, sid, state) in list_procs() {
@@ -1164,6 +1208,9 @@ impl Manager {
         let result = rt.result.clone().unwrap_or_default();
         for d in &s.exec.runtime_directories {
             let _ = std::fs::remove_dir_all(self.cfg.run_dir.join(d));
+        }
+        if let Some(cg) = self.unit_cgroup(n) {
+            let _ = std::fs::remove_dir(cg);
         }
         let clean = !failed;
         let restart = !explicit
@@ -1371,6 +1418,15 @@ impl Manager {
             }
         }
         let console = self.cfg.console.clone();
+        let cgroup_procs = self.unit_cgroup(n).and_then(|cg| {
+            std::fs::create_dir_all(&cg).ok()?;
+            std::ffi::CString::new(cg.join("cgroup.procs").display().to_string()).ok()
+        });
+        let conn = self
+            .rt
+            .get(n)
+            .and_then(|r| r.conn_fd.as_ref())
+            .map(|c| c.as_raw_fd());
         let spec = SpawnSpec {
             cmd,
             ctx: &s.exec,
@@ -1380,7 +1436,8 @@ impl Manager {
             log_fd,
             console: console.as_deref(),
             etc_dir: &self.cfg.etc_dir,
-            socket_stdio: None,
+            socket_stdio: conn.filter(|_| matches!(s.exec.stdin, Some(crate::unit::StdIo::Socket))),
+            cgroup_procs,
         };
         match exec::spawn(&spec, cmd.privileged) {
             Ok(pid) => {
@@ -1575,6 +1632,7 @@ impl Manager {
             console: None,
             etc_dir: &self.cfg.etc_dir,
             socket_stdio: None,
+            cgroup_procs: None,
         };
         if let Err(e) = exec::spawn(&spec, true) {
             self.say(&format!("cannot run {cmd:?}: {e}"));
@@ -2961,4 +3019,87 @@ impl Manager {
 /// PID 1 must not return from main: if the loop ever ends, fall back to the shell.
 pub fn never_exit(cfg: &Config) -> ! {
     crate::boot::emergency_shell(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unit::{Listen, SocketConfig};
+
+    fn local_port(fd: &OwnedFd) -> u16 {
+        // SAFETY: getsockname into a zeroed sockaddr_in of the right size.
+        unsafe {
+            let mut sa: libc::sockaddr_in = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            libc::getsockname(
+                fd.as_raw_fd(),
+                (&mut sa as *mut libc::sockaddr_in).cast(),
+                &mut len,
+            );
+            u16::from_be(sa.sin_port)
+        }
+    }
+
+    #[test]
+    fn listeners_tcp_udp_unix() {
+        let cfg = SocketConfig::default();
+        let tcp = open_listener(
+            &Listen {
+                kind: ListenKind::Stream,
+                address: "127.0.0.1:0".into(),
+            },
+            &cfg,
+        )
+        .unwrap();
+        let port = local_port(&tcp);
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("tcp connect");
+        let udp = open_listener(
+            &Listen {
+                kind: ListenKind::Datagram,
+                address: "127.0.0.1:0".into(),
+            },
+            &cfg,
+        )
+        .unwrap();
+        let uport = local_port(&udp);
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.send_to(b"ping", ("127.0.0.1", uport)).unwrap();
+        let mut buf = [0u8; 8];
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: recv into a stack buffer.
+        let n = unsafe { libc::recv(udp.as_raw_fd(), buf.as_mut_ptr().cast(), 8, 0) };
+        assert_eq!(&buf[..n as usize], b"ping");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s/sock");
+        let _u = open_listener(
+            &Listen {
+                kind: ListenKind::SeqPacket,
+                address: path.display().to_string(),
+            },
+            &cfg,
+        )
+        .unwrap();
+        assert!(path.exists());
+        let name = format!("@b8g-test-{}", std::process::id());
+        let _a = open_listener(
+            &Listen {
+                kind: ListenKind::Stream,
+                address: name,
+            },
+            &cfg,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn mount_options_are_split() {
+        // A bogus file system type must fail cleanly, not panic.
+        assert!(do_mount(
+            "none",
+            Path::new("/nonexistent-b8g"),
+            Some("nosuchfs"),
+            "ro,nosuid,size=1m"
+        )
+        .is_err());
+    }
 }

@@ -131,6 +131,8 @@ pub enum StdIo {
     Truncate(PathBuf),
     /// For stderr only: same as stdout.
     Inherit,
+    /// The connection of an Accept=yes socket (stdin and stdout).
+    Socket,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

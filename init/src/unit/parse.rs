@@ -554,7 +554,8 @@ fn parse_stdio(v: &str, stderr: bool) -> Result<StdIo, String> {
     Ok(match v {
         "null" => StdIo::Null,
         "tty" | "tty-force" | "tty-fail" => StdIo::Tty,
-        "journal" | "kmsg" | "syslog" | "socket" => StdIo::Log,
+        "journal" | "kmsg" | "syslog" => StdIo::Log,
+        "socket" => StdIo::Socket,
         "inherit" if stderr => StdIo::Inherit,
         "inherit" => StdIo::Log,
         "console" | "journal+console" | "kmsg+console" | "syslog+console" => StdIo::LogAndConsole,

@@ -499,7 +499,7 @@ fn watchdog_bindsto_conflicts_and_log_follow() {
 fn accept_yes_and_telinit() {
     let mut s = System::new(&[
         ("greet.socket", "[Socket]\nListenStream=@ROOT@/run/greet.sock\nAccept=yes\n[Install]\nWantedBy=sockets.target\n"),
-        ("greet@.service", "[Service]\nExecStart=/bin/sh -c 'echo \"hello $$LISTEN_FDS\" >&3'\n"),
+        ("greet@.service", "[Service]\nStandardInput=socket\nStandardOutput=socket\nExecStart=/bin/sh -c 'echo \"hello $$LISTEN_FDS\"; echo via-fd3 >&3'\n"),
     ]);
     s.write(
         "etc/inittab",
@@ -514,7 +514,7 @@ fn accept_yes_and_telinit() {
             .unwrap();
         let mut buf = String::new();
         std::io::Read::read_to_string(&mut c, &mut buf).expect("read");
-        assert_eq!(buf, "hello 1\n");
+        assert_eq!(buf, "hello 1\nvia-fd3\n");
     }
     assert_eq!(s.active("runlevel3.target"), "active");
     s.ctl_ok(&["telinit", "5"]);
