@@ -1137,13 +1137,20 @@ impl Manager {
         let Some(rt) = self.rt.get(n) else {
             return false;
         };
-        if rt.main_pid.is_some() || rt.control_pid.is_some() {
-            return true;
-        }
         let mode = self
             .svc(n)
             .map(|s| s.kill_mode)
             .unwrap_or(KillMode::ControlGroup);
+        if rt.control_pid.is_some() {
+            return true;
+        }
+        // KillMode=none leaves every process running and waits for none of them.
+        if mode == KillMode::None {
+            return false;
+        }
+        if rt.main_pid.is_some() {
+            return true;
+        }
         match mode {
             KillMode::ControlGroup => !self.unit_procs(n).is_empty(),
             // With mixed, leftovers get SIGKILL at the end of stopping; with process and none they stay.

@@ -525,3 +525,30 @@ fn accept_yes_and_telinit() {
     s.wait_state("runlevel3.target", "inactive");
     s.poweroff();
 }
+
+#[test]
+fn shutdown_order_and_blocking_processes() {
+    let mut s = System::new(&[
+        ("lower.service", "[Service]\nExecStart=/bin/sleep 100\nExecStop=/bin/sh -c 'echo lower-stop'\n[Install]\nWantedBy=multi-user.target\n"),
+        ("upper.service", "[Unit]\nRequires=lower.service\nAfter=lower.service\n[Service]\nExecStart=/bin/sleep 100\nExecStop=/bin/sh -c 'sleep 0.2; echo upper-stop'\n[Install]\nWantedBy=multi-user.target\n"),
+        ("leaky.service", "[Service]\nKillMode=none\nExecStart=/bin/sh -c 'trap \"\" TERM; exec sleep 100'\n[Install]\nWantedBy=multi-user.target\n"),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.poweroff();
+    let read = |u: &str| {
+        std::fs::read_to_string(s.path(&format!("var/log/b8g/{u}.log"))).unwrap_or_default()
+    };
+    let up = ms_of(&read("upper.service"), ": upper-stop");
+    let low = ms_of(&read("lower.service"), ": lower-stop");
+    assert!(
+        low >= up,
+        "stopped in reverse order: upper {up} lower {low}"
+    );
+    let c = s.console();
+    assert!(
+        c.contains("processes blocking shutdown, sending SIGKILL") && c.contains("(sleep)"),
+        "{c}"
+    );
+    assert!(c.contains("reached final stage"), "{c}");
+}
