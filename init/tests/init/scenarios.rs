@@ -92,6 +92,10 @@ fn socket_activation_unix() {
         ("echo.socket", "[Socket]\nListenStream=@ROOT@/run/echo.sock\n[Install]\nWantedBy=sockets.target\n"),
         ("echo.service", "[Service]\nExecStart=/bin/sh -c 'echo \"fds=$LISTEN_FDS names=$LISTEN_FDNAMES\"; exec python3 -c \"import socket,os; s=socket.socket(fileno=3); c,_=s.accept(); c.sendall(b\\\"hello from activated service\\\\n\\\"); c.close()\"'\n"),
     ]);
+    assert!(
+        std::process::Command::new("python3").arg("-c").arg("pass").status().is_ok_and(|st| st.success()),
+        "python3 is required by this test (its socket-activated service accepts on fd 3)"
+    );
     s.boot();
     s.wait_ready();
     assert_eq!(s.active("echo.socket"), "active");
