@@ -5,8 +5,10 @@
 //! Builders that need code from crates above this one (the initramfs writer of
 //! the kernel adapters) register themselves through [`BuiltinBuilder`].
 
+mod deb;
 mod tree;
 
+pub use deb::{unpack_deb, FetchDeb, UnpackDeb};
 pub use tree::{build_tree, TreeBuilder};
 
 use std::collections::BTreeMap;
@@ -91,10 +93,12 @@ pub struct Builtins {
 }
 
 impl Builtins {
-    /// The builders this crate provides (`b8g-tree`).
+    /// The builders this crate provides (`b8g-tree`, `b8g-fetch-deb`, `b8g-unpack-deb`).
     pub fn standard() -> Self {
         let mut b = Builtins::default();
         b.register(Box::new(TreeBuilder));
+        b.register(Box::new(FetchDeb));
+        b.register(Box::new(UnpackDeb));
         b
     }
 
