@@ -3,4 +3,5 @@
 //! driven through `b8gctl`. `unshare` (util-linux) is required; a missing one fails.
 
 mod harness;
+mod qemu;
 mod scenarios;

@@ -93,7 +93,11 @@ fn socket_activation_unix() {
         ("echo.service", "[Service]\nExecStart=/bin/sh -c 'echo \"fds=$LISTEN_FDS names=$LISTEN_FDNAMES\"; exec python3 -c \"import socket,os; s=socket.socket(fileno=3); c,_=s.accept(); c.sendall(b\\\"hello from activated service\\\\n\\\"); c.close()\"'\n"),
     ]);
     assert!(
-        std::process::Command::new("python3").arg("-c").arg("pass").status().is_ok_and(|st| st.success()),
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg("pass")
+            .status()
+            .is_ok_and(|st| st.success()),
         "python3 is required by this test (its socket-activated service accepts on fd 3)"
     );
     s.boot();

@@ -1,0 +1,209 @@
+//! The full boot: a stock Debian kernel with an initramfs holding busybox and a static
+//! b8g-init as `/init`, booted under qemu (TCG). It must reach default.target, print the
+//! ready marker and power off cleanly when a unit runs `b8gctl poweroff`.
+//! Slow (minutes): runs only with `B8G_FULL_TESTS=1`; then qemu-system-x86,
+//! linux-image-amd64 (a /boot/vmlinuz-*) and busybox-static are required.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn full() -> bool {
+    std::env::var("B8G_FULL_TESTS").is_ok_and(|v| v == "1")
+}
+
+/// A newc cpio archive written by hand (the format is 110-byte ASCII headers).
+struct Cpio {
+    out: Vec<u8>,
+    ino: u32,
+}
+
+impl Cpio {
+    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
+        self.ino += 1;
+        let hdr = format!(
+            "070701{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+            self.ino,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            data.len(),
+            0,
+            0,
+            rdev.0,
+            rdev.1,
+            name.len() + 1,
+            0
+        );
+        self.out.extend_from_slice(hdr.as_bytes());
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.push(0);
+        while self.out.len() % 4 != 0 {
+            self.out.push(0);
+        }
+        self.out.extend_from_slice(data);
+        while self.out.len() % 4 != 0 {
+            self.out.push(0);
+        }
+    }
+    fn dir(&mut self, name: &str) {
+        self.entry(name, 0o040755, &[], (0, 0));
+    }
+    fn file(&mut self, name: &str, mode: u32, data: &[u8]) {
+        self.entry(name, 0o100000 | mode, data, (0, 0));
+    }
+    fn symlink(&mut self, name: &str, target: &str) {
+        self.entry(name, 0o120777, target.as_bytes(), (0, 0));
+    }
+}
+
+fn static_binaries() -> (PathBuf, PathBuf) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("static");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("CARGO_TARGET_DIR", &dir)
+        .args([
+            "build",
+            "-p",
+            "b8g-init",
+            "--release",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+            "--config",
+        ])
+        .arg(r#"target.x86_64-unknown-linux-gnu.rustflags=["-C","target-feature=+crt-static"]"#)
+        .status()
+        .expect("run cargo");
+    assert!(st.success(), "static build of b8g-init failed");
+    let rel = dir.join("x86_64-unknown-linux-gnu/release");
+    (rel.join("b8g-init"), rel.join("b8gctl"))
+}
+
+fn find_kernel() -> PathBuf {
+    let mut k: Vec<PathBuf> = std::fs::read_dir("/boot")
+        .expect("/boot is readable: install linux-image-amd64")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+        })
+        .collect();
+    k.sort();
+    k.pop()
+        .expect("no /boot/vmlinuz-*: install linux-image-amd64")
+}
+
+#[test]
+fn qemu_boot_reaches_default_target_and_powers_off() {
+    if !full() {
+        eprintln!("skipped: set B8G_FULL_TESTS=1 to boot b8g-init under qemu");
+        return;
+    }
+    let kernel = find_kernel();
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+        .expect("busybox-static is required");
+    assert!(
+        Command::new("qemu-system-x86_64")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "qemu-system-x86 is required"
+    );
+    let (init, ctl) = static_binaries();
+    let mut c = Cpio {
+        out: Vec::new(),
+        ino: 0,
+    };
+    for d in [
+        "bin",
+        "sbin",
+        "dev",
+        "proc",
+        "sys",
+        "run",
+        "tmp",
+        "etc",
+        "etc/systemd",
+        "etc/systemd/system",
+        "var",
+        "var/log",
+        "var/lib",
+        "root",
+    ] {
+        c.dir(d);
+    }
+    c.entry("dev/console", 0o020600, &[], (5, 1));
+    c.file("init", 0o755, &std::fs::read(&init).expect("read b8g-init"));
+    c.file(
+        "bin/b8gctl",
+        0o755,
+        &std::fs::read(&ctl).expect("read b8gctl"),
+    );
+    c.file(
+        "bin/busybox",
+        0o755,
+        &std::fs::read(busybox).expect("read busybox"),
+    );
+    for t in ["sh", "sleep", "echo", "cat", "ls", "mount", "true"] {
+        c.symlink(&format!("bin/{t}"), "busybox");
+    }
+    c.file("etc/hostname", 0o644, b"b8g-qemu\n");
+    c.file(
+        "etc/systemd/system/hello.service",
+        0o644,
+        b"[Unit]\nDescription=hello\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'echo hello from $$(cat /proc/sys/kernel/hostname)'\nStandardOutput=journal+console\n[Install]\nWantedBy=multi-user.target\n",
+    );
+    c.file(
+        "etc/systemd/system/off.service",
+        0o644,
+        b"[Unit]\nAfter=hello.service\n[Service]\nExecStart=/bin/sh -c 'sleep 1; /bin/b8gctl poweroff'\n[Install]\nWantedBy=multi-user.target\n",
+    );
+    c.entry("TRAILER!!!", 0, &[], (0, 0));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let initrd = tmp.path().join("initrd.cpio");
+    std::fs::write(&initrd, &c.out).expect("write initrd");
+    let t0 = std::time::Instant::now();
+    let out = Command::new("timeout")
+        .args([
+            "300",
+            "qemu-system-x86_64",
+            "-M",
+            "pc",
+            "-m",
+            "512",
+            "-nographic",
+            "-no-reboot",
+            "-kernel",
+        ])
+        .arg(&kernel)
+        .arg("-initrd")
+        .arg(&initrd)
+        .args(["-append", "console=ttyS0 panic=-1 loglevel=4"])
+        .output()
+        .expect("run qemu");
+    let console = String::from_utf8_lossy(&out.stdout);
+    eprintln!("qemu ran {:?}", t0.elapsed());
+    for l in console
+        .lines()
+        .filter(|l| l.contains("b8g") || l.contains("hello from"))
+    {
+        eprintln!("console: {l}");
+    }
+    assert!(
+        out.status.success(),
+        "qemu did not power off cleanly ({:?}):\n{console}",
+        out.status
+    );
+    assert!(console.contains("b8g: system ready in"), "{console}");
+    assert!(console.contains("hello from b8g-qemu"), "{console}");
+    assert!(
+        console.contains("shutting down (Poweroff)") && console.contains("reached final stage"),
+        "{console}"
+    );
+    assert!(console.contains("reboot: Power down"), "{console}");
+}
