@@ -560,3 +560,43 @@ fn shutdown_order_and_blocking_processes() {
     );
     assert!(c.contains("reached final stage"), "{c}");
 }
+
+#[test]
+fn privileges_and_mount_units() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let where_ = root.path().join("mnt/data");
+    let mount_name = b8g_init::unit::name::mount_unit_name(&where_);
+    let mount_text = format!("[Mount]\nWhat=tmpfs\nWhere={}\nType=tmpfs\nOptions=size=1m,mode=0700\n[Install]\nWantedBy=local-fs.target\n", where_.display());
+    let mut s = System::new(&[
+        ("caps.service", "[Service]\nType=oneshot\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\nNoNewPrivileges=yes\nOOMScoreAdjust=500\nExecStart=/bin/sh -c 'grep -E \"^(CapBnd|NoNewPrivs)\" /proc/self/status; echo oom=$$(cat /proc/self/oom_score_adj)'\nExecStart=+/bin/sh -c 'grep ^CapBnd /proc/self/status | sed s/CapBnd/Full/'\n"),
+        (&mount_name, &mount_text),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["start", "caps.service"]);
+    let log = s.log("caps.service");
+    assert!(log.contains("CapBnd:\t0000000000000400"), "{log}");
+    assert!(log.contains("NoNewPrivs:\t1"), "{log}");
+    assert!(log.contains("oom=500"), "{log}");
+    assert!(
+        !log.contains("Full:\t0000000000000400"),
+        "+ runs with full privileges: {log}"
+    );
+    assert_eq!(s.active(&mount_name), "active", "{}", s.log(&mount_name));
+    s.write("units/probe.service", &format!("[Unit]\nDefaultDependencies=no\n[Service]\nType=oneshot\nExecStart=/bin/sh -c 'grep -c \" {} tmpfs\" /proc/self/mounts || true'\n", where_.display()));
+    s.ctl_ok(&["daemon-reload"]);
+    s.ctl_ok(&["start", "probe.service"]);
+    assert!(
+        s.log("probe.service").contains("probe.service: 1"),
+        "{}",
+        s.log("probe.service")
+    );
+    s.ctl_ok(&["stop", &mount_name]);
+    s.ctl_ok(&["start", "probe.service"]);
+    assert!(
+        s.log("probe.service").contains("probe.service: 0"),
+        "{}",
+        s.log("probe.service")
+    );
+    s.poweroff();
+}
