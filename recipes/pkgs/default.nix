@@ -11,8 +11,8 @@ let
     b8g =
       if b8gBin == null then throw "pkgs.b8g: pass b8gBin (a directory holding bin/b8g-init and bin/b8gctl)"
       else builtins.path { path = b8gBin; name = "b8g-init"; };
-    busybox = throw "pkgs.busybox: the busybox-static bootstrap seed (recipes/bootstrap) is not available yet";
-    linux = throw "pkgs.linux: the kernel bootstrap seed (recipes/bootstrap) is not available yet";
+    bootstrap = import ../bootstrap { inherit (final) b8gTree; };
+    inherit (final.bootstrap) busybox linux;
   };
 in
 lib.fix (lib.extends (lib.composeManyExtensions overlays) base)

@@ -1,4 +1,6 @@
-//! The Linux boot adapter: initramfs archives and a qemu runner.
+//! The Linux boot adapter: kernel modules, the stage-1 initramfs and a qemu runner.
 
 pub mod initramfs;
+pub mod modules;
 pub mod qemu;
+pub mod stage1;
