@@ -162,6 +162,11 @@ impl Engine {
                 _ => {}
             }
             pulled.insert(n.clone(), req);
+            // An active unit's own dependencies are already satisfied (or were stopped
+            // on purpose): do not drag them back in.
+            if n != anchor && state(&n).is_active() {
+                continue;
+            }
             let Some(u) = set.units.get(&n) else { continue };
             for r in u.deps.requires.iter().chain(&u.deps.binds_to) {
                 stack.push((r.clone(), req));
@@ -714,6 +719,26 @@ mod tests {
             run_all(&mut e, &s, &[]),
             vec![vec!["a.service"], vec!["b.service"]]
         );
+    }
+
+    #[test]
+    fn active_units_do_not_pull_their_stopped_wants_back() {
+        let s = set(&[
+            ("x.service", "base.target", "", ""),
+            ("base.target", "", "m.mount", ""),
+            ("m.mount", "", "", ""),
+        ]);
+        let mut e = Engine::new(&s);
+        e.start(&s, "x.service", false, &|n| {
+            if n == "base.target" {
+                ActiveState::Active
+            } else {
+                ActiveState::Inactive
+            }
+        })
+        .unwrap();
+        assert!(!e.jobs.contains_key("m.mount"));
+        assert!(e.jobs.contains_key("x.service"));
     }
 
     #[test]

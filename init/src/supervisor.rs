@@ -2062,11 +2062,17 @@ impl Manager {
                     if let Some(u) = self.set.units.get(&n).cloned() {
                         // Restarts go through the engine so ordering still holds.
                         self.set_state(&n, ActiveState::Activating, "auto-restart");
-                        if self
-                            .engine
-                            .start(&self.set, &u.name, false, &|_| ActiveState::Inactive)
-                            .is_err()
-                        {
+                        let st: BTreeMap<String, ActiveState> =
+                            self.rt.iter().map(|(k, v)| (k.clone(), v.st())).collect();
+                        let me = u.name.clone();
+                        let f = move |x: &str| {
+                            if x == me {
+                                ActiveState::Inactive
+                            } else {
+                                st.get(x).copied().unwrap_or(ActiveState::Inactive)
+                            }
+                        };
+                        if self.engine.start(&self.set, &u.name, false, &f).is_err() {
                             self.set_state(&n, ActiveState::Failed, "failed");
                         }
                         self.rt.entry(n.clone()).or_default().phase = Some(Phase::Idle);
