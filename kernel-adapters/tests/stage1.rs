@@ -17,11 +17,17 @@ use std::time::Duration;
 fn nix_eval_json(expr: &str) -> serde_json::Value {
     let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes");
     let out = Command::new("nix-instantiate")
-        .args(["--eval", "--strict", "--json", "--store", "dummy://", "-E", expr])
+        .args([
+            "--eval", "--strict", "--json", "--store", "dummy://", "-E", expr,
+        ])
         .current_dir(recipes)
         .output()
         .expect("cannot run nix-instantiate: install nix-bin (cargo xtask test does)");
-    assert!(out.status.success(), "nix-instantiate failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "nix-instantiate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("JSON from nix-instantiate")
 }
 
@@ -32,7 +38,8 @@ fn latest_modules_dir() -> PathBuf {
         .filter(|p| p.join("kernel").is_dir())
         .collect();
     dirs.sort();
-    dirs.pop().expect("kernel modules: install linux-image-amd64")
+    dirs.pop()
+        .expect("kernel modules: install linux-image-amd64")
 }
 
 #[test]
@@ -53,7 +60,11 @@ fn stage1_mounts_erofs_root_and_switches_to_the_generation() {
     let d = dir.path();
     // A kernel "package" and a busybox "package" laid out as the recipes expect.
     let modules_dir = latest_modules_dir();
-    let version = modules_dir.file_name().unwrap().to_string_lossy().to_string();
+    let version = modules_dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
     fs::create_dir_all(d.join("kernel/lib/modules")).unwrap();
     symlink(&modules_dir, d.join("kernel/lib/modules").join(&version)).unwrap();
     fs::create_dir_all(d.join("busybox/bin")).unwrap();
@@ -70,14 +81,27 @@ fn stage1_mounts_erofs_root_and_switches_to_the_generation() {
     .collect();
     let outputs: BTreeMap<String, PathBuf> = [("out".to_string(), d.join("initrd-out"))].into();
     let resolve = |p: &str| -> Result<PathBuf, BuiltinError> { Ok(PathBuf::from(p)) };
-    let cx = BuiltinContext { env: &env, outputs: &outputs, resolve: &resolve };
+    let cx = BuiltinContext {
+        env: &env,
+        outputs: &outputs,
+        resolve: &resolve,
+    };
     InitrdBuilder.build(&cx).unwrap();
     let initrd = d.join("initrd-out/initrd");
 
     // Same inputs, same bytes.
     let outputs2: BTreeMap<String, PathBuf> = [("out".to_string(), d.join("initrd-out2"))].into();
-    InitrdBuilder.build(&BuiltinContext { env: &env, outputs: &outputs2, resolve: &resolve }).unwrap();
-    assert_eq!(fs::read(&initrd).unwrap(), fs::read(d.join("initrd-out2/initrd")).unwrap());
+    InitrdBuilder
+        .build(&BuiltinContext {
+            env: &env,
+            outputs: &outputs2,
+            resolve: &resolve,
+        })
+        .unwrap();
+    assert_eq!(
+        fs::read(&initrd).unwrap(),
+        fs::read(d.join("initrd-out2/initrd")).unwrap()
+    );
 
     // The root file system: a generation whose init reports and powers off.
     let system = "/b8g/store/00000000000000000000000000000000-b8g-system-test";
@@ -106,9 +130,19 @@ fn stage1_mounts_erofs_root_and_switches_to_the_generation() {
     let mut vm = Vm::new(format!("/boot/vmlinuz-{version}"));
     vm.initrd = Some(initrd);
     vm.cmdline.push(format!("b8g.system={system}"));
-    vm.extra.extend(["-drive".into(), format!("file={},if=virtio,format=raw,readonly=on", image.display())]);
-    let r = vm.run(Duration::from_secs(180), Some("b8g-test: stage 2 reached")).unwrap();
+    vm.extra.extend([
+        "-drive".into(),
+        format!("file={},if=virtio,format=raw,readonly=on", image.display()),
+    ]);
+    let r = vm
+        .run(Duration::from_secs(180), Some("b8g-test: stage 2 reached"))
+        .unwrap();
     assert!(!r.timed_out, "VM did not finish:\n{}", r.output);
-    assert!(r.output.contains("b8g-test: stage 2 reached, root is erofs"), "stage 2 not reached:\n{}", r.output);
+    assert!(
+        r.output
+            .contains("b8g-test: stage 2 reached, root is erofs"),
+        "stage 2 not reached:\n{}",
+        r.output
+    );
     eprintln!("stage 2 reached after {:?}", r.marker_at.unwrap());
 }

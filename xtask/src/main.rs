@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use std::process::Command;
 
 /// Debian packages the test suites call as oracles or runtimes.
-const TEST_PACKAGES: &[&str] = &["nix-bin", "qemu-system-x86", "busybox-static", "cpio", "linux-image-amd64", "erofs-utils"];
+const TEST_PACKAGES: &[&str] = &["nix-bin", "qemu-system-x86", "busybox-static", "cpio", "linux-image-amd64", "erofs-utils", "e2fsprogs"];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

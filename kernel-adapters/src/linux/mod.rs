@@ -1,5 +1,6 @@
 //! The Linux boot adapter: kernel modules, the stage-1 initramfs and a qemu runner.
 
+pub mod image;
 pub mod initramfs;
 pub mod modules;
 pub mod qemu;

@@ -1,0 +1,233 @@
+//! Root file system images of a system closure.
+//!
+//! The image holds the closure's store paths at their logical location
+//! (`/b8g/store/...`), the profile link `/b8g/var/profiles/system`, and the
+//! empty directories the running system mounts over. `mkfs.erofs` (erofs,
+//! the default) or `mkfs.ext4 -d` (ext4) write it with fixed timestamps,
+//! UUID and ownership, so the same closure gives the same bytes.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Root image formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Erofs,
+    Ext4,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "erofs" => Ok(Format::Erofs),
+            "ext4" => Ok(Format::Ext4),
+            _ => Err(format!(
+                "unknown image format {s:?} (expected erofs or ext4)"
+            )),
+        }
+    }
+}
+
+/// Why an image could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("cannot run {tool}: {source} (install {package})")]
+    Tool {
+        tool: &'static str,
+        package: &'static str,
+        source: io::Error,
+    },
+    #[error("{tool} failed: {stderr}")]
+    ToolFailed { tool: &'static str, stderr: String },
+    #[error("{0} is not in the store directory {1}")]
+    NotInStore(String, String),
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ImageError + 'a {
+    move |source| ImageError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What goes into a root image.
+pub struct RootImage<'a> {
+    /// Logical store directory, e.g. `/b8g/store`.
+    pub store_dir: &'a str,
+    /// Maps a logical store path to where its bytes are on this machine.
+    pub resolve: &'a dyn Fn(&str) -> PathBuf,
+    /// Every store path of the closure (logical).
+    pub closure: &'a [String],
+    /// The generation the profile points at (logical).
+    pub toplevel: &'a str,
+    pub format: Format,
+    /// Size of an ext4 image in MiB (erofs sizes itself).
+    pub ext4_size_mib: u64,
+}
+
+impl RootImage<'_> {
+    /// Writes the image to `out`, staging the tree under `work` (a scratch directory).
+    pub fn write(&self, work: &Path, out: &Path) -> Result<(), ImageError> {
+        let tree = work.join("root");
+        fs::create_dir_all(&tree).map_err(io_err("create directory", &tree))?;
+        let store = tree.join(self.store_dir.trim_start_matches('/'));
+        fs::create_dir_all(&store).map_err(io_err("create directory", &store))?;
+        for path in self.closure {
+            let base = path
+                .strip_prefix(self.store_dir)
+                .and_then(|r| r.strip_prefix('/'))
+                .ok_or_else(|| ImageError::NotInStore(path.clone(), self.store_dir.to_string()))?;
+            copy_tree(&(self.resolve)(path), &store.join(base))?;
+        }
+        for d in [
+            "dev", "proc", "sys", "run", "tmp", "etc", "var", "root", "home", "mnt", "bin",
+            "usr/bin",
+        ] {
+            let p = tree.join(d);
+            fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;
+        }
+        // Scripts with `#!/bin/sh` and `/usr/bin/env` are common; both come from the system profile.
+        symlink("/run/current-system/sw/bin/sh", tree.join("bin/sh"))
+            .map_err(io_err("link", &tree))?;
+        symlink("/run/current-system/sw/bin/env", tree.join("usr/bin/env"))
+            .map_err(io_err("link", &tree))?;
+        let profiles = tree.join("b8g/var/profiles");
+        fs::create_dir_all(&profiles).map_err(io_err("create directory", &profiles))?;
+        symlink("system-1-link", profiles.join("system")).map_err(io_err("link", &profiles))?;
+        symlink(self.toplevel, profiles.join("system-1-link"))
+            .map_err(io_err("link", &profiles))?;
+        normalize_mtimes(&tree)?;
+        let _ = fs::remove_file(out);
+        match self.format {
+            Format::Erofs => run(
+                Command::new("mkfs.erofs")
+                    .args([
+                        "--quiet",
+                        "-T0",
+                        "--all-root",
+                        "-U",
+                        "b8b8b8b8-0000-4000-8000-000000000001",
+                    ])
+                    .arg(out)
+                    .arg(&tree),
+                "mkfs.erofs",
+                "erofs-utils",
+            ),
+            Format::Ext4 => {
+                let size = format!("{}M", self.ext4_size_mib);
+                run(
+                    Command::new("mkfs.ext4")
+                        .args([
+                            "-q",
+                            "-F",
+                            "-L",
+                            "b8g-root",
+                            "-U",
+                            "b8b8b8b8-0000-4000-8000-000000000001",
+                        ])
+                        .args([
+                            "-E",
+                            "root_owner=0:0,hash_seed=b8b8b8b8-0000-4000-8000-000000000002",
+                        ])
+                        .arg("-d")
+                        .arg(&tree)
+                        .arg(out)
+                        .arg(size)
+                        .env("E2FSPROGS_FAKE_TIME", "1")
+                        .env("SOURCE_DATE_EPOCH", "1"),
+                    "mkfs.ext4",
+                    "e2fsprogs",
+                )
+            }
+        }
+    }
+}
+
+fn run(cmd: &mut Command, tool: &'static str, package: &'static str) -> Result<(), ImageError> {
+    let out = cmd.output().map_err(|source| ImageError::Tool {
+        tool,
+        package,
+        source,
+    })?;
+    if !out.status.success() {
+        return Err(ImageError::ToolFailed {
+            tool,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Copies a store path (file, symlink or directory tree) preserving modes and links.
+fn copy_tree(src: &Path, dst: &Path) -> Result<(), ImageError> {
+    let meta = fs::symlink_metadata(src).map_err(io_err("stat", src))?;
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        let target = fs::read_link(src).map_err(io_err("read link", src))?;
+        symlink(target, dst).map_err(io_err("create symlink", dst))?;
+    } else if ft.is_dir() {
+        fs::create_dir(dst).map_err(io_err("create directory", dst))?;
+        let mut entries: Vec<_> = fs::read_dir(src)
+            .map_err(io_err("read directory", src))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(io_err("read directory", src))?;
+        entries.sort();
+        for name in entries {
+            copy_tree(&src.join(&name), &dst.join(&name))?;
+        }
+        fs::set_permissions(dst, meta.permissions()).map_err(io_err("chmod", dst))?;
+    } else {
+        // Hard links would share inodes with the store; copies keep the store untouched.
+        fs::copy(src, dst).map_err(io_err("copy", src))?;
+    }
+    Ok(())
+}
+
+/// Sets every mtime in the tree to 1 (the store's convention), links included.
+fn normalize_mtimes(root: &Path) -> Result<(), ImageError> {
+    let mut stack = vec![root.to_path_buf()];
+    let mut all = Vec::new();
+    while let Some(p) = stack.pop() {
+        let meta = fs::symlink_metadata(&p).map_err(io_err("stat", &p))?;
+        if meta.is_dir() {
+            for e in fs::read_dir(&p).map_err(io_err("read directory", &p))? {
+                stack.push(e.map_err(io_err("read directory", &p))?.path());
+            }
+        }
+        all.push(p);
+    }
+    let one = rustix::fs::Timespec {
+        tv_sec: 1,
+        tv_nsec: 0,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: one,
+        last_modification: one,
+    };
+    for p in all {
+        rustix::fs::utimensat(
+            rustix::fs::CWD,
+            &p,
+            &times,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| ImageError::Io {
+            op: "set mtime of",
+            path: p.clone(),
+            source: e.into(),
+        })?;
+    }
+    Ok(())
+}
