@@ -1,6 +1,6 @@
 # system.activationScripts: shell snippets, ordered by their deps, that make the
-# running system match a generation. b8g-init runs `<toplevel>/activate <toplevel>`
-# at boot; `b8g system switch` runs it on a live system.
+# running system match a generation. b8g-init runs `<toplevel>/activate`
+# at boot (with B8G_SYSTEM set); `b8g system switch` runs it on a live system.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -69,9 +69,9 @@ in
   };
   config.system.build.activate = pkgs.writeScript "activate" (''
     #!${pkgs.runtimeShell}
-    # Activates the generation given as $1 (b8g-init passes its own system).
+    # Activates a generation: $1, or $B8G_SYSTEM as b8g-init sets it at boot.
     set -e
-    system=''${1:?usage: activate <toplevel>}
+    system=''${1:-''${B8G_SYSTEM:?usage: activate <toplevel>}}
     export PATH=${pkgs.busybox}/bin
   '' + lib.concatMapStrings (n: "\n# ${n}\n${scripts.${n}.text}") order);
 }
