@@ -86,6 +86,12 @@ impl Logs {
             .unwrap_or_default()
     }
 
+    /// Drops the ring and file handle of a unit that no longer exists.
+    pub fn forget(&mut self, unit: &str) {
+        self.rings.remove(unit);
+        self.files.remove(unit);
+    }
+
     /// Closes files so a new log directory (after mounting /var) is picked up.
     pub fn reopen(&mut self) {
         self.files.clear();

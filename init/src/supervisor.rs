@@ -83,6 +83,8 @@ struct Rt {
     inactive_since: Option<Instant>,
     exited_main: bool,
     ready: bool,
+    /// A per-connection instance of an Accept=yes socket: forgotten once it stops.
+    transient: bool,
 }
 
 impl Rt {
@@ -1261,6 +1263,15 @@ impl Manager {
                 _ => {}
             }
         }
+        if self.rt.get(n).is_some_and(|r| r.transient) && !self.engine.has_job(n) {
+            // Connection instances would otherwise pile up, one per accepted connection.
+            self.read_log(n);
+            self.logs.forget(n);
+            self.rt.remove(n);
+            self.set.units.remove(n);
+            self.engine.rebuild(&self.set);
+            return;
+        }
         if restart {
             let rt = self.rt.entry(n.to_string()).or_default();
             rt.restarts += 1;
@@ -2251,7 +2262,9 @@ impl Manager {
         }
         self.set.units.insert(inst.clone(), unit);
         self.engine.rebuild(&self.set);
-        self.rt.entry(inst.clone()).or_default().conn_fd = Some(conn);
+        let rt = self.rt.entry(inst.clone()).or_default();
+        rt.conn_fd = Some(conn);
+        rt.transient = true;
         let _ = self.start_unit(&inst, false);
     }
 
