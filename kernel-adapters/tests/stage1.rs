@@ -1,7 +1,7 @@
 //! Stage 1 end to end: the stage-1 script of the system modules (evaluated by
 //! Nix from `recipes/`), built into an initramfs by `builtin:b8g-initrd` with the
 //! host's Debian kernel modules, boots the stock kernel in qemu (TCG), loads
-//! virtio and erofs, mounts an erofs root image and hands over to the
+//! virtio and erofs, mounts an erofs root image under a tmpfs overlay and hands over to the
 //! generation's `init`. Needs nix-bin, qemu-system-x86, linux-image-amd64,
 //! busybox-static and erofs-utils (installed by `cargo xtask test`).
 
@@ -140,7 +140,7 @@ fn stage1_mounts_erofs_root_and_switches_to_the_generation() {
     assert!(!r.timed_out, "VM did not finish:\n{}", r.output);
     assert!(
         r.output
-            .contains("b8g-test: stage 2 reached, root is erofs"),
+            .contains("b8g-test: stage 2 reached, root is overlay"),
         "stage 2 not reached:\n{}",
         r.output
     );

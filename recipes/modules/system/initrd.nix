@@ -7,13 +7,28 @@ let
   inherit (lib) concatStringsSep escapeShellArg;
   fss = config.boot.initrd.fileSystems;
   root = lib.findFirst (f: f.mountPoint == "/") (throw "no root file system") fss;
-  fsModules = lib.unique (lib.concatMap (f: lib.optional (builtins.elem f.fsType [ "ext4" "erofs" "squashfs" "vfat" "btrfs" "xfs" ]) f.fsType) fss);
-  mountCmd = f: ''
-    mkdir -p /sysroot${f.mountPoint}
-    wait_for ${escapeShellArg f.device}
-    mount -t ${escapeShellArg f.fsType} -o ${escapeShellArg (concatStringsSep "," (lib.remove "defaults" f.options ++ [ "ro" ]))} ${escapeShellArg f.device} /sysroot${f.mountPoint} \
-      || fail "cannot mount ${f.device} on ${f.mountPoint}"
-  '';
+  # A read-only root (erofs, squashfs) gets a tmpfs overlay so the running
+  # system can write /etc, /var and /root; the changes live until power-off.
+  readOnlyRoot = builtins.elem root.fsType [ "erofs" "squashfs" ];
+  fsModules = lib.unique (lib.concatMap (f: lib.optional (builtins.elem f.fsType [ "ext4" "erofs" "squashfs" "vfat" "btrfs" "xfs" ]) f.fsType) fss
+    ++ lib.optional readOnlyRoot "overlay");
+  mountOpts = f: escapeShellArg (concatStringsSep "," (lib.remove "defaults" f.options ++ lib.optional (builtins.elem f.fsType [ "erofs" "squashfs" ]) "ro"));
+  mountCmd = f:
+    if f.mountPoint == "/" && readOnlyRoot then ''
+      mkdir -p /lower /overlay
+      wait_for ${escapeShellArg f.device}
+      mount -t ${escapeShellArg f.fsType} -o ${mountOpts f} ${escapeShellArg f.device} /lower || fail "cannot mount ${f.device} on /"
+      mount -t tmpfs -o mode=0755 tmpfs /overlay
+      mkdir -p /overlay/upper /overlay/work
+      mount -t overlay -o lowerdir=/lower,upperdir=/overlay/upper,workdir=/overlay/work overlay /sysroot \
+        || fail "cannot mount the overlay on /"
+    ''
+    else ''
+      mkdir -p /sysroot${f.mountPoint}
+      wait_for ${escapeShellArg f.device}
+      mount -t ${escapeShellArg f.fsType} -o ${mountOpts f} ${escapeShellArg f.device} /sysroot${f.mountPoint} \
+        || fail "cannot mount ${f.device} on ${f.mountPoint}"
+    '';
   stage1 = ''
     #!/bin/sh
     # b8g stage 1: modules, root file system, generation, switch_root.
