@@ -2100,7 +2100,7 @@ impl Manager {
                 && self.state_of(&n) == ActiveState::Active
             {
                 if let Some(next) = self.timer_next(&n) {
-                    if next <= t {
+                    if next <= now() {
                         let target = self.set.units.get(&n).map(|u| match &u.config {
                             KindConfig::Timer(c) => load::timer_unit(u, c.unit.as_deref()),
                             _ => String::new(),

@@ -608,3 +608,58 @@ fn privileges_and_mount_units() {
     );
     s.poweroff();
 }
+
+#[test]
+fn start_timeout_calendar_timer_and_systemctl_name() {
+    let mut s = System::new(&[
+        (
+            "silent.service",
+            "[Service]\nType=notify\nTimeoutStartSec=300ms\nExecStart=/bin/sleep 100\n",
+        ),
+        (
+            "cal.timer",
+            "[Timer]\nOnCalendar=*:*:*\n[Install]\nWantedBy=timers.target\n",
+        ),
+        (
+            "cal.service",
+            "[Service]\nType=oneshot\nExecStart=/bin/echo cal\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    assert!(
+        !s.ctl(&["start", "silent.service"]).status.success(),
+        "no READY=1 within TimeoutStartSec= fails the start"
+    );
+    assert_eq!(s.status("silent.service")["result"], "timeout");
+    s.wait_for(
+        |s| s.log("cal.service").matches(": cal").count() >= 2,
+        "two calendar firings (every second)",
+    );
+    let alias = s.path("systemctl");
+    std::os::unix::fs::symlink(CTL, &alias).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(&alias)
+            .arg("--socket")
+            .arg(s.path("run/b8g/control"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        !run(&["frobnicate"]).status.success(),
+        "unknown verbs are refused"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&run(&["is-system-running"]).stdout).trim(),
+        "degraded",
+        "silent.service failed"
+    );
+    assert!(run(&["reset-failed"]).status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&run(&["is-system-running"]).stdout).trim(),
+        "running",
+        "b8gctl answers to the name systemctl"
+    );
+    s.poweroff();
+}
