@@ -2631,7 +2631,7 @@ fn kill(pid: i32, sig: i32) {
 
 fn proc_stat(pid: i32) -> Option<(i32, i32, i32, char)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
+    let rest = s.get(s.rfind(')')? + 2..)?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     // state ppid pgrp session
     Some((

@@ -90,7 +90,7 @@ fn service_types_notify_and_forking() {
 fn socket_activation_unix() {
     let mut s = System::new(&[
         ("echo.socket", "[Socket]\nListenStream=@ROOT@/run/echo.sock\n[Install]\nWantedBy=sockets.target\n"),
-        ("echo.service", "[Service]\nExecStart=/bin/sh -c 'echo \"fds=$LISTEN_FDS names=$LISTEN_FDNAMES\"; exec python3 -c \"import socket,os; s=socket.socket(fileno=3); c,_=s.accept(); c.sendall(b\\\"hello from activated service\\\\n\\\"); c.close()\"'\n"),
+        ("echo.service", "[Service]\nExecStart=/bin/sh -c 'echo \"fds=$LISTEN_FDS names=$LISTEN_FDNAMES pidok=$$(test $$LISTEN_PID = $$$$ && echo yes)\"; exec python3 -c \"import socket,os; s=socket.socket(fileno=3); c,_=s.accept(); c.sendall(b\\\"hello from activated service\\\\n\\\"); c.close()\"'\n"),
     ]);
     assert!(
         std::process::Command::new("python3")
@@ -112,7 +112,7 @@ fn socket_activation_unix() {
     std::io::Read::read_to_string(&mut c, &mut buf).expect("read");
     assert_eq!(buf, "hello from activated service\n");
     assert!(
-        s.log("echo.service").contains("fds=1 names=echo"),
+        s.log("echo.service").contains("fds=1 names=echo pidok=yes"),
         "{}",
         s.log("echo.service")
     );
