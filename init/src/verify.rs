@@ -63,3 +63,47 @@ pub fn verify_file(path: &Path) -> Vec<Diagnostic> {
     }
     d
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_golden() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/init/verify");
+        let mut checked = 0;
+        for e in std::fs::read_dir(&dir).expect("testdata/init/verify") {
+            let p = e.expect("entry").path();
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if name.ends_with(".exp") || name.ends_with(".md") {
+                continue;
+            }
+            // verify_file names inittab by its file name; the fixture is called fail-inittab.
+            let diags = if name.ends_with("inittab") {
+                let text = std::fs::read_to_string(&p).expect("read");
+                crate::sysv::parse_inittab(&p.display().to_string(), &text).1
+            } else {
+                verify_file(&p)
+            };
+            let prefix = format!("{}/", dir.display());
+            let got: String = diags
+                .iter()
+                .map(|d| format!("{}\n", d.to_string().replace(&prefix, "")))
+                .collect();
+            let want =
+                std::fs::read_to_string(dir.join(format!("{name}.exp"))).expect("expected output");
+            assert_eq!(got, want, "diagnostics of {name}");
+            assert_eq!(
+                diags.iter().any(|d| d.error),
+                name.starts_with("fail-"),
+                "{name}"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 4);
+    }
+}
