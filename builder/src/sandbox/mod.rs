@@ -12,7 +12,8 @@
 //! - the store directory itself, writable, backed by `<scratch>/store` on the
 //!   host, where the builder creates its outputs (so they can be renamed into
 //!   the real store without copying);
-//! - `/build` (`NIX_BUILD_TOP`, the working directory, backed by `<scratch>/build`),
+//! - `/build` (`NIX_BUILD_TOP`, the working directory, backed by `<scratch>/build`
+//!   or, with [`SandboxConfig::build_dir_on_tmpfs`], by memory),
 //!   a private tmpfs `/tmp`, a minimal `/dev`, `/proc`, and `/etc` with
 //!   `passwd`, `group` and `hosts`.
 //!
