@@ -3,4 +3,3 @@
 pub mod builtin;
 pub mod sandbox;
 pub mod schedule;
-pub mod realise;
