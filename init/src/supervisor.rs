@@ -567,7 +567,11 @@ impl Manager {
     fn process_finished(&mut self) {
         for (n, kind, res) in std::mem::take(&mut self.engine.finished) {
             if kind == JobKind::Start && res == JobResult::Dependency {
-                self.rt.entry(n.clone()).or_default().result = Some("dependency".into());
+                self.rt
+                    .entry(n.clone())
+                    .or_default()
+                    .result
+                    .get_or_insert_with(|| "dependency".into());
                 self.logs.push(&n, "dependency failed");
                 self.say(&format!("{n}: dependency failed, not starting"));
             }
@@ -711,6 +715,13 @@ impl Manager {
             .cloned()
             .collect();
         for d in deps {
+            if let Some(e) = self.set.units.get(&d).and_then(|du| du.load_error.clone()) {
+                self.rt.entry(n.clone()).or_default().result = Some(format!("dependency {d}: {e}"));
+                self.logs
+                    .push(&n, &format!("required unit {d} cannot be loaded: {e}"));
+                self.finish_job(&n, JobResult::Dependency);
+                return;
+            }
             let ordered = self.engine.ordered_after(&n).any(|a| *a == d);
             let st = self.state_of(&d);
             if (ordered || u.deps.requisite.contains(&d))
