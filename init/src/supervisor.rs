@@ -2600,6 +2600,15 @@ impl Manager {
         }
         self.reap();
         if self.cfg.boot {
+            // Bound sockets and open log files would keep /run and /var busy.
+            self.control = None;
+            self.notify = None;
+            for rt in self.rt.values_mut() {
+                rt.listen_fds.clear();
+                rt.log_r = None;
+                rt.log_w = None;
+            }
+            self.logs.reopen();
             unmount_all(self);
         }
         self.say("reached final stage, syncing");
