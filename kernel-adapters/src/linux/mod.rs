@@ -5,3 +5,4 @@ pub mod initramfs;
 pub mod modules;
 pub mod qemu;
 pub mod stage1;
+pub mod system;

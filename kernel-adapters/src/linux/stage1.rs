@@ -93,28 +93,14 @@ impl BuiltinBuilder for InitrdBuilder {
     }
 }
 
-/// Resolves a logical store path, following symlinks that point at other store
-/// paths (logical targets are mapped to where the store really is).
 fn follow(cx: &BuiltinContext<'_>, logical: &str) -> Result<PathBuf, BuiltinError> {
-    let mut current = logical.to_string();
-    for _ in 0..40 {
-        let physical = (cx.resolve)(&current)?;
-        match fs::read_link(&physical) {
-            Ok(target) => {
-                let t = target.to_string_lossy();
-                current = if t.starts_with('/') {
-                    t.to_string()
-                } else {
-                    let parent = Path::new(&current).parent().unwrap_or(Path::new("/"));
-                    parent.join(&*t).to_string_lossy().to_string()
-                };
-            }
-            Err(_) => return Ok(physical),
-        }
+    super::system::follow(cx.resolve, logical)
+}
+
+impl From<super::system::SystemError> for BuiltinError {
+    fn from(e: super::system::SystemError) -> Self {
+        BuiltinError::Other(e.to_string())
     }
-    Err(BuiltinError::Other(format!(
-        "too many levels of symbolic links resolving {logical}"
-    )))
 }
 
 fn single_subdir(dir: &Path) -> Result<PathBuf, BuiltinError> {
