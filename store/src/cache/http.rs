@@ -1,0 +1,245 @@
+//! The `http(s)://` backend: GET/HEAD to read, PUT to upload (as Nix's
+//! HTTP binary cache store does).
+//!
+//! Existence queries are batched: a b8g server answers
+//! `POST <cache>/_b8g/exists` (file names one per line in, the present ones
+//! out) in one round trip; for any other server the query falls back to HEAD
+//! requests, several at a time. Requests that fail on the network or with a
+//! 5xx status are retried a few times with a growing pause.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{BinaryCache, CacheError, CacheReader, Upload};
+
+/// Path (under the cache URL) of the batched existence query a b8g server offers.
+pub const EXISTS_ENDPOINT: &str = "_b8g/exists";
+/// Path of the narinfo listing a b8g server offers (for `cache verify`).
+pub const LIST_ENDPOINT: &str = "_b8g/narinfos";
+
+/// Attempts per request before a transient failure is reported.
+const ATTEMPTS: u32 = 3;
+/// HEAD requests in flight at once when the server has no batch query.
+const HEAD_PARALLELISM: usize = 8;
+
+/// A cache reached over HTTP.
+pub struct HttpCache {
+    base: String,
+    url: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl HttpCache {
+    /// `url` is the cache root; `token` is sent as `Authorization: Bearer` on uploads.
+    pub fn new(url: &str, token: Option<String>) -> HttpCache {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(10))
+            // Between two reads of a response, not for the whole download.
+            .timeout_read(Duration::from_secs(60))
+            .timeout_write(Duration::from_secs(60))
+            .build();
+        HttpCache {
+            base: url.trim_end_matches('/').to_owned(),
+            url: url.to_owned(),
+            token,
+            agent,
+        }
+    }
+
+    fn file_url(&self, file: &str) -> String {
+        format!("{}/{}", self.base, file)
+    }
+
+    fn fail(&self, op: &'static str, file: &str, e: ureq::Error) -> CacheError {
+        match e {
+            ureq::Error::Status(status, _) => CacheError::Status {
+                cache: self.url.clone(),
+                op,
+                file: file.to_owned(),
+                status,
+            },
+            ureq::Error::Transport(t) => CacheError::Network {
+                cache: self.url.clone(),
+                op,
+                file: file.to_owned(),
+                reason: t.to_string(),
+            },
+        }
+    }
+
+    /// Runs `req` up to [`ATTEMPTS`] times while it fails transiently.
+    fn with_retries<T>(
+        &self,
+        op: &'static str,
+        file: &str,
+        mut req: impl FnMut() -> Result<T, Box<ureq::Error>>,
+    ) -> Result<T, CacheError> {
+        let mut attempt = 1;
+        loop {
+            match req() {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let err = self.fail(op, file, *e);
+                    if attempt >= ATTEMPTS || !err.is_transient() {
+                        return Err(err);
+                    }
+                    tracing::warn!("{err}; retrying");
+                    std::thread::sleep(Duration::from_millis(200 * u64::from(attempt * attempt)));
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn exists_by_head(&self, files: &[String]) -> Result<BTreeSet<String>, CacheError> {
+        let next = Mutex::new(files.iter());
+        let found = Mutex::new(BTreeSet::new());
+        let first_error = Mutex::new(None);
+        std::thread::scope(|s| {
+            for _ in 0..HEAD_PARALLELISM.min(files.len()) {
+                s.spawn(|| loop {
+                    let Some(file) = next.lock().unwrap_or_else(|p| p.into_inner()).next() else {
+                        return;
+                    };
+                    match self.with_retries("HEAD", file, || {
+                        self.agent
+                            .head(&self.file_url(file))
+                            .call()
+                            .map_err(Box::new)
+                    }) {
+                        Ok(_) => {
+                            found
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(file.clone());
+                        }
+                        Err(CacheError::Status {
+                            status: 404 | 403, ..
+                        }) => {}
+                        Err(e) => {
+                            first_error
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        Ok(found.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl BinaryCache for HttpCache {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn get(&self, file: &str) -> Result<Option<CacheReader>, CacheError> {
+        match self.with_retries("GET", file, || {
+            self.agent
+                .get(&self.file_url(file))
+                .call()
+                .map_err(Box::new)
+        }) {
+            Ok(resp) => Ok(Some(Box::new(resp.into_reader()))),
+            // S3-style servers answer 403 for a missing key, as Nix knows too.
+            Err(CacheError::Status {
+                status: 404 | 403, ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn which_exist(&self, files: &[String]) -> Result<BTreeSet<String>, CacheError> {
+        if files.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let body = files.join("\n");
+        let batch = self.with_retries("POST", EXISTS_ENDPOINT, || {
+            self.agent
+                .post(&self.file_url(EXISTS_ENDPOINT))
+                .set("Content-Type", "text/plain")
+                .send_string(&body)
+                .map_err(Box::new)
+        });
+        match batch {
+            Ok(resp) => {
+                let text = resp.into_string().map_err(|source| CacheError::Io {
+                    cache: self.url.clone(),
+                    op: "read",
+                    file: EXISTS_ENDPOINT.to_owned(),
+                    source,
+                })?;
+                let asked: BTreeSet<&str> = files.iter().map(String::as_str).collect();
+                Ok(text
+                    .lines()
+                    .filter(|l| asked.contains(l))
+                    .map(str::to_owned)
+                    .collect())
+            }
+            // Not a b8g server: ask file by file.
+            Err(CacheError::Status {
+                status: 400..=499, ..
+            }) => self.exists_by_head(files),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn put(
+        &self,
+        file: &str,
+        data: &mut dyn Upload,
+        size: u64,
+        content_type: &str,
+    ) -> Result<(), CacheError> {
+        self.with_retries("PUT", file, || {
+            data.rewind().map_err(|e| Box::new(ureq::Error::from(e)))?;
+            let mut req = self
+                .agent
+                .put(&self.file_url(file))
+                .set("Content-Type", content_type)
+                .set("Content-Length", &size.to_string());
+            if let Some(t) = &self.token {
+                req = req.set("Authorization", &format!("Bearer {t}"));
+            }
+            req.send(&mut *data).map_err(Box::new)
+        })?;
+        Ok(())
+    }
+
+    fn list_narinfos(&self) -> Result<Vec<String>, CacheError> {
+        match self.with_retries("GET", LIST_ENDPOINT, || {
+            self.agent
+                .get(&self.file_url(LIST_ENDPOINT))
+                .call()
+                .map_err(Box::new)
+        }) {
+            Ok(resp) => {
+                let text = resp.into_string().map_err(|source| CacheError::Io {
+                    cache: self.url.clone(),
+                    op: "read",
+                    file: LIST_ENDPOINT.to_owned(),
+                    source,
+                })?;
+                Ok(text
+                    .lines()
+                    .filter(|l| l.ends_with(".narinfo"))
+                    .map(str::to_owned)
+                    .collect())
+            }
+            Err(CacheError::Status { status: 404, .. }) => Err(CacheError::CannotList {
+                cache: self.url.clone(),
+                reason: "an HTTP cache has no listing unless it is served by `b8g cache serve`"
+                    .into(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}

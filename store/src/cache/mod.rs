@@ -1,0 +1,229 @@
+//! Binary caches in Nix's layout: push store paths to them, substitute
+//! paths from them, verify them, and (feature `server`) serve a local store
+//! as one.
+//!
+//! A cache is a tree of files: `nix-cache-info`, `<hash>.narinfo` per path,
+//! and compressed NARs under `nar/`. [`BinaryCache`] is the one trait every
+//! backend implements over those files ([`file::FileCache`] for `file://`,
+//! [`http::HttpCache`] for `http(s)://`); pushing, substitution and
+//! verification are written once on top of it, and [`open`] picks the
+//! backend from a URL.
+//!
+//! Trust: nothing from a cache is registered unless its narinfo carries a
+//! valid signature by a trusted key and the NAR's hash and size match the
+//! signed narinfo (the local store checks the NAR while unpacking, before it
+//! registers anything).
+
+pub mod compress;
+pub mod file;
+pub mod http;
+mod push;
+#[cfg(feature = "server")]
+pub mod server;
+mod substitute;
+mod verify;
+
+use std::collections::BTreeSet;
+use std::io::{self, Read, Seek};
+
+use thiserror::Error;
+
+use crate::format::narinfo::{CacheInfo, CacheInfoError, NarInfo, NarInfoError};
+use crate::format::store_path::{StoreDir, StorePath};
+
+pub use push::{push, PushOptions, PushReport};
+pub use substitute::{substitute, SubstituteError, SubstituteReport};
+pub use verify::{verify_cache, CacheProblem, CacheVerifyReport};
+
+/// Errors of the cache backends.
+#[derive(Debug, Error)]
+pub enum CacheError {
+    #[error("unsupported cache URL {0:?} (expected file://… or http(s)://…)")]
+    BadUrl(String),
+    #[error("cache {cache}: cannot {op} {file}: {source}")]
+    Io {
+        cache: String,
+        op: &'static str,
+        file: String,
+        source: io::Error,
+    },
+    #[error("cache {cache}: {op} {file}: HTTP status {status}")]
+    Status {
+        cache: String,
+        op: &'static str,
+        file: String,
+        status: u16,
+    },
+    #[error("cache {cache}: {op} {file}: {reason}")]
+    Network {
+        cache: String,
+        op: &'static str,
+        file: String,
+        reason: String,
+    },
+    #[error("cache {cache}: {file}: {source}")]
+    NarInfo {
+        cache: String,
+        file: String,
+        source: NarInfoError,
+    },
+    #[error("cache {cache}: nix-cache-info: {source}")]
+    CacheInfo {
+        cache: String,
+        source: CacheInfoError,
+    },
+    #[error("cache {cache} cannot list its contents ({reason})")]
+    CannotList { cache: String, reason: String },
+    #[error("cache {cache} holds paths of store {theirs}, this store is {ours}")]
+    WrongStoreDir {
+        cache: String,
+        theirs: String,
+        ours: String,
+    },
+}
+
+impl CacheError {
+    /// Whether trying again may help (a network fault or a server error).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CacheError::Network { .. } => true,
+            CacheError::Status { status, .. } => *status >= 500 || *status == 429,
+            CacheError::Io { source, .. } => matches!(
+                source.kind(),
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::TimedOut
+                    | io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::Interrupted
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// A body to upload: readable, and rewindable so a failed upload can be retried.
+pub trait Upload: Read + Seek + Send {}
+impl<T: Read + Seek + Send> Upload for T {}
+
+/// A readable stream from a cache.
+pub type CacheReader = Box<dyn Read + Send>;
+
+/// One binary cache: a flat namespace of files relative to its root
+/// (`nix-cache-info`, `<hash>.narinfo`, `nar/<file>`).
+pub trait BinaryCache: Send + Sync {
+    /// The URL the cache was opened with, for messages.
+    fn url(&self) -> &str;
+
+    /// Opens `file` for reading; `Ok(None)` when the cache does not have it.
+    fn get(&self, file: &str) -> Result<Option<CacheReader>, CacheError>;
+
+    /// Which of `files` the cache has, found with as few requests as the
+    /// backend allows (one directory listing, one batched HTTP query).
+    fn which_exist(&self, files: &[String]) -> Result<BTreeSet<String>, CacheError>;
+
+    /// Stores `file` (replacing it) from `data` of `size` bytes. Readers never
+    /// see a partial file. `data` is rewound when an upload is retried.
+    fn put(
+        &self,
+        file: &str,
+        data: &mut dyn Upload,
+        size: u64,
+        content_type: &str,
+    ) -> Result<(), CacheError>;
+
+    /// The base names of every `.narinfo` in the cache (for verification);
+    /// backends that cannot enumerate say so with [`CacheError::CannotList`].
+    fn list_narinfos(&self) -> Result<Vec<String>, CacheError>;
+
+    /// Reads a whole small file (narinfo, cache info).
+    fn get_bytes(&self, file: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        let Some(mut r) = self.get(file)? else {
+            return Ok(None);
+        };
+        let mut buf = Vec::new();
+        r.read_to_end(&mut buf).map_err(|source| CacheError::Io {
+            cache: self.url().to_owned(),
+            op: "read",
+            file: file.to_owned(),
+            source,
+        })?;
+        Ok(Some(buf))
+    }
+
+    /// The cache's `nix-cache-info`, if it has one.
+    fn cache_info(&self) -> Result<Option<CacheInfo>, CacheError> {
+        match self.get_bytes(CACHE_INFO_FILE)? {
+            None => Ok(None),
+            Some(b) => CacheInfo::parse(&b)
+                .map(Some)
+                .map_err(|source| CacheError::CacheInfo {
+                    cache: self.url().to_owned(),
+                    source,
+                }),
+        }
+    }
+
+    /// The narinfo of `path`, if the cache has it.
+    fn narinfo(
+        &self,
+        store_dir: &StoreDir,
+        path: &StorePath,
+    ) -> Result<Option<NarInfo>, CacheError> {
+        let file = narinfo_file(path);
+        match self.get_bytes(&file)? {
+            None => Ok(None),
+            Some(b) => {
+                NarInfo::parse(store_dir, &b)
+                    .map(Some)
+                    .map_err(|source| CacheError::NarInfo {
+                        cache: self.url().to_owned(),
+                        file,
+                        source,
+                    })
+            }
+        }
+    }
+}
+
+/// Name of the cache description file at a cache's root.
+pub const CACHE_INFO_FILE: &str = "nix-cache-info";
+
+/// `<hash part>.narinfo`.
+pub fn narinfo_file(path: &StorePath) -> String {
+    format!("{}.narinfo", path.hash_part())
+}
+
+/// Checks that `cache` (if it says) holds paths of `store_dir`.
+pub fn check_store_dir(cache: &dyn BinaryCache, store_dir: &StoreDir) -> Result<(), CacheError> {
+    if let Some(CacheInfo {
+        store_dir: Some(theirs),
+        ..
+    }) = cache.cache_info()?
+    {
+        if theirs != store_dir.as_str() {
+            return Err(CacheError::WrongStoreDir {
+                cache: cache.url().to_owned(),
+                theirs,
+                ours: store_dir.as_str().to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Opens the cache at `url`: `file:///dir` or `http(s)://host/prefix`.
+/// `token` is sent as a bearer token on HTTP uploads.
+pub fn open(url: &str, token: Option<String>) -> Result<Box<dyn BinaryCache>, CacheError> {
+    if let Some(dir) = url.strip_prefix("file://") {
+        // Nix allows query parameters (`?compression=…`); they are options, not part of the path.
+        let dir = dir.split('?').next().unwrap_or(dir);
+        if dir.is_empty() || !dir.starts_with('/') {
+            return Err(CacheError::BadUrl(url.to_owned()));
+        }
+        return Ok(Box::new(file::FileCache::new(dir)));
+    }
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return Ok(Box::new(http::HttpCache::new(url, token)));
+    }
+    Err(CacheError::BadUrl(url.to_owned()))
+}

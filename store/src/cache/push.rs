@@ -1,0 +1,391 @@
+//! Pushing store paths to a binary cache.
+//!
+//! The order matters for readers of the cache: every NAR is uploaded before
+//! any narinfo that points to it, and a narinfo only after the narinfos of
+//! its references, so a client never finds a path whose NAR or references
+//! are missing. NARs go largest first (the long uploads start early and
+//! small ones fill the gaps), several at a time; what the cache already has
+//! is found with one batched query and skipped.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, BufWriter, Seek, Write};
+use std::sync::Mutex;
+
+use thiserror::Error;
+
+use super::compress::{Encoder, HashingWriter};
+use super::{narinfo_file, BinaryCache, CacheError, CACHE_INFO_FILE};
+use crate::format::hash::{Encoding, Hash, HashAlgo, HashSink};
+use crate::format::narinfo::{CacheInfo, Compression, NarInfo};
+use crate::format::signing::{self, SecretKey};
+use crate::format::store_path::StorePath;
+use crate::local::{self, LocalStore, PathInfo};
+use crate::nar_fs::{self, DumpError};
+
+/// What to push and how.
+pub struct PushOptions<'a> {
+    /// Push the closure of the given paths (what a client needs), not only them.
+    pub closure: bool,
+    pub compression: Compression,
+    /// Signs each narinfo (in addition to the signatures the store already has).
+    pub key: Option<&'a SecretKey>,
+    /// NAR uploads in flight at once.
+    pub jobs: usize,
+    /// Called as work proceeds (from several threads).
+    pub progress: Option<&'a (dyn Fn(PushEvent<'_>) + Sync)>,
+}
+
+impl Default for PushOptions<'_> {
+    fn default() -> Self {
+        PushOptions {
+            closure: true,
+            compression: Compression::Zstd,
+            key: None,
+            jobs: 4,
+            progress: None,
+        }
+    }
+}
+
+/// Progress of a push.
+#[derive(Debug)]
+pub enum PushEvent<'a> {
+    /// After the existence query: what will be uploaded.
+    Planned {
+        paths: usize,
+        nar_bytes: u64,
+        skipped: usize,
+    },
+    /// One NAR is in the cache.
+    Uploaded {
+        path: &'a StorePath,
+        nar_size: u64,
+        file_size: u64,
+    },
+}
+
+/// What a push did.
+#[derive(Debug, Default)]
+pub struct PushReport {
+    /// Paths newly in the cache, references before referrers.
+    pub pushed: Vec<StorePath>,
+    /// Paths the cache had already.
+    pub skipped: usize,
+    pub nar_bytes: u64,
+    /// Bytes uploaded (compressed NARs).
+    pub file_bytes: u64,
+}
+
+#[derive(Debug, Error)]
+pub enum PushError {
+    #[error(transparent)]
+    Store(#[from] local::Error),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("{path} is not valid in the store")]
+    NotValid { path: String },
+    #[error("cannot serialise {path}: {source}")]
+    Dump { path: String, source: DumpError },
+    #[error("{path} changed on disk: its NAR hash is {actual}, the store recorded {expected} (run `b8g store verify`)")]
+    Corrupt {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("cannot use a temporary file for {path}: {source}")]
+    Temp { path: String, source: io::Error },
+    #[error("cannot sign {path}: {reason}")]
+    Sign { path: String, reason: String },
+}
+
+/// Orders `infos` so that references come before their referrers.
+pub(crate) fn topo_order(infos: &BTreeMap<StorePath, BTreeSet<StorePath>>) -> Vec<StorePath> {
+    fn visit(
+        p: &StorePath,
+        infos: &BTreeMap<StorePath, BTreeSet<StorePath>>,
+        done: &mut BTreeSet<StorePath>,
+        out: &mut Vec<StorePath>,
+    ) {
+        // Iterative would avoid deep recursion, but closures are shallow
+        // compared to the stack; cycles other than self-references cannot
+        // exist in a store.
+        if !done.insert(p.clone()) {
+            return;
+        }
+        if let Some(refs) = infos.get(p) {
+            for r in refs {
+                if r != p && infos.contains_key(r) {
+                    visit(r, infos, done, out);
+                }
+            }
+        }
+        out.push(p.clone());
+    }
+    let mut done = BTreeSet::new();
+    let mut out = Vec::with_capacity(infos.len());
+    for p in infos.keys() {
+        visit(p, infos, &mut done, &mut out);
+    }
+    out
+}
+
+/// The narinfo for `info` with its NAR at `url`; signed with `key` if given.
+pub(crate) fn make_narinfo(
+    store: &LocalStore,
+    info: &PathInfo,
+    url: String,
+    compression: Compression,
+    file: Option<(Hash, u64)>,
+    key: Option<&SecretKey>,
+) -> Result<NarInfo, PushError> {
+    let mut narinfo = NarInfo {
+        path: info.path.clone(),
+        url,
+        compression,
+        file_hash: file.map(|f| f.0),
+        file_size: file.map(|f| f.1),
+        nar_hash: info.nar_hash,
+        nar_size: info.nar_size,
+        references: info.references.clone(),
+        deriver: info.deriver.clone(),
+        signatures: info.signatures.clone(),
+        ca: info.ca.clone(),
+    };
+    if let Some(key) = key {
+        let fp = narinfo
+            .fingerprint(store.store_dir())
+            .map_err(|e| PushError::Sign {
+                path: store.print_path(&info.path),
+                reason: e.to_string(),
+            })?;
+        let sig = key.sign(fp.as_bytes()).to_string();
+        let other_sigs_by_key = narinfo.signatures.iter().any(|s| {
+            signing::Signature::parse(s)
+                .map(|p| p.key_name() == key.name())
+                .unwrap_or(false)
+        });
+        // One signature per key name: an older one by the same name is replaced.
+        if other_sigs_by_key {
+            narinfo.signatures.retain(|s| {
+                signing::Signature::parse(s)
+                    .map(|p| p.key_name() != key.name())
+                    .unwrap_or(true)
+            });
+        }
+        narinfo.signatures.push(sig);
+    }
+    Ok(narinfo)
+}
+
+/// Dumps, compresses and uploads the NAR of `info`; returns its narinfo.
+fn upload_nar(
+    store: &LocalStore,
+    cache: &dyn BinaryCache,
+    info: &PathInfo,
+    opts: &PushOptions<'_>,
+) -> Result<NarInfo, PushError> {
+    let shown = store.print_path(&info.path);
+    let temp_err = |source: io::Error| PushError::Temp {
+        path: shown.clone(),
+        source,
+    };
+    let mut tmp = tempfile::tempfile().map_err(temp_err)?;
+    // NAR → hash → compress → hash → file, in one pass.
+    let writer = tmp.try_clone().map_err(temp_err)?;
+    let file_side = HashingWriter {
+        inner: BufWriter::with_capacity(1 << 16, writer),
+        sink: HashSink::new(HashAlgo::Sha256),
+    };
+    let encoder = Encoder::new(&opts.compression, file_side).map_err(temp_err)?;
+    let nar_side = HashingWriter {
+        inner: encoder,
+        sink: HashSink::new(HashAlgo::Sha256),
+    };
+    let nar_side = nar_fs::dump_path(&store.real_path(&info.path), nar_side).map_err(|source| {
+        PushError::Dump {
+            path: shown.clone(),
+            source,
+        }
+    })?;
+    let (nar_hash, nar_size) = nar_side.sink.finish();
+    let mut file_side = nar_side.inner.finish().map_err(temp_err)?;
+    file_side.flush().map_err(temp_err)?;
+    let (file_hash, file_size) = file_side.sink.finish();
+    if nar_hash != info.nar_hash || nar_size != info.nar_size {
+        return Err(PushError::Corrupt {
+            path: shown,
+            expected: format!(
+                "{} ({} bytes)",
+                info.nar_hash.to_typed(Encoding::Nix32),
+                info.nar_size
+            ),
+            actual: format!("{} ({nar_size} bytes)", nar_hash.to_typed(Encoding::Nix32)),
+        });
+    }
+    tmp.rewind().map_err(temp_err)?;
+    let url = format!(
+        "nar/{}.nar{}",
+        file_hash.to_nix32(),
+        opts.compression.extension()
+    );
+    let content_type = match opts.compression {
+        Compression::None => "application/x-nix-nar",
+        _ => "application/octet-stream",
+    };
+    cache.put(
+        &url,
+        &mut io::BufReader::with_capacity(1 << 16, tmp),
+        file_size,
+        content_type,
+    )?;
+    if let Some(progress) = opts.progress {
+        progress(PushEvent::Uploaded {
+            path: &info.path,
+            nar_size,
+            file_size,
+        });
+    }
+    make_narinfo(
+        store,
+        info,
+        url,
+        opts.compression.clone(),
+        Some((file_hash, file_size)),
+        opts.key,
+    )
+}
+
+/// Pushes `paths` (and, with `opts.closure`, everything they refer to) to `cache`.
+pub fn push(
+    store: &LocalStore,
+    cache: &dyn BinaryCache,
+    paths: &[StorePath],
+    opts: &PushOptions<'_>,
+) -> Result<PushReport, PushError> {
+    for p in paths {
+        if !store.is_valid(p)? {
+            return Err(PushError::NotValid {
+                path: store.print_path(p),
+            });
+        }
+    }
+    let wanted: BTreeSet<StorePath> = if opts.closure {
+        store.closure(paths)?
+    } else {
+        paths.iter().cloned().collect()
+    };
+
+    let mut files: Vec<String> = wanted.iter().map(narinfo_file).collect();
+    files.push(CACHE_INFO_FILE.to_owned());
+    let present = cache.which_exist(&files)?;
+    let existing_info = if present.contains(CACHE_INFO_FILE) {
+        cache.get_bytes(CACHE_INFO_FILE)?
+    } else {
+        None
+    };
+    if existing_info.is_some() {
+        super::check_store_dir(cache, store.store_dir())?;
+    }
+
+    let mut todo = Vec::new();
+    for p in &wanted {
+        if present.contains(&narinfo_file(p)) {
+            continue;
+        }
+        let info = store.path_info(p)?.ok_or_else(|| PushError::NotValid {
+            path: store.print_path(p),
+        })?;
+        todo.push(info);
+    }
+    let skipped = wanted.len() - todo.len();
+    if !todo.is_empty() || existing_info.is_none() {
+        // Written (back unchanged, when it exists) before any NAR: a small
+        // request that fails fast when the cache refuses writes, instead of
+        // a large upload cut off by the server.
+        let text = existing_info.unwrap_or_else(|| {
+            let info = CacheInfo {
+                store_dir: Some(store.store_dir().as_str().to_owned()),
+                want_mass_query: true,
+                priority: Some(40),
+            };
+            info.to_text().into_bytes()
+        });
+        cache.put(
+            CACHE_INFO_FILE,
+            &mut io::Cursor::new(&text),
+            text.len() as u64,
+            "text/x-nix-cache-info",
+        )?;
+    }
+    // Largest first: the longest uploads start while the small ones fill in.
+    todo.sort_by(|a, b| {
+        b.nar_size
+            .cmp(&a.nar_size)
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    if let Some(progress) = opts.progress {
+        progress(PushEvent::Planned {
+            paths: todo.len(),
+            nar_bytes: todo.iter().map(|i| i.nar_size).sum(),
+            skipped,
+        });
+    }
+
+    let next = Mutex::new(todo.iter());
+    let done: Mutex<BTreeMap<StorePath, NarInfo>> = Mutex::new(BTreeMap::new());
+    let failure: Mutex<Option<PushError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.max(1).min(todo.len()) {
+            s.spawn(|| loop {
+                if failure.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+                    return;
+                }
+                let Some(info) = next.lock().unwrap_or_else(|p| p.into_inner()).next() else {
+                    return;
+                };
+                match upload_nar(store, cache, info, opts) {
+                    Ok(ni) => {
+                        done.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(info.path.clone(), ni);
+                    }
+                    Err(e) => {
+                        failure
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+
+    // narinfos last, references first.
+    let graph: BTreeMap<StorePath, BTreeSet<StorePath>> = done
+        .iter()
+        .map(|(p, ni)| (p.clone(), ni.references.clone()))
+        .collect();
+    let mut report = PushReport {
+        skipped,
+        ..PushReport::default()
+    };
+    for p in topo_order(&graph) {
+        let ni = &done[&p];
+        let text = ni.to_text(store.store_dir());
+        cache.put(
+            &narinfo_file(&p),
+            &mut io::Cursor::new(text.as_bytes()),
+            text.len() as u64,
+            "text/x-nix-narinfo",
+        )?;
+        report.nar_bytes += ni.nar_size;
+        report.file_bytes += ni.file_size.unwrap_or(0);
+        report.pushed.push(p);
+    }
+    Ok(report)
+}

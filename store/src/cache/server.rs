@@ -1,0 +1,715 @@
+//! `b8g cache serve`: a local store served over HTTP as a Nix binary cache.
+//!
+//! Nothing is precomputed: a narinfo is made from the store's metadata when
+//! asked for (and signed on the way out when the server has a key), and a
+//! NAR is serialised from the store and compressed while it is sent. NAR
+//! URLs are `nar/<hash part>-<nix32 NAR hash>.nar[.zst|.xz]`, so a URL
+//! names exactly one content. GET, HEAD and single byte ranges are served.
+//!
+//! With a push token, `PUT` of NAR files and narinfos (what [`super::push`]
+//! and `nix copy --to http://…` send) imports paths into the store: NARs are
+//! staged on disk, and a narinfo imports its NAR, checked against its hash
+//! and size, once its references are valid.
+//!
+//! The store is synchronous; store work runs on tokio's blocking pool and
+//! streams to the client through a bounded channel.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use futures_util::StreamExt as _;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+use super::compress::{self, Encoder};
+use super::http::{EXISTS_ENDPOINT, LIST_ENDPOINT};
+use super::push::make_narinfo;
+use super::CACHE_INFO_FILE;
+use crate::format::narinfo::{CacheInfo, Compression, NarInfo};
+use crate::format::signing::SecretKey;
+use crate::format::store_path::StorePath;
+use crate::local::{LocalStore, NarExpectation};
+use crate::nar_fs;
+
+/// How to serve.
+pub struct ServeOptions {
+    /// Where to listen; loopback unless the operator says otherwise.
+    pub addr: SocketAddr,
+    /// Signs every narinfo served.
+    pub key: Option<SecretKey>,
+    /// Enables `PUT` for clients presenting `Authorization: Bearer <token>`.
+    pub push_token: Option<String>,
+    /// Compression of served NARs.
+    pub compression: Compression,
+    /// `Priority` in `nix-cache-info`.
+    pub priority: u32,
+}
+
+impl ServeOptions {
+    pub fn loopback(port: u16) -> ServeOptions {
+        ServeOptions {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            key: None,
+            push_token: None,
+            compression: Compression::Zstd,
+            priority: 40,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("cannot start the server's runtime: {0}")]
+    Runtime(io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("server failed: {0}")]
+    Serve(io::Error),
+    #[error("compression {0} cannot be served")]
+    Compression(String),
+    #[error("cannot create upload directory {path}: {source}")]
+    Uploads { path: PathBuf, source: io::Error },
+}
+
+/// A running server; dropping it does not stop it, [`ServerHandle::stop`] does.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), ServeError>>>,
+}
+
+impl ServerHandle {
+    /// The address actually bound (port 0 picks a free port).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets running requests finish, and waits.
+    pub fn stop(mut self) -> Result<(), ServeError> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.join_inner()
+    }
+
+    /// Waits until the server ends (it only ends on error or [`stop`](Self::stop)).
+    pub fn join(mut self) -> Result<(), ServeError> {
+        self.join_inner()
+    }
+
+    fn join_inner(&mut self) -> Result<(), ServeError> {
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(ServeError::Serve(io::Error::other(
+                "server thread panicked",
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+struct Server {
+    store: Arc<LocalStore>,
+    key: Option<SecretKey>,
+    push_token: Option<String>,
+    compression: Compression,
+    priority: u32,
+    uploads: PathBuf,
+    /// hash part → path; refreshed from the database on a miss (at most once a second).
+    index: Mutex<(HashMap<String, StorePath>, Option<Instant>)>,
+}
+
+/// Starts serving `store` on a thread of its own.
+pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle, ServeError> {
+    if !compress::supported(&opts.compression) {
+        return Err(ServeError::Compression(opts.compression.to_string()));
+    }
+    let uploads = store.state_dir().join("cache-uploads");
+    std::fs::create_dir_all(&uploads).map_err(|source| ServeError::Uploads {
+        path: uploads.clone(),
+        source,
+    })?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_io()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(opts.addr))
+        .map_err(|source| ServeError::Bind {
+            addr: opts.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: opts.addr,
+        source,
+    })?;
+    let server = Arc::new(Server {
+        store,
+        key: opts.key,
+        push_token: opts.push_token,
+        compression: opts.compression,
+        priority: opts.priority,
+        uploads,
+        index: Mutex::new((HashMap::new(), None)),
+    });
+    let app = Router::new()
+        .route(
+            &format!("/{CACHE_INFO_FILE}"),
+            get(cache_info).put(put_cache_info),
+        )
+        .route(&format!("/{EXISTS_ENDPOINT}"), post(exists))
+        .route(&format!("/{LIST_ENDPOINT}"), get(list))
+        .route("/nar/{file}", get(get_nar).put(put_nar))
+        .route("/{file}", get(get_narinfo).put(put_narinfo))
+        .with_state(server);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("b8g-cache-serve".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .map_err(ServeError::Serve)
+            })
+        })
+        .map_err(ServeError::Runtime)?;
+    Ok(ServerHandle {
+        addr,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain")], body.into()).into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!("cache server: {e}");
+    text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n"))
+}
+
+impl Server {
+    /// Finds the valid path with this hash part.
+    fn lookup(&self, hash_part: &str) -> Result<Option<StorePath>, crate::local::Error> {
+        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = index.0.get(hash_part) {
+            return Ok(Some(p.clone()));
+        }
+        let fresh = index
+            .1
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
+        if !fresh {
+            index.0 = self
+                .store
+                .valid_paths()?
+                .into_iter()
+                .map(|p| (p.hash_part().to_owned(), p))
+                .collect();
+            index.1 = Some(Instant::now());
+        }
+        let found = index.0.get(hash_part).cloned();
+        // The index may be stale the other way too (path deleted by GC).
+        match found {
+            Some(p) if self.store.is_valid(&p)? => Ok(Some(p)),
+            _ => Ok(None),
+        }
+    }
+
+    fn nar_url(&self, path: &StorePath, nar_hash_nix32: &str) -> String {
+        format!(
+            "nar/{}-{}.nar{}",
+            path.hash_part(),
+            nar_hash_nix32,
+            self.compression.extension()
+        )
+    }
+
+    /// `None` when the request may push, else the refusal to send.
+    fn refusal(&self, headers: &HeaderMap) -> Option<Response> {
+        let Some(token) = &self.push_token else {
+            return Some(text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this cache does not accept pushes\n",
+            ));
+        };
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        // Constant-time comparison: the token is a secret.
+        let ok = given.is_some_and(|g| {
+            g.len() == token.len()
+                && g.bytes()
+                    .zip(token.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+        if ok {
+            None
+        } else {
+            Some(text(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong push token\n",
+            ))
+        }
+    }
+
+    fn staged(&self, nar_file: &str) -> Option<PathBuf> {
+        // Only plain file names: nothing may escape the upload directory.
+        let ok = !nar_file.is_empty() && !nar_file.contains('/') && !nar_file.starts_with('.');
+        ok.then(|| self.uploads.join(nar_file))
+    }
+}
+
+async fn cache_info(State(s): State<Arc<Server>>) -> Response {
+    let info = CacheInfo {
+        store_dir: Some(s.store.store_dir().as_str().to_owned()),
+        want_mass_query: true,
+        priority: Some(s.priority),
+    };
+    (
+        [(header::CONTENT_TYPE, "text/x-nix-cache-info")],
+        info.to_text(),
+    )
+        .into_response()
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)
+}
+
+async fn get_narinfo(State(s): State<Arc<Server>>, UrlPath(file): UrlPath<String>) -> Response {
+    let Some(hash_part) = file.strip_suffix(".narinfo") else {
+        return text(StatusCode::NOT_FOUND, "no such file\n");
+    };
+    let hash_part = hash_part.to_owned();
+    let res = blocking(move || -> Result<Option<String>, String> {
+        let Some(path) = s.lookup(&hash_part).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let Some(info) = s.store.path_info(&path).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let url = s.nar_url(&path, &info.nar_hash.to_nix32());
+        let ni = make_narinfo(
+            &s.store,
+            &info,
+            url,
+            s.compression.clone(),
+            None,
+            s.key.as_ref(),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Some(ni.to_text(s.store.store_dir())))
+    })
+    .await;
+    match res {
+        Err(r) => r,
+        Ok(Err(e)) => internal(e),
+        Ok(Ok(None)) => text(StatusCode::NOT_FOUND, "no such path\n"),
+        Ok(Ok(Some(body))) => {
+            ([(header::CONTENT_TYPE, "text/x-nix-narinfo")], body).into_response()
+        }
+    }
+}
+
+/// `bytes=a-b` / `bytes=a-` / `bytes=-n` (one range) against a known length.
+fn parse_range(h: &str, total: u64) -> Option<(u64, u64)> {
+    let spec = h.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = if a.is_empty() {
+        let n: u64 = b.parse().ok()?;
+        (total.saturating_sub(n), total.checked_sub(1)?)
+    } else {
+        let start: u64 = a.parse().ok()?;
+        let end = if b.is_empty() {
+            total.checked_sub(1)?
+        } else {
+            b.parse::<u64>().ok()?.min(total.checked_sub(1)?)
+        };
+        (start, end)
+    };
+    (start <= end && end < total).then_some((start, end))
+}
+
+/// A writer that sends a window `[skip, skip+limit)` of what it is given down a channel.
+struct ChannelWriter {
+    tx: mpsc::Sender<Result<Bytes, io::Error>>,
+    skip: u64,
+    limit: u64,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send_buf(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len();
+        let mut d = data;
+        if self.skip > 0 {
+            let k = (self.skip.min(d.len() as u64)) as usize;
+            self.skip -= k as u64;
+            d = &d[k..];
+        }
+        let take = (self.limit.min(d.len() as u64)) as usize;
+        self.buf.extend_from_slice(&d[..take]);
+        self.limit -= take as u64;
+        if self.buf.len() >= 1 << 16 {
+            self.send_buf()?;
+        }
+        if self.limit == 0 {
+            self.send_buf()?;
+            // Everything asked for is out; stop the producer.
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "range complete"));
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_buf()
+    }
+}
+
+/// Counts bytes (to learn a compressed NAR's length for a range request).
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, d: &[u8]) -> io::Result<usize> {
+        self.0 += d.len() as u64;
+        Ok(d.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serialises `real` as a NAR compressed with `c` into `out`.
+fn produce<W: Write>(real: &std::path::Path, c: &Compression, out: W) -> io::Result<W> {
+    let enc = Encoder::new(c, out)?;
+    let enc = nar_fs::dump_path(real, enc).map_err(io::Error::other)?;
+    enc.finish()
+}
+
+async fn get_nar(
+    State(s): State<Arc<Server>>,
+    method: Method,
+    headers: HeaderMap,
+    UrlPath(file): UrlPath<String>,
+) -> Response {
+    let ext = format!(".nar{}", s.compression.extension());
+    let Some((hash_part, nar_hash)) = file
+        .strip_suffix(&ext)
+        .and_then(|stem| stem.split_once('-'))
+    else {
+        return text(StatusCode::NOT_FOUND, "no such NAR\n");
+    };
+    let (hash_part, nar_hash) = (hash_part.to_owned(), nar_hash.to_owned());
+    let s2 = s.clone();
+    let found = blocking(
+        move || -> Result<Option<(std::path::PathBuf, u64)>, String> {
+            let Some(path) = s2.lookup(&hash_part).map_err(|e| e.to_string())? else {
+                return Ok(None);
+            };
+            let Some(info) = s2.store.path_info(&path).map_err(|e| e.to_string())? else {
+                return Ok(None);
+            };
+            // A URL names one content: an older NAR hash is not served.
+            if info.nar_hash.to_nix32() != nar_hash {
+                return Ok(None);
+            }
+            Ok(Some((s2.store.real_path(&path), info.nar_size)))
+        },
+    )
+    .await;
+    let (real, nar_size) = match found {
+        Err(r) => return r,
+        Ok(Err(e)) => return internal(e),
+        Ok(Ok(None)) => return text(StatusCode::NOT_FOUND, "no such NAR\n"),
+        Ok(Ok(Some(x))) => x,
+    };
+    let content_type = if s.compression == Compression::None {
+        "application/x-nix-nar"
+    } else {
+        "application/octet-stream"
+    };
+    let range_header = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+
+    // The length is known without work only for uncompressed NARs.
+    let total = if s.compression == Compression::None {
+        Some(nar_size)
+    } else if range_header.is_some() {
+        let (r, c) = (real.clone(), s.compression.clone());
+        match blocking(move || produce(&r, &c, Counter(0)).map(|c| c.0)).await {
+            Err(resp) => return resp,
+            Ok(Err(e)) => return internal(e),
+            Ok(Ok(n)) => Some(n),
+        }
+    } else {
+        None
+    };
+    let (status, skip, limit, mut extra) = match (range_header, total) {
+        (Some(h), Some(total)) => match parse_range(&h, total) {
+            Some((a, b)) => (
+                StatusCode::PARTIAL_CONTENT,
+                a,
+                b - a + 1,
+                vec![(header::CONTENT_RANGE, format!("bytes {a}-{b}/{total}"))],
+            ),
+            None => {
+                return (
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    [(header::CONTENT_RANGE, format!("bytes */{total}"))],
+                )
+                    .into_response()
+            }
+        },
+        _ => (StatusCode::OK, 0, u64::MAX, Vec::new()),
+    };
+    if let Some(total) = total {
+        let len = if status == StatusCode::PARTIAL_CONTENT {
+            limit
+        } else {
+            total
+        };
+        extra.push((header::CONTENT_LENGTH, len.to_string()));
+    }
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::ACCEPT_RANGES, "bytes");
+    for (k, v) in extra {
+        builder = builder.header(k, v);
+    }
+    if method == Method::HEAD {
+        return builder.body(Body::empty()).unwrap_or_else(internal);
+    }
+    let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
+    let compression = s.compression.clone();
+    tokio::task::spawn_blocking(move || {
+        let w = ChannelWriter {
+            tx: tx.clone(),
+            skip,
+            limit,
+            buf: Vec::with_capacity(1 << 16),
+        };
+        match produce(&real, &compression, w) {
+            Ok(mut w) => {
+                let _ = w.flush();
+            }
+            Err(e)
+                if e.kind() == io::ErrorKind::WriteZero
+                    || e.kind() == io::ErrorKind::BrokenPipe => {}
+            Err(e) => {
+                // Aborts the response, so the client sees a broken transfer, not a short NAR.
+                tracing::error!("cache server: serialising {}: {e}", real.display());
+                let _ = tx.blocking_send(Err(e));
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    builder
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(internal)
+}
+
+async fn exists(State(s): State<Arc<Server>>, body: String) -> Response {
+    let res = blocking(move || -> Result<String, String> {
+        let mut out = String::new();
+        for line in body.lines() {
+            let present = if line == CACHE_INFO_FILE {
+                true
+            } else if let Some(h) = line.strip_suffix(".narinfo") {
+                s.lookup(h).map_err(|e| e.to_string())?.is_some()
+            } else if let Some(f) = line.strip_prefix("nar/") {
+                s.staged(f).is_some_and(|p| p.exists())
+            } else {
+                false
+            };
+            if present {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    })
+    .await;
+    match res {
+        Err(r) => r,
+        Ok(Err(e)) => internal(e),
+        Ok(Ok(body)) => text(StatusCode::OK, body),
+    }
+}
+
+async fn list(State(s): State<Arc<Server>>) -> Response {
+    match blocking(move || s.store.valid_paths()).await {
+        Err(r) => r,
+        Ok(Err(e)) => internal(e),
+        Ok(Ok(paths)) => {
+            let body: String = paths
+                .iter()
+                .map(|p| format!("{}.narinfo\n", p.hash_part()))
+                .collect();
+            text(StatusCode::OK, body)
+        }
+    }
+}
+
+async fn put_nar(
+    State(s): State<Arc<Server>>,
+    headers: HeaderMap,
+    UrlPath(file): UrlPath<String>,
+    body: Body,
+) -> Response {
+    if let Some(r) = s.refusal(&headers) {
+        return r;
+    }
+    let Some(target) = s.staged(&file) else {
+        return text(StatusCode::BAD_REQUEST, "bad NAR file name\n");
+    };
+    let tmp = match tempfile::NamedTempFile::new_in(&s.uploads) {
+        Ok(t) => t,
+        Err(e) => return internal(e),
+    };
+    let (mut file_handle, tmp_path) = tmp.into_parts();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => return text(StatusCode::BAD_REQUEST, format!("upload broke off: {e}\n")),
+        };
+        // Small synchronous writes; the multi-threaded runtime absorbs them.
+        if let Err(e) = tokio::task::block_in_place(|| file_handle.write_all(&chunk)) {
+            return internal(e);
+        }
+    }
+    match tmp_path.persist(&target) {
+        Ok(()) => text(StatusCode::OK, ""),
+        Err(e) => internal(e.error),
+    }
+}
+
+/// Ours is generated; a client writing one (as pushers do before uploading)
+/// changes nothing, but learns whether it may push.
+async fn put_cache_info(State(s): State<Arc<Server>>, headers: HeaderMap) -> Response {
+    s.refusal(&headers)
+        .unwrap_or_else(|| text(StatusCode::OK, ""))
+}
+
+async fn put_narinfo(
+    State(s): State<Arc<Server>>,
+    headers: HeaderMap,
+    UrlPath(file): UrlPath<String>,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = s.refusal(&headers) {
+        return r;
+    }
+    if !file.ends_with(".narinfo") {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "only narinfos and NARs can be pushed\n",
+        );
+    }
+    let res = blocking(move || -> Result<Result<(), String>, String> {
+        let info = match NarInfo::parse(s.store.store_dir(), &body) {
+            Ok(i) => i,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        if format!("{}.narinfo", info.path.hash_part()) != file {
+            return Ok(Err(format!(
+                "{file} describes {}",
+                s.store.print_path(&info.path)
+            )));
+        }
+        let Some(staged) = info.url.strip_prefix("nar/").and_then(|f| s.staged(f)) else {
+            return Ok(Err(format!("URL {} is not an uploaded NAR", info.url)));
+        };
+        let f = match std::fs::File::open(&staged) {
+            Ok(f) => f,
+            Err(e) => return Ok(Err(format!("NAR {} was not uploaded first: {e}", info.url))),
+        };
+        let mut nar = match compress::decoder(&info.compression, io::BufReader::new(f)) {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let expected = NarExpectation {
+            path: info.path.clone(),
+            nar_hash: info.nar_hash,
+            nar_size: info.nar_size,
+            references: info.references.clone(),
+            deriver: info.deriver.clone(),
+            signatures: info.signatures.clone(),
+            ca: info.ca.clone(),
+        };
+        let imported = s.store.import_nar(&mut nar, expected);
+        let _ = std::fs::remove_file(&staged);
+        // The next lookup must see the new path.
+        s.index.lock().unwrap_or_else(|p| p.into_inner()).1 = None;
+        match imported {
+            Ok(_) => Ok(Ok(())),
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    })
+    .await;
+    match res {
+        Err(r) => r,
+        Ok(Err(e)) => internal(e),
+        Ok(Ok(Err(e))) => text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+        Ok(Ok(Ok(()))) => text(StatusCode::OK, ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
+        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 99)));
+        assert_eq!(parse_range("bytes=100-", 100), None);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+    }
+}

@@ -1,0 +1,232 @@
+//! Verifying a whole cache: every narinfo parses, is signed by a trusted
+//! key, and points to a NAR file whose hash and size, and whose decompressed
+//! NAR's hash and size, are what the narinfo says; the NAR itself must be
+//! canonical.
+
+use std::fmt;
+use std::io;
+
+use super::compress::{self, HashingReader};
+use super::{BinaryCache, CacheError};
+use crate::format::hash::{Encoding, HashAlgo, HashSink};
+use crate::format::nar::NarReader;
+use crate::format::narinfo::NarInfo;
+use crate::format::signing::PublicKey;
+use crate::format::store_path::StoreDir;
+
+/// One thing wrong in a cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheProblem {
+    BadNarInfo {
+        file: String,
+        reason: String,
+    },
+    NoTrustedSignature {
+        file: String,
+    },
+    MissingNar {
+        file: String,
+        url: String,
+    },
+    FileMismatch {
+        file: String,
+        what: &'static str,
+        expected: String,
+        actual: String,
+    },
+    NarMismatch {
+        file: String,
+        what: &'static str,
+        expected: String,
+        actual: String,
+    },
+    BadNar {
+        file: String,
+        reason: String,
+    },
+}
+
+impl fmt::Display for CacheProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheProblem::BadNarInfo { file, reason } => write!(f, "{file}: {reason}"),
+            CacheProblem::NoTrustedSignature { file } => {
+                write!(f, "{file}: no valid signature by a trusted key")
+            }
+            CacheProblem::MissingNar { file, url } => {
+                write!(f, "{file}: NAR file {url} is missing")
+            }
+            CacheProblem::FileMismatch {
+                file,
+                what,
+                expected,
+                actual,
+            } => {
+                write!(
+                    f,
+                    "{file}: NAR file {what} is {actual}, narinfo says {expected}"
+                )
+            }
+            CacheProblem::NarMismatch {
+                file,
+                what,
+                expected,
+                actual,
+            } => {
+                write!(f, "{file}: NAR {what} is {actual}, narinfo says {expected}")
+            }
+            CacheProblem::BadNar { file, reason } => write!(f, "{file}: {reason}"),
+        }
+    }
+}
+
+/// What [`verify_cache`] found.
+#[derive(Debug, Default)]
+pub struct CacheVerifyReport {
+    pub checked: usize,
+    pub problems: Vec<CacheProblem>,
+}
+
+impl CacheVerifyReport {
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+fn check_nar(
+    cache: &dyn BinaryCache,
+    file: &str,
+    info: &NarInfo,
+) -> Result<Vec<CacheProblem>, CacheError> {
+    let mut problems = Vec::new();
+    let Some(raw) = cache.get(&info.url)? else {
+        return Ok(vec![CacheProblem::MissingNar {
+            file: file.to_owned(),
+            url: info.url.clone(),
+        }]);
+    };
+    let bad = |reason: String| CacheProblem::BadNar {
+        file: file.to_owned(),
+        reason,
+    };
+    let mut nar_side = HashingReader {
+        inner: match compress::decoder(&info.compression, raw) {
+            Ok(d) => d,
+            Err(e) => return Ok(vec![bad(e.to_string())]),
+        },
+        sink: HashSink::new(HashAlgo::Sha256),
+    };
+    let mut reader = NarReader::new(&mut nar_side);
+    if let Err(e) = reader.validate_all() {
+        return Ok(vec![bad(format!("invalid NAR: {e}"))]);
+    }
+    drop(reader);
+    // Trailing bytes after the NAR count too: they are part of what a client hashes.
+    if let Err(e) = io::copy(&mut nar_side, &mut io::sink()) {
+        return Ok(vec![bad(format!("reading NAR: {e}"))]);
+    }
+    let (nar_hash, nar_size) = nar_side.sink.finish();
+    if nar_size != info.nar_size {
+        problems.push(CacheProblem::NarMismatch {
+            file: file.to_owned(),
+            what: "size",
+            expected: info.nar_size.to_string(),
+            actual: nar_size.to_string(),
+        });
+    }
+    if nar_hash != info.nar_hash {
+        problems.push(CacheProblem::NarMismatch {
+            file: file.to_owned(),
+            what: "hash",
+            expected: info.nar_hash.to_typed(Encoding::Nix32),
+            actual: nar_hash.to_typed(Encoding::Nix32),
+        });
+    }
+    // A decoder may stop before the end of its input, so the file's own hash
+    // and size are taken on a second, plain read.
+    if info.file_hash.is_some() || info.file_size.is_some() {
+        if let Some(mut raw) = cache.get(&info.url)? {
+            let mut sink = HashSink::new(HashAlgo::Sha256);
+            let mut w = SinkWriter(&mut sink);
+            if let Err(e) = io::copy(&mut raw, &mut w) {
+                return Ok(vec![bad(format!("reading NAR file: {e}"))]);
+            }
+            let (file_hash, file_size) = sink.finish();
+            if let Some(expected) = info.file_size {
+                if expected != file_size {
+                    problems.push(CacheProblem::FileMismatch {
+                        file: file.to_owned(),
+                        what: "size",
+                        expected: expected.to_string(),
+                        actual: file_size.to_string(),
+                    });
+                }
+            }
+            if let Some(expected) = info.file_hash {
+                if expected != file_hash {
+                    problems.push(CacheProblem::FileMismatch {
+                        file: file.to_owned(),
+                        what: "hash",
+                        expected: expected.to_typed(Encoding::Nix32),
+                        actual: file_hash.to_typed(Encoding::Nix32),
+                    });
+                }
+            }
+        }
+    }
+    Ok(problems)
+}
+
+struct SinkWriter<'a>(&'a mut HashSink);
+
+impl io::Write for SinkWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Checks every narinfo of `cache` and the NAR it points to.
+pub fn verify_cache(
+    cache: &dyn BinaryCache,
+    store_dir: &StoreDir,
+    trusted: &[PublicKey],
+) -> Result<CacheVerifyReport, CacheError> {
+    let mut report = CacheVerifyReport::default();
+    for file in cache.list_narinfos()? {
+        report.checked += 1;
+        let Some(bytes) = cache.get_bytes(&file)? else {
+            // Removed while we listed: nothing to check.
+            continue;
+        };
+        let info = match NarInfo::parse(store_dir, &bytes) {
+            Ok(i) => i,
+            Err(e) => {
+                report.problems.push(CacheProblem::BadNarInfo {
+                    file,
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
+        if format!("{}.narinfo", info.path.hash_part()) != file {
+            report.problems.push(CacheProblem::BadNarInfo {
+                file: file.clone(),
+                reason: format!(
+                    "describes {}, whose narinfo has another name",
+                    store_dir.display(&info.path)
+                ),
+            });
+        }
+        if !info.has_valid_signature(store_dir, trusted) {
+            report
+                .problems
+                .push(CacheProblem::NoTrustedSignature { file: file.clone() });
+        }
+        report.problems.extend(check_nar(cache, &file, &info)?);
+    }
+    Ok(report)
+}
