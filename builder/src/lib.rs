@@ -3,3 +3,4 @@
 pub mod builtin;
 pub mod sandbox;
 pub mod schedule;
+pub mod glue;

@@ -387,7 +387,7 @@ impl Compiler {
                 let (Some(c), Some(b)) = (a.condition(), a.body()) else {
                     return self.error("syntax error", pos);
                 };
-                let text = c.syntax().text().to_string();
+                let text = show(&c);
                 Expr::Assert {
                     c: Box::new(self.expr(c)?),
                     body: Box::new(self.expr(b)?),
@@ -809,6 +809,70 @@ impl Compiler {
 /// the name is not a global; Nix resolves globals lexically, so keep the global.
 fn fallback_global(_w: Expr, depth: usize, i: usize) -> Expr {
     Expr::Var(depth, i)
+}
+
+/// Renders an expression the way Nix's `Expr::show` does (used in assertion
+/// messages): operators that Nix desugars into builtin calls show as those calls.
+fn show(e: &ast::Expr) -> String {
+    use ast::BinOpKind as K;
+    match e {
+        ast::Expr::Paren(p) => p.expr().map(|e| show(&e)).unwrap_or_default(),
+        ast::Expr::Ident(i) => i.syntax().text().to_string(),
+        ast::Expr::Literal(l) => l.syntax().text().to_string(),
+        ast::Expr::Str(s) => match static_str(s) {
+            Some(t) => {
+                let mut out = String::new();
+                crate::print::escape_string(&t, &mut out);
+                out
+            }
+            None => s.syntax().text().to_string(),
+        },
+        ast::Expr::Apply(a) => {
+            let mut args = Vec::new();
+            let mut cur = ast::Expr::Apply(a.clone());
+            while let ast::Expr::Apply(a) = cur {
+                let (Some(f), Some(x)) = (a.lambda(), a.argument()) else {
+                    return a.syntax().text().to_string();
+                };
+                args.push(show(&x));
+                cur = f;
+            }
+            args.reverse();
+            format!("({} {})", show(&cur), args.join(" "))
+        }
+        ast::Expr::UnaryOp(u) => {
+            let inner = u.expr().map(|e| show(&e)).unwrap_or_default();
+            match u.operator() {
+                Some(ast::UnaryOpKind::Invert) => format!("(! {inner})"),
+                _ => format!("(__sub 0 {inner})"),
+            }
+        }
+        ast::Expr::BinOp(b) => {
+            let (Some(l), Some(r), Some(op)) = (b.lhs(), b.rhs(), b.operator()) else {
+                return b.syntax().text().to_string();
+            };
+            let (l, r) = (show(&l), show(&r));
+            match op {
+                K::Less => format!("(__lessThan {l} {r})"),
+                K::More => format!("(__lessThan {r} {l})"),
+                K::LessOrEq => format!("(! (__lessThan {r} {l}))"),
+                K::MoreOrEq => format!("(! (__lessThan {l} {r}))"),
+                K::Sub => format!("(__sub {l} {r})"),
+                K::Mul => format!("(__mul {l} {r})"),
+                K::Div => format!("(__div {l} {r})"),
+                K::Add => format!("({l} + {r})"),
+                K::Equal => format!("({l} == {r})"),
+                K::NotEqual => format!("({l} != {r})"),
+                K::And => format!("({l} && {r})"),
+                K::Or => format!("({l} || {r})"),
+                K::Implication => format!("({l} -> {r})"),
+                K::Update => format!("({l} // {r})"),
+                K::Concat => format!("({l} ++ {r})"),
+                _ => b.syntax().text().to_string(),
+            }
+        }
+        other => other.syntax().text().to_string(),
+    }
 }
 
 /// The text of a string literal without interpolation.

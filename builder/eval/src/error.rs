@@ -130,7 +130,7 @@ pub fn err<T>(msg: impl Into<String>, pos: Pos) -> EvalResult<T> {
 
 fn write_pos(f: &mut fmt::Formatter<'_>, pos: Pos) -> fmt::Result {
     if let Some(lc) = resolve(pos) {
-        writeln!(f, "\n       at {}:{}:{}:\n", lc.file, lc.line, lc.col)?;
+        writeln!(f, "\n\n       at {}:{}:{}:\n", lc.file, lc.line, lc.col)?;
         let num = lc.line.to_string();
         writeln!(f, "       {:>w$}| {}", num, lc.text, w = num.len() + 5)?;
         write!(

@@ -189,9 +189,23 @@ impl Evaluator {
     }
 
     /// Forces a value to weak head normal form.
+    #[inline]
     pub fn force(&mut self, v: Value) -> EvalResult<Value> {
         match v {
             Value::Thunk(t) => {
+                if let ThunkState::Done(v) = &*t.0.borrow() {
+                    return Ok(v.clone());
+                }
+                self.force_thunk(t)
+            }
+            v => Ok(v),
+        }
+    }
+
+    #[inline(never)]
+    fn force_thunk(&mut self, t: Rc<crate::value::Thunk>) -> EvalResult<Value> {
+        {
+            {
                 let state = {
                     let mut b = t.0.borrow_mut();
                     match &*b {
@@ -231,7 +245,6 @@ impl Evaluator {
                     }
                 }
             }
-            v => Ok(v),
         }
     }
 
@@ -377,7 +390,34 @@ impl Evaluator {
                 let v = self.eval(inner, env)?;
                 self.arith(BinOp::Sub, Value::Int(0), v, *pos)
             }
-            Expr::BinOp { op, l, r, pos } => self.binop(*op, l, r, env, *pos),
+            Expr::BinOp { op, l, r, pos } => {
+                // Integer fast path: no coercions, no re-forcing.
+                if !matches!(op, BinOp::And | BinOp::Or | BinOp::Impl) {
+                    let a = self.eval(l, env)?;
+                    if let Value::Int(x) = a {
+                        let b = self.eval(r, env)?;
+                        if let Value::Int(y) = b {
+                            let v = match op {
+                                BinOp::Add => Value::Int(x.wrapping_add(y)),
+                                BinOp::Sub => Value::Int(x.wrapping_sub(y)),
+                                BinOp::Mul => Value::Int(x.wrapping_mul(y)),
+                                BinOp::Lt => Value::Bool(x < y),
+                                BinOp::Le => Value::Bool(x <= y),
+                                BinOp::Gt => Value::Bool(x > y),
+                                BinOp::Ge => Value::Bool(x >= y),
+                                BinOp::Eq => Value::Bool(x == y),
+                                BinOp::Neq => Value::Bool(x != y),
+                                _ => return self.binop_values(*op, a, b, *pos),
+                            };
+                            return Ok(v);
+                        }
+                        return self.binop_values(*op, a, b, *pos);
+                    }
+                    let b = self.eval(r, env)?;
+                    return self.binop_values(*op, a, b, *pos);
+                }
+                self.binop(*op, l, r, env, *pos)
+            }
             Expr::Interp(parts, pos) => {
                 let mut s = String::new();
                 let mut ctx = Context::new();
@@ -494,7 +534,20 @@ impl Evaluator {
         self.enter(pos)?;
         let r = self.call_inner(f, arg, pos);
         self.depth -= 1;
-        r
+        r.map_err(|mut e| {
+            // Errors raised without a position (forcing, recursion) take the
+            // call site's; the others collect a short trace of call sites.
+            if e.pos.is_none() {
+                e.pos = pos;
+            } else if !pos.is_none()
+                && pos != e.pos
+                && e.trace.len() < 8
+                && e.trace.last().map(|t| t.0) != Some(pos)
+            {
+                e.trace.push((pos, "while calling a function".into()));
+            }
+            e
+        })
     }
 
     fn call_inner(&mut self, f: Value, arg: Value, pos: Pos) -> EvalResult<Value> {
@@ -601,7 +654,11 @@ impl Evaluator {
         }
     }
 
+    #[inline]
     pub fn expect_bool(&mut self, v: Value, pos: Pos) -> EvalResult<bool> {
+        if let Value::Bool(b) = v {
+            return Ok(b);
+        }
         match self.force(v)? {
             Value::Bool(b) => Ok(b),
             other => err(

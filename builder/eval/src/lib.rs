@@ -65,3 +65,94 @@ pub fn run_with_big_stack<T: Send + 'static>(
     h.join()
         .map_err(|_| std::io::Error::other("evaluation thread panicked"))
 }
+
+/// Calls `v` if it is a function taking an attribute set, as `nix-instantiate`
+/// does with `--arg`/`--argstr`: formals present in `args` are passed, the
+/// others keep their defaults. Other values are returned as they are.
+pub fn auto_call(ev: &mut Evaluator, v: Value, args: &Attrs) -> EvalResult<Value> {
+    let v = ev.force(v)?;
+    let formals = match &v {
+        Value::Lambda(c) => match &c.lambda.param {
+            compile::Param::Pattern {
+                formals, ellipsis, ..
+            } => Some((formals, *ellipsis)),
+            compile::Param::Ident(_) => None,
+        },
+        _ => None,
+    };
+    let Some((formals, ellipsis)) = formals else {
+        return Ok(v);
+    };
+    let picked: Vec<value::Attr> = args
+        .attrs
+        .iter()
+        .filter(|a| ellipsis || formals.iter().any(|(n, _)| *n == a.name))
+        .cloned()
+        .collect();
+    ev.call(v, Value::attrs(Attrs::from_sorted(picked)), Pos::NONE)
+}
+
+/// Follows an attribute path like `-A`: `a.b.0.c`, where a number indexes a list.
+pub fn select_attr_path(ev: &mut Evaluator, mut v: Value, path: &str) -> EvalResult<Value> {
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        v = ev.force(v)?;
+        v = match (&v, part.parse::<usize>()) {
+            (Value::List(l), Ok(i)) => match l.get(i) {
+                Some(x) => x.clone(),
+                None => return error::err(format!("list index {i} in selection path '{path}' is out of range"), Pos::NONE),
+            },
+            (Value::Attrs(a), _) => match a.get(part) {
+                Some(x) => x.clone(),
+                None => return error::err(format!("attribute '{part}' in selection path '{path}' not found"), Pos::NONE),
+            },
+            (other, _) => {
+                return error::err(
+                    format!("the expression selected by the selection path '{path}' should be a set but is {}", other.show_type()),
+                    Pos::NONE,
+                )
+            }
+        };
+    }
+    ev.force(v)
+}
+
+/// The derivations `nix-instantiate` would instantiate from a value: the
+/// value itself if it is a derivation, else the derivations among the
+/// elements of a list or the attributes of a set (descending into sets with
+/// `recurseForDerivations = true`). Returns their `.drv` paths in order.
+pub fn derivation_paths(ev: &mut Evaluator, v: Value) -> EvalResult<Vec<String>> {
+    let mut out = Vec::new();
+    collect_drvs(ev, v, true, &mut out)?;
+    Ok(out)
+}
+
+fn collect_drvs(ev: &mut Evaluator, v: Value, top: bool, out: &mut Vec<String>) -> EvalResult<()> {
+    let v = ev.force(v)?;
+    match &v {
+        Value::Attrs(a) => {
+            if ev.is_derivation(a)? {
+                let Some(p) = a.get("drvPath").cloned() else {
+                    return error::err("derivation has no 'drvPath' attribute", Pos::NONE);
+                };
+                out.push(ev.force_string_noctx(p, Pos::NONE)?);
+                return Ok(());
+            }
+            let recurse = match a.get("recurseForDerivations") {
+                Some(r) => matches!(ev.force(r.clone())?, Value::Bool(true)),
+                None => false,
+            };
+            if top || recurse {
+                for at in &a.attrs {
+                    collect_drvs(ev, at.value.clone(), false, out)?;
+                }
+            }
+        }
+        Value::List(l) if top => {
+            for x in l.iter() {
+                collect_drvs(ev, x.clone(), false, out)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+let d = derivation { name = "bi"; builder = "builtin:fetchurl"; system = "builtin"; url = "http://example.org/x"; outputHash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; }; in [ d.drvPath d.outPath ]

@@ -1,0 +1,1 @@
+let f = v: derivation { name = "src"; builder = "/bin/sh"; system = "x86_64-linux"; how = v; outputHash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; }; b = s: derivation { name = "user"; builder = "/bin/sh"; system = "x86_64-linux"; src = s; }; in [ (b (f 1)).outPath (b (f 2)).outPath (f 1).drvPath (f 2).drvPath ]

@@ -1,0 +1,1 @@
+let f = derivation { name = "src"; builder = "/bin/sh"; system = "x86_64-linux"; outputHash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; }; b = derivation { name = "user"; builder = "/bin/sh"; system = "x86_64-linux"; src = f; }; in [ b.drvPath b.outPath ]

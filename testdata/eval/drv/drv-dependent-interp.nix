@@ -1,0 +1,1 @@
+let a = derivation { name = "a"; builder = "/bin/sh"; system = "x86_64-linux"; }; b = derivation { name = "b"; builder = "/bin/sh"; system = "x86_64-linux"; args = [ "-c" "cp ${a}/x $out" ]; }; in { inherit (b) drvPath outPath; }

@@ -1,0 +1,1 @@
+let a = derivation { name = "a2"; builder = "/bin/sh"; system = "x86_64-linux"; outputs = [ "out" "dev" ]; }; b = derivation { name = "b2"; builder = "/bin/sh"; system = "x86_64-linux"; x = a.dev; y = "${a.out}"; }; in [ b.drvPath b.outPath ]

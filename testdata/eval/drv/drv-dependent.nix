@@ -1,0 +1,1 @@
+let a = derivation { name = "a"; builder = "/bin/sh"; system = "x86_64-linux"; }; b = derivation { name = "b"; builder = "/bin/sh"; system = "x86_64-linux"; dep = a; }; in { inherit (b) drvPath outPath; aDrv = a.drvPath; }

@@ -1,0 +1,1 @@
+let d = derivation { name = "fixed-rec"; builder = "/bin/sh"; system = "x86_64-linux"; outputHashMode = "recursive"; outputHashAlgo = "sha256"; outputHash = "1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s"; }; in { inherit (d) drvPath outPath; }

@@ -1,0 +1,1 @@
+let d = derivation { name = "multi"; builder = "/bin/sh"; system = "x86_64-linux"; outputs = [ "out" "dev" "lib" ]; }; in { inherit (d) drvPath outPath; dev = d.dev.outPath; lib = d.lib.outPath; outName = d.dev.outputName; all = map (x: x.outPath) d.all; }

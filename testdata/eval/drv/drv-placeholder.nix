@@ -1,0 +1,1 @@
+let d = derivation { name = "ph"; builder = "/bin/sh"; system = "x86_64-linux"; args = [ (placeholder "out") ]; outputs = [ "out" "dev" ]; devp = placeholder "dev"; }; in [ d.drvPath d.outPath d.dev.outPath ]

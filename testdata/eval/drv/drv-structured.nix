@@ -1,0 +1,1 @@
+let d = derivation { name = "structured"; builder = "/bin/sh"; system = "x86_64-linux"; __structuredAttrs = true; list = [ 1 2 ]; attrs = { a = "b"; }; n = null; f = 1.5; outputs = [ "out" "doc" ]; }; in [ d.drvPath d.outPath d.doc.outPath ]

@@ -1,0 +1,1 @@
+let a = builtins.toFile "a.txt" "A"; b = builtins.toFile "b.txt" "refers to ${a}"; d = derivation { name = "refs"; builder = "/bin/sh"; system = "x86_64-linux"; src = b; }; in [ a b d.drvPath d.outPath ]
