@@ -474,3 +474,20 @@ fn trivial_build_overhead() {
         assert!(median < Duration::from_millis(50), "median {median:?}");
     }
 }
+
+#[test]
+fn extra_paths_appear_read_only_where_configured() {
+    let fx = Fixture::new();
+    let bb = fx.phys_store.join(BUSYBOX).join("bin/busybox");
+    let sb = fx.sandbox(|c| c.extra_paths = vec![BindMount::new(&bb, "/bin/sh")]);
+    let mut spec = fx.sh("");
+    spec.builder = "/bin/sh".into();
+    // argv[0] is the builder's base name, so busybox runs its `sh` applet.
+    spec.args = vec![
+        "-c".into(),
+        "echo via-bin-sh > $out; echo x > /bin/sh && exit 7; true".into(),
+    ];
+    let (r, log) = run(&fx, &sb, &spec);
+    let r = r.unwrap_or_else(|e| panic!("{e} {log:?}"));
+    assert_eq!(out_text(&r), "via-bin-sh\n");
+}

@@ -627,6 +627,11 @@ impl Sandbox {
         mkdir_p(&mut steps, Path::new("/dev"))?;
         let dev = root.join("dev");
         for name in ["null", "zero", "full", "random", "urandom", "tty"] {
+            // Some containers lack a few of these; a build is better off
+            // without them than not at all.
+            if fs::symlink_metadata(Path::new("/dev").join(name)).is_err() {
+                continue;
+            }
             let target = cstr(&dev.join(name))?;
             steps.push(Step::Touch {
                 path: target.clone(),
