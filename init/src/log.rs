@@ -22,6 +22,8 @@ pub struct Logs {
     rings: BTreeMap<String, VecDeque<LogLine>>,
     files: BTreeMap<String, std::fs::File>,
     pub dir: PathBuf,
+    /// Off during the last stage of shutdown, when file systems are being unmounted.
+    pub to_files: bool,
 }
 
 impl Logs {
@@ -32,6 +34,7 @@ impl Logs {
             rings: BTreeMap::new(),
             files: BTreeMap::new(),
             dir,
+            to_files: true,
         }
     }
 
@@ -55,7 +58,7 @@ impl Logs {
             unit,
             text
         );
-        if !self.files.contains_key(unit) {
+        if self.to_files && !self.files.contains_key(unit) {
             // The log directory may not exist yet early in boot; retry on the next line.
             if std::fs::create_dir_all(&self.dir).is_ok() {
                 if let Ok(f) = std::fs::OpenOptions::new()
@@ -95,5 +98,11 @@ impl Logs {
     /// Closes files so a new log directory (after mounting /var) is picked up.
     pub fn reopen(&mut self) {
         self.files.clear();
+    }
+
+    /// Closes all files and stops writing them (the rings keep working).
+    pub fn close_files(&mut self) {
+        self.files.clear();
+        self.to_files = false;
     }
 }

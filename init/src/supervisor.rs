@@ -2608,7 +2608,7 @@ impl Manager {
                 rt.log_r = None;
                 rt.log_w = None;
             }
-            self.logs.reopen();
+            self.logs.close_files();
             unmount_all(self);
         }
         self.say("reached final stage, syncing");
