@@ -1,0 +1,423 @@
+//! Adding objects to the store: trees and files by content (recursive and
+//! flat), text objects, NAR imports, and registering outputs built in place.
+//!
+//! Every addition goes the same way: the content is written under a temporary
+//! name inside the store directory (same file system, so the final rename is
+//! atomic), made canonical and flushed to disk; then, holding the path's lock,
+//! it is renamed to its final name, the directory is flushed, and ONE database
+//! transaction registers it with its references. A crash before the commit
+//! leaves only an unregistered name that GC or `verify --repair` removes; a
+//! crash after it leaves a complete valid path. The whole addition holds the
+//! GC lock shared, and the new path becomes a temporary root before the GC
+//! lock is released, so a GC cannot remove it under the caller's feet.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::error::{io_err, Error};
+use super::fsutil::{canonicalise_and_sync, remove_tree, sync_dir};
+use super::lock::GcLock;
+use super::refs::RefScanner;
+use super::{now, LocalStore, PathInfo};
+use crate::format::hash::{Encoding, Hash, HashAlgo, HashSink};
+use crate::format::store_path::{FileIngestionMethod, StorePath};
+use crate::nar_fs;
+
+/// What an imported NAR must match (a substitute's narinfo, say).
+#[derive(Debug, Clone)]
+pub struct NarExpectation {
+    pub path: StorePath,
+    pub nar_hash: Hash,
+    pub nar_size: u64,
+    pub references: BTreeSet<StorePath>,
+    pub deriver: Option<StorePath>,
+    pub signatures: Vec<String>,
+    pub ca: Option<String>,
+}
+
+/// A `Write` that sends everything to two sinks.
+struct Tee<A, B>(A, B);
+
+impl<A: Write, B: Write> Write for Tee<A, B> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.0.write(buf)?;
+        self.1.write_all(&buf[..n])?;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()?;
+        self.1.flush()
+    }
+}
+
+/// A `Read` that hashes everything read through it.
+struct HashingReader<R> {
+    inner: R,
+    sink: HashSink,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sink.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Writes the NAR serialisation of `path` to `out`.
+pub(crate) fn dump(path: &Path, out: &mut dyn Write) -> Result<(), Error> {
+    nar_fs::dump_path(path, out)
+        .map(drop)
+        .map_err(|e| Error::Dump {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// The NAR hash (sha256) and size of the tree at `path`.
+pub(crate) fn nar_hash_of(path: &Path) -> Result<(Hash, u64), Error> {
+    nar_fs::hash_path(path, HashAlgo::Sha256).map_err(|e| Error::Dump {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary name in the store directory, removed on drop unless renamed.
+struct TempEntry {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl TempEntry {
+    fn new(store: &LocalStore) -> Self {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = store
+            .real_store
+            .join(format!(".tmp-b8g-{}-{n}", std::process::id()));
+        TempEntry { path, armed: true }
+    }
+}
+
+impl Drop for TempEntry {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Err(e) = remove_tree(&self.path) {
+                tracing::warn!("cannot remove temporary {}: {e}", self.path.display());
+            }
+        }
+    }
+}
+
+impl LocalStore {
+    /// Copies `src` into a temporary entry through a NAR stream (so exactly
+    /// what NAR can express is copied), returning the NAR hash and size.
+    fn copy_in(&self, src: &Path, temp: &TempEntry) -> Result<(Hash, u64), Error> {
+        let (reader, writer) =
+            rustix::pipe::pipe().map_err(|e| io_err("create pipe for", src)(e.into()))?;
+        let mut reader = File::from(reader);
+        let writer = File::from(writer);
+        let src_owned = src.to_owned();
+        std::thread::scope(|scope| {
+            let dumper = scope.spawn(move || -> Result<(Hash, u64), Error> {
+                let mut tee = Tee(
+                    io::BufWriter::with_capacity(1 << 16, writer),
+                    HashSink::new(HashAlgo::Sha256),
+                );
+                dump(&src_owned, &mut tee)?;
+                tee.flush().map_err(io_err("copy", &src_owned))?;
+                let Tee(w, sink) = tee;
+                drop(w);
+                Ok(sink.finish())
+            });
+            let restored = self.restore_into(&mut reader, &temp.path);
+            // Unblock the dumper if the restore stopped early.
+            drop(reader);
+            let dumped = dumper.join().map_err(|_| Error::Dump {
+                path: src.to_owned(),
+                reason: "dump thread panicked".into(),
+            })?;
+            // A dump failure explains a truncated restore better than the restore's own error.
+            let hash = dumped?;
+            restored?;
+            Ok(hash)
+        })
+    }
+
+    fn restore_into(&self, reader: &mut dyn Read, target: &Path) -> Result<(), Error> {
+        nar_fs::restore(reader, target).map_err(|e| Error::Restore {
+            target: target.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Moves a complete, canonical, synced temporary entry to `path` and
+    /// registers it, unless `path` is valid already (then the temporary is
+    /// dropped). The caller holds the GC lock shared.
+    fn install(
+        &self,
+        temp: &mut TempEntry,
+        info: PathInfo,
+        _gc: &GcLock,
+    ) -> Result<StorePath, Error> {
+        let path = info.path.clone();
+        let _lock = self.lock_path(&path)?;
+        self.add_temp_root_locked(&path)?;
+        if self.is_valid(&path)? {
+            tracing::debug!(path = %self.print_path(&path), "already valid");
+            return Ok(path);
+        }
+        let real = self.real_path(&path);
+        // A leftover of an earlier crash or of a GC that was interrupted.
+        remove_tree(&real)?;
+        fs::rename(&temp.path, &real).map_err(io_err("move into place", &real))?;
+        temp.armed = false;
+        sync_dir(&self.real_store)?;
+        if let Err(e) = self.register(&[info]) {
+            // Not registered (say, a reference is not valid): do not leave it behind.
+            if let Err(rm) = remove_tree(&real) {
+                tracing::warn!("cannot remove unregistered {}: {rm}", real.display());
+            }
+            return Err(e);
+        }
+        tracing::info!(path = %self.print_path(&path), "added");
+        Ok(path)
+    }
+
+    /// Adds the tree at `src` by its NAR hash (`nix-store --add`,
+    /// `--add-fixed --recursive sha256`): a `source` path without references.
+    pub fn add_recursive(&self, src: &Path, name: &str) -> Result<StorePath, Error> {
+        let gc = self.lock_gc_shared()?;
+        let mut temp = TempEntry::new(self);
+        let (nar_hash, nar_size) = self.copy_in(src, &temp)?;
+        canonicalise_and_sync(&temp.path)?;
+        let path = self.store_dir.make_fixed_output_path(
+            name,
+            FileIngestionMethod::Recursive,
+            &nar_hash,
+            &[],
+        )?;
+        let info = PathInfo {
+            path,
+            nar_hash,
+            nar_size,
+            references: BTreeSet::new(),
+            deriver: None,
+            registration_time: now(),
+            signatures: Vec::new(),
+            ca: Some(format!("fixed:r:{}", nar_hash.to_typed(Encoding::Nix32))),
+        };
+        self.install(&mut temp, info, &gc)
+    }
+
+    /// Adds the regular file `src` by the sha256 of its bytes
+    /// (`nix-store --add-fixed sha256`).
+    pub fn add_flat(&self, src: &Path, name: &str) -> Result<StorePath, Error> {
+        let meta = fs::metadata(src).map_err(io_err("stat", src))?;
+        if !meta.is_file() {
+            return Err(Error::BadSource {
+                path: src.to_owned(),
+                reason: "flat addition needs a regular file".into(),
+            });
+        }
+        let gc = self.lock_gc_shared()?;
+        let mut temp = TempEntry::new(self);
+        let (nar_hash, nar_size) = self.copy_in(src, &temp)?;
+        canonicalise_and_sync(&temp.path)?;
+        // Hash the copy, not the source, so the path names exactly what we store.
+        let mut file = File::open(&temp.path).map_err(io_err("open", &temp.path))?;
+        let mut sink = HashSink::new(HashAlgo::Sha256);
+        io::copy(&mut file, &mut sink).map_err(io_err("read", &temp.path))?;
+        let (flat_hash, _) = sink.finish();
+        let path = self.store_dir.make_fixed_output_path(
+            name,
+            FileIngestionMethod::Flat,
+            &flat_hash,
+            &[],
+        )?;
+        let info = PathInfo {
+            path,
+            nar_hash,
+            nar_size,
+            references: BTreeSet::new(),
+            deriver: None,
+            registration_time: now(),
+            signatures: Vec::new(),
+            ca: Some(format!("fixed:{}", flat_hash.to_typed(Encoding::Nix32))),
+        };
+        self.install(&mut temp, info, &gc)
+    }
+
+    /// Adds a text object (`builtins.toFile`, `.drv` files) with the given
+    /// references, which must be valid.
+    pub fn add_text(
+        &self,
+        name: &str,
+        contents: &[u8],
+        references: &[StorePath],
+    ) -> Result<StorePath, Error> {
+        let hash = HashAlgo::Sha256.digest(contents);
+        let path = self.store_dir.make_text_path(name, &hash, references)?;
+        let gc = self.lock_gc_shared()?;
+        if self.is_valid(&path)? {
+            self.add_temp_root_locked(&path)?;
+            return Ok(path);
+        }
+        let mut temp = TempEntry::new(self);
+        fs::write(&temp.path, contents).map_err(io_err("write", &temp.path))?;
+        canonicalise_and_sync(&temp.path)?;
+        let (nar_hash, nar_size) = nar_hash_of(&temp.path)?;
+        let info = PathInfo {
+            path,
+            nar_hash,
+            nar_size,
+            references: references.iter().cloned().collect(),
+            deriver: None,
+            registration_time: now(),
+            signatures: Vec::new(),
+            ca: Some(format!("text:{}", hash.to_typed(Encoding::Nix32))),
+        };
+        self.install(&mut temp, info, &gc)
+    }
+
+    /// Unpacks a NAR from `reader` into a temporary entry, returning its hash and size.
+    /// A malformed NAR fails here, and the temporary is removed.
+    fn unpack_nar(&self, reader: &mut dyn Read, temp: &TempEntry) -> Result<(Hash, u64), Error> {
+        let mut hashing = HashingReader {
+            inner: reader,
+            sink: HashSink::new(HashAlgo::Sha256),
+        };
+        self.restore_into(&mut hashing, &temp.path)?;
+        Ok(hashing.sink.finish())
+    }
+
+    /// Imports a NAR stream as a content-addressed (recursive sha256) path named `name`.
+    pub fn add_nar(&self, reader: &mut dyn Read, name: &str) -> Result<StorePath, Error> {
+        let gc = self.lock_gc_shared()?;
+        let mut temp = TempEntry::new(self);
+        let (nar_hash, nar_size) = self.unpack_nar(reader, &temp)?;
+        canonicalise_and_sync(&temp.path)?;
+        let path = self.store_dir.make_fixed_output_path(
+            name,
+            FileIngestionMethod::Recursive,
+            &nar_hash,
+            &[],
+        )?;
+        let info = PathInfo {
+            path,
+            nar_hash,
+            nar_size,
+            references: BTreeSet::new(),
+            deriver: None,
+            registration_time: now(),
+            signatures: Vec::new(),
+            ca: Some(format!("fixed:r:{}", nar_hash.to_typed(Encoding::Nix32))),
+        };
+        self.install(&mut temp, info, &gc)
+    }
+
+    /// Imports a NAR whose path and metadata are known in advance (a
+    /// substitute). The NAR must match `expected`'s hash and size, and its
+    /// references must be valid already.
+    pub fn import_nar(
+        &self,
+        reader: &mut dyn Read,
+        expected: NarExpectation,
+    ) -> Result<StorePath, Error> {
+        let gc = self.lock_gc_shared()?;
+        if self.is_valid(&expected.path)? {
+            self.add_temp_root_locked(&expected.path)?;
+            return Ok(expected.path);
+        }
+        let mut temp = TempEntry::new(self);
+        let (nar_hash, nar_size) = self.unpack_nar(reader, &temp)?;
+        let shown = self.print_path(&expected.path);
+        if nar_size != expected.nar_size {
+            return Err(Error::Mismatch {
+                path: shown,
+                what: "size",
+                expected: expected.nar_size.to_string(),
+                actual: nar_size.to_string(),
+            });
+        }
+        if nar_hash != expected.nar_hash {
+            return Err(Error::Mismatch {
+                path: shown,
+                what: "hash",
+                expected: expected.nar_hash.to_sri(),
+                actual: nar_hash.to_sri(),
+            });
+        }
+        canonicalise_and_sync(&temp.path)?;
+        let info = PathInfo {
+            path: expected.path,
+            nar_hash,
+            nar_size,
+            references: expected.references,
+            deriver: expected.deriver,
+            registration_time: now(),
+            signatures: expected.signatures,
+            ca: expected.ca,
+        };
+        self.install(&mut temp, info, &gc)
+    }
+
+    /// Registers `path`, built in place at its final location by a builder
+    /// that holds its path lock (see [`lock_path`](Self::lock_path)). The tree
+    /// is made canonical and durable, its references found by scanning for
+    /// the hash parts of `candidates` (the build's input closure and its own
+    /// outputs; a self-reference is kept), and it is registered.
+    pub fn register_built_path(
+        &self,
+        path: &StorePath,
+        candidates: &BTreeSet<StorePath>,
+        deriver: Option<&StorePath>,
+    ) -> Result<PathInfo, Error> {
+        let _gc = self.lock_gc_shared()?;
+        let real = self.real_path(path);
+        canonicalise_and_sync(&real)?;
+        sync_dir(&self.real_store)?;
+        let mut tee = Tee(
+            io::BufWriter::with_capacity(1 << 16, HashSink::new(HashAlgo::Sha256)),
+            RefScanner::new(candidates.iter()),
+        );
+        dump(&real, &mut tee)?;
+        tee.flush().map_err(io_err("hash", &real))?;
+        let Tee(sink, scanner) = tee;
+        let sink = sink
+            .into_inner()
+            .map_err(|e| io_err("hash", &real)(e.into_error()))?;
+        let (nar_hash, nar_size) = sink.finish();
+        let info = PathInfo {
+            path: path.clone(),
+            nar_hash,
+            nar_size,
+            references: scanner.into_found(),
+            deriver: deriver.cloned(),
+            registration_time: now(),
+            signatures: Vec::new(),
+            ca: None,
+        };
+        self.add_temp_root_locked(path)?;
+        self.register(std::slice::from_ref(&info))?;
+        Ok(info)
+    }
+
+    /// Scans the tree at `real` for the hash parts of `candidates`.
+    pub fn scan_references(
+        &self,
+        real: &Path,
+        candidates: &BTreeSet<StorePath>,
+    ) -> Result<BTreeSet<StorePath>, Error> {
+        let mut scanner = io::BufWriter::with_capacity(1 << 16, RefScanner::new(candidates.iter()));
+        dump(real, &mut scanner)?;
+        let scanner = scanner
+            .into_inner()
+            .map_err(|e| io_err("scan", real)(e.into_error()))?;
+        Ok(scanner.into_found())
+    }
+}
