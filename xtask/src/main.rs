@@ -4,6 +4,8 @@
 //! `dpkg-query` first and runs `apt-get` only for what is missing), so the two
 //! README commands work on a fresh Debian 12 machine.
 
+mod bench_store;
+
 use anyhow::{bail, Context, Result};
 use std::process::Command;
 
@@ -16,8 +18,9 @@ fn main() -> Result<()> {
     match task {
         "test" => test(rest),
         "demo" => demo(rest),
+        "bench" => bench(rest),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test [--full]>");
+            eprintln!("usage: cargo xtask <demo | test [--full] | bench store>");
             if task == "help" || task == "--help" || task == "-h" {
                 Ok(())
             } else {
@@ -88,4 +91,15 @@ fn demo(_args: &[String]) -> Result<()> {
     run(cargo().args(["build", "--workspace", "--release"]))?;
     eprintln!("b8g is built; the image pipeline (images/minimal.nix) does not exist yet.");
     Ok(())
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("store") => {
+            ensure_packages(&["nix-bin", "openssl"])?;
+            bench_store::run(&args[1..])
+        }
+        Some(other) => bail!("no benchmark {other:?} (available: store)"),
+        None => bail!("usage: cargo xtask bench store"),
+    }
 }
