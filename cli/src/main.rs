@@ -1,2 +1,10 @@
 //! `b8g`: the command-line front end, thin over the b8g libraries.
-fn main() {}
+//!
+//! Each subcommand lives in `commands/<name>.rs` with its arguments and an
+//! `exec` function; this file only hands over to them.
+
+mod commands;
+
+fn main() -> std::process::ExitCode {
+    commands::main()
+}

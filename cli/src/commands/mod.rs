@@ -1,0 +1,96 @@
+//! The command tree: global options, logging set-up, and dispatch.
+//!
+//! A new subcommand is a module here with `Args` (clap derive) and
+//! `exec(&GlobalArgs, Args) -> anyhow::Result<ExitCode>`, plus one variant in
+//! [`Command`] and one arm in [`run`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod store;
+
+/// b8g: a declarative OS distribution builder with a Nix-compatible store.
+#[derive(Debug, Parser)]
+#[command(name = "b8g", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand accepts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Logical store directory (the prefix of every store path).
+    #[arg(long, global = true, env = "B8G_STORE_DIR", value_name = "DIR")]
+    pub store_dir: Option<String>,
+    /// Logical state directory (database, GC roots, locks).
+    #[arg(long, global = true, env = "B8G_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Physical root under which the store and state directories live (a chroot store).
+    #[arg(long, global = true, env = "B8G_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Log less (repeat for even less).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    /// Log more (repeat for even more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with the local store: add, query, dump, garbage-collect, verify.
+    Store(store::Args),
+}
+
+fn init_logging(global: &GlobalArgs) {
+    let level = match 2 + i32::from(global.verbose) - i32::from(global.quiet) {
+        i32::MIN..=0 => "error",
+        1 => "warn",
+        2 => "info",
+        3 => "debug",
+        _ => "trace",
+    };
+    // B8G_LOG, if set, wins (e.g. `B8G_LOG=b8g_store=trace`).
+    let filter = tracing_subscriber::EnvFilter::try_from_env("B8G_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Store(args) => store::exec(&cli.global, args),
+    }
+}
+
+/// Parses the command line, runs the command, and turns errors into a
+/// message on stderr and exit status 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

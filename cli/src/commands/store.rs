@@ -1,0 +1,533 @@
+//! `b8g store …`: the local store from the command line.
+//!
+//! Data goes to stdout (store paths, NARs, JSON); progress and diagnostics go
+//! to stderr through `tracing`. Listings take `--json`.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use b8g_store::format::hash::{Encoding, HashAlgo, HashSink};
+use b8g_store::format::store_path::{StoreDir, StorePath};
+use b8g_store::local::{
+    GcOptions, LocalStore, PathInfo, RootKind, StoreConfig, VerifyOptions, DEFAULT_STATE_DIR,
+};
+use b8g_store::nar_fs;
+use clap::Subcommand;
+use serde_json::json;
+
+use super::GlobalArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: StoreCommand,
+}
+
+/// The `store` command for embedding in another clap tree (cargo-style).
+// Only the consistency test calls it today; the derive tree embeds `Args` directly.
+#[allow(dead_code)]
+pub fn cli() -> clap::Command {
+    <Args as clap::Args>::augment_args(clap::Command::new("store"))
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Add files or trees to the store by content and print their store paths.
+    Add {
+        /// Hash the file's bytes (`nix-store --add-fixed sha256`); needs a regular file.
+        #[arg(long, conflicts_with = "recursive")]
+        flat: bool,
+        /// Hash the NAR serialisation (`nix-store --add`); the default.
+        #[arg(long)]
+        recursive: bool,
+        /// Name of the store path (default: the file name of PATH).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Write the NAR serialisation of PATH (any file or tree) to stdout.
+    Dump {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
+    /// Unpack a NAR read from stdin to PATH, which must not exist.
+    Restore {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
+    /// Import a NAR from stdin as a content-addressed store path and print it.
+    Import {
+        /// Name of the store path.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+    },
+    /// Print the hash of a file or tree (NAR hash by default).
+    Hash {
+        /// Print as base16.
+        #[arg(long, group = "encoding")]
+        base16: bool,
+        /// Print as nix32 (Nix's base-32).
+        #[arg(long, group = "encoding")]
+        base32: bool,
+        /// Print as SRI (`sha256-<base64>`); the default.
+        #[arg(long, group = "encoding")]
+        sri: bool,
+        /// Hash the file's bytes instead of its NAR serialisation.
+        #[arg(long)]
+        flat: bool,
+        /// Hash algorithm: md5, sha1, sha256 or sha512.
+        #[arg(long = "type", default_value = "sha256", value_name = "ALGO")]
+        algo: HashAlgo,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Show the registration of valid store paths.
+    PathInfo {
+        /// Print JSON (the fields of `nix path-info --json`).
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// List references, referrers or the closure of store paths.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["references", "referrers", "requisites"])))]
+    Query {
+        /// Direct references.
+        #[arg(long)]
+        references: bool,
+        /// Valid paths that refer directly to the given ones.
+        #[arg(long)]
+        referrers: bool,
+        /// The closure: the paths and everything they refer to, transitively.
+        #[arg(long, short = 'R')]
+        requisites: bool,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// Delete every store path not reachable from a GC root.
+    Gc {
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop after freeing this many bytes (suffixes K, M, G allowed).
+        #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+        max_freed: Option<u64>,
+        /// Print a JSON report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that the store matches its database; exit 1 if it does not.
+    Verify {
+        /// Re-hash every valid path and compare with the database.
+        #[arg(long)]
+        check_contents: bool,
+        /// Drop registrations of missing paths and remove unregistered leftovers.
+        #[arg(long)]
+        repair: bool,
+        /// Print a JSON report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hard-link identical files in the store and report the bytes saved.
+    Optimise {
+        /// Print a JSON report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the GC roots.
+    Roots {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses `123`, `4K`, `5M`, `6G` (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, mult) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected a number with an optional K, M or G"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
+    let store_dir = match &global.store_dir {
+        Some(d) => StoreDir::new(d).with_context(|| format!("invalid store directory {d:?}"))?,
+        None => StoreDir::default(),
+    };
+    let config = StoreConfig {
+        store_dir,
+        state_dir: global
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+        root: global.root.clone(),
+    };
+    LocalStore::open(&config).context("cannot open the store")
+}
+
+/// Turns a command-line argument into a store path: a logical store path, the
+/// physical location of one, or a symlink (like `result`) leading to one.
+fn resolve(store: &LocalStore, arg: &str) -> Result<StorePath> {
+    let mut cur = PathBuf::from(arg);
+    for _ in 0..32 {
+        let s = cur.to_string_lossy().into_owned();
+        if let Ok((p, rest)) = store.store_dir().parse_path_prefix(&s) {
+            if !rest.is_empty() {
+                bail!(
+                    "{arg} is inside store path {}, not a store path itself",
+                    store.print_path(&p)
+                );
+            }
+            return Ok(p);
+        }
+        if let Ok(rel) = cur.strip_prefix(store.real_store_dir()) {
+            let logical = Path::new(store.store_dir().as_str()).join(rel);
+            return resolve(store, &logical.to_string_lossy());
+        }
+        match std::fs::read_link(&cur) {
+            Ok(target) => {
+                cur = match (target.is_relative(), cur.parent()) {
+                    (true, Some(parent)) => parent.join(target),
+                    _ => target,
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    bail!("{arg} is not in the store {}", store.store_dir())
+}
+
+fn resolve_valid(store: &LocalStore, arg: &str) -> Result<StorePath> {
+    let p = resolve(store, arg)?;
+    if !store.is_valid(&p)? {
+        bail!("path {} is not valid", store.print_path(&p));
+    }
+    Ok(p)
+}
+
+fn info_json(store: &LocalStore, info: &PathInfo) -> serde_json::Value {
+    json!({
+        "path": store.print_path(&info.path),
+        "narHash": info.nar_hash.to_sri(),
+        "narSize": info.nar_size,
+        "references": info.references.iter().map(|r| store.print_path(r)).collect::<Vec<_>>(),
+        "deriver": info.deriver.as_ref().map(|d| store.print_path(d)),
+        "registrationTime": info.registration_time,
+        "signatures": info.signatures,
+        "ca": info.ca,
+        "valid": true,
+    })
+}
+
+fn print_json(value: &serde_json::Value) -> Result<()> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn print_lines<I: IntoIterator<Item = String>>(lines: I) -> Result<()> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    for l in lines {
+        writeln!(out, "{l}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn default_name(path: &Path) -> Result<String> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} has no file name; pass --name", path.display()))?;
+    name.to_str()
+        .map(str::to_owned)
+        .with_context(|| format!("{} is not valid UTF-8; pass --name", path.display()))
+}
+
+pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
+    match args.command {
+        StoreCommand::Add {
+            flat,
+            recursive: _,
+            name,
+            paths,
+        } => {
+            if name.is_some() && paths.len() > 1 {
+                bail!("--name can only be used with a single PATH");
+            }
+            let store = open_store(global)?;
+            for src in &paths {
+                let n = match &name {
+                    Some(n) => n.clone(),
+                    None => default_name(src)?,
+                };
+                let p = if flat {
+                    store.add_flat(src, &n)
+                } else {
+                    store.add_recursive(src, &n)
+                }
+                .with_context(|| format!("cannot add {}", src.display()))?;
+                print_lines([store.print_path(&p)])?;
+            }
+        }
+        StoreCommand::Dump { path } => {
+            let out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            let mut out = nar_fs::dump_path(&path, out)
+                .with_context(|| format!("cannot dump {}", path.display()))?;
+            out.flush()?;
+        }
+        StoreCommand::Restore { path } => {
+            let input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
+            nar_fs::restore(input, &path)
+                .with_context(|| format!("cannot restore to {}", path.display()))?;
+        }
+        StoreCommand::Import { name } => {
+            let store = open_store(global)?;
+            let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
+            let p = store
+                .add_nar(&mut input, &name)
+                .context("cannot import the NAR")?;
+            print_lines([store.print_path(&p)])?;
+        }
+        StoreCommand::Hash {
+            base16,
+            base32,
+            sri: _,
+            flat,
+            algo,
+            paths,
+        } => {
+            let encoding = if base16 {
+                Some(Encoding::Base16)
+            } else if base32 {
+                Some(Encoding::Nix32)
+            } else {
+                None
+            };
+            let mut lines = Vec::new();
+            for path in &paths {
+                let hash = if flat {
+                    let mut file = std::fs::File::open(path)
+                        .with_context(|| format!("cannot open {}", path.display()))?;
+                    let mut sink = HashSink::new(algo);
+                    io::copy(&mut file, &mut sink)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    sink.finish().0
+                } else {
+                    nar_fs::hash_path(path, algo)
+                        .with_context(|| format!("cannot hash {}", path.display()))?
+                        .0
+                };
+                lines.push(match encoding {
+                    Some(e) => hash.encode(e),
+                    None => hash.to_sri(),
+                });
+            }
+            print_lines(lines)?;
+        }
+        StoreCommand::PathInfo { json, paths } => {
+            let store = open_store(global)?;
+            let mut infos = Vec::new();
+            for arg in &paths {
+                let p = resolve(&store, arg)?;
+                let info = store
+                    .path_info(&p)?
+                    .with_context(|| format!("path {} is not valid", store.print_path(&p)))?;
+                infos.push(info);
+            }
+            if json {
+                print_json(&serde_json::Value::Array(
+                    infos.iter().map(|i| info_json(&store, i)).collect(),
+                ))?;
+            } else {
+                print_lines(infos.iter().map(|i| {
+                    format!(
+                        "{}\t{}\t{}",
+                        store.print_path(&i.path),
+                        i.nar_hash.to_sri(),
+                        i.nar_size
+                    )
+                }))?;
+            }
+        }
+        StoreCommand::Query {
+            references,
+            referrers,
+            requisites,
+            json,
+            paths,
+        } => {
+            let store = open_store(global)?;
+            let ps = paths
+                .iter()
+                .map(|a| resolve_valid(&store, a))
+                .collect::<Result<Vec<_>>>()?;
+            let mut result = std::collections::BTreeSet::new();
+            if requisites {
+                result = store.closure(ps.iter())?;
+            } else {
+                for p in &ps {
+                    result.extend(if references {
+                        store.references(p)?
+                    } else {
+                        store.referrers(p)?
+                    });
+                }
+            }
+            debug_assert!(references || referrers || requisites);
+            let lines: Vec<String> = result.iter().map(|p| store.print_path(p)).collect();
+            if json {
+                print_json(&json!(lines))?;
+            } else {
+                print_lines(lines)?;
+            }
+        }
+        StoreCommand::Gc {
+            dry_run,
+            max_freed,
+            json,
+        } => {
+            let store = open_store(global)?;
+            let report = store.gc(&GcOptions { dry_run, max_freed })?;
+            if json {
+                print_json(&json!({
+                    "dryRun": dry_run,
+                    "deleted": report.deleted,
+                    "removedStrays": report.removed_strays,
+                    "bytesFreed": report.bytes_freed,
+                }))?;
+            } else {
+                print_lines(report.deleted.iter().cloned())?;
+            }
+            if dry_run {
+                eprintln!(
+                    "{} store paths would be deleted ({} bytes of NAR)",
+                    report.deleted.len(),
+                    report.bytes_freed
+                );
+            } else {
+                eprintln!(
+                    "{} store paths deleted, {} leftovers removed, {} bytes freed",
+                    report.deleted.len(),
+                    report.removed_strays.len(),
+                    report.bytes_freed
+                );
+            }
+        }
+        StoreCommand::Verify {
+            check_contents,
+            repair,
+            json,
+        } => {
+            let store = open_store(global)?;
+            let report = store.verify(&VerifyOptions {
+                check_contents,
+                repair,
+            })?;
+            if json {
+                print_json(&json!({
+                    "checked": report.checked,
+                    "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                    "repaired": report.repaired,
+                    "unresolved": report.unresolved.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                }))?;
+            } else {
+                for p in &report.problems {
+                    eprintln!("error: {p}");
+                }
+                for r in &report.repaired {
+                    eprintln!("repaired: {r}");
+                }
+                eprintln!(
+                    "checked {} valid paths{}: {} problems, {} repaired, {} unresolved",
+                    report.checked,
+                    if check_contents {
+                        " (with contents)"
+                    } else {
+                        ""
+                    },
+                    report.problems.len(),
+                    report.repaired.len(),
+                    report.unresolved.len()
+                );
+            }
+            if !report.is_ok() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        StoreCommand::Optimise { json } => {
+            let store = open_store(global)?;
+            let report = store.optimise()?;
+            if json {
+                print_json(
+                    &json!({ "filesLinked": report.files_linked, "bytesSaved": report.bytes_saved }),
+                )?;
+            } else {
+                print_lines([format!(
+                    "{} bytes saved ({} files hard-linked)",
+                    report.bytes_saved, report.files_linked
+                )])?;
+            }
+        }
+        StoreCommand::Roots { json } => {
+            let store = open_store(global)?;
+            let roots = store.roots()?;
+            if json {
+                let v: Vec<_> = roots
+                    .iter()
+                    .map(|r| {
+                        let (kind, via) = match &r.kind {
+                            RootKind::Direct => ("direct", None),
+                            RootKind::Indirect { via } => ("indirect", Some(via.display().to_string())),
+                            RootKind::Temporary => ("temporary", None),
+                        };
+                        json!({ "link": r.link.display().to_string(), "kind": kind, "via": via, "target": r.target })
+                    })
+                    .collect();
+                print_json(&serde_json::Value::Array(v))?;
+            } else {
+                print_lines(roots.iter().map(|r| match &r.kind {
+                    RootKind::Indirect { via } => {
+                        format!("{} -> {} -> {}", r.link.display(), via.display(), r.target)
+                    }
+                    RootKind::Temporary => format!("{{temp:{}}} -> {}", r.link.display(), r.target),
+                    RootKind::Direct => format!("{} -> {}", r.link.display(), r.target),
+                }))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("10K"), Ok(10240));
+        assert_eq!(parse_size("2M"), Ok(2 << 20));
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("K").is_err());
+    }
+
+    #[test]
+    fn store_command_is_consistent() {
+        super::cli().debug_assert();
+    }
+}
