@@ -4,3 +4,4 @@ pub mod builtin;
 pub mod sandbox;
 pub mod schedule;
 pub mod glue;
+pub mod realise;

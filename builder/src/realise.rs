@@ -1,0 +1,716 @@
+//! Realisation: from `.drv` paths to built, registered store paths.
+//!
+//! [`realise`] reads the derivation graph from the store, turns it into a
+//! [`Dag`] and runs it with the [scheduler](crate::schedule). Each derivation
+//! whose outputs are not valid yet is built — in-process for `builtin:`
+//! builders, otherwise in the [sandbox](crate::sandbox) with exactly its input
+//! closure — in a scratch directory under `<state>/builds`. Its outputs are
+//! then checked (fixed-output derivations must match their declared hash),
+//! renamed to their final place and registered with the references found by
+//! scanning them for the hash parts of the input closure and of the outputs.
+//! While this happens the outputs' store path locks are held, so no other
+//! process builds or collects them.
+//!
+//! This module does not evaluate Nix code or substitute from caches (the
+//! scheduler's substitution hook is where that will go).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use b8g_store::format::derivation::Derivation;
+use b8g_store::format::hash::{Hash, HashAlgo, HashSink};
+use b8g_store::format::store_path::StorePath;
+use b8g_store::local::LocalStore;
+
+use crate::builtin::{BuiltinContext, BuiltinError, Builtins};
+use crate::sandbox::{
+    remove_tree, BindMount, BuildSpec, CancelToken, FileLog, Sandbox, SandboxConfig, SandboxError,
+};
+use crate::schedule::{self, Dag, Job, JobContext, LockError, NodeId, Progress, ScheduleOptions};
+
+/// Settings of a realisation.
+#[derive(Debug, Clone, Default)]
+pub struct RealiseOptions {
+    /// Parallel jobs and keep-going.
+    pub schedule: ScheduleOptions,
+    /// Sandbox settings; its `store_dir` is replaced by the store's.
+    pub sandbox: SandboxConfig,
+}
+
+/// The outputs of each requested derivation.
+#[derive(Debug, Clone, Default)]
+pub struct Realised {
+    /// Derivation path to output name to output path.
+    pub outputs: BTreeMap<StorePath, BTreeMap<String, StorePath>>,
+    /// What the run did.
+    pub summary: schedule::Summary,
+}
+
+/// Why one derivation could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The sandboxed build failed.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// A builtin builder failed.
+    #[error("builtin builder of {drv} failed: {source}")]
+    Builtin {
+        /// The derivation.
+        drv: String,
+        /// The builtin's error.
+        source: BuiltinError,
+    },
+    /// A fixed-output derivation produced something else than it declared.
+    #[error(
+        "hash mismatch in fixed-output derivation '{drv}':\n  specified: {specified}\n     got:    {got}"
+    )]
+    HashMismatch {
+        /// The derivation.
+        drv: String,
+        /// The declared hash (SRI).
+        specified: String,
+        /// The hash of what was built (SRI).
+        got: String,
+    },
+    /// A fixed-output derivation declares a hash we cannot interpret.
+    #[error("fixed-output derivation '{drv}' has a bad output hash: {reason}")]
+    BadOutputHash {
+        /// The derivation.
+        drv: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A store operation failed.
+    #[error("{what} for {drv}: {source}")]
+    Store {
+        /// What was being done.
+        what: &'static str,
+        /// The derivation.
+        drv: String,
+        /// The store's error (boxed: it is large and failures are rare).
+        source: Box<b8g_store::local::Error>,
+    },
+    /// A file operation outside the store failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Taking an output lock failed.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The derivation is for another platform.
+    #[error("cannot build {drv} for system {system} on {host}")]
+    WrongSystem {
+        /// The derivation.
+        drv: String,
+        /// Its system.
+        system: String,
+        /// Ours.
+        host: &'static str,
+    },
+}
+
+/// Why a realisation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RealiseError {
+    /// A derivation could not be read.
+    #[error("cannot read derivation {}: {reason}", path.display())]
+    ReadDerivation {
+        /// Its physical path.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A store query failed.
+    #[error("{what}: {source}")]
+    Store {
+        /// What was being done.
+        what: String,
+        /// The store's error (boxed: it is large and failures are rare).
+        source: Box<b8g_store::local::Error>,
+    },
+    /// A path in a derivation is not a valid store path.
+    #[error("derivation {drv} refers to {path:?}, which is not a store path: {reason}")]
+    BadPath {
+        /// The derivation.
+        drv: String,
+        /// The offending string.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// An input source is missing from the store.
+    #[error("input {path} of {drv} is not valid in the store")]
+    MissingInput {
+        /// The derivation.
+        drv: String,
+        /// The input.
+        path: String,
+    },
+    /// A derivation uses an output its input derivation does not have.
+    #[error("derivation {drv} uses output {output} of {input}, which has no such output")]
+    UnknownOutput {
+        /// The derivation.
+        drv: String,
+        /// The input derivation.
+        input: String,
+        /// The output name.
+        output: String,
+    },
+    /// Creating the cancellation token failed.
+    #[error("cannot create cancellation token: {0}")]
+    Cancel(#[source] io::Error),
+    /// Some builds failed.
+    #[error("{} failed ({summary}){}", failures.len(), first_failure(failures))]
+    Failed {
+        /// Each failed derivation with its error.
+        failures: Vec<(String, BuildError)>,
+        /// Counts.
+        summary: schedule::Summary,
+    },
+}
+
+fn first_failure(failures: &[(String, BuildError)]) -> String {
+    match failures.first() {
+        Some((drv, e)) => format!(": {drv}: {e}"),
+        None => String::new(),
+    }
+}
+
+/// The platform string of this machine, as derivations spell it.
+pub const HOST_SYSTEM: &str = "x86_64-linux";
+
+/// One derivation of the graph.
+struct DrvNode {
+    path: StorePath,
+    drv: Derivation,
+    /// Output name to path.
+    outputs: BTreeMap<String, StorePath>,
+    /// The store paths it reads: input sources and the used outputs of input derivations.
+    inputs: BTreeSet<StorePath>,
+}
+
+/// Realises `drvs` (paths of `.drv` files in `store`) and their dependencies.
+pub fn realise(
+    store: &LocalStore,
+    drvs: &[StorePath],
+    opts: &RealiseOptions,
+    builtins: &Builtins,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<Realised, RealiseError> {
+    let (dag, index) = load_graph(store, drvs)?;
+    let mut sandbox_config = opts.sandbox.clone();
+    sandbox_config.store_dir = PathBuf::from(store.store_dir().as_str());
+    let sandbox = Sandbox::new(sandbox_config).map_err(|e| RealiseError::ReadDerivation {
+        path: PathBuf::from(store.store_dir().as_str()),
+        reason: e.to_string(),
+    })?;
+    let builds = store.state_dir().join("builds");
+    let logs = store.state_dir().join("log");
+    for dir in [&builds, &logs] {
+        fs::create_dir_all(dir).map_err(|e| RealiseError::ReadDerivation {
+            path: dir.clone(),
+            reason: format!("cannot create directory: {e}"),
+        })?;
+    }
+    let job = DrvJob {
+        store,
+        sandbox,
+        builtins,
+        builds,
+        logs,
+        counter: AtomicUsize::new(0),
+    };
+    let report = schedule::run(&dag, &job, &opts.schedule, progress, cancel);
+    let summary = report.summary();
+    if !report.is_success() {
+        let failures = report
+            .outcomes
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, o)| match o {
+                schedule::Outcome::Failed(e) => Some((store.print_path(&dag.node(i).path), e)),
+                _ => None,
+            })
+            .collect();
+        return Err(RealiseError::Failed { failures, summary });
+    }
+    let outputs = drvs
+        .iter()
+        .map(|d| (d.clone(), dag.node(index[d]).outputs.clone()))
+        .collect();
+    Ok(Realised { outputs, summary })
+}
+
+/// Reads the derivation graph below `roots`, dependencies first. A derivation
+/// whose outputs are all valid becomes a leaf: its inputs are not needed.
+fn load_graph(
+    store: &LocalStore,
+    roots: &[StorePath],
+) -> Result<(Dag<DrvNode>, HashMap<StorePath, NodeId>), RealiseError> {
+    let mut dag: Dag<DrvNode> = Dag::new();
+    let mut index: HashMap<StorePath, NodeId> = HashMap::new();
+    // Iterative post-order DFS: (path, loaded node waiting for its inputs).
+    enum Frame {
+        Enter(StorePath),
+        Exit(Box<DrvNode>, Vec<StorePath>),
+    }
+    let mut stack: Vec<Frame> = roots.iter().rev().cloned().map(Frame::Enter).collect();
+    let mut entered: BTreeSet<StorePath> = BTreeSet::new();
+    while let Some(frame) = stack.pop() {
+        match frame {
+            Frame::Enter(path) => {
+                if index.contains_key(&path) || !entered.insert(path.clone()) {
+                    continue;
+                }
+                let node = read_node(store, &path)?;
+                let done = all_valid(store, &node)?;
+                let input_drvs: Vec<StorePath> = if done {
+                    Vec::new()
+                } else {
+                    node.drv
+                        .input_drvs
+                        .keys()
+                        .map(|p| parse(store, &node.path, p))
+                        .collect::<Result<_, _>>()?
+                };
+                stack.push(Frame::Exit(Box::new(node), input_drvs.clone()));
+                for d in input_drvs.into_iter().rev() {
+                    stack.push(Frame::Enter(d));
+                }
+            }
+            Frame::Exit(mut node, input_drvs) => {
+                let mut deps = Vec::with_capacity(input_drvs.len());
+                for (d, full) in input_drvs.iter().zip(node.drv.input_drvs.keys()) {
+                    let id = index[d];
+                    deps.push(id);
+                    let input = dag.node(id);
+                    for output in &node.drv.input_drvs[full] {
+                        let p = input.outputs.get(output).ok_or_else(|| {
+                            RealiseError::UnknownOutput {
+                                drv: store.print_path(&node.path),
+                                input: full.clone(),
+                                output: output.clone(),
+                            }
+                        })?;
+                        node.inputs.insert(p.clone());
+                    }
+                }
+                let path = node.path.clone();
+                let id = dag
+                    .add(*node, &deps)
+                    .expect("dependencies are added before their dependents");
+                index.insert(path, id);
+            }
+        }
+    }
+    Ok((dag, index))
+}
+
+fn parse(store: &LocalStore, drv: &StorePath, full: &str) -> Result<StorePath, RealiseError> {
+    store.parse_path(full).map_err(|e| RealiseError::BadPath {
+        drv: store.print_path(drv),
+        path: full.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn read_node(store: &LocalStore, path: &StorePath) -> Result<DrvNode, RealiseError> {
+    let real = store.real_path(path);
+    let bad = |reason: String| RealiseError::ReadDerivation {
+        path: real.clone(),
+        reason,
+    };
+    let text = fs::read(&real).map_err(|e| bad(e.to_string()))?;
+    let drv = Derivation::parse(&text).map_err(|e| bad(e.to_string()))?;
+    let mut outputs = BTreeMap::new();
+    for (name, out) in &drv.outputs {
+        outputs.insert(name.clone(), parse(store, path, &out.path)?);
+    }
+    let mut inputs = BTreeSet::new();
+    for src in &drv.input_srcs {
+        inputs.insert(parse(store, path, src)?);
+    }
+    Ok(DrvNode {
+        path: path.clone(),
+        drv,
+        outputs,
+        inputs,
+    })
+}
+
+fn all_valid(store: &LocalStore, node: &DrvNode) -> Result<bool, RealiseError> {
+    for p in node.outputs.values() {
+        let valid = store.is_valid(p).map_err(|source| RealiseError::Store {
+            what: format!("check validity of {}", store.print_path(p)),
+            source: Box::new(source),
+        })?;
+        if !valid {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Builds derivation nodes for the scheduler.
+struct DrvJob<'a> {
+    store: &'a LocalStore,
+    sandbox: Sandbox,
+    builtins: &'a Builtins,
+    /// `<state>/builds`: scratch directories, on the store's file system so
+    /// outputs are renamed into place, never copied.
+    builds: PathBuf,
+    /// `<state>/log`: one log file per derivation.
+    logs: PathBuf,
+    counter: AtomicUsize,
+}
+
+impl DrvJob<'_> {
+    fn store_err(
+        &self,
+        what: &'static str,
+        node: &DrvNode,
+    ) -> impl FnOnce(b8g_store::local::Error) -> BuildError {
+        let drv = self.store.print_path(&node.path);
+        move |source| BuildError::Store {
+            what,
+            drv,
+            source: Box::new(source),
+        }
+    }
+
+    fn build_in(
+        &self,
+        node: &DrvNode,
+        scratch: &Path,
+        ctx: &JobContext<'_>,
+    ) -> Result<(), BuildError> {
+        let store = self.store;
+        let drv_name = store.print_path(&node.path);
+        let closure = store
+            .closure(node.inputs.iter())
+            .map_err(self.store_err("compute input closure", node))?;
+        for p in &closure {
+            // Inputs stay safe from GC while we build (and valid: closure() read them).
+            store
+                .add_temp_root(p)
+                .map_err(self.store_err("add temporary root", node))?;
+        }
+        for p in node.outputs.values() {
+            store
+                .add_temp_root(p)
+                .map_err(self.store_err("add temporary root", node))?;
+        }
+
+        // Leftovers of an interrupted build at an output path are garbage: we
+        // hold the output's lock and is_done said it is not valid.
+        for p in node.outputs.values() {
+            let real = store.real_path(p);
+            if fs::symlink_metadata(&real).is_ok() {
+                remove_tree(&real).map_err(|source| BuildError::Io {
+                    what: "remove stale output",
+                    path: real.clone(),
+                    source,
+                })?;
+            }
+        }
+
+        let built: BTreeMap<String, PathBuf> = if node.drv.builder.starts_with("builtin:") {
+            self.build_builtin(node, scratch)?
+        } else {
+            if node.drv.system != HOST_SYSTEM {
+                return Err(BuildError::WrongSystem {
+                    drv: drv_name,
+                    system: node.drv.system.clone(),
+                    host: HOST_SYSTEM,
+                });
+            }
+            let spec = BuildSpec {
+                name: drv_name.clone(),
+                builder: PathBuf::from(&node.drv.builder),
+                args: node.drv.args.clone(),
+                env: node.drv.env.clone(),
+                inputs: closure
+                    .iter()
+                    .map(|p| {
+                        BindMount::new(
+                            store.real_path(p),
+                            Path::new(store.store_dir().as_str()).join(p.to_string()),
+                        )
+                    })
+                    .collect(),
+                outputs: node
+                    .outputs
+                    .iter()
+                    .map(|(name, p)| (name.clone(), PathBuf::from(store.print_path(p))))
+                    .collect(),
+                network: node.drv.is_fixed_output(),
+            };
+            let log_path = self.logs.join(format!("{}.log", node.path));
+            let file = fs::File::create(&log_path).map_err(|source| BuildError::Io {
+                what: "create log",
+                path: log_path.clone(),
+                source,
+            })?;
+            let mut log = FileLog::new(Some(file), |line: &str| ctx.log_line(line));
+            self.sandbox
+                .run(&spec, scratch, &mut log, ctx.cancel())?
+                .outputs
+        };
+
+        if node.drv.is_fixed_output() {
+            check_fixed_output(&drv_name, &node.drv, &built["out"])?;
+        }
+
+        // Move the outputs into place, then register them, referenced ones first.
+        for (name, p) in &node.outputs {
+            let from = &built[name];
+            let to = store.real_path(p);
+            fs::rename(from, &to).map_err(|source| BuildError::Io {
+                what: "move output into the store",
+                path: to.clone(),
+                source,
+            })?;
+        }
+        let mut candidates = closure;
+        candidates.extend(node.outputs.values().cloned());
+        let order = self.registration_order(node, &candidates)?;
+        for p in order {
+            store
+                .register_built_path(p, &candidates, Some(&node.path))
+                .map_err(self.store_err("register output", node))?;
+        }
+        let outs: Vec<(String, StorePath)> = node
+            .outputs
+            .iter()
+            .map(|(n, p)| (n.clone(), p.clone()))
+            .collect();
+        // Usually recorded already when the .drv was added; writing costs a
+        // durable transaction, reading does not.
+        let known = store
+            .derivation_outputs(&node.path)
+            .map_err(self.store_err("query derivation outputs", node))?;
+        if known != outs {
+            store
+                .set_derivation_outputs(&node.path, &outs)
+                .map_err(self.store_err("record derivation outputs", node))?;
+        }
+        Ok(())
+    }
+
+    /// Outputs in an order where an output that another refers to comes first,
+    /// so every registered path's references are already valid.
+    fn registration_order<'n>(
+        &self,
+        node: &'n DrvNode,
+        candidates: &BTreeSet<StorePath>,
+    ) -> Result<Vec<&'n StorePath>, BuildError> {
+        if node.outputs.len() == 1 {
+            return Ok(node.outputs.values().collect());
+        }
+        let own: BTreeSet<StorePath> = node.outputs.values().cloned().collect();
+        let mut refs: BTreeMap<&StorePath, BTreeSet<StorePath>> = BTreeMap::new();
+        for p in node.outputs.values() {
+            let found = self
+                .store
+                .scan_references(&self.store.real_path(p), candidates)
+                .map_err(self.store_err("scan references", node))?;
+            refs.insert(
+                p,
+                found
+                    .intersection(&own)
+                    .filter(|r| *r != p)
+                    .cloned()
+                    .collect(),
+            );
+        }
+        let mut order = Vec::new();
+        let mut placed: BTreeSet<StorePath> = BTreeSet::new();
+        while order.len() < refs.len() {
+            let next = refs
+                .iter()
+                .find(|(p, r)| !placed.contains(**p) && r.iter().all(|x| placed.contains(x)));
+            match next {
+                Some((p, _)) => {
+                    placed.insert((*p).clone());
+                    order.push(*p);
+                }
+                // A cycle between outputs: Nix refuses these too.
+                None => {
+                    return Err(BuildError::Io {
+                        what: "outputs refer to each other in a cycle",
+                        path: self.store.real_path(&node.path),
+                        source: io::Error::other("cycle"),
+                    })
+                }
+            }
+        }
+        Ok(order)
+    }
+
+    fn build_builtin(
+        &self,
+        node: &DrvNode,
+        scratch: &Path,
+    ) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+        let staging = scratch.join("store");
+        fs::create_dir_all(&staging).map_err(|source| BuildError::Io {
+            what: "create scratch directory",
+            path: staging.clone(),
+            source,
+        })?;
+        let outputs: BTreeMap<String, PathBuf> = node
+            .outputs
+            .iter()
+            .map(|(n, p)| (n.clone(), staging.join(p.to_string())))
+            .collect();
+        let store = self.store;
+        let resolve = |full: &str| -> Result<PathBuf, BuiltinError> {
+            let p = store
+                .parse_path(full)
+                .map_err(|_| BuiltinError::NotInStore(full.to_owned()))?;
+            Ok(store.real_path(&p))
+        };
+        let cx = BuiltinContext {
+            env: &node.drv.env,
+            outputs: &outputs,
+            resolve: &resolve,
+        };
+        self.builtins
+            .build(&node.drv.builder, &cx)
+            .map_err(|source| BuildError::Builtin {
+                drv: store.print_path(&node.path),
+                source,
+            })?;
+        for (name, p) in &outputs {
+            if fs::symlink_metadata(p).is_err() {
+                return Err(BuildError::Sandbox(SandboxError::MissingOutput {
+                    name: store.print_path(&node.path),
+                    output: name.clone(),
+                    path: p.clone(),
+                }));
+            }
+        }
+        Ok(outputs)
+    }
+}
+
+impl Job for DrvJob<'_> {
+    type Node = DrvNode;
+    type Error = BuildError;
+
+    fn label(&self, node: &DrvNode) -> String {
+        node.drv
+            .name()
+            .map_or_else(|| node.path.to_string(), str::to_owned)
+    }
+
+    fn lock_files(&self, node: &DrvNode) -> Vec<PathBuf> {
+        // The store's own per-path lock files, so that other b8g processes
+        // (and the garbage collector) see our locks.
+        node.outputs
+            .values()
+            .map(|p| {
+                self.store
+                    .state_dir()
+                    .join("locks")
+                    .join(format!("{}.lock", p.hash_part()))
+            })
+            .collect()
+    }
+
+    fn is_done(&self, node: &DrvNode) -> Result<bool, BuildError> {
+        for p in node.outputs.values() {
+            if !self
+                .store
+                .is_valid(p)
+                .map_err(self.store_err("check output validity", node))?
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn build(&self, node: &DrvNode, ctx: &JobContext<'_>) -> Result<(), BuildError> {
+        let n = self.counter.fetch_add(1, Ordering::SeqCst);
+        let scratch = self.builds.join(format!(
+            "{}-{}-{n}",
+            node.path.hash_part(),
+            std::process::id()
+        ));
+        // A previous process with our pid may have left it behind.
+        remove_tree(&scratch).map_err(|source| BuildError::Io {
+            what: "remove stale scratch directory",
+            path: scratch.clone(),
+            source,
+        })?;
+        let result = self.build_in(node, &scratch, ctx);
+        let cleanup = remove_tree(&scratch);
+        result?;
+        cleanup.map_err(|source| BuildError::Io {
+            what: "remove scratch directory",
+            path: scratch,
+            source,
+        })
+    }
+
+    fn lock_error(&self, _node: &DrvNode, error: LockError) -> BuildError {
+        error.into()
+    }
+}
+
+/// Checks a fixed-output derivation's result against its declared hash.
+fn check_fixed_output(drv_name: &str, drv: &Derivation, out: &Path) -> Result<(), BuildError> {
+    let output = &drv.outputs["out"];
+    let bad = |reason: String| BuildError::BadOutputHash {
+        drv: drv_name.to_owned(),
+        reason,
+    };
+    let (recursive, algo_name) = match output.hash_algo.strip_prefix("r:") {
+        Some(a) => (true, a),
+        None => (false, output.hash_algo.as_str()),
+    };
+    let algo: HashAlgo = algo_name
+        .parse()
+        .map_err(|_| bad(format!("unknown algorithm {algo_name:?}")))?;
+    let specified = Hash::parse_unprefixed(&output.hash, algo).map_err(|e| bad(e.to_string()))?;
+    let io_err = |what| {
+        move |source| BuildError::Io {
+            what,
+            path: out.to_owned(),
+            source,
+        }
+    };
+    let got = if recursive {
+        b8g_store::nar_fs::hash_path(out, algo)
+            .map_err(|e| io_err("hash output")(io::Error::other(e.to_string())))?
+            .0
+    } else {
+        let meta = fs::symlink_metadata(out).map_err(io_err("stat output"))?;
+        if !meta.is_file() {
+            return Err(bad("a flat-hashed output must be a regular file".to_owned()));
+        }
+        let mut file = fs::File::open(out).map_err(io_err("open output"))?;
+        let mut sink = HashSink::new(algo);
+        io::copy(&mut file, &mut sink).map_err(io_err("hash output"))?;
+        sink.finish().0
+    };
+    if got != specified {
+        return Err(BuildError::HashMismatch {
+            drv: drv_name.to_owned(),
+            specified: specified.to_sri(),
+            got: got.to_sri(),
+        });
+    }
+    Ok(())
+}
