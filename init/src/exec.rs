@@ -288,7 +288,11 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
     if !spec.pass_fds.is_empty() {
         env.push(("LISTEN_FDS".into(), spec.pass_fds.len().to_string()));
     }
-    let argv = expand_argv(&spec.cmd.argv, &env);
+    let argv = if spec.cmd.expand {
+        expand_argv(&spec.cmd.argv, &env)
+    } else {
+        spec.cmd.argv.clone()
+    };
     if argv.is_empty() {
         return Err(SpawnError::Prepare("command expands to nothing".into()));
     }

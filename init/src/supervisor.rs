@@ -1644,10 +1644,11 @@ impl Manager {
 
     fn run_sh(&mut self, cmd: &str) {
         let c = ExecCommand {
-            argv: vec!["/bin/sh".into(), "-c".into(), cmd.replace('$', "$$")],
+            argv: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
             ignore_failure: true,
             custom_argv0: false,
             privileged: true,
+            expand: false,
             location: "inittab".into(),
         };
         let ctx = crate::unit::ExecContext::default();

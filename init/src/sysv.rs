@@ -199,13 +199,14 @@ fn runlevel_targets(rl: &str, default: char) -> Vec<String> {
         .collect()
 }
 
-/// `/bin/sh -c CMD`; `$` is doubled because inittab lines are shell, not unit syntax.
+/// `/bin/sh -c CMD`, unexpanded: inittab lines are shell, not unit syntax.
 fn sh(cmd: &str, loc: &str) -> ExecCommand {
     ExecCommand {
-        argv: vec!["/bin/sh".into(), "-c".into(), cmd.replace('$', "$$")],
+        argv: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
         ignore_failure: false,
         custom_argv0: false,
         privileged: false,
+        expand: false,
         location: loc.into(),
     }
 }
@@ -398,6 +399,7 @@ pub fn generate(etc: &Path) -> (Vec<Unit>, SysvExtras, Vec<Diagnostic>) {
             ignore_failure: false,
             custom_argv0: false,
             privileged: false,
+            expand: true,
             location: loc.clone(),
         };
         cfg.exec_start = vec![cmd("start")];

@@ -114,6 +114,8 @@ pub struct ExecCommand {
     pub custom_argv0: bool,
     /// `+` or `!`: run with full privileges (no User=, no sandboxing).
     pub privileged: bool,
+    /// Cleared by `:`: the words are used without `$VAR` expansion.
+    pub expand: bool,
     pub location: String,
 }
 

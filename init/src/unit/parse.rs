@@ -344,6 +344,7 @@ fn parse_exec(v: &str, loc: &str) -> Result<ExecCommand, String> {
         ignore_failure: false,
         custom_argv0: false,
         privileged: false,
+        expand: true,
         location: loc.to_string(),
     };
     loop {
@@ -351,7 +352,7 @@ fn parse_exec(v: &str, loc: &str) -> Result<ExecCommand, String> {
             Some('-') => cmd.ignore_failure = true,
             Some('@') => cmd.custom_argv0 = true,
             Some('+') | Some('!') => cmd.privileged = true,
-            Some(':') => {}
+            Some(':') => cmd.expand = false,
             _ => break,
         }
         rest = &rest[1..];
@@ -1116,6 +1117,8 @@ mod tests {
             "bad.service:4: error: Nice=: nice value 99 out of range"
         );
         assert!(u.load_error.is_some());
+        let (u, _) = load("colon.service", "[Service]\nExecStart=:/bin/echo $HOME\n");
+        assert!(!u.service().unwrap().exec_start[0].expand);
         let (_, d) = load("nostart.service", "[Service]\nType=simple\n");
         assert!(d[0].message.contains("no ExecStart"));
     }
