@@ -14,6 +14,7 @@ use b8g_eval::{DrvOut, DrvSpec, EvalHost, FixedOutput};
 use b8g_store::format::derivation::{Derivation, Output};
 use b8g_store::format::hash::{Hash, HashAlgo};
 use b8g_store::format::store_path::{FileIngestionMethod, StoreDir, StorePath};
+use b8g_store::local::LocalStore;
 
 /// What the glue needs from a store that keeps objects. Paths are full
 /// logical store paths (`/nix/store/…`); errors are messages for the user.
@@ -28,6 +29,36 @@ pub trait GlueStore: Send {
     fn references(&self, path: &str) -> Result<BTreeSet<String>, String>;
     /// Where a logical store path is on disk (differs for chroot stores).
     fn real_path(&self, path: &str) -> PathBuf;
+}
+
+impl GlueStore for LocalStore {
+    fn add_recursive(&self, src: &Path, name: &str) -> Result<String, String> {
+        let p = LocalStore::add_recursive(self, src, name).map_err(|e| e.to_string())?;
+        Ok(self.print_path(&p))
+    }
+    fn add_flat(&self, src: &Path, name: &str) -> Result<String, String> {
+        let p = LocalStore::add_flat(self, src, name).map_err(|e| e.to_string())?;
+        Ok(self.print_path(&p))
+    }
+    fn add_text(&self, name: &str, contents: &[u8], refs: &[String]) -> Result<String, String> {
+        let refs: Vec<StorePath> = refs
+            .iter()
+            .map(|r| self.parse_path(r).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        let p = LocalStore::add_text(self, name, contents, &refs).map_err(|e| e.to_string())?;
+        Ok(self.print_path(&p))
+    }
+    fn references(&self, path: &str) -> Result<BTreeSet<String>, String> {
+        let sp = self.parse_path(path).map_err(|e| e.to_string())?;
+        let refs = LocalStore::references(self, &sp).map_err(|e| e.to_string())?;
+        Ok(refs.iter().map(|r| self.print_path(r)).collect())
+    }
+    fn real_path(&self, path: &str) -> PathBuf {
+        match self.parse_path(path) {
+            Ok(sp) => LocalStore::real_path(self, &sp),
+            Err(_) => PathBuf::from(path),
+        }
+    }
 }
 
 /// The evaluator's store host.
@@ -504,6 +535,60 @@ mod tests {
             "{} mismatches:\n{}",
             bad.len(),
             bad.join("\n")
+        );
+    }
+
+    /// With a local store the `.drv` files are written, byte for byte as
+    /// `nix-instantiate` writes them into its own throw-away store.
+    #[test]
+    fn writes_the_same_drv_files_as_nix() {
+        use b8g_store::local::StoreConfig;
+        let tmp = Scratch::new().expect("scratch dir");
+        let config = StoreConfig {
+            store_dir: nix_store_dir(),
+            state_dir: PathBuf::from("/nix/var/nix"),
+            root: Some(tmp.0.join("ours")),
+        };
+        let store = LocalStore::open(&config).expect("open a store in a temp root");
+        let expr = "let a = builtins.toFile \"a.txt\" \"A\"; dep = derivation { name = \"dep\"; builder = \"/bin/sh\"; system = \"x86_64-linux\"; outputs = [ \"out\" \"dev\" ]; }; in derivation { name = \"w\"; builder = \"/bin/sh\"; system = \"x86_64-linux\"; src = a; d = dep.dev; args = [ \"-c\" \"${dep}\" ]; }";
+        let drv_path = run_with_big_stack(move || {
+            let mut ev = Evaluator::new(
+                Box::new(StdIo),
+                Box::new(StoreHost::new(nix_store_dir(), Box::new(store))),
+                EvalOptions::default(),
+            );
+            ev.eval_str(expr, "/")
+                .and_then(|v| b8g_eval::derivation_paths(&mut ev, v))
+                .map_err(|e| e.to_string())
+        })
+        .expect("evaluation thread runs")
+        .expect("evaluates");
+        assert_eq!(drv_path.len(), 1);
+        let ours = std::fs::read(tmp.0.join("ours").join(drv_path[0].trim_start_matches('/')))
+            .expect("our .drv was written");
+        let nix_root = tmp.0.join("nix");
+        let out = Command::new("nix-instantiate")
+            .arg("--store")
+            .arg(format!("local?root={}", nix_root.display()))
+            .args(["-E", expr])
+            .env("NIX_STATE_DIR", tmp.0.join("state"))
+            .env("NIX_LOG_DIR", tmp.0.join("log"))
+            .env("NIX_CONF_DIR", tmp.0.join("conf"))
+            .env("HOME", &tmp.0)
+            .output()
+            .expect("nix-instantiate must be installed (apt package nix-bin) for this test");
+        let theirs_path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(
+            theirs_path,
+            drv_path[0],
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let theirs = std::fs::read(nix_root.join(theirs_path.trim_start_matches('/')))
+            .expect("nix wrote its .drv");
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs)
         );
     }
 }
