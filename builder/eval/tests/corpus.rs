@@ -187,9 +187,29 @@ fn oracle_live() {
     let mut bad = Vec::new();
     let mut all = cases("eval-okay-");
     all.extend(cases("eval-fail-"));
-    for p in &all {
-        for json in [false, true] {
-            let theirs = nix_instantiate(p, json);
+    // nix-instantiate dominates the run time: start several at once.
+    let jobs: Vec<(&PathBuf, bool)> = all.iter().flat_map(|p| [(p, false), (p, true)]).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<String, String>>>> =
+        jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((p, json)) = jobs.get(i) else { break };
+                let r = nix_instantiate(p, *json);
+                *results[i].lock().expect("no panics while holding the lock") = Some(r);
+            });
+        }
+    });
+    for (i, (p, json)) in jobs.iter().enumerate() {
+        let (p, json) = (*p, *json);
+        {
+            let theirs = results[i]
+                .lock()
+                .expect("no panics while holding the lock")
+                .take()
+                .expect("every job ran");
             let mode = if json {
                 OutputMode::Json
             } else {
