@@ -1616,7 +1616,7 @@ impl Manager {
                         self.begin_shutdown(ShutdownKind::Reboot);
                     } else {
                         for c in self.extras.ctrlaltdel.clone() {
-                            self.run_sh(&c);
+                            let _ = self.run_sh(&c);
                         }
                     }
                 }
@@ -1626,7 +1626,7 @@ impl Manager {
                 }
                 libc::SIGPWR => {
                     for c in self.extras.powerfail.clone() {
-                        self.run_sh(&c);
+                        let _ = self.run_sh(&c);
                     }
                 }
                 libc::SIGHUP => {
@@ -1642,7 +1642,7 @@ impl Manager {
         self.reap();
     }
 
-    fn run_sh(&mut self, cmd: &str) {
+    fn run_sh(&mut self, cmd: &str) -> Option<i32> {
         let c = ExecCommand {
             argv: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
             ignore_failure: true,
@@ -1664,8 +1664,12 @@ impl Manager {
             socket_stdio: None,
             cgroup_procs: None,
         };
-        if let Err(e) = exec::spawn(&spec, true) {
-            self.say(&format!("cannot run {cmd:?}: {e}"));
+        match exec::spawn(&spec, true) {
+            Ok(pid) => Some(pid),
+            Err(e) => {
+                self.say(&format!("cannot run {cmd:?}: {e}"));
+                None
+            }
         }
     }
 
@@ -2565,8 +2569,19 @@ impl Manager {
     }
 
     fn final_shutdown(&mut self, kind: ShutdownKind) -> ! {
+        // inittab `shutdown` actions run to completion (at most 10 s) before the kill.
         for c in self.extras.shutdown.clone() {
-            self.run_sh(&c);
+            if let Some(pid) = self.run_sh(&c) {
+                let deadline = now() + Duration::from_secs(10);
+                loop {
+                    // SAFETY: waiting for our own child without blocking.
+                    let r = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+                    if r != 0 || now() > deadline {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
         }
         self.say("sending SIGTERM to remaining processes");
         let pid1 = is_pid1();

@@ -145,6 +145,28 @@ impl System {
         self.ctl_ok(&["log", unit])
     }
 
+    /// The host pid of b8g-init (the child of `unshare --fork`).
+    pub fn init_pid(&self) -> i32 {
+        let id = self.child.as_ref().expect("booted").id();
+        let kids = std::fs::read_to_string(format!("/proc/{id}/task/{id}/children"))
+            .expect("children of unshare");
+        kids.split_whitespace()
+            .next()
+            .expect("b8g-init runs")
+            .parse()
+            .expect("pid")
+    }
+
+    /// Sends a signal to b8g-init from outside its namespace.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill with a pid we read from /proc.
+        assert_eq!(
+            unsafe { libc::kill(self.init_pid(), sig) },
+            0,
+            "kill failed"
+        );
+    }
+
     /// Powers off and waits for the namespace to end.
     pub fn poweroff(&mut self) {
         self.ctl_ok(&["poweroff"]);

@@ -185,7 +185,10 @@ fn qemu_boot_reaches_default_target_and_powers_off() {
         .arg(&initrd)
         // no_timer_check: under TCG on a busy host the kernel's IO-APIC timer check can
         // fail and panic the boot.
-        .args(["-append", "console=ttyS0 panic=-1 loglevel=4 no_timer_check"])
+        .args([
+            "-append",
+            "console=ttyS0 panic=-1 loglevel=4 no_timer_check",
+        ])
         .output()
         .expect("run qemu");
     let console = String::from_utf8_lossy(&out.stdout);

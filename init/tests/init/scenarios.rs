@@ -670,3 +670,32 @@ fn start_timeout_calendar_timer_and_systemctl_name() {
     );
     s.poweroff();
 }
+
+#[test]
+fn inittab_signal_and_shutdown_actions() {
+    let mut s = System::new(&[]);
+    s.write(
+        "etc/inittab",
+        "id:3:initdefault:\npf::powerfail:/bin/sh -c 'echo $$ > @ROOT@/powerfail'\nca::ctrlaltdel:/bin/sh -c 'echo x > @ROOT@/cad'\nsd::shutdown:/bin/sh -c 'echo bye > @ROOT@/shutdown'\n",
+    );
+    s.boot();
+    s.wait_ready();
+    s.signal(libc::SIGPWR);
+    s.wait_for(|s| s.path("powerfail").exists(), "powerfail action");
+    assert!(
+        std::fs::read_to_string(s.path("powerfail"))
+            .unwrap()
+            .trim()
+            .parse::<u32>()
+            .is_ok(),
+        "inittab commands are shell, not expanded by b8g-init"
+    );
+    s.signal(libc::SIGINT);
+    s.wait_for(|s| s.path("cad").exists(), "ctrlaltdel action");
+    s.poweroff();
+    assert_eq!(
+        std::fs::read_to_string(s.path("shutdown")).unwrap_or_default(),
+        "bye\n",
+        "shutdown action runs at poweroff"
+    );
+}
