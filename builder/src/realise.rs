@@ -14,11 +14,12 @@
 //! This module does not evaluate Nix code or substitute from caches (the
 //! scheduler's substitution hook is where that will go).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use b8g_store::format::derivation::Derivation;
 use b8g_store::format::hash::{Hash, HashAlgo, HashSink};
@@ -229,6 +230,7 @@ pub fn realise(
         builds,
         logs,
         counter: AtomicUsize::new(0),
+        rooted: Mutex::new(HashSet::new()),
     };
     let report = schedule::run(&dag, &job, &opts.schedule, progress, cancel);
     let summary = report.summary();
@@ -372,6 +374,8 @@ struct DrvJob<'a> {
     /// `<state>/log`: one log file per derivation.
     logs: PathBuf,
     counter: AtomicUsize,
+    /// Paths already added as temporary roots by this realisation.
+    rooted: Mutex<HashSet<StorePath>>,
 }
 
 impl DrvJob<'_> {
@@ -399,16 +403,19 @@ impl DrvJob<'_> {
         let closure = store
             .closure(node.inputs.iter())
             .map_err(self.store_err("compute input closure", node))?;
-        for p in &closure {
-            // Inputs stay safe from GC while we build (and valid: closure() read them).
-            store
-                .add_temp_root(p)
-                .map_err(self.store_err("add temporary root", node))?;
-        }
-        for p in node.outputs.values() {
-            store
-                .add_temp_root(p)
-                .map_err(self.store_err("add temporary root", node))?;
+        // Inputs and outputs stay safe from GC while we build; each path is
+        // rooted once per realisation, however many builds use it.
+        for p in closure.iter().chain(node.outputs.values()) {
+            let fresh = self
+                .rooted
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(p.clone());
+            if fresh {
+                store
+                    .add_temp_root(p)
+                    .map_err(self.store_err("add temporary root", node))?;
+            }
         }
 
         // Leftovers of an interrupted build at an output path are garbage: we
