@@ -902,7 +902,7 @@ impl Manager {
         rt.deadline = s
             .timeout_start
             .or(Some(self.cfg.default_timeout_start))
-            .map(|d| now() + d);
+            .and_then(|d| now().checked_add(d));
         self.advance(&n);
     }
 
@@ -989,7 +989,7 @@ impl Manager {
                     } else {
                         0
                     };
-                    rt.watchdog_at = s.watchdog.map(|w| now() + w);
+                    rt.watchdog_at = s.watchdog.and_then(|w| now().checked_add(w));
                     let main_alive = rt.main_pid.is_some();
                     let sub = if main_alive { "running" } else { "exited" };
                     self.set_state(n, ActiveState::Active, sub);
@@ -1038,8 +1038,8 @@ impl Manager {
                     if !self.unit_alive(n) {
                         self.set_phase(n, Phase::StopPost);
                         let rt = self.rt.entry(n.to_string()).or_default();
-                        rt.deadline =
-                            Some(now() + s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop));
+                        rt.deadline = now()
+                            .checked_add(s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop));
                         continue;
                     }
                     return;
@@ -1085,7 +1085,7 @@ impl Manager {
         }
         let was_running = rt.ph() == Phase::Running;
         rt.watchdog_at = None;
-        rt.deadline = Some(now() + s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop));
+        rt.deadline = now().checked_add(s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop));
         self.set_state(n, ActiveState::Deactivating, "stop");
         if was_running {
             self.set_phase(n, Phase::Stop);
@@ -1100,7 +1100,7 @@ impl Manager {
         self.set_phase(n, Phase::StopSigterm);
         self.set_state(n, ActiveState::Deactivating, "stop-sigterm");
         let rt = self.rt.entry(n.to_string()).or_default();
-        rt.deadline = Some(now() + timeout);
+        rt.deadline = now().checked_add(timeout);
         let main = rt.main_pid;
         let control = rt.control_pid;
         match s.kill_mode {
@@ -1290,9 +1290,14 @@ impl Manager {
             if let Some(max) = s.restart_max_delay {
                 // Exponential backoff from RestartSec= up to RestartMaxDelaySec=.
                 let f = 2u32.saturating_pow(rt.restarts.saturating_sub(1).min(16));
-                delay = (s.restart_sec.max(Duration::from_millis(1)) * f).min(max);
+                delay = s
+                    .restart_sec
+                    .max(Duration::from_millis(1))
+                    .checked_mul(f)
+                    .unwrap_or(max)
+                    .min(max);
             }
-            rt.restart_at = Some(now() + delay);
+            rt.restart_at = now().checked_add(delay);
             rt.phase = Some(Phase::AutoRestart);
             let count = rt.restarts;
             self.logs.push(
@@ -1586,7 +1591,7 @@ impl Manager {
                 self.set_phase(&n, Phase::Reload);
                 self.set_state(&n, ActiveState::Reloading, "reload");
                 let t = s.timeout_start.unwrap_or(self.cfg.default_timeout_start);
-                self.rt.entry(n.clone()).or_default().deadline = Some(now() + t);
+                self.rt.entry(n.clone()).or_default().deadline = now().checked_add(t);
                 self.advance(&n);
             }
             _ => self.finish_job(&n, JobResult::Done),
@@ -1999,7 +2004,7 @@ impl Manager {
                 }
                 "WATCHDOG" if v == "1" => {
                     if let Some(w) = watchdog {
-                        rt.watchdog_at = Some(now() + w);
+                        rt.watchdog_at = now().checked_add(w);
                     }
                 }
                 _ => {}
@@ -2152,21 +2157,21 @@ impl Manager {
         let mut cands: Vec<Instant> = Vec::new();
         let after_last = |i: Instant| last.is_none_or(|l| i > l);
         for d in &c.on_boot {
-            cands.push(self.start + *d);
+            cands.extend(self.start.checked_add(*d));
         }
         if let Some(a) = rt.activated {
             for d in &c.on_active {
-                cands.push(a + *d);
+                cands.extend(a.checked_add(*d));
             }
         }
         if let Some(ls) = trt.and_then(|r| r.last_start) {
             for d in &c.on_unit_active {
-                cands.push(ls + *d);
+                cands.extend(ls.checked_add(*d));
             }
         }
         if let Some(li) = trt.and_then(|r| r.inactive_since) {
             for d in &c.on_unit_inactive {
-                cands.push(li + *d);
+                cands.extend(li.checked_add(*d));
             }
         }
         let wall = SystemTime::now()
@@ -2179,7 +2184,7 @@ impl Manager {
                 .map(|l| wall - t.saturating_duration_since(l).as_secs() as i64)
                 .unwrap_or(wall - 1);
             if let Some(next) = cal.next_after(base) {
-                cands.push(t + Duration::from_secs((next - wall).max(0) as u64));
+                cands.extend(t.checked_add(Duration::from_secs((next - wall).max(0) as u64)));
             }
         }
         cands.into_iter().filter(|i| after_last(*i)).min()
@@ -2554,7 +2559,11 @@ impl Manager {
             return;
         };
         // Per-unit timeouts bound each stop; this overall bound only guards against bugs.
-        let cap = self.cfg.default_timeout_stop * 3 + Duration::from_secs(5);
+        let cap = self
+            .cfg
+            .default_timeout_stop
+            .saturating_mul(3)
+            .saturating_add(Duration::from_secs(5));
         let busy = self.engine.jobs.values().any(|j| j.kind == JobKind::Stop)
             || self.rt.values().any(|r| {
                 matches!(
@@ -2590,7 +2599,7 @@ impl Manager {
             kill(p, libc::SIGTERM);
             kill(p, libc::SIGCONT);
         }
-        let deadline = now() + self.cfg.kill_grace;
+        let deadline = now().checked_add(self.cfg.kill_grace).unwrap_or_else(now);
         while now() < deadline {
             self.reap();
             if targets(()).is_empty() {

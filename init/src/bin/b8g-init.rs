@@ -59,7 +59,9 @@ fn main() {
             notes.push(m);
         }
     }
-    let mut mgr = match Manager::new(cfg.clone()) {
+    let created = std::panic::catch_unwind(|| Manager::new(cfg.clone()))
+        .unwrap_or_else(|_| Err("internal error while loading units".to_string()));
+    let mut mgr = match created {
         Ok(m) => m,
         Err(e) => {
             eprintln!("b8g-init: cannot start: {e}");

@@ -46,7 +46,10 @@ pub fn parse_timespan(s: &str) -> Result<Option<Duration>, String> {
         };
         total += n * mult;
     }
-    Ok(Some(Duration::from_secs_f64(total)))
+    // Found by fuzzing: from_secs_f64 panics on overflow; PID 1 must reject, not crash.
+    Duration::try_from_secs_f64(total)
+        .map(Some)
+        .map_err(|_| format!("time span {s:?} is too large"))
 }
 
 /// One field of a calendar spec: the values it allows.
@@ -250,6 +253,9 @@ mod tests {
         assert_eq!(parse_timespan("infinity").unwrap(), None);
         assert!(parse_timespan("5 parsecs").is_err());
         assert!(parse_timespan("").is_err());
+        // Regression: fuzz artifact crash-dccaec44 (overflowing span).
+        assert!(parse_timespan("\t\t555555555555555555555555555555555555\t").is_err());
+        assert!(parse_timespan("99999999999999999999999999w").is_err());
     }
 
     #[test]

@@ -699,3 +699,29 @@ fn inittab_signal_and_shutdown_actions() {
         "shutdown action runs at poweroff"
     );
 }
+
+#[test]
+fn absurd_time_spans_do_not_crash_pid1() {
+    let mut s = System::new(&[
+        ("huge.service", "[Unit]\nStartLimitIntervalSec=99999999999w\n[Service]\nTimeoutStartSec=99999999999w\nTimeoutStopSec=99999999999w\nRestartSec=99999999999w\nRestartMaxDelaySec=99999999999w\nWatchdogSec=99999999999w\nRestart=always\nExecStart=/bin/sh -c 'exit 1'\n[Install]\nWantedBy=multi-user.target\n"),
+        ("overflow.service", "[Service]\nTimeoutSec=555555555555555555555555555555555555\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"),
+    ]);
+    s.boot();
+    s.wait_ready();
+    assert!(
+        s.console()
+            .contains("overflow.service:2: error: TimeoutSec=: time span"),
+        "{}",
+        s.console()
+    );
+    s.wait_for(
+        |s| s.log("huge.service").contains("scheduling restart #1"),
+        "a restart that is never due",
+    );
+    // PID 1 still answers; the failing service makes the system degraded.
+    assert_eq!(
+        String::from_utf8_lossy(&s.ctl(&["is-system-running"]).stdout).trim(),
+        "degraded"
+    );
+    s.poweroff();
+}
