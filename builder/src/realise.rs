@@ -166,9 +166,25 @@ pub enum RealiseError {
         /// The output name.
         output: String,
     },
-    /// Creating the cancellation token failed.
-    #[error("cannot create cancellation token: {0}")]
-    Cancel(#[source] io::Error),
+    /// The derivation graph has a cycle (a corrupt or forged store).
+    #[error("derivation {drv} depends on {input}, which depends on it")]
+    Cycle {
+        /// The derivation.
+        drv: String,
+        /// The input closing the cycle.
+        input: String,
+    },
+    /// The sandbox configuration is invalid.
+    #[error(transparent)]
+    Sandbox(SandboxError),
+    /// A state directory could not be created.
+    #[error("cannot create directory {}: {source}", path.display())]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
     /// Some builds failed.
     #[error("{} failed ({summary}){}", failures.len(), first_failure(failures))]
     Failed {
@@ -211,16 +227,13 @@ pub fn realise(
     let (dag, index) = load_graph(store, drvs)?;
     let mut sandbox_config = opts.sandbox.clone();
     sandbox_config.store_dir = PathBuf::from(store.store_dir().as_str());
-    let sandbox = Sandbox::new(sandbox_config).map_err(|e| RealiseError::ReadDerivation {
-        path: PathBuf::from(store.store_dir().as_str()),
-        reason: e.to_string(),
-    })?;
+    let sandbox = Sandbox::new(sandbox_config).map_err(RealiseError::Sandbox)?;
     let builds = store.state_dir().join("builds");
     let logs = store.state_dir().join("log");
     for dir in [&builds, &logs] {
-        fs::create_dir_all(dir).map_err(|e| RealiseError::ReadDerivation {
+        fs::create_dir_all(dir).map_err(|source| RealiseError::CreateDir {
             path: dir.clone(),
-            reason: format!("cannot create directory: {e}"),
+            source,
         })?;
     }
     let job = DrvJob {
@@ -293,7 +306,11 @@ fn load_graph(
             Frame::Exit(mut node, input_drvs) => {
                 let mut deps = Vec::with_capacity(input_drvs.len());
                 for (d, full) in input_drvs.iter().zip(node.drv.input_drvs.keys()) {
-                    let id = index[d];
+                    // Entered but not finished: only a cycle can do that.
+                    let id = *index.get(d).ok_or_else(|| RealiseError::Cycle {
+                        drv: store.print_path(&node.path),
+                        input: full.clone(),
+                    })?;
                     deps.push(id);
                     let input = dag.node(id);
                     for output in &node.drv.input_drvs[full] {
