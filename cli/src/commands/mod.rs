@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod cache;
 pub mod store;
 
 /// b8g: a declarative OS distribution builder with a Nix-compatible store.
@@ -43,6 +44,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Binary caches: keys, push, pull, serve, verify.
+    Cache(cache::Args),
     /// Work with the local store: add, query, dump, garbage-collect, verify.
     Store(store::Args),
 }
@@ -67,6 +70,7 @@ fn init_logging(global: &GlobalArgs) {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Cache(args) => cache::exec(&cli.global, args),
         Command::Store(args) => store::exec(&cli.global, args),
     }
 }

@@ -31,7 +31,7 @@ use thiserror::Error;
 use crate::format::narinfo::{CacheInfo, CacheInfoError, NarInfo, NarInfoError};
 use crate::format::store_path::{StoreDir, StorePath};
 
-pub use push::{push, PushOptions, PushReport};
+pub use push::{push, PushEvent, PushOptions, PushReport};
 pub use substitute::{substitute, SubstituteError, SubstituteReport};
 pub use verify::{verify_cache, CacheProblem, CacheVerifyReport};
 

@@ -315,7 +315,7 @@ mod tests {
         // Ed25519 is deterministic, so our signature equals Nix's byte for byte.
         let sk = SecretKey::parse(NIX_SECRET).expect("parses");
         assert_eq!(sk.sign(fp.as_bytes()).to_string(), NIX_SIG);
-        assert!(any_valid(&fp, [NIX_SIG], &[pk.clone()]));
+        assert!(any_valid(&fp, [NIX_SIG], std::slice::from_ref(&pk)));
         // One changed byte of the fingerprint breaks it.
         let tampered = fp.replace(";560;", ";561;");
         assert!(!pk.verify(tampered.as_bytes(), &sig));

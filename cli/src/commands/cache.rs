@@ -1,0 +1,422 @@
+//! `b8g cache`: signing keys, and pushing to, pulling from, serving and
+//! verifying binary caches in Nix's layout. Thin over `b8g_store::cache`.
+
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context as _, Result};
+use b8g_store::cache::server::{self, ServeOptions};
+use b8g_store::cache::{self, BinaryCache, PushOptions};
+use b8g_store::format::narinfo::Compression;
+use b8g_store::format::signing::{PublicKey, SecretKey};
+use b8g_store::format::store_path::{StoreDir, StorePath};
+use b8g_store::local::{LocalStore, StoreConfig, DEFAULT_STATE_DIR};
+use clap::Subcommand;
+
+use super::GlobalArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: CacheCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Manage ed25519 signing keys (Nix's `name:base64` format).
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Upload store paths (their closure by default) to a cache.
+    Push {
+        /// `file:///dir` or `http(s)://host/prefix`.
+        url: String,
+        /// Store paths to push.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Push only the given paths, not their closure.
+        #[arg(long)]
+        no_closure: bool,
+        /// NAR compression.
+        #[arg(long, default_value = "zstd", value_parser = ["zstd", "xz", "none"])]
+        compression: String,
+        /// Secret key file to sign narinfos with.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// NAR uploads in flight at once.
+        #[arg(short, long, default_value_t = 4)]
+        jobs: usize,
+        /// Bearer token for HTTP uploads.
+        #[arg(long, env = "B8G_CACHE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Substitute store paths (and their closures) from caches, accepting
+    /// only paths signed by a trusted key.
+    Pull {
+        /// Store paths to fetch; a leading `scheme://` argument is taken as a cache.
+        #[arg(required = true)]
+        args: Vec<String>,
+        /// Caches to ask (all at once; the first good answer wins).
+        #[arg(long, num_args = 1.., value_name = "URL")]
+        substituters: Vec<String>,
+        /// Trusted public keys, as `name:base64` or files holding one.
+        #[arg(long, num_args = 1.., value_name = "KEY", required = true)]
+        trusted_public_keys: Vec<String>,
+    },
+    /// Serve the local store as a binary cache over HTTP.
+    Serve {
+        /// Port to listen on.
+        #[arg(long, default_value_t = 5000)]
+        port: u16,
+        /// Address to bind; loopback unless you mean otherwise.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: IpAddr,
+        /// Secret key file: every narinfo served is signed with it.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// File holding a token that enables pushing (`PUT`) with `Authorization: Bearer <token>`.
+        #[arg(long, value_name = "FILE")]
+        push_token_file: Option<PathBuf>,
+        /// Compression of served NARs.
+        #[arg(long, default_value = "zstd", value_parser = ["zstd", "xz", "none"])]
+        compression: String,
+        /// `Priority` advertised in nix-cache-info (lower is preferred).
+        #[arg(long, default_value_t = 40)]
+        priority: u32,
+    },
+    /// Check every narinfo signature and NAR hash in a cache.
+    Verify {
+        url: String,
+        /// Trusted public keys, as `name:base64` or files holding one.
+        #[arg(long, num_args = 1.., value_name = "KEY", required = true)]
+        trusted_public_keys: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Make a key pair: writes `NAME:base64(secret)` and `NAME:base64(public)`.
+    Generate {
+        /// Key name, conventionally the cache's host name plus `-1`.
+        name: String,
+        /// Secret key file (created with mode 0600; default `NAME.secret`).
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+        /// Public key file (default `NAME.public`).
+        #[arg(long, value_name = "FILE")]
+        public_file: Option<PathBuf>,
+    },
+    /// Print the public key of a secret key file.
+    Public { secret_file: PathBuf },
+}
+
+fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
+    let store_dir = match &global.store_dir {
+        Some(d) => StoreDir::new(d).with_context(|| format!("invalid store directory {d:?}"))?,
+        None => StoreDir::default(),
+    };
+    let config = StoreConfig {
+        store_dir,
+        state_dir: global
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+        root: global.root.clone(),
+    };
+    LocalStore::open(&config).context("cannot open the store")
+}
+
+/// A store path from the command line: logical, or the physical location of one.
+fn parse_path(store: &LocalStore, arg: &str) -> Result<StorePath> {
+    if let Ok(p) = store.parse_path(arg.trim_end_matches('/')) {
+        return Ok(p);
+    }
+    if let Ok(rel) = Path::new(arg).strip_prefix(store.real_store_dir()) {
+        let logical = Path::new(store.store_dir().as_str()).join(rel);
+        return store
+            .parse_path(&logical.to_string_lossy())
+            .with_context(|| format!("{arg} is not a store path"));
+    }
+    let target = fs::canonicalize(arg).with_context(|| format!("{arg} is not a store path"))?;
+    if let Ok(rel) = target.strip_prefix(store.real_store_dir()) {
+        let logical = Path::new(store.store_dir().as_str()).join(rel);
+        return store
+            .parse_path(&logical.to_string_lossy())
+            .with_context(|| format!("{arg} is not a store path"));
+    }
+    store
+        .parse_path(&target.to_string_lossy())
+        .with_context(|| format!("{arg} is not a store path"))
+}
+
+fn read_secret_key(file: &Path) -> Result<SecretKey> {
+    let text = fs::read_to_string(file)
+        .with_context(|| format!("cannot read secret key {}", file.display()))?;
+    SecretKey::parse(&text).with_context(|| format!("invalid secret key in {}", file.display()))
+}
+
+/// A key given literally (`name:base64`) or as a file holding one.
+fn read_public_keys(args: &[String]) -> Result<Vec<PublicKey>> {
+    let mut keys = Vec::new();
+    for a in args {
+        // Nix separates keys by spaces in one option value; accept that too.
+        for word in a.split_whitespace() {
+            let key = if Path::new(word).is_file() {
+                let text = fs::read_to_string(word)
+                    .with_context(|| format!("cannot read public key {word}"))?;
+                PublicKey::parse(&text).with_context(|| format!("invalid public key in {word}"))?
+            } else {
+                PublicKey::parse(word).with_context(|| format!("invalid public key {word:?}"))?
+            };
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}
+
+fn generate_key(name: &str, secret_file: &Path, public_file: &Path) -> Result<()> {
+    let mut seed = [0u8; 32];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut seed))
+        .context("cannot read random bytes from /dev/urandom")?;
+    let key = SecretKey::from_seed(name, &seed).context("invalid key name")?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(secret_file)
+        .with_context(|| {
+            format!(
+                "cannot create {} (it must not exist yet)",
+                secret_file.display()
+            )
+        })?;
+    f.write_all(key.to_text().as_bytes())
+        .with_context(|| format!("cannot write {}", secret_file.display()))?;
+    fs::write(public_file, key.public().to_string())
+        .with_context(|| format!("cannot write {}", public_file.display()))?;
+    Ok(())
+}
+
+fn push(global: &GlobalArgs, url: &str, paths: &[String], opts: PushArgs) -> Result<ExitCode> {
+    let store = open_store(global)?;
+    let paths: Vec<StorePath> = paths
+        .iter()
+        .map(|p| parse_path(&store, p))
+        .collect::<Result<_>>()?;
+    let key = opts.key.as_deref().map(read_secret_key).transpose()?;
+    let target =
+        cache::open(url, opts.token).with_context(|| format!("cannot open cache {url}"))?;
+    let bar = indicatif::ProgressBar::hidden();
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let count = Mutex::new(0usize);
+    let progress = |ev: cache::PushEvent<'_>| match ev {
+        cache::PushEvent::Planned {
+            paths,
+            nar_bytes,
+            skipped,
+        } => {
+            bar.set_length(nar_bytes);
+            bar.set_message(format!("pushing {paths} paths ({skipped} already there)"));
+        }
+        cache::PushEvent::Uploaded { nar_size, .. } => {
+            *count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+            bar.inc(nar_size);
+        }
+    };
+    let push_opts = PushOptions {
+        closure: !opts.no_closure,
+        compression: Compression::from_name(&opts.compression),
+        key: key.as_ref(),
+        jobs: opts.jobs,
+        progress: Some(&progress),
+    };
+    let report = cache::push(&store, target.as_ref(), &paths, &push_opts)
+        .with_context(|| format!("cannot push to {url}"))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "pushed {} paths ({} NAR bytes, {} uploaded), {} already in {url}",
+        report.pushed.len(),
+        report.nar_bytes,
+        report.file_bytes,
+        report.skipped
+    );
+    for p in &report.pushed {
+        println!("{}", store.print_path(p));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct PushArgs {
+    no_closure: bool,
+    compression: String,
+    key: Option<PathBuf>,
+    jobs: usize,
+    token: Option<String>,
+}
+
+pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
+    match args.command {
+        CacheCommand::Key {
+            command:
+                KeyCommand::Generate {
+                    name,
+                    secret_file,
+                    public_file,
+                },
+        } => {
+            let secret = secret_file.unwrap_or_else(|| PathBuf::from(format!("{name}.secret")));
+            let public = public_file.unwrap_or_else(|| PathBuf::from(format!("{name}.public")));
+            generate_key(&name, &secret, &public)?;
+            eprintln!("wrote {} and {}", secret.display(), public.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        CacheCommand::Key {
+            command: KeyCommand::Public { secret_file },
+        } => {
+            println!("{}", read_secret_key(&secret_file)?.public());
+            Ok(ExitCode::SUCCESS)
+        }
+        CacheCommand::Push {
+            url,
+            paths,
+            no_closure,
+            compression,
+            key,
+            jobs,
+            token,
+        } => push(
+            global,
+            &url,
+            &paths,
+            PushArgs {
+                no_closure,
+                compression,
+                key,
+                jobs,
+                token,
+            },
+        ),
+        CacheCommand::Pull {
+            args,
+            mut substituters,
+            trusted_public_keys,
+        } => {
+            let mut paths = Vec::new();
+            for a in args {
+                if a.contains("://") {
+                    substituters.push(a);
+                } else {
+                    paths.push(a);
+                }
+            }
+            if substituters.is_empty() {
+                bail!("no cache given: pass a URL or --substituters");
+            }
+            let keys = read_public_keys(&trusted_public_keys)?;
+            let store = open_store(global)?;
+            let paths: Vec<StorePath> = paths
+                .iter()
+                .map(|p| {
+                    store
+                        .parse_path(p.trim_end_matches('/'))
+                        .with_context(|| format!("{p} is not a store path"))
+                })
+                .collect::<Result<_>>()?;
+            let caches: Vec<Arc<dyn BinaryCache>> = substituters
+                .iter()
+                .map(|u| {
+                    cache::open(u, None)
+                        .map(Arc::from)
+                        .with_context(|| format!("cannot open cache {u}"))
+                })
+                .collect::<Result<_>>()?;
+            let report = cache::substitute(&paths, &caches, &keys, &store)?;
+            for (p, from) in &report.substituted {
+                eprintln!("copied {} from {from}", store.print_path(p));
+            }
+            eprintln!(
+                "{} paths substituted, {} already valid",
+                report.substituted.len(),
+                report.already_valid
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CacheCommand::Serve {
+            port,
+            bind,
+            key,
+            push_token_file,
+            compression,
+            priority,
+        } => {
+            let store = Arc::new(open_store(global)?);
+            let push_token = push_token_file
+                .map(|f| {
+                    fs::read_to_string(&f)
+                        .map(|t| t.trim().to_owned())
+                        .with_context(|| format!("cannot read push token {}", f.display()))
+                })
+                .transpose()?;
+            if push_token.as_deref() == Some("") {
+                bail!("the push token file is empty");
+            }
+            if !bind.is_loopback() {
+                tracing::warn!("serving on {bind}, which is not a loopback address");
+            }
+            let opts = ServeOptions {
+                addr: SocketAddr::new(bind, port),
+                key: key.as_deref().map(read_secret_key).transpose()?,
+                push_token,
+                compression: Compression::from_name(&compression),
+                priority,
+            };
+            let handle = server::start(store, opts)?;
+            eprintln!("serving the store as a binary cache at {}", handle.url());
+            handle.join()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CacheCommand::Verify {
+            url,
+            trusted_public_keys,
+        } => {
+            let keys = read_public_keys(&trusted_public_keys)?;
+            let target =
+                cache::open(&url, None).with_context(|| format!("cannot open cache {url}"))?;
+            let store_dir = match target.cache_info()?.and_then(|i| i.store_dir) {
+                Some(d) => StoreDir::new(&d).with_context(|| {
+                    format!("cache {url} names an invalid store directory {d:?}")
+                })?,
+                None => match &global.store_dir {
+                    Some(d) => StoreDir::new(d)?,
+                    None => StoreDir::default(),
+                },
+            };
+            let report = cache::verify_cache(target.as_ref(), &store_dir, &keys)?;
+            for p in &report.problems {
+                println!("{p}");
+            }
+            eprintln!(
+                "checked {} paths in {url}: {} problems",
+                report.checked,
+                report.problems.len()
+            );
+            Ok(if report.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
