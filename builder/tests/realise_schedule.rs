@@ -142,7 +142,7 @@ fn token() -> CancelToken {
 
 #[test]
 fn dependencies_finish_before_dependents_start_and_jobs_are_limited() {
-    let dag = random_dag(40, Duration::from_millis(10));
+    let dag = random_dag(40, Duration::from_millis(30));
     let rec = Recorder::default();
     let report = run(&dag, &rec, &opts(3, false), &NoProgress, &token());
     assert!(report.is_success(), "{:?}", report.summary());

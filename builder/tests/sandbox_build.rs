@@ -286,7 +286,8 @@ fn timeout_kills_the_whole_process_tree() {
 #[test]
 fn max_silent_kills_quiet_builds_only() {
     let fx = Fixture::new();
-    let sb = fx.sandbox(|c| c.max_silent = Some(Duration::from_millis(400)));
+    // Generous enough for a loaded machine to spawn `sleep` between lines.
+    let sb = fx.sandbox(|c| c.max_silent = Some(Duration::from_millis(1000)));
     let (r, log) = run(
         &fx,
         &sb,
@@ -300,7 +301,7 @@ fn max_silent_kills_quiet_builds_only() {
     let (r, log) = run(
         &fx,
         &sb,
-        &fx.sh("for i in 1 2 3 4 5 6; do echo $i; busybox sleep 0.15; done; touch $out"),
+        &fx.sh("for i in 1 2 3 4 5 6 7 8 9 10; do echo $i; busybox sleep 0.2; done; touch $out"),
     );
     r.unwrap_or_else(|e| panic!("{e} {log:?}"));
 }
@@ -414,20 +415,31 @@ fn works_unprivileged() {
     for (p, mode) in [(bin_dir.path(), 0o755), (exe.as_path(), 0o755)] {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
     }
-    let out = std::process::Command::new(&exe)
-        .args([
-            "--exact",
-            "works_unprivileged",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .env("TMPDIR", "/tmp")
-        .current_dir("/")
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .expect("re-run the test binary as nobody");
+    // Other tests clone sandboxes concurrently; a clone made while the copy
+    // was open for writing keeps it busy until it execs (ETXTBSY): retry.
+    let mut attempt = 0;
+    let out = loop {
+        let r = std::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "works_unprivileged",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .env("TMPDIR", "/tmp")
+            .current_dir("/")
+            .uid(65534)
+            .gid(65534)
+            .output();
+        match r {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempt < 50 => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            r => break r.expect("re-run the test binary as nobody"),
+        }
+    };
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -349,7 +349,21 @@ pub(crate) unsafe fn child_main(steps: &[Step], exec: &Exec, err_fd: RawFd) -> !
         if libc::chdir(exec.cwd.as_ptr()) != 0 {
             fail(err_fd, EXEC_CHDIR, errno());
         }
-        libc::execve(exec.path.as_ptr(), exec.argv.as_ptr(), exec.envp.as_ptr());
+        // ETXTBSY: another thread of the parent process may have been
+        // writing this file (e.g. adding it to the store) when some other
+        // sandbox was cloned; that clone holds the descriptor until its own
+        // exec, a few milliseconds. Retry for up to a second.
+        for _ in 0..100 {
+            libc::execve(exec.path.as_ptr(), exec.argv.as_ptr(), exec.envp.as_ptr());
+            if errno() != libc::ETXTBSY {
+                break;
+            }
+            let pause = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 10_000_000,
+            };
+            libc::nanosleep(&pause, std::ptr::null_mut());
+        }
         fail(err_fd, EXEC_EXECVE, errno())
     }
 }
