@@ -473,7 +473,7 @@ fn watchdog_bindsto_conflicts_and_log_follow() {
         ("part.service", "[Unit]\nPartOf=base.service\n[Service]\nExecStart=/bin/sh -c 'echo part-start; exec sleep 100'\n"),
         ("x.service", "[Unit]\nConflicts=y.service\n[Service]\nExecStart=/bin/sleep 100\n"),
         ("y.service", "[Service]\nExecStart=/bin/sleep 100\n"),
-        ("chatty.service", "[Service]\nExecStart=/bin/sh -c 'i=0; while :; do echo line$$i; i=$$((i+1)); sleep 0.05; done'\n"),
+        ("chatty.service", "[Service]\nSyslogIdentifier=chat\nExecStart=/bin/sh -c 'i=0; while :; do echo line$$i; i=$$((i+1)); sleep 0.05; done'\n"),
     ]);
     s.boot();
     s.wait_ready();
@@ -513,6 +513,10 @@ fn watchdog_bindsto_conflicts_and_log_follow() {
     assert!(
         text.matches(": line").count() >= 10,
         "log -f follows: {text}"
+    );
+    assert!(
+        text.contains("chatty.service: chat: line"),
+        "SyslogIdentifier= tags lines: {text}"
     );
     assert!(s.path("var/log/b8g/chatty.service.log").exists());
     s.poweroff();
