@@ -243,6 +243,35 @@ fn first_good_cache_wins_and_bad_caches_are_explained() {
     assert!(!dest.is_valid(&f.top).expect("query"));
 }
 
+#[test]
+fn paths_signed_in_the_store_carry_their_signature_to_caches() {
+    let f = fixture();
+    let k = key(6);
+    let closure: Vec<StorePath> = f
+        .store
+        .closure([&f.top])
+        .expect("closure")
+        .into_iter()
+        .collect();
+    assert_eq!(cache::sign_paths(&f.store, &k, &closure).expect("sign"), 4);
+    // Signing again adds nothing.
+    assert_eq!(cache::sign_paths(&f.store, &k, &closure).expect("sign"), 0);
+    let info = f.store.path_info(&f.built).expect("query").expect("valid");
+    assert_eq!(info.signatures.len(), 1);
+    assert_eq!(info.references, [f.dep.clone()].into(), "references kept");
+    // Pushed without a key, the store's own signature makes the paths trusted.
+    let dir = TempDir::new().expect("tempdir");
+    let cache = file_cache(&dir);
+    push(
+        &f.store,
+        cache.as_ref(),
+        std::slice::from_ref(&f.top),
+        &PushOptions::default(),
+    )
+    .expect("push");
+    pull_and_compare(&f, &[cache], &[k.public()]);
+}
+
 // ---- tampering ------------------------------------------------------------
 
 /// A fresh signed, uncompressed cache of the fixture, and the path of the

@@ -56,6 +56,18 @@ enum CacheCommand {
         #[arg(long, env = "B8G_CACHE_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
+    /// Sign store paths with a secret key; the signature is kept in the store
+    /// and travels with every later push.
+    Sign {
+        /// Secret key file.
+        #[arg(long, value_name = "FILE", required = true)]
+        key: PathBuf,
+        /// Sign the closure of the paths, not only them.
+        #[arg(short, long)]
+        recursive: bool,
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
     /// Substitute store paths (and their closures) from caches, accepting
     /// only paths signed by a trusted key.
     Pull {
@@ -308,6 +320,24 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                 token,
             },
         ),
+        CacheCommand::Sign {
+            key,
+            recursive,
+            paths,
+        } => {
+            let store = open_store(global)?;
+            let key = read_secret_key(&key)?;
+            let mut paths: Vec<StorePath> = paths
+                .iter()
+                .map(|p| parse_path(&store, p))
+                .collect::<Result<_>>()?;
+            if recursive {
+                paths = store.closure(&paths)?.into_iter().collect();
+            }
+            let n = cache::sign_paths(&store, &key, &paths)?;
+            eprintln!("added {n} signatures by {}", key.name());
+            Ok(ExitCode::SUCCESS)
+        }
         CacheCommand::Pull {
             args,
             mut substituters,

@@ -20,6 +20,7 @@ pub mod http;
 mod push;
 #[cfg(feature = "server")]
 pub mod server;
+mod sign;
 mod substitute;
 mod verify;
 
@@ -32,6 +33,7 @@ use crate::format::narinfo::{CacheInfo, CacheInfoError, NarInfo, NarInfoError};
 use crate::format::store_path::{StoreDir, StorePath};
 
 pub use push::{push, PushEvent, PushOptions, PushReport};
+pub use sign::{sign_paths, SignError};
 pub use substitute::{substitute, SubstituteError, SubstituteReport};
 pub use verify::{verify_cache, CacheProblem, CacheVerifyReport};
 
