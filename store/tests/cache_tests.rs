@@ -688,6 +688,89 @@ fn http_serve_push_pull_head_range() {
     server.stop().expect("stop");
 }
 
+/// A bare HTTP/1.1 file server on loopback whose first answer for a NAR
+/// breaks off halfway (as a dropped connection does); it counts NAR requests.
+fn flaky_server(root: PathBuf) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead as _, BufReader};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let nar_requests = Arc::new(AtomicUsize::new(0));
+    let counter = nar_requests.clone();
+    std::thread::spawn(move || {
+        // Bounded: the test makes a handful of requests.
+        for conn in listener.incoming().take(50) {
+            let Ok(mut conn) = conn else { return };
+            let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
+                    break;
+                }
+            }
+            let target = request
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/')
+                .to_owned();
+            let Ok(body) = fs::read(root.join(&target)) else {
+                let _ = conn.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            let mut cut = body.len();
+            if target.starts_with("nar/") && counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                cut = body.len() / 2;
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(&body[..cut]);
+        }
+    });
+    (url, nar_requests)
+}
+
+#[test]
+fn broken_download_is_retried() {
+    let f = fixture();
+    let dir = TempDir::new().expect("tempdir");
+    let k = key(1);
+    let opts = PushOptions {
+        key: Some(&k),
+        closure: false,
+        ..PushOptions::default()
+    };
+    push(
+        &f.store,
+        &FileCache::new(dir.path().join("cache")),
+        std::slice::from_ref(&f.dep),
+        &opts,
+    )
+    .expect("push");
+    let (url, nar_requests) = flaky_server(dir.path().join("cache"));
+    let dest_dir = TempDir::new().expect("tempdir");
+    let dest = open_store(dest_dir.path());
+    let cache: Arc<dyn BinaryCache> = Arc::new(HttpCache::new(&url, None));
+    let report = substitute(std::slice::from_ref(&f.dep), &[cache], &[k.public()], &dest)
+        .expect("second try succeeds");
+    assert_eq!(report.substituted.len(), 1);
+    assert_eq!(
+        nar_requests.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "one broken, one good download"
+    );
+    assert_eq!(nar_of(&f.store, &f.dep), nar_of(&dest, &f.dep));
+}
+
 // ---- Nix interop ------------------------------------------------------------
 
 fn nix_tool(name: &str) -> PathBuf {
