@@ -503,3 +503,58 @@ fn extra_paths_appear_read_only_where_configured() {
     let r = r.unwrap_or_else(|e| panic!("{e} {log:?}"));
     assert_eq!(out_text(&r), "via-bin-sh\n");
 }
+
+#[test]
+fn invalid_specs_are_rejected_with_reasons() {
+    let fx = Fixture::new();
+    let sb = fx.sandbox(|_| {});
+    type Edit = Box<dyn Fn(&mut b8g_builder::sandbox::BuildSpec)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "is not directly in /b8g/store",
+            Box::new(|s| {
+                s.outputs.insert("out".into(), "/elsewhere/x-out".into());
+            }),
+        ),
+        (
+            "is reserved by the sandbox",
+            Box::new(|s| s.inputs.push(BindMount::new("/bin/busybox", "/proc"))),
+        ),
+        (
+            "must not contain . or ..",
+            Box::new(|s| {
+                s.inputs
+                    .push(BindMount::new("/bin/busybox", "/b8g/store/../x"))
+            }),
+        ),
+        (
+            "is mounted from both",
+            Box::new(|s| {
+                s.inputs
+                    .push(BindMount::new("/bin/busybox", format!("{STORE}/{BUSYBOX}")))
+            }),
+        ),
+        (
+            "bad environment variable name",
+            Box::new(|s| {
+                s.env.insert("A=B".into(), "x".into());
+            }),
+        ),
+    ];
+    for (want, edit) in cases {
+        let mut spec = fx.sh("touch $out");
+        edit(&mut spec);
+        let (r, _) = run(&fx, &sb, &spec);
+        match r {
+            Err(e @ SandboxError::InvalidSpec { .. }) => {
+                assert!(e.to_string().contains(want), "{e} lacks {want:?}")
+            }
+            other => panic!("expected {want:?}, got {other:?}"),
+        }
+    }
+    assert!(Sandbox::new(b8g_builder::sandbox::SandboxConfig {
+        store_dir: "relative/store".into(),
+        ..Default::default()
+    })
+    .is_err());
+}
