@@ -11,11 +11,12 @@
 use std::ffi::OsStr;
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
+use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::format::hash::{Hash, HashAlgo, HashSink};
@@ -72,13 +73,20 @@ fn kind_of(ft: &fs::FileType) -> &'static str {
 
 /// Serialises the tree at `path` (not following a top-level symlink) as a
 /// NAR into `out`, and hands `out` back.
+///
+/// The tree is first walked (directories read and `lstat`ed, in parallel
+/// across subdirectories), then emitted in NAR order; runs of small files are
+/// read in parallel ahead of the writer, large files are streamed in 1 MiB
+/// chunks. A file whose size changes between the walk and the read is an error.
 pub fn dump_path<W: Write>(path: &Path, out: W) -> Result<W, DumpError> {
     let meta = fs::symlink_metadata(path).map_err(|source| DumpError::Read {
         path: path.to_owned(),
         source,
     })?;
+    let mut items = Vec::new();
+    walk(path, None, &meta, &mut items)?;
     let mut w = NarWriter::new(out);
-    dump_node(&mut w, path, None, &meta)?;
+    emit(&mut w, &items)?;
     w.finish().map_err(|e| match e {
         NarWriteError::Io(e) => DumpError::Write(e),
         source => DumpError::Nar {
@@ -88,17 +96,112 @@ pub fn dump_path<W: Write>(path: &Path, out: W) -> Result<W, DumpError> {
     })
 }
 
-fn dump_node<W: Write>(
-    w: &mut NarWriter<W>,
+/// One node of a walked tree, in NAR order.
+enum Item {
+    StartDir {
+        name: Option<Vec<u8>>,
+        path: PathBuf,
+    },
+    EndDir {
+        path: PathBuf,
+    },
+    Symlink {
+        name: Option<Vec<u8>>,
+        path: PathBuf,
+        target: Vec<u8>,
+    },
+    File {
+        name: Option<Vec<u8>>,
+        path: PathBuf,
+        executable: bool,
+        size: u64,
+    },
+}
+
+/// Files up to this size are read whole, in parallel batches.
+const SMALL_FILE: u64 = 256 * 1024;
+/// Bytes and files per parallel batch of small files.
+const BATCH_BYTES: u64 = 16 << 20;
+const BATCH_FILES: usize = 1024;
+
+fn walk(
     path: &Path,
-    name: Option<&[u8]>,
+    name: Option<Vec<u8>>,
     meta: &Metadata,
+    out: &mut Vec<Item>,
 ) -> Result<(), DumpError> {
     let read_err = |source| DumpError::Read {
         path: path.to_owned(),
         source,
     };
-    let nar_err = |e| match e {
+    let ft = meta.file_type();
+    if ft.is_file() {
+        let executable = meta.permissions().mode() & 0o100 != 0;
+        out.push(Item::File {
+            name,
+            path: path.to_owned(),
+            executable,
+            size: meta.len(),
+        });
+    } else if ft.is_symlink() {
+        let target = fs::read_link(path)
+            .map_err(read_err)?
+            .into_os_string()
+            .into_vec();
+        out.push(Item::Symlink {
+            name,
+            path: path.to_owned(),
+            target,
+        });
+    } else if ft.is_dir() {
+        let mut entries: Vec<(Vec<u8>, Metadata)> = Vec::new();
+        for entry in fs::read_dir(path).map_err(read_err)? {
+            let entry = entry.map_err(read_err)?;
+            // DirEntry::metadata is an lstat relative to the open directory.
+            let meta = entry.metadata().map_err(|source| DumpError::Read {
+                path: entry.path(),
+                source,
+            })?;
+            entries.push((entry.file_name().into_vec(), meta));
+        }
+        // Nix sorts entries by their raw bytes.
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out.push(Item::StartDir {
+            name,
+            path: path.to_owned(),
+        });
+        let subdirs = entries.iter().filter(|(_, m)| m.is_dir()).count();
+        if subdirs > 1 {
+            // Walk subtrees on all cores; results are joined back in order.
+            let parts: Vec<Vec<Item>> = entries
+                .into_par_iter()
+                .map(|(n, m)| {
+                    let mut v = Vec::new();
+                    let child = path.join(OsStr::from_bytes(&n));
+                    walk(&child, Some(n), &m, &mut v).map(|()| v)
+                })
+                .collect::<Result<_, _>>()?;
+            out.extend(parts.into_iter().flatten());
+        } else {
+            for (n, m) in entries {
+                let child = path.join(OsStr::from_bytes(&n));
+                walk(&child, Some(n), &m, out)?;
+            }
+        }
+        out.push(Item::EndDir {
+            path: path.to_owned(),
+        });
+    } else {
+        return Err(DumpError::UnsupportedFileType {
+            path: path.to_owned(),
+            kind: kind_of(&ft),
+        });
+    }
+    Ok(())
+}
+
+fn write_err(path: &Path) -> impl FnOnce(NarWriteError) -> DumpError + '_ {
+    move |e| match e {
         NarWriteError::Io(e) => DumpError::Write(e),
         NarWriteError::ReadContents { source, .. } => DumpError::Read {
             path: path.to_owned(),
@@ -112,43 +215,101 @@ fn dump_node<W: Write>(
             path: path.to_owned(),
             source,
         },
-    };
-    let ft = meta.file_type();
-    if ft.is_file() {
-        let mut f = File::open(path).map_err(read_err)?;
-        let executable = meta.permissions().mode() & 0o100 != 0;
-        w.file(name, executable, meta.len(), &mut f)
-            .map_err(nar_err)
-    } else if ft.is_symlink() {
-        let target = fs::read_link(path).map_err(read_err)?;
-        w.symlink(name, target.as_os_str().as_bytes())
-            .map_err(nar_err)
-    } else if ft.is_dir() {
-        let mut entries: Vec<(Vec<u8>, Metadata)> = Vec::new();
-        for entry in fs::read_dir(path).map_err(read_err)? {
-            let entry = entry.map_err(read_err)?;
-            // DirEntry::metadata is an lstat relative to the open directory.
-            let meta = entry.metadata().map_err(|source| DumpError::Read {
-                path: entry.path(),
-                source,
-            })?;
-            entries.push((entry.file_name().as_bytes().to_vec(), meta));
-        }
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        w.start_directory(name).map_err(nar_err)?;
-        let mut child = path.to_path_buf();
-        for (child_name, child_meta) in &entries {
-            child.push(OsStr::from_bytes(child_name));
-            dump_node(w, &child, Some(child_name), child_meta)?;
-            child.pop();
-        }
-        w.end_directory().map_err(nar_err)
-    } else {
-        Err(DumpError::UnsupportedFileType {
-            path: path.to_owned(),
-            kind: kind_of(&ft),
-        })
     }
+}
+
+/// Reads a small file whole: at most `size` bytes (fewer if it shrank).
+fn read_small(path: &Path, size: u64) -> Result<Vec<u8>, DumpError> {
+    let read_err = |source| DumpError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = File::open(path).map_err(read_err)?;
+    let mut data = vec![0u8; size as usize];
+    let mut got = 0;
+    while got < data.len() {
+        match f.read(&mut data[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_err(e)),
+        }
+    }
+    data.truncate(got);
+    Ok(data)
+}
+
+fn emit<W: Write>(w: &mut NarWriter<W>, items: &[Item]) -> Result<(), DumpError> {
+    let mut i = 0;
+    while i < items.len() {
+        // The batch: items up to the next large file or the batch limits.
+        let (mut end, mut bytes, mut files) = (i, 0u64, 0usize);
+        while end < items.len() && bytes < BATCH_BYTES && files < BATCH_FILES {
+            if let Item::File { size, .. } = &items[end] {
+                if *size > SMALL_FILE {
+                    break;
+                }
+                bytes += size;
+                files += 1;
+            }
+            end += 1;
+        }
+        let batch = &items[i..end];
+        let contents: Vec<Option<Vec<u8>>> = if files > 1 {
+            batch
+                .par_iter()
+                .map(|it| match it {
+                    Item::File { path, size, .. } => read_small(path, *size).map(Some),
+                    _ => Ok(None),
+                })
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
+        for (k, item) in batch.iter().enumerate() {
+            match item {
+                Item::StartDir { name, path } => w
+                    .start_directory(name.as_deref())
+                    .map_err(write_err(path))?,
+                Item::EndDir { path } => w.end_directory().map_err(write_err(path))?,
+                Item::Symlink { name, path, target } => w
+                    .symlink(name.as_deref(), target)
+                    .map_err(write_err(path))?,
+                Item::File {
+                    name,
+                    path,
+                    executable,
+                    size,
+                } => {
+                    let data = match contents.get(k) {
+                        Some(Some(d)) => d,
+                        _ => &read_small(path, *size)?,
+                    };
+                    w.file(name.as_deref(), *executable, *size, &mut &data[..])
+                        .map_err(write_err(path))?;
+                }
+            }
+        }
+        i = end;
+        if let Some(Item::File {
+            name,
+            path,
+            executable,
+            size,
+        }) = items.get(i)
+        {
+            if *size > SMALL_FILE {
+                let mut f = File::open(path).map_err(|source| DumpError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                w.file(name.as_deref(), *executable, *size, &mut f)
+                    .map_err(write_err(path))?;
+                i += 1;
+            }
+        }
+    }
+    Ok(())
 }
 
 const PIPE_CHUNK: usize = 1 << 20;
