@@ -552,3 +552,35 @@ mod tests {
         assert!(units.iter().any(|u| u.name == "default.target"));
     }
 }
+
+#[cfg(test)]
+mod rc_tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn rc_links_without_headers_order_by_priority() {
+        let t = tempfile::tempdir().unwrap();
+        let etc = t.path();
+        fs::create_dir_all(etc.join("init.d")).unwrap();
+        fs::create_dir_all(etc.join("rc3.d")).unwrap();
+        for n in ["net", "app", "off"] {
+            fs::write(etc.join("init.d").join(n), "#!/bin/sh\nexit 0\n").unwrap();
+        }
+        std::os::unix::fs::symlink("../init.d/net", etc.join("rc3.d/S10net")).unwrap();
+        std::os::unix::fs::symlink("../init.d/app", etc.join("rc3.d/S20app")).unwrap();
+        std::os::unix::fs::symlink("../init.d/off", etc.join("rc3.d/K01off")).unwrap();
+        let (units, _, _) = generate(etc);
+        let app = units.iter().find(|u| u.name == "app.service").unwrap();
+        assert!(app.deps.after.contains("net.service"));
+        assert_eq!(app.install.wanted_by, ["runlevel3.target"]);
+        assert!(
+            !units.iter().any(|u| u.name == "off.service"),
+            "only S links enable a script"
+        );
+        let s = app.service().unwrap();
+        assert_eq!(s.service_type, ServiceType::Forking);
+        assert!(s.remain_after_exit);
+        assert_eq!(s.exec_stop[0].argv[1], "stop");
+    }
+}

@@ -45,6 +45,11 @@ impl System {
     }
 
     pub fn boot(&mut self) {
+        self.boot_with(&[]);
+    }
+
+    /// Boots with extra b8g-init arguments.
+    pub fn boot_with(&mut self, extra: &[&str]) {
         assert!(
             Path::new("/usr/bin/unshare").exists() || which("unshare"),
             "unshare (util-linux) is required for the init tests"
@@ -70,6 +75,7 @@ impl System {
                 "--timeout-start",
                 "10s",
             ])
+            .args(extra)
             .stdout(Stdio::from(out.try_clone().expect("dup")))
             .stderr(Stdio::from(out))
             .spawn()

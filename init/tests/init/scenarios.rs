@@ -730,3 +730,32 @@ fn absurd_time_spans_do_not_crash_pid1() {
     );
     s.poweroff();
 }
+
+#[test]
+fn generation_layout_activate_and_boot_marker() {
+    let mut s = System::new(&[]);
+    s.write("sys/units/gen.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'cat @ROOT@/activated'\n[Install]\nWantedBy=multi-user.target\n");
+    s.write(
+        "sys/activate",
+        "#!/bin/sh\necho \"activated $B8G_SYSTEM\" > @ROOT@/activated\n",
+    );
+    std::fs::set_permissions(
+        s.path("sys/activate"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let sys = s.path("sys").display().to_string();
+    s.boot_with(&["--system", &sys]);
+    s.wait_ready();
+    assert!(
+        s.log("gen.service").contains(&format!("activated {sys}")),
+        "activate ran before units: {}",
+        s.log("gen.service")
+    );
+    let good = std::fs::read_to_string(s.path("var/lib/b8g/boot-good")).unwrap();
+    assert!(
+        good.starts_with(&format!("system={sys}\nready_ms=")),
+        "{good}"
+    );
+    s.poweroff();
+}
