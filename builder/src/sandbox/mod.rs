@@ -44,7 +44,7 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -292,16 +292,19 @@ impl Sandbox {
         if !self.config.build_dir_on_tmpfs {
             dirs.push(scratch.join("build"));
         }
+        // The builder (our own uid, seen as 1000 inside) owns these; other
+        // host users stay out of a build in progress (mode 0700, set at
+        // creation rather than by a separate chmod).
+        let mut builder = fs::DirBuilder::new();
+        builder.mode(0o700);
         for dir in &dirs {
-            fs::create_dir(dir).map_err(prep_err("create scratch directory", dir))?;
+            builder
+                .create(dir)
+                .map_err(prep_err("create scratch directory", dir))?;
         }
         // Every build mounts its root tmpfs on the same directory, each in its own
         // mount namespace, so the (slow, on-disk) directory is made only once.
         let root = root_mountpoint(scratch)?;
-        // The builder (our own uid, seen as 1000 inside) owns these; keep
-        // other host users out of a build in progress.
-        fs::set_permissions(scratch, fs::Permissions::from_mode(0o700))
-            .map_err(prep_err("chmod", scratch))?;
 
         let (err_r, err_w) = pipe()?;
         let (log_r, log_w) = pipe()?;
