@@ -2137,7 +2137,7 @@ impl Manager {
                             KindConfig::Timer(c) => load::timer_unit(u, c.unit.as_deref()),
                             _ => String::new(),
                         });
-                        self.rt.entry(n.clone()).or_default().last_trigger = Some(t);
+                        self.rt.entry(n.clone()).or_default().last_trigger = Some(now().max(next));
                         if let Some(target) = target {
                             self.logs.push(&n, &format!("elapsed; starting {target}"));
                             if let Err(e) = self.start_unit(&target, false) {
