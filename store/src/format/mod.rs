@@ -17,6 +17,13 @@
 //!   `make_text_path`, `make_fixed_output_path`, `make_output_path`),
 //!   [`store_path::StorePath`] (20-byte hash + validated name; `Display` is the
 //!   base name), [`store_path::FileIngestionMethod`], `validate_name`.
+//! - [`nar`]: [`nar::NarWriter`] (events: `file(name, executable, size,
+//!   &mut dyn Read)`, `symlink`, `start_directory`/`end_directory`, `finish`;
+//!   the root has `name = None`), [`nar::NarReader`] (pull parser: `next() ->
+//!   Option<Event>`, `read_contents` / `io::Read` for file contents,
+//!   `validate_all`, `offset`), [`nar::NarError`] (one variant per fault, each
+//!   with its byte offset), `check_name`.
+//! - Outside `format`: `crate::nar_fs::{dump_path, hash_path, restore}`.
 
 pub mod derivation;
 pub mod hash;
