@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod cache;
+pub mod eval;
 pub mod store;
 
 /// b8g: a declarative OS distribution builder with a Nix-compatible store.
@@ -48,6 +49,10 @@ pub enum Command {
     Cache(cache::Args),
     /// Work with the local store: add, query, dump, garbage-collect, verify.
     Store(store::Args),
+    /// Evaluate a Nix expression and print its value (like `nix-instantiate --eval`).
+    Eval(eval::EvalArgs),
+    /// Evaluate, write the derivations' .drv files and print their paths.
+    Instantiate(eval::InstantiateArgs),
 }
 
 fn init_logging(global: &GlobalArgs) {
@@ -72,6 +77,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Cache(args) => cache::exec(&cli.global, args),
         Command::Store(args) => store::exec(&cli.global, args),
+        Command::Eval(args) => eval::exec_eval(&cli.global, args),
+        Command::Instantiate(args) => eval::exec_instantiate(&cli.global, args),
     }
 }
 

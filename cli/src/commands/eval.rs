@@ -1,0 +1,199 @@
+//! `b8g eval` and `b8g instantiate`: evaluate Nix expressions with b8g-eval.
+//!
+//! `eval` prints the value as `nix-instantiate --eval` does (`--strict`,
+//! `--json`); it computes store paths without writing to the store, as Nix's
+//! read-only evaluation does. `instantiate` writes the `.drv` files of the
+//! selected derivations into the store and prints their paths.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use b8g_builder::glue::StoreHost;
+use b8g_eval::{
+    auto_call, derivation_paths, parse_search_path, run_with_big_stack, select_attr_path,
+    value_to_text, Attrs, EvalHost, EvalOptions, EvalResult, Evaluator, OutputMode, StdIo, Value,
+};
+use b8g_store::format::store_path::StoreDir;
+use b8g_store::local::{LocalStore, StoreConfig, DEFAULT_STATE_DIR};
+
+use super::GlobalArgs;
+
+/// What to evaluate: shared by `eval` and `instantiate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Source {
+    /// File to evaluate (default: ./default.nix).
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Evaluate this expression instead of a file.
+    #[arg(
+        short = 'E',
+        long = "expr",
+        value_name = "EXPR",
+        conflicts_with = "file"
+    )]
+    expr: Option<String>,
+    /// Select an attribute of the result (`a.b.0.c`).
+    #[arg(short = 'A', long = "attr", value_name = "ATTR")]
+    attr: Option<String>,
+    /// Pass NAME = EXPR to the function the file evaluates to.
+    #[arg(long = "arg", num_args = 2, value_names = ["NAME", "EXPR"])]
+    arg: Vec<String>,
+    /// Pass NAME = "STRING" to the function the file evaluates to.
+    #[arg(long = "argstr", num_args = 2, value_names = ["NAME", "STRING"])]
+    argstr: Vec<String>,
+    /// Add a search path entry (`DIR` or `PREFIX=DIR`) before those of NIX_PATH.
+    #[arg(short = 'I', value_name = "PATH")]
+    include: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    source: Source,
+    /// Evaluate the result completely.
+    #[arg(long)]
+    strict: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InstantiateArgs {
+    #[command(flatten)]
+    source: Source,
+    /// Compute the derivation paths without writing to the store.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn store_dir(global: &GlobalArgs) -> Result<StoreDir> {
+    match &global.store_dir {
+        Some(d) => StoreDir::new(d).with_context(|| format!("invalid store directory {d:?}")),
+        None => Ok(StoreDir::default()),
+    }
+}
+
+fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
+    let config = StoreConfig {
+        store_dir: store_dir(global)?,
+        state_dir: global
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+        root: global.root.clone(),
+    };
+    LocalStore::open(&config).context("cannot open the store")
+}
+
+/// Evaluates the source to the selected value and hands it to `finish`, on a
+/// thread with a big stack. Evaluation errors are printed as Nix prints them.
+fn evaluate<T: Send + 'static>(
+    src: Source,
+    host: Box<dyn EvalHost + Send>,
+    finish: impl FnOnce(&mut Evaluator, Value) -> EvalResult<T> + Send + 'static,
+) -> Result<Option<T>> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let cwd = cwd.to_string_lossy().into_owned();
+    let mut search_path = Vec::new();
+    for i in &src.include {
+        search_path.extend(parse_search_path(i));
+    }
+    search_path.extend(parse_search_path(
+        &std::env::var("NIX_PATH").unwrap_or_default(),
+    ));
+    let r = run_with_big_stack(move || {
+        let opts = EvalOptions {
+            search_path,
+            ..Default::default()
+        };
+        let host: Box<dyn EvalHost> = host;
+        let mut ev = Evaluator::new(Box::new(StdIo), host, opts);
+        let result = (|| {
+            let v = match &src.expr {
+                Some(e) => ev.eval_str(e, &cwd)?,
+                None => {
+                    let f = src
+                        .file
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from("default.nix"));
+                    let f = if f.is_absolute() {
+                        f
+                    } else {
+                        PathBuf::from(&cwd).join(f)
+                    };
+                    ev.eval_file(&f.to_string_lossy())?
+                }
+            };
+            let mut args = Vec::new();
+            for pair in src.arg.chunks(2) {
+                let v = ev.eval_str(&pair[1], &cwd)?;
+                args.push((pair[0].clone(), v));
+            }
+            for pair in src.argstr.chunks(2) {
+                args.push((pair[0].clone(), Value::string(pair[1].clone())));
+            }
+            let args = Attrs::from_unsorted(
+                args.into_iter()
+                    .map(|(n, v)| b8g_eval::value::Attr {
+                        name: n.into(),
+                        value: v,
+                        pos: b8g_eval::Pos::NONE,
+                    })
+                    .collect(),
+            );
+            let mut v = auto_call(&mut ev, v, &args)?;
+            if let Some(a) = &src.attr {
+                v = select_attr_path(&mut ev, v, a)?;
+                v = auto_call(&mut ev, v, &args)?;
+            }
+            finish(&mut ev, v)
+        })();
+        result.map_err(|e| e.to_string())
+    })
+    .context("cannot start the evaluation thread")?;
+    match r {
+        Ok(t) => Ok(Some(t)),
+        Err(msg) => {
+            eprintln!("{msg}");
+            Ok(None)
+        }
+    }
+}
+
+pub fn exec_eval(global: &GlobalArgs, args: EvalArgs) -> Result<ExitCode> {
+    let host = Box::new(StoreHost::dry_run(store_dir(global)?));
+    let mode = if args.json {
+        OutputMode::Json
+    } else if args.strict {
+        OutputMode::Strict
+    } else {
+        OutputMode::Lazy
+    };
+    match evaluate(args.source, host, move |ev, v| value_to_text(ev, v, mode))? {
+        Some(text) => {
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Ok(ExitCode::FAILURE),
+    }
+}
+
+pub fn exec_instantiate(global: &GlobalArgs, args: InstantiateArgs) -> Result<ExitCode> {
+    let host: Box<dyn EvalHost + Send> = if args.dry_run {
+        Box::new(StoreHost::dry_run(store_dir(global)?))
+    } else {
+        let store = open_store(global)?;
+        Box::new(StoreHost::new(store.store_dir().clone(), Box::new(store)))
+    };
+    match evaluate(args.source, host, derivation_paths)? {
+        Some(paths) => {
+            for p in paths {
+                println!("{p}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Ok(ExitCode::FAILURE),
+    }
+}
