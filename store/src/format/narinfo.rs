@@ -557,4 +557,51 @@ CA: fixed:r:sha256:1i0gi27ia8bgwpm265dfd04y2ibbizc07asd6mwnkalkbffl7mwc
             "nix-cache-info line 2: invalid Priority \"high\""
         );
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn store_path() -> impl Strategy<Value = StorePath> {
+            (any::<[u8; 20]>(), "[a-z][a-z0-9.+_-]{0,20}")
+                .prop_map(|(h, n)| StorePath::from_parts(h, &n).expect("valid name"))
+        }
+
+        proptest! {
+            #[test]
+            fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let _ = NarInfo::parse(&nix_dir(), &bytes);
+                let _ = CacheInfo::parse(&bytes);
+            }
+
+            #[test]
+            fn printed_narinfos_parse_back(
+                path in store_path(),
+                refs in proptest::collection::btree_set(store_path(), 0..4),
+                deriver in proptest::option::of(store_path()),
+                nar in any::<[u8; 32]>(),
+                file in proptest::option::of((any::<[u8; 32]>(), 1u64..1 << 40)),
+                nar_size in 1u64..1 << 40,
+                compression in prop_oneof![Just(Compression::None), Just(Compression::Xz), Just(Compression::Zstd)],
+                sigs in proptest::collection::vec("[a-z]{1,8}:[A-Za-z0-9+/]{86}==", 0..3),
+                ca in proptest::option::of("fixed:r:sha256:[0-9a-df-np-sv-z]{52}"),
+            ) {
+                let info = NarInfo {
+                    url: format!("nar/{}.nar{}", path.hash_part(), compression.extension()),
+                    path,
+                    compression,
+                    file_hash: file.map(|(h, _)| Hash::from_digest(HashAlgo::Sha256, &h).expect("32 bytes")),
+                    file_size: file.map(|(_, n)| n),
+                    nar_hash: Hash::from_digest(HashAlgo::Sha256, &nar).expect("32 bytes"),
+                    nar_size,
+                    references: refs,
+                    deriver,
+                    signatures: sigs,
+                    ca,
+                };
+                let text = info.to_text(&nix_dir());
+                prop_assert_eq!(NarInfo::parse(&nix_dir(), text.as_bytes()), Ok(info));
+            }
+        }
+    }
 }
