@@ -17,6 +17,10 @@ pub struct EvalOptions {
     pub current_system: String,
     /// Deepest nesting of calls and thunk forcings before a clean stack-overflow error.
     pub max_depth: usize,
+    /// Stack bytes evaluation may use before failing cleanly; measured from
+    /// where the `Evaluator` was created, so create it on the thread that
+    /// evaluates (see `run_with_big_stack`, whose stack is `EVAL_STACK_SIZE`).
+    pub stack_budget: usize,
 }
 
 impl Default for EvalOptions {
@@ -24,7 +28,8 @@ impl Default for EvalOptions {
         EvalOptions {
             search_path: Vec::new(),
             current_system: "x86_64-linux".into(),
-            max_depth: 10_000,
+            max_depth: 200_000,
+            stack_budget: crate::EVAL_STACK_SIZE / 8 * 7,
         }
     }
 }
@@ -47,6 +52,8 @@ pub struct Evaluator {
     pub(crate) globals: Rc<Env>,
     pub(crate) global_names: Vec<Sym>,
     pub(crate) depth: usize,
+    /// Address of a local in `new`: the top of the stack evaluation started from.
+    stack_base: usize,
     import_cache: HashMap<String, Value>,
     pub(crate) regex_cache: HashMap<String, Rc<regex::Regex>>,
     /// Values for `derivation`, compiled from Nix source once.
@@ -75,6 +82,7 @@ impl Evaluator {
             globals: Env::new(Vec::new(), None),
             global_names: Vec::new(),
             depth: 0,
+            stack_base: stack_addr(),
             import_cache: HashMap::new(),
             regex_cache: HashMap::new(),
             derivation_fn: None,
@@ -177,7 +185,8 @@ impl Evaluator {
 
     fn enter(&mut self, pos: Pos) -> EvalResult<()> {
         self.depth += 1;
-        if self.depth > self.opts.max_depth {
+        let used = self.stack_base.saturating_sub(stack_addr());
+        if self.depth > self.opts.max_depth || used > self.opts.stack_budget {
             self.depth -= 1;
             return Err(EvalError::new(
                 ErrorKind::StackOverflow,
@@ -1157,6 +1166,13 @@ impl Evaluator {
         }
         Ok(v)
     }
+}
+
+/// An address on the current stack (stacks grow down on every supported target).
+#[inline(always)]
+fn stack_addr() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
 }
 
 /// `a // b`, reusing `a` or `b` when the other is empty (Nix does the same).
