@@ -893,6 +893,66 @@ fn nix_copies_from_our_server() {
 }
 
 #[test]
+fn nix_copy_pushes_to_our_server() {
+    let f = fixture();
+    let dir = TempDir::new().expect("tempdir");
+    let served = Arc::new(open_store(&dir.path().join("served")));
+    let mut opts = ServeOptions::loopback(0);
+    opts.push_token = Some("nix-push-token".into());
+    let server = server::start(served.clone(), opts).expect("start");
+    // Put the closure into a Nix store first, then let Nix push it to us.
+    let nix_root = dir.path().join("nixroot");
+    let nix_store = format!("local?root={}", nix_root.display());
+    let k = key(7);
+    let cache = file_cache(&dir);
+    push_signed(&f, cache.as_ref(), &k, Compression::Zstd);
+    let top = f.store.print_path(&f.top);
+    let from = format!("file://{}", dir.path().join("cache").display());
+    run(&mut nix(&[
+        "copy",
+        "--from",
+        &from,
+        "--to",
+        &nix_store,
+        "--option",
+        "trusted-public-keys",
+        &k.public().to_string(),
+        &top,
+    ]));
+    // Without the token Nix is refused, and nothing lands.
+    let out = nix(&["copy", "--store", &nix_store, "--to", &server.url(), &top])
+        .output()
+        .expect("run nix");
+    assert!(!out.status.success(), "nix pushed without the token");
+    assert!(!served.is_valid(&f.dep).expect("query"));
+    let netrc = dir.path().join("netrc");
+    fs::write(
+        &netrc,
+        format!(
+            "machine {} login b8g password nix-push-token\n",
+            server.addr().ip()
+        ),
+    )
+    .expect("netrc");
+    run(&mut nix(&[
+        "copy",
+        "--store",
+        &nix_store,
+        "--option",
+        "netrc-file",
+        &netrc.to_string_lossy(),
+        "--to",
+        &server.url(),
+        &top,
+    ]));
+    for p in [&f.tree, &f.dep, &f.built, &f.top] {
+        assert!(served.is_valid(p).expect("query"), "{p} pushed by nix");
+        assert_eq!(nar_of(&f.store, p), nar_of(&served, p));
+    }
+    server.stop().expect("stop");
+}
+
+#[test]
 fn we_substitute_what_nix_copy_pushed() {
     let dir = TempDir::new().expect("tempdir");
     let d = dir.path();

@@ -6,8 +6,9 @@
 //! URLs are `nar/<hash part>-<nix32 NAR hash>.nar[.zst|.xz]`, so a URL
 //! names exactly one content. GET, HEAD and single byte ranges are served.
 //!
-//! With a push token, `PUT` of NAR files and narinfos (what [`super::push`]
-//! and `nix copy --to http://…` send) imports paths into the store: NARs are
+//! With a push token (sent as `Bearer`, or as the password of HTTP Basic
+//! auth, as Nix does from a netrc file), `PUT` of NAR files and narinfos
+//! (what [`super::push`] and `nix copy --to http://…` send) imports paths into the store: NARs are
 //! staged on disk, and a narinfo imports its NAR, checked against its hash
 //! and size, once its references are valid.
 //!
@@ -252,10 +253,23 @@ impl Server {
                 "this cache does not accept pushes\n",
             ));
         };
-        let given = headers
+        let auth = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .unwrap_or("");
+        // `Bearer <token>` (b8g), or HTTP Basic with the token as password,
+        // which is what Nix sends from a netrc file.
+        let given: Option<String> = if let Some(t) = auth.strip_prefix("Bearer ") {
+            Some(t.to_owned())
+        } else if let Some(b) = auth.strip_prefix("Basic ") {
+            data_encoding::BASE64
+                .decode(b.trim().as_bytes())
+                .ok()
+                .and_then(|d| String::from_utf8(d).ok())
+                .and_then(|up| up.split_once(':').map(|(_, p)| p.to_owned()))
+        } else {
+            None
+        };
         // Constant-time comparison: the token is a secret.
         let ok = given.is_some_and(|g| {
             g.len() == token.len()
