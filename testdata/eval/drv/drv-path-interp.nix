@@ -1,0 +1,1 @@
+[ "${./src/a.txt}" "${./src}" "${./src/run.sh}" ]

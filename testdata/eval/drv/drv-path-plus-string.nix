@@ -1,0 +1,1 @@
+[ (baseNameOf (./src + "/a.txt")) ("" + ./src/a.txt) ]

@@ -1,0 +1,1 @@
+let f = builtins.toFile "script" "exec ${./src/run.sh}"; in [ f (builtins.getContext f) ]
