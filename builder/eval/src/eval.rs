@@ -165,10 +165,8 @@ impl Evaluator {
             Expr::Str(s) => Value::Str(s.clone()),
             Expr::Path(p) => Value::Path(p.clone()),
             Expr::Var(d, i) => env_at(env, *d).get(*i),
-            Expr::Lambda(l) => Value::Lambda(Rc::new(Closure {
-                lambda: l,
-                env: env.clone(),
-            })),
+            // Lambdas stay thunks until used, as in Nix, so that lazy printing
+            // shows them as `<CODE>` exactly where Nix does.
             _ => Value::thunk(ThunkState::Pending(e, env.clone())),
         }
     }
