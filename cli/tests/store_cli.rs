@@ -41,7 +41,7 @@ impl Store {
         .args(args);
         c.env_remove("B8G_STORE_DIR")
             .env_remove("B8G_STATE_DIR")
-            .env_remove("B8G_ROOT");
+            .env_remove("B8G_STORE_ROOT");
         c
     }
     fn run(&self, args: &[&str]) -> Output {

@@ -22,7 +22,7 @@ fn b8g(root: &Path) -> Command {
     .arg(root);
     c.env_remove("B8G_STORE_DIR")
         .env_remove("B8G_STATE_DIR")
-        .env_remove("B8G_ROOT");
+        .env_remove("B8G_STORE_ROOT");
     c
 }
 

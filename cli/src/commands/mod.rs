@@ -33,7 +33,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "B8G_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Physical root under which the store and state directories live (a chroot store).
-    #[arg(long, global = true, env = "B8G_ROOT", value_name = "DIR")]
+    #[arg(long, global = true, env = "B8G_STORE_ROOT", value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Log less (repeat for even less).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

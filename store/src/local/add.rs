@@ -85,6 +85,20 @@ pub(crate) fn nar_hash_of(path: &Path) -> Result<(Hash, u64), Error> {
     })
 }
 
+/// Like [`nar_hash_of`], hashing on the calling thread. Cheaper when many
+/// small paths are hashed in parallel anyway (verify): no thread per path.
+pub(crate) fn nar_hash_inline(path: &Path) -> Result<(Hash, u64), Error> {
+    let sink = io::BufWriter::with_capacity(1 << 16, HashSink::new(HashAlgo::Sha256));
+    let sink = nar_fs::dump_path(path, sink).map_err(|e| Error::Dump {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let sink = sink
+        .into_inner()
+        .map_err(|e| io_err("hash", path)(e.into_error()))?;
+    Ok(sink.finish())
+}
+
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A temporary name in the store directory, removed on drop unless renamed.

@@ -15,12 +15,15 @@ use std::fs;
 
 use rayon::prelude::*;
 
-use super::add::nar_hash_of;
+use super::add::nar_hash_inline;
 use super::error::Error;
 use super::fsutil::remove_tree;
 use super::lock::read_temp_roots;
 use super::LocalStore;
 use crate::format::hash::{Hash, HashAlgo};
+
+/// Hashing workers per core for `check_contents`.
+const VERIFY_THREADS_PER_CORE: usize = 4;
 
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
@@ -108,11 +111,24 @@ impl LocalStore {
             }
             if opts.check_contents {
                 let missing_set: HashSet<&String> = missing.iter().collect();
-                changed = valid
-                    .par_iter()
-                    .filter(|(p, _, _)| !missing_set.contains(p))
-                    .filter_map(|(path, hash, size)| self.check_one(path, hash, *size))
-                    .collect();
+                let check = || -> Vec<Problem> {
+                    valid
+                        .par_iter()
+                        .filter(|(p, _, _)| !missing_set.contains(p))
+                        .filter_map(|(path, hash, size)| self.check_one(path, hash, *size))
+                        .collect()
+                };
+                // More workers than cores: a path whose files are not cached
+                // blocks on the disk, and others can hash meanwhile.
+                let threads = std::thread::available_parallelism().map_or(2, |n| n.get())
+                    * VERIFY_THREADS_PER_CORE;
+                changed = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+                    Ok(pool) => pool.install(check),
+                    Err(e) => {
+                        tracing::debug!("no dedicated verify pool ({e}); using the global one");
+                        check()
+                    }
+                };
                 changed.sort_by(|a, b| format!("{a}").cmp(&format!("{b}")));
             }
         }
@@ -196,7 +212,7 @@ impl LocalStore {
                 })
             }
         };
-        match nar_hash_of(&real) {
+        match nar_hash_inline(&real) {
             Err(e) => Some(Problem::Unreadable {
                 path: path.to_owned(),
                 reason: e.to_string(),
