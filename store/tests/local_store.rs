@@ -165,6 +165,34 @@ fn built_paths_get_scanned_references_including_self() {
 }
 
 #[test]
+fn outputs_referring_to_each_other_register_together() {
+    let f = fixture();
+    let out = StorePath::from_base_name("3b9p07z77phvv2hf6gm9f28syh7ic0fk-x").expect("path");
+    let dev = StorePath::from_base_name("4b9p07z77phvv2hf6gm9f28syh7ic0fk-x-dev").expect("path");
+    let _l1 = f.store.lock_path(&out).expect("lock");
+    let _l2 = f.store.lock_path(&dev).expect("lock");
+    // A cycle: out mentions dev and dev mentions out.
+    fs::write(f.store.real_path(&out), f.store.print_path(&dev)).expect("write");
+    fs::write(f.store.real_path(&dev), f.store.print_path(&out)).expect("write");
+    let candidates = BTreeSet::from([out.clone(), dev.clone()]);
+    // One at a time cannot work: each needs the other to be valid first.
+    assert!(f
+        .store
+        .register_built_path(&out, &candidates, None)
+        .is_err());
+    assert!(!f.store.is_valid(&out).expect("q"));
+    let infos = f
+        .store
+        .register_built_paths(&[out.clone(), dev.clone()], &candidates, None)
+        .expect("register both");
+    assert_eq!(infos[0].references, BTreeSet::from([dev.clone()]));
+    assert_eq!(
+        f.store.references(&dev).expect("refs"),
+        BTreeSet::from([out.clone()])
+    );
+}
+
+#[test]
 fn gc_keeps_rooted_closures_and_deletes_garbage() {
     let f = fixture();
     let leaf = f.store.add_text("leaf", b"leaf", &[]).expect("leaf");

@@ -391,34 +391,51 @@ impl LocalStore {
         candidates: &BTreeSet<StorePath>,
         deriver: Option<&StorePath>,
     ) -> Result<PathInfo, Error> {
+        let mut infos =
+            self.register_built_paths(std::slice::from_ref(path), candidates, deriver)?;
+        Ok(infos.pop().expect("one path in, one info out"))
+    }
+
+    /// Like [`register_built_path`](Self::register_built_path) for all the
+    /// outputs of one build at once, in ONE transaction, so outputs may refer
+    /// to each other (even in a cycle) and either all or none become valid.
+    pub fn register_built_paths(
+        &self,
+        paths: &[StorePath],
+        candidates: &BTreeSet<StorePath>,
+        deriver: Option<&StorePath>,
+    ) -> Result<Vec<PathInfo>, Error> {
         let _gc = self.lock_gc_shared()?;
-        let real = self.real_path(path);
-        canonicalise_and_sync(&real)?;
+        let mut infos = Vec::with_capacity(paths.len());
+        for path in paths {
+            let real = self.real_path(path);
+            canonicalise_and_sync(&real)?;
+            let mut tee = Tee(
+                io::BufWriter::with_capacity(1 << 16, HashSink::new(HashAlgo::Sha256)),
+                RefScanner::new(candidates.iter()),
+            );
+            dump(&real, &mut tee)?;
+            tee.flush().map_err(io_err("hash", &real))?;
+            let Tee(sink, scanner) = tee;
+            let sink = sink
+                .into_inner()
+                .map_err(|e| io_err("hash", &real)(e.into_error()))?;
+            let (nar_hash, nar_size) = sink.finish();
+            infos.push(PathInfo {
+                path: path.clone(),
+                nar_hash,
+                nar_size,
+                references: scanner.into_found(),
+                deriver: deriver.cloned(),
+                registration_time: now(),
+                signatures: Vec::new(),
+                ca: None,
+            });
+            self.add_temp_root_locked(path)?;
+        }
         sync_dir(&self.real_store)?;
-        let mut tee = Tee(
-            io::BufWriter::with_capacity(1 << 16, HashSink::new(HashAlgo::Sha256)),
-            RefScanner::new(candidates.iter()),
-        );
-        dump(&real, &mut tee)?;
-        tee.flush().map_err(io_err("hash", &real))?;
-        let Tee(sink, scanner) = tee;
-        let sink = sink
-            .into_inner()
-            .map_err(|e| io_err("hash", &real)(e.into_error()))?;
-        let (nar_hash, nar_size) = sink.finish();
-        let info = PathInfo {
-            path: path.clone(),
-            nar_hash,
-            nar_size,
-            references: scanner.into_found(),
-            deriver: deriver.cloned(),
-            registration_time: now(),
-            signatures: Vec::new(),
-            ca: None,
-        };
-        self.add_temp_root_locked(path)?;
-        self.register(std::slice::from_ref(&info))?;
-        Ok(info)
+        self.register(&infos)?;
+        Ok(infos)
     }
 
     /// Scans the tree at `real` for the hash parts of `candidates`.
