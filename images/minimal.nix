@@ -11,7 +11,7 @@
   systemd.services.hello = {
     description = "Greets the console once the system is up";
     wantedBy = [ "multi-user.target" ];
-    serviceConfig.Type = "oneshot";
+    serviceConfig = { Type = "oneshot"; StandardOutput = "journal+console"; };
     script = ''
       echo "hello from $(cat /etc/hostname) on b8g"
     '';

@@ -598,11 +598,17 @@ impl DrvJob<'_> {
             .map(|(n, p)| (n.clone(), staging.join(p.to_string())))
             .collect();
         let store = self.store;
+        // Builtins may name files inside a store path (`<kernel>/lib/modules`).
         let resolve = |full: &str| -> Result<PathBuf, BuiltinError> {
-            let p = store
-                .parse_path(full)
+            let (p, rest) = store
+                .store_dir()
+                .parse_path_prefix(full)
                 .map_err(|_| BuiltinError::NotInStore(full.to_owned()))?;
-            Ok(store.real_path(&p))
+            let real = store.real_path(&p);
+            Ok(match rest.trim_start_matches('/') {
+                "" => real,
+                sub => real.join(sub),
+            })
         };
         let cx = BuiltinContext {
             env: &node.drv.env,

@@ -3,8 +3,6 @@
 //! Each subcommand lives in `commands/<name>.rs` with its arguments and an
 //! `exec` function; this file only hands over to them.
 
-mod commands;
-
 fn main() -> std::process::ExitCode {
-    commands::main()
+    b8g_cli::commands::main()
 }

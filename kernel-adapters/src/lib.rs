@@ -3,4 +3,5 @@
 //! `linux` writes reproducible stage-1 initramfs archives and runs the result
 //! under qemu. It does not evaluate Nix or build anything; it is handed files.
 
+pub mod build;
 pub mod linux;

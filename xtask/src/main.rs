@@ -10,11 +10,22 @@ use anyhow::{bail, Context, Result};
 use std::process::Command;
 
 /// Debian packages the test suites call as oracles or runtimes.
-const TEST_PACKAGES: &[&str] = &["nix-bin", "qemu-system-x86", "busybox-static", "cpio", "linux-image-amd64", "erofs-utils", "e2fsprogs"];
+const TEST_PACKAGES: &[&str] = &[
+    "nix-bin",
+    "qemu-system-x86",
+    "busybox-static",
+    "cpio",
+    "linux-image-amd64",
+    "erofs-utils",
+    "e2fsprogs",
+];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (task, rest) = args.split_first().map(|(t, r)| (t.as_str(), r)).unwrap_or(("help", &[]));
+    let (task, rest) = args
+        .split_first()
+        .map(|(t, r)| (t.as_str(), r))
+        .unwrap_or(("help", &[]));
     match task {
         "test" => test(rest),
         "demo" => demo(rest),
@@ -39,7 +50,9 @@ fn root() -> std::path::PathBuf {
 
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("+ {cmd:?}");
-    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");
     }

@@ -15,7 +15,7 @@ use b8g_store::cache::{self, BinaryCache, PushOptions};
 use b8g_store::format::narinfo::Compression;
 use b8g_store::format::signing::{PublicKey, SecretKey};
 use b8g_store::format::store_path::{StoreDir, StorePath};
-use b8g_store::local::{LocalStore, StoreConfig, DEFAULT_STATE_DIR};
+use b8g_store::local::LocalStore;
 use clap::Subcommand;
 
 use super::GlobalArgs;
@@ -129,19 +129,7 @@ enum KeyCommand {
 }
 
 fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
-    let store_dir = match &global.store_dir {
-        Some(d) => StoreDir::new(d).with_context(|| format!("invalid store directory {d:?}"))?,
-        None => StoreDir::default(),
-    };
-    let config = StoreConfig {
-        store_dir,
-        state_dir: global
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
-        root: global.root.clone(),
-    };
-    LocalStore::open(&config).context("cannot open the store")
+    global.open_store()
 }
 
 /// A store path from the command line: logical, or the physical location of one.

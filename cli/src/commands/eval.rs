@@ -15,7 +15,7 @@ use b8g_eval::{
     value_to_text, Attrs, EvalHost, EvalOptions, EvalResult, Evaluator, OutputMode, StdIo, Value,
 };
 use b8g_store::format::store_path::StoreDir;
-use b8g_store::local::{LocalStore, StoreConfig, DEFAULT_STATE_DIR};
+use b8g_store::local::LocalStore;
 
 use super::GlobalArgs;
 
@@ -76,15 +76,7 @@ fn store_dir(global: &GlobalArgs) -> Result<StoreDir> {
 }
 
 fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
-    let config = StoreConfig {
-        store_dir: store_dir(global)?,
-        state_dir: global
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
-        root: global.root.clone(),
-    };
-    LocalStore::open(&config).context("cannot open the store")
+    global.open_store()
 }
 
 /// Evaluates the source to the selected value and hands it to `finish`, on a

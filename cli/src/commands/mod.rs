@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 pub mod cache;
 pub mod eval;
 pub mod store;
+pub mod system;
 
 /// b8g: a declarative OS distribution builder with a Nix-compatible store.
 #[derive(Debug, Parser)]
@@ -53,6 +54,59 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Evaluate, write the derivations' .drv files and print their paths.
     Instantiate(eval::InstantiateArgs),
+    /// Build a system configuration (the same as `b8g-build`).
+    Build(system::BuildArgs),
+    /// Build a system configuration with a root image and boot it under qemu.
+    RunVm(system::RunVmArgs),
+}
+
+impl GlobalArgs {
+    /// The store these options describe (defaults: `/b8g/store`, state in `/b8g/var/b8g`).
+    pub fn store_config(&self) -> anyhow::Result<b8g_store::local::StoreConfig> {
+        use anyhow::Context;
+        let store_dir = match &self.store_dir {
+            Some(d) => b8g_store::format::store_path::StoreDir::new(d)
+                .with_context(|| format!("invalid store directory {d:?}"))?,
+            None => b8g_store::format::store_path::StoreDir::default(),
+        };
+        Ok(b8g_store::local::StoreConfig {
+            store_dir,
+            state_dir: self
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(b8g_store::local::DEFAULT_STATE_DIR)),
+            root: self.root.clone(),
+        })
+    }
+
+    /// Opens (creating if needed) the store these options describe.
+    pub fn open_store(&self) -> anyhow::Result<b8g_store::local::LocalStore> {
+        use anyhow::Context;
+        b8g_store::local::LocalStore::open(&self.store_config()?).context("cannot open the store")
+    }
+}
+
+/// `b8g-build`: the build command on its own.
+#[derive(Debug, Parser)]
+#[command(name = "b8g-build", version)]
+struct BuildCli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(flatten)]
+    args: system::BuildArgs,
+}
+
+/// Entry point of the `b8g-build` binary.
+pub fn main_build() -> ExitCode {
+    let cli = BuildCli::parse();
+    init_logging(&cli.global);
+    match system::exec_build(&cli.global, cli.args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logging(global: &GlobalArgs) {
@@ -79,6 +133,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Store(args) => store::exec(&cli.global, args),
         Command::Eval(args) => eval::exec_eval(&cli.global, args),
         Command::Instantiate(args) => eval::exec_instantiate(&cli.global, args),
+        Command::Build(args) => system::exec_build(&cli.global, args),
+        Command::RunVm(args) => system::exec_run_vm(&cli.global, args),
     }
 }
 

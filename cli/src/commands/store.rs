@@ -9,10 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use b8g_store::format::hash::{Encoding, HashAlgo, HashSink};
-use b8g_store::format::store_path::{StoreDir, StorePath};
-use b8g_store::local::{
-    GcOptions, LocalStore, PathInfo, RootKind, StoreConfig, VerifyOptions, DEFAULT_STATE_DIR,
-};
+use b8g_store::format::store_path::StorePath;
+use b8g_store::local::{GcOptions, LocalStore, PathInfo, RootKind, VerifyOptions};
 use b8g_store::nar_fs;
 use clap::Subcommand;
 use serde_json::json;
@@ -164,19 +162,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
-    let store_dir = match &global.store_dir {
-        Some(d) => StoreDir::new(d).with_context(|| format!("invalid store directory {d:?}"))?,
-        None => StoreDir::default(),
-    };
-    let config = StoreConfig {
-        store_dir,
-        state_dir: global
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
-        root: global.root.clone(),
-    };
-    LocalStore::open(&config).context("cannot open the store")
+    global.open_store()
 }
 
 /// Turns a command-line argument into a store path: a logical store path, the

@@ -104,6 +104,27 @@ impl Vm {
     /// When `marker` is given, the time from launch to the first console line
     /// containing it is recorded.
     pub fn run(&self, timeout: Duration, marker: Option<&str>) -> Result<RunResult, QemuError> {
+        self.run_with(timeout, marker, false, &mut |_| {})
+    }
+
+    /// Boots the VM, handing each console line to `on_line` as it comes, and
+    /// stops it (killing qemu) shortly after a line containing `marker` appears.
+    pub fn run_until(
+        &self,
+        timeout: Duration,
+        marker: &str,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RunResult, QemuError> {
+        self.run_with(timeout, Some(marker), true, on_line)
+    }
+
+    fn run_with(
+        &self,
+        timeout: Duration,
+        marker: Option<&str>,
+        stop_at_marker: bool,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RunResult, QemuError> {
         let start = Instant::now();
         let mut child = Command::new(&self.qemu)
             .args(self.args())
@@ -131,11 +152,19 @@ impl Vm {
                 if marker_at.is_none() && marker.is_some_and(|m| line.contains(m)) {
                     marker_at = Some(at - start);
                 }
+                on_line(&line);
                 output.push_str(&line);
                 output.push('\n');
             }
             if let Some(status) = child.try_wait().map_err(QemuError::Wait)? {
                 break status;
+            }
+            // Half a second more output after the marker, then stop the VM.
+            if stop_at_marker
+                && marker_at.is_some_and(|m| start.elapsed() > m + Duration::from_millis(500))
+            {
+                let _ = child.kill();
+                break child.wait().map_err(QemuError::Wait)?;
             }
             if start.elapsed() > timeout {
                 timed_out = true;
@@ -151,6 +180,7 @@ impl Vm {
             if marker_at.is_none() && marker.is_some_and(|m| line.contains(m)) {
                 marker_at = Some(at - start);
             }
+            on_line(&line);
             output.push_str(&line);
             output.push('\n');
         }

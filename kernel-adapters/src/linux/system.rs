@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Why a system could not be turned into a VM.
 #[derive(Debug, thiserror::Error)]
 pub enum SystemError {
-    #[error("{path}: {source} (is this a b8g system toplevel?)")]
+    #[error("cannot read {path} (is this a b8g system toplevel?)")]
     Read { path: PathBuf, source: io::Error },
     #[error("too many levels of symbolic links resolving {0}")]
     Loop(String),

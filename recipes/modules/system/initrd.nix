@@ -52,7 +52,8 @@ let
     done
     [ -n "$system" ] || fail "no b8g.system= on the kernel command line"
   '' + lib.concatMapStrings mountCmd fss + ''
-    [ -e "/sysroot$system/init" ] || fail "$system/init not found on the root file system"
+    # init is a link to an absolute store path, which resolves only inside /sysroot.
+    [ -e "/sysroot$system/init" ] || [ -L "/sysroot$system/init" ] || fail "$system/init not found on the root file system"
     mount --move /dev /sysroot/dev 2>/dev/null || true
     umount /proc /sys 2>/dev/null
     exec switch_root /sysroot "$system/init"

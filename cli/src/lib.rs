@@ -1,0 +1,3 @@
+//! The command tree shared by the `b8g` and `b8g-build` binaries.
+
+pub mod commands;

@@ -1,0 +1,190 @@
+//! Building a system from a configuration file: evaluate it with the system
+//! modules of `recipes/`, write the derivations, realise them, and (when asked)
+//! write a root image of the closure.
+//!
+//! This is the library behind `b8g-build`; it does no argument parsing and no
+//! printing beyond the progress reporter it is handed.
+
+use crate::linux::image::{Format, ImageError, RootImage};
+use crate::linux::stage1::InitrdBuilder;
+use b8g_builder::builtin::Builtins;
+use b8g_builder::glue::StoreHost;
+use b8g_builder::realise::{realise, RealiseError, RealiseOptions};
+use b8g_builder::sandbox::CancelToken;
+use b8g_builder::schedule::Progress;
+use b8g_eval::{derivation_paths, run_with_big_stack, EvalOptions, Evaluator, StdIo};
+use b8g_store::format::store_path::StorePath;
+use b8g_store::local::{LocalStore, StoreConfig};
+use std::path::{Path, PathBuf};
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct SystemBuildOptions {
+    /// The system configuration: a module such as `images/minimal.nix`.
+    pub config: PathBuf,
+    /// The `recipes/` directory (lib, modules, pkgs, bootstrap).
+    pub recipes: PathBuf,
+    /// A directory with `bin/b8g-init` and `bin/b8gctl` (static builds), imported by content.
+    pub b8g_bin: PathBuf,
+    /// Which attribute of `config.system.build` to build (`toplevel`).
+    pub attr: String,
+    pub realise: RealiseOptions,
+}
+
+/// Why a system could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SystemBuildError {
+    #[error("{0} must be an absolute path without spaces or quotes")]
+    BadPath(PathBuf),
+    #[error("evaluation failed:\n{0}")]
+    Eval(String),
+    #[error("evaluation gave {0} derivations, expected one")]
+    NotOneDerivation(usize),
+    #[error("cannot start the evaluation thread: {0}")]
+    Thread(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] b8g_store::local::Error),
+    #[error(transparent)]
+    Realise(#[from] RealiseError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error("derivation {0} has no `out` output")]
+    NoOut(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn nix_path(p: &Path) -> Result<String, SystemBuildError> {
+    let s = p.to_string_lossy();
+    if !p.is_absolute()
+        || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\' || c == '$')
+    {
+        return Err(SystemBuildError::BadPath(p.to_path_buf()));
+    }
+    Ok(format!("(/. + \"{s}\")"))
+}
+
+/// The Nix expression for `config.system.build.<attr>` of a configuration.
+pub fn system_expr(opts: &SystemBuildOptions) -> Result<String, SystemBuildError> {
+    let recipes = nix_path(&opts.recipes)?;
+    Ok(format!(
+        "(import ({recipes} + \"/eval-config.nix\") {{ modules = [ {config} ]; \
+         pkgs = import ({recipes} + \"/pkgs\") {{ b8gBin = {bin}; }}; }}).config.system.build.{attr}",
+        config = nix_path(&opts.config)?,
+        bin = nix_path(&opts.b8g_bin)?,
+        attr = opts.attr,
+    ))
+}
+
+/// Evaluates the configuration and writes its derivations; returns the `.drv` path.
+pub fn instantiate(
+    store: LocalStore,
+    opts: &SystemBuildOptions,
+) -> Result<String, SystemBuildError> {
+    let expr = system_expr(opts)?;
+    let cwd = opts.recipes.to_string_lossy().to_string();
+    let r = run_with_big_stack(move || {
+        let host = StoreHost::new(store.store_dir().clone(), Box::new(store));
+        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
+        let v = ev.eval_str(&expr, &cwd).map_err(|e| e.to_string())?;
+        derivation_paths(&mut ev, v).map_err(|e| e.to_string())
+    })
+    .map_err(SystemBuildError::Thread)?;
+    let mut drvs = r.map_err(SystemBuildError::Eval)?;
+    if drvs.len() != 1 {
+        return Err(SystemBuildError::NotOneDerivation(drvs.len()));
+    }
+    Ok(drvs.remove(0))
+}
+
+/// The builtin builders a system build needs (the standard ones and the initrd).
+pub fn builtins() -> Builtins {
+    let mut b = Builtins::standard();
+    b.register(Box::new(InitrdBuilder));
+    b
+}
+
+/// Builds the configuration's `config.system.build.<attr>` in the store `config`
+/// describes; returns the open store and the output path.
+pub fn build(
+    config: &StoreConfig,
+    opts: &SystemBuildOptions,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<(LocalStore, StorePath), SystemBuildError> {
+    // The evaluator owns a store handle of its own (it runs on its own thread).
+    let drv = instantiate(LocalStore::open(config)?, opts)?;
+    let store = LocalStore::open(config)?;
+    let drv = store.parse_path(&drv)?;
+    let realised = realise(
+        &store,
+        std::slice::from_ref(&drv),
+        &opts.realise,
+        &builtins(),
+        progress,
+        cancel,
+    )?;
+    let out = realised
+        .outputs
+        .get(&drv)
+        .and_then(|o| o.get("out"))
+        .cloned()
+        .ok_or_else(|| SystemBuildError::NoOut(store.print_path(&drv)))?;
+    Ok((store, out))
+}
+
+/// Registers `link` (a `result` symlink) as an indirect GC root: a link under
+/// `<state>/gcroots/auto` points at it, so the path stays alive while the link does.
+pub fn add_indirect_root(store: &LocalStore, link: &Path) -> Result<PathBuf, SystemBuildError> {
+    use b8g_store::format::hash::HashAlgo;
+    let auto = store.state_dir().join("gcroots/auto");
+    let io = |source| SystemBuildError::Io {
+        path: auto.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&auto).map_err(io)?;
+    let name = HashAlgo::Sha256
+        .digest(link.to_string_lossy().as_bytes())
+        .to_nix32();
+    let root = auto.join(&name[..32]);
+    let tmp = auto.join(format!(".{}.tmp", &name[..32]));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(link, &tmp).map_err(io)?;
+    std::fs::rename(&tmp, &root).map_err(io)?;
+    Ok(root)
+}
+
+/// Writes a root image of `toplevel`'s closure to `out` (scratch space under `work`).
+pub fn write_image(
+    store: &LocalStore,
+    toplevel: &StorePath,
+    format: Format,
+    work: &Path,
+    out: &Path,
+) -> Result<(), SystemBuildError> {
+    let closure: Vec<String> = store
+        .closure([toplevel])?
+        .iter()
+        .map(|p| store.print_path(p))
+        .collect();
+    let resolve = |logical: &str| -> PathBuf {
+        match store.parse_path(logical) {
+            Ok(p) => store.real_path(&p),
+            Err(_) => PathBuf::from(logical),
+        }
+    };
+    let size_mib = 64 + closure.len() as u64;
+    RootImage {
+        store_dir: store.store_dir().as_str(),
+        resolve: &resolve,
+        closure: &closure,
+        toplevel: &store.print_path(toplevel),
+        format,
+        ext4_size_mib: size_mib,
+    }
+    .write(work, out)?;
+    Ok(())
+}
