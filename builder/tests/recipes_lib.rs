@@ -3,6 +3,7 @@
 //! `recipes/lib/tests/eval-okay-*.nix` and `recipes/tests/eval-okay-*.nix` must evaluate (with `--strict`) to the
 //! contents of the matching `.exp`; `eval-fail-*.nix` must fail with an error
 //! containing the `.exp` line. Needs `nix-bin` (installed by `cargo xtask test`).
+//! The same cases also run through b8g's own evaluator.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -54,6 +55,44 @@ fn module_system_matches_expected_output_under_nix() {
             failures.push(format!(
                 "{name}: expected an error containing\n{exp}\ngot\n{stdout}{stderr}"
             ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+/// Evaluates a case with b8g-eval (store paths computed for /nix/store, nothing written).
+fn b8g_eval(file: &Path) -> Result<String, String> {
+    use b8g_builder::glue::StoreHost;
+    use b8g_eval::{run_with_big_stack, value_to_text, EvalOptions, Evaluator, OutputMode, StdIo};
+    use b8g_store::format::store_path::StoreDir;
+    let file = file.to_string_lossy().to_string();
+    run_with_big_stack(move || {
+        let host = StoreHost::dry_run(StoreDir::new("/nix/store").expect("valid store dir"));
+        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
+        let v = ev.eval_file(&file).map_err(|e| e.to_string())?;
+        value_to_text(&mut ev, v, OutputMode::Strict).map_err(|e| e.to_string())
+    })
+    .expect("evaluation thread starts")
+}
+
+#[test]
+fn module_system_matches_expected_output_under_b8g_eval() {
+    let cases = cases();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let exp =
+            std::fs::read_to_string(case.with_extension("exp")).expect("every case has a .exp");
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        match (name.starts_with("eval-okay-"), b8g_eval(case)) {
+            (true, Ok(out)) if out.trim_end() == exp.trim_end() => {}
+            (false, Err(e)) if e.contains(exp.trim_end()) => {}
+            (_, r) => failures.push(format!("{name}: expected\n{exp}\ngot\n{r:?}")),
         }
     }
     assert!(
