@@ -117,7 +117,7 @@ fn ensure_apt_lists() -> Result<()> {
     let has_lists = std::fs::read_dir("/var/lib/apt/lists")
         .map(|d| {
             d.filter_map(|e| e.ok())
-                .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
+                .any(|e| e.file_name().to_string_lossy().contains("_Packages"))
         })
         .unwrap_or(false);
     if !has_lists {
