@@ -147,15 +147,19 @@ impl Vm {
         let mut output = String::new();
         let mut marker_at = None;
         let mut timed_out = false;
-        let status = loop {
+        // Takes the lines read so far: records the marker, passes them on, keeps them.
+        let mut drain = |output: &mut String, marker_at: &mut Option<Duration>| {
             while let Ok((at, line)) = rx.try_recv() {
                 if marker_at.is_none() && marker.is_some_and(|m| line.contains(m)) {
-                    marker_at = Some(at - start);
+                    *marker_at = Some(at - start);
                 }
                 on_line(&line);
                 output.push_str(&line);
                 output.push('\n');
             }
+        };
+        let status = loop {
+            drain(&mut output, &mut marker_at);
             if let Some(status) = child.try_wait().map_err(QemuError::Wait)? {
                 break status;
             }
@@ -176,14 +180,7 @@ impl Vm {
         for r in readers {
             let _ = r.join();
         }
-        while let Ok((at, line)) = rx.try_recv() {
-            if marker_at.is_none() && marker.is_some_and(|m| line.contains(m)) {
-                marker_at = Some(at - start);
-            }
-            on_line(&line);
-            output.push_str(&line);
-            output.push('\n');
-        }
+        drain(&mut output, &mut marker_at);
         Ok(RunResult {
             output,
             status,
