@@ -315,7 +315,9 @@ fn text_paths_equal_builtins_to_file() {
     let a = d.make_text_path("a.txt", &sha("hello"), &[]).unwrap();
     let a_s = d.display(&a);
     let b_text = format!("ref {a_s} and again {a_s} ünïcödé\n");
-    let b = d.make_text_path("b", &sha(&b_text), std::slice::from_ref(&a)).unwrap();
+    let b = d
+        .make_text_path("b", &sha(&b_text), std::slice::from_ref(&a))
+        .unwrap();
     let b_s = d.display(&b);
     // References are sorted by us, whatever order they are given in.
     let c = d
