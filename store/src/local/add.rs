@@ -206,26 +206,9 @@ impl LocalStore {
     /// `--add-fixed --recursive sha256`): a `source` path without references.
     pub fn add_recursive(&self, src: &Path, name: &str) -> Result<StorePath, Error> {
         let gc = self.lock_gc_shared()?;
-        let mut temp = TempEntry::new(self);
+        let temp = TempEntry::new(self);
         let (nar_hash, nar_size) = self.copy_in(src, &temp)?;
-        canonicalise_and_sync(&temp.path)?;
-        let path = self.store_dir.make_fixed_output_path(
-            name,
-            FileIngestionMethod::Recursive,
-            &nar_hash,
-            &[],
-        )?;
-        let info = PathInfo {
-            path,
-            nar_hash,
-            nar_size,
-            references: BTreeSet::new(),
-            deriver: None,
-            registration_time: now(),
-            signatures: Vec::new(),
-            ca: Some(format!("fixed:r:{}", nar_hash.to_typed(Encoding::Nix32))),
-        };
-        self.install(&mut temp, info, &gc)
+        self.install_source(temp, gc, nar_hash, nar_size, name)
     }
 
     /// Adds the regular file `src` by the sha256 of its bytes
@@ -309,11 +292,16 @@ impl LocalStore {
         Ok(hashing.sink.finish())
     }
 
-    /// Imports a NAR stream as a content-addressed (recursive sha256) path named `name`.
-    pub fn add_nar(&self, reader: &mut dyn Read, name: &str) -> Result<StorePath, Error> {
-        let gc = self.lock_gc_shared()?;
-        let mut temp = TempEntry::new(self);
-        let (nar_hash, nar_size) = self.unpack_nar(reader, &temp)?;
+    /// Registers a tree unpacked into `temp` as a `source` path (recursive
+    /// sha256, no references) named `name`.
+    fn install_source(
+        &self,
+        mut temp: TempEntry,
+        gc: GcLock,
+        nar_hash: Hash,
+        nar_size: u64,
+        name: &str,
+    ) -> Result<StorePath, Error> {
         canonicalise_and_sync(&temp.path)?;
         let path = self.store_dir.make_fixed_output_path(
             name,
@@ -332,6 +320,14 @@ impl LocalStore {
             ca: Some(format!("fixed:r:{}", nar_hash.to_typed(Encoding::Nix32))),
         };
         self.install(&mut temp, info, &gc)
+    }
+
+    /// Imports a NAR stream as a content-addressed (recursive sha256) path named `name`.
+    pub fn add_nar(&self, reader: &mut dyn Read, name: &str) -> Result<StorePath, Error> {
+        let gc = self.lock_gc_shared()?;
+        let temp = TempEntry::new(self);
+        let (nar_hash, nar_size) = self.unpack_nar(reader, &temp)?;
+        self.install_source(temp, gc, nar_hash, nar_size, name)
     }
 
     /// Imports a NAR whose path and metadata are known in advance (a
