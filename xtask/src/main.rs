@@ -4,7 +4,13 @@
 //! `dpkg-query` first and runs `apt-get` only for what is missing), so the two
 //! README commands work on a fresh Debian 12 machine.
 
+mod bench_boot;
+mod bench_build;
+mod bench_cache;
+mod bench_eval;
 mod bench_store;
+mod bench_system;
+mod bench_unikernel;
 
 use anyhow::{bail, Context, Result};
 use std::process::Command;
@@ -31,7 +37,7 @@ fn main() -> Result<()> {
         "demo" => demo(rest),
         "bench" => bench(rest),
         _ => {
-            eprintln!("usage: cargo xtask <demo | test [--full] | bench store>");
+            eprintln!("usage: cargo xtask <demo | test [--full] | bench NAME>");
             if task == "help" || task == "--help" || task == "-h" {
                 Ok(())
             } else {
@@ -131,13 +137,17 @@ fn ensure_apt_lists() -> Result<()> {
 /// `b8g-build --b8g-bin` imports into the store.
 fn build_static_init() -> Result<std::path::PathBuf> {
     let target_dir = root().join("target/static");
-    run(cargo()
-        .args(["build", "--release", "-p", "b8g-init", "--target", "x86_64-unknown-linux-gnu", "--config"])
+    let mut build = cargo();
+    build.args(["build", "--release", "--target", "x86_64-unknown-linux-gnu", "--config"])
         .arg(r#"target.x86_64-unknown-linux-gnu.rustflags=["-C","target-feature=+crt-static","-C","strip=symbols"]"#)
-        .env("CARGO_TARGET_DIR", &target_dir))?;
+        .env("CARGO_TARGET_DIR", &target_dir);
+    for (package, _) in STATIC_BINS {
+        build.args(["-p", package]);
+    }
+    run(&mut build)?;
     let bin = root().join("target/b8g-bin");
     std::fs::create_dir_all(bin.join("bin"))?;
-    for name in ["b8g-init", "b8gctl"] {
+    for name in STATIC_BINS.iter().flat_map(|(_, bins)| bins.iter()) {
         let src = target_dir
             .join("x86_64-unknown-linux-gnu/release")
             .join(name);
@@ -151,6 +161,10 @@ fn build_static_init() -> Result<std::path::PathBuf> {
     }
     Ok(bin)
 }
+
+/// Packages built as static binaries into `target/b8g-bin/bin`, and the binaries
+/// each one contributes.
+const STATIC_BINS: &[(&str, &[&str])] = &[("b8g-init", &["b8g-init", "b8gctl"])];
 
 /// The main job: build images/minimal.nix and boot it under qemu (TCG) until
 /// its hello service greets the console.
@@ -177,12 +191,21 @@ fn demo(args: &[String]) -> Result<()> {
 }
 
 fn bench(args: &[String]) -> Result<()> {
+    const USAGE: &str =
+        "usage: cargo xtask bench <store | eval | build | cache | boot | system | unikernel>";
+    let rest = args.get(1..).unwrap_or(&[]);
     match args.first().map(String::as_str) {
         Some("store") => {
             ensure_packages(&["nix-bin", "openssl"])?;
-            bench_store::run(&args[1..])
+            bench_store::run(rest)
         }
-        Some(other) => bail!("no benchmark {other:?} (available: store)"),
-        None => bail!("usage: cargo xtask bench store"),
+        Some("eval") => bench_eval::run(rest),
+        Some("build") => bench_build::run(rest),
+        Some("cache") => bench_cache::run(rest),
+        Some("boot") => bench_boot::run(rest),
+        Some("system") => bench_system::run(rest),
+        Some("unikernel") => bench_unikernel::run(rest),
+        Some(other) => bail!("no benchmark {other:?}; {USAGE}"),
+        None => bail!("{USAGE}"),
     }
 }

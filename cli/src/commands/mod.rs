@@ -9,8 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod bootstrap;
 pub mod cache;
 pub mod eval;
+pub mod generation;
+pub mod log;
+pub mod options;
+pub mod snapshot;
 pub mod store;
 pub mod system;
 
@@ -58,6 +63,16 @@ pub enum Command {
     Build(system::BuildArgs),
     /// Build a system configuration with a root image and boot it under qemu.
     RunVm(system::RunVmArgs),
+    /// System generations: switch, roll back, list, delete, diff.
+    System(generation::Args),
+    /// Whole-system snapshots: export a generation's closure to one signed file, import it.
+    Snapshot(snapshot::Args),
+    /// Show the build log of a derivation or store path.
+    Log(log::Args),
+    /// List the options of the system modules with types, defaults and descriptions.
+    Options(options::Args),
+    /// Bootstrap seeds: regenerate the pinned Debian packages.
+    Bootstrap(bootstrap::Args),
 }
 
 impl GlobalArgs {
@@ -135,6 +150,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Instantiate(args) => eval::exec_instantiate(&cli.global, args),
         Command::Build(args) => system::exec_build(&cli.global, args),
         Command::RunVm(args) => system::exec_run_vm(&cli.global, args),
+        Command::System(args) => generation::exec(&cli.global, args),
+        Command::Snapshot(args) => snapshot::exec(&cli.global, args),
+        Command::Log(args) => log::exec(&cli.global, args),
+        Command::Options(args) => options::exec(&cli.global, args),
+        Command::Bootstrap(args) => bootstrap::exec(&cli.global, args),
     }
 }
 
