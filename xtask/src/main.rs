@@ -164,7 +164,10 @@ fn build_static_init() -> Result<std::path::PathBuf> {
 
 /// Packages built as static binaries into `target/b8g-bin/bin`, and the binaries
 /// each one contributes.
-const STATIC_BINS: &[(&str, &[&str])] = &[("b8g-init", &["b8g-init", "b8gctl"])];
+const STATIC_BINS: &[(&str, &[&str])] = &[
+    ("b8g-init", &["b8g-init", "b8gctl"]),
+    ("b8g-unikernel-shim", &["b8g-unikernel-shim"]),
+];
 
 /// The main job: build images/minimal.nix and boot it under qemu (TCG) until
 /// its hello service greets the console.
