@@ -25,6 +25,10 @@ pub struct Config {
     pub boot: bool,
     /// The generation (`b8g.system=`), whose `activate` runs before units start.
     pub system: Option<PathBuf>,
+    /// Every unit's `[Install]` section enables it (a generation is immutable, so there
+    /// is no enable step). Off on a plain root without `b8g.system=` (a Debian rootfs):
+    /// there, as under systemd, only `.wants/`/`.requires/` links enable units.
+    pub install_enables: bool,
     pub default_timeout_start: Duration,
     pub default_timeout_stop: Duration,
     /// Time between SIGTERM and SIGKILL to all processes at shutdown.
@@ -75,6 +79,7 @@ impl Config {
             .unwrap_or("default.target")
             .to_string();
         Config {
+            install_enables: system.is_some(),
             unit_dirs,
             etc_dir,
             run_dir: "/run".into(),
@@ -108,6 +113,7 @@ impl Config {
         c.control_socket = root.join("run/b8g/control");
         c.boot = false;
         c.console = None;
+        c.install_enables = true;
         c
     }
 
@@ -166,6 +172,7 @@ impl Config {
                     self.unit_dirs = vec![s.join("units")];
                     self.etc_dir = s.join("etc");
                     self.system = Some(s);
+                    self.install_enables = true;
                 }
                 "--boot" => self.boot = true,
                 "--no-boot" => self.boot = false,

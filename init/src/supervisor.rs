@@ -328,6 +328,7 @@ impl Manager {
         let opts = LoadOptions {
             unit_dirs: self.cfg.unit_dirs.clone(),
             specifier_dirs: self.cfg.specifier_dirs(),
+            links_only: !self.cfg.install_enables,
         };
         let set = load::load(&opts, generated);
         let diags: Vec<String> = sysv_diags
@@ -371,6 +372,7 @@ impl Manager {
         let opts = LoadOptions {
             unit_dirs: self.cfg.unit_dirs.clone(),
             specifier_dirs: self.cfg.specifier_dirs(),
+            links_only: !self.cfg.install_enables,
         };
         if let Some((unit, diags)) = load::instantiate(&opts, &self.set, name) {
             for d in diags {
@@ -2283,6 +2285,7 @@ impl Manager {
         let opts = LoadOptions {
             unit_dirs: self.cfg.unit_dirs.clone(),
             specifier_dirs: self.cfg.specifier_dirs(),
+            links_only: !self.cfg.install_enables,
         };
         let Some((unit, diags)) = load::instantiate(&opts, &self.set, &inst) else {
             self.logs

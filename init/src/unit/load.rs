@@ -20,6 +20,10 @@ pub struct LoadOptions {
     /// Unit directories, highest priority first.
     pub unit_dirs: Vec<PathBuf>,
     pub specifier_dirs: SpecifierDirs,
+    /// Enable units only through `.wants/`/`.requires/` links, as systemd does on a
+    /// mutable root (Debian's packages make those links at install time), instead of
+    /// applying every unit's `[Install]` section (what an immutable generation wants).
+    pub links_only: bool,
 }
 
 /// A closed set of units keyed by canonical name, with aliases and diagnostics.
@@ -65,6 +69,7 @@ const BUILTIN: &[(&str, &str, &str, &str)] = &[
     ("network-pre.target", "", "", ""),
     ("network-online.target", "", "", "network.target"),
     ("nss-lookup.target", "", "", ""),
+    ("nss-user-lookup.target", "", "", ""),
     ("time-sync.target", "", "", ""),
     ("syslog.target", "", "", ""),
     ("sockets.target", "", "", ""),
@@ -248,6 +253,9 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
     queue.extend(sc.wants.keys().cloned());
     queue.extend(sc.requires.keys().cloned());
     let mut seen = BTreeSet::new();
+    // Units generated from SysV scripts (not overridden by a file): their "install" is
+    // the rcN.d links, already read, so they are enabled even when only links count.
+    let mut from_sysv = BTreeSet::new();
     // Pass 1: load the closure of names.
     while let Some(n) = queue.pop() {
         let n = set.aliases.get(&n).cloned().unwrap_or(n);
@@ -280,6 +288,7 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
             let dropins: Vec<PathBuf> = dropins.into_values().collect();
             load_file(&n, path, &dropins, &opts.specifier_dirs, &mut diags)
         } else if let Some(u) = generated.remove(&n) {
+            from_sysv.insert(n.clone());
             u
         } else if let Some(u) = builtin(&n) {
             u
@@ -310,7 +319,7 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
     // Pass 2: [Install] sections (Also= follows to the named units).
     let mut installs: Vec<(String, String, bool)> = Vec::new();
     for u in set.units.values() {
-        if u.load_error.is_some() {
+        if u.load_error.is_some() || (opts.links_only && !from_sysv.contains(&u.name)) {
             continue;
         }
         for t in &u.install.wanted_by {
@@ -619,8 +628,9 @@ mod tests {
         fs::write(lo.join("b.service"), "[Unit]\nWants=alias-a.service masked.service nothere.service\n[Service]\nExecStart=/bin/b\n").unwrap();
         let set = load(
             &LoadOptions {
-                unit_dirs: vec![hi, lo],
+                unit_dirs: vec![hi.clone(), lo.clone()],
                 specifier_dirs: SpecifierDirs::default(),
+                links_only: false,
             },
             vec![],
         );
@@ -661,5 +671,17 @@ mod tests {
         );
         assert_eq!(set.resolve("default.target"), "multi-user.target");
         assert!(set.diagnostics.is_empty(), "{:?}", set.diagnostics);
+        // On a mutable root only the links enable: a.service is installed, not enabled.
+        let linked = load(
+            &LoadOptions {
+                unit_dirs: vec![hi, lo],
+                specifier_dirs: SpecifierDirs::default(),
+                links_only: true,
+            },
+            vec![],
+        );
+        let mu = linked.get("multi-user.target").unwrap();
+        assert!(!mu.deps.wants.contains("a.service"));
+        assert!(mu.deps.wants.contains("getty@tty1.service"));
     }
 }

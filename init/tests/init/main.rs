@@ -4,4 +4,5 @@
 
 mod harness;
 mod qemu;
+mod qemu_debian;
 mod scenarios;

@@ -12,13 +12,19 @@ fn full() -> bool {
 }
 
 /// A newc cpio archive written by hand (the format is 110-byte ASCII headers).
-struct Cpio {
-    out: Vec<u8>,
+pub struct Cpio {
+    pub out: Vec<u8>,
     ino: u32,
 }
 
 impl Cpio {
-    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
+    pub fn new() -> Cpio {
+        Cpio {
+            out: Vec::new(),
+            ino: 0,
+        }
+    }
+    pub fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
         self.ino += 1;
         let hdr = format!(
             "070701{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
@@ -47,14 +53,65 @@ impl Cpio {
             self.out.push(0);
         }
     }
-    fn dir(&mut self, name: &str) {
+    pub fn dir(&mut self, name: &str) {
         self.entry(name, 0o040755, &[], (0, 0));
     }
-    fn file(&mut self, name: &str, mode: u32, data: &[u8]) {
+    pub fn file(&mut self, name: &str, mode: u32, data: &[u8]) {
         self.entry(name, 0o100000 | mode, data, (0, 0));
     }
-    fn symlink(&mut self, name: &str, target: &str) {
+    pub fn symlink(&mut self, name: &str, target: &str) {
         self.entry(name, 0o120777, target.as_bytes(), (0, 0));
+    }
+    /// Adds the tree under `dir` as `prefix/...` (directories, regular files with their
+    /// permission bits, symlinks), in sorted order so the archive is reproducible.
+    pub fn tree(&mut self, dir: &Path, prefix: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+            .map(|e| e.expect("dir entry").path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            let name = p.file_name().expect("name").to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let md = std::fs::symlink_metadata(&p).expect("lstat");
+            if md.file_type().is_symlink() {
+                let t = std::fs::read_link(&p).expect("readlink");
+                self.symlink(&rel, &t.to_string_lossy());
+            } else if md.is_dir() {
+                self.dir(&rel);
+                self.tree(&p, &rel);
+            } else if md.is_file() {
+                let data = std::fs::read(&p).expect("read file");
+                self.file(&rel, md.permissions().mode() & 0o7777, &data);
+            }
+        }
+    }
+    pub fn finish(mut self) -> Vec<u8> {
+        self.entry("TRAILER!!!", 0, &[], (0, 0));
+        self.out
+    }
+}
+
+/// The static b8g-init and b8gctl: from `B8G_INIT_BIN` (`cargo xtask test` builds them
+/// into target/b8g-bin), else built here (slow: a release build).
+pub fn static_init_and_ctl() -> (PathBuf, PathBuf) {
+    match std::env::var_os("B8G_INIT_BIN") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir).join("bin");
+            let (i, c) = (dir.join("b8g-init"), dir.join("b8gctl"));
+            assert!(
+                i.is_file() && c.is_file(),
+                "B8G_INIT_BIN={} has no bin/b8g-init and bin/b8gctl",
+                dir.display()
+            );
+            (i, c)
+        }
+        None => static_binaries(),
     }
 }
 
@@ -81,7 +138,7 @@ fn static_binaries() -> (PathBuf, PathBuf) {
     (rel.join("b8g-init"), rel.join("b8gctl"))
 }
 
-fn find_kernel() -> PathBuf {
+pub fn find_kernel() -> PathBuf {
     let mut k: Vec<PathBuf> = std::fs::read_dir("/boot")
         .expect("/boot is readable: install linux-image-amd64")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -114,11 +171,8 @@ fn qemu_boot_reaches_default_target_and_powers_off() {
             .is_ok(),
         "qemu-system-x86 is required"
     );
-    let (init, ctl) = static_binaries();
-    let mut c = Cpio {
-        out: Vec::new(),
-        ino: 0,
-    };
+    let (init, ctl) = static_init_and_ctl();
+    let mut c = Cpio::new();
     for d in [
         "bin",
         "sbin",
@@ -130,6 +184,7 @@ fn qemu_boot_reaches_default_target_and_powers_off() {
         "etc",
         "etc/systemd",
         "etc/systemd/system",
+        "etc/systemd/system/multi-user.target.wants",
         "var",
         "var/log",
         "var/lib",
@@ -163,10 +218,17 @@ fn qemu_boot_reaches_default_target_and_powers_off() {
         0o644,
         b"[Unit]\nAfter=hello.service\n[Service]\nExecStart=/bin/sh -c 'sleep 1; /bin/b8gctl poweroff'\n[Install]\nWantedBy=multi-user.target\n",
     );
-    c.entry("TRAILER!!!", 0, &[], (0, 0));
+    // No b8g.system= on the command line: like systemd, only links enable units.
+    for u in ["hello.service", "off.service"] {
+        c.symlink(
+            &format!("etc/systemd/system/multi-user.target.wants/{u}"),
+            &format!("../{u}"),
+        );
+    }
+    let archive = c.finish();
     let tmp = tempfile::tempdir().expect("tempdir");
     let initrd = tmp.path().join("initrd.cpio");
-    std::fs::write(&initrd, &c.out).expect("write initrd");
+    std::fs::write(&initrd, &archive).expect("write initrd");
     let t0 = std::time::Instant::now();
     let out = Command::new("timeout")
         .args([
