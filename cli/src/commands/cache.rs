@@ -214,7 +214,10 @@ fn push(global: &GlobalArgs, url: &str, paths: &[String], opts: PushArgs) -> Res
     let target =
         cache::open(url, opts.token).with_context(|| format!("cannot open cache {url}"))?;
     let bar = indicatif::ProgressBar::hidden();
-    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    // indicatif draws only on a terminal; -q silences it there too.
+    if global.quiet == 0 {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    }
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ({eta})")
             .expect("valid template")
@@ -245,13 +248,15 @@ fn push(global: &GlobalArgs, url: &str, paths: &[String], opts: PushArgs) -> Res
     let report = cache::push(&store, target.as_ref(), &paths, &push_opts)
         .with_context(|| format!("cannot push to {url}"))?;
     bar.finish_and_clear();
-    eprintln!(
-        "pushed {} paths ({} NAR bytes, {} uploaded), {} already in {url}",
-        report.pushed.len(),
-        report.nar_bytes,
-        report.file_bytes,
-        report.skipped
-    );
+    if global.quiet == 0 {
+        eprintln!(
+            "pushed {} paths ({} NAR bytes, {} uploaded), {} already in {url}",
+            report.pushed.len(),
+            report.nar_bytes,
+            report.file_bytes,
+            report.skipped
+        );
+    }
     for p in &report.pushed {
         println!("{}", store.print_path(p));
     }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use b8g_store::format::hash::{Encoding, HashAlgo, HashSink};
+use b8g_store::format::signing::SecretKey;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::{GcOptions, LocalStore, PathInfo, RootKind, VerifyOptions};
 use b8g_store::nar_fs;
@@ -137,6 +138,18 @@ enum StoreCommand {
         /// Print a JSON report.
         #[arg(long)]
         json: bool,
+    },
+    /// Sign valid store paths with a secret key (Nix's `nix store sign`); the
+    /// signature is recorded in the store and travels with every later push.
+    Sign {
+        /// Secret key file (`name:base64`, as `b8g cache key generate` writes).
+        #[arg(long, short = 'k', value_name = "FILE", required = true)]
+        key: PathBuf,
+        /// Sign the closure of the paths, not only them.
+        #[arg(short, long)]
+        recursive: bool,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
     },
     /// List the GC roots.
     Roots {
@@ -468,6 +481,30 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                     report.bytes_saved, report.files_linked
                 )])?;
             }
+        }
+        StoreCommand::Sign {
+            key,
+            recursive,
+            paths,
+        } => {
+            let store = open_store(global)?;
+            let text = std::fs::read_to_string(&key)
+                .with_context(|| format!("cannot read secret key {}", key.display()))?;
+            let key = SecretKey::parse(&text)
+                .with_context(|| format!("invalid secret key in {}", key.display()))?;
+            let mut paths: Vec<StorePath> = paths
+                .iter()
+                .map(|p| resolve_valid(&store, p))
+                .collect::<Result<_>>()?;
+            if recursive {
+                paths = store.closure(&paths)?.into_iter().collect();
+            }
+            let n = b8g_store::cache::sign_paths(&store, &key, &paths)?;
+            eprintln!(
+                "added {n} signatures by {} ({} paths already signed)",
+                key.name(),
+                paths.len() - n
+            );
         }
         StoreCommand::Roots { json } => {
             let store = open_store(global)?;

@@ -35,6 +35,13 @@ pub enum Encoder<W: Write> {
 
 impl<W: Write> Encoder<W> {
     pub fn new(c: &Compression, inner: W) -> io::Result<Encoder<W>> {
+        Encoder::with_size(c, inner, None)
+    }
+
+    /// Like [`Encoder::new`], told the exact length of what will be written:
+    /// zstd then sizes its window (and memory) to the input, which keeps
+    /// many small NARs compressed at once cheap.
+    pub fn with_size(c: &Compression, inner: W, size: Option<u64>) -> io::Result<Encoder<W>> {
         Ok(match c {
             Compression::None => Encoder::None(inner),
             Compression::Xz => Encoder::Xz(xz2::write::XzEncoder::new(inner, XZ_PRESET)),
@@ -42,6 +49,9 @@ impl<W: Write> Encoder<W> {
                 let mut e = zstd::stream::write::Encoder::new(inner, ZSTD_LEVEL)?;
                 // A frame checksum makes a corrupted file fail in the decoder, before the NAR hash check.
                 e.include_checksum(true)?;
+                if size.is_some() {
+                    e.set_pledged_src_size(size)?;
+                }
                 Encoder::Zstd(e)
             }
             other => return Err(unsupported(other)),

@@ -32,9 +32,9 @@ use thiserror::Error;
 use crate::format::narinfo::{CacheInfo, CacheInfoError, NarInfo, NarInfoError};
 use crate::format::store_path::{StoreDir, StorePath};
 
-pub use push::{push, PushEvent, PushOptions, PushReport};
+pub use push::{push, PushError, PushEvent, PushOptions, PushReport};
 pub use sign::{sign_paths, SignError};
-pub use substitute::{substitute, SubstituteError, SubstituteReport};
+pub use substitute::{query_substitutable, substitute, SubstituteError, SubstituteReport};
 pub use verify::{verify_cache, CacheProblem, CacheVerifyReport};
 
 /// Errors of the cache backends.

@@ -13,7 +13,12 @@
 //! and size, once its references are valid.
 //!
 //! The store is synchronous; store work runs on tokio's blocking pool and
-//! streams to the client through a bounded channel.
+//! streams to the client through a bounded channel. Memory stays bounded
+//! whatever the number of clients: at most [`NAR_PRODUCERS`] NARs are
+//! serialised and compressed at once (each holds a compressor and a few
+//! 64 KiB chunks in flight); further NAR requests wait for a slot. A client
+//! that goes away closes its channel, which stops its producer at the next
+//! chunk.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -124,8 +129,13 @@ impl ServerHandle {
     }
 }
 
+/// NARs serialised and compressed at the same time (see the module doc).
+pub const NAR_PRODUCERS: usize = 16;
+
 struct Server {
     store: Arc<LocalStore>,
+    /// One permit per NAR being produced.
+    producers: Arc<tokio::sync::Semaphore>,
     key: Option<SecretKey>,
     push_token: Option<String>,
     compression: Compression,
@@ -162,6 +172,7 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
     })?;
     let server = Arc::new(Server {
         store,
+        producers: Arc::new(tokio::sync::Semaphore::new(NAR_PRODUCERS)),
         key: opts.key,
         push_token: opts.push_token,
         compression: opts.compression,
@@ -431,9 +442,16 @@ impl Write for Counter {
     }
 }
 
-/// Serialises `real` as a NAR compressed with `c` into `out`.
-fn produce<W: Write>(real: &std::path::Path, c: &Compression, out: W) -> io::Result<W> {
-    let enc = Encoder::new(c, out)?;
+/// Serialises `real` (whose NAR is `nar_size` bytes) as a NAR compressed
+/// with `c` into `out`. The output is a function of the NAR alone, so a
+/// range request can count the length first and then send a window.
+fn produce<W: Write>(
+    real: &std::path::Path,
+    nar_size: u64,
+    c: &Compression,
+    out: W,
+) -> io::Result<W> {
+    let enc = Encoder::with_size(c, out, Some(nar_size))?;
     let enc = nar_fs::dump_path(real, enc).map_err(io::Error::other)?;
     enc.finish()
 }
@@ -490,7 +508,16 @@ async fn get_nar(
         Some(nar_size)
     } else if range_header.is_some() {
         let (r, c) = (real.clone(), s.compression.clone());
-        match blocking(move || produce(&r, &c, Counter(0)).map(|c| c.0)).await {
+        let permit = match s.producers.clone().acquire_owned().await {
+            Ok(p) => p,
+            Err(e) => return internal(e),
+        };
+        match blocking(move || {
+            let _permit = permit;
+            produce(&r, nar_size, &c, Counter(0)).map(|c| c.0)
+        })
+        .await
+        {
             Err(resp) => return resp,
             Ok(Err(e)) => return internal(e),
             Ok(Ok(n)) => Some(n),
@@ -536,14 +563,20 @@ async fn get_nar(
     }
     let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
     let compression = s.compression.clone();
+    // Waiting here (not in the blocking pool) keeps idle requests cheap.
+    let permit = match s.producers.clone().acquire_owned().await {
+        Ok(p) => p,
+        Err(e) => return internal(e),
+    };
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let w = ChannelWriter {
             tx: tx.clone(),
             skip,
             limit,
             buf: Vec::with_capacity(1 << 16),
         };
-        match produce(&real, &compression, w) {
+        match produce(&real, nar_size, &compression, w) {
             Ok(mut w) => {
                 let _ = w.flush();
             }

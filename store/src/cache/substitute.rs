@@ -9,6 +9,30 @@
 //! local store, which hashes and unpacks it in the same pass and registers
 //! the path only when hash and size equal the signed narinfo's. Fetches
 //! that fail (network, truncated data) are retried from scratch.
+//!
+//! # For the builder (`b8g-build --substituters … --trusted-public-keys …`)
+//!
+//! 1. Open each URL once with [`super::open`]`(url, None)` and keep them as
+//!    `Vec<Arc<dyn BinaryCache>>` (`Arc::from(box)`); parse each key with
+//!    [`PublicKey::parse`] (`name:base64`, as in `nix.conf`).
+//! 2. Before building a derivation, call [`substitute`]`(&outputs, &caches,
+//!    &keys, &store)` with its output paths. It is all or nothing per call:
+//!    - `Ok(report)`: every path and its closure is valid (fetched, or valid
+//!      before); `report.substituted` lists what was fetched, references first.
+//!    - `Err(SubstituteError::Unavailable { .. })`: some path (or a reference)
+//!      has no narinfo signed by a trusted key in any cache; nothing new was
+//!      registered for it. Build instead.
+//!    - `Err(SubstituteError::Fetch { .. })`: a cache offered the path but its
+//!      NAR could not be had or did not match (after retries for network
+//!      faults). Paths fetched before the failure stay valid (each is complete
+//!      and checked); the failing one is not registered. Build instead, or fail.
+//!    - `Err(SubstituteError::Store(..))`: the local store failed; stop.
+//! 3. To learn what the caches could provide without fetching (e.g. to plan
+//!    a build), use [`query_substitutable`]; it asks the same way (all caches
+//!    at once, signature checked) but downloads no NAR.
+//!
+//! Calls are blocking and may run on several threads at once with the same
+//! store (the store locks what it must); each call uses a few threads of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{mpsc, Arc, Mutex};
@@ -167,9 +191,41 @@ fn fetch_one(
     }
 }
 
+/// Which of `paths` some cache in `substituters` offers with a narinfo signed
+/// by one of `trusted_keys` (only the narinfos are fetched; their NARs and
+/// references are not checked). The value is the URL of the cache whose
+/// acceptable answer came first.
+pub fn query_substitutable(
+    store_dir: &StoreDir,
+    paths: &[StorePath],
+    substituters: &[Arc<dyn BinaryCache>],
+    trusted_keys: &[PublicKey],
+) -> BTreeMap<StorePath, String> {
+    let trusted = Arc::new(trusted_keys.to_vec());
+    let found: Mutex<BTreeMap<StorePath, String>> = Mutex::new(BTreeMap::new());
+    let next = Mutex::new(paths.iter());
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL.min(paths.len()) {
+            s.spawn(|| loop {
+                let Some(p) = next.lock().unwrap_or_else(|e| e.into_inner()).next() else {
+                    return;
+                };
+                if let Ok((_, i)) = query(store_dir, p, substituters, &trusted) {
+                    found
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(p.clone(), substituters[i].url().to_owned());
+                }
+            });
+        }
+    });
+    found.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Makes `paths` and their closures valid in `store` from `substituters`,
 /// accepting only narinfos signed by one of `trusted_keys` and NARs that
-/// match them. Paths already valid are left alone.
+/// match them. Paths already valid are left alone. See the module doc for
+/// what each outcome means to a caller that can build instead.
 pub fn substitute(
     paths: &[StorePath],
     substituters: &[Arc<dyn BinaryCache>],
