@@ -1,6 +1,14 @@
 # Seeds as store paths: each pinned .deb is fetched by a fixed-output derivation
 # (`builtin:b8g-fetch-deb`, which runs the host's `apt-get download` and is
 # checked against the pinned hash) and unpacked in-process (`builtin:b8g-unpack-deb`).
+#
+# `debPackage` then lays unpacked packages out as a store path that needs
+# nothing from the host: `usr/` merged into the top, absolute symlinks pointed
+# into the store, and every dynamic ELF file given the store's glibc ld.so as
+# interpreter and a RUNPATH of the store paths of its libraries (rewritten by
+# Debian's patchelf, itself run through the seed ld.so, in the sandbox with the
+# static busybox as the only shell). `seeds.<name>` are the pinned packages laid
+# out this way, with their library dependencies.
 { b8gTree }:
 let
   pins = import ./pins.nix;
@@ -21,8 +29,83 @@ let
     src = fetchDeb pin;
     preferLocalBuild = true;
   };
-  busyboxDeb = unpackDeb pins.busybox-static;
-  kernelDeb = unpackDeb pins.linux-image;
+  # Unpacked, untouched packages, by pin name.
+  raw = builtins.mapAttrs (_: unpackDeb) pins;
+  busyboxDeb = raw.busybox-static;
+  busyboxBin = "${busyboxDeb}/bin/busybox";
+
+  # Debian's patchelf run from the unpacked packages through their ld.so: it
+  # needs no rewriting of its own, so the seeds do not depend on themselves.
+  patchelfCmd =
+    let libc = raw.libc6; in
+    "${libc}/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path "
+    + "${libc}/lib/x86_64-linux-gnu:${raw."libstdc++6"}/usr/lib/x86_64-linux-gnu:${raw.libgcc-s1}/lib/x86_64-linux-gnu "
+    + "${raw.patchelf}/usr/bin/patchelf";
+
+  # The store's dynamic loader: every rewritten program names it as interpreter.
+  interpreter = "${seeds.libc6}/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2";
+
+  # `debPackage { name; debs = [ pin ... ]; deps = [ laid-out store paths ]; }`:
+  # one store path from one or more Debian packages (see the file comment).
+  # `rewriteElf = false` only copies and merges (glibc itself).
+  debPackage = { name, debs, deps ? [ ], rewriteElf ? true }: derivation {
+    inherit name deps;
+    system = "x86_64-linux";
+    builder = busyboxBin;
+    args = [ "sh" ./deb-package.sh ];
+    busybox = busyboxBin;
+    srcs = map unpackDeb debs;
+    rewriteElf = if rewriteElf then "1" else "";
+    interpreter = if rewriteElf then interpreter else "";
+    patchelf = if rewriteElf then patchelfCmd else "";
+  };
+
+  # Which pinned packages make each seed, and the seeds it links against.
+  layout = with seeds; {
+    libc6 = { debs = [ "libc6" ]; rewriteElf = false; };
+    libgcc-s1 = { deps = [ libc6 ]; };
+    "libstdc++6" = { deps = [ libc6 libgcc-s1 ]; };
+    patchelf = { deps = [ libc6 libgcc-s1 seeds."libstdc++6" ]; };
+    zlib1g = { deps = [ libc6 ]; };
+    libcrypt1 = { deps = [ libc6 ]; };
+    libpcre2-8-0 = { deps = [ libc6 ]; };
+    libssl3 = { deps = [ libc6 ]; };
+    libzstd1 = { deps = [ libc6 ]; };
+    libjansson4 = { deps = [ libc6 ]; };
+    libgmp10 = { deps = [ libc6 ]; };
+    libmpfr6 = { deps = [ libc6 libgmp10 ]; };
+    libmpc3 = { deps = [ libc6 libgmp10 libmpfr6 ]; };
+    libisl23 = { deps = [ libc6 libgmp10 ]; };
+    make = { deps = [ libc6 ]; };
+    nginx = {
+      debs = [ "nginx" "nginx-common" ];
+      deps = [ libc6 libcrypt1 libpcre2-8-0 libssl3 zlib1g ];
+    };
+    # The C toolchain: gcc's driver finds cc1, collect2, crtbegin.o and libgcc
+    # relative to its own location, so gcc-12 and cpp-12 share one store path.
+    gcc = {
+      debs = [ "gcc-12" "cpp-12" "gcc-12-base" "libcc1-0" "libgcc-12-dev" "libgomp1" "libatomic1" "libquadmath0" ];
+      deps = [ libc6 libgcc-s1 seeds."libstdc++6" libgmp10 libisl23 libmpc3 libmpfr6 libzstd1 zlib1g ];
+    };
+    binutils = {
+      debs = [ "binutils" "binutils-common" "binutils-x86-64-linux-gnu" "libbinutils" "libctf0" "libctf-nobfd0" "libgprofng0" ];
+      deps = [ libc6 libgcc-s1 seeds."libstdc++6" libjansson4 libzstd1 zlib1g ];
+    };
+    # glibc's headers, crt files and link-time libraries (with the kernel's headers).
+    libc-dev = {
+      debs = [ "libc6-dev" "libc-dev-bin" "linux-libc-dev" "libcrypt-dev" "libnsl-dev" "libnsl2" "libtirpc-dev" "libtirpc3" "rpcsvc-proto" ];
+      deps = [ libc6 libcrypt1 ];
+    };
+  };
+  seeds = builtins.mapAttrs
+    (name: l: debPackage {
+      name = "${name}-${builtins.replaceStrings [ ":" "~" ] [ "_" "_" ] pins.${builtins.head (l.debs or [ name ])}.version}";
+      debs = map (d: pins.${d}) (l.debs or [ name ]);
+      deps = l.deps or [ ];
+      rewriteElf = l.rewriteElf or true;
+    })
+    layout;
+
   # Applets linked in bin/; busybox-static provides all of them.
   applets = [
     "sh" "ash" "cat" "chmod" "chown" "cp" "cut" "date" "dd" "df" "dmesg" "echo" "env" "false" "find" "getty"
@@ -31,12 +114,31 @@ let
     "rmdir" "sed" "seq" "sleep" "sort" "stat" "su" "switch_root" "sync" "tail" "tar" "tee" "test" "touch"
     "tr" "true" "udhcpc" "umount" "uname" "uptime" "vi" "wc" "wget" "which" "xargs" "["
   ];
-in
-{
-  inherit fetchDeb unpackDeb pins;
+  kernelDeb = raw.linux-image;
+
   busybox = b8gTree "busybox-${builtins.replaceStrings [ ":" ] [ "_" ] pins.busybox-static.version}"
     ({ "bin/busybox" = { type = "symlink"; target = "${busyboxDeb}/bin/busybox"; }; }
       // builtins.listToAttrs (map (a: { name = "bin/${a}"; value = { type = "symlink"; target = "busybox"; }; }) applets));
+
+  # The seed C toolchain: bin/{cc,gcc,cpp,as,ld,ar,...,make}. `cc` is gcc 12
+  # with glibc's headers, crt files and store-path linker scripts; what it links
+  # runs with the store's ld.so and glibc (see cc.sh).
+  cc = derivation {
+    name = "seed-cc-${pins.gcc-12.version}";
+    system = "x86_64-linux";
+    builder = busyboxBin;
+    args = [ "sh" ./cc.sh ];
+    busybox = busyboxBin;
+    shell = busybox;
+    inherit (seeds) gcc binutils make;
+    libc = seeds.libc6;
+    libgccS = seeds.libgcc-s1;
+    libcDev = seeds.libc-dev;
+    inherit interpreter;
+  };
+in
+{
+  inherit fetchDeb unpackDeb pins raw debPackage seeds interpreter busyboxBin busybox cc;
   linux = b8gTree "linux-${pins.linux-image.kernelVersion}" {
     vmlinuz = { type = "symlink"; target = "${kernelDeb}/boot/vmlinuz-${pins.linux-image.kernelVersion}"; };
     "lib/modules" = { type = "symlink"; target = "${kernelDeb}/lib/modules"; };

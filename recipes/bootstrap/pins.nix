@@ -13,4 +13,209 @@
     sha256 = "a86e2049672f52354c4536a089203b6c82639420424d31c91cf31a181fd4d8f1";
     kernelVersion = "6.1.0-56-amd64";
   };
+  patchelf = {
+    package = "patchelf";
+    version = "0.14.3-1+b1";
+    sha256 = "0364b90e81faabbb9569076063952c7bcbf07f83d954a2f2602a163d65be60e6";
+  };
+  libc6 = {
+    package = "libc6";
+    version = "2.36-9+deb12u14";
+    sha256 = "ba4f88f73dbc3ae9055f3c20f4523bfdbaf1ad13ff95e258924f77d20b4fbedf";
+  };
+  "libstdc++6" = {
+    package = "libstdc++6";
+    version = "12.2.0-14+deb12u1";
+    sha256 = "5cd3171216d4ab0fc911cfe9c35509bf2dd8f47761c43b7f6a4296701551a24d";
+  };
+  libgcc-s1 = {
+    package = "libgcc-s1";
+    version = "12.2.0-14+deb12u1";
+    sha256 = "3016e62cb4b7cd8038822870601f5ed131befe942774d0f745622cc77d8a88f7";
+  };
+  gcc-12-base = {
+    package = "gcc-12-base";
+    version = "12.2.0-14+deb12u1";
+    sha256 = "1896a2aacf4ad681ff5eacc24a5b0ca4d5d9c9b9c9e4b6de5197bc1e116ea619";
+  };
+  nginx = {
+    package = "nginx";
+    version = "1.22.1-9+deb12u11";
+    sha256 = "4e2778e675c07d0f2d8d3b6f5ff84f6483ade1d82c21c910eb9a2787e1cf1b1a";
+  };
+  nginx-common = {
+    package = "nginx-common";
+    version = "1.22.1-9+deb12u11";
+    sha256 = "8ef1715ff5a9764fb5f810116acee417f4e092032212b6e4f392e8d2cd6b0952";
+  };
+  libpcre2-8-0 = {
+    package = "libpcre2-8-0";
+    version = "10.42-1+deb12u2";
+    sha256 = "d2f7edfcc7689b9e0761c2742cc824ac86a20768bc5e8057818dc6875291fe76";
+  };
+  libssl3 = {
+    package = "libssl3";
+    version = "3.0.22-1~deb12u2";
+    sha256 = "cb4784740daa9b3b0eaea2b444bbefa686794afbbf3d678d238c1fd9875f2efd";
+  };
+  zlib1g = {
+    package = "zlib1g";
+    version = "1:1.2.13.dfsg-1";
+    sha256 = "d7dd1d1411fedf27f5e27650a6eff20ef294077b568f4c8c5e51466dc7c08ce4";
+  };
+  libcrypt1 = {
+    package = "libcrypt1";
+    version = "1:4.4.33-2";
+    sha256 = "f5f60a5cdfd4e4eaa9438ade5078a57741a7a78d659fcb0c701204f523e8bd29";
+  };
+  gcc-12 = {
+    package = "gcc-12";
+    version = "12.2.0-14+deb12u1";
+    sha256 = "b46f33cc2ec245e435e043807038cecf4b201ef004800e9dfc1455240360e49d";
+  };
+  cpp-12 = {
+    package = "cpp-12";
+    version = "12.2.0-14+deb12u1";
+    sha256 = "fedbb98e877adde83c983c6071537ea25ac52b277ac6e4637d85025949ca1454";
+  };
+  libcc1-0 = {
+    package = "libcc1-0";
+    version = "12.2.0-14+deb12u1";
+    sha256 = "4ee6009633003f47de98333ea7f7d8835ec563ae2ac4f30251dbfee04d75d46b";
+  };
+  binutils = {
+    package = "binutils";
+    version = "2.40-2";
+    sha256 = "83c3e20b53e1fbd84d764c3ba27d26a0376e361ae5d7fb37120196934dd87424";
+  };
+  binutils-common = {
+    package = "binutils-common";
+    version = "2.40-2";
+    sha256 = "ab314134f43a0891a48f69a9bc33d825da748fa5e0ba2bebb7a5c491b026f1a0";
+  };
+  binutils-x86-64-linux-gnu = {
+    package = "binutils-x86-64-linux-gnu";
+    version = "2.40-2";
+    sha256 = "2d7ea8a570d768224d7f2424abbe6f373d2154865a1fa7f56c80d43ecf492521";
+  };
+  libbinutils = {
+    package = "libbinutils";
+    version = "2.40-2";
+    sha256 = "fcf55b99e5f8a78f3c8ce9b6957f1024f394cf20c196b100d308a57e43547710";
+  };
+  libctf0 = {
+    package = "libctf0";
+    version = "2.40-2";
+    sha256 = "3fb7b6f326be3fae4a87a3d33b9269bd06c1e4346a24bd737f265067e3b7427f";
+  };
+  libctf-nobfd0 = {
+    package = "libctf-nobfd0";
+    version = "2.40-2";
+    sha256 = "ef1dfcf22de41ea90ebd3d505447ccccd999e96b85aa777a1d7d981dc3b347aa";
+  };
+  libgprofng0 = {
+    package = "libgprofng0";
+    version = "2.40-2";
+    sha256 = "a3c4092d84f19d13caf90f3c96eec53db8819f0e3a5247434944d71ed75fa53d";
+  };
+  libjansson4 = {
+    package = "libjansson4";
+    version = "2.14-2";
+    sha256 = "3fc9742f9f1a37bcb9931df6074b4d1483419ef832ad5349f47323e75fc27864";
+  };
+  libzstd1 = {
+    package = "libzstd1";
+    version = "1.5.4+dfsg2-5";
+    sha256 = "6315b5ac38b724a710fb96bf1042019398cb656718b1522279a5185ed39318fa";
+  };
+  libc6-dev = {
+    package = "libc6-dev";
+    version = "2.36-9+deb12u14";
+    sha256 = "0218fc2befcd784c1b0c6292c0a137ce89fad054efaa579ad083bee0f2c01aae";
+  };
+  libc-dev-bin = {
+    package = "libc-dev-bin";
+    version = "2.36-9+deb12u14";
+    sha256 = "f61d923b703401023bec2ac3d9d1c9ad7341930fbe11736f7f5ef64b489d03c4";
+  };
+  linux-libc-dev = {
+    package = "linux-libc-dev";
+    version = "6.1.192-2";
+    sha256 = "e0632f8e55ec0d2d1c56f9c65a8bcb64ad5d79add297266bc89c616dfef9a7fe";
+  };
+  libcrypt-dev = {
+    package = "libcrypt-dev";
+    version = "1:4.4.33-2";
+    sha256 = "81ccd29130f75a9e3adabc80e61921abff42f76761e1f792fa2d1bb69af7f52f";
+  };
+  libnsl-dev = {
+    package = "libnsl-dev";
+    version = "1.3.0-2";
+    sha256 = "bb81a188c119cd7fdebae723cbc95887b6c549b2fe4fb7e268a9c8846444da99";
+  };
+  libnsl2 = {
+    package = "libnsl2";
+    version = "1.3.0-2";
+    sha256 = "c0d83437fdb016cb289436f49f28a36be44b3e8f1f2498c7e3a095f709c0d6f8";
+  };
+  libtirpc-dev = {
+    package = "libtirpc-dev";
+    version = "1.3.3+ds-1";
+    sha256 = "03326473eed54ffa27efae19aa5d6aeb402930968f869f318445513093691d55";
+  };
+  libtirpc3 = {
+    package = "libtirpc3";
+    version = "1.3.3+ds-1";
+    sha256 = "2a46d5a5e9486da11ffeff5740931740d6deae4f92cd6098df060dc5dff1e1c7";
+  };
+  rpcsvc-proto = {
+    package = "rpcsvc-proto";
+    version = "1.4.3-1";
+    sha256 = "32ac0692694f8a34cc90c895f4fc739680fb2ef0e2d4870a68833682bf1c81a3";
+  };
+  libgcc-12-dev = {
+    package = "libgcc-12-dev";
+    version = "12.2.0-14+deb12u1";
+    sha256 = "d720259380a84f2ffc6fe516eff5cbe9c8a005138e8d6a5748747ba4b3404a82";
+  };
+  libgomp1 = {
+    package = "libgomp1";
+    version = "12.2.0-14+deb12u1";
+    sha256 = "48fec46bda7f5b1638b9e959889bfbc20491247d402d120bb152687eb48143d7";
+  };
+  libatomic1 = {
+    package = "libatomic1";
+    version = "12.2.0-14+deb12u1";
+    sha256 = "fbd4e154a6b444229ea002cc209df099209c0adc09102e5fd21239a3d2b55e2d";
+  };
+  libquadmath0 = {
+    package = "libquadmath0";
+    version = "12.2.0-14+deb12u1";
+    sha256 = "3f0c9a4c730da2fdab001cae596625438598fd2996d29d888feeb4c1cdc9011f";
+  };
+  libisl23 = {
+    package = "libisl23";
+    version = "0.25-1.1";
+    sha256 = "ebff0b2f8b220c74224197523019366e97ee4770d464bebc48e4865114e4da0e";
+  };
+  libmpc3 = {
+    package = "libmpc3";
+    version = "1.3.1-1";
+    sha256 = "d7f79544790e44f9b0c8cb9034a18c58d37f8702a15f32539050718679e52f80";
+  };
+  libmpfr6 = {
+    package = "libmpfr6";
+    version = "4.2.0-1";
+    sha256 = "37b7a2b4e78890b6a074777f27b96c84f58e81558ba08410c2b6c0ca4a4ad77b";
+  };
+  libgmp10 = {
+    package = "libgmp10";
+    version = "2:6.2.1+dfsg1-1.1";
+    sha256 = "187aedef2ed763f425c1e523753b9719677633c7eede660401739e9c893482bd";
+  };
+  make = {
+    package = "make";
+    version = "4.3-4.1";
+    sha256 = "a1a83af8cbd854af887b72ad196b1f4af58387815e21ced1000253a116a46e2a";
+  };
 }

@@ -13,6 +13,9 @@ let
       else builtins.path { path = b8gBin; name = "b8g-init"; };
     bootstrap = import ../bootstrap { inherit (final) b8gTree; };
     inherit (final.bootstrap) busybox linux;
+    nginx = import ./nginx { inherit (final) bootstrap; };
+    stdenv = import ./stdenv { inherit (final) bootstrap; };
+    hello = import ./hello { inherit (final) stdenv; };
   };
 in
 lib.fix (lib.extends (lib.composeManyExtensions overlays) base)
