@@ -1,7 +1,562 @@
-//! `cargo xtask bench cache`: cache push and pull against nix copy and cp -a (issue 8).
+//! `cargo xtask bench cache`: pushing and pulling a closure of real binaries
+//! through binary caches, b8g against `nix copy` (Nix 2.8, zstd) in the same
+//! run, with `cp -a` + `sync` of the same files as the physical reference.
+//!
+//! Data: regular files and symlinks copied from `/usr/lib` (sorted, so the
+//! same machine gives the same set) until `--mib` MiB (default 1024), split
+//! into store paths of varied sizes (64 MiB down to 256 KiB, like a real
+//! closure of a few big libraries and many small packages). The same trees
+//! are added to a throw-away b8g store and a throw-away Nix store (never the
+//! host's /nix); both give the same store paths.
+//!
+//! Timed, each ending with `sync` so written bytes are on disk:
+//! - `cp -a` of the source trees;
+//! - push to `file://` (Nix: `nix copy --to file://…?compression=zstd&secret-key=…`;
+//!   b8g: `b8g cache push file://… --key …`);
+//! - pull from `file://` into an empty store, signatures checked by both;
+//! - push over HTTP on loopback to `b8g cache serve --push-token-file` of an
+//!   empty store (Nix authenticates with a netrc file); the server checks
+//!   and imports every path;
+//! - pull over HTTP from `b8g cache serve` of the source store (NARs
+//!   serialised and zstd-compressed on the fly, narinfos signed on the way
+//!   out) into an empty store.
+//!
+//! Ratios are "nix copy time / b8g time" (above 1: b8g is faster). Pulled
+//! stores are checked afterwards with `b8g store verify --check-contents`
+//! (not timed). The page cache is not dropped: every tool reads warm files.
 
-use anyhow::{bail, Result};
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
 
-pub fn run(_args: &[String]) -> Result<()> {
-    bail!("the cache benchmark is not written yet")
+use anyhow::{bail, ensure, Context, Result};
+
+const STORE_DIR: &str = "/nix/store";
+const PUSH_TOKEN: &str = "bench-push-token";
+
+struct Options {
+    bytes: u64,
+    dir: Option<PathBuf>,
+    keep: bool,
+    jobs: Option<String>,
+    b8g: Option<PathBuf>,
+    source: PathBuf,
+}
+
+fn parse_args(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        bytes: 1 << 30,
+        dir: None,
+        keep: false,
+        jobs: None,
+        b8g: None,
+        source: PathBuf::from("/usr/lib"),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--mib" => o.bytes = value(a)?.parse::<u64>().context("--mib")? << 20,
+            "--dir" => o.dir = Some(PathBuf::from(value(a)?)),
+            "--keep" => o.keep = true,
+            "--jobs" | "-j" => o.jobs = Some(value(a)?.clone()),
+            "--b8g" => o.b8g = Some(PathBuf::from(value(a)?)),
+            "--source" => o.source = PathBuf::from(value(a)?),
+            "-h" | "--help" => {
+                eprintln!(
+                    "usage: cargo xtask bench cache [--mib N] [--source DIR] [--jobs N] [--b8g BIN] [--dir DIR] [--keep]"
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown option {other:?} (try --help)"),
+        }
+    }
+    ensure!(o.bytes > 0, "--mib must be positive");
+    Ok(o)
+}
+
+fn need_tool(name: &str) -> Result<()> {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ensure!(
+        found,
+        "the cache benchmark needs `{name}` (Debian packages nix-bin, python3, coreutils)"
+    );
+    Ok(())
+}
+
+/// Runs `cmd`, failing with its output if it fails; returns stdout.
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed with {}:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `cmd` then `sync`; returns the wall time of both.
+fn timed(what: &str, cmd: &mut Command) -> Result<f64> {
+    let t = Instant::now();
+    output(cmd).with_context(|| what.to_owned())?;
+    output(&mut Command::new("sync"))?;
+    let s = t.elapsed().as_secs_f64();
+    eprintln!("  {what}: {s:.2} s");
+    Ok(s)
+}
+
+/// The files to copy under `source`, sorted, with their sizes.
+fn collect(source: &Path, limit: u64) -> Result<Vec<(PathBuf, u64)>> {
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    let mut stack = vec![source.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        names.sort();
+        for p in names.into_iter().rev() {
+            let Ok(meta) = fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(p);
+            } else if meta.is_file() || meta.file_type().is_symlink() {
+                files.push((p, if meta.is_file() { meta.len() } else { 0 }));
+            }
+        }
+    }
+    files.sort();
+    for (p, len) in files {
+        // Unreadable files (sockets, permissions) would break both tools alike; skip them.
+        if len > 0 && fs::File::open(&p).is_err() {
+            continue;
+        }
+        total += len;
+        out.push((p, len));
+        if total >= limit {
+            break;
+        }
+    }
+    ensure!(
+        total >= limit / 2,
+        "{} holds only {} MiB of files; pass a smaller --mib or another --source",
+        source.display(),
+        total >> 20
+    );
+    Ok(out)
+}
+
+/// Copies the files into store-path-sized groups `src/p-NNN/…`; returns the group directories.
+fn lay_out(files: &[(PathBuf, u64)], source: &Path, src: &Path) -> Result<Vec<PathBuf>> {
+    // A closure has a few big paths and many small ones.
+    const TARGETS: [u64; 6] = [64 << 20, 16 << 20, 4 << 20, 1 << 20, 256 << 10, 8 << 20];
+    let mut groups = Vec::new();
+    let mut current: Option<(PathBuf, u64, u64)> = None;
+    for (f, len) in files {
+        if current
+            .as_ref()
+            .is_none_or(|(_, size, target)| size >= target)
+        {
+            let dir = src.join(format!("p-{:03}", groups.len()));
+            fs::create_dir_all(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
+            let target = TARGETS[groups.len() % TARGETS.len()];
+            groups.push(dir.clone());
+            current = Some((dir, 0, target));
+        }
+        let Some((dir, size, _)) = current.as_mut() else {
+            unreachable!("set just above");
+        };
+        let rel = f.strip_prefix(source).unwrap_or(f);
+        let to = dir.join(rel);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("mkdir {}", parent.display()))?;
+        }
+        let meta = fs::symlink_metadata(f)?;
+        if meta.file_type().is_symlink() {
+            symlink(fs::read_link(f)?, &to).with_context(|| format!("symlink {}", to.display()))?;
+        } else {
+            fs::copy(f, &to).with_context(|| format!("copy {}", f.display()))?;
+        }
+        *size += len;
+    }
+    Ok(groups)
+}
+
+/// A b8g command against a chroot store under `root`.
+fn b8g(bin: &Path, root: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin);
+    c.args([
+        "--store-dir",
+        STORE_DIR,
+        "--state-dir",
+        "/nix/var/b8g",
+        "--root",
+    ])
+    .arg(root)
+    .args(args)
+    .env_remove("B8G_STORE_DIR")
+    .env_remove("B8G_STATE_DIR")
+    .env_remove("B8G_STORE_ROOT");
+    c
+}
+
+/// `nix` with flakes off, the experimental command on and no network substituters.
+fn nix(args: &[&str]) -> Command {
+    let mut c = Command::new("nix");
+    c.args([
+        "--extra-experimental-features",
+        "nix-command",
+        "--option",
+        "substituters",
+        "",
+    ])
+    .args(args);
+    c
+}
+
+/// A `b8g cache serve` process; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(mut cmd: Command) -> Result<Server> {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot start b8g cache serve")?;
+        let stderr = child.stderr.take().context("piped stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .context("b8g cache serve exited before listening")??;
+            if let Some(i) = line.find("http://") {
+                break line[i..].trim().to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Server { child, url })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn b8g_binary(o: &Options) -> Result<PathBuf> {
+    if let Some(b) = &o.b8g {
+        return Ok(b.clone());
+    }
+    crate::run(crate::cargo().args(["build", "--release", "-p", "b8g-cli", "--bin", "b8g"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::root().join("target"));
+    Ok(target.join("release/b8g"))
+}
+
+fn du(path: &Path) -> Result<u64> {
+    let out = output(Command::new("du").args(["-sb"]).arg(path))?;
+    out.split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .context("du output")
+}
+
+/// Entry point, wired to `cargo xtask bench cache`.
+pub fn run(args: &[String]) -> Result<()> {
+    let o = parse_args(args)?;
+    for t in ["nix", "nix-store", "cp", "sync", "du"] {
+        need_tool(t)?;
+    }
+    let bin = b8g_binary(&o)?;
+    let work = match &o.dir {
+        Some(d) => d.clone(),
+        None => PathBuf::from(format!("/tmp/b8g-bench-cache-{}", std::process::id())),
+    };
+    ensure!(
+        !work.exists(),
+        "{} exists; remove it or pass another --dir",
+        work.display()
+    );
+    fs::create_dir_all(&work)?;
+    let result = bench(&o, &bin, &work);
+    if !o.keep {
+        // Nix makes its store read-only; make it writable so it can be removed.
+        let _ = Command::new("chmod")
+            .args(["-R", "u+w"])
+            .arg(&work)
+            .status();
+        let _ = fs::remove_dir_all(&work);
+    }
+    result
+}
+
+fn bench(o: &Options, bin: &Path, w: &Path) -> Result<()> {
+    eprintln!(
+        "bench cache: collecting {} MiB from {}",
+        o.bytes >> 20,
+        o.source.display()
+    );
+    let files = collect(&o.source, o.bytes)?;
+    let src = w.join("src");
+    let groups = lay_out(&files, &o.source, &src)?;
+    let data = du(&src)?;
+    eprintln!(
+        "  {} files, {} MiB in {} store paths",
+        files.len(),
+        data >> 20,
+        groups.len()
+    );
+    let group_args: Vec<&str> = groups
+        .iter()
+        .map(|g| g.to_str().context("UTF-8 path"))
+        .collect::<Result<_>>()?;
+
+    // Keys in Nix's format, made by Nix, used by both tools.
+    let (sk, pk) = (w.join("key.secret"), w.join("key.public"));
+    output(
+        Command::new("nix-store")
+            .arg("--generate-binary-cache-key")
+            .arg("bench-1")
+            .arg(&sk)
+            .arg(&pk),
+    )?;
+    let pk_text = fs::read_to_string(&pk)?.trim().to_owned();
+    let sk_s = sk.to_str().context("UTF-8 path")?;
+
+    // The same trees in both source stores.
+    let b8g_src = w.join("b8g-src");
+    let mut add = b8g(bin, &b8g_src, &["store", "add"]);
+    add.args(&group_args);
+    let ours: Vec<String> = output(&mut add)?.lines().map(str::to_owned).collect();
+    let nix_src = format!("local?root={}", w.join("nix-src").display());
+    let mut add = Command::new("nix-store");
+    add.args(["--store", &nix_src, "--add"]).args(&group_args);
+    let theirs: Vec<String> = output(&mut add)?.lines().map(str::to_owned).collect();
+    ensure!(
+        ours == theirs,
+        "b8g and Nix made different store paths for the same trees"
+    );
+    let paths: Vec<&str> = ours.iter().map(String::as_str).collect();
+    let mut rows: Vec<(&str, f64, f64)> = Vec::new();
+
+    eprintln!("cp -a + sync");
+    let cp = timed(
+        "cp -a",
+        Command::new("cp").arg("-a").arg(&src).arg(w.join("cp-dst")),
+    )?;
+
+    eprintln!("file:// push");
+    let nix_cache = w.join("nix-cache");
+    let to = format!(
+        "file://{}?compression=zstd&secret-key={sk_s}",
+        nix_cache.display()
+    );
+    let mut c = nix(&["copy", "--store", &nix_src, "--to", &to]);
+    c.args(&paths);
+    let n = timed("nix copy --to file://", &mut c)?;
+    let b8g_cache = w.join("b8g-cache");
+    let b8g_cache_url = format!("file://{}", b8g_cache.display());
+    let mut c = b8g(
+        bin,
+        &b8g_src,
+        &["-q", "cache", "push", &b8g_cache_url, "--key", sk_s],
+    );
+    if let Some(j) = &o.jobs {
+        c.args(["--jobs", j]);
+    }
+    c.args(&paths);
+    let b = timed("b8g cache push file://", &mut c)?;
+    rows.push(("push file://", n, b));
+    eprintln!(
+        "  cache sizes: nix {} MiB, b8g {} MiB",
+        du(&nix_cache)? >> 20,
+        du(&b8g_cache)? >> 20
+    );
+
+    eprintln!("file:// pull");
+    let nix_dst = format!("local?root={}", w.join("nix-dst-file").display());
+    let mut c = nix(&[
+        "copy",
+        "--from",
+        &format!("file://{}", nix_cache.display()),
+        "--to",
+        &nix_dst,
+        "--option",
+        "trusted-public-keys",
+        &pk_text,
+    ]);
+    c.args(&paths);
+    let n = timed("nix copy --from file://", &mut c)?;
+    let b8g_dst_file = w.join("b8g-dst-file");
+    let mut c = b8g(
+        bin,
+        &b8g_dst_file,
+        &[
+            "-q",
+            "cache",
+            "pull",
+            &b8g_cache_url,
+            "--trusted-public-keys",
+            &pk_text,
+        ],
+    );
+    c.args(&paths);
+    let b = timed("b8g cache pull file://", &mut c)?;
+    rows.push(("pull file://", n, b));
+
+    eprintln!("HTTP push (to b8g cache serve of an empty store, which imports)");
+    let token_file = w.join("token");
+    fs::write(&token_file, PUSH_TOKEN)?;
+    let token_s = token_file.to_str().context("UTF-8 path")?;
+    let serve_push = |root: &Path| -> Result<Server> {
+        Server::start(b8g(
+            bin,
+            root,
+            &[
+                "cache",
+                "serve",
+                "--port",
+                "0",
+                "--push-token-file",
+                token_s,
+            ],
+        ))
+    };
+    let nix_target = serve_push(&w.join("srv-nix-push"))?;
+    let netrc = w.join("netrc");
+    let host = nix_target
+        .url
+        .trim_start_matches("http://")
+        .split(':')
+        .next()
+        .unwrap_or("127.0.0.1")
+        .to_owned();
+    fs::write(
+        &netrc,
+        format!("machine {host} login b8g password {PUSH_TOKEN}\n"),
+    )?;
+    let mut c = nix(&[
+        "copy",
+        "--store",
+        &nix_src,
+        "--option",
+        "netrc-file",
+        netrc.to_str().context("UTF-8 path")?,
+        "--to",
+        &format!("{}?compression=zstd&secret-key={sk_s}", nix_target.url),
+    ]);
+    c.args(&paths);
+    let n = timed("nix copy --to http://", &mut c)?;
+    drop(nix_target);
+    let b8g_target = serve_push(&w.join("srv-b8g-push"))?;
+    let mut c = b8g(
+        bin,
+        &b8g_src,
+        &[
+            "-q",
+            "cache",
+            "push",
+            &b8g_target.url,
+            "--key",
+            sk_s,
+            "--token",
+            PUSH_TOKEN,
+        ],
+    );
+    if let Some(j) = &o.jobs {
+        c.args(["--jobs", j]);
+    }
+    c.args(&paths);
+    let b = timed("b8g cache push http://", &mut c)?;
+    drop(b8g_target);
+    rows.push(("push http://", n, b));
+
+    eprintln!("HTTP pull (from b8g cache serve of the source store, compressing on the fly)");
+    let source_server = Server::start(b8g(
+        bin,
+        &b8g_src,
+        &["cache", "serve", "--port", "0", "--key", sk_s],
+    ))?;
+    let nix_dst_http = format!("local?root={}", w.join("nix-dst-http").display());
+    let mut c = nix(&[
+        "copy",
+        "--from",
+        &source_server.url,
+        "--to",
+        &nix_dst_http,
+        "--option",
+        "trusted-public-keys",
+        &pk_text,
+    ]);
+    c.args(&paths);
+    let n = timed("nix copy --from http://", &mut c)?;
+    let b8g_dst_http = w.join("b8g-dst-http");
+    let mut c = b8g(
+        bin,
+        &b8g_dst_http,
+        &[
+            "-q",
+            "cache",
+            "pull",
+            &source_server.url,
+            "--trusted-public-keys",
+            &pk_text,
+        ],
+    );
+    c.args(&paths);
+    let b = timed("b8g cache pull http://", &mut c)?;
+    drop(source_server);
+    rows.push(("pull http://", n, b));
+
+    // Not timed: what b8g pulled is complete and intact.
+    for dst in [&b8g_dst_file, &b8g_dst_http] {
+        output(&mut b8g(
+            bin,
+            dst,
+            &["-q", "store", "verify", "--check-contents"],
+        ))
+        .with_context(|| format!("verifying {}", dst.display()))?;
+    }
+
+    println!();
+    println!(
+        "cache bench: {} MiB in {} store paths ({} files from {}); cp -a + sync {cp:.2} s",
+        data >> 20,
+        paths.len(),
+        files.len(),
+        o.source.display()
+    );
+    println!(
+        "{:<14} {:>12} {:>10} {:>16} {:>14}",
+        "", "nix copy (s)", "b8g (s)", "nix/b8g (>1 ok)", "b8g / cp -a"
+    );
+    for (what, n, b) in rows {
+        println!(
+            "{what:<14} {n:>12.2} {b:>10.2} {:>16.2} {:>14.2}",
+            n / b,
+            b / cp
+        );
+    }
+    Ok(())
 }
