@@ -244,6 +244,42 @@ fn first_good_cache_wins_and_bad_caches_are_explained() {
 }
 
 #[test]
+fn query_substitutable_names_only_trusted_offers() {
+    let f = fixture();
+    let good_dir = TempDir::new().expect("tempdir");
+    let good = file_cache(&good_dir);
+    let k = key(1);
+    push_signed(&f, good.as_ref(), &k, Compression::Zstd);
+    let other_dir = TempDir::new().expect("tempdir");
+    let other = file_cache(&other_dir);
+    push_signed(&f, other.as_ref(), &key(2), Compression::Zstd);
+    let missing =
+        StorePath::from_base_name("00000000000000000000000000000000-missing").expect("valid path");
+    let asked = [f.top.clone(), f.dep.clone(), missing.clone()];
+    let found = cache::query_substitutable(
+        &nix_dir(),
+        &asked,
+        &[other.clone(), good.clone()],
+        &[k.public()],
+    );
+    assert_eq!(
+        found.keys().cloned().collect::<Vec<_>>(),
+        {
+            let mut v = vec![f.top.clone(), f.dep.clone()];
+            v.sort();
+            v
+        },
+        "only what a trusted key signed, never the missing path"
+    );
+    assert!(found.values().all(|u| u == good.url()), "{found:?}");
+    // Nothing was fetched: a query registers nothing anywhere.
+    assert!(
+        cache::query_substitutable(&nix_dir(), &asked, &[other], &[k.public()]).is_empty(),
+        "a cache signed by an untrusted key offers nothing"
+    );
+}
+
+#[test]
 fn paths_signed_in_the_store_carry_their_signature_to_caches() {
     let f = fixture();
     let k = key(6);
