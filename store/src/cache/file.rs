@@ -148,6 +148,33 @@ impl BinaryCache for FileCache {
         Ok(())
     }
 
+    fn staging_dir(&self) -> Result<Option<PathBuf>, CacheError> {
+        let dir = self.root.join("nar");
+        fs::create_dir_all(&dir).map_err(self.io("create directory", "nar"))?;
+        Ok(Some(dir))
+    }
+
+    fn put_staged(
+        &self,
+        file: &str,
+        staged: tempfile::NamedTempFile,
+        _content_type: &str,
+    ) -> Result<(), CacheError> {
+        let path = self.resolve(file)?;
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(self.io("create directory for", file))?;
+        }
+        staged.as_file().sync_all().map_err(self.io("sync", file))?;
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(staged.path(), fs::Permissions::from_mode(0o644))
+            .map_err(self.io("chmod", file))?;
+        // A rename within one filesystem: readers see the whole file or none.
+        staged
+            .persist(&path)
+            .map_err(|e| self.io("rename", file)(e.error))?;
+        Ok(())
+    }
+
     fn list_narinfos(&self) -> Result<Vec<String>, CacheError> {
         let mut names = BTreeSet::new();
         self.names_in(&self.root, "", &mut names)?;

@@ -133,6 +133,33 @@ pub trait BinaryCache: Send + Sync {
         content_type: &str,
     ) -> Result<(), CacheError>;
 
+    /// For a cache that is a local directory: a directory on the cache's
+    /// filesystem where a pusher may write a NAR file and then hand it over
+    /// with [`BinaryCache::put_staged`], which renames it into place instead
+    /// of copying it. `None` (the default) for remote caches.
+    fn staging_dir(&self) -> Result<Option<std::path::PathBuf>, CacheError> {
+        Ok(None)
+    }
+
+    /// Stores `file` from `staged`, a complete file created in
+    /// [`BinaryCache::staging_dir`]. The default uploads it with [`BinaryCache::put`].
+    fn put_staged(
+        &self,
+        file: &str,
+        staged: tempfile::NamedTempFile,
+        content_type: &str,
+    ) -> Result<(), CacheError> {
+        let io_err = |source| CacheError::Io {
+            cache: self.url().to_owned(),
+            op: "read staged",
+            file: file.to_owned(),
+            source,
+        };
+        let size = staged.as_file().metadata().map_err(io_err)?.len();
+        let mut f = io::BufReader::with_capacity(1 << 16, staged.reopen().map_err(io_err)?);
+        self.put(file, &mut f, size, content_type)
+    }
+
     /// The base names of every `.narinfo` in the cache (for verification);
     /// backends that cannot enumerate say so with [`CacheError::CannotList`].
     fn list_narinfos(&self) -> Result<Vec<String>, CacheError>;

@@ -189,7 +189,21 @@ fn upload_nar(
         path: shown.clone(),
         source,
     };
-    let mut tmp = tempfile::tempfile().map_err(temp_err)?;
+    // A local cache takes the file where it will stay (renamed into place
+    // once its hash names it); for a remote one it goes to a temporary file.
+    let staged = match cache.staging_dir()? {
+        Some(dir) => Some(
+            tempfile::Builder::new()
+                .prefix(".tmp-")
+                .tempfile_in(dir)
+                .map_err(temp_err)?,
+        ),
+        None => None,
+    };
+    let mut tmp = match &staged {
+        Some(s) => s.reopen().map_err(temp_err)?,
+        None => tempfile::tempfile().map_err(temp_err)?,
+    };
     // NAR → hash → compress → hash → file, in one pass.
     let writer = tmp.try_clone().map_err(temp_err)?;
     let file_side = HashingWriter {
@@ -222,7 +236,6 @@ fn upload_nar(
             actual: format!("{} ({nar_size} bytes)", nar_hash.to_typed(Encoding::Nix32)),
         });
     }
-    tmp.rewind().map_err(temp_err)?;
     let url = format!(
         "nar/{}.nar{}",
         file_hash.to_nix32(),
@@ -232,12 +245,21 @@ fn upload_nar(
         Compression::None => "application/x-nix-nar",
         _ => "application/octet-stream",
     };
-    cache.put(
-        &url,
-        &mut io::BufReader::with_capacity(1 << 16, tmp),
-        file_size,
-        content_type,
-    )?;
+    match staged {
+        Some(staged) => {
+            drop(tmp);
+            cache.put_staged(&url, staged, content_type)?;
+        }
+        None => {
+            tmp.rewind().map_err(temp_err)?;
+            cache.put(
+                &url,
+                &mut io::BufReader::with_capacity(1 << 16, tmp),
+                file_size,
+                content_type,
+            )?;
+        }
+    }
     if let Some(progress) = opts.progress {
         progress(PushEvent::Uploaded {
             path: &info.path,
