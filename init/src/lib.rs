@@ -7,12 +7,14 @@
 //! speaks. init does not parse Nix: it reads plain unit files from a generation.
 
 pub mod boot;
+pub mod bootcheck;
 pub mod config;
 pub mod control;
 pub mod engine;
 pub mod exec;
 pub mod log;
 pub mod supervisor;
+pub mod switch;
 pub mod sysv;
 pub mod unit;
 pub mod verify;

@@ -677,6 +677,9 @@ impl Manager {
                                 != 0
                     })
                     .unwrap_or(false),
+                ConditionKind::PathIsSymbolicLink => p.is_symlink(),
+                ConditionKind::PathIsMountPoint => is_mount_point(p),
+                ConditionKind::PathIsReadWrite => is_read_write(p),
                 ConditionKind::KernelCommandLine => {
                     let v = &c.value;
                     self.cfg
@@ -2846,6 +2849,32 @@ pub fn umount(where_: &Path, flags: i32) -> Result<(), std::io::Error> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Whether `p` is where a file system is mounted (a line of /proc/self/mountinfo).
+fn is_mount_point(p: &Path) -> bool {
+    let Ok(real) = p.canonicalize() else {
+        return false;
+    };
+    let real = real.display().to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|t| {
+            t.lines()
+                .any(|l| l.split_whitespace().nth(4) == Some(real.as_str()))
+        })
+        .unwrap_or(false)
+}
+
+/// Whether the file system holding `p` is mounted read-write.
+fn is_read_write(p: &Path) -> bool {
+    let Ok(c) = cstring(&p.display().to_string()) else {
+        return false;
+    };
+    // SAFETY: statvfs fills a zeroed struct through a valid pointer.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        libc::statvfs(c.as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_RDONLY == 0
+    }
 }
 
 /// Unmounts everything but the root in reverse mount order, each attempt bounded in

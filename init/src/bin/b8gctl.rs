@@ -64,6 +64,13 @@ fn real_main() -> Result<i32> {
     let args: Vec<String> = rest[1..].to_vec();
     match cmd.as_str() {
         "verify" => return verify(&args, json),
+        // Generations (issue 7): live switch and boot counting; see b8g_init::{switch, bootcheck}.
+        "switch" => return Ok(b8g_init::switch::main(&socket, &args)?),
+        "boot-check" => {
+            let check = b8g_init::bootcheck::BootCheck::from_args(&socket, &args)
+                .map_err(anyhow::Error::msg)?;
+            return Ok(check.run());
+        }
         "notify" => {
             let sock = std::env::var_os("NOTIFY_SOCKET").context("NOTIFY_SOCKET is not set")?;
             notify(&PathBuf::from(sock), &args.join("\n"), barrier)

@@ -64,6 +64,9 @@ pub enum ConditionKind {
     DirectoryNotEmpty,
     FileIsExecutable,
     KernelCommandLine,
+    PathIsSymbolicLink,
+    PathIsMountPoint,
+    PathIsReadWrite,
 }
 
 /// One `Condition…=`/`Assert…=` check; `negate` for a leading `!`.

@@ -155,6 +155,26 @@ impl Default for SpecifierDirs {
 }
 
 /// Expands `%` specifiers for the unit `name`.
+/// The running kernel's release (`uname -r`), for `%v`.
+fn kernel_release() -> String {
+    // SAFETY: uname fills a zeroed struct; release is NUL-terminated.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return String::new();
+        }
+        std::ffi::CStr::from_ptr(u.release.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+fn read_id(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
 pub fn expand_specifiers(value: &str, name: &str, dirs: &SpecifierDirs) -> Result<String, String> {
     if !value.contains('%') {
         return Ok(value.to_string());
@@ -196,6 +216,10 @@ pub fn expand_specifiers(value: &str, name: &str, dirs: &SpecifierDirs) -> Resul
             'h' => out.push_str("/root"),
             'u' => out.push_str("root"),
             'U' => out.push('0'),
+            'v' => out.push_str(&kernel_release()),
+            'm' => out.push_str(&read_id("/etc/machine-id")),
+            'b' => out.push_str(&read_id("/proc/sys/kernel/random/boot_id").replace('-', "")),
+            'a' => out.push_str(std::env::consts::ARCH.replace('_', "-").as_str()),
             _ => return Err(format!("unknown specifier %{spec} in {value:?}")),
         }
     }

@@ -152,9 +152,6 @@ const IGNORED: &[&str] = &[
     "ConditionMemory",
     "ConditionCPUs",
     "ConditionEnvironment",
-    "ConditionPathIsSymbolicLink",
-    "ConditionPathIsMountPoint",
-    "ConditionPathIsReadWrite",
     "ConditionPathExistsGlob",
     "ConditionFileIsExecutable.",
 ];
@@ -417,6 +414,35 @@ pub fn parse_signal(v: &str) -> Result<i32, String> {
     })
 }
 
+/// Exit status names systemd accepts in `SuccessExitStatus=`: the BSD sysexits
+/// (`DATAERR` = 65, as systemd-tmpfiles uses) and the LSB init-script codes.
+fn exit_status_name(w: &str) -> Option<i32> {
+    Some(match w {
+        "USAGE" => 64,
+        "DATAERR" => 65,
+        "NOINPUT" => 66,
+        "NOUSER" => 67,
+        "NOHOST" => 68,
+        "UNAVAILABLE" => 69,
+        "SOFTWARE" => 70,
+        "OSERR" => 71,
+        "OSFILE" => 72,
+        "CANTCREAT" => 73,
+        "IOERR" => 74,
+        "TEMPFAIL" => 75,
+        "PROTOCOL" => 76,
+        "NOPERM" => 77,
+        "CONFIG" => 78,
+        "INVALIDARGUMENT" => 2,
+        "NOTIMPLEMENTED" => 3,
+        "NOPERMISSION" => 4,
+        "NOTINSTALLED" => 5,
+        "NOTCONFIGURED" => 6,
+        "NOTRUNNING" => 7,
+        _ => return None,
+    })
+}
+
 /// Names of capabilities in kernel order (CAP_CHOWN = 0 …).
 pub const CAPS: &[&str] = &[
     "CHOWN",
@@ -619,6 +645,9 @@ fn condition(key: &str) -> Option<ConditionKind> {
         "DirectoryNotEmpty" => ConditionKind::DirectoryNotEmpty,
         "FileIsExecutable" => ConditionKind::FileIsExecutable,
         "KernelCommandLine" => ConditionKind::KernelCommandLine,
+        "PathIsSymbolicLink" => ConditionKind::PathIsSymbolicLink,
+        "PathIsMountPoint" => ConditionKind::PathIsMountPoint,
+        "PathIsReadWrite" => ConditionKind::PathIsReadWrite,
         _ => return None,
     })
 }
@@ -899,7 +928,10 @@ fn apply_service(
             for w in v.split_whitespace() {
                 match w.parse::<i32>() {
                     Ok(n) if (0..=255).contains(&n) => s.success_exit_status.push(n),
-                    _ => s.success_signals.push(parse_signal(w)?),
+                    _ => match exit_status_name(w) {
+                        Some(n) => s.success_exit_status.push(n),
+                        None => s.success_signals.push(parse_signal(w)?),
+                    },
                 }
             }
         }
@@ -1039,6 +1071,20 @@ mod tests {
             },
         );
         (u, list)
+    }
+
+    #[test]
+    fn systemd_units_from_debian() {
+        // From systemd-tmpfiles-setup.service and systemd-machine-id-commit.service.
+        let (u, d) = load(
+            "t.service",
+            "[Unit]\nConditionPathIsMountPoint=/etc/machine-id\nConditionPathIsSymbolicLink=!/x\n\
+             [Service]\nType=oneshot\nExecStart=/bin/true\nSuccessExitStatus=DATAERR CANTCREAT 3\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(u.conditions[0].kind, ConditionKind::PathIsMountPoint);
+        assert_eq!(u.conditions[1].kind, ConditionKind::PathIsSymbolicLink);
+        assert_eq!(u.service().unwrap().success_exit_status, [65, 73, 3]);
     }
 
     #[test]

@@ -1,0 +1,278 @@
+//! `b8gctl boot-check`: the b8g-init half of boot counting.
+//!
+//! Runs as `b8g-boot-check.service` (from `system.healthChecks`), started early
+//! and on its own. It waits until b8g-init has reached or given up on the
+//! default target, runs the generation's health checks, and then writes the
+//! verdict into the booted generation's boot entry
+//! (`/b8g/var/boot/entries/system-N.conf`, the file stage 1 reads): `good=1`,
+//! or `reason=` with why not. A boot that is not good and whose generation is
+//! not yet good is followed by a reboot, so stage 1 tries again or falls back.
+//! It also says on the console why stage 1 skipped a generation, if it did.
+//!
+//! Not here: choosing a generation (stage 1) and writing entries (`b8g system`).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::control::{call, Request};
+
+/// Where `b8g system` keeps boot entries and stage 1 its record of the last boot.
+pub const BOOT_DIR: &str = "/b8g/var/boot";
+
+/// Options of `b8gctl boot-check`.
+#[derive(Debug, Clone)]
+pub struct BootCheck {
+    pub socket: PathBuf,
+    pub boot_dir: PathBuf,
+    /// An executable that exits 0 when the system is healthy; its output says why not.
+    pub health: Option<PathBuf>,
+    /// How long to wait for the default target.
+    pub timeout: Duration,
+    /// Reboot after a failed boot of a generation that is not yet good.
+    pub reboot: bool,
+    pub console: PathBuf,
+}
+
+impl BootCheck {
+    /// Parses `[--health FILE] [--boot-dir DIR] [--timeout SECS] [--no-reboot]`.
+    pub fn from_args(socket: &Path, args: &[String]) -> Result<BootCheck, String> {
+        let mut b = BootCheck {
+            socket: socket.to_path_buf(),
+            boot_dir: BOOT_DIR.into(),
+            health: None,
+            timeout: Duration::from_secs(600),
+            reboot: true,
+            console: "/dev/console".into(),
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut val = || {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{a} needs a value"))
+            };
+            match a.as_str() {
+                "--health" => b.health = Some(val()?.into()),
+                "--boot-dir" => b.boot_dir = val()?.into(),
+                "--timeout" => {
+                    b.timeout = Duration::from_secs(
+                        val()?
+                            .parse()
+                            .map_err(|_| "--timeout takes seconds".to_string())?,
+                    )
+                }
+                "--no-reboot" => b.reboot = false,
+                "--console" => b.console = val()?.into(),
+                other => return Err(format!("boot-check: unknown argument {other}")),
+            }
+        }
+        Ok(b)
+    }
+
+    fn say(&self, msg: &str) {
+        println!("{msg}");
+        if let Ok(mut c) = fs::OpenOptions::new().write(true).open(&self.console) {
+            let _ = writeln!(c, "{msg}");
+        }
+    }
+
+    /// Waits for the default target: `Ok(())` once it is active, `Err(reason)` when it will not be.
+    /// b8g-init says "starting" until its boot job for the default target has finished either way.
+    fn wait_default_target(&self) -> Result<(), String> {
+        let start = Instant::now();
+        let ask = |units: Vec<String>| {
+            call(
+                &self.socket,
+                &Request {
+                    cmd: "status".into(),
+                    units,
+                    after: 0,
+                },
+            )
+            .ok()
+            .filter(|r| r.ok)
+        };
+        loop {
+            if let Some(sys) = ask(vec![]) {
+                match sys.data["state"].as_str().unwrap_or("") {
+                    "starting" => {}
+                    "stopping" => return Err("the system began shutting down while booting".into()),
+                    _ => {
+                        let t = ask(vec!["default.target".into()]);
+                        let u = t.as_ref().map(|t| t.data[0].clone()).unwrap_or_default();
+                        if u["active"].as_str() == Some("active") {
+                            return Ok(());
+                        }
+                        let names: Vec<String> = sys.data["failed"]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|f| f.as_str().map(String::from))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        let target = u["name"].as_str().unwrap_or("default.target");
+                        return Err(if names.is_empty() {
+                            format!("{target} was not reached")
+                        } else {
+                            format!("{target} was not reached: {} failed", names.join(", "))
+                        });
+                    }
+                }
+            }
+            if start.elapsed() > self.timeout {
+                return Err(format!(
+                    "default.target not reached within {} s",
+                    self.timeout.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    fn health(&self) -> Result<(), String> {
+        let Some(h) = &self.health else { return Ok(()) };
+        match Command::new(h).output() {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(o) => {
+                let text = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                Err(if text.is_empty() {
+                    format!("health checks failed ({})", o.status)
+                } else {
+                    text
+                })
+            }
+            Err(e) => Err(format!("cannot run health checks {}: {e}", h.display())),
+        }
+    }
+
+    /// Runs the check; returns the process exit code.
+    pub fn run(&self) -> i32 {
+        let last = read_kv(&self.boot_dir.join("last-boot")).unwrap_or_default();
+        let gen = last.get("generation").cloned().unwrap_or_default();
+        if let Some(s) = last.get("skipped").filter(|s| !s.is_empty()) {
+            self.say(&format!(
+                "b8g: generation {s} was skipped at boot: {}; running generation {}",
+                last.get("skipped_reason")
+                    .map(String::as_str)
+                    .unwrap_or("no reason recorded"),
+                if gen.is_empty() {
+                    "from the kernel command line"
+                } else {
+                    &gen
+                }
+            ));
+        }
+        let verdict = self.wait_default_target().and_then(|()| self.health());
+        if gen.is_empty() {
+            // No boot entries (an image without a writable profile): nothing to record.
+            return i32::from(verdict.is_err());
+        }
+        let entry = self
+            .boot_dir
+            .join("entries")
+            .join(format!("system-{gen}.conf"));
+        let Some(mut kv) = read_kv(&entry) else {
+            self.say(&format!("b8g: no boot entry {}", entry.display()));
+            return 1;
+        };
+        let was_good = kv.get("good").map(String::as_str) == Some("1");
+        match &verdict {
+            Ok(()) => {
+                kv.insert("good".into(), "1".into());
+                kv.insert("reason".into(), String::new());
+            }
+            Err(why) => {
+                kv.insert("reason".into(), why.replace('\n', " "));
+            }
+        }
+        if let Err(e) = write_kv(&entry, &kv) {
+            self.say(&format!("b8g: cannot update {}: {e}", entry.display()));
+        }
+        match verdict {
+            Ok(()) => {
+                self.say(&format!("b8g: generation {gen} is good"));
+                0
+            }
+            Err(why) => {
+                self.say(&format!("b8g: boot of generation {gen} failed: {why}"));
+                if !was_good && self.reboot {
+                    self.say("b8g: rebooting so stage 1 can try again or fall back");
+                    let _ = call(
+                        &self.socket,
+                        &Request {
+                            cmd: "reboot".into(),
+                            units: vec![],
+                            after: 0,
+                        },
+                    );
+                }
+                1
+            }
+        }
+    }
+}
+
+/// Field order of an entry file, as stage 1 writes it.
+const ORDER: &[&str] = &["generation", "toplevel", "tries", "good", "reason"];
+
+fn read_kv(p: &Path) -> Option<BTreeMap<String, String>> {
+    let text = fs::read_to_string(p).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+fn write_kv(p: &Path, kv: &BTreeMap<String, String>) -> std::io::Result<()> {
+    let mut text = String::new();
+    for k in ORDER {
+        text.push_str(&format!(
+            "{k}={}\n",
+            kv.get(*k).map(String::as_str).unwrap_or("")
+        ));
+    }
+    for (k, v) in kv {
+        if !ORDER.contains(&k.as_str()) {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+    }
+    let tmp = p.with_extension("conf.tmp");
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    fs::rename(&tmp, p)?;
+    if let Some(d) = p.parent() {
+        fs::File::open(d)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_in_stage_1_order() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("system-2.conf");
+        fs::write(
+            &p,
+            "generation=2\ntoplevel=/b8g/store/x\ntries=2\ngood=0\nreason=\n",
+        )
+        .unwrap();
+        let mut kv = read_kv(&p).unwrap();
+        kv.insert("good".into(), "1".into());
+        write_kv(&p, &kv).unwrap();
+        assert_eq!(
+            fs::read_to_string(&p).unwrap(),
+            "generation=2\ntoplevel=/b8g/store/x\ntries=2\ngood=1\nreason=\n"
+        );
+    }
+}
