@@ -104,6 +104,7 @@ pub fn instantiate(
 pub fn builtins() -> Builtins {
     let mut b = Builtins::standard();
     b.register(Box::new(InitrdBuilder));
+    b.register(Box::new(crate::unikernel::builder::UnikernelBuilder));
     b
 }
 

@@ -1,0 +1,84 @@
+//! Building an image file such as `images/unikernel-hello.nix`: a file that
+//! evaluates (called with `pkgs` and `lib` when it is a function taking only
+//! those) to a single derivation, rather than a system module.
+//!
+//! [`build_derivation_file`] returns `None` for a system module, so `b8g-build`
+//! can try it first and fall back to the system build.
+
+use crate::build::{SystemBuildError, SystemBuildOptions};
+use b8g_builder::glue::StoreHost;
+use b8g_builder::realise::realise;
+use b8g_builder::sandbox::CancelToken;
+use b8g_builder::schedule::Progress;
+use b8g_eval::{derivation_paths, run_with_big_stack, EvalOptions, Evaluator, StdIo};
+use b8g_store::format::store_path::StorePath;
+use b8g_store::local::{LocalStore, StoreConfig};
+use std::path::Path;
+
+fn nix_path(p: &Path) -> Result<String, SystemBuildError> {
+    let s = p.to_string_lossy();
+    if !p.is_absolute()
+        || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\' || c == '$')
+    {
+        return Err(SystemBuildError::BadPath(p.to_path_buf()));
+    }
+    Ok(format!("(/. + \"{s}\")"))
+}
+
+/// The expression: the file's derivation, or `[]` when the file is not one
+/// (a module, or a function wanting more than `pkgs` and `lib`).
+pub fn derivation_expr(opts: &SystemBuildOptions) -> Result<String, SystemBuildError> {
+    Ok(format!(
+        "let pkgs = import ({recipes} + \"/pkgs\") {{ b8gBin = {bin}; }}; \
+         f = import {config}; fa = builtins.functionArgs f; \
+         callable = builtins.isFunction f && builtins.all (n: n == \"pkgs\" || n == \"lib\" || fa.${{n}}) (builtins.attrNames fa); \
+         v = if callable then f (builtins.intersectAttrs fa {{ inherit pkgs; lib = pkgs.lib; }}) else f; \
+         in if builtins.isAttrs v && (v.type or null) == \"derivation\" then v else [ ]",
+        recipes = nix_path(&opts.recipes)?,
+        bin = nix_path(&opts.b8g_bin)?,
+        config = nix_path(&opts.config)?,
+    ))
+}
+
+/// Builds `opts.config` when it evaluates to a derivation (a unikernel image, say);
+/// `Ok(None)` when it is a system module instead.
+pub fn build_derivation_file(
+    config: &StoreConfig,
+    opts: &SystemBuildOptions,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<Option<(LocalStore, StorePath)>, SystemBuildError> {
+    let expr = derivation_expr(opts)?;
+    let cwd = opts.recipes.to_string_lossy().to_string();
+    let store = LocalStore::open(config)?;
+    let r = run_with_big_stack(move || {
+        let host = StoreHost::new(store.store_dir().clone(), Box::new(store));
+        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
+        let v = ev.eval_str(&expr, &cwd).map_err(|e| e.to_string())?;
+        derivation_paths(&mut ev, v).map_err(|e| e.to_string())
+    })
+    .map_err(SystemBuildError::Thread)?;
+    let drvs = r.map_err(SystemBuildError::Eval)?;
+    let drv = match drvs.as_slice() {
+        [] => return Ok(None),
+        [d] => d.clone(),
+        _ => return Err(SystemBuildError::NotOneDerivation(drvs.len())),
+    };
+    let store = LocalStore::open(config)?;
+    let drv = store.parse_path(&drv)?;
+    let realised = realise(
+        &store,
+        std::slice::from_ref(&drv),
+        &opts.realise,
+        &crate::build::builtins(),
+        progress,
+        cancel,
+    )?;
+    let out = realised
+        .outputs
+        .get(&drv)
+        .and_then(|o| o.get("out"))
+        .cloned()
+        .ok_or_else(|| SystemBuildError::NoOut(store.print_path(&drv)))?;
+    Ok(Some((store, out)))
+}

@@ -1,0 +1,222 @@
+//! `builtin:b8g-unikernel`: the kernel, initramfs and manifest of a unikernel
+//! image, built in-process.
+//!
+//! Inputs (derivation attributes, written by `recipes/unikernel`):
+//! - `kernel`: a package with `vmlinuz` (and `lib/modules/<version>` when modules are wanted);
+//! - `shim`: the static `b8g-unikernel-shim`, which becomes `/init`;
+//! - `storeDir`: the logical store directory;
+//! - `roots`: store paths (or paths inside them) whose closures go into the image;
+//! - `modules`: kernel module names to load (dependencies are added, built-ins skipped);
+//! - `config`: the shim's configuration (see the shim's `config` module); the
+//!   builder appends one `module=` line per module, in load order;
+//! - `layout`: extra entries, one per line, tab-separated, values escaped as in
+//!   [`super::escape`]: `text<TAB>/dest<TAB>mode<TAB>contents` or `copy<TAB>/dest<TAB>store-path`;
+//! - `manifest`: the text of the output's `manifest` (see [`super::manifest`]).
+//!
+//! The output is a directory with `kernel` (a copy of the kernel image),
+//! `initrd` (an uncompressed, reproducible newc archive) and `manifest`.
+
+use super::closure;
+use crate::linux::initramfs::{Initramfs, InitramfsError};
+use crate::linux::modules::ModuleIndex;
+use b8g_builder::builtin::{BuiltinBuilder, BuiltinContext, BuiltinError};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Where the shim reads its configuration (must match `b8g_unikernel_shim::config::PATH`).
+pub const CONFIG_PATH: &str = "etc/b8g-unikernel.conf";
+
+/// The `b8g-unikernel` builtin builder.
+pub struct UnikernelBuilder;
+
+const NAME: &str = "b8g-unikernel";
+
+fn other(e: impl ToString) -> BuiltinError {
+    BuiltinError::Other(e.to_string())
+}
+
+fn follow(cx: &BuiltinContext<'_>, logical: &str) -> Result<PathBuf, BuiltinError> {
+    crate::linux::system::follow(cx.resolve, logical)
+}
+
+/// One extra entry of the `layout` attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayoutEntry {
+    Text {
+        dest: String,
+        mode: u32,
+        contents: String,
+    },
+    Copy {
+        dest: String,
+        source: String,
+    },
+}
+
+/// Parses the `layout` attribute.
+pub fn parse_layout(text: &str) -> Result<Vec<LayoutEntry>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        let bad = |why: &str| format!("layout line {}: {why}: {line:?}", n + 1);
+        match f.as_slice() {
+            ["text", dest, mode, contents] => out.push(LayoutEntry::Text {
+                dest: super::unescape(dest).map_err(|e| bad(&e))?,
+                mode: u32::from_str_radix(mode, 8).map_err(|_| bad("bad octal mode"))?,
+                contents: super::unescape(contents).map_err(|e| bad(&e))?,
+            }),
+            ["copy", dest, source] => out.push(LayoutEntry::Copy {
+                dest: super::unescape(dest).map_err(|e| bad(&e))?,
+                source: super::unescape(source).map_err(|e| bad(&e))?,
+            }),
+            _ => return Err(bad("expected text/dest/mode/contents or copy/dest/source")),
+        }
+    }
+    Ok(out)
+}
+
+impl BuiltinBuilder for UnikernelBuilder {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn build(&self, cx: &BuiltinContext<'_>) -> Result<(), BuiltinError> {
+        let kernel = cx.attr("kernel", NAME)?;
+        let shim = cx.attr("shim", NAME)?;
+        let store_dir = cx.attr("storeDir", NAME)?.trim_end_matches('/');
+        let roots: Vec<&str> = cx.attr("roots", NAME)?.split_whitespace().collect();
+        let wanted: Vec<&str> = cx.attr("modules", NAME)?.split_whitespace().collect();
+        let mut config = cx.attr("config", NAME)?.to_string();
+        let layout = parse_layout(cx.attr("layout", NAME)?).map_err(other)?;
+        let manifest = cx.attr("manifest", NAME)?;
+        super::manifest::Manifest::parse(manifest).map_err(other)?;
+
+        let mut img = Initramfs::new();
+        let err = |e: InitramfsError| other(e);
+        img.host_file("init", &follow(cx, shim)?).map_err(err)?;
+        // The kernel opens /dev/console for PID 1 before anything is mounted.
+        img.char_dev("dev/console", 0o600, 5, 1).map_err(err)?;
+        img.char_dev("dev/null", 0o666, 1, 3).map_err(err)?;
+        for d in ["proc", "sys"] {
+            img.dir(d, 0o755).map_err(err)?;
+        }
+        img.dir("tmp", 0o1777).map_err(err)?;
+
+        // Kernel modules, each after its dependencies.
+        if !wanted.is_empty() {
+            let dir = follow(cx, &format!("{kernel}/lib/modules"))?;
+            let version_dir = single_subdir(&dir)?;
+            let index = ModuleIndex::scan(&version_dir).map_err(other)?;
+            if !config.is_empty() && !config.ends_with('\n') {
+                config.push('\n');
+            }
+            for path in index.load_order(&wanted).map_err(other)? {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .ok_or_else(|| other(format!("{} has no file name", path.display())))?;
+                img.host_file(&format!("lib/modules/{name}"), &path)
+                    .map_err(err)?;
+                config.push_str(&format!("module=/lib/modules/{name}\n"));
+            }
+        }
+        img.file(CONFIG_PATH, 0o644, config.clone()).map_err(err)?;
+
+        // The application's store closure, at its logical paths.
+        // Store paths named in the arguments, environment or files come along too.
+        let mut named = std::collections::BTreeSet::new();
+        closure::scan(store_dir, config.as_bytes(), &mut named);
+        closure::scan(store_dir, cx.attr("layout", NAME)?.as_bytes(), &mut named);
+        let mut all_roots: Vec<&str> = roots.clone();
+        all_roots.extend(named.iter().map(String::as_str));
+        let closure =
+            closure::closure(store_dir, &all_roots, &|p: &str| (cx.resolve)(p)).map_err(other)?;
+        for p in &closure {
+            img.host_tree(p, &(cx.resolve)(p)?).map_err(err)?;
+        }
+        for e in &layout {
+            match e {
+                LayoutEntry::Text {
+                    dest,
+                    mode,
+                    contents,
+                } => {
+                    img.file(dest, *mode, contents.as_bytes().to_vec())
+                        .map_err(err)?;
+                }
+                LayoutEntry::Copy { dest, source } => {
+                    let physical = (cx.resolve)(source)?;
+                    if physical.is_dir() {
+                        img.host_tree(dest, &physical).map_err(err)?;
+                    } else {
+                        img.host_file(dest, &follow(cx, source)?).map_err(err)?;
+                    }
+                }
+            }
+        }
+
+        let out = cx.out()?;
+        let io = |op, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| BuiltinError::Io { op, path, source }
+        };
+        fs::create_dir(out).map_err(io("create directory", out))?;
+        let vmlinuz = follow(cx, &format!("{kernel}/vmlinuz"))?;
+        fs::copy(&vmlinuz, out.join("kernel")).map_err(io("copy", &vmlinuz))?;
+        img.write_to_path(&out.join("initrd")).map_err(err)?;
+        fs::write(out.join("manifest"), manifest).map_err(io("write", out))?;
+        Ok(())
+    }
+}
+
+fn single_subdir(dir: &Path) -> Result<PathBuf, BuiltinError> {
+    let io = |source| BuiltinError::Io {
+        op: "read directory",
+        path: dir.into(),
+        source,
+    };
+    let mut subs: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    subs.sort();
+    match subs.len() {
+        1 => Ok(subs.remove(0)),
+        n => Err(other(format!(
+            "{} holds {n} kernel versions, expected one",
+            dir.display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_lines_parse() {
+        let l =
+            parse_layout("text\t/www/index.html\t644\thello\\n\ncopy\t/etc/x\t/s/store/abc-x\n")
+                .unwrap();
+        assert_eq!(
+            l,
+            [
+                LayoutEntry::Text {
+                    dest: "/www/index.html".into(),
+                    mode: 0o644,
+                    contents: "hello\n".into()
+                },
+                LayoutEntry::Copy {
+                    dest: "/etc/x".into(),
+                    source: "/s/store/abc-x".into()
+                }
+            ]
+        );
+        assert!(parse_layout("text\t/a\t9z\tx").is_err());
+        assert!(parse_layout("link\t/a\t/b").is_err());
+    }
+}

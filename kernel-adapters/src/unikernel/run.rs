@@ -1,0 +1,279 @@
+//! Booting a unikernel image under qemu (TCG) and reading back what the app did:
+//! its console output, the time to the shim's exec marker (host wall clock and
+//! the guest's `CLOCK_BOOTTIME`), its exit status (from qemu's `isa-debug-exit`
+//! code) and qemu's peak resident memory.
+//!
+//! [`run_vm`] works for any [`Vm`], so the benchmark measures the full system
+//! the same way.
+
+use super::manifest::{Manifest, ManifestError};
+use crate::linux::qemu::Vm;
+use std::fs;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The shim's marker, printed right before it execs the app (same text as
+/// `b8g_unikernel_shim::sys::MARKER`): `b8g-unikernel: exec APP boottime=S.UUUUUU`.
+pub const MARKER: &str = "b8g-unikernel: exec";
+/// The shim's last line: `b8g-unikernel: app exited with status N`.
+pub const EXITED: &str = "b8g-unikernel: app exited with status ";
+
+/// Why an image could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{path}: {source} (is this a unikernel image?)")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{path}: {source}")]
+    Manifest {
+        path: PathBuf,
+        source: ManifestError,
+    },
+    #[error("cannot start {program}: {source}")]
+    Spawn { program: String, source: io::Error },
+    #[error("waiting for qemu failed: {0}")]
+    Wait(#[source] io::Error),
+}
+
+/// True when `dir` looks like a unikernel image (`kernel`, `initrd`, `manifest`).
+pub fn is_image(dir: &Path) -> bool {
+    ["kernel", "initrd", "manifest"]
+        .iter()
+        .all(|f| dir.join(f).is_file())
+}
+
+/// The VM that boots the image in `dir` (a realised `unikernel` output).
+pub fn vm(dir: &Path) -> Result<Vm, RunError> {
+    let path = dir.join("manifest");
+    let text = fs::read_to_string(&path).map_err(|source| RunError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let m = Manifest::parse(&text).map_err(|source| RunError::Manifest { path, source })?;
+    let mut vm = Vm::new(dir.join("kernel"));
+    vm.initrd = Some(dir.join("initrd"));
+    vm.machine = m.machine;
+    vm.memory_mb = m.memory_mib;
+    vm.cmdline = m.append;
+    vm.extra = m.qemu_args;
+    Ok(vm)
+}
+
+/// The app's exit code carried by qemu's exit status: `isa-debug-exit` makes qemu
+/// exit with `(code << 1) | 1`; an even status (0 after a plain power-off or a
+/// panic with `-no-reboot`, or a signal) carries none.
+pub fn decode_exit(status: ExitStatus) -> Option<i32> {
+    let s = status.code()?;
+    (s & 1 == 1).then_some(s >> 1)
+}
+
+/// What one boot did.
+#[derive(Debug)]
+pub struct Run {
+    /// Console lines (and qemu's own messages).
+    pub output: String,
+    pub status: ExitStatus,
+    /// The app's exit code from qemu's exit status, when the shim reported one.
+    pub app_status: Option<i32>,
+    /// The exact status the shim printed (codes above 127 do not fit the device).
+    pub printed_status: Option<i32>,
+    pub timed_out: bool,
+    /// True when qemu was stopped because `stop_at` appeared.
+    pub stopped: bool,
+    pub elapsed: Duration,
+    /// Launch to the line holding the marker (host wall clock).
+    pub marker_at: Option<Duration>,
+    /// Launch to the first line after the marker: the app's first output.
+    pub first_output_at: Option<Duration>,
+    /// The guest's `CLOCK_BOOTTIME` in the marker.
+    pub guest_boottime: Option<Duration>,
+    /// qemu's peak resident set (VmHWM), last read before it ended.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// Parses `boottime=S.UUUUUU` out of a marker line.
+pub fn parse_boottime(line: &str) -> Option<Duration> {
+    let v = line.split("boottime=").nth(1)?.split_whitespace().next()?;
+    let (s, us) = v.split_once('.')?;
+    Some(Duration::from_secs(s.parse().ok()?) + Duration::from_micros(us.parse().ok()?))
+}
+
+fn peak_rss(pid: u32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Boots `vm`, handing each console line to `on_line`, until qemu exits, `timeout`
+/// passes, or (when given) a line holds `stop_at` (qemu is then killed).
+/// `marker` is the line whose time is recorded (the shim's [`MARKER`] for unikernels).
+pub fn run_vm(
+    vm: &Vm,
+    timeout: Duration,
+    marker: &str,
+    stop_at: Option<&str>,
+    on_line: &mut dyn FnMut(&str),
+) -> Result<Run, RunError> {
+    let start = Instant::now();
+    let mut child = Command::new(&vm.qemu)
+        .args(vm.args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| RunError::Spawn {
+            program: vm.qemu.clone(),
+            source,
+        })?;
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel::<(Instant, String)>();
+    let mut readers = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        let tx = tx.clone();
+        readers.push(std::thread::spawn(move || forward_lines(out, tx)));
+    }
+    if let Some(err) = child.stderr.take() {
+        let tx = tx.clone();
+        readers.push(std::thread::spawn(move || forward_lines(err, tx)));
+    }
+    drop(tx);
+    let mut r = Run {
+        output: String::new(),
+        status: ExitStatus::default(),
+        app_status: None,
+        printed_status: None,
+        timed_out: false,
+        stopped: false,
+        elapsed: Duration::ZERO,
+        marker_at: None,
+        first_output_at: None,
+        guest_boottime: None,
+        peak_rss_kib: None,
+    };
+    let mut take = |r: &mut Run, at: Instant, line: String| {
+        if r.marker_at.is_some() && r.first_output_at.is_none() {
+            r.first_output_at = Some(at - start);
+        }
+        if r.marker_at.is_none() && line.contains(marker) {
+            r.marker_at = Some(at - start);
+            r.guest_boottime = parse_boottime(&line);
+        }
+        if let Some(code) = line.split(EXITED).nth(1) {
+            r.printed_status = code.trim().parse().ok();
+        }
+        let stop = stop_at.is_some_and(|s| line.contains(s));
+        on_line(&line);
+        r.output.push_str(&line);
+        r.output.push('\n');
+        stop
+    };
+    let status = loop {
+        let mut stop = false;
+        match rx.recv_timeout(Duration::from_millis(10)) {
+            Ok((at, line)) => stop = take(&mut r, at, line),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // Both pipes closed: qemu is ending.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                break child.wait().map_err(RunError::Wait)?;
+            }
+        }
+        if let Some(kib) = peak_rss(pid) {
+            r.peak_rss_kib = Some(kib);
+        }
+        if stop {
+            r.stopped = true;
+            let _ = child.kill();
+            break child.wait().map_err(RunError::Wait)?;
+        }
+        if start.elapsed() > timeout {
+            r.timed_out = true;
+            let _ = child.kill();
+            break child.wait().map_err(RunError::Wait)?;
+        }
+    };
+    r.elapsed = start.elapsed();
+    for t in readers {
+        let _ = t.join();
+    }
+    while let Ok((at, line)) = rx.try_recv() {
+        take(&mut r, at, line);
+    }
+    r.status = status;
+    if !r.stopped && !r.timed_out {
+        r.app_status = decode_exit(status);
+    }
+    Ok(r)
+}
+
+fn forward_lines(r: impl io::Read, tx: mpsc::Sender<(Instant, String)>) {
+    let mut r = BufReader::new(r);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match r.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string();
+                if tx.send((Instant::now(), line)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn exit_codes_decode() {
+        assert_eq!(decode_exit(ExitStatus::from_raw(1 << 8)), Some(0));
+        assert_eq!(decode_exit(ExitStatus::from_raw(7 << 8)), Some(3));
+        assert_eq!(decode_exit(ExitStatus::from_raw(255 << 8)), Some(127));
+        assert_eq!(decode_exit(ExitStatus::from_raw(0)), None);
+        assert_eq!(decode_exit(ExitStatus::from_raw(9)), None);
+    }
+
+    #[test]
+    fn boottime_parses() {
+        assert_eq!(
+            parse_boottime("b8g-unikernel: exec /s/bin/app boottime=1.234567"),
+            Some(Duration::from_micros(1_234_567))
+        );
+        assert_eq!(parse_boottime("nothing"), None);
+    }
+
+    #[test]
+    fn vm_from_manifest() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["kernel", "initrd"] {
+            fs::write(d.path().join(f), "x").unwrap();
+        }
+        assert!(!is_image(d.path()));
+        fs::write(
+            d.path().join("manifest"),
+            "memory=96M\nmachine=q35\nappend=quiet\nqemu-arg=-device\nqemu-arg=isa-debug-exit,iobase=0xf4,iosize=0x04\n",
+        )
+        .unwrap();
+        assert!(is_image(d.path()));
+        let a = vm(d.path()).unwrap().args();
+        assert!(a.windows(2).any(|w| w == ["-M", "q35"]));
+        assert!(a.windows(2).any(|w| w == ["-m", "96M"]));
+        assert!(a.contains(&"console=ttyS0 panic=-1 quiet".to_string()));
+        assert!(a.ends_with(&[
+            "-device".into(),
+            "isa-debug-exit,iobase=0xf4,iosize=0x04".into()
+        ]));
+    }
+}
