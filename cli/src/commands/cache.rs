@@ -366,14 +366,16 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                 })
                 .collect::<Result<_>>()?;
             let report = cache::substitute(&paths, &caches, &keys, &store)?;
-            for (p, from) in &report.substituted {
-                eprintln!("copied {} from {from}", store.print_path(p));
+            if global.quiet == 0 {
+                for (p, from) in &report.substituted {
+                    eprintln!("copied {} from {from}", store.print_path(p));
+                }
+                eprintln!(
+                    "{} paths substituted, {} already valid",
+                    report.substituted.len(),
+                    report.already_valid
+                );
             }
-            eprintln!(
-                "{} paths substituted, {} already valid",
-                report.substituted.len(),
-                report.already_valid
-            );
             Ok(ExitCode::SUCCESS)
         }
         CacheCommand::Serve {
