@@ -74,6 +74,9 @@ pub enum ConditionKind {
 pub struct Condition {
     pub kind: ConditionKind,
     pub negate: bool,
+    /// `|`: a triggering condition; at least one of a unit's triggering conditions must
+    /// hold (and all its plain ones).
+    pub trigger: bool,
     pub value: String,
 }
 

@@ -763,8 +763,10 @@ fn apply_unit(
                 target.clear();
                 return Ok(());
             }
-            // `|` (triggering conditions) is accepted and treated like a plain condition.
-            let v = v.strip_prefix('|').unwrap_or(v);
+            let (trigger, v) = match v.strip_prefix('|') {
+                Some(r) => (true, r),
+                None => (false, v),
+            };
             let (negate, value) = match v.strip_prefix('!') {
                 Some(r) => (true, r),
                 None => (false, v),
@@ -775,6 +777,7 @@ fn apply_unit(
             target.push(Condition {
                 kind,
                 negate,
+                trigger,
                 value: value.to_string(),
             });
         }
@@ -1079,11 +1082,13 @@ mod tests {
         let (u, d) = load(
             "t.service",
             "[Unit]\nConditionPathIsMountPoint=/etc/machine-id\nConditionPathIsSymbolicLink=!/x\n\
+             ConditionPathExists=|/lib/systemd/system/dbus.service\n\
              [Service]\nType=oneshot\nExecStart=/bin/true\nSuccessExitStatus=DATAERR CANTCREAT 3\n",
         );
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(u.conditions[0].kind, ConditionKind::PathIsMountPoint);
         assert_eq!(u.conditions[1].kind, ConditionKind::PathIsSymbolicLink);
+        assert!(u.conditions[2].trigger && !u.conditions[1].trigger);
         assert_eq!(u.service().unwrap().success_exit_status, [65, 73, 3]);
     }
 

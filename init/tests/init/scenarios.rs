@@ -426,6 +426,9 @@ fn exec_context_settings() {
         ("tpl@.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo instance %i of %p in %t\n"),
         ("cond.service", "[Unit]\nConditionPathExists=!@ROOT@/etc\n[Service]\nExecStart=/bin/sleep 100\n[Install]\nWantedBy=multi-user.target\n"),
         ("assert.service", "[Unit]\nAssertFileNotEmpty=@ROOT@/etc/empty\n[Service]\nExecStart=/bin/sleep 100\n"),
+        // Triggering conditions: one of them is enough (systemd-logind.service has these).
+        ("trig.service", "[Unit]\nConditionPathExists=|@ROOT@/nothere\nConditionPathExists=|@ROOT@/etc\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"),
+        ("notrig.service", "[Unit]\nConditionPathExists=|@ROOT@/nothere\nConditionPathIsSymbolicLink=|@ROOT@/etc\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"),
     ]);
     s.write("etc/ctx.env", "FROMFILE=filevalue\n");
     s.write("etc/empty", "");
@@ -455,6 +458,14 @@ fn exec_context_settings() {
     );
     assert_eq!(s.active("cond.service"), "inactive");
     assert!(s.log("cond.service").contains("skipped"));
+    assert_eq!(
+        s.active("trig.service"),
+        "active",
+        "{}",
+        s.log("trig.service")
+    );
+    assert_eq!(s.active("notrig.service"), "inactive");
+    assert!(s.log("notrig.service").contains("skipped"));
     assert!(!s.ctl(&["start", "assert.service"]).status.success());
     assert_eq!(s.active("assert.service"), "failed");
     s.ctl_ok(&["stop", "ctx.service"]);
