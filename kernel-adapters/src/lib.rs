@@ -4,5 +4,6 @@
 //! under qemu. It does not evaluate Nix or build anything; it is handed files.
 
 pub mod build;
+pub mod generations;
 pub mod linux;
 pub mod unikernel;
