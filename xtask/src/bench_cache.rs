@@ -409,19 +409,9 @@ fn bench(o: &Options, bin: &Path, w: &Path) -> Result<()> {
     c.args(&paths);
     let n = timed("nix copy --from file://", &mut c)?;
     let b8g_dst_file = w.join("b8g-dst-file");
-    let mut c = b8g(
-        bin,
-        &b8g_dst_file,
-        &[
-            "-q",
-            "cache",
-            "pull",
-            &b8g_cache_url,
-            "--trusted-public-keys",
-            &pk_text,
-        ],
-    );
-    c.args(&paths);
+    let mut c = b8g(bin, &b8g_dst_file, &["-q", "cache", "pull", &b8g_cache_url]);
+    // Paths before the option, which takes any number of values.
+    c.args(&paths).args(["--trusted-public-keys", &pk_text]);
     let b = timed("b8g cache pull file://", &mut c)?;
     rows.push(("pull file://", n, b));
 
@@ -515,16 +505,9 @@ fn bench(o: &Options, bin: &Path, w: &Path) -> Result<()> {
     let mut c = b8g(
         bin,
         &b8g_dst_http,
-        &[
-            "-q",
-            "cache",
-            "pull",
-            &source_server.url,
-            "--trusted-public-keys",
-            &pk_text,
-        ],
+        &["-q", "cache", "pull", &source_server.url],
     );
-    c.args(&paths);
+    c.args(&paths).args(["--trusted-public-keys", &pk_text]);
     let b = timed("b8g cache pull http://", &mut c)?;
     drop(source_server);
     rows.push(("pull http://", n, b));
