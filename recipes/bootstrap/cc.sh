@@ -1,7 +1,7 @@
-# Assembles the seed C toolchain: one bin/ with a `cc`/`gcc` wrapper, binutils
-# and make, and fixed copies of glibc's linker scripts. Run by the seed busybox.
+# Assembles the seed C toolchain: one bin/ with a `cc`/`gcc` wrapper, binutils,
+# make and GNU tar, and fixed copies of glibc's linker scripts. Run by the seed busybox.
 # Inputs (environment): busybox, shell (a store path whose bin/sh is busybox),
-# gcc, binutils, libcDev, libc, libgccS, make, interpreter.
+# gcc, binutils, libcDev, libc, libgccS, make, tar, interpreter.
 set -e
 tools=$NIX_BUILD_TOP/.tools
 $busybox mkdir -p "$tools"
@@ -48,3 +48,4 @@ for t in as ld ld.bfd ar ranlib nm strip objcopy objdump readelf size strings ad
   ln -s "$binutils/bin/$t" "$out/bin/$t"
 done
 ln -s "$make/bin/make" "$out/bin/make"
+ln -s "$tar/bin/tar" "$out/bin/tar"

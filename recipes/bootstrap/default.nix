@@ -29,6 +29,20 @@ let
     src = fetchDeb pin;
     preferLocalBuild = true;
   };
+  # One file of a Debian source package (`{ source; version; file; sha256; }`),
+  # downloaded with apt-get source through deb-src entries derived from the
+  # host's sources at run time (`builtin:b8g-fetch-deb-source`).
+  fetchDebSource = pin: derivation {
+    name = pin.file;
+    system = "builtin";
+    builder = "builtin:b8g-fetch-deb-source";
+    package = pin.source;
+    inherit (pin) version file;
+    outputHashMode = "flat";
+    outputHashAlgo = "sha256";
+    outputHash = pin.sha256;
+    preferLocalBuild = true;
+  };
   # Unpacked, untouched packages, by pin name.
   raw = builtins.mapAttrs (_: unpackDeb) pins;
   busyboxDeb = raw.busybox-static;
@@ -77,6 +91,10 @@ let
     libmpc3 = { deps = [ libc6 libgmp10 libmpfr6 ]; };
     libisl23 = { deps = [ libc6 libgmp10 ]; };
     make = { deps = [ libc6 ]; };
+    libacl1 = { deps = [ libc6 ]; };
+    libselinux1 = { deps = [ libc6 libpcre2-8-0 ]; };
+    # GNU tar: busybox's cannot read old (pre-POSIX) archives such as GNU hello's.
+    tar = { deps = [ libc6 libacl1 libselinux1 ]; };
     nginx = {
       debs = [ "nginx" "nginx-common" ];
       deps = [ libc6 libcrypt1 libpcre2-8-0 libssl3 zlib1g ];
@@ -130,7 +148,7 @@ let
     args = [ "sh" ./cc.sh ];
     busybox = busyboxBin;
     shell = busybox;
-    inherit (seeds) gcc binutils make;
+    inherit (seeds) gcc binutils make tar;
     libc = seeds.libc6;
     libgccS = seeds.libgcc-s1;
     libcDev = seeds.libc-dev;
@@ -138,7 +156,7 @@ let
   };
 in
 {
-  inherit fetchDeb unpackDeb pins raw debPackage seeds interpreter busyboxBin busybox cc;
+  inherit fetchDeb fetchDebSource unpackDeb pins raw debPackage seeds interpreter busyboxBin busybox cc;
   linux = b8gTree "linux-${pins.linux-image.kernelVersion}" {
     vmlinuz = { type = "symlink"; target = "${kernelDeb}/boot/vmlinuz-${pins.linux-image.kernelVersion}"; };
     "lib/modules" = { type = "symlink"; target = "${kernelDeb}/lib/modules"; };

@@ -218,4 +218,27 @@
     version = "4.3-4.1";
     sha256 = "a1a83af8cbd854af887b72ad196b1f4af58387815e21ced1000253a116a46e2a";
   };
+  tar = {
+    package = "tar";
+    version = "1.34+dfsg-1.2+deb12u1";
+    sha256 = "24fb92e98c2969171f81a8b589263d705f6b1670f95d121cd74c810d4605acc3";
+  };
+  libacl1 = {
+    package = "libacl1";
+    version = "2.3.1-3";
+    sha256 = "8be9df5795114bfe90e2be3d208ef47a5edd3fc7b3e20d387a597486d444e5e2";
+  };
+  libselinux1 = {
+    package = "libselinux1";
+    version = "3.4-1+b6";
+    sha256 = "2b07f5287b9105f40158b56e4d70cc1652dac56a408f3507b4ab3d061eed425f";
+  };
+  # Debian source packages: `file` of source package `source` at `version`,
+  # fetched by `bootstrap.fetchDebSource`.
+  hello-source = {
+    source = "hello";
+    version = "2.10-3";
+    file = "hello_2.10.orig.tar.gz";
+    sha256 = "31e066137a962676e89f69d1b65382de95a7ef7d914b8cb956f41ea72e0f516b";
+  };
 }

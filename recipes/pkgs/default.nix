@@ -16,6 +16,7 @@ let
     nginx = import ./nginx { inherit (final) bootstrap; };
     stdenv = import ./stdenv { inherit (final) bootstrap; };
     hello = import ./hello { inherit (final) stdenv; };
+    gnu-hello = import ./gnu-hello { inherit (final) stdenv bootstrap; };
   };
 in
 lib.fix (lib.extends (lib.composeManyExtensions overlays) base)

@@ -6,9 +6,12 @@
 //! the kernel adapters) register themselves through [`BuiltinBuilder`].
 
 mod deb;
+pub mod deb_source;
+pub mod pins;
 mod tree;
 
 pub use deb::{unpack_deb, FetchDeb, UnpackDeb};
+pub use deb_source::{FetchDebSource, SourceApt};
 pub use tree::{build_tree, TreeBuilder};
 
 use std::collections::BTreeMap;
@@ -93,12 +96,14 @@ pub struct Builtins {
 }
 
 impl Builtins {
-    /// The builders this crate provides (`b8g-tree`, `b8g-fetch-deb`, `b8g-unpack-deb`).
+    /// The builders this crate provides (`b8g-tree`, `b8g-fetch-deb`,
+    /// `b8g-fetch-deb-source`, `b8g-unpack-deb`).
     pub fn standard() -> Self {
         let mut b = Builtins::default();
         b.register(Box::new(TreeBuilder));
         b.register(Box::new(FetchDeb));
         b.register(Box::new(UnpackDeb));
+        b.register(Box::new(FetchDebSource));
         b
     }
 

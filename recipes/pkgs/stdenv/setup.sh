@@ -16,7 +16,11 @@ export PATH
 
 # Make and configure would otherwise run /bin/sh, which the sandbox lacks.
 export SHELL=$stdenvShell CONFIG_SHELL=$stdenvShell
-export CC=cc CPP=cpp AR=ar RANLIB=ranlib LD=ld NM=nm STRIP=strip OBJCOPY=objcopy
+# By path: the busybox shell runs its own applets (ar, strings, tar) before
+# looking at PATH, also for the commands make runs through it.
+for t in CC:cc CPP:cpp AR:ar RANLIB:ranlib LD:ld NM:nm STRIP:strip OBJCOPY:objcopy; do
+  export "${t%%:*}=$stdenvCc/bin/${t#*:}"
+done
 export HOME=${HOME:-/homeless-shelter} TZ=UTC LC_ALL=C
 # SOURCE_DATE_EPOCH comes from the sandbox; gcc uses it for __DATE__/__TIME__.
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-315532800}
@@ -56,7 +60,10 @@ unpackPhaseDefault() {
     if [ -d "$s" ]; then
       cp -R "$s" "./${s#*-}"
     else
-      tar xf "$s"
+      # GNU tar from the seed toolchain, named by path: the busybox shell
+      # prefers its own applets to PATH, and busybox tar cannot read old
+      # (pre-POSIX) archives. It calls gzip/xz/bzip2 from PATH (busybox's).
+      "$stdenvCc/bin/tar" xf "$s"
     fi
   done
   set -- *
@@ -108,7 +115,7 @@ fixupPhaseDefault() {
     # Debug sections hold build paths and make outputs large.
     find "$out" -type f | while read -r f; do
       if [ "$(head -c 4 "$f" | tail -c 3)" = ELF ]; then
-        strip --strip-debug "$f" 2> /dev/null || true
+        "$STRIP" --strip-debug "$f" 2> /dev/null || true
       fi
     done
   fi

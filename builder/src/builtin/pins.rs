@@ -1,0 +1,348 @@
+//! Regenerating `recipes/bootstrap/pins.nix` (`b8g bootstrap lock`).
+//!
+//! The file is a flat attribute set of entries written one field a line:
+//! binary pins `{ package; version; sha256; }` and source pins
+//! `{ source; version; file; sha256; }`. Locking asks apt for the current
+//! candidate of each pinned name and rewrites only the `version`, `sha256`
+//! (and, for sources, `file`) lines, so comments and other fields
+//! (`kernelVersion`) stay as they are. apt is asked through [`PinResolver`],
+//! so the rewriting is tested without the network.
+
+use super::deb_source::SourceApt;
+use super::BuiltinError;
+use std::cell::OnceCell;
+use std::process::Command;
+
+/// Why locking failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("pins.nix line {line}: {msg}")]
+    Parse { line: usize, msg: String },
+    #[error("cannot resolve {what}: {msg}")]
+    Resolve { what: String, msg: String },
+    #[error(transparent)]
+    Apt(#[from] BuiltinError),
+}
+
+/// The current candidate of a pinned name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub version: String,
+    /// For source pins: the file the pin names (same kind as before, e.g. the `.orig.tar.*`).
+    pub file: Option<String>,
+    pub sha256: String,
+}
+
+/// Where current versions and hashes come from.
+pub trait PinResolver {
+    /// The candidate version of binary package `package` and its `.deb`'s sha256.
+    fn binary(&self, package: &str) -> Result<Resolved, LockError>;
+    /// The candidate version of source package `source` and the sha256 of its
+    /// file playing the role `old_file` played (same name with the old version
+    /// replaced, or the same suffix kind).
+    fn source(&self, source: &str, old_file: &str) -> Result<Resolved, LockError>;
+}
+
+/// One pin whose version or hash changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinChange {
+    pub name: String,
+    pub old_version: String,
+    pub new_version: String,
+}
+
+#[derive(Default)]
+struct Entry {
+    name: String,
+    package: Option<String>,
+    source: Option<String>,
+    version: Option<(usize, String)>,
+    sha256: Option<usize>,
+    file: Option<(usize, String)>,
+}
+
+/// The value of a `key = "value";` line.
+fn string_field(line: &str, key: &str) -> Option<String> {
+    let t = line.trim();
+    let rest = t.strip_prefix(key)?.trim_start().strip_prefix('=')?.trim();
+    let inner = rest
+        .strip_suffix(';')?
+        .trim()
+        .strip_prefix('"')?
+        .strip_suffix('"')?;
+    Some(inner.to_owned())
+}
+
+/// The same line with its string value replaced (indentation kept).
+fn replace_value(line: &str, key: &str, value: &str) -> String {
+    let indent = &line[..line.len() - line.trim_start().len()];
+    format!("{indent}{key} = \"{value}\";")
+}
+
+/// Rewrites `text` (a pins.nix) with the versions and hashes `resolver` gives;
+/// returns the new text and the pins whose version changed.
+pub fn lock_pins(
+    text: &str,
+    resolver: &dyn PinResolver,
+) -> Result<(String, Vec<PinChange>), LockError> {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut entries = Vec::new();
+    let mut cur: Option<Entry> = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('#') {
+            continue;
+        }
+        if let Some(head) = t.strip_suffix("= {") {
+            if cur.is_some() {
+                return Err(LockError::Parse {
+                    line: i + 1,
+                    msg: "nested attribute sets are not expected in pins".into(),
+                });
+            }
+            cur = Some(Entry {
+                name: head.trim().trim_matches('"').to_owned(),
+                ..Entry::default()
+            });
+            continue;
+        }
+        let Some(e) = cur.as_mut() else { continue };
+        if t == "};" {
+            entries.push(cur.take().expect("checked above"));
+            continue;
+        }
+        if let Some(v) = string_field(t, "package") {
+            e.package = Some(v);
+        } else if let Some(v) = string_field(t, "source") {
+            e.source = Some(v);
+        } else if let Some(v) = string_field(t, "version") {
+            e.version = Some((i, v));
+        } else if let Some(v) = string_field(t, "file") {
+            e.file = Some((i, v));
+        } else if string_field(t, "sha256").is_some() {
+            e.sha256 = Some(i);
+        }
+    }
+    if cur.is_some() {
+        return Err(LockError::Parse {
+            line: lines.len(),
+            msg: "unterminated entry".into(),
+        });
+    }
+    let mut changes = Vec::new();
+    for e in entries {
+        let missing = |what: &str| LockError::Parse {
+            line: 0,
+            msg: format!("entry {} has no {what}", e.name),
+        };
+        let (vline, old_version) = e.version.clone().ok_or_else(|| missing("version"))?;
+        let hline = e.sha256.ok_or_else(|| missing("sha256"))?;
+        let resolved = match (&e.package, &e.source) {
+            (Some(p), None) => resolver.binary(p)?,
+            (None, Some(s)) => {
+                let (_, old_file) = e.file.clone().ok_or_else(|| missing("file"))?;
+                resolver.source(s, &old_file)?
+            }
+            _ => return Err(missing("package or source (exactly one)")),
+        };
+        lines[vline] = replace_value(&lines[vline], "version", &resolved.version);
+        lines[hline] = replace_value(&lines[hline], "sha256", &resolved.sha256);
+        if let (Some((fline, _)), Some(f)) = (&e.file, &resolved.file) {
+            lines[*fline] = replace_value(&lines[*fline], "file", f);
+        }
+        if resolved.version != old_version {
+            changes.push(PinChange {
+                name: e.name.clone(),
+                old_version,
+                new_version: resolved.version,
+            });
+        }
+    }
+    let mut out = lines.join("\n");
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok((out, changes))
+}
+
+/// Resolves pins with the host's apt (`apt-cache`; for sources, a private
+/// configuration with `deb-src` entries, set up on first use).
+#[derive(Default)]
+pub struct AptResolver {
+    sources: OnceCell<SourceApt>,
+}
+
+fn run(mut c: Command, what: &str) -> Result<String, LockError> {
+    let out = c.output().map_err(|e| LockError::Resolve {
+        what: what.to_owned(),
+        msg: format!("cannot run apt: {e}"),
+    })?;
+    if !out.status.success() {
+        return Err(LockError::Resolve {
+            what: what.to_owned(),
+            msg: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The value of `Field:` in the first stanza of a control-file text.
+fn control_field<'a>(text: &'a str, field: &str) -> Option<&'a str> {
+    text.split("\n\n").next()?.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k == field).then_some(v.trim())
+    })
+}
+
+/// `1:2.3-4` → `2.3-4`: file names carry no epoch.
+fn strip_epoch(v: &str) -> &str {
+    v.split_once(':').map_or(v, |(_, r)| r)
+}
+
+impl AptResolver {
+    fn sources(&self) -> Result<&SourceApt, LockError> {
+        if let Some(s) = self.sources.get() {
+            return Ok(s);
+        }
+        let s = SourceApt::new()?;
+        Ok(self.sources.get_or_init(|| s))
+    }
+}
+
+impl PinResolver for AptResolver {
+    fn binary(&self, package: &str) -> Result<Resolved, LockError> {
+        let what = format!("binary package {package}");
+        let mut c = Command::new("apt-cache");
+        c.args(["show", "--no-all-versions", package]);
+        let text = run(c, &what)?;
+        let field = |f: &str| {
+            control_field(&text, f)
+                .map(str::to_owned)
+                .ok_or_else(|| LockError::Resolve {
+                    what: what.clone(),
+                    msg: format!("apt-cache show gave no {f} field (run apt-get update?)"),
+                })
+        };
+        Ok(Resolved {
+            version: field("Version")?,
+            file: None,
+            sha256: field("SHA256")?,
+        })
+    }
+
+    fn source(&self, source: &str, old_file: &str) -> Result<Resolved, LockError> {
+        let what = format!("source package {source}");
+        let apt = self.sources()?;
+        // The candidate apt would fetch: its .dsc name gives the version (without epoch).
+        let mut c = apt.apt_get();
+        c.args(["source", "-q", "--print-uris", source]);
+        let uris = run(c, &what)?;
+        // Lines: 'URI' name size SHA256:hex
+        let files: Vec<(String, String)> = uris
+            .lines()
+            .filter(|l| l.starts_with('\''))
+            .filter_map(|l| {
+                let mut it = l.split_whitespace();
+                let _uri = it.next()?;
+                let name = it.next()?.to_owned();
+                let _size = it.next()?;
+                let hash = it.next()?.strip_prefix("SHA256:")?.to_owned();
+                Some((name, hash))
+            })
+            .collect();
+        let dsc = files
+            .iter()
+            .find(|(n, _)| n.ends_with(".dsc"))
+            .ok_or_else(|| LockError::Resolve {
+                what: what.clone(),
+                msg: format!("apt-get source --print-uris named no .dsc with a SHA256:\n{uris}"),
+            })?;
+        let bare = dsc
+            .0
+            .strip_prefix(&format!("{source}_"))
+            .and_then(|r| r.strip_suffix(".dsc"))
+            .unwrap_or_default()
+            .to_owned();
+        // The full version (with any epoch) from the Sources index.
+        let mut c = apt.apt_cache();
+        c.args(["showsrc", "--only-source", source]);
+        let showsrc = run(c, &what)?;
+        let version = showsrc
+            .lines()
+            .filter_map(|l| l.strip_prefix("Version:").map(str::trim))
+            .find(|v| strip_epoch(v) == bare)
+            .ok_or_else(|| LockError::Resolve {
+                what: what.clone(),
+                msg: format!("apt-cache showsrc lists no version {bare}"),
+            })?
+            .to_owned();
+        // The file of the same kind: `.orig.tar.*`, `.debian.tar.*`, `.dsc`, or a native `.tar.*`.
+        let kind = |n: &str| -> &'static str {
+            if n.contains(".orig.tar.") {
+                "orig"
+            } else if n.contains(".debian.tar.") {
+                "debian"
+            } else if n.ends_with(".dsc") {
+                "dsc"
+            } else if n.contains(".orig-") {
+                "orig-component"
+            } else {
+                "tar"
+            }
+        };
+        let (file, sha256) = files
+            .iter()
+            .find(|(n, _)| kind(n) == kind(old_file) && !n.ends_with(".asc"))
+            .cloned()
+            .ok_or_else(|| LockError::Resolve {
+                what: what.clone(),
+                msg: format!("no file like {old_file} among {files:?}"),
+            })?;
+        Ok(Resolved {
+            version,
+            file: Some(file),
+            sha256,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake;
+    impl PinResolver for Fake {
+        fn binary(&self, package: &str) -> Result<Resolved, LockError> {
+            Ok(Resolved {
+                version: format!("9.9-{package}"),
+                file: None,
+                sha256: "ab".repeat(32),
+            })
+        }
+        fn source(&self, source: &str, _old: &str) -> Result<Resolved, LockError> {
+            Ok(Resolved {
+                version: "3.0-1".into(),
+                file: Some(format!("{source}_3.0.orig.tar.gz")),
+                sha256: "cd".repeat(32),
+            })
+        }
+    }
+
+    #[test]
+    fn rewrites_only_versions_hashes_and_files() {
+        let text = "# header\n{\n  busybox-static = {\n    package = \"busybox-static\";\n    version = \"1:1.35\";\n    sha256 = \"00\";\n  };\n  \"libstdc++6\" = {\n    package = \"libstdc++6\";\n    version = \"9.9-libstdc++6\";\n    sha256 = \"11\";\n    kernelVersion = \"x\";\n  };\n  hello-source = {\n    source = \"hello\";\n    version = \"2.10-3\";\n    file = \"hello_2.10.orig.tar.gz\";\n    sha256 = \"22\";\n  };\n}\n";
+        let (out, changes) = lock_pins(text, &Fake).expect("lock");
+        let ab = "ab".repeat(32);
+        let cd = "cd".repeat(32);
+        let expected = format!("# header\n{{\n  busybox-static = {{\n    package = \"busybox-static\";\n    version = \"9.9-busybox-static\";\n    sha256 = \"{ab}\";\n  }};\n  \"libstdc++6\" = {{\n    package = \"libstdc++6\";\n    version = \"9.9-libstdc++6\";\n    sha256 = \"{ab}\";\n    kernelVersion = \"x\";\n  }};\n  hello-source = {{\n    source = \"hello\";\n    version = \"3.0-1\";\n    file = \"hello_3.0.orig.tar.gz\";\n    sha256 = \"{cd}\";\n  }};\n}}\n");
+        assert_eq!(out, expected);
+        let names: Vec<&str> = changes.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["busybox-static", "hello-source"]);
+    }
+
+    #[test]
+    fn entry_without_hash_is_an_error() {
+        let text = "{\n  a = {\n    package = \"a\";\n    version = \"1\";\n  };\n}\n";
+        assert!(lock_pins(text, &Fake).is_err());
+    }
+}
