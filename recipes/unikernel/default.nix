@@ -14,6 +14,8 @@
 #            Debian kernel (its decompressed image does not fit in 64M)
 #   network  null (no NIC) or { address ? "10.0.2.15/24"; gateway ? "10.0.2.2";
 #            forwards ? [ { host = 8080; guest = 80; } ]; } on qemu's user-mode network
+#   kernelParams  extra kernel command line words; no_timer_check skips the IO-APIC
+#            timer test, which fails now and then under a loaded TCG host
 #   kernel   a package with `vmlinuz` (and `lib/modules/<version>` for a stock kernel);
 #            a kernel with `virtioBuiltin = true` needs no modules
 { pkgs }:
@@ -30,7 +32,7 @@ in
 , network ? null
 , kernel ? pkgs.linux
 , kernelModules ? null
-, kernelParams ? [ "quiet" ]
+, kernelParams ? [ "quiet" "no_timer_check" ]
 , machine ? "pc"
 , name ? "unikernel"
 }:

@@ -24,6 +24,7 @@ const TEST_PACKAGES: &[&str] = &[
     "linux-image-amd64",
     "erofs-utils",
     "e2fsprogs",
+    "curl",
 ];
 
 fn main() -> Result<()> {

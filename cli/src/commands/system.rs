@@ -163,7 +163,95 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Builds and boots FILE when it is a unikernel image (it evaluates to one
+/// derivation with `kernel`, `initrd` and `manifest`); `None` for a system.
+/// The exit status is the app's, as the shim reported it through qemu.
+fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCode>> {
+    use b8g_kernel_adapters::unikernel;
+    let opts = SystemBuildOptions {
+        config: absolute(&args.build.file)?,
+        recipes: absolute(&args.build.recipes.clone().unwrap_or_else(default_recipes))?,
+        b8g_bin: match &args.build.b8g_bin {
+            Some(b) => absolute(b)?,
+            None => default_b8g_bin()?,
+        },
+        attr: String::new(),
+        realise: RealiseOptions {
+            schedule: ScheduleOptions {
+                jobs: args.build.jobs.max(1),
+                keep_going: args.build.keep_going,
+            },
+            ..Default::default()
+        },
+    };
+    let cancel = CancelToken::new().context("cannot set up cancellation")?;
+    let progress = progress(global);
+    let built = unikernel::build::build_derivation_file(
+        &global.store_config()?,
+        &opts,
+        progress.as_ref(),
+        &cancel,
+    )
+    .with_context(|| format!("cannot build {}", args.build.file.display()))?;
+    drop(progress);
+    let Some((store, out)) = built else {
+        return Ok(None);
+    };
+    let dir = store.real_path(&out);
+    if !unikernel::run::is_image(&dir) {
+        bail!(
+            "{} is neither a system configuration nor a unikernel image",
+            args.build.file.display()
+        );
+    }
+    let link = std::env::current_dir()?.join(&args.build.out_link);
+    let tmp = link.with_extension("tmp-link");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&dir, &tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    std::fs::rename(&tmp, &link).with_context(|| format!("cannot create {}", link.display()))?;
+    build::add_indirect_root(&store, &link)
+        .with_context(|| format!("cannot register {} as a GC root", link.display()))?;
+    let vm = unikernel::run::vm(&dir)?;
+    let r = unikernel::run::run_vm(
+        &vm,
+        Duration::from_secs(args.timeout),
+        unikernel::run::MARKER,
+        args.until.as_deref(),
+        &mut |line| println!("{line}"),
+    )?;
+    let code = if r.timed_out {
+        eprintln!("the VM did not end within {} s", args.timeout);
+        ExitCode::FAILURE
+    } else if args.until.is_some() {
+        if r.stopped {
+            ExitCode::SUCCESS
+        } else {
+            eprintln!(
+                "the VM ended without printing {:?}",
+                args.until.as_deref().unwrap_or("")
+            );
+            ExitCode::FAILURE
+        }
+    } else if let Some(status) = r.app_status {
+        if global.quiet == 0 {
+            eprintln!("the app exited with status {status}");
+        }
+        ExitCode::from(status as u8)
+    } else {
+        eprintln!(
+            "the VM ended without the app's exit status (qemu: {})",
+            r.status
+        );
+        ExitCode::FAILURE
+    };
+    Ok(Some(code))
+}
+
 pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode> {
+    if let Some(code) = run_unikernel(global, &args)? {
+        return Ok(code);
+    }
     args.build.image = true;
     let (store, out) = build_system(global, &args.build)?;
     let link = if args.build.out_link.is_absolute() {

@@ -112,7 +112,7 @@ fn peak_rss(pid: u32) -> Option<u64> {
 }
 
 /// Boots `vm`, handing each console line to `on_line`, until qemu exits, `timeout`
-/// passes, or (when given) a line holds `stop_at` (qemu is then killed).
+/// passes, or (when given) a line holds `stop_at` (qemu is killed a second later).
 /// `marker` is the line whose time is recorded (the shim's [`MARKER`] for unikernels).
 pub fn run_vm(
     vm: &Vm,
@@ -174,10 +174,16 @@ pub fn run_vm(
         r.output.push('\n');
         stop
     };
+    // When `stop_at` appears the VM gets one more second (a server may log a
+    // request before it has sent the reply), then qemu is killed.
+    let mut stop_deadline: Option<Instant> = None;
     let status = loop {
-        let mut stop = false;
         match rx.recv_timeout(Duration::from_millis(10)) {
-            Ok((at, line)) => stop = take(&mut r, at, line),
+            Ok((at, line)) => {
+                if take(&mut r, at, line) && stop_deadline.is_none() {
+                    stop_deadline = Some(Instant::now() + Duration::from_secs(1));
+                }
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             // Both pipes closed: qemu is ending.
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -187,7 +193,7 @@ pub fn run_vm(
         if let Some(kib) = peak_rss(pid) {
             r.peak_rss_kib = Some(kib);
         }
-        if stop {
+        if stop_deadline.is_some_and(|d| Instant::now() >= d) {
             r.stopped = true;
             let _ = child.kill();
             break child.wait().map_err(RunError::Wait)?;

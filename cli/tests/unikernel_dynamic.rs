@@ -1,0 +1,114 @@
+//! A dynamically linked application as a unikernel (issue 9): Debian's nginx laid
+//! out in the store (`pkgs.nginx`: store interpreter and RUNPATH) runs as the
+//! only process of the VM. The image must carry its whole store closure — glibc's
+//! loader and the libraries it links — found by the `b8g-unikernel` builder;
+//! nginx answers curl through a forwarded port.
+//!
+//! Slow (it fetches and lays out nginx and its libraries): runs with
+//! B8G_FULL_TESTS=1 (`cargo xtask test --full`). Needs B8G_INIT_BIN, qemu, curl
+//! and apt package lists.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const NGINX_CONF: &str = "daemon off;\nmaster_process off;\nworker_processes 1;\npid /tmp/nginx.pid;\nerror_log stderr;\nevents { worker_connections 64; }\nhttp {\n  access_log /proc/self/fd/2;\n  client_body_temp_path /tmp/body;\n  proxy_temp_path /tmp/proxy;\n  fastcgi_temp_path /tmp/fastcgi;\n  uwsgi_temp_path /tmp/uwsgi;\n  scgi_temp_path /tmp/scgi;\n  server { listen 80; root /www; }\n}\n";
+
+#[test]
+fn dynamic_nginx_unikernel_answers_curl() {
+    if std::env::var("B8G_FULL_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipped: set B8G_FULL_TESTS=1 (slow: fetches nginx and its libraries)");
+        return;
+    }
+    let bin = std::env::var("B8G_INIT_BIN")
+        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-unikernel-shim (cargo xtask test does)");
+    for tool in ["qemu-system-x86_64", "curl"] {
+        let found = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+            .unwrap_or(false);
+        assert!(found, "{tool} is needed for this test and is not installed");
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let nix_str = |s: &str| {
+        format!(
+            "\"{}\"",
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('$', "\\$")
+                .replace('\n', "\\n")
+        )
+    };
+    let file = root.path().join("nginx.nix");
+    std::fs::write(
+        &file,
+        format!(
+            "{{ pkgs }}: import {ws}/recipes/unikernel {{ inherit pkgs; }} {{\n  \
+             name = \"unikernel-nginx\";\n  app = \"${{pkgs.nginx}}/sbin/nginx\";\n  \
+             args = [ \"-p\" \"/tmp\" \"-e\" \"stderr\" \"-c\" \"/etc/nginx.conf\" ];\n  \
+             files = {{\n    \"/etc/nginx.conf\" = {conf};\n    \
+             \"/etc/passwd\" = \"root:x:0:0:root:/:/bin/sh\\nnobody:x:65534:65534:nobody:/:/bin/false\\n\";\n    \
+             \"/etc/group\" = \"root:x:0:\\nnogroup:x:65534:\\n\";\n    \
+             \"/www/index.html\" = \"hello from nginx in a b8g unikernel\\n\";\n  }};\n  \
+             network.forwards = [ {{ host = {port}; guest = 80; }} ];\n}}\n",
+            ws = workspace.display(),
+            conf = nix_str(NGINX_CONF),
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .current_dir(&workspace)
+        .args(["-q", "--root"])
+        .arg(root.path())
+        .args([
+            "run-vm",
+            "--timeout",
+            "900",
+            "--until",
+            "\"GET / HTTP/1.1\" 200",
+            "-o",
+        ])
+        .arg(root.path().join("result"))
+        .args(["--b8g-bin", &bin])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let mut body = String::new();
+    while start.elapsed() < Duration::from_secs(900) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        let c = Command::new("curl")
+            .args(["-s", "--max-time", "5"])
+            .arg(format!("http://127.0.0.1:{port}/"))
+            .output()
+            .unwrap();
+        if c.status.success() && !c.stdout.is_empty() {
+            body = String::from_utf8_lossy(&c.stdout).to_string();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = child.wait_with_output().unwrap();
+    let show = format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        body, "hello from nginx in a b8g unikernel\n",
+        "curl got no answer\n{show}"
+    );
+    assert!(out.status.success(), "{show}");
+}
