@@ -7,6 +7,13 @@
   boot.kernelParams = [ "quiet" ];
   fileSystems."/" = { device = "/dev/vda"; fsType = "erofs"; };
   services.getty.autologinUser = "root";
+  # A password account (password `b8g`, a SHA-512 crypt hash as `openssl passwd -6`
+  # makes): it logs in on a getty without autologin (cli/tests/serial_login.rs).
+  users.users.guest = {
+    isNormalUser = true;
+    group = "users";
+    hashedPassword = "$6$b8gguest$y7qkoogBJkQ5HAImKwTY3Pb4Qa095.nV.vyojwE3sSFz6.oXK/MiL4VFE0fSHOCnIpA2ex4TSolm5sx3nGbsX1";
+  };
   environment.systemPackages = [ pkgs.busybox ];
   systemd.services.hello = {
     description = "Greets the console once the system is up";

@@ -79,6 +79,24 @@ pub fn system_expr(opts: &SystemBuildOptions) -> Result<String, SystemBuildError
     ))
 }
 
+/// An evaluation error as a user of `b8g-build` should see it. The module system
+/// reports configuration mistakes (type mismatches, unknown options, failed
+/// assertions) with `throw`, whose message says all there is; the evaluator's
+/// trace through recipes/lib would bury it, so it is shown only when
+/// `B8G_SHOW_TRACE=1`, like `--show-trace` in Nix.
+pub fn user_message(e: &b8g_eval::EvalError) -> String {
+    let show_trace = std::env::var_os("B8G_SHOW_TRACE").is_some_and(|v| v == "1");
+    if e.kind == b8g_eval::ErrorKind::Throw && !show_trace {
+        format!(
+            "error: {}
+(set B8G_SHOW_TRACE=1 to show where in the modules it was raised)",
+            e.msg
+        )
+    } else {
+        e.to_string()
+    }
+}
+
 /// Evaluates the configuration and writes its derivations; returns the `.drv` path.
 pub fn instantiate(
     store: LocalStore,
@@ -89,8 +107,8 @@ pub fn instantiate(
     let r = run_with_big_stack(move || {
         let host = StoreHost::new(store.store_dir().clone(), Box::new(store));
         let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
-        let v = ev.eval_str(&expr, &cwd).map_err(|e| e.to_string())?;
-        derivation_paths(&mut ev, v).map_err(|e| e.to_string())
+        let v = ev.eval_str(&expr, &cwd).map_err(|e| user_message(&e))?;
+        derivation_paths(&mut ev, v).map_err(|e| user_message(&e))
     })
     .map_err(SystemBuildError::Thread)?;
     let mut drvs = r.map_err(SystemBuildError::Eval)?;
@@ -188,4 +206,51 @@ pub fn write_image(
     }
     .write(work, out)?;
     Ok(())
+}
+
+/// How [`options_doc`] renders the option list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionsFormat {
+    /// Markdown from `recipes/lib`'s documentation generator.
+    Markdown,
+    /// A JSON list of `{ name, type, description, default?, example?, declarations }`.
+    Json,
+}
+
+/// The documentation of every visible option of the system modules, plus those
+/// declared by `config` when given (a system file with modules of its own).
+/// Evaluates without a store: nothing is built or written.
+pub fn options_doc(
+    recipes: &Path,
+    config: Option<&Path>,
+    store_dir: b8g_store::format::store_path::StoreDir,
+    format: OptionsFormat,
+) -> Result<String, SystemBuildError> {
+    let r = nix_path(recipes)?;
+    let modules = match config {
+        Some(c) => nix_path(c)?,
+        None => String::new(),
+    };
+    let render = match format {
+        OptionsFormat::Markdown => "lib.optionsMarkdown",
+        OptionsFormat::Json => "x: builtins.toJSON (lib.optionsList x)",
+    };
+    // pkgs without b8gBin: option defaults that need b8g's own binaries show as <error>.
+    let expr = format!(
+        "let lib = import ({r} + \"/lib\"); \
+         sys = import ({r} + \"/eval-config.nix\") {{ modules = [ {modules} ]; pkgs = import ({r} + \"/pkgs\") {{ }}; }}; \
+         in ({render}) sys.options"
+    );
+    let cwd = recipes.to_string_lossy().to_string();
+    run_with_big_stack(move || {
+        let host = StoreHost::dry_run(store_dir);
+        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
+        let v = ev.eval_str(&expr, &cwd).map_err(|e| user_message(&e))?;
+        match ev.force(v).map_err(|e| user_message(&e))? {
+            b8g_eval::Value::Str(s) => Ok(s.s.clone()),
+            _ => Err("the option documentation is not a string".to_string()),
+        }
+    })
+    .map_err(SystemBuildError::Thread)?
+    .map_err(SystemBuildError::Eval)
 }

@@ -12,10 +12,10 @@ rec {
       go = opts: concatMap
         (n:
           let o = opts.${n}; in
+          # An internal or invisible option hides its sub-options too.
           if isOption o then
             (if (o.internal or false) || !(o.visible or true) then [ ]
-            else [ (describe o) ])
-            ++ (if o ? type then go (o.type.getSubOptions o.loc) else [ ])
+            else [ (describe o) ] ++ (if o ? type then go (o.type.getSubOptions o.loc) else [ ]))
           else if isAttrs o then go o
           else [ ])
         (attrNames opts);

@@ -61,11 +61,13 @@ rec {
       kept = map (strip "override") (filter (d: prioOf d == highestPrio) discharged);
       orderOf = d: if typeOf' d.value == "order" then d.value.priority else defaultOrderPriority;
       sorted = map (strip "order") (lib.lists.sortOn orderOf kept);
-      checked = map
-        (d:
-          if type.check d.value then d
-          else throw "A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:\n${showDefs [ d ]}")
-        sorted;
+      # A mismatch names the option, the expected type, the offending values
+      # and every file whose definition counts, so the user sees where to look.
+      badDefs = filter (d: !type.check d.value) sorted;
+      checked =
+        if badDefs == [ ] then sorted
+        else throw ("A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:\n${showDefs badDefs}\n"
+          + "The option is defined in ${showFiles (lib.lists.unique (map (d: d.file) sorted))}.");
       isDefined = sorted != [ ];
     in
     {
@@ -203,8 +205,10 @@ rec {
         {
           config = mapAttrs (n: c: if isOption decls.${n} then c.value else c.config) children;
           options = mapAttrs (n: c: if isOption decls.${n} then c else c.options) children;
+          # Definitions of names no module declared, with the declared names
+          # beside them (for "did you mean").
           unmatched =
-            concatMap (d: map (n: { loc = loc ++ [ n ]; inherit (d) file; }) (filter (n: !(decls ? ${n})) (attrNames d.value))) defs
+            concatMap (d: map (n: { loc = loc ++ [ n ]; inherit (d) file; siblings = attrNames decls; }) (filter (n: !(decls ? ${n})) (attrNames d.value))) defs
             ++ concatMap (n: if isOption decls.${n} then [ ] else children.${n}.unmatched) (attrNames decls);
         };
 
@@ -212,9 +216,22 @@ rec {
       config = top.config;
       options = top.options;
       firstUnmatched = head top.unmatched;
+      suggestions =
+        let
+          u = firstUnmatched;
+          parent = lib.lists.init u.loc;
+          near = lib.strings.closestNames 3 (lib.lists.last u.loc) (filter (n: n != "_module") u.siblings);
+          shown = map (n: "`${showOption (parent ++ [ n ])}'") near;
+        in
+        if near == [ ] then ""
+        else if length near == 1 then " Did you mean ${head shown}?"
+        else " Did you mean one of ${builtins.concatStringsSep ", " shown}?";
+      others = length top.unmatched - 1;
       checkedConfig =
         if top.unmatched == [ ] then config
-        else throw "The option `${showOption firstUnmatched.loc}' does not exist. Definition in `${firstUnmatched.file}'.";
+        else throw ("The option `${showOption firstUnmatched.loc}' does not exist. Definition in `${firstUnmatched.file}'.${suggestions}"
+          + lib.strings.optionalString (others > 0) " (${toString others} more undeclared option definition${if others > 1 then "s" else ""}: ${
+            builtins.concatStringsSep ", " (map (u: "`${showOption u.loc}'") (builtins.tail top.unmatched))}.)");
     in
     {
       config = checkedConfig;

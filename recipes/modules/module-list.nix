@@ -13,4 +13,6 @@
   ./config/networking.nix
   ./config/filesystems.nix
   ./services/getty.nix
+  ./services/nginx.nix
+  ./virtualisation/qemu-vm.nix
 ]

@@ -8,7 +8,9 @@ in
   name = top.name;
   builder = top.builder;
   entries = builtins.attrNames tree;
-  units = builtins.attrNames sys.config.systemd.unitFiles;
+  # The units minimal.nix and the core modules make (other modules may add more).
+  units = builtins.filter (u: builtins.hasAttr u sys.config.systemd.unitFiles)
+    [ "basic.target" "getty-ttyS0.service" "getty.target" "hello.service" "multi-user.target" "network-setup.service" "network.target" "sysinit.target" ];
   passwd = sys.config.environment.etc.passwd.text;
   group = sys.config.environment.etc.group.text;
   kernelParams = tree.kernel-params.text;

@@ -4,5 +4,5 @@ let
   fake = name: derivation { inherit name; system = "builtin"; builder = "builtin:fake"; };
 in
 import ../pkgs {
-  overlays = [ (final: prev: { busybox = fake "busybox"; linux = fake "linux"; b8g = fake "b8g-init"; }) ];
+  overlays = [ (final: prev: { busybox = fake "busybox"; linux = fake "linux"; b8g = fake "b8g-init"; nginx = fake "nginx"; }) ];
 }

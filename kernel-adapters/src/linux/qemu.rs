@@ -18,6 +18,89 @@ pub enum QemuError {
     Spawn { program: String, source: io::Error },
     #[error("waiting for qemu failed: {0}")]
     Wait(#[source] io::Error),
+    #[error("VM settings line {line}: {reason}: {text:?}")]
+    Settings {
+        line: usize,
+        text: String,
+        reason: &'static str,
+    },
+}
+
+/// A host-to-guest port forward on qemu's user-mode network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// `tcp` or `udp`.
+    pub proto: String,
+    /// Host address qemu listens on.
+    pub host_addr: String,
+    pub host_port: u16,
+    pub guest_port: u16,
+}
+
+impl Forward {
+    /// A TCP forward from 127.0.0.1:`host_port` to the guest's `guest_port`.
+    pub fn tcp(host_port: u16, guest_port: u16) -> Self {
+        Forward {
+            proto: "tcp".into(),
+            host_addr: "127.0.0.1".into(),
+            host_port,
+            guest_port,
+        }
+    }
+}
+
+/// The VM settings of a system (`<vm>/vm-settings`, written by the
+/// `virtualisation` module): one `key value...` line each —
+/// `memory MIB`, `cores N`, `network on|off`, `forward PROTO HOSTADDR HOSTPORT GUESTPORT`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VmSettings {
+    pub memory_mb: Option<u32>,
+    pub cores: Option<u32>,
+    pub network: Option<bool>,
+    pub forwards: Vec<Forward>,
+}
+
+impl VmSettings {
+    pub fn parse(text: &str) -> Result<Self, QemuError> {
+        let mut s = VmSettings::default();
+        for (i, raw) in text.lines().enumerate() {
+            let bad = |reason| QemuError::Settings {
+                line: i + 1,
+                text: raw.to_string(),
+                reason,
+            };
+            let words: Vec<&str> = raw.split_whitespace().collect();
+            match words.as_slice() {
+                [] => {}
+                ["memory", n] => s.memory_mb = Some(n.parse().map_err(|_| bad("bad number"))?),
+                ["cores", n] => s.cores = Some(n.parse().map_err(|_| bad("bad number"))?),
+                ["network", "on"] => s.network = Some(true),
+                ["network", "off"] => s.network = Some(false),
+                ["forward", proto @ ("tcp" | "udp"), addr, h, g] => s.forwards.push(Forward {
+                    proto: proto.to_string(),
+                    host_addr: addr.to_string(),
+                    host_port: h.parse().map_err(|_| bad("bad port"))?,
+                    guest_port: g.parse().map_err(|_| bad("bad port"))?,
+                }),
+                _ => return Err(bad("unknown setting")),
+            }
+        }
+        Ok(s)
+    }
+
+    /// Applies the settings to a VM (unset ones leave it as it is).
+    pub fn apply(&self, vm: &mut Vm) {
+        if let Some(m) = self.memory_mb {
+            vm.memory_mb = m;
+        }
+        if let Some(c) = self.cores {
+            vm.cores = c;
+        }
+        if let Some(n) = self.network {
+            vm.network = n;
+        }
+        vm.forwards.extend(self.forwards.iter().cloned());
+    }
 }
 
 /// A VM description: what to boot and with which devices.
@@ -26,12 +109,16 @@ pub struct Vm {
     pub qemu: String,
     pub machine: String,
     pub memory_mb: u32,
+    /// Virtual CPUs (`-smp`).
+    pub cores: u32,
     pub kernel: PathBuf,
     pub initrd: Option<PathBuf>,
     /// Kernel command line words; `console=ttyS0 panic=-1` are always added.
     pub cmdline: Vec<String>,
-    /// Host TCP port → guest port forwards on a user-mode network (a virtio NIC is added when non-empty).
-    pub forwards: Vec<(u16, u16)>,
+    /// A virtio NIC on qemu's user-mode network (also added whenever there are forwards).
+    pub network: bool,
+    /// Host → guest port forwards on the user-mode network.
+    pub forwards: Vec<Forward>,
     /// Extra qemu arguments, appended last.
     pub extra: Vec<String>,
 }
@@ -42,9 +129,11 @@ impl Vm {
             qemu: "qemu-system-x86_64".into(),
             machine: "pc".into(),
             memory_mb: 256,
+            cores: 1,
             kernel: kernel.into(),
             initrd: None,
             cmdline: Vec::new(),
+            network: false,
             forwards: Vec::new(),
             extra: Vec::new(),
         }
@@ -60,6 +149,8 @@ impl Vm {
             "tcg".into(),
             "-m".into(),
             format!("{}M", self.memory_mb),
+            "-smp".into(),
+            self.cores.max(1).to_string(),
             "-nodefaults".into(),
             "-display".into(),
             "none".into(),
@@ -79,11 +170,16 @@ impl Vm {
         cmdline.extend(self.cmdline.iter().cloned());
         a.push("-append".into());
         a.push(cmdline.join(" "));
-        if !self.forwards.is_empty() {
+        if self.network || !self.forwards.is_empty() {
             let fwd: String = self
                 .forwards
                 .iter()
-                .map(|(h, g)| format!(",hostfwd=tcp:127.0.0.1:{h}-:{g}"))
+                .map(|f| {
+                    format!(
+                        ",hostfwd={}:{}:{}-:{}",
+                        f.proto, f.host_addr, f.host_port, f.guest_port
+                    )
+                })
                 .collect();
             a.push("-netdev".into());
             a.push(format!("user,id=n0{fwd}"));
@@ -243,7 +339,7 @@ mod tests {
         let mut vm = Vm::new("/k");
         vm.initrd = Some("/i".into());
         vm.cmdline.push("b8g.system=/x y".into());
-        vm.forwards.push((8080, 80));
+        vm.forwards.push(Forward::tcp(8080, 80));
         let a = vm.args();
         assert!(a.windows(2).any(|w| w == ["-accel", "tcg"]));
         assert!(a.iter().any(|x| x == "-no-reboot"));
@@ -253,5 +349,41 @@ mod tests {
         assert!(vm
             .script()
             .contains("'console=ttyS0 panic=-1 b8g.system=/x y'"));
+    }
+
+    #[test]
+    fn settings_set_memory_cores_and_forwards() {
+        let s = VmSettings::parse(
+            "memory 768\ncores 2\nnetwork on\nforward tcp 127.0.0.1 8080 80\nforward udp 0.0.0.0 5353 53\n",
+        )
+        .unwrap();
+        let mut vm = Vm::new("/k");
+        s.apply(&mut vm);
+        let a = vm.args();
+        assert!(a.windows(2).any(|w| w == ["-m", "768M"]));
+        assert!(a.windows(2).any(|w| w == ["-smp", "2"]));
+        assert!(a.contains(
+            &"user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-:53".to_string()
+        ));
+        assert!(a.contains(&"virtio-net-pci,netdev=n0".to_string()));
+        for bad in [
+            "memory lots",
+            "forward sctp 1 2 3",
+            "forward tcp 127.0.0.1 99999 80",
+            "speed 9",
+        ] {
+            assert!(
+                matches!(
+                    VmSettings::parse(bad),
+                    Err(QemuError::Settings { line: 1, .. })
+                ),
+                "{bad}"
+            );
+        }
+        // Network on without forwards still gets a NIC; off and none gets none.
+        let mut vm = Vm::new("/k");
+        VmSettings::parse("network on").unwrap().apply(&mut vm);
+        assert!(vm.args().contains(&"user,id=n0".to_string()));
+        assert!(!Vm::new("/k").args().iter().any(|a| a.contains("netdev")));
     }
 }

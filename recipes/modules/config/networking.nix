@@ -28,7 +28,8 @@ in
     environment.etc."resolv.conf".text = concatMapStrings (n: "nameserver ${n}\n") cfg.nameservers;
     systemd.services.network-setup = {
       description = "Network interfaces";
-      wantedBy = [ "network.target" ];
+      # Also wanted by multi-user.target: nothing else pulls network.target in.
+      wantedBy = [ "network.target" "multi-user.target" ];
       before = [ "network.target" ];
       wants = [ "network-pre.target" ];
       after = [ "network-pre.target" ];

@@ -1,4 +1,6 @@
 # services.getty: login prompts on the serial console (and more ttys if asked).
+# busybox getty runs busybox login from the store (there is no /bin/login), which
+# checks the password against /etc/shadow (users.users.<name>.hashedPassword).
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types mkIf;
@@ -18,7 +20,7 @@ in
       after = [ "basic.target" ];
       serviceConfig = {
         ExecStart = if cfg.autologinUser == null
-          then "${pkgs.busybox}/bin/getty -L ${toString cfg.baudRate} ${tty} vt100"
+          then "${pkgs.busybox}/bin/getty -L -l ${pkgs.busybox}/bin/login ${toString cfg.baudRate} ${tty} vt100"
           else "${pkgs.busybox}/bin/su -l ${cfg.autologinUser}";
         Restart = "always";
         RestartSec = 1;

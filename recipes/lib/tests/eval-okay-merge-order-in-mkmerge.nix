@@ -1,0 +1,8 @@
+# mkMerge splits into separately ordered definitions.
+let
+  lib = import ../.;
+  inherit (lib) mkOption types mkIf mkMerge mkDefault mkForce mkOverride mkOptionDefault mkBefore mkAfter mkOrder;
+  eval = modules: (lib.evalModules { inherit modules; }).config;
+  opt = type: mkOption { inherit type; };
+in
+(eval [ { options.l = opt (types.listOf types.int); } { l = mkMerge [ (mkAfter [ 3 ]) [ 2 ] ]; } { l = mkBefore [ 1 ]; } ]).l

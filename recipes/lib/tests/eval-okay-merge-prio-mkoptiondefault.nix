@@ -1,0 +1,8 @@
+# mkOptionDefault is the priority of a declared default: definitions of it merge with it.
+let
+  lib = import ../.;
+  inherit (lib) mkOption types mkIf mkMerge mkDefault mkForce mkOverride mkOptionDefault mkBefore mkAfter mkOrder;
+  eval = modules: (lib.evalModules { inherit modules; }).config;
+  opt = type: mkOption { inherit type; };
+in
+(eval [ { options.l = mkOption { type = types.listOf types.int; default = [ 1 ]; }; } { l = mkOptionDefault [ 2 ]; } ]).l
