@@ -5,12 +5,16 @@
 //! (hashDerivationModulo, memoised per `.drv`). With a [`GlueStore`] (the
 //! local store) it writes; without one (`StoreHost::dry_run`) it computes the
 //! same paths and writes nothing, as Nix's read-only evaluation does. The
-//! evaluator itself never sees the store.
+//! evaluator itself never sees the store. `builtins.fetchurl` and
+//! `fetchTarball` download through [`fetch`] at evaluation time; a dry run
+//! downloads too (the path depends on the content) but keeps nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use b8g_eval::{DrvOut, DrvSpec, EvalHost, FixedOutput};
+pub mod fetch;
+
+use b8g_eval::{DrvOut, DrvSpec, EvalHost, FetchRequest, FixedOutput};
 use b8g_store::format::derivation::{Derivation, Output};
 use b8g_store::format::hash::{Hash, HashAlgo};
 use b8g_store::format::store_path::{FileIngestionMethod, StoreDir, StorePath};
@@ -29,6 +33,8 @@ pub trait GlueStore: Send {
     fn references(&self, path: &str) -> Result<BTreeSet<String>, String>;
     /// Where a logical store path is on disk (differs for chroot stores).
     fn real_path(&self, path: &str) -> PathBuf;
+    /// Whether a path is valid (registered) in the store.
+    fn is_valid(&self, path: &str) -> Result<bool, String>;
 }
 
 impl GlueStore for LocalStore {
@@ -59,6 +65,10 @@ impl GlueStore for LocalStore {
             Err(_) => PathBuf::from(path),
         }
     }
+    fn is_valid(&self, path: &str) -> Result<bool, String> {
+        let sp = self.parse_path(path).map_err(|e| e.to_string())?;
+        LocalStore::is_valid(self, &sp).map_err(|e| e.to_string())
+    }
 }
 
 /// The evaluator's store host.
@@ -73,6 +83,8 @@ pub struct StoreHost {
     text_refs: HashMap<String, BTreeSet<String>>,
     /// Sources already copied: (path, name, recursive) → store path.
     sources: HashMap<(String, String, bool), String>,
+    /// Fetched in this session: (url, name, unpack) → (store path, declared hash).
+    fetched: HashMap<(String, String, bool), (String, Option<FixedOutput>)>,
 }
 
 impl StoreHost {
@@ -85,6 +97,7 @@ impl StoreHost {
             modulo: HashMap::new(),
             text_refs: HashMap::new(),
             sources: HashMap::new(),
+            fetched: HashMap::new(),
         }
     }
 
@@ -97,6 +110,7 @@ impl StoreHost {
             modulo: HashMap::new(),
             text_refs: HashMap::new(),
             sources: HashMap::new(),
+            fetched: HashMap::new(),
         }
     }
 
@@ -441,6 +455,61 @@ impl EvalHost for StoreHost {
             .map_err(|e| e.to_string())?;
         Ok(self.store_dir.display(&sp))
     }
+
+    fn fetch(&mut self, req: &FetchRequest) -> Result<String, String> {
+        let key = (req.url.clone(), req.name.clone(), req.unpack);
+        if let Some((p, expected)) = self.fetched.get(&key) {
+            if req.expected.is_none() || *expected == req.expected {
+                return Ok(p.clone());
+            }
+        }
+        // Like Nix, skip the download when the declared content is already in the store.
+        if let (Some(want), Some(store)) = (&req.expected, &self.store) {
+            let path = self.fixed_output_path(&req.name, want)?;
+            if store.is_valid(&path)? {
+                self.fetched
+                    .insert(key, (path.clone(), req.expected.clone()));
+                return Ok(path);
+            }
+        }
+        let scratch = Scratch::new().map_err(|e| format!("creating a scratch dir: {e}"))?;
+        let file = scratch.0.join("download");
+        fetch::download(&req.url, &file).map_err(|e| e.to_string())?;
+        let content = if req.unpack {
+            fetch::unpack_tarball(&req.url, &file, &scratch.0.join("unpacked"))
+                .map_err(|e| e.to_string())?
+        } else {
+            file
+        };
+        let hash = fetch::check(&req.url, &content, req.unpack, req.expected.as_ref())
+            .map_err(|e| e.to_string())?;
+        let path = match &self.store {
+            Some(s) if req.unpack => s.add_recursive(&content, &req.name)?,
+            Some(s) => s.add_flat(&content, &req.name)?,
+            None => {
+                // A dry run computes the path Nix would give, from a SHA-256 of the content.
+                let sha = if hash.algo() == HashAlgo::Sha256 {
+                    hash
+                } else {
+                    fetch::hash_fetched(&content, req.unpack, HashAlgo::Sha256)
+                        .map_err(|e| e.to_string())?
+                };
+                let method = if req.unpack {
+                    FileIngestionMethod::Recursive
+                } else {
+                    FileIngestionMethod::Flat
+                };
+                let sp = self
+                    .store_dir
+                    .make_fixed_output_path(&req.name, method, &sha, &[])
+                    .map_err(|e| e.to_string())?;
+                self.store_dir.display(&sp)
+            }
+        };
+        self.fetched
+            .insert(key, (path.clone(), req.expected.clone()));
+        Ok(path)
+    }
 }
 
 #[cfg(test)]
@@ -589,6 +658,154 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(&ours),
             String::from_utf8_lossy(&theirs)
+        );
+    }
+
+    /// A file and a gzipped tarball (one top-level directory) to fetch.
+    fn fetch_fixture(dir: &Path) -> (PathBuf, PathBuf) {
+        let file = dir.join("hello.txt");
+        std::fs::write(&file, "hello fetch\n").expect("write fixture");
+        let tgz = dir.join("pkg.tar.gz");
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&tgz).expect("create tarball"),
+            flate2::Compression::default(),
+        );
+        let mut b = tar::Builder::new(gz);
+        for (path, body, mode) in [
+            ("pkg-1.0/a", "a\n", 0o644),
+            ("pkg-1.0/sub/run", "#!/bin/sh\n", 0o755),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(mode);
+            h.set_cksum();
+            b.append_data(&mut h, path, body.as_bytes())
+                .expect("append to tarball");
+        }
+        b.into_inner()
+            .and_then(|gz| gz.finish())
+            .expect("finish tarball");
+        (file, tgz)
+    }
+
+    fn eval_with(host: StoreHost, expr: String) -> Result<String, String> {
+        run_with_big_stack(move || {
+            let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
+            ev.eval_str(&expr, "/")
+                .and_then(|v| value_to_text(&mut ev, v, OutputMode::Strict))
+                .map_err(|e| e.to_string())
+        })
+        .expect("evaluation thread runs")
+    }
+
+    fn fetch_exprs(file: &Path, tgz: &Path) -> String {
+        format!(
+            "[ (builtins.fetchurl \"file://{f}\") (builtins.fetchurl {{ url = \"file://{f}\"; name = \"x\"; sha256 = \"sha256-THNTcPvzp5sI67XvP8fTqR4CBhgdaulO5P5aiIgqTx0=\"; }}) (builtins.fetchTarball \"file://{t}\") (builtins.fetchTarball {{ url = \"file://{t}\"; name = \"pkg\"; }}) ]",
+            f = file.display(),
+            t = tgz.display()
+        )
+    }
+
+    /// fetchurl/fetchTarball of file:// URLs give Nix's store paths, in a dry
+    /// run and when writing into a store (where the content must land).
+    #[test]
+    fn fetchers_give_nixs_store_paths() {
+        use b8g_store::local::StoreConfig;
+        let tmp = Scratch::new().expect("scratch dir");
+        let (file, tgz) = fetch_fixture(&tmp.0);
+        let expr = fetch_exprs(&file, &tgz);
+        let dry = eval_with(StoreHost::dry_run(nix_store_dir()), expr.clone()).expect("dry run");
+        let config = StoreConfig {
+            store_dir: nix_store_dir(),
+            state_dir: PathBuf::from("/nix/var/nix"),
+            root: Some(tmp.0.join("ours")),
+        };
+        let store = LocalStore::open(&config).expect("open a store in a temp root");
+        let host = StoreHost::new(nix_store_dir(), Box::new(store));
+        let written = eval_with(host, expr.clone()).expect("evaluates with a store");
+        assert_eq!(dry, written);
+        let paths: Vec<&str> = written
+            .trim_matches(|c| c == '[' || c == ']' || c == ' ')
+            .split_whitespace()
+            .map(|p| p.trim_matches('"'))
+            .collect();
+        assert_eq!(paths.len(), 4, "{written}");
+        let real = |p: &str| tmp.0.join("ours").join(p.trim_start_matches('/'));
+        assert_eq!(
+            std::fs::read_to_string(real(paths[0])).expect("fetched file in the store"),
+            "hello fetch\n"
+        );
+        assert!(real(paths[2]).join("sub/run").exists(), "tarball unpacked");
+        let nix_root = tmp.0.join("nix");
+        let out = Command::new("nix-instantiate")
+            .args(["--eval", "--strict", "--store"])
+            .arg(format!("local?root={}", nix_root.display()))
+            .args(["-E", &expr])
+            .env("NIX_STATE_DIR", tmp.0.join("state"))
+            .env("NIX_LOG_DIR", tmp.0.join("log"))
+            .env("NIX_CONF_DIR", tmp.0.join("conf"))
+            .env("XDG_CACHE_HOME", tmp.0.join("cache"))
+            .env("HOME", &tmp.0)
+            .output()
+            .expect("nix-instantiate must be installed (apt package nix-bin) for this test");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            dry,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A wrong declared hash fails with both hashes, as Nix prints them.
+    #[test]
+    fn fetch_hash_mismatch_names_both_hashes() {
+        let tmp = Scratch::new().expect("scratch dir");
+        let (file, tgz) = fetch_fixture(&tmp.0);
+        let zero = "0000000000000000000000000000000000000000000000000000";
+        let e = eval_with(
+            StoreHost::dry_run(nix_store_dir()),
+            format!(
+                "builtins.fetchurl {{ url = \"file://{}\"; sha256 = \"{zero}\"; }}",
+                file.display()
+            ),
+        )
+        .expect_err("the hash is wrong");
+        assert!(
+            e.contains(&format!(
+                "hash mismatch in file downloaded from 'file://{}':",
+                file.display()
+            )) && e.contains(&format!("specified: sha256:{zero}"))
+                && e.contains(
+                    "got:       sha256:07ag5a48hnpywi7fjshx303047m9sg3kzvxmxc49p9zkzdq56wsc"
+                ),
+            "{e}"
+        );
+        let e = eval_with(
+            StoreHost::dry_run(nix_store_dir()),
+            format!(
+                "builtins.fetchTarball {{ url = \"file://{}\"; sha256 = \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"; }}",
+                tgz.display()
+            ),
+        )
+        .expect_err("the hash is wrong");
+        assert!(
+            e.contains("hash mismatch") && e.contains("got:       sha256:"),
+            "{e}"
+        );
+        let e = eval_with(
+            StoreHost::dry_run(nix_store_dir()),
+            format!("builtins.fetchurl \"file://{}/missing\"", tmp.0.display()),
+        )
+        .expect_err("no such file");
+        assert!(e.contains("unable to download"), "{e}");
+        let e = eval_with(
+            StoreHost::dry_run(nix_store_dir()),
+            "builtins.fetchurl { url = \"file:///x\"; hash = \"\"; }".to_string(),
+        )
+        .expect_err("hash is not an argument of fetchurl in Nix 2.8");
+        assert!(
+            e.contains("unsupported argument 'hash' to 'fetchurl'"),
+            "{e}"
         );
     }
 }

@@ -69,7 +69,7 @@ pub enum Expr {
     Int(i64),
     Float(f64),
     Str(Rc<NixString>),
-    Path(Rc<str>),
+    Path(Rc<String>),
     /// `<name/sub>`, resolved against the search path at run time.
     SearchPath(String, Pos),
     /// An interpolated path; the first part already carries the base directory.

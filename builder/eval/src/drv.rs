@@ -410,55 +410,71 @@ pub(crate) fn prim_path(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<V
 
 /// The fetchers without network: with a hash, the result is the
 /// fixed-output store path; the content is fetched when it is built.
+/// `builtins.fetchurl` and `builtins.fetchTarball`: the argument is a URL or
+/// a set of `url`, `sha256` (any encoding, or SRI) and `name`, as in Nix 2.8.
+/// The host downloads at evaluation time and checks the hash when one is
+/// given; like `nix-instantiate`, a missing hash is allowed.
 fn fetch_common(
     ev: &mut Evaluator,
     a: &[Value],
     p: Pos,
-    recursive: bool,
+    unpack: bool,
     default_name: Option<&str>,
     what: &str,
 ) -> EvalResult<Value> {
     let v = ev.force(a[0].clone())?;
     let (url, name, hash) = match &v {
         Value::Attrs(s) => {
+            for at in &s.attrs {
+                if !matches!(&*at.name, "url" | "sha256" | "name") {
+                    return err(
+                        format!("unsupported argument '{}' to '{what}'", at.name),
+                        at.pos,
+                    );
+                }
+            }
             let Some(u) = s.get("url").cloned() else {
-                return err(format!("'url' argument required for '{what}'"), p);
+                return err("'url' argument required", p);
             };
             let url = ev.force_string_noctx(u, p)?;
             let name = match s.get("name") {
                 Some(n) => Some(ev.force_string_noctx(n.clone(), p)?),
                 None => None,
             };
-            let hash = match (s.get("sha256"), s.get("hash")) {
-                (Some(h), _) => Some(ev.force_string_noctx(h.clone(), p)?),
-                (None, Some(h)) => Some(ev.force_string_noctx(h.clone(), p)?),
-                _ => None,
+            let hash = match s.get("sha256") {
+                Some(h) => Some(ev.force_string_noctx(h.clone(), p)?),
+                None => None,
             };
-            (url, name, hash)
+            (url, name, hash.filter(|h| !h.is_empty()))
         }
         _ => (ev.force_string_noctx(v.clone(), p)?, None, None),
     };
-    let Some(hash) = hash else {
-        return err(
-            format!("in pure evaluation mode, '{what}' requires a 'sha256' or 'hash' argument (no network access here)"),
-            p,
-        );
-    };
     let name = name.unwrap_or_else(|| match default_name {
         Some(n) => n.to_string(),
-        None => url.rsplit('/').next().unwrap_or("source").to_string(),
+        None => url.rsplit('/').next().unwrap_or("").to_string(),
     });
-    let (algo, hex) =
-        parse_hash(&hash, Some("sha256")).map_err(|m| EvalError::new(ErrorKind::Eval, m, p))?;
-    let fixed = FixedOutput {
-        recursive,
-        algo,
-        hash_hex: hex,
+    let expected = match hash {
+        Some(h) => {
+            let (algo, hex) = parse_hash(&h, Some("sha256"))
+                .map_err(|m| EvalError::new(ErrorKind::Eval, m, p))?;
+            if algo != "sha256" {
+                return err(format!("hash '{h}' should have type 'sha256'"), p);
+            }
+            Some(FixedOutput {
+                recursive: unpack,
+                algo,
+                hash_hex: hex,
+            })
+        }
+        None => None,
     };
-    let sp = ev
-        .host
-        .fixed_output_path(&name, &fixed)
-        .map_err(|m| host_err(m, p))?;
+    let req = crate::io::FetchRequest {
+        url,
+        name,
+        unpack,
+        expected,
+    };
+    let sp = ev.host.fetch(&req).map_err(|m| host_err(m, p))?;
     Ok(str_value(sp.clone(), [sp].into()))
 }
 

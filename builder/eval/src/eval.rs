@@ -359,14 +359,14 @@ impl Evaluator {
                 env: env.clone(),
             }))),
             Expr::Let { binds, body } => {
-                let new = Env::new(Vec::with_capacity(binds.len()), Some(env.clone()));
+                let new = Env::new(Vec::new(), Some(env.clone()));
                 let vals: Vec<Value> = binds.iter().map(|b| self.lazy_rec(b, &new)).collect();
-                *new.vals.borrow_mut() = vals;
+                new.set_all(vals);
                 self.eval(body, &new)
             }
             Expr::With { attrs, body } => {
                 let a = self.lazy(attrs, env);
-                let new = Env::new(vec![a], Some(env.clone()));
+                let new = Env::one(a, Some(env.clone()));
                 self.eval(body, &new)
             }
             Expr::If { c, t, e: el, pos } => {
@@ -483,28 +483,29 @@ impl Evaluator {
 
     fn eval_attrs(&mut self, a: &'static AttrsExpr, env: &Rc<Env>) -> EvalResult<Value> {
         let inner = if a.rec {
-            let new = Env::new(Vec::with_capacity(a.statics.len()), Some(env.clone()));
+            let new = Env::new(Vec::new(), Some(env.clone()));
             let vals: Vec<Value> = a
                 .statics
                 .iter()
                 .map(|(_, e, _)| self.lazy_rec(e, &new))
                 .collect();
-            *new.vals.borrow_mut() = vals;
+            new.set_all(vals);
             new
         } else {
             env.clone()
         };
         let mut attrs: Vec<Attr> = if a.rec {
-            let vals = inner.vals.borrow();
-            a.statics
-                .iter()
-                .zip(vals.iter())
-                .map(|((n, _, p), v)| Attr {
-                    name: n.clone(),
-                    value: v.clone(),
-                    pos: *p,
-                })
-                .collect()
+            inner.with_vals(|vals| {
+                a.statics
+                    .iter()
+                    .zip(vals.iter())
+                    .map(|((n, _, p), v)| Attr {
+                        name: n.clone(),
+                        value: v.clone(),
+                        pos: *p,
+                    })
+                    .collect()
+            })
         } else {
             a.statics
                 .iter()
@@ -563,7 +564,7 @@ impl Evaluator {
                 let lam = c.lambda;
                 match &lam.param {
                     Param::Ident(_) => {
-                        let env = Env::new(vec![arg], Some(c.env.clone()));
+                        let env = Env::one(arg, Some(c.env.clone()));
                         self.eval(&lam.body, &env)
                     }
                     Param::Pattern {
@@ -579,7 +580,7 @@ impl Evaluator {
                             );
                         };
                         let n = formals.len() + usize::from(*bind);
-                        let env = Env::new(Vec::with_capacity(n), Some(c.env.clone()));
+                        let env = Env::new(Vec::new(), Some(c.env.clone()));
                         let mut vals = Vec::with_capacity(n);
                         let mut used = 0;
                         for (name, default) in formals.iter() {
@@ -619,7 +620,7 @@ impl Evaluator {
                         if *bind {
                             vals.push(argv.clone());
                         }
-                        *env.vals.borrow_mut() = vals;
+                        env.set_all(vals);
                         self.eval(&lam.body, &env)
                     }
                 }
@@ -628,17 +629,24 @@ impl Evaluator {
                 if p.arity == 1 {
                     (p.fun)(self, &[arg], pos)
                 } else {
-                    Ok(Value::PrimOpApp(p, Rc::new(vec![arg])))
+                    Ok(Value::PrimOpApp(Rc::new(crate::value::PartialApp {
+                        op: p,
+                        args: vec![arg],
+                    })))
                 }
             }
-            Value::PrimOpApp(p, args) => {
+            Value::PrimOpApp(pa) => {
+                let (p, args) = (&pa.op, &pa.args);
                 let mut all = Vec::with_capacity(args.len() + 1);
                 all.extend(args.iter().cloned());
                 all.push(arg);
                 if all.len() == p.arity {
                     (p.fun)(self, &all, pos)
                 } else {
-                    Ok(Value::PrimOpApp(p, Rc::new(all)))
+                    Ok(Value::PrimOpApp(Rc::new(crate::value::PartialApp {
+                        op: p.clone(),
+                        args: all,
+                    })))
                 }
             }
             Value::Attrs(a) if a.get("__functor").is_some() => {

@@ -107,6 +107,20 @@ pub struct DrvOut {
     pub outputs: BTreeMap<String, String>,
 }
 
+/// A download asked for by `builtins.fetchurl` or `builtins.fetchTarball`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// `file://`, `http://` or `https://`.
+    pub url: String,
+    /// The name of the store path.
+    pub name: String,
+    /// Unpack a tarball and add its single top-level entry (hashed as a NAR)
+    /// rather than the downloaded file (hashed flat).
+    pub unpack: bool,
+    /// The declared hash; fetched content that does not match is an error.
+    pub expected: Option<FixedOutput>,
+}
+
 /// Store operations the language needs. Errors are messages shown to the user.
 pub trait EvalHost {
     fn store_dir(&self) -> String;
@@ -132,6 +146,9 @@ pub trait EvalHost {
     /// The store path of a fixed-output content, for `builtins.path` with a hash
     /// and fetchers; `None` if the host cannot compute it.
     fn fixed_output_path(&self, name: &str, fixed: &FixedOutput) -> Result<String, String>;
+    /// Fetches at evaluation time, checks the hash, adds the result to the
+    /// store and returns its store path.
+    fn fetch(&mut self, req: &FetchRequest) -> Result<String, String>;
 }
 
 /// A host without a store: every store operation fails with a clear message.
@@ -179,5 +196,8 @@ impl EvalHost for NoStore {
         Err(format!(
             "cannot compute the store path of '{name}': no store is available"
         ))
+    }
+    fn fetch(&mut self, req: &FetchRequest) -> Result<String, String> {
+        Err(format!("cannot fetch '{}': no store is available", req.url))
     }
 }

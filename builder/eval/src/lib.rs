@@ -7,6 +7,15 @@
 //! runs an evaluation on a thread with a large stack so deep recursion ends in
 //! a clean error rather than a crash.
 
+/// Evaluation makes many small, short-lived allocations (thunks, envs,
+/// attribute vectors); glibc's malloc spends a third of the time of a
+/// lib-style fixpoint consolidating its bins whenever a large attribute vector
+/// is freed. mimalloc does not, so b8g-eval installs it for the whole process
+/// (opt out with `default-features = false`).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod builtins;
 pub mod compile;
 pub mod drv;
@@ -18,7 +27,9 @@ pub mod value;
 
 pub use error::{ErrorKind, EvalError, EvalResult, Pos};
 pub use eval::{parse_search_path, EvalOptions, Evaluator};
-pub use io::{DrvOut, DrvSpec, EvalHost, EvalIo, FileType, FixedOutput, NoStore, StdIo};
+pub use io::{
+    DrvOut, DrvSpec, EvalHost, EvalIo, FetchRequest, FileType, FixedOutput, NoStore, StdIo,
+};
 pub use value::{Attrs, NixString, Value};
 
 /// Output mode for `eval_to_text`.

@@ -42,6 +42,12 @@ pub struct PrimOp {
     pub fun: fn(&mut Evaluator, &[Value], Pos) -> EvalResult<Value>,
 }
 
+/// A built-in applied to fewer arguments than its arity.
+pub struct PartialApp {
+    pub op: Rc<PrimOp>,
+    pub args: Vec<Value>,
+}
+
 /// A lambda closed over its defining environment.
 pub struct Closure {
     pub lambda: &'static Lambda,
@@ -50,20 +56,51 @@ pub struct Closure {
 
 /// A run-time environment frame: slots for the variables of one scope.
 /// `with` frames hold the attribute set (possibly a thunk) in slot 0.
+///
+/// Frames of one slot (single-argument lambdas, `with`) keep it inline, so a
+/// call allocates one object rather than two.
 pub struct Env {
-    pub vals: RefCell<Vec<Value>>,
+    vals: RefCell<Slots>,
     pub parent: Option<Rc<Env>>,
+}
+
+enum Slots {
+    One(Value),
+    Many(Vec<Value>),
 }
 
 impl Env {
     pub fn new(vals: Vec<Value>, parent: Option<Rc<Env>>) -> Rc<Env> {
         Rc::new(Env {
-            vals: RefCell::new(vals),
+            vals: RefCell::new(Slots::Many(vals)),
             parent,
         })
     }
+    /// A frame holding exactly one value.
+    pub fn one(val: Value, parent: Option<Rc<Env>>) -> Rc<Env> {
+        Rc::new(Env {
+            vals: RefCell::new(Slots::One(val)),
+            parent,
+        })
+    }
+    /// Fills a frame created empty (for `rec`, `let` and formals, whose
+    /// thunks must point at the frame before its values exist).
+    pub fn set_all(&self, vals: Vec<Value>) {
+        *self.vals.borrow_mut() = Slots::Many(vals);
+    }
+    #[inline]
     pub fn get(&self, i: usize) -> Value {
-        self.vals.borrow()[i].clone()
+        match &*self.vals.borrow() {
+            Slots::One(v) => v.clone(),
+            Slots::Many(v) => v[i].clone(),
+        }
+    }
+    /// Calls `f` with all slots.
+    pub fn with_vals<T>(&self, f: impl FnOnce(&[Value]) -> T) -> T {
+        match &*self.vals.borrow() {
+            Slots::One(v) => f(std::slice::from_ref(v)),
+            Slots::Many(v) => f(v),
+        }
     }
 }
 
@@ -129,12 +166,13 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Str(Rc<NixString>),
-    Path(Rc<str>),
+    /// A path; `Rc<String>` (not `Rc<str>`) keeps `Value` at 16 bytes.
+    Path(Rc<String>),
     Attrs(Rc<Attrs>),
     List(Rc<Vec<Value>>),
     Lambda(Rc<Closure>),
     PrimOp(Rc<PrimOp>),
-    PrimOpApp(Rc<PrimOp>, Rc<Vec<Value>>),
+    PrimOpApp(Rc<PartialApp>),
     Thunk(Rc<Thunk>),
 }
 
@@ -190,8 +228,8 @@ impl Value {
             Value::List(_) => "a list".into(),
             Value::Lambda(_) => "a function".into(),
             Value::PrimOp(p) => format!("the built-in function '{}'", p.name),
-            Value::PrimOpApp(p, _) => {
-                format!("the partially applied built-in function '{}'", p.name)
+            Value::PrimOpApp(p) => {
+                format!("the partially applied built-in function '{}'", p.op.name)
             }
             Value::Thunk(_) => "a thunk".into(),
         }
@@ -204,3 +242,7 @@ impl Value {
         )
     }
 }
+
+// Values are returned from every evaluation step; at 16 bytes an
+// `EvalResult<Value>` comes back in two registers.
+const _: () = assert!(std::mem::size_of::<Value>() == 16);
