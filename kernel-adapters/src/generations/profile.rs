@@ -240,6 +240,16 @@ impl Profile {
             deleted.push(n);
         }
         deleted.sort();
+        // Links a crashed switch left under a temporary name would keep their
+        // closure alive for GC; they never were generations.
+        let prefix = format!(".{}", self.name);
+        for e in fs::read_dir(&self.dir).map_err(io_err("read profile directory", &self.dir))? {
+            let e = e.map_err(io_err("read profile directory", &self.dir))?;
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.starts_with(&prefix) && n.contains(".tmp-") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
         sync_dir(&self.dir)?;
         Ok(deleted)
     }

@@ -52,11 +52,69 @@ let
     done
     [ -n "$system" ] || fail "no b8g.system= on the kernel command line"
   '' + lib.concatMapStrings mountCmd fss + ''
+    # Generation selection and boot counting. `b8g system` keeps one entry per
+    # generation in /b8g/var/boot/entries (generation= toplevel= tries= good=
+    # reason=); the profile link names the default generation. A default that
+    # is not yet good gets a try (counted down and synced before handing
+    # over); one with no tries left is skipped for the newest good one. With
+    # no entries, the kernel command line's b8g.system= boots as it is.
+    boot=/sysroot/b8g/var/boot
+    has_init() { [ -e "/sysroot$1/init" ] || [ -L "/sysroot$1/init" ]; }
+    read_entry() {
+      e_gen=; e_top=; e_tries=0; e_good=0; e_reason=
+      while IFS='=' read -r k v; do
+        case "$k" in
+          generation) e_gen=$v ;; toplevel) e_top=$v ;; tries) e_tries=$v ;;
+          good) e_good=$v ;; reason) e_reason=$v ;;
+        esac
+      done < "$1"
+    }
+    write_entry() {
+      busybox printf 'generation=%s\ntoplevel=%s\ntries=%s\ngood=%s\nreason=%s\n' \
+        "$e_gen" "$e_top" "$e_tries" "$e_good" "$e_reason" > "$1.tmp" || return 1
+      busybox sync; busybox mv "$1.tmp" "$1"; busybox sync
+    }
+    if [ -d "$boot/entries" ]; then
+      cur=$(readlink /sysroot/b8g/var/profiles/system 2>/dev/null)
+      cur=''${cur#system-}; cur=''${cur%-link}
+      chosen=; skipped=; why=
+      f="$boot/entries/system-$cur.conf"
+      if [ -n "$cur" ] && [ -f "$f" ]; then
+        read_entry "$f"
+        if ! has_init "$e_top"; then
+          skipped=$cur; why="$e_top/init is missing"
+        elif [ "$e_good" = 1 ]; then
+          chosen=$cur
+        elif [ "$e_tries" -gt 0 ] 2>/dev/null; then
+          e_tries=$((e_tries - 1))
+          write_entry "$f" || echo "b8g stage 1: cannot count down the tries of generation $cur" >/dev/console
+          echo "b8g stage 1: generation $cur is on trial, $e_tries tries left after this one" >/dev/console
+          chosen=$cur
+        else
+          skipped=$cur
+          why=''${e_reason:-its boots never reached the default target (kernel panic, init crash or hang)}
+        fi
+        [ -n "$chosen" ] && system=$e_top
+      fi
+      if [ -z "$chosen" ]; then
+        for n in $(for g in "$boot"/entries/system-*.conf; do g=''${g##*/system-}; echo "''${g%.conf}"; done | busybox sort -n -r); do
+          read_entry "$boot/entries/system-$n.conf"
+          if [ "$e_good" = 1 ] && has_init "$e_top"; then chosen=$n; system=$e_top; break; fi
+        done
+      fi
+      if [ -n "$skipped" ]; then
+        echo "b8g stage 1: skipping generation $skipped: $why; booting generation ''${chosen:-from the command line}" >/dev/console
+      fi
+      busybox printf 'generation=%s\nskipped=%s\nskipped_reason=%s\n' "$chosen" "$skipped" "$why" > "$boot/last-boot.tmp" \
+        && busybox sync && busybox mv "$boot/last-boot.tmp" "$boot/last-boot" && busybox sync
+    fi
     # init is a link to an absolute store path, which resolves only inside /sysroot.
-    [ -e "/sysroot$system/init" ] || [ -L "/sysroot$system/init" ] || fail "$system/init not found on the root file system"
+    has_init "$system" || fail "$system/init not found on the root file system"
     mount --move /dev /sysroot/dev 2>/dev/null || true
     umount /proc /sys 2>/dev/null
-    exec switch_root /sysroot "$system/init"
+    # Units come from /run/current-system (set by the generation's activate), so a
+    # live switch (`b8gctl switch`) re-points them with the rest of the system.
+    exec switch_root /sysroot "$system/init" --system "$system" --unit-dir /run/current-system/units
   '';
 in
 {

@@ -1,0 +1,455 @@
+//! Generations without a VM: profiles and boot entries, atomic switching,
+//! rollback, delete-generations followed by GC, `b8g system diff`, and
+//! snapshot export/import with tamper refusal — all on chroot stores
+//! (`--root`) with small hand-made "systems" whose closures have real
+//! references. The qemu journeys are in `generations_vm.rs`.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use b8g_kernel_adapters::generations::Generations;
+use b8g_store::format::signing::SecretKey;
+use b8g_store::format::store_path::StorePath;
+use b8g_store::local::{LocalStore, StoreConfig};
+
+fn store_at(root: &Path) -> LocalStore {
+    LocalStore::open(&StoreConfig {
+        root: Some(root.to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// A toplevel-shaped path: `init` links into `b8g`, `sw-N` links to each component.
+fn fake_system(store: &LocalStore, tag: u8, b8g: &StorePath, comps: &[&StorePath]) -> StorePath {
+    let path = StorePath::from_parts([tag; 20], &format!("b8g-system-test{tag}")).unwrap();
+    let real = store.real_path(&path);
+    fs::create_dir_all(&real).unwrap();
+    std::os::unix::fs::symlink(
+        format!("{}/bin/b8g-init", store.print_path(b8g)),
+        real.join("init"),
+    )
+    .unwrap();
+    for (i, c) in comps.iter().enumerate() {
+        std::os::unix::fs::symlink(store.print_path(c), real.join(format!("sw-{i}"))).unwrap();
+    }
+    fs::write(real.join("boot-tries"), "2\n").unwrap();
+    fs::write(real.join("kernel-params"), "b8g.system=@toplevel@ quiet\n").unwrap();
+    let mut candidates: BTreeSet<StorePath> = comps.iter().map(|c| (*c).clone()).collect();
+    candidates.insert(b8g.clone());
+    store
+        .register_built_paths(std::slice::from_ref(&path), &candidates, None)
+        .unwrap();
+    path
+}
+
+fn b8g(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .arg("-q")
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    top1: StorePath,
+    top2: StorePath,
+    hello1: StorePath,
+    hello2: StorePath,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("r");
+    let store = store_at(&root);
+    let b8g = store.add_text("b8g-init", b"init", &[]).unwrap();
+    let busybox = store.add_text("busybox-1.36.1", b"busybox", &[]).unwrap();
+    let hello1 = store.add_text("hello-1.0", b"hello one", &[]).unwrap();
+    let hello2 = store
+        .add_text("hello-2.0", b"hello two, longer", &[])
+        .unwrap();
+    let extra = store
+        .add_text("unit-extra.service", b"[Service]", &[])
+        .unwrap();
+    let top1 = fake_system(&store, 1, &b8g, &[&busybox, &hello1]);
+    let top2 = fake_system(&store, 2, &b8g, &[&busybox, &hello2, &extra]);
+    Fixture {
+        _dir: dir,
+        root,
+        top1,
+        top2,
+        hello1,
+        hello2,
+    }
+}
+
+#[test]
+fn profile_switch_rollback_delete_and_gc() {
+    let f = fixture();
+    let store = store_at(&f.root);
+    let gens = Generations::new(Some(&f.root), None);
+    let p1 = store.print_path(&f.top1);
+    let p2 = store.print_path(&f.top2);
+
+    // `boot` twice: two generations, the profile on the second; the entries and extlinux follow.
+    ok(b8g(&f.root, &["system", "boot", &p1]));
+    ok(b8g(&f.root, &["system", "boot", &p2]));
+    assert_eq!(gens.profile.current().unwrap(), Some(2));
+    assert_eq!(
+        fs::read_link(f.root.join("b8g/var/profiles/system")).unwrap(),
+        Path::new("system-2-link")
+    );
+    assert_eq!(
+        fs::read_link(f.root.join("b8g/var/profiles/system-1-link")).unwrap(),
+        Path::new(&p1)
+    );
+    let e2 = fs::read_to_string(f.root.join("b8g/var/boot/entries/system-2.conf")).unwrap();
+    assert_eq!(
+        e2,
+        format!("generation=2\ntoplevel={p2}\ntries=2\ngood=0\nreason=\n")
+    );
+    let ext = fs::read_to_string(f.root.join("b8g/var/boot/extlinux/extlinux.conf")).unwrap();
+    assert!(ext.contains("DEFAULT b8g-2"), "{ext}");
+    assert!(
+        ext.find("LABEL b8g-2").unwrap() < ext.find("LABEL b8g-1").unwrap(),
+        "newest first: {ext}"
+    );
+    assert!(
+        ext.contains(&format!("APPEND b8g.system={p2} quiet")),
+        "{ext}"
+    );
+    // The same toplevel again is the same generation.
+    ok(b8g(&f.root, &["system", "boot", &p2]));
+    assert_eq!(gens.profile.generations().unwrap().len(), 2);
+
+    // A crash between making a new link and renaming it leaves a temporary link: ignored.
+    std::os::unix::fs::symlink(&p1, f.root.join("b8g/var/profiles/.system-3-link.tmp-1")).unwrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(b8g(&f.root, &["system", "list-generations", "--json"]))).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[1]["number"], 2);
+    assert_eq!(list[1]["default"], true);
+    assert_eq!(list[1]["entry"]["tries"], 2);
+
+    // diff names components without hashes, with versions and sizes.
+    let d = ok(b8g(&f.root, &["system", "diff", "1", "2"]));
+    assert!(d.contains("+ unit-extra.service"), "{d}");
+    assert!(d.contains("~ hello 1.0 -> 2.0"), "{d}");
+    assert!(
+        !d.contains("busybox"),
+        "unchanged components are not listed: {d}"
+    );
+
+    // Rollback (no running init here): the profile names generation 1 again.
+    let o = b8g(&f.root, &["system", "rollback", "--no-activate"]);
+    ok(o);
+    assert_eq!(gens.profile.current().unwrap(), Some(1));
+    ok(b8g(&f.root, &["system", "boot", "2"]));
+    assert_eq!(gens.profile.current().unwrap(), Some(2));
+
+    // The booted generation (stage 1's record) and the default one are never deleted.
+    fs::write(
+        f.root.join("b8g/var/boot/last-boot"),
+        "generation=1\nskipped=\nskipped_reason=\n",
+    )
+    .unwrap();
+    ok(b8g(&f.root, &["system", "delete-generations", "1", "2"]));
+    assert_eq!(gens.profile.generations().unwrap().len(), 2);
+    fs::write(
+        f.root.join("b8g/var/boot/last-boot"),
+        "generation=2\nskipped=\nskipped_reason=\n",
+    )
+    .unwrap();
+    ok(b8g(&f.root, &["system", "delete-generations", "+1"]));
+    let left: Vec<u32> = gens
+        .profile
+        .generations()
+        .unwrap()
+        .iter()
+        .map(|g| g.number)
+        .collect();
+    assert_eq!(left, [2]);
+    assert!(!f.root.join("b8g/var/boot/entries/system-1.conf").exists());
+    assert!(
+        !fs::read_to_string(f.root.join("b8g/var/boot/extlinux/extlinux.conf"))
+            .unwrap()
+            .contains("b8g-1")
+    );
+
+    // GC frees generation 1's closure and keeps generation 2's (rooted through the profile).
+    ok(b8g(&f.root, &["store", "gc"]));
+    let store = store_at(&f.root);
+    assert!(!store.is_valid(&f.top1).unwrap());
+    assert!(!store.is_valid(&f.hello1).unwrap());
+    assert!(store.is_valid(&f.top2).unwrap());
+    assert!(store.is_valid(&f.hello2).unwrap());
+    assert!(store.real_path(&f.top2).join("boot-tries").exists());
+}
+
+#[test]
+fn switch_refuses_what_is_not_a_valid_system() {
+    let f = fixture();
+    let store = store_at(&f.root);
+    let o = b8g(&f.root, &["system", "boot", &store.print_path(&f.hello1)]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a system toplevel"));
+    let o = b8g(
+        &f.root,
+        &[
+            "system",
+            "boot",
+            "/b8g/store/00000000000000000000000000000000-nothing",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not valid in the store"));
+    assert!(!f.root.join("b8g/var/profiles/system").exists());
+}
+
+fn valid_count(root: &Path) -> usize {
+    store_at(root).valid_paths().unwrap().len()
+}
+
+#[test]
+fn snapshot_round_trip_and_tamper_refusal() {
+    let f = fixture();
+    let dir = f.root.parent().unwrap().to_path_buf();
+    let key = SecretKey::from_seed("snap-test-1", &[7; 32]).unwrap();
+    let key_file = dir.join("key.secret");
+    fs::write(&key_file, key.to_text()).unwrap();
+    let public = key.public().to_string();
+    let store = store_at(&f.root);
+    let p2 = store.print_path(&f.top2);
+    ok(b8g(&f.root, &["system", "boot", &p2]));
+    let snap = dir.join("gen.snapshot");
+    ok(b8g(
+        &f.root,
+        &[
+            "snapshot",
+            "export",
+            "1",
+            "-o",
+            snap.to_str().unwrap(),
+            "--key",
+            key_file.to_str().unwrap(),
+        ],
+    ));
+
+    // Into a fresh store: the same toplevel path, its whole closure, ready to boot.
+    let r2 = dir.join("r2");
+    let out = ok(b8g(
+        &r2,
+        &[
+            "snapshot",
+            "import",
+            snap.to_str().unwrap(),
+            "--trusted-public-keys",
+            &public,
+            "--boot",
+        ],
+    ));
+    assert_eq!(out.trim(), p2);
+    let s2 = store_at(&r2);
+    let closure = |s: &LocalStore| -> BTreeSet<String> {
+        s.closure([&f.top2])
+            .unwrap()
+            .iter()
+            .map(|p| s.print_path(p))
+            .collect()
+    };
+    assert_eq!(closure(&s2), closure(&store));
+    assert_eq!(
+        Generations::new(Some(&r2), None)
+            .profile
+            .toplevel(1)
+            .unwrap(),
+        p2
+    );
+    assert!(s2.real_path(&f.hello2).exists());
+
+    // An untrusted key: refused, nothing added.
+    let r3 = dir.join("r3");
+    let other = SecretKey::from_seed("other-1", &[9; 32])
+        .unwrap()
+        .public()
+        .to_string();
+    let o = b8g(
+        &r3,
+        &[
+            "snapshot",
+            "import",
+            snap.to_str().unwrap(),
+            "--trusted-public-keys",
+            &other,
+        ],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("rejected") && err.contains("no valid signature"),
+        "{err}"
+    );
+    assert_eq!(valid_count(&r3), 0);
+
+    // A NAR swapped inside the archive: refused as a whole, nothing added.
+    let unpacked = dir.join("unpacked");
+    tar::Archive::new(zstd::Decoder::new(fs::File::open(&snap).unwrap()).unwrap())
+        .unpack(&unpacked)
+        .unwrap();
+    let nar = fs::read_dir(unpacked.join("nar"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = zstd::decode_all(fs::File::open(&nar).unwrap()).unwrap();
+    let last = bytes.len() - 20;
+    bytes[last] ^= 1;
+    fs::write(&nar, zstd::encode_all(&bytes[..], 3).unwrap()).unwrap();
+    let tampered = dir.join("tampered.snapshot");
+    let mut t =
+        tar::Builder::new(zstd::Encoder::new(fs::File::create(&tampered).unwrap(), 3).unwrap());
+    t.append_dir_all(".", &unpacked).unwrap();
+    t.into_inner().unwrap().finish().unwrap();
+    let o = b8g(
+        &r3,
+        &[
+            "snapshot",
+            "import",
+            tampered.to_str().unwrap(),
+            "--trusted-public-keys",
+            &public,
+        ],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("rejected") && err.contains("NAR"), "{err}");
+    assert_eq!(valid_count(&r3), 0);
+
+    // Bytes flipped in the file itself: a clear error, nothing added.
+    let mut raw = fs::read(&snap).unwrap();
+    let mid = raw.len() / 2;
+    raw[mid] ^= 0xff;
+    let flipped = dir.join("flipped.snapshot");
+    fs::write(&flipped, raw).unwrap();
+    let o = b8g(
+        &r3,
+        &[
+            "snapshot",
+            "import",
+            flipped.to_str().unwrap(),
+            "--trusted-public-keys",
+            &public,
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("snapshot"));
+    assert_eq!(valid_count(&r3), 0);
+}
+
+/// Stage 1's generation choice, run by busybox sh against a fake root: the
+/// fragment of `recipes/modules/system/initrd.nix` between `boot=` and the
+/// hand-over, with the Nix escapes undone and `/sysroot` moved.
+fn stage1(root: &Path) -> String {
+    let nix = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/modules/system/initrd.nix"),
+    )
+    .unwrap();
+    let a = nix
+        .find("    boot=/sysroot/b8g/var/boot")
+        .expect("stage 1 selection start");
+    let b = nix
+        .find("    # init is a link to an absolute store path")
+        .expect("stage 1 hand-over");
+    let frag = nix[a..b]
+        .replace("''${", "${")
+        .replace("/sysroot", &root.display().to_string())
+        .replace(">/dev/console", ">&2");
+    let script = format!("system=/b8g/store/from-cmdline\n{frag}echo \"system=$system\"\n");
+    let out = Command::new("busybox")
+        .args(["sh", "-c", &script])
+        .output()
+        .expect("busybox is needed for the stage-1 test (apt-get install busybox-static)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+        + "\n"
+        + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[test]
+fn stage1_counts_tries_down_and_falls_back_to_the_newest_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    let boot = r.join("b8g/var/boot/entries");
+    fs::create_dir_all(&boot).unwrap();
+    fs::create_dir_all(r.join("b8g/var/profiles")).unwrap();
+    for g in 1..=4 {
+        let top = r.join(format!("b8g/store/g{g}"));
+        fs::create_dir_all(&top).unwrap();
+        std::os::unix::fs::symlink("/b8g/store/x/bin/b8g-init", top.join("init")).unwrap();
+    }
+    let entry = |g: u32, tries: u32, good: u32, reason: &str| {
+        fs::write(
+            boot.join(format!("system-{g}.conf")),
+            format!("generation={g}\ntoplevel=/b8g/store/g{g}\ntries={tries}\ngood={good}\nreason={reason}\n"),
+        )
+        .unwrap();
+    };
+    entry(1, 3, 1, "");
+    entry(2, 3, 1, "");
+    entry(
+        3,
+        2,
+        0,
+        "multi-user.target was not reached: broken.service failed",
+    );
+    entry(4, 3, 0, "");
+    std::os::unix::fs::symlink("system-3-link", r.join("b8g/var/profiles/system")).unwrap();
+    let tries = || fs::read_to_string(boot.join("system-3.conf")).unwrap();
+
+    // Two tries left: two boots of generation 3, each counted before the hand-over.
+    assert!(stage1(r).starts_with("system=/b8g/store/g3"));
+    assert!(tries().contains("tries=1\n"));
+    assert!(stage1(r).starts_with("system=/b8g/store/g3"));
+    assert!(tries().contains("tries=0\n"));
+    // None left: the newest good generation (2, not 4 which is not good), with the reason.
+    let out = stage1(r);
+    assert!(out.starts_with("system=/b8g/store/g2"), "{out}");
+    assert!(
+        out.contains("skipping generation 3: multi-user.target was not reached"),
+        "{out}"
+    );
+    let last = fs::read_to_string(r.join("b8g/var/boot/last-boot")).unwrap();
+    assert_eq!(
+        last,
+        "generation=2\nskipped=3\nskipped_reason=multi-user.target was not reached: broken.service failed\n"
+    );
+    // A generation whose init is gone is skipped at once.
+    fs::remove_file(r.join("b8g/store/g2/init")).unwrap();
+    let out = stage1(r);
+    assert!(out.starts_with("system=/b8g/store/g1"), "{out}");
+    // Without entries the kernel command line decides.
+    fs::remove_dir_all(&boot).unwrap();
+    assert!(stage1(r).starts_with("system=/b8g/store/from-cmdline"));
+}
