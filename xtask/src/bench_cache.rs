@@ -21,6 +21,9 @@
 //!   serialised and zstd-compressed on the fly, narinfos signed on the way
 //!   out) into an empty store.
 //!
+//! `--zstd-level N` sets b8g's push level (default 3, as Nix's); the cache
+//! sizes printed show what a lower level costs.
+//!
 //! Ratios are "nix copy time / b8g time" (above 1: b8g is faster). Pulled
 //! stores are checked afterwards with `b8g store verify --check-contents`
 //! (not timed). The page cache is not dropped: every tool reads warm files.
@@ -42,6 +45,7 @@ struct Options {
     dir: Option<PathBuf>,
     keep: bool,
     jobs: Option<String>,
+    zstd_level: Option<String>,
     b8g: Option<PathBuf>,
     source: PathBuf,
 }
@@ -52,6 +56,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         dir: None,
         keep: false,
         jobs: None,
+        zstd_level: None,
         b8g: None,
         source: PathBuf::from("/usr/lib"),
     };
@@ -64,10 +69,11 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--keep" => o.keep = true,
             "--jobs" | "-j" => o.jobs = Some(value(a)?.clone()),
             "--b8g" => o.b8g = Some(PathBuf::from(value(a)?)),
+            "--zstd-level" => o.zstd_level = Some(value(a)?.clone()),
             "--source" => o.source = PathBuf::from(value(a)?),
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: cargo xtask bench cache [--mib N] [--source DIR] [--jobs N] [--b8g BIN] [--dir DIR] [--keep]"
+                    "usage: cargo xtask bench cache [--mib N] [--source DIR] [--jobs N] [--zstd-level N] [--b8g BIN] [--dir DIR] [--keep]"
                 );
                 std::process::exit(0);
             }
@@ -385,6 +391,9 @@ fn bench(o: &Options, bin: &Path, w: &Path) -> Result<()> {
     if let Some(j) = &o.jobs {
         c.args(["--jobs", j]);
     }
+    if let Some(l) = &o.zstd_level {
+        c.args(["--zstd-level", l]);
+    }
     c.args(&paths);
     let b = timed("b8g cache push file://", &mut c)?;
     rows.push(("push file://", n, b));
@@ -476,6 +485,9 @@ fn bench(o: &Options, bin: &Path, w: &Path) -> Result<()> {
     );
     if let Some(j) = &o.jobs {
         c.args(["--jobs", j]);
+    }
+    if let Some(l) = &o.zstd_level {
+        c.args(["--zstd-level", l]);
     }
     c.args(&paths);
     let b = timed("b8g cache push http://", &mut c)?;

@@ -46,6 +46,9 @@ enum CacheCommand {
         /// NAR compression.
         #[arg(long, default_value = "zstd", value_parser = ["zstd", "xz", "none"])]
         compression: String,
+        /// zstd level (1 is about twice as fast as the default 3, for files a few percent larger).
+        #[arg(long, default_value_t = cache::compress::ZSTD_LEVEL, value_parser = clap::value_parser!(i32).range(-7..=19))]
+        zstd_level: i32,
         /// Secret key file to sign narinfos with.
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
@@ -241,6 +244,7 @@ fn push(global: &GlobalArgs, url: &str, paths: &[String], opts: PushArgs) -> Res
     let push_opts = PushOptions {
         closure: !opts.no_closure,
         compression: Compression::from_name(&opts.compression),
+        zstd_level: opts.zstd_level,
         key: key.as_ref(),
         jobs: opts.jobs,
         progress: Some(&progress),
@@ -266,6 +270,7 @@ fn push(global: &GlobalArgs, url: &str, paths: &[String], opts: PushArgs) -> Res
 struct PushArgs {
     no_closure: bool,
     compression: String,
+    zstd_level: i32,
     key: Option<PathBuf>,
     jobs: usize,
     token: Option<String>,
@@ -298,6 +303,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             paths,
             no_closure,
             compression,
+            zstd_level,
             key,
             jobs,
             token,
@@ -308,6 +314,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             PushArgs {
                 no_closure,
                 compression,
+                zstd_level,
                 key,
                 jobs,
                 token,

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use thiserror::Error;
 
-use super::compress::{Encoder, HashingWriter};
+use super::compress::{self, Encoder, HashingWriter};
 use super::{narinfo_file, BinaryCache, CacheError, CACHE_INFO_FILE};
 use crate::format::hash::{Encoding, Hash, HashAlgo, HashSink};
 use crate::format::narinfo::{CacheInfo, Compression, NarInfo};
@@ -27,6 +27,8 @@ pub struct PushOptions<'a> {
     /// Push the closure of the given paths (what a client needs), not only them.
     pub closure: bool,
     pub compression: Compression,
+    /// zstd level (default [`compress::ZSTD_LEVEL`], Nix's default too).
+    pub zstd_level: i32,
     /// Signs each narinfo (in addition to the signatures the store already has).
     pub key: Option<&'a SecretKey>,
     /// NAR uploads in flight at once.
@@ -40,6 +42,7 @@ impl Default for PushOptions<'_> {
         PushOptions {
             closure: true,
             compression: Compression::Zstd,
+            zstd_level: compress::ZSTD_LEVEL,
             key: None,
             jobs: 4,
             progress: None,
@@ -210,7 +213,10 @@ fn upload_nar(
         inner: BufWriter::with_capacity(1 << 16, writer),
         sink: HashSink::new(HashAlgo::Sha256),
     };
-    let encoder = Encoder::new(&opts.compression, file_side).map_err(temp_err)?;
+    // No pledged size: a path changed on disk must reach the NarHash check
+    // below (a clear error), not fail inside zstd.
+    let encoder = Encoder::with_options(&opts.compression, file_side, None, opts.zstd_level)
+        .map_err(temp_err)?;
     let nar_side = HashingWriter {
         inner: encoder,
         sink: HashSink::new(HashAlgo::Sha256),
