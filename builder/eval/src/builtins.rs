@@ -1017,12 +1017,14 @@ fn prim_map_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> 
             .iter()
             .map(|at| {
                 let f = f.clone();
-                let name = Value::string(&*at.name);
+                // The name string is made only when the value is forced:
+                // most mapAttrs results are never forced in full.
+                let name = at.name.clone();
                 let v = at.value.clone();
                 Attr {
                     name: at.name.clone(),
                     value: Value::native(move |ev: &mut Evaluator| {
-                        let g = ev.call(f.clone(), name.clone(), p)?;
+                        let g = ev.call(f.clone(), Value::string(&*name), p)?;
                         ev.call(g, v.clone(), p)
                     }),
                     pos: at.pos,

@@ -134,7 +134,11 @@ impl Evaluator {
         pos: Pos,
         extra_scope: Vec<Sym>,
     ) -> EvalResult<&'static Expr> {
-        let bytes = self.io.read_file(path).map_err(|e| {
+        let bytes = match corepkg(path) {
+            Some(src) => Ok(src.as_bytes().to_vec()),
+            None => self.io.read_file(path),
+        };
+        let bytes = bytes.map_err(|e| {
             EvalError::new(
                 ErrorKind::Io,
                 format!("getting status of '{path}': {}", io_msg(&e)),
@@ -230,7 +234,8 @@ impl Evaluator {
                 self.enter(Pos::NONE)?;
                 let r = match &state {
                     ThunkState::Pending(e, env) => self.eval(e, env),
-                    ThunkState::Apply(f, a, pos) => {
+                    ThunkState::Apply(app) => {
+                        let (f, a, pos) = &**app;
                         let f = f.clone();
                         self.call(f, a.clone(), *pos)
                     }
@@ -861,6 +866,13 @@ impl Evaluator {
                 }
             }
         }
+        // Nix ends the search path with `nix=/__corepkgs__`, its built-in files.
+        if let Some(file) = name.strip_prefix("nix/") {
+            let path = format!("{COREPKGS_DIR}/{file}");
+            if corepkg(&path).is_some() {
+                return Ok(Value::Path(path.into()));
+            }
+        }
         err(
             format!(
                 "file '{name}' was not found in the Nix search path (add it using $NIX_PATH or -I)"
@@ -1171,6 +1183,17 @@ impl Evaluator {
             _ => {}
         }
         Ok(v)
+    }
+}
+
+/// Where Nix's built-in expressions (`<nix/fetchurl.nix>`) appear to live.
+const COREPKGS_DIR: &str = "/__corepkgs__";
+
+/// The source of a built-in expression, by its path under `COREPKGS_DIR`.
+fn corepkg(path: &str) -> Option<&'static str> {
+    match path.strip_prefix(COREPKGS_DIR)? {
+        "/fetchurl.nix" => Some(include_str!("corepkgs/fetchurl.nix")),
+        _ => None,
     }
 }
 

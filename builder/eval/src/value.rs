@@ -109,7 +109,9 @@ pub type NativeThunk = Rc<dyn Fn(&mut Evaluator) -> EvalResult<Value>>;
 
 pub enum ThunkState {
     Pending(&'static Expr, Rc<Env>),
-    Apply(Value, Value, Pos),
+    /// `f arg` (from `map`, `genList`, ...); boxed so that the common
+    /// states stay two words and a thunk fits a 48-byte allocation.
+    Apply(Box<(Value, Value, Pos)>),
     Native(NativeThunk),
     Blackhole,
     Done(Value),
@@ -193,7 +195,7 @@ impl Value {
         Value::Thunk(Rc::new(Thunk(RefCell::new(state))))
     }
     pub fn apply_lazy(f: Value, arg: Value, pos: Pos) -> Value {
-        Value::thunk(ThunkState::Apply(f, arg, pos))
+        Value::thunk(ThunkState::Apply(Box::new((f, arg, pos))))
     }
     pub fn native(f: impl Fn(&mut Evaluator) -> EvalResult<Value> + 'static) -> Value {
         Value::thunk(ThunkState::Native(Rc::new(f)))
@@ -246,3 +248,4 @@ impl Value {
 // Values are returned from every evaluation step; at 16 bytes an
 // `EvalResult<Value>` comes back in two registers.
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
+const _: () = assert!(std::mem::size_of::<ThunkState>() == 24);
