@@ -21,8 +21,9 @@
 //!   serialised and zstd-compressed on the fly, narinfos signed on the way
 //!   out) into an empty store.
 //!
-//! `--zstd-level N` sets b8g's push level (default 3, as Nix's); the cache
-//! sizes printed show what a lower level costs.
+//! `--zstd-level N` sets the zstd level of b8g's pushes and of the server the
+//! HTTP pulls read from (default 3, as Nix's); the cache sizes printed show
+//! what a lower level costs.
 //!
 //! Ratios are "nix copy time / b8g time" (above 1: b8g is faster). Pulled
 //! stores are checked afterwards with `b8g store verify --check-contents`
@@ -495,11 +496,15 @@ fn bench(o: &Options, bin: &Path, w: &Path) -> Result<()> {
     rows.push(("push http://", n, b));
 
     eprintln!("HTTP pull (from b8g cache serve of the source store, compressing on the fly)");
-    let source_server = Server::start(b8g(
+    let mut serve = b8g(
         bin,
         &b8g_src,
         &["cache", "serve", "--port", "0", "--key", sk_s],
-    ))?;
+    );
+    if let Some(l) = &o.zstd_level {
+        serve.args(["--zstd-level", l]);
+    }
+    let source_server = Server::start(serve)?;
     let nix_dst_http = format!("local?root={}", w.join("nix-dst-http").display());
     let mut c = nix(&[
         "copy",

@@ -101,6 +101,9 @@ enum CacheCommand {
         /// Compression of served NARs.
         #[arg(long, default_value = "zstd", value_parser = ["zstd", "xz", "none"])]
         compression: String,
+        /// zstd level of served NARs (paid on every download; 1 is about twice as fast as 3).
+        #[arg(long, default_value_t = cache::compress::ZSTD_LEVEL, value_parser = clap::value_parser!(i32).range(-7..=19))]
+        zstd_level: i32,
         /// `Priority` advertised in nix-cache-info (lower is preferred).
         #[arg(long, default_value_t = 40)]
         priority: u32,
@@ -391,6 +394,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             key,
             push_token_file,
             compression,
+            zstd_level,
             priority,
         } => {
             let store = Arc::new(open_store(global)?);
@@ -412,6 +416,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                 key: key.as_deref().map(read_secret_key).transpose()?,
                 push_token,
                 compression: Compression::from_name(&compression),
+                zstd_level,
                 priority,
             };
             let handle = server::start(store, opts)?;

@@ -57,6 +57,9 @@ pub struct ServeOptions {
     pub push_token: Option<String>,
     /// Compression of served NARs.
     pub compression: Compression,
+    /// zstd level of served NARs: each request compresses anew, so this is
+    /// paid on every download.
+    pub zstd_level: i32,
     /// `Priority` in `nix-cache-info`.
     pub priority: u32,
 }
@@ -68,6 +71,7 @@ impl ServeOptions {
             key: None,
             push_token: None,
             compression: Compression::Zstd,
+            zstd_level: compress::ZSTD_LEVEL,
             priority: 40,
         }
     }
@@ -139,6 +143,7 @@ struct Server {
     key: Option<SecretKey>,
     push_token: Option<String>,
     compression: Compression,
+    zstd_level: i32,
     priority: u32,
     uploads: PathBuf,
     /// hash part → path; refreshed from the database on a miss (at most once a second).
@@ -176,6 +181,7 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         key: opts.key,
         push_token: opts.push_token,
         compression: opts.compression,
+        zstd_level: opts.zstd_level,
         priority: opts.priority,
         uploads,
         index: Mutex::new((HashMap::new(), None)),
@@ -448,10 +454,10 @@ impl Write for Counter {
 fn produce<W: Write>(
     real: &std::path::Path,
     nar_size: u64,
-    c: &Compression,
+    (c, level): (&Compression, i32),
     out: W,
 ) -> io::Result<W> {
-    let enc = Encoder::with_size(c, out, Some(nar_size))?;
+    let enc = Encoder::with_options(c, out, Some(nar_size), level)?;
     let enc = nar_fs::dump_path(real, enc).map_err(io::Error::other)?;
     enc.finish()
 }
@@ -507,14 +513,14 @@ async fn get_nar(
     let total = if s.compression == Compression::None {
         Some(nar_size)
     } else if range_header.is_some() {
-        let (r, c) = (real.clone(), s.compression.clone());
+        let (r, c, level) = (real.clone(), s.compression.clone(), s.zstd_level);
         let permit = match s.producers.clone().acquire_owned().await {
             Ok(p) => p,
             Err(e) => return internal(e),
         };
         match blocking(move || {
             let _permit = permit;
-            produce(&r, nar_size, &c, Counter(0)).map(|c| c.0)
+            produce(&r, nar_size, (&c, level), Counter(0)).map(|c| c.0)
         })
         .await
         {
@@ -563,6 +569,7 @@ async fn get_nar(
     }
     let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
     let compression = s.compression.clone();
+    let level = s.zstd_level;
     // Waiting here (not in the blocking pool) keeps idle requests cheap.
     let permit = match s.producers.clone().acquire_owned().await {
         Ok(p) => p,
@@ -576,7 +583,7 @@ async fn get_nar(
             limit,
             buf: Vec::with_capacity(1 << 16),
         };
-        match produce(&real, nar_size, &compression, w) {
+        match produce(&real, nar_size, (&compression, level), w) {
             Ok(mut w) => {
                 let _ = w.flush();
             }
