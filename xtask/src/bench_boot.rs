@@ -1,7 +1,511 @@
 //! `cargo xtask bench boot`: b8g-init against systemd: boot time and PID 1 memory (issue 5).
+//!
+//! One Debian 12 root file system (mmdebstrap minbase + systemd-sysv, kmod, nginx, cron,
+//! rsyslog, dbus, from the host's apt sources) is written to an ext4 image once per run,
+//! with the static b8g-init and b8gctl in /usr/local/sbin and one extra unit,
+//! `bench-ready.service`, ordered after (and wanting) the four services. Both inits boot
+//! that same image (read through a qemu snapshot, so every boot starts from the same
+//! bytes) with the host's stock kernel under TCG; a busybox stage 1 loads the virtio and
+//! ext4 modules, mounts the image, prints `BENCH handoff <uptime>` and `switch_root`s to
+//! the init named by `bench.init=`. The ready unit prints `BENCH ready <uptime> rss_kb
+//! <VmRSS of pid 1>` and which of the four daemons run, then powers off. Time = ready
+//! minus handoff (guest clock), the two inits alternating run by run. Medians and ratios
+//! are printed; the issue's targets are time ≤ 1/2 and RSS ≤ 1/4 of systemd's.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-pub fn run(_args: &[String]) -> Result<()> {
-    bail!("the boot benchmark is not written yet")
+/// The Debian packages of the benchmark's root (besides minbase).
+const INCLUDE: &str = "systemd-sysv,kmod,nginx,cron,rsyslog,dbus";
+/// The processes that must run when the ready unit fires (nginx, cron, rsyslog, dbus).
+const DAEMONS: &[&str] = &["nginx", "cron", "rsyslogd", "dbus-daemon"];
+/// Kernel modules stage 1 needs for a virtio disk with ext4 (dependencies are added
+/// from modules.dep).
+const MODULES: &[&str] = &["virtio_pci", "virtio_blk", "crc32c_generic", "ext4"];
+
+const READY_UNIT: &str = "[Unit]
+Description=Benchmark marker: nginx, cron, rsyslog and dbus are up
+Wants=nginx.service cron.service rsyslog.service dbus.service
+After=nginx.service cron.service rsyslog.service dbus.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/bench-ready
+
+[Install]
+WantedBy=multi-user.target
+";
+
+const READY_SCRIPT: &str = r#"#!/bin/sh
+up=$(cut -d' ' -f1 /proc/uptime)
+rss=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/1/status)
+anon=$(sed -n 's/^RssAnon:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/1/status)
+running=""
+for c in /proc/[0-9]*/comm; do
+  read -r n < "$c" 2>/dev/null && running="$running $n"
+done
+found=""
+for d in nginx cron rsyslogd dbus-daemon; do
+  case " $running " in *" $d "*) found="$found $d";; esac
+done
+init=$(cat /proc/1/comm)
+echo "BENCH ready $up rss_kb $rss anon_kb $anon init $init running$found" > /dev/ttyS0
+case $init in
+  b8g-init) /usr/local/sbin/b8gctl poweroff ;;
+  *) systemctl --no-block poweroff ;;
+esac
+"#;
+
+const STAGE1: &str = r#"#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev /newroot
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sysfs /sys
+/bin/busybox mount -t devtmpfs devtmpfs /dev
+for m in $(/bin/busybox cat /modules.list); do /bin/busybox insmod "/modules/$m"; done
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do /bin/busybox sleep 0.05; i=$((i+1)); done
+if ! /bin/busybox mount -t ext4 -o rw /dev/vda /newroot; then
+  echo "BENCH stage1 failed: no root file system" > /dev/console
+  /bin/busybox poweroff -f
+fi
+init=/sbin/init
+for w in $(/bin/busybox cat /proc/cmdline); do
+  case $w in bench.init=*) init=${w#bench.init=};; esac
+done
+up=$(/bin/busybox cut -d' ' -f1 /proc/uptime)
+echo "BENCH handoff $up $init" > /dev/console
+/bin/busybox umount /sys /proc /dev
+exec /bin/busybox switch_root /newroot "$init"
+"#;
+
+struct Sample {
+    init: &'static str,
+    secs: f64,
+    uptime: f64,
+    rss_kb: u64,
+    anon_kb: u64,
+    wall: Duration,
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let mut runs = 3usize;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--runs" => {
+                runs = it
+                    .next()
+                    .context("--runs needs a number")?
+                    .parse()
+                    .context("--runs needs a number")?
+            }
+            other => bail!("usage: cargo xtask bench boot [--runs N] (unknown {other})"),
+        }
+    }
+    crate::ensure_packages(&[
+        "qemu-system-x86",
+        "linux-image-amd64",
+        "busybox-static",
+        "mmdebstrap",
+        "e2fsprogs",
+    ])?;
+    crate::ensure_apt_lists()?;
+    // B8G_INIT_BIN (a directory with bin/b8g-init and bin/b8gctl, what `cargo xtask
+    // test` passes to the tests) skips the static build of every STATIC_BINS package.
+    let bin = match std::env::var_os("B8G_INIT_BIN") {
+        Some(d) => PathBuf::from(d),
+        None => crate::build_static_init()?,
+    };
+    let work = crate::root().join("target/bench-boot");
+    std::fs::create_dir_all(&work)?;
+    let (kernel, version) = kernel()?;
+    let rootfs = debian_root(&work)?;
+    install_bench_files(&rootfs, &bin)?;
+    let image = work.join("root.ext4");
+    make_image(&rootfs, &image)?;
+    let initrd = work.join("stage1.cpio");
+    std::fs::write(&initrd, stage1(&version)?)?;
+
+    let inits: [(&'static str, &str); 2] = [
+        ("b8g-init", "/usr/local/sbin/b8g-init"),
+        ("systemd", "/lib/systemd/systemd"),
+    ];
+    let mut samples = Vec::new();
+    for r in 0..runs {
+        // Alternate which init goes first so drift on the host hits both alike.
+        let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let (name, path) = inits[i];
+            let s = boot(&kernel, &initrd, &image, name, path)?;
+            eprintln!(
+                "run {}: {:<8} {:.2} s from handoff to services ready (uptime {:.2} s), PID 1 RSS {} kB ({} kB anonymous), qemu wall {:.1} s",
+                r + 1,
+                name,
+                s.secs,
+                s.uptime,
+                s.rss_kb,
+                s.anon_kb,
+                s.wall.as_secs_f64()
+            );
+            samples.push(s);
+        }
+    }
+    let med = |name: &str, f: &dyn Fn(&Sample) -> f64| -> f64 {
+        let mut v: Vec<f64> = samples.iter().filter(|s| s.init == name).map(f).collect();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    let (bt, st) = (med("b8g-init", &|s| s.secs), med("systemd", &|s| s.secs));
+    let (bu, su) = (
+        med("b8g-init", &|s| s.uptime),
+        med("systemd", &|s| s.uptime),
+    );
+    let (br, sr) = (
+        med("b8g-init", &|s| s.rss_kb as f64),
+        med("systemd", &|s| s.rss_kb as f64),
+    );
+    println!("boot benchmark: {runs} runs each, qemu TCG, kernel {version}, Debian 12 minbase + {INCLUDE}");
+    println!("                      b8g-init    systemd    ratio");
+    println!("handoff→ready (s)   {bt:>10.2} {st:>10.2} {:>8.2}", bt / st);
+    println!("uptime at ready (s) {bu:>10.2} {su:>10.2} {:>8.2}", bu / su);
+    println!("PID 1 RSS (kB)      {br:>10.0} {sr:>10.0} {:>8.2}", br / sr);
+    println!(
+        "targets: time ≤ 0.50 of systemd: {}; RSS ≤ 0.25 of systemd: {}",
+        if bt / st <= 0.5 { "met" } else { "NOT met" },
+        if br / sr <= 0.25 { "met" } else { "NOT met" }
+    );
+    Ok(())
+}
+
+/// The newest /boot/vmlinuz-* and its version (for /lib/modules).
+fn kernel() -> Result<(PathBuf, String)> {
+    let mut k: Vec<String> = std::fs::read_dir("/boot")?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter_map(|n| n.strip_prefix("vmlinuz-").map(str::to_string))
+        .collect();
+    k.sort();
+    let v = k
+        .pop()
+        .context("no /boot/vmlinuz-*: install linux-image-amd64")?;
+    Ok((PathBuf::from(format!("/boot/vmlinuz-{v}")), v))
+}
+
+/// The Debian root, made once with mmdebstrap from the host's apt sources.
+fn debian_root(work: &Path) -> Result<PathBuf> {
+    let dir = work.join("rootfs");
+    if dir.join("lib/systemd/systemd").exists() && dir.join("usr/sbin/nginx").exists() {
+        return Ok(dir);
+    }
+    let tmp = work.join("rootfs.tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    let mut sources: Vec<PathBuf> = std::fs::read_dir("/etc/apt/sources.list.d")
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "sources" || x == "list"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if Path::new("/etc/apt/sources.list").is_file() {
+        sources.push("/etc/apt/sources.list".into());
+    }
+    sources.sort();
+    if sources.is_empty() {
+        bail!("no apt sources on this host for mmdebstrap");
+    }
+    crate::run(
+        Command::new("mmdebstrap")
+            .arg("--variant=minbase")
+            .arg(format!("--include={INCLUDE}"))
+            .arg("bookworm")
+            .arg(&tmp)
+            .args(&sources),
+    )?;
+    std::fs::rename(&tmp, &dir)?;
+    Ok(dir)
+}
+
+fn write_mode(path: &Path, text: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p)?;
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(())
+}
+
+/// b8g-init, b8gctl, the ready unit (enabled by a link, as `systemctl enable` would)
+/// and a fixed hostname. Both inits see exactly these files.
+fn install_bench_files(rootfs: &Path, bin: &Path) -> Result<()> {
+    for b in ["b8g-init", "b8gctl"] {
+        let data = std::fs::read(bin.join("bin").join(b))?;
+        write_mode(&rootfs.join("usr/local/sbin").join(b), &data, 0o755)?;
+    }
+    write_mode(
+        &rootfs.join("usr/local/sbin/bench-ready"),
+        READY_SCRIPT.as_bytes(),
+        0o755,
+    )?;
+    write_mode(
+        &rootfs.join("etc/systemd/system/bench-ready.service"),
+        READY_UNIT.as_bytes(),
+        0o644,
+    )?;
+    let link = rootfs.join("etc/systemd/system/multi-user.target.wants/bench-ready.service");
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::fs::create_dir_all(link.parent().context("parent")?)?;
+        std::os::unix::fs::symlink("/etc/systemd/system/bench-ready.service", &link)?;
+    }
+    write_mode(&rootfs.join("etc/hostname"), b"bench\n", 0o644)?;
+    Ok(())
+}
+
+/// An ext4 image of the root; fixed UUID, hash seed and time make it reproducible.
+fn make_image(rootfs: &Path, image: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(image);
+    crate::run(
+        Command::new("mkfs.ext4")
+            .env("E2FSPROGS_FAKE_TIME", "1")
+            .args([
+                "-q",
+                "-F",
+                "-L",
+                "bench-root",
+                "-U",
+                "6b8a0c1e-5b1d-4c3a-9f00-000000000005",
+                "-E",
+                "hash_seed=6b8a0c1e-5b1d-4c3a-9f00-000000000005,root_owner=0:0",
+                "-d",
+            ])
+            .arg(rootfs)
+            .arg(image)
+            .arg("2G"),
+    )
+}
+
+/// Modules in load order: each after the modules it depends on (from modules.dep).
+fn module_closure(version: &str) -> Result<Vec<String>> {
+    let base = PathBuf::from(format!("/lib/modules/{version}"));
+    let dep = std::fs::read_to_string(base.join("modules.dep"))
+        .with_context(|| format!("reading {}/modules.dep", base.display()))?;
+    let deps: std::collections::BTreeMap<String, Vec<String>> = dep
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(m, d)| {
+            (
+                m.to_string(),
+                d.split_whitespace().map(str::to_string).collect(),
+            )
+        })
+        .collect();
+    let find = |name: &str| -> Result<String> {
+        deps.keys()
+            .find(|k| {
+                Path::new(k)
+                    .file_name()
+                    .and_then(|f| f.to_str())
+                    .is_some_and(|f| {
+                        f == format!("{name}.ko") || f == format!("{}.ko", name.replace('_', "-"))
+                    })
+            })
+            .cloned()
+            .with_context(|| format!("module {name} not in modules.dep (built in?)"))
+    };
+    fn visit(
+        m: &str,
+        deps: &std::collections::BTreeMap<String, Vec<String>>,
+        out: &mut Vec<String>,
+    ) {
+        if out.iter().any(|o| o == m) {
+            return;
+        }
+        // modules.dep lists the full closure, the last entries loaded first.
+        for d in deps.get(m).into_iter().flatten().rev() {
+            visit(d, deps, out);
+        }
+        out.push(m.to_string());
+    }
+    let mut out = Vec::new();
+    for m in MODULES {
+        visit(&find(m)?, &deps, &mut out);
+    }
+    Ok(out)
+}
+
+/// The stage-1 initramfs: busybox, the modules and the /init script.
+fn stage1(version: &str) -> Result<Vec<u8>> {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .context("busybox-static is required")?;
+    let mods = module_closure(version)?;
+    let mut c = Cpio::default();
+    for d in ["bin", "dev", "proc", "sys", "newroot", "modules"] {
+        c.entry(d, 0o040755, &[], (0, 0));
+    }
+    c.entry("dev/console", 0o020600, &[], (5, 1));
+    c.entry("bin/busybox", 0o100755, &std::fs::read(busybox)?, (0, 0));
+    c.entry("bin/sh", 0o120777, b"busybox", (0, 0));
+    c.entry("init", 0o100755, STAGE1.as_bytes(), (0, 0));
+    let mut list = String::new();
+    for m in &mods {
+        let file = Path::new(m)
+            .file_name()
+            .context("module name")?
+            .to_string_lossy()
+            .into_owned();
+        let data = std::fs::read(format!("/lib/modules/{version}/{m}"))?;
+        c.entry(&format!("modules/{file}"), 0o100644, &data, (0, 0));
+        list.push_str(&file);
+        list.push('\n');
+    }
+    c.entry("modules.list", 0o100644, list.as_bytes(), (0, 0));
+    c.entry("TRAILER!!!", 0, &[], (0, 0));
+    Ok(c.out)
+}
+
+/// A newc cpio archive (110-byte ASCII headers).
+#[derive(Default)]
+struct Cpio {
+    out: Vec<u8>,
+    ino: u32,
+}
+
+impl Cpio {
+    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
+        self.ino += 1;
+        let hdr = format!(
+            "070701{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+            self.ino,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            data.len(),
+            0,
+            0,
+            rdev.0,
+            rdev.1,
+            name.len() + 1,
+            0
+        );
+        self.out.extend_from_slice(hdr.as_bytes());
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.push(0);
+        while !self.out.len().is_multiple_of(4) {
+            self.out.push(0);
+        }
+        self.out.extend_from_slice(data);
+        while !self.out.len().is_multiple_of(4) {
+            self.out.push(0);
+        }
+    }
+}
+
+fn field<T: std::str::FromStr>(line: &str, after: &str) -> Option<T> {
+    let mut w = line.split_whitespace();
+    w.position(|x| x == after)?;
+    w.next()?.parse().ok()
+}
+
+/// One boot; returns the measurements or fails with the console's tail.
+fn boot(
+    kernel: &Path,
+    initrd: &Path,
+    image: &Path,
+    name: &'static str,
+    init: &str,
+) -> Result<Sample> {
+    let t0 = Instant::now();
+    let mut child = Command::new("timeout")
+        .args([
+            "300",
+            "qemu-system-x86_64",
+            "-M",
+            "pc",
+            "-m",
+            "1024",
+            "-nographic",
+            "-no-reboot",
+            "-kernel",
+        ])
+        .arg(kernel)
+        .arg("-initrd")
+        .arg(initrd)
+        .arg("-drive")
+        .arg(format!(
+            "file={},format=raw,if=virtio,snapshot=on",
+            image.display()
+        ))
+        .arg("-append")
+        .arg(format!(
+            "console=ttyS0 panic=-1 loglevel=4 no_timer_check bench.init={init}"
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start qemu-system-x86_64")?;
+    let out = child.stdout.take().context("qemu stdout")?;
+    let mut console = Vec::new();
+    let mut handoff: Option<f64> = None;
+    // (uptime, VmRSS kB, RssAnon kB, the marker line)
+    let mut ready: Option<(f64, u64, u64, String)> = None;
+    for line in BufReader::new(out).lines() {
+        let raw = line.unwrap_or_default();
+        // Firmware and consoles put escape sequences before the marker on its line.
+        let line = raw
+            .find("BENCH ")
+            .map(|i| raw[i..].to_string())
+            .unwrap_or_else(|| raw.clone());
+        if line.starts_with("BENCH handoff") {
+            handoff = field(&line, "handoff");
+        }
+        if line.starts_with("BENCH ready") {
+            ready = Some((
+                field(&line, "ready").unwrap_or(f64::NAN),
+                field(&line, "rss_kb").unwrap_or(0),
+                field(&line, "anon_kb").unwrap_or(0),
+                line.clone(),
+            ));
+        }
+        console.push(raw);
+    }
+    let status = child.wait()?;
+    let wall = t0.elapsed();
+    let tail = console[console.len().saturating_sub(40)..].join("\n");
+    let (Some(h), Some((up, rss, anon, line))) = (handoff, ready) else {
+        bail!("{name}: no BENCH handoff/ready marker ({status}); console tail:\n{tail}");
+    };
+    let running: Vec<&str> = line
+        .split_once(" running")
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
+    let missing: Vec<&&str> = DAEMONS.iter().filter(|d| !running.contains(d)).collect();
+    if !missing.is_empty() {
+        bail!("{name}: services not running at the marker: {missing:?}\n{line}\n{tail}");
+    }
+    if !status.success() {
+        eprintln!("{name}: qemu did not power off by itself ({status}); console tail:\n{tail}");
+    }
+    Ok(Sample {
+        init: name,
+        secs: up - h,
+        uptime: up,
+        rss_kb: rss,
+        anon_kb: anon,
+        wall,
+    })
 }
