@@ -122,6 +122,7 @@ pub fn instantiate(
 pub fn builtins() -> Builtins {
     let mut b = Builtins::standard();
     b.register(Box::new(InitrdBuilder));
+    b.register(Box::new(crate::linux::image::RootImageBuilder));
     b.register(Box::new(crate::unikernel::builder::UnikernelBuilder));
     b
 }

@@ -6,6 +6,7 @@
   ./system/units.nix
   ./system/targets.nix
   ./system/initrd.nix
+  ./system/image.nix
   ./system/health.nix
   ./boot/kernel.nix
   ./config/users.nix

@@ -231,3 +231,59 @@ fn normalize_mtimes(root: &Path) -> Result<(), ImageError> {
     }
     Ok(())
 }
+/// `builtin:b8g-root-image`: the root image of a system as a derivation
+/// (`system.build.image`). Inputs: `toplevel` (the generation) and `format`
+/// (`erofs` or `ext4`). The closure is found by scanning the generation's files
+/// for store paths, since a builtin builder is handed only its direct inputs.
+/// The output is a directory holding `root.img`, byte for byte what
+/// `b8g-build --image` writes for the same generation.
+pub struct RootImageBuilder;
+
+impl b8g_builder::builtin::BuiltinBuilder for RootImageBuilder {
+    fn name(&self) -> &'static str {
+        "b8g-root-image"
+    }
+
+    fn build(
+        &self,
+        cx: &b8g_builder::builtin::BuiltinContext<'_>,
+    ) -> Result<(), b8g_builder::builtin::BuiltinError> {
+        use b8g_builder::builtin::BuiltinError;
+        let other = |e: &dyn std::fmt::Display| BuiltinError::Other(e.to_string());
+        let toplevel = cx.attr("toplevel", "b8g-root-image")?;
+        let format: Format = cx
+            .attr("format", "b8g-root-image")?
+            .parse()
+            .map_err(|e: String| BuiltinError::Other(e))?;
+        let store_dir = Path::new(toplevel)
+            .parent()
+            .and_then(|p| p.to_str())
+            .ok_or_else(|| BuiltinError::NotInStore(toplevel.to_string()))?;
+        let closure: Vec<String> =
+            crate::unikernel::closure::closure(store_dir, &[toplevel], cx.resolve)
+                .map_err(|e| other(&e))?
+                .into_iter()
+                .collect();
+        let resolve = |logical: &str| -> PathBuf {
+            (cx.resolve)(logical).unwrap_or_else(|_| PathBuf::from(logical))
+        };
+        let out = cx.out()?;
+        fs::create_dir(out).map_err(|source| BuiltinError::Io {
+            op: "create directory",
+            path: out.into(),
+            source,
+        })?;
+        let work = tempfile::tempdir().map_err(|e| other(&e))?;
+        RootImage {
+            store_dir,
+            resolve: &resolve,
+            closure: &closure,
+            toplevel,
+            format,
+            // As b8g-build --image sizes it, so both give the same bytes.
+            ext4_size_mib: 64 + closure.len() as u64,
+        }
+        .write(work.path(), &out.join("root.img"))
+        .map_err(|e| other(&e))
+    }
+}
