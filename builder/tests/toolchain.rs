@@ -125,6 +125,25 @@ fn hello_builds_with_stdenv_and_runs_from_its_store_path() {
     );
     let text = run_in_sandbox(w, "hello-run", "${pkgs.hello}/bin/hello b8g > $out");
     assert_eq!(text, "Hello, b8g!\n");
+    // What `ldd` would say: the store's ld.so resolves every library to the store.
+    let ldd = run_in_sandbox(
+        w,
+        "hello-ldd",
+        "${pkgs.bootstrap.interpreter} --list ${pkgs.hello}/bin/hello > $out",
+    );
+    let resolved: Vec<&str> = ldd
+        .lines()
+        .filter_map(|l| l.split("=>").nth(1))
+        .map(|r| r.trim().split(' ').next().unwrap_or(""))
+        .collect();
+    assert!(
+        !resolved.is_empty(),
+        "ld.so --list resolved nothing:\n{ldd}"
+    );
+    assert!(
+        resolved.iter().all(|p| p.starts_with("/b8g/store/")),
+        "libraries outside the store:\n{ldd}"
+    );
     // No reference to the build directory or the host's /usr survives in the binary.
     let bytes = std::fs::read(&bin).expect("read hello");
     let s = String::from_utf8_lossy(&bytes);
