@@ -75,6 +75,7 @@ fn env_at(env: &Rc<Env>, depth: usize) -> &Rc<Env> {
 
 impl Evaluator {
     pub fn new(io: Box<dyn EvalIo>, host: Box<dyn EvalHost>, opts: EvalOptions) -> Evaluator {
+        crate::no_huge_pages();
         let mut ev = Evaluator {
             io,
             host,
