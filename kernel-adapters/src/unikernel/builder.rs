@@ -17,7 +17,7 @@
 //! `initrd` (an uncompressed, reproducible newc archive) and `manifest`.
 
 use super::closure;
-use crate::linux::initramfs::{Initramfs, InitramfsError};
+use crate::linux::initramfs::Initramfs;
 use crate::linux::modules::ModuleIndex;
 use b8g_builder::builtin::{BuiltinBuilder, BuiltinContext, BuiltinError};
 use std::fs;
@@ -95,15 +95,14 @@ impl BuiltinBuilder for UnikernelBuilder {
         super::manifest::Manifest::parse(manifest).map_err(other)?;
 
         let mut img = Initramfs::new();
-        let err = |e: InitramfsError| other(e);
-        img.host_file("init", &follow(cx, shim)?).map_err(err)?;
+        img.host_file("init", &follow(cx, shim)?).map_err(other)?;
         // The kernel opens /dev/console for PID 1 before anything is mounted.
-        img.char_dev("dev/console", 0o600, 5, 1).map_err(err)?;
-        img.char_dev("dev/null", 0o666, 1, 3).map_err(err)?;
+        img.char_dev("dev/console", 0o600, 5, 1).map_err(other)?;
+        img.char_dev("dev/null", 0o666, 1, 3).map_err(other)?;
         for d in ["proc", "sys"] {
-            img.dir(d, 0o755).map_err(err)?;
+            img.dir(d, 0o755).map_err(other)?;
         }
-        img.dir("tmp", 0o1777).map_err(err)?;
+        img.dir("tmp", 0o1777).map_err(other)?;
 
         // Kernel modules, each after its dependencies.
         if !wanted.is_empty() {
@@ -119,11 +118,12 @@ impl BuiltinBuilder for UnikernelBuilder {
                     .map(|n| n.to_string_lossy().to_string())
                     .ok_or_else(|| other(format!("{} has no file name", path.display())))?;
                 img.host_file(&format!("lib/modules/{name}"), &path)
-                    .map_err(err)?;
+                    .map_err(other)?;
                 config.push_str(&format!("module=/lib/modules/{name}\n"));
             }
         }
-        img.file(CONFIG_PATH, 0o644, config.clone()).map_err(err)?;
+        img.file(CONFIG_PATH, 0o644, config.clone())
+            .map_err(other)?;
 
         // The application's store closure, at its logical paths.
         // Store paths named in the arguments, environment or files come along too.
@@ -135,7 +135,7 @@ impl BuiltinBuilder for UnikernelBuilder {
         let closure =
             closure::closure(store_dir, &all_roots, &|p: &str| (cx.resolve)(p)).map_err(other)?;
         for p in &closure {
-            img.host_tree(p, &(cx.resolve)(p)?).map_err(err)?;
+            img.host_tree(p, &(cx.resolve)(p)?).map_err(other)?;
         }
         for e in &layout {
             match e {
@@ -145,14 +145,14 @@ impl BuiltinBuilder for UnikernelBuilder {
                     contents,
                 } => {
                     img.file(dest, *mode, contents.as_bytes().to_vec())
-                        .map_err(err)?;
+                        .map_err(other)?;
                 }
                 LayoutEntry::Copy { dest, source } => {
                     let physical = (cx.resolve)(source)?;
                     if physical.is_dir() {
-                        img.host_tree(dest, &physical).map_err(err)?;
+                        img.host_tree(dest, &physical).map_err(other)?;
                     } else {
-                        img.host_file(dest, &follow(cx, source)?).map_err(err)?;
+                        img.host_file(dest, &follow(cx, source)?).map_err(other)?;
                     }
                 }
             }
@@ -166,7 +166,7 @@ impl BuiltinBuilder for UnikernelBuilder {
         fs::create_dir(out).map_err(io("create directory", out))?;
         let vmlinuz = follow(cx, &format!("{kernel}/vmlinuz"))?;
         fs::copy(&vmlinuz, out.join("kernel")).map_err(io("copy", &vmlinuz))?;
-        img.write_to_path(&out.join("initrd")).map_err(err)?;
+        img.write_to_path(&out.join("initrd")).map_err(other)?;
         fs::write(out.join("manifest"), manifest).map_err(io("write", out))?;
         Ok(())
     }
