@@ -11,8 +11,31 @@
 //! While this happens the outputs' store path locks are held, so no other
 //! process builds or collects them.
 //!
-//! This module does not evaluate Nix code or substitute from caches (the
-//! scheduler's substitution hook is where that will go).
+//! Before scheduling, when substituters are configured, the derivation
+//! closure is walked from the roots and every derivation whose outputs are
+//! missing is offered to the caches ([`substitute`]): when all its outputs
+//! can be fetched (signed by a trusted key, with their closures) they are,
+//! and its inputs are not looked at (as Nix does). This happens outside the
+//! scheduler on purpose: jobs hold their outputs' locks, which fetching takes too.
+//!
+//! Each build's log (stdout and stderr of the builder, uncompressed) is kept
+//! at [`log_path`]: `<state>/log/drvs/<first two characters of the .drv's
+//! base name>/<the rest>`, Nix's layout without its `.bz2` compression.
+//!
+//! With [`RealiseOptions::check`], the requested derivations are built once
+//! more after everything is valid and their outputs compared with the
+//! registered ones by NAR hash ([`check`]); a differing rebuild is kept at
+//! `<output>.check`, outside the set of valid paths.
+//!
+//! This module does not evaluate Nix code.
+
+mod check;
+mod log;
+mod substitute;
+
+pub use check::{diff_trees, Difference};
+pub use log::{find_log, log_path, LogLookupError};
+pub use substitute::{SubstituterSettings, Substituters, SubstitutersError};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
@@ -39,6 +62,10 @@ pub struct RealiseOptions {
     pub schedule: ScheduleOptions,
     /// Sandbox settings; its `store_dir` is replaced by the store's.
     pub sandbox: SandboxConfig,
+    /// Rebuild the requested derivations and compare with their valid outputs.
+    pub check: bool,
+    /// Binary caches to try before building (none: build everything).
+    pub substituters: Substituters,
 }
 
 /// The outputs of each requested derivation.
@@ -48,6 +75,20 @@ pub struct Realised {
     pub outputs: BTreeMap<StorePath, BTreeMap<String, StorePath>>,
     /// What the run did.
     pub summary: schedule::Summary,
+    /// Paths fetched from caches (outputs and their closures), references first.
+    pub substituted: Vec<StorePath>,
+    /// Derivations whose outputs the caches had but could not deliver
+    /// (they were built instead), with the reason.
+    pub substitution_failures: Vec<(StorePath, String)>,
+}
+
+/// What a realisation would do ([`plan`], `--dry-run`).
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Derivations that would be built, dependencies first.
+    pub build: Vec<StorePath>,
+    /// Output paths that trusted caches have (their closures would come along).
+    pub fetch: Vec<StorePath>,
 }
 
 /// Why one derivation could not be built.
@@ -107,6 +148,25 @@ pub enum BuildError {
     /// Taking an output lock failed.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// `--check`: the rebuild differs from the valid output.
+    #[error(
+        "derivation '{drv}' may not be deterministic: output '{output}' differs from '{output}.check'{}",
+        check::describe(differences)
+    )]
+    NotDeterministic {
+        /// The derivation.
+        drv: String,
+        /// The output path that differs.
+        output: String,
+        /// What differs, file by file.
+        differences: Vec<Difference>,
+    },
+    /// `--check` on a derivation whose outputs are not valid.
+    #[error("some outputs of '{drv}' are not valid, so checking is not possible")]
+    CheckInvalid {
+        /// The derivation.
+        drv: String,
+    },
     /// The derivation is for another platform.
     #[error("cannot build {drv} for system {system} on {host}")]
     WrongSystem {
@@ -185,6 +245,14 @@ pub enum RealiseError {
         /// The OS error.
         source: io::Error,
     },
+    /// Substitution failed in a way that building cannot repair (the local store).
+    #[error("substitution of {drv}'s outputs: {source}")]
+    Substitute {
+        /// The derivation.
+        drv: String,
+        /// The store's error.
+        source: Box<b8g_store::cache::SubstituteError>,
+    },
     /// Some builds failed.
     #[error("{} failed ({summary}){}", failures.len(), first_failure(failures))]
     Failed {
@@ -224,53 +292,157 @@ pub fn realise(
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<Realised, RealiseError> {
-    let (dag, index) = load_graph(store, drvs)?;
-    let mut sandbox_config = opts.sandbox.clone();
-    sandbox_config.store_dir = PathBuf::from(store.store_dir().as_str());
-    let sandbox = Sandbox::new(sandbox_config).map_err(RealiseError::Sandbox)?;
-    let builds = store.state_dir().join("builds");
-    let logs = store.state_dir().join("log");
-    for dir in [&builds, &logs] {
-        fs::create_dir_all(dir).map_err(|source| RealiseError::CreateDir {
-            path: dir.clone(),
-            source,
-        })?;
-    }
-    let job = DrvJob {
-        store,
-        sandbox,
-        builtins,
-        builds,
-        logs,
-        counter: AtomicUsize::new(0),
-        rooted: Mutex::new(HashSet::new()),
+    let mut substituted = Vec::new();
+    let mut substitution_failures = Vec::new();
+    let mut fetch = |node: &DrvNode| -> Result<bool, RealiseError> {
+        if opts.substituters.is_empty() {
+            return Ok(false);
+        }
+        let outs: Vec<StorePath> = node.outputs.values().cloned().collect();
+        match opts.substituters.fetch(store, &outs) {
+            Ok(Some(paths)) => {
+                substituted.extend(paths);
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(substitute::Failure::Retryable(reason)) => {
+                substitution_failures.push((node.path.clone(), reason));
+                Ok(false)
+            }
+            Err(substitute::Failure::Fatal(source)) => Err(RealiseError::Substitute {
+                drv: store.print_path(&node.path),
+                source,
+            }),
+        }
     };
-    let report = schedule::run(&dag, &job, &opts.schedule, progress, cancel);
-    let summary = report.summary();
-    if !report.is_success() {
-        let failures = report
-            .outcomes
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, o)| match o {
-                schedule::Outcome::Failed(e) => Some((store.print_path(&dag.node(i).path), e)),
-                _ => None,
-            })
-            .collect();
-        return Err(RealiseError::Failed { failures, summary });
+    // A check rebuilds the requested derivations, so their inputs must be
+    // valid even when their outputs already are: realise those too.
+    let mut roots = drvs.to_vec();
+    if opts.check {
+        for d in drvs {
+            let node = read_node(store, d)?;
+            for input in node.drv.input_drvs.keys() {
+                roots.push(parse(store, d, input)?);
+            }
+        }
     }
+    let (dag, index) = load_graph(store, &roots, &mut fetch)?;
+    let job = DrvJob::new(store, opts, builtins, false)?;
+    let report = schedule::run(&dag, &job, &opts.schedule, progress, cancel);
+    let mut summary = report.summary();
+    if !report.is_success() {
+        return Err(failed(store, &dag, report.outcomes, summary));
+    }
+    if opts.check {
+        // Only the requested derivations are checked (as Nix does); their
+        // inputs are valid now, so each check is one independent rebuild.
+        let mut checks: Dag<DrvNode> = Dag::new();
+        for d in drvs {
+            let mut node = read_node(store, d)?;
+            resolve_inputs(store, &mut node)?;
+            checks
+                .add(node, &[])
+                .expect("check nodes have no dependencies");
+        }
+        let check_job = DrvJob::new(store, opts, builtins, true)?;
+        let report = schedule::run(&checks, &check_job, &opts.schedule, progress, cancel);
+        if !report.is_success() {
+            let s = report.summary();
+            return Err(failed(store, &checks, report.outcomes, s));
+        }
+    }
+    summary.substituted += substituted.len();
     let outputs = drvs
         .iter()
         .map(|d| (d.clone(), dag.node(index[d]).outputs.clone()))
         .collect();
-    Ok(Realised { outputs, summary })
+    Ok(Realised {
+        outputs,
+        summary,
+        substituted,
+        substitution_failures,
+    })
+}
+
+/// What realising `drvs` would build and fetch, without doing either.
+/// Caches are only asked for narinfos (signature checked), not for NARs.
+pub fn plan(
+    store: &LocalStore,
+    drvs: &[StorePath],
+    substituters: &Substituters,
+) -> Result<Plan, RealiseError> {
+    let mut fetch = Vec::new();
+    let mut query = |node: &DrvNode| -> Result<bool, RealiseError> {
+        if substituters.is_empty() {
+            return Ok(false);
+        }
+        let mut missing = Vec::new();
+        for p in node.outputs.values() {
+            if !is_valid(store, p)? {
+                missing.push(p.clone());
+            }
+        }
+        if substituters.has_all(store, &missing) {
+            fetch.extend(missing);
+            return Ok(true);
+        }
+        Ok(false)
+    };
+    let (dag, _) = load_graph(store, drvs, &mut query)?;
+    let mut build = Vec::new();
+    for (_, node) in dag.nodes() {
+        if !all_valid(store, node)? && !node.outputs.values().all(|p| fetch.contains(p)) {
+            build.push(node.path.clone());
+        }
+    }
+    Ok(Plan { build, fetch })
+}
+
+fn failed(
+    store: &LocalStore,
+    dag: &Dag<DrvNode>,
+    outcomes: Vec<schedule::Outcome<BuildError>>,
+    summary: schedule::Summary,
+) -> RealiseError {
+    let failures = outcomes
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, o)| match o {
+            schedule::Outcome::Failed(e) => Some((store.print_path(&dag.node(i).path), e)),
+            _ => None,
+        })
+        .collect();
+    RealiseError::Failed { failures, summary }
+}
+
+/// Fills `node.inputs` with the outputs of its input derivations, read from
+/// their `.drv` files (for nodes the graph walk did not descend into).
+fn resolve_inputs(store: &LocalStore, node: &mut DrvNode) -> Result<(), RealiseError> {
+    for (full, wanted) in &node.drv.input_drvs {
+        let input_path = parse(store, &node.path, full)?;
+        let input = read_node(store, &input_path)?;
+        for output in wanted {
+            let p = input
+                .outputs
+                .get(output)
+                .ok_or_else(|| RealiseError::UnknownOutput {
+                    drv: store.print_path(&node.path),
+                    input: full.clone(),
+                    output: output.clone(),
+                })?;
+            node.inputs.insert(p.clone());
+        }
+    }
+    Ok(())
 }
 
 /// Reads the derivation graph below `roots`, dependencies first. A derivation
-/// whose outputs are all valid becomes a leaf: its inputs are not needed.
+/// whose outputs are all valid, or that `obtain` makes valid (substitution),
+/// becomes a leaf: its inputs are not needed.
 fn load_graph(
     store: &LocalStore,
     roots: &[StorePath],
+    obtain: &mut dyn FnMut(&DrvNode) -> Result<bool, RealiseError>,
 ) -> Result<(Dag<DrvNode>, HashMap<StorePath, NodeId>), RealiseError> {
     let mut dag: Dag<DrvNode> = Dag::new();
     let mut index: HashMap<StorePath, NodeId> = HashMap::new();
@@ -288,7 +460,7 @@ fn load_graph(
                     continue;
                 }
                 let node = read_node(store, &path)?;
-                let done = all_valid(store, &node)?;
+                let done = all_valid(store, &node)? || obtain(&node)?;
                 let input_drvs: Vec<StorePath> = if done {
                     Vec::new()
                 } else {
@@ -367,13 +539,16 @@ fn read_node(store: &LocalStore, path: &StorePath) -> Result<DrvNode, RealiseErr
     })
 }
 
+fn is_valid(store: &LocalStore, p: &StorePath) -> Result<bool, RealiseError> {
+    store.is_valid(p).map_err(|source| RealiseError::Store {
+        what: format!("check validity of {}", store.print_path(p)),
+        source: Box::new(source),
+    })
+}
+
 fn all_valid(store: &LocalStore, node: &DrvNode) -> Result<bool, RealiseError> {
     for p in node.outputs.values() {
-        let valid = store.is_valid(p).map_err(|source| RealiseError::Store {
-            what: format!("check validity of {}", store.print_path(p)),
-            source: Box::new(source),
-        })?;
-        if !valid {
+        if !is_valid(store, p)? {
             return Ok(false);
         }
     }
@@ -388,14 +563,42 @@ struct DrvJob<'a> {
     /// `<state>/builds`: scratch directories, on the store's file system so
     /// outputs are renamed into place, never copied.
     builds: PathBuf,
-    /// `<state>/log`: one log file per derivation.
-    logs: PathBuf,
     counter: AtomicUsize,
     /// Paths already added as temporary roots by this realisation.
     rooted: Mutex<HashSet<StorePath>>,
+    /// Rebuild valid outputs and compare instead of installing.
+    check: bool,
 }
 
-impl DrvJob<'_> {
+impl<'a> DrvJob<'a> {
+    fn new(
+        store: &'a LocalStore,
+        opts: &RealiseOptions,
+        builtins: &'a Builtins,
+        check: bool,
+    ) -> Result<Self, RealiseError> {
+        let mut sandbox_config = opts.sandbox.clone();
+        sandbox_config.store_dir = PathBuf::from(store.store_dir().as_str());
+        let sandbox = Sandbox::new(sandbox_config).map_err(RealiseError::Sandbox)?;
+        let builds = store.state_dir().join("builds");
+        let logs = store.state_dir().join("log/drvs");
+        for dir in [&builds, &logs] {
+            fs::create_dir_all(dir).map_err(|source| RealiseError::CreateDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(DrvJob {
+            store,
+            sandbox,
+            builtins,
+            builds,
+            counter: AtomicUsize::new(0),
+            rooted: Mutex::new(HashSet::new()),
+            check,
+        })
+    }
+
     fn store_err(
         &self,
         what: &'static str,
@@ -409,12 +612,26 @@ impl DrvJob<'_> {
         }
     }
 
-    fn build_in(
+    /// Opens the derivation's log file, truncating an older one.
+    fn open_log(&self, node: &DrvNode) -> Result<fs::File, BuildError> {
+        let path = log_path(self.store, &node.path);
+        let io = |what| {
+            let path = path.clone();
+            move |source| BuildError::Io { what, path, source }
+        };
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io("create log directory"))?;
+        }
+        fs::File::create(&path).map_err(io("create log"))
+    }
+
+    /// Runs the builder into `scratch`; returns where each output was made.
+    fn run_builder(
         &self,
         node: &DrvNode,
         scratch: &Path,
         ctx: &JobContext<'_>,
-    ) -> Result<(), BuildError> {
+    ) -> Result<(BTreeMap<String, PathBuf>, BTreeSet<StorePath>), BuildError> {
         let store = self.store;
         let drv_name = store.print_path(&node.path);
         let closure = store
@@ -435,20 +652,11 @@ impl DrvJob<'_> {
             }
         }
 
-        // Leftovers of an interrupted build at an output path are garbage: we
-        // hold the output's lock and is_done said it is not valid.
-        for p in node.outputs.values() {
-            let real = store.real_path(p);
-            if fs::symlink_metadata(&real).is_ok() {
-                remove_tree(&real).map_err(|source| BuildError::Io {
-                    what: "remove stale output",
-                    path: real.clone(),
-                    source,
-                })?;
-            }
-        }
-
+        let mut file = self.open_log(node)?;
         let built: BTreeMap<String, PathBuf> = if node.drv.builder.starts_with("builtin:") {
+            use std::io::Write;
+            // In-process builders print nothing; the log says who built it.
+            let _ = writeln!(file, "built in-process by {}", node.drv.builder);
             self.build_builtin(node, scratch)?
         } else {
             if node.drv.system != HOST_SYSTEM {
@@ -479,20 +687,48 @@ impl DrvJob<'_> {
                     .collect(),
                 network: node.drv.is_fixed_output(),
             };
-            let log_path = self.logs.join(format!("{}.log", node.path));
-            let file = fs::File::create(&log_path).map_err(|source| BuildError::Io {
-                what: "create log",
-                path: log_path.clone(),
-                source,
-            })?;
             let mut log = FileLog::new(Some(file), |line: &str| ctx.log_line(line));
             self.sandbox
                 .run(&spec, scratch, &mut log, ctx.cancel())?
                 .outputs
         };
+        for p in built.values() {
+            take_ownership(p).map_err(|source| BuildError::Io {
+                what: "take ownership of output",
+                path: p.clone(),
+                source,
+            })?;
+        }
 
         if node.drv.is_fixed_output() {
             check_fixed_output(&drv_name, &node.drv, &built["out"])?;
+        }
+        Ok((built, closure))
+    }
+
+    fn build_in(
+        &self,
+        node: &DrvNode,
+        scratch: &Path,
+        ctx: &JobContext<'_>,
+    ) -> Result<(), BuildError> {
+        if self.check {
+            return self.check_in(node, scratch, ctx);
+        }
+        let store = self.store;
+        let (built, closure) = self.run_builder(node, scratch, ctx)?;
+
+        // Leftovers of an interrupted build at an output path are garbage: we
+        // hold the output's lock and is_done said it is not valid.
+        for p in node.outputs.values() {
+            let real = store.real_path(p);
+            if fs::symlink_metadata(&real).is_ok() {
+                remove_tree(&real).map_err(|source| BuildError::Io {
+                    what: "remove stale output",
+                    path: real.clone(),
+                    source,
+                })?;
+            }
         }
 
         // Move the outputs into place, then register them, referenced ones first.
@@ -527,6 +763,61 @@ impl DrvJob<'_> {
             store
                 .set_derivation_outputs(&node.path, &outs)
                 .map_err(self.store_err("record derivation outputs", node))?;
+        }
+        Ok(())
+    }
+
+    /// `--check`: rebuilds and compares each output with the valid one by
+    /// NAR hash; a differing rebuild is kept at `<output>.check`.
+    fn check_in(
+        &self,
+        node: &DrvNode,
+        scratch: &Path,
+        ctx: &JobContext<'_>,
+    ) -> Result<(), BuildError> {
+        let store = self.store;
+        let mut infos = BTreeMap::new();
+        for (name, p) in &node.outputs {
+            let info = store
+                .path_info(p)
+                .map_err(self.store_err("query output", node))?
+                .ok_or_else(|| BuildError::CheckInvalid {
+                    drv: store.print_path(&node.path),
+                })?;
+            infos.insert(name.clone(), info);
+        }
+        let (built, _) = self.run_builder(node, scratch, ctx)?;
+        for (name, p) in &node.outputs {
+            let rebuilt = &built[name];
+            let (hash, _) =
+                b8g_store::nar_fs::hash_path(rebuilt, HashAlgo::Sha256).map_err(|e| {
+                    BuildError::Io {
+                        what: "hash rebuilt output",
+                        path: rebuilt.clone(),
+                        source: io::Error::other(e.to_string()),
+                    }
+                })?;
+            if hash == infos[name].nar_hash {
+                continue;
+            }
+            let real = store.real_path(p);
+            let differences = diff_trees(&real, rebuilt);
+            let mut kept = real.clone().into_os_string();
+            kept.push(".check");
+            let kept = PathBuf::from(kept);
+            let io = |what| {
+                let path = kept.clone();
+                move |source| BuildError::Io { what, path, source }
+            };
+            if fs::symlink_metadata(&kept).is_ok() {
+                remove_tree(&kept).map_err(io("remove old check output"))?;
+            }
+            fs::rename(rebuilt, &kept).map_err(io("keep the rebuilt output at"))?;
+            return Err(BuildError::NotDeterministic {
+                drv: store.print_path(&node.path),
+                output: store.print_path(p),
+                differences,
+            });
         }
         Ok(())
     }
@@ -659,6 +950,9 @@ impl Job for DrvJob<'_> {
     }
 
     fn is_done(&self, node: &DrvNode) -> Result<bool, BuildError> {
+        if self.check {
+            return Ok(false);
+        }
         for p in node.outputs.values() {
             if !self
                 .store
@@ -697,6 +991,30 @@ impl Job for DrvJob<'_> {
     fn lock_error(&self, _node: &DrvNode, error: LockError) -> BuildError {
         error.into()
     }
+}
+
+/// Gives a build's output tree to the current user. Builds run as a separate
+/// unprivileged uid when we are root; what they made then belongs to that uid
+/// and must not stay writable by it once in the store. Outputs made by a
+/// builder mapped to our own uid are ours already (checked at the top).
+fn take_ownership(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid/getegid cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let meta = fs::symlink_metadata(path)?;
+    if meta.uid() == uid && meta.gid() == gid {
+        return Ok(());
+    }
+    fn walk(p: &Path, uid: u32, gid: u32) -> io::Result<()> {
+        std::os::unix::fs::lchown(p, Some(uid), Some(gid))?;
+        if fs::symlink_metadata(p)?.is_dir() {
+            for e in fs::read_dir(p)? {
+                walk(&e?.path(), uid, gid)?;
+            }
+        }
+        Ok(())
+    }
+    walk(path, uid, gid)
 }
 
 /// Checks a fixed-output derivation's result against its declared hash.

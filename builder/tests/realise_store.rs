@@ -168,8 +168,12 @@ fn builds_register_outputs_with_scanned_references() {
         w.store.derivation_outputs(&b).expect("outputs"),
         vec![("out".to_owned(), b_out.clone())]
     );
-    let log = w.store.state_dir().join(format!("log/{a}.log"));
+    let log = b8g_builder::realise::log_path(&w.store, &a);
     assert!(log.exists(), "no build log at {}", log.display());
+    assert_eq!(
+        b8g_builder::realise::find_log(&w.store, &w.store.print_path(&a_out)).expect("find log"),
+        log
+    );
 
     // Everything is valid now: nothing is rebuilt.
     let r = w.realise(&[b]).expect("realise again");

@@ -380,6 +380,68 @@ fn parallel_builds_do_not_interfere() {
     });
 }
 
+/// The builder never holds the host's uid 0: run by root, it is the
+/// unprivileged build uid on the host (so root-owned files and host-wide
+/// sysctls are out of reach even where they are visible); run by anyone
+/// else, it is that user.
+#[test]
+fn builder_is_an_unprivileged_host_uid() {
+    use b8g_builder::sandbox::{HOST_BUILD_GID, HOST_BUILD_UID};
+    let fx = Fixture::new();
+    let sb = fx.sandbox(|_| {});
+    // Writing a sysctl's own value back is harmless if it ever succeeds.
+    let (r, log) = run(
+        &fx,
+        &sb,
+        &fx.sh(
+            "busybox cat /proc/self/uid_map /proc/self/gid_map > $out; \
+             busybox id -u >> $out; busybox id -G >> $out; \
+             v=$(busybox cat /proc/sys/kernel/core_uses_pid); \
+             if echo $v > /proc/sys/kernel/core_uses_pid; then echo WROTE >> $out; else echo DENIED >> $out; fi",
+        ),
+    );
+    let text = out_text(&r.unwrap_or_else(|e| panic!("{e} {log:?}")));
+    let words: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // SAFETY: geteuid/getegid cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (host_uid, host_gid) = if uid == 0 {
+        (HOST_BUILD_UID, HOST_BUILD_GID)
+    } else {
+        (uid, gid)
+    };
+    let uid_line = vec!["1000".to_owned(), host_uid.to_string(), "1".to_owned()];
+    let gid_line = vec!["100".to_owned(), host_gid.to_string(), "1".to_owned()];
+    let lines: Vec<Vec<String>> = words
+        .iter()
+        .map(|w| w.iter().map(|s| s.to_string()).collect())
+        .collect();
+    assert!(
+        lines.contains(&uid_line),
+        "builder uid is not mapped to {host_uid}: {text}"
+    );
+    assert!(
+        lines.contains(&gid_line),
+        "builder gid is not mapped to {host_gid}: {text}"
+    );
+    // Nothing maps the builder to host root: root appears only as 0 -> 0 (set-up).
+    for l in &lines[..lines.len() - 3] {
+        if l.len() == 3 && l[1] == "0" {
+            assert_eq!(l[0], "0", "an id other than 0 maps to host root: {text}");
+        }
+    }
+    let tail = &words[words.len() - 3..];
+    assert_eq!(tail[0], ["1000"], "{text}");
+    assert_eq!(tail[1], ["100"], "supplementary groups leaked: {text}");
+    assert_eq!(
+        tail[2],
+        ["DENIED"],
+        "the builder wrote a host sysctl: {text}"
+    );
+}
+
 /// Runs the isolation checks as an unprivileged user (nobody) by re-executing
 /// this test binary, proving the sandbox does not need root on the host.
 #[test]

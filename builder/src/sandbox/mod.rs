@@ -54,6 +54,12 @@ use setup::{Exec, IfreqFlags, Step};
 pub const BUILDER_UID: u32 = 1000;
 /// The gid the builder runs as inside the sandbox (Nix uses the same).
 pub const BUILDER_GID: u32 = 100;
+/// The host uid builds run as when b8g runs as root (seen as [`BUILDER_UID`]
+/// inside). Like Nix's `auto-allocate-uids` range, it is far above the ids of
+/// real accounts; builds are kept apart from each other by their namespaces.
+pub const HOST_BUILD_UID: u32 = 872_415_232;
+/// The host gid of builds when b8g runs as root (seen as [`BUILDER_GID`]).
+pub const HOST_BUILD_GID: u32 = 872_415_232;
 /// The build directory inside the sandbox (`NIX_BUILD_TOP`).
 pub const BUILD_TOP: &str = "/build";
 
@@ -297,10 +303,16 @@ impl Sandbox {
         // creation rather than by a separate chmod).
         let mut builder = fs::DirBuilder::new();
         builder.mode(0o700);
+        let as_root = unsafe_geteuid() == 0;
         for dir in &dirs {
             builder
                 .create(dir)
                 .map_err(prep_err("create scratch directory", dir))?;
+            if as_root {
+                std::os::unix::fs::chown(dir, Some(HOST_BUILD_UID), Some(HOST_BUILD_GID)).map_err(
+                    prep_err("give the scratch directory to the build user", dir),
+                )?;
+            }
         }
         // Every build mounts its root tmpfs on the same directory, each in its own
         // mount namespace, so the (slow, on-disk) directory is made only once.
@@ -308,7 +320,10 @@ impl Sandbox {
 
         let (err_r, err_w) = pipe()?;
         let (log_r, log_w) = pipe()?;
-        let (steps, exec) = self.program(spec, scratch, &root, log_w.as_raw_fd())?;
+        // Root writes the child's id maps from outside, then releases it.
+        let go = if as_root { Some(pipe()?) } else { None };
+        let go_fd = go.as_ref().map(|(r, _)| r.as_raw_fd());
+        let (steps, exec) = self.program(spec, scratch, &root, log_w.as_raw_fd(), go_fd)?;
 
         let mut flags = libc::CLONE_NEWUSER
             | libc::CLONE_NEWNS
@@ -348,6 +363,23 @@ impl Sandbox {
         };
         drop(err_w);
         drop(log_w);
+        if let Some((go_r, go_w)) = go {
+            drop(go_r);
+            if let Err(e) = write_id_maps(child.pid) {
+                child.kill_and_reap();
+                return Err(e);
+            }
+            // SAFETY: writes one byte from a stack variable to our own pipe.
+            let n = unsafe { libc::write(go_w.as_raw_fd(), b"g".as_ptr().cast(), 1) };
+            if n != 1 {
+                let source = io::Error::last_os_error();
+                child.kill_and_reap();
+                return Err(SandboxError::Spawn {
+                    what: "release the sandbox child",
+                    source,
+                });
+            }
+        }
 
         if let Some((index, errno)) = read_setup_error(&err_r)? {
             let source = io::Error::from_raw_os_error(errno);
@@ -535,6 +567,7 @@ impl Sandbox {
         scratch: &Path,
         root: &Path,
         log_fd: RawFd,
+        wait_parent: Option<RawFd>,
     ) -> Result<(Vec<Step>, Exec), SandboxError> {
         let invalid = |reason: String| SandboxError::InvalidSpec {
             name: spec.name.clone(),
@@ -551,23 +584,29 @@ impl Sandbox {
 
         let uid = unsafe_getuid();
         let gid = unsafe_getgid();
-        let mut steps = vec![
-            // Needed before an unprivileged process may write gid_map.
-            Step::WriteFile {
-                path: c"/proc/self/setgroups".into(),
-                data: b"deny".to_vec(),
-                create: false,
-            },
-            Step::WriteFile {
-                path: c"/proc/self/uid_map".into(),
-                data: format!("{BUILDER_UID} {uid} 1").into_bytes(),
-                create: false,
-            },
-            Step::WriteFile {
-                path: c"/proc/self/gid_map".into(),
-                data: format!("{BUILDER_GID} {gid} 1").into_bytes(),
-                create: false,
-            },
+        let mut steps = match wait_parent {
+            // Root: the parent writes the maps; we switch to the builder ids last.
+            Some(fd) => vec![Step::WaitParent { fd }],
+            None => vec![
+                // Needed before an unprivileged process may write gid_map.
+                Step::WriteFile {
+                    path: c"/proc/self/setgroups".into(),
+                    data: b"deny".to_vec(),
+                    create: false,
+                },
+                Step::WriteFile {
+                    path: c"/proc/self/uid_map".into(),
+                    data: format!("{BUILDER_UID} {uid} 1").into_bytes(),
+                    create: false,
+                },
+                Step::WriteFile {
+                    path: c"/proc/self/gid_map".into(),
+                    data: format!("{BUILDER_GID} {gid} 1").into_bytes(),
+                    create: false,
+                },
+            ],
+        };
+        steps.extend([
             // Nothing we mount may propagate back to the host.
             Step::Mount {
                 source: None,
@@ -583,7 +622,7 @@ impl Sandbox {
                 flags: libc::MS_NOSUID | libc::MS_NODEV,
                 data: Some(c"mode=0755".into()),
             },
-        ];
+        ]);
         let mut made = MadeDirs {
             root: root.clone(),
             made: BTreeSet::new(),
@@ -607,7 +646,12 @@ impl Sandbox {
             steps.push(tmpfs(
                 &under_root(Path::new(BUILD_TOP)),
                 libc::MS_NOSUID | libc::MS_NODEV,
-                c"mode=0700",
+                // Mounted by the namespace's root when we are root: hand it to the builder.
+                if wait_parent.is_some() {
+                    c"mode=0700,uid=1000,gid=100"
+                } else {
+                    c"mode=0700"
+                },
             )?);
         } else {
             steps.push(Step::Mount {
@@ -813,6 +857,13 @@ impl Sandbox {
                 req: IfreqFlags::loopback_up(),
             });
         }
+        if wait_parent.is_some() {
+            // Leaving uid 0 clears every capability; execve keeps none either.
+            steps.push(Step::SetIds {
+                uid: BUILDER_UID,
+                gid: BUILDER_GID,
+            });
+        }
 
         // Environment, layered as documented on `BuildSpec::env`.
         let mut env: BTreeMap<String, String> = BTreeMap::new();
@@ -916,6 +967,31 @@ impl MadeDirs {
         }
         Ok(())
     }
+}
+
+fn unsafe_geteuid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Maps the builder ids of `pid`'s new user namespace to the unprivileged
+/// build ids, and 0 to 0 for the set-up steps before the switch (only root
+/// may map ids other than its own).
+fn write_id_maps(pid: libc::pid_t) -> Result<(), SandboxError> {
+    for (file, data) in [
+        (
+            "uid_map",
+            format!("0 0 1\n{BUILDER_UID} {HOST_BUILD_UID} 1\n"),
+        ),
+        (
+            "gid_map",
+            format!("0 0 1\n{BUILDER_GID} {HOST_BUILD_GID} 1\n"),
+        ),
+    ] {
+        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+        fs::write(&path, data).map_err(prep_err("write", &path))?;
+    }
+    Ok(())
 }
 
 fn unsafe_getuid() -> u32 {

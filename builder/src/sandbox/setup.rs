@@ -74,6 +74,13 @@ pub(crate) enum Step {
     Names { host: Vec<u8>, domain: Vec<u8> },
     /// Bring the loopback interface of the new network namespace up.
     LoopbackUp { req: IfreqFlags },
+    /// Block until the parent has written our uid and gid maps: read one byte
+    /// (EOF means the parent gave up).
+    WaitParent { fd: RawFd },
+    /// Drop supplementary groups and become `uid`/`gid` of the new user
+    /// namespace (used when the parent is root: the builder must not keep the
+    /// host's uid 0). Leaving uid 0 clears all capabilities, so this comes last.
+    SetIds { uid: u32, gid: u32 },
 }
 
 /// What the child does after the steps: wire stdio and exec the builder.
@@ -148,6 +155,8 @@ pub(crate) fn describe(step: &Step) -> String {
         Step::PivotRoot { new_root } => format!("pivot_root into {}", s(new_root)),
         Step::Names { .. } => "set host and domain name".to_owned(),
         Step::LoopbackUp { .. } => "bring up the loopback interface".to_owned(),
+        Step::WaitParent { .. } => "wait for the uid and gid maps".to_owned(),
+        Step::SetIds { uid, gid } => format!("switch to uid {uid}, gid {gid}"),
     }
 }
 
@@ -266,6 +275,33 @@ unsafe fn run_step(step: &Step) -> Result<(), i32> {
             Step::Names { host, domain } => {
                 if libc::sethostname(host.as_ptr().cast(), host.len()) != 0
                     || libc::setdomainname(domain.as_ptr().cast(), domain.len()) != 0
+                {
+                    -1
+                } else {
+                    0
+                }
+            }
+            Step::WaitParent { fd } => {
+                let mut b = 0u8;
+                let n = loop {
+                    let n = libc::read(*fd, (&mut b as *mut u8).cast(), 1);
+                    if n >= 0 || errno() != libc::EINTR {
+                        break n;
+                    }
+                };
+                if n == 1 {
+                    0
+                } else {
+                    return Err(if n < 0 { errno() } else { libc::EPIPE });
+                }
+            }
+            Step::SetIds { uid, gid } => {
+                // Raw syscalls: glibc's wrappers would try to change the ids of
+                // every thread of the parent process (which this clone does not
+                // have) and wait forever for them.
+                if libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) != 0
+                    || libc::syscall(libc::SYS_setresgid, *gid, *gid, *gid) != 0
+                    || libc::syscall(libc::SYS_setresuid, *uid, *uid, *uid) != 0
                 {
                     -1
                 } else {

@@ -1,14 +1,31 @@
-//! `b8g-build FILE` (also `b8g build`) and `b8g run-vm FILE`: build a system
-//! configuration into a generation, optionally a root image, and boot it.
+//! `b8g-build FILE` (also `b8g build`) and `b8g run-vm FILE`.
+//!
+//! `b8g-build` works like `nix-build`: FILE (with `-A`, `--arg`, `--argstr`)
+//! evaluates to derivations, which are instantiated, realised (substituted
+//! from caches when configured, otherwise built in the sandbox), linked as
+//! `result`, `result-2`, `result-<output>` (GC roots) and printed. A FILE that
+//! is a system configuration module — a function taking `config`, or `pkgs`
+//! or `lib` without a default, or a set of module attributes (`imports`,
+//! `boot`, `services`, ...) — is built as a system instead: `-A ATTR` then
+//! selects `config.system.build.ATTR` (default `toplevel`).
+//!
+//! Substituters come from `--substituters`/`--trusted-public-keys`, or else
+//! from the first of `$B8G_CONF`, `<state dir>/b8g.conf`, `/b8g/etc/b8g.conf`
+//! (nix.conf syntax: `substituters = URL…`, `trusted-public-keys = KEY…`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use b8g_builder::realise::RealiseOptions;
+use b8g_builder::glue::StoreHost;
+use b8g_builder::realise::{self, RealiseOptions, SubstituterSettings, Substituters};
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::{IndicatifProgress, NoProgress, Progress, ScheduleOptions};
+use b8g_eval::{
+    auto_call, derivation_paths, parse_search_path, run_with_big_stack, select_attr_path, Attrs,
+    EvalOptions, Evaluator, StdIo, Value,
+};
 use b8g_kernel_adapters::build::{self, SystemBuildOptions};
 use b8g_kernel_adapters::linux::image::Format;
 use b8g_kernel_adapters::linux::system;
@@ -19,12 +36,15 @@ use super::GlobalArgs;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BuildArgs {
-    /// The system configuration, a module such as images/minimal.nix.
-    #[arg(value_name = "FILE")]
+    /// The expression to build (derivations, or a system configuration module).
+    #[arg(value_name = "FILE", default_value = "default.nix")]
     file: PathBuf,
-    /// Build `config.system.build.ATTR` instead of the toplevel.
-    #[arg(short = 'A', long, default_value = "toplevel", value_name = "ATTR")]
-    attr: String,
+    #[command(flatten)]
+    more: Box<MoreBuildArgs>,
+    /// Select an attribute of the result (`a.b.0`); for a system
+    /// configuration, build `config.system.build.ATTR` (default `toplevel`).
+    #[arg(short = 'A', long = "attr", value_name = "ATTR")]
+    attr: Option<String>,
     /// Where to put the link to the result (registered as a GC root).
     #[arg(
         short = 'o',
@@ -33,7 +53,17 @@ pub struct BuildArgs {
         value_name = "LINK"
     )]
     out_link: PathBuf,
-    /// Also write a root disk image of the closure to LINK.img.
+    /// Do not create result links (the outputs may then be garbage-collected).
+    #[arg(long)]
+    no_out_link: bool,
+    /// Only print what would be built and fetched.
+    #[arg(long)]
+    dry_run: bool,
+    /// Rebuild the requested derivations and compare the results bit for bit
+    /// with their valid outputs; a differing rebuild is kept as `<path>.check`.
+    #[arg(long)]
+    check: bool,
+    /// Also write a root disk image of the closure to LINK.img (systems only).
     #[arg(long)]
     image: bool,
     /// Root image format.
@@ -54,6 +84,26 @@ pub struct BuildArgs {
     /// Directory with bin/b8g-init and bin/b8gctl to put into the system (static builds).
     #[arg(long, env = "B8G_INIT_BIN", value_name = "DIR")]
     b8g_bin: Option<PathBuf>,
+}
+
+/// The list-valued options, boxed so that `BuildArgs` stays small where it is embedded.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MoreBuildArgs {
+    /// Pass NAME = EXPR to the function FILE evaluates to.
+    #[arg(long = "arg", num_args = 2, value_names = ["NAME", "EXPR"])]
+    arg: Vec<String>,
+    /// Pass NAME = "STRING" to the function FILE evaluates to.
+    #[arg(long = "argstr", num_args = 2, value_names = ["NAME", "STRING"])]
+    argstr: Vec<String>,
+    /// Add a search path entry (`DIR` or `PREFIX=DIR`) before those of NIX_PATH.
+    #[arg(short = 'I', value_name = "PATH")]
+    include: Vec<String>,
+    /// Binary caches to substitute from before building (`file://`, `http(s)://`).
+    #[arg(long, num_args = 1.., value_name = "URL")]
+    substituters: Option<Vec<String>>,
+    /// Keys (`name:base64`) whose signatures are trusted on substituted paths.
+    #[arg(long, num_args = 1.., value_name = "KEY")]
+    trusted_public_keys: Option<Vec<String>>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -116,17 +166,8 @@ fn build_system(global: &GlobalArgs, args: &BuildArgs) -> Result<(LocalStore, St
         config: absolute(&args.file)?,
         recipes,
         b8g_bin,
-        attr: args.attr.clone(),
-        realise: RealiseOptions {
-            schedule: ScheduleOptions {
-                jobs: args.jobs.max(1),
-                keep_going: args.keep_going,
-            },
-            sandbox: b8g_builder::sandbox::SandboxConfig {
-                cores: args.cores,
-                ..Default::default()
-            },
-        },
+        attr: args.attr.clone().unwrap_or_else(|| "toplevel".to_owned()),
+        realise: realise_options(global, args)?,
     };
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
     let progress = progress(global);
@@ -157,9 +198,270 @@ fn build_system(global: &GlobalArgs, args: &BuildArgs) -> Result<(LocalStore, St
     Ok((store, out))
 }
 
+/// Sandbox, scheduling, check and substituter settings from the arguments
+/// (substituters from the configuration file when not given).
+fn realise_options(global: &GlobalArgs, args: &BuildArgs) -> Result<RealiseOptions> {
+    let conf = substituter_settings(global)?;
+    let urls = args.more.substituters.clone().unwrap_or(conf.substituters);
+    let keys = args
+        .more
+        .trusted_public_keys
+        .clone()
+        .unwrap_or(conf.trusted_public_keys);
+    let substituters = Substituters::open(&urls, &keys).context("cannot set up substituters")?;
+    Ok(RealiseOptions {
+        schedule: ScheduleOptions {
+            jobs: args.jobs.max(1),
+            keep_going: args.keep_going,
+        },
+        sandbox: b8g_builder::sandbox::SandboxConfig {
+            cores: args.cores,
+            ..Default::default()
+        },
+        check: args.check,
+        substituters,
+    })
+}
+
+/// `substituters` and `trusted-public-keys` from the first configuration
+/// file found: `$B8G_CONF`, `<state dir>/b8g.conf`, `/b8g/etc/b8g.conf`.
+fn substituter_settings(global: &GlobalArgs) -> Result<SubstituterSettings> {
+    let config = global.store_config()?;
+    let state = match &config.root {
+        Some(root) => root.join(
+            config
+                .state_dir
+                .strip_prefix("/")
+                .unwrap_or(&config.state_dir),
+        ),
+        None => config.state_dir.clone(),
+    };
+    let candidates: Vec<PathBuf> = match std::env::var_os("B8G_CONF") {
+        Some(p) => vec![PathBuf::from(p)],
+        None => vec![state.join("b8g.conf"), PathBuf::from("/b8g/etc/b8g.conf")],
+    };
+    for c in candidates {
+        match std::fs::read_to_string(&c) {
+            Ok(text) => return Ok(SubstituterSettings::parse(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", c.display())),
+        }
+    }
+    Ok(SubstituterSettings::default())
+}
+
+/// A Nix string literal holding `s`.
+fn nix_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '$' => out.push_str("\\$"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Whether the file is a system configuration module rather than an
+/// expression of derivations (decided by the Nix code below, without calling it).
+fn is_system_config_expr(file: &Path) -> String {
+    format!(
+        "let f = import (/. + {path}); in \
+         if builtins.isFunction f then \
+           (let a = builtins.functionArgs f; in \
+             a ? config || (a ? pkgs && !a.pkgs) || (a ? lib && !a.lib) || a ? modulesPath) \
+         else builtins.isAttrs f && (f.type or null) != \"derivation\" && \
+           builtins.any (n: f ? ${{n}}) [ \"imports\" \"config\" \"options\" \"boot\" \"fileSystems\" \
+             \"services\" \"networking\" \"systemd\" \"environment\" \"users\" ]",
+        path = nix_string(&file.to_string_lossy())
+    )
+}
+
+/// What FILE turned out to be.
+enum Evaluated {
+    System,
+    Derivations(Vec<String>),
+}
+
+/// Evaluates FILE: a system configuration, or derivations whose `.drv`
+/// files are written to the store (evaluation errors are printed as Nix does).
+fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<Evaluated>> {
+    let file = absolute(&args.file)?;
+    let store = global.open_store()?;
+    let cwd = std::env::current_dir()
+        .context("cannot read the current directory")?
+        .to_string_lossy()
+        .into_owned();
+    let mut search_path = Vec::new();
+    for i in &args.more.include {
+        search_path.extend(parse_search_path(i));
+    }
+    search_path.extend(parse_search_path(
+        &std::env::var("NIX_PATH").unwrap_or_default(),
+    ));
+    let (arg, argstr, attr) = (
+        args.more.arg.clone(),
+        args.more.argstr.clone(),
+        args.attr.clone(),
+    );
+    let r = run_with_big_stack(move || {
+        let host = StoreHost::new(store.store_dir().clone(), Box::new(store));
+        let opts = EvalOptions {
+            search_path,
+            ..Default::default()
+        };
+        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), opts);
+        let result = (|| {
+            let kind = ev.eval_str(&is_system_config_expr(&file), &cwd)?;
+            if matches!(ev.force(kind)?, Value::Bool(true)) {
+                return Ok(Evaluated::System);
+            }
+            let v = ev.eval_file(&file.to_string_lossy())?;
+            let mut pairs = Vec::new();
+            for pair in arg.chunks(2) {
+                pairs.push((pair[0].clone(), ev.eval_str(&pair[1], &cwd)?));
+            }
+            for pair in argstr.chunks(2) {
+                pairs.push((pair[0].clone(), Value::string(pair[1].clone())));
+            }
+            let auto = Attrs::from_unsorted(
+                pairs
+                    .into_iter()
+                    .map(|(n, v)| b8g_eval::value::Attr {
+                        name: n.into(),
+                        value: v,
+                        pos: b8g_eval::Pos::NONE,
+                    })
+                    .collect(),
+            );
+            let mut v = auto_call(&mut ev, v, &auto)?;
+            if let Some(a) = &attr {
+                v = select_attr_path(&mut ev, v, a)?;
+                v = auto_call(&mut ev, v, &auto)?;
+            }
+            derivation_paths(&mut ev, v).map(Evaluated::Derivations)
+        })();
+        result.map_err(|e| e.to_string())
+    })
+    .context("cannot start the evaluation thread")?;
+    match r {
+        Ok(e) => Ok(Some(e)),
+        Err(msg) => {
+            eprintln!("{msg}");
+            Ok(None)
+        }
+    }
+}
+
+/// `result`, `result-2`, … and `result-<output>` for outputs other than `out`, as nix-build names them.
+fn link_name(base: &Path, index: usize, output: &str) -> PathBuf {
+    let mut name = base.as_os_str().to_owned();
+    if index > 0 {
+        name.push(format!("-{}", index + 1));
+    }
+    if output != "out" {
+        name.push(format!("-{output}"));
+    }
+    PathBuf::from(name)
+}
+
+/// Points `link` at `path` atomically and registers it as an indirect GC root.
+fn make_link(store: &LocalStore, link: &Path, path: &StorePath) -> Result<()> {
+    let link = if link.is_absolute() {
+        link.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(link)
+    };
+    let tmp = link.with_extension("tmp-link");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(store.real_path(path), &tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    std::fs::rename(&tmp, &link).with_context(|| format!("cannot create {}", link.display()))?;
+    build::add_indirect_root(store, &link)
+        .with_context(|| format!("cannot register {} as a GC root", link.display()))?;
+    Ok(())
+}
+
 pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
-    let (store, out) = build_system(global, &args)?;
-    println!("{}", store.print_path(&out));
+    let drvs = match instantiate(global, &args)? {
+        None => return Ok(ExitCode::FAILURE),
+        Some(Evaluated::System) => {
+            if args.dry_run {
+                bail!("--dry-run is not supported for system configurations yet");
+            }
+            let (store, out) = build_system(global, &args)?;
+            println!("{}", store.print_path(&out));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Evaluated::Derivations(d)) => d,
+    };
+    let store = global.open_store()?;
+    let drvs: Vec<StorePath> = drvs
+        .iter()
+        .map(|d| store.parse_path(d))
+        .collect::<Result<_, _>>()
+        .context("evaluation gave a derivation outside the store")?;
+    let opts = realise_options(global, &args)?;
+    if args.dry_run {
+        let plan = realise::plan(&store, &drvs, &opts.substituters)?;
+        if !plan.build.is_empty() {
+            eprintln!("these {} derivations will be built:", plan.build.len());
+            for d in &plan.build {
+                eprintln!("  {}", store.print_path(d));
+            }
+        }
+        if !plan.fetch.is_empty() {
+            eprintln!("these {} paths will be fetched:", plan.fetch.len());
+            for p in &plan.fetch {
+                eprintln!("  {}", store.print_path(p));
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cancel = CancelToken::new().context("cannot set up cancellation")?;
+    let progress = progress(global);
+    let result = realise::realise(
+        &store,
+        &drvs,
+        &opts,
+        &build::builtins(),
+        progress.as_ref(),
+        &cancel,
+    );
+    drop(progress);
+    let realised = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for (drv, reason) in &realised.substitution_failures {
+        eprintln!(
+            "warning: could not substitute the outputs of {}, built them instead: {reason}",
+            store.print_path(drv)
+        );
+    }
+    if global.quiet == 0 {
+        eprintln!(
+            "{} built, {} paths fetched, {} already valid",
+            realised.summary.built,
+            realised.substituted.len(),
+            realised.summary.already_done
+        );
+    }
+    for (i, drv) in drvs.iter().enumerate() {
+        for (name, out) in &realised.outputs[drv] {
+            if !args.no_out_link {
+                make_link(&store, &link_name(&args.out_link, i, name), out)?;
+            }
+            println!("{}", store.print_path(out));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

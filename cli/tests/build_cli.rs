@@ -1,0 +1,400 @@
+//! `b8g-build FILE` on plain derivations (like nix-build): result links as GC
+//! roots, `--arg`, `-A`, `--dry-run`, build logs through `b8g log`, `--check`
+//! on deterministic and non-deterministic builds, and substitution from a
+//! signed `file://` cache instead of building.
+//!
+//! Builds run in the sandbox with the host's static busybox as the only
+//! input (Debian package busybox-static).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const B8G: &str = env!("CARGO_BIN_EXE_b8g");
+const B8G_BUILD: &str = env!("CARGO_BIN_EXE_b8g-build");
+
+/// A chroot store under a temporary directory and a project directory with
+/// `default.nix` and a copy of busybox.
+struct World {
+    dir: tempfile::TempDir,
+}
+
+const DEFAULT_NIX: &str = r#"
+{ greeting ? "hello", salt ? "" }:
+let
+  bb = builtins.path { path = ./bb; name = "busybox"; };
+  mk = name: script: extra: derivation ({
+    inherit name;
+    system = "x86_64-linux";
+    builder = "${bb}/bin/busybox";
+    args = [ "sh" "-c" script ];
+  } // extra);
+  dep = mk "dep${salt}" "echo building dep; echo ${greeting} > $out" { };
+in {
+  dep = dep;
+  top = mk "top${salt}" "echo building top; read x < ${dep}; echo \"$x world\" > $out" { };
+  multi = mk "multi${salt}" "echo a > $out; echo b > $doc" { outputs = [ "out" "doc" ]; };
+  random = mk "random${salt}" "cat /proc/sys/kernel/random/uuid > $out" { };
+  tree = mk "tree${salt}" "mkdir -p $out/sub; echo same > $out/same; cat /proc/sys/kernel/random/uuid > $out/sub/r" { };
+  broken = mk "broken${salt}" "echo cannot; exit 1" { };
+}
+"#;
+
+fn bb_check() -> PathBuf {
+    let p = PathBuf::from("/bin/busybox");
+    assert!(
+        p.is_file(),
+        "these tests need a static busybox at /bin/busybox (Debian package busybox-static)"
+    );
+    p
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::Builder::new()
+            .prefix("b8g-build-cli")
+            .tempdir()
+            .expect("tempdir");
+        let proj = dir.path().join("proj");
+        fs::create_dir_all(proj.join("bb/bin")).expect("mkdir");
+        fs::copy(bb_check(), proj.join("bb/bin/busybox")).expect("copy busybox");
+        fs::write(proj.join("default.nix"), DEFAULT_NIX).expect("write default.nix");
+        World { dir }
+    }
+
+    fn proj(&self) -> PathBuf {
+        self.dir.path().join("proj")
+    }
+
+    fn root(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Stores named `plain…` live at their logical paths (no chroot), so
+    /// `result` links point at logical store paths, which the garbage
+    /// collector follows; the others are chroot stores under `/b8g/store`.
+    fn cmd(&self, exe: &str, store: &str) -> Command {
+        let mut c = Command::new(exe);
+        c.current_dir(self.proj());
+        if store.starts_with("plain") {
+            let r = self.root(store);
+            c.arg("--store-dir")
+                .arg(r.join("b8g/store"))
+                .arg("--state-dir")
+                .arg(r.join("b8g/var/b8g"));
+        } else {
+            c.args([
+                "--store-dir",
+                "/b8g/store",
+                "--state-dir",
+                "/b8g/var/b8g",
+                "--root",
+            ])
+            .arg(self.root(store));
+        }
+        c.env_remove("B8G_STORE_DIR")
+            .env_remove("B8G_STATE_DIR")
+            .env_remove("B8G_STORE_ROOT")
+            .env("B8G_CONF", self.dir.path().join("no-such.conf"));
+        c
+    }
+
+    fn build(&self, store: &str, args: &[&str]) -> Output {
+        self.cmd(B8G_BUILD, store)
+            .arg("-q")
+            .args(args)
+            .output()
+            .expect("run b8g-build")
+    }
+
+    fn b8g(&self, store: &str, args: &[&str]) -> Output {
+        self.cmd(B8G, store).args(args).output().expect("run b8g")
+    }
+
+    /// The physical path of a logical store path in store `store`.
+    fn real(&self, store: &str, logical: &str) -> PathBuf {
+        if store.starts_with("plain") {
+            return PathBuf::from(logical);
+        }
+        self.root(store).join(logical.trim_start_matches('/'))
+    }
+
+    fn log_files(&self, store: &str) -> usize {
+        fn count(p: &Path) -> usize {
+            fs::read_dir(p).map_or(0, |rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            count(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+        }
+        count(&self.root(store).join("b8g/var/b8g/log/drvs"))
+    }
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "command failed: {}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn builds_any_derivation_with_links_logs_and_args() {
+    let w = World::new();
+    // --dry-run builds nothing and says what it would build.
+    let o = w.build("plain", &["-A", "top", "--dry-run"]);
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("these 2 derivations will be built"), "{err}");
+    assert_eq!(w.log_files("plain"), 0);
+
+    let out = ok(&w.build(
+        "plain",
+        &["-A", "top", "--argstr", "greeting", "hi", "-j", "2"],
+    ));
+    let path = out.trim();
+    assert!(path.ends_with("-top"), "{out}");
+    assert_eq!(
+        fs::read_to_string(w.real("plain", path)).expect("read output"),
+        "hi world\n"
+    );
+    // `result` points at the output and is registered as a GC root.
+    let link = w.proj().join("result");
+    assert_eq!(
+        fs::read_link(&link).expect("result link"),
+        w.real("plain", path)
+    );
+    let roots: Vec<PathBuf> = fs::read_dir(w.root("plain").join("b8g/var/b8g/gcroots/auto"))
+        .expect("gcroots/auto")
+        .map(|e| fs::read_link(e.expect("entry").path()).expect("root link"))
+        .collect();
+    assert!(roots.contains(&link), "{roots:?}");
+    // The output survives a garbage collection because of the link.
+    ok(&w.b8g("plain", &["store", "gc"]));
+    assert!(
+        w.real("plain", path).is_file(),
+        "GC removed a rooted output"
+    );
+
+    // b8g log: by output path, by the result link, and by .drv path.
+    let log = ok(&w.b8g("plain", &["log", path]));
+    assert_eq!(log, "building top\n");
+    assert_eq!(ok(&w.b8g("plain", &["log", "result"])), "building top\n");
+    let drv = ok(&w.b8g(
+        "plain",
+        &["instantiate", "-A", "dep", "--argstr", "greeting", "hi"],
+    ));
+    assert_eq!(ok(&w.b8g("plain", &["log", drv.trim()])), "building dep\n");
+    // A path that was never built has no log; the message says so.
+    let o = w.b8g(
+        "plain",
+        &[
+            "log",
+            &format!(
+                "{}/b8g/store/00000000000000000000000000000000-nothing",
+                w.root("plain").display()
+            ),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("no known deriver"), "{}", text(&o));
+
+    // Building again builds nothing and prints the same path.
+    let o = w
+        .cmd(B8G_BUILD, "plain")
+        .args(["-A", "top", "--argstr", "greeting", "hi"])
+        .output()
+        .expect("run");
+    assert_eq!(ok(&o).trim(), path);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("0 built"),
+        "{}",
+        text(&o)
+    );
+
+    // Several outputs: result and result-doc.
+    let out = ok(&w.build("plain", &["-A", "multi", "-o", "m"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(w.proj().join("m").exists() && w.proj().join("m-doc").exists());
+
+    // A failing build exits non-zero and registers nothing.
+    let o = w.build("plain", &["-A", "broken"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("broken"), "{}", text(&o));
+    let log = w.b8g(
+        "plain",
+        &[
+            "log",
+            ok(&w.b8g("plain", &["instantiate", "-A", "broken"])).trim(),
+        ],
+    );
+    assert_eq!(ok(&log), "cannot\n");
+}
+
+#[test]
+fn check_reports_identical_and_differing_rebuilds() {
+    let w = World::new();
+    let top = ok(&w.build("s", &["-A", "top"]));
+    let top = top.trim();
+    ok(&w.build("s", &["-A", "top", "--check"]));
+    assert!(!w.real("s", &format!("{top}.check")).exists());
+
+    let r = ok(&w.build("s", &["-A", "random"]));
+    let r = r.trim();
+    let before = fs::read_to_string(w.real("s", r)).expect("read");
+    let o = w.build("s", &["-A", "random", "--check"]);
+    assert!(
+        !o.status.success(),
+        "a non-deterministic rebuild must fail --check"
+    );
+    let msg = text(&o);
+    assert!(msg.contains("may not be deterministic"), "{msg}");
+    assert!(msg.contains("contents differ"), "{msg}");
+    // Both are kept: the valid output unchanged, the rebuild next to it.
+    assert_eq!(fs::read_to_string(w.real("s", r)).expect("read"), before);
+    let check = fs::read_to_string(w.real("s", &format!("{r}.check"))).expect("read .check");
+    assert_ne!(check, before);
+    // The valid path still verifies; the .check copy is not registered
+    // (verify lists it as a stray entry of the store directory, nothing else).
+    let o = w.b8g("s", &["store", "verify", "--check-contents", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("verify JSON");
+    let problems: Vec<&str> = v["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains(".check is in the store directory but not registered"),
+        "{problems:?}"
+    );
+
+    // In a directory, the message names the file that differs.
+    ok(&w.build("s", &["-A", "tree"]));
+    let msg = text(&w.build("s", &["-A", "tree", "--check"]));
+    assert!(msg.contains("sub/r: contents differ"), "{msg}");
+    assert!(!msg.contains("same:"), "{msg}");
+}
+
+#[test]
+fn substitutes_from_a_signed_cache_instead_of_building() {
+    let w = World::new();
+    let top = ok(&w.build("a", &["-A", "top"]));
+    let top = top.trim().to_owned();
+    let keys = w.dir.path().join("keys");
+    fs::create_dir_all(&keys).expect("mkdir");
+    let sk = keys.join("k.secret");
+    let pk = keys.join("k.public");
+    ok(&w.b8g(
+        "a",
+        &[
+            "cache",
+            "key",
+            "generate",
+            "test-1",
+            "--secret-file",
+            sk.to_str().expect("utf8"),
+            "--public-file",
+            pk.to_str().expect("utf8"),
+        ],
+    ));
+    let cache = format!("file://{}", w.dir.path().join("cache").display());
+    ok(&w.b8g(
+        "a",
+        &[
+            "cache",
+            "push",
+            &cache,
+            &top,
+            "--key",
+            sk.to_str().expect("utf8"),
+        ],
+    ));
+    let public = fs::read_to_string(&pk).expect("read key").trim().to_owned();
+
+    // A fresh store with the cache and its key: nothing is built.
+    let o = w
+        .cmd(B8G_BUILD, "b")
+        .args([
+            "-A",
+            "top",
+            "-o",
+            "rb",
+            "--substituters",
+            &cache,
+            "--trusted-public-keys",
+            &public,
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(ok(&o).trim(), top);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("0 built"), "{err}");
+    assert_eq!(
+        w.log_files("b"),
+        0,
+        "a build ran although the cache had everything"
+    );
+    ok(&w.b8g("b", &["store", "verify", "--check-contents"]));
+    assert_eq!(
+        fs::read_to_string(w.real("b", &top)).expect("read"),
+        "hello world\n"
+    );
+
+    // The same through the configuration file.
+    let conf = w.dir.path().join("b8g.conf");
+    fs::write(
+        &conf,
+        format!("substituters = {cache}\ntrusted-public-keys = {public}\n"),
+    )
+    .expect("write conf");
+    let o = w
+        .cmd(B8G_BUILD, "c")
+        .env("B8G_CONF", &conf)
+        .args(["-A", "top", "-o", "rc"])
+        .output()
+        .expect("run");
+    assert_eq!(ok(&o).trim(), top);
+    assert_eq!(w.log_files("c"), 0);
+
+    // An untrusted key: nothing is fetched, everything is built instead.
+    let other = "other-1:9nMlHOCZm38vUiLrpJOhTBDTQ7J5iZHdBBVTejHaaaE=";
+    let o = w
+        .cmd(B8G_BUILD, "d")
+        .args([
+            "-A",
+            "top",
+            "-o",
+            "rd",
+            "--substituters",
+            &cache,
+            "--trusted-public-keys",
+            other,
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(ok(&o).trim(), top);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("2 built, 0 paths fetched"), "{err}");
+    assert_eq!(w.log_files("d"), 2);
+}
