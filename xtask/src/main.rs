@@ -168,6 +168,8 @@ fn build_static_init() -> Result<std::path::PathBuf> {
 const STATIC_BINS: &[(&str, &[&str])] = &[
     ("b8g-init", &["b8g-init", "b8gctl"]),
     ("b8g-unikernel-shim", &["b8g-unikernel-shim"]),
+    // b8g itself runs inside generations (`b8g system switch`); checked to link statically.
+    ("b8g-cli", &["b8g"]),
 ];
 
 /// The main job: build images/minimal.nix and boot it under qemu (TCG) until
