@@ -1,7 +1,214 @@
-//! `cargo xtask bench build`: b8g-build against nix-build: a wide fan and a chain of trivial derivations (issue 4).
+//! `cargo xtask bench build`: `b8g-build` against `nix-build` (issue 4), in
+//! the same run, both sandboxed, on the same trivial derivations (a static
+//! busybox writing an empty `$out`):
+//! - a wide fan: `--fan N` (default 1000) independent derivations, `-j2`;
+//! - a chain: `--chain N` (default 300) derivations each depending on the
+//!   previous one, `-j2`.
+//!
+//! Each tool evaluates, instantiates and builds in its own throw-away store
+//! (Nix: `NIX_REMOTE=local?root=…`, `sandbox = true`; b8g: a chroot store
+//! under the same directory). A fresh salt per run makes every derivation
+//! new. Printed: wall times, the ratio (nix time / b8g time, above 1 means
+//! b8g is faster) and the time per derivation in ms.
 
-use anyhow::{bail, Result};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
 
-pub fn run(_args: &[String]) -> Result<()> {
-    bail!("the build benchmark is not written yet")
+use anyhow::{bail, ensure, Context, Result};
+
+const FAN_NIX: &str = r#"{ n, salt }:
+let
+  bb = builtins.path { path = ./bb; name = "busybox"; };
+in builtins.genList (i: derivation {
+  name = "fan-${salt}-${toString i}";
+  system = "x86_64-linux";
+  builder = "${bb}/bin/busybox";
+  args = [ "sh" "-c" ": > $out" ];
+}) n
+"#;
+
+const CHAIN_NIX: &str = r#"{ n, salt }:
+let
+  bb = builtins.path { path = ./bb; name = "busybox"; };
+  step = i: prev: derivation {
+    name = "chain-${salt}-${toString i}";
+    system = "x86_64-linux";
+    builder = "${bb}/bin/busybox";
+    args = [ "sh" "-c" ": ${toString prev} > $out" ];
+  };
+  go = i: prev: if i == n then prev else go (i + 1) (step i prev);
+in go 0 ""
+"#;
+
+struct Options {
+    fan: usize,
+    chain: usize,
+    jobs: usize,
+    dir: Option<PathBuf>,
+}
+
+fn parse_args(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        fan: 1000,
+        chain: 300,
+        jobs: 2,
+        dir: None,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--fan" => o.fan = value(a)?.parse().context("--fan")?,
+            "--chain" => o.chain = value(a)?.parse().context("--chain")?,
+            "-j" | "--jobs" => o.jobs = value(a)?.parse().context("-j")?,
+            "--dir" => o.dir = Some(PathBuf::from(value(a)?)),
+            "-h" | "--help" => {
+                eprintln!(
+                    "usage: cargo xtask bench build [--fan N] [--chain N] [-j N] [--dir DIR]"
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}"),
+        }
+    }
+    Ok(o)
+}
+
+/// Builds the release `b8g-build` and returns its path.
+fn build_b8g() -> Result<PathBuf> {
+    super::run(super::cargo().args(["build", "--release", "-p", "b8g-cli", "--bin", "b8g-build"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| super::root().join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        super::root().join(target)
+    };
+    let bin = target.join("release/b8g-build");
+    ensure!(bin.is_file(), "no {} after cargo build", bin.display());
+    Ok(bin)
+}
+
+fn timed(mut c: Command, what: &str) -> Result<f64> {
+    let t = Instant::now();
+    let out = c.output().with_context(|| format!("cannot run {what}"))?;
+    let secs = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(secs)
+}
+
+fn nix_build(dir: &Path, file: &str, n: usize, salt: &str, jobs: usize) -> Command {
+    let mut c = Command::new("nix-build");
+    c.current_dir(dir)
+        .env(
+            "NIX_REMOTE",
+            format!("local?root={}", dir.join("nix-root").display()),
+        )
+        .args([file, "--no-out-link", "-j", &jobs.to_string()])
+        .args([
+            "--option",
+            "sandbox",
+            "true",
+            "--option",
+            "substituters",
+            "",
+        ])
+        .args(["--arg", "n", &n.to_string(), "--argstr", "salt", salt]);
+    c
+}
+
+fn b8g_build(bin: &Path, dir: &Path, file: &str, n: usize, salt: &str, jobs: usize) -> Command {
+    let mut c = Command::new(bin);
+    c.current_dir(dir)
+        .args([
+            "--store-dir",
+            "/b8g/store",
+            "--state-dir",
+            "/b8g/var/b8g",
+            "--root",
+        ])
+        .arg(dir.join("b8g-root"))
+        .args(["-q", file, "--no-out-link", "-j", &jobs.to_string()])
+        .args(["--arg", "n", &n.to_string(), "--argstr", "salt", salt])
+        .env("B8G_CONF", dir.join("no-b8g.conf"));
+    c
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let o = parse_args(args)?;
+    let version = Command::new("nix-build").arg("--version").output();
+    ensure!(
+        version.as_ref().is_ok_and(|v| v.status.success()),
+        "this benchmark needs nix-build (Debian package nix-bin)"
+    );
+    ensure!(
+        Path::new("/bin/busybox").is_file(),
+        "this benchmark needs a static busybox at /bin/busybox (Debian package busybox-static)"
+    );
+    let bin = build_b8g()?;
+    let tmp;
+    let dir = match &o.dir {
+        Some(d) => {
+            fs::create_dir_all(d)?;
+            d.clone()
+        }
+        None => {
+            tmp = tempdir()?;
+            tmp.clone()
+        }
+    };
+    fs::create_dir_all(dir.join("bb/bin"))?;
+    fs::copy("/bin/busybox", dir.join("bb/bin/busybox"))?;
+    fs::write(dir.join("fan.nix"), FAN_NIX)?;
+    fs::write(dir.join("chain.nix"), CHAIN_NIX)?;
+    let salt = format!("{}", std::process::id());
+
+    // Warm up: import busybox, create the databases.
+    timed(
+        nix_build(&dir, "fan.nix", 1, &format!("w{salt}"), 1),
+        "nix-build",
+    )?;
+    timed(
+        b8g_build(&bin, &dir, "fan.nix", 1, &format!("w{salt}"), 1),
+        "b8g-build",
+    )?;
+
+    println!(
+        "{:<28} {:>10} {:>10} {:>7} {:>12} {:>12}",
+        "case", "nix-build", "b8g-build", "ratio", "nix ms/drv", "b8g ms/drv"
+    );
+    for (name, file, n) in [("fan", "fan.nix", o.fan), ("chain", "chain.nix", o.chain)] {
+        let s = format!("{name}{salt}");
+        let nix = timed(nix_build(&dir, file, n, &s, o.jobs), "nix-build")?;
+        let ours = timed(b8g_build(&bin, &dir, file, n, &s, o.jobs), "b8g-build")?;
+        println!(
+            "{:<28} {:>9.2}s {:>9.2}s {:>6.1}x {:>12.1} {:>12.1}",
+            format!("{name} of {n} (-j{})", o.jobs),
+            nix,
+            ours,
+            nix / ours,
+            nix * 1e3 / n as f64,
+            ours * 1e3 / n as f64
+        );
+    }
+    if o.dir.is_none() {
+        let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&dir).status();
+        let _ = fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+fn tempdir() -> Result<PathBuf> {
+    let base = std::env::temp_dir().join(format!("b8g-bench-build-{}", std::process::id()));
+    fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
+    Ok(base)
 }
