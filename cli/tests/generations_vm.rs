@@ -36,6 +36,12 @@ use b8g_store::format::signing::SecretKey;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::{LocalStore, StoreConfig};
 
+/// The static b8g beside the running generation's b8g-init (pkgs.b8g).
+const B8G: &str = "$(dirname $(readlink /run/current-system/init))/b8g";
+
+/// Its b8gctl.
+const B8GCTL: &str = "$(dirname $(readlink /run/current-system/init))/b8gctl";
+
 const COMMON: &str = r#"{ pkgs, ... }: {
   networking.hostName = "gens";
   boot.kernel.package = pkgs.linux;
@@ -471,10 +477,10 @@ fn switch_reboot_rollback() {
     let mut m = Machine::boot(f, &disk);
     m.shell();
     assert_eq!(&m.current_system(), t1);
-    let (out, code) = m.run(&format!("b8g system switch {t2}"), 120);
+    let (out, code) = m.run(&format!("{B8G} system switch {t2}"), 120);
     assert_eq!(code, 0, "switch failed:\n{out}\n{}", m.log);
     assert!(out.contains("started: extra.service"), "{out}");
-    let (out, _) = m.run("b8gctl status extra.service", 30);
+    let (out, _) = m.run(&format!("{B8GCTL} status extra.service"), 30);
     assert!(
         out.contains("Active: active ("),
         "extra.service is not running after the switch:\n{out}"
@@ -490,7 +496,7 @@ fn switch_reboot_rollback() {
     m.shell();
     m.expect("b8g: generation 2 is good", 60);
     assert_eq!(&m.current_system(), t2);
-    let (out, code) = m.run("b8g system list-generations", 60);
+    let (out, code) = m.run(&format!("{B8G} system list-generations"), 60);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.lines()
@@ -499,10 +505,10 @@ fn switch_reboot_rollback() {
     );
 
     // Rollback: generation 1 again, the service stopped, without a reboot.
-    let (out, code) = m.run("b8g system rollback", 120);
+    let (out, code) = m.run(&format!("{B8G} system rollback"), 120);
     assert_eq!(code, 0, "rollback failed:\n{out}\n{}", m.log);
     assert!(out.contains("stopped: extra.service"), "{out}");
-    let (out, _) = m.run("b8gctl status extra.service", 30);
+    let (out, _) = m.run(&format!("{B8GCTL} status extra.service"), 30);
     assert!(
         !out.contains("Active: active ("),
         "extra.service still runs:\n{out}"
@@ -545,7 +551,7 @@ fn failed_generations_fall_back() {
     // Generation 2 good first.
     let mut m = Machine::boot(f, &disk);
     m.shell();
-    let (_, code) = m.run(&format!("b8g system boot {}", f.tops[1]), 120);
+    let (_, code) = m.run(&format!("{B8G} system boot {}", f.tops[1]), 120);
     assert_eq!(code, 0);
     m.send("reboot");
     m.ended(120);
@@ -556,7 +562,7 @@ fn failed_generations_fall_back() {
         (&f.tops[2], "broken.service failed"),
         (&f.tops[3], "never reached the default target"),
     ] {
-        let (out, code) = m.run(&format!("b8g system boot {top}"), 120);
+        let (out, code) = m.run(&format!("{B8G} system boot {top}"), 120);
         assert_eq!(code, 0, "{out}");
         m.send("reboot");
         m.ended(120);
@@ -572,7 +578,7 @@ fn failed_generations_fall_back() {
             boots.contains("was skipped at boot") && boots.contains(why),
             "reason not on the console:\n{boots}"
         );
-        let (out, _) = m.run("b8g system list-generations", 60);
+        let (out, _) = m.run(&format!("{B8G} system list-generations"), 60);
         assert!(
             out.contains("skipped at the last boot") && out.contains(why),
             "{out}"
@@ -609,7 +615,7 @@ fn power_loss_during_switch() {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let delay = Duration::from_millis((seed >> 33) % 4000);
-        m.send(&format!("b8g system switch {other}"));
+        m.send(&format!("{B8G} system switch {other}"));
         std::thread::sleep(delay);
         log.push_str(&m.kill());
         log.push_str(&format!(
