@@ -28,6 +28,7 @@ use b8g_eval::{
 };
 use b8g_kernel_adapters::build::{self, SystemBuildOptions};
 use b8g_kernel_adapters::linux::image::Format;
+use b8g_kernel_adapters::linux::qemu::VmSettings;
 use b8g_kernel_adapters::linux::system;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
@@ -157,6 +158,16 @@ fn progress(global: &GlobalArgs) -> Box<dyn Progress> {
 
 /// Builds the configuration; returns the store and the result path.
 fn build_system(global: &GlobalArgs, args: &BuildArgs) -> Result<(LocalStore, StorePath)> {
+    let (store, out) = realise_attr(global, args, args.attr.as_deref().unwrap_or("toplevel"))?;
+    link_result(args, store, out)
+}
+
+/// Evaluates and realises `config.system.build.<attr>`.
+fn realise_attr(
+    global: &GlobalArgs,
+    args: &BuildArgs,
+    attr: &str,
+) -> Result<(LocalStore, StorePath)> {
     let recipes = absolute(&args.recipes.clone().unwrap_or_else(default_recipes))?;
     let b8g_bin = match &args.b8g_bin {
         Some(b) => absolute(b)?,
@@ -166,13 +177,21 @@ fn build_system(global: &GlobalArgs, args: &BuildArgs) -> Result<(LocalStore, St
         config: absolute(&args.file)?,
         recipes,
         b8g_bin,
-        attr: args.attr.clone().unwrap_or_else(|| "toplevel".to_owned()),
+        attr: attr.to_string(),
         realise: realise_options(global, args)?,
     };
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
     let progress = progress(global);
-    let (store, out) = build::build(&global.store_config()?, &opts, progress.as_ref(), &cancel)
-        .with_context(|| format!("cannot build {}", args.file.display()))?;
+    build::build(&global.store_config()?, &opts, progress.as_ref(), &cancel)
+        .with_context(|| format!("cannot build {}", args.file.display()))
+}
+
+/// Points the result link at `out` (a GC root) and writes the root image when asked.
+fn link_result(
+    args: &BuildArgs,
+    store: LocalStore,
+    out: StorePath,
+) -> Result<(LocalStore, StorePath)> {
     // The result link is an indirect GC root: a root in gcroots points at it.
     let real = store.real_path(&out);
     let link = if args.out_link.is_absolute() {
@@ -555,7 +574,19 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
         return Ok(code);
     }
     args.build.image = true;
-    let (store, out) = build_system(global, &args.build)?;
+    // The VM (`system.build.vm`) carries the generation and the VM settings
+    // (memory, cores, port forwards); the result link and image are the generation's.
+    let (store, vm_out) = realise_attr(global, &args.build, "vm")?;
+    let vm_dir = store.real_path(&vm_out);
+    let top = std::fs::read_link(vm_dir.join("system"))
+        .with_context(|| format!("{} has no system link", vm_dir.display()))?;
+    let top = store
+        .parse_path(&top.to_string_lossy())
+        .with_context(|| format!("{} does not point into the store", vm_dir.display()))?;
+    let settings = std::fs::read_to_string(vm_dir.join("vm-settings"))
+        .with_context(|| format!("cannot read {}/vm-settings", vm_dir.display()))?;
+    let settings = VmSettings::parse(&settings)?;
+    let (store, out) = link_result(&args.build, store, top)?;
     let link = if args.build.out_link.is_absolute() {
         args.build.out_link.clone()
     } else {
@@ -567,11 +598,12 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
             Err(_) => PathBuf::from(logical),
         })
     };
-    let vm = system::vm(
+    let mut vm = system::vm(
         &resolve,
         &store.print_path(&out),
         &link.with_extension("img"),
     )?;
+    settings.apply(&mut vm);
     match &args.until {
         None => {
             let status = std::process::Command::new(&vm.qemu)
