@@ -25,6 +25,8 @@ const TEST_PACKAGES: &[&str] = &[
     "erofs-utils",
     "e2fsprogs",
     "curl",
+    // readelf, for the toolchain tests' store-only interpreter checks.
+    "binutils",
 ];
 
 fn main() -> Result<()> {
