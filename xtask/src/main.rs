@@ -175,7 +175,7 @@ const STATIC_BINS: &[(&str, &[&str])] = &[
 ];
 
 /// The main job: build images/minimal.nix and boot it under qemu (TCG) until
-/// its hello service greets the console.
+/// its hello service greets the console, then power it off from the console.
 fn demo(args: &[String]) -> Result<()> {
     ensure_packages(&["qemu-system-x86", "erofs-utils", "e2fsprogs"])?;
     ensure_apt_lists()?;
@@ -189,12 +189,20 @@ fn demo(args: &[String]) -> Result<()> {
         .unwrap_or_else(|| "images/minimal.nix".into());
     run(Command::new(root().join("target/release/b8g"))
         .current_dir(root())
-        .args(["run-vm", "--until", "hello from", "--timeout", "600", "-o"])
+        .args([
+            "run-vm",
+            "--until",
+            "hello from",
+            "--poweroff",
+            "--timeout",
+            "600",
+            "-o",
+        ])
         .arg(out.join("result"))
         .arg("--b8g-bin")
         .arg(&bin)
         .arg(&config))?;
-    eprintln!("demo: {config} built (link: target/demo/result, image: target/demo/result.img) and booted.");
+    eprintln!("demo: {config} built (link: target/demo/result, image: target/demo/result.img), booted and powered off cleanly.");
     Ok(())
 }
 

@@ -114,6 +114,10 @@ pub struct RunVmArgs {
     /// Stop the VM when the console prints this (for scripts); otherwise it runs until it powers off.
     #[arg(long, value_name = "TEXT")]
     until: Option<String>,
+    /// With --until: once the text shows, run `b8gctl poweroff` on the serial console
+    /// (a root shell must be there) and succeed only on a clean power-off.
+    #[arg(long, requires = "until")]
+    poweroff: bool,
     /// Kill the VM after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -615,6 +619,30 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Some(marker) if args.poweroff => {
+            // The root shell's PATH does not hold b8gctl; it sits beside the generation's init.
+            let r = vm.run_until_then_type(
+                Duration::from_secs(args.timeout),
+                marker,
+                "$(dirname $(readlink /run/current-system/init))/b8gctl poweroff",
+                &mut |line| println!("{line}"),
+            )?;
+            let Some(seen) = r.marker_at else {
+                eprintln!("the VM ended without printing {marker:?}");
+                return Ok(ExitCode::FAILURE);
+            };
+            eprintln!("seen {marker:?} after {:.1} s", seen.as_secs_f64());
+            if r.timed_out || !r.status.success() || !r.output.contains("reboot: Power down") {
+                eprintln!(
+                    "the VM did not power off cleanly (qemu: {}{})",
+                    r.status,
+                    if r.timed_out { ", timed out" } else { "" }
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            eprintln!("powered off cleanly after {:.1} s", r.elapsed.as_secs_f64());
+            Ok(ExitCode::SUCCESS)
         }
         Some(marker) => {
             let r = vm.run_until(Duration::from_secs(args.timeout), marker, &mut |line| {

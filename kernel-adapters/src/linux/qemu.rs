@@ -5,7 +5,7 @@
 //! kernel panic with `panic=-1`) into qemu exiting, and every run has a timeout
 //! after which qemu is killed. KVM is never requested.
 
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Write as _};
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -200,7 +200,7 @@ impl Vm {
     /// When `marker` is given, the time from launch to the first console line
     /// containing it is recorded.
     pub fn run(&self, timeout: Duration, marker: Option<&str>) -> Result<RunResult, QemuError> {
-        self.run_with(timeout, marker, false, &mut |_| {})
+        self.run_with(timeout, marker, AtMarker::Continue, &mut |_| {})
     }
 
     /// Boots the VM, handing each console line to `on_line` as it comes, and
@@ -211,20 +211,38 @@ impl Vm {
         marker: &str,
         on_line: &mut dyn FnMut(&str),
     ) -> Result<RunResult, QemuError> {
-        self.run_with(timeout, Some(marker), true, on_line)
+        self.run_with(timeout, Some(marker), AtMarker::Stop, on_line)
+    }
+
+    /// Boots the VM and, once a console line containing `marker` appears, types
+    /// `input` on the serial console (again every few seconds, since the shell
+    /// may not be reading yet), then waits for qemu to exit by itself. Used to
+    /// power a system off cleanly from its console.
+    pub fn run_until_then_type(
+        &self,
+        timeout: Duration,
+        marker: &str,
+        input: &str,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RunResult, QemuError> {
+        self.run_with(timeout, Some(marker), AtMarker::Type(input), on_line)
     }
 
     fn run_with(
         &self,
         timeout: Duration,
         marker: Option<&str>,
-        stop_at_marker: bool,
+        at_marker: AtMarker<'_>,
         on_line: &mut dyn FnMut(&str),
     ) -> Result<RunResult, QemuError> {
         let start = Instant::now();
         let mut child = Command::new(&self.qemu)
             .args(self.args())
-            .stdin(Stdio::null())
+            .stdin(if matches!(at_marker, AtMarker::Type(_)) {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -240,6 +258,8 @@ impl Vm {
             std::thread::spawn(move || forward_lines(stdout, tx)),
             std::thread::spawn(move || forward_lines(stderr, tx2)),
         ];
+        let mut stdin = child.stdin.take();
+        let mut typed_at: Option<Instant> = None;
         let mut output = String::new();
         let mut marker_at = None;
         let mut timed_out = false;
@@ -260,11 +280,22 @@ impl Vm {
                 break status;
             }
             // Half a second more output after the marker, then stop the VM.
-            if stop_at_marker
+            if matches!(at_marker, AtMarker::Stop)
                 && marker_at.is_some_and(|m| start.elapsed() > m + Duration::from_millis(500))
             {
                 let _ = child.kill();
                 break child.wait().map_err(QemuError::Wait)?;
+            }
+            if let (AtMarker::Type(input), Some(_), Some(pipe)) =
+                (&at_marker, marker_at, stdin.as_mut())
+            {
+                if typed_at.is_none_or(|t| t.elapsed() > Duration::from_secs(3)) {
+                    // A failed write means qemu is going away; its exit is what counts.
+                    let _ = pipe
+                        .write_all(format!("{input}\n").as_bytes())
+                        .and_then(|()| pipe.flush());
+                    typed_at = Some(Instant::now());
+                }
             }
             if start.elapsed() > timeout {
                 timed_out = true;
@@ -285,6 +316,16 @@ impl Vm {
             marker_at,
         })
     }
+}
+
+/// What [`Vm::run_with`] does once the marker shows.
+enum AtMarker<'a> {
+    /// Nothing: run until qemu exits or the timeout.
+    Continue,
+    /// Kill qemu half a second later.
+    Stop,
+    /// Type this line on the serial console and wait for qemu to exit.
+    Type(&'a str),
 }
 
 fn forward_lines(r: impl io::Read, tx: mpsc::Sender<(Instant, String)>) {
