@@ -1129,12 +1129,18 @@ impl Manager {
                 for p in self.unit_procs(n) {
                     kill(p, s.kill_signal);
                     kill(p, libc::SIGCONT);
+                    if s.send_sighup {
+                        kill(p, libc::SIGHUP);
+                    }
                 }
             }
             KillMode::Mixed | KillMode::Process => {
                 for p in main.into_iter().chain(control) {
                     kill(p, s.kill_signal);
                     kill(p, libc::SIGCONT);
+                    if s.send_sighup {
+                        kill(p, libc::SIGHUP);
+                    }
                 }
             }
             KillMode::None => {}

@@ -206,6 +206,9 @@ pub struct ServiceConfig {
     pub kill_mode: KillMode,
     pub kill_signal: i32,
     pub send_sigkill: bool,
+    /// SendSIGHUP=: also send SIGHUP right after KillSignal (shells and gettys
+    /// ignore SIGTERM but end on a hangup).
+    pub send_sighup: bool,
     pub watchdog: Option<Duration>,
     /// s6-style readiness: the service writes a newline to this fd when ready.
     pub notification_fd: Option<i32>,
@@ -235,6 +238,7 @@ impl Default for ServiceConfig {
             kill_mode: KillMode::ControlGroup,
             kill_signal: libc::SIGTERM,
             send_sigkill: true,
+            send_sighup: false,
             watchdog: None,
             notification_fd: None,
             sockets: vec![],

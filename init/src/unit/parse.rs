@@ -949,6 +949,7 @@ fn apply_service(
         }
         "KillSignal" => s.kill_signal = parse_signal(v)?,
         "SendSIGKILL" => s.send_sigkill = parse_bool(v)?,
+        "SendSIGHUP" => s.send_sighup = parse_bool(v)?,
         "WatchdogSec" => s.watchdog = span(v)?.filter(|d| !d.is_zero()),
         "X-NotificationFd" | "X-B8G-NotificationFd" => {
             let n: i32 = v.parse().map_err(|_| format!("invalid fd {v:?}"))?;
@@ -1100,7 +1101,7 @@ mod tests {
              ConditionPathExists=!/nonexistent\nConditionKernelCommandLine=quiet\n\
              [Service]\nType=notify\nExecStart=-@/bin/srv srv --port=%i \"a b\" $X ${Y}\n\
              Environment=A=1 \"B=two words\"\nRestart=on-failure\nRestartSec=250ms\nKillMode=mixed\n\
-             KillSignal=SIGINT\nLimitNOFILE=1024:4096\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n\
+             KillSignal=SIGINT\nSendSIGHUP=yes\nLimitNOFILE=1024:4096\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n\
              SuccessExitStatus=3 SIGUSR1\nProtectSystem=strict\nProtectHome=yes\nStandardOutput=append:/var/log/x\n\
              [Install]\nWantedBy=multi-user.target\n",
         );
@@ -1132,6 +1133,7 @@ mod tests {
         assert_eq!(s.restart_sec, Duration::from_millis(250));
         assert_eq!(s.kill_mode, KillMode::Mixed);
         assert_eq!(s.kill_signal, libc::SIGINT);
+        assert!(s.send_sighup);
         assert_eq!(s.exec.limits[0].soft, 1024);
         assert_eq!(
             s.exec

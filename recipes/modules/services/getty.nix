@@ -24,6 +24,8 @@ in
           else "${pkgs.busybox}/bin/su -l ${cfg.autologinUser}";
         Restart = "always";
         RestartSec = 1;
+        # An interactive shell ignores SIGTERM; the hangup ends it at once on shutdown.
+        SendSIGHUP = true;
       } // lib.optionalAttrs (cfg.autologinUser != null) {
         StandardInput = "tty";
         StandardOutput = "tty";
