@@ -189,6 +189,26 @@ fn hello_and_seeds_have_identical_nar_hashes_in_two_fresh_stores() {
     }
 }
 
+/// `--check` rebuilds hello, the seed toolchain and every seed laid out from
+/// Debian packages, and finds each bit-identical to its first build. Rebuilds
+/// every seed: `B8G_FULL_TESTS=1`.
+#[test]
+fn check_finds_hello_and_every_seed_output_reproducible() {
+    if std::env::var("B8G_FULL_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipped: set B8G_FULL_TESTS=1 to rebuild hello and the seeds with --check");
+        return;
+    }
+    let w = toolchain_support::shared();
+    let n = w.check_expr(&format!(
+        "with import {} {{ }}; [ hello bootstrap.cc nginx ] ++ builtins.attrValues bootstrap.seeds",
+        w.pkgs_expr()
+    ));
+    assert!(
+        n > 10,
+        "expected hello, cc, nginx and the seeds, got {n} derivations"
+    );
+}
+
 /// GNU hello 2.10 from Debian's source package, configured and built with our
 /// stdenv (about two minutes of configure under busybox sh): `B8G_FULL_TESTS=1`.
 #[test]

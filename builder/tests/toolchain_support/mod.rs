@@ -86,6 +86,23 @@ impl World {
 
     /// Evaluates `expr` (one derivation), realises it, returns its `out` path.
     pub fn build_expr(&self, expr: &str) -> StorePath {
+        let drvs = self.instantiate(expr);
+        assert_eq!(drvs.len(), 1, "expected one derivation, got {drvs:?}");
+        let r = self.realise(&drvs, false);
+        r.outputs[&drvs[0]]["out"].clone()
+    }
+
+    /// Evaluates `expr` (derivations, or a list or set of them), builds them,
+    /// then rebuilds them with `--check`; panics when a rebuild differs.
+    pub fn check_expr(&self, expr: &str) -> usize {
+        let drvs = self.instantiate(expr);
+        self.realise(&drvs, false);
+        self.realise(&drvs, true);
+        drvs.len()
+    }
+
+    /// The `.drv` paths `nix-instantiate` would give for `expr`.
+    fn instantiate(&self, expr: &str) -> Vec<StorePath> {
         let store = self.store();
         let expr = expr.to_owned();
         let cwd = recipes().to_string_lossy().to_string();
@@ -97,20 +114,27 @@ impl World {
         })
         .expect("evaluation thread")
         .unwrap_or_else(|e| panic!("evaluation failed: {e}"));
-        assert_eq!(drvs.len(), 1, "expected one derivation, got {drvs:?}");
         let store = self.store();
-        let drv = store.parse_path(&drvs[0]).expect("drv path");
+        drvs.iter()
+            .map(|d| store.parse_path(d).expect("drv path"))
+            .collect()
+    }
+
+    /// Realises `drvs` (with `check`, rebuilds and compares them).
+    fn realise(&self, drvs: &[StorePath], check: bool) -> b8g_builder::realise::Realised {
+        let store = self.store();
         let opts = RealiseOptions {
             schedule: ScheduleOptions {
                 jobs: 2,
                 keep_going: false,
             },
+            check,
             ..Default::default()
         };
         let cancel = CancelToken::new().expect("eventfd");
-        let r = realise(
+        realise(
             &store,
-            std::slice::from_ref(&drv),
+            drvs,
             &opts,
             &Builtins::standard(),
             &NoProgress,
@@ -118,12 +142,10 @@ impl World {
         )
         .unwrap_or_else(|e| {
             panic!(
-                "realising {} failed: {e}\n(build logs under {})",
-                drvs[0],
+                "realising {drvs:?} (check: {check}) failed: {e}\n(build logs under {})",
                 store.state_dir().join("log").display()
             )
-        });
-        r.outputs[&drv]["out"].clone()
+        })
     }
 
     /// Where a store path's bytes are.
