@@ -328,7 +328,8 @@ enum AtMarker<'a> {
     Type(&'a str),
 }
 
-fn forward_lines(r: impl io::Read, tx: mpsc::Sender<(Instant, String)>) {
+/// Sends each line `r` yields, stamped with its arrival time (shared with the unikernel runner).
+pub(crate) fn forward_lines(r: impl io::Read, tx: mpsc::Sender<(Instant, String)>) {
     let mut r = BufReader::new(r);
     let mut buf = Vec::new();
     loop {

@@ -7,9 +7,9 @@
 //! the same way.
 
 use super::manifest::{Manifest, ManifestError};
-use crate::linux::qemu::Vm;
+use crate::linux::qemu::{forward_lines, Vm};
 use std::fs;
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -216,25 +216,6 @@ pub fn run_vm(
         r.app_status = decode_exit(status);
     }
     Ok(r)
-}
-
-fn forward_lines(r: impl io::Read, tx: mpsc::Sender<(Instant, String)>) {
-    let mut r = BufReader::new(r);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let line = String::from_utf8_lossy(&buf)
-                    .trim_end_matches(['\n', '\r'])
-                    .to_string();
-                if tx.send((Instant::now(), line)).is_err() {
-                    return;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
