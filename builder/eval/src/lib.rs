@@ -20,8 +20,9 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mode every 2 MiB page it touches is then zeroed and kept whole, which for
 /// an evaluation costs more (page clearing, resident memory: 11 MiB before
 /// anything is evaluated) than it saves. Turned off once per process, before
-/// evaluating.
-fn no_huge_pages() {
+/// evaluating; binaries call it at start-up, since other work in the same
+/// process (a cache server's many threads) pays the same price.
+pub fn no_huge_pages() {
     #[cfg(all(feature = "mimalloc", target_os = "linux"))]
     {
         static ONCE: std::sync::Once = std::sync::Once::new();

@@ -113,6 +113,7 @@ struct BuildCli {
 
 /// Entry point of the `b8g-build` binary.
 pub fn main_build() -> ExitCode {
+    b8g_eval::no_huge_pages();
     let cli = BuildCli::parse();
     init_logging(&cli.global);
     match system::exec_build(&cli.global, cli.args) {
@@ -161,6 +162,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Parses the command line, runs the command, and turns errors into a
 /// message on stderr and exit status 1.
 pub fn main() -> ExitCode {
+    b8g_eval::no_huge_pages();
     let cli = Cli::parse();
     init_logging(&cli.global);
     match run(cli) {

@@ -160,8 +160,12 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         path: uploads.clone(),
         source,
     })?;
+    // Blocking work (database lookups, NAR producers) runs on a small pool: each
+    // blocking thread costs memory of its own (stack, allocator arena, database
+    // cache), and 200 clients must not mean hundreds of them.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(NAR_PRODUCERS + 4)
         .enable_io()
         .build()
         .map_err(ServeError::Runtime)?;
