@@ -290,16 +290,19 @@ fn nix_string(s: &str) -> String {
 }
 
 /// Whether the file is a system configuration module rather than an
-/// expression of derivations (decided by the Nix code below, without calling it).
+/// expression of derivations (decided by the Nix code below; it calls FILE with
+/// `{ }` only when every argument has a default, as `{ ... }:` modules have).
 fn is_system_config_expr(file: &Path) -> String {
     format!(
-        "let f = import (/. + {path}); in \
+        "let f = import (/. + {path}); \
+             isModule = v: builtins.isAttrs v && (v.type or null) != \"derivation\" && \
+               builtins.any (n: v ? ${{n}}) [ \"imports\" \"config\" \"options\" \"boot\" \
+                 \"fileSystems\" \"services\" \"networking\" \"systemd\" \"environment\" \"users\" ]; in \
          if builtins.isFunction f then \
            (let a = builtins.functionArgs f; in \
-             a ? config || (a ? pkgs && !a.pkgs) || (a ? lib && !a.lib) || a ? modulesPath) \
-         else builtins.isAttrs f && (f.type or null) != \"derivation\" && \
-           builtins.any (n: f ? ${{n}}) [ \"imports\" \"config\" \"options\" \"boot\" \"fileSystems\" \
-             \"services\" \"networking\" \"systemd\" \"environment\" \"users\" ]",
+             a ? config || (a ? pkgs && !a.pkgs) || (a ? lib && !a.lib) || a ? modulesPath \
+             || (builtins.all (n: a.${{n}}) (builtins.attrNames a) && isModule (f {{ }}))) \
+         else isModule f",
         path = nix_string(&file.to_string_lossy())
     )
 }
