@@ -121,14 +121,32 @@ impl Db {
             path: path.to_owned(),
             source,
         };
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(schema_err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(schema_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(schema_err)?;
-        conn.execute_batch(SCHEMA).map_err(schema_err)?;
+        // Switching to WAL and creating the schema can meet SQLITE_BUSY without
+        // the busy handler being asked (another process opening the same new
+        // database at the same moment): retry those, within the same bound.
+        let deadline = std::time::Instant::now() + Duration::from_secs(600);
+        loop {
+            match Self::set_up(&conn) {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if matches!(
+                        f.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(schema_err(e)),
+            }
+        }
         Ok(Db { conn })
+    }
+
+    fn set_up(conn: &Connection) -> rusqlite::Result<()> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)
     }
 
     /// Registers `infos` as valid in one transaction (all or none).
