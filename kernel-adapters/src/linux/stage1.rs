@@ -103,7 +103,7 @@ impl From<super::system::SystemError> for BuiltinError {
     }
 }
 
-fn single_subdir(dir: &Path) -> Result<PathBuf, BuiltinError> {
+pub(crate) fn single_subdir(dir: &Path) -> Result<PathBuf, BuiltinError> {
     let io = |source| BuiltinError::Io {
         op: "read directory",
         path: dir.into(),

@@ -19,6 +19,7 @@
 use super::closure;
 use crate::linux::initramfs::Initramfs;
 use crate::linux::modules::ModuleIndex;
+use crate::linux::stage1::single_subdir;
 use b8g_builder::builtin::{BuiltinBuilder, BuiltinContext, BuiltinError};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -169,27 +170,6 @@ impl BuiltinBuilder for UnikernelBuilder {
         img.write_to_path(&out.join("initrd")).map_err(other)?;
         fs::write(out.join("manifest"), manifest).map_err(io("write", out))?;
         Ok(())
-    }
-}
-
-fn single_subdir(dir: &Path) -> Result<PathBuf, BuiltinError> {
-    let io = |source| BuiltinError::Io {
-        op: "read directory",
-        path: dir.into(),
-        source,
-    };
-    let mut subs: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    subs.sort();
-    match subs.len() {
-        1 => Ok(subs.remove(0)),
-        n => Err(other(format!(
-            "{} holds {n} kernel versions, expected one",
-            dir.display()
-        ))),
     }
 }
 
