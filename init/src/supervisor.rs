@@ -2419,22 +2419,63 @@ impl Manager {
         }
     }
 
-    fn request(&mut self, req: &Request) -> Response {
-        let units = &req.units;
-        let each =
-            |m: &mut Manager, f: &dyn Fn(&mut Manager, &str) -> Result<(), String>| -> Response {
-                let mut errs = Vec::new();
-                for u in units {
-                    if let Err(e) = f(m, u) {
-                        errs.push(e);
+    /// Queues the jobs of a start/stop/restart/reload/isolate request. The reply names
+    /// every unit whose job the request queued or changed (the whole transaction:
+    /// dependents stopped with a requirement, units stopped by Conflicts=), so that a
+    /// blocking client can wait for all of them, not just for the unit it named.
+    fn queue_request(&mut self, req: &Request) -> Response {
+        let before: BTreeMap<String, JobKind> = self
+            .engine
+            .jobs
+            .iter()
+            .map(|(n, j)| (n.clone(), j.kind))
+            .collect();
+        let mut errs = Vec::new();
+        for u in &req.units {
+            let r = match req.cmd.as_str() {
+                "start" => self.start_unit(u, false),
+                "isolate" => self.start_unit(u, true),
+                "stop" => self.stop_unit(u),
+                "restart" => {
+                    let st = self.state_of(self.set.resolve(u));
+                    if st == ActiveState::Inactive || st == ActiveState::Failed {
+                        self.start_unit(u, false)
+                    } else {
+                        self.engine
+                            .restart_or_reload(&self.set, u, JobKind::Restart)
+                            .map_err(|e| e.to_string())
                     }
                 }
-                if errs.is_empty() {
-                    Response::ok(json!(null))
-                } else {
-                    Response::err(errs.join("; "))
-                }
+                _ => self
+                    .engine
+                    .restart_or_reload(&self.set, u, JobKind::Reload)
+                    .map_err(|e| e.to_string()),
             };
+            if let Err(e) = r {
+                errs.push(e);
+            }
+        }
+        if !errs.is_empty() {
+            return Response::err(errs.join("; "));
+        }
+        let queued: Vec<&String> = self
+            .engine
+            .jobs
+            .iter()
+            .filter(|(n, j)| before.get(*n) != Some(&j.kind))
+            .map(|(n, _)| n)
+            .collect();
+        Response::ok(json!({ "jobs": queued }))
+    }
+
+    fn request(&mut self, req: &Request) -> Response {
+        let units = &req.units;
+        if matches!(
+            req.cmd.as_str(),
+            "start" | "isolate" | "stop" | "restart" | "reload"
+        ) {
+            return self.queue_request(req);
+        }
         match req.cmd.as_str() {
             "status" => {
                 if units.is_empty() {
@@ -2452,24 +2493,6 @@ impl Manager {
                         .collect::<Vec<_>>()))
                 }
             }
-            "start" => each(self, &|m, u| m.start_unit(u, false)),
-            "isolate" => each(self, &|m, u| m.start_unit(u, true)),
-            "stop" => each(self, &|m, u| m.stop_unit(u)),
-            "restart" => each(self, &|m, u| {
-                let st = m.state_of(m.set.resolve(u));
-                if st == ActiveState::Inactive || st == ActiveState::Failed {
-                    m.start_unit(u, false)
-                } else {
-                    m.engine
-                        .restart_or_reload(&m.set, u, JobKind::Restart)
-                        .map_err(|e| e.to_string())
-                }
-            }),
-            "reload" => each(self, &|m, u| {
-                m.engine
-                    .restart_or_reload(&m.set, u, JobKind::Reload)
-                    .map_err(|e| e.to_string())
-            }),
             "reset-failed" => {
                 let names: Vec<String> = if units.is_empty() {
                     self.rt.keys().cloned().collect()

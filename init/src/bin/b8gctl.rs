@@ -106,36 +106,44 @@ fn real_main() -> Result<i32> {
                 "try-restart" | "reload-or-restart" => "restart",
                 v => v,
             };
-            send(verb, args.clone(), 0)?;
+            let queued = send(verb, args.clone(), 0)?;
             if !block {
                 return Ok(0);
             }
-            // Wait until the jobs are gone, then judge by the resulting state.
-            let deadline = Instant::now() + Duration::from_secs(300);
-            let mut code = 0;
-            for u in &args {
-                loop {
-                    let st = send("status", vec![u.clone()], 0)?;
-                    let s = &st[0];
-                    if s["job"].is_null() || Instant::now() > deadline {
-                        let active = s["active"].as_str().unwrap_or("");
-                        let failed = match verb {
-                            "stop" => false,
-                            _ => {
-                                active == "failed"
-                                    || (active == "inactive" && !s["result"].is_null())
-                            }
-                        };
-                        if failed {
-                            eprintln!(
-                                "Job for {u} failed: {}",
-                                s["result"].as_str().unwrap_or("see b8gctl status")
-                            );
-                            code = 1;
-                        }
-                        break;
+            // Wait for the whole transaction (dependents stopped with a requirement,
+            // units stopped by Conflicts=, ...), then judge the named units by their state.
+            let mut watch = args.clone();
+            for j in queued["jobs"].as_array().into_iter().flatten() {
+                if let Some(j) = j.as_str() {
+                    if !watch.iter().any(|w| w == j) {
+                        watch.push(j.to_string());
                     }
-                    std::thread::sleep(Duration::from_millis(30));
+                }
+            }
+            let deadline = Instant::now() + Duration::from_secs(300);
+            let states = loop {
+                let st = send("status", watch.clone(), 0)?;
+                let pending = st
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|s| !s["job"].is_null()));
+                if !pending || Instant::now() > deadline {
+                    break st;
+                }
+                std::thread::sleep(Duration::from_millis(30));
+            };
+            let mut code = 0;
+            for (u, s) in args.iter().zip(states.as_array().into_iter().flatten()) {
+                let active = s["active"].as_str().unwrap_or("");
+                let failed = match verb {
+                    "stop" => false,
+                    _ => active == "failed" || (active == "inactive" && !s["result"].is_null()),
+                };
+                if failed {
+                    eprintln!(
+                        "Job for {u} failed: {}",
+                        s["result"].as_str().unwrap_or("see b8gctl status")
+                    );
+                    code = 1;
                 }
             }
             Ok(code)

@@ -85,7 +85,7 @@ impl System {
     }
 
     pub fn wait_for(&self, f: impl Fn(&System) -> bool, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if f(self) {
                 return;
@@ -176,7 +176,7 @@ impl System {
     /// Powers off and waits for the namespace to end.
     pub fn poweroff(&mut self) {
         self.ctl_ok(&["poweroff"]);
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         if let Some(c) = &mut self.child {
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {

@@ -365,7 +365,8 @@ fn b8gctl_verbs_and_json() {
     assert_eq!(
         s.active("web.service"),
         "inactive",
-        "stopping a requirement stops its dependents"
+        "stopping a requirement stops its dependents (b8gctl stop waits for them)\nconsole:\n{}",
+        s.console()
     );
     s.ctl_ok(&["isolate", "basic.target"]);
     assert_eq!(s.active("multi-user.target"), "inactive");
@@ -508,7 +509,8 @@ fn watchdog_bindsto_conflicts_and_log_follow() {
     assert_eq!(
         s.active("y.service"),
         "inactive",
-        "Conflicts= stops the other unit"
+        "Conflicts= stops the other unit (b8gctl start waits for that stop)\nconsole:\n{}",
+        s.console()
     );
     s.ctl_ok(&["start", "chatty.service"]);
     let mut f = std::process::Command::new(CTL)
@@ -518,10 +520,33 @@ fn watchdog_bindsto_conflicts_and_log_follow() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(900));
+    // Read the follower's output until ten lines arrived (or a generous deadline passes):
+    // a fixed sleep would count lines, which depends on the machine's load.
+    let stdout = f.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut text = String::new();
+    while text.matches(": line").count() < 10 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            Err(_) => break,
+        }
+    }
     let _ = f.kill();
-    let out = f.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let _ = f.wait();
     assert!(
         text.matches(": line").count() >= 10,
         "log -f follows: {text}"
