@@ -27,6 +27,8 @@ use crate::unit::{
 };
 
 const MANAGER: &str = "b8g-init";
+/// The longest a Type=idle service waits for the other jobs, as in systemd.
+const IDLE_MAX_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -119,6 +121,8 @@ pub struct Manager {
     degraded: bool,
     counter: u64,
     idle_since: Option<Instant>,
+    /// Type=idle services whose start job waits for the other jobs to finish.
+    idle_waiting: BTreeSet<String>,
     /// `<cgroup2 mount>/b8g` when units get cgroups; otherwise processes are tracked by
     /// process group, session and invocation marker.
     cgroup_root: Option<std::path::PathBuf>,
@@ -199,6 +203,7 @@ impl Manager {
             degraded: false,
             counter: 0,
             idle_since: None,
+            idle_waiting: BTreeSet::new(),
             cgroup_root: None,
             finished: false,
         };
@@ -251,6 +256,10 @@ impl Manager {
     fn say(&mut self, msg: &str) {
         let line = self.logs.push(MANAGER, msg);
         self.console(&line);
+        self.kmsg(msg);
+    }
+
+    fn kmsg(&self, msg: &str) {
         if self.cfg.boot {
             if let Ok(mut k) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
                 let _ = writeln!(k, "<6>b8g-init: {msg}");
@@ -331,13 +340,16 @@ impl Manager {
             links_only: !self.cfg.install_enables,
         };
         let set = load::load(&opts, generated);
-        let diags: Vec<String> = sysv_diags
-            .iter()
-            .chain(set.diagnostics.iter())
-            .map(|d| d.to_string())
-            .collect();
-        for d in diags {
-            self.say(&d);
+        // Errors go to the console; warnings (directives parsed but not enforced, unknown
+        // ones) only to b8g-init's log: on a serial console every line costs boot time.
+        for d in sysv_diags.iter().chain(set.diagnostics.iter()) {
+            if d.error {
+                let line = self.logs.push(MANAGER, &d.to_string());
+                self.console(&line);
+                self.kmsg(&d.to_string());
+            } else {
+                self.logs.push(MANAGER, &d.to_string());
+            }
         }
         let bad: Vec<(String, String)> = set
             .units
@@ -551,8 +563,8 @@ impl Manager {
                 }
             }
         }
-        if self.idle_since.is_some() {
-            consider(Some(t + Duration::from_millis(100)));
+        if let (Some(since), false) = (self.idle_since, self.idle_waiting.is_empty()) {
+            consider(since.checked_add(IDLE_MAX_WAIT));
         }
         if self.shutdown.is_some() {
             consider(Some(t + Duration::from_millis(100)));
@@ -563,14 +575,51 @@ impl Manager {
     fn dispatch(&mut self) {
         loop {
             let ready = self.engine.runnable();
-            if ready.is_empty() {
-                break;
-            }
+            let any = !ready.is_empty();
             for (n, kind) in ready {
                 self.run_job(&n, kind);
             }
+            // Starting an idle service may finish jobs and so make others runnable.
+            if !self.start_idle() && !any {
+                break;
+            }
         }
         self.process_finished();
+    }
+
+    /// Starts the parked Type=idle services once no other job runs or their wait is
+    /// over. Returns whether it started any.
+    fn start_idle(&mut self) -> bool {
+        if self.idle_waiting.is_empty() {
+            return false;
+        }
+        let expired = self
+            .idle_since
+            .is_some_and(|s| s.elapsed() >= IDLE_MAX_WAIT);
+        let mut started = false;
+        for n in std::mem::take(&mut self.idle_waiting) {
+            // The job may have been cancelled or replaced meanwhile (a stop request).
+            let still =
+                self.engine.jobs.get(&n).is_some_and(|j| {
+                    j.running && matches!(j.kind, JobKind::Start | JobKind::Restart)
+                });
+            if !still {
+                continue;
+            }
+            if !expired && self.busy_besides(&n) {
+                self.idle_waiting.insert(n);
+                continue;
+            }
+            let unit = self.set.units.get(&n).cloned();
+            if let Some((u, s)) = unit.as_ref().and_then(|u| Some((u, u.service()?.clone()))) {
+                self.service_start(u, &s);
+                started = true;
+            }
+        }
+        if self.idle_waiting.is_empty() {
+            self.idle_since = None;
+        }
+        started
     }
 
     fn process_finished(&mut self) {
@@ -688,6 +737,29 @@ impl Manager {
                 ConditionKind::PathIsSymbolicLink => p.is_symlink(),
                 ConditionKind::PathIsMountPoint => is_mount_point(p),
                 ConditionKind::PathIsReadWrite => is_read_write(p),
+                ConditionKind::FirstBoot => {
+                    let machine_id = if self.cfg.boot {
+                        std::path::PathBuf::from("/etc/machine-id")
+                    } else {
+                        self.cfg.etc_dir.join("machine-id")
+                    };
+                    let want = crate::unit::parse::parse_bool(&c.value).unwrap_or(true);
+                    crate::condition::first_boot(&machine_id) == want
+                }
+                ConditionKind::NeedsUpdate => crate::condition::needs_update(p),
+                ConditionKind::Virtualization => {
+                    crate::condition::virtualization(&c.value).unwrap_or(true)
+                }
+                ConditionKind::Capability => c
+                    .value
+                    .strip_prefix("CAP_")
+                    .and_then(|n| crate::unit::parse::CAPS.iter().position(|x| *x == n))
+                    .is_none_or(|i| crate::condition::capability(i as u32)),
+                ConditionKind::Security => crate::condition::security(&c.value).unwrap_or(true),
+                ConditionKind::ACPower => {
+                    let want = crate::unit::parse::parse_bool(&c.value).unwrap_or(true);
+                    crate::condition::ac_power() == want
+                }
                 ConditionKind::KernelCommandLine => {
                     let v = &c.value;
                     self.cfg
@@ -783,15 +855,18 @@ impl Manager {
                 let s = (**s).clone();
                 if s.service_type == ServiceType::Idle && self.busy_besides(&n) {
                     // Type=idle waits until other jobs are done (at most 5 s), like systemd.
-                    let since = *self.idle_since.get_or_insert_with(now);
-                    if since.elapsed() < Duration::from_secs(5) {
-                        if let Some(j) = self.engine.jobs.get_mut(&n) {
-                            j.running = false;
-                        }
+                    // The job stays running in the engine and the unit is parked; the loop
+                    // keeps handling events and `start_idle` starts it when the time comes.
+                    let since = match self.idle_since {
+                        Some(s) if !self.idle_waiting.is_empty() => s,
+                        _ => now(),
+                    };
+                    self.idle_since = Some(since);
+                    if since.elapsed() < IDLE_MAX_WAIT {
+                        self.idle_waiting.insert(n);
                         return;
                     }
                 }
-                self.idle_since = None;
                 self.service_start(u, &s);
             }
             KindConfig::Socket(_) => self.socket_start(u),

@@ -40,7 +40,7 @@ WantedBy=multi-user.target
 ";
 
 const READY_SCRIPT: &str = r#"#!/bin/sh
-up=$(cut -d' ' -f1 /proc/uptime)
+read -r up idle < /proc/uptime
 rss=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/1/status)
 anon=$(sed -n 's/^RssAnon:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/1/status)
 running=""
@@ -52,7 +52,19 @@ for d in nginx cron rsyslogd dbus-daemon; do
   case " $running " in *" $d "*) found="$found $d";; esac
 done
 init=$(cat /proc/1/comm)
-echo "BENCH ready $up rss_kb $rss anon_kb $anon init $init running$found" > /dev/ttyS0
+echo "BENCH ready $up idle $idle rss_kb $rss anon_kb $anon init $init running$found" > /dev/ttyS0
+# `--dump` (bench.dump on the kernel command line): after the measurement, each init's
+# own account of the boot, to see where the time goes.
+if grep -qw bench.dump /proc/cmdline; then
+  echo "BENCH dump" > /dev/ttyS0
+  case $init in
+    b8g-init) cat /var/log/b8g/*.log | sort -s -t']' -k1,1
+              grep -E '^[0-9a-f]+-|^(Rss|Anonymous):' /proc/1/smaps ;;
+    *) systemd-analyze blame --no-pager
+       systemd-analyze critical-chain --no-pager bench-ready.service
+       journalctl -b -o short-monotonic --no-pager ;;
+  esac > /dev/ttyS0 2>&1
+fi
 case $init in
   b8g-init) /usr/local/sbin/b8gctl poweroff ;;
   *) systemctl --no-block poweroff ;;
@@ -75,8 +87,8 @@ init=/sbin/init
 for w in $(/bin/busybox cat /proc/cmdline); do
   case $w in bench.init=*) init=${w#bench.init=};; esac
 done
-up=$(/bin/busybox cut -d' ' -f1 /proc/uptime)
-echo "BENCH handoff $up $init" > /dev/console
+read -r up idle < /proc/uptime
+echo "BENCH handoff $up idle $idle init $init" > /dev/console
 /bin/busybox umount /sys /proc /dev
 exec /bin/busybox switch_root /newroot "$init"
 "#;
@@ -84,6 +96,8 @@ exec /bin/busybox switch_root /newroot "$init"
 struct Sample {
     init: &'static str,
     secs: f64,
+    /// Guest CPU idle time between handoff and ready: time spent waiting, not working.
+    idle: f64,
     uptime: f64,
     rss_kb: u64,
     anon_kb: u64,
@@ -92,9 +106,11 @@ struct Sample {
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut runs = 3usize;
+    let mut dump = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--dump" => dump = true,
             "--runs" => {
                 runs = it
                     .next()
@@ -102,7 +118,7 @@ pub fn run(args: &[String]) -> Result<()> {
                     .parse()
                     .context("--runs needs a number")?
             }
-            other => bail!("usage: cargo xtask bench boot [--runs N] (unknown {other})"),
+            other => bail!("usage: cargo xtask bench boot [--runs N] [--dump] (unknown {other})"),
         }
     }
     crate::ensure_packages(&[
@@ -139,12 +155,14 @@ pub fn run(args: &[String]) -> Result<()> {
         let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
             let (name, path) = inits[i];
-            let s = boot(&kernel, &initrd, &image, name, path)?;
+            let log = work.join(format!("console-{name}-{}.log", r + 1));
+            let s = boot(&kernel, &initrd, &image, name, path, &log, dump)?;
             eprintln!(
-                "run {}: {:<8} {:.2} s from handoff to services ready (uptime {:.2} s), PID 1 RSS {} kB ({} kB anonymous), qemu wall {:.1} s",
+                "run {}: {:<8} {:.2} s from handoff to services ready ({:.2} s of it idle; uptime {:.2} s), PID 1 RSS {} kB ({} kB anonymous), qemu wall {:.1} s",
                 r + 1,
                 name,
                 s.secs,
+                s.idle,
                 s.uptime,
                 s.rss_kb,
                 s.anon_kb,
@@ -176,6 +194,8 @@ pub fn run(args: &[String]) -> Result<()> {
     println!("                      b8g-init    systemd    ratio");
     println!("handoff→ready (s)   {bt:>10.2} {st:>10.2} {:>8.2}", bt / st);
     println!("uptime at ready (s) {bu:>10.2} {su:>10.2} {:>8.2}", bu / su);
+    let (bi, si) = (med("b8g-init", &|s| s.idle), med("systemd", &|s| s.idle));
+    println!("guest idle (s)      {bi:>10.2} {si:>10.2}");
     println!("PID 1 RSS (kB)      {br:>10.0} {sr:>10.0} {:>8.2}", br / sr);
     println!(
         "targets: time ≤ 0.50 of systemd: {}; RSS ≤ 0.25 of systemd: {}",
@@ -427,6 +447,8 @@ fn boot(
     image: &Path,
     name: &'static str,
     init: &str,
+    log: &Path,
+    dump: bool,
 ) -> Result<Sample> {
     let t0 = Instant::now();
     let mut child = Command::new("timeout")
@@ -451,7 +473,8 @@ fn boot(
         ))
         .arg("-append")
         .arg(format!(
-            "console=ttyS0 panic=-1 loglevel=4 no_timer_check bench.init={init}"
+            "console=ttyS0 panic=-1 loglevel=4 no_timer_check bench.init={init}{}",
+            if dump { " bench.dump" } else { "" }
         ))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -461,8 +484,9 @@ fn boot(
     let out = child.stdout.take().context("qemu stdout")?;
     let mut console = Vec::new();
     let mut handoff: Option<f64> = None;
-    // (uptime, VmRSS kB, RssAnon kB, the marker line)
-    let mut ready: Option<(f64, u64, u64, String)> = None;
+    let mut idle_at_handoff = f64::NAN;
+    // (uptime, idle seconds, VmRSS kB, RssAnon kB, the marker line)
+    let mut ready: Option<(f64, f64, u64, u64, String)> = None;
     for line in BufReader::new(out).lines() {
         let raw = line.unwrap_or_default();
         // Firmware and consoles put escape sequences before the marker on its line.
@@ -472,10 +496,12 @@ fn boot(
             .unwrap_or_else(|| raw.clone());
         if line.starts_with("BENCH handoff") {
             handoff = field(&line, "handoff");
+            idle_at_handoff = field(&line, "idle").unwrap_or(f64::NAN);
         }
         if line.starts_with("BENCH ready") {
             ready = Some((
                 field(&line, "ready").unwrap_or(f64::NAN),
+                field(&line, "idle").unwrap_or(f64::NAN),
                 field(&line, "rss_kb").unwrap_or(0),
                 field(&line, "anon_kb").unwrap_or(0),
                 line.clone(),
@@ -485,8 +511,10 @@ fn boot(
     }
     let status = child.wait()?;
     let wall = t0.elapsed();
+    // The whole console, to see where each init spends its time.
+    let _ = std::fs::write(log, console.join("\n") + "\n");
     let tail = console[console.len().saturating_sub(40)..].join("\n");
-    let (Some(h), Some((up, rss, anon, line))) = (handoff, ready) else {
+    let (Some(h), Some((up, idle, rss, anon, line))) = (handoff, ready) else {
         bail!("{name}: no BENCH handoff/ready marker ({status}); console tail:\n{tail}");
     };
     let running: Vec<&str> = line
@@ -503,6 +531,7 @@ fn boot(
     Ok(Sample {
         init: name,
         secs: up - h,
+        idle: idle - idle_at_handoff,
         uptime: up,
         rss_kb: rss,
         anon_kb: anon,

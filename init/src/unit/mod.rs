@@ -67,6 +67,12 @@ pub enum ConditionKind {
     PathIsSymbolicLink,
     PathIsMountPoint,
     PathIsReadWrite,
+    FirstBoot,
+    NeedsUpdate,
+    Virtualization,
+    Capability,
+    Security,
+    ACPower,
 }
 
 /// One `Condition…=`/`Assert…=` check; `negate` for a leading `!`.

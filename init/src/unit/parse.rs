@@ -138,14 +138,8 @@ const IGNORED: &[&str] = &[
     "JoinsNamespaceOf",
     "RequiresMountsFor",
     "OnFailureJobMode",
-    "ConditionVirtualization",
     "ConditionArchitecture",
     "ConditionHost",
-    "ConditionSecurity",
-    "ConditionCapability",
-    "ConditionACPower",
-    "ConditionNeedsUpdate",
-    "ConditionFirstBoot",
     "ConditionUser",
     "ConditionGroup",
     "ConditionControlGroupController",
@@ -648,6 +642,12 @@ fn condition(key: &str) -> Option<ConditionKind> {
         "PathIsSymbolicLink" => ConditionKind::PathIsSymbolicLink,
         "PathIsMountPoint" => ConditionKind::PathIsMountPoint,
         "PathIsReadWrite" => ConditionKind::PathIsReadWrite,
+        "FirstBoot" => ConditionKind::FirstBoot,
+        "NeedsUpdate" => ConditionKind::NeedsUpdate,
+        "Virtualization" => ConditionKind::Virtualization,
+        "Capability" => ConditionKind::Capability,
+        "Security" => ConditionKind::Security,
+        "ACPower" => ConditionKind::ACPower,
         _ => return None,
     })
 }
@@ -771,8 +771,38 @@ fn apply_unit(
                 Some(r) => (true, r),
                 None => (false, v),
             };
-            if kind != ConditionKind::KernelCommandLine && !value.starts_with('/') {
-                return Err(format!("path {value:?} is not absolute"));
+            match kind {
+                ConditionKind::KernelCommandLine => {}
+                ConditionKind::FirstBoot | ConditionKind::ACPower => {
+                    parse_bool(value)?;
+                }
+                ConditionKind::Capability => {
+                    let known = value
+                        .strip_prefix("CAP_")
+                        .is_some_and(|c| CAPS.contains(&c));
+                    if !known {
+                        return Err(format!("unknown capability {value:?}"));
+                    }
+                }
+                ConditionKind::Virtualization => {
+                    let known = parse_bool(value).is_ok()
+                        || ["vm", "container", "private-users"].contains(&value)
+                        || crate::condition::VIRT_NAMES.contains(&value);
+                    if !known {
+                        return Err(format!("unknown virtualization {value:?}"));
+                    }
+                }
+                ConditionKind::Security if !crate::condition::SECURITY_NAMES.contains(&value) => {
+                    diags.warn(
+                        loc.to_string(),
+                        format!("{key}={value} is not checked by b8g-init; taken as met"),
+                    );
+                }
+                ConditionKind::Security => {}
+                _ if !value.starts_with('/') => {
+                    return Err(format!("path {value:?} is not absolute"));
+                }
+                _ => {}
             }
             target.push(Condition {
                 kind,
@@ -1091,6 +1121,39 @@ mod tests {
         assert_eq!(u.conditions[1].kind, ConditionKind::PathIsSymbolicLink);
         assert!(u.conditions[2].trigger && !u.conditions[1].trigger);
         assert_eq!(u.service().unwrap().success_exit_status, [65, 73, 3]);
+    }
+
+    #[test]
+    fn host_conditions() {
+        // From Debian's systemd-firstboot, systemd-sysusers, systemd-pcrphase and
+        // modprobe@ units.
+        let (u, d) = load(
+            "t.service",
+            "[Unit]\nConditionFirstBoot=yes\nConditionNeedsUpdate=|/etc\n\
+             ConditionVirtualization=!container\nConditionCapability=CAP_SYS_MODULE\n\
+             ConditionSecurity=tpm2\nAssertACPower=true\n\
+             [Service]\nType=oneshot\nExecStart=/bin/true\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let kinds: Vec<ConditionKind> = u.conditions.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ConditionKind::FirstBoot,
+                ConditionKind::NeedsUpdate,
+                ConditionKind::Virtualization,
+                ConditionKind::Capability,
+                ConditionKind::Security,
+            ]
+        );
+        assert!(u.conditions[1].trigger && u.conditions[2].negate);
+        assert_eq!(u.asserts[0].kind, ConditionKind::ACPower);
+        let (_, d) = load(
+            "t.service",
+            "[Unit]\nConditionFirstBoot=maybe\nConditionCapability=CAP_NOPE\n\
+             ConditionVirtualization=teapot\n[Service]\nExecStart=/bin/true\n",
+        );
+        assert_eq!(d.iter().filter(|d| d.error).count(), 3, "{d:?}");
     }
 
     #[test]
