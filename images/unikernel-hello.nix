@@ -7,8 +7,11 @@
 # B8G_INIT_BIN in the environment (`cargo xtask demo` prepares target/b8g-bin).
 { b8gBin ? let d = builtins.getEnv "B8G_INIT_BIN"; in if d == "" then null else /. + d
 , pkgs ? import ../recipes/pkgs { inherit b8gBin; }
+  # "minimal": a kernel built from source for this app; "stock": Debian's kernel seed
+, kernel ? "minimal"
 }:
 import ../recipes/unikernel { inherit pkgs; } {
+  inherit kernel;
   name = "unikernel-hello";
   app = "${pkgs.busybox}/bin/busybox";
   args = [ "echo" "hello from a b8g unikernel" ];

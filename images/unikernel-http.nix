@@ -5,9 +5,12 @@
 # httpd logs each request (`response:200`) on the console.
 { b8gBin ? let d = builtins.getEnv "B8G_INIT_BIN"; in if d == "" then null else /. + d
 , pkgs ? import ../recipes/pkgs { inherit b8gBin; }
+  # "minimal": a kernel built from source for this app; "stock": Debian's kernel seed
+, kernel ? "minimal"
 , hostPort ? 8080
 }:
 import ../recipes/unikernel { inherit pkgs; } {
+  inherit kernel;
   name = "unikernel-http";
   app = "${pkgs.busybox}/bin/busybox";
   args = [ "httpd" "-f" "-vv" "-p" "80" "-h" "/www" ];

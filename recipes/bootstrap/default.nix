@@ -109,6 +109,15 @@ let
       debs = [ "binutils" "binutils-common" "binutils-x86-64-linux-gnu" "libbinutils" "libctf0" "libctf-nobfd0" "libgprofng0" ];
       deps = [ libc6 libgcc-s1 seeds."libstdc++6" libjansson4 libzstd1 zlib1g ];
     };
+    # What building a kernel from source needs beyond the C toolchain and busybox
+    # (recipes/pkgs/linux-unikernel): kconfig's lexer and parser generators,
+    # bash for kbuild's bash scripts, libelf's library and headers for objtool.
+    m4 = { deps = [ libc6 ]; };
+    flex = { deps = [ libc6 ]; };
+    bison = { deps = [ libc6 ]; };
+    libtinfo6 = { deps = [ libc6 ]; };
+    bash = { deps = [ libc6 libtinfo6 ]; };
+    libelf = { debs = [ "libelf1" "libelf-dev" ]; deps = [ libc6 zlib1g ]; };
     # glibc's headers, crt files and link-time libraries (with the kernel's headers).
     libc-dev = {
       debs = [ "libc6-dev" "libc-dev-bin" "linux-libc-dev" "libcrypt-dev" "libnsl-dev" "libnsl2" "libtirpc-dev" "libtirpc3" "rpcsvc-proto" ];
@@ -157,6 +166,12 @@ let
 in
 {
   inherit fetchDeb fetchDebSource unpackDeb pins raw debPackage seeds interpreter busyboxBin busybox cc;
+  # The kernel source of the pinned linux-image (Debian's linux-source-6.1:
+  # the upstream tree with Debian's patches applied, as one tar.xz).
+  linuxSource = {
+    tarball = "${raw.linux-source}/usr/src/linux-source-6.1.tar.xz";
+    version = builtins.head (builtins.split "-" pins.linux-source.version);
+  };
   linux = b8gTree "linux-${pins.linux-image.kernelVersion}" {
     vmlinuz = { type = "symlink"; target = "${kernelDeb}/boot/vmlinuz-${pins.linux-image.kernelVersion}"; };
     "lib/modules" = { type = "symlink"; target = "${kernelDeb}/lib/modules"; };

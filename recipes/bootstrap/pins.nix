@@ -241,4 +241,47 @@
     file = "hello_2.10.orig.tar.gz";
     sha256 = "31e066137a962676e89f69d1b65382de95a7ef7d914b8cb956f41ea72e0f516b";
   };
+  # The unikernel's kernel, built from source (recipes/pkgs/linux-unikernel): the
+  # source of the pinned linux-image, kconfig's parser generators, bash for
+  # kbuild's bash scripts and libelf for objtool.
+  linux-source = {
+    package = "linux-source-6.1";
+    version = "6.1.192-2";
+    sha256 = "ae95fe63d4c553f8d0e6c86cb1ab566f3894a43743eb19ab585cd97d82f26514";
+  };
+  flex = {
+    package = "flex";
+    version = "2.6.4-8.2";
+    sha256 = "da3fd55dbb6aff4f7b3187580813e0ef707d0c596402e37c8fd144df60003636";
+  };
+  bison = {
+    package = "bison";
+    version = "2:3.8.2+dfsg-1+b1";
+    sha256 = "a414afd7519c53bfa33415ba5b951bc8b4906877004c49723ffda50a6033c3e8";
+  };
+  m4 = {
+    package = "m4";
+    version = "1.4.19-3";
+    sha256 = "b2dd7bfca426712416e651bb5ff6dabe7d05e4caebbac61d714dbe261b31e4c3";
+  };
+  bash = {
+    package = "bash";
+    version = "5.2.15-2+b13";
+    sha256 = "82130bb6a560cd2a7234d8018baf73f188f5dd56413d5aa0accc987b2197a6a1";
+  };
+  libtinfo6 = {
+    package = "libtinfo6";
+    version = "6.4-4";
+    sha256 = "072d908f38f51090ca28ca5afa3b46b2957dc61fe35094c0b851426859a49a51";
+  };
+  libelf1 = {
+    package = "libelf1";
+    version = "0.188-2.1";
+    sha256 = "619add379c606b3ac6c1a175853b918e6939598a83d8ebadf3bdfd50d10b3c8c";
+  };
+  libelf-dev = {
+    package = "libelf-dev";
+    version = "0.188-2.1";
+    sha256 = "79cb66b55021bd0130308369524bac5240d0b5463cb252cd44be6a1500fdebec";
+  };
 }

@@ -1,4 +1,4 @@
-# `unikernel { app; args ? []; env ? {}; files ? {}; memory ? <64M or 128M>; network ? null; kernel ? pkgs.linux; }`:
+# `unikernel { app; args ? []; env ? {}; files ? {}; memory ? <64M or 128M>; network ? null; kernel ? "minimal"; }`:
 # one application as the only program of a VM. The result is a directory with
 # `kernel`, `initrd` (one reproducible cpio: b8g-unikernel-shim as /init, the
 # app's store closure, the kernel modules it needs, the shim's configuration)
@@ -16,8 +16,12 @@
 #            forwards ? [ { host = 8080; guest = 80; } ]; } on qemu's user-mode network
 #   kernelParams  extra kernel command line words; no_timer_check skips the IO-APIC
 #            timer test, which fails now and then under a loaded TCG host
-#   kernel   a package with `vmlinuz` (and `lib/modules/<version>` for a stock kernel);
-#            a kernel with `virtioBuiltin = true` needs no modules
+#   kernel   "minimal" (the default): a kernel built from source for this image
+#            (recipes/pkgs/linux-unikernel: no modules, PCI and virtio-net only
+#            when `network` is set); "stock": Debian's kernel seed, for
+#            comparison, whose virtio drivers the shim loads as modules; or any
+#            package with `vmlinuz` (and `lib/modules/<version>` unless it has
+#            `virtioBuiltin = true`)
 { pkgs }:
 let
   esc = builtins.replaceStrings [ "\\" "\n" "\t" ] [ "\\\\" "\\n" "\\t" ];
@@ -30,14 +34,19 @@ in
 , files ? { }
 , memory ? null
 , network ? null
-, kernel ? pkgs.linux
+, kernel ? "minimal"
 , kernelModules ? null
 , kernelParams ? [ "quiet" "no_timer_check" ]
 , machine ? "pc"
 , name ? "unikernel"
 }:
 let
-  mem = if memory != null then memory else if kernel.virtioBuiltin or false then "64M" else "128M";
+  kernelPkg =
+    if kernel == "minimal" then
+      import ../pkgs/linux-unikernel { inherit (pkgs) stdenv bootstrap; } { network = network != null; }
+    else if kernel == "stock" then pkgs.linux
+    else kernel;
+  mem = if memory != null then memory else if kernelPkg.virtioBuiltin or false then "64M" else "128M";
   net = if network == null then null else {
     interface = "eth0";
     address = "10.0.2.15/24";
@@ -47,7 +56,7 @@ let
   # The stock kernel has the virtio PCI transport and virtio-net as modules.
   modules =
     if kernelModules != null then kernelModules
-    else if net != null && !(kernel.virtioBuiltin or false) then [ "virtio_pci" "virtio_net" ]
+    else if net != null && !(kernelPkg.virtioBuiltin or false) then [ "virtio_pci" "virtio_net" ]
     else [ ];
   fullEnv = { PATH = dirOf app; HOME = "/"; } // env;
   config = line "app" app
@@ -74,7 +83,8 @@ let
     + concat (line "qemu-arg") ([ "-device" "isa-debug-exit,iobase=0xf4,iosize=0x04" ] ++ netArgs);
 in
 derivation {
-  inherit name kernel config manifest;
+  inherit name config manifest;
+  kernel = kernelPkg;
   system = "builtin";
   builder = "builtin:b8g-unikernel";
   shim = "${pkgs.b8g}/bin/b8g-unikernel-shim";

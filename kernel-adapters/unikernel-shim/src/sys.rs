@@ -179,13 +179,23 @@ fn set_up(sock: &Fd, name: &str) -> Result<(), SysError> {
 
 /// Brings up `lo` and, when configured, one interface with a static address and
 /// default route (ioctls, as `ifconfig` and `route` do). Waits up to 5 s for the
-/// interface to appear, since its driver may still be probing.
+/// interface to appear, since its driver may still be probing. A kernel built
+/// without networking or IPv4 (a minimal kernel for an app without network:
+/// socket() gives ENOSYS or EAFNOSUPPORT) is fine when no network is
+/// configured: there is no `lo` to bring up.
 pub fn configure_network(net: Option<&Network>) -> Result<(), SysError> {
     // SAFETY: plain socket(2) call; the result is owned by the guard.
-    let sock = Fd(check(
-        unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) },
-        || "socket(AF_INET)".into(),
-    )?);
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0
+        && net.is_none()
+        && matches!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::ENOSYS | libc::EAFNOSUPPORT)
+        )
+    {
+        return Ok(());
+    }
+    let sock = Fd(check(fd, || "socket(AF_INET)".into())?);
     set_up(&sock, "lo")?;
     let Some(net) = net else { return Ok(()) };
     let name = cstr(&net.interface)?;
