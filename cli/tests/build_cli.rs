@@ -37,6 +37,8 @@ in {
   random = mk "random${salt}" "cat /proc/sys/kernel/random/uuid > $out" { };
   tree = mk "tree${salt}" "mkdir -p $out/sub; echo same > $out/same; cat /proc/sys/kernel/random/uuid > $out/sub/r" { };
   broken = mk "broken${salt}" "echo cannot; exit 1" { };
+  quiet = mk "quiet${salt}" "echo starting; sleep 600; : > $out" { };
+  chatty = mk "chatty${salt}" "while :; do echo still here; sleep 0.2; done" { };
 }
 "#;
 
@@ -248,6 +250,27 @@ fn builds_any_derivation_with_links_logs_and_args() {
         ],
     );
     assert_eq!(ok(&log), "cannot\n");
+}
+
+#[test]
+fn build_timeout_and_max_silent_time_kill_the_build() {
+    let w = World::new();
+    let t = std::time::Instant::now();
+    let o = w.build("s", &["-A", "quiet", "--max-silent-time", "2"]);
+    assert!(!o.status.success(), "a silent build must be killed");
+    let msg = text(&o);
+    assert!(msg.contains("of silence"), "{msg}");
+    // The build sleeps for ten minutes: far less proves it was killed.
+    assert!(t.elapsed() < std::time::Duration::from_secs(300));
+    let t = std::time::Instant::now();
+    let o = w.build("s", &["-A", "chatty", "--build-timeout", "3"]);
+    assert!(!o.status.success(), "an endless build must be killed");
+    let msg = text(&o);
+    assert!(msg.contains("timed out after 3 s"), "{msg}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(300));
+    // Nothing was registered for either.
+    let o = w.build("s", &["-A", "quiet", "--dry-run"]);
+    assert!(text(&o).contains("will be built"), "{}", text(&o));
 }
 
 #[test]

@@ -105,6 +105,12 @@ pub struct MoreBuildArgs {
     /// Keys (`name:base64`) whose signatures are trusted on substituted paths.
     #[arg(long, num_args = 1.., value_name = "KEY")]
     trusted_public_keys: Option<Vec<String>>,
+    /// Kill a build that runs longer than this many seconds (Nix's `--timeout`).
+    #[arg(long, value_name = "SECS")]
+    build_timeout: Option<u64>,
+    /// Kill a build that prints nothing for this many seconds.
+    #[arg(long, value_name = "SECS")]
+    max_silent_time: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -239,6 +245,16 @@ fn realise_options(global: &GlobalArgs, args: &BuildArgs) -> Result<RealiseOptio
         },
         sandbox: b8g_builder::sandbox::SandboxConfig {
             cores: args.cores,
+            timeout: args
+                .more
+                .build_timeout
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs),
+            max_silent: args
+                .more
+                .max_silent_time
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs),
             ..Default::default()
         },
         check: args.check,
@@ -504,13 +520,7 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
             None => default_b8g_bin()?,
         },
         attr: String::new(),
-        realise: RealiseOptions {
-            schedule: ScheduleOptions {
-                jobs: args.build.jobs.max(1),
-                keep_going: args.build.keep_going,
-            },
-            ..Default::default()
-        },
+        realise: realise_options(global, &args.build)?,
     };
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
     let progress = progress(global);
