@@ -123,6 +123,8 @@ pub struct Manager {
     idle_since: Option<Instant>,
     /// Type=idle services whose start job waits for the other jobs to finish.
     idle_waiting: BTreeSet<String>,
+    /// Units asked for by name (b8gctl) beyond what the default target reaches.
+    extra_roots: BTreeSet<String>,
     /// `<cgroup2 mount>/b8g` when units get cgroups; otherwise processes are tracked by
     /// process group, session and invocation marker.
     cgroup_root: Option<std::path::PathBuf>,
@@ -204,6 +206,7 @@ impl Manager {
             counter: 0,
             idle_since: None,
             idle_waiting: BTreeSet::new(),
+            extra_roots: BTreeSet::new(),
             cgroup_root: None,
             finished: false,
         };
@@ -338,6 +341,7 @@ impl Manager {
             unit_dirs: self.cfg.unit_dirs.clone(),
             specifier_dirs: self.cfg.specifier_dirs(),
             links_only: !self.cfg.install_enables,
+            roots: self.load_roots(),
         };
         let set = load::load(&opts, generated);
         // Errors go to the console; warnings (directives parsed but not enforced, unknown
@@ -375,6 +379,20 @@ impl Manager {
         }
     }
 
+    /// On a plain root (units enabled only by links), the units to load: what the
+    /// default target reaches, whatever has runtime state, and names asked for since.
+    /// Units nobody needs stay on disk, as in systemd: PID 1 keeps less in memory and
+    /// parses less at boot. A generation loads everything: `[Install]` sections enable.
+    fn load_roots(&self) -> Option<Vec<String>> {
+        if self.cfg.install_enables {
+            return None;
+        }
+        let mut roots = vec![self.cfg.default_target.clone()];
+        roots.extend(self.rt.keys().cloned());
+        roots.extend(self.extra_roots.iter().cloned());
+        Some(roots)
+    }
+
     fn state_of(&self, n: &str) -> ActiveState {
         self.rt.get(n).map(Rt::st).unwrap_or(ActiveState::Inactive)
     }
@@ -388,10 +406,27 @@ impl Manager {
         if known {
             return;
         }
+        // Not loaded yet (units are loaded on demand on a plain root): load it, with
+        // everything it reaches, if a unit directory has it.
+        let on_disk = self.cfg.unit_dirs.iter().any(|d| {
+            d.join(name).exists()
+                || crate::unit::name::template_of(name).is_some_and(|t| d.join(t).exists())
+        });
+        if !self.cfg.install_enables && on_disk && self.extra_roots.insert(name.to_string()) {
+            self.reload_units();
+            let loaded = self
+                .set
+                .get(name)
+                .is_some_and(|u| u.load_error.as_deref() != Some("unit not found"));
+            if loaded {
+                return;
+            }
+        }
         let opts = LoadOptions {
             unit_dirs: self.cfg.unit_dirs.clone(),
             specifier_dirs: self.cfg.specifier_dirs(),
             links_only: !self.cfg.install_enables,
+            roots: None,
         };
         if let Some((unit, diags)) = load::instantiate(&opts, &self.set, name) {
             for d in diags {
@@ -2386,6 +2421,7 @@ impl Manager {
             unit_dirs: self.cfg.unit_dirs.clone(),
             specifier_dirs: self.cfg.specifier_dirs(),
             links_only: !self.cfg.install_enables,
+            roots: None,
         };
         let Some((unit, diags)) = load::instantiate(&opts, &self.set, &inst) else {
             self.logs
@@ -2562,6 +2598,9 @@ impl Manager {
                         "uptime_ms": self.start.elapsed().as_millis() as u64,
                     }))
                 } else {
+                    for u in units {
+                        self.ensure_loaded(u);
+                    }
                     Response::ok(json!(units
                         .iter()
                         .map(|u| self.unit_json(u))

@@ -140,19 +140,34 @@ fn ensure_apt_lists() -> Result<()> {
 /// `b8g-build --b8g-bin` imports into the store.
 fn build_static_init() -> Result<std::path::PathBuf> {
     let target_dir = root().join("target/static");
-    let mut build = cargo();
-    build.args(["build", "--release", "--target", "x86_64-unknown-linux-gnu", "--config"])
-        .arg(r#"target.x86_64-unknown-linux-gnu.rustflags=["-C","target-feature=+crt-static","-C","strip=symbols"]"#)
-        .env("CARGO_TARGET_DIR", &target_dir);
-    for (package, _) in STATIC_BINS {
-        build.args(["-p", package]);
+    // b8g-init has its own size-optimised profile (Cargo.toml: init-static); the rest
+    // builds as release.
+    let profile_of = |package: &str| {
+        if package == "b8g-init" {
+            "init-static"
+        } else {
+            "release"
+        }
+    };
+    for profile in ["init-static", "release"] {
+        let mut build = cargo();
+        build.args(["build", "--profile", profile, "--target", "x86_64-unknown-linux-gnu", "--config"])
+            .arg(r#"target.x86_64-unknown-linux-gnu.rustflags=["-C","target-feature=+crt-static","-C","strip=symbols"]"#)
+            .env("CARGO_TARGET_DIR", &target_dir);
+        for (package, _) in STATIC_BINS.iter().filter(|(p, _)| profile_of(p) == profile) {
+            build.args(["-p", package]);
+        }
+        run(&mut build)?;
     }
-    run(&mut build)?;
     let bin = root().join("target/b8g-bin");
     std::fs::create_dir_all(bin.join("bin"))?;
-    for name in STATIC_BINS.iter().flat_map(|(_, bins)| bins.iter()) {
+    for (package, name) in STATIC_BINS
+        .iter()
+        .flat_map(|(p, bins)| bins.iter().map(move |b| (*p, b)))
+    {
         let src = target_dir
-            .join("x86_64-unknown-linux-gnu/release")
+            .join("x86_64-unknown-linux-gnu")
+            .join(profile_of(package))
             .join(name);
         let dst = bin.join("bin").join(name);
         // Copy only when changed, so the store path stays the same between runs.

@@ -24,6 +24,10 @@ pub struct LoadOptions {
     /// mutable root (Debian's packages make those links at install time), instead of
     /// applying every unit's `[Install]` section (what an immutable generation wants).
     pub links_only: bool,
+    /// Load only the units these names reach (plus the built-in targets and SysV
+    /// units), as systemd loads units on demand, instead of every file in the unit
+    /// directories. None loads everything (what `[Install]` needs to see all units).
+    pub roots: Option<Vec<String>>,
 }
 
 /// A closed set of units keyed by canonical name, with aliases and diagnostics.
@@ -241,17 +245,20 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
     let mut generated: BTreeMap<String, Unit> =
         generated.into_iter().map(|u| (u.name.clone(), u)).collect();
     set.aliases = sc.aliases.clone();
-    let mut queue: Vec<String> = sc
-        .files
-        .keys()
-        .filter(|n| name::template_of(n).is_some() || !n.contains("@."))
-        .cloned()
-        .collect();
+    let mut queue: Vec<String> = match &opts.roots {
+        Some(roots) => roots.clone(),
+        None => sc
+            .files
+            .keys()
+            .filter(|n| name::template_of(n).is_some() || !n.contains("@."))
+            .cloned()
+            .chain(sc.wants.keys().cloned())
+            .chain(sc.requires.keys().cloned())
+            .collect(),
+    };
     queue.extend(generated.keys().cloned());
     queue.extend(BUILTIN.iter().map(|b| b.0.to_string()));
     queue.push("default.target".into());
-    queue.extend(sc.wants.keys().cloned());
-    queue.extend(sc.requires.keys().cloned());
     let mut seen = BTreeSet::new();
     // Units generated from SysV scripts (not overridden by a file): their "install" is
     // the rcN.d links, already read, so they are enabled even when only links count.
@@ -631,6 +638,7 @@ mod tests {
                 unit_dirs: vec![hi.clone(), lo.clone()],
                 specifier_dirs: SpecifierDirs::default(),
                 links_only: false,
+                roots: None,
             },
             vec![],
         );
@@ -677,11 +685,17 @@ mod tests {
                 unit_dirs: vec![hi, lo],
                 specifier_dirs: SpecifierDirs::default(),
                 links_only: true,
+                roots: Some(vec!["default.target".into()]),
             },
             vec![],
         );
         let mu = linked.get("multi-user.target").unwrap();
         assert!(!mu.deps.wants.contains("a.service"));
         assert!(mu.deps.wants.contains("getty@tty1.service"));
+        // Only what the roots reach is loaded; the rest stays on disk until asked for.
+        assert!(linked.get("getty@tty1.service").is_some());
+        assert!(linked.get("sysinit.target").is_some());
+        assert!(linked.get("b.service").is_none());
+        assert!(linked.get("masked.service").is_none());
     }
 }
