@@ -361,33 +361,40 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
     // SAFETY: both fds were just created by pipe2.
     let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
     let ignore_sigpipe = ctx.ignore_sigpipe.unwrap_or(true);
-    // SAFETY: b8g-init is single-threaded, so the child may use the prepared data; it
-    // only calls async-signal-safe functions (plus a formatted pid into a pre-sized buffer).
-    let pid = unsafe { libc::fork() };
+    let mut plan = ChildPlan {
+        status_fd: wr.as_raw_fd(),
+        fds: &fds,
+        ctx,
+        privileged,
+        uid: user.as_ref().map(|u| u.uid),
+        gid,
+        groups: &groups,
+        workdir: workdir.as_ref().map(|(c, o)| (c.as_c_str(), *o)),
+        root: root.as_deref(),
+        exe: &c_exe,
+        argv: &c_argv,
+        env: &mut c_env,
+        listen_pid_idx,
+        ignore_sigpipe,
+        cgroup_procs: spec.cgroup_procs.as_deref(),
+    };
+    // Like posix_spawn: the child borrows our memory on its own stack until it execs
+    // (CLONE_VM | CLONE_VFORK, we are suspended meanwhile), so nothing of PID 1 is copied
+    // or marked copy-on-write, which a fork would do for every service started.
+    let stack = child_stack()?;
+    // SAFETY: b8g-init is single-threaded; the child runs `child_entry` on its own stack,
+    // reads the prepared plan and calls only raw system calls (async-signal-safe) until
+    // execve or _exit; we are suspended until then, so the plan outlives its use.
+    let pid = unsafe {
+        libc::clone(
+            child_entry,
+            stack,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&mut plan as *mut ChildPlan).cast(),
+        )
+    };
     if pid < 0 {
         return Err(SpawnError::Fork(std::io::Error::last_os_error()));
-    }
-    if pid == 0 {
-        // SAFETY: in the child; see above.
-        unsafe {
-            child(ChildPlan {
-                status_fd: wr.as_raw_fd(),
-                fds: &fds,
-                ctx,
-                privileged,
-                uid: user.as_ref().map(|u| u.uid),
-                gid,
-                groups: &groups,
-                workdir: workdir.as_ref().map(|(c, o)| (c.as_c_str(), *o)),
-                root: root.as_deref(),
-                exe: &c_exe,
-                argv: &c_argv,
-                env: &mut c_env,
-                listen_pid_idx,
-                ignore_sigpipe,
-                cgroup_procs: spec.cgroup_procs.as_deref(),
-            })
-        }
     }
     drop(wr);
     let mut buf = [0u8; 8];
@@ -460,12 +467,46 @@ unsafe fn fail(fd: RawFd, step: usize) -> ! {
     }
 }
 
+/// Size of the stack the spawned child runs on until it execs.
+const CHILD_STACK: usize = 128 * 1024;
+
+/// The top of the child stack, mapped once: only one child uses it at a time (the
+/// parent waits for each to exec or exit).
+fn child_stack() -> Result<*mut libc::c_void, SpawnError> {
+    use std::sync::atomic::{AtomicPtr, Ordering};
+    static STACK: AtomicPtr<libc::c_void> = AtomicPtr::new(std::ptr::null_mut());
+    let mut base = STACK.load(Ordering::Relaxed);
+    if base.is_null() {
+        // SAFETY: an anonymous private mapping; never unmapped.
+        base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                CHILD_STACK,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(SpawnError::Fork(std::io::Error::last_os_error()));
+        }
+        STACK.store(base, Ordering::Relaxed);
+    }
+    // SAFETY: the end of the mapping; stacks grow down.
+    Ok(unsafe { base.cast::<u8>().add(CHILD_STACK).cast() })
+}
+
+extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `spawn` passes a ChildPlan that stays alive while it is suspended.
+    unsafe { child(std::ptr::read(arg.cast::<ChildPlan>())) }
+}
+
 unsafe fn child(p: ChildPlan) -> ! {
     unsafe {
         // Signals: PID 1 blocks everything for its signalfd; children start clean.
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        // Dispositions first, then the mask: with PID 1's memory shared until exec, no
+        // handler of PID 1 may run here.
         for sig in 1..32 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
                 libc::signal(sig, libc::SIG_DFL);
@@ -474,6 +515,9 @@ unsafe fn child(p: ChildPlan) -> ! {
         if p.ignore_sigpipe {
             libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
         // Each process starts its own session and process group; the supervisor kills
         // a unit's processes by group (and by invocation marker) when cgroups are absent.
         if libc::setsid() < 0 {
@@ -604,16 +648,18 @@ unsafe fn child(p: ChildPlan) -> ! {
                 }
             }
         }
+        // Raw system calls: glibc's wrappers would try to change the credentials of
+        // every thread it knows of, and its thread list here is PID 1's.
         if let Some(g) = p.gid {
-            if libc::setgroups(p.groups.len(), p.groups.as_ptr()) < 0 {
+            if libc::syscall(libc::SYS_setgroups, p.groups.len(), p.groups.as_ptr()) < 0 {
                 fail(p.status_fd, 9);
             }
-            if libc::setgid(g) < 0 {
+            if libc::syscall(libc::SYS_setgid, g) < 0 {
                 fail(p.status_fd, 10);
             }
         }
         if let Some(u) = p.uid {
-            if libc::setuid(u) < 0 {
+            if libc::syscall(libc::SYS_setuid, u) < 0 {
                 fail(p.status_fd, 11);
             }
         }
