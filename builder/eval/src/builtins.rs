@@ -7,7 +7,7 @@ use std::rc::Rc;
 use crate::compile::{BinOp, Param};
 use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
 use crate::eval::{new_nixstr, Evaluator};
-use crate::value::{Attr, Attrs, Context, Env, NixString, PrimOp, Sym, Value};
+use crate::value::{Attr, Attrs, Bulk, Context, Env, NixString, PrimOp, Sym, ThunkState, Value};
 
 type Fun = fn(&mut Evaluator, &[Value], Pos) -> EvalResult<Value>;
 
@@ -648,8 +648,7 @@ fn prim_foldl(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let l = ev.force_list(a[2].clone(), p)?;
     let mut acc = a[1].clone();
     for x in l.iter() {
-        let g = ev.call(f.clone(), acc, p)?;
-        acc = ev.call(g, x.clone(), p)?;
+        acc = ev.call2(f.clone(), acc, x.clone(), p)?;
     }
     ev.force(acc)
 }
@@ -746,10 +745,13 @@ fn prim_gen_list(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     if n < 0 {
         return err(format!("cannot create list of size {n}"), p);
     }
-    let f = a[0].clone();
+    let bulk = Rc::new(Bulk::GenList {
+        f: a[0].clone(),
+        pos: p,
+    });
     Ok(Value::list(
-        (0..n)
-            .map(|i| Value::apply_lazy(f.clone(), Value::Int(i), p))
+        (0..n as usize)
+            .map(|i| Value::thunk(ThunkState::Bulk(bulk.clone(), i)))
             .collect(),
     ))
 }
@@ -994,41 +996,41 @@ fn prim_list_to_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Val
         });
     }
     // The first occurrence of a name wins: stable sort keeps order, dedup keeps the first.
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.sort_by(|a, b| crate::value::name_cmp(&a.name, &b.name));
     out.dedup_by(|later, earlier| later.name == earlier.name);
     Ok(Value::attrs(Attrs::from_sorted(out)))
 }
 
 fn prim_map(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let l = ev.force_list(a[1].clone(), p)?;
-    let f = a[0].clone();
+    let n = l.len();
+    let bulk = Rc::new(Bulk::Map {
+        f: a[0].clone(),
+        list: l,
+        pos: p,
+    });
     Ok(Value::list(
-        l.iter()
-            .map(|x| Value::apply_lazy(f.clone(), x.clone(), p))
+        (0..n)
+            .map(|i| Value::thunk(ThunkState::Bulk(bulk.clone(), i)))
             .collect(),
     ))
 }
 
 fn prim_map_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let s = ev.force_attrs(a[1].clone(), p)?;
-    let f = a[0].clone();
+    let bulk = Rc::new(Bulk::MapAttrs {
+        f: a[0].clone(),
+        attrs: s.clone(),
+        pos: p,
+    });
     Ok(Value::attrs(Attrs::from_sorted(
         s.attrs
             .iter()
-            .map(|at| {
-                let f = f.clone();
-                // The name string is made only when the value is forced:
-                // most mapAttrs results are never forced in full.
-                let name = at.name.clone();
-                let v = at.value.clone();
-                Attr {
-                    name: at.name.clone(),
-                    value: Value::native(move |ev: &mut Evaluator| {
-                        let g = ev.call(f.clone(), Value::string(&*name), p)?;
-                        ev.call(g, v.clone(), p)
-                    }),
-                    pos: at.pos,
-                }
+            .enumerate()
+            .map(|(i, at)| Attr {
+                name: at.name.clone(),
+                value: Value::thunk(ThunkState::Bulk(bulk.clone(), i)),
+                pos: at.pos,
             })
             .collect(),
     )))
@@ -1053,8 +1055,7 @@ fn prim_zip_attrs_with(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Va
                 Attr {
                     name: k,
                     value: Value::native(move |ev: &mut Evaluator| {
-                        let g = ev.call(f.clone(), name.clone(), p)?;
-                        ev.call(g, list.clone(), p)
+                        ev.call2(f.clone(), name.clone(), list.clone(), p)
                     }),
                     pos: Pos::NONE,
                 }
@@ -1374,8 +1375,7 @@ fn prim_sort(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
             return false;
         }
         let r = ev
-            .call(f.clone(), x.clone(), p)
-            .and_then(|g| ev.call(g, y.clone(), p))
+            .call2(f.clone(), x.clone(), y.clone(), p)
             .and_then(|r| ev.expect_bool(r, p));
         match r {
             Ok(b) => b,

@@ -12,7 +12,7 @@ use rnix::ast::{self, AstToken, HasEntry, InterpolPart};
 use rowan::ast::AstNode;
 
 use crate::error::{ErrorKind, EvalError, EvalResult, Pos};
-use crate::value::{NixString, Sym};
+use crate::value::{intern, NixString, Sym};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
@@ -554,7 +554,7 @@ impl Compiler {
         match param {
             ast::Param::IdentParam(ip) => {
                 let name = ip.ident().map(|i| Self::ident_name(&i)).unwrap_or_default();
-                let name: Sym = name.into();
+                let name: Sym = intern(&name);
                 self.scopes.push(Scope::Lexical(vec![name.clone()]));
                 let body = self.expr(body);
                 self.scopes.pop();
@@ -568,11 +568,8 @@ impl Compiler {
                 let mut names: Vec<Sym> = Vec::new();
                 let mut entries = Vec::new();
                 for e in pat.pat_entries() {
-                    let name: Sym = e
-                        .ident()
-                        .map(|i| Self::ident_name(&i))
-                        .unwrap_or_default()
-                        .into();
+                    let name: Sym =
+                        intern(&e.ident().map(|i| Self::ident_name(&i)).unwrap_or_default());
                     if names.contains(&name) {
                         return self.error(
                             format!("duplicate formal function argument '{name}'"),
@@ -626,14 +623,14 @@ impl Compiler {
 
     fn attr_key(&mut self, a: ast::Attr) -> EvalResult<PKey> {
         Ok(match a {
-            ast::Attr::Ident(i) => PKey::Static(Self::ident_name(&i).into()),
+            ast::Attr::Ident(i) => PKey::Static(intern(&Self::ident_name(&i))),
             ast::Attr::Str(s) => match static_str(&s) {
-                Some(t) => PKey::Static(t.into()),
+                Some(t) => PKey::Static(intern(&t)),
                 None => PKey::Dynamic(ast::Expr::Str(s)),
             },
             ast::Attr::Dynamic(d) => match d.expr() {
                 Some(ast::Expr::Str(s)) if static_str(&s).is_some() => {
-                    PKey::Static(static_str(&s).unwrap_or_default().into())
+                    PKey::Static(intern(&static_str(&s).unwrap_or_default()))
                 }
                 Some(e) => PKey::Dynamic(e),
                 None => return self.error("syntax error", self.pos(&d)),

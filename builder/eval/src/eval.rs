@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::compile::{AttrsExpr, BinOp, Compiler, Expr, Key, Param, Part};
+use crate::compile::{AttrsExpr, BinOp, Compiler, Expr, Key, Lambda, Param, Part};
 use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
 use crate::io::{EvalHost, EvalIo};
 use crate::value::{Attr, Attrs, Closure, Context, Env, NixString, Sym, ThunkState, Value};
@@ -169,7 +169,21 @@ impl Evaluator {
             Expr::Float(f) => Value::Float(*f),
             Expr::Str(s) => Value::Str(s.clone()),
             Expr::Path(p) => Value::Path(p.clone()),
-            Expr::Var(d, i) => env_at(env, *d).get(*i),
+            Expr::Var(d, i) => match env_at(env, *d).get(*i) {
+                // A forced thunk is passed on as its value, sparing later
+                // reads the indirection (Nix avoids these thunks too).
+                Value::Thunk(t) => {
+                    if let ThunkState::Done(v) = &*t.0.borrow() {
+                        return v.clone();
+                    }
+                    Value::Thunk(t)
+                }
+                v => v,
+            },
+            Expr::BinOp { op, l, r, .. } => match speculate_int(*op, l, r, env) {
+                Some(v) => v,
+                None => Value::thunk(ThunkState::Pending(e, env.clone())),
+            },
             // Lambdas stay thunks until used, as in Nix, so that lazy printing
             // shows them as `<CODE>` exactly where Nix does.
             _ => Value::thunk(ThunkState::Pending(e, env.clone())),
@@ -240,6 +254,7 @@ impl Evaluator {
                         let f = f.clone();
                         self.call(f, a.clone(), *pos)
                     }
+                    ThunkState::Bulk(b, i) => self.force_bulk(b, *i),
                     ThunkState::Native(f) => {
                         let f = f.clone();
                         f(self).and_then(|v| self.force(v))
@@ -261,6 +276,172 @@ impl Evaluator {
         }
     }
 
+    fn force_bulk(&mut self, b: &crate::value::Bulk, i: usize) -> EvalResult<Value> {
+        use crate::value::Bulk;
+        match b {
+            Bulk::GenList { f, pos } => self.call(f.clone(), Value::Int(i as i64), *pos),
+            Bulk::Map { f, list, pos } => self.call(f.clone(), list[i].clone(), *pos),
+            Bulk::MapAttrs { f, attrs, pos } => {
+                let at = &attrs.attrs[i];
+                self.call2(f.clone(), Value::string(&*at.name), at.value.clone(), *pos)
+            }
+        }
+    }
+
+    /// `eval` of `WithVar`, kept out of line so that `eval`'s frame (on the
+    /// stack once per nesting level) stays small.
+    #[inline(never)]
+    fn eval_with_var(&mut self, e: &'static Expr, env: &Rc<Env>) -> EvalResult<Value> {
+        let Expr::WithVar { name, withs, pos } = e else {
+            unreachable!("eval_with_var is called on WithVar only")
+        };
+        {
+            for d in withs {
+                let slot = env_at(env, *d).get(0);
+                let attrs = self.force_attrs(slot, *pos)?;
+                if let Some(v) = attrs.get(name) {
+                    let v = v.clone();
+                    return self.force(v);
+                }
+            }
+            err(format!("undefined variable '{name}'"), *pos)
+        }
+    }
+
+    /// `eval` of `PathInterp`, kept out of line so that `eval`'s frame (on the
+    /// stack once per nesting level) stays small.
+    #[inline(never)]
+    fn eval_path_interp(&mut self, e: &'static Expr, env: &Rc<Env>) -> EvalResult<Value> {
+        let Expr::PathInterp(parts, pos) = e else {
+            unreachable!("eval_path_interp is called on PathInterp only")
+        };
+        {
+            let mut s = String::new();
+            let mut ctx = Context::new();
+            for p in parts {
+                match p {
+                    Part::Lit(l) => s.push_str(l),
+                    Part::Expr(e) => {
+                        let v = self.eval(e, env)?;
+                        let t = self.coerce_to_string(v, &mut ctx, false, false, *pos)?;
+                        s.push_str(&t);
+                    }
+                }
+            }
+            Ok(Value::Path(crate::compile::canon_path(&s).into()))
+        }
+    }
+
+    /// `eval` of `Select`, kept out of line so that `eval`'s frame (on the
+    /// stack once per nesting level) stays small.
+    #[inline(never)]
+    fn eval_select(&mut self, e: &'static Expr, env: &Rc<Env>) -> EvalResult<Value> {
+        let Expr::Select {
+            e: inner,
+            path,
+            default,
+            pos,
+        } = e
+        else {
+            unreachable!("eval_select is called on Select only")
+        };
+        {
+            let mut v = self.eval(inner, env)?;
+            for k in path {
+                let name = self.key_name(k, env, *pos)?;
+                let found = match &v {
+                    Value::Attrs(a) => a.get(&name).cloned(),
+                    _ => None,
+                };
+                match found {
+                    Some(x) => v = self.force(x)?,
+                    None => {
+                        if let Some(d) = default {
+                            return self.eval(d, env);
+                        }
+                        return match &v {
+                            Value::Attrs(_) => err(format!("attribute '{name}' missing"), *pos),
+                            other => err(
+                                format!("value is {} while a set was expected", other.show_type()),
+                                *pos,
+                            ),
+                        };
+                    }
+                }
+            }
+            Ok(v)
+        }
+    }
+
+    /// `eval` of `HasAttr`, kept out of line so that `eval`'s frame (on the
+    /// stack once per nesting level) stays small.
+    #[inline(never)]
+    fn eval_has_attr(&mut self, e: &'static Expr, env: &Rc<Env>) -> EvalResult<Value> {
+        let Expr::HasAttr { e: inner, path } = e else {
+            unreachable!("eval_has_attr is called on HasAttr only")
+        };
+        {
+            let mut v = self.eval(inner, env)?;
+            for k in path {
+                let name = self.key_name(k, env, Pos::NONE)?;
+                let found = match &v {
+                    Value::Attrs(a) => a.get(&name).cloned(),
+                    _ => None,
+                };
+                match found {
+                    Some(x) => v = self.force(x)?,
+                    None => return Ok(Value::Bool(false)),
+                }
+            }
+            Ok(Value::Bool(true))
+        }
+    }
+
+    /// `eval` of `Assert`, kept out of line so that `eval`'s frame (on the
+    /// stack once per nesting level) stays small.
+    #[inline(never)]
+    fn eval_assert(&mut self, e: &'static Expr, env: &Rc<Env>) -> EvalResult<Value> {
+        let Expr::Assert { c, body, pos, text } = e else {
+            unreachable!("eval_assert is called on Assert only")
+        };
+        {
+            let cv = self.eval(c, env)?;
+            if self.expect_bool(cv, *pos)? {
+                self.eval(body, env)
+            } else {
+                Err(EvalError::new(
+                    ErrorKind::Assertion,
+                    format!("assertion '{text}' failed"),
+                    *pos,
+                ))
+            }
+        }
+    }
+
+    /// `eval` of `Interp`, kept out of line so that `eval`'s frame (on the
+    /// stack once per nesting level) stays small.
+    #[inline(never)]
+    fn eval_interp(&mut self, e: &'static Expr, env: &Rc<Env>) -> EvalResult<Value> {
+        let Expr::Interp(parts, pos) = e else {
+            unreachable!("eval_interp is called on Interp only")
+        };
+        {
+            let mut s = String::new();
+            let mut ctx = Context::new();
+            for p in parts {
+                match p {
+                    Part::Lit(l) => s.push_str(l),
+                    Part::Expr(e) => {
+                        let v = self.eval(e, env)?;
+                        let t = self.coerce_to_string(v, &mut ctx, false, true, *pos)?;
+                        s.push_str(&t);
+                    }
+                }
+            }
+            Ok(Value::string_ctx(s, ctx))
+        }
+    }
+
     pub fn eval(&mut self, e: &'static Expr, env: &Rc<Env>) -> EvalResult<Value> {
         match e {
             Expr::Int(i) => Ok(Value::Int(*i)),
@@ -268,95 +449,42 @@ impl Evaluator {
             Expr::Str(s) => Ok(Value::Str(s.clone())),
             Expr::Path(p) => Ok(Value::Path(p.clone())),
             Expr::Var(d, i) => {
-                let v = env_at(env, *d).get(*i);
-                self.force(v)
-            }
-            Expr::WithVar { name, withs, pos } => {
-                for d in withs {
-                    let slot = env_at(env, *d).get(0);
-                    let attrs = self.force_attrs(slot, *pos)?;
-                    if let Some(v) = attrs.get(name) {
-                        let v = v.clone();
-                        return self.force(v);
+                let frame = env_at(env, *d);
+                match frame.get(*i) {
+                    Value::Thunk(t) => {
+                        let v = self.force(Value::Thunk(t))?;
+                        // The slot keeps the value, not the (now forced) thunk.
+                        frame.set(*i, v.clone());
+                        Ok(v)
                     }
+                    v => Ok(v),
                 }
-                err(format!("undefined variable '{name}'"), *pos)
             }
+            Expr::WithVar { .. } => self.eval_with_var(e, env),
             Expr::SearchPath(p, pos) => self.find_file(p, *pos),
-            Expr::PathInterp(parts, pos) => {
-                let mut s = String::new();
-                let mut ctx = Context::new();
-                for p in parts {
-                    match p {
-                        Part::Lit(l) => s.push_str(l),
-                        Part::Expr(e) => {
-                            let v = self.eval(e, env)?;
-                            let t = self.coerce_to_string(v, &mut ctx, false, false, *pos)?;
-                            s.push_str(&t);
-                        }
-                    }
-                }
-                Ok(Value::Path(crate::compile::canon_path(&s).into()))
-            }
+            Expr::PathInterp(..) => self.eval_path_interp(e, env),
             Expr::Attrs(a) => self.eval_attrs(a, env),
             Expr::List(items) => {
                 let v: Vec<Value> = items.iter().map(|i| self.lazy(i, env)).collect();
                 Ok(Value::list(v))
             }
-            Expr::Select {
-                e: inner,
-                path,
-                default,
-                pos,
-            } => {
-                let mut v = self.eval(inner, env)?;
-                for k in path {
-                    let name = self.key_name(k, env, *pos)?;
-                    let found = match &v {
-                        Value::Attrs(a) => a.get(&name).cloned(),
-                        _ => None,
-                    };
-                    match found {
-                        Some(x) => v = self.force(x)?,
-                        None => {
-                            if let Some(d) = default {
-                                return self.eval(d, env);
-                            }
-                            return match &v {
-                                Value::Attrs(_) => err(format!("attribute '{name}' missing"), *pos),
-                                other => err(
-                                    format!(
-                                        "value is {} while a set was expected",
-                                        other.show_type()
-                                    ),
-                                    *pos,
-                                ),
-                            };
-                        }
-                    }
-                }
-                Ok(v)
-            }
-            Expr::HasAttr { e: inner, path } => {
-                let mut v = self.eval(inner, env)?;
-                for k in path {
-                    let name = self.key_name(k, env, Pos::NONE)?;
-                    let found = match &v {
-                        Value::Attrs(a) => a.get(&name).cloned(),
-                        _ => None,
-                    };
-                    match found {
-                        Some(x) => v = self.force(x)?,
-                        None => return Ok(Value::Bool(false)),
-                    }
-                }
-                Ok(Value::Bool(true))
-            }
+            Expr::Select { .. } => self.eval_select(e, env),
+            Expr::HasAttr { .. } => self.eval_has_attr(e, env),
             Expr::Apply { f, args, pos } => {
                 let mut fv = self.eval(f, env)?;
-                for a in args {
+                let mut rest = &args[..];
+                while let Some((a, tail)) = rest.split_first() {
                     let av = self.lazy(a, env);
+                    if let (Some(b), Value::Lambda(c)) = (tail.first(), &fv) {
+                        if let Some((inner, cenv)) = curried(c, &av) {
+                            let bv = self.lazy(b, env);
+                            fv = self.call_lambda(inner, &cenv, bv, *pos)?;
+                            rest = &tail[1..];
+                            continue;
+                        }
+                    }
                     fv = self.call(fv, av, *pos)?;
+                    rest = tail;
                 }
                 Ok(fv)
             }
@@ -383,18 +511,7 @@ impl Evaluator {
                     self.eval(el, env)
                 }
             }
-            Expr::Assert { c, body, pos, text } => {
-                let cv = self.eval(c, env)?;
-                if self.expect_bool(cv, *pos)? {
-                    self.eval(body, env)
-                } else {
-                    Err(EvalError::new(
-                        ErrorKind::Assertion,
-                        format!("assertion '{text}' failed"),
-                        *pos,
-                    ))
-                }
-            }
+            Expr::Assert { .. } => self.eval_assert(e, env),
             Expr::Not(inner, pos) => {
                 let v = self.eval(inner, env)?;
                 Ok(Value::Bool(!self.expect_bool(v, *pos)?))
@@ -431,21 +548,7 @@ impl Evaluator {
                 }
                 self.binop(*op, l, r, env, *pos)
             }
-            Expr::Interp(parts, pos) => {
-                let mut s = String::new();
-                let mut ctx = Context::new();
-                for p in parts {
-                    match p {
-                        Part::Lit(l) => s.push_str(l),
-                        Part::Expr(e) => {
-                            let v = self.eval(e, env)?;
-                            let t = self.coerce_to_string(v, &mut ctx, false, true, *pos)?;
-                            s.push_str(&t);
-                        }
-                    }
-                }
-                Ok(Value::string_ctx(s, ctx))
-            }
+            Expr::Interp(..) => self.eval_interp(e, env),
             Expr::CurPos(pos) => Ok(self.pos_value(*pos)),
         }
     }
@@ -476,13 +579,20 @@ impl Evaluator {
         }
     }
 
-    fn key_name(&mut self, k: &'static Key, env: &Rc<Env>, pos: Pos) -> EvalResult<Sym> {
+    /// The name an attribute path element selects; a dynamic one is only
+    /// looked up, so it is not interned.
+    fn key_name(
+        &mut self,
+        k: &'static Key,
+        env: &Rc<Env>,
+        pos: Pos,
+    ) -> EvalResult<std::borrow::Cow<'static, str>> {
         match k {
-            Key::Static(s) => Ok(s.clone()),
+            Key::Static(s) => Ok(std::borrow::Cow::Borrowed(s.as_str())),
             Key::Dynamic(e) => {
                 let v = self.eval(e, env)?;
                 let s = self.force_string_noctx(v, pos)?;
-                Ok(s.into())
+                Ok(std::borrow::Cow::Owned(s))
             }
         }
     }
@@ -543,94 +653,114 @@ impl Evaluator {
         Ok(Value::attrs(Attrs::from_unsorted(attrs)))
     }
 
+    /// Applies a function value to two arguments (`f a b`), without making
+    /// the intermediate closure when `f` is a curried lambda (`a: b: ...`).
+    pub fn call2(&mut self, f: Value, a: Value, b: Value, pos: Pos) -> EvalResult<Value> {
+        if let Value::Lambda(c) = &f {
+            if let Some((inner, cenv)) = curried(c, &a) {
+                return self.call_lambda(inner, &cenv, b, pos);
+            }
+        }
+        let g = self.call(f, a, pos)?;
+        self.call(g, b, pos)
+    }
+
+    /// Calls the lambda `lam` closed over `cenv`, as `call` calls a closure.
+    fn call_lambda(
+        &mut self,
+        lam: &'static Lambda,
+        cenv: &Rc<Env>,
+        arg: Value,
+        pos: Pos,
+    ) -> EvalResult<Value> {
+        self.enter(pos)?;
+        let r = self.apply_lambda(lam, cenv, arg, pos);
+        self.depth -= 1;
+        r.map_err(|e| call_trace(e, pos))
+    }
+
     /// Applies a function value to one argument.
     pub fn call(&mut self, f: Value, arg: Value, pos: Pos) -> EvalResult<Value> {
         self.enter(pos)?;
         let r = self.call_inner(f, arg, pos);
         self.depth -= 1;
-        r.map_err(|mut e| {
-            // Errors raised without a position (forcing, recursion) take the
-            // call site's; the others collect a short trace of call sites.
-            if e.pos.is_none() {
-                e.pos = pos;
-            } else if !pos.is_none()
-                && pos != e.pos
-                && e.trace.len() < 8
-                && e.trace.last().map(|t| t.0) != Some(pos)
-            {
-                e.trace.push((pos, "while calling a function".into()));
+        r.map_err(|e| call_trace(e, pos))
+    }
+
+    fn apply_lambda(
+        &mut self,
+        lam: &'static Lambda,
+        cenv: &Rc<Env>,
+        arg: Value,
+        pos: Pos,
+    ) -> EvalResult<Value> {
+        match &lam.param {
+            Param::Ident(_) => {
+                let env = Env::one(arg, Some(cenv.clone()));
+                self.eval(&lam.body, &env)
             }
-            e
-        })
+            Param::Pattern {
+                formals,
+                ellipsis,
+                bind,
+            } => {
+                let argv = self.force(arg.clone())?;
+                let Value::Attrs(attrs) = &argv else {
+                    return err(
+                        format!("value is {} while a set was expected", argv.show_type()),
+                        pos,
+                    );
+                };
+                let n = formals.len() + usize::from(*bind);
+                let env = Env::new(Vec::new(), Some(cenv.clone()));
+                let mut vals = Vec::with_capacity(n);
+                let mut used = 0;
+                for (name, default) in formals.iter() {
+                    match attrs.get(name) {
+                        Some(v) => {
+                            used += 1;
+                            vals.push(v.clone());
+                        }
+                        None => match default {
+                            Some(d) => vals.push(self.lazy_rec(d, &env)),
+                            None => {
+                                return err(
+                                    format!(
+                                        "{} called without required argument '{name}'",
+                                        lambda_desc(lam.pos)
+                                    ),
+                                    pos,
+                                )
+                            }
+                        },
+                    }
+                }
+                if !*ellipsis && used < attrs.len() {
+                    for a in &attrs.attrs {
+                        if !formals.iter().any(|(n, _)| *n == a.name) {
+                            return err(
+                                format!(
+                                    "{} called with unexpected argument '{}'",
+                                    lambda_desc(lam.pos),
+                                    a.name
+                                ),
+                                pos,
+                            );
+                        }
+                    }
+                }
+                if *bind {
+                    vals.push(argv.clone());
+                }
+                env.set_all(vals);
+                self.eval(&lam.body, &env)
+            }
+        }
     }
 
     fn call_inner(&mut self, f: Value, arg: Value, pos: Pos) -> EvalResult<Value> {
         match f {
-            Value::Lambda(c) => {
-                let lam = c.lambda;
-                match &lam.param {
-                    Param::Ident(_) => {
-                        let env = Env::one(arg, Some(c.env.clone()));
-                        self.eval(&lam.body, &env)
-                    }
-                    Param::Pattern {
-                        formals,
-                        ellipsis,
-                        bind,
-                    } => {
-                        let argv = self.force(arg.clone())?;
-                        let Value::Attrs(attrs) = &argv else {
-                            return err(
-                                format!("value is {} while a set was expected", argv.show_type()),
-                                pos,
-                            );
-                        };
-                        let n = formals.len() + usize::from(*bind);
-                        let env = Env::new(Vec::new(), Some(c.env.clone()));
-                        let mut vals = Vec::with_capacity(n);
-                        let mut used = 0;
-                        for (name, default) in formals.iter() {
-                            match attrs.get(name) {
-                                Some(v) => {
-                                    used += 1;
-                                    vals.push(v.clone());
-                                }
-                                None => match default {
-                                    Some(d) => vals.push(self.lazy_rec(d, &env)),
-                                    None => {
-                                        return err(
-                                            format!(
-                                                "{} called without required argument '{name}'",
-                                                lambda_desc(lam.pos)
-                                            ),
-                                            pos,
-                                        )
-                                    }
-                                },
-                            }
-                        }
-                        if !*ellipsis && used < attrs.len() {
-                            for a in &attrs.attrs {
-                                if !formals.iter().any(|(n, _)| *n == a.name) {
-                                    return err(
-                                        format!(
-                                            "{} called with unexpected argument '{}'",
-                                            lambda_desc(lam.pos),
-                                            a.name
-                                        ),
-                                        pos,
-                                    );
-                                }
-                            }
-                        }
-                        if *bind {
-                            vals.push(argv.clone());
-                        }
-                        env.set_all(vals);
-                        self.eval(&lam.body, &env)
-                    }
-                }
-            }
+            Value::Lambda(c) => self.apply_lambda(c.lambda, &c.env, arg, pos),
             Value::PrimOp(p) => {
                 if p.arity == 1 {
                     (p.fun)(self, &[arg], pos)
@@ -1216,7 +1346,7 @@ pub(crate) fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
     let mut out = Vec::with_capacity(x.len() + y.len());
     let (mut i, mut j) = (0, 0);
     while i < x.attrs.len() && j < y.attrs.len() {
-        match x.attrs[i].name.cmp(&y.attrs[j].name) {
+        match crate::value::name_cmp(&x.attrs[i].name, &y.attrs[j].name) {
             std::cmp::Ordering::Less => {
                 out.push(x.attrs[i].clone());
                 i += 1;
@@ -1237,10 +1367,101 @@ pub(crate) fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
     Rc::new(Attrs::from_sorted(out))
 }
 
+/// Errors raised without a position (forcing, recursion) take the call
+/// site's; the others collect a short trace of call sites.
+#[cold]
+fn call_trace(mut e: Box<EvalError>, pos: Pos) -> Box<EvalError> {
+    if e.pos.is_none() {
+        e.pos = pos;
+    } else if !pos.is_none()
+        && pos != e.pos
+        && e.trace.len() < 8
+        && e.trace.last().map(|t| t.0) != Some(pos)
+    {
+        e.trace.push((pos, "while calling a function".into()));
+    }
+    e
+}
+
+/// For a closure `a: b: body`, binds `a` and returns the inner lambda with
+/// its env: calling that is `c a`, without allocating the closure `b: body`.
+#[inline]
+fn curried(c: &Closure, a: &Value) -> Option<(&'static Lambda, Rc<Env>)> {
+    match (&c.lambda.param, &c.lambda.body) {
+        (Param::Ident(_), Expr::Lambda(inner)) => {
+            Some((&**inner, Env::one(a.clone(), Some(c.env.clone()))))
+        }
+        _ => None,
+    }
+}
+
+/// `l op r` computed at once when it is integer arithmetic or comparison on
+/// operands that are already integers (literals or forced variables): it
+/// cannot fail, so there is no point in a thunk.
+#[inline]
+fn speculate_int(op: BinOp, l: &Expr, r: &Expr, env: &Rc<Env>) -> Option<Value> {
+    let int = |e: &Expr| match e {
+        Expr::Int(i) => Some(*i),
+        Expr::Var(d, i) => env_at(env, *d).peek_int(*i),
+        _ => None,
+    };
+    if !matches!(
+        op,
+        BinOp::Add
+            | BinOp::Sub
+            | BinOp::Mul
+            | BinOp::Lt
+            | BinOp::Le
+            | BinOp::Gt
+            | BinOp::Ge
+            | BinOp::Eq
+            | BinOp::Neq
+    ) {
+        return None;
+    }
+    let x = int(l)?;
+    let y = int(r)?;
+    Some(match op {
+        BinOp::Add => Value::Int(x.wrapping_add(y)),
+        BinOp::Sub => Value::Int(x.wrapping_sub(y)),
+        BinOp::Mul => Value::Int(x.wrapping_mul(y)),
+        BinOp::Lt => Value::Bool(x < y),
+        BinOp::Le => Value::Bool(x <= y),
+        BinOp::Gt => Value::Bool(x > y),
+        BinOp::Ge => Value::Bool(x >= y),
+        BinOp::Eq => Value::Bool(x == y),
+        _ => Value::Bool(x != y),
+    })
+}
+
+/// A forced thunk stands for its value.
+fn resolved(v: &Value) -> Option<Value> {
+    match v {
+        Value::Thunk(t) => match &*t.0.borrow() {
+            ThunkState::Done(x) => Some(x.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Nested values that are the very same object compare equal without being
 /// forced, as in Nix (where they are the same `Value*`); this makes `[f] == [f]`
-/// true for a function `f`.
+/// true for a function `f`. A forced thunk is the same object as its value
+/// (in Nix the thunk is overwritten by it).
 fn same_value(a: &Value, b: &Value) -> bool {
+    if same_object(a, b) {
+        return true;
+    }
+    match (resolved(a), resolved(b)) {
+        (Some(x), Some(y)) => same_object(&x, &y),
+        (Some(x), None) => same_object(&x, b),
+        (None, Some(y)) => same_object(a, &y),
+        (None, None) => false,
+    }
+}
+
+fn same_object(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Thunk(x), Value::Thunk(y)) => Rc::ptr_eq(x, y),
         (Value::Lambda(x), Value::Lambda(y)) => Rc::ptr_eq(x, y),

@@ -12,8 +12,192 @@ use crate::compile::{Expr, Lambda};
 use crate::error::{EvalResult, Pos};
 use crate::eval::Evaluator;
 
-/// An attribute name. Names are shared, never copied per use.
-pub type Sym = Rc<str>;
+/// An attribute name: an interned, never freed string (like Nix's symbol
+/// table). Copying or dropping one touches no reference count (attribute
+/// sets are copied wholesale by `//`), and names interned on the same thread
+/// compare equal by pointer; equality falls back to the bytes, so a name
+/// from another thread is still equal to its twin.
+///
+/// It is one thin pointer to a leaked block holding the length (4 bytes,
+/// little-endian) followed by the UTF-8 bytes: an `Attr` is then 32 bytes,
+/// and reading the name touches one cache line, not a header and then the text.
+#[derive(Clone)]
+pub struct Sym(std::ptr::NonNull<u8>);
+
+/// Leaks `[len as u32 LE][bytes]` and returns a pointer to its start.
+fn leak_name(name: &str) -> std::ptr::NonNull<u8> {
+    let len = u32::try_from(name.len()).unwrap_or(u32::MAX);
+    // Names longer than 4 GiB cannot come from a Nix string in practice;
+    // they are cut rather than mis-read.
+    let bytes = &name.as_bytes()[..len as usize];
+    let mut block = Vec::with_capacity(4 + bytes.len());
+    block.extend_from_slice(&len.to_le_bytes());
+    block.extend_from_slice(bytes);
+    let leaked: &'static mut [u8] = Box::leak(block.into_boxed_slice());
+    // A slice's pointer carries provenance over the whole block.
+    std::ptr::NonNull::from(leaked).cast::<u8>()
+}
+
+thread_local! {
+    static SYMBOLS: RefCell<std::collections::HashMap<&'static str, Sym, FxBuild>> =
+        RefCell::new(Default::default());
+}
+
+/// A small fast hash (Fx, as rustc uses) for the symbol table: names are
+/// short and not attacker-chosen in a way that matters for one evaluation.
+#[derive(Default, Clone, Copy)]
+struct FxBuild;
+
+struct Fx(u64);
+
+impl std::hash::BuildHasher for FxBuild {
+    type Hasher = Fx;
+    fn build_hasher(&self) -> Fx {
+        Fx(0)
+    }
+}
+
+impl std::hash::Hasher for Fx {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, b: u8) {
+        self.write(&[b]);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The interned `Sym` for `name`.
+pub fn intern(name: &str) -> Sym {
+    SYMBOLS.with(|t| {
+        let mut t = t.borrow_mut();
+        if let Some(s) = t.get(name) {
+            return s.clone();
+        }
+        let s = Sym(leak_name(name));
+        t.insert(s.as_str(), s.clone());
+        s
+    })
+}
+
+impl Sym {
+    #[inline]
+    pub fn as_str(&self) -> &'static str {
+        let p = self.0.as_ptr();
+        // SAFETY: a `Sym` is only made by `leak_name`, which leaked (never to
+        // be freed or written again) a block of a 4-byte length followed by
+        // that many bytes copied from a `str`: valid UTF-8, in bounds.
+        unsafe {
+            let len = u32::from_le_bytes(*(p as *const [u8; 4])) as usize;
+            std::str::from_utf8_unchecked(std::slice::from_raw_parts(p.add(4), len))
+        }
+    }
+}
+
+impl std::ops::Deref for Sym {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Sym {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for Sym {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Sym {
+    #[inline]
+    fn eq(&self, other: &Sym) -> bool {
+        self.0 == other.0 || self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Sym {}
+
+impl PartialEq<str> for Sym {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Sym {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialOrd for Sym {
+    fn partial_cmp(&self, other: &Sym) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Sym {
+    #[inline]
+    fn cmp(&self, other: &Sym) -> std::cmp::Ordering {
+        if self.0 == other.0 {
+            return std::cmp::Ordering::Equal;
+        }
+        name_cmp(self.as_str(), other.as_str())
+    }
+}
+
+impl std::hash::Hash for Sym {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h)
+    }
+}
+
+impl std::fmt::Display for Sym {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Sym {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl From<&str> for Sym {
+    fn from(s: &str) -> Sym {
+        intern(s)
+    }
+}
+
+impl From<String> for Sym {
+    fn from(s: String) -> Sym {
+        intern(&s)
+    }
+}
+
+impl From<&String> for Sym {
+    fn from(s: &String) -> Sym {
+        intern(s)
+    }
+}
 
 /// String context: the store paths a string refers to, encoded as Nix does
 /// (`/nix/store/x` plain, `=/nix/store/x.drv` whole closure, `!out!/nix/store/x.drv` an output).
@@ -95,6 +279,34 @@ impl Env {
             Slots::Many(v) => v[i].clone(),
         }
     }
+    /// Replaces slot `i`: a thunk forced through a variable is written back
+    /// as its value, so later reads skip the thunk.
+    #[inline]
+    pub fn set(&self, i: usize, v: Value) {
+        match &mut *self.vals.borrow_mut() {
+            Slots::One(x) => *x = v,
+            Slots::Many(x) => x[i] = v,
+        }
+    }
+    /// Slot `i` if it already holds an integer (directly or as a forced
+    /// thunk), without evaluating anything.
+    #[inline]
+    pub fn peek_int(&self, i: usize) -> Option<i64> {
+        let b = self.vals.borrow();
+        // A frame still being filled (let, rec) has no slots yet.
+        let v = match &*b {
+            Slots::One(v) => Some(v),
+            Slots::Many(v) => v.get(i),
+        }?;
+        match v {
+            Value::Int(n) => Some(*n),
+            Value::Thunk(t) => match &*t.0.borrow() {
+                ThunkState::Done(Value::Int(n)) => Some(*n),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
     /// Calls `f` with all slots.
     pub fn with_vals<T>(&self, f: impl FnOnce(&[Value]) -> T) -> T {
         match &*self.vals.borrow() {
@@ -107,8 +319,31 @@ impl Env {
 /// Native lazy computation used by builtins that return lazy structure.
 pub type NativeThunk = Rc<dyn Fn(&mut Evaluator) -> EvalResult<Value>>;
 
+/// The shared part of the elements of a lazily mapped list or set: element
+/// `i` is a `ThunkState::Bulk` pointing here, one allocation per element
+/// rather than a thunk plus its own application record.
+pub enum Bulk {
+    /// `genList f n`: element `i` is `f i`.
+    GenList { f: Value, pos: Pos },
+    /// `map f list`: element `i` is `f list[i]`.
+    Map {
+        f: Value,
+        list: Rc<Vec<Value>>,
+        pos: Pos,
+    },
+    /// `mapAttrs f set`: attribute `i` is `f name value` (the name string is
+    /// made only when the value is forced).
+    MapAttrs {
+        f: Value,
+        attrs: Rc<Attrs>,
+        pos: Pos,
+    },
+}
+
 pub enum ThunkState {
     Pending(&'static Expr, Rc<Env>),
+    /// Element `.1` of a lazily mapped list or set.
+    Bulk(Rc<Bulk>, usize),
     /// `f arg` (from `map`, `genList`, ...); boxed so that the common
     /// states stay two words and a thunk fits a 48-byte allocation.
     Apply(Box<(Value, Value, Pos)>),
@@ -128,6 +363,34 @@ pub struct Attr {
     pub pos: Pos,
 }
 
+/// Orders attribute names as `str`'s `Ord` does (bytewise), faster for the
+/// short names attribute sets hold: the same string compares equal at once,
+/// and eight bytes are compared at a time, without a call to `memcmp`.
+#[inline]
+pub fn name_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if std::ptr::eq(a, b) {
+        return std::cmp::Ordering::Equal;
+    }
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_be_bytes(a[i..i + 8].try_into().unwrap_or([0; 8]));
+        let y = u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        if x != y {
+            return x.cmp(&y);
+        }
+        i += 8;
+    }
+    while i < n {
+        if a[i] != b[i] {
+            return a[i].cmp(&b[i]);
+        }
+        i += 1;
+    }
+    a.len().cmp(&b.len())
+}
+
 /// An attribute set; invariant: `attrs` is sorted by name with no duplicates.
 #[derive(Clone, Default)]
 pub struct Attrs {
@@ -141,15 +404,18 @@ impl Attrs {
     pub fn get_attr(&self, name: &str) -> Option<&Attr> {
         self.find(name).map(|i| &self.attrs[i])
     }
+    #[inline]
     pub fn find(&self, name: &str) -> Option<usize> {
-        self.attrs.binary_search_by(|a| (*a.name).cmp(name)).ok()
+        self.attrs
+            .binary_search_by(|a| name_cmp(&a.name, name))
+            .ok()
     }
     /// Builds from unsorted attrs; later duplicates win (as in listToAttrs, earlier wins: caller handles).
     pub fn from_sorted(attrs: Vec<Attr>) -> Attrs {
         Attrs { attrs }
     }
     pub fn from_unsorted(mut attrs: Vec<Attr>) -> Attrs {
-        attrs.sort_by(|a, b| a.name.cmp(&b.name));
+        attrs.sort_by(|a, b| name_cmp(&a.name, &b.name));
         attrs.dedup_by(|later, earlier| later.name == earlier.name);
         Attrs { attrs }
     }
@@ -249,3 +515,4 @@ impl Value {
 // `EvalResult<Value>` comes back in two registers.
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
 const _: () = assert!(std::mem::size_of::<ThunkState>() == 24);
+const _: () = assert!(std::mem::size_of::<Attr>() == 32);
