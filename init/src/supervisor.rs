@@ -852,8 +852,19 @@ impl Manager {
             }
             let ordered = self.engine.ordered_after(&n).any(|a| *a == d);
             let st = self.state_of(&d);
+            // A required oneshot (modprobe@.service) that ran to a clean end is inactive
+            // again, yet its job succeeded: that satisfies Requires=, as in systemd.
+            let ran_clean = st == ActiveState::Inactive
+                && u.deps.requires.contains(&d)
+                && !u.deps.requisite.contains(&d)
+                && !u.deps.binds_to.contains(&d)
+                && self
+                    .rt
+                    .get(&d)
+                    .is_some_and(|r| r.last_start.is_some() && r.result.is_none());
             if (ordered || u.deps.requisite.contains(&d))
                 && !st.is_active()
+                && !ran_clean
                 && !self.engine.has_job(&d)
             {
                 self.rt.entry(n.clone()).or_default().result =

@@ -795,3 +795,24 @@ fn generation_layout_activate_and_boot_marker() {
     );
     s.poweroff();
 }
+
+#[test]
+fn required_oneshot_that_finished_satisfies_dependents() {
+    // Like modprobe@.service before sys-kernel-config.mount: the required oneshot runs to
+    // its end (its failure ignored by `-`) and is inactive again when the dependent starts.
+    let mut s = System::new(&[
+        ("load.service", "[Service]\nType=oneshot\nExecStart=-/bin/sh -c 'echo loading; exit 1'\n"),
+        ("user.service", "[Unit]\nRequires=load.service\nAfter=load.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo used\n[Install]\nWantedBy=multi-user.target\n"),
+    ]);
+    s.boot();
+    s.wait_ready();
+    assert!(s.log("load.service").contains("loading"));
+    assert_eq!(s.active("load.service"), "inactive");
+    assert_eq!(
+        s.active("user.service"),
+        "active",
+        "{}",
+        s.log("user.service")
+    );
+    s.poweroff();
+}
