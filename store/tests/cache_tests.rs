@@ -188,6 +188,90 @@ fn file_push_then_substitute_every_compression() {
     }
 }
 
+/// What an import batch stages is invisible until it commits: not valid,
+/// not at its final name; a batch dropped without committing leaves
+/// nothing; paths referring to each other register together.
+#[test]
+fn import_batch_registers_only_on_commit() {
+    let f = fixture();
+    let dir = TempDir::new().expect("tempdir");
+    let dest = open_store(dir.path());
+    let expect = |p: &StorePath| {
+        let i = f.store.path_info(p).expect("query").expect("valid");
+        b8g_store::local::NarExpectation {
+            path: p.clone(),
+            nar_hash: i.nar_hash,
+            nar_size: i.nar_size,
+            references: i.references,
+            deriver: i.deriver,
+            signatures: i.signatures,
+            ca: i.ca,
+        }
+    };
+    let store_entries = || -> BTreeSet<String> {
+        fs::read_dir(dest.real_store_dir())
+            .expect("read store")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n != ".links")
+            .collect()
+    };
+
+    // Dropped without commit: nothing valid, no temporary left.
+    {
+        let batch = dest.import_batch().expect("batch");
+        let staged = batch
+            .stage_nar(&mut &nar_of(&f.store, &f.tree)[..], expect(&f.tree))
+            .expect("stage");
+        assert!(staged);
+        assert_eq!(batch.len(), 1);
+        assert!(!dest.is_valid(&f.tree).expect("query"));
+        assert!(!dest.real_path(&f.tree).exists());
+    }
+    assert!(store_entries().is_empty(), "{:?}", store_entries());
+
+    // A NAR that does not match is refused and leaves nothing.
+    let batch = dest.import_batch().expect("batch");
+    let mut wrong = expect(&f.dep);
+    wrong.nar_size += 1;
+    let err = batch
+        .stage_nar(&mut &nar_of(&f.store, &f.dep)[..], wrong)
+        .expect_err("a size mismatch is refused");
+    assert!(err.to_string().contains("size"), "{err}");
+    assert!(batch.is_empty());
+
+    // The whole closure in one batch, referrers staged before references.
+    for p in [&f.top, &f.built, &f.dep, &f.tree] {
+        assert!(batch
+            .stage_nar(&mut &nar_of(&f.store, p)[..], expect(p))
+            .expect("stage"));
+    }
+    assert!(!dest.is_valid(&f.top).expect("query"));
+    let registered: BTreeSet<StorePath> = batch.commit().expect("commit").into_iter().collect();
+    let all: BTreeSet<StorePath> = [&f.top, &f.built, &f.dep, &f.tree]
+        .into_iter()
+        .cloned()
+        .collect();
+    assert_eq!(registered, all);
+    for p in &all {
+        assert_eq!(nar_of(&f.store, p), nar_of(&dest, p));
+        let info = dest.path_info(p).expect("query").expect("valid");
+        assert_eq!(info.references, expect(p).references);
+    }
+    let names: BTreeSet<String> = all.iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        store_entries(),
+        names,
+        "only the committed paths, no temporaries"
+    );
+
+    // Staging a valid path reads nothing and commits nothing.
+    let batch = dest.import_batch().expect("batch");
+    assert!(!batch
+        .stage_nar(&mut &b""[..], expect(&f.top))
+        .expect("valid already"));
+    assert!(batch.commit().expect("commit").is_empty());
+}
+
 #[test]
 fn push_skips_what_the_cache_has() {
     let f = fixture();

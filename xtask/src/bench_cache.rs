@@ -22,7 +22,7 @@
 //!   out) into an empty store.
 //!
 //! `--zstd-level N` sets the zstd level of b8g's pushes and of the server the
-//! HTTP pulls read from (default 3, as Nix's); the cache sizes printed show
+//! HTTP pulls read from (default 1; Nix compresses at 3); the cache sizes printed show
 //! what a lower level costs.
 //!
 //! Ratios are "nix copy time / b8g time" (above 1: b8g is faster). Pulled
@@ -49,6 +49,9 @@ struct Options {
     zstd_level: Option<String>,
     b8g: Option<PathBuf>,
     source: PathBuf,
+    /// Run the `file://` legs, the HTTP legs.
+    file: bool,
+    http: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Options> {
@@ -60,6 +63,8 @@ fn parse_args(args: &[String]) -> Result<Options> {
         zstd_level: None,
         b8g: None,
         source: PathBuf::from("/usr/lib"),
+        file: true,
+        http: true,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -72,9 +77,21 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--b8g" => o.b8g = Some(PathBuf::from(value(a)?)),
             "--zstd-level" => o.zstd_level = Some(value(a)?.clone()),
             "--source" => o.source = PathBuf::from(value(a)?),
+            "--legs" => {
+                let legs = value(a)?.clone();
+                o.file = false;
+                o.http = false;
+                for leg in legs.split(',') {
+                    match leg {
+                        "file" => o.file = true,
+                        "http" => o.http = true,
+                        other => bail!("--legs: unknown leg {other:?} (file, http)"),
+                    }
+                }
+            }
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: cargo xtask bench cache [--mib N] [--source DIR] [--jobs N] [--zstd-level N] [--b8g BIN] [--dir DIR] [--keep]"
+                    "usage: cargo xtask bench cache [--mib N] [--source DIR] [--jobs N] [--zstd-level N] [--legs file,http] [--b8g BIN] [--dir DIR] [--keep]"
                 );
                 std::process::exit(0);
             }
@@ -113,14 +130,34 @@ fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Runs `cmd` then `sync`; returns the wall time of both.
-fn timed(what: &str, cmd: &mut Command) -> Result<f64> {
+/// CPU seconds (user + system) of this process's waited-for children so far.
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(ru.ru_utime) + secs(ru.ru_stime)
+}
+
+/// Wall and CPU seconds of one leg.
+#[derive(Clone, Copy)]
+struct Took {
+    wall: f64,
+    cpu: f64,
+}
+
+/// Runs `cmd` then `sync`; returns the wall time of both and the CPU time
+/// of `cmd`, plus what `server` (the HTTP cache of the leg) spent meanwhile.
+fn timed(what: &str, cmd: &mut Command, server: Option<&Server>) -> Result<Took> {
+    let (cpu0, srv0) = (children_cpu(), server.map_or(0.0, Server::cpu));
     let t = Instant::now();
     output(cmd).with_context(|| what.to_owned())?;
     output(&mut Command::new("sync"))?;
-    let s = t.elapsed().as_secs_f64();
-    eprintln!("  {what}: {s:.2} s");
-    Ok(s)
+    let wall = t.elapsed().as_secs_f64();
+    let cpu = children_cpu() - cpu0 + server.map_or(0.0, Server::cpu) - srv0;
+    eprintln!("  {what}: {wall:.2} s, CPU {cpu:.2} s");
+    Ok(Took { wall, cpu })
 }
 
 /// The files to copy under `source`, sorted, with their sizes.
@@ -263,6 +300,22 @@ impl Server {
     }
 }
 
+impl Server {
+    /// CPU seconds (user + system) the server has used so far.
+    fn cpu(&self) -> f64 {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{}/stat", self.child.id())) else {
+            return 0.0;
+        };
+        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        (ticks(11) + ticks(12)) as f64 / hz
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -365,172 +418,180 @@ fn bench(o: &Options, bin: &Path, w: &Path) -> Result<()> {
         "b8g and Nix made different store paths for the same trees"
     );
     let paths: Vec<&str> = ours.iter().map(String::as_str).collect();
-    let mut rows: Vec<(&str, f64, f64)> = Vec::new();
+    let mut rows: Vec<(&str, Took, Took)> = Vec::new();
 
     eprintln!("cp -a + sync");
     let cp = timed(
         "cp -a",
         Command::new("cp").arg("-a").arg(&src).arg(w.join("cp-dst")),
+        None,
     )?;
 
-    eprintln!("file:// push");
-    let nix_cache = w.join("nix-cache");
-    let to = format!(
-        "file://{}?compression=zstd&secret-key={sk_s}",
-        nix_cache.display()
-    );
-    let mut c = nix(&["copy", "--store", &nix_src, "--to", &to]);
-    c.args(&paths);
-    let n = timed("nix copy --to file://", &mut c)?;
-    let b8g_cache = w.join("b8g-cache");
-    let b8g_cache_url = format!("file://{}", b8g_cache.display());
-    let mut c = b8g(
-        bin,
-        &b8g_src,
-        &["-q", "cache", "push", &b8g_cache_url, "--key", sk_s],
-    );
-    if let Some(j) = &o.jobs {
-        c.args(["--jobs", j]);
-    }
-    if let Some(l) = &o.zstd_level {
-        c.args(["--zstd-level", l]);
-    }
-    c.args(&paths);
-    let b = timed("b8g cache push file://", &mut c)?;
-    rows.push(("push file://", n, b));
-    eprintln!(
-        "  cache sizes: nix {} MiB, b8g {} MiB",
-        du(&nix_cache)? >> 20,
-        du(&b8g_cache)? >> 20
-    );
-
-    eprintln!("file:// pull");
-    let nix_dst = format!("local?root={}", w.join("nix-dst-file").display());
-    let mut c = nix(&[
-        "copy",
-        "--from",
-        &format!("file://{}", nix_cache.display()),
-        "--to",
-        &nix_dst,
-        "--option",
-        "trusted-public-keys",
-        &pk_text,
-    ]);
-    c.args(&paths);
-    let n = timed("nix copy --from file://", &mut c)?;
-    let b8g_dst_file = w.join("b8g-dst-file");
-    let mut c = b8g(bin, &b8g_dst_file, &["-q", "cache", "pull", &b8g_cache_url]);
-    // Paths before the option, which takes any number of values.
-    c.args(&paths).args(["--trusted-public-keys", &pk_text]);
-    let b = timed("b8g cache pull file://", &mut c)?;
-    rows.push(("pull file://", n, b));
-
-    eprintln!("HTTP push (to b8g cache serve of an empty store, which imports)");
-    let token_file = w.join("token");
-    fs::write(&token_file, PUSH_TOKEN)?;
-    let token_s = token_file.to_str().context("UTF-8 path")?;
-    let serve_push = |root: &Path| -> Result<Server> {
-        Server::start(b8g(
+    let mut pulled: Vec<PathBuf> = Vec::new();
+    if o.file {
+        eprintln!("file:// push");
+        let nix_cache = w.join("nix-cache");
+        let to = format!(
+            "file://{}?compression=zstd&secret-key={sk_s}",
+            nix_cache.display()
+        );
+        let mut c = nix(&["copy", "--store", &nix_src, "--to", &to]);
+        c.args(&paths);
+        let n = timed("nix copy --to file://", &mut c, None)?;
+        let b8g_cache = w.join("b8g-cache");
+        let b8g_cache_url = format!("file://{}", b8g_cache.display());
+        let mut c = b8g(
             bin,
-            root,
-            &[
-                "cache",
-                "serve",
-                "--port",
-                "0",
-                "--push-token-file",
-                token_s,
-            ],
-        ))
-    };
-    let nix_target = serve_push(&w.join("srv-nix-push"))?;
-    let netrc = w.join("netrc");
-    let host = nix_target
-        .url
-        .trim_start_matches("http://")
-        .split(':')
-        .next()
-        .unwrap_or("127.0.0.1")
-        .to_owned();
-    fs::write(
-        &netrc,
-        format!("machine {host} login b8g password {PUSH_TOKEN}\n"),
-    )?;
-    let mut c = nix(&[
-        "copy",
-        "--store",
-        &nix_src,
-        "--option",
-        "netrc-file",
-        netrc.to_str().context("UTF-8 path")?,
-        "--to",
-        &format!("{}?compression=zstd&secret-key={sk_s}", nix_target.url),
-    ]);
-    c.args(&paths);
-    let n = timed("nix copy --to http://", &mut c)?;
-    drop(nix_target);
-    let b8g_target = serve_push(&w.join("srv-b8g-push"))?;
-    let mut c = b8g(
-        bin,
-        &b8g_src,
-        &[
-            "-q",
-            "cache",
-            "push",
-            &b8g_target.url,
-            "--key",
-            sk_s,
-            "--token",
-            PUSH_TOKEN,
-        ],
-    );
-    if let Some(j) = &o.jobs {
-        c.args(["--jobs", j]);
-    }
-    if let Some(l) = &o.zstd_level {
-        c.args(["--zstd-level", l]);
-    }
-    c.args(&paths);
-    let b = timed("b8g cache push http://", &mut c)?;
-    drop(b8g_target);
-    rows.push(("push http://", n, b));
+            &b8g_src,
+            &["-q", "cache", "push", &b8g_cache_url, "--key", sk_s],
+        );
+        if let Some(j) = &o.jobs {
+            c.args(["--jobs", j]);
+        }
+        if let Some(l) = &o.zstd_level {
+            c.args(["--zstd-level", l]);
+        }
+        c.args(&paths);
+        let b = timed("b8g cache push file://", &mut c, None)?;
+        rows.push(("push file://", n, b));
+        eprintln!(
+            "  cache sizes: nix {} MiB, b8g {} MiB",
+            du(&nix_cache)? >> 20,
+            du(&b8g_cache)? >> 20
+        );
 
-    eprintln!("HTTP pull (from b8g cache serve of the source store, compressing on the fly)");
-    let mut serve = b8g(
-        bin,
-        &b8g_src,
-        &["cache", "serve", "--port", "0", "--key", sk_s],
-    );
-    if let Some(l) = &o.zstd_level {
-        serve.args(["--zstd-level", l]);
+        eprintln!("file:// pull");
+        let nix_dst = format!("local?root={}", w.join("nix-dst-file").display());
+        let mut c = nix(&[
+            "copy",
+            "--from",
+            &format!("file://{}", nix_cache.display()),
+            "--to",
+            &nix_dst,
+            "--option",
+            "trusted-public-keys",
+            &pk_text,
+        ]);
+        c.args(&paths);
+        let n = timed("nix copy --from file://", &mut c, None)?;
+        let b8g_dst_file = w.join("b8g-dst-file");
+        let mut c = b8g(bin, &b8g_dst_file, &["-q", "cache", "pull", &b8g_cache_url]);
+        // Paths before the option, which takes any number of values.
+        c.args(&paths).args(["--trusted-public-keys", &pk_text]);
+        let b = timed("b8g cache pull file://", &mut c, None)?;
+        rows.push(("pull file://", n, b));
+        pulled.push(b8g_dst_file);
     }
-    let source_server = Server::start(serve)?;
-    let nix_dst_http = format!("local?root={}", w.join("nix-dst-http").display());
-    let mut c = nix(&[
-        "copy",
-        "--from",
-        &source_server.url,
-        "--to",
-        &nix_dst_http,
-        "--option",
-        "trusted-public-keys",
-        &pk_text,
-    ]);
-    c.args(&paths);
-    let n = timed("nix copy --from http://", &mut c)?;
-    let b8g_dst_http = w.join("b8g-dst-http");
-    let mut c = b8g(
-        bin,
-        &b8g_dst_http,
-        &["-q", "cache", "pull", &source_server.url],
-    );
-    c.args(&paths).args(["--trusted-public-keys", &pk_text]);
-    let b = timed("b8g cache pull http://", &mut c)?;
-    drop(source_server);
-    rows.push(("pull http://", n, b));
+
+    if o.http {
+        eprintln!("HTTP push (to b8g cache serve of an empty store, which imports)");
+        let token_file = w.join("token");
+        fs::write(&token_file, PUSH_TOKEN)?;
+        let token_s = token_file.to_str().context("UTF-8 path")?;
+        let serve_push = |root: &Path| -> Result<Server> {
+            Server::start(b8g(
+                bin,
+                root,
+                &[
+                    "cache",
+                    "serve",
+                    "--port",
+                    "0",
+                    "--push-token-file",
+                    token_s,
+                ],
+            ))
+        };
+        let nix_target = serve_push(&w.join("srv-nix-push"))?;
+        let netrc = w.join("netrc");
+        let host = nix_target
+            .url
+            .trim_start_matches("http://")
+            .split(':')
+            .next()
+            .unwrap_or("127.0.0.1")
+            .to_owned();
+        fs::write(
+            &netrc,
+            format!("machine {host} login b8g password {PUSH_TOKEN}\n"),
+        )?;
+        let mut c = nix(&[
+            "copy",
+            "--store",
+            &nix_src,
+            "--option",
+            "netrc-file",
+            netrc.to_str().context("UTF-8 path")?,
+            "--to",
+            &format!("{}?compression=zstd&secret-key={sk_s}", nix_target.url),
+        ]);
+        c.args(&paths);
+        let n = timed("nix copy --to http://", &mut c, Some(&nix_target))?;
+        drop(nix_target);
+        let b8g_target = serve_push(&w.join("srv-b8g-push"))?;
+        let mut c = b8g(
+            bin,
+            &b8g_src,
+            &[
+                "-q",
+                "cache",
+                "push",
+                &b8g_target.url,
+                "--key",
+                sk_s,
+                "--token",
+                PUSH_TOKEN,
+            ],
+        );
+        if let Some(j) = &o.jobs {
+            c.args(["--jobs", j]);
+        }
+        if let Some(l) = &o.zstd_level {
+            c.args(["--zstd-level", l]);
+        }
+        c.args(&paths);
+        let b = timed("b8g cache push http://", &mut c, Some(&b8g_target))?;
+        drop(b8g_target);
+        rows.push(("push http://", n, b));
+
+        eprintln!("HTTP pull (from b8g cache serve of the source store, compressing on the fly)");
+        let mut serve = b8g(
+            bin,
+            &b8g_src,
+            &["cache", "serve", "--port", "0", "--key", sk_s],
+        );
+        if let Some(l) = &o.zstd_level {
+            serve.args(["--zstd-level", l]);
+        }
+        let source_server = Server::start(serve)?;
+        let nix_dst_http = format!("local?root={}", w.join("nix-dst-http").display());
+        let mut c = nix(&[
+            "copy",
+            "--from",
+            &source_server.url,
+            "--to",
+            &nix_dst_http,
+            "--option",
+            "trusted-public-keys",
+            &pk_text,
+        ]);
+        c.args(&paths);
+        let n = timed("nix copy --from http://", &mut c, Some(&source_server))?;
+        let b8g_dst_http = w.join("b8g-dst-http");
+        let mut c = b8g(
+            bin,
+            &b8g_dst_http,
+            &["-q", "cache", "pull", &source_server.url],
+        );
+        c.args(&paths).args(["--trusted-public-keys", &pk_text]);
+        let b = timed("b8g cache pull http://", &mut c, Some(&source_server))?;
+        drop(source_server);
+        rows.push(("pull http://", n, b));
+        pulled.push(b8g_dst_http);
+    }
 
     // Not timed: what b8g pulled is complete and intact.
-    for dst in [&b8g_dst_file, &b8g_dst_http] {
+    for dst in &pulled {
         output(&mut b8g(
             bin,
             dst,
@@ -539,24 +600,47 @@ fn bench(o: &Options, bin: &Path, w: &Path) -> Result<()> {
         .with_context(|| format!("verifying {}", dst.display()))?;
     }
 
+    let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let level = o.zstd_level.clone().unwrap_or_else(|| "default".to_owned());
     println!();
     println!(
-        "cache bench: {} MiB in {} store paths ({} files from {}); cp -a + sync {cp:.2} s",
+        "cache bench: {} MiB in {} store paths ({} files from {}); cp -a + sync {:.2} s; \
+         b8g zstd level {level}, Nix zstd (level 3); load average {}",
         data >> 20,
         paths.len(),
         files.len(),
-        o.source.display()
+        o.source.display(),
+        cp.wall,
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
-        "{:<14} {:>12} {:>10} {:>16} {:>14}",
-        "", "nix copy (s)", "b8g (s)", "nix/b8g (>1 ok)", "b8g / cp -a"
+        "{:<14} {:>12} {:>10} {:>16} {:>14} {:>14} {:>12} {:>12}",
+        "",
+        "nix copy (s)",
+        "b8g (s)",
+        "nix/b8g (>1 ok)",
+        "b8g / cp -a",
+        "nix CPU (s)",
+        "b8g CPU (s)",
+        "CPU nix/b8g"
     );
     for (what, n, b) in rows {
         println!(
-            "{what:<14} {n:>12.2} {b:>10.2} {:>16.2} {:>14.2}",
-            n / b,
-            b / cp
+            "{what:<14} {:>12.2} {:>10.2} {:>16.2} {:>14.2} {:>14.2} {:>12.2} {:>12.2}",
+            n.wall,
+            b.wall,
+            n.wall / b.wall,
+            b.wall / cp.wall,
+            n.cpu,
+            b.cpu,
+            n.cpu / b.cpu.max(0.01)
         );
     }
+    println!(
+        "(wall times include a final sync; CPU is user + system of the client and, for HTTP, of the server)"
+    );
     Ok(())
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use super::{BinaryCache, CacheError, CacheReader, Upload};
@@ -140,7 +141,6 @@ impl BinaryCache for FileCache {
         tmp.as_file_mut().flush().map_err(self.io("write", file))?;
         tmp.as_file().sync_all().map_err(self.io("sync", file))?;
         // Caches are shared read-only by others (Nix writes them 0644 too).
-        use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
             .map_err(self.io("chmod", file))?;
         tmp.persist(&path)
@@ -161,18 +161,62 @@ impl BinaryCache for FileCache {
         _content_type: &str,
     ) -> Result<(), CacheError> {
         let path = self.resolve(file)?;
+        // NAR names are content hashes: a file already there has these bytes,
+        // and it may be durable already; keep it rather than replace it by a
+        // copy that is not flushed yet.
+        if path.exists() {
+            return Ok(());
+        }
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(self.io("create directory for", file))?;
         }
-        staged.as_file().sync_all().map_err(self.io("sync", file))?;
-        use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(staged.path(), fs::Permissions::from_mode(0o644))
             .map_err(self.io("chmod", file))?;
         // A rename within one filesystem: readers see the whole file or none.
+        // Not flushed here: see `BinaryCache::sync`.
         staged
             .persist(&path)
             .map_err(|e| self.io("rename", file)(e.error))?;
         Ok(())
+    }
+
+    fn sync(&self) -> Result<(), CacheError> {
+        // One flush of the cache's file system instead of one per file.
+        let dir = File::open(&self.root).map_err(self.io("open", ""))?;
+        rustix::fs::syncfs(&dir).map_err(|e| self.io("flush", "")(e.into()))
+    }
+
+    fn put_all(
+        &self,
+        waves: &[Vec<(String, Vec<u8>)>],
+        _content_type: &str,
+    ) -> Result<(), CacheError> {
+        // Write every file under a temporary name, flush once, then rename
+        // them in order (earlier waves first) and flush the renames.
+        let mut temps = Vec::new();
+        for (file, data) in waves.iter().flatten() {
+            let path = self.resolve(file)?;
+            let dir = path.parent().unwrap_or(&self.root).to_owned();
+            fs::create_dir_all(&dir).map_err(self.io("create directory for", file))?;
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".tmp-")
+                .permissions(fs::Permissions::from_mode(0o644))
+                .tempfile_in(&dir)
+                .map_err(self.io("create", file))?;
+            tmp.as_file_mut()
+                .write_all(data)
+                .map_err(self.io("write", file))?;
+            temps.push((file, path, tmp));
+        }
+        if temps.is_empty() {
+            return Ok(());
+        }
+        self.sync()?;
+        for (file, path, tmp) in temps {
+            tmp.persist(&path)
+                .map_err(|e| self.io("rename", file)(e.error))?;
+        }
+        self.sync()
     }
 
     fn list_narinfos(&self) -> Result<Vec<String>, CacheError> {

@@ -22,6 +22,8 @@ pub const LIST_ENDPOINT: &str = "_b8g/narinfos";
 const ATTEMPTS: u32 = 3;
 /// HEAD requests in flight at once when the server has no batch query.
 const HEAD_PARALLELISM: usize = 8;
+/// narinfo uploads in flight at once.
+const PUT_PARALLELISM: usize = 8;
 
 /// A cache reached over HTTP.
 pub struct HttpCache {
@@ -39,6 +41,8 @@ impl HttpCache {
             // Between two reads of a response, not for the whole download.
             .timeout_read(Duration::from_secs(60))
             .timeout_write(Duration::from_secs(60))
+            // Keep-alive for every parallel worker, not one connection per host.
+            .max_idle_connections_per_host(32)
             .build();
         HttpCache {
             base: url.trim_end_matches('/').to_owned(),
@@ -211,6 +215,54 @@ impl BinaryCache for HttpCache {
             }
             req.send(&mut *data).map_err(Box::new)
         })?;
+        Ok(())
+    }
+
+    fn put_all(
+        &self,
+        waves: &[Vec<(String, Vec<u8>)>],
+        content_type: &str,
+    ) -> Result<(), CacheError> {
+        // A b8g server imports a path when its narinfo arrives: parallel
+        // requests let it import several at once.
+        for wave in waves {
+            let next = Mutex::new(wave.iter());
+            let first_error = Mutex::new(None);
+            std::thread::scope(|s| {
+                for _ in 0..PUT_PARALLELISM.min(wave.len()) {
+                    s.spawn(|| loop {
+                        if first_error
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .is_some()
+                        {
+                            return;
+                        }
+                        let Some((file, data)) =
+                            next.lock().unwrap_or_else(|p| p.into_inner()).next()
+                        else {
+                            return;
+                        };
+                        let r = self.put(
+                            file,
+                            &mut std::io::Cursor::new(data),
+                            data.len() as u64,
+                            content_type,
+                        );
+                        if let Err(e) = r {
+                            first_error
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                            return;
+                        }
+                    });
+                }
+            });
+            if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+                return Err(e);
+            }
+        }
         Ok(())
     }
 

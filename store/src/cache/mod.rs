@@ -143,6 +143,9 @@ pub trait BinaryCache: Send + Sync {
 
     /// Stores `file` from `staged`, a complete file created in
     /// [`BinaryCache::staging_dir`]. The default uploads it with [`BinaryCache::put`].
+    /// A local cache renames it into place without flushing it: the file is
+    /// durable only after [`BinaryCache::sync`], which a pusher calls once for
+    /// all its NARs before it writes any narinfo that points to them.
     fn put_staged(
         &self,
         file: &str,
@@ -158,6 +161,34 @@ pub trait BinaryCache: Send + Sync {
         let size = staged.as_file().metadata().map_err(io_err)?.len();
         let mut f = io::BufReader::with_capacity(1 << 16, staged.reopen().map_err(io_err)?);
         self.put(file, &mut f, size, content_type)
+    }
+
+    /// Makes everything stored so far durable (a local cache flushes its file
+    /// system once; a remote one is durable when a request succeeds).
+    fn sync(&self) -> Result<(), CacheError> {
+        Ok(())
+    }
+
+    /// Stores small files (narinfos) in `waves`: no file of a wave is visible
+    /// before every file of the earlier waves is stored, and each file is
+    /// complete or absent. When it returns, all are durable. The default
+    /// puts them one after another; a local cache writes them all, flushes
+    /// once and renames them into place in order; an HTTP cache sends each
+    /// wave's files in parallel.
+    fn put_all(
+        &self,
+        waves: &[Vec<(String, Vec<u8>)>],
+        content_type: &str,
+    ) -> Result<(), CacheError> {
+        for (file, data) in waves.iter().flatten() {
+            self.put(
+                file,
+                &mut io::Cursor::new(data),
+                data.len() as u64,
+                content_type,
+            )?;
+        }
+        Ok(())
     }
 
     /// The base names of every `.narinfo` in the cache (for verification);

@@ -6,6 +6,13 @@
 //! are missing. NARs go largest first (the long uploads start early and
 //! small ones fill the gaps), several at a time; what the cache already has
 //! is found with one batched query and skipped.
+//!
+//! Each NAR is serialised, hashed, compressed and hashed again in one pass
+//! straight into its file. A local cache is flushed to disk twice per push
+//! (one `syncfs` after all NARs, one after all narinfos) instead of once per
+//! file; a remote cache gets each narinfo as soon as its NAR and its
+//! references' narinfos are in, so a b8g server imports paths while the
+//! next NARs are still being compressed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufWriter, Seek, Write};
@@ -27,7 +34,7 @@ pub struct PushOptions<'a> {
     /// Push the closure of the given paths (what a client needs), not only them.
     pub closure: bool,
     pub compression: Compression,
-    /// zstd level (default [`compress::ZSTD_LEVEL`], Nix's default too).
+    /// zstd level (default [`compress::ZSTD_LEVEL`]; Nix uses 3).
     pub zstd_level: i32,
     /// Signs each narinfo (in addition to the signatures the store already has).
     pub key: Option<&'a SecretKey>,
@@ -130,6 +137,30 @@ pub(crate) fn topo_order(infos: &BTreeMap<StorePath, BTreeSet<StorePath>>) -> Ve
         visit(p, infos, &mut done, &mut out);
     }
     out
+}
+
+/// `graph`'s paths in waves: each path's references (other than itself)
+/// are in earlier waves; within a wave, paths are sorted.
+pub(crate) fn waves_of(graph: &BTreeMap<StorePath, BTreeSet<StorePath>>) -> Vec<Vec<StorePath>> {
+    let mut placed: BTreeSet<&StorePath> = BTreeSet::new();
+    let mut left: Vec<&StorePath> = graph.keys().collect();
+    let mut waves = Vec::new();
+    while !left.is_empty() {
+        let (ready, rest): (Vec<&StorePath>, Vec<&StorePath>) = left.into_iter().partition(|p| {
+            graph[*p]
+                .iter()
+                .all(|r| r == *p || !graph.contains_key(r) || placed.contains(r))
+        });
+        if ready.is_empty() {
+            // Only a cycle, which a store cannot hold; keep them together.
+            waves.push(rest.into_iter().cloned().collect());
+            break;
+        }
+        placed.extend(ready.iter().copied());
+        waves.push(ready.into_iter().cloned().collect());
+        left = rest;
+    }
+    waves
 }
 
 /// The narinfo for `info` with its NAR at `url`; signed with `key` if given.
@@ -283,6 +314,65 @@ fn upload_nar(
     )
 }
 
+/// narinfos of a push: waiting for their references, or sent.
+#[derive(Default)]
+struct Narinfos {
+    /// NAR uploaded, narinfo not sent yet.
+    uploaded: BTreeMap<StorePath, NarInfo>,
+    /// Sent, in the order they were (references before referrers).
+    sent: Vec<StorePath>,
+    sent_set: BTreeSet<StorePath>,
+    /// The narinfos sent.
+    infos: BTreeMap<StorePath, NarInfo>,
+}
+
+/// Sends every narinfo whose NAR is uploaded and whose references (among
+/// the paths being pushed) have their narinfos in the cache, until none is
+/// left ready.
+fn send_ready(
+    store: &LocalStore,
+    cache: &dyn BinaryCache,
+    pushing: &BTreeSet<&StorePath>,
+    state: &Mutex<Narinfos>,
+) -> Result<(), PushError> {
+    loop {
+        let ready: Vec<(StorePath, NarInfo)> = {
+            let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+            let ready: Vec<StorePath> = st
+                .uploaded
+                .iter()
+                .filter(|(p, ni)| {
+                    ni.references
+                        .iter()
+                        .all(|r| r == *p || !pushing.contains(r) || st.sent_set.contains(r))
+                })
+                .map(|(p, _)| p.clone())
+                .collect();
+            ready
+                .into_iter()
+                .filter_map(|p| st.uploaded.remove(&p).map(|ni| (p, ni)))
+                .collect()
+        };
+        if ready.is_empty() {
+            return Ok(());
+        }
+        for (p, ni) in ready {
+            let text = ni.to_text(store.store_dir());
+            let sent = cache.put(
+                &narinfo_file(&p),
+                &mut io::Cursor::new(text.as_bytes()),
+                text.len() as u64,
+                "text/x-nix-narinfo",
+            );
+            sent?;
+            let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+            st.sent_set.insert(p.clone());
+            st.sent.push(p.clone());
+            st.infos.insert(p, ni);
+        }
+    }
+}
+
 /// Pushes `paths` (and, with `opts.closure`, everything they refer to) to `cache`.
 pub fn push(
     store: &LocalStore,
@@ -359,9 +449,22 @@ pub fn push(
         });
     }
 
+    // A local cache takes the narinfos at the end, with one flush for all
+    // NARs and one for all narinfos. A remote one (where each request is
+    // durable when it succeeds, and a b8g server imports a path when its
+    // narinfo arrives) gets each narinfo as soon as its NAR and the
+    // narinfos of its references are in, so the server works meanwhile.
+    let streaming = cache.staging_dir()?.is_none();
+    let pushing: BTreeSet<&StorePath> = todo.iter().map(|i| &i.path).collect();
     let next = Mutex::new(todo.iter());
-    let done: Mutex<BTreeMap<StorePath, NarInfo>> = Mutex::new(BTreeMap::new());
+    let state = Mutex::new(Narinfos::default());
     let failure: Mutex<Option<PushError>> = Mutex::new(None);
+    let fail = |e: PushError| {
+        failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(e);
+    };
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.max(1).min(todo.len()) {
             s.spawn(|| loop {
@@ -371,18 +474,18 @@ pub fn push(
                 let Some(info) = next.lock().unwrap_or_else(|p| p.into_inner()).next() else {
                     return;
                 };
-                match upload_nar(store, cache, info, opts) {
-                    Ok(ni) => {
-                        done.lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(info.path.clone(), ni);
-                    }
-                    Err(e) => {
-                        failure
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .get_or_insert(e);
-                        return;
+                let ni = match upload_nar(store, cache, info, opts) {
+                    Ok(ni) => ni,
+                    Err(e) => return fail(e),
+                };
+                state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .uploaded
+                    .insert(info.path.clone(), ni);
+                if streaming {
+                    if let Err(e) = send_ready(store, cache, &pushing, &state) {
+                        return fail(e);
                     }
                 }
             });
@@ -391,29 +494,40 @@ pub fn push(
     if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    let done = done.into_inner().unwrap_or_else(|p| p.into_inner());
-
-    // narinfos last, references first.
-    let graph: BTreeMap<StorePath, BTreeSet<StorePath>> = done
-        .iter()
-        .map(|(p, ni)| (p.clone(), ni.references.clone()))
-        .collect();
+    let state = state.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut report = PushReport {
         skipped,
         ..PushReport::default()
     };
-    for p in topo_order(&graph) {
-        let ni = &done[&p];
-        let text = ni.to_text(store.store_dir());
-        cache.put(
-            &narinfo_file(&p),
-            &mut io::Cursor::new(text.as_bytes()),
-            text.len() as u64,
-            "text/x-nix-narinfo",
-        )?;
+    for p in &state.sent {
+        let ni = &state.infos[p];
         report.nar_bytes += ni.nar_size;
         report.file_bytes += ni.file_size.unwrap_or(0);
-        report.pushed.push(p);
+        report.pushed.push(p.clone());
     }
+
+    // Every NAR is durable before any narinfo points to it.
+    cache.sync()?;
+
+    // The narinfos not sent yet (all of them for a local cache), references
+    // first: wave by wave, each wave's references in earlier waves.
+    let graph: BTreeMap<StorePath, BTreeSet<StorePath>> = state
+        .uploaded
+        .iter()
+        .map(|(p, ni)| (p.clone(), ni.references.clone()))
+        .collect();
+    let mut waves = Vec::new();
+    for wave in waves_of(&graph) {
+        let mut files = Vec::with_capacity(wave.len());
+        for p in wave {
+            let ni = &state.uploaded[&p];
+            files.push((narinfo_file(&p), ni.to_text(store.store_dir()).into_bytes()));
+            report.nar_bytes += ni.nar_size;
+            report.file_bytes += ni.file_size.unwrap_or(0);
+            report.pushed.push(p);
+        }
+        waves.push(files);
+    }
+    cache.put_all(&waves, "text/x-nix-narinfo")?;
     Ok(report)
 }

@@ -725,7 +725,7 @@ async fn put_narinfo(
             Ok(f) => f,
             Err(e) => return Ok(Err(format!("NAR {} was not uploaded first: {e}", info.url))),
         };
-        let mut nar = match compress::decoder(&info.compression, io::BufReader::new(f)) {
+        let nar = match compress::decoder(&info.compression, io::BufReader::new(f)) {
             Ok(d) => d,
             Err(e) => return Ok(Err(e.to_string())),
         };
@@ -738,7 +738,11 @@ async fn put_narinfo(
             signatures: info.signatures.clone(),
             ca: info.ca.clone(),
         };
-        let imported = s.store.import_nar(&mut nar, expected);
+        // A batch of one: one file-system flush instead of one per file.
+        let imported = s.store.import_batch().and_then(|batch| {
+            compress::with_read_ahead(nar, |r| batch.stage_nar(r, expected))?;
+            batch.commit()
+        });
         let _ = std::fs::remove_file(&staged);
         // The next lookup must see the new path.
         s.index.lock().unwrap_or_else(|p| p.into_inner()).1 = None;

@@ -46,7 +46,7 @@ use super::{check_store_dir, BinaryCache, CacheError};
 use crate::format::narinfo::NarInfo;
 use crate::format::signing::{PublicKey, Signature};
 use crate::format::store_path::{StoreDir, StorePath};
-use crate::local::{self, LocalStore, NarExpectation};
+use crate::local::{self, ImportBatch, LocalStore, NarExpectation};
 
 /// Attempts per NAR before a failed fetch is reported.
 const FETCH_ATTEMPTS: u32 = 3;
@@ -158,9 +158,9 @@ fn query(
     Err(reasons)
 }
 
-/// Streams the NAR of `info` from `cache` into the store.
+/// Streams the NAR of `info` from `cache` into the store's `batch`.
 fn fetch_one(
-    store: &LocalStore,
+    batch: &ImportBatch<'_>,
     cache: &dyn BinaryCache,
     info: &NarInfo,
 ) -> Result<(), (String, bool)> {
@@ -172,7 +172,7 @@ fn fetch_one(
     };
     // FileHash is not checked: the signed NarHash, which the store checks
     // before it registers anything, already pins every byte that matters.
-    let mut nar = compress::decoder(&info.compression, raw).map_err(|e| (e.to_string(), false))?;
+    let nar = compress::decoder(&info.compression, raw).map_err(|e| (e.to_string(), false))?;
     let expected = NarExpectation {
         path: info.path.clone(),
         nar_hash: info.nar_hash,
@@ -182,7 +182,8 @@ fn fetch_one(
         signatures: info.signatures.clone(),
         ca: info.ca.clone(),
     };
-    match store.import_nar(&mut nar, expected) {
+    // Decompression runs ahead on its own thread while this one hashes and unpacks.
+    match compress::with_read_ahead(nar, |r| batch.stage_nar(r, expected)) {
         Ok(_) => Ok(()),
         // The bytes were read in full and are wrong: fetching again cannot help.
         Err(e @ local::Error::Mismatch { .. }) => Err((e.to_string(), false)),
@@ -334,8 +335,14 @@ pub fn substitute(
                 reason: "its references form a cycle".into(),
             });
         }
+        // The wave is unpacked and checked path by path, then made durable
+        // and registered at once (one flush instead of one per file).
+        let batch = store.import_batch()?;
         let failure: Mutex<Option<SubstituteError>> = Mutex::new(None);
-        let next = Mutex::new(ready.iter());
+        // Largest first: the long fetches start early and small ones fill in.
+        let mut by_size: Vec<&StorePath> = ready.iter().collect();
+        by_size.sort_by_key(|p| std::cmp::Reverse(resolved[*p].0.nar_size));
+        let next = Mutex::new(by_size.into_iter());
         std::thread::scope(|s| {
             for _ in 0..PARALLEL.min(ready.len()) {
                 s.spawn(|| loop {
@@ -349,7 +356,7 @@ pub fn substitute(
                     let cache = &caches[*ci];
                     let mut attempt = 1;
                     loop {
-                        match fetch_one(store, cache.as_ref(), info) {
+                        match fetch_one(&batch, cache.as_ref(), info) {
                             Ok(()) => break,
                             Err((reason, transient)) if transient && attempt < FETCH_ATTEMPTS => {
                                 tracing::warn!(
@@ -378,10 +385,20 @@ pub fn substitute(
                 });
             }
         });
+        // What was fetched and checked is kept even when another path failed.
+        let registered: BTreeSet<StorePath> = batch.commit()?.into_iter().collect();
         if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(e);
         }
         for p in ready {
+            // Valid already (another process was faster): nothing was copied.
+            if !registered.contains(&p) && !store.is_valid(&p)? {
+                return Err(SubstituteError::Fetch {
+                    path: store_dir.display(&p),
+                    cache: caches[resolved[&p].1].url().to_owned(),
+                    reason: "it was fetched but is not valid".into(),
+                });
+            }
             report
                 .substituted
                 .push((p.clone(), caches[resolved[&p].1].url().to_owned()));

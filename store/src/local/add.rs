@@ -102,13 +102,13 @@ pub(crate) fn nar_hash_inline(path: &Path) -> Result<(Hash, u64), Error> {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A temporary name in the store directory, removed on drop unless renamed.
-struct TempEntry {
-    path: PathBuf,
-    armed: bool,
+pub(super) struct TempEntry {
+    pub(super) path: PathBuf,
+    pub(super) armed: bool,
 }
 
 impl TempEntry {
-    fn new(store: &LocalStore) -> Self {
+    pub(super) fn new(store: &LocalStore) -> Self {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = store
             .real_store
@@ -283,7 +283,11 @@ impl LocalStore {
 
     /// Unpacks a NAR from `reader` into a temporary entry, returning its hash and size.
     /// A malformed NAR fails here, and the temporary is removed.
-    fn unpack_nar(&self, reader: &mut dyn Read, temp: &TempEntry) -> Result<(Hash, u64), Error> {
+    pub(super) fn unpack_nar(
+        &self,
+        reader: &mut dyn Read,
+        temp: &TempEntry,
+    ) -> Result<(Hash, u64), Error> {
         let mut hashing = HashingReader {
             inner: reader,
             sink: HashSink::new(HashAlgo::Sha256),

@@ -36,6 +36,12 @@ pub fn canonicalise_and_sync(path: &Path) -> Result<(), Error> {
     sync_all(&to_sync)
 }
 
+/// Makes the tree at `path` canonical without flushing it; the caller makes
+/// it durable some other way (one `syncfs` for a batch) before it is valid.
+pub fn canonicalise_tree(path: &Path) -> Result<(), Error> {
+    canonicalise(path, &mut Vec::new())
+}
+
 /// Canonicalises a tree, children before their directory (so the directory
 /// is made read-only last), and lists the files and directories to flush.
 fn canonicalise(path: &Path, to_sync: &mut Vec<PathBuf>) -> Result<(), Error> {

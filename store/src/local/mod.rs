@@ -17,6 +17,7 @@
 //! [`crate::format`] and [`crate::nar_fs`].
 
 mod add;
+mod batch;
 pub mod db;
 mod error;
 mod fsutil;
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 pub use add::NarExpectation;
+pub use batch::ImportBatch;
 pub use error::Error;
 pub use gc::{GcOptions, GcReport, GcRoot, RootKind};
 pub use optimise::OptimiseReport;
