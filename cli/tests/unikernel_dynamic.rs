@@ -2,7 +2,9 @@
 //! out in the store (`pkgs.nginx`: store interpreter and RUNPATH) runs as the
 //! only process of the VM. The image must carry its whole store closure — glibc's
 //! loader and the libraries it links — found by the `b8g-unikernel` builder;
-//! nginx answers curl through a forwarded port.
+//! nginx answers curl through a forwarded port. The kernel is the image's own
+//! minimal kernel (built from source with virtio-net), built first by
+//! `b8g-build -A kernel` with every core.
 //!
 //! Slow (it fetches and lays out nginx and its libraries): runs with
 //! B8G_FULL_TESTS=1 (`cargo xtask test --full`). Needs B8G_INIT_BIN, qemu, curl
@@ -50,7 +52,8 @@ fn dynamic_nginx_unikernel_answers_curl() {
     std::fs::write(
         &file,
         format!(
-            "{{ pkgs }}: import {ws}/recipes/unikernel {{ inherit pkgs; }} {{\n  \
+            "let pkgs = import {ws}/recipes/pkgs {{ b8gBin = /. + builtins.getEnv \"B8G_INIT_BIN\"; }}; in\n\
+             import {ws}/recipes/unikernel {{ inherit pkgs; }} {{\n  \
              name = \"unikernel-nginx\";\n  app = \"${{pkgs.nginx}}/sbin/nginx\";\n  \
              args = [ \"-p\" \"/tmp\" \"-e\" \"stderr\" \"-c\" \"/etc/nginx.conf\" ];\n  \
              files = {{\n    \"/etc/nginx.conf\" = {conf};\n    \
@@ -63,6 +66,23 @@ fn dynamic_nginx_unikernel_answers_curl() {
         ),
     )
     .unwrap();
+    // The kernel first, with every core (`b8g run-vm` builds with one).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let k = Command::new(env!("CARGO_BIN_EXE_b8g-build"))
+        .current_dir(&workspace)
+        .args(["-q", "--root"])
+        .arg(root.path())
+        .args(["--cores", &cores.to_string(), "-A", "kernel", "-o"])
+        .arg(root.path().join("kernel"))
+        .env("B8G_INIT_BIN", &bin)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        k.status.success(),
+        "building the kernel: {}",
+        String::from_utf8_lossy(&k.stderr)
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_b8g"))
         .current_dir(&workspace)
         .args(["-q", "--root"])

@@ -324,6 +324,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut runs = 10usize;
     let mut b8g_given: Option<PathBuf> = None;
     let mut bin_given: Option<PathBuf> = None;
+    let mut store_given: Option<PathBuf> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -331,8 +332,10 @@ pub fn run(args: &[String]) -> Result<()> {
             // Reuse existing builds (skips the release and static builds).
             "--b8g" => b8g_given = Some(it.next().context("--b8g FILE")?.into()),
             "--b8g-bin" => bin_given = Some(it.next().context("--b8g-bin DIR")?.into()),
+            // A store root that already holds the builds (default: target/bench-unikernel/store).
+            "--store" => store_given = Some(it.next().context("--store DIR")?.into()),
             other => bail!(
-                "unknown argument {other:?} (usage: cargo xtask bench unikernel [--runs N] [--b8g FILE] [--b8g-bin DIR])"
+                "unknown argument {other:?} (usage: cargo xtask bench unikernel [--runs N] [--b8g FILE] [--b8g-bin DIR] [--store DIR])"
             ),
         }
     }
@@ -353,7 +356,7 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     };
     let work = crate::root().join("target/bench-unikernel");
-    let store = work.join("store");
+    let store = store_given.unwrap_or_else(|| work.join("store"));
     std::fs::create_dir_all(&store)?;
 
     // The minimal kernel first, with every core (`b8g run-vm` builds with one).

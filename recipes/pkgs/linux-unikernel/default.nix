@@ -76,7 +76,7 @@ let
     "CONFIG_NET_CORE=y"
     "CONFIG_VIRTIO_NET=y"
   ];
-  blk = [ "CONFIG_BLOCK=y" "CONFIG_VIRTIO_BLK=y" "CONFIG_EXT4_FS=y" ];
+  blk = [ "CONFIG_BLOCK=y" "CONFIG_BLK_DEV=y" "CONFIG_VIRTIO_BLK=y" "CONFIG_EXT4_FS=y" ];
   fragment = lines (base
     ++ (if network || disk then pci else [ ])
     ++ (if network then net else [ ])
