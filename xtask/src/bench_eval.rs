@@ -5,15 +5,24 @@
 //! of 30; (b) `fold.nix`, building and folding a 200 000-element list and
 //! attribute set; (c) `overlays.nix`, 50 overlays over a 2 000-attribute
 //! package set with `fix`/`extends`; (d) `minimal.nix`, the drvPath of
-//! `images/minimal.nix`'s system toplevel through `recipes/eval-config.nix`.
+//! `images/minimal.nix`'s system toplevel through `recipes/eval-config.nix`;
+//! `minimal10` evaluates ten such systems in one process (see `MINIMAL10`),
+//! since one takes little more than process start-up.
 //!
 //! Both tools run as users run them, as child processes: the release
 //! `b8g eval --strict` (built here) and `nix-instantiate --eval --strict
 //! --store dummy://` with a throw-away state directory. Their outputs must be
-//! equal before anything is timed. Each side's wall time is the median of
-//! `--runs` runs (default 5) and its peak RSS the largest `ru_maxrss` that
-//! `wait4` reports for the child. Ratios: speed-up is Nix's time over ours
-//! (at least 2 is the target), memory is our RSS over Nix's (at most 1).
+//! equal before anything is timed. Runs alternate between the two tools (so a
+//! change in machine load hits both alike); each side's time is the median of
+//! `--runs` runs (default 5, at least 3) of the child's CPU time (user +
+//! system, from `wait4`), which a loaded machine disturbs far less than wall
+//! time; the median wall time is printed too. Peak RSS is the largest
+//! `ru_maxrss` that `wait4` reports for the child. Ratios: speed-up is Nix's
+//! time over ours (at least 2 is the target), memory is our RSS over Nix's
+//! (at most 1).
+//!
+//! Each case also runs `true`-like start-up alone (`-E null`) so the table
+//! shows how much of a case is process start-up rather than evaluation.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -28,7 +37,17 @@ struct Options {
     b8g: Option<PathBuf>,
 }
 
-const CASES: &[&str] = &["fib", "fold", "overlays", "minimal"];
+const CASES: &[&str] = &["fib", "fold", "overlays", "minimal", "minimal10"];
+
+/// `minimal10`: ten systems like `images/minimal.nix`, each with its own
+/// package set and one extra `/etc` file (so each toplevel differs), in one
+/// process. One `minimal` evaluation takes little more than process
+/// start-up for either tool; ten show the evaluators' own speed.
+const MINIMAL10: &str = r#"{ recipes, config, b8gBin }:
+builtins.genList (i: (import (recipes + "/eval-config.nix") {
+  modules = [ config { environment.etc."bench-${toString i}".text = "${toString i}\n"; } ];
+  pkgs = import (recipes + "/pkgs") { inherit b8gBin; };
+}).config.system.build.toplevel.drvPath) 10"#;
 
 fn parse_args(args: &[String]) -> Result<Options> {
     let mut o = Options {
@@ -54,7 +73,10 @@ fn parse_args(args: &[String]) -> Result<Options> {
             other => bail!("unknown option or case {other:?} (try --help)"),
         }
     }
-    ensure!(o.runs > 0, "--runs must be at least 1");
+    ensure!(
+        o.runs >= 3,
+        "--runs must be at least 3 (the median of fewer means little)"
+    );
     if o.cases.is_empty() {
         o.cases = CASES.iter().map(|c| c.to_string()).collect();
     }
@@ -64,6 +86,8 @@ fn parse_args(args: &[String]) -> Result<Options> {
 /// One finished run of a child process.
 struct Sample {
     wall: Duration,
+    /// User plus system CPU time of the child.
+    cpu: Duration,
     /// Peak resident set size in KiB (`ru_maxrss` on Linux).
     maxrss_kib: i64,
     stdout: String,
@@ -104,8 +128,12 @@ fn measure(cmd: &mut Command) -> Result<Sample> {
     );
     let stderr = std::fs::read_to_string(&err_file).unwrap_or_default();
     let _ = std::fs::remove_file(&err_file);
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
     Ok(Sample {
         wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
         maxrss_kib: usage.ru_maxrss,
         stdout,
         stderr,
@@ -137,9 +165,9 @@ fn build_b8g(root: &Path) -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// The `--arg` pairs of a case (only `minimal` takes any).
+/// The `--arg` pairs of a case (only `minimal` and `minimal10` take any).
 fn case_args(case: &str, root: &Path, b8g_bin: &Path) -> Vec<String> {
-    if case != "minimal" {
+    if !case.starts_with("minimal") {
         return Vec::new();
     }
     let mut v = Vec::new();
@@ -175,25 +203,58 @@ fn b8g_bin_dir(root: &Path, scratch: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
+#[derive(Default)]
 struct Side {
-    median: Duration,
+    cpus: Vec<Duration>,
+    walls: Vec<Duration>,
     maxrss_kib: i64,
 }
 
-fn time_side(mut make: impl FnMut() -> Command, runs: usize) -> Result<Side> {
-    let mut walls = Vec::new();
-    let mut rss = 0;
-    for _ in 0..runs {
-        let s = measure(&mut make())?;
-        ensure!(s.success, "run failed:\n{}", s.stderr);
-        walls.push(s.wall);
-        rss = rss.max(s.maxrss_kib);
+impl Side {
+    fn add(&mut self, s: &Sample) {
+        self.cpus.push(s.cpu);
+        self.walls.push(s.wall);
+        self.maxrss_kib = self.maxrss_kib.max(s.maxrss_kib);
     }
-    walls.sort();
-    Ok(Side {
-        median: walls[walls.len() / 2],
-        maxrss_kib: rss,
-    })
+    fn cpu(&self) -> Duration {
+        median(&self.cpus)
+    }
+    fn wall(&self) -> Duration {
+        median(&self.walls)
+    }
+}
+
+fn median(v: &[Duration]) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// Runs both tools `runs` times, alternating, and checks every run succeeded.
+fn time_both(
+    mut ours: impl FnMut() -> Command,
+    mut nix: impl FnMut() -> Command,
+    runs: usize,
+) -> Result<(Side, Side)> {
+    let (mut a, mut b) = (Side::default(), Side::default());
+    for i in 0..runs {
+        // Alternate which tool goes first, too.
+        let order: [bool; 2] = if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for first_ours in order {
+            let s = measure(&mut if first_ours { ours() } else { nix() })?;
+            ensure!(s.success, "run failed:\n{}", s.stderr);
+            if first_ours {
+                a.add(&s)
+            } else {
+                b.add(&s)
+            }
+        }
+    }
+    Ok((a, b))
 }
 
 /// Entry point, wired to `cargo xtask bench eval`.
@@ -211,35 +272,71 @@ pub fn run(args: &[String]) -> Result<()> {
     result
 }
 
+/// What a case evaluates: a file under `testdata/eval/bench` (with `--arg`s)
+/// or, for the start-up row, an expression.
+enum Input {
+    File(PathBuf, Vec<String>),
+    Expr(&'static str),
+    ExprArgs(&'static str, Vec<String>),
+}
+
+impl Input {
+    fn add_to(&self, c: &mut Command) {
+        match self {
+            Input::File(f, extra) => c.arg(f).args(extra),
+            Input::Expr(e) => c.args(["-E", e]),
+            Input::ExprArgs(e, extra) => c.args(["-E", e]).args(extra),
+        };
+    }
+}
+
 fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<()> {
     let bench_dir = root.join("testdata/eval/bench");
     let bin_dir = b8g_bin_dir(root, scratch)?;
     let nix_state = scratch.join("nix-state");
-    let ours = |file: &Path, extra: &[String]| {
+    let ours = |input: &Input| {
         let mut c = Command::new(b8g);
         // Nix's store directory, so that store paths compare equal.
-        c.args(["--store-dir", "/nix/store", "eval", "--strict"])
-            .arg(file)
-            .args(extra);
+        c.args(["--store-dir", "/nix/store", "eval", "--strict"]);
+        input.add_to(&mut c);
         c.env_remove("NIX_PATH");
         c
     };
-    let nix = |file: &Path, extra: &[String]| {
+    let nix = |input: &Input| {
         let mut c = Command::new("nix-instantiate");
-        c.args(["--eval", "--strict", "--store", "dummy://"])
-            .arg(file)
-            .args(extra)
-            .env("NIX_STATE_DIR", &nix_state)
-            .env_remove("NIX_PATH");
+        c.args(["--eval", "--strict", "--store", "dummy://"]);
+        input.add_to(&mut c);
+        c.env("NIX_STATE_DIR", &nix_state).env_remove("NIX_PATH");
         c
     };
-    let mut rows = Vec::new();
+    let mut cases: Vec<(String, Input)> = vec![(
+        "start-up".to_string(),
+        // Process start-up and tear-down alone, for scale: not a target.
+        Input::Expr("null"),
+    )];
     for case in &opts.cases {
-        let file = bench_dir.join(format!("{case}.nix"));
-        let extra = case_args(case, root, &bin_dir);
+        let args = case_args(case, root, &bin_dir);
+        let input = if case == "minimal10" {
+            Input::ExprArgs(MINIMAL10, args)
+        } else {
+            Input::File(bench_dir.join(format!("{case}.nix")), args)
+        };
+        cases.push((case.clone(), input));
+    }
+    println!(
+        "{:<10} {:>24} | {:>24} | {:>9} | {:>8} | {:>7}",
+        "case",
+        "b8g cpu s (wall) RSS KiB",
+        "nix cpu s (wall) RSS KiB",
+        "speed-up",
+        "wall",
+        "memory"
+    );
+    let mut rows = Vec::new();
+    for (case, input) in &cases {
         // Outputs must agree before timing means anything.
-        let a = measure(&mut ours(&file, &extra))?;
-        let b = measure(&mut nix(&file, &extra)).context(
+        let a = measure(&mut ours(input))?;
+        let b = measure(&mut nix(input)).context(
             "cannot run nix-instantiate: install the nix-bin package (apt-get install nix-bin)",
         )?;
         ensure!(b.success, "{case}: nix-instantiate failed:\n{}", b.stderr);
@@ -251,22 +348,28 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
             b.stdout.trim_end()
         );
         eprintln!("{case}: outputs agree ({})", short(&a.stdout));
-        let ours_side = time_side(|| ours(&file, &extra), opts.runs)?;
-        let nix_side = time_side(|| nix(&file, &extra), opts.runs)?;
-        let speedup = nix_side.median.as_secs_f64() / ours_side.median.as_secs_f64();
-        let mem = ours_side.maxrss_kib as f64 / nix_side.maxrss_kib.max(1) as f64;
+        let (o, n) = time_both(|| ours(input), || nix(input), opts.runs)?;
+        let speedup = n.cpu().as_secs_f64() / o.cpu().as_secs_f64().max(1e-6);
+        let wall_speedup = n.wall().as_secs_f64() / o.wall().as_secs_f64().max(1e-6);
+        let mem = o.maxrss_kib as f64 / n.maxrss_kib.max(1) as f64;
+        let target = case != "start-up";
         println!(
-            "{case:<10} b8g {:>8.3} s {:>8} KiB | nix {:>8.3} s {:>8} KiB | speed-up {:>5.2}x{} | memory {:>5.2}x{}",
-            ours_side.median.as_secs_f64(),
-            ours_side.maxrss_kib,
-            nix_side.median.as_secs_f64(),
-            nix_side.maxrss_kib,
+            "{case:<10} {:>6.3} ({:>6.3}) {:>8} | {:>6.3} ({:>6.3}) {:>8} | {:>7.2}x{} | {:>7.2}x | {:>6.2}x{}",
+            o.cpu().as_secs_f64(),
+            o.wall().as_secs_f64(),
+            o.maxrss_kib,
+            n.cpu().as_secs_f64(),
+            n.wall().as_secs_f64(),
+            n.maxrss_kib,
             speedup,
-            if speedup >= 2.0 { "  " } else { " !" },
+            if !target || speedup >= 2.0 { " " } else { "!" },
+            wall_speedup,
             mem,
-            if mem <= 1.0 { "" } else { " !" },
+            if !target || mem <= 1.0 { "" } else { " !" },
         );
-        rows.push((case.clone(), speedup, mem));
+        if target {
+            rows.push((case.clone(), speedup, mem));
+        }
     }
     let missed: Vec<String> = rows
         .iter()
@@ -274,7 +377,8 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
         .map(|(c, _, _)| c.clone())
         .collect();
     println!(
-        "median of {} runs; target: speed-up >= 2x and memory <= 1x; {}",
+        "median of {} alternating runs; speed-up = nix CPU time / b8g CPU time (wall: the same for wall time);\n\
+         memory = b8g peak RSS / nix peak RSS; target: speed-up >= 2x and memory <= 1x; {}",
         opts.runs,
         if missed.is_empty() {
             "all cases meet it".to_string()
