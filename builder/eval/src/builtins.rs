@@ -980,6 +980,7 @@ fn prim_intersect_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<V
 fn prim_list_to_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let l = ev.force_list(a[0].clone(), p)?;
     let mut out: Vec<Attr> = Vec::with_capacity(l.len());
+    crate::value::reserve_symbols(l.len());
     for x in l.iter() {
         let s = ev.force_attrs(x.clone(), p)?;
         let Some(n) = s.get("name").cloned() else {

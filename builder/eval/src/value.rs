@@ -92,6 +92,12 @@ pub fn intern(name: &str) -> Sym {
     })
 }
 
+/// Makes room in the symbol table for `n` more names (a builtin about to
+/// make many, such as `listToAttrs`), so it grows once rather than by doubling.
+pub fn reserve_symbols(n: usize) {
+    SYMBOLS.with(|t| t.borrow_mut().reserve(n));
+}
+
 impl Sym {
     #[inline]
     pub fn as_str(&self) -> &'static str {
