@@ -738,11 +738,10 @@ async fn put_narinfo(
             signatures: info.signatures.clone(),
             ca: info.ca.clone(),
         };
-        // A batch of one: one file-system flush instead of one per file.
-        let imported = s.store.import_batch().and_then(|batch| {
-            compress::with_read_ahead(nar, |r| batch.stage_nar(r, expected))?;
-            batch.commit()
-        });
+        // Each path is flushed on its own (not with a `syncfs`, which would
+        // also wait for every other writer of the file system, once per
+        // request); decompression runs ahead on its own thread.
+        let imported = compress::with_read_ahead(nar, |r| s.store.import_nar(r, expected));
         let _ = std::fs::remove_file(&staged);
         // The next lookup must see the new path.
         s.index.lock().unwrap_or_else(|p| p.into_inner()).1 = None;
