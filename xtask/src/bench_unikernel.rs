@@ -357,6 +357,7 @@ pub fn run(args: &[String]) -> Result<()> {
     };
     let work = crate::root().join("target/bench-unikernel");
     let store = store_given.unwrap_or_else(|| work.join("store"));
+    std::fs::create_dir_all(&work)?;
     std::fs::create_dir_all(&store)?;
 
     // The minimal kernel first, with every core (`b8g run-vm` builds with one).
