@@ -129,21 +129,31 @@ fn unikernel_hello_on_a_kernel_built_from_source_exits_with_the_apps_status() {
         started.elapsed().as_secs_f64()
     );
     let config = std::fs::read_to_string(a.path().join("kernel/config")).unwrap();
-    for want in [
-        "# CONFIG_MODULES is not set",
-        "# CONFIG_SWAP is not set",
-        "# CONFIG_MULTIUSER is not set",
-        "# CONFIG_NET is not set",
-        "# CONFIG_PCI is not set",
-        "# CONFIG_SMP is not set",
-        "# CONFIG_RD_GZIP is not set",
+    // Off: not `=y` (a symbol whose dependencies are off is not listed at all).
+    for off in [
+        "CONFIG_MODULES",
+        "CONFIG_SWAP",
+        "CONFIG_MULTIUSER",
+        "CONFIG_NET",
+        "CONFIG_PCI",
+        "CONFIG_SMP",
+        "CONFIG_ACPI",
+        "CONFIG_RD_GZIP",
+    ] {
+        assert!(
+            !config.lines().any(|l| l == format!("{off}=y")),
+            "the kernel's .config has {off}=y"
+        );
+    }
+    for on in [
         "CONFIG_SERIAL_8250_CONSOLE=y",
         "CONFIG_X86_IOPL_IOPERM=y",
         "CONFIG_DEVTMPFS=y",
+        "CONFIG_BLK_DEV_INITRD=y",
     ] {
         assert!(
-            config.lines().any(|l| l == want),
-            "the kernel's .config lacks {want:?}"
+            config.lines().any(|l| l == on),
+            "the kernel's .config lacks {on:?}"
         );
     }
 
