@@ -347,7 +347,20 @@ impl LocalStore {
             self.add_temp_root_locked(&expected.path)?;
             return Ok(expected.path);
         }
-        let mut temp = TempEntry::new(self);
+        let (mut temp, info) = self.unpack_expected(reader, expected)?;
+        canonicalise_and_sync(&temp.path)?;
+        self.install(&mut temp, info, &gc)
+    }
+
+    /// Unpacks a NAR into a temporary entry and checks its size and hash
+    /// against `expected`; returns the entry and the path's metadata. The
+    /// tree is neither made canonical nor flushed yet.
+    pub(super) fn unpack_expected(
+        &self,
+        reader: &mut dyn Read,
+        expected: NarExpectation,
+    ) -> Result<(TempEntry, PathInfo), Error> {
+        let temp = TempEntry::new(self);
         let (nar_hash, nar_size) = self.unpack_nar(reader, &temp)?;
         let shown = self.print_path(&expected.path);
         if nar_size != expected.nar_size {
@@ -366,7 +379,6 @@ impl LocalStore {
                 actual: nar_hash.to_sri(),
             });
         }
-        canonicalise_and_sync(&temp.path)?;
         let info = PathInfo {
             path: expected.path,
             nar_hash,
@@ -377,7 +389,7 @@ impl LocalStore {
             signatures: expected.signatures,
             ca: expected.ca,
         };
-        self.install(&mut temp, info, &gc)
+        Ok((temp, info))
     }
 
     /// Registers `path`, built in place at its final location by a builder

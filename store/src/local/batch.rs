@@ -24,7 +24,7 @@ use super::add::TempEntry;
 use super::error::{io_err, Error};
 use super::fsutil::{canonicalise_tree, remove_tree, sync_dir};
 use super::lock::GcLock;
-use super::{now, LocalStore, NarExpectation, PathInfo};
+use super::{LocalStore, NarExpectation, PathInfo};
 use crate::format::store_path::StorePath;
 
 /// Path locks held at once while a batch is moved into place; larger
@@ -66,36 +66,8 @@ impl ImportBatch<'_> {
             store.add_temp_root_locked(&expected.path)?;
             return Ok(false);
         }
-        let temp = TempEntry::new(store);
-        let (nar_hash, nar_size) = store.unpack_nar(reader, &temp)?;
-        let shown = store.print_path(&expected.path);
-        if nar_size != expected.nar_size {
-            return Err(Error::Mismatch {
-                path: shown,
-                what: "size",
-                expected: expected.nar_size.to_string(),
-                actual: nar_size.to_string(),
-            });
-        }
-        if nar_hash != expected.nar_hash {
-            return Err(Error::Mismatch {
-                path: shown,
-                what: "hash",
-                expected: expected.nar_hash.to_sri(),
-                actual: nar_hash.to_sri(),
-            });
-        }
+        let (temp, info) = store.unpack_expected(reader, expected)?;
         canonicalise_tree(&temp.path)?;
-        let info = PathInfo {
-            path: expected.path,
-            nar_hash,
-            nar_size,
-            references: expected.references,
-            deriver: expected.deriver,
-            registration_time: now(),
-            signatures: expected.signatures,
-            ca: expected.ca,
-        };
         self.staged
             .lock()
             .unwrap_or_else(|p| p.into_inner())
