@@ -57,7 +57,8 @@ pub enum SystemBuildError {
     },
 }
 
-fn nix_path(p: &Path) -> Result<String, SystemBuildError> {
+/// `p` as a Nix path expression; paths that would need quoting are refused.
+pub(crate) fn nix_path(p: &Path) -> Result<String, SystemBuildError> {
     let s = p.to_string_lossy();
     if !p.is_absolute()
         || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\' || c == '$')

@@ -5,7 +5,7 @@
 //! [`build_derivation_file`] returns `None` for a system module, so `b8g-build`
 //! can try it first and fall back to the system build.
 
-use crate::build::{SystemBuildError, SystemBuildOptions};
+use crate::build::{nix_path, SystemBuildError, SystemBuildOptions};
 use b8g_builder::glue::StoreHost;
 use b8g_builder::realise::realise;
 use b8g_builder::sandbox::CancelToken;
@@ -13,17 +13,6 @@ use b8g_builder::schedule::Progress;
 use b8g_eval::{derivation_paths, run_with_big_stack, EvalOptions, Evaluator, StdIo};
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::{LocalStore, StoreConfig};
-use std::path::Path;
-
-fn nix_path(p: &Path) -> Result<String, SystemBuildError> {
-    let s = p.to_string_lossy();
-    if !p.is_absolute()
-        || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\' || c == '$')
-    {
-        return Err(SystemBuildError::BadPath(p.to_path_buf()));
-    }
-    Ok(format!("(/. + \"{s}\")"))
-}
 
 /// The expression: the file's derivation, or `[]` when the file is not one
 /// (a module, or a function wanting more than `pkgs` and `lib`).
