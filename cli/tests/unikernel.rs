@@ -15,8 +15,10 @@
 //! `cargo xtask test`), qemu-system-x86, curl and apt package lists (for
 //! `apt-get download` of the seeds).
 
+mod unikernel_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 fn workspace() -> PathBuf {
@@ -258,43 +260,15 @@ fn unikernel_http_answers_curl_through_the_forwarded_port() {
         }
     }
     // The VM stops once httpd has logged a served request.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_b8g"))
-        .current_dir(workspace())
-        .args(["-q", "--root"])
-        .arg(root.path())
-        .args([
-            "run-vm",
-            "--timeout",
-            "400",
-            "--until",
-            "response:200",
-            "-o",
-        ])
-        .arg(root.path().join("result"))
-        .args(["--b8g-bin", &bin])
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let mut body = String::new();
-    while start.elapsed() < Duration::from_secs(400) {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        let c = Command::new("curl")
-            .args(["-s", "--max-time", "5"])
-            .arg(format!("http://127.0.0.1:{port}/"))
-            .output()
-            .unwrap();
-        if c.status.success() && !c.stdout.is_empty() {
-            body = String::from_utf8_lossy(&c.stdout).to_string();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let out = child.wait_with_output().unwrap();
+    let (body, out) = unikernel_support::run_vm_and_curl(
+        root.path(),
+        &workspace(),
+        &bin,
+        &file,
+        port,
+        "response:200",
+        Duration::from_secs(400),
+    );
     assert_eq!(
         body,
         "hello over http from a b8g unikernel\n",

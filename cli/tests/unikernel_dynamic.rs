@@ -10,9 +10,11 @@
 //! B8G_FULL_TESTS=1 (`cargo xtask test --full`). Needs B8G_INIT_BIN, qemu, curl
 //! and apt package lists.
 
+mod unikernel_support;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const NGINX_CONF: &str = "daemon off;\nmaster_process off;\nworker_processes 1;\npid /tmp/nginx.pid;\nerror_log stderr;\nevents { worker_connections 64; }\nhttp {\n  access_log /proc/self/fd/2;\n  client_body_temp_path /tmp/body;\n  proxy_temp_path /tmp/proxy;\n  fastcgi_temp_path /tmp/fastcgi;\n  uwsgi_temp_path /tmp/uwsgi;\n  scgi_temp_path /tmp/scgi;\n  server { listen 80; root /www; }\n}\n";
 
@@ -83,43 +85,15 @@ fn dynamic_nginx_unikernel_answers_curl() {
         "building the kernel: {}",
         String::from_utf8_lossy(&k.stderr)
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_b8g"))
-        .current_dir(&workspace)
-        .args(["-q", "--root"])
-        .arg(root.path())
-        .args([
-            "run-vm",
-            "--timeout",
-            "900",
-            "--until",
-            "\"GET / HTTP/1.1\" 200",
-            "-o",
-        ])
-        .arg(root.path().join("result"))
-        .args(["--b8g-bin", &bin])
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let mut body = String::new();
-    while start.elapsed() < Duration::from_secs(900) {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        let c = Command::new("curl")
-            .args(["-s", "--max-time", "5"])
-            .arg(format!("http://127.0.0.1:{port}/"))
-            .output()
-            .unwrap();
-        if c.status.success() && !c.stdout.is_empty() {
-            body = String::from_utf8_lossy(&c.stdout).to_string();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let out = child.wait_with_output().unwrap();
+    let (body, out) = unikernel_support::run_vm_and_curl(
+        root.path(),
+        &workspace,
+        &bin,
+        &file,
+        port,
+        "\"GET / HTTP/1.1\" 200",
+        Duration::from_secs(900),
+    );
     let show = format!(
         "status {}\nstdout:\n{}\nstderr:\n{}",
         out.status,
