@@ -343,25 +343,33 @@ fn snapshot_round_trip_and_tamper_refusal() {
     assert!(err.contains("rejected") && err.contains("NAR"), "{err}");
     assert_eq!(valid_count(&r3), 0);
 
-    // Bytes flipped in the file itself: a clear error, nothing added.
-    let mut raw = fs::read(&snap).unwrap();
-    let mid = raw.len() / 2;
-    raw[mid] ^= 0xff;
-    let flipped = dir.join("flipped.snapshot");
-    fs::write(&flipped, raw).unwrap();
-    let o = b8g(
-        &r3,
-        &[
-            "snapshot",
-            "import",
-            flipped.to_str().unwrap(),
-            "--trusted-public-keys",
-            &public,
-        ],
-    );
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("snapshot"));
-    assert_eq!(valid_count(&r3), 0);
+    // Bytes flipped anywhere in the file itself (also where no signature reaches, such
+    // as tar headers): a clear error, nothing added.
+    let raw = fs::read(&snap).unwrap();
+    for eighth in 1..8 {
+        let mut bad = raw.clone();
+        let at = raw.len() * eighth / 8;
+        bad[at] ^= 0xff;
+        let flipped = dir.join("flipped.snapshot");
+        fs::write(&flipped, bad).unwrap();
+        let o = b8g(
+            &r3,
+            &[
+                "snapshot",
+                "import",
+                flipped.to_str().unwrap(),
+                "--trusted-public-keys",
+                &public,
+            ],
+        );
+        assert!(
+            !o.status.success(),
+            "a byte flipped at {at} of {} was not noticed",
+            raw.len()
+        );
+        assert!(String::from_utf8_lossy(&o.stderr).contains("snapshot"));
+        assert_eq!(valid_count(&r3), 0);
+    }
 }
 
 /// Stage 1's generation choice, run by busybox sh against a fake root: the

@@ -96,7 +96,11 @@ pub fn export(
     let tmp = out.with_extension("tmp-snapshot");
     let f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
     // The NARs are zstd already; level 3 costs little and shrinks the narinfos and tar headers.
-    let enc = zstd::Encoder::new(BufWriter::new(f), 3).map_err(io_err("compress", &tmp))?;
+    let mut enc = zstd::Encoder::new(BufWriter::new(f), 3).map_err(io_err("compress", &tmp))?;
+    // A checksum over the whole content, so that a change anywhere in the file (also in
+    // parts no signature covers, such as tar headers) is refused on import.
+    enc.include_checksum(true)
+        .map_err(io_err("compress", &tmp))?;
     let mut tar = tar::Builder::new(enc);
     tar.mode(tar::HeaderMode::Deterministic);
     tar.append_dir_all(".", &cache_dir)
@@ -135,9 +139,13 @@ pub fn import(
     };
     let dec = zstd::Decoder::new(f).map_err(|e| not(e.to_string()))?;
     // `unpack` refuses entries that would land outside `dir`.
-    tar::Archive::new(dec)
+    let mut archive = tar::Archive::new(dec);
+    archive
         .unpack(&dir)
         .map_err(|e| not(format!("cannot unpack: {e}")))?;
+    // Read to the end of the zstd frame, where its checksum is checked.
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink())
+        .map_err(|e| not(format!("damaged: {e}")))?;
     let manifest =
         fs::read_to_string(dir.join(MANIFEST)).map_err(|e| not(format!("no {MANIFEST}: {e}")))?;
     let top = manifest
