@@ -148,10 +148,101 @@ impl RootImage<'_> {
                         .env("SOURCE_DATE_EPOCH", "1"),
                     "mkfs.ext4",
                     "e2fsprogs",
-                )
+                )?;
+                reset_ext4_ctimes(out)
             }
         }
     }
+}
+
+/// `mkfs.ext4 -d` copies each inode's ctime from the staging tree, where the
+/// kernel set it to the time of copying; no flag fixes it. So every inode in
+/// use gets ctime 1 afterwards, written by `debugfs` in one pass.
+fn reset_ext4_ctimes(img: &Path) -> Result<(), ImageError> {
+    let out = Command::new("dumpe2fs")
+        .arg(img)
+        .output()
+        .map_err(|source| ImageError::Tool {
+            tool: "dumpe2fs",
+            package: "e2fsprogs",
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(ImageError::ToolFailed {
+            tool: "dumpe2fs",
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    let used = used_inodes(&String::from_utf8_lossy(&out.stdout)).ok_or_else(|| {
+        ImageError::ToolFailed {
+            tool: "dumpe2fs",
+            stderr: format!("no inode count or free-inode ranges for {}", img.display()),
+        }
+    })?;
+    // Inodes 1 and 3..=10 are reserved and written by mkfs itself at the fixed time.
+    let script: String = used
+        .into_iter()
+        .filter(|&i| i == 2 || i >= 11)
+        .map(|i| format!("sif <{i}> ctime @1\n"))
+        .collect();
+    let cmds = img.with_extension("ctimes");
+    fs::write(&cmds, script).map_err(io_err("write", &cmds))?;
+    let res = Command::new("debugfs")
+        .arg("-w")
+        .arg("-f")
+        .arg(&cmds)
+        .arg(img)
+        .env("E2FSPROGS_FAKE_TIME", "1")
+        .output();
+    let _ = fs::remove_file(&cmds);
+    let out = res.map_err(|source| ImageError::Tool {
+        tool: "debugfs",
+        package: "e2fsprogs",
+        source,
+    })?;
+    // debugfs exits 0 when a command fails; its errors are the stderr lines
+    // other than its version banner.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("debugfs "))
+        .collect();
+    if !out.status.success() || !errors.is_empty() {
+        return Err(ImageError::ToolFailed {
+            tool: "debugfs",
+            stderr: errors.join("\n"),
+        });
+    }
+    Ok(())
+}
+
+/// The inode numbers in use, from `dumpe2fs` output: all of `Inode count`
+/// minus every group's `Free inodes:` ranges.
+fn used_inodes(dump: &str) -> Option<Vec<u64>> {
+    let count: u64 = dump
+        .lines()
+        .find_map(|l| l.strip_prefix("Inode count:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    let mut free = vec![false; count as usize + 1];
+    for line in dump.lines() {
+        // Group lines are indented; the header's `Free inodes:` is a total.
+        let Some(ranges) = line.strip_prefix("  Free inodes:") else {
+            continue;
+        };
+        for r in ranges.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            let (a, b) = r.split_once('-').unwrap_or((r, r));
+            let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+            if a == 0 || b > count || a > b {
+                return None;
+            }
+            for i in a..=b {
+                free[i as usize] = true;
+            }
+        }
+    }
+    Some((1..=count).filter(|&i| !free[i as usize]).collect())
 }
 
 fn run(cmd: &mut Command, tool: &'static str, package: &'static str) -> Result<(), ImageError> {
@@ -285,5 +376,19 @@ impl b8g_builder::builtin::BuiltinBuilder for RootImageBuilder {
         }
         .write(work.path(), &out.join("root.img"))
         .map_err(|e| other(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::used_inodes;
+
+    #[test]
+    fn used_inodes_are_the_complement_of_free_ranges() {
+        let dump = "Inode count:              16\nFree inodes:              9\n\
+Group 0: (Blocks 1-8191)\n  Free inodes: 5-8, 10\nGroup 1:\n  Free inodes: 13-16\n";
+        assert_eq!(used_inodes(dump).unwrap(), vec![1, 2, 3, 4, 9, 11, 12]);
+        assert!(used_inodes("no count here").is_none());
+        assert!(used_inodes("Inode count: 4\n  Free inodes: 3-9\n").is_none());
     }
 }
