@@ -11,12 +11,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use b8g_builder::glue::StoreHost;
 use b8g_eval::{
-    auto_call, derivation_paths, parse_search_path, run_with_big_stack, select_attr_path,
-    value_to_text, Attrs, EvalHost, EvalOptions, EvalResult, Evaluator, OutputMode, StdIo, Value,
+    derivation_paths, run_with_big_stack, value_to_text, EvalHost, EvalOptions, EvalResult,
+    Evaluator, OutputMode, StdIo, Value,
 };
 use b8g_store::format::store_path::StoreDir;
 use b8g_store::local::LocalStore;
 
+use super::auto_args::AutoArgs;
 use super::GlobalArgs;
 
 /// What to evaluate: shared by `eval` and `instantiate`.
@@ -36,15 +37,8 @@ pub struct Source {
     /// Select an attribute of the result (`a.b.0.c`).
     #[arg(short = 'A', long = "attr", value_name = "ATTR")]
     attr: Option<String>,
-    /// Pass NAME = EXPR to the function the file evaluates to.
-    #[arg(long = "arg", num_args = 2, value_names = ["NAME", "EXPR"])]
-    arg: Vec<String>,
-    /// Pass NAME = "STRING" to the function the file evaluates to.
-    #[arg(long = "argstr", num_args = 2, value_names = ["NAME", "STRING"])]
-    argstr: Vec<String>,
-    /// Add a search path entry (`DIR` or `PREFIX=DIR`) before those of NIX_PATH.
-    #[arg(short = 'I', value_name = "PATH")]
-    include: Vec<String>,
+    #[command(flatten)]
+    auto: AutoArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -88,13 +82,7 @@ fn evaluate<T: Send + 'static>(
 ) -> Result<Option<T>> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let cwd = cwd.to_string_lossy().into_owned();
-    let mut search_path = Vec::new();
-    for i in &src.include {
-        search_path.extend(parse_search_path(i));
-    }
-    search_path.extend(parse_search_path(
-        &std::env::var("NIX_PATH").unwrap_or_default(),
-    ));
+    let search_path = src.auto.search_path();
     let r = run_with_big_stack(move || {
         let opts = EvalOptions {
             search_path,
@@ -118,28 +106,7 @@ fn evaluate<T: Send + 'static>(
                     ev.eval_file(&f.to_string_lossy())?
                 }
             };
-            let mut args = Vec::new();
-            for pair in src.arg.chunks(2) {
-                let v = ev.eval_str(&pair[1], &cwd)?;
-                args.push((pair[0].clone(), v));
-            }
-            for pair in src.argstr.chunks(2) {
-                args.push((pair[0].clone(), Value::string(pair[1].clone())));
-            }
-            let args = Attrs::from_unsorted(
-                args.into_iter()
-                    .map(|(n, v)| b8g_eval::value::Attr {
-                        name: n.into(),
-                        value: v,
-                        pos: b8g_eval::Pos::NONE,
-                    })
-                    .collect(),
-            );
-            let mut v = auto_call(&mut ev, v, &args)?;
-            if let Some(a) = &src.attr {
-                v = select_attr_path(&mut ev, v, a)?;
-                v = auto_call(&mut ev, v, &args)?;
-            }
+            let v = src.auto.apply(&mut ev, v, src.attr.as_deref(), &cwd)?;
             finish(&mut ev, v)
         })();
         result.map_err(|e| e.to_string())

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod auto_args;
 pub mod bootstrap;
 pub mod cache;
 pub mod eval;

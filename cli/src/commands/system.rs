@@ -22,10 +22,7 @@ use b8g_builder::glue::StoreHost;
 use b8g_builder::realise::{self, RealiseOptions, SubstituterSettings, Substituters};
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::{IndicatifProgress, NoProgress, Progress, ScheduleOptions};
-use b8g_eval::{
-    auto_call, derivation_paths, parse_search_path, run_with_big_stack, select_attr_path, Attrs,
-    EvalOptions, Evaluator, StdIo, Value,
-};
+use b8g_eval::{derivation_paths, run_with_big_stack, EvalOptions, Evaluator, StdIo, Value};
 use b8g_kernel_adapters::build::{self, SystemBuildOptions};
 use b8g_kernel_adapters::linux::image::Format;
 use b8g_kernel_adapters::linux::qemu::VmSettings;
@@ -33,6 +30,7 @@ use b8g_kernel_adapters::linux::system;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
 
+use super::auto_args::AutoArgs;
 use super::GlobalArgs;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -90,15 +88,8 @@ pub struct BuildArgs {
 /// The list-valued options, boxed so that `BuildArgs` stays small where it is embedded.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MoreBuildArgs {
-    /// Pass NAME = EXPR to the function FILE evaluates to.
-    #[arg(long = "arg", num_args = 2, value_names = ["NAME", "EXPR"])]
-    arg: Vec<String>,
-    /// Pass NAME = "STRING" to the function FILE evaluates to.
-    #[arg(long = "argstr", num_args = 2, value_names = ["NAME", "STRING"])]
-    argstr: Vec<String>,
-    /// Add a search path entry (`DIR` or `PREFIX=DIR`) before those of NIX_PATH.
-    #[arg(short = 'I', value_name = "PATH")]
-    include: Vec<String>,
+    #[command(flatten)]
+    auto: AutoArgs,
     /// Binary caches to substitute from before building (`file://`, `http(s)://`).
     #[arg(long, num_args = 1.., value_name = "URL")]
     substituters: Option<Vec<String>>,
@@ -338,18 +329,8 @@ fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<Evaluated
         .context("cannot read the current directory")?
         .to_string_lossy()
         .into_owned();
-    let mut search_path = Vec::new();
-    for i in &args.more.include {
-        search_path.extend(parse_search_path(i));
-    }
-    search_path.extend(parse_search_path(
-        &std::env::var("NIX_PATH").unwrap_or_default(),
-    ));
-    let (arg, argstr, attr) = (
-        args.more.arg.clone(),
-        args.more.argstr.clone(),
-        args.attr.clone(),
-    );
+    let (auto, attr) = (args.more.auto.clone(), args.attr.clone());
+    let search_path = auto.search_path();
     let r = run_with_big_stack(move || {
         let host = StoreHost::new(store.store_dir().clone(), Box::new(store));
         let opts = EvalOptions {
@@ -363,28 +344,7 @@ fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<Evaluated
                 return Ok(Evaluated::System);
             }
             let v = ev.eval_file(&file.to_string_lossy())?;
-            let mut pairs = Vec::new();
-            for pair in arg.chunks(2) {
-                pairs.push((pair[0].clone(), ev.eval_str(&pair[1], &cwd)?));
-            }
-            for pair in argstr.chunks(2) {
-                pairs.push((pair[0].clone(), Value::string(pair[1].clone())));
-            }
-            let auto = Attrs::from_unsorted(
-                pairs
-                    .into_iter()
-                    .map(|(n, v)| b8g_eval::value::Attr {
-                        name: n.into(),
-                        value: v,
-                        pos: b8g_eval::Pos::NONE,
-                    })
-                    .collect(),
-            );
-            let mut v = auto_call(&mut ev, v, &auto)?;
-            if let Some(a) = &attr {
-                v = select_attr_path(&mut ev, v, a)?;
-                v = auto_call(&mut ev, v, &auto)?;
-            }
+            let v = auto.apply(&mut ev, v, attr.as_deref(), &cwd)?;
             derivation_paths(&mut ev, v).map(Evaluated::Derivations)
         })();
         result.map_err(|e| e.to_string())
