@@ -161,14 +161,14 @@ fn parse_path(store: &LocalStore, arg: &str) -> Result<StorePath> {
         .with_context(|| format!("{arg} is not a store path"))
 }
 
-fn read_secret_key(file: &Path) -> Result<SecretKey> {
+pub(super) fn read_secret_key(file: &Path) -> Result<SecretKey> {
     let text = fs::read_to_string(file)
         .with_context(|| format!("cannot read secret key {}", file.display()))?;
     SecretKey::parse(&text).with_context(|| format!("invalid secret key in {}", file.display()))
 }
 
 /// A key given literally (`name:base64`) or as a file holding one.
-fn read_public_keys(args: &[String]) -> Result<Vec<PublicKey>> {
+pub(super) fn read_public_keys(args: &[String]) -> Result<Vec<PublicKey>> {
     let mut keys = Vec::new();
     for a in args {
         // Nix separates keys by spaces in one option value; accept that too.

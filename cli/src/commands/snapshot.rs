@@ -2,14 +2,13 @@
 //! signed, compressed file, and its verified import into another store.
 //! Thin over `b8g_kernel_adapters::generations::snapshot`.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use b8g_kernel_adapters::generations::{snapshot, Generations};
-use b8g_store::format::signing::{PublicKey, SecretKey};
 
+use super::cache::{read_public_keys, read_secret_key};
 use super::GlobalArgs;
 
 #[derive(Debug, clap::Args)]
@@ -42,31 +41,6 @@ enum Cmd {
         #[arg(long)]
         boot: bool,
     },
-}
-
-fn read_secret_key(file: &Path) -> Result<SecretKey> {
-    let text = fs::read_to_string(file)
-        .with_context(|| format!("cannot read secret key {}", file.display()))?;
-    SecretKey::parse(&text).with_context(|| format!("invalid secret key in {}", file.display()))
-}
-
-fn read_public_keys(args: &[String]) -> Result<Vec<PublicKey>> {
-    let mut keys = Vec::new();
-    for a in args {
-        for word in a.split_whitespace() {
-            let text = if Path::new(word).is_file() {
-                fs::read_to_string(word)
-                    .with_context(|| format!("cannot read public key {word}"))?
-            } else {
-                word.to_string()
-            };
-            keys.push(
-                PublicKey::parse(text.trim())
-                    .with_context(|| format!("invalid public key {word:?}"))?,
-            );
-        }
-    }
-    Ok(keys)
 }
 
 pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
