@@ -4,55 +4,10 @@
 //! key is refused with nothing registered.
 
 use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Output};
 
-const B8G: &str = env!("CARGO_BIN_EXE_b8g");
+mod store_support;
+use store_support::Store;
 const STORE_DIR: &str = "/b8g/store";
-
-struct Store {
-    dir: tempfile::TempDir,
-}
-
-impl Store {
-    fn new() -> Store {
-        Store {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(B8G);
-        c.args([
-            "--store-dir",
-            STORE_DIR,
-            "--state-dir",
-            "/var/b8g",
-            "--root",
-        ])
-        .arg(self.dir.path().join("root"))
-        .args(args);
-        c.env_remove("B8G_STORE_DIR")
-            .env_remove("B8G_STATE_DIR")
-            .env_remove("B8G_STORE_ROOT")
-            .env_remove("B8G_CACHE_TOKEN");
-        c
-    }
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run b8g")
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "b8g {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8 output")
-    }
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
 
 fn key_pair(s: &Store, name: &str) -> (String, String) {
     let secret = s.file(&format!("{name}.secret"));
@@ -80,7 +35,7 @@ fn key_pair(s: &Store, name: &str) -> (String, String) {
 
 #[test]
 fn store_sign_then_push_unsigned_then_pull_trusting_the_key() {
-    let src = Store::new();
+    let src = Store::new(STORE_DIR);
     let (secret, public) = key_pair(&src, "signer-1");
     let (_, other_public) = key_pair(&src, "other-1");
     let tree = src.file("tree");
@@ -115,7 +70,7 @@ fn store_sign_then_push_unsigned_then_pull_trusting_the_key() {
     src.ok(&["cache", "verify", &url, "--trusted-public-keys", &public]);
 
     // A puller trusting another key refuses it and registers nothing.
-    let wrong = Store::new();
+    let wrong = Store::new(STORE_DIR);
     let out = wrong.run(&[
         "cache",
         "pull",
@@ -133,7 +88,7 @@ fn store_sign_then_push_unsigned_then_pull_trusting_the_key() {
     assert!(!wrong.run(&["store", "path-info", path]).status.success());
 
     // Trusting the signer: the path arrives and checks out.
-    let dest = Store::new();
+    let dest = Store::new(STORE_DIR);
     dest.ok(&[
         "cache",
         "pull",

@@ -15,7 +15,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,59 +27,12 @@ use b8g_store::format::signing::PublicKey;
 use b8g_store::format::store_path::StoreDir;
 use b8g_store::nar_fs;
 
-const B8G: &str = env!("CARGO_BIN_EXE_b8g");
+mod store_support;
+use store_support::{check, Store};
 const STORE_DIR: &str = "/b8g/store";
 const CLIENTS: usize = 200;
 /// Peak resident memory the server may reach under the load (bytes).
 const RSS_LIMIT: u64 = 300 << 20;
-
-/// A chroot store of ours.
-struct Store {
-    dir: tempfile::TempDir,
-}
-
-impl Store {
-    fn new() -> Store {
-        Store {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(B8G);
-        c.args([
-            "--store-dir",
-            STORE_DIR,
-            "--state-dir",
-            "/var/b8g",
-            "--root",
-        ])
-        .arg(self.root())
-        .args(args);
-        c.env_remove("B8G_STORE_DIR")
-            .env_remove("B8G_STATE_DIR")
-            .env_remove("B8G_STORE_ROOT");
-        c
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).output().expect("run b8g");
-        check(&out, args);
-        String::from_utf8(out.stdout).expect("utf-8 output")
-    }
-    fn real_store(&self) -> PathBuf {
-        self.root().join(STORE_DIR.trim_start_matches('/'))
-    }
-}
-
-fn check(out: &Output, args: &[&str]) {
-    assert!(
-        out.status.success(),
-        "b8g {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Deterministic bytes: compressible text for most files, noise for `noise`.
 fn contents(seed: u64, len: usize, noise: bool) -> Vec<u8> {
@@ -199,7 +152,7 @@ struct Fixture {
 
 /// A store with `n` small paths of varied sizes and one 48 MiB path of noise.
 fn fixture(n: usize) -> Fixture {
-    let store = Store::new();
+    let store = Store::new(STORE_DIR);
     let keys = tempfile::tempdir().expect("tempdir");
     let secret = keys.path().join("k.secret");
     let public_file = keys.path().join("k.public");
@@ -532,7 +485,7 @@ fn serve_under_200_clients_with_bounded_memory() {
 fn pull_killed_mid_download_then_restarted_leaves_no_corrupt_path() {
     let f = fixture(6);
     let mut server = Server::start(&f.store, &f.secret);
-    let dest = Store::new();
+    let dest = Store::new(STORE_DIR);
     let url = server.url.clone();
     let pull_args = |dest: &Store| {
         let mut c = dest.cmd(&["cache", "pull", &url, &f.big, &f.paths[0].0]);

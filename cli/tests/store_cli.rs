@@ -8,61 +8,10 @@
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-const B8G: &str = env!("CARGO_BIN_EXE_b8g");
-
-/// A chroot store of ours in a temporary directory.
-struct Store {
-    dir: tempfile::TempDir,
-    store_dir: &'static str,
-}
-
-impl Store {
-    fn new(store_dir: &'static str) -> Self {
-        Store {
-            dir: tempfile::tempdir().expect("tempdir"),
-            store_dir,
-        }
-    }
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(B8G);
-        c.args([
-            "--store-dir",
-            self.store_dir,
-            "--state-dir",
-            "/var/b8g",
-            "--root",
-        ])
-        .arg(self.root())
-        .args(args);
-        c.env_remove("B8G_STORE_DIR")
-            .env_remove("B8G_STATE_DIR")
-            .env_remove("B8G_STORE_ROOT");
-        c
-    }
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run b8g")
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "b8g {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8 output")
-    }
-    fn gcroots(&self) -> PathBuf {
-        self.root().join("var/b8g/gcroots")
-    }
-    fn real(&self, logical: &str) -> PathBuf {
-        self.root().join(logical.trim_start_matches('/'))
-    }
-}
+mod store_support;
+use store_support::Store;
 
 fn require_tool(tool: &str) {
     let found = Command::new("sh")
