@@ -17,7 +17,7 @@
 //! boot there (b8g-init's unit logs and PID 1's smaps; systemd-analyze and the journal).
 
 use anyhow::{bail, Context, Result};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -389,12 +389,12 @@ fn stage1(version: &str) -> Result<Vec<u8>> {
     let mods = module_closure(version)?;
     let mut c = Cpio::default();
     for d in ["bin", "dev", "proc", "sys", "newroot", "modules"] {
-        c.entry(d, 0o040755, &[], (0, 0));
+        c.entry(d, 0o040755, &[], (0, 0))?;
     }
-    c.entry("dev/console", 0o020600, &[], (5, 1));
-    c.entry("bin/busybox", 0o100755, &std::fs::read(busybox)?, (0, 0));
-    c.entry("bin/sh", 0o120777, b"busybox", (0, 0));
-    c.entry("init", 0o100755, STAGE1.as_bytes(), (0, 0));
+    c.entry("dev/console", 0o020600, &[], (5, 1))?;
+    c.entry("bin/busybox", 0o100755, &std::fs::read(busybox)?, (0, 0))?;
+    c.entry("bin/sh", 0o120777, b"busybox", (0, 0))?;
+    c.entry("init", 0o100755, STAGE1.as_bytes(), (0, 0))?;
     let mut list = String::new();
     for m in &mods {
         let file = Path::new(m)
@@ -403,16 +403,15 @@ fn stage1(version: &str) -> Result<Vec<u8>> {
             .to_string_lossy()
             .into_owned();
         let data = std::fs::read(format!("/lib/modules/{version}/{m}"))?;
-        c.entry(&format!("modules/{file}"), 0o100644, &data, (0, 0));
+        c.entry(&format!("modules/{file}"), 0o100644, &data, (0, 0))?;
         list.push_str(&file);
         list.push('\n');
     }
-    c.entry("modules.list", 0o100644, list.as_bytes(), (0, 0));
-    c.entry("TRAILER!!!", 0, &[], (0, 0));
-    Ok(c.out)
+    c.entry("modules.list", 0o100644, list.as_bytes(), (0, 0))?;
+    Ok(cpio::newc::trailer(c.out)?)
 }
 
-/// A newc cpio archive (110-byte ASCII headers).
+/// A newc cpio archive in memory, written with the `cpio` crate.
 #[derive(Default)]
 struct Cpio {
     out: Vec<u8>,
@@ -420,34 +419,18 @@ struct Cpio {
 }
 
 impl Cpio {
-    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
+    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) -> Result<()> {
         self.ino += 1;
-        let hdr = format!(
-            "070701{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
-            self.ino,
-            mode,
-            0,
-            0,
-            1,
-            0,
-            data.len(),
-            0,
-            0,
-            rdev.0,
-            rdev.1,
-            name.len() + 1,
-            0
-        );
-        self.out.extend_from_slice(hdr.as_bytes());
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.push(0);
-        while !self.out.len().is_multiple_of(4) {
-            self.out.push(0);
-        }
-        self.out.extend_from_slice(data);
-        while !self.out.len().is_multiple_of(4) {
-            self.out.push(0);
-        }
+        let mut w = cpio::NewcBuilder::new(name)
+            .ino(self.ino)
+            .mode(mode)
+            .nlink(1)
+            .rdev_major(rdev.0)
+            .rdev_minor(rdev.1)
+            .write(&mut self.out, data.len() as u32);
+        w.write_all(data)?;
+        w.finish()?;
+        Ok(())
     }
 }
 

@@ -5,13 +5,13 @@
 //! linux-image-amd64 (a /boot/vmlinuz-*) and busybox-static are required.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 fn full() -> bool {
     std::env::var("B8G_FULL_TESTS").is_ok_and(|v| v == "1")
 }
 
-/// A newc cpio archive written by hand (the format is 110-byte ASCII headers).
+/// A newc cpio archive in memory, written with the `cpio` crate (uid/gid 0, mtime 0).
 pub struct Cpio {
     pub out: Vec<u8>,
     ino: u32,
@@ -25,33 +25,17 @@ impl Cpio {
         }
     }
     pub fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
+        use std::io::Write;
         self.ino += 1;
-        let hdr = format!(
-            "070701{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
-            self.ino,
-            mode,
-            0,
-            0,
-            1,
-            0,
-            data.len(),
-            0,
-            0,
-            rdev.0,
-            rdev.1,
-            name.len() + 1,
-            0
-        );
-        self.out.extend_from_slice(hdr.as_bytes());
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.push(0);
-        while self.out.len() % 4 != 0 {
-            self.out.push(0);
-        }
-        self.out.extend_from_slice(data);
-        while self.out.len() % 4 != 0 {
-            self.out.push(0);
-        }
+        let mut w = cpio::NewcBuilder::new(name)
+            .ino(self.ino)
+            .mode(mode)
+            .nlink(1)
+            .rdev_major(rdev.0)
+            .rdev_minor(rdev.1)
+            .write(&mut self.out, data.len() as u32);
+        w.write_all(data).expect("write to memory");
+        w.finish().expect("write to memory");
     }
     pub fn dir(&mut self, name: &str) {
         self.entry(name, 0o040755, &[], (0, 0));
@@ -91,9 +75,8 @@ impl Cpio {
             }
         }
     }
-    pub fn finish(mut self) -> Vec<u8> {
-        self.entry("TRAILER!!!", 0, &[], (0, 0));
-        self.out
+    pub fn finish(self) -> Vec<u8> {
+        cpio::newc::trailer(self.out).expect("write to memory")
     }
 }
 
@@ -136,6 +119,30 @@ fn static_binaries() -> (PathBuf, PathBuf) {
     assert!(st.success(), "static build of b8g-init failed");
     let rel = dir.join("x86_64-unknown-linux-gnu/release");
     (rel.join("b8g-init"), rel.join("b8gctl"))
+}
+
+/// Boots `kernel` with `initrd` (pc machine, TCG, serial console, no reboot,
+/// 300 s at most) and returns qemu's status and the console.
+pub fn boot(kernel: &Path, initrd: &Path, mem_mib: u32, append: &str) -> (Output, String) {
+    let t0 = std::time::Instant::now();
+    let out = Command::new("timeout")
+        .args(["300", "qemu-system-x86_64", "-M", "pc", "-m"])
+        .arg(mem_mib.to_string())
+        .args(["-nographic", "-no-reboot", "-kernel"])
+        .arg(kernel)
+        .arg("-initrd")
+        .arg(initrd)
+        // no_timer_check: under TCG on a busy host the kernel's IO-APIC timer check can
+        // fail and panic the boot.
+        .arg("-append")
+        .arg(format!(
+            "console=ttyS0 panic=-1 loglevel=4 no_timer_check {append}"
+        ))
+        .output()
+        .expect("run qemu");
+    let console = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("qemu ran {:?}", t0.elapsed());
+    (out, console)
 }
 
 pub fn find_kernel() -> PathBuf {
@@ -229,32 +236,7 @@ fn qemu_boot_reaches_default_target_and_powers_off() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let initrd = tmp.path().join("initrd.cpio");
     std::fs::write(&initrd, &archive).expect("write initrd");
-    let t0 = std::time::Instant::now();
-    let out = Command::new("timeout")
-        .args([
-            "300",
-            "qemu-system-x86_64",
-            "-M",
-            "pc",
-            "-m",
-            "512",
-            "-nographic",
-            "-no-reboot",
-            "-kernel",
-        ])
-        .arg(&kernel)
-        .arg("-initrd")
-        .arg(&initrd)
-        // no_timer_check: under TCG on a busy host the kernel's IO-APIC timer check can
-        // fail and panic the boot.
-        .args([
-            "-append",
-            "console=ttyS0 panic=-1 loglevel=4 no_timer_check",
-        ])
-        .output()
-        .expect("run qemu");
-    let console = String::from_utf8_lossy(&out.stdout);
-    eprintln!("qemu ran {:?}", t0.elapsed());
+    let (out, console) = boot(&kernel, &initrd, 512, "");
     for l in console
         .lines()
         .filter(|l| l.contains("b8g") || l.contains("hello from"))

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::qemu::{find_kernel, static_init_and_ctl, Cpio};
+use super::qemu::{boot, find_kernel, static_init_and_ctl, Cpio};
 
 /// nginx and cron, and the packages of the libraries they link (`ldd` on Debian 12):
 /// nginx → libcrypt1 libpcre2-8-0 libssl3 zlib1g; cron → libpam0g libselinux1, which
@@ -291,32 +291,8 @@ fn qemu_debian_nginx_cron_upstream_units() {
     let initrd = tmp.path().join("initrd.cpio");
     std::fs::write(&initrd, c.finish()).expect("write initrd");
 
-    let t0 = std::time::Instant::now();
-    let out = Command::new("timeout")
-        .args([
-            "300",
-            "qemu-system-x86_64",
-            "-M",
-            "pc",
-            "-m",
-            "768",
-            "-nographic",
-            "-no-reboot",
-            "-kernel",
-        ])
-        .arg(&kernel)
-        .arg("-initrd")
-        .arg(&initrd)
-        // no_timer_check: under TCG on a busy host the kernel's IO-APIC timer check can
-        // fail and panic the boot.
-        .args([
-            "-append",
-            "console=ttyS0 panic=-1 loglevel=4 no_timer_check rdinit=/sbin/b8g-init",
-        ])
-        .output()
-        .expect("run qemu");
-    let console = String::from_utf8_lossy(&out.stdout);
-    eprintln!("qemu ran {:?}:\n{console}", t0.elapsed());
+    let (out, console) = boot(&kernel, &initrd, 768, "rdinit=/sbin/b8g-init");
+    eprintln!("{console}");
     assert!(
         out.status.success(),
         "qemu did not power off by itself ({:?})",
