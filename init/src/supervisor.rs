@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,11 +20,12 @@ use crate::control::{Request, Response};
 use crate::engine::{ActiveState, Engine, JobKind, JobResult};
 use crate::exec::{self, SpawnSpec};
 use crate::log::Logs;
+use crate::pathwatch::{self, PathWatcher};
 use crate::sysv::{self, SysvExtras};
 use crate::unit::load::{self, LoadOptions, UnitSet};
 use crate::unit::{
-    ConditionKind, ExecCommand, KillMode, KindConfig, ListenKind, RestartPolicy, ServiceConfig,
-    ServiceType, Unit,
+    ConditionKind, ExecCommand, KillMode, KindConfig, ListenKind, PathConfig, PathWatch,
+    RestartPolicy, ServiceConfig, ServiceType, Unit,
 };
 
 const MANAGER: &str = "b8g-init";
@@ -87,6 +89,10 @@ struct Rt {
     ready: bool,
     /// A per-connection instance of an Accept=yes socket: forgotten once it stops.
     transient: bool,
+    /// A `.path` unit's watches while it waits.
+    path_watch: Option<PathWatcher>,
+    /// When a `.path` unit triggered lately (for TriggerLimit*).
+    triggers: VecDeque<Instant>,
 }
 
 impl Rt {
@@ -540,6 +546,9 @@ impl Manager {
             if let Some(r) = &rt.ready_fd {
                 add(r.as_raw_fd(), 4, name, &mut fds);
             }
+            if let (ActiveState::Active, Some(w)) = (rt.st(), &rt.path_watch) {
+                add(w.fd(), 6, name, &mut fds);
+            }
             if rt.st() == ActiveState::Active
                 && !rt.listen_fds.is_empty()
                 && self.socket_wants_poll(name)
@@ -567,10 +576,12 @@ impl Manager {
                     3 => self.read_log(name),
                     4 => self.read_ready_fd(name),
                     5 => self.socket_ready(name, p.fd),
+                    6 => self.path_event(name),
                     _ => {}
                 }
             }
         }
+        self.path_check_levels();
         self.handle_deadlines();
         self.check_shutdown_progress();
     }
@@ -922,11 +933,9 @@ impl Manager {
                 self.finish_job(&n, JobResult::Done);
             }
             KindConfig::Mount(_) => self.mount_start(u),
-            KindConfig::Path => {
-                self.rt.entry(n.clone()).or_default().result =
-                    Some(".path units are not supported".into());
-                self.set_state(&n, ActiveState::Failed, "failed");
-                self.finish_job(&n, JobResult::Failed);
+            KindConfig::Path(c) => {
+                let c = (**c).clone();
+                self.path_start(&n, &c);
             }
         }
     }
@@ -1721,6 +1730,13 @@ impl Manager {
                 self.set_state(&n, ActiveState::Inactive, "dead");
                 self.finish_job(&n, JobResult::Done);
             }
+            KindConfig::Path(_) => {
+                let rt = self.rt.entry(n.clone()).or_default();
+                rt.path_watch = None;
+                rt.triggers.clear();
+                self.set_state(&n, ActiveState::Inactive, "dead");
+                self.finish_job(&n, JobResult::Done);
+            }
             _ => {
                 self.set_state(&n, ActiveState::Inactive, "dead");
                 self.finish_job(&n, JobResult::Done);
@@ -2282,7 +2298,7 @@ impl Manager {
                 if let Some(next) = self.timer_next(&n) {
                     if next <= now() {
                         let target = self.set.units.get(&n).map(|u| match &u.config {
-                            KindConfig::Timer(c) => load::timer_unit(u, c.unit.as_deref()),
+                            KindConfig::Timer(c) => load::triggered_unit(u, c.unit.as_deref()),
                             _ => String::new(),
                         });
                         self.rt.entry(n.clone()).or_default().last_trigger = Some(now().max(next));
@@ -2310,7 +2326,7 @@ impl Manager {
             return None;
         };
         let rt = self.rt.get(n)?;
-        let target = load::timer_unit(u, c.unit.as_deref());
+        let target = load::triggered_unit(u, c.unit.as_deref());
         let trt = self.rt.get(&target);
         let last = rt.last_trigger;
         let mut cands: Vec<Instant> = Vec::new();
@@ -2347,6 +2363,126 @@ impl Manager {
             }
         }
         cands.into_iter().filter(|i| after_last(*i)).min()
+    }
+
+    // ---------------------------------------------------------------- path units
+
+    fn path_start(&mut self, n: &str, c: &PathConfig) {
+        if c.make_directory {
+            for (kind, p) in &c.watches {
+                if matches!(kind, PathWatch::Exists | PathWatch::ExistsGlob) {
+                    continue;
+                }
+                let made = std::fs::create_dir_all(p).and_then(|()| {
+                    std::fs::set_permissions(p, std::fs::Permissions::from_mode(c.directory_mode))
+                });
+                if let Err(e) = made {
+                    self.logs
+                        .push(n, &format!("cannot create {}: {e}", p.display()));
+                }
+            }
+        }
+        match PathWatcher::new(&c.watches) {
+            Ok(w) => {
+                let rt = self.rt.entry(n.to_string()).or_default();
+                rt.path_watch = Some(w);
+                rt.triggers.clear();
+                self.set_state(n, ActiveState::Active, "waiting");
+                self.finish_job(n, JobResult::Done);
+            }
+            Err(e) => {
+                self.logs.push(n, &format!("cannot watch: {e}"));
+                self.rt.entry(n.to_string()).or_default().result = Some("resources".into());
+                self.set_state(n, ActiveState::Failed, "failed");
+                self.finish_job(n, JobResult::Failed);
+            }
+        }
+    }
+
+    fn path_config(&self, n: &str) -> Option<PathConfig> {
+        match &self.set.units.get(n)?.config {
+            KindConfig::Path(c) => Some((**c).clone()),
+            _ => None,
+        }
+    }
+
+    fn path_event(&mut self, n: &str) {
+        let Some(c) = self.path_config(n) else {
+            return;
+        };
+        let fired = self
+            .rt
+            .get_mut(n)
+            .and_then(|rt| rt.path_watch.as_mut())
+            .and_then(|w| w.read_events(&c.watches));
+        if let Some(spec) = fired {
+            let (kind, p) = &c.watches[spec];
+            let why = format!("{} {}", pathwatch::describe(*kind), p.display());
+            self.path_trigger(n, &c, &why);
+        }
+    }
+
+    /// Level conditions trigger whenever they hold and the unit they start is
+    /// inactive: at start, after events, and when that unit stops again. A
+    /// failed unit is not started again by a level condition (no busy loop).
+    fn path_check_levels(&mut self) {
+        let waiting: Vec<String> = self
+            .rt
+            .iter()
+            .filter(|(_, rt)| rt.st() == ActiveState::Active && rt.path_watch.is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in waiting {
+            let Some(c) = self.path_config(&n) else {
+                continue;
+            };
+            let Some(u) = self.set.units.get(&n) else {
+                continue;
+            };
+            let target = load::triggered_unit(u, c.unit.as_deref());
+            let idle = self.state_of(&target) == ActiveState::Inactive
+                && !self.engine.jobs.values().any(|j| j.unit == target);
+            if !idle {
+                continue;
+            }
+            if let Some(why) = pathwatch::level_holds(&c.watches) {
+                self.path_trigger(&n, &c, &why);
+            }
+        }
+    }
+
+    fn path_trigger(&mut self, n: &str, c: &PathConfig, why: &str) {
+        let Some(u) = self.set.units.get(n) else {
+            return;
+        };
+        let target = load::triggered_unit(u, c.unit.as_deref());
+        let t = now();
+        let rt = self.rt.entry(n.to_string()).or_default();
+        while rt
+            .triggers
+            .front()
+            .is_some_and(|f| t.saturating_duration_since(*f) > c.trigger_limit_interval)
+        {
+            rt.triggers.pop_front();
+        }
+        rt.triggers.push_back(t);
+        if rt.triggers.len() > c.trigger_limit_burst as usize {
+            rt.path_watch = None;
+            rt.result = Some("trigger-limit-hit".into());
+            self.logs.push(
+                n,
+                &format!(
+                    "triggered more than {} times in {:?}: trigger-limit-hit",
+                    c.trigger_limit_burst, c.trigger_limit_interval
+                ),
+            );
+            self.set_state(n, ActiveState::Failed, "failed");
+            return;
+        }
+        self.logs.push(n, &format!("{why}: starting {target}"));
+        if let Err(e) = self.start_unit(&target, false) {
+            self.logs.push(n, &format!("cannot start {target}: {e}"));
+        }
     }
 
     // ---------------------------------------------------------------- sockets

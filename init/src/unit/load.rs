@@ -497,7 +497,8 @@ pub fn referenced(u: &Unit) -> Vec<String> {
     v.extend(u.install.also.iter().cloned());
     match &u.config {
         KindConfig::Socket(s) => v.push(socket_service(u, s.service.as_deref())),
-        KindConfig::Timer(t) => v.push(timer_unit(u, t.unit.as_deref())),
+        KindConfig::Timer(t) => v.push(triggered_unit(u, t.unit.as_deref())),
+        KindConfig::Path(p) => v.push(triggered_unit(u, p.unit.as_deref())),
         KindConfig::Service(s) => v.extend(s.sockets.iter().cloned()),
         _ => {}
     }
@@ -518,13 +519,11 @@ pub fn socket_service(u: &Unit, explicit: Option<&str>) -> String {
     }
 }
 
-/// The unit a timer triggers.
-pub fn timer_unit(u: &Unit, explicit: Option<&str>) -> String {
+/// The unit a timer or path unit triggers: `Unit=`, else the service of the same name.
+pub fn triggered_unit(u: &Unit, explicit: Option<&str>) -> String {
     explicit.map(str::to_string).unwrap_or_else(|| {
-        format!(
-            "{}.service",
-            u.name.strip_suffix(".timer").unwrap_or(&u.name)
-        )
+        let stem = u.name.rsplit_once('.').map_or(u.name.as_str(), |(s, _)| s);
+        format!("{stem}.service")
     })
 }
 
@@ -536,7 +535,11 @@ fn add_implicit(u: &mut Unit) {
             u.deps.before.insert(svc);
         }
         KindConfig::Timer(t) => {
-            let target = timer_unit(u, t.unit.as_deref());
+            let target = triggered_unit(u, t.unit.as_deref());
+            u.deps.before.insert(target);
+        }
+        KindConfig::Path(p) => {
+            let target = triggered_unit(u, p.unit.as_deref());
             u.deps.before.insert(target);
         }
         KindConfig::Service(s) => {

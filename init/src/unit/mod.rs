@@ -303,6 +303,46 @@ pub struct TimerConfig {
     pub remain_after_elapse: bool,
 }
 
+/// What a `.path` unit watches for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathWatch {
+    /// The path exists (level: triggers again while it still exists).
+    Exists,
+    /// A glob matches at least one path (level).
+    ExistsGlob,
+    /// A file written to was closed, or the path was created, deleted, moved or its
+    /// attributes changed (edge).
+    Changed,
+    /// As `Changed`, and also on every write (edge).
+    Modified,
+    /// The directory holds at least one entry (level).
+    DirectoryNotEmpty,
+}
+
+#[derive(Debug, Clone)]
+pub struct PathConfig {
+    pub watches: Vec<(PathWatch, PathBuf)>,
+    pub unit: Option<String>,
+    pub make_directory: bool,
+    pub directory_mode: u32,
+    pub trigger_limit_interval: Duration,
+    pub trigger_limit_burst: u32,
+}
+
+impl Default for PathConfig {
+    fn default() -> Self {
+        // systemd's defaults for path units: at most 200 triggers in 2 s.
+        PathConfig {
+            watches: Vec::new(),
+            unit: None,
+            make_directory: false,
+            directory_mode: 0o755,
+            trigger_limit_interval: Duration::from_secs(2),
+            trigger_limit_burst: 200,
+        }
+    }
+}
+
 /// Per-kind configuration.
 #[derive(Debug, Clone)]
 pub enum KindConfig {
@@ -311,7 +351,7 @@ pub enum KindConfig {
     Socket(Box<SocketConfig>),
     Mount(Box<MountConfig>),
     Timer(Box<TimerConfig>),
-    Path,
+    Path(Box<PathConfig>),
 }
 
 /// A fully loaded unit.
@@ -347,7 +387,7 @@ impl Unit {
             UnitKind::Socket => KindConfig::Socket(Box::default()),
             UnitKind::Mount => KindConfig::Mount(Box::default()),
             UnitKind::Timer => KindConfig::Timer(Box::default()),
-            UnitKind::Path => KindConfig::Path,
+            UnitKind::Path => KindConfig::Path(Box::default()),
         };
         Unit {
             name: name.to_string(),

@@ -672,10 +672,7 @@ fn apply(unit: &mut Unit, e: &Entry, v: &str, loc: &str, diags: &mut Diags) -> R
         "Socket" if unit.kind == UnitKind::Socket => apply_socket(unit, key, v, loc, diags),
         "Mount" if unit.kind == UnitKind::Mount => apply_mount(unit, key, v, loc, diags),
         "Timer" if unit.kind == UnitKind::Timer => apply_timer(unit, key, v, loc, diags),
-        "Path" if unit.kind == UnitKind::Path => {
-            ignored(key, loc, diags);
-            Ok(())
-        }
+        "Path" if unit.kind == UnitKind::Path => apply_path(unit, key, v, loc, diags),
         s if s.starts_with("X-") => Ok(()),
         s => {
             diags.warn(
@@ -1074,6 +1071,46 @@ fn apply_timer(
         "OnCalendar" => t.on_calendar.push(Calendar::parse(v)?),
         "Unit" => t.unit = Some(v.to_string()),
         "RemainAfterElapse" => t.remain_after_elapse = parse_bool(v)?,
+        _ => unknown(key, loc, diags),
+    }
+    Ok(())
+}
+
+fn apply_path(
+    unit: &mut Unit,
+    key: &str,
+    v: &str,
+    loc: &str,
+    diags: &mut Diags,
+) -> Result<(), String> {
+    let KindConfig::Path(p) = &mut unit.config else {
+        return Ok(());
+    };
+    let watch = match key {
+        "PathExists" => Some(PathWatch::Exists),
+        "PathExistsGlob" => Some(PathWatch::ExistsGlob),
+        "PathChanged" => Some(PathWatch::Changed),
+        "PathModified" => Some(PathWatch::Modified),
+        "DirectoryNotEmpty" => Some(PathWatch::DirectoryNotEmpty),
+        _ => None,
+    };
+    if let Some(w) = watch {
+        // As in systemd, an empty assignment drops every watch set so far.
+        if v.is_empty() {
+            p.watches.clear();
+        } else {
+            p.watches.push((w, abs(v)?));
+        }
+        return Ok(());
+    }
+    match key {
+        "Unit" => p.unit = Some(v.to_string()),
+        "MakeDirectory" => p.make_directory = parse_bool(v)?,
+        "DirectoryMode" => p.directory_mode = parse_mode(v)?,
+        "TriggerLimitIntervalSec" => p.trigger_limit_interval = finite(v)?,
+        "TriggerLimitBurst" => {
+            p.trigger_limit_burst = v.parse().map_err(|_| format!("invalid number {v:?}"))?
+        }
         _ => unknown(key, loc, diags),
     }
     Ok(())

@@ -816,3 +816,118 @@ fn required_oneshot_that_finished_satisfies_dependents() {
     );
     s.poweroff();
 }
+
+#[test]
+fn path_units_watch_existence_changes_and_directories() {
+    let mut s = System::new(&[
+        (
+            "flag.path",
+            "[Path]\nPathExists=@ROOT@/watch/flag\n[Install]\nWantedBy=paths.target\n",
+        ),
+        (
+            "flag.service",
+            "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo flag seen; rm @ROOT@/watch/flag'\n",
+        ),
+        (
+            "conf.path",
+            "[Path]\nPathChanged=@ROOT@/watch/conf\nUnit=reload-conf.service\n[Install]\nWantedBy=paths.target\n",
+        ),
+        (
+            "reload-conf.service",
+            "[Service]\nType=oneshot\nExecStart=/bin/cat @ROOT@/watch/conf\n",
+        ),
+        (
+            "spool.path",
+            "[Path]\nDirectoryNotEmpty=@ROOT@/spool\nMakeDirectory=yes\nDirectoryMode=0700\n[Install]\nWantedBy=paths.target\n",
+        ),
+        (
+            "spool.service",
+            "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'for f in @ROOT@/spool/*; do echo took $${f##*/}; rm $$f; done'\n",
+        ),
+        // Its service never empties the directory: the level stays true and the
+        // trigger limit must stop the loop.
+        (
+            "busy.path",
+            "[Path]\nPathExistsGlob=@ROOT@/busy/*.job\nTriggerLimitBurst=3\nTriggerLimitIntervalSec=60s\n[Install]\nWantedBy=paths.target\n",
+        ),
+        (
+            "busy.service",
+            "[Unit]\nStartLimitBurst=100\n[Service]\nType=oneshot\nExecStart=/bin/true\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    assert_eq!(s.active("flag.path"), "active");
+    assert_eq!(s.status("flag.path")["sub"], "waiting", "{}", s.console());
+    // MakeDirectory= made the watched directory, with its mode.
+    let spool = std::fs::metadata(s.path("spool")).expect("spool made");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&spool.permissions()) & 0o7777,
+        0o700
+    );
+
+    // PathExists=: the directory comes later; the level triggers again after the
+    // service has gone inactive.
+    s.write("watch/flag", "1");
+    s.wait_for(
+        |s| s.log("flag.service").matches("flag seen").count() >= 1,
+        "flag.service after the flag appeared",
+    );
+    s.wait_for(|s| !s.path("watch/flag").exists(), "the flag removed");
+    s.wait_state("flag.service", "inactive");
+    s.write("watch/flag", "2");
+    s.wait_for(
+        |s| s.log("flag.service").matches("flag seen").count() >= 2,
+        "flag.service a second time",
+    );
+
+    // PathChanged=: each close after writing starts the unit named by Unit=.
+    s.write("watch/conf", "version-one\n");
+    s.wait_for(
+        |s| s.log("reload-conf.service").contains("version-one"),
+        "reload-conf after the first write",
+    );
+    s.wait_state("reload-conf.service", "inactive");
+    s.write("watch/conf", "version-two\n");
+    s.wait_for(
+        |s| s.log("reload-conf.service").contains("version-two"),
+        "reload-conf after the second write",
+    );
+    assert!(
+        s.log("conf.path").contains("PathChanged="),
+        "{}",
+        s.log("conf.path")
+    );
+
+    // DirectoryNotEmpty=
+    std::fs::write(s.path("spool/a"), "").expect("write spool/a");
+    s.wait_for(
+        |s| s.log("spool.service").contains("took a"),
+        "spool.service to take a",
+    );
+
+    // A level that never clears hits the trigger limit and fails the path unit.
+    s.write("busy/x.job", "");
+    s.wait_state("busy.path", "failed");
+    assert_eq!(s.status("busy.path")["result"], "trigger-limit-hit");
+    assert_eq!(
+        s.log("busy.path").matches("starting busy.service").count(),
+        3,
+        "{}",
+        s.log("busy.path")
+    );
+
+    // A stopped path unit watches nothing.
+    s.ctl_ok(&["stop", "flag.path"]);
+    assert_eq!(s.active("flag.path"), "inactive");
+    let seen = s.log("flag.service").matches("flag seen").count();
+    s.wait_for(
+        |s| !s.path("watch/flag").exists(),
+        "the second flag removed",
+    );
+    s.write("watch/flag", "3");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(s.log("flag.service").matches("flag seen").count(), seen);
+    assert!(s.path("watch/flag").exists());
+    s.poweroff();
+}
