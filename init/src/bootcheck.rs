@@ -30,6 +30,8 @@ pub struct BootCheck {
     pub boot_dir: PathBuf,
     /// An executable that exits 0 when the system is healthy; its output says why not.
     pub health: Option<PathBuf>,
+    /// Units that must be active once the default target is reached.
+    pub units: Vec<String>,
     /// How long to wait for the default target.
     pub timeout: Duration,
     /// Reboot after a failed boot of a generation that is not yet good.
@@ -38,12 +40,13 @@ pub struct BootCheck {
 }
 
 impl BootCheck {
-    /// Parses `[--health FILE] [--boot-dir DIR] [--timeout SECS] [--no-reboot]`.
+    /// Parses `[--health FILE] [--unit NAME]... [--boot-dir DIR] [--timeout SECS] [--no-reboot]`.
     pub fn from_args(socket: &Path, args: &[String]) -> Result<BootCheck, String> {
         let mut b = BootCheck {
             socket: socket.to_path_buf(),
             boot_dir: BOOT_DIR.into(),
             health: None,
+            units: Vec::new(),
             timeout: Duration::from_secs(600),
             reboot: true,
             console: "/dev/console".into(),
@@ -57,6 +60,7 @@ impl BootCheck {
             };
             match a.as_str() {
                 "--health" => b.health = Some(val()?.into()),
+                "--unit" => b.units.push(val()?),
                 "--boot-dir" => b.boot_dir = val()?.into(),
                 "--timeout" => {
                     b.timeout = Duration::from_secs(
@@ -134,7 +138,54 @@ impl BootCheck {
         }
     }
 
+    /// Each `--unit` must become active: a unit still starting is waited for
+    /// (within the timeout); failed, or inactive with no job, is a verdict.
+    fn units_active(&self) -> Result<(), String> {
+        let start = Instant::now();
+        for unit in &self.units {
+            loop {
+                let r = call(
+                    &self.socket,
+                    &Request {
+                        cmd: "status".into(),
+                        units: vec![unit.clone()],
+                        after: 0,
+                    },
+                )
+                .map_err(|e| format!("cannot ask b8g-init about {unit}: {e}"))?;
+                if !r.ok {
+                    return Err(format!(
+                        "health check unit {unit}: {}",
+                        r.error.unwrap_or_default()
+                    ));
+                }
+                let u = &r.data[0];
+                let waiting = !u["job"].is_null();
+                match u["active"].as_str().unwrap_or("") {
+                    "active" | "reloading" => break,
+                    "failed" => {
+                        let result = u["result"].as_str().unwrap_or("failed");
+                        return Err(format!("health check unit {unit} failed ({result})"));
+                    }
+                    "inactive" if !waiting => {
+                        return Err(format!("health check unit {unit} is not running"));
+                    }
+                    _ => {}
+                }
+                if start.elapsed() > self.timeout {
+                    return Err(format!(
+                        "health check unit {unit} not active within {} s",
+                        self.timeout.as_secs()
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+        Ok(())
+    }
+
     fn health(&self) -> Result<(), String> {
+        self.units_active()?;
         let Some(h) = &self.health else { return Ok(()) };
         match Command::new(h).output() {
             Ok(o) if o.status.success() => Ok(()),

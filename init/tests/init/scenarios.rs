@@ -931,3 +931,62 @@ fn path_units_watch_existence_changes_and_directories() {
     assert!(s.path("watch/flag").exists());
     s.poweroff();
 }
+
+#[test]
+fn boot_check_marks_good_only_when_health_check_units_are_active() {
+    let mut s = System::new(&[
+        (
+            "web.service",
+            "[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=multi-user.target\n",
+        ),
+        (
+            "broken.service",
+            "[Service]\nExecStart=/bin/false\n[Install]\nWantedBy=multi-user.target\n",
+        ),
+    ]);
+    let entry = "boot/entries/system-1.conf";
+    s.write(
+        entry,
+        "generation=1\ntoplevel=/x\ntries=2\ngood=0\nreason=\n",
+    );
+    s.write("boot/last-boot", "generation=1\n");
+    s.boot();
+    s.wait_ready();
+    s.wait_state("broken.service", "failed");
+    let boot_dir = s.path("boot").display().to_string();
+    let console = s.path("boot-check.log").display().to_string();
+    let check = |unit: &str| {
+        s.ctl(&[
+            "boot-check",
+            "--boot-dir",
+            &boot_dir,
+            "--console",
+            &console,
+            "--no-reboot",
+            "--timeout",
+            "30",
+            "--unit",
+            unit,
+        ])
+    };
+    let read = || std::fs::read_to_string(s.path(entry)).expect("entry");
+
+    let o = check("broken.service");
+    assert!(
+        !o.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let e = read();
+    assert!(e.contains("good=0"), "{e}");
+    assert!(
+        e.contains("reason=health check unit broken.service failed"),
+        "{e}"
+    );
+
+    let o = check("web.service");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let e = read();
+    assert!(e.contains("good=1") && e.contains("reason=\n"), "{e}");
+    s.poweroff();
+}
