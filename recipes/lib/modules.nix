@@ -183,7 +183,12 @@ rec {
           type = decl.type or lib.types.unspecified;
           defaultDef = if decl ? default then [{ file = head decl.declarations; value = mkOptionDefault decl.default; }] else [ ];
           merged = mergeDefinitions loc type (defs ++ defaultDef);
-          value = if decl ? apply then decl.apply merged.mergedValue else merged.mergedValue;
+          # A read-only option takes one definition (at the winning priority), as in nixpkgs.
+          value =
+            if decl.readOnly or false && length merged.defsFinal > 1 then
+              throw "The option `${showOption loc}' is read-only, but it's set multiple times, in ${showFiles (map (d: d.file) merged.defsFinal)}."
+            else if decl ? apply then decl.apply merged.mergedValue
+            else merged.mergedValue;
         in
         decl // {
           inherit loc value type;
