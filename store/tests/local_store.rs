@@ -324,6 +324,70 @@ fn gc_keeps_rooted_closures_and_deletes_garbage() {
 }
 
 /// Drops `store` (releasing its temporary roots) and opens the same store again.
+#[test]
+fn gc_keeps_paths_that_live_processes_use() {
+    let f = fixture();
+    let open_file = f
+        .store
+        .add_text("held", b"a file this process keeps open", &[])
+        .expect("held");
+    let dir = f.tree("workdir", "a process runs in here");
+    let cwd = f.store.add_recursive(&dir, "workdir").expect("add workdir");
+    let unused = f
+        .store
+        .add_text("unused", b"nobody uses me", &[])
+        .expect("unused");
+    // A fresh handle, so the first one's temporary roots do not protect them.
+    let Fixture { dir, store } = f;
+    let f = Fixture {
+        store: reopen(&dir, store),
+        dir,
+    };
+
+    let held = File::open(f.store.real_path(&open_file)).expect("open held file");
+    let mut child = std::process::Command::new("sleep")
+        .arg("600")
+        .current_dir(f.store.real_path(&cwd))
+        .spawn()
+        .expect("spawn sleep");
+    let runtime: BTreeSet<String> = f
+        .store
+        .roots()
+        .expect("roots")
+        .into_iter()
+        .filter(|r| r.kind == b8g_store::local::RootKind::Runtime)
+        .map(|r| r.target)
+        .collect();
+    let report = f.store.gc(&GcOptions::default());
+    let _ = child.kill();
+    let _ = child.wait();
+    let deleted: BTreeSet<String> = report.expect("gc").deleted.into_iter().collect();
+    assert!(
+        runtime.contains(&f.store.print_path(&open_file))
+            && runtime.contains(&f.store.print_path(&cwd)),
+        "{runtime:?}"
+    );
+    assert_eq!(
+        deleted,
+        BTreeSet::from([f.store.print_path(&unused)]),
+        "only the unused path goes"
+    );
+
+    // Once nobody uses them, they are garbage like any other path.
+    drop(held);
+    let deleted: BTreeSet<String> = f
+        .store
+        .gc(&GcOptions::default())
+        .expect("gc")
+        .deleted
+        .into_iter()
+        .collect();
+    assert_eq!(
+        deleted,
+        BTreeSet::from([f.store.print_path(&open_file), f.store.print_path(&cwd)])
+    );
+}
+
 fn reopen(dir: &tempfile::TempDir, store: LocalStore) -> LocalStore {
     let config = StoreConfig {
         store_dir: store.store_dir().clone(),

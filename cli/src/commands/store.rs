@@ -517,6 +517,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                             RootKind::Direct => ("direct", None),
                             RootKind::Indirect { via } => ("indirect", Some(via.display().to_string())),
                             RootKind::Temporary => ("temporary", None),
+                            RootKind::Runtime => ("runtime", None),
                         };
                         json!({ "link": r.link.display().to_string(), "kind": kind, "via": via, "target": r.target })
                     })
@@ -528,6 +529,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                         format!("{} -> {} -> {}", r.link.display(), via.display(), r.target)
                     }
                     RootKind::Temporary => format!("{{temp:{}}} -> {}", r.link.display(), r.target),
+                    RootKind::Runtime => format!("{{runtime:{}}} -> {}", r.link.display(), r.target),
                     RootKind::Direct => format!("{} -> {}", r.link.display(), r.target),
                 }))?;
             }

@@ -8,7 +8,8 @@
 //! - a link to a directory outside the store (a profiles directory) is
 //!   searched in turn.
 //!
-//! Temporary roots of live processes count too. GC keeps the closure of all
+//! Temporary roots of live processes count too, and so do paths live processes
+//! use (runtime roots, see [`super::runtime_roots`]). GC keeps the closure of all
 //! roots and deletes every other path. It holds the GC lock exclusively, so
 //! no addition is in progress; it invalidates a path in the database *before*
 //! deleting its files, and always referrers before their references, so a
@@ -55,11 +56,14 @@ pub enum RootKind {
     Indirect { via: PathBuf },
     /// A temporary root of a live process.
     Temporary,
+    /// A path a live process uses (found in `/proc`; `link` says where).
+    Runtime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GcRoot {
-    /// The link in `gcroots` (or the temporary-roots directory).
+    /// The link in `gcroots`, the temporary-roots directory, or the `/proc`
+    /// entry of a runtime root.
     pub link: PathBuf,
     pub kind: RootKind,
     /// The full logical store path (a sub-path is cut off).
@@ -169,6 +173,15 @@ impl LocalStore {
                 out.push(GcRoot {
                     link: temp_dir.clone(),
                     kind: RootKind::Temporary,
+                    target: self.print_path(&p),
+                });
+            }
+        }
+        for (source, base) in super::runtime_roots::scan(&self.real_store) {
+            if let Ok(p) = StorePath::from_base_name(&base) {
+                out.push(GcRoot {
+                    link: source,
+                    kind: RootKind::Runtime,
                     target: self.print_path(&p),
                 });
             }

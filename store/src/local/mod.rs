@@ -26,6 +26,7 @@ pub mod lock;
 mod optimise;
 mod query;
 pub mod refs;
+mod runtime_roots;
 mod verify;
 
 use std::collections::BTreeSet;
