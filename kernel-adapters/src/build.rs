@@ -138,8 +138,20 @@ pub fn build(
 ) -> Result<(LocalStore, StorePath), SystemBuildError> {
     // The evaluator owns a store handle of its own (it runs on its own thread).
     let drv = instantiate(LocalStore::open(config)?, opts)?;
+    realise_out(config, &drv, opts, progress, cancel)
+}
+
+/// Realises the derivation `drv` (a full store path) with the system builtins;
+/// returns the open store and its `out` output.
+pub(crate) fn realise_out(
+    config: &StoreConfig,
+    drv: &str,
+    opts: &SystemBuildOptions,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<(LocalStore, StorePath), SystemBuildError> {
     let store = LocalStore::open(config)?;
-    let drv = store.parse_path(&drv)?;
+    let drv = store.parse_path(drv)?;
     let realised = realise(
         &store,
         std::slice::from_ref(&drv),

@@ -7,7 +7,6 @@
 
 use crate::build::{nix_path, SystemBuildError, SystemBuildOptions};
 use b8g_builder::glue::StoreHost;
-use b8g_builder::realise::realise;
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::Progress;
 use b8g_eval::{derivation_paths, run_with_big_stack, EvalOptions, Evaluator, StdIo};
@@ -53,21 +52,5 @@ pub fn build_derivation_file(
         [d] => d.clone(),
         _ => return Err(SystemBuildError::NotOneDerivation(drvs.len())),
     };
-    let store = LocalStore::open(config)?;
-    let drv = store.parse_path(&drv)?;
-    let realised = realise(
-        &store,
-        std::slice::from_ref(&drv),
-        &opts.realise,
-        &crate::build::builtins(),
-        progress,
-        cancel,
-    )?;
-    let out = realised
-        .outputs
-        .get(&drv)
-        .and_then(|o| o.get("out"))
-        .cloned()
-        .ok_or_else(|| SystemBuildError::NoOut(store.print_path(&drv)))?;
-    Ok(Some((store, out)))
+    crate::build::realise_out(config, &drv, opts, progress, cancel).map(Some)
 }
