@@ -7,14 +7,15 @@
 //! runs an evaluation on a thread with a large stack so deep recursion ends in
 //! a clean error rather than a crash.
 
-/// Evaluation makes many small, short-lived allocations (thunks, envs,
-/// attribute vectors); glibc's malloc spends a third of the time of a
-/// lib-style fixpoint consolidating its bins whenever a large attribute vector
-/// is freed. mimalloc does not, so b8g-eval installs it for the whole process
-/// (opt out with `default-features = false`).
+/// The allocator b8g-eval is tuned and measured with, for binaries to install
+/// (`#[global_allocator] static ALLOC: b8g_eval::MiMalloc = b8g_eval::MiMalloc;`):
+/// evaluation makes many small, short-lived allocations (thunks, envs,
+/// attribute vectors), and glibc's malloc spends a third of the time of a
+/// lib-style fixpoint consolidating its bins whenever a large attribute
+/// vector is freed; mimalloc does not. A library does not choose the process
+/// allocator itself.
 #[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+pub use mimalloc::MiMalloc;
 
 /// mimalloc asks for transparent huge pages; with the kernel in `madvise`
 /// mode every 2 MiB page it touches is then zeroed and kept whole, which for
