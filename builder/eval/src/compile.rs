@@ -54,6 +54,10 @@ pub enum Param {
 
 pub struct Lambda {
     pub param: Param,
+    /// False for `x: body` whose body never refers to `x`: a caller that
+    /// would have to build the argument (`mapAttrs` making the name string)
+    /// may pass `null` instead.
+    pub param_used: bool,
     pub body: Expr,
     pub pos: Pos,
 }
@@ -132,6 +136,8 @@ pub enum Expr {
 
 enum Scope {
     Lexical(Vec<Sym>),
+    /// The parameter of `x: body`, noting whether the body refers to it.
+    Param(Sym, std::cell::Cell<bool>),
     With,
 }
 
@@ -253,6 +259,12 @@ impl Compiler {
                             .map(|w| fallback_global(w, depth, i));
                         }
                         return Ok(Expr::Var(depth, i));
+                    }
+                }
+                Scope::Param(p, used) => {
+                    if &**p == name {
+                        used.set(true);
+                        return Ok(Expr::Var(depth, 0));
                     }
                 }
                 Scope::With => withs.push(depth),
@@ -555,11 +567,17 @@ impl Compiler {
             ast::Param::IdentParam(ip) => {
                 let name = ip.ident().map(|i| Self::ident_name(&i)).unwrap_or_default();
                 let name: Sym = intern(&name);
-                self.scopes.push(Scope::Lexical(vec![name.clone()]));
+                self.scopes
+                    .push(Scope::Param(name.clone(), std::cell::Cell::new(false)));
                 let body = self.expr(body);
-                self.scopes.pop();
+                let used = match self.scopes.pop() {
+                    Some(Scope::Param(_, used)) => used.get(),
+                    // Scopes are pushed and popped in pairs.
+                    _ => true,
+                };
                 Ok(Expr::Lambda(Box::new(Lambda {
                     param: Param::Ident(name),
+                    param_used: used,
                     body: body?,
                     pos,
                 })))
@@ -614,6 +632,7 @@ impl Compiler {
                         ellipsis: pat.ellipsis_token().is_some(),
                         bind: bind.is_some(),
                     },
+                    param_used: true,
                     body: body?,
                     pos,
                 })))

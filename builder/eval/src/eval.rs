@@ -283,7 +283,15 @@ impl Evaluator {
             Bulk::Map { f, list, pos } => self.call(f.clone(), list[i].clone(), *pos),
             Bulk::MapAttrs { f, attrs, pos } => {
                 let at = &attrs.attrs[i];
-                self.call2(f.clone(), Value::string(&*at.name), at.value.clone(), *pos)
+                // Errors read as they did when `call` forced `f`.
+                let f = self.force(f.clone()).map_err(|e| call_trace(e, *pos))?;
+                // `_: v: ...` (or `n: v: ...` not using `n`) needs no name
+                // string: a set mapped that way has one per attribute.
+                let name = match &f {
+                    Value::Lambda(c) if !c.lambda.param_used => Value::Null,
+                    _ => Value::string(&*at.name),
+                };
+                self.call2(f, name, at.value.clone(), *pos)
             }
         }
     }
@@ -299,7 +307,7 @@ impl Evaluator {
             for d in withs {
                 let slot = env_at(env, *d).get(0);
                 let attrs = self.force_attrs(slot, *pos)?;
-                if let Some(v) = attrs.get(name) {
+                if let Some(v) = attrs.get_sym(name) {
                     let v = v.clone();
                     return self.force(v);
                 }
@@ -348,10 +356,19 @@ impl Evaluator {
         {
             let mut v = self.eval(inner, env)?;
             for k in path {
-                let name = self.key_name(k, env, *pos)?;
-                let found = match &v {
-                    Value::Attrs(a) => a.get(&name).cloned(),
-                    _ => None,
+                let (found, name) = match (k, &v) {
+                    (Key::Static(s), Value::Attrs(a)) => (
+                        a.get_sym(s).cloned(),
+                        std::borrow::Cow::Borrowed(s.as_str()),
+                    ),
+                    _ => {
+                        let name = self.key_name(k, env, *pos)?;
+                        let found = match &v {
+                            Value::Attrs(a) => a.get(&name).cloned(),
+                            _ => None,
+                        };
+                        (found, name)
+                    }
                 };
                 match found {
                     Some(x) => v = self.force(x)?,
@@ -383,10 +400,15 @@ impl Evaluator {
         {
             let mut v = self.eval(inner, env)?;
             for k in path {
-                let name = self.key_name(k, env, Pos::NONE)?;
-                let found = match &v {
-                    Value::Attrs(a) => a.get(&name).cloned(),
-                    _ => None,
+                let found = match (k, &v) {
+                    (Key::Static(s), Value::Attrs(a)) => a.get_sym(s).cloned(),
+                    _ => {
+                        let name = self.key_name(k, env, Pos::NONE)?;
+                        match &v {
+                            Value::Attrs(a) => a.get(&name).cloned(),
+                            _ => None,
+                        }
+                    }
                 };
                 match found {
                     Some(x) => v = self.force(x)?,
@@ -716,7 +738,7 @@ impl Evaluator {
                 let mut vals = Vec::with_capacity(n);
                 let mut used = 0;
                 for (name, default) in formals.iter() {
-                    match attrs.get(name) {
+                    match attrs.get_sym(name) {
                         Some(v) => {
                             used += 1;
                             vals.push(v.clone());
@@ -1343,7 +1365,7 @@ pub(crate) fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
     if x.is_empty() {
         return y;
     }
-    let mut out = Vec::with_capacity(x.len() + y.len());
+    let mut out = Vec::with_capacity(update_len(&x, &y));
     let (mut i, mut j) = (0, 0);
     while i < x.attrs.len() && j < y.attrs.len() {
         match crate::value::name_cmp(&x.attrs[i].name, &y.attrs[j].name) {
@@ -1365,6 +1387,33 @@ pub(crate) fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
     out.extend(x.attrs[i..].iter().cloned());
     out.extend(y.attrs[j..].iter().cloned());
     Rc::new(Attrs::from_sorted(out))
+}
+
+/// The room to allocate for `x // y`. Small updates (`p // { version = 1; }`,
+/// overriding names `p` has) are counted exactly: they are many, each lives
+/// as long as the value, and `x.len() + y.len()` would waste a quarter or
+/// more of every one. A big result gets the upper bound: counting would
+/// compare every name twice, and the unused tail of a big block is never
+/// touched, so it costs no memory.
+fn update_len(x: &Attrs, y: &Attrs) -> usize {
+    let bound = x.len() + y.len();
+    if bound > 64 {
+        return bound;
+    }
+    let mut common = 0;
+    let (mut i, mut j) = (0, 0);
+    while i < x.attrs.len() && j < y.attrs.len() {
+        match crate::value::name_cmp(&x.attrs[i].name, &y.attrs[j].name) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    bound - common
 }
 
 /// Errors raised without a position (forcing, recursion) take the call

@@ -397,6 +397,11 @@ pub fn name_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     a.len().cmp(&b.len())
 }
 
+/// Sets up to this size are searched linearly by name address (`get_sym`):
+/// at 32 bytes an attribute, that is a few cache lines, where a binary search
+/// reads a name block at every probe.
+const SMALL_SET: usize = 16;
+
 /// An attribute set; invariant: `attrs` is sorted by name with no duplicates.
 #[derive(Clone, Default)]
 pub struct Attrs {
@@ -409,6 +414,22 @@ impl Attrs {
     }
     pub fn get_attr(&self, name: &str) -> Option<&Attr> {
         self.find(name).map(|i| &self.attrs[i])
+    }
+    /// `get` for an interned name: small sets are scanned for the name's
+    /// address, touching only the attribute vector and never the name bytes.
+    /// Address equality is name equality here: a `Sym` cannot leave the
+    /// thread whose table interned it (it is neither `Send` nor `Sync`), and
+    /// that table holds one block per name.
+    #[inline]
+    pub fn get_sym(&self, name: &Sym) -> Option<&Value> {
+        if self.attrs.len() <= SMALL_SET {
+            return self
+                .attrs
+                .iter()
+                .find(|a| a.name.0 == name.0)
+                .map(|a| &a.value);
+        }
+        self.get(name.as_str())
     }
     #[inline]
     pub fn find(&self, name: &str) -> Option<usize> {
