@@ -42,7 +42,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
 
 use b8g_store::format::derivation::Derivation;
 use b8g_store::format::hash::{Hash, HashAlgo, HashSink};
@@ -253,6 +253,14 @@ pub enum RealiseError {
         /// The store's error.
         source: Box<b8g_store::cache::SubstituteError>,
     },
+    /// Every build succeeded but a scratch directory could not be removed.
+    #[error("cannot remove scratch directory {}: {source}", path.display())]
+    Cleanup {
+        /// The scratch directory.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
     /// Some builds failed.
     #[error("{} failed ({summary}){}", failures.len(), first_failure(failures))]
     Failed {
@@ -327,12 +335,14 @@ pub fn realise(
         }
     }
     let (dag, index) = load_graph(store, &roots, &mut fetch)?;
-    let job = DrvJob::new(store, opts, builtins, false)?;
+    let mut job = DrvJob::new(store, opts, builtins, false)?;
     let report = schedule::run(&dag, &job, &opts.schedule, progress, cancel);
+    let cleaned = job.cleaner.finish();
     let mut summary = report.summary();
     if !report.is_success() {
         return Err(failed(store, &dag, report.outcomes, summary));
     }
+    cleaned?;
     if opts.check {
         // Only the requested derivations are checked (as Nix does); their
         // inputs are valid now, so each check is one independent rebuild.
@@ -344,12 +354,14 @@ pub fn realise(
                 .add(node, &[])
                 .expect("check nodes have no dependencies");
         }
-        let check_job = DrvJob::new(store, opts, builtins, true)?;
+        let mut check_job = DrvJob::new(store, opts, builtins, true)?;
         let report = schedule::run(&checks, &check_job, &opts.schedule, progress, cancel);
+        let cleaned = check_job.cleaner.finish();
         if !report.is_success() {
             let s = report.summary();
             return Err(failed(store, &checks, report.outcomes, s));
         }
+        cleaned?;
     }
     summary.substituted += substituted.len();
     let outputs = drvs
@@ -568,6 +580,84 @@ struct DrvJob<'a> {
     rooted: Mutex<HashSet<StorePath>>,
     /// Rebuild valid outputs and compare instead of installing.
     check: bool,
+    /// Removes scratch directories once their build is over.
+    cleaner: Cleaner,
+}
+
+/// Removes scratch directories on a thread of its own, so that the next
+/// build (in a chain, the dependent one) need not wait for a few directory
+/// removals, which on a busy journalling file system can take longer than
+/// the build. [`Cleaner::finish`] waits for all of them before the
+/// realisation returns.
+struct Cleaner {
+    tx: Option<mpsc::Sender<PathBuf>>,
+    thread: Option<std::thread::JoinHandle<Result<(), RealiseError>>>,
+}
+
+impl Cleaner {
+    fn new() -> Self {
+        let (tx, rx) = mpsc::channel::<PathBuf>();
+        let thread = std::thread::Builder::new()
+            .name("b8g-scratch-cleaner".into())
+            .spawn(move || {
+                let mut first = Ok(());
+                for path in rx {
+                    if let Err(source) = remove_tree(&path) {
+                        if first.is_ok() {
+                            first = Err(RealiseError::Cleanup { path, source });
+                        }
+                    }
+                }
+                first
+            });
+        match thread {
+            Ok(t) => Cleaner {
+                tx: Some(tx),
+                thread: Some(t),
+            },
+            // No thread: remove inline instead (see `remove`).
+            Err(_) => Cleaner {
+                tx: None,
+                thread: None,
+            },
+        }
+    }
+
+    /// Removes `path` soon; an error shows in [`finish`](Self::finish).
+    fn remove(&self, path: PathBuf) -> Result<(), BuildError> {
+        let path = match &self.tx {
+            Some(tx) => match tx.send(path) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::SendError(path)) => path,
+            },
+            None => path,
+        };
+        remove_tree(&path).map_err(|source| BuildError::Io {
+            what: "remove scratch directory",
+            path,
+            source,
+        })
+    }
+
+    /// Waits until every directory handed over is removed; the first failure.
+    fn finish(&mut self) -> Result<(), RealiseError> {
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            None => Ok(()),
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(RealiseError::Cleanup {
+                path: PathBuf::from("(scratch directories)"),
+                source: io::Error::other("the cleaning thread panicked"),
+            }),
+        }
+    }
+}
+
+impl Drop for Cleaner {
+    fn drop(&mut self) {
+        // An early return: still do not leave the thread removing behind our back.
+        let _ = self.finish();
+    }
 }
 
 impl<'a> DrvJob<'a> {
@@ -596,6 +686,7 @@ impl<'a> DrvJob<'a> {
             counter: AtomicUsize::new(0),
             rooted: Mutex::new(HashSet::new()),
             check,
+            cleaner: Cleaner::new(),
         })
     }
 
@@ -743,27 +834,18 @@ impl<'a> DrvJob<'a> {
         }
         let mut candidates = closure;
         candidates.extend(node.outputs.values().cloned());
-        let order = self.registration_order(node, &candidates)?;
-        for p in order {
-            store
-                .register_built_path(p, &candidates, Some(&node.path))
-                .map_err(self.store_err("register output", node))?;
-        }
+        // Outputs referring to each other in a cycle are refused (as Nix does).
+        self.registration_order(node, &candidates)?;
+        // All outputs and the derivation's output mapping in one durable
+        // transaction: a chain of builds waits for one commit per build.
         let outs: Vec<(String, StorePath)> = node
             .outputs
             .iter()
             .map(|(n, p)| (n.clone(), p.clone()))
             .collect();
-        // Usually recorded already when the .drv was added; writing costs a
-        // durable transaction, reading does not.
-        let known = store
-            .derivation_outputs(&node.path)
-            .map_err(self.store_err("query derivation outputs", node))?;
-        if known != outs {
-            store
-                .set_derivation_outputs(&node.path, &outs)
-                .map_err(self.store_err("record derivation outputs", node))?;
-        }
+        store
+            .register_build_outputs(&node.path, &outs, &candidates)
+            .map_err(self.store_err("register outputs", node))?;
         Ok(())
     }
 
@@ -822,8 +904,8 @@ impl<'a> DrvJob<'a> {
         Ok(())
     }
 
-    /// Outputs in an order where an output that another refers to comes first,
-    /// so every registered path's references are already valid.
+    /// Outputs in an order where an output that another refers to comes
+    /// first; fails when they refer to each other in a cycle.
     fn registration_order<'n>(
         &self,
         node: &'n DrvNode,
@@ -979,13 +1061,11 @@ impl Job for DrvJob<'_> {
             source,
         })?;
         let result = self.build_in(node, &scratch, ctx);
-        let cleanup = remove_tree(&scratch);
+        // The outputs are out of it (or the build failed): nothing waits for
+        // its removal.
+        let cleanup = self.cleaner.remove(scratch);
         result?;
-        cleanup.map_err(|source| BuildError::Io {
-            what: "remove scratch directory",
-            path: scratch,
-            source,
-        })
+        cleanup
     }
 
     fn lock_error(&self, _node: &DrvNode, error: LockError) -> BuildError {

@@ -3,9 +3,9 @@
 //!
 //! Every addition goes the same way: the content is written under a temporary
 //! name inside the store directory (same file system, so the final rename is
-//! atomic), made canonical and flushed to disk; then, holding the path's lock,
-//! it is renamed to its final name, the directory is flushed, and ONE database
-//! transaction registers it with its references. A crash before the commit
+//! atomic) and made canonical; then, holding the path's lock, it is renamed to
+//! its final name, its files and the store directory are flushed to disk
+//! together, and ONE database transaction registers it with its references. A crash before the commit
 //! leaves only an unregistered name that GC or `verify --repair` removes; a
 //! crash after it leaves a complete valid path. The whole addition holds the
 //! GC lock shared, and the new path becomes a temporary root before the GC
@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::{io_err, Error};
-use super::fsutil::{canonicalise_and_sync, remove_tree, sync_dir};
+use super::fsutil::{
+    canonicalise_listing, canonicalise_tree, list_for_sync, remove_tree, sync_all,
+};
 use super::lock::GcLock;
 use super::refs::RefScanner;
 use super::{now, LocalStore, PathInfo};
@@ -36,6 +38,24 @@ pub struct NarExpectation {
     pub deriver: Option<StorePath>,
     pub signatures: Vec<String>,
     pub ca: Option<String>,
+}
+
+/// Built outputs made canonical, hashed and scanned, not yet durable nor
+/// valid ([`LocalStore::prepare_build_outputs`]). Holds the GC lock shared
+/// until committed or dropped.
+#[derive(Debug)]
+pub struct BuiltPaths {
+    infos: Vec<PathInfo>,
+    to_sync: Vec<PathBuf>,
+    drv_outputs: Option<(StorePath, Vec<(String, StorePath)>)>,
+    _gc: GcLock,
+}
+
+impl BuiltPaths {
+    /// The metadata the outputs will be registered with (references found).
+    pub fn infos(&self) -> &[PathInfo] {
+        &self.infos
+    }
 }
 
 /// A `Write` that sends everything to two sinks.
@@ -169,7 +189,7 @@ impl LocalStore {
         })
     }
 
-    /// Moves a complete, canonical, synced temporary entry to `path` and
+    /// Moves a complete, canonical temporary entry to `path`, flushes it and
     /// registers it, unless `path` is valid already (then the temporary is
     /// dropped). The caller holds the GC lock shared.
     fn install(
@@ -190,7 +210,21 @@ impl LocalStore {
         remove_tree(&real)?;
         fs::rename(&temp.path, &real).map_err(io_err("move into place", &real))?;
         temp.armed = false;
-        sync_dir(&self.real_store)?;
+        // The tree and its new name in the store directory are flushed after
+        // the rename, all at once (one journal commit instead of two in a
+        // row), and before the commit: until then the name is an unregistered
+        // leftover like any other (removed above on the next attempt, or by GC).
+        let mut to_sync = Vec::new();
+        let synced = list_for_sync(&real, &mut to_sync).and_then(|()| {
+            to_sync.push(self.real_store.clone());
+            sync_all(&to_sync)
+        });
+        if let Err(e) = synced {
+            if let Err(rm) = remove_tree(&real) {
+                tracing::warn!("cannot remove unregistered {}: {rm}", real.display());
+            }
+            return Err(e);
+        }
         if let Err(e) = self.register(&[info]) {
             // Not registered (say, a reference is not valid): do not leave it behind.
             if let Err(rm) = remove_tree(&real) {
@@ -224,7 +258,7 @@ impl LocalStore {
         let gc = self.lock_gc_shared()?;
         let mut temp = TempEntry::new(self);
         let (nar_hash, nar_size) = self.copy_in(src, &temp)?;
-        canonicalise_and_sync(&temp.path)?;
+        canonicalise_tree(&temp.path)?;
         // Hash the copy, not the source, so the path names exactly what we store.
         let mut file = File::open(&temp.path).map_err(io_err("open", &temp.path))?;
         let mut sink = HashSink::new(HashAlgo::Sha256);
@@ -266,7 +300,7 @@ impl LocalStore {
         }
         let mut temp = TempEntry::new(self);
         fs::write(&temp.path, contents).map_err(io_err("write", &temp.path))?;
-        canonicalise_and_sync(&temp.path)?;
+        canonicalise_tree(&temp.path)?;
         let (nar_hash, nar_size) = nar_hash_of(&temp.path)?;
         let info = PathInfo {
             path,
@@ -306,7 +340,7 @@ impl LocalStore {
         nar_size: u64,
         name: &str,
     ) -> Result<StorePath, Error> {
-        canonicalise_and_sync(&temp.path)?;
+        canonicalise_tree(&temp.path)?;
         let path = self.store_dir.make_fixed_output_path(
             name,
             FileIngestionMethod::Recursive,
@@ -348,7 +382,7 @@ impl LocalStore {
             return Ok(expected.path);
         }
         let (mut temp, info) = self.unpack_expected(reader, expected)?;
-        canonicalise_and_sync(&temp.path)?;
+        canonicalise_tree(&temp.path)?;
         self.install(&mut temp, info, &gc)
     }
 
@@ -417,11 +451,69 @@ impl LocalStore {
         candidates: &BTreeSet<StorePath>,
         deriver: Option<&StorePath>,
     ) -> Result<Vec<PathInfo>, Error> {
-        let _gc = self.lock_gc_shared()?;
+        self.register_built(paths, candidates, deriver)
+    }
+
+    /// Registers all the outputs of derivation `drv` (built in place, as for
+    /// [`register_built_paths`](Self::register_built_paths)) with `drv` as
+    /// their deriver, and records `outputs` as its output mapping
+    /// ([`set_derivation_outputs`](Self::set_derivation_outputs)) in the same
+    /// transaction: one durable commit per build. The same as
+    /// [`prepare_build_outputs`](Self::prepare_build_outputs) then
+    /// [`commit_built`](Self::commit_built).
+    pub fn register_build_outputs(
+        &self,
+        drv: &StorePath,
+        outputs: &[(String, StorePath)],
+        candidates: &BTreeSet<StorePath>,
+    ) -> Result<Vec<PathInfo>, Error> {
+        let prepared = self.prepare_build_outputs(drv, outputs, candidates)?;
+        self.commit_built(prepared)
+    }
+
+    /// The first half of [`register_build_outputs`](Self::register_build_outputs):
+    /// makes the outputs canonical, hashes them and finds their references,
+    /// but neither flushes nor registers them. What it returns tells the
+    /// references (a builder may start dependent builds on them meanwhile);
+    /// [`commit_built`](Self::commit_built) makes them durable and valid.
+    /// Until then they are invalid paths the caller keeps locked.
+    pub fn prepare_build_outputs(
+        &self,
+        drv: &StorePath,
+        outputs: &[(String, StorePath)],
+        candidates: &BTreeSet<StorePath>,
+    ) -> Result<BuiltPaths, Error> {
+        let paths: Vec<StorePath> = outputs.iter().map(|(_, p)| p.clone()).collect();
+        let mut prepared = self.prepare_built(&paths, candidates, Some(drv))?;
+        prepared.drv_outputs = Some((drv.clone(), outputs.to_vec()));
+        Ok(prepared)
+    }
+
+    fn register_built(
+        &self,
+        paths: &[StorePath],
+        candidates: &BTreeSet<StorePath>,
+        deriver: Option<&StorePath>,
+    ) -> Result<Vec<PathInfo>, Error> {
+        let prepared = self.prepare_built(paths, candidates, deriver)?;
+        self.commit_built(prepared)
+    }
+
+    fn prepare_built(
+        &self,
+        paths: &[StorePath],
+        candidates: &BTreeSet<StorePath>,
+        deriver: Option<&StorePath>,
+    ) -> Result<BuiltPaths, Error> {
+        let gc = self.lock_gc_shared()?;
         let mut infos = Vec::with_capacity(paths.len());
+        // Everything that must be on disk before the commit: the trees and
+        // the store directory (the builder renamed them into it). Flushed
+        // together in `commit_built`, so the flushes overlap.
+        let mut to_sync = Vec::new();
         for path in paths {
             let real = self.real_path(path);
-            canonicalise_and_sync(&real)?;
+            canonicalise_listing(&real, &mut to_sync)?;
             let mut tee = Tee(
                 io::BufWriter::with_capacity(1 << 16, HashSink::new(HashAlgo::Sha256)),
                 RefScanner::new(candidates.iter()),
@@ -445,8 +537,34 @@ impl LocalStore {
             });
             self.add_temp_root_locked(path)?;
         }
-        sync_dir(&self.real_store)?;
-        self.register(&infos)?;
+        to_sync.push(self.real_store.clone());
+        Ok(BuiltPaths {
+            infos,
+            to_sync,
+            drv_outputs: None,
+            _gc: gc,
+        })
+    }
+
+    /// The second half of [`register_build_outputs`](Self::register_build_outputs):
+    /// flushes the prepared outputs and the store directory to disk, then
+    /// registers them (and the derivation's output mapping) in one
+    /// transaction. Their references must be valid by now.
+    pub fn commit_built(&self, prepared: BuiltPaths) -> Result<Vec<PathInfo>, Error> {
+        sync_all(&prepared.to_sync)?;
+        let infos = prepared.infos;
+        match &prepared.drv_outputs {
+            Some((drv, outputs)) => {
+                let rows: Vec<_> = infos.iter().map(|i| self.info_to_db(i)).collect();
+                let outs: Vec<(String, String)> = outputs
+                    .iter()
+                    .map(|(n, p)| (n.clone(), self.print_path(p)))
+                    .collect();
+                self.db()
+                    .register_with_outputs(&rows, Some((&self.print_path(drv), &outs)))?;
+            }
+            None => self.register(&infos)?,
+        }
         Ok(infos)
     }
 

@@ -154,6 +154,19 @@ impl Db {
     /// A path that is already valid has its metadata replaced. Every reference
     /// must be valid already or be part of `infos`.
     pub fn register(&mut self, infos: &[DbPathInfo]) -> Result<(), DbError> {
+        self.register_with_outputs(infos, None)
+    }
+
+    /// Like [`register`](Self::register), and in the same transaction records
+    /// the output paths of derivation `drv` (which must be valid already or be
+    /// part of `infos`), as [`set_derivation_outputs`](Self::set_derivation_outputs)
+    /// does. A build's outputs and its derivation's output mapping then cost
+    /// one durable commit instead of two.
+    pub fn register_with_outputs(
+        &mut self,
+        infos: &[DbPathInfo],
+        drv_outputs: Option<(&str, &[(String, String)])>,
+    ) -> Result<(), DbError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -215,6 +228,9 @@ impl Db {
                         .execute([referrer, target])
                         .map_err(q("insert ref"))?;
                 }
+            }
+            if let Some((drv, outputs)) = drv_outputs {
+                insert_derivation_outputs(&tx, drv, outputs)?;
             }
         }
         tx.commit().map_err(q("commit registration"))
@@ -394,29 +410,7 @@ impl Db {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(q("begin derivation outputs"))?;
-        {
-            let id: Option<i64> = tx
-                .query_row("SELECT id FROM ValidPaths WHERE path = ?1", [drv], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(q("look up derivation"))?;
-            let Some(id) = id else {
-                return Err(DbError::MissingReference {
-                    path: drv.to_owned(),
-                    reference: drv.to_owned(),
-                });
-            };
-            let mut ins = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO DerivationOutputs (drv, id, path) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(q("prepare derivation output"))?;
-            for (name, path) in outputs {
-                ins.execute(params![id, name, path])
-                    .map_err(q("insert derivation output"))?;
-            }
-        }
+        insert_derivation_outputs(&tx, drv, outputs)?;
         tx.commit().map_err(q("commit derivation outputs"))
     }
 
@@ -435,6 +429,36 @@ impl Db {
         rows.collect::<Result<_, _>>()
             .map_err(q("derivation outputs"))
     }
+}
+
+/// Records the outputs of valid derivation `drv` inside transaction `tx`.
+fn insert_derivation_outputs(
+    tx: &rusqlite::Transaction<'_>,
+    drv: &str,
+    outputs: &[(String, String)],
+) -> Result<(), DbError> {
+    let id: Option<i64> = tx
+        .query_row("SELECT id FROM ValidPaths WHERE path = ?1", [drv], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(q("look up derivation"))?;
+    let Some(id) = id else {
+        return Err(DbError::MissingReference {
+            path: drv.to_owned(),
+            reference: drv.to_owned(),
+        });
+    };
+    let mut ins = tx
+        .prepare_cached(
+            "INSERT OR REPLACE INTO DerivationOutputs (drv, id, path) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(q("prepare derivation output"))?;
+    for (name, path) in outputs {
+        ins.execute(params![id, name, path])
+            .map_err(q("insert derivation output"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -475,6 +499,24 @@ mod tests {
             .expect("invalidate both");
         assert!(!db.is_valid("/s/a").expect("q"));
         assert!(db.all_valid().expect("q").is_empty());
+    }
+
+    #[test]
+    fn outputs_recorded_with_registration_or_not_at_all() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut db = Db::open(&dir.path().join("db.sqlite")).expect("open");
+        let outs = vec![("out".to_string(), "/s/o".to_string())];
+        // The derivation is not valid: neither the output nor the mapping lands.
+        let err = db
+            .register_with_outputs(&[info("/s/o", &[])], Some(("/s/d.drv", &outs)))
+            .unwrap_err();
+        assert!(matches!(err, DbError::MissingReference { .. }), "{err}");
+        assert!(!db.is_valid("/s/o").expect("q"));
+        db.register(&[info("/s/d.drv", &[])]).expect("register drv");
+        db.register_with_outputs(&[info("/s/o", &[])], Some(("/s/d.drv", &outs)))
+            .expect("register with outputs");
+        assert!(db.is_valid("/s/o").expect("q"));
+        assert_eq!(db.derivation_outputs("/s/d.drv").expect("q"), outs);
     }
 
     #[test]

@@ -28,18 +28,32 @@ fn set_mtime(path: &Path) -> Result<(), Error> {
         .map_err(|e| io_err("set modification time of", path)(e.into()))
 }
 
-/// Makes the tree at `path` canonical (permissions, times) and flushes every
-/// file and directory of it to disk.
-pub fn canonicalise_and_sync(path: &Path) -> Result<(), Error> {
-    let mut to_sync = Vec::new();
-    canonicalise(path, &mut to_sync)?;
-    sync_all(&to_sync)
+/// Appends the files and directories of the tree at `path` (what `fsync`
+/// applies to: not symlinks) to `to_sync`, for [`sync_all`].
+pub(super) fn list_for_sync(path: &Path, to_sync: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let meta = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
+    if meta.is_dir() {
+        for entry in fs::read_dir(path).map_err(io_err("read directory", path))? {
+            let entry = entry.map_err(io_err("read directory", path))?;
+            list_for_sync(&entry.path(), to_sync)?;
+        }
+        to_sync.push(path.to_owned());
+    } else if meta.is_file() {
+        to_sync.push(path.to_owned());
+    }
+    Ok(())
 }
 
 /// Makes the tree at `path` canonical without flushing it; the caller makes
 /// it durable some other way (one `syncfs` for a batch) before it is valid.
 pub fn canonicalise_tree(path: &Path) -> Result<(), Error> {
     canonicalise(path, &mut Vec::new())
+}
+
+/// Makes the tree at `path` canonical and appends what must be flushed to
+/// `to_sync`, for the caller to flush together with more ([`sync_all`]).
+pub(super) fn canonicalise_listing(path: &Path, to_sync: &mut Vec<PathBuf>) -> Result<(), Error> {
+    canonicalise(path, to_sync)
 }
 
 /// Canonicalises a tree, children before their directory (so the directory
@@ -85,29 +99,37 @@ fn canonicalise(path: &Path, to_sync: &mut Vec<PathBuf>) -> Result<(), Error> {
 /// concurrent ones share journal commits, so this is not bound by cores.
 const SYNC_THREADS: usize = 16;
 
-/// Flushes files and directories to disk, several at a time.
-fn sync_all(paths: &[PathBuf]) -> Result<(), Error> {
+/// Flushes files and directories to disk, several at a time: the calls
+/// overlap, so they wait for about one journal commit instead of one each
+/// (a built file and the store directory it was renamed into, say).
+pub(super) fn sync_all(paths: &[PathBuf]) -> Result<(), Error> {
     let sync_one = |p: &PathBuf| -> Result<(), Error> {
         let f = File::open(p).map_err(io_err("open", p))?;
         f.sync_all().map_err(io_err("sync", p))
     };
-    if paths.len() <= 2 {
+    if paths.len() <= 1 {
         return paths.iter().try_for_each(sync_one);
     }
     let per_thread = paths.len().div_ceil(SYNC_THREADS);
+    let mut chunks = paths.chunks(per_thread);
+    // This thread takes the first chunk itself: one thread fewer to start.
+    let first = chunks.next().unwrap_or_default();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = paths
-            .chunks(per_thread)
+        let handles: Vec<_> = chunks
             .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(sync_one)))
             .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join().unwrap_or_else(|_| {
-                Err(Error::BadSource {
-                    path: PathBuf::new(),
-                    reason: "fsync thread panicked".into(),
+        let mine = first.iter().try_for_each(sync_one);
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::BadSource {
+                        path: PathBuf::new(),
+                        reason: "fsync thread panicked".into(),
+                    })
                 })
             })
-        })
+            .fold(mine, Result::and)
     })
 }
 
