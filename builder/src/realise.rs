@@ -42,7 +42,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use b8g_store::format::derivation::Derivation;
 use b8g_store::format::hash::{Hash, HashAlgo, HashSink};
@@ -166,6 +166,15 @@ pub enum BuildError {
     CheckInvalid {
         /// The derivation.
         drv: String,
+    },
+    /// An input built by this run (its dependents started early) could not
+    /// be registered, so neither can this derivation's outputs.
+    #[error("input {input} of {drv} was built but could not be registered")]
+    InputNotRegistered {
+        /// The derivation.
+        drv: String,
+        /// The input.
+        input: String,
     },
     /// The derivation is for another platform.
     #[error("cannot build {drv} for system {system} on {host}")]
@@ -582,6 +591,52 @@ struct DrvJob<'a> {
     check: bool,
     /// Removes scratch directories once their build is over.
     cleaner: Cleaner,
+    /// Outputs built and handed to dependents but not registered yet.
+    pending: Mutex<HashMap<StorePath, Arc<Pending>>>,
+}
+
+/// An output whose dependents may build while it is being registered.
+struct Pending {
+    references: BTreeSet<StorePath>,
+    /// `None` while registering, then whether it became valid.
+    state: Mutex<Option<bool>>,
+    settled: Condvar,
+}
+
+/// The outputs of one build, announced in [`DrvJob::pending`]; settled as
+/// failed if dropped unsettled, so no dependent waits forever.
+struct Announced<'j> {
+    job: &'j DrvJob<'j>,
+    outputs: Vec<(StorePath, Arc<Pending>)>,
+    settled: bool,
+}
+
+impl Announced<'_> {
+    fn settle(mut self, valid: bool) {
+        self.finish(valid);
+    }
+
+    fn finish(&mut self, valid: bool) {
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
+        for (_, p) in &self.outputs {
+            *p.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(valid);
+            p.settled.notify_all();
+        }
+        // Valid outputs are in the database from now on; failed ones are
+        // gone for good. Either way the table need not know them.
+        let mut table = self.job.pending.lock().unwrap_or_else(|e| e.into_inner());
+        for (path, _) in &self.outputs {
+            table.remove(path);
+        }
+    }
+}
+
+impl Drop for Announced<'_> {
+    fn drop(&mut self) {
+        self.finish(false);
+    }
 }
 
 /// Removes scratch directories on a thread of its own, so that the next
@@ -687,6 +742,7 @@ impl<'a> DrvJob<'a> {
             rooted: Mutex::new(HashSet::new()),
             check,
             cleaner: Cleaner::new(),
+            pending: Mutex::new(HashMap::new()),
         })
     }
 
@@ -701,6 +757,86 @@ impl<'a> DrvJob<'a> {
             drv,
             source: Box::new(source),
         }
+    }
+
+    /// The closure of `paths`, with the references of outputs still being
+    /// registered taken from [`Self::pending`].
+    fn closure(
+        &self,
+        paths: &BTreeSet<StorePath>,
+    ) -> Result<BTreeSet<StorePath>, b8g_store::local::Error> {
+        let mut seen = BTreeSet::new();
+        let mut queue: Vec<StorePath> = paths.iter().cloned().collect();
+        while let Some(p) = queue.pop() {
+            if seen.contains(&p) {
+                continue;
+            }
+            let pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&p)
+                .map(|x| x.references.clone());
+            let refs = match pending {
+                Some(refs) => refs,
+                // Registered before it left the table, if it was pending.
+                None => self.store.references(&p)?,
+            };
+            queue.extend(refs.into_iter().filter(|r| !seen.contains(r)));
+            seen.insert(p);
+        }
+        Ok(seen)
+    }
+
+    /// Lists outputs (prepared, not yet registered) for dependents to build on.
+    fn announce(&self, infos: &[b8g_store::local::PathInfo]) -> Announced<'_> {
+        let mut table = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let outputs = infos
+            .iter()
+            .map(|i| {
+                let p = Arc::new(Pending {
+                    references: i.references.clone(),
+                    state: Mutex::new(None),
+                    settled: Condvar::new(),
+                });
+                table.insert(i.path.clone(), p.clone());
+                (i.path.clone(), p)
+            })
+            .collect();
+        Announced {
+            job: self,
+            outputs,
+            settled: false,
+        }
+    }
+
+    /// Waits until every input that was still being registered when this
+    /// build started is valid; fails if one of them could not be registered.
+    fn wait_for_inputs(
+        &self,
+        node: &DrvNode,
+        inputs: &BTreeSet<StorePath>,
+    ) -> Result<(), BuildError> {
+        let waits: Vec<(StorePath, Arc<Pending>)> = {
+            let table = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            inputs
+                .iter()
+                .filter_map(|p| table.get(p).map(|x| (p.clone(), x.clone())))
+                .collect()
+        };
+        for (path, p) in waits {
+            let mut state = p.state.lock().unwrap_or_else(|e| e.into_inner());
+            while state.is_none() {
+                state = p.settled.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+            if *state == Some(false) {
+                return Err(BuildError::InputNotRegistered {
+                    drv: self.store.print_path(&node.path),
+                    input: self.store.print_path(&path),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Opens the derivation's log file, truncating an older one.
@@ -725,8 +861,8 @@ impl<'a> DrvJob<'a> {
     ) -> Result<(BTreeMap<String, PathBuf>, BTreeSet<StorePath>), BuildError> {
         let store = self.store;
         let drv_name = store.print_path(&node.path);
-        let closure = store
-            .closure(node.inputs.iter())
+        let closure = self
+            .closure(&node.inputs)
             .map_err(self.store_err("compute input closure", node))?;
         // Inputs and outputs stay safe from GC while we build; each path is
         // rooted once per realisation, however many builds use it.
@@ -832,20 +968,33 @@ impl<'a> DrvJob<'a> {
                 source,
             })?;
         }
+        let inputs = closure.clone();
         let mut candidates = closure;
         candidates.extend(node.outputs.values().cloned());
         // Outputs referring to each other in a cycle are refused (as Nix does).
         self.registration_order(node, &candidates)?;
-        // All outputs and the derivation's output mapping in one durable
-        // transaction: a chain of builds waits for one commit per build.
         let outs: Vec<(String, StorePath)> = node
             .outputs
             .iter()
             .map(|(n, p)| (n.clone(), p.clone()))
             .collect();
-        store
-            .register_build_outputs(&node.path, &outs, &candidates)
+        let prepared = store
+            .prepare_build_outputs(&node.path, &outs, &candidates)
             .map_err(self.store_err("register outputs", node))?;
+        // The outputs are complete and their references known: dependents
+        // may build on them while they are flushed and registered. Each
+        // dependent waits for them before its own registration (below), so
+        // a valid path never refers to an invalid one.
+        let pending = self.announce(prepared.infos());
+        ctx.release_dependents();
+        self.wait_for_inputs(node, &inputs)?;
+        // All outputs and the derivation's output mapping in one durable
+        // transaction: a chain of builds waits for one commit per build.
+        let committed = store
+            .commit_built(prepared)
+            .map_err(self.store_err("register outputs", node));
+        pending.settle(committed.is_ok());
+        committed?;
         Ok(())
     }
 

@@ -149,11 +149,14 @@ pub trait Job: Sync {
     fn lock_error(&self, node: &Self::Node, error: LockError) -> Self::Error;
 }
 
-/// What a running job may use: cancellation and log reporting.
+/// What a running job may use: cancellation, log reporting, and the early
+/// start of its dependents.
 pub struct JobContext<'a> {
     id: NodeId,
     cancel: &'a CancelToken,
     progress: &'a dyn Progress,
+    /// Tells the coordinator to start the dependents now.
+    release: Option<&'a (dyn Fn() + Sync)>,
 }
 
 impl JobContext<'_> {
@@ -172,6 +175,25 @@ impl JobContext<'_> {
     pub fn log_line(&self, line: &str) {
         self.progress.job_log(self.id, line);
     }
+
+    /// Lets the scheduler start the node's dependents before this job has
+    /// finished (their inputs exist; say, only a flush to disk remains). The
+    /// job must then make those dependents fail by themselves if this node
+    /// fails after all: the scheduler only holds back dependents that have
+    /// not started yet.
+    pub fn release_dependents(&self) {
+        if let Some(release) = self.release {
+            release();
+        }
+    }
+}
+
+/// What worker threads tell the coordinator.
+enum Event<E> {
+    /// [`JobContext::release_dependents`] was called for this node.
+    Released(NodeId),
+    /// The node's job is over.
+    Done(NodeId, Outcome<E>),
 }
 
 /// Settings of one run.
@@ -328,8 +350,25 @@ pub fn run<J: Job>(
     let mut running = 0usize;
     progress.start(n);
 
+    // Nodes whose dependents were started (early, or when they succeeded).
+    let mut released = vec![false; n];
+    let release = |id: NodeId,
+                   released: &mut [bool],
+                   waiting_on: &mut [usize],
+                   ready: &mut BTreeSet<NodeId>,
+                   outcomes: &[Option<Outcome<J::Error>>]| {
+        if std::mem::replace(&mut released[id], true) {
+            return;
+        }
+        for &d in &dag.dependents[id] {
+            waiting_on[d] -= 1;
+            if waiting_on[d] == 0 && outcomes[d].is_none() {
+                ready.insert(d);
+            }
+        }
+    };
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(NodeId, Outcome<J::Error>)>();
+        let (tx, rx) = mpsc::channel::<Event<J::Error>>();
         loop {
             let stopping = cancel.is_cancelled();
             while !stopping && running < jobs {
@@ -339,16 +378,26 @@ pub fn run<J: Job>(
                 let label = job.label(dag.node(id));
                 progress.job_started(id, &label);
                 scope.spawn(move || {
-                    let outcome = realise_one(job, dag.node(id), id, cancel, progress);
                     // The receiver lives until every job has reported.
-                    let _ = tx.send((id, outcome));
+                    let early = || {
+                        let _ = tx.send(Event::Released(id));
+                    };
+                    let outcome = realise_one(job, dag.node(id), id, cancel, progress, &early);
+                    let _ = tx.send(Event::Done(id, outcome));
                 });
             }
             if running == 0 {
                 break;
             }
             let (id, outcome) = match rx.recv_timeout(CANCEL_POLL) {
-                Ok(done) => done,
+                Ok(Event::Done(id, outcome)) => (id, outcome),
+                Ok(Event::Released(id)) => {
+                    // An early release starts dependents; the job goes on.
+                    if !cancel.is_cancelled() {
+                        release(id, &mut released, &mut waiting_on, &mut ready, &outcomes);
+                    }
+                    continue;
+                }
                 Err(_) => continue,
             };
             running -= 1;
@@ -360,12 +409,7 @@ pub fn run<J: Job>(
                 error_text(&outcome).as_deref(),
             );
             if outcome.is_success() {
-                for &d in &dag.dependents[id] {
-                    waiting_on[d] -= 1;
-                    if waiting_on[d] == 0 && outcomes[d].is_none() {
-                        ready.insert(d);
-                    }
-                }
+                release(id, &mut released, &mut waiting_on, &mut ready, &outcomes);
             } else if matches!(outcome, Outcome::Failed(_)) {
                 mark_dependents_failed(dag, id, &mut outcomes, &mut ready);
                 if !opts.keep_going {
@@ -432,11 +476,13 @@ fn realise_one<J: Job>(
     id: NodeId,
     cancel: &CancelToken,
     progress: &dyn Progress,
+    release: &(dyn Fn() + Sync),
 ) -> Outcome<J::Error> {
     let ctx = JobContext {
         id,
         cancel,
         progress,
+        release: Some(release),
     };
     let mut on_wait = |p: &Path| ctx.log_line(&format!("waiting for lock on {}", p.display()));
     let mut locks = match lock_paths(&job.lock_files(node), cancel, &mut on_wait) {
