@@ -4,8 +4,10 @@
 //! with the new one's, then, talking to b8g-init over its control socket:
 //! stops units that are gone, runs the new `activate` (which re-points
 //! `/etc/static` and `/run/current-system`, where b8g-init reads its units
-//! from), reloads the units, restarts changed ones that were running, and
-//! starts new ones some target wants. Finally it says which changes only a
+//! from), reloads the units, restarts changed ones that were running (or
+//! reloads them, or leaves them running, as `X-ReloadIfChanged=yes` and
+//! `X-RestartIfChanged=no` in the new unit ask), and starts new ones some
+//! target wants. Finally it says which changes only a
 //! reboot applies: the kernel, its modules or command line, the initrd, or
 //! b8g-init itself.
 //!
@@ -38,6 +40,10 @@ pub enum SwitchError {
 pub struct Plan {
     pub stop: Vec<String>,
     pub restart: Vec<String>,
+    /// Changed units with `X-ReloadIfChanged=yes`.
+    pub reload: Vec<String>,
+    /// Changed units with `X-RestartIfChanged=no`: left running as they are.
+    pub keep: Vec<String>,
     pub start: Vec<String>,
     /// Parts that differ and take effect only at the next boot.
     pub reboot_needed: Vec<String>,
@@ -83,6 +89,20 @@ fn keep_running(name: &str) -> bool {
     name.ends_with(".target") || name == "b8g-boot-check.service"
 }
 
+/// The value of `key=` in a unit file as a boolean (any section; the last wins).
+fn unit_flag(unit: &[u8], key: &str) -> Option<bool> {
+    String::from_utf8_lossy(unit)
+        .lines()
+        .rev()
+        .filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
+        .filter_map(|v| match v.trim() {
+            "1" | "yes" | "true" | "on" => Some(true),
+            "0" | "no" | "false" | "off" => Some(false),
+            _ => None,
+        })
+        .next()
+}
+
 /// Plans the switch from toplevel `old` to `new` (unit files and boot parts only).
 pub fn plan(old: &Path, new: &Path) -> Result<Plan, SwitchError> {
     let (a, _) = units(&old.join("units"))?;
@@ -91,7 +111,16 @@ pub fn plan(old: &Path, new: &Path) -> Result<Plan, SwitchError> {
     for (name, bytes) in &a {
         match b.get(name) {
             None => p.stop.push(name.clone()),
-            Some(nb) if nb != bytes && !keep_running(name) => p.restart.push(name.clone()),
+            Some(nb) if nb != bytes && !keep_running(name) => {
+                // As NixOS's switch does: reloading wins over not restarting.
+                if unit_flag(nb, "X-ReloadIfChanged") == Some(true) {
+                    p.reload.push(name.clone());
+                } else if unit_flag(nb, "X-RestartIfChanged") == Some(false) {
+                    p.keep.push(name.clone());
+                } else {
+                    p.restart.push(name.clone());
+                }
+            }
             Some(_) => {}
         }
     }
@@ -185,6 +214,7 @@ pub fn switch(socket: &Path, new: &Path, current: &Path) -> Result<i32, SwitchEr
     };
     let stop = active(&p.stop)?;
     let restart = active(&p.restart)?;
+    let reload = active(&p.reload)?;
     if !stop.is_empty() {
         request(socket, "stop", stop.clone())?;
         settle(socket, &stop, Duration::from_secs(60))?;
@@ -203,10 +233,14 @@ pub fn switch(socket: &Path, new: &Path, current: &Path) -> Result<i32, SwitchEr
     if !restart.is_empty() {
         request(socket, "restart", restart.clone())?;
     }
+    if !reload.is_empty() {
+        request(socket, "reload", reload.clone())?;
+    }
     if !p.start.is_empty() {
         request(socket, "start", p.start.clone())?;
     }
     let mut touched = restart.clone();
+    touched.extend(reload.iter().cloned());
     touched.extend(p.start.iter().cloned());
     let failed = settle(socket, &touched, Duration::from_secs(60))?;
     let list = |v: &[String]| {
@@ -218,6 +252,15 @@ pub fn switch(socket: &Path, new: &Path, current: &Path) -> Result<i32, SwitchEr
     };
     println!("stopped: {}", list(&stop));
     println!("restarted: {}", list(&restart));
+    if !reload.is_empty() {
+        println!("reloaded: {}", list(&reload));
+    }
+    if !p.keep.is_empty() {
+        println!(
+            "changed but left running (X-RestartIfChanged=no): {}",
+            list(&p.keep)
+        );
+    }
     println!("started: {}", list(&p.start));
     if !p.reboot_needed.is_empty() {
         println!(
@@ -255,6 +298,8 @@ mod tests {
                 vec![
                     ("same.service", "x"),
                     ("changed.service", "1"),
+                    ("getty.service", "[Service]\n"),
+                    ("web.service", "[Service]\n"),
                     ("gone.service", "g"),
                     ("multi-user.target", "t"),
                 ],
@@ -264,6 +309,11 @@ mod tests {
                 vec![
                     ("same.service", "x"),
                     ("changed.service", "2"),
+                    ("getty.service", "[Service]\nX-RestartIfChanged=no\n"),
+                    (
+                        "web.service",
+                        "[Service]\nX-RestartIfChanged=no\nX-ReloadIfChanged=yes\n",
+                    ),
                     ("new.service", "n"),
                     ("extra.service", "e"),
                     ("multi-user.target", "t2"),
@@ -286,6 +336,8 @@ mod tests {
         let p = plan(&a, &b).unwrap();
         assert_eq!(p.stop, ["gone.service"]);
         assert_eq!(p.restart, ["changed.service"]);
+        assert_eq!(p.reload, ["web.service"]);
+        assert_eq!(p.keep, ["getty.service"]);
         assert_eq!(p.start, ["new.service"]);
         assert_eq!(p.reboot_needed, ["kernel"]);
     }

@@ -18,6 +18,8 @@ in
       description = "Login prompt on ${tty}";
       wantedBy = [ "getty.target" ];
       after = [ "basic.target" ];
+      # A switch must not cut off the session it may be typed in (as in NixOS).
+      restartIfChanged = false;
       serviceConfig = {
         ExecStart = if cfg.autologinUser == null
           then "${pkgs.busybox}/bin/getty -L -l ${pkgs.busybox}/bin/login ${toString cfg.baudRate} ${tty} vt100"

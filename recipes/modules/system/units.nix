@@ -50,6 +50,8 @@ let
       preStart = mkOption { type = types.lines; default = ""; description = "Shell commands run as ExecStartPre."; };
       postStart = mkOption { type = types.lines; default = ""; description = "Shell commands run as ExecStartPost."; };
       restartTriggers = mkOption { type = types.listOf types.unspecified; default = [ ]; description = "Values whose change restarts the service on switch."; };
+      restartIfChanged = mkOption { type = types.bool; default = true; description = "Whether `b8g system switch` restarts the service when its unit changed; when false it keeps running the old one until it stops or the system reboots."; };
+      reloadIfChanged = mkOption { type = types.bool; default = false; description = "Whether `b8g system switch` reloads (ExecReload) rather than restarts the service when its unit changed."; };
     };
     config.environment.PATH = lib.mkDefault (
       let paths = config.path ++ cfg.defaultPath; in
@@ -69,6 +71,8 @@ let
     // optionalAttrs (s.preStart != "") { ExecStartPre = script "pre-start" s.preStart; }
     // optionalAttrs (s.postStart != "") { ExecStartPost = script "post-start" s.postStart; }
     // optionalAttrs (s.restartTriggers != [ ]) { X-Restart-Triggers = builtins.hashString "sha256" (builtins.toJSON s.restartTriggers); }
+    // optionalAttrs (!s.restartIfChanged) { X-RestartIfChanged = false; }
+    // optionalAttrs s.reloadIfChanged { X-ReloadIfChanged = true; }
     // s.serviceConfig)
     + installSection s;
 
@@ -85,7 +89,8 @@ let
     ++ mapAttrsToList (n: t: { name = "${n}.target"; unit = t; text = unitSection n t + installSection t; }) (enabled cfg.targets)
     ++ mapAttrsToList (n: t: { name = "${n}.socket"; unit = t; text = simpleText "Socket" "socketConfig" n t; }) (enabled cfg.sockets)
     ++ mapAttrsToList (n: t: { name = "${n}.timer"; unit = t; text = simpleText "Timer" "timerConfig" n t; }) (enabled cfg.timers)
-    ++ mapAttrsToList (n: t: { name = "${n}.mount"; unit = t; text = simpleText "Mount" "mountConfig" n t; }) (enabled cfg.mounts);
+    ++ mapAttrsToList (n: t: { name = "${n}.mount"; unit = t; text = simpleText "Mount" "mountConfig" n t; }) (enabled cfg.mounts)
+    ++ mapAttrsToList (n: t: { name = "${n}.path"; unit = t; text = simpleText "Path" "pathConfig" n t; }) (enabled cfg.paths);
 
   links = lib.concatMap (u:
     map (w: { name = "${w}.wants/${u.name}"; value = { type = "symlink"; target = "../${u.name}"; }; }) u.unit.wantedBy
@@ -99,6 +104,7 @@ in
     sockets = mkOption { type = types.attrsOf (types.submodule (simpleUnitOptions "socket")); default = { }; description = "Socket units (socket activation)."; };
     timers = mkOption { type = types.attrsOf (types.submodule (simpleUnitOptions "timer")); default = { }; description = "Timer units."; };
     mounts = mkOption { type = types.attrsOf (types.submodule (simpleUnitOptions "mount")); default = { }; description = "Mount units, named by their escaped mount point."; };
+    paths = mkOption { type = types.attrsOf (types.submodule (simpleUnitOptions "path")); default = { }; description = "Path units: start a unit when files appear or change."; };
     defaultPath = mkOption { type = types.listOf (types.either types.package types.str); default = [ ]; description = "Packages on every service's PATH."; };
     defaultTarget = mkOption { type = types.str; default = "multi-user.target"; description = "The target b8g-init starts at boot."; };
     unitFiles = mkOption { type = types.attrsOf types.str; readOnly = true; description = "The rendered unit files by name (for inspection)."; };
