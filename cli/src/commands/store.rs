@@ -529,7 +529,9 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                         format!("{} -> {} -> {}", r.link.display(), via.display(), r.target)
                     }
                     RootKind::Temporary => format!("{{temp:{}}} -> {}", r.link.display(), r.target),
-                    RootKind::Runtime => format!("{{runtime:{}}} -> {}", r.link.display(), r.target),
+                    RootKind::Runtime => {
+                        format!("{{runtime:{}}} -> {}", r.link.display(), r.target)
+                    }
                     RootKind::Direct => format!("{} -> {}", r.link.display(), r.target),
                 }))?;
             }
