@@ -1365,6 +1365,14 @@ pub(crate) fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
     if x.is_empty() {
         return y;
     }
+    // Every name of `x` in `y` (`prev // mapAttrs f prev`, an override of
+    // all names): the result has `y`'s names and values, so it is `y`. This
+    // spares copying the attributes, which touches the count of every value,
+    // and freeing the copy later; `==` cannot tell (Nix compares the
+    // attributes' values by address first, as `same_value` does).
+    if x.len() <= y.len() && names_within(&x, &y) {
+        return y;
+    }
     let mut out = Vec::with_capacity(update_len(&x, &y));
     let (mut i, mut j) = (0, 0);
     while i < x.attrs.len() && j < y.attrs.len() {
@@ -1387,6 +1395,28 @@ pub(crate) fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
     out.extend(x.attrs[i..].iter().cloned());
     out.extend(y.attrs[j..].iter().cloned());
     Rc::new(Attrs::from_sorted(out))
+}
+
+/// Whether every name of `x` is a name of `y` (both sorted). Sets with the
+/// same names, the common case, are told apart by address alone.
+fn names_within(x: &Attrs, y: &Attrs) -> bool {
+    let mut j = 0;
+    for a in &x.attrs {
+        loop {
+            let Some(b) = y.attrs.get(j) else {
+                return false;
+            };
+            j += 1;
+            // `Sym`'s order compares addresses first, reading no name bytes
+            // for equal names.
+            match b.name.cmp(&a.name) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => break,
+                std::cmp::Ordering::Greater => return false,
+            }
+        }
+    }
+    true
 }
 
 /// The room to allocate for `x // y`. Small updates (`p // { version = 1; }`,
