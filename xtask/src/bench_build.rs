@@ -8,8 +8,12 @@
 //! Each tool evaluates, instantiates and builds in its own throw-away store
 //! (Nix: `NIX_REMOTE=local?root=…`, `sandbox = true`; b8g: a chroot store
 //! under the same directory). A fresh salt per run makes every derivation
-//! new. Printed: wall times, the ratio (nix time / b8g time, above 1 means
-//! b8g is faster) and the time per derivation in ms.
+//! new. With `--runs N` (default 1) each case runs N times, the two tools
+//! alternating, and the medians are compared (the machine may be shared:
+//! the load average is printed with every row). Printed: wall times, the
+//! ratio (nix time / b8g time, above 1 means b8g is faster) and the time
+//! per derivation in ms, i.e. the per-build overhead (the builder itself
+//! does nothing).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -46,6 +50,7 @@ struct Options {
     fan: usize,
     chain: usize,
     jobs: usize,
+    runs: usize,
     dir: Option<PathBuf>,
 }
 
@@ -54,6 +59,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         fan: 1000,
         chain: 300,
         jobs: 2,
+        runs: 1,
         dir: None,
     };
     let mut it = args.iter();
@@ -63,10 +69,11 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--fan" => o.fan = value(a)?.parse().context("--fan")?,
             "--chain" => o.chain = value(a)?.parse().context("--chain")?,
             "-j" | "--jobs" => o.jobs = value(a)?.parse().context("-j")?,
+            "--runs" => o.runs = value(a)?.parse::<usize>().context("--runs")?.max(1),
             "--dir" => o.dir = Some(PathBuf::from(value(a)?)),
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: cargo xtask bench build [--fan N] [--chain N] [-j N] [--dir DIR]"
+                    "usage: cargo xtask bench build [--fan N] [--chain N] [-j N] [--runs N] [--dir DIR]"
                 );
                 std::process::exit(0);
             }
@@ -183,28 +190,73 @@ pub fn run(args: &[String]) -> Result<()> {
     )?;
 
     println!(
-        "{:<28} {:>10} {:>10} {:>7} {:>12} {:>12}",
+        "{:<28} {:>10} {:>10} {:>7} {:>12} {:>12}  load (1/5/15 min)",
         "case", "nix-build", "b8g-build", "ratio", "nix ms/drv", "b8g ms/drv"
     );
     for (name, file, n) in [("fan", "fan.nix", o.fan), ("chain", "chain.nix", o.chain)] {
-        let s = format!("{name}{salt}");
-        let nix = timed(nix_build(&dir, file, n, &s, o.jobs), "nix-build")?;
-        let ours = timed(b8g_build(&bin, &dir, file, n, &s, o.jobs), "b8g-build")?;
-        println!(
-            "{:<28} {:>9.2}s {:>9.2}s {:>6.1}x {:>12.1} {:>12.1}",
-            format!("{name} of {n} (-j{})", o.jobs),
-            nix,
-            ours,
-            nix / ours,
-            nix * 1e3 / n as f64,
-            ours * 1e3 / n as f64
-        );
+        let label = format!("{name} of {n} (-j{})", o.jobs);
+        let (mut nix_times, mut our_times) = (Vec::new(), Vec::new());
+        for run in 0..o.runs {
+            // Alternate which tool goes first, so neither always meets the
+            // other's leftovers (writeback, namespace clean-up).
+            let s = format!("{name}{salt}r{run}");
+            let nix_run = || timed(nix_build(&dir, file, n, &s, o.jobs), "nix-build");
+            let our_run = || timed(b8g_build(&bin, &dir, file, n, &s, o.jobs), "b8g-build");
+            let (nix, ours) = if run % 2 == 0 {
+                let nix = nix_run()?;
+                (nix, our_run()?)
+            } else {
+                let ours = our_run()?;
+                (nix_run()?, ours)
+            };
+            if o.runs > 1 {
+                row(&format!("  run {}", run + 1), nix, ours, n);
+            }
+            nix_times.push(nix);
+            our_times.push(ours);
+        }
+        let label = if o.runs > 1 {
+            format!("{label}, median")
+        } else {
+            label
+        };
+        row(&label, median(&mut nix_times), median(&mut our_times), n);
     }
     if o.dir.is_none() {
         let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&dir).status();
         let _ = fs::remove_dir_all(&dir);
     }
     Ok(())
+}
+
+fn row(label: &str, nix: f64, ours: f64, n: usize) {
+    println!(
+        "{:<28} {:>9.2}s {:>9.2}s {:>6.1}x {:>12.1} {:>12.1}  {}",
+        label,
+        nix,
+        ours,
+        nix / ours,
+        nix * 1e3 / n as f64,
+        ours * 1e3 / n as f64,
+        load_average()
+    );
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// The first three fields of /proc/loadavg, or "?".
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
 
 fn tempdir() -> Result<PathBuf> {
