@@ -26,7 +26,7 @@ use super::refs::RefScanner;
 use super::{now, LocalStore, PathInfo};
 use crate::format::hash::{Encoding, Hash, HashAlgo, HashSink};
 use crate::format::store_path::{FileIngestionMethod, StorePath};
-use crate::nar_fs;
+use crate::nar_fs::{self, RestoreOptions};
 
 /// What an imported NAR must match (a substitute's narinfo, say).
 #[derive(Debug, Clone)]
@@ -168,7 +168,7 @@ impl LocalStore {
                 drop(w);
                 Ok(sink.finish())
             });
-            let restored = self.restore_into(&mut reader, &temp.path);
+            let restored = self.restore_into(&mut reader, &temp.path, &RestoreOptions::default());
             // Unblock the dumper if the restore stopped early.
             drop(reader);
             let dumped = dumper.join().map_err(|_| Error::Dump {
@@ -182,8 +182,13 @@ impl LocalStore {
         })
     }
 
-    fn restore_into(&self, reader: &mut dyn Read, target: &Path) -> Result<(), Error> {
-        nar_fs::restore(reader, target).map_err(|e| Error::Restore {
+    fn restore_into(
+        &self,
+        reader: &mut dyn Read,
+        target: &Path,
+        options: &RestoreOptions,
+    ) -> Result<(), Error> {
+        nar_fs::restore_with(reader, target, options).map_err(|e| Error::Restore {
             target: target.display().to_string(),
             reason: e.to_string(),
         })
@@ -321,12 +326,13 @@ impl LocalStore {
         &self,
         reader: &mut dyn Read,
         temp: &TempEntry,
+        options: &RestoreOptions,
     ) -> Result<(Hash, u64), Error> {
         let mut hashing = HashingReader {
             inner: reader,
             sink: HashSink::new(HashAlgo::Sha256),
         };
-        self.restore_into(&mut hashing, &temp.path)?;
+        self.restore_into(&mut hashing, &temp.path, options)?;
         Ok(hashing.sink.finish())
     }
 
@@ -364,7 +370,7 @@ impl LocalStore {
     pub fn add_nar(&self, reader: &mut dyn Read, name: &str) -> Result<StorePath, Error> {
         let gc = self.lock_gc_shared()?;
         let temp = TempEntry::new(self);
-        let (nar_hash, nar_size) = self.unpack_nar(reader, &temp)?;
+        let (nar_hash, nar_size) = self.unpack_nar(reader, &temp, &RestoreOptions::default())?;
         self.install_source(temp, gc, nar_hash, nar_size, name)
     }
 
@@ -381,21 +387,24 @@ impl LocalStore {
             self.add_temp_root_locked(&expected.path)?;
             return Ok(expected.path);
         }
-        let (mut temp, info) = self.unpack_expected(reader, expected)?;
+        let (mut temp, info) =
+            self.unpack_expected(reader, expected, &RestoreOptions::default())?;
         canonicalise_tree(&temp.path)?;
         self.install(&mut temp, info, &gc)
     }
 
-    /// Unpacks a NAR into a temporary entry and checks its size and hash
-    /// against `expected`; returns the entry and the path's metadata. The
-    /// tree is neither made canonical nor flushed yet.
+    /// Unpacks a NAR into a temporary entry (writing files as `options`
+    /// say) and checks its size and hash against `expected`; returns the
+    /// entry and the path's metadata. The tree is neither made canonical nor
+    /// flushed yet.
     pub(super) fn unpack_expected(
         &self,
         reader: &mut dyn Read,
         expected: NarExpectation,
+        options: &RestoreOptions,
     ) -> Result<(TempEntry, PathInfo), Error> {
         let temp = TempEntry::new(self);
-        let (nar_hash, nar_size) = self.unpack_nar(reader, &temp)?;
+        let (nar_hash, nar_size) = self.unpack_nar(reader, &temp, options)?;
         let shown = self.print_path(&expected.path);
         if nar_size != expected.nar_size {
             return Err(Error::Mismatch {

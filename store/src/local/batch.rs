@@ -24,10 +24,9 @@ use super::add::TempEntry;
 use super::error::{io_err, Error};
 use super::fsutil::{canonicalise_tree, remove_tree, sync_dir};
 use super::lock::GcLock;
-use super::{now, LocalStore, NarExpectation, PathInfo};
-use crate::format::hash::{HashAlgo, HashSink};
+use super::{LocalStore, NarExpectation, PathInfo};
 use crate::format::store_path::StorePath;
-use crate::nar_fs::{self, RestoreOptions};
+use crate::nar_fs::RestoreOptions;
 
 /// Path locks held at once while a batch is moved into place; larger
 /// batches are committed in chunks of this many (each lock is an open file).
@@ -68,7 +67,11 @@ impl ImportBatch<'_> {
             store.add_temp_root_locked(&expected.path)?;
             return Ok(false);
         }
-        let (temp, info) = unpack_checked(store, reader, expected)?;
+        // Large files skip the page cache: a batch is not read back before its flush.
+        let options = RestoreOptions {
+            direct_io_from: Some(DIRECT_IO_FROM),
+        };
+        let (temp, info) = store.unpack_expected(reader, expected, &options)?;
         canonicalise_tree(&temp.path)?;
         self.staged
             .lock()
@@ -158,71 +161,6 @@ impl ImportBatch<'_> {
 /// [`RestoreOptions::direct_io_from`]): most of a substitution's bytes are
 /// in such files, and a batch is not read back before its flush.
 const DIRECT_IO_FROM: u64 = 256 << 10;
-
-/// Unpacks a NAR under a temporary name and checks its size and hash
-/// against `expected`, as [`LocalStore::import_nar`] does, writing large
-/// files with direct I/O. The tree is neither canonical nor flushed yet.
-fn unpack_checked(
-    store: &LocalStore,
-    reader: &mut dyn Read,
-    expected: NarExpectation,
-) -> Result<(TempEntry, PathInfo), Error> {
-    let temp = TempEntry::new(store);
-    let mut hashing = HashingReader {
-        inner: reader,
-        sink: HashSink::new(HashAlgo::Sha256),
-    };
-    let options = RestoreOptions {
-        direct_io_from: Some(DIRECT_IO_FROM),
-    };
-    nar_fs::restore_with(&mut hashing, &temp.path, &options).map_err(|e| Error::Restore {
-        target: temp.path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let (nar_hash, nar_size) = hashing.sink.finish();
-    let shown = store.print_path(&expected.path);
-    if nar_size != expected.nar_size {
-        return Err(Error::Mismatch {
-            path: shown,
-            what: "size",
-            expected: expected.nar_size.to_string(),
-            actual: nar_size.to_string(),
-        });
-    }
-    if nar_hash != expected.nar_hash {
-        return Err(Error::Mismatch {
-            path: shown,
-            what: "hash",
-            expected: expected.nar_hash.to_sri(),
-            actual: nar_hash.to_sri(),
-        });
-    }
-    let info = PathInfo {
-        path: expected.path,
-        nar_hash,
-        nar_size,
-        references: expected.references,
-        deriver: expected.deriver,
-        registration_time: now(),
-        signatures: expected.signatures,
-        ca: expected.ca,
-    };
-    Ok((temp, info))
-}
-
-/// A `Read` that hashes everything read through it.
-struct HashingReader<R> {
-    inner: R,
-    sink: HashSink,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sink.update(&buf[..n]);
-        Ok(n)
-    }
-}
 
 /// The staged paths ordered so that each comes after the staged paths it
 /// refers to (a self-reference does not count; a store has no other cycles).
