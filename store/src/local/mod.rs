@@ -34,7 +34,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-pub use add::NarExpectation;
+pub use add::{BuiltPaths, NarExpectation};
 pub use batch::ImportBatch;
 pub use error::Error;
 pub use gc::{GcOptions, GcReport, GcRoot, RootKind};
