@@ -1154,8 +1154,19 @@ impl Drop for Child {
     }
 }
 
-/// Removes a directory tree even where a builder left directories read-only.
+/// Removes a directory tree even where a builder left directories read-only;
+/// a file or symlink (a stale output can be either) is simply removed.
 pub fn remove_tree(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if !m.is_dir() => {
+            return match fs::remove_file(path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                r => r,
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        _ => {}
+    }
     match fs::remove_dir_all(path) {
         Ok(()) => return Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -1174,4 +1185,29 @@ pub fn remove_tree(path: &Path) -> io::Result<()> {
     }
     open_up(path)?;
     fs::remove_dir_all(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remove_tree;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn remove_tree_takes_files_links_and_read_only_trees() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("out-file");
+        fs::write(&file, "stale").unwrap();
+        let link = d.path().join("out-link");
+        std::os::unix::fs::symlink("/nonexistent", &link).unwrap();
+        let tree = d.path().join("out-dir");
+        fs::create_dir_all(tree.join("sub")).unwrap();
+        fs::write(tree.join("sub/f"), "x").unwrap();
+        fs::set_permissions(tree.join("sub"), fs::Permissions::from_mode(0o555)).unwrap();
+        for p in [&file, &link, &tree] {
+            remove_tree(p).unwrap();
+            assert!(fs::symlink_metadata(p).is_err(), "{} left", p.display());
+        }
+        remove_tree(&d.path().join("missing")).unwrap();
+    }
 }
