@@ -1,19 +1,14 @@
 # restartIfChanged/reloadIfChanged become X-RestartIfChanged/X-ReloadIfChanged for
 # `b8g system switch`; systemd.paths renders path units.
 let
-  sys = import ../eval-config.nix {
-    pkgs = import ./fake-pkgs.nix;
-    modules = [{
-      fileSystems."/" = { device = "/dev/vda"; fsType = "erofs"; };
-      boot.kernel.package = (import ./fake-pkgs.nix).linux;
-      systemd.services.keep = { restartIfChanged = false; serviceConfig.ExecStart = "/bin/sleep 9"; };
-      systemd.services.web = { reloadIfChanged = true; serviceConfig.ExecStart = "/bin/httpd"; };
-      systemd.paths.spool = {
-        wantedBy = [ "paths.target" ];
-        pathConfig = { DirectoryNotEmpty = "/var/spool/in"; MakeDirectory = true; };
-      };
-    }];
-  };
+  sys = import ./system.nix [{
+    systemd.services.keep = { restartIfChanged = false; serviceConfig.ExecStart = "/bin/sleep 9"; };
+    systemd.services.web = { reloadIfChanged = true; serviceConfig.ExecStart = "/bin/httpd"; };
+    systemd.paths.spool = {
+      wantedBy = [ "paths.target" ];
+      pathConfig = { DirectoryNotEmpty = "/var/spool/in"; MakeDirectory = true; };
+    };
+  }];
   u = sys.config.systemd.unitFiles;
 in
 {

@@ -1,21 +1,16 @@
 # Unit files rendered from systemd.services, with .wants links and the default target.
 let
-  sys = import ../eval-config.nix {
-    pkgs = import ./fake-pkgs.nix;
-    modules = [{
-      fileSystems."/" = { device = "/dev/vda"; fsType = "erofs"; };
-      boot.kernel.package = (import ./fake-pkgs.nix).linux;
-      services.getty.enable = false;
-      systemd.services.hello = {
-        description = "Says hello";
-        wantedBy = [ "multi-user.target" ];
-        after = [ "network.target" ];
-        environment.GREETING = "hello \"world\"";
-        path = [ ];
-        serviceConfig = { Type = "oneshot"; ExecStart = "/bin/echo hi"; RemainAfterExit = true; Restart = "no"; };
-      };
-    }];
-  };
+  sys = import ./system.nix [{
+    services.getty.enable = false;
+    systemd.services.hello = {
+      description = "Says hello";
+      wantedBy = [ "multi-user.target" ];
+      after = [ "network.target" ];
+      environment.GREETING = "hello \"world\"";
+      path = [ ];
+      serviceConfig = { Type = "oneshot"; ExecStart = "/bin/echo hi"; RemainAfterExit = true; Restart = "no"; };
+    };
+  }];
 in
 {
   hello = sys.config.systemd.unitFiles."hello.service";
