@@ -322,7 +322,7 @@ impl Sandbox {
         let (log_r, log_w) = pipe()?;
         // Root writes the child's id maps from outside, then releases it.
         let go = if as_root { Some(pipe()?) } else { None };
-        let go_fd = go.as_ref().map(|(r, _)| r.as_raw_fd());
+        let go_fd = go.as_ref().map(|(r, w)| (r.as_raw_fd(), w.as_raw_fd()));
         let (steps, exec) = self.program(spec, scratch, &root, log_w.as_raw_fd(), go_fd)?;
 
         let mut flags = libc::CLONE_NEWUSER
@@ -567,7 +567,7 @@ impl Sandbox {
         scratch: &Path,
         root: &Path,
         log_fd: RawFd,
-        wait_parent: Option<RawFd>,
+        wait_parent: Option<(RawFd, RawFd)>,
     ) -> Result<(Vec<Step>, Exec), SandboxError> {
         let invalid = |reason: String| SandboxError::InvalidSpec {
             name: spec.name.clone(),
@@ -586,7 +586,7 @@ impl Sandbox {
         let gid = unsafe_getgid();
         let mut steps = match wait_parent {
             // Root: the parent writes the maps; we switch to the builder ids last.
-            Some(fd) => vec![Step::WaitParent { fd }],
+            Some((fd, close)) => vec![Step::WaitParent { fd, close }],
             None => vec![
                 // Needed before an unprivileged process may write gid_map.
                 Step::WriteFile {

@@ -76,7 +76,7 @@ pub(crate) enum Step {
     LoopbackUp { req: IfreqFlags },
     /// Block until the parent has written our uid and gid maps: read one byte
     /// (EOF means the parent gave up).
-    WaitParent { fd: RawFd },
+    WaitParent { fd: RawFd, close: RawFd },
     /// Drop supplementary groups and become `uid`/`gid` of the new user
     /// namespace (used when the parent is root: the builder must not keep the
     /// host's uid 0). Leaving uid 0 clears all capabilities, so this comes last.
@@ -281,7 +281,11 @@ unsafe fn run_step(step: &Step) -> Result<(), i32> {
                     0
                 }
             }
-            Step::WaitParent { fd } => {
+            Step::WaitParent { fd, close } => {
+                // Our copy of the write end goes first: should the parent die
+                // before releasing us, the read then ends (EOF) instead of
+                // waiting forever with the parent's locks still open here.
+                libc::close(*close);
                 let mut b = 0u8;
                 let n = loop {
                     let n = libc::read(*fd, (&mut b as *mut u8).cast(), 1);
@@ -347,6 +351,10 @@ pub(crate) unsafe fn child_main(steps: &[Step], exec: &Exec, err_fd: RawFd) -> !
             if let Err(e) = run_step(step) {
                 fail(err_fd, i as u32, e);
             }
+        }
+        // Changing ids (SetIds) clears the parent-death signal: set it again.
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+            fail(err_fd, EXEC_PRIVS, errno());
         }
 
         // stdin from /dev/null, stdout and stderr into the log pipe.
