@@ -18,9 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::{io_err, Error};
-use super::fsutil::{
-    canonicalise_listing, canonicalise_tree, list_for_sync, remove_tree, sync_all,
-};
+use super::fsutil::{canonicalise, canonicalise_tree, list_for_sync, remove_tree, sync_all};
 use super::lock::GcLock;
 use super::refs::RefScanner;
 use super::{now, LocalStore, PathInfo};
@@ -522,7 +520,7 @@ impl LocalStore {
         let mut to_sync = Vec::new();
         for path in paths {
             let real = self.real_path(path);
-            canonicalise_listing(&real, &mut to_sync)?;
+            canonicalise(&real, &mut to_sync)?;
             let mut tee = Tee(
                 io::BufWriter::with_capacity(1 << 16, HashSink::new(HashAlgo::Sha256)),
                 RefScanner::new(candidates.iter()),

@@ -50,15 +50,10 @@ pub fn canonicalise_tree(path: &Path) -> Result<(), Error> {
     canonicalise(path, &mut Vec::new())
 }
 
-/// Makes the tree at `path` canonical and appends what must be flushed to
-/// `to_sync`, for the caller to flush together with more ([`sync_all`]).
-pub(super) fn canonicalise_listing(path: &Path, to_sync: &mut Vec<PathBuf>) -> Result<(), Error> {
-    canonicalise(path, to_sync)
-}
-
 /// Canonicalises a tree, children before their directory (so the directory
-/// is made read-only last), and lists the files and directories to flush.
-fn canonicalise(path: &Path, to_sync: &mut Vec<PathBuf>) -> Result<(), Error> {
+/// is made read-only last), and appends the files and directories to flush
+/// to `to_sync`, for the caller to flush together with more ([`sync_all`]).
+pub(super) fn canonicalise(path: &Path, to_sync: &mut Vec<PathBuf>) -> Result<(), Error> {
     let meta = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
     let ft = meta.file_type();
     if ft.is_symlink() {
