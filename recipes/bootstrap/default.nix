@@ -11,7 +11,21 @@
 # out this way, with their library dependencies.
 { b8gTree }:
 let
-  pins = import ./pins.nix;
+  # A local, untracked override (`pins.override.nix`, written by `cargo xtask
+  # demo|test` or `b8g bootstrap lock --override`) replaces pins that have left
+  # Debian's archive; evaluation says so on every use.
+  committed = import ./pins.nix;
+  overridden =
+    if builtins.pathExists ./pins.override.nix then import ./pins.override.nix else { };
+  pins =
+    if overridden == { } then committed
+    else
+      builtins.trace
+        ("warning: recipes/bootstrap/pins.override.nix replaces the committed pins of: "
+          + builtins.concatStringsSep ", "
+            (builtins.map (n: "${n} (${committed.${n}.version or "new"} -> ${overridden.${n}.version})")
+              (builtins.attrNames overridden)))
+        (committed // overridden);
   fetchDeb = pin: derivation {
     name = "${pin.package}.deb";
     system = "builtin";

@@ -6,14 +6,35 @@
 //! sha256 before anything is registered. `builtin:b8g-unpack-deb` extracts the
 //! package's `data.tar.*` (xz, zstd, gzip or plain) into the output.
 
+use super::snapshot::{DebianSnapshot, SNAPSHOT_URL_VAR};
 use super::{io, BuiltinBuilder, BuiltinContext, BuiltinError};
 use std::fs;
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
-/// The `b8g-fetch-deb` builtin builder.
-pub struct FetchDeb;
+/// The `b8g-fetch-deb` builtin builder, with the snapshot service it falls
+/// back to when the archive no longer serves a pin (none: no fallback).
+#[derive(Default)]
+pub struct FetchDeb {
+    snapshot: Option<String>,
+}
+
+impl FetchDeb {
+    /// The snapshot service from `B8G_DEBIAN_SNAPSHOT_URL`, if set.
+    pub fn from_env() -> FetchDeb {
+        FetchDeb {
+            snapshot: DebianSnapshot::from_env().map(|s| s.base().to_owned()),
+        }
+    }
+
+    /// Falls back to the snapshot service at `base`.
+    pub fn with_snapshot(base: &str) -> FetchDeb {
+        FetchDeb {
+            snapshot: Some(base.to_owned()),
+        }
+    }
+}
 
 impl BuiltinBuilder for FetchDeb {
     fn name(&self) -> &'static str {
@@ -45,11 +66,15 @@ impl BuiltinBuilder for FetchDeb {
             .output()
             .map_err(io("run apt-get download in", tmp.path()))?;
         if !output.status.success() {
-            return Err(BuiltinError::Other(format!(
-                "cannot download the pinned seed {package}={version} (the archive may no longer serve this version; \
-                 run `b8g bootstrap lock` to refresh recipes/bootstrap/pins.nix, and `apt-get update` first): {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
+            let archive = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+            return from_snapshot(
+                self.snapshot.as_deref(),
+                cx,
+                package,
+                version,
+                out,
+                &archive,
+            );
         }
         let deb = fs::read_dir(tmp.path())
             .map_err(io("read directory", tmp.path()))?
@@ -64,6 +89,42 @@ impl BuiltinBuilder for FetchDeb {
         fs::copy(&deb, out).map_err(io("copy downloaded package to", out))?;
         Ok(())
     }
+}
+
+/// The last source of a pin the archive no longer serves: Debian's snapshot
+/// service, when one is configured. `archive` is apt's complaint, kept for the
+/// message when this fails too.
+fn from_snapshot(
+    snapshot: Option<&str>,
+    cx: &BuiltinContext<'_>,
+    package: &str,
+    version: &str,
+    out: &Path,
+    archive: &str,
+) -> Result<(), BuiltinError> {
+    let vanished = |why: String| {
+        BuiltinError::Other(format!(
+            "cannot download the pinned seed {package}={version}: the archive does not serve it \
+             ({archive}), and {why}. Run `b8g bootstrap lock --only {package}` to refresh the pin \
+             (after `apt-get update`), or configure a b8g cache that holds it."
+        ))
+    };
+    let Some(snapshot) = snapshot.map(DebianSnapshot::new) else {
+        return Err(vanished(format!(
+            "no snapshot service is configured (set {SNAPSHOT_URL_VAR})"
+        )));
+    };
+    let sha256 = cx
+        .env
+        .get("outputHash")
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| vanished("the pin's outputHash is not a hex sha256".into()))?;
+    let file = snapshot
+        .locate(package, version)
+        .map_err(|e| vanished(format!("the snapshot service failed: {e}")))?;
+    snapshot
+        .download(&file, sha256, out)
+        .map_err(|e| vanished(format!("the snapshot service failed: {e}")))
 }
 
 /// The `b8g-unpack-deb` builtin builder.

@@ -7,7 +7,9 @@
 
 mod deb;
 pub mod deb_source;
+pub mod pin_sources;
 pub mod pins;
+pub mod snapshot;
 mod tree;
 
 pub use deb::{unpack_deb, FetchDeb, UnpackDeb};
@@ -101,7 +103,7 @@ impl Builtins {
     pub fn standard() -> Self {
         let mut b = Builtins::default();
         b.register(Box::new(TreeBuilder));
-        b.register(Box::new(FetchDeb));
+        b.register(Box::new(FetchDeb::from_env()));
         b.register(Box::new(UnpackDeb));
         b.register(Box::new(FetchDebSource));
         b

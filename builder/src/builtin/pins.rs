@@ -41,6 +41,9 @@ pub trait PinResolver {
     /// file playing the role `old_file` played (same name with the old version
     /// replaced, or the same suffix kind).
     fn source(&self, source: &str, old_file: &str) -> Result<Resolved, LockError>;
+    /// Whether the archive still serves exactly what `pin` names (its version,
+    /// with its sha256).
+    fn serves(&self, pin: &Pin) -> Result<bool, LockError>;
 }
 
 /// One pin whose version or hash changed.
@@ -51,14 +54,97 @@ pub struct PinChange {
     pub new_version: String,
 }
 
+/// What a pin names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinKind {
+    /// A binary package's `.deb`.
+    Binary { package: String },
+    /// One file of a source package.
+    Source { source: String, file: String },
+}
+
+/// One entry of a pins file, with the lines it occupies (so a lock rewrites
+/// only its values and an override copies it whole).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    /// The attribute name (`linux-image`, `nginx`, …).
+    pub name: String,
+    pub kind: PinKind,
+    pub version: String,
+    /// Lowercase hex sha256 of the file.
+    pub sha256: String,
+    /// First and last line (0-based) of the entry, `name = {` to `};`.
+    lines: (usize, usize),
+    version_line: usize,
+    sha256_line: usize,
+    file_line: Option<usize>,
+}
+
+impl Pin {
+    /// The package (binary or source) the pin names.
+    pub fn package(&self) -> &str {
+        match &self.kind {
+            PinKind::Binary { package } => package,
+            PinKind::Source { source, .. } => source,
+        }
+    }
+
+    /// The store name of the fixed-output path holding the file: what
+    /// `recipes/bootstrap` calls the fetch (`<package>.deb`, or the file name).
+    pub fn store_name(&self) -> String {
+        match &self.kind {
+            PinKind::Binary { package } => format!("{package}.deb"),
+            PinKind::Source { file, .. } => file.clone(),
+        }
+    }
+
+    /// Whether `selector` names this pin (its attribute name or its package).
+    pub fn is_named(&self, selector: &str) -> bool {
+        self.name == selector || self.package() == selector
+    }
+}
+
 #[derive(Default)]
 struct Entry {
     name: String,
+    start: usize,
     package: Option<String>,
     source: Option<String>,
     version: Option<(usize, String)>,
-    sha256: Option<usize>,
+    sha256: Option<(usize, String)>,
     file: Option<(usize, String)>,
+}
+
+impl Entry {
+    fn finish(self, end: usize) -> Result<Pin, LockError> {
+        let missing = |what: &str| LockError::Parse {
+            line: self.start + 1,
+            msg: format!("entry {} has no {what}", self.name),
+        };
+        let (version_line, version) = self.version.clone().ok_or_else(|| missing("version"))?;
+        let (sha256_line, sha256) = self.sha256.clone().ok_or_else(|| missing("sha256"))?;
+        let kind = match (&self.package, &self.source, &self.file) {
+            (Some(package), None, _) => PinKind::Binary {
+                package: package.clone(),
+            },
+            (None, Some(source), Some((_, file))) => PinKind::Source {
+                source: source.clone(),
+                file: file.clone(),
+            },
+            (None, Some(_), None) => return Err(missing("file")),
+            _ => return Err(missing("package or source (exactly one)")),
+        };
+        Ok(Pin {
+            name: self.name,
+            kind,
+            version,
+            sha256,
+            lines: (self.start, end),
+            version_line,
+            sha256_line,
+            file_line: self.file.map(|(l, _)| l),
+        })
+    }
 }
 
 /// The value of a `key = "value";` line.
@@ -79,14 +165,9 @@ fn replace_value(line: &str, key: &str, value: &str) -> String {
     format!("{indent}{key} = \"{value}\";")
 }
 
-/// Rewrites `text` (a pins.nix) with the versions and hashes `resolver` gives;
-/// returns the new text and the pins whose version changed.
-pub fn lock_pins(
-    text: &str,
-    resolver: &dyn PinResolver,
-) -> Result<(String, Vec<PinChange>), LockError> {
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let mut entries = Vec::new();
+/// The entries of a pins file (a flat attribute set, one field a line).
+pub fn parse_pins(text: &str) -> Result<Vec<Pin>, LockError> {
+    let mut pins = Vec::new();
     let mut cur: Option<Entry> = None;
     for (i, line) in text.lines().enumerate() {
         let t = line.trim();
@@ -102,13 +183,14 @@ pub fn lock_pins(
             }
             cur = Some(Entry {
                 name: head.trim().trim_matches('"').to_owned(),
+                start: i,
                 ..Entry::default()
             });
             continue;
         }
         let Some(e) = cur.as_mut() else { continue };
         if t == "};" {
-            entries.push(cur.take().expect("checked above"));
+            pins.push(cur.take().expect("checked above").finish(i)?);
             continue;
         }
         if let Some(v) = string_field(t, "package") {
@@ -119,41 +201,65 @@ pub fn lock_pins(
             e.version = Some((i, v));
         } else if let Some(v) = string_field(t, "file") {
             e.file = Some((i, v));
-        } else if string_field(t, "sha256").is_some() {
-            e.sha256 = Some(i);
+        } else if let Some(v) = string_field(t, "sha256") {
+            e.sha256 = Some((i, v));
         }
     }
     if cur.is_some() {
         return Err(LockError::Parse {
-            line: lines.len(),
+            line: text.lines().count(),
             msg: "unterminated entry".into(),
         });
     }
-    let mut changes = Vec::new();
-    for e in entries {
-        let missing = |what: &str| LockError::Parse {
-            line: 0,
-            msg: format!("entry {} has no {what}", e.name),
-        };
-        let (vline, old_version) = e.version.clone().ok_or_else(|| missing("version"))?;
-        let hline = e.sha256.ok_or_else(|| missing("sha256"))?;
-        let resolved = match (&e.package, &e.source) {
-            (Some(p), None) => resolver.binary(p)?,
-            (None, Some(s)) => {
-                let (_, old_file) = e.file.clone().ok_or_else(|| missing("file"))?;
-                resolver.source(s, &old_file)?
-            }
-            _ => return Err(missing("package or source (exactly one)")),
-        };
-        lines[vline] = replace_value(&lines[vline], "version", &resolved.version);
-        lines[hline] = replace_value(&lines[hline], "sha256", &resolved.sha256);
-        if let (Some((fline, _)), Some(f)) = (&e.file, &resolved.file) {
-            lines[*fline] = replace_value(&lines[*fline], "file", f);
+    Ok(pins)
+}
+
+/// Rewrites `text` (a pins.nix) with the versions and hashes `resolver` gives;
+/// returns the new text and the pins whose version changed.
+pub fn lock_pins(
+    text: &str,
+    resolver: &dyn PinResolver,
+) -> Result<(String, Vec<PinChange>), LockError> {
+    lock_selected(text, resolver, None)
+}
+
+/// As [`lock_pins`], for only the pins `only` names (by attribute or package
+/// name; a name that matches no pin is an error).
+pub fn lock_selected(
+    text: &str,
+    resolver: &dyn PinResolver,
+    only: Option<&[String]>,
+) -> Result<(String, Vec<PinChange>), LockError> {
+    let pins = parse_pins(text)?;
+    if let Some(only) = only {
+        if let Some(unknown) = only.iter().find(|s| !pins.iter().any(|p| p.is_named(s))) {
+            return Err(LockError::Parse {
+                line: 0,
+                msg: format!("no pin is called {unknown}"),
+            });
         }
-        if resolved.version != old_version {
+    }
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut changes = Vec::new();
+    for pin in pins
+        .iter()
+        .filter(|p| only.is_none_or(|o| o.iter().any(|s| p.is_named(s))))
+    {
+        let resolved = match &pin.kind {
+            PinKind::Binary { package } => resolver.binary(package)?,
+            PinKind::Source { source, file } => resolver.source(source, file)?,
+        };
+        let v = pin.version_line;
+        lines[v] = replace_value(&lines[v], "version", &resolved.version);
+        let h = pin.sha256_line;
+        lines[h] = replace_value(&lines[h], "sha256", &resolved.sha256);
+        if let (Some(f), Some(file)) = (pin.file_line, &resolved.file) {
+            lines[f] = replace_value(&lines[f], "file", file);
+        }
+        if resolved.version != pin.version {
             changes.push(PinChange {
-                name: e.name.clone(),
-                old_version,
+                name: pin.name.clone(),
+                old_version: pin.version.clone(),
                 new_version: resolved.version,
             });
         }
@@ -163,6 +269,28 @@ pub fn lock_pins(
         out.push('\n');
     }
     Ok((out, changes))
+}
+
+/// A pins file holding only the entries `names` of `text`, copied whole: the
+/// local override `recipes/bootstrap` lays over the committed lock.
+pub fn override_text(text: &str, names: &[String], header: &str) -> Result<String, LockError> {
+    let pins = parse_pins(text)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    for l in header.lines() {
+        out.push_str("# ");
+        out.push_str(l);
+        out.push('\n');
+    }
+    out.push_str("{\n");
+    for pin in pins.iter().filter(|p| names.contains(&p.name)) {
+        for l in &lines[pin.lines.0..=pin.lines.1] {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out.push_str("}\n");
+    Ok(out)
 }
 
 /// Resolves pins with the host's apt (`apt-cache`; for sources, a private
@@ -304,6 +432,35 @@ impl PinResolver for AptResolver {
             sha256,
         })
     }
+
+    fn serves(&self, pin: &Pin) -> Result<bool, LockError> {
+        let wanted = format!("{}={}", pin.package(), pin.version);
+        match &pin.kind {
+            PinKind::Binary { .. } => {
+                let mut c = Command::new("apt-cache");
+                c.args(["show", &wanted]);
+                // apt-cache fails when it knows no such version: not served.
+                let Ok(text) = run(c, &wanted) else {
+                    return Ok(false);
+                };
+                // Several stanzas when several archives list the version.
+                Ok(text.lines().any(|l| {
+                    l.strip_prefix("SHA256:")
+                        .is_some_and(|h| h.trim().eq_ignore_ascii_case(&pin.sha256))
+                }))
+            }
+            PinKind::Source { file, .. } => {
+                let mut c = self.sources()?.apt_get();
+                c.args(["source", "-q", "--print-uris", &wanted]);
+                let Ok(uris) = run(c, &wanted) else {
+                    return Ok(false);
+                };
+                let line = format!(" {file} ");
+                let hash = format!("SHA256:{}", pin.sha256.to_ascii_lowercase());
+                Ok(uris.lines().any(|l| l.contains(&line) && l.contains(&hash)))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -326,6 +483,9 @@ mod tests {
                 sha256: "cd".repeat(32),
             })
         }
+        fn serves(&self, pin: &Pin) -> Result<bool, LockError> {
+            Ok(pin.version.starts_with("9.9"))
+        }
     }
 
     #[test]
@@ -338,6 +498,29 @@ mod tests {
         assert_eq!(out, expected);
         let names: Vec<&str> = changes.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["busybox-static", "hello-source"]);
+    }
+
+    #[test]
+    fn lock_only_some_and_write_an_override_of_them() {
+        let text = "{\n  a = {\n    package = \"pa\";\n    version = \"1\";\n    sha256 = \"00\";\n  };\n  # kept\n  b = {\n    package = \"pb\";\n    version = \"2\";\n    sha256 = \"11\";\n    kernelVersion = \"k\";\n  };\n}\n";
+        // By package name; `a` stays as it was.
+        let (new, changes) = lock_selected(text, &Fake, Some(&["pb".to_owned()])).expect("lock");
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].name, "b");
+        assert!(new.contains("version = \"1\";"), "{new}");
+        assert!(new.contains("version = \"9.9-pb\";"), "{new}");
+        let over = override_text(&new, &["b".to_owned()], "refreshed").expect("override");
+        let ab = "ab".repeat(32);
+        assert_eq!(
+            over,
+            format!("# refreshed\n{{\n  b = {{\n    package = \"pb\";\n    version = \"9.9-pb\";\n    sha256 = \"{ab}\";\n    kernelVersion = \"k\";\n  }};\n}}\n")
+        );
+        let pins = parse_pins(&over).expect("the override is a pins file");
+        assert_eq!(pins.len(), 1);
+        assert!(Fake.serves(&pins[0]).expect("fake"));
+        assert_eq!(pins[0].store_name(), "pb.deb");
+        // A name that is no pin is refused rather than ignored.
+        assert!(lock_selected(text, &Fake, Some(&["nope".to_owned()])).is_err());
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The substituters of a realisation: binary caches and the keys trusted to
 //! sign what they serve, from the command line or a `nix.conf`-style file.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use b8g_store::cache::{self, BinaryCache, CacheError, SubstituteError};
 use b8g_store::format::signing::{KeyError, PublicKey};
-use b8g_store::format::store_path::StorePath;
+use b8g_store::format::store_path::{StoreDir, StorePath};
 use b8g_store::local::LocalStore;
 
 /// Caches to fetch from and the keys whose signatures are accepted.
@@ -158,6 +159,16 @@ impl Substituters {
             Err(e @ SubstituteError::Fetch { .. }) => Err(Failure::Retryable(e.to_string())),
             Err(e) => Err(Failure::Fatal(Box::new(e))),
         }
+    }
+
+    /// Which of `paths` some cache has a narinfo for, signed by a trusted key,
+    /// with what `query_substitutable` reports for it (the NARs are not fetched).
+    pub fn which_have(
+        &self,
+        store_dir: &StoreDir,
+        paths: &[StorePath],
+    ) -> BTreeMap<StorePath, String> {
+        cache::query_substitutable(store_dir, paths, &self.caches, &self.trusted_keys)
     }
 
     /// Whether some cache has a narinfo for each of `paths` signed by a

@@ -253,6 +253,13 @@ fn realise_options(global: &GlobalArgs, args: &BuildArgs) -> Result<RealiseOptio
     })
 }
 
+/// The caches and keys of the configuration file (none when there is none).
+pub(crate) fn configured_substituters(global: &GlobalArgs) -> Result<Substituters> {
+    let conf = substituter_settings(global)?;
+    Substituters::open(&conf.substituters, &conf.trusted_public_keys)
+        .context("cannot set up the configured substituters")
+}
+
 /// `substituters` and `trusted-public-keys` from the first configuration
 /// file found: `$B8G_CONF`, `<state dir>/b8g.conf`, `/b8g/etc/b8g.conf`.
 fn substituter_settings(global: &GlobalArgs) -> Result<SubstituterSettings> {

@@ -71,6 +71,16 @@ impl Default for StoreConfig {
     }
 }
 
+impl StoreConfig {
+    /// Whether a store was ever opened here (its database exists), so that a
+    /// caller that only reads can leave a missing store uncreated.
+    pub fn exists(&self) -> bool {
+        under_root(self.root.as_deref(), &self.state_dir)
+            .join("db/db.sqlite")
+            .is_file()
+    }
+}
+
 /// Metadata of a valid store path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathInfo {
