@@ -11,6 +11,7 @@ mod bench_eval;
 mod bench_store;
 mod bench_system;
 mod bench_unikernel;
+mod seeds;
 
 use anyhow::{bail, Context, Result};
 use std::process::Command;
@@ -39,8 +40,11 @@ fn main() -> Result<()> {
         "test" => test(rest),
         "demo" => demo(rest),
         "bench" => bench(rest),
+        "seeds" => seeds_task(rest),
         _ => {
-            eprintln!("usage: cargo xtask <demo | test [--full] | bench NAME>");
+            eprintln!(
+                "usage: cargo xtask <demo | test [--full] [--fresh] | bench NAME | seeds push DIR|URL [--key FILE]>"
+            );
             if task == "help" || task == "--help" || task == "-h" {
                 Ok(())
             } else {
@@ -100,6 +104,13 @@ fn cargo() -> Command {
 
 fn test(args: &[String]) -> Result<()> {
     let full = args.iter().any(|a| a == "--full");
+    let fresh = args.iter().any(|a| a == "--fresh");
+    if let Some(bad) = args
+        .iter()
+        .find(|a| !["--full", "--fresh"].contains(&a.as_str()))
+    {
+        bail!("unknown option {bad:?}: cargo xtask test [--full] [--fresh]");
+    }
     ensure_packages(TEST_PACKAGES)?;
     ensure_apt_lists()?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
@@ -112,13 +123,58 @@ fn test(args: &[String]) -> Result<()> {
         "warnings",
     ]))?;
     let bin = build_static_init()?;
+    seeds::refresh_vanished(&bin.join("bin/b8g"), seeds::Usable::Fetchable)?;
     let mut c = cargo();
     c.args(["test", "--workspace", "--no-fail-fast"]);
     c.env("B8G_INIT_BIN", &bin);
     if full {
         c.env("B8G_FULL_TESTS", "1");
     }
+    // What a new machine has: no store, state or configuration of b8g, no
+    // caches, nothing left in the tests' scratch directories.
+    let _scratch = if fresh {
+        let scratch = tempfile::Builder::new()
+            .prefix("b8g-fresh-test")
+            .tempdir()
+            .context("cannot create the fresh test directory")?;
+        let conf = scratch.path().join("b8g.conf");
+        std::fs::write(&conf, "# cargo xtask test --fresh: no substituters\n")?;
+        let tmp = scratch.path().join("tmp");
+        std::fs::create_dir(&tmp)?;
+        let target_tmp = root().join("target/tmp");
+        if target_tmp.exists() {
+            std::fs::remove_dir_all(&target_tmp)
+                .with_context(|| format!("cannot empty {}", target_tmp.display()))?;
+        }
+        c.env("B8G_CONF", &conf)
+            .env("B8G_STORE_ROOT", scratch.path().join("root"))
+            .env("TMPDIR", &tmp)
+            .env_remove("B8G_STORE_DIR")
+            .env_remove("B8G_STATE_DIR")
+            .env_remove("B8G_CACHE_TOKEN");
+        eprintln!(
+            "--fresh: empty store root, state and configuration under {}",
+            scratch.path().display()
+        );
+        Some(scratch)
+    } else {
+        None
+    };
     run(&mut c)
+}
+
+/// `cargo xtask seeds push DIR|URL [--key FILE]`.
+fn seeds_task(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("push") => {
+            ensure_apt_lists()?;
+            run(cargo().args(["build", "--release", "-p", "b8g-cli"]))?;
+            let b8g = root().join("target/release/b8g");
+            seeds::refresh_vanished(&b8g, seeds::Usable::Any)?;
+            seeds::push(&b8g, &args[1..])
+        }
+        _ => bail!("usage: cargo xtask seeds push DIR|URL [--key SECRET-KEY-FILE]"),
+    }
 }
 
 /// Seeds are fetched with `apt-get download`, which needs package lists.
@@ -196,6 +252,7 @@ fn demo(args: &[String]) -> Result<()> {
     ensure_apt_lists()?;
     let bin = build_static_init()?;
     run(cargo().args(["build", "--release", "-p", "b8g-cli"]))?;
+    seeds::refresh_vanished(&root().join("target/release/b8g"), seeds::Usable::Any)?;
     let out = root().join("target/demo");
     std::fs::create_dir_all(&out)?;
     let config = args
