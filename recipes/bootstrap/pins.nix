@@ -9,6 +9,8 @@
   };
   linux-image = {
     package = "linux-image-6.1.0-56-amd64";
+    # A new kernel ABI is a new package name: refresh through the metapackage.
+    follows = "linux-image-amd64";
     version = "6.1.192-2";
     sha256 = "a86e2049672f52354c4536a089203b6c82639420424d31c91cf31a181fd4d8f1";
     kernelVersion = "6.1.0-56-amd64";

@@ -44,6 +44,8 @@ pub trait PinResolver {
     /// Whether the archive still serves exactly what `pin` names (its version,
     /// with its sha256).
     fn serves(&self, pin: &Pin) -> Result<bool, LockError>;
+    /// The package the candidate of metapackage `meta` depends on first.
+    fn depends_on(&self, meta: &str) -> Result<String, LockError>;
 }
 
 /// One pin whose version or hash changed.
@@ -78,6 +80,12 @@ pub struct Pin {
     version_line: usize,
     sha256_line: usize,
     file_line: Option<usize>,
+    /// `follows = "<metapackage>"`: the package is whichever the
+    /// metapackage depends on now (the kernel's ABI is in its package name),
+    /// with `package` and `kernelVersion` rewritten on refresh.
+    follows: Option<String>,
+    package_line: Option<usize>,
+    kernel_version_line: Option<usize>,
 }
 
 impl Pin {
@@ -113,6 +121,9 @@ struct Entry {
     version: Option<(usize, String)>,
     sha256: Option<(usize, String)>,
     file: Option<(usize, String)>,
+    follows: Option<String>,
+    package_line: Option<usize>,
+    kernel_version_line: Option<usize>,
 }
 
 impl Entry {
@@ -143,6 +154,9 @@ impl Entry {
             version_line,
             sha256_line,
             file_line: self.file.map(|(l, _)| l),
+            follows: self.follows,
+            package_line: self.package_line,
+            kernel_version_line: self.kernel_version_line,
         })
     }
 }
@@ -195,6 +209,11 @@ pub fn parse_pins(text: &str) -> Result<Vec<Pin>, LockError> {
         }
         if let Some(v) = string_field(t, "package") {
             e.package = Some(v);
+            e.package_line = Some(i);
+        } else if let Some(v) = string_field(t, "follows") {
+            e.follows = Some(v);
+        } else if string_field(t, "kernelVersion").is_some() {
+            e.kernel_version_line = Some(i);
         } else if let Some(v) = string_field(t, "source") {
             e.source = Some(v);
         } else if let Some(v) = string_field(t, "version") {
@@ -245,9 +264,24 @@ pub fn lock_selected(
         .iter()
         .filter(|p| only.is_none_or(|o| o.iter().any(|s| p.is_named(s))))
     {
-        let resolved = match &pin.kind {
-            PinKind::Binary { package } => resolver.binary(package)?,
-            PinKind::Source { source, file } => resolver.source(source, file)?,
+        let resolved = match (&pin.kind, &pin.follows) {
+            (PinKind::Binary { package }, Some(meta)) => {
+                let now = resolver.depends_on(meta)?;
+                if &now != package {
+                    if let Some(l) = pin.package_line {
+                        lines[l] = replace_value(&lines[l], "package", &now);
+                    }
+                    // `linux-image-<kernel version>`: the version modules live under.
+                    if let (Some(l), Some(kv)) =
+                        (pin.kernel_version_line, now.strip_prefix("linux-image-"))
+                    {
+                        lines[l] = replace_value(&lines[l], "kernelVersion", kv);
+                    }
+                }
+                resolver.binary(&now)?
+            }
+            (PinKind::Binary { package }, None) => resolver.binary(package)?,
+            (PinKind::Source { source, file }, _) => resolver.source(source, file)?,
         };
         let v = pin.version_line;
         lines[v] = replace_value(&lines[v], "version", &resolved.version);
@@ -433,6 +467,20 @@ impl PinResolver for AptResolver {
         })
     }
 
+    fn depends_on(&self, meta: &str) -> Result<String, LockError> {
+        let what = format!("metapackage {meta}");
+        let mut c = Command::new("apt-cache");
+        c.args(["show", "--no-all-versions", meta]);
+        let text = run(c, &what)?;
+        control_field(&text, "Depends")
+            .and_then(|d| d.split([',', '|', ' ', '(']).find(|w| !w.is_empty()))
+            .map(str::to_owned)
+            .ok_or_else(|| LockError::Resolve {
+                what,
+                msg: "apt-cache show gave no Depends field".into(),
+            })
+    }
+
     fn serves(&self, pin: &Pin) -> Result<bool, LockError> {
         let wanted = format!("{}={}", pin.package(), pin.version);
         match &pin.kind {
@@ -486,6 +534,12 @@ mod tests {
         fn serves(&self, pin: &Pin) -> Result<bool, LockError> {
             Ok(pin.version.starts_with("9.9"))
         }
+        fn depends_on(&self, meta: &str) -> Result<String, LockError> {
+            Ok(format!(
+                "{}-6.1.0-99-amd64",
+                meta.trim_end_matches("-amd64")
+            ))
+        }
     }
 
     #[test]
@@ -521,6 +575,18 @@ mod tests {
         assert_eq!(pins[0].store_name(), "pb.deb");
         // A name that is no pin is refused rather than ignored.
         assert!(lock_selected(text, &Fake, Some(&["nope".to_owned()])).is_err());
+    }
+
+    #[test]
+    fn a_followed_kernel_moves_to_the_metapackages_new_abi() {
+        let text = "{\n  linux-image = {\n    package = \"linux-image-6.1.0-56-amd64\";\n    follows = \"linux-image-amd64\";\n    version = \"6.1.1-2\";\n    sha256 = \"00\";\n    kernelVersion = \"6.1.0-56-amd64\";\n  };\n}\n";
+        let (new, changes) = lock_pins(text, &Fake).expect("lock");
+        assert_eq!(changes.len(), 1);
+        let pins = parse_pins(&new).expect("parse");
+        assert_eq!(pins[0].package(), "linux-image-6.1.0-99-amd64");
+        assert_eq!(pins[0].version, "9.9-linux-image-6.1.0-99-amd64");
+        assert!(new.contains("kernelVersion = \"6.1.0-99-amd64\";"), "{new}");
+        assert!(new.contains("follows = \"linux-image-amd64\";"), "{new}");
     }
 
     #[test]
