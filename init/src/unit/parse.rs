@@ -82,7 +82,6 @@ const IGNORED: &[&str] = &[
     "StandardOutputTimestamps",
     "LogLevelMax",
     "LogExtraFields",
-    "NotifyAccess",
     "GuessMainPID",
     "FileDescriptorStoreMax",
     "NonBlocking",
@@ -978,6 +977,15 @@ fn apply_service(
         "SendSIGKILL" => s.send_sigkill = parse_bool(v)?,
         "SendSIGHUP" => s.send_sighup = parse_bool(v)?,
         "WatchdogSec" => s.watchdog = span(v)?.filter(|d| !d.is_zero()),
+        "NotifyAccess" => {
+            s.notify_access = Some(match v {
+                "none" => NotifyAccess::None,
+                "main" => NotifyAccess::Main,
+                "exec" => NotifyAccess::Exec,
+                "all" => NotifyAccess::All,
+                _ => return Err(format!("unknown NotifyAccess {v:?}")),
+            })
+        }
         "X-NotificationFd" | "X-B8G-NotificationFd" => {
             let n: i32 = v.parse().map_err(|_| format!("invalid fd {v:?}"))?;
             if !(3..=1023).contains(&n) {
