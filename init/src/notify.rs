@@ -46,19 +46,19 @@ pub fn authorized(access: NotifyAccess, role: SenderRole) -> bool {
     }
 }
 
-/// Why a `MAINPID=` was refused.
+/// Why a new main pid (`MAINPID=`, a PID file) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MainPidRefused {
-    #[error("MAINPID={value:?} is not a pid")]
+    #[error("{value:?} is not a pid")]
     NotAPid { value: String },
-    #[error("MAINPID={pid} is the service manager itself")]
+    #[error("pid {pid} is the service manager itself")]
     Manager { pid: i32 },
-    #[error("MAINPID={pid} is the unit's control process")]
+    #[error("pid {pid} is the unit's control process")]
     Control { pid: i32 },
-    #[error("MAINPID={pid} is not a running process")]
+    #[error("pid {pid} is not a running process")]
     NotRunning { pid: i32 },
-    #[error("MAINPID={pid} does not belong to the unit and the sender (uid {uid}) is not root")]
-    NotOurs { pid: i32, uid: u32 },
+    #[error("pid {pid} does not belong to the unit and {voucher} is not root")]
+    NotOurs { pid: i32, voucher: String },
 }
 
 /// What PID 1 knows of the unit a `MAINPID=` is about.
@@ -71,10 +71,12 @@ pub struct MainPidCheck {
 }
 
 /// systemd's rule: a main pid must be alive, not the manager, not the control process,
-/// and a process of the unit, unless a root sender vouches for it.
+/// and a process of the unit, unless root vouches for it (a root sender, a PID file
+/// owned by root). `voucher` names who spoke, for the error.
 pub fn check_main_pid(
     value: &str,
-    sender: Sender,
+    root_vouches: bool,
+    voucher: impl FnOnce() -> String,
     c: &MainPidCheck,
 ) -> Result<i32, MainPidRefused> {
     let pid: i32 = value
@@ -94,10 +96,10 @@ pub fn check_main_pid(
     if !c.alive {
         return Err(MainPidRefused::NotRunning { pid });
     }
-    if !c.belongs && sender.uid != 0 {
+    if !c.belongs && !root_vouches {
         return Err(MainPidRefused::NotOurs {
             pid,
-            uid: sender.uid,
+            voucher: voucher(),
         });
     }
     Ok(pid)
@@ -157,11 +159,12 @@ mod tests {
     use super::*;
     use std::process::Command;
 
-    const ROOT: Sender = Sender { pid: 10, uid: 0 };
-    const NOBODY: Sender = Sender {
-        pid: 10,
-        uid: 65534,
-    };
+    const ROOT: bool = true;
+    const NOBODY: bool = false;
+
+    fn main_pid(value: &str, root: bool, c: &MainPidCheck) -> Result<i32, MainPidRefused> {
+        check_main_pid(value, root, || "the sender (uid 65534)".into(), c)
+    }
 
     fn check(belongs: bool, alive: bool) -> MainPidCheck {
         MainPidCheck {
@@ -188,36 +191,36 @@ mod tests {
 
     #[test]
     fn mainpid_from_non_root_must_belong_to_the_unit() {
-        assert_eq!(check_main_pid("42", NOBODY, &check(true, true)), Ok(42));
+        assert_eq!(main_pid("42", NOBODY, &check(true, true)), Ok(42));
         assert_eq!(
-            check_main_pid("42", NOBODY, &check(false, true)),
+            main_pid("42", NOBODY, &check(false, true)),
             Err(MainPidRefused::NotOurs {
                 pid: 42,
-                uid: 65534
+                voucher: "the sender (uid 65534)".into()
             })
         );
         // Root may vouch for a process outside the unit, as in systemd.
-        assert_eq!(check_main_pid("42", ROOT, &check(false, true)), Ok(42));
+        assert_eq!(main_pid("42", ROOT, &check(false, true)), Ok(42));
     }
 
     #[test]
     fn mainpid_never_the_manager_the_control_process_or_a_dead_pid() {
         for s in [ROOT, NOBODY] {
             assert!(matches!(
-                check_main_pid("1", s, &check(true, true)),
+                main_pid("1", s, &check(true, true)),
                 Err(MainPidRefused::Manager { .. })
             ));
             assert!(matches!(
-                check_main_pid("7", s, &check(true, true)),
+                main_pid("7", s, &check(true, true)),
                 Err(MainPidRefused::Control { .. })
             ));
             assert!(matches!(
-                check_main_pid("42", s, &check(true, false)),
+                main_pid("42", s, &check(true, false)),
                 Err(MainPidRefused::NotRunning { .. })
             ));
             for bad in ["", "0", "-5", "x", "99999999999999999999"] {
                 assert!(matches!(
-                    check_main_pid(bad, s, &check(true, true)),
+                    main_pid(bad, s, &check(true, true)),
                     Err(MainPidRefused::NotAPid { .. })
                 ));
             }

@@ -1864,6 +1864,28 @@ impl Manager {
         }
     }
 
+    /// The main pid a forking service's PID file names, under systemd's rule: a file
+    /// not owned by root (the service may have written anything) must name one of the
+    /// unit's own processes; never PID 1 or a dead process.
+    fn main_pid_from_file(&self, n: &str, pf: &Path) -> Result<i32, String> {
+        use std::os::unix::fs::MetadataExt;
+        let text = std::fs::read_to_string(pf)
+            .map_err(|e| format!("PID file {} not readable after start: {e}", pf.display()))?;
+        // Both the link and its target: a symlink planted by the service counts as its.
+        let root_owned = std::fs::symlink_metadata(pf).is_ok_and(|m| m.uid() == 0)
+            && std::fs::metadata(pf).is_ok_and(|m| m.uid() == 0);
+        let p = text.trim().parse::<i32>().unwrap_or(0).max(0);
+        let check = notify::MainPidCheck {
+            manager_pid: std::process::id() as i32,
+            control_pid: None,
+            belongs: p > 0 && self.unit_of_pid(p).as_deref() == Some(n),
+            alive: p > 0 && notify::alive(p),
+        };
+        let voucher = || "the PID file's owner".to_string();
+        notify::check_main_pid(&text, root_owned, voucher, &check)
+            .map_err(|e| format!("refused PID file {}: {e}", pf.display()))
+    }
+
     fn child_exited(&mut self, n: &str, pid: i32, role: Role, status: i32) {
         let Some(s) = self.svc(n) else { return };
         self.read_log(n);
@@ -1902,20 +1924,15 @@ impl Manager {
                         return;
                     }
                     if let Some(pf) = &s.pid_file {
-                        match std::fs::read_to_string(pf)
-                            .ok()
-                            .and_then(|t| t.trim().parse::<i32>().ok())
-                        {
-                            Some(mp) => {
+                        match self.main_pid_from_file(n, pf) {
+                            Ok(mp) => {
+                                let rt = self.rt.entry(n.to_string()).or_default();
                                 rt.main_pid = Some(mp);
                                 rt.pgids.insert(mp);
                                 self.pids.insert(mp, (n.to_string(), Role::Main));
                             }
-                            None => {
-                                self.logs.push(
-                                    n,
-                                    &format!("PID file {} not readable after start", pf.display()),
-                                );
+                            Err(why) => {
+                                self.logs.push(n, &why);
                                 let rt = self.rt.entry(n.to_string()).or_default();
                                 rt.result = Some("protocol".into());
                                 self.fail_start(n, "protocol");
@@ -2238,7 +2255,8 @@ impl Manager {
                         belongs: p > 0 && self.unit_of_pid(p).as_deref() == Some(n),
                         alive: p > 0 && notify::alive(p),
                     };
-                    match notify::check_main_pid(v, sender, &check) {
+                    let voucher = || format!("the sender (uid {})", sender.uid);
+                    match notify::check_main_pid(v, sender.uid == 0, voucher, &check) {
                         Ok(p) => {
                             let rt = self.rt.entry(n.to_string()).or_default();
                             if let Some(old) = rt.main_pid {
@@ -2247,7 +2265,7 @@ impl Manager {
                             rt.main_pid = Some(p);
                             self.pids.insert(p, (n.to_string(), Role::Main));
                         }
-                        Err(e) => self.notify_refused(n, &format!("refused {e}")),
+                        Err(e) => self.notify_refused(n, &format!("refused MAINPID={v}: {e}")),
                     }
                 }
                 "STOPPING" if v == "1" => {

@@ -201,6 +201,16 @@ impl System {
             .expect("pid")
     }
 
+    /// Whether a process of the namespace (by its pid there) is alive and not a zombie,
+    /// looked up in the namespace's own /proc through b8g-init's root.
+    pub fn ns_pid_alive(&self, pid: &str) -> bool {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/root/proc/{pid}/stat", self.init_pid()))
+                .unwrap_or_default();
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+    }
+
     /// Sends a signal to b8g-init from outside its namespace.
     pub fn signal(&self, sig: i32) {
         // SAFETY: kill with a pid we read from /proc.

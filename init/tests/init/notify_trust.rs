@@ -49,26 +49,48 @@ as_victim() {
   B8G_INVOCATION=$(cat $P/victim.inv) INVOCATION_ID=$(cat $P/victim.inv) B8G_UNIT=victim.service "$@"
 }
 as_victim @CTL@ notify --barrier READY=1 STATUS=forged
-as_victim @CTL@ notify --barrier MAINPID=$(cat $P/bystander.pid)
 as_victim @CTL@ notify --barrier MAINPID=$(cat $P/victim.pid)
+as_victim @CTL@ notify --barrier MAINPID=$(cat $P/bystander.pid)
 as_victim @CTL@ notify --barrier MAINPID=1
+# An orphan in a session of its own (no unit's process tree, group or session holds
+# it) forges READY=1 and WATCHDOG=1 with the victims' environment.
+( setsid /bin/sh @ROOT@/bin/orphan.sh @ROOT@/drop/orphan-$1 & )
 i=0
 while [ $i -lt 15 ]; do
   B8G_INVOCATION=$(cat $P/wd.inv) B8G_UNIT=wdvictim.service @CTL@ notify --barrier WATCHDOG=1
   sleep 0.2
   i=$((i+1))
 done
+i=0
+while [ ! -e @ROOT@/drop/orphan-$1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
 : > @ROOT@/drop/$1
 exec sleep 100
+"#;
+
+/// Run by the attack through `setsid` in a subshell that exits at once: it waits until
+/// PID 1 adopted it, so it speaks as an orphan, never as a process of the attacker.
+const ORPHAN: &str = r#"#!/bin/sh
+while [ "$(cut -d' ' -f4 /proc/$$/stat)" != 1 ]; do sleep 0.01; done
+P=@ROOT@/pub
+B8G_INVOCATION=$(cat $P/victim.inv) INVOCATION_ID=$(cat $P/victim.inv) B8G_UNIT=victim.service \
+  @CTL@ notify --barrier READY=1 STATUS=orphan || exit 1
+i=0
+while [ $i -lt 15 ]; do
+  B8G_INVOCATION=$(cat $P/wd.inv) B8G_UNIT=wdvictim.service @CTL@ notify --barrier WATCHDOG=1 || exit 1
+  sleep 0.2
+  i=$((i+1))
+done
+: > "$1"
 "#;
 
 #[test]
 fn notify_forgery_from_another_unit_is_ignored() {
     let mut s = System::new(&[
-        // Never says READY=1 itself: must stay activating until its own timeout.
-        ("victim.service", "[Service]\nType=notify\nTimeoutStartSec=12s\nExecStart=/bin/sh -c 'echo $$B8G_INVOCATION > @ROOT@/pub/victim.inv; echo $$$$ > @ROOT@/pub/victim.pid; exec sleep 100'\n[Install]\nWantedBy=multi-user.target\n"),
+        // Never says READY=1 itself: must stay activating until its own timeout. It hears
+        // all its own processes, so only attribution by credentials protects it.
+        ("victim.service", "[Service]\nType=notify\nNotifyAccess=all\nTimeoutStartSec=12s\nExecStart=/bin/sh -c 'echo $$B8G_INVOCATION > @ROOT@/pub/victim.inv; echo $$$$ > @ROOT@/pub/victim.pid; exec sleep 100'\n[Install]\nWantedBy=multi-user.target\n"),
         // Ready by itself, then silent: its watchdog must fire whatever others send.
-        ("wdvictim.service", "[Service]\nType=notify\nWatchdogSec=1s\nExecStart=/bin/sh -c 'echo $$B8G_INVOCATION > @ROOT@/pub/wd.inv; @CTL@ notify --barrier READY=1; exec sleep 100'\n[Install]\nWantedBy=multi-user.target\n"),
+        ("wdvictim.service", "[Service]\nType=notify\nNotifyAccess=all\nWatchdogSec=1s\nExecStart=/bin/sh -c 'echo $$B8G_INVOCATION > @ROOT@/pub/wd.inv; @CTL@ notify --barrier READY=1; exec sleep 100'\n[Install]\nWantedBy=multi-user.target\n"),
         // An innocent process of another unit, and the MAINPID= target.
         ("bystander.service", "[Service]\nExecStart=/bin/sh -c 'echo $$$$ > @ROOT@/pub/bystander.pid; exec sleep 100'\n[Install]\nWantedBy=multi-user.target\n"),
         // Unprivileged, and hears all of its own processes: only its own unit may be affected.
@@ -77,12 +99,20 @@ fn notify_forgery_from_another_unit_is_ignored() {
         ("rootattacker.service", "[Service]\nExecStart=/bin/sh @ROOT@/bin/attack.sh root\n[Install]\nWantedBy=multi-user.target\n"),
     ]);
     script(&s, "bin/attack.sh", ATTACK);
+    script(&s, "bin/orphan.sh", ORPHAN);
     std::fs::create_dir_all(s.path("pub")).expect("mkdir pub");
     drop_dir(&s, "drop");
     s.boot_with_users();
     s.wait_for(
         |s| s.path("drop/nobody").exists() && s.path("drop/root").exists(),
         "both attackers to finish",
+    );
+    // The orphaned forgers really sent their messages (and PID 1 processed them).
+    assert!(
+        s.path("drop/orphan-nobody").exists() && s.path("drop/orphan-root").exists(),
+        "{}\n{}",
+        s.log("attacker.service"),
+        s.log("rootattacker.service")
     );
     // The attacker really ran unprivileged.
     let attacker_pid = s.status("attacker.service")["main_pid"]
@@ -96,7 +126,8 @@ fn notify_forgery_from_another_unit_is_ignored() {
     );
     let bystander = read_trim(&s, "pub/bystander.pid");
     let victim_pid = read_trim(&s, "pub/victim.pid");
-    assert!(!bystander.is_empty() && !victim_pid.is_empty());
+    assert!(s.ns_pid_alive(&bystander) && s.ns_pid_alive(&victim_pid));
+    assert!(!s.ns_pid_alive("999999"), "the liveness probe can say no");
 
     // READY=1 with the victim's invocation in the environment did not make it ready.
     let victim = s.status("victim.service");
@@ -107,13 +138,15 @@ fn notify_forgery_from_another_unit_is_ignored() {
         s.log("victim.service")
     );
     assert_ne!(victim["status"], "forged");
+    assert_ne!(victim["status"], "orphan");
     assert!(
         !s.log("victim.service").contains(": ready"),
         "{}",
         s.log("victim.service")
     );
-    // ...it went to the attacker's own unit instead.
+    // ...it went to the attacker's own unit instead; the orphan's went nowhere.
     assert_eq!(s.status("attacker.service")["status"], "forged");
+    assert_ne!(s.status("rootattacker.service")["status"], "orphan");
 
     // WATCHDOG=1 with the other unit's invocation did not keep it alive.
     let wd_log = s.log("wdvictim.service");
@@ -124,16 +157,18 @@ fn notify_forgery_from_another_unit_is_ignored() {
     let log = s.log("attacker.service");
     assert!(
         log.contains(&format!(
-            "refused MAINPID={bystander} does not belong to the unit and the sender (uid 65534) is not root"
+            "refused MAINPID={bystander}: pid {bystander} does not belong to the unit and the sender (uid 65534) is not root"
         )),
         "{log}"
     );
     assert!(
-        log.contains(&format!("refused MAINPID={victim_pid} does not belong")),
+        log.contains(&format!(
+            "refused MAINPID={victim_pid}: pid {victim_pid} does not belong"
+        )),
         "{log}"
     );
     assert!(
-        log.contains("refused MAINPID=1 is the service manager itself"),
+        log.contains("refused MAINPID=1: pid 1 is the service manager itself"),
         "{log}"
     );
     assert_eq!(
@@ -153,6 +188,14 @@ fn notify_forgery_from_another_unit_is_ignored() {
     s.ctl_ok(&["stop", "attacker.service", "rootattacker.service"]);
     assert_eq!(s.active("attacker.service"), "inactive");
     std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        s.ns_pid_alive(&bystander),
+        "another unit's process was killed"
+    );
+    assert!(
+        s.ns_pid_alive(&victim_pid),
+        "the victim's process was killed"
+    );
     let by = s.status("bystander.service");
     assert_eq!(by["active"], "active", "{}", s.log("bystander.service"));
     assert_eq!(by["main_pid"].to_string(), bystander);
@@ -224,5 +267,66 @@ fn notify_from_main_process_and_children_follows_notify_access() {
     let o = s.ctl(&["start", "deaf.service"]);
     assert!(!o.status.success(), "NotifyAccess=none hears nobody");
     assert!(s.log("deaf.service").contains("refused notification"));
+    s.poweroff();
+}
+
+#[test]
+fn pid_file_written_by_an_unprivileged_service_must_name_its_own_process() {
+    let mut s = System::new(&[
+        ("bystander.service", "[Service]\nExecStart=/bin/sh -c 'echo $$$$ > @ROOT@/pub/bystander.pid; exec sleep 100'\n"),
+        // Unprivileged, writes another unit's pid into its own PID file.
+        ("forger.service", "[Service]\nType=forking\nUser=65534\nPIDFile=@ROOT@/drop/forger.pid\nExecStart=/bin/sh -c 'cat @ROOT@/pub/bystander.pid > @ROOT@/drop/forger.pid'\n"),
+        // ...or PID 1's.
+        ("forger1.service", "[Service]\nType=forking\nUser=65534\nPIDFile=@ROOT@/drop/forger1.pid\nExecStart=/bin/sh -c 'echo 1 > @ROOT@/drop/forger1.pid'\n"),
+        // Unprivileged, names its own daemon: accepted.
+        ("honest.service", "[Service]\nType=forking\nUser=65534\nPIDFile=@ROOT@/drop/honest.pid\nExecStart=/bin/sh -c 'sleep 100 & echo $$! > @ROOT@/drop/honest.pid'\n"),
+    ]);
+    std::fs::create_dir_all(s.path("pub")).expect("mkdir pub");
+    drop_dir(&s, "drop");
+    s.boot_with_users();
+    s.wait_ready();
+    s.ctl_ok(&["start", "bystander.service"]);
+    s.wait_for(|s| s.path("pub/bystander.pid").exists(), "bystander pid");
+    let bystander = read_trim(&s, "pub/bystander.pid");
+
+    let o = s.ctl(&["start", "forger.service"]);
+    assert!(!o.status.success(), "{}", s.log("forger.service"));
+    let log = s.log("forger.service");
+    assert!(
+        log.contains(&format!(
+            "pid {bystander} does not belong to the unit and the PID file's owner is not root"
+        )),
+        "{log}"
+    );
+    assert_ne!(
+        s.status("forger.service")["main_pid"].to_string(),
+        bystander
+    );
+    let o = s.ctl(&["start", "forger1.service"]);
+    assert!(!o.status.success());
+    assert!(
+        s.log("forger1.service")
+            .contains("pid 1 is the service manager itself"),
+        "{}",
+        s.log("forger1.service")
+    );
+    // The failed starts and their stops killed nothing of the bystander's.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        s.ns_pid_alive(&bystander),
+        "another unit's process was killed"
+    );
+    let by = s.status("bystander.service");
+    assert_eq!(by["active"], "active", "{}", s.log("bystander.service"));
+    assert_eq!(by["main_pid"].to_string(), bystander);
+
+    s.ctl_ok(&["start", "honest.service"]);
+    assert_eq!(s.active("honest.service"), "active");
+    assert_eq!(
+        s.status("honest.service")["main_pid"].to_string(),
+        read_trim(&s, "drop/honest.pid"),
+        "{}",
+        s.log("honest.service")
+    );
     s.poweroff();
 }
