@@ -2189,7 +2189,9 @@ impl Manager {
         self.rt
             .iter()
             .find(|(_, rt)| {
-                !rt.invocation.is_empty() && (rt.pgids.contains(&pgid) || rt.pgids.contains(&sid))
+                // Groups of a unit that is down are history: their numbers may be reused.
+                !matches!(rt.st(), ActiveState::Inactive | ActiveState::Failed)
+                    && (rt.pgids.contains(&pgid) || rt.pgids.contains(&sid))
             })
             .map(|(n, _)| n.clone())
     }

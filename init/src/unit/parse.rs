@@ -1259,6 +1259,40 @@ mod tests {
     }
 
     #[test]
+    fn notify_access_and_its_systemd_default() {
+        let access = |body: &str| {
+            let (u, d) = load(
+                "n.service",
+                &format!("[Service]\nExecStart=/bin/true\n{body}"),
+            );
+            assert!(d.iter().all(|d| !d.error), "{d:?}");
+            u.service().map(|s| s.notify_access())
+        };
+        assert_eq!(access(""), Some(NotifyAccess::None));
+        assert_eq!(access("Type=notify\n"), Some(NotifyAccess::Main));
+        assert_eq!(access("Type=notify-reload\n"), Some(NotifyAccess::Main));
+        assert_eq!(access("WatchdogSec=5s\n"), Some(NotifyAccess::Main));
+        assert_eq!(
+            access("Type=notify\nNotifyAccess=none\n"),
+            Some(NotifyAccess::None)
+        );
+        assert_eq!(access("NotifyAccess=exec\n"), Some(NotifyAccess::Exec));
+        assert_eq!(
+            access("Type=notify\nNotifyAccess=all\n"),
+            Some(NotifyAccess::All)
+        );
+        let (_, d) = load(
+            "n.service",
+            "[Service]\nExecStart=/bin/true\nNotifyAccess=some\n",
+        );
+        assert!(
+            d.iter()
+                .any(|d| d.error && d.message.contains("NotifyAccess")),
+            "{d:?}"
+        );
+    }
+
+    #[test]
     fn bad_values_are_errors_with_location() {
         let (u, d) = load(
             "bad.service",
