@@ -246,6 +246,19 @@ fn is_root() -> bool {
 impl Drop for System {
     fn drop(&mut self) {
         if let Some(c) = &mut self.child {
+            // A failed test must not leave its namespace behind: killing `unshare` alone
+            // orphans b8g-init, so end the namespace's PID 1 first (the kernel then ends
+            // every process in it).
+            let id = c.id();
+            let kids = std::fs::read_to_string(format!("/proc/{id}/task/{id}/children"))
+                .unwrap_or_default();
+            for pid in kids
+                .split_whitespace()
+                .filter_map(|k| k.parse::<i32>().ok())
+            {
+                // SAFETY: kill on a child of our own `unshare`, read from /proc just now.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
