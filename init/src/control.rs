@@ -74,43 +74,86 @@ pub fn call(socket: &Path, req: &Request) -> Result<Response, ClientError> {
 /// Sends an sd_notify message to `$NOTIFY_SOCKET` (what `b8gctl notify` does). With
 /// `barrier`, also passes a pipe and waits until b8g-init closes it, so the message is
 /// known to be processed before this process exits (its pid identifies the unit).
+///
+/// Like `systemd-notify`, the message is sent on behalf of the parent process (the
+/// service's shell, usually its main process) when the kernel allows it: a privileged
+/// sender may name another pid in `SCM_CREDENTIALS`. Otherwise the kernel refuses that
+/// and the message goes out with our own pid, which then needs `NotifyAccess=all`.
 pub fn notify(socket: &Path, message: &str, barrier: bool) -> std::io::Result<()> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let s = std::os::unix::net::UnixDatagram::unbound()?;
-    let addr = std::os::unix::net::SocketAddr::from_pathname(socket)?;
-    if !barrier {
-        s.send_to_addr(message.as_bytes(), &addr)?;
-        return Ok(());
-    }
-    let mut p = [0; 2];
-    // SAFETY: pipe2 into a valid array.
-    if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fresh fds.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
     s.connect(socket)?;
-    let mut iov = libc::iovec {
-        iov_base: message.as_ptr() as *mut _,
-        iov_len: message.len(),
-    };
-    let mut cbuf = [0u64; 4];
-    // SAFETY: building one SCM_RIGHTS control message in a sufficiently large buffer.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(4) as _;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<i32>(), w.as_raw_fd());
-        if libc::sendmsg(s.as_raw_fd(), &msg, 0) < 0 {
+    let pipe = if barrier {
+        let mut p = [0; 2];
+        // SAFETY: pipe2 into a valid array.
+        if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
+        // SAFETY: fresh fds that nothing else owns.
+        Some(unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) })
+    } else {
+        None
+    };
+    // SAFETY: plain getters without preconditions.
+    let cred = unsafe {
+        libc::ucred {
+            pid: libc::getppid(),
+            uid: libc::geteuid(),
+            gid: libc::getegid(),
+        }
+    };
+    let send = |cred: Option<&libc::ucred>| -> std::io::Result<()> {
+        let mut iov = libc::iovec {
+            iov_base: message.as_ptr() as *mut _,
+            iov_len: message.len(),
+        };
+        let mut cbuf = [0u64; 16];
+        // SAFETY: control messages built inside `cbuf`, which holds CMSG_SPACE(ucred) +
+        // CMSG_SPACE(4) with room to spare; every pointer stays valid for the call.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            let mut len = 0usize;
+            if cred.is_some() {
+                len += libc::CMSG_SPACE(std::mem::size_of::<libc::ucred>() as u32) as usize;
+            }
+            if pipe.is_some() {
+                len += libc::CMSG_SPACE(4) as usize;
+            }
+            if len > 0 {
+                msg.msg_control = cbuf.as_mut_ptr().cast();
+                msg.msg_controllen = len as _;
+                let mut c = libc::CMSG_FIRSTHDR(&msg);
+                if let Some(cred) = cred {
+                    (*c).cmsg_level = libc::SOL_SOCKET;
+                    (*c).cmsg_type = libc::SCM_CREDENTIALS;
+                    (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::ucred>() as u32) as _;
+                    std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::ucred>(), *cred);
+                    c = libc::CMSG_NXTHDR(&msg, c);
+                }
+                if let Some((_, w)) = &pipe {
+                    (*c).cmsg_level = libc::SOL_SOCKET;
+                    (*c).cmsg_type = libc::SCM_RIGHTS;
+                    (*c).cmsg_len = libc::CMSG_LEN(4) as _;
+                    std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<i32>(), w.as_raw_fd());
+                }
+            }
+            if libc::sendmsg(s.as_raw_fd(), &msg, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // Our parent is PID 1 itself when b8gctl is the service's main process: speak for
+    // ourselves then.
+    match send(Some(&cred).filter(|c| c.pid > 1)) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => send(None)?,
+        r => r?,
     }
+    let Some((r, w)) = pipe else {
+        return Ok(());
+    };
     drop(w);
     let mut pfd = libc::pollfd {
         fd: r.as_raw_fd(),

@@ -14,6 +14,7 @@ pub mod control;
 pub mod engine;
 pub mod exec;
 pub mod log;
+pub mod notify;
 pub mod pathwatch;
 pub mod supervisor;
 pub mod switch;

@@ -20,12 +20,13 @@ use crate::control::{Request, Response};
 use crate::engine::{ActiveState, Engine, JobKind, JobResult};
 use crate::exec::{self, SpawnSpec};
 use crate::log::Logs;
+use crate::notify::{self, Sender, SenderRole};
 use crate::pathwatch::{self, PathWatcher};
 use crate::sysv::{self, SysvExtras};
 use crate::unit::load::{self, LoadOptions, UnitSet};
 use crate::unit::{
-    ConditionKind, ExecCommand, KillMode, KindConfig, ListenKind, PathConfig, PathWatch,
-    RestartPolicy, ServiceConfig, ServiceType, Unit,
+    ConditionKind, ExecCommand, KillMode, KindConfig, ListenKind, NotifyAccess, PathConfig,
+    PathWatch, RestartPolicy, ServiceConfig, ServiceType, Unit,
 };
 
 const MANAGER: &str = "b8g-init";
@@ -87,6 +88,8 @@ struct Rt {
     inactive_since: Option<Instant>,
     exited_main: bool,
     ready: bool,
+    /// Notifications refused since the last start (only the first few are logged).
+    notify_refused: u32,
     /// A per-connection instance of an Accept=yes socket: forgotten once it stops.
     transient: bool,
     /// A `.path` unit's watches while it waits.
@@ -329,6 +332,9 @@ impl Manager {
                         4,
                     );
                 }
+                // World-writable like systemd's: any process may send, but a datagram
+                // counts only for the unit its sender belongs to by kernel credentials
+                // (SO_PASSCRED above), under that unit's NotifyAccess= (see notify.rs).
                 let _ = std::fs::set_permissions(
                     &p,
                     std::os::unix::fs::PermissionsExt::from_mode(0o666),
@@ -998,6 +1004,7 @@ impl Manager {
         rt.status_text = None;
         rt.ready = false;
         rt.exited_main = false;
+        rt.notify_refused = 0;
         rt.pgids.clear();
         self.counter += 1;
         rt.invocation = format!(
@@ -1532,7 +1539,7 @@ impl Manager {
             ),
         ];
         env.retain(|(_, v)| !v.is_empty());
-        if s.service_type == ServiceType::Notify || s.watchdog.is_some() {
+        if s.notify_access() != NotifyAccess::None {
             env.push((
                 "NOTIFY_SOCKET".into(),
                 self.cfg.notify_socket().display().to_string(),
@@ -1857,6 +1864,28 @@ impl Manager {
         }
     }
 
+    /// The main pid a forking service's PID file names, under systemd's rule: a file
+    /// not owned by root (the service may have written anything) must name one of the
+    /// unit's own processes; never PID 1 or a dead process.
+    fn main_pid_from_file(&self, n: &str, pf: &Path) -> Result<i32, String> {
+        use std::os::unix::fs::MetadataExt;
+        let text = std::fs::read_to_string(pf)
+            .map_err(|e| format!("PID file {} not readable after start: {e}", pf.display()))?;
+        // Both the link and its target: a symlink planted by the service counts as its.
+        let root_owned = std::fs::symlink_metadata(pf).is_ok_and(|m| m.uid() == 0)
+            && std::fs::metadata(pf).is_ok_and(|m| m.uid() == 0);
+        let p = text.trim().parse::<i32>().unwrap_or(0).max(0);
+        let check = notify::MainPidCheck {
+            manager_pid: std::process::id() as i32,
+            control_pid: None,
+            belongs: p > 0 && self.unit_of_pid(p).as_deref() == Some(n),
+            alive: p > 0 && notify::alive(p),
+        };
+        let voucher = || "the PID file's owner".to_string();
+        notify::check_main_pid(&text, root_owned, voucher, &check)
+            .map_err(|e| format!("refused PID file {}: {e}", pf.display()))
+    }
+
     fn child_exited(&mut self, n: &str, pid: i32, role: Role, status: i32) {
         let Some(s) = self.svc(n) else { return };
         self.read_log(n);
@@ -1895,20 +1924,15 @@ impl Manager {
                         return;
                     }
                     if let Some(pf) = &s.pid_file {
-                        match std::fs::read_to_string(pf)
-                            .ok()
-                            .and_then(|t| t.trim().parse::<i32>().ok())
-                        {
-                            Some(mp) => {
+                        match self.main_pid_from_file(n, pf) {
+                            Ok(mp) => {
+                                let rt = self.rt.entry(n.to_string()).or_default();
                                 rt.main_pid = Some(mp);
                                 rt.pgids.insert(mp);
                                 self.pids.insert(mp, (n.to_string(), Role::Main));
                             }
-                            None => {
-                                self.logs.push(
-                                    n,
-                                    &format!("PID file {} not readable after start", pf.display()),
-                                );
+                            Err(why) => {
+                                self.logs.push(n, &why);
                                 let rt = self.rt.entry(n.to_string()).or_default();
                                 rt.result = Some("protocol".into());
                                 self.fail_start(n, "protocol");
@@ -2091,7 +2115,7 @@ impl Manager {
             if k < 0 {
                 break;
             }
-            let mut pid = None;
+            let mut sender = None;
             let mut fds: Vec<OwnedFd> = Vec::new();
             // SAFETY: walking the control messages the kernel filled in.
             unsafe {
@@ -2101,7 +2125,10 @@ impl Manager {
                         && (*c).cmsg_type == libc::SCM_CREDENTIALS
                     {
                         let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                        pid = Some(cred.pid);
+                        sender = Some(Sender {
+                            pid: cred.pid,
+                            uid: cred.uid,
+                        });
                     } else if (*c).cmsg_level == libc::SOL_SOCKET
                         && (*c).cmsg_type == libc::SCM_RIGHTS
                     {
@@ -2116,70 +2143,140 @@ impl Manager {
                 }
             }
             let text = String::from_utf8_lossy(&data[..k as usize]).into_owned();
-            if let Some(unit) = pid.and_then(|p| self.unit_of_pid(p)) {
-                self.apply_notify(&unit, &text);
+            // Only the kernel's credentials name the sender; a datagram without them
+            // (or from a pid outside our namespace, reported as 0) is nobody's.
+            if let Some(sender) = sender.filter(|s| s.pid > 0) {
+                if let Some(unit) = self.unit_of_pid(sender.pid) {
+                    self.apply_notify(&unit, &text, sender);
+                }
             }
             // Dropping `fds` closes BARRIER=1 fds: the sender knows we processed its message.
             drop(fds);
         }
     }
 
+    /// The unit a process belongs to, by what the kernel says: its cgroup when units
+    /// have cgroups, else a tracked main or control process among its ancestors (walked
+    /// through `/proc/<pid>/stat`, bounded), else its process group or session. Never by
+    /// the process's environment: any process can set `B8G_INVOCATION=`.
     fn unit_of_pid(&self, pid: i32) -> Option<String> {
+        let me = std::process::id() as i32;
+        if pid <= 0 || pid == me {
+            return None;
+        }
         if let Some((n, _)) = self.pids.get(&pid) {
             return Some(n.clone());
         }
-        for (n, rt) in &self.rt {
-            if rt.main_pid == Some(pid) {
-                return Some(n.clone());
+        if self.cgroup_root.is_some() {
+            if let Some(dir) = notify::cgroup_of(pid)
+                .and_then(|cg| notify::unit_dir_in(&cg, "/b8g").map(str::to_string))
+            {
+                return self.rt.keys().find(|n| n.replace('/', "_") == dir).cloned();
             }
         }
-        let (pgid, sid) = proc_stat(pid).map(|(_, pg, s, _)| (pg, s))?;
-        for (n, rt) in &self.rt {
-            if rt.pgids.contains(&pgid) || rt.pgids.contains(&sid) {
-                return Some(n.clone());
+        let mut owner = None;
+        notify::find_ancestor(pid, me, |p| match self.pids.get(&p) {
+            Some((n, _)) => {
+                owner = Some(n.clone());
+                true
             }
+            None => false,
+        });
+        if owner.is_some() {
+            return owner;
         }
-        let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-        for e in env.split(|b| *b == 0) {
-            if let Some(inv) = e.strip_prefix(b"B8G_INVOCATION=") {
-                return self
-                    .rt
-                    .iter()
-                    .find(|(_, rt)| rt.invocation.as_bytes() == inv)
-                    .map(|(n, _)| n.clone());
-            }
-        }
-        None
+        let (_, _, pgid, sid) = notify::stat(pid)?;
+        self.rt
+            .iter()
+            .find(|(_, rt)| {
+                // Groups of a unit that is down are history: their numbers may be reused.
+                !matches!(rt.st(), ActiveState::Inactive | ActiveState::Failed)
+                    && (rt.pgids.contains(&pgid) || rt.pgids.contains(&sid))
+            })
+            .map(|(n, _)| n.clone())
     }
 
-    fn apply_notify(&mut self, n: &str, text: &str) {
-        let watchdog = self.svc(n).and_then(|s| s.watchdog);
+    /// Notes a refused notification, at most a few times per start: a service that
+    /// floods the socket must not fill the log.
+    fn notify_refused(&mut self, n: &str, why: &str) {
+        let rt = self.rt.entry(n.to_string()).or_default();
+        rt.notify_refused += 1;
+        match rt.notify_refused {
+            1..=8 => {
+                self.logs.push(n, why);
+            }
+            9 => {
+                self.logs
+                    .push(n, "further refused notifications are not logged");
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_notify(&mut self, n: &str, text: &str, sender: Sender) {
+        let Some(s) = self.svc(n) else { return };
+        let (role, control_pid) = {
+            let rt = self.rt.entry(n.to_string()).or_default();
+            let role = if rt.main_pid == Some(sender.pid) {
+                SenderRole::Main
+            } else if rt.control_pid == Some(sender.pid) {
+                SenderRole::Control
+            } else {
+                SenderRole::Other
+            };
+            (role, rt.control_pid)
+        };
+        let access = s.notify_access();
+        if !notify::authorized(access, role) {
+            self.notify_refused(
+                n,
+                &format!(
+                    "refused notification from pid {} ({role:?} process, NotifyAccess={access:?})",
+                    sender.pid
+                ),
+            );
+            return;
+        }
         for line in text.lines() {
             let (k, v) = line.split_once('=').unwrap_or((line, ""));
-            let rt = self.rt.entry(n.to_string()).or_default();
             match k {
                 "READY" if v == "1" => {
                     self.became_ready(n);
                 }
                 "STATUS" => {
-                    rt.status_text = Some(v.to_string());
+                    let v: String = v.chars().take(256).collect();
                     self.logs.push(n, &format!("status: {v}"));
+                    self.rt.entry(n.to_string()).or_default().status_text = Some(v);
                 }
                 "MAINPID" => {
-                    if let Ok(p) = v.parse::<i32>() {
-                        if let Some(old) = rt.main_pid {
-                            self.pids.remove(&old);
+                    // Malformed values fail in check_main_pid; 0 matches no process.
+                    let p = v.trim().parse::<i32>().unwrap_or(0).max(0);
+                    let check = notify::MainPidCheck {
+                        manager_pid: std::process::id() as i32,
+                        control_pid,
+                        belongs: p > 0 && self.unit_of_pid(p).as_deref() == Some(n),
+                        alive: p > 0 && notify::alive(p),
+                    };
+                    let voucher = || format!("the sender (uid {})", sender.uid);
+                    match notify::check_main_pid(v, sender.uid == 0, voucher, &check) {
+                        Ok(p) => {
+                            let rt = self.rt.entry(n.to_string()).or_default();
+                            if let Some(old) = rt.main_pid {
+                                self.pids.remove(&old);
+                            }
+                            rt.main_pid = Some(p);
+                            self.pids.insert(p, (n.to_string(), Role::Main));
                         }
-                        rt.main_pid = Some(p);
-                        self.pids.insert(p, (n.to_string(), Role::Main));
+                        Err(e) => self.notify_refused(n, &format!("refused MAINPID={v}: {e}")),
                     }
                 }
                 "STOPPING" if v == "1" => {
                     self.logs.push(n, "service reports it is stopping");
                 }
                 "WATCHDOG" if v == "1" => {
-                    if let Some(w) = watchdog {
-                        rt.watchdog_at = now().checked_add(w);
+                    if let Some(w) = s.watchdog {
+                        self.rt.entry(n.to_string()).or_default().watchdog_at =
+                            now().checked_add(w);
                     }
                 }
                 _ => {}

@@ -97,6 +97,15 @@ pub enum ServiceType {
     Idle,
 }
 
+/// `NotifyAccess=`: which of a service's processes may send sd_notify messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyAccess {
+    None,
+    Main,
+    Exec,
+    All,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RestartPolicy {
     No,
@@ -218,6 +227,8 @@ pub struct ServiceConfig {
     pub watchdog: Option<Duration>,
     /// s6-style readiness: the service writes a newline to this fd when ready.
     pub notification_fd: Option<i32>,
+    /// `NotifyAccess=` as written; see [`ServiceConfig::notify_access`] for the default.
+    pub notify_access: Option<NotifyAccess>,
     pub sockets: Vec<String>,
     pub exec: ExecContext,
 }
@@ -247,9 +258,24 @@ impl Default for ServiceConfig {
             send_sighup: false,
             watchdog: None,
             notification_fd: None,
+            notify_access: None,
             sockets: vec![],
             exec: ExecContext::default(),
         }
+    }
+}
+
+impl ServiceConfig {
+    /// The effective `NotifyAccess=`: as written, else `main` for Type=notify or a
+    /// service with WatchdogSec=, else `none` (systemd.service(5)).
+    pub fn notify_access(&self) -> NotifyAccess {
+        self.notify_access.unwrap_or(
+            if self.service_type == ServiceType::Notify || self.watchdog.is_some() {
+                NotifyAccess::Main
+            } else {
+                NotifyAccess::None
+            },
+        )
     }
 }
 

@@ -82,7 +82,6 @@ const IGNORED: &[&str] = &[
     "StandardOutputTimestamps",
     "LogLevelMax",
     "LogExtraFields",
-    "NotifyAccess",
     "GuessMainPID",
     "FileDescriptorStoreMax",
     "NonBlocking",
@@ -978,6 +977,15 @@ fn apply_service(
         "SendSIGKILL" => s.send_sigkill = parse_bool(v)?,
         "SendSIGHUP" => s.send_sighup = parse_bool(v)?,
         "WatchdogSec" => s.watchdog = span(v)?.filter(|d| !d.is_zero()),
+        "NotifyAccess" => {
+            s.notify_access = Some(match v {
+                "none" => NotifyAccess::None,
+                "main" => NotifyAccess::Main,
+                "exec" => NotifyAccess::Exec,
+                "all" => NotifyAccess::All,
+                _ => return Err(format!("unknown NotifyAccess {v:?}")),
+            })
+        }
         "X-NotificationFd" | "X-B8G-NotificationFd" => {
             let n: i32 = v.parse().map_err(|_| format!("invalid fd {v:?}"))?;
             if !(3..=1023).contains(&n) {
@@ -1248,6 +1256,40 @@ mod tests {
         assert_eq!(s.success_exit_status, [3]);
         assert_eq!(s.success_signals, [libc::SIGUSR1]);
         assert_eq!(u.install.wanted_by, ["multi-user.target"]);
+    }
+
+    #[test]
+    fn notify_access_and_its_systemd_default() {
+        let access = |body: &str| {
+            let (u, d) = load(
+                "n.service",
+                &format!("[Service]\nExecStart=/bin/true\n{body}"),
+            );
+            assert!(d.iter().all(|d| !d.error), "{d:?}");
+            u.service().map(|s| s.notify_access())
+        };
+        assert_eq!(access(""), Some(NotifyAccess::None));
+        assert_eq!(access("Type=notify\n"), Some(NotifyAccess::Main));
+        assert_eq!(access("Type=notify-reload\n"), Some(NotifyAccess::Main));
+        assert_eq!(access("WatchdogSec=5s\n"), Some(NotifyAccess::Main));
+        assert_eq!(
+            access("Type=notify\nNotifyAccess=none\n"),
+            Some(NotifyAccess::None)
+        );
+        assert_eq!(access("NotifyAccess=exec\n"), Some(NotifyAccess::Exec));
+        assert_eq!(
+            access("Type=notify\nNotifyAccess=all\n"),
+            Some(NotifyAccess::All)
+        );
+        let (_, d) = load(
+            "n.service",
+            "[Service]\nExecStart=/bin/true\nNotifyAccess=some\n",
+        );
+        assert!(
+            d.iter()
+                .any(|d| d.error && d.message.contains("NotifyAccess")),
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub fn parse_timespan(s: &str) -> Result<Option<Duration>, String> {
         .map_err(|_| format!("time span {s:?} is too large"))
 }
 
+/// Most comma-separated values one calendar field may list.
+const MAX_PARTS: usize = 240;
+
 /// One field of a calendar spec: the values it allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Field(Vec<u32>);
@@ -59,12 +62,18 @@ struct Field(Vec<u32>);
 impl Field {
     fn parse(s: &str, min: u32, max: u32) -> Result<Field, String> {
         let mut v = Vec::new();
+        // systemd's bound (CALENDARSPEC_COMPONENTS_MAX): a long list is a typo or an attack.
+        if s.split(',').nth(MAX_PARTS).is_some() {
+            return Err(format!("more than {MAX_PARTS} values in {s:?}"));
+        }
         for part in s.split(',') {
             let (range, step) = match part.split_once('/') {
                 Some((r, st)) => (
                     r,
                     st.parse::<u32>()
-                        .map_err(|_| format!("bad step in {s:?}"))?,
+                        .ok()
+                        .filter(|n| i32::try_from(*n).is_ok())
+                        .ok_or_else(|| format!("bad step {st:?} in {s:?}"))?,
                 ),
                 None => (part, 1),
             };
@@ -82,10 +91,12 @@ impl Field {
             if lo < min || hi > max || lo > hi {
                 return Err(format!("value out of range in {s:?}"));
             }
-            let mut x = lo;
-            while x <= hi {
-                v.push(x);
-                x += step;
+            // Checked: a step larger than what is left of the range ends the list
+            // (found by proptest: `01/4294967295` overflowed).
+            let mut x = Some(lo);
+            while let Some(y) = x.filter(|y| *y <= hi) {
+                v.push(y);
+                x = y.checked_add(step);
             }
         }
         v.sort_unstable();
@@ -180,11 +191,11 @@ impl Calendar {
 
     /// The first matching time strictly after `after` (seconds since the epoch, UTC).
     pub fn next_after(&self, after: i64) -> Option<i64> {
-        let start = after + 1;
+        let start = after.checked_add(1)?;
         let first_day = start.div_euclid(86400);
         let first_sec = start.rem_euclid(86400);
         // Five years of days bounds the search; a spec that never matches yields None.
-        for (i, day) in (first_day..first_day + 366 * 5).enumerate() {
+        for (i, day) in (first_day..first_day.saturating_add(366 * 5)).enumerate() {
             let (y, m, d) = civil_from_days(day);
             let wd = (day + 3).rem_euclid(7) as u32; // 1970-01-01 was a Thursday
             let date_ok = self.year.has(y as u32)
@@ -234,6 +245,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn timespans() {
@@ -276,5 +288,94 @@ mod tests {
         assert_eq!(c.next_after(t), Some(1_709_297_100)); // 12:45:00
         assert!(Calendar::parse("*-13-01").is_err());
         assert!(Calendar::parse("blursday").is_err());
+    }
+
+    /// One calendar field: `*`, numbers, ranges, lists and steps, with numbers drawn
+    /// from small values and from the ends of u32 (where arithmetic overflows hide).
+    fn field() -> impl Strategy<Value = String> {
+        let n = || {
+            prop_oneof![
+                0u64..100,
+                (u64::from(u32::MAX) - 100)..=u64::from(u32::MAX) + 2,
+                any::<u32>().prop_map(u64::from),
+            ]
+        };
+        let part = (
+            prop_oneof![
+                Just("*".to_string()),
+                n().prop_map(|a| a.to_string()),
+                (n(), n()).prop_map(|(a, b)| format!("{a}..{b}")),
+            ],
+            proptest::option::of(n()),
+        )
+            .prop_map(|(r, st)| match st {
+                Some(st) => format!("{r}/{st}"),
+                None => r,
+            });
+        proptest::collection::vec(part, 1..4).prop_map(|v| v.join(","))
+    }
+
+    fn instant() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            0i64..5_000_000_000,
+            Just(i64::MAX),
+            Just(i64::MIN),
+            (i64::MAX - 1000)..=i64::MAX,
+            any::<i64>(),
+        ]
+    }
+
+    proptest! {
+        /// Calendar parsing never panics, every value it keeps lies in its field's
+        /// range, and the next elapse is strictly later (or none).
+        #[test]
+        fn calendar_fields_never_panic(
+            y in field(), mo in field(), d in field(),
+            h in field(), mi in field(), s in field(),
+            after in instant(),
+        ) {
+            let spec = format!("{y}-{mo}-{d} {h}:{mi}:{s}");
+            if let Ok(c) = Calendar::parse(&spec) {
+                for (f, lo, hi) in [
+                    (&c.year, 1970, 2199), (&c.month, 1, 12), (&c.day, 1, 31),
+                    (&c.hour, 0, 23), (&c.minute, 0, 59), (&c.second, 0, 59),
+                ] {
+                    prop_assert!(f.0.iter().all(|v| (lo..=hi).contains(v)), "{spec}: {f:?}");
+                }
+                if let Some(t) = c.next_after(after) {
+                    prop_assert!(t > after, "{spec}: {t} <= {after}");
+                }
+            }
+        }
+
+        /// Arbitrary text: an error or a calendar, never a panic.
+        #[test]
+        fn calendar_arbitrary_text_never_panics(spec in "\\PC{0,40}", after in instant()) {
+            if let Ok(c) = Calendar::parse(&spec) {
+                let _ = c.next_after(after);
+            }
+        }
+    }
+
+    #[test]
+    fn calendar_huge_steps_are_rejected_or_harmless() {
+        // Regression: `x += step` overflowed on a step near u32::MAX (debug panic, and
+        // a wrap-around in release that could loop).
+        for spec in [
+            "*-*-* 01/4294967295:00",
+            "*-*-* 00/4294967295:01/4294967290",
+            "2000/4294967295-*-* 00:00",
+            "*-*-* 00/99999999999999999999:00",
+        ] {
+            match Calendar::parse(spec) {
+                Ok(c) => assert!(c.hour.0.len() <= 24 && c.year.0.len() <= 230, "{spec}"),
+                Err(e) => assert!(e.contains("step"), "{spec}: {e}"),
+            }
+        }
+        assert_eq!(
+            Calendar::parse("*-*-* 01/100:00").map(|c| c.hour),
+            Ok(Field(vec![1]))
+        );
+        assert!(Calendar::parse("hourly").is_ok_and(|c| c.next_after(i64::MAX).is_none()));
     }
 }

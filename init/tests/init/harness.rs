@@ -50,22 +50,61 @@ impl System {
 
     /// Boots with extra b8g-init arguments.
     pub fn boot_with(&mut self, extra: &[&str]) {
+        self.spawn_init(&["--map-root-user"], &[INIT], extra);
+        self.wait_for(|s| s.path("run/b8g/control").exists(), "control socket");
+    }
+
+    /// Boots in a user namespace that maps uids and gids 0..65536 to themselves, so
+    /// services can run as `User=nobody` (65534). Needs root on the host (the test
+    /// writes the maps itself: util-linux's `--map-users` wants `newuidmap`). The
+    /// temporary root is made world-readable so unprivileged services reach the sockets.
+    pub fn boot_with_users(&mut self) {
+        assert!(
+            is_root(),
+            "the unprivileged-service tests need root on the host"
+        );
+        std::fs::set_permissions(
+            self.root.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod root");
+        // PID 1 of the namespace waits for its maps before it becomes b8g-init: only
+        // an exec after the maps exist gives it root's capabilities in the namespace.
+        self.spawn_init(
+            &[],
+            &[
+                "/bin/sh",
+                "-c",
+                "while [ -z \"$(cat /proc/self/uid_map)\" ]; do sleep 0.01; done; exec \"$0\" \"$@\"",
+                INIT,
+            ],
+            &[],
+        );
+        let unshare = self.child.as_ref().expect("spawned").id();
+        let own_ns = std::fs::read_link("/proc/self/ns/user").expect("own user ns");
+        self.wait_for(
+            |_| std::fs::read_link(format!("/proc/{unshare}/ns/user")).is_ok_and(|ns| ns != own_ns),
+            "the new user namespace",
+        );
+        for map in ["uid_map", "gid_map"] {
+            std::fs::write(format!("/proc/{unshare}/{map}"), "0 0 65536\n")
+                .unwrap_or_else(|e| panic!("writing {map}: {e}"));
+        }
+        self.wait_for(|s| s.path("run/b8g/control").exists(), "control socket");
+    }
+
+    fn spawn_init(&mut self, map: &[&str], program: &[&str], extra: &[&str]) {
         assert!(
             Path::new("/usr/bin/unshare").exists() || which("unshare"),
             "unshare (util-linux) is required for the init tests"
         );
         let out = std::fs::File::create(self.path("console.log")).expect("console");
         let child = Command::new("unshare")
-            .args([
-                "--user",
-                "--map-root-user",
-                "--mount",
-                "--pid",
-                "--net",
-                "--fork",
-                INIT,
-                "--root",
-            ])
+            .arg("--user")
+            .args(map)
+            .args(["--mount", "--pid", "--net", "--fork"])
+            .args(program)
+            .arg("--root")
             .arg(self.root.path())
             .args([
                 "--timeout-stop",
@@ -81,7 +120,6 @@ impl System {
             .spawn()
             .expect("spawn unshare");
         self.child = Some(child);
-        self.wait_for(|s| s.path("run/b8g/control").exists(), "control socket");
     }
 
     pub fn wait_for(&self, f: impl Fn(&System) -> bool, what: &str) {
@@ -163,6 +201,16 @@ impl System {
             .expect("pid")
     }
 
+    /// Whether a process of the namespace (by its pid there) is alive and not a zombie,
+    /// looked up in the namespace's own /proc through b8g-init's root.
+    pub fn ns_pid_alive(&self, pid: &str) -> bool {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/root/proc/{pid}/stat", self.init_pid()))
+                .unwrap_or_default();
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+    }
+
     /// Sends a signal to b8g-init from outside its namespace.
     pub fn signal(&self, sig: i32) {
         // SAFETY: kill with a pid we read from /proc.
@@ -190,9 +238,27 @@ impl System {
     }
 }
 
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 impl Drop for System {
     fn drop(&mut self) {
         if let Some(c) = &mut self.child {
+            // A failed test must not leave its namespace behind: killing `unshare` alone
+            // orphans b8g-init, so end the namespace's PID 1 first (the kernel then ends
+            // every process in it).
+            let id = c.id();
+            let kids = std::fs::read_to_string(format!("/proc/{id}/task/{id}/children"))
+                .unwrap_or_default();
+            for pid in kids
+                .split_whitespace()
+                .filter_map(|k| k.parse::<i32>().ok())
+            {
+                // SAFETY: kill on a child of our own `unshare`, read from /proc just now.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
             let _ = c.kill();
             let _ = c.wait();
         }

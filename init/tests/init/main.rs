@@ -3,6 +3,7 @@
 //! driven through `b8gctl`. `unshare` (util-linux) is required; a missing one fails.
 
 mod harness;
+mod notify_trust;
 mod qemu;
 mod qemu_debian;
 mod scenarios;
