@@ -56,10 +56,14 @@ impl Env {
     }
     fn nix(&self, exe: &str) -> Command {
         let mut c = Command::new(exe);
-        c.current_dir(self.proj()).env(
-            "NIX_REMOTE",
-            format!("local?root={}", self.dir.path().join("nix-root").display()),
-        );
+        c.current_dir(self.proj())
+            .env(
+                "NIX_REMOTE",
+                format!("local?root={}", self.dir.path().join("nix-root").display()),
+            )
+            // Whatever the host's nix.conf says: builds as the calling user (no
+            // `nixbld` group on a machine with only nix-bin), and no network caches.
+            .env("NIX_CONFIG", "build-users-group =\nsubstituters =\n");
         c
     }
     fn b8g(&self, exe: &str) -> Command {
