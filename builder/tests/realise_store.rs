@@ -337,6 +337,7 @@ fn realise_overhead_versus_nix_build() {
                 "NIX_REMOTE",
                 format!("local?root={}", dir.path().join("root").display()),
             )
+            .env("NIX_CONFIG", "build-users-group =\nsubstituters =\n")
             .args([
                 "t.nix",
                 "--no-out-link",
