@@ -18,7 +18,9 @@
 //!   `passwd`, `group` and `hosts`.
 //!
 //! The root is remounted read-only once populated, the host name is
-//! `localhost`, and the environment is fixed (see [`BuildSpec::env`]).
+//! `localhost`, and the environment is fixed (see [`BuildSpec::env`]). The
+//! builder leads a session of its own with no controlling terminal, and `/dev`
+//! has no `tty`: nothing reaches the terminal b8g was started from.
 //! Killing the builder kills the whole PID namespace, which is how timeouts,
 //! silence limits and cancellation clean up every process of a build.
 //!
@@ -670,10 +672,12 @@ impl Sandbox {
         )?);
 
         // A minimal /dev: device nodes cannot be created in a user namespace,
-        // so the host's harmless ones are bind-mounted.
+        // so the host's harmless ones are bind-mounted. Not `tty`: it is the
+        // caller's terminal, a way to type into the user's shell (TIOCSTI);
+        // the builder runs in a session of its own without one anyway.
         mkdir_p(&mut steps, Path::new("/dev"))?;
         let dev = root.join("dev");
-        for name in ["null", "zero", "full", "random", "urandom", "tty"] {
+        for name in ["null", "zero", "full", "random", "urandom"] {
             // Some containers lack a few of these; a build is better off
             // without them than not at all.
             if fs::symlink_metadata(Path::new("/dev").join(name)).is_err() {
