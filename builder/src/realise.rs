@@ -34,13 +34,14 @@
 mod check;
 mod log;
 mod outputs;
+mod roots;
 mod substitute;
 
 pub use check::{diff_trees, Difference};
 pub use log::{find_log, log_path, LogLookupError};
 pub use substitute::{SubstituterSettings, Substituters, SubstitutersError};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,7 @@ use crate::sandbox::{
     remove_tree, BindMount, BuildSpec, CancelToken, FileLog, Sandbox, SandboxConfig, SandboxError,
 };
 use crate::schedule::{self, Dag, Job, JobContext, LockError, NodeId, Progress, ScheduleOptions};
+use roots::TempRoots;
 
 /// Settings of a realisation.
 #[derive(Debug, Clone, Default)]
@@ -346,8 +348,9 @@ pub fn realise(
             }
         }
     }
-    let (dag, index) = load_graph(store, &roots, &mut fetch)?;
-    let mut job = DrvJob::new(store, opts, builtins, false)?;
+    let temp_roots = TempRoots::new(store);
+    let (dag, index) = load_graph(store, &roots, Some(&temp_roots), &mut fetch)?;
+    let mut job = DrvJob::new(store, opts, builtins, &temp_roots, false)?;
     let report = schedule::run(&dag, &job, &opts.schedule, progress, cancel);
     let cleaned = job.cleaner.finish();
     let mut summary = report.summary();
@@ -366,7 +369,7 @@ pub fn realise(
                 .add(node, &[])
                 .expect("check nodes have no dependencies");
         }
-        let mut check_job = DrvJob::new(store, opts, builtins, true)?;
+        let mut check_job = DrvJob::new(store, opts, builtins, &temp_roots, true)?;
         let report = schedule::run(&checks, &check_job, &opts.schedule, progress, cancel);
         let cleaned = check_job.cleaner.finish();
         if !report.is_success() {
@@ -412,7 +415,8 @@ pub fn plan(
         }
         Ok(false)
     };
-    let (dag, _) = load_graph(store, drvs, &mut query)?;
+    // A dry run builds nothing: no temporary roots.
+    let (dag, _) = load_graph(store, drvs, None, &mut query)?;
     let mut build = Vec::new();
     for (_, node) in dag.nodes() {
         if !all_valid(store, node)? && !node.outputs.values().all(|p| fetch.contains(p)) {
@@ -466,6 +470,7 @@ fn resolve_inputs(store: &LocalStore, node: &mut DrvNode) -> Result<(), RealiseE
 fn load_graph(
     store: &LocalStore,
     roots: &[StorePath],
+    temp_roots: Option<&TempRoots<'_>>,
     obtain: &mut dyn FnMut(&DrvNode) -> Result<bool, RealiseError>,
 ) -> Result<(Dag<DrvNode>, HashMap<StorePath, NodeId>), RealiseError> {
     let mut dag: Dag<DrvNode> = Dag::new();
@@ -483,7 +488,17 @@ fn load_graph(
                 if index.contains_key(&path) || !entered.insert(path.clone()) {
                     continue;
                 }
+                // Rooted before they are read or found valid: a GC from now
+                // on keeps what this plan counts on (see `roots`).
+                if let Some(r) = temp_roots {
+                    r.add(&path).map_err(root_err(store, &path))?;
+                }
                 let node = read_node(store, &path)?;
+                if let Some(r) = temp_roots {
+                    for p in node.outputs.values().chain(&node.inputs) {
+                        r.add(p).map_err(root_err(store, p))?;
+                    }
+                }
                 let done = all_valid(store, &node)? || obtain(&node)?;
                 let input_drvs: Vec<StorePath> = if done {
                     Vec::new()
@@ -563,6 +578,17 @@ fn read_node(store: &LocalStore, path: &StorePath) -> Result<DrvNode, RealiseErr
     })
 }
 
+fn root_err(
+    store: &LocalStore,
+    p: &StorePath,
+) -> impl FnOnce(b8g_store::local::Error) -> RealiseError {
+    let what = format!("add temporary root {}", store.print_path(p));
+    move |source| RealiseError::Store {
+        what,
+        source: Box::new(source),
+    }
+}
+
 fn is_valid(store: &LocalStore, p: &StorePath) -> Result<bool, RealiseError> {
     store.is_valid(p).map_err(|source| RealiseError::Store {
         what: format!("check validity of {}", store.print_path(p)),
@@ -588,8 +614,8 @@ struct DrvJob<'a> {
     /// (see module `outputs`), in the kernel when on the store's file system.
     builds: PathBuf,
     counter: AtomicUsize,
-    /// Paths already added as temporary roots by this realisation.
-    rooted: Mutex<HashSet<StorePath>>,
+    /// The temporary roots of this realisation.
+    roots: &'a TempRoots<'a>,
     /// Rebuild valid outputs and compare instead of installing.
     check: bool,
     /// Removes scratch directories once their build is over.
@@ -723,6 +749,7 @@ impl<'a> DrvJob<'a> {
         store: &'a LocalStore,
         opts: &RealiseOptions,
         builtins: &'a Builtins,
+        roots: &'a TempRoots<'a>,
         check: bool,
     ) -> Result<Self, RealiseError> {
         let mut sandbox_config = opts.sandbox.clone();
@@ -742,7 +769,7 @@ impl<'a> DrvJob<'a> {
             builtins,
             builds,
             counter: AtomicUsize::new(0),
-            rooted: Mutex::new(HashSet::new()),
+            roots,
             check,
             cleaner: Cleaner::new(),
             pending: Mutex::new(HashMap::new()),
@@ -869,17 +896,12 @@ impl<'a> DrvJob<'a> {
             .map_err(self.store_err("compute input closure", node))?;
         // Inputs and outputs stay safe from GC while we build; each path is
         // rooted once per realisation, however many builds use it.
+        // (Planning rooted the direct inputs already; their closures are kept
+        // with them, this roots them on their own as well.)
         for p in closure.iter().chain(node.outputs.values()) {
-            let fresh = self
-                .rooted
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .insert(p.clone());
-            if fresh {
-                store
-                    .add_temp_root(p)
-                    .map_err(self.store_err("add temporary root", node))?;
-            }
+            self.roots
+                .add(p)
+                .map_err(self.store_err("add temporary root", node))?;
         }
 
         let mut file = self.open_log(node)?;
