@@ -5,9 +5,10 @@
 //! whose outputs are not valid yet is built — in-process for `builtin:`
 //! builders, otherwise in the [sandbox](crate::sandbox) with exactly its input
 //! closure — in a scratch directory under `<state>/builds`. Its outputs are
-//! then copied into fresh inodes of ours, made read-only and checked
-//! (fixed-output derivations must match their declared hash) under temporary
-//! names (module `outputs`), only then renamed to their final place, and registered
+//! then taken under temporary names in the store directory (copied into fresh
+//! inodes for fixed-output builds), given to us, made read-only and checked
+//! (fixed-output derivations must match their declared hash) there (module
+//! `outputs`), only then renamed to their final place, and registered
 //! with the references found by
 //! scanning them for the hash parts of the input closure and of the outputs.
 //! While this happens the outputs' store path locks are held, so no other
@@ -610,8 +611,8 @@ struct DrvJob<'a> {
     store: &'a LocalStore,
     sandbox: Sandbox,
     builtins: &'a Builtins,
-    /// `<state>/builds`: scratch directories. Outputs are copied out of them
-    /// (see module `outputs`), in the kernel when on the store's file system.
+    /// `<state>/builds`: scratch directories, on the store's file system so
+    /// most outputs are renamed into place (see module `outputs`).
     builds: PathBuf,
     counter: AtomicUsize,
     /// The temporary roots of this realisation.

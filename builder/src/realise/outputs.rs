@@ -1,15 +1,15 @@
 //! Taking a build's outputs out of its scratch directory: each output is
-//! copied into fresh inodes owned by us, made canonical (read-only, mtime 1)
-//! under a temporary name in the store directory, and checked against its
-//! declared hash (fixed-output derivations) there, before anything appears at
-//! its final name. See `b8g_store::local::LocalStore::stage_output` for why
-//! outputs are copied rather than renamed (a descriptor a build handed out
-//! must not reach a registered path).
+//! brought under a temporary name in the store directory, given to us and
+//! made canonical (read-only, mtime 1) there, and checked against its declared
+//! hash (fixed-output derivations), before anything appears at its final name.
 //!
-//! All outputs are copied, not only fixed-output ones: it costs one in-kernel
-//! copy (`copy_file_range`) of what the build wrote, and it also gives every
-//! output our ownership without a `chown` walk over a tree the builder's uid
-//! may still be changing.
+//! Outputs of fixed-output builds are copied into fresh inodes: those builds
+//! share the host's network, so they may have handed a descriptor of their
+//! output to a host process (over an abstract Unix socket), which must not
+//! reach a registered path. Other outputs are moved: none of their build's
+//! processes survive it and none could reach the host, and copying every file
+//! anew costs several times more on trees of many small files (see
+//! `b8g_store::local::Intake`).
 //!
 //! This module does not register anything.
 
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use b8g_store::format::derivation::Derivation;
 use b8g_store::format::hash::{Hash, HashAlgo, HashSink};
-use b8g_store::local::{LocalStore, StagedOutput};
+use b8g_store::local::{Intake, LocalStore, StagedOutput};
 
 use super::{BuildError, DrvNode};
 
@@ -35,6 +35,11 @@ pub(super) fn stage_outputs(
     dest: impl Fn(&Path) -> PathBuf,
 ) -> Result<BTreeMap<String, StagedOutput>, BuildError> {
     let drv_name = store.print_path(&node.path);
+    let intake = if node.drv.is_fixed_output() {
+        Intake::Copy
+    } else {
+        Intake::Move
+    };
     let mut staged = BTreeMap::new();
     for (name, p) in &node.outputs {
         let from = built.get(name).ok_or_else(|| BuildError::Io {
@@ -48,7 +53,7 @@ pub(super) fn stage_outputs(
             source: io::Error::other("not in the scratch directory"),
         })?;
         let copy = store
-            .stage_output(scratch, rel, &dest(&store.real_path(p)))
+            .stage_output(scratch, rel, &dest(&store.real_path(p)), intake)
             .map_err(|source| BuildError::Store {
                 what: "copy output into the store",
                 drv: drv_name.clone(),

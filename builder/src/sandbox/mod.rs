@@ -10,8 +10,9 @@
 //! - the input closure, each path bind-mounted read-only at its *logical* path
 //!   (`/b8g/store/…`), whatever directory it physically lives in;
 //! - the store directory itself, writable, backed by `<scratch>/store` on the
-//!   host, where the builder creates its outputs (the caller copies them into
-//!   the real store: the builder may have handed out descriptors of them);
+//!   host, where the builder creates its outputs (the caller moves them into
+//!   the real store, or copies them when the build shared the host's network
+//!   and may have handed out descriptors of them);
 //! - `/build` (`NIX_BUILD_TOP`, the working directory, backed by `<scratch>/build`
 //!   or, with [`SandboxConfig::build_dir_on_tmpfs`], by memory),
 //!   a private tmpfs `/tmp`, a minimal `/dev`, `/proc`, and `/etc` with

@@ -40,7 +40,7 @@ pub use batch::ImportBatch;
 pub use error::Error;
 pub use gc::{GcOptions, GcReport, GcRoot, RootKind};
 pub use optimise::OptimiseReport;
-pub use stage::StagedOutput;
+pub use stage::{Intake, StagedOutput};
 pub use verify::{Problem, VerifyOptions, VerifyReport};
 
 use crate::format::hash::{Encoding, Hash, HashAlgo};
