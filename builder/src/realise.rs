@@ -5,8 +5,11 @@
 //! whose outputs are not valid yet is built — in-process for `builtin:`
 //! builders, otherwise in the [sandbox](crate::sandbox) with exactly its input
 //! closure — in a scratch directory under `<state>/builds`. Its outputs are
-//! then checked (fixed-output derivations must match their declared hash),
-//! renamed to their final place and registered with the references found by
+//! then taken under temporary names in the store directory (copied into fresh
+//! inodes for fixed-output builds), given to us, made read-only and checked
+//! (fixed-output derivations must match their declared hash) there (module
+//! `outputs`), only then renamed to their final place, and registered
+//! with the references found by
 //! scanning them for the hash parts of the input closure and of the outputs.
 //! While this happens the outputs' store path locks are held, so no other
 //! process builds or collects them.
@@ -31,13 +34,15 @@
 
 mod check;
 mod log;
+mod outputs;
+mod roots;
 mod substitute;
 
 pub use check::{diff_trees, Difference};
 pub use log::{find_log, log_path, LogLookupError};
 pub use substitute::{SubstituterSettings, Substituters, SubstitutersError};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -45,7 +50,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use b8g_store::format::derivation::Derivation;
-use b8g_store::format::hash::{Hash, HashAlgo, HashSink};
+use b8g_store::format::hash::HashAlgo;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
 
@@ -54,6 +59,7 @@ use crate::sandbox::{
     remove_tree, BindMount, BuildSpec, CancelToken, FileLog, Sandbox, SandboxConfig, SandboxError,
 };
 use crate::schedule::{self, Dag, Job, JobContext, LockError, NodeId, Progress, ScheduleOptions};
+use roots::TempRoots;
 
 /// Settings of a realisation.
 #[derive(Debug, Clone, Default)]
@@ -343,8 +349,9 @@ pub fn realise(
             }
         }
     }
-    let (dag, index) = load_graph(store, &roots, &mut fetch)?;
-    let mut job = DrvJob::new(store, opts, builtins, false)?;
+    let temp_roots = TempRoots::new(store);
+    let (dag, index) = load_graph(store, &roots, Some(&temp_roots), &mut fetch)?;
+    let mut job = DrvJob::new(store, opts, builtins, &temp_roots, false)?;
     let report = schedule::run(&dag, &job, &opts.schedule, progress, cancel);
     let cleaned = job.cleaner.finish();
     let mut summary = report.summary();
@@ -363,7 +370,7 @@ pub fn realise(
                 .add(node, &[])
                 .expect("check nodes have no dependencies");
         }
-        let mut check_job = DrvJob::new(store, opts, builtins, true)?;
+        let mut check_job = DrvJob::new(store, opts, builtins, &temp_roots, true)?;
         let report = schedule::run(&checks, &check_job, &opts.schedule, progress, cancel);
         let cleaned = check_job.cleaner.finish();
         if !report.is_success() {
@@ -409,7 +416,8 @@ pub fn plan(
         }
         Ok(false)
     };
-    let (dag, _) = load_graph(store, drvs, &mut query)?;
+    // A dry run builds nothing: no temporary roots.
+    let (dag, _) = load_graph(store, drvs, None, &mut query)?;
     let mut build = Vec::new();
     for (_, node) in dag.nodes() {
         if !all_valid(store, node)? && !node.outputs.values().all(|p| fetch.contains(p)) {
@@ -463,6 +471,7 @@ fn resolve_inputs(store: &LocalStore, node: &mut DrvNode) -> Result<(), RealiseE
 fn load_graph(
     store: &LocalStore,
     roots: &[StorePath],
+    temp_roots: Option<&TempRoots<'_>>,
     obtain: &mut dyn FnMut(&DrvNode) -> Result<bool, RealiseError>,
 ) -> Result<(Dag<DrvNode>, HashMap<StorePath, NodeId>), RealiseError> {
     let mut dag: Dag<DrvNode> = Dag::new();
@@ -480,7 +489,17 @@ fn load_graph(
                 if index.contains_key(&path) || !entered.insert(path.clone()) {
                     continue;
                 }
+                // Rooted before they are read or found valid: a GC from now
+                // on keeps what this plan counts on (see `roots`).
+                if let Some(r) = temp_roots {
+                    r.add(&path).map_err(root_err(store, &path))?;
+                }
                 let node = read_node(store, &path)?;
+                if let Some(r) = temp_roots {
+                    for p in node.outputs.values().chain(&node.inputs) {
+                        r.add(p).map_err(root_err(store, p))?;
+                    }
+                }
                 let done = all_valid(store, &node)? || obtain(&node)?;
                 let input_drvs: Vec<StorePath> = if done {
                     Vec::new()
@@ -560,6 +579,17 @@ fn read_node(store: &LocalStore, path: &StorePath) -> Result<DrvNode, RealiseErr
     })
 }
 
+fn root_err(
+    store: &LocalStore,
+    p: &StorePath,
+) -> impl FnOnce(b8g_store::local::Error) -> RealiseError {
+    let what = format!("add temporary root {}", store.print_path(p));
+    move |source| RealiseError::Store {
+        what,
+        source: Box::new(source),
+    }
+}
+
 fn is_valid(store: &LocalStore, p: &StorePath) -> Result<bool, RealiseError> {
     store.is_valid(p).map_err(|source| RealiseError::Store {
         what: format!("check validity of {}", store.print_path(p)),
@@ -582,11 +612,11 @@ struct DrvJob<'a> {
     sandbox: Sandbox,
     builtins: &'a Builtins,
     /// `<state>/builds`: scratch directories, on the store's file system so
-    /// outputs are renamed into place, never copied.
+    /// most outputs are renamed into place (see module `outputs`).
     builds: PathBuf,
     counter: AtomicUsize,
-    /// Paths already added as temporary roots by this realisation.
-    rooted: Mutex<HashSet<StorePath>>,
+    /// The temporary roots of this realisation.
+    roots: &'a TempRoots<'a>,
     /// Rebuild valid outputs and compare instead of installing.
     check: bool,
     /// Removes scratch directories once their build is over.
@@ -720,6 +750,7 @@ impl<'a> DrvJob<'a> {
         store: &'a LocalStore,
         opts: &RealiseOptions,
         builtins: &'a Builtins,
+        roots: &'a TempRoots<'a>,
         check: bool,
     ) -> Result<Self, RealiseError> {
         let mut sandbox_config = opts.sandbox.clone();
@@ -739,7 +770,7 @@ impl<'a> DrvJob<'a> {
             builtins,
             builds,
             counter: AtomicUsize::new(0),
-            rooted: Mutex::new(HashSet::new()),
+            roots,
             check,
             cleaner: Cleaner::new(),
             pending: Mutex::new(HashMap::new()),
@@ -866,17 +897,12 @@ impl<'a> DrvJob<'a> {
             .map_err(self.store_err("compute input closure", node))?;
         // Inputs and outputs stay safe from GC while we build; each path is
         // rooted once per realisation, however many builds use it.
+        // (Planning rooted the direct inputs already; their closures are kept
+        // with them, this roots them on their own as well.)
         for p in closure.iter().chain(node.outputs.values()) {
-            let fresh = self
-                .rooted
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .insert(p.clone());
-            if fresh {
-                store
-                    .add_temp_root(p)
-                    .map_err(self.store_err("add temporary root", node))?;
-            }
+            self.roots
+                .add(p)
+                .map_err(self.store_err("add temporary root", node))?;
         }
 
         let mut file = self.open_log(node)?;
@@ -919,17 +945,6 @@ impl<'a> DrvJob<'a> {
                 .run(&spec, scratch, &mut log, ctx.cancel())?
                 .outputs
         };
-        for p in built.values() {
-            take_ownership(p).map_err(|source| BuildError::Io {
-                what: "take ownership of output",
-                path: p.clone(),
-                source,
-            })?;
-        }
-
-        if node.drv.is_fixed_output() {
-            check_fixed_output(&drv_name, &node.drv, &built["out"])?;
-        }
         Ok((built, closure))
     }
 
@@ -945,28 +960,14 @@ impl<'a> DrvJob<'a> {
         let store = self.store;
         let (built, closure) = self.run_builder(node, scratch, ctx)?;
 
-        // Leftovers of an interrupted build at an output path are garbage: we
-        // hold the output's lock and is_done said it is not valid.
-        for p in node.outputs.values() {
-            let real = store.real_path(p);
-            if fs::symlink_metadata(&real).is_ok() {
-                remove_tree(&real).map_err(|source| BuildError::Io {
-                    what: "remove stale output",
-                    path: real.clone(),
-                    source,
-                })?;
-            }
-        }
-
-        // Move the outputs into place, then register them, referenced ones first.
-        for (name, p) in &node.outputs {
-            let from = &built[name];
-            let to = store.real_path(p);
-            fs::rename(from, &to).map_err(|source| BuildError::Io {
-                what: "move output into the store",
-                path: to.clone(),
-                source,
-            })?;
+        // Copied into fresh inodes, canonical and checked, under temporary
+        // names; only then moved to their final names (replacing leftovers
+        // of an interrupted build: we hold the outputs' locks and is_done
+        // said they are not valid).
+        let staged = outputs::stage_outputs(store, node, scratch, &built, Path::to_path_buf)?;
+        for copy in staged.into_values() {
+            copy.install()
+                .map_err(self.store_err("move output into the store", node))?;
         }
         let inputs = closure.clone();
         let mut candidates = closure;
@@ -1018,32 +1019,30 @@ impl<'a> DrvJob<'a> {
             infos.insert(name.clone(), info);
         }
         let (built, _) = self.run_builder(node, scratch, ctx)?;
-        for (name, p) in &node.outputs {
-            let rebuilt = &built[name];
+        // Compared as copies (canonical, ours), kept as `<output>.check` when they differ.
+        let check_path = |real: &Path| {
+            let mut kept = real.to_owned().into_os_string();
+            kept.push(".check");
+            PathBuf::from(kept)
+        };
+        let staged = outputs::stage_outputs(store, node, scratch, &built, check_path)?;
+        for (name, copy) in staged {
+            let rebuilt = copy.path();
             let (hash, _) =
                 b8g_store::nar_fs::hash_path(rebuilt, HashAlgo::Sha256).map_err(|e| {
                     BuildError::Io {
                         what: "hash rebuilt output",
-                        path: rebuilt.clone(),
+                        path: rebuilt.to_owned(),
                         source: io::Error::other(e.to_string()),
                     }
                 })?;
-            if hash == infos[name].nar_hash {
+            if hash == infos[&name].nar_hash {
                 continue;
             }
-            let real = store.real_path(p);
-            let differences = diff_trees(&real, rebuilt);
-            let mut kept = real.clone().into_os_string();
-            kept.push(".check");
-            let kept = PathBuf::from(kept);
-            let io = |what| {
-                let path = kept.clone();
-                move |source| BuildError::Io { what, path, source }
-            };
-            if fs::symlink_metadata(&kept).is_ok() {
-                remove_tree(&kept).map_err(io("remove old check output"))?;
-            }
-            fs::rename(rebuilt, &kept).map_err(io("keep the rebuilt output at"))?;
+            let p = &node.outputs[&name];
+            let differences = diff_trees(&store.real_path(p), rebuilt);
+            copy.install()
+                .map_err(self.store_err("keep the rebuilt output", node))?;
             return Err(BuildError::NotDeterministic {
                 drv: store.print_path(&node.path),
                 output: store.print_path(p),
@@ -1220,74 +1219,4 @@ impl Job for DrvJob<'_> {
     fn lock_error(&self, _node: &DrvNode, error: LockError) -> BuildError {
         error.into()
     }
-}
-
-/// Gives a build's output tree to the current user. Builds run as a separate
-/// unprivileged uid when we are root; what they made then belongs to that uid
-/// and must not stay writable by it once in the store. Outputs made by a
-/// builder mapped to our own uid are ours already (checked at the top).
-fn take_ownership(path: &Path) -> io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid/getegid cannot fail.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let meta = fs::symlink_metadata(path)?;
-    if meta.uid() == uid && meta.gid() == gid {
-        return Ok(());
-    }
-    fn walk(p: &Path, uid: u32, gid: u32) -> io::Result<()> {
-        std::os::unix::fs::lchown(p, Some(uid), Some(gid))?;
-        if fs::symlink_metadata(p)?.is_dir() {
-            for e in fs::read_dir(p)? {
-                walk(&e?.path(), uid, gid)?;
-            }
-        }
-        Ok(())
-    }
-    walk(path, uid, gid)
-}
-
-/// Checks a fixed-output derivation's result against its declared hash.
-fn check_fixed_output(drv_name: &str, drv: &Derivation, out: &Path) -> Result<(), BuildError> {
-    let output = &drv.outputs["out"];
-    let bad = |reason: String| BuildError::BadOutputHash {
-        drv: drv_name.to_owned(),
-        reason,
-    };
-    let (recursive, algo_name) = match output.hash_algo.strip_prefix("r:") {
-        Some(a) => (true, a),
-        None => (false, output.hash_algo.as_str()),
-    };
-    let algo: HashAlgo = algo_name
-        .parse()
-        .map_err(|_| bad(format!("unknown algorithm {algo_name:?}")))?;
-    let specified = Hash::parse_unprefixed(&output.hash, algo).map_err(|e| bad(e.to_string()))?;
-    let io_err = |what| {
-        move |source| BuildError::Io {
-            what,
-            path: out.to_owned(),
-            source,
-        }
-    };
-    let got = if recursive {
-        b8g_store::nar_fs::hash_path(out, algo)
-            .map_err(|e| io_err("hash output")(io::Error::other(e.to_string())))?
-            .0
-    } else {
-        let meta = fs::symlink_metadata(out).map_err(io_err("stat output"))?;
-        if !meta.is_file() {
-            return Err(bad("a flat-hashed output must be a regular file".to_owned()));
-        }
-        let mut file = fs::File::open(out).map_err(io_err("open output"))?;
-        let mut sink = HashSink::new(algo);
-        io::copy(&mut file, &mut sink).map_err(io_err("hash output"))?;
-        sink.finish().0
-    };
-    if got != specified {
-        return Err(BuildError::HashMismatch {
-            drv: drv_name.to_owned(),
-            specified: specified.to_sri(),
-            got: got.to_sri(),
-        });
-    }
-    Ok(())
 }

@@ -114,7 +114,7 @@ fn root_holds_only_the_build_dir_closure_and_system_dirs() {
         parts[2],
         [
             "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
-            "tty", "urandom", "zero"
+            "urandom", "zero"
         ]
     );
     assert_eq!(parts[3], ["group", "hosts", "passwd"]);

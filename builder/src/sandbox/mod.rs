@@ -10,15 +10,18 @@
 //! - the input closure, each path bind-mounted read-only at its *logical* path
 //!   (`/b8g/store/…`), whatever directory it physically lives in;
 //! - the store directory itself, writable, backed by `<scratch>/store` on the
-//!   host, where the builder creates its outputs (so they can be renamed into
-//!   the real store without copying);
+//!   host, where the builder creates its outputs (the caller moves them into
+//!   the real store, or copies them when the build shared the host's network
+//!   and may have handed out descriptors of them);
 //! - `/build` (`NIX_BUILD_TOP`, the working directory, backed by `<scratch>/build`
 //!   or, with [`SandboxConfig::build_dir_on_tmpfs`], by memory),
 //!   a private tmpfs `/tmp`, a minimal `/dev`, `/proc`, and `/etc` with
 //!   `passwd`, `group` and `hosts`.
 //!
 //! The root is remounted read-only once populated, the host name is
-//! `localhost`, and the environment is fixed (see [`BuildSpec::env`]).
+//! `localhost`, and the environment is fixed (see [`BuildSpec::env`]). The
+//! builder leads a session of its own with no controlling terminal, and `/dev`
+//! has no `tty`: nothing reaches the terminal b8g was started from.
 //! Killing the builder kills the whole PID namespace, which is how timeouts,
 //! silence limits and cancellation clean up every process of a build.
 //!
@@ -670,10 +673,12 @@ impl Sandbox {
         )?);
 
         // A minimal /dev: device nodes cannot be created in a user namespace,
-        // so the host's harmless ones are bind-mounted.
+        // so the host's harmless ones are bind-mounted. Not `tty`: it is the
+        // caller's terminal, a way to type into the user's shell (TIOCSTI);
+        // the builder runs in a session of its own without one anyway.
         mkdir_p(&mut steps, Path::new("/dev"))?;
         let dev = root.join("dev");
-        for name in ["null", "zero", "full", "random", "urandom", "tty"] {
+        for name in ["null", "zero", "full", "random", "urandom"] {
             // Some containers lack a few of these; a build is better off
             // without them than not at all.
             if fs::symlink_metadata(Path::new("/dev").join(name)).is_err() {

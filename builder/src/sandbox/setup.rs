@@ -357,6 +357,14 @@ pub(crate) unsafe fn child_main(steps: &[Step], exec: &Exec, err_fd: RawFd) -> !
             fail(err_fd, EXEC_PRIVS, errno());
         }
 
+        // A session of its own: the builder has no controlling terminal, so
+        // it cannot reach the terminal b8g runs in (no /dev/tty, no TIOCSTI
+        // keystrokes pushed into the user's shell, no SIGHUP/SIGTTOU games).
+        // Never fails here: the clone's pid is not a process group id.
+        if libc::setsid() < 0 {
+            fail(err_fd, EXEC_PRIVS, errno());
+        }
+
         // stdin from /dev/null, stdout and stderr into the log pipe.
         let null = libc::open(exec.dev_null.as_ptr(), libc::O_RDONLY);
         if null < 0

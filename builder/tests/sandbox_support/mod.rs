@@ -102,3 +102,33 @@ pub fn process_with_marker_exists(marker: &str) -> bool {
             .unwrap_or(false)
     })
 }
+
+/// Compiles the C program `source` with the host's gcc into a static binary at
+/// `out` (a hostile builder that needs more than busybox can do).
+pub fn compile_static_c(source: &str, out: &Path) {
+    let src = out.with_extension("c");
+    std::fs::write(&src, source).expect("write C source");
+    let status = std::process::Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(out)
+        .arg(&src)
+        .status()
+        .expect("run gcc (these tests need gcc and libc6-dev)");
+    assert!(status.success(), "gcc failed on {}", src.display());
+    std::fs::remove_file(&src).expect("remove C source");
+}
+
+impl Fixture {
+    /// Adds a store path `<name>` holding `bin/<prog>` compiled from
+    /// `source`; returns its logical path and the bind mount that shows it.
+    pub fn add_c_program(&self, name: &str, prog: &str, source: &str) -> (PathBuf, BindMount) {
+        let bin = self.phys_store.join(name).join("bin");
+        std::fs::create_dir_all(&bin).expect("create fixture store path");
+        compile_static_c(source, &bin.join(prog));
+        let logical = Path::new(STORE).join(name);
+        (
+            logical.join("bin").join(prog),
+            BindMount::new(self.phys_store.join(name), logical),
+        )
+    }
+}

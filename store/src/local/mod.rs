@@ -27,6 +27,7 @@ mod optimise;
 mod query;
 pub mod refs;
 mod runtime_roots;
+mod stage;
 mod verify;
 
 use std::collections::BTreeSet;
@@ -39,6 +40,7 @@ pub use batch::ImportBatch;
 pub use error::Error;
 pub use gc::{GcOptions, GcReport, GcRoot, RootKind};
 pub use optimise::OptimiseReport;
+pub use stage::{Intake, StagedOutput};
 pub use verify::{Problem, VerifyOptions, VerifyReport};
 
 use crate::format::hash::{Encoding, Hash, HashAlgo};
