@@ -4,8 +4,11 @@
 //! `apt-get download` (so no archive host name is written anywhere); it is a
 //! fixed-output derivation, so the realiser checks the bytes against the pinned
 //! sha256 before anything is registered. `builtin:b8g-unpack-deb` extracts the
-//! package's `data.tar.*` (xz, zstd, gzip or plain) into the output.
+//! package's `data.tar.*` (xz, zstd, gzip or plain) into the output, each
+//! entry created through [`OutputTree`] so that no symlink, not even one the
+//! archive made itself, is followed.
 
+use super::fsroot::{checked_relative, OutputTree};
 use super::{io, BuiltinBuilder, BuiltinContext, BuiltinError};
 use std::fs;
 use std::io::Read;
@@ -61,8 +64,8 @@ impl BuiltinBuilder for FetchDeb {
                     "apt-get download {package}={version} produced no .deb"
                 ))
             })?;
-        fs::copy(&deb, out).map_err(io("copy downloaded package to", out))?;
-        Ok(())
+        let file = fs::File::open(&deb).map_err(io("open", &deb))?;
+        out.write_from("", file, 0o444)
     }
 }
 
@@ -75,46 +78,123 @@ impl BuiltinBuilder for UnpackDeb {
     }
 
     fn build(&self, cx: &BuiltinContext<'_>) -> Result<(), BuiltinError> {
-        let src = (cx.resolve)(cx.attr("src", "b8g-unpack-deb")?)?;
-        unpack_deb(&src, cx.out()?)
+        let src = cx.open(cx.attr("src", "b8g-unpack-deb")?)?;
+        let shown = src.path().to_path_buf();
+        unpack_deb(src.into_file(), &shown, &cx.out()?)
     }
 }
 
-/// Extracts the `data.tar.*` member of the Debian package at `deb` into `out` (created).
-pub fn unpack_deb(deb: &Path, out: &Path) -> Result<(), BuiltinError> {
-    let file = fs::File::open(deb).map_err(io("open", deb))?;
-    let mut archive = ar::Archive::new(std::io::BufReader::new(file));
+/// Extracts the `data.tar.*` member of the Debian package `deb` (named
+/// `shown` in messages) as the directory `out`.
+pub fn unpack_deb(deb: fs::File, shown: &Path, out: &OutputTree) -> Result<(), BuiltinError> {
+    let mut archive = ar::Archive::new(std::io::BufReader::new(deb));
     while let Some(entry) = archive.next_entry() {
-        let entry = entry.map_err(io("read ar archive", deb))?;
+        let entry = entry.map_err(io("read ar archive", shown))?;
         let name = String::from_utf8_lossy(entry.header().identifier()).to_string();
         let data: Box<dyn Read> = match name.as_str() {
             "data.tar" => Box::new(entry),
             "data.tar.xz" => Box::new(xz2::read::XzDecoder::new(entry)),
             "data.tar.zst" => {
-                Box::new(zstd::stream::read::Decoder::new(entry).map_err(io("decompress", deb))?)
+                Box::new(zstd::stream::read::Decoder::new(entry).map_err(io("decompress", shown))?)
             }
             "data.tar.gz" => Box::new(flate2::read::GzDecoder::new(entry)),
             _ => continue,
         };
-        fs::create_dir(out).map_err(io("create directory", out))?;
-        let mut tar = tar::Archive::new(data);
-        tar.set_preserve_permissions(true);
-        tar.set_preserve_mtime(false);
-        tar.set_unpack_xattrs(false);
-        tar.set_overwrite(false);
-        // `unpack` refuses entries that would land outside `out` (.. or absolute paths).
-        tar.unpack(out).map_err(io("unpack data of", deb))?;
-        return Ok(());
+        out.create_dir("", 0o755)?;
+        return unpack_tar(data, shown, out);
     }
     Err(BuiltinError::Other(format!(
         "{} has no data.tar member: not a Debian package",
-        deb.display()
+        shown.display()
     )))
+}
+
+/// Unpacks a tar stream beneath `out` (which exists): directories, regular
+/// files, symlinks and hard links to earlier entries; anything else (devices,
+/// FIFOs) is refused. Permission bits are kept (without set-id bits).
+fn unpack_tar(data: impl Read, shown: &Path, out: &OutputTree) -> Result<(), BuiltinError> {
+    let bad = |why: String| BuiltinError::Other(format!("{}: {why}", shown.display()));
+    let mut tar = tar::Archive::new(data);
+    for entry in tar.entries().map_err(io("read data of", shown))? {
+        let mut entry = entry.map_err(io("read data of", shown))?;
+        let raw = entry.path().map_err(io("read data of", shown))?;
+        let raw = raw
+            .to_str()
+            .ok_or_else(|| bad(format!("entry {raw:?} is not UTF-8")))?
+            .to_string();
+        let rel = relative_member(&raw).ok_or_else(|| bad(format!("entry {raw:?} escapes")))?;
+        let mode = entry.header().mode().map_err(io("read data of", shown))? & 0o777;
+        let kind = entry.header().entry_type();
+        if rel.is_empty() {
+            if kind.is_dir() {
+                continue;
+            }
+            return Err(bad(format!("entry {raw:?} is not a directory")));
+        }
+        if let Some((parent, _)) = rel.rsplit_once('/') {
+            out.create_dir_all(parent)?;
+        }
+        if kind.is_dir() {
+            if !out.is_dir(&rel)? {
+                out.create_dir(&rel, 0o755)?;
+            }
+        } else if kind.is_file() {
+            out.write_from(&rel, &mut entry, mode)?;
+        } else if kind.is_symlink() {
+            let target = entry
+                .link_name()
+                .map_err(io("read data of", shown))?
+                .ok_or_else(|| bad(format!("symlink {raw:?} has no target")))?;
+            let target = target
+                .to_str()
+                .ok_or_else(|| bad(format!("symlink {raw:?} has a target that is not UTF-8")))?
+                .to_string();
+            out.symlink(&rel, &target)?;
+        } else if kind.is_hard_link() {
+            let target = entry
+                .link_name()
+                .map_err(io("read data of", shown))?
+                .ok_or_else(|| bad(format!("hard link {raw:?} has no target")))?;
+            let target = target
+                .to_str()
+                .and_then(relative_member)
+                .ok_or_else(|| bad(format!("hard link {raw:?} escapes")))?;
+            out.hard_link(&target, &rel)?;
+        } else {
+            return Err(bad(format!(
+                "entry {raw:?} is of an unsupported type {kind:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A tar member name (`./usr/bin/x`, `usr/bin/x/`) as a plain relative path,
+/// or `None` when it is absolute or has `..`.
+fn relative_member(raw: &str) -> Option<String> {
+    if raw.starts_with('/') {
+        return None;
+    }
+    let parts: Vec<&str> = raw
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let rel = parts.join("/");
+    checked_relative(&rel).ok()?;
+    Some(rel)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unpack(deb: &Path, out: &Path) -> Result<(), BuiltinError> {
+        unpack_deb(
+            fs::File::open(deb).unwrap(),
+            deb,
+            &OutputTree::new(out).unwrap(),
+        )
+    }
 
     /// Builds a tiny .deb in memory: ar with debian-binary and an xz data tarball.
     fn fake_deb(dir: &Path) -> std::path::PathBuf {
@@ -150,7 +230,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let deb = fake_deb(dir.path());
         let out = dir.path().join("out");
-        unpack_deb(&deb, &out).unwrap();
+        unpack(&deb, &out).unwrap();
         let tool = out.join("bin/tool");
         assert_eq!(fs::read(&tool).unwrap(), b"#!sh\n");
         assert_eq!(
@@ -164,6 +244,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.deb");
         fs::write(&p, b"!<arch>\n").unwrap();
-        assert!(unpack_deb(&p, &dir.path().join("out")).is_err());
+        assert!(unpack(&p, &dir.path().join("out")).is_err());
     }
 }

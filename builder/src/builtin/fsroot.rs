@@ -1,0 +1,455 @@
+//! Containment of builtin builders: every file a builtin reads or writes is
+//! resolved by the kernel inside a directory fd, never by walking host paths.
+//!
+//! Builtins run in-process as root with no sandbox, and any derivation may name
+//! them, so their inputs and tree descriptions are hostile. Two handles give
+//! them file access:
+//! - [`StoreInputs`] opens a logical store path for reading with
+//!   `openat2(RESOLVE_IN_ROOT)` from the physical directory that holds the
+//!   logical store directory (so absolute in-store symlinks resolve as they do
+//!   in the sandbox and `..` cannot climb above that root), then checks that
+//!   what was opened lies in a store path of the derivation's input closure.
+//!   The root alone is not enough: for a store at `/b8g/store` it is `/`.
+//! - [`OutputTree`] creates files, directories and symlinks beneath one output
+//!   with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`, and creates the last
+//!   component exclusively (`O_EXCL`, `mkdirat`, `symlinkat`), so no symlink —
+//!   not even one the builtin made itself a moment before — is ever followed.
+//!
+//! This module does not parse any builtin's input format; it only opens files.
+
+use super::BuiltinError;
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Component, Path, PathBuf};
+
+fn io_err(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> BuiltinError {
+    let path = path.into();
+    move |source| BuiltinError::Io { op, path, source }
+}
+
+fn errno(e: rustix::io::Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+/// The physical path an fd refers to, as the kernel reports it.
+fn fd_path(fd: &OwnedFd, what: &Path) -> Result<PathBuf, BuiltinError> {
+    use std::os::fd::AsRawFd;
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    std::fs::read_link(&link).map_err(io_err("find where the kernel resolved", what))
+}
+
+/// Read access to the input closure of one derivation.
+///
+/// Invariant: every [`InputFile`] it hands out was opened by the kernel inside
+/// `root` and lies inside a store path of `closure` (valid paths, so immutable).
+pub struct StoreInputs {
+    /// The physical directory holding the logical store directory (`/` for a
+    /// store at its logical place, `<root>` for a chroot store).
+    root: OwnedFd,
+    /// Where `root` is, canonical, to check what the kernel resolved.
+    root_path: PathBuf,
+    /// The logical store directory, e.g. `/b8g/store`.
+    store_dir: String,
+    /// Base names (`<hash>-<name>`) of the store paths that may be read.
+    closure: BTreeSet<String>,
+}
+
+/// A file or directory of the input closure, opened.
+#[derive(Debug)]
+pub struct InputFile {
+    fd: OwnedFd,
+    /// Its physical path: canonical, without symlinks, inside a closure member.
+    path: PathBuf,
+    /// Its logical path (`<store dir>/<hash>-<name>/...`), symlinks resolved.
+    logical: String,
+}
+
+impl StoreInputs {
+    /// Read access to `closure` (base names `<hash>-<name>`) of the store whose
+    /// logical directory `store_dir` lives physically at `physical_store`.
+    pub fn new(
+        physical_store: &Path,
+        store_dir: &str,
+        closure: impl IntoIterator<Item = String>,
+    ) -> Result<Self, BuiltinError> {
+        let depth = Path::new(store_dir)
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .count();
+        let canonical = std::fs::canonicalize(physical_store)
+            .map_err(io_err("open the store directory", physical_store))?;
+        let mut root_path = canonical.clone();
+        for _ in 0..depth {
+            if !root_path.pop() {
+                return Err(BuiltinError::Other(format!(
+                    "the store {} is not under a root holding {store_dir}",
+                    physical_store.display()
+                )));
+            }
+        }
+        if root_path.join(store_dir.trim_start_matches('/')) != canonical {
+            return Err(BuiltinError::Other(format!(
+                "the physical store {} does not end in the logical store directory {store_dir}",
+                canonical.display()
+            )));
+        }
+        let root = rustix::fs::open(
+            &root_path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err("open the store root", &root_path)(errno(e)))?;
+        Ok(StoreInputs {
+            root,
+            root_path,
+            store_dir: store_dir.trim_end_matches('/').to_string(),
+            closure: closure.into_iter().collect(),
+        })
+    }
+
+    /// The logical store directory.
+    pub fn store_dir(&self) -> &str {
+        &self.store_dir
+    }
+
+    /// Whether `logical` (a store path or a path inside one) belongs to a
+    /// store path of the closure. Says nothing of where its symlinks lead.
+    pub fn in_closure(&self, logical: &str) -> bool {
+        self.member_of(logical).is_some()
+    }
+
+    /// The closure member `logical` names, when it names one.
+    fn member_of<'a>(&self, logical: &'a str) -> Option<&'a str> {
+        let rest = logical
+            .strip_prefix(self.store_dir.as_str())?
+            .strip_prefix('/')?;
+        let base = rest.split('/').next()?;
+        self.closure.contains(base).then_some(base)
+    }
+
+    /// Opens `logical` (a path in the store, as a derivation writes it) for
+    /// reading. The kernel resolves it inside the store's physical root,
+    /// following symlinks (absolute ones from that root); the result must lie
+    /// in a store path of the input closure.
+    pub fn open(&self, logical: &str) -> Result<InputFile, BuiltinError> {
+        let not_in_store = || BuiltinError::NotInStore(logical.to_owned());
+        // Refuses `.`/`..` after the hash part and malformed names.
+        let dir = b8g_store::format::store_path::StoreDir::new(&self.store_dir)
+            .map_err(|e| BuiltinError::Other(e.to_string()))?;
+        dir.parse_path_prefix(logical).map_err(|e| match e {
+            b8g_store::format::store_path::StorePathError::NotInStore { .. } => not_in_store(),
+            e => BuiltinError::BadInput {
+                path: logical.to_owned(),
+                why: e.to_string(),
+            },
+        })?;
+        if self.member_of(logical).is_none() {
+            return Err(BuiltinError::NotInClosure {
+                path: logical.to_owned(),
+                resolved: logical.to_owned(),
+            });
+        }
+        let fd = rustix::fs::openat2(
+            &self.root,
+            logical.trim_start_matches('/'),
+            // O_NONBLOCK: opening a FIFO must not hang the build.
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+        .map_err(|e| io_err("open input", logical)(errno(e)))?;
+        let path = fd_path(&fd, Path::new(logical))?;
+        let resolved = path
+            .strip_prefix(&self.root_path)
+            .ok()
+            .and_then(|r| r.to_str())
+            .map(|r| format!("/{r}"));
+        match resolved {
+            Some(l) if self.member_of(&l).is_some() => Ok(InputFile {
+                fd,
+                path,
+                logical: l,
+            }),
+            _ => Err(BuiltinError::NotInClosure {
+                path: logical.to_owned(),
+                resolved: path.display().to_string(),
+            }),
+        }
+    }
+
+    /// Where `logical` is on this machine, after [`Self::open`]'s checks. The
+    /// path is canonical and inside an immutable valid store path, so tools
+    /// that want a path (and walk it without following symlinks) may use it.
+    pub fn resolve(&self, logical: &str) -> Result<PathBuf, BuiltinError> {
+        Ok(self.open(logical)?.path)
+    }
+}
+
+impl InputFile {
+    /// The physical path (canonical, inside the input closure).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The logical path, with every symlink resolved.
+    pub fn logical(&self) -> &str {
+        &self.logical
+    }
+
+    pub fn metadata(&self) -> Result<std::fs::Metadata, BuiltinError> {
+        File::from(self.fd.try_clone().map_err(io_err("stat", &self.path))?)
+            .metadata()
+            .map_err(io_err("stat", &self.path))
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.metadata().is_ok_and(|m| m.is_dir())
+    }
+
+    /// The open file, for reading.
+    pub fn into_file(self) -> File {
+        File::from(self.fd)
+    }
+
+    /// Its whole contents.
+    pub fn read(self) -> Result<Vec<u8>, BuiltinError> {
+        let path = self.path.clone();
+        let mut buf = Vec::new();
+        io::Read::read_to_end(&mut self.into_file(), &mut buf).map_err(io_err("read", path))?;
+        Ok(buf)
+    }
+
+    /// The names in this directory (without `.` and `..`), sorted.
+    pub fn read_dir_names(&self) -> Result<Vec<OsString>, BuiltinError> {
+        let dir = rustix::fs::Dir::read_from(&self.fd)
+            .map_err(|e| io_err("read directory", &self.path)(errno(e)))?;
+        let mut names = Vec::new();
+        for entry in dir {
+            let entry = entry.map_err(|e| io_err("read directory", &self.path)(errno(e)))?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                names.push(OsString::from_vec(name.to_vec()));
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// Write access to one output of a builtin build, which does not exist yet.
+///
+/// Invariant: everything it creates is beneath the output, and no symlink is
+/// followed on the way there.
+pub struct OutputTree {
+    /// The (trusted) directory the realiser made for the output to appear in.
+    parent: OwnedFd,
+    /// The output's name in `parent`.
+    name: String,
+    /// Where the output is, for messages.
+    path: PathBuf,
+}
+
+const BENEATH: ResolveFlags = ResolveFlags::BENEATH
+    .union(ResolveFlags::NO_SYMLINKS)
+    .union(ResolveFlags::NO_MAGICLINKS)
+    .union(ResolveFlags::NO_XDEV);
+
+impl OutputTree {
+    /// The output at `path`; its parent directory must exist.
+    pub fn new(path: &Path) -> Result<Self, BuiltinError> {
+        let (parent, name) = match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+            (Some(p), Some(n)) => (p, n),
+            _ => {
+                return Err(BuiltinError::Other(format!(
+                    "output {} has no parent directory",
+                    path.display()
+                )))
+            }
+        };
+        let parent = rustix::fs::open(
+            parent,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err("open output directory", parent)(errno(e)))?;
+        Ok(OutputTree {
+            parent,
+            name: name.to_string(),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Where the output is (for messages and for tools that are handed a
+    /// path the builtin made itself).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn shown(&self, rel: &str) -> PathBuf {
+        if rel.is_empty() {
+            self.path.clone()
+        } else {
+            self.path.join(rel)
+        }
+    }
+
+    /// Splits `rel` (empty for the output itself) into the directory to
+    /// create in, opened beneath the output, and the last name.
+    fn parent_of(&self, rel: &str) -> Result<(OwnedFd, String), BuiltinError> {
+        let rel = checked_relative(rel)?;
+        let full = if rel.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}/{rel}", self.name)
+        };
+        let (dir, last) = match full.rsplit_once('/') {
+            Some((d, l)) => (d, l),
+            None => (".", full.as_str()),
+        };
+        let fd = rustix::fs::openat2(
+            &self.parent,
+            dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            BENEATH,
+        )
+        .map_err(|e| io_err("open directory beneath the output", self.shown(rel))(errno(e)))?;
+        Ok((fd, last.to_string()))
+    }
+
+    /// Creates the directory `rel` (empty: the output itself).
+    pub fn create_dir(&self, rel: &str, mode: u32) -> Result<(), BuiltinError> {
+        let (dir, name) = self.parent_of(rel)?;
+        rustix::fs::mkdirat(&dir, name.as_str(), Mode::from_raw_mode(mode))
+            .map_err(|e| io_err("create directory", self.shown(rel))(errno(e)))
+    }
+
+    /// Creates `rel` and each missing directory above it (0755); existing
+    /// directories are kept, anything else in the way is an error.
+    pub fn create_dir_all(&self, rel: &str) -> Result<(), BuiltinError> {
+        let rel = checked_relative(rel)?;
+        let mut prefix = String::new();
+        let parts = std::iter::once("").chain(rel.split('/').filter(|c| !c.is_empty()));
+        for part in parts {
+            if !part.is_empty() {
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(part);
+            }
+            match self.create_dir(&prefix, 0o755) {
+                Err(BuiltinError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::AlreadyExists && self.is_dir(&prefix)? => {}
+                r => r?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `rel` is a directory (not a symlink to one).
+    pub fn is_dir(&self, rel: &str) -> Result<bool, BuiltinError> {
+        Ok(self
+            .kind(rel)?
+            .is_some_and(|t| t == rustix::fs::FileType::Directory))
+    }
+
+    /// What `rel` is (a symlink is reported as such), or `None`.
+    pub fn kind(&self, rel: &str) -> Result<Option<rustix::fs::FileType>, BuiltinError> {
+        let (dir, name) = self.parent_of(rel)?;
+        match rustix::fs::statat(&dir, name.as_str(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(rustix::fs::FileType::from_raw_mode(st.st_mode))),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(io_err("stat", self.shown(rel))(errno(e))),
+        }
+    }
+
+    /// Creates the regular file `rel` (it must not exist) with `mode`.
+    pub fn create_file(&self, rel: &str, mode: u32) -> Result<File, BuiltinError> {
+        let (dir, name) = self.parent_of(rel)?;
+        let fd = rustix::fs::openat(
+            &dir,
+            name.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(mode & 0o777),
+        )
+        .map_err(|e| io_err("create file", self.shown(rel))(errno(e)))?;
+        // The umask may have cleared bits the output needs.
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o777))
+            .map_err(|e| io_err("chmod", self.shown(rel))(errno(e)))?;
+        Ok(File::from(fd))
+    }
+
+    /// Creates the file `rel` holding `bytes`.
+    pub fn write_file(&self, rel: &str, bytes: &[u8], mode: u32) -> Result<(), BuiltinError> {
+        let mut f = self.create_file(rel, mode)?;
+        f.write_all(bytes).map_err(io_err("write", self.shown(rel)))
+    }
+
+    /// Creates the symlink `rel` pointing at `target` (never followed here).
+    pub fn symlink(&self, rel: &str, target: &str) -> Result<(), BuiltinError> {
+        let (dir, name) = self.parent_of(rel)?;
+        rustix::fs::symlinkat(target, &dir, name.as_str())
+            .map_err(|e| io_err("create symlink", self.shown(rel))(errno(e)))
+    }
+
+    /// Makes `rel` a hard link to `existing`, both beneath the output; a
+    /// symlink at `existing` is linked itself, not followed.
+    pub fn hard_link(&self, existing: &str, rel: &str) -> Result<(), BuiltinError> {
+        let (from_dir, from) = self.parent_of(existing)?;
+        let (to_dir, to) = self.parent_of(rel)?;
+        rustix::fs::linkat(
+            &from_dir,
+            from.as_str(),
+            &to_dir,
+            to.as_str(),
+            rustix::fs::AtFlags::empty(),
+        )
+        .map_err(|e| io_err("create hard link", self.shown(rel))(errno(e)))
+    }
+
+    /// Copies an input file to the new file `rel`.
+    pub fn copy_from(&self, input: InputFile, rel: &str, mode: u32) -> Result<(), BuiltinError> {
+        let from = input.path.clone();
+        let mut out = self.create_file(rel, mode)?;
+        io::copy(&mut input.into_file(), &mut out).map_err(io_err("copy", from))?;
+        Ok(())
+    }
+
+    /// Creates the file `rel` from what `reader` yields (bytes the builtin
+    /// produced itself, such as a download it verified).
+    pub fn write_from(
+        &self,
+        rel: &str,
+        mut reader: impl io::Read,
+        mode: u32,
+    ) -> Result<(), BuiltinError> {
+        let mut out = self.create_file(rel, mode)?;
+        io::copy(&mut reader, &mut out).map_err(io_err("write", self.shown(rel)))?;
+        Ok(())
+    }
+}
+
+/// `rel` with every component a plain name (no `..`, `.`, root or empty
+/// components, which a tree description must not use); `""` is the output.
+pub fn checked_relative(rel: &str) -> Result<&str, BuiltinError> {
+    let rel = rel.trim_end_matches('/');
+    if rel.is_empty() {
+        return Ok(rel);
+    }
+    let plain = !rel.contains('\0')
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    if plain {
+        Ok(rel)
+    } else {
+        Err(BuiltinError::BadSpec(format!(
+            "{rel:?} is not a plain relative path"
+        )))
+    }
+}
