@@ -318,7 +318,14 @@ impl OutputTree {
             Mode::empty(),
             BENEATH,
         )
-        .map_err(|e| io_err("open directory beneath the output", self.shown(rel))(errno(e)))?;
+        .map_err(|e| match e {
+            // RESOLVE_NO_SYMLINKS / RESOLVE_NO_XDEV refused the path.
+            rustix::io::Errno::LOOP | rustix::io::Errno::XDEV => BuiltinError::NotBeneath {
+                path: self.shown(rel),
+                why: "a symlink is in the way",
+            },
+            e => io_err("open directory beneath the output", self.shown(rel))(errno(e)),
+        })?;
         Ok((fd, last.to_string()))
     }
 
@@ -344,7 +351,15 @@ impl OutputTree {
             }
             match self.create_dir(&prefix, 0o755) {
                 Err(BuiltinError::Io { source, .. })
-                    if source.kind() == io::ErrorKind::AlreadyExists && self.is_dir(&prefix)? => {}
+                    if source.kind() == io::ErrorKind::AlreadyExists =>
+                {
+                    if !self.is_dir(&prefix)? {
+                        return Err(BuiltinError::NotBeneath {
+                            path: self.shown(&prefix),
+                            why: "something that is not a directory is in the way",
+                        });
+                    }
+                }
                 r => r?,
             }
         }

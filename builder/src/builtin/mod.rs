@@ -44,6 +44,8 @@ pub enum BuiltinError {
     NotInStore(String),
     #[error("{path} leads to {resolved}, which is not in the derivation's input closure: builtin builders read only their inputs")]
     NotInClosure { path: String, resolved: String },
+    #[error("{path}: {why}: builtin builders write only beneath their output and never follow a symlink there")]
+    NotBeneath { path: PathBuf, why: &'static str },
     #[error("bad input path {path}: {why}")]
     BadInput { path: String, why: String },
     #[error("{0}")]
