@@ -350,6 +350,9 @@ impl b8g_builder::builtin::BuiltinBuilder for RootImageBuilder {
             .parse()
             .map_err(|e: String| BuiltinError::Other(e))?;
         let store_dir = cx.inputs.store_dir();
+        // The generation itself must be an input (the scan below silently
+        // leaves out what is not).
+        cx.open(toplevel)?;
         let member = |p: &str| crate::unikernel::builder::closure_member(cx, p);
         let closure: Vec<String> =
             crate::unikernel::closure::closure(store_dir, &[toplevel], &member)

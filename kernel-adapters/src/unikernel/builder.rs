@@ -139,6 +139,10 @@ impl BuiltinBuilder for UnikernelBuilder {
         let mut named = std::collections::BTreeSet::new();
         closure::scan(store_dir, config.as_bytes(), &mut named);
         closure::scan(store_dir, cx.attr("layout", NAME)?.as_bytes(), &mut named);
+        // Named roots must be inputs; what the scan finds is left out when it is not.
+        for r in &roots {
+            cx.open(r)?;
+        }
         let mut all_roots: Vec<&str> = roots.clone();
         all_roots.extend(named.iter().map(String::as_str));
         let closure = closure::closure(store_dir, &all_roots, &|p: &str| closure_member(cx, p))
