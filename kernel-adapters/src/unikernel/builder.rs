@@ -66,7 +66,8 @@ pub enum LayoutEntry {
 /// Parses the `layout` attribute.
 pub fn parse_layout(text: &str) -> Result<Vec<LayoutEntry>, String> {
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
+    // Split on \n only: `lines()` would also drop a `\r` that ends a value.
+    for (n, line) in text.split('\n').enumerate() {
         if line.is_empty() {
             continue;
         }

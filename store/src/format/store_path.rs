@@ -433,6 +433,25 @@ mod tests {
         assert!(nix().parse_path_prefix(&format!("{s}/..a/.b")).is_ok());
     }
 
+    proptest::proptest! {
+        /// What parse_path_prefix accepts as a sub-path never has a `.` or
+        /// `..` component, so it cannot name anything outside its store path.
+        #[test]
+        fn accepted_sub_paths_have_no_dot_components(
+            parts in proptest::collection::vec("(\\.|\\.\\.|a|\\.a|)", 0..6),
+        ) {
+            let full = format!(
+                "/nix/store/7h7qgvs4kgzsn8a6rb273saxyqh4jxlz-konsole/{}",
+                parts.join("/")
+            );
+            if let Ok((_, rest)) = nix().parse_path_prefix(&full) {
+                proptest::prop_assert!(rest.split('/').all(|c| c != "." && c != ".."), "{}", full);
+            } else {
+                proptest::prop_assert!(parts.iter().any(|c| c == "." || c == ".."), "{}", full);
+            }
+        }
+    }
+
     #[test]
     fn rejects_bad_paths() {
         let d = nix();
