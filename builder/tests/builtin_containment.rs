@@ -338,3 +338,33 @@ fn builtins_still_build_from_their_inputs() {
         Path::new(&format!("{}/bin/tool", b.print(&pkg)))
     );
 }
+
+/// Records the mode of the directory its output is created in.
+struct Probe(std::sync::Arc<std::sync::Mutex<Option<u32>>>);
+
+impl b8g_builder::builtin::BuiltinBuilder for Probe {
+    fn name(&self) -> &'static str {
+        "probe"
+    }
+
+    fn build(
+        &self,
+        cx: &b8g_builder::builtin::BuiltinContext<'_>,
+    ) -> Result<(), b8g_builder::builtin::BuiltinError> {
+        let staging = cx.outputs["out"].parent().expect("staging").to_path_buf();
+        let mode = fs::metadata(&staging).expect("stat").permissions().mode();
+        *self.0.lock().expect("lock") = Some(mode & 0o7777);
+        cx.out()?.write_file("", b"probe", 0o444)
+    }
+}
+
+#[test]
+fn builtin_staging_directory_is_private() {
+    let mut b = Bench::new();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let mut builtins = Builtins::standard();
+    builtins.register(Box::new(Probe(seen.clone())));
+    let (d, _) = b.builtin_drv("probe", "probe", &[], &[]);
+    b.realise(&d, &builtins).expect("probe builds");
+    assert_eq!(*seen.lock().expect("lock"), Some(0o700));
+}

@@ -51,8 +51,10 @@ pub struct StoreInputs {
     /// The physical directory holding the logical store directory (`/` for a
     /// store at its logical place, `<root>` for a chroot store).
     root: OwnedFd,
-    /// Where `root` is, canonical, to check what the kernel resolved.
-    root_path: PathBuf,
+    /// Where the store's objects are, canonical, to check what the kernel
+    /// resolved (it may differ from `<root>/<store dir>` when a directory on
+    /// the way is a symlink, e.g. `/b8g -> /data/b8g`).
+    store_path: PathBuf,
     /// The logical store directory, e.g. `/b8g/store`.
     store_dir: String,
     /// Base names (`<hash>-<name>`) of the store paths that may be read.
@@ -77,36 +79,42 @@ impl StoreInputs {
         store_dir: &str,
         closure: impl IntoIterator<Item = String>,
     ) -> Result<Self, BuiltinError> {
-        let depth = Path::new(store_dir)
+        let logical: Vec<_> = Path::new(store_dir)
             .components()
             .filter(|c| matches!(c, Component::Normal(_)))
-            .count();
-        let canonical = std::fs::canonicalize(physical_store)
-            .map_err(io_err("open the store directory", physical_store))?;
-        let mut root_path = canonical.clone();
-        for _ in 0..depth {
-            if !root_path.pop() {
-                return Err(BuiltinError::Other(format!(
-                    "the store {} is not under a root holding {store_dir}",
-                    physical_store.display()
-                )));
-            }
-        }
-        if root_path.join(store_dir.trim_start_matches('/')) != canonical {
+            .collect();
+        let physical: Vec<_> = physical_store
+            .components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .collect();
+        if physical.len() < logical.len() || !physical.ends_with(&logical) {
             return Err(BuiltinError::Other(format!(
                 "the physical store {} does not end in the logical store directory {store_dir}",
-                canonical.display()
+                physical_store.display()
             )));
         }
-        let root = rustix::fs::open(
-            &root_path,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| io_err("open the store root", &root_path)(errno(e)))?;
+        let root_path: PathBuf = physical[..physical.len() - logical.len()].iter().collect();
+        let root_path = if root_path.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            root_path
+        };
+        let open_dir = |path: &Path, what| {
+            rustix::fs::open(
+                path,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| io_err(what, path)(errno(e)))
+        };
+        let root = open_dir(&root_path, "open the store root")?;
+        let store_path = fd_path(
+            &open_dir(physical_store, "open the store directory")?,
+            physical_store,
+        )?;
         Ok(StoreInputs {
             root,
-            root_path,
+            store_path,
             store_dir: store_dir.trim_end_matches('/').to_string(),
             closure: closure.into_iter().collect(),
         })
@@ -165,10 +173,10 @@ impl StoreInputs {
         .map_err(|e| io_err("open input", logical)(errno(e)))?;
         let path = fd_path(&fd, Path::new(logical))?;
         let resolved = path
-            .strip_prefix(&self.root_path)
+            .strip_prefix(&self.store_path)
             .ok()
             .and_then(|r| r.to_str())
-            .map(|r| format!("/{r}"));
+            .map(|r| format!("{}/{r}", self.store_dir));
         match resolved {
             Some(l) if self.member_of(&l).is_some() => Ok(InputFile {
                 fd,
@@ -525,6 +533,26 @@ mod tests {
             inputs.open(&dir.path().join("secret").display().to_string()),
             Err(BuiltinError::NotInStore(_))
         ));
+    }
+
+    #[test]
+    fn a_store_reached_through_a_symlinked_directory_still_opens() {
+        // `<root>/b8g -> data/b8g`, as `/b8g -> /data/b8g` on a real machine.
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("data/b8g/store");
+        fs::create_dir_all(real.join(IN)).unwrap();
+        fs::write(real.join(IN).join("f"), "in").unwrap();
+        symlink(format!("/b8g/store/{IN}/f"), real.join(IN).join("abs")).unwrap();
+        symlink("data/b8g", dir.path().join("b8g")).unwrap();
+        let inputs = StoreInputs::new(
+            &dir.path().join("b8g/store"),
+            "/b8g/store",
+            [IN.to_string()],
+        )
+        .unwrap();
+        let f = inputs.open(&format!("/b8g/store/{IN}/abs")).unwrap();
+        assert_eq!(f.logical(), format!("/b8g/store/{IN}/f"));
+        assert_eq!(f.read().unwrap(), b"in");
     }
 
     #[test]

@@ -263,7 +263,7 @@ mod tests {
             outside.display()
         );
         let e = build_tree(&spec, &out(dir.path(), "out"), &inputs).unwrap_err();
-        assert!(matches!(e, BuiltinError::Io { .. }), "{e}");
+        assert!(matches!(e, BuiltinError::NotBeneath { .. }), "{e}");
         assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
     }
 
