@@ -119,6 +119,21 @@ fn dot_dot_after_the_hash_part_is_refused() {
 #[test]
 fn absolute_symlink_in_an_input_to_a_host_file_is_refused() {
     let mut b = Bench::new();
+    // A link to a host file outside the store's root: followed on the host, it
+    // would be unpacked; resolved inside the store's root, it names nothing.
+    let host = b.outside.path().join("host.deb");
+    plain_deb(&host);
+    let input2 = b.add("input2", |d| {
+        symlink(&host, d.join("pkg.deb")).expect("link")
+    });
+    let src = format!("{}/pkg.deb", b.print(&input2));
+    let (d, drv) = b.builtin_drv(
+        "evil-abs-link2",
+        "b8g-unpack-deb",
+        &[("src", src)],
+        &[&input2],
+    );
+    b.expect_refused(&d, &drv, &Builtins::standard(), "No such file");
     // Under the store's root, outside the store: what /secret.deb is to /b8g/store.
     plain_deb(&b.root.path().join("secret.deb"));
     let input = b.add("input", |d| {
@@ -137,25 +152,37 @@ fn absolute_symlink_in_an_input_to_a_host_file_is_refused() {
         &Builtins::standard(),
         "not in the derivation's input closure",
     );
-    // A link to an absolute host path outside the store's root cannot even name it.
-    let host = b.outside.path().join("host.deb");
-    plain_deb(&host);
-    let input2 = b.add("input2", |d| {
-        symlink(&host, d.join("pkg.deb")).expect("link")
-    });
-    let src = format!("{}/pkg.deb", b.print(&input2));
-    let (d, drv) = b.builtin_drv(
-        "evil-abs-link2",
-        "b8g-unpack-deb",
-        &[("src", src)],
-        &[&input2],
-    );
-    b.expect_refused(&d, &drv, &Builtins::standard(), "No such file");
 }
 
 #[test]
 fn relative_symlink_in_an_input_escaping_the_store_is_refused() {
     let mut b = Bench::new();
+    // Enough `..` to climb out of the store's root to a real host file
+    // (`<root>/b8g/store/<hash>-input2/debs` is five levels below /tmp).
+    let host = b.outside.path().join("host.deb");
+    plain_deb(&host);
+    let up = format!(
+        "../../../../../{}/host.deb",
+        b.outside
+            .path()
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+    );
+    assert_eq!(b.root.path().parent(), b.outside.path().parent());
+    let input2 = b.add("input2", |d| {
+        fs::create_dir(d.join("debs")).expect("mkdir");
+        symlink(&up, d.join("debs/pkg.deb")).expect("link");
+    });
+    let src = format!("{}/debs/pkg.deb", b.print(&input2));
+    let (d, drv) = b.builtin_drv(
+        "evil-rel-link2",
+        "b8g-unpack-deb",
+        &[("src", src)],
+        &[&input2],
+    );
+    b.expect_refused(&d, &drv, &Builtins::standard(), "No such file");
+    // `<root>/tmp/secret.deb` is what /tmp/secret.deb is to a store at /b8g/store.
     plain_deb(&b.root.path().join("tmp/secret.deb"));
     let input = b.add("input", |d| {
         fs::create_dir(d.join("debs")).expect("mkdir");

@@ -40,9 +40,28 @@ fn initrd_attrs(kernel: String, busybox: String, modules: &str) -> Vec<(&'static
 #[test]
 fn initrd_busybox_relative_symlink_out_of_the_store_is_refused() {
     let mut b = Bench::new();
+    let k = kernel(&b);
+    // Enough `..` to climb out of the store's root to a real host file
+    // (`<root>/b8g/store/<hash>-busybox2/bin` is five levels below /tmp).
+    secret(&b.outside.path().join("secret"));
+    let up = format!(
+        "../../../../../{}/secret",
+        b.outside
+            .path()
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+    );
+    assert_eq!(b.root.path().parent(), b.outside.path().parent());
+    let bb2 = b.add("busybox2", |d| {
+        fs::create_dir(d.join("bin")).expect("mkdir");
+        symlink(&up, d.join("bin/busybox")).expect("link");
+    });
+    let attrs = initrd_attrs(b.print(&k), b.print(&bb2), "");
+    let (d, drv) = b.builtin_drv("evil-initrd-rel2", "b8g-initrd", &attrs, &[&k, &bb2]);
+    b.expect_refused(&d, &drv, &builtins(), "No such file");
     // What /tmp/secret is to a store at /b8g/store.
     secret(&b.root.path().join("tmp/secret"));
-    let k = kernel(&b);
     let bb = b.add("busybox", |d| {
         fs::create_dir(d.join("bin")).expect("mkdir");
         symlink("../../../../tmp/secret", d.join("bin/busybox")).expect("link");
@@ -55,8 +74,19 @@ fn initrd_busybox_relative_symlink_out_of_the_store_is_refused() {
 #[test]
 fn initrd_busybox_absolute_symlink_to_a_host_file_is_refused() {
     let mut b = Bench::new();
-    secret(&b.root.path().join("secret"));
     let k = kernel(&b);
+    // A link to a real host file outside the store's root names nothing there.
+    let host = b.outside.path().join("secret");
+    secret(&host);
+    let bb2 = b.add("busybox2", |d| {
+        fs::create_dir(d.join("bin")).expect("mkdir");
+        symlink(&host, d.join("bin/busybox")).expect("link");
+    });
+    let attrs = initrd_attrs(b.print(&k), b.print(&bb2), "");
+    let (d, drv) = b.builtin_drv("evil-initrd-abs2", "b8g-initrd", &attrs, &[&k, &bb2]);
+    b.expect_refused(&d, &drv, &builtins(), "No such file");
+    // What /secret is to a store at /b8g/store: resolved there, out of the closure.
+    secret(&b.root.path().join("secret"));
     let bb = b.add("busybox", |d| {
         fs::create_dir(d.join("bin")).expect("mkdir");
         symlink("/secret", d.join("bin/busybox")).expect("link");
