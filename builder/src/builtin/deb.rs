@@ -117,6 +117,15 @@ fn unpack_tar(data: impl Read, shown: &Path, out: &OutputTree) -> Result<(), Bui
     let mut tar = tar::Archive::new(data);
     for entry in tar.entries().map_err(io("read data of", shown))? {
         let mut entry = entry.map_err(io("read data of", shown))?;
+        let kind = entry.header().entry_type();
+        // Metadata records of the archive format, not files.
+        if kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+        {
+            continue;
+        }
         let raw = entry.path().map_err(io("read data of", shown))?;
         let raw = raw
             .to_str()
@@ -124,7 +133,6 @@ fn unpack_tar(data: impl Read, shown: &Path, out: &OutputTree) -> Result<(), Bui
             .to_string();
         let rel = relative_member(&raw).ok_or_else(|| bad(format!("entry {raw:?} escapes")))?;
         let mode = entry.header().mode().map_err(io("read data of", shown))? & 0o777;
-        let kind = entry.header().entry_type();
         if rel.is_empty() {
             if kind.is_dir() {
                 continue;

@@ -190,6 +190,32 @@ impl StoreInputs {
         }
     }
 
+    /// Where the closure member `logical` (a store path, no sub-path) is,
+    /// without following it when it is itself a symlink: for tools that copy
+    /// a store path as it is (symlinks stay symlinks). The store directory's
+    /// path is canonical, so only the last component could be a link.
+    pub fn member(&self, logical: &str) -> Result<PathBuf, BuiltinError> {
+        let dir = b8g_store::format::store_path::StoreDir::new(&self.store_dir)
+            .map_err(|e| BuiltinError::Other(e.to_string()))?;
+        let path = dir.parse_path(logical).map_err(|e| match e {
+            b8g_store::format::store_path::StorePathError::NotInStore { .. } => {
+                BuiltinError::NotInStore(logical.to_owned())
+            }
+            e => BuiltinError::BadInput {
+                path: logical.to_owned(),
+                why: e.to_string(),
+            },
+        })?;
+        let base = path.to_string();
+        if !self.closure.contains(&base) {
+            return Err(BuiltinError::NotInClosure {
+                path: logical.to_owned(),
+                resolved: logical.to_owned(),
+            });
+        }
+        Ok(self.store_path.join(base))
+    }
+
     /// Where `logical` is on this machine, after [`Self::open`]'s checks. The
     /// path is canonical and inside an immutable valid store path, so tools
     /// that want a path (and walk it without following symlinks) may use it.
@@ -533,6 +559,28 @@ mod tests {
             inputs.open(&dir.path().join("secret").display().to_string()),
             Err(BuiltinError::NotInStore(_))
         ));
+    }
+
+    #[test]
+    fn members_are_not_followed_and_must_be_in_the_closure() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("b8g/store");
+        fs::create_dir_all(&store).unwrap();
+        symlink("/etc", store.join(IN)).unwrap();
+        let inputs = StoreInputs::new(&store, "/b8g/store", [IN.to_string()]).unwrap();
+        let m = inputs.member(&format!("/b8g/store/{IN}")).unwrap();
+        assert!(fs::symlink_metadata(&m).unwrap().file_type().is_symlink());
+        assert!(matches!(
+            inputs.member(&format!("/b8g/store/{OTHER}")),
+            Err(BuiltinError::NotInClosure { .. })
+        ));
+        assert!(inputs.member(&format!("/b8g/store/{IN}/sub")).is_err());
+        assert!(matches!(
+            inputs.member("/etc"),
+            Err(BuiltinError::NotInStore(_))
+        ));
+        // Opened, it leads out of the closure.
+        assert!(inputs.open(&format!("/b8g/store/{IN}/passwd")).is_err());
     }
 
     #[test]

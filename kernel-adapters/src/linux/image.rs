@@ -359,8 +359,9 @@ impl b8g_builder::builtin::BuiltinBuilder for RootImageBuilder {
                 .map_err(|e| other(&e))?
                 .into_iter()
                 .collect();
-        // Each member was resolved (inside the input closure) just above.
-        let resolve = |logical: &str| -> Option<PathBuf> { cx.resolve(logical).ok() };
+        // Store paths as they are (a store path that is a symlink is copied
+        // as one), each a member of the input closure.
+        let resolve = |logical: &str| -> Option<PathBuf> { cx.inputs.member(logical).ok() };
         let work = tempfile::tempdir().map_err(|e| other(&e))?;
         let image = work.path().join("root.img");
         RootImage {

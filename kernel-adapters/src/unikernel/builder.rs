@@ -35,7 +35,8 @@ fn other(e: impl ToString) -> BuiltinError {
     BuiltinError::Other(e.to_string())
 }
 
-/// Where a store path found by scanning is, or `None` when it is not in the
+/// Where a store path found by scanning is (not followed when it is itself a
+/// symlink), or `None` when it is not in the
 /// input closure (a false match, or a path the derivation did not depend on:
 /// a builtin reads only its inputs).
 pub(crate) fn closure_member(
@@ -43,7 +44,7 @@ pub(crate) fn closure_member(
     logical: &str,
 ) -> Result<Option<PathBuf>, BuiltinError> {
     if cx.inputs.in_closure(logical) {
-        cx.resolve(logical).map(Some)
+        cx.inputs.member(logical).map(Some)
     } else {
         Ok(None)
     }
@@ -149,7 +150,8 @@ impl BuiltinBuilder for UnikernelBuilder {
         let closure = closure::closure(store_dir, &all_roots, &|p: &str| closure_member(cx, p))
             .map_err(other)?;
         for p in &closure {
-            img.host_tree(p, &cx.resolve(p)?).map_err(other)?;
+            // As it is: a store path that is a symlink stays one.
+            img.host_tree(p, &cx.inputs.member(p)?).map_err(other)?;
         }
         for e in &layout {
             match e {
