@@ -317,6 +317,31 @@ fn hostile_deb_symlink_then_file_beneath_it_writes_nothing_outside() {
         "write only beneath their output",
     );
     assert_eq!(Snapshot::of(&outside), before);
+    // A symlink entry, then a file of the same name: not written through the link.
+    let victim = outside.join("file").display().to_string();
+    let input = b.add("hostile-deb-over", |d| {
+        deb_with(&d.join("pkg.deb"), |t| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            h.set_mode(0o777);
+            t.append_link(&mut h, "f", &victim).expect("tar link");
+            let mut h = tar::Header::new_gnu();
+            h.set_size(5);
+            h.set_mode(0o644);
+            h.set_cksum();
+            t.append_data(&mut h, "f", &b"pwned"[..]).expect("tar");
+        })
+    });
+    let src = format!("{}/pkg.deb", b.print(&input));
+    let (d, drv) = b.builtin_drv(
+        "evil-deb-over",
+        "b8g-unpack-deb",
+        &[("src", src)],
+        &[&input],
+    );
+    b.expect_refused(&d, &drv, &Builtins::standard(), "File exists");
+    assert_eq!(Snapshot::of(&outside), before);
     // A hard link to a host file is refused too (it must name an earlier entry).
     let input = b.add("hostile-deb-hardlink", |d| {
         deb_with(&d.join("pkg.deb"), |t| {

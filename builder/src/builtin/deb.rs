@@ -177,12 +177,10 @@ fn unpack_tar(data: impl Read, shown: &Path, out: &OutputTree) -> Result<(), Bui
     Ok(())
 }
 
-/// A tar member name (`./usr/bin/x`, `usr/bin/x/`) as a plain relative path,
-/// or `None` when it is absolute or has `..`.
+/// A tar member name (`./usr/bin/x`, `usr/bin/x/`, `/usr/bin/x`) as a plain
+/// path relative to the output, or `None` when it has `..`. A leading `/` is
+/// dropped, as GNU tar and the `tar` crate do.
 fn relative_member(raw: &str) -> Option<String> {
-    if raw.starts_with('/') {
-        return None;
-    }
     let parts: Vec<&str> = raw
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
@@ -248,10 +246,98 @@ mod tests {
     }
 
     #[test]
+    fn member_names_are_made_relative_or_refused() {
+        assert_eq!(relative_member("./usr/bin/x").as_deref(), Some("usr/bin/x"));
+        assert_eq!(relative_member("/etc/x/").as_deref(), Some("etc/x"));
+        assert_eq!(relative_member("./").as_deref(), Some(""));
+        assert_eq!(relative_member("a/../../x"), None);
+        assert_eq!(relative_member(".."), None);
+    }
+
+    #[test]
     fn not_a_deb_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.deb");
         fs::write(&p, b"!<arch>\n").unwrap();
         assert!(unpack(&p, &dir.path().join("out")).is_err());
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A tar member header with `name` and `link` written as raw bytes,
+        /// so hostile names (`..`, absolute) reach the unpacker.
+        fn header(kind: u8, name: &str, link: &str, size: u64) -> tar::Header {
+            let mut h = tar::Header::new_old();
+            let raw = h.as_old_mut();
+            let n = name.len().min(99);
+            raw.name[..n].copy_from_slice(&name.as_bytes()[..n]);
+            let l = link.len().min(99);
+            raw.linkname[..l].copy_from_slice(&link.as_bytes()[..l]);
+            h.set_entry_type(match kind {
+                0 => tar::EntryType::Regular,
+                1 => tar::EntryType::Directory,
+                2 => tar::EntryType::Symlink,
+                _ => tar::EntryType::Link,
+            });
+            h.set_mode(0o755);
+            h.set_size(size);
+            h.set_cksum();
+            h
+        }
+
+        fn name() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![
+                    Just("..".to_string()),
+                    Just(".".to_string()),
+                    Just(String::new()),
+                    "[abl]",
+                ],
+                1..4,
+            )
+            .prop_map(|p| p.join("/"))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(
+                std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64)))]
+
+            /// Whatever the archive holds (symlinks out, `..`, absolute names,
+            /// entries beneath earlier links), nothing appears outside the output.
+            #[test]
+            fn unpacking_stays_beneath_the_output(
+                entries in proptest::collection::vec((0u8..4, name(), name(), any::<bool>()), 0..8),
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let outside = dir.path().join("outside");
+                fs::create_dir(&outside).unwrap();
+                fs::write(outside.join("a"), "original").unwrap();
+                let mut t = tar::Builder::new(Vec::new());
+                for (kind, name, link, abs) in &entries {
+                    let link = if *abs { format!("{}/{link}", outside.display()) } else { link.clone() };
+                    let data: &[u8] = if *kind == 0 { b"pwned" } else { b"" };
+                    let h = header(*kind, name, &link, data.len() as u64);
+                    t.append(&h, data).unwrap();
+                }
+                let data = t.into_inner().unwrap();
+                let deb = dir.path().join("x.deb");
+                let mut b = ar::Builder::new(fs::File::create(&deb).unwrap());
+                b.append(&ar::Header::new(b"data.tar".to_vec(), data.len() as u64), &data[..]).unwrap();
+                drop(b);
+                fs::create_dir(dir.path().join("staging")).unwrap();
+                let out = OutputTree::new(&dir.path().join("staging/out")).unwrap();
+                let _ = unpack_deb(fs::File::open(&deb).unwrap(), &deb, &out);
+                let names: Vec<_> = fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+                prop_assert_eq!(names, vec!["a"]);
+                prop_assert_eq!(fs::read_to_string(outside.join("a")).unwrap(), "original");
+                let mut top: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+                top.sort();
+                prop_assert_eq!(top, vec!["outside", "staging", "x.deb"]);
+                let staged: Vec<_> = fs::read_dir(dir.path().join("staging")).unwrap().map(|e| e.unwrap().file_name()).collect();
+                prop_assert!(staged.iter().all(|n| n == "out"));
+            }
+        }
     }
 }
