@@ -45,6 +45,7 @@ pub use substitute::{SubstituterSettings, Substituters, SubstitutersError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
@@ -54,7 +55,7 @@ use b8g_store::format::hash::HashAlgo;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
 
-use crate::builtin::{BuiltinContext, BuiltinError, Builtins};
+use crate::builtin::{BuiltinContext, BuiltinError, Builtins, StoreInputs};
 use crate::sandbox::{
     remove_tree, BindMount, BuildSpec, CancelToken, FileLog, Sandbox, SandboxConfig, SandboxError,
 };
@@ -910,7 +911,7 @@ impl<'a> DrvJob<'a> {
             use std::io::Write;
             // In-process builders print nothing; the log says who built it.
             let _ = writeln!(file, "built in-process by {}", node.drv.builder);
-            self.build_builtin(node, scratch)?
+            self.build_builtin(node, scratch, &closure)?
         } else {
             if node.drv.system != HOST_SYSTEM {
                 return Err(BuildError::WrongSystem {
@@ -1106,42 +1107,45 @@ impl<'a> DrvJob<'a> {
         &self,
         node: &DrvNode,
         scratch: &Path,
+        closure: &BTreeSet<StorePath>,
     ) -> Result<BTreeMap<String, PathBuf>, BuildError> {
         let staging = scratch.join("store");
-        fs::create_dir_all(&staging).map_err(|source| BuildError::Io {
-            what: "create scratch directory",
-            path: staging.clone(),
-            source,
-        })?;
+        // Only we look inside: outputs take their modes from the builder, and
+        // a world-readable staging tree would show them before they are valid.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&staging)
+            .map_err(|source| BuildError::Io {
+                what: "create scratch directory",
+                path: staging.clone(),
+                source,
+            })?;
         let outputs: BTreeMap<String, PathBuf> = node
             .outputs
             .iter()
             .map(|(n, p)| (n.clone(), staging.join(p.to_string())))
             .collect();
         let store = self.store;
-        // Builtins may name files inside a store path (`<kernel>/lib/modules`).
-        let resolve = |full: &str| -> Result<PathBuf, BuiltinError> {
-            let (p, rest) = store
-                .store_dir()
-                .parse_path_prefix(full)
-                .map_err(|_| BuiltinError::NotInStore(full.to_owned()))?;
-            let real = store.real_path(&p);
-            Ok(match rest.trim_start_matches('/') {
-                "" => real,
-                sub => real.join(sub),
-            })
+        let builtin_err = |source| BuildError::Builtin {
+            drv: store.print_path(&node.path),
+            source,
         };
+        // A builtin reads only its input closure, as a sandboxed builder sees it.
+        let inputs = StoreInputs::new(
+            store.real_store_dir(),
+            store.store_dir().as_str(),
+            closure.iter().map(|p| p.to_string()),
+        )
+        .map_err(builtin_err)?;
         let cx = BuiltinContext {
             env: &node.drv.env,
             outputs: &outputs,
-            resolve: &resolve,
+            inputs: &inputs,
         };
         self.builtins
             .build(&node.drv.builder, &cx)
-            .map_err(|source| BuildError::Builtin {
-                drv: store.print_path(&node.path),
-                source,
-            })?;
+            .map_err(builtin_err)?;
         for (name, p) in &outputs {
             if fs::symlink_metadata(p).is_err() {
                 return Err(BuildError::Sandbox(SandboxError::MissingOutput {

@@ -203,11 +203,8 @@ pub fn write_image(
         .iter()
         .map(|p| store.print_path(p))
         .collect();
-    let resolve = |logical: &str| -> PathBuf {
-        match store.parse_path(logical) {
-            Ok(p) => store.real_path(&p),
-            Err(_) => PathBuf::from(logical),
-        }
+    let resolve = |logical: &str| -> Option<PathBuf> {
+        store.parse_path(logical).ok().map(|p| store.real_path(&p))
     };
     let size_mib = 64 + closure.len() as u64;
     RootImage {

@@ -32,7 +32,7 @@ fn build(format: Format) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let (closure, toplevel) = fake_store(dir.path());
     let base = dir.path().to_path_buf();
-    let resolve = move |p: &str| -> PathBuf { base.join(p.trim_start_matches('/')) };
+    let resolve = move |p: &str| -> Option<PathBuf> { Some(base.join(p.trim_start_matches('/'))) };
     let img = RootImage {
         store_dir: "/b8g/store",
         resolve: &resolve,

@@ -5,11 +5,11 @@
 //! generation's `init`. Needs nix-bin, qemu-system-x86, linux-image-amd64,
 //! busybox-static and erofs-utils (installed by `cargo xtask test`).
 
-use b8g_builder::builtin::{BuiltinBuilder, BuiltinContext, BuiltinError};
-use b8g_kernel_adapters::linux::{qemu::Vm, stage1::InitrdBuilder};
+use b8g_builder::builtin::{BuiltinBuilder, BuiltinContext, StoreInputs};
+use b8g_kernel_adapters::linux::{modules::ModuleIndex, qemu::Vm, stage1::InitrdBuilder};
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -65,14 +65,38 @@ fn stage1_mounts_erofs_root_and_switches_to_the_generation() {
         .unwrap()
         .to_string_lossy()
         .to_string();
-    fs::create_dir_all(d.join("kernel/lib/modules")).unwrap();
-    symlink(&modules_dir, d.join("kernel/lib/modules").join(&version)).unwrap();
-    fs::create_dir_all(d.join("busybox/bin")).unwrap();
-    symlink("/bin/busybox", d.join("busybox/bin/busybox")).unwrap();
+    // Builtins read only their input closure, from a store: the modules stage 1
+    // loads (copied, a symlink to the host's would be refused) and busybox.
+    const KERNEL: &str = "11111111111111111111111111111111-kernel";
+    const BUSYBOX: &str = "22222222222222222222222222222222-busybox";
+    let store = d.join("root/b8g/store");
+    let version_dir = store.join(KERNEL).join("lib/modules").join(&version);
+    let wanted: Vec<&str> = modules.split_whitespace().collect();
+    for m in ModuleIndex::scan(&modules_dir)
+        .unwrap()
+        .load_order(&wanted)
+        .unwrap()
+    {
+        let to = version_dir.join(m.strip_prefix(&modules_dir).unwrap());
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(&m, &to).unwrap();
+    }
+    let _ = fs::copy(
+        modules_dir.join("modules.builtin"),
+        version_dir.join("modules.builtin"),
+    );
+    fs::create_dir_all(store.join(BUSYBOX).join("bin")).unwrap();
+    fs::copy("/bin/busybox", store.join(BUSYBOX).join("bin/busybox")).unwrap();
+    let inputs = StoreInputs::new(
+        &store,
+        "/b8g/store",
+        [KERNEL.to_string(), BUSYBOX.to_string()],
+    )
+    .unwrap();
 
     let env: BTreeMap<String, String> = [
-        ("kernel", d.join("kernel").display().to_string()),
-        ("busybox", d.join("busybox").display().to_string()),
+        ("kernel", format!("/b8g/store/{KERNEL}")),
+        ("busybox", format!("/b8g/store/{BUSYBOX}")),
         ("modules", modules.to_string()),
         ("init", stage1.to_string()),
     ]
@@ -80,11 +104,10 @@ fn stage1_mounts_erofs_root_and_switches_to_the_generation() {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let outputs: BTreeMap<String, PathBuf> = [("out".to_string(), d.join("initrd-out"))].into();
-    let resolve = |p: &str| -> Result<PathBuf, BuiltinError> { Ok(PathBuf::from(p)) };
     let cx = BuiltinContext {
         env: &env,
         outputs: &outputs,
-        resolve: &resolve,
+        inputs: &inputs,
     };
     InitrdBuilder.build(&cx).unwrap();
     let initrd = d.join("initrd-out/initrd");
@@ -95,7 +118,7 @@ fn stage1_mounts_erofs_root_and_switches_to_the_generation() {
         .build(&BuiltinContext {
             env: &env,
             outputs: &outputs2,
-            resolve: &resolve,
+            inputs: &inputs,
         })
         .unwrap();
     assert_eq!(

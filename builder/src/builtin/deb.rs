@@ -4,8 +4,11 @@
 //! `apt-get download` (so no archive host name is written anywhere); it is a
 //! fixed-output derivation, so the realiser checks the bytes against the pinned
 //! sha256 before anything is registered. `builtin:b8g-unpack-deb` extracts the
-//! package's `data.tar.*` (xz, zstd, gzip or plain) into the output.
+//! package's `data.tar.*` (xz, zstd, gzip or plain) into the output, each
+//! entry created through [`OutputTree`] so that no symlink, not even one the
+//! archive made itself, is followed.
 
+use super::fsroot::{checked_relative, OutputTree};
 use super::snapshot::{DebianSnapshot, SNAPSHOT_URL_VAR};
 use super::{io, BuiltinBuilder, BuiltinContext, BuiltinError};
 use std::fs;
@@ -67,14 +70,17 @@ impl BuiltinBuilder for FetchDeb {
             .map_err(io("run apt-get download in", tmp.path()))?;
         if !output.status.success() {
             let archive = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-            return from_snapshot(
+            let deb = tmp.path().join("from-snapshot.deb");
+            from_snapshot(
                 self.snapshot.as_deref(),
                 cx,
                 package,
                 version,
-                out,
+                &deb,
                 &archive,
-            );
+            )?;
+            let file = fs::File::open(&deb).map_err(io("open", &deb))?;
+            return out.write_from("", file, 0o444);
         }
         let deb = fs::read_dir(tmp.path())
             .map_err(io("read directory", tmp.path()))?
@@ -86,20 +92,21 @@ impl BuiltinBuilder for FetchDeb {
                     "apt-get download {package}={version} produced no .deb"
                 ))
             })?;
-        fs::copy(&deb, out).map_err(io("copy downloaded package to", out))?;
-        Ok(())
+        let file = fs::File::open(&deb).map_err(io("open", &deb))?;
+        out.write_from("", file, 0o444)
     }
 }
 
 /// The last source of a pin the archive no longer serves: Debian's snapshot
-/// service, when one is configured. `archive` is apt's complaint, kept for the
-/// message when this fails too.
+/// service, when one is configured; the checked file is left at `dest` (a
+/// private scratch path). `archive` is apt's complaint, kept for the message
+/// when this fails too.
 fn from_snapshot(
     snapshot: Option<&str>,
     cx: &BuiltinContext<'_>,
     package: &str,
     version: &str,
-    out: &Path,
+    dest: &Path,
     archive: &str,
 ) -> Result<(), BuiltinError> {
     let vanished = |why: String| {
@@ -123,7 +130,7 @@ fn from_snapshot(
         .locate(package, version)
         .map_err(|e| vanished(format!("the snapshot service failed: {e}")))?;
     snapshot
-        .download(&file, sha256, out)
+        .download(&file, sha256, dest)
         .map_err(|e| vanished(format!("the snapshot service failed: {e}")))
 }
 
@@ -136,46 +143,129 @@ impl BuiltinBuilder for UnpackDeb {
     }
 
     fn build(&self, cx: &BuiltinContext<'_>) -> Result<(), BuiltinError> {
-        let src = (cx.resolve)(cx.attr("src", "b8g-unpack-deb")?)?;
-        unpack_deb(&src, cx.out()?)
+        let src = cx.open(cx.attr("src", "b8g-unpack-deb")?)?;
+        let shown = src.path().to_path_buf();
+        unpack_deb(src.into_file(), &shown, &cx.out()?)
     }
 }
 
-/// Extracts the `data.tar.*` member of the Debian package at `deb` into `out` (created).
-pub fn unpack_deb(deb: &Path, out: &Path) -> Result<(), BuiltinError> {
-    let file = fs::File::open(deb).map_err(io("open", deb))?;
-    let mut archive = ar::Archive::new(std::io::BufReader::new(file));
+/// Extracts the `data.tar.*` member of the Debian package `deb` (named
+/// `shown` in messages) as the directory `out`.
+pub fn unpack_deb(deb: fs::File, shown: &Path, out: &OutputTree) -> Result<(), BuiltinError> {
+    let mut archive = ar::Archive::new(std::io::BufReader::new(deb));
     while let Some(entry) = archive.next_entry() {
-        let entry = entry.map_err(io("read ar archive", deb))?;
+        let entry = entry.map_err(io("read ar archive", shown))?;
         let name = String::from_utf8_lossy(entry.header().identifier()).to_string();
         let data: Box<dyn Read> = match name.as_str() {
             "data.tar" => Box::new(entry),
             "data.tar.xz" => Box::new(xz2::read::XzDecoder::new(entry)),
             "data.tar.zst" => {
-                Box::new(zstd::stream::read::Decoder::new(entry).map_err(io("decompress", deb))?)
+                Box::new(zstd::stream::read::Decoder::new(entry).map_err(io("decompress", shown))?)
             }
             "data.tar.gz" => Box::new(flate2::read::GzDecoder::new(entry)),
             _ => continue,
         };
-        fs::create_dir(out).map_err(io("create directory", out))?;
-        let mut tar = tar::Archive::new(data);
-        tar.set_preserve_permissions(true);
-        tar.set_preserve_mtime(false);
-        tar.set_unpack_xattrs(false);
-        tar.set_overwrite(false);
-        // `unpack` refuses entries that would land outside `out` (.. or absolute paths).
-        tar.unpack(out).map_err(io("unpack data of", deb))?;
-        return Ok(());
+        out.create_dir("", 0o755)?;
+        return unpack_tar(data, shown, out);
     }
     Err(BuiltinError::Other(format!(
         "{} has no data.tar member: not a Debian package",
-        deb.display()
+        shown.display()
     )))
+}
+
+/// Unpacks a tar stream beneath `out` (which exists): directories, regular
+/// files, symlinks and hard links to earlier entries; anything else (devices,
+/// FIFOs) is refused. Permission bits are kept (without set-id bits).
+fn unpack_tar(data: impl Read, shown: &Path, out: &OutputTree) -> Result<(), BuiltinError> {
+    let bad = |why: String| BuiltinError::Other(format!("{}: {why}", shown.display()));
+    let mut tar = tar::Archive::new(data);
+    for entry in tar.entries().map_err(io("read data of", shown))? {
+        let mut entry = entry.map_err(io("read data of", shown))?;
+        let kind = entry.header().entry_type();
+        // Metadata records of the archive format, not files.
+        if kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+        {
+            continue;
+        }
+        let raw = entry.path().map_err(io("read data of", shown))?;
+        let raw = raw
+            .to_str()
+            .ok_or_else(|| bad(format!("entry {raw:?} is not UTF-8")))?
+            .to_string();
+        let rel = relative_member(&raw).ok_or_else(|| bad(format!("entry {raw:?} escapes")))?;
+        let mode = entry.header().mode().map_err(io("read data of", shown))? & 0o777;
+        if rel.is_empty() {
+            if kind.is_dir() {
+                continue;
+            }
+            return Err(bad(format!("entry {raw:?} is not a directory")));
+        }
+        if let Some((parent, _)) = rel.rsplit_once('/') {
+            out.create_dir_all(parent)?;
+        }
+        if kind.is_dir() {
+            if !out.is_dir(&rel)? {
+                out.create_dir(&rel, 0o755)?;
+            }
+        } else if kind.is_file() {
+            out.write_from(&rel, &mut entry, mode)?;
+        } else if kind.is_symlink() {
+            let target = entry
+                .link_name()
+                .map_err(io("read data of", shown))?
+                .ok_or_else(|| bad(format!("symlink {raw:?} has no target")))?;
+            let target = target
+                .to_str()
+                .ok_or_else(|| bad(format!("symlink {raw:?} has a target that is not UTF-8")))?
+                .to_string();
+            out.symlink(&rel, &target)?;
+        } else if kind.is_hard_link() {
+            let target = entry
+                .link_name()
+                .map_err(io("read data of", shown))?
+                .ok_or_else(|| bad(format!("hard link {raw:?} has no target")))?;
+            let target = target
+                .to_str()
+                .and_then(relative_member)
+                .ok_or_else(|| bad(format!("hard link {raw:?} escapes")))?;
+            out.hard_link(&target, &rel)?;
+        } else {
+            return Err(bad(format!(
+                "entry {raw:?} is of an unsupported type {kind:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A tar member name (`./usr/bin/x`, `usr/bin/x/`, `/usr/bin/x`) as a plain
+/// path relative to the output, or `None` when it has `..`. A leading `/` is
+/// dropped, as GNU tar and the `tar` crate do.
+fn relative_member(raw: &str) -> Option<String> {
+    let parts: Vec<&str> = raw
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let rel = parts.join("/");
+    checked_relative(&rel).ok()?;
+    Some(rel)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unpack(deb: &Path, out: &Path) -> Result<(), BuiltinError> {
+        unpack_deb(
+            fs::File::open(deb).unwrap(),
+            deb,
+            &OutputTree::new(out).unwrap(),
+        )
+    }
 
     /// Builds a tiny .deb in memory: ar with debian-binary and an xz data tarball.
     fn fake_deb(dir: &Path) -> std::path::PathBuf {
@@ -211,7 +301,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let deb = fake_deb(dir.path());
         let out = dir.path().join("out");
-        unpack_deb(&deb, &out).unwrap();
+        unpack(&deb, &out).unwrap();
         let tool = out.join("bin/tool");
         assert_eq!(fs::read(&tool).unwrap(), b"#!sh\n");
         assert_eq!(
@@ -221,10 +311,98 @@ mod tests {
     }
 
     #[test]
+    fn member_names_are_made_relative_or_refused() {
+        assert_eq!(relative_member("./usr/bin/x").as_deref(), Some("usr/bin/x"));
+        assert_eq!(relative_member("/etc/x/").as_deref(), Some("etc/x"));
+        assert_eq!(relative_member("./").as_deref(), Some(""));
+        assert_eq!(relative_member("a/../../x"), None);
+        assert_eq!(relative_member(".."), None);
+    }
+
+    #[test]
     fn not_a_deb_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.deb");
         fs::write(&p, b"!<arch>\n").unwrap();
-        assert!(unpack_deb(&p, &dir.path().join("out")).is_err());
+        assert!(unpack(&p, &dir.path().join("out")).is_err());
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A tar member header with `name` and `link` written as raw bytes,
+        /// so hostile names (`..`, absolute) reach the unpacker.
+        fn header(kind: u8, name: &str, link: &str, size: u64) -> tar::Header {
+            let mut h = tar::Header::new_old();
+            let raw = h.as_old_mut();
+            let n = name.len().min(99);
+            raw.name[..n].copy_from_slice(&name.as_bytes()[..n]);
+            let l = link.len().min(99);
+            raw.linkname[..l].copy_from_slice(&link.as_bytes()[..l]);
+            h.set_entry_type(match kind {
+                0 => tar::EntryType::Regular,
+                1 => tar::EntryType::Directory,
+                2 => tar::EntryType::Symlink,
+                _ => tar::EntryType::Link,
+            });
+            h.set_mode(0o755);
+            h.set_size(size);
+            h.set_cksum();
+            h
+        }
+
+        fn name() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![
+                    Just("..".to_string()),
+                    Just(".".to_string()),
+                    Just(String::new()),
+                    "[abl]",
+                ],
+                1..4,
+            )
+            .prop_map(|p| p.join("/"))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(
+                std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64)))]
+
+            /// Whatever the archive holds (symlinks out, `..`, absolute names,
+            /// entries beneath earlier links), nothing appears outside the output.
+            #[test]
+            fn unpacking_stays_beneath_the_output(
+                entries in proptest::collection::vec((0u8..4, name(), name(), any::<bool>()), 0..8),
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let outside = dir.path().join("outside");
+                fs::create_dir(&outside).unwrap();
+                fs::write(outside.join("a"), "original").unwrap();
+                let mut t = tar::Builder::new(Vec::new());
+                for (kind, name, link, abs) in &entries {
+                    let link = if *abs { format!("{}/{link}", outside.display()) } else { link.clone() };
+                    let data: &[u8] = if *kind == 0 { b"pwned" } else { b"" };
+                    let h = header(*kind, name, &link, data.len() as u64);
+                    t.append(&h, data).unwrap();
+                }
+                let data = t.into_inner().unwrap();
+                let deb = dir.path().join("x.deb");
+                let mut b = ar::Builder::new(fs::File::create(&deb).unwrap());
+                b.append(&ar::Header::new(b"data.tar".to_vec(), data.len() as u64), &data[..]).unwrap();
+                drop(b);
+                fs::create_dir(dir.path().join("staging")).unwrap();
+                let out = OutputTree::new(&dir.path().join("staging/out")).unwrap();
+                let _ = unpack_deb(fs::File::open(&deb).unwrap(), &deb, &out);
+                let names: Vec<_> = fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+                prop_assert_eq!(names, vec!["a"]);
+                prop_assert_eq!(fs::read_to_string(outside.join("a")).unwrap(), "original");
+                let mut top: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+                top.sort();
+                prop_assert_eq!(top, vec!["outside", "staging", "x.deb"]);
+                let staged: Vec<_> = fs::read_dir(dir.path().join("staging")).unwrap().map(|e| e.unwrap().file_name()).collect();
+                prop_assert!(staged.iter().all(|n| n == "out"));
+            }
+        }
     }
 }

@@ -247,7 +247,8 @@ impl BuiltinBuilder for FetchDebSource {
                 "source package {package}={version} has no file {file}; it has {names:?}"
             )));
         }
-        fs::copy(&got, out).map_err(io("copy downloaded source to", out))?;
+        let file = fs::File::open(&got).map_err(io("open", &got))?;
+        out.write_from("", file, 0o444)?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 
 mod deb;
 pub mod deb_source;
+pub mod fsroot;
 pub mod pin_sources;
 pub mod pins;
 pub mod snapshot;
@@ -14,6 +15,7 @@ mod tree;
 
 pub use deb::{unpack_deb, FetchDeb, UnpackDeb};
 pub use deb_source::{FetchDebSource, SourceApt};
+pub use fsroot::{InputFile, OutputTree, StoreInputs};
 pub use tree::{build_tree, TreeBuilder};
 
 use std::collections::BTreeMap;
@@ -42,6 +44,12 @@ pub enum BuiltinError {
     },
     #[error("{0} is not a path inside the store")]
     NotInStore(String),
+    #[error("{path} leads to {resolved}, which is not in the derivation's input closure: builtin builders read only their inputs")]
+    NotInClosure { path: String, resolved: String },
+    #[error("{path}: {why}: builtin builders write only beneath their output and never follow a symlink there")]
+    NotBeneath { path: PathBuf, why: &'static str },
+    #[error("bad input path {path}: {why}")]
+    BadInput { path: String, why: String },
     #[error("{0}")]
     Other(String),
 }
@@ -62,10 +70,10 @@ pub struct BuiltinContext<'a> {
     /// The derivation's environment (its attributes).
     pub env: &'a BTreeMap<String, String>,
     /// Where each output must be created (physical paths), by output name.
+    /// Builtins write them only through [`BuiltinContext::output`].
     pub outputs: &'a BTreeMap<String, PathBuf>,
-    /// Maps a logical store path (as written in the derivation) to where its
-    /// bytes are on this machine (they differ for stores under another root).
-    pub resolve: &'a dyn Fn(&str) -> Result<PathBuf, BuiltinError>,
+    /// The only files a builtin may read: its derivation's input closure.
+    pub inputs: &'a StoreInputs,
 }
 
 impl BuiltinContext<'_> {
@@ -76,11 +84,29 @@ impl BuiltinContext<'_> {
             .ok_or(BuiltinError::MissingAttr(name, builder))
     }
 
-    pub fn out(&self) -> Result<&Path, BuiltinError> {
-        self.outputs
-            .get("out")
-            .map(PathBuf::as_path)
-            .ok_or(BuiltinError::MissingAttr("out", "output"))
+    /// Write access beneath the output `out` (which does not exist yet).
+    pub fn out(&self) -> Result<OutputTree, BuiltinError> {
+        self.output("out")
+    }
+
+    /// Write access beneath the output `name` (which does not exist yet).
+    pub fn output(&self, name: &str) -> Result<OutputTree, BuiltinError> {
+        let path = self
+            .outputs
+            .get(name)
+            .ok_or(BuiltinError::MissingAttr("out", "output"))?;
+        OutputTree::new(path)
+    }
+
+    /// Opens a logical store path of the input closure for reading.
+    pub fn open(&self, logical: &str) -> Result<InputFile, BuiltinError> {
+        self.inputs.open(logical)
+    }
+
+    /// Where a logical store path of the input closure is, symlinks resolved
+    /// inside the store and checked (see [`StoreInputs::open`]).
+    pub fn resolve(&self, logical: &str) -> Result<PathBuf, BuiltinError> {
+        self.inputs.resolve(logical)
     }
 }
 

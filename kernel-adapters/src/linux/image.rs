@@ -65,8 +65,9 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Ima
 pub struct RootImage<'a> {
     /// Logical store directory, e.g. `/b8g/store`.
     pub store_dir: &'a str,
-    /// Maps a logical store path to where its bytes are on this machine.
-    pub resolve: &'a dyn Fn(&str) -> PathBuf,
+    /// Maps a logical store path to where its bytes are on this machine
+    /// (`None`: not a path this image may hold).
+    pub resolve: &'a dyn Fn(&str) -> Option<PathBuf>,
     /// Every store path of the closure (logical).
     pub closure: &'a [String],
     /// The generation the profile points at (logical).
@@ -88,7 +89,9 @@ impl RootImage<'_> {
                 .strip_prefix(self.store_dir)
                 .and_then(|r| r.strip_prefix('/'))
                 .ok_or_else(|| ImageError::NotInStore(path.clone(), self.store_dir.to_string()))?;
-            copy_tree(&(self.resolve)(path), &store.join(base))?;
+            let physical = (self.resolve)(path)
+                .ok_or_else(|| ImageError::NotInStore(path.clone(), self.store_dir.to_string()))?;
+            copy_tree(&physical, &store.join(base))?;
         }
         for d in [
             "dev", "proc", "sys", "run", "tmp", "etc", "var", "root", "home", "mnt", "bin",
@@ -346,25 +349,21 @@ impl b8g_builder::builtin::BuiltinBuilder for RootImageBuilder {
             .attr("format", "b8g-root-image")?
             .parse()
             .map_err(|e: String| BuiltinError::Other(e))?;
-        let store_dir = Path::new(toplevel)
-            .parent()
-            .and_then(|p| p.to_str())
-            .ok_or_else(|| BuiltinError::NotInStore(toplevel.to_string()))?;
+        let store_dir = cx.inputs.store_dir();
+        // The generation itself must be an input (the scan below silently
+        // leaves out what is not).
+        cx.open(toplevel)?;
+        let member = |p: &str| crate::unikernel::builder::closure_member(cx, p);
         let closure: Vec<String> =
-            crate::unikernel::closure::closure(store_dir, &[toplevel], cx.resolve)
+            crate::unikernel::closure::closure(store_dir, &[toplevel], &member)
                 .map_err(|e| other(&e))?
                 .into_iter()
                 .collect();
-        let resolve = |logical: &str| -> PathBuf {
-            (cx.resolve)(logical).unwrap_or_else(|_| PathBuf::from(logical))
-        };
-        let out = cx.out()?;
-        fs::create_dir(out).map_err(|source| BuiltinError::Io {
-            op: "create directory",
-            path: out.into(),
-            source,
-        })?;
+        // Store paths as they are (a store path that is a symlink is copied
+        // as one), each a member of the input closure.
+        let resolve = |logical: &str| -> Option<PathBuf> { cx.inputs.member(logical).ok() };
         let work = tempfile::tempdir().map_err(|e| other(&e))?;
+        let image = work.path().join("root.img");
         RootImage {
             store_dir,
             resolve: &resolve,
@@ -374,8 +373,16 @@ impl b8g_builder::builtin::BuiltinBuilder for RootImageBuilder {
             // As b8g-build --image sizes it, so both give the same bytes.
             ext4_size_mib: 64 + closure.len() as u64,
         }
-        .write(work.path(), &out.join("root.img"))
-        .map_err(|e| other(&e))
+        .write(work.path(), &image)
+        .map_err(|e| other(&e))?;
+        let out = cx.out()?;
+        out.create_dir("", 0o755)?;
+        let file = fs::File::open(&image).map_err(|source| BuiltinError::Io {
+            op: "open",
+            path: image.clone(),
+            source,
+        })?;
+        out.write_from("root.img", file, 0o444)
     }
 }
 

@@ -61,6 +61,10 @@ impl ModuleIndex {
                 })?;
                 if ft.is_dir() {
                     stack.push(p);
+                } else if !ft.is_file() {
+                    // A symlinked module could lead anywhere on the host; a
+                    // kernel package holds its modules as regular files.
+                    continue;
                 } else if let Some(stem) = p
                     .file_name()
                     .and_then(|n| n.to_str())
@@ -71,7 +75,11 @@ impl ModuleIndex {
             }
         }
         // modules.builtin lists modules compiled into the kernel: nothing to load.
-        let builtin = fs::read_to_string(dir.join("modules.builtin"))
+        let list = dir.join("modules.builtin");
+        let regular = fs::symlink_metadata(&list).is_ok_and(|m| m.is_file());
+        let builtin = regular
+            .then(|| fs::read_to_string(&list).ok())
+            .flatten()
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.rsplit('/').next()?.strip_suffix(".ko").map(normalize))

@@ -8,8 +8,8 @@
 use super::initramfs::Initramfs;
 use super::modules::ModuleIndex;
 use b8g_builder::builtin::{BuiltinBuilder, BuiltinContext, BuiltinError};
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 
 /// Applets stage 1 uses, linked to busybox in `/bin`.
 const APPLETS: &[&str] = &[
@@ -46,8 +46,7 @@ impl BuiltinBuilder for InitrdBuilder {
             .attr("modules", "b8g-initrd")?
             .split_whitespace()
             .collect();
-        let modules_dir = follow(cx, &format!("{kernel}/lib/modules"))?;
-        let version_dir = single_subdir(&modules_dir)?;
+        let version_dir = single_subdir(cx, &format!("{kernel}/lib/modules"))?;
         let index =
             ModuleIndex::scan(&version_dir).map_err(|e| BuiltinError::Other(e.to_string()))?;
         let order = index
@@ -58,7 +57,7 @@ impl BuiltinBuilder for InitrdBuilder {
         let err = |e: super::initramfs::InitramfsError| BuiltinError::Other(e.to_string());
         img.host_file(
             "bin/busybox",
-            &follow(cx, &format!("{busybox}/bin/busybox"))?,
+            &cx.resolve(&format!("{busybox}/bin/busybox"))?,
         )
         .map_err(err)?;
         for a in APPLETS {
@@ -84,17 +83,26 @@ impl BuiltinBuilder for InitrdBuilder {
         img.file("etc/b8g-modules", 0o644, list).map_err(err)?;
 
         let out = cx.out()?;
-        fs::create_dir(out).map_err(|source| BuiltinError::Io {
-            op: "create directory",
-            path: out.into(),
-            source,
-        })?;
-        img.write_to_path(&out.join("initrd")).map_err(err)
+        out.create_dir("", 0o755)?;
+        write_initrd(&img, &out, "initrd")
     }
 }
 
-fn follow(cx: &BuiltinContext<'_>, logical: &str) -> Result<PathBuf, BuiltinError> {
-    super::system::follow(cx.resolve, logical)
+/// Writes `img` as the new file `rel` of `out`.
+pub(crate) fn write_initrd(
+    img: &Initramfs,
+    out: &b8g_builder::builtin::OutputTree,
+    rel: &str,
+) -> Result<(), BuiltinError> {
+    let file = out.create_file(rel, 0o444)?;
+    let mut w = img
+        .write(std::io::BufWriter::new(file))
+        .map_err(|e| BuiltinError::Other(e.to_string()))?;
+    w.flush().map_err(|source| BuiltinError::Io {
+        op: "write",
+        path: out.path().join(rel),
+        source,
+    })
 }
 
 impl From<super::system::SystemError> for BuiltinError {
@@ -103,23 +111,27 @@ impl From<super::system::SystemError> for BuiltinError {
     }
 }
 
-pub(crate) fn single_subdir(dir: &Path) -> Result<PathBuf, BuiltinError> {
-    let io = |source| BuiltinError::Io {
-        op: "read directory",
-        path: dir.into(),
-        source,
-    };
-    let mut subs: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    subs.sort();
+/// The one directory inside `logical` (a directory of the input closure),
+/// resolved through `cx` so that it too lies in the input closure.
+pub(crate) fn single_subdir(
+    cx: &BuiltinContext<'_>,
+    logical: &str,
+) -> Result<PathBuf, BuiltinError> {
+    let dir = cx.open(logical)?;
+    let mut subs = Vec::new();
+    for name in dir.read_dir_names()? {
+        let child = format!("{}/{}", dir.logical(), name.to_string_lossy());
+        // What does not open inside the closure is not a kernel version.
+        if let Ok(f) = cx.open(&child) {
+            if f.is_dir() {
+                subs.push(f.path().to_path_buf());
+            }
+        }
+    }
     match subs.len() {
         1 => Ok(subs.remove(0)),
         n => Err(BuiltinError::Other(format!(
-            "{} holds {n} kernel versions, expected one",
-            dir.display()
+            "{logical} holds {n} kernel versions, expected one"
         ))),
     }
 }

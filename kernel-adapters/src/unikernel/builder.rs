@@ -21,8 +21,7 @@ use crate::linux::initramfs::Initramfs;
 use crate::linux::modules::ModuleIndex;
 use crate::linux::stage1::single_subdir;
 use b8g_builder::builtin::{BuiltinBuilder, BuiltinContext, BuiltinError};
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Where the shim reads its configuration (must match `b8g_unikernel_shim::config::PATH`).
 pub const CONFIG_PATH: &str = "etc/b8g-unikernel.conf";
@@ -36,8 +35,19 @@ fn other(e: impl ToString) -> BuiltinError {
     BuiltinError::Other(e.to_string())
 }
 
-fn follow(cx: &BuiltinContext<'_>, logical: &str) -> Result<PathBuf, BuiltinError> {
-    crate::linux::system::follow(cx.resolve, logical)
+/// Where a store path found by scanning is (not followed when it is itself a
+/// symlink), or `None` when it is not in the
+/// input closure (a false match, or a path the derivation did not depend on:
+/// a builtin reads only its inputs).
+pub(crate) fn closure_member(
+    cx: &BuiltinContext<'_>,
+    logical: &str,
+) -> Result<Option<PathBuf>, BuiltinError> {
+    if cx.inputs.in_closure(logical) {
+        cx.inputs.member(logical).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// One extra entry of the `layout` attribute.
@@ -57,7 +67,8 @@ pub enum LayoutEntry {
 /// Parses the `layout` attribute.
 pub fn parse_layout(text: &str) -> Result<Vec<LayoutEntry>, String> {
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
+    // Split on \n only: `lines()` would also drop a `\r` that ends a value.
+    for (n, line) in text.split('\n').enumerate() {
         if line.is_empty() {
             continue;
         }
@@ -96,7 +107,7 @@ impl BuiltinBuilder for UnikernelBuilder {
         super::manifest::Manifest::parse(manifest).map_err(other)?;
 
         let mut img = Initramfs::new();
-        img.host_file("init", &follow(cx, shim)?).map_err(other)?;
+        img.host_file("init", &cx.resolve(shim)?).map_err(other)?;
         // The kernel opens /dev/console for PID 1 before anything is mounted.
         img.char_dev("dev/console", 0o600, 5, 1).map_err(other)?;
         img.char_dev("dev/null", 0o666, 1, 3).map_err(other)?;
@@ -107,8 +118,7 @@ impl BuiltinBuilder for UnikernelBuilder {
 
         // Kernel modules, each after its dependencies.
         if !wanted.is_empty() {
-            let dir = follow(cx, &format!("{kernel}/lib/modules"))?;
-            let version_dir = single_subdir(&dir)?;
+            let version_dir = single_subdir(cx, &format!("{kernel}/lib/modules"))?;
             let index = ModuleIndex::scan(&version_dir).map_err(other)?;
             if !config.is_empty() && !config.ends_with('\n') {
                 config.push('\n');
@@ -131,12 +141,17 @@ impl BuiltinBuilder for UnikernelBuilder {
         let mut named = std::collections::BTreeSet::new();
         closure::scan(store_dir, config.as_bytes(), &mut named);
         closure::scan(store_dir, cx.attr("layout", NAME)?.as_bytes(), &mut named);
+        // Named roots must be inputs; what the scan finds is left out when it is not.
+        for r in &roots {
+            cx.open(r)?;
+        }
         let mut all_roots: Vec<&str> = roots.clone();
         all_roots.extend(named.iter().map(String::as_str));
-        let closure =
-            closure::closure(store_dir, &all_roots, &|p: &str| (cx.resolve)(p)).map_err(other)?;
+        let closure = closure::closure(store_dir, &all_roots, &|p: &str| closure_member(cx, p))
+            .map_err(other)?;
         for p in &closure {
-            img.host_tree(p, &(cx.resolve)(p)?).map_err(other)?;
+            // As it is: a store path that is a symlink stays one.
+            img.host_tree(p, &cx.inputs.member(p)?).map_err(other)?;
         }
         for e in &layout {
             match e {
@@ -149,27 +164,21 @@ impl BuiltinBuilder for UnikernelBuilder {
                         .map_err(other)?;
                 }
                 LayoutEntry::Copy { dest, source } => {
-                    let physical = (cx.resolve)(source)?;
-                    if physical.is_dir() {
-                        img.host_tree(dest, &physical).map_err(other)?;
+                    let input = cx.open(source)?;
+                    if input.is_dir() {
+                        img.host_tree(dest, input.path()).map_err(other)?;
                     } else {
-                        img.host_file(dest, &follow(cx, source)?).map_err(other)?;
+                        img.host_file(dest, input.path()).map_err(other)?;
                     }
                 }
             }
         }
 
         let out = cx.out()?;
-        let io = |op, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| BuiltinError::Io { op, path, source }
-        };
-        fs::create_dir(out).map_err(io("create directory", out))?;
-        let vmlinuz = follow(cx, &format!("{kernel}/vmlinuz"))?;
-        fs::copy(&vmlinuz, out.join("kernel")).map_err(io("copy", &vmlinuz))?;
-        img.write_to_path(&out.join("initrd")).map_err(other)?;
-        fs::write(out.join("manifest"), manifest).map_err(io("write", out))?;
-        Ok(())
+        out.create_dir("", 0o755)?;
+        out.copy_from(cx.open(&format!("{kernel}/vmlinuz"))?, "kernel", 0o444)?;
+        crate::linux::stage1::write_initrd(&img, &out, "initrd")?;
+        out.write_file("manifest", manifest.as_bytes(), 0o444)
     }
 }
 

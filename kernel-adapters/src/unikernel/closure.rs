@@ -70,12 +70,13 @@ pub fn scan(store_dir: &str, bytes: &[u8], found: &mut BTreeSet<String>) {
 }
 
 /// The closure of `roots` (store paths or paths inside them), as logical store paths.
-/// `resolve` maps a logical path to where it is on this machine; a candidate that
-/// does not exist there (a false match) is skipped.
+/// `resolve` maps a logical path to where it is on this machine, or `None` when
+/// it must be left out (a builtin may read only its input closure); a candidate
+/// that does not exist there (a false match) is skipped.
 pub fn closure<E: std::fmt::Display>(
     store_dir: &str,
     roots: &[&str],
-    resolve: &dyn Fn(&str) -> Result<PathBuf, E>,
+    resolve: &dyn Fn(&str) -> Result<Option<PathBuf>, E>,
 ) -> Result<BTreeSet<String>, ClosureError> {
     let mut done = BTreeSet::new();
     let mut queue = VecDeque::new();
@@ -90,6 +91,7 @@ pub fn closure<E: std::fmt::Display>(
             path: p.clone(),
             why: e.to_string(),
         })?;
+        let Some(physical) = physical else { continue };
         if fs::symlink_metadata(&physical).is_err() {
             continue;
         }
@@ -151,7 +153,7 @@ mod tests {
     fn closure_follows_files_and_links() {
         let dir = tempfile::tempdir().unwrap();
         let base = dir.path().to_path_buf();
-        let resolve = move |p: &str| Ok::<_, String>(base.join(p.trim_start_matches('/')));
+        let resolve = move |p: &str| Ok::<_, String>(Some(base.join(p.trim_start_matches('/'))));
         let real = |p: &str| dir.path().join(p.trim_start_matches('/'));
         fs::create_dir_all(real(A).join("bin")).unwrap();
         fs::create_dir_all(real(B).join("lib")).unwrap();

@@ -41,6 +41,8 @@ pub enum StorePathError {
     NotInStore { path: String, store_dir: String },
     #[error("path {0:?} is a sub-path of a store path, not a store path")]
     SubPath(String),
+    #[error("path {0:?} has a '.' or '..' component after the store path: refused, it could name a file outside that store path")]
+    DotComponent(String),
     #[error("store directory {0:?} must be an absolute path without a trailing '/', '//', '.' or '..' components")]
     BadStoreDir(String),
     #[error("fixed-output path {name:?} of this kind cannot have references")]
@@ -254,6 +256,8 @@ impl StoreDir {
 
     /// Parses a path inside the store: the store path and the rest after it
     /// (empty, or starting with `/`). A trailing `/` is treated as no sub-path.
+    /// A `.` or `..` component in the rest is an error: the rest must name
+    /// something inside the store path, and `..` would climb out of it.
     pub fn parse_path_prefix<'a>(
         &self,
         full: &'a str,
@@ -271,6 +275,9 @@ impl StoreDir {
             None => (base, ""),
         };
         let rest = if rest == "/" { "" } else { rest };
+        if rest.split('/').any(|c| c == "." || c == "..") {
+            return Err(StorePathError::DotComponent(full.to_owned()));
+        }
         Ok((StorePath::from_base_name(base)?, rest))
     }
 
@@ -400,6 +407,49 @@ mod tests {
         let sub = format!("{s}/bin/konsole");
         let (p2, rest) = nix().parse_path_prefix(&sub).unwrap();
         assert_eq!((p2, rest), (p, "/bin/konsole"));
+    }
+
+    #[test]
+    fn sub_paths_with_dot_components_are_refused() {
+        let s = "/nix/store/7h7qgvs4kgzsn8a6rb273saxyqh4jxlz-konsole-18.12.3";
+        for rest in [
+            "/..",
+            "/../../etc/shadow",
+            "/bin/../..",
+            "/.",
+            "/./bin",
+            "/bin/.",
+        ] {
+            let full = format!("{s}{rest}");
+            assert!(
+                matches!(
+                    nix().parse_path_prefix(&full),
+                    Err(StorePathError::DotComponent(_))
+                ),
+                "{full} was accepted"
+            );
+        }
+        // Names that merely start with dots are fine.
+        assert!(nix().parse_path_prefix(&format!("{s}/..a/.b")).is_ok());
+    }
+
+    proptest::proptest! {
+        /// What parse_path_prefix accepts as a sub-path never has a `.` or
+        /// `..` component, so it cannot name anything outside its store path.
+        #[test]
+        fn accepted_sub_paths_have_no_dot_components(
+            parts in proptest::collection::vec("(\\.|\\.\\.|a|\\.a|)", 0..6),
+        ) {
+            let full = format!(
+                "/nix/store/7h7qgvs4kgzsn8a6rb273saxyqh4jxlz-konsole/{}",
+                parts.join("/")
+            );
+            if let Ok((_, rest)) = nix().parse_path_prefix(&full) {
+                proptest::prop_assert!(rest.split('/').all(|c| c != "." && c != ".."), "{}", full);
+            } else {
+                proptest::prop_assert!(parts.iter().any(|c| c == "." || c == ".."), "{}", full);
+            }
+        }
     }
 
     #[test]
