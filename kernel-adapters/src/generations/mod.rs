@@ -17,6 +17,7 @@
 
 pub mod diff;
 pub mod entries;
+pub mod manifest;
 pub mod profile;
 pub mod snapshot;
 
