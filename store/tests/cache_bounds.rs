@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use b8g_store::cache::file::FileCache;
 use b8g_store::cache::http::HttpCache;
+use b8g_store::cache::server::{self, ServeOptions};
 use b8g_store::cache::{substitute, BinaryCache, CacheError, METADATA_LIMIT};
 use b8g_store::format::hash::{HashAlgo, HashSink};
 use b8g_store::format::narinfo::{Compression, NarInfo};
@@ -215,6 +216,59 @@ fn zstd_bomb_over_http_stops_at_nar_size() {
     let url = static_server(dir.path().to_owned());
     let cache: Arc<dyn BinaryCache> = Arc::new(HttpCache::new(&url, None));
     pull_bomb_refused(cache, &path);
+}
+
+#[test]
+fn zstd_bomb_pushed_to_the_server_stops_at_nar_size() {
+    let src = TempDir::new().expect("tempdir");
+    let path = bomb_cache(src.path());
+    let served_dir = TempDir::new().expect("tempdir");
+    let root = served_dir.path().join("root");
+    let served = Arc::new(open_store(&root));
+    let mut opts = ServeOptions::loopback(0);
+    opts.push_token = Some("s3cret".into());
+    let server = server::start(served.clone(), opts).expect("start server");
+    let pusher = HttpCache::new(&server.url(), Some("s3cret".into()));
+    let bomb = fs::read(src.path().join("nar/bomb.nar.zst")).expect("read");
+    pusher
+        .put(
+            "nar/bomb.nar.zst",
+            &mut io::Cursor::new(&bomb),
+            bomb.len() as u64,
+            "application/x-nix-nar",
+        )
+        .expect("a small NAR file is accepted for staging");
+    let narinfo = fs::read(src.path().join(format!("{}.narinfo", path.hash_part()))).expect("read");
+    let before = bytes_under(&root);
+    let (result, most) = watching_disk(&root, || {
+        pusher.put(
+            &format!("{}.narinfo", path.hash_part()),
+            &mut io::Cursor::new(&narinfo),
+            narinfo.len() as u64,
+            "text/x-nix-narinfo",
+        )
+    });
+    match result {
+        Err(CacheError::Status { status: 400, .. }) => {}
+        other => panic!("expected the server to refuse the import, got {other:?}"),
+    }
+    assert!(
+        most <= before + CLAIMED_NAR_SIZE + (1 << 20),
+        "at most about NarSize written: saw {most} bytes (store held {before} before)"
+    );
+    assert!(
+        !served.is_valid(&path).expect("query"),
+        "nothing registered"
+    );
+    assert!(served.valid_paths().expect("list").is_empty());
+    assert_eq!(
+        fs::read_dir(served.state_dir().join("cache-uploads"))
+            .expect("list")
+            .count(),
+        0,
+        "the staged NAR is gone"
+    );
+    server.stop().expect("stop");
 }
 
 #[test]

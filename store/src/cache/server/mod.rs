@@ -19,6 +19,11 @@
 //! 64 KiB chunks in flight); further NAR requests wait for a slot. A client
 //! that goes away closes its channel, which stops its producer at the next
 //! chunk.
+//!
+//! Limits ([`ServeLimits`]): connections are capped and must send their
+//! request head in time ([`listen`]); an upload may not exceed a size nor
+//! stall, a narinfo may not exceed [`METADATA_LIMIT`]; staged NARs whose
+//! narinfo never came are removed after an expiry ([`sweep`]).
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -28,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -40,12 +45,15 @@ use tokio::sync::{mpsc, oneshot};
 use super::compress::{self, Encoder};
 use super::http::{EXISTS_ENDPOINT, LIST_ENDPOINT};
 use super::push::make_narinfo;
-use super::CACHE_INFO_FILE;
+use super::{CACHE_INFO_FILE, METADATA_LIMIT};
 use crate::format::narinfo::{CacheInfo, Compression, NarInfo};
 use crate::format::signing::SecretKey;
 use crate::format::store_path::StorePath;
 use crate::local::{LocalStore, NarExpectation};
 use crate::nar_fs;
+
+mod listen;
+mod sweep;
 
 /// How to serve.
 pub struct ServeOptions {
@@ -62,6 +70,39 @@ pub struct ServeOptions {
     pub zstd_level: i32,
     /// `Priority` in `nix-cache-info`.
     pub priority: u32,
+    /// What clients may cost the server.
+    pub limits: ServeLimits,
+}
+
+/// What one client may cost the server. The defaults suit a cache on a
+/// network; tests shorten the times.
+#[derive(Debug, Clone)]
+pub struct ServeLimits {
+    /// A connection must send a complete request head within this time
+    /// after it opens or after its previous response; else it is closed.
+    pub header_timeout: Duration,
+    /// Connections served at once; more wait in the listen queue.
+    pub max_connections: usize,
+    /// The largest NAR file a push may upload.
+    pub max_upload: u64,
+    /// An upload that sends nothing for this long is dropped.
+    pub upload_idle_timeout: Duration,
+    /// A staged NAR whose narinfo has not come after this long is removed.
+    pub staged_expiry: Duration,
+}
+
+impl Default for ServeLimits {
+    fn default() -> ServeLimits {
+        ServeLimits {
+            header_timeout: Duration::from_secs(30),
+            // Well under the usual 1024 descriptors, which the store needs too.
+            max_connections: 512,
+            // Larger than the compressed NAR of any package we know of.
+            max_upload: 16 << 30,
+            upload_idle_timeout: Duration::from_secs(60),
+            staged_expiry: Duration::from_secs(3600),
+        }
+    }
 }
 
 impl ServeOptions {
@@ -73,6 +114,7 @@ impl ServeOptions {
             compression: Compression::Zstd,
             zstd_level: compress::ZSTD_LEVEL,
             priority: 40,
+            limits: ServeLimits::default(),
         }
     }
 }
@@ -145,6 +187,7 @@ struct Server {
     compression: Compression,
     zstd_level: i32,
     priority: u32,
+    limits: ServeLimits,
     uploads: PathBuf,
     /// hash part → path; refreshed from the database on a miss (at most once a second).
     index: Mutex<(HashMap<String, StorePath>, Option<Instant>)>,
@@ -167,6 +210,7 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         .worker_threads(2)
         .max_blocking_threads(NAR_PRODUCERS + 4)
         .enable_io()
+        .enable_time()
         .build()
         .map_err(ServeError::Runtime)?;
     let listener = rt
@@ -187,7 +231,8 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         compression: opts.compression,
         zstd_level: opts.zstd_level,
         priority: opts.priority,
-        uploads,
+        limits: opts.limits.clone(),
+        uploads: uploads.clone(),
         index: Mutex::new((HashMap::new(), None)),
     });
     let app = Router::new()
@@ -198,17 +243,21 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         .route(&format!("/{EXISTS_ENDPOINT}"), post(exists))
         .route(&format!("/{LIST_ENDPOINT}"), get(list))
         .route("/nar/{file}", get(get_nar).put(put_nar))
-        .route("/{file}", get(get_narinfo).put(put_narinfo))
+        .route(
+            "/{file}",
+            get(get_narinfo)
+                .put(put_narinfo)
+                .layer(DefaultBodyLimit::max(METADATA_LIMIT as usize)),
+        )
         .with_state(server);
+    let limits = opts.limits;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("b8g-cache-serve".into())
         .spawn(move || {
             rt.block_on(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop_rx.await;
-                    })
+                tokio::spawn(sweep::run(uploads, limits.staged_expiry));
+                listen::serve(listener, app, limits, stop_rx)
                     .await
                     .map_err(ServeError::Serve)
             })
@@ -663,17 +712,45 @@ async fn put_nar(
     let Some(target) = s.staged(&file) else {
         return text(StatusCode::BAD_REQUEST, "bad NAR file name\n");
     };
+    let max = s.limits.max_upload;
+    let too_large = || {
+        text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("an upload may hold at most {max} bytes\n"),
+        )
+    };
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > max) {
+        return too_large();
+    }
     let tmp = match tempfile::NamedTempFile::new_in(&s.uploads) {
         Ok(t) => t,
         Err(e) => return internal(e),
     };
+    // Dropping `tmp_path` (on any early return) removes the partial file.
     let (mut file_handle, tmp_path) = tmp.into_parts();
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
+    let mut received: u64 = 0;
+    loop {
+        let next = tokio::time::timeout(s.limits.upload_idle_timeout, stream.next()).await;
+        let Ok(next) = next else {
+            return text(
+                StatusCode::REQUEST_TIMEOUT,
+                "upload stalled: nothing received in time\n",
+            );
+        };
+        let Some(chunk) = next else { break };
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => return text(StatusCode::BAD_REQUEST, format!("upload broke off: {e}\n")),
         };
+        received += chunk.len() as u64;
+        if received > max {
+            return too_large();
+        }
         // Small synchronous writes; the multi-threaded runtime absorbs them.
         if let Err(e) = tokio::task::block_in_place(|| file_handle.write_all(&chunk)) {
             return internal(e);
