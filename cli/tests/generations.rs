@@ -529,6 +529,21 @@ fn snapshot_with_swapped_toplevel_or_tampered_member_is_refused() {
     write_snapshot(&swapped, &attack);
     import_refused(&r2, &swapped, &public, "export the snapshot again");
 
+    // 1b. The same, packed as older b8g versions packed snapshots (the cache
+    //     directory archived whole, directories included, in walk order).
+    let old_dir = dir.join("old-format");
+    for (name, data) in &attack {
+        let p = old_dir.join(name);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+    let old_format = dir.join("old-format.snapshot");
+    let mut t =
+        tar::Builder::new(zstd::Encoder::new(fs::File::create(&old_format).unwrap(), 3).unwrap());
+    t.append_dir_all(".", &old_dir).unwrap();
+    t.into_inner().unwrap().finish().unwrap();
+    import_refused(&r2, &old_format, &public, "export");
+
     // 2. The new snapshot's signed manifest with its toplevel (and member list) switched
     //    to the old system's: the signature no longer holds.
     let mut m = Manifest::parse(&new_members[0].1).unwrap();

@@ -116,6 +116,38 @@ mod tests {
         assert!(r.read(&mut [0u8; 4]).is_err(), "stays failed");
     }
 
+    proptest::proptest! {
+        /// Whatever the stream and the read sizes: a stream within the limit
+        /// passes whole; a longer one fails, having handed on at most the limit.
+        #[test]
+        fn never_more_than_the_limit(
+            len in 0usize..5000,
+            limit in 0u64..5000,
+            step in 1usize..700,
+        ) {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut r = BoundedReader::new(&data[..], limit, "prop");
+            let mut out = Vec::new();
+            let mut buf = vec![0u8; step];
+            let result = loop {
+                match r.read(&mut buf) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => out.extend_from_slice(&buf[..n]),
+                    Err(e) => break Err(e),
+                }
+            };
+            proptest::prop_assert!(out.len() as u64 <= limit);
+            if len as u64 <= limit {
+                proptest::prop_assert!(result.is_ok());
+                proptest::prop_assert_eq!(out, data);
+            } else {
+                proptest::prop_assert!(result.is_err());
+                proptest::prop_assert!(r.exceeded());
+                proptest::prop_assert_eq!(&out[..], &data[..out.len()]);
+            }
+        }
+    }
+
     #[test]
     fn zero_limit() {
         let mut r = BoundedReader::new(&b""[..], 0, "empty");

@@ -59,10 +59,12 @@ pub enum SnapshotError {
     Store(#[from] b8g_store::local::Error),
     #[error("{file} is not a b8g snapshot: {reason}")]
     NotASnapshot { file: PathBuf, reason: String },
-    #[error("snapshot {file} cannot be imported: {source}")]
+    // `reason`, not `source`: the message holds it already, and a chain
+    // printer would say it twice.
+    #[error("snapshot {file} cannot be imported: {reason}")]
     Manifest {
         file: PathBuf,
-        source: ManifestError,
+        reason: ManifestError,
     },
     #[error("snapshot {file} is rejected, nothing was added:\n  {}", problems.join("\n  "))]
     Rejected {
@@ -194,7 +196,7 @@ pub fn import(
         let name = raw_name.trim_start_matches("./").trim_end_matches('/');
         let kind = entry.header().entry_type();
         // Older exports wrote directory entries; they create nothing here.
-        if kind.is_dir() && (name.is_empty() || valid_member_name(name)) {
+        if kind.is_dir() && (name.is_empty() || name == "." || valid_member_name(name)) {
             continue;
         }
         if !kind.is_file() {
@@ -214,9 +216,9 @@ pub fn import(
                 )));
             }
             let m = read_manifest(&mut entry, declared).map_err(|e| match e {
-                Ok(source) => SnapshotError::Manifest {
+                Ok(reason) => SnapshotError::Manifest {
                     file: file.to_path_buf(),
-                    source,
+                    reason,
                 },
                 Err(reason) => not(reason),
             })?;

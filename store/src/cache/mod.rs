@@ -12,7 +12,10 @@
 //! Trust: nothing from a cache is registered unless its narinfo carries a
 //! valid signature by a trusted key and the NAR's hash and size match the
 //! signed narinfo (the local store checks the NAR while unpacking, before it
-//! registers anything).
+//! registers anything). Every read is bounded: narinfos and `nix-cache-info`
+//! by [`METADATA_LIMIT`], a NAR file by its FileSize, the decompressed NAR
+//! by the signed NarSize, so a small file that expands without end (a
+//! decompression bomb) stops there and leaves nothing behind.
 
 pub mod compress;
 pub mod file;
