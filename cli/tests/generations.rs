@@ -462,7 +462,7 @@ fn import_refused(root: &Path, snap: &Path, public: &str, needle: &str) {
 
 #[test]
 fn snapshot_with_swapped_toplevel_or_tampered_member_is_refused() {
-    use b8g_kernel_adapters::generations::manifest::Manifest;
+    use b8g_store::format::snapshot_manifest::Manifest;
     let f = fixture();
     let dir = f.root.parent().unwrap().to_path_buf();
     let key = SecretKey::from_seed("snap-test-1", &[7; 32]).unwrap();

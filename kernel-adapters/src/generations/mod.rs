@@ -17,7 +17,6 @@
 
 pub mod diff;
 pub mod entries;
-pub mod manifest;
 pub mod profile;
 pub mod snapshot;
 

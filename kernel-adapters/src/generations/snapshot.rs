@@ -2,8 +2,9 @@
 //! file, and its import into another store.
 //!
 //! The file is a zstd-compressed tar. Its first member is the signed
-//! manifest ([`super::manifest`]): the toplevel it installs and the size and
-//! sha256 of every other member. The others make a `file://` binary cache
+//! manifest ([`b8g_store::format::snapshot_manifest`]): the toplevel it
+//! installs and the size and sha256 of every other member. The others make
+//! a `file://` binary cache
 //! (`nix-cache-info`, one signed narinfo per path, zstd NARs).
 //!
 //! Import reads the archive as a stream: the manifest first (bounded, its
@@ -34,12 +35,11 @@ use b8g_store::cache::{
 };
 use b8g_store::format::hash::{Encoding, HashAlgo, HashSink};
 use b8g_store::format::signing::{PublicKey, SecretKey};
-use b8g_store::format::store_path::StorePath;
-use b8g_store::local::LocalStore;
-
-use super::manifest::{
+use b8g_store::format::snapshot_manifest::{
     valid_member_name, Manifest, ManifestError, Member, MANIFEST_LIMIT, MANIFEST_MEMBER,
 };
+use b8g_store::format::store_path::StorePath;
+use b8g_store::local::LocalStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {

@@ -1,6 +1,7 @@
-//! The signed manifest of a snapshot: which toplevel it installs and the
-//! size and sha256 of every other member of the archive. Parsing and
-//! rendering only; no I/O.
+//! The signed manifest of a b8g snapshot (a system closure as one archive,
+//! written and read by the generations code): which toplevel it installs
+//! and the size and sha256 of every other member of the archive. Parsing,
+//! rendering and signing only; no I/O.
 //!
 //! ```text
 //! b8g-snapshot 2
@@ -18,8 +19,8 @@
 
 use std::collections::BTreeMap;
 
-use b8g_store::format::hash::{Encoding, Hash, HashAlgo};
-use b8g_store::format::signing::{PublicKey, SecretKey, Signature};
+use super::hash::{Encoding, Hash, HashAlgo};
+use super::signing::{PublicKey, SecretKey, Signature};
 
 /// The archive member that holds the manifest; it comes first.
 pub const MANIFEST_MEMBER: &str = "b8g-snapshot";
@@ -230,7 +231,7 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use b8g_store::format::hash::HashSink;
+    use crate::format::hash::HashSink;
     use proptest::prelude::*;
 
     fn sha(data: &[u8]) -> Hash {
