@@ -308,3 +308,68 @@ fn staged_upload_without_narinfo_expires() {
     );
     server.stop().expect("stop");
 }
+
+#[test]
+fn downloads_whose_clients_stop_reading_free_their_slot() {
+    let dir = TempDir::new().expect("tempdir");
+    let store = Arc::new(open_store(dir.path()));
+    // Uncompressed and large: far more than socket buffers and the channel hold.
+    let big: Vec<u8> = (0..32u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let path = store.add_text("big.bin", &big, &[]).expect("add");
+    drop(big);
+    let mut opts = ServeOptions::loopback(0);
+    opts.compression = b8g_store::format::narinfo::Compression::None;
+    opts.limits = ServeLimits {
+        download_idle_timeout: Duration::from_secs(1),
+        ..ServeLimits::default()
+    };
+    let server = server::start(store.clone(), opts).expect("start server");
+    let cache = HttpCache::new(&server.url(), None);
+    let info = cache
+        .narinfo(store.store_dir(), &path)
+        .expect("query")
+        .expect("served");
+    let request = format!(
+        "GET /{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        info.url
+    );
+    // Every producer slot taken by a client that asks and then reads nothing.
+    let mut stalled: Vec<TcpStream> = (0..server::NAR_PRODUCERS)
+        .map(|_| {
+            let mut s = connect(server.addr());
+            s.write_all(request.as_bytes()).expect("write");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // A reader that does read gets the whole NAR in time: the stalled ones
+    // were dropped after the idle timeout.
+    let start = Instant::now();
+    let mut r = cache.get(&info.url).expect("get").expect("present");
+    let mut n = 0u64;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let k = r.read(&mut buf).expect("read");
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+    }
+    assert_eq!(n, info.nar_size);
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        start.elapsed()
+    );
+    // The stalled ones got a cut-off transfer, never the whole NAR.
+    for s in &mut stalled {
+        let (got, _) = read_until_closed(s);
+        assert!(
+            (got.len() as u64) < info.nar_size,
+            "a stalled client got everything"
+        );
+    }
+    server.stop().expect("stop");
+}

@@ -120,6 +120,9 @@ enum CacheCommand {
         /// Seconds an upload may send nothing before it is dropped.
         #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().upload_idle_timeout.as_secs())]
         upload_idle_timeout: u64,
+        /// Seconds a download may take nothing before it is dropped.
+        #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().download_idle_timeout.as_secs())]
+        download_idle_timeout: u64,
         /// Seconds after which an uploaded NAR whose narinfo never came is removed.
         #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().staged_expiry.as_secs())]
         staged_expiry: u64,
@@ -416,6 +419,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             header_timeout,
             max_upload_size,
             upload_idle_timeout,
+            download_idle_timeout,
             staged_expiry,
         } => {
             let store = Arc::new(open_store(global)?);
@@ -444,6 +448,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                     max_connections,
                     max_upload: max_upload_size,
                     upload_idle_timeout: Duration::from_secs(upload_idle_timeout),
+                    download_idle_timeout: Duration::from_secs(download_idle_timeout),
                     staged_expiry: Duration::from_secs(staged_expiry),
                 },
             };
