@@ -4,6 +4,7 @@
 //! and does no I/O of its own beyond the readers and writers it is handed;
 //! `local` is the on-disk store (SQLite metadata, registration, GC, verify) built on it.
 
+pub mod bounded;
 pub mod cache;
 pub mod format;
 pub mod local;

@@ -661,12 +661,6 @@ fn verify_finds_every_kind_of_damage() {
         "NarSize",
         "7",
     );
-    let dep_size = f
-        .store
-        .path_info(&f.dep)
-        .expect("query")
-        .expect("valid")
-        .nar_size;
     let report = verify_cache(cache.as_ref(), &nix_dir(), &[k.public()]).expect("verify");
     let text: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
     assert!(
@@ -680,7 +674,8 @@ fn verify_finds_every_kind_of_damage() {
     );
     assert!(
         text.iter().any(|t| t.contains(f.dep.hash_part())
-            && t.contains(&format!("NAR size is {dep_size}, narinfo says 7"))),
+            // Reading stops at the stated size: a longer NAR is not read to its end.
+            && t.contains("NAR size is more than 7, narinfo says 7")),
         "{text:?}"
     );
 }

@@ -8,9 +8,10 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
-use b8g_store::cache::server::{self, ServeOptions};
+use b8g_store::cache::server::{self, ServeLimits, ServeOptions};
 use b8g_store::cache::{self, BinaryCache, PushOptions};
 use b8g_store::format::narinfo::Compression;
 use b8g_store::format::signing::{PublicKey, SecretKey};
@@ -107,6 +108,24 @@ enum CacheCommand {
         /// `Priority` advertised in nix-cache-info (lower is preferred).
         #[arg(long, default_value_t = 40)]
         priority: u32,
+        /// Connections served at once; more wait until one ends.
+        #[arg(long, default_value_t = ServeLimits::default().max_connections)]
+        max_connections: usize,
+        /// Seconds a connection has to send its request head before it is closed.
+        #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().header_timeout.as_secs())]
+        header_timeout: u64,
+        /// Largest NAR file a push may upload, in bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = ServeLimits::default().max_upload)]
+        max_upload_size: u64,
+        /// Seconds an upload may send nothing before it is dropped.
+        #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().upload_idle_timeout.as_secs())]
+        upload_idle_timeout: u64,
+        /// Seconds a download may take nothing before it is dropped.
+        #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().download_idle_timeout.as_secs())]
+        download_idle_timeout: u64,
+        /// Seconds after which an uploaded NAR whose narinfo never came is removed.
+        #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().staged_expiry.as_secs())]
+        staged_expiry: u64,
     },
     /// Check every narinfo signature and NAR hash in a cache.
     Verify {
@@ -396,6 +415,12 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             compression,
             zstd_level,
             priority,
+            max_connections,
+            header_timeout,
+            max_upload_size,
+            upload_idle_timeout,
+            download_idle_timeout,
+            staged_expiry,
         } => {
             let store = Arc::new(open_store(global)?);
             let push_token = push_token_file
@@ -418,6 +443,14 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                 compression: Compression::from_name(&compression),
                 zstd_level,
                 priority,
+                limits: ServeLimits {
+                    header_timeout: Duration::from_secs(header_timeout),
+                    max_connections,
+                    max_upload: max_upload_size,
+                    upload_idle_timeout: Duration::from_secs(upload_idle_timeout),
+                    download_idle_timeout: Duration::from_secs(download_idle_timeout),
+                    staged_expiry: Duration::from_secs(staged_expiry),
+                },
             };
             let handle = server::start(store, opts)?;
             eprintln!("serving the store as a binary cache at {}", handle.url());

@@ -1,30 +1,45 @@
 //! Whole-system snapshots: a generation's closure as one signed, compressed
 //! file, and its import into another store.
 //!
-//! The file is a zstd-compressed tar of a `file://` binary cache
-//! (`nix-cache-info`, one signed narinfo per path, zstd NARs) plus
-//! `b8g-snapshot`, a `toplevel=` line. Import unpacks it into a scratch
-//! directory, checks *every* narinfo's signature against the trusted keys
-//! and every NAR against its narinfo before registering anything, then
-//! substitutes the toplevel's closure from it. So a tampered file is refused
-//! as a whole and the store is left as it was.
+//! The file is a zstd-compressed tar. Its first member is the signed
+//! manifest ([`b8g_store::format::snapshot_manifest`]): the toplevel it
+//! installs and the size and sha256 of every other member. The others make
+//! a `file://` binary cache
+//! (`nix-cache-info`, one signed narinfo per path, zstd NARs).
+//!
+//! Import reads the archive as a stream: the manifest first (bounded, its
+//! signature checked against the trusted keys before anything else is
+//! read), then each member, refused unless the manifest names it, and
+//! written to a scratch directory no further than its stated size while it
+//! is hashed; a member that does not match is refused before the next is
+//! read. Only when every member is there and matches are the narinfos and
+//! NARs checked again ([`verify_cache`]) and the toplevel's closure
+//! substituted from them, each NAR bounded by its signed NarSize. So a
+//! tampered or repacked file is refused as a whole and the store is left as
+//! it was; the toplevel it installs is the one the signer named.
+//!
+//! Not covered: a complete, validly signed older snapshot still imports
+//! (signatures say who made it, not that it is the newest).
 
+use std::collections::BTreeSet;
 use std::fs;
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use b8g_store::bounded::BoundedReader;
 use b8g_store::cache::file::FileCache;
 use b8g_store::cache::{
     push, substitute, verify_cache, BinaryCache, CacheError, PushError, PushOptions,
     SubstituteError,
 };
+use b8g_store::format::hash::{Encoding, HashAlgo, HashSink};
 use b8g_store::format::signing::{PublicKey, SecretKey};
+use b8g_store::format::snapshot_manifest::{
+    valid_member_name, Manifest, ManifestError, Member, MANIFEST_LIMIT, MANIFEST_MEMBER,
+};
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
-
-/// The file inside a snapshot that names its toplevel.
-const MANIFEST: &str = "b8g-snapshot";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -44,6 +59,13 @@ pub enum SnapshotError {
     Store(#[from] b8g_store::local::Error),
     #[error("{file} is not a b8g snapshot: {reason}")]
     NotASnapshot { file: PathBuf, reason: String },
+    // `reason`, not `source`: the message holds it already, and a chain
+    // printer would say it twice.
+    #[error("snapshot {file} cannot be imported: {reason}")]
+    Manifest {
+        file: PathBuf,
+        reason: ManifestError,
+    },
     #[error("snapshot {file} is rejected, nothing was added:\n  {}", problems.join("\n  "))]
     Rejected {
         file: PathBuf,
@@ -87,12 +109,20 @@ pub fn export(
             ..Default::default()
         },
     )?;
-    let manifest = cache_dir.join(MANIFEST);
-    fs::write(
-        &manifest,
-        format!("toplevel={}\n", store.print_path(toplevel)),
-    )
-    .map_err(io_err("write", &manifest))?;
+    let mut manifest = Manifest {
+        toplevel: store.print_path(toplevel),
+        members: Default::default(),
+        signatures: Vec::new(),
+    };
+    for name in list_members(&cache_dir)? {
+        let path = cache_dir.join(&name);
+        let mut f = fs::File::open(&path).map_err(io_err("open", &path))?;
+        let mut sink = HashSink::new(HashAlgo::Sha256);
+        io::copy(&mut f, &mut SinkWriter(&mut sink)).map_err(io_err("read", &path))?;
+        let (sha256, size) = sink.finish();
+        manifest.members.insert(name, Member { size, sha256 });
+    }
+    manifest.sign(key);
     let tmp = out.with_extension("tmp-snapshot");
     let f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
     // The NARs are zstd already; level 3 costs little and shrinks the narinfos and tar headers.
@@ -102,9 +132,20 @@ pub fn export(
     enc.include_checksum(true)
         .map_err(io_err("compress", &tmp))?;
     let mut tar = tar::Builder::new(enc);
-    tar.mode(tar::HeaderMode::Deterministic);
-    tar.append_dir_all(".", &cache_dir)
-        .map_err(io_err("archive", &cache_dir))?;
+    // The manifest first: import checks every later member against it as it streams by.
+    let text = manifest.render();
+    append_member(
+        &mut tar,
+        MANIFEST_MEMBER,
+        text.len() as u64,
+        text.as_bytes(),
+    )
+    .map_err(io_err("archive", &tmp))?;
+    for (name, m) in &manifest.members {
+        let path = cache_dir.join(name);
+        let f = fs::File::open(&path).map_err(io_err("open", &path))?;
+        append_member(&mut tar, name, m.size, f).map_err(io_err("archive", &path))?;
+    }
     let enc = tar.into_inner().map_err(io_err("write", &tmp))?;
     let w = enc.finish().map_err(io_err("write", &tmp))?;
     let f = w.into_inner().map_err(|e| SnapshotError::Io {
@@ -123,7 +164,7 @@ pub fn export(
 }
 
 /// Verifies the snapshot `file` as a whole and adds its closure to `store`;
-/// returns the toplevel, ready to become a generation.
+/// returns the toplevel its signed manifest names, ready to become a generation.
 pub fn import(
     store: &LocalStore,
     file: &Path,
@@ -132,27 +173,132 @@ pub fn import(
     let scratch = tempfile::tempdir()
         .map_err(io_err("create scratch directory in", &std::env::temp_dir()))?;
     let dir = scratch.path().join("cache");
+    fs::create_dir(&dir).map_err(io_err("create", &dir))?;
     let f = fs::File::open(file).map_err(io_err("open", file))?;
     let not = |reason: String| SnapshotError::NotASnapshot {
         file: file.to_path_buf(),
         reason,
     };
+    let rejected = |problem: String| SnapshotError::Rejected {
+        file: file.to_path_buf(),
+        problems: vec![problem],
+    };
     let dec = zstd::Decoder::new(f).map_err(|e| not(e.to_string()))?;
-    // `unpack` refuses entries that would land outside `dir`.
     let mut archive = tar::Archive::new(dec);
-    archive
-        .unpack(&dir)
-        .map_err(|e| not(format!("cannot unpack: {e}")))?;
+    let mut manifest: Option<Manifest> = None;
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let entries = archive
+        .entries()
+        .map_err(|e| not(format!("cannot read: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| not(format!("cannot read: {e}")))?;
+        let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let name = raw_name.trim_start_matches("./").trim_end_matches('/');
+        let kind = entry.header().entry_type();
+        // Older exports wrote directory entries; they create nothing here.
+        if kind.is_dir() && (name.is_empty() || name == "." || valid_member_name(name)) {
+            continue;
+        }
+        if !kind.is_file() {
+            return Err(rejected(format!(
+                "member {raw_name:?} is not a regular file"
+            )));
+        }
+        let declared = entry
+            .header()
+            .size()
+            .map_err(|e| not(format!("member {raw_name:?}: {e}")))?;
+        let Some(m) = &manifest else {
+            if name != MANIFEST_MEMBER {
+                return Err(not(format!(
+                    "its first member is {raw_name:?}, not the signed manifest \
+                     {MANIFEST_MEMBER} (a snapshot made by an older b8g must be exported again)"
+                )));
+            }
+            let m = read_manifest(&mut entry, declared).map_err(|e| match e {
+                Ok(reason) => SnapshotError::Manifest {
+                    file: file.to_path_buf(),
+                    reason,
+                },
+                Err(reason) => not(reason),
+            })?;
+            if !m.has_valid_signature(trusted) {
+                return Err(rejected(
+                    "its manifest has no valid signature by a trusted key".into(),
+                ));
+            }
+            manifest = Some(m);
+            continue;
+        };
+        let Some(want) = m.members.get(name) else {
+            return Err(rejected(format!(
+                "member {raw_name:?} is not in the signed manifest"
+            )));
+        };
+        if !seen.insert(name.to_owned()) {
+            return Err(rejected(format!("member {name} appears twice")));
+        }
+        if declared != want.size {
+            return Err(rejected(format!(
+                "member {name} has {declared} bytes, the signed manifest says {}",
+                want.size
+            )));
+        }
+        let target = dir.join(name);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(io_err("create", parent))?;
+        }
+        let out = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .map_err(io_err("create", &target))?;
+        let mut out = BufWriter::new(out);
+        let mut sink = HashSink::new(HashAlgo::Sha256);
+        let mut bounded = BoundedReader::new(&mut entry, want.size, "snapshot member");
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = match bounded.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(not(format!("member {name}: {e}"))),
+            };
+            sink.update(&buf[..n]);
+            out.write_all(&buf[..n]).map_err(io_err("write", &target))?;
+        }
+        out.flush().map_err(io_err("write", &target))?;
+        let (sha256, size) = sink.finish();
+        if size != want.size || sha256 != want.sha256 {
+            // The scratch directory goes with the error; nothing reached the store.
+            return Err(rejected(format!(
+                "member {name} ({size} bytes, {}) does not match the signed manifest \
+                 ({} bytes, {})",
+                sha256.to_typed(Encoding::Nix32),
+                want.size,
+                want.sha256.to_typed(Encoding::Nix32)
+            )));
+        }
+    }
     // Read to the end of the zstd frame, where its checksum is checked.
     std::io::copy(&mut archive.into_inner(), &mut std::io::sink())
         .map_err(|e| not(format!("damaged: {e}")))?;
-    let manifest =
-        fs::read_to_string(dir.join(MANIFEST)).map_err(|e| not(format!("no {MANIFEST}: {e}")))?;
-    let top = manifest
-        .lines()
-        .find_map(|l| l.strip_prefix("toplevel="))
-        .ok_or_else(|| not(format!("{MANIFEST} names no toplevel")))?;
-    let toplevel = store.parse_path(top.trim())?;
+    let Some(manifest) = manifest else {
+        return Err(not(format!("it has no {MANIFEST_MEMBER} manifest")));
+    };
+    let missing: Vec<String> = manifest
+        .members
+        .keys()
+        .filter(|n| !seen.contains(*n))
+        .map(|n| format!("member {n} of the signed manifest is missing"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(SnapshotError::Rejected {
+            file: file.to_path_buf(),
+            problems: missing,
+        });
+    }
+    let toplevel = store.parse_path(&manifest.toplevel)?;
     let cache: Arc<dyn BinaryCache> = Arc::new(FileCache::new(&dir));
     let report = verify_cache(cache.as_ref(), store.store_dir(), trusted)?;
     let mut problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
@@ -167,4 +313,81 @@ pub fn import(
     }
     substitute(std::slice::from_ref(&toplevel), &[cache], trusted, store)?;
     Ok(toplevel)
+}
+
+/// Reads the manifest member (at most [`MANIFEST_LIMIT`] bytes). `Err(Ok)`
+/// for a manifest that is refused, `Err(Err)` for one that cannot be read.
+fn read_manifest(
+    entry: &mut dyn Read,
+    declared: u64,
+) -> Result<Manifest, Result<ManifestError, String>> {
+    if declared > MANIFEST_LIMIT {
+        return Err(Err(format!(
+            "its manifest is {declared} bytes, more than {MANIFEST_LIMIT}"
+        )));
+    }
+    let mut bytes = Vec::new();
+    entry
+        .take(MANIFEST_LIMIT)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Err(format!("cannot read its manifest: {e}")))?;
+    Manifest::parse(&bytes).map_err(Ok)
+}
+
+/// The files under `dir` as member names (`file` or `dir/file`), sorted.
+fn list_members(dir: &Path) -> Result<Vec<String>, SnapshotError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((d, prefix)) = stack.pop() {
+        for e in fs::read_dir(&d).map_err(io_err("list", &d))? {
+            let e = e.map_err(io_err("list", &d))?;
+            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+            let ty = e.file_type().map_err(io_err("stat", &e.path()))?;
+            if ty.is_dir() {
+                stack.push((e.path(), format!("{name}/")));
+            } else {
+                out.push(name);
+            }
+        }
+    }
+    out.sort();
+    for name in &out {
+        if !valid_member_name(name) {
+            return Err(SnapshotError::NotASnapshot {
+                file: dir.join(name),
+                reason: "a cache file name a snapshot cannot carry".into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Appends a regular file with a fixed header (mode 0644, time 0), so
+/// exports of the same closure are byte for byte the same.
+fn append_member<W: Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    size: u64,
+    data: impl Read,
+) -> io::Result<()> {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_size(size);
+    tar.append_data(&mut h, name, data)
+}
+
+struct SinkWriter<'a>(&'a mut HashSink);
+
+impl Write for SinkWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }

@@ -12,7 +12,10 @@
 //! Trust: nothing from a cache is registered unless its narinfo carries a
 //! valid signature by a trusted key and the NAR's hash and size match the
 //! signed narinfo (the local store checks the NAR while unpacking, before it
-//! registers anything).
+//! registers anything). Every read is bounded: narinfos and `nix-cache-info`
+//! by [`METADATA_LIMIT`], a NAR file by its FileSize, the decompressed NAR
+//! by the signed NarSize, so a small file that expands without end (a
+//! decompression bomb) stops there and leaves nothing behind.
 
 pub mod compress;
 pub mod file;
@@ -73,6 +76,12 @@ pub enum CacheError {
     CacheInfo {
         cache: String,
         source: CacheInfoError,
+    },
+    #[error("cache {cache}: {file} is longer than {limit} bytes, refused")]
+    TooLarge {
+        cache: String,
+        file: String,
+        limit: u64,
     },
     #[error("cache {cache} cannot list its contents ({reason})")]
     CannotList { cache: String, reason: String },
@@ -195,18 +204,28 @@ pub trait BinaryCache: Send + Sync {
     /// backends that cannot enumerate say so with [`CacheError::CannotList`].
     fn list_narinfos(&self) -> Result<Vec<String>, CacheError>;
 
-    /// Reads a whole small file (narinfo, cache info).
+    /// Reads a whole small file (narinfo, cache info), refusing one longer
+    /// than [`METADATA_LIMIT`] after reading at most one byte more.
     fn get_bytes(&self, file: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        let Some(mut r) = self.get(file)? else {
+        let Some(r) = self.get(file)? else {
             return Ok(None);
         };
         let mut buf = Vec::new();
-        r.read_to_end(&mut buf).map_err(|source| CacheError::Io {
-            cache: self.url().to_owned(),
-            op: "read",
-            file: file.to_owned(),
-            source,
-        })?;
+        r.take(METADATA_LIMIT + 1)
+            .read_to_end(&mut buf)
+            .map_err(|source| CacheError::Io {
+                cache: self.url().to_owned(),
+                op: "read",
+                file: file.to_owned(),
+                source,
+            })?;
+        if buf.len() as u64 > METADATA_LIMIT {
+            return Err(CacheError::TooLarge {
+                cache: self.url().to_owned(),
+                file: file.to_owned(),
+                limit: METADATA_LIMIT,
+            });
+        }
         Ok(Some(buf))
     }
 
@@ -244,6 +263,12 @@ pub trait BinaryCache: Send + Sync {
         }
     }
 }
+
+/// The most a narinfo or `nix-cache-info` may hold. A narinfo is a few
+/// hundred bytes plus about 60 per reference; 1 MiB leaves room for paths
+/// with thousands of references and keeps a hostile cache from making us
+/// read (and hold) an endless response.
+pub const METADATA_LIMIT: u64 = 1 << 20;
 
 /// Name of the cache description file at a cache's root.
 pub const CACHE_INFO_FILE: &str = "nix-cache-info";

@@ -8,6 +8,7 @@ use std::io;
 
 use super::compress::{self, HashingReader};
 use super::{BinaryCache, CacheError};
+use crate::bounded::BoundedReader;
 use crate::format::hash::{Encoding, HashAlgo, HashSink};
 use crate::format::nar::NarReader;
 use crate::format::narinfo::NarInfo;
@@ -110,19 +111,33 @@ fn check_nar(
         reason,
     };
     let mut nar_side = HashingReader {
+        // Bounded by NarSize: a decompression bomb is reported, not read to its end.
         inner: match compress::decoder(&info.compression, raw) {
-            Ok(d) => d,
+            Ok(d) => BoundedReader::new(d, info.nar_size, "NAR"),
             Err(e) => return Ok(vec![bad(e.to_string())]),
         },
         sink: HashSink::new(HashAlgo::Sha256),
     };
+    let too_long = |nar_side: &HashingReader<BoundedReader<_>>| CacheProblem::NarMismatch {
+        file: file.to_owned(),
+        what: "size",
+        expected: info.nar_size.to_string(),
+        actual: format!("more than {}", nar_side.inner.limit()),
+    };
     let mut reader = NarReader::new(&mut nar_side);
-    if let Err(e) = reader.validate_all() {
+    let valid = reader.validate_all();
+    drop(reader);
+    if nar_side.inner.exceeded() {
+        return Ok(vec![too_long(&nar_side)]);
+    }
+    if let Err(e) = valid {
         return Ok(vec![bad(format!("invalid NAR: {e}"))]);
     }
-    drop(reader);
     // Trailing bytes after the NAR count too: they are part of what a client hashes.
     if let Err(e) = io::copy(&mut nar_side, &mut io::sink()) {
+        if nar_side.inner.exceeded() {
+            return Ok(vec![too_long(&nar_side)]);
+        }
         return Ok(vec![bad(format!("reading NAR: {e}"))]);
     }
     let (nar_hash, nar_size) = nar_side.sink.finish();
@@ -145,7 +160,13 @@ fn check_nar(
     // A decoder may stop before the end of its input, so the file's own hash
     // and size are taken on a second, plain read.
     if info.file_hash.is_some() || info.file_size.is_some() {
-        if let Some(mut raw) = cache.get(&info.url)? {
+        if let Some(raw) = cache.get(&info.url)? {
+            // One byte past FileSize is enough to report a mismatch.
+            let mut raw = BoundedReader::new(
+                raw,
+                info.file_size.map_or(u64::MAX, |n| n.saturating_add(1)),
+                "NAR file",
+            );
             let mut sink = HashSink::new(HashAlgo::Sha256);
             let mut w = SinkWriter(&mut sink);
             if let Err(e) = io::copy(&mut raw, &mut w) {

@@ -31,4 +31,5 @@ pub mod nar;
 pub mod narinfo;
 pub mod nix32;
 pub mod signing;
+pub mod snapshot_manifest;
 pub mod store_path;

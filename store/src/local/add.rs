@@ -22,6 +22,7 @@ use super::fsutil::{canonicalise, canonicalise_tree, list_for_sync, remove_tree,
 use super::lock::GcLock;
 use super::refs::RefScanner;
 use super::{now, LocalStore, PathInfo};
+use crate::bounded::BoundedReader;
 use crate::format::hash::{Encoding, Hash, HashAlgo, HashSink};
 use crate::format::store_path::{FileIngestionMethod, StorePath};
 use crate::nar_fs::{self, RestoreOptions};
@@ -402,8 +403,22 @@ impl LocalStore {
         options: &RestoreOptions,
     ) -> Result<(TempEntry, PathInfo), Error> {
         let temp = TempEntry::new(self);
-        let (nar_hash, nar_size) = self.unpack_nar(reader, &temp, options)?;
         let shown = self.print_path(&expected.path);
+        // The NAR may hold no more than the signed NarSize: a stream that
+        // goes on (a decompression bomb) stops there, before it can write
+        // more than that into the store.
+        let mut bounded = BoundedReader::new(reader, expected.nar_size, "NAR");
+        let unpacked = self.unpack_nar(&mut bounded, &temp, options);
+        if bounded.exceeded() {
+            // `temp` is removed when dropped here.
+            return Err(Error::Mismatch {
+                path: shown,
+                what: "size",
+                expected: expected.nar_size.to_string(),
+                actual: format!("more than {}", expected.nar_size),
+            });
+        }
+        let (nar_hash, nar_size) = unpacked?;
         if nar_size != expected.nar_size {
             return Err(Error::Mismatch {
                 path: shown,

@@ -19,6 +19,11 @@
 //! 64 KiB chunks in flight); further NAR requests wait for a slot. A client
 //! that goes away closes its channel, which stops its producer at the next
 //! chunk.
+//!
+//! Limits ([`ServeLimits`]): connections are capped and must send their
+//! request head in time ([`listen`]); an upload may not exceed a size nor
+//! stall, a narinfo may not exceed [`METADATA_LIMIT`]; staged NARs whose
+//! narinfo never came are removed after an expiry ([`sweep`]).
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -28,24 +33,27 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use futures_util::StreamExt as _;
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use super::compress::{self, Encoder};
+use super::compress;
 use super::http::{EXISTS_ENDPOINT, LIST_ENDPOINT};
 use super::push::make_narinfo;
-use super::CACHE_INFO_FILE;
+use super::{CACHE_INFO_FILE, METADATA_LIMIT};
 use crate::format::narinfo::{CacheInfo, Compression, NarInfo};
 use crate::format::signing::SecretKey;
 use crate::format::store_path::StorePath;
 use crate::local::{LocalStore, NarExpectation};
-use crate::nar_fs;
+
+mod download;
+mod listen;
+mod sweep;
 
 /// How to serve.
 pub struct ServeOptions {
@@ -62,6 +70,43 @@ pub struct ServeOptions {
     pub zstd_level: i32,
     /// `Priority` in `nix-cache-info`.
     pub priority: u32,
+    /// What clients may cost the server.
+    pub limits: ServeLimits,
+}
+
+/// What one client may cost the server. The defaults suit a cache on a
+/// network; tests shorten the times.
+#[derive(Debug, Clone)]
+pub struct ServeLimits {
+    /// A connection must send a complete request head within this time
+    /// after it opens or after its previous response; else it is closed.
+    pub header_timeout: Duration,
+    /// Connections served at once; more wait in the listen queue.
+    pub max_connections: usize,
+    /// The largest NAR file a push may upload.
+    pub max_upload: u64,
+    /// An upload that sends nothing for this long is dropped.
+    pub upload_idle_timeout: Duration,
+    /// A download whose client takes nothing for this long is dropped (it
+    /// holds one of the [`NAR_PRODUCERS`] slots meanwhile).
+    pub download_idle_timeout: Duration,
+    /// A staged NAR whose narinfo has not come after this long is removed.
+    pub staged_expiry: Duration,
+}
+
+impl Default for ServeLimits {
+    fn default() -> ServeLimits {
+        ServeLimits {
+            header_timeout: Duration::from_secs(30),
+            // Well under the usual 1024 descriptors, which the store needs too.
+            max_connections: 512,
+            // Larger than the compressed NAR of any package we know of.
+            max_upload: 16 << 30,
+            upload_idle_timeout: Duration::from_secs(60),
+            download_idle_timeout: Duration::from_secs(60),
+            staged_expiry: Duration::from_secs(3600),
+        }
+    }
 }
 
 impl ServeOptions {
@@ -73,6 +118,7 @@ impl ServeOptions {
             compression: Compression::Zstd,
             zstd_level: compress::ZSTD_LEVEL,
             priority: 40,
+            limits: ServeLimits::default(),
         }
     }
 }
@@ -145,6 +191,7 @@ struct Server {
     compression: Compression,
     zstd_level: i32,
     priority: u32,
+    limits: ServeLimits,
     uploads: PathBuf,
     /// hash part → path; refreshed from the database on a miss (at most once a second).
     index: Mutex<(HashMap<String, StorePath>, Option<Instant>)>,
@@ -167,6 +214,7 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         .worker_threads(2)
         .max_blocking_threads(NAR_PRODUCERS + 4)
         .enable_io()
+        .enable_time()
         .build()
         .map_err(ServeError::Runtime)?;
     let listener = rt
@@ -187,7 +235,8 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         compression: opts.compression,
         zstd_level: opts.zstd_level,
         priority: opts.priority,
-        uploads,
+        limits: opts.limits.clone(),
+        uploads: uploads.clone(),
         index: Mutex::new((HashMap::new(), None)),
     });
     let app = Router::new()
@@ -197,18 +246,22 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         )
         .route(&format!("/{EXISTS_ENDPOINT}"), post(exists))
         .route(&format!("/{LIST_ENDPOINT}"), get(list))
-        .route("/nar/{file}", get(get_nar).put(put_nar))
-        .route("/{file}", get(get_narinfo).put(put_narinfo))
+        .route("/nar/{file}", get(download::get_nar).put(put_nar))
+        .route(
+            "/{file}",
+            get(get_narinfo)
+                .put(put_narinfo)
+                .layer(DefaultBodyLimit::max(METADATA_LIMIT as usize)),
+        )
         .with_state(server);
+    let limits = opts.limits;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("b8g-cache-serve".into())
         .spawn(move || {
             rt.block_on(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop_rx.await;
-                    })
+                tokio::spawn(sweep::run(uploads, limits.staged_expiry));
+                listen::serve(listener, app, limits, stop_rx)
                     .await
                     .map_err(ServeError::Serve)
             })
@@ -370,245 +423,6 @@ async fn get_narinfo(State(s): State<Arc<Server>>, UrlPath(file): UrlPath<String
     }
 }
 
-/// `bytes=a-b` / `bytes=a-` / `bytes=-n` (one range) against a known length.
-fn parse_range(h: &str, total: u64) -> Option<(u64, u64)> {
-    let spec = h.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let (start, end) = if a.is_empty() {
-        let n: u64 = b.parse().ok()?;
-        (total.saturating_sub(n), total.checked_sub(1)?)
-    } else {
-        let start: u64 = a.parse().ok()?;
-        let end = if b.is_empty() {
-            total.checked_sub(1)?
-        } else {
-            b.parse::<u64>().ok()?.min(total.checked_sub(1)?)
-        };
-        (start, end)
-    };
-    (start <= end && end < total).then_some((start, end))
-}
-
-/// A writer that sends a window `[skip, skip+limit)` of what it is given down a channel.
-struct ChannelWriter {
-    tx: mpsc::Sender<Result<Bytes, io::Error>>,
-    skip: u64,
-    limit: u64,
-    buf: Vec<u8>,
-}
-
-impl ChannelWriter {
-    fn send_buf(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::take(&mut self.buf));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len();
-        let mut d = data;
-        if self.skip > 0 {
-            let k = (self.skip.min(d.len() as u64)) as usize;
-            self.skip -= k as u64;
-            d = &d[k..];
-        }
-        let take = (self.limit.min(d.len() as u64)) as usize;
-        self.buf.extend_from_slice(&d[..take]);
-        self.limit -= take as u64;
-        if self.buf.len() >= 1 << 16 {
-            self.send_buf()?;
-        }
-        if self.limit == 0 {
-            self.send_buf()?;
-            // Everything asked for is out; stop the producer.
-            return Err(io::Error::new(io::ErrorKind::WriteZero, "range complete"));
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.send_buf()
-    }
-}
-
-/// Counts bytes (to learn a compressed NAR's length for a range request).
-struct Counter(u64);
-
-impl Write for Counter {
-    fn write(&mut self, d: &[u8]) -> io::Result<usize> {
-        self.0 += d.len() as u64;
-        Ok(d.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Serialises `real` (whose NAR is `nar_size` bytes) as a NAR compressed
-/// with `c` into `out`. The output is a function of the NAR alone, so a
-/// range request can count the length first and then send a window.
-fn produce<W: Write>(
-    real: &std::path::Path,
-    nar_size: u64,
-    (c, level): (&Compression, i32),
-    out: W,
-) -> io::Result<W> {
-    let enc = Encoder::with_options(c, out, Some(nar_size), level)?;
-    let enc = nar_fs::dump_path(real, enc).map_err(io::Error::other)?;
-    enc.finish()
-}
-
-async fn get_nar(
-    State(s): State<Arc<Server>>,
-    method: Method,
-    headers: HeaderMap,
-    UrlPath(file): UrlPath<String>,
-) -> Response {
-    let ext = format!(".nar{}", s.compression.extension());
-    let Some((hash_part, nar_hash)) = file
-        .strip_suffix(&ext)
-        .and_then(|stem| stem.split_once('-'))
-    else {
-        return text(StatusCode::NOT_FOUND, "no such NAR\n");
-    };
-    let (hash_part, nar_hash) = (hash_part.to_owned(), nar_hash.to_owned());
-    let s2 = s.clone();
-    let found = blocking(
-        move || -> Result<Option<(std::path::PathBuf, u64)>, String> {
-            let Some(path) = s2.lookup(&hash_part).map_err(|e| e.to_string())? else {
-                return Ok(None);
-            };
-            let Some(info) = s2.store.path_info(&path).map_err(|e| e.to_string())? else {
-                return Ok(None);
-            };
-            // A URL names one content: an older NAR hash is not served.
-            if info.nar_hash.to_nix32() != nar_hash {
-                return Ok(None);
-            }
-            Ok(Some((s2.store.real_path(&path), info.nar_size)))
-        },
-    )
-    .await;
-    let (real, nar_size) = match found {
-        Err(r) => return r,
-        Ok(Err(e)) => return internal(e),
-        Ok(Ok(None)) => return text(StatusCode::NOT_FOUND, "no such NAR\n"),
-        Ok(Ok(Some(x))) => x,
-    };
-    let content_type = if s.compression == Compression::None {
-        "application/x-nix-nar"
-    } else {
-        "application/octet-stream"
-    };
-    let range_header = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-
-    // The length is known without work only for uncompressed NARs.
-    let total = if s.compression == Compression::None {
-        Some(nar_size)
-    } else if range_header.is_some() {
-        let (r, c, level) = (real.clone(), s.compression.clone(), s.zstd_level);
-        let permit = match s.producers.clone().acquire_owned().await {
-            Ok(p) => p,
-            Err(e) => return internal(e),
-        };
-        match blocking(move || {
-            let _permit = permit;
-            produce(&r, nar_size, (&c, level), Counter(0)).map(|c| c.0)
-        })
-        .await
-        {
-            Err(resp) => return resp,
-            Ok(Err(e)) => return internal(e),
-            Ok(Ok(n)) => Some(n),
-        }
-    } else {
-        None
-    };
-    let (status, skip, limit, mut extra) = match (range_header, total) {
-        (Some(h), Some(total)) => match parse_range(&h, total) {
-            Some((a, b)) => (
-                StatusCode::PARTIAL_CONTENT,
-                a,
-                b - a + 1,
-                vec![(header::CONTENT_RANGE, format!("bytes {a}-{b}/{total}"))],
-            ),
-            None => {
-                return (
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    [(header::CONTENT_RANGE, format!("bytes */{total}"))],
-                )
-                    .into_response()
-            }
-        },
-        _ => (StatusCode::OK, 0, u64::MAX, Vec::new()),
-    };
-    if let Some(total) = total {
-        let len = if status == StatusCode::PARTIAL_CONTENT {
-            limit
-        } else {
-            total
-        };
-        extra.push((header::CONTENT_LENGTH, len.to_string()));
-    }
-    let mut builder = Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::ACCEPT_RANGES, "bytes");
-    for (k, v) in extra {
-        builder = builder.header(k, v);
-    }
-    if method == Method::HEAD {
-        return builder.body(Body::empty()).unwrap_or_else(internal);
-    }
-    let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
-    let compression = s.compression.clone();
-    let level = s.zstd_level;
-    // Waiting here (not in the blocking pool) keeps idle requests cheap.
-    let permit = match s.producers.clone().acquire_owned().await {
-        Ok(p) => p,
-        Err(e) => return internal(e),
-    };
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let w = ChannelWriter {
-            tx: tx.clone(),
-            skip,
-            limit,
-            buf: Vec::with_capacity(1 << 16),
-        };
-        match produce(&real, nar_size, (&compression, level), w) {
-            Ok(mut w) => {
-                let _ = w.flush();
-            }
-            Err(e)
-                if e.kind() == io::ErrorKind::WriteZero
-                    || e.kind() == io::ErrorKind::BrokenPipe => {}
-            Err(e) => {
-                // Aborts the response, so the client sees a broken transfer, not a short NAR.
-                tracing::error!("cache server: serialising {}: {e}", real.display());
-                let _ = tx.blocking_send(Err(e));
-            }
-        }
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    builder
-        .body(Body::from_stream(stream))
-        .unwrap_or_else(internal)
-}
-
 async fn exists(State(s): State<Arc<Server>>, body: String) -> Response {
     let res = blocking(move || -> Result<String, String> {
         let mut out = String::new();
@@ -663,17 +477,45 @@ async fn put_nar(
     let Some(target) = s.staged(&file) else {
         return text(StatusCode::BAD_REQUEST, "bad NAR file name\n");
     };
+    let max = s.limits.max_upload;
+    let too_large = || {
+        text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("an upload may hold at most {max} bytes\n"),
+        )
+    };
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > max) {
+        return too_large();
+    }
     let tmp = match tempfile::NamedTempFile::new_in(&s.uploads) {
         Ok(t) => t,
         Err(e) => return internal(e),
     };
+    // Dropping `tmp_path` (on any early return) removes the partial file.
     let (mut file_handle, tmp_path) = tmp.into_parts();
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
+    let mut received: u64 = 0;
+    loop {
+        let next = tokio::time::timeout(s.limits.upload_idle_timeout, stream.next()).await;
+        let Ok(next) = next else {
+            return text(
+                StatusCode::REQUEST_TIMEOUT,
+                "upload stalled: nothing received in time\n",
+            );
+        };
+        let Some(chunk) = next else { break };
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => return text(StatusCode::BAD_REQUEST, format!("upload broke off: {e}\n")),
         };
+        received += chunk.len() as u64;
+        if received > max {
+            return too_large();
+        }
         // Small synchronous writes; the multi-threaded runtime absorbs them.
         if let Err(e) = tokio::task::block_in_place(|| file_handle.write_all(&chunk)) {
             return internal(e);
@@ -756,21 +598,5 @@ async fn put_narinfo(
         Ok(Err(e)) => internal(e),
         Ok(Ok(Err(e))) => text(StatusCode::BAD_REQUEST, format!("{e}\n")),
         Ok(Ok(Ok(()))) => text(StatusCode::OK, ""),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_range;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
-        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 99)));
-        assert_eq!(parse_range("bytes=100-", 100), None);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
-        assert_eq!(parse_range("items=0-1", 100), None);
     }
 }

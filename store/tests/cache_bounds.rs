@@ -1,0 +1,357 @@
+//! Bounded reads from caches: a NAR that decompresses to more than its
+//! signed NarSize (a zstd bomb) is refused after at most NarSize bytes were
+//! written, over `file://` and over HTTP; a narinfo longer than the metadata
+//! cap is refused at the cap. Each attack is carried out for real.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{self, BufRead as _, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use b8g_store::cache::file::FileCache;
+use b8g_store::cache::http::HttpCache;
+use b8g_store::cache::server::{self, ServeOptions};
+use b8g_store::cache::{substitute, BinaryCache, CacheError, METADATA_LIMIT};
+use b8g_store::format::hash::{HashAlgo, HashSink};
+use b8g_store::format::narinfo::{Compression, NarInfo};
+use b8g_store::format::signing::SecretKey;
+use b8g_store::format::store_path::{StoreDir, StorePath};
+use b8g_store::local::{LocalStore, StoreConfig};
+use tempfile::TempDir;
+
+fn nix_dir() -> StoreDir {
+    StoreDir::new("/nix/store").expect("valid store dir")
+}
+
+fn open_store(root: &Path) -> LocalStore {
+    let config = StoreConfig {
+        store_dir: nix_dir(),
+        state_dir: PathBuf::from("/nix/var/nix"),
+        root: Some(root.to_owned()),
+    };
+    LocalStore::open(&config).expect("open store")
+}
+
+fn key() -> SecretKey {
+    SecretKey::from_seed("test-bounds-1", &[9; 32]).expect("valid key")
+}
+
+/// What the narinfo claims the NAR holds.
+const CLAIMED_NAR_SIZE: u64 = 1 << 20;
+/// What the bomb really expands to.
+const BOMB_FILE_SIZE: u64 = 256 << 20;
+
+/// A NAR string (length, bytes, padding).
+fn nar_str(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+    out.extend_from_slice(b);
+    out.resize(out.len().div_ceil(8) * 8, 0);
+}
+
+/// Writes a zstd-compressed NAR of one regular file of `size` bytes of 'a'
+/// to `out` without holding it in memory; returns the compressed size.
+fn write_bomb(out: &Path, size: u64) -> u64 {
+    let f = fs::File::create(out).expect("create bomb");
+    let mut enc = zstd::Encoder::new(io::BufWriter::new(f), 1).expect("encoder");
+    let mut head = Vec::new();
+    for s in [
+        &b"nix-archive-1"[..],
+        b"(",
+        b"type",
+        b"regular",
+        b"contents",
+    ] {
+        nar_str(&mut head, s);
+    }
+    head.extend_from_slice(&size.to_le_bytes());
+    enc.write_all(&head).expect("write");
+    // Not zeros: a store that wrote sparse files would hide the damage.
+    let chunk = vec![b'a'; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        enc.write_all(&chunk[..n]).expect("write");
+        left -= n as u64;
+    }
+    let mut tail = Vec::new();
+    nar_str(&mut tail, b")");
+    enc.write_all(&tail).expect("write");
+    enc.finish()
+        .expect("finish")
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .expect("flush");
+    fs::metadata(out).expect("stat").len()
+}
+
+/// A cache directory holding a signed narinfo that claims
+/// [`CLAIMED_NAR_SIZE`] for a NAR file that expands to [`BOMB_FILE_SIZE`].
+fn bomb_cache(dir: &Path) -> StorePath {
+    fs::create_dir_all(dir.join("nar")).expect("mkdir");
+    let file_size = write_bomb(&dir.join("nar/bomb.nar.zst"), BOMB_FILE_SIZE);
+    assert!(
+        file_size < 1 << 20,
+        "the bomb is small: {file_size} bytes for {BOMB_FILE_SIZE}"
+    );
+    // The hash of anything: the refusal must come before the hash is known.
+    let mut sink = HashSink::new(HashAlgo::Sha256);
+    sink.write_all(b"whatever").expect("hash");
+    let (nar_hash, _) = sink.finish();
+    let path = StorePath::from_parts([5; 20], "bomb-1.0").expect("valid");
+    let mut info = NarInfo {
+        path: path.clone(),
+        url: "nar/bomb.nar.zst".into(),
+        compression: Compression::Zstd,
+        file_hash: None,
+        file_size: Some(file_size),
+        nar_hash,
+        nar_size: CLAIMED_NAR_SIZE,
+        references: BTreeSet::new(),
+        deriver: None,
+        signatures: vec![],
+        ca: None,
+    };
+    let fp = info.fingerprint(&nix_dir()).expect("fingerprint");
+    info.signatures.push(key().sign(fp.as_bytes()).to_string());
+    fs::write(
+        dir.join(format!("{}.narinfo", path.hash_part())),
+        info.to_text(&nix_dir()),
+    )
+    .expect("write narinfo");
+    fs::write(dir.join("nix-cache-info"), "StoreDir: /nix/store\n").expect("write");
+    path
+}
+
+/// Apparent size of every file under `dir` (what was written, holes or not).
+fn bytes_under(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut total = 0;
+    for e in entries.flatten() {
+        let Ok(meta) = fs::symlink_metadata(e.path()) else {
+            continue;
+        };
+        total += if meta.is_dir() {
+            bytes_under(&e.path())
+        } else {
+            meta.len()
+        };
+    }
+    total
+}
+
+/// Runs `f` while a thread watches the bytes under `dir`; returns `f`'s
+/// result and the most it saw.
+fn watching_disk<T>(dir: &Path, f: impl FnOnce() -> T) -> (T, u64) {
+    let stop = AtomicBool::new(false);
+    let max = AtomicU64::new(0);
+    let out = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                max.fetch_max(bytes_under(dir), Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        });
+        let out = f();
+        stop.store(true, Ordering::Relaxed);
+        out
+    });
+    max.fetch_max(bytes_under(dir), Ordering::Relaxed);
+    (out, max.into_inner())
+}
+
+/// Pulls the bomb from `cache` into a fresh store and checks it is refused
+/// as too long, that at most about NarSize bytes were ever on disk, and that
+/// nothing was registered or left behind.
+fn pull_bomb_refused(cache: Arc<dyn BinaryCache>, path: &StorePath) {
+    let dest_dir = TempDir::new().expect("tempdir");
+    let root = dest_dir.path().join("root");
+    let dest = open_store(&root);
+    let before = bytes_under(&root);
+    let (result, most) = watching_disk(&root, || {
+        substitute(
+            std::slice::from_ref(path),
+            &[cache],
+            &[key().public()],
+            &dest,
+        )
+    });
+    // The database and the NAR's first NarSize bytes, never the bomb.
+    assert!(
+        most <= before + CLAIMED_NAR_SIZE + (1 << 20),
+        "at most about NarSize written: saw {most} bytes (store held {before} before)"
+    );
+    let e = result.expect_err("a NAR longer than its NarSize is refused");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("size") && msg.contains(&format!("more than {CLAIMED_NAR_SIZE}")),
+        "clear error: {msg}"
+    );
+    assert!(!dest.is_valid(path).expect("query"), "nothing registered");
+    assert!(dest.valid_paths().expect("list").is_empty());
+    let left: Vec<String> = fs::read_dir(dest.real_store_dir())
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".links")
+        .collect();
+    assert!(left.is_empty(), "nothing left in the store: {left:?}");
+}
+
+#[test]
+fn zstd_bomb_over_file_cache_stops_at_nar_size() {
+    let dir = TempDir::new().expect("tempdir");
+    let path = bomb_cache(dir.path());
+    let cache: Arc<dyn BinaryCache> = Arc::new(FileCache::new(dir.path()));
+    pull_bomb_refused(cache, &path);
+}
+
+#[test]
+fn zstd_bomb_over_http_stops_at_nar_size() {
+    let dir = TempDir::new().expect("tempdir");
+    let path = bomb_cache(dir.path());
+    let url = static_server(dir.path().to_owned());
+    let cache: Arc<dyn BinaryCache> = Arc::new(HttpCache::new(&url, None));
+    pull_bomb_refused(cache, &path);
+}
+
+#[test]
+fn zstd_bomb_pushed_to_the_server_stops_at_nar_size() {
+    let src = TempDir::new().expect("tempdir");
+    let path = bomb_cache(src.path());
+    let served_dir = TempDir::new().expect("tempdir");
+    let root = served_dir.path().join("root");
+    let served = Arc::new(open_store(&root));
+    let mut opts = ServeOptions::loopback(0);
+    opts.push_token = Some("s3cret".into());
+    let server = server::start(served.clone(), opts).expect("start server");
+    let pusher = HttpCache::new(&server.url(), Some("s3cret".into()));
+    let bomb = fs::read(src.path().join("nar/bomb.nar.zst")).expect("read");
+    pusher
+        .put(
+            "nar/bomb.nar.zst",
+            &mut io::Cursor::new(&bomb),
+            bomb.len() as u64,
+            "application/x-nix-nar",
+        )
+        .expect("a small NAR file is accepted for staging");
+    let narinfo = fs::read(src.path().join(format!("{}.narinfo", path.hash_part()))).expect("read");
+    let before = bytes_under(&root);
+    let (result, most) = watching_disk(&root, || {
+        pusher.put(
+            &format!("{}.narinfo", path.hash_part()),
+            &mut io::Cursor::new(&narinfo),
+            narinfo.len() as u64,
+            "text/x-nix-narinfo",
+        )
+    });
+    match result {
+        Err(CacheError::Status { status: 400, .. }) => {}
+        other => panic!("expected the server to refuse the import, got {other:?}"),
+    }
+    assert!(
+        most <= before + CLAIMED_NAR_SIZE + (1 << 20),
+        "at most about NarSize written: saw {most} bytes (store held {before} before)"
+    );
+    assert!(
+        !served.is_valid(&path).expect("query"),
+        "nothing registered"
+    );
+    assert!(served.valid_paths().expect("list").is_empty());
+    assert_eq!(
+        fs::read_dir(served.state_dir().join("cache-uploads"))
+            .expect("list")
+            .count(),
+        0,
+        "the staged NAR is gone"
+    );
+    server.stop().expect("stop");
+}
+
+#[test]
+fn oversized_narinfo_over_http_is_refused_at_the_cap() {
+    let dir = TempDir::new().expect("tempdir");
+    let path = StorePath::from_parts([6; 20], "huge-1.0").expect("valid");
+    // 10 MiB of header-like lines: the parser never sees them.
+    let line = "References: ".to_owned() + &"x".repeat(1000) + "\n";
+    let body = line.repeat(10 * 1024);
+    fs::write(
+        dir.path().join(format!("{}.narinfo", path.hash_part())),
+        &body,
+    )
+    .expect("write");
+    let url = static_server(dir.path().to_owned());
+    let cache = HttpCache::new(&url, None);
+    match cache.narinfo(&nix_dir(), &path) {
+        Err(CacheError::TooLarge { limit, file, .. }) => {
+            assert_eq!(limit, METADATA_LIMIT);
+            assert_eq!(file, format!("{}.narinfo", path.hash_part()));
+        }
+        other => panic!("expected a refusal at the cap, got {other:?}"),
+    }
+    // And substitution says why, registering nothing.
+    let dest_dir = TempDir::new().expect("tempdir");
+    let dest = open_store(&dest_dir.path().join("root"));
+    let cache: Arc<dyn BinaryCache> = Arc::new(cache);
+    let e = substitute(
+        std::slice::from_ref(&path),
+        &[cache],
+        &[key().public()],
+        &dest,
+    )
+    .expect_err("refused");
+    assert!(e.to_string().contains("longer than"), "{e}");
+    assert!(dest.valid_paths().expect("list").is_empty());
+}
+
+/// A bare HTTP/1.1 file server on loopback serving `root` (a hostile cache
+/// stands in for `b8g cache serve`, which makes its narinfos from its own
+/// store and so cannot be made to lie). One thread per connection; the
+/// threads end with the test process.
+fn static_server(root: PathBuf) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let root = root.clone();
+            std::thread::spawn(move || serve_one(conn, &root));
+        }
+    });
+    url
+}
+
+fn serve_one(mut conn: std::net::TcpStream, root: &Path) {
+    let Ok(clone) = conn.try_clone() else { return };
+    let mut reader = BufReader::new(clone);
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
+            break;
+        }
+    }
+    let target = request
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .trim_start_matches('/')
+        .to_owned();
+    let Ok(mut f) = fs::File::open(root.join(&target)) else {
+        let _ = conn
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
+    if conn.write_all(head.as_bytes()).is_ok() {
+        // The client hangs up early when it refuses: that is expected.
+        let _ = io::copy(&mut f, &mut conn);
+    }
+}
