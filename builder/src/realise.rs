@@ -33,6 +33,7 @@
 //! This module does not evaluate Nix code.
 
 mod check;
+mod drv_check;
 mod log;
 mod outputs;
 mod roots;
@@ -564,6 +565,7 @@ fn read_node(store: &LocalStore, path: &StorePath) -> Result<DrvNode, RealiseErr
     };
     let text = fs::read(&real).map_err(|e| bad(e.to_string()))?;
     let drv = Derivation::parse(&text).map_err(|e| bad(e.to_string()))?;
+    drv_check::check_outputs(store, &drv).map_err(|e| bad(e.to_string()))?;
     let mut outputs = BTreeMap::new();
     for (name, out) in &drv.outputs {
         outputs.insert(name.clone(), parse(store, path, &out.path)?);

@@ -347,3 +347,80 @@ fn gc_between_planning_and_building_keeps_the_inputs() {
     );
     assert!(w.store.is_valid(&a_out).expect("query"));
 }
+
+/// Writes `drv` as a `.drv` text file as it is, output paths and all (what a
+/// hand-made `builtins.toFile "x.drv"` with a context amounts to).
+fn add_raw_drv(
+    w: &World,
+    name: &str,
+    drv: &b8g_store::format::derivation::Derivation,
+) -> b8g_store::format::store_path::StorePath {
+    let refs: Vec<_> = drv
+        .input_srcs
+        .iter()
+        .map(|p| w.store.parse_path(p).expect("store path"))
+        .collect();
+    w.store
+        .add_text(&format!("{name}.drv"), drv.to_aterm().as_bytes(), &refs)
+        .expect("add drv")
+}
+
+#[test]
+fn hand_written_drv_claiming_another_output_or_drv_path_is_refused() {
+    let mut w = World::new();
+    let (victim_drv, victim) = w.drv("victim", "echo honest > $out", &["out"], &[], None);
+    let victim_out = victim.outputs["out"].path.clone();
+    // The path of a .drv an honest evaluation will write later (made in
+    // another store: this one has never seen it).
+    let mut other = World::new();
+    let (future_drv, _) = other.drv("future", "echo later > $out", &["out"], &[], None);
+    let future_drv = other.store.print_path(&future_drv);
+
+    for (case, claimed, env) in [
+        (
+            "another derivation's output",
+            victim_out.clone(),
+            victim_out.clone(),
+        ),
+        ("a future .drv", future_drv.clone(), future_drv.clone()),
+        // Output path right, but the builder told to write elsewhere.
+        ("an output variable", String::new(), victim_out.clone()),
+    ] {
+        let (_, mut evil) = w.drv(
+            &format!("evil-{}", case.len()),
+            "echo POISONED > $out",
+            &["out"],
+            &[],
+            None,
+        );
+        if !claimed.is_empty() {
+            evil.outputs.get_mut("out").expect("out").path = claimed.clone();
+        }
+        evil.env.insert("out".into(), env);
+        let evil_drv = add_raw_drv(&w, &format!("evil-raw-{}", case.len()), &evil);
+        let err = w
+            .realise(std::slice::from_ref(&evil_drv))
+            .expect_err(case)
+            .to_string();
+        assert!(
+            err.contains("the derivation's contents give") || err.contains("not the output path"),
+            "{case}: {err}"
+        );
+        for p in [&victim_out, &future_drv] {
+            let p = w.store.parse_path(p).expect("path");
+            assert!(
+                !w.store.is_valid(&p).expect("query"),
+                "{case}: {p:?} registered"
+            );
+            assert!(!w.store.real_path(&p).exists(), "{case}: {p:?} written");
+        }
+    }
+    // The honest build still builds its own bytes.
+    w.realise(std::slice::from_ref(&victim_drv))
+        .expect("victim builds");
+    let out = w.store.parse_path(&victim_out).expect("path");
+    assert_eq!(
+        std::fs::read_to_string(w.store.real_path(&out)).expect("read"),
+        "honest\n"
+    );
+}
