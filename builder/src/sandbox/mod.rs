@@ -47,7 +47,7 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -1161,41 +1161,99 @@ impl Drop for Child {
 
 /// Removes a directory tree even where a builder left directories read-only;
 /// a file or symlink (a stale output can be either) is simply removed.
+///
+/// Builders are hostile and may still be running while their scratch tree is
+/// removed (a fixed-output build can hold a directory fd of another build's
+/// tree, received over an abstract socket, and swap entries for symlinks), so
+/// every step goes through a directory fd opened without following symlinks:
+/// `fchmod` and the listing act on the directory that was opened, never on
+/// what a name points to now.
 pub fn remove_tree(path: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if !m.is_dir() => {
-            return match fs::remove_file(path) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                r => r,
+    use rustix::fs::{Mode, OFlags};
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot remove {}: no parent directory", path.display()),
+        ));
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let dir = match rustix::fs::open(
+        parent,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(d) => d,
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    remove_at(&dir, name, 0)
+}
+
+/// How deep [`remove_at`] descends (each level holds a directory fd).
+const MAX_REMOVE_DEPTH: usize = 512;
+
+/// Removes `name` in the directory `dir`, recursively, following no symlink.
+fn remove_at(dir: &std::os::fd::OwnedFd, name: &std::ffi::OsStr, depth: usize) -> io::Result<()> {
+    use rustix::fs::{AtFlags, Mode, OFlags};
+    use rustix::io::Errno;
+    let gone = |r: Result<(), Errno>| match r {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(io::Error::from(e)),
+    };
+    let sub = match rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        // Not a directory (a file, a symlink, or swapped for one): unlink the name.
+        Err(Errno::NOTDIR | Errno::LOOP) => {
+            return gone(rustix::fs::unlinkat(dir, name, AtFlags::empty()))
+        }
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if depth >= MAX_REMOVE_DEPTH {
+        return Err(io::Error::other(format!(
+            "directory tree deeper than {MAX_REMOVE_DEPTH} levels"
+        )));
+    }
+    rustix::fs::fchmod(&sub, Mode::from_raw_mode(0o700))?;
+    // A builder still running may add entries while we remove: a few rounds,
+    // then give up (the directory is left, nothing outside is touched).
+    for _ in 0..4 {
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&sub)? {
+            let entry = entry?;
+            let n = entry.file_name().to_bytes();
+            if n != b"." && n != b".." {
+                names.push(std::ffi::OsStr::from_bytes(n).to_owned());
             }
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        _ => {}
-    }
-    match fs::remove_dir_all(path) {
-        Ok(()) => return Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(_) => {}
-    }
-    // Slow path: make every directory writable, then retry.
-    fn open_up(p: &Path) -> io::Result<()> {
-        let meta = fs::symlink_metadata(p)?;
-        if meta.is_dir() {
-            fs::set_permissions(p, fs::Permissions::from_mode(0o700))?;
-            for entry in fs::read_dir(p)? {
-                open_up(&entry?.path())?;
-            }
+        for n in &names {
+            remove_at(&sub, n, depth + 1)?;
         }
-        Ok(())
+        match rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR) {
+            Ok(()) | Err(Errno::NOENT) => return Ok(()),
+            Err(Errno::NOTEMPTY) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
-    open_up(path)?;
-    fs::remove_dir_all(path)
+    Err(io::Error::other(
+        "directory keeps being refilled while it is removed",
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::remove_tree;
     use std::fs;
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
@@ -1214,5 +1272,67 @@ mod tests {
             assert!(fs::symlink_metadata(p).is_err(), "{} left", p.display());
         }
         remove_tree(&d.path().join("missing")).unwrap();
+    }
+
+    /// The attack pass's race: while the scratch tree is removed, a hostile
+    /// process swaps a directory of it with a symlink to a host directory
+    /// (`renameat2(RENAME_EXCHANGE)`) and keeps adding files so that removal
+    /// has to retry. The host directory's modes and contents must not change.
+    #[test]
+    fn remove_tree_never_follows_symlinks_swapped_in_while_it_runs() {
+        use std::os::unix::fs::MetadataExt;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::create_dir_all(victim.join("a/b")).unwrap();
+        fs::write(victim.join("a/keep"), "host").unwrap();
+        for p in [&victim, &victim.join("a"), &victim.join("a/b")] {
+            fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for round in 0..20 {
+            let tree = d.path().join(format!("scratch-{round}"));
+            fs::create_dir_all(tree.join("d0/sub")).unwrap();
+            fs::write(tree.join("d0/sub/f"), "x").unwrap();
+            std::os::unix::fs::symlink(&victim, tree.join("s0")).unwrap();
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                // One thread swaps in a tight loop, one keeps the tree refilled.
+                s.spawn(|| {
+                    let a = std::ffi::CString::new(tree.join("d0").as_os_str().as_bytes()).unwrap();
+                    let b = std::ffi::CString::new(tree.join("s0").as_os_str().as_bytes()).unwrap();
+                    while !stop.load(Ordering::Relaxed) {
+                        // SAFETY: two valid C strings; the call only renames.
+                        unsafe {
+                            libc::renameat2(
+                                libc::AT_FDCWD,
+                                a.as_ptr(),
+                                libc::AT_FDCWD,
+                                b.as_ptr(),
+                                libc::RENAME_EXCHANGE,
+                            )
+                        };
+                    }
+                });
+                s.spawn(|| {
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let _ = fs::create_dir(tree.join("d0"));
+                        let _ = std::os::unix::fs::symlink(&victim, tree.join("s0"));
+                        let _ = fs::write(tree.join(format!("d0/new-{i}")), "y");
+                        i += 1;
+                    }
+                });
+                // Success or "keeps being refilled": either way nothing outside.
+                for _ in 0..50 {
+                    let _ = remove_tree(&tree);
+                }
+                stop.store(true, Ordering::Relaxed);
+            });
+            for p in [&victim, &victim.join("a"), &victim.join("a/b")] {
+                let mode = fs::symlink_metadata(p).unwrap().mode() & 0o7777;
+                assert_eq!(mode, 0o755, "round {round}: {} chmodded", p.display());
+            }
+            assert_eq!(fs::read_to_string(victim.join("a/keep")).unwrap(), "host");
+        }
     }
 }
