@@ -81,9 +81,15 @@ pub fn expand_argv(argv: &[String], env: &[(String, String)]) -> Vec<String> {
     out
 }
 
+/// The most an `EnvironmentFile=` may hold.
+pub const ENV_FILE_MAX: usize = 1 << 20;
+
 /// Reads `KEY=VALUE` lines (comments, blank lines and `export` allowed; quotes removed).
-pub fn read_env_file(path: &Path) -> std::io::Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path)?;
+///
+/// PID 1 reads it, and it may sit in a directory the service writes: only a regular
+/// file of at most [`ENV_FILE_MAX`] bytes, never a FIFO or device (see [`crate::safefs`]).
+pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, crate::safefs::SafeFsError> {
+    let text = crate::safefs::read_regular(path, ENV_FILE_MAX)?;
     let mut v = Vec::new();
     for line in text.lines() {
         let l = line.trim();

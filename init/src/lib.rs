@@ -16,6 +16,7 @@ pub mod exec;
 pub mod log;
 pub mod notify;
 pub mod pathwatch;
+pub mod safefs;
 pub mod supervisor;
 pub mod switch;
 pub mod sysv;

@@ -30,6 +30,8 @@ use crate::unit::{
 };
 
 const MANAGER: &str = "b8g-init";
+/// The most of a PID file PID 1 reads (systemd reads one line).
+const PID_FILE_MAX: usize = 4096;
 /// The longest a Type=idle service waits for the other jobs, as in systemd.
 const IDLE_MAX_WAIT: Duration = Duration::from_secs(5);
 
@@ -1019,7 +1021,7 @@ impl Manager {
             .as_ref()
             .and_then(|usr| exec::lookup_user(&self.cfg.etc_dir, usr).ok())
             .map(|u| (u.uid, u.gid));
-        for (list, root, mode) in [
+        let dirs = [
             (
                 &x.runtime_directories,
                 &self.cfg.run_dir,
@@ -1040,18 +1042,21 @@ impl Manager {
                 &self.cfg.cache_dir,
                 x.cache_directory_mode,
             ),
-        ] {
-            for d in list {
-                let p = root.join(d);
-                let _ = std::fs::create_dir_all(&p);
-                let _ = std::fs::set_permissions(
-                    &p,
-                    std::os::unix::fs::PermissionsExt::from_mode(mode.unwrap_or(0o755)),
-                );
-                if let Some((uid, gid)) = uid_gid {
-                    let _ = std::os::unix::fs::chown(&p, Some(uid), Some(gid));
-                }
-            }
+        ];
+        // The service owns what it asked for here and may have planted a symlink
+        // beneath it since its last run: never follow one (systemd refuses a
+        // non-directory in the way too).
+        let setup = dirs.iter().try_for_each(|(list, root, mode)| {
+            list.iter().try_for_each(|d| {
+                crate::safefs::prepare_dir(root, d, mode.unwrap_or(0o755), uid_gid)
+            })
+        });
+        if let Err(e) = setup {
+            self.logs
+                .push(&n, &format!("cannot set up exec directory: {e}"));
+            self.rt.entry(n.clone()).or_default().result = Some("resources".into());
+            self.fail_start(&n, "resources");
+            return;
         }
         self.set_state(&n, ActiveState::Activating, "start-pre");
         let rt = self.rt.entry(n.clone()).or_default();
@@ -1391,7 +1396,11 @@ impl Manager {
         let restart_job = std::mem::take(&mut rt.restart_job);
         let result = rt.result.clone().unwrap_or_default();
         for d in &s.exec.runtime_directories {
-            let _ = std::fs::remove_dir_all(self.cfg.run_dir.join(d));
+            // The service may have planted a symlink above `d`: never remove through it.
+            if let Err(e) = crate::safefs::remove_beneath(&self.cfg.run_dir, d) {
+                self.logs
+                    .push(n, &format!("cannot remove runtime directory: {e}"));
+            }
         }
         if let Some(cg) = self.unit_cgroup(n) {
             let _ = std::fs::remove_dir(cg);
@@ -1869,11 +1878,12 @@ impl Manager {
     /// unit's own processes; never PID 1 or a dead process.
     fn main_pid_from_file(&self, n: &str, pf: &Path) -> Result<i32, String> {
         use std::os::unix::fs::MetadataExt;
-        let text = std::fs::read_to_string(pf)
-            .map_err(|e| format!("PID file {} not readable after start: {e}", pf.display()))?;
-        // Both the link and its target: a symlink planted by the service counts as its.
-        let root_owned = std::fs::symlink_metadata(pf).is_ok_and(|m| m.uid() == 0)
-            && std::fs::metadata(pf).is_ok_and(|m| m.uid() == 0);
+        // The service may have put a FIFO (open or read would block PID 1 for ever), a
+        // device or a huge file there: only a small regular file is read.
+        let (text, owner) = crate::safefs::read_regular_with_owner(pf, PID_FILE_MAX)
+            .map_err(|e| format!("refused PID file: {e}"))?;
+        // Both the link and the file read: a symlink planted by the service counts as its.
+        let root_owned = owner == 0 && std::fs::symlink_metadata(pf).is_ok_and(|m| m.uid() == 0);
         let p = text.trim().parse::<i32>().unwrap_or(0).max(0);
         let check = notify::MainPidCheck {
             manager_pid: std::process::id() as i32,

@@ -4,6 +4,7 @@
 
 mod harness;
 mod notify_trust;
+mod planted_files;
 mod qemu;
 mod qemu_debian;
 mod scenarios;
