@@ -54,6 +54,55 @@ fn deb_bytes() -> Vec<u8> {
     b"!<arch>\nnot really a package, but pinned bytes all the same\n".repeat(50)
 }
 
+/// Writes the derivation `expr` evaluates to into the store under `root`.
+fn instantiate_expr(root: &Path, expr: String) -> StorePath {
+    let store = open_store(root);
+    let cwd = recipes().display().to_string();
+    let drvs = run_with_big_stack(move || {
+        let host = StoreHost::new(store.store_dir().clone(), Box::new(store));
+        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
+        let v = ev.eval_str(&expr, &cwd).map_err(|e| e.to_string())?;
+        derivation_paths(&mut ev, v).map_err(|e| e.to_string())
+    })
+    .expect("evaluation thread")
+    .expect("evaluates");
+    open_store(root).parse_path(&drvs[0]).expect("drv path")
+}
+
+/// The attack pass's finding: `package = "--version"` reached apt-get as an
+/// option (apt-get runs as root with the network), and a derivation that is
+/// not fixed-output could name the fetcher to get the network at all.
+#[test]
+fn fetch_deb_refuses_option_like_pins_and_non_fixed_output_derivations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_store(dir.path());
+    let fod = |package: &str, version: &str| {
+        format!(
+            "derivation {{ name = \"x.deb\"; system = \"builtin\"; builder = \"builtin:b8g-fetch-deb\"; \
+             package = \"{package}\"; version = \"{version}\"; outputHashMode = \"flat\"; \
+             outputHashAlgo = \"sha256\"; outputHash = \"{}\"; }}",
+            "0".repeat(64)
+        )
+    };
+    for (expr, why) in [
+        (fod("--version", "x"), "invalid Debian package pin"),
+        (fod("-oDebug::NoLocking", "1"), "invalid Debian package pin"),
+        (fod("make", "-1"), "invalid Debian package pin"),
+        (
+            "derivation { name = \"x\"; system = \"builtin\"; builder = \"builtin:b8g-fetch-deb\"; \
+             package = \"make\"; version = \"4.3-4.1\"; }"
+                .to_owned(),
+            "only fixed-output derivations",
+        ),
+    ] {
+        let drv = instantiate_expr(dir.path(), expr.clone());
+        let err = build(&store, &drv, &builtins_with(None), Substituters::default())
+            .expect_err(&expr);
+        assert!(err.contains(why), "{expr}: {err}");
+        assert!(!err.contains("not understood"), "apt parsed an option: {err}");
+    }
+}
+
 /// Writes the derivation `recipes/bootstrap`'s `fetchDeb` makes for the pin
 /// into the store under `root`; returns the `.drv` and its output path.
 fn instantiate(root: &Path, sha256: &str) -> (StorePath, StorePath) {

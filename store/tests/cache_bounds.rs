@@ -355,3 +355,42 @@ fn serve_one(mut conn: std::net::TcpStream, root: &Path) {
         let _ = io::copy(&mut f, &mut conn);
     }
 }
+
+/// The attack pass's finding: a FIFO (or a device) in a `file://` cache
+/// blocked the open of its narinfo for ever. Now it is refused at once.
+#[test]
+fn fifo_or_device_in_a_file_cache_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo.narinfo");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .expect("mkfifo");
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.narinfo")).expect("symlink");
+    let root = dir.path().to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let cache = FileCache::new(&root);
+        let answers: Vec<String> = ["fifo.narinfo", "zero.narinfo"]
+            .iter()
+            .map(|f| match cache.get_bytes(f) {
+                Ok(b) => format!("{f}: accepted {} bytes", b.map_or(0, |b| b.len())),
+                Err(e) => format!("{f}: refused: {e}"),
+            })
+            .collect();
+        let _ = tx.send(answers);
+    });
+    let answers = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("reading a FIFO from a file cache blocked");
+    for a in &answers {
+        assert!(
+            a.contains("refused") && a.contains("not a regular file"),
+            "{answers:?}"
+        );
+    }
+}

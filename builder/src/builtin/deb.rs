@@ -48,14 +48,25 @@ impl BuiltinBuilder for FetchDeb {
         let package = cx.attr("package", "b8g-fetch-deb")?;
         let version = cx.attr("version", "b8g-fetch-deb")?;
         let out = cx.out()?;
-        let valid = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+-.:~_".contains(&b))
-        };
-        if !valid(package) || !valid(version) {
+        // Only fixed-output derivations may reach the network, and only they
+        // are checked against a pinned hash before anything is registered.
+        if !cx.env.contains_key("outputHash") {
             return Err(BuiltinError::Other(format!(
-                "invalid Debian package pin {package}={version}"
+                "builtin:b8g-fetch-deb downloads from the network, so it serves only \
+                 fixed-output derivations; {package}={version} has no outputHash"
+            )));
+        }
+        // Debian policy: names and versions start with an alphanumeric
+        // character, so neither can be taken for an option of apt-get.
+        let valid = |s: &str, extra: &[u8]| {
+            s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+        };
+        if !valid(package, b"+-.") || !valid(version, b"+-.:~") {
+            return Err(BuiltinError::Other(format!(
+                "invalid Debian package pin {package:?}={version:?}: names are [a-z0-9][a-z0-9+.-]*, \
+                 versions [0-9a-z][0-9a-zA-Z+.:~-]*"
             )));
         }
         let tmp = tempfile::Builder::new()

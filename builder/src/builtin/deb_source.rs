@@ -221,9 +221,16 @@ impl BuiltinBuilder for FetchDebSource {
         let version = cx.attr("version", "b8g-fetch-deb-source")?;
         let file = cx.attr("file", "b8g-fetch-deb-source")?;
         let out = cx.out()?;
+        // As b8g-fetch-deb: the network only for fixed-output derivations, and
+        // nothing apt-get could take for an option (a leading alphanumeric).
+        if !cx.env.contains_key("outputHash") {
+            return Err(BuiltinError::Other(format!(
+                "builtin:b8g-fetch-deb-source downloads from the network, so it serves only \
+                 fixed-output derivations; {package}={version} has no outputHash"
+            )));
+        }
         let valid = |s: &str| {
-            !s.is_empty()
-                && !s.starts_with('.')
+            s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
                 && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"+-.:~_".contains(&b))
         };

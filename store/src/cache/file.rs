@@ -89,8 +89,28 @@ impl BinaryCache for FileCache {
 
     fn get(&self, file: &str) -> Result<Option<CacheReader>, CacheError> {
         let path = self.resolve(file)?;
-        match File::open(&path) {
-            Ok(f) => Ok(Some(Box::new(io::BufReader::with_capacity(1 << 16, f)))),
+        // A cache directory is not ours: a FIFO must not block the open, and
+        // only a regular file is read (not a device or a directory).
+        let opened = {
+            use std::os::unix::fs::OpenOptionsExt;
+            fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(
+                    (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32,
+                )
+                .open(&path)
+        };
+        match opened {
+            Ok(f) => {
+                let meta = f.metadata().map_err(self.io("stat", file))?;
+                if !meta.is_file() {
+                    return Err(self.io("open", file)(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "not a regular file",
+                    )));
+                }
+                Ok(Some(Box::new(io::BufReader::with_capacity(1 << 16, f))))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io("open", file)(e)),
         }

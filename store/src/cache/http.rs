@@ -140,6 +140,9 @@ impl HttpCache {
     }
 }
 
+/// How long a narinfo or `nix-cache-info` answer may take in all.
+const METADATA_DEADLINE: Duration = Duration::from_secs(120);
+
 impl BinaryCache for HttpCache {
     fn url(&self) -> &str {
         &self.url
@@ -147,10 +150,14 @@ impl BinaryCache for HttpCache {
 
     fn get(&self, file: &str) -> Result<Option<CacheReader>, CacheError> {
         match self.with_retries("GET", file, || {
-            self.agent
-                .get(&self.file_url(file))
-                .call()
-                .map_err(Box::new)
+            let mut req = self.agent.get(&self.file_url(file));
+            // Metadata is small: a server that trickles it (a byte every few
+            // seconds keeps the read timeout happy) gets a deadline for the
+            // whole answer. NARs are as large as their paths and have none.
+            if !file.starts_with("nar/") {
+                req = req.timeout(METADATA_DEADLINE);
+            }
+            req.call().map_err(Box::new)
         }) {
             Ok(resp) => Ok(Some(Box::new(resp.into_reader()))),
             // S3-style servers answer 403 for a missing key, as Nix knows too.
