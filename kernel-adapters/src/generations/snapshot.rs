@@ -21,10 +21,12 @@
 //! Not covered: a complete, validly signed older snapshot still imports
 //! (signatures say who made it, not that it is the newest).
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use b8g_store::bounded::BoundedReader;
@@ -184,7 +186,14 @@ pub fn import(
         problems: vec![problem],
     };
     let dec = zstd::Decoder::new(f).map_err(|e| not(e.to_string()))?;
-    let mut archive = tar::Archive::new(dec);
+    // Until the manifest is verified nothing but it may be read (the tar
+    // reader buffers long-name and PAX records whole, before b8g sees a
+    // member); then only what the signed sizes account for.
+    let budget = Rc::new(Cell::new(MANIFEST_LIMIT + UNSIGNED_SLACK));
+    let mut archive = tar::Archive::new(Budgeted {
+        inner: dec,
+        left: budget.clone(),
+    });
     let mut manifest: Option<Manifest> = None;
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let entries = archive
@@ -227,6 +236,12 @@ pub fn import(
                     "its manifest has no valid signature by a trusted key".into(),
                 ));
             }
+            let signed: u64 = m
+                .members
+                .values()
+                .map(|v| v.size.saturating_add(MEMBER_OVERHEAD))
+                .fold(0, u64::saturating_add);
+            budget.set(budget.get().saturating_add(signed));
             manifest = Some(m);
             continue;
         };
@@ -315,6 +330,33 @@ pub fn import(
     Ok(toplevel)
 }
 
+/// Bytes of the decompressed stream allowed beyond the manifest and the
+/// signed members: tar headers, end blocks and record padding.
+const UNSIGNED_SLACK: u64 = 1 << 20;
+/// Per member: its header, a long-name record and padding.
+const MEMBER_OVERHEAD: u64 = 4096;
+
+/// A reader that fails once its shared budget is spent.
+struct Budgeted<R> {
+    inner: R,
+    left: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.left.get();
+        if left == 0 {
+            return Err(io::Error::other(
+                "more data than the signed manifest accounts for",
+            ));
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left.set(left - n as u64);
+        Ok(n)
+    }
+}
+
 /// Reads the manifest member (at most [`MANIFEST_LIMIT`] bytes). `Err(Ok)`
 /// for a manifest that is refused, `Err(Err)` for one that cannot be read.
 fn read_manifest(
@@ -389,5 +431,57 @@ impl Write for SinkWriter<'_> {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use b8g_store::format::store_path::StoreDir;
+    use b8g_store::local::StoreConfig;
+
+    /// The second attack pass's finding: a 28 KB snapshot whose first tar
+    /// record is a GNU long name (or a PAX header) of 800 MiB made import
+    /// buffer it all before any signature was checked. Now reading stops at
+    /// the manifest's budget. (64 MiB here keeps the test quick; the old code
+    /// read all of it.)
+    #[test]
+    fn huge_long_name_record_before_the_manifest_is_refused_at_the_budget() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let claimed: u64 = 64 << 20;
+        for kind in [b'L', b'x'] {
+            let mut header = [0u8; 512];
+            header[..13].copy_from_slice(b"././@LongLink");
+            header[100..108].copy_from_slice(b"0000644\0");
+            header[124..136].copy_from_slice(format!("{claimed:011o}\0").as_bytes());
+            header[156] = kind;
+            header[257..263].copy_from_slice(b"ustar ");
+            header[263..265].copy_from_slice(b" \0");
+            header[148..156].copy_from_slice(b"        ");
+            let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
+            header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+            let file = dir.path().join(format!("bomb-{}.snap", kind as char));
+            let out = fs::File::create(&file).expect("create");
+            let mut enc = zstd::Encoder::new(out, 1).expect("zstd");
+            enc.write_all(&header).expect("write");
+            let zeros = vec![b'a'; 1 << 20];
+            for _ in 0..(claimed >> 20) {
+                enc.write_all(&zeros).expect("write");
+            }
+            enc.finish().expect("finish");
+            let store = LocalStore::open(&StoreConfig {
+                store_dir: StoreDir::new("/b8g/store").expect("dir"),
+                state_dir: "/b8g/var/b8g".into(),
+                root: Some(dir.path().join(format!("root-{}", kind as char))),
+            })
+            .expect("store");
+            let err = import(&store, &file, &[]).expect_err("refused").to_string();
+            assert!(
+                err.contains("more data than the signed manifest accounts for"),
+                "{}: {err}",
+                kind as char
+            );
+            assert!(store.valid_paths().expect("query").is_empty());
+        }
     }
 }
