@@ -46,6 +46,25 @@ fn connect(addr: SocketAddr) -> TcpStream {
     s
 }
 
+/// A connection whose receive buffer is small and fixed: the kernel would
+/// otherwise grow it (up to `tcp_rmem`'s maximum, 32 MiB on some hosts) and a
+/// client that reads nothing could still be sent a whole NAR.
+fn connect_small_buffer(addr: SocketAddr) -> TcpStream {
+    use rustix::net::{sockopt, AddressFamily, SocketType};
+    let family = if addr.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let fd = rustix::net::socket(family, SocketType::STREAM, None).expect("socket");
+    sockopt::set_socket_recv_buffer_size(&fd, 4096).expect("SO_RCVBUF");
+    rustix::net::connect(&fd, &addr).expect("connect");
+    let s = TcpStream::from(fd);
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s
+}
+
 /// Reads until the server closes (or resets) the connection; returns what
 /// came and how long it took.
 fn read_until_closed(s: &mut TcpStream) -> (String, Duration) {
@@ -338,7 +357,7 @@ fn downloads_whose_clients_stop_reading_free_their_slot() {
     // Every producer slot taken by a client that asks and then reads nothing.
     let mut stalled: Vec<TcpStream> = (0..server::NAR_PRODUCERS)
         .map(|_| {
-            let mut s = connect(server.addr());
+            let mut s = connect_small_buffer(server.addr());
             s.write_all(request.as_bytes()).expect("write");
             s
         })
@@ -363,7 +382,10 @@ fn downloads_whose_clients_stop_reading_free_their_slot() {
         "took {:?}",
         start.elapsed()
     );
-    // The stalled ones got a cut-off transfer, never the whole NAR.
+    // The stalled ones got a cut-off transfer, never the whole NAR. One whose
+    // request waited for a slot (the good reader took it first) starts late:
+    // give it time to stall and be cut before anything reads it.
+    std::thread::sleep(Duration::from_secs(3));
     for s in &mut stalled {
         let (got, _) = read_until_closed(s);
         assert!(
