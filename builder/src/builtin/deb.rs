@@ -191,22 +191,47 @@ pub fn unpack_deb(deb: fs::File, shown: &Path, out: &OutputTree) -> Result<(), B
 fn unpack_tar(data: impl Read, shown: &Path, out: &OutputTree) -> Result<(), BuiltinError> {
     let bad = |why: String| BuiltinError::Other(format!("{}: {why}", shown.display()));
     let mut tar = tar::Archive::new(data);
-    for entry in tar.entries().map_err(io("read data of", shown))? {
+    // Raw entries: the tar crate would read GNU long-name and PAX records
+    // whole into memory, however large they claim to be (a 36 KB .deb made
+    // b8g-build take 3 GB). They are read here, bounded, and applied to the
+    // next entry as the crate would.
+    let mut long_name: Option<Vec<u8>> = None;
+    let mut long_link: Option<Vec<u8>> = None;
+    let entries = tar.entries().map_err(io("read data of", shown))?.raw(true);
+    for entry in entries {
         let mut entry = entry.map_err(io("read data of", shown))?;
         let kind = entry.header().entry_type();
-        // Metadata records of the archive format, not files.
-        if kind.is_pax_global_extensions()
-            || kind.is_pax_local_extensions()
-            || kind.is_gnu_longname()
-            || kind.is_gnu_longlink()
-        {
+        if kind.is_gnu_longname() || kind.is_gnu_longlink() || kind.is_pax_local_extensions() {
+            let record = read_record(&mut entry).map_err(|why| bad(why.to_string()))?;
+            if kind.is_gnu_longname() {
+                long_name = Some(trim_nuls(record));
+            } else if kind.is_gnu_longlink() {
+                long_link = Some(trim_nuls(record));
+            } else {
+                for (key, value) in pax_records(&record) {
+                    match key {
+                        b"path" => long_name = Some(value.to_vec()),
+                        b"linkpath" => long_link = Some(value.to_vec()),
+                        _ => {}
+                    }
+                }
+            }
             continue;
         }
-        let raw = entry.path().map_err(io("read data of", shown))?;
-        let raw = raw
-            .to_str()
-            .ok_or_else(|| bad(format!("entry {raw:?} is not UTF-8")))?
-            .to_string();
+        if kind.is_pax_global_extensions() {
+            read_record(&mut entry).map_err(|why| bad(why.to_string()))?;
+            continue;
+        }
+        let name_bytes = match long_name.take() {
+            Some(n) => n,
+            None => entry.path_bytes().into_owned(),
+        };
+        let link_bytes = match long_link.take() {
+            Some(l) => Some(l),
+            None => entry.link_name_bytes().map(|l| l.into_owned()),
+        };
+        let raw = String::from_utf8(name_bytes)
+            .map_err(|e| bad(format!("entry {:?} is not UTF-8", e.as_bytes())))?;
         let rel = relative_member(&raw).ok_or_else(|| bad(format!("entry {raw:?} escapes")))?;
         let mode = entry.header().mode().map_err(io("read data of", shown))? & 0o777;
         if rel.is_empty() {
@@ -225,22 +250,15 @@ fn unpack_tar(data: impl Read, shown: &Path, out: &OutputTree) -> Result<(), Bui
         } else if kind.is_file() {
             out.write_from(&rel, &mut entry, mode)?;
         } else if kind.is_symlink() {
-            let target = entry
-                .link_name()
-                .map_err(io("read data of", shown))?
-                .ok_or_else(|| bad(format!("symlink {raw:?} has no target")))?;
-            let target = target
-                .to_str()
-                .ok_or_else(|| bad(format!("symlink {raw:?} has a target that is not UTF-8")))?
-                .to_string();
+            let target = link_bytes.ok_or_else(|| bad(format!("symlink {raw:?} has no target")))?;
+            let target = String::from_utf8(target)
+                .map_err(|_| bad(format!("symlink {raw:?} has a target that is not UTF-8")))?;
             out.symlink(&rel, &target)?;
         } else if kind.is_hard_link() {
-            let target = entry
-                .link_name()
-                .map_err(io("read data of", shown))?
-                .ok_or_else(|| bad(format!("hard link {raw:?} has no target")))?;
-            let target = target
-                .to_str()
+            let target =
+                link_bytes.ok_or_else(|| bad(format!("hard link {raw:?} has no target")))?;
+            let target = std::str::from_utf8(&target)
+                .ok()
                 .and_then(relative_member)
                 .ok_or_else(|| bad(format!("hard link {raw:?} escapes")))?;
             out.hard_link(&target, &rel)?;
@@ -251,6 +269,58 @@ fn unpack_tar(data: impl Read, shown: &Path, out: &OutputTree) -> Result<(), Bui
         }
     }
     Ok(())
+}
+
+/// The most a long-name or PAX record may hold (names are at most a few KiB).
+const MAX_RECORD: u64 = 64 << 10;
+
+/// The data of a long-name or PAX record, refused beyond [`MAX_RECORD`].
+fn read_record(entry: &mut impl Read) -> Result<Vec<u8>, String> {
+    let mut data = Vec::new();
+    entry
+        .take(MAX_RECORD + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("cannot read a tar name record: {e}"))?;
+    if data.len() as u64 > MAX_RECORD {
+        return Err(format!(
+            "a tar name record is longer than {MAX_RECORD} bytes"
+        ));
+    }
+    Ok(data)
+}
+
+/// A GNU long name without its terminating NULs.
+fn trim_nuls(mut v: Vec<u8>) -> Vec<u8> {
+    while v.last() == Some(&0) {
+        v.pop();
+    }
+    v
+}
+
+/// The `key=value` records of a PAX header (`<len> key=value\n` each);
+/// malformed ones end the list.
+fn pax_records(data: &[u8]) -> Vec<(&[u8], &[u8])> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let Some(sp) = rest.iter().position(|&b| b == b' ') else {
+            break;
+        };
+        let Some(len) = std::str::from_utf8(&rest[..sp])
+            .ok()
+            .and_then(|l| l.parse::<usize>().ok())
+            .filter(|&l| l > sp + 1 && l <= rest.len())
+        else {
+            break;
+        };
+        let record = &rest[sp + 1..len];
+        let record = record.strip_suffix(b"\n").unwrap_or(record);
+        if let Some(eq) = record.iter().position(|&b| b == b'=') {
+            out.push((&record[..eq], &record[eq + 1..]));
+        }
+        rest = &rest[len..];
+    }
+    out
 }
 
 /// A tar member name (`./usr/bin/x`, `usr/bin/x/`, `/usr/bin/x`) as a plain
@@ -319,6 +389,95 @@ mod tests {
             fs::metadata(&tool).unwrap().permissions().mode() & 0o777,
             0o755
         );
+    }
+
+    /// A .deb whose data.tar.zst is `tar` as it is.
+    fn deb_with_tar(dir: &Path, tar: &[u8]) -> std::path::PathBuf {
+        let data = zstd::encode_all(tar, 1).unwrap();
+        let path = dir.join("t.deb");
+        let mut b = ar::Builder::new(fs::File::create(&path).unwrap());
+        b.append(
+            &ar::Header::new(b"debian-binary".to_vec(), 4),
+            &b"2.0\n"[..],
+        )
+        .unwrap();
+        b.append(
+            &ar::Header::new(b"data.tar.zst".to_vec(), data.len() as u64),
+            &data[..],
+        )
+        .unwrap();
+        path
+    }
+
+    /// Names longer than a header holds arrive as GNU long-name and
+    /// long-link records (as dpkg-deb writes them) or as PAX records.
+    #[test]
+    fn long_names_and_links_from_gnu_and_pax_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = format!("./usr/share/{}/file", "d".repeat(150));
+        let target = format!("../../{}", "t".repeat(140));
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o644);
+        b.append_data(&mut h, &long, &b"abc"[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        b.append_link(&mut h, "./usr/lnk", &target).unwrap();
+        let pax_name = format!("usr/{}/pax", "p".repeat(120));
+        b.append_pax_extensions([("path", pax_name.as_bytes())])
+            .unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_path("usr/short").unwrap();
+        h.set_size(1);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, &b"x"[..]).unwrap();
+        let deb = deb_with_tar(dir.path(), &b.into_inner().unwrap());
+        let out = dir.path().join("out");
+        unpack(&deb, &out).unwrap();
+        assert_eq!(
+            fs::read(out.join(long.trim_start_matches("./"))).unwrap(),
+            b"abc"
+        );
+        assert_eq!(
+            fs::read_link(out.join("usr/lnk"))
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            target
+        );
+        assert_eq!(fs::read(out.join(&pax_name)).unwrap(), b"x");
+        assert!(!out.join("usr/short").exists(), "the PAX path applies");
+    }
+
+    /// The second attack pass's finding: a 36 KB .deb whose data.tar starts
+    /// with a GNU long-name record claiming 1 GiB made b8g-build buffer it
+    /// whole. Now it is refused at 64 KiB. (64 MiB here keeps the test quick.)
+    #[test]
+    fn huge_long_name_and_pax_records_are_refused_without_buffering() {
+        let dir = tempfile::tempdir().unwrap();
+        for kind in [b'L', b'K', b'x', b'g'] {
+            let claimed: u64 = 64 << 20;
+            let mut h = tar::Header::new_gnu();
+            h.set_path("././@LongLink").unwrap();
+            h.set_entry_type(tar::EntryType::new(kind));
+            h.set_size(claimed);
+            h.set_mode(0o644);
+            h.set_cksum();
+            let mut tar = h.as_bytes().to_vec();
+            tar.resize(tar.len() + claimed as usize, b'a');
+            let deb = deb_with_tar(dir.path(), &tar);
+            let out = dir.path().join(format!("out-{kind}"));
+            let err = unpack(&deb, &out).expect_err("refused").to_string();
+            assert!(
+                err.contains("longer than 65536 bytes"),
+                "{}: {err}",
+                kind as char
+            );
+        }
     }
 
     #[test]
