@@ -227,6 +227,7 @@ fn zstd_bomb_pushed_to_the_server_stops_at_nar_size() {
     let served = Arc::new(open_store(&root));
     let mut opts = ServeOptions::loopback(0);
     opts.push_token = Some("s3cret".into());
+    opts.push_keys = vec![key().public()];
     let server = server::start(served.clone(), opts).expect("start server");
     let pusher = HttpCache::new(&server.url(), Some("s3cret".into()));
     let bomb = fs::read(src.path().join("nar/bomb.nar.zst")).expect("read");
@@ -312,19 +313,24 @@ fn oversized_narinfo_over_http_is_refused_at_the_cap() {
 /// store and so cannot be made to lie). One thread per connection; the
 /// threads end with the test process.
 fn static_server(root: PathBuf) -> String {
+    static_server_with(root, None)
+}
+
+/// A static server that sends NAR files a byte at a time, `pause` apart.
+fn static_server_with(root: PathBuf, trickle: Option<std::time::Duration>) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(conn) = conn else { return };
             let root = root.clone();
-            std::thread::spawn(move || serve_one(conn, &root));
+            std::thread::spawn(move || serve_one(conn, &root, trickle));
         }
     });
     url
 }
 
-fn serve_one(mut conn: std::net::TcpStream, root: &Path) {
+fn serve_one(mut conn: std::net::TcpStream, root: &Path, trickle: Option<std::time::Duration>) {
     let Ok(clone) = conn.try_clone() else { return };
     let mut reader = BufReader::new(clone);
     let mut request = String::new();
@@ -350,9 +356,23 @@ fn serve_one(mut conn: std::net::TcpStream, root: &Path) {
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
-    if conn.write_all(head.as_bytes()).is_ok() {
+    if conn.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    match trickle {
+        Some(pause) if target.starts_with("nar/") => {
+            let mut byte = [0u8; 1];
+            while io::Read::read(&mut f, &mut byte).is_ok_and(|n| n == 1) {
+                std::thread::sleep(pause);
+                if conn.write_all(&byte).is_err() {
+                    return;
+                }
+            }
+        }
         // The client hangs up early when it refuses: that is expected.
-        let _ = io::copy(&mut f, &mut conn);
+        _ => {
+            let _ = io::copy(&mut f, &mut conn);
+        }
     }
 }
 
@@ -393,4 +413,44 @@ fn fifo_or_device_in_a_file_cache_is_refused_without_blocking() {
             "{answers:?}"
         );
     }
+}
+
+/// The second attack pass's finding: a cache that sends a NAR a byte at a
+/// time (each read well within the read timeout) held a substitution for as
+/// long as it liked. A download below the rate floor fails, and nothing is
+/// registered.
+#[test]
+fn trickled_nar_download_fails_below_the_rate_floor() {
+    use b8g_store::cache::rate_floor::RateFloor;
+    use std::time::{Duration, Instant};
+    let dir = TempDir::new().expect("tempdir");
+    let path = bomb_cache(dir.path());
+    let url = static_server_with(dir.path().to_owned(), Some(Duration::from_millis(20)));
+    let cache: Arc<dyn BinaryCache> =
+        Arc::new(HttpCache::new(&url, None).with_nar_floor(RateFloor {
+            min_bytes: 10_000,
+            window: Duration::from_millis(300),
+        }));
+    let dest_dir = TempDir::new().expect("tempdir");
+    let dest = open_store(&dest_dir.path().join("root"));
+    let start = Instant::now();
+    let e = substitute(
+        std::slice::from_ref(&path),
+        &[cache],
+        &[key().public()],
+        &dest,
+    )
+    .expect_err("a trickled NAR is refused");
+    let msg = e.to_string();
+    assert!(msg.contains("too slow"), "clear error: {msg}");
+    // Without the floor this takes compressed size × 20 ms (minutes).
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(
+        dest.valid_paths().expect("list").is_empty(),
+        "nothing registered"
+    );
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use b8g_store::cache::http::HttpCache;
 use b8g_store::cache::server::{self, ServeLimits, ServeOptions, ServerHandle};
 use b8g_store::cache::{BinaryCache, CacheError};
+use b8g_store::format::signing::SecretKey;
 use b8g_store::format::store_path::StoreDir;
 use b8g_store::local::{LocalStore, StoreConfig};
 use tempfile::TempDir;
@@ -35,6 +36,9 @@ fn serve(dir: &TempDir, limits: ServeLimits) -> (ServerHandle, PathBuf) {
     let uploads = store.state_dir().join("cache-uploads");
     let mut opts = ServeOptions::loopback(0);
     opts.push_token = Some(TOKEN.into());
+    opts.push_keys = vec![SecretKey::from_seed("push-1", &[1; 32])
+        .expect("key")
+        .public()];
     opts.limits = limits;
     (server::start(store, opts).expect("start server"), uploads)
 }

@@ -691,6 +691,7 @@ fn http_serve_push_pull_head_range() {
     let mut opts = ServeOptions::loopback(0);
     opts.key = Some(k.clone());
     opts.push_token = Some("s3cret".into());
+    opts.push_keys = vec![key(1).public()];
     let server = server::start(served.clone(), opts).expect("start server");
     assert!(server.addr().ip().is_loopback());
     let url = server.url();
@@ -1013,12 +1014,14 @@ fn nix_copy_pushes_to_our_server() {
     let dir = TempDir::new().expect("tempdir");
     let served = Arc::new(open_store(&dir.path().join("served")));
     let mut opts = ServeOptions::loopback(0);
+    let k = key(7);
     opts.push_token = Some("nix-push-token".into());
+    // Nix pushes the signatures the paths carry in its store.
+    opts.push_keys = vec![k.public()];
     let server = server::start(served.clone(), opts).expect("start");
     // Put the closure into a Nix store first, then let Nix push it to us.
     let nix_root = dir.path().join("nixroot");
     let nix_store = format!("local?root={}", nix_root.display());
-    let k = key(7);
     let cache = file_cache(&dir);
     push_signed(&f, cache.as_ref(), &k, Compression::Zstd);
     let top = f.store.print_path(&f.top);
@@ -1141,4 +1144,63 @@ fn we_substitute_what_nix_copy_pushed() {
             report.problems
         );
     }
+}
+
+/// A push token lets a client upload, not vouch: a narinfo that no push key
+/// signed is refused (the second attack pass published arbitrary content
+/// under a chosen input-addressed name, which the server then signed).
+#[test]
+fn pushes_need_a_signature_by_a_push_key() {
+    let f = fixture();
+    let served_dir = TempDir::new().expect("tempdir");
+    let served = Arc::new(open_store(served_dir.path()));
+
+    // A token alone is a configuration error.
+    let mut opts = ServeOptions::loopback(0);
+    opts.push_token = Some("s3cret".into());
+    let Err(e) = server::start(served.clone(), opts) else {
+        panic!("a push token without push keys was accepted");
+    };
+    assert!(e.to_string().contains("push key"), "{e}");
+
+    let mut opts = ServeOptions::loopback(0);
+    opts.key = Some(key(3));
+    opts.push_token = Some("s3cret".into());
+    opts.push_keys = vec![key(1).public()];
+    let server = server::start(served.clone(), opts).expect("start server");
+    let pusher = HttpCache::new(&server.url(), Some("s3cret".into()));
+    for signer in [None, Some(key(2))] {
+        let e = push(
+            &f.store,
+            &pusher,
+            std::slice::from_ref(&f.top),
+            &PushOptions {
+                key: signer.as_ref(),
+                ..PushOptions::default()
+            },
+        )
+        .expect_err("an untrusted signer is refused");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("403") && msg.contains("not signed by a key this cache accepts"),
+            "{msg}"
+        );
+        assert!(
+            served.valid_paths().expect("list").is_empty(),
+            "nothing registered"
+        );
+    }
+    // The trusted key gets in.
+    push(
+        &f.store,
+        &pusher,
+        std::slice::from_ref(&f.top),
+        &PushOptions {
+            key: Some(&key(1)),
+            ..PushOptions::default()
+        },
+    )
+    .expect("push signed by the push key");
+    assert!(served.is_valid(&f.top).expect("query"));
+    server.stop().expect("stop");
 }

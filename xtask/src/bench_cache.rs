@@ -499,6 +499,8 @@ fn bench(o: &Options, bin: &Path, w: &Path) -> Result<()> {
                     "0",
                     "--push-token-file",
                     token_s,
+                    "--push-key",
+                    &pk_text,
                 ],
             ))
         };

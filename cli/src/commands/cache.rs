@@ -97,8 +97,12 @@ enum CacheCommand {
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
         /// File holding a token that enables pushing (`PUT`) with `Authorization: Bearer <token>`.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", requires = "push_keys")]
         push_token_file: Option<PathBuf>,
+        /// Keys (`name:base64` or files holding one) whose signature a pushed
+        /// narinfo must carry: the token lets a client upload, a push key vouches.
+        #[arg(long = "push-key", num_args = 1.., value_name = "KEY", requires = "push_token_file")]
+        push_keys: Vec<String>,
         /// Compression of served NARs.
         #[arg(long, default_value = "zstd", value_parser = ["zstd", "xz", "none"])]
         compression: String,
@@ -412,6 +416,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             bind,
             key,
             push_token_file,
+            push_keys,
             compression,
             zstd_level,
             priority,
@@ -440,6 +445,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                 addr: SocketAddr::new(bind, port),
                 key: key.as_deref().map(read_secret_key).transpose()?,
                 push_token,
+                push_keys: read_public_keys(&push_keys)?,
                 compression: Compression::from_name(&compression),
                 zstd_level,
                 priority,

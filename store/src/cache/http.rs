@@ -8,9 +8,11 @@
 //! 5xx status are retried a few times with a growing pause.
 
 use std::collections::BTreeSet;
+use std::io::Read as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::rate_floor::{FloorReader, RateFloor};
 use super::{BinaryCache, CacheError, CacheReader, Upload};
 
 /// Path (under the cache URL) of the batched existence query a b8g server offers.
@@ -31,6 +33,7 @@ pub struct HttpCache {
     url: String,
     token: Option<String>,
     agent: ureq::Agent,
+    nar_floor: RateFloor,
 }
 
 impl HttpCache {
@@ -49,7 +52,14 @@ impl HttpCache {
             url: url.to_owned(),
             token,
             agent,
+            nar_floor: RateFloor::default(),
         }
+    }
+
+    /// Sets the least rate a NAR download must keep (see [`RateFloor`]).
+    pub fn with_nar_floor(mut self, floor: RateFloor) -> HttpCache {
+        self.nar_floor = floor;
+        self
     }
 
     fn file_url(&self, file: &str) -> String {
@@ -58,11 +68,12 @@ impl HttpCache {
 
     fn fail(&self, op: &'static str, file: &str, e: ureq::Error) -> CacheError {
         match e {
-            ureq::Error::Status(status, _) => CacheError::Status {
+            ureq::Error::Status(status, resp) => CacheError::Status {
                 cache: self.url.clone(),
                 op,
                 file: file.to_owned(),
                 status,
+                reason: short_reason(resp),
             },
             ureq::Error::Transport(t) => CacheError::Network {
                 cache: self.url.clone(),
@@ -153,12 +164,17 @@ impl BinaryCache for HttpCache {
             let mut req = self.agent.get(&self.file_url(file));
             // Metadata is small: a server that trickles it (a byte every few
             // seconds keeps the read timeout happy) gets a deadline for the
-            // whole answer. NARs are as large as their paths and have none.
+            // whole answer. NARs are as large as their paths and have none;
+            // they must keep a least rate instead.
             if !file.starts_with("nar/") {
                 req = req.timeout(METADATA_DEADLINE);
             }
             req.call().map_err(Box::new)
         }) {
+            Ok(resp) if file.starts_with("nar/") => Ok(Some(Box::new(FloorReader::new(
+                resp.into_reader(),
+                self.nar_floor,
+            )))),
             Ok(resp) => Ok(Some(Box::new(resp.into_reader()))),
             // S3-style servers answer 403 for a missing key, as Nix knows too.
             Err(CacheError::Status {
@@ -301,4 +317,30 @@ impl BinaryCache for HttpCache {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The first line of a plain-text error answer, at most [`REASON_LIMIT`]
+/// bytes read and control characters dropped: the server is not trusted to
+/// send a small or printable body.
+fn short_reason(resp: ureq::Response) -> String {
+    const REASON_LIMIT: u64 = 512;
+    if !resp.content_type().starts_with("text/plain") {
+        return String::new();
+    }
+    let mut body = Vec::new();
+    if resp
+        .into_reader()
+        .take(REASON_LIMIT)
+        .read_to_end(&mut body)
+        .is_err()
+    {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(&body);
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }

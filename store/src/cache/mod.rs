@@ -21,6 +21,7 @@ pub mod compress;
 pub mod file;
 pub mod http;
 mod push;
+pub mod rate_floor;
 #[cfg(feature = "server")]
 pub mod server;
 mod sign;
@@ -52,12 +53,14 @@ pub enum CacheError {
         file: String,
         source: io::Error,
     },
-    #[error("cache {cache}: {op} {file}: HTTP status {status}")]
+    #[error("cache {cache}: {op} {file}: HTTP status {status}{}", if reason.is_empty() { String::new() } else { format!(": {reason}") })]
     Status {
         cache: String,
         op: &'static str,
         file: String,
         status: u16,
+        /// The start of a plain-text answer (why a b8g server refused), else empty.
+        reason: String,
     },
     #[error("cache {cache}: {op} {file}: {reason}")]
     Network {

@@ -10,7 +10,11 @@
 //! auth, as Nix does from a netrc file), `PUT` of NAR files and narinfos
 //! (what [`super::push`] and `nix copy --to http://…` send) imports paths into the store: NARs are
 //! staged on disk, and a narinfo imports its NAR, checked against its hash
-//! and size, once its references are valid.
+//! and size, once its references are valid. The token only lets a client
+//! upload: a narinfo is imported only when it carries a valid signature by
+//! one of the server's push keys ([`ServeOptions::push_keys`]), so a leaked
+//! token cannot put content under a store path name the server then signs
+//! and serves (as Nix's daemon requires signatures from untrusted users).
 //!
 //! The store is synchronous; store work runs on tokio's blocking pool and
 //! streams to the client through a bounded channel. Memory stays bounded
@@ -47,7 +51,7 @@ use super::http::{EXISTS_ENDPOINT, LIST_ENDPOINT};
 use super::push::make_narinfo;
 use super::{CACHE_INFO_FILE, METADATA_LIMIT};
 use crate::format::narinfo::{CacheInfo, Compression, NarInfo};
-use crate::format::signing::SecretKey;
+use crate::format::signing::{PublicKey, SecretKey};
 use crate::format::store_path::StorePath;
 use crate::local::{LocalStore, NarExpectation};
 
@@ -63,6 +67,9 @@ pub struct ServeOptions {
     pub key: Option<SecretKey>,
     /// Enables `PUT` for clients presenting `Authorization: Bearer <token>`.
     pub push_token: Option<String>,
+    /// A pushed narinfo is imported only with a valid signature by one of
+    /// these; a push token without them is refused at start.
+    pub push_keys: Vec<PublicKey>,
     /// Compression of served NARs.
     pub compression: Compression,
     /// zstd level of served NARs: each request compresses anew, so this is
@@ -115,6 +122,7 @@ impl ServeOptions {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             key: None,
             push_token: None,
+            push_keys: Vec::new(),
             compression: Compression::Zstd,
             zstd_level: compress::ZSTD_LEVEL,
             priority: 40,
@@ -133,6 +141,8 @@ pub enum ServeError {
     Serve(io::Error),
     #[error("compression {0} cannot be served")]
     Compression(String),
+    #[error("a push token needs at least one push key: pushed paths must be signed by a key the server trusts")]
+    PushWithoutKeys,
     #[error("cannot create upload directory {path}: {source}")]
     Uploads { path: PathBuf, source: io::Error },
 }
@@ -188,6 +198,7 @@ struct Server {
     producers: Arc<tokio::sync::Semaphore>,
     key: Option<SecretKey>,
     push_token: Option<String>,
+    push_keys: Vec<PublicKey>,
     compression: Compression,
     zstd_level: i32,
     priority: u32,
@@ -201,6 +212,9 @@ struct Server {
 pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle, ServeError> {
     if !compress::supported(&opts.compression) {
         return Err(ServeError::Compression(opts.compression.to_string()));
+    }
+    if opts.push_token.is_some() && opts.push_keys.is_empty() {
+        return Err(ServeError::PushWithoutKeys);
     }
     let uploads = store.state_dir().join("cache-uploads");
     std::fs::create_dir_all(&uploads).map_err(|source| ServeError::Uploads {
@@ -232,6 +246,7 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         producers: Arc::new(tokio::sync::Semaphore::new(NAR_PRODUCERS)),
         key: opts.key,
         push_token: opts.push_token,
+        push_keys: opts.push_keys,
         compression: opts.compression,
         zstd_level: opts.zstd_level,
         priority: opts.priority,
@@ -272,6 +287,22 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         stop: Some(stop_tx),
         thread: Some(thread),
     })
+}
+
+fn bad(message: String) -> (StatusCode, String) {
+    (StatusCode::BAD_REQUEST, message)
+}
+
+/// The key names of `signatures`, for an error message.
+fn signers(signatures: &[String]) -> String {
+    if signatures.is_empty() {
+        return "nobody".into();
+    }
+    let names: Vec<&str> = signatures
+        .iter()
+        .map(|s| s.split_once(':').map_or(s.as_str(), |(n, _)| n))
+        .collect();
+    names.join(", ")
 }
 
 fn text(status: StatusCode, body: impl Into<String>) -> Response {
@@ -549,54 +580,75 @@ async fn put_narinfo(
             "only narinfos and NARs can be pushed\n",
         );
     }
-    let res = blocking(move || -> Result<Result<(), String>, String> {
-        let info = match NarInfo::parse(s.store.store_dir(), &body) {
-            Ok(i) => i,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        if format!("{}.narinfo", info.path.hash_part()) != file {
-            return Ok(Err(format!(
-                "{file} describes {}",
-                s.store.print_path(&info.path)
-            )));
-        }
-        let Some(staged) = info.url.strip_prefix("nar/").and_then(|f| s.staged(f)) else {
-            return Ok(Err(format!("URL {} is not an uploaded NAR", info.url)));
-        };
-        let f = match std::fs::File::open(&staged) {
-            Ok(f) => f,
-            Err(e) => return Ok(Err(format!("NAR {} was not uploaded first: {e}", info.url))),
-        };
-        let nar = match compress::decoder(&info.compression, io::BufReader::new(f)) {
-            Ok(d) => d,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        let expected = NarExpectation {
-            path: info.path.clone(),
-            nar_hash: info.nar_hash,
-            nar_size: info.nar_size,
-            references: info.references.clone(),
-            deriver: info.deriver.clone(),
-            signatures: info.signatures.clone(),
-            ca: info.ca.clone(),
-        };
-        // Each path is flushed on its own (not with a `syncfs`, which would
-        // also wait for every other writer of the file system, once per
-        // request); decompression runs ahead on its own thread.
-        let imported = compress::with_read_ahead(nar, |r| s.store.import_nar(r, expected));
-        let _ = std::fs::remove_file(&staged);
-        // The next lookup must see the new path.
-        s.index.lock().unwrap_or_else(|p| p.into_inner()).1 = None;
-        match imported {
-            Ok(_) => Ok(Ok(())),
-            Err(e) => Ok(Err(e.to_string())),
-        }
-    })
+    let res = blocking(
+        move || -> Result<Result<(), (StatusCode, String)>, String> {
+            let info = match NarInfo::parse(s.store.store_dir(), &body) {
+                Ok(i) => i,
+                Err(e) => return Ok(Err(bad(e.to_string()))),
+            };
+            if format!("{}.narinfo", info.path.hash_part()) != file {
+                return Ok(Err(bad(format!(
+                    "{file} describes {}",
+                    s.store.print_path(&info.path)
+                ))));
+            }
+            if !info.has_valid_signature(s.store.store_dir(), &s.push_keys) {
+                // The staged NAR is of no use now.
+                if let Some(staged) = info.url.strip_prefix("nar/").and_then(|f| s.staged(f)) {
+                    let _ = std::fs::remove_file(staged);
+                }
+                return Ok(Err((
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "{} is not signed by a key this cache accepts pushes from (signed by: {})",
+                        s.store.print_path(&info.path),
+                        signers(&info.signatures)
+                    ),
+                )));
+            }
+            let Some(staged) = info.url.strip_prefix("nar/").and_then(|f| s.staged(f)) else {
+                return Ok(Err(bad(format!("URL {} is not an uploaded NAR", info.url))));
+            };
+            let f = match std::fs::File::open(&staged) {
+                Ok(f) => f,
+                Err(e) => {
+                    return Ok(Err(bad(format!(
+                        "NAR {} was not uploaded first: {e}",
+                        info.url
+                    ))))
+                }
+            };
+            let nar = match compress::decoder(&info.compression, io::BufReader::new(f)) {
+                Ok(d) => d,
+                Err(e) => return Ok(Err(bad(e.to_string()))),
+            };
+            let expected = NarExpectation {
+                path: info.path.clone(),
+                nar_hash: info.nar_hash,
+                nar_size: info.nar_size,
+                references: info.references.clone(),
+                deriver: info.deriver.clone(),
+                signatures: info.signatures.clone(),
+                ca: info.ca.clone(),
+            };
+            // Each path is flushed on its own (not with a `syncfs`, which would
+            // also wait for every other writer of the file system, once per
+            // request); decompression runs ahead on its own thread.
+            let imported = compress::with_read_ahead(nar, |r| s.store.import_nar(r, expected));
+            let _ = std::fs::remove_file(&staged);
+            // The next lookup must see the new path.
+            s.index.lock().unwrap_or_else(|p| p.into_inner()).1 = None;
+            match imported {
+                Ok(_) => Ok(Ok(())),
+                Err(e) => Ok(Err(bad(e.to_string()))),
+            }
+        },
+    )
     .await;
     match res {
         Err(r) => r,
         Ok(Err(e)) => internal(e),
-        Ok(Ok(Err(e))) => text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+        Ok(Ok(Err((status, e)))) => text(status, format!("{e}\n")),
         Ok(Ok(Ok(()))) => text(StatusCode::OK, ""),
     }
 }
