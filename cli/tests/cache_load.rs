@@ -79,6 +79,8 @@ impl Server {
         let mut child = store
             .cmd(&["cache", "serve", "--port", "0", "--key"])
             .arg(key)
+            // Every simulated client comes from 127.0.0.1.
+            .args(["--max-connections-per-address", "512"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -399,3 +399,135 @@ fn downloads_whose_clients_stop_reading_free_their_slot() {
     }
     server.stop().expect("stop");
 }
+
+/// Sends `GET /nix-cache-info` on a kept-alive connection and reads the
+/// whole answer; the connection stays open.
+fn get_kept_alive(s: &mut TcpStream) -> String {
+    s.write_all(b"GET /nix-cache-info HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).expect("answer");
+        assert!(n > 0, "closed before answering");
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .expect("content-length");
+            if body.len() >= len {
+                return text;
+            }
+        }
+    }
+}
+
+/// A connection from `local` (any 127.0.0.0/8 address is ours on loopback).
+fn connect_from(local: &str, to: SocketAddr) -> TcpStream {
+    use rustix::net::{AddressFamily, SocketType};
+    let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).expect("socket");
+    let from: SocketAddr = format!("{local}:0").parse().expect("address");
+    rustix::net::bind(&fd, &from).expect("bind");
+    rustix::net::connect(&fd, &to).expect("connect");
+    let s = TcpStream::from(fd);
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s
+}
+
+/// The second attack pass's finding: one client held every slot. Now one
+/// address gets at most its share; another address is still served.
+#[test]
+fn one_address_cannot_take_every_slot() {
+    let dir = TempDir::new().expect("tempdir");
+    let limits = ServeLimits {
+        max_connections: 64,
+        max_connections_per_address: 3,
+        ..ServeLimits::default()
+    };
+    let (server, _) = serve(&dir, limits);
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| connect_from("127.0.0.1", server.addr()))
+        .collect();
+    for s in &mut held {
+        assert!(get_kept_alive(s).starts_with("HTTP/1.1 200"));
+    }
+    // A fourth from the same address is closed without an answer...
+    let mut over = connect_from("127.0.0.1", server.addr());
+    over.write_all(b"GET /nix-cache-info HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let (got, took) = read_until_closed(&mut over);
+    assert!(got.is_empty(), "answered over the per-address limit: {got}");
+    assert!(took < Duration::from_secs(5), "closed after {took:?}");
+    // ...while another address is served, and the held ones still work.
+    let mut other = connect_from("127.0.0.2", server.addr());
+    assert!(get_kept_alive(&mut other).starts_with("HTTP/1.1 200"));
+    assert!(get_kept_alive(&mut held[0]).starts_with("HTTP/1.1 200"));
+    // A slot given back is a slot to take.
+    drop(held.pop());
+    std::thread::sleep(Duration::from_millis(300));
+    let mut again = connect_from("127.0.0.1", server.addr());
+    assert!(get_kept_alive(&mut again).starts_with("HTTP/1.1 200"));
+    server.stop().expect("stop");
+}
+
+/// The second attack pass's finding: clients that send a request now and
+/// then keep their connections, and held every slot. When the slots run out
+/// the served idle connections are closed, and a new client is answered at
+/// once instead of after the header timeout.
+#[test]
+fn kept_alive_clients_are_shed_when_the_slots_run_out() {
+    let dir = TempDir::new().expect("tempdir");
+    let cap = 4;
+    let limits = ServeLimits {
+        max_connections: cap,
+        max_connections_per_address: 100,
+        header_timeout: Duration::from_secs(30),
+        ..ServeLimits::default()
+    };
+    let (server, _) = serve(&dir, limits);
+    let mut holders: Vec<TcpStream> = (0..cap).map(|_| connect(server.addr())).collect();
+    for s in &mut holders {
+        assert!(get_kept_alive(s).starts_with("HTTP/1.1 200"));
+    }
+    let start = Instant::now();
+    let mut late = connect(server.addr());
+    late.write_all(b"GET /nix-cache-info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let (got, _) = read_until_closed(&mut late);
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "answered after {:?}, not at once",
+        start.elapsed()
+    );
+    // The holders were closed.
+    for h in &mut holders {
+        let (rest, _) = read_until_closed(h);
+        assert!(rest.is_empty(), "{rest}");
+    }
+    server.stop().expect("stop");
+}
+
+#[test]
+fn connections_close_after_their_lifetime() {
+    let dir = TempDir::new().expect("tempdir");
+    let limits = ServeLimits {
+        connection_lifetime: Duration::from_secs(1),
+        ..ServeLimits::default()
+    };
+    let (server, _) = serve(&dir, limits);
+    let mut s = connect(server.addr());
+    assert!(get_kept_alive(&mut s).starts_with("HTTP/1.1 200"));
+    let (rest, took) = read_until_closed(&mut s);
+    assert!(rest.is_empty(), "{rest}");
+    assert!(took < Duration::from_secs(5), "closed after {took:?}");
+    server.stop().expect("stop");
+}

@@ -115,6 +115,12 @@ enum CacheCommand {
         /// Connections served at once; more wait until one ends.
         #[arg(long, default_value_t = ServeLimits::default().max_connections)]
         max_connections: usize,
+        /// Connections from one client address (an IPv6 /64) at once; more are closed.
+        #[arg(long, default_value_t = ServeLimits::default().max_connections_per_address)]
+        max_connections_per_address: usize,
+        /// Seconds after which a connection is closed, once its current response is sent.
+        #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().connection_lifetime.as_secs())]
+        connection_lifetime: u64,
         /// Seconds a connection has to send its request head before it is closed.
         #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().header_timeout.as_secs())]
         header_timeout: u64,
@@ -421,6 +427,8 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             zstd_level,
             priority,
             max_connections,
+            max_connections_per_address,
+            connection_lifetime,
             header_timeout,
             max_upload_size,
             upload_idle_timeout,
@@ -452,6 +460,8 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                 limits: ServeLimits {
                     header_timeout: Duration::from_secs(header_timeout),
                     max_connections,
+                    max_connections_per_address,
+                    connection_lifetime: Duration::from_secs(connection_lifetime),
                     max_upload: max_upload_size,
                     upload_idle_timeout: Duration::from_secs(upload_idle_timeout),
                     download_idle_timeout: Duration::from_secs(download_idle_timeout),

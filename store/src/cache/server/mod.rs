@@ -24,8 +24,9 @@
 //! that goes away closes its channel, which stops its producer at the next
 //! chunk.
 //!
-//! Limits ([`ServeLimits`]): connections are capped and must send their
-//! request head in time ([`listen`]); an upload may not exceed a size nor
+//! Limits ([`ServeLimits`]): connections are capped, in all and per client
+//! address, must send their request head in time, and are shed when slots
+//! run out ([`listen`]); an upload may not exceed a size nor
 //! stall, a narinfo may not exceed [`METADATA_LIMIT`]; staged NARs whose
 //! narinfo never came are removed after an expiry ([`sweep`]).
 
@@ -90,6 +91,10 @@ pub struct ServeLimits {
     pub header_timeout: Duration,
     /// Connections served at once; more wait in the listen queue.
     pub max_connections: usize,
+    /// Connections from one client address (an IPv6 /64) at once; more are closed.
+    pub max_connections_per_address: usize,
+    /// A connection is closed after this long, once its current response is sent.
+    pub connection_lifetime: Duration,
     /// The largest NAR file a push may upload.
     pub max_upload: u64,
     /// An upload that sends nothing for this long is dropped.
@@ -107,6 +112,9 @@ impl Default for ServeLimits {
             header_timeout: Duration::from_secs(30),
             // Well under the usual 1024 descriptors, which the store needs too.
             max_connections: 512,
+            // Browsers open 6 per host, Nix up to `http-connections` (25).
+            max_connections_per_address: 32,
+            connection_lifetime: Duration::from_secs(600),
             // Larger than the compressed NAR of any package we know of.
             max_upload: 16 << 30,
             upload_idle_timeout: Duration::from_secs(60),
