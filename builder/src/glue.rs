@@ -13,6 +13,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub mod fetch;
+mod session;
+
+pub use session::{EvalSession, SessionError};
 
 use b8g_eval::{DrvOut, DrvSpec, EvalHost, FetchRequest, FixedOutput};
 use b8g_store::format::derivation::{Derivation, Output};

@@ -88,17 +88,16 @@ fn module_system_matches_expected_output_under_nix() {
 
 /// Evaluates a case with b8g-eval (store paths computed for /nix/store, nothing written).
 fn b8g_eval(file: &Path) -> Result<String, String> {
-    use b8g_builder::glue::StoreHost;
-    use b8g_eval::{run_with_big_stack, value_to_text, EvalOptions, Evaluator, OutputMode, StdIo};
+    use b8g_builder::glue::EvalSession;
+    use b8g_eval::{value_to_text, OutputMode};
     use b8g_store::format::store_path::StoreDir;
     let file = file.to_string_lossy().to_string();
-    run_with_big_stack(move || {
-        let host = StoreHost::dry_run(StoreDir::new("/nix/store").expect("valid store dir"));
-        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
-        let v = ev.eval_file(&file).map_err(|e| e.to_string())?;
-        value_to_text(&mut ev, v, OutputMode::Strict).map_err(|e| e.to_string())
-    })
-    .expect("evaluation thread starts")
+    EvalSession::dry_run(StoreDir::new("/nix/store").expect("valid store dir"))
+        .run(move |ev, _| {
+            let v = ev.eval_file(&file)?;
+            value_to_text(ev, v, OutputMode::Strict)
+        })
+        .map_err(|e| e.to_string())
 }
 
 #[test]

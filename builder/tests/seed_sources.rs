@@ -14,11 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use b8g_builder::builtin::{Builtins, FetchDeb};
-use b8g_builder::glue::StoreHost;
+use b8g_builder::glue::EvalSession;
 use b8g_builder::realise::{realise, RealiseOptions, Substituters};
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::NoProgress;
-use b8g_eval::{derivation_paths, run_with_big_stack, EvalOptions, Evaluator, StdIo};
 use b8g_store::cache::{self, BinaryCache, PushOptions};
 use b8g_store::format::hash::{Hash, HashAlgo};
 use b8g_store::format::signing::SecretKey;
@@ -57,15 +56,10 @@ fn deb_bytes() -> Vec<u8> {
 /// Writes the derivation `expr` evaluates to into the store under `root`.
 fn instantiate_expr(root: &Path, expr: String) -> StorePath {
     let store = open_store(root);
-    let cwd = recipes().display().to_string();
-    let drvs = run_with_big_stack(move || {
-        let host = StoreHost::new(store.store_dir().clone(), Box::new(store));
-        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
-        let v = ev.eval_str(&expr, &cwd).map_err(|e| e.to_string())?;
-        derivation_paths(&mut ev, v).map_err(|e| e.to_string())
-    })
-    .expect("evaluation thread")
-    .expect("evaluates");
+    let drvs = EvalSession::writing(store)
+        .base_dir(&recipes())
+        .instantiate_expr(expr)
+        .expect("evaluates");
     open_store(root).parse_path(&drvs[0]).expect("drv path")
 }
 
@@ -112,15 +106,10 @@ fn instantiate(root: &Path, sha256: &str) -> (StorePath, StorePath) {
         recipes().display()
     );
     let store = open_store(root);
-    let cwd = recipes().display().to_string();
-    let drvs = run_with_big_stack(move || {
-        let host = StoreHost::new(store.store_dir().clone(), Box::new(store));
-        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
-        let v = ev.eval_str(&expr, &cwd).map_err(|e| e.to_string())?;
-        derivation_paths(&mut ev, v).map_err(|e| e.to_string())
-    })
-    .expect("evaluation thread")
-    .expect("evaluates");
+    let drvs = EvalSession::writing(store)
+        .base_dir(&recipes())
+        .instantiate_expr(expr)
+        .expect("evaluates");
     let store = open_store(root);
     let drv = store.parse_path(&drvs[0]).expect("drv path");
     // Fixed-output: the path follows from the name and the hash alone.

@@ -8,11 +8,10 @@
 use crate::linux::image::{Format, ImageError, RootImage};
 use crate::linux::stage1::InitrdBuilder;
 use b8g_builder::builtin::Builtins;
-use b8g_builder::glue::StoreHost;
+use b8g_builder::glue::{EvalSession, SessionError};
 use b8g_builder::realise::{realise, RealiseError, RealiseOptions};
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::Progress;
-use b8g_eval::{derivation_paths, run_with_big_stack, EvalOptions, Evaluator, StdIo};
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::{LocalStore, StoreConfig};
 use std::path::{Path, PathBuf};
@@ -80,39 +79,16 @@ pub fn system_expr(opts: &SystemBuildOptions) -> Result<String, SystemBuildError
     ))
 }
 
-/// An evaluation error as a user of `b8g-build` should see it. The module system
-/// reports configuration mistakes (type mismatches, unknown options, failed
-/// assertions) with `throw`, whose message says all there is; the evaluator's
-/// trace through recipes/lib would bury it, so it is shown only when
-/// `B8G_SHOW_TRACE=1`, like `--show-trace` in Nix.
-pub fn user_message(e: &b8g_eval::EvalError) -> String {
-    let show_trace = std::env::var_os("B8G_SHOW_TRACE").is_some_and(|v| v == "1");
-    if e.kind == b8g_eval::ErrorKind::Throw && !show_trace {
-        format!(
-            "error: {}
-(set B8G_SHOW_TRACE=1 to show where in the modules it was raised)",
-            e.msg
-        )
-    } else {
-        e.to_string()
-    }
-}
-
 /// Evaluates the configuration and writes its derivations; returns the `.drv` path.
 pub fn instantiate(
     store: LocalStore,
     opts: &SystemBuildOptions,
 ) -> Result<String, SystemBuildError> {
     let expr = system_expr(opts)?;
-    let cwd = opts.recipes.to_string_lossy().to_string();
-    let r = run_with_big_stack(move || {
-        let host = StoreHost::new(store.store_dir().clone(), Box::new(store));
-        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
-        let v = ev.eval_str(&expr, &cwd).map_err(|e| user_message(&e))?;
-        derivation_paths(&mut ev, v).map_err(|e| user_message(&e))
-    })
-    .map_err(SystemBuildError::Thread)?;
-    let mut drvs = r.map_err(SystemBuildError::Eval)?;
+    let mut drvs = EvalSession::writing(store)
+        .base_dir(&opts.recipes)
+        .throws_without_trace()
+        .instantiate_expr(expr)?;
     if drvs.len() != 1 {
         return Err(SystemBuildError::NotOneDerivation(drvs.len()));
     }
@@ -228,6 +204,15 @@ pub enum OptionsFormat {
     Json,
 }
 
+impl From<SessionError> for SystemBuildError {
+    fn from(e: SessionError) -> SystemBuildError {
+        match e {
+            SessionError::Thread(e) => SystemBuildError::Thread(e),
+            SessionError::Eval { message, .. } => SystemBuildError::Eval(message),
+        }
+    }
+}
+
 /// The documentation of every visible option of the system modules, plus those
 /// declared by `config` when given (a system file with modules of its own).
 /// Evaluates without a store: nothing is built or written.
@@ -252,16 +237,15 @@ pub fn options_doc(
          sys = import ({r} + \"/eval-config.nix\") {{ modules = [ {modules} ]; pkgs = import ({r} + \"/pkgs\") {{ }}; }}; \
          in ({render}) sys.options"
     );
-    let cwd = recipes.to_string_lossy().to_string();
-    run_with_big_stack(move || {
-        let host = StoreHost::dry_run(store_dir);
-        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
-        let v = ev.eval_str(&expr, &cwd).map_err(|e| user_message(&e))?;
-        match ev.force(v).map_err(|e| user_message(&e))? {
-            b8g_eval::Value::Str(s) => Ok(s.s.clone()),
-            _ => Err("the option documentation is not a string".to_string()),
-        }
-    })
-    .map_err(SystemBuildError::Thread)?
-    .map_err(SystemBuildError::Eval)
+    let text = EvalSession::dry_run(store_dir)
+        .base_dir(recipes)
+        .throws_without_trace()
+        .run(move |ev, dir| {
+            let v = ev.eval_str(&expr, dir)?;
+            match ev.force(v)? {
+                b8g_eval::Value::Str(s) => Ok(Some(s.s.clone())),
+                _ => Ok(None),
+            }
+        })?;
+    text.ok_or_else(|| SystemBuildError::Eval("the option documentation is not a string".into()))
 }

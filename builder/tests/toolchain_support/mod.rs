@@ -9,11 +9,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use b8g_builder::builtin::Builtins;
-use b8g_builder::glue::StoreHost;
+use b8g_builder::glue::EvalSession;
 use b8g_builder::realise::{realise, RealiseOptions};
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::{NoProgress, ScheduleOptions};
-use b8g_eval::{derivation_paths, run_with_big_stack, EvalOptions, Evaluator, StdIo};
 use b8g_store::format::store_path::{StoreDir, StorePath};
 use b8g_store::local::{LocalStore, StoreConfig};
 
@@ -105,15 +104,10 @@ impl World {
     fn instantiate(&self, expr: &str) -> Vec<StorePath> {
         let store = self.store();
         let expr = expr.to_owned();
-        let cwd = recipes().to_string_lossy().to_string();
-        let drvs = run_with_big_stack(move || {
-            let host = StoreHost::new(store.store_dir().clone(), Box::new(store));
-            let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
-            let v = ev.eval_str(&expr, &cwd).map_err(|e| e.to_string())?;
-            derivation_paths(&mut ev, v).map_err(|e| e.to_string())
-        })
-        .expect("evaluation thread")
-        .unwrap_or_else(|e| panic!("evaluation failed: {e}"));
+        let drvs = EvalSession::writing(store)
+            .base_dir(&recipes())
+            .instantiate_expr(expr)
+            .unwrap_or_else(|e| panic!("evaluation failed: {e}"));
         let store = self.store();
         drvs.iter()
             .map(|d| store.parse_path(d).expect("drv path"))

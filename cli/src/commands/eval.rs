@@ -9,11 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use b8g_builder::glue::StoreHost;
-use b8g_eval::{
-    derivation_paths, run_with_big_stack, value_to_text, EvalHost, EvalOptions, EvalResult,
-    Evaluator, OutputMode, StdIo, Value,
-};
+use b8g_builder::glue::{EvalSession, SessionError};
+use b8g_eval::{derivation_paths, value_to_text, EvalResult, Evaluator, OutputMode, Value};
 use b8g_store::format::store_path::StoreDir;
 use b8g_store::local::LocalStore;
 
@@ -77,52 +74,42 @@ fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
 /// thread with a big stack. Evaluation errors are printed as Nix prints them.
 fn evaluate<T: Send + 'static>(
     src: Source,
-    host: Box<dyn EvalHost + Send>,
+    session: EvalSession,
     finish: impl FnOnce(&mut Evaluator, Value) -> EvalResult<T> + Send + 'static,
 ) -> Result<Option<T>> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let cwd = cwd.to_string_lossy().into_owned();
-    let search_path = src.auto.search_path();
-    let r = run_with_big_stack(move || {
-        let opts = EvalOptions {
-            search_path,
-            ..Default::default()
+    let session = session.search_path(src.auto.search_path()).base_dir(&cwd);
+    let r = session.run(move |ev, cwd| {
+        let v = match &src.expr {
+            Some(e) => ev.eval_str(e, cwd)?,
+            None => {
+                let f = src
+                    .file
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("default.nix"));
+                let f = if f.is_absolute() {
+                    f
+                } else {
+                    PathBuf::from(cwd).join(f)
+                };
+                ev.eval_file(&f.to_string_lossy())?
+            }
         };
-        let host: Box<dyn EvalHost> = host;
-        let mut ev = Evaluator::new(Box::new(StdIo), host, opts);
-        let result = (|| {
-            let v = match &src.expr {
-                Some(e) => ev.eval_str(e, &cwd)?,
-                None => {
-                    let f = src
-                        .file
-                        .clone()
-                        .unwrap_or_else(|| PathBuf::from("default.nix"));
-                    let f = if f.is_absolute() {
-                        f
-                    } else {
-                        PathBuf::from(&cwd).join(f)
-                    };
-                    ev.eval_file(&f.to_string_lossy())?
-                }
-            };
-            let v = src.auto.apply(&mut ev, v, src.attr.as_deref(), &cwd)?;
-            finish(&mut ev, v)
-        })();
-        result.map_err(|e| e.to_string())
-    })
-    .context("cannot start the evaluation thread")?;
+        let v = src.auto.apply(ev, v, src.attr.as_deref(), cwd)?;
+        finish(ev, v)
+    });
     match r {
         Ok(t) => Ok(Some(t)),
-        Err(msg) => {
-            eprintln!("{msg}");
+        Err(SessionError::Eval { message, .. }) => {
+            eprintln!("{message}");
             Ok(None)
         }
+        Err(e) => Err(e.into()),
     }
 }
 
 pub fn exec_eval(global: &GlobalArgs, args: EvalArgs) -> Result<ExitCode> {
-    let host = Box::new(StoreHost::dry_run(store_dir(global)?));
+    let session = EvalSession::dry_run(store_dir(global)?);
     let mode = if args.json {
         OutputMode::Json
     } else if args.strict {
@@ -130,7 +117,9 @@ pub fn exec_eval(global: &GlobalArgs, args: EvalArgs) -> Result<ExitCode> {
     } else {
         OutputMode::Lazy
     };
-    match evaluate(args.source, host, move |ev, v| value_to_text(ev, v, mode))? {
+    match evaluate(args.source, session, move |ev, v| {
+        value_to_text(ev, v, mode)
+    })? {
         Some(text) => {
             println!("{text}");
             Ok(ExitCode::SUCCESS)
@@ -140,13 +129,12 @@ pub fn exec_eval(global: &GlobalArgs, args: EvalArgs) -> Result<ExitCode> {
 }
 
 pub fn exec_instantiate(global: &GlobalArgs, args: InstantiateArgs) -> Result<ExitCode> {
-    let host: Box<dyn EvalHost + Send> = if args.dry_run {
-        Box::new(StoreHost::dry_run(store_dir(global)?))
+    let session = if args.dry_run {
+        EvalSession::dry_run(store_dir(global)?)
     } else {
-        let store = open_store(global)?;
-        Box::new(StoreHost::new(store.store_dir().clone(), Box::new(store)))
+        EvalSession::writing(open_store(global)?)
     };
-    match evaluate(args.source, host, derivation_paths)? {
+    match evaluate(args.source, session, derivation_paths)? {
         Some(paths) => {
             for p in paths {
                 println!("{p}");

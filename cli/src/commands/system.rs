@@ -18,11 +18,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use b8g_builder::glue::StoreHost;
+use b8g_builder::glue::{EvalSession, SessionError};
 use b8g_builder::realise::{self, RealiseOptions, SubstituterSettings, Substituters};
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::{IndicatifProgress, NoProgress, Progress, ScheduleOptions};
-use b8g_eval::{derivation_paths, run_with_big_stack, EvalOptions, Evaluator, StdIo, Value};
+use b8g_eval::{derivation_paths, Value};
 use b8g_kernel_adapters::build::{self, SystemBuildOptions};
 use b8g_kernel_adapters::linux::image::Format;
 use b8g_kernel_adapters::linux::qemu::VmSettings;
@@ -332,37 +332,27 @@ enum Evaluated {
 fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<Evaluated>> {
     let file = absolute(&args.file)?;
     let store = global.open_store()?;
-    let cwd = std::env::current_dir()
-        .context("cannot read the current directory")?
-        .to_string_lossy()
-        .into_owned();
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let (auto, attr) = (args.more.auto.clone(), args.attr.clone());
-    let search_path = auto.search_path();
-    let r = run_with_big_stack(move || {
-        let host = StoreHost::new(store.store_dir().clone(), Box::new(store));
-        let opts = EvalOptions {
-            search_path,
-            ..Default::default()
-        };
-        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), opts);
-        let result = (|| {
-            let kind = ev.eval_str(&is_system_config_expr(&file), &cwd)?;
-            if matches!(ev.force(kind)?, Value::Bool(true)) {
-                return Ok(Evaluated::System);
-            }
-            let v = ev.eval_file(&file.to_string_lossy())?;
-            let v = auto.apply(&mut ev, v, attr.as_deref(), &cwd)?;
-            derivation_paths(&mut ev, v).map(Evaluated::Derivations)
-        })();
-        result.map_err(|e| e.to_string())
-    })
-    .context("cannot start the evaluation thread")?;
+    let session = EvalSession::writing(store)
+        .search_path(auto.search_path())
+        .base_dir(&cwd);
+    let r = session.run(move |ev, cwd| {
+        let kind = ev.eval_str(&is_system_config_expr(&file), cwd)?;
+        if matches!(ev.force(kind)?, Value::Bool(true)) {
+            return Ok(Evaluated::System);
+        }
+        let v = ev.eval_file(&file.to_string_lossy())?;
+        let v = auto.apply(ev, v, attr.as_deref(), cwd)?;
+        derivation_paths(ev, v).map(Evaluated::Derivations)
+    });
     match r {
         Ok(e) => Ok(Some(e)),
-        Err(msg) => {
-            eprintln!("{msg}");
+        Err(SessionError::Eval { message, .. }) => {
+            eprintln!("{message}");
             Ok(None)
         }
+        Err(e) => Err(e.into()),
     }
 }
 

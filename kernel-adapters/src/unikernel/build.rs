@@ -6,10 +6,9 @@
 //! can try it first and fall back to the system build.
 
 use crate::build::{nix_path, SystemBuildError, SystemBuildOptions};
-use b8g_builder::glue::StoreHost;
+use b8g_builder::glue::EvalSession;
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::Progress;
-use b8g_eval::{derivation_paths, run_with_big_stack, EvalOptions, Evaluator, StdIo};
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::{LocalStore, StoreConfig};
 
@@ -37,16 +36,10 @@ pub fn build_derivation_file(
     cancel: &CancelToken,
 ) -> Result<Option<(LocalStore, StorePath)>, SystemBuildError> {
     let expr = derivation_expr(opts)?;
-    let cwd = opts.recipes.to_string_lossy().to_string();
     let store = LocalStore::open(config)?;
-    let r = run_with_big_stack(move || {
-        let host = StoreHost::new(store.store_dir().clone(), Box::new(store));
-        let mut ev = Evaluator::new(Box::new(StdIo), Box::new(host), EvalOptions::default());
-        let v = ev.eval_str(&expr, &cwd).map_err(|e| e.to_string())?;
-        derivation_paths(&mut ev, v).map_err(|e| e.to_string())
-    })
-    .map_err(SystemBuildError::Thread)?;
-    let drvs = r.map_err(SystemBuildError::Eval)?;
+    let drvs = EvalSession::writing(store)
+        .base_dir(&opts.recipes)
+        .instantiate_expr(expr)?;
     let drv = match drvs.as_slice() {
         [] => return Ok(None),
         [d] => d.clone(),
