@@ -1,5 +1,7 @@
-//! The builtins of Nix 2.8 that need no network. Store-touching ones
-//! (`toFile`, `path`, `derivationStrict`, ...) go through `EvalHost`.
+//! The builtins of Nix 2.8 that need no store. The ones that make store
+//! objects (`toFile`, `path`, `derivationStrict`, ...) are placeholders that
+//! fail here; the owner of a store registers the real ones (b8g-builder's
+//! glue does).
 
 use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
@@ -66,14 +68,20 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
             ev.deep_force(a[0].clone(), p)?;
             ev.force(a[1].clone())
         }),
-        ("derivationStrict", 1, crate::drv::prim_derivation_strict),
+        ("derivationStrict", 1, |_, _, p| {
+            crate::drv::no_store("write a derivation", p)
+        }),
         ("dirOf", 1, prim_dir_of),
         ("elem", 2, prim_elem),
         ("elemAt", 2, prim_elem_at),
-        ("fetchurl", 1, crate::drv::prim_fetchurl),
-        ("fetchTarball", 1, crate::drv::prim_fetch_tarball),
+        ("fetchurl", 1, |_, _, p| crate::drv::no_store("fetch", p)),
+        ("fetchTarball", 1, |_, _, p| {
+            crate::drv::no_store("fetch", p)
+        }),
         ("filter", 2, prim_filter),
-        ("filterSource", 2, crate::drv::prim_filter_source),
+        ("filterSource", 2, |_, _, p| {
+            crate::drv::no_store("copy a source", p)
+        }),
         ("findFile", 2, prim_find_file),
         ("foldl'", 3, prim_foldl),
         ("fromJSON", 1, prim_from_json),
@@ -168,7 +176,7 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
         ("match", 2, prim_match),
         ("parseDrvName", 1, prim_parse_drv_name),
         ("partition", 2, prim_partition),
-        ("path", 1, crate::drv::prim_path),
+        ("path", 1, |_, _, p| crate::drv::no_store("copy a path", p)),
         ("pathExists", 1, prim_path_exists),
         ("placeholder", 1, prim_placeholder),
         ("readDir", 1, prim_read_dir),
@@ -201,7 +209,9 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
             let s = ev.force_string_noctx(a[0].clone(), p)?;
             Err(EvalError::new(ErrorKind::Throw, s, p))
         }),
-        ("toFile", 2, crate::drv::prim_to_file),
+        ("toFile", 2, |_, _, p| {
+            crate::drv::no_store("write a file", p)
+        }),
         ("toJSON", 1, |ev, a, p| {
             let mut ctx = Context::new();
             let s = crate::print::to_json(ev, a[0].clone(), &mut ctx, p)?;
@@ -259,12 +269,22 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
 }
 
 /// Builds the global environment and the `builtins` set.
-pub(crate) fn install(ev: &mut Evaluator) {
+pub(crate) fn install(ev: &mut Evaluator, extra: Vec<PrimOp>) {
     let mut attrs: Vec<Attr> = Vec::new();
     for (name, arity, fun) in primops() {
+        if extra.iter().any(|e| e.name == name) {
+            continue;
+        }
         attrs.push(Attr {
             name: name.into(),
             value: Value::PrimOp(Rc::new(PrimOp { name, arity, fun })),
+            pos: Pos::NONE,
+        });
+    }
+    for op in extra {
+        attrs.push(Attr {
+            name: op.name.into(),
+            value: Value::PrimOp(Rc::new(op)),
             pos: Pos::NONE,
         });
     }
@@ -1590,7 +1610,7 @@ fn prim_to_xml(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     Ok(Value::string_ctx(out, ctx))
 }
 
-pub(crate) fn mk_attrs(pairs: Vec<(&str, Value)>) -> Value {
+pub fn mk_attrs(pairs: Vec<(&str, Value)>) -> Value {
     Value::attrs(Attrs::from_unsorted(
         pairs
             .into_iter()
@@ -1603,6 +1623,6 @@ pub(crate) fn mk_attrs(pairs: Vec<(&str, Value)>) -> Value {
     ))
 }
 
-pub(crate) fn str_value(s: String, ctx: Context) -> Value {
+pub fn str_value(s: String, ctx: Context) -> Value {
     Value::Str(new_nixstr(s, ctx))
 }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use crate::compile::{AttrsExpr, BinOp, Compiler, Expr, Key, Lambda, Param, Part};
 use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
 use crate::io::{EvalHost, EvalIo};
-use crate::value::{Attr, Attrs, Closure, Context, Env, NixString, Sym, ThunkState, Value};
+use crate::value::{Attr, Attrs, Closure, Context, Env, NixString, PrimOp, Sym, ThunkState, Value};
 
 /// Options fixed for one evaluation.
 #[derive(Debug, Clone)]
@@ -74,7 +74,21 @@ fn env_at(env: &Rc<Env>, depth: usize) -> &Rc<Env> {
 }
 
 impl Evaluator {
+    /// An evaluator with the language's own builtins; the store-making
+    /// ones fail with "no store is available" (see [`Evaluator::with_builtins`]).
     pub fn new(io: Box<dyn EvalIo>, host: Box<dyn EvalHost>, opts: EvalOptions) -> Evaluator {
+        Evaluator::with_builtins(io, host, opts, Vec::new())
+    }
+
+    /// An evaluator whose `builtins` also hold `extra`, replacing builtins of
+    /// the same name: how the owner of a store adds `derivationStrict`,
+    /// `toFile`, `path`, `filterSource` and the fetchers.
+    pub fn with_builtins(
+        io: Box<dyn EvalIo>,
+        host: Box<dyn EvalHost>,
+        opts: EvalOptions,
+        extra: Vec<PrimOp>,
+    ) -> Evaluator {
         crate::no_huge_pages();
         let mut ev = Evaluator {
             io,
@@ -89,7 +103,7 @@ impl Evaluator {
             derivation_fn: None,
             trace_sink: Box::new(|s| eprintln!("trace: {s}")),
         };
-        crate::builtins::install(&mut ev);
+        crate::builtins::install(&mut ev, extra);
         ev
     }
 
@@ -966,13 +980,6 @@ impl Evaluator {
 
     /// Copies a source path into the store (cached per path), as interpolation does.
     pub(crate) fn copy_path_to_store(&mut self, p: &str, pos: Pos) -> EvalResult<String> {
-        let store_dir = self.host.store_dir();
-        if p.starts_with(&format!("{store_dir}/")) {
-            // Already in the store: the path is used as is (its store path prefix).
-            let rest = &p[store_dir.len() + 1..];
-            let top = rest.split('/').next().unwrap_or(rest);
-            let _ = top;
-        }
         let name = p.rsplit('/').next().unwrap_or("").to_string();
         if !self.io.path_exists(p) {
             return Err(EvalError::new(
@@ -982,8 +989,8 @@ impl Evaluator {
             ));
         }
         self.host
-            .add_path(p, &name, true, None, None)
-            .map_err(|m| EvalError::new(ErrorKind::Io, m, pos))
+            .copy_path(p, &name)
+            .map_err(|e| EvalError::new(ErrorKind::Io, e.to_string(), pos))
     }
 
     /// Coerces to a path string: a path, or a string that is an absolute path.

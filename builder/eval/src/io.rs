@@ -3,7 +3,6 @@
 //! against the real filesystem and store (see b8g-builder's glue) or against
 //! nothing at all in pure tests.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io;
 
 /// The kind of a directory entry, as `builtins.readDir` reports it.
@@ -71,88 +70,39 @@ fn conv(ft: std::fs::FileType) -> FileType {
     }
 }
 
-/// How a fixed-output derivation's or added path's content is hashed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FixedOutput {
-    /// `true` for NAR (recursive) hashing, `false` for flat file hashing.
-    pub recursive: bool,
-    /// `sha256`, `sha1`, `sha512` or `md5`.
-    pub algo: String,
-    /// The expected hash, lower-case base16.
-    pub hash_hex: String,
+/// Why the host could not do what the language asked of the store; shown
+/// to the user as the evaluation error's message.
+#[derive(Debug)]
+pub struct HostError(pub Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
-/// A derivation as the evaluator assembles it, before output paths are known.
-/// The host fills each output's path into `env` (empty placeholders are left
-/// for it) and writes the `.drv`.
-#[derive(Debug, Clone, Default)]
-pub struct DrvSpec {
-    pub name: String,
-    /// Output names in the order given by `outputs`.
-    pub outputs: Vec<String>,
-    pub fixed: Option<FixedOutput>,
-    /// Input derivation path → wanted outputs.
-    pub input_drvs: BTreeMap<String, BTreeSet<String>>,
-    pub input_srcs: BTreeSet<String>,
-    pub platform: String,
-    pub builder: String,
-    pub args: Vec<String>,
-    pub env: BTreeMap<String, String>,
+impl std::error::Error for HostError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
-/// The written derivation: its path and each output's path.
-#[derive(Debug, Clone)]
-pub struct DrvOut {
-    pub drv_path: String,
-    pub outputs: BTreeMap<String, String>,
-}
-
-/// A download asked for by `builtins.fetchurl` or `builtins.fetchTarball`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchRequest {
-    /// `file://`, `http://` or `https://`.
-    pub url: String,
-    /// The name of the store path.
-    pub name: String,
-    /// Unpack a tarball and add its single top-level entry (hashed as a NAR)
-    /// rather than the downloaded file (hashed flat).
-    pub unpack: bool,
-    /// The declared hash; fetched content that does not match is an error.
-    pub expected: Option<FixedOutput>,
-}
-
-/// Store operations the language needs. Errors are messages shown to the user.
-pub trait EvalHost {
+/// What the language itself needs of the store: its directory, and copying
+/// a source path when a path is interpolated into a string. The builtins
+/// that make store objects (`derivationStrict`, `toFile`, `path`, the
+/// fetchers) are not here: whoever owns the store registers them onto the
+/// evaluator ([`crate::Evaluator::with_builtins`]) and reaches its own state
+/// through [`EvalHost::as_any_mut`].
+pub trait EvalHost: std::any::Any {
     fn store_dir(&self) -> String;
-    /// Copies `path` into the store under `name`; `filter` holds the paths
-    /// (absolute, below `path`) to keep, `None` for all. Returns the store path.
-    fn add_path(
-        &mut self,
-        path: &str,
-        name: &str,
-        recursive: bool,
-        filter: Option<&HashSet<String>>,
-        expected_sha256_hex: Option<&str>,
-    ) -> Result<String, String>;
-    /// `builtins.toFile`: a text file with the given references.
-    fn add_text(
-        &mut self,
-        name: &str,
-        text: &str,
-        refs: &BTreeSet<String>,
-    ) -> Result<String, String>;
-    /// Computes output paths (hashDerivationModulo), writes the `.drv`.
-    fn write_derivation(&mut self, drv: DrvSpec) -> Result<DrvOut, String>;
-    /// The store path of a fixed-output content, for `builtins.path` with a hash
-    /// and fetchers; `None` if the host cannot compute it.
-    fn fixed_output_path(&self, name: &str, fixed: &FixedOutput) -> Result<String, String>;
-    /// Fetches at evaluation time, checks the hash, adds the result to the
-    /// store and returns its store path.
-    fn fetch(&mut self, req: &FetchRequest) -> Result<String, String>;
+    /// `"${./dir}"`: adds `path` (NAR-hashed) under `name`; returns the store path.
+    fn copy_path(&mut self, path: &str, name: &str) -> Result<String, HostError>;
+    /// The host itself, for the builtins registered with it.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 }
 
-/// A host without a store: every store operation fails with a clear message.
-/// Used for pure evaluation (like `--store dummy://`).
+/// A host without a store: copying fails with a clear message. Used for
+/// pure evaluation (like `--store dummy://`).
 pub struct NoStore {
     pub store_dir: String,
 }
@@ -169,35 +119,12 @@ impl EvalHost for NoStore {
     fn store_dir(&self) -> String {
         self.store_dir.clone()
     }
-    fn add_path(
-        &mut self,
-        path: &str,
-        _: &str,
-        _: bool,
-        _: Option<&HashSet<String>>,
-        _: Option<&str>,
-    ) -> Result<String, String> {
-        Err(format!(
-            "cannot copy '{path}' to the store: no store is available"
+    fn copy_path(&mut self, path: &str, _: &str) -> Result<String, HostError> {
+        Err(HostError(
+            format!("cannot copy '{path}' to the store: no store is available").into(),
         ))
     }
-    fn add_text(&mut self, name: &str, _: &str, _: &BTreeSet<String>) -> Result<String, String> {
-        Err(format!(
-            "cannot add '{name}' to the store: no store is available"
-        ))
-    }
-    fn write_derivation(&mut self, drv: DrvSpec) -> Result<DrvOut, String> {
-        Err(format!(
-            "cannot write derivation '{}': no store is available",
-            drv.name
-        ))
-    }
-    fn fixed_output_path(&self, name: &str, _: &FixedOutput) -> Result<String, String> {
-        Err(format!(
-            "cannot compute the store path of '{name}': no store is available"
-        ))
-    }
-    fn fetch(&mut self, req: &FetchRequest) -> Result<String, String> {
-        Err(format!("cannot fetch '{}': no store is available", req.url))
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! Source is compiled once into a compact tree with resolved variable slots
 //! (`compile`), then evaluated lazily with memoised thunks (`eval`). File
-//! access and store operations come through the `EvalIo` and `EvalHost`
-//! traits (`io`); this crate knows nothing of the store. `run_with_big_stack`
+//! access comes through `EvalIo`; the store is reached only through the
+//! small `EvalHost` trait (its directory, copying interpolated paths) and
+//! through builtins its owner registers (`Evaluator::with_builtins`), so
+//! this crate knows nothing of store formats. `run_with_big_stack`
 //! runs an evaluation on a thread with a large stack so deep recursion ends in
 //! a clean error rather than a crash.
 
@@ -108,10 +110,8 @@ pub mod value;
 
 pub use error::{ErrorKind, EvalError, EvalResult, Pos};
 pub use eval::{parse_search_path, EvalOptions, Evaluator};
-pub use io::{
-    DrvOut, DrvSpec, EvalHost, EvalIo, FetchRequest, FileType, FixedOutput, NoStore, StdIo,
-};
-pub use value::{Attrs, NixString, Value};
+pub use io::{EvalHost, EvalIo, FileType, HostError, NoStore, StdIo};
+pub use value::{Attrs, Context, NixString, PrimOp, Value};
 
 /// Output mode for `eval_to_text`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use b8g_eval::FixedOutput;
+use super::host::FixedOutput;
 use b8g_store::format::hash::{Encoding, Hash, HashAlgo};
 
 /// Why a fetch failed.
@@ -32,8 +32,6 @@ pub enum FetchError {
     Unpack { url: String, reason: String },
     #[error("tarball '{url}' contains an unexpected number of top-level files ({count})")]
     TopLevel { url: String, count: usize },
-    #[error("unknown hash algorithm '{0}'")]
-    Algo(String),
     #[error("hashing '{}': {reason}", path.display())]
     Hash { path: PathBuf, reason: String },
     #[error(
@@ -185,7 +183,7 @@ pub fn hash_fetched(path: &Path, recursive: bool, algo: HashAlgo) -> Result<Hash
 
 /// Checks the fetched content against the declared hash; returns the
 /// content's hash (SHA-256 when nothing was declared, for the store path).
-pub fn check(
+pub(crate) fn check(
     url: &str,
     path: &Path,
     recursive: bool,
@@ -194,18 +192,11 @@ pub fn check(
     let Some(want) = expected else {
         return hash_fetched(path, recursive, HashAlgo::Sha256);
     };
-    let algo: HashAlgo = want
-        .algo
-        .parse()
-        .map_err(|_| FetchError::Algo(want.algo.clone()))?;
-    let got = hash_fetched(path, recursive, algo)?;
-    if got.to_base16() != want.hash_hex {
-        let specified = Hash::parse_unprefixed(&want.hash_hex, algo)
-            .map(|h| h.to_typed(Encoding::Nix32))
-            .unwrap_or_else(|_| format!("{}:{}", want.algo, want.hash_hex));
+    let got = hash_fetched(path, recursive, want.hash.algo())?;
+    if got != want.hash {
         return Err(FetchError::Mismatch {
             url: url.to_string(),
-            specified,
+            specified: want.hash.to_typed(Encoding::Nix32),
             got: got.to_typed(Encoding::Nix32),
         });
     }

@@ -17,7 +17,7 @@ use b8g_store::format::store_path::StoreDir;
 use b8g_store::local::LocalStore;
 use thiserror::Error;
 
-use super::StoreHost;
+use super::{store_builtins, StoreHost};
 
 /// Where an evaluation's store operations go.
 enum Target {
@@ -111,15 +111,16 @@ impl EvalSession {
             throw_without_trace,
         } = self;
         run_with_big_stack(move || {
-            let host: Box<dyn EvalHost> = match target {
-                Target::Store(store) => {
-                    Box::new(StoreHost::new(store.store_dir().clone(), store))
-                }
-                Target::DryRun(dir) => Box::new(StoreHost::dry_run(dir)),
-                Target::NoStore => Box::new(NoStore::default()),
+            let (host, builtins): (Box<dyn EvalHost>, _) = match target {
+                Target::Store(store) => (
+                    Box::new(StoreHost::new(store.store_dir().clone(), store)),
+                    store_builtins(),
+                ),
+                Target::DryRun(dir) => (Box::new(StoreHost::dry_run(dir)), store_builtins()),
+                Target::NoStore => (Box::new(NoStore::default()), Vec::new()),
             };
             // Created here: its stack budget is measured from this thread.
-            let mut ev = Evaluator::new(Box::new(StdIo), host, options);
+            let mut ev = Evaluator::with_builtins(Box::new(StdIo), host, options, builtins);
             f(&mut ev, &base_dir).map_err(|e| SessionError::Eval {
                 kind: e.kind.clone(),
                 message: render(&e, throw_without_trace),

@@ -1,0 +1,305 @@
+//! The derivation corpus (testdata/eval/drv): each file prints drv and
+//! output paths; ours must equal what Nix 2.8 printed (`.exp`), and what a
+//! live `nix-instantiate` prints (`drv_oracle_live`).
+
+use super::host::Scratch;
+use super::*;
+use b8g_eval::{run_with_big_stack, value_to_text, EvalOptions, Evaluator, OutputMode, StdIo};
+use b8g_store::format::store_path::StoreDir;
+use std::process::Command;
+
+fn drv_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/eval/drv")
+}
+
+fn cases() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(drv_dir())
+        .expect("testdata/eval/drv exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "nix"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn ours(p: &Path, host: StoreHost) -> Result<String, String> {
+    let p = p.to_string_lossy().into_owned();
+    run_with_big_stack(move || {
+        let mut ev = Evaluator::with_builtins(
+            Box::new(StdIo),
+            Box::new(host),
+            EvalOptions::default(),
+            store_builtins(),
+        );
+        ev.eval_file(&p)
+            .and_then(|v| value_to_text(&mut ev, v, OutputMode::Strict))
+            .map_err(|e| e.to_string())
+    })
+    .expect("evaluation thread runs")
+}
+
+fn nix_store_dir() -> StoreDir {
+    StoreDir::new("/nix/store").expect("valid store dir")
+}
+
+#[test]
+fn drv_corpus_golden() {
+    let cases = cases();
+    assert!(cases.len() >= 20, "need at least 20 derivation cases");
+    let mut bad = Vec::new();
+    for p in &cases {
+        let exp = std::fs::read_to_string(p.with_extension("exp"))
+            .unwrap_or_else(|_| panic!("{} has no .exp", p.display()));
+        let got = ours(p, StoreHost::dry_run(nix_store_dir()));
+        if got.as_deref() != Ok(exp.trim_end()) {
+            bad.push(format!(
+                "{}:\n  want {}\n  got  {got:?}",
+                p.display(),
+                exp.trim_end()
+            ));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+/// The same files against a live `nix-instantiate` with a throw-away store.
+#[test]
+fn drv_oracle_live() {
+    let tmp = std::env::temp_dir().join(format!("b8g-glue-oracle-{}", std::process::id()));
+    let mut bad = Vec::new();
+    for p in cases() {
+        let out = Command::new("nix-instantiate")
+            .args(["--eval", "--strict", "--store"])
+            .arg(format!("local?root={}", tmp.join("root").display()))
+            .arg(&p)
+            .env("NIX_STATE_DIR", tmp.join("state"))
+            .env("NIX_LOG_DIR", tmp.join("log"))
+            .env("NIX_CONF_DIR", tmp.join("conf"))
+            .env("HOME", &tmp)
+            .output()
+            .expect("nix-instantiate must be installed (apt package nix-bin) for this test");
+        let theirs = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+        let got = ours(&p, StoreHost::dry_run(nix_store_dir()));
+        if !out.status.success() || got.as_deref() != Ok(theirs.as_str()) {
+            bad.push(format!("{}:\n  nix  {theirs}\n  ours {got:?}", p.display()));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+/// With a local store the `.drv` files are written, byte for byte as
+/// `nix-instantiate` writes them into its own throw-away store.
+#[test]
+fn writes_the_same_drv_files_as_nix() {
+    use b8g_store::local::StoreConfig;
+    let tmp = Scratch::new().expect("scratch dir");
+    let config = StoreConfig {
+        store_dir: nix_store_dir(),
+        state_dir: PathBuf::from("/nix/var/nix"),
+        root: Some(tmp.0.join("ours")),
+    };
+    let store = LocalStore::open(&config).expect("open a store in a temp root");
+    let expr = "let a = builtins.toFile \"a.txt\" \"A\"; dep = derivation { name = \"dep\"; builder = \"/bin/sh\"; system = \"x86_64-linux\"; outputs = [ \"out\" \"dev\" ]; }; in derivation { name = \"w\"; builder = \"/bin/sh\"; system = \"x86_64-linux\"; src = a; d = dep.dev; args = [ \"-c\" \"${dep}\" ]; }";
+    let drv_path = run_with_big_stack(move || {
+        let mut ev = Evaluator::with_builtins(
+            Box::new(StdIo),
+            Box::new(StoreHost::new(nix_store_dir(), Box::new(store))),
+            EvalOptions::default(),
+            store_builtins(),
+        );
+        ev.eval_str(expr, "/")
+            .and_then(|v| b8g_eval::derivation_paths(&mut ev, v))
+            .map_err(|e| e.to_string())
+    })
+    .expect("evaluation thread runs")
+    .expect("evaluates");
+    assert_eq!(drv_path.len(), 1);
+    let ours = std::fs::read(tmp.0.join("ours").join(drv_path[0].trim_start_matches('/')))
+        .expect("our .drv was written");
+    let nix_root = tmp.0.join("nix");
+    let out = Command::new("nix-instantiate")
+        .arg("--store")
+        .arg(format!("local?root={}", nix_root.display()))
+        .args(["-E", expr])
+        .env("NIX_STATE_DIR", tmp.0.join("state"))
+        .env("NIX_LOG_DIR", tmp.0.join("log"))
+        .env("NIX_CONF_DIR", tmp.0.join("conf"))
+        .env("HOME", &tmp.0)
+        .output()
+        .expect("nix-instantiate must be installed (apt package nix-bin) for this test");
+    let theirs_path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(
+        theirs_path,
+        drv_path[0],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs = std::fs::read(nix_root.join(theirs_path.trim_start_matches('/')))
+        .expect("nix wrote its .drv");
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        String::from_utf8_lossy(&theirs)
+    );
+}
+
+/// A file and a gzipped tarball (one top-level directory) to fetch.
+fn fetch_fixture(dir: &Path) -> (PathBuf, PathBuf) {
+    let file = dir.join("hello.txt");
+    std::fs::write(&file, "hello fetch\n").expect("write fixture");
+    let tgz = dir.join("pkg.tar.gz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&tgz).expect("create tarball"),
+        flate2::Compression::default(),
+    );
+    let mut b = tar::Builder::new(gz);
+    for (path, body, mode) in [
+        ("pkg-1.0/a", "a\n", 0o644),
+        ("pkg-1.0/sub/run", "#!/bin/sh\n", 0o755),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(mode);
+        h.set_cksum();
+        b.append_data(&mut h, path, body.as_bytes())
+            .expect("append to tarball");
+    }
+    b.into_inner()
+        .and_then(|gz| gz.finish())
+        .expect("finish tarball");
+    (file, tgz)
+}
+
+fn eval_with(host: StoreHost, expr: String) -> Result<String, String> {
+    run_with_big_stack(move || {
+        let mut ev = Evaluator::with_builtins(
+            Box::new(StdIo),
+            Box::new(host),
+            EvalOptions::default(),
+            store_builtins(),
+        );
+        ev.eval_str(&expr, "/")
+            .and_then(|v| value_to_text(&mut ev, v, OutputMode::Strict))
+            .map_err(|e| e.to_string())
+    })
+    .expect("evaluation thread runs")
+}
+
+fn fetch_exprs(file: &Path, tgz: &Path) -> String {
+    format!(
+        "[ (builtins.fetchurl \"file://{f}\") (builtins.fetchurl {{ url = \"file://{f}\"; name = \"x\"; sha256 = \"sha256-THNTcPvzp5sI67XvP8fTqR4CBhgdaulO5P5aiIgqTx0=\"; }}) (builtins.fetchTarball \"file://{t}\") (builtins.fetchTarball {{ url = \"file://{t}\"; name = \"pkg\"; }}) ]",
+        f = file.display(),
+        t = tgz.display()
+    )
+}
+
+/// fetchurl/fetchTarball of file:// URLs give Nix's store paths, in a dry
+/// run and when writing into a store (where the content must land).
+#[test]
+fn fetchers_give_nixs_store_paths() {
+    use b8g_store::local::StoreConfig;
+    let tmp = Scratch::new().expect("scratch dir");
+    let (file, tgz) = fetch_fixture(&tmp.0);
+    let expr = fetch_exprs(&file, &tgz);
+    let dry = eval_with(StoreHost::dry_run(nix_store_dir()), expr.clone()).expect("dry run");
+    let config = StoreConfig {
+        store_dir: nix_store_dir(),
+        state_dir: PathBuf::from("/nix/var/nix"),
+        root: Some(tmp.0.join("ours")),
+    };
+    let store = LocalStore::open(&config).expect("open a store in a temp root");
+    let host = StoreHost::new(nix_store_dir(), Box::new(store));
+    let written = eval_with(host, expr.clone()).expect("evaluates with a store");
+    assert_eq!(dry, written);
+    let paths: Vec<&str> = written
+        .trim_matches(|c| c == '[' || c == ']' || c == ' ')
+        .split_whitespace()
+        .map(|p| p.trim_matches('"'))
+        .collect();
+    assert_eq!(paths.len(), 4, "{written}");
+    let real = |p: &str| tmp.0.join("ours").join(p.trim_start_matches('/'));
+    assert_eq!(
+        std::fs::read_to_string(real(paths[0])).expect("fetched file in the store"),
+        "hello fetch\n"
+    );
+    assert!(real(paths[2]).join("sub/run").exists(), "tarball unpacked");
+    let nix_root = tmp.0.join("nix");
+    let out = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--store"])
+        .arg(format!("local?root={}", nix_root.display()))
+        .args(["-E", &expr])
+        .env("NIX_STATE_DIR", tmp.0.join("state"))
+        .env("NIX_LOG_DIR", tmp.0.join("log"))
+        .env("NIX_CONF_DIR", tmp.0.join("conf"))
+        .env("XDG_CACHE_HOME", tmp.0.join("cache"))
+        .env("HOME", &tmp.0)
+        .output()
+        .expect("nix-instantiate must be installed (apt package nix-bin) for this test");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        dry,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A wrong declared hash fails with both hashes, as Nix prints them.
+#[test]
+fn fetch_hash_mismatch_names_both_hashes() {
+    let tmp = Scratch::new().expect("scratch dir");
+    let (file, tgz) = fetch_fixture(&tmp.0);
+    let zero = "0000000000000000000000000000000000000000000000000000";
+    let e = eval_with(
+        StoreHost::dry_run(nix_store_dir()),
+        format!(
+            "builtins.fetchurl {{ url = \"file://{}\"; sha256 = \"{zero}\"; }}",
+            file.display()
+        ),
+    )
+    .expect_err("the hash is wrong");
+    assert!(
+        e.contains(&format!(
+            "hash mismatch in file downloaded from 'file://{}':",
+            file.display()
+        )) && e.contains(&format!("specified: sha256:{zero}"))
+            && e.contains("got:       sha256:07ag5a48hnpywi7fjshx303047m9sg3kzvxmxc49p9zkzdq56wsc"),
+        "{e}"
+    );
+    let e = eval_with(
+        StoreHost::dry_run(nix_store_dir()),
+        format!(
+            "builtins.fetchTarball {{ url = \"file://{}\"; sha256 = \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"; }}",
+            tgz.display()
+        ),
+    )
+    .expect_err("the hash is wrong");
+    assert!(
+        e.contains("hash mismatch") && e.contains("got:       sha256:"),
+        "{e}"
+    );
+    let e = eval_with(
+        StoreHost::dry_run(nix_store_dir()),
+        format!("builtins.fetchurl \"file://{}/missing\"", tmp.0.display()),
+    )
+    .expect_err("no such file");
+    assert!(e.contains("unable to download"), "{e}");
+    let e = eval_with(
+        StoreHost::dry_run(nix_store_dir()),
+        "builtins.fetchurl { url = \"file:///x\"; hash = \"\"; }".to_string(),
+    )
+    .expect_err("hash is not an argument of fetchurl in Nix 2.8");
+    assert!(
+        e.contains("unsupported argument 'hash' to 'fetchurl'"),
+        "{e}"
+    );
+}
