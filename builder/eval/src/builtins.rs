@@ -738,13 +738,16 @@ fn prim_function_args(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Val
     match ev.force(a[0].clone())? {
         Value::Lambda(c) => match &c.lambda.param {
             Param::Ident(_) => Ok(Value::attrs(Attrs::default())),
-            Param::Pattern { formals, .. } => Ok(Value::attrs(Attrs::from_unsorted(
+            Param::Pattern {
+                formals, positions, ..
+            } => Ok(Value::attrs(Attrs::from_unsorted(
                 formals
                     .iter()
-                    .map(|(n, d)| Attr {
+                    .zip(positions)
+                    .map(|((n, d), pos)| Attr {
                         name: n.clone(),
                         value: Value::Bool(d.is_some()),
-                        pos: Pos::NONE,
+                        pos: *pos,
                     })
                     .collect(),
             ))),

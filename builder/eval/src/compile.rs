@@ -47,6 +47,9 @@ pub enum Param {
     Ident(Sym),
     Pattern {
         formals: Vec<(Sym, Option<Expr>)>,
+        /// Where each formal is written (`functionArgs` gives them to
+        /// `unsafeGetAttrPos`, which the module system's positions use).
+        positions: Vec<Pos>,
         ellipsis: bool,
         bind: bool,
     },
@@ -154,6 +157,9 @@ enum PVal {
 struct PSet {
     statics: Vec<(Sym, PVal, Pos)>,
     dynamics: Vec<(ast::Expr, PVal, Pos)>,
+    /// A `rec { }` literal: what is merged into it is evaluated in its scope,
+    /// as Nix's parser merges into the first definition (nix issue 9020).
+    rec: bool,
 }
 
 enum PKey {
@@ -585,6 +591,7 @@ impl Compiler {
             ast::Param::Pattern(pat) => {
                 let mut names: Vec<Sym> = Vec::new();
                 let mut entries = Vec::new();
+                let mut positions = Vec::new();
                 for e in pat.pat_entries() {
                     let name: Sym =
                         intern(&e.ident().map(|i| Self::ident_name(&i)).unwrap_or_default());
@@ -595,6 +602,7 @@ impl Compiler {
                         );
                     }
                     names.push(name);
+                    positions.push(self.pos(&e));
                     entries.push(e.default());
                 }
                 let bind = pat
@@ -629,6 +637,7 @@ impl Compiler {
                 Ok(Expr::Lambda(Box::new(Lambda {
                     param: Param::Pattern {
                         formals,
+                        positions,
                         ellipsis: pat.ellipsis_token().is_some(),
                         bind: bind.is_some(),
                     },
@@ -672,9 +681,12 @@ impl Compiler {
     fn collect_entries(
         &mut self,
         entries: impl Iterator<Item = ast::Entry>,
-        _rec: bool,
+        rec: bool,
     ) -> EvalResult<PSet> {
-        let mut set = PSet::default();
+        let mut set = PSet {
+            rec,
+            ..PSet::default()
+        };
         for entry in entries {
             match entry {
                 ast::Entry::Inherit(inh) => {
@@ -745,13 +757,16 @@ impl Compiler {
         Ok(())
     }
 
-    /// A pending value as a mergeable set, if it is a non-rec set literal or a nested path.
+    /// A pending value as a mergeable set, if it is a set literal (`rec` or
+    /// not) or a nested path. The first definition's kind decides the merged
+    /// set's: Nix's parser adds the later attributes to it.
     #[allow(clippy::type_complexity)]
     fn as_set(&mut self, v: PVal) -> EvalResult<Result<PSet, PVal>> {
         Ok(match v {
             PVal::Nested(s) => Ok(s),
-            PVal::Ast(ast::Expr::AttrSet(a)) if a.rec_token().is_none() => {
-                Ok(self.collect_entries(a.entries(), false)?)
+            PVal::Ast(ast::Expr::AttrSet(a)) => {
+                let rec = a.rec_token().is_some();
+                Ok(self.collect_entries(a.entries(), rec)?)
             }
             other => Err(other),
         })
@@ -767,7 +782,10 @@ impl Compiler {
                 default: None,
                 pos,
             }),
-            PVal::Nested(s) => self.pset(s, false),
+            PVal::Nested(s) => {
+                let rec = s.rec;
+                self.pset(s, rec)
+            }
         }
     }
 

@@ -44,6 +44,15 @@ pub fn add_source(name: String, text: Rc<str>) -> u32 {
 }
 
 /// Resolved position: file name, 1-based line and column, and the line's text.
+/// The text of the source `pos` is in.
+pub fn source_text(pos: Pos) -> Option<Rc<str>> {
+    SOURCES.with(|s| {
+        s.borrow()
+            .get(pos.file as usize)
+            .map(|src| src.text.clone())
+    })
+}
+
 pub struct LineCol {
     pub file: String,
     pub line: usize,

@@ -1,7 +1,7 @@
 //! The tree-walking evaluator: forcing thunks, calling functions, operators,
 //! coercions and equality, with Nix's semantics and error messages.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::compile::{AttrsExpr, BinOp, Compiler, Expr, Key, Lambda, Param, Part};
@@ -214,7 +214,7 @@ impl Evaluator {
         }
     }
 
-    fn enter(&mut self, pos: Pos) -> EvalResult<()> {
+    pub(crate) fn enter(&mut self, pos: Pos) -> EvalResult<()> {
         self.depth += 1;
         let used = self.stack_base.saturating_sub(stack_addr());
         if self.depth > self.opts.max_depth || used > self.opts.stack_budget {
@@ -226,6 +226,11 @@ impl Evaluator {
             ));
         }
         Ok(())
+    }
+
+    /// Leaves what [`Evaluator::enter`] entered.
+    pub(crate) fn leave(&mut self) {
+        self.depth -= 1;
     }
 
     /// Forces a value to weak head normal form.
@@ -413,7 +418,12 @@ impl Evaluator {
         };
         {
             let mut v = self.eval(inner, env)?;
-            for k in path {
+            // Each set on the path is forced, the value found last is not:
+            // `{ b = throw "x"; } ? b` is true, as in Nix.
+            for (i, k) in path.iter().enumerate() {
+                if i > 0 {
+                    v = self.force(v)?;
+                }
                 let found = match (k, &v) {
                     (Key::Static(s), Value::Attrs(a)) => a.get_sym(s).cloned(),
                     _ => {
@@ -425,7 +435,7 @@ impl Evaluator {
                     }
                 };
                 match found {
-                    Some(x) => v = self.force(x)?,
+                    Some(x) => v = x,
                     None => return Ok(Value::Bool(false)),
                 }
             }
@@ -600,7 +610,12 @@ impl Evaluator {
                     },
                     Attr {
                         name: "file".into(),
-                        value: Value::string(lc.file),
+                        // Nix 2.8 names an expression given as text by the text itself.
+                        value: Value::string(if lc.file == "«string»" {
+                            crate::error::source_text(pos).map_or(lc.file, |t| t.to_string())
+                        } else {
+                            lc.file
+                        }),
                         pos: Pos::NONE,
                     },
                     Attr {
@@ -668,6 +683,9 @@ impl Evaluator {
                 })
                 .collect()
         };
+        if a.rec {
+            self.apply_overrides(a, &inner, &mut attrs)?;
+        }
         if a.dynamics.is_empty() {
             return Ok(Value::attrs(Attrs::from_sorted(attrs)));
         }
@@ -687,6 +705,38 @@ impl Evaluator {
             });
         }
         Ok(Value::attrs(Attrs::from_unsorted(attrs)))
+    }
+
+    /// `rec { __overrides = { … }; … }`: the attributes of `__overrides`
+    /// replace those of the set, in the set and in its recursive scope (so
+    /// the other attributes see them), or are added; as in Nix, where this
+    /// is the one way to override a recursive attribute.
+    fn apply_overrides(
+        &mut self,
+        a: &'static AttrsExpr,
+        scope: &Rc<Env>,
+        attrs: &mut Vec<Attr>,
+    ) -> EvalResult<()> {
+        let Some(i) = a.statics.iter().position(|(n, _, _)| &**n == "__overrides") else {
+            return Ok(());
+        };
+        let pos = a.statics[i].2;
+        let overrides = self.force_attrs(attrs[i].value.clone(), pos)?;
+        let mut added = Vec::new();
+        for o in &overrides.attrs {
+            match a.statics.iter().position(|(n, _, _)| *n == o.name) {
+                Some(j) => {
+                    attrs[j] = o.clone();
+                    scope.set(j, o.value.clone());
+                }
+                None => added.push(o.clone()),
+            }
+        }
+        if !added.is_empty() {
+            attrs.extend(added);
+            attrs.sort_by(|x, y| x.name.cmp(&y.name));
+        }
+        Ok(())
     }
 
     /// Applies a function value to two arguments (`f a b`), without making
@@ -739,6 +789,7 @@ impl Evaluator {
                 formals,
                 ellipsis,
                 bind,
+                ..
             } => {
                 let argv = self.force(arg.clone())?;
                 let Value::Attrs(attrs) = &argv else {
@@ -1322,20 +1373,38 @@ impl Evaluator {
 
     /// Forces a value completely (as `--strict` and `deepSeq` do).
     pub fn deep_force(&mut self, v: Value, pos: Pos) -> EvalResult<Value> {
+        let mut seen = HashSet::new();
+        self.deep_force_seen(v, pos, &mut seen)
+    }
+
+    /// Sets and lists are visited once, by identity, as Nix's
+    /// `forceValueDeep` does: a value that contains itself is finished.
+    fn deep_force_seen(
+        &mut self,
+        v: Value,
+        pos: Pos,
+        seen: &mut HashSet<usize>,
+    ) -> EvalResult<Value> {
         let v = self.force(v)?;
         match &v {
             Value::Attrs(a) => {
+                if !seen.insert(Rc::as_ptr(a) as *const u8 as usize) {
+                    return Ok(v);
+                }
                 for at in &a.attrs {
                     self.enter(pos)?;
-                    let r = self.deep_force(at.value.clone(), pos);
+                    let r = self.deep_force_seen(at.value.clone(), pos, seen);
                     self.depth -= 1;
                     r?;
                 }
             }
             Value::List(l) => {
+                if !seen.insert(Rc::as_ptr(l) as *const u8 as usize) {
+                    return Ok(v);
+                }
                 for x in l.iter() {
                     self.enter(pos)?;
-                    let r = self.deep_force(x.clone(), pos);
+                    let r = self.deep_force_seen(x.clone(), pos, seen);
                     self.depth -= 1;
                     r?;
                 }

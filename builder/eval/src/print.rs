@@ -191,7 +191,22 @@ fn json_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// One level deeper, counted like calls: a value that contains itself ends
+/// in Nix's stack-overflow error, not a crash.
 fn json_rec(
+    ev: &mut Evaluator,
+    v: Value,
+    ctx: &mut crate::value::Context,
+    pos: Pos,
+    out: &mut String,
+) -> EvalResult<()> {
+    ev.enter(pos)?;
+    let r = json_value(ev, v, ctx, pos, out);
+    ev.leave();
+    r
+}
+
+fn json_value(
     ev: &mut Evaluator,
     v: Value,
     ctx: &mut crate::value::Context,
