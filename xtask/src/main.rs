@@ -11,6 +11,7 @@ mod bench_eval;
 mod bench_store;
 mod bench_system;
 mod bench_unikernel;
+mod compat;
 mod seeds;
 
 use anyhow::{bail, Context, Result};
@@ -41,9 +42,10 @@ fn main() -> Result<()> {
         "demo" => demo(rest),
         "bench" => bench(rest),
         "seeds" => seeds_task(rest),
+        "compat" => compat::run(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo | test [--full] [--fresh] | bench NAME | seeds push DIR|URL [--key FILE]>"
+                "usage: cargo xtask <demo | test [--full] [--fresh] | bench NAME | seeds push DIR|URL [--key FILE] | compat nixpkgs-lib DIR>"
             );
             if task == "help" || task == "--help" || task == "-h" {
                 Ok(())

@@ -47,7 +47,7 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
         ("div", 2, |ev, a, p| {
             ev.arith(BinOp::Div, a[0].clone(), a[1].clone(), p)
         }),
-        ("addErrorContext", 2, |ev, a, _| ev.force(a[1].clone())),
+        ("addErrorContext", 2, prim_add_error_context),
         ("all", 2, prim_all),
         ("any", 2, prim_any),
         ("appendContext", 2, prim_append_context),
@@ -180,6 +180,7 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
         ("pathExists", 1, prim_path_exists),
         ("placeholder", 1, prim_placeholder),
         ("readDir", 1, prim_read_dir),
+        ("readFileType", 1, prim_read_file_type),
         ("readFile", 1, prim_read_file),
         ("removeAttrs", 2, prim_remove_attrs),
         ("replaceStrings", 3, prim_replace_strings),
@@ -698,11 +699,43 @@ fn json_to_value(j: serde_json::Value) -> Value {
     }
 }
 
+/// The message joins the error's trace (without a position, as in Nix),
+/// only when the value fails: the module system names the module argument
+/// or definition being evaluated this way.
+fn prim_add_error_context(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
+    match ev.force(a[1].clone()) {
+        Ok(v) => Ok(v),
+        Err(mut e) => {
+            let mut ctx = Context::new();
+            if let Ok(msg) = ev.coerce_to_string(a[0].clone(), &mut ctx, false, true, p) {
+                e.trace.push((Pos::NONE, msg));
+            }
+            Err(e)
+        }
+    }
+}
+
 fn prim_from_json(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let s = ev.force_string_noctx(a[0].clone(), p)?;
     match serde_json::from_str::<serde_json::Value>(&s) {
         Ok(j) => Ok(json_to_value(j)),
-        Err(e) => err(format!("{e}"), p),
+        // Worded after Nix's parser (nlohmann's), whose exception name
+        // nixpkgs lib's tests look for.
+        Err(e) => {
+            let what = e.to_string();
+            let what = what
+                .rsplit_once(" at line ")
+                .map_or(what.as_str(), |(w, _)| w)
+                .to_owned();
+            err(
+                format!(
+                    "[json.exception.parse_error.101] parse error at line {}, column {}: syntax error while parsing value - {what}",
+                    e.line(),
+                    e.column().max(1)
+                ),
+                p,
+            )
+        }
     }
 }
 
@@ -1054,7 +1087,9 @@ fn prim_map_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> 
             .map(|(i, at)| Attr {
                 name: at.name.clone(),
                 value: Value::thunk(ThunkState::Bulk(bulk.clone(), i)),
-                pos: at.pos,
+                // Nix's mapAttrs makes new attributes without positions (the
+                // module system tells generated options apart by this).
+                pos: Pos::NONE,
             })
             .collect(),
     )))
@@ -1283,6 +1318,21 @@ pub fn nix32(bytes: &[u8]) -> String {
     s
 }
 
+/// `readFileType` (Nix 2.14, which newer nixpkgs libs use): the type of the
+/// path itself, a final symlink not followed, named as `readDir` names it.
+fn prim_read_file_type(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
+    let mut ctx = Context::new();
+    let path = ev.coerce_to_path(a[0].clone(), &mut ctx, p)?;
+    let t = ev.io.file_type(&path).map_err(|e| {
+        EvalError::new(
+            ErrorKind::Io,
+            format!("getting status of '{path}': {}", crate::eval::io_msg(&e)),
+            p,
+        )
+    })?;
+    Ok(Value::string(t.as_nix_str()))
+}
+
 fn prim_read_dir(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let mut ctx = Context::new();
     let path = ev.coerce_to_path(a[0].clone(), &mut ctx, p)?;
@@ -1495,121 +1545,9 @@ fn prim_try_eval(ev: &mut Evaluator, a: &[Value], _p: Pos) -> EvalResult<Value> 
     ])))
 }
 
-fn xml_escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            '\t' => out.push_str("&#x9;"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn xml_rec(
-    ev: &mut Evaluator,
-    v: Value,
-    ind: usize,
-    out: &mut String,
-    ctx: &mut Context,
-) -> EvalResult<()> {
-    let v = ev.force(v)?;
-    let pad = " ".repeat(ind);
-    let leaf = |out: &mut String, tag: &str, val: &str| {
-        out.push_str(&pad);
-        out.push('<');
-        out.push_str(tag);
-        out.push_str(" value=\"");
-        xml_escape(val, out);
-        out.push_str("\" />\n");
-    };
-    match &v {
-        Value::Null => {
-            out.push_str(&pad);
-            out.push_str("<null />\n");
-        }
-        Value::Bool(b) => leaf(out, "bool", if *b { "true" } else { "false" }),
-        Value::Int(i) => leaf(out, "int", &i.to_string()),
-        Value::Float(f) => leaf(out, "float", &crate::print::fmt_float(*f)),
-        Value::Str(s) => {
-            ctx.extend(s.ctx.iter().cloned());
-            leaf(out, "string", &s.s)
-        }
-        Value::Path(s) => leaf(out, "path", s),
-        Value::List(l) => {
-            out.push_str(&pad);
-            out.push_str("<list>\n");
-            for x in l.iter() {
-                xml_rec(ev, x.clone(), ind + 2, out, ctx)?;
-            }
-            out.push_str(&pad);
-            out.push_str("</list>\n");
-        }
-        Value::Attrs(a) => {
-            out.push_str(&pad);
-            out.push_str("<attrs>\n");
-            for at in &a.attrs {
-                out.push_str(&pad);
-                out.push_str("  <attr name=\"");
-                xml_escape(&at.name, out);
-                out.push_str("\">\n");
-                xml_rec(ev, at.value.clone(), ind + 4, out, ctx)?;
-                out.push_str(&pad);
-                out.push_str("  </attr>\n");
-            }
-            out.push_str(&pad);
-            out.push_str("</attrs>\n");
-        }
-        Value::Lambda(c) => {
-            out.push_str(&pad);
-            out.push_str("<function>\n");
-            match &c.lambda.param {
-                Param::Ident(name) => {
-                    out.push_str(&pad);
-                    out.push_str("  <varpat name=\"");
-                    out.push_str(name);
-                    out.push_str("\" />\n");
-                }
-                Param::Pattern {
-                    formals, ellipsis, ..
-                } => {
-                    out.push_str(&pad);
-                    out.push_str("  <attrspat");
-                    if *ellipsis {
-                        out.push_str(" ellipsis=\"1\"");
-                    }
-                    out.push_str(">\n");
-                    for (n, _) in formals {
-                        out.push_str(&pad);
-                        out.push_str("    <attr name=\"");
-                        xml_escape(n, out);
-                        out.push_str("\" />\n");
-                    }
-                    out.push_str(&pad);
-                    out.push_str("  </attrspat>\n");
-                }
-            }
-            out.push_str(&pad);
-            out.push_str("</function>\n");
-        }
-        _ => {
-            out.push_str(&pad);
-            out.push_str("<unevaluated />\n");
-        }
-    }
-    Ok(())
-}
-
-fn prim_to_xml(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
-    let mut out = String::from("<?xml version='1.0' encoding='utf-8'?>\n<expr>\n");
+fn prim_to_xml(ev: &mut Evaluator, a: &[Value], _: Pos) -> EvalResult<Value> {
     let mut ctx = Context::new();
-    xml_rec(ev, a[0].clone(), 2, &mut out, &mut ctx)?;
-    let _ = p;
-    out.push_str("</expr>\n");
+    let out = crate::xml::to_xml(ev, a[0].clone(), true, false, &mut ctx)?;
     Ok(Value::string_ctx(out, ctx))
 }
 

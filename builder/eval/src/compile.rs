@@ -52,6 +52,8 @@ pub enum Param {
         positions: Vec<Pos>,
         ellipsis: bool,
         bind: bool,
+        /// The `@name` of the pattern, for `toXML`.
+        bind_name: Option<Sym>,
     },
 }
 
@@ -640,6 +642,7 @@ impl Compiler {
                         positions,
                         ellipsis: pat.ellipsis_token().is_some(),
                         bind: bind.is_some(),
+                        bind_name: bind.as_deref().map(intern),
                     },
                     param_used: true,
                     body: body?,

@@ -53,6 +53,19 @@ pub fn source_text(pos: Pos) -> Option<Rc<str>> {
     })
 }
 
+/// Where `pos` is, as Nix shows it in values (`unsafeGetAttrPos`,
+/// `__curPos`, `--xml`): an expression given as text is named by the text
+/// itself, as Nix 2.8 does.
+pub fn nix_pos(pos: Pos) -> Option<LineCol> {
+    let mut lc = resolve(pos)?;
+    if lc.file == "«string»" {
+        if let Some(t) = source_text(pos) {
+            lc.file = t.to_string();
+        }
+    }
+    Some(lc)
+}
+
 pub struct LineCol {
     pub file: String,
     pub line: usize,

@@ -101,7 +101,15 @@ impl Evaluator {
             import_cache: HashMap::new(),
             regex_cache: HashMap::new(),
             derivation_fn: None,
-            trace_sink: Box::new(|s| eprintln!("trace: {s}")),
+            trace_sink: Box::new(|s| {
+                use std::io::IsTerminal as _;
+                // As Nix: colours only for a terminal.
+                if std::io::stderr().is_terminal() {
+                    eprintln!("trace: {s}");
+                } else {
+                    eprintln!("trace: {}", crate::print::strip_ansi(s));
+                }
+            }),
         };
         crate::builtins::install(&mut ev, extra);
         ev
@@ -600,7 +608,7 @@ impl Evaluator {
     }
 
     pub(crate) fn pos_value(&mut self, pos: Pos) -> Value {
-        match crate::error::resolve(pos) {
+        match crate::error::nix_pos(pos) {
             Some(lc) => {
                 let attrs = vec![
                     Attr {

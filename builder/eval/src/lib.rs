@@ -107,6 +107,7 @@ pub mod eval;
 pub mod io;
 pub mod print;
 pub mod value;
+pub mod xml;
 
 pub use error::{ErrorKind, EvalError, EvalResult, Pos};
 pub use eval::{parse_search_path, EvalOptions, Evaluator};

@@ -273,3 +273,26 @@ pub fn json_float(f: f64) -> String {
     // Nix 2.8 writes JSON floats through a C++ stream too: `%g`, six digits.
     fmt_float(f)
 }
+
+/// Removes ANSI escape sequences (`ESC [ … final`, and any other escape
+/// character), as Nix does to what it prints when stderr is not a terminal.
+pub fn strip_ansi(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut chars = msg.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameter and intermediate bytes, then one final byte.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}

@@ -101,7 +101,7 @@ fn evaluate<T: Send + 'static>(
     match r {
         Ok(t) => Ok(Some(t)),
         Err(SessionError::Eval { message, .. }) => {
-            eprintln!("{message}");
+            eprintln!("{}", super::ansi::for_stderr(&message));
             Ok(None)
         }
         Err(e) => Err(e.into()),

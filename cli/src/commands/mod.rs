@@ -9,12 +9,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod ansi;
 pub mod auto_args;
 pub mod bootstrap;
 pub mod cache;
 pub mod eval;
 pub mod generation;
 pub mod log;
+pub mod nix_instantiate;
 pub mod options;
 pub mod snapshot;
 pub mod store;
@@ -76,7 +78,20 @@ pub enum Command {
     Bootstrap(bootstrap::Args),
 }
 
+/// Only the global options, from the environment (for personalities such
+/// as `nix-instantiate` whose command line is not b8g's).
+#[derive(Debug, Parser)]
+struct EnvOnly {
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
 impl GlobalArgs {
+    /// The global options as the environment sets them (`B8G_STORE_DIR`, …).
+    pub fn from_env() -> GlobalArgs {
+        EnvOnly::parse_from(["b8g"]).global
+    }
+
     /// The store these options describe (defaults: `/b8g/store`, state in `/b8g/var/b8g`).
     pub fn store_config(&self) -> anyhow::Result<b8g_store::local::StoreConfig> {
         use anyhow::Context;
@@ -164,6 +179,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// message on stderr and exit status 1.
 pub fn main() -> ExitCode {
     b8g_eval::no_huge_pages();
+    // Called through a link named `nix-instantiate`: Nix's command line.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let called_as = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    if called_as == "nix-instantiate" {
+        return nix_instantiate::main(argv);
+    }
     let cli = Cli::parse();
     init_logging(&cli.global);
     match run(cli) {

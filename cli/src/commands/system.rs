@@ -349,7 +349,7 @@ fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<Evaluated
     match r {
         Ok(e) => Ok(Some(e)),
         Err(SessionError::Eval { message, .. }) => {
-            eprintln!("{message}");
+            eprintln!("{}", super::ansi::for_stderr(&message));
             Ok(None)
         }
         Err(e) => Err(e.into()),
