@@ -5,10 +5,9 @@
 //! initramfs holding `b8g-unikernel-shim` as `/init`, the application's store
 //! closure ([`closure`]), the kernel modules it needs and the shim's
 //! configuration, and a manifest of how to run it ([`manifest`]). [`run`] boots
-//! it under qemu and reads back the application's exit status; [`build`]
-//! evaluates and realises an image file such as `images/unikernel-hello.nix`.
+//! it under qemu and reads back the application's exit status. Evaluating and
+//! realising an image file such as `images/unikernel-hello.nix` is b8g-system's.
 
-pub mod build;
 pub mod builder;
 pub mod closure;
 pub mod manifest;
