@@ -9,10 +9,10 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use b8g_kernel_adapters::generations::Generations;
 use b8g_store::format::signing::SecretKey;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::{LocalStore, StoreConfig};
+use b8g_system::generations::Generations;
 
 fn store_at(root: &Path) -> LocalStore {
     LocalStore::open(&StoreConfig {

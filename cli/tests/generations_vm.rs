@@ -29,12 +29,12 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use b8g_kernel_adapters::generations::{snapshot, Generations};
 use b8g_kernel_adapters::linux::qemu::Vm;
 use b8g_kernel_adapters::linux::system::{follow, kernel_params, SystemError};
 use b8g_store::format::signing::SecretKey;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::{LocalStore, StoreConfig};
+use b8g_system::generations::{snapshot, Generations};
 
 /// The static b8g beside the running generation's b8g-init (pkgs.b8g).
 const B8G: &str = "$(dirname $(readlink /run/current-system/init))/b8g";

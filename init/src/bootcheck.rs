@@ -11,17 +11,17 @@
 //!
 //! Not here: choosing a generation (stage 1) and writing entries (`b8g system`).
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::control::{call, Request};
+use b8g_layout::boot_entry::{self, LastBoot};
+use b8g_layout::generation::{entry_path, last_boot_path, BOOT_DIR};
+use b8g_layout::kv::{self, KeyValues};
 
-/// Where `b8g system` keeps boot entries and stage 1 its record of the last boot.
-pub const BOOT_DIR: &str = "/b8g/var/boot";
+use crate::control::{call, Request};
 
 /// Options of `b8gctl boot-check`.
 #[derive(Debug, Clone)]
@@ -203,42 +203,45 @@ impl BootCheck {
 
     /// Runs the check; returns the process exit code.
     pub fn run(&self) -> i32 {
-        let last = read_kv(&self.boot_dir.join("last-boot")).unwrap_or_default();
-        let gen = last.get("generation").cloned().unwrap_or_default();
-        if let Some(s) = last.get("skipped").filter(|s| !s.is_empty()) {
+        let last = LastBoot::parse(
+            &fs::read_to_string(last_boot_path(&self.boot_dir)).unwrap_or_default(),
+        );
+        if !last.skipped.is_empty() {
+            let skipped: Vec<String> = last.skipped.iter().map(u32::to_string).collect();
             self.say(&format!(
-                "b8g: generation {s} was skipped at boot: {}; running generation {}",
-                last.get("skipped_reason")
-                    .map(String::as_str)
-                    .unwrap_or("no reason recorded"),
-                if gen.is_empty() {
-                    "from the kernel command line"
+                "b8g: generation {} was skipped at boot: {}; running generation {}",
+                skipped.join(" "),
+                if last.skipped_reason.is_empty() {
+                    "no reason recorded"
                 } else {
-                    &gen
+                    &last.skipped_reason
+                },
+                match last.generation {
+                    Some(g) => g.to_string(),
+                    None => "from the kernel command line".to_string(),
                 }
             ));
         }
         let verdict = self.wait_default_target().and_then(|()| self.health());
-        if gen.is_empty() {
+        let Some(gen) = last.generation else {
             // No boot entries (an image without a writable profile): nothing to record.
             return i32::from(verdict.is_err());
-        }
-        let entry = self
-            .boot_dir
-            .join("entries")
-            .join(format!("system-{gen}.conf"));
+        };
+        let entry = entry_path(&self.boot_dir, gen);
+        // The entry is updated as key=value lines rather than as a BootEntry, so
+        // that keys this b8g-init does not know survive the rewrite.
         let Some(mut kv) = read_kv(&entry) else {
             self.say(&format!("b8g: no boot entry {}", entry.display()));
             return 1;
         };
-        let was_good = kv.get("good").map(String::as_str) == Some("1");
+        let was_good = kv.get(boot_entry::GOOD).map(String::as_str) == Some("1");
         match &verdict {
             Ok(()) => {
-                kv.insert("good".into(), "1".into());
-                kv.insert("reason".into(), String::new());
+                kv.insert(boot_entry::GOOD.into(), "1".into());
+                kv.insert(boot_entry::REASON.into(), String::new());
             }
             Err(why) => {
-                kv.insert("reason".into(), why.replace('\n', " "));
+                kv.insert(boot_entry::REASON.into(), why.clone());
             }
         }
         if let Err(e) = write_kv(&entry, &kv) {
@@ -268,32 +271,13 @@ impl BootCheck {
     }
 }
 
-/// Field order of an entry file, as stage 1 writes it.
-const ORDER: &[&str] = &["generation", "toplevel", "tries", "good", "reason"];
-
-fn read_kv(p: &Path) -> Option<BTreeMap<String, String>> {
-    let text = fs::read_to_string(p).ok()?;
-    Some(
-        text.lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
+fn read_kv(p: &Path) -> Option<KeyValues> {
+    Some(kv::parse(&fs::read_to_string(p).ok()?))
 }
 
-fn write_kv(p: &Path, kv: &BTreeMap<String, String>) -> std::io::Result<()> {
-    let mut text = String::new();
-    for k in ORDER {
-        text.push_str(&format!(
-            "{k}={}\n",
-            kv.get(*k).map(String::as_str).unwrap_or("")
-        ));
-    }
-    for (k, v) in kv {
-        if !ORDER.contains(&k.as_str()) {
-            text.push_str(&format!("{k}={v}\n"));
-        }
-    }
+/// Writes an entry in stage 1's order (unknown keys after), atomically.
+fn write_kv(p: &Path, kv: &KeyValues) -> std::io::Result<()> {
+    let text = kv::render(boot_entry::KEYS, kv);
     let tmp = p.with_extension("conf.tmp");
     let mut f = fs::File::create(&tmp)?;
     f.write_all(text.as_bytes())?;

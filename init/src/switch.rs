@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use b8g_layout::generation::toplevel;
+
 use crate::control::{call, Request, Response};
 
 #[derive(Debug, thiserror::Error)]
@@ -129,13 +131,19 @@ pub fn plan(old: &Path, new: &Path) -> Result<Plan, SwitchError> {
             p.start.push(name.clone());
         }
     }
-    for part in ["kernel", "kernel-modules", "initrd", "init"] {
+    for part in [
+        toplevel::KERNEL,
+        "kernel-modules",
+        toplevel::INITRD,
+        toplevel::INIT,
+    ] {
         if fs::read_link(old.join(part)).ok() != fs::read_link(new.join(part)).ok() {
             p.reboot_needed.push(part.to_string());
         }
     }
-    if fs::read(old.join("kernel-params")).ok() != fs::read(new.join("kernel-params")).ok() {
-        p.reboot_needed.push("kernel-params".to_string());
+    let params = toplevel::KERNEL_PARAMS;
+    if fs::read(old.join(params)).ok() != fs::read(new.join(params)).ok() {
+        p.reboot_needed.push(params.to_string());
     }
     Ok(p)
 }

@@ -6,7 +6,7 @@
 #[path = "../../builder/tests/builtin_support/mod.rs"]
 mod builtin_support;
 
-use b8g_kernel_adapters::build::builtins;
+use b8g_kernel_adapters::builtins;
 use builtin_support::Bench;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};

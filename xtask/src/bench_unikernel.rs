@@ -21,6 +21,9 @@
 //! xtask light; the argument list matches `b8g_kernel_adapters::linux::qemu::Vm`.
 
 use anyhow::{bail, Context, Result};
+use b8g_layout::generation::toplevel;
+use b8g_layout::unikernel::console::{parse_boottime, EXEC_MARKER};
+use b8g_layout::unikernel::unescape;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -60,23 +63,6 @@ fn follow(root: &Path, path: &Path) -> Result<PathBuf> {
         }
     }
     bail!("too many symbolic links at {}", path.display())
-}
-
-fn unescape(v: &str) -> String {
-    let mut out = String::new();
-    let mut it = v.chars();
-    while let Some(c) = it.next() {
-        match (c, c == '\\') {
-            (_, true) => match it.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some(o) => out.push(o),
-                None => {}
-            },
-            (c, false) => out.push(c),
-        }
-    }
-    out
 }
 
 /// The qemu arguments for a kernel, initrd, memory, command line and extras.
@@ -129,7 +115,7 @@ fn unikernel_args(dir: &Path) -> Result<Vec<String>> {
         let Some((k, v)) = line.split_once('=') else {
             continue;
         };
-        let v = unescape(v);
+        let v = unescape(v).with_context(|| format!("{}/manifest", dir.display()))?;
         match k {
             "memory" => memory = v,
             "machine" => machine = v,
@@ -155,17 +141,17 @@ fn system_args(store_root: &Path, link: &Path) -> Result<Vec<String>> {
         .strip_prefix(store_root)
         .map(|p| Path::new("/").join(p))
         .unwrap_or(top.clone());
-    let params = std::fs::read_to_string(follow(store_root, &top.join("kernel-params"))?)?;
+    let params = std::fs::read_to_string(follow(store_root, &top.join(toplevel::KERNEL_PARAMS))?)?;
     let append: Vec<String> = params
         .split_whitespace()
-        .map(|w| w.replace("@toplevel@", &logical_top.to_string_lossy()))
+        .map(|w| toplevel::fill_in(w, &logical_top.to_string_lossy()))
         .collect();
     let img = link.with_extension("img");
     Ok(qemu_args(
         "pc",
         "512M",
-        &follow(store_root, &top.join("kernel"))?,
-        &follow(store_root, &top.join("initrd"))?,
+        &follow(store_root, &top.join(toplevel::KERNEL))?,
+        &follow(store_root, &top.join(toplevel::INITRD))?,
         &append,
         &[
             "-drive".into(),
@@ -225,13 +211,7 @@ fn boot(args: &[String], marker: Option<&str>, app_line: &str) -> Result<Boot> {
                 }
                 if !after_marker && marker.is_some_and(|m| line.contains(m)) {
                     after_marker = true;
-                    b.guest = line.split("boottime=").nth(1).and_then(|v| {
-                        let (s, us) = v.trim().split_once('.')?;
-                        Some(
-                            Duration::from_secs(s.parse().ok()?)
-                                + Duration::from_micros(us.parse().ok()?),
-                        )
-                    });
+                    b.guest = parse_boottime(&line);
                 }
                 log.push(line);
                 if b.to_app.is_some() {
@@ -449,12 +429,12 @@ pub fn run(args: &[String]) -> Result<()> {
         eprintln!("run {}/{runs}", i + 1);
         uk.boots.push(boot(
             &uk_args,
-            Some("b8g-unikernel: exec"),
+            Some(EXEC_MARKER),
             "hello from a b8g unikernel",
         )?);
         stock.boots.push(boot(
             &stock_args,
-            Some("b8g-unikernel: exec"),
+            Some(EXEC_MARKER),
             "hello from a b8g unikernel",
         )?);
         sys.boots.push(boot(&sys_args, None, "hello from")?);

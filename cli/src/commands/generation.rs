@@ -1,5 +1,5 @@
 //! `b8g system`: system generations — build, switch, boot, test, rollback,
-//! list, delete, diff. Thin over `b8g_kernel_adapters::generations`; the
+//! list, delete, diff. Thin over `b8g_system::generations`; the
 //! live part of a switch is `b8gctl switch` from the new generation, which
 //! talks to the running b8g-init.
 
@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
-use b8g_kernel_adapters::generations::diff::{self, Change};
-use b8g_kernel_adapters::generations::profile::Selection;
-use b8g_kernel_adapters::generations::{under_root, Generations};
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
+use b8g_system::generations::diff::{self, Change};
+use b8g_system::generations::profile::Selection;
+use b8g_system::generations::{under_root, Generations};
 use clap::Parser;
 
 use super::{system, GlobalArgs};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use b8g_kernel_adapters::build::{options_doc, OptionsFormat};
+use b8g_system::build::{options_doc, OptionsFormat};
 
 use super::GlobalArgs;
 

@@ -1,12 +1,12 @@
 //! `b8g snapshot`: whole-system snapshots — a generation's closure as one
 //! signed, compressed file, and its verified import into another store.
-//! Thin over `b8g_kernel_adapters::generations::snapshot`.
+//! Thin over `b8g_system::generations::snapshot`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use b8g_kernel_adapters::generations::{snapshot, Generations};
+use b8g_system::generations::{snapshot, Generations};
 
 use super::cache::{read_public_keys, read_secret_key};
 use super::GlobalArgs;

@@ -23,12 +23,12 @@ use b8g_builder::realise::{self, RealiseOptions, SubstituterSettings, Substitute
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::{IndicatifProgress, NoProgress, Progress, ScheduleOptions};
 use b8g_eval::{derivation_paths, Value};
-use b8g_kernel_adapters::build::{self, SystemBuildOptions};
 use b8g_kernel_adapters::linux::image::Format;
 use b8g_kernel_adapters::linux::qemu::VmSettings;
 use b8g_kernel_adapters::linux::system;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
+use b8g_system::build::{self, SystemBuildOptions};
 
 use super::auto_args::AutoArgs;
 use super::GlobalArgs;
@@ -427,7 +427,7 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
         &store,
         &drvs,
         &opts,
-        &build::builtins(),
+        &b8g_kernel_adapters::builtins(),
         progress.as_ref(),
         &cancel,
     );
@@ -481,7 +481,7 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
     };
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
     let progress = progress(global);
-    let built = unikernel::build::build_derivation_file(
+    let built = b8g_system::derivation_file::build_derivation_file(
         &global.store_config()?,
         &opts,
         progress.as_ref(),

@@ -6,6 +6,7 @@
 //! the default) or `mkfs.ext4 -d` (ext4) write it with fixed timestamps,
 //! UUID and ownership, so the same closure gives the same bytes.
 
+use b8g_layout::generation;
 use std::fs;
 use std::io;
 use std::os::unix::fs::symlink;
@@ -105,11 +106,13 @@ impl RootImage<'_> {
             .map_err(io_err("link", &tree))?;
         symlink("/run/current-system/sw/bin/env", tree.join("usr/bin/env"))
             .map_err(io_err("link", &tree))?;
-        let profiles = tree.join("b8g/var/profiles");
+        // Generation 1, the default, as `b8g system` would have made it.
+        let profiles = tree.join(generation::PROFILES_DIR.trim_start_matches('/'));
+        let first = generation::generation_link_name(generation::SYSTEM_PROFILE, 1);
         fs::create_dir_all(&profiles).map_err(io_err("create directory", &profiles))?;
-        symlink("system-1-link", profiles.join("system")).map_err(io_err("link", &profiles))?;
-        symlink(self.toplevel, profiles.join("system-1-link"))
+        symlink(&first, profiles.join(generation::SYSTEM_PROFILE))
             .map_err(io_err("link", &profiles))?;
+        symlink(self.toplevel, profiles.join(&first)).map_err(io_err("link", &profiles))?;
         normalize_mtimes(&tree)?;
         let _ = fs::remove_file(out);
         match self.format {

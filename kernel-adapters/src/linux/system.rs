@@ -5,6 +5,7 @@
 //! closure. This module turns those into a [`Vm`].
 
 use super::qemu::Vm;
+use b8g_layout::generation::toplevel;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -54,25 +55,29 @@ pub fn follow<E: From<SystemError>>(
 /// The kernel command line of a generation, with `@toplevel@` filled in.
 pub fn kernel_params(
     resolve: &dyn Fn(&str) -> Result<PathBuf, SystemError>,
-    toplevel: &str,
+    toplevel_path: &str,
 ) -> Result<Vec<String>, SystemError> {
-    let path = follow(resolve, &format!("{toplevel}/kernel-params"))?;
+    let path = follow(
+        resolve,
+        &format!("{toplevel_path}/{}", toplevel::KERNEL_PARAMS),
+    )?;
     let text = fs::read_to_string(&path).map_err(|source| SystemError::Read { path, source })?;
     Ok(text
         .split_whitespace()
-        .map(|w| w.replace("@toplevel@", toplevel))
+        .map(|w| toplevel::fill_in(w, toplevel_path))
         .collect())
 }
 
-/// A VM booting `toplevel` from `image` (attached read-only as the first virtio disk, `/dev/vda`).
+/// A VM booting `toplevel_path` from `image` (attached read-only as the first virtio disk, `/dev/vda`).
 pub fn vm(
     resolve: &dyn Fn(&str) -> Result<PathBuf, SystemError>,
-    toplevel: &str,
+    toplevel_path: &str,
     image: &Path,
 ) -> Result<Vm, SystemError> {
-    let mut vm = Vm::new(follow(resolve, &format!("{toplevel}/kernel"))?);
-    vm.initrd = Some(follow(resolve, &format!("{toplevel}/initrd"))?);
-    vm.cmdline = kernel_params(resolve, toplevel)?;
+    let part = |name| format!("{toplevel_path}/{name}");
+    let mut vm = Vm::new(follow(resolve, &part(toplevel::KERNEL))?);
+    vm.initrd = Some(follow(resolve, &part(toplevel::INITRD))?);
+    vm.cmdline = kernel_params(resolve, toplevel_path)?;
     vm.memory_mb = 512;
     vm.extra.extend([
         "-drive".to_string(),

@@ -7,7 +7,7 @@
 //! - `storeDir`: the logical store directory;
 //! - `roots`: store paths (or paths inside them) whose closures go into the image;
 //! - `modules`: kernel module names to load (dependencies are added, built-ins skipped);
-//! - `config`: the shim's configuration (see the shim's `config` module); the
+//! - `config`: the shim's configuration ([`b8g_layout::unikernel::config`]); the
 //!   builder appends one `module=` line per module, in load order;
 //! - `layout`: extra entries, one per line, tab-separated, values escaped as in
 //!   [`super::escape`]: `text<TAB>/dest<TAB>mode<TAB>contents` or `copy<TAB>/dest<TAB>store-path`;
@@ -21,10 +21,8 @@ use crate::linux::initramfs::Initramfs;
 use crate::linux::modules::ModuleIndex;
 use crate::linux::stage1::single_subdir;
 use b8g_builder::builtin::{BuiltinBuilder, BuiltinContext, BuiltinError};
+use b8g_layout::unikernel::config;
 use std::path::PathBuf;
-
-/// Where the shim reads its configuration (must match `b8g_unikernel_shim::config::PATH`).
-pub const CONFIG_PATH: &str = "etc/b8g-unikernel.conf";
 
 /// The `b8g-unikernel` builtin builder.
 pub struct UnikernelBuilder;
@@ -73,18 +71,18 @@ pub fn parse_layout(text: &str) -> Result<Vec<LayoutEntry>, String> {
             continue;
         }
         let f: Vec<&str> = line.split('\t').collect();
-        let bad = |why: &str| format!("layout line {}: {why}: {line:?}", n + 1);
+        let bad = |why: &dyn std::fmt::Display| format!("layout line {}: {why}: {line:?}", n + 1);
         match f.as_slice() {
             ["text", dest, mode, contents] => out.push(LayoutEntry::Text {
                 dest: super::unescape(dest).map_err(|e| bad(&e))?,
-                mode: u32::from_str_radix(mode, 8).map_err(|_| bad("bad octal mode"))?,
+                mode: u32::from_str_radix(mode, 8).map_err(|_| bad(&"bad octal mode"))?,
                 contents: super::unescape(contents).map_err(|e| bad(&e))?,
             }),
             ["copy", dest, source] => out.push(LayoutEntry::Copy {
                 dest: super::unescape(dest).map_err(|e| bad(&e))?,
                 source: super::unescape(source).map_err(|e| bad(&e))?,
             }),
-            _ => return Err(bad("expected text/dest/mode/contents or copy/dest/source")),
+            _ => return Err(bad(&"expected text/dest/mode/contents or copy/dest/source")),
         }
     }
     Ok(out)
@@ -130,10 +128,14 @@ impl BuiltinBuilder for UnikernelBuilder {
                     .ok_or_else(|| other(format!("{} has no file name", path.display())))?;
                 img.host_file(&format!("lib/modules/{name}"), &path)
                     .map_err(other)?;
-                config.push_str(&format!("module=/lib/modules/{name}\n"));
+                config.push_str(&config::line(
+                    config::MODULE,
+                    &format!("/lib/modules/{name}"),
+                ));
             }
         }
-        img.file(CONFIG_PATH, 0o644, config.clone())
+        // The initramfs takes paths relative to its root.
+        img.file(config::PATH.trim_start_matches('/'), 0o644, config.clone())
             .map_err(other)?;
 
         // The application's store closure, at its logical paths.

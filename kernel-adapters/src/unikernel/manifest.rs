@@ -61,7 +61,7 @@ impl Manifest {
             let (k, v) = line
                 .split_once('=')
                 .ok_or_else(|| err("expected key=value".into()))?;
-            let v = super::unescape(v).map_err(err)?;
+            let v = super::unescape(v).map_err(|e| err(e.to_string()))?;
             match k {
                 "memory" => {
                     m.memory_mib = parse_memory(&v).ok_or_else(|| {

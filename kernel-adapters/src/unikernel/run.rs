@@ -8,6 +8,7 @@
 
 use super::manifest::{Manifest, ManifestError};
 use crate::linux::qemu::{forward_lines, Vm};
+use b8g_layout::unikernel::console::{decode_debug_exit, parse_exited, EXITED};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -15,11 +16,10 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The shim's marker, printed right before it execs the app (same text as
-/// `b8g_unikernel_shim::sys::MARKER`): `b8g-unikernel: exec APP boottime=S.UUUUUU`.
-pub const MARKER: &str = "b8g-unikernel: exec";
-/// The shim's last line: `b8g-unikernel: app exited with status N`.
-pub const EXITED: &str = "b8g-unikernel: app exited with status ";
+pub use b8g_layout::unikernel::console::parse_boottime;
+/// The shim's marker, printed right before it execs the app:
+/// `b8g-unikernel: exec APP boottime=S.UUUUUU`.
+pub use b8g_layout::unikernel::console::EXEC_MARKER as MARKER;
 
 /// Why an image could not be run.
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +65,7 @@ pub fn vm(dir: &Path) -> Result<Vm, RunError> {
 /// exit with `(code << 1) | 1`; an even status (0 after a plain power-off or a
 /// panic with `-no-reboot`, or a signal) carries none.
 pub fn decode_exit(status: ExitStatus) -> Option<i32> {
-    let s = status.code()?;
-    (s & 1 == 1).then_some(s >> 1)
+    status.code().and_then(decode_debug_exit)
 }
 
 /// What one boot did.
@@ -91,13 +90,6 @@ pub struct Run {
     pub guest_boottime: Option<Duration>,
     /// qemu's peak resident set (VmHWM), last read before it ended.
     pub peak_rss_kib: Option<u64>,
-}
-
-/// Parses `boottime=S.UUUUUU` out of a marker line.
-pub fn parse_boottime(line: &str) -> Option<Duration> {
-    let v = line.split("boottime=").nth(1)?.split_whitespace().next()?;
-    let (s, us) = v.split_once('.')?;
-    Some(Duration::from_secs(s.parse().ok()?) + Duration::from_micros(us.parse().ok()?))
 }
 
 fn peak_rss(pid: u32) -> Option<u64> {
@@ -165,8 +157,8 @@ pub fn run_vm(
             r.marker_at = Some(at - start);
             r.guest_boottime = parse_boottime(&line);
         }
-        if let Some(code) = line.split(EXITED).nth(1) {
-            r.printed_status = code.trim().parse().ok();
+        if line.contains(EXITED) {
+            r.printed_status = parse_exited(&line);
         }
         let stop = stop_at.is_some_and(|s| line.contains(s));
         on_line(&line);
@@ -230,15 +222,6 @@ mod tests {
         assert_eq!(decode_exit(ExitStatus::from_raw(255 << 8)), Some(127));
         assert_eq!(decode_exit(ExitStatus::from_raw(0)), None);
         assert_eq!(decode_exit(ExitStatus::from_raw(9)), None);
-    }
-
-    #[test]
-    fn boottime_parses() {
-        assert_eq!(
-            parse_boottime("b8g-unikernel: exec /s/bin/app boottime=1.234567"),
-            Some(Duration::from_micros(1_234_567))
-        );
-        assert_eq!(parse_boottime("nothing"), None);
     }
 
     #[test]

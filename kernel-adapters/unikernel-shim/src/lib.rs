@@ -5,11 +5,13 @@
 //! give the network a static address, run the one application with its
 //! arguments and environment, and power the VM off with the application's exit
 //! status (qemu `isa-debug-exit`: the host sees `(code << 1) | 1`).
-//! Its only dependency is libc, so it links statically and starts fast.
+//! It depends only on libc and b8g-layout (std only, where the configuration
+//! and console formats live), so it links statically and starts fast.
 
-pub mod config;
 pub mod sys;
 
+pub use b8g_layout::unikernel::config;
+use b8g_layout::unikernel::console;
 use config::Config;
 
 /// Boots the app as the configuration says; returns the code to report.
@@ -17,7 +19,7 @@ use config::Config;
 pub fn run() -> i32 {
     match try_run() {
         Ok(code) => {
-            println!("b8g-unikernel: app exited with status {code}");
+            println!("{}", console::exited_line(code));
             code
         }
         Err(e) => {

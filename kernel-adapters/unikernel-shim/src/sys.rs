@@ -4,7 +4,8 @@
 //! Everything here is plain libc: the shim is PID 1 in a VM with nothing else
 //! in it, so there is no `ip`, `modprobe` or `poweroff` to call.
 
-use crate::config::Network;
+use b8g_layout::unikernel::config::Network;
+use b8g_layout::unikernel::console::ExecMarker;
 use std::ffi::CString;
 use std::fmt;
 use std::io;
@@ -268,9 +269,6 @@ pub fn boottime() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// The marker the host looks for on the console (the runner and the benchmark parse it).
-pub const MARKER: &str = "b8g-unikernel: exec";
-
 /// Runs the app as a child (so its exit status can be reported) and reaps every
 /// other process that ends meanwhile, as PID 1 must. Returns the app's exit code
 /// (128 + signal when it was killed). The marker is printed by the child right
@@ -294,9 +292,12 @@ pub fn run_app(app: &str, args: &[String], env: &[String], cwd: &str) -> Result<
         // SAFETY: see above.
         unsafe {
             libc::chdir(c_cwd.as_ptr());
-            let t = boottime();
+            let marker = ExecMarker {
+                app,
+                boottime: boottime(),
+            };
             let mut line = [0u8; 512];
-            let n = format_marker(&mut line, app, t);
+            let n = marker.write_to(&mut line);
             libc::write(1, line.as_ptr().cast(), n);
             libc::execve(c_app.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr());
             let msg = b"b8g-unikernel: execve of the app failed\n";
@@ -328,26 +329,6 @@ pub fn run_app(app: &str, args: &[String], env: &[String], cwd: &str) -> Result<
     }
 }
 
-/// Writes `b8g-unikernel: exec APP boottime=S.UUUUUU\n` into `buf` without allocating.
-fn format_marker(buf: &mut [u8], app: &str, t: Duration) -> usize {
-    let mut w = io::Cursor::new(buf);
-    let _ = io::Write::write_fmt(
-        &mut w,
-        format_args!(
-            "{MARKER} {app} boottime={}.{:06}\n",
-            t.as_secs(),
-            t.subsec_micros()
-        ),
-    );
-    w.position() as usize
-}
-
-/// The status qemu's `isa-debug-exit` can carry back: the host sees `(code << 1) | 1`
-/// as an 8-bit exit status, so codes above 127 (signals) are reported as 127.
-pub fn reportable(code: i32) -> u32 {
-    code.clamp(0, 127) as u32
-}
-
 /// Powers the VM off, first through `isa-debug-exit` at port 0xf4 (qemu exits
 /// with `(code << 1) | 1`), then, when that device is absent, by a plain power-off.
 pub fn power_off(code: i32) -> ! {
@@ -356,8 +337,11 @@ pub fn power_off(code: i32) -> ! {
     unsafe {
         libc::sync();
         #[cfg(target_arch = "x86_64")]
-        if libc::ioperm(0xf4, 4, 1) == 0 {
-            std::arch::asm!("out dx, eax", in("dx") 0xf4u16, in("eax") reportable(code), options(nomem, nostack));
+        {
+            use b8g_layout::unikernel::console::{debug_exit_code, DEBUG_EXIT_PORT};
+            if libc::ioperm(DEBUG_EXIT_PORT.into(), 4, 1) == 0 {
+                std::arch::asm!("out dx, eax", in("dx") DEBUG_EXIT_PORT, in("eax") debug_exit_code(code), options(nomem, nostack));
+            }
         }
         libc::reboot(libc::RB_POWER_OFF);
     }
@@ -370,26 +354,6 @@ pub fn power_off(code: i32) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn marker_is_parsable_and_fits() {
-        let mut buf = [0u8; 512];
-        let n = format_marker(&mut buf, "/s/bin/app", Duration::new(1, 234_567_000));
-        assert_eq!(
-            std::str::from_utf8(&buf[..n]).unwrap(),
-            "b8g-unikernel: exec /s/bin/app boottime=1.234567\n"
-        );
-        let long = "x".repeat(2000);
-        assert_eq!(format_marker(&mut buf, &long, Duration::ZERO), 512);
-    }
-
-    #[test]
-    fn exit_codes_fit_the_device() {
-        assert_eq!(reportable(0), 0);
-        assert_eq!(reportable(3), 3);
-        assert_eq!(reportable(139), 127);
-        assert_eq!(reportable(-1), 0);
-    }
 
     #[test]
     fn rtentry_has_the_kernel_layout() {

@@ -9,6 +9,8 @@
 //! /b8g/var/boot/extlinux/extlinux.conf
 //! <state>/gcroots/profiles -> /b8g/var/profiles              (GC root of every generation)
 //! ```
+//! The names and formats are b8g-layout's ([`b8g_layout::generation`],
+//! [`b8g_layout::boot_entry`]), shared with b8g-init and image builders.
 //! Every change is a write to a temporary name, fsync, rename(2), fsync of the
 //! directory, so a power loss leaves either the old or the new state.
 //!
@@ -90,10 +92,11 @@ pub(crate) fn symlink_atomic(target: &str, link: &Path) -> Result<(), IoError> {
     sync_dir(dir)
 }
 
+use b8g_layout::generation::{self, BOOT_DIR, PROFILES_DIR, SYSTEM_PROFILE};
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
-use entries::{BootEntries, BootEntry, DEFAULT_BOOT_DIR};
-use profile::{Generation, Profile, ProfileError, Selection, DEFAULT_PROFILES_DIR};
+use entries::{BootEntries, BootEntry};
+use profile::{Generation, Profile, ProfileError, Selection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerationsError {
@@ -127,9 +130,33 @@ pub struct GenerationStatus {
     pub default: bool,
     /// What stage 1 booted last.
     pub booted: bool,
+    #[serde(serialize_with = "entry_json")]
     pub entry: Option<BootEntry>,
     /// Why stage 1 skipped it on the last boot, if it did.
     pub skipped: Option<String>,
+}
+
+/// An entry in `list-generations --json`: its fields, as b8g-layout keeps
+/// serde out of the formats it shares with b8g-init.
+fn entry_json<S: serde::Serializer>(entry: &Option<BootEntry>, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct Json<'a> {
+        generation: u32,
+        toplevel: &'a str,
+        tries: u32,
+        good: bool,
+        reason: &'a str,
+    }
+    serde::Serialize::serialize(
+        &entry.as_ref().map(|e| Json {
+            generation: e.generation,
+            toplevel: &e.toplevel,
+            tries: e.tries,
+            good: e.good,
+            reason: &e.reason,
+        }),
+        s,
+    )
 }
 
 impl Generations {
@@ -142,14 +169,11 @@ impl Generations {
                 d.to_path_buf(),
                 d.parent().unwrap_or(Path::new("/")).join("boot"),
             ),
-            None => (
-                under_root(root, DEFAULT_PROFILES_DIR),
-                under_root(root, DEFAULT_BOOT_DIR),
-            ),
+            None => (under_root(root, PROFILES_DIR), under_root(root, BOOT_DIR)),
         };
         Generations {
             root: root.map(Path::to_path_buf),
-            profile: Profile::new(pdir, "system"),
+            profile: Profile::new(pdir, SYSTEM_PROFILE),
             boot: BootEntries::new(bdir),
         }
     }
@@ -171,7 +195,8 @@ impl Generations {
         if !store.is_valid(toplevel)? {
             return Err(GenerationsError::NotInStore(logical));
         }
-        if fs::symlink_metadata(store.real_path(toplevel).join("init")).is_err() {
+        let init = store.real_path(toplevel).join(generation::toplevel::INIT);
+        if fs::symlink_metadata(init).is_err() {
             return Err(GenerationsError::NotASystem(logical));
         }
         self.profile

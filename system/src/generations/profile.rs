@@ -10,10 +10,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::{io_err, symlink_atomic, sync_dir, IoError};
+use b8g_layout::generation::{generation_link_name, parse_generation_link_name};
 
-/// Default logical profiles directory.
-pub const DEFAULT_PROFILES_DIR: &str = "/b8g/var/profiles";
+use super::{io_err, symlink_atomic, sync_dir, IoError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -98,7 +97,7 @@ impl Profile {
     }
 
     fn gen_link_name(&self, n: u32) -> String {
-        format!("{}-{n}-link", self.name)
+        generation_link_name(&self.name, n)
     }
 
     pub fn gen_link(&self, n: u32) -> PathBuf {
@@ -112,16 +111,11 @@ impl Profile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(io_err("read profile directory", &self.dir)(e).into()),
         };
-        let prefix = format!("{}-", self.name);
         let mut out = Vec::new();
         for e in entries {
             let e = e.map_err(io_err("read profile directory", &self.dir))?;
             let fname = e.file_name().to_string_lossy().to_string();
-            let Some(n) = fname
-                .strip_prefix(&prefix)
-                .and_then(|r| r.strip_suffix("-link"))
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
+            let Some(n) = parse_generation_link_name(&self.name, &fname) else {
                 continue;
             };
             let path = e.path();
@@ -146,11 +140,7 @@ impl Profile {
     pub fn current(&self) -> Result<Option<u32>, ProfileError> {
         let link = self.link();
         match fs::read_link(&link) {
-            Ok(t) => Ok(t
-                .to_string_lossy()
-                .strip_prefix(&format!("{}-", self.name))
-                .and_then(|r| r.strip_suffix("-link"))
-                .and_then(|n| n.parse().ok())),
+            Ok(t) => Ok(parse_generation_link_name(&self.name, &t.to_string_lossy())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err("read link", &link)(e).into()),
         }

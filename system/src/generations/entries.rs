@@ -1,79 +1,26 @@
 //! Boot entries: what stage 1 reads to pick a generation, and a boot loader
 //! configuration for disk images.
 //!
-//! `<boot>/entries/system-N.conf` holds `key=value` lines (a format a busybox
-//! shell reads with `IFS==`):
-//! ```text
-//! generation=N
-//! toplevel=/b8g/store/…-b8g-system-…
-//! tries=3        boots left before stage 1 skips it while it is not good
-//! good=0         1 once b8g-init reached default.target and the health checks passed
-//! reason=…       why its last boot failed, if one did
-//! ```
-//! Stage 1 decrements `tries` before handing over; b8g-init (`b8gctl
-//! boot-check`) sets `good=1` or `reason=`. Stage 1 records what it booted in
-//! `<boot>/last-boot` (`generation=`, `skipped=`, `skipped_reason=`).
-//! `<boot>/extlinux/extlinux.conf` lists the same generations, newest first.
+//! The files are b8g-layout's ([`b8g_layout::boot_entry`]): one
+//! `<boot>/entries/system-N.conf` per generation, which stage 1 counts down
+//! (`tries`) and b8g-init (`b8gctl boot-check`) judges (`good=1` or
+//! `reason=`), and stage 1's `<boot>/last-boot`. This module writes fresh
+//! entries and removes stale ones; `<boot>/extlinux/extlinux.conf` lists the
+//! same generations, newest first.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use b8g_layout::generation::{self, toplevel};
+
 use super::profile::{Generation, Profile, ProfileError};
 use super::{io_err, sync_dir, under_root, write_atomic, IoError};
 
-/// Default logical boot directory.
-pub const DEFAULT_BOOT_DIR: &str = "/b8g/var/boot";
+pub use b8g_layout::boot_entry::{BootEntry, LastBoot};
+
 /// Tries a generation gets when its toplevel does not say (`boot-tries`).
 pub const DEFAULT_TRIES: u32 = 3;
-
-/// One generation's boot entry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BootEntry {
-    pub generation: u32,
-    pub toplevel: String,
-    pub tries: u32,
-    pub good: bool,
-    pub reason: String,
-}
-
-impl BootEntry {
-    pub fn parse(text: &str) -> Option<BootEntry> {
-        let kv: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
-        Some(BootEntry {
-            generation: kv.get("generation")?.trim().parse().ok()?,
-            toplevel: kv.get("toplevel")?.trim().to_string(),
-            tries: kv
-                .get("tries")
-                .and_then(|t| t.trim().parse().ok())
-                .unwrap_or(0),
-            good: kv.get("good").map(|g| g.trim() == "1").unwrap_or(false),
-            reason: kv
-                .get("reason")
-                .map(|r| r.trim().to_string())
-                .unwrap_or_default(),
-        })
-    }
-
-    pub fn to_text(&self) -> String {
-        format!(
-            "generation={}\ntoplevel={}\ntries={}\ngood={}\nreason={}\n",
-            self.generation,
-            self.toplevel,
-            self.tries,
-            u8::from(self.good),
-            self.reason.replace('\n', " ")
-        )
-    }
-}
-
-/// What stage 1 recorded about the last boot.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct LastBoot {
-    pub generation: Option<u32>,
-    pub skipped: Vec<u32>,
-    pub skipped_reason: String,
-}
 
 /// The boot directory: entries, the extlinux configuration and stage 1's record.
 /// Invariant: `dir` is physical.
@@ -88,17 +35,17 @@ impl BootEntries {
     }
 
     fn entries_dir(&self) -> PathBuf {
-        self.dir.join("entries")
+        self.dir.join(generation::ENTRIES_DIR)
     }
 
     pub fn entry_path(&self, n: u32) -> PathBuf {
-        self.entries_dir().join(format!("system-{n}.conf"))
+        generation::entry_path(&self.dir, n)
     }
 
     pub fn read(&self, n: u32) -> Result<Option<BootEntry>, IoError> {
         let p = self.entry_path(n);
         match fs::read_to_string(&p) {
-            Ok(t) => Ok(BootEntry::parse(&t)),
+            Ok(t) => Ok(BootEntry::parse(&t).ok()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err("read", &p)(e)),
         }
@@ -107,7 +54,7 @@ impl BootEntries {
     pub fn write(&self, e: &BootEntry) -> Result<(), IoError> {
         let d = self.entries_dir();
         fs::create_dir_all(&d).map_err(io_err("create directory", &d))?;
-        write_atomic(&self.entry_path(e.generation), e.to_text().as_bytes())
+        write_atomic(&self.entry_path(e.generation), e.render().as_bytes())
     }
 
     /// Every entry, by generation number.
@@ -122,11 +69,11 @@ impl BootEntries {
         for e in rd {
             let e = e.map_err(io_err("read directory", &d))?;
             let name = e.file_name().to_string_lossy().to_string();
-            if !(name.starts_with("system-") && name.ends_with(".conf")) {
+            if !generation::is_entry_file_name(&name) {
                 continue;
             }
             if let Ok(t) = fs::read_to_string(e.path()) {
-                if let Some(b) = BootEntry::parse(&t) {
+                if let Ok(b) = BootEntry::parse(&t) {
                     out.insert(b.generation, b);
                 }
             }
@@ -135,22 +82,9 @@ impl BootEntries {
     }
 
     pub fn last_boot(&self) -> LastBoot {
-        let text = fs::read_to_string(self.dir.join("last-boot")).unwrap_or_default();
-        let mut lb = LastBoot::default();
-        for l in text.lines() {
-            match l.split_once('=') {
-                Some(("generation", v)) => lb.generation = v.trim().parse().ok(),
-                Some(("skipped", v)) => {
-                    lb.skipped = v
-                        .split_whitespace()
-                        .filter_map(|n| n.parse().ok())
-                        .collect()
-                }
-                Some(("skipped_reason", v)) => lb.skipped_reason = v.trim().to_string(),
-                _ => {}
-            }
-        }
-        lb
+        LastBoot::parse(
+            &fs::read_to_string(generation::last_boot_path(&self.dir)).unwrap_or_default(),
+        )
     }
 
     /// Brings the entries in line with the profile: a fresh entry (full tries,
@@ -168,7 +102,8 @@ impl BootEntries {
             {
                 continue;
             }
-            let tries = fs::read_to_string(under_root(root, &format!("{}/boot-tries", g.toplevel)))
+            let tries_file = format!("{}/{}", g.toplevel, toplevel::BOOT_TRIES);
+            let tries = fs::read_to_string(under_root(root, &tries_file))
                 .ok()
                 .and_then(|t| t.trim().parse().ok())
                 .unwrap_or(DEFAULT_TRIES);
@@ -216,18 +151,18 @@ impl BootEntries {
             text.push_str(&format!("DEFAULT b8g-{c}\n"));
         }
         for g in gens.iter().rev() {
-            let params =
-                fs::read_to_string(under_root(root, &format!("{}/kernel-params", g.toplevel)))
-                    .map(|p| p.trim().replace("@toplevel@", &g.toplevel))
-                    .unwrap_or_else(|_| format!("b8g.system={}", g.toplevel));
+            let params_file = format!("{}/{}", g.toplevel, toplevel::KERNEL_PARAMS);
+            let params = fs::read_to_string(under_root(root, &params_file))
+                .map(|p| toplevel::fill_in(p.trim(), &g.toplevel))
+                .unwrap_or_else(|_| toplevel::system_param(&g.toplevel));
             text.push_str(&format!(
                 "\nLABEL b8g-{n}\n  MENU LABEL b8g generation {n}\n  LINUX {t}/kernel\n  INITRD {t}/initrd\n  APPEND {params}\n",
                 n = g.number,
                 t = g.toplevel
             ));
         }
-        let d = self.dir.join("extlinux");
+        let d = self.dir.join(generation::EXTLINUX_DIR);
         fs::create_dir_all(&d).map_err(io_err("create directory", &d))?;
-        write_atomic(&d.join("extlinux.conf"), text.as_bytes())
+        write_atomic(&d.join(generation::EXTLINUX_FILE), text.as_bytes())
     }
 }

@@ -5,13 +5,12 @@
 //! This is the library behind `b8g-build`; it does no argument parsing and no
 //! printing beyond the progress reporter it is handed.
 
-use crate::linux::image::{Format, ImageError, RootImage};
-use crate::linux::stage1::InitrdBuilder;
-use b8g_builder::builtin::Builtins;
 use b8g_builder::glue::{EvalSession, SessionError};
 use b8g_builder::realise::{realise, RealiseError, RealiseOptions};
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::Progress;
+use b8g_kernel_adapters::builtins;
+use b8g_kernel_adapters::linux::image::{Format, ImageError, RootImage};
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::{LocalStore, StoreConfig};
 use std::path::{Path, PathBuf};
@@ -95,15 +94,6 @@ pub fn instantiate(
     Ok(drvs.remove(0))
 }
 
-/// The builtin builders a system build needs (the standard ones and the initrd).
-pub fn builtins() -> Builtins {
-    let mut b = Builtins::standard();
-    b.register(Box::new(InitrdBuilder));
-    b.register(Box::new(crate::linux::image::RootImageBuilder));
-    b.register(Box::new(crate::unikernel::builder::UnikernelBuilder));
-    b
-}
-
 /// Builds the configuration's `config.system.build.<attr>` in the store `config`
 /// describes; returns the open store and the output path.
 pub fn build(
@@ -117,7 +107,7 @@ pub fn build(
     realise_out(config, &drv, opts, progress, cancel)
 }
 
-/// Realises the derivation `drv` (a full store path) with the system builtins;
+/// Realises the derivation `drv` (a full store path) with the adapters' builtins;
 /// returns the open store and its `out` output.
 pub(crate) fn realise_out(
     config: &StoreConfig,

@@ -1,0 +1,17 @@
+//! b8g-system: the system pipeline, from a configuration file to generations
+//! on a machine.
+//!
+//! - [`build`]: evaluate a system configuration with `recipes/`, realise it
+//!   with the adapters' builtin builders, write its root image; the options
+//!   documentation of the system modules.
+//! - [`derivation_file`]: build a file that evaluates to one derivation (an
+//!   image file such as `images/unikernel-hello.nix`) instead of a module.
+//! - [`generations`]: the system profile, boot entries, diffs between
+//!   generations, whole-system snapshots.
+//!
+//! It does not boot or assemble images itself (b8g-kernel-adapters does) and
+//! does not activate anything on a running machine (`b8gctl switch` does).
+
+pub mod build;
+pub mod derivation_file;
+pub mod generations;
