@@ -8,6 +8,22 @@
 
 use std::io::{self, Read};
 
+/// The most a compressed NAR file may hold, from the signed NarSize and the
+/// unsigned FileSize: real compressors add a fraction of a percent to
+/// incompressible data, so more than this is padding (a hostile cache sent
+/// endless zstd skippable frames, which decompress to nothing and never
+/// reach NarSize). `None` compression: exactly NarSize.
+pub fn compressed_limit(uncompressed: bool, nar_size: u64, file_size: Option<u64>) -> u64 {
+    let derived = if uncompressed {
+        nar_size
+    } else {
+        nar_size
+            .saturating_add(nar_size / 64)
+            .saturating_add(1 << 20)
+    };
+    file_size.map_or(derived, |f| f.min(derived))
+}
+
 /// Yields what `inner` yields while the total stays within `limit`; the
 /// read that would pass it fails with [`io::ErrorKind::InvalidData`] (and
 /// nothing of it is handed on), as does every read after it.

@@ -407,9 +407,11 @@ fn fifo_or_device_in_a_file_cache_is_refused_without_blocking() {
     let answers = rx
         .recv_timeout(std::time::Duration::from_secs(20))
         .expect("reading a FIFO from a file cache blocked");
+    // The FIFO is no regular file; the link to /dev/zero is not even followed.
     for a in &answers {
         assert!(
-            a.contains("refused") && a.contains("not a regular file"),
+            a.contains("refused")
+                && (a.contains("not a regular file") || a.contains("a symlink (not followed)")),
             "{answers:?}"
         );
     }
@@ -453,4 +455,167 @@ fn trickled_nar_download_fails_below_the_rate_floor() {
         dest.valid_paths().expect("list").is_empty(),
         "nothing registered"
     );
+}
+
+/// A server that answers every narinfo request from `dir` and every NAR
+/// request with a zstd frame of `head` followed by skippable frames, which
+/// decompress to nothing, for as long as the client reads (at most 256 MiB).
+fn padding_server(dir: PathBuf, head: Vec<u8>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let (dir, head) = (dir.clone(), head.clone());
+            std::thread::spawn(move || {
+                let Ok(clone) = conn.try_clone() else { return };
+                let mut reader = BufReader::new(clone);
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    return;
+                }
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
+                        break;
+                    }
+                }
+                let target = request
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .trim_start_matches('/')
+                    .to_owned();
+                if !target.starts_with("nar/") {
+                    let body = fs::read(dir.join(&target)).unwrap_or_default();
+                    let status = if body.is_empty() {
+                        "404 Not Found"
+                    } else {
+                        "200 OK"
+                    };
+                    let _ = conn.write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    );
+                    let _ = conn.write_all(&body);
+                    return;
+                }
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                let frame = zstd::encode_all(&head[..], 1).expect("zstd");
+                if conn.write_all(&frame).is_err() {
+                    return;
+                }
+                let mut skippable = Vec::with_capacity(8 + (64 << 10));
+                skippable.extend_from_slice(&0x184D_2A50u32.to_le_bytes());
+                skippable.extend_from_slice(&(64u32 << 10).to_le_bytes());
+                skippable.resize(8 + (64 << 10), 0);
+                for _ in 0..4096 {
+                    if conn.write_all(&skippable).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// The third attack pass's finding: a signed narinfo without FileSize whose
+/// NAR file is half a NAR and then endless zstd padding (skippable frames
+/// decompress to nothing, so NarSize is never reached, and the padding
+/// keeps every rate floor) hung `cache pull` for as long as it was served.
+/// The compressed stream is now bounded by what the signed NarSize allows.
+#[test]
+fn endless_zstd_padding_without_file_size_is_cut() {
+    use std::time::{Duration, Instant};
+    let dir = TempDir::new().expect("tempdir");
+    let mut nar = Vec::new();
+    for s in [
+        &b"nix-archive-1"[..],
+        b"(",
+        b"type",
+        b"regular",
+        b"contents",
+    ] {
+        nar_str(&mut nar, s);
+    }
+    nar_str(&mut nar, &vec![b'x'; 4096]);
+    nar_str(&mut nar, b")");
+    let mut sink = HashSink::new(HashAlgo::Sha256);
+    sink.write_all(&nar).expect("hash");
+    let (nar_hash, nar_size) = sink.finish();
+    let path = StorePath::from_parts([7; 20], "padded-1.0").expect("valid");
+    let mut info = NarInfo {
+        path: path.clone(),
+        url: "nar/padded.nar.zst".into(),
+        compression: Compression::Zstd,
+        file_hash: None,
+        file_size: None,
+        nar_hash,
+        nar_size,
+        references: BTreeSet::new(),
+        deriver: None,
+        signatures: vec![],
+        ca: None,
+    };
+    let fp = info.fingerprint(&nix_dir()).expect("fingerprint");
+    info.signatures.push(key().sign(fp.as_bytes()).to_string());
+    fs::write(
+        dir.path().join(format!("{}.narinfo", path.hash_part())),
+        info.to_text(&nix_dir()),
+    )
+    .expect("write narinfo");
+    fs::write(dir.path().join("nix-cache-info"), "StoreDir: /nix/store\n").expect("write");
+    let url = padding_server(dir.path().to_owned(), nar[..nar.len() / 2].to_vec());
+    let cache: Arc<dyn BinaryCache> = Arc::new(HttpCache::new(&url, None));
+    let dest_dir = TempDir::new().expect("tempdir");
+    let dest = open_store(&dest_dir.path().join("root"));
+    let start = Instant::now();
+    let e = substitute(
+        std::slice::from_ref(&path),
+        &[cache],
+        &[key().public()],
+        &dest,
+    )
+    .expect_err("padding is refused");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("compressed NAR file is longer"),
+        "clear error: {msg}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(
+        dest.valid_paths().expect("list").is_empty(),
+        "nothing registered"
+    );
+}
+
+/// The third attack pass's finding: the owner of a `file://` cache planted
+/// `<hash>.narinfo -> <a root-only file>`, and root's pull printed the
+/// file's first line in its parse error. Symlinks are not followed.
+#[test]
+fn planted_symlink_in_a_file_cache_is_not_followed() {
+    let dir = TempDir::new().expect("tempdir");
+    let secret = dir.path().join("secret");
+    fs::write(&secret, "tok3n-secret\n").expect("write");
+    let cache_dir = dir.path().join("cache");
+    fs::create_dir_all(&cache_dir).expect("mkdir");
+    let path = StorePath::from_parts([8; 20], "planted-1.0").expect("valid");
+    std::os::unix::fs::symlink(
+        &secret,
+        cache_dir.join(format!("{}.narinfo", path.hash_part())),
+    )
+    .expect("symlink");
+    let cache = FileCache::new(&cache_dir);
+    let e = cache.narinfo(&nix_dir(), &path).expect_err("refused");
+    let msg = e.to_string();
+    assert!(msg.contains("symlink"), "says why: {msg}");
+    assert!(!msg.contains("tok3n"), "the target's text leaked: {msg}");
 }

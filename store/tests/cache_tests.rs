@@ -764,13 +764,16 @@ fn http_serve_push_pull_head_range() {
     let mut body = Vec::new();
     std::io::Read::read_to_end(&mut ranged.into_reader(), &mut body).expect("read");
     assert_eq!(body, &whole[100..200]);
-    // Ranges of a compressed NAR are ranges of the compressed bytes.
+    // A range of a compressed NAR is not served (its length would have to be
+    // learnt by compressing it whole, an attack pass made the server do that
+    // for `bytes=0-0`): the whole file comes, as HTTP allows.
     let zurl = format!(
         "{url}/nar/{}-{}.nar.zst",
         f.tree.hash_part(),
         info.nar_hash.to_nix32()
     );
     let full = agent.get(&zurl).call().expect("GET");
+    assert_eq!(full.header("Accept-Ranges"), Some("none"));
     let mut zbytes = Vec::new();
     std::io::Read::read_to_end(&mut full.into_reader(), &mut zbytes).expect("read");
     let tail = agent
@@ -778,9 +781,10 @@ fn http_serve_push_pull_head_range() {
         .set("Range", "bytes=-50")
         .call()
         .expect("range");
+    assert_eq!(tail.status(), 200);
     let mut tbytes = Vec::new();
     std::io::Read::read_to_end(&mut tail.into_reader(), &mut tbytes).expect("read");
-    assert_eq!(tbytes, &zbytes[zbytes.len() - 50..]);
+    assert_eq!(tbytes, zbytes);
     // A NAR URL with a stale NAR hash is not served.
     let stale = format!(
         "{url}/nar/{}-{}.nar.zst",

@@ -127,9 +127,15 @@ enum CacheCommand {
         /// Largest NAR file a push may upload, in bytes.
         #[arg(long, value_name = "BYTES", default_value_t = ServeLimits::default().max_upload)]
         max_upload_size: u64,
+        /// Most bytes staged uploads (NARs whose narinfo has not come) may hold together.
+        #[arg(long, value_name = "BYTES", default_value_t = ServeLimits::default().max_staged)]
+        max_staged_size: u64,
         /// Seconds an upload may send nothing before it is dropped.
         #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().upload_idle_timeout.as_secs())]
         upload_idle_timeout: u64,
+        /// Seconds a small request body (a narinfo, an existence query) has to arrive whole.
+        #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().body_timeout.as_secs())]
+        body_timeout: u64,
         /// Seconds a download may take nothing before it is dropped.
         #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().download_idle_timeout.as_secs())]
         download_idle_timeout: u64,
@@ -431,7 +437,9 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             connection_lifetime,
             header_timeout,
             max_upload_size,
+            max_staged_size,
             upload_idle_timeout,
+            body_timeout,
             download_idle_timeout,
             staged_expiry,
         } => {
@@ -463,7 +471,9 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                     max_connections_per_address,
                     connection_lifetime: Duration::from_secs(connection_lifetime),
                     max_upload: max_upload_size,
+                    max_staged: max_staged_size,
                     upload_idle_timeout: Duration::from_secs(upload_idle_timeout),
+                    body_timeout: Duration::from_secs(body_timeout),
                     download_idle_timeout: Duration::from_secs(download_idle_timeout),
                     staged_expiry: Duration::from_secs(staged_expiry),
                 },

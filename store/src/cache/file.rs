@@ -88,18 +88,29 @@ impl BinaryCache for FileCache {
     }
 
     fn get(&self, file: &str) -> Result<Option<CacheReader>, CacheError> {
-        let path = self.resolve(file)?;
-        // A cache directory is not ours: a FIFO must not block the open, and
-        // only a regular file is read (not a device or a directory).
-        let opened = {
-            use std::os::unix::fs::OpenOptionsExt;
-            fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(
-                    (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32,
-                )
-                .open(&path)
-        };
+        self.resolve(file)?;
+        // A cache directory is not ours: a FIFO must not block the open, only
+        // a regular file is read (not a device or a directory), and no
+        // symlink is followed, so its owner cannot point us at a file only
+        // we may read (its first line would come back in the parse error).
+        let opened = fs::File::open(&self.root).and_then(|root| {
+            use rustix::fs::{Mode, OFlags, ResolveFlags};
+            rustix::fs::openat2(
+                &root,
+                file,
+                OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+                Mode::empty(),
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+            )
+            .map(fs::File::from)
+            .map_err(|e| {
+                if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::XDEV {
+                    io::Error::new(io::ErrorKind::InvalidData, "a symlink (not followed)")
+                } else {
+                    io::Error::from(e)
+                }
+            })
+        });
         match opened {
             Ok(f) => {
                 let meta = f.metadata().map_err(self.io("stat", file))?;

@@ -152,7 +152,7 @@ impl HttpCache {
 }
 
 /// How long a narinfo or `nix-cache-info` answer may take in all.
-const METADATA_DEADLINE: Duration = Duration::from_secs(120);
+const METADATA_DEADLINE: Duration = Duration::from_secs(30);
 
 impl BinaryCache for HttpCache {
     fn url(&self) -> &str {
@@ -190,11 +190,15 @@ impl BinaryCache for HttpCache {
         }
         let body = files.join("\n");
         let batch = self.with_retries("POST", EXISTS_ENDPOINT, || {
-            self.agent
+            let mut req = self
+                .agent
                 .post(&self.file_url(EXISTS_ENDPOINT))
-                .set("Content-Type", "text/plain")
-                .send_string(&body)
-                .map_err(Box::new)
+                .set("Content-Type", "text/plain");
+            // A b8g server tells only pushers which NARs they staged already.
+            if let Some(t) = &self.token {
+                req = req.set("Authorization", &format!("Bearer {t}"));
+            }
+            req.send_string(&body).map_err(Box::new)
         });
         match batch {
             Ok(resp) => {

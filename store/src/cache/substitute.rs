@@ -43,8 +43,8 @@ use thiserror::Error;
 use super::compress;
 use super::push::topo_order;
 use super::{check_store_dir, BinaryCache, CacheError, CacheReader};
-use crate::bounded::BoundedReader;
-use crate::format::narinfo::NarInfo;
+use crate::bounded::{compressed_limit, BoundedReader};
+use crate::format::narinfo::{Compression, NarInfo};
 use crate::format::signing::{PublicKey, Signature};
 use crate::format::store_path::{StoreDir, StorePath};
 use crate::local::{self, ImportBatch, LocalStore, NarExpectation};
@@ -173,12 +173,14 @@ fn fetch_one(
     };
     // FileHash is not checked: the signed NarHash, which the store checks
     // before it registers anything, already pins every byte that matters.
-    // FileSize (unsigned) still bounds what is downloaded; the store bounds
-    // the decompressed stream by the signed NarSize.
-    let raw: CacheReader = match info.file_size {
-        Some(n) => Box::new(BoundedReader::new(raw, n, "compressed NAR file")),
-        None => raw,
-    };
+    // The compressed stream is bounded by FileSize (unsigned) and by what the
+    // signed NarSize allows; the store bounds the decompressed stream by NarSize.
+    let limit = compressed_limit(
+        info.compression == Compression::None,
+        info.nar_size,
+        info.file_size,
+    );
+    let raw: CacheReader = Box::new(BoundedReader::new(raw, limit, "compressed NAR file"));
     let mut nar = compress::decoder(&info.compression, raw).map_err(|e| (e.to_string(), false))?;
     let expected = NarExpectation {
         path: info.path.clone(),

@@ -8,10 +8,10 @@ use std::io;
 
 use super::compress::{self, HashingReader};
 use super::{BinaryCache, CacheError};
-use crate::bounded::BoundedReader;
+use crate::bounded::{compressed_limit, BoundedReader};
 use crate::format::hash::{Encoding, HashAlgo, HashSink};
 use crate::format::nar::NarReader;
-use crate::format::narinfo::NarInfo;
+use crate::format::narinfo::{Compression, NarInfo};
 use crate::format::signing::PublicKey;
 use crate::format::store_path::StoreDir;
 
@@ -112,7 +112,19 @@ fn check_nar(
     };
     let mut nar_side = HashingReader {
         // Bounded by NarSize: a decompression bomb is reported, not read to its end.
-        inner: match compress::decoder(&info.compression, raw) {
+        inner: match compress::decoder(
+            &info.compression,
+            // Padding that decompresses to nothing must not go on for ever.
+            BoundedReader::new(
+                raw,
+                compressed_limit(
+                    info.compression == Compression::None,
+                    info.nar_size,
+                    info.file_size,
+                ),
+                "compressed NAR file",
+            ),
+        ) {
             Ok(d) => BoundedReader::new(d, info.nar_size, "NAR"),
             Err(e) => return Ok(vec![bad(e.to_string())]),
         },
@@ -164,7 +176,12 @@ fn check_nar(
             // One byte past FileSize is enough to report a mismatch.
             let mut raw = BoundedReader::new(
                 raw,
-                info.file_size.map_or(u64::MAX, |n| n.saturating_add(1)),
+                compressed_limit(
+                    info.compression == Compression::None,
+                    info.nar_size,
+                    info.file_size,
+                )
+                .saturating_add(1),
                 "NAR file",
             );
             let mut sink = HashSink::new(HashAlgo::Sha256);

@@ -129,8 +129,9 @@ pub fn export(
     let f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
     // The NARs are zstd already; level 3 costs little and shrinks the narinfos and tar headers.
     let mut enc = zstd::Encoder::new(BufWriter::new(f), 3).map_err(io_err("compress", &tmp))?;
-    // A checksum over the whole content, so that a change anywhere in the file (also in
-    // parts no signature covers, such as tar headers) is refused on import.
+    // A checksum catches accidental damage to the file. It is no defence: a file
+    // recompressed without it, or with other tar headers, still imports when every
+    // member matches the signed manifest, which is what is trusted.
     enc.include_checksum(true)
         .map_err(io_err("compress", &tmp))?;
     let mut tar = tar::Builder::new(enc);

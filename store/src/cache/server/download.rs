@@ -1,6 +1,7 @@
 //! Serving NARs: each request serialises the path from the store and
 //! compresses it on a blocking thread while it is sent (see the module doc
-//! of [`super`] for the slots that bound this), with single byte ranges. A
+//! of [`super`] for the slots that bound this), with single byte ranges of
+//! uncompressed NARs. A
 //! client that goes away or takes nothing for
 //! [`super::ServeLimits::download_idle_timeout`] frees its slot.
 //!
@@ -84,6 +85,16 @@ impl Write for ChannelWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let n = data.len();
         let mut d = data;
+        // Skipping to a range's start sends nothing, so a client that left
+        // would not be noticed until then.
+        if self.tx.is_closed() {
+            self.client_gone
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "client went away",
+            ));
+        }
         if self.skip > 0 {
             let k = (self.skip.min(d.len() as u64)) as usize;
             self.skip -= k as u64;
@@ -107,22 +118,8 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Counts bytes (to learn a compressed NAR's length for a range request).
-struct Counter(u64);
-
-impl Write for Counter {
-    fn write(&mut self, d: &[u8]) -> io::Result<usize> {
-        self.0 += d.len() as u64;
-        Ok(d.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Serialises `real` (whose NAR is `nar_size` bytes) as a NAR compressed
-/// with `c` into `out`. The output is a function of the NAR alone, so a
-/// range request can count the length first and then send a window.
+/// with `c` into `out`.
 fn produce<W: Write>(
     real: &std::path::Path,
     nar_size: u64,
@@ -181,28 +178,13 @@ pub(super) async fn get_nar(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
 
-    // The length is known without work only for uncompressed NARs.
-    let total = if s.compression == Compression::None {
-        Some(nar_size)
-    } else if range_header.is_some() {
-        let (r, c, level) = (real.clone(), s.compression.clone(), s.zstd_level);
-        let permit = match s.producers.clone().acquire_owned().await {
-            Ok(p) => p,
-            Err(e) => return internal(e),
-        };
-        match blocking(move || {
-            let _permit = permit;
-            produce(&r, nar_size, (&c, level), Counter(0)).map(|c| c.0)
-        })
-        .await
-        {
-            Err(resp) => return resp,
-            Ok(Err(e)) => return internal(e),
-            Ok(Ok(n)) => Some(n),
-        }
-    } else {
-        None
-    };
+    // The length is known without work only for uncompressed NARs; a
+    // compressed one would have to be compressed once just to count it (an
+    // attack pass made the server compress whole NARs for `Range: bytes=0-0`),
+    // so ranges of compressed NARs are not served: the whole file is, as
+    // HTTP allows. Nix never asks for ranges.
+    let total = (s.compression == Compression::None).then_some(nar_size);
+    let range_header = range_header.filter(|_| total.is_some());
     let (status, skip, limit, mut extra) = match (range_header, total) {
         (Some(h), Some(total)) => match parse_range(&h, total) {
             Some((a, b)) => (
@@ -232,7 +214,10 @@ pub(super) async fn get_nar(
     let mut builder = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, content_type)
-        .header(header::ACCEPT_RANGES, "bytes");
+        .header(
+            header::ACCEPT_RANGES,
+            if total.is_some() { "bytes" } else { "none" },
+        );
     for (k, v) in extra {
         builder = builder.header(k, v);
     }

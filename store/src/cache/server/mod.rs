@@ -37,8 +37,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -56,6 +56,7 @@ use crate::format::signing::{PublicKey, SecretKey};
 use crate::format::store_path::StorePath;
 use crate::local::{LocalStore, NarExpectation};
 
+mod body;
 mod download;
 mod listen;
 mod sweep;
@@ -97,8 +98,14 @@ pub struct ServeLimits {
     pub connection_lifetime: Duration,
     /// The largest NAR file a push may upload.
     pub max_upload: u64,
+    /// All staged uploads together (those whose narinfo has not come yet,
+    /// and those arriving) may not exceed this.
+    pub max_staged: u64,
     /// An upload that sends nothing for this long is dropped.
     pub upload_idle_timeout: Duration,
+    /// A small request body (a narinfo, an existence query) must arrive
+    /// whole within this time after the handler starts reading it.
+    pub body_timeout: Duration,
     /// A download whose client takes nothing for this long is dropped (it
     /// holds one of the [`NAR_PRODUCERS`] slots meanwhile).
     pub download_idle_timeout: Duration,
@@ -117,7 +124,9 @@ impl Default for ServeLimits {
             connection_lifetime: Duration::from_secs(600),
             // Larger than the compressed NAR of any package we know of.
             max_upload: 16 << 30,
+            max_staged: 64 << 30,
             upload_idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(30),
             download_idle_timeout: Duration::from_secs(60),
             staged_expiry: Duration::from_secs(3600),
         }
@@ -270,12 +279,7 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         .route(&format!("/{EXISTS_ENDPOINT}"), post(exists))
         .route(&format!("/{LIST_ENDPOINT}"), get(list))
         .route("/nar/{file}", get(download::get_nar).put(put_nar))
-        .route(
-            "/{file}",
-            get(get_narinfo)
-                .put(put_narinfo)
-                .layer(DefaultBodyLimit::max(METADATA_LIMIT as usize)),
-        )
+        .route("/{file}", get(get_narinfo).put(put_narinfo))
         .with_state(server);
     let limits = opts.limits;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -462,7 +466,20 @@ async fn get_narinfo(State(s): State<Arc<Server>>, UrlPath(file): UrlPath<String
     }
 }
 
-async fn exists(State(s): State<Arc<Server>>, body: String) -> Response {
+async fn exists(State(s): State<Arc<Server>>, headers: HeaderMap, body: Body) -> Response {
+    let body = match body::read_small(
+        body,
+        METADATA_LIMIT as usize,
+        s.limits.upload_idle_timeout,
+        s.limits.body_timeout,
+    )
+    .await
+    {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(r) => return r,
+    };
+    // Staged uploads are a pusher's business: others learn nothing of them.
+    let pusher = s.refusal(&headers).is_none();
     let res = blocking(move || -> Result<String, String> {
         let mut out = String::new();
         for line in body.lines() {
@@ -471,7 +488,7 @@ async fn exists(State(s): State<Arc<Server>>, body: String) -> Response {
             } else if let Some(h) = line.strip_suffix(".narinfo") {
                 s.lookup(h).map_err(|e| e.to_string())?.is_some()
             } else if let Some(f) = line.strip_prefix("nar/") {
-                s.staged(f).is_some_and(|p| p.exists())
+                pusher && s.staged(f).is_some_and(|p| p.exists())
             } else {
                 false
             };
@@ -530,6 +547,15 @@ async fn put_nar(
     if announced.is_some_and(|n| n > max) {
         return too_large();
     }
+    // A token holder may not fill the disk with uploads no narinfo claims:
+    // what is staged already counts against the quota (third attack pass).
+    let staged_now = staged_bytes(&s.uploads);
+    if staged_now.saturating_add(announced.unwrap_or(0)) > s.limits.max_staged {
+        return text(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "too much is staged already: push the narinfos of the uploaded NARs first\n",
+        );
+    }
     let tmp = match tempfile::NamedTempFile::new_in(&s.uploads) {
         Ok(t) => t,
         Err(e) => return internal(e),
@@ -538,6 +564,7 @@ async fn put_nar(
     let (mut file_handle, tmp_path) = tmp.into_parts();
     let mut stream = body.into_data_stream();
     let mut received: u64 = 0;
+    let mut pace = body::UploadPace::new();
     loop {
         let next = tokio::time::timeout(s.limits.upload_idle_timeout, stream.next()).await;
         let Ok(next) = next else {
@@ -555,6 +582,18 @@ async fn put_nar(
         if received > max {
             return too_large();
         }
+        if staged_now.saturating_add(received) > s.limits.max_staged {
+            return text(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "too much is staged already: push the narinfos of the uploaded NARs first\n",
+            );
+        }
+        if !pace.keeps_up(chunk.len() as u64) {
+            return text(
+                StatusCode::REQUEST_TIMEOUT,
+                "upload too slow: less than 64 KiB in a minute\n",
+            );
+        }
         // Small synchronous writes; the multi-threaded runtime absorbs them.
         if let Err(e) = tokio::task::block_in_place(|| file_handle.write_all(&chunk)) {
             return internal(e);
@@ -564,6 +603,19 @@ async fn put_nar(
         Ok(()) => text(StatusCode::OK, ""),
         Err(e) => internal(e.error),
     }
+}
+
+/// Bytes in the upload directory (staged NARs and uploads in progress).
+fn staged_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// Ours is generated; a client writing one (as pushers do before uploading)
@@ -577,8 +629,9 @@ async fn put_narinfo(
     State(s): State<Arc<Server>>,
     headers: HeaderMap,
     UrlPath(file): UrlPath<String>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    // The token first: nothing of an unauthorised request's body is read.
     if let Some(r) = s.refusal(&headers) {
         return r;
     }
@@ -588,6 +641,17 @@ async fn put_narinfo(
             "only narinfos and NARs can be pushed\n",
         );
     }
+    let body = match body::read_small(
+        body,
+        METADATA_LIMIT as usize,
+        s.limits.upload_idle_timeout,
+        s.limits.body_timeout,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let res = blocking(
         move || -> Result<Result<(), (StatusCode, String)>, String> {
             let info = match NarInfo::parse(s.store.store_dir(), &body) {
