@@ -330,25 +330,31 @@ fn static_server_with(root: PathBuf, trickle: Option<std::time::Duration>) -> St
     url
 }
 
-fn serve_one(mut conn: std::net::TcpStream, root: &Path, trickle: Option<std::time::Duration>) {
-    let Ok(clone) = conn.try_clone() else { return };
-    let mut reader = BufReader::new(clone);
+/// Reads a request head; the path it asks for, without the leading `/`.
+fn request_target(conn: &std::net::TcpStream) -> Option<String> {
+    let mut reader = BufReader::new(conn.try_clone().ok()?);
     let mut request = String::new();
-    if reader.read_line(&mut request).is_err() {
-        return;
-    }
+    reader.read_line(&mut request).ok()?;
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
             break;
         }
     }
-    let target = request
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .trim_start_matches('/')
-        .to_owned();
+    Some(
+        request
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .trim_start_matches('/')
+            .to_owned(),
+    )
+}
+
+fn serve_one(mut conn: std::net::TcpStream, root: &Path, trickle: Option<std::time::Duration>) {
+    let Some(target) = request_target(&conn) else {
+        return;
+    };
     let Ok(mut f) = fs::File::open(root.join(&target)) else {
         let _ = conn
             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -468,24 +474,9 @@ fn padding_server(dir: PathBuf, head: Vec<u8>) -> String {
             let Ok(mut conn) = conn else { return };
             let (dir, head) = (dir.clone(), head.clone());
             std::thread::spawn(move || {
-                let Ok(clone) = conn.try_clone() else { return };
-                let mut reader = BufReader::new(clone);
-                let mut request = String::new();
-                if reader.read_line(&mut request).is_err() {
+                let Some(target) = request_target(&conn) else {
                     return;
-                }
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
-                        break;
-                    }
-                }
-                let target = request
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .trim_start_matches('/')
-                    .to_owned();
+                };
                 if !target.starts_with("nar/") {
                     let body = fs::read(dir.join(&target)).unwrap_or_default();
                     let status = if body.is_empty() {

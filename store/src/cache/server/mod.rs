@@ -405,6 +405,17 @@ impl Server {
         }
     }
 
+    /// A small request body (see [`body::read_small`]).
+    async fn read_small(&self, b: Body) -> Result<Vec<u8>, Response> {
+        body::read_small(
+            b,
+            METADATA_LIMIT as usize,
+            self.limits.upload_idle_timeout,
+            self.limits.body_timeout,
+        )
+        .await
+    }
+
     fn staged(&self, nar_file: &str) -> Option<PathBuf> {
         // Only plain file names: nothing may escape the upload directory.
         let ok = !nar_file.is_empty() && !nar_file.contains('/') && !nar_file.starts_with('.');
@@ -467,14 +478,7 @@ async fn get_narinfo(State(s): State<Arc<Server>>, UrlPath(file): UrlPath<String
 }
 
 async fn exists(State(s): State<Arc<Server>>, headers: HeaderMap, body: Body) -> Response {
-    let body = match body::read_small(
-        body,
-        METADATA_LIMIT as usize,
-        s.limits.upload_idle_timeout,
-        s.limits.body_timeout,
-    )
-    .await
-    {
+    let body = match s.read_small(body).await {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(r) => return r,
     };
@@ -641,14 +645,7 @@ async fn put_narinfo(
             "only narinfos and NARs can be pushed\n",
         );
     }
-    let body = match body::read_small(
-        body,
-        METADATA_LIMIT as usize,
-        s.limits.upload_idle_timeout,
-        s.limits.body_timeout,
-    )
-    .await
-    {
+    let body = match s.read_small(body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
