@@ -162,6 +162,16 @@ fn test(args: &[String]) -> Result<()> {
     } else {
         None
     };
+    if full {
+        // Slow tests are `#[ignore = "why"]`; the pty helper of sandbox_tty
+        // is run by its own test, under a pseudo-terminal, never alone.
+        c.args([
+            "--",
+            "--include-ignored",
+            "--skip",
+            "pty_child_runs_a_build_that_tries_tiocsti",
+        ]);
+    }
     run(&mut c)
 }
 
