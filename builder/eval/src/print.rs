@@ -95,6 +95,13 @@ fn print_rec(
     out: &mut String,
     seen: &mut HashSet<usize>,
 ) -> EvalResult<()> {
+    // The cell the value lives in: Nix keeps lists of one or two elements
+    // inside the value itself, so such a list repeats only where the same
+    // cell is met again, not wherever the same list was copied.
+    let cell = match &v {
+        Value::Thunk(t) => Some(std::rc::Rc::as_ptr(t) as usize),
+        _ => None,
+    };
     let v = if force {
         ev.force(v)?
     } else {
@@ -140,7 +147,11 @@ fn print_rec(
             out.push('}');
         }
         Value::List(l) => {
-            if !l.is_empty() && !seen.insert(std::rc::Rc::as_ptr(l) as usize) {
+            let key = match cell {
+                Some(c) if l.len() <= 2 => c,
+                _ => std::rc::Rc::as_ptr(l) as usize,
+            };
+            if !l.is_empty() && !seen.insert(key) {
                 out.push_str("«repeated»");
                 return Ok(());
             }
