@@ -597,6 +597,25 @@ impl Evaluator {
                         }
                         return self.binop_values(*op, a, b, *pos);
                     }
+                    // Nix checks the first operand of `+` and `//` before it
+                    // evaluates the second: a type error there comes first.
+                    match (op, &a) {
+                        (
+                            BinOp::Add,
+                            Value::Float(_) | Value::Str(_) | Value::Path(_) | Value::Attrs(_),
+                        )
+                        | (BinOp::Update, Value::Attrs(_)) => {}
+                        (BinOp::Add, other) => {
+                            return err(
+                                format!("cannot coerce {} to a string", other.show_type()),
+                                *pos,
+                            )
+                        }
+                        (BinOp::Update, _) => {
+                            self.force_attrs(a.clone(), *pos)?;
+                        }
+                        _ => {}
+                    }
                     let b = self.eval(r, env)?;
                     return self.binop_values(*op, a, b, *pos);
                 }
@@ -1222,13 +1241,13 @@ impl Evaluator {
                 let s2 = self.coerce_to_string(b, &mut ctx, false, true, pos)?;
                 Ok(Value::string_ctx(s1 + &s2, ctx))
             }
-            other => {
-                let b = self.force(b)?;
-                err(
-                    format!("cannot add {} to {}", b.show_type(), other.show_type()),
-                    pos,
-                )
-            }
+            // As Nix's string concatenation: the first operand cannot become
+            // a string, which is an error before the second is evaluated (so
+            // a `throw` there is never reached, and `tryEval` sees no throw).
+            other => err(
+                format!("cannot coerce {} to a string", other.show_type()),
+                pos,
+            ),
         }
     }
 
