@@ -600,11 +600,10 @@ impl Evaluator {
                     // Nix checks the first operand of `+` and `//` before it
                     // evaluates the second: a type error there comes first.
                     match (op, &a) {
-                        (
-                            BinOp::Add,
-                            Value::Float(_) | Value::Str(_) | Value::Path(_) | Value::Attrs(_),
-                        )
+                        (BinOp::Add, Value::Float(_) | Value::Str(_) | Value::Path(_))
                         | (BinOp::Update, Value::Attrs(_)) => {}
+                        (BinOp::Add, Value::Attrs(s))
+                            if s.get("__toString").is_some() || s.get("outPath").is_some() => {}
                         (BinOp::Add, other) => {
                             return err(
                                 format!("cannot coerce {} to a string", other.show_type()),
