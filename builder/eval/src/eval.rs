@@ -1339,27 +1339,22 @@ impl Evaluator {
             (Value::Path(x), Value::Path(y)) => x == y,
             (Value::Null, Value::Null) => true,
             (Value::Bool(x), Value::Bool(y)) => x == y,
+            // As Nix 2.8's eqValues: no shortcut for the same list or set,
+            // every element is forced, and only then are two elements held
+            // in the same cell equal without looking further (so `x == x`
+            // forces what `x` holds, and may throw or recurse as in Nix).
             (Value::List(x), Value::List(y)) => {
-                if Rc::ptr_eq(x, y) {
-                    return Ok(true);
-                }
                 if x.len() != y.len() {
                     return Ok(false);
                 }
                 for (p, q) in x.iter().zip(y.iter()) {
-                    if same_value(p, q) {
-                        continue;
-                    }
-                    if !self.eq_values(p.clone(), q.clone(), pos)? {
+                    if !self.eq_elements(p, q, pos)? {
                         return Ok(false);
                     }
                 }
                 true
             }
             (Value::Attrs(x), Value::Attrs(y)) => {
-                if Rc::ptr_eq(x, y) {
-                    return Ok(true);
-                }
                 if self.is_derivation(x)? && self.is_derivation(y)? {
                     if let (Some(p), Some(q)) = (x.get("outPath"), y.get("outPath")) {
                         return self.eq_values(p.clone(), q.clone(), pos);
@@ -1374,10 +1369,7 @@ impl Evaluator {
                     }
                 }
                 for (p, q) in x.attrs.iter().zip(y.attrs.iter()) {
-                    if same_value(&p.value, &q.value) {
-                        continue;
-                    }
-                    if !self.eq_values(p.value.clone(), q.value.clone(), pos)? {
+                    if !self.eq_elements(&p.value, &q.value, pos)? {
                         return Ok(false);
                     }
                 }
@@ -1385,6 +1377,17 @@ impl Evaluator {
             }
             _ => false,
         })
+    }
+
+    /// Two elements of lists or sets: both forced, then equal at once when
+    /// they are the same cell (functions included), else compared.
+    fn eq_elements(&mut self, p: &Value, q: &Value, pos: Pos) -> EvalResult<bool> {
+        let pv = self.force(p.clone())?;
+        let qv = self.force(q.clone())?;
+        if same_value(p, q) {
+            return Ok(true);
+        }
+        self.eq_values(pv, qv, pos)
     }
 
     pub fn is_derivation(&mut self, a: &Attrs) -> EvalResult<bool> {
