@@ -611,7 +611,9 @@ fn staged_uploads_share_a_quota() {
         two_mib.len() as u64,
         "application/x-nix-nar",
     ) {
-        Err(CacheError::Status { status: 507, .. }) => {}
+        // The server answers from the announced length and closes; a client
+        // still sending the body may see the closed connection first.
+        Err(CacheError::Status { status: 507, .. } | CacheError::Network { .. }) => {}
         other => panic!("expected 507 over the quota, got {other:?}"),
     }
     assert_eq!(files_in(&uploads), ["one.nar.zst"]);
