@@ -86,6 +86,18 @@ fn write_bomb(out: &Path, size: u64) -> u64 {
     fs::metadata(out).expect("stat").len()
 }
 
+/// Signs `info` with [`key`] and writes it, with a `nix-cache-info`, into the cache `dir`.
+fn write_signed_narinfo(dir: &Path, mut info: NarInfo) {
+    let fp = info.fingerprint(&nix_dir()).expect("fingerprint");
+    info.signatures.push(key().sign(fp.as_bytes()).to_string());
+    fs::write(
+        dir.join(format!("{}.narinfo", info.path.hash_part())),
+        info.to_text(&nix_dir()),
+    )
+    .expect("write narinfo");
+    fs::write(dir.join("nix-cache-info"), "StoreDir: /nix/store\n").expect("write");
+}
+
 /// A cache directory holding a signed narinfo that claims
 /// [`CLAIMED_NAR_SIZE`] for a NAR file that expands to [`BOMB_FILE_SIZE`].
 fn bomb_cache(dir: &Path) -> StorePath {
@@ -100,7 +112,7 @@ fn bomb_cache(dir: &Path) -> StorePath {
     sink.write_all(b"whatever").expect("hash");
     let (nar_hash, _) = sink.finish();
     let path = StorePath::from_parts([5; 20], "bomb-1.0").expect("valid");
-    let mut info = NarInfo {
+    let info = NarInfo {
         path: path.clone(),
         url: "nar/bomb.nar.zst".into(),
         compression: Compression::Zstd,
@@ -113,14 +125,7 @@ fn bomb_cache(dir: &Path) -> StorePath {
         signatures: vec![],
         ca: None,
     };
-    let fp = info.fingerprint(&nix_dir()).expect("fingerprint");
-    info.signatures.push(key().sign(fp.as_bytes()).to_string());
-    fs::write(
-        dir.join(format!("{}.narinfo", path.hash_part())),
-        info.to_text(&nix_dir()),
-    )
-    .expect("write narinfo");
-    fs::write(dir.join("nix-cache-info"), "StoreDir: /nix/store\n").expect("write");
+    write_signed_narinfo(dir, info);
     path
 }
 
@@ -539,7 +544,7 @@ fn endless_zstd_padding_without_file_size_is_cut() {
     sink.write_all(&nar).expect("hash");
     let (nar_hash, nar_size) = sink.finish();
     let path = StorePath::from_parts([7; 20], "padded-1.0").expect("valid");
-    let mut info = NarInfo {
+    let info = NarInfo {
         path: path.clone(),
         url: "nar/padded.nar.zst".into(),
         compression: Compression::Zstd,
@@ -552,14 +557,7 @@ fn endless_zstd_padding_without_file_size_is_cut() {
         signatures: vec![],
         ca: None,
     };
-    let fp = info.fingerprint(&nix_dir()).expect("fingerprint");
-    info.signatures.push(key().sign(fp.as_bytes()).to_string());
-    fs::write(
-        dir.path().join(format!("{}.narinfo", path.hash_part())),
-        info.to_text(&nix_dir()),
-    )
-    .expect("write narinfo");
-    fs::write(dir.path().join("nix-cache-info"), "StoreDir: /nix/store\n").expect("write");
+    write_signed_narinfo(dir.path(), info);
     let url = padding_server(dir.path().to_owned(), nar[..nar.len() / 2].to_vec());
     let cache: Arc<dyn BinaryCache> = Arc::new(HttpCache::new(&url, None));
     let dest_dir = TempDir::new().expect("tempdir");
