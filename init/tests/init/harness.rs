@@ -133,6 +133,19 @@ impl System {
         panic!("timed out waiting for {what}; console:\n{}", self.console());
     }
 
+    /// Waits until `path` (under the root) holds a whole line and returns it
+    /// trimmed: a shell's `echo $$ > f` creates the file before it writes.
+    pub fn wait_for_line(&self, path: &str, what: &str) -> String {
+        self.wait_for(
+            |s| std::fs::read_to_string(s.path(path)).is_ok_and(|t| t.ends_with('\n')),
+            what,
+        );
+        std::fs::read_to_string(self.path(path))
+            .expect("the line just seen")
+            .trim()
+            .to_string()
+    }
+
     pub fn wait_ready(&self) {
         self.wait_for(
             |s| s.console().contains("b8g: system ready in"),

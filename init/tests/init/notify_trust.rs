@@ -286,8 +286,7 @@ fn pid_file_written_by_an_unprivileged_service_must_name_its_own_process() {
     s.boot_with_users();
     s.wait_ready();
     s.ctl_ok(&["start", "bystander.service"]);
-    s.wait_for(|s| s.path("pub/bystander.pid").exists(), "bystander pid");
-    let bystander = read_trim(&s, "pub/bystander.pid");
+    let bystander = s.wait_for_line("pub/bystander.pid", "bystander pid");
 
     let o = s.ctl(&["start", "forger.service"]);
     assert!(!o.status.success(), "{}", s.log("forger.service"));

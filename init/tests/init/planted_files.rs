@@ -54,11 +54,7 @@ fn fifo_or_device_as_pid_file_does_not_stall_pid1() {
 
     // PID 1 still does its work: starts units, reaps orphans, answers status.
     s.ctl_ok(&["start", "orphaner.service"]);
-    s.wait_for(|s| s.path("drop/orphan.pid").exists(), "the orphan's pid");
-    let orphan = std::fs::read_to_string(s.path("drop/orphan.pid"))
-        .expect("orphan pid")
-        .trim()
-        .to_string();
+    let orphan = s.wait_for_line("drop/orphan.pid", "the orphan's pid");
     s.wait_for(
         |s| {
             std::fs::read_to_string(format!("/proc/{}/root/proc/{orphan}/stat", s.init_pid()))
