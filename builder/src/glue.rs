@@ -20,6 +20,7 @@ use b8g_store::format::store_path::{StorePath, StorePathError};
 use b8g_store::local::LocalStore;
 use thiserror::Error;
 
+pub mod auto_args;
 pub mod builtins;
 pub mod fetch;
 mod host;
@@ -27,6 +28,7 @@ mod session;
 #[cfg(test)]
 mod tests;
 
+pub use auto_args::{AutoArg, AutoArgs};
 pub use builtins::store_builtins;
 pub use host::StoreHost;
 pub use session::{EvalSession, SessionError};

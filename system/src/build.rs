@@ -135,27 +135,6 @@ pub(crate) fn realise_out(
     Ok((store, out))
 }
 
-/// Registers `link` (a `result` symlink) as an indirect GC root: a link under
-/// `<state>/gcroots/auto` points at it, so the path stays alive while the link does.
-pub fn add_indirect_root(store: &LocalStore, link: &Path) -> Result<PathBuf, SystemBuildError> {
-    use b8g_store::format::hash::HashAlgo;
-    let auto = store.state_dir().join("gcroots/auto");
-    let io = |source| SystemBuildError::Io {
-        path: auto.clone(),
-        source,
-    };
-    std::fs::create_dir_all(&auto).map_err(io)?;
-    let name = HashAlgo::Sha256
-        .digest(link.to_string_lossy().as_bytes())
-        .to_nix32();
-    let root = auto.join(&name[..32]);
-    let tmp = auto.join(format!(".{}.tmp", &name[..32]));
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(link, &tmp).map_err(io)?;
-    std::fs::rename(&tmp, &root).map_err(io)?;
-    Ok(root)
-}
-
 /// Writes a root image of `toplevel`'s closure to `out` (scratch space under `work`).
 pub fn write_image(
     store: &LocalStore,

@@ -4,6 +4,7 @@
 //! - [`build`]: evaluate a system configuration with `recipes/`, realise it
 //!   with the adapters' builtin builders, write its root image; the options
 //!   documentation of the system modules.
+//! - [`file`]: what a FILE given to `b8g-build` is (a module, or derivations).
 //! - [`derivation_file`]: build a file that evaluates to one derivation (an
 //!   image file such as `images/unikernel-hello.nix`) instead of a module.
 //! - [`generations`]: the system profile, boot entries, diffs between
@@ -14,4 +15,5 @@
 
 pub mod build;
 pub mod derivation_file;
+pub mod file;
 pub mod generations;

@@ -1,9 +1,8 @@
 //! `--arg`, `--argstr` and `-I`: the options of every command that evaluates a
-//! file the way `nix-build` and `nix-instantiate` do.
+//! file the way `nix-build` and `nix-instantiate` do. The work is the glue's
+//! ([`b8g_builder::glue::auto_args`]); this is only their command-line form.
 
-use b8g_eval::{
-    auto_call, parse_search_path, select_attr_path, Attrs, EvalResult, Evaluator, Value,
-};
+use b8g_builder::glue::{auto_args, AutoArg};
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AutoArgs {
@@ -21,49 +20,18 @@ pub struct AutoArgs {
 impl AutoArgs {
     /// The `<...>` search path: `-I` entries first, then those of `NIX_PATH`.
     pub fn search_path(&self) -> Vec<(String, String)> {
-        let mut path: Vec<_> = self
-            .include
-            .iter()
-            .flat_map(|i| parse_search_path(i))
-            .collect();
-        path.extend(parse_search_path(
-            &std::env::var("NIX_PATH").unwrap_or_default(),
-        ));
-        path
+        auto_args::search_path(&self.include)
     }
 
-    /// Calls `v` with the arguments it asks for (as Nix's auto-call does), then
-    /// selects `attr` in the result and calls that too. `--arg` expressions are
-    /// evaluated relative to `cwd`.
-    pub fn apply(
-        &self,
-        ev: &mut Evaluator,
-        v: Value,
-        attr: Option<&str>,
-        cwd: &str,
-    ) -> EvalResult<Value> {
-        let mut pairs = Vec::with_capacity((self.arg.len() + self.argstr.len()) / 2);
+    /// The `--arg` and `--argstr` pairs.
+    pub fn args(&self) -> auto_args::AutoArgs {
+        let mut out = auto_args::AutoArgs::default();
         for pair in self.arg.chunks(2) {
-            pairs.push((pair[0].clone(), ev.eval_str(&pair[1], cwd)?));
+            out.push(pair[0].clone(), AutoArg::Expr(pair[1].clone()));
         }
         for pair in self.argstr.chunks(2) {
-            pairs.push((pair[0].clone(), Value::string(pair[1].clone())));
+            out.push(pair[0].clone(), AutoArg::Str(pair[1].clone()));
         }
-        let args = Attrs::from_unsorted(
-            pairs
-                .into_iter()
-                .map(|(name, value)| b8g_eval::value::Attr {
-                    name: name.into(),
-                    value,
-                    pos: b8g_eval::Pos::NONE,
-                })
-                .collect(),
-        );
-        let mut v = auto_call(ev, v, &args)?;
-        if let Some(a) = attr {
-            v = select_attr_path(ev, v, a)?;
-            v = auto_call(ev, v, &args)?;
-        }
-        Ok(v)
+        out
     }
 }

@@ -173,29 +173,6 @@ fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
     global.open_store()
 }
 
-/// A store path from the command line: logical, or the physical location of one.
-fn parse_path(store: &LocalStore, arg: &str) -> Result<StorePath> {
-    if let Ok(p) = store.parse_path(arg.trim_end_matches('/')) {
-        return Ok(p);
-    }
-    if let Ok(rel) = Path::new(arg).strip_prefix(store.real_store_dir()) {
-        let logical = Path::new(store.store_dir().as_str()).join(rel);
-        return store
-            .parse_path(&logical.to_string_lossy())
-            .with_context(|| format!("{arg} is not a store path"));
-    }
-    let target = fs::canonicalize(arg).with_context(|| format!("{arg} is not a store path"))?;
-    if let Ok(rel) = target.strip_prefix(store.real_store_dir()) {
-        let logical = Path::new(store.store_dir().as_str()).join(rel);
-        return store
-            .parse_path(&logical.to_string_lossy())
-            .with_context(|| format!("{arg} is not a store path"));
-    }
-    store
-        .parse_path(&target.to_string_lossy())
-        .with_context(|| format!("{arg} is not a store path"))
-}
-
 pub(super) fn read_secret_key(file: &Path) -> Result<SecretKey> {
     let text = fs::read_to_string(file)
         .with_context(|| format!("cannot read secret key {}", file.display()))?;
@@ -249,8 +226,8 @@ fn push(global: &GlobalArgs, url: &str, paths: &[String], opts: PushArgs) -> Res
     let store = open_store(global)?;
     let paths: Vec<StorePath> = paths
         .iter()
-        .map(|p| parse_path(&store, p))
-        .collect::<Result<_>>()?;
+        .map(|p| store.resolve_arg(p))
+        .collect::<Result<_, _>>()?;
     let key = opts.key.as_deref().map(read_secret_key).transpose()?;
     let target =
         cache::open(url, opts.token).with_context(|| format!("cannot open cache {url}"))?;
@@ -367,8 +344,8 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             let key = read_secret_key(&key)?;
             let mut paths: Vec<StorePath> = paths
                 .iter()
-                .map(|p| parse_path(&store, p))
-                .collect::<Result<_>>()?;
+                .map(|p| store.resolve_arg(p))
+                .collect::<Result<_, _>>()?;
             if recursive {
                 paths = store.closure(&paths)?.into_iter().collect();
             }
@@ -396,12 +373,8 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             let store = open_store(global)?;
             let paths: Vec<StorePath> = paths
                 .iter()
-                .map(|p| {
-                    store
-                        .parse_path(p.trim_end_matches('/'))
-                        .with_context(|| format!("{p} is not a store path"))
-                })
-                .collect::<Result<_>>()?;
+                .map(|p| store.resolve_arg(p))
+                .collect::<Result<_, _>>()?;
             let caches: Vec<Arc<dyn BinaryCache>> = substituters
                 .iter()
                 .map(|u| {

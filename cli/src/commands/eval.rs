@@ -79,6 +79,7 @@ fn evaluate<T: Send + 'static>(
 ) -> Result<Option<T>> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let session = session.search_path(src.auto.search_path()).base_dir(&cwd);
+    let args = src.auto.args();
     let r = session.run(move |ev, cwd| {
         let v = match &src.expr {
             Some(e) => ev.eval_str(e, cwd)?,
@@ -95,7 +96,7 @@ fn evaluate<T: Send + 'static>(
                 ev.eval_file(&f.to_string_lossy())?
             }
         };
-        let v = src.auto.apply(ev, v, src.attr.as_deref(), cwd)?;
+        let v = args.apply(ev, v, src.attr.as_deref(), cwd)?;
         finish(ev, v)
     });
     match r {

@@ -88,29 +88,27 @@ fn resolve(store: &LocalStore, gens: &Generations, what: &str) -> Result<StorePa
         let top = gens.profile.toplevel(n)?;
         return Ok(store.parse_path(&top)?);
     }
-    if let Ok(p) = store.parse_path(what.trim_end_matches('/')) {
-        return Ok(p);
-    }
-    // A `result` link (physical): its file name is the store path's base name.
-    let real = std::fs::canonicalize(what).with_context(|| format!("cannot find {what}"))?;
-    let base = real
-        .file_name()
-        .map(|b| b.to_string_lossy().to_string())
-        .unwrap_or_default();
     store
-        .parse_path(&format!("{}/{base}", store.store_dir().as_str()))
+        .resolve_arg(what)
         .with_context(|| format!("{what} is not a generation number or a store path"))
 }
 
-/// A store path, or a configuration file built first.
+/// A generation number or toplevel (a directory in the store), or a
+/// configuration file (any regular file), built first.
 fn target_path(
     global: &GlobalArgs,
     store: &LocalStore,
     gens: &Generations,
     t: &Target,
 ) -> Result<StorePath> {
-    let is_config = t.target.ends_with(".nix") && Path::new(&t.target).is_file();
+    let is_config = t.target.parse::<u32>().is_err() && Path::new(&t.target).is_file();
     if !is_config {
+        if !t.build_args.is_empty() {
+            bail!(
+                "build options after `--` need a configuration file, not {}",
+                t.target
+            );
+        }
         return resolve(store, gens, &t.target);
     }
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
@@ -119,7 +117,9 @@ fn target_path(
     words.extend(t.build_args.iter().cloned());
     words.push(t.target.clone());
     let b = BuildOnly::try_parse_from(&words)?;
-    system::exec_build(global, b.args)?;
+    if system::exec_build(global, b.args)? != ExitCode::SUCCESS {
+        bail!("cannot build {}", t.target);
+    }
     let out = resolve(store, gens, &link.display().to_string())?;
     // The generation link becomes the root; the temporary result link goes away with `scratch`.
     Ok(out)

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use b8g_builder::glue::{EvalSession, SessionError};
+use b8g_builder::glue::{auto_args, AutoArg, AutoArgs, EvalSession, SessionError};
 use b8g_eval::{
-    auto_call, derivation_paths, parse_search_path, value_to_text, Attrs, EvalResult, Evaluator,
-    OutputMode, Pos, Value,
+    auto_call, derivation_paths, value_to_text, Attrs, EvalResult, Evaluator, OutputMode, Pos,
+    Value,
 };
 
 use super::GlobalArgs;
@@ -35,16 +35,10 @@ struct Invocation {
     from_stdin: bool,
     attr_paths: Vec<String>,
     /// `--arg` (an expression) and `--argstr` (a string), in order.
-    auto_args: Vec<(String, AutoArg)>,
+    auto_args: AutoArgs,
     include: Vec<String>,
     operands: Vec<String>,
     store: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-enum AutoArg {
-    Expr(String),
-    Str(String),
 }
 
 const USAGE: &str = "usage: nix-instantiate [--eval [--strict] [--json|--xml]] [-E] \
@@ -74,12 +68,11 @@ fn parse(args: &[String]) -> Result<Invocation> {
             "-A" | "--attr" => inv.attr_paths.push(value(&mut it, a)?),
             "--arg" => {
                 let name = value(&mut it, a)?;
-                inv.auto_args
-                    .push((name, AutoArg::Expr(value(&mut it, a)?)));
+                inv.auto_args.push(name, AutoArg::Expr(value(&mut it, a)?));
             }
             "--argstr" => {
                 let name = value(&mut it, a)?;
-                inv.auto_args.push((name, AutoArg::Str(value(&mut it, a)?)));
+                inv.auto_args.push(name, AutoArg::Str(value(&mut it, a)?));
             }
             "-I" | "--include" => inv.include.push(value(&mut it, a)?),
             "--store" => inv.store = Some(value(&mut it, a)?),
@@ -176,15 +169,9 @@ fn run(args: &[String]) -> Result<ExitCode> {
         (_, true) => EvalSession::writing(global.open_store()?),
         (_, false) => EvalSession::dry_run(global.store_config()?.store_dir),
     };
-    let mut search_path: Vec<(String, String)> = inv
-        .include
-        .iter()
-        .flat_map(|i| parse_search_path(i))
-        .collect();
-    search_path.extend(parse_search_path(
-        &std::env::var("NIX_PATH").unwrap_or_default(),
-    ));
-    let session = session.search_path(search_path).base_dir(&cwd);
+    let session = session
+        .search_path(auto_args::search_path(&inv.include))
+        .base_dir(&cwd);
     let r = session.run(move |ev, cwd| {
         let mut out = Vec::new();
         for src in &sources {
@@ -192,7 +179,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
                 Source::Expr(e) => ev.eval_str(e, cwd)?,
                 Source::File(f) => ev.eval_file(&file_arg(f).to_string_lossy())?,
             };
-            let args = auto_args(ev, &inv.auto_args, cwd)?;
+            let args = inv.auto_args.attrs(ev, cwd)?;
             for path in &inv.attr_paths {
                 let v = find_along_attr_path(ev, root.clone(), path, &args)?;
                 out.push(render(ev, v, &inv, &args)?);
@@ -224,22 +211,6 @@ fn file_arg(f: &Path) -> PathBuf {
     } else {
         f.to_owned()
     }
-}
-
-fn auto_args(ev: &mut Evaluator, args: &[(String, AutoArg)], cwd: &str) -> EvalResult<Attrs> {
-    let mut attrs = Vec::with_capacity(args.len());
-    for (name, a) in args {
-        let value = match a {
-            AutoArg::Expr(e) => ev.eval_str(e, cwd)?,
-            AutoArg::Str(s) => Value::string(s.clone()),
-        };
-        attrs.push(b8g_eval::value::Attr {
-            name: name.as_str().into(),
-            value,
-            pos: Pos::NONE,
-        });
-    }
-    Ok(Attrs::from_unsorted(attrs))
 }
 
 /// Nix's `findAlongAttrPath`: before each selection the value is called
@@ -365,7 +336,10 @@ mod tests {
             "--arg", "x", "1", "--argstr", "y", "s", "f.nix", "-Ifoo=/x",
         ]))
         .expect("parses");
-        assert_eq!(inv.auto_args.len(), 2);
+        let mut expected = AutoArgs::default();
+        expected.push("x", AutoArg::Expr("1".into()));
+        expected.push("y", AutoArg::Str("s".into()));
+        assert_eq!(inv.auto_args, expected);
         assert_eq!(inv.include, ["foo=/x"]);
         assert_eq!(inv.attr_paths, [""]);
         let inv = parse(&[]).expect("parses");

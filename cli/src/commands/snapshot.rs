@@ -55,7 +55,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             let key = read_secret_key(&key)?;
             let top = match generation.parse::<u32>() {
                 Ok(n) => store.parse_path(&gens.profile.toplevel(n)?)?,
-                Err(_) => store.parse_path(generation.trim_end_matches('/'))?,
+                Err(_) => store.resolve_arg(&generation)?,
             };
             let r = snapshot::export(&store, &top, &key, &output)?;
             eprintln!(

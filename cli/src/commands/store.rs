@@ -178,46 +178,6 @@ fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
     global.open_store()
 }
 
-/// Turns a command-line argument into a store path: a logical store path, the
-/// physical location of one, or a symlink (like `result`) leading to one.
-fn resolve(store: &LocalStore, arg: &str) -> Result<StorePath> {
-    let mut cur = PathBuf::from(arg);
-    for _ in 0..32 {
-        let s = cur.to_string_lossy().into_owned();
-        if let Ok((p, rest)) = store.store_dir().parse_path_prefix(&s) {
-            if !rest.is_empty() {
-                bail!(
-                    "{arg} is inside store path {}, not a store path itself",
-                    store.print_path(&p)
-                );
-            }
-            return Ok(p);
-        }
-        if let Ok(rel) = cur.strip_prefix(store.real_store_dir()) {
-            let logical = Path::new(store.store_dir().as_str()).join(rel);
-            return resolve(store, &logical.to_string_lossy());
-        }
-        match std::fs::read_link(&cur) {
-            Ok(target) => {
-                cur = match (target.is_relative(), cur.parent()) {
-                    (true, Some(parent)) => parent.join(target),
-                    _ => target,
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    bail!("{arg} is not in the store {}", store.store_dir())
-}
-
-fn resolve_valid(store: &LocalStore, arg: &str) -> Result<StorePath> {
-    let p = resolve(store, arg)?;
-    if !store.is_valid(&p)? {
-        bail!("path {} is not valid", store.print_path(&p));
-    }
-    Ok(p)
-}
-
 fn info_json(store: &LocalStore, info: &PathInfo) -> serde_json::Value {
     json!({
         "path": store.print_path(&info.path),
@@ -342,7 +302,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             let store = open_store(global)?;
             let mut infos = Vec::new();
             for arg in &paths {
-                let p = resolve(&store, arg)?;
+                let p = store.resolve_arg(arg)?;
                 let info = store
                     .path_info(&p)?
                     .with_context(|| format!("path {} is not valid", store.print_path(&p)))?;
@@ -373,8 +333,8 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             let store = open_store(global)?;
             let ps = paths
                 .iter()
-                .map(|a| resolve_valid(&store, a))
-                .collect::<Result<Vec<_>>>()?;
+                .map(|a| store.resolve_valid_arg(a))
+                .collect::<Result<Vec<_>, _>>()?;
             let mut result = std::collections::BTreeSet::new();
             if requisites {
                 result = store.closure(ps.iter())?;
@@ -494,8 +454,8 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                 .with_context(|| format!("invalid secret key in {}", key.display()))?;
             let mut paths: Vec<StorePath> = paths
                 .iter()
-                .map(|p| resolve_valid(&store, p))
-                .collect::<Result<_>>()?;
+                .map(|p| store.resolve_valid_arg(p))
+                .collect::<Result<_, _>>()?;
             if recursive {
                 paths = store.closure(&paths)?.into_iter().collect();
             }

@@ -22,13 +22,13 @@ use b8g_builder::glue::{EvalSession, SessionError};
 use b8g_builder::realise::{self, RealiseOptions, SubstituterSettings, Substituters};
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::{IndicatifProgress, NoProgress, Progress, ScheduleOptions};
-use b8g_eval::{derivation_paths, Value};
 use b8g_kernel_adapters::linux::image::Format;
 use b8g_kernel_adapters::linux::qemu::VmSettings;
 use b8g_kernel_adapters::linux::system;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
 use b8g_system::build::{self, SystemBuildOptions};
+use b8g_system::file::{instantiate_file, FileEval, FileKind};
 
 use super::auto_args::AutoArgs;
 use super::GlobalArgs;
@@ -193,20 +193,7 @@ fn link_result(
     store: LocalStore,
     out: StorePath,
 ) -> Result<(LocalStore, StorePath)> {
-    // The result link is an indirect GC root: a root in gcroots points at it.
-    let real = store.real_path(&out);
-    let link = if args.out_link.is_absolute() {
-        args.out_link.clone()
-    } else {
-        std::env::current_dir()?.join(&args.out_link)
-    };
-    let tmp = link.with_extension("tmp-link");
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(&real, &tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    std::fs::rename(&tmp, &link).with_context(|| format!("cannot create {}", link.display()))?;
-    build::add_indirect_root(&store, &link)
-        .with_context(|| format!("cannot register {} as a GC root", link.display()))?;
+    let link = store.make_result_link(&args.out_link, &out)?;
     if args.image {
         let format: Format = args.image_format.parse().map_err(anyhow::Error::msg)?;
         let img = link.with_extension("img");
@@ -287,66 +274,17 @@ fn substituter_settings(global: &GlobalArgs) -> Result<SubstituterSettings> {
     Ok(SubstituterSettings::default())
 }
 
-/// A Nix string literal holding `s`.
-fn nix_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '$' => out.push_str("\\$"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Whether the file is a system configuration module rather than an
-/// expression of derivations (decided by the Nix code below; it calls FILE with
-/// `{ }` only when every argument has a default, as `{ ... }:` modules have).
-fn is_system_config_expr(file: &Path) -> String {
-    format!(
-        "let f = import (/. + {path}); \
-             isModule = v: builtins.isAttrs v && (v.type or null) != \"derivation\" && \
-               builtins.any (n: v ? ${{n}}) [ \"imports\" \"config\" \"options\" \"boot\" \
-                 \"fileSystems\" \"services\" \"networking\" \"systemd\" \"environment\" \"users\" ]; in \
-         if builtins.isFunction f then \
-           (let a = builtins.functionArgs f; in \
-             a ? config || (a ? pkgs && !a.pkgs) || (a ? lib && !a.lib) || a ? modulesPath \
-             || (builtins.all (n: a.${{n}}) (builtins.attrNames a) && isModule (f {{ }}))) \
-         else isModule f",
-        path = nix_string(&file.to_string_lossy())
-    )
-}
-
-/// What FILE turned out to be.
-enum Evaluated {
-    System,
-    Derivations(Vec<String>),
-}
-
 /// Evaluates FILE: a system configuration, or derivations whose `.drv`
 /// files are written to the store (evaluation errors are printed as Nix does).
-fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<Evaluated>> {
-    let file = absolute(&args.file)?;
-    let store = global.open_store()?;
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let (auto, attr) = (args.more.auto.clone(), args.attr.clone());
-    let session = EvalSession::writing(store)
-        .search_path(auto.search_path())
-        .base_dir(&cwd);
-    let r = session.run(move |ev, cwd| {
-        let kind = ev.eval_str(&is_system_config_expr(&file), cwd)?;
-        if matches!(ev.force(kind)?, Value::Bool(true)) {
-            return Ok(Evaluated::System);
-        }
-        let v = ev.eval_file(&file.to_string_lossy())?;
-        let v = auto.apply(ev, v, attr.as_deref(), cwd)?;
-        derivation_paths(ev, v).map(Evaluated::Derivations)
-    });
-    match r {
+fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<FileKind>> {
+    let what = FileEval {
+        file: absolute(&args.file)?,
+        attr: args.attr.clone(),
+        args: args.more.auto.args(),
+        search_path: args.more.auto.search_path(),
+        cwd: std::env::current_dir().context("cannot read the current directory")?,
+    };
+    match instantiate_file(EvalSession::writing(global.open_store()?), what) {
         Ok(e) => Ok(Some(e)),
         Err(SessionError::Eval { message, .. }) => {
             eprintln!("{}", super::ansi::for_stderr(&message));
@@ -368,27 +306,10 @@ fn link_name(base: &Path, index: usize, output: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Points `link` at `path` atomically and registers it as an indirect GC root.
-fn make_link(store: &LocalStore, link: &Path, path: &StorePath) -> Result<()> {
-    let link = if link.is_absolute() {
-        link.to_path_buf()
-    } else {
-        std::env::current_dir()?.join(link)
-    };
-    let tmp = link.with_extension("tmp-link");
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(store.real_path(path), &tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    std::fs::rename(&tmp, &link).with_context(|| format!("cannot create {}", link.display()))?;
-    build::add_indirect_root(store, &link)
-        .with_context(|| format!("cannot register {} as a GC root", link.display()))?;
-    Ok(())
-}
-
 pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     let drvs = match instantiate(global, &args)? {
         None => return Ok(ExitCode::FAILURE),
-        Some(Evaluated::System) => {
+        Some(FileKind::System) => {
             if args.dry_run {
                 bail!("--dry-run is not supported for system configurations yet");
             }
@@ -396,7 +317,7 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
             println!("{}", store.print_path(&out));
             return Ok(ExitCode::SUCCESS);
         }
-        Some(Evaluated::Derivations(d)) => d,
+        Some(FileKind::Derivations(d)) => d,
     };
     let store = global.open_store()?;
     let drvs: Vec<StorePath> = drvs
@@ -456,7 +377,7 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     for (i, drv) in drvs.iter().enumerate() {
         for (name, out) in &realised.outputs[drv] {
             if !args.no_out_link {
-                make_link(&store, &link_name(&args.out_link, i, name), out)?;
+                store.make_result_link(&link_name(&args.out_link, i, name), out)?;
             }
             println!("{}", store.print_path(out));
         }
@@ -499,14 +420,7 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
             args.build.file.display()
         );
     }
-    let link = std::env::current_dir()?.join(&args.build.out_link);
-    let tmp = link.with_extension("tmp-link");
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(&dir, &tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    std::fs::rename(&tmp, &link).with_context(|| format!("cannot create {}", link.display()))?;
-    build::add_indirect_root(&store, &link)
-        .with_context(|| format!("cannot register {} as a GC root", link.display()))?;
+    store.make_result_link(&args.build.out_link, &out)?;
     let vm = unikernel::run::vm(&dir)?;
     let r = unikernel::run::run_vm(
         &vm,

@@ -39,6 +39,10 @@ pub enum Error {
         expected: String,
         actual: String,
     },
+    #[error("{arg} is not in the store {store_dir}")]
+    NotInStore { arg: String, store_dir: String },
+    #[error("{arg} is inside store path {path}, not a store path itself")]
+    InsideStorePath { arg: String, path: String },
     #[error("store database entry for {path} is unusable: {reason}")]
     BadMetadata { path: String, reason: String },
 }

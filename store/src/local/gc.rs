@@ -71,9 +71,17 @@ pub struct GcRoot {
 }
 
 impl LocalStore {
-    /// The store path a link target names, if it lies in the store.
+    /// The store path a link target names, if it lies in the store: its
+    /// logical path, or (in a chroot store) its physical location, where
+    /// result links point.
     fn root_target(&self, target: &Path) -> Option<StorePath> {
-        let s = target.to_str()?;
+        let logical = match target.strip_prefix(&self.real_store) {
+            Ok(rel) if self.real_store != Path::new(self.store_dir.as_str()) => {
+                Path::new(self.store_dir.as_str()).join(rel)
+            }
+            _ => target.to_path_buf(),
+        };
+        let s = logical.to_str()?;
         self.store_dir.parse_path_prefix(s).ok().map(|(p, _)| p)
     }
 

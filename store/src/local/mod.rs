@@ -22,6 +22,7 @@ pub mod db;
 mod error;
 mod fsutil;
 mod gc;
+mod links;
 pub mod lock;
 mod optimise;
 mod query;

@@ -1,0 +1,129 @@
+//! What a FILE given to `b8g-build` is: a system configuration module, built
+//! as a system, or an expression of derivations, instantiated as `nix-build`
+//! does.
+//!
+//! A module is a function taking `config`, or `pkgs` or `lib` without a
+//! default, or `modulesPath`; or a set (or a function whose arguments all have
+//! defaults, returning a set) with a module attribute such as `imports`,
+//! `config`, `boot` or `services` and no `type = "derivation"`. The decision
+//! is made by Nix code, so a file is judged by its value, not by its name.
+
+use std::path::{Path, PathBuf};
+
+use b8g_builder::glue::{AutoArgs, EvalSession, SessionError};
+use b8g_eval::{derivation_paths, Value};
+
+/// What FILE turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileKind {
+    /// A system configuration module.
+    System,
+    /// The `.drv` paths of the derivations it evaluates to (written to the store).
+    Derivations(Vec<String>),
+}
+
+/// A file to evaluate as `nix-build FILE -A ATTR --arg …` would.
+#[derive(Debug, Clone)]
+pub struct FileEval {
+    /// An absolute path.
+    pub file: PathBuf,
+    pub attr: Option<String>,
+    pub args: AutoArgs,
+    pub search_path: Vec<(String, String)>,
+    /// Where `--arg` expressions resolve relative paths.
+    pub cwd: PathBuf,
+}
+
+/// A Nix string literal holding `s`.
+fn nix_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '$' => out.push_str("\\$"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Whether the file is a system configuration module (see the module
+/// documentation). It calls FILE with `{ }` only when every argument has a
+/// default, as `{ ... }:` modules have.
+fn is_module_expr(file: &Path) -> String {
+    format!(
+        "let f = import (/. + {path}); \
+             isModule = v: builtins.isAttrs v && (v.type or null) != \"derivation\" && \
+               builtins.any (n: v ? ${{n}}) [ \"imports\" \"config\" \"options\" \"boot\" \
+                 \"fileSystems\" \"services\" \"networking\" \"systemd\" \"environment\" \"users\" ]; in \
+         if builtins.isFunction f then \
+           (let a = builtins.functionArgs f; in \
+             a ? config || (a ? pkgs && !a.pkgs) || (a ? lib && !a.lib) || a ? modulesPath \
+             || (builtins.all (n: a.${{n}}) (builtins.attrNames a) && isModule (f {{ }}))) \
+         else isModule f",
+        path = nix_string(&file.to_string_lossy())
+    )
+}
+
+/// Evaluates the file: a module is only recognised; otherwise its derivations
+/// (after the automatic arguments and `-A`) are written to the store the
+/// session holds.
+pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind, SessionError> {
+    let FileEval {
+        file,
+        attr,
+        args,
+        search_path,
+        cwd,
+    } = what;
+    let session = session.search_path(search_path).base_dir(&cwd);
+    session.run(move |ev, cwd| {
+        let kind = ev.eval_str(&is_module_expr(&file), cwd)?;
+        if matches!(ev.force(kind)?, Value::Bool(true)) {
+            return Ok(FileKind::System);
+        }
+        let v = ev.eval_file(&file.to_string_lossy())?;
+        let v = args.apply(ev, v, attr.as_deref(), cwd)?;
+        derivation_paths(ev, v).map(FileKind::Derivations)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use b8g_store::format::store_path::StoreDir;
+
+    fn kind(text: &str) -> FileKind {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A name that says nothing: the value decides.
+        let file = dir.path().join("x.txt");
+        std::fs::write(&file, text).expect("write");
+        instantiate_file(
+            EvalSession::dry_run(StoreDir::default()),
+            FileEval {
+                file,
+                attr: None,
+                args: AutoArgs::default(),
+                search_path: Vec::new(),
+                cwd: dir.path().to_owned(),
+            },
+        )
+        .expect("evaluates")
+    }
+
+    #[test]
+    fn modules_are_told_from_derivations_by_their_value() {
+        assert_eq!(kind("{ config, ... }: { }"), FileKind::System);
+        assert_eq!(kind("{ pkgs, lib, ... }: { }"), FileKind::System);
+        assert_eq!(kind("{ imports = [ ]; }"), FileKind::System);
+        assert_eq!(kind("{ ... }: { boot.x = 1; }"), FileKind::System);
+        assert_eq!(kind("{ }"), FileKind::Derivations(Vec::new()));
+        assert_eq!(
+            kind("{ pkgs ? null }: { services = 1; type = \"derivation\"; drvPath = \"/b8g/store/00000000000000000000000000000000-x.drv\"; }"),
+            FileKind::Derivations(vec!["/b8g/store/00000000000000000000000000000000-x.drv".into()])
+        );
+    }
+}
