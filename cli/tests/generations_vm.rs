@@ -6,15 +6,15 @@
 //! Every guest reboot ends qemu (`-no-reboot`, `panic=-1`); the test starts it
 //! again on the same disk, which is what a reboot is for stage 1.
 //!
-//! - `switch_reboot_rollback` (B8G_FULL_TESTS=1): generation 1 boots; `b8g system
+//! - `switch_reboot_rollback` (ignored; `cargo xtask test --full`): generation 1 boots; `b8g system
 //!   switch` to generation 2 starts its new service without a reboot; after a
 //!   reboot generation 2 runs (and is marked good); `b8g system rollback`
 //!   stops the service again.
-//! - `failed_generations_fall_back` (B8G_FULL_TESTS=1): a generation whose
+//! - `failed_generations_fall_back` (ignored; `cargo xtask test --full`): a generation whose
 //!   default target fails, and one whose init is missing (kernel panic), each
 //!   come back to generation 2 within their tries, with the reason on the
 //!   console and in `list-generations`.
-//! - `power_loss_during_switch` (B8G_FULL_TESTS=1): qemu killed at random
+//! - `power_loss_during_switch` (ignored; `cargo xtask test --full`): qemu killed at random
 //!   moments during `switch`, 10 times; every next boot reaches generation 1 or 2.
 //!
 //! Needs B8G_INIT_BIN (static b8g-init, b8gctl and b8g: `cargo xtask test`),
@@ -460,16 +460,9 @@ fn disk_copy(f: &Fixture, name: &str) -> PathBuf {
     p
 }
 
-fn full_tests() -> bool {
-    std::env::var("B8G_FULL_TESTS").is_ok_and(|v| v == "1")
-}
-
 #[test]
+#[ignore = "slow: builds two systems, three qemu boots; cargo xtask test --full runs it"]
 fn switch_reboot_rollback() {
-    if !full_tests() {
-        eprintln!("skipped: set B8G_FULL_TESTS=1 (builds two systems, three qemu boots)");
-        return;
-    }
     let f = fixture();
     let disk = disk_copy(f, "switch.img");
     let (t1, t2) = (&f.tops[0], &f.tops[1]);
@@ -540,11 +533,8 @@ fn boot_until_shell(f: &Fixture, disk: &Path, max_boots: u32, log: &mut String) 
 }
 
 #[test]
+#[ignore = "slow: about ten qemu boots; cargo xtask test --full runs it"]
 fn failed_generations_fall_back() {
-    if !full_tests() {
-        eprintln!("skipped: set B8G_FULL_TESTS=1 (about ten qemu boots)");
-        return;
-    }
     let f = fixture();
     let disk = disk_copy(f, "fallback.img");
     let mut log = String::new();
@@ -589,11 +579,8 @@ fn failed_generations_fall_back() {
 }
 
 #[test]
+#[ignore = "slow: about twenty qemu boots; cargo xtask test --full runs it"]
 fn power_loss_during_switch() {
-    if !full_tests() {
-        eprintln!("skipped: set B8G_FULL_TESTS=1 (about twenty qemu boots)");
-        return;
-    }
     let f = fixture();
     let disk = disk_copy(f, "powerloss.img");
     let mut log = String::new();

@@ -7,7 +7,7 @@
 //! `b8g-build -A kernel` with every core.
 //!
 //! Slow (it fetches and lays out nginx and its libraries): runs with
-//! B8G_FULL_TESTS=1 (`cargo xtask test --full`). Needs B8G_INIT_BIN, qemu, curl
+//! `cargo xtask test --full` (ignored by default). Needs B8G_INIT_BIN, qemu, curl
 //! and apt package lists.
 
 mod unikernel_support;
@@ -19,11 +19,8 @@ use std::time::Duration;
 const NGINX_CONF: &str = "daemon off;\nmaster_process off;\nworker_processes 1;\npid /tmp/nginx.pid;\nerror_log stderr;\nevents { worker_connections 64; }\nhttp {\n  access_log /proc/self/fd/2;\n  client_body_temp_path /tmp/body;\n  proxy_temp_path /tmp/proxy;\n  fastcgi_temp_path /tmp/fastcgi;\n  uwsgi_temp_path /tmp/uwsgi;\n  scgi_temp_path /tmp/scgi;\n  server { listen 80; root /www; }\n}\n";
 
 #[test]
+#[ignore = "slow: fetches nginx and its libraries; cargo xtask test --full runs it"]
 fn dynamic_nginx_unikernel_answers_curl() {
-    if std::env::var("B8G_FULL_TESTS").as_deref() != Ok("1") {
-        eprintln!("skipped: set B8G_FULL_TESTS=1 (slow: fetches nginx and its libraries)");
-        return;
-    }
     let bin = std::env::var("B8G_INIT_BIN")
         .expect("set B8G_INIT_BIN to a directory with static bin/b8g-unikernel-shim (cargo xtask test does)");
     for tool in ["qemu-system-x86_64", "curl"] {
