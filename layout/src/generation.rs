@@ -74,6 +74,10 @@ pub mod toplevel {
     pub const KERNEL_PARAMS: &str = "kernel-params";
     /// How many boots a new generation gets before it must be good.
     pub const BOOT_TRIES: &str = "boot-tries";
+    /// systemd-boot's EFI program, present when the system boots through it.
+    pub const SYSTEMD_BOOT: &str = "systemd-boot";
+    /// The boot menu's timeout in seconds, beside [`SYSTEMD_BOOT`].
+    pub const LOADER_TIMEOUT: &str = "loader-timeout";
     /// What stands for the toplevel's path in [`KERNEL_PARAMS`].
     pub const PLACEHOLDER: &str = "@toplevel@";
     /// The kernel parameter naming the generation to boot.

@@ -5,6 +5,7 @@
 //!   boot record live, and the files of a system toplevel that others read.
 //! - [`boot_entry`]: a generation's boot entry (`system-N.conf`) and stage 1's
 //!   record of the last boot, both [`kv`] files.
+//! - [`date`]: a generation's date as boot menus show it.
 //! - [`unikernel`]: the shim's configuration lines and what it prints on the
 //!   console (the exec marker, the exit line, the `isa-debug-exit` code).
 //!
@@ -14,6 +15,7 @@
 //! format; b8g-kernel-adapters' `stage1_layout` test holds it to this crate.
 
 pub mod boot_entry;
+pub mod date;
 pub mod generation;
 pub mod kv;
 pub mod unikernel;

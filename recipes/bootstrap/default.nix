@@ -186,6 +186,10 @@ in
     tarball = "${raw.linux-source}/usr/src/linux-source-6.1.tar.xz";
     version = builtins.head (builtins.split "-" pins.linux-source.version);
   };
+  # systemd-boot's EFI program, from Debian's systemd-boot-efi.
+  systemd-boot = b8gTree "systemd-boot-${builtins.replaceStrings [ "~" ] [ "_" ] pins.systemd-boot-efi.version}" {
+    "systemd-bootx64.efi" = { type = "symlink"; target = "${raw.systemd-boot-efi}/usr/lib/systemd/boot/efi/systemd-bootx64.efi"; };
+  };
   linux = b8gTree "linux-${pins.linux-image.kernelVersion}" {
     vmlinuz = { type = "symlink"; target = "${kernelDeb}/boot/vmlinuz-${pins.linux-image.kernelVersion}"; };
     "lib/modules" = { type = "symlink"; target = "${kernelDeb}/lib/modules"; };

@@ -286,4 +286,10 @@
     version = "0.188-2.1";
     sha256 = "79cb66b55021bd0130308369524bac5240d0b5463cb252cd44be6a1500fdebec";
   };
+  # The UEFI boot loader `b8g install` puts on the EFI system partition.
+  systemd-boot-efi = {
+    package = "systemd-boot-efi";
+    version = "252.39-1~deb12u2";
+    sha256 = "8f2b81bdcfafc466882a0cae460272dbf10d8d97c6a3c1c6ea33038c155a2f5e";
+  };
 }

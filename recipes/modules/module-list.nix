@@ -9,6 +9,7 @@
   ./system/image.nix
   ./system/health.nix
   ./boot/kernel.nix
+  ./boot/loader.nix
   ./config/users.nix
   ./config/etc.nix
   ./config/packages.nix

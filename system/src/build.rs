@@ -26,6 +26,9 @@ pub struct SystemBuildOptions {
     pub b8g_bin: PathBuf,
     /// Which attribute of `config.system.build` to build (`toplevel`).
     pub attr: String,
+    /// Modules (Nix expressions) added to the configuration, such as
+    /// [`crate::install::INSTALL_MODULE`].
+    pub extra_modules: Vec<String>,
     pub realise: RealiseOptions,
 }
 
@@ -70,9 +73,15 @@ pub(crate) fn nix_path(p: &Path) -> Result<String, SystemBuildError> {
 pub fn system_expr(opts: &SystemBuildOptions) -> Result<String, SystemBuildError> {
     let recipes = nix_path(&opts.recipes)?;
     Ok(format!(
-        "(import ({recipes} + \"/eval-config.nix\") {{ modules = [ {config} ]; \
+        "(import ({recipes} + \"/eval-config.nix\") {{ modules = [ {config} {extra} ]; \
          pkgs = import ({recipes} + \"/pkgs\") {{ b8gBin = {bin}; }}; }}).config.system.build.{attr}",
         config = nix_path(&opts.config)?,
+        extra = opts
+            .extra_modules
+            .iter()
+            .map(|m| format!("({m})"))
+            .collect::<Vec<_>>()
+            .join(" "),
         bin = nix_path(&opts.b8g_bin)?,
         attr = opts.attr,
     ))

@@ -7,6 +7,8 @@
 //! - [`file`]: what a FILE given to `b8g-build` is (a module, or derivations).
 //! - [`derivation_file`]: build a file that evaluates to one derivation (an
 //!   image file such as `images/unikernel-hello.nix`) instead of a module.
+//! - [`install`]: a system onto a disk (GPT, EFI system partition with
+//!   systemd-boot, ext4 root), as `nixos-install`.
 //! - [`generations`]: the system profile, boot entries, diffs between
 //!   generations, whole-system snapshots.
 //!
@@ -17,3 +19,4 @@ pub mod build;
 pub mod derivation_file;
 pub mod file;
 pub mod generations;
+pub mod install;

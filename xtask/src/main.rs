@@ -26,6 +26,8 @@ const TEST_PACKAGES: &[&str] = &[
     "linux-image-amd64",
     "erofs-utils",
     "e2fsprogs",
+    // UEFI firmware for qemu: `b8g install`'s disks boot through it.
+    "ovmf",
     "curl",
     // readelf, for the toolchain tests' store-only interpreter checks.
     "binutils",

@@ -15,6 +15,7 @@ pub mod bootstrap;
 pub mod cache;
 pub mod eval;
 pub mod generation;
+pub mod install;
 pub mod log;
 pub mod nix_instantiate;
 pub mod options;
@@ -66,6 +67,8 @@ pub enum Command {
     Build(system::BuildArgs),
     /// Build a system configuration with a root image and boot it under qemu.
     RunVm(system::RunVmArgs),
+    /// Install a system onto a disk that boots through UEFI firmware and systemd-boot.
+    Install(install::Args),
     /// System generations: switch, roll back, list, delete, diff.
     System(generation::Args),
     /// Whole-system snapshots: export a generation's closure to one signed file, import it.
@@ -167,6 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Instantiate(args) => eval::exec_instantiate(&cli.global, args),
         Command::Build(args) => system::exec_build(&cli.global, args),
         Command::RunVm(args) => system::exec_run_vm(&cli.global, args),
+        Command::Install(args) => install::exec(&cli.global, args),
         Command::System(args) => generation::exec(&cli.global, args),
         Command::Snapshot(args) => snapshot::exec(&cli.global, args),
         Command::Log(args) => log::exec(&cli.global, args),

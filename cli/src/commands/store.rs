@@ -160,7 +160,7 @@ enum StoreCommand {
 }
 
 /// Parses `123`, `4K`, `5M`, `6G` (powers of 1024).
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(super) fn parse_size(s: &str) -> Result<u64, String> {
     let (digits, mult) = match s.char_indices().last() {
         Some((i, 'K' | 'k')) => (&s[..i], 1u64 << 10),
         Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),

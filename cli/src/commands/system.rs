@@ -169,6 +169,29 @@ fn realise_attr(
     args: &BuildArgs,
     attr: &str,
 ) -> Result<(LocalStore, StorePath)> {
+    realise_with(global, args, attr, Vec::new())
+}
+
+/// The system's toplevel with `extra_modules` added to the configuration
+/// (`b8g install`'s), linked as `-o LINK` unless `--no-out-link`.
+pub(crate) fn build_toplevel_with(
+    global: &GlobalArgs,
+    args: &BuildArgs,
+    extra_modules: Vec<String>,
+) -> Result<(LocalStore, StorePath)> {
+    let (store, out) = realise_with(global, args, "toplevel", extra_modules)?;
+    if !args.no_out_link {
+        store.make_result_link(&args.out_link, &out)?;
+    }
+    Ok((store, out))
+}
+
+fn realise_with(
+    global: &GlobalArgs,
+    args: &BuildArgs,
+    attr: &str,
+    extra_modules: Vec<String>,
+) -> Result<(LocalStore, StorePath)> {
     let recipes = absolute(&args.recipes.clone().unwrap_or_else(default_recipes))?;
     let b8g_bin = match &args.b8g_bin {
         Some(b) => absolute(b)?,
@@ -179,6 +202,7 @@ fn realise_attr(
         recipes,
         b8g_bin,
         attr: attr.to_string(),
+        extra_modules,
         realise: realise_options(global, args)?,
     };
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
@@ -398,6 +422,7 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
             None => default_b8g_bin()?,
         },
         attr: String::new(),
+        extra_modules: Vec::new(),
         realise: realise_options(global, &args.build)?,
     };
     let cancel = CancelToken::new().context("cannot set up cancellation")?;

@@ -94,18 +94,7 @@ impl RootImage<'_> {
                 .ok_or_else(|| ImageError::NotInStore(path.clone(), self.store_dir.to_string()))?;
             copy_tree(&physical, &store.join(base))?;
         }
-        for d in [
-            "dev", "proc", "sys", "run", "tmp", "etc", "var", "root", "home", "mnt", "bin",
-            "usr/bin",
-        ] {
-            let p = tree.join(d);
-            fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;
-        }
-        // Scripts with `#!/bin/sh` and `/usr/bin/env` are common; both come from the system profile.
-        symlink("/run/current-system/sw/bin/sh", tree.join("bin/sh"))
-            .map_err(io_err("link", &tree))?;
-        symlink("/run/current-system/sw/bin/env", tree.join("usr/bin/env"))
-            .map_err(io_err("link", &tree))?;
+        skeleton(&tree)?;
         // Generation 1, the default, as `b8g system` would have made it.
         let profiles = tree.join(generation::PROFILES_DIR.trim_start_matches('/'));
         let first = generation::generation_link_name(generation::SYSTEM_PROFILE, 1);
@@ -130,35 +119,61 @@ impl RootImage<'_> {
                 "mkfs.erofs",
                 "erofs-utils",
             ),
-            Format::Ext4 => {
-                let size = format!("{}M", self.ext4_size_mib);
-                run(
-                    Command::new("mkfs.ext4")
-                        .args([
-                            "-q",
-                            "-F",
-                            "-L",
-                            "b8g-root",
-                            "-U",
-                            "b8b8b8b8-0000-4000-8000-000000000001",
-                        ])
-                        .args([
-                            "-E",
-                            "root_owner=0:0,hash_seed=b8b8b8b8-0000-4000-8000-000000000002",
-                        ])
-                        .arg("-d")
-                        .arg(&tree)
-                        .arg(out)
-                        .arg(size)
-                        .env("E2FSPROGS_FAKE_TIME", "1")
-                        .env("SOURCE_DATE_EPOCH", "1"),
-                    "mkfs.ext4",
-                    "e2fsprogs",
-                )?;
-                reset_ext4_ctimes(out)
-            }
+            Format::Ext4 => write_ext4(&tree, out, self.ext4_size_mib),
         }
     }
+}
+
+/// The directories a root file system needs besides the store, and the
+/// `/bin/sh` and `/usr/bin/env` links into the system profile.
+pub fn skeleton(tree: &Path) -> Result<(), ImageError> {
+    for d in [
+        "dev", "proc", "sys", "run", "tmp", "etc", "var", "root", "home", "mnt", "bin", "usr/bin",
+    ] {
+        let p = tree.join(d);
+        fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;
+    }
+    // Scripts with `#!/bin/sh` and `/usr/bin/env` are common; both come from the system profile.
+    for (link, target) in [
+        ("bin/sh", "/run/current-system/sw/bin/sh"),
+        ("usr/bin/env", "/run/current-system/sw/bin/env"),
+    ] {
+        let p = tree.join(link);
+        if fs::symlink_metadata(&p).is_err() {
+            symlink(target, &p).map_err(io_err("link", &p))?;
+        }
+    }
+    Ok(())
+}
+
+/// An ext4 file system of `size_mib` MiB labelled `b8g-root` at `out`, holding
+/// `tree`, with fixed UUID, hash seed and timestamps.
+pub fn write_ext4(tree: &Path, out: &Path, size_mib: u64) -> Result<(), ImageError> {
+    let size = format!("{size_mib}M");
+    run(
+        Command::new("mkfs.ext4")
+            .args([
+                "-q",
+                "-F",
+                "-L",
+                "b8g-root",
+                "-U",
+                "b8b8b8b8-0000-4000-8000-000000000001",
+            ])
+            .args([
+                "-E",
+                "root_owner=0:0,hash_seed=b8b8b8b8-0000-4000-8000-000000000002",
+            ])
+            .arg("-d")
+            .arg(tree)
+            .arg(out)
+            .arg(size)
+            .env("E2FSPROGS_FAKE_TIME", "1")
+            .env("SOURCE_DATE_EPOCH", "1"),
+        "mkfs.ext4",
+        "e2fsprogs",
+    )?;
+    reset_ext4_ctimes(out)
 }
 
 /// `mkfs.ext4 -d` copies each inode's ctime from the staging tree, where the

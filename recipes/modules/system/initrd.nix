@@ -40,15 +40,40 @@ let
     mount -t devtmpfs devtmpfs /dev
     echo "b8g stage 1: $(cat /proc/uptime | cut -d' ' -f1)s" >/dev/console
     while read -r m; do insmod "$m" 2>/dev/null || echo "b8g stage 1: cannot load $m" >/dev/console; done < /etc/b8g-modules
+    # /dev/disk/by-partlabel/NAME: there is no udev here, so the link is made
+    # from sysfs (a partition's uevent names it PARTNAME=); it stays in /dev
+    # for the running system.
+    partlabel_link() {
+      want=''${1#/dev/disk/by-partlabel/}
+      for u in /sys/class/block/*/uevent; do
+        [ -e "$u" ] || continue
+        dev=; part=
+        while IFS='=' read -r k v; do
+          case "$k" in DEVNAME) dev=$v ;; PARTNAME) part=$v ;; esac
+        done < "$u"
+        if [ -n "$dev" ] && [ "$part" = "$want" ]; then
+          mkdir -p /dev/disk/by-partlabel
+          busybox ln -sf "../../$dev" "$1"
+          return 0
+        fi
+      done
+      return 1
+    }
     wait_for() {
       case "$1" in /dev/*) ;; *) return 0 ;; esac
       i=0
-      while [ ! -e "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+      while [ ! -e "$1" ] && [ $i -lt 100 ]; do
+        case "$1" in /dev/disk/by-partlabel/*) partlabel_link "$1" && [ -e "$1" ] && break ;; esac
+        sleep 0.1; i=$((i+1))
+      done
       [ -e "$1" ] || fail "device $1 did not appear"
     }
-    system=
+    system=; loader=
     for w in $(cat /proc/cmdline); do
-      case "$w" in b8g.system=*) system="''${w#b8g.system=}" ;; esac
+      case "$w" in
+        b8g.system=*) system="''${w#b8g.system=}" ;;
+        b8g.loader=*) loader="''${w#b8g.loader=}" ;;
+      esac
     done
     [ -n "$system" ] || fail "no b8g.system= on the kernel command line"
   '' + lib.concatMapStrings mountCmd fss + ''
@@ -57,7 +82,8 @@ let
     # reason=); the profile link names the default generation. A default that
     # is not yet good gets a try (counted down and synced before handing
     # over); one with no tries left is skipped for the newest good one. With
-    # no entries, the kernel command line's b8g.system= boots as it is.
+    # no entries, the kernel command line's b8g.system= boots as it is; so it
+    # does when a boot loader's menu chose it (b8g.loader= on the command line).
     boot=/sysroot/b8g/var/boot
     has_init() { [ -e "/sysroot$1/init" ] || [ -L "/sysroot$1/init" ]; }
     read_entry() {
@@ -74,7 +100,7 @@ let
         "$e_gen" "$e_top" "$e_tries" "$e_good" "$e_reason" > "$1.tmp" || return 1
       busybox sync; busybox mv "$1.tmp" "$1"; busybox sync
     }
-    if [ -d "$boot/entries" ]; then
+    if [ -d "$boot/entries" ] && [ -z "$loader" ]; then
       cur=$(readlink /sysroot/b8g/var/profiles/system 2>/dev/null)
       cur=''${cur#system-}; cur=''${cur%-link}
       chosen=; skipped=; why=

@@ -1,6 +1,7 @@
 # system.build.toplevel: one store path holding a whole generation, laid out as
 # b8g-init and stage 1 expect:
 #   kernel initrd init etc/ sw/ units/ activate kernel-params b8g-version
+# and, with boot.loader.systemd-boot.enable, systemd-boot and loader-timeout.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -17,7 +18,7 @@ in
     build = mkOption { type = types.lazyAttrsOf types.unspecified; default = { }; description = "The pieces of the system, built."; };
     b8gVersion = mkOption { type = types.str; default = "0.1.0"; description = "b8g version recorded in the generation."; };
   };
-  config.system.build.toplevel = checked (pkgs.b8gTree "b8g-system-${config.system.name}" {
+  config.system.build.toplevel = checked (pkgs.b8gTree "b8g-system-${config.system.name}" ({
     kernel = { type = "symlink"; target = "${config.boot.kernel.package}/vmlinuz"; };
     kernel-modules = { type = "symlink"; target = "${config.boot.kernel.package}/lib/modules"; };
     initrd = { type = "symlink"; target = "${b.initrd}/initrd"; };
@@ -30,5 +31,8 @@ in
     kernel-params = { type = "file"; text = lib.concatStringsSep " " params + "\n"; };
     boot-tries = { type = "file"; text = "${toString config.boot.bootTries}\n"; };
     b8g-version = { type = "file"; text = "${config.system.b8gVersion}\n"; };
-  });
+  } // lib.optionalAttrs config.boot.loader.systemd-boot.enable {
+    systemd-boot = { type = "symlink"; target = "${pkgs.systemd-boot}/systemd-bootx64.efi"; };
+    loader-timeout = { type = "file"; text = "${toString config.boot.loader.timeout}\n"; };
+  }));
 }

@@ -1,0 +1,233 @@
+//! `b8g install`: a built system onto a disk that UEFI firmware boots through
+//! systemd-boot, as `nixos-install` does for NixOS.
+//!
+//! 1. The system's closure is copied into a store in a staging tree, verified
+//!    (exported as a signed snapshot with a one-time key and imported, as
+//!    `b8g snapshot import` does), and becomes generation 1, the default.
+//! 2. The tree is made an ext4 root file system ([`write_ext4`]).
+//! 3. The EFI system partition gets systemd-boot (from the generation,
+//!    `<toplevel>/systemd-boot`) and one Boot Loader Specification entry per
+//!    generation ([`esp`]).
+//! 4. Both go into their partitions behind a GPT ([`disk`]).
+//!
+//! The system must boot through systemd-boot and mount its root by the
+//! partition's label: [`INSTALL_MODULE`] says both; `b8g install` adds it to
+//! the configuration.
+
+pub mod disk;
+pub mod esp;
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use b8g_kernel_adapters::linux::image::{skeleton, write_ext4, ImageError};
+use b8g_kernel_adapters::linux::system::SystemError;
+use b8g_store::format::signing::SecretKey;
+use b8g_store::format::store_path::StorePath;
+use b8g_store::local::{LocalStore, StoreConfig};
+
+use crate::generations::profile::ProfileError;
+use crate::generations::snapshot::{self, SnapshotError};
+use crate::generations::{Generations, GenerationsError};
+use disk::Layout;
+
+/// The module `b8g install` adds to the configuration: boot through
+/// systemd-boot, the root is the installed ext4 partition (found by its GPT
+/// label, whatever the disk is called on the machine), the consoles where
+/// firmware and a serial line show them.
+pub const INSTALL_MODULE: &str = r#"{ lib, ... }: {
+  boot.loader.systemd-boot.enable = true;
+  fileSystems."/" = lib.mkForce { device = "/dev/disk/by-partlabel/b8g-root"; fsType = "ext4"; };
+}"#;
+
+/// Default size of the EFI system partition, in MiB (room for a few dozen
+/// generations' kernels and initrds).
+pub const DEFAULT_ESP_MIB: u64 = 256;
+
+/// Where and how to install.
+#[derive(Debug, Clone)]
+pub struct InstallOptions {
+    /// A disk image file (created or resized) or a block device.
+    pub disk: PathBuf,
+    /// The size of a disk image file in MiB; by default the existing file's
+    /// size, or what the system needs with room to grow.
+    pub size_mib: Option<u64>,
+    pub esp_mib: u64,
+    /// Scratch space for the staging tree and the file system images.
+    pub work: PathBuf,
+}
+
+/// What was installed.
+#[derive(Debug, Clone)]
+pub struct InstallReport {
+    pub toplevel: String,
+    pub generation: u32,
+    pub layout: Layout,
+    /// The ESP's files, by path.
+    pub esp_files: Vec<String>,
+}
+
+/// Why an installation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error(transparent)]
+    Store(#[from] b8g_store::local::Error),
+    /// Boxed: a snapshot error is large and install errors are returned often.
+    #[error(transparent)]
+    Snapshot(Box<SnapshotError>),
+    #[error(transparent)]
+    Generations(#[from] GenerationsError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    System(#[from] SystemError),
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("cannot make the copy's signing key: {0}")]
+    Key(#[from] b8g_store::format::signing::KeyError),
+    #[error("the staging tree has no default generation")]
+    NoGeneration,
+    #[error(
+        "{0} does not boot through systemd-boot: set boot.loader.systemd-boot.enable = true \
+         (b8g install adds it to the configuration it builds)"
+    )]
+    NoLoader(String),
+    #[error("{disk} holds {have_mib} MiB; the system needs {need_mib} MiB")]
+    TooSmall {
+        disk: PathBuf,
+        have_mib: u64,
+        need_mib: u64,
+    },
+    #[error("{0} is neither a regular file nor a block device")]
+    NotADisk(PathBuf),
+    #[error("cannot write the partition table of {disk}: {reason}")]
+    PartitionTable { disk: PathBuf, reason: String },
+    #[error("cannot write the EFI system partition: {0}")]
+    Fat(String),
+}
+
+impl From<SnapshotError> for InstallError {
+    fn from(e: SnapshotError) -> Self {
+        InstallError::Snapshot(Box::new(e))
+    }
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> InstallError + 'a {
+    move |source| InstallError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Installs `toplevel` (valid in `store`) onto `opts.disk` as its first generation.
+pub fn install_disk(
+    store: &LocalStore,
+    toplevel: &StorePath,
+    opts: &InstallOptions,
+) -> Result<InstallReport, InstallError> {
+    let tree = opts.work.join("root");
+    fs::create_dir_all(&tree).map_err(io_err("create", &tree))?;
+    let target = LocalStore::open(&StoreConfig {
+        root: Some(tree.clone()),
+        ..StoreConfig::default()
+    })?;
+    let top = copy_closure(store, toplevel, &target, &opts.work)?;
+    let gens = Generations::new(Some(&tree), None);
+    let generation = gens.install(&target, &top, true)?;
+    // The first generation has nothing to fall back to: it is good as installed.
+    gens.boot
+        .mark_good(generation)
+        .map_err(GenerationsError::from)?;
+    drop(target);
+    skeleton(&tree)?;
+
+    let plan = esp::plan(&tree, &gens)?;
+    let esp_img = opts.work.join("esp.img");
+    esp::write(&esp_img, opts.esp_mib, &plan)?;
+
+    let need_mib = tree_bytes(&tree)?.div_ceil(disk::MIB);
+    // ext4's own metadata, and room for a few more generations.
+    let want_root_mib = need_mib + need_mib / 4 + 256;
+    let layout = match (opts.size_mib, disk::existing_size(&opts.disk)?) {
+        (Some(mib), _) => Layout::fill(mib * disk::MIB, opts.esp_mib),
+        (None, Some(bytes)) => Layout::fill(bytes, opts.esp_mib),
+        (None, None) => Some(Layout {
+            esp_mib: opts.esp_mib,
+            root_mib: want_root_mib,
+        }),
+    }
+    .filter(|l| l.root_mib >= need_mib + need_mib / 8 + 16)
+    .ok_or_else(|| InstallError::TooSmall {
+        disk: opts.disk.clone(),
+        have_mib: opts
+            .size_mib
+            .or(disk::existing_size(&opts.disk)
+                .ok()
+                .flatten()
+                .map(|b| b / disk::MIB))
+            .unwrap_or(0),
+        need_mib: opts.esp_mib + want_root_mib + 2,
+    })?;
+    let root_img = opts.work.join("root.img");
+    write_ext4(&tree, &root_img, layout.root_mib)?;
+    disk::write(&opts.disk, layout, &esp_img, &root_img)?;
+    Ok(InstallReport {
+        toplevel: store.print_path(toplevel),
+        generation,
+        layout,
+        esp_files: plan
+            .copies
+            .keys()
+            .chain(plan.texts.keys())
+            .cloned()
+            .collect(),
+    })
+}
+
+/// Copies the closure of `toplevel` from `from` into `to`, verified: exported
+/// as a snapshot signed with a key made for this copy alone, and imported
+/// trusting only that key. Returns the toplevel in `to`.
+fn copy_closure(
+    from: &LocalStore,
+    toplevel: &StorePath,
+    to: &LocalStore,
+    work: &Path,
+) -> Result<StorePath, InstallError> {
+    let mut seed = [0u8; 32];
+    let urandom = Path::new("/dev/urandom");
+    fs::File::open(urandom)
+        .and_then(|mut f| f.read_exact(&mut seed))
+        .map_err(io_err("read", urandom))?;
+    let key = SecretKey::from_seed("b8g-install-1", &seed)?;
+    let file = work.join("closure.snapshot");
+    snapshot::export(from, toplevel, &key, &file)?;
+    let top = snapshot::import(to, &file, &[key.public()]);
+    let _ = fs::remove_file(&file);
+    Ok(top?)
+}
+
+/// Bytes the tree takes: file sizes rounded up to 4 KiB blocks, plus a block
+/// per directory and link (links are not followed).
+fn tree_bytes(root: &Path) -> Result<u64, InstallError> {
+    let mut total = 0u64;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).map_err(io_err("read", &dir))? {
+            let e = e.map_err(io_err("read", &dir))?;
+            let meta = e.metadata().map_err(io_err("stat", &e.path()))?;
+            total += meta.len().div_ceil(4096).max(1) * 4096;
+            if meta.is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    Ok(total)
+}
