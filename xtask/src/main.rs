@@ -26,7 +26,10 @@ const TEST_PACKAGES: &[&str] = &[
     "linux-image-amd64",
     "erofs-utils",
     "e2fsprogs",
-    // UEFI firmware for qemu: `b8g install`'s disks boot through it.
+    // `b8g install`: the EFI system partition (mkfs.fat, mtools) and the
+    // UEFI firmware its disks boot through under qemu.
+    "dosfstools",
+    "mtools",
     "ovmf",
     "curl",
     // readelf, for the toolchain tests' store-only interpreter checks.

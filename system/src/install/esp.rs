@@ -10,14 +10,16 @@
 //! loader/entries/b8g-<N>.conf        one per generation
 //! ```
 //!
-//! The FAT file system is written by the `fatfs` crate into an image file
-//! (this host has no vfat to mount); file times are FAT's epoch, so the same
+//! The FAT file system is written into an image file by dosfstools and
+//! mtools (no mount needed); every time on it is FAT's epoch, so the same
 //! generations give the same bytes.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use b8g_kernel_adapters::linux::system::{follow, kernel_params, SystemError};
 use b8g_layout::generation::toplevel;
@@ -143,89 +145,113 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Ins
     }
 }
 
-/// Writes a FAT32 file system of `size_mib` MiB holding `plan` to `img`.
+/// Runs one of dosfstools' or mtools' programs; FAT's epoch as the time of
+/// everything it writes, so the same plan gives the same bytes.
+fn tool(
+    program: &'static str,
+    package: &'static str,
+    args: &[&OsStr],
+) -> Result<Vec<u8>, InstallError> {
+    let out = Command::new(program)
+        .args(args)
+        // mtools: no check of the drive's geometry against a config file; times fixed.
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .env("SOURCE_DATE_EPOCH", FAT_EPOCH)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|source| InstallError::Tool {
+            tool: program,
+            package,
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(InstallError::Fat(format!(
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(out.stdout)
+}
+
+/// 1980-01-01, the first time FAT can record.
+const FAT_EPOCH: &str = "315532800";
+
+/// Writes a FAT32 file system of `size_mib` MiB holding `plan` to `img`, with
+/// dosfstools' `mkfs.fat` and mtools (this host cannot mount vfat; the
+/// `fatfs` crate's released version writes directories `fsck.fat` rejects).
 pub fn write(img: &Path, size_mib: u64, plan: &EspPlan) -> Result<(), InstallError> {
-    let fat = |e: io::Error| InstallError::Fat(e.to_string());
-    let mut file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(img)
-        .map_err(io_err("create", img))?;
-    file.set_len(size_mib << 20).map_err(io_err("size", img))?;
-    fatfs::format_volume(
-        &mut file,
-        fatfs::FormatVolumeOptions::new()
-            .fat_type(fatfs::FatType::Fat32)
-            .volume_label(*b"B8G-ESP    ")
-            .volume_id(0xb8b8_0001),
-    )
-    .map_err(fat)?;
-    io::Seek::seek(&mut file, io::SeekFrom::Start(0)).map_err(io_err("seek", img))?;
-    let fs = fatfs::FileSystem::new(&mut file, fatfs::FsOptions::new()).map_err(fat)?;
-    {
-        let root = fs.root_dir();
-        let parent_of = |path: &str| -> Result<fatfs::Dir<'_, &mut fs::File>, InstallError> {
-            let mut dir = root.clone();
-            let parts: Vec<&str> = path.split('/').collect();
-            for p in &parts[..parts.len() - 1] {
-                dir = match dir.open_dir(p) {
-                    Ok(d) => d,
-                    Err(_) => dir.create_dir(p).map_err(fat)?,
-                };
+    let _ = fs::remove_file(img);
+    let kib = (size_mib << 10).to_string();
+    tool(
+        "mkfs.fat",
+        "dosfstools",
+        &[
+            OsStr::new("--invariant"),
+            OsStr::new("-F"),
+            OsStr::new("32"),
+            OsStr::new("-n"),
+            OsStr::new("B8G-ESP"),
+            OsStr::new("-i"),
+            OsStr::new("b8b80001"),
+            OsStr::new("-C"),
+            img.as_os_str(),
+            OsStr::new(&kib),
+        ],
+    )?;
+    let mut dirs: Vec<String> = Vec::new();
+    for path in plan.copies.keys().chain(plan.texts.keys()) {
+        let parts: Vec<&str> = path.split('/').collect();
+        for i in 1..parts.len() {
+            let d = parts[..i].join("/");
+            if !dirs.contains(&d) {
+                dirs.push(d);
             }
-            Ok(dir)
-        };
-        let file_name = |path: &str| path.rsplit('/').next().unwrap_or(path).to_string();
-        for (path, src) in &plan.copies {
-            let dir = parent_of(path)?;
-            let mut out = dir.create_file(&file_name(path)).map_err(fat)?;
-            out.truncate().map_err(fat)?;
-            let mut input = fs::File::open(src).map_err(io_err("open", src))?;
-            io::copy(&mut input, &mut out).map_err(fat)?;
-            out.flush().map_err(fat)?;
-        }
-        for (path, text) in &plan.texts {
-            let dir = parent_of(path)?;
-            let mut out = dir.create_file(&file_name(path)).map_err(fat)?;
-            out.truncate().map_err(fat)?;
-            out.write_all(text.as_bytes()).map_err(fat)?;
-            out.flush().map_err(fat)?;
         }
     }
-    fs.unmount().map_err(fat)?;
-    file.sync_all().map_err(io_err("sync", img))?;
+    dirs.sort_by_key(|d| d.matches('/').count());
+    let i = OsStr::new("-i");
+    for d in &dirs {
+        let target = format!("::{d}");
+        tool("mmd", "mtools", &[i, img.as_os_str(), OsStr::new(&target)])?;
+    }
+    let scratch = img.with_extension("texts");
+    fs::create_dir_all(&scratch).map_err(io_err("create", &scratch))?;
+    let mut sources: Vec<(PathBuf, &String)> = plan
+        .copies
+        .iter()
+        .map(|(path, src)| (src.clone(), path))
+        .collect();
+    for (n, (path, text)) in plan.texts.iter().enumerate() {
+        let f = scratch.join(n.to_string());
+        fs::write(&f, text).map_err(io_err("write", &f))?;
+        sources.push((f, path));
+    }
+    for (src, path) in &sources {
+        let target = format!("::{path}");
+        tool(
+            "mcopy",
+            "mtools",
+            &[i, img.as_os_str(), src.as_os_str(), OsStr::new(&target)],
+        )?;
+    }
+    let _ = fs::remove_dir_all(&scratch);
+    fs::File::open(img)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err("sync", img))?;
     Ok(())
 }
 
-/// The files on an ESP image and their contents (for tests and `--json` checks).
-pub fn read_all(img: &Path) -> Result<BTreeMap<String, Vec<u8>>, InstallError> {
-    let fat = |e: io::Error| InstallError::Fat(e.to_string());
-    let mut file = fs::File::open(img).map_err(io_err("open", img))?;
-    let fs = fatfs::FileSystem::new(&mut file, fatfs::FsOptions::new()).map_err(fat)?;
-    let mut out = BTreeMap::new();
-    let mut stack = vec![(String::new(), fs.root_dir())];
-    while let Some((prefix, dir)) = stack.pop() {
-        for e in dir.iter() {
-            let e = e.map_err(fat)?;
-            let name = e.file_name();
-            if name == "." || name == ".." {
-                continue;
-            }
-            let path = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
-            if e.is_dir() {
-                stack.push((path, e.to_dir()));
-            } else {
-                let mut bytes = Vec::new();
-                e.to_file().read_to_end(&mut bytes).map_err(fat)?;
-                out.insert(path, bytes);
-            }
-        }
-    }
-    Ok(out)
+/// The contents of the file `path` on an ESP image.
+pub fn read_file(img: &Path, path: &str) -> Result<Vec<u8>, InstallError> {
+    let source = format!("::{path}");
+    tool(
+        "mcopy",
+        "mtools",
+        &[
+            OsStr::new("-i"),
+            img.as_os_str(),
+            OsStr::new(&source),
+            OsStr::new("-"),
+        ],
+    )
 }

@@ -16,6 +16,8 @@
 
 pub mod disk;
 pub mod esp;
+#[cfg(test)]
+mod tests;
 
 use std::fs;
 use std::io::{self, Read};
@@ -111,6 +113,12 @@ pub enum InstallError {
     PartitionTable { disk: PathBuf, reason: String },
     #[error("cannot write the EFI system partition: {0}")]
     Fat(String),
+    #[error("cannot run {tool}: {source} (install {package})")]
+    Tool {
+        tool: &'static str,
+        package: &'static str,
+        source: io::Error,
+    },
 }
 
 impl From<SnapshotError> for InstallError {
