@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use b8g_layout::boot_entry::{self, LastBoot};
 use b8g_layout::generation::{entry_path, last_boot_path, BOOT_DIR};
 use b8g_layout::kv::{self, KeyValues};
+use b8g_layout::loader::{self, EntryName};
 
 use crate::control::{call, Request};
 
@@ -37,6 +38,9 @@ pub struct BootCheck {
     /// Reboot after a failed boot of a generation that is not yet good.
     pub reboot: bool,
     pub console: PathBuf,
+    /// The mounted EFI system partition, whose systemd-boot entry of a good
+    /// generation loses its boot counter.
+    pub esp: PathBuf,
 }
 
 impl BootCheck {
@@ -50,6 +54,7 @@ impl BootCheck {
             timeout: Duration::from_secs(600),
             reboot: true,
             console: "/dev/console".into(),
+            esp: loader::ESP_MOUNT.into(),
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -71,6 +76,7 @@ impl BootCheck {
                 }
                 "--no-reboot" => b.reboot = false,
                 "--console" => b.console = val()?.into(),
+                "--esp" => b.esp = val()?.into(),
                 other => return Err(format!("boot-check: unknown argument {other}")),
             }
         }
@@ -250,6 +256,13 @@ impl BootCheck {
         match verdict {
             Ok(()) => {
                 self.say(&format!("b8g: generation {gen} is good"));
+                match bless_loader_entry(&self.esp, gen) {
+                    Ok(Some(name)) => self.say(&format!("b8g: boot loader entry {name} blessed")),
+                    Ok(None) => {}
+                    Err(e) => self.say(&format!(
+                        "b8g: cannot bless the boot loader entry of generation {gen}: {e}"
+                    )),
+                }
                 0
             }
             Err(why) => {
@@ -269,6 +282,34 @@ impl BootCheck {
             }
         }
     }
+}
+
+/// Drops the boot counter from generation `gen`'s systemd-boot entry on the
+/// ESP mounted at `esp` (`b8g-N+L-D.conf` becomes `b8g-N.conf`), as
+/// systemd-bless-boot does, so the loader stops counting its boots. Returns
+/// the new name, or `None` when there is no counted entry (no ESP, or a
+/// generation already good).
+pub fn bless_loader_entry(esp: &Path, gen: u32) -> std::io::Result<Option<String>> {
+    let dir = esp.join(loader::ENTRIES_DIR);
+    let list = match fs::read_dir(&dir) {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    for e in list {
+        let e = e?;
+        let Some(name) = EntryName::parse(&e.file_name().to_string_lossy()) else {
+            continue;
+        };
+        if name.generation != gen || name.tries.is_none() {
+            continue;
+        }
+        let blessed = name.blessed().render();
+        fs::rename(e.path(), dir.join(&blessed))?;
+        fs::File::open(&dir)?.sync_all()?;
+        return Ok(Some(blessed));
+    }
+    Ok(None)
 }
 
 fn read_kv(p: &Path) -> Option<KeyValues> {
@@ -292,6 +333,44 @@ fn write_kv(p: &Path, kv: &KeyValues) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_good_boot_drops_the_counter_of_its_loader_entry_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let entries = dir.path().join("loader/entries");
+        fs::create_dir_all(&entries).expect("mkdir");
+        for f in [
+            "b8g-3.conf",
+            "b8g-4+1-2.conf",
+            "b8g-44+3.conf",
+            "other+1.conf",
+        ] {
+            fs::write(entries.join(f), f).expect("write");
+        }
+        assert_eq!(
+            bless_loader_entry(dir.path(), 4).expect("bless").as_deref(),
+            Some("b8g-4.conf")
+        );
+        assert_eq!(
+            fs::read_to_string(entries.join("b8g-4.conf")).expect("read"),
+            "b8g-4+1-2.conf"
+        );
+        // Already good, or no ESP: nothing to do.
+        assert_eq!(bless_loader_entry(dir.path(), 3).expect("bless"), None);
+        assert_eq!(
+            bless_loader_entry(&dir.path().join("none"), 4).expect("bless"),
+            None
+        );
+        let mut left: Vec<String> = fs::read_dir(&entries)
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["b8g-3.conf", "b8g-4.conf", "b8g-44+3.conf", "other+1.conf"]
+        );
+    }
 
     #[test]
     fn entries_round_trip_in_stage_1_order() {

@@ -16,6 +16,7 @@ use b8g_builder::builtin::Builtins;
 pub fn builtins() -> Builtins {
     let mut b = Builtins::standard();
     b.register(Box::new(linux::stage1::InitrdBuilder));
+    b.register(Box::new(linux::kernel_tree::KernelTreeBuilder));
     b.register(Box::new(linux::image::RootImageBuilder));
     b.register(Box::new(unikernel::builder::UnikernelBuilder));
     b

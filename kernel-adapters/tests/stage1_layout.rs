@@ -54,6 +54,11 @@ fn stage1_reads_and_writes_the_layout_crates_files() {
         &s,
         &format!("{p}*) system=\"''${{w#{p}}}\"", p = toplevel::SYSTEM_PARAM),
     );
+    // A boot loader's choice (its entries carry this parameter) is not made again.
+    let (param, _) = b8g_layout::loader::LOADER_PARAM
+        .split_once('=')
+        .expect("a key=value parameter");
+    assert_has(&s, &format!("{param}=*) loader=\"''${{w#{param}=}}\""));
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! - [`boot_entry`]: a generation's boot entry (`system-N.conf`) and stage 1's
 //!   record of the last boot, both [`kv`] files.
 //! - [`date`]: a generation's date as boot menus show it.
+//! - [`loader`]: generations' systemd-boot entries and their boot counters.
 //! - [`unikernel`]: the shim's configuration lines and what it prints on the
 //!   console (the exec marker, the exit line, the `isa-debug-exit` code).
 //!
@@ -18,4 +19,5 @@ pub mod boot_entry;
 pub mod date;
 pub mod generation;
 pub mod kv;
+pub mod loader;
 pub mod unikernel;

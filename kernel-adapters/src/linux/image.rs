@@ -128,7 +128,8 @@ impl RootImage<'_> {
 /// `/bin/sh` and `/usr/bin/env` links into the system profile.
 pub fn skeleton(tree: &Path) -> Result<(), ImageError> {
     for d in [
-        "dev", "proc", "sys", "run", "tmp", "etc", "var", "root", "home", "mnt", "bin", "usr/bin",
+        "dev", "proc", "sys", "run", "tmp", "etc", "var", "root", "home", "mnt", "boot", "bin",
+        "usr/bin",
     ] {
         let p = tree.join(d);
         fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;

@@ -2,6 +2,7 @@
 
 pub mod image;
 pub mod initramfs;
+pub mod kernel_tree;
 pub mod modules;
 pub mod qemu;
 pub mod stage1;

@@ -40,30 +40,26 @@ let
     mount -t devtmpfs devtmpfs /dev
     echo "b8g stage 1: $(cat /proc/uptime | cut -d' ' -f1)s" >/dev/console
     while read -r m; do insmod "$m" 2>/dev/null || echo "b8g stage 1: cannot load $m" >/dev/console; done < /etc/b8g-modules
-    # /dev/disk/by-partlabel/NAME: there is no udev here, so the link is made
-    # from sysfs (a partition's uevent names it PARTNAME=); it stays in /dev
-    # for the running system.
-    partlabel_link() {
-      want=''${1#/dev/disk/by-partlabel/}
+    # /dev/disk/by-partlabel/NAME: there is no udev here, so the links are
+    # made from sysfs (a partition's uevent names it PARTNAME=), for every
+    # labelled partition; they stay in /dev for the running system.
+    partlabel_links() {
       for u in /sys/class/block/*/uevent; do
         [ -e "$u" ] || continue
         dev=; part=
         while IFS='=' read -r k v; do
           case "$k" in DEVNAME) dev=$v ;; PARTNAME) part=$v ;; esac
         done < "$u"
-        if [ -n "$dev" ] && [ "$part" = "$want" ]; then
-          mkdir -p /dev/disk/by-partlabel
-          busybox ln -sf "../../$dev" "$1"
-          return 0
-        fi
+        case "$part" in ""|*/*|.|..) continue ;; esac
+        mkdir -p /dev/disk/by-partlabel
+        [ -L "/dev/disk/by-partlabel/$part" ] || busybox ln -s "../../$dev" "/dev/disk/by-partlabel/$part"
       done
-      return 1
     }
     wait_for() {
       case "$1" in /dev/*) ;; *) return 0 ;; esac
       i=0
       while [ ! -e "$1" ] && [ $i -lt 100 ]; do
-        case "$1" in /dev/disk/by-partlabel/*) partlabel_link "$1" && [ -e "$1" ] && break ;; esac
+        case "$1" in /dev/disk/by-partlabel/*) partlabel_links; [ -e "$1" ] && break ;; esac
         sleep 0.1; i=$((i+1))
       done
       [ -e "$1" ] || fail "device $1 did not appear"
@@ -100,7 +96,18 @@ let
         "$e_gen" "$e_top" "$e_tries" "$e_good" "$e_reason" > "$1.tmp" || return 1
       busybox sync; busybox mv "$1.tmp" "$1"; busybox sync
     }
-    if [ -d "$boot/entries" ] && [ -z "$loader" ]; then
+    if [ -d "$boot/entries" ] && [ -n "$loader" ]; then
+      # The loader chose and counts the tries; record which generation this
+      # is, for the boot check to mark good.
+      chosen=
+      for g in "$boot"/entries/system-*.conf; do
+        [ -f "$g" ] || continue
+        read_entry "$g"
+        if [ "$e_top" = "$system" ]; then chosen=$e_gen; fi
+      done
+      busybox printf 'generation=%s\nskipped=%s\nskipped_reason=%s\n' "$chosen" "" "" > "$boot/last-boot.tmp" \
+        && busybox sync && busybox mv "$boot/last-boot.tmp" "$boot/last-boot" && busybox sync
+    elif [ -d "$boot/entries" ]; then
       cur=$(readlink /sysroot/b8g/var/profiles/system 2>/dev/null)
       cur=''${cur#system-}; cur=''${cur%-link}
       chosen=; skipped=; why=

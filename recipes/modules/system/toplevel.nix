@@ -19,8 +19,8 @@ in
     b8gVersion = mkOption { type = types.str; default = "0.1.0"; description = "b8g version recorded in the generation."; };
   };
   config.system.build.toplevel = checked (pkgs.b8gTree "b8g-system-${config.system.name}" ({
-    kernel = { type = "symlink"; target = "${config.boot.kernel.package}/vmlinuz"; };
-    kernel-modules = { type = "symlink"; target = "${config.boot.kernel.package}/lib/modules"; };
+    kernel = { type = "symlink"; target = "${b.kernel}/vmlinuz"; };
+    kernel-modules = { type = "symlink"; target = "${b.kernel}/lib/modules"; };
     initrd = { type = "symlink"; target = "${b.initrd}/initrd"; };
     init = { type = "symlink"; target = "${pkgs.b8g}/bin/b8g-init"; };
     etc = { type = "symlink"; target = "${b.etc}"; };

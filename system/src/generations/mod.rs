@@ -8,6 +8,7 @@
 //! /b8g/var/boot/entries/system-N.conf                        (entries.rs)
 //! /b8g/var/boot/extlinux/extlinux.conf
 //! <state>/gcroots/profiles -> /b8g/var/profiles              (GC root of every generation)
+//! /boot/loader/entries/b8g-N[+L[-D]].conf, /boot/EFI/...     (loader.rs, when systemd-boot is installed)
 //! ```
 //! The names and formats are b8g-layout's ([`b8g_layout::generation`],
 //! [`b8g_layout::boot_entry`]), shared with b8g-init and image builders.
@@ -19,6 +20,7 @@
 
 pub mod diff;
 pub mod entries;
+pub mod loader;
 pub mod profile;
 pub mod snapshot;
 
@@ -110,6 +112,8 @@ pub enum GenerationsError {
     NotInStore(String),
     #[error("{0} is not a system toplevel: it has no `init`")]
     NotASystem(String),
+    #[error(transparent)]
+    Loader(#[from] loader::LoaderError),
 }
 
 /// The system profile and its boot entries on one machine (or image tree).
@@ -119,6 +123,9 @@ pub struct Generations {
     pub root: Option<PathBuf>,
     pub profile: Profile,
     pub boot: BootEntries,
+    /// The mounted EFI system partition, when the system boots through
+    /// systemd-boot (`<root>/boot` holds `loader/loader.conf`).
+    pub esp: Option<PathBuf>,
 }
 
 /// A generation as `list-generations` shows it.
@@ -171,10 +178,15 @@ impl Generations {
             ),
             None => (under_root(root, PROFILES_DIR), under_root(root, BOOT_DIR)),
         };
+        let esp = under_root(root, b8g_layout::loader::ESP_MOUNT);
         Generations {
             root: root.map(Path::to_path_buf),
             profile: Profile::new(pdir, SYSTEM_PROFILE),
             boot: BootEntries::new(bdir),
+            esp: esp
+                .join(b8g_layout::loader::LOADER_CONF)
+                .is_file()
+                .then_some(esp),
         }
     }
 
@@ -202,7 +214,7 @@ impl Generations {
         self.profile
             .register_gc_root(&store.state_dir().join("gcroots"))?;
         let n = self.profile.add(&logical)?;
-        self.boot.sync(&self.profile, self.root.as_deref())?;
+        self.sync_boot()?;
         if make_default {
             self.set_default(n)?;
         }
@@ -212,8 +224,7 @@ impl Generations {
     /// Points the profile at generation `n` and rewrites the boot loader configuration.
     pub fn set_default(&self, n: u32) -> Result<(), GenerationsError> {
         self.profile.set_current(n)?;
-        self.boot.sync(&self.profile, self.root.as_deref())?;
-        Ok(())
+        self.sync_boot()
     }
 
     /// Points the profile at the previous generation; returns (from, to).
@@ -260,7 +271,18 @@ impl Generations {
         let mut keep = keep.to_vec();
         keep.extend(self.booted());
         let deleted = self.profile.delete(sel, &keep)?;
-        self.boot.sync(&self.profile, self.root.as_deref())?;
+        self.sync_boot()?;
         Ok(deleted)
+    }
+
+    /// Brings stage 1's entries, extlinux.conf and, when there is one, the
+    /// EFI system partition in line with the profile.
+    pub fn sync_boot(&self) -> Result<(), GenerationsError> {
+        self.boot.sync(&self.profile, self.root.as_deref())?;
+        if let Some(esp) = &self.esp {
+            let plan = loader::plan(self, &loader::existing(esp)?)?;
+            loader::sync_dir(esp, &plan)?;
+        }
+        Ok(())
     }
 }

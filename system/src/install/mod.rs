@@ -7,7 +7,7 @@
 //! 2. The tree is made an ext4 root file system ([`write_ext4`]).
 //! 3. The EFI system partition gets systemd-boot (from the generation,
 //!    `<toplevel>/systemd-boot`) and one Boot Loader Specification entry per
-//!    generation ([`esp`]).
+//!    generation ([`loader`]).
 //! 4. Both go into their partitions behind a GPT ([`disk`]).
 //!
 //! The system must boot through systemd-boot and mount its root by the
@@ -15,7 +15,6 @@
 //! the configuration.
 
 pub mod disk;
-pub mod esp;
 #[cfg(test)]
 mod tests;
 
@@ -29,18 +28,22 @@ use b8g_store::format::signing::SecretKey;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::{LocalStore, StoreConfig};
 
+use crate::generations::loader::{self, LoaderError};
 use crate::generations::profile::ProfileError;
 use crate::generations::snapshot::{self, SnapshotError};
 use crate::generations::{Generations, GenerationsError};
 use disk::Layout;
 
 /// The module `b8g install` adds to the configuration: boot through
-/// systemd-boot, the root is the installed ext4 partition (found by its GPT
-/// label, whatever the disk is called on the machine), the consoles where
-/// firmware and a serial line show them.
+/// systemd-boot; the root is the installed ext4 partition and the EFI system
+/// partition is mounted at /boot (`b8g system` keeps the loader's entries
+/// there), both found by their GPT labels, whatever the disk is called on the
+/// machine that boots it.
 pub const INSTALL_MODULE: &str = r#"{ lib, ... }: {
   boot.loader.systemd-boot.enable = true;
+  boot.kernelModules = [ "vfat" "nls_cp437" "nls_ascii" ];
   fileSystems."/" = lib.mkForce { device = "/dev/disk/by-partlabel/b8g-root"; fsType = "ext4"; };
+  fileSystems."/boot" = { device = "/dev/disk/by-partlabel/b8g-esp"; fsType = "vfat"; options = [ "umask=0077" ]; };
 }"#;
 
 /// Default size of the EFI system partition, in MiB (room for a few dozen
@@ -94,13 +97,8 @@ pub enum InstallError {
     },
     #[error("cannot make the copy's signing key: {0}")]
     Key(#[from] b8g_store::format::signing::KeyError),
-    #[error("the staging tree has no default generation")]
-    NoGeneration,
-    #[error(
-        "{0} does not boot through systemd-boot: set boot.loader.systemd-boot.enable = true \
-         (b8g install adds it to the configuration it builds)"
-    )]
-    NoLoader(String),
+    #[error(transparent)]
+    Loader(#[from] LoaderError),
     #[error("{disk} holds {have_mib} MiB; the system needs {need_mib} MiB")]
     TooSmall {
         disk: PathBuf,
@@ -111,14 +109,6 @@ pub enum InstallError {
     NotADisk(PathBuf),
     #[error("cannot write the partition table of {disk}: {reason}")]
     PartitionTable { disk: PathBuf, reason: String },
-    #[error("cannot write the EFI system partition: {0}")]
-    Fat(String),
-    #[error("cannot run {tool}: {source} (install {package})")]
-    Tool {
-        tool: &'static str,
-        package: &'static str,
-        source: io::Error,
-    },
 }
 
 impl From<SnapshotError> for InstallError {
@@ -157,9 +147,9 @@ pub fn install_disk(
     drop(target);
     skeleton(&tree)?;
 
-    let plan = esp::plan(&tree, &gens)?;
+    let plan = loader::plan(&gens, &[])?;
     let esp_img = opts.work.join("esp.img");
-    esp::write(&esp_img, opts.esp_mib, &plan)?;
+    loader::write(&esp_img, opts.esp_mib, &plan)?;
 
     let need_mib = tree_bytes(&tree)?.div_ceil(disk::MIB);
     // ext4's own metadata, and room for a few more generations.

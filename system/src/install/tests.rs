@@ -1,13 +1,12 @@
-//! The disk and ESP layouts, read back by other tools than the ones that
-//! wrote them: util-linux's `partx` and `blkid`, dosfstools' `fsck.fat`.
+//! The disk layout, read back by other tools than the ones that wrote it:
+//! util-linux's `partx` and `blkid`, dosfstools' `fsck.fat`.
 
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
 use super::disk::{self, Layout, ESP_LABEL, MIB, ROOT_LABEL};
-use super::esp::{self, EspPlan};
-use crate::generations::Generations;
+use crate::generations::loader::{self as esp, EspPlan};
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("tool runs (util-linux, dosfstools)");
@@ -17,81 +16,6 @@ fn run(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A tree with two generations of a fake system (files where the store's would be).
-fn tree(root: &Path) -> Generations {
-    let store = root.join("b8g/store");
-    for (top, kernel) in [("aaaa-b8g-system-box", "k1"), ("bbbb-b8g-system-box", "k2")] {
-        let t = store.join(top);
-        fs::create_dir_all(&t).expect("toplevel");
-        fs::write(t.join("kernel"), kernel).expect("kernel");
-        fs::write(t.join("initrd"), "initrd").expect("initrd");
-        fs::write(t.join("kernel-params"), "b8g.system=@toplevel@ quiet\n").expect("params");
-        fs::write(t.join("systemd-boot"), format!("loader of {top}")).expect("loader");
-        fs::write(t.join("loader-timeout"), "7\n").expect("timeout");
-    }
-    let gens = Generations::new(Some(root), None);
-    for top in ["aaaa-b8g-system-box", "bbbb-b8g-system-box"] {
-        gens.profile
-            .add(&format!("/b8g/store/{top}"))
-            .expect("generation");
-    }
-    gens.profile.set_current(1).expect("default");
-    gens
-}
-
-#[test]
-fn the_esp_has_an_entry_per_generation_and_the_default_generations_loader() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let gens = tree(dir.path());
-    let plan = esp::plan(dir.path(), &gens).expect("plan");
-    let conf = &plan.texts["loader/loader.conf"];
-    assert!(conf.contains("default b8g-1.conf\n"), "{conf}");
-    assert!(
-        conf.contains("timeout 7\n") && conf.contains("editor no\n"),
-        "{conf}"
-    );
-    let e1 = &plan.texts["loader/entries/b8g-1.conf"];
-    assert!(e1.starts_with("title b8g box generation 1 ("), "{e1}");
-    assert!(
-        e1.contains("options b8g.system=/b8g/store/aaaa-b8g-system-box quiet b8g.loader=systemd-boot console=tty0 console=ttyS0,115200\n"),
-        "{e1}"
-    );
-    // The same initrd is one file; the kernels differ.
-    let kernels: Vec<_> = plan
-        .copies
-        .keys()
-        .filter(|k| k.ends_with("-kernel"))
-        .collect();
-    let initrds: Vec<_> = plan
-        .copies
-        .keys()
-        .filter(|k| k.ends_with("-initrd"))
-        .collect();
-    assert_eq!((kernels.len(), initrds.len()), (2, 1), "{:?}", plan.copies);
-    // The loader is the default generation's.
-    let boot = &plan.copies[esp::FALLBACK_EFI];
-    assert!(
-        boot.ends_with("aaaa-b8g-system-box/systemd-boot"),
-        "{boot:?}"
-    );
-}
-
-#[test]
-fn a_toplevel_without_a_loader_is_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let gens = tree(dir.path());
-    fs::remove_file(
-        dir.path()
-            .join("b8g/store/aaaa-b8g-system-box/systemd-boot"),
-    )
-    .expect("rm");
-    let e = esp::plan(dir.path(), &gens).expect_err("no loader");
-    assert!(
-        e.to_string().contains("boot.loader.systemd-boot.enable"),
-        "{e}"
-    );
 }
 
 #[test]
