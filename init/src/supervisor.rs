@@ -127,7 +127,8 @@ pub struct Manager {
     control: Option<UnixListener>,
     notify: Option<OwnedFd>,
     extras: SysvExtras,
-    shutdown: Option<(ShutdownKind, Instant)>,
+    /// The shutdown under way: its kind, when it began and its overall bound.
+    shutdown: Option<(ShutdownKind, Instant, Duration)>,
     ready_reported: bool,
     degraded: bool,
     counter: u64,
@@ -1064,7 +1065,7 @@ impl Manager {
         rt.idx = 0;
         rt.deadline = s
             .timeout_start
-            .or(Some(self.cfg.default_timeout_start))
+            .resolve(self.cfg.default_timeout_start)
             .and_then(|d| now().checked_add(d));
         self.advance(&n);
     }
@@ -1201,8 +1202,10 @@ impl Manager {
                     if !self.unit_alive(n) {
                         self.set_phase(n, Phase::StopPost);
                         let rt = self.rt.entry(n.to_string()).or_default();
-                        rt.deadline = now()
-                            .checked_add(s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop));
+                        rt.deadline = s
+                            .timeout_stop
+                            .resolve(self.cfg.default_timeout_stop)
+                            .and_then(|d| now().checked_add(d));
                         continue;
                     }
                     return;
@@ -1248,7 +1251,10 @@ impl Manager {
         }
         let was_running = rt.ph() == Phase::Running;
         rt.watchdog_at = None;
-        rt.deadline = now().checked_add(s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop));
+        rt.deadline = s
+            .timeout_stop
+            .resolve(self.cfg.default_timeout_stop)
+            .and_then(|d| now().checked_add(d));
         self.set_state(n, ActiveState::Deactivating, "stop");
         if was_running {
             self.set_phase(n, Phase::Stop);
@@ -1259,11 +1265,11 @@ impl Manager {
     }
 
     fn enter_sigterm(&mut self, n: &str, s: &ServiceConfig) {
-        let timeout = s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop);
+        let timeout = s.timeout_stop.resolve(self.cfg.default_timeout_stop);
         self.set_phase(n, Phase::StopSigterm);
         self.set_state(n, ActiveState::Deactivating, "stop-sigterm");
         let rt = self.rt.entry(n.to_string()).or_default();
-        rt.deadline = now().checked_add(timeout);
+        rt.deadline = timeout.and_then(|d| now().checked_add(d));
         let main = rt.main_pid;
         let control = rt.control_pid;
         match s.kill_mode {
@@ -1770,8 +1776,9 @@ impl Manager {
             Some(s) if !s.exec_reload.is_empty() => {
                 self.set_phase(&n, Phase::Reload);
                 self.set_state(&n, ActiveState::Reloading, "reload");
-                let t = s.timeout_start.unwrap_or(self.cfg.default_timeout_start);
-                self.rt.entry(n.clone()).or_default().deadline = now().checked_add(t);
+                let t = s.timeout_start.resolve(self.cfg.default_timeout_start);
+                self.rt.entry(n.clone()).or_default().deadline =
+                    t.and_then(|d| now().checked_add(d));
                 self.advance(&n);
             }
             _ => self.finish_job(&n, JobResult::Done),
@@ -2961,7 +2968,7 @@ impl Manager {
             return;
         }
         self.say(&format!("shutting down ({kind:?})"));
-        self.shutdown = Some((kind, now()));
+        self.shutdown = Some((kind, now(), self.shutdown_bound()));
         // Cancel queued starts, then stop everything in reverse dependency order.
         let queued: Vec<String> = self
             .engine
@@ -2984,16 +2991,17 @@ impl Manager {
         }
     }
 
+    fn shutdown_bound(&self) -> Duration {
+        shutdown_bound(
+            self.cfg.default_timeout_stop,
+            self.set.units.values().filter_map(Unit::service),
+        )
+    }
+
     fn check_shutdown_progress(&mut self) {
-        let Some((kind, since)) = self.shutdown else {
+        let Some((kind, since, cap)) = self.shutdown else {
             return;
         };
-        // Per-unit timeouts bound each stop; this overall bound only guards against bugs.
-        let cap = self
-            .cfg
-            .default_timeout_stop
-            .saturating_mul(3)
-            .saturating_add(Duration::from_secs(5));
         let busy = self.engine.jobs.values().any(|j| j.kind == JobKind::Stop)
             || self.rt.values().any(|r| {
                 matches!(
@@ -3548,10 +3556,57 @@ pub fn never_exit(cfg: &Config) -> ! {
     crate::boot::emergency_shell(cfg)
 }
 
+/// The overall bound on stopping units at shutdown. Per-unit timeouts bound each stop;
+/// this only guards against bugs, so it must not cut a unit's own stop timeout short
+/// (Debian's postgresql@.service asks for `TimeoutStopSec=1h`): three times the longest
+/// one (ExecStop=, SIGTERM and ExecStopPost= each get it) plus slack. A unit without a
+/// stop timeout counts as 10 min, which makes the bound systemd's own on shutdown,
+/// poweroff.target's `JobTimeoutSec=30min`.
+fn shutdown_bound<'a>(
+    default_stop: Duration,
+    services: impl Iterator<Item = &'a ServiceConfig>,
+) -> Duration {
+    let longest = services
+        .map(|s| {
+            s.timeout_stop
+                .resolve(default_stop)
+                .unwrap_or(Duration::from_secs(600))
+        })
+        .fold(default_stop, Duration::max);
+    longest
+        .saturating_mul(3)
+        .saturating_add(Duration::from_secs(5))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::unit::{Listen, SocketConfig};
+    use crate::unit::{Listen, SocketConfig, Timeout};
+
+    #[test]
+    fn shutdown_waits_for_the_longest_stop_timeout() {
+        // Regression: shutdown SIGKILLed everything after 3 × 10 s + 5 s, whatever a
+        // unit's TimeoutStopSec= said.
+        let default = Config::system_defaults("").default_timeout_stop;
+        assert_eq!(default, Duration::from_secs(90));
+        let svc = |t: Timeout| ServiceConfig {
+            timeout_stop: t,
+            ..ServiceConfig::default()
+        };
+        let hour = Duration::from_secs(3600);
+        let postgres = [svc(Timeout::Default), svc(Timeout::After(hour))];
+        assert!(shutdown_bound(default, postgres.iter()) > hour);
+        let plain = [svc(Timeout::Default)];
+        assert_eq!(
+            shutdown_bound(default, plain.iter()),
+            Duration::from_secs(275)
+        );
+        let never = [svc(Timeout::Never)];
+        assert_eq!(
+            shutdown_bound(default, never.iter()),
+            Duration::from_secs(30 * 60 + 5)
+        );
+    }
 
     fn local_port(fd: &OwnedFd) -> u16 {
         // SAFETY: getsockname into a zeroed sockaddr_in of the right size.

@@ -200,6 +200,35 @@ pub struct ExecContext {
     pub capability_bounding_set: Option<BTreeSet<u32>>,
 }
 
+/// A `Timeout…Sec=` setting (systemd.service(5)): not written, so the manager's
+/// default applies, or written, where `0` and `infinity` both mean no time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    Default,
+    Never,
+    After(Duration),
+}
+
+impl Timeout {
+    /// From a parsed time span: `None` (infinity) and zero disable the timeout.
+    pub fn from_span(span: Option<Duration>) -> Timeout {
+        match span {
+            Some(d) if !d.is_zero() => Timeout::After(d),
+            _ => Timeout::Never,
+        }
+    }
+
+    /// The time limit in effect, given the manager's default (where zero also means
+    /// none, as `DefaultTimeoutStartSec=0` does in systemd); `None` for no limit.
+    pub fn resolve(self, default: Duration) -> Option<Duration> {
+        match self {
+            Timeout::Default => Some(default).filter(|d| !d.is_zero()),
+            Timeout::Never => None,
+            Timeout::After(d) => Some(d),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     pub service_type: ServiceType,
@@ -214,8 +243,8 @@ pub struct ServiceConfig {
     pub restart: RestartPolicy,
     pub restart_sec: Duration,
     pub restart_max_delay: Option<Duration>,
-    pub timeout_start: Option<Duration>,
-    pub timeout_stop: Option<Duration>,
+    pub timeout_start: Timeout,
+    pub timeout_stop: Timeout,
     pub success_exit_status: Vec<i32>,
     pub success_signals: Vec<i32>,
     pub kill_mode: KillMode,
@@ -248,8 +277,8 @@ impl Default for ServiceConfig {
             restart: RestartPolicy::No,
             restart_sec: Duration::from_millis(100),
             restart_max_delay: None,
-            timeout_start: None,
-            timeout_stop: None,
+            timeout_start: Timeout::Default,
+            timeout_stop: Timeout::Default,
             success_exit_status: vec![],
             success_signals: vec![],
             kill_mode: KillMode::ControlGroup,

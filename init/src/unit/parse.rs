@@ -944,11 +944,11 @@ fn apply_service(
         "RestartMaxDelaySec" => s.restart_max_delay = span(v)?,
         "RestartSteps" => {}
         "TimeoutSec" => {
-            s.timeout_start = span(v)?;
+            s.timeout_start = Timeout::from_span(span(v)?);
             s.timeout_stop = s.timeout_start;
         }
-        "TimeoutStartSec" => s.timeout_start = span(v)?,
-        "TimeoutStopSec" => s.timeout_stop = span(v)?,
+        "TimeoutStartSec" => s.timeout_start = Timeout::from_span(span(v)?),
+        "TimeoutStopSec" => s.timeout_stop = Timeout::from_span(span(v)?),
         "SuccessExitStatus" => {
             if v.is_empty() {
                 s.success_exit_status.clear();
@@ -1316,6 +1316,35 @@ mod tests {
         assert!(!u.service().unwrap().exec_start[0].expand);
         let (_, d) = load("nostart.service", "[Service]\nType=simple\n");
         assert!(d[0].message.contains("no ExecStart"));
+    }
+
+    #[test]
+    fn timeout_zero_and_infinity_mean_no_timeout() {
+        let t = |body: &str| {
+            let (u, d) = load(
+                "t.service",
+                &format!("[Service]\nExecStart=/bin/true\n{body}"),
+            );
+            assert!(d.iter().all(|d| !d.error), "{d:?}");
+            let s = u.service().unwrap();
+            (s.timeout_start, s.timeout_stop)
+        };
+        assert_eq!(t(""), (Timeout::Default, Timeout::Default));
+        assert_eq!(t("TimeoutStartSec=0\n"), (Timeout::Never, Timeout::Default));
+        assert_eq!(
+            t("TimeoutStopSec=infinity\n"),
+            (Timeout::Default, Timeout::Never)
+        );
+        assert_eq!(t("TimeoutSec=0\n"), (Timeout::Never, Timeout::Never));
+        let m = Duration::from_secs(60);
+        assert_eq!(
+            t("TimeoutSec=1min\n"),
+            (Timeout::After(m), Timeout::After(m))
+        );
+        let d = Duration::from_secs(90);
+        assert_eq!(Timeout::Never.resolve(d), None);
+        assert_eq!(Timeout::Default.resolve(d), Some(d));
+        assert_eq!(Timeout::Default.resolve(Duration::ZERO), None);
     }
 
     #[test]

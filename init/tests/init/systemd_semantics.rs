@@ -1,0 +1,40 @@
+//! Issue 16: where b8g-init differed from systemd's documented semantics on real
+//! Debian 12 unit files. One test per difference, named after it.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+#[test]
+fn timeout_zero_and_infinity_mean_no_timeout() {
+    // The harness starts b8g-init with --timeout-start 10s --timeout-stop 2s.
+    let mut s = System::new(&[
+        ("zerostart.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nTimeoutStartSec=0\nExecStart=/bin/sleep 0.3\n"),
+        ("zerostop.service", "[Service]\nTimeoutStopSec=0\nExecStart=/bin/sh -c 'trap \"sleep 0.3; echo stopped cleanly; exit 0\" TERM; while :; do sleep 0.05; done'\n"),
+        ("infinite.service", "[Service]\nTimeoutSec=infinity\nExecStart=/bin/sh -c 'trap \"sleep 2.5; echo stopped after the default; exit 0\" TERM; while :; do sleep 0.05; done'\n"),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["start", "zerostart.service"]);
+    assert_eq!(s.active("zerostart.service"), "active");
+    s.ctl_ok(&["start", "zerostop.service", "infinite.service"]);
+    std::thread::sleep(Duration::from_millis(200));
+    s.ctl_ok(&["stop", "zerostop.service"]);
+    assert!(
+        s.log("zerostop.service").contains("stopped cleanly"),
+        "TimeoutStopSec=0 waits: {}",
+        s.log("zerostop.service")
+    );
+    assert_eq!(s.active("zerostop.service"), "inactive");
+    let t = Instant::now();
+    s.ctl_ok(&["stop", "infinite.service"]);
+    assert!(t.elapsed() >= Duration::from_millis(2400));
+    assert!(
+        s.log("infinite.service")
+            .contains("stopped after the default"),
+        "TimeoutSec=infinity outlasts the default stop timeout: {}",
+        s.log("infinite.service")
+    );
+    assert_eq!(s.active("infinite.service"), "inactive");
+    s.poweroff();
+}
