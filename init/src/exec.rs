@@ -24,61 +24,68 @@ pub enum SpawnError {
     Fork(std::io::Error),
 }
 
-/// Expands `$VAR` and `${VAR}` in the words of a command: `$VAR` standing alone splits
-/// into words, `${VAR}` stays one word, `$$` is a dollar sign.
+/// Expands variables in the words of a command as systemd.service(5) "Command lines"
+/// says: a word that is exactly `$VAR` becomes the variable's value split at
+/// whitespace (quotes respected, then removed), zero words when unset or empty;
+/// `${VAR}` anywhere in a word becomes the value as is (empty when unset); `$$` is a
+/// dollar sign. Anything else stays as written: `$VAR` inside a word, and `${VAR:-x}`
+/// (systemd has no such syntax on command lines).
 pub fn expand_argv(argv: &[String], env: &[(String, String)]) -> Vec<String> {
     let lookup = |k: &str| {
         env.iter()
             .rev()
             .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+            .map(|(_, v)| v.as_str())
     };
     let mut out = Vec::new();
     for w in argv {
         if let Some(name) = w.strip_prefix('$') {
-            if !name.is_empty()
-                && !name.starts_with('{')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                out.extend(lookup(name).split_whitespace().map(str::to_string));
+            if !name.starts_with(['{', '$']) {
+                if let Some(v) = lookup(name) {
+                    out.extend(crate::unit::parse::split_variable_value(v));
+                }
                 continue;
             }
         }
-        let mut s = String::new();
-        let mut chars = w.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c != '$' {
-                s.push(c);
-                continue;
-            }
-            match chars.peek() {
-                Some('$') => {
-                    chars.next();
-                    s.push('$');
-                }
-                Some('{') => {
-                    chars.next();
-                    let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
-                    s.push_str(&lookup(&name));
-                }
-                Some(c) if c.is_ascii_alphanumeric() || *c == '_' => {
-                    let mut name = String::new();
-                    while let Some(c) = chars
-                        .peek()
-                        .filter(|c| c.is_ascii_alphanumeric() || **c == '_')
-                    {
-                        name.push(*c);
-                        chars.next();
-                    }
-                    s.push_str(&lookup(&name));
-                }
-                _ => s.push('$'),
-            }
-        }
-        out.push(s);
+        out.push(replace_braced(w, &lookup));
     }
     out
+}
+
+/// `${VAR}` and `$$` within one word (systemd's `replace_env` without extensions).
+fn replace_braced<'a>(w: &str, lookup: &impl Fn(&str) -> Option<&'a str>) -> String {
+    let mut s = String::with_capacity(w.len());
+    let mut rest = w;
+    while let Some(at) = rest.find('$') {
+        s.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            s.push('$');
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('{') {
+            match body.find(['}', ':']) {
+                Some(end) if body.as_bytes()[end] == b'}' => {
+                    s.push_str(lookup(&body[..end]).unwrap_or(""));
+                    rest = &body[end + 1..];
+                }
+                // `${VAR:…}` is not command-line syntax, and `${VAR` is unterminated:
+                // both stay as written (up to the colon; the rest is read on).
+                Some(colon) => {
+                    s.push_str(&rest[at..at + 2 + colon + 1]);
+                    rest = &body[colon + 1..];
+                }
+                None => {
+                    s.push_str(&rest[at..]);
+                    rest = "";
+                }
+            }
+        } else {
+            s.push('$');
+            rest = after;
+        }
+    }
+    s.push_str(rest);
+    s
 }
 
 /// The most an `EnvironmentFile=` may hold.
@@ -712,14 +719,41 @@ mod tests {
         let env = vec![
             ("A".to_string(), "x y".to_string()),
             ("B".to_string(), "z".to_string()),
+            ("Q".to_string(), "'one word' two".to_string()),
+            ("E".to_string(), String::new()),
         ];
-        let argv: Vec<String> = ["/bin/p", "$A", "${A}", "pre$B", "$$A", "$NOPE"]
+        let argv: Vec<String> = [
+            "/bin/p",
+            "$A",
+            "${A}",
+            "pre${B}post",
+            "$$A",
+            "$NOPE",
+            "$Q",
+            "$E",
+            "${E}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            expand_argv(&argv, &env),
+            ["/bin/p", "x", "y", "x y", "prezpost", "$A", "one word", "two", ""]
+        );
+    }
+
+    #[test]
+    fn dollar_var_inside_a_word_and_default_syntax_stay_as_written() {
+        // Regression: `pre$B` and `${B:-x}` were expanded; systemd.service(5) replaces
+        // `$VAR` only as a whole word and has no `${VAR:-x}` on command lines.
+        let env = vec![("B".to_string(), "z".to_string())];
+        let argv: Vec<String> = ["pre$B", "${B:-x}", "${NOPE:-x}", "${B", "$", "a$$b"]
             .iter()
             .map(|s| s.to_string())
             .collect();
         assert_eq!(
             expand_argv(&argv, &env),
-            ["/bin/p", "x", "y", "x y", "prez", "$A"]
+            ["pre$B", "${B:-x}", "${NOPE:-x}", "${B", "a$b"]
         );
     }
 

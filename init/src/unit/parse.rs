@@ -275,59 +275,141 @@ fn finite(v: &str) -> Result<Duration, String> {
     span(v)?.ok_or_else(|| "infinity is not allowed here".to_string())
 }
 
-/// Splits a command line into words with systemd's quoting: double and single quotes,
-/// backslash escapes. Variables are left for run time.
+/// Splits a command line (or an `Environment=` value) into words as systemd does
+/// (`extract_first_word` with unquoting and C unescaping): whitespace separates words,
+/// single and double quotes group and are removed, and a backslash starts a C escape
+/// inside quotes too (`'-p -- \\u'` gives `-p -- \u`, as Debian's getty needs).
+/// Variables are left for run time. An unknown escape is kept verbatim (backslash and
+/// all), as systemd does after warning; so is `\xNN` or octal above 0x7f, a raw byte
+/// that a UTF-8 argument cannot hold.
 pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+    Ok(split_words_noting(s)?.0)
+}
+
+/// [`split_words`], also saying whether an unknown escape was kept verbatim.
+pub fn split_words_noting(s: &str) -> Result<(Vec<String>, bool), String> {
+    let mut kept = false;
+    let words = extract_words(s, true, false, &mut kept)?;
+    Ok((words, kept))
+}
+
+/// Splits a variable's value for a `$VAR` word of a command line: quotes are respected
+/// and removed, a backslash takes the next character literally, unbalanced quotes end
+/// the word (systemd's `EXTRACT_RELAX|EXTRACT_UNQUOTE`).
+pub fn split_variable_value(s: &str) -> Vec<String> {
+    extract_words(s, false, true, &mut false).unwrap_or_default()
+}
+
+fn is_separator(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+fn extract_words(
+    s: &str,
+    cunescape: bool,
+    relax: bool,
+    kept_escape: &mut bool,
+) -> Result<Vec<String>, String> {
+    let chars: Vec<char> = s.chars().collect();
     let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '"' | '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some(q) if q == c => break,
-                        Some('\\') if c == '"' => cur.push(unescape_char(chars.next())?),
-                        Some(x) => cur.push(x),
-                        None => return Err(format!("unterminated quote in {s:?}")),
+    let mut i = 0;
+    loop {
+        while chars.get(i).copied().is_some_and(is_separator) {
+            i += 1;
+        }
+        if i >= chars.len() {
+            return Ok(words);
+        }
+        let mut w = String::new();
+        let mut quote: Option<char> = None;
+        while let Some(&c) = chars.get(i) {
+            i += 1;
+            match (c, quote) {
+                ('\\', _) => {
+                    let Some(&next) = chars.get(i) else {
+                        if quote.is_none() && !relax {
+                            // systemd keeps a trailing unquoted backslash (after a warning).
+                            *kept_escape = true;
+                            w.push('\\');
+                        }
+                        break;
+                    };
+                    match cunescape.then(|| cunescape_one(&chars[i..])) {
+                        None => {
+                            w.push(next);
+                            i += 1;
+                        }
+                        Some(Some((ch, used))) => {
+                            w.push(ch);
+                            i += used;
+                        }
+                        Some(None) => {
+                            *kept_escape = true;
+                            w.push('\\');
+                            w.push(next);
+                            i += 1;
+                        }
                     }
                 }
-            }
-            '\\' => {
-                in_word = true;
-                cur.push(unescape_char(chars.next())?);
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
+                (c, Some(q)) if c == q => quote = None,
+                (c, Some(_)) => w.push(c),
+                ('\'' | '"', None) => quote = Some(c),
+                (c, None) if is_separator(c) => break,
+                (c, None) => w.push(c),
             }
         }
+        if quote.is_some() && !relax {
+            return Err(format!("unbalanced quoting in {s:?}"));
+        }
+        words.push(w);
     }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
 }
 
-fn unescape_char(c: Option<char>) -> Result<char, String> {
-    Ok(match c {
-        Some('n') => '\n',
-        Some('t') => '\t',
-        Some('s') => ' ',
-        Some(c) => c,
-        None => return Err("trailing backslash".into()),
-    })
+/// One C escape as systemd's `cunescape_one` reads it, `rest` starting after the
+/// backslash: the character and how many characters of `rest` it used, or `None` for
+/// an unknown or unrepresentable escape (NUL, or a raw byte above 0x7f).
+fn cunescape_one(rest: &[char]) -> Option<(char, usize)> {
+    let digits = |n: usize, radix: u32| -> Option<u32> {
+        let ds = rest.get(1..=n)?;
+        ds.iter()
+            .try_fold(0u32, |acc, c| c.to_digit(radix).map(|d| acc * radix + d))
+    };
+    let simple = match rest.first()? {
+        'a' => '\u{7}',
+        'b' => '\u{8}',
+        'f' => '\u{c}',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        'v' => '\u{b}',
+        '\\' => '\\',
+        '"' => '"',
+        '\'' => '\'',
+        's' => ' ',
+        'x' => {
+            let v = digits(2, 16).filter(|v| (1..0x80).contains(v))?;
+            return Some((char::from_u32(v)?, 3));
+        }
+        'u' => {
+            let v = digits(4, 16).filter(|v| *v != 0)?;
+            return Some((char::from_u32(v)?, 5));
+        }
+        'U' => {
+            let v = digits(8, 16).filter(|v| *v != 0)?;
+            return Some((char::from_u32(v)?, 9));
+        }
+        c if c.is_digit(8) => {
+            let first = c.to_digit(8)?;
+            let v = digits(2, 8).map(|rest2| first * 64 + rest2)?;
+            let v = Some(v).filter(|v| (1..0x80).contains(v))?;
+            return Some((char::from_u32(v)?, 3));
+        }
+        _ => return None,
+    };
+    Some((simple, 1))
 }
 
-fn parse_exec(v: &str, loc: &str) -> Result<ExecCommand, String> {
+fn parse_exec(v: &str, loc: &str, diags: &mut Diags) -> Result<ExecCommand, String> {
     let mut rest = v.trim_start();
     let mut cmd = ExecCommand {
         argv: vec![],
@@ -347,7 +429,14 @@ fn parse_exec(v: &str, loc: &str) -> Result<ExecCommand, String> {
         }
         rest = &rest[1..];
     }
-    cmd.argv = split_words(rest)?;
+    let (argv, kept_escape) = split_words_noting(rest)?;
+    if kept_escape {
+        diags.warn(
+            loc.to_string(),
+            format!("ignoring unknown escape sequences in {rest:?}"),
+        );
+    }
+    cmd.argv = argv;
     if cmd.argv.is_empty() {
         return Err("empty command".into());
     }
@@ -363,12 +452,17 @@ fn parse_exec(v: &str, loc: &str) -> Result<ExecCommand, String> {
     Ok(cmd)
 }
 
-fn push_exec(target: &mut Vec<ExecCommand>, v: &str, loc: &str) -> Result<(), String> {
+fn push_exec(
+    target: &mut Vec<ExecCommand>,
+    v: &str,
+    loc: &str,
+    diags: &mut Diags,
+) -> Result<(), String> {
     if v.is_empty() {
         target.clear();
         return Ok(());
     }
-    target.push(parse_exec(v, loc)?);
+    target.push(parse_exec(v, loc, diags)?);
     Ok(())
 }
 
@@ -920,12 +1014,12 @@ fn apply_service(
                 _ => return Err(format!("unknown service type {v:?}")),
             }
         }
-        "ExecStart" => push_exec(&mut s.exec_start, v, loc)?,
-        "ExecStartPre" => push_exec(&mut s.exec_start_pre, v, loc)?,
-        "ExecStartPost" => push_exec(&mut s.exec_start_post, v, loc)?,
-        "ExecStop" => push_exec(&mut s.exec_stop, v, loc)?,
-        "ExecStopPost" => push_exec(&mut s.exec_stop_post, v, loc)?,
-        "ExecReload" => push_exec(&mut s.exec_reload, v, loc)?,
+        "ExecStart" => push_exec(&mut s.exec_start, v, loc, diags)?,
+        "ExecStartPre" => push_exec(&mut s.exec_start_pre, v, loc, diags)?,
+        "ExecStartPost" => push_exec(&mut s.exec_start_post, v, loc, diags)?,
+        "ExecStop" => push_exec(&mut s.exec_stop, v, loc, diags)?,
+        "ExecStopPost" => push_exec(&mut s.exec_stop_post, v, loc, diags)?,
+        "ExecReload" => push_exec(&mut s.exec_reload, v, loc, diags)?,
         "RemainAfterExit" => s.remain_after_exit = parse_bool(v)?,
         "PIDFile" => s.pid_file = Some(abs(v)?),
         "Restart" => {
@@ -1345,6 +1439,37 @@ mod tests {
         assert_eq!(Timeout::Never.resolve(d), None);
         assert_eq!(Timeout::Default.resolve(d), Some(d));
         assert_eq!(Timeout::Default.resolve(Duration::ZERO), None);
+    }
+
+    #[test]
+    fn exec_lines_unescape_inside_single_quotes() {
+        // Regression: Debian 12's getty@.service; agetty must get `-p -- \u`.
+        let (u, d) = load(
+            "getty@tty1.service",
+            "[Service]\nExecStart=-/sbin/agetty -o '-p -- \\\\u' --noclear - $TERM\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            u.service().unwrap().exec_start[0].argv,
+            ["/sbin/agetty", "-o", "-p -- \\u", "--noclear", "-", "$TERM"]
+        );
+        let w = |s: &str| split_words(s).unwrap();
+        assert_eq!(
+            w(r#"a\tb "c\x41\101\u00e9" 'd\se' \U0001F600"#),
+            ["a\tb", "cAAé", "d e", "😀"]
+        );
+        assert_eq!(w(r#"a"b c"d 'e"f' "g'h""#), ["ab cd", "e\"f", "g'h"]);
+        // Unknown escapes, NUL and a trailing backslash stay verbatim, with a warning.
+        assert_eq!(w(r#"\q \x00 x\"#), ["\\q", "\\x00", "x\\"]);
+        let (_, d) = load("q.service", "[Service]\nExecStart=/bin/echo \\q\n");
+        assert!(
+            d.iter()
+                .any(|d| !d.error && d.message.contains("unknown escape")),
+            "{d:?}"
+        );
+        assert!(split_words("'open").is_err());
+        assert!(split_words("'x\\").is_err());
+        assert_eq!(split_variable_value("'a b' c\\ d 'e"), ["a b", "c d", "e"]);
     }
 
     #[test]
