@@ -120,6 +120,8 @@ pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, crate::safefs
 /// A user from passwd.
 #[derive(Debug, Clone)]
 pub struct User {
+    /// The name in passwd; the number as written for a numeric `User=` not listed there.
+    pub name: String,
     pub uid: u32,
     pub gid: u32,
     pub home: String,
@@ -145,6 +147,7 @@ pub fn lookup_user(etc: &Path, user: &str) -> Result<User, String> {
                     .parse()
                     .map_err(|_| format!("bad gid in {}", f.display()))?;
                 return Ok(User {
+                    name: p[0].to_string(),
                     uid,
                     gid,
                     home: p[5].to_string(),
@@ -155,6 +158,7 @@ pub fn lookup_user(etc: &Path, user: &str) -> Result<User, String> {
     }
     if let Ok(uid) = user.parse() {
         return Ok(User {
+            name: user.to_string(),
             uid,
             gid: uid,
             home: "/".into(),
@@ -182,6 +186,24 @@ pub fn lookup_group(etc: &Path, group: &str) -> Result<u32, String> {
         }
     }
     Err(format!("group {group:?} not found"))
+}
+
+/// The groups that list `user` as a member in the group file (the generation's, else
+/// /etc's): what initgroups(3) adds to the primary group, read without NSS.
+pub fn member_groups(etc: &Path, user: &str) -> Vec<u32> {
+    let Some(text) = passwd_files(etc, "group")
+        .into_iter()
+        .find_map(|f| std::fs::read_to_string(f).ok())
+    else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let p: Vec<&str> = line.split(':').collect();
+            let listed = p.get(3)?.split(',').any(|m| m.trim() == user);
+            listed.then(|| p[2].parse().ok()).flatten()
+        })
+        .collect()
 }
 
 /// What the supervisor hands to [`spawn`].
@@ -286,12 +308,22 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
         (Some(g), false) => Some(lookup_group(spec.etc_dir, g).map_err(SpawnError::Prepare)?),
         _ => user.as_ref().map(|u| u.gid),
     };
-    let mut groups = Vec::new();
+    // As systemd: initgroups(3) for User= (unless the group is root), then
+    // SupplementaryGroups= on top.
+    let mut groups: Vec<libc::gid_t> = Vec::new();
+    if let (Some(u), Some(g)) = (&user, gid) {
+        if g != 0 {
+            groups.push(g);
+            groups.extend(member_groups(spec.etc_dir, &u.name));
+        }
+    }
     if !privileged {
         for g in &ctx.supplementary_groups {
             groups.push(lookup_group(spec.etc_dir, g).map_err(SpawnError::Prepare)? as libc::gid_t);
         }
     }
+    groups.sort_unstable();
+    groups.dedup();
     if let Some(u) = &user {
         env.push(("HOME".into(), u.home.clone()));
         env.push(("SHELL".into(), u.shell.clone()));
@@ -663,10 +695,12 @@ unsafe fn child(p: ChildPlan) -> ! {
         }
         // Raw system calls: glibc's wrappers would try to change the credentials of
         // every thread it knows of, and its thread list here is PID 1's.
+        if (p.gid.is_some() || !p.groups.is_empty())
+            && libc::syscall(libc::SYS_setgroups, p.groups.len(), p.groups.as_ptr()) < 0
+        {
+            fail(p.status_fd, 9);
+        }
         if let Some(g) = p.gid {
-            if libc::syscall(libc::SYS_setgroups, p.groups.len(), p.groups.as_ptr()) < 0 {
-                fail(p.status_fd, 9);
-            }
             if libc::syscall(libc::SYS_setgid, g) < 0 {
                 fail(p.status_fd, 10);
             }
@@ -755,6 +789,18 @@ mod tests {
             expand_argv(&argv, &env),
             ["pre$B", "${B:-x}", "${NOPE:-x}", "${B", "a$b"]
         );
+    }
+
+    #[test]
+    fn member_groups_read_like_initgroups() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("group"),
+            "root:x:0:\nadm:x:4:syslog,alice\nusers:x:100: alice \nother:x:7:bob\nbad\n",
+        )
+        .unwrap();
+        assert_eq!(member_groups(d.path(), "alice"), [4, 100]);
+        assert_eq!(member_groups(d.path(), "syslog"), [4]);
     }
 
     #[test]

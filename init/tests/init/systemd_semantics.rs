@@ -38,3 +38,36 @@ fn timeout_zero_and_infinity_mean_no_timeout() {
     assert_eq!(s.active("infinite.service"), "inactive");
     s.poweroff();
 }
+
+#[test]
+fn user_gets_its_supplementary_groups_from_etc_group() {
+    // Regression: only the primary group and SupplementaryGroups= reached the service;
+    // systemd calls initgroups(3) for User=.
+    let mut s = System::new(&[(
+        "groups.service",
+        "[Service]\nType=oneshot\nUser=svc\nSupplementaryGroups=extra\nExecStart=/bin/sh -c 'echo groups=$$(id -G)'\n",
+    )]);
+    s.write(
+        "etc/passwd",
+        "root:x:0:0::/root:/bin/sh\nsvc:x:1000:1000::/:/bin/sh\n",
+    );
+    s.write(
+        "etc/group",
+        "root:x:0:\nadm:x:4:syslog,svc\nsvc:x:1000:\nextra:x:2000:\nother:x:3000:bob\n",
+    );
+    s.boot_with_users();
+    s.wait_ready();
+    s.ctl_ok(&["start", "groups.service"]);
+    let log = s.log("groups.service");
+    let line = log
+        .lines()
+        .find_map(|l| l.split_once(": groups=").map(|(_, g)| g.trim().to_string()))
+        .unwrap_or_else(|| panic!("no groups line: {log}"));
+    let mut ids: Vec<u32> = line
+        .split_whitespace()
+        .map(|g| g.parse().unwrap_or_else(|_| panic!("{g:?} in {log}")))
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [4, 1000, 2000], "{log}");
+    s.poweroff();
+}
