@@ -9,7 +9,7 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use crate::unit::{ExecCommand, ExecContext, StdIo};
+use crate::unit::{ExecCommand, ExecContext, Rlimit, StdIo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
@@ -202,6 +202,31 @@ pub fn member_groups(etc: &Path, user: &str) -> Vec<u32> {
             let p: Vec<&str> = line.split(':').collect();
             let listed = p.get(3)?.split(',').any(|m| m.trim() == user);
             listed.then(|| p[2].parse().ok()).flatten()
+        })
+        .collect()
+}
+
+/// The kernel's ceiling on open files (`fs.nr_open`), which `RLIMIT_NOFILE` may not
+/// exceed, not even as infinity.
+pub fn nr_open() -> u64 {
+    std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 20)
+}
+
+/// The limits to set: `LimitNOFILE=` (infinity included) is clamped to `nr_open`, as
+/// systemd does; setting more fails with EPERM.
+fn effective_limits(limits: &[Rlimit], nr_open: u64) -> Vec<Rlimit> {
+    limits
+        .iter()
+        .map(|l| match l.resource == libc::RLIMIT_NOFILE as i32 {
+            true => Rlimit {
+                soft: l.soft.min(nr_open),
+                hard: l.hard.min(nr_open),
+                ..*l
+            },
+            false => *l,
         })
         .collect()
 }
@@ -406,6 +431,7 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
     // SAFETY: both fds were just created by pipe2.
     let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
     let ignore_sigpipe = ctx.ignore_sigpipe.unwrap_or(true);
+    let limits = effective_limits(&ctx.limits, nr_open());
     let mut plan = ChildPlan {
         status_fd: wr.as_raw_fd(),
         fds: &fds,
@@ -414,6 +440,7 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
         uid: user.as_ref().map(|u| u.uid),
         gid,
         groups: &groups,
+        limits: &limits,
         workdir: workdir.as_ref().map(|(c, o)| (c.as_c_str(), *o)),
         root: root.as_deref(),
         exe: &c_exe,
@@ -490,6 +517,7 @@ struct ChildPlan<'a> {
     uid: Option<u32>,
     gid: Option<u32>,
     groups: &'a [libc::gid_t],
+    limits: &'a [Rlimit],
     workdir: Option<(&'a std::ffi::CStr, bool)>,
     root: Option<&'a std::ffi::CStr>,
     exe: &'a CString,
@@ -609,13 +637,29 @@ unsafe fn child(p: ChildPlan) -> ! {
             }
             *base.add(n) = 0;
         }
-        for l in &p.ctx.limits {
-            let r = libc::rlimit {
+        for l in p.limits {
+            let mut r = libc::rlimit {
                 rlim_cur: l.soft,
                 rlim_max: l.hard,
             };
+            // systemd's setrlimit_closest: refused a raise (EPERM), take what the hard
+            // limit we have allows.
             if libc::setrlimit(l.resource as _, &r) < 0 {
-                fail(p.status_fd, 2);
+                let mut have = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if *libc::__errno_location() != libc::EPERM
+                    || libc::getrlimit(l.resource as _, &mut have) < 0
+                    || have.rlim_max == libc::RLIM_INFINITY
+                {
+                    fail(p.status_fd, 2);
+                }
+                r.rlim_cur = r.rlim_cur.min(have.rlim_max);
+                r.rlim_max = r.rlim_max.min(have.rlim_max);
+                if libc::setrlimit(l.resource as _, &r) < 0 {
+                    fail(p.status_fd, 2);
+                }
             }
         }
         if let Some(n) = p.ctx.nice {
@@ -801,6 +845,26 @@ mod tests {
         .unwrap();
         assert_eq!(member_groups(d.path(), "alice"), [4, 100]);
         assert_eq!(member_groups(d.path(), "syslog"), [4]);
+    }
+
+    #[test]
+    fn nofile_infinity_is_clamped_to_nr_open() {
+        let inf = libc::RLIM_INFINITY;
+        let l = |resource: i32, soft, hard| Rlimit {
+            resource,
+            soft,
+            hard,
+        };
+        let nofile = libc::RLIMIT_NOFILE as i32;
+        let core = libc::RLIMIT_CORE as i32;
+        assert_eq!(
+            effective_limits(&[l(nofile, inf, inf), l(core, inf, inf)], 1 << 20),
+            [l(nofile, 1 << 20, 1 << 20), l(core, inf, inf)]
+        );
+        assert_eq!(
+            effective_limits(&[l(nofile, 1024, inf)], 4096),
+            [l(nofile, 1024, 4096)]
+        );
     }
 
     #[test]

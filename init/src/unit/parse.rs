@@ -629,28 +629,95 @@ fn rlimit_resource(key: &str) -> Option<i32> {
     } as i32)
 }
 
-fn rlimit_value(v: &str) -> Result<u64, String> {
+/// One limit value as systemd's `rlimit_parse_one` reads it for `resource`: `infinity`;
+/// sizes in bytes with an optional binary suffix (K, M, G, T, P, E; fractions allowed);
+/// `LimitCPU=` as a time span in seconds (rounded up), `LimitRTTIME=` in microseconds
+/// by default; `LimitNICE=` as a raw 0…40 or a nice value written `+N`/`-N`; the rest
+/// as plain numbers.
+fn rlimit_value(resource: i32, v: &str) -> Result<u64, String> {
+    let v = v.trim();
     if v == "infinity" {
         return Ok(libc::RLIM_INFINITY);
     }
-    let (num, mult) = match v.chars().last() {
-        Some('K') => (&v[..v.len() - 1], 1u64 << 10),
-        Some('M') => (&v[..v.len() - 1], 1 << 20),
-        Some('G') => (&v[..v.len() - 1], 1 << 30),
-        Some('T') => (&v[..v.len() - 1], 1 << 40),
-        _ => (v, 1),
+    let bad = || format!("invalid limit {v:?}");
+    let size_resources = [
+        libc::RLIMIT_FSIZE,
+        libc::RLIMIT_DATA,
+        libc::RLIMIT_STACK,
+        libc::RLIMIT_CORE,
+        libc::RLIMIT_RSS,
+        libc::RLIMIT_AS,
+        libc::RLIMIT_MEMLOCK,
+        libc::RLIMIT_MSGQUEUE,
+    ];
+    if size_resources.iter().any(|r| *r as i32 == resource) {
+        return parse_size_1024(v).ok_or_else(bad);
+    }
+    if resource == libc::RLIMIT_CPU as i32 {
+        let d = span(v)?.ok_or_else(bad)?;
+        return Ok(d.as_secs() + u64::from(d.subsec_nanos() > 0));
+    }
+    if resource == libc::RLIMIT_RTTIME as i32 {
+        if let Ok(us) = v.parse::<u64>() {
+            return Ok(us);
+        }
+        let d = span(v)?.ok_or_else(bad)?;
+        return u64::try_from(d.as_micros()).map_err(|_| bad());
+    }
+    if resource == libc::RLIMIT_NICE as i32 {
+        if v.starts_with(['+', '-']) {
+            let n: i64 = v.parse().map_err(|_| bad())?;
+            if !(-20..=19).contains(&n) {
+                return Err(format!("nice value {n} out of range"));
+            }
+            return Ok((20 - n) as u64);
+        }
+        let n: u64 = v.parse().map_err(|_| bad())?;
+        if n > 40 {
+            return Err(format!("nice limit {n} out of range"));
+        }
+        return Ok(n);
+    }
+    v.parse::<u64>().map_err(|_| bad())
+}
+
+/// systemd's `parse_size(…, 1024)`: a number (fractions allowed) with an optional
+/// B/K/M/G/T/P/E suffix; `None` when malformed or too large.
+fn parse_size_1024(v: &str) -> Option<u64> {
+    let end = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, suffix) = v.split_at(end);
+    let shift = match suffix.trim_start() {
+        "" | "B" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        "P" => 50,
+        "E" => 60,
+        _ => return None,
     };
-    num.parse::<u64>()
-        .map(|n| n.saturating_mul(mult))
-        .map_err(|_| format!("invalid limit {v:?}"))
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    if int.is_empty() || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let whole = int.parse::<u64>().ok()?.checked_mul(1u64 << shift)?;
+    let frac_bytes = if frac.is_empty() {
+        0
+    } else {
+        let f: f64 = format!("0.{frac}").parse().ok()?;
+        (f * (1u64 << shift) as f64) as u64
+    };
+    whole.checked_add(frac_bytes)
 }
 
 fn parse_rlimit(key: &str, v: &str) -> Result<Rlimit, String> {
     let resource = rlimit_resource(key).ok_or("unknown limit")?;
     let (soft, hard) = match v.split_once(':') {
-        Some((s, h)) => (rlimit_value(s)?, rlimit_value(h)?),
+        Some((s, h)) => (rlimit_value(resource, s)?, rlimit_value(resource, h)?),
         None => {
-            let x = rlimit_value(v)?;
+            let x = rlimit_value(resource, v)?;
             (x, x)
         }
     };
@@ -1470,6 +1537,28 @@ mod tests {
         assert!(split_words("'open").is_err());
         assert!(split_words("'x\\").is_err());
         assert_eq!(split_variable_value("'a b' c\\ d 'e"), ["a b", "c d", "e"]);
+    }
+
+    #[test]
+    fn limit_forms_as_systemd_reads_them() {
+        let lim = |k: &str, v: &str| parse_rlimit(k, v).map(|l| (l.soft, l.hard));
+        let inf = libc::RLIM_INFINITY;
+        assert_eq!(lim("LimitNOFILE", "infinity"), Ok((inf, inf)));
+        assert_eq!(lim("LimitNOFILE", "1024:524288"), Ok((1024, 524288)));
+        assert_eq!(lim("LimitNOFILE", "1024:infinity"), Ok((1024, inf)));
+        assert!(lim("LimitNOFILE", "4096:1024").is_err());
+        assert!(lim("LimitNOFILE", "1K").is_err());
+        assert_eq!(lim("LimitMEMLOCK", "64K"), Ok((65536, 65536)));
+        assert_eq!(lim("LimitAS", "1.5G:2G"), Ok((3 << 29, 2 << 30)));
+        assert_eq!(lim("LimitCORE", "0"), Ok((0, 0)));
+        assert_eq!(lim("LimitCPU", "2min"), Ok((120, 120)));
+        assert_eq!(lim("LimitCPU", "1500ms"), Ok((2, 2)));
+        assert_eq!(lim("LimitRTTIME", "200"), Ok((200, 200)));
+        assert_eq!(lim("LimitRTTIME", "1s"), Ok((1_000_000, 1_000_000)));
+        assert_eq!(lim("LimitNICE", "-5"), Ok((25, 25)));
+        assert_eq!(lim("LimitNICE", "40"), Ok((40, 40)));
+        assert!(lim("LimitNICE", "41").is_err());
+        assert!(lim("LimitNPROC", "lots").is_err());
     }
 
     #[test]

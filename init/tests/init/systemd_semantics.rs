@@ -71,3 +71,35 @@ fn user_gets_its_supplementary_groups_from_etc_group() {
     assert_eq!(ids, [4, 1000, 2000], "{log}");
     s.poweroff();
 }
+
+#[test]
+fn limit_nofile_infinity_is_clamped_to_nr_open() {
+    // Regression: LimitNOFILE=infinity failed the exec (EPERM); systemd clamps it to
+    // the kernel's fs.nr_open, or as close as the hard limit allows (b8g-init raises its
+    // own to nr_open, which a user namespace does not let it do here).
+    let nr_open: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .expect("nr_open")
+        .trim()
+        .parse()
+        .expect("number");
+    let mut own = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit with a valid struct.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut own) }, 0);
+    let expect = nr_open.min(own.rlim_max);
+    let mut s = System::new(&[(
+        "nofile.service",
+        "[Service]\nType=oneshot\nLimitNOFILE=infinity\nLimitCORE=infinity\nLimitMEMLOCK=64K\nExecStart=/bin/sh -c 'echo nofile=$$(ulimit -n) memlock=$$(ulimit -l)'\n",
+    )]);
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["start", "nofile.service"]);
+    let log = s.log("nofile.service");
+    assert!(
+        log.contains(&format!("nofile={expect} memlock=64")),
+        "{log}"
+    );
+    s.poweroff();
+}
