@@ -135,6 +135,7 @@ impl Config {
             hostname: std::fs::read_to_string(self.etc_dir.join("hostname"))
                 .map(|s| s.trim().to_string())
                 .unwrap_or_else(|_| "localhost".into()),
+            etc_dir: self.etc_dir.clone(),
         }
     }
 

@@ -178,14 +178,26 @@ pub fn unit_from_raw(name: &str, raw: &RawUnit, dirs: &SpecifierDirs, diags: &mu
     let mut unit = Unit::empty(name);
     unit.sources = raw.sources.clone();
     let first_error = diags.list.len();
+    let fragment = raw.sources.first().map(PathBuf::as_path);
     for e in &raw.entries {
         let loc = raw.location(e);
-        let value = match expand_specifiers(&e.value, name, dirs) {
-            Ok(v) => v,
-            Err(m) => {
-                diags.error(loc, m);
-                continue;
+        let value = if expands_specifiers(&e.section, &e.key) {
+            match expand_specifiers(&e.value, name, dirs, fragment) {
+                Ok(v) => v,
+                // As systemd: a command line that cannot be resolved makes the unit
+                // bad (unless `-` says its failure does not matter); any other
+                // setting is ignored with a warning.
+                Err(m) if e.key.starts_with("Exec") && !e.value.trim_start().starts_with('-') => {
+                    diags.error(loc, format!("{}=: {m}", e.key));
+                    continue;
+                }
+                Err(m) => {
+                    diags.warn(loc, format!("{}=: {m}; setting ignored", e.key));
+                    continue;
+                }
             }
+        } else {
+            e.value.clone()
         };
         if let Err(m) = apply(&mut unit, e, &value, &loc, diags) {
             diags.error(loc, format!("{}=: {m}", e.key));
@@ -230,6 +242,92 @@ pub fn unit_from_raw(name: &str, raw: &RawUnit, dirs: &SpecifierDirs, diags: &mu
         unit.load_error = Some(d.to_string());
     }
     unit
+}
+
+/// Whether systemd expands `%` specifiers in this setting: names of units, paths,
+/// command lines, environment, users, descriptions, conditions and `[Install]` (the
+/// settings its `*_printf` parsers read). Elsewhere `%` means itself: `CPUQuota=50%`,
+/// `TasksMax=99%`, `MemoryMax=80%`.
+fn expands_specifiers(section: &str, key: &str) -> bool {
+    match section {
+        "Unit" => {
+            key.starts_with("Condition")
+                || key.starts_with("Assert")
+                || matches!(
+                    key,
+                    "Description"
+                        | "Documentation"
+                        | "Requires"
+                        | "Requisite"
+                        | "Wants"
+                        | "BindsTo"
+                        | "PartOf"
+                        | "Upholds"
+                        | "Conflicts"
+                        | "Before"
+                        | "After"
+                        | "OnFailure"
+                        | "OnSuccess"
+                        | "PropagatesReloadTo"
+                        | "ReloadPropagatedFrom"
+                        | "JoinsNamespaceOf"
+                        | "RequiresMountsFor"
+                        | "SourcePath"
+                )
+        }
+        "Install" => matches!(
+            key,
+            "WantedBy" | "RequiredBy" | "UpheldBy" | "Alias" | "Also" | "DefaultInstance"
+        ),
+        "Mount" if matches!(key, "What" | "Where" | "Type" | "Options") => true,
+        "Timer" if matches!(key, "Unit" | "OnCalendar") => true,
+        "Path" if key == "Unit" || key.starts_with("Path") || key == "DirectoryNotEmpty" => true,
+        "Socket" if key.starts_with("Listen") => true,
+        _ => {
+            key.starts_with("Exec")
+                || matches!(
+                    key,
+                    "Environment"
+                        | "EnvironmentFile"
+                        | "PassEnvironment"
+                        | "UnsetEnvironment"
+                        | "WorkingDirectory"
+                        | "RootDirectory"
+                        | "RootImage"
+                        | "User"
+                        | "Group"
+                        | "SupplementaryGroups"
+                        | "PIDFile"
+                        | "BusName"
+                        | "RuntimeDirectory"
+                        | "StateDirectory"
+                        | "CacheDirectory"
+                        | "LogsDirectory"
+                        | "ConfigurationDirectory"
+                        | "StandardInput"
+                        | "StandardOutput"
+                        | "StandardError"
+                        | "StandardInputText"
+                        | "TTYPath"
+                        | "SyslogIdentifier"
+                        | "ReadWritePaths"
+                        | "ReadOnlyPaths"
+                        | "InaccessiblePaths"
+                        | "ExecPaths"
+                        | "NoExecPaths"
+                        | "BindPaths"
+                        | "BindReadOnlyPaths"
+                        | "TemporaryFileSystem"
+                        | "Sockets"
+                        | "Slice"
+                        | "Service"
+                        | "Symlinks"
+                        | "FileDescriptorName"
+                        | "SocketUser"
+                        | "SocketGroup"
+                )
+        }
+    }
 }
 
 fn list(v: &str) -> impl Iterator<Item = String> + '_ {
@@ -1559,6 +1657,32 @@ mod tests {
         assert_eq!(lim("LimitNICE", "40"), Ok((40, 40)));
         assert!(lim("LimitNICE", "41").is_err());
         assert!(lim("LimitNPROC", "lots").is_err());
+    }
+
+    #[test]
+    fn percent_is_literal_where_systemd_expands_no_specifiers() {
+        // Regression: mariadb.service's resource settings made it unloadable.
+        let (u, d) = load(
+            "mariadb.service",
+            "[Unit]\nDescription=%N on %H\n[Service]\nCPUQuota=50%\nTasksMax=99%\nMemoryMax=80%\n\
+             ExecStart=/usr/sbin/mariadbd --x=%n\nEnvironment=A=%p\n",
+        );
+        assert!(d.iter().all(|d| !d.error), "{d:?}");
+        assert!(u.load_error.is_none());
+        assert_eq!(u.description.as_deref(), Some("mariadb on localhost"));
+        let s = u.service().unwrap();
+        assert_eq!(s.exec_start[0].argv[1], "--x=mariadb.service");
+        assert_eq!(s.exec.environment, [("A".into(), "mariadb".into())]);
+        // An unknown specifier: the setting is ignored with a warning, except on a
+        // command line, where it is an error unless the line starts with `-`.
+        let (u, d) = load(
+            "q.service",
+            "[Unit]\nDescription=%Q\n[Service]\nExecStart=/bin/true\nExecStartPre=-/bin/x %Q\n",
+        );
+        assert!(d.iter().all(|d| !d.error), "{d:?}");
+        assert!(u.description.is_none() && u.service().unwrap().exec_start_pre.is_empty());
+        let (u, _) = load("q.service", "[Service]\nExecStart=/bin/x %Q\n");
+        assert!(u.load_error.is_some());
     }
 
     #[test]
