@@ -103,3 +103,38 @@ fn limit_nofile_infinity_is_clamped_to_nr_open() {
     );
     s.poweroff();
 }
+
+#[test]
+fn b8gctl_exits_quietly_when_its_reader_is_gone() {
+    // Regression: `b8gctl status | head` panicked on the broken pipe.
+    let mut s = System::new(&[(
+        "a.service",
+        "[Service]\nExecStart=/bin/sleep 100\n[Install]\nWantedBy=multi-user.target\n",
+    )]);
+    s.boot();
+    s.wait_ready();
+    let mut fds = [0; 2];
+    // SAFETY: pipe with a valid array; both ends are owned below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: fresh fds from pipe(2); the read end is closed at once.
+    let (r, w) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    drop(r);
+    for args in [&["status"][..], &["list-units"], &["log", "a.service"]] {
+        let o = std::process::Command::new(CTL)
+            .arg("--socket")
+            .arg(s.path("run/b8g/control"))
+            .args(args)
+            .stdout(std::process::Stdio::from(w.try_clone().expect("dup")))
+            .output()
+            .expect("run b8gctl");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() && err.is_empty(), "{args:?}: {o:?}");
+    }
+    s.poweroff();
+}
