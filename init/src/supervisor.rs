@@ -2808,14 +2808,31 @@ impl Manager {
                 "start" => self.start_unit(u, false),
                 "isolate" => self.start_unit(u, true),
                 "stop" => self.stop_unit(u),
-                "restart" => {
+                "restart" | "try-restart" | "reload-or-restart" => {
                     let st = self.state_of(self.set.resolve(u));
-                    if st == ActiveState::Inactive || st == ActiveState::Failed {
-                        self.start_unit(u, false)
-                    } else {
-                        self.engine
+                    let stopped = matches!(
+                        st,
+                        ActiveState::Inactive | ActiveState::Failed | ActiveState::Deactivating
+                    );
+                    let reloads = self
+                        .set
+                        .units
+                        .get(self.set.resolve(u))
+                        .and_then(Unit::service)
+                        .is_some_and(|s| !s.exec_reload.is_empty());
+                    match req.cmd.as_str() {
+                        // systemctl(1): try-restart does nothing to a unit that is not
+                        // running.
+                        "try-restart" if stopped => Ok(()),
+                        "restart" | "reload-or-restart" if stopped => self.start_unit(u, false),
+                        "reload-or-restart" if reloads => self
+                            .engine
+                            .restart_or_reload(&self.set, u, JobKind::Reload)
+                            .map_err(|e| e.to_string()),
+                        _ => self
+                            .engine
                             .restart_or_reload(&self.set, u, JobKind::Restart)
-                            .map_err(|e| e.to_string())
+                            .map_err(|e| e.to_string()),
                     }
                 }
                 _ => self
@@ -2844,7 +2861,13 @@ impl Manager {
         let units = &req.units;
         if matches!(
             req.cmd.as_str(),
-            "start" | "isolate" | "stop" | "restart" | "reload"
+            "start"
+                | "isolate"
+                | "stop"
+                | "restart"
+                | "try-restart"
+                | "reload-or-restart"
+                | "reload"
         ) {
             return self.queue_request(req);
         }

@@ -117,10 +117,7 @@ fn real_main() -> Result<i32> {
     match cmd.as_str() {
         "start" | "stop" | "restart" | "reload" | "isolate" | "try-restart"
         | "reload-or-restart" => {
-            let verb = match cmd.as_str() {
-                "try-restart" | "reload-or-restart" => "restart",
-                v => v,
-            };
+            let verb = cmd.as_str();
             let queued = send(verb, args.clone(), 0)?;
             if !block {
                 return Ok(0);
@@ -149,8 +146,13 @@ fn real_main() -> Result<i32> {
             let mut code = 0;
             for (u, s) in args.iter().zip(states.as_array().into_iter().flatten()) {
                 let active = s["active"].as_str().unwrap_or("");
+                let restarted = queued["jobs"]
+                    .as_array()
+                    .is_some_and(|j| j.iter().any(|j| j.as_str() == Some(u.as_str())));
                 let failed = match verb {
                     "stop" => false,
+                    // A unit that was not running got no job: nothing to judge.
+                    "try-restart" if !restarted => false,
                     _ => active == "failed" || (active == "inactive" && !s["result"].is_null()),
                 };
                 if failed {

@@ -138,3 +138,39 @@ fn b8gctl_exits_quietly_when_its_reader_is_gone() {
     }
     s.poweroff();
 }
+
+#[test]
+fn try_restart_leaves_an_inactive_unit_alone() {
+    // Regression: try-restart started an inactive unit.
+    let mut s = System::new(&[
+        (
+            "idle.service",
+            "[Service]\nExecStart=/bin/sh -c 'echo started; exec sleep 100'\n",
+        ),
+        (
+            "busy.service",
+            "[Service]\nExecStart=/bin/sh -c 'echo started; exec sleep 100'\nExecReload=/bin/echo reloaded\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["try-restart", "idle.service"]);
+    assert_eq!(s.active("idle.service"), "inactive");
+    assert!(!s.log("idle.service").contains("started"));
+    s.ctl_ok(&["start", "busy.service"]);
+    let pid = s.status("busy.service")["main_pid"].clone();
+    s.ctl_ok(&["try-restart", "busy.service"]);
+    assert_eq!(s.active("busy.service"), "active");
+    assert_ne!(s.status("busy.service")["main_pid"], pid, "restarted");
+    // reload-or-restart reloads a unit that can reload, and starts a stopped one.
+    let pid = s.status("busy.service")["main_pid"].clone();
+    s.ctl_ok(&["reload-or-restart", "busy.service", "idle.service"]);
+    assert_eq!(
+        s.status("busy.service")["main_pid"],
+        pid,
+        "reloaded, not restarted"
+    );
+    assert!(s.log("busy.service").contains("reloaded"));
+    assert_eq!(s.active("idle.service"), "active");
+    s.poweroff();
+}
