@@ -83,6 +83,7 @@ const IGNORED: &[&str] = &[
     "LogLevelMax",
     "LogExtraFields",
     "GuessMainPID",
+    "BusName",
     "FileDescriptorStoreMax",
     "NonBlocking",
     "RestartPreventExitStatus",
@@ -1176,6 +1177,18 @@ fn apply_service(
                 "oneshot" => ServiceType::Oneshot,
                 "notify" | "notify-reload" => ServiceType::Notify,
                 "idle" => ServiceType::Idle,
+                // Debian's NetworkManager, polkit, avahi, udisks2… Readiness would be
+                // the bus name appearing on D-Bus; without bus-name tracking the
+                // service counts as started once it runs, as Type=simple.
+                "dbus" => {
+                    diags.warn(
+                        loc.to_string(),
+                        "Type=dbus: b8g-init does not track bus names yet; \
+                         treated as Type=simple (ready once started)"
+                            .into(),
+                    );
+                    ServiceType::Simple
+                }
                 _ => return Err(format!("unknown service type {v:?}")),
             }
         }
@@ -1683,6 +1696,23 @@ mod tests {
         assert!(u.description.is_none() && u.service().unwrap().exec_start_pre.is_empty());
         let (u, _) = load("q.service", "[Service]\nExecStart=/bin/x %Q\n");
         assert!(u.load_error.is_some());
+    }
+
+    #[test]
+    fn type_dbus_loads_as_simple_with_a_note() {
+        // Regression: Type=dbus made 13 Debian units unloadable (NetworkManager, polkit…).
+        let (u, d) = load(
+            "polkit.service",
+            "[Service]\nType=dbus\nBusName=org.freedesktop.PolicyKit1\nExecStart=/usr/lib/polkit-1/polkitd --no-debug\n",
+        );
+        assert!(u.load_error.is_none(), "{d:?}");
+        assert_eq!(u.service().unwrap().service_type, ServiceType::Simple);
+        let notes: Vec<_> = d
+            .iter()
+            .filter(|d| d.message.contains("Type=dbus"))
+            .collect();
+        assert_eq!(notes.len(), 1, "{d:?}");
+        assert_eq!(notes[0].location, "polkit.service:2");
     }
 
     #[test]
