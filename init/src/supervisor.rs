@@ -773,6 +773,7 @@ impl Manager {
             let p = Path::new(&c.value);
             let ok = match c.kind {
                 ConditionKind::PathExists => p.exists(),
+                ConditionKind::PathExistsGlob => crate::condition::glob_matches(p),
                 ConditionKind::PathIsDirectory => p.is_dir(),
                 ConditionKind::FileNotEmpty => p
                     .metadata()

@@ -59,6 +59,7 @@ pub struct Install {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConditionKind {
     PathExists,
+    PathExistsGlob,
     PathIsDirectory,
     FileNotEmpty,
     DirectoryNotEmpty,

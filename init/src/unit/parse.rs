@@ -146,7 +146,6 @@ const IGNORED: &[&str] = &[
     "ConditionMemory",
     "ConditionCPUs",
     "ConditionEnvironment",
-    "ConditionPathExistsGlob",
     "ConditionFileIsExecutable.",
 ];
 
@@ -893,6 +892,7 @@ pub fn parse_env_assignments(v: &str) -> Result<Vec<(String, String)>, String> {
 fn condition(key: &str) -> Option<ConditionKind> {
     Some(match key {
         "PathExists" => ConditionKind::PathExists,
+        "PathExistsGlob" => ConditionKind::PathExistsGlob,
         "PathIsDirectory" => ConditionKind::PathIsDirectory,
         "FileNotEmpty" => ConditionKind::FileNotEmpty,
         "DirectoryNotEmpty" => ConditionKind::DirectoryNotEmpty,
@@ -1713,6 +1713,20 @@ mod tests {
             .collect();
         assert_eq!(notes.len(), 1, "{d:?}");
         assert_eq!(notes[0].location, "polkit.service:2");
+    }
+
+    #[test]
+    fn path_exists_glob_conditions_are_parsed() {
+        // Regression: ConditionPathExistsGlob= was ignored (taken as met).
+        let (u, d) = load(
+            "g.service",
+            "[Unit]\nConditionPathExistsGlob=/dev/tty[0-9]*\nAssertPathExistsGlob=!/x/*.conf\n\
+             [Service]\nExecStart=/bin/true\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(u.conditions[0].kind, ConditionKind::PathExistsGlob);
+        assert_eq!(u.asserts[0].kind, ConditionKind::PathExistsGlob);
+        assert!(u.asserts[0].negate);
     }
 
     #[test]

@@ -174,3 +174,29 @@ fn try_restart_leaves_an_inactive_unit_alone() {
     assert_eq!(s.active("idle.service"), "active");
     s.poweroff();
 }
+
+#[test]
+fn condition_path_exists_glob_is_checked() {
+    // Regression: ConditionPathExistsGlob= was taken as met.
+    let mut s = System::new(&[
+        (
+            "nomatch.service",
+            "[Unit]\nConditionPathExistsGlob=@ROOT@/conf.d/*.conf\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo ran\n",
+        ),
+        (
+            "assert.service",
+            "[Unit]\nAssertPathExistsGlob=@ROOT@/conf.d/*.conf\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo ran\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["start", "nomatch.service"]);
+    assert_eq!(s.active("nomatch.service"), "inactive");
+    assert!(!s.log("nomatch.service").contains(": ran"));
+    assert!(!s.ctl(&["start", "assert.service"]).status.success());
+    s.write("conf.d/a.conf", "x\n");
+    s.ctl_ok(&["start", "nomatch.service", "assert.service"]);
+    assert_eq!(s.active("nomatch.service"), "active");
+    assert_eq!(s.active("assert.service"), "active");
+    s.poweroff();
+}
