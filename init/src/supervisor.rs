@@ -38,6 +38,8 @@ const IDLE_MAX_WAIT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Idle,
+    /// `ExecCondition=` commands.
+    Condition,
     StartPre,
     Start,
     StartPost,
@@ -94,6 +96,8 @@ struct Rt {
     notify_refused: u32,
     /// A per-connection instance of an Accept=yes socket: forgotten once it stops.
     transient: bool,
+    /// ExecCondition= skipped this start: not a failure, and no Restart= either.
+    condition_skipped: bool,
     /// A `.path` unit's watches while it waits.
     path_watch: Option<PathWatcher>,
     /// When a `.path` unit triggered lately (for TriggerLimit*).
@@ -1060,9 +1064,14 @@ impl Manager {
             self.fail_start(&n, "resources");
             return;
         }
-        self.set_state(&n, ActiveState::Activating, "start-pre");
+        let (phase, sub) = if s.exec_condition.is_empty() {
+            (Phase::StartPre, "start-pre")
+        } else {
+            (Phase::Condition, "condition")
+        };
+        self.set_state(&n, ActiveState::Activating, sub);
         let rt = self.rt.entry(n.clone()).or_default();
-        rt.phase = Some(Phase::StartPre);
+        rt.phase = Some(phase);
         rt.idx = 0;
         rt.deadline = s
             .timeout_start
@@ -1084,6 +1093,17 @@ impl Manager {
                 (rt.ph(), rt.idx)
             };
             match phase {
+                Phase::Condition => {
+                    if idx < s.exec_condition.len() {
+                        if self.spawn(n, &s, &s.exec_condition[idx], Role::Control) {
+                            return;
+                        }
+                        self.fail_start(n, "exec");
+                        return;
+                    }
+                    self.set_phase(n, Phase::StartPre);
+                    self.set_state(n, ActiveState::Activating, "start-pre");
+                }
                 Phase::StartPre => {
                     if idx < s.exec_start_pre.len() {
                         if self.spawn(n, &s, &s.exec_start_pre[idx], Role::Control) {
@@ -1401,6 +1421,7 @@ impl Manager {
         let failed = rt.result.is_some();
         let explicit = rt.explicit_stop;
         let restart_job = std::mem::take(&mut rt.restart_job);
+        let skipped = std::mem::take(&mut rt.condition_skipped);
         let result = rt.result.clone().unwrap_or_default();
         for d in &s.exec.runtime_directories {
             // The service may have planted a symlink above `d`: never remove through it.
@@ -1414,6 +1435,7 @@ impl Manager {
         }
         let clean = !failed;
         let restart = !explicit
+            && !skipped
             && self.shutdown.is_none()
             && match s.restart {
                 RestartPolicy::No => false,
@@ -1924,6 +1946,7 @@ impl Manager {
             Role::Control => {
                 rt.control_pid = None;
                 let list = match phase {
+                    Phase::Condition => &s.exec_condition,
                     Phase::StartPre => &s.exec_start_pre,
                     Phase::Start => &s.exec_start,
                     Phase::StartPost => &s.exec_start_post,
@@ -1964,7 +1987,25 @@ impl Manager {
                 }
                 if !ok {
                     match phase {
-                        Phase::StartPre | Phase::StartPost => {
+                        // systemd.service(5): exit 1–254 skips the unit (the rest of its
+                        // commands too, ExecStopPost= still runs) without failing it;
+                        // 255 or a signal fails it.
+                        Phase::Condition
+                            if libc::WIFEXITED(status)
+                                && (1..=254).contains(&libc::WEXITSTATUS(status)) =>
+                        {
+                            self.logs.push(
+                                n,
+                                &format!(
+                                    "skipped: ExecCondition= exited with status {}",
+                                    libc::WEXITSTATUS(status)
+                                ),
+                            );
+                            rt.condition_skipped = true;
+                            self.enter_sigterm(n, &s);
+                            return;
+                        }
+                        Phase::Condition | Phase::StartPre | Phase::StartPost => {
                             rt.result = Some(result_of(status));
                             self.fail_start(n, "exit-code");
                             return;
@@ -2000,7 +2041,7 @@ impl Manager {
                             self.fail_start(n, "exit-code");
                         }
                     }
-                    Phase::StartPre | Phase::Start | Phase::StartPost => {
+                    Phase::Condition | Phase::StartPre | Phase::Start | Phase::StartPost => {
                         if !clean && !cmd_ignores(&s.exec_start, 0) {
                             rt.result = Some(result_of(status));
                         } else if phase == Phase::Start
@@ -2319,7 +2360,7 @@ impl Manager {
                 if deadline.is_some_and(|d| d <= t) {
                     self.rt.entry(n.clone()).or_default().deadline = None;
                     match phase {
-                        Phase::StartPre | Phase::Start | Phase::StartPost => {
+                        Phase::Condition | Phase::StartPre | Phase::Start | Phase::StartPost => {
                             self.logs.push(&n, "start timed out");
                             self.rt.entry(n.clone()).or_default().result = Some("timeout".into());
                             self.enter_sigterm(&n, &s);

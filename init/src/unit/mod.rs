@@ -234,6 +234,8 @@ impl Timeout {
 pub struct ServiceConfig {
     pub service_type: ServiceType,
     pub exec_start: Vec<ExecCommand>,
+    /// `ExecCondition=`: run before ExecStartPre=; exit 1–254 skips the unit.
+    pub exec_condition: Vec<ExecCommand>,
     pub exec_start_pre: Vec<ExecCommand>,
     pub exec_start_post: Vec<ExecCommand>,
     pub exec_stop: Vec<ExecCommand>,
@@ -268,6 +270,7 @@ impl Default for ServiceConfig {
         ServiceConfig {
             service_type: ServiceType::Simple,
             exec_start: vec![],
+            exec_condition: vec![],
             exec_start_pre: vec![],
             exec_start_post: vec![],
             exec_stop: vec![],

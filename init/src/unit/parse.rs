@@ -1193,6 +1193,7 @@ fn apply_service(
             }
         }
         "ExecStart" => push_exec(&mut s.exec_start, v, loc, diags)?,
+        "ExecCondition" => push_exec(&mut s.exec_condition, v, loc, diags)?,
         "ExecStartPre" => push_exec(&mut s.exec_start_pre, v, loc, diags)?,
         "ExecStartPost" => push_exec(&mut s.exec_start_post, v, loc, diags)?,
         "ExecStop" => push_exec(&mut s.exec_stop, v, loc, diags)?,

@@ -200,3 +200,52 @@ fn condition_path_exists_glob_is_checked() {
     assert_eq!(s.active("assert.service"), "active");
     s.poweroff();
 }
+
+#[test]
+fn exec_condition_skips_without_failing_or_fails_on_255() {
+    // Regression: ExecCondition= was ignored (Debian's samba units always started).
+    let mut s = System::new(&[
+        (
+            "skip.service",
+            "[Service]\nRestart=always\nExecCondition=/bin/sh -c 'echo checking; exit 1'\nExecStart=/bin/sh -c 'echo main-ran; exec sleep 100'\nExecStopPost=/bin/echo stop-post\n",
+        ),
+        (
+            "after-skip.service",
+            "[Unit]\nRequires=skip.service\nAfter=skip.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo dependent\n",
+        ),
+        (
+            "fail.service",
+            "[Service]\nExecCondition=/bin/sh -c 'exit 255'\nExecStart=/bin/sleep 100\n",
+        ),
+        (
+            "pass.service",
+            "[Service]\nExecCondition=/bin/true\nExecCondition=/bin/sh -c 'exit 0'\nExecStart=/bin/sh -c 'echo main-ran; exec sleep 100'\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["start", "after-skip.service"]);
+    let log = s.log("skip.service");
+    assert!(
+        log.contains("checking") && !log.contains("main-ran"),
+        "{log}"
+    );
+    assert!(
+        log.contains("stop-post"),
+        "ExecStopPost= runs after a skip: {log}"
+    );
+    assert_eq!(s.active("skip.service"), "inactive");
+    assert_eq!(s.active("after-skip.service"), "active");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !s.log("skip.service").contains("restart"),
+        "Restart=always does not fire on a skip: {}",
+        s.log("skip.service")
+    );
+    assert!(!s.ctl(&["start", "fail.service"]).status.success());
+    assert_eq!(s.active("fail.service"), "failed");
+    s.ctl_ok(&["start", "pass.service"]);
+    assert_eq!(s.active("pass.service"), "active");
+    assert!(s.log("pass.service").contains("main-ran"));
+    s.poweroff();
+}
