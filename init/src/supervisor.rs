@@ -42,6 +42,8 @@ enum Phase {
     Condition,
     StartPre,
     Start,
+    /// Type=forking: the start command exited and its PIDFile= is not readable yet.
+    PidFile,
     StartPost,
     Running,
     Reload,
@@ -611,7 +613,10 @@ impl Manager {
             consider(rt.deadline);
             consider(rt.restart_at);
             consider(rt.watchdog_at);
-            if matches!(rt.ph(), Phase::StopSigterm | Phase::StopSigkill) {
+            if matches!(
+                rt.ph(),
+                Phase::StopSigterm | Phase::StopSigkill | Phase::PidFile
+            ) {
                 consider(Some(t + Duration::from_millis(50)));
             }
             if let Some(u) = self.set.units.get(name) {
@@ -1157,6 +1162,39 @@ impl Manager {
                         return;
                     }
                     self.set_phase(n, Phase::StartPost);
+                }
+                Phase::PidFile => {
+                    let Some(pf) = &s.pid_file else {
+                        self.set_phase(n, Phase::StartPost);
+                        continue;
+                    };
+                    let pending = pid_file_pending(pf);
+                    if pending && self.unit_alive(n) {
+                        if idx == 0 {
+                            self.logs
+                                .push(n, &format!("waiting for PID file {}", pf.display()));
+                            self.rt.entry(n.to_string()).or_default().idx = 1;
+                        }
+                        return;
+                    }
+                    match self.main_pid_from_file(n, pf) {
+                        Ok(mp) => {
+                            self.adopt_main_pid(n, mp);
+                            self.set_phase(n, Phase::StartPost);
+                        }
+                        Err(why) => {
+                            let why = if pending {
+                                format!("{why}; no process of the unit is left to write it")
+                            } else {
+                                why
+                            };
+                            self.logs.push(n, &why);
+                            self.rt.entry(n.to_string()).or_default().result =
+                                Some("protocol".into());
+                            self.fail_start(n, "protocol");
+                            return;
+                        }
+                    }
                 }
                 Phase::StartPost => {
                     if idx < s.exec_start_post.len() {
@@ -1926,6 +1964,13 @@ impl Manager {
             .map_err(|e| format!("refused PID file {}: {e}", pf.display()))
     }
 
+    fn adopt_main_pid(&mut self, n: &str, mp: i32) {
+        let rt = self.rt.entry(n.to_string()).or_default();
+        rt.main_pid = Some(mp);
+        rt.pgids.insert(mp);
+        self.pids.insert(mp, (n.to_string(), Role::Main));
+    }
+
     fn child_exited(&mut self, n: &str, pid: i32, role: Role, status: i32) {
         let Some(s) = self.svc(n) else { return };
         self.read_log(n);
@@ -1964,24 +2009,20 @@ impl Manager {
                         self.fail_start(n, "exit-code");
                         return;
                     }
-                    if let Some(pf) = &s.pid_file {
-                        match self.main_pid_from_file(n, pf) {
-                            Ok(mp) => {
-                                let rt = self.rt.entry(n.to_string()).or_default();
-                                rt.main_pid = Some(mp);
-                                rt.pgids.insert(mp);
-                                self.pids.insert(mp, (n.to_string(), Role::Main));
+                    // The daemon may write its PID file a little after the parent exits:
+                    // as systemd, wait for it (until the start timeout, while the unit
+                    // has processes) unless ExecStartPost= may be what writes it.
+                    let next = match &s.pid_file {
+                        Some(_) if s.exec_start_post.is_empty() => Phase::PidFile,
+                        Some(pf) => {
+                            if let Ok(mp) = self.main_pid_from_file(n, pf) {
+                                self.adopt_main_pid(n, mp);
                             }
-                            Err(why) => {
-                                self.logs.push(n, &why);
-                                let rt = self.rt.entry(n.to_string()).or_default();
-                                rt.result = Some("protocol".into());
-                                self.fail_start(n, "protocol");
-                                return;
-                            }
+                            Phase::StartPost
                         }
-                    }
-                    self.set_phase(n, Phase::StartPost);
+                        None => Phase::StartPost,
+                    };
+                    self.set_phase(n, next);
                     self.advance(n);
                     return;
                 }
@@ -2353,14 +2394,21 @@ impl Manager {
             let (deadline, restart_at, wd, phase) =
                 (rt.deadline, rt.restart_at, rt.watchdog_at, rt.ph());
             if let Some(s) = self.svc(&n) {
-                if matches!(phase, Phase::StopSigterm | Phase::StopSigkill) {
+                if matches!(
+                    phase,
+                    Phase::StopSigterm | Phase::StopSigkill | Phase::PidFile
+                ) {
                     self.advance(&n);
                 }
                 let phase = self.rt.get(&n).map(Rt::ph).unwrap_or(Phase::Idle);
                 if deadline.is_some_and(|d| d <= t) {
                     self.rt.entry(n.clone()).or_default().deadline = None;
                     match phase {
-                        Phase::Condition | Phase::StartPre | Phase::Start | Phase::StartPost => {
+                        Phase::Condition
+                        | Phase::StartPre
+                        | Phase::Start
+                        | Phase::PidFile
+                        | Phase::StartPost => {
                             self.logs.push(&n, "start timed out");
                             self.rt.entry(n.clone()).or_default().result = Some("timeout".into());
                             self.enter_sigterm(&n, &s);
@@ -3619,6 +3667,17 @@ impl Manager {
 /// PID 1 must not return from main: if the loop ever ends, fall back to the shell.
 pub fn never_exit(cfg: &Config) -> ! {
     crate::boot::emergency_shell(cfg)
+}
+
+/// Whether a forking service's PID file is still to come: missing, or a regular file
+/// not yet holding a number (being written). Anything else is read and judged now.
+fn pid_file_pending(pf: &Path) -> bool {
+    match std::fs::symlink_metadata(pf) {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        Ok(m) if m.is_file() => crate::safefs::read_regular(pf, PID_FILE_MAX)
+            .is_ok_and(|t| t.trim().parse::<i32>().is_err()),
+        Ok(_) => false,
+    }
 }
 
 /// The overall bound on stopping units at shutdown. Per-unit timeouts bound each stop;

@@ -249,3 +249,40 @@ fn exec_condition_skips_without_failing_or_fails_on_255() {
     assert!(s.log("pass.service").contains("main-ran"));
     s.poweroff();
 }
+
+#[test]
+fn forking_service_waits_for_a_pid_file_written_after_the_parent_exits() {
+    // Regression: the PID file was read once, right when the parent exited.
+    let mut s = System::new(&[
+        (
+            "late.service",
+            "[Service]\nType=forking\nPIDFile=@ROOT@/run/late.pid\nExecStart=/bin/sh -c '(sleep 100 & p=$!; sleep 0.5; echo $p > @ROOT@/run/late.pid) & exit 0'\n",
+        ),
+        (
+            "never.service",
+            "[Service]\nType=forking\nPIDFile=@ROOT@/run/never.pid\nExecStart=/bin/true\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["start", "late.service"]);
+    assert_eq!(
+        s.active("late.service"),
+        "active",
+        "{}",
+        s.log("late.service")
+    );
+    let pid = s.wait_for_line("run/late.pid", "late.pid");
+    assert_eq!(
+        s.status("late.service")["main_pid"]
+            .as_i64()
+            .map(|p| p.to_string()),
+        Some(pid)
+    );
+    // With no process left to write it, waiting ends at once.
+    let t = Instant::now();
+    assert!(!s.ctl(&["start", "never.service"]).status.success());
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(s.active("never.service"), "failed");
+    s.poweroff();
+}
