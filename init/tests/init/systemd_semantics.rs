@@ -286,3 +286,26 @@ fn forking_service_waits_for_a_pid_file_written_after_the_parent_exits() {
     assert_eq!(s.active("never.service"), "failed");
     s.poweroff();
 }
+
+#[test]
+fn requires_on_a_device_follows_its_node() {
+    // Regression: Requires=/BindsTo= on a .device failed the dependent unit.
+    let mut s = System::new(&[
+        (
+            "tty.service",
+            "[Unit]\nBindsTo=dev-null.device\nAfter=dev-null.device\nRequires=sys-subsystem-net-devices-lo.device\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo ran\n",
+        ),
+        (
+            "nodev.service",
+            "[Unit]\nRequires=dev-b8g\\x2dno\\x2dsuch\\x2ddevice.device\nAfter=dev-b8g\\x2dno\\x2dsuch\\x2ddevice.device\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo ran\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["start", "tty.service"]);
+    assert_eq!(s.active("tty.service"), "active");
+    assert_eq!(s.active("dev-null.device"), "active");
+    assert!(!s.ctl(&["start", "nodev.service"]).status.success());
+    assert_ne!(s.active("nodev.service"), "active");
+    s.poweroff();
+}
