@@ -1745,7 +1745,10 @@ impl Manager {
         for o in self.set.units.values() {
             if let KindConfig::Socket(c) = &o.config {
                 if !c.accept
-                    && load::socket_service(o, c.service.as_deref()) == u.name
+                    && self
+                        .set
+                        .resolve(&load::socket_service(o, c.service.as_deref()))
+                        == u.name
                     && !v.contains(&o.name)
                 {
                     v.push(o.name.clone());
@@ -2502,7 +2505,10 @@ impl Manager {
                 if let Some(next) = self.timer_next(&n) {
                     if next <= now() {
                         let target = self.set.units.get(&n).map(|u| match &u.config {
-                            KindConfig::Timer(c) => load::triggered_unit(u, c.unit.as_deref()),
+                            KindConfig::Timer(c) => self
+                                .set
+                                .resolve(&load::triggered_unit(u, c.unit.as_deref()))
+                                .to_string(),
                             _ => String::new(),
                         });
                         self.rt.entry(n.clone()).or_default().last_trigger = Some(now().max(next));
@@ -2530,7 +2536,12 @@ impl Manager {
             return None;
         };
         let rt = self.rt.get(n)?;
-        let target = load::triggered_unit(u, c.unit.as_deref());
+        // Unit=/Service= may name an alias (syslog.service → rsyslog.service): state,
+        // jobs and runtime are kept under the unit's own name.
+        let target = self
+            .set
+            .resolve(&load::triggered_unit(u, c.unit.as_deref()))
+            .to_string();
         let trt = self.rt.get(&target);
         let last = rt.last_trigger;
         let mut cands: Vec<Instant> = Vec::new();
@@ -2643,7 +2654,12 @@ impl Manager {
             let Some(u) = self.set.units.get(&n) else {
                 continue;
             };
-            let target = load::triggered_unit(u, c.unit.as_deref());
+            // Unit=/Service= may name an alias (syslog.service → rsyslog.service): state,
+            // jobs and runtime are kept under the unit's own name.
+            let target = self
+                .set
+                .resolve(&load::triggered_unit(u, c.unit.as_deref()))
+                .to_string();
             let idle = self.state_of(&target) == ActiveState::Inactive
                 && !self.engine.jobs.values().any(|j| j.unit == target);
             if !idle {
@@ -2659,7 +2675,12 @@ impl Manager {
         let Some(u) = self.set.units.get(n) else {
             return;
         };
-        let target = load::triggered_unit(u, c.unit.as_deref());
+        // Unit=/Service= may name an alias (syslog.service → rsyslog.service): state,
+        // jobs and runtime are kept under the unit's own name.
+        let target = self
+            .set
+            .resolve(&load::triggered_unit(u, c.unit.as_deref()))
+            .to_string();
         let t = now();
         let rt = self.rt.entry(n.to_string()).or_default();
         while rt
@@ -2726,7 +2747,12 @@ impl Manager {
         if c.accept {
             return true;
         }
-        let svc = load::socket_service(u, c.service.as_deref());
+        // Service= (or the socket's own name) may be an alias (syslog.socket →
+        // syslog.service → rsyslog.service): state and jobs are under the unit's name.
+        let svc = self
+            .set
+            .resolve(&load::socket_service(u, c.service.as_deref()))
+            .to_string();
         self.state_of(&svc) == ActiveState::Inactive
             || self.state_of(&svc) == ActiveState::Failed && !self.engine.has_job(&svc)
     }
@@ -2738,7 +2764,10 @@ impl Manager {
         let KindConfig::Socket(c) = &u.config else {
             return;
         };
-        let svc = load::socket_service(&u, c.service.as_deref());
+        let svc = self
+            .set
+            .resolve(&load::socket_service(&u, c.service.as_deref()))
+            .to_string();
         if !c.accept {
             if self.engine.has_job(&svc) {
                 return;

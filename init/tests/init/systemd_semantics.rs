@@ -309,3 +309,52 @@ fn requires_on_a_device_follows_its_node() {
     assert_ne!(s.active("nodev.service"), "active");
     s.poweroff();
 }
+
+#[test]
+fn socket_whose_service_is_an_alias_activates_it_once() {
+    // Regression: with Debian's syslog.socket → syslog.service → rsyslog.service (an
+    // alias by symlink), PID 1 watched the alias's state, which never changed: it spun
+    // at 100 % CPU logging "incoming traffic", and a stop turned back into a start.
+    let mut s = System::new(&[
+        (
+            "syslog.socket",
+            "[Socket]\nListenDatagram=@ROOT@/run/devlog\n",
+        ),
+        (
+            "rsyslog.service",
+            "[Service]\nExecStart=/bin/sh -c 'exec cat <&3'\n[Install]\nAlias=syslog.service\n",
+        ),
+    ]);
+    std::os::unix::fs::symlink(
+        "rsyslog.service",
+        s.path("etc/systemd/system/syslog.service"),
+    )
+    .expect("alias link");
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["start", "syslog.socket"]);
+    let tx = std::os::unix::net::UnixDatagram::unbound().expect("socket");
+    tx.send_to(b"first-message\n", s.path("run/devlog"))
+        .expect("send");
+    s.wait_for(
+        |s| s.log("rsyslog.service").contains("first-message"),
+        "rsyslog to read the message",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let sock_log = s.log("syslog.socket");
+    assert_eq!(
+        sock_log.matches("incoming traffic").count(),
+        1,
+        "{sock_log}"
+    );
+    s.ctl_ok(&["stop", "rsyslog.service"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.active("rsyslog.service"), "inactive");
+    tx.send_to(b"second-message\n", s.path("run/devlog"))
+        .expect("send");
+    s.wait_for(
+        |s| s.log("rsyslog.service").contains("second-message"),
+        "new traffic to activate rsyslog again",
+    );
+    s.poweroff();
+}
