@@ -1079,8 +1079,7 @@ impl Manager {
         rt.phase = Some(phase);
         rt.idx = 0;
         rt.deadline = s
-            .timeout_start
-            .resolve(self.cfg.default_timeout_start)
+            .start_timeout(self.cfg.default_timeout_start)
             .and_then(|d| now().checked_add(d));
         self.advance(&n);
     }
@@ -1840,7 +1839,7 @@ impl Manager {
             Some(s) if !s.exec_reload.is_empty() => {
                 self.set_phase(&n, Phase::Reload);
                 self.set_state(&n, ActiveState::Reloading, "reload");
-                let t = s.timeout_start.resolve(self.cfg.default_timeout_start);
+                let t = s.start_timeout(self.cfg.default_timeout_start);
                 self.rt.entry(n.clone()).or_default().deadline =
                     t.and_then(|d| now().checked_add(d));
                 self.advance(&n);

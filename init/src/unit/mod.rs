@@ -299,6 +299,16 @@ impl Default for ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// The start (and reload) time limit in effect: `TimeoutStartSec=` as written, else
+    /// the manager's default, except for Type=oneshot, whose start has no time limit
+    /// by default (systemd.service(5)).
+    pub fn start_timeout(&self, default: Duration) -> Option<Duration> {
+        match (self.timeout_start, self.service_type) {
+            (Timeout::Default, ServiceType::Oneshot) => None,
+            (t, _) => t.resolve(default),
+        }
+    }
+
     /// The effective `NotifyAccess=`: as written, else `main` for Type=notify or a
     /// service with WatchdogSec=, else `none` (systemd.service(5)).
     pub fn notify_access(&self) -> NotifyAccess {

@@ -1618,6 +1618,20 @@ mod tests {
         assert_eq!(Timeout::Never.resolve(d), None);
         assert_eq!(Timeout::Default.resolve(d), Some(d));
         assert_eq!(Timeout::Default.resolve(Duration::ZERO), None);
+        // Type=oneshot has no start timeout unless it asks for one.
+        let start = |body: &str| {
+            let (u, _) = load(
+                "o.service",
+                &format!("[Service]\nExecStart=/bin/true\n{body}"),
+            );
+            u.service().unwrap().start_timeout(d)
+        };
+        assert_eq!(start(""), Some(d));
+        assert_eq!(start("Type=oneshot\n"), None);
+        assert_eq!(
+            start("Type=oneshot\nTimeoutStartSec=5s\n"),
+            Some(Duration::from_secs(5))
+        );
     }
 
     #[test]
