@@ -9,7 +9,7 @@ use b8g_init::control::{call, notify, Request, Response};
 use serde_json::Value;
 
 const USAGE: &str = "usage: b8gctl [--json] [--socket PATH] [--no-block] COMMAND [ARGS]
-commands: status [UNIT...] | start|stop|restart|reload UNIT... | list-units | list-dependencies [UNIT]
+commands: status [UNIT...] | start|stop|restart|try-restart|reload|reload-or-restart UNIT... | list-units | list-dependencies [UNIT]
           is-system-running | log UNIT [-f] | daemon-reload | reset-failed [UNIT...] | isolate TARGET
           poweroff | reboot | halt | telinit N | jobs | verify FILE... | notify [--barrier] VAR=VALUE...";
 
@@ -109,7 +109,15 @@ fn real_main() -> Result<i32> {
         Ok(r.data)
     };
     let needs_unit = [
-        "start", "stop", "restart", "reload", "isolate", "telinit", "log",
+        "start",
+        "stop",
+        "restart",
+        "try-restart",
+        "reload",
+        "reload-or-restart",
+        "isolate",
+        "telinit",
+        "log",
     ];
     if needs_unit.contains(&cmd.as_str()) && args.is_empty() {
         bail!("{cmd} needs an argument");
