@@ -51,6 +51,27 @@ pub fn mount_api_filesystems() -> Vec<String> {
     msgs
 }
 
+/// Raises PID 1's hard `RLIMIT_NOFILE` to the kernel's `fs.nr_open`, as systemd does
+/// at boot, so `LimitNOFILE=infinity` (clamped to nr_open) reaches it; services
+/// inherit the soft limit unchanged. Fails quietly without CAP_SYS_RESOURCE (a
+/// container), where services get the closest the inherited hard limit allows.
+pub fn raise_nofile_hard_limit() {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 {
+            let max = crate::exec::nr_open();
+            if r.rlim_max < max {
+                r.rlim_max = max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+            }
+        }
+    }
+}
+
 pub fn set_hostname(etc: &Path) -> Option<String> {
     let name = std::fs::read_to_string(etc.join("hostname"))
         .ok()?

@@ -5,6 +5,28 @@
 
 use std::path::Path;
 
+/// True when the shell-style pattern matches an existing path: glob(3) with braces,
+/// as systemd's `PathExistsGlob=` and `ConditionPathExistsGlob=` use it.
+pub fn glob_matches(pattern: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(pattern.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: glob_t is plain data; glob fills it and globfree releases it.
+    unsafe {
+        let mut g: libc::glob_t = std::mem::zeroed();
+        let r = libc::glob(
+            c.as_ptr(),
+            libc::GLOB_NOSORT | libc::GLOB_BRACE,
+            None,
+            &mut g,
+        );
+        let found = r == 0 && g.gl_pathc > 0;
+        libc::globfree(&mut g);
+        found
+    }
+}
+
 /// First boot, as systemd 247+ decides it: `/etc/machine-id` is missing or holds
 /// `uninitialized` (an empty file is not a first boot).
 pub fn first_boot(machine_id: &Path) -> bool {

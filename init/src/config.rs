@@ -92,8 +92,11 @@ impl Config {
             boot: true,
             system,
             default_timeout_start: Duration::from_secs(90),
-            default_timeout_stop: Duration::from_secs(10),
-            kill_grace: Duration::from_secs(5),
+            // systemd's DefaultTimeoutStartSec= and DefaultTimeoutStopSec=; systemd
+            // also gives systemd-shutdown the stop timeout as its grace between
+            // SIGTERM and SIGKILL to the processes left at the end.
+            default_timeout_stop: Duration::from_secs(90),
+            kill_grace: Duration::from_secs(90),
             console: Some("/dev/console".into()),
             emergency_shell: "/bin/sh".into(),
             kernel_cmdline: cmdline.to_string(),
@@ -132,6 +135,7 @@ impl Config {
             hostname: std::fs::read_to_string(self.etc_dir.join("hostname"))
                 .map(|s| s.trim().to_string())
                 .unwrap_or_else(|_| "localhost".into()),
+            etc_dir: self.etc_dir.clone(),
         }
     }
 

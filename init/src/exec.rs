@@ -9,7 +9,7 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use crate::unit::{ExecCommand, ExecContext, StdIo};
+use crate::unit::{ExecCommand, ExecContext, Rlimit, StdIo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
@@ -24,61 +24,68 @@ pub enum SpawnError {
     Fork(std::io::Error),
 }
 
-/// Expands `$VAR` and `${VAR}` in the words of a command: `$VAR` standing alone splits
-/// into words, `${VAR}` stays one word, `$$` is a dollar sign.
+/// Expands variables in the words of a command as systemd.service(5) "Command lines"
+/// says: a word that is exactly `$VAR` becomes the variable's value split at
+/// whitespace (quotes respected, then removed), zero words when unset or empty;
+/// `${VAR}` anywhere in a word becomes the value as is (empty when unset); `$$` is a
+/// dollar sign. Anything else stays as written: `$VAR` inside a word, and `${VAR:-x}`
+/// (systemd has no such syntax on command lines).
 pub fn expand_argv(argv: &[String], env: &[(String, String)]) -> Vec<String> {
     let lookup = |k: &str| {
         env.iter()
             .rev()
             .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+            .map(|(_, v)| v.as_str())
     };
     let mut out = Vec::new();
     for w in argv {
         if let Some(name) = w.strip_prefix('$') {
-            if !name.is_empty()
-                && !name.starts_with('{')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                out.extend(lookup(name).split_whitespace().map(str::to_string));
+            if !name.starts_with(['{', '$']) {
+                if let Some(v) = lookup(name) {
+                    out.extend(crate::unit::parse::split_variable_value(v));
+                }
                 continue;
             }
         }
-        let mut s = String::new();
-        let mut chars = w.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c != '$' {
-                s.push(c);
-                continue;
-            }
-            match chars.peek() {
-                Some('$') => {
-                    chars.next();
-                    s.push('$');
-                }
-                Some('{') => {
-                    chars.next();
-                    let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
-                    s.push_str(&lookup(&name));
-                }
-                Some(c) if c.is_ascii_alphanumeric() || *c == '_' => {
-                    let mut name = String::new();
-                    while let Some(c) = chars
-                        .peek()
-                        .filter(|c| c.is_ascii_alphanumeric() || **c == '_')
-                    {
-                        name.push(*c);
-                        chars.next();
-                    }
-                    s.push_str(&lookup(&name));
-                }
-                _ => s.push('$'),
-            }
-        }
-        out.push(s);
+        out.push(replace_braced(w, &lookup));
     }
     out
+}
+
+/// `${VAR}` and `$$` within one word (systemd's `replace_env` without extensions).
+fn replace_braced<'a>(w: &str, lookup: &impl Fn(&str) -> Option<&'a str>) -> String {
+    let mut s = String::with_capacity(w.len());
+    let mut rest = w;
+    while let Some(at) = rest.find('$') {
+        s.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            s.push('$');
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('{') {
+            match body.find(['}', ':']) {
+                Some(end) if body.as_bytes()[end] == b'}' => {
+                    s.push_str(lookup(&body[..end]).unwrap_or(""));
+                    rest = &body[end + 1..];
+                }
+                // `${VAR:…}` is not command-line syntax, and `${VAR` is unterminated:
+                // both stay as written (up to the colon; the rest is read on).
+                Some(colon) => {
+                    s.push_str(&rest[at..at + 2 + colon + 1]);
+                    rest = &body[colon + 1..];
+                }
+                None => {
+                    s.push_str(&rest[at..]);
+                    rest = "";
+                }
+            }
+        } else {
+            s.push('$');
+            rest = after;
+        }
+    }
+    s.push_str(rest);
+    s
 }
 
 /// The most an `EnvironmentFile=` may hold.
@@ -113,6 +120,8 @@ pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, crate::safefs
 /// A user from passwd.
 #[derive(Debug, Clone)]
 pub struct User {
+    /// The name in passwd; the number as written for a numeric `User=` not listed there.
+    pub name: String,
     pub uid: u32,
     pub gid: u32,
     pub home: String,
@@ -138,6 +147,7 @@ pub fn lookup_user(etc: &Path, user: &str) -> Result<User, String> {
                     .parse()
                     .map_err(|_| format!("bad gid in {}", f.display()))?;
                 return Ok(User {
+                    name: p[0].to_string(),
                     uid,
                     gid,
                     home: p[5].to_string(),
@@ -148,6 +158,7 @@ pub fn lookup_user(etc: &Path, user: &str) -> Result<User, String> {
     }
     if let Ok(uid) = user.parse() {
         return Ok(User {
+            name: user.to_string(),
             uid,
             gid: uid,
             home: "/".into(),
@@ -175,6 +186,49 @@ pub fn lookup_group(etc: &Path, group: &str) -> Result<u32, String> {
         }
     }
     Err(format!("group {group:?} not found"))
+}
+
+/// The groups that list `user` as a member in the group file (the generation's, else
+/// /etc's): what initgroups(3) adds to the primary group, read without NSS.
+pub fn member_groups(etc: &Path, user: &str) -> Vec<u32> {
+    let Some(text) = passwd_files(etc, "group")
+        .into_iter()
+        .find_map(|f| std::fs::read_to_string(f).ok())
+    else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let p: Vec<&str> = line.split(':').collect();
+            let listed = p.get(3)?.split(',').any(|m| m.trim() == user);
+            listed.then(|| p[2].parse().ok()).flatten()
+        })
+        .collect()
+}
+
+/// The kernel's ceiling on open files (`fs.nr_open`), which `RLIMIT_NOFILE` may not
+/// exceed, not even as infinity.
+pub fn nr_open() -> u64 {
+    std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 20)
+}
+
+/// The limits to set: `LimitNOFILE=` (infinity included) is clamped to `nr_open`, as
+/// systemd does; setting more fails with EPERM.
+fn effective_limits(limits: &[Rlimit], nr_open: u64) -> Vec<Rlimit> {
+    limits
+        .iter()
+        .map(|l| match l.resource == libc::RLIMIT_NOFILE as i32 {
+            true => Rlimit {
+                soft: l.soft.min(nr_open),
+                hard: l.hard.min(nr_open),
+                ..*l
+            },
+            false => *l,
+        })
+        .collect()
 }
 
 /// What the supervisor hands to [`spawn`].
@@ -279,12 +333,22 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
         (Some(g), false) => Some(lookup_group(spec.etc_dir, g).map_err(SpawnError::Prepare)?),
         _ => user.as_ref().map(|u| u.gid),
     };
-    let mut groups = Vec::new();
+    // As systemd: initgroups(3) for User= (unless the group is root), then
+    // SupplementaryGroups= on top.
+    let mut groups: Vec<libc::gid_t> = Vec::new();
+    if let (Some(u), Some(g)) = (&user, gid) {
+        if g != 0 {
+            groups.push(g);
+            groups.extend(member_groups(spec.etc_dir, &u.name));
+        }
+    }
     if !privileged {
         for g in &ctx.supplementary_groups {
             groups.push(lookup_group(spec.etc_dir, g).map_err(SpawnError::Prepare)? as libc::gid_t);
         }
     }
+    groups.sort_unstable();
+    groups.dedup();
     if let Some(u) = &user {
         env.push(("HOME".into(), u.home.clone()));
         env.push(("SHELL".into(), u.shell.clone()));
@@ -367,6 +431,7 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
     // SAFETY: both fds were just created by pipe2.
     let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
     let ignore_sigpipe = ctx.ignore_sigpipe.unwrap_or(true);
+    let limits = effective_limits(&ctx.limits, nr_open());
     let mut plan = ChildPlan {
         status_fd: wr.as_raw_fd(),
         fds: &fds,
@@ -375,6 +440,7 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
         uid: user.as_ref().map(|u| u.uid),
         gid,
         groups: &groups,
+        limits: &limits,
         workdir: workdir.as_ref().map(|(c, o)| (c.as_c_str(), *o)),
         root: root.as_deref(),
         exe: &c_exe,
@@ -451,6 +517,7 @@ struct ChildPlan<'a> {
     uid: Option<u32>,
     gid: Option<u32>,
     groups: &'a [libc::gid_t],
+    limits: &'a [Rlimit],
     workdir: Option<(&'a std::ffi::CStr, bool)>,
     root: Option<&'a std::ffi::CStr>,
     exe: &'a CString,
@@ -570,13 +637,29 @@ unsafe fn child(p: ChildPlan) -> ! {
             }
             *base.add(n) = 0;
         }
-        for l in &p.ctx.limits {
-            let r = libc::rlimit {
+        for l in p.limits {
+            let mut r = libc::rlimit {
                 rlim_cur: l.soft,
                 rlim_max: l.hard,
             };
+            // systemd's setrlimit_closest: refused a raise (EPERM), take what the hard
+            // limit we have allows.
             if libc::setrlimit(l.resource as _, &r) < 0 {
-                fail(p.status_fd, 2);
+                let mut have = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if *libc::__errno_location() != libc::EPERM
+                    || libc::getrlimit(l.resource as _, &mut have) < 0
+                    || have.rlim_max == libc::RLIM_INFINITY
+                {
+                    fail(p.status_fd, 2);
+                }
+                r.rlim_cur = r.rlim_cur.min(have.rlim_max);
+                r.rlim_max = r.rlim_max.min(have.rlim_max);
+                if libc::setrlimit(l.resource as _, &r) < 0 {
+                    fail(p.status_fd, 2);
+                }
             }
         }
         if let Some(n) = p.ctx.nice {
@@ -656,10 +739,12 @@ unsafe fn child(p: ChildPlan) -> ! {
         }
         // Raw system calls: glibc's wrappers would try to change the credentials of
         // every thread it knows of, and its thread list here is PID 1's.
+        if (p.gid.is_some() || !p.groups.is_empty())
+            && libc::syscall(libc::SYS_setgroups, p.groups.len(), p.groups.as_ptr()) < 0
+        {
+            fail(p.status_fd, 9);
+        }
         if let Some(g) = p.gid {
-            if libc::syscall(libc::SYS_setgroups, p.groups.len(), p.groups.as_ptr()) < 0 {
-                fail(p.status_fd, 9);
-            }
             if libc::syscall(libc::SYS_setgid, g) < 0 {
                 fail(p.status_fd, 10);
             }
@@ -712,14 +797,73 @@ mod tests {
         let env = vec![
             ("A".to_string(), "x y".to_string()),
             ("B".to_string(), "z".to_string()),
+            ("Q".to_string(), "'one word' two".to_string()),
+            ("E".to_string(), String::new()),
         ];
-        let argv: Vec<String> = ["/bin/p", "$A", "${A}", "pre$B", "$$A", "$NOPE"]
+        let argv: Vec<String> = [
+            "/bin/p",
+            "$A",
+            "${A}",
+            "pre${B}post",
+            "$$A",
+            "$NOPE",
+            "$Q",
+            "$E",
+            "${E}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            expand_argv(&argv, &env),
+            ["/bin/p", "x", "y", "x y", "prezpost", "$A", "one word", "two", ""]
+        );
+    }
+
+    #[test]
+    fn dollar_var_inside_a_word_and_default_syntax_stay_as_written() {
+        // Regression: `pre$B` and `${B:-x}` were expanded; systemd.service(5) replaces
+        // `$VAR` only as a whole word and has no `${VAR:-x}` on command lines.
+        let env = vec![("B".to_string(), "z".to_string())];
+        let argv: Vec<String> = ["pre$B", "${B:-x}", "${NOPE:-x}", "${B", "$", "a$$b"]
             .iter()
             .map(|s| s.to_string())
             .collect();
         assert_eq!(
             expand_argv(&argv, &env),
-            ["/bin/p", "x", "y", "x y", "prez", "$A"]
+            ["pre$B", "${B:-x}", "${NOPE:-x}", "${B", "a$b"]
+        );
+    }
+
+    #[test]
+    fn member_groups_read_like_initgroups() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("group"),
+            "root:x:0:\nadm:x:4:syslog,alice\nusers:x:100: alice \nother:x:7:bob\nbad\n",
+        )
+        .unwrap();
+        assert_eq!(member_groups(d.path(), "alice"), [4, 100]);
+        assert_eq!(member_groups(d.path(), "syslog"), [4]);
+    }
+
+    #[test]
+    fn nofile_infinity_is_clamped_to_nr_open() {
+        let inf = libc::RLIM_INFINITY;
+        let l = |resource: i32, soft, hard| Rlimit {
+            resource,
+            soft,
+            hard,
+        };
+        let nofile = libc::RLIMIT_NOFILE as i32;
+        let core = libc::RLIMIT_CORE as i32;
+        assert_eq!(
+            effective_limits(&[l(nofile, inf, inf), l(core, inf, inf)], 1 << 20),
+            [l(nofile, 1 << 20, 1 << 20), l(core, inf, inf)]
+        );
+        assert_eq!(
+            effective_limits(&[l(nofile, 1024, inf)], 4096),
+            [l(nofile, 1024, 4096)]
         );
     }
 

@@ -200,7 +200,7 @@ pub fn level_holds(specs: &[(PathWatch, PathBuf)]) -> Option<String> {
     specs.iter().find_map(|(kind, path)| {
         let holds = match kind {
             PathWatch::Exists => path.exists(),
-            PathWatch::ExistsGlob => glob_matches(path),
+            PathWatch::ExistsGlob => crate::condition::glob_matches(path),
             PathWatch::DirectoryNotEmpty => {
                 std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_some())
             }
@@ -217,21 +217,6 @@ pub fn describe(kind: PathWatch) -> &'static str {
         PathWatch::Changed => "PathChanged=",
         PathWatch::Modified => "PathModified=",
         PathWatch::DirectoryNotEmpty => "DirectoryNotEmpty=",
-    }
-}
-
-/// True when the shell-style pattern matches an existing path (glob(3)).
-fn glob_matches(pattern: &Path) -> bool {
-    let Ok(c) = CString::new(pattern.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: glob_t is plain data; glob fills it and globfree releases it.
-    unsafe {
-        let mut g: libc::glob_t = std::mem::zeroed();
-        let r = libc::glob(c.as_ptr(), 0, None, &mut g);
-        let found = r == 0 && g.gl_pathc > 0;
-        libc::globfree(&mut g);
-        found
     }
 }
 

@@ -38,8 +38,12 @@ const IDLE_MAX_WAIT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Idle,
+    /// `ExecCondition=` commands.
+    Condition,
     StartPre,
     Start,
+    /// Type=forking: the start command exited and its PIDFile= is not readable yet.
+    PidFile,
     StartPost,
     Running,
     Reload,
@@ -94,6 +98,8 @@ struct Rt {
     notify_refused: u32,
     /// A per-connection instance of an Accept=yes socket: forgotten once it stops.
     transient: bool,
+    /// ExecCondition= skipped this start: not a failure, and no Restart= either.
+    condition_skipped: bool,
     /// A `.path` unit's watches while it waits.
     path_watch: Option<PathWatcher>,
     /// When a `.path` unit triggered lately (for TriggerLimit*).
@@ -127,7 +133,8 @@ pub struct Manager {
     control: Option<UnixListener>,
     notify: Option<OwnedFd>,
     extras: SysvExtras,
-    shutdown: Option<(ShutdownKind, Instant)>,
+    /// The shutdown under way: its kind, when it began and its overall bound.
+    shutdown: Option<(ShutdownKind, Instant, Duration)>,
     ready_reported: bool,
     degraded: bool,
     counter: u64,
@@ -606,7 +613,10 @@ impl Manager {
             consider(rt.deadline);
             consider(rt.restart_at);
             consider(rt.watchdog_at);
-            if matches!(rt.ph(), Phase::StopSigterm | Phase::StopSigkill) {
+            if matches!(
+                rt.ph(),
+                Phase::StopSigterm | Phase::StopSigkill | Phase::PidFile
+            ) {
                 consider(Some(t + Duration::from_millis(50)));
             }
             if let Some(u) = self.set.units.get(name) {
@@ -772,6 +782,7 @@ impl Manager {
             let p = Path::new(&c.value);
             let ok = match c.kind {
                 ConditionKind::PathExists => p.exists(),
+                ConditionKind::PathExistsGlob => crate::condition::glob_matches(p),
                 ConditionKind::PathIsDirectory => p.is_dir(),
                 ConditionKind::FileNotEmpty => p
                     .metadata()
@@ -1058,13 +1069,17 @@ impl Manager {
             self.fail_start(&n, "resources");
             return;
         }
-        self.set_state(&n, ActiveState::Activating, "start-pre");
+        let (phase, sub) = if s.exec_condition.is_empty() {
+            (Phase::StartPre, "start-pre")
+        } else {
+            (Phase::Condition, "condition")
+        };
+        self.set_state(&n, ActiveState::Activating, sub);
         let rt = self.rt.entry(n.clone()).or_default();
-        rt.phase = Some(Phase::StartPre);
+        rt.phase = Some(phase);
         rt.idx = 0;
         rt.deadline = s
-            .timeout_start
-            .or(Some(self.cfg.default_timeout_start))
+            .start_timeout(self.cfg.default_timeout_start)
             .and_then(|d| now().checked_add(d));
         self.advance(&n);
     }
@@ -1082,6 +1097,17 @@ impl Manager {
                 (rt.ph(), rt.idx)
             };
             match phase {
+                Phase::Condition => {
+                    if idx < s.exec_condition.len() {
+                        if self.spawn(n, &s, &s.exec_condition[idx], Role::Control) {
+                            return;
+                        }
+                        self.fail_start(n, "exec");
+                        return;
+                    }
+                    self.set_phase(n, Phase::StartPre);
+                    self.set_state(n, ActiveState::Activating, "start-pre");
+                }
                 Phase::StartPre => {
                     if idx < s.exec_start_pre.len() {
                         if self.spawn(n, &s, &s.exec_start_pre[idx], Role::Control) {
@@ -1135,6 +1161,39 @@ impl Manager {
                         return;
                     }
                     self.set_phase(n, Phase::StartPost);
+                }
+                Phase::PidFile => {
+                    let Some(pf) = &s.pid_file else {
+                        self.set_phase(n, Phase::StartPost);
+                        continue;
+                    };
+                    let pending = pid_file_pending(pf);
+                    if pending && self.unit_alive(n) {
+                        if idx == 0 {
+                            self.logs
+                                .push(n, &format!("waiting for PID file {}", pf.display()));
+                            self.rt.entry(n.to_string()).or_default().idx = 1;
+                        }
+                        return;
+                    }
+                    match self.main_pid_from_file(n, pf) {
+                        Ok(mp) => {
+                            self.adopt_main_pid(n, mp);
+                            self.set_phase(n, Phase::StartPost);
+                        }
+                        Err(why) => {
+                            let why = if pending {
+                                format!("{why}; no process of the unit is left to write it")
+                            } else {
+                                why
+                            };
+                            self.logs.push(n, &why);
+                            self.rt.entry(n.to_string()).or_default().result =
+                                Some("protocol".into());
+                            self.fail_start(n, "protocol");
+                            return;
+                        }
+                    }
                 }
                 Phase::StartPost => {
                     if idx < s.exec_start_post.len() {
@@ -1201,8 +1260,10 @@ impl Manager {
                     if !self.unit_alive(n) {
                         self.set_phase(n, Phase::StopPost);
                         let rt = self.rt.entry(n.to_string()).or_default();
-                        rt.deadline = now()
-                            .checked_add(s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop));
+                        rt.deadline = s
+                            .timeout_stop
+                            .resolve(self.cfg.default_timeout_stop)
+                            .and_then(|d| now().checked_add(d));
                         continue;
                     }
                     return;
@@ -1248,7 +1309,10 @@ impl Manager {
         }
         let was_running = rt.ph() == Phase::Running;
         rt.watchdog_at = None;
-        rt.deadline = now().checked_add(s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop));
+        rt.deadline = s
+            .timeout_stop
+            .resolve(self.cfg.default_timeout_stop)
+            .and_then(|d| now().checked_add(d));
         self.set_state(n, ActiveState::Deactivating, "stop");
         if was_running {
             self.set_phase(n, Phase::Stop);
@@ -1259,11 +1323,11 @@ impl Manager {
     }
 
     fn enter_sigterm(&mut self, n: &str, s: &ServiceConfig) {
-        let timeout = s.timeout_stop.unwrap_or(self.cfg.default_timeout_stop);
+        let timeout = s.timeout_stop.resolve(self.cfg.default_timeout_stop);
         self.set_phase(n, Phase::StopSigterm);
         self.set_state(n, ActiveState::Deactivating, "stop-sigterm");
         let rt = self.rt.entry(n.to_string()).or_default();
-        rt.deadline = now().checked_add(timeout);
+        rt.deadline = timeout.and_then(|d| now().checked_add(d));
         let main = rt.main_pid;
         let control = rt.control_pid;
         match s.kill_mode {
@@ -1394,6 +1458,7 @@ impl Manager {
         let failed = rt.result.is_some();
         let explicit = rt.explicit_stop;
         let restart_job = std::mem::take(&mut rt.restart_job);
+        let skipped = std::mem::take(&mut rt.condition_skipped);
         let result = rt.result.clone().unwrap_or_default();
         for d in &s.exec.runtime_directories {
             // The service may have planted a symlink above `d`: never remove through it.
@@ -1407,6 +1472,7 @@ impl Manager {
         }
         let clean = !failed;
         let restart = !explicit
+            && !skipped
             && self.shutdown.is_none()
             && match s.restart {
                 RestartPolicy::No => false,
@@ -1678,7 +1744,10 @@ impl Manager {
         for o in self.set.units.values() {
             if let KindConfig::Socket(c) = &o.config {
                 if !c.accept
-                    && load::socket_service(o, c.service.as_deref()) == u.name
+                    && self
+                        .set
+                        .resolve(&load::socket_service(o, c.service.as_deref()))
+                        == u.name
                     && !v.contains(&o.name)
                 {
                     v.push(o.name.clone());
@@ -1770,8 +1839,9 @@ impl Manager {
             Some(s) if !s.exec_reload.is_empty() => {
                 self.set_phase(&n, Phase::Reload);
                 self.set_state(&n, ActiveState::Reloading, "reload");
-                let t = s.timeout_start.unwrap_or(self.cfg.default_timeout_start);
-                self.rt.entry(n.clone()).or_default().deadline = now().checked_add(t);
+                let t = s.start_timeout(self.cfg.default_timeout_start);
+                self.rt.entry(n.clone()).or_default().deadline =
+                    t.and_then(|d| now().checked_add(d));
                 self.advance(&n);
             }
             _ => self.finish_job(&n, JobResult::Done),
@@ -1896,6 +1966,13 @@ impl Manager {
             .map_err(|e| format!("refused PID file {}: {e}", pf.display()))
     }
 
+    fn adopt_main_pid(&mut self, n: &str, mp: i32) {
+        let rt = self.rt.entry(n.to_string()).or_default();
+        rt.main_pid = Some(mp);
+        rt.pgids.insert(mp);
+        self.pids.insert(mp, (n.to_string(), Role::Main));
+    }
+
     fn child_exited(&mut self, n: &str, pid: i32, role: Role, status: i32) {
         let Some(s) = self.svc(n) else { return };
         self.read_log(n);
@@ -1916,6 +1993,7 @@ impl Manager {
             Role::Control => {
                 rt.control_pid = None;
                 let list = match phase {
+                    Phase::Condition => &s.exec_condition,
                     Phase::StartPre => &s.exec_start_pre,
                     Phase::Start => &s.exec_start,
                     Phase::StartPost => &s.exec_start_post,
@@ -1933,30 +2011,44 @@ impl Manager {
                         self.fail_start(n, "exit-code");
                         return;
                     }
-                    if let Some(pf) = &s.pid_file {
-                        match self.main_pid_from_file(n, pf) {
-                            Ok(mp) => {
-                                let rt = self.rt.entry(n.to_string()).or_default();
-                                rt.main_pid = Some(mp);
-                                rt.pgids.insert(mp);
-                                self.pids.insert(mp, (n.to_string(), Role::Main));
+                    // The daemon may write its PID file a little after the parent exits:
+                    // as systemd, wait for it (until the start timeout, while the unit
+                    // has processes) unless ExecStartPost= may be what writes it.
+                    let next = match &s.pid_file {
+                        Some(_) if s.exec_start_post.is_empty() => Phase::PidFile,
+                        Some(pf) => {
+                            if let Ok(mp) = self.main_pid_from_file(n, pf) {
+                                self.adopt_main_pid(n, mp);
                             }
-                            Err(why) => {
-                                self.logs.push(n, &why);
-                                let rt = self.rt.entry(n.to_string()).or_default();
-                                rt.result = Some("protocol".into());
-                                self.fail_start(n, "protocol");
-                                return;
-                            }
+                            Phase::StartPost
                         }
-                    }
-                    self.set_phase(n, Phase::StartPost);
+                        None => Phase::StartPost,
+                    };
+                    self.set_phase(n, next);
                     self.advance(n);
                     return;
                 }
                 if !ok {
                     match phase {
-                        Phase::StartPre | Phase::StartPost => {
+                        // systemd.service(5): exit 1–254 skips the unit (the rest of its
+                        // commands too, ExecStopPost= still runs) without failing it;
+                        // 255 or a signal fails it.
+                        Phase::Condition
+                            if libc::WIFEXITED(status)
+                                && (1..=254).contains(&libc::WEXITSTATUS(status)) =>
+                        {
+                            self.logs.push(
+                                n,
+                                &format!(
+                                    "skipped: ExecCondition= exited with status {}",
+                                    libc::WEXITSTATUS(status)
+                                ),
+                            );
+                            rt.condition_skipped = true;
+                            self.enter_sigterm(n, &s);
+                            return;
+                        }
+                        Phase::Condition | Phase::StartPre | Phase::StartPost => {
                             rt.result = Some(result_of(status));
                             self.fail_start(n, "exit-code");
                             return;
@@ -1992,7 +2084,7 @@ impl Manager {
                             self.fail_start(n, "exit-code");
                         }
                     }
-                    Phase::StartPre | Phase::Start | Phase::StartPost => {
+                    Phase::Condition | Phase::StartPre | Phase::Start | Phase::StartPost => {
                         if !clean && !cmd_ignores(&s.exec_start, 0) {
                             rt.result = Some(result_of(status));
                         } else if phase == Phase::Start
@@ -2304,14 +2396,21 @@ impl Manager {
             let (deadline, restart_at, wd, phase) =
                 (rt.deadline, rt.restart_at, rt.watchdog_at, rt.ph());
             if let Some(s) = self.svc(&n) {
-                if matches!(phase, Phase::StopSigterm | Phase::StopSigkill) {
+                if matches!(
+                    phase,
+                    Phase::StopSigterm | Phase::StopSigkill | Phase::PidFile
+                ) {
                     self.advance(&n);
                 }
                 let phase = self.rt.get(&n).map(Rt::ph).unwrap_or(Phase::Idle);
                 if deadline.is_some_and(|d| d <= t) {
                     self.rt.entry(n.clone()).or_default().deadline = None;
                     match phase {
-                        Phase::StartPre | Phase::Start | Phase::StartPost => {
+                        Phase::Condition
+                        | Phase::StartPre
+                        | Phase::Start
+                        | Phase::PidFile
+                        | Phase::StartPost => {
                             self.logs.push(&n, "start timed out");
                             self.rt.entry(n.clone()).or_default().result = Some("timeout".into());
                             self.enter_sigterm(&n, &s);
@@ -2405,7 +2504,10 @@ impl Manager {
                 if let Some(next) = self.timer_next(&n) {
                     if next <= now() {
                         let target = self.set.units.get(&n).map(|u| match &u.config {
-                            KindConfig::Timer(c) => load::triggered_unit(u, c.unit.as_deref()),
+                            KindConfig::Timer(c) => self
+                                .set
+                                .resolve(&load::triggered_unit(u, c.unit.as_deref()))
+                                .to_string(),
                             _ => String::new(),
                         });
                         self.rt.entry(n.clone()).or_default().last_trigger = Some(now().max(next));
@@ -2433,7 +2535,12 @@ impl Manager {
             return None;
         };
         let rt = self.rt.get(n)?;
-        let target = load::triggered_unit(u, c.unit.as_deref());
+        // Unit=/Service= may name an alias (syslog.service → rsyslog.service): state,
+        // jobs and runtime are kept under the unit's own name.
+        let target = self
+            .set
+            .resolve(&load::triggered_unit(u, c.unit.as_deref()))
+            .to_string();
         let trt = self.rt.get(&target);
         let last = rt.last_trigger;
         let mut cands: Vec<Instant> = Vec::new();
@@ -2546,7 +2653,12 @@ impl Manager {
             let Some(u) = self.set.units.get(&n) else {
                 continue;
             };
-            let target = load::triggered_unit(u, c.unit.as_deref());
+            // Unit=/Service= may name an alias (syslog.service → rsyslog.service): state,
+            // jobs and runtime are kept under the unit's own name.
+            let target = self
+                .set
+                .resolve(&load::triggered_unit(u, c.unit.as_deref()))
+                .to_string();
             let idle = self.state_of(&target) == ActiveState::Inactive
                 && !self.engine.jobs.values().any(|j| j.unit == target);
             if !idle {
@@ -2562,7 +2674,12 @@ impl Manager {
         let Some(u) = self.set.units.get(n) else {
             return;
         };
-        let target = load::triggered_unit(u, c.unit.as_deref());
+        // Unit=/Service= may name an alias (syslog.service → rsyslog.service): state,
+        // jobs and runtime are kept under the unit's own name.
+        let target = self
+            .set
+            .resolve(&load::triggered_unit(u, c.unit.as_deref()))
+            .to_string();
         let t = now();
         let rt = self.rt.entry(n.to_string()).or_default();
         while rt
@@ -2629,7 +2746,12 @@ impl Manager {
         if c.accept {
             return true;
         }
-        let svc = load::socket_service(u, c.service.as_deref());
+        // Service= (or the socket's own name) may be an alias (syslog.socket →
+        // syslog.service → rsyslog.service): state and jobs are under the unit's name.
+        let svc = self
+            .set
+            .resolve(&load::socket_service(u, c.service.as_deref()))
+            .to_string();
         self.state_of(&svc) == ActiveState::Inactive
             || self.state_of(&svc) == ActiveState::Failed && !self.engine.has_job(&svc)
     }
@@ -2641,7 +2763,10 @@ impl Manager {
         let KindConfig::Socket(c) = &u.config else {
             return;
         };
-        let svc = load::socket_service(&u, c.service.as_deref());
+        let svc = self
+            .set
+            .resolve(&load::socket_service(&u, c.service.as_deref()))
+            .to_string();
         if !c.accept {
             if self.engine.has_job(&svc) {
                 return;
@@ -2801,14 +2926,31 @@ impl Manager {
                 "start" => self.start_unit(u, false),
                 "isolate" => self.start_unit(u, true),
                 "stop" => self.stop_unit(u),
-                "restart" => {
+                "restart" | "try-restart" | "reload-or-restart" => {
                     let st = self.state_of(self.set.resolve(u));
-                    if st == ActiveState::Inactive || st == ActiveState::Failed {
-                        self.start_unit(u, false)
-                    } else {
-                        self.engine
+                    let stopped = matches!(
+                        st,
+                        ActiveState::Inactive | ActiveState::Failed | ActiveState::Deactivating
+                    );
+                    let reloads = self
+                        .set
+                        .units
+                        .get(self.set.resolve(u))
+                        .and_then(Unit::service)
+                        .is_some_and(|s| !s.exec_reload.is_empty());
+                    match req.cmd.as_str() {
+                        // systemctl(1): try-restart does nothing to a unit that is not
+                        // running.
+                        "try-restart" if stopped => Ok(()),
+                        "restart" | "reload-or-restart" if stopped => self.start_unit(u, false),
+                        "reload-or-restart" if reloads => self
+                            .engine
+                            .restart_or_reload(&self.set, u, JobKind::Reload)
+                            .map_err(|e| e.to_string()),
+                        _ => self
+                            .engine
                             .restart_or_reload(&self.set, u, JobKind::Restart)
-                            .map_err(|e| e.to_string())
+                            .map_err(|e| e.to_string()),
                     }
                 }
                 _ => self
@@ -2837,7 +2979,13 @@ impl Manager {
         let units = &req.units;
         if matches!(
             req.cmd.as_str(),
-            "start" | "isolate" | "stop" | "restart" | "reload"
+            "start"
+                | "isolate"
+                | "stop"
+                | "restart"
+                | "try-restart"
+                | "reload-or-restart"
+                | "reload"
         ) {
             return self.queue_request(req);
         }
@@ -2961,7 +3109,7 @@ impl Manager {
             return;
         }
         self.say(&format!("shutting down ({kind:?})"));
-        self.shutdown = Some((kind, now()));
+        self.shutdown = Some((kind, now(), self.shutdown_bound()));
         // Cancel queued starts, then stop everything in reverse dependency order.
         let queued: Vec<String> = self
             .engine
@@ -2984,16 +3132,17 @@ impl Manager {
         }
     }
 
+    fn shutdown_bound(&self) -> Duration {
+        shutdown_bound(
+            self.cfg.default_timeout_stop,
+            self.set.units.values().filter_map(Unit::service),
+        )
+    }
+
     fn check_shutdown_progress(&mut self) {
-        let Some((kind, since)) = self.shutdown else {
+        let Some((kind, since, cap)) = self.shutdown else {
             return;
         };
-        // Per-unit timeouts bound each stop; this overall bound only guards against bugs.
-        let cap = self
-            .cfg
-            .default_timeout_stop
-            .saturating_mul(3)
-            .saturating_add(Duration::from_secs(5));
         let busy = self.engine.jobs.values().any(|j| j.kind == JobKind::Stop)
             || self.rt.values().any(|r| {
                 matches!(
@@ -3548,10 +3697,68 @@ pub fn never_exit(cfg: &Config) -> ! {
     crate::boot::emergency_shell(cfg)
 }
 
+/// Whether a forking service's PID file is still to come: missing, or a regular file
+/// not yet holding a number (being written). Anything else is read and judged now.
+fn pid_file_pending(pf: &Path) -> bool {
+    match std::fs::symlink_metadata(pf) {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        Ok(m) if m.is_file() => crate::safefs::read_regular(pf, PID_FILE_MAX)
+            .is_ok_and(|t| t.trim().parse::<i32>().is_err()),
+        Ok(_) => false,
+    }
+}
+
+/// The overall bound on stopping units at shutdown. Per-unit timeouts bound each stop;
+/// this only guards against bugs, so it must not cut a unit's own stop timeout short
+/// (Debian's postgresql@.service asks for `TimeoutStopSec=1h`): three times the longest
+/// one (ExecStop=, SIGTERM and ExecStopPost= each get it) plus slack. A unit without a
+/// stop timeout counts as 10 min, which makes the bound systemd's own on shutdown,
+/// poweroff.target's `JobTimeoutSec=30min`.
+fn shutdown_bound<'a>(
+    default_stop: Duration,
+    services: impl Iterator<Item = &'a ServiceConfig>,
+) -> Duration {
+    let longest = services
+        .map(|s| {
+            s.timeout_stop
+                .resolve(default_stop)
+                .unwrap_or(Duration::from_secs(600))
+        })
+        .fold(default_stop, Duration::max);
+    longest
+        .saturating_mul(3)
+        .saturating_add(Duration::from_secs(5))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::unit::{Listen, SocketConfig};
+    use crate::unit::{Listen, SocketConfig, Timeout};
+
+    #[test]
+    fn shutdown_waits_for_the_longest_stop_timeout() {
+        // Regression: shutdown SIGKILLed everything after 3 × 10 s + 5 s, whatever a
+        // unit's TimeoutStopSec= said.
+        let default = Config::system_defaults("").default_timeout_stop;
+        assert_eq!(default, Duration::from_secs(90));
+        let svc = |t: Timeout| ServiceConfig {
+            timeout_stop: t,
+            ..ServiceConfig::default()
+        };
+        let hour = Duration::from_secs(3600);
+        let postgres = [svc(Timeout::Default), svc(Timeout::After(hour))];
+        assert!(shutdown_bound(default, postgres.iter()) > hour);
+        let plain = [svc(Timeout::Default)];
+        assert_eq!(
+            shutdown_bound(default, plain.iter()),
+            Duration::from_secs(275)
+        );
+        let never = [svc(Timeout::Never)];
+        assert_eq!(
+            shutdown_bound(default, never.iter()),
+            Duration::from_secs(30 * 60 + 5)
+        );
+    }
 
     fn local_port(fd: &OwnedFd) -> u16 {
         // SAFETY: getsockname into a zeroed sockaddr_in of the right size.

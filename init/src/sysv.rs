@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::unit::{
-    Diagnostic, ExecCommand, KillMode, KindConfig, RestartPolicy, ServiceConfig, ServiceType, Unit,
+    Diagnostic, ExecCommand, KillMode, KindConfig, RestartPolicy, ServiceConfig, ServiceType,
+    Timeout, Unit,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -392,8 +393,8 @@ pub fn generate(etc: &Path) -> (Vec<Unit>, SysvExtras, Vec<Diagnostic>) {
             kill_mode: KillMode::Process,
             ..Default::default()
         };
-        cfg.timeout_start = Some(Duration::from_secs(300));
-        cfg.timeout_stop = Some(Duration::from_secs(300));
+        cfg.timeout_start = Timeout::After(Duration::from_secs(300));
+        cfg.timeout_stop = Timeout::After(Duration::from_secs(300));
         let cmd = |verb: &str| ExecCommand {
             argv: vec![script.clone(), verb.into()],
             ignore_failure: false,

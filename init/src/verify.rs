@@ -9,13 +9,33 @@ use crate::unit::name::{self, SpecifierDirs};
 use crate::unit::parse::Diags;
 use crate::unit::{Diagnostic, UnitKind};
 
-/// Diagnostics for one file, chosen by its name.
+/// Unit types systemd has that b8g-init does not run.
+const OTHER_SYSTEMD_KINDS: &[&str] = &["device", "automount", "swap", "slice", "scope"];
+
+/// Diagnostics for one file, chosen by its name: a unit file, a drop-in (`*.conf` in
+/// `NAME.TYPE.d/`), inittab, or else an LSB init script.
 pub fn verify_file(path: &Path) -> Vec<Diagnostic> {
     let fname = path
         .file_name()
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
+    let note = |error: bool, message: String| Diagnostic {
+        location: path.display().to_string(),
+        error,
+        message,
+    };
+    if let Some((_, suffix)) = fname.rsplit_once('.') {
+        if OTHER_SYSTEMD_KINDS.contains(&suffix) {
+            return vec![note(
+                false,
+                format!("b8g-init does not run .{suffix} units; not checked"),
+            )];
+        }
+        if suffix == "conf" {
+            return verify_dropin(path, &fname);
+        }
+    }
     let mut list = Vec::new();
     if UnitKind::from_name(&fname).is_some() {
         if let Err(e) = name::validate(&fname) {
@@ -30,15 +50,64 @@ pub fn verify_file(path: &Path) -> Vec<Diagnostic> {
             list: &mut list,
             warned: &mut warned,
         };
-        // A template is checked as an instance so specifiers resolve.
-        let unit_name = if fname.contains("@.") {
-            fname.replacen("@.", "@instance.", 1)
-        } else {
-            fname.clone()
-        };
-        load_file(&unit_name, path, &[], &SpecifierDirs::default(), &mut d);
+        load_file(
+            &as_instance(&fname),
+            path,
+            &[],
+            &SpecifierDirs::default(),
+            &mut d,
+        );
         return list;
     }
+    verify_script(path, &fname)
+}
+
+/// A template is checked as an instance so specifiers resolve.
+fn as_instance(name: &str) -> String {
+    if name.contains("@.") {
+        name.replacen("@.", "@instance.", 1)
+    } else {
+        name.to_string()
+    }
+}
+
+/// A drop-in is checked against the kind of unit its directory names; checks of the
+/// whole unit (a service without ExecStart=) belong to the unit, not to the drop-in.
+fn verify_dropin(path: &Path, fname: &str) -> Vec<Diagnostic> {
+    let unit = path
+        .parent()
+        .and_then(Path::file_name)
+        .map(|d| d.to_string_lossy().into_owned())
+        .and_then(|d| d.strip_suffix(".d").map(str::to_string))
+        .filter(|u| UnitKind::from_name(u).is_some());
+    let Some(unit) = unit else {
+        return vec![Diagnostic {
+            location: path.display().to_string(),
+            error: false,
+            message: format!(
+                "{fname} is not in a unit's drop-in directory (NAME.TYPE.d/); not checked"
+            ),
+        }];
+    };
+    let mut list = Vec::new();
+    let mut warned = BTreeSet::new();
+    let mut d = Diags {
+        list: &mut list,
+        warned: &mut warned,
+    };
+    load_file(
+        &as_instance(&unit),
+        path,
+        &[],
+        &SpecifierDirs::default(),
+        &mut d,
+    );
+    let whole_unit = path.display().to_string();
+    list.retain(|d| d.location != whole_unit);
+    list
+}
+
+fn verify_script(path: &Path, fname: &str) -> Vec<Diagnostic> {
     let text = match std::fs::read(path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) => {
@@ -67,6 +136,54 @@ pub fn verify_file(path: &Path) -> Vec<Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slices_automounts_and_dropins_are_not_sysv_scripts() {
+        // Regression: they were read as LSB scripts ("no LSB header").
+        let d = tempfile::tempdir().unwrap();
+        let write = |rel: &str, text: &str| {
+            let p = d.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let slice = write("system-getty.slice", "[Slice]\nTasksMax=50%\n");
+        let automount = write(
+            "proc-sys-fs-binfmt_misc.automount",
+            "[Automount]\nWhere=/x\n",
+        );
+        for p in [slice, automount] {
+            let diags = verify_file(&p);
+            assert!(diags.iter().all(|d| !d.error), "{diags:?}");
+            assert!(diags[0].message.contains("does not run"), "{diags:?}");
+        }
+        let good = write(
+            "nginx.service.d/override.conf",
+            "[Service]\nLimitNOFILE=65536\nExecStart=\nExecStart=/usr/sbin/nginx\n",
+        );
+        assert_eq!(verify_file(&good), []);
+        let partial = write(
+            "getty@.service.d/noclear.conf",
+            "[Service]\nTTYVTDisallocate=no\n",
+        );
+        assert!(verify_file(&partial)
+            .iter()
+            .all(|d| !d.error && !d.message.contains("ExecStart")));
+        let bad = write("x.service.d/bad.conf", "[Service]\nType=bogus\n");
+        let diags = verify_file(&bad);
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.error && d.location.ends_with("bad.conf:2")),
+            "{diags:?}"
+        );
+        let stray = write("etc/foo.conf", "key=value\n");
+        let diags = verify_file(&stray);
+        assert!(
+            diags.iter().all(|d| !d.error) && diags[0].message.contains("drop-in"),
+            "{diags:?}"
+        );
+    }
 
     #[test]
     fn verify_golden() {

@@ -18,6 +18,9 @@ fn main() {
         return;
     }
     let rooted = args.iter().any(|a| a == "--root" || a == "--no-boot");
+    if pid1 {
+        boot::raise_nofile_hard_limit();
+    }
     let mut early = Vec::new();
     if pid1 && !rooted {
         early = boot::mount_api_filesystems();

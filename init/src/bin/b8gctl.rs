@@ -9,9 +9,24 @@ use b8g_init::control::{call, notify, Request, Response};
 use serde_json::Value;
 
 const USAGE: &str = "usage: b8gctl [--json] [--socket PATH] [--no-block] COMMAND [ARGS]
-commands: status [UNIT...] | start|stop|restart|reload UNIT... | list-units | list-dependencies [UNIT]
+commands: status [UNIT...] | start|stop|restart|try-restart|reload|reload-or-restart UNIT... | list-units | list-dependencies [UNIT]
           is-system-running | log UNIT [-f] | daemon-reload | reset-failed [UNIT...] | isolate TARGET
           poweroff | reboot | halt | telinit N | jobs | verify FILE... | notify [--barrier] VAR=VALUE...";
+
+/// `println!` that ends b8gctl quietly when its reader is gone (`b8gctl status | head`):
+/// a closed pipe is the reader's choice, not an error (println! would panic).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("b8gctl: writing to stdout: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
 
 fn main() {
     match real_main() {
@@ -51,7 +66,7 @@ fn real_main() -> Result<i32> {
             "--barrier" => barrier = true,
             "--socket" => socket = it.next().context("--socket needs a path")?.into(),
             "-h" | "--help" => {
-                println!("{USAGE}");
+                out!("{USAGE}");
                 return Ok(0);
             }
             "--no-pager" | "-q" | "--quiet" | "--system" | "--full" | "-l" => {}
@@ -94,7 +109,15 @@ fn real_main() -> Result<i32> {
         Ok(r.data)
     };
     let needs_unit = [
-        "start", "stop", "restart", "reload", "isolate", "telinit", "log",
+        "start",
+        "stop",
+        "restart",
+        "try-restart",
+        "reload",
+        "reload-or-restart",
+        "isolate",
+        "telinit",
+        "log",
     ];
     if needs_unit.contains(&cmd.as_str()) && args.is_empty() {
         bail!("{cmd} needs an argument");
@@ -102,10 +125,7 @@ fn real_main() -> Result<i32> {
     match cmd.as_str() {
         "start" | "stop" | "restart" | "reload" | "isolate" | "try-restart"
         | "reload-or-restart" => {
-            let verb = match cmd.as_str() {
-                "try-restart" | "reload-or-restart" => "restart",
-                v => v,
-            };
+            let verb = cmd.as_str();
             let queued = send(verb, args.clone(), 0)?;
             if !block {
                 return Ok(0);
@@ -134,8 +154,13 @@ fn real_main() -> Result<i32> {
             let mut code = 0;
             for (u, s) in args.iter().zip(states.as_array().into_iter().flatten()) {
                 let active = s["active"].as_str().unwrap_or("");
+                let restarted = queued["jobs"]
+                    .as_array()
+                    .is_some_and(|j| j.iter().any(|j| j.as_str() == Some(u.as_str())));
                 let failed = match verb {
                     "stop" => false,
+                    // A unit that was not running got no job: nothing to judge.
+                    "try-restart" if !restarted => false,
                     _ => active == "failed" || (active == "inactive" && !s["result"].is_null()),
                 };
                 if failed {
@@ -151,11 +176,11 @@ fn real_main() -> Result<i32> {
         "status" => {
             let data = send("status", args.clone(), 0)?;
             if json {
-                println!("{data}");
+                out!("{data}");
                 return Ok(0);
             }
             if args.is_empty() {
-                println!(
+                out!(
                     "State: {}\nUnits: {}\nJobs: {}\nFailed: {}",
                     data["state"].as_str().unwrap_or(""),
                     data["units"],
@@ -167,14 +192,14 @@ fn real_main() -> Result<i32> {
             let mut code = 0;
             for u in data.as_array().into_iter().flatten() {
                 let name = u["name"].as_str().unwrap_or("");
-                println!(
+                out!(
                     "● {name}{}",
                     u["description"]
                         .as_str()
                         .map(|d| format!(" - {d}"))
                         .unwrap_or_default()
                 );
-                println!(
+                out!(
                     "   Loaded: {} ({})",
                     u["load"].as_str().unwrap_or(""),
                     u["sources"]
@@ -186,7 +211,7 @@ fn real_main() -> Result<i32> {
                             .join(", "))
                         .unwrap_or_default()
                 );
-                println!(
+                out!(
                     "   Active: {} ({}){}",
                     u["active"].as_str().unwrap_or(""),
                     u["sub"].as_str().unwrap_or(""),
@@ -196,15 +221,15 @@ fn real_main() -> Result<i32> {
                         .unwrap_or_default()
                 );
                 if let Some(p) = u["main_pid"].as_i64() {
-                    println!(" Main PID: {p}");
+                    out!(" Main PID: {p}");
                 }
                 if let Some(s) = u["status"].as_str() {
-                    println!("   Status: \"{s}\"");
+                    out!("   Status: \"{s}\"");
                 }
                 let logs = send("log", vec![name.to_string()], 0)?;
                 let lines: Vec<&Value> = logs.as_array().into_iter().flatten().collect();
                 for l in lines.iter().skip(lines.len().saturating_sub(10)) {
-                    println!("{}", fmt_line(l));
+                    out!("{}", fmt_line(l));
                 }
                 if u["active"] != "active" {
                     code = 3;
@@ -215,12 +240,12 @@ fn real_main() -> Result<i32> {
         "list-units" => {
             let data = send("list-units", vec![], 0)?;
             if json {
-                println!("{data}");
+                out!("{data}");
                 return Ok(0);
             }
-            println!("{:<40} {:<12} {:<14} DESCRIPTION", "UNIT", "ACTIVE", "SUB");
+            out!("{:<40} {:<12} {:<14} DESCRIPTION", "UNIT", "ACTIVE", "SUB");
             for u in data.as_array().into_iter().flatten() {
-                println!(
+                out!(
                     "{:<40} {:<12} {:<14} {}",
                     u["name"].as_str().unwrap_or(""),
                     u["active"].as_str().unwrap_or(""),
@@ -233,7 +258,7 @@ fn real_main() -> Result<i32> {
         "list-dependencies" => {
             let data = send("list-dependencies", args.clone(), 0)?;
             if json {
-                println!("{data}");
+                out!("{data}");
             } else {
                 print_tree(&data, 0);
             }
@@ -243,9 +268,9 @@ fn real_main() -> Result<i32> {
             let data = send("is-system-running", vec![], 0)?;
             let s = data.as_str().unwrap_or("unknown");
             if json {
-                println!("{data}");
+                out!("{data}");
             } else {
-                println!("{s}");
+                out!("{s}");
             }
             Ok(if s == "running" { 0 } else { 1 })
         }
@@ -256,9 +281,9 @@ fn real_main() -> Result<i32> {
                 for l in data.as_array().into_iter().flatten() {
                     after = after.max(l["seq"].as_u64().unwrap_or(0));
                     if json {
-                        println!("{l}");
+                        out!("{l}");
                     } else {
-                        println!("{}", fmt_line(l));
+                        out!("{}", fmt_line(l));
                     }
                 }
                 if !follow {
@@ -270,7 +295,7 @@ fn real_main() -> Result<i32> {
         "daemon-reload" | "poweroff" | "reboot" | "halt" | "reset-failed" | "telinit" | "jobs" => {
             let data = send(&cmd, args, 0)?;
             if json || cmd == "jobs" {
-                println!("{data}");
+                out!("{data}");
             }
             Ok(0)
         }
@@ -290,7 +315,7 @@ fn fmt_line(l: &Value) -> String {
 }
 
 fn print_tree(v: &Value, depth: usize) {
-    println!(
+    out!(
         "{}{} ({})",
         "  ".repeat(depth),
         v["name"].as_str().unwrap_or(""),
@@ -310,7 +335,7 @@ fn verify(files: &[String], json: bool) -> Result<i32> {
         all.extend(b8g_init::verify::verify_file(std::path::Path::new(f)));
     }
     if json {
-        println!("{}", serde_json::to_string(&all)?);
+        out!("{}", serde_json::to_string(&all)?);
     } else {
         for d in &all {
             eprintln!("{d}");

@@ -100,7 +100,35 @@ pub const SHUTDOWN_TARGETS: &[&str] = &[
     "emergency.target",
 ];
 
+/// A `.device` unit (`dev-ttyS0.device`, `sys-subsystem-net-devices-eth0.device`),
+/// which units name in `Requires=`/`BindsTo=`/`After=`. b8g-init has no udev device
+/// tracking: a device unit is active when its node (or sysfs entry) exists when it is
+/// started, and fails otherwise, so a dependent starts or fails as under systemd once
+/// udev has settled; it does not wait for a device to appear, and a device that goes
+/// away later does not stop the units bound to it.
+fn device_unit(name: &str) -> Option<Unit> {
+    let stem = name.strip_suffix(".device")?;
+    let mut path = name::unescape_path(stem);
+    // systemd's alias for network interfaces; the kernel's own path is /sys/class/net.
+    if let Some(ifname) = path.strip_prefix("/sys/subsystem/net/devices/") {
+        path = format!("/sys/class/net/{ifname}");
+    }
+    let mut u = Unit::empty(name);
+    u.description = Some(format!("Device {path}"));
+    u.default_dependencies = false;
+    u.asserts.push(super::Condition {
+        kind: super::ConditionKind::PathExists,
+        negate: false,
+        trigger: false,
+        value: path,
+    });
+    Some(u)
+}
+
 fn builtin(name: &str) -> Option<Unit> {
+    if let Some(u) = device_unit(name) {
+        return Some(u);
+    }
     let (_, req, wants, after) = BUILTIN.iter().find(|b| b.0 == name)?;
     let mut u = Unit::empty(name);
     u.deps
@@ -273,7 +301,9 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
             list: &mut set.diagnostics,
             warned: &mut warned,
         };
-        let mut unit = if let Err(e) = name::validate(&n) {
+        let mut unit = if let Some(u) = device_unit(&n) {
+            u
+        } else if let Err(e) = name::validate(&n) {
             let mut u = Unit::empty("invalid.target");
             u.name = n.clone();
             u.load_error = Some(e);

@@ -59,6 +59,7 @@ pub struct Install {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConditionKind {
     PathExists,
+    PathExistsGlob,
     PathIsDirectory,
     FileNotEmpty,
     DirectoryNotEmpty,
@@ -200,10 +201,41 @@ pub struct ExecContext {
     pub capability_bounding_set: Option<BTreeSet<u32>>,
 }
 
+/// A `Timeout…Sec=` setting (systemd.service(5)): not written, so the manager's
+/// default applies, or written, where `0` and `infinity` both mean no time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    Default,
+    Never,
+    After(Duration),
+}
+
+impl Timeout {
+    /// From a parsed time span: `None` (infinity) and zero disable the timeout.
+    pub fn from_span(span: Option<Duration>) -> Timeout {
+        match span {
+            Some(d) if !d.is_zero() => Timeout::After(d),
+            _ => Timeout::Never,
+        }
+    }
+
+    /// The time limit in effect, given the manager's default (where zero also means
+    /// none, as `DefaultTimeoutStartSec=0` does in systemd); `None` for no limit.
+    pub fn resolve(self, default: Duration) -> Option<Duration> {
+        match self {
+            Timeout::Default => Some(default).filter(|d| !d.is_zero()),
+            Timeout::Never => None,
+            Timeout::After(d) => Some(d),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     pub service_type: ServiceType,
     pub exec_start: Vec<ExecCommand>,
+    /// `ExecCondition=`: run before ExecStartPre=; exit 1–254 skips the unit.
+    pub exec_condition: Vec<ExecCommand>,
     pub exec_start_pre: Vec<ExecCommand>,
     pub exec_start_post: Vec<ExecCommand>,
     pub exec_stop: Vec<ExecCommand>,
@@ -214,8 +246,8 @@ pub struct ServiceConfig {
     pub restart: RestartPolicy,
     pub restart_sec: Duration,
     pub restart_max_delay: Option<Duration>,
-    pub timeout_start: Option<Duration>,
-    pub timeout_stop: Option<Duration>,
+    pub timeout_start: Timeout,
+    pub timeout_stop: Timeout,
     pub success_exit_status: Vec<i32>,
     pub success_signals: Vec<i32>,
     pub kill_mode: KillMode,
@@ -238,6 +270,7 @@ impl Default for ServiceConfig {
         ServiceConfig {
             service_type: ServiceType::Simple,
             exec_start: vec![],
+            exec_condition: vec![],
             exec_start_pre: vec![],
             exec_start_post: vec![],
             exec_stop: vec![],
@@ -248,8 +281,8 @@ impl Default for ServiceConfig {
             restart: RestartPolicy::No,
             restart_sec: Duration::from_millis(100),
             restart_max_delay: None,
-            timeout_start: None,
-            timeout_stop: None,
+            timeout_start: Timeout::Default,
+            timeout_stop: Timeout::Default,
             success_exit_status: vec![],
             success_signals: vec![],
             kill_mode: KillMode::ControlGroup,
@@ -266,6 +299,16 @@ impl Default for ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// The start (and reload) time limit in effect: `TimeoutStartSec=` as written, else
+    /// the manager's default, except for Type=oneshot, whose start has no time limit
+    /// by default (systemd.service(5)).
+    pub fn start_timeout(&self, default: Duration) -> Option<Duration> {
+        match (self.timeout_start, self.service_type) {
+            (Timeout::Default, ServiceType::Oneshot) => None,
+            (t, _) => t.resolve(default),
+        }
+    }
+
     /// The effective `NotifyAccess=`: as written, else `main` for Type=notify or a
     /// service with WatchdogSec=, else `none` (systemd.service(5)).
     pub fn notify_access(&self) -> NotifyAccess {

@@ -1,7 +1,7 @@
 //! Unit names: kinds by suffix, templates (`foo@bar.service`), systemd's path escaping
 //! (`/var/log` ↔ `var-log.mount`) and specifier expansion (`%i`, `%n`, `%t`, …).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The kinds of unit b8g-init understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -132,7 +132,8 @@ pub fn unescape_path(s: &str) -> String {
     format!("/{}", unescape(&s.replace('-', "/")))
 }
 
-/// The directories specifiers refer to.
+/// What specifiers refer to beyond the unit's name: the manager's directories and
+/// host names, and where the host's identity files are read.
 #[derive(Debug, Clone)]
 pub struct SpecifierDirs {
     pub runtime: String,
@@ -140,6 +141,9 @@ pub struct SpecifierDirs {
     pub cache: String,
     pub logs: String,
     pub hostname: String,
+    /// The configuration directory the manager reads (`machine-id`, `machine-info`,
+    /// `os-release`); `%E` is always `/etc`, as for systemd's system manager.
+    pub etc_dir: PathBuf,
 }
 
 impl Default for SpecifierDirs {
@@ -150,11 +154,11 @@ impl Default for SpecifierDirs {
             cache: "/var/cache".into(),
             logs: "/var/log".into(),
             hostname: "localhost".into(),
+            etc_dir: "/etc".into(),
         }
     }
 }
 
-/// Expands `%` specifiers for the unit `name`.
 /// The running kernel's release (`uname -r`), for `%v`.
 fn kernel_release() -> String {
     // SAFETY: uname fills a zeroed struct; release is NUL-terminated.
@@ -169,19 +173,56 @@ fn kernel_release() -> String {
     }
 }
 
-fn read_id(path: &str) -> String {
+fn read_id(path: &Path) -> String {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
 }
 
-pub fn expand_specifiers(value: &str, name: &str, dirs: &SpecifierDirs) -> Result<String, String> {
+/// A `KEY=value` field of an env-style file such as os-release(5) or machine-info(5),
+/// unquoted; empty when absent.
+fn env_file_field(paths: &[PathBuf], key: &str) -> String {
+    let Some(text) = paths.iter().find_map(|p| std::fs::read_to_string(p).ok()) else {
+        return String::new();
+    };
+    text.lines()
+        .rev()
+        .filter_map(|l| l.trim().split_once('='))
+        .filter(|(k, _)| k.trim() == key)
+        .map(|(_, v)| {
+            let v = v.trim();
+            v.strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
+                .unwrap_or(v)
+                .to_string()
+        })
+        .next()
+        .unwrap_or_default()
+}
+
+/// Expands `%` specifiers (systemd.unit(5), "Specifiers") in a value of the unit
+/// `name` whose fragment is `fragment`. The system manager runs as root, so `%u %U %g
+/// %G %h %s` are root's. An unknown specifier is an error, as in systemd.
+pub fn expand_specifiers(
+    value: &str,
+    name: &str,
+    dirs: &SpecifierDirs,
+    fragment: Option<&Path>,
+) -> Result<String, String> {
     if !value.contains('%') {
         return Ok(value.to_string());
     }
     let (prefix, instance, _) = split(name);
     let instance = instance.unwrap_or("");
     let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
+    let os_release = [
+        dirs.etc_dir.join("os-release"),
+        PathBuf::from("/usr/lib/os-release"),
+    ];
+    let os = |key: &str| env_file_field(&os_release, key);
+    let short_host = dirs.hostname.split('.').next().unwrap_or("").to_string();
+    let final_component = prefix.rsplit('-').next().unwrap_or(prefix);
     let mut out = String::with_capacity(value.len());
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
@@ -205,21 +246,53 @@ pub fn expand_specifiers(value: &str, name: &str, dirs: &SpecifierDirs) -> Resul
             } else {
                 instance
             })),
-            'j' => out.push_str(prefix.rsplit('-').next().unwrap_or(prefix)),
+            'j' => out.push_str(final_component),
+            'J' => out.push_str(&unescape(final_component)),
             't' => out.push_str(&dirs.runtime),
             'S' => out.push_str(&dirs.state),
             'C' => out.push_str(&dirs.cache),
             'L' => out.push_str(&dirs.logs),
+            'E' => out.push_str("/etc"),
             'T' => out.push_str("/tmp"),
             'V' => out.push_str("/var/tmp"),
-            'H' | 'l' => out.push_str(&dirs.hostname),
+            'd' => out.push_str(&format!("{}/credentials/{name}", dirs.runtime)),
+            'H' => out.push_str(&dirs.hostname),
+            'l' => out.push_str(&short_host),
+            'q' => {
+                let pretty =
+                    env_file_field(&[dirs.etc_dir.join("machine-info")], "PRETTY_HOSTNAME");
+                out.push_str(if pretty.is_empty() {
+                    &short_host
+                } else {
+                    &pretty
+                });
+            }
             'h' => out.push_str("/root"),
-            'u' => out.push_str("root"),
-            'U' => out.push('0'),
+            's' => out.push_str("/bin/sh"),
+            'u' | 'g' => out.push_str("root"),
+            'U' | 'G' => out.push('0'),
             'v' => out.push_str(&kernel_release()),
-            'm' => out.push_str(&read_id("/etc/machine-id")),
-            'b' => out.push_str(&read_id("/proc/sys/kernel/random/boot_id").replace('-', "")),
+            'm' => out.push_str(&read_id(&dirs.etc_dir.join("machine-id"))),
+            'b' => out
+                .push_str(&read_id(Path::new("/proc/sys/kernel/random/boot_id")).replace('-', "")),
             'a' => out.push_str(std::env::consts::ARCH.replace('_', "-").as_str()),
+            'o' => out.push_str(&os("ID")),
+            'w' => out.push_str(&os("VERSION_ID")),
+            'B' => out.push_str(&os("BUILD_ID")),
+            'W' => out.push_str(&os("VARIANT_ID")),
+            'M' => out.push_str(&os("IMAGE_ID")),
+            'A' => out.push_str(&os("IMAGE_VERSION")),
+            'y' | 'Y' => {
+                let Some(f) = fragment else {
+                    return Err(format!("%{spec} in {value:?}: the unit has no file"));
+                };
+                let p = if spec == 'y' {
+                    f
+                } else {
+                    f.parent().unwrap_or(Path::new("/"))
+                };
+                out.push_str(&p.to_string_lossy());
+            }
             _ => return Err(format!("unknown specifier %{spec} in {value:?}")),
         }
     }
@@ -256,12 +329,49 @@ mod tests {
     #[test]
     fn specifiers() {
         let d = SpecifierDirs::default();
-        let e = |v: &str| expand_specifiers(v, "getty@tty\\x2d1.service", &d).unwrap();
+        let e = |v: &str| expand_specifiers(v, "getty@tty\\x2d1.service", &d, None).unwrap();
         assert_eq!(
             e("%n %N %p %i %I %%"),
             "getty@tty\\x2d1.service getty@tty\\x2d1 getty tty\\x2d1 tty-1 %"
         );
         assert_eq!(e("%t/x %S %C"), "/run/x /var/lib /var/cache");
-        assert!(expand_specifiers("%Q", "a.service", &d).is_err());
+        assert!(expand_specifiers("%Q", "a.service", &d, None).is_err());
+    }
+
+    #[test]
+    fn the_specifiers_debian_units_use_that_were_missing() {
+        let root = tempfile::tempdir().unwrap();
+        let etc = root.path().join("etc");
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(
+            etc.join("os-release"),
+            "ID=debian\nVERSION_ID=\"12\"\nVARIANT_ID='server'\n",
+        )
+        .unwrap();
+        std::fs::write(
+            etc.join("machine-info"),
+            "PRETTY_HOSTNAME=\"Kitchen box\"\n",
+        )
+        .unwrap();
+        let d = SpecifierDirs {
+            hostname: "box.example.org".into(),
+            etc_dir: etc.clone(),
+            ..SpecifierDirs::default()
+        };
+        let frag = root.path().join("units/foo-bar@.service");
+        let e = |v: &str| expand_specifiers(v, "foo-bar\\x2dx@a.service", &d, Some(&frag)).unwrap();
+        assert_eq!(
+            e("%E %g %G %s %u %U %h"),
+            "/etc root 0 /bin/sh root 0 /root"
+        );
+        assert_eq!(e("%d"), "/run/credentials/foo-bar\\x2dx@a.service");
+        assert_eq!(e("%y"), frag.display().to_string());
+        assert_eq!(e("%Y"), root.path().join("units").display().to_string());
+        assert_eq!(e("%q|%H|%l"), "Kitchen box|box.example.org|box");
+        assert_eq!(e("%o %w %W %B."), "debian 12 server .");
+        assert_eq!(e("%j %J"), "bar\\x2dx bar-x");
+        std::fs::remove_file(etc.join("machine-info")).unwrap();
+        assert_eq!(e("%q"), "box");
+        assert!(expand_specifiers("%y", "a.service", &d, None).is_err());
     }
 }

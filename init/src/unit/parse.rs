@@ -83,6 +83,7 @@ const IGNORED: &[&str] = &[
     "LogLevelMax",
     "LogExtraFields",
     "GuessMainPID",
+    "BusName",
     "FileDescriptorStoreMax",
     "NonBlocking",
     "RestartPreventExitStatus",
@@ -145,7 +146,6 @@ const IGNORED: &[&str] = &[
     "ConditionMemory",
     "ConditionCPUs",
     "ConditionEnvironment",
-    "ConditionPathExistsGlob",
     "ConditionFileIsExecutable.",
 ];
 
@@ -178,14 +178,26 @@ pub fn unit_from_raw(name: &str, raw: &RawUnit, dirs: &SpecifierDirs, diags: &mu
     let mut unit = Unit::empty(name);
     unit.sources = raw.sources.clone();
     let first_error = diags.list.len();
+    let fragment = raw.sources.first().map(PathBuf::as_path);
     for e in &raw.entries {
         let loc = raw.location(e);
-        let value = match expand_specifiers(&e.value, name, dirs) {
-            Ok(v) => v,
-            Err(m) => {
-                diags.error(loc, m);
-                continue;
+        let value = if expands_specifiers(&e.section, &e.key) {
+            match expand_specifiers(&e.value, name, dirs, fragment) {
+                Ok(v) => v,
+                // As systemd: a command line that cannot be resolved makes the unit
+                // bad (unless `-` says its failure does not matter); any other
+                // setting is ignored with a warning.
+                Err(m) if e.key.starts_with("Exec") && !e.value.trim_start().starts_with('-') => {
+                    diags.error(loc, format!("{}=: {m}", e.key));
+                    continue;
+                }
+                Err(m) => {
+                    diags.warn(loc, format!("{}=: {m}; setting ignored", e.key));
+                    continue;
+                }
             }
+        } else {
+            e.value.clone()
         };
         if let Err(m) = apply(&mut unit, e, &value, &loc, diags) {
             diags.error(loc, format!("{}=: {m}", e.key));
@@ -232,6 +244,92 @@ pub fn unit_from_raw(name: &str, raw: &RawUnit, dirs: &SpecifierDirs, diags: &mu
     unit
 }
 
+/// Whether systemd expands `%` specifiers in this setting: names of units, paths,
+/// command lines, environment, users, descriptions, conditions and `[Install]` (the
+/// settings its `*_printf` parsers read). Elsewhere `%` means itself: `CPUQuota=50%`,
+/// `TasksMax=99%`, `MemoryMax=80%`.
+fn expands_specifiers(section: &str, key: &str) -> bool {
+    match section {
+        "Unit" => {
+            key.starts_with("Condition")
+                || key.starts_with("Assert")
+                || matches!(
+                    key,
+                    "Description"
+                        | "Documentation"
+                        | "Requires"
+                        | "Requisite"
+                        | "Wants"
+                        | "BindsTo"
+                        | "PartOf"
+                        | "Upholds"
+                        | "Conflicts"
+                        | "Before"
+                        | "After"
+                        | "OnFailure"
+                        | "OnSuccess"
+                        | "PropagatesReloadTo"
+                        | "ReloadPropagatedFrom"
+                        | "JoinsNamespaceOf"
+                        | "RequiresMountsFor"
+                        | "SourcePath"
+                )
+        }
+        "Install" => matches!(
+            key,
+            "WantedBy" | "RequiredBy" | "UpheldBy" | "Alias" | "Also" | "DefaultInstance"
+        ),
+        "Mount" if matches!(key, "What" | "Where" | "Type" | "Options") => true,
+        "Timer" if matches!(key, "Unit" | "OnCalendar") => true,
+        "Path" if key == "Unit" || key.starts_with("Path") || key == "DirectoryNotEmpty" => true,
+        "Socket" if key.starts_with("Listen") => true,
+        _ => {
+            key.starts_with("Exec")
+                || matches!(
+                    key,
+                    "Environment"
+                        | "EnvironmentFile"
+                        | "PassEnvironment"
+                        | "UnsetEnvironment"
+                        | "WorkingDirectory"
+                        | "RootDirectory"
+                        | "RootImage"
+                        | "User"
+                        | "Group"
+                        | "SupplementaryGroups"
+                        | "PIDFile"
+                        | "BusName"
+                        | "RuntimeDirectory"
+                        | "StateDirectory"
+                        | "CacheDirectory"
+                        | "LogsDirectory"
+                        | "ConfigurationDirectory"
+                        | "StandardInput"
+                        | "StandardOutput"
+                        | "StandardError"
+                        | "StandardInputText"
+                        | "TTYPath"
+                        | "SyslogIdentifier"
+                        | "ReadWritePaths"
+                        | "ReadOnlyPaths"
+                        | "InaccessiblePaths"
+                        | "ExecPaths"
+                        | "NoExecPaths"
+                        | "BindPaths"
+                        | "BindReadOnlyPaths"
+                        | "TemporaryFileSystem"
+                        | "Sockets"
+                        | "Slice"
+                        | "Service"
+                        | "Symlinks"
+                        | "FileDescriptorName"
+                        | "SocketUser"
+                        | "SocketGroup"
+                )
+        }
+    }
+}
+
 fn list(v: &str) -> impl Iterator<Item = String> + '_ {
     v.split_whitespace().map(str::to_string)
 }
@@ -275,59 +373,141 @@ fn finite(v: &str) -> Result<Duration, String> {
     span(v)?.ok_or_else(|| "infinity is not allowed here".to_string())
 }
 
-/// Splits a command line into words with systemd's quoting: double and single quotes,
-/// backslash escapes. Variables are left for run time.
+/// Splits a command line (or an `Environment=` value) into words as systemd does
+/// (`extract_first_word` with unquoting and C unescaping): whitespace separates words,
+/// single and double quotes group and are removed, and a backslash starts a C escape
+/// inside quotes too (`'-p -- \\u'` gives `-p -- \u`, as Debian's getty needs).
+/// Variables are left for run time. An unknown escape is kept verbatim (backslash and
+/// all), as systemd does after warning; so is `\xNN` or octal above 0x7f, a raw byte
+/// that a UTF-8 argument cannot hold.
 pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+    Ok(split_words_noting(s)?.0)
+}
+
+/// [`split_words`], also saying whether an unknown escape was kept verbatim.
+pub fn split_words_noting(s: &str) -> Result<(Vec<String>, bool), String> {
+    let mut kept = false;
+    let words = extract_words(s, true, false, &mut kept)?;
+    Ok((words, kept))
+}
+
+/// Splits a variable's value for a `$VAR` word of a command line: quotes are respected
+/// and removed, a backslash takes the next character literally, unbalanced quotes end
+/// the word (systemd's `EXTRACT_RELAX|EXTRACT_UNQUOTE`).
+pub fn split_variable_value(s: &str) -> Vec<String> {
+    extract_words(s, false, true, &mut false).unwrap_or_default()
+}
+
+fn is_separator(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+fn extract_words(
+    s: &str,
+    cunescape: bool,
+    relax: bool,
+    kept_escape: &mut bool,
+) -> Result<Vec<String>, String> {
+    let chars: Vec<char> = s.chars().collect();
     let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '"' | '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some(q) if q == c => break,
-                        Some('\\') if c == '"' => cur.push(unescape_char(chars.next())?),
-                        Some(x) => cur.push(x),
-                        None => return Err(format!("unterminated quote in {s:?}")),
+    let mut i = 0;
+    loop {
+        while chars.get(i).copied().is_some_and(is_separator) {
+            i += 1;
+        }
+        if i >= chars.len() {
+            return Ok(words);
+        }
+        let mut w = String::new();
+        let mut quote: Option<char> = None;
+        while let Some(&c) = chars.get(i) {
+            i += 1;
+            match (c, quote) {
+                ('\\', _) => {
+                    let Some(&next) = chars.get(i) else {
+                        if quote.is_none() && !relax {
+                            // systemd keeps a trailing unquoted backslash (after a warning).
+                            *kept_escape = true;
+                            w.push('\\');
+                        }
+                        break;
+                    };
+                    match cunescape.then(|| cunescape_one(&chars[i..])) {
+                        None => {
+                            w.push(next);
+                            i += 1;
+                        }
+                        Some(Some((ch, used))) => {
+                            w.push(ch);
+                            i += used;
+                        }
+                        Some(None) => {
+                            *kept_escape = true;
+                            w.push('\\');
+                            w.push(next);
+                            i += 1;
+                        }
                     }
                 }
-            }
-            '\\' => {
-                in_word = true;
-                cur.push(unescape_char(chars.next())?);
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
+                (c, Some(q)) if c == q => quote = None,
+                (c, Some(_)) => w.push(c),
+                ('\'' | '"', None) => quote = Some(c),
+                (c, None) if is_separator(c) => break,
+                (c, None) => w.push(c),
             }
         }
+        if quote.is_some() && !relax {
+            return Err(format!("unbalanced quoting in {s:?}"));
+        }
+        words.push(w);
     }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
 }
 
-fn unescape_char(c: Option<char>) -> Result<char, String> {
-    Ok(match c {
-        Some('n') => '\n',
-        Some('t') => '\t',
-        Some('s') => ' ',
-        Some(c) => c,
-        None => return Err("trailing backslash".into()),
-    })
+/// One C escape as systemd's `cunescape_one` reads it, `rest` starting after the
+/// backslash: the character and how many characters of `rest` it used, or `None` for
+/// an unknown or unrepresentable escape (NUL, or a raw byte above 0x7f).
+fn cunescape_one(rest: &[char]) -> Option<(char, usize)> {
+    let digits = |n: usize, radix: u32| -> Option<u32> {
+        let ds = rest.get(1..=n)?;
+        ds.iter()
+            .try_fold(0u32, |acc, c| c.to_digit(radix).map(|d| acc * radix + d))
+    };
+    let simple = match rest.first()? {
+        'a' => '\u{7}',
+        'b' => '\u{8}',
+        'f' => '\u{c}',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        'v' => '\u{b}',
+        '\\' => '\\',
+        '"' => '"',
+        '\'' => '\'',
+        's' => ' ',
+        'x' => {
+            let v = digits(2, 16).filter(|v| (1..0x80).contains(v))?;
+            return Some((char::from_u32(v)?, 3));
+        }
+        'u' => {
+            let v = digits(4, 16).filter(|v| *v != 0)?;
+            return Some((char::from_u32(v)?, 5));
+        }
+        'U' => {
+            let v = digits(8, 16).filter(|v| *v != 0)?;
+            return Some((char::from_u32(v)?, 9));
+        }
+        c if c.is_digit(8) => {
+            let first = c.to_digit(8)?;
+            let v = digits(2, 8).map(|rest2| first * 64 + rest2)?;
+            let v = Some(v).filter(|v| (1..0x80).contains(v))?;
+            return Some((char::from_u32(v)?, 3));
+        }
+        _ => return None,
+    };
+    Some((simple, 1))
 }
 
-fn parse_exec(v: &str, loc: &str) -> Result<ExecCommand, String> {
+fn parse_exec(v: &str, loc: &str, diags: &mut Diags) -> Result<ExecCommand, String> {
     let mut rest = v.trim_start();
     let mut cmd = ExecCommand {
         argv: vec![],
@@ -347,7 +527,14 @@ fn parse_exec(v: &str, loc: &str) -> Result<ExecCommand, String> {
         }
         rest = &rest[1..];
     }
-    cmd.argv = split_words(rest)?;
+    let (argv, kept_escape) = split_words_noting(rest)?;
+    if kept_escape {
+        diags.warn(
+            loc.to_string(),
+            format!("ignoring unknown escape sequences in {rest:?}"),
+        );
+    }
+    cmd.argv = argv;
     if cmd.argv.is_empty() {
         return Err("empty command".into());
     }
@@ -363,12 +550,17 @@ fn parse_exec(v: &str, loc: &str) -> Result<ExecCommand, String> {
     Ok(cmd)
 }
 
-fn push_exec(target: &mut Vec<ExecCommand>, v: &str, loc: &str) -> Result<(), String> {
+fn push_exec(
+    target: &mut Vec<ExecCommand>,
+    v: &str,
+    loc: &str,
+    diags: &mut Diags,
+) -> Result<(), String> {
     if v.is_empty() {
         target.clear();
         return Ok(());
     }
-    target.push(parse_exec(v, loc)?);
+    target.push(parse_exec(v, loc, diags)?);
     Ok(())
 }
 
@@ -535,28 +727,95 @@ fn rlimit_resource(key: &str) -> Option<i32> {
     } as i32)
 }
 
-fn rlimit_value(v: &str) -> Result<u64, String> {
+/// One limit value as systemd's `rlimit_parse_one` reads it for `resource`: `infinity`;
+/// sizes in bytes with an optional binary suffix (K, M, G, T, P, E; fractions allowed);
+/// `LimitCPU=` as a time span in seconds (rounded up), `LimitRTTIME=` in microseconds
+/// by default; `LimitNICE=` as a raw 0…40 or a nice value written `+N`/`-N`; the rest
+/// as plain numbers.
+fn rlimit_value(resource: i32, v: &str) -> Result<u64, String> {
+    let v = v.trim();
     if v == "infinity" {
         return Ok(libc::RLIM_INFINITY);
     }
-    let (num, mult) = match v.chars().last() {
-        Some('K') => (&v[..v.len() - 1], 1u64 << 10),
-        Some('M') => (&v[..v.len() - 1], 1 << 20),
-        Some('G') => (&v[..v.len() - 1], 1 << 30),
-        Some('T') => (&v[..v.len() - 1], 1 << 40),
-        _ => (v, 1),
+    let bad = || format!("invalid limit {v:?}");
+    let size_resources = [
+        libc::RLIMIT_FSIZE,
+        libc::RLIMIT_DATA,
+        libc::RLIMIT_STACK,
+        libc::RLIMIT_CORE,
+        libc::RLIMIT_RSS,
+        libc::RLIMIT_AS,
+        libc::RLIMIT_MEMLOCK,
+        libc::RLIMIT_MSGQUEUE,
+    ];
+    if size_resources.iter().any(|r| *r as i32 == resource) {
+        return parse_size_1024(v).ok_or_else(bad);
+    }
+    if resource == libc::RLIMIT_CPU as i32 {
+        let d = span(v)?.ok_or_else(bad)?;
+        return Ok(d.as_secs() + u64::from(d.subsec_nanos() > 0));
+    }
+    if resource == libc::RLIMIT_RTTIME as i32 {
+        if let Ok(us) = v.parse::<u64>() {
+            return Ok(us);
+        }
+        let d = span(v)?.ok_or_else(bad)?;
+        return u64::try_from(d.as_micros()).map_err(|_| bad());
+    }
+    if resource == libc::RLIMIT_NICE as i32 {
+        if v.starts_with(['+', '-']) {
+            let n: i64 = v.parse().map_err(|_| bad())?;
+            if !(-20..=19).contains(&n) {
+                return Err(format!("nice value {n} out of range"));
+            }
+            return Ok((20 - n) as u64);
+        }
+        let n: u64 = v.parse().map_err(|_| bad())?;
+        if n > 40 {
+            return Err(format!("nice limit {n} out of range"));
+        }
+        return Ok(n);
+    }
+    v.parse::<u64>().map_err(|_| bad())
+}
+
+/// systemd's `parse_size(…, 1024)`: a number (fractions allowed) with an optional
+/// B/K/M/G/T/P/E suffix; `None` when malformed or too large.
+fn parse_size_1024(v: &str) -> Option<u64> {
+    let end = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, suffix) = v.split_at(end);
+    let shift = match suffix.trim_start() {
+        "" | "B" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        "P" => 50,
+        "E" => 60,
+        _ => return None,
     };
-    num.parse::<u64>()
-        .map(|n| n.saturating_mul(mult))
-        .map_err(|_| format!("invalid limit {v:?}"))
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    if int.is_empty() || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let whole = int.parse::<u64>().ok()?.checked_mul(1u64 << shift)?;
+    let frac_bytes = if frac.is_empty() {
+        0
+    } else {
+        let f: f64 = format!("0.{frac}").parse().ok()?;
+        (f * (1u64 << shift) as f64) as u64
+    };
+    whole.checked_add(frac_bytes)
 }
 
 fn parse_rlimit(key: &str, v: &str) -> Result<Rlimit, String> {
     let resource = rlimit_resource(key).ok_or("unknown limit")?;
     let (soft, hard) = match v.split_once(':') {
-        Some((s, h)) => (rlimit_value(s)?, rlimit_value(h)?),
+        Some((s, h)) => (rlimit_value(resource, s)?, rlimit_value(resource, h)?),
         None => {
-            let x = rlimit_value(v)?;
+            let x = rlimit_value(resource, v)?;
             (x, x)
         }
     };
@@ -633,6 +892,7 @@ pub fn parse_env_assignments(v: &str) -> Result<Vec<(String, String)>, String> {
 fn condition(key: &str) -> Option<ConditionKind> {
     Some(match key {
         "PathExists" => ConditionKind::PathExists,
+        "PathExistsGlob" => ConditionKind::PathExistsGlob,
         "PathIsDirectory" => ConditionKind::PathIsDirectory,
         "FileNotEmpty" => ConditionKind::FileNotEmpty,
         "DirectoryNotEmpty" => ConditionKind::DirectoryNotEmpty,
@@ -917,15 +1177,28 @@ fn apply_service(
                 "oneshot" => ServiceType::Oneshot,
                 "notify" | "notify-reload" => ServiceType::Notify,
                 "idle" => ServiceType::Idle,
+                // Debian's NetworkManager, polkit, avahi, udisks2… Readiness would be
+                // the bus name appearing on D-Bus; without bus-name tracking the
+                // service counts as started once it runs, as Type=simple.
+                "dbus" => {
+                    diags.warn(
+                        loc.to_string(),
+                        "Type=dbus: b8g-init does not track bus names yet; \
+                         treated as Type=simple (ready once started)"
+                            .into(),
+                    );
+                    ServiceType::Simple
+                }
                 _ => return Err(format!("unknown service type {v:?}")),
             }
         }
-        "ExecStart" => push_exec(&mut s.exec_start, v, loc)?,
-        "ExecStartPre" => push_exec(&mut s.exec_start_pre, v, loc)?,
-        "ExecStartPost" => push_exec(&mut s.exec_start_post, v, loc)?,
-        "ExecStop" => push_exec(&mut s.exec_stop, v, loc)?,
-        "ExecStopPost" => push_exec(&mut s.exec_stop_post, v, loc)?,
-        "ExecReload" => push_exec(&mut s.exec_reload, v, loc)?,
+        "ExecStart" => push_exec(&mut s.exec_start, v, loc, diags)?,
+        "ExecCondition" => push_exec(&mut s.exec_condition, v, loc, diags)?,
+        "ExecStartPre" => push_exec(&mut s.exec_start_pre, v, loc, diags)?,
+        "ExecStartPost" => push_exec(&mut s.exec_start_post, v, loc, diags)?,
+        "ExecStop" => push_exec(&mut s.exec_stop, v, loc, diags)?,
+        "ExecStopPost" => push_exec(&mut s.exec_stop_post, v, loc, diags)?,
+        "ExecReload" => push_exec(&mut s.exec_reload, v, loc, diags)?,
         "RemainAfterExit" => s.remain_after_exit = parse_bool(v)?,
         "PIDFile" => s.pid_file = Some(abs(v)?),
         "Restart" => {
@@ -944,11 +1217,11 @@ fn apply_service(
         "RestartMaxDelaySec" => s.restart_max_delay = span(v)?,
         "RestartSteps" => {}
         "TimeoutSec" => {
-            s.timeout_start = span(v)?;
+            s.timeout_start = Timeout::from_span(span(v)?);
             s.timeout_stop = s.timeout_start;
         }
-        "TimeoutStartSec" => s.timeout_start = span(v)?,
-        "TimeoutStopSec" => s.timeout_stop = span(v)?,
+        "TimeoutStartSec" => s.timeout_start = Timeout::from_span(span(v)?),
+        "TimeoutStopSec" => s.timeout_stop = Timeout::from_span(span(v)?),
         "SuccessExitStatus" => {
             if v.is_empty() {
                 s.success_exit_status.clear();
@@ -1316,6 +1589,159 @@ mod tests {
         assert!(!u.service().unwrap().exec_start[0].expand);
         let (_, d) = load("nostart.service", "[Service]\nType=simple\n");
         assert!(d[0].message.contains("no ExecStart"));
+    }
+
+    #[test]
+    fn timeout_zero_and_infinity_mean_no_timeout() {
+        let t = |body: &str| {
+            let (u, d) = load(
+                "t.service",
+                &format!("[Service]\nExecStart=/bin/true\n{body}"),
+            );
+            assert!(d.iter().all(|d| !d.error), "{d:?}");
+            let s = u.service().unwrap();
+            (s.timeout_start, s.timeout_stop)
+        };
+        assert_eq!(t(""), (Timeout::Default, Timeout::Default));
+        assert_eq!(t("TimeoutStartSec=0\n"), (Timeout::Never, Timeout::Default));
+        assert_eq!(
+            t("TimeoutStopSec=infinity\n"),
+            (Timeout::Default, Timeout::Never)
+        );
+        assert_eq!(t("TimeoutSec=0\n"), (Timeout::Never, Timeout::Never));
+        let m = Duration::from_secs(60);
+        assert_eq!(
+            t("TimeoutSec=1min\n"),
+            (Timeout::After(m), Timeout::After(m))
+        );
+        let d = Duration::from_secs(90);
+        assert_eq!(Timeout::Never.resolve(d), None);
+        assert_eq!(Timeout::Default.resolve(d), Some(d));
+        assert_eq!(Timeout::Default.resolve(Duration::ZERO), None);
+        // Type=oneshot has no start timeout unless it asks for one.
+        let start = |body: &str| {
+            let (u, _) = load(
+                "o.service",
+                &format!("[Service]\nExecStart=/bin/true\n{body}"),
+            );
+            u.service().unwrap().start_timeout(d)
+        };
+        assert_eq!(start(""), Some(d));
+        assert_eq!(start("Type=oneshot\n"), None);
+        assert_eq!(
+            start("Type=oneshot\nTimeoutStartSec=5s\n"),
+            Some(Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn exec_lines_unescape_inside_single_quotes() {
+        // Regression: Debian 12's getty@.service; agetty must get `-p -- \u`.
+        let (u, d) = load(
+            "getty@tty1.service",
+            "[Service]\nExecStart=-/sbin/agetty -o '-p -- \\\\u' --noclear - $TERM\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            u.service().unwrap().exec_start[0].argv,
+            ["/sbin/agetty", "-o", "-p -- \\u", "--noclear", "-", "$TERM"]
+        );
+        let w = |s: &str| split_words(s).unwrap();
+        assert_eq!(
+            w(r#"a\tb "c\x41\101\u00e9" 'd\se' \U0001F600"#),
+            ["a\tb", "cAAé", "d e", "😀"]
+        );
+        assert_eq!(w(r#"a"b c"d 'e"f' "g'h""#), ["ab cd", "e\"f", "g'h"]);
+        // Unknown escapes, NUL and a trailing backslash stay verbatim, with a warning.
+        assert_eq!(w(r#"\q \x00 x\"#), ["\\q", "\\x00", "x\\"]);
+        let (_, d) = load("q.service", "[Service]\nExecStart=/bin/echo \\q\n");
+        assert!(
+            d.iter()
+                .any(|d| !d.error && d.message.contains("unknown escape")),
+            "{d:?}"
+        );
+        assert!(split_words("'open").is_err());
+        assert!(split_words("'x\\").is_err());
+        assert_eq!(split_variable_value("'a b' c\\ d 'e"), ["a b", "c d", "e"]);
+    }
+
+    #[test]
+    fn limit_forms_as_systemd_reads_them() {
+        let lim = |k: &str, v: &str| parse_rlimit(k, v).map(|l| (l.soft, l.hard));
+        let inf = libc::RLIM_INFINITY;
+        assert_eq!(lim("LimitNOFILE", "infinity"), Ok((inf, inf)));
+        assert_eq!(lim("LimitNOFILE", "1024:524288"), Ok((1024, 524288)));
+        assert_eq!(lim("LimitNOFILE", "1024:infinity"), Ok((1024, inf)));
+        assert!(lim("LimitNOFILE", "4096:1024").is_err());
+        assert!(lim("LimitNOFILE", "1K").is_err());
+        assert_eq!(lim("LimitMEMLOCK", "64K"), Ok((65536, 65536)));
+        assert_eq!(lim("LimitAS", "1.5G:2G"), Ok((3 << 29, 2 << 30)));
+        assert_eq!(lim("LimitCORE", "0"), Ok((0, 0)));
+        assert_eq!(lim("LimitCPU", "2min"), Ok((120, 120)));
+        assert_eq!(lim("LimitCPU", "1500ms"), Ok((2, 2)));
+        assert_eq!(lim("LimitRTTIME", "200"), Ok((200, 200)));
+        assert_eq!(lim("LimitRTTIME", "1s"), Ok((1_000_000, 1_000_000)));
+        assert_eq!(lim("LimitNICE", "-5"), Ok((25, 25)));
+        assert_eq!(lim("LimitNICE", "40"), Ok((40, 40)));
+        assert!(lim("LimitNICE", "41").is_err());
+        assert!(lim("LimitNPROC", "lots").is_err());
+    }
+
+    #[test]
+    fn percent_is_literal_where_systemd_expands_no_specifiers() {
+        // Regression: mariadb.service's resource settings made it unloadable.
+        let (u, d) = load(
+            "mariadb.service",
+            "[Unit]\nDescription=%N on %H\n[Service]\nCPUQuota=50%\nTasksMax=99%\nMemoryMax=80%\n\
+             ExecStart=/usr/sbin/mariadbd --x=%n\nEnvironment=A=%p\n",
+        );
+        assert!(d.iter().all(|d| !d.error), "{d:?}");
+        assert!(u.load_error.is_none());
+        assert_eq!(u.description.as_deref(), Some("mariadb on localhost"));
+        let s = u.service().unwrap();
+        assert_eq!(s.exec_start[0].argv[1], "--x=mariadb.service");
+        assert_eq!(s.exec.environment, [("A".into(), "mariadb".into())]);
+        // An unknown specifier: the setting is ignored with a warning, except on a
+        // command line, where it is an error unless the line starts with `-`.
+        let (u, d) = load(
+            "q.service",
+            "[Unit]\nDescription=%Q\n[Service]\nExecStart=/bin/true\nExecStartPre=-/bin/x %Q\n",
+        );
+        assert!(d.iter().all(|d| !d.error), "{d:?}");
+        assert!(u.description.is_none() && u.service().unwrap().exec_start_pre.is_empty());
+        let (u, _) = load("q.service", "[Service]\nExecStart=/bin/x %Q\n");
+        assert!(u.load_error.is_some());
+    }
+
+    #[test]
+    fn type_dbus_loads_as_simple_with_a_note() {
+        // Regression: Type=dbus made 13 Debian units unloadable (NetworkManager, polkit…).
+        let (u, d) = load(
+            "polkit.service",
+            "[Service]\nType=dbus\nBusName=org.freedesktop.PolicyKit1\nExecStart=/usr/lib/polkit-1/polkitd --no-debug\n",
+        );
+        assert!(u.load_error.is_none(), "{d:?}");
+        assert_eq!(u.service().unwrap().service_type, ServiceType::Simple);
+        let notes: Vec<_> = d
+            .iter()
+            .filter(|d| d.message.contains("Type=dbus"))
+            .collect();
+        assert_eq!(notes.len(), 1, "{d:?}");
+        assert_eq!(notes[0].location, "polkit.service:2");
+    }
+
+    #[test]
+    fn path_exists_glob_conditions_are_parsed() {
+        // Regression: ConditionPathExistsGlob= was ignored (taken as met).
+        let (u, d) = load(
+            "g.service",
+            "[Unit]\nConditionPathExistsGlob=/dev/tty[0-9]*\nAssertPathExistsGlob=!/x/*.conf\n\
+             [Service]\nExecStart=/bin/true\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(u.conditions[0].kind, ConditionKind::PathExistsGlob);
+        assert_eq!(u.asserts[0].kind, ConditionKind::PathExistsGlob);
+        assert!(u.asserts[0].negate);
     }
 
     #[test]

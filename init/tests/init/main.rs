@@ -8,3 +8,4 @@ mod planted_files;
 mod qemu;
 mod qemu_debian;
 mod scenarios;
+mod systemd_semantics;
