@@ -22,10 +22,8 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -35,6 +33,9 @@ use b8g_store::format::signing::SecretKey;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::{LocalStore, StoreConfig};
 use b8g_system::generations::{snapshot, Generations};
+
+mod vm_support;
+use vm_support::Machine;
 
 /// The static b8g beside the running generation's b8g-init (pkgs.b8g).
 const B8G: &str = "$(dirname $(readlink /run/current-system/init))/b8g";
@@ -257,201 +258,27 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-/// One qemu run on a copy of the disk, driven over the serial console.
-struct Machine {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-    /// Everything seen so far (for failure messages).
-    log: String,
-    /// How much of `log` waits have consumed.
-    seen: usize,
-}
-
-impl Machine {
-    fn boot(f: &Fixture, disk: &Path) -> Machine {
-        let store = LocalStore::open(&f.store_cfg).unwrap();
-        let resolve = |logical: &str| -> Result<PathBuf, SystemError> {
-            Ok(match store.store_dir().parse_path_prefix(logical) {
-                Ok((p, rest)) => store.real_path(&p).join(rest.trim_start_matches('/')),
-                Err(_) => PathBuf::from(logical),
-            })
-        };
-        let top = &f.tops[0];
-        let mut vm = Vm::new(follow(&resolve, &format!("{top}/kernel")).unwrap());
-        vm.initrd = Some(follow(&resolve, &format!("{top}/initrd")).unwrap());
-        vm.cmdline = kernel_params(&resolve, top).unwrap();
-        vm.memory_mb = 512;
-        vm.extra.extend([
-            "-drive".to_string(),
-            format!("file={},if=virtio,format=raw", disk.display()),
-        ]);
-        let mut child = Command::new(&vm.qemu)
-            .args(vm.args())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start qemu-system-x86_64");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(stdout).split(b'\n') {
-                let Ok(l) = l else { return };
-                let s = String::from_utf8_lossy(&l)
-                    .trim_end_matches('\r')
-                    .to_string();
-                if tx.send(s).is_err() {
-                    return;
-                }
-            }
-        });
-        Machine {
-            child,
-            stdin,
-            lines,
-            log: String::new(),
-            seen: 0,
-        }
-    }
-
-    /// Waits for a console line containing `what`; returns it, or None when
-    /// qemu ends or `secs` pass.
-    fn wait_for(&mut self, what: &str, secs: u64) -> Option<String> {
-        // Lines already read (while waiting for something else) count too, once.
-        if let Some(pos) = self.log[self.seen..].find(what) {
-            let at = self.seen + pos;
-            let start = self.log[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
-            let end = self.log[at..]
-                .find('\n')
-                .map(|i| at + i)
-                .unwrap_or(self.log.len());
-            self.seen = end;
-            return Some(self.log[start..end].to_string());
-        }
-        let end = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < end {
-            match self.lines.recv_timeout(Duration::from_millis(200)) {
-                Ok(l) => {
-                    self.log.push_str(&l);
-                    self.log.push('\n');
-                    if l.contains(what) {
-                        self.seen = self.log.len();
-                        return Some(l);
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
-            }
-        }
-        None
-    }
-
-    fn expect(&mut self, what: &str, secs: u64) -> String {
-        match self.wait_for(what, secs) {
-            Some(l) => l,
-            None => panic!("{what:?} did not appear on the console:\n{}", self.log),
-        }
-    }
-
-    fn send(&mut self, cmd: &str) {
-        self.stdin.write_all(cmd.as_bytes()).unwrap();
-        self.stdin.write_all(b"\n").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// Runs a shell command on the console; returns its output lines and exit code.
-    fn run(&mut self, cmd: &str, secs: u64) -> (String, i32) {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (b, e) = (format!("BEGIN-{n}-MARK"), format!("END-{n}-MARK"));
-        // The markers are built by the shell, so the echoed command line does not match them.
-        self.send(&format!(
-            "echo BEGIN-{n}-''MARK; {cmd}; echo END-{n}-''MARK=$?"
-        ));
-        self.expect(&b, secs);
-        let mut out = String::new();
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < deadline {
-            match self.lines.recv_timeout(Duration::from_millis(200)) {
-                Ok(l) => {
-                    self.log.push_str(&l);
-                    self.log.push('\n');
-                    if let Some(code) = l.split(&format!("{e}=")).nth(1) {
-                        self.seen = self.log.len();
-                        return (out, code.trim().parse().unwrap_or(-1));
-                    }
-                    out.push_str(&l);
-                    out.push('\n');
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        panic!("{cmd:?} did not finish:\n{}", self.log);
-    }
-
-    /// Waits for a login shell after boot.
-    fn shell(&mut self) {
-        if !self.log.contains("b8g: system ready in") {
-            self.expect("b8g: system ready in", 240);
-        }
-        // The autologin shell: poke it until it answers.
-        for _ in 0..30 {
-            self.send("echo SHELL''-UP");
-            if self.wait_for("SHELL-UP", 2).is_some() {
-                return;
-            }
-        }
-        panic!("no shell on the console:\n{}", self.log);
-    }
-
-    fn current_system(&mut self) -> String {
-        let (out, _) = self.run("readlink /run/current-system", 30);
-        out.lines()
-            .find(|l| l.starts_with("/b8g/store/"))
-            .unwrap_or("")
-            .trim()
-            .to_string()
-    }
-
-    /// Waits for qemu to end (a reboot or power-off with -no-reboot).
-    fn ended(&mut self, secs: u64) -> bool {
-        let end = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < end {
-            while let Ok(l) = self.lines.try_recv() {
-                self.log.push_str(&l);
-                self.log.push('\n');
-            }
-            if self.child.try_wait().unwrap().is_some() {
-                while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(100)) {
-                    self.log.push_str(&l);
-                    self.log.push('\n');
-                }
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
-    }
-
-    fn kill(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(100)) {
-            self.log.push_str(&l);
-            self.log.push('\n');
-        }
-        std::mem::take(&mut self.log)
-    }
-}
-
-impl Drop for Machine {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Boots generation 1's kernel and initrd (direct kernel boot) on `disk`.
+fn boot(f: &Fixture, disk: &Path) -> Machine {
+    let store = LocalStore::open(&f.store_cfg).unwrap();
+    let resolve = |logical: &str| -> Result<PathBuf, SystemError> {
+        Ok(match store.store_dir().parse_path_prefix(logical) {
+            Ok((p, rest)) => store.real_path(&p).join(rest.trim_start_matches('/')),
+            Err(_) => PathBuf::from(logical),
+        })
+    };
+    let top = &f.tops[0];
+    let mut vm = Vm::new(follow(&resolve, &format!("{top}/kernel")).unwrap());
+    vm.initrd = Some(follow(&resolve, &format!("{top}/initrd")).unwrap());
+    vm.cmdline = kernel_params(&resolve, top).unwrap();
+    vm.memory_mb = 512;
+    vm.extra.extend([
+        "-drive".to_string(),
+        format!("file={},if=virtio,format=raw", disk.display()),
+    ]);
+    let mut cmd = Command::new(&vm.qemu);
+    cmd.args(vm.args());
+    Machine::start(cmd)
 }
 
 fn disk_copy(f: &Fixture, name: &str) -> PathBuf {
@@ -467,7 +294,7 @@ fn switch_reboot_rollback() {
     let disk = disk_copy(f, "switch.img");
     let (t1, t2) = (&f.tops[0], &f.tops[1]);
 
-    let mut m = Machine::boot(f, &disk);
+    let mut m = boot(f, &disk);
     m.shell();
     assert_eq!(&m.current_system(), t1);
     let (out, code) = m.run(&format!("{B8G} system switch {t2}"), 120);
@@ -483,7 +310,7 @@ fn switch_reboot_rollback() {
     assert!(m.ended(120), "the VM did not reboot:\n{}", m.log);
 
     // The next boot: stage 1 takes generation 2 from the profile, on trial; b8g-init marks it good.
-    let mut m = Machine::boot(f, &disk);
+    let mut m = boot(f, &disk);
     m.expect("generation 2 is on trial", 240);
     m.expect("extra service started", 240);
     m.shell();
@@ -513,7 +340,7 @@ fn switch_reboot_rollback() {
 /// Boots until a shell comes up, restarting qemu whenever the guest reboots or panics.
 fn boot_until_shell(f: &Fixture, disk: &Path, max_boots: u32, log: &mut String) -> Machine {
     for _ in 0..max_boots {
-        let mut m = Machine::boot(f, disk);
+        let mut m = boot(f, disk);
         let deadline = Instant::now() + Duration::from_secs(300);
         while Instant::now() < deadline {
             if m.wait_for("b8g: generation", 60).is_some() && m.log.contains(" is good") {
@@ -539,7 +366,7 @@ fn failed_generations_fall_back() {
     let disk = disk_copy(f, "fallback.img");
     let mut log = String::new();
     // Generation 2 good first.
-    let mut m = Machine::boot(f, &disk);
+    let mut m = boot(f, &disk);
     m.shell();
     let (_, code) = m.run(&format!("{B8G} system boot {}", f.tops[1]), 120);
     assert_eq!(code, 0);

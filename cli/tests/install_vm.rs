@@ -7,61 +7,68 @@
 //! Needs B8G_INIT_BIN (static b8g-init, set by `cargo xtask test`), qemu,
 //! ovmf, dosfstools, mtools, e2fsprogs and apt package lists.
 
-use std::io::{BufRead, BufReader};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+use b8g_store::format::signing::SecretKey;
+use b8g_store::local::{LocalStore, StoreConfig};
+use b8g_system::generations::snapshot;
+use b8g_system::install::INSTALL_MODULE;
+
+mod vm_support;
+use vm_support::Machine;
+
+/// The static b8g beside the running generation's b8g-init.
+const B8G: &str = "$(dirname $(readlink /run/current-system/init))/b8g";
+/// A reboot (which ends qemu: -no-reboot).
+const B8GCTL_REBOOT: &str = "$(dirname $(readlink /run/current-system/init))/b8gctl reboot";
 
 const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
-/// Boots `disk` through OVMF until the console shows `marker` (or `timeout`
-/// passes); returns the console text.
-fn boot_uefi(disk: &Path, vars: &Path, marker: &str, timeout: Duration) -> String {
-    let mut child = Command::new("qemu-system-x86_64")
-        .args(["-M", "q35", "-accel", "tcg", "-m", "1024", "-nodefaults"])
+/// qemu booting `disk` through OVMF (its variables in `vars`), with `extra`
+/// as a second virtio disk, driven over the serial console.
+fn uefi(disk: &Path, vars: &Path, extra: Option<&Path>) -> Machine {
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.args(["-M", "q35", "-accel", "tcg", "-m", "1024", "-nodefaults"])
         .args(["-display", "none", "-serial", "stdio", "-no-reboot"])
         .arg("-drive")
         .arg(format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}"))
         .arg("-drive")
         .arg(format!("if=pflash,format=raw,file={}", vars.display()))
         .arg("-drive")
-        .arg(format!("file={},if=virtio,format=raw", disk.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("qemu-system-x86_64 runs (apt-get install qemu-system-x86)");
-    let stdout = child.stdout.take().expect("piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        let mut buf = Vec::new();
-        while r.read_until(b'\n', &mut buf).is_ok_and(|n| n > 0) {
-            if tx.send(String::from_utf8_lossy(&buf).into_owned()).is_err() {
-                return;
-            }
-            buf.clear();
-        }
-    });
-    let deadline = Instant::now() + timeout;
-    let mut console = String::new();
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => {
-                console.push_str(&line);
-                if line.contains(marker) {
-                    break;
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
+        .arg(format!("file={},if=virtio,format=raw", disk.display()));
+    if let Some(x) = extra {
+        cmd.arg("-drive").arg(format!(
+            "file={},if=virtio,format=raw,readonly=on",
+            x.display()
+        ));
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    console
+    Machine::start(cmd)
+}
+
+/// Installs `config` (relative to the workspace) onto `disk` in the store under `root`.
+fn install(root: &Path, disk: &Path, link: &Path, bin: &str, config: &str) -> serde_json::Value {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .current_dir(&workspace)
+        .args(["-q", "--root"])
+        .arg(root)
+        .args(["install", "--json", "--disk"])
+        .arg(disk)
+        .arg("-o")
+        .arg(link)
+        .args(["--b8g-bin", bin, config])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "install failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).expect("--json prints JSON")
 }
 
 #[test]
@@ -75,25 +82,13 @@ fn installed_disk_boots_through_uefi_and_systemd_boot() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     let disk = dir.path().join("disk.img");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
-        .current_dir(&workspace)
-        .args(["-q", "--root"])
-        .arg(&root)
-        .args(["install", "--json", "--disk"])
-        .arg(&disk)
-        .arg("-o")
-        .arg(dir.path().join("result"))
-        .args(["--b8g-bin", &bin, "images/minimal.nix"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "install failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    let report = install(
+        &root,
+        &disk,
+        &dir.path().join("result"),
+        &bin,
+        "images/minimal.nix",
     );
-    let report: serde_json::Value = serde_json::from_str(&stdout).expect("--json prints JSON");
     assert_eq!(report["generation"], 1, "{report}");
     let files: Vec<&str> = report["espFiles"]
         .as_array()
@@ -115,12 +110,9 @@ fn installed_disk_boots_through_uefi_and_systemd_boot() {
 
     let vars: PathBuf = dir.path().join("vars.fd");
     std::fs::copy(OVMF_VARS, &vars).expect("OVMF variables");
-    let console = boot_uefi(
-        &disk,
-        &vars,
-        "b8g: system ready in",
-        Duration::from_secs(400),
-    );
+    let mut m = uefi(&disk, &vars, None);
+    m.expect("b8g: system ready in", 400);
+    let console = m.kill();
     // The menu (drawn on the serial console by the firmware) lists the generation.
     assert!(
         console.contains("b8g minimal generation 1 ("),
@@ -135,4 +127,189 @@ fn installed_disk_boots_through_uefi_and_systemd_boot() {
         "hello.service did not run:\n{console}"
     );
     assert!(!console.contains("b8g stage 1: skipping"), "{console}");
+}
+
+/// Generation 2: the installed system under another host name.
+const SECOND: &str = r#"{ lib, ... }: {
+  imports = [ @WORKSPACE@/images/minimal.nix ./install.nix ];
+  networking.hostName = lib.mkForce "second";
+}
+"#;
+
+/// Generation 3: generation 2 with a required service that fails, so its
+/// boots are never good; two tries.
+const BROKEN: &str = r#"{ ... }: {
+  imports = [ ./second.nix ];
+  boot.bootTries = 2;
+  systemd.services.broken = {
+    description = "A required service that cannot start";
+    requiredBy = [ "multi-user.target" ];
+    before = [ "multi-user.target" ];
+    serviceConfig.Type = "oneshot";
+    script = "exit 3";
+  };
+}
+"#;
+
+/// Builds `file` in the store under `root`; returns the toplevel.
+fn build(root: &Path, bin: &str, file: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .args(["-q", "--root"])
+        .arg(root)
+        .args(["build", "--no-out-link", "--b8g-bin", bin])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "building {} failed:\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Boots until the autologin shell answers; returns the machine.
+fn boot_to_shell(disk: &Path, vars: &Path, extra: Option<&Path>, log: &mut String) -> Machine {
+    let mut m = uefi(disk, vars, extra);
+    m.shell();
+    log.push_str(&m.log);
+    m
+}
+
+#[test]
+#[ignore = "slow: two more systems and six UEFI boots under TCG; cargo xtask test --full runs it"]
+fn the_loader_switches_counts_tries_and_falls_back_by_itself() {
+    let bin = std::env::var("B8G_INIT_BIN")
+        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init (cargo xtask test does)");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let disk = dir.path().join("disk.img");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    install(
+        &root,
+        &disk,
+        &dir.path().join("result"),
+        &bin,
+        "images/minimal.nix",
+    );
+
+    // Generations 2 and 3, carried to the machine as signed snapshots on a second disk.
+    let cfg = dir.path().join("cfg");
+    fs::create_dir_all(&cfg).unwrap();
+    fs::write(cfg.join("install.nix"), INSTALL_MODULE).unwrap();
+    fs::write(
+        cfg.join("second.nix"),
+        SECOND.replace("@WORKSPACE@", &workspace.to_string_lossy()),
+    )
+    .unwrap();
+    fs::write(cfg.join("broken.nix"), BROKEN).unwrap();
+    let second = build(&root, &bin, &cfg.join("second.nix"));
+    let broken = build(&root, &bin, &cfg.join("broken.nix"));
+    let store = LocalStore::open(&StoreConfig {
+        root: Some(root.clone()),
+        ..StoreConfig::default()
+    })
+    .unwrap();
+    let key = SecretKey::from_seed("install-vm-1", &[9; 32]).unwrap();
+    let carry = dir.path().join("carry");
+    fs::create_dir_all(&carry).unwrap();
+    for (name, top) in [("second", &second), ("broken", &broken)] {
+        let p = store.parse_path(top).unwrap();
+        snapshot::export(&store, &p, &key, &carry.join(format!("{name}.snapshot"))).unwrap();
+    }
+    fs::write(carry.join("key.pub"), key.public().to_string()).unwrap();
+    let carry_img = dir.path().join("carry.img");
+    let mk = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(&carry)
+        .arg(&carry_img)
+        .arg("256M")
+        .output()
+        .unwrap();
+    assert!(
+        mk.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mk.stderr)
+    );
+
+    let vars = dir.path().join("vars.fd");
+    fs::copy(OVMF_VARS, &vars).unwrap();
+    let mut log = String::new();
+
+    // Generation 1 boots; generation 2 comes in and becomes the next boot's default.
+    let mut m = boot_to_shell(&disk, &vars, Some(&carry_img), &mut log);
+    let (out, code) = m.run(
+        &format!(
+            "mkdir -p /mnt && mount -o ro /dev/vdb /mnt && {B8G} snapshot import --boot \
+             --trusted-public-keys /mnt/key.pub /mnt/second.snapshot && ls /boot/loader/entries"
+        ),
+        300,
+    );
+    assert_eq!(code, 0, "{out}\n{}", m.log);
+    assert!(
+        out.contains("b8g-1.conf") && out.contains("b8g-2+3.conf"),
+        "{out}"
+    );
+    m.send(B8GCTL_REBOOT);
+    assert!(m.ended(120), "no reboot:\n{}", m.log);
+    log.push_str(&m.kill());
+
+    // The loader boots generation 2, which proves good and is blessed.
+    let mut m = boot_to_shell(&disk, &vars, Some(&carry_img), &mut log);
+    m.expect("b8g: generation 2 is good", 120);
+    m.expect("b8g: boot loader entry b8g-2.conf blessed", 30);
+    let (out, _) = m.run("cat /etc/hostname; ls /boot/loader/entries", 30);
+    assert!(out.contains("second"), "{out}");
+    assert!(
+        out.contains("b8g-2.conf") && !out.contains("b8g-2+"),
+        "{out}"
+    );
+
+    // Generation 3 never reaches its default target: two tries, then generation 2 again.
+    let (out, code) = m.run(
+        &format!(
+            "mount -o ro /dev/vdb /mnt; {B8G} snapshot import --boot \
+             --trusted-public-keys /mnt/key.pub /mnt/broken.snapshot && ls /boot/loader/entries"
+        ),
+        300,
+    );
+    assert_eq!(code, 0, "{out}\n{}", m.log);
+    assert!(out.contains("b8g-3+2.conf"), "{out}");
+    m.send(B8GCTL_REBOOT);
+    assert!(m.ended(120), "no reboot:\n{}", m.log);
+    log.push_str(&m.kill());
+    for attempt in 1..=2 {
+        let mut m = uefi(&disk, &vars, Some(&carry_img));
+        m.expect("b8g: boot of generation 3 failed", 300);
+        assert!(
+            m.ended(180),
+            "attempt {attempt}: no reboot after a failed boot:\n{}",
+            m.log
+        );
+        log.push_str(&m.kill());
+    }
+    let mut m = boot_to_shell(&disk, &vars, Some(&carry_img), &mut log);
+    let (out, _) = m.run(
+        &format!("cat /etc/hostname; readlink /run/current-system; ls /boot/loader/entries; {B8G} system list-generations"),
+        60,
+    );
+    assert!(
+        out.contains("second") && out.contains(&second),
+        "not back on generation 2:\n{out}"
+    );
+    assert!(out.contains("b8g-3+0-2.conf"), "{out}");
+    assert!(
+        out.contains("failed: ") && out.contains("broken.service"),
+        "list-generations does not say why 3 failed:\n{out}"
+    );
+    let console = m.kill();
+    assert!(
+        console.contains("b8g minimal generation 1 (")
+            && console.contains("b8g second generation 3 ("),
+        "the menu does not list the generations:\n{console}"
+    );
 }

@@ -40,6 +40,15 @@ pub enum DbError {
     StillReferenced { path: String, referrer: String },
     #[error("store database row for {path} is malformed: {reason}")]
     Malformed { path: String, reason: String },
+    #[error(
+        "store database {path} has schema version {found}; this b8g knows up to {known} \
+         (a newer b8g made it: use that one)"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
 }
 
 fn q(what: &'static str) -> impl FnOnce(rusqlite::Error) -> DbError {
@@ -99,6 +108,60 @@ CREATE TABLE IF NOT EXISTS DerivationOutputs (
 CREATE INDEX IF NOT EXISTS IndexDerivationOutputs ON DerivationOutputs(path);
 ";
 
+/// The schema version this b8g writes, kept in SQLite's `user_version`. A
+/// database made before versions were recorded (0) holds [`SCHEMA`] as it was
+/// at version 1. Each later version is one entry of [`MIGRATIONS`].
+pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
+
+/// The statements that take a database from version `i + 1` to `i + 2`, run
+/// in one transaction with the version bump, so a crash leaves the old
+/// version or the new one. None yet: version 1 is the current schema.
+const MIGRATIONS: &[&str] = &[];
+
+/// Brings a database whose schema is [`SCHEMA`] at some version up to the
+/// last of `migrations`; refuses one newer than it knows.
+fn migrate(conn: &mut Connection, path: &Path, migrations: &[&str]) -> Result<(), DbError> {
+    let known = 1 + migrations.len() as i64;
+    let schema_err = |source| DbError::Schema {
+        path: path.to_owned(),
+        source,
+    };
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(schema_err)?;
+    if found > known {
+        return Err(DbError::TooNew {
+            path: path.to_owned(),
+            found,
+            known,
+        });
+    }
+    let version = |conn: &Connection| -> Result<i64, DbError> {
+        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+            .map_err(schema_err)
+    };
+    if found == 0 {
+        // Made before versions were recorded: the version-1 schema.
+        conn.pragma_update(None, "user_version", 1)
+            .map_err(schema_err)?;
+    }
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(schema_err)?;
+        // Read inside the transaction: another process may have migrated meanwhile.
+        let at = version(&tx)?;
+        if at >= known {
+            return tx.commit().map_err(schema_err);
+        }
+        tx.execute_batch(migrations[(at - 1) as usize])
+            .map_err(schema_err)?;
+        tx.pragma_update(None, "user_version", at + 1)
+            .map_err(schema_err)?;
+        tx.commit().map_err(schema_err)?;
+    }
+}
+
 /// An open connection to the store database.
 pub struct Db {
     conn: Connection,
@@ -139,6 +202,8 @@ impl Db {
                 Err(e) => return Err(schema_err(e)),
             }
         }
+        let mut conn = conn;
+        migrate(&mut conn, path, MIGRATIONS)?;
         Ok(Db { conn })
     }
 
@@ -463,6 +528,50 @@ fn insert_derivation_outputs(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn databases_carry_a_schema_version_and_migrate_forward_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        // A database as b8g made it before versions were recorded.
+        {
+            let conn = rusqlite::Connection::open(&path).expect("open");
+            conn.execute_batch(super::SCHEMA).expect("schema");
+            conn.execute(
+                "INSERT INTO ValidPaths (path, hash, registrationTime, narSize) VALUES ('/b8g/store/x', 'sha256:00', 1, 1)",
+                [],
+            )
+            .expect("row");
+        }
+        drop(super::Db::open(&path).expect("open unversioned"));
+        let mut conn = rusqlite::Connection::open(&path).expect("reopen");
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, super::SCHEMA_VERSION);
+        // A later b8g's migrations run in order, once, keeping the rows.
+        let later = [
+            "CREATE TABLE Extra (x INTEGER);",
+            "INSERT INTO Extra (x) SELECT COUNT(*) FROM ValidPaths;",
+        ];
+        super::migrate(&mut conn, &path, &later).expect("migrate");
+        super::migrate(&mut conn, &path, &later).expect("migrate again: nothing to do");
+        let (v, extra): (i64, i64) = (
+            conn.pragma_query_value(None, "user_version", |r| r.get(0))
+                .expect("version"),
+            conn.query_row("SELECT SUM(x) FROM Extra", [], |r| r.get(0))
+                .expect("migrated rows"),
+        );
+        assert_eq!((v, extra), (3, 1));
+        // This b8g refuses the newer database instead of misreading it.
+        drop(conn);
+        let e = super::Db::open(&path).err().expect("too new");
+        assert!(
+            e.to_string()
+                .contains("schema version 3; this b8g knows up to 1"),
+            "{e}"
+        );
+    }
+
     use super::*;
 
     fn info(path: &str, refs: &[&str]) -> DbPathInfo {

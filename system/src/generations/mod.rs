@@ -246,7 +246,16 @@ impl Generations {
     /// Every generation with its entry and what the last boot did with it.
     pub fn list(&self) -> Result<Vec<GenerationStatus>, GenerationsError> {
         let cur = self.profile.current()?;
-        let entries = self.boot.all()?;
+        let mut entries = self.boot.all()?;
+        // Booted through systemd-boot, the loader counts the tries.
+        if let Some(esp) = &self.esp {
+            for name in loader::existing(esp)? {
+                if let (Some((left, _)), Some(e)) = (name.tries, entries.get_mut(&name.generation))
+                {
+                    e.tries = left;
+                }
+            }
+        }
         let last = self.boot.last_boot();
         Ok(self
             .profile

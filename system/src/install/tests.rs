@@ -2,7 +2,6 @@
 //! util-linux's `partx` and `blkid`, dosfstools' `fsck.fat`.
 
 use std::fs;
-use std::path::Path;
 use std::process::Command;
 
 use super::disk::{self, Layout, ESP_LABEL, MIB, ROOT_LABEL};
