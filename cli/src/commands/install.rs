@@ -1,11 +1,13 @@
 //! `b8g install --disk DISK SYSTEM.nix`: build the system to boot through
 //! systemd-boot from the disk's own root partition, and install it there as
-//! generation 1 (see `b8g_system::install`).
+//! generation 1. `b8g --root MNT install SYSTEM.nix` builds into the store of
+//! the tree mounted at MNT (its EFI system partition at MNT/boot) and installs
+//! there, as `nixos-install --root` (see `b8g_system::install`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use b8g_system::install::{self, InstallOptions, DEFAULT_ESP_MIB, INSTALL_MODULE};
 
 use super::system::{self, BuildArgs};
@@ -14,9 +16,10 @@ use super::GlobalArgs;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The disk: an image file (created, or resized to --size) or a block
-    /// device. Everything on it is replaced.
+    /// device. Everything on it is replaced. Without it, the system is
+    /// installed into the tree given by the global --root.
     #[arg(long, value_name = "DEV|FILE")]
-    disk: PathBuf,
+    disk: Option<PathBuf>,
     /// Size of a disk image file (`8G`, `2048M`); by default the file's
     /// present size, or what the system needs with room for more generations.
     #[arg(long, value_name = "SIZE", value_parser = super::store::parse_size)]
@@ -33,37 +36,57 @@ pub struct Args {
 }
 
 pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
+    let target = match (&args.disk, &global.root) {
+        (Some(d), _) => d.clone(),
+        (None, Some(r)) => r.clone(),
+        (None, None) => bail!(
+            "say where to install: --disk DEV|FILE, or the global --root MNT \
+             (a mounted tree with its EFI system partition at MNT/boot)"
+        ),
+    };
     let (store, top) =
         system::build_toplevel_with(global, &args.build, vec![INSTALL_MODULE.to_string()])?;
-    let work = tempfile::tempdir().context("cannot create a scratch directory")?;
-    let opts = InstallOptions {
-        disk: args.disk.clone(),
-        size_mib: args.size.map(|b| b >> 20),
-        esp_mib: args.esp_size >> 20,
-        work: work.path().to_path_buf(),
-    };
-    let r = install::install_disk(&store, &top, &opts)
-        .with_context(|| format!("cannot install onto {}", args.disk.display()))?;
+    let r = match &args.disk {
+        Some(disk) => {
+            let work = tempfile::tempdir().context("cannot create a scratch directory")?;
+            let opts = InstallOptions {
+                disk: disk.clone(),
+                size_mib: args.size.map(|b| b >> 20),
+                esp_mib: args.esp_size >> 20,
+                work: work.path().to_path_buf(),
+            };
+            install::install_disk(&store, &top, &opts)
+        }
+        None => install::install_in_place(&store, &top, &target),
+    }
+    .with_context(|| format!("cannot install onto {}", target.display()))?;
     if args.json {
         println!(
             "{}",
             serde_json::json!({
-                "disk": args.disk,
+                "target": target,
                 "toplevel": r.toplevel,
                 "generation": r.generation,
-                "espMiB": r.layout.esp_mib,
-                "rootMiB": r.layout.root_mib,
+                "espMiB": r.layout.map(|l| l.esp_mib),
+                "rootMiB": r.layout.map(|l| l.root_mib),
                 "espFiles": r.esp_files,
             })
         );
     } else {
+        let parts = r
+            .layout
+            .map(|l| {
+                format!(
+                    ": EFI system partition {} MiB, root {} MiB",
+                    l.esp_mib, l.root_mib
+                )
+            })
+            .unwrap_or_default();
         eprintln!(
-            "installed {} as generation {} on {}: EFI system partition {} MiB, root {} MiB",
+            "installed {} as generation {} on {}{parts}",
             r.toplevel,
             r.generation,
-            args.disk.display(),
-            r.layout.esp_mib,
-            r.layout.root_mib
+            target.display(),
         );
     }
     Ok(ExitCode::SUCCESS)

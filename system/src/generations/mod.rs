@@ -288,7 +288,8 @@ impl Generations {
     /// EFI system partition in line with the profile.
     pub fn sync_boot(&self) -> Result<(), GenerationsError> {
         self.boot.sync(&self.profile, self.root.as_deref())?;
-        if let Some(esp) = &self.esp {
+        // No default generation yet (the first one is being added): nothing to boot.
+        if let (Some(esp), Some(_)) = (&self.esp, self.profile.current()?) {
             let plan = loader::plan(self, &loader::existing(esp)?)?;
             loader::sync_dir(esp, &plan)?;
         }

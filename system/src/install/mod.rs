@@ -68,7 +68,8 @@ pub struct InstallOptions {
 pub struct InstallReport {
     pub toplevel: String,
     pub generation: u32,
-    pub layout: Layout,
+    /// The partitions written (`None` when installing into a mounted tree).
+    pub layout: Option<Layout>,
     /// The ESP's files, by path.
     pub esp_files: Vec<String>,
 }
@@ -180,7 +181,46 @@ pub fn install_disk(
     Ok(InstallReport {
         toplevel: store.print_path(toplevel),
         generation,
-        layout,
+        layout: Some(layout),
+        esp_files: plan
+            .copies
+            .keys()
+            .chain(plan.texts.keys())
+            .cloned()
+            .collect(),
+    })
+}
+
+/// Installs `toplevel` into the mounted tree the chroot store `store` lives
+/// under (`root`, with the EFI system partition mounted at `root/boot`), as
+/// `nixos-install --root` does: the system was built into that store, so
+/// nothing is copied. It becomes the default generation, good as installed,
+/// and the ESP gets systemd-boot and the entries of every generation.
+pub fn install_in_place(
+    store: &LocalStore,
+    toplevel: &StorePath,
+    root: &Path,
+) -> Result<InstallReport, InstallError> {
+    skeleton(root)?;
+    // An ESP is recognised by its loader.conf; the first sync writes the real one.
+    let esp = root.join(b8g_layout::loader::ESP_MOUNT.trim_start_matches('/'));
+    let conf = esp.join(b8g_layout::loader::LOADER_CONF);
+    if !conf.is_file() {
+        let dir = conf.parent().unwrap_or(&esp).to_path_buf();
+        fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+        fs::write(&conf, "").map_err(io_err("write", &conf))?;
+    }
+    let gens = Generations::new(Some(root), None);
+    let generation = gens.install(store, toplevel, true)?;
+    gens.boot
+        .mark_good(generation)
+        .map_err(GenerationsError::from)?;
+    gens.sync_boot()?;
+    let plan = loader::plan(&gens, &loader::existing(&esp)?)?;
+    Ok(InstallReport {
+        toplevel: store.print_path(toplevel),
+        generation,
+        layout: None,
         esp_files: plan
             .copies
             .keys()
