@@ -244,8 +244,8 @@ fn the_loader_switches_counts_tries_and_falls_back_by_itself() {
     let mut m = boot_to_shell(&disk, &vars, Some(&carry_img), &mut log);
     let (out, code) = m.run(
         &format!(
-            "mkdir -p /mnt && mount -o ro /dev/vdb /mnt && {B8G} snapshot import --boot \
-             --trusted-public-keys /mnt/key.pub /mnt/second.snapshot && ls /boot/loader/entries"
+            "mkdir -p /mnt && mount -o ro /dev/vdb /mnt && {B8G} snapshot import /mnt/second.snapshot --boot \
+             --trusted-public-keys /mnt/key.pub && ls /boot/loader/entries"
         ),
         300,
     );
@@ -272,8 +272,8 @@ fn the_loader_switches_counts_tries_and_falls_back_by_itself() {
     // Generation 3 never reaches its default target: two tries, then generation 2 again.
     let (out, code) = m.run(
         &format!(
-            "mount -o ro /dev/vdb /mnt; {B8G} snapshot import --boot \
-             --trusted-public-keys /mnt/key.pub /mnt/broken.snapshot && ls /boot/loader/entries"
+            "mount -o ro /dev/vdb /mnt; {B8G} snapshot import /mnt/broken.snapshot --boot \
+             --trusted-public-keys /mnt/key.pub && ls /boot/loader/entries"
         ),
         300,
     );
