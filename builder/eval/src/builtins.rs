@@ -390,14 +390,33 @@ fn bit(ev: &mut Evaluator, a: &[Value], p: Pos, f: fn(i64, i64) -> i64) -> EvalR
     Ok(Value::Int(f(x, y)))
 }
 
+/// `ceil` and `floor` as Nix 2.8: the argument is forced to a float (an
+/// integer is converted, losing precision above 2^53) and the rounded double
+/// is converted to an integer as x86-64's `cvttsd2si` does: NaN, infinities
+/// and values outside [-2^63, 2^63) give -2^63. (Newer Nix throws there.)
 fn float_round(ev: &mut Evaluator, a: &[Value], p: Pos, f: fn(f64) -> f64) -> EvalResult<Value> {
-    match ev.force(a[0].clone())? {
-        Value::Int(i) => Ok(Value::Int(i)),
-        Value::Float(x) => Ok(Value::Int(f(x) as i64)),
-        other => err(
-            format!("value is {} while a float was expected", other.show_type()),
-            p,
-        ),
+    let x = match ev.force(a[0].clone())? {
+        Value::Int(i) => i as f64,
+        Value::Float(x) => x,
+        other => {
+            return err(
+                format!("value is {} while a float was expected", other.show_type()),
+                p,
+            )
+        }
+    };
+    Ok(Value::Int(double_to_int_x86(f(x))))
+}
+
+/// The C++ `(int64_t) x` conversion as compiled for x86-64 by Nix 2.8.
+fn double_to_int_x86(x: f64) -> i64 {
+    // 2^63 is exactly representable; every double below it and at or above
+    // -2^63 converts by truncation without overflow.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if x.is_nan() || !(-LIMIT..LIMIT).contains(&x) {
+        i64::MIN
+    } else {
+        x as i64
     }
 }
 
@@ -944,7 +963,7 @@ fn prim_group_by(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let mut groups: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for x in l.iter() {
         let k = ev.call(f.clone(), x.clone(), p)?;
-        let k = ev.force_string_noctx(k, p)?;
+        let k = ev.force_string_without_context(k, p)?;
         groups.entry(k).or_default().push(x.clone());
     }
     Ok(Value::attrs(Attrs::from_sorted(
@@ -1096,7 +1115,8 @@ fn prim_map_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> 
 }
 
 fn prim_zip_attrs_with(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
-    let f = a[0].clone();
+    // Nix 2.8 forces the function first, even when no attribute is ever used.
+    let f = ev.force_function(a[0].clone(), p)?;
     let l = ev.force_list(a[1].clone(), p)?;
     let mut m: BTreeMap<Sym, Vec<Value>> = BTreeMap::new();
     for x in l.iter() {

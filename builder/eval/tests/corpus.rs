@@ -81,6 +81,8 @@ fn kind(line: &str) -> &'static str {
         "not-function"
     } else if l.contains("out of bounds") {
         "bounds"
+    } else if l.contains("is not allowed to refer to a store path") {
+        "store-ref"
     } else {
         "other"
     }
