@@ -23,6 +23,7 @@ use thiserror::Error;
 pub mod auto_args;
 pub mod builtins;
 pub mod fetch;
+pub mod hash_builtins;
 mod host;
 mod session;
 #[cfg(test)]
@@ -30,6 +31,7 @@ mod tests;
 
 pub use auto_args::{AutoArg, AutoArgs};
 pub use builtins::store_builtins;
+pub use hash_builtins::hash_builtins;
 pub use host::StoreHost;
 pub use session::{EvalSession, SessionError};
 

@@ -16,9 +16,11 @@ use b8g_store::format::store_path::FileIngestionMethod;
 use super::host::{DrvSpec, FetchRequest, FixedOutput, StoreHost};
 use super::GlueError;
 
-/// The builtins to register with [`Evaluator::with_builtins`] over a [`StoreHost`].
+/// The builtins to register with [`Evaluator::with_builtins`] over a
+/// [`StoreHost`] (those that need no store, [`super::hash_builtins`], too).
 pub fn store_builtins() -> Vec<PrimOp> {
-    vec![
+    let mut ops = super::hash_builtins();
+    ops.extend([
         PrimOp {
             name: "derivationStrict",
             arity: 1,
@@ -49,7 +51,8 @@ pub fn store_builtins() -> Vec<PrimOp> {
             arity: 1,
             fun: prim_fetch_tarball,
         },
-    ]
+    ]);
+    ops
 }
 
 /// The evaluator's host, which these builtins were registered with.

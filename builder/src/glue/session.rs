@@ -17,7 +17,7 @@ use b8g_store::format::store_path::StoreDir;
 use b8g_store::local::LocalStore;
 use thiserror::Error;
 
-use super::{store_builtins, StoreHost};
+use super::{hash_builtins, store_builtins, StoreHost};
 
 /// Where an evaluation's store operations go.
 enum Target {
@@ -117,7 +117,7 @@ impl EvalSession {
                     store_builtins(),
                 ),
                 Target::DryRun(dir) => (Box::new(StoreHost::dry_run(dir)), store_builtins()),
-                Target::NoStore => (Box::new(NoStore::default()), Vec::new()),
+                Target::NoStore => (Box::new(NoStore::default()), hash_builtins()),
             };
             // Created here: its stack budget is measured from this thread.
             let mut ev = Evaluator::with_builtins(Box::new(StdIo), host, options, builtins);
