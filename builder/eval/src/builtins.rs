@@ -13,10 +13,16 @@ use crate::value::{Attr, Attrs, Bulk, Context, Env, NixString, PrimOp, Sym, Thun
 
 type Fun = fn(&mut Evaluator, &[Value], Pos) -> EvalResult<Value>;
 
+/// What `builtins.nixVersion` reports: the Nix release whose language and
+/// builtins b8g offers (those behind experimental features aside). Where
+/// 2.8 and later releases differ, b8g follows 2.8, its oracle.
+pub const NIX_VERSION: &str = "2.18.0";
+
 /// Names visible without `builtins.` (besides `__`-prefixed ones).
 const TOP_LEVEL: &[&str] = &[
     "abort",
     "baseNameOf",
+    "break",
     "derivation",
     "derivationStrict",
     "dirOf",
@@ -54,6 +60,9 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
         ("attrNames", 1, prim_attr_names),
         ("attrValues", 1, prim_attr_values),
         ("baseNameOf", 1, prim_base_name_of),
+        // Nix 2.9: enters the debugger under `--debugger` (which b8g does not
+        // offer), otherwise returns its argument.
+        ("break", 1, |_, a, _| Ok(a[0].clone())),
         ("bitAnd", 2, |ev, a, p| bit(ev, a, p, |x, y| x & y)),
         ("bitOr", 2, |ev, a, p| bit(ev, a, p, |x, y| x | y)),
         ("bitXor", 2, |ev, a, p| bit(ev, a, p, |x, y| x ^ y)),
@@ -239,6 +248,9 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
             let _ = p;
             ev.force(a[1].clone())
         }),
+        // Nix 2.10: prints like `trace` only under `--trace-verbose`, which
+        // b8g does not offer; otherwise it is Nix's `prim_second`.
+        ("traceVerbose", 2, |ev, a, _| ev.force(a[1].clone())),
         ("tryEval", 1, prim_try_eval),
         ("typeOf", 1, |ev, a, _| {
             Ok(Value::string(ev.force(a[0].clone())?.type_of()))
@@ -317,7 +329,9 @@ pub(crate) fn install(ev: &mut Evaluator, extra: Vec<PrimOp>) {
             "currentSystem",
             Value::string(ev.opts.current_system.clone()),
         ),
-        ("nixVersion", Value::string("2.8.0")),
+        // The version whose builtins b8g offers (see docs/architecture.md,
+        // "Which Nix b8g is"): nixpkgs requires at least 2.18.
+        ("nixVersion", Value::string(NIX_VERSION)),
         ("langVersion", Value::Int(6)),
         ("storeDir", Value::string(store_dir)),
         ("nixPath", Value::list(nix_path)),
