@@ -26,7 +26,9 @@ const TOP_LEVEL: &[&str] = &[
     "derivation",
     "derivationStrict",
     "dirOf",
+    "fetchGit",
     "fetchTarball",
+    "fetchTree",
     "fromTOML",
     "import",
     "isNull",
@@ -84,6 +86,8 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
         ("elem", 2, prim_elem),
         ("elemAt", 2, prim_elem_at),
         ("fetchurl", 1, |_, _, p| crate::drv::no_store("fetch", p)),
+        ("fetchGit", 1, |_, _, p| crate::drv::no_store("fetch", p)),
+        ("fetchTree", 1, |_, _, p| crate::drv::no_store("fetch", p)),
         ("fetchTarball", 1, |_, _, p| {
             crate::drv::no_store("fetch", p)
         }),

@@ -1,7 +1,7 @@
 //! The builtins that make store objects, registered onto the evaluator by
 //! [`store_builtins`]: `derivationStrict` (the evaluator's `derivation` is
 //! written over it), `toFile`, `path`, `filterSource`, and the fetchers
-//! `fetchurl` and `fetchTarball`. They read their arguments with the
+//! `fetchurl`, `fetchTarball`, `fetchGit` and `fetchTree` (in [`super::fetch_tree`]). They read their arguments with the
 //! evaluator's API and leave the store work to [`StoreHost`].
 
 use std::collections::{BTreeSet, HashSet};
@@ -51,12 +51,22 @@ pub fn store_builtins() -> Vec<PrimOp> {
             arity: 1,
             fun: prim_fetch_tarball,
         },
+        PrimOp {
+            name: "fetchGit",
+            arity: 1,
+            fun: super::fetch_tree::prim_fetch_git,
+        },
+        PrimOp {
+            name: "fetchTree",
+            arity: 1,
+            fun: super::fetch_tree::prim_fetch_tree,
+        },
     ]);
     ops
 }
 
 /// The evaluator's host, which these builtins were registered with.
-fn host(ev: &mut Evaluator, p: Pos) -> EvalResult<&mut StoreHost> {
+pub(crate) fn host(ev: &mut Evaluator, p: Pos) -> EvalResult<&mut StoreHost> {
     ev.host
         .as_any_mut()
         .downcast_mut::<StoreHost>()
