@@ -198,3 +198,58 @@ fn parse_is_refused_clearly() {
     let nix = env.nix(&["--parse", "-E", "let a = 1; type = 2; in a"]);
     assert_eq!(text(&nix.stdout), "(let type = 2; a = 1; in a)\n");
 }
+
+/// Content that does not have its declared hash ends the evaluation with
+/// Nix's status 102 (and `tryEval` does not catch it).
+#[test]
+fn hash_mismatches_exit_with_102() {
+    let env = Env::new("mismatch");
+    let file = env.dir.join("f.txt");
+    std::fs::write(&file, "hi\n").expect("write a file to fetch");
+    let repo = env.dir.join("repo");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "b8g")
+            .env("GIT_AUTHOR_EMAIL", "b8g@example.org")
+            .env("GIT_COMMITTER_NAME", "b8g")
+            .env("GIT_COMMITTER_EMAIL", "b8g@example.org")
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    };
+    std::fs::create_dir_all(&repo).expect("create the repository");
+    git(&["init", "-q"]);
+    std::fs::write(repo.join("a"), "a\n").expect("write a tracked file");
+    git(&["add", "a"]);
+    git(&["-c", "commit.gpgsign=false", "commit", "-qm", "one"]);
+    let zero = "0000000000000000000000000000000000000000000000000000";
+    for expr in [
+        format!(
+            "builtins.fetchurl {{ url = \"file://{}\"; sha256 = \"{zero}\"; }}",
+            file.display()
+        ),
+        format!(
+            "builtins.tryEval (builtins.fetchurl {{ url = \"file://{}\"; sha256 = \"{zero}\"; }})",
+            file.display()
+        ),
+        format!(
+            "builtins.fetchGit {{ url = {}; narHash = \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"; }}",
+            repo.display()
+        ),
+    ] {
+        let args = ["--eval", "-E", expr.as_str()];
+        let (ours, nix) = (env.ours(&args), env.nix(&args));
+        assert_eq!(nix.status.code(), Some(102), "{}", text(&nix.stderr));
+        assert_eq!(ours.status.code(), Some(102), "{}", text(&ours.stderr));
+        // The same error, up to what it names (Nix shows the input as a URL with its attributes).
+        let head = |o: &Output| {
+            let e = text(&o.stderr);
+            let first = e.lines().find(|l| l.starts_with("error:")).unwrap_or("").to_string();
+            first.split('\'').next().unwrap_or("").to_string()
+        };
+        assert_eq!(head(&ours), head(&nix), "{expr}");
+    }
+}

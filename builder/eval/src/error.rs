@@ -117,6 +117,9 @@ pub enum ErrorKind {
     Parse,
     /// Reading files, the store.
     Io,
+    /// Fetched content that does not have its declared hash (Nix exits
+    /// with status 102 for it).
+    HashMismatch,
 }
 
 #[derive(Debug, Clone)]

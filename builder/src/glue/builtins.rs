@@ -73,8 +73,12 @@ pub(crate) fn host(ev: &mut Evaluator, p: Pos) -> EvalResult<&mut StoreHost> {
         .ok_or_else(|| EvalError::new(ErrorKind::Io, "the store builtins need b8g's store host", p))
 }
 
-fn store_err(e: GlueError, p: Pos) -> Box<EvalError> {
-    EvalError::new(ErrorKind::Io, e.to_string(), p)
+pub(crate) fn store_err(e: GlueError, p: Pos) -> Box<EvalError> {
+    let kind = match &e {
+        GlueError::Fetch(super::fetch::FetchError::Mismatch { .. }) => ErrorKind::HashMismatch,
+        _ => ErrorKind::Io,
+    };
+    EvalError::new(kind, e.to_string(), p)
 }
 
 fn method(recursive: bool) -> FileIngestionMethod {

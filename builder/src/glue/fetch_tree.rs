@@ -166,7 +166,7 @@ fn check_allowed(attrs: &Attrs, kind: &str, allowed: &[&str], p: Pos) -> EvalRes
 }
 
 fn glue_err(e: impl Into<super::GlueError>, p: Pos) -> Box<b8g_eval::EvalError> {
-    b8g_eval::EvalError::new(b8g_eval::ErrorKind::Io, e.into().to_string(), p)
+    super::builtins::store_err(e.into(), p)
 }
 
 /// Fetches the input (Nix's `Input::fetch`): checks the `narHash`,
@@ -308,7 +308,8 @@ fn nar_hash_check(
 ) -> EvalResult<FetchedTree> {
     if let Some(want) = want {
         if *want != tree.nar_hash {
-            return err(
+            return Err(b8g_eval::EvalError::new(
+                b8g_eval::ErrorKind::HashMismatch,
                 format!(
                     "NAR hash mismatch in input '{shown}' ({}), expected '{}', got '{}'",
                     tree.path,
@@ -316,7 +317,7 @@ fn nar_hash_check(
                     tree.nar_hash.to_sri()
                 ),
                 p,
-            );
+            ));
         }
     }
     Ok(tree)

@@ -274,9 +274,13 @@ fn run(args: &[String]) -> Result<ExitCode> {
             stdout.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(SessionError::Eval { message, .. }) => {
+        Err(SessionError::Eval { message, kind }) => {
             eprintln!("{}", super::ansi::for_stderr(&message));
-            Ok(ExitCode::FAILURE)
+            // Nix's exit status for content that does not match its hash.
+            Ok(match kind {
+                b8g_eval::ErrorKind::HashMismatch => ExitCode::from(102),
+                _ => ExitCode::FAILURE,
+            })
         }
         Err(e) => Err(e.into()),
     }
