@@ -170,6 +170,35 @@ fn fetch_git_and_fetch_tree_match_nix() {
         .join(clean.trim_matches('"').trim_start_matches('/'));
     assert!(real.join("d/b").is_file(), "{} was written", real.display());
     assert!(!real.join("secret").exists(), "export-ignore is honoured");
+    // A repository's core.fsmonitor program is not run (git would run it
+    // for `diff` and `ls-files` of the dirty tree; Nix 2.8 lets it).
+    let marker = tmp.0.join("fsmonitor-ran");
+    let hostile = fx.join("hostile");
+    let cloned = Command::new("git")
+        .args(["clone", "-q"])
+        .arg(fx.join("repo"))
+        .arg(&hostile)
+        .status()
+        .expect("git runs");
+    assert!(cloned.success());
+    let configured = Command::new("git")
+        .arg("-C")
+        .arg(&hostile)
+        .args(["config", "core.fsmonitor"])
+        .arg(format!("touch {}; false #", marker.display()))
+        .status()
+        .expect("git runs");
+    assert!(configured.success());
+    std::fs::write(hostile.join("a"), "dirty\n").expect("make the tree dirty");
+    let fetched = ours(
+        EvalSession::dry_run(nix_store_dir()),
+        &format!("(builtins.fetchGit {}).rev", hostile.display()),
+    );
+    assert_eq!(
+        fetched.as_deref(),
+        Ok(format!("\"{}\"", "0".repeat(40)).as_str())
+    );
+    assert!(!marker.exists(), "core.fsmonitor was run");
     assert!(
         bad.is_empty(),
         "{} of {} cases differ:\n{}",

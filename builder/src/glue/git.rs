@@ -15,7 +15,8 @@
 //! `git` runs without a shell, with every argument separate: repository
 //! paths are the value of `-C` or follow `--`, refs are checked as Nix
 //! checks them and may not start with `-`, revisions are 40 hex digits.
-//! Outputs read into memory are bounded.
+//! Outputs read into memory are bounded, and a repository's
+//! `core.fsmonitor` program is not run.
 //!
 //! This module does not touch the store.
 
@@ -159,6 +160,15 @@ fn show(args: &[&OsStr]) -> String {
         .join(" ")
 }
 
+/// `git`, told not to run the command a repository's `core.fsmonitor`
+/// names (the repository being fetched is not trusted to run programs;
+/// the setting only speeds up status checks).
+fn git_command() -> Command {
+    let mut cmd = Command::new("git");
+    cmd.args(["-c", "core.fsmonitor=false"]);
+    cmd
+}
+
 /// The outcome of one `git` run.
 struct Run {
     code: i32,
@@ -175,7 +185,7 @@ fn run(args: &[&OsStr], env: &[(&str, &str)], merge: bool) -> Result<Run, GitErr
         source,
     };
     let mut err_file = tempfile::tempfile().map_err(spawn)?;
-    let mut cmd = Command::new("git");
+    let mut cmd = git_command();
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -594,7 +604,7 @@ fn export(repo: &Path, rev: &str, root: &Path, work: &Path) -> Result<(), GitErr
     let err_out = err_file
         .try_clone()
         .map_err(io("creating a temporary file in", work))?;
-    let status = Command::new("git")
+    let status = git_command()
         .args(args)
         .stdin(Stdio::null())
         .stdout(tar_file)
