@@ -23,13 +23,18 @@ use thiserror::Error;
 pub mod auto_args;
 pub mod builtins;
 pub mod fetch;
+mod fetch_tree;
+pub mod git;
+pub mod hash_builtins;
 mod host;
 mod session;
 #[cfg(test)]
 mod tests;
+mod trees;
 
 pub use auto_args::{AutoArg, AutoArgs};
 pub use builtins::store_builtins;
+pub use hash_builtins::hash_builtins;
 pub use host::StoreHost;
 pub use session::{EvalSession, SessionError};
 
@@ -73,6 +78,8 @@ pub enum GlueError {
     },
     #[error(transparent)]
     Fetch(#[from] fetch::FetchError),
+    #[error(transparent)]
+    Git(#[from] git::GitError),
     #[error("the store wrote {written}, expected {expected}")]
     StoreDisagrees { written: String, expected: String },
     #[error("fixed-output derivation without a hash")]

@@ -13,14 +13,22 @@ use crate::value::{Attr, Attrs, Bulk, Context, Env, NixString, PrimOp, Sym, Thun
 
 type Fun = fn(&mut Evaluator, &[Value], Pos) -> EvalResult<Value>;
 
+/// What `builtins.nixVersion` reports: the Nix release whose language and
+/// builtins b8g offers (those behind experimental features aside). Where
+/// 2.8 and later releases differ, b8g follows 2.8, its oracle.
+pub const NIX_VERSION: &str = "2.18.0";
+
 /// Names visible without `builtins.` (besides `__`-prefixed ones).
 const TOP_LEVEL: &[&str] = &[
     "abort",
     "baseNameOf",
+    "break",
     "derivation",
     "derivationStrict",
     "dirOf",
+    "fetchGit",
     "fetchTarball",
+    "fetchTree",
     "fromTOML",
     "import",
     "isNull",
@@ -54,6 +62,9 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
         ("attrNames", 1, prim_attr_names),
         ("attrValues", 1, prim_attr_values),
         ("baseNameOf", 1, prim_base_name_of),
+        // Nix 2.9: enters the debugger under `--debugger` (which b8g does not
+        // offer), otherwise returns its argument.
+        ("break", 1, |_, a, _| Ok(a[0].clone())),
         ("bitAnd", 2, |ev, a, p| bit(ev, a, p, |x, y| x & y)),
         ("bitOr", 2, |ev, a, p| bit(ev, a, p, |x, y| x | y)),
         ("bitXor", 2, |ev, a, p| bit(ev, a, p, |x, y| x ^ y)),
@@ -75,6 +86,8 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
         ("elem", 2, prim_elem),
         ("elemAt", 2, prim_elem_at),
         ("fetchurl", 1, |_, _, p| crate::drv::no_store("fetch", p)),
+        ("fetchGit", 1, |_, _, p| crate::drv::no_store("fetch", p)),
+        ("fetchTree", 1, |_, _, p| crate::drv::no_store("fetch", p)),
         ("fetchTarball", 1, |_, _, p| {
             crate::drv::no_store("fetch", p)
         }),
@@ -239,6 +252,9 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
             let _ = p;
             ev.force(a[1].clone())
         }),
+        // Nix 2.10: prints like `trace` only under `--trace-verbose`, which
+        // b8g does not offer; otherwise it is Nix's `prim_second`.
+        ("traceVerbose", 2, |ev, a, _| ev.force(a[1].clone())),
         ("tryEval", 1, prim_try_eval),
         ("typeOf", 1, |ev, a, _| {
             Ok(Value::string(ev.force(a[0].clone())?.type_of()))
@@ -317,7 +333,9 @@ pub(crate) fn install(ev: &mut Evaluator, extra: Vec<PrimOp>) {
             "currentSystem",
             Value::string(ev.opts.current_system.clone()),
         ),
-        ("nixVersion", Value::string("2.8.0")),
+        // The version whose builtins b8g offers (see docs/architecture.md,
+        // "Which Nix b8g is"): nixpkgs requires at least 2.18.
+        ("nixVersion", Value::string(NIX_VERSION)),
         ("langVersion", Value::Int(6)),
         ("storeDir", Value::string(store_dir)),
         ("nixPath", Value::list(nix_path)),
@@ -390,14 +408,33 @@ fn bit(ev: &mut Evaluator, a: &[Value], p: Pos, f: fn(i64, i64) -> i64) -> EvalR
     Ok(Value::Int(f(x, y)))
 }
 
+/// `ceil` and `floor` as Nix 2.8: the argument is forced to a float (an
+/// integer is converted, losing precision above 2^53) and the rounded double
+/// is converted to an integer as x86-64's `cvttsd2si` does: NaN, infinities
+/// and values outside [-2^63, 2^63) give -2^63. (Newer Nix throws there.)
 fn float_round(ev: &mut Evaluator, a: &[Value], p: Pos, f: fn(f64) -> f64) -> EvalResult<Value> {
-    match ev.force(a[0].clone())? {
-        Value::Int(i) => Ok(Value::Int(i)),
-        Value::Float(x) => Ok(Value::Int(f(x) as i64)),
-        other => err(
-            format!("value is {} while a float was expected", other.show_type()),
-            p,
-        ),
+    let x = match ev.force(a[0].clone())? {
+        Value::Int(i) => i as f64,
+        Value::Float(x) => x,
+        other => {
+            return err(
+                format!("value is {} while a float was expected", other.show_type()),
+                p,
+            )
+        }
+    };
+    Ok(Value::Int(double_to_int_x86(f(x))))
+}
+
+/// The C++ `(int64_t) x` conversion as compiled for x86-64 by Nix 2.8.
+fn double_to_int_x86(x: f64) -> i64 {
+    // 2^63 is exactly representable; every double below it and at or above
+    // -2^63 converts by truncation without overflow.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if x.is_nan() || !(-LIMIT..LIMIT).contains(&x) {
+        i64::MIN
+    } else {
+        x as i64
     }
 }
 
@@ -944,7 +981,7 @@ fn prim_group_by(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let mut groups: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for x in l.iter() {
         let k = ev.call(f.clone(), x.clone(), p)?;
-        let k = ev.force_string_noctx(k, p)?;
+        let k = ev.force_string_without_context(k, p)?;
         groups.entry(k).or_default().push(x.clone());
     }
     Ok(Value::attrs(Attrs::from_sorted(
@@ -1096,7 +1133,8 @@ fn prim_map_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> 
 }
 
 fn prim_zip_attrs_with(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
-    let f = a[0].clone();
+    // Nix 2.8 forces the function first, even when no attribute is ever used.
+    let f = ev.force_function(a[0].clone(), p)?;
     let l = ev.force_list(a[1].clone(), p)?;
     let mut m: BTreeMap<Sym, Vec<Value>> = BTreeMap::new();
     for x in l.iter() {

@@ -117,6 +117,9 @@ pub enum ErrorKind {
     Parse,
     /// Reading files, the store.
     Io,
+    /// Fetched content that does not have its declared hash (Nix exits
+    /// with status 102 for it).
+    HashMismatch,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +142,19 @@ impl EvalError {
             trace: Vec::new(),
         })
     }
+    /// The message and its position without the trace, as Nix prints an
+    /// error without `--show-trace`.
+    pub fn head(&self) -> String {
+        struct Head<'a>(&'a EvalError);
+        impl fmt::Display for Head<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "error: {}", self.0.msg)?;
+                write_pos(f, self.0.pos)
+            }
+        }
+        Head(self).to_string()
+    }
+
     /// Whether `builtins.tryEval` catches it.
     pub fn catchable(&self) -> bool {
         matches!(self.kind, ErrorKind::Throw | ErrorKind::Assertion)

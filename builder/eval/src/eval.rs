@@ -995,6 +995,23 @@ impl Evaluator {
         Ok(self.force_string(v, pos)?.s.clone())
     }
 
+    /// Nix's `forceStringNoCtx`: a string that must not refer to store
+    /// paths. (`force_string_noctx` drops the context without checking; its
+    /// callers have not all been checked against Nix yet.)
+    pub fn force_string_without_context(&mut self, v: Value, pos: Pos) -> EvalResult<String> {
+        let s = self.force_string(v, pos)?;
+        match s.ctx.iter().next() {
+            None => Ok(s.s.clone()),
+            Some(first) => err(
+                format!(
+                    "the string '{}' is not allowed to refer to a store path (such as '{first}')",
+                    s.s
+                ),
+                pos,
+            ),
+        }
+    }
+
     /// Nix's coerceToString: strings, paths (copied to the store if asked),
     /// sets with `__toString` or `outPath`; with `more`, also numbers, Booleans, null, lists.
     pub fn coerce_to_string(

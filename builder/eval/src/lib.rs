@@ -270,12 +270,26 @@ pub fn select_attr_path(ev: &mut Evaluator, mut v: Value, path: &str) -> EvalRes
 /// elements of a list or the attributes of a set (descending into sets with
 /// `recurseForDerivations = true`). Returns their `.drv` paths in order.
 pub fn derivation_paths(ev: &mut Evaluator, v: Value) -> EvalResult<Vec<String>> {
+    Ok(derivation_outputs(ev, v)?
+        .into_iter()
+        .map(|(drv, _)| drv)
+        .collect())
+}
+
+/// [`derivation_paths`] with the output each derivation value stands for
+/// (its `outputName`: `out`, or `dev` for `drv.dev`; empty when it has none).
+pub fn derivation_outputs(ev: &mut Evaluator, v: Value) -> EvalResult<Vec<(String, String)>> {
     let mut out = Vec::new();
     collect_drvs(ev, v, true, &mut out)?;
     Ok(out)
 }
 
-fn collect_drvs(ev: &mut Evaluator, v: Value, top: bool, out: &mut Vec<String>) -> EvalResult<()> {
+fn collect_drvs(
+    ev: &mut Evaluator,
+    v: Value,
+    top: bool,
+    out: &mut Vec<(String, String)>,
+) -> EvalResult<()> {
     let v = ev.force(v)?;
     match &v {
         Value::Attrs(a) => {
@@ -283,7 +297,12 @@ fn collect_drvs(ev: &mut Evaluator, v: Value, top: bool, out: &mut Vec<String>) 
                 let Some(p) = a.get("drvPath").cloned() else {
                     return error::err("derivation has no 'drvPath' attribute", Pos::NONE);
                 };
-                out.push(ev.force_string_noctx(p, Pos::NONE)?);
+                let drv = ev.force_string_noctx(p, Pos::NONE)?;
+                let output = match a.get("outputName").cloned() {
+                    Some(o) => ev.force_string_noctx(o, Pos::NONE)?,
+                    None => String::new(),
+                };
+                out.push((drv, output));
                 return Ok(());
             }
             let recurse = match a.get("recurseForDerivations") {

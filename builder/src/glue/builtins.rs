@@ -1,7 +1,7 @@
 //! The builtins that make store objects, registered onto the evaluator by
 //! [`store_builtins`]: `derivationStrict` (the evaluator's `derivation` is
 //! written over it), `toFile`, `path`, `filterSource`, and the fetchers
-//! `fetchurl` and `fetchTarball`. They read their arguments with the
+//! `fetchurl`, `fetchTarball`, `fetchGit` and `fetchTree` (in [`super::fetch_tree`]). They read their arguments with the
 //! evaluator's API and leave the store work to [`StoreHost`].
 
 use std::collections::{BTreeSet, HashSet};
@@ -16,9 +16,11 @@ use b8g_store::format::store_path::FileIngestionMethod;
 use super::host::{DrvSpec, FetchRequest, FixedOutput, StoreHost};
 use super::GlueError;
 
-/// The builtins to register with [`Evaluator::with_builtins`] over a [`StoreHost`].
+/// The builtins to register with [`Evaluator::with_builtins`] over a
+/// [`StoreHost`] (those that need no store, [`super::hash_builtins`], too).
 pub fn store_builtins() -> Vec<PrimOp> {
-    vec![
+    let mut ops = super::hash_builtins();
+    ops.extend([
         PrimOp {
             name: "derivationStrict",
             arity: 1,
@@ -49,19 +51,34 @@ pub fn store_builtins() -> Vec<PrimOp> {
             arity: 1,
             fun: prim_fetch_tarball,
         },
-    ]
+        PrimOp {
+            name: "fetchGit",
+            arity: 1,
+            fun: super::fetch_tree::prim_fetch_git,
+        },
+        PrimOp {
+            name: "fetchTree",
+            arity: 1,
+            fun: super::fetch_tree::prim_fetch_tree,
+        },
+    ]);
+    ops
 }
 
 /// The evaluator's host, which these builtins were registered with.
-fn host(ev: &mut Evaluator, p: Pos) -> EvalResult<&mut StoreHost> {
+pub(crate) fn host(ev: &mut Evaluator, p: Pos) -> EvalResult<&mut StoreHost> {
     ev.host
         .as_any_mut()
         .downcast_mut::<StoreHost>()
         .ok_or_else(|| EvalError::new(ErrorKind::Io, "the store builtins need b8g's store host", p))
 }
 
-fn store_err(e: GlueError, p: Pos) -> Box<EvalError> {
-    EvalError::new(ErrorKind::Io, e.to_string(), p)
+pub(crate) fn store_err(e: GlueError, p: Pos) -> Box<EvalError> {
+    let kind = match &e {
+        GlueError::Fetch(super::fetch::FetchError::Mismatch { .. }) => ErrorKind::HashMismatch,
+        _ => ErrorKind::Io,
+    };
+    EvalError::new(kind, e.to_string(), p)
 }
 
 fn method(recursive: bool) -> FileIngestionMethod {

@@ -10,6 +10,8 @@ use b8g_store::format::derivation::{Derivation, Output};
 use b8g_store::format::hash::{Encoding, Hash, HashAlgo};
 use b8g_store::format::store_path::{FileIngestionMethod, StoreDir, StorePath};
 
+use super::git::GitInput;
+use super::trees::FetchedTree;
 use super::{fetch, GlueError, GlueStore};
 
 /// How a fixed output or an added path is hashed, and the hash it must have.
@@ -58,6 +60,10 @@ pub(crate) struct FetchRequest {
     pub expected: Option<FixedOutput>,
 }
 
+/// A fetch remembered by [`StoreHost`]: (store path, declared hash, SHA-256
+/// of the content: flat, or of the NAR when unpacked).
+type Fetched = (String, Option<FixedOutput>, Hash);
+
 /// The evaluator's store host.
 pub struct StoreHost {
     store_dir: StoreDir,
@@ -70,8 +76,13 @@ pub struct StoreHost {
     text_refs: HashMap<String, BTreeSet<String>>,
     /// Sources already copied: (path, name, recursive) → store path.
     sources: HashMap<(String, String, bool), String>,
-    /// Fetched in this session: (url, name, unpack) → (store path, declared hash).
-    fetched: HashMap<(String, String, bool), (String, Option<FixedOutput>)>,
+    /// Fetched in this session: (url, name, unpack) → (store path, declared
+    /// hash, SHA-256 of the content: flat, or of the NAR when unpacked).
+    fetched: HashMap<(String, String, bool), Fetched>,
+    /// Git trees fetched in this session, by input and name.
+    pub(crate) git_trees: HashMap<(GitInput, String), FetchedTree>,
+    /// `fetchTree { type = "path"; }` results, by path.
+    pub(crate) path_trees: HashMap<String, FetchedTree>,
 }
 
 impl StoreHost {
@@ -85,6 +96,8 @@ impl StoreHost {
             text_refs: HashMap::new(),
             sources: HashMap::new(),
             fetched: HashMap::new(),
+            git_trees: HashMap::new(),
+            path_trees: HashMap::new(),
         }
     }
 
@@ -98,7 +111,19 @@ impl StoreHost {
             text_refs: HashMap::new(),
             sources: HashMap::new(),
             fetched: HashMap::new(),
+            git_trees: HashMap::new(),
+            path_trees: HashMap::new(),
         }
+    }
+
+    /// The store written to; `None` in a dry run.
+    pub(crate) fn store(&self) -> Option<&dyn GlueStore> {
+        self.store.as_deref()
+    }
+
+    /// The store directory paths are computed for.
+    pub(crate) fn store_directory(&self) -> &StoreDir {
+        &self.store_dir
     }
 
     /// A derivation made in this session, by its `.drv` path.
@@ -462,19 +487,25 @@ impl StoreHost {
     /// Fetches at evaluation time, checks the hash, adds the result to the
     /// store (a dry run only computes its path) and returns its store path.
     pub(crate) fn fetch(&mut self, req: &FetchRequest) -> Result<String, GlueError> {
+        Ok(self.fetch_hashed(req)?.0)
+    }
+
+    /// [`StoreHost::fetch`], with the SHA-256 of the content (flat, or of the
+    /// NAR when unpacked).
+    pub(crate) fn fetch_hashed(&mut self, req: &FetchRequest) -> Result<(String, Hash), GlueError> {
         let key = (req.url.clone(), req.name.clone(), req.unpack);
-        if let Some((p, expected)) = self.fetched.get(&key) {
+        if let Some((p, expected, sha)) = self.fetched.get(&key) {
             if req.expected.is_none() || *expected == req.expected {
-                return Ok(p.clone());
+                return Ok((p.clone(), *sha));
             }
         }
         // Like Nix, skip the download when the declared content is already in the store.
         if let (Some(want), Some(store)) = (&req.expected, &self.store) {
             let path = self.fixed_output_path(&req.name, want)?;
-            if store.is_valid(&path)? {
+            if want.hash.algo() == HashAlgo::Sha256 && store.is_valid(&path)? {
                 self.fetched
-                    .insert(key, (path.clone(), req.expected.clone()));
-                return Ok(path);
+                    .insert(key, (path.clone(), req.expected.clone(), want.hash));
+                return Ok((path, want.hash));
             }
         }
         let scratch = Scratch::new()
@@ -487,16 +518,16 @@ impl StoreHost {
             file
         };
         let hash = fetch::check(&req.url, &content, req.unpack, req.expected.as_ref())?;
+        let sha = if hash.algo() == HashAlgo::Sha256 {
+            hash
+        } else {
+            fetch::hash_fetched(&content, req.unpack, HashAlgo::Sha256)?
+        };
         let path = match &self.store {
             Some(s) if req.unpack => s.add_recursive(&content, &req.name)?,
             Some(s) => s.add_flat(&content, &req.name)?,
             None => {
                 // A dry run computes the path Nix would give, from a SHA-256 of the content.
-                let sha = if hash.algo() == HashAlgo::Sha256 {
-                    hash
-                } else {
-                    fetch::hash_fetched(&content, req.unpack, HashAlgo::Sha256)?
-                };
                 let method = if req.unpack {
                     FileIngestionMethod::Recursive
                 } else {
@@ -509,7 +540,7 @@ impl StoreHost {
             }
         };
         self.fetched
-            .insert(key, (path.clone(), req.expected.clone()));
-        Ok(path)
+            .insert(key, (path.clone(), req.expected.clone(), sha));
+        Ok((path, sha))
     }
 }

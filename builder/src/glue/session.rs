@@ -17,7 +17,7 @@ use b8g_store::format::store_path::StoreDir;
 use b8g_store::local::LocalStore;
 use thiserror::Error;
 
-use super::{store_builtins, StoreHost};
+use super::{hash_builtins, store_builtins, StoreHost};
 
 /// Where an evaluation's store operations go.
 enum Target {
@@ -35,6 +35,7 @@ pub struct EvalSession {
     options: EvalOptions,
     base_dir: String,
     throw_without_trace: bool,
+    hide_trace: bool,
 }
 
 /// Why an evaluation did not give a result.
@@ -70,6 +71,7 @@ impl EvalSession {
             options: EvalOptions::default(),
             base_dir: ".".into(),
             throw_without_trace: false,
+            hide_trace: false,
         }
     }
 
@@ -99,6 +101,13 @@ impl EvalSession {
         self
     }
 
+    /// Errors are reported as Nix reports them without `--show-trace`: the
+    /// message and its position, and a hint when there is a trace to show.
+    pub fn hide_trace(mut self) -> EvalSession {
+        self.hide_trace = true;
+        self
+    }
+
     /// Runs `f` with a fresh evaluator; `f` gets the base directory too.
     pub fn run<T: Send + 'static>(
         self,
@@ -109,6 +118,7 @@ impl EvalSession {
             options,
             base_dir,
             throw_without_trace,
+            hide_trace,
         } = self;
         run_with_big_stack(move || {
             let (host, builtins): (Box<dyn EvalHost>, _) = match target {
@@ -117,13 +127,13 @@ impl EvalSession {
                     store_builtins(),
                 ),
                 Target::DryRun(dir) => (Box::new(StoreHost::dry_run(dir)), store_builtins()),
-                Target::NoStore => (Box::new(NoStore::default()), Vec::new()),
+                Target::NoStore => (Box::new(NoStore::default()), hash_builtins()),
             };
             // Created here: its stack budget is measured from this thread.
             let mut ev = Evaluator::with_builtins(Box::new(StdIo), host, options, builtins);
             f(&mut ev, &base_dir).map_err(|e| SessionError::Eval {
                 kind: e.kind.clone(),
-                message: render(&e, throw_without_trace),
+                message: render(&e, throw_without_trace, hide_trace),
             })
         })
         .map_err(SessionError::Thread)?
@@ -139,8 +149,18 @@ impl EvalSession {
     }
 }
 
-fn render(e: &EvalError, throw_without_trace: bool) -> String {
+fn render(e: &EvalError, throw_without_trace: bool, hide_trace: bool) -> String {
     let show_trace = std::env::var_os("B8G_SHOW_TRACE").is_some_and(|v| v == "1");
+    if hide_trace {
+        return if e.trace.is_empty() {
+            e.head()
+        } else {
+            format!(
+                "{}\n(use '--show-trace' to show detailed location information)",
+                e.head()
+            )
+        };
+    }
     if throw_without_trace && e.kind == ErrorKind::Throw && !show_trace {
         format!(
             "error: {}\n(set B8G_SHOW_TRACE=1 to show where in the modules it was raised)",

@@ -303,3 +303,114 @@ fn fetch_hash_mismatch_names_both_hashes() {
         "{e}"
     );
 }
+
+/// `nix hash to-<format>` of Nix 2.8 (`nix-command`), in a throw-away state dir.
+fn nix_hash_to(tmp: &Path, format: &str, algo: Option<&str>, hash: &str) -> Option<String> {
+    let sub = match format {
+        "base16" => "to-base16",
+        "nix32" | "base32" => "to-base32",
+        "base64" => "to-base64",
+        "sri" => "to-sri",
+        other => panic!("no nix hash command for {other}"),
+    };
+    let mut cmd = Command::new("nix");
+    cmd.args(["--extra-experimental-features", "nix-command", "hash", sub]);
+    if let Some(a) = algo {
+        cmd.args(["--type", a]);
+    }
+    let out = cmd
+        .arg(hash)
+        .env("NIX_STATE_DIR", tmp.join("state"))
+        .env("NIX_LOG_DIR", tmp.join("log"))
+        .env("NIX_CONF_DIR", tmp.join("conf"))
+        .env("HOME", tmp)
+        .output()
+        .expect("nix must be installed (apt package nix-bin) for this test");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// `convertHash` (Nix 2.19) converts as Nix 2.8's `nix hash to-*` does, which
+/// goes through the same `Hash::parseAny(s, type).to_string(base, base == SRI)`;
+/// what 2.8 refuses, convertHash refuses. Runs without a store.
+#[test]
+fn convert_hash_agrees_with_nix_hash() {
+    let tmp = Scratch::new().expect("scratch dir");
+    let empty256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let inputs: Vec<(String, Option<&str>)> = vec![
+        (empty256.into(), Some("sha256")),
+        (format!("sha256:{empty256}"), None),
+        (format!("sha256:{empty256}"), Some("sha256")),
+        ("sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into(), None),
+        ("sha1-2jmj7l5rSw0yVb/vlWAYkK/YBwk=".into(), None),
+        ("143xibwh31h9bvxzalr0sjvbbvpa6ffs".into(), Some("sha1")),
+        ("d41d8cd98f00b204e9800998ecf8427e".into(), Some("md5")),
+        ("1B2M2Y8AsgTpgAmY7PhCfg==".into(), Some("md5")),
+        (
+            "sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e".into(),
+            None,
+        ),
+        // Refused by both: no algorithm, a contradicting one, a wrong length, a bad digit.
+        (empty256.into(), None),
+        (format!("sha256:{empty256}"), Some("sha1")),
+        ("abcd".into(), Some("sha256")),
+        (empty256.replace('e', "z"), Some("sha256")),
+    ];
+    let mut bad = Vec::new();
+    for (hash, algo) in &inputs {
+        for format in ["base16", "nix32", "base32", "base64", "sri"] {
+            let algo_attr = algo
+                .map(|a| format!("hashAlgo = \"{a}\";"))
+                .unwrap_or_default();
+            let expr = format!(
+                "builtins.convertHash {{ hash = \"{hash}\"; toHashFormat = \"{format}\"; {algo_attr} }}"
+            );
+            let ours = EvalSession::pure()
+                .run(move |ev, dir| {
+                    let v = ev.eval_str(&expr, dir)?;
+                    let s = ev.force_string(v, b8g_eval::Pos::NONE)?;
+                    Ok(s.s.clone())
+                })
+                .ok();
+            let theirs = nix_hash_to(&tmp.0, format, *algo, hash);
+            if ours != theirs {
+                bad.push(format!(
+                    "{hash} {algo:?} → {format}: nix {theirs:?}, ours {ours:?}"
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// The manual's examples, and its errors for unknown names.
+#[test]
+fn convert_hash_follows_the_manual() {
+    let eval = |expr: &str| {
+        let expr = expr.to_string();
+        EvalSession::pure().run(move |ev, dir| {
+            let v = ev.eval_str(&expr, dir)?;
+            b8g_eval::value_to_text(ev, v, OutputMode::Strict)
+        })
+    };
+    assert_eq!(
+        eval("builtins.convertHash { hash = \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"; toHashFormat = \"sri\"; hashAlgo = \"sha256\"; }").expect("converts"),
+        "\"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\""
+    );
+    assert_eq!(
+        eval("builtins.convertHash { hash = \"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"; toHashFormat = \"base16\"; }").expect("converts"),
+        "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\""
+    );
+    let e = eval("builtins.convertHash { hash = \"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"; toHashFormat = \"hex\"; }").expect_err("unknown format");
+    assert!(e.to_string().contains("unknown hash format 'hex'"), "{e}");
+    let e =
+        eval("builtins.convertHash { hash = \"x\"; toHashFormat = \"sri\"; hashAlgo = \"sha3\"; }")
+            .expect_err("unknown algorithm");
+    assert!(
+        e.to_string().contains("unknown hash algorithm 'sha3'"),
+        "{e}"
+    );
+    let e = eval("builtins.convertHash { toHashFormat = \"sri\"; }").expect_err("no hash");
+    assert!(e.to_string().contains("attribute 'hash' missing"), "{e}");
+}

@@ -6,7 +6,14 @@
 //! makes every operand an expression, options may follow operands, and
 //! `--arg NAME EXPR` takes two values. Output and exit codes are Nix's: one
 //! value per operand and attribute path, JSON without a final newline,
-//! `error: …` on stderr and exit 1.
+//! `error: …` on stderr and exit 1 (usage errors add Nix's "Try …" line).
+//! Errors show their trace only with `--show-trace`. `--add-root` makes each
+//! `.drv` an indirect GC root and prints the root instead.
+//!
+//! `--parse` is refused: Nix 2.8 prints the bindings of a `let` in the
+//! memory order of its interned symbols (`let a = 1; type = 2; in a` prints
+//! `type` first, `type` being interned at start-up), which b8g cannot
+//! reproduce, and printing something else would mislead.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -16,7 +23,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use b8g_builder::glue::{auto_args, AutoArg, AutoArgs, EvalSession, SessionError};
 use b8g_eval::{
-    auto_call, derivation_paths, value_to_text, Attrs, EvalResult, Evaluator, OutputMode, Pos,
+    auto_call, derivation_outputs, value_to_text, Attrs, EvalResult, Evaluator, OutputMode, Pos,
     Value,
 };
 
@@ -39,10 +46,43 @@ struct Invocation {
     include: Vec<String>,
     operands: Vec<String>,
     store: Option<String>,
+    show_trace: bool,
+    /// `--add-root`: the GC root to make for the (first) `.drv`.
+    gc_root: Option<String>,
+    no_gc_warning: bool,
 }
 
 const USAGE: &str = "usage: nix-instantiate [--eval [--strict] [--json|--xml]] [-E] \
-[-A ATTR] [--arg NAME EXPR] [--argstr NAME STRING] [-I PATH] [--read-write-mode] FILES…";
+[-A ATTR] [--arg NAME EXPR] [--argstr NAME STRING] [-I PATH] [--read-write-mode] \
+[--add-root PATH [--indirect]] [--show-trace] FILES…";
+
+/// Nix's "Try … --help" line that follows a usage error.
+const TRY_HELP: &str = "Try 'nix-instantiate --help' for more information.";
+
+/// Nix's `string2IntWithUnitPrefix<uint64_t>` for `--timeout`, `--cores`
+/// and `--max-silent-time`: digits with an optional K, M, G or T suffix.
+fn int_with_unit_prefix(s: &str) -> Result<u64> {
+    let mut digits = s;
+    let mut multiplier: u64 = 1;
+    if let Some(last) = s.chars().next_back() {
+        let u = last.to_ascii_uppercase();
+        if u.is_ascii_alphabetic() {
+            multiplier = match u {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => bail!("invalid unit specifier '{u}'\n{TRY_HELP}"),
+            };
+            digits = &s[..s.len() - 1];
+        }
+    }
+    match digits.parse::<u64>() {
+        // Nix multiplies without checking for overflow.
+        Ok(n) if !digits.starts_with('-') => Ok(n.wrapping_mul(multiplier)),
+        _ => bail!("'{digits}' is not an integer\n{TRY_HELP}"),
+    }
+}
 
 fn parse(args: &[String]) -> Result<Invocation> {
     let mut inv = Invocation {
@@ -50,10 +90,18 @@ fn parse(args: &[String]) -> Result<Invocation> {
         ..Invocation::default()
     };
     let mut it = args.iter();
+    // Nix words a missing value in two ways: its common flags (registered
+    // with `addFlag`) count their arguments, nix-instantiate's own do not.
     let value = |it: &mut std::slice::Iter<'_, String>, opt: &str| -> Result<String> {
-        it.next()
-            .cloned()
-            .with_context(|| format!("option '{opt}' requires an argument"))
+        let wanted = match opt {
+            "--arg" | "--argstr" | "--option" => Some(2),
+            "-A" | "--attr" | "--add-root" => None,
+            _ => Some(1),
+        };
+        it.next().cloned().with_context(|| match wanted {
+            Some(n) => format!("flag '{opt}' requires {n} argument(s)\n{TRY_HELP}"),
+            None => format!("'{opt}' requires an argument\n{TRY_HELP}"),
+        })
     };
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -76,11 +124,20 @@ fn parse(args: &[String]) -> Result<Invocation> {
             }
             "-I" | "--include" => inv.include.push(value(&mut it, a)?),
             "--store" => inv.store = Some(value(&mut it, a)?),
-            // Build and logging settings: nothing to build here, and b8g's
-            // errors carry their trace already.
-            "--show-trace" | "-v" | "--verbose" | "--quiet" | "--no-build-output" | "-Q"
-            | "--indirect" | "--keep-going" | "-k" => {}
-            "--timeout" | "--max-jobs" | "-j" | "--cores" | "--max-silent-time" => {
+            "--show-trace" => inv.show_trace = true,
+            "--add-root" => inv.gc_root = Some(value(&mut it, a)?),
+            "--no-gc-warning" => inv.no_gc_warning = true,
+            // Nix 2.8 accepts `--indirect` and ignores it: every root made
+            // outside the GC roots directory is indirect.
+            "--indirect" => {}
+            // Logging and build settings: nix-instantiate builds nothing, so
+            // they only have to be valid.
+            "-v" | "--verbose" | "--quiet" | "--no-build-output" | "-Q" | "--keep-going" | "-k"
+            | "--keep-failed" | "-K" | "--fallback" => {}
+            "--timeout" | "--cores" | "--max-silent-time" => {
+                int_with_unit_prefix(&value(&mut it, a)?)?;
+            }
+            "--max-jobs" | "-j" => {
                 value(&mut it, a)?;
             }
             "--option" => {
@@ -88,10 +145,10 @@ fn parse(args: &[String]) -> Result<Invocation> {
                 let v = value(&mut it, a)?;
                 tracing::debug!("nix-instantiate: ignoring --option {name} {v}");
             }
-            "--parse" => {
-                bail!("--parse is not supported by b8g (it prints Nix's internal syntax tree)")
-            }
-            "--add-root" => bail!("--add-root is not supported yet by b8g's nix-instantiate"),
+            "--parse" | "--parse-only" => bail!(
+                "--parse is not supported by b8g: Nix 2.8 prints the bindings of a 'let' in the \
+                 memory order of its interned symbols, which b8g cannot reproduce\n{TRY_HELP}"
+            ),
             "--help" => bail!("{USAGE}"),
             "-" => inv.from_stdin = true,
             s if s.starts_with("-I") && s.len() > 2 => inv.include.push(s[2..].to_owned()),
@@ -172,6 +229,13 @@ fn run(args: &[String]) -> Result<ExitCode> {
     let session = session
         .search_path(auto_args::search_path(&inv.include))
         .base_dir(&cwd);
+    let session = if inv.show_trace {
+        session
+    } else {
+        session.hide_trace()
+    };
+    let gc_root = inv.gc_root.clone();
+    let gc_warning = !inv.no_gc_warning;
     let r = session.run(move |ev, cwd| {
         let mut out = Vec::new();
         for src in &sources {
@@ -190,15 +254,33 @@ fn run(args: &[String]) -> Result<ExitCode> {
     match r {
         Ok(outputs) => {
             let mut stdout = std::io::stdout().lock();
+            let mut roots = Roots::new(gc_root.as_deref(), &cwd, gc_warning);
             for o in outputs {
-                stdout.write_all(o.as_bytes())?;
+                match o {
+                    Output::Text(t) => stdout.write_all(t.as_bytes())?,
+                    Output::Drvs(drvs) => {
+                        for (drv, output) in drvs {
+                            let shown = roots.add(&global, &drv)?;
+                            let suffix = if output == "out" {
+                                String::new()
+                            } else {
+                                format!("!{output}")
+                            };
+                            writeln!(stdout, "{shown}{suffix}")?;
+                        }
+                    }
+                }
             }
             stdout.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(SessionError::Eval { message, .. }) => {
+        Err(SessionError::Eval { message, kind }) => {
             eprintln!("{}", super::ansi::for_stderr(&message));
-            Ok(ExitCode::FAILURE)
+            // Nix's exit status for content that does not match its hash.
+            Ok(match kind {
+                b8g_eval::ErrorKind::HashMismatch => ExitCode::from(102),
+                _ => ExitCode::FAILURE,
+            })
         }
         Err(e) => Err(e.into()),
     }
@@ -275,15 +357,105 @@ fn split_attr_path(path: &str) -> Vec<String> {
     parts
 }
 
-fn render(ev: &mut Evaluator, v: Value, inv: &Invocation, args: &Attrs) -> EvalResult<String> {
+/// What one operand and attribute path printed: a value, or derivations
+/// (`.drv` path and output name) to print once their roots are made.
+enum Output {
+    Text(String),
+    Drvs(Vec<(String, String)>),
+}
+
+/// The GC roots `--add-root` asks for, as Nix 2.8 names them: the path
+/// itself for the first derivation, `PATH-2`, `PATH-3`, … for the next.
+struct Roots {
+    base: Option<PathBuf>,
+    made: usize,
+    warn: bool,
+}
+
+impl Roots {
+    fn new(root: Option<&str>, cwd: &Path, warn: bool) -> Roots {
+        Roots {
+            base: root.map(|r| canon_path(&cwd.join(r))),
+            made: 0,
+            warn,
+        }
+    }
+
+    /// Makes the next root for `drv` and returns what to print: the root,
+    /// or the `.drv` path when no root was asked for.
+    fn add(&mut self, global: &super::GlobalArgs, drv: &str) -> Result<String> {
+        let Some(base) = &self.base else {
+            if self.warn {
+                self.warn = false;
+                eprintln!(
+                    "warning: you did not specify '--add-root'; the result might be removed by the garbage collector"
+                );
+            }
+            return Ok(drv.to_string());
+        };
+        self.made += 1;
+        let root = if self.made > 1 {
+            let mut r = base.clone().into_os_string();
+            r.push(format!("-{}", self.made));
+            PathBuf::from(r)
+        } else {
+            base.clone()
+        };
+        let store = global.open_store()?;
+        let store_dir = store.store_dir().as_str().to_string();
+        if root.starts_with(&store_dir) {
+            bail!(
+                "creating a garbage collector root ({}) in the Nix store is forbidden (are you running nix-build inside the store?)",
+                root.display()
+            );
+        }
+        // Nix does not clobber anything but a link into the store.
+        if let Ok(meta) = std::fs::symlink_metadata(&root) {
+            let into_store = meta.file_type().is_symlink()
+                && std::fs::read_link(&root)
+                    .is_ok_and(|t| store.resolve_arg(&t.to_string_lossy()).is_ok());
+            if !into_store {
+                bail!("cannot create symlink '{}'; already exists", root.display());
+            }
+        }
+        let path = store
+            .resolve_arg(drv)
+            .with_context(|| format!("'{drv}' is not a store path"))?;
+        let link = store
+            .make_result_link(&root, &path)
+            .with_context(|| format!("cannot create the GC root '{}'", root.display()))?;
+        Ok(link.to_string_lossy().into_owned())
+    }
+}
+
+/// Nix's `canonPath`: an absolute path without `.`, `..`, repeated or
+/// trailing slashes, symlinks left alone.
+fn canon_path(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+fn render(ev: &mut Evaluator, v: Value, inv: &Invocation, args: &Attrs) -> EvalResult<Output> {
     if !inv.eval_only {
         let v = auto_call(ev, v, args)?;
-        let mut out = String::new();
-        for p in derivation_paths(ev, v)? {
-            out.push_str(&p);
-            out.push('\n');
+        let drvs = derivation_outputs(ev, v)?;
+        if let Some((drv, _)) = drvs.iter().find(|(_, o)| o.is_empty()) {
+            return b8g_eval::error::err(
+                format!("derivation '{drv}' lacks an 'outputName' attribute"),
+                Pos::NONE,
+            );
         }
-        return Ok(out);
+        return Ok(Output::Drvs(drvs));
     }
     let v = if args.attrs.is_empty() {
         v
@@ -292,18 +464,19 @@ fn render(ev: &mut Evaluator, v: Value, inv: &Invocation, args: &Attrs) -> EvalR
     };
     if inv.xml {
         let mut ctx = b8g_eval::Context::new();
-        return b8g_eval::xml::to_xml(ev, v, inv.strict, inv.xml_locations, &mut ctx);
+        return b8g_eval::xml::to_xml(ev, v, inv.strict, inv.xml_locations, &mut ctx)
+            .map(Output::Text);
     }
     if inv.json {
         // Nix prints JSON without a final newline.
-        return value_to_text(ev, v, OutputMode::Json);
+        return value_to_text(ev, v, OutputMode::Json).map(Output::Text);
     }
     let mode = if inv.strict {
         OutputMode::Strict
     } else {
         OutputMode::Lazy
     };
-    Ok(value_to_text(ev, v, mode)? + "\n")
+    Ok(Output::Text(value_to_text(ev, v, mode)? + "\n"))
 }
 
 #[cfg(test)]
@@ -346,6 +519,21 @@ mod tests {
         assert_eq!(inv.operands, ["./default.nix"]);
         assert!(parse(&args(&["--frobnicate"])).is_err());
         assert!(parse(&args(&["-A"])).is_err());
+    }
+
+    #[test]
+    fn settings_and_roots_are_read_as_nix_reads_them() {
+        assert_eq!(int_with_unit_prefix("10").expect("plain"), 10);
+        assert_eq!(int_with_unit_prefix("2k").expect("kilo"), 2048);
+        assert_eq!(int_with_unit_prefix("+3").expect("plus"), 3);
+        for bad in ["", "-1", "x", "1.5", "k"] {
+            assert!(int_with_unit_prefix(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            canon_path(Path::new("/a/./b//../c/")),
+            PathBuf::from("/a/c")
+        );
+        assert_eq!(canon_path(Path::new("/../x")), PathBuf::from("/x"));
     }
 
     #[test]
