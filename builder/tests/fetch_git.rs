@@ -131,6 +131,18 @@ fn fetch_git_and_fetch_tree_match_nix() {
         format!("builtins.fetchGit {f}/plain"),
         format!("builtins.fetchTree {{ url = {f}/repo; }}"),
         format!("builtins.fetchTree {{ type = \"git\"; url = {f}/repo; name = \"x\"; }}"),
+        // URL strings, as Nix 2.8 reads them.
+        format!("builtins.fetchTree \"path://{f}/plain\""),
+        format!("builtins.fetchTree \"path://{f}/plain?lastModified=5\""),
+        format!("builtins.fetchTree \"path://{f}/plain?frob=1\""),
+        format!("builtins.fetchTree \"path:{f}/plain\""),
+        format!("builtins.fetchTree \"git+file://{f}/repo\""),
+        format!("builtins.fetchTree \"git+file://{f}/repo?ref=other&shallow=1\""),
+        format!("builtins.fetchTree \"git+file://{f}/repo?rev={one}&ref=main\""),
+        format!("builtins.fetchTree \"file://{f}/pkg.tar.gz\""),
+        format!("builtins.fetchTree {f}/pkg.tar.gz"),
+        format!("builtins.fetchTree {f}/plain"),
+        "builtins.fetchTree \"github:NixOS/nix\"".to_string(),
         // Paths and tarballs.
         format!("builtins.fetchTree {{ type = \"path\"; path = {f}/plain; }}"),
         format!("builtins.fetchTree {{ type = \"path\"; path = \"{f}/plain\"; rev = \"{one}\"; revCount = 4; }}"),

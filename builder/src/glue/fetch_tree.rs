@@ -4,9 +4,11 @@
 //! result carries `outPath`, `narHash` and what the type knows (`rev`,
 //! `shortRev`, `revCount`, `lastModified`, `lastModifiedDate`, `submodules`).
 //!
-//! Differences from Nix: `fetchTree` needs no experimental feature (b8g has
-//! none to enable); it takes an attribute set only (no URL-like flake
-//! references), and no flake registry is consulted. Git fetches only local
+//! A string argument is read as Nix 2.8 reads it (`path:///…`,
+//! `git+file:///…?ref=…&rev=…`, a tarball URL); other flake references
+//! (`github:`, registry names) are unsupported, as they are in Nix 2.8
+//! without a registry. Differences from Nix: `fetchTree` needs no
+//! experimental feature (b8g has none to enable), and Git fetches only local
 //! repositories (see [`super::git`]).
 
 use std::collections::BTreeMap;
@@ -82,10 +84,7 @@ fn input_attrs(
                 attrs.insert("url".into(), Attr::Str(fix_uri_for_git(&url)));
                 Ok(attrs)
             }
-            _ => err(
-                format!("b8g's fetchTree takes an attribute set, not the URL '{url}' (flake references are not supported)"),
-                p,
-            ),
+            _ => attrs_from_url(&fix_uri(&url), p),
         };
     };
     let ty = match (set.get("type").cloned(), fixed_type) {
@@ -130,6 +129,131 @@ fn input_attrs(
         return err("attribute 'name' isn't supported in call to 'fetchTree'", p);
     }
     Ok(attrs)
+}
+
+/// Splits `scheme:rest?query#fragment`; the query as decoded pairs.
+fn split_url(url: &str) -> (&str, &str, Vec<(String, String)>) {
+    let (scheme, rest) = url.split_once(':').unwrap_or(("", url));
+    let rest = rest.split('#').next().unwrap_or(rest);
+    let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let pairs = query
+        .split('&')
+        .filter(|q| !q.is_empty())
+        .map(|q| {
+            let (k, v) = q.split_once('=').unwrap_or((q, ""));
+            (percent_decoded(k), percent_decoded(v))
+        })
+        .collect();
+    (scheme, base, pairs)
+}
+
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = (b[i] == b'%' && i + 2 < b.len())
+            .then(|| std::str::from_utf8(&b[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match hex {
+            Some(v) => {
+                out.push(v);
+                i += 3;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Nix 2.8's `Input::fromURL` for the input types b8g fetches: `path:`,
+/// `git+file:` (and the other `git+` schemes, refused when fetched) and
+/// tarball URLs (`file`, `http`, `https` ending in an archive suffix).
+fn attrs_from_url(url: &str, p: Pos) -> EvalResult<Attrs> {
+    let (scheme, base, query) = split_url(url);
+    let mut attrs = Attrs::new();
+    if scheme == "path" {
+        let path = base.strip_prefix("//").map_or(base, |rest| {
+            let end = rest.find('/').unwrap_or(rest.len());
+            &rest[end..]
+        });
+        let authority = base
+            .strip_prefix("//")
+            .map(|rest| &rest[..rest.find('/').unwrap_or(rest.len())])
+            .unwrap_or("");
+        if !authority.is_empty() {
+            return err(
+                format!("path URL '{url}' should not have an authority ('{authority}')"),
+                p,
+            );
+        }
+        attrs.insert("type".into(), Attr::Str("path".into()));
+        attrs.insert("path".into(), Attr::Str(percent_decoded(path)));
+        for (k, v) in query {
+            match k.as_str() {
+                "rev" | "narHash" => {
+                    attrs.insert(k, Attr::Str(v));
+                }
+                "revCount" | "lastModified" => match v.parse::<u64>() {
+                    Ok(n) => {
+                        attrs.insert(k, Attr::Int(n));
+                    }
+                    Err(_) => {
+                        return err(format!("path URL '{url}' has invalid parameter '{k}'"), p)
+                    }
+                },
+                _ => {
+                    return err(
+                        format!("path URL '{url}' has unsupported parameter '{k}'"),
+                        p,
+                    )
+                }
+            }
+        }
+        return Ok(attrs);
+    }
+    if matches!(
+        scheme,
+        "git" | "git+http" | "git+https" | "git+ssh" | "git+file"
+    ) {
+        let mut rest_query = Vec::new();
+        attrs.insert("type".into(), Attr::Str("git".into()));
+        for (k, v) in query {
+            match k.as_str() {
+                "rev" | "ref" => {
+                    attrs.insert(k, Attr::Str(v));
+                }
+                "shallow" | "submodules" => {
+                    attrs.insert(k, Attr::Bool(v == "1"));
+                }
+                _ => rest_query.push(format!("{k}={v}")),
+            }
+        }
+        let scheme = scheme.strip_prefix("git+").unwrap_or(scheme);
+        let mut plain = format!("{scheme}:{base}");
+        if !rest_query.is_empty() {
+            plain.push('?');
+            plain.push_str(&rest_query.join("&"));
+        }
+        attrs.insert("url".into(), Attr::Str(plain));
+        return Ok(attrs);
+    }
+    const ARCHIVES: [&str; 7] = [
+        ".zip", ".tar", ".tgz", ".tar.gz", ".tar.xz", ".tar.bz2", ".tar.zst",
+    ];
+    if matches!(scheme, "file" | "http" | "https") && ARCHIVES.iter().any(|a| base.ends_with(a)) {
+        attrs.insert("type".into(), Attr::Str("tarball".into()));
+        attrs.insert("url".into(), Attr::Str(url.to_string()));
+        if let Some((_, h)) = query.iter().find(|(k, _)| k == "narHash") {
+            attrs.insert("narHash".into(), Attr::Str(h.clone()));
+        }
+        return Ok(attrs);
+    }
+    err(format!("input '{url}' is unsupported"), p)
 }
 
 fn get_str<'a>(attrs: &'a Attrs, name: &str, p: Pos) -> EvalResult<Option<&'a str>> {
