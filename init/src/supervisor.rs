@@ -233,6 +233,13 @@ impl Manager {
         if let Err(e) = std::fs::create_dir_all(&b8g_run) {
             m.say(&format!("cannot create {}: {e}", b8g_run.display()));
         }
+        // Debian's tools (invoke-rc.d, deb-systemd-invoke, lsb init-functions) and
+        // sd_booted(3) take this directory as "systemd is PID 1" and then call systemctl,
+        // which b8gctl answers. On a plain root it is also a unit directory (empty).
+        let booted = m.cfg.run_dir.join("systemd/system");
+        if let Err(e) = std::fs::create_dir_all(&booted) {
+            m.say(&format!("cannot create {}: {e}", booted.display()));
+        }
         m.open_control();
         m.open_notify();
         m.reload_units();

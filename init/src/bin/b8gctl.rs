@@ -126,7 +126,14 @@ fn real_main() -> Result<i32> {
         "start" | "stop" | "restart" | "reload" | "isolate" | "try-restart"
         | "reload-or-restart" => {
             let verb = cmd.as_str();
-            let queued = send(verb, args.clone(), 0)?;
+            let queued = match send(verb, args.clone(), 0) {
+                Ok(q) => q,
+                // systemctl's shape: "Failed to start foo.service: Unit foo.service is masked."
+                Err(e) => {
+                    eprintln!("Failed to {verb} {}: {e:#}", args.join(" "));
+                    return Ok(1);
+                }
+            };
             if !block {
                 return Ok(0);
             }

@@ -49,6 +49,9 @@ impl UnitSet {
     }
 }
 
+/// The load error of a unit whose file is a symlink to /dev/null.
+pub const MASKED: &str = "unit is masked";
+
 /// Targets that exist even without a file: (name, requires, wants, after).
 const BUILTIN: &[(&str, &str, &str, &str)] = &[
     ("sysinit.target", "", "local-fs.target", "local-fs.target"),
@@ -365,6 +368,8 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
             .keys()
             .filter(|n| name::template_of(n).is_some() || !n.contains("@."))
             .cloned()
+            // Masked names load too, so that starting one says it is masked.
+            .chain(sc.masked.iter().cloned())
             .chain(sc.wants.keys().cloned())
             .chain(sc.requires.keys().cloned())
             .collect(),
@@ -395,7 +400,7 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
             u
         } else if sc.masked.contains(&n) {
             let mut u = Unit::empty(&n);
-            u.load_error = Some("unit is masked".into());
+            u.load_error = Some(MASKED.into());
             u
         } else if let Some(path) = sc
             .files
@@ -779,7 +784,7 @@ mod tests {
         );
         assert_eq!(
             set.get("masked.service").unwrap().load_error.as_deref(),
-            Some("unit is masked")
+            Some(MASKED)
         );
         assert_eq!(
             set.get("nothere.service").unwrap().load_error.as_deref(),
