@@ -129,6 +129,11 @@ fn device_unit(name: &str) -> Option<Unit> {
     Some(u)
 }
 
+/// Whether b8g-init has `name` as a built-in target (no file needed).
+pub fn is_builtin(name: &str) -> bool {
+    BUILTIN.iter().any(|b| b.0 == name)
+}
+
 fn builtin(name: &str) -> Option<Unit> {
     if let Some(u) = device_unit(name) {
         return Some(u);
@@ -189,6 +194,22 @@ impl Scan {
         }
         chosen.into_values().collect()
     }
+}
+
+/// The drop-ins that apply to `name` in `dirs` (highest priority first), in the order
+/// they are applied: what `systemctl cat` shows after the fragment.
+pub fn dropins_of(dirs: &[PathBuf], name: &str) -> Vec<PathBuf> {
+    let sc = scan(dirs);
+    let canonical = sc.aliases.get(name).map_or(name, String::as_str);
+    let names: Vec<&str> = std::iter::once(canonical)
+        .chain(
+            sc.aliases
+                .iter()
+                .filter(|(_, t)| *t == canonical)
+                .map(|(a, _)| a.as_str()),
+        )
+        .collect();
+    sc.dropins_for(&names)
 }
 
 fn add_dropin(chosen: &mut BTreeMap<String, PathBuf>, f: &Path) {
