@@ -19,6 +19,7 @@ pub mod pathwatch;
 pub mod safefs;
 pub mod supervisor;
 pub mod switch;
+pub mod systemctl;
 pub mod sysv;
 pub mod unit;
 pub mod unitfiles;

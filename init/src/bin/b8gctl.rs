@@ -101,6 +101,7 @@ fn real_main() -> Result<i32> {
                 cmd: cmd.into(),
                 units,
                 after,
+                ..Default::default()
             },
         )?;
         if !r.ok {
