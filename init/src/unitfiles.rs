@@ -215,13 +215,13 @@ impl UnitFiles {
     }
 
     /// Directories whose links enable units: the configuration (`/etc`) and runtime
-    /// (`/run`) ones, not the vendor ones (`/lib`), as in systemd.
+    /// (`/run`) ones, not the vendor ones (`/usr/lib`, `/lib`), as in systemd.
     fn link_dirs(&self) -> Vec<&PathBuf> {
         self.dirs
             .iter()
             .filter(|d| {
                 let r = self.in_root(d);
-                r.starts_with("/etc") || r.starts_with("/run") || self.install_enables
+                !(r.starts_with("/usr") || r.starts_with("/lib"))
             })
             .collect()
     }
