@@ -459,7 +459,14 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
         if let Some(r) = sc.requires.get(&n) {
             unit.deps.requires.extend(r.iter().cloned());
         }
-        for a in &unit.install.alias {
+        // Alias= is part of [Install]: on a plain root it takes effect only once
+        // `enable` has made the symlink (which the scan reads as an alias).
+        let install_aliases = if opts.links_only {
+            &[][..]
+        } else {
+            &unit.install.alias[..]
+        };
+        for a in install_aliases {
             if a != &n && UnitKind::from_name(a) == Some(unit.kind) {
                 set.aliases.entry(a.clone()).or_insert_with(|| n.clone());
             }
@@ -819,12 +826,14 @@ mod tests {
                 unit_dirs: vec![hi, lo],
                 specifier_dirs: SpecifierDirs::default(),
                 links_only: true,
-                roots: Some(vec!["default.target".into()]),
+                roots: Some(vec!["default.target".into(), "a.service".into()]),
             },
             vec![],
         );
         let mu = linked.get("multi-user.target").unwrap();
         assert!(!mu.deps.wants.contains("a.service"));
+        // Nor is its Alias= in effect before enable links it.
+        assert_eq!(linked.resolve("alias-a.service"), "alias-a.service");
         assert!(mu.deps.wants.contains("getty@tty1.service"));
         // Only what the roots reach is loaded; the rest stays on disk until asked for.
         assert!(linked.get("getty@tty1.service").is_some());
