@@ -118,6 +118,14 @@ fn real_main() -> Result<i32> {
             "--state" => o
                 .states
                 .extend(value("--state")?.split(',').map(str::to_string)),
+            // invoke-rc.d passes --job-mode=ignore-dependencies from inside a unit's
+            // start; b8g-init's jobs always follow dependencies (as --job-mode=replace).
+            "--job-mode" => {
+                let m = value("--job-mode")?;
+                if m != "replace" && !o.quiet {
+                    eprintln!("b8gctl: --job-mode={m} is not supported; jobs run as with replace");
+                }
+            }
             "--no-pager" | "--system" | "--full" | "-l" | "-a" | "--all" | "--force"
             | "--no-ask-password" | "--plain" => {}
             "--" => rest.extend(it.by_ref()),

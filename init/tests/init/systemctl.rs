@@ -92,6 +92,11 @@ fn systemctl_is_active_is_failed_show_status_exit_codes() {
     let o = s.systemctl(&["status", "nothere.service"]);
     assert_eq!(code(&o), 4);
     assert!(text(&o.stderr).contains("Unit nothere.service could not be found."));
+    // invoke-rc.d's option is accepted, named as unsupported unless it is the default.
+    let o = s.systemctl(&["--job-mode=ignore-dependencies", "restart", "run.service"]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("--job-mode=ignore-dependencies is not supported"));
+    assert_eq!(s.active("run.service"), "active");
     let o = s.systemctl(&["daemon-reexec"]);
     assert_eq!(code(&o), 1);
     assert!(text(&o.stderr).contains("daemon-reexec is not supported"));
