@@ -101,6 +101,7 @@ impl BootCheck {
                     cmd: "status".into(),
                     units,
                     after: 0,
+                    ..Default::default()
                 },
             )
             .ok()
@@ -156,6 +157,7 @@ impl BootCheck {
                         cmd: "status".into(),
                         units: vec![unit.clone()],
                         after: 0,
+                        ..Default::default()
                     },
                 )
                 .map_err(|e| format!("cannot ask b8g-init about {unit}: {e}"))?;
@@ -275,6 +277,7 @@ impl BootCheck {
                             cmd: "reboot".into(),
                             units: vec![],
                             after: 0,
+                            ..Default::default()
                         },
                     );
                 }

@@ -178,6 +178,9 @@ impl Config {
                     self.system = Some(s);
                     self.install_enables = true;
                 }
+                // As on a plain Debian root: only `.wants/`/`.requires/` links enable
+                // units (after --root, which turns [Install] enabling on).
+                "--links-only" => self.install_enables = false,
                 "--boot" => self.boot = true,
                 "--no-boot" => self.boot = false,
                 "--emergency-shell" => self.emergency_shell = val()?.into(),

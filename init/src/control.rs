@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Request {
     pub cmd: String,
     #[serde(default)]
@@ -15,6 +15,12 @@ pub struct Request {
     /// For `log`: lines after this sequence number.
     #[serde(default)]
     pub after: u64,
+    /// For `kill`: the signal (SIGTERM when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// For `kill`: `main`, `control` or `all` (the default), as `--kill-whom=`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whom: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

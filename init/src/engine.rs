@@ -70,10 +70,26 @@ pub enum JobResult {
 pub enum EngineError {
     #[error("unit {0} not found")]
     NotFound(String),
+    /// systemd's wording, which scripts and administrators recognise.
+    #[error("Unit {0} is masked.")]
+    Masked(String),
     #[error("unit {unit} failed to load: {reason}")]
     NotLoaded { unit: String, reason: String },
     #[error("transaction for {0} has conflicting required jobs: {1}")]
     Conflict(String, String),
+}
+
+impl EngineError {
+    fn not_loaded(unit: String, reason: &str) -> EngineError {
+        if reason == crate::unit::load::MASKED {
+            EngineError::Masked(unit)
+        } else {
+            EngineError::NotLoaded {
+                unit,
+                reason: reason.to_string(),
+            }
+        }
+    }
 }
 
 /// Jobs and the ordering graph derived from a unit set.
@@ -147,10 +163,7 @@ impl Engine {
             .get(&anchor)
             .ok_or_else(|| EngineError::NotFound(anchor.clone()))?;
         if let Some(r) = &unit.load_error {
-            return Err(EngineError::NotLoaded {
-                unit: anchor,
-                reason: r.clone(),
-            });
+            return Err(EngineError::not_loaded(anchor, r));
         }
         // Closure over Requires/BindsTo (required) and Wants (not required).
         let mut pulled: BTreeMap<String, bool> = BTreeMap::new();
@@ -179,7 +192,7 @@ impl Engine {
         for (n, req) in pulled.clone() {
             if let Some(reason) = set.units.get(&n).and_then(|u| u.load_error.clone()) {
                 if req && n == anchor {
-                    return Err(EngineError::NotLoaded { unit: n, reason });
+                    return Err(EngineError::not_loaded(n, &reason));
                 }
                 pulled.remove(&n);
                 if !req {
@@ -348,10 +361,7 @@ impl Engine {
             .get(&unit)
             .ok_or_else(|| EngineError::NotFound(unit.clone()))?;
         if let Some(r) = &u.load_error {
-            return Err(EngineError::NotLoaded {
-                unit,
-                reason: r.clone(),
-            });
+            return Err(EngineError::not_loaded(unit, r));
         }
         let mut names = vec![unit.clone()];
         if kind == JobKind::Restart {

@@ -4,7 +4,7 @@
 //! [`unit`] parses and loads unit files, [`sysv`] turns inittab and LSB scripts into
 //! units, [`engine`] orders jobs over the dependency graph, [`supervisor`] runs
 //! processes and owns the event loop, [`control`] is the socket protocol `b8gctl`
-//! speaks. init does not parse Nix: it reads plain unit files from a generation.
+//! speaks, [`unitfiles`] does systemctl's enable/disable/mask on disk. init does not parse Nix: it reads plain unit files from a generation.
 
 pub mod boot;
 pub mod bootcheck;
@@ -19,6 +19,8 @@ pub mod pathwatch;
 pub mod safefs;
 pub mod supervisor;
 pub mod switch;
+pub mod systemctl;
 pub mod sysv;
 pub mod unit;
+pub mod unitfiles;
 pub mod verify;

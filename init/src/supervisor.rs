@@ -233,6 +233,13 @@ impl Manager {
         if let Err(e) = std::fs::create_dir_all(&b8g_run) {
             m.say(&format!("cannot create {}: {e}", b8g_run.display()));
         }
+        // Debian's tools (invoke-rc.d, deb-systemd-invoke, lsb init-functions) and
+        // sd_booted(3) take this directory as "systemd is PID 1" and then call systemctl,
+        // which b8gctl answers. On a plain root it is also a unit directory (empty).
+        let booted = m.cfg.run_dir.join("systemd/system");
+        if let Err(e) = std::fs::create_dir_all(&booted) {
+            m.say(&format!("cannot create {}: {e}", booted.display()));
+        }
         m.open_control();
         m.open_notify();
         m.reload_units();
@@ -2894,6 +2901,18 @@ impl Manager {
             "restarts": rt.map(|r| r.restarts).unwrap_or(0),
             "job": self.engine.jobs.get(name).map(|j| j.kind),
             "sources": u.map(|u| u.sources.iter().map(|p| p.display().to_string()).collect::<Vec<_>>()).unwrap_or_default(),
+            // systemctl show's LoadState=.
+            "load_state": match u.map(|u| u.load_error.as_deref()) {
+                None | Some(Some("unit not found")) => "not-found",
+                Some(Some(load::MASKED)) => "masked",
+                Some(Some(_)) => "error",
+                Some(None) => "loaded",
+            },
+            "names": std::iter::once(name)
+                .chain(self.set.aliases.iter().filter(|(_, t)| *t == name).map(|(a, _)| a.as_str()))
+                .collect::<Vec<_>>(),
+            "service_type": u.and_then(Unit::service).map(|s| format!("{:?}", s.service_type).to_lowercase()),
+            "control_pid": rt.and_then(|r| r.control_pid),
         })
     }
 
@@ -3078,8 +3097,80 @@ impl Manager {
                 None => Response::err("unknown runlevel"),
             },
             "jobs" => Response::ok(json!(self.engine.jobs.values().collect::<Vec<_>>())),
+            // Where unit files come from, so that b8gctl enable/disable/mask edit the
+            // directories this b8g-init reads.
+            "paths" => Response::ok(json!({
+                "unit_dirs": self.cfg.unit_dirs,
+                "install_enables": self.cfg.install_enables,
+            })),
+            "kill" => self.kill_request(req),
+            "list-timers" => Response::ok(self.timers_json()),
             other => Response::err(format!("unknown command {other:?}")),
         }
+    }
+
+    /// `systemctl kill`: a signal to the unit's main, control or all processes. The
+    /// unit's state is not changed by the request itself, only by what the signal does.
+    fn kill_request(&mut self, req: &Request) -> Response {
+        let sig = req.signal.unwrap_or(libc::SIGTERM);
+        let whom = req.whom.as_deref().unwrap_or("all");
+        let mut errs = Vec::new();
+        for u in &req.units {
+            self.ensure_loaded(u);
+            let n = self.set.resolve(u).to_string();
+            let rt = self.rt.get(&n);
+            let pids: Vec<i32> = match whom {
+                "main" => rt.and_then(|r| r.main_pid).into_iter().collect(),
+                "control" => rt.and_then(|r| r.control_pid).into_iter().collect(),
+                "all" => self.unit_procs(&n),
+                other => return Response::err(format!("invalid --kill-whom value {other:?}")),
+            };
+            if pids.is_empty() && whom != "all" {
+                errs.push(format!("No {whom} process to kill"));
+                continue;
+            }
+            for p in pids {
+                kill(p, sig);
+            }
+        }
+        if errs.is_empty() {
+            Response::ok(json!(null))
+        } else {
+            Response::err(errs.join("; "))
+        }
+    }
+
+    /// Timers for `systemctl list-timers`: next and last elapse as wall-clock
+    /// microseconds since the epoch (null when none), and the unit each activates.
+    fn timers_json(&self) -> serde_json::Value {
+        let wall_us = |i: Instant| -> Option<u64> {
+            let t = now();
+            let nowu = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .ok()?
+                .as_micros() as u64;
+            Some(if i >= t {
+                nowu + (i - t).as_micros() as u64
+            } else {
+                nowu.saturating_sub((t - i).as_micros() as u64)
+            })
+        };
+        let mut v = Vec::new();
+        for (n, u) in &self.set.units {
+            let KindConfig::Timer(c) = &u.config else {
+                continue;
+            };
+            if !self.state_of(n).is_active() {
+                continue;
+            }
+            v.push(json!({
+                "unit": n,
+                "activates": self.set.resolve(&load::triggered_unit(u, c.unit.as_deref())),
+                "next_us": self.timer_next(n).and_then(wall_us),
+                "last_us": self.rt.get(n).and_then(|r| r.last_trigger).and_then(wall_us),
+            }));
+        }
+        json!(v)
     }
 
     fn dep_tree(&self, n: &str, seen: &mut BTreeSet<String>) -> serde_json::Value {

@@ -155,6 +155,7 @@ fn request(socket: &Path, cmd: &str, units: Vec<String>) -> Result<Response, Swi
             cmd: cmd.into(),
             units,
             after: 0,
+            ..Default::default()
         },
     )
     .map_err(|e| SwitchError::Control(e.to_string()))?;

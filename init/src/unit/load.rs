@@ -1,6 +1,7 @@
 //! Loading a unit set from unit directories: the first directory that has a name
 //! wins, symlinks to other unit names are aliases and symlinks to /dev/null mask,
-//! `NAME.d/*.conf` drop-ins are applied in file-name order, `NAME.wants/` and
+//! `.conf` drop-ins from `NAME.d/`, the template's, dash-prefix (`foo-.service.d/`),
+//! alias and type (`service.d/`) directories are applied in file-name order, `NAME.wants/` and
 //! `NAME.requires/` add dependencies, templates instantiate `foo@bar.service` from
 //! `foo@.service`, `[Install]` sections are honoured, default dependencies and
 //! built-in targets are added. The result is a closed set: every name a unit refers
@@ -47,6 +48,9 @@ impl UnitSet {
         self.units.get(self.resolve(name))
     }
 }
+
+/// The load error of a unit whose file is a symlink to /dev/null.
+pub const MASKED: &str = "unit is masked";
 
 /// Targets that exist even without a file: (name, requires, wants, after).
 const BUILTIN: &[(&str, &str, &str, &str)] = &[
@@ -125,6 +129,11 @@ fn device_unit(name: &str) -> Option<Unit> {
     Some(u)
 }
 
+/// Whether b8g-init has `name` as a built-in target (no file needed).
+pub fn is_builtin(name: &str) -> bool {
+    BUILTIN.iter().any(|b| b.0 == name)
+}
+
 fn builtin(name: &str) -> Option<Unit> {
     if let Some(u) = device_unit(name) {
         return Some(u);
@@ -149,15 +158,117 @@ struct Scan {
     files: BTreeMap<String, PathBuf>,
     masked: BTreeSet<String>,
     aliases: BTreeMap<String, String>,
-    dropins: BTreeMap<String, BTreeMap<String, PathBuf>>,
+    /// Per unit directory, in priority order: its drop-in directories (`NAME.d`, where
+    /// NAME is a unit name, a prefix name like `foo-.service` or a bare type like
+    /// `service`) and their `.conf` files.
+    dropin_dirs: Vec<BTreeMap<String, Vec<PathBuf>>>,
     wants: BTreeMap<String, BTreeSet<String>>,
     requires: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Scan {
+    /// The drop-ins of the unit known by `names` (its own name first, then its
+    /// aliases), as systemd.unit(5) finds them: for each name and each unit directory
+    /// `NAME.d/`, then the template's, then those of every dash prefix (`foo-bar-.service.d/`,
+    /// `foo-.service.d/`), and last the type's (`service.d/`) in every directory. A file
+    /// name seen once hides the same name later in that order (so /etc beats /lib, and a
+    /// more specific directory beats a more generic one); the survivors are applied
+    /// sorted by file name, whatever directory they are in.
+    fn dropins_for(&self, names: &[&str]) -> Vec<PathBuf> {
+        let mut chosen: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for n in names {
+            for dir in &self.dropin_dirs {
+                for d in dropin_names(n) {
+                    for f in dir.get(&d).into_iter().flatten() {
+                        add_dropin(&mut chosen, f);
+                    }
+                }
+            }
+        }
+        if let Some(kind) = names.first().and_then(|n| UnitKind::from_name(n)) {
+            for dir in &self.dropin_dirs {
+                for f in dir.get(kind.suffix()).into_iter().flatten() {
+                    add_dropin(&mut chosen, f);
+                }
+            }
+        }
+        chosen.into_values().collect()
+    }
+}
+
+/// The drop-ins that apply to `name` in `dirs` (highest priority first), in the order
+/// they are applied: what `systemctl cat` shows after the fragment.
+pub fn dropins_of(dirs: &[PathBuf], name: &str) -> Vec<PathBuf> {
+    let sc = scan(dirs);
+    let canonical = sc.aliases.get(name).map_or(name, String::as_str);
+    let names: Vec<&str> = std::iter::once(canonical)
+        .chain(
+            sc.aliases
+                .iter()
+                .filter(|(_, t)| *t == canonical)
+                .map(|(a, _)| a.as_str()),
+        )
+        .collect();
+    sc.dropins_for(&names)
+}
+
+fn add_dropin(chosen: &mut BTreeMap<String, PathBuf>, f: &Path) {
+    let n = f
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    chosen.entry(n).or_insert_with(|| f.to_path_buf());
+}
+
+/// The names whose `.d/` directories hold drop-ins for `name`, most specific first:
+/// the name, its template (`foo@.service` for `foo@bar.service`), then, for each dash
+/// in the prefix from the last, the name cut after that dash (`a-b-c.service` →
+/// `a-b-.service`, `a-.service`; an instance keeps its instance: `a-b@i.service` →
+/// `a-@i.service`, `a-@.service`... as systemd's `unit_file_find_dirs` walks them).
+pub fn dropin_names(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    dropin_names_into(name, &mut out);
+    out
+}
+
+fn dropin_names_into(name: &str, out: &mut Vec<String>) {
+    out.push(name.to_string());
+    let (prefix, instance, suffix) = name::split(name);
+    let instance = instance.filter(|i| !i.is_empty());
+    if instance.is_some() {
+        if let Some(t) = name::template_of(name) {
+            dropin_names_into(&t, out);
+        }
+    }
+    // Cut after the last dash; a trailing dash is dropped first (once), so that
+    // `a-b-.service` leads on to `a-.service`.
+    let mut p = prefix;
+    let mut chopped = false;
+    let cut = loop {
+        let Some(dash) = p.rfind('-') else { return };
+        if dash == 0 {
+            return;
+        }
+        if dash + 1 != p.len() || chopped {
+            break &p[..=dash];
+        }
+        p = &p[..dash];
+        chopped = true;
+    };
+    let built = match instance {
+        Some(i) => format!("{cut}@{i}.{suffix}"),
+        None => format!("{cut}.{suffix}"),
+    };
+    dropin_names_into(&built, out);
 }
 
 fn scan(dirs: &[PathBuf]) -> Scan {
     let mut s = Scan::default();
     for dir in dirs {
+        let mut dropin_dirs: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
         let Ok(rd) = std::fs::read_dir(dir) else {
+            s.dropin_dirs.push(dropin_dirs);
             continue;
         };
         let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
@@ -166,18 +277,15 @@ fn scan(dirs: &[PathBuf]) -> Scan {
             let fname = e.file_name().to_string_lossy().into_owned();
             let path = e.path();
             if let Some(unit) = fname.strip_suffix(".d") {
-                if path.is_dir() && UnitKind::from_name(unit).is_some() {
-                    let slot = s.dropins.entry(unit.to_string()).or_default();
-                    for f in read_sorted(&path) {
-                        let n = f
-                            .file_name()
-                            .unwrap_or_default()
-                            .to_string_lossy()
-                            .into_owned();
-                        if n.ends_with(".conf") {
-                            slot.entry(n).or_insert(f);
-                        }
-                    }
+                let is_type = UnitKind::from_name(&format!("x.{unit}")).is_some();
+                if path.is_dir() && (UnitKind::from_name(unit).is_some() || is_type) {
+                    // A .conf symlinked to /dev/null reads as empty: it masks the
+                    // same name in lower-priority places, as in systemd.
+                    let confs: Vec<PathBuf> = read_sorted(&path)
+                        .into_iter()
+                        .filter(|f| f.extension().is_some_and(|x| x == "conf"))
+                        .collect();
+                    dropin_dirs.insert(unit.to_string(), confs);
                 }
                 continue;
             }
@@ -221,6 +329,7 @@ fn scan(dirs: &[PathBuf]) -> Scan {
                 s.files.insert(fname, path);
             }
         }
+        s.dropin_dirs.push(dropin_dirs);
     }
     s
 }
@@ -280,6 +389,8 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
             .keys()
             .filter(|n| name::template_of(n).is_some() || !n.contains("@."))
             .cloned()
+            // Masked names load too, so that starting one says it is masked.
+            .chain(sc.masked.iter().cloned())
             .chain(sc.wants.keys().cloned())
             .chain(sc.requires.keys().cloned())
             .collect(),
@@ -310,19 +421,23 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
             u
         } else if sc.masked.contains(&n) {
             let mut u = Unit::empty(&n);
-            u.load_error = Some("unit is masked".into());
+            u.load_error = Some(MASKED.into());
             u
         } else if let Some(path) = sc
             .files
             .get(&n)
             .or_else(|| name::template_of(&n).and_then(|t| sc.files.get(&t)))
         {
-            let mut dropins: BTreeMap<String, PathBuf> = BTreeMap::new();
-            if let Some(t) = name::template_of(&n) {
-                dropins.extend(sc.dropins.get(&t).cloned().unwrap_or_default());
-            }
-            dropins.extend(sc.dropins.get(&n).cloned().unwrap_or_default());
-            let dropins: Vec<PathBuf> = dropins.into_values().collect();
+            // Its own name first, then the names that are symlinks to it.
+            let names: Vec<&str> = std::iter::once(n.as_str())
+                .chain(
+                    sc.aliases
+                        .iter()
+                        .filter(|(_, t)| **t == n)
+                        .map(|(a, _)| a.as_str()),
+                )
+                .collect();
+            let dropins = sc.dropins_for(&names);
             load_file(&n, path, &dropins, &opts.specifier_dirs, &mut diags)
         } else if let Some(u) = generated.remove(&n) {
             from_sysv.insert(n.clone());
@@ -344,7 +459,14 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
         if let Some(r) = sc.requires.get(&n) {
             unit.deps.requires.extend(r.iter().cloned());
         }
-        for a in &unit.install.alias {
+        // Alias= is part of [Install]: on a plain root it takes effect only once
+        // `enable` has made the symlink (which the scan reads as an alias).
+        let install_aliases = if opts.links_only {
+            &[][..]
+        } else {
+            &unit.install.alias[..]
+        };
+        for a in install_aliases {
             if a != &n && UnitKind::from_name(a) == Some(unit.kind) {
                 set.aliases.entry(a.clone()).or_insert_with(|| n.clone());
             }
@@ -465,25 +587,12 @@ pub fn instantiate(
     name: &str,
 ) -> Option<(Unit, Vec<Diagnostic>)> {
     let template = name::template_of(name)?;
-    let mut dropins: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut fragment = None;
-    for dir in &opts.unit_dirs {
-        if fragment.is_none() && dir.join(&template).is_file() {
-            fragment = Some(dir.join(&template));
-        }
-        for d in [&template, &name.to_string()] {
-            for f in read_sorted(&dir.join(format!("{d}.d"))) {
-                let n = f
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
-                if n.ends_with(".conf") {
-                    dropins.entry(n).or_insert(f);
-                }
-            }
-        }
-    }
+    let fragment = opts
+        .unit_dirs
+        .iter()
+        .map(|d| d.join(&template))
+        .find(|f| f.is_file());
+    let dropins = scan(&opts.unit_dirs).dropins_for(&[name]);
     let fragment = fragment?;
     let mut list = Vec::new();
     let mut warned = BTreeSet::new();
@@ -491,7 +600,6 @@ pub fn instantiate(
         list: &mut list,
         warned: &mut warned,
     };
-    let dropins: Vec<PathBuf> = dropins.into_values().collect();
     let mut unit = load_file(name, &fragment, &dropins, &opts.specifier_dirs, &mut diags);
     add_implicit(&mut unit);
     let no_default: BTreeSet<String> = set
@@ -704,7 +812,7 @@ mod tests {
         );
         assert_eq!(
             set.get("masked.service").unwrap().load_error.as_deref(),
-            Some("unit is masked")
+            Some(MASKED)
         );
         assert_eq!(
             set.get("nothere.service").unwrap().load_error.as_deref(),
@@ -718,17 +826,129 @@ mod tests {
                 unit_dirs: vec![hi, lo],
                 specifier_dirs: SpecifierDirs::default(),
                 links_only: true,
-                roots: Some(vec!["default.target".into()]),
+                roots: Some(vec!["default.target".into(), "a.service".into()]),
             },
             vec![],
         );
         let mu = linked.get("multi-user.target").unwrap();
         assert!(!mu.deps.wants.contains("a.service"));
+        // Nor is its Alias= in effect before enable links it.
+        assert_eq!(linked.resolve("alias-a.service"), "alias-a.service");
         assert!(mu.deps.wants.contains("getty@tty1.service"));
         // Only what the roots reach is loaded; the rest stays on disk until asked for.
         assert!(linked.get("getty@tty1.service").is_some());
         assert!(linked.get("sysinit.target").is_some());
         assert!(linked.get("b.service").is_none());
         assert!(linked.get("masked.service").is_none());
+    }
+
+    #[test]
+    fn dropin_names_walk_template_and_dash_prefixes_as_systemd() {
+        assert_eq!(
+            dropin_names("a-b-c.service"),
+            ["a-b-c.service", "a-b-.service", "a-.service"]
+        );
+        assert_eq!(
+            dropin_names("p-q@i.service"),
+            [
+                "p-q@i.service",
+                "p-q@.service",
+                "p-.service",
+                "p-@i.service",
+                "p-@.service"
+            ]
+        );
+        assert_eq!(dropin_names("-x.service"), ["-x.service"]);
+        assert_eq!(dropin_names("plain.socket"), ["plain.socket"]);
+    }
+
+    #[test]
+    fn dropins_from_prefix_type_and_alias_dirs_in_systemd_order() {
+        // Regression: only NAME.d/ (and the template's) were read; Debian and admins
+        // also use foo-.service.d/, service.d/ and drop-ins under an alias name.
+        let t = tempfile::tempdir().unwrap();
+        let etc = t.path().join("etc");
+        let lib = t.path().join("lib");
+        let w = |p: PathBuf, text: &str| {
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, text).unwrap();
+        };
+        w(
+            lib.join("a-b-c.service"),
+            "[Unit]\nDescription=orig\n[Service]\nExecStart=/bin/orig\n",
+        );
+        w(
+            lib.join("service.d/10-top.conf"),
+            "[Service]\nEnvironment=TOP=1\n",
+        );
+        // Hidden by the more specific a-.service.d/50-x.conf in /etc.
+        w(
+            lib.join("service.d/50-x.conf"),
+            "[Unit]\nDescription=type\n",
+        );
+        w(
+            lib.join("a-b-c.service.d/50-x.conf"),
+            "[Unit]\nDescription=specific but in /lib\n",
+        );
+        w(
+            etc.join("a-.service.d/50-x.conf"),
+            "[Unit]\nDescription=prefix in /etc\n",
+        );
+        // An empty assignment resets the list the fragment built.
+        w(
+            lib.join("a-b-.service.d/20-exec.conf"),
+            "[Service]\nExecStart=\nExecStart=/bin/new\n",
+        );
+        std::os::unix::fs::symlink("a-b-c.service", etc.join("other-name.service")).unwrap();
+        w(
+            etc.join("other-name.service.d/30-alias.conf"),
+            "[Service]\nEnvironment=ALIAS=1\n",
+        );
+        w(
+            lib.join("a-b-c.service.d/60-mask.conf"),
+            "[Service]\nEnvironment=MASKED=1\n",
+        );
+        fs::create_dir_all(etc.join("a-b-c.service.d")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", etc.join("a-b-c.service.d/60-mask.conf")).unwrap();
+        // Instances: the template's prefix directory applies too.
+        w(lib.join("p-q@.service"), "[Service]\nExecStart=/bin/p %i\n");
+        w(
+            lib.join("p-.service.d/x.conf"),
+            "[Unit]\nDescription=p prefix\n",
+        );
+        let opts = LoadOptions {
+            unit_dirs: vec![etc.clone(), lib.clone()],
+            roots: Some(vec!["a-b-c.service".into(), "p-q@i.service".into()]),
+            ..LoadOptions::default()
+        };
+        let set = load(&opts, vec![]);
+        let u = set.get("a-b-c.service").unwrap();
+        assert_eq!(
+            u.sources,
+            [
+                lib.join("a-b-c.service"),
+                lib.join("service.d/10-top.conf"),
+                lib.join("a-b-.service.d/20-exec.conf"),
+                etc.join("other-name.service.d/30-alias.conf"),
+                etc.join("a-.service.d/50-x.conf"),
+                etc.join("a-b-c.service.d/60-mask.conf"),
+            ]
+        );
+        assert_eq!(u.description.as_deref(), Some("prefix in /etc"));
+        let s = u.service().unwrap();
+        assert_eq!(s.exec_start.len(), 1);
+        assert_eq!(s.exec_start[0].argv, ["/bin/new"]);
+        assert_eq!(
+            s.exec.environment,
+            [
+                ("TOP".to_string(), "1".to_string()),
+                ("ALIAS".to_string(), "1".to_string())
+            ]
+        );
+        let p = set.get("p-q@i.service").unwrap();
+        assert_eq!(p.description.as_deref(), Some("p prefix"));
+        let (p, _) = instantiate(&opts, &set, "p-q@j.service").unwrap();
+        assert_eq!(p.description.as_deref(), Some("p prefix"));
+        assert!(set.diagnostics.is_empty(), "{:?}", set.diagnostics);
     }
 }

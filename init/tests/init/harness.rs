@@ -166,6 +166,21 @@ impl System {
             .expect("run b8gctl")
     }
 
+    /// Runs b8gctl under the name `systemctl` (a symlink in the root's `host-bin/`),
+    /// as Debian's scripts call it, talking to this system's control socket.
+    pub fn systemctl(&self, args: &[&str]) -> Output {
+        let link = self.path("host-bin/systemctl");
+        if !link.exists() {
+            std::fs::create_dir_all(self.path("host-bin")).expect("mkdir host-bin");
+            std::os::unix::fs::symlink(CTL, &link).expect("symlink systemctl");
+        }
+        Command::new(link)
+            .env("B8G_CONTROL_SOCKET", self.path("run/b8g/control"))
+            .args(args)
+            .output()
+            .expect("run systemctl")
+    }
+
     pub fn ctl_ok(&self, args: &[&str]) -> String {
         let o = self.ctl(args);
         assert!(

@@ -8,4 +8,5 @@ mod planted_files;
 mod qemu;
 mod qemu_debian;
 mod scenarios;
+mod systemctl;
 mod systemd_semantics;
