@@ -107,3 +107,50 @@ fn install_into_a_mounted_tree_makes_generation_1_and_its_loader_entry() {
         String::from_utf8_lossy(&none.stderr)
     );
 }
+
+/// Mistakes are refused before anything is built or written.
+#[test]
+fn install_refuses_options_it_cannot_honour_and_disks_that_hold_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let disk = dir.path().join("disk.img");
+    let try_install = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+            .current_dir(&workspace)
+            .args(["--root"])
+            .arg(dir.path().join("store"))
+            .args(["install", "--disk"])
+            .arg(&disk)
+            .args(extra)
+            .arg("images/minimal.nix")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{extra:?} was accepted");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    for flag in ["--dry-run", "--image", "--check"] {
+        let e = try_install(&[flag]);
+        assert!(
+            e.contains(&format!("{flag} is not an option of install")),
+            "{e}"
+        );
+    }
+    let e = try_install(&["--esp-size", "10M"]);
+    assert!(e.contains("--esp-size 10 MiB is too small"), "{e}");
+    // A disk with a file system on it is kept unless --force says otherwise.
+    let mut bytes = vec![0u8; 2 << 20];
+    bytes[1080..1082].copy_from_slice(&[0x53, 0xef]); // the ext4 superblock's magic
+    fs::write(&disk, &bytes).unwrap();
+    let e = try_install(&[]);
+    assert!(e.contains("holds data") && e.contains("--force"), "{e}");
+    assert_eq!(fs::read(&disk).unwrap(), bytes, "the disk was touched");
+    // A directory is no disk.
+    fs::remove_file(&disk).unwrap();
+    fs::create_dir(&disk).unwrap();
+    let e = try_install(&[]);
+    assert!(
+        e.contains("neither a regular file nor a block device"),
+        "{e}"
+    );
+    assert!(!dir.path().join("store").exists(), "something was built");
+}

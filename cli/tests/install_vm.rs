@@ -14,7 +14,6 @@ use std::process::Command;
 use b8g_store::format::signing::SecretKey;
 use b8g_store::local::{LocalStore, StoreConfig};
 use b8g_system::generations::snapshot;
-use b8g_system::install::INSTALL_MODULE;
 
 mod vm_support;
 use vm_support::Machine;
@@ -104,6 +103,13 @@ fn installed_disk_boots_through_uefi_and_systemd_boot() {
     ] {
         assert!(files.contains(&f), "{f} missing from the ESP: {files:?}");
     }
+    // The installed disk keeps its file systems' module for later generations.
+    assert!(
+        report["hardwareConfiguration"]
+            .as_str()
+            .is_some_and(|m| m.contains("/dev/disk/by-uuid/")),
+        "{report}"
+    );
     // The disk is as big as the system needs, not a fixed size.
     let size = std::fs::metadata(&disk).unwrap().len() >> 20;
     assert!((300..4096).contains(&size), "disk of {size} MiB");
@@ -189,18 +195,23 @@ fn the_loader_switches_counts_tries_and_falls_back_by_itself() {
         .join("..")
         .canonicalize()
         .unwrap();
-    install(
+    let report = install(
         &root,
         &disk,
         &dir.path().join("result"),
         &bin,
         "images/minimal.nix",
     );
+    // Later generations of the machine mount the file systems of this disk.
+    let hardware = report["hardwareConfiguration"]
+        .as_str()
+        .expect("hardwareConfiguration")
+        .to_string();
 
     // Generations 2 and 3, carried to the machine as signed snapshots on a second disk.
     let cfg = dir.path().join("cfg");
     fs::create_dir_all(&cfg).unwrap();
-    fs::write(cfg.join("install.nix"), INSTALL_MODULE).unwrap();
+    fs::write(cfg.join("install.nix"), &hardware).unwrap();
     fs::write(
         cfg.join("second.nix"),
         SECOND.replace("@WORKSPACE@", &workspace.to_string_lossy()),

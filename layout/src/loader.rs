@@ -45,7 +45,10 @@ impl EntryName {
                 None => (number(c)?, 0),
             }),
         };
-        Some(EntryName { generation, tries })
+        let name = EntryName { generation, tries };
+        // One spelling per entry (no `b8g-02.conf`), so a name b8g renders is
+        // the name on the disk.
+        (name.render() == file).then_some(name)
     }
 
     pub fn render(&self) -> String {
@@ -106,6 +109,9 @@ mod tests {
             "other-1.conf",
             "b8g-1.conf.tmp",
             "b8g--1.conf",
+            "b8g-02.conf",
+            "b8g-2+03.conf",
+            "b8g-2+3-0.conf",
         ] {
             assert_eq!(EntryName::parse(bad), None, "{bad}");
         }

@@ -27,7 +27,7 @@ pub struct SystemBuildOptions {
     /// Which attribute of `config.system.build` to build (`toplevel`).
     pub attr: String,
     /// Modules (Nix expressions) added to the configuration, such as
-    /// [`crate::install::INSTALL_MODULE`].
+    /// [`crate::install::DiskIds::module`].
     pub extra_modules: Vec<String>,
     pub realise: RealiseOptions,
 }

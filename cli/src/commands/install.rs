@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use b8g_system::install::{self, InstallOptions, DEFAULT_ESP_MIB, INSTALL_MODULE};
+use b8g_system::install::{
+    self, DiskIds, InstallOptions, DEFAULT_ESP_MIB, HARDWARE_CONFIGURATION, IN_PLACE_MODULE,
+    MIN_ESP_MIB,
+};
 
 use super::system::{self, BuildArgs};
 use super::GlobalArgs;
@@ -28,6 +31,9 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", value_parser = super::store::parse_size,
           default_value_t = DEFAULT_ESP_MIB << 20)]
     esp_size: u64,
+    /// Replace what is on the disk: a disk that holds data is refused without it.
+    #[arg(long)]
+    force: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -44,8 +50,29 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
              (a mounted tree with its EFI system partition at MNT/boot)"
         ),
     };
-    let (store, top) =
-        system::build_toplevel_with(global, &args.build, vec![INSTALL_MODULE.to_string()])?;
+    if let Some(flag) = args.build.not_for_install() {
+        bail!("{flag} is not an option of install (it builds the system's toplevel and writes it out)");
+    }
+    if args.esp_size < MIN_ESP_MIB << 20 {
+        bail!(
+            "--esp-size {} MiB is too small: an EFI system partition needs at least {MIN_ESP_MIB} MiB (FAT32)",
+            args.esp_size >> 20
+        );
+    }
+    if let (Some(disk), false) = (&args.disk, args.force) {
+        if install::disk::holds_data(disk)? {
+            bail!(
+                "{} holds data (a partition table or file system): pass --force to replace it",
+                disk.display()
+            );
+        }
+    }
+    let ids = DiskIds::random()?;
+    let module = match &args.disk {
+        Some(_) => ids.module(),
+        None => IN_PLACE_MODULE.to_string(),
+    };
+    let (store, top) = system::build_toplevel_with(global, &args.build, vec![module.clone()])?;
     let r = match &args.disk {
         Some(disk) => {
             let work = tempfile::tempdir().context("cannot create a scratch directory")?;
@@ -54,6 +81,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                 size_mib: args.size.map(|b| b >> 20),
                 esp_mib: args.esp_size >> 20,
                 work: work.path().to_path_buf(),
+                ids: ids.clone(),
             };
             install::install_disk(&store, &top, &opts)
         }
@@ -69,6 +97,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                 "generation": r.generation,
                 "espMiB": r.layout.map(|l| l.esp_mib),
                 "rootMiB": r.layout.map(|l| l.root_mib),
+                "hardwareConfiguration": args.disk.as_ref().map(|_| &module),
                 "espFiles": r.esp_files,
             })
         );
@@ -88,6 +117,12 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             r.generation,
             target.display(),
         );
+        if args.disk.is_some() {
+            eprintln!(
+                "the disk's file systems are in {HARDWARE_CONFIGURATION} on it: import that file \
+                 in the configurations of this machine's later generations"
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -85,6 +85,21 @@ pub struct BuildArgs {
     b8g_bin: Option<PathBuf>,
 }
 
+impl BuildArgs {
+    /// The first build option that means nothing for `b8g install` (which
+    /// builds the toplevel and writes a disk), if one was given.
+    pub(crate) fn not_for_install(&self) -> Option<&'static str> {
+        [
+            (self.dry_run, "--dry-run"),
+            (self.attr.is_some(), "-A/--attr"),
+            (self.image, "--image"),
+            (self.check, "--check"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+}
+
 /// The list-valued options, boxed so that `BuildArgs` stays small where it is embedded.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MoreBuildArgs {

@@ -107,19 +107,13 @@ impl RootImage<'_> {
         match self.format {
             Format::Erofs => run(
                 Command::new("mkfs.erofs")
-                    .args([
-                        "--quiet",
-                        "-T0",
-                        "--all-root",
-                        "-U",
-                        "b8b8b8b8-0000-4000-8000-000000000001",
-                    ])
+                    .args(["--quiet", "-T0", "--all-root", "-U", IMAGE_UUID])
                     .arg(out)
                     .arg(&tree),
                 "mkfs.erofs",
                 "erofs-utils",
             ),
-            Format::Ext4 => write_ext4(&tree, out, self.ext4_size_mib),
+            Format::Ext4 => write_ext4(&tree, out, self.ext4_size_mib, IMAGE_UUID),
         }
     }
 }
@@ -147,20 +141,17 @@ pub fn skeleton(tree: &Path) -> Result<(), ImageError> {
     Ok(())
 }
 
-/// An ext4 file system of `size_mib` MiB labelled `b8g-root` at `out`, holding
-/// `tree`, with fixed UUID, hash seed and timestamps.
-pub fn write_ext4(tree: &Path, out: &Path, size_mib: u64) -> Result<(), ImageError> {
+/// The UUID of every image's root file system: images are reproducible, so
+/// it is fixed (an installed disk gets its own, see `b8g_system::install`).
+pub const IMAGE_UUID: &str = "b8b8b8b8-0000-4000-8000-000000000001";
+
+/// An ext4 file system of `size_mib` MiB labelled `b8g-root` with `uuid` at
+/// `out`, holding `tree`, with a fixed hash seed and timestamps.
+pub fn write_ext4(tree: &Path, out: &Path, size_mib: u64, uuid: &str) -> Result<(), ImageError> {
     let size = format!("{size_mib}M");
     run(
         Command::new("mkfs.ext4")
-            .args([
-                "-q",
-                "-F",
-                "-L",
-                "b8g-root",
-                "-U",
-                "b8b8b8b8-0000-4000-8000-000000000001",
-            ])
+            .args(["-q", "-F", "-L", "b8g-root", "-U", uuid])
             .args([
                 "-E",
                 "root_owner=0:0,hash_seed=b8b8b8b8-0000-4000-8000-000000000002",

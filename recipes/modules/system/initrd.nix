@@ -10,7 +10,9 @@ let
   # A read-only root (erofs, squashfs) gets a tmpfs overlay so the running
   # system can write /etc, /var and /root; the changes live until power-off.
   readOnlyRoot = builtins.elem root.fsType [ "erofs" "squashfs" ];
-  fsModules = lib.unique (lib.concatMap (f: lib.optional (builtins.elem f.fsType [ "ext4" "erofs" "squashfs" "vfat" "btrfs" "xfs" ]) f.fsType) fss
+  # vfat also needs the code pages its default mount options name.
+  fsModules = lib.unique (lib.concatMap (f: lib.optional (builtins.elem f.fsType [ "ext4" "erofs" "squashfs" "vfat" "btrfs" "xfs" ]) f.fsType
+      ++ lib.optionals (f.fsType == "vfat") [ "nls_cp437" "nls_ascii" ]) fss
     ++ lib.optional readOnlyRoot "overlay");
   mountOpts = f: escapeShellArg (concatStringsSep "," (lib.remove "defaults" f.options ++ lib.optional (builtins.elem f.fsType [ "erofs" "squashfs" ]) "ro"));
   mountCmd = f:
@@ -33,7 +35,20 @@ let
     #!/bin/sh
     # b8g stage 1: modules, root file system, generation, switch_root.
     export PATH=/bin
-    fail() { echo "b8g stage 1: $*" >/dev/console; echo "b8g stage 1: dropping to a shell" >/dev/console; exec sh </dev/console >/dev/console 2>&1; }
+    # A shell on failure only when the command line asks for one: the console
+    # may be anyone's, and a shell here is root on every disk. Otherwise PID 1
+    # ends, the kernel panics (and reboots with panic=), and a loader counts
+    # the boot as failed.
+    fail() {
+      echo "b8g stage 1: $*" >/dev/console
+      case " $(cat /proc/cmdline 2>/dev/null) " in
+        *" b8g.shell_on_fail "*)
+          echo "b8g stage 1: dropping to a shell (b8g.shell_on_fail)" >/dev/console
+          exec sh </dev/console >/dev/console 2>&1 ;;
+      esac
+      echo "b8g stage 1: giving up (b8g.shell_on_fail on the kernel command line gives a shell)" >/dev/console
+      exit 1
+    }
     mkdir -p /proc /sys /dev /sysroot /run
     mount -t proc proc /proc
     mount -t sysfs sysfs /sys
@@ -55,11 +70,22 @@ let
         [ -L "/dev/disk/by-partlabel/$part" ] || busybox ln -s "../../$dev" "/dev/disk/by-partlabel/$part"
       done
     }
+    # /dev/disk/by-uuid/ID: the file system with that UUID (busybox findfs reads
+    # ext4, vfat and others), linked the same way.
+    uuid_link() {
+      d=$(busybox findfs "UUID=''${1#/dev/disk/by-uuid/}" 2>/dev/null) || return 1
+      case "$d" in /dev/*) ;; *) return 1 ;; esac
+      mkdir -p /dev/disk/by-uuid
+      [ -L "$1" ] || busybox ln -s "$d" "$1"
+    }
     wait_for() {
       case "$1" in /dev/*) ;; *) return 0 ;; esac
       i=0
       while [ ! -e "$1" ] && [ $i -lt 100 ]; do
-        case "$1" in /dev/disk/by-partlabel/*) partlabel_links; [ -e "$1" ] && break ;; esac
+        case "$1" in
+          /dev/disk/by-partlabel/*) partlabel_links; [ -e "$1" ] && break ;;
+          /dev/disk/by-uuid/*) uuid_link "$1" && break ;;
+        esac
         sleep 0.1; i=$((i+1))
       done
       [ -e "$1" ] || fail "device $1 did not appear"

@@ -88,6 +88,8 @@ pub enum LoaderError {
     },
     #[error("cannot write the EFI system partition: {0}")]
     Fat(String),
+    #[error("{0} is a symbolic link: the EFI system partition's directories must be directories")]
+    Link(PathBuf),
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> LoaderError + 'a {
@@ -99,9 +101,46 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Loa
 /// counters are kept (systemd-boot has been counting them down).
 pub fn plan(gens: &Generations, existing: &[EntryName]) -> Result<EspPlan, LoaderError> {
     let root = gens.root.clone().unwrap_or_else(|| PathBuf::from("/"));
-    let resolve = |logical: &str| Ok::<_, SystemError>(root.join(logical.trim_start_matches('/')));
     let default = gens.profile.current()?.ok_or(LoaderError::NoGeneration)?;
     let generations = gens.profile.generations()?;
+    // Every file the ESP gets comes from the store the toplevels are in: a
+    // toplevel's links may lead anywhere, so each hop must stay inside it.
+    let store_dir = generations
+        .iter()
+        .find(|g| g.number == default)
+        .and_then(|g| Path::new(&g.toplevel).parent())
+        .map(Path::to_path_buf)
+        .ok_or(LoaderError::NoGeneration)?;
+    let resolve = |logical: &str| {
+        let p = Path::new(logical);
+        let inside = p.strip_prefix(&store_dir).is_ok_and(|rest| {
+            rest.components().count() > 0
+                && rest
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+        });
+        if !inside {
+            return Err(SystemError::Read {
+                path: PathBuf::from(logical),
+                source: io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("leads out of the store {}", store_dir.display()),
+                ),
+            });
+        }
+        Ok(root.join(logical.trim_start_matches('/')))
+    };
+    // A small text file of the toplevel, through its links.
+    let read_small = |logical: &str| -> Option<String> {
+        let path = follow(&resolve, logical).ok()?;
+        let mut text = String::new();
+        fs::File::open(path)
+            .ok()?
+            .take(64)
+            .read_to_string(&mut text)
+            .ok()?;
+        Some(text)
+    };
     let stage1 = gens.boot.all()?;
     let good = |n: u32| stage1.get(&n).is_some_and(|e| e.good);
     let fallback = generations
@@ -139,9 +178,8 @@ pub fn plan(gens: &Generations, existing: &[EntryName]) -> Result<EspPlan, Loade
         {
             *e
         } else {
-            let tries = fs::read_to_string(resolve(&part(toplevel::BOOT_TRIES))?)
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
+            let tries = read_small(&part(toplevel::BOOT_TRIES))
+                .and_then(|t| t.trim().parse::<u32>().ok())
                 .unwrap_or(3);
             EntryName {
                 generation: g.number,
@@ -175,8 +213,11 @@ pub fn plan(gens: &Generations, existing: &[EntryName]) -> Result<EspPlan, Loade
                 .map_err(|_| LoaderError::NoLoader(top.clone()))?;
             plan.copies.insert(FALLBACK_EFI.into(), loader.clone());
             plan.copies.insert(SYSTEMD_BOOT_EFI.into(), loader);
-            if let Ok(t) = fs::read_to_string(resolve(&part(toplevel::LOADER_TIMEOUT))?) {
-                timeout = t.trim().to_string();
+            // A number, or the default: nothing else may reach loader.conf.
+            if let Some(t) = read_small(&part(toplevel::LOADER_TIMEOUT))
+                .and_then(|t| t.trim().parse::<u32>().ok())
+            {
+                timeout = t.to_string();
             }
         }
     }
@@ -239,7 +280,8 @@ const FAT_EPOCH: &str = "315532800";
 /// Writes a FAT32 file system of `size_mib` MiB holding `plan` to `img`, with
 /// dosfstools' `mkfs.fat` and mtools (this host cannot mount vfat; the
 /// `fatfs` crate's released version writes directories `fsck.fat` rejects).
-pub fn write(img: &Path, size_mib: u64, plan: &EspPlan) -> Result<(), LoaderError> {
+/// `serial` is the volume serial (8 hex digits), the ESP's UUID.
+pub fn write(img: &Path, size_mib: u64, plan: &EspPlan, serial: &str) -> Result<(), LoaderError> {
     let _ = fs::remove_file(img);
     let kib = (size_mib << 10).to_string();
     tool(
@@ -252,7 +294,7 @@ pub fn write(img: &Path, size_mib: u64, plan: &EspPlan) -> Result<(), LoaderErro
             OsStr::new("-n"),
             OsStr::new("B8G-ESP"),
             OsStr::new("-i"),
-            OsStr::new("b8b80001"),
+            OsStr::new(serial),
             OsStr::new("-C"),
             img.as_os_str(),
             OsStr::new(&kib),
@@ -316,6 +358,31 @@ pub fn read_file(img: &Path, path: &str) -> Result<Vec<u8>, LoaderError> {
     )
 }
 
+/// Refuses an ESP where the directories b8g writes to are symbolic links
+/// (a FAT file system has none; a `/boot` that is another file system might,
+/// and writing or deleting through them would reach outside it).
+fn refuse_links(esp: &Path, plan: &EspPlan) -> Result<(), LoaderError> {
+    let mut dirs: std::collections::BTreeSet<PathBuf> = [PathBuf::new()].into();
+    for path in plan.copies.keys().chain(plan.texts.keys()) {
+        let mut p = PathBuf::new();
+        for part in Path::new(path)
+            .parent()
+            .into_iter()
+            .flat_map(Path::components)
+        {
+            p.push(part);
+            dirs.insert(p.clone());
+        }
+    }
+    for d in dirs {
+        let full = esp.join(&d);
+        if fs::symlink_metadata(&full).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(LoaderError::Link(full));
+        }
+    }
+    Ok(())
+}
+
 /// The entry names on a mounted ESP (`esp`), as systemd-boot has left them.
 pub fn existing(esp: &Path) -> Result<Vec<EntryName>, LoaderError> {
     let dir = esp.join(ENTRIES_DIR);
@@ -339,6 +406,7 @@ pub fn existing(esp: &Path) -> Result<Vec<EntryName>, LoaderError> {
 /// entries, then loader.conf (each written under a temporary name and renamed),
 /// and only then what the plan no longer names is removed.
 pub fn sync_dir(esp: &Path, plan: &EspPlan) -> Result<(), LoaderError> {
+    refuse_links(esp, plan)?;
     let mut dirs = std::collections::BTreeSet::new();
     let copy = |path: &str, src: &Path, dirs: &mut std::collections::BTreeSet<PathBuf>| {
         let dst = esp.join(path);
@@ -383,7 +451,9 @@ pub fn sync_dir(esp: &Path, plan: &EspPlan) -> Result<(), LoaderError> {
     if let Ok(list) = fs::read_dir(&kernels) {
         for e in list.flatten() {
             let path = format!("{KERNELS_DIR}/{}", e.file_name().to_string_lossy());
-            if !plan.copies.contains_key(&path) {
+            // Only files: a directory someone made there is theirs.
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            if !is_dir && !plan.copies.contains_key(&path) {
                 let p = e.path();
                 fs::remove_file(&p).map_err(io_err("remove", &p))?;
             }

@@ -177,3 +177,62 @@ fn a_mounted_esp_follows_the_profile_and_loses_what_is_gone() {
         }
     }
 }
+
+#[test]
+fn a_toplevels_links_cannot_lead_out_of_the_store_or_into_loader_conf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let gens = tree(root);
+    let secret = root.join("secret");
+    fs::write(&secret, "TOP-SECRET").expect("secret");
+    let top = root.join("b8g/store/aaaa-b8g-system-box");
+    // A timeout that is not a number, with lines for loader.conf in it.
+    fs::write(
+        top.join("loader-timeout"),
+        "0\ndefault evil.conf\neditor yes\n",
+    )
+    .expect("timeout");
+    let plan_text = plan(&gens, &[]).expect("plan");
+    assert_eq!(
+        plan_text.texts["loader/loader.conf"],
+        "default b8g-*\ntimeout 3\neditor no\nconsole-mode keep\n"
+    );
+    // A timeout linked to a file outside the store is not read.
+    fs::remove_file(top.join("loader-timeout")).expect("rm");
+    std::os::unix::fs::symlink("/../../../../../../secret", top.join("loader-timeout"))
+        .expect("link");
+    let p = plan(&gens, &[]).expect("plan");
+    assert!(!p.texts["loader/loader.conf"].contains("SECRET"));
+    // A kernel linked out of the store (through `..`) is refused, not copied.
+    fs::remove_file(top.join("kernel")).expect("rm");
+    std::os::unix::fs::symlink("/b8g/store/../../secret", top.join("kernel")).expect("link");
+    let e = plan(&gens, &[]).expect_err("kernel outside the store");
+    assert!(e.to_string().contains("/b8g/store/../../secret"), "{e}");
+}
+
+#[test]
+fn planted_links_and_odd_names_on_the_esp_are_refused_or_left_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let gens = tree(root);
+    let esp = root.join("boot");
+    fs::create_dir_all(esp.join("loader/entries")).expect("esp");
+    fs::write(esp.join("loader/loader.conf"), "").expect("conf");
+    drop(gens);
+    let gens = Generations::new(Some(root), None);
+    // Someone's entry spelled with a leading zero: not b8g's, never removed,
+    // and it does not stop the sync.
+    fs::write(esp.join("loader/entries/b8g-02.conf"), "title x\n").expect("odd");
+    gens.sync_boot().expect("sync");
+    assert!(esp.join("loader/entries/b8g-02.conf").is_file());
+    // EFI/b8g made a link to a directory elsewhere: nothing is written or deleted through it.
+    let victim = root.join("victim");
+    fs::create_dir_all(&victim).expect("victim");
+    fs::write(victim.join("passwd"), "root:x:0:0").expect("file");
+    fs::remove_dir_all(esp.join("EFI/b8g")).expect("rm");
+    std::os::unix::fs::symlink(&victim, esp.join("EFI/b8g")).expect("plant");
+    let e = gens.sync_boot().expect_err("planted link");
+    assert!(e.to_string().contains("is a symbolic link"), "{e}");
+    let left: Vec<_> = fs::read_dir(&victim).expect("read").collect();
+    assert_eq!(left.len(), 1, "the victim directory was touched");
+}

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
@@ -76,6 +76,25 @@ pub fn existing_size(disk: &Path) -> Result<Option<u64>, InstallError> {
         return Err(InstallError::NotADisk(disk.to_path_buf()));
     }
     Ok(Some(meta.len()))
+}
+
+/// Whether `disk` holds anything: a nonzero byte in its first MiB (where
+/// partition tables and file system headers are). A missing or empty file
+/// holds nothing.
+pub fn holds_data(disk: &Path) -> Result<bool, InstallError> {
+    if fs::metadata(disk).is_ok_and(|m| m.is_dir()) {
+        return Err(InstallError::NotADisk(disk.to_path_buf()));
+    }
+    let mut f = match fs::File::open(disk) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_err("open", disk)(e)),
+    };
+    let mut head = Vec::with_capacity(MIB as usize);
+    io::Read::take(&mut f, MIB)
+        .read_to_end(&mut head)
+        .map_err(io_err("read", disk))?;
+    Ok(head.iter().any(|&b| b != 0))
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> InstallError + 'a {

@@ -10,9 +10,9 @@
 //!    generation ([`loader`]).
 //! 4. Both go into their partitions behind a GPT ([`disk`]).
 //!
-//! The system must boot through systemd-boot and mount its root by the
-//! partition's label: [`INSTALL_MODULE`] says both; `b8g install` adds it to
-//! the configuration.
+//! The system must boot through systemd-boot and mount its root and ESP by
+//! the identities this installation gives them: [`DiskIds::module`] says so;
+//! `b8g install` adds it to the configuration.
 
 pub mod disk;
 #[cfg(test)]
@@ -34,17 +34,80 @@ use crate::generations::snapshot::{self, SnapshotError};
 use crate::generations::{Generations, GenerationsError};
 use disk::Layout;
 
-/// The module `b8g install` adds to the configuration: boot through
-/// systemd-boot; the root is the installed ext4 partition and the EFI system
-/// partition is mounted at /boot (`b8g system` keeps the loader's entries
-/// there), both found by their GPT labels, whatever the disk is called on the
-/// machine that boots it.
-pub const INSTALL_MODULE: &str = r#"{ lib, ... }: {
+/// The file systems of an installed disk, by identity: random for each
+/// installation, so that no other disk attached to the machine (another b8g
+/// install, or one made to look like one) answers to them by accident, as a
+/// fixed partition label would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskIds {
+    /// The root file system's UUID (ext4), `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
+    pub root_uuid: String,
+    /// The EFI system partition's FAT volume serial, 8 upper-case hex digits.
+    pub esp_serial: String,
+}
+
+impl DiskIds {
+    /// Fresh identities from the kernel's random source.
+    pub fn random() -> Result<DiskIds, InstallError> {
+        let mut b = [0u8; 20];
+        let urandom = Path::new("/dev/urandom");
+        fs::File::open(urandom)
+            .and_then(|mut f| f.read_exact(&mut b))
+            .map_err(io_err("read", urandom))?;
+        // RFC 4122 version 4, variant 1.
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let h: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+        Ok(DiskIds {
+            root_uuid: format!(
+                "{}-{}-{}-{}-{}",
+                h[0..4].concat(),
+                h[4..6].concat(),
+                h[6..8].concat(),
+                h[8..10].concat(),
+                h[10..16].concat()
+            ),
+            esp_serial: h[16..20].concat().to_uppercase(),
+        })
+    }
+
+    /// The ESP's UUID as Linux and busybox's `findfs` name a FAT serial: `XXXX-XXXX`.
+    pub fn esp_uuid(&self) -> String {
+        format!("{}-{}", &self.esp_serial[..4], &self.esp_serial[4..])
+    }
+
+    /// The module `b8g install --disk` adds to the configuration: boot through
+    /// systemd-boot; the root and the EFI system partition (at /boot, mounted
+    /// by stage 1, which `b8g system` keeps the loader's entries on) are these
+    /// file systems, whatever the disk is called on the machine that boots it.
+    /// They replace the configuration's own `/` and `/boot`: on this disk no
+    /// other ones exist.
+    pub fn module(&self) -> String {
+        format!(
+            r#"{{ lib, ... }}: {{
+  imports = [ ({IN_PLACE_MODULE}) ];
+  fileSystems."/" = lib.mkForce {{ device = "/dev/disk/by-uuid/{root}"; fsType = "ext4"; }};
+  fileSystems."/boot" = lib.mkForce {{ device = "/dev/disk/by-uuid/{esp}"; fsType = "vfat"; options = [ "umask=0077" ]; neededForBoot = true; }};
+}}"#,
+            root = self.root_uuid,
+            esp = self.esp_uuid(),
+        )
+    }
+}
+
+/// Where an installed disk keeps [`DiskIds::module`], for the configurations
+/// of its later generations to import.
+pub const HARDWARE_CONFIGURATION: &str = "/etc/b8g/hardware-configuration.nix";
+
+/// The module `b8g --root MNT install` adds: boot through systemd-boot; the
+/// file systems are the configuration's own (the user partitioned the disk).
+pub const IN_PLACE_MODULE: &str = r#"{ ... }: {
   boot.loader.systemd-boot.enable = true;
   boot.kernelModules = [ "vfat" "nls_cp437" "nls_ascii" ];
-  fileSystems."/" = lib.mkForce { device = "/dev/disk/by-partlabel/b8g-root"; fsType = "ext4"; };
-  fileSystems."/boot" = { device = "/dev/disk/by-partlabel/b8g-esp"; fsType = "vfat"; options = [ "umask=0077" ]; };
 }"#;
+
+/// The smallest EFI system partition `mkfs.fat -F 32` makes.
+pub const MIN_ESP_MIB: u64 = 64;
 
 /// Default size of the EFI system partition, in MiB (room for a few dozen
 /// generations' kernels and initrds).
@@ -61,6 +124,8 @@ pub struct InstallOptions {
     pub esp_mib: u64,
     /// Scratch space for the staging tree and the file system images.
     pub work: PathBuf,
+    /// The file systems' identities, as the system was built with ([`DiskIds::module`]).
+    pub ids: DiskIds,
 }
 
 /// What was installed.
@@ -147,10 +212,17 @@ pub fn install_disk(
         .map_err(GenerationsError::from)?;
     drop(target);
     skeleton(&tree)?;
+    // What later generations of this machine must import (as NixOS's
+    // hardware-configuration.nix): its file systems are this disk's.
+    let hw = tree.join(HARDWARE_CONFIGURATION.trim_start_matches('/'));
+    if let Some(dir) = hw.parent() {
+        fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+    }
+    fs::write(&hw, opts.ids.module() + "\n").map_err(io_err("write", &hw))?;
 
     let plan = loader::plan(&gens, &[])?;
     let esp_img = opts.work.join("esp.img");
-    loader::write(&esp_img, opts.esp_mib, &plan)?;
+    loader::write(&esp_img, opts.esp_mib, &plan, &opts.ids.esp_serial)?;
 
     let need_mib = tree_bytes(&tree)?.div_ceil(disk::MIB);
     // ext4's own metadata, and room for a few more generations.
@@ -176,7 +248,7 @@ pub fn install_disk(
         need_mib: opts.esp_mib + want_root_mib + 2,
     })?;
     let root_img = opts.work.join("root.img");
-    write_ext4(&tree, &root_img, layout.root_mib)?;
+    write_ext4(&tree, &root_img, layout.root_mib, &opts.ids.root_uuid)?;
     disk::write(&opts.disk, layout, &esp_img, &root_img)?;
     Ok(InstallReport {
         toplevel: store.print_path(toplevel),
@@ -205,6 +277,11 @@ pub fn install_in_place(
     // An ESP is recognised by its loader.conf; the first sync writes the real one.
     let esp = root.join(b8g_layout::loader::ESP_MOUNT.trim_start_matches('/'));
     let conf = esp.join(b8g_layout::loader::LOADER_CONF);
+    for p in [esp.clone(), esp.join("loader"), conf.clone()] {
+        if fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(LoaderError::Link(p).into());
+        }
+    }
     if !conf.is_file() {
         let dir = conf.parent().unwrap_or(&esp).to_path_buf();
         fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;

@@ -27,7 +27,7 @@ fn the_disk_has_both_partitions_with_their_file_systems() {
     fs::write(&kernel, vec![7u8; 300_000]).expect("kernel");
     plan.copies.insert("EFI/b8g/x-kernel".into(), kernel);
     let esp_img = dir.path().join("esp.img");
-    esp::write(&esp_img, 64, &plan).expect("esp");
+    esp::write(&esp_img, 64, &plan, "B8B80001").expect("esp");
     // dosfstools finds the file system clean.
     run(Command::new("fsck.fat").arg("-n").arg(&esp_img));
     assert_eq!(
@@ -40,7 +40,7 @@ fn the_disk_has_both_partitions_with_their_file_systems() {
     );
     // The same plan gives the same bytes.
     let again = dir.path().join("again.img");
-    esp::write(&again, 64, &plan).expect("esp again");
+    esp::write(&again, 64, &plan, "B8B80001").expect("esp again");
     assert!(fs::read(&again).expect("read") == fs::read(&esp_img).expect("read"));
 
     let root_img = dir.path().join("root.img");
@@ -79,7 +79,7 @@ fn the_disk_has_both_partitions_with_their_file_systems() {
 fn a_disk_too_small_for_the_image_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let esp_img = dir.path().join("esp.img");
-    esp::write(&esp_img, 64, &EspPlan::default()).expect("esp");
+    esp::write(&esp_img, 64, &EspPlan::default(), "B8B80001").expect("esp");
     let root_img = dir.path().join("root.img");
     fs::write(&root_img, vec![0u8; (3 * MIB) as usize]).expect("root");
     let layout = Layout {
@@ -97,4 +97,30 @@ fn a_disk_too_small_for_the_image_is_refused() {
             root_mib: 34
         })
     );
+}
+
+#[test]
+fn every_install_gets_its_own_file_system_identities() {
+    let a = super::DiskIds::random().expect("ids");
+    let b = super::DiskIds::random().expect("ids");
+    assert_ne!(a, b);
+    let u = &a.root_uuid;
+    assert_eq!(u.len(), 36, "{u}");
+    assert_eq!(&u[14..15], "4", "version 4: {u}");
+    assert!("89ab".contains(&u[19..20]), "variant 1: {u}");
+    assert!(u
+        .chars()
+        .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert_eq!(a.esp_serial.len(), 8);
+    assert!(a
+        .esp_serial
+        .chars()
+        .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c)));
+    let m = a.module();
+    assert!(m.contains(&format!("\"/dev/disk/by-uuid/{u}\"")), "{m}");
+    assert!(
+        m.contains(&format!("\"/dev/disk/by-uuid/{}\"", a.esp_uuid())),
+        "{m}"
+    );
+    assert!(m.contains("systemd-boot.enable = true"), "{m}");
 }
