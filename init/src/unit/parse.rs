@@ -564,15 +564,19 @@ fn push_exec(
     Ok(())
 }
 
-/// Signal names (with or without `SIG`) and numbers.
+/// Signal names (with or without `SIG`) and numbers, as unit files and
+/// `systemctl kill -s` spell them.
 pub fn parse_signal(v: &str) -> Result<i32, String> {
+    signal_number(v).ok_or_else(|| format!("unknown signal {v:?}"))
+}
+
+/// The signal `v` names (`TERM`, `SIGTERM`, `15`), if any.
+pub fn signal_number(v: &str) -> Option<i32> {
     if let Ok(n) = v.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
+        return (1..=64).contains(&n).then_some(n);
     }
     let n = v.strip_prefix("SIG").unwrap_or(v);
-    Ok(match n {
+    Some(match n {
         "HUP" => libc::SIGHUP,
         "INT" => libc::SIGINT,
         "QUIT" => libc::SIGQUIT,
@@ -592,10 +596,18 @@ pub fn parse_signal(v: &str) -> Result<i32, String> {
         "CONT" => libc::SIGCONT,
         "STOP" => libc::SIGSTOP,
         "TSTP" => libc::SIGTSTP,
+        "TTIN" => libc::SIGTTIN,
+        "TTOU" => libc::SIGTTOU,
+        "URG" => libc::SIGURG,
+        "XCPU" => libc::SIGXCPU,
+        "XFSZ" => libc::SIGXFSZ,
+        "VTALRM" => libc::SIGVTALRM,
+        "PROF" => libc::SIGPROF,
         "WINCH" => libc::SIGWINCH,
+        "IO" | "POLL" => libc::SIGIO,
         "PWR" => libc::SIGPWR,
         "SYS" => libc::SIGSYS,
-        _ => return Err(format!("unknown signal {v:?}")),
+        _ => return None,
     })
 }
 

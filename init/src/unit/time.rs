@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use b8g_layout::date::civil_from_days;
+
 /// Parses a systemd time span. `None` inside `Ok` means "infinity". A bare number is
 /// in `default_unit_secs` units (seconds for most directives).
 pub fn parse_timespan(s: &str) -> Result<Option<Duration>, String> {
@@ -226,20 +228,6 @@ fn dow(s: &str) -> Result<u32, String> {
         .position(|d| s.starts_with(d))
         .map(|p| p as u32)
         .ok_or_else(|| format!("invalid weekday {s:?}"))
-}
-
-/// Days since the epoch to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

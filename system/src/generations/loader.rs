@@ -64,6 +64,17 @@ pub struct EspPlan {
     pub texts: BTreeMap<String, String>,
 }
 
+impl EspPlan {
+    /// Every file's path on the partition.
+    pub fn paths(&self) -> Vec<String> {
+        self.copies
+            .keys()
+            .chain(self.texts.keys())
+            .cloned()
+            .collect()
+    }
+}
+
 /// Why the loader's files could not be planned or written.
 #[derive(Debug, thiserror::Error)]
 pub enum LoaderError {

@@ -254,12 +254,7 @@ pub fn install_disk(
         toplevel: store.print_path(toplevel),
         generation,
         layout: Some(layout),
-        esp_files: plan
-            .copies
-            .keys()
-            .chain(plan.texts.keys())
-            .cloned()
-            .collect(),
+        esp_files: plan.paths(),
     })
 }
 
@@ -298,12 +293,7 @@ pub fn install_in_place(
         toplevel: store.print_path(toplevel),
         generation,
         layout: None,
-        esp_files: plan
-            .copies
-            .keys()
-            .chain(plan.texts.keys())
-            .cloned()
-            .collect(),
+        esp_files: plan.paths(),
     })
 }
 
