@@ -421,3 +421,43 @@ fn substitutes_from_a_signed_cache_instead_of_building() {
     assert!(err.contains("2 built, 0 paths fetched"), "{err}");
     assert_eq!(w.log_files("d"), 2);
 }
+
+/// A failed build says what nix-build says: the builder's last log lines, the
+/// command for the whole log, and exit status 100; log lines carry no colour
+/// codes when stderr is no terminal.
+#[test]
+fn a_failed_build_shows_its_log_tail_and_exits_100() {
+    let w = World::new();
+    let o = w.build("s", &["-A", "broken"]);
+    assert_eq!(o.status.code(), Some(100), "{}", text(&o));
+    let msg = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        msg.contains("error: builder for '") && msg.contains("broken.drv' failed"),
+        "{msg}"
+    );
+    assert!(msg.contains("       > cannot"), "no log tail:\n{msg}");
+    assert!(msg.contains("For full logs, run 'b8g log "), "{msg}");
+    // The command it names works.
+    let drv = msg
+        .split("run 'b8g log ")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .expect("a .drv path")
+        .to_string();
+    let log = w.b8g("s", &["log", &drv]);
+    assert!(
+        String::from_utf8_lossy(&log.stdout).contains("cannot"),
+        "{}",
+        text(&log)
+    );
+    // Without -q, the log output to a pipe has no ANSI escapes and no line per added path.
+    let o = w
+        .cmd(B8G_BUILD, "s")
+        .args(["-A", "dep"])
+        .output()
+        .expect("build");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains('\u{1b}'), "colour codes on a pipe:\n{err:?}");
+    assert!(!err.contains("added"), "a line per added path:\n{err}");
+}

@@ -705,3 +705,49 @@ fn stage1_counts_tries_down_and_falls_back_to_the_newest_good() {
     fs::remove_dir_all(&boot).unwrap();
     assert!(stage1(r).starts_with("system=/b8g/store/from-cmdline"));
 }
+
+/// `switch`, `test` and `rollback` activate: on a machine where b8g-init is not
+/// running (or on a tree under --root) they refuse before the profile changes.
+#[test]
+fn activation_without_a_running_b8g_init_changes_nothing() {
+    assert!(
+        !std::path::Path::new("/run/b8g/control").exists(),
+        "this test needs a host not run by b8g-init"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join("profiles");
+    for words in [
+        &["system", "--profile", "@P", "switch", "1"][..],
+        &["system", "--profile", "@P", "test", "1"],
+        &["system", "--profile", "@P", "rollback"],
+    ] {
+        let args: Vec<String> = words
+            .iter()
+            .map(|w| w.replace("@P", &profiles.to_string_lossy()))
+            .collect();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_b8g"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(
+            err.contains("b8g-init is not running here"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("b8g system boot"), "{err}");
+    }
+    assert!(!profiles.exists(), "the profile was touched");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .arg("--root")
+        .arg(dir.path().join("tree"))
+        .args(["system", "switch", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("cannot activate a system under --root"),
+        "{err}"
+    );
+    assert!(!dir.path().join("tree").exists(), "the tree was touched");
+}

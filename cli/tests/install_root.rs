@@ -154,3 +154,41 @@ fn install_refuses_options_it_cannot_honour_and_disks_that_hold_data() {
     );
     assert!(!dir.path().join("store").exists(), "something was built");
 }
+
+/// `--no-out-link` keeps its word for a system too: no `result`, no GC root.
+#[test]
+fn a_system_built_with_no_out_link_leaves_no_link_or_root() {
+    let bin = std::env::var("B8G_INIT_BIN")
+        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init (cargo xtask test does)");
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().join("cwd");
+    fs::create_dir_all(&cwd).unwrap();
+    let store_root = dir.path().join("store");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/minimal.nix");
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .current_dir(&cwd)
+        .args(["-q", "--root"])
+        .arg(&store_root)
+        .args(["build", "--no-out-link", "--b8g-bin", &bin])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let top = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(top.contains("-b8g-system-minimal"), "{top}");
+    assert_eq!(
+        fs::read_dir(&cwd).unwrap().count(),
+        0,
+        "something was linked"
+    );
+    let auto = store_root.join("b8g/var/b8g/gcroots/auto");
+    assert_eq!(
+        fs::read_dir(&auto).map(|d| d.count()).unwrap_or(0),
+        0,
+        "a GC root was made"
+    );
+}

@@ -87,7 +87,7 @@ impl Config {
             cache_dir: "/var/cache".into(),
             logs_dir: "/var/log".into(),
             unit_log_dir: "/var/log/b8g".into(),
-            control_socket: "/run/b8g/control".into(),
+            control_socket: b8g_layout::generation::CONTROL_SOCKET.into(),
             default_target,
             boot: true,
             system,

@@ -23,6 +23,8 @@ pub const BOOT_DIR: &str = "/b8g/var/boot";
 pub const ENTRIES_DIR: &str = "entries";
 /// Stage 1's record of the last boot, in the boot directory.
 pub const LAST_BOOT_FILE: &str = "last-boot";
+/// The control socket of a running b8g-init (`b8gctl` talks to it).
+pub const CONTROL_SOCKET: &str = "/run/b8g/control";
 /// The extlinux directory, in the boot directory.
 pub const EXTLINUX_DIR: &str = "extlinux";
 /// The extlinux configuration, in [`EXTLINUX_DIR`].

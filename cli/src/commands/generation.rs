@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
+use b8g_layout::generation::CONTROL_SOCKET;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
 use b8g_system::generations::diff::{self, Change};
@@ -157,6 +158,25 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
         Cmd::Build(b) => return system::exec_build(global, b),
         other => other,
     };
+    // Activating needs a running b8g-init; find out before the profile changes.
+    let activates = matches!(
+        command,
+        Cmd::Switch(_) | Cmd::Test(_) | Cmd::Rollback { no_activate: false }
+    );
+    if activates {
+        if global.root.is_some() {
+            bail!(
+                "cannot activate a system under --root: use `b8g system boot` (or `rollback \
+                 --no-activate`) to change what the next boot of that tree starts"
+            );
+        }
+        if !Path::new(CONTROL_SOCKET).exists() {
+            bail!(
+                "b8g-init is not running here (no {CONTROL_SOCKET}), so nothing was changed: \
+                 use `b8g system boot` to make it the default for the next boot"
+            );
+        }
+    }
     let store = global.open_store()?;
     match &command {
         Cmd::Build(_) => unreachable!("handled above"),

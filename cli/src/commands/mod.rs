@@ -155,9 +155,12 @@ fn init_logging(global: &GlobalArgs) {
     // B8G_LOG, if set, wins (e.g. `B8G_LOG=b8g_store=trace`).
     let filter = tracing_subscriber::EnvFilter::try_from_env("B8G_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Colour only for a terminal, as Nix does: logs and CI capture plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         .init();
 }

@@ -33,6 +33,38 @@ use b8g_system::file::{instantiate_file, FileEval, FileKind};
 use super::auto_args::AutoArgs;
 use super::GlobalArgs;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_static_binaries_are_found_where_xtask_puts_them() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let debug = t.path().join("debug");
+        std::fs::create_dir_all(&debug).expect("debug");
+        assert_eq!(super::b8g_bin_near(&debug), None);
+        std::fs::create_dir_all(t.path().join("b8g-bin/bin")).expect("bin");
+        std::fs::write(t.path().join("b8g-bin/bin/b8g-init"), "").expect("init");
+        let found = super::b8g_bin_near(&debug).expect("one level up");
+        assert!(found.join("bin/b8g-init").is_file());
+        std::fs::create_dir_all(debug.join("b8g-bin/bin")).expect("bin");
+        std::fs::write(debug.join("b8g-bin/bin/b8g-init"), "").expect("init");
+        assert_eq!(super::b8g_bin_near(&debug), Some(debug.join("b8g-bin")));
+    }
+
+    #[test]
+    fn a_log_tail_is_its_last_lines() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let log = t.path().join("log");
+        let text: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&log, text).expect("log");
+        let tail = super::log_tail(&log, 25);
+        assert_eq!(
+            (tail.len(), tail[0].as_str(), tail[24].as_str()),
+            (25, "line 6", "line 30")
+        );
+        assert!(super::log_tail(&t.path().join("none"), 25).is_empty());
+    }
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct BuildArgs {
     /// The expression to build (derivations, or a system configuration module).
@@ -150,18 +182,26 @@ fn default_recipes() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes")
 }
 
-/// b8g-init and b8gctl next to this executable, when not told otherwise.
+/// b8g-init and b8gctl next to this executable, when not told otherwise:
+/// `b8g-bin/` beside it, or one level up (`cargo xtask demo|test` put it in
+/// `target/b8g-bin`, beside `target/debug` and `target/release`).
 fn default_b8g_bin() -> Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find this executable")?;
     let dir = exe.parent().context("executable has no directory")?;
-    let candidate = dir.join("b8g-bin");
-    if candidate.join("bin/b8g-init").is_file() {
-        return Ok(candidate);
+    if let Some(found) = b8g_bin_near(dir) {
+        return Ok(found);
     }
     bail!(
         "no b8g-init to put into the system: pass --b8g-bin DIR (a directory with bin/b8g-init and \
          bin/b8gctl built statically), or set B8G_INIT_BIN; `cargo xtask demo` prepares one"
     )
+}
+
+/// `DIR/b8g-bin` or `DIR/../b8g-bin`, whichever holds `bin/b8g-init`.
+fn b8g_bin_near(dir: &Path) -> Option<PathBuf> {
+    [dir.join("b8g-bin"), dir.join("../b8g-bin")]
+        .into_iter()
+        .find(|c| c.join("bin/b8g-init").is_file())
 }
 
 fn progress(global: &GlobalArgs) -> Box<dyn Progress> {
@@ -232,7 +272,12 @@ fn link_result(
     store: LocalStore,
     out: StorePath,
 ) -> Result<(LocalStore, StorePath)> {
-    let link = store.make_result_link(&args.out_link, &out)?;
+    // --no-out-link: no link and no root (the image, if asked for, goes beside where the link would be).
+    let link = if args.no_out_link {
+        std::env::current_dir()?.join(&args.out_link)
+    } else {
+        store.make_result_link(&args.out_link, &out)?
+    };
     if args.image {
         let format: Format = args.image_format.parse().map_err(anyhow::Error::msg)?;
         let img = link.with_extension("img");
@@ -333,6 +378,24 @@ fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<FileKind>
     }
 }
 
+/// nix-build's exit status when a build failed.
+const BUILD_FAILED: u8 = 100;
+/// How much of a failed build's log is shown (as Nix's `log-lines`, 25 by default).
+const LOG_TAIL_LINES: usize = 25;
+
+/// The last `n` lines of a build log (none when it cannot be read).
+fn log_tail(path: &Path, n: usize) -> Vec<String> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
 /// `result`, `result-2`, … and `result-<output>` for outputs other than `out`, as nix-build names them.
 fn link_name(base: &Path, index: usize, output: &str) -> PathBuf {
     let mut name = base.as_os_str().to_owned();
@@ -394,6 +457,24 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     drop(progress);
     let realised = match result {
         Ok(r) => r,
+        Err(realise::RealiseError::Failed { failures, summary }) => {
+            for (drv, e) in &failures {
+                eprintln!("error: builder for '{drv}' failed: {e}");
+                if let Ok(p) = store.parse_path(drv) {
+                    let tail = log_tail(&realise::log_path(&store, &p), LOG_TAIL_LINES);
+                    if !tail.is_empty() {
+                        eprintln!("       last {} log lines:", tail.len());
+                        for line in &tail {
+                            eprintln!("       > {line}");
+                        }
+                    }
+                    eprintln!("       For full logs, run 'b8g log {drv}'.");
+                }
+            }
+            eprintln!("error: {} failed ({summary})", failures.len());
+            // nix-build's status for failed builds.
+            return Ok(ExitCode::from(BUILD_FAILED));
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::FAILURE);

@@ -65,7 +65,7 @@ fn real_main() -> Result<i32> {
     let mut o = Opts::default();
     let mut socket = std::env::var_os("B8G_CONTROL_SOCKET")
         .map(PathBuf::from)
-        .unwrap_or_else(|| "/run/b8g/control".into());
+        .unwrap_or_else(|| b8g_layout::generation::CONTROL_SOCKET.into());
     let mut rest = Vec::new();
     let mut it = argv.into_iter();
     while let Some(a) = it.next() {

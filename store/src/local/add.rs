@@ -236,7 +236,7 @@ impl LocalStore {
             }
             return Err(e);
         }
-        tracing::info!(path = %self.print_path(&path), "added");
+        tracing::debug!(path = %self.print_path(&path), "added");
         Ok(path)
     }
 

@@ -148,7 +148,7 @@ impl ImportBatch<'_> {
                 return Err(e);
             }
             for (_, info) in moved {
-                tracing::info!(path = %store.print_path(&info.path), "added");
+                tracing::debug!(path = %store.print_path(&info.path), "added");
                 registered.push(info.path);
             }
             drop(locks);
