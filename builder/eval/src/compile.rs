@@ -228,8 +228,7 @@ impl Compiler {
 
     pub fn compile_root(&mut self, src: &str) -> EvalResult<Expr> {
         let parse = rnix::Root::parse(src);
-        if let Some(e) = parse.errors().first() {
-            let (msg, off) = parse_error_parts(e, src.len());
+        if let Some((msg, off)) = crate::parse_error::first_error(&parse, src) {
             return Err(EvalError::new(
                 ErrorKind::Parse,
                 msg,
@@ -923,32 +922,4 @@ fn static_str(s: &ast::Str) -> Option<String> {
         }
     }
     Some(out)
-}
-
-fn parse_error_parts(e: &rnix::ParseError, len: usize) -> (String, u32) {
-    use rnix::ParseError as P;
-    match e {
-        P::Unexpected(r) => (
-            "syntax error, unexpected token".into(),
-            u32::from(r.start()),
-        ),
-        P::UnexpectedExtra(r) => (
-            "syntax error, unexpected extra input".into(),
-            u32::from(r.start()),
-        ),
-        P::UnexpectedWanted(got, r, _) => (
-            format!("syntax error, unexpected {got:?}"),
-            u32::from(r.start()),
-        ),
-        P::UnexpectedDoubleBind(r) => ("syntax error, double bind".into(), u32::from(r.start())),
-        P::UnexpectedEOF | P::UnexpectedEOFWanted(_) => {
-            ("syntax error, unexpected end of file".into(), len as u32)
-        }
-        P::DuplicatedArgs(r, name) => (
-            format!("duplicate formal function argument '{name}'"),
-            u32::from(r.start()),
-        ),
-        P::RecursionLimitExceeded => ("syntax error, nesting too deep".into(), 0),
-        _ => ("syntax error".into(), 0),
-    }
 }

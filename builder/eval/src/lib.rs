@@ -105,6 +105,7 @@ pub mod drv;
 pub mod error;
 pub mod eval;
 pub mod io;
+mod parse_error;
 pub mod print;
 pub mod value;
 pub mod xml;

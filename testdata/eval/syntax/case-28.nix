@@ -1,0 +1,1 @@
+assert true; f assert true; 1
