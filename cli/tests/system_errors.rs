@@ -8,6 +8,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn build_error(file: &str) -> String {
+    build_error_with(file, &[])
+}
+
+fn build_error_with(file: &str, flags: &[&str]) -> String {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let root = tempfile::tempdir().unwrap();
     // Evaluation fails before b8g-init is needed; a stand-in keeps the argument valid.
@@ -22,6 +26,7 @@ fn build_error(file: &str) -> String {
         .arg(root.path().join("result"))
         .arg("--b8g-bin")
         .arg(&bin)
+        .args(flags)
         .arg(file)
         .output()
         .unwrap();
@@ -35,7 +40,8 @@ fn build_error(file: &str) -> String {
     assert!(!stderr.contains("panicked"), "{file} panicked:\n{stderr}");
     // The message itself, not the evaluator's trace through recipes/lib.
     assert!(
-        !stderr.contains("while calling") && stderr.lines().count() < 12,
+        flags.contains(&"--show-trace")
+            || !stderr.contains("while calling") && stderr.lines().count() < 12,
         "{file}: the error is buried in a trace:\n{stderr}"
     );
     stderr
@@ -57,7 +63,7 @@ fn type_mismatch_names_option_type_and_files() {
     let e = build_error("recipes/tests/errors/bad-type-both.nix");
     assert!(
         e.contains("A definition for option `services.getty.enable' is not of type `boolean'.")
-            && e.contains("errors/bad-type.nix': \"yes\"")
+            && e.contains("errors/bad-type.nix:6:3': \"yes\"")
             && e.contains("errors/also-getty.nix'"),
         "{e}"
     );
@@ -71,4 +77,67 @@ fn failed_assertion_prints_its_message() {
             && e.contains("users.users.alice: uid 1000 is used by more than one user"),
         "{e}"
     );
+}
+
+/// What `nix-instantiate --eval` prints for FILE (parse-time errors are the file's alone).
+fn nix_error(file: &Path) -> String {
+    let out = Command::new("nix-instantiate")
+        .arg("--eval")
+        .arg(file)
+        .env("NIX_REMOTE", "dummy://")
+        .output()
+        .expect("nix-instantiate runs (cargo xtask test installs nix-bin)");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn syntax_errors_and_undefined_variables_read_as_nix_prints_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        (
+            "syntax.nix",
+            "{ pkgs, ... }:\n{\n  networking.hostName = \"x\"\n  users.users.alice.isNormalUser = true;\n}\n",
+        ),
+        (
+            "undefined.nix",
+            "{ pkgs, ... }:\n{\n  networking.hostName = foo;\n}\n",
+        ),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        let ours = build_error(file.to_str().unwrap());
+        assert_eq!(ours.trim_end(), nix_error(&file).trim_end(), "{name}");
+        // Nothing of b8g's own wrapper around the file.
+        assert!(!ours.contains("«string»") && !ours.contains("isModule"), "{ours}");
+    }
+}
+
+#[test]
+fn a_wrong_attribute_lists_what_the_system_has() {
+    let e = build_error_with("images/minimal.nix", &["-A", "toplevl"]);
+    assert!(
+        e.starts_with(
+            "error: attribute 'toplevl' in selection path 'config.system.build.toplevl' not found"
+        ) && e.contains("toplevel, ")
+            && e.contains(" vm"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("eval-config.nix"),
+        "the generated expression leaked:\n{e}"
+    );
+}
+
+#[test]
+fn show_trace_shows_the_trace_and_otherwise_nix_s_hint() {
+    let hidden = build_error("recipes/tests/errors/typo.nix");
+    assert!(
+        hidden.contains("(use '--show-trace' to show detailed location information)"),
+        "{hidden}"
+    );
+    assert!(!hidden.contains("recipes/lib/modules.nix"), "{hidden}");
+    // Where in the module system the error was raised.
+    let shown = build_error_with("recipes/tests/errors/typo.nix", &["--show-trace"]);
+    assert!(shown.contains("recipes/lib/modules.nix:"), "{shown}");
+    assert!(!shown.contains("--show-trace"), "{shown}");
 }

@@ -54,7 +54,7 @@ rec {
   # Returns { isDefined; mergedValue; defsFinal; highestPrio; }.
   mergeDefinitions = loc: type: defs:
     let
-      discharged = concatMap (d: map (value: { inherit (d) file; inherit value; }) (dischargeProperties d.value)) defs;
+      discharged = concatMap (d: map (value: { inherit (d) file; inherit value; pos = d.pos or null; }) (dischargeProperties d.value)) defs;
       prioOf = d: if typeOf' d.value == "override" then d.value.priority else defaultOverridePriority;
       highestPrio = foldl' (p: d: let q = prioOf d; in if q < p then q else p) 9999 discharged;
       strip = tag: d: if typeOf' d.value == tag then d // { value = d.value.content; } else d;
@@ -176,7 +176,12 @@ rec {
           (pushDownProperties d.value))
         defs;
 
-      defsOf = name: defs: concatMap (d: if d.value ? ${name} then [{ inherit (d) file; value = d.value.${name}; }] else [ ]) defs;
+      # `pos` (where the attribute is written, when known) lets errors name the line.
+      defsOf = name: defs: concatMap (d: if d.value ? ${name} then [{
+        inherit (d) file;
+        value = d.value.${name};
+        pos = builtins.unsafeGetAttrPos name d.value;
+      }] else [ ]) defs;
 
       evalOption = loc: decl: defs:
         let

@@ -20,7 +20,12 @@ rec {
     (p: if builtins.match "[a-zA-Z_<>*][a-zA-Z0-9_'<>*-]*" p != null then p else builtins.toJSON p)
     loc);
   showFiles = files: concatStringsSep ", " (map (f: "`${toString f}'") files);
-  showDefs = defs: concatStringsSep "\n" (map (d: "- In `${toString d.file}': ${showValue d.value}") defs);
+  # The line is shown when the definition's position is in the module's own file.
+  showDefs = defs: concatStringsSep "\n" (map (d: "- In `${showDefFile d}': ${showValue d.value}") defs);
+  showDefFile = d:
+    let p = d.pos or null; in
+    if p != null && p.file == toString d.file then "${p.file}:${toString p.line}:${toString p.column}"
+    else toString d.file;
 
   # A short, never-failing rendering of a value for messages and documentation.
   showValue = v:

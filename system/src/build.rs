@@ -30,6 +30,8 @@ pub struct SystemBuildOptions {
     /// [`crate::install::DiskIds::module`].
     pub extra_modules: Vec<String>,
     pub realise: RealiseOptions,
+    /// Show evaluation errors with their whole trace (Nix's `--show-trace`).
+    pub show_trace: bool,
 }
 
 /// Why a system could not be built.
@@ -39,6 +41,10 @@ pub enum SystemBuildError {
     BadPath(PathBuf),
     #[error("evaluation failed:\n{0}")]
     Eval(String),
+    #[error(
+        "`{0}` is not an attribute path of config.system.build (names such as `toplevel` or `vm`)"
+    )]
+    BadAttr(String),
     #[error("evaluation gave {0} derivations, expected one")]
     NotOneDerivation(usize),
     #[error("cannot start the evaluation thread: {0}")]
@@ -72,9 +78,23 @@ pub(crate) fn nix_path(p: &Path) -> Result<String, SystemBuildError> {
 /// The Nix expression for `config.system.build.<attr>` of a configuration.
 pub fn system_expr(opts: &SystemBuildOptions) -> Result<String, SystemBuildError> {
     let recipes = nix_path(&opts.recipes)?;
+    // Spliced into the expression and a message: plain attribute names only.
+    let plain = |c: &str| {
+        c.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && c.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_'-".contains(c))
+    };
+    if !opts.attr.split('.').all(plain) {
+        return Err(SystemBuildError::BadAttr(opts.attr.clone()));
+    }
     Ok(format!(
-        "(import ({recipes} + \"/eval-config.nix\") {{ modules = [ {config} {extra} ]; \
-         pkgs = import ({recipes} + \"/pkgs\") {{ b8gBin = {bin}; }}; }}).config.system.build.{attr}",
+        "let build = (import ({recipes} + \"/eval-config.nix\") {{ modules = [ {config} {extra} ]; \
+         pkgs = import ({recipes} + \"/pkgs\") {{ b8gBin = {bin}; }}; }}).config.system.build; in \
+         build.{attr} or (throw \"attribute '{attr}' in selection path 'config.system.build.{attr}' \
+         not found; config.system.build has: ${{builtins.concatStringsSep \", \" \
+         (builtins.attrNames build)}}\")",
         config = nix_path(&opts.config)?,
         extra = opts
             .extra_modules
@@ -96,6 +116,7 @@ pub fn instantiate(
     let mut drvs = EvalSession::writing(store)
         .base_dir(&opts.recipes)
         .throws_without_trace()
+        .show_trace(opts.show_trace)
         .instantiate_expr(expr)?;
     if drvs.len() != 1 {
         return Err(SystemBuildError::NotOneDerivation(drvs.len()));

@@ -8,10 +8,10 @@
 //! `config`, `boot` or `services` and no `type = "derivation"`. The decision
 //! is made by Nix code, so a file is judged by its value, not by its name.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use b8g_builder::glue::{AutoArgs, EvalSession, SessionError};
-use b8g_eval::{derivation_paths, Value};
+use b8g_eval::{derivation_paths, Pos, Value};
 
 /// What FILE turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,39 +34,18 @@ pub struct FileEval {
     pub cwd: PathBuf,
 }
 
-/// A Nix string literal holding `s`.
-fn nix_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '$' => out.push_str("\\$"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Whether the file is a system configuration module (see the module
-/// documentation). It calls FILE with `{ }` only when every argument has a
-/// default, as `{ ... }:` modules have.
-fn is_module_expr(file: &Path) -> String {
-    format!(
-        "let f = import (/. + {path}); \
-             isModule = v: builtins.isAttrs v && (v.type or null) != \"derivation\" && \
-               builtins.any (n: v ? ${{n}}) [ \"imports\" \"config\" \"options\" \"boot\" \
-                 \"fileSystems\" \"services\" \"networking\" \"systemd\" \"environment\" \"users\" ]; in \
-         if builtins.isFunction f then \
-           (let a = builtins.functionArgs f; in \
-             a ? config || (a ? pkgs && !a.pkgs) || (a ? lib && !a.lib) || a ? modulesPath \
-             || (builtins.all (n: a.${{n}}) (builtins.attrNames a) && isModule (f {{ }}))) \
-         else isModule f",
-        path = nix_string(&file.to_string_lossy())
-    )
-}
+/// The function telling a module from anything else (see the module documentation). It
+/// calls FILE's function with `{ }` only when every argument has a default, as `{ ... }:`
+/// modules have. Applied to the file's value, so errors in the file point at the file alone.
+const IS_MODULE: &str = "f: let \
+      isModule = v: builtins.isAttrs v && (v.type or null) != \"derivation\" && \
+        builtins.any (n: v ? ${n}) [ \"imports\" \"config\" \"options\" \"boot\" \
+          \"fileSystems\" \"services\" \"networking\" \"systemd\" \"environment\" \"users\" ]; \
+    in if builtins.isFunction f then \
+      (let a = builtins.functionArgs f; in \
+        a ? config || (a ? pkgs && !a.pkgs) || (a ? lib && !a.lib) || a ? modulesPath \
+        || (builtins.all (n: a.${n}) (builtins.attrNames a) && isModule (f { }))) \
+    else isModule f";
 
 /// Evaluates the file: a module is only recognised; otherwise its derivations
 /// (after the automatic arguments and `-A`) are written to the store the
@@ -81,11 +60,12 @@ pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind
     } = what;
     let session = session.search_path(search_path).base_dir(&cwd);
     session.run(move |ev, cwd| {
-        let kind = ev.eval_str(&is_module_expr(&file), cwd)?;
+        let v = ev.eval_file(&file.to_string_lossy())?;
+        let is_module = ev.eval_str(IS_MODULE, cwd)?;
+        let kind = ev.call(is_module, v.clone(), Pos::NONE)?;
         if matches!(ev.force(kind)?, Value::Bool(true)) {
             return Ok(FileKind::System);
         }
-        let v = ev.eval_file(&file.to_string_lossy())?;
         let v = args.apply(ev, v, attr.as_deref(), cwd)?;
         derivation_paths(ev, v).map(FileKind::Derivations)
     })

@@ -71,6 +71,9 @@ pub struct LineCol {
     pub line: usize,
     pub col: usize,
     pub text: String,
+    /// The lines around it, shown in error messages as Nix shows them.
+    pub prev: Option<String>,
+    pub next: Option<String>,
 }
 
 pub fn resolve(pos: Pos) -> Option<LineCol> {
@@ -89,11 +92,27 @@ pub fn resolve(pos: Pos) -> Option<LineCol> {
             .find('\n')
             .map(|i| i + line_start)
             .unwrap_or(src.text.len());
+        let prev = (line_start > 0).then(|| {
+            let end = line_start - 1;
+            let start = src.text[..end].rfind('\n').map(|i| i + 1).unwrap_or(0);
+            src.text[start..end].to_string()
+        });
+        // A final newline ends the last line; it does not start another.
+        let next = (line_end + 1 < src.text.len()).then(|| {
+            let start = line_end + 1;
+            let end = src.text[start..]
+                .find('\n')
+                .map(|i| i + start)
+                .unwrap_or(src.text.len());
+            src.text[start..end].to_string()
+        });
         Some(LineCol {
             file: src.name.clone(),
             line,
             col,
             text: src.text[line_start..line_end].to_string(),
+            prev,
+            next,
         })
     })
 }
@@ -166,18 +185,27 @@ pub fn err<T>(msg: impl Into<String>, pos: Pos) -> EvalResult<T> {
     Err(EvalError::new(ErrorKind::Eval, msg, pos))
 }
 
+/// One numbered line of code as Nix 2.8's `printCodeLines` writes it (number right-aligned
+/// in 13 columns; an empty line has no space after the bar).
+fn write_code_line(f: &mut fmt::Formatter<'_>, num: usize, text: &str) -> fmt::Result {
+    if text.is_empty() {
+        write!(f, "\n{num:>13}|")
+    } else {
+        write!(f, "\n{num:>13}| {text}")
+    }
+}
+
 fn write_pos(f: &mut fmt::Formatter<'_>, pos: Pos) -> fmt::Result {
     if let Some(lc) = resolve(pos) {
-        writeln!(f, "\n\n       at {}:{}:{}:\n", lc.file, lc.line, lc.col)?;
-        let num = lc.line.to_string();
-        writeln!(f, "       {:>w$}| {}", num, lc.text, w = num.len() + 5)?;
-        write!(
-            f,
-            "       {:>w$}| {}^",
-            "",
-            " ".repeat(lc.col.saturating_sub(1)),
-            w = num.len() + 5
-        )?;
+        writeln!(f, "\n\n       at {}:{}:{}:", lc.file, lc.line, lc.col)?;
+        if let Some(prev) = &lc.prev {
+            write_code_line(f, lc.line - 1, prev)?;
+        }
+        write_code_line(f, lc.line, &lc.text)?;
+        write!(f, "\n{:>13}|{}^", "", " ".repeat(lc.col))?;
+        if let Some(next) = &lc.next {
+            write_code_line(f, lc.line + 1, next)?;
+        }
     }
     Ok(())
 }

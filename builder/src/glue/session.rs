@@ -36,6 +36,7 @@ pub struct EvalSession {
     base_dir: String,
     throw_without_trace: bool,
     hide_trace: bool,
+    show_trace: bool,
 }
 
 /// Why an evaluation did not give a result.
@@ -72,6 +73,7 @@ impl EvalSession {
             base_dir: ".".into(),
             throw_without_trace: false,
             hide_trace: false,
+            show_trace: false,
         }
     }
 
@@ -94,8 +96,8 @@ impl EvalSession {
     }
 
     /// A `throw` is reported by its message alone (the trace through the
-    /// module system buries it), unless `B8G_SHOW_TRACE=1`, like Nix's
-    /// `--show-trace`. For system configurations, whose assertions throw.
+    /// module system buries it) and other errors as [`EvalSession::hide_trace`]
+    /// reports them. For system configurations, whose assertions throw.
     pub fn throws_without_trace(mut self) -> EvalSession {
         self.throw_without_trace = true;
         self
@@ -105,6 +107,12 @@ impl EvalSession {
     /// message and its position, and a hint when there is a trace to show.
     pub fn hide_trace(mut self) -> EvalSession {
         self.hide_trace = true;
+        self
+    }
+
+    /// Nix's `--show-trace`: errors with their whole trace, whatever else was chosen.
+    pub fn show_trace(mut self, show: bool) -> EvalSession {
+        self.show_trace = show;
         self
     }
 
@@ -119,6 +127,7 @@ impl EvalSession {
             base_dir,
             throw_without_trace,
             hide_trace,
+            show_trace,
         } = self;
         run_with_big_stack(move || {
             let (host, builtins): (Box<dyn EvalHost>, _) = match target {
@@ -133,7 +142,7 @@ impl EvalSession {
             let mut ev = Evaluator::with_builtins(Box::new(StdIo), host, options, builtins);
             f(&mut ev, &base_dir).map_err(|e| SessionError::Eval {
                 kind: e.kind.clone(),
-                message: render(&e, throw_without_trace, hide_trace),
+                message: render(&e, show_trace, throw_without_trace, hide_trace),
             })
         })
         .map_err(SessionError::Thread)?
@@ -149,25 +158,23 @@ impl EvalSession {
     }
 }
 
-fn render(e: &EvalError, throw_without_trace: bool, hide_trace: bool) -> String {
-    let show_trace = std::env::var_os("B8G_SHOW_TRACE").is_some_and(|v| v == "1");
-    if hide_trace {
-        return if e.trace.is_empty() {
-            e.head()
-        } else {
-            format!(
-                "{}\n(use '--show-trace' to show detailed location information)",
-                e.head()
-            )
-        };
+/// The hint Nix prints under an error whose trace it does not show.
+const TRACE_HINT: &str = "(use '--show-trace' to show detailed location information)";
+
+fn render(e: &EvalError, show_trace: bool, throw_without_trace: bool, hide_trace: bool) -> String {
+    if show_trace {
+        return e.to_string();
     }
-    if throw_without_trace && e.kind == ErrorKind::Throw && !show_trace {
-        format!(
-            "error: {}\n(set B8G_SHOW_TRACE=1 to show where in the modules it was raised)",
-            e.msg
-        )
+    if throw_without_trace && e.kind == ErrorKind::Throw {
+        return format!("error: {}\n{TRACE_HINT}", e.msg);
+    }
+    if !(hide_trace || throw_without_trace) {
+        return e.to_string();
+    }
+    if e.trace.is_empty() {
+        e.head()
     } else {
-        e.to_string()
+        format!("{}\n{TRACE_HINT}", e.head())
     }
 }
 
@@ -216,5 +223,24 @@ mod tests {
             }
             other => panic!("expected a throw, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn traces_are_shown_only_when_asked_for() {
+        let expr = "let f = x: x + \"a\"; in f 1";
+        let message = |show: bool| match EvalSession::pure()
+            .throws_without_trace()
+            .show_trace(show)
+            .instantiate_expr(expr.into())
+        {
+            Err(SessionError::Eval { message, .. }) => message,
+            other => panic!("expected an evaluation error, got {other:?}"),
+        };
+        let hidden = message(false);
+        assert!(hidden.ends_with(TRACE_HINT), "{hidden}");
+        assert!(!hidden.contains("while calling"), "{hidden}");
+        let shown = message(true);
+        assert!(shown.contains("while calling"), "{shown}");
+        assert!(!shown.contains(TRACE_HINT), "{shown}");
     }
 }

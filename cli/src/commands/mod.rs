@@ -138,9 +138,22 @@ pub fn main_build() -> ExitCode {
     match system::exec_build(&cli.global, cli.args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            report(&e);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints a command's error. An evaluation error is printed as Nix prints it (it has its own
+/// `error:`, position and hint), without the context around it.
+fn report(e: &anyhow::Error) {
+    let eval = e.chain().find_map(|c| match c.downcast_ref() {
+        Some(b8g_system::build::SystemBuildError::Eval(m)) => Some(m),
+        _ => None,
+    });
+    match eval {
+        Some(m) => eprintln!("{}", ansi::for_stderr(m)),
+        None => eprintln!("error: {e:#}"),
     }
 }
 
@@ -201,7 +214,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            report(&e);
             ExitCode::FAILURE
         }
     }

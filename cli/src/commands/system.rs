@@ -90,6 +90,9 @@ pub struct BuildArgs {
     /// Only print what would be built and fetched.
     #[arg(long)]
     dry_run: bool,
+    /// Show evaluation errors with their whole trace, as Nix's `--show-trace`.
+    #[arg(long)]
+    show_trace: bool,
     /// Rebuild the requested derivations and compare the results bit for bit
     /// with their valid outputs; a differing rebuild is kept as `<path>.check`.
     #[arg(long)]
@@ -259,6 +262,7 @@ fn realise_with(
         attr: attr.to_string(),
         extra_modules,
         realise: realise_options(global, args)?,
+        show_trace: args.show_trace,
     };
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
     let progress = progress(global);
@@ -368,7 +372,10 @@ fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<FileKind>
         search_path: args.more.auto.search_path(),
         cwd: std::env::current_dir().context("cannot read the current directory")?,
     };
-    match instantiate_file(EvalSession::writing(global.open_store()?), what) {
+    let session = EvalSession::writing(global.open_store()?)
+        .hide_trace()
+        .show_trace(args.show_trace);
+    match instantiate_file(session, what) {
         Ok(e) => Ok(Some(e)),
         Err(SessionError::Eval { message, .. }) => {
             eprintln!("{}", super::ansi::for_stderr(&message));
@@ -520,6 +527,7 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
         attr: String::new(),
         extra_modules: Vec::new(),
         realise: realise_options(global, &args.build)?,
+        show_trace: args.build.show_trace,
     };
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
     let progress = progress(global);
