@@ -65,6 +65,18 @@ pub struct Lambda {
     pub param_used: bool,
     pub body: Expr,
     pub pos: Pos,
+    /// The attribute or let binding it is the value of (`f = x: …`), for traces; curried
+    /// lambdas inside share it, as in Nix.
+    pub name: Option<Sym>,
+}
+
+/// Names a lambda after the binding it is the value of, as Nix's parser does.
+fn name_lambda(e: &mut Expr, name: &Sym) {
+    let mut e = e;
+    while let Expr::Lambda(l) = e {
+        l.name = Some(name.clone());
+        e = &mut l.body;
+    }
 }
 
 pub struct AttrsExpr {
@@ -132,6 +144,8 @@ pub enum Expr {
         l: Box<Expr>,
         r: Box<Expr>,
         pos: Pos,
+        /// Where the right operand starts: Nix reports a bad second operand of `+` there.
+        rpos: Pos,
     },
     Not(Box<Expr>, Pos),
     Neg(Box<Expr>, Pos),
@@ -379,7 +393,7 @@ impl Compiler {
                     e: Box::new(e),
                     path,
                     default,
-                    pos: self.pos(&ap),
+                    pos,
                 }
             }
             ast::Expr::HasAttr(h) => {
@@ -450,11 +464,13 @@ impl Compiler {
                         return self.error("syntax error, unexpected pipe operator", pos)
                     }
                 };
+                let rpos = self.pos(&r);
                 Expr::BinOp {
                     op,
                     l: Box::new(self.expr(l)?),
                     r: Box::new(self.expr(r)?),
                     pos,
+                    rpos,
                 }
             }
             ast::Expr::Lambda(l) => self.lambda(&l, pos)?,
@@ -469,8 +485,10 @@ impl Compiler {
                 let names: Vec<Sym> = set.statics.iter().map(|(n, _, _)| n.clone()).collect();
                 self.scopes.push(Scope::Lexical(names));
                 let mut binds = Vec::new();
-                for (_, v, _) in set.statics {
-                    binds.push(self.pval(v, 1)?);
+                for (n, v, _) in set.statics {
+                    let mut e = self.pval(v, 1)?;
+                    name_lambda(&mut e, &n);
+                    binds.push(e);
                 }
                 let body = self.expr(body)?;
                 self.scopes.pop();
@@ -587,6 +605,7 @@ impl Compiler {
                     param_used: used,
                     body: body?,
                     pos,
+                    name: None,
                 })))
             }
             ast::Param::Pattern(pat) => {
@@ -646,6 +665,7 @@ impl Compiler {
                     param_used: true,
                     body: body?,
                     pos,
+                    name: None,
                 })))
             }
         }
@@ -804,7 +824,10 @@ impl Compiler {
         let mut res = Ok(());
         for (n, v, p) in statics {
             match self.pval(v, skip) {
-                Ok(e) => out_s.push((n, e, p)),
+                Ok(mut e) => {
+                    name_lambda(&mut e, &n);
+                    out_s.push((n, e, p))
+                }
                 Err(e) => {
                     res = Err(e);
                     break;

@@ -148,6 +148,8 @@ pub struct EvalError {
     pub pos: Pos,
     /// Enclosing operations, innermost first.
     pub trace: Vec<(Pos, String)>,
+    /// Names close to a missing one, best first ("Did you mean …?").
+    pub suggestions: Vec<String>,
 }
 
 pub type EvalResult<T> = Result<T, Box<EvalError>>;
@@ -159,7 +161,48 @@ impl EvalError {
             msg: msg.into(),
             pos,
             trace: Vec::new(),
+            suggestions: Vec::new(),
         })
+    }
+
+    /// Adds Nix's suggestions for `missing` among `names`: at most five within an edit
+    /// distance of two, nearest first (`Suggestions::bestMatches(…).trim()`).
+    pub fn suggest<'a>(
+        mut self: Box<Self>,
+        missing: &str,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Box<EvalError> {
+        let mut near: Vec<(usize, &str)> = names
+            .into_iter()
+            .map(|n| (levenshtein(missing, n), n))
+            .filter(|(d, _)| *d <= 2)
+            .collect();
+        near.sort();
+        near.dedup();
+        self.suggestions = near
+            .into_iter()
+            .take(5)
+            .map(|(_, n)| n.to_string())
+            .collect();
+        self
+    }
+
+    /// Whether Nix would tell the user that `--show-trace` shows more: Nix records the
+    /// frames of function calls only under `--show-trace`, so only the other frames count.
+    pub fn has_trace_to_show(&self) -> bool {
+        self.trace.iter().any(|(_, what)| {
+            !(what == "from call site"
+                || what == "while evaluating anonymous lambda"
+                || what.starts_with("while evaluating '"))
+        })
+    }
+
+    /// The position Nix shows for the error: a `throw` or `abort` has none.
+    fn shown_pos(&self) -> Pos {
+        match self.kind {
+            ErrorKind::Throw | ErrorKind::Abort => Pos::NONE,
+            _ => self.pos,
+        }
     }
     /// The message and its position without the trace, as Nix prints an
     /// error without `--show-trace`.
@@ -168,7 +211,8 @@ impl EvalError {
         impl fmt::Display for Head<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "error: {}", self.0.msg)?;
-                write_pos(f, self.0.pos)
+                write_pos(f, self.0.shown_pos())?;
+                write_suggestions(f, &self.0.suggestions)
             }
         }
         Head(self).to_string()
@@ -210,10 +254,40 @@ fn write_pos(f: &mut fmt::Formatter<'_>, pos: Pos) -> fmt::Result {
     Ok(())
 }
 
+/// `Did you mean a?`, `Did you mean one of a, b or c?`, under the code lines.
+fn write_suggestions(f: &mut fmt::Formatter<'_>, names: &[String]) -> fmt::Result {
+    match names {
+        [] => Ok(()),
+        [one] => write!(f, "\n       Did you mean {one}?"),
+        [init @ .., last] => write!(
+            f,
+            "\n       Did you mean one of {} or {last}?",
+            init.join(", ")
+        ),
+    }
+}
+
+/// Edit distance (insertions, deletions, substitutions), bytewise as Nix computes it.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "error: {}", self.msg)?;
-        write_pos(f, self.pos)?;
+        write_pos(f, self.shown_pos())?;
+        write_suggestions(f, &self.suggestions)?;
         for (pos, what) in &self.trace {
             write!(f, "\n\n       … {what}")?;
             write_pos(f, *pos)?;

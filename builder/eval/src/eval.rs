@@ -306,8 +306,14 @@ impl Evaluator {
     fn force_bulk(&mut self, b: &crate::value::Bulk, i: usize) -> EvalResult<Value> {
         use crate::value::Bulk;
         match b {
-            Bulk::GenList { f, pos } => self.call(f.clone(), Value::Int(i as i64), *pos),
-            Bulk::Map { f, list, pos } => self.call(f.clone(), list[i].clone(), *pos),
+            // The applications a primop makes have no call site in Nix's traces; errors
+            // without a position still take the primop's.
+            Bulk::GenList { f, pos } => self
+                .call(f.clone(), Value::Int(i as i64), Pos::NONE)
+                .map_err(|e| call_trace(e, *pos)),
+            Bulk::Map { f, list, pos } => self
+                .call(f.clone(), list[i].clone(), Pos::NONE)
+                .map_err(|e| call_trace(e, *pos)),
             Bulk::MapAttrs { f, attrs, pos } => {
                 let at = &attrs.attrs[i];
                 // Errors read as they did when `call` forced `f`.
@@ -318,7 +324,8 @@ impl Evaluator {
                     Value::Lambda(c) if !c.lambda.param_used => Value::Null,
                     _ => Value::string(&*at.name),
                 };
-                self.call2(f, name, at.value.clone(), *pos)
+                self.call2(f, name, at.value.clone(), Pos::NONE)
+                    .map_err(|e| call_trace(e, *pos))
             }
         }
     }
@@ -382,6 +389,9 @@ impl Evaluator {
         };
         {
             let mut v = self.eval(inner, env)?;
+            // The set the last attribute was found in, and its name: Nix's trace frame for
+            // an error in a selection points at that attribute.
+            let mut found_in: Option<(Value, std::borrow::Cow<'static, str>)> = None;
             for k in path {
                 let (found, name) = match (k, &v) {
                     (Key::Static(s), Value::Attrs(a)) => (
@@ -389,7 +399,10 @@ impl Evaluator {
                         std::borrow::Cow::Borrowed(s.as_str()),
                     ),
                     _ => {
-                        let name = self.key_name(k, env, *pos)?;
+                        let name = match self.key_name(k, env, *pos) {
+                            Ok(n) => n,
+                            Err(e) => return Err(select_frame(e, found_in, path)),
+                        };
                         let found = match &v {
                             Value::Attrs(a) => a.get(&name).cloned(),
                             _ => None,
@@ -398,18 +411,31 @@ impl Evaluator {
                     }
                 };
                 match found {
-                    Some(x) => v = self.force(x)?,
+                    Some(x) => {
+                        let x = match self.force(x) {
+                            Ok(x) => x,
+                            Err(e) => return Err(select_frame(e, Some((v, name)), path)),
+                        };
+                        found_in = Some((std::mem::replace(&mut v, x), name));
+                    }
                     None => {
                         if let Some(d) = default {
                             return self.eval(d, env);
                         }
-                        return match &v {
-                            Value::Attrs(_) => err(format!("attribute '{name}' missing"), *pos),
-                            other => err(
+                        let e = match &v {
+                            Value::Attrs(a) => EvalError::new(
+                                ErrorKind::Eval,
+                                format!("attribute '{name}' missing"),
+                                *pos,
+                            )
+                            .suggest(&name, a.attrs.iter().map(|a| a.name.as_str())),
+                            other => EvalError::new(
+                                ErrorKind::Eval,
                                 format!("value is {} while a set was expected", other.show_type()),
                                 *pos,
                             ),
                         };
+                        return Err(select_frame(e, found_in, path));
                     }
                 }
             }
@@ -574,7 +600,13 @@ impl Evaluator {
                 let v = self.eval(inner, env)?;
                 self.arith(BinOp::Sub, Value::Int(0), v, *pos)
             }
-            Expr::BinOp { op, l, r, pos } => {
+            Expr::BinOp {
+                op,
+                l,
+                r,
+                pos,
+                rpos,
+            } => {
                 // Integer fast path: no coercions, no re-forcing.
                 if !matches!(op, BinOp::And | BinOp::Or | BinOp::Impl) {
                     let a = self.eval(l, env)?;
@@ -591,11 +623,11 @@ impl Evaluator {
                                 BinOp::Ge => Value::Bool(x >= y),
                                 BinOp::Eq => Value::Bool(x == y),
                                 BinOp::Neq => Value::Bool(x != y),
-                                _ => return self.binop_values(*op, a, b, *pos),
+                                _ => return self.binop_values(*op, a, b, *pos, *rpos),
                             };
                             return Ok(v);
                         }
-                        return self.binop_values(*op, a, b, *pos);
+                        return self.binop_values(*op, a, b, *pos, *rpos);
                     }
                     // Nix checks the first operand of `+` and `//` before it
                     // evaluates the second: a type error there comes first.
@@ -616,9 +648,9 @@ impl Evaluator {
                         _ => {}
                     }
                     let b = self.eval(r, env)?;
-                    return self.binop_values(*op, a, b, *pos);
+                    return self.binop_values(*op, a, b, *pos, *rpos);
                 }
-                self.binop(*op, l, r, env, *pos)
+                self.binop(*op, l, r, env, *pos, *rpos)
             }
             Expr::Interp(..) => self.eval_interp(e, env),
             Expr::CurPos(pos) => Ok(self.pos_value(*pos)),
@@ -810,6 +842,7 @@ impl Evaluator {
             Param::Ident(_) => {
                 let env = Env::one(arg, Some(cenv.clone()));
                 self.eval(&lam.body, &env)
+                    .map_err(|e| lambda_frames(e, lam, pos))
             }
             Param::Pattern {
                 formals,
@@ -840,7 +873,7 @@ impl Evaluator {
                                 return err(
                                     format!(
                                         "{} called without required argument '{name}'",
-                                        lambda_desc(lam.pos)
+                                        lambda_desc(lam)
                                     ),
                                     pos,
                                 )
@@ -851,14 +884,16 @@ impl Evaluator {
                 if !*ellipsis && used < attrs.len() {
                     for a in &attrs.attrs {
                         if !formals.iter().any(|(n, _)| *n == a.name) {
-                            return err(
+                            let e = EvalError::new(
+                                ErrorKind::Eval,
                                 format!(
                                     "{} called with unexpected argument '{}'",
-                                    lambda_desc(lam.pos),
+                                    lambda_desc(lam),
                                     a.name
                                 ),
                                 pos,
                             );
+                            return Err(e.suggest(&a.name, formals.iter().map(|(n, _)| n.as_str())));
                         }
                     }
                 }
@@ -867,6 +902,7 @@ impl Evaluator {
                 }
                 env.set_all(vals);
                 self.eval(&lam.body, &env)
+                    .map_err(|e| lambda_frames(e, lam, pos))
             }
         }
     }
@@ -1142,6 +1178,7 @@ impl Evaluator {
         r: &'static Expr,
         env: &Rc<Env>,
         pos: Pos,
+        rpos: Pos,
     ) -> EvalResult<Value> {
         match op {
             BinOp::And => {
@@ -1171,17 +1208,19 @@ impl Evaluator {
             _ => {
                 let a = self.eval(l, env)?;
                 let b = self.eval(r, env)?;
-                self.binop_values(op, a, b, pos)
+                self.binop_values(op, a, b, pos, rpos)
             }
         }
     }
 
+    /// `rpos` is where the right operand starts (see `add`).
     pub(crate) fn binop_values(
         &mut self,
         op: BinOp,
         a: Value,
         b: Value,
         pos: Pos,
+        rpos: Pos,
     ) -> EvalResult<Value> {
         match op {
             BinOp::Eq => Ok(Value::Bool(self.eq_values(a, b, pos)?)),
@@ -1209,13 +1248,15 @@ impl Evaluator {
                 let y = self.force_attrs(b, pos)?;
                 Ok(Value::Attrs(update(x, y)))
             }
-            BinOp::Add => self.add(a, b, pos),
+            BinOp::Add => self.add(a, b, pos, rpos),
             BinOp::Sub | BinOp::Mul | BinOp::Div => self.arith(op, a, b, pos),
             BinOp::And | BinOp::Or | BinOp::Impl => unreachable!("handled lazily in binop"),
         }
     }
 
-    fn add(&mut self, a: Value, b: Value, pos: Pos) -> EvalResult<Value> {
+    /// As Nix's string concatenation, a second operand that does not fit the first is
+    /// reported at the second operand (`rpos`).
+    fn add(&mut self, a: Value, b: Value, pos: Pos, rpos: Pos) -> EvalResult<Value> {
         let a = self.force(a)?;
         match a {
             Value::Int(_) | Value::Float(_) => {
@@ -1226,13 +1267,13 @@ impl Evaluator {
                     } else {
                         "a float"
                     };
-                    return err(format!("cannot add {} to {what}", b.show_type()), pos);
+                    return err(format!("cannot add {} to {what}", b.show_type()), rpos);
                 }
                 self.arith(BinOp::Add, a, b, pos)
             }
             Value::Path(p) => {
                 let mut ctx = Context::new();
-                let s = self.coerce_to_string(b, &mut ctx, false, false, pos)?;
+                let s = self.coerce_to_string(b, &mut ctx, false, false, rpos)?;
                 if !ctx.is_empty() {
                     return err(
                         "a string that refers to a store path cannot be appended to a path",
@@ -1245,7 +1286,7 @@ impl Evaluator {
             }
             Value::Str(s) => {
                 let mut ctx = s.ctx.clone();
-                let t = self.coerce_to_string(b, &mut ctx, false, true, pos)?;
+                let t = self.coerce_to_string(b, &mut ctx, false, true, rpos)?;
                 let mut out = String::with_capacity(s.s.len() + t.len());
                 out.push_str(&s.s);
                 out.push_str(&t);
@@ -1254,7 +1295,7 @@ impl Evaluator {
             Value::Attrs(_) => {
                 let mut ctx = Context::new();
                 let s1 = self.coerce_to_string(a, &mut ctx, false, true, pos)?;
-                let s2 = self.coerce_to_string(b, &mut ctx, false, true, pos)?;
+                let s2 = self.coerce_to_string(b, &mut ctx, false, true, rpos)?;
                 Ok(Value::string_ctx(s1 + &s2, ctx))
             }
             // As Nix's string concatenation: the first operand cannot become
@@ -1441,7 +1482,7 @@ impl Evaluator {
                     self.enter(pos)?;
                     let r = self.deep_force_seen(at.value.clone(), pos, seen);
                     self.depth -= 1;
-                    r?;
+                    r.map_err(|e| attr_frame(e, at))?;
                 }
             }
             Value::List(l) => {
@@ -1568,18 +1609,72 @@ fn update_len(x: &Attrs, y: &Attrs) -> usize {
     bound - common
 }
 
-/// Errors raised without a position (forcing, recursion) take the call
-/// site's; the others collect a short trace of call sites.
+/// Errors raised without a position (forcing, recursion) take the call site's.
 #[cold]
 fn call_trace(mut e: Box<EvalError>, pos: Pos) -> Box<EvalError> {
     if e.pos.is_none() {
         e.pos = pos;
-    } else if !pos.is_none()
-        && pos != e.pos
-        && e.trace.len() < 8
-        && e.trace.last().map(|t| t.0) != Some(pos)
-    {
-        e.trace.push((pos, "while calling a function".into()));
+    }
+    e
+}
+
+/// How many trace frames an error keeps (Nix keeps all; a deep recursion would make
+/// thousands).
+const MAX_TRACE: usize = 64;
+
+/// Nix 2.8's frames for an error in a function's body: the function, then where it was
+/// called from.
+#[cold]
+fn lambda_frames(mut e: Box<EvalError>, lam: &Lambda, call: Pos) -> Box<EvalError> {
+    if e.trace.len() + 2 > MAX_TRACE {
+        return e;
+    }
+    let what = match &lam.name {
+        Some(n) => format!("while evaluating '{n}'"),
+        None => "while evaluating anonymous lambda".to_string(),
+    };
+    e.trace.push((lam.pos, what));
+    e.trace.push((call, "from call site".into()));
+    e
+}
+
+/// Nix 2.8's frame for an error in a selection (`s.a.b`): the select's attribute path, at
+/// the position of the attribute found last (`found_in`: its set and name), if any.
+#[cold]
+fn select_frame(
+    mut e: Box<EvalError>,
+    found_in: Option<(Value, std::borrow::Cow<'static, str>)>,
+    path: &[Key],
+) -> Box<EvalError> {
+    let pos = match &found_in {
+        Some((Value::Attrs(a), name)) => a.get_attr(name).map(|a| a.pos).unwrap_or(Pos::NONE),
+        _ => Pos::NONE,
+    };
+    if pos.is_none() || e.trace.len() >= MAX_TRACE {
+        return e;
+    }
+    let shown: Vec<String> = path
+        .iter()
+        .map(|k| match k {
+            Key::Static(s) => s.to_string(),
+            _ => "\"${...}\"".to_string(),
+        })
+        .collect();
+    e.trace.push((
+        pos,
+        format!("while evaluating the attribute '{}'", shown.join(".")),
+    ));
+    e
+}
+
+/// Nix 2.8's frame for an error while forcing an attribute's value deeply.
+#[cold]
+fn attr_frame(mut e: Box<EvalError>, at: &Attr) -> Box<EvalError> {
+    if !at.pos.is_none() && e.trace.len() < MAX_TRACE {
+        e.trace.push((
+            at.pos,
+            format!("while evaluating the attribute '{}'", at.name),
+        ));
     }
     e
 }
@@ -1681,10 +1776,15 @@ pub(crate) fn as_f64(v: &Value) -> f64 {
     }
 }
 
-fn lambda_desc(pos: Pos) -> String {
-    match crate::error::resolve(pos) {
-        Some(lc) => format!("anonymous function at {}:{}:{}", lc.file, lc.line, lc.col),
+/// How Nix 2.8 names a function in messages: `'f' at FILE:L:C` for one bound to a name.
+fn lambda_desc(lam: &Lambda) -> String {
+    let what = match &lam.name {
+        Some(n) => format!("'{n}'"),
         None => "anonymous function".into(),
+    };
+    match crate::error::resolve(lam.pos) {
+        Some(lc) => format!("{what} at {}:{}:{}", lc.file, lc.line, lc.col),
+        None => what,
     }
 }
 

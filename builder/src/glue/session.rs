@@ -166,12 +166,16 @@ fn render(e: &EvalError, show_trace: bool, throw_without_trace: bool, hide_trace
         return e.to_string();
     }
     if throw_without_trace && e.kind == ErrorKind::Throw {
-        return format!("error: {}\n{TRACE_HINT}", e.msg);
+        return if e.has_trace_to_show() {
+            format!("error: {}\n{TRACE_HINT}", e.msg)
+        } else {
+            format!("error: {}", e.msg)
+        };
     }
     if !(hide_trace || throw_without_trace) {
         return e.to_string();
     }
-    if e.trace.is_empty() {
+    if !e.has_trace_to_show() {
         e.head()
     } else {
         format!("{}\n{TRACE_HINT}", e.head())
@@ -227,7 +231,7 @@ mod tests {
 
     #[test]
     fn traces_are_shown_only_when_asked_for() {
-        let expr = "let f = x: x + \"a\"; in f 1";
+        let expr = "let f = x: x + \"a\"; s = { a = f 1; }; in s.a";
         let message = |show: bool| match EvalSession::pure()
             .throws_without_trace()
             .show_trace(show)
@@ -238,9 +242,10 @@ mod tests {
         };
         let hidden = message(false);
         assert!(hidden.ends_with(TRACE_HINT), "{hidden}");
-        assert!(!hidden.contains("while calling"), "{hidden}");
+        assert!(!hidden.contains("while evaluating 'f'"), "{hidden}");
         let shown = message(true);
-        assert!(shown.contains("while calling"), "{shown}");
+        assert!(shown.contains("while evaluating 'f'"), "{shown}");
+        assert!(shown.contains("from call site"), "{shown}");
         assert!(!shown.contains(TRACE_HINT), "{shown}");
     }
 }

@@ -1,0 +1,4 @@
+let
+  mk = { name, port ? 80 }: "${name}:${toString port}";
+in
+  mk { name = "web"; port = { }; }

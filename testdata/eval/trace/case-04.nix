@@ -1,0 +1,1 @@
+builtins.map (x: x.value) [ { value = 1; } { valu = 2; } ]

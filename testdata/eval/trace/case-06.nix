@@ -1,0 +1,5 @@
+let
+  attrs = { x = 1; };
+  get = name: attrs.${name};
+in
+  get "y"

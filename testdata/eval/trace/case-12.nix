@@ -1,0 +1,5 @@
+let
+  f = x:
+    assert x > 1;
+    x;
+in { r = f 0; }
