@@ -28,6 +28,7 @@ pub mod git;
 pub mod hash_builtins;
 mod host;
 mod session;
+mod store_io;
 #[cfg(test)]
 mod tests;
 mod trees;

@@ -2,7 +2,8 @@
 //! under b8g (standing in for `nix-instantiate` through a link of that name)
 //! and under Nix 2.8, side by side.
 //!
-//! DIR is a nixpkgs checkout or its `lib` directory. Suites:
+//! DIR is a nixpkgs checkout or its `lib` directory (then a copy is run under a stand-in
+//! top level giving the one derivation misc.nix imports from nixpkgs). Suites:
 //! - `misc.nix`: `nix-instantiate --eval --strict lib/tests/misc.nix` must
 //!   print `[ ]`; otherwise it lists the failed tests by name.
 //! - `modules.sh`: run as it is, with each tool first on PATH; its checks
@@ -36,13 +37,21 @@ pub fn run(args: &[String]) -> Result<()> {
         );
     };
     let lib = lib_dir(Path::new(dir))?;
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let lib = if lib
+        .parent()
+        .is_some_and(|top| top.join("default.nix").is_file())
+    {
+        lib
+    } else {
+        with_standin_top_level(&lib, scratch.path())?
+    };
     crate::ensure_packages(&["nix-bin"])?;
     crate::run(crate::cargo().args(["build", "--release", "-p", "b8g-cli", "--bin", "b8g"]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::root().join("target"));
     let b8g = target.join("release/b8g");
-    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let shim = scratch.path().join("b8g-bin");
     std::fs::create_dir_all(&shim)?;
     std::os::unix::fs::symlink(&b8g, shim.join("nix-instantiate"))
@@ -105,6 +114,34 @@ pub fn run(args: &[String]) -> Result<()> {
 }
 
 /// `DIR/lib` of a checkout, or DIR itself when it is the lib directory.
+/// What misc.nix asks of nixpkgs' top level (`(import ../.. { system = …; }).hello`, a
+/// derivation whose path it checks) when only the lib is at hand.
+const STANDIN_TOP_LEVEL: &str =
+    "# Written by cargo xtask compat: nixpkgs' top level as lib's misc.nix uses it.
+{ system ? builtins.currentSystem, ... }:
+{
+  hello = derivation { name = \"hello-2.12\"; inherit system; builder = \"/bin/sh\"; };
+}
+";
+
+/// A copy of `lib` under a stand-in for nixpkgs' top level (the same for both tools);
+/// returns the copy's lib directory.
+fn with_standin_top_level(lib: &Path, scratch: &Path) -> Result<PathBuf> {
+    let top = scratch.join("nixpkgs");
+    std::fs::create_dir_all(&top)?;
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(lib)
+        .arg(top.join("lib"))
+        .status()
+        .context("cannot run cp")?;
+    if !status.success() {
+        bail!("cannot copy {} into {}", lib.display(), top.display());
+    }
+    std::fs::write(top.join("default.nix"), STANDIN_TOP_LEVEL)?;
+    Ok(top.join("lib"))
+}
+
 fn lib_dir(dir: &Path) -> Result<PathBuf> {
     for cand in [dir.join("lib"), dir.to_owned()] {
         if cand.join("tests/modules.sh").is_file() {

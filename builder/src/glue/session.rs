@@ -10,13 +10,14 @@
 use std::path::Path;
 
 use b8g_eval::{
-    run_with_big_stack, ErrorKind, EvalError, EvalHost, EvalOptions, EvalResult, Evaluator,
+    run_with_big_stack, ErrorKind, EvalError, EvalHost, EvalIo, EvalOptions, EvalResult, Evaluator,
     NoStore, StdIo,
 };
 use b8g_store::format::store_path::StoreDir;
 use b8g_store::local::LocalStore;
 use thiserror::Error;
 
+use super::store_io::StoreIo;
 use super::{hash_builtins, store_builtins, StoreHost};
 
 /// Where an evaluation's store operations go.
@@ -130,16 +131,23 @@ impl EvalSession {
             show_trace,
         } = self;
         run_with_big_stack(move || {
+            let mut io: Box<dyn EvalIo> = Box::new(StdIo);
             let (host, builtins): (Box<dyn EvalHost>, _) = match target {
-                Target::Store(store) => (
-                    Box::new(StoreHost::new(store.store_dir().clone(), store)),
-                    store_builtins(),
-                ),
+                Target::Store(store) => {
+                    io = Box::new(StoreIo::new(
+                        store.store_dir().as_str(),
+                        store.real_store_dir(),
+                    ));
+                    (
+                        Box::new(StoreHost::new(store.store_dir().clone(), store)),
+                        store_builtins(),
+                    )
+                }
                 Target::DryRun(dir) => (Box::new(StoreHost::dry_run(dir)), store_builtins()),
                 Target::NoStore => (Box::new(NoStore::default()), hash_builtins()),
             };
             // Created here: its stack budget is measured from this thread.
-            let mut ev = Evaluator::with_builtins(Box::new(StdIo), host, options, builtins);
+            let mut ev = Evaluator::with_builtins(io, host, options, builtins);
             f(&mut ev, &base_dir).map_err(|e| SessionError::Eval {
                 kind: e.kind.clone(),
                 message: render(&e, show_trace, throw_without_trace, hide_trace),
