@@ -158,6 +158,56 @@ fn is_pid1() -> bool {
     unsafe { libc::getpid() == 1 }
 }
 
+/// What a signal to PID 1 asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignalAction {
+    Shutdown(ShutdownKind),
+    /// SIGINT: the kernel's ctrl-alt-del (inittab `ctrlaltdel`, else reboot).
+    CtrlAltDel,
+    /// SIGPWR: inittab `powerfail` actions.
+    PowerFail,
+    /// SIGHUP: reload unit files (systemd: daemon-reload).
+    Reload,
+    /// SIGCHLD and the rest: reaping follows every batch of signals anyway.
+    Nothing,
+}
+
+/// The meaning of each signal PID 1 handles: systemd's (systemd(1), SIGNALS) and
+/// busybox's, whose `halt`, `poweroff` and `reboot` signal PID 1 with SIGUSR1, SIGUSR2
+/// and SIGTERM (init/halt.c) and are what a b8g system has on its PATH. Where the two
+/// disagree, busybox wins, because its tools are the ones users type here:
+/// - SIGTERM: systemd re-executes itself (daemon-reexec, which b8g-init does not do);
+///   here it reboots, as `reboot` asks.
+/// - SIGUSR1: systemd reconnects to D-Bus (b8g-init has none); here it halts.
+/// - SIGUSR2: systemd dumps its state to the log; here it powers off.
+///
+/// systemd's SIGRTMIN+3/+4/+5 (halt, poweroff, reboot) and SIGINT (ctrl-alt-del) keep
+/// their meaning.
+fn signal_action(sig: i32) -> SignalAction {
+    match sig {
+        libc::SIGINT => SignalAction::CtrlAltDel,
+        libc::SIGPWR => SignalAction::PowerFail,
+        libc::SIGHUP => SignalAction::Reload,
+        libc::SIGTERM => SignalAction::Shutdown(ShutdownKind::Reboot),
+        libc::SIGUSR1 => SignalAction::Shutdown(ShutdownKind::Halt),
+        libc::SIGUSR2 => SignalAction::Shutdown(ShutdownKind::Poweroff),
+        s if s == libc::SIGRTMIN() + 3 => SignalAction::Shutdown(ShutdownKind::Halt),
+        s if s == libc::SIGRTMIN() + 4 => SignalAction::Shutdown(ShutdownKind::Poweroff),
+        s if s == libc::SIGRTMIN() + 5 => SignalAction::Shutdown(ShutdownKind::Reboot),
+        _ => SignalAction::Nothing,
+    }
+}
+
+/// How the console names a signal that shuts down.
+fn shutdown_signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGUSR1 => "SIGUSR1".into(),
+        libc::SIGUSR2 => "SIGUSR2".into(),
+        s => format!("SIGRTMIN+{}", s - libc::SIGRTMIN()),
+    }
+}
+
 /// Signals PID 1 handles through its signalfd.
 fn handled_signals() -> libc::sigset_t {
     // SAFETY: sigset manipulation on a zeroed local.
@@ -1870,9 +1920,9 @@ impl Manager {
             let info: libc::signalfd_siginfo =
                 unsafe { std::ptr::read_unaligned(buf.as_ptr().cast()) };
             let sig = info.ssi_signo as i32;
-            match sig {
-                libc::SIGCHLD => {}
-                libc::SIGINT => {
+            match signal_action(sig) {
+                SignalAction::Nothing => {}
+                SignalAction::CtrlAltDel => {
                     if self.extras.ctrlaltdel.is_empty() {
                         self.say("received SIGINT (ctrl-alt-del): rebooting");
                         self.begin_shutdown(ShutdownKind::Reboot);
@@ -1882,23 +1932,28 @@ impl Manager {
                         }
                     }
                 }
-                libc::SIGTERM => {
-                    self.say("received SIGTERM: powering off");
-                    self.begin_shutdown(ShutdownKind::Poweroff);
+                SignalAction::Shutdown(kind) => {
+                    self.say(&format!(
+                        "received {} from pid {}: {}",
+                        shutdown_signal_name(sig),
+                        info.ssi_pid,
+                        match kind {
+                            ShutdownKind::Poweroff => "powering off",
+                            ShutdownKind::Reboot => "rebooting",
+                            ShutdownKind::Halt => "halting",
+                        }
+                    ));
+                    self.begin_shutdown(kind);
                 }
-                libc::SIGPWR => {
+                SignalAction::PowerFail => {
                     for c in self.extras.powerfail.clone() {
                         let _ = self.run_sh(&c);
                     }
                 }
-                libc::SIGHUP => {
+                SignalAction::Reload => {
                     self.say("received SIGHUP: reloading units");
                     self.reload_units();
                 }
-                s if s == libc::SIGRTMIN() + 3 => self.begin_shutdown(ShutdownKind::Halt),
-                s if s == libc::SIGRTMIN() + 4 => self.begin_shutdown(ShutdownKind::Poweroff),
-                s if s == libc::SIGRTMIN() + 5 => self.begin_shutdown(ShutdownKind::Reboot),
-                _ => {}
             }
         }
         self.reap();

@@ -741,6 +741,33 @@ fn inittab_signal_and_shutdown_actions() {
     );
 }
 
+/// Regression (issue 21): busybox's `poweroff`, `reboot` and `halt` signal PID 1 with
+/// SIGUSR2, SIGTERM and SIGUSR1 (init/halt.c); b8g-init ignored SIGUSR1/2 and powered
+/// off on SIGTERM. systemd's SIGRTMIN+4/+5/+3 mean the same.
+#[test]
+fn busybox_and_systemd_shutdown_signals() {
+    let rt = libc::SIGRTMIN();
+    for (sig, kind) in [
+        (libc::SIGUSR2, "Poweroff"),
+        (libc::SIGTERM, "Reboot"),
+        (libc::SIGUSR1, "Halt"),
+        (rt + 4, "Poweroff"),
+        (rt + 5, "Reboot"),
+        (rt + 3, "Halt"),
+    ] {
+        let mut s = System::new(&[]);
+        s.boot();
+        s.wait_ready();
+        s.signal(sig);
+        s.wait_ended();
+        assert!(
+            s.console().contains(&format!("shutting down ({kind})")),
+            "signal {sig} should shut down with {kind}; console:\n{}",
+            s.console()
+        );
+    }
+}
+
 #[test]
 fn absurd_time_spans_do_not_crash_pid1() {
     let mut s = System::new(&[
