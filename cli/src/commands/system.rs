@@ -615,6 +615,10 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
     settings.apply(&mut vm);
     match &args.until {
         None => {
+            eprintln!(
+                "the serial console follows ({})",
+                b8g_kernel_adapters::linux::qemu::QUIT_HINT
+            );
             let status = std::process::Command::new(&vm.qemu)
                 .args(vm.args())
                 .status()
