@@ -413,7 +413,9 @@ impl Manager {
                     .custom_flags_noctty()
                     .open(p)
                 {
-                    let _ = writeln!(f, "{line}");
+                    // One write, so a kernel-log record the kernel prints meanwhile cannot
+                    // land between the line and its newline.
+                    let _ = f.write_all(format!("{line}\n").as_bytes());
                     return;
                 }
                 eprintln!("{line}");
