@@ -139,3 +139,46 @@ fn instantiate_matches_nix_instantiate() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Regression (issue 21): at the console's login shell `b8gctl` was "not found": no
+/// /etc/profile put the system profile on PATH (busybox login sets /bin:/usr/bin), and
+/// b8gctl was not in the system profile at all.
+#[test]
+fn login_shells_get_the_system_profile_on_path() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let recipes = workspace.join("recipes").canonicalize().expect("recipes");
+    let minimal = workspace
+        .join("images/minimal.nix")
+        .canonicalize()
+        .expect("minimal.nix");
+    // pkgs.b8g stands in as a store path, so nothing is copied into a store.
+    let expr = format!(
+        r#"let
+  fake = "${{builtins.storeDir}}/00000000000000000000000000000000-b8g";
+  s = import {r}/eval-config.nix {{
+    modules = [ {m} ];
+    pkgs = import {r}/pkgs {{ overlays = [ (f: p: {{ b8g = fake; }}) ]; }};
+  }};
+in {{
+  profile = s.config.environment.etc.profile.text;
+  b8gInSw = builtins.elem fake s.config.environment.systemPackages;
+}}"#,
+        r = recipes.display(),
+        m = minimal.display()
+    );
+    let got = stdout_ok(
+        b8g()
+            .args(["eval", "--strict", "--json", "-E", &expr])
+            .output()
+            .expect("run b8g"),
+    );
+    let v: serde_json::Value = serde_json::from_str(&got).expect("json");
+    assert_eq!(v["b8gInSw"], true, "b8gctl is in the system profile: {got}");
+    let profile = v["profile"].as_str().expect("profile text");
+    assert!(
+        profile
+            .lines()
+            .any(|l| l.starts_with("export PATH=/run/current-system/sw/bin:")),
+        "/etc/profile puts sw/bin first on PATH:\n{profile}"
+    );
+}

@@ -277,6 +277,7 @@ fn cstr(s: &str) -> Result<CString, SpawnError> {
 
 fn open_stdio(io: &StdIo, input: bool, spec: &SpawnSpec) -> Result<OwnedFd, SpawnError> {
     use std::fs::OpenOptions;
+    use std::os::unix::fs::OpenOptionsExt;
     let open = |p: &Path, o: &mut OpenOptions| -> Result<OwnedFd, SpawnError> {
         o.open(p)
             .map(OwnedFd::from)
@@ -294,7 +295,15 @@ fn open_stdio(io: &StdIo, input: bool, spec: &SpawnSpec) -> Result<OwnedFd, Spaw
                 .as_deref()
                 .or(spec.console)
                 .unwrap_or(Path::new("/dev/console"));
-            open(p, OpenOptions::new().read(true).write(true))
+            // O_NOCTTY: PID 1 (a session leader without a terminal) would otherwise make
+            // the tty its own controlling terminal, and the service could not take it.
+            open(
+                p,
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(libc::O_NOCTTY),
+            )
         }
         StdIo::File(p) if input => open(p, OpenOptions::new().read(true)),
         StdIo::File(p) => open(p, OpenOptions::new().write(true).create(true)),
@@ -448,6 +457,7 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
         env: &mut c_env,
         listen_pid_idx,
         ignore_sigpipe,
+        ctty: spec.socket_stdio.is_none() && matches!(ctx.stdin, Some(StdIo::Tty)),
         cgroup_procs: spec.cgroup_procs.as_deref(),
     };
     // Like posix_spawn: the child borrows our memory on its own stack until it execs
@@ -526,6 +536,8 @@ struct ChildPlan<'a> {
     listen_pid_idx: Option<usize>,
     ignore_sigpipe: bool,
     cgroup_procs: Option<&'a std::ffi::CStr>,
+    /// StandardInput=tty: stdin becomes the controlling terminal of the child's session.
+    ctty: bool,
 }
 
 unsafe fn fail(fd: RawFd, step: usize) -> ! {
@@ -616,6 +628,13 @@ unsafe fn child(p: ChildPlan) -> ! {
             if libc::dup2(moved[i], *dst) < 0 {
                 fail(p.status_fd, 0);
             }
+        }
+        // As systemd does for StandardInput=tty: the new session takes stdin as its
+        // controlling terminal, so a login shell gets job control and ^C reaches what
+        // runs in it. Not fatal: a tty another session still holds leaves the service
+        // without one, as without this step.
+        if p.ctty {
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
         }
         if let Some(idx) = p.listen_pid_idx {
             // Rewrite the placeholder in place: "LISTEN_PID=" + up to 10 digits.

@@ -158,6 +158,105 @@ fn is_pid1() -> bool {
     unsafe { libc::getpid() == 1 }
 }
 
+/// What a signal to PID 1 asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignalAction {
+    Shutdown(ShutdownKind),
+    /// SIGINT: the kernel's ctrl-alt-del (inittab `ctrlaltdel`, else reboot).
+    CtrlAltDel,
+    /// SIGPWR: inittab `powerfail` actions.
+    PowerFail,
+    /// SIGHUP: reload unit files (systemd: daemon-reload).
+    Reload,
+    /// SIGCHLD and the rest: reaping follows every batch of signals anyway.
+    Nothing,
+}
+
+/// The meaning of each signal PID 1 handles: systemd's (systemd(1), SIGNALS) and
+/// busybox's, whose `halt`, `poweroff` and `reboot` signal PID 1 with SIGUSR1, SIGUSR2
+/// and SIGTERM (init/halt.c) and are what a b8g system has on its PATH. Where the two
+/// disagree, busybox wins, because its tools are the ones users type here:
+/// - SIGTERM: systemd re-executes itself (daemon-reexec, which b8g-init does not do);
+///   here it reboots, as `reboot` asks.
+/// - SIGUSR1: systemd reconnects to D-Bus (b8g-init has none); here it halts.
+/// - SIGUSR2: systemd dumps its state to the log; here it powers off.
+///
+/// systemd's SIGRTMIN+3/+4/+5 (halt, poweroff, reboot) and SIGINT (ctrl-alt-del) keep
+/// their meaning.
+fn signal_action(sig: i32) -> SignalAction {
+    match sig {
+        libc::SIGINT => SignalAction::CtrlAltDel,
+        libc::SIGPWR => SignalAction::PowerFail,
+        libc::SIGHUP => SignalAction::Reload,
+        libc::SIGTERM => SignalAction::Shutdown(ShutdownKind::Reboot),
+        libc::SIGUSR1 => SignalAction::Shutdown(ShutdownKind::Halt),
+        libc::SIGUSR2 => SignalAction::Shutdown(ShutdownKind::Poweroff),
+        s if s == libc::SIGRTMIN() + 3 => SignalAction::Shutdown(ShutdownKind::Halt),
+        s if s == libc::SIGRTMIN() + 4 => SignalAction::Shutdown(ShutdownKind::Poweroff),
+        s if s == libc::SIGRTMIN() + 5 => SignalAction::Shutdown(ShutdownKind::Reboot),
+        _ => SignalAction::Nothing,
+    }
+}
+
+/// Where a manager message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MessageRoute {
+    /// Written to the console only (not booting: tests, containers).
+    Console,
+    /// Written to the console, and to the kernel log, which does not echo it.
+    ConsoleAndKmsg,
+    /// Written to the kernel log only: the kernel prints it on the console itself.
+    Kmsg,
+}
+
+/// The kernel level of manager messages in /dev/kmsg (KERN_INFO, as systemd's).
+const KMSG_LEVEL: u32 = 6;
+
+/// Each manager message must reach the console once. The kernel itself prints every
+/// kernel-log record whose level is below its console log level (the first field of
+/// /proc/sys/kernel/printk: 7 by default, 4 with `quiet`) on its consoles, the ones
+/// /dev/console writes to. So, like systemd's PID 1 (which logs to kmsg and leaves the
+/// console to the kernel): when the kernel will echo the record and our console is
+/// /dev/console, write the kernel log only; otherwise write the console, and (booting)
+/// the kernel log as well so `dmesg` keeps the message.
+fn message_route(boot: bool, console: Option<&Path>, loglevel: Option<u32>) -> MessageRoute {
+    if !boot {
+        return MessageRoute::Console;
+    }
+    let echoed = loglevel.is_some_and(|l| KMSG_LEVEL < l);
+    if echoed && console == Some(Path::new("/dev/console")) {
+        MessageRoute::Kmsg
+    } else {
+        MessageRoute::ConsoleAndKmsg
+    }
+}
+
+/// One kernel-log record: `<level>b8g-init: msg`, in one write, since every write(2) to
+/// /dev/kmsg is a record of its own (`writeln!` on a file wrote three, and the kernel
+/// printed the message over three lines).
+fn kmsg_record(msg: &str) -> Vec<u8> {
+    format!("<{KMSG_LEVEL}>{MANAGER}: {msg}\n").into_bytes()
+}
+
+/// Writes one record to /dev/kmsg. Opened for each message: the kernel rate-limits
+/// writers per open file (10 records in 5 s), which a boot's messages would exceed.
+fn write_kmsg(msg: &str) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/kmsg")?
+        .write_all(&kmsg_record(msg))
+}
+
+/// How the console names a signal that shuts down.
+fn shutdown_signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGUSR1 => "SIGUSR1".into(),
+        libc::SIGUSR2 => "SIGUSR2".into(),
+        s => format!("SIGRTMIN+{}", s - libc::SIGRTMIN()),
+    }
+}
+
 /// Signals PID 1 handles through its signalfd.
 fn handled_signals() -> libc::sigset_t {
     // SAFETY: sigset manipulation on a zeroed local.
@@ -280,17 +379,28 @@ impl Manager {
             .map(|r| r.join(n.replace('/', "_")))
     }
 
-    /// A manager message: into the b8g-init log and onto the console (and kmsg early in boot).
+    /// A manager message: into the b8g-init log, and once onto the console.
     fn say(&mut self, msg: &str) {
         let line = self.logs.push(MANAGER, msg);
-        self.console(&line);
-        self.kmsg(msg);
+        self.announce(&line, msg);
     }
 
-    fn kmsg(&self, msg: &str) {
-        if self.cfg.boot {
-            if let Ok(mut k) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
-                let _ = writeln!(k, "<6>b8g-init: {msg}");
+    /// Puts a manager message (`line` as logged, `msg` bare) on the console exactly once,
+    /// and into the kernel log when booting (see [`message_route`]).
+    fn announce(&self, line: &str, msg: &str) {
+        let loglevel = std::fs::read_to_string("/proc/sys/kernel/printk")
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse().ok());
+        match message_route(self.cfg.boot, self.cfg.console.as_deref(), loglevel) {
+            MessageRoute::Console => self.console(line),
+            MessageRoute::ConsoleAndKmsg => {
+                self.console(line);
+                let _ = write_kmsg(msg);
+            }
+            MessageRoute::Kmsg => {
+                if write_kmsg(msg).is_err() {
+                    self.console(line);
+                }
             }
         }
     }
@@ -303,7 +413,9 @@ impl Manager {
                     .custom_flags_noctty()
                     .open(p)
                 {
-                    let _ = writeln!(f, "{line}");
+                    // One write, so a kernel-log record the kernel prints meanwhile cannot
+                    // land between the line and its newline.
+                    let _ = f.write_all(format!("{line}\n").as_bytes());
                     return;
                 }
                 eprintln!("{line}");
@@ -377,8 +489,7 @@ impl Manager {
         for d in sysv_diags.iter().chain(set.diagnostics.iter()) {
             if d.error {
                 let line = self.logs.push(MANAGER, &d.to_string());
-                self.console(&line);
-                self.kmsg(&d.to_string());
+                self.announce(&line, &d.to_string());
             } else {
                 self.logs.push(MANAGER, &d.to_string());
             }
@@ -1870,9 +1981,9 @@ impl Manager {
             let info: libc::signalfd_siginfo =
                 unsafe { std::ptr::read_unaligned(buf.as_ptr().cast()) };
             let sig = info.ssi_signo as i32;
-            match sig {
-                libc::SIGCHLD => {}
-                libc::SIGINT => {
+            match signal_action(sig) {
+                SignalAction::Nothing => {}
+                SignalAction::CtrlAltDel => {
                     if self.extras.ctrlaltdel.is_empty() {
                         self.say("received SIGINT (ctrl-alt-del): rebooting");
                         self.begin_shutdown(ShutdownKind::Reboot);
@@ -1882,23 +1993,28 @@ impl Manager {
                         }
                     }
                 }
-                libc::SIGTERM => {
-                    self.say("received SIGTERM: powering off");
-                    self.begin_shutdown(ShutdownKind::Poweroff);
+                SignalAction::Shutdown(kind) => {
+                    self.say(&format!(
+                        "received {} from pid {}: {}",
+                        shutdown_signal_name(sig),
+                        info.ssi_pid,
+                        match kind {
+                            ShutdownKind::Poweroff => "powering off",
+                            ShutdownKind::Reboot => "rebooting",
+                            ShutdownKind::Halt => "halting",
+                        }
+                    ));
+                    self.begin_shutdown(kind);
                 }
-                libc::SIGPWR => {
+                SignalAction::PowerFail => {
                     for c in self.extras.powerfail.clone() {
                         let _ = self.run_sh(&c);
                     }
                 }
-                libc::SIGHUP => {
+                SignalAction::Reload => {
                     self.say("received SIGHUP: reloading units");
                     self.reload_units();
                 }
-                s if s == libc::SIGRTMIN() + 3 => self.begin_shutdown(ShutdownKind::Halt),
-                s if s == libc::SIGRTMIN() + 4 => self.begin_shutdown(ShutdownKind::Poweroff),
-                s if s == libc::SIGRTMIN() + 5 => self.begin_shutdown(ShutdownKind::Reboot),
-                _ => {}
             }
         }
         self.reap();
@@ -3825,6 +3941,42 @@ fn shutdown_bound<'a>(
 mod tests {
     use super::*;
     use crate::unit::{Listen, SocketConfig, Timeout};
+
+    #[test]
+    fn manager_messages_reach_the_console_once() {
+        // Regression (issue 21): without `quiet` every message showed twice, once
+        // written to the console and once echoed by the kernel from /dev/kmsg.
+        let dev = Some(Path::new("/dev/console"));
+        assert_eq!(message_route(true, dev, Some(7)), MessageRoute::Kmsg);
+        assert_eq!(message_route(true, dev, Some(8)), MessageRoute::Kmsg);
+        // `quiet` (4) or `loglevel=6` and lower: the kernel keeps the record to itself.
+        assert_eq!(
+            message_route(true, dev, Some(4)),
+            MessageRoute::ConsoleAndKmsg
+        );
+        assert_eq!(
+            message_route(true, dev, Some(6)),
+            MessageRoute::ConsoleAndKmsg
+        );
+        assert_eq!(message_route(true, dev, None), MessageRoute::ConsoleAndKmsg);
+        let other = Some(Path::new("/dev/ttyS1"));
+        assert_eq!(
+            message_route(true, other, Some(7)),
+            MessageRoute::ConsoleAndKmsg
+        );
+        assert_eq!(message_route(false, dev, Some(7)), MessageRoute::Console);
+        assert_eq!(message_route(false, None, Some(7)), MessageRoute::Console);
+    }
+
+    #[test]
+    fn a_kmsg_record_is_one_line_in_one_write() {
+        // Regression (issue 21): `writeln!` wrote prefix, message and newline as three
+        // records, which the kernel printed on three lines.
+        assert_eq!(
+            kmsg_record("shutting down (Poweroff)"),
+            b"<6>b8g-init: shutting down (Poweroff)\n"
+        );
+    }
 
     #[test]
     fn shutdown_waits_for_the_longest_stop_timeout() {

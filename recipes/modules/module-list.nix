@@ -13,6 +13,7 @@
   ./config/users.nix
   ./config/etc.nix
   ./config/packages.nix
+  ./config/shells.nix
   ./config/networking.nix
   ./config/filesystems.nix
   ./services/getty.nix

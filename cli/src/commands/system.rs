@@ -623,6 +623,10 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
     settings.apply(&mut vm);
     match &args.until {
         None => {
+            eprintln!(
+                "the serial console follows ({})",
+                b8g_kernel_adapters::linux::qemu::QUIT_HINT
+            );
             let status = std::process::Command::new(&vm.qemu)
                 .args(vm.args())
                 .status()
@@ -634,7 +638,8 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
             })
         }
         Some(marker) if args.poweroff => {
-            // The root shell's PATH does not hold b8gctl; it sits beside the generation's init.
+            // b8gctl by its place beside the generation's init: systems built before
+            // issue 21 have no /etc/profile putting it on the shell's PATH.
             let r = vm.run_until_then_type(
                 Duration::from_secs(args.timeout),
                 marker,

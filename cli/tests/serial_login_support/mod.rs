@@ -134,6 +134,28 @@ impl VmSession {
         }
     }
 
+    /// Waits (up to `timeout`) for `b8g run-vm` to end by itself; returns its status,
+    /// or None when it is still running.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            while let Ok(bytes) = self.rx.try_recv() {
+                self.console.push_str(&String::from_utf8_lossy(&bytes));
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // What the console still held when qemu ended.
+                while let Ok(bytes) = self.rx.recv_timeout(Duration::from_millis(200)) {
+                    self.console.push_str(&String::from_utf8_lossy(&bytes));
+                }
+                return Some(status);
+            }
+            if start.elapsed() >= timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Types `text` on the serial console.
     pub fn send(&mut self, text: &str) {
         self.stdin

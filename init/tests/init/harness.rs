@@ -249,6 +249,21 @@ impl System {
         );
     }
 
+    /// Waits (up to 60 s) for the namespace to end by itself; returns `unshare`'s status.
+    pub fn wait_ended(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        if let Some(c) = &mut self.child {
+            while Instant::now() < deadline {
+                if let Ok(Some(status)) = c.try_wait() {
+                    self.child = None;
+                    return status;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("b8g-init did not end; console:\n{}", self.console());
+    }
+
     /// Powers off and waits for the namespace to end.
     pub fn poweroff(&mut self) {
         self.ctl_ok(&["poweroff"]);

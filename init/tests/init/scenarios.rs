@@ -741,6 +741,84 @@ fn inittab_signal_and_shutdown_actions() {
     );
 }
 
+/// Regression (issue 21): busybox's `poweroff`, `reboot` and `halt` signal PID 1 with
+/// SIGUSR2, SIGTERM and SIGUSR1 (init/halt.c); b8g-init ignored SIGUSR1/2 and powered
+/// off on SIGTERM. systemd's SIGRTMIN+4/+5/+3 mean the same.
+#[test]
+fn busybox_and_systemd_shutdown_signals() {
+    let rt = libc::SIGRTMIN();
+    for (sig, kind) in [
+        (libc::SIGUSR2, "Poweroff"),
+        (libc::SIGTERM, "Reboot"),
+        (libc::SIGUSR1, "Halt"),
+        (rt + 4, "Poweroff"),
+        (rt + 5, "Reboot"),
+        (rt + 3, "Halt"),
+    ] {
+        let mut s = System::new(&[]);
+        s.boot();
+        s.wait_ready();
+        s.signal(sig);
+        s.wait_ended();
+        assert!(
+            s.console().contains(&format!("shutting down ({kind})")),
+            "signal {sig} should shut down with {kind}; console:\n{}",
+            s.console()
+        );
+    }
+}
+
+/// A new pseudo-terminal; returns the master (kept open by the test) and the slave's path.
+fn open_pty() -> (std::os::fd::OwnedFd, String) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r on the fd just opened, with a
+    // buffer of the size passed.
+    unsafe {
+        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        let master = std::os::fd::OwnedFd::from_raw_fd(m);
+        assert_eq!(libc::grantpt(m), 0);
+        assert_eq!(libc::unlockpt(m), 0);
+        let mut buf = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(m, buf.as_mut_ptr(), buf.len()), 0);
+        let name = std::ffi::CStr::from_ptr(buf.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        (master, name)
+    }
+}
+
+/// Regression (issue 21): the autologin shell (StandardInput=tty) had no controlling
+/// terminal ("can't access tty; job control turned off", ^C did not reach `sleep`).
+/// As with systemd, the service leads its own session with the tty as its terminal.
+#[test]
+fn standard_input_tty_gets_the_tty_as_controlling_terminal() {
+    let (_master, pts) = open_pty();
+    let mut s = System::new(&[(
+        "shell.service",
+        &format!(
+            "[Service]\nType=oneshot\nStandardInput=tty\nStandardOutput=journal\nTTYPath={pts}\n\
+             ExecStart=/bin/sh -c 'read -r pid comm st ppid pgrp sid tty rest < /proc/$$$$/stat; \
+             if (: </dev/tty) 2>/dev/null; then t=ctty; else t=none; fi; \
+             echo \"$$pid $$sid $$tty $$t\" > @ROOT@/ctty'\n\
+             [Install]\nWantedBy=multi-user.target\n"
+        ),
+    )]);
+    s.boot();
+    s.wait_ready();
+    s.wait_for(|s| s.path("ctty").exists(), "shell.service ran");
+    let line = std::fs::read_to_string(s.path("ctty")).unwrap();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(f.len(), 4, "{line:?}");
+    assert_eq!(f[0], f[1], "the service leads its session: {line:?}");
+    assert_ne!(
+        f[2], "0",
+        "the session has a controlling terminal: {line:?}"
+    );
+    assert_eq!(f[3], "ctty", "/dev/tty opens: {line:?}");
+    s.poweroff();
+}
+
 #[test]
 fn absurd_time_spans_do_not_crash_pid1() {
     let mut s = System::new(&[

@@ -103,6 +103,9 @@ impl VmSettings {
     }
 }
 
+/// How to leave a VM whose console is on the terminal (`-serial mon:stdio`).
+pub const QUIT_HINT: &str = "Ctrl-A X quits qemu, Ctrl-C goes to the guest";
+
 /// A VM description: what to boot and with which devices.
 #[derive(Debug, Clone)]
 pub struct Vm {
@@ -156,8 +159,10 @@ impl Vm {
             "none".into(),
             "-monitor".into(),
             "none".into(),
+            // The console multiplexed with qemu's monitor: on a terminal, ^C goes to the
+            // guest instead of killing qemu, and Ctrl-A X quits (Ctrl-A H lists the keys).
             "-serial".into(),
-            "stdio".into(),
+            "mon:stdio".into(),
             "-no-reboot".into(),
             "-kernel".into(),
             self.kernel.display().to_string(),
@@ -193,7 +198,7 @@ impl Vm {
     /// A standalone shell script that boots this VM with the console on stdio.
     pub fn script(&self) -> String {
         let quoted: Vec<String> = self.args().iter().map(|a| shell_quote(a)).collect();
-        format!("#!/bin/sh\n# Boots the VM under qemu (TCG); the serial console is on stdio.\nexec {} {} \"$@\"\n", self.qemu, quoted.join(" "))
+        format!("#!/bin/sh\n# Boots the VM under qemu (TCG); the serial console is on stdio ({QUIT_HINT}).\nexec {} {} \"$@\"\n", self.qemu, quoted.join(" "))
     }
 
     /// Boots the VM, collecting the console output, until qemu exits or `timeout` passes.
@@ -385,6 +390,9 @@ mod tests {
         let a = vm.args();
         assert!(a.windows(2).any(|w| w == ["-accel", "tcg"]));
         assert!(a.iter().any(|x| x == "-no-reboot"));
+        // Regression (issue 21): with `-serial stdio` a ^C typed at run-vm killed qemu.
+        assert!(a.windows(2).any(|w| w == ["-serial", "mon:stdio"]));
+        assert!(vm.script().contains("Ctrl-A X quits"));
         assert!(!a.iter().any(|x| x.contains("kvm")));
         assert!(a.contains(&"console=ttyS0 panic=-1 b8g.system=/x y".to_string()));
         assert!(a.contains(&"user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80".to_string()));
