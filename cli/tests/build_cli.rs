@@ -461,3 +461,37 @@ fn a_failed_build_shows_its_log_tail_and_exits_100() {
     assert!(!err.contains('\u{1b}'), "colour codes on a pipe:\n{err:?}");
     assert!(!err.contains("added"), "a line per added path:\n{err}");
 }
+
+/// `-E/--expr` builds the derivations of an expression, as `nix-build -E`
+/// does; relative paths in it resolve against the current directory.
+#[test]
+fn builds_an_expression_given_with_e() {
+    let w = World::new();
+    let out = ok(&w.build(
+        "plain",
+        &[
+            "-E",
+            "import ./default.nix { greeting = \"hey\"; }",
+            "-A",
+            "top",
+        ],
+    ));
+    let path = out.trim();
+    assert!(path.ends_with("-top"), "{out}");
+    assert_eq!(
+        fs::read_to_string(w.real("plain", path)).expect("read output"),
+        "hey world\n"
+    );
+    let out = ok(&w.build(
+        "plain",
+        &[
+            "--expr",
+            "(import ./default.nix { greeting = \"hey\"; }).dep",
+            "--no-out-link",
+        ],
+    ));
+    assert!(out.trim().ends_with("-dep"), "{out}");
+    // A file beside the expression is refused.
+    let o = w.build("plain", &["-E", "1", "default.nix"]);
+    assert!(!o.status.success(), "{}", text(&o));
+}

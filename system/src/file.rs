@@ -22,11 +22,20 @@ pub enum FileKind {
     Derivations(Vec<String>),
 }
 
+/// What `b8g-build` evaluates: a file, or an expression given with `-E`.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// An absolute path.
+    File(PathBuf),
+    /// Nix source (`nix-build -E`); relative paths in it resolve against `cwd`.
+    /// An expression is always taken as derivations, as nix-build takes it.
+    Expr(String),
+}
+
 /// A file to evaluate as `nix-build FILE -A ATTR --arg …` would.
 #[derive(Debug, Clone)]
 pub struct FileEval {
-    /// An absolute path.
-    pub file: PathBuf,
+    pub source: Source,
     pub attr: Option<String>,
     pub args: AutoArgs,
     pub search_path: Vec<(String, String)>,
@@ -73,7 +82,7 @@ fn is_module_expr(file: &Path) -> String {
 /// session holds.
 pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind, SessionError> {
     let FileEval {
-        file,
+        source,
         attr,
         args,
         search_path,
@@ -81,11 +90,16 @@ pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind
     } = what;
     let session = session.search_path(search_path).base_dir(&cwd);
     session.run(move |ev, cwd| {
-        let kind = ev.eval_str(&is_module_expr(&file), cwd)?;
-        if matches!(ev.force(kind)?, Value::Bool(true)) {
-            return Ok(FileKind::System);
-        }
-        let v = ev.eval_file(&file.to_string_lossy())?;
+        let v = match &source {
+            Source::File(file) => {
+                let kind = ev.eval_str(&is_module_expr(file), cwd)?;
+                if matches!(ev.force(kind)?, Value::Bool(true)) {
+                    return Ok(FileKind::System);
+                }
+                ev.eval_file(&file.to_string_lossy())?
+            }
+            Source::Expr(text) => ev.eval_str(text, cwd)?,
+        };
         let v = args.apply(ev, v, attr.as_deref(), cwd)?;
         derivation_paths(ev, v).map(FileKind::Derivations)
     })
@@ -104,7 +118,7 @@ mod tests {
         instantiate_file(
             EvalSession::dry_run(StoreDir::default()),
             FileEval {
-                file,
+                source: Source::File(file),
                 attr: None,
                 args: AutoArgs::default(),
                 search_path: Vec::new(),

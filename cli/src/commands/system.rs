@@ -28,7 +28,7 @@ use b8g_kernel_adapters::linux::system;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
 use b8g_system::build::{self, SystemBuildOptions};
-use b8g_system::file::{instantiate_file, FileEval, FileKind};
+use b8g_system::file::{instantiate_file, FileEval, FileKind, Source};
 
 use super::auto_args::AutoArgs;
 use super::GlobalArgs;
@@ -70,6 +70,15 @@ pub struct BuildArgs {
     /// The expression to build (derivations, or a system configuration module).
     #[arg(value_name = "FILE", default_value = "default.nix")]
     file: PathBuf,
+    /// Build the derivations of this expression instead of a file (as
+    /// `nix-build -E`); relative paths in it resolve against the current directory.
+    #[arg(
+        short = 'E',
+        long = "expr",
+        value_name = "EXPR",
+        conflicts_with = "file"
+    )]
+    expr: Option<String>,
     #[command(flatten)]
     more: Box<MoreBuildArgs>,
     /// Select an attribute of the result (`a.b.0`); for a system
@@ -123,6 +132,7 @@ impl BuildArgs {
     pub(crate) fn not_for_install(&self) -> Option<&'static str> {
         [
             (self.dry_run, "--dry-run"),
+            (self.expr.is_some(), "-E/--expr"),
             (self.attr.is_some(), "-A/--attr"),
             (self.image, "--image"),
             (self.check, "--check"),
@@ -361,8 +371,12 @@ fn substituter_settings(global: &GlobalArgs) -> Result<SubstituterSettings> {
 /// Evaluates FILE: a system configuration, or derivations whose `.drv`
 /// files are written to the store (evaluation errors are printed as Nix does).
 fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<FileKind>> {
+    let source = match &args.expr {
+        Some(e) => Source::Expr(e.clone()),
+        None => Source::File(absolute(&args.file)?),
+    };
     let what = FileEval {
-        file: absolute(&args.file)?,
+        source,
         attr: args.attr.clone(),
         args: args.more.auto.args(),
         search_path: args.more.auto.search_path(),
@@ -579,6 +593,9 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
 }
 
 pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode> {
+    if args.build.expr.is_some() {
+        bail!("run-vm boots a file (a system configuration or a unikernel image), not -E/--expr");
+    }
     if let Some(code) = run_unikernel(global, &args)? {
         return Ok(code);
     }
