@@ -3,6 +3,7 @@
 //! suggests the closest names; a failed assertion prints its message. Each is
 //! printed as a clean error (exit status 1), never a panic. The same messages
 //! are checked under Nix and b8g-eval by builder/tests/recipes_lib.rs.
+//! Also what `b8g-build --dry-run` says of a system before anything is built.
 
 use std::path::Path;
 use std::process::Command;
@@ -70,5 +71,58 @@ fn failed_assertion_prints_its_message() {
         e.contains("Failed assertions:")
             && e.contains("users.users.alice: uid 1000 is used by more than one user"),
         "{e}"
+    );
+}
+
+/// `b8g-build --dry-run SYSTEM.nix` lists the derivations a build would run,
+/// as nix-build does, and builds, fetches and links nothing.
+#[test]
+fn dry_run_of_a_system_lists_what_would_be_built() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = tempfile::tempdir().unwrap();
+    // Nothing is built, so a stand-in b8g-init does.
+    let bin = root.path().join("b8g-bin");
+    std::fs::create_dir_all(bin.join("bin")).unwrap();
+    std::fs::write(bin.join("bin/b8g-init"), "stand-in").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g-build"))
+        .current_dir(&workspace)
+        .env("B8G_CONF", root.path().join("no-such.conf"))
+        .arg("--root")
+        .arg(root.path())
+        .arg("-o")
+        .arg(root.path().join("result"))
+        .arg("--b8g-bin")
+        .arg(&bin)
+        .args(["--dry-run", "images/minimal.nix"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    let first = stderr.lines().next().unwrap_or("");
+    let n: usize = first
+        .strip_prefix("these ")
+        .and_then(|r| r.strip_suffix(" derivations will be built:"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not nix-build's dry-run wording:\n{stderr}"));
+    let listed: Vec<&str> = stderr
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  /b8g/store/"))
+        .collect();
+    assert_eq!(listed.len(), n, "{stderr}");
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.ends_with("-b8g-system-minimal.drv")),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "a dry run printed a result");
+    assert!(
+        !root.path().join("result").exists(),
+        "a dry run linked a result"
+    );
+    assert!(
+        !root.path().join("b8g/var/b8g/log/drvs").exists(),
+        "a dry run built something"
     );
 }

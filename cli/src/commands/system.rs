@@ -257,23 +257,49 @@ fn realise_with(
     attr: &str,
     extra_modules: Vec<String>,
 ) -> Result<(LocalStore, StorePath)> {
+    let opts = system_options(global, args, attr, extra_modules)?;
+    let cancel = CancelToken::new().context("cannot set up cancellation")?;
+    let progress = progress(global);
+    build::build(&global.store_config()?, &opts, progress.as_ref(), &cancel)
+        .with_context(|| format!("cannot build {}", args.file.display()))
+}
+
+/// What to build for `config.system.build.<attr>` of FILE.
+fn system_options(
+    global: &GlobalArgs,
+    args: &BuildArgs,
+    attr: &str,
+    extra_modules: Vec<String>,
+) -> Result<SystemBuildOptions> {
     let recipes = absolute(&args.recipes.clone().unwrap_or_else(default_recipes))?;
     let b8g_bin = match &args.b8g_bin {
         Some(b) => absolute(b)?,
         None => default_b8g_bin()?,
     };
-    let opts = SystemBuildOptions {
+    Ok(SystemBuildOptions {
         config: absolute(&args.file)?,
         recipes,
         b8g_bin,
         attr: attr.to_string(),
         extra_modules,
         realise: realise_options(global, args)?,
-    };
-    let cancel = CancelToken::new().context("cannot set up cancellation")?;
-    let progress = progress(global);
-    build::build(&global.store_config()?, &opts, progress.as_ref(), &cancel)
-        .with_context(|| format!("cannot build {}", args.file.display()))
+    })
+}
+
+/// Prints a dry run's plan as nix-build does (nothing when all is valid).
+fn print_plan(store: &LocalStore, plan: &realise::Plan) {
+    if !plan.build.is_empty() {
+        eprintln!("these {} derivations will be built:", plan.build.len());
+        for d in &plan.build {
+            eprintln!("  {}", store.print_path(d));
+        }
+    }
+    if !plan.fetch.is_empty() {
+        eprintln!("these {} paths will be fetched:", plan.fetch.len());
+        for p in &plan.fetch {
+            eprintln!("  {}", store.print_path(p));
+        }
+    }
 }
 
 /// Points the result link at `out` (a GC root) and writes the root image when asked.
@@ -427,7 +453,12 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
         None => return Ok(ExitCode::FAILURE),
         Some(FileKind::System) => {
             if args.dry_run {
-                bail!("--dry-run is not supported for system configurations yet");
+                let attr = args.attr.as_deref().unwrap_or("toplevel");
+                let opts = system_options(global, &args, attr, Vec::new())?;
+                let (store, plan) = build::plan(&global.store_config()?, &opts)
+                    .with_context(|| format!("cannot evaluate {}", args.file.display()))?;
+                print_plan(&store, &plan);
+                return Ok(ExitCode::SUCCESS);
             }
             let (store, out) = build_system(global, &args)?;
             println!("{}", store.print_path(&out));
@@ -444,18 +475,7 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     let opts = realise_options(global, &args)?;
     if args.dry_run {
         let plan = realise::plan(&store, &drvs, &opts.substituters)?;
-        if !plan.build.is_empty() {
-            eprintln!("these {} derivations will be built:", plan.build.len());
-            for d in &plan.build {
-                eprintln!("  {}", store.print_path(d));
-            }
-        }
-        if !plan.fetch.is_empty() {
-            eprintln!("these {} paths will be fetched:", plan.fetch.len());
-            for p in &plan.fetch {
-                eprintln!("  {}", store.print_path(p));
-            }
-        }
+        print_plan(&store, &plan);
         return Ok(ExitCode::SUCCESS);
     }
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
