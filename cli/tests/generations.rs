@@ -313,6 +313,12 @@ fn snapshot_round_trip_and_tamper_refusal() {
         err.contains("rejected") && err.contains("no valid signature"),
         "{err}"
     );
+    // One line says why, naming the signer and the key trusted instead.
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(
+        err.contains("(signed by: snap-test-1; trusted: other-1)"),
+        "{err}"
+    );
     assert_eq!(valid_count(&r3), 0);
 
     // A NAR swapped inside the archive: refused as a whole, nothing added.
