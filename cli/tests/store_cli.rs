@@ -345,3 +345,78 @@ fn malformed_nar_leaves_nothing_behind() {
     let added = s.ok(&["store", "add", tree.to_str().expect("utf-8")]);
     assert_eq!(String::from_utf8_lossy(&good.stdout), added);
 }
+
+/// `b8g store path-info -r/-s/-S` and `--json -rsS` print what Nix 2.8's
+/// `nix path-info` prints for the same paths: a `toFile`-style text file
+/// referring to another, made by both stores.
+#[test]
+fn path_info_recursive_and_sizes_match_nix_path_info() {
+    use b8g_store::local::{LocalStore, StoreConfig};
+    let ours = Store::new("/nix/store");
+    let nix_root = tempfile::tempdir().expect("tempdir");
+    let top_nix = nix(
+        nix_root.path(),
+        "nix-instantiate",
+        &[
+            "--read-write-mode",
+            "--eval",
+            "-E",
+            r#"builtins.toFile "top" "uses ${builtins.toFile "dep" "x"}""#,
+        ],
+    );
+    let top_nix = top_nix.trim_matches('"').to_owned();
+    {
+        let store = LocalStore::open(&StoreConfig {
+            store_dir: b8g_store::format::store_path::StoreDir::new("/nix/store").expect("dir"),
+            state_dir: PathBuf::from("/var/b8g"),
+            root: Some(ours.root()),
+        })
+        .expect("open");
+        let dep = store.add_text("dep", b"x", &[]).expect("dep");
+        let text = format!("uses {}", store.print_path(&dep));
+        let top = store.add_text("top", text.as_bytes(), &[dep]).expect("top");
+        assert_eq!(store.print_path(&top), top_nix, "toFile paths differ");
+    }
+    let nix_cmd = |args: &[&str]| {
+        let mut all = vec!["--extra-experimental-features", "nix-command", "path-info"];
+        all.extend_from_slice(args);
+        all.push(&top_nix);
+        nix(nix_root.path(), "nix", &all)
+    };
+    let ours_cmd = |args: &[&str]| {
+        let mut all = vec!["store", "path-info"];
+        all.extend_from_slice(args);
+        all.push(&top_nix);
+        ours.ok(&all).trim().to_owned()
+    };
+    for args in [
+        &["-r", "-s", "-S"][..],
+        &["-rsS"],
+        &["--recursive", "--size"],
+        &["-S"],
+        &["-s"],
+        &["--closure-size"],
+    ] {
+        assert_eq!(ours_cmd(args), nix_cmd(args), "path-info {args:?}");
+    }
+    for args in [
+        &["--json", "-rsS"][..],
+        &["--json", "-S"],
+        &["--json", "-r"],
+    ] {
+        let theirs: serde_json::Value = serde_json::from_str(&nix_cmd(args)).expect("nix json");
+        let mine: serde_json::Value = serde_json::from_str(&ours_cmd(args)).expect("our json");
+        let (theirs, mine) = (
+            theirs.as_array().expect("list"),
+            mine.as_array().expect("list"),
+        );
+        assert_eq!(mine.len(), theirs.len(), "{args:?}: {mine:?}");
+        for (t, m) in theirs.iter().zip(mine) {
+            for (field, value) in t.as_object().expect("object") {
+                if field != "registrationTime" {
+                    assert_eq!(&m[field], value, "{args:?}: field {field}");
+                }
+            }
+        }
+    }
+}

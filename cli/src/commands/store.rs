@@ -88,6 +88,16 @@ enum StoreCommand {
         /// Print JSON (the fields of `nix path-info --json`).
         #[arg(long)]
         json: bool,
+        /// Also list everything the paths refer to, transitively (references first).
+        #[arg(short = 'r', long)]
+        recursive: bool,
+        /// Print each path's NAR size (as `nix path-info -s`: the path, a tab, the size).
+        #[arg(short = 's', long = "size")]
+        size: bool,
+        /// Print each path's closure size, the NAR sizes of its closure added up
+        /// (`closureSize` in JSON).
+        #[arg(short = 'S', long = "closure-size")]
+        closure_size: bool,
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
@@ -298,20 +308,67 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             }
             print_lines(lines)?;
         }
-        StoreCommand::PathInfo { json, paths } => {
+        StoreCommand::PathInfo {
+            json,
+            recursive,
+            size,
+            closure_size,
+            paths,
+        } => {
             let store = open_store(global)?;
-            let mut infos = Vec::new();
+            let mut wanted = Vec::new();
             for arg in &paths {
                 let p = store.resolve_arg(arg)?;
-                let info = store
-                    .path_info(&p)?
-                    .with_context(|| format!("path {} is not valid", store.print_path(&p)))?;
-                infos.push(info);
+                if store.path_info(&p)?.is_none() {
+                    bail!("path '{}' is not valid", store.print_path(&p));
+                }
+                wanted.push(p);
             }
+            let mut infos = store.path_infos(&wanted, recursive)?;
+            let closure_sizes = |infos: &[PathInfo]| -> Result<Vec<u64>> {
+                if !closure_size {
+                    return Ok(Vec::new());
+                }
+                Ok(infos
+                    .iter()
+                    .map(|i| store.closure_size(&i.path))
+                    .collect::<Result<_, _>>()?)
+            };
             if json {
+                // Nix prints JSON in store-path order.
+                infos.sort_by(|a, b| a.path.cmp(&b.path));
+                let sizes = closure_sizes(&infos)?;
                 print_json(&serde_json::Value::Array(
-                    infos.iter().map(|i| info_json(&store, i)).collect(),
+                    infos
+                        .iter()
+                        .enumerate()
+                        .map(|(n, i)| {
+                            let mut v = info_json(&store, i);
+                            if let Some(c) = sizes.get(n) {
+                                v["closureSize"] = json!(c);
+                            }
+                            v
+                        })
+                        .collect(),
                 ))?;
+            } else if size || closure_size {
+                // `nix path-info -s/-S`: paths padded to one width, then `\t%11d` per size.
+                let sizes = closure_sizes(&infos)?;
+                let width = infos
+                    .iter()
+                    .map(|i| store.print_path(&i.path).len())
+                    .max()
+                    .unwrap_or(0);
+                print_lines(infos.iter().enumerate().map(|(n, i)| {
+                    let mut line = format!("{:width$}", store.print_path(&i.path));
+                    if size {
+                        line.push_str(&format!("\t{:>11}", i.nar_size));
+                    }
+                    if let Some(c) = sizes.get(n) {
+                        line.push_str(&format!("\t{c:>11}"));
+                    }
+                    line
+                }))?;
             } else {
                 print_lines(infos.iter().map(|i| {
                     format!(
