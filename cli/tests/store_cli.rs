@@ -420,3 +420,62 @@ fn path_info_recursive_and_sizes_match_nix_path_info() {
         }
     }
 }
+
+/// `b8g store gc` keeps the pinned Debian seeds of the bootstrap lock (the
+/// fixed-output `.deb` paths, which Debian may no longer serve) unless
+/// `--include-seeds`; `--dry-run` says the same as the real collection does.
+#[test]
+fn gc_keeps_the_seeds_of_the_bootstrap_lock_unless_told() {
+    let s = Store::new("/b8g/store");
+    let src = tempfile::tempdir().expect("tempdir");
+    let deb = src.path().join("pretend.deb");
+    fs::write(&deb, "not really a Debian package\n").expect("write");
+    let deb_s = deb.to_str().expect("utf-8");
+    let sha256 = s.ok(&["store", "hash", "--flat", "--base16", deb_s]);
+    let recipes = src.path().join("recipes");
+    fs::create_dir_all(recipes.join("bootstrap")).expect("mkdir");
+    fs::write(
+        recipes.join("bootstrap/pins.nix"),
+        format!(
+            "{{\n  fake = {{\n    package = \"fake\";\n    version = \"1.0-1\";\n    \
+             sha256 = \"{}\";\n  }};\n}}\n",
+            sha256.trim()
+        ),
+    )
+    .expect("pins");
+    // What the fetch of that pin registers: a flat sha256 path named `fake.deb`.
+    let seed = s.ok(&["store", "add", "--flat", "--name", "fake.deb", deb_s]);
+    let seed = seed.trim();
+    let other = src.path().join("other");
+    fs::write(&other, "garbage\n").expect("write");
+    let garbage = s.ok(&["store", "add", other.to_str().expect("utf-8")]);
+    let garbage = garbage.trim();
+    let recipes_s = recipes.to_str().expect("utf-8");
+
+    let gc = |extra: &[&str]| {
+        let mut args = vec!["store", "gc", "--recipes", recipes_s];
+        args.extend_from_slice(extra);
+        let out = s.run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (dry, err) = gc(&["--dry-run"]);
+    assert_eq!(dry.trim(), garbage, "only the garbage would go: {dry}");
+    assert!(err.contains("keeping 1 pinned seeds"), "{err}");
+    let (deleted, _) = gc(&[]);
+    assert_eq!(deleted.trim(), garbage);
+    assert!(s.ok(&["store", "path-info", seed]).starts_with(seed));
+
+    let (dry, _) = gc(&["--dry-run", "--include-seeds"]);
+    assert_eq!(dry.trim(), seed);
+    let (deleted, _) = gc(&["--include-seeds"]);
+    assert_eq!(deleted.trim(), seed);
+    assert!(!s.run(&["store", "path-info", seed]).status.success());
+}

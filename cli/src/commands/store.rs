@@ -130,6 +130,15 @@ enum StoreCommand {
         /// Print a JSON report.
         #[arg(long)]
         json: bool,
+        /// Delete the pinned Debian seeds of the bootstrap lock too. By
+        /// default they are kept as roots: Debian's archive drops old
+        /// versions, and the store may hold the only copy.
+        #[arg(long)]
+        include_seeds: bool,
+        /// The recipes directory whose bootstrap lock names the seeds
+        /// (default: this workspace's recipes, when present).
+        #[arg(long, env = "B8G_RECIPES", value_name = "DIR")]
+        recipes: Option<PathBuf>,
     },
     /// Check that the store matches its database; exit 1 if it does not.
     Verify {
@@ -216,6 +225,25 @@ fn print_lines<I: IntoIterator<Item = String>>(lines: I) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// The seeds of the bootstrap lock in `recipes` (given, or this workspace's
+/// when it is there): the roots `b8g store gc` adds unless `--include-seeds`.
+fn seed_roots(store: &LocalStore, recipes: Option<PathBuf>) -> Result<Vec<StorePath>> {
+    use b8g_builder::builtin::pin_sources::{lock_seed_paths, LOCK_FILE};
+    let dir = match recipes {
+        Some(r) => r.join("bootstrap"),
+        None => {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/bootstrap");
+            // An installed b8g without the recipes has no lock to keep.
+            if !dir.join(LOCK_FILE).is_file() {
+                return Ok(Vec::new());
+            }
+            dir
+        }
+    };
+    lock_seed_paths(&dir, store.store_dir())
+        .with_context(|| format!("cannot read the bootstrap lock in {}", dir.display()))
 }
 
 fn default_name(path: &Path) -> Result<String> {
@@ -416,12 +444,33 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             dry_run,
             max_freed,
             json,
+            include_seeds,
+            recipes,
         } => {
             let store = open_store(global)?;
-            let report = store.gc(&GcOptions { dry_run, max_freed })?;
+            let seeds = if include_seeds {
+                Vec::new()
+            } else {
+                seed_roots(&store, recipes)?
+            };
+            let kept = seeds
+                .iter()
+                .filter(|p| store.is_valid(p).unwrap_or(false))
+                .count();
+            let report = store.gc(&GcOptions {
+                dry_run,
+                max_freed,
+                extra_roots: seeds,
+            })?;
+            if kept > 0 && global.quiet == 0 {
+                eprintln!(
+                    "keeping {kept} pinned seeds of the bootstrap lock (--include-seeds deletes them too)"
+                );
+            }
             if json {
                 print_json(&json!({
                     "dryRun": dry_run,
+                    "keptSeeds": kept,
                     "deleted": report.deleted,
                     "removedStrays": report.removed_strays,
                     "bytesFreed": report.bytes_freed,
