@@ -104,6 +104,7 @@ pub struct BuildArgs {
     #[arg(long)]
     check: bool,
     /// Also write a root disk image of the closure to LINK.img (systems only).
+    /// run-vm boots from such an image and removes it afterwards unless this is given.
     #[arg(long)]
     image: bool,
     /// Root image format.
@@ -172,9 +173,23 @@ pub struct RunVmArgs {
     /// (a root shell must be there) and succeed only on a clean power-off.
     #[arg(long, requires = "until")]
     poweroff: bool,
-    /// Kill the VM after this many seconds.
-    #[arg(long, default_value_t = 600)]
-    timeout: u64,
+    /// Stop the VM after this many seconds. Without --until (a VM at its
+    /// console) there is no limit unless one is given, and a VM stopped by it
+    /// makes run-vm exit with status 124, as timeout(1) does; with --until, or
+    /// for a unikernel, the default is 600 and running out is a failure (1).
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+}
+
+/// `--timeout`'s default where a VM must end by itself (`--until`, unikernels).
+const DEFAULT_VM_TIMEOUT: u64 = 600;
+/// run-vm's exit status when `--timeout` stopped a VM at its console (timeout(1)'s).
+const TIMED_OUT: u8 = 124;
+
+impl RunVmArgs {
+    fn timeout_or_default(&self) -> Duration {
+        Duration::from_secs(self.timeout.unwrap_or(DEFAULT_VM_TIMEOUT))
+    }
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
@@ -315,14 +330,24 @@ fn link_result(
         store.make_result_link(&args.out_link, &out)?
     };
     if args.image {
-        let format: Format = args.image_format.parse().map_err(anyhow::Error::msg)?;
         let img = link.with_extension("img");
-        let work = tempfile::tempdir().context("cannot create a scratch directory")?;
-        build::write_image(&store, &out, format, work.path(), &img)
-            .with_context(|| format!("cannot write {}", img.display()))?;
+        write_root_image(args, &store, &out, &img)?;
         eprintln!("root image: {}", img.display());
     }
     Ok((store, out))
+}
+
+/// Writes the root disk image of `out`'s closure to `img` (`--image-format`).
+fn write_root_image(
+    args: &BuildArgs,
+    store: &LocalStore,
+    out: &StorePath,
+    img: &Path,
+) -> Result<()> {
+    let format: Format = args.image_format.parse().map_err(anyhow::Error::msg)?;
+    let work = tempfile::tempdir().context("cannot create a scratch directory")?;
+    build::write_image(store, out, format, work.path(), img)
+        .with_context(|| format!("cannot write {}", img.display()))
 }
 
 /// Sandbox, scheduling, check and substituter settings from the arguments
@@ -579,13 +604,16 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
     let vm = unikernel::run::vm(&dir)?;
     let r = unikernel::run::run_vm(
         &vm,
-        Duration::from_secs(args.timeout),
+        args.timeout_or_default(),
         unikernel::run::MARKER,
         args.until.as_deref(),
         &mut |line| println!("{line}"),
     )?;
     let code = if r.timed_out {
-        eprintln!("the VM did not end within {} s", args.timeout);
+        eprintln!(
+            "the VM did not end within {} s",
+            args.timeout_or_default().as_secs()
+        );
         ExitCode::FAILURE
     } else if args.until.is_some() {
         if r.stopped {
@@ -619,7 +647,9 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
     if let Some(code) = run_unikernel(global, &args)? {
         return Ok(code);
     }
-    args.build.image = true;
+    // The root image goes beside the result link only with --image; otherwise
+    // into a scratch directory removed when the VM is done.
+    let keep_image = std::mem::replace(&mut args.build.image, false);
     // The VM (`system.build.vm`) carries the generation and the VM settings
     // (memory, cores, port forwards); the result link and image are the generation's.
     let (store, vm_out) = realise_attr(global, &args.build, "vm")?;
@@ -644,19 +674,31 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
             Err(_) => PathBuf::from(logical),
         })
     };
-    let mut vm = system::vm(
-        &resolve,
-        &store.print_path(&out),
-        &link.with_extension("img"),
-    )?;
+    let scratch = tempfile::Builder::new()
+        .prefix("b8g-run-vm")
+        .tempdir()
+        .context("cannot create a scratch directory for the VM's disk")?;
+    let img = if keep_image {
+        link.with_extension("img")
+    } else {
+        scratch.path().join("root.img")
+    };
+    write_root_image(&args.build, &store, &out, &img)?;
+    let mut vm = system::vm(&resolve, &store.print_path(&out), &img)?;
     settings.apply(&mut vm);
     match &args.until {
         None => {
-            let status = std::process::Command::new(&vm.qemu)
-                .args(vm.args())
-                .status()
-                .with_context(|| format!("cannot start {}", vm.qemu))?;
-            Ok(if status.success() {
+            let r = vm
+                .run_interactive(args.timeout.map(Duration::from_secs))
+                .with_context(|| format!("cannot run {}", vm.qemu))?;
+            if r.timed_out {
+                eprintln!(
+                    "stopped the VM after {} s (--timeout)",
+                    args.timeout.unwrap_or_default()
+                );
+                return Ok(ExitCode::from(TIMED_OUT));
+            }
+            Ok(if r.status.success() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -665,7 +707,7 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
         Some(marker) if args.poweroff => {
             // The root shell's PATH does not hold b8gctl; it sits beside the generation's init.
             let r = vm.run_until_then_type(
-                Duration::from_secs(args.timeout),
+                args.timeout_or_default(),
                 marker,
                 "$(dirname $(readlink /run/current-system/init))/b8gctl poweroff",
                 &mut |line| println!("{line}"),
@@ -687,7 +729,7 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         Some(marker) => {
-            let r = vm.run_until(Duration::from_secs(args.timeout), marker, &mut |line| {
+            let r = vm.run_until(args.timeout_or_default(), marker, &mut |line| {
                 println!("{line}")
             })?;
             if r.marker_at.is_some() {
