@@ -1171,6 +1171,10 @@ impl Job for DrvJob<'_> {
             .map_or_else(|| node.path.to_string(), str::to_owned)
     }
 
+    fn describe(&self, node: &DrvNode) -> String {
+        self.store.print_path(&node.path)
+    }
+
     fn lock_files(&self, node: &DrvNode) -> Vec<PathBuf> {
         // The store's own per-path lock files, so that other b8g processes
         // (and the garbage collector) see our locks.

@@ -495,3 +495,54 @@ fn builds_an_expression_given_with_e() {
     let o = w.build("plain", &["-E", "1", "default.nix"]);
     assert!(!o.status.success(), "{}", text(&o));
 }
+
+/// What a build prints as nix-build does, also on a pipe: a `building
+/// '….drv'...` line per derivation built (none when all is valid), and with
+/// `-L`/`--print-build-logs` the builders' output as `name> line`, also under
+/// `-q`. Regression: builder output was never shown outside a terminal.
+#[test]
+fn build_output_names_each_build_and_l_streams_the_logs() {
+    let w = World::new();
+    let drv = |attr: &str| {
+        ok(&w.b8g("s", &["instantiate", "-A", attr]))
+            .trim()
+            .to_owned()
+    };
+    let (dep, top) = (drv("dep"), drv("top"));
+    let run = |exe: &str, args: &[&str]| {
+        let o = w.cmd(exe, "s").args(args).output().expect("build");
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let err = run(B8G_BUILD, &["-A", "top"]);
+    let lines: Vec<&str> = err.lines().collect();
+    let building = |d: &str| format!("building '{d}'...");
+    assert!(lines.contains(&building(&dep).as_str()), "{err}");
+    assert!(lines.contains(&building(&top).as_str()), "{err}");
+    assert!(!err.contains("building dep"), "logs without -L:\n{err}");
+    // Nothing to build: no such line.
+    let err = run(B8G_BUILD, &["-A", "top"]);
+    assert!(!err.contains("building '"), "{err}");
+
+    // -L: each builder line with its derivation's name.
+    let err = run(B8G_BUILD, &["-L", "-A", "top", "--argstr", "salt", "1"]);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.contains(&"dep1> building dep"), "{err}");
+    assert!(lines.contains(&"top1> building top"), "{err}");
+    // `b8g build --print-build-logs -q`: the logs only.
+    let err = run(
+        B8G,
+        &[
+            "-q",
+            "build",
+            "--print-build-logs",
+            "-A",
+            "top",
+            "--argstr",
+            "salt",
+            "2",
+        ],
+    );
+    assert!(err.lines().any(|l| l == "dep2> building dep"), "{err}");
+    assert!(!err.contains("building '"), "-q: {err}");
+}

@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use b8g_builder::glue::{EvalSession, SessionError};
 use b8g_builder::realise::{self, RealiseOptions, SubstituterSettings, Substituters};
 use b8g_builder::sandbox::CancelToken;
-use b8g_builder::schedule::{IndicatifProgress, NoProgress, Progress, ScheduleOptions};
+use b8g_builder::schedule::{BuildLines, IndicatifProgress, NoProgress, Progress, ScheduleOptions};
 use b8g_kernel_adapters::linux::image::Format;
 use b8g_kernel_adapters::linux::qemu::VmSettings;
 use b8g_kernel_adapters::linux::system;
@@ -119,6 +119,10 @@ pub struct BuildArgs {
     /// Go on with other builds after one fails.
     #[arg(long)]
     keep_going: bool,
+    /// Print the builders' output on stderr as it comes, each line prefixed
+    /// with its derivation's name (`hello> …`), as Nix's `-L` does.
+    #[arg(short = 'L', long)]
+    print_build_logs: bool,
     /// The recipes directory (lib, modules, pkgs, bootstrap).
     #[arg(long, env = "B8G_RECIPES", value_name = "DIR")]
     recipes: Option<PathBuf>,
@@ -229,11 +233,22 @@ fn b8g_bin_near(dir: &Path) -> Option<PathBuf> {
         .find(|c| c.join("bin/b8g-init").is_file())
 }
 
-fn progress(global: &GlobalArgs) -> Box<dyn Progress> {
-    if global.quiet > 0 {
+/// What a build shows on stderr: as nix-build, a `building '…drv'...` line
+/// per derivation built, and with `-L` its builder's output as `name> line`
+/// (with bars above them on a terminal). `-q` keeps only what `-L` asks for.
+fn progress(global: &GlobalArgs, args: &BuildArgs) -> Box<dyn Progress> {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if global.quiet > 0 && !args.print_build_logs {
         Box::new(NoProgress)
+    } else if terminal && global.quiet == 0 {
+        Box::new(IndicatifProgress::new().with_build_lines(args.print_build_logs))
     } else {
-        Box::new(IndicatifProgress::new())
+        let lines = BuildLines::new(args.print_build_logs, Box::new(|line| eprintln!("{line}")));
+        if global.quiet > 0 {
+            Box::new(lines.without_announcements())
+        } else {
+            Box::new(lines)
+        }
     }
 }
 
@@ -274,7 +289,7 @@ fn realise_with(
 ) -> Result<(LocalStore, StorePath)> {
     let opts = system_options(global, args, attr, extra_modules)?;
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
-    let progress = progress(global);
+    let progress = progress(global, args);
     build::build(&global.store_config()?, &opts, progress.as_ref(), &cancel)
         .with_context(|| format!("cannot build {}", args.file.display()))
 }
@@ -504,7 +519,7 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
-    let progress = progress(global);
+    let progress = progress(global, &args);
     let result = realise::realise(
         &store,
         &drvs,
@@ -581,7 +596,7 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
         realise: realise_options(global, &args.build)?,
     };
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
-    let progress = progress(global);
+    let progress = progress(global, &args.build);
     let built = b8g_system::derivation_file::build_derivation_file(
         &global.store_config()?,
         &opts,
