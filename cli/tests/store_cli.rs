@@ -412,7 +412,17 @@ fn path_info_recursive_and_sizes_match_nix_path_info() {
         );
         assert_eq!(mine.len(), theirs.len(), "{args:?}: {mine:?}");
         for (t, m) in theirs.iter().zip(mine) {
-            for (field, value) in t.as_object().expect("object") {
+            let (t, m) = (
+                t.as_object().expect("object"),
+                m.as_object().expect("object"),
+            );
+            // The same fields, with the same values but for the time of registration.
+            assert_eq!(
+                m.keys().collect::<Vec<_>>(),
+                t.keys().collect::<Vec<_>>(),
+                "{args:?}"
+            );
+            for (field, value) in t {
                 if field != "registrationTime" {
                     assert_eq!(&m[field], value, "{args:?}: field {field}");
                 }

@@ -197,18 +197,28 @@ fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
     global.open_store()
 }
 
+/// A valid path as Nix 2.8's `nix path-info --json` shows it: the optional
+/// fields (`ca`, `deriver`, `registrationTime`, `signatures`) only when set.
 fn info_json(store: &LocalStore, info: &PathInfo) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "path": store.print_path(&info.path),
         "narHash": info.nar_hash.to_sri(),
         "narSize": info.nar_size,
         "references": info.references.iter().map(|r| store.print_path(r)).collect::<Vec<_>>(),
-        "deriver": info.deriver.as_ref().map(|d| store.print_path(d)),
-        "registrationTime": info.registration_time,
-        "signatures": info.signatures,
-        "ca": info.ca,
-        "valid": true,
-    })
+    });
+    if let Some(ca) = &info.ca {
+        v["ca"] = json!(ca);
+    }
+    if let Some(d) = &info.deriver {
+        v["deriver"] = json!(store.print_path(d));
+    }
+    if info.registration_time != 0 {
+        v["registrationTime"] = json!(info.registration_time);
+    }
+    if !info.signatures.is_empty() {
+        v["signatures"] = json!(info.signatures);
+    }
+    v
 }
 
 fn print_json(value: &serde_json::Value) -> Result<()> {
