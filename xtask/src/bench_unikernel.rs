@@ -393,7 +393,15 @@ pub fn run(args: &[String]) -> Result<()> {
             .arg("--root")
             .arg(&store)
             // --image: the boots below use the root image beside the link.
-            .args(["run-vm", "--image", "--until", "hello from", "--timeout", "600", "-o"])
+            .args([
+                "run-vm",
+                "--image",
+                "--until",
+                "hello from",
+                "--timeout",
+                "600",
+                "-o",
+            ])
             .arg(&sys_link)
             .arg("--b8g-bin")
             .arg(&bin)
