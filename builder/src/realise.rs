@@ -326,7 +326,10 @@ pub fn realise(
         let outs: Vec<StorePath> = node.outputs.values().cloned().collect();
         match opts.substituters.fetch(store, &outs) {
             Ok(Some(paths)) => {
-                substituted.extend(paths);
+                for (p, from) in paths {
+                    progress.path_substituted(&store.print_path(&p), &from);
+                    substituted.push(p);
+                }
                 Ok(true)
             }
             Ok(None) => Ok(false),

@@ -373,6 +373,12 @@ fn substitutes_from_a_signed_cache_instead_of_building() {
     assert_eq!(ok(&o).trim(), top);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("0 built"), "{err}");
+    // Each path fetched gets nix-build's line, naming the cache.
+    assert!(
+        err.lines()
+            .any(|l| l == format!("copying path '{top}' from '{cache}'...")),
+        "{err}"
+    );
     assert_eq!(
         w.log_files("b"),
         0,

@@ -21,6 +21,9 @@ pub trait Progress: Sync {
     /// A job starts building (it was neither done already nor substituted);
     /// `what` is [`super::Job::describe`]'s text (a `.drv` path).
     fn job_building(&self, _id: NodeId, _label: &str, _what: &str) {}
+    /// A store path was copied from the binary cache `from` (before the run
+    /// starts: substitution is planned ahead of the builds).
+    fn path_substituted(&self, _path: &str, _from: &str) {}
     /// A job printed a line.
     fn job_log(&self, _id: NodeId, _line: &str) {}
     /// A job ended; `outcome` is a word such as "built" or "failed", `error`
@@ -39,8 +42,9 @@ impl Progress for NoProgress {}
 pub type LineSink = Box<dyn Fn(&str) + Send + Sync>;
 
 /// The build output nix-build shows, handed line by line to a sink (the
-/// caller prints it): `building '/b8g/store/…-hello.drv'...` when a
-/// derivation starts building and, with `print_logs` (`-L`,
+/// caller prints it): `copying path '…' from 'URL'...` for each path taken
+/// from a binary cache (once it is there), `building '/b8g/store/…-hello.drv'...`
+/// when a derivation starts building and, with `print_logs` (`-L`,
 /// `--print-build-logs`), every line its builder prints, prefixed with the
 /// derivation's name as Nix does (`hello> checking for gcc...`). Failures are
 /// left to the caller, which shows them with the log's tail.
@@ -76,6 +80,12 @@ impl BuildLines {
 }
 
 impl Progress for BuildLines {
+    fn path_substituted(&self, path: &str, from: &str) {
+        if self.announce {
+            (self.sink)(&format!("copying path '{path}' from '{from}'..."));
+        }
+    }
+
     fn job_building(&self, id: NodeId, label: &str, what: &str) {
         if self.print_logs {
             self.labels().insert(id, label.to_owned());
@@ -177,6 +187,12 @@ impl Progress for IndicatifProgress {
         bar.set_prefix(label.to_owned());
         bar.enable_steady_tick(Duration::from_millis(200));
         self.bars().insert(id, bar);
+    }
+
+    fn path_substituted(&self, path: &str, from: &str) {
+        if let Some(lines) = &self.lines {
+            lines.path_substituted(path, from);
+        }
     }
 
     fn job_building(&self, id: NodeId, label: &str, what: &str) {
