@@ -125,4 +125,19 @@ fn dry_run_of_a_system_lists_what_would_be_built() {
         !root.path().join("b8g/var/b8g/log/drvs").exists(),
         "a dry run built something"
     );
+    // run-vm would boot: it refuses --dry-run instead of ignoring it.
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .current_dir(&workspace)
+        .env("B8G_CONF", root.path().join("no-such.conf"))
+        .arg("--root")
+        .arg(root.path())
+        .args(["run-vm", "--dry-run", "--b8g-bin"])
+        .arg(&bin)
+        .arg("images/minimal.nix")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("b8g-build --dry-run -A vm"), "{stderr}");
+    assert!(!root.path().join("b8g/var/b8g/log/drvs").exists());
 }

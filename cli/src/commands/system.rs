@@ -104,7 +104,8 @@ pub struct BuildArgs {
     #[arg(long)]
     check: bool,
     /// Also write a root disk image of the closure to LINK.img (systems only).
-    /// run-vm boots from such an image and removes it afterwards unless this is given.
+    /// run-vm boots from such an image and, unless this is given, keeps it in a
+    /// scratch directory under $TMPDIR that it removes afterwards.
     #[arg(long)]
     image: bool,
     /// Root image format.
@@ -658,6 +659,11 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
 pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode> {
     if args.build.expr.is_some() {
         bail!("run-vm boots a file (a system configuration or a unikernel image), not -E/--expr");
+    }
+    if args.build.dry_run {
+        bail!(
+            "run-vm has no --dry-run: `b8g-build --dry-run -A vm FILE` lists what it would build"
+        );
     }
     if let Some(code) = run_unikernel(global, &args)? {
         return Ok(code);
