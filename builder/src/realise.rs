@@ -326,7 +326,10 @@ pub fn realise(
         let outs: Vec<StorePath> = node.outputs.values().cloned().collect();
         match opts.substituters.fetch(store, &outs) {
             Ok(Some(paths)) => {
-                substituted.extend(paths);
+                for (p, from) in paths {
+                    progress.path_substituted(&store.print_path(&p), &from);
+                    substituted.push(p);
+                }
                 Ok(true)
             }
             Ok(None) => Ok(false),
@@ -1169,6 +1172,10 @@ impl Job for DrvJob<'_> {
         node.drv
             .name()
             .map_or_else(|| node.path.to_string(), str::to_owned)
+    }
+
+    fn describe(&self, node: &DrvNode) -> String {
+        self.store.print_path(&node.path)
     }
 
     fn lock_files(&self, node: &DrvNode) -> Vec<PathBuf> {

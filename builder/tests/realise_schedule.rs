@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use b8g_builder::sandbox::{remove_tree, BindMount, CancelToken, Sandbox, SandboxError};
 use b8g_builder::schedule::{
-    run, Dag, IndicatifProgress, Job, JobContext, LockError, NoProgress, NodeId, Outcome,
-    ScheduleOptions,
+    run, BuildLines, Dag, IndicatifProgress, Job, JobContext, LockError, NoProgress, NodeId,
+    Outcome, ScheduleOptions,
 };
 use sandbox_support::{process_with_marker_exists, Fixture, STORE};
 
@@ -299,6 +299,48 @@ fn substitution_hook_replaces_the_build() {
     assert!(matches!(report.outcomes[1], Outcome::Substituted));
     assert!(matches!(report.outcomes[3], Outcome::Substituted));
     assert_eq!(report.summary().built, 3);
+}
+
+/// nix-build's output: `building '…'...` for each node actually built (not
+/// for substituted ones) and, with `-L`, each log line as `label> line`.
+#[test]
+fn build_lines_name_each_build_and_prefix_its_log_with_print_logs() {
+    let dag = random_dag(5, Duration::ZERO);
+    let rec = Recorder {
+        substitutable: vec![1, 3],
+        ..Recorder::default()
+    };
+    let lines = |print_logs| {
+        let got = std::sync::Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = got.clone();
+        let progress = BuildLines::new(
+            print_logs,
+            Box::new(move |l| sink.lock().expect("lock").push(l.to_owned())),
+        );
+        run(&dag, &rec, &opts(1, false), &progress, &token());
+        let got = got.lock().expect("lock").clone();
+        got
+    };
+    // One job at a time: in insertion order. `describe` defaults to the label.
+    assert_eq!(
+        lines(false),
+        [
+            "building 'node-0'...",
+            "building 'node-2'...",
+            "building 'node-4'..."
+        ]
+    );
+    assert_eq!(
+        lines(true),
+        [
+            "building 'node-0'...",
+            "node-0> working",
+            "building 'node-2'...",
+            "node-2> working",
+            "building 'node-4'...",
+            "node-4> working"
+        ]
+    );
 }
 
 #[test]

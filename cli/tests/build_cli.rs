@@ -373,6 +373,12 @@ fn substitutes_from_a_signed_cache_instead_of_building() {
     assert_eq!(ok(&o).trim(), top);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("0 built"), "{err}");
+    // Each path fetched gets nix-build's line, naming the cache.
+    assert!(
+        err.lines()
+            .any(|l| l == format!("copying path '{top}' from '{cache}'...")),
+        "{err}"
+    );
     assert_eq!(
         w.log_files("b"),
         0,
@@ -460,4 +466,89 @@ fn a_failed_build_shows_its_log_tail_and_exits_100() {
     assert!(o.status.success(), "{err}");
     assert!(!err.contains('\u{1b}'), "colour codes on a pipe:\n{err:?}");
     assert!(!err.contains("added"), "a line per added path:\n{err}");
+}
+
+/// `-E/--expr` builds the derivations of an expression, as `nix-build -E`
+/// does; relative paths in it resolve against the current directory.
+#[test]
+fn builds_an_expression_given_with_e() {
+    let w = World::new();
+    let out = ok(&w.build(
+        "plain",
+        &[
+            "-E",
+            "import ./default.nix { greeting = \"hey\"; }",
+            "-A",
+            "top",
+        ],
+    ));
+    let path = out.trim();
+    assert!(path.ends_with("-top"), "{out}");
+    assert_eq!(
+        fs::read_to_string(w.real("plain", path)).expect("read output"),
+        "hey world\n"
+    );
+    let out = ok(&w.build(
+        "plain",
+        &[
+            "--expr",
+            "(import ./default.nix { greeting = \"hey\"; }).dep",
+            "--no-out-link",
+        ],
+    ));
+    assert!(out.trim().ends_with("-dep"), "{out}");
+    // A file beside the expression is refused.
+    let o = w.build("plain", &["-E", "1", "default.nix"]);
+    assert!(!o.status.success(), "{}", text(&o));
+}
+
+/// What a build prints as nix-build does, also on a pipe: a `building
+/// '….drv'...` line per derivation built (none when all is valid), and with
+/// `-L`/`--print-build-logs` the builders' output as `name> line`, also under
+/// `-q`. Regression: builder output was never shown outside a terminal.
+#[test]
+fn build_output_names_each_build_and_l_streams_the_logs() {
+    let w = World::new();
+    let drv = |attr: &str| {
+        ok(&w.b8g("s", &["instantiate", "-A", attr]))
+            .trim()
+            .to_owned()
+    };
+    let (dep, top) = (drv("dep"), drv("top"));
+    let run = |exe: &str, args: &[&str]| {
+        let o = w.cmd(exe, "s").args(args).output().expect("build");
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let err = run(B8G_BUILD, &["-A", "top"]);
+    let lines: Vec<&str> = err.lines().collect();
+    let building = |d: &str| format!("building '{d}'...");
+    assert!(lines.contains(&building(&dep).as_str()), "{err}");
+    assert!(lines.contains(&building(&top).as_str()), "{err}");
+    assert!(!err.contains("building dep"), "logs without -L:\n{err}");
+    // Nothing to build: no such line.
+    let err = run(B8G_BUILD, &["-A", "top"]);
+    assert!(!err.contains("building '"), "{err}");
+
+    // -L: each builder line with its derivation's name.
+    let err = run(B8G_BUILD, &["-L", "-A", "top", "--argstr", "salt", "1"]);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.contains(&"dep1> building dep"), "{err}");
+    assert!(lines.contains(&"top1> building top"), "{err}");
+    // `b8g build --print-build-logs -q`: the logs only.
+    let err = run(
+        B8G,
+        &[
+            "-q",
+            "build",
+            "--print-build-logs",
+            "-A",
+            "top",
+            "--argstr",
+            "salt",
+            "2",
+        ],
+    );
+    assert!(err.lines().any(|l| l == "dep2> building dep"), "{err}");
+    assert!(!err.contains("building '"), "-q: {err}");
 }

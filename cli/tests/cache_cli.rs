@@ -68,6 +68,26 @@ fn store_sign_then_push_unsigned_then_pull_trusting_the_key() {
     let out = src.ok(&["-q", "cache", "push", &url, path]);
     assert_eq!(out.trim(), path, "pushed paths on stdout");
     src.ok(&["cache", "verify", &url, "--trusted-public-keys", &public]);
+    // Regression: the wrong key printed one identical line per path; now one
+    // summary line naming how many and who signed them.
+    let other = src.file("other");
+    fs::write(&other, "other\n").expect("write");
+    let other = src.ok(&["store", "add", other.to_str().expect("utf-8")]);
+    src.ok(&["store", "sign", "--key", &secret, other.trim()]);
+    src.ok(&["-q", "cache", "push", &url, other.trim()]);
+    let out = src.run(&[
+        "cache",
+        "verify",
+        &url,
+        "--trusted-public-keys",
+        &other_public,
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2 of 2 paths have no valid signature by a trusted key (signed by: signer-1); \
+         are the trusted public keys the right ones?\n"
+    );
 
     // A puller trusting another key refuses it and registers nothing.
     let wrong = Store::new(STORE_DIR);

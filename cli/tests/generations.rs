@@ -87,8 +87,11 @@ fn fixture() -> Fixture {
     let extra = store
         .add_text("unit-extra.service", b"[Service]", &[])
         .unwrap();
-    let top1 = fake_system(&store, 1, &b8g, &[&busybox, &hello1]);
-    let top2 = fake_system(&store, 2, &b8g, &[&busybox, &hello2, &extra]);
+    // A component without a version that changes between the generations.
+    let units1 = store.add_text("b8g-units", &[b'u'; 9500], &[]).unwrap();
+    let units2 = store.add_text("b8g-units", &[b'u'; 10000], &[]).unwrap();
+    let top1 = fake_system(&store, 1, &b8g, &[&busybox, &hello1, &units1]);
+    let top2 = fake_system(&store, 2, &b8g, &[&busybox, &hello2, &extra, &units2]);
     Fixture {
         _dir: dir,
         root,
@@ -148,10 +151,14 @@ fn profile_switch_rollback_delete_and_gc() {
     assert_eq!(list[1]["default"], true);
     assert_eq!(list[1]["entry"]["tries"], 2);
 
-    // diff names components without hashes, with versions and sizes.
+    // diff names components without hashes, with versions and sizes, as
+    // `nix store diff-closures` prints them.
     let d = ok(b8g(&f.root, &["system", "diff", "1", "2"]));
-    assert!(d.contains("+ unit-extra.service"), "{d}");
-    assert!(d.contains("~ hello 1.0 -> 2.0"), "{d}");
+    let lines: Vec<&str> = d.lines().collect();
+    assert!(lines.contains(&"unit-extra.service: ∅ → ε"), "{d}");
+    assert!(lines.contains(&"hello: 1.0 → 2.0"), "{d}");
+    // Regression: a changed component without versions printed `~ b8g-units - -> - (…)`.
+    assert!(lines.contains(&"b8g-units: +0.5 KiB"), "{d}");
     assert!(
         !d.contains("busybox"),
         "unchanged components are not listed: {d}"
@@ -304,6 +311,12 @@ fn snapshot_round_trip_and_tamper_refusal() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("rejected") && err.contains("no valid signature"),
+        "{err}"
+    );
+    // One line says why, naming the signer and the key trusted instead.
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(
+        err.contains("(signed by: snap-test-1; trusted: other-1)"),
         "{err}"
     );
     assert_eq!(valid_count(&r3), 0);

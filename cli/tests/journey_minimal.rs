@@ -59,5 +59,34 @@ fn minimal_image_builds_and_boots_to_its_services() {
             "generation lacks {entry}"
         );
     }
-    assert!(root.path().join("result.img").is_file());
+    // Regression: every run-vm left a 400 MiB result.img behind; only --image keeps it.
+    assert!(
+        !root.path().join("result.img").exists(),
+        "run-vm left its disk image beside the result link"
+    );
+
+    // Regression: `--timeout` without `--until` was ignored. Now it stops the VM
+    // at its console and run-vm exits 124, as timeout(1) does.
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .current_dir(&workspace)
+        .args(["-q", "--root"])
+        .arg(root.path())
+        .args(["run-vm", "--timeout", "5", "--image", "-o"])
+        .arg(root.path().join("result"))
+        .args(["--b8g-bin", &bin, "images/minimal.nix"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "{stderr}");
+    assert!(
+        stderr.contains("stopped the VM after 5 s (--timeout)"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "the VM ran on"
+    );
+    assert!(root.path().join("result.img").is_file(), "--image keeps it");
 }

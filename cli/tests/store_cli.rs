@@ -345,3 +345,147 @@ fn malformed_nar_leaves_nothing_behind() {
     let added = s.ok(&["store", "add", tree.to_str().expect("utf-8")]);
     assert_eq!(String::from_utf8_lossy(&good.stdout), added);
 }
+
+/// `b8g store path-info -r/-s/-S` and `--json -rsS` print what Nix 2.8's
+/// `nix path-info` prints for the same paths: a `toFile`-style text file
+/// referring to another, made by both stores.
+#[test]
+fn path_info_recursive_and_sizes_match_nix_path_info() {
+    use b8g_store::local::{LocalStore, StoreConfig};
+    let ours = Store::new("/nix/store");
+    let nix_root = tempfile::tempdir().expect("tempdir");
+    let top_nix = nix(
+        nix_root.path(),
+        "nix-instantiate",
+        &[
+            "--read-write-mode",
+            "--eval",
+            "-E",
+            r#"builtins.toFile "top" "uses ${builtins.toFile "dep" "x"}""#,
+        ],
+    );
+    let top_nix = top_nix.trim_matches('"').to_owned();
+    {
+        let store = LocalStore::open(&StoreConfig {
+            store_dir: b8g_store::format::store_path::StoreDir::new("/nix/store").expect("dir"),
+            state_dir: PathBuf::from("/var/b8g"),
+            root: Some(ours.root()),
+        })
+        .expect("open");
+        let dep = store.add_text("dep", b"x", &[]).expect("dep");
+        let text = format!("uses {}", store.print_path(&dep));
+        let top = store.add_text("top", text.as_bytes(), &[dep]).expect("top");
+        assert_eq!(store.print_path(&top), top_nix, "toFile paths differ");
+    }
+    let nix_cmd = |args: &[&str]| {
+        let mut all = vec!["--extra-experimental-features", "nix-command", "path-info"];
+        all.extend_from_slice(args);
+        all.push(&top_nix);
+        nix(nix_root.path(), "nix", &all)
+    };
+    let ours_cmd = |args: &[&str]| {
+        let mut all = vec!["store", "path-info"];
+        all.extend_from_slice(args);
+        all.push(&top_nix);
+        ours.ok(&all).trim().to_owned()
+    };
+    for args in [
+        &["-r", "-s", "-S"][..],
+        &["-rsS"],
+        &["--recursive", "--size"],
+        &["-S"],
+        &["-s"],
+        &["--closure-size"],
+    ] {
+        assert_eq!(ours_cmd(args), nix_cmd(args), "path-info {args:?}");
+    }
+    for args in [
+        &["--json", "-rsS"][..],
+        &["--json", "-S"],
+        &["--json", "-r"],
+    ] {
+        let theirs: serde_json::Value = serde_json::from_str(&nix_cmd(args)).expect("nix json");
+        let mine: serde_json::Value = serde_json::from_str(&ours_cmd(args)).expect("our json");
+        let (theirs, mine) = (
+            theirs.as_array().expect("list"),
+            mine.as_array().expect("list"),
+        );
+        assert_eq!(mine.len(), theirs.len(), "{args:?}: {mine:?}");
+        for (t, m) in theirs.iter().zip(mine) {
+            let (t, m) = (
+                t.as_object().expect("object"),
+                m.as_object().expect("object"),
+            );
+            // The same fields, with the same values but for the time of registration.
+            assert_eq!(
+                m.keys().collect::<Vec<_>>(),
+                t.keys().collect::<Vec<_>>(),
+                "{args:?}"
+            );
+            for (field, value) in t {
+                if field != "registrationTime" {
+                    assert_eq!(&m[field], value, "{args:?}: field {field}");
+                }
+            }
+        }
+    }
+}
+
+/// `b8g store gc` keeps the pinned Debian seeds of the bootstrap lock (the
+/// fixed-output `.deb` paths, which Debian may no longer serve) unless
+/// `--include-seeds`; `--dry-run` says the same as the real collection does.
+#[test]
+fn gc_keeps_the_seeds_of_the_bootstrap_lock_unless_told() {
+    let s = Store::new("/b8g/store");
+    let src = tempfile::tempdir().expect("tempdir");
+    let deb = src.path().join("pretend.deb");
+    fs::write(&deb, "not really a Debian package\n").expect("write");
+    let deb_s = deb.to_str().expect("utf-8");
+    let sha256 = s.ok(&["store", "hash", "--flat", "--base16", deb_s]);
+    let recipes = src.path().join("recipes");
+    fs::create_dir_all(recipes.join("bootstrap")).expect("mkdir");
+    fs::write(
+        recipes.join("bootstrap/pins.nix"),
+        format!(
+            "{{\n  fake = {{\n    package = \"fake\";\n    version = \"1.0-1\";\n    \
+             sha256 = \"{}\";\n  }};\n}}\n",
+            sha256.trim()
+        ),
+    )
+    .expect("pins");
+    // What the fetch of that pin registers: a flat sha256 path named `fake.deb`.
+    let seed = s.ok(&["store", "add", "--flat", "--name", "fake.deb", deb_s]);
+    let seed = seed.trim();
+    let other = src.path().join("other");
+    fs::write(&other, "garbage\n").expect("write");
+    let garbage = s.ok(&["store", "add", other.to_str().expect("utf-8")]);
+    let garbage = garbage.trim();
+    let recipes_s = recipes.to_str().expect("utf-8");
+
+    let gc = |extra: &[&str]| {
+        let mut args = vec!["store", "gc", "--recipes", recipes_s];
+        args.extend_from_slice(extra);
+        let out = s.run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (dry, err) = gc(&["--dry-run"]);
+    assert_eq!(dry.trim(), garbage, "only the garbage would go: {dry}");
+    assert!(err.contains("keeping 1 pinned seeds"), "{err}");
+    let (deleted, _) = gc(&[]);
+    assert_eq!(deleted.trim(), garbage);
+    assert!(s.ok(&["store", "path-info", seed]).starts_with(seed));
+
+    let (dry, _) = gc(&["--dry-run", "--include-seeds"]);
+    assert_eq!(dry.trim(), seed);
+    let (deleted, _) = gc(&["--include-seeds"]);
+    assert_eq!(deleted.trim(), seed);
+    assert!(!s.run(&["store", "path-info", seed]).status.success());
+}

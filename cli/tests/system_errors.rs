@@ -3,6 +3,7 @@
 //! suggests the closest names; a failed assertion prints its message. Each is
 //! printed as a clean error (exit status 1), never a panic. The same messages
 //! are checked under Nix and b8g-eval by builder/tests/recipes_lib.rs.
+//! Also what `b8g-build --dry-run` says of a system before anything is built.
 
 use std::path::Path;
 use std::process::Command;
@@ -140,4 +141,78 @@ fn show_trace_shows_the_trace_and_otherwise_nix_s_hint() {
     let shown = build_error_with("recipes/tests/errors/typo.nix", &["--show-trace"]);
     assert!(shown.contains("recipes/lib/modules.nix:"), "{shown}");
     assert!(!shown.contains("--show-trace"), "{shown}");
+}
+
+/// `b8g-build --dry-run SYSTEM.nix` lists the derivations a build would run,
+/// as nix-build does, and builds, fetches and links nothing.
+#[test]
+fn dry_run_of_a_system_lists_what_would_be_built() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = tempfile::tempdir().unwrap();
+    // Nothing is built, so a stand-in b8g-init does.
+    let bin = root.path().join("b8g-bin");
+    std::fs::create_dir_all(bin.join("bin")).unwrap();
+    std::fs::write(bin.join("bin/b8g-init"), "stand-in").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g-build"))
+        .current_dir(&workspace)
+        .env("B8G_CONF", root.path().join("no-such.conf"))
+        .arg("--root")
+        .arg(root.path())
+        .arg("-o")
+        .arg(root.path().join("result"))
+        .arg("--b8g-bin")
+        .arg(&bin)
+        .args(["--dry-run", "images/minimal.nix"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    // A local pins override (made where Debian dropped a pinned version) warns first.
+    let plan: Vec<&str> = stderr
+        .lines()
+        .skip_while(|l| l.starts_with("trace: "))
+        .collect();
+    let first = plan.first().copied().unwrap_or("");
+    let n: usize = first
+        .strip_prefix("these ")
+        .and_then(|r| r.strip_suffix(" derivations will be built:"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not nix-build's dry-run wording:\n{stderr}"));
+    let listed: Vec<&str> = plan
+        .iter()
+        .copied()
+        .skip(1)
+        .take_while(|l| l.starts_with("  /b8g/store/"))
+        .collect();
+    assert_eq!(listed.len(), n, "{stderr}");
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.ends_with("-b8g-system-minimal.drv")),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "a dry run printed a result");
+    assert!(
+        !root.path().join("result").exists(),
+        "a dry run linked a result"
+    );
+    assert!(
+        !root.path().join("b8g/var/b8g/log/drvs").exists(),
+        "a dry run built something"
+    );
+    // run-vm would boot: it refuses --dry-run instead of ignoring it.
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .current_dir(&workspace)
+        .env("B8G_CONF", root.path().join("no-such.conf"))
+        .arg("--root")
+        .arg(root.path())
+        .args(["run-vm", "--dry-run", "--b8g-bin"])
+        .arg(&bin)
+        .arg("images/minimal.nix")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("b8g-build --dry-run -A vm"), "{stderr}");
+    assert!(!root.path().join("b8g/var/b8g/log/drvs").exists());
 }

@@ -646,6 +646,15 @@ fn verify_finds_every_kind_of_damage() {
 
     let untrusted = verify_cache(cache.as_ref(), &nix_dir(), &[key(2).public()]).expect("verify");
     assert_eq!(untrusted.problems.len(), 4);
+    // Regression: a wrong key gave one identical line per path; now one summary.
+    let summary = untrusted.summary();
+    assert_eq!(summary.len(), 1, "{summary:?}");
+    assert!(
+        summary[0]
+            .starts_with("4 of 4 paths have no valid signature by a trusted key (signed by: ")
+            && summary[0].contains(k.public().name()),
+        "{summary:?}"
+    );
 
     // Damage one NAR file and one narinfo.
     let root = dir.path().join("cache");

@@ -266,6 +266,7 @@ fn gc_keeps_rooted_closures_and_deletes_garbage() {
         .gc(&GcOptions {
             dry_run: true,
             max_freed: None,
+            ..Default::default()
         })
         .expect("dry run");
     assert!(
@@ -285,6 +286,7 @@ fn gc_keeps_rooted_closures_and_deletes_garbage() {
         .gc(&GcOptions {
             dry_run: true,
             max_freed: None,
+            ..Default::default()
         })
         .expect("dry run");
     assert_eq!(dry.deleted.len(), 4, "{:?}", dry.deleted);
@@ -543,4 +545,34 @@ fn malformed_nar_leaves_nothing_in_the_store() {
     let mut ok: &[u8] = &nar;
     let p = f.store.add_nar(&mut ok, "t").expect("good NAR");
     assert_eq!(p, f.store.add_recursive(&good, "t").expect("same path"));
+}
+
+/// `extra_roots` (the pinned seeds for `b8g store gc`) keep their closures
+/// like any root; without them the same paths are garbage.
+#[test]
+fn gc_keeps_extra_roots_with_their_closures() {
+    let f = fixture();
+    let dep = f.store.add_text("dep", b"dep", &[]).expect("dep");
+    let seed = f
+        .store
+        .add_text(
+            "seed.deb",
+            f.store.print_path(&dep).as_bytes(),
+            std::slice::from_ref(&dep),
+        )
+        .expect("seed");
+    let other = f.store.add_text("other", b"other", &[]).expect("other");
+    let Fixture { dir, store } = f;
+    let store = reopen(&dir, store);
+    let opts = |extra: Vec<StorePath>, dry_run| GcOptions {
+        dry_run,
+        extra_roots: extra,
+        ..Default::default()
+    };
+    let dry = store.gc(&opts(Vec::new(), true)).expect("dry run");
+    assert_eq!(dry.deleted.len(), 3, "{:?}", dry.deleted);
+    let report = store.gc(&opts(vec![seed.clone()], false)).expect("gc");
+    assert_eq!(report.deleted, [store.print_path(&other)]);
+    assert!(store.is_valid(&seed).expect("q") && store.is_valid(&dep).expect("q"));
+    assert!(store.real_path(&dep).exists());
 }

@@ -6,7 +6,7 @@
 //! printing beyond the progress reporter it is handed.
 
 use b8g_builder::glue::{EvalSession, SessionError};
-use b8g_builder::realise::{realise, RealiseError, RealiseOptions};
+use b8g_builder::realise::{self, realise, Plan, RealiseError, RealiseOptions};
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::Progress;
 use b8g_kernel_adapters::builtins;
@@ -135,6 +135,19 @@ pub fn build(
     // The evaluator owns a store handle of its own (it runs on its own thread).
     let drv = instantiate(LocalStore::open(config)?, opts)?;
     realise_out(config, &drv, opts, progress, cancel)
+}
+
+/// What building the configuration would do (`b8g-build --dry-run`): its
+/// derivations are written to the store, nothing is built or fetched.
+pub fn plan(
+    config: &StoreConfig,
+    opts: &SystemBuildOptions,
+) -> Result<(LocalStore, Plan), SystemBuildError> {
+    let drv = instantiate(LocalStore::open(config)?, opts)?;
+    let store = LocalStore::open(config)?;
+    let drv = store.parse_path(&drv)?;
+    let plan = realise::plan(&store, &[drv], &opts.realise.substituters)?;
+    Ok((store, plan))
 }
 
 /// Realises the derivation `drv` (a full store path) with the adapters' builtins;

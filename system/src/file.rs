@@ -22,11 +22,20 @@ pub enum FileKind {
     Derivations(Vec<String>),
 }
 
+/// What `b8g-build` evaluates: a file, or an expression given with `-E`.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// An absolute path.
+    File(PathBuf),
+    /// Nix source (`nix-build -E`); relative paths in it resolve against `cwd`.
+    /// An expression is always taken as derivations, as nix-build takes it.
+    Expr(String),
+}
+
 /// A file to evaluate as `nix-build FILE -A ATTR --arg …` would.
 #[derive(Debug, Clone)]
 pub struct FileEval {
-    /// An absolute path.
-    pub file: PathBuf,
+    pub source: Source,
     pub attr: Option<String>,
     pub args: AutoArgs,
     pub search_path: Vec<(String, String)>,
@@ -52,7 +61,7 @@ const IS_MODULE: &str = "f: let \
 /// session holds.
 pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind, SessionError> {
     let FileEval {
-        file,
+        source,
         attr,
         args,
         search_path,
@@ -60,12 +69,18 @@ pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind
     } = what;
     let session = session.search_path(search_path).base_dir(&cwd);
     session.run(move |ev, cwd| {
-        let v = ev.eval_file(&file.to_string_lossy())?;
-        let is_module = ev.eval_str(IS_MODULE, cwd)?;
-        let kind = ev.call(is_module, v.clone(), Pos::NONE)?;
-        if matches!(ev.force(kind)?, Value::Bool(true)) {
-            return Ok(FileKind::System);
-        }
+        let v = match &source {
+            Source::File(file) => {
+                let v = ev.eval_file(&file.to_string_lossy())?;
+                let is_module = ev.eval_str(IS_MODULE, cwd)?;
+                let kind = ev.call(is_module, v.clone(), Pos::NONE)?;
+                if matches!(ev.force(kind)?, Value::Bool(true)) {
+                    return Ok(FileKind::System);
+                }
+                v
+            }
+            Source::Expr(text) => ev.eval_str(text, cwd)?,
+        };
         let v = args.apply(ev, v, attr.as_deref(), cwd)?;
         derivation_paths(ev, v).map(FileKind::Derivations)
     })
@@ -84,7 +99,7 @@ mod tests {
         instantiate_file(
             EvalSession::dry_run(StoreDir::default()),
             FileEval {
-                file,
+                source: Source::File(file),
                 attr: None,
                 args: AutoArgs::default(),
                 search_path: Vec::new(),

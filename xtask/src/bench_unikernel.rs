@@ -392,7 +392,16 @@ pub fn run(args: &[String]) -> Result<()> {
             .arg("-q")
             .arg("--root")
             .arg(&store)
-            .args(["run-vm", "--until", "hello from", "--timeout", "600", "-o"])
+            // --image: the boots below use the root image beside the link.
+            .args([
+                "run-vm",
+                "--image",
+                "--until",
+                "hello from",
+                "--timeout",
+                "600",
+                "-o",
+            ])
             .arg(&sys_link)
             .arg("--b8g-bin")
             .arg(&bin)

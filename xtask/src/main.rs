@@ -280,6 +280,7 @@ fn demo(args: &[String]) -> Result<()> {
         .current_dir(root())
         .args([
             "run-vm",
+            "--image",
             "--until",
             "hello from",
             "--poweroff",

@@ -70,6 +70,39 @@ pub enum PinCheckError {
     Lock(#[from] LockError),
     #[error("store: {0}")]
     Store(String),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The committed lock in a `recipes/bootstrap` directory.
+pub const LOCK_FILE: &str = "pins.nix";
+/// Its local, untracked override (`b8g bootstrap lock --override`).
+pub const OVERRIDE_FILE: &str = "pins.override.nix";
+
+/// The fixed-output store paths of every seed the lock in `bootstrap_dir`
+/// pins: those of `pins.nix` and, when there is one, of `pins.override.nix`
+/// (a pin it replaces is kept too: Debian may serve neither any more, and the
+/// store may hold the only copy). Sorted, without repeats.
+pub fn lock_seed_paths(
+    bootstrap_dir: &std::path::Path,
+    store_dir: &StoreDir,
+) -> Result<Vec<StorePath>, PinCheckError> {
+    let mut out = std::collections::BTreeSet::new();
+    for (name, required) in [(LOCK_FILE, true), (OVERRIDE_FILE, false)] {
+        let path = bootstrap_dir.join(name);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(PinCheckError::Read { path, source }),
+        };
+        for pin in super::pins::parse_pins(&text)? {
+            out.insert(pin_path(store_dir, &pin)?);
+        }
+    }
+    Ok(out.into_iter().collect())
 }
 
 /// The fixed-output path of `pin`'s file in a store at `store_dir`.
@@ -143,4 +176,57 @@ pub fn check_pins(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCK: &str = r#"{
+  busybox-static = {
+    package = "busybox-static";
+    version = "1:1.35.0-4";
+    sha256 = "3d3fdbe91d4660c873e14b092c213fe81c1da6362daa236eb25d0171eb108744";
+  };
+  hello-src = {
+    source = "hello";
+    version = "2.10-3";
+    file = "hello_2.10.orig.tar.gz";
+    sha256 = "31e066137a962676e89f69d1b65382de95a7ef7d914b8cb956f41ea72e0f516b";
+  };
+}
+"#;
+
+    /// The seeds `b8g store gc` keeps: every pin of the lock and of its
+    /// override, the replaced pin included.
+    #[test]
+    fn the_seeds_of_a_lock_are_its_pins_and_its_overrides() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store_dir = StoreDir::default();
+        std::fs::write(dir.path().join(LOCK_FILE), LOCK).expect("lock");
+        let paths = lock_seed_paths(dir.path(), &store_dir).expect("seeds");
+        let names: Vec<&str> = paths.iter().map(|p| p.name()).collect();
+        assert_eq!(paths.len(), 2, "{names:?}");
+        assert!(names.contains(&"busybox-static.deb") && names.contains(&"hello_2.10.orig.tar.gz"));
+        let pins = crate::builtin::pins::parse_pins(LOCK).expect("parse");
+        assert!(paths.contains(&pin_path(&store_dir, &pins[0]).expect("path")));
+
+        let newer = LOCK.replace(
+            "3d3fdbe91d4660c873e14b092c213fe81c1da6362daa236eb25d0171eb108744",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+        );
+        std::fs::write(dir.path().join(OVERRIDE_FILE), newer).expect("override");
+        assert_eq!(
+            lock_seed_paths(dir.path(), &store_dir)
+                .expect("seeds")
+                .len(),
+            3
+        );
+
+        let none = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            lock_seed_paths(none.path(), &store_dir),
+            Err(PinCheckError::Read { .. })
+        ));
+    }
 }

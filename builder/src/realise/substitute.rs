@@ -150,11 +150,9 @@ impl Substituters {
         &self,
         store: &LocalStore,
         paths: &[StorePath],
-    ) -> Result<Option<Vec<StorePath>>, Failure> {
+    ) -> Result<Option<Vec<(StorePath, String)>>, Failure> {
         match cache::substitute(paths, &self.caches, &self.trusted_keys, store) {
-            Ok(report) => Ok(Some(
-                report.substituted.into_iter().map(|(p, _)| p).collect(),
-            )),
+            Ok(report) => Ok(Some(report.substituted)),
             Err(SubstituteError::Unavailable { .. }) => Ok(None),
             Err(e @ SubstituteError::Fetch { .. }) => Err(Failure::Retryable(e.to_string())),
             Err(e) => Err(Failure::Fatal(Box::new(e))),

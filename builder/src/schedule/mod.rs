@@ -24,7 +24,7 @@ mod lock;
 mod progress;
 
 pub use lock::{lock_path, lock_paths, LockError, PathLock};
-pub use progress::{IndicatifProgress, NoProgress, Progress};
+pub use progress::{BuildLines, IndicatifProgress, NoProgress, Progress};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -126,6 +126,12 @@ pub trait Job: Sync {
 
     /// A short label for progress and messages (e.g. the derivation name).
     fn label(&self, node: &Self::Node) -> String;
+
+    /// What is built, as users name it (a `.drv` path), for the line printed
+    /// when its build starts; the label when there is nothing better.
+    fn describe(&self, node: &Self::Node) -> String {
+        self.label(node)
+    }
 
     /// Lock files to hold while checking and building (one per output path).
     fn lock_files(&self, _node: &Self::Node) -> Vec<PathBuf> {
@@ -497,6 +503,7 @@ fn realise_one<J: Job>(
         if job.substitute(node, &ctx)? {
             return Ok(Outcome::Substituted);
         }
+        progress.job_building(id, &job.label(node), &job.describe(node));
         job.build(node, &ctx)?;
         Ok(Outcome::Built)
     })();

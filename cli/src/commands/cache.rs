@@ -473,8 +473,8 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                 },
             };
             let report = cache::verify_cache(target.as_ref(), &store_dir, &keys)?;
-            for p in &report.problems {
-                println!("{p}");
+            for line in report.summary() {
+                println!("{line}");
             }
             eprintln!(
                 "checked {} paths in {url}: {} problems",

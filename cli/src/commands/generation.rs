@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use b8g_layout::generation::CONTROL_SOCKET;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
-use b8g_system::generations::diff::{self, Change};
+use b8g_system::generations::diff;
 use b8g_system::generations::profile::Selection;
 use b8g_system::generations::{under_root, Generations};
 use clap::Parser;
@@ -276,45 +276,11 @@ fn human(bytes: u64) -> String {
 }
 
 fn print_diff(d: &diff::ClosureDiff) {
-    let versions = |c: &Option<diff::Side>| {
-        c.as_ref()
-            .map(|s| {
-                if s.versions.is_empty() {
-                    "-".to_string()
-                } else {
-                    s.versions.join(",")
-                }
-            })
-            .unwrap_or_default()
-    };
-    let size = |c: &Option<diff::Side>| c.as_ref().map(|s| s.size).unwrap_or(0);
-    let line = |sign: &str, c: &Change| match sign {
-        "~" => println!(
-            "~ {} {} -> {} ({} -> {})",
-            c.name,
-            versions(&c.before),
-            versions(&c.after),
-            human(size(&c.before)),
-            human(size(&c.after))
-        ),
-        "+" => println!(
-            "+ {} {} ({})",
-            c.name,
-            versions(&c.after),
-            human(size(&c.after))
-        ),
-        _ => println!(
-            "- {} {} ({})",
-            c.name,
-            versions(&c.before),
-            human(size(&c.before))
-        ),
-    };
-    d.added.iter().for_each(|c| line("+", c));
-    d.removed.iter().for_each(|c| line("-", c));
-    d.changed.iter().for_each(|c| line("~", c));
+    for c in d.changes() {
+        println!("{}", c.line());
+    }
     println!(
-        "closure: {} -> {} ({} added, {} removed, {} changed)",
+        "closure: {} → {} ({} added, {} removed, {} changed)",
         human(d.size_before),
         human(d.size_after),
         d.added.len(),

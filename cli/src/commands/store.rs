@@ -88,6 +88,16 @@ enum StoreCommand {
         /// Print JSON (the fields of `nix path-info --json`).
         #[arg(long)]
         json: bool,
+        /// Also list everything the paths refer to, transitively (references first).
+        #[arg(short = 'r', long)]
+        recursive: bool,
+        /// Print each path's NAR size (as `nix path-info -s`: the path, a tab, the size).
+        #[arg(short = 's', long = "size")]
+        size: bool,
+        /// Print each path's closure size, the NAR sizes of its closure added up
+        /// (`closureSize` in JSON).
+        #[arg(short = 'S', long = "closure-size")]
+        closure_size: bool,
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
@@ -120,6 +130,15 @@ enum StoreCommand {
         /// Print a JSON report.
         #[arg(long)]
         json: bool,
+        /// Delete the pinned Debian seeds of the bootstrap lock too. By
+        /// default they are kept as roots: Debian's archive drops old
+        /// versions, and the store may hold the only copy.
+        #[arg(long)]
+        include_seeds: bool,
+        /// The recipes directory whose bootstrap lock names the seeds
+        /// (default: this workspace's recipes, when present).
+        #[arg(long, env = "B8G_RECIPES", value_name = "DIR")]
+        recipes: Option<PathBuf>,
     },
     /// Check that the store matches its database; exit 1 if it does not.
     Verify {
@@ -178,18 +197,28 @@ fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
     global.open_store()
 }
 
+/// A valid path as Nix 2.8's `nix path-info --json` shows it: the optional
+/// fields (`ca`, `deriver`, `registrationTime`, `signatures`) only when set.
 fn info_json(store: &LocalStore, info: &PathInfo) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "path": store.print_path(&info.path),
         "narHash": info.nar_hash.to_sri(),
         "narSize": info.nar_size,
         "references": info.references.iter().map(|r| store.print_path(r)).collect::<Vec<_>>(),
-        "deriver": info.deriver.as_ref().map(|d| store.print_path(d)),
-        "registrationTime": info.registration_time,
-        "signatures": info.signatures,
-        "ca": info.ca,
-        "valid": true,
-    })
+    });
+    if let Some(ca) = &info.ca {
+        v["ca"] = json!(ca);
+    }
+    if let Some(d) = &info.deriver {
+        v["deriver"] = json!(store.print_path(d));
+    }
+    if info.registration_time != 0 {
+        v["registrationTime"] = json!(info.registration_time);
+    }
+    if !info.signatures.is_empty() {
+        v["signatures"] = json!(info.signatures);
+    }
+    v
 }
 
 fn print_json(value: &serde_json::Value) -> Result<()> {
@@ -206,6 +235,25 @@ fn print_lines<I: IntoIterator<Item = String>>(lines: I) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// The seeds of the bootstrap lock in `recipes` (given, or this workspace's
+/// when it is there): the roots `b8g store gc` adds unless `--include-seeds`.
+fn seed_roots(store: &LocalStore, recipes: Option<PathBuf>) -> Result<Vec<StorePath>> {
+    use b8g_builder::builtin::pin_sources::{lock_seed_paths, LOCK_FILE};
+    let dir = match recipes {
+        Some(r) => r.join("bootstrap"),
+        None => {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/bootstrap");
+            // An installed b8g without the recipes has no lock to keep.
+            if !dir.join(LOCK_FILE).is_file() {
+                return Ok(Vec::new());
+            }
+            dir
+        }
+    };
+    lock_seed_paths(&dir, store.store_dir())
+        .with_context(|| format!("cannot read the bootstrap lock in {}", dir.display()))
 }
 
 fn default_name(path: &Path) -> Result<String> {
@@ -298,20 +346,67 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             }
             print_lines(lines)?;
         }
-        StoreCommand::PathInfo { json, paths } => {
+        StoreCommand::PathInfo {
+            json,
+            recursive,
+            size,
+            closure_size,
+            paths,
+        } => {
             let store = open_store(global)?;
-            let mut infos = Vec::new();
+            let mut wanted = Vec::new();
             for arg in &paths {
                 let p = store.resolve_arg(arg)?;
-                let info = store
-                    .path_info(&p)?
-                    .with_context(|| format!("path {} is not valid", store.print_path(&p)))?;
-                infos.push(info);
+                if store.path_info(&p)?.is_none() {
+                    bail!("path '{}' is not valid", store.print_path(&p));
+                }
+                wanted.push(p);
             }
+            let mut infos = store.path_infos(&wanted, recursive)?;
+            let closure_sizes = |infos: &[PathInfo]| -> Result<Vec<u64>> {
+                if !closure_size {
+                    return Ok(Vec::new());
+                }
+                Ok(infos
+                    .iter()
+                    .map(|i| store.closure_size(&i.path))
+                    .collect::<Result<_, _>>()?)
+            };
             if json {
+                // Nix prints JSON in store-path order.
+                infos.sort_by(|a, b| a.path.cmp(&b.path));
+                let sizes = closure_sizes(&infos)?;
                 print_json(&serde_json::Value::Array(
-                    infos.iter().map(|i| info_json(&store, i)).collect(),
+                    infos
+                        .iter()
+                        .enumerate()
+                        .map(|(n, i)| {
+                            let mut v = info_json(&store, i);
+                            if let Some(c) = sizes.get(n) {
+                                v["closureSize"] = json!(c);
+                            }
+                            v
+                        })
+                        .collect(),
                 ))?;
+            } else if size || closure_size {
+                // `nix path-info -s/-S`: paths padded to one width, then `\t%11d` per size.
+                let sizes = closure_sizes(&infos)?;
+                let width = infos
+                    .iter()
+                    .map(|i| store.print_path(&i.path).len())
+                    .max()
+                    .unwrap_or(0);
+                print_lines(infos.iter().enumerate().map(|(n, i)| {
+                    let mut line = format!("{:width$}", store.print_path(&i.path));
+                    if size {
+                        line.push_str(&format!("\t{:>11}", i.nar_size));
+                    }
+                    if let Some(c) = sizes.get(n) {
+                        line.push_str(&format!("\t{c:>11}"));
+                    }
+                    line
+                }))?;
             } else {
                 print_lines(infos.iter().map(|i| {
                     format!(
@@ -359,12 +454,33 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             dry_run,
             max_freed,
             json,
+            include_seeds,
+            recipes,
         } => {
             let store = open_store(global)?;
-            let report = store.gc(&GcOptions { dry_run, max_freed })?;
+            let seeds = if include_seeds {
+                Vec::new()
+            } else {
+                seed_roots(&store, recipes)?
+            };
+            let kept = seeds
+                .iter()
+                .filter(|p| store.is_valid(p).unwrap_or(false))
+                .count();
+            let report = store.gc(&GcOptions {
+                dry_run,
+                max_freed,
+                extra_roots: seeds,
+            })?;
+            if kept > 0 && global.quiet == 0 {
+                eprintln!(
+                    "keeping {kept} pinned seeds of the bootstrap lock (--include-seeds deletes them too)"
+                );
+            }
             if json {
                 print_json(&json!({
                     "dryRun": dry_run,
+                    "keptSeeds": kept,
                     "deleted": report.deleted,
                     "removedStrays": report.removed_strays,
                     "bytesFreed": report.bytes_freed,

@@ -21,14 +21,14 @@ use anyhow::{bail, Context, Result};
 use b8g_builder::glue::{EvalSession, SessionError};
 use b8g_builder::realise::{self, RealiseOptions, SubstituterSettings, Substituters};
 use b8g_builder::sandbox::CancelToken;
-use b8g_builder::schedule::{IndicatifProgress, NoProgress, Progress, ScheduleOptions};
+use b8g_builder::schedule::{BuildLines, IndicatifProgress, NoProgress, Progress, ScheduleOptions};
 use b8g_kernel_adapters::linux::image::Format;
 use b8g_kernel_adapters::linux::qemu::VmSettings;
 use b8g_kernel_adapters::linux::system;
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
 use b8g_system::build::{self, SystemBuildOptions};
-use b8g_system::file::{instantiate_file, FileEval, FileKind};
+use b8g_system::file::{instantiate_file, FileEval, FileKind, Source};
 
 use super::auto_args::AutoArgs;
 use super::GlobalArgs;
@@ -70,6 +70,15 @@ pub struct BuildArgs {
     /// The expression to build (derivations, or a system configuration module).
     #[arg(value_name = "FILE", default_value = "default.nix")]
     file: PathBuf,
+    /// Build the derivations of this expression instead of a file (as
+    /// `nix-build -E`); relative paths in it resolve against the current directory.
+    #[arg(
+        short = 'E',
+        long = "expr",
+        value_name = "EXPR",
+        conflicts_with = "file"
+    )]
+    expr: Option<String>,
     #[command(flatten)]
     more: Box<MoreBuildArgs>,
     /// Select an attribute of the result (`a.b.0`); for a system
@@ -98,6 +107,8 @@ pub struct BuildArgs {
     #[arg(long)]
     check: bool,
     /// Also write a root disk image of the closure to LINK.img (systems only).
+    /// run-vm boots from such an image and, unless this is given, keeps it in a
+    /// scratch directory under $TMPDIR that it removes afterwards.
     #[arg(long)]
     image: bool,
     /// Root image format.
@@ -112,6 +123,10 @@ pub struct BuildArgs {
     /// Go on with other builds after one fails.
     #[arg(long)]
     keep_going: bool,
+    /// Print the builders' output on stderr as it comes, each line prefixed
+    /// with its derivation's name (`hello> …`), as Nix's `-L` does.
+    #[arg(short = 'L', long)]
+    print_build_logs: bool,
     /// The recipes directory (lib, modules, pkgs, bootstrap).
     #[arg(long, env = "B8G_RECIPES", value_name = "DIR")]
     recipes: Option<PathBuf>,
@@ -126,6 +141,7 @@ impl BuildArgs {
     pub(crate) fn not_for_install(&self) -> Option<&'static str> {
         [
             (self.dry_run, "--dry-run"),
+            (self.expr.is_some(), "-E/--expr"),
             (self.attr.is_some(), "-A/--attr"),
             (self.image, "--image"),
             (self.check, "--check"),
@@ -165,9 +181,23 @@ pub struct RunVmArgs {
     /// (a root shell must be there) and succeed only on a clean power-off.
     #[arg(long, requires = "until")]
     poweroff: bool,
-    /// Kill the VM after this many seconds.
-    #[arg(long, default_value_t = 600)]
-    timeout: u64,
+    /// Stop the VM after this many seconds. Without --until (a VM at its
+    /// console) there is no limit unless one is given, and a VM stopped by it
+    /// makes run-vm exit with status 124, as timeout(1) does; with --until, or
+    /// for a unikernel, the default is 600 and running out is a failure (1).
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+}
+
+/// `--timeout`'s default where a VM must end by itself (`--until`, unikernels).
+const DEFAULT_VM_TIMEOUT: u64 = 600;
+/// run-vm's exit status when `--timeout` stopped a VM at its console (timeout(1)'s).
+const TIMED_OUT: u8 = 124;
+
+impl RunVmArgs {
+    fn timeout_or_default(&self) -> Duration {
+        Duration::from_secs(self.timeout.unwrap_or(DEFAULT_VM_TIMEOUT))
+    }
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
@@ -207,11 +237,22 @@ fn b8g_bin_near(dir: &Path) -> Option<PathBuf> {
         .find(|c| c.join("bin/b8g-init").is_file())
 }
 
-fn progress(global: &GlobalArgs) -> Box<dyn Progress> {
-    if global.quiet > 0 {
+/// What a build shows on stderr: as nix-build, a `building '…drv'...` line
+/// per derivation built, and with `-L` its builder's output as `name> line`
+/// (with bars above them on a terminal). `-q` keeps only what `-L` asks for.
+fn progress(global: &GlobalArgs, args: &BuildArgs) -> Box<dyn Progress> {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if global.quiet > 0 && !args.print_build_logs {
         Box::new(NoProgress)
+    } else if terminal && global.quiet == 0 {
+        Box::new(IndicatifProgress::new().with_build_lines(args.print_build_logs))
     } else {
-        Box::new(IndicatifProgress::new())
+        let lines = BuildLines::new(args.print_build_logs, Box::new(|line| eprintln!("{line}")));
+        if global.quiet > 0 {
+            Box::new(lines.without_announcements())
+        } else {
+            Box::new(lines)
+        }
     }
 }
 
@@ -250,12 +291,26 @@ fn realise_with(
     attr: &str,
     extra_modules: Vec<String>,
 ) -> Result<(LocalStore, StorePath)> {
+    let opts = system_options(global, args, attr, extra_modules)?;
+    let cancel = CancelToken::new().context("cannot set up cancellation")?;
+    let progress = progress(global, args);
+    build::build(&global.store_config()?, &opts, progress.as_ref(), &cancel)
+        .with_context(|| format!("cannot build {}", args.file.display()))
+}
+
+/// What to build for `config.system.build.<attr>` of FILE.
+fn system_options(
+    global: &GlobalArgs,
+    args: &BuildArgs,
+    attr: &str,
+    extra_modules: Vec<String>,
+) -> Result<SystemBuildOptions> {
     let recipes = absolute(&args.recipes.clone().unwrap_or_else(default_recipes))?;
     let b8g_bin = match &args.b8g_bin {
         Some(b) => absolute(b)?,
         None => default_b8g_bin()?,
     };
-    let opts = SystemBuildOptions {
+    Ok(SystemBuildOptions {
         config: absolute(&args.file)?,
         recipes,
         b8g_bin,
@@ -263,11 +318,23 @@ fn realise_with(
         extra_modules,
         realise: realise_options(global, args)?,
         show_trace: args.show_trace,
-    };
-    let cancel = CancelToken::new().context("cannot set up cancellation")?;
-    let progress = progress(global);
-    build::build(&global.store_config()?, &opts, progress.as_ref(), &cancel)
-        .with_context(|| format!("cannot build {}", args.file.display()))
+    })
+}
+
+/// Prints a dry run's plan as nix-build does (nothing when all is valid).
+fn print_plan(store: &LocalStore, plan: &realise::Plan) {
+    if !plan.build.is_empty() {
+        eprintln!("these {} derivations will be built:", plan.build.len());
+        for d in &plan.build {
+            eprintln!("  {}", store.print_path(d));
+        }
+    }
+    if !plan.fetch.is_empty() {
+        eprintln!("these {} paths will be fetched:", plan.fetch.len());
+        for p in &plan.fetch {
+            eprintln!("  {}", store.print_path(p));
+        }
+    }
 }
 
 /// Points the result link at `out` (a GC root) and writes the root image when asked.
@@ -283,14 +350,24 @@ fn link_result(
         store.make_result_link(&args.out_link, &out)?
     };
     if args.image {
-        let format: Format = args.image_format.parse().map_err(anyhow::Error::msg)?;
         let img = link.with_extension("img");
-        let work = tempfile::tempdir().context("cannot create a scratch directory")?;
-        build::write_image(&store, &out, format, work.path(), &img)
-            .with_context(|| format!("cannot write {}", img.display()))?;
+        write_root_image(args, &store, &out, &img)?;
         eprintln!("root image: {}", img.display());
     }
     Ok((store, out))
+}
+
+/// Writes the root disk image of `out`'s closure to `img` (`--image-format`).
+fn write_root_image(
+    args: &BuildArgs,
+    store: &LocalStore,
+    out: &StorePath,
+    img: &Path,
+) -> Result<()> {
+    let format: Format = args.image_format.parse().map_err(anyhow::Error::msg)?;
+    let work = tempfile::tempdir().context("cannot create a scratch directory")?;
+    build::write_image(store, out, format, work.path(), img)
+        .with_context(|| format!("cannot write {}", img.display()))
 }
 
 /// Sandbox, scheduling, check and substituter settings from the arguments
@@ -365,8 +442,12 @@ fn substituter_settings(global: &GlobalArgs) -> Result<SubstituterSettings> {
 /// Evaluates FILE: a system configuration, or derivations whose `.drv`
 /// files are written to the store (evaluation errors are printed as Nix does).
 fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<FileKind>> {
+    let source = match &args.expr {
+        Some(e) => Source::Expr(e.clone()),
+        None => Source::File(absolute(&args.file)?),
+    };
     let what = FileEval {
-        file: absolute(&args.file)?,
+        source,
         attr: args.attr.clone(),
         args: args.more.auto.args(),
         search_path: args.more.auto.search_path(),
@@ -420,7 +501,12 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
         None => return Ok(ExitCode::FAILURE),
         Some(FileKind::System) => {
             if args.dry_run {
-                bail!("--dry-run is not supported for system configurations yet");
+                let attr = args.attr.as_deref().unwrap_or("toplevel");
+                let opts = system_options(global, &args, attr, Vec::new())?;
+                let (store, plan) = build::plan(&global.store_config()?, &opts)
+                    .with_context(|| format!("cannot evaluate {}", args.file.display()))?;
+                print_plan(&store, &plan);
+                return Ok(ExitCode::SUCCESS);
             }
             let (store, out) = build_system(global, &args)?;
             println!("{}", store.print_path(&out));
@@ -437,22 +523,11 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     let opts = realise_options(global, &args)?;
     if args.dry_run {
         let plan = realise::plan(&store, &drvs, &opts.substituters)?;
-        if !plan.build.is_empty() {
-            eprintln!("these {} derivations will be built:", plan.build.len());
-            for d in &plan.build {
-                eprintln!("  {}", store.print_path(d));
-            }
-        }
-        if !plan.fetch.is_empty() {
-            eprintln!("these {} paths will be fetched:", plan.fetch.len());
-            for p in &plan.fetch {
-                eprintln!("  {}", store.print_path(p));
-            }
-        }
+        print_plan(&store, &plan);
         return Ok(ExitCode::SUCCESS);
     }
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
-    let progress = progress(global);
+    let progress = progress(global, &args);
     let result = realise::realise(
         &store,
         &drvs,
@@ -530,7 +605,7 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
         show_trace: args.build.show_trace,
     };
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
-    let progress = progress(global);
+    let progress = progress(global, &args.build);
     let built = b8g_system::derivation_file::build_derivation_file(
         &global.store_config()?,
         &opts,
@@ -553,13 +628,16 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
     let vm = unikernel::run::vm(&dir)?;
     let r = unikernel::run::run_vm(
         &vm,
-        Duration::from_secs(args.timeout),
+        args.timeout_or_default(),
         unikernel::run::MARKER,
         args.until.as_deref(),
         &mut |line| println!("{line}"),
     )?;
     let code = if r.timed_out {
-        eprintln!("the VM did not end within {} s", args.timeout);
+        eprintln!(
+            "the VM did not end within {} s",
+            args.timeout_or_default().as_secs()
+        );
         ExitCode::FAILURE
     } else if args.until.is_some() {
         if r.stopped {
@@ -587,10 +665,20 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
 }
 
 pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode> {
+    if args.build.expr.is_some() {
+        bail!("run-vm boots a file (a system configuration or a unikernel image), not -E/--expr");
+    }
+    if args.build.dry_run {
+        bail!(
+            "run-vm has no --dry-run: `b8g-build --dry-run -A vm FILE` lists what it would build"
+        );
+    }
     if let Some(code) = run_unikernel(global, &args)? {
         return Ok(code);
     }
-    args.build.image = true;
+    // The root image goes beside the result link only with --image; otherwise
+    // into a scratch directory removed when the VM is done.
+    let keep_image = std::mem::replace(&mut args.build.image, false);
     // The VM (`system.build.vm`) carries the generation and the VM settings
     // (memory, cores, port forwards); the result link and image are the generation's.
     let (store, vm_out) = realise_attr(global, &args.build, "vm")?;
@@ -615,11 +703,17 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
             Err(_) => PathBuf::from(logical),
         })
     };
-    let mut vm = system::vm(
-        &resolve,
-        &store.print_path(&out),
-        &link.with_extension("img"),
-    )?;
+    let scratch = tempfile::Builder::new()
+        .prefix("b8g-run-vm")
+        .tempdir()
+        .context("cannot create a scratch directory for the VM's disk")?;
+    let img = if keep_image {
+        link.with_extension("img")
+    } else {
+        scratch.path().join("root.img")
+    };
+    write_root_image(&args.build, &store, &out, &img)?;
+    let mut vm = system::vm(&resolve, &store.print_path(&out), &img)?;
     settings.apply(&mut vm);
     match &args.until {
         None => {
@@ -627,11 +721,17 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
                 "the serial console follows ({})",
                 b8g_kernel_adapters::linux::qemu::QUIT_HINT
             );
-            let status = std::process::Command::new(&vm.qemu)
-                .args(vm.args())
-                .status()
-                .with_context(|| format!("cannot start {}", vm.qemu))?;
-            Ok(if status.success() {
+            let r = vm
+                .run_interactive(args.timeout.map(Duration::from_secs))
+                .with_context(|| format!("cannot run {}", vm.qemu))?;
+            if r.timed_out {
+                eprintln!(
+                    "stopped the VM after {} s (--timeout)",
+                    args.timeout.unwrap_or_default()
+                );
+                return Ok(ExitCode::from(TIMED_OUT));
+            }
+            Ok(if r.status.success() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -641,7 +741,7 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
             // b8gctl by its place beside the generation's init: systems built before
             // issue 21 have no /etc/profile putting it on the shell's PATH.
             let r = vm.run_until_then_type(
-                Duration::from_secs(args.timeout),
+                args.timeout_or_default(),
                 marker,
                 "$(dirname $(readlink /run/current-system/init))/b8gctl poweroff",
                 &mut |line| println!("{line}"),
@@ -663,7 +763,7 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         Some(marker) => {
-            let r = vm.run_until(Duration::from_secs(args.timeout), marker, &mut |line| {
+            let r = vm.run_until(args.timeout_or_default(), marker, &mut |line| {
                 println!("{line}")
             })?;
             if r.marker_at.is_some() {

@@ -233,6 +233,46 @@ impl Vm {
         self.run_with(timeout, Some(marker), AtMarker::Type(input), on_line)
     }
 
+    /// Boots the VM with the console on this process's stdio (a user at the
+    /// console) until qemu exits or, when given, `timeout` passes. On timeout
+    /// qemu gets SIGTERM first, so it restores a terminal it put in raw mode,
+    /// and SIGKILL if it is still there [`STOP_GRACE`] later.
+    pub fn run_interactive(&self, timeout: Option<Duration>) -> Result<InteractiveRun, QemuError> {
+        let start = Instant::now();
+        let mut child = Command::new(&self.qemu)
+            .args(self.args())
+            .spawn()
+            .map_err(|source| QemuError::Spawn {
+                program: self.qemu.clone(),
+                source,
+            })?;
+        let mut termed_at: Option<Instant> = None;
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(QemuError::Wait)? {
+                break status;
+            }
+            match termed_at {
+                None if timeout.is_some_and(|t| start.elapsed() > t) => {
+                    let pid = rustix::process::Pid::from_child(&child);
+                    // Gone already: the next try_wait collects it.
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+                    termed_at = Some(Instant::now());
+                }
+                Some(t) if t.elapsed() > STOP_GRACE => {
+                    let _ = child.kill();
+                    break child.wait().map_err(QemuError::Wait)?;
+                }
+                _ => {}
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Ok(InteractiveRun {
+            status,
+            timed_out: termed_at.is_some(),
+            elapsed: start.elapsed(),
+        })
+    }
+
     fn run_with(
         &self,
         timeout: Duration,
@@ -364,6 +404,18 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
+/// How long [`Vm::run_interactive`] waits after SIGTERM before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How an interactive VM run ended.
+#[derive(Debug)]
+pub struct InteractiveRun {
+    pub status: ExitStatus,
+    /// True when the timeout stopped it.
+    pub timed_out: bool,
+    pub elapsed: Duration,
+}
+
 /// What a VM run produced.
 #[derive(Debug)]
 pub struct RunResult {
@@ -380,6 +432,45 @@ pub struct RunResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in for qemu: a shell script that ignores its arguments.
+    fn fake_qemu(dir: &std::path::Path, body: &str) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join("qemu");
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        p.display().to_string()
+    }
+
+    /// Regression: `run-vm --timeout` without `--until` let the VM run on.
+    #[test]
+    fn an_interactive_run_stops_at_its_timeout() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut vm = Vm::new("/k");
+        vm.qemu = fake_qemu(dir.path(), "exec sleep 600");
+        let r = vm
+            .run_interactive(Some(Duration::from_millis(300)))
+            .expect("runs");
+        assert!(r.timed_out && !r.status.success(), "{r:?}");
+        // SIGTERM did it, well before the grace period ran out.
+        assert!(r.elapsed < STOP_GRACE, "{r:?}");
+
+        // A qemu that ignores SIGTERM is killed after the grace period.
+        vm.qemu = fake_qemu(dir.path(), "trap '' TERM; while :; do sleep 0.1; done");
+        let r = vm
+            .run_interactive(Some(Duration::from_millis(100)))
+            .expect("runs");
+        assert!(r.timed_out && r.elapsed >= STOP_GRACE, "{r:?}");
+
+        // One that ends by itself: its status, no timeout.
+        vm.qemu = fake_qemu(dir.path(), "exit 3");
+        let r = vm
+            .run_interactive(Some(Duration::from_secs(60)))
+            .expect("runs");
+        assert_eq!((r.timed_out, r.status.code()), (false, Some(3)));
+        let r = vm.run_interactive(None).expect("runs");
+        assert_eq!(r.status.code(), Some(3));
+    }
 
     #[test]
     fn args_are_tcg_and_always_exit() {

@@ -39,7 +39,7 @@ use crate::format::store_path::{StoreDir, StorePath};
 pub use push::{push, PushError, PushEvent, PushOptions, PushReport};
 pub use sign::{sign_paths, SignError};
 pub use substitute::{query_substitutable, substitute, SubstituteError, SubstituteReport};
-pub use verify::{verify_cache, CacheProblem, CacheVerifyReport};
+pub use verify::{signature_key_names, verify_cache, CacheProblem, CacheVerifyReport};
 
 /// Errors of the cache backends.
 #[derive(Debug, Error)]

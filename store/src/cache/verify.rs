@@ -12,7 +12,7 @@ use crate::bounded::{compressed_limit, BoundedReader};
 use crate::format::hash::{Encoding, HashAlgo, HashSink};
 use crate::format::nar::NarReader;
 use crate::format::narinfo::{Compression, NarInfo};
-use crate::format::signing::PublicKey;
+use crate::format::signing::{PublicKey, Signature};
 use crate::format::store_path::StoreDir;
 
 /// One thing wrong in a cache.
@@ -24,6 +24,8 @@ pub enum CacheProblem {
     },
     NoTrustedSignature {
         file: String,
+        /// The key names of the signatures it does carry.
+        signed_by: Vec<String>,
     },
     MissingNar {
         file: String,
@@ -51,8 +53,12 @@ impl fmt::Display for CacheProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CacheProblem::BadNarInfo { file, reason } => write!(f, "{file}: {reason}"),
-            CacheProblem::NoTrustedSignature { file } => {
-                write!(f, "{file}: no valid signature by a trusted key")
+            CacheProblem::NoTrustedSignature { file, signed_by } => {
+                write!(
+                    f,
+                    "{file}: no valid signature by a trusted key ({})",
+                    signers(signed_by)
+                )
             }
             CacheProblem::MissingNar { file, url } => {
                 write!(f, "{file}: NAR file {url} is missing")
@@ -81,6 +87,29 @@ impl fmt::Display for CacheProblem {
     }
 }
 
+/// `signed by: a, b`, or `unsigned`.
+fn signers(names: &[String]) -> String {
+    if names.is_empty() {
+        "unsigned".to_owned()
+    } else {
+        format!("signed by: {}", names.join(", "))
+    }
+}
+
+/// The key names of signatures (`name:base64`), without repeats, sorted.
+pub fn signature_key_names<'a>(sigs: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let mut names: Vec<String> = sigs
+        .into_iter()
+        .map(|s| {
+            Signature::parse(s)
+                .map_or_else(|_| "(unparsable)".to_owned(), |s| s.key_name().to_owned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// What [`verify_cache`] found.
 #[derive(Debug, Default)]
 pub struct CacheVerifyReport {
@@ -91,6 +120,47 @@ pub struct CacheVerifyReport {
 impl CacheVerifyReport {
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// The problems for a reader: one line each, except that paths lacking a
+    /// trusted signature — all of them, when the key given is the wrong one —
+    /// are counted in one line naming the keys they are signed by.
+    pub fn summary(&self) -> Vec<String> {
+        let mut untrusted = 0;
+        let mut signed_by: Vec<String> = Vec::new();
+        let mut lines = Vec::new();
+        for p in &self.problems {
+            match p {
+                CacheProblem::NoTrustedSignature { signed_by: s, .. } => {
+                    untrusted += 1;
+                    signed_by.extend(s.iter().cloned());
+                }
+                other => lines.push(other.to_string()),
+            }
+        }
+        signed_by.sort();
+        signed_by.dedup();
+        match untrusted {
+            0 => {}
+            1 => lines.insert(
+                0,
+                self.problems
+                    .iter()
+                    .find(|p| matches!(p, CacheProblem::NoTrustedSignature { .. }))
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ),
+            n => lines.insert(
+                0,
+                format!(
+                    "{n} of {} paths have no valid signature by a trusted key ({}); \
+                     are the trusted public keys the right ones?",
+                    self.checked,
+                    signers(&signed_by)
+                ),
+            ),
+        }
+        lines
     }
 }
 
@@ -260,9 +330,10 @@ pub fn verify_cache(
             });
         }
         if !info.has_valid_signature(store_dir, trusted) {
-            report
-                .problems
-                .push(CacheProblem::NoTrustedSignature { file: file.clone() });
+            report.problems.push(CacheProblem::NoTrustedSignature {
+                file: file.clone(),
+                signed_by: signature_key_names(&info.signatures),
+            });
         }
         report.problems.extend(check_nar(cache, &file, &info)?);
     }

@@ -35,6 +35,9 @@ pub struct GcOptions {
     pub dry_run: bool,
     /// Stop once this many bytes are freed.
     pub max_freed: Option<u64>,
+    /// Paths kept with their closures as if a root named them (such as the
+    /// pinned seeds of the bootstrap lock, which Debian may no longer serve).
+    pub extra_roots: Vec<StorePath>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -216,7 +219,8 @@ impl LocalStore {
     pub fn gc(&self, opts: &GcOptions) -> Result<GcReport, Error> {
         let _gc = self.lock_gc_exclusive()?;
         let roots = self.collect_roots(!opts.dry_run)?;
-        let root_set: HashSet<String> = roots.into_iter().map(|r| r.target).collect();
+        let mut root_set: HashSet<String> = roots.into_iter().map(|r| r.target).collect();
+        root_set.extend(opts.extra_roots.iter().map(|p| self.print_path(p)));
 
         let (valid, graph) = {
             let db = self.db();

@@ -1,5 +1,6 @@
 //! `b8g system diff A B`: which components two generations' closures add,
-//! remove or change, by name without hash, with versions and sizes.
+//! remove or change, by name without hash, with versions and sizes, in the
+//! words of `nix store diff-closures` ([`Change::line`]).
 
 use std::collections::BTreeMap;
 
@@ -42,6 +43,80 @@ pub struct ClosureDiff {
     pub changed: Vec<Change>,
     pub size_before: u64,
     pub size_after: u64,
+}
+
+/// Nix's `diff-closures` shows a size change only from this many bytes on.
+const SHOWN_DELTA: u64 = 8 * 1024;
+
+/// Versions as `diff-closures` shows them: `∅` for none, `ε` for the empty version.
+fn show_versions(versions: &[&str]) -> String {
+    if versions.is_empty() {
+        return "∅".to_string();
+    }
+    let mut v: Vec<&str> = versions
+        .iter()
+        .map(|v| if v.is_empty() { "ε" } else { v })
+        .collect();
+    v.sort_unstable();
+    v.join(", ")
+}
+
+impl Change {
+    /// The change as `nix store diff-closures` prints it: `hello: 1.0 → 2.0`,
+    /// `unit-extra.service: ∅ → ε`, `busybox: +12.5 KiB`. Versions appear when
+    /// they differ; the size change when it reaches 8 KiB, as in Nix, and
+    /// always when the versions are the same (Nix then prints no line at all;
+    /// b8g lists every changed component, so it says by how much it changed).
+    pub fn line(&self) -> String {
+        // A component whose paths have no version has the empty one (Nix's ε).
+        let versions = |s: &Option<Side>| -> Vec<String> {
+            match s {
+                None => Vec::new(),
+                Some(s) if s.versions.is_empty() => vec![String::new()],
+                Some(s) => s.versions.clone(),
+            }
+        };
+        let (before, after) = (versions(&self.before), versions(&self.after));
+        let removed: Vec<&str> = before
+            .iter()
+            .filter(|v| !after.contains(v))
+            .map(String::as_str)
+            .collect();
+        let added: Vec<&str> = after
+            .iter()
+            .filter(|v| !before.contains(v))
+            .map(String::as_str)
+            .collect();
+        let size = |s: &Option<Side>| s.as_ref().map_or(0, |s| s.size);
+        let (b, a) = (size(&self.before), size(&self.after));
+        let mut items = Vec::new();
+        if !removed.is_empty() || !added.is_empty() {
+            items.push(format!(
+                "{} → {}",
+                show_versions(&removed),
+                show_versions(&added)
+            ));
+        }
+        if items.is_empty() || a.abs_diff(b) >= SHOWN_DELTA {
+            let delta = (a as f64 - b as f64) / 1024.0;
+            items.push(format!("{delta:+.1} KiB"));
+        }
+        format!("{}: {}", self.name, items.join(", "))
+    }
+}
+
+impl ClosureDiff {
+    /// Every change, sorted by component name (as `diff-closures` orders them).
+    pub fn changes(&self) -> Vec<&Change> {
+        let mut all: Vec<&Change> = self
+            .added
+            .iter()
+            .chain(&self.removed)
+            .chain(&self.changed)
+            .collect();
+        all.sort_by(|x, y| x.name.cmp(&y.name));
+        all
+    }
 }
 
 type Components = BTreeMap<String, (Vec<StorePath>, Side)>;
@@ -101,7 +176,57 @@ pub fn diff(store: &LocalStore, a: &StorePath, b: &StorePath) -> Result<ClosureD
 
 #[cfg(test)]
 mod tests {
-    use super::split_name;
+    use super::{split_name, Change, Side};
+
+    fn change(name: &str, before: Option<(&[&str], u64)>, after: Option<(&[&str], u64)>) -> Change {
+        let side = |s: Option<(&[&str], u64)>| {
+            s.map(|(v, size)| Side {
+                versions: v.iter().map(|v| v.to_string()).collect(),
+                size,
+            })
+        };
+        Change {
+            name: name.to_string(),
+            before: side(before),
+            after: side(after),
+        }
+    }
+
+    /// Regression: a changed component without versions printed `~ b8g-units - -> - (…)`.
+    #[test]
+    fn changes_read_as_nix_store_diff_closures_prints_them() {
+        let kib = |k: f64| (k * 1024.0) as u64;
+        let lines: Vec<String> = [
+            change("b8g-units", Some((&[], kib(9.3))), Some((&[], kib(9.8)))),
+            change("hello", Some((&["1.0"], 10)), Some((&["2.0"], 20))),
+            change(
+                "linux",
+                Some((&["6.1"], kib(100.0))),
+                Some((&["6.2"], kib(130.3))),
+            ),
+            change("unit-extra.service", None, Some((&[], 9))),
+            change("nginx", Some((&["1.22"], kib(900.0))), None),
+            change(
+                "busybox",
+                Some((&["1.36"], kib(900.0))),
+                Some((&[], kib(900.0))),
+            ),
+        ]
+        .iter()
+        .map(Change::line)
+        .collect();
+        assert_eq!(
+            lines,
+            [
+                "b8g-units: +0.5 KiB",
+                "hello: 1.0 → 2.0",
+                "linux: 6.1 → 6.2, +30.3 KiB",
+                "unit-extra.service: ∅ → ε",
+                "nginx: 1.22 → ∅, -900.0 KiB",
+                "busybox: 1.36 → ε",
+            ]
+        );
+    }
 
     #[test]
     fn names_split_like_parse_drv_name() {

@@ -32,8 +32,8 @@ use std::sync::Arc;
 use b8g_store::bounded::BoundedReader;
 use b8g_store::cache::file::FileCache;
 use b8g_store::cache::{
-    push, substitute, verify_cache, BinaryCache, CacheError, PushError, PushOptions,
-    SubstituteError,
+    push, signature_key_names, substitute, verify_cache, BinaryCache, CacheError, PushError,
+    PushOptions, SubstituteError,
 };
 use b8g_store::format::hash::{Encoding, HashAlgo, HashSink};
 use b8g_store::format::signing::{PublicKey, SecretKey};
@@ -233,9 +233,19 @@ pub fn import(
                 Err(reason) => not(reason),
             })?;
             if !m.has_valid_signature(trusted) {
-                return Err(rejected(
-                    "its manifest has no valid signature by a trusted key".into(),
-                ));
+                // One line for the whole snapshot, naming who did sign it.
+                let names = signature_key_names(&m.signatures);
+                let trusted: Vec<&str> = trusted.iter().map(|k| k.name()).collect();
+                return Err(rejected(format!(
+                    "its manifest has no valid signature by a trusted key (signed by: {}; \
+                     trusted: {})",
+                    if names.is_empty() {
+                        "nobody".to_owned()
+                    } else {
+                        names.join(", ")
+                    },
+                    trusted.join(", ")
+                )));
             }
             let signed: u64 = m
                 .members
@@ -317,7 +327,7 @@ pub fn import(
     let toplevel = store.parse_path(&manifest.toplevel)?;
     let cache: Arc<dyn BinaryCache> = Arc::new(FileCache::new(&dir));
     let report = verify_cache(cache.as_ref(), store.store_dir(), trusted)?;
-    let mut problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+    let mut problems = report.summary();
     if report.checked == 0 {
         problems.push("it holds no store paths".into());
     }
