@@ -1,6 +1,7 @@
 //! The first hour at the console, as a NixOS user meets it (issue 21): boot
 //! images/minimal.nix without `quiet`, take the root shell the getty gives on the serial
 //! console, run `b8gctl status` and a program of `environment.systemPackages` from PATH,
+//! list the generations and query the running one in the guest's own store,
 //! stop `sleep 30` with ^C, and `poweroff` (busybox's, which signals PID 1): qemu must
 //! end by itself with status 0. Every b8g-init message must show once.
 //!
@@ -60,6 +61,30 @@ fn console_journey_login_status_path_ctrl_c_and_poweroff() {
         Duration::from_secs(30),
     );
     vm.expect("path-/run/current-system/sw/bin:", Duration::from_secs(10));
+
+    // The image carries its store registration (as NixOS images load
+    // nix-path-registration): the running generation is valid in the guest's own store,
+    // and `b8g system list-generations` reads it.
+    let from = vm.console.len();
+    vm.send("b8g system list-generations; echo gens-$((3*1000))-$?\n");
+    vm.expect("gens-3000-0", Duration::from_secs(60));
+    vm.send(
+        "b8g store path-info -r /run/current-system > /tmp/closure; echo valid-$((4*1000))-$?\n",
+    );
+    vm.expect("valid-4000-0", Duration::from_secs(60));
+    vm.send("echo paths-$(wc -l < /tmp/closure)-end-$((5*1000))\n");
+    vm.expect("-end-5000", Duration::from_secs(10));
+    let listing = &vm.console[from..];
+    let paths: usize = listing
+        .rsplit("paths-")
+        .next()
+        .and_then(|r| r.split("-end-5000").next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        paths > 5,
+        "the closure is not valid in the guest's store:\n{listing}"
+    );
 
     // ^C stops a foreground program: the shell has the tty as its controlling terminal.
     vm.send("sleep 30\n");

@@ -52,6 +52,10 @@ pub enum ImageError {
     ToolFailed { tool: &'static str, stderr: String },
     #[error("{0} is not in the store directory {1}")]
     NotInStore(String, String),
+    #[error("cannot register the image's store paths: {0}")]
+    Register(#[from] b8g_store::local::Error),
+    #[error("bad store path in the image: {0}")]
+    StorePath(#[from] b8g_store::format::store_path::StorePathError),
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ImageError + 'a {
@@ -94,6 +98,7 @@ impl RootImage<'_> {
                 .ok_or_else(|| ImageError::NotInStore(path.clone(), self.store_dir.to_string()))?;
             copy_tree(&physical, &store.join(base))?;
         }
+        register_closure(&tree, self.store_dir, self.closure)?;
         skeleton(&tree)?;
         // Generation 1, the default, as `b8g system` would have made it.
         let profiles = tree.join(generation::PROFILES_DIR.trim_start_matches('/'));
@@ -116,6 +121,27 @@ impl RootImage<'_> {
             Format::Ext4 => write_ext4(&tree, out, self.ext4_size_mib, IMAGE_UUID),
         }
     }
+}
+
+/// The image's own store database, with the closure valid in it (at a fixed registration
+/// time, so the image stays reproducible): inside the booted system `b8g system
+/// list-generations/diff/switch/rollback` find the running generation valid, as NixOS
+/// images load theirs from `nix-path-registration`.
+fn register_closure(tree: &Path, store_dir: &str, closure: &[String]) -> Result<(), ImageError> {
+    use b8g_store::format::store_path::StoreDir;
+    use b8g_store::local::{LocalStore, StoreConfig};
+    let config = StoreConfig {
+        store_dir: StoreDir::new(store_dir)?,
+        root: Some(tree.to_owned()),
+        ..StoreConfig::default()
+    };
+    let store = LocalStore::open(&config)?;
+    let paths = closure
+        .iter()
+        .map(|p| store.parse_path(p))
+        .collect::<Result<_, _>>()?;
+    store.register_in_place(&paths, 1)?;
+    Ok(())
 }
 
 /// The directories a root file system needs besides the store, and the

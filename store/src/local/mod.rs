@@ -27,6 +27,7 @@ pub mod lock;
 mod optimise;
 mod query;
 pub mod refs;
+mod registration;
 mod runtime_roots;
 mod stage;
 mod verify;
