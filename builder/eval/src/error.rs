@@ -150,6 +150,8 @@ pub struct EvalError {
     pub trace: Vec<(Pos, String)>,
     /// Names close to a missing one, best first ("Did you mean …?").
     pub suggestions: Vec<String>,
+    /// Raised while matching a function's argument: that call adds no frames.
+    pub in_arguments: bool,
 }
 
 pub type EvalResult<T> = Result<T, Box<EvalError>>;
@@ -162,6 +164,7 @@ impl EvalError {
             pos,
             trace: Vec::new(),
             suggestions: Vec::new(),
+            in_arguments: false,
         })
     }
 

@@ -820,7 +820,7 @@ impl Evaluator {
         self.enter(pos)?;
         let r = self.apply_lambda(lam, cenv, arg, pos);
         self.depth -= 1;
-        r.map_err(|e| call_trace(e, pos))
+        r.map_err(|e| call_trace(lambda_frames(e, lam, pos), pos))
     }
 
     /// Applies a function value to one argument.
@@ -828,7 +828,7 @@ impl Evaluator {
         self.enter(pos)?;
         let r = self.call_inner(f, arg, pos);
         self.depth -= 1;
-        r.map_err(|e| call_trace(e, pos))
+        r
     }
 
     fn apply_lambda(
@@ -842,74 +842,102 @@ impl Evaluator {
             Param::Ident(_) => {
                 let env = Env::one(arg, Some(cenv.clone()));
                 self.eval(&lam.body, &env)
-                    .map_err(|e| lambda_frames(e, lam, pos))
             }
-            Param::Pattern {
-                formals,
-                ellipsis,
-                bind,
-                ..
-            } => {
-                let argv = self.force(arg.clone())?;
-                let Value::Attrs(attrs) = &argv else {
-                    return err(
-                        format!("value is {} while a set was expected", argv.show_type()),
-                        pos,
-                    );
-                };
-                let n = formals.len() + usize::from(*bind);
-                let env = Env::new(Vec::new(), Some(cenv.clone()));
-                let mut vals = Vec::with_capacity(n);
-                let mut used = 0;
-                for (name, default) in formals.iter() {
-                    match attrs.get_sym(name) {
-                        Some(v) => {
-                            used += 1;
-                            vals.push(v.clone());
-                        }
-                        None => match default {
-                            Some(d) => vals.push(self.lazy_rec(d, &env)),
-                            None => {
-                                return err(
-                                    format!(
-                                        "{} called without required argument '{name}'",
-                                        lambda_desc(lam)
-                                    ),
-                                    pos,
-                                )
-                            }
-                        },
-                    }
-                }
-                if !*ellipsis && used < attrs.len() {
-                    for a in &attrs.attrs {
-                        if !formals.iter().any(|(n, _)| *n == a.name) {
-                            let e = EvalError::new(
-                                ErrorKind::Eval,
-                                format!(
-                                    "{} called with unexpected argument '{}'",
-                                    lambda_desc(lam),
-                                    a.name
-                                ),
-                                pos,
-                            );
-                            return Err(e.suggest(&a.name, formals.iter().map(|(n, _)| n.as_str())));
-                        }
-                    }
-                }
-                if *bind {
-                    vals.push(argv.clone());
-                }
-                env.set_all(vals);
+            Param::Pattern { .. } => {
+                // Nix gives errors in matching the argument no call frames.
+                let env = self.bind_pattern(lam, cenv, arg, pos).map_err(|mut e| {
+                    e.in_arguments = true;
+                    e
+                })?;
                 self.eval(&lam.body, &env)
-                    .map_err(|e| lambda_frames(e, lam, pos))
             }
         }
     }
 
+    /// Binds a pattern lambda's formals to the argument set (defaults stay lazy).
+    fn bind_pattern(
+        &mut self,
+        lam: &'static Lambda,
+        cenv: &Rc<Env>,
+        arg: Value,
+        pos: Pos,
+    ) -> EvalResult<Rc<Env>> {
+        let Param::Pattern {
+            formals,
+            ellipsis,
+            bind,
+            ..
+        } = &lam.param
+        else {
+            unreachable!("bind_pattern is called on pattern lambdas only")
+        };
+        let argv = self.force(arg.clone())?;
+        let Value::Attrs(attrs) = &argv else {
+            return err(
+                format!("value is {} while a set was expected", argv.show_type()),
+                pos,
+            );
+        };
+        let n = formals.len() + usize::from(*bind);
+        let env = Env::new(Vec::new(), Some(cenv.clone()));
+        let mut vals = Vec::with_capacity(n);
+        let mut used = 0;
+        for (name, default) in formals.iter() {
+            match attrs.get_sym(name) {
+                Some(v) => {
+                    used += 1;
+                    vals.push(v.clone());
+                }
+                None => match default {
+                    Some(d) => vals.push(self.lazy_rec(d, &env)),
+                    None => {
+                        return err(
+                            format!(
+                                "{} called without required argument '{name}'",
+                                lambda_desc(lam)
+                            ),
+                            pos,
+                        )
+                    }
+                },
+            }
+        }
+        if !*ellipsis && used < attrs.len() {
+            for a in &attrs.attrs {
+                if !formals.iter().any(|(n, _)| *n == a.name) {
+                    let e = EvalError::new(
+                        ErrorKind::Eval,
+                        format!(
+                            "{} called with unexpected argument '{}'",
+                            lambda_desc(lam),
+                            a.name
+                        ),
+                        pos,
+                    );
+                    return Err(e.suggest(&a.name, formals.iter().map(|(n, _)| n.as_str())));
+                }
+            }
+        }
+        if *bind {
+            vals.push(argv.clone());
+        }
+        env.set_all(vals);
+        Ok(env)
+    }
+
+    /// One error mapping per call (it costs on the hot path): a lambda's frames, or just the
+    /// position for primops.
     fn call_inner(&mut self, f: Value, arg: Value, pos: Pos) -> EvalResult<Value> {
         match f {
-            Value::Lambda(c) => self.apply_lambda(c.lambda, &c.env, arg, pos),
+            Value::Lambda(c) => self
+                .apply_lambda(c.lambda, &c.env, arg, pos)
+                .map_err(|e| call_trace(lambda_frames(e, c.lambda, pos), pos)),
+            f => self.call_other(f, arg, pos).map_err(|e| call_trace(e, pos)),
+        }
+    }
+
+    fn call_other(&mut self, f: Value, arg: Value, pos: Pos) -> EvalResult<Value> {
+        match f {
             Value::PrimOp(p) => {
                 if p.arity == 1 {
                     (p.fun)(self, &[arg], pos)
@@ -1626,7 +1654,7 @@ const MAX_TRACE: usize = 64;
 /// called from.
 #[cold]
 fn lambda_frames(mut e: Box<EvalError>, lam: &Lambda, call: Pos) -> Box<EvalError> {
-    if e.trace.len() + 2 > MAX_TRACE {
+    if std::mem::take(&mut e.in_arguments) || e.trace.len() + 2 > MAX_TRACE {
         return e;
     }
     let what = match &lam.name {
