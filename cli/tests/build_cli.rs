@@ -552,3 +552,26 @@ fn build_output_names_each_build_and_l_streams_the_logs() {
     assert!(err.lines().any(|l| l == "dep2> building dep"), "{err}");
     assert!(!err.contains("building '"), "-q: {err}");
 }
+
+/// A malformed trusted key is reported once, naming the key (the reason was printed twice).
+#[test]
+fn a_malformed_trusted_key_is_reported_once() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("d.nix");
+    std::fs::write(
+        &file,
+        "derivation { name = \"x\"; system = \"x86_64-linux\"; builder = \"/bin/sh\"; }",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_b8g-build"))
+        .arg("--root")
+        .arg(root.path().join("r"))
+        .args(["--no-out-link", "--trusted-public-keys=."])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("bad trusted public key \".\""), "{stderr}");
+    assert_eq!(stderr.matches("has no ':'").count(), 1, "{stderr}");
+}

@@ -48,7 +48,7 @@ pub enum SubstitutersError {
         source: Box<CacheError>,
     },
     /// A trusted key is malformed.
-    #[error("trusted public key {key:?}: {source}")]
+    #[error("bad trusted public key {key:?}")]
     Key {
         /// The key text.
         key: String,
