@@ -3,7 +3,7 @@
 { overlays ? [ ], b8gBin ? null }:
 let
   lib = import ../lib;
-  base = final: (import ./build-support { inherit lib; }) // {
+  base = final: (import ./build-support { inherit lib; inherit (final) runtimeShell; }) // {
     inherit lib;
     runtimeShell = "${final.busybox}/bin/sh";
     # b8g's own binaries (b8g-init, b8gctl) enter the store by content from the

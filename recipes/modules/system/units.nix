@@ -60,7 +60,8 @@ let
 
   serviceText = name: s:
     let
-      script = kind: text: "${pkgs.writeShellScript pkgs.runtimeShell "${name}-${kind}" text}";
+      # As NixOS's unit scripts: the shell stops at the first failing command.
+      script = kind: text: "${pkgs.writeScript "${name}-${kind}" "#!${pkgs.runtimeShell}\nset -e\n${text}"}";
       env = lib.filterAttrs (_: v: v != null) s.environment;
     in
     unitSection name s
