@@ -72,3 +72,15 @@ fn failed_assertion_prints_its_message() {
         "{e}"
     );
 }
+
+#[test]
+fn an_option_nixos_has_and_b8g_lacks_says_so() {
+    let e = build_error("recipes/tests/errors/nixos-openssh.nix");
+    assert!(
+        e.contains("The option `services.openssh' does not exist.")
+            && e.contains("NixOS has `services.openssh', b8g does not (yet).")
+            && e.contains("Run `b8g options` to see the options b8g has.")
+            && !e.contains("Did you mean"),
+        "{e}"
+    );
+}
