@@ -121,3 +121,101 @@ fn module_system_matches_expected_output_under_b8g_eval() {
         failures.join("\n")
     );
 }
+
+/// The users activation snippet, run by busybox sh against a scratch /etc:
+/// new users get their configured (or hashed plain) password, and with
+/// users.mutableUsers a password changed on the running system is kept.
+#[test]
+fn users_activation_writes_shadow_and_keeps_changed_passwords() {
+    let Ok(busybox) = which_busybox() else {
+        eprintln!("skipped: no busybox on the host");
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().to_string_lossy().to_string();
+    let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/tests/system.nix");
+    let snippet = |mutable: bool| {
+        let expr = format!(
+            "((import {sys}) [{{ users.mutableUsers = {mutable}; users.users.root.createHome = false;
+               users.users.alice = {{ isNormalUser = true; initialPassword = \"changeme\"; home = \"{dir}/home/alice\"; }};
+               users.users.bob = {{ isNormalUser = true; hashedPassword = \"$6$salt$hash\"; createHome = false; }};
+             }}]).config.system.activationScripts.users.text",
+            sys = recipes.display()
+        );
+        let file = tmp.path().join("snippet.nix");
+        std::fs::write(&file, expr).expect("write expr");
+        let text = b8g_eval(&file).unwrap_or_else(|e| panic!("the snippet does not evaluate: {e}"));
+        let text = nix_string(&text);
+        text.replace("/etc/", &format!("{dir}/"))
+            .replace("chown ", "true ")
+    };
+    let run = |script: String| {
+        let st = Command::new(&busybox)
+            .args(["sh", "-e", "-c", &script])
+            .env("PATH", tmp.path().join("bin"))
+            .status()
+            .expect("busybox runs");
+        assert!(st.success(), "the snippet failed:\n{script}");
+        std::fs::read_to_string(tmp.path().join("shadow")).expect("shadow written")
+    };
+    // busybox applets on PATH, as the activation script has them.
+    std::fs::create_dir_all(tmp.path().join("bin")).expect("bin");
+    for a in [
+        "sed", "grep", "printf", "mkpasswd", "rm", "chmod", "mv", "mkdir", "true",
+    ] {
+        std::os::unix::fs::symlink(&busybox, tmp.path().join("bin").join(a)).expect("applet link");
+    }
+    let first = run(snippet(true));
+    let alice = first
+        .lines()
+        .find(|l| l.starts_with("alice:"))
+        .expect("alice");
+    assert!(alice.starts_with("alice:$6$"), "{first}");
+    assert!(
+        first.contains("bob:$6$salt$hash:1::::::\nnobody:!:1::::::\n"),
+        "{first}"
+    );
+    assert!(first.starts_with("root:!:1::::::\n"), "{first}");
+    assert!(tmp.path().join("home/alice").is_dir());
+    // alice changes her password; mutable users keep it, immutable ones do not.
+    let changed = first.replace(alice, "alice:CHANGED:1::::::");
+    std::fs::write(tmp.path().join("shadow"), &changed).expect("write shadow");
+    assert_eq!(run(snippet(true)), changed);
+    let again = run(snippet(false));
+    assert!(
+        again.contains("alice:$6$") && !again.contains("CHANGED"),
+        "{again}"
+    );
+}
+
+fn which_busybox() -> Result<PathBuf, ()> {
+    std::env::split_paths(&std::env::var_os("PATH").ok_or(())?)
+        .map(|d| d.join("busybox"))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
+
+/// A Nix string as `value_to_text` prints it, unquoted and unescaped.
+fn nix_string(s: &str) -> String {
+    let s = s.trim();
+    let inner = s
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .expect("a printed Nix string");
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}

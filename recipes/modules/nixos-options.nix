@@ -20,7 +20,7 @@ let
     "virtualisation.docker" "virtualisation.podman" "virtualisation.libvirtd" "virtualisation.oci-containers"
     "systemd.network" "systemd.user" "systemd.packages"
     "environment.shells" "environment.pathsToLink" "environment.sessionVariables"
-    "users.defaultUserShell" "users.extraUsers" "users.extraGroups"
+    "users.extraUsers" "users.extraGroups"
     "time.hardwareClockInLocalTime" "system.autoUpgrade" "system.copySystemConfiguration"
   ];
   isPrefixOf = p: s: p == s || builtins.substring 0 (builtins.stringLength p + 1) s == "${p}.";
