@@ -190,6 +190,10 @@ in
   systemd-boot = b8gTree "systemd-boot-${builtins.replaceStrings [ "~" ] [ "_" ] pins.systemd-boot-efi.version}" {
     "systemd-bootx64.efi" = { type = "symlink"; target = "${raw.systemd-boot-efi}/usr/lib/systemd/boot/efi/systemd-bootx64.efi"; };
   };
+  # The IANA time zone database from Debian's tzdata: share/zoneinfo.
+  tzdata = b8gTree "tzdata-${pins.tzdata.version}" {
+    "share/zoneinfo" = { type = "symlink"; target = "${raw.tzdata}/usr/share/zoneinfo"; };
+  };
   linux = b8gTree "linux-${pins.linux-image.kernelVersion}" {
     vmlinuz = { type = "symlink"; target = "${kernelDeb}/boot/vmlinuz-${pins.linux-image.kernelVersion}"; };
     "lib/modules" = { type = "symlink"; target = "${kernelDeb}/lib/modules"; };

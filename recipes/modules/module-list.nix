@@ -15,6 +15,8 @@
   ./config/packages.nix
   ./config/networking.nix
   ./config/filesystems.nix
+  ./config/time.nix
+  ./config/shells-environment.nix
   ./services/getty.nix
   ./services/nginx.nix
   ./virtualisation/qemu-vm.nix

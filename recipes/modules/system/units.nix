@@ -51,6 +51,13 @@ let
       postStart = mkOption { type = types.lines; default = ""; description = "Shell commands run as ExecStartPost."; };
       restartTriggers = mkOption { type = types.listOf types.unspecified; default = [ ]; description = "Values whose change restarts the service on switch."; };
       restartIfChanged = mkOption { type = types.bool; default = true; description = "Whether `b8g system switch` restarts the service when its unit changed; when false it keeps running the old one until it stops or the system reboots."; };
+      startAt = mkOption {
+        type = types.either types.str (types.listOf types.str);
+        default = [ ];
+        example = "Sun 14:00:00";
+        apply = v: if builtins.isList v then v else [ v ];
+        description = "When to start the service (systemd.time calendar events, such as `daily` or `*-*-* 04:00:00`): a `<name>.timer` with these OnCalendar= is made, as in NixOS.";
+      };
       reloadIfChanged = mkOption { type = types.bool; default = false; description = "Whether `b8g system switch` reloads (ExecReload) rather than restarts the service when its unit changed."; };
     };
     config.environment.PATH = lib.mkDefault (
@@ -110,6 +117,12 @@ in
     defaultTarget = mkOption { type = types.str; default = "multi-user.target"; description = "The target b8g-init starts at boot."; };
     unitFiles = mkOption { type = types.attrsOf types.str; readOnly = true; description = "The rendered unit files by name (for inspection)."; };
   };
+
+  # startAt: one timer per service, as NixOS's systemd module makes it.
+  config.systemd.timers = lib.mapAttrs (_: s: {
+    wantedBy = [ "timers.target" ];
+    timerConfig.OnCalendar = s.startAt;
+  }) (filterAttrs (_: s: s.enable && s.startAt != [ ]) cfg.services);
 
   config.systemd.unitFiles = builtins.listToAttrs (map (u: { inherit (u) name; value = u.text; }) allUnits);
   config.system.build.units = pkgs.b8gTree "b8g-units"
