@@ -219,3 +219,108 @@ fn nix_string(s: &str) -> String {
     }
     out
 }
+
+/// b8g's tmpfiles.d interpreter (recipes/modules/system/tmpfiles.sh), run by
+/// busybox sh under a scratch root, does what systemd-tmpfiles
+/// `--create --remove --boot` does for the rule types it supports.
+#[test]
+fn tmpfiles_rules_create_adjust_link_and_remove() {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(busybox) = which_busybox() else {
+        eprintln!("skipped: no busybox on the host");
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = tmp.path().join("root");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    for a in [
+        "chmod", "chown", "mkdir", "printf", "find", "rm", "rmdir", "ln", "readlink", "dirname",
+    ] {
+        std::os::unix::fs::symlink(&busybox, bin.join(a)).expect("applet link");
+    }
+    let r = |p: &str| root.join(p.trim_start_matches('/'));
+    std::fs::create_dir_all(r("/var/cache/app/old")).expect("setup");
+    std::fs::write(r("/var/cache/app/old/f"), "x").expect("setup");
+    std::fs::create_dir_all(r("/etc")).expect("setup");
+    std::fs::write(r("/etc/keep"), "mine").expect("setup");
+    std::fs::write(r("/etc/mode"), "m").expect("setup");
+    std::fs::write(r("/gone"), "x").expect("setup");
+    std::fs::create_dir_all(r("/tree/a/b")).expect("setup");
+    std::os::unix::fs::symlink("/elsewhere", r("/etc/relink")).expect("setup");
+    let rules = "\
+# a comment, then a blank line
+
+d /var/lib/app 0750 - - -
+D /var/cache/app 0755 - - -
+f /etc/keep 0600 - - - replaced?
+f /etc/new - - - - hello\\nworld
+f+ /etc/forced - - - - forced
+L /etc/link - - - - /var/lib/app
+L /etc/relink - - - - /var/lib/app
+L+ /etc/relink2 - - - - /target
+z /etc/mode 0640 - - -
+r /gone
+R /tree
+d! /boot-only 0700 - - -
+q /unsupported - - - -
+";
+    std::fs::write(tmp.path().join("rules.conf"), rules).expect("rules");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/modules/system/tmpfiles.sh");
+    let run = |boot: bool| {
+        let mut c = Command::new(&busybox);
+        c.arg("sh").arg(&script).arg("--root").arg(&root);
+        if boot {
+            c.arg("--boot");
+        }
+        c.arg(tmp.path())
+            .env("PATH", &bin)
+            .output()
+            .expect("busybox runs")
+    };
+    let out = run(false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The unsupported type is reported and makes the run fail; every other line applied.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("type q is not supported by b8g"),
+        "{stderr}"
+    );
+    let mode = |p: &str| {
+        std::fs::symlink_metadata(r(p))
+            .expect(p)
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert!(r("/var/lib/app").is_dir());
+    assert_eq!(mode("/var/lib/app"), 0o750);
+    assert!(r("/var/cache/app").is_dir() && !r("/var/cache/app/old").exists());
+    assert_eq!(std::fs::read_to_string(r("/etc/keep")).unwrap(), "mine");
+    assert_eq!(mode("/etc/keep"), 0o600);
+    assert_eq!(
+        std::fs::read_to_string(r("/etc/new")).unwrap(),
+        "hello\nworld"
+    );
+    assert_eq!(mode("/etc/new"), 0o644);
+    assert_eq!(std::fs::read_to_string(r("/etc/forced")).unwrap(), "forced");
+    assert_eq!(
+        std::fs::read_link(r("/etc/link")).unwrap(),
+        Path::new("/var/lib/app")
+    );
+    // L leaves an existing link alone; L+ replaces.
+    assert_eq!(
+        std::fs::read_link(r("/etc/relink")).unwrap(),
+        Path::new("/elsewhere")
+    );
+    assert_eq!(
+        std::fs::read_link(r("/etc/relink2")).unwrap(),
+        Path::new("/target")
+    );
+    assert_eq!(mode("/etc/mode"), 0o640);
+    assert!(!r("/gone").exists() && !r("/tree").exists());
+    assert!(!r("/boot-only").exists(), "! lines run only with --boot");
+    run(true);
+    assert_eq!(mode("/boot-only"), 0o700);
+}

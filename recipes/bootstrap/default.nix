@@ -149,10 +149,10 @@ let
 
   # Applets linked in bin/; busybox-static provides all of them.
   applets = [
-    "sh" "ash" "cat" "chmod" "chown" "cp" "cut" "date" "dd" "df" "dmesg" "echo" "env" "false" "find" "getty"
-    "grep" "halt" "head" "hostname" "id" "ifconfig" "insmod" "ip" "kill" "ln" "login" "ls" "lsmod" "mkdir" "mkpasswd"
+    "sh" "ash" "cat" "chmod" "chown" "cp" "cut" "date" "dd" "df" "dirname" "dmesg" "echo" "env" "false" "find" "getty"
+    "grep" "halt" "head" "hostname" "id" "ifconfig" "insmod" "ip" "kill" "ln" "login" "ls" "lsmod" "mkdir" "mkpasswd" "mkswap"
     "mknod" "modprobe" "mount" "mv" "nc" "nologin" "passwd" "ping" "poweroff" "printf" "ps" "pwd" "readlink" "reboot" "rm"
-    "rmdir" "sed" "seq" "sleep" "sort" "stat" "su" "switch_root" "sync" "tail" "tar" "tee" "test" "touch"
+    "rmdir" "sed" "seq" "sleep" "sort" "stat" "su" "swapoff" "swapon" "switch_root" "sync" "tail" "tar" "tee" "test" "touch"
     "tr" "true" "udhcpc" "umount" "uname" "uptime" "vi" "wc" "wget" "which" "xargs" "["
   ];
   kernelDeb = raw.linux-image;

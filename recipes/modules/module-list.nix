@@ -4,6 +4,7 @@
   ./system/toplevel.nix
   ./system/activation.nix
   ./system/units.nix
+  ./system/tmpfiles.nix
   ./system/targets.nix
   ./system/initrd.nix
   ./system/image.nix
@@ -17,6 +18,7 @@
   ./config/filesystems.nix
   ./config/time.nix
   ./config/shells-environment.nix
+  ./config/swap.nix
   ./services/getty.nix
   ./services/nginx.nix
   ./virtualisation/qemu-vm.nix

@@ -18,7 +18,7 @@ let
     "nix" "nixpkgs" "programs" "hardware" "sound" "i18n" "console" "fonts" "xdg" "documentation"
     "powerManagement" "zramSwap" "location"
     "virtualisation.docker" "virtualisation.podman" "virtualisation.libvirtd" "virtualisation.oci-containers"
-    "systemd.network" "systemd.user" "systemd.packages"
+    "systemd.network" "systemd.user" "systemd.packages" "systemd.tmpfiles.settings"
     "environment.shells" "environment.pathsToLink" "environment.sessionVariables"
     "users.extraUsers" "users.extraGroups"
     "time.hardwareClockInLocalTime" "system.autoUpgrade" "system.copySystemConfiguration"

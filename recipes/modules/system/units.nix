@@ -68,7 +68,8 @@ let
   serviceText = name: s:
     let
       # As NixOS's unit scripts: the shell stops at the first failing command.
-      script = kind: text: "${pkgs.writeScript "${name}-${kind}" "#!${pkgs.runtimeShell}\nset -e\n${text}"}";
+      # Store path names allow no backslash (escaped unit names have them), as NixOS's mkScriptName.
+      script = kind: text: "${pkgs.writeScript (lib.replaceStrings [ "\\" ] [ "-" ] "${name}-${kind}") "#!${pkgs.runtimeShell}\nset -e\n${text}"}";
       env = lib.filterAttrs (_: v: v != null) s.environment;
     in
     unitSection name s
