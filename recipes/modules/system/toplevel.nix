@@ -32,7 +32,7 @@ in
     init = { type = "symlink"; target = "${pkgs.b8g}/bin/b8g-init"; };
     etc = { type = "symlink"; target = "${b.etc}"; };
     sw = { type = "symlink"; target = "${b.sw}"; };
-    units = { type = "symlink"; target = "${b.units}"; };
+    units = { type = "symlink"; target = "${b.unitsChecked}"; };
     activate = { type = "symlink"; target = "${b.activate}"; };
     # `@toplevel@` stands for the generation's own path; the boot entry fills it in.
     kernel-params = { type = "file"; text = lib.concatStringsSep " " params + "\n"; };

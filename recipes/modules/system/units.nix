@@ -126,6 +126,29 @@ in
   }) (filterAttrs (_: s: s.enable && s.startAt != [ ]) cfg.services);
 
   config.systemd.unitFiles = builtins.listToAttrs (map (u: { inherit (u) name; value = u.text; }) allUnits);
+  # The units, checked by b8g-init's own parser at build time (`b8gctl verify
+  # --strict`, run in the sandbox): a unit it rejects, or a directive it does not
+  # know (a typo such as `Tpye=`), fails the build with the file name and line.
+  # The output is a link to the checked tree; the toplevel's `units` points at it.
+  config.system.build.unitsChecked = derivation {
+    name = "b8g-units-checked";
+    system = "x86_64-linux";
+    builder = pkgs.runtimeShell;
+    args = [ "-c" ''
+      cd "$units" || exit 1
+      set --
+      for f in *; do if [ -f "$f" ] && [ ! -L "$f" ]; then set -- "$@" "$f"; fi; done
+      if ! "$b8gctl" verify --strict "$@"; then
+        echo "error: b8gctl verify rejected a generated unit file (the lines above name the file and line): check its systemd.services.<name>.serviceConfig (or unitConfig, timerConfig, ...)" >&2
+        exit 1
+      fi
+      "$ln" -s "$units" "$out"
+    '' ];
+    units = config.system.build.units;
+    b8gctl = "${pkgs.b8g}/bin/b8gctl";
+    ln = "${pkgs.busybox}/bin/ln";
+    preferLocalBuild = true;
+  };
   config.system.build.units = pkgs.b8gTree "b8g-units"
     (builtins.listToAttrs (map (u: { inherit (u) name; value = { type = "file"; text = u.text; }; }) allUnits)
       // builtins.listToAttrs links
