@@ -126,3 +126,27 @@ fn a_typo_in_a_generated_unit_fails_the_build_with_file_and_line() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A time zone tzdata does not have fails the build with its name, rather than
+/// leaving /etc/localtime dangling.
+#[test]
+fn a_misspelt_time_zone_fails_the_build_naming_it() {
+    let bin = std::env::var("B8G_INIT_BIN")
+        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init and bin/b8gctl (cargo xtask test does)");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .current_dir(&workspace)
+        .args(["-q", "--root"])
+        .arg(root.path())
+        .args(["build", "--no-out-link", "-A", "etc", "--b8g-bin", &bin])
+        .arg("recipes/tests/errors/bad-timezone.nix")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(100), "{stderr}");
+    assert!(
+        stderr.contains("time.timeZone = \"Europe/Berln\" is not a zone of tzdata"),
+        "{stderr}"
+    );
+}

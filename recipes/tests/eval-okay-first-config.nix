@@ -16,7 +16,7 @@ let
 in
 {
   zoneinfo = strip c.environment.etc.zoneinfo.source == "${strip "${pkgs.tzdata}"}/share/zoneinfo";
-  timezone = c.environment.etc.timezone.text;
+  timezone = c.environment.etc.timezone.source.zone;
   localtime = c.system.activationScripts.timezone.text;
   setEnvironment = c.environment.etc."set-environment".text;
   profile = c.environment.etc.profile.text;
