@@ -1,7 +1,8 @@
 # Option prefixes NixOS declares and b8g does not (yet), so that a NixOS habit
 # such as `services.openssh.enable = true;` fails with a message that says so
 # rather than a bare "does not exist". eval-config.nix passes `hint` to
-# evalModules; prefixes b8g gains a module for must leave this list.
+# evalModules, and the submodules of users.users and systemd.services to theirs;
+# prefixes b8g gains a module for must leave this list.
 let
   prefixes = [
     "services.openssh" "services.postgresql" "services.mysql" "services.redis" "services.httpd"
@@ -22,16 +23,28 @@ let
     "environment.shells" "environment.pathsToLink" "environment.sessionVariables"
     "users.extraUsers" "users.extraGroups"
     "time.hardwareClockInLocalTime" "system.autoUpgrade" "system.copySystemConfiguration"
+    # Inside submodules (`<name>` stands for any name).
+    "users.users.<name>.openssh" "users.users.<name>.hashedPasswordFile" "users.users.<name>.passwordFile"
+    "users.users.<name>.linger" "users.users.<name>.useDefaultShell" "users.users.<name>.expires"
+    "users.users.<name>.subUidRanges" "users.users.<name>.subGidRanges" "users.users.<name>.autoSubUidGidRange"
+    "systemd.services.<name>.confinement" "systemd.services.<name>.onSuccess" "systemd.services.<name>.upholds"
+    "systemd.services.<name>.scriptArgs" "systemd.services.<name>.stopIfChanged"
+    "systemd.services.<name>.enableStrictShellChecks"
   ];
-  isPrefixOf = p: s: p == s || builtins.substring 0 (builtins.stringLength p + 1) s == "${p}.";
+  # Component-wise: `p` (a list, "<name>" matching any component) starts `l`.
+  isPrefixOf = p: l:
+    builtins.length p <= builtins.length l
+    && builtins.all (i: let c = builtins.elemAt p i; d = builtins.elemAt l i; in c == "<name>" || d == "<name>" || c == d)
+      (builtins.genList (i: i) (builtins.length p));
+  split = p: builtins.filter builtins.isString (builtins.split "\\." p);
 in
 {
   # The text added after "The option `LOC' does not exist. Definition in `FILE'.", or null.
   hint = loc:
     let
       name = builtins.concatStringsSep "." loc;
-      above = builtins.filter (p: isPrefixOf p name) prefixes;
-      below = builtins.filter (p: isPrefixOf name p) prefixes;
+      above = builtins.filter (p: isPrefixOf (split p) loc) prefixes;
+      below = builtins.filter (p: isPrefixOf loc (split p)) prefixes;
       tail = "b8g does not (yet). Run `b8g options` to see the options b8g has.";
     in
     if above != [ ] then "NixOS has `${builtins.head above}', ${tail}"

@@ -79,7 +79,15 @@ let
 in
 {
   options.users = {
-    users = mkOption { type = types.attrsOf (types.submodule userOptions); default = { }; description = "User accounts."; };
+    users = mkOption {
+      type = types.attrsOf (types.submoduleWith {
+        modules = [ userOptions ];
+        shorthandOnlyDefinesConfig = true;
+        undeclaredHint = (import ../nixos-options.nix).hint;
+      });
+      default = { };
+      description = "User accounts.";
+    };
     groups = mkOption { type = types.attrsOf (types.submodule groupOptions); default = { }; description = "Groups."; };
     mutableUsers = mkOption {
       type = types.bool;

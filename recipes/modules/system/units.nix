@@ -22,6 +22,7 @@ let
     partOf = listOfNames;
     conflicts = listOfNames;
     requisite = listOfNames;
+    onFailure = listOfNames // { description = "Units started when this one fails (OnFailure=)."; };
     unitConfig = mkOption { type = types.attrsOf unitOption; default = { }; description = "Extra [Unit] directives."; };
   };
 
@@ -30,6 +31,8 @@ let
     Documentation = u.documentation;
     Wants = u.wants; Requires = u.requires; After = u.after; Before = u.before;
     BindsTo = u.bindsTo; PartOf = u.partOf; Conflicts = u.conflicts; Requisite = u.requisite;
+    OnFailure = u.onFailure;
+    StartLimitBurst = u.startLimitBurst or null; StartLimitIntervalSec = u.startLimitIntervalSec or null;
   } // u.unitConfig);
   installSection = u: unitLib.renderSection "Install" { WantedBy = u.wantedBy; RequiredBy = u.requiredBy; };
 
@@ -49,6 +52,11 @@ let
       script = mkOption { type = types.lines; default = ""; description = "Shell commands run as ExecStart."; };
       preStart = mkOption { type = types.lines; default = ""; description = "Shell commands run as ExecStartPre."; };
       postStart = mkOption { type = types.lines; default = ""; description = "Shell commands run as ExecStartPost."; };
+      preStop = mkOption { type = types.lines; default = ""; description = "Shell commands run to stop the service (ExecStop), as in NixOS."; };
+      postStop = mkOption { type = types.lines; default = ""; description = "Shell commands run after the service stopped (ExecStopPost)."; };
+      reload = mkOption { type = types.lines; default = ""; description = "Shell commands run to reload the service (ExecReload)."; };
+      startLimitBurst = mkOption { type = types.nullOr types.int; default = null; description = "The unit's StartLimitBurst= (systemd's default: 5)."; };
+      startLimitIntervalSec = mkOption { type = types.nullOr types.int; default = null; description = "The unit's StartLimitIntervalSec= in seconds (systemd's default: 10)."; };
       restartTriggers = mkOption { type = types.listOf types.unspecified; default = [ ]; description = "Values whose change restarts the service on switch."; };
       restartIfChanged = mkOption { type = types.bool; default = true; description = "Whether `b8g system switch` restarts the service when its unit changed; when false it keeps running the old one until it stops or the system reboots."; };
       startAt = mkOption {
@@ -79,6 +87,9 @@ let
     // optionalAttrs (s.script != "") { ExecStart = script "start" s.script; }
     // optionalAttrs (s.preStart != "") { ExecStartPre = script "pre-start" s.preStart; }
     // optionalAttrs (s.postStart != "") { ExecStartPost = script "post-start" s.postStart; }
+    // optionalAttrs (s.preStop != "") { ExecStop = script "pre-stop" s.preStop; }
+    // optionalAttrs (s.postStop != "") { ExecStopPost = script "post-stop" s.postStop; }
+    // optionalAttrs (s.reload != "") { ExecReload = script "reload" s.reload; }
     // optionalAttrs (s.restartTriggers != [ ]) { X-Restart-Triggers = builtins.hashString "sha256" (builtins.toJSON s.restartTriggers); }
     // optionalAttrs (!s.restartIfChanged) { X-RestartIfChanged = false; }
     // optionalAttrs s.reloadIfChanged { X-ReloadIfChanged = true; }
@@ -108,7 +119,7 @@ let
 in
 {
   options.systemd = {
-    services = mkOption { type = types.attrsOf (types.submodule serviceOptions); default = { }; description = "Services run by b8g-init, rendered as unit files."; };
+    services = mkOption { type = types.attrsOf (types.submoduleWith { modules = [ serviceOptions ]; shorthandOnlyDefinesConfig = true; undeclaredHint = (import ../nixos-options.nix).hint; }); default = { }; description = "Services run by b8g-init, rendered as unit files."; };
     targets = mkOption { type = types.attrsOf (types.submodule { options = commonOptions; }); default = { }; description = "Target units."; };
     sockets = mkOption { type = types.attrsOf (types.submodule (simpleUnitOptions "socket")); default = { }; description = "Socket units (socket activation)."; };
     timers = mkOption { type = types.attrsOf (types.submodule (simpleUnitOptions "timer")); default = { }; description = "Timer units."; };
