@@ -8,6 +8,8 @@ let
     users.users.svc = { isSystemUser = true; group = "svc"; };
     users.groups.svc = { };
     users.users.bob = { isNormalUser = true; hashedPassword = "$6$salt$hash"; shell = "/bin/custom"; };
+    # A shell given as a package: bin/<its name>, as NixOS's shellPath.
+    users.users.dave = { isNormalUser = true; shell = derivation { name = "bash-5.2"; system = "builtin"; builder = "builtin:fake"; }; };
   }];
   c = sys.config;
   strip = builtins.unsafeDiscardStringContext;

@@ -73,7 +73,9 @@ let
     else throw "user `${u.name}': primary group `${u.group}' is not in users.groups";
   membersOf = g: lib.unique (g.members ++ lib.concatMap (n: if builtins.elem g.name cfg.users.${n}.extraGroups then [ n ] else [ ]) (attrNames cfg.users));
   sortedBy = ids: set: lib.sortOn (n: ids.${n}) (attrNames set);
-  shellPath = s: if builtins.isString s then s else "${s}${s.shellPath or "/bin/sh"}";
+  # A shell package as NixOS takes it: its `shellPath`, else bin/<its name> (bin/bash for bash).
+  shellPath = s: if builtins.isString s then s
+    else "${s}${s.shellPath or "/bin/${s.pname or (builtins.parseDrvName s.name).name}"}";
   arg = s: if s == null then "''" else escapeShellArg s;
   xor = a: b: a != b;
 in
