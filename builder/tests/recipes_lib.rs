@@ -177,6 +177,14 @@ fn users_activation_writes_shadow_and_keeps_changed_passwords() {
     );
     assert!(first.starts_with("root:!:1::::::\n"), "{first}");
     assert!(tmp.path().join("home/alice").is_dir());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(tmp.path().join("home/alice"))
+            .expect("home")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "homeMode");
+    }
     // alice changes her password; mutable users keep it, immutable ones do not.
     let changed = first.replace(alice, "alice:CHANGED:1::::::");
     std::fs::write(tmp.path().join("shadow"), &changed).expect("write shadow");

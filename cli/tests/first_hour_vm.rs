@@ -39,7 +39,8 @@ fn first_hour_options_work_in_a_booted_system() {
     serviceConfig = {{ Type = "oneshot"; StandardOutput = "journal+console"; }};
     script = ''
       echo "fh: zone $(readlink /etc/localtime) $(cat /etc/timezone) $(date +%Z)"
-      echo "fh: shadow $(grep -c '^alice:[$]6[$]' /etc/shadow)"
+      echo "fh: shadow $(grep -c '^alice:[$]6[$]' /etc/shadow) $(stat -c %a /etc/shadow)"
+      echo "fh: homes $(stat -c %a /root) $(stat -c '%a %U' /home/alice)"
       echo "fh: passwd $(grep ^alice: /etc/passwd)"
       echo "fh: tmpfiles $(stat -c '%a %U %G' /var/lib/firsthour) $(readlink /run/firsthour-link)"
       echo "fh: login $(su -l alice -c 'echo $FIRST_HOUR; alice-tool' 2>&1 | tr '\n' ' ')"
@@ -88,7 +89,8 @@ fn first_hour_options_work_in_a_booted_system() {
         zone.contains("/etc/zoneinfo/Europe/Berlin Europe/Berlin CE"),
         "{zone}"
     );
-    assert!(line("shadow").ends_with("shadow 1"), "{stdout}");
+    assert!(line("shadow").ends_with("shadow 1 640"), "{stdout}");
+    assert!(line("homes").ends_with("homes 700 700 alice"), "{stdout}");
     let passwd = line("passwd");
     assert!(
         passwd.contains("alice:x:1000:100::/home/alice:/run/current-system/sw/bin/sh"),

@@ -19,7 +19,7 @@ let
       extraGroups = mkOption { type = types.listOf types.str; default = [ ]; description = "Supplementary groups."; };
       description = mkOption { type = types.str; default = ""; description = "GECOS field."; };
       home = mkOption { type = types.str; default = "/var/empty"; description = "Home directory (`/home/<name>` for a normal user)."; };
-      homeMode = mkOption { type = types.strMatching "[0-7]{1,5}"; default = "700"; description = "Mode of the home directory when it is created."; };
+      homeMode = mkOption { type = types.strMatching "[0-7]{1,5}"; default = "700"; description = "Mode of the home directory (with createHome), set at every activation."; };
       createHome = mkOption { type = types.bool; default = false; description = "Create the home directory at activation (true for a normal user)."; };
       shell = mkOption {
         type = types.either types.package types.str;
@@ -189,11 +189,9 @@ in
         chown 0:0 /etc/shadow.tmp 2>/dev/null || true
         mv /etc/shadow.tmp /etc/shadow
       '' + concatMapStrings (n: let u = cfg.users.${n}; in lib.optionalString u.createHome ''
-        if [ ! -e ${escapeShellArg u.home} ]; then
-          mkdir -p ${escapeShellArg u.home}
-          chmod ${u.homeMode} ${escapeShellArg u.home}
-        fi
+        mkdir -p ${escapeShellArg u.home}
         chown ${toString uids.${n}}:${toString (gidOf u)} ${escapeShellArg u.home}
+        chmod ${u.homeMode} ${escapeShellArg u.home}
       '') (sortedBy uids cfg.users);
     };
   };
