@@ -149,7 +149,7 @@ in
       cd "$units" || exit 1
       set --
       for f in *; do if [ -f "$f" ] && [ ! -L "$f" ]; then set -- "$@" "$f"; fi; done
-      if ! "$b8gctl" verify --strict "$@"; then
+      if [ $# -gt 0 ] && ! "$b8gctl" verify --strict "$@"; then
         echo "error: b8gctl verify rejected a generated unit file (the lines above name the file and line): check its systemd.services.<name>.serviceConfig (or unitConfig, timerConfig, ...)" >&2
         exit 1
       fi
