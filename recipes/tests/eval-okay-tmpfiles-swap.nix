@@ -16,5 +16,6 @@ in
   swapLabel = lines c.systemd.unitFiles."swap-dev-disk-by\\x2dlabel-swap.service";
   sysinit = c.systemd.unitFiles."sysinit.target";
   swapScript = c.systemd.services."swap-var-swapfile".script;
+  warnings = (import ./system.nix [{ swapDevices = [ { device = "/var/swapfile"; size = 64; priority = 5; } ]; }]).config.warnings;
   noRulesNoService = (import ./system.nix [ ]).config.systemd.services ? systemd-tmpfiles-setup;
 }

@@ -11,7 +11,7 @@ let
       device = mkOption { type = types.str; example = "/var/swapfile"; description = "Path of the swap partition or file."; };
       label = mkOption { type = types.nullOr types.str; default = null; description = "Label of the swap partition (sets device to /dev/disk/by-label/<label>)."; };
       size = mkOption { type = types.nullOr types.int; default = null; example = 2048; description = "Size in MiB of a swap file to create at `device`; null uses an existing partition or file."; };
-      priority = mkOption { type = types.nullOr (types.ints.between 0 32767); default = null; description = "Swap priority (swapon -p); null leaves the kernel's."; };
+      priority = mkOption { type = types.nullOr (types.ints.between 0 32767); default = null; description = "Swap priority. Accepted from NixOS configurations but not applied: busybox's swapon, the only one b8g has, cannot set it (a warning says so); the kernel's order is used."; };
     };
     config.device = lib.mkIf (config.label != null) "/dev/disk/by-label/${config.label}";
   };
@@ -27,7 +27,7 @@ let
         mkswap ${escapeShellArg d.device}
       fi
     ''}
-    swapon ${optionalString (d.priority != null) "-p ${toString d.priority} "}${escapeShellArg d.device}
+    swapon ${escapeShellArg d.device}
   '';
 in
 {
@@ -38,6 +38,8 @@ in
     description = "Swap partitions and files, swapped on at boot.";
   };
   config = {
+    warnings = map (d: "swapDevices: the priority of ${d.device} is not applied (busybox's swapon cannot set one)")
+      (builtins.filter (d: d.priority != null) config.swapDevices);
     systemd.services = builtins.listToAttrs (map (d: {
       name = unitName d;
       value = {
