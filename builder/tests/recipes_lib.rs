@@ -161,7 +161,8 @@ fn users_activation_writes_shadow_and_keeps_changed_passwords() {
     // busybox applets on PATH, as the activation script has them.
     std::fs::create_dir_all(tmp.path().join("bin")).expect("bin");
     for a in [
-        "sed", "grep", "printf", "mkpasswd", "rm", "chmod", "mv", "mkdir", "true",
+        "sed", "grep", "printf", "mkpasswd", "rm", "chmod", "mv", "mkdir", "true", "cat", "cp",
+        "cut",
     ] {
         std::os::unix::fs::symlink(&busybox, tmp.path().join("bin").join(a)).expect("applet link");
     }
@@ -185,13 +186,33 @@ fn users_activation_writes_shadow_and_keeps_changed_passwords() {
             .mode();
         assert_eq!(mode & 0o777, 0o700, "homeMode");
     }
-    // alice changes her password; mutable users keep it, immutable ones do not.
-    let changed = first.replace(alice, "alice:CHANGED:1::::::");
+    let passwd = || std::fs::read_to_string(tmp.path().join("passwd")).expect("passwd written");
+    assert!(passwd().contains("\nalice:x:1000:100::"), "{}", passwd());
+    // On the running system alice changes her password and carol is added
+    // (adduser); mutable users keep both, but not a user taking a configured uid.
+    let changed =
+        first.replace(alice, "alice:CHANGED:1::::::") + "carol:CAROL:1::::::\nclash:X:1::::::\n";
     std::fs::write(tmp.path().join("shadow"), &changed).expect("write shadow");
-    assert_eq!(run(snippet(true)), changed);
+    let added = "carol:x:1500:100::/home/carol:/bin/sh\nclash:x:1000:100::/x:/bin/sh\n";
+    std::fs::write(tmp.path().join("passwd"), passwd() + added).expect("write passwd");
+    let kept = run(snippet(true));
+    assert!(
+        kept.contains("alice:CHANGED:") && kept.contains("carol:CAROL:"),
+        "{kept}"
+    );
+    assert!(!kept.contains("clash"), "{kept}");
+    assert!(
+        passwd().contains("carol:x:1500:") && !passwd().contains("clash"),
+        "{}",
+        passwd()
+    );
     let again = run(snippet(false));
     assert!(
         again.contains("alice:$6$") && !again.contains("CHANGED"),
+        "{again}"
+    );
+    assert!(
+        !again.contains("carol") && !passwd().contains("carol"),
         "{again}"
     );
 }

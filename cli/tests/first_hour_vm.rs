@@ -46,6 +46,11 @@ fn first_hour_options_work_in_a_booted_system() {
       echo "fh: login $(su -l alice -c 'echo $FIRST_HOUR; alice-tool' 2>&1 | tr '\n' ' ')"
       echo "fh: interactive $(su alice -c "sh -lic 'alias ll'" 2>&1 | tr '\n' ' ')"
       echo "fh: timer $(${{pkgs.b8g}}/bin/b8gctl is-active tick.timer)"
+      # As useradd would (busybox-static has no adduser): a user added on the running system.
+      echo "carol:x:1500:100::/var/empty:/bin/sh" >> /etc/passwd
+      echo "carol:!:1::::::" >> /etc/shadow
+      /run/current-system/activate "$(readlink /run/current-system)" >/dev/null
+      echo "fh: adduser $(grep -c ^carol: /etc/passwd) $(grep -c ^carol: /etc/shadow) $(grep -c ^alice: /etc/passwd)"
       echo "first-hour-done"
     '';
   }};
@@ -108,5 +113,7 @@ fn first_hour_options_work_in_a_booted_system() {
     // NixOS's default aliases, in interactive login shells.
     assert!(line("interactive").contains("ll='ls -l'"), "{stdout}");
     assert!(line("timer").ends_with("timer active"), "{stdout}");
+    // users.mutableUsers (the default): a user added on the running system survives an activation.
+    assert!(line("adduser").ends_with("adduser 1 1 1"), "{stdout}");
     assert!(stdout.contains("b8g: system ready in"), "{stdout}");
 }

@@ -21,7 +21,7 @@ in
   alice = u "alice";
   bob = u "bob";
   svc = u "svc";
-  passwd = strip c.environment.etc.passwd.text;
+  passwd = strip c.users.generatedFiles.passwd;
   profile = (builtins.head (builtins.fromJSON (strip c.environment.etc."profiles/per-user/alice".source.tree))."".sources) == strip "${pkgs.nginx}";
   noProfileWithoutPackages = c.environment.etc ? "profiles/per-user/bob";
   shadow = lines;

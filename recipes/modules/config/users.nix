@@ -1,6 +1,9 @@
-# users.users / users.groups, rendered as /etc/passwd and /etc/group; /etc/shadow
-# is written at activation (passwords given in plain text are hashed there, and
-# with users.mutableUsers a password changed with `passwd` is kept).
+# users.users / users.groups, written at activation as /etc/passwd, /etc/group
+# and /etc/shadow (passwords given in plain text are hashed there). With
+# users.mutableUsers, as in NixOS, what was changed on the running system is
+# kept: a password changed with `passwd`, and users and groups added to the
+# files (by hand or a useradd; busybox-static has no adduser) whose names and
+# ids the configuration does not use.
 # Users and groups without an explicit id get one deterministically: system
 # users count down from 999, normal users up from 1000, in name order.
 # Defaults and assertions follow NixOS's users-groups.nix.
@@ -94,7 +97,13 @@ in
     mutableUsers = mkOption {
       type = types.bool;
       default = true;
-      description = "Whether passwords changed on the running system (`passwd`) are kept across activations; when false, /etc/shadow holds exactly the configured passwords. /etc/passwd and /etc/group always come from the configuration (users added with adduser are not kept).";
+      description = "Whether changes made on the running system are kept across activations: passwords changed with `passwd`, and users and groups added to /etc/passwd and /etc/group (when the configuration uses neither their names nor their ids). When false, /etc/passwd, /etc/group and /etc/shadow hold exactly the configuration.";
+    };
+    generatedFiles = mkOption {
+      type = types.attrsOf types.str;
+      readOnly = true;
+      internal = true;
+      description = "The passwd and group lines of the configuration (for inspection; activation writes them).";
     };
     defaultUserShell = mkOption {
       type = types.either types.package types.str;
@@ -119,14 +128,15 @@ in
       users.gid = 100;
       nogroup.gid = 65534;
     };
-    environment.etc = {
-      passwd.text = concatMapStrings
+    users.generatedFiles = {
+      passwd = concatMapStrings
         (n: let u = cfg.users.${n}; in "${u.name}:x:${toString uids.${n}}:${toString (gidOf u)}:${u.description}:${u.home}:${shellPath u.shell}\n")
         (sortedBy uids cfg.users);
-      group.text = concatMapStrings
+      group = concatMapStrings
         (n: let g = cfg.groups.${n}; in "${g.name}:x:${toString gids.${n}}:${lib.concatStringsSep "," (membersOf g)}\n")
         (sortedBy gids cfg.groups);
-    } // lib.mapAttrs' (n: u: lib.nameValuePair "profiles/per-user/${u.name}" {
+    };
+    environment.etc = lib.mapAttrs' (n: u: lib.nameValuePair "profiles/per-user/${u.name}" {
       source = pkgs.symlinkJoin { name = "user-environment"; paths = u.packages; };
     }) (filterAttrs (_: u: u.packages != [ ]) cfg.users);
 
@@ -165,12 +175,37 @@ in
     system.activationScripts.users = {
       deps = [ "etc" ];
       text = ''
+        mutable=${if cfg.mutableUsers then "1" else "0"}
+        # /etc/passwd and /etc/group: the configuration's lines, and with mutable
+        # users the lines of the running system whose name and id (field 3) the
+        # configuration does not use.
+        b8g_merge() { # generated current
+          cp "$1" "$2.tmp"
+          if [ $mutable = 1 ] && [ -f "$2" ] && [ ! -L "$2" ]; then
+            while IFS= read -r line; do
+              name=''${line%%:*}; id=$(printf '%s\n' "$line" | cut -d: -f3)
+              [ -n "$name" ] && [ -n "$id" ] || continue
+              grep -q "^$name:" "$1" && continue
+              cut -d: -f3 "$1" | grep -qx "$id" && continue
+              printf '%s\n' "$line" >> "$2.tmp"
+            done < "$2"
+          fi
+          chmod 0644 "$2.tmp"
+          mv "$2.tmp" "$2"
+        }
+        cat > /etc/.b8g-passwd <<'B8G_END_OF_PASSWD'
+        ${cfg.generatedFiles.passwd}B8G_END_OF_PASSWD
+        cat > /etc/.b8g-group <<'B8G_END_OF_GROUP'
+        ${cfg.generatedFiles.group}B8G_END_OF_GROUP
+        b8g_merge /etc/.b8g-passwd /etc/passwd
+        b8g_merge /etc/.b8g-group /etc/group
+        rm -f /etc/.b8g-passwd /etc/.b8g-group
         # /etc/shadow: a user already in it keeps the password it has when users
         # are mutable; otherwise the configured one (plain text hashed here).
         b8g_shadow_user() { # name hash plain initial-hash initial-plain
           old=$(sed -n "s/^$1:\([^:]*\):.*/\1/p" /etc/shadow 2>/dev/null || true)
           known=0; grep -q "^$1:" /etc/shadow 2>/dev/null && known=1
-          if [ "$known" = 1 ] && [ ${if cfg.mutableUsers then "1" else "0"} = 1 ]; then pw=$old
+          if [ "$known" = 1 ] && [ $mutable = 1 ]; then pw=$old
           elif [ -n "$2" ]; then pw=$2
           elif [ -n "$3" ]; then pw=$(printf '%s' "$3" | mkpasswd -m sha512 -P 0)
           elif [ "$known" = 0 ] && [ -n "$4" ]; then pw=$4
@@ -185,6 +220,15 @@ in
         "b8g_shadow_user ${escapeShellArg u.name} ${arg u.hashedPassword} ${arg u.password} ${arg u.initialHashedPassword} ${arg u.initialPassword}\n")
         (sortedBy uids cfg.users)
       + ''
+        # Users kept in /etc/passwd keep their shadow line.
+        if [ $mutable = 1 ] && [ -f /etc/shadow ]; then
+          while IFS= read -r line; do
+            name=''${line%%:*}
+            [ -n "$name" ] || continue
+            grep -q "^$name:" /etc/shadow.tmp && continue
+            grep -q "^$name:" /etc/passwd && printf '%s\n' "$line" >> /etc/shadow.tmp
+          done < /etc/shadow
+        fi
         chmod 0640 /etc/shadow.tmp
         chown 0:0 /etc/shadow.tmp 2>/dev/null || true
         mv /etc/shadow.tmp /etc/shadow
