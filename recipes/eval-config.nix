@@ -6,4 +6,5 @@ in
 lib.evalModules {
   modules = import ./modules/module-list.nix ++ modules ++ [{ _module.args.pkgs = lib.mkDefault pkgs; }];
   specialArgs = { modulesPath = ./modules; } // specialArgs;
+  undeclaredHint = (import ./modules/nixos-options.nix).hint;
 }

@@ -121,3 +121,235 @@ fn module_system_matches_expected_output_under_b8g_eval() {
         failures.join("\n")
     );
 }
+
+/// The users activation snippet, run by busybox sh against a scratch /etc:
+/// new users get their configured (or hashed plain) password, and with
+/// users.mutableUsers a password changed on the running system is kept.
+#[test]
+fn users_activation_writes_shadow_and_keeps_changed_passwords() {
+    let Ok(busybox) = which_busybox() else {
+        eprintln!("skipped: no busybox on the host");
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().to_string_lossy().to_string();
+    let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/tests/system.nix");
+    let snippet = |mutable: bool| {
+        let expr = format!(
+            "((import {sys}) [{{ users.mutableUsers = {mutable}; users.users.root.createHome = false;
+               users.users.alice = {{ isNormalUser = true; initialPassword = \"changeme\"; home = \"{dir}/home/alice\"; }};
+               users.users.bob = {{ isNormalUser = true; hashedPassword = \"$6$salt$hash\"; createHome = false; }};
+             }}]).config.system.activationScripts.users.text",
+            sys = recipes.display()
+        );
+        let file = tmp.path().join("snippet.nix");
+        std::fs::write(&file, expr).expect("write expr");
+        let text = b8g_eval(&file).unwrap_or_else(|e| panic!("the snippet does not evaluate: {e}"));
+        let text = nix_string(&text);
+        text.replace("/etc/", &format!("{dir}/"))
+            .replace("chown ", "true ")
+    };
+    let run = |script: String| {
+        let st = Command::new(&busybox)
+            .args(["sh", "-e", "-c", &script])
+            .env("PATH", tmp.path().join("bin"))
+            .status()
+            .expect("busybox runs");
+        assert!(st.success(), "the snippet failed:\n{script}");
+        std::fs::read_to_string(tmp.path().join("shadow")).expect("shadow written")
+    };
+    // busybox applets on PATH, as the activation script has them.
+    std::fs::create_dir_all(tmp.path().join("bin")).expect("bin");
+    for a in [
+        "sed", "grep", "printf", "mkpasswd", "rm", "chmod", "mv", "mkdir", "true", "cat", "cp",
+        "cut",
+    ] {
+        std::os::unix::fs::symlink(&busybox, tmp.path().join("bin").join(a)).expect("applet link");
+    }
+    let first = run(snippet(true));
+    let alice = first
+        .lines()
+        .find(|l| l.starts_with("alice:"))
+        .expect("alice");
+    assert!(alice.starts_with("alice:$6$"), "{first}");
+    assert!(
+        first.contains("bob:$6$salt$hash:1::::::\nnobody:!:1::::::\n"),
+        "{first}"
+    );
+    assert!(first.starts_with("root:!:1::::::\n"), "{first}");
+    assert!(tmp.path().join("home/alice").is_dir());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(tmp.path().join("home/alice"))
+            .expect("home")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "homeMode");
+    }
+    let passwd = || std::fs::read_to_string(tmp.path().join("passwd")).expect("passwd written");
+    assert!(passwd().contains("\nalice:x:1000:100::"), "{}", passwd());
+    // On the running system alice changes her password and carol is added
+    // (adduser); mutable users keep both, but not a user taking a configured uid.
+    let changed =
+        first.replace(alice, "alice:CHANGED:1::::::") + "carol:CAROL:1::::::\nclash:X:1::::::\n";
+    std::fs::write(tmp.path().join("shadow"), &changed).expect("write shadow");
+    let added = "carol:x:1500:100::/home/carol:/bin/sh\nclash:x:1000:100::/x:/bin/sh\n";
+    std::fs::write(tmp.path().join("passwd"), passwd() + added).expect("write passwd");
+    let kept = run(snippet(true));
+    assert!(
+        kept.contains("alice:CHANGED:") && kept.contains("carol:CAROL:"),
+        "{kept}"
+    );
+    assert!(!kept.contains("clash"), "{kept}");
+    assert!(
+        passwd().contains("carol:x:1500:") && !passwd().contains("clash"),
+        "{}",
+        passwd()
+    );
+    let again = run(snippet(false));
+    assert!(
+        again.contains("alice:$6$") && !again.contains("CHANGED"),
+        "{again}"
+    );
+    assert!(
+        !again.contains("carol") && !passwd().contains("carol"),
+        "{again}"
+    );
+}
+
+fn which_busybox() -> Result<PathBuf, ()> {
+    std::env::split_paths(&std::env::var_os("PATH").ok_or(())?)
+        .map(|d| d.join("busybox"))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
+
+/// A Nix string as `value_to_text` prints it, unquoted and unescaped.
+fn nix_string(s: &str) -> String {
+    let s = s.trim();
+    let inner = s
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .expect("a printed Nix string");
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+/// b8g's tmpfiles.d interpreter (recipes/modules/system/tmpfiles.sh), run by
+/// busybox sh under a scratch root, does what systemd-tmpfiles
+/// `--create --remove --boot` does for the rule types it supports.
+#[test]
+fn tmpfiles_rules_create_adjust_link_and_remove() {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(busybox) = which_busybox() else {
+        eprintln!("skipped: no busybox on the host");
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = tmp.path().join("root");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    for a in [
+        "chmod", "chown", "mkdir", "printf", "find", "rm", "rmdir", "ln", "readlink", "dirname",
+    ] {
+        std::os::unix::fs::symlink(&busybox, bin.join(a)).expect("applet link");
+    }
+    let r = |p: &str| root.join(p.trim_start_matches('/'));
+    std::fs::create_dir_all(r("/var/cache/app/old")).expect("setup");
+    std::fs::write(r("/var/cache/app/old/f"), "x").expect("setup");
+    std::fs::create_dir_all(r("/etc")).expect("setup");
+    std::fs::write(r("/etc/keep"), "mine").expect("setup");
+    std::fs::write(r("/etc/mode"), "m").expect("setup");
+    std::fs::write(r("/gone"), "x").expect("setup");
+    std::fs::create_dir_all(r("/tree/a/b")).expect("setup");
+    std::os::unix::fs::symlink("/elsewhere", r("/etc/relink")).expect("setup");
+    let rules = "\
+# a comment, then a blank line
+
+d /var/lib/app 0750 - - -
+D /var/cache/app 0755 - - -
+f /etc/keep 0600 - - - replaced?
+f /etc/new - - - - hello\\nworld
+f+ /etc/forced - - - - forced
+L /etc/link - - - - /var/lib/app
+L /etc/relink - - - - /var/lib/app
+L+ /etc/relink2 - - - - /target
+z /etc/mode 0640 - - -
+r /gone
+R /tree
+d! /boot-only 0700 - - -
+q /unsupported - - - -
+";
+    std::fs::write(tmp.path().join("rules.conf"), rules).expect("rules");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/modules/system/tmpfiles.sh");
+    let run = |boot: bool| {
+        let mut c = Command::new(&busybox);
+        c.arg("sh").arg(&script).arg("--root").arg(&root);
+        if boot {
+            c.arg("--boot");
+        }
+        c.arg(tmp.path())
+            .env("PATH", &bin)
+            .output()
+            .expect("busybox runs")
+    };
+    let out = run(false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The unsupported type is reported and makes the run fail; every other line applied.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("type q is not supported by b8g"),
+        "{stderr}"
+    );
+    let mode = |p: &str| {
+        std::fs::symlink_metadata(r(p))
+            .expect(p)
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert!(r("/var/lib/app").is_dir());
+    assert_eq!(mode("/var/lib/app"), 0o750);
+    assert!(r("/var/cache/app").is_dir() && !r("/var/cache/app/old").exists());
+    assert_eq!(std::fs::read_to_string(r("/etc/keep")).unwrap(), "mine");
+    assert_eq!(mode("/etc/keep"), 0o600);
+    assert_eq!(
+        std::fs::read_to_string(r("/etc/new")).unwrap(),
+        "hello\nworld"
+    );
+    assert_eq!(mode("/etc/new"), 0o644);
+    assert_eq!(std::fs::read_to_string(r("/etc/forced")).unwrap(), "forced");
+    assert_eq!(
+        std::fs::read_link(r("/etc/link")).unwrap(),
+        Path::new("/var/lib/app")
+    );
+    // L leaves an existing link alone; L+ replaces.
+    assert_eq!(
+        std::fs::read_link(r("/etc/relink")).unwrap(),
+        Path::new("/elsewhere")
+    );
+    assert_eq!(
+        std::fs::read_link(r("/etc/relink2")).unwrap(),
+        Path::new("/target")
+    );
+    assert_eq!(mode("/etc/mode"), 0o640);
+    assert!(!r("/gone").exists() && !r("/tree").exists());
+    assert!(!r("/boot-only").exists(), "! lines run only with --boot");
+    run(true);
+    assert_eq!(mode("/boot-only"), 0o700);
+}

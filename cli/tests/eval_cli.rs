@@ -161,6 +161,7 @@ fn login_shells_get_the_system_profile_on_path() {
   }};
 in {{
   profile = s.config.environment.etc.profile.text;
+  setEnv = s.config.environment.etc."set-environment".text;
   b8gInSw = builtins.elem fake s.config.environment.systemPackages;
 }}"#,
         r = recipes.display(),
@@ -175,10 +176,15 @@ in {{
     let v: serde_json::Value = serde_json::from_str(&got).expect("json");
     assert_eq!(v["b8gInSw"], true, "b8gctl is in the system profile: {got}");
     let profile = v["profile"].as_str().expect("profile text");
+    let set_env = v["setEnv"].as_str().expect("set-environment text");
     assert!(
-        profile
+        profile.contains(". /etc/set-environment"),
+        "/etc/profile reads /etc/set-environment:\n{profile}"
+    );
+    assert!(
+        set_env
             .lines()
-            .any(|l| l.starts_with("export PATH=/run/current-system/sw/bin:")),
-        "/etc/profile puts sw/bin first on PATH:\n{profile}"
+            .any(|l| l.starts_with("export PATH=") && l.contains(":/run/current-system/sw/bin:")),
+        "/etc/set-environment puts the system profile on PATH:\n{set_env}"
     );
 }

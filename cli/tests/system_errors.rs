@@ -216,3 +216,81 @@ fn dry_run_of_a_system_lists_what_would_be_built() {
     assert!(stderr.contains("b8g-build --dry-run -A vm"), "{stderr}");
     assert!(!root.path().join("b8g/var/b8g/log/drvs").exists());
 }
+
+#[test]
+fn an_option_nixos_has_and_b8g_lacks_says_so() {
+    let e = build_error("recipes/tests/errors/nixos-openssh.nix");
+    assert!(
+        e.contains("The option `services.openssh' does not exist.")
+            && e.contains("NixOS has `services.openssh', b8g does not (yet).")
+            && e.contains("Run `b8g options` to see the options b8g has.")
+            && !e.contains("Did you mean"),
+        "{e}"
+    );
+}
+
+/// Every generated unit is checked by b8g-init's parser at build time
+/// (`b8gctl verify --strict`): a typo fails the build with the file and line.
+#[test]
+fn a_typo_in_a_generated_unit_fails_the_build_with_file_and_line() {
+    let bin = std::env::var("B8G_INIT_BIN")
+        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init and bin/b8gctl (cargo xtask test does)");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = tempfile::tempdir().unwrap();
+    let build = |file: &str| {
+        Command::new(env!("CARGO_BIN_EXE_b8g"))
+            .current_dir(&workspace)
+            .args(["-q", "--root"])
+            .arg(root.path())
+            .args([
+                "build",
+                "--no-out-link",
+                "-A",
+                "unitsChecked",
+                "--b8g-bin",
+                &bin,
+            ])
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let out = build("recipes/tests/errors/unit-typo.nix");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(100), "{stderr}");
+    assert!(
+        stderr.contains("typo.service:3: error: unknown directive Tpye=")
+            && stderr.contains("b8gctl verify rejected a generated unit file"),
+        "{stderr}"
+    );
+    // The same units without the typo build.
+    let out = build("images/minimal.nix");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A time zone tzdata does not have fails the build with its name, rather than
+/// leaving /etc/localtime dangling.
+#[test]
+fn a_misspelt_time_zone_fails_the_build_naming_it() {
+    let bin = std::env::var("B8G_INIT_BIN")
+        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init and bin/b8gctl (cargo xtask test does)");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .current_dir(&workspace)
+        .args(["-q", "--root"])
+        .arg(root.path())
+        .args(["build", "--no-out-link", "-A", "etc", "--b8g-bin", &bin])
+        .arg("recipes/tests/errors/bad-timezone.nix")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(100), "{stderr}");
+    assert!(
+        stderr.contains("time.timeZone = \"Europe/Berln\" is not a zone of tzdata"),
+        "{stderr}"
+    );
+}

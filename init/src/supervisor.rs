@@ -136,6 +136,12 @@ pub struct Manager {
     /// The shutdown under way: its kind, when it began and its overall bound.
     shutdown: Option<(ShutdownKind, Instant, Duration)>,
     ready_reported: bool,
+    /// Why local-fs.target's start job failed (a mount it requires failed), if it did:
+    /// such a boot is not reported ready. systemd would enter emergency mode
+    /// (local-fs.target's OnFailure=emergency.target); b8g-init starts the rest so a
+    /// console login stays possible, and leaves the boot unmarked so boot counting
+    /// falls back to the previous generation.
+    local_fs_failed: Option<JobResult>,
     degraded: bool,
     counter: u64,
     idle_since: Option<Instant>,
@@ -319,6 +325,7 @@ impl Manager {
             extras: SysvExtras::default(),
             shutdown: None,
             ready_reported: false,
+            local_fs_failed: None,
             degraded: false,
             counter: 0,
             idle_since: None,
@@ -815,6 +822,9 @@ impl Manager {
                 self.logs.push(&n, "dependency failed");
                 self.say(&format!("{n}: dependency failed, not starting"));
             }
+            if n == "local-fs.target" && kind == JobKind::Start && res != JobResult::Done {
+                self.local_fs_failed = Some(res);
+            }
             if n == self.boot_target() && kind == JobKind::Start && !self.ready_reported {
                 self.ready_reported = true;
                 self.report_ready(res);
@@ -838,6 +848,13 @@ impl Manager {
             self.say(&format!(
                 "default target {} was not reached ({res:?}); not marking the boot good",
                 self.boot_target()
+            ));
+            return;
+        }
+        if let Some(lf) = self.local_fs_failed {
+            self.degraded = true;
+            self.say(&format!(
+                "local-fs.target failed ({lf:?}: a file system was not mounted); not marking the boot good"
             ));
             return;
         }

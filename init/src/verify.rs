@@ -62,6 +62,24 @@ pub fn verify_file(path: &Path) -> Vec<Diagnostic> {
     verify_script(path, &fname)
 }
 
+/// [`verify_file`], with names b8g-init does not know (an unknown directive or
+/// section: a typo such as `Tpye=`) as errors rather than warnings. The build of
+/// a system checks its generated units this way: systemd would ignore the line
+/// and run something else than was written.
+pub fn verify_file_strict(path: &Path) -> Vec<Diagnostic> {
+    let mut list = verify_file(path);
+    for d in &mut list {
+        if crate::unit::parse::names_something_unknown(&d.message) {
+            d.error = true;
+            // Not ignored any more: the check fails.
+            if let Some(m) = d.message.strip_suffix(", ignored") {
+                d.message = m.to_string();
+            }
+        }
+    }
+    list
+}
+
 /// A template is checked as an instance so specifiers resolve.
 fn as_instance(name: &str) -> String {
     if name.contains("@.") {
@@ -183,6 +201,33 @@ mod tests {
             diags.iter().all(|d| !d.error) && diags[0].message.contains("drop-in"),
             "{diags:?}"
         );
+    }
+
+    #[test]
+    fn strict_verification_makes_a_typo_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.service");
+        std::fs::write(
+            &p,
+            "[Unit]\nDescription=x\n[Service]\nTpye=simple\nExecStart=/bin/true\n[Bogus]\nA=b\n",
+        )
+        .unwrap();
+        assert!(verify_file(&p).iter().all(|d| !d.error));
+        let strict = verify_file_strict(&p);
+        let errors: Vec<String> = strict
+            .iter()
+            .filter(|d| d.error)
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 2, "{strict:?}");
+        assert!(
+            errors[0].ends_with("x.service:4: error: unknown directive Tpye="),
+            "{errors:?}"
+        );
+        assert!(errors[1].contains("unknown section [Bogus]"), "{errors:?}");
+        // Directives b8g-init parses but does not enforce stay warnings.
+        std::fs::write(&p, "[Service]\nProtectSystem=strict\nExecStart=/bin/true\n").unwrap();
+        assert!(verify_file_strict(&p).iter().all(|d| !d.error));
     }
 
     #[test]

@@ -149,10 +149,10 @@ let
 
   # Applets linked in bin/; busybox-static provides all of them.
   applets = [
-    "sh" "ash" "cat" "chmod" "chown" "cp" "cut" "date" "dd" "df" "dmesg" "echo" "env" "false" "find" "getty"
-    "grep" "halt" "head" "hostname" "id" "ifconfig" "insmod" "ip" "kill" "ln" "login" "ls" "lsmod" "mkdir"
-    "mknod" "modprobe" "mount" "mv" "nc" "ping" "poweroff" "printf" "ps" "pwd" "readlink" "reboot" "rm"
-    "rmdir" "sed" "seq" "sleep" "sort" "stat" "su" "switch_root" "sync" "tail" "tar" "tee" "test" "touch"
+    "sh" "ash" "cat" "chmod" "chown" "cp" "cut" "date" "dd" "df" "dirname" "dmesg" "echo" "env" "false" "find" "getty"
+    "grep" "halt" "head" "hostname" "id" "ifconfig" "insmod" "ip" "kill" "ln" "login" "ls" "lsmod" "mkdir" "mkpasswd" "mkswap"
+    "mknod" "modprobe" "mount" "mv" "nc" "nologin" "passwd" "ping" "poweroff" "printf" "ps" "pwd" "readlink" "reboot" "rm"
+    "rmdir" "sed" "seq" "sleep" "sort" "stat" "su" "swapoff" "swapon" "switch_root" "sync" "tail" "tar" "tee" "test" "touch"
     "tr" "true" "udhcpc" "umount" "uname" "uptime" "vi" "wc" "wget" "which" "xargs" "["
   ];
   kernelDeb = raw.linux-image;
@@ -189,6 +189,10 @@ in
   # systemd-boot's EFI program, from Debian's systemd-boot-efi.
   systemd-boot = b8gTree "systemd-boot-${builtins.replaceStrings [ "~" ] [ "_" ] pins.systemd-boot-efi.version}" {
     "systemd-bootx64.efi" = { type = "symlink"; target = "${raw.systemd-boot-efi}/usr/lib/systemd/boot/efi/systemd-bootx64.efi"; };
+  };
+  # The IANA time zone database from Debian's tzdata: share/zoneinfo.
+  tzdata = b8gTree "tzdata-${pins.tzdata.version}" {
+    "share/zoneinfo" = { type = "symlink"; target = "${raw.tzdata}/usr/share/zoneinfo"; };
   };
   linux = b8gTree "linux-${pins.linux-image.kernelVersion}" {
     vmlinuz = { type = "symlink"; target = "${kernelDeb}/boot/vmlinuz-${pins.linux-image.kernelVersion}"; };

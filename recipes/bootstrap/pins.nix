@@ -292,4 +292,10 @@
     version = "252.39-1~deb12u2";
     sha256 = "8f2b81bdcfafc466882a0cae460272dbf10d8d97c6a3c1c6ea33038c155a2f5e";
   };
+  # Time zone data for time.timeZone (architecture-independent).
+  tzdata = {
+    package = "tzdata";
+    version = "2026f-0+deb12u1";
+    sha256 = "3254eb870c8a949518214805aee5e4276af7699988ea8b9a3a583cd0f1eab31c";
+  };
 }

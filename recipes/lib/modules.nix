@@ -78,7 +78,9 @@ rec {
         else throw "The option `${showOption loc}' is used but not defined.";
     };
 
-  evalModules = { modules, specialArgs ? { }, prefix ? [ ] }:
+  # `undeclaredHint loc` may explain an undeclared option (a string) or return
+  # null; the system's eval-config uses it to name options NixOS has and b8g lacks.
+  evalModules = { modules, specialArgs ? { }, prefix ? [ ], undeclaredHint ? (_: null) }:
     let
       internalModule = {
         _file = "<b8g lib: evalModules>";
@@ -233,9 +235,11 @@ rec {
           near = lib.strings.closestNames 3 (lib.lists.last u.loc) (filter (n: n != "_module") u.siblings);
           shown = map (n: "`${showOption (parent ++ [ n ])}'") near;
         in
-        if near == [ ] then ""
+        if hint != null then " ${hint}"
+        else if near == [ ] then ""
         else if length near == 1 then " Did you mean ${head shown}?"
         else " Did you mean one of ${builtins.concatStringsSep ", " shown}?";
+      hint = undeclaredHint firstUnmatched.loc;
       others = length top.unmatched - 1;
       checkedConfig =
         if top.unmatched == [ ] then config
@@ -251,7 +255,7 @@ rec {
         evalModules {
           modules = modules ++ (more.modules or [ ]);
           specialArgs = specialArgs // (more.specialArgs or { });
-          inherit prefix;
+          inherit prefix undeclaredHint;
         };
     };
 }

@@ -191,7 +191,8 @@ rec {
     nestedTypes.elemType = t;
   };
 
-  submoduleWith = { modules, specialArgs ? { }, shorthandOnlyDefinesConfig ? false }:
+  # `undeclaredHint` as evalModules takes it (null: none).
+  submoduleWith = { modules, specialArgs ? { }, shorthandOnlyDefinesConfig ? false, undeclaredHint ? null }:
     let
       asModule = d:
         if isAttrs d.value && shorthandOnlyDefinesConfig then { _file = d.file; config = d.value; }
@@ -203,11 +204,11 @@ rec {
       description = "submodule";
       check = x: isAttrs x || isFunction x || isPath x;
       merge = loc: defs:
-        (lib.modules.evalModules {
+        (lib.modules.evalModules ({
           modules = modules ++ map asModule defs;
           specialArgs = specialArgs // { name = nameOf loc; };
           prefix = loc;
-        }).config;
+        } // lib.attrsets.optionalAttrs (undeclaredHint != null) { inherit undeclaredHint; })).config;
       getSubOptions = prefix:
         (lib.modules.evalModules { inherit modules; specialArgs = specialArgs // { name = "<name>"; }; inherit prefix; }).options;
       getSubModules = modules;

@@ -4,6 +4,7 @@
   ./system/toplevel.nix
   ./system/activation.nix
   ./system/units.nix
+  ./system/tmpfiles.nix
   ./system/targets.nix
   ./system/initrd.nix
   ./system/image.nix
@@ -13,9 +14,11 @@
   ./config/users.nix
   ./config/etc.nix
   ./config/packages.nix
-  ./config/shells.nix
   ./config/networking.nix
   ./config/filesystems.nix
+  ./config/time.nix
+  ./config/shells-environment.nix
+  ./config/swap.nix
   ./services/getty.nix
   ./services/nginx.nix
   ./virtualisation/qemu-vm.nix

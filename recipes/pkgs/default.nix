@@ -3,7 +3,7 @@
 { overlays ? [ ], b8gBin ? null }:
 let
   lib = import ../lib;
-  base = final: (import ./build-support { inherit lib; }) // {
+  base = final: (import ./build-support { inherit lib; inherit (final) runtimeShell; }) // {
     inherit lib;
     runtimeShell = "${final.busybox}/bin/sh";
     # b8g's own binaries (b8g-init, b8gctl) enter the store by content from the
@@ -12,7 +12,7 @@ let
       if b8gBin == null then throw "pkgs.b8g: pass b8gBin (a directory holding bin/b8g-init and bin/b8gctl)"
       else builtins.path { path = b8gBin; name = "b8g-init"; };
     bootstrap = import ../bootstrap { inherit (final) b8gTree; };
-    inherit (final.bootstrap) busybox linux systemd-boot;
+    inherit (final.bootstrap) busybox linux systemd-boot tzdata;
     nginx = import ./nginx { inherit (final) bootstrap; };
     stdenv = import ./stdenv { inherit (final) bootstrap; };
     hello = import ./hello { inherit (final) stdenv; };

@@ -11,8 +11,8 @@ in
   # The units minimal.nix and the core modules make (other modules may add more).
   units = builtins.filter (u: builtins.hasAttr u sys.config.systemd.unitFiles)
     [ "basic.target" "getty-ttyS0.service" "getty.target" "hello.service" "multi-user.target" "network-setup.service" "network.target" "sysinit.target" ];
-  passwd = sys.config.environment.etc.passwd.text;
-  group = sys.config.environment.etc.group.text;
+  passwd = sys.config.users.generatedFiles.passwd;
+  group = sys.config.users.generatedFiles.group;
   kernelParams = tree.kernel-params.text;
   initrdModules = sys.config.system.build.initrd.modules;
 }

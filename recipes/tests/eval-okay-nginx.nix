@@ -26,8 +26,8 @@ in
   listen = builtins.filter (l: builtins.match " *(listen|server_name|root|index) .*" l != null) lines;
   runtimeDir = has "RuntimeDirectory=nginx";
   wanted = has "WantedBy=multi-user.target";
-  passwd = builtins.filter (l: builtins.isString l && builtins.match "www-data.*" l != null) (builtins.split "\n" c.environment.etc.passwd.text);
-  group = builtins.filter (l: builtins.isString l && builtins.match "www-data.*" l != null) (builtins.split "\n" c.environment.etc.group.text);
+  passwd = builtins.filter (l: builtins.isString l && builtins.match "www-data.*" l != null) (builtins.split "\n" c.users.generatedFiles.passwd);
+  group = builtins.filter (l: builtins.isString l && builtins.match "www-data.*" l != null) (builtins.split "\n" c.users.generatedFiles.group);
   # The served tree is a dependency of the configuration (so it is built and in the closure).
   siteIsInput = builtins.hasAttr (strip site.drvPath) (builtins.getContext c.services.nginx.configFile.tree);
   etc = strip "${c.environment.etc."nginx/nginx.conf".source}" == strip "${c.services.nginx.configFile}";

@@ -484,6 +484,28 @@ fn log_tail(path: &Path, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Each failed build with the tail of its log and the command that shows all of it.
+fn report_failed_builds<E: std::fmt::Display, S: std::fmt::Display>(
+    store: &LocalStore,
+    failures: &[(String, E)],
+    summary: &S,
+) {
+    for (drv, e) in failures {
+        eprintln!("error: builder for '{drv}' failed: {e}");
+        if let Ok(p) = store.parse_path(drv) {
+            let tail = log_tail(&realise::log_path(store, &p), LOG_TAIL_LINES);
+            if !tail.is_empty() {
+                eprintln!("       last {} log lines:", tail.len());
+                for line in &tail {
+                    eprintln!("       > {line}");
+                }
+            }
+            eprintln!("       For full logs, run 'b8g log {drv}'.");
+        }
+    }
+    eprintln!("error: {} failed ({summary})", failures.len());
+}
+
 /// `result`, `result-2`, … and `result-<output>` for outputs other than `out`, as nix-build names them.
 fn link_name(base: &Path, index: usize, output: &str) -> PathBuf {
     let mut name = base.as_os_str().to_owned();
@@ -508,7 +530,22 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
                 print_plan(&store, &plan);
                 return Ok(ExitCode::SUCCESS);
             }
-            let (store, out) = build_system(global, &args)?;
+            let (store, out) = match build_system(global, &args) {
+                Ok(built) => built,
+                // A failed build of a system is reported as one of derivations: each
+                // failure with its log's tail, and nix-build's status.
+                Err(e) => match e.downcast_ref::<build::SystemBuildError>() {
+                    Some(build::SystemBuildError::Realise(realise::RealiseError::Failed {
+                        failures,
+                        summary,
+                    })) => {
+                        eprintln!("error: cannot build {}", args.file.display());
+                        report_failed_builds(&global.open_store()?, failures, summary);
+                        return Ok(ExitCode::from(BUILD_FAILED));
+                    }
+                    _ => return Err(e),
+                },
+            };
             println!("{}", store.print_path(&out));
             return Ok(ExitCode::SUCCESS);
         }
@@ -540,20 +577,7 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     let realised = match result {
         Ok(r) => r,
         Err(realise::RealiseError::Failed { failures, summary }) => {
-            for (drv, e) in &failures {
-                eprintln!("error: builder for '{drv}' failed: {e}");
-                if let Ok(p) = store.parse_path(drv) {
-                    let tail = log_tail(&realise::log_path(&store, &p), LOG_TAIL_LINES);
-                    if !tail.is_empty() {
-                        eprintln!("       last {} log lines:", tail.len());
-                        for line in &tail {
-                            eprintln!("       > {line}");
-                        }
-                    }
-                    eprintln!("       For full logs, run 'b8g log {drv}'.");
-                }
-            }
-            eprintln!("error: {} failed ({summary})", failures.len());
+            report_failed_builds(&store, &failures, &summary);
             // nix-build's status for failed builds.
             return Ok(ExitCode::from(BUILD_FAILED));
         }

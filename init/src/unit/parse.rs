@@ -958,6 +958,12 @@ fn apply(unit: &mut Unit, e: &Entry, v: &str, loc: &str, diags: &mut Diags) -> R
     }
 }
 
+/// Whether a diagnostic is about a name b8g-init does not know (the messages
+/// [`unknown`] and the unknown-section warning make); `verify --strict` makes these errors.
+pub fn names_something_unknown(message: &str) -> bool {
+    message.starts_with("unknown directive ") || message.starts_with("unknown section [")
+}
+
 fn unknown(key: &str, loc: &str, diags: &mut Diags) {
     if key.starts_with("X-") {
         return;

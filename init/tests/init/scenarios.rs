@@ -1068,3 +1068,66 @@ fn boot_check_marks_good_only_when_health_check_units_are_active() {
     assert!(e.contains("good=1") && e.contains("reason=\n"), "{e}");
     s.poweroff();
 }
+
+/// systemd.unit(5): with no StartLimit settings a unit gets
+/// DefaultStartLimitIntervalSec=10s and DefaultStartLimitBurst=5, so a service
+/// with Restart=always that keeps failing is started five times and then left failed.
+#[test]
+fn restart_always_stops_at_the_default_start_limit() {
+    let mut s = System::new(&[(
+        "flap.service",
+        "[Service]\nExecStart=/bin/sh -c 'echo run; exit 1'\nRestart=always\nRestartSec=100ms\n[Install]\nWantedBy=multi-user.target\n",
+    )]);
+    s.boot();
+    s.wait_state("flap.service", "failed");
+    let st = s.status("flap.service");
+    assert!(
+        st["result"]
+            .as_str()
+            .unwrap_or("")
+            .contains("start-limit-hit"),
+        "{st}"
+    );
+    assert_eq!(s.log("flap.service").matches(": run").count(), 5);
+    // And it stays failed: no sixth run after the limit.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(s.log("flap.service").matches(": run").count(), 5);
+    assert_eq!(s.active("flap.service"), "failed");
+    s.poweroff();
+}
+
+/// A mount that local-fs.target requires (fileSystems makes them so, as
+/// systemd-fstab-generator does) and that fails makes local-fs.target fail, and
+/// the boot is not reported ready (nor marked good).
+#[test]
+fn a_failed_required_mount_fails_local_fs_and_the_boot_is_not_ready() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let where_ = root.path().join("mnt/data");
+    let mount_name = b8g_init::unit::name::mount_unit_name(&where_);
+    let mount_text = format!(
+        "[Mount]\nWhat=/dev/b8g-no-such-device\nWhere={}\nType=ext4\n[Install]\nRequiredBy=local-fs.target\n",
+        where_.display()
+    );
+    let mut s = System::new(&[
+        (&mount_name, &mount_text),
+        ("after.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo up\n[Install]\nWantedBy=multi-user.target\n"),
+    ]);
+    s.boot();
+    s.wait_state(&mount_name, "failed");
+    s.wait_for(
+        |s| s.console().contains("not marking the boot good"),
+        "the boot refused",
+    );
+    assert!(
+        !s.console().contains("b8g: system ready in"),
+        "{}",
+        s.console()
+    );
+    assert!(!s.path("var/lib/b8g/boot-good").exists());
+    assert_ne!(s.active("local-fs.target"), "active");
+    let running = s.ctl(&["is-system-running"]);
+    assert_eq!(String::from_utf8_lossy(&running.stdout).trim(), "degraded");
+    // The rest of the system still starts (a console login stays possible).
+    s.wait_state("after.service", "active");
+    s.poweroff();
+}

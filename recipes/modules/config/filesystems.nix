@@ -36,7 +36,11 @@ in
       (lib.sortOn (f: f.mountPoint) (builtins.attrValues cfg));
     systemd.mounts = mapAttrs' (_: f: nameValuePair (unitLib.escapePath f.mountPoint) {
       description = "Mount ${f.mountPoint}";
-      wantedBy = [ "local-fs.target" ];
+      # As systemd-fstab-generator: local-fs.target requires the mount (a failed
+      # mount fails it, and b8g-init then does not report the boot ready), unless
+      # the options say `nofail`.
+      wantedBy = lib.optional (builtins.elem "nofail" f.options) "local-fs.target";
+      requiredBy = lib.optional (!builtins.elem "nofail" f.options) "local-fs.target";
       before = [ "local-fs.target" ];
       mountConfig = { What = f.device; Where = f.mountPoint; Type = f.fsType; Options = concatStringsSep "," f.options; };
     }) late;

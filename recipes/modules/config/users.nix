@@ -1,26 +1,53 @@
-# users.users / users.groups, rendered as /etc/passwd, /etc/group and /etc/shadow.
+# users.users / users.groups, written at activation as /etc/passwd, /etc/group
+# and /etc/shadow (passwords given in plain text are hashed there). With
+# users.mutableUsers, as in NixOS, what was changed on the running system is
+# kept: a password changed with `passwd`, and users and groups added to the
+# files (by hand or a useradd; busybox-static has no adduser) whose names and
+# ids the configuration does not use.
 # Users and groups without an explicit id get one deterministically: system
 # users count down from 999, normal users up from 1000, in name order.
-{ config, lib, ... }:
+# Defaults and assertions follow NixOS's users-groups.nix.
+{ config, lib, pkgs, ... }:
 let
-  inherit (lib) mkOption types concatMapStrings filterAttrs;
+  inherit (lib) mkOption mkDefault mkIf types concatMapStrings filterAttrs escapeShellArg;
   inherit (builtins) attrNames;
   cfg = config.users;
+  nullOrStr = description: mkOption { type = types.nullOr types.str; default = null; inherit description; };
 
   userOptions = { name, config, ... }: {
     options = {
       name = mkOption { type = types.str; default = name; description = "Login name."; };
       uid = mkOption { type = types.nullOr types.int; default = null; description = "User id; allocated when null."; };
-      group = mkOption { type = types.str; default = "nogroup"; description = "Primary group."; };
+      group = mkOption { type = types.str; default = ""; description = "Primary group (`users` for a normal user; a system user must name one)."; };
       extraGroups = mkOption { type = types.listOf types.str; default = [ ]; description = "Supplementary groups."; };
       description = mkOption { type = types.str; default = ""; description = "GECOS field."; };
-      home = mkOption { type = types.str; default = if config.isNormalUser then "/home/${name}" else "/var/empty"; description = "Home directory."; };
-      createHome = mkOption { type = types.bool; default = config.isNormalUser; description = "Create the home directory at activation."; };
-      shell = mkOption { type = types.str; default = "/run/current-system/sw/bin/sh"; description = "Login shell."; };
-      hashedPassword = mkOption { type = types.nullOr types.str; default = null; description = "crypt(3) hash; null locks password login (`!`)."; };
-      isSystemUser = mkOption { type = types.bool; default = false; description = "A system account (id below 1000)."; };
-      isNormalUser = mkOption { type = types.bool; default = false; description = "A human account (id from 1000, home in /home)."; };
+      home = mkOption { type = types.str; default = "/var/empty"; description = "Home directory (`/home/<name>` for a normal user)."; };
+      homeMode = mkOption { type = types.strMatching "[0-7]{1,5}"; default = "700"; description = "Mode of the home directory (with createHome), set at every activation."; };
+      createHome = mkOption { type = types.bool; default = false; description = "Create the home directory at activation (true for a normal user)."; };
+      shell = mkOption {
+        type = types.either types.package types.str;
+        default = "${pkgs.busybox}/bin/nologin";
+        description = "Login shell: a path, or a package whose `shellPath` (or bin/sh) is the shell. System users get nologin; normal users and root `users.defaultUserShell`.";
+      };
+      packages = mkOption { type = types.listOf types.package; default = [ ]; description = "Packages in the user's profile, /etc/profiles/per-user/<name>, which is on the user's PATH."; };
+      hashedPassword = nullOrStr "crypt(3) hash (`mkpasswd -m sha-512`); set on every activation unless users.mutableUsers keeps a changed one. With no password option set, password login is locked (`!`).";
+      password = nullOrStr "The password in clear text, hashed at activation; it is readable by anyone in the store (prefer hashedPassword).";
+      initialHashedPassword = nullOrStr "crypt(3) hash set when the user is created (with users.mutableUsers = false: when no other password is set).";
+      initialPassword = nullOrStr "Clear-text password set when the user is created (readable by anyone in the store).";
+      isSystemUser = mkOption { type = types.bool; default = false; description = "A system account (id below 1000). Exactly one of isSystemUser and isNormalUser must be set."; };
+      isNormalUser = mkOption { type = types.bool; default = false; description = "A human account: id from 1000, group `users`, home /home/<name> created at activation, the default shell."; };
     };
+    config = lib.mkMerge [
+      (mkIf config.isNormalUser {
+        group = mkDefault "users";
+        home = mkDefault "/home/${config.name}";
+        createHome = mkDefault true;
+        shell = mkDefault cfg.defaultUserShell;
+      })
+      # As NixOS: without mutable users the initial password is the password.
+      (mkIf (!cfg.mutableUsers && config.initialHashedPassword != null) { hashedPassword = mkDefault config.initialHashedPassword; })
+      (mkIf (!cfg.mutableUsers && config.initialPassword != null) { password = mkDefault config.initialPassword; })
+    ];
   };
   groupOptions = { name, ... }: {
     options = {
@@ -49,16 +76,45 @@ let
     else throw "user `${u.name}': primary group `${u.group}' is not in users.groups";
   membersOf = g: lib.unique (g.members ++ lib.concatMap (n: if builtins.elem g.name cfg.users.${n}.extraGroups then [ n ] else [ ]) (attrNames cfg.users));
   sortedBy = ids: set: lib.sortOn (n: ids.${n}) (attrNames set);
+  # A shell package as NixOS takes it: its `shellPath`, else bin/<its name> (bin/bash for bash).
+  shellPath = s: if builtins.isString s then s
+    else "${s}${s.shellPath or "/bin/${s.pname or (builtins.parseDrvName s.name).name}"}";
+  arg = s: if s == null then "''" else escapeShellArg s;
+  xor = a: b: a != b;
 in
 {
   options.users = {
-    users = mkOption { type = types.attrsOf (types.submodule userOptions); default = { }; description = "User accounts."; };
+    users = mkOption {
+      type = types.attrsOf (types.submoduleWith {
+        modules = [ userOptions ];
+        shorthandOnlyDefinesConfig = true;
+        undeclaredHint = (import ../nixos-options.nix).hint;
+      });
+      default = { };
+      description = "User accounts.";
+    };
     groups = mkOption { type = types.attrsOf (types.submodule groupOptions); default = { }; description = "Groups."; };
+    mutableUsers = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Whether changes made on the running system are kept across activations: passwords changed with `passwd`, and users and groups added to /etc/passwd and /etc/group (when the configuration uses neither their names nor their ids). When false, /etc/passwd, /etc/group and /etc/shadow hold exactly the configuration.";
+    };
+    generatedFiles = mkOption {
+      type = types.attrsOf types.str;
+      readOnly = true;
+      internal = true;
+      description = "The passwd and group lines of the configuration (for inspection; activation writes them).";
+    };
+    defaultUserShell = mkOption {
+      type = types.either types.package types.str;
+      default = "/run/current-system/sw/bin/sh";
+      description = "The login shell of normal users and root.";
+    };
   };
 
   config = {
     users.users = {
-      root = { uid = 0; group = "root"; home = "/root"; createHome = true; description = "System administrator"; };
+      root = { uid = 0; group = "root"; home = mkDefault "/root"; createHome = mkDefault true; description = "System administrator"; shell = mkDefault cfg.defaultUserShell; };
       nobody = { uid = 65534; group = "nogroup"; isSystemUser = true; };
     };
     users.groups = {
@@ -72,28 +128,114 @@ in
       users.gid = 100;
       nogroup.gid = 65534;
     };
-    environment.etc.passwd.text = concatMapStrings
-      (n: let u = cfg.users.${n}; in "${u.name}:x:${toString uids.${n}}:${toString (gidOf u)}:${u.description}:${u.home}:${u.shell}\n")
-      (sortedBy uids cfg.users);
-    environment.etc.group.text = concatMapStrings
-      (n: let g = cfg.groups.${n}; in "${g.name}:x:${toString gids.${n}}:${lib.concatStringsSep "," (membersOf g)}\n")
-      (sortedBy gids cfg.groups);
-    environment.etc.shadow = {
-      mode = "0640";
-      text = concatMapStrings
-        (n: let u = cfg.users.${n}; in "${u.name}:${if u.hashedPassword == null then "!" else u.hashedPassword}:1::::::\n")
+    users.generatedFiles = {
+      passwd = concatMapStrings
+        (n: let u = cfg.users.${n}; in "${u.name}:x:${toString uids.${n}}:${toString (gidOf u)}:${u.description}:${u.home}:${shellPath u.shell}\n")
         (sortedBy uids cfg.users);
+      group = concatMapStrings
+        (n: let g = cfg.groups.${n}; in "${g.name}:x:${toString gids.${n}}:${lib.concatStringsSep "," (membersOf g)}\n")
+        (sortedBy gids cfg.groups);
     };
-    assertions = map (n: {
-      assertion = builtins.length (builtins.filter (m: uids.${m} == uids.${n}) (attrNames cfg.users)) == 1;
-      message = "users.users.${n}: uid ${toString uids.${n}} is used by more than one user";
-    }) (attrNames cfg.users);
+    environment.etc = lib.mapAttrs' (n: u: lib.nameValuePair "profiles/per-user/${u.name}" {
+      source = pkgs.symlinkJoin { name = "user-environment"; paths = u.packages; };
+    }) (filterAttrs (_: u: u.packages != [ ]) cfg.users);
+
+    assertions = lib.concatMap (n: let u = cfg.users.${n}; in [
+      {
+        assertion = builtins.length (builtins.filter (m: uids.${m} == uids.${n}) (attrNames cfg.users)) == 1;
+        message = "users.users.${n}: uid ${toString uids.${n}} is used by more than one user";
+      }
+      # NixOS's assertions, word for word.
+      {
+        assertion = xor (u.isSystemUser || (u.uid != null && u.uid < 1000)) u.isNormalUser;
+        message = ''
+          Exactly one of users.users.${u.name}.isSystemUser and users.users.${u.name}.isNormalUser must be set.
+        '';
+      }
+      {
+        assertion = u.group != "";
+        message = ''
+          users.users.${u.name}.group is unset. This used to default to
+          nogroup, but this is unsafe. For example you can create a group
+          for this user with:
+          users.users.${u.name}.group = "${u.name}";
+          users.groups.${u.name} = {};
+        '';
+      }
+      {
+        assertion = u.hashedPassword != null -> builtins.match ".*:.*" u.hashedPassword == null;
+        message = ''
+          The password hash of user "${u.name}" contains a ":" character.
+          This is invalid and would break the login system because the fields
+          of /etc/shadow (file where hashes are stored) are colon-separated.
+          Please check the value of option `users.users."${u.name}".hashedPassword`.'';
+      }
+    ]) (attrNames cfg.users);
+
     system.activationScripts.users = {
       deps = [ "etc" ];
-      text = lib.concatMapStrings (n: let u = cfg.users.${n}; in lib.optionalString u.createHome ''
-        mkdir -p ${lib.escapeShellArg u.home}
-        chown ${toString uids.${n}}:${toString (gidOf u)} ${lib.escapeShellArg u.home}
-        chmod 0700 ${lib.escapeShellArg u.home}
+      text = ''
+        mutable=${if cfg.mutableUsers then "1" else "0"}
+        # /etc/passwd and /etc/group: the configuration's lines, and with mutable
+        # users the lines of the running system whose name and id (field 3) the
+        # configuration does not use.
+        b8g_merge() { # generated current
+          cp "$1" "$2.tmp"
+          if [ $mutable = 1 ] && [ -f "$2" ] && [ ! -L "$2" ]; then
+            while IFS= read -r line; do
+              name=''${line%%:*}; id=$(printf '%s\n' "$line" | cut -d: -f3)
+              [ -n "$name" ] && [ -n "$id" ] || continue
+              grep -q "^$name:" "$1" && continue
+              cut -d: -f3 "$1" | grep -qx "$id" && continue
+              printf '%s\n' "$line" >> "$2.tmp"
+            done < "$2"
+          fi
+          chmod 0644 "$2.tmp"
+          mv "$2.tmp" "$2"
+        }
+        cat > /etc/.b8g-passwd <<'B8G_END_OF_PASSWD'
+        ${cfg.generatedFiles.passwd}B8G_END_OF_PASSWD
+        cat > /etc/.b8g-group <<'B8G_END_OF_GROUP'
+        ${cfg.generatedFiles.group}B8G_END_OF_GROUP
+        b8g_merge /etc/.b8g-passwd /etc/passwd
+        b8g_merge /etc/.b8g-group /etc/group
+        rm -f /etc/.b8g-passwd /etc/.b8g-group
+        # /etc/shadow: a user already in it keeps the password it has when users
+        # are mutable; otherwise the configured one (plain text hashed here).
+        b8g_shadow_user() { # name hash plain initial-hash initial-plain
+          old=$(sed -n "s/^$1:\([^:]*\):.*/\1/p" /etc/shadow 2>/dev/null || true)
+          known=0; grep -q "^$1:" /etc/shadow 2>/dev/null && known=1
+          if [ "$known" = 1 ] && [ $mutable = 1 ]; then pw=$old
+          elif [ -n "$2" ]; then pw=$2
+          elif [ -n "$3" ]; then pw=$(printf '%s' "$3" | mkpasswd -m sha512 -P 0)
+          elif [ "$known" = 0 ] && [ -n "$4" ]; then pw=$4
+          elif [ "$known" = 0 ] && [ -n "$5" ]; then pw=$(printf '%s' "$5" | mkpasswd -m sha512 -P 0)
+          else pw='!'
+          fi
+          printf '%s:%s:1::::::\n' "$1" "$pw" >> /etc/shadow.tmp
+        }
+        rm -f /etc/shadow.tmp
+        (umask 077 && : > /etc/shadow.tmp)
+      '' + concatMapStrings (n: let u = cfg.users.${n}; in
+        "b8g_shadow_user ${escapeShellArg u.name} ${arg u.hashedPassword} ${arg u.password} ${arg u.initialHashedPassword} ${arg u.initialPassword}\n")
+        (sortedBy uids cfg.users)
+      + ''
+        # Users kept in /etc/passwd keep their shadow line.
+        if [ $mutable = 1 ] && [ -f /etc/shadow ]; then
+          while IFS= read -r line; do
+            name=''${line%%:*}
+            [ -n "$name" ] || continue
+            grep -q "^$name:" /etc/shadow.tmp && continue
+            grep -q "^$name:" /etc/passwd && printf '%s\n' "$line" >> /etc/shadow.tmp
+          done < /etc/shadow
+        fi
+        chmod 0640 /etc/shadow.tmp
+        chown 0:0 /etc/shadow.tmp 2>/dev/null || true
+        mv /etc/shadow.tmp /etc/shadow
+      '' + concatMapStrings (n: let u = cfg.users.${n}; in lib.optionalString u.createHome ''
+        mkdir -p ${escapeShellArg u.home}
+        chown ${toString uids.${n}}:${toString (gidOf u)} ${escapeShellArg u.home}
+        chmod ${u.homeMode} ${escapeShellArg u.home}
       '') (sortedBy uids cfg.users);
     };
   };

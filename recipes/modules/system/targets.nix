@@ -4,7 +4,8 @@ let t = description: extra: { inherit description; } // extra;
 in
 {
   config.systemd.targets = lib.mapAttrs (_: lib.mkDefault) {
-    sysinit = t "System Initialization" { wants = [ "local-fs.target" ]; after = [ "local-fs.target" ]; };
+    sysinit = t "System Initialization" { wants = [ "local-fs.target" "swap.target" ]; after = [ "local-fs.target" "swap.target" ]; };
+    swap = t "Swaps" { };
     local-fs = t "Local File Systems" { };
     remote-fs = t "Remote File Systems" { };
     basic = t "Basic System" { requires = [ "sysinit.target" ]; wants = [ "sockets.target" "timers.target" ]; after = [ "sysinit.target" "sockets.target" "timers.target" ]; };

@@ -1,13 +1,20 @@
 # Small builders that need no toolchain, on top of `builtin:b8g-tree`.
-{ lib }:
+# The trivial writers take nixpkgs' arguments: `writeText name text`,
+# `writeShellScript name text`, `writeShellScriptBin name text`, ...
+{ lib, runtimeShell }:
 rec {
   b8gTree = import ./tree.nix;
-  writeTextFile = { name, text, executable ? false }:
-    b8gTree name { "" = { type = "file"; inherit text executable; }; };
+  # `destination` (nixpkgs' meaning): the file's path inside the output, such as
+  # "/bin/foo"; empty makes the output itself the file.
+  writeTextFile = { name, text, executable ? false, destination ? "" }:
+    b8gTree name { ${lib.removePrefix "/" destination} = { type = "file"; inherit text executable; }; };
   writeText = name: text: writeTextFile { inherit name text; };
+  writeTextDir = path: text: writeTextFile { inherit text; name = builtins.baseNameOf path; destination = "/${path}"; };
   writeScript = name: text: writeTextFile { inherit name text; executable = true; };
-  # A shell script run by `shell` (a path to a POSIX shell).
-  writeShellScript = shell: name: text: writeScript name "#!${shell}\nset -e\n${text}";
+  writeScriptBin = name: text: writeTextFile { inherit name text; executable = true; destination = "/bin/${name}"; };
+  # A script run by the package set's shell (busybox sh), as in nixpkgs: no `set -e` added.
+  writeShellScript = name: text: writeScript name "#!${runtimeShell}\n${text}\n";
+  writeShellScriptBin = name: text: writeScriptBin name "#!${runtimeShell}\n${text}\n";
   # A profile: the union of several packages' trees, as symlinks (like a buildEnv).
   symlinkJoin = { name, paths }: b8gTree name { "" = { type = "union"; sources = map toString paths; }; };
 }

@@ -15,7 +15,7 @@ commands: status [UNIT...] | start|stop|restart|try-restart|reload|reload-or-res
           enable|disable|mask|unmask UNIT... | get-default | set-default TARGET
           list-units | list-unit-files [PATTERN...] | list-timers | list-dependencies [UNIT]
           is-system-running | log UNIT [-f] | daemon-reload | reset-failed [UNIT...] | isolate TARGET
-          poweroff | reboot | halt | telinit N | jobs | verify FILE... | notify [--barrier] VAR=VALUE...
+          poweroff | reboot | halt | telinit N | jobs | verify [--strict] FILE... | notify [--barrier] VAR=VALUE...
 options:  --json --socket PATH --no-block -q|--quiet --now --no-reload --runtime --root=DIR
           -p|--property=NAME --value -s|--signal=SIG --kill-whom=main|control|all
           -t|--type=TYPE --state=STATE --no-legend (accepted: --system --no-pager --full -l -a --force)
@@ -64,6 +64,7 @@ fn real_main() -> Result<i32> {
     let mut block = true;
     let mut follow = false;
     let mut barrier = false;
+    let mut strict = false;
     let mut o = Opts::default();
     let mut socket = std::env::var_os("B8G_CONTROL_SOCKET")
         .map(PathBuf::from)
@@ -94,6 +95,8 @@ fn real_main() -> Result<i32> {
             "--no-block" => block = false,
             "-f" | "--follow" => follow = true,
             "--barrier" => barrier = true,
+            // verify: unknown directives and sections (typos) are errors, not warnings.
+            "--strict" => strict = true,
             "--socket" => socket = value("--socket")?.into(),
             "-h" | "--help" => {
                 out!("{USAGE}");
@@ -162,7 +165,7 @@ fn real_main() -> Result<i32> {
         return Ok(code);
     }
     match cmd.as_str() {
-        "verify" => return verify(&args, json),
+        "verify" => return verify(&args, json, strict),
         // Generations (issue 7): live switch and boot counting; see b8g_init::{switch, bootcheck}.
         "switch" => return Ok(b8g_init::switch::main(&socket, &args)?),
         "boot-check" => {
@@ -367,13 +370,18 @@ fn print_tree(v: &Value, depth: usize) {
     }
 }
 
-fn verify(files: &[String], json: bool) -> Result<i32> {
+fn verify(files: &[String], json: bool, strict: bool) -> Result<i32> {
     if files.is_empty() {
         bail!("verify needs files");
     }
     let mut all = Vec::new();
     for f in files {
-        all.extend(b8g_init::verify::verify_file(std::path::Path::new(f)));
+        let path = std::path::Path::new(f);
+        all.extend(if strict {
+            b8g_init::verify::verify_file_strict(path)
+        } else {
+            b8g_init::verify::verify_file(path)
+        });
     }
     if json {
         out!("{}", serde_json::to_string(&all)?);

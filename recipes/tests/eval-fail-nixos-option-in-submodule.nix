@@ -1,0 +1,4 @@
+# A NixOS option inside a user (a submodule) b8g lacks: the same hint as at the top.
+(import ./system.nix [{
+  users.users.alice = { isNormalUser = true; openssh.authorizedKeys.keys = [ "ssh-ed25519 AAAA" ]; };
+}]).config.system.build.toplevel.drvPath
