@@ -60,7 +60,11 @@ fn console_journey_login_status_path_ctrl_c_and_poweroff() {
         "where-/run/current-system/sw/bin/b8gctl",
         Duration::from_secs(30),
     );
-    vm.expect("path-/run/current-system/sw/bin:", Duration::from_secs(10));
+    // The user's own profile first, then the system's, as on NixOS.
+    vm.expect(
+        "path-/etc/profiles/per-user/root/bin:/run/current-system/sw/bin:",
+        Duration::from_secs(10),
+    );
 
     // The image carries its store registration (as NixOS images load
     // nix-path-registration): the running generation is valid in the guest's own store,
