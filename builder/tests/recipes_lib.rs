@@ -127,10 +127,8 @@ fn module_system_matches_expected_output_under_b8g_eval() {
 /// users.mutableUsers a password changed on the running system is kept.
 #[test]
 fn users_activation_writes_shadow_and_keeps_changed_passwords() {
-    let Ok(busybox) = which_busybox() else {
-        eprintln!("skipped: no busybox on the host");
-        return;
-    };
+    let busybox =
+        which_busybox().expect("busybox on the host (cargo xtask test installs busybox-static)");
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path().to_string_lossy().to_string();
     let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/tests/system.nix");
@@ -255,10 +253,8 @@ fn nix_string(s: &str) -> String {
 #[test]
 fn tmpfiles_rules_create_adjust_link_and_remove() {
     use std::os::unix::fs::PermissionsExt;
-    let Ok(busybox) = which_busybox() else {
-        eprintln!("skipped: no busybox on the host");
-        return;
-    };
+    let busybox =
+        which_busybox().expect("busybox on the host (cargo xtask test installs busybox-static)");
     let tmp = tempfile::tempdir().expect("temp dir");
     let root = tmp.path().join("root");
     let bin = tmp.path().join("bin");
@@ -352,4 +348,79 @@ q /unsupported - - - -
     assert!(!r("/boot-only").exists(), "! lines run only with --boot");
     run(true);
     assert_eq!(mode("/boot-only"), 0o700);
+}
+
+/// An /etc file with a mode inside a directory (`myapp/config.ini`) is copied into a real
+/// /etc/myapp that links the directory's other entries, and never written through a link
+/// into the generation's etc (activation failed with "can't stat" and left no login).
+#[test]
+fn etc_files_with_a_mode_inside_directories_are_copied_next_to_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let busybox =
+        which_busybox().expect("busybox on the host (cargo xtask test installs busybox-static)");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().to_string_lossy().to_string();
+    let system = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/tests/system.nix");
+    let eval = |attr: &str| {
+        let file = tmp.path().join("snippet.nix");
+        std::fs::write(
+            &file,
+            format!(
+                "((import {sys}) [{{ environment.etc.\"myapp/config.ini\" = {{ text = \"secret\"; mode = \"0640\"; }};
+                   environment.etc.\"myapp/other.conf\".text = \"plain\"; }}]).config.{attr}",
+                sys = system.display()
+            ),
+        )
+        .expect("write expr");
+        nix_string(&b8g_eval(&file).unwrap_or_else(|e| panic!("{attr} does not evaluate: {e}")))
+    };
+    let script = eval("system.activationScripts.etc.text")
+        .replace("/etc/", &format!("{dir}/etc/"))
+        .replace("chown ", "true ");
+    let modes = eval("environment.etc.\"b8g-etc-modes\".text");
+    // The generation's etc, read-only as in the store.
+    let gen = tmp.path().join("system/etc");
+    std::fs::create_dir_all(gen.join("myapp")).unwrap();
+    std::fs::write(gen.join("myapp/config.ini"), "secret").unwrap();
+    std::fs::write(gen.join("myapp/other.conf"), "plain").unwrap();
+    std::fs::write(gen.join("b8g-etc-modes"), &modes).unwrap();
+    for f in ["myapp/config.ini", "myapp/other.conf", "b8g-etc-modes"] {
+        std::fs::set_permissions(gen.join(f), std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    std::fs::create_dir_all(tmp.path().join("etc")).unwrap();
+    std::fs::create_dir_all(tmp.path().join("bin")).unwrap();
+    for a in ["ln", "mv", "rm", "cp", "chmod", "mkdir", "true", "readlink"] {
+        std::os::unix::fs::symlink(&busybox, tmp.path().join("bin").join(a)).unwrap();
+    }
+    let run = || {
+        let st = Command::new(&busybox)
+            .args(["sh", "-e", "-c", &script])
+            .env("PATH", tmp.path().join("bin"))
+            .env("system", tmp.path().join("system"))
+            .status()
+            .expect("busybox runs");
+        assert!(st.success(), "the etc activation failed:\n{script}");
+    };
+    run();
+    let etc = tmp.path().join("etc");
+    let copied = etc.join("myapp/config.ini");
+    assert!(!std::fs::symlink_metadata(etc.join("myapp"))
+        .unwrap()
+        .is_symlink());
+    assert!(!std::fs::symlink_metadata(&copied).unwrap().is_symlink());
+    assert_eq!(std::fs::read_to_string(&copied).unwrap(), "secret");
+    assert_eq!(
+        std::fs::metadata(&copied).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    assert!(std::fs::symlink_metadata(etc.join("myapp/other.conf"))
+        .unwrap()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(gen.join("myapp/config.ini")).unwrap(),
+        "secret"
+    );
+    // Activating again (a switch) keeps it so.
+    run();
+    assert_eq!(std::fs::read_to_string(&copied).unwrap(), "secret");
 }

@@ -43,9 +43,39 @@ in
           [ "$name" = b8g-etc-modes ] && continue
           if [ -L "/etc/$name" ] || [ ! -e "/etc/$name" ]; then ln -sfn "/etc/static/$name" "/etc/$name"; fi
         done
+        # A copied file inside a directory (`myapp/config.ini`): the directories on its way
+        # become real ones holding links to the generation's other entries, as NixOS's
+        # setup-etc makes them, so the copy does not land in the store (through a link).
+        etc_dir() {
+          if [ -L "/etc/$1" ]; then rm -f "/etc/$1"; fi
+          mkdir -p "/etc/$1"
+          for e in "/etc/static/$1"/* "/etc/static/$1"/.[!.]*; do
+            [ -e "$e" ] || [ -L "$e" ] || continue
+            n=''${e##*/}
+            if [ -L "/etc/$1/$n" ] || [ ! -e "/etc/$1/$n" ]; then ln -sfn "/etc/static/$1/$n" "/etc/$1/$n"; fi
+          done
+          for e in "/etc/$1"/*; do
+            if [ -L "$e" ] && [ ! -e "$e" ]; then
+              case "$(readlink "$e")" in /etc/static/*) rm -f "$e" ;; esac
+            fi
+          done
+        }
+        etc_dirs() {
+          d=''${1%/*}
+          [ "$d" = "$1" ] && return 0
+          p=
+          rest=$d
+          while [ -n "$rest" ]; do
+            part=''${rest%%/*}
+            if [ "$part" = "$rest" ]; then rest=; else rest=''${rest#*/}; fi
+            p=''${p:+$p/}$part
+            etc_dir "$p"
+          done
+        }
         # Files with a mode are copies, not links (shadow, for instance).
         while read -r mode user group target; do
           [ -n "$target" ] || continue
+          etc_dirs "$target"
           rm -f "/etc/$target"
           cp "/etc/static/$target" "/etc/$target.tmp"
           chmod "$mode" "/etc/$target.tmp"
