@@ -136,6 +136,11 @@ in
     timerConfig.OnCalendar = s.startAt;
   }) (filterAttrs (_: s: s.enable && s.startAt != [ ]) cfg.services);
 
+  # NixOS: `script` defines ExecStart, so an ExecStart of one's own conflicts with it.
+  config.assertions = lib.mapAttrsToList (n: s: {
+    assertion = !(s.script != "" && s.serviceConfig ? ExecStart);
+    message = "The option `systemd.services.${n}.serviceConfig.ExecStart' has conflicting definition values: `systemd.services.${n}.script' defines ExecStart too. Set one of them.";
+  }) config.systemd.services;
   config.systemd.unitFiles = builtins.listToAttrs (map (u: { inherit (u) name; value = u.text; }) allUnits);
   # The units, checked by b8g-init's own parser at build time (`b8gctl verify
   # --strict`, run in the sandbox): a unit it rejects, or a directive it does not
