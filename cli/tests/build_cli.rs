@@ -441,6 +441,8 @@ fn a_failed_build_shows_its_log_tail_and_exits_100() {
         msg.contains("error: builder for '") && msg.contains("broken.drv' failed"),
         "{msg}"
     );
+    // Once, as Nix words it (it was "builder for … failed: builder for … failed with …").
+    assert_eq!(msg.matches("builder for").count(), 1, "{msg}");
     assert!(msg.contains("       > cannot"), "no log tail:\n{msg}");
     assert!(msg.contains("For full logs, run 'b8g log "), "{msg}");
     // The command it names works.

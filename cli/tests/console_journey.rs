@@ -65,6 +65,12 @@ fn console_journey_login_status_path_ctrl_c_and_poweroff() {
         "path-/etc/profiles/per-user/root/bin:/run/current-system/sw/bin:",
         Duration::from_secs(10),
     );
+    // systemctl is b8gctl under systemctl's name, on PATH as on NixOS.
+    vm.send("systemctl is-system-running; echo \"sc-$(command -v systemctl)\"\n");
+    vm.expect(
+        "sc-/run/current-system/sw/bin/systemctl",
+        Duration::from_secs(30),
+    );
 
     // The image carries its store registration (as NixOS images load
     // nix-path-registration): the running generation is valid in the guest's own store,

@@ -223,7 +223,7 @@ pub enum SandboxError {
     #[error("waiting for the builder failed: {0}")]
     Wait(#[source] io::Error),
     /// The builder failed.
-    #[error("builder for {name} failed with {status}")]
+    #[error("builder for '{name}' failed with {status}")]
     BuilderFailed {
         /// The build's name.
         name: String,

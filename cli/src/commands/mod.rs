@@ -147,6 +147,14 @@ pub fn main_build() -> ExitCode {
 /// Prints a command's error. An evaluation error is printed as Nix prints it (it has its own
 /// `error:`, position and hint), without the context around it.
 fn report(e: &anyhow::Error) {
+    // `b8g store roots | head`: the reader went away; Nix (and coreutils) end quietly.
+    let broken_pipe = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return;
+    }
     let eval = e.chain().find_map(|c| match c.downcast_ref() {
         Some(b8g_system::build::SystemBuildError::Eval(m)) => Some(m),
         _ => None,

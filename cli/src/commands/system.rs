@@ -491,7 +491,13 @@ fn report_failed_builds<E: std::fmt::Display, S: std::fmt::Display>(
     summary: &S,
 ) {
     for (drv, e) in failures {
-        eprintln!("error: builder for '{drv}' failed: {e}");
+        // A builder's own failure already reads as Nix's ("builder for '…' failed with …").
+        let why = e.to_string();
+        if why.starts_with("builder for '") {
+            eprintln!("error: {why}");
+        } else {
+            eprintln!("error: builder for '{drv}' failed: {why}");
+        }
         if let Ok(p) = store.parse_path(drv) {
             let tail = log_tail(&realise::log_path(store, &p), LOG_TAIL_LINES);
             if !tail.is_empty() {

@@ -1,5 +1,11 @@
 # environment.systemPackages: one merged profile, /run/current-system/sw.
 { config, lib, pkgs, ... }:
+let
+  # b8gctl answers to systemctl's name with systemctl's verbs and exit codes (b8gctl --help).
+  systemctl = pkgs.b8gTree "b8g-systemctl" {
+    "bin/systemctl" = { type = "symlink"; target = "${pkgs.b8g}/bin/b8gctl"; };
+  };
+in
 {
   options.environment.systemPackages = lib.mkOption {
     type = lib.types.listOf lib.types.package;
@@ -8,5 +14,5 @@
   };
   config.system.build.sw = pkgs.symlinkJoin { name = "system-path"; paths = config.environment.systemPackages; };
   # b8gctl (and b8g) on every system's PATH, as NixOS puts systemctl there.
-  config.environment.systemPackages = [ pkgs.b8g ];
+  config.environment.systemPackages = [ pkgs.b8g systemctl ];
 }
