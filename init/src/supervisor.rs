@@ -143,6 +143,9 @@ pub struct Manager {
     /// falls back to the previous generation.
     local_fs_failed: Option<JobResult>,
     degraded: bool,
+    /// The boot's default target finished (reached or not): unit states stop going to the
+    /// console, as systemd shows status only while starting and stopping.
+    settled: bool,
     counter: u64,
     idle_since: Option<Instant>,
     /// Type=idle services whose start job waits for the other jobs to finish.
@@ -237,6 +240,14 @@ fn message_route(boot: bool, console: Option<&Path>, loglevel: Option<u32>) -> M
     }
 }
 
+/// Whether a unit's state change goes to the console: while the boot starts its units
+/// and while the system stops, as systemd's status output (`manager_get_show_status`);
+/// afterwards a timer's service every 15 s would write over the user's shell. Failures
+/// always show.
+fn state_on_console(boot: bool, settled: bool, stopping: bool, failed: bool) -> bool {
+    failed || (boot && (!settled || stopping))
+}
+
 /// One kernel-log record: `<level>b8g-init: msg`, in one write, since every write(2) to
 /// /dev/kmsg is a record of its own (`writeln!` on a file wrote three, and the kernel
 /// printed the message over three lines).
@@ -327,6 +338,7 @@ impl Manager {
             ready_reported: false,
             local_fs_failed: None,
             degraded: false,
+            settled: false,
             counter: 0,
             idle_since: None,
             idle_waiting: BTreeSet::new(),
@@ -649,7 +661,8 @@ impl Manager {
                 let d = desc.map(|d| format!(" - {d}")).unwrap_or_default();
                 let line = self.logs.push(n, &format!("{what}{result}"));
                 self.logs.push(MANAGER, &format!("{n}{d}: {what}{result}"));
-                if self.cfg.boot || st == ActiveState::Failed {
+                let failed = st == ActiveState::Failed;
+                if state_on_console(self.cfg.boot, self.settled, self.shutdown.is_some(), failed) {
                     self.console(&line);
                 }
             }
@@ -838,6 +851,7 @@ impl Manager {
     }
 
     fn report_ready(&mut self, res: JobResult) {
+        self.settled = true;
         let ms = if self.cfg.boot {
             uptime_ms()
         } else {
@@ -3958,6 +3972,17 @@ fn shutdown_bound<'a>(
 mod tests {
     use super::*;
     use crate::unit::{Listen, SocketConfig, Timeout};
+
+    #[test]
+    fn unit_states_reach_the_console_only_while_starting_or_stopping() {
+        // Regression (issue 21): a timer's service wrote "started"/"stopped" over the
+        // shell every 15 s after boot.
+        assert!(state_on_console(true, false, false, false));
+        assert!(!state_on_console(true, true, false, false));
+        assert!(state_on_console(true, true, true, false));
+        assert!(state_on_console(true, true, false, true));
+        assert!(!state_on_console(false, false, false, false));
+    }
 
     #[test]
     fn manager_messages_reach_the_console_once() {
