@@ -311,3 +311,42 @@ fn systemctl_kill_and_list_timers() {
     assert!(out.ends_with("\n1 timers listed.\n"), "{out}");
     s.poweroff();
 }
+
+#[test]
+fn list_units_filters_by_state_type_and_pattern_and_failed_lists_the_failed() {
+    // Regression (issue 21): `list-units --state=failed` listed every unit and
+    // `systemctl --failed` was an unknown command.
+    let mut s = System::new(&[
+        (
+            "run.service",
+            "[Service]\nExecStart=/bin/sleep 100\n[Install]\nWantedBy=multi-user.target\n",
+        ),
+        (
+            "broken.service",
+            "[Service]\nType=oneshot\nExecStart=/bin/false\n[Install]\nWantedBy=multi-user.target\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.wait_state("broken.service", "failed");
+    let units = |o: std::process::Output| -> Vec<String> {
+        text(&o.stdout)
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(
+        units(s.ctl(&["list-units", "--state=failed"])),
+        ["broken.service"]
+    );
+    assert_eq!(units(s.systemctl(&["--failed"])), ["broken.service"]);
+    let running = units(s.ctl(&["list-units", "--state", "running", "--type=service"]));
+    assert!(running.contains(&"run.service".to_string()), "{running:?}");
+    assert!(
+        !running.contains(&"broken.service".to_string()),
+        "{running:?}"
+    );
+    assert_eq!(units(s.ctl(&["list-units", "r*.service"])), ["run.service"]);
+    s.poweroff();
+}

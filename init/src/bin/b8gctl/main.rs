@@ -123,6 +123,7 @@ fn real_main() -> Result<i32> {
             "--state" => o
                 .states
                 .extend(value("--state")?.split(',').map(str::to_string)),
+            "--failed" => o.states.push("failed".into()),
             // invoke-rc.d passes --job-mode=ignore-dependencies from inside a unit's
             // start; b8g-init's jobs always follow dependencies (as --job-mode=replace).
             "--job-mode" => {
@@ -136,6 +137,10 @@ fn real_main() -> Result<i32> {
             "--" => rest.extend(it.by_ref()),
             _ => rest.push(a),
         }
+    }
+    // No command: systemctl's default, list-units (`systemctl --failed`).
+    if rest.is_empty() && (prog == "systemctl" || !o.states.is_empty()) {
+        rest.push("list-units".into());
     }
     let Some(cmd) = rest.first().cloned() else {
         bail!("{USAGE}");
@@ -287,8 +292,23 @@ fn real_main() -> Result<i32> {
                 out!("{data}");
                 return Ok(0);
             }
+            // systemctl's filters: --state (active or sub state), --type, PATTERNs.
+            let shown = |u: &&serde_json::Value| {
+                let name = u["name"].as_str().unwrap_or("");
+                let (active, sub) = (
+                    u["active"].as_str().unwrap_or(""),
+                    u["sub"].as_str().unwrap_or(""),
+                );
+                (o.states.is_empty() || o.states.iter().any(|s| s == active || s == sub))
+                    && (o.types.is_empty()
+                        || o.types.iter().any(|t| name.ends_with(&format!(".{t}"))))
+                    && (args.is_empty()
+                        || args
+                            .iter()
+                            .any(|p| b8g_init::systemctl::glob_match(p, name)))
+            };
             out!("{:<40} {:<12} {:<14} DESCRIPTION", "UNIT", "ACTIVE", "SUB");
-            for u in data.as_array().into_iter().flatten() {
+            for u in data.as_array().into_iter().flatten().filter(shown) {
                 out!(
                     "{:<40} {:<12} {:<14} {}",
                     u["name"].as_str().unwrap_or(""),
