@@ -16,6 +16,18 @@ use super::*;
 const IGNORED: &[&str] = &[
     "ProtectSystem",
     "ProtectHome",
+    // Old names systemd still accepts (for ReadWritePaths= and the like, and for
+    // `+` on Exec lines); Debian's redis, nginx, dnsmasq, chrony units use them.
+    "ReadWriteDirectories",
+    "ReadOnlyDirectories",
+    "InaccessibleDirectories",
+    "PermissionsStartOnly",
+    "RuntimeDirectoryPreserve",
+    // In [Socket] (services handle their own): run around binding the sockets.
+    "ExecStartPre",
+    "ExecStartPost",
+    "ExecStopPre",
+    "ExecStopPost",
     "PrivateDevices",
     "PrivateNetwork",
     "PrivateUsers",
@@ -873,6 +885,9 @@ fn abs(p: &str) -> Result<PathBuf, String> {
 }
 
 fn parse_listen(kind: ListenKind, v: &str) -> Result<Listen, String> {
+    if kind == ListenKind::Fifo && !v.starts_with('/') {
+        return Err(format!("ListenFIFO= needs an absolute path, not {v:?}"));
+    }
     let ok = v.starts_with('/')
         || v.starts_with('@')
         || v.parse::<u16>().is_ok()
@@ -1295,13 +1310,14 @@ fn apply_socket(
         return Ok(());
     };
     match key {
-        "ListenStream" | "ListenDatagram" | "ListenSequentialPacket" => {
+        "ListenStream" | "ListenDatagram" | "ListenSequentialPacket" | "ListenFIFO" => {
             if v.is_empty() {
                 s.listen.clear();
             } else {
                 let kind = match key {
                     "ListenStream" => ListenKind::Stream,
                     "ListenDatagram" => ListenKind::Datagram,
+                    "ListenFIFO" => ListenKind::Fifo,
                     _ => ListenKind::SeqPacket,
                 };
                 s.listen.push(parse_listen(kind, v)?);
@@ -1757,6 +1773,31 @@ mod tests {
     }
 
     #[test]
+    fn old_directive_names_and_socket_exec_lines_are_known() {
+        // chrony.service, redis-server.service, sssd-nss.socket in Debian 12.
+        let (_, d) = load(
+            "r.service",
+            "[Service]\nExecStart=/bin/a\nReadWriteDirectories=/var/lib/r\nPermissionsStartOnly=true\nRuntimeDirectoryPreserve=yes\n",
+        );
+        assert!(
+            d.iter()
+                .all(|d| !d.error && !d.message.starts_with("unknown")),
+            "{d:?}"
+        );
+        let (_, d) = load(
+            "s.socket",
+            "[Socket]\nListenStream=/run/s.sock\nExecStartPre=-/bin/true\n",
+        );
+        assert!(
+            d.len() == 1
+                && d[0]
+                    .message
+                    .starts_with("ExecStartPre= is parsed but not enforced"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
     fn empty_assignment_resets_lists() {
         let (u, _) = load("r.service", "[Unit]\nWants=a.service\nWants=\nWants=b.service\n[Service]\nExecStart=/bin/a\nExecStart=\nExecStart=/bin/b\n");
         assert_eq!(u.deps.wants.iter().collect::<Vec<_>>(), ["b.service"]);
@@ -1770,6 +1811,15 @@ mod tests {
         assert!(matches!(&u.config, KindConfig::Socket(s) if s.listen.len() == 3 && s.accept));
         let (_, d) = load("y.socket", "[Socket]\nListenStream=not an address\n");
         assert!(d[0].error);
+        // Debian's acpi-fakekey.socket and cloud-init-hotplugd.socket.
+        let (u, d) = load(
+            "f.socket",
+            "[Socket]\nListenFIFO=/run/acpi_fakekey\nSocketMode=0200\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert!(matches!(&u.config, KindConfig::Socket(s) if s.listen[0].kind == ListenKind::Fifo));
+        let (_, d) = load("g.socket", "[Socket]\nListenFIFO=run/relative\n");
+        assert!(d[0].error, "{d:?}");
         let (u, d) = load(
             "t.timer",
             "[Timer]\nOnBootSec=1s\nOnUnitActiveSec=2s\nOnCalendar=hourly\nUnit=x.service\n",
