@@ -323,10 +323,12 @@ fn download(debs: &Path, trees: &Path, pkgs: &[String]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
+    // apt-get's progress goes to stderr: stdout is the table.
     let all = Command::new("apt-get")
         .arg("download")
         .args(&missing)
         .current_dir(debs)
+        .stdout(std::io::stderr())
         .status()
         .context("cannot run apt-get download")?;
     if !all.success() {
@@ -336,6 +338,7 @@ fn download(debs: &Path, trees: &Path, pkgs: &[String]) -> Result<()> {
                 let _ = Command::new("apt-get")
                     .args(["download", p])
                     .current_dir(debs)
+                    .stdout(std::io::stderr())
                     .status();
             }
         }

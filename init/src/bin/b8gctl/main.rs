@@ -373,7 +373,12 @@ fn verify(files: &[String], json: bool) -> Result<i32> {
     }
     let mut all = Vec::new();
     for f in files {
-        all.extend(b8g_init::verify::verify_file(std::path::Path::new(f)));
+        for d in b8g_init::verify::verify_file(std::path::Path::new(f)) {
+            // A drop-in given beside its unit is read twice; say its faults once.
+            if !all.contains(&d) {
+                all.push(d);
+            }
+        }
     }
     if json {
         out!("{}", serde_json::to_string(&all)?);
