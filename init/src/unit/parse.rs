@@ -3,7 +3,7 @@
 //! directives and sandboxing directives that b8g-init parses but does not enforce.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::ini::{Entry, RawUnit};
@@ -905,15 +905,15 @@ fn parse_listen(kind: ListenKind, v: &str) -> Result<Listen, String> {
 pub fn parse_env_assignments(v: &str) -> Result<Vec<(String, String)>, String> {
     split_words(v)?
         .into_iter()
-        .map(|w| match w.split_once('=') {
-            Some((k, val))
-                if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-            {
-                Ok((k.to_string(), val.to_string()))
-            }
-            _ => Err(format!("invalid environment assignment {w:?}")),
-        })
+        .map(|w| env_assignment(&w).ok_or_else(|| format!("invalid environment assignment {w:?}")))
         .collect()
+}
+
+/// One `KEY=VALUE` word, unquoted; `None` when it is not an assignment.
+fn env_assignment(w: &str) -> Option<(String, String)> {
+    let (k, val) = w.split_once('=')?;
+    (!k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then(|| (k.to_string(), val.to_string()))
 }
 
 fn condition(key: &str) -> Option<ConditionKind> {
@@ -1192,6 +1192,20 @@ fn apply_service(
     let KindConfig::Service(s) = &mut unit.config else {
         return Ok(());
     };
+    if key == "Environment" && !v.is_empty() {
+        // systemd ignores each word that is not an assignment, with a warning, and
+        // keeps the others (unicorn.service: `Environment=UNICORN_OPTS=-E production`).
+        for w in split_words(v)? {
+            match env_assignment(&w) {
+                Some(a) => s.exec.environment.push(a),
+                None => diags.warn(
+                    loc.to_string(),
+                    format!("invalid environment assignment {w:?}, ignoring"),
+                ),
+            }
+        }
+        return Ok(());
+    }
     if apply_exec_ctx(&mut s.exec, key, v)? {
         return Ok(());
     }
@@ -1227,6 +1241,9 @@ fn apply_service(
         "ExecStopPost" => push_exec(&mut s.exec_stop_post, v, loc, diags)?,
         "ExecReload" => push_exec(&mut s.exec_reload, v, loc, diags)?,
         "RemainAfterExit" => s.remain_after_exit = parse_bool(v)?,
+        // Empty resets; a relative path is below /run, as systemd.service(5) says.
+        "PIDFile" if v.is_empty() => s.pid_file = None,
+        "PIDFile" if !v.starts_with('/') => s.pid_file = Some(Path::new("/run").join(v)),
         "PIDFile" => s.pid_file = Some(abs(v)?),
         "Restart" => {
             s.restart = match v {
@@ -1794,6 +1811,39 @@ mod tests {
                     .message
                     .starts_with("ExecStartPre= is parsed but not enforced"),
             "{d:?}"
+        );
+    }
+
+    #[test]
+    fn pid_file_reset_and_relative_environment_words_ignored() {
+        // Debian 12: freedombox's coturn drop-in, ziproxy.service, unicorn.service.
+        let (u, d) = load(
+            "p.service",
+            "[Service]\nExecStart=/bin/a\nPIDFile=/run/a.pid\nPIDFile=\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(u.service().unwrap().pid_file, None);
+        let (u, d) = load(
+            "z.service",
+            "[Service]\nExecStart=/bin/a\nPIDFile=ziproxy.pid\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            u.service().unwrap().pid_file.as_deref(),
+            Some(Path::new("/run/ziproxy.pid"))
+        );
+        let (u, d) = load(
+            "u.service",
+            "[Service]\nExecStart=/bin/a\nEnvironment=UNICORN_OPTS=-E production\nEnvironment=\"B=x y\"\n",
+        );
+        assert!(d.len() == 1 && !d[0].error, "{d:?}");
+        assert!(d[0].message.contains("\"production\", ignoring"), "{d:?}");
+        assert_eq!(
+            u.service().unwrap().exec.environment,
+            [
+                ("UNICORN_OPTS".to_string(), "-E".to_string()),
+                ("B".to_string(), "x y".to_string())
+            ]
         );
     }
 
