@@ -403,6 +403,52 @@ pub fn split_words_noting(s: &str) -> Result<(Vec<String>, bool), String> {
     Ok((words, kept))
 }
 
+/// An Exec line's words: as [`split_words_noting`], and a lone `\;` is a literal `;`
+/// argument, as systemd.service(5) says (`find … -exec rm {} \;` in amavis.service).
+fn split_exec_words(s: &str) -> Result<(Vec<String>, bool), String> {
+    let mut kept = false;
+    let mut words = Vec::new();
+    let mut rest = s;
+    // Cut at each unquoted lone `\;`, split the pieces, and put `;` between them.
+    loop {
+        match find_lone_escaped_semicolon(rest) {
+            Some(at) => {
+                words.extend(extract_words(&rest[..at], true, false, &mut kept)?);
+                words.push(";".to_string());
+                rest = &rest[at + 2..];
+            }
+            None => {
+                words.extend(extract_words(rest, true, false, &mut kept)?);
+                return Ok((words, kept));
+            }
+        }
+    }
+}
+
+/// The byte offset of the first `\;` that stands alone as a word outside quotes.
+fn find_lone_escaped_semicolon(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], quote) {
+            (b'\\', None)
+                if b.get(i + 1) == Some(&b';')
+                    && (i == 0 || is_separator(b[i - 1] as char))
+                    && b.get(i + 2).is_none_or(|c| is_separator(*c as char)) =>
+            {
+                return Some(i);
+            }
+            (b'\\', _) => i += 1,
+            (c, Some(q)) if c == q => quote = None,
+            (b'\'' | b'"', None) => quote = Some(b[i]),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Splits a variable's value for a `$VAR` word of a command line: quotes are respected
 /// and removed, a backslash takes the next character literally, unbalanced quotes end
 /// the word (systemd's `EXTRACT_RELAX|EXTRACT_UNQUOTE`).
@@ -539,7 +585,7 @@ fn parse_exec(v: &str, loc: &str, diags: &mut Diags) -> Result<ExecCommand, Stri
         }
         rest = &rest[1..];
     }
-    let (argv, kept_escape) = split_words_noting(rest)?;
+    let (argv, kept_escape) = split_exec_words(rest)?;
     if kept_escape {
         diags.warn(
             loc.to_string(),
@@ -1844,6 +1890,44 @@ mod tests {
                 ("UNICORN_OPTS".to_string(), "-E".to_string()),
                 ("B".to_string(), "x y".to_string())
             ]
+        );
+    }
+
+    #[test]
+    fn lone_escaped_semicolon_is_a_literal_argument() {
+        // Debian 12's amavis.service and atop.service.
+        let (u, d) = load(
+            "a.service",
+            "[Service]\nExecStart=/usr/bin/find /v -name 'a-*' -exec rm -rf \"{}\" \\;\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let s = u.service().unwrap();
+        assert_eq!(
+            s.exec_start[0].argv,
+            [
+                "/usr/bin/find",
+                "/v",
+                "-name",
+                "a-*",
+                "-exec",
+                "rm",
+                "-rf",
+                "{}",
+                ";"
+            ]
+        );
+        // Only a lone one: inside a word it stays an unknown escape, in quotes too.
+        let (u, d) = load(
+            "b.service",
+            "[Service]\nExecStart=/bin/echo a\\;b '\\;' \\; x\n",
+        );
+        assert!(
+            d.len() == 1 && d[0].message.contains("unknown escape"),
+            "{d:?}"
+        );
+        assert_eq!(
+            u.service().unwrap().exec_start[0].argv,
+            ["/bin/echo", "a\\;b", "\\;", ";", "x"]
         );
     }
 
