@@ -23,6 +23,27 @@ const IGNORED: &[&str] = &[
     "InaccessibleDirectories",
     "PermissionsStartOnly",
     "RuntimeDirectoryPreserve",
+    // Other directives of systemd's that Debian 12's units use (verify-debian-units).
+    "LoadCredential",
+    "RuntimeMaxSec",
+    "MountFlags",
+    "MountAPIVFS",
+    "MemorySwapMax",
+    "MemoryLow",
+    "MemoryMin",
+    "IOAccounting",
+    "StartupIOWeight",
+    "CPUSchedulingResetOnFork",
+    "SyslogFacility",
+    "RestartKillSignal",
+    "ManagedOOMMemoryPressure",
+    "ManagedOOMMemoryPressureLimit",
+    "SELinuxContext",
+    "AppArmorProfile",
+    "ReceiveBuffer",
+    "SendBuffer",
+    "FreeBind",
+    "PassPacketInfo",
     // In [Socket] (services handle their own): run around binding the sockets.
     "ExecStartPre",
     "ExecStartPost",
@@ -1845,6 +1866,15 @@ mod tests {
         assert!(
             d.iter()
                 .all(|d| !d.error && !d.message.starts_with("unknown")),
+            "{d:?}"
+        );
+        let (_, d) = load(
+            "l.service",
+            "[Service]\nExecStart=/bin/a\nLoadCredential=k:/etc/k\nRuntimeMaxSec=5\nMountFlags=slave\n",
+        );
+        assert!(
+            d.iter()
+                .all(|d| d.message.contains("parsed but not enforced")),
             "{d:?}"
         );
         let (_, d) = load(
