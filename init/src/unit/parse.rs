@@ -639,8 +639,42 @@ fn push_exec(
         target.clear();
         return Ok(());
     }
-    target.push(parse_exec(v, loc, diags)?);
+    // A lone unquoted `;` separates commands, each with its own prefixes, as in
+    // systemd's config_parse_exec (netctl-sleep.service, kup-server.service).
+    for part in split_lone_semicolons(v) {
+        target.push(parse_exec(part, loc, diags)?);
+    }
     Ok(())
+}
+
+/// `v` cut at each `;` that stands alone as a word outside quotes; a trailing one
+/// ends the line.
+fn split_lone_semicolons(v: &str) -> Vec<&str> {
+    let b = v.as_bytes();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], quote) {
+            (b';', None)
+                if (i == 0 || is_separator(b[i - 1] as char))
+                    && b.get(i + 1).is_none_or(|c| is_separator(*c as char)) =>
+            {
+                parts.push(&v[start..i]);
+                start = i + 1;
+            }
+            (b'\\', _) => i += 1,
+            (c, Some(q)) if c == q => quote = None,
+            (b'\'' | b'"', None) => quote = Some(b[i]),
+            _ => {}
+        }
+        i += 1;
+    }
+    if !v[start..].trim().is_empty() || parts.is_empty() {
+        parts.push(&v[start..]);
+    }
+    parts
 }
 
 /// Signal names (with or without `SIG`) and numbers, as unit files and
@@ -1959,6 +1993,23 @@ mod tests {
             u.service().unwrap().exec_start[0].argv,
             ["/bin/echo", "a\\;b", "\\;", ";", "x"]
         );
+    }
+
+    #[test]
+    fn lone_semicolons_separate_commands() {
+        // Debian 12's netctl-sleep.service and kup-server.service.
+        let (u, d) = load(
+            "n.service",
+            "[Service]\nType=oneshot\nExecStart=/usr/bin/netctl store ; -/usr/bin/netctl stop-all\nExecStop=/bin/echo 'a ; b' \\; c;d ;\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let s = u.service().unwrap();
+        assert_eq!(s.exec_start.len(), 2);
+        assert_eq!(s.exec_start[0].argv, ["/usr/bin/netctl", "store"]);
+        assert_eq!(s.exec_start[1].argv, ["/usr/bin/netctl", "stop-all"]);
+        assert!(!s.exec_start[0].ignore_failure && s.exec_start[1].ignore_failure);
+        assert_eq!(s.exec_stop.len(), 1);
+        assert_eq!(s.exec_stop[0].argv, ["/bin/echo", "a ; b", ";", "c;d"]);
     }
 
     #[test]
