@@ -3751,8 +3751,11 @@ fn open_listener(
     l: &crate::unit::Listen,
     c: &crate::unit::SocketConfig,
 ) -> Result<OwnedFd, std::io::Error> {
+    if l.kind == ListenKind::Fifo {
+        return open_fifo(l, c);
+    }
     let ty = match l.kind {
-        ListenKind::Stream => libc::SOCK_STREAM,
+        ListenKind::Stream | ListenKind::Fifo => libc::SOCK_STREAM,
         ListenKind::Datagram => libc::SOCK_DGRAM,
         ListenKind::SeqPacket => libc::SOCK_SEQPACKET,
     } | libc::SOCK_CLOEXEC
@@ -3894,6 +3897,49 @@ fn open_listener(
         }
         Ok(owned)
     }
+}
+
+/// `ListenFIFO=`: makes the named pipe (as systemd does: parent directories with
+/// `DirectoryMode=`, the pipe with `SocketMode=`, an existing pipe kept) and opens it
+/// read-write, so it becomes readable when a writer sends data and never hangs up.
+fn open_fifo(
+    l: &crate::unit::Listen,
+    c: &crate::unit::SocketConfig,
+) -> Result<OwnedFd, std::io::Error> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+    let p = Path::new(&l.address);
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d)?;
+        if let Some(m) = c.directory_mode {
+            let _ = std::fs::set_permissions(d, PermissionsExt::from_mode(m));
+        }
+    }
+    let mode = c.socket_mode.unwrap_or(0o666);
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.file_type().is_fifo() => {}
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a FIFO", p.display()),
+            ))
+        }
+        Err(_) => {
+            let cpath = std::ffi::CString::new(l.address.as_bytes())
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            // SAFETY: mkfifo on a NUL-terminated path.
+            if unsafe { libc::mkfifo(cpath.as_ptr(), mode as libc::mode_t) } < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    // The umask may have taken bits off.
+    let _ = std::fs::set_permissions(p, PermissionsExt::from_mode(mode));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(p)?;
+    Ok(OwnedFd::from(f))
 }
 
 /// Runs the manager forever. Panics in an iteration are caught and logged; a burst of
@@ -4099,6 +4145,41 @@ mod tests {
         )
         .unwrap();
         assert!(path.exists());
+        let fifo = dir.path().join("f/fifo");
+        let f = open_listener(
+            &Listen {
+                kind: ListenKind::Fifo,
+                address: fifo.display().to_string(),
+            },
+            &SocketConfig {
+                socket_mode: Some(0o600),
+                ..SocketConfig::default()
+            },
+        )
+        .unwrap();
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        let meta = std::fs::metadata(&fifo).unwrap();
+        assert!(meta.file_type().is_fifo());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .and_then(|mut w| std::io::Write::write_all(&mut w, b"key"))
+            .unwrap();
+        let mut buf = [0u8; 8];
+        // SAFETY: read into a stack buffer.
+        let n = unsafe { libc::read(f.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+        assert_eq!(&buf[..n as usize], b"key");
+        // Opened again (a restart of the socket unit), the pipe is kept.
+        drop(f);
+        open_listener(
+            &Listen {
+                kind: ListenKind::Fifo,
+                address: fifo.display().to_string(),
+            },
+            &SocketConfig::default(),
+        )
+        .unwrap();
         let name = format!("@b8g-test-{}", std::process::id());
         let _a = open_listener(
             &Listen {

@@ -50,13 +50,22 @@ pub fn verify_file(path: &Path) -> Vec<Diagnostic> {
             list: &mut list,
             warned: &mut warned,
         };
-        load_file(
-            &as_instance(&fname),
-            path,
-            &[],
-            &SpecifierDirs::default(),
-            &mut d,
-        );
+        // As `systemd-analyze verify` puts the file's directory on the unit path: the
+        // drop-ins beside it apply (Debian's bip-config.service gets its ExecStart=
+        // from bip-config.service.d/).
+        let instance = as_instance(&fname);
+        let dropins = path
+            .parent()
+            .map(|dir| {
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                crate::unit::load::dropins_of(&[dir.to_path_buf()], &instance)
+            })
+            .unwrap_or_default();
+        load_file(&instance, path, &dropins, &SpecifierDirs::default(), &mut d);
         return list;
     }
     verify_script(path, &fname)
@@ -228,6 +237,32 @@ mod tests {
         // Directives b8g-init parses but does not enforce stay warnings.
         std::fs::write(&p, "[Service]\nProtectSystem=strict\nExecStart=/bin/true\n").unwrap();
         assert!(verify_file_strict(&p).iter().all(|d| !d.error));
+    }
+
+    #[test]
+    fn drop_ins_beside_the_unit_apply() {
+        // Debian 12's bip: ExecStart= comes from the package's own drop-in.
+        let dir = tempfile::tempdir().unwrap();
+        let unit = dir.path().join("bip-config.service");
+        std::fs::write(&unit, "[Service]\nType=oneshot\n").unwrap();
+        assert!(verify_file(&unit).iter().any(|d| d.error));
+        std::fs::create_dir(dir.path().join("bip-config.service.d")).unwrap();
+        std::fs::write(
+            dir.path().join("bip-config.service.d/bip-config.conf"),
+            "[Service]\nExecStart=/usr/share/bip/bip_env.sh\n",
+        )
+        .unwrap();
+        assert_eq!(verify_file(&unit), []);
+        // A template's drop-ins apply to the instance it is checked as.
+        let tpl = dir.path().join("t@.service");
+        std::fs::write(&tpl, "[Service]\nType=oneshot\n").unwrap();
+        std::fs::create_dir(dir.path().join("t@.service.d")).unwrap();
+        std::fs::write(
+            dir.path().join("t@.service.d/x.conf"),
+            "[Service]\nExecStart=/bin/t %i\n",
+        )
+        .unwrap();
+        assert_eq!(verify_file(&tpl), []);
     }
 
     #[test]

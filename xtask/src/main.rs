@@ -1,4 +1,4 @@
-//! `cargo xtask demo|test|bench`: project tasks that need more than cargo.
+//! `cargo xtask demo|test|bench|compat|verify-debian-units`: project tasks that need more than cargo.
 //!
 //! Each task installs its own Debian prerequisites idempotently (it checks with
 //! `dpkg-query` first and runs `apt-get` only for what is missing), so the two
@@ -12,6 +12,7 @@ mod bench_store;
 mod bench_system;
 mod bench_unikernel;
 mod compat;
+mod debian_units;
 mod seeds;
 
 use anyhow::{bail, Context, Result};
@@ -48,9 +49,10 @@ fn main() -> Result<()> {
         "bench" => bench(rest),
         "seeds" => seeds_task(rest),
         "compat" => compat::run(rest),
+        "verify-debian-units" => debian_units::run(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo | test [--full] [--fresh] | bench NAME | seeds push DIR|URL [--key FILE] | compat nixpkgs-lib DIR>"
+                "usage: cargo xtask <demo | test [--full] [--fresh] | bench NAME | seeds push DIR|URL [--key FILE] | compat nixpkgs-lib DIR | verify-debian-units [--packages N] [--dir DIR]>"
             );
             if task == "help" || task == "--help" || task == "-h" {
                 Ok(())

@@ -327,6 +327,8 @@ pub enum ListenKind {
     Stream,
     Datagram,
     SeqPacket,
+    /// `ListenFIFO=`: a named pipe, opened read-write so it never sees end-of-file.
+    Fifo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

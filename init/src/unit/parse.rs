@@ -3,7 +3,7 @@
 //! directives and sandboxing directives that b8g-init parses but does not enforce.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::ini::{Entry, RawUnit};
@@ -16,6 +16,39 @@ use super::*;
 const IGNORED: &[&str] = &[
     "ProtectSystem",
     "ProtectHome",
+    // Old names systemd still accepts (for ReadWritePaths= and the like, and for
+    // `+` on Exec lines); Debian's redis, nginx, dnsmasq, chrony units use them.
+    "ReadWriteDirectories",
+    "ReadOnlyDirectories",
+    "InaccessibleDirectories",
+    "PermissionsStartOnly",
+    "RuntimeDirectoryPreserve",
+    // Other directives of systemd's that Debian 12's units use (verify-debian-units).
+    "LoadCredential",
+    "RuntimeMaxSec",
+    "MountFlags",
+    "MountAPIVFS",
+    "MemorySwapMax",
+    "MemoryLow",
+    "MemoryMin",
+    "IOAccounting",
+    "StartupIOWeight",
+    "CPUSchedulingResetOnFork",
+    "SyslogFacility",
+    "RestartKillSignal",
+    "ManagedOOMMemoryPressure",
+    "ManagedOOMMemoryPressureLimit",
+    "SELinuxContext",
+    "AppArmorProfile",
+    "ReceiveBuffer",
+    "SendBuffer",
+    "FreeBind",
+    "PassPacketInfo",
+    // In [Socket] (services handle their own): run around binding the sockets.
+    "ExecStartPre",
+    "ExecStartPost",
+    "ExecStopPre",
+    "ExecStopPost",
     "PrivateDevices",
     "PrivateNetwork",
     "PrivateUsers",
@@ -391,6 +424,52 @@ pub fn split_words_noting(s: &str) -> Result<(Vec<String>, bool), String> {
     Ok((words, kept))
 }
 
+/// An Exec line's words: as [`split_words_noting`], and a lone `\;` is a literal `;`
+/// argument, as systemd.service(5) says (`find … -exec rm {} \;` in amavis.service).
+fn split_exec_words(s: &str) -> Result<(Vec<String>, bool), String> {
+    let mut kept = false;
+    let mut words = Vec::new();
+    let mut rest = s;
+    // Cut at each unquoted lone `\;`, split the pieces, and put `;` between them.
+    loop {
+        match find_lone_escaped_semicolon(rest) {
+            Some(at) => {
+                words.extend(extract_words(&rest[..at], true, false, &mut kept)?);
+                words.push(";".to_string());
+                rest = &rest[at + 2..];
+            }
+            None => {
+                words.extend(extract_words(rest, true, false, &mut kept)?);
+                return Ok((words, kept));
+            }
+        }
+    }
+}
+
+/// The byte offset of the first `\;` that stands alone as a word outside quotes.
+fn find_lone_escaped_semicolon(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], quote) {
+            (b'\\', None)
+                if b.get(i + 1) == Some(&b';')
+                    && (i == 0 || is_separator(b[i - 1] as char))
+                    && b.get(i + 2).is_none_or(|c| is_separator(*c as char)) =>
+            {
+                return Some(i);
+            }
+            (b'\\', _) => i += 1,
+            (c, Some(q)) if c == q => quote = None,
+            (b'\'' | b'"', None) => quote = Some(b[i]),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Splits a variable's value for a `$VAR` word of a command line: quotes are respected
 /// and removed, a backslash takes the next character literally, unbalanced quotes end
 /// the word (systemd's `EXTRACT_RELAX|EXTRACT_UNQUOTE`).
@@ -527,7 +606,7 @@ fn parse_exec(v: &str, loc: &str, diags: &mut Diags) -> Result<ExecCommand, Stri
         }
         rest = &rest[1..];
     }
-    let (argv, kept_escape) = split_words_noting(rest)?;
+    let (argv, kept_escape) = split_exec_words(rest)?;
     if kept_escape {
         diags.warn(
             loc.to_string(),
@@ -560,8 +639,42 @@ fn push_exec(
         target.clear();
         return Ok(());
     }
-    target.push(parse_exec(v, loc, diags)?);
+    // A lone unquoted `;` separates commands, each with its own prefixes, as in
+    // systemd's config_parse_exec (netctl-sleep.service, kup-server.service).
+    for part in split_lone_semicolons(v) {
+        target.push(parse_exec(part, loc, diags)?);
+    }
     Ok(())
+}
+
+/// `v` cut at each `;` that stands alone as a word outside quotes; a trailing one
+/// ends the line.
+fn split_lone_semicolons(v: &str) -> Vec<&str> {
+    let b = v.as_bytes();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], quote) {
+            (b';', None)
+                if (i == 0 || is_separator(b[i - 1] as char))
+                    && b.get(i + 1).is_none_or(|c| is_separator(*c as char)) =>
+            {
+                parts.push(&v[start..i]);
+                start = i + 1;
+            }
+            (b'\\', _) => i += 1,
+            (c, Some(q)) if c == q => quote = None,
+            (b'\'' | b'"', None) => quote = Some(b[i]),
+            _ => {}
+        }
+        i += 1;
+    }
+    if !v[start..].trim().is_empty() || parts.is_empty() {
+        parts.push(&v[start..]);
+    }
+    parts
 }
 
 /// Signal names (with or without `SIG`) and numbers, as unit files and
@@ -873,6 +986,9 @@ fn abs(p: &str) -> Result<PathBuf, String> {
 }
 
 fn parse_listen(kind: ListenKind, v: &str) -> Result<Listen, String> {
+    if kind == ListenKind::Fifo && !v.starts_with('/') {
+        return Err(format!("ListenFIFO= needs an absolute path, not {v:?}"));
+    }
     let ok = v.starts_with('/')
         || v.starts_with('@')
         || v.parse::<u16>().is_ok()
@@ -890,15 +1006,15 @@ fn parse_listen(kind: ListenKind, v: &str) -> Result<Listen, String> {
 pub fn parse_env_assignments(v: &str) -> Result<Vec<(String, String)>, String> {
     split_words(v)?
         .into_iter()
-        .map(|w| match w.split_once('=') {
-            Some((k, val))
-                if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-            {
-                Ok((k.to_string(), val.to_string()))
-            }
-            _ => Err(format!("invalid environment assignment {w:?}")),
-        })
+        .map(|w| env_assignment(&w).ok_or_else(|| format!("invalid environment assignment {w:?}")))
         .collect()
+}
+
+/// One `KEY=VALUE` word, unquoted; `None` when it is not an assignment.
+fn env_assignment(w: &str) -> Option<(String, String)> {
+    let (k, val) = w.split_once('=')?;
+    (!k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then(|| (k.to_string(), val.to_string()))
 }
 
 fn condition(key: &str) -> Option<ConditionKind> {
@@ -1183,6 +1299,20 @@ fn apply_service(
     let KindConfig::Service(s) = &mut unit.config else {
         return Ok(());
     };
+    if key == "Environment" && !v.is_empty() {
+        // systemd ignores each word that is not an assignment, with a warning, and
+        // keeps the others (unicorn.service: `Environment=UNICORN_OPTS=-E production`).
+        for w in split_words(v)? {
+            match env_assignment(&w) {
+                Some(a) => s.exec.environment.push(a),
+                None => diags.warn(
+                    loc.to_string(),
+                    format!("invalid environment assignment {w:?}, ignoring"),
+                ),
+            }
+        }
+        return Ok(());
+    }
     if apply_exec_ctx(&mut s.exec, key, v)? {
         return Ok(());
     }
@@ -1218,6 +1348,9 @@ fn apply_service(
         "ExecStopPost" => push_exec(&mut s.exec_stop_post, v, loc, diags)?,
         "ExecReload" => push_exec(&mut s.exec_reload, v, loc, diags)?,
         "RemainAfterExit" => s.remain_after_exit = parse_bool(v)?,
+        // Empty resets; a relative path is below /run, as systemd.service(5) says.
+        "PIDFile" if v.is_empty() => s.pid_file = None,
+        "PIDFile" if !v.starts_with('/') => s.pid_file = Some(Path::new("/run").join(v)),
         "PIDFile" => s.pid_file = Some(abs(v)?),
         "Restart" => {
             s.restart = match v {
@@ -1301,13 +1434,14 @@ fn apply_socket(
         return Ok(());
     };
     match key {
-        "ListenStream" | "ListenDatagram" | "ListenSequentialPacket" => {
+        "ListenStream" | "ListenDatagram" | "ListenSequentialPacket" | "ListenFIFO" => {
             if v.is_empty() {
                 s.listen.clear();
             } else {
                 let kind = match key {
                     "ListenStream" => ListenKind::Stream,
                     "ListenDatagram" => ListenKind::Datagram,
+                    "ListenFIFO" => ListenKind::Fifo,
                     _ => ListenKind::SeqPacket,
                 };
                 s.listen.push(parse_listen(kind, v)?);
@@ -1763,6 +1897,128 @@ mod tests {
     }
 
     #[test]
+    fn old_directive_names_and_socket_exec_lines_are_known() {
+        // chrony.service, redis-server.service, sssd-nss.socket in Debian 12.
+        let (_, d) = load(
+            "r.service",
+            "[Service]\nExecStart=/bin/a\nReadWriteDirectories=/var/lib/r\nPermissionsStartOnly=true\nRuntimeDirectoryPreserve=yes\n",
+        );
+        assert!(
+            d.iter()
+                .all(|d| !d.error && !d.message.starts_with("unknown")),
+            "{d:?}"
+        );
+        let (_, d) = load(
+            "l.service",
+            "[Service]\nExecStart=/bin/a\nLoadCredential=k:/etc/k\nRuntimeMaxSec=5\nMountFlags=slave\n",
+        );
+        assert!(
+            d.iter()
+                .all(|d| d.message.contains("parsed but not enforced")),
+            "{d:?}"
+        );
+        let (_, d) = load(
+            "s.socket",
+            "[Socket]\nListenStream=/run/s.sock\nExecStartPre=-/bin/true\n",
+        );
+        assert!(
+            d.len() == 1
+                && d[0]
+                    .message
+                    .starts_with("ExecStartPre= is parsed but not enforced"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn pid_file_reset_and_relative_environment_words_ignored() {
+        // Debian 12: freedombox's coturn drop-in, ziproxy.service, unicorn.service.
+        let (u, d) = load(
+            "p.service",
+            "[Service]\nExecStart=/bin/a\nPIDFile=/run/a.pid\nPIDFile=\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(u.service().unwrap().pid_file, None);
+        let (u, d) = load(
+            "z.service",
+            "[Service]\nExecStart=/bin/a\nPIDFile=ziproxy.pid\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            u.service().unwrap().pid_file.as_deref(),
+            Some(Path::new("/run/ziproxy.pid"))
+        );
+        let (u, d) = load(
+            "u.service",
+            "[Service]\nExecStart=/bin/a\nEnvironment=UNICORN_OPTS=-E production\nEnvironment=\"B=x y\"\n",
+        );
+        assert!(d.len() == 1 && !d[0].error, "{d:?}");
+        assert!(d[0].message.contains("\"production\", ignoring"), "{d:?}");
+        assert_eq!(
+            u.service().unwrap().exec.environment,
+            [
+                ("UNICORN_OPTS".to_string(), "-E".to_string()),
+                ("B".to_string(), "x y".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn lone_escaped_semicolon_is_a_literal_argument() {
+        // Debian 12's amavis.service and atop.service.
+        let (u, d) = load(
+            "a.service",
+            "[Service]\nExecStart=/usr/bin/find /v -name 'a-*' -exec rm -rf \"{}\" \\;\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let s = u.service().unwrap();
+        assert_eq!(
+            s.exec_start[0].argv,
+            [
+                "/usr/bin/find",
+                "/v",
+                "-name",
+                "a-*",
+                "-exec",
+                "rm",
+                "-rf",
+                "{}",
+                ";"
+            ]
+        );
+        // Only a lone one: inside a word it stays an unknown escape, in quotes too.
+        let (u, d) = load(
+            "b.service",
+            "[Service]\nExecStart=/bin/echo a\\;b '\\;' \\; x\n",
+        );
+        assert!(
+            d.len() == 1 && d[0].message.contains("unknown escape"),
+            "{d:?}"
+        );
+        assert_eq!(
+            u.service().unwrap().exec_start[0].argv,
+            ["/bin/echo", "a\\;b", "\\;", ";", "x"]
+        );
+    }
+
+    #[test]
+    fn lone_semicolons_separate_commands() {
+        // Debian 12's netctl-sleep.service and kup-server.service.
+        let (u, d) = load(
+            "n.service",
+            "[Service]\nType=oneshot\nExecStart=/usr/bin/netctl store ; -/usr/bin/netctl stop-all\nExecStop=/bin/echo 'a ; b' \\; c;d ;\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let s = u.service().unwrap();
+        assert_eq!(s.exec_start.len(), 2);
+        assert_eq!(s.exec_start[0].argv, ["/usr/bin/netctl", "store"]);
+        assert_eq!(s.exec_start[1].argv, ["/usr/bin/netctl", "stop-all"]);
+        assert!(!s.exec_start[0].ignore_failure && s.exec_start[1].ignore_failure);
+        assert_eq!(s.exec_stop.len(), 1);
+        assert_eq!(s.exec_stop[0].argv, ["/bin/echo", "a ; b", ";", "c;d"]);
+    }
+
+    #[test]
     fn empty_assignment_resets_lists() {
         let (u, _) = load("r.service", "[Unit]\nWants=a.service\nWants=\nWants=b.service\n[Service]\nExecStart=/bin/a\nExecStart=\nExecStart=/bin/b\n");
         assert_eq!(u.deps.wants.iter().collect::<Vec<_>>(), ["b.service"]);
@@ -1776,6 +2032,15 @@ mod tests {
         assert!(matches!(&u.config, KindConfig::Socket(s) if s.listen.len() == 3 && s.accept));
         let (_, d) = load("y.socket", "[Socket]\nListenStream=not an address\n");
         assert!(d[0].error);
+        // Debian's acpi-fakekey.socket and cloud-init-hotplugd.socket.
+        let (u, d) = load(
+            "f.socket",
+            "[Socket]\nListenFIFO=/run/acpi_fakekey\nSocketMode=0200\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert!(matches!(&u.config, KindConfig::Socket(s) if s.listen[0].kind == ListenKind::Fifo));
+        let (_, d) = load("g.socket", "[Socket]\nListenFIFO=run/relative\n");
+        assert!(d[0].error, "{d:?}");
         let (u, d) = load(
             "t.timer",
             "[Timer]\nOnBootSec=1s\nOnUnitActiveSec=2s\nOnCalendar=hourly\nUnit=x.service\n",

@@ -397,11 +397,17 @@ fn verify(files: &[String], json: bool, strict: bool) -> Result<i32> {
     let mut all = Vec::new();
     for f in files {
         let path = std::path::Path::new(f);
-        all.extend(if strict {
+        let found = if strict {
             b8g_init::verify::verify_file_strict(path)
         } else {
             b8g_init::verify::verify_file(path)
-        });
+        };
+        for d in found {
+            // A drop-in given beside its unit is read twice; say its faults once.
+            if !all.contains(&d) {
+                all.push(d);
+            }
+        }
     }
     if json {
         out!("{}", serde_json::to_string(&all)?);
