@@ -13,19 +13,16 @@
 let
   # A local, untracked override (`pins.override.nix`, written by `cargo xtask
   # demo|test` or `b8g bootstrap lock --override`) replaces pins that have left
-  # Debian's archive; evaluation says so on every use.
+  # Debian's archive; evaluation says so whenever an overridden pin is used (and only
+  # then: a system that needs none of them is not warned about them).
   committed = import ./pins.nix;
   overridden =
     if builtins.pathExists ./pins.override.nix then import ./pins.override.nix else { };
-  pins =
-    if overridden == { } then committed
-    else
-      builtins.trace
-        ("warning: recipes/bootstrap/pins.override.nix replaces the committed pins of: "
-          + builtins.concatStringsSep ", "
-            (builtins.map (n: "${n} (${committed.${n}.version or "new"} -> ${overridden.${n}.version})")
-              (builtins.attrNames overridden)))
-        (committed // overridden);
+  pins = committed // builtins.mapAttrs
+    (n: pin: builtins.trace
+      "warning: recipes/bootstrap/pins.override.nix replaces the committed pin of ${n} (${committed.${n}.version or "new"} -> ${pin.version})"
+      pin)
+    overridden;
   fetchDeb = pin: derivation {
     name = "${pin.package}.deb";
     system = "builtin";
