@@ -66,6 +66,8 @@ pub enum Command {
     /// Build a system configuration (the same as `b8g-build`).
     Build(system::BuildArgs),
     /// Build a system configuration with a root image and boot it under qemu.
+    // run-vm refuses --dry-run (it would boot); b8g-build --dry-run -A vm is the way.
+    #[command(mut_arg("dry_run", |a| a.hide(true)))]
     RunVm(system::RunVmArgs),
     /// Install a system onto a disk that boots through UEFI firmware and systemd-boot.
     Install(install::Args),
