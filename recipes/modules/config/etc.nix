@@ -10,9 +10,10 @@ let
       target = mkOption { type = types.str; default = name; description = "Path relative to /etc."; };
       text = mkOption { type = types.nullOr types.lines; default = null; description = "Contents of the file."; };
       source = mkOption { type = types.nullOr (types.either types.path types.package); default = null; description = "Store path (or local path, copied into the store) holding the contents."; };
-      mode = mkOption { type = types.str; default = "symlink"; description = "`symlink`, or an octal mode such as `0640` to install a copy."; };
-      user = mkOption { type = types.str; default = "root"; description = "Owner of a copied file."; };
-      group = mkOption { type = types.str; default = "root"; description = "Group of a copied file."; };
+      # Checked: these go into b8g-etc-modes, which root's activation reads as words.
+      mode = mkOption { type = types.strMatching "symlink|[0-7]{3,4}"; default = "symlink"; description = "`symlink`, or an octal mode such as `0640` to install a copy."; };
+      user = mkOption { type = types.strMatching "[A-Za-z0-9_][A-Za-z0-9_.-]*"; default = "root"; description = "Owner of a copied file."; };
+      group = mkOption { type = types.strMatching "[A-Za-z0-9_][A-Za-z0-9_.-]*"; default = "root"; description = "Group of a copied file."; };
     };
   };
   files = filterAttrs (_: f: f.enable) config.environment.etc;

@@ -75,6 +75,8 @@ in
         # Files with a mode are copies, not links (shadow, for instance).
         while read -r mode user group target; do
           [ -n "$target" ] || continue
+          # Never outside /etc, whatever the line says.
+          case "/$target/" in */../*|*/./*|//*) echo "activation: refusing /etc target $target" >&2; continue ;; esac
           etc_dirs "$target"
           rm -f "/etc/$target"
           cp "/etc/static/$target" "/etc/$target.tmp"
