@@ -42,13 +42,13 @@
   };
   nginx = {
     package = "nginx";
-    version = "1.22.1-9+deb12u11";
-    sha256 = "4e2778e675c07d0f2d8d3b6f5ff84f6483ade1d82c21c910eb9a2787e1cf1b1a";
+    version = "1.22.1-9+deb12u12";
+    sha256 = "1a1014cd0dcc0b46b5c9369713d5781493d7effc9b4c25c78ac6369cb4bb71b2";
   };
   nginx-common = {
     package = "nginx-common";
-    version = "1.22.1-9+deb12u11";
-    sha256 = "8ef1715ff5a9764fb5f810116acee417f4e092032212b6e4f392e8d2cd6b0952";
+    version = "1.22.1-9+deb12u12";
+    sha256 = "8edefcd0104c5f407ea2ac0c7e3c937b1f9918a53ae25337e466ab0f32afa8b1";
   };
   libpcre2-8-0 = {
     package = "libpcre2-8-0";
@@ -142,8 +142,8 @@
   };
   linux-libc-dev = {
     package = "linux-libc-dev";
-    version = "6.1.192-2";
-    sha256 = "e0632f8e55ec0d2d1c56f9c65a8bcb64ad5d79add297266bc89c616dfef9a7fe";
+    version = "6.1.192-3";
+    sha256 = "1b699a9cf27fd36f295b8f7615b73cea8d2d11d43c275c2aca1f4a7a7d14c4ea";
   };
   libcrypt-dev = {
     package = "libcrypt-dev";
