@@ -367,7 +367,8 @@ fn etc_files_with_a_mode_inside_directories_are_copied_next_to_links() {
             &file,
             format!(
                 "((import {sys}) [{{ environment.etc.\"myapp/config.ini\" = {{ text = \"secret\"; mode = \"0640\"; }};
-                   environment.etc.\"myapp/other.conf\".text = \"plain\"; }}]).config.{attr}",
+                   environment.etc.\"myapp/other.conf\".text = \"plain\";
+                   security.sudo.enable = false; }}]).config.{attr}",
                 sys = system.display()
             ),
         )

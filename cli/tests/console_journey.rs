@@ -60,9 +60,9 @@ fn console_journey_login_status_path_ctrl_c_and_poweroff() {
         "where-/run/current-system/sw/bin/b8gctl",
         Duration::from_secs(30),
     );
-    // The user's own profile first, then the system's, as on NixOS.
+    // The setuid wrappers (sudo), the user's own profile, then the system's, as on NixOS.
     vm.expect(
-        "path-/etc/profiles/per-user/root/bin:/run/current-system/sw/bin:",
+        "path-/run/wrappers/bin:/etc/profiles/per-user/root/bin:/run/current-system/sw/bin:",
         Duration::from_secs(10),
     );
     // systemctl is b8gctl under systemctl's name, on PATH as on NixOS.

@@ -1,7 +1,9 @@
 //! The NixOS habits of a first configuration (issue 21), booted: users with
 //! NixOS's defaults and an initial password, per-user packages on PATH through
 //! /etc/profile, environment.variables, time.timeZone, systemd.tmpfiles.rules
-//! and a startAt timer, on images/minimal.nix under qemu (TCG).
+//! and a startAt timer, on images/minimal.nix under qemu (TCG); and sudo
+//! (security.sudo, NixOS's defaults): setuid root from /run/wrappers/bin, a
+//! wheel member's password checked through PAM against /etc/shadow, others refused.
 //!
 //! Needs B8G_INIT_BIN (static b8g-init and b8gctl, set by `cargo xtask test`),
 //! qemu, erofs-utils and apt package lists, as journey_minimal.
@@ -28,9 +30,13 @@ fn first_hour_options_work_in_a_booted_system() {
   environment.variables.FIRST_HOUR = "from-set-environment";
   users.users.alice = {{
     isNormalUser = true;
+    extraGroups = [ "wheel" ];
     initialPassword = "pw";
     packages = [ (pkgs.writeShellScriptBin "alice-tool" "echo alice-tool-ran") ];
   }};
+  users.users.bob = {{ isNormalUser = true; initialPassword = "pw2"; }};
+  users.users.dave = {{ isNormalUser = true; initialPassword = "pw3"; }};
+  security.sudo.extraRules = [ {{ users = [ "bob" ]; runAs = "root"; commands = [ {{ command = "/run/current-system/sw/bin/id -un"; options = [ "NOPASSWD" ]; }} ]; }} ];
   systemd.tmpfiles.rules = [ "d /var/lib/firsthour 0750 alice users -" "L+ /run/firsthour-link - - - - /var/lib/firsthour" ];
   systemd.services.tick = {{ script = "true"; startAt = "hourly"; }};
   systemd.services.report = {{
@@ -45,6 +51,13 @@ fn first_hour_options_work_in_a_booted_system() {
       echo "fh: tmpfiles $(stat -c '%a %U %G' /var/lib/firsthour) $(readlink /run/firsthour-link)"
       echo "fh: login $(su -l alice -c 'echo $FIRST_HOUR; alice-tool' 2>&1 | tr '\n' ' ')"
       echo "fh: interactive $(su alice -c "sh -lic 'alias ll'" 2>&1 | tr '\n' ' ')"
+      echo "fh: wrapper $(stat -c '%a %U %G' /run/wrappers/bin/sudo) $(su -l alice -c 'command -v sudo')"
+      echo "fh: sudo $(su -l alice -c "echo pw | sudo -S -p \"\" id -u" 2>&1 | tr '\n' ' ')"
+      echo "fh: sudo-bad $(su -l alice -c "echo nope | sudo -S -p \"\" id -u" 2>&1 | tr '\n' ' ')"
+      echo "fh: sudo-other $(su -l bob -c "echo pw2 | sudo -S -p \"\" id -u" 2>&1 | tr '\n' ' ')"
+      echo "fh: sudo-none $(su -l dave -c "echo pw3 | sudo -S -p \"\" id -u" 2>&1 | tr '\n' ' ')"
+      echo "fh: sudo-rule $(su -l bob -c "sudo -n /run/current-system/sw/bin/id -un" 2>&1 | tr '\n' ' ')"
+      echo "fh: sudoers $(stat -c '%a %U' /etc/sudoers)"
       echo "fh: timer $(${{pkgs.b8g}}/bin/b8gctl is-active tick.timer)"
       # As useradd would (busybox-static has no adduser): a user added on the running system.
       echo "carol:x:1500:100::/var/empty:/bin/sh" >> /etc/passwd
@@ -113,6 +126,32 @@ fn first_hour_options_work_in_a_booted_system() {
     // NixOS's default aliases, in interactive login shells.
     assert!(line("interactive").contains("ll='ls -l'"), "{stdout}");
     assert!(line("timer").ends_with("timer active"), "{stdout}");
+    // sudo: setuid root in /run/wrappers/bin, first on PATH; the wheel member's
+    // password works, a wrong one and a user outside wheel do not; extraRules apply.
+    assert!(
+        line("wrapper").ends_with("wrapper 4511 root root /run/wrappers/bin/sudo"),
+        "{stdout}"
+    );
+    assert!(line("sudo").ends_with("sudo 0 "), "{stdout}");
+    let bad = line("sudo-bad");
+    assert!(
+        bad.contains("Sorry, try again.")
+            && bad.contains("1 incorrect password attempt")
+            && !bad.contains(" 0 "),
+        "{bad}"
+    );
+    assert!(
+        line("sudo-other").contains(
+            "user bob is not allowed to execute '/run/current-system/sw/bin/id -u' as root"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        line("sudo-none").contains("dave is not in the sudoers file"),
+        "{stdout}"
+    );
+    assert!(line("sudo-rule").ends_with("sudo-rule root "), "{stdout}");
+    assert!(line("sudoers").ends_with("sudoers 440 root"), "{stdout}");
     // users.mutableUsers (the default): a user added on the running system survives an activation.
     assert!(line("adduser").ends_with("adduser 1 1 1"), "{stdout}");
     assert!(stdout.contains("b8g: system ready in"), "{stdout}");

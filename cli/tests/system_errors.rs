@@ -294,3 +294,30 @@ fn a_misspelt_time_zone_fails_the_build_naming_it() {
         "{stderr}"
     );
 }
+
+/// /etc/sudoers is checked with sudo's own `visudo -c` at build time: a rule it
+/// rejects fails the build with the line and column, not a sudo that refuses
+/// everyone on the booted system.
+#[test]
+fn a_sudoers_line_visudo_rejects_fails_the_build() {
+    let bin = std::env::var("B8G_INIT_BIN")
+        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init and bin/b8gctl (cargo xtask test does)");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .current_dir(&workspace)
+        .args(["-q", "--root"])
+        .arg(root.path())
+        .args(["build", "--no-out-link", "-A", "etc", "--b8g-bin", &bin])
+        .arg("recipes/tests/errors/bad-sudoers.nix")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(100), "{stderr}");
+    assert!(
+        stderr.contains("-sudoers:13:21: syntax error")
+            && stderr.contains("alice ALL=(ALL) ALL ALL")
+            && stderr.contains("visudo rejected /etc/sudoers"),
+        "{stderr}"
+    );
+}

@@ -8,6 +8,7 @@
 #   rewriteElf   "1": give every dynamic ELF file the store's ld.so and a RUNPATH
 #   interpreter  the store's ld.so (the laid-out libc6)
 #   patchelf     a command line that runs patchelf through the seed ld.so
+#   libSubdirs   more library directories of this package (sudo's libexec/sudo)
 #
 # Layout: `usr/` is merged into the top (usr/sbin/nginx becomes sbin/nginx,
 # usr/lib/x86_64-linux-gnu and lib/x86_64-linux-gnu become one directory), so
@@ -102,7 +103,7 @@ if [ "$rewriteElf" = 1 ]; then
   # afterwards keeps only those that hold a needed library.
   libdirs=
   for d in "$out" $deps; do
-    for sub in lib/x86_64-linux-gnu lib; do
+    for sub in lib/x86_64-linux-gnu lib $libSubdirs; do
       if [ -d "$d/$sub" ]; then libdirs=$libdirs${libdirs:+:}$d/$sub; fi
     done
   done

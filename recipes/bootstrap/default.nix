@@ -73,8 +73,8 @@ let
   # `debPackage { name; debs = [ pin ... ]; deps = [ laid-out store paths ]; }`:
   # one store path from one or more Debian packages (see the file comment).
   # `rewriteElf = false` only copies and merges (glibc itself).
-  debPackage = { name, debs, deps ? [ ], rewriteElf ? true }: derivation {
-    inherit name deps;
+  debPackage = { name, debs, deps ? [ ], rewriteElf ? true, libSubdirs ? [ ] }: derivation {
+    inherit name deps libSubdirs;
     system = "x86_64-linux";
     builder = busyboxBin;
     args = [ "sh" ./deb-package.sh ];
@@ -106,6 +106,14 @@ let
     libselinux1 = { deps = [ libc6 libpcre2-8-0 ]; };
     # GNU tar: busybox's cannot read old (pre-POSIX) archives such as GNU hello's.
     tar = { deps = [ libc6 libacl1 libselinux1 ]; };
+    # sudo and PAM (security.sudo). pam_userdb.so's libdb is left out: b8g's PAM
+    # configuration does not use it.
+    libcap-ng0 = { deps = [ libc6 ]; };
+    libaudit1 = { deps = [ libc6 libcap-ng0 ]; };
+    libpam0g = { deps = [ libc6 libaudit1 ]; };
+    libpam-modules = { deps = [ libc6 libpam0g libaudit1 libcrypt1 libselinux1 ]; };
+    # libsudo_util and the plugins live in libexec/sudo.
+    sudo = { deps = [ libc6 libaudit1 libselinux1 zlib1g libpam0g ]; libSubdirs = [ "libexec/sudo" ]; };
     nginx = {
       debs = [ "nginx" "nginx-common" ];
       deps = [ libc6 libcrypt1 libpcre2-8-0 libssl3 zlib1g ];
@@ -141,6 +149,7 @@ let
       debs = map (d: pins.${d}) (l.debs or [ name ]);
       deps = l.deps or [ ];
       rewriteElf = l.rewriteElf or true;
+      libSubdirs = l.libSubdirs or [ ];
     })
     layout;
 

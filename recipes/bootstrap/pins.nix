@@ -298,4 +298,30 @@
     version = "2026f-0+deb12u1";
     sha256 = "3254eb870c8a949518214805aee5e4276af7699988ea8b9a3a583cd0f1eab31c";
   };
+  # sudo and the PAM it authenticates through (security.sudo).
+  sudo = {
+    package = "sudo";
+    version = "1.9.13p3-1+deb12u4";
+    sha256 = "ea9987f92630be504998516e1ed9c821c483131d0576ff35a09d6e7f8deff10f";
+  };
+  libpam0g = {
+    package = "libpam0g";
+    version = "1.5.2-6+deb12u3";
+    sha256 = "2cc3411d70739d7f09ee8f1dd145903320294e36bf6bda3cb56dd25eb9a8505f";
+  };
+  libpam-modules = {
+    package = "libpam-modules";
+    version = "1.5.2-6+deb12u3";
+    sha256 = "70df6c0f65623896680c3b1199b980fdac9f2274bdfcb24685eca1100644db1d";
+  };
+  libaudit1 = {
+    package = "libaudit1";
+    version = "1:3.0.9-1";
+    sha256 = "30954df4b5a7c505661ba8ae5e6ea94f5805e408899fb400783bb166eb5ff306";
+  };
+  libcap-ng0 = {
+    package = "libcap-ng0";
+    version = "0.8.3-1+b3";
+    sha256 = "b4b54769c77e4a71c8b33aee4d600ba28a9994a1c6f60d55d4ebe7fc44882e07";
+  };
 }

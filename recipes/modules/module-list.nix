@@ -19,6 +19,8 @@
   ./config/time.nix
   ./config/shells-environment.nix
   ./config/swap.nix
+  ./security/wrappers.nix
+  ./security/sudo.nix
   ./services/getty.nix
   ./services/nginx.nix
   ./virtualisation/qemu-vm.nix

@@ -13,7 +13,7 @@ let
     "services.grafana" "services.nextcloud" "services.openvpn" "services.syncthing" "services.qemuGuest"
     "networking.firewall" "networking.networkmanager" "networking.wireless" "networking.useDHCP"
     "networking.nat" "networking.wireguard" "networking.hosts" "networking.domain"
-    "security.sudo" "security.doas" "security.polkit" "security.pam" "security.acme" "security.rtkit"
+    "security.doas" "security.polkit" "security.pam" "security.acme" "security.rtkit"
     "boot.loader.grub" "boot.loader.efi" "boot.kernelPackages" "boot.initrd.luks"
     "boot.supportedFilesystems" "boot.tmp" "boot.kernel.sysctl" "boot.extraModulePackages"
     "nix" "nixpkgs" "programs" "hardware" "sound" "i18n" "console" "fonts" "xdg" "documentation"

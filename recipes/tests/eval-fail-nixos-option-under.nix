@@ -1,2 +1,3 @@
-# A whole NixOS subtree b8g lacks (`security' is not declared at all).
-(import ./system.nix [{ security.sudo.enable = true; }]).config.system.build.toplevel.drvPath
+# Deep under an option prefix NixOS has and b8g lacks (`security.pam', while
+# `security' itself is declared for security.sudo).
+(import ./system.nix [{ security.pam.services.login.unixAuth = true; }]).config.system.build.toplevel.drvPath

@@ -3,6 +3,7 @@
 # sh included) sources; aliases and interactiveShellInit apply to interactive
 # shells. PATH holds the user's profile (users.users.<n>.packages) and the system's:
 # busybox login and su set PATH to /bin:/usr/bin, none of which a b8g system has.
+# /run/wrappers/bin (security.wrappers: setuid sudo) comes first, as on NixOS.
 { config, lib, ... }:
 let
   inherit (lib) mkOption types concatStringsSep mapAttrsToList filterAttrs;
@@ -11,7 +12,7 @@ let
   setEnvironment = ''
     # Written by b8g from environment.variables.
     export __B8G_SET_ENVIRONMENT_DONE=1
-    export PATH="/etc/profiles/per-user/$USER/bin:/run/current-system/sw/bin:/run/current-system/sw/sbin"
+    export PATH="/run/wrappers/bin:/etc/profiles/per-user/$USER/bin:/run/current-system/sw/bin:/run/current-system/sw/sbin"
   '' + lib.concatStrings (mapAttrsToList (n: v: "export ${n}=\"${value v}\"\n") cfg.variables);
 in
 {
