@@ -390,7 +390,9 @@ fn etc_files_with_a_mode_inside_directories_are_copied_next_to_links() {
     }
     std::fs::create_dir_all(tmp.path().join("etc")).unwrap();
     std::fs::create_dir_all(tmp.path().join("bin")).unwrap();
-    for a in ["ln", "mv", "rm", "cp", "chmod", "mkdir", "true", "readlink"] {
+    for a in [
+        "ln", "mv", "rm", "cp", "chmod", "mkdir", "true", "readlink", "grep",
+    ] {
         std::os::unix::fs::symlink(&busybox, tmp.path().join("bin").join(a)).unwrap();
     }
     let run = || {
@@ -424,4 +426,37 @@ fn etc_files_with_a_mode_inside_directories_are_copied_next_to_links() {
     // Activating again (a switch) keeps it so.
     run();
     assert_eq!(std::fs::read_to_string(&copied).unwrap(), "secret");
+
+    // The next generation links config.ini instead of copying it, and copies a
+    // file whose name ends in a space: the old copy goes (a dropped secret must
+    // not stay behind), the link takes its place, and the name keeps its space.
+    let gen2 = tmp.path().join("system2/etc");
+    std::fs::create_dir_all(gen2.join("myapp")).unwrap();
+    std::fs::write(gen2.join("myapp/config.ini"), "public").unwrap();
+    std::fs::write(gen2.join("myapp/other.conf"), "plain").unwrap();
+    std::fs::write(gen2.join("spaced "), "s").unwrap();
+    std::fs::write(gen2.join(".dotfile"), "d").unwrap();
+    std::fs::write(gen2.join("b8g-etc-modes"), "0600 root root spaced \n").unwrap();
+    let st = Command::new(&busybox)
+        .args(["sh", "-e", "-c", &script])
+        .env("PATH", tmp.path().join("bin"))
+        .env("system", tmp.path().join("system2"))
+        .status()
+        .expect("busybox runs");
+    assert!(st.success(), "the second activation failed:\n{script}");
+    assert_eq!(
+        std::fs::read_link(&copied).unwrap(),
+        Path::new(&format!("{dir}/etc/static/myapp/config.ini"))
+    );
+    assert_eq!(std::fs::read_to_string(&copied).unwrap(), "public");
+    let spaced = etc.join("spaced ");
+    assert!(!std::fs::symlink_metadata(&spaced).unwrap().is_symlink());
+    assert_eq!(
+        std::fs::metadata(&spaced).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // Top-level dot-files are linked too.
+    assert!(std::fs::symlink_metadata(etc.join(".dotfile"))
+        .unwrap()
+        .is_symlink());
 }

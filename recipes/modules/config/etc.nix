@@ -7,7 +7,8 @@ let
   etcOptions = { name, config, ... }: {
     options = {
       enable = mkOption { type = types.bool; default = true; description = "Whether the file is installed."; };
-      target = mkOption { type = types.str; default = name; description = "Path relative to /etc."; };
+      # One line of b8g-etc-modes: no newline (nor other control characters).
+      target = mkOption { type = types.strMatching "[^[:cntrl:]]+"; default = name; description = "Path relative to /etc."; };
       text = mkOption { type = types.nullOr types.lines; default = null; description = "Contents of the file."; };
       source = mkOption { type = types.nullOr (types.either types.path types.package); default = null; description = "Store path (or local path, copied into the store) holding the contents."; };
       # Checked: these go into b8g-etc-modes, which root's activation reads as words.

@@ -38,7 +38,28 @@ in
       text = ''
         # /etc/static points at this generation's etc; /etc entries link through it.
         ln -sfn "$system/etc" /etc/.static.tmp && mv -T /etc/.static.tmp /etc/static
-        for f in /etc/static/*; do
+        # b8g-etc-modes lines are `MODE USER GROUP TARGET`; the target is the rest of
+        # the line, spaces included (`read` would trim them).
+        etc_target() { t=''${1#* }; t=''${t#* }; printf '%s\n' "''${t#* }"; }
+        : > /etc/.b8g-copied.tmp
+        while IFS= read -r line; do
+          [ -n "$line" ] && etc_target "$line" >> /etc/.b8g-copied.tmp
+        done < /etc/static/b8g-etc-modes
+        # Copies an older generation made that this one does not: removed (a dropped
+        # secret must not stay), and linked again when this generation has the file.
+        if [ -f /etc/.b8g-copied ]; then
+          while IFS= read -r t; do
+            [ -n "$t" ] || continue
+            grep -Fxq -- "$t" /etc/.b8g-copied.tmp && continue
+            case "/$t/" in */../*|*/./*|//*) continue ;; esac
+            if [ -f "/etc/$t" ] && [ ! -L "/etc/$t" ]; then
+              rm -f "/etc/$t"
+              if [ -e "/etc/static/$t" ] && [ -d "/etc/''${t%/*}" ] && [ ! -L "/etc/''${t%/*}" ]; then ln -sfn "/etc/static/$t" "/etc/$t"; fi
+            fi
+          done < /etc/.b8g-copied
+        fi
+        for f in /etc/static/* /etc/static/.[!.]*; do
+          [ -e "$f" ] || [ -L "$f" ] || continue
           name=''${f#/etc/static/}
           [ "$name" = b8g-etc-modes ] && continue
           if [ -L "/etc/$name" ] || [ ! -e "/etc/$name" ]; then ln -sfn "/etc/static/$name" "/etc/$name"; fi
@@ -73,8 +94,10 @@ in
           done
         }
         # Files with a mode are copies, not links (shadow, for instance).
-        while read -r mode user group target; do
-          [ -n "$target" ] || continue
+        while IFS= read -r line; do
+          [ -n "$line" ] || continue
+          mode=''${line%% *}; rest=''${line#* }; user=''${rest%% *}; rest=''${rest#* }; group=''${rest%% *}
+          target=$(etc_target "$line")
           # Never outside /etc, whatever the line says.
           case "/$target/" in */../*|*/./*|//*) echo "activation: refusing /etc target $target" >&2; continue ;; esac
           etc_dirs "$target"
@@ -84,6 +107,7 @@ in
           chown "$user:$group" "/etc/$target.tmp" 2>/dev/null || true
           mv "/etc/$target.tmp" "/etc/$target"
         done < /etc/static/b8g-etc-modes
+        mv /etc/.b8g-copied.tmp /etc/.b8g-copied
         # Links left by an older generation whose files are gone.
         for f in /etc/*; do
           if [ -L "$f" ] && [ ! -e "$f" ]; then
