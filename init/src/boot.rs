@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::supervisor::do_mount;
+use crate::sys::mount::do_mount;
 
 fn mounted(target: &str) -> bool {
     std::fs::read_to_string("/proc/self/mounts")

@@ -2,7 +2,7 @@
 //!
 //! The library holds everything; the `b8g-init` and `b8gctl` binaries are thin.
 //! [`unit`] parses and loads unit files, [`sysv`] turns inittab and LSB scripts into
-//! units, [`engine`] orders jobs over the dependency graph, [`supervisor`] runs
+//! units, [`engine`] orders jobs over the dependency graph, [`manager`] runs
 //! processes and owns the event loop, [`control`] is the socket protocol `b8gctl`
 //! speaks, [`unitfiles`] does systemctl's enable/disable/mask on disk. init does not parse Nix: it reads plain unit files from a generation.
 
@@ -14,11 +14,12 @@ pub mod control;
 pub mod engine;
 pub mod exec;
 pub mod log;
+pub mod manager;
 pub mod notify;
 pub mod pathwatch;
 pub mod safefs;
-pub mod supervisor;
 pub mod switch;
+pub mod sys;
 pub mod systemctl;
 pub mod sysv;
 pub mod unit;

@@ -3,8 +3,8 @@
 //! a fatal error drops to the emergency shell.
 
 use b8g_init::config::Config;
-use b8g_init::supervisor::{run, Manager};
-use b8g_init::{boot, supervisor};
+use b8g_init::manager::{run, Manager};
+use b8g_init::{boot, manager, sys};
 
 fn main() {
     // SAFETY: getpid has no preconditions.
@@ -27,7 +27,7 @@ fn main() {
     } else if pid1 {
         // PID 1 of a new PID namespace (tests, containers): the inherited /proc shows the
         // parent namespace; mount our own so process scans see only our processes.
-        if let Err(e) = supervisor::do_mount(
+        if let Err(e) = sys::mount::do_mount(
             "proc",
             std::path::Path::new("/proc"),
             Some("proc"),
@@ -88,6 +88,6 @@ fn main() {
     }
     run(&mut mgr);
     if pid1 {
-        supervisor::never_exit(&cfg);
+        manager::never_exit(&cfg);
     }
 }

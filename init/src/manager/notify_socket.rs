@@ -1,0 +1,228 @@
+//! The sd_notify socket: who sent a datagram, and what it may change.
+
+use super::*;
+
+impl Manager {
+    pub(super) fn open_notify(&mut self) {
+        let p = self.cfg.notify_socket();
+        let _ = std::fs::remove_file(&p);
+        match std::os::unix::net::UnixDatagram::bind(&p) {
+            Ok(s) => {
+                let _ = s.set_nonblocking(true);
+                let one: libc::c_int = 1;
+                // SAFETY: setsockopt with a valid int option.
+                unsafe {
+                    libc::setsockopt(
+                        s.as_raw_fd(),
+                        libc::SOL_SOCKET,
+                        libc::SO_PASSCRED,
+                        (&one as *const libc::c_int).cast(),
+                        4,
+                    );
+                }
+                // World-writable like systemd's: any process may send, but a datagram
+                // counts only for the unit its sender belongs to by kernel credentials
+                // (SO_PASSCRED above), under that unit's NotifyAccess= (see notify.rs).
+                let _ = std::fs::set_permissions(
+                    &p,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o666),
+                );
+                self.notify = Some(OwnedFd::from(s));
+            }
+            Err(e) => self.say(&format!("cannot bind notify socket {}: {e}", p.display())),
+        }
+    }
+
+    pub(super) fn handle_notify(&mut self) {
+        let Some(sock) = &self.notify else { return };
+        let fd = sock.as_raw_fd();
+        loop {
+            let mut data = [0u8; 4096];
+            let mut cbuf = [0u64; 64];
+            let mut iov = libc::iovec {
+                iov_base: data.as_mut_ptr().cast(),
+                iov_len: data.len(),
+            };
+            // SAFETY: a zeroed msghdr filled with valid buffers.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cbuf.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+            // SAFETY: recvmsg on our socket with the buffers above.
+            let k =
+                unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
+            if k < 0 {
+                break;
+            }
+            let mut sender = None;
+            let mut fds: Vec<OwnedFd> = Vec::new();
+            // SAFETY: walking the control messages the kernel filled in.
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&msg);
+                while !c.is_null() {
+                    if (*c).cmsg_level == libc::SOL_SOCKET
+                        && (*c).cmsg_type == libc::SCM_CREDENTIALS
+                    {
+                        let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                        sender = Some(Sender {
+                            pid: cred.pid,
+                            uid: cred.uid,
+                        });
+                    } else if (*c).cmsg_level == libc::SOL_SOCKET
+                        && (*c).cmsg_type == libc::SCM_RIGHTS
+                    {
+                        let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                        for i in 0..len / 4 {
+                            let f: i32 =
+                                std::ptr::read_unaligned((libc::CMSG_DATA(c) as *const i32).add(i));
+                            fds.push(OwnedFd::from_raw_fd(f));
+                        }
+                    }
+                    c = libc::CMSG_NXTHDR(&msg, c);
+                }
+            }
+            let text = String::from_utf8_lossy(&data[..k as usize]).into_owned();
+            // Only the kernel's credentials name the sender; a datagram without them
+            // (or from a pid outside our namespace, reported as 0) is nobody's.
+            if let Some(sender) = sender.filter(|s| s.pid > 0) {
+                if let Some(unit) = self.unit_of_pid(sender.pid) {
+                    self.apply_notify(&unit, &text, sender);
+                }
+            }
+            // Dropping `fds` closes BARRIER=1 fds: the sender knows we processed its message.
+            drop(fds);
+        }
+    }
+
+    /// The unit a process belongs to, by what the kernel says: its cgroup when units
+    /// have cgroups, else a tracked main or control process among its ancestors (walked
+    /// through `/proc/<pid>/stat`, bounded), else its process group or session. Never by
+    /// the process's environment: any process can set `B8G_INVOCATION=`.
+    pub(super) fn unit_of_pid(&self, pid: i32) -> Option<String> {
+        let me = std::process::id() as i32;
+        if pid <= 0 || pid == me {
+            return None;
+        }
+        if let Some((n, _)) = self.pids.get(&pid) {
+            return Some(n.clone());
+        }
+        if self.cgroup_root.is_some() {
+            if let Some(dir) = notify::cgroup_of(pid)
+                .and_then(|cg| notify::unit_dir_in(&cg, "/b8g").map(str::to_string))
+            {
+                return self.rt.keys().find(|n| n.replace('/', "_") == dir).cloned();
+            }
+        }
+        let mut owner = None;
+        notify::find_ancestor(pid, me, |p| match self.pids.get(&p) {
+            Some((n, _)) => {
+                owner = Some(n.clone());
+                true
+            }
+            None => false,
+        });
+        if owner.is_some() {
+            return owner;
+        }
+        let (_, _, pgid, sid) = notify::stat(pid)?;
+        self.rt
+            .iter()
+            .find(|(_, rt)| {
+                // Groups of a unit that is down are history: their numbers may be reused.
+                !matches!(rt.st(), ActiveState::Inactive | ActiveState::Failed)
+                    && (rt.pgids.contains(&pgid) || rt.pgids.contains(&sid))
+            })
+            .map(|(n, _)| n.clone())
+    }
+
+    /// Notes a refused notification, at most a few times per start: a service that
+    /// floods the socket must not fill the log.
+    pub(super) fn notify_refused(&mut self, n: &str, why: &str) {
+        let rt = self.rt.entry(n.to_string()).or_default();
+        rt.notify_refused += 1;
+        match rt.notify_refused {
+            1..=8 => {
+                self.logs.push(n, why);
+            }
+            9 => {
+                self.logs
+                    .push(n, "further refused notifications are not logged");
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn apply_notify(&mut self, n: &str, text: &str, sender: Sender) {
+        let Some(s) = self.svc(n) else { return };
+        let (role, control_pid) = {
+            let rt = self.rt.entry(n.to_string()).or_default();
+            let role = if rt.main_pid == Some(sender.pid) {
+                SenderRole::Main
+            } else if rt.control_pid == Some(sender.pid) {
+                SenderRole::Control
+            } else {
+                SenderRole::Other
+            };
+            (role, rt.control_pid)
+        };
+        let access = s.notify_access();
+        if !notify::authorized(access, role) {
+            self.notify_refused(
+                n,
+                &format!(
+                    "refused notification from pid {} ({role:?} process, NotifyAccess={access:?})",
+                    sender.pid
+                ),
+            );
+            return;
+        }
+        for line in text.lines() {
+            let (k, v) = line.split_once('=').unwrap_or((line, ""));
+            match k {
+                "READY" if v == "1" => {
+                    self.became_ready(n);
+                }
+                "STATUS" => {
+                    let v: String = v.chars().take(256).collect();
+                    self.logs.push(n, &format!("status: {v}"));
+                    self.rt.entry(n.to_string()).or_default().status_text = Some(v);
+                }
+                "MAINPID" => {
+                    // Malformed values fail in check_main_pid; 0 matches no process.
+                    let p = v.trim().parse::<i32>().unwrap_or(0).max(0);
+                    let check = notify::MainPidCheck {
+                        manager_pid: std::process::id() as i32,
+                        control_pid,
+                        belongs: p > 0 && self.unit_of_pid(p).as_deref() == Some(n),
+                        alive: p > 0 && notify::alive(p),
+                    };
+                    let voucher = || format!("the sender (uid {})", sender.uid);
+                    match notify::check_main_pid(v, sender.uid == 0, voucher, &check) {
+                        Ok(p) => {
+                            let rt = self.rt.entry(n.to_string()).or_default();
+                            if let Some(old) = rt.main_pid {
+                                self.pids.remove(&old);
+                            }
+                            rt.main_pid = Some(p);
+                            self.pids.insert(p, (n.to_string(), Role::Main));
+                        }
+                        Err(e) => self.notify_refused(n, &format!("refused MAINPID={v}: {e}")),
+                    }
+                }
+                "STOPPING" if v == "1" => {
+                    self.logs.push(n, "service reports it is stopping");
+                }
+                "WATCHDOG" if v == "1" => {
+                    if let Some(w) = s.watchdog {
+                        self.rt.entry(n.to_string()).or_default().watchdog_at =
+                            now().checked_add(w);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- time
+}
