@@ -8,7 +8,7 @@ let
   c = sys {
     security.sudo.wheelNeedsPassword = false;
     security.sudo.extraRules = [
-      { users = [ "backup" 1001 ]; groups = [ "ops" ]; runAs = "root"; commands = [ "/bin/true" { command = "/bin/false x"; options = [ "NOPASSWD" "SETENV" ]; } ]; }
+      { users = [ "backup" 1001 ]; groups = [ "ops" ]; runAs = "root"; commands = [ "/bin/true" { command = "/bin/false x"; options = [ "NOPASSWD" "SETENV" ]; } "/bin/echo a,b:c=d\\e" ]; }
       { users = [ "nobody" ]; commands = [ ]; }
     ];
     security.sudo.extraConfig = "Defaults lecture=never";

@@ -29,6 +29,11 @@ in
     default = { };
     description = "Files in /etc.";
   };
+  # /etc/static is the generation's link and .b8g-* activation's bookkeeping.
+  config.assertions = map (f: {
+    assertion = builtins.match "(static|[.]static[.]tmp|[.]b8g-.*)(/.*)?" f.target == null;
+    message = "environment.etc.\"${f.target}\": /etc/static and /etc/.b8g-* are b8g's own (the generation's link and activation's records)";
+  }) (builtins.attrValues files);
   config.system.build.etc = pkgs.b8gTree "etc" (mapAttrs' (_: f: nameValuePair f.target (entry f)) files);
   # Copied files and their metadata, read by the activation script.
   config.environment.etc."b8g-etc-modes".text = lib.concatMapStrings

@@ -13,19 +13,23 @@ let
   inherit (builtins) attrNames;
   cfg = config.users;
   nullOrStr = description: mkOption { type = types.nullOr types.str; default = null; inherit description; };
+  # Names and fields go into /etc/passwd, /etc/group and root's activation script:
+  # no `:`, no control characters, names as login names are written.
+  nameType = types.strMatching "[A-Za-z_][A-Za-z0-9_.-]*[$]?";
+  fieldType = types.strMatching "[^:[:cntrl:]]*";
 
   userOptions = { name, config, ... }: {
     options = {
-      name = mkOption { type = types.str; default = name; description = "Login name."; };
+      name = mkOption { type = nameType; default = name; description = "Login name."; };
       uid = mkOption { type = types.nullOr types.int; default = null; description = "User id; allocated when null."; };
-      group = mkOption { type = types.str; default = ""; description = "Primary group (`users` for a normal user; a system user must name one)."; };
-      extraGroups = mkOption { type = types.listOf types.str; default = [ ]; description = "Supplementary groups."; };
-      description = mkOption { type = types.str; default = ""; description = "GECOS field."; };
-      home = mkOption { type = types.str; default = "/var/empty"; description = "Home directory (`/home/<name>` for a normal user)."; };
+      group = mkOption { type = types.either (types.enum [ "" ]) nameType; default = ""; description = "Primary group (`users` for a normal user; a system user must name one)."; };
+      extraGroups = mkOption { type = types.listOf nameType; default = [ ]; description = "Supplementary groups."; };
+      description = mkOption { type = fieldType; default = ""; description = "GECOS field."; };
+      home = mkOption { type = fieldType; default = "/var/empty"; description = "Home directory (`/home/<name>` for a normal user)."; };
       homeMode = mkOption { type = types.strMatching "[0-7]{1,5}"; default = "700"; description = "Mode of the home directory (with createHome), set at every activation."; };
       createHome = mkOption { type = types.bool; default = false; description = "Create the home directory at activation (true for a normal user)."; };
       shell = mkOption {
-        type = types.either types.package types.str;
+        type = types.either types.package fieldType;
         default = "${pkgs.busybox}/bin/nologin";
         description = "Login shell: a path, or a package whose `shellPath` (or bin/sh) is the shell. System users get nologin; normal users and root `users.defaultUserShell`.";
       };
@@ -51,9 +55,9 @@ let
   };
   groupOptions = { name, ... }: {
     options = {
-      name = mkOption { type = types.str; default = name; description = "Group name."; };
+      name = mkOption { type = nameType; default = name; description = "Group name."; };
       gid = mkOption { type = types.nullOr types.int; default = null; description = "Group id; allocated when null."; };
-      members = mkOption { type = types.listOf types.str; default = [ ]; description = "Members besides users listing it in extraGroups."; };
+      members = mkOption { type = types.listOf nameType; default = [ ]; description = "Members besides users listing it in extraGroups."; };
     };
   };
 
@@ -106,7 +110,7 @@ in
       description = "The passwd and group lines of the configuration (for inspection; activation writes them).";
     };
     defaultUserShell = mkOption {
-      type = types.either types.package types.str;
+      type = types.either types.package fieldType;
       default = "/run/current-system/sw/bin/sh";
       description = "The login shell of normal users and root.";
     };
@@ -163,6 +167,15 @@ in
         '';
       }
       {
+        # A newline would make a second /etc/shadow line.
+        assertion = builtins.all (h: h == null || builtins.match "[^[:cntrl:]]*" h != null) [ u.hashedPassword u.initialHashedPassword ];
+        message = "The password hash of user \"${u.name}\" contains a control character (a newline would start another /etc/shadow line).";
+      }
+      {
+        assertion = u.initialHashedPassword != null -> builtins.match ".*:.*" u.initialHashedPassword == null;
+        message = "The initial password hash of user \"${u.name}\" contains a \":\" character: the fields of /etc/shadow are colon-separated.";
+      }
+      {
         assertion = u.hashedPassword != null -> builtins.match ".*:.*" u.hashedPassword == null;
         message = ''
           The password hash of user "${u.name}" contains a ":" character.
@@ -172,39 +185,47 @@ in
       }
     ]) (attrNames cfg.users);
 
+    # Before etc: copied /etc files are chowned by name, which must resolve
+    # against this generation's users.
     system.activationScripts.users = {
-      deps = [ "etc" ];
+      deps = [ "specialfs" ];
       text = ''
         mutable=${if cfg.mutableUsers then "1" else "0"}
         # /etc/passwd and /etc/group: the configuration's lines, and with mutable
         # users the lines of the running system whose name and id (field 3) the
         # configuration does not use.
+        # The line of NAME in FILE, by exact name (grep would take `.` in `j.doe` as any character).
+        b8g_line() { # name file
+          [ -f "$2" ] || return 1
+          while IFS= read -r l; do
+            case "$l" in "$1":*) printf '%s\n' "$l"; return 0 ;; esac
+          done < "$2"
+          return 1
+        }
         b8g_merge() { # generated current
           cp "$1" "$2.tmp"
           if [ $mutable = 1 ] && [ -f "$2" ] && [ ! -L "$2" ]; then
             while IFS= read -r line; do
               name=''${line%%:*}; id=$(printf '%s\n' "$line" | cut -d: -f3)
               [ -n "$name" ] && [ -n "$id" ] || continue
-              grep -q "^$name:" "$1" && continue
-              cut -d: -f3 "$1" | grep -qx "$id" && continue
+              b8g_line "$name" "$1" > /dev/null && continue
+              cut -d: -f3 "$1" | grep -Fqx -- "$id" && continue
               printf '%s\n' "$line" >> "$2.tmp"
             done < "$2"
           fi
           chmod 0644 "$2.tmp"
           mv "$2.tmp" "$2"
         }
-        cat > /etc/.b8g-passwd <<'B8G_END_OF_PASSWD'
-        ${cfg.generatedFiles.passwd}B8G_END_OF_PASSWD
-        cat > /etc/.b8g-group <<'B8G_END_OF_GROUP'
-        ${cfg.generatedFiles.group}B8G_END_OF_GROUP
+        cp ${pkgs.writeText "passwd" cfg.generatedFiles.passwd} /etc/.b8g-passwd
+        cp ${pkgs.writeText "group" cfg.generatedFiles.group} /etc/.b8g-group
         b8g_merge /etc/.b8g-passwd /etc/passwd
         b8g_merge /etc/.b8g-group /etc/group
         rm -f /etc/.b8g-passwd /etc/.b8g-group
         # /etc/shadow: a user already in it keeps the password it has when users
         # are mutable; otherwise the configured one (plain text hashed here).
         b8g_shadow_user() { # name hash plain initial-hash initial-plain
-          old=$(sed -n "s/^$1:\([^:]*\):.*/\1/p" /etc/shadow 2>/dev/null || true)
-          known=0; grep -q "^$1:" /etc/shadow 2>/dev/null && known=1
+          known=0; old=
+          if line=$(b8g_line "$1" /etc/shadow); then known=1; old=''${line#*:}; old=''${old%%:*}; fi
           if [ "$known" = 1 ] && [ $mutable = 1 ]; then pw=$old
           elif [ -n "$2" ]; then pw=$2
           elif [ -n "$3" ]; then pw=$(printf '%s' "$3" | mkpasswd -m sha512 -P 0)
@@ -225,8 +246,8 @@ in
           while IFS= read -r line; do
             name=''${line%%:*}
             [ -n "$name" ] || continue
-            grep -q "^$name:" /etc/shadow.tmp && continue
-            grep -q "^$name:" /etc/passwd && printf '%s\n' "$line" >> /etc/shadow.tmp
+            b8g_line "$name" /etc/shadow.tmp > /dev/null && continue
+            b8g_line "$name" /etc/passwd > /dev/null && printf '%s\n' "$line" >> /etc/shadow.tmp
           done < /etc/shadow
         fi
         chmod 0640 /etc/shadow.tmp

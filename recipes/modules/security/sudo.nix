@@ -8,20 +8,28 @@ let
   sudo = cfg.package;
   pam = pkgs.bootstrap.seeds.libpam-modules;
   module = m: "${pam}/lib/x86_64-linux-gnu/security/${m}.so";
-  # A user or group name as sudoers writes it (`#1000` for an id, `%wheel` for a group).
-  quote = s: if builtins.match "[A-Za-z0-9_.-]+" s != null then s else "\"${builtins.replaceStrings [ "\\" "\"" ] [ "\\\\" "\\\"" ] s}\"";
+  # sudoers(5): `,`, `:`, `=` and `\` in a command's arguments are escaped.
+  escapeArgs = builtins.replaceStrings [ "\\" "," ":" "=" ] [ "\\\\" "\\," "\\:" "\\=" ];
+  escapeCommand = c:
+    let parts = builtins.match "([^ ]*)( .*)?" c; in
+    if c == "ALL" || parts == null then c
+    else builtins.head parts + escapeArgs (if builtins.elemAt parts 1 == null then "" else builtins.elemAt parts 1);
   command = c:
-    if builtins.isString c then c
-    else concatMapStrings (t: "${t}: ") c.options + c.command;
+    if builtins.isString c then escapeCommand c
+    else concatMapStrings (t: "${t}: ") c.options + escapeCommand c.command;
+  # Login names as Debian allows them: lower case first, so never `ALL` or an
+  # alias (upper case), `%group`, `+netgroup` or `#uid` by accident.
+  sudoName = types.strMatching "[a-z_][a-z0-9_.-]*[$]?";
+  line = types.strMatching "[^[:cntrl:]]+";
   rule = r:
     let
-      who = map (u: if builtins.isInt u then "#${toString u}" else quote u) r.users
-        ++ map (g: if builtins.isInt g then "%#${toString g}" else "%${quote g}") r.groups;
+      who = map (u: if builtins.isInt u then "#${toString u}" else u) r.users
+        ++ map (g: if builtins.isInt g then "%#${toString g}" else "%${g}") r.groups;
     in
     optionalString (who != [ ] && r.commands != [ ])
       "${concatStringsSep ", " who} ${r.host}=(${r.runAs}) ${concatStringsSep ", " (map command r.commands)}\n";
-  commandType = types.either types.str (types.submodule {
-    options.command = mkOption { type = types.str; description = "A command (with arguments) as sudoers writes it."; };
+  commandType = types.either line (types.submodule {
+    options.command = mkOption { type = line; description = "A command (with arguments) as sudoers writes it."; };
     options.options = mkOption {
       type = types.listOf (types.enum [ "NOPASSWD" "PASSWD" "NOEXEC" "EXEC" "SETENV" "NOSETENV" "LOG_INPUT" "NOLOG_INPUT" "LOG_OUTPUT" "NOLOG_OUTPUT" "MAIL" "NOMAIL" "INTERCEPT" "NOINTERCEPT" ]);
       default = [ ];
@@ -30,10 +38,10 @@ let
   });
   ruleType = types.submodule {
     options = {
-      users = mkOption { type = types.listOf (types.either types.str types.int); default = [ ]; description = "Users (names or uids) the rule applies to."; };
-      groups = mkOption { type = types.listOf (types.either types.str types.int); default = [ ]; description = "Groups (names or gids) the rule applies to."; };
-      host = mkOption { type = types.str; default = "ALL"; description = "Hosts the rule applies on."; };
-      runAs = mkOption { type = types.str; default = "ALL:ALL"; description = "Users (and `:groups`) the commands may run as."; };
+      users = mkOption { type = types.listOf (types.either sudoName types.int); default = [ ]; description = "Users (names or uids) the rule applies to."; };
+      groups = mkOption { type = types.listOf (types.either sudoName types.int); default = [ ]; description = "Groups (names or gids) the rule applies to."; };
+      host = mkOption { type = line; default = "ALL"; description = "Hosts the rule applies on."; };
+      runAs = mkOption { type = line; default = "ALL:ALL"; description = "Users (and `:groups`) the commands may run as."; };
       commands = mkOption { type = types.listOf commandType; description = "Commands, with tags such as NOPASSWD."; };
     };
   };
@@ -69,6 +77,10 @@ in
 
       # Keep the environment variables NixOS keeps.
       Defaults env_keep+=SSH_AUTH_SOCK
+      # Commands run as another user find programs in the system's directories only,
+      # as Debian's sudoers has it (NixOS keeps the caller's PATH, which a rule
+      # allowing one script would hand to the caller).
+      Defaults secure_path="/run/wrappers/bin:/run/current-system/sw/bin:/run/current-system/sw/sbin"
       ${optionalString cfg.keepTerminfo ''
         Defaults:root,%wheel env_keep+=TERMINFO_DIRS
         Defaults:root,%wheel env_keep+=TERMINFO

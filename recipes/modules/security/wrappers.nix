@@ -41,6 +41,11 @@ in
     };
     wrapperDir = mkOption { type = types.str; default = "/run/wrappers/bin"; readOnly = true; description = "Where the wrappers are (first on PATH)."; };
   };
+  # A setuid copy of a file someone else can write would be theirs to fill.
+  config.assertions = lib.mapAttrsToList (n: w: {
+    assertion = lib.hasPrefix "${builtins.storeDir}/" (toString w.source);
+    message = "security.wrappers.${n}.source must be a store path (${toString w.source} is not): a setuid or setgid copy of a file others can write is theirs";
+  }) cfg;
   config.system.activationScripts.wrappers = {
     deps = [ "specialfs" "users" ];
     text = ''
@@ -50,17 +55,23 @@ in
       old=$(readlink /run/wrappers/bin || true)
       new=/run/wrappers/wrappers.$$
       rm -rf "$new"
-      mkdir -m 0755 "$new"
+      # Private until complete: an owner other than root could otherwise rewrite its
+      # copy between the chown and the setgid bit.
+      mkdir -m 0700 "$new"
       b8g_wrap() { # source program owner group permissions setuid setgid
         # Mode 0 until owner and bits are set: never a setuid file with the wrong owner.
         cp "$1" "$new/$2.tmp"
         chmod 0000 "$new/$2.tmp"
         chown "$3:$4" "$new/$2.tmp"
-        chmod "u-s,g-s,$5" "$new/$2.tmp"
+        case $5 in
+          [0-7]*) chmod "$5" "$new/$2.tmp" ;;
+          *) chmod "u-s,g-s,$5" "$new/$2.tmp" ;;
+        esac
         chmod "$6,$7" "$new/$2.tmp"
         mv "$new/$2.tmp" "$new/$2"
       }
       ${concatStrings (mapAttrsToList (_: install) cfg)}
+      chmod 0755 "$new"
       ln -sfn "$new" /run/wrappers/bin.tmp && mv -T /run/wrappers/bin.tmp /run/wrappers/bin
       case "$old" in /run/wrappers/wrappers.*) [ "$old" = "$new" ] || rm -rf "$old" ;; esac
     '';

@@ -34,7 +34,7 @@ in
       chmod 1777 /tmp
     '';
     etc = {
-      deps = [ "specialfs" ];
+      deps = [ "specialfs" "users" ];
       text = ''
         # /etc/static points at this generation's etc; /etc entries link through it.
         ln -sfn "$system/etc" /etc/.static.tmp && mv -T /etc/.static.tmp /etc/static
