@@ -436,6 +436,7 @@ fn etc_files_with_a_mode_inside_directories_are_copied_next_to_links() {
     std::fs::write(gen2.join("myapp/other.conf"), "plain").unwrap();
     std::fs::write(gen2.join("spaced "), "s").unwrap();
     std::fs::write(gen2.join(".dotfile"), "d").unwrap();
+    std::fs::write(gen2.join("myapp/new.conf"), "n").unwrap();
     std::fs::write(gen2.join("b8g-etc-modes"), "0600 root root spaced \n").unwrap();
     let st = Command::new(&busybox)
         .args(["sh", "-e", "-c", &script])
@@ -454,6 +455,11 @@ fn etc_files_with_a_mode_inside_directories_are_copied_next_to_links() {
     assert_eq!(
         std::fs::metadata(&spaced).unwrap().permissions().mode() & 0o777,
         0o600
+    );
+    // myapp/ stayed a real directory: the new entry beside the old copy is linked.
+    assert_eq!(
+        std::fs::read_to_string(etc.join("myapp/new.conf")).unwrap(),
+        "n"
     );
     // Top-level dot-files are linked too.
     assert!(std::fs::symlink_metadata(etc.join(".dotfile"))

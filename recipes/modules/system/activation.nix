@@ -67,7 +67,9 @@ in
         # A copied file inside a directory (`myapp/config.ini`): the directories on its way
         # become real ones holding links to the generation's other entries, as NixOS's
         # setup-etc makes them, so the copy does not land in the store (through a link).
+        : > /etc/.b8g-dirs.tmp
         etc_dir() {
+          printf '%s\n' "$1" >> /etc/.b8g-dirs.tmp
           if [ -L "/etc/$1" ]; then rm -f "/etc/$1"; fi
           mkdir -p "/etc/$1"
           for e in "/etc/static/$1"/* "/etc/static/$1"/.[!.]*; do
@@ -108,6 +110,15 @@ in
           mv "/etc/$target.tmp" "/etc/$target"
         done < /etc/static/b8g-etc-modes
         mv /etc/.b8g-copied.tmp /etc/.b8g-copied
+        # Directories made real by an older generation: their links follow this one
+        # (a new entry beside a copy that is gone would not be linked otherwise).
+        if [ -f /etc/.b8g-dirs ]; then
+          while IFS= read -r d; do
+            case "/$d/" in */../*|*/./*|//*) continue ;; esac
+            if [ -d "/etc/static/$d" ] && [ -d "/etc/$d" ] && [ ! -L "/etc/$d" ]; then etc_dir "$d"; fi
+          done < /etc/.b8g-dirs
+        fi
+        mv /etc/.b8g-dirs.tmp /etc/.b8g-dirs
         # Links left by an older generation whose files are gone.
         for f in /etc/*; do
           if [ -L "$f" ] && [ ! -e "$f" ]; then
