@@ -215,6 +215,106 @@ fn users_activation_writes_shadow_and_keeps_changed_passwords() {
     );
 }
 
+/// Ids left to b8g stay what they were on the running system (NixOS's uid-map):
+/// adding `aaron` (sorted before alice) and a system user must not give alice's
+/// uid, or a service's, to the newcomer. A kept id yields to the configuration's
+/// own ids, and groups move the passwd lines' gids with them.
+#[test]
+fn users_keep_their_ids_when_users_are_added() {
+    let busybox =
+        which_busybox().expect("busybox on the host (cargo xtask test installs busybox-static)");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().to_string_lossy().to_string();
+    let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/tests/system.nix");
+    let snippet = |users: &str| {
+        let expr = format!(
+            "((import {sys}) [{{ users.users.root.createHome = false; {users} }}]).config.system.activationScripts.users.text",
+            sys = recipes.display()
+        );
+        let file = tmp.path().join("snippet.nix");
+        std::fs::write(&file, expr).expect("write expr");
+        let text = b8g_eval(&file).unwrap_or_else(|e| panic!("the snippet does not evaluate: {e}"));
+        nix_string(&text)
+            .replace("/etc/", &format!("{dir}/"))
+            .replace("chown ", "true ")
+    };
+    std::fs::create_dir_all(tmp.path().join("bin")).expect("bin");
+    for a in [
+        "sed", "grep", "printf", "mkpasswd", "rm", "chmod", "mv", "mkdir", "true", "cat", "cp",
+        "cut", "echo",
+    ] {
+        std::os::unix::fs::symlink(&busybox, tmp.path().join("bin").join(a)).expect("applet link");
+    }
+    let run = |script: String| {
+        let st = Command::new(&busybox)
+            .args(["sh", "-e", "-c", &script])
+            .env("PATH", tmp.path().join("bin"))
+            .status()
+            .expect("busybox runs");
+        assert!(st.success(), "the snippet failed:\n{script}");
+        let passwd = std::fs::read_to_string(tmp.path().join("passwd")).expect("passwd");
+        let group = std::fs::read_to_string(tmp.path().join("group")).expect("group");
+        let id = |file: &str, name: &str| -> String {
+            file.lines()
+                .find(|l| l.starts_with(&format!("{name}:")))
+                .unwrap_or_else(|| panic!("no {name} in\n{file}"))
+                .split(':')
+                .skip(2)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(":")
+        };
+        (
+            ["alice", "bob", "aaron", "nginx", "avahi", "zed"].map(|n| {
+                if passwd.contains(&format!("\n{n}:")) {
+                    id(&passwd, n)
+                } else {
+                    String::new()
+                }
+            }),
+            ["nginx", "avahi"].map(|g| {
+                if group.contains(&format!("\n{g}:")) {
+                    id(&group, g)
+                } else {
+                    String::new()
+                }
+            }),
+            group,
+        )
+    };
+    let base = "users.users.alice.isNormalUser = true; users.users.bob.isNormalUser = true;
+        users.users.nginx = { isSystemUser = true; group = \"nginx\"; }; users.groups.nginx = {};";
+    let (first, first_groups, _) = run(snippet(base));
+    // The evaluation's numbering on a fresh system.
+    assert_eq!(
+        first,
+        ["1000:100", "1001:100", "", "999:999", "", ""].map(String::from)
+    );
+    assert_eq!(first_groups, ["999:", ""].map(String::from));
+    let more = format!(
+        "{base} users.users.aaron.isNormalUser = true;
+         users.users.avahi = {{ isSystemUser = true; group = \"avahi\"; }}; users.groups.avahi = {{}};
+         users.users.zed = {{ isNormalUser = true; uid = 1001; }};"
+    );
+    let (second, second_groups, group) = run(snippet(&more));
+    // alice and nginx keep theirs; bob yields 1001 to zed, who asks for it; the
+    // newcomers get free ids; nginx's group keeps 999 and its passwd line follows.
+    assert_eq!(second[0], "1000:100", "{second:?}");
+    assert_eq!(second[3], "999:999", "{second:?}");
+    assert_eq!(second[5], "1001:100", "{second:?}");
+    let (bob, aaron) = (&second[1], &second[2]);
+    assert!(
+        bob != "1001:100" && aaron != "1000:100" && bob != aaron,
+        "{second:?}"
+    );
+    assert_eq!(second_groups[0], "999:", "{group}");
+    assert_eq!(
+        second[4],
+        format!("998:{}", second_groups[1].trim_end_matches(':')),
+        "{second:?}\n{group}"
+    );
+}
+
 fn which_busybox() -> Result<PathBuf, ()> {
     std::env::split_paths(&std::env::var_os("PATH").ok_or(())?)
         .map(|d| d.join("busybox"))

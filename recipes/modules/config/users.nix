@@ -84,6 +84,9 @@ let
   shellPath = s: if builtins.isString s then s
     else "${s}${s.shellPath or "/bin/${s.pname or (builtins.parseDrvName s.name).name}"}";
   arg = s: if s == null then "''" else escapeShellArg s;
+  # `name kind` lines (kind s: system, n: normal) of the ids left to b8g, in name order.
+  autoUsers = concatMapStrings (n: let u = cfg.users.${n}; in lib.optionalString (u.uid == null) "${u.name} ${if u.isNormalUser then "n" else "s"}\n") (attrNames cfg.users);
+  autoGroups = concatMapStrings (n: let g = cfg.groups.${n}; in lib.optionalString (g.gid == null) "${g.name} s\n") (attrNames cfg.groups);
   xor = a: b: a != b;
 in
 {
@@ -216,8 +219,85 @@ in
           chmod 0644 "$2.tmp"
           mv "$2.tmp" "$2"
         }
-        cp ${pkgs.writeText "passwd" cfg.generatedFiles.passwd} /etc/.b8g-passwd
-        cp ${pkgs.writeText "group" cfg.generatedFiles.group} /etc/.b8g-group
+        # Ids the configuration leaves to b8g stay what they were on this system, as
+        # NixOS's uid-map keeps them: numbering by name at evaluation alone would give
+        # alice's uid (and her files) to a user named aaron added later. An id kept
+        # from the running files must be free of the configuration's own ids; the
+        # rest get the first free id, system ones down from 999, others up from 1000
+        # (the evaluation's numbering when nothing is kept).
+        b8g_keep_ids() { # generated current auto-list(name kind, in name order) map-out
+          : > "$1.taken"
+          while IFS= read -r l; do
+            n=''${l%%:*}
+            b8g_auto_kind "$n" "$3" > /dev/null || printf '%s\n' "$l" | cut -d: -f3 >> "$1.taken"
+          done < "$1"
+          # Lines of the running system that the merge keeps hold their ids too.
+          if [ $mutable = 1 ] && [ -f "$2" ] && [ ! -L "$2" ]; then
+            while IFS= read -r l; do
+              n=''${l%%:*}
+              b8g_line "$n" "$1" > /dev/null || printf '%s\n' "$l" | cut -d: -f3 >> "$1.taken"
+            done < "$2"
+          fi
+          : > "$1.ids"
+          while read -r n kind; do
+            id=
+            if [ -f "$2" ] && [ ! -L "$2" ] && l=$(b8g_line "$n" "$2"); then
+              id=$(printf '%s\n' "$l" | cut -d: -f3)
+              case $id in ""|*[!0-9]*) id= ;; esac
+              if [ -n "$id" ] && grep -Fqx -- "$id" "$1.taken"; then id=; fi
+            fi
+            [ -n "$id" ] && { echo "$n $id" >> "$1.ids"; echo "$id" >> "$1.taken"; }
+          done < "$3"
+          while read -r n kind; do
+            b8g_line_ids "$n" "$1.ids" > /dev/null && continue
+            if [ "$kind" = s ]; then id=999; step=-1; else id=1000; step=1; fi
+            while grep -Fqx -- "$id" "$1.taken"; do id=$((id + step)); done
+            echo "$n $id" >> "$1.ids"; echo "$id" >> "$1.taken"
+          done < "$3"
+          # Rewrite field 3 of the auto lines; $4 maps each old id to the new one.
+          : > "$1.new"; : > "$4"
+          while IFS= read -r l; do
+            n=''${l%%:*}; rest=''${l#*:}; pw=''${rest%%:*}; rest=''${rest#*:}; old=''${rest%%:*}; rest=''${rest#*:}
+            if new=$(b8g_line_ids "$n" "$1.ids"); then
+              echo "$old $new" >> "$4"
+              printf '%s:%s:%s:%s\n' "$n" "$pw" "$new" "$rest" >> "$1.new"
+            else
+              printf '%s\n' "$l" >> "$1.new"
+            fi
+          done < "$1"
+          mv "$1.new" "$1"
+          rm -f "$1.taken" "$1.ids"
+        }
+        # Whether NAME is in an auto list (`name kind` lines); prints the kind.
+        b8g_auto_kind() { # name list
+          while read -r an ak; do [ "$an" = "$1" ] && { echo "$ak"; return 0; }; done < "$2"
+          return 1
+        }
+        # The id b8g_keep_ids chose for NAME.
+        b8g_line_ids() { # name ids-file
+          while read -r an ai; do [ "$an" = "$1" ] && { echo "$ai"; return 0; }; done < "$2"
+          return 1
+        }
+        # One shell word each (escapeShellArg), whatever the lines hold.
+        printf '%s' ${escapeShellArg cfg.generatedFiles.passwd} > /etc/.b8g-passwd
+        printf '%s' ${escapeShellArg cfg.generatedFiles.group} > /etc/.b8g-group
+        printf '%s' ${escapeShellArg autoUsers} > /etc/.b8g-auto-users
+        printf '%s' ${escapeShellArg autoGroups} > /etc/.b8g-auto-groups
+        b8g_keep_ids /etc/.b8g-group /etc/group /etc/.b8g-auto-groups /etc/.b8g-gid-map
+        # The primary groups' ids (field 4) follow their groups.
+        : > /etc/.b8g-passwd.new
+        while IFS= read -r l; do
+          f4=$(printf '%s\n' "$l" | cut -d: -f4)
+          if g=$(b8g_line_ids "$f4" /etc/.b8g-gid-map); then
+            head3=$(printf '%s\n' "$l" | cut -d: -f1-3); tail3=$(printf '%s\n' "$l" | cut -d: -f5-)
+            printf '%s:%s:%s\n' "$head3" "$g" "$tail3" >> /etc/.b8g-passwd.new
+          else
+            printf '%s\n' "$l" >> /etc/.b8g-passwd.new
+          fi
+        done < /etc/.b8g-passwd
+        mv /etc/.b8g-passwd.new /etc/.b8g-passwd
+        b8g_keep_ids /etc/.b8g-passwd /etc/passwd /etc/.b8g-auto-users /etc/.b8g-uid-map
+        rm -f /etc/.b8g-auto-users /etc/.b8g-auto-groups /etc/.b8g-gid-map /etc/.b8g-uid-map
         b8g_merge /etc/.b8g-passwd /etc/passwd
         b8g_merge /etc/.b8g-group /etc/group
         rm -f /etc/.b8g-passwd /etc/.b8g-group
@@ -255,7 +335,7 @@ in
         mv /etc/shadow.tmp /etc/shadow
       '' + concatMapStrings (n: let u = cfg.users.${n}; in lib.optionalString u.createHome ''
         mkdir -p ${escapeShellArg u.home}
-        chown ${toString uids.${n}}:${toString (gidOf u)} ${escapeShellArg u.home}
+        chown ${escapeShellArg "${u.name}:${u.group}"} ${escapeShellArg u.home}
         chmod ${u.homeMode} ${escapeShellArg u.home}
       '') (sortedBy uids cfg.users);
     };
