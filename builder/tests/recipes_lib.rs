@@ -157,13 +157,14 @@ fn users_activation_writes_shadow_and_keeps_changed_passwords() {
         std::fs::read_to_string(tmp.path().join("shadow")).expect("shadow written")
     };
     // busybox applets on PATH, as the activation script has them.
-    std::fs::create_dir_all(tmp.path().join("bin")).expect("bin");
-    for a in [
-        "sed", "grep", "printf", "mkpasswd", "rm", "chmod", "mv", "mkdir", "true", "cat", "cp",
-        "cut",
-    ] {
-        std::os::unix::fs::symlink(&busybox, tmp.path().join("bin").join(a)).expect("applet link");
-    }
+    link_applets(
+        &busybox,
+        &tmp.path().join("bin"),
+        &[
+            "sed", "grep", "printf", "mkpasswd", "rm", "chmod", "mv", "mkdir", "true", "cat", "cp",
+            "cut",
+        ],
+    );
     let first = run(snippet(true));
     let alice = first
         .lines()
@@ -238,13 +239,14 @@ fn users_keep_their_ids_when_users_are_added() {
             .replace("/etc/", &format!("{dir}/"))
             .replace("chown ", "true ")
     };
-    std::fs::create_dir_all(tmp.path().join("bin")).expect("bin");
-    for a in [
-        "sed", "grep", "printf", "mkpasswd", "rm", "chmod", "mv", "mkdir", "true", "cat", "cp",
-        "cut", "echo",
-    ] {
-        std::os::unix::fs::symlink(&busybox, tmp.path().join("bin").join(a)).expect("applet link");
-    }
+    link_applets(
+        &busybox,
+        &tmp.path().join("bin"),
+        &[
+            "sed", "grep", "printf", "mkpasswd", "rm", "chmod", "mv", "mkdir", "true", "cat", "cp",
+            "cut", "echo",
+        ],
+    );
     let run = |script: String| {
         let st = Command::new(&busybox)
             .args(["sh", "-e", "-c", &script])
@@ -315,6 +317,14 @@ fn users_keep_their_ids_when_users_are_added() {
     );
 }
 
+/// `dir/<applet>` links to busybox: the PATH an activation snippet runs with.
+fn link_applets(busybox: &Path, dir: &Path, applets: &[&str]) {
+    std::fs::create_dir_all(dir).expect("bin");
+    for a in applets {
+        std::os::unix::fs::symlink(busybox, dir.join(a)).expect("applet link");
+    }
+}
+
 fn which_busybox() -> Result<PathBuf, ()> {
     std::env::split_paths(&std::env::var_os("PATH").ok_or(())?)
         .map(|d| d.join("busybox"))
@@ -359,11 +369,13 @@ fn tmpfiles_rules_create_adjust_link_and_remove() {
     let root = tmp.path().join("root");
     let bin = tmp.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
-    for a in [
-        "chmod", "chown", "mkdir", "printf", "find", "rm", "rmdir", "ln", "readlink", "dirname",
-    ] {
-        std::os::unix::fs::symlink(&busybox, bin.join(a)).expect("applet link");
-    }
+    link_applets(
+        &busybox,
+        &tmp.path().join("bin"),
+        &[
+            "chmod", "chown", "mkdir", "printf", "find", "rm", "rmdir", "ln", "readlink", "dirname",
+        ],
+    );
     let r = |p: &str| root.join(p.trim_start_matches('/'));
     std::fs::create_dir_all(r("/var/cache/app/old")).expect("setup");
     std::fs::write(r("/var/cache/app/old/f"), "x").expect("setup");
@@ -489,12 +501,13 @@ fn etc_files_with_a_mode_inside_directories_are_copied_next_to_links() {
         std::fs::set_permissions(gen.join(f), std::fs::Permissions::from_mode(0o444)).unwrap();
     }
     std::fs::create_dir_all(tmp.path().join("etc")).unwrap();
-    std::fs::create_dir_all(tmp.path().join("bin")).unwrap();
-    for a in [
-        "ln", "mv", "rm", "cp", "chmod", "mkdir", "true", "readlink", "grep",
-    ] {
-        std::os::unix::fs::symlink(&busybox, tmp.path().join("bin").join(a)).unwrap();
-    }
+    link_applets(
+        &busybox,
+        &tmp.path().join("bin"),
+        &[
+            "ln", "mv", "rm", "cp", "chmod", "mkdir", "true", "readlink", "grep",
+        ],
+    );
     let run = || {
         let st = Command::new(&busybox)
             .args(["sh", "-e", "-c", &script])

@@ -271,22 +271,27 @@ fn a_typo_in_a_generated_unit_fails_the_build_with_file_and_line() {
     );
 }
 
-/// A time zone tzdata does not have fails the build with its name, rather than
-/// leaving /etc/localtime dangling.
-#[test]
-fn a_misspelt_time_zone_fails_the_build_naming_it() {
+/// `b8g build -A etc FILE` in a fresh store, with the static b8g binaries.
+fn build_etc(file: &str) -> std::process::Output {
     let bin = std::env::var("B8G_INIT_BIN")
         .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init and bin/b8gctl (cargo xtask test does)");
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let root = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+    Command::new(env!("CARGO_BIN_EXE_b8g"))
         .current_dir(&workspace)
         .args(["-q", "--root"])
         .arg(root.path())
         .args(["build", "--no-out-link", "-A", "etc", "--b8g-bin", &bin])
-        .arg("recipes/tests/errors/bad-timezone.nix")
+        .arg(file)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// A time zone tzdata does not have fails the build with its name, rather than
+/// leaving /etc/localtime dangling.
+#[test]
+fn a_misspelt_time_zone_fails_the_build_naming_it() {
+    let out = build_etc("recipes/tests/errors/bad-timezone.nix");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(100), "{stderr}");
     assert!(
@@ -300,22 +305,11 @@ fn a_misspelt_time_zone_fails_the_build_naming_it() {
 /// everyone on the booted system.
 #[test]
 fn a_sudoers_line_visudo_rejects_fails_the_build() {
-    let bin = std::env::var("B8G_INIT_BIN")
-        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init and bin/b8gctl (cargo xtask test does)");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let root = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
-        .current_dir(&workspace)
-        .args(["-q", "--root"])
-        .arg(root.path())
-        .args(["build", "--no-out-link", "-A", "etc", "--b8g-bin", &bin])
-        .arg("recipes/tests/errors/bad-sudoers.nix")
-        .output()
-        .unwrap();
+    let out = build_etc("recipes/tests/errors/bad-sudoers.nix");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(100), "{stderr}");
     assert!(
-        stderr.contains("-sudoers:13:21: syntax error")
+        stderr.contains("-sudoers:17:21: syntax error")
             && stderr.contains("alice ALL=(ALL) ALL ALL")
             && stderr.contains("visudo rejected /etc/sudoers"),
         "{stderr}"
