@@ -114,6 +114,27 @@ let
     libpam-modules = { deps = [ libc6 libpam0g libaudit1 libcrypt1 libselinux1 ]; };
     # libsudo_util and the plugins live in libexec/sudo.
     sudo = { deps = [ libc6 libaudit1 libselinux1 zlib1g libpam0g ]; libSubdirs = [ "libexec/sudo" ]; };
+    # OpenSSH (services.openssh): sshd, ssh-keygen, ssh and sftp-server in one path,
+    # with what sshd links (Kerberos, tcp-wrappers, libsystemd for sd_notify).
+    libcom-err2 = { deps = [ libc6 ]; };
+    libkeyutils1 = { deps = [ libc6 ]; };
+    libkrb5support0 = { deps = [ libc6 ]; };
+    libk5crypto3 = { deps = [ libc6 libkrb5support0 ]; };
+    libkrb5-3 = { deps = [ libc6 libcom-err2 libk5crypto3 libkeyutils1 libkrb5support0 libssl3 ]; };
+    libgssapi-krb5-2 = { deps = [ libc6 libcom-err2 libk5crypto3 libkrb5-3 libkrb5support0 ]; };
+    libtirpc3 = { debs = [ "libtirpc3" "libtirpc-common" ]; deps = [ libc6 libgssapi-krb5-2 ]; };
+    libnsl2 = { deps = [ libc6 libtirpc3 ]; };
+    libwrap0 = { deps = [ libc6 libnsl2 ]; };
+    libgpg-error0 = { deps = [ libc6 ]; };
+    libgcrypt20 = { deps = [ libc6 libgpg-error0 ]; };
+    libcap2 = { deps = [ libc6 ]; };
+    liblz4-1 = { deps = [ libc6 ]; };
+    liblzma5 = { deps = [ libc6 ]; };
+    libsystemd0 = { deps = [ libc6 libcap2 libgcrypt20 liblz4-1 liblzma5 libzstd1 ]; };
+    openssh = {
+      debs = [ "openssh-server" "openssh-client" "openssh-sftp-server" ];
+      deps = [ libc6 libcrypt1 libwrap0 libaudit1 libpam0g libsystemd0 libselinux1 libgssapi-krb5-2 libkrb5-3 libcom-err2 libssl3 zlib1g ];
+    };
     nginx = {
       debs = [ "nginx" "nginx-common" ];
       deps = [ libc6 libcrypt1 libpcre2-8-0 libssl3 zlib1g ];

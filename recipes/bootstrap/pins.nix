@@ -324,4 +324,90 @@
     version = "0.8.3-1+b3";
     sha256 = "b4b54769c77e4a71c8b33aee4d600ba28a9994a1c6f60d55d4ebe7fc44882e07";
   };
+  # OpenSSH (services.openssh) and the libraries sshd, ssh-keygen and ssh link.
+  openssh-server = {
+    package = "openssh-server";
+    version = "1:9.2p1-2+deb12u10";
+    sha256 = "933cd92a2329f9bf26d22660a834ae18ebdbe8df9c6127e4d9fcb098dac9cf72";
+  };
+  openssh-client = {
+    package = "openssh-client";
+    version = "1:9.2p1-2+deb12u10";
+    sha256 = "42c250b8b9110382488c53c066a960bc564ddac2cb9e449f47b6cdbb5fc1cb60";
+  };
+  openssh-sftp-server = {
+    package = "openssh-sftp-server";
+    version = "1:9.2p1-2+deb12u10";
+    sha256 = "18d7ef7873861272b43b764295cbd8c04f439108fc3a4cecb3fe6e095f8ee2a8";
+  };
+  libwrap0 = {
+    package = "libwrap0";
+    version = "7.6.q-32";
+    sha256 = "cbce2669a3ba4d74cfdc52b14f38014893e23d85a33d109a3422c342eefc55f8";
+  };
+  libtirpc-common = {
+    package = "libtirpc-common";
+    version = "1.3.3+ds-1";
+    sha256 = "3e3ef129b4bf61513144236e15e1b4ec57fa5ae3dc8a72137abdbefb7a63af85";
+  };
+  libgssapi-krb5-2 = {
+    package = "libgssapi-krb5-2";
+    version = "1.20.1-2+deb12u5";
+    sha256 = "d8b87aea91b956b416c01a28c44ff6228315ae3b73de40acddac3dc5043607d2";
+  };
+  libkrb5-3 = {
+    package = "libkrb5-3";
+    version = "1.20.1-2+deb12u5";
+    sha256 = "c90801be09701af221b54dd502a59cb378b7284ff31e480738baca317d2f7653";
+  };
+  libk5crypto3 = {
+    package = "libk5crypto3";
+    version = "1.20.1-2+deb12u5";
+    sha256 = "7b6e47d15c5c9cdcd456137533d8308aeba608a54cec73b28bd59bfc4b54cf06";
+  };
+  libkrb5support0 = {
+    package = "libkrb5support0";
+    version = "1.20.1-2+deb12u5";
+    sha256 = "8b9c05f2d8d461a10d657b118f572af5bf8fd6c8f93dcef81e852c5ab0f428ab";
+  };
+  libkeyutils1 = {
+    package = "libkeyutils1";
+    version = "1.6.3-2";
+    sha256 = "cfac89e6a7a54ff3c6a4f843310e25efeddaa771baeae470bd98bd588c373563";
+  };
+  libcom-err2 = {
+    package = "libcom-err2";
+    version = "1.47.0-2+b2";
+    sha256 = "a2bac7015e78fbc0c504df3e441f3a22292f1d2d77f9ccda760057f3690e22f2";
+  };
+  libsystemd0 = {
+    package = "libsystemd0";
+    version = "252.39-1~deb12u2";
+    sha256 = "013c07514a9e4933b2d5c098018695a6aa42d085dbc483ce2c094a954c8a1b0a";
+  };
+  libcap2 = {
+    package = "libcap2";
+    version = "1:2.66-4+deb12u3+b1";
+    sha256 = "8d684c673e7483802a5c447834b0df6fce006eb3a7109e1be412f5ad425bb24f";
+  };
+  libgcrypt20 = {
+    package = "libgcrypt20";
+    version = "1.10.1-3+deb12u1";
+    sha256 = "e7a56552139c693904a6f9712234c05fe918353273a7cbdb5e62f423ad71bb97";
+  };
+  libgpg-error0 = {
+    package = "libgpg-error0";
+    version = "1.46-1";
+    sha256 = "89944ee11d7370ce6ef46fc52f094c4a6512eff8943ec4c6ebefeae6360ceada";
+  };
+  liblz4-1 = {
+    package = "liblz4-1";
+    version = "1.9.4-1";
+    sha256 = "64cde86cef1deaf828bd60297839b59710b5cd8dc50efd4f12643caaee9389d3";
+  };
+  liblzma5 = {
+    package = "liblzma5";
+    version = "5.4.1-1+deb12u2";
+    sha256 = "3d8c29c8c21ec6007635e1b2591edf98b771c9572a085968f47452b33040f384";
+  };
 }

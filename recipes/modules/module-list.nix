@@ -23,5 +23,6 @@
   ./security/sudo.nix
   ./services/getty.nix
   ./services/nginx.nix
+  ./services/openssh.nix
   ./virtualisation/qemu-vm.nix
 ]

@@ -5,7 +5,8 @@
 # prefixes b8g gains a module for must leave this list.
 let
   prefixes = [
-    "services.openssh" "services.postgresql" "services.mysql" "services.redis" "services.httpd"
+    "services.openssh.openFirewall" "services.openssh.startWhenNeeded" "services.openssh.knownHosts"
+    "services.postgresql" "services.mysql" "services.redis" "services.httpd"
     "services.caddy" "services.xserver" "services.printing" "services.pipewire" "services.pulseaudio"
     "services.avahi" "services.fail2ban" "services.tailscale" "services.cron" "services.timesyncd"
     "services.chrony" "services.ntp" "services.resolved" "services.journald" "services.logind"
@@ -24,7 +25,7 @@ let
     "users.extraUsers" "users.extraGroups"
     "time.hardwareClockInLocalTime" "system.autoUpgrade" "system.copySystemConfiguration"
     # Inside submodules (`<name>` stands for any name).
-    "users.users.<name>.openssh" "users.users.<name>.hashedPasswordFile" "users.users.<name>.passwordFile"
+    "users.users.<name>.hashedPasswordFile" "users.users.<name>.passwordFile"
     "users.users.<name>.linger" "users.users.<name>.useDefaultShell" "users.users.<name>.expires"
     "users.users.<name>.subUidRanges" "users.users.<name>.subGidRanges" "users.users.<name>.autoSubUidGidRange"
     "systemd.services.<name>.confinement" "systemd.services.<name>.onSuccess" "systemd.services.<name>.upholds"

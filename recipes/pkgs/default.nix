@@ -14,6 +14,9 @@ let
     bootstrap = import ../bootstrap { inherit (final) b8gTree; };
     inherit (final.bootstrap) busybox linux systemd-boot tzdata;
     nginx = import ./nginx { inherit (final) bootstrap; };
+    # OpenSSH 9.2 from Debian 12: sbin/sshd, bin/ssh-keygen, bin/ssh, lib/openssh/sftp-server.
+    # ssh's and sftp's line editing and FIDO keys (libedit, libfido2) are not included.
+    openssh = final.bootstrap.seeds.openssh;
     stdenv = import ./stdenv { inherit (final) bootstrap; };
     hello = import ./hello { inherit (final) stdenv; };
     gnu-hello = import ./gnu-hello { inherit (final) stdenv bootstrap; };

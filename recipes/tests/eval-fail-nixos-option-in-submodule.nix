@@ -1,4 +1,4 @@
 # A NixOS option inside a user (a submodule) b8g lacks: the same hint as at the top.
 (import ./system.nix [{
-  users.users.alice = { isNormalUser = true; openssh.authorizedKeys.keys = [ "ssh-ed25519 AAAA" ]; };
+  users.users.alice = { isNormalUser = true; hashedPasswordFile = "/run/secrets/alice"; };
 }]).config.system.build.toplevel.drvPath

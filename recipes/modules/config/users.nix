@@ -33,6 +33,8 @@ let
         default = "${pkgs.busybox}/bin/nologin";
         description = "Login shell: a path, or a package whose `shellPath` (or bin/sh) is the shell. System users get nologin; normal users and root `users.defaultUserShell`.";
       };
+      openssh.authorizedKeys.keys = mkOption { type = types.listOf (types.strMatching "[^[:cntrl:]]+"); default = [ ]; description = "Public keys that may log in as this user over ssh (services.openssh), one per entry."; };
+      openssh.authorizedKeys.keyFiles = mkOption { type = types.listOf types.path; default = [ ]; description = "Files of public keys that may log in as this user over ssh (read at evaluation)."; };
       packages = mkOption { type = types.listOf types.package; default = [ ]; description = "Packages in the user's profile, /etc/profiles/per-user/<name>, which is on the user's PATH."; };
       hashedPassword = nullOrStr "crypt(3) hash (`mkpasswd -m sha-512`); set on every activation unless users.mutableUsers keeps a changed one. With no password option set, password login is locked (`!`).";
       password = nullOrStr "The password in clear text, hashed at activation; it is readable by anyone in the store (prefer hashedPassword).";

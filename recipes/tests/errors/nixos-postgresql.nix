@@ -1,5 +1,5 @@
 # A NixOS habit b8g has no module for yet.
 {
   fileSystems."/" = { device = "/dev/vda"; fsType = "erofs"; };
-  services.openssh.enable = true;
+  services.postgresql.enable = true;
 }
