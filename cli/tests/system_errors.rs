@@ -315,3 +315,17 @@ fn a_sudoers_line_visudo_rejects_fails_the_build() {
         "{stderr}"
     );
 }
+
+/// sshd_config is parsed by `sshd -t` at build time: a misspelt setting fails
+/// the build with its line, instead of an sshd that does not start after a switch.
+#[test]
+fn an_sshd_setting_sshd_rejects_fails_the_build() {
+    let out = build_etc("recipes/tests/errors/bad-sshd.nix");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(100), "{stderr}");
+    assert!(
+        stderr.contains("Bad configuration option: PermitRootLogn")
+            && stderr.contains("sshd -t rejected the generated sshd_config"),
+        "{stderr}"
+    );
+}
