@@ -71,6 +71,9 @@ fn console_journey_login_status_path_ctrl_c_and_poweroff() {
         "sc-/run/current-system/sw/bin/systemctl",
         Duration::from_secs(30),
     );
+    // journalctl too, reading b8g-init's per-unit logs.
+    vm.send("journalctl -n 50 | grep -q 'service: '; echo \"jc-$?\"\n");
+    vm.expect("jc-0", Duration::from_secs(30));
 
     // The image carries its store registration (as NixOS images load
     // nix-path-registration): the running generation is valid in the guest's own store,

@@ -89,6 +89,18 @@ impl Logs {
             .unwrap_or_default()
     }
 
+    /// Lines of every unit (and of b8g-init itself) with a sequence number above
+    /// `after`, in the order they were written: what `journalctl` shows.
+    pub fn all_since(&self, after: u64) -> Vec<LogLine> {
+        let mut all: Vec<LogLine> = self
+            .rings
+            .values()
+            .flat_map(|r| r.iter().filter(|l| l.seq > after).cloned())
+            .collect();
+        all.sort_by_key(|l| l.seq);
+        all
+    }
+
     /// Drops the ring and file handle of a unit that no longer exists.
     pub fn forget(&mut self, unit: &str) {
         self.rings.remove(unit);
@@ -104,5 +116,23 @@ impl Logs {
     pub fn close_files(&mut self) {
         self.files.clear();
         self.to_files = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_since_merges_the_units_in_the_order_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut logs = Logs::new(dir.path().join("log"), Instant::now());
+        logs.push("b.service", "one");
+        logs.push("a.service", "two");
+        logs.push("b.service", "three");
+        let all: Vec<_> = logs.all_since(0).into_iter().map(|l| l.text).collect();
+        assert_eq!(all, ["one", "two", "three"]);
+        let later: Vec<_> = logs.all_since(1).into_iter().map(|l| l.unit).collect();
+        assert_eq!(later, ["a.service", "b.service"]);
     }
 }

@@ -241,6 +241,8 @@ impl Manager {
                     .unwrap_or_else(|| MANAGER.to_string());
                 Response::ok(json!(self.logs.since(&n, req.after)))
             }
+            // Every unit's lines together (journalctl without -u).
+            "journal" => Response::ok(json!(self.logs.all_since(req.after))),
             "daemon-reload" => {
                 self.reload_units();
                 Response::ok(json!(null))

@@ -169,16 +169,25 @@ impl System {
     /// Runs b8gctl under the name `systemctl` (a symlink in the root's `host-bin/`),
     /// as Debian's scripts call it, talking to this system's control socket.
     pub fn systemctl(&self, args: &[&str]) -> Output {
-        let link = self.path("host-bin/systemctl");
+        self.ctl_as("systemctl", args)
+    }
+
+    /// The same under the name `journalctl`.
+    pub fn journalctl(&self, args: &[&str]) -> Output {
+        self.ctl_as("journalctl", args)
+    }
+
+    fn ctl_as(&self, name: &str, args: &[&str]) -> Output {
+        let link = self.path(&format!("host-bin/{name}"));
         if !link.exists() {
             std::fs::create_dir_all(self.path("host-bin")).expect("mkdir host-bin");
-            std::os::unix::fs::symlink(CTL, &link).expect("symlink systemctl");
+            std::os::unix::fs::symlink(CTL, &link).expect("symlink b8gctl");
         }
         Command::new(link)
             .env("B8G_CONTROL_SOCKET", self.path("run/b8g/control"))
             .args(args)
             .output()
-            .expect("run systemctl")
+            .unwrap_or_else(|e| panic!("run {name}: {e}"))
     }
 
     pub fn ctl_ok(&self, args: &[&str]) -> String {

@@ -350,3 +350,49 @@ fn list_units_filters_by_state_type_and_pattern_and_failed_lists_the_failed() {
     assert_eq!(units(s.ctl(&["list-units", "r*.service"])), ["run.service"]);
     s.poweroff();
 }
+
+#[test]
+fn journalctl_reads_the_units_logs_with_its_everyday_options() {
+    let mut s = System::new(&[
+        (
+            "a.service",
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'echo a-one; echo a-two'\n[Install]\nWantedBy=multi-user.target\n",
+        ),
+        (
+            "b.service",
+            "[Unit]\nAfter=a.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo b-one\n[Install]\nWantedBy=multi-user.target\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.wait_for(|s| s.log("b.service").contains("b-one"), "b's line");
+    let o = s.journalctl(&["-u", "a", "-o", "cat", "--no-pager"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let a: Vec<_> = text(&o.stdout).lines().map(str::to_string).collect();
+    assert!(
+        a.iter().any(|l| l == "a-one")
+            && a.iter().any(|l| l == "a-two")
+            && !a.iter().any(|l| l == "b-one"),
+        "{a:?}"
+    );
+    // Without -u: every unit's lines in the order they were written.
+    let all = text(&s.journalctl(&["-b", "-o", "cat"]).stdout);
+    let (i, j) = (
+        all.find("a-two").expect("a-two"),
+        all.find("b-one").expect("b-one"),
+    );
+    assert!(i < j, "{all}");
+    // -n: the last lines; the short format names the unit.
+    let last = text(&s.journalctl(&["-u", "a.service", "-n", "1"]).stdout);
+    assert_eq!(last.lines().count(), 1, "{last}");
+    assert!(last.contains("a.service: "), "{last}");
+    // What b8g-init cannot answer is refused, not ignored.
+    let o = s.journalctl(&["-p", "err"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        text(&o.stderr).contains("-p is not supported"),
+        "{}",
+        text(&o.stderr)
+    );
+    s.poweroff();
+}

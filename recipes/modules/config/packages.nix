@@ -1,9 +1,11 @@
 # environment.systemPackages: one merged profile, /run/current-system/sw.
 { config, lib, pkgs, ... }:
 let
-  # b8gctl answers to systemctl's name with systemctl's verbs and exit codes (b8gctl --help).
+  # b8gctl answers to systemctl's name with systemctl's verbs and exit codes (b8gctl --help),
+  # and to journalctl's with the per-unit logs b8g-init keeps (journalctl --help).
   systemctl = pkgs.b8gTree "b8g-systemctl" {
     "bin/systemctl" = { type = "symlink"; target = "${pkgs.b8g}/bin/b8gctl"; };
+    "bin/journalctl" = { type = "symlink"; target = "${pkgs.b8g}/bin/b8gctl"; };
   };
 in
 {

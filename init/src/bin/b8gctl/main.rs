@@ -1,5 +1,5 @@
-//! `b8gctl`: the control CLI (also answers to the names `systemctl`, `telinit`,
-//! `poweroff`, `reboot` and `halt`). Thin over `b8g_init::control` and `verify`.
+//! `b8gctl`: the control CLI (also answers to the names `systemctl`, `journalctl`,
+//! `telinit`, `poweroff`, `reboot` and `halt`). Thin over `b8g_init::control` and `verify`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -36,6 +36,7 @@ macro_rules! out {
     }};
 }
 
+mod journalctl;
 mod systemctl_verbs;
 use systemctl_verbs::{systemctl_verb, Opts};
 
@@ -55,6 +56,12 @@ fn real_main() -> Result<i32> {
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if prog == "journalctl" {
+        let socket = std::env::var_os("B8G_CONTROL_SOCKET")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| b8g_layout::generation::CONTROL_SOCKET.into());
+        return journalctl::run(&socket, argv, &|l: &str| out!("{l}"));
+    }
     match prog.as_str() {
         "telinit" | "init" => argv.insert(0, "telinit".into()),
         "poweroff" | "reboot" | "halt" => argv.insert(0, prog.clone()),
