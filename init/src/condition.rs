@@ -130,43 +130,10 @@ pub fn virtualization(value: &str) -> Option<bool> {
         "private-users" => std::fs::read_to_string("/proc/self/uid_map")
             .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
             .unwrap_or(false),
-        v if VIRT_NAMES.contains(&v) => v == name,
+        v if crate::unit::condition_names::VIRT_NAMES.contains(&v) => v == name,
         _ => return None,
     })
 }
-
-/// Technology names `ConditionVirtualization=` accepts.
-pub const VIRT_NAMES: &[&str] = &[
-    "qemu",
-    "kvm",
-    "amazon",
-    "zvm",
-    "vmware",
-    "microsoft",
-    "oracle",
-    "powervm",
-    "xen",
-    "bochs",
-    "uml",
-    "bhyve",
-    "qnx",
-    "acrn",
-    "apple",
-    "sre",
-    "google",
-    "openvz",
-    "lxc",
-    "lxc-libvirt",
-    "systemd-nspawn",
-    "docker",
-    "podman",
-    "rkt",
-    "wsl",
-    "proot",
-    "pouch",
-    "parallels",
-    "vm-other",
-];
 
 /// `ConditionCapability=CAP_X`: the capability is in our bounding set.
 pub fn capability(index: u32) -> bool {
@@ -179,19 +146,6 @@ pub fn capability(index: u32) -> bool {
         .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
         .is_none_or(|mask| index < 64 && mask & (1u64 << index) != 0)
 }
-
-/// The `ConditionSecurity=` names checked here.
-pub const SECURITY_NAMES: &[&str] = &[
-    "selinux",
-    "apparmor",
-    "smack",
-    "ima",
-    "tomoyo",
-    "audit",
-    "tpm2",
-    "uefi-secureboot",
-    "cvm",
-];
 
 /// `ConditionSecurity=`: the names systemd knows; None for others.
 pub fn security(value: &str) -> Option<bool> {

@@ -3,6 +3,7 @@
 //! directories with drop-ins, templates and `.wants/` directories ([`load`]).
 //! Nothing here starts processes; the supervisor does that.
 
+pub mod condition_names;
 pub mod ini;
 pub mod load;
 pub mod name;

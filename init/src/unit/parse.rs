@@ -1177,12 +1177,14 @@ fn apply_unit(
                 ConditionKind::Virtualization => {
                     let known = parse_bool(value).is_ok()
                         || ["vm", "container", "private-users"].contains(&value)
-                        || crate::condition::VIRT_NAMES.contains(&value);
+                        || super::condition_names::VIRT_NAMES.contains(&value);
                     if !known {
                         return Err(format!("unknown virtualization {value:?}"));
                     }
                 }
-                ConditionKind::Security if !crate::condition::SECURITY_NAMES.contains(&value) => {
+                ConditionKind::Security
+                    if !super::condition_names::SECURITY_NAMES.contains(&value) =>
+                {
                     diags.warn(
                         loc.to_string(),
                         format!("{key}={value} is not checked by b8g-init; taken as met"),
