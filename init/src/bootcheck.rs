@@ -22,7 +22,7 @@ use b8g_layout::generation::{entry_path, last_boot_path, BOOT_DIR};
 use b8g_layout::kv::{self, KeyValues};
 use b8g_layout::loader::{self, EntryName};
 
-use crate::control::{call, Request};
+use crate::control::{call, Command as ControlCommand, Request};
 
 /// Options of `b8gctl boot-check`.
 #[derive(Debug, Clone)]
@@ -95,17 +95,9 @@ impl BootCheck {
     fn wait_default_target(&self) -> Result<(), String> {
         let start = Instant::now();
         let ask = |units: Vec<String>| {
-            call(
-                &self.socket,
-                &Request {
-                    cmd: "status".into(),
-                    units,
-                    after: 0,
-                    ..Default::default()
-                },
-            )
-            .ok()
-            .filter(|r| r.ok)
+            call(&self.socket, &Request::new(ControlCommand::Status, units))
+                .ok()
+                .filter(|r| r.ok)
         };
         loop {
             if let Some(sys) = ask(vec![]) {
@@ -153,12 +145,7 @@ impl BootCheck {
             loop {
                 let r = call(
                     &self.socket,
-                    &Request {
-                        cmd: "status".into(),
-                        units: vec![unit.clone()],
-                        after: 0,
-                        ..Default::default()
-                    },
+                    &Request::new(ControlCommand::Status, vec![unit.clone()]),
                 )
                 .map_err(|e| format!("cannot ask b8g-init about {unit}: {e}"))?;
                 if !r.ok {
@@ -271,15 +258,7 @@ impl BootCheck {
                 self.say(&format!("b8g: boot of generation {gen} failed: {why}"));
                 if !was_good && self.reboot {
                     self.say("b8g: rebooting so stage 1 can try again or fall back");
-                    let _ = call(
-                        &self.socket,
-                        &Request {
-                            cmd: "reboot".into(),
-                            units: vec![],
-                            after: 0,
-                            ..Default::default()
-                        },
-                    );
+                    let _ = call(&self.socket, &Request::new(ControlCommand::Reboot, vec![]));
                 }
                 1
             }

@@ -1,15 +1,73 @@
 //! The control protocol between `b8gctl` and b8g-init: one JSON request line over a
-//! Unix stream socket, one JSON response line back. The server side lives in the
-//! supervisor; this module holds the messages and a small blocking client.
+//! Unix stream socket, one JSON response line back. The server side is
+//! `manager/control_server.rs`; this module holds the messages and a small blocking client.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+/// What a request asks for; on the wire its kebab-case name (`"cmd":"reset-failed"`).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Command {
+    /// Jobs for `units` (the reply names every unit whose job the request queued).
+    Start,
+    Isolate,
+    Stop,
+    Restart,
+    TryRestart,
+    ReloadOrRestart,
+    Reload,
+    /// The units' state (all loaded units when `units` is empty).
+    Status,
+    ResetFailed,
+    ListUnits,
+    ListDependencies,
+    IsSystemRunning,
+    /// One unit's log lines after `after` (b8g-init's own without a unit).
+    Log,
+    /// Every unit's log lines after `after`, in the order written.
+    Journal,
+    DaemonReload,
+    Poweroff,
+    Reboot,
+    Halt,
+    /// `units[0]` is the runlevel.
+    Telinit,
+    Jobs,
+    Paths,
+    /// `signal` to the units' `whom` processes.
+    Kill,
+    ListTimers,
+}
+
+impl Command {
+    /// The wire name, which is also b8gctl's verb.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// A name that is no [`Command`].
+#[derive(Debug, thiserror::Error)]
+#[error("unknown command {0:?}")]
+pub struct UnknownCommand(pub String);
+
+impl std::str::FromStr for Command {
+    type Err = UnknownCommand;
+    fn from_str(s: &str) -> Result<Command, UnknownCommand> {
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .map_err(|_| UnknownCommand(s.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Request {
-    pub cmd: String,
+    pub cmd: Command,
     #[serde(default)]
     pub units: Vec<String>,
     /// For `log`: lines after this sequence number.
@@ -21,6 +79,18 @@ pub struct Request {
     /// For `kill`: `main`, `control` or `all` (the default), as `--kill-whom=`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub whom: Option<String>,
+}
+
+impl Request {
+    pub fn new(cmd: Command, units: Vec<String>) -> Request {
+        Request {
+            cmd,
+            units,
+            after: 0,
+            signal: None,
+            whom: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -169,4 +239,29 @@ pub fn notify(socket: &Path, message: &str, barrier: bool) -> std::io::Result<()
     // SAFETY: poll on one valid pollfd; EOF on the pipe means the barrier fd was closed.
     unsafe { libc::poll(&mut pfd, 1, 5000) };
     Ok(())
+}
+
+#[cfg(test)]
+mod command_tests {
+    use super::*;
+
+    #[test]
+    fn commands_go_on_the_wire_by_their_b8gctl_names() {
+        let r = Request::new(Command::ResetFailed, vec!["a.service".into()]);
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(line.contains(r#""cmd":"reset-failed""#), "{line}");
+        assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), r);
+        for name in [
+            "start",
+            "try-restart",
+            "list-timers",
+            "is-system-running",
+            "journal",
+        ] {
+            assert_eq!(name.parse::<Command>().unwrap().name(), name);
+        }
+        assert!("frobnicate".parse::<Command>().is_err());
+        // An unknown command from a newer client is a bad request, not a panic.
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"frobnicate"}"#).is_err());
+    }
 }

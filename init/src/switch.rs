@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use b8g_layout::generation::toplevel;
 
-use crate::control::{call, Request, Response};
+use crate::control::{call, Command as ControlCommand, Request, Response};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SwitchError {
@@ -148,20 +148,17 @@ pub fn plan(old: &Path, new: &Path) -> Result<Plan, SwitchError> {
     Ok(p)
 }
 
-fn request(socket: &Path, cmd: &str, units: Vec<String>) -> Result<Response, SwitchError> {
-    let r = call(
-        socket,
-        &Request {
-            cmd: cmd.into(),
-            units,
-            after: 0,
-            ..Default::default()
-        },
-    )
-    .map_err(|e| SwitchError::Control(e.to_string()))?;
+fn request(
+    socket: &Path,
+    cmd: ControlCommand,
+    units: Vec<String>,
+) -> Result<Response, SwitchError> {
+    let r =
+        call(socket, &Request::new(cmd, units)).map_err(|e| SwitchError::Control(e.to_string()))?;
     if !r.ok {
         return Err(SwitchError::Control(format!(
-            "{cmd}: {}",
+            "{}: {}",
+            cmd.name(),
             r.error.unwrap_or_default()
         )));
     }
@@ -173,7 +170,7 @@ fn states(socket: &Path, units: &[String]) -> Result<Vec<(String, bool)>, Switch
     if units.is_empty() {
         return Ok(Vec::new());
     }
-    let r = request(socket, "status", units.to_vec())?;
+    let r = request(socket, ControlCommand::Status, units.to_vec())?;
     Ok(r.data
         .as_array()
         .map(|a| {
@@ -225,7 +222,7 @@ pub fn switch(socket: &Path, new: &Path, current: &Path) -> Result<i32, SwitchEr
     let restart = active(&p.restart)?;
     let reload = active(&p.reload)?;
     if !stop.is_empty() {
-        request(socket, "stop", stop.clone())?;
+        request(socket, ControlCommand::Stop, stop.clone())?;
         settle(socket, &stop, Duration::from_secs(60))?;
     }
     let out = Command::new(new.join("activate"))
@@ -238,15 +235,15 @@ pub fn switch(socket: &Path, new: &Path, current: &Path) -> Result<i32, SwitchEr
             String::from_utf8_lossy(&out.stderr).trim().to_string(),
         ));
     }
-    request(socket, "daemon-reload", vec![])?;
+    request(socket, ControlCommand::DaemonReload, vec![])?;
     if !restart.is_empty() {
-        request(socket, "restart", restart.clone())?;
+        request(socket, ControlCommand::Restart, restart.clone())?;
     }
     if !reload.is_empty() {
-        request(socket, "reload", reload.clone())?;
+        request(socket, ControlCommand::Reload, reload.clone())?;
     }
     if !p.start.is_empty() {
-        request(socket, "start", p.start.clone())?;
+        request(socket, ControlCommand::Start, p.start.clone())?;
     }
     let mut touched = restart.clone();
     touched.extend(reload.iter().cloned());

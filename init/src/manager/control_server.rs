@@ -106,11 +106,11 @@ impl Manager {
             .collect();
         let mut errs = Vec::new();
         for u in &req.units {
-            let r = match req.cmd.as_str() {
-                "start" => self.start_unit(u, false),
-                "isolate" => self.start_unit(u, true),
-                "stop" => self.stop_unit(u),
-                "restart" | "try-restart" | "reload-or-restart" => {
+            let r = match req.cmd {
+                Command::Start => self.start_unit(u, false),
+                Command::Isolate => self.start_unit(u, true),
+                Command::Stop => self.stop_unit(u),
+                Command::Restart | Command::TryRestart | Command::ReloadOrRestart => {
                     let st = self.state_of(self.set.resolve(u));
                     let stopped = matches!(
                         st,
@@ -122,12 +122,14 @@ impl Manager {
                         .get(self.set.resolve(u))
                         .and_then(Unit::service)
                         .is_some_and(|s| !s.exec_reload.is_empty());
-                    match req.cmd.as_str() {
+                    match req.cmd {
                         // systemctl(1): try-restart does nothing to a unit that is not
                         // running.
-                        "try-restart" if stopped => Ok(()),
-                        "restart" | "reload-or-restart" if stopped => self.start_unit(u, false),
-                        "reload-or-restart" if reloads => self
+                        Command::TryRestart if stopped => Ok(()),
+                        Command::Restart | Command::ReloadOrRestart if stopped => {
+                            self.start_unit(u, false)
+                        }
+                        Command::ReloadOrRestart if reloads => self
                             .engine
                             .restart_or_reload(&self.set, u, JobKind::Reload)
                             .map_err(|e| e.to_string()),
@@ -161,20 +163,8 @@ impl Manager {
 
     pub(super) fn request(&mut self, req: &Request) -> Response {
         let units = &req.units;
-        if matches!(
-            req.cmd.as_str(),
-            "start"
-                | "isolate"
-                | "stop"
-                | "restart"
-                | "try-restart"
-                | "reload-or-restart"
-                | "reload"
-        ) {
-            return self.queue_request(req);
-        }
-        match req.cmd.as_str() {
-            "status" => {
+        match req.cmd {
+            Command::Status => {
                 if units.is_empty() {
                     Response::ok(json!({
                         "state": self.system_state(),
@@ -193,7 +183,7 @@ impl Manager {
                         .collect::<Vec<_>>()))
                 }
             }
-            "reset-failed" => {
+            Command::ResetFailed => {
                 let names: Vec<String> = if units.is_empty() {
                     self.rt.keys().cloned().collect()
                 } else {
@@ -216,7 +206,7 @@ impl Manager {
                 self.degraded = false;
                 Response::ok(json!(null))
             }
-            "list-units" => {
+            Command::ListUnits => {
                 let v: Vec<_> = self
                     .set
                     .units
@@ -226,15 +216,15 @@ impl Manager {
                     .collect();
                 Response::ok(json!(v))
             }
-            "list-dependencies" => {
+            Command::ListDependencies => {
                 let root = units
                     .first()
                     .cloned()
                     .unwrap_or_else(|| self.cfg.default_target.clone());
                 Response::ok(self.dep_tree(self.set.resolve(&root), &mut BTreeSet::new()))
             }
-            "is-system-running" => Response::ok(json!(self.system_state())),
-            "log" => {
+            Command::IsSystemRunning => Response::ok(json!(self.system_state())),
+            Command::Log => {
                 let n = units
                     .first()
                     .map(|u| self.set.resolve(u).to_string())
@@ -242,37 +232,43 @@ impl Manager {
                 Response::ok(json!(self.logs.since(&n, req.after)))
             }
             // Every unit's lines together (journalctl without -u).
-            "journal" => Response::ok(json!(self.logs.all_since(req.after))),
-            "daemon-reload" => {
+            Command::Journal => Response::ok(json!(self.logs.all_since(req.after))),
+            Command::DaemonReload => {
                 self.reload_units();
                 Response::ok(json!(null))
             }
-            "poweroff" | "reboot" | "halt" => {
-                let k = match req.cmd.as_str() {
-                    "poweroff" => ShutdownKind::Poweroff,
-                    "reboot" => ShutdownKind::Reboot,
+            Command::Poweroff | Command::Reboot | Command::Halt => {
+                let k = match req.cmd {
+                    Command::Poweroff => ShutdownKind::Poweroff,
+                    Command::Reboot => ShutdownKind::Reboot,
                     _ => ShutdownKind::Halt,
                 };
                 self.begin_shutdown(k);
                 Response::ok(json!(null))
             }
-            "telinit" => match units.first().and_then(|l| sysv::runlevel_target(l)) {
+            Command::Telinit => match units.first().and_then(|l| sysv::runlevel_target(l)) {
                 Some(t) => match self.start_unit(t, true) {
                     Ok(()) => Response::ok(json!(t)),
                     Err(e) => Response::err(e),
                 },
                 None => Response::err("unknown runlevel"),
             },
-            "jobs" => Response::ok(json!(self.engine.jobs.values().collect::<Vec<_>>())),
+            Command::Jobs => Response::ok(json!(self.engine.jobs.values().collect::<Vec<_>>())),
             // Where unit files come from, so that b8gctl enable/disable/mask edit the
             // directories this b8g-init reads.
-            "paths" => Response::ok(json!({
+            Command::Paths => Response::ok(json!({
                 "unit_dirs": self.cfg.unit_dirs,
                 "install_enables": self.cfg.install_enables,
             })),
-            "kill" => self.kill_request(req),
-            "list-timers" => Response::ok(self.timers_json()),
-            other => Response::err(format!("unknown command {other:?}")),
+            Command::Kill => self.kill_request(req),
+            Command::ListTimers => Response::ok(self.timers_json()),
+            Command::Start
+            | Command::Isolate
+            | Command::Stop
+            | Command::Restart
+            | Command::TryRestart
+            | Command::ReloadOrRestart
+            | Command::Reload => self.queue_request(req),
         }
     }
 

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::json;
 
 use crate::config::{boot_good_path, Config};
-use crate::control::{Request, Response};
+use crate::control::{Command, Request, Response};
 use crate::engine::{ActiveState, Engine, JobKind, JobResult};
 use crate::exec::{self, SpawnSpec};
 use crate::log::Logs;

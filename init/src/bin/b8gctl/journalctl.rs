@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use b8g_init::control::{call, Request, Response};
+use b8g_init::control::{call, Command, Request, Response};
 use b8g_init::systemctl::mangle;
 use serde_json::Value;
 
@@ -105,21 +105,18 @@ fn parse(args: Vec<String>) -> Result<Option<Opts>> {
 
 fn fetch(socket: &Path, units: &[String], after: u64) -> Result<Vec<Value>> {
     let mut lines = Vec::new();
-    let requests: Vec<(&str, Vec<String>)> = if units.is_empty() {
-        vec![("journal", Vec::new())]
+    let requests: Vec<(Command, Vec<String>)> = if units.is_empty() {
+        vec![(Command::Journal, Vec::new())]
     } else {
-        units.iter().map(|u| ("log", vec![u.clone()])).collect()
+        units
+            .iter()
+            .map(|u| (Command::Log, vec![u.clone()]))
+            .collect()
     };
     for (cmd, units) in requests {
-        let r: Response = call(
-            socket,
-            &Request {
-                cmd: cmd.into(),
-                units,
-                after,
-                ..Default::default()
-            },
-        )?;
+        let mut req = Request::new(cmd, units);
+        req.after = after;
+        let r: Response = call(socket, &req)?;
         if !r.ok {
             bail!("{}", r.error.unwrap_or_else(|| "failed".into()));
         }

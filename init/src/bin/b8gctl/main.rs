@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use b8g_init::control::{call, notify, Request, Response};
+use b8g_init::control::{call, notify, Command, Request, Response};
 use b8g_init::systemctl::{mangle, parse_signal};
 use serde_json::Value;
 
@@ -194,15 +194,9 @@ fn real_main() -> Result<i32> {
         _ => {}
     }
     let send = |cmd: &str, units: Vec<String>, after: u64| -> Result<Value> {
-        let r: Response = call(
-            &socket,
-            &Request {
-                cmd: cmd.into(),
-                units,
-                after,
-                ..Default::default()
-            },
-        )?;
+        let mut req = Request::new(cmd.parse::<Command>()?, units);
+        req.after = after;
+        let r: Response = call(&socket, &req)?;
         if !r.ok {
             bail!("{}", r.error.unwrap_or_else(|| "failed".into()));
         }
@@ -427,14 +421,7 @@ fn verify(files: &[String], json: bool, strict: bool) -> Result<i32> {
 }
 
 fn request(socket: &std::path::Path, cmd: &str, units: Vec<String>) -> Result<Value> {
-    let r: Response = call(
-        socket,
-        &Request {
-            cmd: cmd.into(),
-            units,
-            ..Default::default()
-        },
-    )?;
+    let r: Response = call(socket, &Request::new(cmd.parse::<Command>()?, units))?;
     if !r.ok {
         bail!("{}", r.error.unwrap_or_else(|| "failed".into()));
     }

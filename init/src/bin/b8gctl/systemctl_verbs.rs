@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use b8g_init::control::{call, Request, Response};
+use b8g_init::control::{call, Command, Request, Response};
 use b8g_init::unitfiles::{UnitFileError, UnitFiles};
 use serde_json::Value;
 
@@ -294,11 +294,9 @@ pub(crate) fn systemctl_verb(
             let r: Response = call(
                 socket,
                 &Request {
-                    cmd: "kill".into(),
-                    units: args.to_vec(),
                     signal: o.signal,
                     whom: o.whom.clone(),
-                    ..Default::default()
+                    ..Request::new(Command::Kill, args.to_vec())
                 },
             )?;
             if !r.ok {
