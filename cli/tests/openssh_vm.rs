@@ -9,15 +9,10 @@
 
 mod serial_login_support;
 
-use serial_login_support::{require_tool, wrapper, VmSession};
+use serial_login_support::{free_port, require_tool, wrapper, VmSession};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 fn keygen(path: &Path) -> String {
     let st = Command::new("ssh-keygen")

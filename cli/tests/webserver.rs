@@ -6,15 +6,9 @@
 
 mod serial_login_support;
 
-use serial_login_support::{require_tool, wrapper, VmSession};
+use serial_login_support::{free_port, require_tool, wrapper, VmSession};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A host port nobody listens on right now.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 #[test]
 fn webserver_serves_its_page_through_the_forwarded_port() {

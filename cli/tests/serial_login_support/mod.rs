@@ -193,3 +193,9 @@ pub fn wrapper(dir: &Path, image: &str, extra: &str) -> PathBuf {
     .expect("cannot write the wrapper system file");
     file
 }
+
+/// A host port nobody listens on right now (for a VM's forwarded port).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}

@@ -31,19 +31,7 @@ fn parse(args: Vec<String>) -> Result<Option<Opts>> {
     };
     let mut it = args.into_iter().peekable();
     while let Some(a) = it.next() {
-        let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ if a.len() > 2
-                && !a.starts_with("--")
-                && (a.starts_with("-u")
-                    || a.starts_with("-n")
-                    || a.starts_with("-o")
-                    || a.starts_with("-b")) =>
-            {
-                (a[..2].to_string(), Some(a[2..].to_string()))
-            }
-            _ => (a.clone(), None),
-        };
+        let (flag, inline) = crate::args::split_flag(&a, &["-u", "-n", "-o", "-b"]);
         let mut value = |what: &str| -> Result<String> {
             match &inline {
                 Some(v) => Ok(v.clone()),

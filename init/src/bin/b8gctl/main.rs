@@ -36,6 +36,7 @@ macro_rules! out {
     }};
 }
 
+mod args;
 mod journalctl;
 mod systemctl_verbs;
 use systemctl_verbs::{systemctl_verb, Opts};
@@ -80,16 +81,7 @@ fn real_main() -> Result<i32> {
     let mut it = argv.into_iter();
     while let Some(a) = it.next() {
         // `--opt=value`, `--opt value` and `-pValue` forms.
-        let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ if a.len() > 2
-                && (a.starts_with("-p") || a.starts_with("-s") || a.starts_with("-t"))
-                && !a.starts_with("--") =>
-            {
-                (a[..2].to_string(), Some(a[2..].to_string()))
-            }
-            _ => (a.clone(), None),
-        };
+        let (flag, inline) = args::split_flag(&a, &["-p", "-s", "-t"]);
         let mut value = |what: &str| -> Result<String> {
             match &inline {
                 Some(v) => Ok(v.clone()),
