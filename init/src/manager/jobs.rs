@@ -324,6 +324,22 @@ impl Manager {
     }
 
     pub(super) fn finish_job(&mut self, n: &str, res: JobResult) {
+        // A restart of a unit without processes of its own (timer, socket, path, mount,
+        // target) ends its stop here: start it again within the same job. Services
+        // start again from `finalize`.
+        if res == JobResult::Done
+            && self.engine.jobs.get(n).map(|j| j.kind) == Some(JobKind::Restart)
+            && !self.state_of(n).is_active()
+            && self.rt.get(n).is_some_and(|r| r.restart_job)
+        {
+            if let Some(u) = self.set.units.get(n).cloned() {
+                if let Some(rt) = self.rt.get_mut(n) {
+                    rt.restart_job = false;
+                }
+                self.begin_start(&u);
+                return;
+            }
+        }
         if self.engine.has_job(n) {
             self.engine.finish(&self.set, n, res);
         }

@@ -396,3 +396,31 @@ fn journalctl_reads_the_units_logs_with_its_everyday_options() {
     );
     s.poweroff();
 }
+
+#[test]
+fn restarting_a_timer_or_a_target_starts_it_again() {
+    // Regression: `b8g system switch` restarts a changed timer, which stayed stopped
+    // (only services started again after the stop half of a restart).
+    let mut s = System::new(&[
+        (
+            "t.service",
+            "[Service]\nType=oneshot\nExecStart=/bin/true\n",
+        ),
+        (
+            "t.timer",
+            "[Timer]\nOnActiveSec=1h\n[Install]\nWantedBy=timers.target\n",
+        ),
+        ("grp.target", "[Install]\nWantedBy=multi-user.target\n"),
+    ]);
+    s.boot();
+    s.wait_ready();
+    for unit in ["t.timer", "grp.target"] {
+        assert_eq!(s.active(unit), "active", "{unit} before");
+        let o = s.systemctl(&["restart", unit]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(s.active(unit), "active", "{unit} after restart");
+    }
+    let o = s.systemctl(&["list-timers"]);
+    assert!(text(&o.stdout).contains("t.timer"), "{}", text(&o.stdout));
+    s.poweroff();
+}
