@@ -764,3 +764,36 @@ fn activation_without_a_running_b8g_init_changes_nothing() {
     );
     assert!(!dir.path().join("tree").exists(), "the tree was touched");
 }
+
+/// A VM booted straight from an image has no stage-1 record: the generation it
+/// runs is known by /run/booted-system and /run/current-system, and neither
+/// `delete-generations` nor `store gc` may take it (the newcomer pass deleted the
+/// running system's generation and GC removed its toplevel).
+#[test]
+fn the_running_system_is_neither_deleted_nor_collected() {
+    let f = fixture();
+    let store = store_at(&f.root);
+    let (p1, p2) = (store.print_path(&f.top1), store.print_path(&f.top2));
+    ok(b8g(&f.root, &["system", "boot", &p1]));
+    ok(b8g(&f.root, &["system", "boot", &p2]));
+    fs::create_dir_all(f.root.join("run")).unwrap();
+    std::os::unix::fs::symlink(&p1, f.root.join("run/booted-system")).unwrap();
+    std::os::unix::fs::symlink(&p1, f.root.join("run/current-system")).unwrap();
+    let list = ok(b8g(&f.root, &["system", "list-generations"]));
+    assert!(
+        list.lines().any(|l| l.starts_with("   1 booted running ")),
+        "{list}"
+    );
+    ok(b8g(&f.root, &["system", "delete-generations", "1"]));
+    let gens = Generations::new(Some(&f.root), None);
+    assert_eq!(gens.profile.generations().unwrap().len(), 2, "kept");
+    // Even with its generation gone (deleted before these links existed), GC keeps it.
+    fs::remove_file(f.root.join("run/booted-system")).unwrap();
+    fs::remove_file(f.root.join("b8g/var/profiles/system-1-link")).unwrap();
+    ok(b8g(&f.root, &["store", "gc"]));
+    assert!(store.is_valid(&f.top1).unwrap());
+    assert!(store.is_valid(&f.hello1).unwrap());
+    fs::remove_file(f.root.join("run/current-system")).unwrap();
+    ok(b8g(&f.root, &["store", "gc"]));
+    assert!(!store_at(&f.root).is_valid(&f.top1).unwrap());
+}

@@ -25,6 +25,10 @@ pub const ENTRIES_DIR: &str = "entries";
 pub const LAST_BOOT_FILE: &str = "last-boot";
 /// The control socket of a running b8g-init (`b8gctl` talks to it).
 pub const CONTROL_SOCKET: &str = "/run/b8g/control";
+/// The running generation's toplevel (made by every activation).
+pub const CURRENT_SYSTEM: &str = "/run/current-system";
+/// The toplevel this boot started with (made by the first activation of a boot).
+pub const BOOTED_SYSTEM: &str = "/run/booted-system";
 /// The extlinux directory, in the boot directory.
 pub const EXTLINUX_DIR: &str = "extlinux";
 /// The extlinux configuration, in [`EXTLINUX_DIR`].

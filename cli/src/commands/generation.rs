@@ -49,7 +49,7 @@ enum Cmd {
         json: bool,
     },
     /// Delete generations: numbers, `+K` (keep the newest K), or `older-than Nd`.
-    /// The default and the booted generation are never deleted; run `b8g store gc` afterwards.
+    /// The default, the booted and the running generation are never deleted; run `b8g store gc` afterwards.
     DeleteGenerations {
         #[arg(required = true, num_args = 1..)]
         which: Vec<String>,
@@ -220,10 +220,11 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                         .map(|r| format!(" (skipped at the last boot: {r})"))
                         .unwrap_or_default();
                     println!(
-                        "{:>4}{}{} {} {state}{skipped}",
+                        "{:>4}{}{}{} {} {state}{skipped}",
                         g.generation.number,
                         if g.default { " default" } else { "" },
                         if g.booted { " booted" } else { "" },
+                        if g.running { " running" } else { "" },
                         g.generation.toplevel,
                     );
                 }

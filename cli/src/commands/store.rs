@@ -463,6 +463,14 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             } else {
                 seed_roots(&store, recipes)?
             };
+            // The systems this machine runs (/run/booted-system, /run/current-system),
+            // as NixOS keeps them: their generation may have been deleted.
+            let running: Vec<StorePath> =
+                b8g_system::generations::Generations::new(global.root.as_deref(), None)
+                    .running()
+                    .iter()
+                    .filter_map(|t| store.parse_path(t).ok())
+                    .collect();
             let kept = seeds
                 .iter()
                 .filter(|p| store.is_valid(p).unwrap_or(false))
@@ -470,7 +478,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             let report = store.gc(&GcOptions {
                 dry_run,
                 max_freed,
-                extra_roots: seeds,
+                extra_roots: seeds.iter().chain(&running).cloned().collect(),
             })?;
             if kept > 0 && global.quiet == 0 {
                 eprintln!(

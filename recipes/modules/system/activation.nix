@@ -131,6 +131,9 @@ in
       deps = [ "etc" ];
       text = ''
         ln -sfn "$system" /run/.current-system.tmp && mv -T /run/.current-system.tmp /run/current-system
+        # What this boot started with (the first activation of a boot); /run is new
+        # at every boot. A GC root, and never deleted as a generation.
+        [ -L /run/booted-system ] || ln -s "$system" /run/booted-system
       '';
     };
   };

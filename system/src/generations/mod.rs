@@ -94,7 +94,9 @@ pub(crate) fn symlink_atomic(target: &str, link: &Path) -> Result<(), IoError> {
     sync_dir(dir)
 }
 
-use b8g_layout::generation::{self, BOOT_DIR, PROFILES_DIR, SYSTEM_PROFILE};
+use b8g_layout::generation::{
+    self, BOOTED_SYSTEM, BOOT_DIR, CURRENT_SYSTEM, PROFILES_DIR, SYSTEM_PROFILE,
+};
 use b8g_store::format::store_path::StorePath;
 use b8g_store::local::LocalStore;
 use entries::{BootEntries, BootEntry};
@@ -135,8 +137,10 @@ pub struct GenerationStatus {
     pub generation: Generation,
     /// The profile's default (what the next boot picks first).
     pub default: bool,
-    /// What stage 1 booted last.
+    /// What stage 1 booted last (or /run/booted-system points at).
     pub booted: bool,
+    /// What /run/current-system points at: the generation running now.
+    pub running: bool,
     #[serde(serialize_with = "entry_json")]
     pub entry: Option<BootEntry>,
     /// Why stage 1 skipped it on the last boot, if it did.
@@ -243,6 +247,35 @@ impl Generations {
         self.boot.last_boot().generation
     }
 
+    /// The toplevels the machine runs: what /run/booted-system (made by the first
+    /// activation of a boot) and /run/current-system (the last activation) point at,
+    /// as NixOS keeps both. A VM booted straight from an image has no stage-1 record,
+    /// so these are how its running generation is known.
+    pub fn running(&self) -> Vec<String> {
+        [BOOTED_SYSTEM, CURRENT_SYSTEM]
+            .iter()
+            .filter_map(|l| self.run_link(l))
+            .collect()
+    }
+
+    fn run_link(&self, link: &str) -> Option<String> {
+        fs::read_link(under_root(self.root.as_deref(), link))
+            .ok()
+            .map(|t| t.to_string_lossy().into_owned())
+    }
+
+    /// Numbers of the generations whose toplevel the machine runs.
+    fn running_generations(&self) -> Result<Vec<u32>, GenerationsError> {
+        let running = self.running();
+        Ok(self
+            .profile
+            .generations()?
+            .into_iter()
+            .filter(|g| running.contains(&g.toplevel))
+            .map(|g| g.number)
+            .collect())
+    }
+
     /// Every generation with its entry and what the last boot did with it.
     pub fn list(&self) -> Result<Vec<GenerationStatus>, GenerationsError> {
         let cur = self.profile.current()?;
@@ -257,13 +290,17 @@ impl Generations {
             }
         }
         let last = self.boot.last_boot();
+        let booted_link = self.run_link(BOOTED_SYSTEM);
+        let current_link = self.run_link(CURRENT_SYSTEM);
         Ok(self
             .profile
             .generations()?
             .into_iter()
             .map(|g| GenerationStatus {
                 default: Some(g.number) == cur,
-                booted: Some(g.number) == last.generation,
+                booted: Some(g.number) == last.generation
+                    || booted_link.as_deref() == Some(g.toplevel.as_str()),
+                running: current_link.as_deref() == Some(g.toplevel.as_str()),
                 entry: entries.get(&g.number).cloned(),
                 skipped: last
                     .skipped
@@ -279,6 +316,7 @@ impl Generations {
     pub fn delete(&self, sel: &Selection, keep: &[u32]) -> Result<Vec<u32>, GenerationsError> {
         let mut keep = keep.to_vec();
         keep.extend(self.booted());
+        keep.extend(self.running_generations()?);
         let deleted = self.profile.delete(sel, &keep)?;
         self.sync_boot()?;
         Ok(deleted)
