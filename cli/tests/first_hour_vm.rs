@@ -57,6 +57,7 @@ fn first_hour_options_work_in_a_booted_system() {
       echo "fh: sudo-other $(su -l bob -c "echo pw2 | sudo -S -p \"\" id -u" 2>&1 | tr '\n' ' ')"
       echo "fh: sudo-none $(su -l dave -c "echo pw3 | sudo -S -p \"\" id -u" 2>&1 | tr '\n' ' ')"
       echo "fh: sudo-rule $(su -l bob -c "sudo -n /run/current-system/sw/bin/id -un" 2>&1 | tr '\n' ' ')"
+      echo "fh: sudo-i $(su -l alice -c "echo pw | sudo -S -p \"\" -i id -un" 2>&1 | tr '\n' ' ')"
       echo "fh: sudoers $(stat -c '%a %U' /etc/sudoers)"
       echo "fh: timer $(${{pkgs.b8g}}/bin/b8gctl is-active tick.timer)"
       # As useradd would (busybox-static has no adduser): a user added on the running system.
@@ -152,6 +153,8 @@ fn first_hour_options_work_in_a_booted_system() {
     );
     assert!(line("sudo-rule").ends_with("sudo-rule root "), "{stdout}");
     assert!(line("sudoers").ends_with("sudoers 440 root"), "{stdout}");
+    // `sudo -i` opens the PAM service sudo-i (it failed: "unable to initialize PAM").
+    assert!(line("sudo-i").ends_with("sudo-i root "), "{stdout}");
     // users.mutableUsers (the default): a user added on the running system survives an activation.
     assert!(line("adduser").ends_with("adduser 1 1 1"), "{stdout}");
     assert!(stdout.contains("b8g: system ready in"), "{stdout}");

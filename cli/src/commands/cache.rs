@@ -78,11 +78,11 @@ enum CacheCommand {
         /// Store paths to fetch; a leading `scheme://` argument is taken as a cache.
         #[arg(required = true)]
         args: Vec<String>,
-        /// Caches to ask (all at once; the first good answer wins).
-        #[arg(long, num_args = 1.., value_name = "URL")]
+        /// Caches to ask (all at once; the first good answer wins). Repeat the option, or separate them with spaces.
+        #[arg(long, action = clap::ArgAction::Append, value_delimiter = ' ', value_name = "URL")]
         substituters: Vec<String>,
-        /// Trusted public keys, as `name:base64` or files holding one.
-        #[arg(long, num_args = 1.., value_name = "KEY", required = true)]
+        /// Trusted public keys, as `name:base64` or files holding one. Repeat the option, or separate them with spaces.
+        #[arg(long, action = clap::ArgAction::Append, value_delimiter = ' ', value_name = "KEY", required = true)]
         trusted_public_keys: Vec<String>,
     },
     /// Serve the local store as a binary cache over HTTP.
@@ -100,8 +100,8 @@ enum CacheCommand {
         #[arg(long, value_name = "FILE", requires = "push_keys")]
         push_token_file: Option<PathBuf>,
         /// Keys (`name:base64` or files holding one) whose signature a pushed
-        /// narinfo must carry: the token lets a client upload, a push key vouches.
-        #[arg(long = "push-key", num_args = 1.., value_name = "KEY", requires = "push_token_file")]
+        /// narinfo must carry: the token lets a client upload, a push key vouches. Repeat the option, or separate them with spaces.
+        #[arg(long = "push-key", action = clap::ArgAction::Append, value_delimiter = ' ', value_name = "KEY", requires = "push_token_file")]
         push_keys: Vec<String>,
         /// Compression of served NARs.
         #[arg(long, default_value = "zstd", value_parser = ["zstd", "xz", "none"])]
@@ -146,8 +146,8 @@ enum CacheCommand {
     /// Check every narinfo signature and NAR hash in a cache.
     Verify {
         url: String,
-        /// Trusted public keys, as `name:base64` or files holding one.
-        #[arg(long, num_args = 1.., value_name = "KEY", required = true)]
+        /// Trusted public keys, as `name:base64` or files holding one. Repeat the option, or separate them with spaces.
+        #[arg(long, action = clap::ArgAction::Append, value_delimiter = ' ', value_name = "KEY", required = true)]
         trusted_public_keys: Vec<String>,
     },
 }

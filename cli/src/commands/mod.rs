@@ -238,4 +238,53 @@ mod tests {
     fn command_tree_is_consistent() {
         super::Cli::command().debug_assert();
     }
+
+    /// Keys and URLs are one value per option (repeat it, or separate them with
+    /// spaces): a FILE after `--trusted-public-keys K` is the FILE, as the usage line
+    /// shows it (it was swallowed as a second key).
+    #[test]
+    fn a_positional_after_a_key_option_is_not_taken_as_a_key() {
+        use clap::Parser;
+        for args in [
+            &[
+                "b8g",
+                "snapshot",
+                "import",
+                "--trusted-public-keys",
+                "k:AA",
+                "snap.b8g",
+            ][..],
+            &[
+                "b8g",
+                "snapshot",
+                "import",
+                "snap.b8g",
+                "--trusted-public-keys",
+                "k:AA",
+            ],
+        ] {
+            let cli = super::Cli::try_parse_from(args).expect("parses");
+            let dbg = format!("{cli:?}");
+            assert!(
+                dbg.contains(r#"file: "snap.b8g""#)
+                    && dbg.contains(r#"trusted_public_keys: ["k:AA"]"#),
+                "{dbg}"
+            );
+        }
+        let cli = super::Cli::try_parse_from([
+            "b8g",
+            "snapshot",
+            "import",
+            "s",
+            "--trusted-public-keys",
+            "a:AA b:BB",
+            "--trusted-public-keys",
+            "c:CC",
+        ])
+        .expect("parses");
+        assert!(
+            format!("{cli:?}").contains(r#"["a:AA", "b:BB", "c:CC"]"#),
+            "{cli:?}"
+        );
+    }
 }

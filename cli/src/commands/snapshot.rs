@@ -34,8 +34,8 @@ enum Cmd {
     /// Verify a snapshot against trusted keys and add its closure to the store; prints the toplevel.
     Import {
         file: PathBuf,
-        /// Keys (`name:base64`, or files holding one) whose signatures are accepted.
-        #[arg(long, num_args = 1.., value_name = "KEY", required = true)]
+        /// Keys (`name:base64`, or files holding one) whose signatures are accepted. Repeat the option, or separate them with spaces.
+        #[arg(long, action = clap::ArgAction::Append, value_delimiter = ' ', value_name = "KEY", required = true)]
         trusted_public_keys: Vec<String>,
         /// Also make it the default generation for the next boot (`b8g system boot`).
         #[arg(long)]

@@ -156,11 +156,11 @@ impl BuildArgs {
 pub struct MoreBuildArgs {
     #[command(flatten)]
     auto: AutoArgs,
-    /// Binary caches to substitute from before building (`file://`, `http(s)://`).
-    #[arg(long, num_args = 1.., value_name = "URL")]
+    /// Binary caches to substitute from before building (`file://`, `http(s)://`). Repeat the option, or separate them with spaces.
+    #[arg(long, action = clap::ArgAction::Append, value_delimiter = ' ', value_name = "URL")]
     substituters: Option<Vec<String>>,
-    /// Keys (`name:base64`) whose signatures are trusted on substituted paths.
-    #[arg(long, num_args = 1.., value_name = "KEY")]
+    /// Keys (`name:base64`) whose signatures are trusted on substituted paths. Repeat the option, or separate them with spaces.
+    #[arg(long, action = clap::ArgAction::Append, value_delimiter = ' ', value_name = "KEY")]
     trusted_public_keys: Option<Vec<String>>,
     /// Kill a build that runs longer than this many seconds (Nix's `--timeout`).
     #[arg(long, value_name = "SECS")]

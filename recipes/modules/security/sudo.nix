@@ -120,6 +120,8 @@ in
       Path sesh ${sudo}/libexec/sudo/sesh
     '';
     # NixOS's PAM service for sudo: the password checked against /etc/shadow.
+    # Debian's sudo opens the service `sudo-i` for `sudo -i`: the same rules.
+    environment.etc."pam.d/sudo-i".text = config.environment.etc."pam.d/sudo".text;
     environment.etc."pam.d/sudo".text = ''
       # Written by b8g for security.sudo.
       account required ${module "pam_unix"}
