@@ -188,3 +188,30 @@ in {{
         "/etc/set-environment puts the system profile on PATH:\n{set_env}"
     );
 }
+
+/// On a small machine (a 512 MiB VM) the kernel refuses the evaluation thread's
+/// 1 GiB stack: evaluation runs on a smaller one and deep recursion still fails
+/// cleanly ("cannot start the evaluation thread" before).
+#[test]
+fn evaluation_runs_where_a_1_gib_stack_cannot_be_mapped() {
+    let sh = |expr: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v 700000; exec {} eval -E '{expr}'",
+                env!("CARGO_BIN_EXE_b8g")
+            ))
+            .output()
+            .unwrap()
+    };
+    let out = sh("1 + 1");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "2",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sh("let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 1000000");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: stack overflow"));
+}

@@ -90,6 +90,10 @@ impl Evaluator {
         extra: Vec<PrimOp>,
     ) -> Evaluator {
         crate::no_huge_pages();
+        let mut opts = opts;
+        // An evaluation thread that got a smaller stack than asked for (a small
+        // machine) fails cleanly within what it has.
+        opts.stack_budget = opts.stack_budget.min(crate::thread_stack_budget());
         let mut ev = Evaluator {
             io,
             host,

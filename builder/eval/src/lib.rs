@@ -161,18 +161,43 @@ type Job = Box<dyn FnOnce() + Send>;
 static IDLE_THREADS: std::sync::Mutex<Vec<std::sync::mpsc::Sender<Job>>> =
     std::sync::Mutex::new(Vec::new());
 
+/// The smallest stack an evaluation thread is started with when the machine
+/// refuses `EVAL_STACK_SIZE` (a 512 MiB VM cannot map 1 GiB).
+const MIN_EVAL_STACK_SIZE: usize = 64 << 20;
+
+thread_local! {
+    /// Stack bytes evaluation may use on this thread: 7/8 of the stack an
+    /// evaluation thread got; unlimited (the options' budget) elsewhere.
+    static STACK_BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+pub(crate) fn thread_stack_budget() -> usize {
+    STACK_BUDGET.with(|b| b.get())
+}
+
 fn spawn_eval_thread() -> std::io::Result<std::sync::mpsc::Sender<Job>> {
-    let (tx, rx) = std::sync::mpsc::channel::<Job>();
-    std::thread::Builder::new()
-        .name("b8g-eval".into())
-        .stack_size(EVAL_STACK_SIZE)
-        .spawn(move || {
-            // Ends when the sender is dropped (after a panic, see below).
-            while let Ok(job) = rx.recv() {
-                job();
+    let mut size = EVAL_STACK_SIZE;
+    loop {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let spawned = std::thread::Builder::new()
+            .name("b8g-eval".into())
+            .stack_size(size)
+            .spawn(move || {
+                STACK_BUDGET.with(|b| b.set(size / 8 * 7));
+                // Ends when the sender is dropped (after a panic, see below).
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            });
+        match spawned {
+            Ok(_) => return Ok(tx),
+            // The kernel would not map that much stack: half as much, down to the floor.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && size > MIN_EVAL_STACK_SIZE => {
+                size /= 2;
             }
-        })?;
-    Ok(tx)
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Runs `f` on a thread with a big stack and returns its result.
