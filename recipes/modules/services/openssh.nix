@@ -32,6 +32,20 @@ let
   '';
   keyOf = u: concatStringsSep "\n" (u.openssh.authorizedKeys.keys ++ map builtins.readFile u.openssh.authorizedKeys.keyFiles);
   withKeys = filterAttrs (_: u: u.openssh.authorizedKeys.keys != [ ] || u.openssh.authorizedKeys.keyFiles != [ ]) config.users.users;
+  # NixOS's old names (before settings), still written in many configurations:
+  # accepted with NixOS's warning, as its mkRenamedOptionModule does.
+  renamed = {
+    passwordAuthentication = "PasswordAuthentication";
+    permitRootLogin = "PermitRootLogin";
+    kbdInteractiveAuthentication = "KbdInteractiveAuthentication";
+    forwardX11 = "X11Forwarding";
+    logLevel = "LogLevel";
+    useDns = "UseDns";
+    ciphers = "Ciphers";
+    kexAlgorithms = "KexAlgorithms";
+    macs = "Macs";
+  };
+  setRenamed = lib.filterAttrs (old: _: cfg.${old} != null) renamed;
   hostKeyType = types.submodule {
     options = {
       type = mkOption { type = types.enum [ "rsa" "ed25519" "ecdsa" ]; description = "Key type (ssh-keygen -t)."; };
@@ -74,10 +88,19 @@ in
       description = "sshd_config settings by sshd_config(5) name (null leaves one out). NixOS's defaults: PermitRootLogin prohibit-password, PasswordAuthentication and KbdInteractiveAuthentication yes, X11Forwarding no, UseDns no, LogLevel INFO.";
     };
     extraConfig = mkOption { type = types.lines; default = ""; description = "Lines appended to sshd_config (Match blocks, for instance)."; };
+  } // lib.mapAttrs (old: new: mkOption {
+    type = types.nullOr (types.oneOf [ types.bool types.str (types.listOf types.str) ]);
+    default = null;
+    internal = true;
+    description = "Renamed to services.openssh.settings.${new}.";
+  }) renamed // {
     configFile = mkOption { type = types.package; readOnly = true; description = "The generated sshd_config in the store (checked with `sshd -t`)."; };
   };
 
   config = mkIf cfg.enable (lib.mkMerge [ {
+    services.openssh.settings = lib.mapAttrs' (old: new: lib.nameValuePair new cfg.${old}) setRenamed;
+    warnings = lib.mapAttrsToList (old: new:
+      "The option `services.openssh.${old}' has been renamed to `services.openssh.settings.${new}'.") setRenamed;
     environment.etc = lib.mapAttrs' (n: u: lib.nameValuePair "ssh/authorized_keys.d/${u.name}" {
       text = keyOf u + "\n";
       mode = "0444";
