@@ -192,6 +192,21 @@ in
 
     # Before etc: copied /etc files are chowned by name, which must resolve
     # against this generation's users.
+    # NixOS's check that a hash looks like a crypt(3) one (a plain password given
+    # as hashedPassword would lock the user out), word for word.
+    warnings = lib.concatMap (n: let u = cfg.users.${n}; h = u.hashedPassword;
+        sep = "\\$";
+        base64 = "[a-zA-Z0-9./]+";
+        id = "(y|gy|7|2b|2y|2a|6|5|sha1|md5|1)";
+        name = "[a-z0-9-]+";
+        value = "[a-zA-Z0-9/+.-]+";
+        options = "${name}(=${value})?(,${name}=${value})*";
+        mcf = "${sep}${id}(${sep}${options})?${sep}${base64}${sep}${base64}(${sep}${base64})?";
+        locked = h == null || h == "" || lib.hasPrefix "!" h || h == "*";
+      in lib.optional (!locked && builtins.match mcf h == null) ''
+        The password hash of user "${u.name}" may be invalid. You must set a valid hash or the user will be locked out of their account. Please check the value of option `users.users."${u.name}".hashedPassword`.'')
+      (attrNames cfg.users);
+
     system.activationScripts.users = {
       deps = [ "specialfs" ];
       text = ''
