@@ -259,14 +259,14 @@ fn unikernel_http_answers_curl_through_the_forwarded_port() {
             );
         }
     }
-    // The VM stops once httpd has logged a served request.
+    // The VM stops once httpd has logged the request made after the page came.
     let (body, out) = unikernel_support::run_vm_and_curl(
         root.path(),
         &workspace(),
         &bin,
         &file,
         port,
-        "response:200",
+        &format!("url:{}", unikernel_support::DONE_PATH),
         Duration::from_secs(400),
     );
     assert_eq!(

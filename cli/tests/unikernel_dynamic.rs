@@ -88,7 +88,7 @@ fn dynamic_nginx_unikernel_answers_curl() {
         &bin,
         &file,
         port,
-        "\"GET / HTTP/1.1\" 200",
+        &format!("GET {}", unikernel_support::DONE_PATH),
         Duration::from_secs(900),
     );
     let show = format!(

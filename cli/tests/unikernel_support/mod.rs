@@ -7,8 +7,12 @@ use std::time::{Duration, Instant};
 
 /// Runs `b8g run-vm FILE` on the store under `root` (stopping when the
 /// console shows `until`) and polls `http://127.0.0.1:PORT/` with curl until
-/// it answers, the VM ends or `timeout` passes. Returns the body (empty when
+/// it answers, the VM ends or `timeout` passes; then requests [`DONE_PATH`]. Returns the body (empty when
 /// nothing answered) and the VM's output.
+/// The request the tests make once they have their page; `until` should match its
+/// log line, so the VM stops after the page reached curl.
+pub const DONE_PATH: &str = "/b8g-test-done";
+
 pub fn run_vm_and_curl(
     root: &Path,
     workspace: &Path,
@@ -45,6 +49,12 @@ pub fn run_vm_and_curl(
             .expect("curl is needed (apt-get install curl)");
         if c.status.success() && !c.stdout.is_empty() {
             body = String::from_utf8_lossy(&c.stdout).to_string();
+            // Only now is the VM told to stop (`until` names this request): stopping
+            // it on the first request's log line could cut that answer off in flight.
+            let _ = Command::new("curl")
+                .args(["-s", "--max-time", "5"])
+                .arg(format!("http://127.0.0.1:{port}{DONE_PATH}"))
+                .output();
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
