@@ -168,6 +168,59 @@ pub fn lookup_user(etc: &Path, user: &str) -> Result<User, String> {
     Err(format!("user {user:?} not found"))
 }
 
+/// The first and last ids systemd gives dynamic users (systemd.exec(5)).
+const DYNAMIC_UID_MIN: u32 = 61184;
+const DYNAMIC_UID_MAX: u32 = 65519;
+
+/// `DynamicUser=`'s user: a static user of that name if there is one (as systemd
+/// does), else a uid and gid of the dynamic range picked from the name's hash, so
+/// that the same unit gets the same id at every start (its StateDirectory= stays its
+/// own), skipping ids /etc/passwd or /etc/group use. Never root, never a login.
+pub fn dynamic_user(etc: &Path, name: &str) -> User {
+    if let Ok(u) = lookup_user(etc, name) {
+        if !name.chars().all(|c| c.is_ascii_digit()) {
+            return u;
+        }
+    }
+    let used = |id: u32| {
+        ["passwd", "group"].iter().any(|f| {
+            passwd_files(etc, f).iter().any(|p| {
+                std::fs::read_to_string(p).is_ok_and(|t| {
+                    t.lines()
+                        .any(|l| l.split(':').nth(2) == Some(id.to_string().as_str()))
+                })
+            })
+        })
+    };
+    // FNV-1a: stable across versions and machines.
+    let hash = name.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let span = DYNAMIC_UID_MAX - DYNAMIC_UID_MIN + 1;
+    let first = hash % span;
+    let uid = (0..span)
+        .map(|i| DYNAMIC_UID_MIN + (first + i) % span)
+        .find(|&id| !used(id))
+        .unwrap_or(DYNAMIC_UID_MIN + first);
+    User {
+        name: name.to_string(),
+        uid,
+        gid: uid,
+        home: "/".into(),
+        shell: "/sbin/nologin".into(),
+    }
+}
+
+/// The user a context runs as: `User=` from /etc/passwd, or `DynamicUser=`'s.
+pub fn context_user(etc: &Path, ctx: &ExecContext) -> Option<Result<User, String>> {
+    let name = ctx.user.as_deref()?;
+    Some(if ctx.dynamic_user {
+        Ok(dynamic_user(etc, name))
+    } else {
+        lookup_user(etc, name)
+    })
+}
+
 pub fn lookup_group(etc: &Path, group: &str) -> Result<u32, String> {
     if let Ok(g) = group.parse() {
         return Ok(g);
@@ -334,12 +387,15 @@ fn dup(fd: RawFd) -> Result<OwnedFd, SpawnError> {
 pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
     let ctx = spec.ctx;
     let mut env = spec.env.clone();
-    let user = match (&ctx.user, privileged) {
-        (Some(u), false) => Some(lookup_user(spec.etc_dir, u).map_err(SpawnError::Prepare)?),
+    let user = match context_user(spec.etc_dir, ctx) {
+        Some(u) if !privileged => Some(u.map_err(SpawnError::Prepare)?),
         _ => None,
     };
     let gid = match (&ctx.group, privileged) {
-        (Some(g), false) => Some(lookup_group(spec.etc_dir, g).map_err(SpawnError::Prepare)?),
+        // A dynamic user's group is its own.
+        (Some(g), false) if !ctx.dynamic_user => {
+            Some(lookup_group(spec.etc_dir, g).map_err(SpawnError::Prepare)?)
+        }
         _ => user.as_ref().map(|u| u.gid),
     };
     // As systemd: initgroups(3) for User= (unless the group is root), then
@@ -810,6 +866,28 @@ fn itoa_i32(v: i32, buf: &mut [u8; 16]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dynamic_users_are_stable_unprivileged_and_avoid_used_ids() {
+        let etc = tempfile::tempdir().unwrap();
+        let a = dynamic_user(etc.path(), "myservice");
+        assert!((DYNAMIC_UID_MIN..=DYNAMIC_UID_MAX).contains(&a.uid));
+        assert_eq!(
+            (a.uid, a.gid),
+            (dynamic_user(etc.path(), "myservice").uid, a.uid)
+        );
+        // An id /etc/passwd (or /etc/group) uses is skipped; a static user of the name is used.
+        std::fs::write(
+            etc.path().join("passwd"),
+            format!(
+                "other:x:{}:100::/:/bin/sh\nsvc:x:990:990::/var/lib/svc:/bin/false\n",
+                a.uid
+            ),
+        )
+        .unwrap();
+        assert_ne!(dynamic_user(etc.path(), "myservice").uid, a.uid);
+        assert_eq!(dynamic_user(etc.path(), "svc").uid, 990);
+    }
 
     #[test]
     fn variable_expansion() {

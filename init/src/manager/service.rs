@@ -49,10 +49,8 @@ impl Manager {
         );
         // Directories.
         let x = &s.exec;
-        let uid_gid = x
-            .user
-            .as_ref()
-            .and_then(|usr| exec::lookup_user(&self.cfg.etc_dir, usr).ok())
+        let uid_gid = exec::context_user(&self.cfg.etc_dir, x)
+            .and_then(Result::ok)
             .map(|u| (u.uid, u.gid));
         let dirs = [
             (

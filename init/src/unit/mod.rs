@@ -198,6 +198,9 @@ pub struct ExecContext {
     pub ignore_sigpipe: Option<bool>,
     pub no_new_privileges: bool,
     pub private_tmp: bool,
+    /// `DynamicUser=`: the unit runs as a user and group allocated for it (see
+    /// `exec::dynamic_user`); `user` then names that user (the unit's name by default).
+    pub dynamic_user: bool,
     /// `None`: keep all capabilities. Otherwise the capability numbers to keep.
     pub capability_bounding_set: Option<BTreeSet<u32>>,
 }

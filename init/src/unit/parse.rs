@@ -79,7 +79,6 @@ const IGNORED: &[&str] = &[
     "TemporaryFileSystem",
     "BindPaths",
     "BindReadOnlyPaths",
-    "DynamicUser",
     "AmbientCapabilities",
     "DevicePolicy",
     "DeviceAllow",
@@ -241,6 +240,26 @@ pub fn unit_from_raw(name: &str, raw: &RawUnit, dirs: &SpecifierDirs, diags: &mu
         .first()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| name.to_string());
+    // systemd.exec(5): DynamicUser= names the user after the unit unless User= does,
+    // and implies NoNewPrivileges= (its other implications, ProtectSystem=strict and
+    // friends, are not enforced by b8g-init: `b8gctl verify` says so for each).
+    if let KindConfig::Service(s) = &mut unit.config {
+        let x = &mut s.exec;
+        if x.dynamic_user {
+            diags.warn(
+                loc0.clone(),
+                "DynamicUser=yes runs the service as a user of the dynamic range (uid 61184-65519) \
+                 with NoNewPrivileges=; the ProtectSystem=strict, ProtectHome=read-only, \
+                 PrivateTmp=yes and RemoveIPC=yes it implies are not enforced"
+                    .into(),
+            );
+            if x.user.is_none() {
+                let base = name.rsplit_once('.').map_or(name, |(b, _)| b);
+                x.user = Some(base.replace('@', "-"));
+            }
+            x.no_new_privileges = true;
+        }
+    }
     if let KindConfig::Service(s) = &unit.config {
         if s.exec_start.is_empty()
             && (s.service_type != ServiceType::Oneshot || s.exec_stop.is_empty())
@@ -1276,6 +1295,7 @@ fn apply_exec_ctx(x: &mut ExecContext, key: &str, v: &str) -> Result<bool, Strin
         "SyslogIdentifier" => x.syslog_identifier = Some(v.to_string()),
         "IgnoreSIGPIPE" => x.ignore_sigpipe = Some(parse_bool(v)?),
         "NoNewPrivileges" => x.no_new_privileges = parse_bool(v)?,
+        "DynamicUser" => x.dynamic_user = parse_bool(v)?,
         "PrivateTmp" => x.private_tmp = parse_bool(v)?,
         "CapabilityBoundingSet" => parse_caps(v, &mut x.capability_bounding_set)?,
         k if k.starts_with("Limit") => {

@@ -358,3 +358,41 @@ fn socket_whose_service_is_an_alias_activates_it_once() {
     );
     s.poweroff();
 }
+
+#[test]
+fn dynamic_user_runs_unprivileged_with_its_own_state_directory() {
+    // Regression (newcomer pass): DynamicUser=yes was parsed and ignored, so the
+    // service ran as root.
+    let mut s = System::new(&[(
+        "dyn.service",
+        "[Service]\nType=oneshot\nRemainAfterExit=yes\nDynamicUser=yes\nStateDirectory=dyn\nExecStart=/bin/sh -c 'echo who=$$(id -u):$$(id -g):$$USER; touch $$STATE_DIRECTORY/f; grep NoNewPrivs /proc/self/status'\n[Install]\nWantedBy=multi-user.target\n",
+    )]);
+    s.boot_with_users();
+    s.wait_ready();
+    s.wait_for(
+        |s| s.log("dyn.service").contains("who=") || s.log("dyn.service").contains("failed"),
+        "dyn's line",
+    );
+    let log = s.log("dyn.service");
+    let who = log
+        .lines()
+        .find_map(|l| l.split("dyn.service: who=").nth(1))
+        .unwrap_or_else(|| panic!("no who line:\n{log}"))
+        .trim()
+        .to_string();
+    let mut f = who.split(':');
+    let uid: u32 = f
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{log}"));
+    let gid: u32 = f.next().unwrap().parse().unwrap();
+    assert!((61184..=65519).contains(&uid), "{log}");
+    assert_eq!(uid, gid, "{log}");
+    assert_eq!(f.next(), Some("dyn"), "{log}");
+    assert!(log.contains("NoNewPrivs:\t1"), "{log}");
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(s.path("var/lib/dyn/f")).expect("state file");
+    assert_eq!(meta.uid(), uid);
+    s.poweroff();
+}
