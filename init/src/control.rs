@@ -121,10 +121,11 @@ impl Response {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot connect to {path}: {source}")]
+    #[error("cannot connect to {path}: {error}{}", if error.kind() == std::io::ErrorKind::PermissionDenied { " (b8g-init answers root only: use sudo)" } else { "" })]
     Connect {
         path: String,
-        source: std::io::Error,
+        // In the message, not a `source`: the chain would print it a second time.
+        error: std::io::Error,
     },
     #[error("control socket I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -134,9 +135,9 @@ pub enum ClientError {
 
 /// Sends one request and waits for its response.
 pub fn call(socket: &Path, req: &Request) -> Result<Response, ClientError> {
-    let mut s = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
+    let mut s = UnixStream::connect(socket).map_err(|error| ClientError::Connect {
         path: socket.display().to_string(),
-        source,
+        error,
     })?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut line = serde_json::to_string(req)?;
@@ -263,5 +264,18 @@ mod command_tests {
         assert!("frobnicate".parse::<Command>().is_err());
         // An unknown command from a newer client is a bad request, not a panic.
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"frobnicate"}"#).is_err());
+    }
+
+    #[test]
+    fn a_refused_connection_says_why_once_and_what_to_do() {
+        let e = ClientError::Connect {
+            path: "/run/b8g/control".into(),
+            error: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        let text = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(
+            text,
+            "cannot connect to /run/b8g/control: permission denied (b8g-init answers root only: use sudo)"
+        );
     }
 }

@@ -45,7 +45,16 @@ fn main() {
     match real_main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("b8gctl: {e:#}");
+            // Named as it was called (`systemctl: …`), as systemctl and journalctl do.
+            let prog = std::env::args()
+                .next()
+                .and_then(|a| {
+                    PathBuf::from(a)
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                })
+                .unwrap_or_else(|| "b8gctl".into());
+            eprintln!("{prog}: {e:#}");
             std::process::exit(1);
         }
     }
