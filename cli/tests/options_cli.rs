@@ -65,3 +65,29 @@ fn json_has_every_field_and_a_files_own_options() {
     assert_eq!(mem["default"], "512");
     assert!(list.len() > 100, "only {} options", list.len());
 }
+
+/// `b8g options NAME`: only that option and those below it, as `nixos-option`
+/// shows one (the newcomer pass tried it and got "cannot find" a file).
+#[test]
+fn a_name_shows_that_option_and_those_below_it() {
+    let md = b8g_options(&["services.openssh.ports"]);
+    assert_eq!(md.matches("## `").count(), 1, "{md}");
+    assert!(md.starts_with("## `services.openssh.ports`"), "{md}");
+    let below = b8g_options(&["services.openssh"]);
+    assert!(
+        below.contains("## `services.openssh.enable`")
+            && below.contains("## `services.openssh.settings`")
+    );
+    assert!(!below.contains("services.nginx"), "{below}");
+    let json: serde_json::Value =
+        serde_json::from_str(&b8g_options(&["--json", "security.sudo.enable"])).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    assert_eq!(json[0]["name"], "security.sudo.enable");
+    // A name nothing matches fails, saying so.
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .args(["options", "services.nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no option is named services.nope"));
+}
