@@ -18,6 +18,13 @@ pub enum QemuError {
     Spawn { program: String, source: io::Error },
     #[error("waiting for qemu failed: {0}")]
     Wait(#[source] io::Error),
+    #[error("host port {addr}:{port} ({proto}) of virtualisation.forwardPorts is taken ({source}): another VM or a server on the host has it; pick another host.port")]
+    PortTaken {
+        proto: String,
+        addr: String,
+        port: u16,
+        source: io::Error,
+    },
     #[error("VM settings line {line}: {reason}: {text:?}")]
     Settings {
         line: usize,
@@ -238,6 +245,7 @@ impl Vm {
     /// qemu gets SIGTERM first, so it restores a terminal it put in raw mode,
     /// and SIGKILL if it is still there [`STOP_GRACE`] later.
     pub fn run_interactive(&self, timeout: Option<Duration>) -> Result<InteractiveRun, QemuError> {
+        self.check_forwards()?;
         let start = Instant::now();
         let mut child = Command::new(&self.qemu)
             .args(self.args())
@@ -273,6 +281,28 @@ impl Vm {
         })
     }
 
+    /// Fails before qemu starts when a forwarded host port is taken (qemu would say
+    /// only "Could not set up host forwarding rule").
+    fn check_forwards(&self) -> Result<(), QemuError> {
+        for f in &self.forwards {
+            let at = (f.host_addr.as_str(), f.host_port);
+            let taken = if f.proto == "udp" {
+                std::net::UdpSocket::bind(at).err()
+            } else {
+                std::net::TcpListener::bind(at).err()
+            };
+            if let Some(source) = taken.filter(|e| e.kind() == io::ErrorKind::AddrInUse) {
+                return Err(QemuError::PortTaken {
+                    proto: f.proto.clone(),
+                    addr: f.host_addr.clone(),
+                    port: f.host_port,
+                    source,
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn run_with(
         &self,
         timeout: Duration,
@@ -280,6 +310,7 @@ impl Vm {
         at_marker: AtMarker<'_>,
         on_line: &mut dyn FnMut(&str),
     ) -> Result<RunResult, QemuError> {
+        self.check_forwards()?;
         let start = Instant::now();
         let mut child = Command::new(&self.qemu)
             .args(self.args())
@@ -470,6 +501,27 @@ mod tests {
         assert_eq!((r.timed_out, r.status.code()), (false, Some(3)));
         let r = vm.run_interactive(None).expect("runs");
         assert_eq!(r.status.code(), Some(3));
+    }
+
+    #[test]
+    fn a_taken_forwarded_port_is_named_before_qemu_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = busy.local_addr().unwrap().port();
+        let mut vm = Vm::new("/k");
+        vm.qemu = fake_qemu(dir.path(), "exit 0");
+        vm.forwards.push(Forward::tcp(port, 22));
+        let e = vm
+            .run(Duration::from_secs(5), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("host port 127.0.0.1:{port} (tcp)"))
+                && e.contains("pick another host.port"),
+            "{e}"
+        );
+        drop(busy);
+        assert!(vm.run(Duration::from_secs(5), None).is_ok());
     }
 
     #[test]
