@@ -140,11 +140,8 @@ fn users_activation_writes_shadow_and_keeps_changed_passwords() {
              }}]).config.system.activationScripts.users.text",
             sys = recipes.display()
         );
-        let file = tmp.path().join("snippet.nix");
-        std::fs::write(&file, expr).expect("write expr");
-        let text = b8g_eval(&file).unwrap_or_else(|e| panic!("the snippet does not evaluate: {e}"));
-        let text = nix_string(&text);
-        text.replace("/etc/", &format!("{dir}/"))
+        eval_text(tmp.path(), &expr)
+            .replace("/etc/", &format!("{dir}/"))
             .replace("chown ", "true ")
     };
     let run = |script: String| {
@@ -232,10 +229,7 @@ fn users_keep_their_ids_when_users_are_added() {
             "((import {sys}) [{{ users.users.root.createHome = false; {users} }}]).config.system.activationScripts.users.text",
             sys = recipes.display()
         );
-        let file = tmp.path().join("snippet.nix");
-        std::fs::write(&file, expr).expect("write expr");
-        let text = b8g_eval(&file).unwrap_or_else(|e| panic!("the snippet does not evaluate: {e}"));
-        nix_string(&text)
+        eval_text(tmp.path(), &expr)
             .replace("/etc/", &format!("{dir}/"))
             .replace("chown ", "true ")
     };
@@ -315,6 +309,13 @@ fn users_keep_their_ids_when_users_are_added() {
         format!("998:{}", second_groups[1].trim_end_matches(':')),
         "{second:?}\n{group}"
     );
+}
+
+/// A Nix expression (a string) evaluated by b8g-eval from a file in `dir`, unquoted.
+fn eval_text(dir: &Path, expr: &str) -> String {
+    let file = dir.join("snippet.nix");
+    std::fs::write(&file, expr).expect("write expr");
+    nix_string(&b8g_eval(&file).unwrap_or_else(|e| panic!("{expr} does not evaluate: {e}")))
 }
 
 /// `dir/<applet>` links to busybox: the PATH an activation snippet runs with.
@@ -474,18 +475,15 @@ fn etc_files_with_a_mode_inside_directories_are_copied_next_to_links() {
     let dir = tmp.path().to_string_lossy().to_string();
     let system = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/tests/system.nix");
     let eval = |attr: &str| {
-        let file = tmp.path().join("snippet.nix");
-        std::fs::write(
-            &file,
-            format!(
+        eval_text(
+            tmp.path(),
+            &format!(
                 "((import {sys}) [{{ environment.etc.\"myapp/config.ini\" = {{ text = \"secret\"; mode = \"0640\"; }};
                    environment.etc.\"myapp/other.conf\".text = \"plain\";
                    security.sudo.enable = false; }}]).config.{attr}",
                 sys = system.display()
             ),
         )
-        .expect("write expr");
-        nix_string(&b8g_eval(&file).unwrap_or_else(|e| panic!("{attr} does not evaluate: {e}")))
     };
     let script = eval("system.activationScripts.etc.text")
         .replace("/etc/", &format!("{dir}/etc/"))
