@@ -11,6 +11,11 @@ let
     b8g =
       if b8gBin == null then throw "pkgs.b8g: pass b8gBin (a directory holding bin/b8g-init and bin/b8gctl)"
       else builtins.path { path = b8gBin; name = "b8g-init"; };
+    # The shim alone, for unikernels: the whole directory (with the 17 MB b8g CLI)
+    # would not unpack in a 64 MiB guest.
+    b8g-unikernel-shim =
+      if b8gBin == null then throw "pkgs.b8g-unikernel-shim: pass b8gBin (a directory holding bin/b8g-unikernel-shim)"
+      else builtins.path { path = b8gBin + "/bin/b8g-unikernel-shim"; name = "b8g-unikernel-shim"; };
     bootstrap = import ../bootstrap { inherit (final) b8gTree; };
     inherit (final.bootstrap) busybox linux systemd-boot tzdata;
     nginx = import ./nginx { inherit (final) bootstrap; };

@@ -87,7 +87,7 @@ derivation {
   kernel = kernelPkg;
   system = "builtin";
   builder = "builtin:b8g-unikernel";
-  shim = "${pkgs.b8g}/bin/b8g-unikernel-shim";
+  shim = "${pkgs.b8g-unikernel-shim}";
   storeDir = builtins.storeDir;
   roots = app;
   modules = builtins.concatStringsSep " " modules;
