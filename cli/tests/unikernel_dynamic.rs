@@ -53,7 +53,7 @@ fn dynamic_nginx_unikernel_answers_curl() {
         format!(
             "let pkgs = import {ws}/recipes/pkgs {{ b8gBin = /. + builtins.getEnv \"B8G_INIT_BIN\"; }}; in\n\
              import {ws}/recipes/unikernel {{ inherit pkgs; }} {{\n  \
-             name = \"unikernel-nginx\";\n  app = \"${{pkgs.nginx}}/sbin/nginx\";\n  \
+             name = \"unikernel-nginx\";\n  memory = \"256M\";\n  app = \"${{pkgs.nginx}}/sbin/nginx\";\n  \
              args = [ \"-p\" \"/tmp\" \"-e\" \"stderr\" \"-c\" \"/etc/nginx.conf\" ];\n  \
              files = {{\n    \"/etc/nginx.conf\" = {conf};\n    \
              \"/etc/passwd\" = \"root:x:0:0:root:/:/bin/sh\\nnobody:x:65534:65534:nobody:/:/bin/false\\n\";\n    \
