@@ -37,6 +37,7 @@ pub struct Config {
     pub console: Option<PathBuf>,
     pub emergency_shell: PathBuf,
     pub kernel_cmdline: String,
+    pub log_rate: crate::log::RateLimit,
 }
 
 /// The file b8g-init writes once the default target is reached; stage 1's boot
@@ -100,6 +101,7 @@ impl Config {
             console: Some("/dev/console".into()),
             emergency_shell: "/bin/sh".into(),
             kernel_cmdline: cmdline.to_string(),
+            log_rate: crate::log::RateLimit::default(),
         }
     }
 
@@ -125,6 +127,15 @@ impl Config {
     }
     pub fn notify_socket(&self) -> PathBuf {
         self.b8g_run().join("notify")
+    }
+    /// Where syslog clients write (journald's socket; `/dev/log` links to it on a boot).
+    pub fn syslog_socket(&self) -> PathBuf {
+        self.run_dir.join("systemd/journal/dev-log")
+    }
+    /// Where a syslog daemon listens for what the journal forwards (rsyslog's
+    /// `syslog.socket`).
+    pub fn syslog_forward_socket(&self) -> PathBuf {
+        self.run_dir.join("systemd/journal/syslog")
     }
     pub fn specifier_dirs(&self) -> crate::unit::name::SpecifierDirs {
         crate::unit::name::SpecifierDirs {
@@ -171,6 +182,14 @@ impl Config {
                 "--timeout-start" => self.default_timeout_start = secs(val()?)?,
                 "--timeout-stop" => self.default_timeout_stop = secs(val()?)?,
                 "--kill-grace" => self.kill_grace = secs(val()?)?,
+                // journald.conf's RateLimitIntervalSec= and RateLimitBurst=.
+                "--log-rate-limit-interval" => self.log_rate.interval = secs(val()?)?,
+                "--log-rate-limit-burst" => {
+                    let v = val()?;
+                    self.log_rate.burst = v
+                        .parse()
+                        .map_err(|_| format!("{a}: {v:?} is not a number"))?;
+                }
                 "--system" => {
                     let s = PathBuf::from(val()?);
                     self.unit_dirs = vec![s.join("units")];

@@ -20,6 +20,7 @@ pub mod pathwatch;
 pub mod safefs;
 pub mod switch;
 pub mod sys;
+pub mod syslog;
 pub mod systemctl;
 pub mod sysv;
 pub mod unit;

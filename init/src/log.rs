@@ -1,12 +1,20 @@
-//! Per-unit logs: a bounded ring in memory (what `b8gctl log` reads) and an append-only
-//! file `<log dir>/UNIT.log`. Each line carries the milliseconds since b8g-init started.
+//! Per-unit logs: a bounded ring in memory (what `b8gctl log` and `journalctl` read) and
+//! an append-only file `<log dir>/UNIT.log`, rotated to `UNIT.log.1` past a size bound
+//! so that no service can fill the disk. Each line carries the milliseconds since
+//! b8g-init started, the wall-clock time, a syslog priority and, for syslog messages,
+//! the sender's identifier and pid. A unit's lines are rate-limited as journald's are
+//! (journald.conf(5): `RateLimitIntervalSec=30s`, `RateLimitBurst=10000`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 const RING: usize = 2000;
+/// A unit's log file is rotated when it grows past this; one rotated file is kept.
+pub const FILE_MAX: u64 = 8 << 20;
+/// syslog(3)'s LOG_INFO: what a line without a priority gets (systemd's `SyslogLevel=`).
+pub const INFO: u8 = 6;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LogLine {
@@ -14,14 +22,94 @@ pub struct LogLine {
     pub ms: u64,
     pub unit: String,
     pub text: String,
+    /// 0 (emerg) to 7 (debug).
+    #[serde(default = "info")]
+    pub priority: u8,
+    /// Microseconds since the epoch when the line was received.
+    #[serde(default)]
+    pub realtime_us: u64,
+    /// The syslog identifier (`SyslogIdentifier=`, or a syslog message's tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ident: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+}
+
+fn info() -> u8 {
+    INFO
+}
+
+impl LogLine {
+    /// The message as syslog and journalctl's short format show it: `ident[pid]: text`.
+    pub fn tagged(&self) -> String {
+        match (&self.ident, self.pid) {
+            (Some(i), Some(p)) => format!("{i}[{p}]: {}", self.text),
+            (Some(i), None) => format!("{i}: {}", self.text),
+            _ => self.text.clone(),
+        }
+    }
+}
+
+/// One line to log, before it gets its sequence number and times.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub unit: &'a str,
+    pub text: &'a str,
+    pub priority: u8,
+    pub ident: Option<&'a str>,
+    pub pid: Option<i32>,
+}
+
+impl<'a> Entry<'a> {
+    pub fn new(unit: &'a str, text: &'a str) -> Entry<'a> {
+        Entry {
+            unit,
+            text,
+            priority: INFO,
+            ident: None,
+            pid: None,
+        }
+    }
+}
+
+/// journald's per-source rate limit: at most `burst` lines per `interval`; what is
+/// dropped is counted and reported once the next interval begins.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub interval: Duration,
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> RateLimit {
+        RateLimit {
+            interval: Duration::from_secs(30),
+            burst: 10_000,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Window {
+    began: Option<Instant>,
+    count: u32,
+    dropped: u64,
+}
+
+struct File {
+    f: std::fs::File,
+    len: u64,
 }
 
 pub struct Logs {
     start: Instant,
     seq: u64,
     rings: BTreeMap<String, VecDeque<LogLine>>,
-    files: BTreeMap<String, std::fs::File>,
+    files: BTreeMap<String, File>,
+    windows: BTreeMap<String, Window>,
     pub dir: PathBuf,
+    pub rate: RateLimit,
+    pub file_max: u64,
     /// Off during the last stage of shutdown, when file systems are being unmounted.
     pub to_files: bool,
 }
@@ -33,7 +121,10 @@ impl Logs {
             seq: 0,
             rings: BTreeMap::new(),
             files: BTreeMap::new(),
+            windows: BTreeMap::new(),
             dir,
+            rate: RateLimit::default(),
+            file_max: FILE_MAX,
             to_files: true,
         }
     }
@@ -42,43 +133,104 @@ impl Logs {
         self.start.elapsed().as_millis() as u64
     }
 
-    /// Appends one line for `unit` and returns the formatted line.
+    /// Appends one line for `unit` (b8g-init's own words: never rate-limited) and
+    /// returns the formatted line.
     pub fn push(&mut self, unit: &str, text: &str) -> String {
+        self.append(&Entry::new(unit, text))
+    }
+
+    /// Appends what a service or a syslog client sent, under the unit's rate limit.
+    /// Returns the formatted line, or None when the line was dropped.
+    pub fn push_limited(&mut self, e: &Entry) -> Option<String> {
+        let now = Instant::now();
+        let w = self.windows.entry(e.unit.to_string()).or_default();
+        let fresh = w
+            .began
+            .is_none_or(|b| now.duration_since(b) >= self.rate.interval);
+        if fresh {
+            let dropped = std::mem::take(&mut w.dropped);
+            w.began = Some(now);
+            w.count = 0;
+            if dropped > 0 {
+                let note = format!("Suppressed {dropped} messages from {}", e.unit);
+                let mut n = Entry::new(e.unit, &note);
+                n.priority = 4;
+                self.append(&n);
+            }
+        }
+        let w = self.windows.get_mut(e.unit).expect("window made above");
+        if w.count >= self.rate.burst {
+            w.dropped += 1;
+            return None;
+        }
+        w.count += 1;
+        Some(self.append(e))
+    }
+
+    fn append(&mut self, e: &Entry) -> String {
         self.seq += 1;
+        let realtime_us = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
         let line = LogLine {
             seq: self.seq,
             ms: self.ms(),
-            unit: unit.to_string(),
-            text: text.to_string(),
+            unit: e.unit.to_string(),
+            text: e.text.to_string(),
+            priority: e.priority.min(7),
+            realtime_us,
+            ident: e.ident.map(str::to_string),
+            pid: e.pid,
         };
         let formatted = format!(
             "[{:>6}.{:03}] {}: {}",
             line.ms / 1000,
             line.ms % 1000,
-            unit,
-            text
+            e.unit,
+            line.tagged()
         );
-        if self.to_files && !self.files.contains_key(unit) {
-            // The log directory may not exist yet early in boot; retry on the next line.
-            if std::fs::create_dir_all(&self.dir).is_ok() {
-                if let Ok(f) = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(self.dir.join(format!("{unit}.log")))
-                {
-                    self.files.insert(unit.to_string(), f);
-                }
-            }
-        }
-        if let Some(f) = self.files.get_mut(unit) {
-            let _ = writeln!(f, "{formatted}");
-        }
-        let ring = self.rings.entry(unit.to_string()).or_default();
+        self.write_file(e.unit, &formatted);
+        let ring = self.rings.entry(e.unit.to_string()).or_default();
         if ring.len() == RING {
             ring.pop_front();
         }
         ring.push_back(line);
         formatted
+    }
+
+    fn write_file(&mut self, unit: &str, formatted: &str) {
+        if !self.to_files {
+            return;
+        }
+        if !self.files.contains_key(unit) {
+            // The log directory may not exist yet early in boot; retry on the next line.
+            if std::fs::create_dir_all(&self.dir).is_err() {
+                return;
+            }
+            let path = self.dir.join(format!("{unit}.log"));
+            let Ok(f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+            else {
+                return;
+            };
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            self.files.insert(unit.to_string(), File { f, len });
+        }
+        let Some(file) = self.files.get_mut(unit) else {
+            return;
+        };
+        if writeln!(file.f, "{formatted}").is_ok() {
+            file.len += formatted.len() as u64 + 1;
+        }
+        if file.len >= self.file_max {
+            // The rotated file replaces the older one; the next line opens a new file.
+            self.files.remove(unit);
+            let path = self.dir.join(format!("{unit}.log"));
+            let _ = std::fs::rename(&path, self.dir.join(format!("{unit}.log.1")));
+        }
     }
 
     /// Lines of `unit` with a sequence number above `after`.
@@ -105,6 +257,7 @@ impl Logs {
     pub fn forget(&mut self, unit: &str) {
         self.rings.remove(unit);
         self.files.remove(unit);
+        self.windows.remove(unit);
     }
 
     /// Closes files so a new log directory (after mounting /var) is picked up.
@@ -134,5 +287,66 @@ mod tests {
         assert_eq!(all, ["one", "two", "three"]);
         let later: Vec<_> = logs.all_since(1).into_iter().map(|l| l.unit).collect();
         assert_eq!(later, ["a.service", "b.service"]);
+    }
+
+    #[test]
+    fn a_unit_over_its_burst_is_cut_and_the_count_reported_in_the_next_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut logs = Logs::new(dir.path().join("log"), Instant::now());
+        logs.rate = RateLimit {
+            interval: Duration::from_millis(200),
+            burst: 3,
+        };
+        let kept = (0..10)
+            .filter(|i| {
+                logs.push_limited(&Entry::new("a.service", &format!("l{i}")))
+                    .is_some()
+            })
+            .count();
+        assert_eq!(kept, 3);
+        // Another unit has its own budget, and b8g-init's lines are never cut.
+        assert!(logs.push_limited(&Entry::new("b.service", "b")).is_some());
+        for _ in 0..5 {
+            logs.push("b8g-init", "x");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(logs.push_limited(&Entry::new("a.service", "later")).is_some());
+        let a: Vec<_> = logs.since("a.service", 0).into_iter().map(|l| l.text).collect();
+        assert_eq!(
+            a,
+            ["l0", "l1", "l2", "Suppressed 7 messages from a.service", "later"]
+        );
+        assert_eq!(logs.since("a.service", 0)[3].priority, 4);
+    }
+
+    #[test]
+    fn a_log_file_past_its_bound_is_rotated_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut logs = Logs::new(dir.path().to_path_buf(), Instant::now());
+        logs.file_max = 1000;
+        for i in 0..100 {
+            logs.push("a.service", &format!("line {i:03} {}", "x".repeat(40)));
+        }
+        let cur = std::fs::metadata(dir.path().join("a.service.log")).unwrap().len();
+        let old = std::fs::metadata(dir.path().join("a.service.log.1")).unwrap().len();
+        assert!(cur < 1000 && (1000..1100).contains(&old), "{cur} {old}");
+        assert!(!dir.path().join("a.service.log.2").exists());
+        let text = std::fs::read_to_string(dir.path().join("a.service.log")).unwrap();
+        assert!(text.trim_end().ends_with(&format!("line 099 {}", "x".repeat(40))));
+    }
+
+    #[test]
+    fn tagged_lines_name_the_sender_as_syslog_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut logs = Logs::new(dir.path().to_path_buf(), Instant::now());
+        let mut e = Entry::new("ssh.service", "Accepted publickey for alice");
+        e.ident = Some("sshd");
+        e.pid = Some(812);
+        e.priority = 9;
+        let f = logs.push_limited(&e).unwrap();
+        assert!(f.ends_with("ssh.service: sshd[812]: Accepted publickey for alice"), "{f}");
+        let l = &logs.since("ssh.service", 0)[0];
+        assert_eq!((l.priority, l.text.as_str()), (7, "Accepted publickey for alice"));
+        assert!(l.realtime_us > 1_600_000_000_000_000);
     }
 }

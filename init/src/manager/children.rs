@@ -233,21 +233,11 @@ impl Manager {
             .get(n)
             .and_then(|u| u.service())
             .is_some_and(|s| matches!(s.exec.stdout, Some(crate::unit::StdIo::LogAndConsole)));
-        // SyslogIdentifier= tags each captured line, as the journal would.
-        let ident = self
-            .set
-            .units
-            .get(n)
-            .and_then(|u| u.service())
-            .and_then(|s| s.exec.syslog_identifier.clone());
         for l in lines {
-            let l = match &ident {
-                Some(id) => format!("{id}: {l}"),
-                None => l,
-            };
-            let f = self.logs.push(n, &l);
-            if to_console {
-                self.console(&f);
+            if let Some(f) = self.log_output_line(n, &l) {
+                if to_console {
+                    self.console(&f);
+                }
             }
         }
     }

@@ -92,6 +92,11 @@ impl Manager {
             });
             kinds.push((kind, name.to_string()));
         };
+        // Log datagrams before signals: a client that logs and exits is reaped in the
+        // signal handling, after which its message could no longer be attributed.
+        if let Some(n) = &self.syslog {
+            add(n.as_raw_fd(), 7, "", &mut fds);
+        }
         add(self.sigfd.as_raw_fd(), 0, "", &mut fds);
         if let Some(c) = &self.control {
             add(c.as_raw_fd(), 1, "", &mut fds);
@@ -137,6 +142,7 @@ impl Manager {
                     4 => self.read_ready_fd(name),
                     5 => self.socket_ready(name, p.fd),
                     6 => self.path_event(name),
+                    7 => self.handle_syslog(),
                     _ => {}
                 }
             }

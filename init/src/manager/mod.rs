@@ -7,9 +7,9 @@
 //!
 //! `Manager` is defined here; each concern is an `impl Manager` block in its own file:
 //! jobs (the loop's iteration, starting and stopping), service (the state machine),
-//! spawn, children (exits, PID files, output), notify_socket, deadlines (timeouts,
-//! watchdogs, timers), sockets, paths, mounts, control_server, signals, console and
-//! shutdown. Process and mount system calls are in `crate::sys`.
+//! spawn, children (exits, PID files, output), notify_socket, syslog_socket (`/dev/log`
+//! and forwarding), deadlines (timeouts, watchdogs, timers), sockets, paths, mounts,
+//! control_server, signals, console and shutdown. Process and mount system calls are in `crate::sys`.
 
 mod children;
 mod console;
@@ -24,6 +24,7 @@ mod shutdown;
 mod signals;
 mod sockets;
 mod spawn;
+mod syslog_socket;
 
 use self::children::*;
 use self::console::*;
@@ -161,6 +162,10 @@ pub struct Manager {
     sigfd: OwnedFd,
     control: Option<UnixListener>,
     notify: Option<OwnedFd>,
+    /// The `/dev/log` datagram socket.
+    syslog: Option<OwnedFd>,
+    /// Unbound; sends what is forwarded to a syslog daemon's socket.
+    syslog_out: Option<std::os::unix::net::UnixDatagram>,
     extras: SysvExtras,
     /// The shutdown under way: its kind, when it began and its overall bound.
     shutdown: Option<(ShutdownKind, Instant, Duration)>,
@@ -257,7 +262,8 @@ impl Manager {
             unsafe { libc::reboot(libc::LINUX_REBOOT_CMD_CAD_OFF) };
         }
         let start = now();
-        let logs = Logs::new(cfg.unit_log_dir.clone(), start);
+        let mut logs = Logs::new(cfg.unit_log_dir.clone(), start);
+        logs.rate = cfg.log_rate;
         let mut m = Manager {
             cfg,
             set: UnitSet::default(),
@@ -269,6 +275,8 @@ impl Manager {
             sigfd,
             control: None,
             notify: None,
+            syslog: None,
+            syslog_out: None,
             extras: SysvExtras::default(),
             shutdown: None,
             ready_reported: false,
@@ -296,6 +304,7 @@ impl Manager {
         }
         m.open_control();
         m.open_notify();
+        m.open_syslog();
         m.reload_units();
         Ok(m)
     }

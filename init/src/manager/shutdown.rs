@@ -197,6 +197,8 @@ impl Manager {
             // Bound sockets and open log files would keep /run and /var busy.
             self.control = None;
             self.notify = None;
+            self.syslog = None;
+            self.syslog_out = None;
             for rt in self.rt.values_mut() {
                 rt.listen_fds.clear();
                 rt.log_r = None;

@@ -195,6 +195,12 @@ pub struct ExecContext {
     pub stderr: Option<StdIo>,
     pub tty_path: Option<PathBuf>,
     pub syslog_identifier: Option<String>,
+    /// `SyslogLevel=`: the severity of output lines without a `<N>` prefix (info).
+    pub syslog_level: Option<u8>,
+    /// `SyslogLevelPrefix=`: whether a line's `<N>` prefix sets its severity (yes).
+    pub syslog_level_prefix: Option<bool>,
+    /// `SyslogFacility=`: the facility forwarded lines carry (daemon).
+    pub syslog_facility: Option<u8>,
     pub ignore_sigpipe: Option<bool>,
     pub no_new_privileges: bool,
     pub private_tmp: bool,

@@ -34,7 +34,6 @@ const IGNORED: &[&str] = &[
     "IOAccounting",
     "StartupIOWeight",
     "CPUSchedulingResetOnFork",
-    "SyslogFacility",
     "RestartKillSignal",
     "ManagedOOMMemoryPressure",
     "ManagedOOMMemoryPressureLimit",
@@ -1293,6 +1292,19 @@ fn apply_exec_ctx(x: &mut ExecContext, key: &str, v: &str) -> Result<bool, Strin
         "StandardError" => x.stderr = Some(parse_stdio(v, true)?),
         "TTYPath" => x.tty_path = Some(abs(v)?),
         "SyslogIdentifier" => x.syslog_identifier = Some(v.to_string()),
+        "SyslogLevel" => {
+            x.syslog_level = Some(
+                crate::syslog::level_number(v)
+                    .ok_or_else(|| format!("invalid syslog level {v:?}"))?,
+            )
+        }
+        "SyslogLevelPrefix" => x.syslog_level_prefix = Some(parse_bool(v)?),
+        "SyslogFacility" => {
+            x.syslog_facility = Some(
+                crate::syslog::facility_number(v)
+                    .ok_or_else(|| format!("invalid syslog facility {v:?}"))?,
+            )
+        }
         "IgnoreSIGPIPE" => x.ignore_sigpipe = Some(parse_bool(v)?),
         "NoNewPrivileges" => x.no_new_privileges = parse_bool(v)?,
         "DynamicUser" => x.dynamic_user = parse_bool(v)?,

@@ -3,6 +3,7 @@
 //! driven through `b8gctl`. `unshare` (util-linux) is required; a missing one fails.
 
 mod harness;
+mod logging;
 mod notify_trust;
 mod planted_files;
 mod qemu;

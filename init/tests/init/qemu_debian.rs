@@ -121,6 +121,17 @@ WantedBy=multi-user.target
 const PROBE: &str = "#!/bin/sh
 if wget -q -O - http://127.0.0.1/ | grep -q 'Welcome to nginx'; then echo 'PROBE nginx answers'; fi
 if pidof cron >/dev/null; then echo 'PROBE cron running'; fi
+# /dev/log: busybox's logger, and cron's own syslog(3) lines, in the units' logs.
+# (logger's line is looked up by its tag: its sender, reaped by this shell at once, can
+# be gone before PID 1 reads the datagram, and is then in no unit, as with journald.)
+logger -t probe hello-syslog
+i=0
+while [ $i -lt 100 ]; do
+  if journalctl -t probe -o cat | grep -q hello-syslog; then echo 'PROBE syslog kept'; break; fi
+  sleep 0.1; i=$((i+1))
+done
+[ $i -lt 100 ] || journalctl -t probe
+if journalctl -u cron -o cat | grep -q '(CRON) INFO'; then echo 'PROBE cron logs to syslog'; fi
 ";
 
 /// Waits for the boot to settle, reloads nginx, then powers off through b8gctl.
@@ -247,11 +258,13 @@ fn qemu_debian_nginx_cron_upstream_units() {
     std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
     for t in [
         "sh", "sleep", "echo", "cat", "ls", "mount", "true", "wget", "grep", "pidof", "ps",
+        "logger",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(t)).expect("applet link");
     }
     std::fs::copy(&init, root.join("sbin/b8g-init")).expect("copy b8g-init");
     std::fs::copy(&ctl, root.join("bin/b8gctl")).expect("copy b8gctl");
+    std::os::unix::fs::symlink("b8gctl", root.join("bin/journalctl")).expect("journalctl link");
 
     // The units: upstream files in /lib/systemd/system unchanged (checked against the
     // packages), enabled by links as `systemctl enable` makes them; the probes are ours.
@@ -302,6 +315,8 @@ fn qemu_debian_nginx_cron_upstream_units() {
         "b8g: system ready in",
         "PROBE nginx answers",
         "PROBE cron running",
+        "PROBE syslog kept",
+        "PROBE cron logs to syslog",
         "PROBE state running",
         "PROBE reload ok",
         "PROBE nginx answers after reload",

@@ -1,37 +1,58 @@
 //! b8gctl under the name `journalctl`: the logs b8g-init keeps (this boot's, per
-//! unit), read with journalctl's everyday options. There is no journal file and no
-//! syslog socket yet: priorities, `--since`/`--until` and earlier boots are refused
-//! with a message rather than silently ignored.
+//! unit: services' output and what they sent to `/dev/log`), read with journalctl's
+//! everyday options. There is no journal file: earlier boots and kernel messages are
+//! refused with a message rather than silently ignored.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use b8g_init::control::{call, Command, Request, Response};
 use b8g_init::systemctl::mangle;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-const USAGE: &str =
-    "usage: journalctl [-u UNIT]... [-f] [-n N] [-b] [-o short|cat|json] [--no-pager]
+use crate::timestamp;
+
+const USAGE: &str = "usage: journalctl [-u UNIT]... [-t IDENTIFIER]... [-p PRIORITY] [-S SINCE] [-U UNTIL]
+                  [-f] [-n N] [-r] [-b] [-o short|short-iso|short-monotonic|cat|json] [--no-pager]
 (b8gctl: this boot's per-unit logs kept by b8g-init; without -u, every unit's)";
+
+const OUTPUTS: [&str; 6] = ["short", "short-iso", "short-precise", "short-monotonic", "cat", "json"];
 
 struct Opts {
     units: Vec<String>,
+    idents: Vec<String>,
+    priorities: Option<std::ops::RangeInclusive<u8>>,
+    since: Option<i64>,
+    until: Option<i64>,
     follow: bool,
+    reverse: bool,
     lines: Option<usize>,
     output: String,
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 fn parse(args: Vec<String>) -> Result<Option<Opts>> {
     let mut o = Opts {
         units: Vec::new(),
+        idents: Vec::new(),
+        priorities: None,
+        since: None,
+        until: None,
         follow: false,
+        reverse: false,
         lines: None,
         output: "short".into(),
     };
     let mut it = args.into_iter().peekable();
     while let Some(a) = it.next() {
-        let (flag, inline) = crate::args::split_flag(&a, &["-u", "-n", "-o", "-b"]);
+        let (flag, inline) =
+            crate::args::split_flag(&a, &["-u", "-n", "-o", "-b", "-p", "-t", "-S", "-U"]);
         let mut value = |what: &str| -> Result<String> {
             match &inline {
                 Some(v) => Ok(v.clone()),
@@ -40,7 +61,24 @@ fn parse(args: Vec<String>) -> Result<Option<Opts>> {
         };
         match flag.as_str() {
             "-u" | "--unit" => o.units.push(mangle(&value("--unit")?)),
+            "-t" | "--identifier" => o.idents.push(value("--identifier")?),
+            "-p" | "--priority" => {
+                let v = value("--priority")?;
+                o.priorities = Some(
+                    b8g_init::syslog::parse_level_filter(&v)
+                        .with_context(|| format!("--priority: {v:?} is not a priority (emerg, alert, crit, err, warning, notice, info, debug, 0-7, or FROM..TO)"))?,
+                );
+            }
+            "-S" | "--since" => {
+                let v = value("--since")?;
+                o.since = Some(timestamp::parse(&v, now_us()).context("--since")?);
+            }
+            "-U" | "--until" => {
+                let v = value("--until")?;
+                o.until = Some(timestamp::parse(&v, now_us()).context("--until")?);
+            }
             "-f" | "--follow" => o.follow = true,
+            "-r" | "--reverse" => o.reverse = true,
             "-n" | "--lines" => {
                 let v = value("--lines")?;
                 o.lines = Some(if v == "all" {
@@ -53,8 +91,8 @@ fn parse(args: Vec<String>) -> Result<Option<Opts>> {
             }
             "-o" | "--output" => {
                 let v = value("--output")?;
-                if !["short", "cat", "json"].contains(&v.as_str()) {
-                    bail!("--output={v} is not supported (short, cat or json)");
+                if !OUTPUTS.contains(&v.as_str()) {
+                    bail!("--output={v} is not supported ({})", OUTPUTS.join(", "));
                 }
                 o.output = v;
             }
@@ -75,20 +113,36 @@ fn parse(args: Vec<String>) -> Result<Option<Opts>> {
                 println!("{USAGE}");
                 return Ok(None);
             }
-            "-p" | "--priority" | "-S" | "--since" | "-U" | "--until" | "-k" | "--dmesg"
-            | "--list-boots" => {
-                bail!("{flag} is not supported: b8g-init's logs have no priorities, wall-clock times or kernel messages (b8gctl log UNIT shows a unit's)")
+            "-k" | "--dmesg" | "--list-boots" => {
+                bail!("{flag} is not supported: b8g-init keeps no kernel messages and only this boot's log (dmesg shows the kernel's)")
             }
             "--no-pager" | "-e" | "--pager-end" | "-x" | "--catalog" | "-q" | "--quiet" | "-a"
             | "--all" | "--no-hostname" | "--system" | "-l" | "--full" => {}
             other => bail!("unknown option {other:?}\n{USAGE}"),
         }
     }
+    if o.follow && o.reverse {
+        bail!("--follow and --reverse cannot be combined");
+    }
     // journalctl -f shows the last 10 lines first.
     if o.follow && o.lines.is_none() {
         o.lines = Some(10);
     }
     Ok(Some(o))
+}
+
+impl Opts {
+    fn wants(&self, l: &Value) -> bool {
+        let prio = l["priority"].as_u64().unwrap_or(6) as u8;
+        let at = l["realtime_us"].as_i64().unwrap_or(0);
+        self.priorities.as_ref().is_none_or(|r| r.contains(&prio))
+            && self.since.is_none_or(|s| at >= s)
+            && self.until.is_none_or(|u| at <= u)
+            && (self.idents.is_empty()
+                || l["ident"]
+                    .as_str()
+                    .is_some_and(|i| self.idents.iter().any(|w| w == i)))
+    }
 }
 
 fn fetch(socket: &Path, units: &[String], after: u64) -> Result<Vec<Value>> {
@@ -114,16 +168,79 @@ fn fetch(socket: &Path, units: &[String], after: u64) -> Result<Vec<Value>> {
     Ok(lines)
 }
 
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// `IDENT[PID]` as journalctl tags a line; a service's output without
+/// `SyslogIdentifier=` is tagged with its unit.
+fn tag(l: &Value) -> String {
+    let ident = l["ident"]
+        .as_str()
+        .or(l["unit"].as_str())
+        .unwrap_or("")
+        .to_string();
+    match l["pid"].as_i64() {
+        Some(p) => format!("{ident}[{p}]"),
+        None => ident,
+    }
+}
+
+/// One line in journalctl's JSON form: its field names, every value a string.
+fn journal_json(l: &Value) -> Value {
+    let s = |v: &Value| match v {
+        Value::String(s) => Value::String(s.clone()),
+        Value::Null => Value::Null,
+        other => Value::String(other.to_string()),
+    };
+    let mut o = json!({
+        "__CURSOR": format!("s={}", l["seq"]),
+        "__REALTIME_TIMESTAMP": s(&l["realtime_us"]),
+        "__MONOTONIC_TIMESTAMP": (l["ms"].as_u64().unwrap_or(0) * 1000).to_string(),
+        "PRIORITY": s(&l["priority"]),
+        "MESSAGE": s(&l["text"]),
+        "_SYSTEMD_UNIT": s(&l["unit"]),
+    });
+    if !l["ident"].is_null() {
+        o["SYSLOG_IDENTIFIER"] = s(&l["ident"]);
+    }
+    if !l["pid"].is_null() {
+        o["SYSLOG_PID"] = s(&l["pid"]);
+    }
+    o
+}
+
 /// Runs `journalctl ARGS` against b8g-init's control socket; `print` writes a line
 /// (it ends the program quietly on a closed pipe).
 pub fn run(socket: &Path, args: Vec<String>, print: &dyn Fn(&str)) -> Result<i32> {
     let Some(o) = parse(args)? else {
         return Ok(0);
     };
-    let show = |l: &Value| match o.output.as_str() {
-        "cat" => print(l["text"].as_str().unwrap_or("")),
-        "json" => print(&l.to_string()),
-        _ => print(&crate::fmt_line(l)),
+    let host = hostname();
+    let show = |l: &Value| {
+        let text = l["text"].as_str().unwrap_or("");
+        let at = l["realtime_us"].as_i64().unwrap_or(0);
+        match o.output.as_str() {
+            "cat" => print(text),
+            "json" => print(&journal_json(l).to_string()),
+            "short-monotonic" => {
+                let ms = l["ms"].as_u64().unwrap_or(0);
+                print(&format!(
+                    "[{:>5}.{:06}] {host} {}: {text}",
+                    ms / 1000,
+                    (ms % 1000) * 1000,
+                    tag(l)
+                ))
+            }
+            "short-iso" | "short-precise" => print(&format!(
+                "{} {host} {}: {text}",
+                timestamp::iso(at, o.output == "short-precise"),
+                tag(l)
+            )),
+            _ => print(&format!("{} {host} {}: {text}", timestamp::short(at), tag(l))),
+        }
     };
     let mut lines = fetch(socket, &o.units, 0)?;
     // Lines before the window count as seen when following.
@@ -132,9 +249,13 @@ pub fn run(socket: &Path, args: Vec<String>, print: &dyn Fn(&str)) -> Result<i32
         .map(|l| l["seq"].as_u64().unwrap_or(0))
         .max()
         .unwrap_or(0);
+    lines.retain(|l| o.wants(l));
     if let Some(n) = o.lines {
         let skip = lines.len().saturating_sub(n);
         lines.drain(..skip);
+    }
+    if o.reverse {
+        lines.reverse();
     }
     if lines.is_empty() && !o.follow && o.output != "json" {
         print("-- No entries --");
@@ -149,7 +270,9 @@ pub fn run(socket: &Path, args: Vec<String>, print: &dyn Fn(&str)) -> Result<i32
         std::thread::sleep(Duration::from_millis(200));
         for l in fetch(socket, &o.units, after)? {
             after = after.max(l["seq"].as_u64().unwrap_or(0));
-            show(&l);
+            if o.wants(&l) {
+                show(&l);
+            }
         }
     }
 }
@@ -182,10 +305,23 @@ mod tests {
         assert_eq!(p(&["-f"]).lines, Some(10));
         assert_eq!(p(&["-n", "all"]).lines, Some(usize::MAX));
         assert_eq!(p(&["-b", "0", "-u", "x"]).units, ["x.service"]);
+        let o = p(&["-p", "warning..err", "-t", "sshd", "-S", "@100", "--until=@200"]);
+        assert_eq!(o.priorities, Some(3..=4));
+        assert_eq!(o.idents, ["sshd"]);
+        assert_eq!((o.since, o.until), (Some(100_000_000), Some(200_000_000)));
+        let line = |prio: u8, at: i64, ident: &str| {
+            json!({"priority": prio, "realtime_us": at, "ident": ident, "text": "x"})
+        };
+        assert!(o.wants(&line(3, 150_000_000, "sshd")));
+        assert!(!o.wants(&line(6, 150_000_000, "sshd")));
+        assert!(!o.wants(&line(3, 250_000_000, "sshd")));
+        assert!(!o.wants(&line(3, 150_000_000, "cron")));
         for bad in [
-            &["-p", "err"][..],
-            &["--since", "today"],
+            &["-p", "loud"][..],
+            &["--since", "last week"],
             &["-b", "-1"],
+            &["-k"],
+            &["-f", "-r"],
             &["--bogus"],
         ] {
             assert!(

@@ -38,6 +38,7 @@ macro_rules! out {
 
 mod args;
 mod journalctl;
+mod timestamp;
 mod systemctl_verbs;
 use systemctl_verbs::{systemctl_verb, Opts};
 
@@ -371,12 +372,17 @@ fn real_main() -> Result<i32> {
 
 fn fmt_line(l: &Value) -> String {
     let ms = l["ms"].as_u64().unwrap_or(0);
+    let text = l["text"].as_str().unwrap_or("");
+    let tagged = match (l["ident"].as_str(), l["pid"].as_i64()) {
+        (Some(i), Some(p)) => format!("{i}[{p}]: {text}"),
+        (Some(i), None) => format!("{i}: {text}"),
+        _ => text.to_string(),
+    };
     format!(
-        "[{:>6}.{:03}] {}: {}",
+        "[{:>6}.{:03}] {}: {tagged}",
         ms / 1000,
         ms % 1000,
         l["unit"].as_str().unwrap_or(""),
-        l["text"].as_str().unwrap_or("")
     )
 }
 

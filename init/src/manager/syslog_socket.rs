@@ -1,0 +1,178 @@
+//! The syslog socket (`/dev/log`): what syslog(3) clients send lands in the log of
+//! the unit the sender belongs to (by kernel credentials, as notifications are
+//! attributed), and every line, theirs and the services' output, is forwarded to a
+//! syslog daemon if one listens where journald forwards (`ForwardToSyslog=`).
+
+use super::*;
+use crate::log::Entry;
+
+/// The log of syslog messages whose sender belongs to no unit (a login shell's
+/// `logger`, a process that has exited).
+pub(super) const UNATTRIBUTED: &str = "syslog";
+/// The most of one datagram kept (journald's `LINE_MAX` is 48 KiB for streams); longer
+/// ones are cut.
+const DATAGRAM_MAX: usize = 16 * 1024;
+/// Datagrams read per wakeup, so that a flood cannot starve the rest of the loop.
+const BATCH: usize = 256;
+/// systemd's default `SyslogFacility=` for services.
+const LOG_DAEMON: u16 = 3 << 3;
+
+impl Manager {
+    pub(super) fn open_syslog(&mut self) {
+        let p = self.cfg.syslog_socket();
+        if let Some(dir) = p.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::remove_file(&p);
+        let s = match std::os::unix::net::UnixDatagram::bind(&p) {
+            Ok(s) => s,
+            Err(e) => {
+                self.say(&format!("cannot bind syslog socket {}: {e}", p.display()));
+                return;
+            }
+        };
+        let _ = s.set_nonblocking(true);
+        let one: libc::c_int = 1;
+        // SAFETY: setsockopt with a valid int option.
+        unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PASSCRED,
+                (&one as *const libc::c_int).cast(),
+                4,
+            );
+        }
+        // Every process may log, as with journald's socket.
+        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666));
+        if self.cfg.boot {
+            // As systemd-journald-dev-log.socket: /dev/log names the journal's socket.
+            let dev_log = Path::new("/dev/log");
+            if std::fs::symlink_metadata(dev_log).is_ok() {
+                let _ = std::fs::remove_file(dev_log);
+            }
+            if let Err(e) = std::os::unix::fs::symlink(&p, dev_log) {
+                self.say(&format!("cannot link /dev/log: {e}"));
+            }
+        }
+        self.syslog = Some(OwnedFd::from(s));
+    }
+
+    pub(super) fn handle_syslog(&mut self) {
+        let Some(sock) = &self.syslog else { return };
+        let fd = sock.as_raw_fd();
+        let mut data = vec![0u8; DATAGRAM_MAX];
+        for _ in 0..BATCH {
+            let mut cbuf = [0u64; 8];
+            let mut iov = libc::iovec {
+                iov_base: data.as_mut_ptr().cast(),
+                iov_len: data.len(),
+            };
+            // SAFETY: a zeroed msghdr filled with valid buffers.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cbuf.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+            // SAFETY: recvmsg on our socket with the buffers above; descriptors passed
+            // along (SCM_RIGHTS) are closed on exec and dropped below.
+            let k =
+                unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
+            if k < 0 {
+                break;
+            }
+            let mut sender: Option<libc::ucred> = None;
+            // SAFETY: walking the control messages the kernel filled in.
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&msg);
+                while !c.is_null() {
+                    if (*c).cmsg_level == libc::SOL_SOCKET {
+                        if (*c).cmsg_type == libc::SCM_CREDENTIALS {
+                            sender = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast()));
+                        } else if (*c).cmsg_type == libc::SCM_RIGHTS {
+                            // Nobody passes descriptors to a log: close them.
+                            let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                            for i in 0..len / 4 {
+                                let f: i32 = std::ptr::read_unaligned(
+                                    (libc::CMSG_DATA(c) as *const i32).add(i),
+                                );
+                                drop(OwnedFd::from_raw_fd(f));
+                            }
+                        }
+                    }
+                    c = libc::CMSG_NXTHDR(&msg, c);
+                }
+            }
+            let raw = &data[..(k as usize).min(DATAGRAM_MAX)];
+            let m = crate::syslog::parse_datagram(raw);
+            let unit = sender
+                .and_then(|c| self.unit_of_pid(c.pid))
+                .unwrap_or_else(|| UNATTRIBUTED.to_string());
+            // The pid in the tag is the sender's word; the kernel's is the one kept
+            // when the tag has none.
+            let pid = m.pid.or(sender.map(|c| c.pid));
+            let entry = Entry {
+                unit: &unit,
+                text: &m.text,
+                priority: m.severity(),
+                ident: m.ident.as_deref(),
+                pid,
+            };
+            if self.logs.push_limited(&entry).is_some() {
+                // journald forwards the datagram as it came.
+                self.forward_to_syslog(raw);
+            }
+        }
+    }
+
+    /// A service's output line, as the journal stores it: its `<N>` prefix read
+    /// (`SyslogLevelPrefix=`), `SyslogIdentifier=` as its tag, rate-limited, forwarded.
+    /// Returns the formatted line when it was kept.
+    pub(super) fn log_output_line(&mut self, n: &str, line: &str) -> Option<String> {
+        let exec = self.set.units.get(n).and_then(|u| u.service()).map(|s| &s.exec);
+        let level = exec.and_then(|x| x.syslog_level).unwrap_or(crate::log::INFO);
+        let prefix = exec.and_then(|x| x.syslog_level_prefix).unwrap_or(true);
+        let facility = exec
+            .and_then(|x| x.syslog_facility)
+            .map_or(LOG_DAEMON, |f| u16::from(f) << 3);
+        let ident = exec.and_then(|x| x.syslog_identifier.clone());
+        let (severity, text) = match crate::syslog::parse_priority(line, false) {
+            Some((v, rest)) if prefix => (v as u8, rest),
+            _ => (level, line),
+        };
+        let pid = self.rt.get(n).and_then(|r| r.main_pid);
+        let entry = Entry {
+            unit: n,
+            text,
+            priority: severity,
+            ident: ident.as_deref(),
+            pid: None,
+        };
+        let f = self.logs.push_limited(&entry)?;
+        let tag = ident.unwrap_or_else(|| n.rsplit_once('.').map_or(n, |(s, _)| s).to_string());
+        let secs = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let fwd = crate::syslog::forward_line(facility | u16::from(severity), secs, &tag, pid, text);
+        self.forward_to_syslog(fwd.as_bytes());
+        Some(f)
+    }
+
+    /// Sends a line to the syslog daemon's socket if one is bound; never waits (a full
+    /// or absent socket drops the line, as journald does).
+    fn forward_to_syslog(&mut self, data: &[u8]) {
+        let p = self.cfg.syslog_forward_socket();
+        if self.syslog_out.is_none() {
+            match std::os::unix::net::UnixDatagram::unbound() {
+                Ok(s) => {
+                    let _ = s.set_nonblocking(true);
+                    self.syslog_out = Some(s);
+                }
+                Err(_) => return,
+            }
+        }
+        if let Some(s) = &self.syslog_out {
+            let _ = s.send_to(data, &p);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Logging as journald does it: `/dev/log`, priorities, forwarding to a syslog
+//! daemon, rate limits, and journalctl's filters.
+
+use std::os::unix::net::UnixDatagram;
+use std::time::Duration;
+
+use crate::harness::*;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn syslog_messages_and_output_priorities_reach_the_units_log_and_the_syslog_daemon() {
+    let mut s = System::new(&[
+        (
+            "talker.service",
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\n\
+             ExecStart=/usr/bin/logger -u %t/systemd/journal/dev-log -t talk -p daemon.warning hello from talker\n",
+        ),
+        (
+            "printer.service",
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\nSyslogIdentifier=prn\n\
+             ExecStart=/bin/sh -c 'echo \"<3>disk on fire\"; echo plain words'\n",
+        ),
+        (
+            "quiet.service",
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\nSyslogLevelPrefix=no\nSyslogLevel=notice\n\
+             SyslogFacility=local3\nExecStart=/bin/echo '<2>not a prefix here'\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    // A syslog daemon's socket where journald forwards (rsyslog's syslog.socket).
+    let forward = UnixDatagram::bind(s.path("run/systemd/journal/syslog")).expect("bind");
+    forward
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for u in ["talker", "printer", "quiet"] {
+        s.ctl_ok(&["start", u]);
+    }
+    s.wait_for(
+        |s| s.log("talker.service").contains("hello from talker"),
+        "the syslog message in talker's log",
+    );
+    s.wait_for(|s| s.log("quiet.service").contains("not a prefix"), "quiet's line");
+
+    // Attributed to the sender's unit by its credentials, tag and priority kept.
+    let o = s.journalctl(&["-u", "talker", "-o", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let entries: Vec<serde_json::Value> = text(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let hello = entries
+        .iter()
+        .find(|e| e["MESSAGE"] == "hello from talker")
+        .unwrap_or_else(|| panic!("{entries:?}"));
+    assert_eq!(hello["PRIORITY"], "4");
+    assert_eq!(hello["SYSLOG_IDENTIFIER"], "talk");
+    assert_eq!(hello["_SYSTEMD_UNIT"], "talker.service");
+
+    // `-p err`: the `<3>` line and nothing of lower importance.
+    let errs = text(&s.journalctl(&["-p", "err", "-o", "cat"]).stdout);
+    assert!(errs.lines().any(|l| l == "disk on fire"), "{errs}");
+    assert!(!errs.contains("plain words") && !errs.contains("hello"), "{errs}");
+    // SyslogLevelPrefix=no keeps `<2>` as text, at SyslogLevel=.
+    let notice = text(&s.journalctl(&["-u", "quiet", "-p", "notice..notice", "-o", "cat"]).stdout);
+    assert!(notice.contains("<2>not a prefix here"), "{notice}");
+    // -t: by identifier; the short format tags lines with it.
+    let talk = text(&s.journalctl(&["-t", "prn"]).stdout);
+    assert!(talk.contains(" prn: disk on fire") && talk.contains(" prn: plain words"), "{talk}");
+    assert!(!talk.contains("hello"), "{talk}");
+    // Times: everything is newer than a minute ago, nothing older.
+    let recent = text(&s.journalctl(&["-u", "printer", "--since", "1 min ago", "-o", "cat"]).stdout);
+    assert!(recent.contains("plain words"), "{recent}");
+    let old = text(&s.journalctl(&["-u", "printer", "--until", "-1min", "-o", "cat"]).stdout);
+    assert_eq!(old.trim(), "-- No entries --");
+
+    // Forwarded: the datagram as it came, and output lines with a syslog header
+    // (facility daemon unless SyslogFacility= says otherwise).
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while got.len() < 4 {
+        let Ok(k) = forward.recv(&mut buf) else { break };
+        got.push(text(&buf[..k]));
+    }
+    let has = |prefix: &str, tail: &str| got.iter().any(|g| g.starts_with(prefix) && g.ends_with(tail));
+    assert!(has("<28>", "talk: hello from talker"), "{got:?}");
+    assert!(has("<27>", "]: disk on fire"), "{got:?}");
+    assert!(got.iter().any(|g| g.contains(" prn[")), "{got:?}");
+    assert!(has("<157>", "]: <2>not a prefix here"), "{got:?}");
+    s.poweroff();
+}
+
+#[test]
+fn a_flooding_service_is_rate_limited_and_the_drop_is_reported() {
+    let mut s = System::new(&[(
+        "flood.service",
+        "[Service]\nType=oneshot\nRemainAfterExit=yes\n\
+         ExecStart=/bin/sh -c 'i=0; while [ $$i -lt 100 ]; do echo line$$i; i=$$((i+1)); done; sleep 1.5; echo after'\n",
+    )]);
+    s.boot_with(&["--log-rate-limit-interval", "1s", "--log-rate-limit-burst", "20"]);
+    s.wait_ready();
+    s.ctl_ok(&["start", "flood"]);
+    s.wait_for(|s| s.log("flood.service").contains("after"), "the line after the pause");
+    let o = text(&s.journalctl(&["-u", "flood", "-o", "cat", "-n", "all"]).stdout);
+    let lines: Vec<&str> = o.lines().filter(|l| l.starts_with("line")).collect();
+    assert_eq!(lines.len(), 20, "{o}");
+    assert!(o.contains("Suppressed 80 messages from flood.service"), "{o}");
+    s.poweroff();
+}
