@@ -310,11 +310,23 @@ mod tests {
             logs.push("b8g-init", "x");
         }
         std::thread::sleep(Duration::from_millis(250));
-        assert!(logs.push_limited(&Entry::new("a.service", "later")).is_some());
-        let a: Vec<_> = logs.since("a.service", 0).into_iter().map(|l| l.text).collect();
+        assert!(logs
+            .push_limited(&Entry::new("a.service", "later"))
+            .is_some());
+        let a: Vec<_> = logs
+            .since("a.service", 0)
+            .into_iter()
+            .map(|l| l.text)
+            .collect();
         assert_eq!(
             a,
-            ["l0", "l1", "l2", "Suppressed 7 messages from a.service", "later"]
+            [
+                "l0",
+                "l1",
+                "l2",
+                "Suppressed 7 messages from a.service",
+                "later"
+            ]
         );
         assert_eq!(logs.since("a.service", 0)[3].priority, 4);
     }
@@ -327,12 +339,18 @@ mod tests {
         for i in 0..100 {
             logs.push("a.service", &format!("line {i:03} {}", "x".repeat(40)));
         }
-        let cur = std::fs::metadata(dir.path().join("a.service.log")).unwrap().len();
-        let old = std::fs::metadata(dir.path().join("a.service.log.1")).unwrap().len();
+        let cur = std::fs::metadata(dir.path().join("a.service.log"))
+            .unwrap()
+            .len();
+        let old = std::fs::metadata(dir.path().join("a.service.log.1"))
+            .unwrap()
+            .len();
         assert!(cur < 1000 && (1000..1100).contains(&old), "{cur} {old}");
         assert!(!dir.path().join("a.service.log.2").exists());
         let text = std::fs::read_to_string(dir.path().join("a.service.log")).unwrap();
-        assert!(text.trim_end().ends_with(&format!("line 099 {}", "x".repeat(40))));
+        assert!(text
+            .trim_end()
+            .ends_with(&format!("line 099 {}", "x".repeat(40))));
     }
 
     #[test]
@@ -344,9 +362,15 @@ mod tests {
         e.pid = Some(812);
         e.priority = 9;
         let f = logs.push_limited(&e).unwrap();
-        assert!(f.ends_with("ssh.service: sshd[812]: Accepted publickey for alice"), "{f}");
+        assert!(
+            f.ends_with("ssh.service: sshd[812]: Accepted publickey for alice"),
+            "{f}"
+        );
         let l = &logs.since("ssh.service", 0)[0];
-        assert_eq!((l.priority, l.text.as_str()), (7, "Accepted publickey for alice"));
+        assert_eq!(
+            (l.priority, l.text.as_str()),
+            (7, "Accepted publickey for alice")
+        );
         assert!(l.realtime_us > 1_600_000_000_000_000);
     }
 }

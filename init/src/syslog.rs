@@ -152,7 +152,13 @@ pub fn parse_level_filter(s: &str) -> Option<std::ops::RangeInclusive<u8>> {
 /// The line journald forwards to a syslog daemon (`ForwardToSyslog=`):
 /// `<PRI>Mmm dd hh:mm:ss IDENT[PID]: MESSAGE`, the time in UTC (PID 1 reads no time
 /// zone; rsyslog's imuxsock ignores the sender's time by default anyway).
-pub fn forward_line(priority: u16, unix_secs: i64, ident: &str, pid: Option<i32>, text: &str) -> String {
+pub fn forward_line(
+    priority: u16,
+    unix_secs: i64,
+    ident: &str,
+    pid: Option<i32>,
+    text: &str,
+) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
@@ -194,11 +200,7 @@ mod tests {
         ];
         for (input, ident, pid, rest) in cases {
             let (i, p, r) = parse_identifier(input);
-            assert_eq!(
-                (i.as_deref(), p, r),
-                (*ident, *pid, *rest),
-                "{input:?}"
-            );
+            assert_eq!((i.as_deref(), p, r), (*ident, *pid, *rest), "{input:?}");
         }
     }
 
@@ -238,11 +240,17 @@ mod tests {
         assert_eq!(m.text, "Accepted publickey for alice");
         // busybox logger: no pid; a bare severity is a user-level message.
         let m = parse_datagram(b"<3>Dec 15 09:05:59 root: disk on fire");
-        assert_eq!((m.priority, m.ident.as_deref(), m.pid), (11, Some("root"), None));
+        assert_eq!(
+            (m.priority, m.ident.as_deref(), m.pid),
+            (11, Some("root"), None)
+        );
         assert_eq!(m.text, "disk on fire");
         // Nothing recognisable: the whole text, user.info.
         let m = parse_datagram(b"just words\0");
-        assert_eq!((m.priority, m.ident, m.text.as_str()), (14, None, "just words"));
+        assert_eq!(
+            (m.priority, m.ident, m.text.as_str()),
+            (14, None, "just words")
+        );
         // A date that is not one stays part of the message.
         let m = parse_datagram(b"<13>Dec 5 19:30:01 x: y");
         assert_eq!(m.ident, None);

@@ -129,8 +129,15 @@ impl Manager {
     /// (`SyslogLevelPrefix=`), `SyslogIdentifier=` as its tag, rate-limited, forwarded.
     /// Returns the formatted line when it was kept.
     pub(super) fn log_output_line(&mut self, n: &str, line: &str) -> Option<String> {
-        let exec = self.set.units.get(n).and_then(|u| u.service()).map(|s| &s.exec);
-        let level = exec.and_then(|x| x.syslog_level).unwrap_or(crate::log::INFO);
+        let exec = self
+            .set
+            .units
+            .get(n)
+            .and_then(|u| u.service())
+            .map(|s| &s.exec);
+        let level = exec
+            .and_then(|x| x.syslog_level)
+            .unwrap_or(crate::log::INFO);
         let prefix = exec.and_then(|x| x.syslog_level_prefix).unwrap_or(true);
         let facility = exec
             .and_then(|x| x.syslog_facility)
@@ -153,7 +160,8 @@ impl Manager {
         let secs = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let fwd = crate::syslog::forward_line(facility | u16::from(severity), secs, &tag, pid, text);
+        let fwd =
+            crate::syslog::forward_line(facility | u16::from(severity), secs, &tag, pid, text);
         self.forward_to_syslog(fwd.as_bytes());
         Some(f)
     }

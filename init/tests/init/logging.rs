@@ -43,7 +43,10 @@ fn syslog_messages_and_output_priorities_reach_the_units_log_and_the_syslog_daem
         |s| s.log("talker.service").contains("hello from talker"),
         "the syslog message in talker's log",
     );
-    s.wait_for(|s| s.log("quiet.service").contains("not a prefix"), "quiet's line");
+    s.wait_for(
+        |s| s.log("quiet.service").contains("not a prefix"),
+        "quiet's line",
+    );
 
     // Attributed to the sender's unit by its credentials, tag and priority kept.
     let o = s.journalctl(&["-u", "talker", "-o", "json"]);
@@ -63,18 +66,33 @@ fn syslog_messages_and_output_priorities_reach_the_units_log_and_the_syslog_daem
     // `-p err`: the `<3>` line and nothing of lower importance.
     let errs = text(&s.journalctl(&["-p", "err", "-o", "cat"]).stdout);
     assert!(errs.lines().any(|l| l == "disk on fire"), "{errs}");
-    assert!(!errs.contains("plain words") && !errs.contains("hello"), "{errs}");
+    assert!(
+        !errs.contains("plain words") && !errs.contains("hello"),
+        "{errs}"
+    );
     // SyslogLevelPrefix=no keeps `<2>` as text, at SyslogLevel=.
-    let notice = text(&s.journalctl(&["-u", "quiet", "-p", "notice..notice", "-o", "cat"]).stdout);
+    let notice = text(
+        &s.journalctl(&["-u", "quiet", "-p", "notice..notice", "-o", "cat"])
+            .stdout,
+    );
     assert!(notice.contains("<2>not a prefix here"), "{notice}");
     // -t: by identifier; the short format tags lines with it.
     let talk = text(&s.journalctl(&["-t", "prn"]).stdout);
-    assert!(talk.contains(" prn: disk on fire") && talk.contains(" prn: plain words"), "{talk}");
+    assert!(
+        talk.contains(" prn: disk on fire") && talk.contains(" prn: plain words"),
+        "{talk}"
+    );
     assert!(!talk.contains("hello"), "{talk}");
     // Times: everything is newer than a minute ago, nothing older.
-    let recent = text(&s.journalctl(&["-u", "printer", "--since", "1 min ago", "-o", "cat"]).stdout);
+    let recent = text(
+        &s.journalctl(&["-u", "printer", "--since", "1 min ago", "-o", "cat"])
+            .stdout,
+    );
     assert!(recent.contains("plain words"), "{recent}");
-    let old = text(&s.journalctl(&["-u", "printer", "--until", "-1min", "-o", "cat"]).stdout);
+    let old = text(
+        &s.journalctl(&["-u", "printer", "--until", "-1min", "-o", "cat"])
+            .stdout,
+    );
     assert_eq!(old.trim(), "-- No entries --");
 
     // Forwarded: the datagram as it came, and output lines with a syslog header
@@ -85,7 +103,10 @@ fn syslog_messages_and_output_priorities_reach_the_units_log_and_the_syslog_daem
         let Ok(k) = forward.recv(&mut buf) else { break };
         got.push(text(&buf[..k]));
     }
-    let has = |prefix: &str, tail: &str| got.iter().any(|g| g.starts_with(prefix) && g.ends_with(tail));
+    let has = |prefix: &str, tail: &str| {
+        got.iter()
+            .any(|g| g.starts_with(prefix) && g.ends_with(tail))
+    };
     assert!(has("<28>", "talk: hello from talker"), "{got:?}");
     assert!(has("<27>", "]: disk on fire"), "{got:?}");
     assert!(got.iter().any(|g| g.contains(" prn[")), "{got:?}");
@@ -100,13 +121,27 @@ fn a_flooding_service_is_rate_limited_and_the_drop_is_reported() {
         "[Service]\nType=oneshot\nRemainAfterExit=yes\n\
          ExecStart=/bin/sh -c 'i=0; while [ $$i -lt 100 ]; do echo line$$i; i=$$((i+1)); done; sleep 1.5; echo after'\n",
     )]);
-    s.boot_with(&["--log-rate-limit-interval", "1s", "--log-rate-limit-burst", "20"]);
+    s.boot_with(&[
+        "--log-rate-limit-interval",
+        "1s",
+        "--log-rate-limit-burst",
+        "20",
+    ]);
     s.wait_ready();
     s.ctl_ok(&["start", "flood"]);
-    s.wait_for(|s| s.log("flood.service").contains("after"), "the line after the pause");
-    let o = text(&s.journalctl(&["-u", "flood", "-o", "cat", "-n", "all"]).stdout);
+    s.wait_for(
+        |s| s.log("flood.service").contains("after"),
+        "the line after the pause",
+    );
+    let o = text(
+        &s.journalctl(&["-u", "flood", "-o", "cat", "-n", "all"])
+            .stdout,
+    );
     let lines: Vec<&str> = o.lines().filter(|l| l.starts_with("line")).collect();
     assert_eq!(lines.len(), 20, "{o}");
-    assert!(o.contains("Suppressed 80 messages from flood.service"), "{o}");
+    assert!(
+        o.contains("Suppressed 80 messages from flood.service"),
+        "{o}"
+    );
     s.poweroff();
 }

@@ -13,11 +13,19 @@ use serde_json::{json, Value};
 
 use crate::timestamp;
 
-const USAGE: &str = "usage: journalctl [-u UNIT]... [-t IDENTIFIER]... [-p PRIORITY] [-S SINCE] [-U UNTIL]
+const USAGE: &str =
+    "usage: journalctl [-u UNIT]... [-t IDENTIFIER]... [-p PRIORITY] [-S SINCE] [-U UNTIL]
                   [-f] [-n N] [-r] [-b] [-o short|short-iso|short-monotonic|cat|json] [--no-pager]
 (b8gctl: this boot's per-unit logs kept by b8g-init; without -u, every unit's)";
 
-const OUTPUTS: [&str; 6] = ["short", "short-iso", "short-precise", "short-monotonic", "cat", "json"];
+const OUTPUTS: [&str; 6] = [
+    "short",
+    "short-iso",
+    "short-precise",
+    "short-monotonic",
+    "cat",
+    "json",
+];
 
 struct Opts {
     units: Vec<String>,
@@ -239,7 +247,11 @@ pub fn run(socket: &Path, args: Vec<String>, print: &dyn Fn(&str)) -> Result<i32
                 timestamp::iso(at, o.output == "short-precise"),
                 tag(l)
             )),
-            _ => print(&format!("{} {host} {}: {text}", timestamp::short(at), tag(l))),
+            _ => print(&format!(
+                "{} {host} {}: {text}",
+                timestamp::short(at),
+                tag(l)
+            )),
         }
     };
     let mut lines = fetch(socket, &o.units, 0)?;
@@ -305,13 +317,19 @@ mod tests {
         assert_eq!(p(&["-f"]).lines, Some(10));
         assert_eq!(p(&["-n", "all"]).lines, Some(usize::MAX));
         assert_eq!(p(&["-b", "0", "-u", "x"]).units, ["x.service"]);
-        let o = p(&["-p", "warning..err", "-t", "sshd", "-S", "@100", "--until=@200"]);
+        let o = p(&[
+            "-p",
+            "warning..err",
+            "-t",
+            "sshd",
+            "-S",
+            "@100",
+            "--until=@200",
+        ]);
         assert_eq!(o.priorities, Some(3..=4));
         assert_eq!(o.idents, ["sshd"]);
         assert_eq!((o.since, o.until), (Some(100_000_000), Some(200_000_000)));
-        let line = |prio: u8, at: i64, ident: &str| {
-            json!({"priority": prio, "realtime_us": at, "ident": ident, "text": "x"})
-        };
+        let line = |prio: u8, at: i64, ident: &str| json!({"priority": prio, "realtime_us": at, "ident": ident, "text": "x"});
         assert!(o.wants(&line(3, 150_000_000, "sshd")));
         assert!(!o.wants(&line(6, 150_000_000, "sshd")));
         assert!(!o.wants(&line(3, 250_000_000, "sshd")));

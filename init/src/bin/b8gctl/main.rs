@@ -38,8 +38,8 @@ macro_rules! out {
 
 mod args;
 mod journalctl;
-mod timestamp;
 mod systemctl_verbs;
+mod timestamp;
 use systemctl_verbs::{systemctl_verb, Opts};
 
 fn main() {

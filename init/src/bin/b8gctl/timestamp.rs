@@ -80,7 +80,11 @@ pub fn parse(s: &str, now_us: i64) -> Result<i64> {
         None => (t, false),
     };
     let now = broken_down(now_us.div_euclid(USEC), utc);
-    let today = (now.tm_year as i64 + 1900, now.tm_mon as u32 + 1, now.tm_mday as u32);
+    let today = (
+        now.tm_year as i64 + 1900,
+        now.tm_mon as u32 + 1,
+        now.tm_mday as u32,
+    );
     let midnight = |offset_days: i64| -> Result<i64> {
         let (y, m, d) = today;
         Ok((from_fields(y, m, d, 0, 0, 0, utc)? + offset_days * 86_400) * USEC)
@@ -92,7 +96,9 @@ pub fn parse(s: &str, now_us: i64) -> Result<i64> {
         "tomorrow" => return midnight(1),
         _ => {}
     }
-    let bad = || anyhow::anyhow!("{s:?} is not a time journalctl understands (YYYY-MM-DD HH:MM:SS, today, -1h, '5 min ago', @SECONDS)");
+    let bad = || {
+        anyhow::anyhow!("{s:?} is not a time journalctl understands (YYYY-MM-DD HH:MM:SS, today, -1h, '5 min ago', @SECONDS)")
+    };
     let (date, time) = match t.split_once(' ') {
         Some((d, tm)) => (Some(d), Some(tm.trim())),
         None if t.contains(':') => (None, Some(t)),
@@ -191,7 +197,10 @@ mod tests {
         assert_eq!(p("2026-12-05 19:30:15 UTC"), 1_796_499_015 * USEC);
         assert_eq!(p("2026-12-05 19:30 UTC"), 1_796_499_000 * USEC);
         assert_eq!(p("2026-12-05 UTC"), 1_796_428_800 * USEC);
-        assert_eq!(p("2026-12-05 19:30:15.5 UTC"), 1_796_499_015 * USEC + 500_000);
+        assert_eq!(
+            p("2026-12-05 19:30:15.5 UTC"),
+            1_796_499_015 * USEC + 500_000
+        );
         assert_eq!(p("19:00 UTC"), 1_796_497_200 * USEC);
         assert_eq!(p("today UTC"), 1_796_428_800 * USEC);
         assert_eq!(p("yesterday UTC"), (1_796_428_800 - 86_400) * USEC);
@@ -214,13 +223,23 @@ mod tests {
         // parse with the C library's own conversion of the same fields.
         let local = parse("2026-07-01 12:00:00", NOW).unwrap();
         let tm = broken_down(local / USEC, false);
-        assert_eq!((tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min), (6, 1, 12, 0));
+        assert_eq!(
+            (tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min),
+            (6, 1, 12, 0)
+        );
         assert_eq!(&short(local)[..15], "Jul 01 12:00:00");
     }
 
     #[test]
     fn nonsense_is_refused() {
-        for bad in ["last week", "2026-13-01", "25:00", "12:00:00:00", "@x", "-banana"] {
+        for bad in [
+            "last week",
+            "2026-13-01",
+            "25:00",
+            "12:00:00:00",
+            "@x",
+            "-banana",
+        ] {
             assert!(parse(bad, NOW).is_err(), "{bad}");
         }
     }
