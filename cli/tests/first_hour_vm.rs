@@ -59,6 +59,8 @@ fn first_hour_options_work_in_a_booted_system() {
       echo "fh: sudo-rule $(su -l bob -c "sudo -n /run/current-system/sw/bin/id -un" 2>&1 | tr '\n' ' ')"
       echo "fh: sudo-i $(su -l alice -c "echo pw | sudo -S -p \"\" -i id -un" 2>&1 | tr '\n' ' ')"
       echo "fh: sudoers $(stat -c '%a %U' /etc/sudoers)"
+      jc=/run/current-system/sw/bin/journalctl
+      echo "fh: sudo-log $($jc -t sudo -o cat | grep -c 'alice : .*USER=root ; COMMAND=') $($jc -t sudo -p notice -o cat | grep -c 'alice : 1 incorrect password attempt')"
       echo "fh: timer $(${{pkgs.b8g}}/bin/b8gctl is-active tick.timer)"
       # As useradd would (busybox-static has no adduser): a user added on the running system.
       echo "carol:x:1500:100::/var/empty:/bin/sh" >> /etc/passwd
@@ -153,6 +155,20 @@ fn first_hour_options_work_in_a_booted_system() {
     );
     assert!(line("sudo-rule").ends_with("sudo-rule root "), "{stdout}");
     assert!(line("sudoers").ends_with("sudoers 440 root"), "{stdout}");
+    // sudo's syslog(3) lines reach /dev/log and the journal, with their priorities
+    // (a wrong password is logged at alert, so `-p notice` keeps it).
+    let log = line("sudo-log");
+    let counts: Vec<u32> = log
+        .split("fh: sudo-log ")
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|n| n.parse().unwrap_or(0))
+        .collect();
+    assert!(
+        counts.len() == 2 && counts[0] >= 2 && counts[1] == 1,
+        "{log}\n{stdout}"
+    );
     // `sudo -i` opens the PAM service sudo-i (it failed: "unable to initialize PAM").
     assert!(line("sudo-i").ends_with("sudo-i root "), "{stdout}");
     // users.mutableUsers (the default): a user added on the running system survives an activation.

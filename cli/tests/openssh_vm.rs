@@ -143,4 +143,23 @@ fn ssh_logins_with_authorized_keys_through_the_forwarded_port() {
         &[],
     );
     assert!(text(&out).contains("600 root\nactive"), "{}", text(&out));
+    // sshd's syslog(3) lines reach /dev/log and the journal, in sshd.service's log.
+    let out = ssh(
+        port,
+        &admin,
+        "root",
+        "journalctl -u sshd -t sshd -o cat",
+        &[],
+    );
+    let log = text(&out);
+    assert!(
+        log.contains("Accepted publickey for alice from")
+            && log.contains("Accepted publickey for root from")
+            && log.contains("Server listening on")
+            && log.contains("pam_unix(sshd:session): session opened for user alice"),
+        "{log}"
+    );
+    // libpam reads /etc/pam.d/other for every service (security.pam's deny-all
+    // fallback): it complained "no default config other" while that was missing.
+    assert!(!log.contains("no default config"), "{log}");
 }

@@ -19,6 +19,7 @@
   ./config/time.nix
   ./config/shells-environment.nix
   ./config/swap.nix
+  ./security/pam.nix
   ./security/wrappers.nix
   ./security/sudo.nix
   ./services/getty.nix

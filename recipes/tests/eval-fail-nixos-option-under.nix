@@ -1,3 +1,3 @@
-# Deep under an option prefix NixOS has and b8g lacks (`security.pam', while
-# `security' itself is declared for security.sudo).
-(import ./system.nix [{ security.pam.services.login.unixAuth = true; }]).config.system.build.toplevel.drvPath
+# Deep under an option prefix NixOS has and b8g lacks (`security.acme', while
+# `security' itself is declared for security.sudo and security.pam).
+(import ./system.nix [{ security.acme.defaults.email = "admin@example.org"; }]).config.system.build.toplevel.drvPath

@@ -6,8 +6,6 @@ let
   inherit (lib) mkOption mkIf types concatStringsSep concatMapStrings optionalString;
   cfg = config.security.sudo;
   sudo = cfg.package;
-  pam = pkgs.bootstrap.seeds.libpam-modules;
-  module = m: "${pam}/lib/x86_64-linux-gnu/security/${m}.so";
   # sudoers(5): `,`, `:`, `=` and `\` in a command's arguments are escaped.
   escapeArgs = builtins.replaceStrings [ "\\" "," ":" "=" ] [ "\\\\" "\\," "\\:" "\\=" ];
   escapeCommand = c:
@@ -121,14 +119,7 @@ in
     '';
     # NixOS's PAM service for sudo: the password checked against /etc/shadow.
     # Debian's sudo opens the service `sudo-i` for `sudo -i`: the same rules.
-    environment.etc."pam.d/sudo-i".text = config.environment.etc."pam.d/sudo".text;
-    environment.etc."pam.d/sudo".text = ''
-      # Written by b8g for security.sudo.
-      account required ${module "pam_unix"}
-      auth sufficient ${module "pam_unix"} likeauth try_first_pass
-      auth required ${module "pam_deny"}
-      password sufficient ${module "pam_unix"} nullok yescrypt
-      session required ${module "pam_unix"}
-    '';
+    security.pam.services.sudo = { };
+    security.pam.services.sudo-i = { };
   };
 }

@@ -139,20 +139,7 @@ in
       preferLocalBuild = true;
     };
     environment.etc."ssh/sshd_config" = { source = cfg.configFile; mode = "0644"; };
-    environment.etc."pam.d/sshd".text = let m = x: "${pkgs.bootstrap.seeds.libpam-modules}/lib/x86_64-linux-gnu/security/${x}.so"; in ''
-      # Written by b8g for services.openssh.
-      account required ${m "pam_unix"}
-      auth sufficient ${m "pam_unix"} likeauth try_first_pass
-      auth required ${m "pam_deny"}
-      password sufficient ${m "pam_unix"} nullok yescrypt
-      session required ${m "pam_env"} conffile=/etc/pam/environment readenv=0
-      session required ${m "pam_unix"}
-    '';
-    # The PATH of ssh sessions: `ssh host cmd` runs a shell that reads no profile
-    # (NixOS sets it through pam_env too).
-    environment.etc."pam/environment".text = ''
-      PATH DEFAULT="/run/wrappers/bin:/etc/profiles/per-user/@{PAM_USER}/bin:/run/current-system/sw/bin:/run/current-system/sw/sbin"
-    '';
+    security.pam.services.sshd = { };
     environment.systemPackages = [ cfg.package ];
     users.users.sshd = { isSystemUser = true; group = "sshd"; description = "SSH privilege separation user"; };
     users.groups.sshd = { };
@@ -171,9 +158,8 @@ in
       '') cfg.hostKeys;
       serviceConfig = {
         Type = "notify";
-        # -e: sshd logs to its stderr, which b8g-init keeps (b8gctl log sshd): there is
-        # no syslog socket to take its messages.
-        ExecStart = "${cfg.package}/sbin/sshd -D -e -f /etc/ssh/sshd_config";
+        # sshd logs through syslog(3), to /dev/log, which b8g-init keeps (journalctl -u sshd).
+        ExecStart = "${cfg.package}/sbin/sshd -D -f /etc/ssh/sshd_config";
         ExecReload = "${pkgs.busybox}/bin/kill -HUP $MAINPID";
         # Connections are sshd's children: a restart keeps them, as Debian's unit does.
         KillMode = "process";
