@@ -196,29 +196,14 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     rec(&p, &n)
 }
 
-/// A wall-clock time as systemctl prints it (`Sat 2026-12-05 10:40:00 UTC`); b8g-init
-/// keeps calendar time in UTC.
-pub fn format_timestamp(us: u64) -> String {
-    let secs = (us / 1_000_000) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    format!(
-        "{wd} {y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+/// A wall-clock time as systemctl prints it (`Sat 2026-12-05 10:40:00 UTC`) in `tz`.
+pub fn format_timestamp(us: u64, tz: &jiff::tz::TimeZone) -> String {
+    match jiff::Timestamp::from_microsecond(us as i64) {
+        Ok(t) => jiff::ZonedDateTime::new(t, tz.clone())
+            .strftime("%a %Y-%m-%d %H:%M:%S %Z")
+            .to_string(),
+        Err(_) => "-".into(),
+    }
 }
 
 /// A span as systemctl's list-timers prints it: the two largest units (`4h 24min`,
@@ -335,9 +320,12 @@ mod tests {
         assert!(glob_match("getty@tty[1-3].service", "getty@tty2.service"));
         assert!(!glob_match("getty@tty[!1-3].service", "getty@tty2.service"));
         assert!(!glob_match("*.socket", "a.service"));
-        assert_eq!(format_timestamp(0), "Thu 1970-01-01 00:00:00 UTC");
         assert_eq!(
-            format_timestamp(1_764_930_000 * 1_000_000),
+            format_timestamp(0, &jiff::tz::TimeZone::UTC),
+            "Thu 1970-01-01 00:00:00 UTC"
+        );
+        assert_eq!(
+            format_timestamp(1_764_930_000 * 1_000_000, &jiff::tz::TimeZone::UTC),
             "Fri 2025-12-05 10:20:00 UTC"
         );
         assert_eq!(format_span(141 * 1_000_000), "2min 21s");

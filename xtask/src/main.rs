@@ -35,6 +35,8 @@ const TEST_PACKAGES: &[&str] = &[
     "curl",
     // readelf, for the toolchain tests' store-only interpreter checks.
     "binutils",
+    // Zone files: b8g-init's calendar timers in local time.
+    "tzdata",
 ];
 
 fn main() -> Result<()> {

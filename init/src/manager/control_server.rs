@@ -312,11 +312,14 @@ impl Manager {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .ok()?
                 .as_micros() as u64;
-            Some(if i >= t {
+            let us = if i >= t {
                 nowu + (i - t).as_micros() as u64
             } else {
                 nowu.saturating_sub((t - i).as_micros() as u64)
-            })
+            };
+            // The two clocks are read a few microseconds apart: to the millisecond, a
+            // calendar elapse shows as the whole second it is.
+            Some((us + 500) / 1000 * 1000)
         };
         let mut v = Vec::new();
         for (n, u) in &self.set.units {

@@ -1,4 +1,4 @@
-//! Timeouts, watchdogs, restarts and timers that fall due.
+//! Timeouts, watchdogs, restarts and timers that fall due (timer arithmetic in timers.rs).
 
 use super::*;
 
@@ -118,75 +118,10 @@ impl Manager {
             {
                 if let Some(next) = self.timer_next(&n) {
                     if next <= now() {
-                        let target = self.set.units.get(&n).map(|u| match &u.config {
-                            KindConfig::Timer(c) => self
-                                .set
-                                .resolve(&load::triggered_unit(u, c.unit.as_deref()))
-                                .to_string(),
-                            _ => String::new(),
-                        });
-                        self.rt.entry(n.clone()).or_default().last_trigger = Some(now().max(next));
-                        if let Some(target) = target {
-                            self.logs.push(&n, &format!("elapsed; starting {target}"));
-                            if let Err(e) = self.start_unit(&target, false) {
-                                self.logs.push(&n, &format!("cannot start {target}: {e}"));
-                            }
-                        }
+                        self.timer_elapsed(&n, next);
                     }
                 }
             }
         }
     }
-
-    pub(super) fn timer_next(&self, n: &str) -> Option<Instant> {
-        let u = self.set.units.get(n)?;
-        let KindConfig::Timer(c) = &u.config else {
-            return None;
-        };
-        let rt = self.rt.get(n)?;
-        // Unit=/Service= may name an alias (syslog.service → rsyslog.service): state,
-        // jobs and runtime are kept under the unit's own name.
-        let target = self
-            .set
-            .resolve(&load::triggered_unit(u, c.unit.as_deref()))
-            .to_string();
-        let trt = self.rt.get(&target);
-        let last = rt.last_trigger;
-        let mut cands: Vec<Instant> = Vec::new();
-        let after_last = |i: Instant| last.is_none_or(|l| i > l);
-        for d in &c.on_boot {
-            cands.extend(self.start.checked_add(*d));
-        }
-        if let Some(a) = rt.activated {
-            for d in &c.on_active {
-                cands.extend(a.checked_add(*d));
-            }
-        }
-        if let Some(ls) = trt.and_then(|r| r.last_start) {
-            for d in &c.on_unit_active {
-                cands.extend(ls.checked_add(*d));
-            }
-        }
-        if let Some(li) = trt.and_then(|r| r.inactive_since) {
-            for d in &c.on_unit_inactive {
-                cands.extend(li.checked_add(*d));
-            }
-        }
-        let wall = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        let t = now();
-        for cal in &c.on_calendar {
-            let base = last
-                .map(|l| wall - t.saturating_duration_since(l).as_secs() as i64)
-                .unwrap_or(wall - 1);
-            if let Some(next) = cal.next_after(base) {
-                cands.extend(t.checked_add(Duration::from_secs((next - wall).max(0) as u64)));
-            }
-        }
-        cands.into_iter().filter(|i| after_last(*i)).min()
-    }
-
-    // ---------------------------------------------------------------- path units
 }

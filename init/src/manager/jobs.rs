@@ -524,8 +524,9 @@ impl Manager {
                 self.service_start(u, &s);
             }
             KindConfig::Socket(_) => self.socket_start(u),
-            KindConfig::Timer(_) => {
-                self.rt.entry(n.clone()).or_default().last_trigger = None;
+            KindConfig::Timer(c) => {
+                let c = (**c).clone();
+                self.timer_start(&n, &c);
                 self.set_state(&n, ActiveState::Active, "waiting");
                 self.finish_job(&n, JobResult::Done);
             }

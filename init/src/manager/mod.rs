@@ -25,6 +25,7 @@ mod signals;
 mod sockets;
 mod spawn;
 mod syslog_socket;
+mod timers;
 
 use self::children::*;
 use self::console::*;
@@ -40,7 +41,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
@@ -56,7 +57,7 @@ use crate::sysv::{self, SysvExtras};
 use crate::unit::load::{self, LoadOptions, UnitSet};
 use crate::unit::{
     ConditionKind, ExecCommand, KillMode, KindConfig, ListenKind, NotifyAccess, PathConfig,
-    PathWatch, RestartPolicy, ServiceConfig, ServiceType, Unit,
+    PathWatch, RestartPolicy, ServiceConfig, ServiceType, TimerConfig, Unit,
 };
 
 const MANAGER: &str = "b8g-init";
@@ -119,6 +120,11 @@ struct Rt {
     conn_fd: Option<OwnedFd>,
     listen_fds: Vec<OwnedFd>,
     last_trigger: Option<Instant>,
+    /// A timer's calendar elapses are those after this (its start, its last elapse, or
+    /// its Persistent= stamp).
+    timer_base: Option<jiff::Timestamp>,
+    /// This arming's RandomizedDelaySec= share.
+    timer_delay: Duration,
     activated: Option<Instant>,
     last_start: Option<Instant>,
     inactive_since: Option<Instant>,
@@ -189,6 +195,8 @@ pub struct Manager {
     /// `<cgroup2 mount>/b8g` when units get cgroups; otherwise processes are tracked by
     /// process group, session and invocation marker.
     cgroup_root: Option<std::path::PathBuf>,
+    /// The zone calendar timers follow (`/etc/localtime`).
+    local_tz: jiff::tz::TimeZone,
     pub finished: bool,
 }
 
@@ -288,6 +296,7 @@ impl Manager {
             idle_waiting: BTreeSet::new(),
             extra_roots: BTreeSet::new(),
             cgroup_root: None,
+            local_tz: jiff::tz::TimeZone::UTC,
             finished: false,
         };
         m.cgroup_root = m.setup_cgroups();
@@ -345,6 +354,7 @@ impl Manager {
 
     /// (Re)loads all units; runtime state of units that still exist is kept.
     pub fn reload_units(&mut self) {
+        self.load_local_zone();
         let (generated, extras, sysv_diags) = sysv::generate(&self.cfg.etc_dir);
         self.extras = extras;
         let opts = LoadOptions {

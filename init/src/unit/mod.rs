@@ -3,6 +3,7 @@
 //! directories with drop-ins, templates and `.wants/` directories ([`load`]).
 //! Nothing here starts processes; the supervisor does that.
 
+pub mod calendar;
 pub mod condition_names;
 pub mod ini;
 pub mod load;
@@ -379,9 +380,16 @@ pub struct TimerConfig {
     pub on_active: Vec<Duration>,
     pub on_unit_active: Vec<Duration>,
     pub on_unit_inactive: Vec<Duration>,
-    pub on_calendar: Vec<time::Calendar>,
+    pub on_calendar: Vec<calendar::Calendar>,
     pub unit: Option<String>,
     pub remain_after_elapse: bool,
+    /// `Persistent=`: a calendar elapse missed while the timer was inactive (the system
+    /// off) fires when it starts again.
+    pub persistent: bool,
+    /// `RandomizedDelaySec=`: each elapse is delayed by a random amount up to this.
+    pub randomized_delay: Duration,
+    /// `FixedRandomDelay=`: the delay is the same every time for this timer.
+    pub fixed_random_delay: bool,
 }
 
 /// What a `.path` unit watches for.

@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::calendar::Calendar;
 use super::ini::{Entry, RawUnit};
 use super::name::{expand_specifiers, SpecifierDirs};
-use super::time::{parse_timespan, Calendar};
+use super::time::parse_timespan;
 use super::*;
 
 /// Sandboxing and resource-control directives that are accepted, warned about once
@@ -123,11 +124,7 @@ const IGNORED: &[&str] = &[
     "FinalKillSignal",
     "WatchdogSignal",
     "OOMPolicy",
-    "Persistent",
-    "AccuracySec",
-    "RandomizedDelaySec",
     "WakeSystem",
-    "FixedRandomDelay",
     "ConfigurationDirectory",
     "ConfigurationDirectoryMode",
     "PassEnvironment",
@@ -1530,6 +1527,16 @@ fn apply_timer(
     let KindConfig::Timer(t) = &mut unit.config else {
         return Ok(());
     };
+    // systemd.timer(5): an empty assignment to any of the On* settings resets the list
+    // of timers.
+    if key.starts_with("On") && key != "OnFailure" && key != "OnSuccess" && v.trim().is_empty() {
+        t.on_boot.clear();
+        t.on_active.clear();
+        t.on_unit_active.clear();
+        t.on_unit_inactive.clear();
+        t.on_calendar.clear();
+        return Ok(());
+    }
     match key {
         "OnBootSec" | "OnStartupSec" => t.on_boot.push(finite(v)?),
         "OnActiveSec" => t.on_active.push(finite(v)?),
@@ -1538,6 +1545,14 @@ fn apply_timer(
         "OnCalendar" => t.on_calendar.push(Calendar::parse(v)?),
         "Unit" => t.unit = Some(v.to_string()),
         "RemainAfterElapse" => t.remain_after_elapse = parse_bool(v)?,
+        "Persistent" => t.persistent = parse_bool(v)?,
+        "RandomizedDelaySec" => t.randomized_delay = finite(v)?,
+        "FixedRandomDelay" => t.fixed_random_delay = parse_bool(v)?,
+        // Timers here elapse on time; the accuracy systemd may take to coalesce
+        // wakeups is an upper bound, so it is read and needs nothing more.
+        "AccuracySec" => {
+            finite(v)?;
+        }
         _ => unknown(key, loc, diags),
     }
     Ok(())

@@ -11,3 +11,4 @@ mod qemu_debian;
 mod scenarios;
 mod systemctl;
 mod systemd_semantics;
+mod timers;

@@ -316,6 +316,9 @@ pub(crate) fn systemctl_verb(
                 .map(|d| d.as_micros() as u64)
                 .unwrap_or(0);
             use b8g_init::systemctl::{format_span, format_timestamp};
+            // systemctl shows local time (TZ, else /etc/localtime).
+            let tz = jiff::tz::TimeZone::system();
+            let format_timestamp = |us| format_timestamp(us, &tz);
             let mut rows: Vec<[String; 6]> = Vec::new();
             let mut timers: Vec<&Value> = data.as_array().into_iter().flatten().collect();
             timers.sort_by_key(|t| t["next_us"].as_u64().unwrap_or(u64::MAX));
