@@ -17,7 +17,7 @@ pub enum SpawnError {
     Prepare(String),
     #[error("{step}: {source}")]
     Child {
-        step: &'static str,
+        step: String,
         source: std::io::Error,
     },
     #[error("fork: {0}")]
@@ -301,6 +301,11 @@ pub struct SpawnSpec<'a> {
     pub socket_stdio: Option<RawFd>,
     /// `cgroup.procs` of the unit's cgroup (cgroup v2), joined before exec.
     pub cgroup_procs: Option<CString>,
+    /// The unit's RuntimeDirectory=, StateDirectory= and the like: writable in its
+    /// sandbox whatever ProtectSystem= says.
+    pub own_dirs: Vec<std::path::PathBuf>,
+    /// The manager's runtime directory (`/run`).
+    pub run_dir: &'a Path,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -497,6 +502,13 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
     let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
     let ignore_sigpipe = ctx.ignore_sigpipe.unwrap_or(true);
     let limits = effective_limits(&ctx.limits, nr_open());
+    // The `+` prefix runs without the sandbox, as in systemd.
+    let namespace = if privileged {
+        None
+    } else {
+        crate::namespace::plan(ctx, &spec.own_dirs, spec.run_dir)
+            .map_err(|e| SpawnError::Prepare(e.to_string()))?
+    };
     let mut plan = ChildPlan {
         status_fd: wr.as_raw_fd(),
         fds: &fds,
@@ -515,6 +527,7 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
         ignore_sigpipe,
         ctty: spec.socket_stdio.is_none() && matches!(ctx.stdin, Some(StdIo::Tty)),
         cgroup_procs: spec.cgroup_procs.as_deref(),
+        namespace: namespace.as_ref(),
     };
     // Like posix_spawn: the child borrows our memory on its own stack until it execs
     // (CLONE_VM | CLONE_VFORK, we are suspended meanwhile), so nothing of PID 1 is copied
@@ -544,11 +557,19 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
         // Reap the failed child right away so it is not mistaken for a service exit.
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-        let step = STEPS.get(step as usize).copied().unwrap_or("exec");
-        let step: &'static str = if step == "execve" {
-            Box::leak(format!("execve {exe}").into_boxed_str())
-        } else {
-            step
+        let step = match step as usize {
+            // The sandbox names the mount that failed.
+            i if i >= SANDBOX_STEP => {
+                let what = namespace
+                    .as_ref()
+                    .and_then(|ns| ns.describe().get(i - SANDBOX_STEP).cloned())
+                    .unwrap_or_else(|| "unshare".into());
+                format!("mount namespace (sandbox): {what}")
+            }
+            i => match STEPS.get(i).copied().unwrap_or("exec") {
+                "execve" => format!("execve {exe}"),
+                other => other.to_string(),
+            },
         };
         return Err(SpawnError::Child {
             step,
@@ -558,13 +579,16 @@ pub fn spawn(spec: &SpawnSpec, privileged: bool) -> Result<i32, SpawnError> {
     Ok(pid)
 }
 
+/// Failure codes from here on name the sandbox's step of that index.
+const SANDBOX_STEP: usize = 1000;
+
 const STEPS: &[&str] = &[
     "dup2",
     "setsid",
     "setrlimit",
     "nice",
     "oom_score_adj",
-    "PrivateTmp",
+    "mount namespace (sandbox)",
     "chroot",
     "chdir",
     "capability bounding set",
@@ -592,6 +616,8 @@ struct ChildPlan<'a> {
     listen_pid_idx: Option<usize>,
     ignore_sigpipe: bool,
     cgroup_procs: Option<&'a std::ffi::CStr>,
+    /// The file-system sandbox to set up (PrivateTmp=, ProtectSystem=, …).
+    namespace: Option<&'a crate::namespace::Plan>,
     /// StandardInput=tty: stdin becomes the controlling terminal of the child's session.
     ctty: bool,
 }
@@ -756,33 +782,12 @@ unsafe fn child(p: ChildPlan) -> ! {
         } else {
             libc::umask(0o022);
         }
-        if p.ctx.private_tmp && !p.privileged {
-            if libc::unshare(libc::CLONE_NEWNS) < 0
-                || libc::mount(
-                    c"none".as_ptr(),
-                    c"/".as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_SLAVE,
-                    std::ptr::null(),
-                ) < 0
-                || libc::mount(
-                    c"tmpfs".as_ptr(),
-                    c"/tmp".as_ptr(),
-                    c"tmpfs".as_ptr(),
-                    libc::MS_NOSUID | libc::MS_NODEV,
-                    c"mode=1777".as_ptr().cast(),
-                ) < 0
-            {
-                fail(p.status_fd, 5);
+        if let Some(ns) = p.namespace {
+            match ns.apply() {
+                Ok(()) => {}
+                Err((Some(i), _)) => fail(p.status_fd, SANDBOX_STEP + i),
+                Err((None, _)) => fail(p.status_fd, 5),
             }
-            // /var/tmp may not exist in small systems; a private /tmp is the essential part.
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                c"/var/tmp".as_ptr(),
-                c"tmpfs".as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV,
-                c"mode=1777".as_ptr().cast(),
-            );
         }
         if let Some(r) = p.root {
             if libc::chroot(r.as_ptr()) < 0 {

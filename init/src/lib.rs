@@ -15,6 +15,7 @@ pub mod engine;
 pub mod exec;
 pub mod log;
 pub mod manager;
+pub mod namespace;
 pub mod notify;
 pub mod pathwatch;
 pub mod safefs;

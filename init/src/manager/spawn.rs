@@ -162,6 +162,8 @@ impl Manager {
             etc_dir: &self.cfg.etc_dir,
             socket_stdio: conn.filter(|_| matches!(s.exec.stdin, Some(crate::unit::StdIo::Socket))),
             cgroup_procs,
+            own_dirs: self.own_dirs(&s.exec),
+            run_dir: &self.cfg.run_dir,
         };
         match exec::spawn(&spec, cmd.privileged) {
             Ok(pid) => {
@@ -211,6 +213,8 @@ impl Manager {
             etc_dir: &self.cfg.etc_dir,
             socket_stdio: None,
             cgroup_procs: None,
+            own_dirs: Vec::new(),
+            run_dir: &self.cfg.run_dir,
         };
         match exec::spawn(&spec, true) {
             Ok(pid) => Some(pid),
@@ -219,5 +223,20 @@ impl Manager {
                 None
             }
         }
+    }
+
+    /// The unit's own directories (RuntimeDirectory=, StateDirectory=, LogsDirectory=,
+    /// CacheDirectory=), which its sandbox leaves writable.
+    pub(super) fn own_dirs(&self, x: &crate::unit::ExecContext) -> Vec<PathBuf> {
+        let mut v = Vec::new();
+        for (names, base) in [
+            (&x.runtime_directories, &self.cfg.run_dir),
+            (&x.state_directories, &self.cfg.state_dir),
+            (&x.logs_directories, &self.cfg.logs_dir),
+            (&x.cache_directories, &self.cfg.cache_dir),
+        ] {
+            v.extend(names.iter().map(|d| base.join(d)));
+        }
+        v
     }
 }

@@ -205,11 +205,66 @@ pub struct ExecContext {
     pub ignore_sigpipe: Option<bool>,
     pub no_new_privileges: bool,
     pub private_tmp: bool,
+    /// The file-system sandbox (systemd.exec(5), SANDBOXING), set up in a mount
+    /// namespace of the unit's own (see `crate::namespace`).
+    pub sandbox: Sandbox,
     /// `DynamicUser=`: the unit runs as a user and group allocated for it (see
     /// `exec::dynamic_user`); `user` then names that user (the unit's name by default).
     pub dynamic_user: bool,
     /// `None`: keep all capabilities. Otherwise the capability numbers to keep.
     pub capability_bounding_set: Option<BTreeSet<u32>>,
+}
+
+/// `ProtectSystem=`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProtectSystem {
+    #[default]
+    No,
+    /// /usr and the boot loader's directories read-only.
+    Yes,
+    /// And /etc.
+    Full,
+    /// Everything but /dev, /proc and /sys (and the unit's own directories).
+    Strict,
+}
+
+/// `ProtectHome=`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProtectHome {
+    #[default]
+    No,
+    /// /home, /root and /run/user empty and inaccessible.
+    Yes,
+    ReadOnly,
+    /// Empty read-only tmpfs over them.
+    Tmpfs,
+}
+
+/// The sandboxing directives that need only a mount namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sandbox {
+    pub protect_system: ProtectSystem,
+    pub protect_home: ProtectHome,
+    pub private_devices: bool,
+    pub protect_kernel_tunables: bool,
+    pub protect_kernel_modules: bool,
+    pub protect_control_groups: bool,
+    /// Paths as written: a leading `-` means "ignore if missing".
+    pub read_write_paths: Vec<String>,
+    pub read_only_paths: Vec<String>,
+    pub inaccessible_paths: Vec<String>,
+    /// `SOURCE[:DEST[:OPTIONS]]`, `-` before SOURCE to ignore a missing one.
+    pub bind_paths: Vec<String>,
+    pub bind_read_only_paths: Vec<String>,
+    /// `PATH[:OPTIONS]`.
+    pub temporary_file_system: Vec<String>,
+}
+
+impl Sandbox {
+    /// Whether anything here needs a mount namespace.
+    pub fn is_set(&self) -> bool {
+        *self != Sandbox::default()
+    }
 }
 
 /// A `Timeout…Sec=` setting (systemd.service(5)): not written, so the manager's

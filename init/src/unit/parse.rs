@@ -15,13 +15,8 @@ use super::*;
 /// Sandboxing and resource-control directives that are accepted, warned about once
 /// per load, and not enforced.
 const IGNORED: &[&str] = &[
-    "ProtectSystem",
-    "ProtectHome",
     // Old names systemd still accepts (for ReadWritePaths= and the like, and for
     // `+` on Exec lines); Debian's redis, nginx, dnsmasq, chrony units use them.
-    "ReadWriteDirectories",
-    "ReadOnlyDirectories",
-    "InaccessibleDirectories",
     "PermissionsStartOnly",
     "RuntimeDirectoryPreserve",
     // Other directives of systemd's that Debian 12's units use (verify-debian-units).
@@ -49,15 +44,11 @@ const IGNORED: &[&str] = &[
     "ExecStartPost",
     "ExecStopPre",
     "ExecStopPost",
-    "PrivateDevices",
     "PrivateNetwork",
     "PrivateUsers",
     "PrivateIPC",
     "PrivateMounts",
-    "ProtectKernelTunables",
-    "ProtectKernelModules",
     "ProtectKernelLogs",
-    "ProtectControlGroups",
     "ProtectHostname",
     "ProtectClock",
     "ProtectProc",
@@ -71,14 +62,8 @@ const IGNORED: &[&str] = &[
     "SystemCallErrorNumber",
     "MemoryDenyWriteExecute",
     "LockPersonality",
-    "ReadWritePaths",
-    "ReadOnlyPaths",
-    "InaccessiblePaths",
     "ExecPaths",
     "NoExecPaths",
-    "TemporaryFileSystem",
-    "BindPaths",
-    "BindReadOnlyPaths",
     "AmbientCapabilities",
     "DevicePolicy",
     "DeviceAllow",
@@ -237,18 +222,20 @@ pub fn unit_from_raw(name: &str, raw: &RawUnit, dirs: &SpecifierDirs, diags: &mu
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| name.to_string());
     // systemd.exec(5): DynamicUser= names the user after the unit unless User= does,
-    // and implies NoNewPrivileges= (its other implications, ProtectSystem=strict and
-    // friends, are not enforced by b8g-init: `b8gctl verify` says so for each).
+    // and implies NoNewPrivileges=, ProtectSystem=strict, ProtectHome=read-only and
+    // PrivateTmp= (RemoveIPC= is not done).
     if let KindConfig::Service(s) = &mut unit.config {
         let x = &mut s.exec;
         if x.dynamic_user {
-            diags.warn(
-                loc0.clone(),
-                "DynamicUser=yes runs the service as a user of the dynamic range (uid 61184-65519) \
-                 with NoNewPrivileges=; the ProtectSystem=strict, ProtectHome=read-only, \
-                 PrivateTmp=yes and RemoveIPC=yes it implies are not enforced"
-                    .into(),
-            );
+            // As systemd.exec(5) says DynamicUser= implies: the service can write only
+            // its own directories and a private /tmp.
+            if x.sandbox.protect_system == ProtectSystem::No {
+                x.sandbox.protect_system = ProtectSystem::Strict;
+            }
+            if x.sandbox.protect_home == ProtectHome::No {
+                x.sandbox.protect_home = ProtectHome::ReadOnly;
+            }
+            x.private_tmp = true;
             if x.user.is_none() {
                 let base = name.rsplit_once('.').map_or(name, |(b, _)| b);
                 x.user = Some(base.replace('@', "-"));
@@ -992,6 +979,42 @@ fn parse_stdio(v: &str, stderr: bool) -> Result<StdIo, String> {
     })
 }
 
+/// `ReadWritePaths=`-style lists: absolute paths, each maybe after `-` (ignore if
+/// missing) or `+` (relative to RootDirectory=, which is the root here).
+fn sandbox_paths(target: &mut Vec<String>, v: &str) -> Result<(), String> {
+    if v.trim().is_empty() {
+        target.clear();
+        return Ok(());
+    }
+    for w in v.split_whitespace() {
+        let p = w.trim_start_matches(['-', '+']);
+        if !p.starts_with('/') {
+            return Err(format!("path {p:?} is not absolute"));
+        }
+        target.push(w.to_string());
+    }
+    Ok(())
+}
+
+/// `BindPaths=` and `TemporaryFileSystem=` entries: the first field an absolute path
+/// (after an optional `-`), a destination absolute too.
+fn sandbox_binds(target: &mut Vec<String>, v: &str) -> Result<(), String> {
+    if v.trim().is_empty() {
+        target.clear();
+        return Ok(());
+    }
+    for w in v.split_whitespace() {
+        let mut f = w.trim_start_matches('-').split(':');
+        let src = f.next().unwrap_or("");
+        let dst = f.next().filter(|d| !d.is_empty() && !d.contains('='));
+        if !src.starts_with('/') || dst.is_some_and(|d| !d.starts_with('/')) {
+            return Err(format!("{w:?}: paths must be absolute"));
+        }
+        target.push(w.to_string());
+    }
+    Ok(())
+}
+
 fn abs(p: &str) -> Result<PathBuf, String> {
     if p.starts_with('/') {
         Ok(PathBuf::from(p))
@@ -1306,6 +1329,38 @@ fn apply_exec_ctx(x: &mut ExecContext, key: &str, v: &str) -> Result<bool, Strin
         "NoNewPrivileges" => x.no_new_privileges = parse_bool(v)?,
         "DynamicUser" => x.dynamic_user = parse_bool(v)?,
         "PrivateTmp" => x.private_tmp = parse_bool(v)?,
+        "ProtectSystem" => {
+            x.sandbox.protect_system = match v.to_ascii_lowercase().as_str() {
+                "strict" => ProtectSystem::Strict,
+                "full" => ProtectSystem::Full,
+                _ if parse_bool(v)? => ProtectSystem::Yes,
+                _ => ProtectSystem::No,
+            }
+        }
+        "ProtectHome" => {
+            x.sandbox.protect_home = match v.to_ascii_lowercase().as_str() {
+                "read-only" => ProtectHome::ReadOnly,
+                "tmpfs" => ProtectHome::Tmpfs,
+                _ if parse_bool(v)? => ProtectHome::Yes,
+                _ => ProtectHome::No,
+            }
+        }
+        "PrivateDevices" => x.sandbox.private_devices = parse_bool(v)?,
+        "ProtectKernelTunables" => x.sandbox.protect_kernel_tunables = parse_bool(v)?,
+        "ProtectKernelModules" => x.sandbox.protect_kernel_modules = parse_bool(v)?,
+        "ProtectControlGroups" => x.sandbox.protect_control_groups = parse_bool(v)?,
+        "ReadWritePaths" | "ReadWriteDirectories" => {
+            sandbox_paths(&mut x.sandbox.read_write_paths, v)?
+        }
+        "ReadOnlyPaths" | "ReadOnlyDirectories" => {
+            sandbox_paths(&mut x.sandbox.read_only_paths, v)?
+        }
+        "InaccessiblePaths" | "InaccessibleDirectories" => {
+            sandbox_paths(&mut x.sandbox.inaccessible_paths, v)?
+        }
+        "BindPaths" => sandbox_binds(&mut x.sandbox.bind_paths, v)?,
+        "BindReadOnlyPaths" => sandbox_binds(&mut x.sandbox.bind_read_only_paths, v)?,
+        "TemporaryFileSystem" => sandbox_binds(&mut x.sandbox.temporary_file_system, v)?,
         "CapabilityBoundingSet" => parse_caps(v, &mut x.capability_bounding_set)?,
         k if k.starts_with("Limit") => {
             let l = parse_rlimit(k, v)?;
@@ -1688,11 +1743,10 @@ mod tests {
              [Install]\nWantedBy=multi-user.target\n",
         );
         assert!(d.iter().all(|d| !d.error), "{d:?}");
-        assert_eq!(
-            d.iter()
-                .filter(|d| d.message.contains("not enforced"))
-                .count(),
-            2
+        // The sandbox settings are enforced now: nothing is "not enforced".
+        assert!(
+            !d.iter().any(|d| d.message.contains("not enforced")),
+            "{d:?}"
         );
         assert_eq!(u.description.as_deref(), Some("Web 8080"));
         assert_eq!(u.deps.requires.len(), 2);
@@ -1700,6 +1754,8 @@ mod tests {
         assert!(u.conditions[0].negate);
         let s = u.service().unwrap();
         assert_eq!(s.service_type, ServiceType::Notify);
+        assert_eq!(s.exec.sandbox.protect_system, ProtectSystem::Strict);
+        assert_eq!(s.exec.sandbox.protect_home, ProtectHome::Yes);
         let c = &s.exec_start[0];
         assert!(c.ignore_failure && c.custom_argv0 && !c.privileged);
         assert_eq!(

@@ -15,7 +15,13 @@ pub struct System {
 impl System {
     /// A temporary root with the given unit files (name, text) in etc/systemd/system.
     pub fn new(units: &[(&str, &str)]) -> System {
-        let root = tempfile::tempdir().expect("tempdir");
+        System::new_in(&std::env::temp_dir(), units)
+    }
+
+    /// As `new`, with the root under `parent`: PrivateTmp= (which DynamicUser= implies)
+    /// hides /tmp from the service, so a root there would vanish for it.
+    pub fn new_in(parent: &Path, units: &[(&str, &str)]) -> System {
+        let root = tempfile::tempdir_in(parent).expect("tempdir");
         let dir = root.path().join("etc/systemd/system");
         std::fs::create_dir_all(&dir).expect("mkdir");
         for (n, t) in units {

@@ -8,6 +8,7 @@ mod notify_trust;
 mod planted_files;
 mod qemu;
 mod qemu_debian;
+mod sandbox;
 mod scenarios;
 mod systemctl;
 mod systemd_semantics;

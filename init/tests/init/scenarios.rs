@@ -383,7 +383,7 @@ fn verify_reports_file_and_line() {
     let s = System::new(&[
         (
             "ok.service",
-            "[Service]\nExecStart=/bin/true\nProtectSystem=strict\n",
+            "[Service]\nExecStart=/bin/true\nSystemCallFilter=@system-service\n",
         ),
         (
             "bad.service",
@@ -398,9 +398,8 @@ fn verify_reports_file_and_line() {
         .output()
         .unwrap();
     assert!(ok.status.success());
-    assert!(
-        String::from_utf8_lossy(&ok.stderr).contains("ProtectSystem= is parsed but not enforced")
-    );
+    assert!(String::from_utf8_lossy(&ok.stderr)
+        .contains("SystemCallFilter= is parsed but not enforced"));
     let bad = std::process::Command::new(CTL)
         .arg("verify")
         .arg(dir.join("bad.service"))

@@ -363,7 +363,7 @@ fn socket_whose_service_is_an_alias_activates_it_once() {
 fn dynamic_user_runs_unprivileged_with_its_own_state_directory() {
     // Regression (newcomer pass): DynamicUser=yes was parsed and ignored, so the
     // service ran as root.
-    let mut s = System::new(&[(
+    let mut s = System::new_in(std::path::Path::new("/run"), &[(
         "dyn.service",
         "[Service]\nType=oneshot\nRemainAfterExit=yes\nDynamicUser=yes\nStateDirectory=dyn\nExecStart=/bin/sh -c 'echo who=$$(id -u):$$(id -g):$$USER; touch $$STATE_DIRECTORY/f; grep NoNewPrivs /proc/self/status'\n[Install]\nWantedBy=multi-user.target\n",
     )]);
@@ -392,7 +392,8 @@ fn dynamic_user_runs_unprivileged_with_its_own_state_directory() {
     assert_eq!(f.next(), Some("dyn"), "{log}");
     assert!(log.contains("NoNewPrivs:\t1"), "{log}");
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(s.path("var/lib/dyn/f")).expect("state file");
+    let meta = std::fs::metadata(s.path("var/lib/dyn/f"))
+        .unwrap_or_else(|e| panic!("state file: {e}\n{log}"));
     assert_eq!(meta.uid(), uid);
     s.poweroff();
 }
