@@ -134,6 +134,37 @@ done
 if journalctl -u cron -o cat | grep -q '(CRON) INFO'; then echo 'PROBE cron logs to syslog'; fi
 ";
 
+/// The sandbox on a real kernel as PID 1 (devtmpfs, real root): what it may and may
+/// not see and write.
+const SANDBOX_UNIT: &str = "[Unit]
+Description=acceptance probe: a sandboxed service
+After=probe.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateDevices=yes
+PrivateTmp=yes
+ProtectKernelTunables=yes
+StateDirectory=sandboxed
+StandardOutput=journal+console
+ExecStart=/bin/sh /sandbox.sh
+
+[Install]
+WantedBy=multi-user.target
+";
+
+const SANDBOX: &str = "#!/bin/sh
+(: > /etc/sandbox-probe) 2>/dev/null || echo 'PROBE sandbox: /etc read-only'
+: > /var/lib/sandboxed/f && echo 'PROBE sandbox: state directory writable'
+: > /tmp/f && [ ! -e /tmp/host-marker ] && echo 'PROBE sandbox: private /tmp'
+[ -z \"$(ls -A /root)\" ] && echo 'PROBE sandbox: /root hidden'
+[ -c /dev/null ] && [ ! -e /dev/vda ] && [ ! -e /dev/kmsg ] && echo 'PROBE sandbox: pseudo devices only'
+(echo 1 > /proc/sys/kernel/sysrq) 2>/dev/null || echo 'PROBE sandbox: /proc/sys read-only'
+";
+
 /// Waits for the boot to settle, reloads nginx, then powers off through b8gctl.
 const OFF_UNIT: &str = "[Unit]
 Description=acceptance: reload nginx, then power off
@@ -274,12 +305,35 @@ fn qemu_debian_nginx_cron_upstream_units() {
     write(&root, "etc/systemd/system/off.service", 0o644, OFF_UNIT);
     write(&root, "probe.sh", 0o755, PROBE);
     write(&root, "off.sh", 0o755, OFF);
+    write(
+        &root,
+        "etc/systemd/system/sandboxed.service",
+        0o644,
+        SANDBOX_UNIT,
+    );
+    write(&root, "sandbox.sh", 0o755, SANDBOX);
+    write(
+        &root,
+        "root/.profile",
+        0o644,
+        "# hidden from ProtectHome=yes services\n",
+    );
+    write(
+        &root,
+        "tmp/host-marker",
+        0o644,
+        "not for PrivateTmp= services\n",
+    );
     let mut enable: Vec<(String, PathBuf)> = SERVICES
         .iter()
         .map(|s| (s.to_string(), lib_units.join(s)))
         .collect();
     enable.push(("probe.service".into(), etc_units.join("probe.service")));
     enable.push(("off.service".into(), etc_units.join("off.service")));
+    enable.push((
+        "sandboxed.service".into(),
+        etc_units.join("sandboxed.service"),
+    ));
     for (name, path) in &enable {
         let text =
             std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -317,6 +371,12 @@ fn qemu_debian_nginx_cron_upstream_units() {
         "PROBE cron running",
         "PROBE syslog kept",
         "PROBE cron logs to syslog",
+        "PROBE sandbox: /etc read-only",
+        "PROBE sandbox: state directory writable",
+        "PROBE sandbox: private /tmp",
+        "PROBE sandbox: /root hidden",
+        "PROBE sandbox: pseudo devices only",
+        "PROBE sandbox: /proc/sys read-only",
         "PROBE state running",
         "PROBE reload ok",
         "PROBE nginx answers after reload",
