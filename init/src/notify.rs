@@ -148,10 +148,13 @@ pub fn cgroup_of(pid: i32) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The unit cgroup directory name a cgroup path lies in, below `root` (e.g. `/b8g`).
+/// The unit cgroup directory name a cgroup path lies in, below `root` (e.g. `/b8g`):
+/// the first level that is not a slice (deeper levels are a delegated unit's own).
 pub fn unit_dir_in<'a>(cgroup: &'a str, root: &str) -> Option<&'a str> {
     let rest = cgroup.strip_prefix(root)?.strip_prefix('/')?;
-    rest.split('/').next().filter(|s| !s.is_empty())
+    rest.split('/')
+        .find(|s| !s.ends_with(".slice"))
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
@@ -264,6 +267,11 @@ mod tests {
     fn unit_dir_from_cgroup_path() {
         assert_eq!(unit_dir_in("/b8g/a.service", "/b8g"), Some("a.service"));
         assert_eq!(unit_dir_in("/b8g/a.service/sub", "/b8g"), Some("a.service"));
+        assert_eq!(
+            unit_dir_in("/b8g/web.slice/web-front.slice/a.service/sub.slice", "/b8g"),
+            Some("a.service")
+        );
+        assert_eq!(unit_dir_in("/b8g/system.slice", "/b8g"), None);
         assert_eq!(unit_dir_in("/b8g", "/b8g"), None);
         assert_eq!(unit_dir_in("/b8gx/a.service", "/b8g"), None);
         assert_eq!(unit_dir_in("/user.slice/x", "/b8g"), None);

@@ -11,6 +11,7 @@
 //! and forwarding), deadlines (timeouts, watchdogs, timers), sockets, paths, mounts,
 //! control_server, signals, console and shutdown. Process and mount system calls are in `crate::sys`.
 
+mod cgroups;
 mod children;
 mod console;
 mod control_server;
@@ -136,6 +137,9 @@ struct Rt {
     transient: bool,
     /// ExecCondition= skipped this start: not a failure, and no Restart= either.
     condition_skipped: bool,
+    /// The cgroup the unit's processes were put in (kept while it runs, whatever a
+    /// reload makes of its Slice=).
+    cgroup_dir: Option<PathBuf>,
     /// A `.path` unit's watches while it waits.
     path_watch: Option<PathWatcher>,
     /// When a `.path` unit triggered lately (for TriggerLimit*).
@@ -316,40 +320,6 @@ impl Manager {
         m.open_syslog();
         m.reload_units();
         Ok(m)
-    }
-
-    /// Uses cgroup v2 when it is mounted at /sys/fs/cgroup and we may create cgroups
-    /// there. Only on a real boot: in tests and containers the hierarchy belongs to others.
-    fn setup_cgroups(&mut self) -> Option<std::path::PathBuf> {
-        if !self.cfg.boot {
-            return None;
-        }
-        let base = Path::new("/sys/fs/cgroup");
-        if !base.join("cgroup.controllers").exists() {
-            let _ = std::fs::create_dir_all(base);
-            if do_mount("cgroup2", base, Some("cgroup2"), "nosuid,nodev,noexec").is_err() {
-                return None;
-            }
-        }
-        let root = base.join("b8g");
-        match std::fs::create_dir_all(&root) {
-            Ok(()) => {
-                self.say("tracking unit processes with cgroup v2");
-                Some(root)
-            }
-            Err(e) => {
-                self.say(&format!(
-                    "cgroup v2 unavailable ({e}); tracking processes by process group"
-                ));
-                None
-            }
-        }
-    }
-
-    fn unit_cgroup(&self, n: &str) -> Option<std::path::PathBuf> {
-        self.cgroup_root
-            .as_ref()
-            .map(|r| r.join(n.replace('/', "_")))
     }
 
     /// (Re)loads all units; runtime state of units that still exist is kept.

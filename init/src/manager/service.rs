@@ -438,10 +438,8 @@ impl Manager {
         if rt.invocation.is_empty() {
             return vec![];
         }
-        if let Some(cg) = self.unit_cgroup(n) {
-            if let Ok(t) = std::fs::read_to_string(cg.join("cgroup.procs")) {
-                return t.lines().filter_map(|l| l.trim().parse().ok()).collect();
-            }
+        if let Some(procs) = self.cgroup_procs(n) {
+            return procs;
         }
         let marker = format!("B8G_INVOCATION={}", rt.invocation);
         let mut v = Vec::new();
@@ -487,9 +485,7 @@ impl Manager {
                     .push(n, &format!("cannot remove runtime directory: {e}"));
             }
         }
-        if let Some(cg) = self.unit_cgroup(n) {
-            let _ = std::fs::remove_dir(cg);
-        }
+        self.remove_unit_cgroup(n);
         let clean = !failed;
         let restart = !explicit
             && !skipped

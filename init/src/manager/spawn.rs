@@ -142,8 +142,7 @@ impl Manager {
             }
         }
         let console = self.cfg.console.clone();
-        let cgroup_procs = self.unit_cgroup(n).and_then(|cg| {
-            std::fs::create_dir_all(&cg).ok()?;
+        let cgroup_procs = self.prepare_unit_cgroup(n).and_then(|cg| {
             std::ffi::CString::new(cg.join("cgroup.procs").display().to_string()).ok()
         });
         let conn = self

@@ -205,6 +205,8 @@ pub struct ExecContext {
     pub ignore_sigpipe: Option<bool>,
     pub no_new_privileges: bool,
     pub private_tmp: bool,
+    /// Resource control (systemd.resource-control(5)) on the unit's cgroup.
+    pub cgroup: crate::cgroup::CgroupConfig,
     /// The file-system sandbox (systemd.exec(5), SANDBOXING), set up in a mount
     /// namespace of the unit's own (see `crate::namespace`).
     pub sandbox: Sandbox,

@@ -24,9 +24,6 @@ const IGNORED: &[&str] = &[
     "RuntimeMaxSec",
     "MountFlags",
     "MountAPIVFS",
-    "MemorySwapMax",
-    "MemoryLow",
-    "MemoryMin",
     "IOAccounting",
     "StartupIOWeight",
     "CPUSchedulingResetOnFork",
@@ -71,16 +68,7 @@ const IGNORED: &[&str] = &[
     "IPAddressAllow",
     "RemoveIPC",
     "KeyringMode",
-    "MemoryMax",
-    "MemoryHigh",
-    "MemoryLimit",
-    "CPUQuota",
-    "CPUWeight",
     "CPUShares",
-    "TasksMax",
-    "IOWeight",
-    "Slice",
-    "Delegate",
     "SecureBits",
     "ProtectSystemd",
     "UtmpIdentifier",
@@ -1251,6 +1239,48 @@ fn set_dir_mode(slot: &mut Option<u32>, v: &str) -> Result<(), String> {
 }
 
 fn apply_exec_ctx(x: &mut ExecContext, key: &str, v: &str) -> Result<bool, String> {
+    let cg = &mut x.cgroup;
+    let opt = |v: &str, f: fn(&str) -> Result<crate::cgroup::Limit, String>| {
+        if v.trim().is_empty() {
+            Ok(None)
+        } else {
+            f(v).map(Some)
+        }
+    };
+    match key {
+        "Slice" => {
+            if !v.is_empty() && !v.ends_with(".slice") {
+                return Err(format!("{v:?} is not a slice name"));
+            }
+            cg.slice = Some(v.to_string()).filter(|s| !s.is_empty());
+            return Ok(true);
+        }
+        "MemoryMax" | "MemoryLimit" => cg.memory_max = opt(v, crate::cgroup::parse_bytes)?,
+        "MemoryHigh" => cg.memory_high = opt(v, crate::cgroup::parse_bytes)?,
+        "MemoryLow" => cg.memory_low = opt(v, crate::cgroup::parse_bytes)?,
+        "MemoryMin" => cg.memory_min = opt(v, crate::cgroup::parse_bytes)?,
+        "MemorySwapMax" => cg.memory_swap_max = opt(v, crate::cgroup::parse_bytes)?,
+        "TasksMax" => cg.tasks_max = opt(v, crate::cgroup::parse_tasks)?,
+        "CPUQuota" => cg.cpu_quota = crate::cgroup::parse_cpu_quota(v)?,
+        "CPUQuotaPeriodSec" => {
+            cg.cpu_quota_period = if v.trim().is_empty() {
+                None
+            } else {
+                parse_timespan(v)?
+            }
+        }
+        "CPUWeight" => cg.cpu_weight = crate::cgroup::parse_weight(v, true)?,
+        "IOWeight" => cg.io_weight = crate::cgroup::parse_weight(v, false)?,
+        "Delegate" => {
+            // A controller list delegates (those controllers); `no` does not.
+            cg.delegate = parse_bool(v).unwrap_or(!v.trim().is_empty());
+        }
+        _ => return apply_exec_ctx_rest(x, key, v),
+    }
+    Ok(true)
+}
+
+fn apply_exec_ctx_rest(x: &mut ExecContext, key: &str, v: &str) -> Result<bool, String> {
     match key {
         "User" => x.user = Some(v.to_string()).filter(|s| !s.is_empty()),
         "Group" => x.group = Some(v.to_string()).filter(|s| !s.is_empty()),

@@ -165,6 +165,41 @@ const SANDBOX: &str = "#!/bin/sh
 (echo 1 > /proc/sys/kernel/sysrq) 2>/dev/null || echo 'PROBE sandbox: /proc/sys read-only'
 ";
 
+/// cgroup v2 resource control on the real kernel: the unit's cgroup under its slice,
+/// the limits written, and the task limit holding.
+const LIMITS_UNIT: &str = "[Unit]
+Description=acceptance probe: resource control
+After=probe.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+Slice=probe-limits.slice
+MemoryMax=64M
+TasksMax=8
+CPUQuota=50%
+CPUWeight=200
+IOWeight=300
+StandardOutput=journal+console
+ExecStart=/bin/sh /limits.sh
+
+[Install]
+WantedBy=multi-user.target
+";
+
+const LIMITS: &str = "#!/bin/sh
+cg=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)
+echo \"PROBE cgroup $cg\"
+echo \"PROBE limits $(cat $cg/memory.max) $(cat $cg/pids.max) $(cat $cg/cpu.max) $(cat $cg/cpu.weight)\"
+# A subshell starts sleepers until fork fails (it then dies); the rest counts and
+# ends them with shell builtins alone, as no process can be added.
+(i=0; while [ $i -lt 12 ]; do sleep 30 & i=$((i+1)); done) 2>/dev/null
+n=0
+while read p; do n=$((n+1)); done < $cg/cgroup.procs
+echo \"PROBE tasks $n\"
+while read p; do [ \"$p\" = \"$$\" ] || kill $p; done < $cg/cgroup.procs
+";
+
 /// Waits for the boot to settle, reloads nginx, then powers off through b8gctl.
 const OFF_UNIT: &str = "[Unit]
 Description=acceptance: reload nginx, then power off
@@ -289,7 +324,7 @@ fn qemu_debian_nginx_cron_upstream_units() {
     std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
     for t in [
         "sh", "sleep", "echo", "cat", "ls", "mount", "true", "wget", "grep", "pidof", "ps",
-        "logger",
+        "logger", "sed", "wc", "kill",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(t)).expect("applet link");
     }
@@ -314,6 +349,13 @@ fn qemu_debian_nginx_cron_upstream_units() {
     write(&root, "sandbox.sh", 0o755, SANDBOX);
     write(
         &root,
+        "etc/systemd/system/limited.service",
+        0o644,
+        LIMITS_UNIT,
+    );
+    write(&root, "limits.sh", 0o755, LIMITS);
+    write(
+        &root,
         "root/.profile",
         0o644,
         "# hidden from ProtectHome=yes services\n",
@@ -334,6 +376,7 @@ fn qemu_debian_nginx_cron_upstream_units() {
         "sandboxed.service".into(),
         etc_units.join("sandboxed.service"),
     ));
+    enable.push(("limited.service".into(), etc_units.join("limited.service")));
     for (name, path) in &enable {
         let text =
             std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -377,6 +420,8 @@ fn qemu_debian_nginx_cron_upstream_units() {
         "PROBE sandbox: /root hidden",
         "PROBE sandbox: pseudo devices only",
         "PROBE sandbox: /proc/sys read-only",
+        "PROBE cgroup /sys/fs/cgroup/b8g/probe.slice/probe-limits.slice/limited.service",
+        "PROBE limits 67108864 8 50000 100000 200",
         "PROBE state running",
         "PROBE reload ok",
         "PROBE nginx answers after reload",
@@ -386,6 +431,16 @@ fn qemu_debian_nginx_cron_upstream_units() {
     ] {
         assert!(console.contains(want), "missing {want:?} on the console");
     }
+    // The task limit held: the shell and at most 7 more processes.
+    let tasks: u32 = console
+        .lines()
+        .find_map(|l| l.split("PROBE tasks ").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no PROBE tasks line:\n{console}"));
+    assert!(
+        (2..=8).contains(&tasks),
+        "{tasks} processes in an 8-task cgroup"
+    );
     for bad in ["could not unmount", "failed", "SIGKILL"] {
         assert!(
             !console.contains(bad),
