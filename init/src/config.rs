@@ -128,6 +128,24 @@ impl Config {
     pub fn notify_socket(&self) -> PathBuf {
         self.b8g_run().join("notify")
     }
+    /// Where generators are looked for, highest priority first (systemd.generator(7)):
+    /// below the root of `etc_dir` on a plain root, below `/` for a generation.
+    pub fn generator_dirs(&self) -> Vec<PathBuf> {
+        let prefix = match (&self.system, self.etc_dir.parent()) {
+            (None, Some(p)) => p.to_path_buf(),
+            _ => PathBuf::from("/"),
+        };
+        [
+            "run/systemd/system-generators",
+            "etc/systemd/system-generators",
+            "usr/local/lib/systemd/system-generators",
+            "usr/lib/systemd/system-generators",
+            "lib/systemd/system-generators",
+        ]
+        .iter()
+        .map(|d| prefix.join(d))
+        .collect()
+    }
     /// Where syslog clients write (journald's socket; `/dev/log` links to it on a boot).
     pub fn syslog_socket(&self) -> PathBuf {
         self.run_dir.join("systemd/journal/dev-log")

@@ -14,6 +14,7 @@ pub mod config;
 pub mod control;
 pub mod engine;
 pub mod exec;
+pub mod generators;
 pub mod log;
 pub mod manager;
 pub mod namespace;

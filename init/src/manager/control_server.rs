@@ -257,7 +257,7 @@ impl Manager {
             // Where unit files come from, so that b8gctl enable/disable/mask edit the
             // directories this b8g-init reads.
             Command::Paths => Response::ok(json!({
-                "unit_dirs": self.cfg.unit_dirs,
+                "unit_dirs": self.search_path,
                 "install_enables": self.cfg.install_enables,
             })),
             Command::Kill => self.kill_request(req),

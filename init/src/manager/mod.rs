@@ -16,6 +16,7 @@ mod children;
 mod console;
 mod control_server;
 mod deadlines;
+mod generate;
 mod jobs;
 mod mounts;
 mod notify_socket;
@@ -201,6 +202,8 @@ pub struct Manager {
     cgroup_root: Option<std::path::PathBuf>,
     /// The zone calendar timers follow (`/etc/localtime`).
     local_tz: jiff::tz::TimeZone,
+    /// Where units were loaded from last: the unit directories and the generators'.
+    search_path: Vec<PathBuf>,
     pub finished: bool,
 }
 
@@ -301,6 +304,7 @@ impl Manager {
             extra_roots: BTreeSet::new(),
             cgroup_root: None,
             local_tz: jiff::tz::TimeZone::UTC,
+            search_path: Vec::new(),
             finished: false,
         };
         m.cgroup_root = m.setup_cgroups();
@@ -318,6 +322,7 @@ impl Manager {
         m.open_control();
         m.open_notify();
         m.open_syslog();
+        m.remount_root_from_fstab();
         m.reload_units();
         Ok(m)
     }
@@ -327,8 +332,10 @@ impl Manager {
         self.load_local_zone();
         let (generated, extras, sysv_diags) = sysv::generate(&self.cfg.etc_dir);
         self.extras = extras;
+        let unit_dirs = self.run_generators();
+        self.search_path = unit_dirs.clone();
         let opts = LoadOptions {
-            unit_dirs: self.cfg.unit_dirs.clone(),
+            unit_dirs,
             specifier_dirs: self.cfg.specifier_dirs(),
             links_only: !self.cfg.install_enables,
             roots: self.load_roots(),

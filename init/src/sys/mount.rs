@@ -6,36 +6,93 @@ pub(crate) fn cstring(s: &str) -> Result<std::ffi::CString, std::io::Error> {
     std::ffi::CString::new(s).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
 }
 
-/// mount(2) with fstab-style options split into flags and data.
+/// fstab options as mount(8) reads them: flags for mount(2), the rest as data for the
+/// file system; options only mount(8) and fstab generators care about are dropped.
+pub fn split_options(options: &str) -> (libc::c_ulong, String) {
+    let mut flags: libc::c_ulong = 0;
+    let mut data = Vec::new();
+    for o in options.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => flags |= libc::MS_RDONLY,
+            "rw" => flags &= !libc::MS_RDONLY,
+            "defaults" | "auto" | "noauto" | "nofail" | "user" | "nouser" | "users" | "owner"
+            | "group" | "_netdev" | "async" | "exec" | "suid" | "dev" | "atime" | "diratime"
+            | "loud" | "norelatime" | "nostrictatime" | "nolazytime" | "nomand" => {}
+            "nosuid" => flags |= libc::MS_NOSUID,
+            "nodev" => flags |= libc::MS_NODEV,
+            "noexec" => flags |= libc::MS_NOEXEC,
+            "noatime" => flags |= libc::MS_NOATIME,
+            "nodiratime" => flags |= libc::MS_NODIRATIME,
+            "relatime" => flags |= libc::MS_RELATIME,
+            "strictatime" => flags |= libc::MS_STRICTATIME,
+            "lazytime" => flags |= libc::MS_LAZYTIME,
+            "sync" => flags |= libc::MS_SYNCHRONOUS,
+            "dirsync" => flags |= libc::MS_DIRSYNC,
+            "silent" => flags |= libc::MS_SILENT,
+            "mand" => flags |= libc::MS_MANDLOCK,
+            "bind" => flags |= libc::MS_BIND,
+            "rbind" => flags |= libc::MS_BIND | libc::MS_REC,
+            "remount" => flags |= libc::MS_REMOUNT,
+            o if o.starts_with("x-") || o.starts_with("comment=") => {}
+            o => data.push(o),
+        }
+    }
+    (flags, data.join(","))
+}
+
+/// The block file systems the kernel knows (`/proc/filesystems` without `nodev`), in
+/// its order: what mount(8) tries for type `auto`.
+fn block_filesystems() -> Vec<String> {
+    std::fs::read_to_string("/proc/filesystems")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with("nodev"))
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// mount(2) with fstab-style options split into flags and data. A type of `auto` (or
+/// none, for a device) is found by trying the kernel's block file systems in turn.
 pub fn do_mount(
     what: &str,
     where_: &Path,
     fstype: Option<&str>,
     options: &str,
 ) -> Result<(), std::io::Error> {
-    let mut flags: libc::c_ulong = 0;
-    let mut data = Vec::new();
-    for o in options.split(',').filter(|o| !o.is_empty()) {
-        match o {
-            "ro" => flags |= libc::MS_RDONLY,
-            "rw" | "defaults" | "auto" | "noauto" | "nofail" | "user" | "nouser" => {}
-            "nosuid" => flags |= libc::MS_NOSUID,
-            "nodev" => flags |= libc::MS_NODEV,
-            "noexec" => flags |= libc::MS_NOEXEC,
-            "noatime" => flags |= libc::MS_NOATIME,
-            "relatime" => flags |= libc::MS_RELATIME,
-            "sync" => flags |= libc::MS_SYNCHRONOUS,
-            "bind" => flags |= libc::MS_BIND,
-            "rbind" => flags |= libc::MS_BIND | libc::MS_REC,
-            "remount" => flags |= libc::MS_REMOUNT,
-            o if o.starts_with("x-") => {}
-            o => data.push(o),
+    let (flags, data) = split_options(options);
+    let probe = fstype == Some("auto")
+        || (fstype.is_none()
+            && what.starts_with("/dev/")
+            && flags & (libc::MS_BIND | libc::MS_REMOUNT) == 0);
+    if probe {
+        let mut last = std::io::Error::from_raw_os_error(libc::ENODEV);
+        for t in block_filesystems() {
+            match mount_raw(what, where_, Some(&t), flags, &data) {
+                Ok(()) => return Ok(()),
+                // Not this type: try the next, as mount(8) does.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENODEV)) => {
+                    last = e
+                }
+                Err(e) => return Err(e),
+            }
         }
+        return Err(last);
     }
+    mount_raw(what, where_, fstype, flags, &data)
+}
+
+fn mount_raw(
+    what: &str,
+    where_: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: &str,
+) -> Result<(), std::io::Error> {
     let what = cstring(what)?;
     let target = cstring(&where_.display().to_string())?;
     let ty = fstype.map(cstring).transpose()?;
-    let data = cstring(&data.join(","))?;
+    let data = cstring(data)?;
     // SAFETY: all pointers are valid NUL-terminated strings or null.
     let r = unsafe {
         libc::mount(

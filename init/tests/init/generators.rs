@@ -1,0 +1,78 @@
+//! Generators (systemd.generator(7)) and the built-in fstab generator, in a namespace.
+
+use crate::harness::*;
+
+#[test]
+fn generators_and_fstab_make_units_before_boot_and_again_at_daemon_reload() {
+    let mut s = System::new(&[(
+        "check.service",
+        "[Unit]\nAfter=local-fs.target\n[Service]\nType=oneshot\nRemainAfterExit=yes\n\
+         ExecStart=/bin/sh -c 'grep -q \" @ROOT@/mnt/scratch tmpfs \" /proc/self/mounts && echo scratch-mounted'\n\
+         [Install]\nWantedBy=multi-user.target\n",
+    )]);
+    s.write(
+        "etc/systemd/system-generators/hello",
+        "#!/bin/sh\nset -e\n\
+         printf '[Service]\\nType=oneshot\\nRemainAfterExit=yes\\nExecStart=/bin/echo generated-%s\\n' \"$(cat @ROOT@/gen-word)\" > \"$1/gen.service\"\n\
+         mkdir -p \"$1/multi-user.target.wants\"\n\
+         ln -sf ../gen.service \"$1/multi-user.target.wants/gen.service\"\n\
+         echo wrote gen.service\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        s.path("etc/systemd/system-generators/hello"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    s.write("gen-word", "one\n");
+    std::fs::create_dir_all(s.path("mnt/scratch")).unwrap();
+    s.write(
+        "etc/fstab",
+        "# a comment\n\
+         tmpfs @ROOT@/mnt/scratch tmpfs mode=0700,nodev,x-systemd.mount-timeout=10s 0 0\n\
+         /dev/nonexistent-b8g @ROOT@/mnt/later ext4 noauto 0 2\n\
+         /swapfile none swap sw 0 0\n",
+    );
+    s.boot();
+    s.wait_ready();
+    s.wait_for(
+        |s| s.log("gen.service").contains("generated-one"),
+        "the generated unit",
+    );
+    s.wait_for(
+        |s| s.log("check.service").contains("scratch-mounted"),
+        "the fstab mount",
+    );
+    let mount = s.ctl_ok(&["list-units", "--all"]);
+    assert!(
+        mount.contains("scratch.mount") && mount.contains("mounted"),
+        "{mount}"
+    );
+    // noauto: a unit that nothing started.
+    let scratch = mount
+        .split_whitespace()
+        .find(|w| w.ends_with("-mnt-scratch.mount"))
+        .unwrap_or_else(|| panic!("{mount}"));
+    let later = scratch.replace("scratch", "later");
+    assert_eq!(s.active(&later), "inactive");
+    let cat = s.ctl_ok(&["cat", &later]);
+    assert!(
+        cat.contains("What=/dev/nonexistent-b8g") && cat.contains("Type=ext4"),
+        "{cat}"
+    );
+    let init_log = String::from_utf8_lossy(&s.journalctl(&["-o", "cat"]).stdout).into_owned();
+    assert!(
+        init_log.contains("generator hello: wrote gen.service"),
+        "{init_log}"
+    );
+    assert!(init_log.contains("swap /swapfile"), "{init_log}");
+    // daemon-reload runs the generators again over an emptied directory.
+    s.write("gen-word", "two\n");
+    s.ctl_ok(&["daemon-reload"]);
+    s.ctl_ok(&["restart", "gen.service"]);
+    s.wait_for(
+        |s| s.log("gen.service").contains("generated-two"),
+        "the regenerated unit",
+    );
+    s.poweroff();
+}
