@@ -396,6 +396,66 @@ pub fn root_options(text: &str) -> Option<String> {
         })
 }
 
+/// systemd's units for `systemd-tmpfiles` and `systemd-sysusers` (systemd 252's
+/// systemd-tmpfiles-setup-dev.service, systemd-sysusers.service and
+/// systemd-tmpfiles-setup.service), for a root that has the tools (Debian's
+/// systemd-standalone-tmpfiles and -sysusers) but not systemd's units. `prefix` is the
+/// root the tools are looked for under; written into the late directory, a real unit
+/// of the same name wins.
+pub fn standalone_tools(prefix: &Path) -> Vec<Generated> {
+    let find = |tool: &str| {
+        ["usr/bin", "bin", "usr/sbin", "sbin"]
+            .iter()
+            .map(|d| prefix.join(d).join(tool))
+            .find(|p| p.is_file())
+    };
+    let mut v = Vec::new();
+    let wants = vec!["sysinit.target.wants".to_string()];
+    if let Some(sysusers) = find("systemd-sysusers") {
+        v.push(Generated {
+            name: "systemd-sysusers.service".into(),
+            text: format!(
+                "# Written by b8g-init: systemd's unit for the standalone tool.\n\
+                 [Unit]\nDescription=Create System Users\nDocumentation=man:sysusers.d(5) man:systemd-sysusers.service(8)\n\
+                 DefaultDependencies=no\nAfter=systemd-remount-fs.service\n\
+                 Before=systemd-tmpfiles-setup.service sysinit.target shutdown.target\nConflicts=shutdown.target\n\n\
+                 [Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart={}\n",
+                sysusers.display()
+            ),
+            links: wants.clone(),
+        });
+    }
+    if let Some(tmpfiles) = find("systemd-tmpfiles") {
+        v.push(Generated {
+            name: "systemd-tmpfiles-setup-dev.service".into(),
+            text: format!(
+                "# Written by b8g-init: systemd's unit for the standalone tool.\n\
+                 [Unit]\nDescription=Create Static Device Nodes in /dev\nDocumentation=man:tmpfiles.d(5) man:systemd-tmpfiles(8)\n\
+                 DefaultDependencies=no\nBefore=sysinit.target local-fs-pre.target systemd-udevd.service shutdown.target\n\
+                 Wants=local-fs-pre.target\nConflicts=shutdown.target\n\n\
+                 [Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart={} --prefix=/dev --create --boot\n\
+                 SuccessExitStatus=DATAERR CANTCREAT\n",
+                tmpfiles.display()
+            ),
+            links: wants.clone(),
+        });
+        v.push(Generated {
+            name: "systemd-tmpfiles-setup.service".into(),
+            text: format!(
+                "# Written by b8g-init: systemd's unit for the standalone tool.\n\
+                 [Unit]\nDescription=Create Volatile Files and Directories\nDocumentation=man:tmpfiles.d(5) man:systemd-tmpfiles(8)\n\
+                 DefaultDependencies=no\nConflicts=shutdown.target\nAfter=local-fs.target systemd-sysusers.service\n\
+                 Before=sysinit.target shutdown.target\nRefuseManualStop=yes\n\n\
+                 [Service]\nType=oneshot\nRemainAfterExit=yes\n\
+                 ExecStart={} --create --remove --boot --exclude-prefix=/dev\nSuccessExitStatus=DATAERR CANTCREAT\n",
+                tmpfiles.display()
+            ),
+            links: wants,
+        });
+    }
+    v
+}
+
 /// Writes what [`fstab`] made into `dir` (the normal generator directory).
 pub fn write(dir: &Path, units: &[Generated]) -> std::io::Result<()> {
     for u in units {

@@ -33,6 +33,12 @@ impl Manager {
                 }
             }
         }
+        if self.cfg.system.is_none() {
+            let prefix = self.cfg.etc_dir.parent().unwrap_or(Path::new("/"));
+            if let Err(e) = generators::write(&out.late, &generators::standalone_tools(prefix)) {
+                self.say(&format!("tmpfiles/sysusers units: {e}"));
+            }
+        }
         let found = generators::find(&self.cfg.generator_dirs());
         for line in generators::run(&found, &out, GENERATORS_TIMEOUT) {
             self.logs.push(MANAGER, &line);

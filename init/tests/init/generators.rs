@@ -76,3 +76,33 @@ fn generators_and_fstab_make_units_before_boot_and_again_at_daemon_reload() {
     );
     s.poweroff();
 }
+
+#[test]
+fn debians_standalone_tmpfiles_and_sysusers_run_at_boot_in_systemds_order() {
+    let mut s = System::new(&[]);
+    for tool in ["systemd-sysusers", "systemd-tmpfiles"] {
+        let p = format!("usr/bin/{tool}");
+        s.write(
+            &p,
+            &format!("#!/bin/sh\necho \"{tool} $*\" >> @ROOT@/order\n"),
+        );
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(s.path(&p), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    s.boot();
+    s.wait_ready();
+    let order = std::fs::read_to_string(s.path("order")).unwrap_or_default();
+    let lines: Vec<&str> = order.lines().collect();
+    let at = |l: &str| {
+        lines
+            .iter()
+            .position(|x| *x == l)
+            .unwrap_or_else(|| panic!("{l:?} not run:\n{order}"))
+    };
+    let users = at("systemd-sysusers ");
+    let setup = at("systemd-tmpfiles --create --remove --boot --exclude-prefix=/dev");
+    at("systemd-tmpfiles --prefix=/dev --create --boot");
+    assert!(users < setup, "{order}");
+    assert_eq!(s.active("systemd-tmpfiles-setup.service"), "active");
+    s.poweroff();
+}

@@ -36,6 +36,11 @@ const DEBS: &[&str] = &[
     "libselinux1",
     "libaudit1",
     "libcap-ng0",
+    // Debian's systemd-tmpfiles and systemd-sysusers without systemd.
+    "systemd-standalone-tmpfiles",
+    "systemd-standalone-sysusers",
+    "libacl1",
+    "libcap2",
 ];
 
 /// The services under test: unit files from the packages, unchanged.
@@ -121,6 +126,9 @@ WantedBy=multi-user.target
 const PROBE: &str = "#!/bin/sh
 if wget -q -O - http://127.0.0.1/ | grep -q 'Welcome to nginx'; then echo 'PROBE nginx answers'; fi
 if pidof cron >/dev/null; then echo 'PROBE cron running'; fi
+# Debian's standalone systemd-tmpfiles and systemd-sysusers ran in systemd's units.
+[ \"$(stat -c %a /run/probe-tmpfiles)\" = 750 ] && echo 'PROBE tmpfiles.d applied'
+grep -q '^probeuser:' /etc/passwd && echo 'PROBE sysusers.d applied'
 # /dev/log: busybox's logger, and cron's own syslog(3) lines, in the units' logs.
 # (logger's line is looked up by its tag: its sender, reaped by this shell at once, can
 # be gone before PID 1 reads the datagram, and is then in no unit, as with journald.)
@@ -324,7 +332,7 @@ fn qemu_debian_nginx_cron_upstream_units() {
     std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
     for t in [
         "sh", "sleep", "echo", "cat", "ls", "mount", "true", "wget", "grep", "pidof", "ps",
-        "logger", "sed", "wc", "kill",
+        "logger", "sed", "wc", "kill", "stat",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(t)).expect("applet link");
     }
@@ -354,6 +362,18 @@ fn qemu_debian_nginx_cron_upstream_units() {
         LIMITS_UNIT,
     );
     write(&root, "limits.sh", 0o755, LIMITS);
+    write(
+        &root,
+        "etc/tmpfiles.d/probe.conf",
+        0o644,
+        "d /run/probe-tmpfiles 0750 root root -\n",
+    );
+    write(
+        &root,
+        "usr/lib/sysusers.d/probe.conf",
+        0o644,
+        "u probeuser - \"acceptance probe\" /nonexistent\n",
+    );
     write(
         &root,
         "root/.profile",
@@ -413,6 +433,8 @@ fn qemu_debian_nginx_cron_upstream_units() {
         "PROBE nginx answers",
         "PROBE cron running",
         "PROBE syslog kept",
+        "PROBE tmpfiles.d applied",
+        "PROBE sysusers.d applied",
         "PROBE cron logs to syslog",
         "PROBE sandbox: /etc read-only",
         "PROBE sandbox: state directory writable",
