@@ -1,7 +1,7 @@
-//! Spawning one process of a unit: variable expansion in the command line, user and
-//! group lookup (from the generation's passwd/group files: a static PID 1 has no NSS),
-//! standard streams, passed file descriptors, and the per-process settings of
-//! `[Service]` (limits, umask, nice, capabilities, PrivateTmp, chroot, credentials).
+//! Spawning one process of a unit: standard streams, passed file descriptors, the
+//! file-system sandbox (`crate::namespace`) and the per-process settings of `[Service]`
+//! (limits, umask, nice, capabilities, chroot, credentials). `environment.rs` expands
+//! variables in command lines; `users.rs` looks users and groups up.
 //! Exec failures come back through a close-on-exec pipe, so they are reported with
 //! their cause instead of as a mysterious exit status 127.
 
@@ -10,6 +10,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::unit::{ExecCommand, ExecContext, Rlimit, StdIo};
+
+mod environment;
+mod users;
+
+pub use self::environment::*;
+pub use self::users::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
@@ -22,241 +28,6 @@ pub enum SpawnError {
     },
     #[error("fork: {0}")]
     Fork(std::io::Error),
-}
-
-/// Expands variables in the words of a command as systemd.service(5) "Command lines"
-/// says: a word that is exactly `$VAR` becomes the variable's value split at
-/// whitespace (quotes respected, then removed), zero words when unset or empty;
-/// `${VAR}` anywhere in a word becomes the value as is (empty when unset); `$$` is a
-/// dollar sign. Anything else stays as written: `$VAR` inside a word, and `${VAR:-x}`
-/// (systemd has no such syntax on command lines).
-pub fn expand_argv(argv: &[String], env: &[(String, String)]) -> Vec<String> {
-    let lookup = |k: &str| {
-        env.iter()
-            .rev()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
-    let mut out = Vec::new();
-    for w in argv {
-        if let Some(name) = w.strip_prefix('$') {
-            if !name.starts_with(['{', '$']) {
-                if let Some(v) = lookup(name) {
-                    out.extend(crate::unit::parse::split_variable_value(v));
-                }
-                continue;
-            }
-        }
-        out.push(replace_braced(w, &lookup));
-    }
-    out
-}
-
-/// `${VAR}` and `$$` within one word (systemd's `replace_env` without extensions).
-fn replace_braced<'a>(w: &str, lookup: &impl Fn(&str) -> Option<&'a str>) -> String {
-    let mut s = String::with_capacity(w.len());
-    let mut rest = w;
-    while let Some(at) = rest.find('$') {
-        s.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        if let Some(tail) = after.strip_prefix('$') {
-            s.push('$');
-            rest = tail;
-        } else if let Some(body) = after.strip_prefix('{') {
-            match body.find(['}', ':']) {
-                Some(end) if body.as_bytes()[end] == b'}' => {
-                    s.push_str(lookup(&body[..end]).unwrap_or(""));
-                    rest = &body[end + 1..];
-                }
-                // `${VAR:…}` is not command-line syntax, and `${VAR` is unterminated:
-                // both stay as written (up to the colon; the rest is read on).
-                Some(colon) => {
-                    s.push_str(&rest[at..at + 2 + colon + 1]);
-                    rest = &body[colon + 1..];
-                }
-                None => {
-                    s.push_str(&rest[at..]);
-                    rest = "";
-                }
-            }
-        } else {
-            s.push('$');
-            rest = after;
-        }
-    }
-    s.push_str(rest);
-    s
-}
-
-/// The most an `EnvironmentFile=` may hold.
-pub const ENV_FILE_MAX: usize = 1 << 20;
-
-/// Reads `KEY=VALUE` lines (comments, blank lines and `export` allowed; quotes removed).
-///
-/// PID 1 reads it, and it may sit in a directory the service writes: only a regular
-/// file of at most [`ENV_FILE_MAX`] bytes, never a FIFO or device (see [`crate::safefs`]).
-pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, crate::safefs::SafeFsError> {
-    let text = crate::safefs::read_regular(path, ENV_FILE_MAX)?;
-    let mut v = Vec::new();
-    for line in text.lines() {
-        let l = line.trim();
-        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
-            continue;
-        }
-        let l = l.strip_prefix("export ").unwrap_or(l);
-        if let Some((k, val)) = l.split_once('=') {
-            let val = val.trim();
-            let val = val
-                .strip_prefix('"')
-                .and_then(|x| x.strip_suffix('"'))
-                .or_else(|| val.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
-                .unwrap_or(val);
-            v.push((k.trim().to_string(), val.to_string()));
-        }
-    }
-    Ok(v)
-}
-
-/// A user from passwd.
-#[derive(Debug, Clone)]
-pub struct User {
-    /// The name in passwd; the number as written for a numeric `User=` not listed there.
-    pub name: String,
-    pub uid: u32,
-    pub gid: u32,
-    pub home: String,
-    pub shell: String,
-}
-
-fn passwd_files(etc: &Path, name: &str) -> Vec<PathBuf> {
-    vec![etc.join(name), PathBuf::from("/etc").join(name)]
-}
-
-pub fn lookup_user(etc: &Path, user: &str) -> Result<User, String> {
-    for f in passwd_files(etc, "passwd") {
-        let Ok(text) = std::fs::read_to_string(&f) else {
-            continue;
-        };
-        for line in text.lines() {
-            let p: Vec<&str> = line.split(':').collect();
-            if p.len() >= 7 && (p[0] == user || p[2] == user) {
-                let uid = p[2]
-                    .parse()
-                    .map_err(|_| format!("bad uid in {}", f.display()))?;
-                let gid = p[3]
-                    .parse()
-                    .map_err(|_| format!("bad gid in {}", f.display()))?;
-                return Ok(User {
-                    name: p[0].to_string(),
-                    uid,
-                    gid,
-                    home: p[5].to_string(),
-                    shell: p[6].to_string(),
-                });
-            }
-        }
-    }
-    if let Ok(uid) = user.parse() {
-        return Ok(User {
-            name: user.to_string(),
-            uid,
-            gid: uid,
-            home: "/".into(),
-            shell: "/bin/sh".into(),
-        });
-    }
-    Err(format!("user {user:?} not found"))
-}
-
-/// The first and last ids systemd gives dynamic users (systemd.exec(5)).
-const DYNAMIC_UID_MIN: u32 = 61184;
-const DYNAMIC_UID_MAX: u32 = 65519;
-
-/// `DynamicUser=`'s user: a static user of that name if there is one (as systemd
-/// does), else a uid and gid of the dynamic range picked from the name's hash, so
-/// that the same unit gets the same id at every start (its StateDirectory= stays its
-/// own), skipping ids /etc/passwd or /etc/group use. Never root, never a login.
-pub fn dynamic_user(etc: &Path, name: &str) -> User {
-    if let Ok(u) = lookup_user(etc, name) {
-        if !name.chars().all(|c| c.is_ascii_digit()) {
-            return u;
-        }
-    }
-    let used = |id: u32| {
-        ["passwd", "group"].iter().any(|f| {
-            passwd_files(etc, f).iter().any(|p| {
-                std::fs::read_to_string(p).is_ok_and(|t| {
-                    t.lines()
-                        .any(|l| l.split(':').nth(2) == Some(id.to_string().as_str()))
-                })
-            })
-        })
-    };
-    // FNV-1a: stable across versions and machines.
-    let hash = name.bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    let span = DYNAMIC_UID_MAX - DYNAMIC_UID_MIN + 1;
-    let first = hash % span;
-    let uid = (0..span)
-        .map(|i| DYNAMIC_UID_MIN + (first + i) % span)
-        .find(|&id| !used(id))
-        .unwrap_or(DYNAMIC_UID_MIN + first);
-    User {
-        name: name.to_string(),
-        uid,
-        gid: uid,
-        home: "/".into(),
-        shell: "/sbin/nologin".into(),
-    }
-}
-
-/// The user a context runs as: `User=` from /etc/passwd, or `DynamicUser=`'s.
-pub fn context_user(etc: &Path, ctx: &ExecContext) -> Option<Result<User, String>> {
-    let name = ctx.user.as_deref()?;
-    Some(if ctx.dynamic_user {
-        Ok(dynamic_user(etc, name))
-    } else {
-        lookup_user(etc, name)
-    })
-}
-
-pub fn lookup_group(etc: &Path, group: &str) -> Result<u32, String> {
-    if let Ok(g) = group.parse() {
-        return Ok(g);
-    }
-    for f in passwd_files(etc, "group") {
-        let Ok(text) = std::fs::read_to_string(&f) else {
-            continue;
-        };
-        for line in text.lines() {
-            let p: Vec<&str> = line.split(':').collect();
-            if p.len() >= 3 && p[0] == group {
-                return p[2]
-                    .parse()
-                    .map_err(|_| format!("bad gid in {}", f.display()));
-            }
-        }
-    }
-    Err(format!("group {group:?} not found"))
-}
-
-/// The groups that list `user` as a member in the group file (the generation's, else
-/// /etc's): what initgroups(3) adds to the primary group, read without NSS.
-pub fn member_groups(etc: &Path, user: &str) -> Vec<u32> {
-    let Some(text) = passwd_files(etc, "group")
-        .into_iter()
-        .find_map(|f| std::fs::read_to_string(f).ok())
-    else {
-        return Vec::new();
-    };
-    text.lines()
-        .filter_map(|line| {
-            let p: Vec<&str> = line.split(':').collect();
-            let listed = p.get(3)?.split(',').any(|m| m.trim() == user);
-            listed.then(|| p[2].parse().ok()).flatten()
-        })
-        .collect()
 }
 
 /// The kernel's ceiling on open files (`fs.nr_open`), which `RLIMIT_NOFILE` may not
