@@ -273,13 +273,29 @@ pub fn fstab(text: &str, source: &Path) -> (Vec<Generated>, Vec<String>) {
         }
         let what = device_path(&unoctal(f[0]));
         let where_ = unoctal(f[1]);
+        // Escapes must not smuggle a line break (a directive) into the unit.
+        if what.chars().chain(where_.chars()).any(|c| c.is_control()) {
+            notes.push(format!(
+                "{at}: control characters in the device or mount point, ignored"
+            ));
+            continue;
+        }
         let fstype = f.get(2).copied().unwrap_or("auto");
         let opts = f.get(3).copied().unwrap_or("defaults");
         let passno: u32 = f.get(5).and_then(|p| p.parse().ok()).unwrap_or(0);
         let has = |o: &str| opts.split(',').any(|x| x == o);
+        // Values naming units become directives and link directories: unit names only.
         let value = |k: &str| -> Vec<String> {
             opts.split(',')
                 .filter_map(|x| x.strip_prefix(k).map(str::to_string))
+                .filter(|v| {
+                    k == "x-systemd.requires-mounts-for=" && v.starts_with('/') && !v.contains("..")
+                        || k == "x-systemd.mount-timeout="
+                        || (!v.is_empty()
+                            && !v.starts_with('.')
+                            && v.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c)))
+                })
                 .collect()
         };
         if fstype == "swap" {
@@ -614,5 +630,21 @@ tmpfs           /var/cache/x/   tmpfs   mode=0755,x-systemd.required-by=nginx.se
             log.iter().any(|l| l.contains("generator slow timed out")),
             "{log:?}"
         );
+    }
+
+    #[test]
+    fn fstab_cannot_inject_directives_or_links() {
+        let (units, notes) = fstab(
+            "/dev/vdb /srv\\012ExecStart=/bin/evil ext4 defaults 0 0\n\
+             /dev/vdc /data ext4 x-systemd.wanted-by=../../etc/x,x-systemd.after=/etc/x 0 0\n",
+            Path::new("/etc/fstab"),
+        );
+        assert_eq!(units.len(), 1, "{units:?}");
+        assert!(
+            notes.iter().any(|n| n.contains("control characters")),
+            "{notes:?}"
+        );
+        assert_eq!(units[0].links, ["local-fs.target.requires"]);
+        assert!(!units[0].text.contains("After=/etc"), "{}", units[0].text);
     }
 }

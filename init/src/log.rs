@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 const RING: usize = 2000;
+/// The most text one unit's ring keeps in memory: long lines push old ones out sooner.
+const RING_BYTES: usize = 2 << 20;
 /// A unit's log file is rotated when it grows past this; one rotated file is kept.
 pub const FILE_MAX: u64 = 8 << 20;
 /// syslog(3)'s LOG_INFO: what a line without a priority gets (systemd's `SyslogLevel=`).
@@ -39,6 +41,23 @@ fn info() -> u8 {
     INFO
 }
 
+/// Control characters as `\\xNN` (a newline in a message must not make a second line
+/// in a log file or on a terminal, nor an escape sequence reach one).
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() && c != '\t' {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 impl LogLine {
     /// The message as syslog and journalctl's short format show it: `ident[pid]: text`.
     pub fn tagged(&self) -> String {
@@ -58,6 +77,8 @@ pub struct Entry<'a> {
     pub priority: u8,
     pub ident: Option<&'a str>,
     pub pid: Option<i32>,
+    /// The rate limit budget the line counts against (the unit's when None).
+    pub limit_key: Option<String>,
 }
 
 impl<'a> Entry<'a> {
@@ -68,6 +89,7 @@ impl<'a> Entry<'a> {
             priority: INFO,
             ident: None,
             pid: None,
+            limit_key: None,
         }
     }
 }
@@ -105,6 +127,7 @@ pub struct Logs {
     start: Instant,
     seq: u64,
     rings: BTreeMap<String, VecDeque<LogLine>>,
+    ring_bytes: BTreeMap<String, usize>,
     files: BTreeMap<String, File>,
     windows: BTreeMap<String, Window>,
     pub dir: PathBuf,
@@ -120,6 +143,7 @@ impl Logs {
             start,
             seq: 0,
             rings: BTreeMap::new(),
+            ring_bytes: BTreeMap::new(),
             files: BTreeMap::new(),
             windows: BTreeMap::new(),
             dir,
@@ -143,7 +167,8 @@ impl Logs {
     /// Returns the formatted line, or None when the line was dropped.
     pub fn push_limited(&mut self, e: &Entry) -> Option<String> {
         let now = Instant::now();
-        let w = self.windows.entry(e.unit.to_string()).or_default();
+        let key = e.limit_key.clone().unwrap_or_else(|| e.unit.to_string());
+        let w = self.windows.entry(key.clone()).or_default();
         let fresh = w
             .began
             .is_none_or(|b| now.duration_since(b) >= self.rate.interval);
@@ -152,13 +177,16 @@ impl Logs {
             w.began = Some(now);
             w.count = 0;
             if dropped > 0 {
-                let note = format!("Suppressed {dropped} messages from {}", e.unit);
+                let note = match &e.limit_key {
+                    Some(k) => format!("Suppressed {dropped} messages from {k}"),
+                    None => format!("Suppressed {dropped} messages from {}", e.unit),
+                };
                 let mut n = Entry::new(e.unit, &note);
                 n.priority = 4;
                 self.append(&n);
             }
         }
-        let w = self.windows.get_mut(e.unit).expect("window made above");
+        let w = self.windows.get_mut(&key).expect("window made above");
         if w.count >= self.rate.burst {
             w.dropped += 1;
             return None;
@@ -190,12 +218,17 @@ impl Logs {
             e.unit,
             line.tagged()
         );
+        let formatted = escape_controls(&formatted).into_owned();
         self.write_file(e.unit, &formatted);
         let ring = self.rings.entry(e.unit.to_string()).or_default();
-        if ring.len() == RING {
-            ring.pop_front();
-        }
+        let bytes = self.ring_bytes.entry(e.unit.to_string()).or_default();
+        *bytes += line.text.len();
         ring.push_back(line);
+        while ring.len() > RING || (*bytes > RING_BYTES && ring.len() > 1) {
+            if let Some(old) = ring.pop_front() {
+                *bytes -= old.text.len();
+            }
+        }
         formatted
     }
 
@@ -256,8 +289,11 @@ impl Logs {
     /// Drops the ring and file handle of a unit that no longer exists.
     pub fn forget(&mut self, unit: &str) {
         self.rings.remove(unit);
+        self.ring_bytes.remove(unit);
         self.files.remove(unit);
-        self.windows.remove(unit);
+        let prefix = format!("{unit} uid ");
+        self.windows
+            .retain(|k, _| k != unit && !k.starts_with(&prefix));
     }
 
     /// Closes files so a new log directory (after mounting /var) is picked up.
@@ -372,5 +408,25 @@ mod tests {
             (7, "Accepted publickey for alice")
         );
         assert!(l.realtime_us > 1_600_000_000_000_000);
+    }
+
+    #[test]
+    fn a_ring_keeps_bounded_text_and_files_no_control_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut logs = Logs::new(dir.path().to_path_buf(), Instant::now());
+        let big = "x".repeat(16 * 1024);
+        for _ in 0..1000 {
+            logs.push("a.service", &big);
+        }
+        let kept: usize = logs
+            .since("a.service", 0)
+            .iter()
+            .map(|l| l.text.len())
+            .sum();
+        assert!(kept <= RING_BYTES, "{kept}");
+        logs.push("b.service", "one\nfake: line\x1b[2J");
+        let text = std::fs::read_to_string(dir.path().join("b.service.log")).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("one\\x0afake: line\\x1b[2J"), "{text}");
     }
 }

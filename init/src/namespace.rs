@@ -25,6 +25,8 @@ struct MountAttr {
     userns_fd: u64,
 }
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const AT_RECURSIVE: libc::c_int = 0x8000;
 
 /// Capabilities the sandbox takes away (PrivateDevices=, ProtectKernelModules=).
@@ -56,6 +58,16 @@ enum Op {
     OpenAs {
         fd: libc::c_int,
     },
+    /// A detached copy of the mounts at the path as they are (open_tree(2)), kept in
+    /// slot `n`, taken before anything is made read-only.
+    Clone {
+        slot: usize,
+    },
+    /// That copy put back over the path (move_mount(2)): a writable path stays as
+    /// writable as the host has it, neither more nor less.
+    Attach {
+        slot: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -71,6 +83,9 @@ struct Step {
 pub struct Plan {
     steps: Vec<Step>,
     drop_caps: Vec<u32>,
+    /// Descriptors of Clone steps, filled in by the child (its own memory is this
+    /// plan's: the child shares PID 1's until it execs).
+    slots: Vec<std::cell::Cell<libc::c_int>>,
     /// Reserves a descriptor number for the child's copy of /dev: PrivateDevices=
     /// binds its nodes from it after a fresh /dev hides it.
     _old_dev: Option<OwnedFd>,
@@ -176,6 +191,15 @@ pub fn plan(
     let sb = &ctx.sandbox;
     if !sb.is_set() && !ctx.private_tmp {
         return Ok(None);
+    }
+    // systemd sets the sandbox up inside the new root; applied to the host's paths it
+    // would protect the wrong tree, so the combination is refused.
+    if let Some(root) = &ctx.root_directory {
+        return Err(PlanError::Invalid {
+            setting: "RootDirectory",
+            value: root.display().to_string(),
+            why: "cannot be combined with PrivateTmp=, ProtectSystem= and the other sandboxing settings yet",
+        });
     }
     let mut e: Vec<Entry> = Vec::new();
     let mut add = |path: &str, kind: Kind, optional: bool, setting: &'static str| {
@@ -333,10 +357,15 @@ pub fn plan(
     }
 
     // Missing paths: skipped when optional, else the unit cannot start.
+    // Symlinks resolved (ProtectHome= on a system whose /home links to /var/home must
+    // hide the directory), and sorted by where they lead, as systemd does.
     let mut kept = Vec::new();
-    for x in e {
-        match std::fs::symlink_metadata(&x.path) {
-            Ok(_) => kept.push(x),
+    for mut x in e {
+        match std::fs::canonicalize(&x.path) {
+            Ok(real) => {
+                x.path = real;
+                kept.push(x)
+            }
             Err(_) if x.optional => {}
             Err(err) => {
                 return Err(PlanError::Path {
@@ -356,6 +385,7 @@ pub fn plan(
     });
 
     let mut steps = Vec::new();
+    let mut clones = Vec::new();
     let mut old_dev = None;
     let mut drop_caps = Vec::new();
     for x in kept {
@@ -366,18 +396,15 @@ pub fn plan(
             optional: x.optional,
         };
         match x.kind {
-            Kind::ReadWrite => {
-                steps.push(step(Op::BindSelf));
-                steps.push(step(Op::ReadOnly(false)));
+            Kind::ReadWrite | Kind::ApiWritable => {
+                let slot = clones.len();
+                clones.push(step(Op::Clone { slot }));
+                steps.push(step(Op::Attach { slot }));
             }
             Kind::ReadOnly => {
                 steps.push(step(Op::BindSelf));
                 steps.push(step(Op::ReadOnly(true)));
             }
-            Kind::ApiWritable => steps.push(Step {
-                optional: true,
-                ..step(Op::ReadOnly(false))
-            }),
             Kind::Inaccessible => {
                 if x.path.is_dir() && !x.path.is_symlink() {
                     steps.push(step(Op::Tmpfs {
@@ -478,9 +505,12 @@ pub fn plan(
     if sb.protect_kernel_modules {
         drop_caps.push(CAP_SYS_MODULE);
     }
+    let slots = clones.iter().map(|_| std::cell::Cell::new(-1)).collect();
+    clones.extend(steps);
     Ok(Some(Plan {
-        steps,
+        steps: clones,
         drop_caps,
+        slots,
         _old_dev: old_dev,
     }))
 }
@@ -526,6 +556,8 @@ impl Plan {
                         format!("symlink {p} -> {}", target.to_string_lossy())
                     }
                     Op::OpenAs { fd } => format!("open {p} as {fd}"),
+                    Op::Clone { .. } => format!("clone {p}"),
+                    Op::Attach { .. } => format!("rw {p}"),
                 }
             })
             .collect()
@@ -591,12 +623,40 @@ impl Plan {
                         fd >= 0 && libc::close(fd) == 0
                     }
                     Op::Symlink { target } => libc::symlink(target.as_ptr(), p) == 0,
+                    Op::Clone { slot } => {
+                        let fd = libc::syscall(
+                            libc::SYS_open_tree,
+                            libc::AT_FDCWD,
+                            p,
+                            OPEN_TREE_CLONE
+                                | libc::O_CLOEXEC as libc::c_uint
+                                | AT_RECURSIVE as libc::c_uint,
+                        ) as libc::c_int;
+                        if fd >= 0 {
+                            self.slots[*slot].set(fd);
+                        }
+                        fd >= 0
+                    }
+                    Op::Attach { slot } => {
+                        let fd = self.slots[*slot].get();
+                        fd >= 0
+                            && libc::syscall(
+                                libc::SYS_move_mount,
+                                fd,
+                                c"".as_ptr(),
+                                libc::AT_FDCWD,
+                                p,
+                                MOVE_MOUNT_F_EMPTY_PATH,
+                            ) == 0
+                    }
                     Op::OpenAs { fd } => {
                         let m = libc::open(p, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC);
                         m >= 0 && (m == *fd || libc::dup3(m, *fd, libc::O_CLOEXEC) >= 0)
                     }
                 };
-                if !ok && !s.optional {
+                // Only a path that is not there may be skipped; any other failure of
+                // an optional step would leave the sandbox open.
+                if !(ok || s.optional && errno() == libc::ENOENT) {
                     return Err((Some(i), errno()));
                 }
             }
@@ -610,8 +670,7 @@ impl Plan {
     }
 }
 
-/// mount_setattr(2) on the mount at `p` and all below it; the old remount (the top
-/// mount only) where the kernel lacks it.
+/// mount_setattr(2) on the mount at `p` and all below it (Linux 5.12 or later).
 unsafe fn set_read_only(p: *const libc::c_char, ro: bool) -> bool {
     // SAFETY: `p` is a NUL-terminated path; `attr` outlives the call.
     unsafe {
@@ -629,20 +688,9 @@ unsafe fn set_read_only(p: *const libc::c_char, ro: bool) -> bool {
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         );
-        if r == 0 {
-            return true;
-        }
-        if *libc::__errno_location() != libc::ENOSYS {
-            return false;
-        }
-        let flags = libc::MS_BIND | libc::MS_REMOUNT | if ro { libc::MS_RDONLY } else { 0 };
-        libc::mount(
-            std::ptr::null(),
-            p,
-            std::ptr::null(),
-            flags,
-            std::ptr::null(),
-        ) == 0
+        // No fallback: a remount on kernels before 5.12 would not reach submounts and
+        // would leave them writable; the unit fails instead (naming this step).
+        r == 0
     }
 }
 
@@ -688,10 +736,17 @@ mod tests {
                 .position(|x| x == s)
                 .unwrap_or_else(|| panic!("{s} not in {steps:#?}"))
         };
-        // / first, the API file systems writable again, deeper paths later.
-        assert_eq!(steps[0], "bind /");
-        assert_eq!(steps[1], "ro /");
-        assert!(pos("rw /dev") > 1 && pos("rw /proc") > 1);
+        // Copies of what stays writable are taken first, as the host has them; then /
+        // read-only, the API file systems and the writable paths put back, deeper
+        // paths later.
+        let first = steps.iter().position(|s| !s.starts_with("clone ")).unwrap();
+        assert!(
+            steps[..first].contains(&"clone /dev".to_string()),
+            "{steps:#?}"
+        );
+        assert_eq!(steps[first], "bind /");
+        assert_eq!(steps[first + 1], "ro /");
+        assert!(pos("rw /dev") > first + 1 && pos("rw /proc") > first + 1);
         assert!(pos("tmpfs /tmp mode=1777") > 1);
         let dir = d.path().display().to_string();
         assert!(pos(&format!("rw {dir}")) < pos(&format!("ro {}", own.display())));

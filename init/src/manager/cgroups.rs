@@ -158,12 +158,14 @@ impl Manager {
         Some(dir)
     }
 
-    /// Every process in the unit's cgroup and below it (a delegated unit's own cgroups).
+    /// Every process in the unit's cgroup and below it (a delegated unit's own cgroups),
+    /// as far as a bounded walk reaches: whether any remain is [`Self::cgroup_populated`]'s
+    /// answer, and stopping ends with [`Self::cgroup_kill`].
     pub(super) fn cgroup_procs(&self, n: &str) -> Option<Vec<i32>> {
         let dir = self.unit_cgroup(n)?;
         let mut out = Vec::new();
         let mut todo = vec![dir];
-        // Bounded: a delegated service could make deep trees.
+        // Bounded: a delegated service could make vast trees. Only cgroups count.
         let mut budget = 10_000;
         while let Some(d) = todo.pop() {
             let Ok(t) = std::fs::read_to_string(d.join("cgroup.procs")) else {
@@ -172,17 +174,33 @@ impl Manager {
             out.extend(t.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
             if let Ok(rd) = std::fs::read_dir(&d) {
                 for e in rd.flatten() {
-                    budget -= 1;
-                    if budget == 0 {
-                        return Some(out);
-                    }
                     if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        budget -= 1;
+                        if budget == 0 {
+                            return Some(out);
+                        }
                         todo.push(e.path());
                     }
                 }
             }
         }
         Some(out)
+    }
+
+    /// Whether any process is left in the unit's cgroup or below it (`cgroup.events`).
+    pub(super) fn cgroup_populated(&self, n: &str) -> Option<bool> {
+        let dir = self.unit_cgroup(n)?;
+        let t = std::fs::read_to_string(dir.join("cgroup.events")).ok()?;
+        t.lines()
+            .find_map(|l| l.strip_prefix("populated "))
+            .map(|v| v.trim() == "1")
+    }
+
+    /// SIGKILL to every process of the unit's subtree at once (`cgroup.kill`).
+    pub(super) fn cgroup_kill(&self, n: &str) {
+        if let Some(dir) = self.unit_cgroup(n) {
+            let _ = std::fs::write(dir.join("cgroup.kill"), "1");
+        }
     }
 
     /// Removes the unit's (now empty) cgroup, children first.

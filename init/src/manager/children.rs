@@ -13,6 +13,12 @@ pub(super) fn pid_file_pending(pf: &Path) -> bool {
     }
 }
 
+/// The most of one output line (journald's LineMax= default is 48K; lines are kept in
+/// memory, so less here).
+const LINE_MAX: usize = 16 * 1024;
+/// The most output read from one unit per turn of the event loop.
+const OUTPUT_PER_WAKEUP: usize = 64 * 1024;
+
 impl Manager {
     /// Reaps every exited child, ours or adopted.
     pub(super) fn reap(&mut self) {
@@ -211,22 +217,37 @@ impl Manager {
         let Some(rt) = self.rt.get_mut(n) else { return };
         let Some(r) = &rt.log_r else { return };
         let mut buf = [0u8; 8192];
-        loop {
+        // Bounded per wakeup: a service that makes its pipe large and fills it must
+        // not keep PID 1 here (the rest is read on the next turn of the loop).
+        let mut budget = OUTPUT_PER_WAKEUP;
+        while budget > 0 {
             // SAFETY: reading into a stack buffer from our nonblocking pipe.
             let k = unsafe { libc::read(r.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             if k <= 0 {
                 break;
             }
             rt.log_buf.extend_from_slice(&buf[..k as usize]);
+            budget = budget.saturating_sub(k as usize);
         }
+        // Lines by a cursor, one drain at the end; a line longer than LINE_MAX is cut
+        // into pieces of that size, as journald does.
         let mut lines = Vec::new();
-        while let Some(pos) = rt.log_buf.iter().position(|b| *b == b'\n') {
-            let l: Vec<u8> = rt.log_buf.drain(..=pos).collect();
-            lines.push(String::from_utf8_lossy(&l[..l.len() - 1]).into_owned());
+        let mut start = 0;
+        while start < rt.log_buf.len() {
+            let rest = &rt.log_buf[start..];
+            match rest.iter().position(|b| *b == b'\n') {
+                Some(pos) if pos <= LINE_MAX => {
+                    lines.push(String::from_utf8_lossy(&rest[..pos]).into_owned());
+                    start += pos + 1;
+                }
+                _ if rest.len() >= LINE_MAX => {
+                    lines.push(String::from_utf8_lossy(&rest[..LINE_MAX]).into_owned());
+                    start += LINE_MAX;
+                }
+                _ => break,
+            }
         }
-        if rt.log_buf.len() > 4096 {
-            lines.push(String::from_utf8_lossy(&std::mem::take(&mut rt.log_buf)).into_owned());
-        }
+        rt.log_buf.drain(..start);
         let to_console = self
             .set
             .units

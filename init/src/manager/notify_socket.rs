@@ -90,8 +90,9 @@ impl Manager {
                     self.apply_notify(&unit, &text, sender);
                 }
             }
-            // Dropping `fds` closes BARRIER=1 fds: the sender knows we processed its message.
-            drop(fds);
+            // Closing the fds ends BARRIER=1 (the sender knows we processed its message);
+            // a sender's FUSE file or lingering socket must not make PID 1 wait.
+            crate::sys::fds::release(fds);
         }
     }
 

@@ -390,7 +390,9 @@ impl Manager {
         );
         match s.kill_mode {
             KillMode::ControlGroup | KillMode::Mixed => {
-                procs.iter().for_each(|p| kill(*p, libc::SIGKILL))
+                procs.iter().for_each(|p| kill(*p, libc::SIGKILL));
+                // All of the subtree at once, hidden processes included (Linux 5.14+).
+                self.cgroup_kill(n);
             }
             KillMode::Process => main.iter().for_each(|p| kill(*p, libc::SIGKILL)),
             KillMode::None => {}
@@ -418,7 +420,11 @@ impl Manager {
             return true;
         }
         match mode {
-            KillMode::ControlGroup => !self.unit_procs(n).is_empty(),
+            // cgroup.events covers the whole subtree, whatever a delegated service
+            // built below its cgroup.
+            KillMode::ControlGroup => self
+                .cgroup_populated(n)
+                .unwrap_or_else(|| !self.unit_procs(n).is_empty()),
             // With mixed, leftovers get SIGKILL at the end of stopping; with process and none they stay.
             KillMode::Mixed => {
                 let procs = self.unit_procs(n);

@@ -32,6 +32,7 @@ impl Manager {
             }
         };
         let _ = s.set_nonblocking(true);
+        crate::sys::fds::refuse_passed_fds(s.as_raw_fd());
         let one: libc::c_int = 1;
         // SAFETY: setsockopt with a valid int option.
         unsafe {
@@ -82,6 +83,7 @@ impl Manager {
                 break;
             }
             let mut sender: Option<libc::ucred> = None;
+            let mut passed: Vec<OwnedFd> = Vec::new();
             // SAFETY: walking the control messages the kernel filled in.
             unsafe {
                 let mut c = libc::CMSG_FIRSTHDR(&msg);
@@ -90,19 +92,20 @@ impl Manager {
                         if (*c).cmsg_type == libc::SCM_CREDENTIALS {
                             sender = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast()));
                         } else if (*c).cmsg_type == libc::SCM_RIGHTS {
-                            // Nobody passes descriptors to a log: close them.
+                            // Nobody passes descriptors to a log: closed, never here.
                             let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
                             for i in 0..len / 4 {
                                 let f: i32 = std::ptr::read_unaligned(
                                     (libc::CMSG_DATA(c) as *const i32).add(i),
                                 );
-                                drop(OwnedFd::from_raw_fd(f));
+                                passed.push(OwnedFd::from_raw_fd(f));
                             }
                         }
                     }
                     c = libc::CMSG_NXTHDR(&msg, c);
                 }
             }
+            crate::sys::fds::release(passed);
             let raw = &data[..(k as usize).min(DATAGRAM_MAX)];
             let m = crate::syslog::parse_datagram(raw);
             let unit = sender
@@ -117,10 +120,15 @@ impl Manager {
                 priority: m.severity(),
                 ident: m.ident.as_deref(),
                 pid,
+                // An unprivileged sender has a budget of its own: a user's flood in a
+                // login session must not silence sshd's or sudo's lines in that unit.
+                limit_key: sender
+                    .filter(|c| c.uid != 0)
+                    .map(|c| format!("{unit} uid {}", c.uid)),
             };
             if self.logs.push_limited(&entry).is_some() {
                 // journald forwards the datagram as it came.
-                self.forward_to_syslog(raw);
+                self.forward_to_syslog(raw, sender);
             }
         }
     }
@@ -154,6 +162,7 @@ impl Manager {
             priority: severity,
             ident: ident.as_deref(),
             pid: None,
+            limit_key: None,
         };
         let f = self.logs.push_limited(&entry)?;
         let tag = ident.unwrap_or_else(|| n.rsplit_once('.').map_or(n, |(s, _)| s).to_string());
@@ -162,13 +171,13 @@ impl Manager {
             .map_or(0, |d| d.as_secs() as i64);
         let fwd =
             crate::syslog::forward_line(facility | u16::from(severity), secs, &tag, pid, text);
-        self.forward_to_syslog(fwd.as_bytes());
+        self.forward_to_syslog(fwd.as_bytes(), None);
         Some(f)
     }
 
     /// Sends a line to the syslog daemon's socket if one is bound; never waits (a full
     /// or absent socket drops the line, as journald does).
-    fn forward_to_syslog(&mut self, data: &[u8]) {
+    fn forward_to_syslog(&mut self, data: &[u8], sender: Option<libc::ucred>) {
         let p = self.cfg.syslog_forward_socket();
         if self.syslog_out.is_none() {
             match std::os::unix::net::UnixDatagram::unbound() {
@@ -179,8 +188,48 @@ impl Manager {
                 Err(_) => return,
             }
         }
-        if let Some(s) = &self.syslog_out {
-            let _ = s.send_to(data, &p);
+        let Some(s) = &self.syslog_out else { return };
+        // With the sender's credentials, as journald forwards: the syslog daemon sees
+        // who sent it, not PID 1. A sender that has exited (ESRCH) is sent as ours.
+        if let Some(cred) = sender {
+            if send_as(s.as_raw_fd(), &p, data, cred) {
+                return;
+            }
         }
+        let _ = s.send_to(data, &p);
+    }
+}
+
+/// sendmsg(2) to `path` with SCM_CREDENTIALS `cred` (PID 1 may name any process).
+fn send_as(fd: RawFd, path: &Path, data: &[u8], cred: libc::ucred) -> bool {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    // SAFETY: a zeroed sockaddr_un filled within its size, buffers that outlive the call.
+    unsafe {
+        let mut sa: libc::sockaddr_un = std::mem::zeroed();
+        if bytes.len() >= sa.sun_path.len() {
+            return false;
+        }
+        sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (i, b) in bytes.iter().enumerate() {
+            sa.sun_path[i] = *b as libc::c_char;
+        }
+        let mut iov = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        let mut cbuf = [0u64; 8];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = (&mut sa as *mut libc::sockaddr_un).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::ucred>() as u32) as _;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_CREDENTIALS;
+        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::ucred>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast(), cred);
+        libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) >= 0
     }
 }

@@ -1,4 +1,5 @@
 //! Thin wrappers over the system calls PID 1 needs: mounts and processes.
 
+pub mod fds;
 pub mod mount;
 pub(crate) mod proc;

@@ -176,6 +176,7 @@ fn chain(
         return Err(format!("more than {MAX_PARTS} values in {s:?}"));
     }
     let mut out = Vec::new();
+    let mut total = 0u64;
     for item in s.split(',') {
         let (range, repeat) = match item.split_once('/') {
             Some((r, rep)) => (r, Some(number(rep, micros)?)),
@@ -201,15 +202,22 @@ fn chain(
         if end.is_some_and(|e| e < start) {
             return Err(format!("range {range:?} runs backwards"));
         }
-        if let Some(r) = repeat {
-            let top = end.unwrap_or(if micros {
-                max * MICROS + MICROS - 1
-            } else {
-                max
-            });
-            if u64::from(top - start) / u64::from(r) >= MAX_VALUES {
-                return Err(format!("repetition {item:?} is too fine"));
-            }
+        let top = end.unwrap_or(if micros {
+            max * MICROS + MICROS - 1
+        } else {
+            max
+        });
+        // How many values this item stands for; the whole field may stand for at most
+        // MAX_VALUES (240 fine repetitions would otherwise make millions).
+        let count = match (repeat, end) {
+            (Some(r), _) => u64::from(top - start) / u64::from(r) + 1,
+            (None, Some(e)) if micros => u64::from(e - start) / u64::from(MICROS) + 1,
+            (None, Some(e)) => u64::from(e - start) + 1,
+            (None, None) => 1,
+        };
+        total += count;
+        if total > MAX_VALUES {
+            return Err(format!("{s:?} stands for more than {MAX_VALUES} values"));
         }
         out.push(Component { start, end, repeat });
     }
@@ -370,9 +378,31 @@ impl Calendar {
                 continue;
             }
             if self.date_matches(date) {
-                for &h in &hours {
-                    for &m in &minutes {
-                        for &s in &seconds {
+                // On the base's own day, start at its hour, minute and second (binary
+                // search): a fine spec late in the day must not be walked from midnight.
+                let same_day = date == base.date();
+                let h0 = if same_day {
+                    hours.partition_point(|&h| h < base.hour() as u32)
+                } else {
+                    0
+                };
+                for &h in &hours[h0..] {
+                    let same_hour = same_day && h == base.hour() as u32;
+                    let m0 = if same_hour {
+                        minutes.partition_point(|&m| m < base.minute() as u32)
+                    } else {
+                        0
+                    };
+                    for &m in &minutes[m0..] {
+                        let same_minute = same_hour && m == base.minute() as u32;
+                        let base_us =
+                            base.second() as u32 * MICROS + base.subsec_nanosecond() as u32 / 1000;
+                        let s0 = if same_minute {
+                            seconds.partition_point(|&s| s <= base_us)
+                        } else {
+                            0
+                        };
+                        for &s in &seconds[s0..] {
                             let t = Time::new(
                                 h as i8,
                                 m as i8,
@@ -695,6 +725,15 @@ mod tests {
         }
         assert!(Calendar::parse("*:*:0/0.000001").is_err());
         assert!(Calendar::parse("*:*:0/0.001").is_ok());
+        // Many fine items together are as much as one too fine.
+        let many: Vec<String> = (0..240).map(|i| format!("0.{i:06}/0.001")).collect();
+        assert!(Calendar::parse(&format!("*:*:{}", many.join(","))).is_err());
+        // The finest allowed spec, late in the day: found without walking the day.
+        let c = Calendar::parse("*:*:0/0.001").unwrap();
+        let t = std::time::Instant::now();
+        let next = c.next_after(ts("2026-01-01T23:59:59.9995Z"), &TimeZone::UTC);
+        assert_eq!(next, Some(ts("2026-01-02T00:00:00Z")));
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
         let many = vec!["1"; 241].join(",");
         assert!(Calendar::parse(&format!("*-*-* {many}:00")).is_err());
         // The last year a spec may name: nothing after it.

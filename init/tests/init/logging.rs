@@ -145,3 +145,93 @@ fn a_flooding_service_is_rate_limited_and_the_drop_is_reported() {
     );
     s.poweroff();
 }
+
+/// Sends `text` to the socket at `path` with `fds` attached (SCM_RIGHTS).
+fn send_with_fds(path: &std::path::Path, text: &[u8], fds: &[i32]) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let sock = UnixDatagram::unbound().unwrap();
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: plain sendmsg with buffers that outlive the call.
+    unsafe {
+        let mut sa: libc::sockaddr_un = std::mem::zeroed();
+        sa.sun_family = libc::AF_UNIX as u16;
+        for (i, b) in c.as_bytes().iter().enumerate() {
+            sa.sun_path[i] = *b as libc::c_char;
+        }
+        let mut iov = libc::iovec {
+            iov_base: text.as_ptr() as *mut _,
+            iov_len: text.len(),
+        };
+        let space = libc::CMSG_SPACE((fds.len() * 4) as u32) as usize;
+        let mut cbuf = vec![0u64; space.div_ceil(8)];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = (&mut sa as *mut libc::sockaddr_un).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_un>() as u32;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        let cm = libc::CMSG_FIRSTHDR(&msg);
+        (*cm).cmsg_level = libc::SOL_SOCKET;
+        (*cm).cmsg_type = libc::SCM_RIGHTS;
+        (*cm).cmsg_len = libc::CMSG_LEN((fds.len() * 4) as u32) as _;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cm).cast(), fds.len());
+        if libc::sendmsg(sock.as_raw_fd(), &msg, 0) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn descriptors_sent_to_dev_log_are_closed_without_stopping_pid_1() {
+    use std::os::fd::AsRawFd;
+    let mut s = System::new(&[]);
+    s.boot();
+    s.wait_ready();
+    // A pipe whose write end only PID 1 (then its closer) holds, a file and a TCP
+    // socket with a long linger whose peer never reads: the last two close elsewhere.
+    let (r, w) = std::io::pipe().unwrap();
+    let file = std::fs::File::open("/proc/self/status").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 600,
+    };
+    // SAFETY: setsockopt with a valid struct.
+    unsafe {
+        libc::setsockopt(
+            tcp.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as u32,
+        );
+    }
+    let fds = [w.as_raw_fd(), file.as_raw_fd(), tcp.as_raw_fd()];
+    // /dev/log: Linux 6.16 and later refuse descriptors there outright (SO_PASSRIGHTS
+    // off); older kernels deliver them and PID 1 closes them elsewhere.
+    let path = s.path("run/systemd/journal/dev-log");
+    match send_with_fds(&path, b"<13>fdtest: with descriptors", &fds) {
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}"),
+        Ok(()) => s.wait_for(
+            |s| {
+                String::from_utf8_lossy(&s.journalctl(&["-t", "fdtest", "-o", "cat"]).stdout)
+                    .contains("with descriptors")
+            },
+            "the message",
+        ),
+    }
+    // The notify socket takes descriptors (BARRIER=1); these are not barriers.
+    send_with_fds(&s.path("run/b8g/notify"), b"READY=1", &fds).expect("notify takes fds");
+    drop(w);
+    drop(tcp);
+    let started = std::time::Instant::now();
+    // PID 1 answers at once, and the pipe's write end was closed: reading ends.
+    s.ctl_ok(&["list-units"]);
+    let mut b = Vec::new();
+    std::io::Read::read_to_end(&mut &r, &mut b).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    s.poweroff();
+}

@@ -40,11 +40,19 @@ fn services_see_the_file_system_their_sandbox_settings_describe() {
                echo t > /tmp/b8g-private-tmp-probe && echo tmp-ok'\n",
         ),
         (
+            "rwkeep.service",
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\nProtectSystem=strict\nReadWritePaths=@ROOT@/rw2\n\
+             ExecStartPre=+/bin/sh -c 'mount --bind @ROOT@/rw2/sub @ROOT@/rw2/sub && mount -o remount,bind,ro @ROOT@/rw2/sub'\n\
+             ExecStart=/bin/sh -c '\
+               echo a > @ROOT@/rw2/f && echo rw2-ok; \
+               (echo b > @ROOT@/rw2/sub/f) 2>/dev/null && echo sub-WRITTEN || echo sub-refused'\n",
+        ),
+        (
             "broken.service",
             "[Service]\nType=oneshot\nReadOnlyPaths=@ROOT@/not-there\nExecStart=/bin/true\n",
         ),
     ]);
-    for d in ["ro", "rw", "secret", "data"] {
+    for d in ["ro", "rw", "secret", "data", "rw2/sub"] {
         std::fs::create_dir_all(s.path(d)).unwrap();
     }
     std::fs::write(s.path("secret/key"), "the secret").unwrap();
@@ -97,6 +105,13 @@ fn services_see_the_file_system_their_sandbox_settings_describe() {
     );
     assert!(devs.contains("log /run/systemd/journal/dev-log"), "{devs}");
     assert!(!std::path::Path::new("/tmp/b8g-private-tmp-probe").exists());
+
+    // ReadWritePaths= keeps the host's own read-only mounts below it read-only (it
+    // puts back what was there, it does not make everything writable).
+    s.ctl_ok(&["start", "rwkeep"]);
+    let keep = log("rwkeep.service");
+    assert!(keep.lines().any(|l| l.ends_with("rw2-ok")), "{keep}");
+    assert!(keep.lines().any(|l| l.ends_with("sub-refused")), "{keep}");
 
     // A path the unit names that is missing fails it, naming the setting.
     let o = s.ctl(&["start", "broken"]);

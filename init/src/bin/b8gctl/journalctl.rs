@@ -190,6 +190,7 @@ fn tag(l: &Value) -> String {
         .or(l["unit"].as_str())
         .unwrap_or("")
         .to_string();
+    let ident = b8g_init::log::escape_controls(&ident).into_owned();
     match l["pid"].as_i64() {
         Some(p) => format!("{ident}[{p}]"),
         None => ident,
@@ -228,10 +229,12 @@ pub fn run(socket: &Path, args: Vec<String>, print: &dyn Fn(&str)) -> Result<i32
     };
     let host = hostname();
     let show = |l: &Value| {
-        let text = l["text"].as_str().unwrap_or("");
+        // A message's control characters are shown escaped: they must not forge lines
+        // or reach the terminal as escape sequences.
+        let text = b8g_init::log::escape_controls(l["text"].as_str().unwrap_or(""));
         let at = l["realtime_us"].as_i64().unwrap_or(0);
         match o.output.as_str() {
-            "cat" => print(text),
+            "cat" => print(&text),
             "json" => print(&journal_json(l).to_string()),
             "short-monotonic" => {
                 let ms = l["ms"].as_u64().unwrap_or(0);

@@ -19,7 +19,12 @@ pub(super) fn apply_exec_ctx(x: &mut ExecContext, key: &str, v: &str) -> Result<
     };
     match key {
         "Slice" => {
-            if !v.is_empty() && !v.ends_with(".slice") {
+            // A unit name (it becomes a cgroup directory name: no `/`, no `..`).
+            let name_ok = v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c))
+                && !v.starts_with('.');
+            if !v.is_empty() && (!v.ends_with(".slice") || !name_ok) {
                 return Err(format!("{v:?} is not a slice name"));
             }
             cg.slice = Some(v.to_string()).filter(|s| !s.is_empty());
