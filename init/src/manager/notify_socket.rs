@@ -5,30 +5,11 @@ use super::*;
 impl Manager {
     pub(super) fn open_notify(&mut self) {
         let p = self.cfg.notify_socket();
-        let _ = std::fs::remove_file(&p);
-        match std::os::unix::net::UnixDatagram::bind(&p) {
-            Ok(s) => {
-                let _ = s.set_nonblocking(true);
-                let one: libc::c_int = 1;
-                // SAFETY: setsockopt with a valid int option.
-                unsafe {
-                    libc::setsockopt(
-                        s.as_raw_fd(),
-                        libc::SOL_SOCKET,
-                        libc::SO_PASSCRED,
-                        (&one as *const libc::c_int).cast(),
-                        4,
-                    );
-                }
-                // World-writable like systemd's: any process may send, but a datagram
-                // counts only for the unit its sender belongs to by kernel credentials
-                // (SO_PASSCRED above), under that unit's NotifyAccess= (see notify.rs).
-                let _ = std::fs::set_permissions(
-                    &p,
-                    std::os::unix::fs::PermissionsExt::from_mode(0o666),
-                );
-                self.notify = Some(OwnedFd::from(s));
-            }
+        // World-writable like systemd's: any process may send, but a datagram counts
+        // only for the unit its sender belongs to by kernel credentials, under that
+        // unit's NotifyAccess= (see notify.rs).
+        match crate::sys::dgram::bind_world_writable(&p) {
+            Ok(s) => self.notify = Some(s),
             Err(e) => self.say(&format!("cannot bind notify socket {}: {e}", p.display())),
         }
     }
@@ -36,55 +17,15 @@ impl Manager {
     pub(super) fn handle_notify(&mut self) {
         let Some(sock) = &self.notify else { return };
         let fd = sock.as_raw_fd();
-        loop {
-            let mut data = [0u8; 4096];
-            let mut cbuf = [0u64; 64];
-            let mut iov = libc::iovec {
-                iov_base: data.as_mut_ptr().cast(),
-                iov_len: data.len(),
-            };
-            // SAFETY: a zeroed msghdr filled with valid buffers.
-            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = cbuf.as_mut_ptr().cast();
-            msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
-            // SAFETY: recvmsg on our socket with the buffers above.
-            let k =
-                unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
-            if k < 0 {
-                break;
-            }
-            let mut sender = None;
-            let mut fds: Vec<OwnedFd> = Vec::new();
-            // SAFETY: walking the control messages the kernel filled in.
-            unsafe {
-                let mut c = libc::CMSG_FIRSTHDR(&msg);
-                while !c.is_null() {
-                    if (*c).cmsg_level == libc::SOL_SOCKET
-                        && (*c).cmsg_type == libc::SCM_CREDENTIALS
-                    {
-                        let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                        sender = Some(Sender {
-                            pid: cred.pid,
-                            uid: cred.uid,
-                        });
-                    } else if (*c).cmsg_level == libc::SOL_SOCKET
-                        && (*c).cmsg_type == libc::SCM_RIGHTS
-                    {
-                        let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
-                        for i in 0..len / 4 {
-                            let f: i32 =
-                                std::ptr::read_unaligned((libc::CMSG_DATA(c) as *const i32).add(i));
-                            fds.push(OwnedFd::from_raw_fd(f));
-                        }
-                    }
-                    c = libc::CMSG_NXTHDR(&msg, c);
-                }
-            }
-            let text = String::from_utf8_lossy(&data[..k as usize]).into_owned();
+        let mut data = [0u8; 4096];
+        while let Some(d) = crate::sys::dgram::receive(fd, &mut data) {
+            let text = String::from_utf8_lossy(&data[..d.len]).into_owned();
             // Only the kernel's credentials name the sender; a datagram without them
             // (or from a pid outside our namespace, reported as 0) is nobody's.
+            let sender = d.sender.map(|c| Sender {
+                pid: c.pid,
+                uid: c.uid,
+            });
             if let Some(sender) = sender.filter(|s| s.pid > 0) {
                 if let Some(unit) = self.unit_of_pid(sender.pid) {
                     self.apply_notify(&unit, &text, sender);
@@ -92,7 +33,7 @@ impl Manager {
             }
             // Closing the fds ends BARRIER=1 (the sender knows we processed its message);
             // a sender's FUSE file or lingering socket must not make PID 1 wait.
-            crate::sys::fds::release(fds);
+            crate::sys::fds::release(d.fds);
         }
     }
 

@@ -20,32 +20,15 @@ const LOG_DAEMON: u16 = 3 << 3;
 impl Manager {
     pub(super) fn open_syslog(&mut self) {
         let p = self.cfg.syslog_socket();
-        if let Some(dir) = p.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ = std::fs::remove_file(&p);
-        let s = match std::os::unix::net::UnixDatagram::bind(&p) {
+        // Every process may log, as with journald's socket.
+        let s = match crate::sys::dgram::bind_world_writable(&p) {
             Ok(s) => s,
             Err(e) => {
                 self.say(&format!("cannot bind syslog socket {}: {e}", p.display()));
                 return;
             }
         };
-        let _ = s.set_nonblocking(true);
         crate::sys::fds::refuse_passed_fds(s.as_raw_fd());
-        let one: libc::c_int = 1;
-        // SAFETY: setsockopt with a valid int option.
-        unsafe {
-            libc::setsockopt(
-                s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_PASSCRED,
-                (&one as *const libc::c_int).cast(),
-                4,
-            );
-        }
-        // Every process may log, as with journald's socket.
-        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666));
         if self.cfg.boot {
             // As systemd-journald-dev-log.socket: /dev/log names the journal's socket.
             let dev_log = Path::new("/dev/log");
@@ -56,7 +39,7 @@ impl Manager {
                 self.say(&format!("cannot link /dev/log: {e}"));
             }
         }
-        self.syslog = Some(OwnedFd::from(s));
+        self.syslog = Some(s);
     }
 
     pub(super) fn handle_syslog(&mut self) {
@@ -64,49 +47,13 @@ impl Manager {
         let fd = sock.as_raw_fd();
         let mut data = vec![0u8; DATAGRAM_MAX];
         for _ in 0..BATCH {
-            let mut cbuf = [0u64; 8];
-            let mut iov = libc::iovec {
-                iov_base: data.as_mut_ptr().cast(),
-                iov_len: data.len(),
-            };
-            // SAFETY: a zeroed msghdr filled with valid buffers.
-            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = cbuf.as_mut_ptr().cast();
-            msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
-            // SAFETY: recvmsg on our socket with the buffers above; descriptors passed
-            // along (SCM_RIGHTS) are closed on exec and dropped below.
-            let k =
-                unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
-            if k < 0 {
+            let Some(d) = crate::sys::dgram::receive(fd, &mut data) else {
                 break;
-            }
-            let mut sender: Option<libc::ucred> = None;
-            let mut passed: Vec<OwnedFd> = Vec::new();
-            // SAFETY: walking the control messages the kernel filled in.
-            unsafe {
-                let mut c = libc::CMSG_FIRSTHDR(&msg);
-                while !c.is_null() {
-                    if (*c).cmsg_level == libc::SOL_SOCKET {
-                        if (*c).cmsg_type == libc::SCM_CREDENTIALS {
-                            sender = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast()));
-                        } else if (*c).cmsg_type == libc::SCM_RIGHTS {
-                            // Nobody passes descriptors to a log: closed, never here.
-                            let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
-                            for i in 0..len / 4 {
-                                let f: i32 = std::ptr::read_unaligned(
-                                    (libc::CMSG_DATA(c) as *const i32).add(i),
-                                );
-                                passed.push(OwnedFd::from_raw_fd(f));
-                            }
-                        }
-                    }
-                    c = libc::CMSG_NXTHDR(&msg, c);
-                }
-            }
-            crate::sys::fds::release(passed);
-            let raw = &data[..(k as usize).min(DATAGRAM_MAX)];
+            };
+            // Nobody passes descriptors to a log: closed, never here.
+            crate::sys::fds::release(d.fds);
+            let sender = d.sender;
+            let raw = &data[..d.len];
             let m = crate::syslog::parse_datagram(raw);
             let unit = sender
                 .and_then(|c| self.unit_of_pid(c.pid))
