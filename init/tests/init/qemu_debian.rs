@@ -229,6 +229,7 @@ while [ $i -lt 600 ]; do
   sleep 0.1; i=$((i+1))
 done
 echo \"PROBE state $s\"
+echo \"PROBE pid1 $(grep VmRSS /proc/1/status)\"
 b8gctl list-units
 old=$(cat /run/nginx.pid)
 if b8gctl reload nginx.service; then echo 'PROBE reload ok'; fi
