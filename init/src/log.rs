@@ -33,8 +33,14 @@ pub struct LogLine {
     /// The syslog identifier (`SyslogIdentifier=`, or a syslog message's tag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ident: Option<String>,
+    /// The pid the message names (a syslog tag's `[PID]`): the sender's word.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,
+    /// The sender's pid and uid as the kernel gave them (journald's `_PID`, `_UID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_pid: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_uid: Option<u32>,
 }
 
 fn info() -> u8 {
@@ -61,7 +67,7 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
 impl LogLine {
     /// The message as syslog and journalctl's short format show it: `ident[pid]: text`.
     pub fn tagged(&self) -> String {
-        match (&self.ident, self.pid) {
+        match (&self.ident, self.pid.or(self.sender_pid)) {
             (Some(i), Some(p)) => format!("{i}[{p}]: {}", self.text),
             (Some(i), None) => format!("{i}: {}", self.text),
             _ => self.text.clone(),
@@ -77,6 +83,8 @@ pub struct Entry<'a> {
     pub priority: u8,
     pub ident: Option<&'a str>,
     pub pid: Option<i32>,
+    /// The kernel's (pid, uid) of the sender.
+    pub sender: Option<(i32, u32)>,
     /// The rate limit budget the line counts against (the unit's when None).
     pub limit_key: Option<String>,
 }
@@ -89,6 +97,7 @@ impl<'a> Entry<'a> {
             priority: INFO,
             ident: None,
             pid: None,
+            sender: None,
             limit_key: None,
         }
     }
@@ -210,6 +219,8 @@ impl Logs {
             realtime_us,
             ident: e.ident.map(str::to_string),
             pid: e.pid,
+            sender_pid: e.sender.map(|s| s.0),
+            sender_uid: e.sender.map(|s| s.1),
         };
         let formatted = format!(
             "[{:>6}.{:03}] {}: {}",

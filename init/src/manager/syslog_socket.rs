@@ -58,15 +58,15 @@ impl Manager {
             let unit = sender
                 .and_then(|c| self.unit_of_pid(c.pid))
                 .unwrap_or_else(|| UNATTRIBUTED.to_string());
-            // The pid in the tag is the sender's word; the kernel's is the one kept
-            // when the tag has none.
-            let pid = m.pid.or(sender.map(|c| c.pid));
+            // The pid in the tag is the sender's word, kept as such; the kernel's pid
+            // and uid are kept beside it (journald's SYSLOG_PID and _PID, _UID).
             let entry = Entry {
                 unit: &unit,
                 text: &m.text,
                 priority: m.severity(),
                 ident: m.ident.as_deref(),
-                pid,
+                pid: m.pid,
+                sender: sender.map(|c| (c.pid, c.uid)),
                 // An unprivileged sender has a budget of its own: a user's flood in a
                 // login session must not silence sshd's or sudo's lines in that unit.
                 limit_key: sender
@@ -109,6 +109,7 @@ impl Manager {
             priority: severity,
             ident: ident.as_deref(),
             pid: None,
+            sender: None,
             limit_key: None,
         };
         let f = self.logs.push_limited(&entry)?;

@@ -62,6 +62,16 @@ fn syslog_messages_and_output_priorities_reach_the_units_log_and_the_syslog_daem
     assert_eq!(hello["PRIORITY"], "4");
     assert_eq!(hello["SYSLOG_IDENTIFIER"], "talk");
     assert_eq!(hello["_SYSTEMD_UNIT"], "talker.service");
+    // The kernel's word beside the sender's: _PID and _UID (root in this namespace).
+    assert_eq!(hello["_UID"], "0");
+    assert!(hello["_PID"]
+        .as_str()
+        .is_some_and(|p| p.parse::<i32>().is_ok()));
+    let by_uid = text(
+        &s.journalctl(&["_UID=0", "SYSLOG_IDENTIFIER=talk", "-o", "cat"])
+            .stdout,
+    );
+    assert_eq!(by_uid.trim(), "hello from talker");
 
     // `-p err`: the `<3>` line and nothing of lower importance.
     let errs = text(&s.journalctl(&["-p", "err", "-o", "cat"]).stdout);

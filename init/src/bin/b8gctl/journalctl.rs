@@ -18,6 +18,16 @@ const USAGE: &str =
                   [-f] [-n N] [-r] [-b] [-o short|short-iso|short-monotonic|cat|json] [--no-pager]
 (b8gctl: this boot's per-unit logs kept by b8g-init; without -u, every unit's)";
 
+/// The fields `FIELD=VALUE` may match, as journalctl names them.
+const MATCH_FIELDS: [&str; 6] = [
+    "_SYSTEMD_UNIT",
+    "SYSLOG_IDENTIFIER",
+    "SYSLOG_PID",
+    "_PID",
+    "_UID",
+    "PRIORITY",
+];
+
 const OUTPUTS: [&str; 6] = [
     "short",
     "short-iso",
@@ -30,6 +40,8 @@ const OUTPUTS: [&str; 6] = [
 struct Opts {
     units: Vec<String>,
     idents: Vec<String>,
+    /// `FIELD=VALUE` matches: one field's values are alternatives, fields all apply.
+    matches: Vec<(String, String)>,
     priorities: Option<std::ops::RangeInclusive<u8>>,
     since: Option<i64>,
     until: Option<i64>,
@@ -49,6 +61,7 @@ fn parse(args: Vec<String>) -> Result<Option<Opts>> {
     let mut o = Opts {
         units: Vec::new(),
         idents: Vec::new(),
+        matches: Vec::new(),
         priorities: None,
         since: None,
         until: None,
@@ -126,6 +139,16 @@ fn parse(args: Vec<String>) -> Result<Option<Opts>> {
             }
             "--no-pager" | "-e" | "--pager-end" | "-x" | "--catalog" | "-q" | "--quiet" | "-a"
             | "--all" | "--no-hostname" | "--system" | "-l" | "--full" => {}
+            m if !m.starts_with('-') && m.contains('=') => {
+                let (f, v) = m.split_once('=').unwrap_or_default();
+                if !MATCH_FIELDS.contains(&f) {
+                    bail!(
+                        "{f}= is not a field b8g-init keeps ({})",
+                        MATCH_FIELDS.join(", ")
+                    );
+                }
+                o.matches.push((f.to_string(), v.to_string()));
+            }
             other => bail!("unknown option {other:?}\n{USAGE}"),
         }
     }
@@ -150,6 +173,22 @@ impl Opts {
                 || l["ident"]
                     .as_str()
                     .is_some_and(|i| self.idents.iter().any(|w| w == i)))
+            && self.matches_fields(l)
+    }
+
+    fn matches_fields(&self, l: &Value) -> bool {
+        if self.matches.is_empty() {
+            return true;
+        }
+        let j = journal_json(l);
+        let mut fields: Vec<&str> = self.matches.iter().map(|(f, _)| f.as_str()).collect();
+        fields.dedup();
+        fields.iter().all(|f| {
+            self.matches
+                .iter()
+                .filter(|(g, _)| g == f)
+                .any(|(_, v)| j[*f].as_str() == Some(v.as_str()))
+        })
     }
 }
 
@@ -191,7 +230,7 @@ fn tag(l: &Value) -> String {
         .unwrap_or("")
         .to_string();
     let ident = b8g_init::log::escape_controls(&ident).into_owned();
-    match l["pid"].as_i64() {
+    match l["pid"].as_i64().or(l["sender_pid"].as_i64()) {
         Some(p) => format!("{ident}[{p}]"),
         None => ident,
     }
@@ -217,6 +256,12 @@ fn journal_json(l: &Value) -> Value {
     }
     if !l["pid"].is_null() {
         o["SYSLOG_PID"] = s(&l["pid"]);
+    }
+    if !l["sender_pid"].is_null() {
+        o["_PID"] = s(&l["sender_pid"]);
+    }
+    if !l["sender_uid"].is_null() {
+        o["_UID"] = s(&l["sender_uid"]);
     }
     o
 }
@@ -337,12 +382,17 @@ mod tests {
         assert!(!o.wants(&line(6, 150_000_000, "sshd")));
         assert!(!o.wants(&line(3, 250_000_000, "sshd")));
         assert!(!o.wants(&line(3, 150_000_000, "cron")));
+        let o = p(&["_UID=1000", "_UID=1001", "SYSLOG_IDENTIFIER=sudo"]);
+        let from = |uid: u32, ident: &str| json!({"unit": "x.service", "text": "t", "ident": ident, "sender_uid": uid});
+        assert!(o.wants(&from(1001, "sudo")));
+        assert!(!o.wants(&from(1002, "sudo")) && !o.wants(&from(1000, "su")));
         for bad in [
             &["-p", "loud"][..],
             &["--since", "last week"],
             &["-b", "-1"],
             &["-k"],
             &["-f", "-r"],
+            &["_COMM=x"],
             &["--bogus"],
         ] {
             assert!(

@@ -374,7 +374,10 @@ fn fmt_line(l: &Value) -> String {
     let ms = l["ms"].as_u64().unwrap_or(0);
     let text = b8g_init::log::escape_controls(l["text"].as_str().unwrap_or(""));
     let ident = l["ident"].as_str().map(b8g_init::log::escape_controls);
-    let tagged = match (ident.as_deref(), l["pid"].as_i64()) {
+    let tagged = match (
+        ident.as_deref(),
+        l["pid"].as_i64().or(l["sender_pid"].as_i64()),
+    ) {
         (Some(i), Some(p)) => format!("{i}[{p}]: {text}"),
         (Some(i), None) => format!("{i}: {text}"),
         _ => text.to_string(),
