@@ -257,7 +257,11 @@ fn unoctal(s: &str) -> String {
 /// notes on lines it cannot honour. The root file system is not among them (stage 1
 /// or the kernel mounted it; its options are applied by remounting, see
 /// [`root_options`]); swap lines are noted, not made into units.
-pub fn fstab(text: &str, source: &Path) -> (Vec<Generated>, Vec<String>) {
+///
+/// `fsck` is the fsck(8) to check file systems with (pass number above 0, a device):
+/// each such mount then requires a `systemd-fsck@DEVICE.service` of its own, as
+/// systemd-fsck@.service does it (exit status 1, errors corrected, counts as success).
+pub fn fstab(text: &str, source: &Path, fsck: Option<&Path>) -> (Vec<Generated>, Vec<String>) {
     let mut units = Vec::new();
     let mut notes = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -338,10 +342,30 @@ pub fn fstab(text: &str, source: &Path) -> (Vec<Generated>, Vec<String>) {
         if !nofail {
             unit.push_str(&format!("Before={target}\n"));
         }
-        if passno > 0 && what.starts_with('/') {
-            notes.push(format!(
-                "{at}: {where_} asks for fsck (pass {passno}); b8g-init mounts it unchecked"
-            ));
+        if passno > 0 && what.starts_with("/dev/") {
+            match fsck {
+                Some(fsck) => {
+                    let dev = crate::unit::name::escape_path(&what);
+                    let name = format!("systemd-fsck@{dev}.service");
+                    unit.push_str(&format!("Requires={name}\nAfter={name}\n"));
+                    units.push(Generated {
+                        name,
+                        text: format!(
+                            "# Written by b8g-init's fstab generator (systemd-fsck@.service(8)).\n\
+                             [Unit]\nDescription=File System Check on {what}\n\
+                             DefaultDependencies=no\nConflicts=shutdown.target\n\
+                             After=local-fs-pre.target\nBefore=shutdown.target\n\n\
+                             [Service]\nType=oneshot\nRemainAfterExit=yes\n\
+                             ExecStart={} -a {what}\nSuccessExitStatus=1\nTimeoutSec=infinity\n",
+                            fsck.display()
+                        ),
+                        links: Vec::new(),
+                    });
+                }
+                None => notes.push(format!(
+                    "{at}: {where_} asks for fsck (pass {passno}) and there is no fsck; mounted unchecked"
+                )),
+            }
         }
         for r in value("x-systemd.requires=") {
             unit.push_str(&format!("Requires={r}\nAfter={r}\n"));
@@ -504,7 +528,7 @@ tmpfs           /var/cache/x/   tmpfs   mode=0755,x-systemd.required-by=nginx.se
 
     #[test]
     fn fstab_lines_become_mount_units_as_systemd_makes_them() {
-        let (units, notes) = fstab(FSTAB, Path::new("/etc/fstab"));
+        let (units, notes) = fstab(FSTAB, Path::new("/etc/fstab"), None);
         let names: Vec<&str> = units.iter().map(|u| u.name.as_str()).collect();
         assert_eq!(
             names,
@@ -549,7 +573,7 @@ tmpfs           /var/cache/x/   tmpfs   mode=0755,x-systemd.required-by=nginx.se
         assert!(
             notes
                 .iter()
-                .any(|n| n.contains("/srv asks for fsck (pass 2)")),
+                .any(|n| n.contains("/srv asks for fsck (pass 2) and there is no fsck")),
             "{notes:?}"
         );
         assert_eq!(root_options(FSTAB).as_deref(), Some("errors=remount-ro"));
@@ -638,6 +662,7 @@ tmpfs           /var/cache/x/   tmpfs   mode=0755,x-systemd.required-by=nginx.se
             "/dev/vdb /srv\\012ExecStart=/bin/evil ext4 defaults 0 0\n\
              /dev/vdc /data ext4 x-systemd.wanted-by=../../etc/x,x-systemd.after=/etc/x 0 0\n",
             Path::new("/etc/fstab"),
+            None,
         );
         assert_eq!(units.len(), 1, "{units:?}");
         assert!(
@@ -646,5 +671,26 @@ tmpfs           /var/cache/x/   tmpfs   mode=0755,x-systemd.required-by=nginx.se
         );
         assert_eq!(units[0].links, ["local-fs.target.requires"]);
         assert!(!units[0].text.contains("After=/etc"), "{}", units[0].text);
+    }
+
+    #[test]
+    fn a_pass_number_makes_a_check_the_mount_requires() {
+        let (units, _) = fstab(
+            "/dev/vdb1 /srv ext4 defaults 0 2\n/dev/vdc /data ext4 defaults 0 0\n",
+            Path::new("/etc/fstab"),
+            Some(Path::new("/sbin/fsck")),
+        );
+        let names: Vec<&str> = units.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["systemd-fsck@dev-vdb1.service", "srv.mount", "data.mount"]
+        );
+        assert!(units[0]
+            .text
+            .contains("ExecStart=/sbin/fsck -a /dev/vdb1\nSuccessExitStatus=1\n"));
+        assert!(units[1].text.contains(
+            "Requires=systemd-fsck@dev-vdb1.service\nAfter=systemd-fsck@dev-vdb1.service\n"
+        ));
+        assert!(!units[2].text.contains("fsck"));
     }
 }

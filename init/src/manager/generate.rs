@@ -24,7 +24,13 @@ impl Manager {
         if self.cfg.system.is_none() {
             let fstab = self.cfg.etc_dir.join("fstab");
             if let Ok(text) = std::fs::read_to_string(&fstab) {
-                let (units, notes) = generators::fstab(&text, Path::new("/etc/fstab"));
+                let prefix = self.cfg.etc_dir.parent().unwrap_or(Path::new("/"));
+                let fsck = ["usr/sbin/fsck", "sbin/fsck"]
+                    .iter()
+                    .map(|p| prefix.join(p))
+                    .find(|p| p.is_file());
+                let (units, notes) =
+                    generators::fstab(&text, Path::new("/etc/fstab"), fsck.as_deref());
                 for n in notes {
                     self.logs.push(MANAGER, &n);
                 }

@@ -106,3 +106,39 @@ fn debians_standalone_tmpfiles_and_sysusers_run_at_boot_in_systemds_order() {
     assert_eq!(s.active("systemd-tmpfiles-setup.service"), "active");
     s.poweroff();
 }
+
+#[test]
+fn a_file_system_with_a_pass_number_is_checked_first_and_not_mounted_if_the_check_fails() {
+    let mut s = System::new(&[]);
+    s.write(
+        "sbin/fsck",
+        "#!/bin/sh\necho \"$*\" >> @ROOT@/fsck-ran\nexit 4\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(s.path("sbin/fsck"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(s.path("mnt/checked")).unwrap();
+    s.write(
+        "etc/fstab",
+        "/dev/b8g-test-disk @ROOT@/mnt/checked ext4 nofail 0 2\n",
+    );
+    s.boot();
+    s.wait_ready();
+    s.wait_for(|s| s.path("fsck-ran").exists(), "fsck to run");
+    assert_eq!(
+        std::fs::read_to_string(s.path("fsck-ran")).unwrap().trim(),
+        "-a /dev/b8g-test-disk"
+    );
+    assert_eq!(
+        s.active("systemd-fsck@dev-b8g\\x2dtest\\x2ddisk.service"),
+        "failed"
+    );
+    // The mount never ran: its check failed (nofail: the boot went on).
+    let mount = b8g_init::unit::name::mount_unit_name(&s.path("mnt/checked"));
+    assert_eq!(s.active(&mount), "inactive");
+    assert!(
+        s.log(&mount).contains("dependency failed"),
+        "{}",
+        s.log(&mount)
+    );
+    s.poweroff();
+}
