@@ -10,7 +10,7 @@ use crate::unit::parse::Diags;
 use crate::unit::{Diagnostic, UnitKind};
 
 /// Unit types systemd has that b8g-init does not run.
-const OTHER_SYSTEMD_KINDS: &[&str] = &["device", "automount", "swap", "slice", "scope"];
+const OTHER_SYSTEMD_KINDS: &[&str] = &["device", "automount", "swap", "scope"];
 
 /// Diagnostics for one file, chosen by its name: a unit file, a drop-in (`*.conf` in
 /// `NAME.TYPE.d/`), inittab, or else an LSB init script.
@@ -179,11 +179,15 @@ mod tests {
             "proc-sys-fs-binfmt_misc.automount",
             "[Automount]\nWhere=/x\n",
         );
-        for p in [slice, automount] {
-            let diags = verify_file(&p);
-            assert!(diags.iter().all(|d| !d.error), "{diags:?}");
-            assert!(diags[0].message.contains("does not run"), "{diags:?}");
-        }
+        let diags = verify_file(&automount);
+        assert!(diags.iter().all(|d| !d.error), "{diags:?}");
+        assert!(diags[0].message.contains("does not run"), "{diags:?}");
+        // Slices are units now: checked like any other, and this one is clean.
+        assert_eq!(verify_file(&slice), []);
+        let bad_slice = write("bad.slice", "[Slice]\nMemoryMax=lots\n");
+        assert!(verify_file(&bad_slice)
+            .iter()
+            .any(|d| d.error && d.message.contains("MemoryMax")));
         let good = write(
             "nginx.service.d/override.conf",
             "[Service]\nLimitNOFILE=65536\nExecStart=\nExecStart=/usr/sbin/nginx\n",

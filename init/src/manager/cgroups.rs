@@ -71,7 +71,31 @@ impl Manager {
         let cfg = self.cgroup_config(n);
         let dir = self.unit_cgroup(n)?;
         let base = root.parent().unwrap_or(&root).to_path_buf();
-        let wanted = cgroup::controllers(&cfg);
+        // The slices the unit lies in, with the settings of those that have unit files.
+        let slices: Vec<(PathBuf, cgroup::CgroupConfig)> = {
+            let mut level = root.clone();
+            let mut v = Vec::new();
+            for s in cgroup::slice_dirs(cfg.slice.as_deref().unwrap_or("system.slice")) {
+                level.push(&s);
+                // Slices the unit set has (those units are placed in explicitly, and
+                // their parents); a unit file of the default system.slice that nothing
+                // names is not read for this.
+                let c = match self.set.get(&s).map(|u| &u.config) {
+                    Some(KindConfig::Slice(c)) => (**c).clone(),
+                    _ => cgroup::CgroupConfig::default(),
+                };
+                v.push((level.clone(), c));
+            }
+            v
+        };
+        let mut wanted = cgroup::controllers(&cfg);
+        for (_, c) in &slices {
+            for ctl in cgroup::controllers(c) {
+                if !wanted.contains(&ctl) {
+                    wanted.push(ctl);
+                }
+            }
+        }
         let mut problems: Vec<String> = Vec::new();
         if let Err(e) = std::fs::create_dir_all(&dir) {
             self.logs
@@ -120,6 +144,13 @@ impl Manager {
         let tasks = read_number("/proc/sys/kernel/pid_max", None)
             .unwrap_or(4_194_304)
             .min(read_number("/proc/sys/kernel/threads-max", None).unwrap_or(u64::MAX));
+        for (slice_dir, c) in &slices {
+            for (file, value) in cgroup::settings(c, memory, tasks) {
+                if let Err(e) = std::fs::write(slice_dir.join(file), &value) {
+                    problems.push(format!("{}/{file}={value}: {e}", slice_dir.display()));
+                }
+            }
+        }
         for (file, value) in cgroup::settings(&cfg, memory, tasks) {
             if let Err(e) = std::fs::write(dir.join(file), &value) {
                 problems.push(format!("{file}={value}: {e}"));

@@ -505,6 +505,12 @@ impl Manager {
                 self.finish_job(&n, JobResult::Done);
                 self.maybe_shutdown_target(&n);
             }
+            // A slice is its cgroup, made when a unit in it starts (with the slice's
+            // settings); as a unit it is active once started.
+            KindConfig::Slice(_) => {
+                self.set_state(&n, ActiveState::Active, "active");
+                self.finish_job(&n, JobResult::Done);
+            }
             KindConfig::Service(s) => {
                 let s = (**s).clone();
                 if s.service_type == ServiceType::Idle && self.busy_besides(&n) {

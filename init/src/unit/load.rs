@@ -138,6 +138,16 @@ fn builtin(name: &str) -> Option<Unit> {
     if let Some(u) = device_unit(name) {
         return Some(u);
     }
+    // A slice without a unit file exists all the same, with no settings of its own
+    // (systemd makes such slices as units are placed in them), inside its parent.
+    if name.ends_with(".slice") && name::validate(name).is_ok() {
+        let mut u = Unit::empty(name);
+        if let Some(parent) = crate::cgroup::slice_dirs(name).iter().rev().nth(1) {
+            u.deps.requires.insert(parent.clone());
+            u.deps.after.insert(parent.clone());
+        }
+        return Some(u);
+    }
     let (_, req, wants, after) = BUILTIN.iter().find(|b| b.0 == name)?;
     let mut u = Unit::empty(name);
     u.deps
@@ -667,6 +677,21 @@ pub fn triggered_unit(u: &Unit, explicit: Option<&str>) -> String {
 
 /// Dependencies implied by the unit's own settings (independent of DefaultDependencies).
 fn add_implicit(u: &mut Unit) {
+    // Implicit, whatever DefaultDependencies= says (systemd.resource-control(5)): a unit
+    // placed in a slice requires it and starts after it. (The default system.slice is
+    // not made a dependency: it has no settings unless a unit file gives it some, and
+    // those apply when a unit's cgroup is made.)
+    if let Some(slice) = u.service().and_then(|s| s.exec.cgroup.slice.clone()) {
+        u.deps.requires.insert(slice.clone());
+        u.deps.after.insert(slice);
+    }
+    // A slice lies in its parent (`a-b.slice` in `a.slice`).
+    if u.kind == UnitKind::Slice {
+        if let Some(parent) = crate::cgroup::slice_dirs(&u.name).iter().rev().nth(1) {
+            u.deps.requires.insert(parent.clone());
+            u.deps.after.insert(parent.clone());
+        }
+    }
     match &u.config {
         KindConfig::Socket(s) if !s.accept => {
             let svc = socket_service(u, s.service.as_deref());
@@ -717,6 +742,7 @@ fn add_default_deps(u: &mut Unit, no_default: &BTreeSet<String>) {
             d.before.insert(t.into());
             shutdown(d);
         }
+        UnitKind::Slice => shutdown(d),
         UnitKind::Mount => {
             d.before.insert("local-fs.target".into());
             d.conflicts.insert("umount.target".into());

@@ -498,6 +498,8 @@ pub enum KindConfig {
     Mount(Box<MountConfig>),
     Timer(Box<TimerConfig>),
     Path(Box<PathConfig>),
+    /// A `.slice`: a level of the cgroup tree with resource settings of its own.
+    Slice(Box<crate::cgroup::CgroupConfig>),
 }
 
 /// A fully loaded unit.
@@ -534,6 +536,7 @@ impl Unit {
             UnitKind::Mount => KindConfig::Mount(Box::default()),
             UnitKind::Timer => KindConfig::Timer(Box::default()),
             UnitKind::Path => KindConfig::Path(Box::default()),
+            UnitKind::Slice => KindConfig::Slice(Box::default()),
         };
         Unit {
             name: name.to_string(),

@@ -13,6 +13,7 @@ pub enum UnitKind {
     Mount,
     Timer,
     Path,
+    Slice,
 }
 
 impl UnitKind {
@@ -25,6 +26,7 @@ impl UnitKind {
             "mount" => UnitKind::Mount,
             "timer" => UnitKind::Timer,
             "path" => UnitKind::Path,
+            "slice" => UnitKind::Slice,
             _ => return None,
         })
     }
@@ -36,6 +38,7 @@ impl UnitKind {
             UnitKind::Mount => "mount",
             UnitKind::Timer => "timer",
             UnitKind::Path => "path",
+            UnitKind::Slice => "slice",
         }
     }
 }

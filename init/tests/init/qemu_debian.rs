@@ -199,6 +199,7 @@ const LIMITS: &str = "#!/bin/sh
 cg=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)
 echo \"PROBE cgroup $cg\"
 echo \"PROBE limits $(cat $cg/memory.max) $(cat $cg/pids.max) $(cat $cg/cpu.max) $(cat $cg/cpu.weight)\"
+echo \"PROBE slice $(cat /sys/fs/cgroup/b8g/probe.slice/memory.max) $(cat /sys/fs/cgroup/b8g/probe.slice/pids.max) $(b8gctl is-active probe.slice probe-limits.slice | tr '\\n' ' ')\"
 # A subshell starts sleepers until fork fails (it then dies); the rest counts and
 # ends them with shell builtins alone, as no process can be added.
 (i=0; while [ $i -lt 12 ]; do sleep 30 & i=$((i+1)); done) 2>/dev/null
@@ -333,7 +334,7 @@ fn qemu_debian_nginx_cron_upstream_units() {
     std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
     for t in [
         "sh", "sleep", "echo", "cat", "ls", "mount", "true", "wget", "grep", "pidof", "ps",
-        "logger", "sed", "wc", "kill", "stat",
+        "logger", "sed", "wc", "kill", "stat", "tr",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(t)).expect("applet link");
     }
@@ -363,6 +364,12 @@ fn qemu_debian_nginx_cron_upstream_units() {
         LIMITS_UNIT,
     );
     write(&root, "limits.sh", 0o755, LIMITS);
+    write(
+        &root,
+        "etc/systemd/system/probe.slice",
+        0o644,
+        "[Unit]\nDescription=acceptance probe slice\n[Slice]\nMemoryMax=256M\nTasksMax=64\n",
+    );
     write(
         &root,
         "etc/tmpfiles.d/probe.conf",
@@ -445,6 +452,7 @@ fn qemu_debian_nginx_cron_upstream_units() {
         "PROBE sandbox: /proc/sys read-only",
         "PROBE cgroup /sys/fs/cgroup/b8g/probe.slice/probe-limits.slice/limited.service",
         "PROBE limits 67108864 8 50000 100000 200",
+        "PROBE slice 268435456 64 active active",
         "PROBE state running",
         "PROBE reload ok",
         "PROBE nginx answers after reload",

@@ -424,3 +424,27 @@ fn restarting_a_timer_or_a_target_starts_it_again() {
     assert!(text(&o.stdout).contains("t.timer"), "{}", text(&o.stdout));
     s.poweroff();
 }
+
+#[test]
+fn a_unit_in_a_slice_starts_its_slices_first() {
+    let mut s = System::new(&[
+        (
+            "probe.slice",
+            "[Unit]\nDescription=outer\n[Slice]\nMemoryMax=256M\n",
+        ),
+        (
+            "inslice.service",
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\nSlice=probe-inner.slice\nExecStart=/bin/true\n\
+             [Install]\nWantedBy=multi-user.target\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    for u in ["inslice.service", "probe-inner.slice", "probe.slice"] {
+        assert_eq!(s.active(u), "active", "{u}:\n{}", s.console());
+    }
+    // Stopping the outer slice stops what is in it.
+    s.ctl_ok(&["stop", "probe.slice"]);
+    assert_eq!(s.active("inslice.service"), "inactive");
+    s.poweroff();
+}

@@ -9,7 +9,19 @@ pub(super) fn set_dir_mode(slot: &mut Option<u32>, v: &str) -> Result<(), String
 }
 
 pub(super) fn apply_exec_ctx(x: &mut ExecContext, key: &str, v: &str) -> Result<bool, String> {
-    let cg = &mut x.cgroup;
+    if apply_cgroup(&mut x.cgroup, key, v)? {
+        return Ok(true);
+    }
+    apply_exec_ctx_rest(x, key, v)
+}
+
+/// Resource-control settings (systemd.resource-control(5)), of a service, socket or
+/// mount, or of a slice's own `[Slice]` section. False when `key` is none of them.
+pub(super) fn apply_cgroup(
+    cg: &mut crate::cgroup::CgroupConfig,
+    key: &str,
+    v: &str,
+) -> Result<bool, String> {
     let opt = |v: &str, f: fn(&str) -> Result<crate::cgroup::Limit, String>| {
         if v.trim().is_empty() {
             Ok(None)
@@ -28,7 +40,6 @@ pub(super) fn apply_exec_ctx(x: &mut ExecContext, key: &str, v: &str) -> Result<
                 return Err(format!("{v:?} is not a slice name"));
             }
             cg.slice = Some(v.to_string()).filter(|s| !s.is_empty());
-            return Ok(true);
         }
         "MemoryMax" | "MemoryLimit" => cg.memory_max = opt(v, crate::cgroup::parse_bytes)?,
         "MemoryHigh" => cg.memory_high = opt(v, crate::cgroup::parse_bytes)?,
@@ -50,7 +61,7 @@ pub(super) fn apply_exec_ctx(x: &mut ExecContext, key: &str, v: &str) -> Result<
             // A controller list delegates (those controllers); `no` does not.
             cg.delegate = parse_bool(v).unwrap_or(!v.trim().is_empty());
         }
-        _ => return apply_exec_ctx_rest(x, key, v),
+        _ => return Ok(false),
     }
     Ok(true)
 }

@@ -429,6 +429,15 @@ fn apply(unit: &mut Unit, e: &Entry, v: &str, loc: &str, diags: &mut Diags) -> R
         "Mount" if unit.kind == UnitKind::Mount => apply_mount(unit, key, v, loc, diags),
         "Timer" if unit.kind == UnitKind::Timer => apply_timer(unit, key, v, loc, diags),
         "Path" if unit.kind == UnitKind::Path => apply_path(unit, key, v, loc, diags),
+        "Slice" if unit.kind == UnitKind::Slice => {
+            if let KindConfig::Slice(cg) = &mut unit.config {
+                // A slice's parent is given by its name, not by Slice=.
+                if key == "Slice" || !apply_cgroup(cg, key, v)? {
+                    unknown(key, loc, diags);
+                }
+            }
+            Ok(())
+        }
         s if s.starts_with("X-") => Ok(()),
         s => {
             diags.warn(
@@ -1082,5 +1091,19 @@ mod tests {
         assert!(d.is_empty(), "{d:?}");
         let (_, d) = load("var-lag.mount", "[Mount]\nWhat=tmpfs\nWhere=/var/log\n");
         assert!(d[0].message.contains("does not match"));
+    }
+
+    #[test]
+    fn slice_units_carry_resource_settings_and_their_parent() {
+        let (u, d) = load(
+            "web-front.slice",
+            "[Unit]\nDescription=front\n[Slice]\nMemoryMax=1G\nCPUWeight=50\nSlice=x.slice\n",
+        );
+        let KindConfig::Slice(c) = &u.config else {
+            panic!("{:?}", u.config)
+        };
+        assert_eq!(c.memory_max, Some(crate::cgroup::Limit::Absolute(1 << 30)));
+        assert_eq!((c.cpu_weight, c.slice.as_deref()), (Some(50), None));
+        assert!(d.iter().any(|d| d.message.contains("Slice=")), "{d:?}");
     }
 }
