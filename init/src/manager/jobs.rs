@@ -98,6 +98,9 @@ impl Manager {
             add(n.as_raw_fd(), 7, "", &mut fds);
         }
         add(self.sigfd.as_raw_fd(), 0, "", &mut fds);
+        if let Some(k) = &self.kmsg {
+            add(k.as_raw_fd(), 8, "", &mut fds);
+        }
         if let Some(c) = &self.control {
             add(c.as_raw_fd(), 1, "", &mut fds);
         }
@@ -143,6 +146,7 @@ impl Manager {
                     5 => self.socket_ready(name, p.fd),
                     6 => self.path_event(name),
                     7 => self.handle_syslog(),
+                    8 => self.handle_kmsg(),
                     _ => {}
                 }
             }

@@ -18,6 +18,7 @@ mod control_server;
 mod deadlines;
 mod generate;
 mod jobs;
+mod kmsg;
 mod mounts;
 mod notify_socket;
 mod paths;
@@ -175,6 +176,8 @@ pub struct Manager {
     notify: Option<OwnedFd>,
     /// The `/dev/log` datagram socket.
     syslog: Option<OwnedFd>,
+    /// `/dev/kmsg`, read into the `kernel` log on a real boot.
+    kmsg: Option<OwnedFd>,
     /// Unbound; sends what is forwarded to a syslog daemon's socket.
     syslog_out: Option<std::os::unix::net::UnixDatagram>,
     extras: SysvExtras,
@@ -291,6 +294,7 @@ impl Manager {
             control: None,
             notify: None,
             syslog: None,
+            kmsg: None,
             syslog_out: None,
             extras: SysvExtras::default(),
             shutdown: None,
@@ -322,6 +326,7 @@ impl Manager {
         m.open_control();
         m.open_notify();
         m.open_syslog();
+        m.open_kmsg();
         m.remount_root_from_fstab();
         m.reload_units();
         Ok(m)

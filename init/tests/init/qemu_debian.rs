@@ -140,6 +140,7 @@ while [ $i -lt 100 ]; do
 done
 [ $i -lt 100 ] || journalctl -t probe
 if journalctl -u cron -o cat | grep -q '(CRON) INFO'; then echo 'PROBE cron logs to syslog'; fi
+if journalctl -k -o cat | grep -q '^Linux version'; then echo 'PROBE kernel log kept'; fi
 ";
 
 /// The sandbox on a real kernel as PID 1 (devtmpfs, real root): what it may and may
@@ -441,6 +442,7 @@ fn qemu_debian_nginx_cron_upstream_units() {
         "PROBE nginx answers",
         "PROBE cron running",
         "PROBE syslog kept",
+        "PROBE kernel log kept",
         "PROBE tmpfiles.d applied",
         "PROBE sysusers.d applied",
         "PROBE cron logs to syslog",

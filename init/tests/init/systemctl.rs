@@ -387,10 +387,10 @@ fn journalctl_reads_the_units_logs_with_its_everyday_options() {
     assert_eq!(last.lines().count(), 1, "{last}");
     assert!(last.contains("a.service: "), "{last}");
     // What b8g-init cannot answer is refused, not ignored.
-    let o = s.journalctl(&["-k"]);
+    let o = s.journalctl(&["--list-boots"]);
     assert_eq!(code(&o), 1);
     assert!(
-        text(&o.stderr).contains("-k is not supported"),
+        text(&o.stderr).contains("--list-boots is not supported"),
         "{}",
         text(&o.stderr)
     );

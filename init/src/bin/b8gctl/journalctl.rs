@@ -16,7 +16,7 @@ use crate::timestamp;
 const USAGE: &str =
     "usage: journalctl [-u UNIT]... [-t IDENTIFIER]... [-p PRIORITY] [-S SINCE] [-U UNTIL]
                   [-f] [-n N] [-r] [-b] [-o short|short-iso|short-monotonic|cat|json] [--no-pager]
-(b8gctl: this boot's per-unit logs kept by b8g-init; without -u, every unit's)";
+(b8gctl: this boot's per-unit logs kept by b8g-init; without -u, every unit's; -k the kernel's)";
 
 /// The fields `FIELD=VALUE` may match, as journalctl names them.
 const MATCH_FIELDS: [&str; 6] = [
@@ -134,8 +134,10 @@ fn parse(args: Vec<String>) -> Result<Option<Opts>> {
                 println!("{USAGE}");
                 return Ok(None);
             }
-            "-k" | "--dmesg" | "--list-boots" => {
-                bail!("{flag} is not supported: b8g-init keeps no kernel messages and only this boot's log (dmesg shows the kernel's)")
+            // The kernel's messages of this boot, which b8g-init reads from /dev/kmsg.
+            "-k" | "--dmesg" => o.units.push("kernel".into()),
+            "--list-boots" => {
+                bail!("{flag} is not supported: b8g-init keeps only this boot's log")
             }
             "--no-pager" | "-e" | "--pager-end" | "-x" | "--catalog" | "-q" | "--quiet" | "-a"
             | "--all" | "--no-hostname" | "--system" | "-l" | "--full" => {}
@@ -390,7 +392,7 @@ mod tests {
             &["-p", "loud"][..],
             &["--since", "last week"],
             &["-b", "-1"],
-            &["-k"],
+            &["--list-boots"],
             &["-f", "-r"],
             &["_COMM=x"],
             &["--bogus"],
