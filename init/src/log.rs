@@ -85,6 +85,8 @@ pub struct Entry<'a> {
     pub pid: Option<i32>,
     /// The kernel's (pid, uid) of the sender.
     pub sender: Option<(i32, u32)>,
+    /// When it happened, if not now (a kernel record's own time), in µs since the epoch.
+    pub at_us: Option<u64>,
     /// The rate limit budget the line counts against (the unit's when None).
     pub limit_key: Option<String>,
 }
@@ -98,6 +100,7 @@ impl<'a> Entry<'a> {
             ident: None,
             pid: None,
             sender: None,
+            at_us: None,
             limit_key: None,
         }
     }
@@ -206,10 +209,12 @@ impl Logs {
 
     fn append(&mut self, e: &Entry) -> String {
         self.seq += 1;
-        let realtime_us = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(0);
+        let realtime_us = e.at_us.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_micros() as u64)
+                .unwrap_or(0)
+        });
         let line = LogLine {
             seq: self.seq,
             ms: self.ms(),

@@ -67,6 +67,7 @@ impl Manager {
                 ident: m.ident.as_deref(),
                 pid: m.pid,
                 sender: sender.map(|c| (c.pid, c.uid)),
+                at_us: None,
                 // An unprivileged sender has a budget of its own: a user's flood in a
                 // login session must not silence sshd's or sudo's lines in that unit.
                 limit_key: sender
@@ -110,6 +111,7 @@ impl Manager {
             ident: ident.as_deref(),
             pid: None,
             sender: None,
+            at_us: None,
             limit_key: None,
         };
         let f = self.logs.push_limited(&entry)?;
