@@ -234,7 +234,7 @@ fn device_path(what: &str) -> String {
 }
 
 /// fstab(5)'s octal escapes (`\040` for a blank).
-fn unoctal(s: &str) -> String {
+pub(crate) fn unoctal(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -256,7 +256,7 @@ fn unoctal(s: &str) -> String {
 /// The units systemd-fstab-generator makes of `/etc/fstab` (`source` names it), and
 /// notes on lines it cannot honour. The root file system is not among them (stage 1
 /// or the kernel mounted it; its options are applied by remounting, see
-/// [`root_options`]); swap lines are noted, not made into units.
+/// [`root_options`]); swap lines become `.swap` units.
 ///
 /// `fsck` is the fsck(8) to check file systems with (pass number above 0, a device):
 /// each such mount then requires a `systemd-fsck@DEVICE.service` of its own, as
@@ -303,9 +303,37 @@ pub fn fstab(text: &str, source: &Path, fsck: Option<&Path>) -> (Vec<Generated>,
                 .collect()
         };
         if fstype == "swap" {
-            notes.push(format!(
-                "{at}: swap {what}: b8g-init has no .swap units; not activated"
-            ));
+            if !what.starts_with('/') {
+                notes.push(format!("{at}: swap {what:?} is not a path, ignored"));
+                continue;
+            }
+            // systemd-fstab-generator's add_swap: the options as written unless
+            // "defaults", swap.target requires it (wants with nofail), noauto leaves it.
+            let mut unit = format!(
+                "# Written by b8g-init's fstab generator (systemd-fstab-generator(8)).\n\
+                 [Unit]\nDocumentation=man:fstab(5) man:systemd-fstab-generator(8)\n\
+                 SourcePath={}\n\n[Swap]\nWhat={what}\n",
+                source.display()
+            );
+            if opts != "defaults" && !opts.is_empty() {
+                unit.push_str(&format!("Options={}\n", opts.replace('%', "%%")));
+            }
+            if let Some(t) = value("x-systemd.mount-timeout=").last() {
+                unit.push_str(&format!("TimeoutSec={t}\n"));
+            }
+            let links = if has("noauto") {
+                Vec::new()
+            } else {
+                vec![format!(
+                    "swap.target.{}",
+                    if has("nofail") { "wants" } else { "requires" }
+                )]
+            };
+            units.push(Generated {
+                name: crate::unit::name::swap_unit_name(&what),
+                text: unit,
+                links,
+            });
             continue;
         }
         if !where_.starts_with('/') {
@@ -537,6 +565,7 @@ tmpfs           /var/cache/x/   tmpfs   mode=0755,x-systemd.required-by=nginx.se
                 "mnt-my\\x20data.mount",
                 "net-export.mount",
                 "backup.mount",
+                "swapfile.swap",
                 "var-cache-x.mount"
             ]
         );
@@ -563,13 +592,15 @@ tmpfs           /var/cache/x/   tmpfs   mode=0755,x-systemd.required-by=nginx.se
         assert!(net.text.contains("Before=remote-fs.target") && net.text.contains("Options=ro\n"));
         assert_eq!(net.links, ["remote-fs.target.requires"]);
         assert!(units[3].links.is_empty() && !units[3].text.contains("Type="));
-        assert_eq!(units[4].links, ["nginx.service.requires"]);
+        assert_eq!(units[5].links, ["nginx.service.requires"]);
+        let swap = &units[4];
+        assert_eq!(swap.name, "swapfile.swap");
         assert!(
-            notes
-                .iter()
-                .any(|n| n.contains("/etc/fstab:7: swap /swapfile")),
-            "{notes:?}"
+            swap.text.contains("[Swap]\nWhat=/swapfile\nOptions=sw\n"),
+            "{}",
+            swap.text
         );
+        assert_eq!(swap.links, ["swap.target.requires"]);
         assert!(
             notes
                 .iter()

@@ -10,7 +10,7 @@ use crate::unit::parse::Diags;
 use crate::unit::{Diagnostic, UnitKind};
 
 /// Unit types systemd has that b8g-init does not run.
-const OTHER_SYSTEMD_KINDS: &[&str] = &["device", "automount", "swap", "scope"];
+const OTHER_SYSTEMD_KINDS: &[&str] = &["device", "automount", "scope"];
 
 /// Diagnostics for one file, chosen by its name: a unit file, a drop-in (`*.conf` in
 /// `NAME.TYPE.d/`), inittab, or else an LSB init script.

@@ -541,6 +541,7 @@ impl Manager {
                 self.finish_job(&n, JobResult::Done);
             }
             KindConfig::Mount(_) => self.mount_start(u),
+            KindConfig::Swap(_) => self.swap_start(u),
             KindConfig::Path(c) => {
                 let c = (**c).clone();
                 self.path_start(&n, &c);
@@ -646,6 +647,7 @@ impl Manager {
                 self.set_state(&n, ActiveState::Inactive, "dead");
                 self.finish_job(&n, JobResult::Done);
             }
+            KindConfig::Swap(_) => self.swap_stop(u),
             KindConfig::Path(_) => {
                 let rt = self.rt.entry(n.clone()).or_default();
                 rt.path_watch = None;

@@ -27,6 +27,7 @@ mod shutdown;
 mod signals;
 mod sockets;
 mod spawn;
+mod swaps;
 mod syslog_socket;
 mod timers;
 

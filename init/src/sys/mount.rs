@@ -118,9 +118,85 @@ pub fn umount(where_: &Path, flags: i32) -> Result<(), std::io::Error> {
     Ok(())
 }
 
+// swapon(2)'s flags (linux/swap.h; the libc crate does not carry them).
+const SWAP_FLAG_PREFER: i32 = 0x8000;
+const SWAP_FLAG_PRIO_MASK: i32 = 0x7fff;
+const SWAP_FLAG_DISCARD: i32 = 0x10000;
+const SWAP_FLAG_DISCARD_ONCE: i32 = 0x20000;
+const SWAP_FLAG_DISCARD_PAGES: i32 = 0x40000;
+
+/// swapon(2)'s flags for a priority (-1: the kernel's choice) and swapon(8)'s
+/// `-o` options (`pri=`, `discard`, `discard=once|pages`; others are not the kernel's).
+pub fn swap_flags(priority: Option<i32>, options: &str) -> i32 {
+    let mut prio = priority;
+    let mut flags = 0;
+    for o in options.split(',') {
+        match o {
+            "discard" => flags |= SWAP_FLAG_DISCARD,
+            "discard=once" => flags |= SWAP_FLAG_DISCARD | SWAP_FLAG_DISCARD_ONCE,
+            "discard=pages" => flags |= SWAP_FLAG_DISCARD | SWAP_FLAG_DISCARD_PAGES,
+            _ => {
+                if let Some(p) = o.strip_prefix("pri=").and_then(|p| p.parse::<i32>().ok()) {
+                    prio = prio.or(Some(p));
+                }
+            }
+        }
+    }
+    if let Some(p) = prio.filter(|p| *p >= 0) {
+        flags |= SWAP_FLAG_PREFER | (p & SWAP_FLAG_PRIO_MASK);
+    }
+    flags
+}
+
+pub fn swapon(what: &str, flags: i32) -> Result<(), std::io::Error> {
+    let w = cstring(what)?;
+    // SAFETY: valid C string.
+    if unsafe { libc::swapon(w.as_ptr(), flags) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+pub fn swapoff(what: &str) -> Result<(), std::io::Error> {
+    let w = cstring(what)?;
+    // SAFETY: valid C string.
+    if unsafe { libc::swapoff(w.as_ptr()) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether `what` is in use as swap now (/proc/swaps, whose names are octal-escaped).
+pub fn swap_active(what: &str) -> bool {
+    let Ok(real) = std::fs::canonicalize(what) else {
+        return false;
+    };
+    std::fs::read_to_string("/proc/swaps")
+        .map(|t| {
+            t.lines().skip(1).any(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|n| crate::generators::unoctal(n) == real.to_string_lossy())
+            })
+        })
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn swap_flags_follow_swapon() {
+        assert_eq!(swap_flags(None, "sw"), 0);
+        assert_eq!(swap_flags(Some(-1), "defaults"), 0);
+        assert_eq!(swap_flags(Some(5), ""), 0x8000 | 5);
+        // Priority= wins over pri= (systemd.swap(5)).
+        assert_eq!(swap_flags(Some(5), "pri=7"), 0x8000 | 5);
+        assert_eq!(swap_flags(None, "sw,pri=7,discard"), 0x8000 | 7 | 0x10000);
+        assert_eq!(swap_flags(None, "discard=once"), 0x30000);
+        assert_eq!(swap_flags(None, "discard=pages,nofail"), 0x50000);
+    }
 
     #[test]
     fn mount_options_are_split() {

@@ -54,7 +54,12 @@ pub const MASKED: &str = "unit is masked";
 
 /// Targets that exist even without a file: (name, requires, wants, after).
 const BUILTIN: &[(&str, &str, &str, &str)] = &[
-    ("sysinit.target", "", "local-fs.target", "local-fs.target"),
+    (
+        "sysinit.target",
+        "",
+        "local-fs.target swap.target",
+        "local-fs.target swap.target",
+    ),
     (
         "basic.target",
         "sysinit.target",
@@ -560,6 +565,24 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
             }
         }
     }
+    // RequiresMountsFor= (and a swap file's own path): the mount units of each path and
+    // of its parents that exist become Requires= and After= (systemd.unit(5)).
+    for u in set.units.values_mut() {
+        let mut paths: Vec<PathBuf> = u.deps.requires_mounts_for.iter().cloned().collect();
+        if let KindConfig::Swap(s) = &u.config {
+            if s.what.starts_with('/') && !s.what.starts_with("/dev/") {
+                paths.push(PathBuf::from(&s.what));
+            }
+        }
+        for p in paths {
+            for m in p.ancestors().map(name::mount_unit_name) {
+                if mounts.contains(&m) && m != u.name {
+                    u.deps.requires.insert(m.clone());
+                    u.deps.after.insert(m);
+                }
+            }
+        }
+    }
     let no_default: BTreeSet<String> = set
         .units
         .values()
@@ -743,6 +766,21 @@ fn add_default_deps(u: &mut Unit, no_default: &BTreeSet<String>) {
             shutdown(d);
         }
         UnitKind::Slice => shutdown(d),
+        UnitKind::Swap => {
+            // systemd's swap_add_default_dependencies: before swap.target unless nofail.
+            let nofail = match &u.config {
+                KindConfig::Swap(s) => s
+                    .options
+                    .as_deref()
+                    .is_some_and(|o| o.split(',').any(|x| x == "nofail")),
+                _ => false,
+            };
+            if !nofail {
+                d.before.insert("swap.target".into());
+            }
+            d.conflicts.insert("umount.target".into());
+            d.before.insert("umount.target".into());
+        }
         UnitKind::Mount => {
             d.before.insert("local-fs.target".into());
             d.conflicts.insert("umount.target".into());
@@ -866,6 +904,71 @@ mod tests {
         assert!(linked.get("sysinit.target").is_some());
         assert!(linked.get("b.service").is_none());
         assert!(linked.get("masked.service").is_none());
+    }
+
+    #[test]
+    fn swaps_and_requires_mounts_for_get_systemds_dependencies() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        fs::write(d.join("srv.mount"), "[Mount]\nWhat=/dev/vdb\nWhere=/srv\n").unwrap();
+        fs::write(
+            d.join("srv-data.mount"),
+            "[Mount]\nWhat=tmpfs\nWhere=/srv/data\nType=tmpfs\n",
+        )
+        .unwrap();
+        fs::write(d.join("srv-swapfile.swap"), "[Swap]\nWhat=/srv/swapfile\n").unwrap();
+        fs::write(
+            d.join("dev-vdc.swap"),
+            "[Swap]\nWhat=/dev/vdc\nOptions=nofail,pri=3\nPriority=2\n",
+        )
+        .unwrap();
+        fs::write(d.join("wrong.swap"), "[Swap]\nWhat=/dev/vdd\n").unwrap();
+        fs::write(
+            d.join("db.service"),
+            "[Unit]\nRequiresMountsFor=/srv/data/db /var/lib\n[Service]\nExecStart=/bin/db\n",
+        )
+        .unwrap();
+        let set = load(
+            &LoadOptions {
+                unit_dirs: vec![d.to_path_buf()],
+                specifier_dirs: SpecifierDirs::default(),
+                links_only: false,
+                roots: None,
+            },
+            vec![],
+        );
+        let db = set.get("db.service").unwrap();
+        for m in ["srv.mount", "srv-data.mount"] {
+            assert!(
+                db.deps.requires.contains(m) && db.deps.after.contains(m),
+                "{m}"
+            );
+        }
+        let swap = set.get("srv-swapfile.swap").unwrap();
+        assert!(swap.load_error.is_none(), "{:?}", swap.load_error);
+        assert!(swap.deps.requires.contains("srv.mount") && swap.deps.after.contains("srv.mount"));
+        assert!(swap.deps.before.contains("swap.target"));
+        assert!(swap.deps.conflicts.contains("umount.target"));
+        let dev = set.get("dev-vdc.swap").unwrap();
+        let KindConfig::Swap(c) = &dev.config else {
+            panic!("not a swap")
+        };
+        assert_eq!((c.what.as_str(), c.priority), ("/dev/vdc", Some(2)));
+        assert!(
+            !dev.deps.before.contains("swap.target"),
+            "nofail: not before swap.target"
+        );
+        assert!(!dev.deps.requires.iter().any(|r| r.ends_with(".mount")));
+        let wrong = set.get("wrong.swap").unwrap();
+        assert!(wrong
+            .load_error
+            .as_deref()
+            .is_some_and(|e| e.contains("What=/dev/vdd does not match the unit name wrong.swap")));
+        let sysinit = set.get("sysinit.target").unwrap();
+        assert!(
+            sysinit.deps.wants.contains("swap.target")
+                && sysinit.deps.after.contains("swap.target")
+        );
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct Deps {
     pub after: BTreeSet<String>,
     pub before: BTreeSet<String>,
     pub on_failure: BTreeSet<String>,
+    /// `RequiresMountsFor=`: the mount units of these paths and their parents become
+    /// Requires= and After= once every unit is loaded.
+    pub requires_mounts_for: BTreeSet<PathBuf>,
 }
 
 /// `[Install]`: in b8g a unit present in a unit directory is enabled by its
@@ -431,6 +434,18 @@ pub struct MountConfig {
     pub lazy_unmount: bool,
 }
 
+/// `[Swap]` (systemd.swap(5)).
+#[derive(Debug, Clone, Default)]
+pub struct SwapConfig {
+    /// The device node or file.
+    pub what: String,
+    /// `Priority=`; `pri=` in Options= when unset.
+    pub priority: Option<i32>,
+    /// swapon(8) options: `pri=`, `discard[=once|pages]`; `nofail` and others ignored.
+    pub options: Option<String>,
+    pub timeout: Option<Duration>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct TimerConfig {
     pub on_boot: Vec<Duration>,
@@ -500,6 +515,8 @@ pub enum KindConfig {
     Path(Box<PathConfig>),
     /// A `.slice`: a level of the cgroup tree with resource settings of its own.
     Slice(Box<crate::cgroup::CgroupConfig>),
+    /// A `.swap`: a device or file swapped on.
+    Swap(Box<SwapConfig>),
 }
 
 /// A fully loaded unit.
@@ -537,6 +554,7 @@ impl Unit {
             UnitKind::Timer => KindConfig::Timer(Box::default()),
             UnitKind::Path => KindConfig::Path(Box::default()),
             UnitKind::Slice => KindConfig::Slice(Box::default()),
+            UnitKind::Swap => KindConfig::Swap(Box::default()),
         };
         Unit {
             name: name.to_string(),

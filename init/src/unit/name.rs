@@ -14,6 +14,7 @@ pub enum UnitKind {
     Timer,
     Path,
     Slice,
+    Swap,
 }
 
 impl UnitKind {
@@ -27,6 +28,7 @@ impl UnitKind {
             "timer" => UnitKind::Timer,
             "path" => UnitKind::Path,
             "slice" => UnitKind::Slice,
+            "swap" => UnitKind::Swap,
             _ => return None,
         })
     }
@@ -39,6 +41,7 @@ impl UnitKind {
             UnitKind::Timer => "timer",
             UnitKind::Path => "path",
             UnitKind::Slice => "slice",
+            UnitKind::Swap => "swap",
         }
     }
 }
@@ -305,6 +308,11 @@ pub fn expand_specifiers(
 /// The unit name a mount unit for `where_` must have.
 pub fn mount_unit_name(where_: &Path) -> String {
     format!("{}.mount", escape_path(&where_.to_string_lossy()))
+}
+
+/// The `.swap` unit for a device or file (`/dev/vdb2` → `dev-vdb2.swap`).
+pub fn swap_unit_name(what: &str) -> String {
+    format!("{}.swap", escape_path(what))
 }
 
 #[cfg(test)]

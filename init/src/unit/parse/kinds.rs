@@ -203,6 +203,40 @@ pub(super) fn apply_mount(
     Ok(())
 }
 
+pub(super) fn apply_swap(
+    unit: &mut Unit,
+    key: &str,
+    v: &str,
+    loc: &str,
+    diags: &mut Diags,
+) -> Result<(), String> {
+    let KindConfig::Swap(s) = &mut unit.config else {
+        return Ok(());
+    };
+    match key {
+        "What" => s.what = v.to_string(),
+        "Priority" => {
+            s.priority = if v.is_empty() {
+                None
+            } else {
+                Some(parse_swap_priority(v)?)
+            }
+        }
+        "Options" => s.options = Some(v.to_string()),
+        "TimeoutSec" => s.timeout = span(v)?,
+        _ => unknown(key, loc, diags),
+    }
+    Ok(())
+}
+
+/// A swap priority as swapon(2) takes it: -1 … 32767.
+pub(crate) fn parse_swap_priority(v: &str) -> Result<i32, String> {
+    match v.trim().parse::<i32>() {
+        Ok(p) if (-1..=32767).contains(&p) => Ok(p),
+        _ => Err(format!("invalid swap priority {v:?} (-1 … 32767)")),
+    }
+}
+
 pub(super) fn apply_timer(
     unit: &mut Unit,
     key: &str,

@@ -149,7 +149,6 @@ const IGNORED: &[&str] = &[
     "PropagatesReloadTo",
     "ReloadPropagatedFrom",
     "JoinsNamespaceOf",
-    "RequiresMountsFor",
     "OnFailureJobMode",
     "ConditionArchitecture",
     "ConditionHost",
@@ -260,6 +259,21 @@ pub fn unit_from_raw(name: &str, raw: &RawUnit, dirs: &SpecifierDirs, diags: &mu
             diags.error(loc0.clone(), "socket has no Listen…= setting".into());
         }
     }
+    if let KindConfig::Swap(s) = &unit.config {
+        if s.what.is_empty() {
+            diags.error(loc0.clone(), "swap has no What= setting".into());
+        } else if !s.what.starts_with('/') {
+            diags.error(
+                loc0.clone(),
+                format!("What={} is not an absolute path", s.what),
+            );
+        } else if name::swap_unit_name(&s.what) != name && !name.contains('@') {
+            diags.error(
+                loc0.clone(),
+                format!("What={} does not match the unit name {name}", s.what),
+            );
+        }
+    }
     if let KindConfig::Mount(m) = &unit.config {
         if m.where_.as_os_str().is_empty() {
             diags.error(loc0.clone(), "mount has no Where= setting".into());
@@ -315,6 +329,7 @@ fn expands_specifiers(section: &str, key: &str) -> bool {
             "WantedBy" | "RequiredBy" | "UpheldBy" | "Alias" | "Also" | "DefaultInstance"
         ),
         "Mount" if matches!(key, "What" | "Where" | "Type" | "Options") => true,
+        "Swap" if matches!(key, "What" | "Options") => true,
         "Timer" if matches!(key, "Unit" | "OnCalendar") => true,
         "Path" if key == "Unit" || key.starts_with("Path") || key == "DirectoryNotEmpty" => true,
         "Socket" if key.starts_with("Listen") => true,
@@ -427,6 +442,7 @@ fn apply(unit: &mut Unit, e: &Entry, v: &str, loc: &str, diags: &mut Diags) -> R
         "Service" if unit.kind == UnitKind::Service => apply_service(unit, key, v, loc, diags),
         "Socket" if unit.kind == UnitKind::Socket => apply_socket(unit, key, v, loc, diags),
         "Mount" if unit.kind == UnitKind::Mount => apply_mount(unit, key, v, loc, diags),
+        "Swap" if unit.kind == UnitKind::Swap => apply_swap(unit, key, v, loc, diags),
         "Timer" if unit.kind == UnitKind::Timer => apply_timer(unit, key, v, loc, diags),
         "Path" if unit.kind == UnitKind::Path => apply_path(unit, key, v, loc, diags),
         "Slice" if unit.kind == UnitKind::Slice => {
@@ -501,6 +517,14 @@ fn apply_unit(
         "After" => set_list(&mut d.after, v),
         "Before" => set_list(&mut d.before, v),
         "OnFailure" => set_list(&mut d.on_failure, v),
+        "RequiresMountsFor" => {
+            if v.trim().is_empty() {
+                d.requires_mounts_for.clear();
+            }
+            for p in v.split_whitespace() {
+                d.requires_mounts_for.insert(abs(p)?);
+            }
+        }
         "DefaultDependencies" => unit.default_dependencies = parse_bool(v)?,
         "IgnoreOnIsolate" => unit.ignore_on_isolate = parse_bool(v)?,
         "StartLimitIntervalSec" | "StartLimitInterval" => {
