@@ -6,8 +6,8 @@
 //! `bench-ready.service`, ordered after (and wanting) the four services. Both inits boot
 //! that same image (read through a qemu snapshot, so every boot starts from the same
 //! bytes) with the host's stock kernel under TCG; a busybox stage 1 loads the virtio and
-//! ext4 modules, mounts the image, prints `BENCH handoff <uptime>` and `switch_root`s to
-//! the init named by `bench.init=`. The ready unit prints `BENCH ready <uptime> rss_kb
+//! ext4 modules, mounts the image, prints `STAGE1 handoff <uptime>` and `switch_root`s to
+//! the init named by `stage1.init=` (`debian_image`). The ready unit prints `BENCH ready <uptime> rss_kb
 //! <VmRSS of pid 1>` and which of the four daemons run, then powers off. Time = ready
 //! minus handoff (guest clock), the two inits alternating run by run. Medians and ratios
 //! are printed; the issue's targets are time ≤ 1/2 and RSS ≤ 1/4 of systemd's. Also
@@ -16,8 +16,9 @@
 //! `target/bench-boot/console-INIT-RUN.log`; `--dump` adds each init's own account of the
 //! boot there (b8g-init's unit logs and PID 1's smaps; systemd-analyze and the journal).
 
+use crate::debian_image::{debian_root, kernel, make_ext4, stage1, write_mode};
 use anyhow::{bail, Context, Result};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -79,29 +80,6 @@ case $init in
 esac
 "#;
 
-const STAGE1: &str = r#"#!/bin/busybox sh
-/bin/busybox mkdir -p /proc /sys /dev /newroot
-/bin/busybox mount -t proc proc /proc
-/bin/busybox mount -t sysfs sysfs /sys
-/bin/busybox mount -t devtmpfs devtmpfs /dev
-for m in $(/bin/busybox cat /modules.list); do /bin/busybox insmod "/modules/$m"; done
-i=0
-while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do /bin/busybox sleep 0.05; i=$((i+1)); done
-if ! /bin/busybox mount -t ext4 -o rw /dev/vda /newroot; then
-  echo "BENCH stage1 failed: no root file system" > /dev/console
-  /bin/busybox poweroff -f
-fi
-init=/sbin/init
-for w in $(/bin/busybox cat /proc/cmdline); do
-  case $w in bench.init=*) init=${w#bench.init=};; esac
-done
-read -r up idle < /proc/uptime
-set -- $(/bin/busybox sed 's/^.*) //' /proc/1/stat)
-echo "BENCH handoff $up idle $idle cpu_ticks $(( ${12} + ${13} )) init $init" > /dev/console
-/bin/busybox umount /sys /proc /dev
-exec /bin/busybox switch_root /newroot "$init"
-"#;
-
 struct Sample {
     init: &'static str,
     secs: f64,
@@ -149,12 +127,19 @@ pub fn run(args: &[String]) -> Result<()> {
     let work = crate::root().join("target/bench-boot");
     std::fs::create_dir_all(&work)?;
     let (kernel, version) = kernel()?;
-    let rootfs = debian_root(&work)?;
+    let rootfs = work.join("rootfs");
+    debian_root(&rootfs, INCLUDE)?;
     install_bench_files(&rootfs, &bin)?;
     let image = work.join("root.ext4");
-    make_image(&rootfs, &image)?;
+    make_ext4(
+        Some(&rootfs),
+        &image,
+        "bench-root",
+        "6b8a0c1e-5b1d-4c3a-9f00-000000000005",
+        "2G",
+    )?;
     let initrd = work.join("stage1.cpio");
-    std::fs::write(&initrd, stage1(&version)?)?;
+    std::fs::write(&initrd, stage1(&version, MODULES)?)?;
 
     let inits: [(&'static str, &str); 2] = [
         ("b8g-init", "/usr/local/sbin/b8g-init"),
@@ -222,66 +207,6 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The newest /boot/vmlinuz-* and its version (for /lib/modules).
-fn kernel() -> Result<(PathBuf, String)> {
-    let mut k: Vec<String> = std::fs::read_dir("/boot")?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter_map(|n| n.strip_prefix("vmlinuz-").map(str::to_string))
-        .collect();
-    k.sort();
-    let v = k
-        .pop()
-        .context("no /boot/vmlinuz-*: install linux-image-amd64")?;
-    Ok((PathBuf::from(format!("/boot/vmlinuz-{v}")), v))
-}
-
-/// The Debian root, made once with mmdebstrap from the host's apt sources.
-fn debian_root(work: &Path) -> Result<PathBuf> {
-    let dir = work.join("rootfs");
-    if dir.join("lib/systemd/systemd").exists() && dir.join("usr/sbin/nginx").exists() {
-        return Ok(dir);
-    }
-    let tmp = work.join("rootfs.tmp");
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
-    }
-    let mut sources: Vec<PathBuf> = std::fs::read_dir("/etc/apt/sources.list.d")
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "sources" || x == "list"))
-                .collect()
-        })
-        .unwrap_or_default();
-    if Path::new("/etc/apt/sources.list").is_file() {
-        sources.push("/etc/apt/sources.list".into());
-    }
-    sources.sort();
-    if sources.is_empty() {
-        bail!("no apt sources on this host for mmdebstrap");
-    }
-    crate::run(
-        Command::new("mmdebstrap")
-            .arg("--variant=minbase")
-            .arg(format!("--include={INCLUDE}"))
-            .arg("bookworm")
-            .arg(&tmp)
-            .args(&sources),
-    )?;
-    std::fs::rename(&tmp, &dir)?;
-    Ok(dir)
-}
-
-fn write_mode(path: &Path, text: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p)?;
-    }
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(())
-}
-
 /// b8g-init, b8gctl, the ready unit (enabled by a link, as `systemctl enable` would)
 /// and a fixed hostname. Both inits see exactly these files.
 fn install_bench_files(rootfs: &Path, bin: &Path) -> Result<()> {
@@ -306,132 +231,6 @@ fn install_bench_files(rootfs: &Path, bin: &Path) -> Result<()> {
     }
     write_mode(&rootfs.join("etc/hostname"), b"bench\n", 0o644)?;
     Ok(())
-}
-
-/// An ext4 image of the root; fixed UUID, hash seed and time make it reproducible.
-fn make_image(rootfs: &Path, image: &Path) -> Result<()> {
-    let _ = std::fs::remove_file(image);
-    crate::run(
-        Command::new("mkfs.ext4")
-            .env("E2FSPROGS_FAKE_TIME", "1")
-            .args([
-                "-q",
-                "-F",
-                "-L",
-                "bench-root",
-                "-U",
-                "6b8a0c1e-5b1d-4c3a-9f00-000000000005",
-                "-E",
-                "hash_seed=6b8a0c1e-5b1d-4c3a-9f00-000000000005,root_owner=0:0",
-                "-d",
-            ])
-            .arg(rootfs)
-            .arg(image)
-            .arg("2G"),
-    )
-}
-
-/// Modules in load order: each after the modules it depends on (from modules.dep).
-fn module_closure(version: &str) -> Result<Vec<String>> {
-    let base = PathBuf::from(format!("/lib/modules/{version}"));
-    let dep = std::fs::read_to_string(base.join("modules.dep"))
-        .with_context(|| format!("reading {}/modules.dep", base.display()))?;
-    let deps: std::collections::BTreeMap<String, Vec<String>> = dep
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(m, d)| {
-            (
-                m.to_string(),
-                d.split_whitespace().map(str::to_string).collect(),
-            )
-        })
-        .collect();
-    let find = |name: &str| -> Result<String> {
-        deps.keys()
-            .find(|k| {
-                Path::new(k)
-                    .file_name()
-                    .and_then(|f| f.to_str())
-                    .is_some_and(|f| {
-                        f == format!("{name}.ko") || f == format!("{}.ko", name.replace('_', "-"))
-                    })
-            })
-            .cloned()
-            .with_context(|| format!("module {name} not in modules.dep (built in?)"))
-    };
-    fn visit(
-        m: &str,
-        deps: &std::collections::BTreeMap<String, Vec<String>>,
-        out: &mut Vec<String>,
-    ) {
-        if out.iter().any(|o| o == m) {
-            return;
-        }
-        // modules.dep lists the full closure, the last entries loaded first.
-        for d in deps.get(m).into_iter().flatten().rev() {
-            visit(d, deps, out);
-        }
-        out.push(m.to_string());
-    }
-    let mut out = Vec::new();
-    for m in MODULES {
-        visit(&find(m)?, &deps, &mut out);
-    }
-    Ok(out)
-}
-
-/// The stage-1 initramfs: busybox, the modules and the /init script.
-fn stage1(version: &str) -> Result<Vec<u8>> {
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .context("busybox-static is required")?;
-    let mods = module_closure(version)?;
-    let mut c = Cpio::default();
-    for d in ["bin", "dev", "proc", "sys", "newroot", "modules"] {
-        c.entry(d, 0o040755, &[], (0, 0))?;
-    }
-    c.entry("dev/console", 0o020600, &[], (5, 1))?;
-    c.entry("bin/busybox", 0o100755, &std::fs::read(busybox)?, (0, 0))?;
-    c.entry("bin/sh", 0o120777, b"busybox", (0, 0))?;
-    c.entry("init", 0o100755, STAGE1.as_bytes(), (0, 0))?;
-    let mut list = String::new();
-    for m in &mods {
-        let file = Path::new(m)
-            .file_name()
-            .context("module name")?
-            .to_string_lossy()
-            .into_owned();
-        let data = std::fs::read(format!("/lib/modules/{version}/{m}"))?;
-        c.entry(&format!("modules/{file}"), 0o100644, &data, (0, 0))?;
-        list.push_str(&file);
-        list.push('\n');
-    }
-    c.entry("modules.list", 0o100644, list.as_bytes(), (0, 0))?;
-    Ok(cpio::newc::trailer(c.out)?)
-}
-
-/// A newc cpio archive in memory, written with the `cpio` crate.
-#[derive(Default)]
-struct Cpio {
-    out: Vec<u8>,
-    ino: u32,
-}
-
-impl Cpio {
-    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) -> Result<()> {
-        self.ino += 1;
-        let mut w = cpio::NewcBuilder::new(name)
-            .ino(self.ino)
-            .mode(mode)
-            .nlink(1)
-            .rdev_major(rdev.0)
-            .rdev_minor(rdev.1)
-            .write(&mut self.out, data.len() as u32);
-        w.write_all(data)?;
-        w.finish()?;
-        Ok(())
-    }
 }
 
 fn field<T: std::str::FromStr>(line: &str, after: &str) -> Option<T> {
@@ -473,7 +272,7 @@ fn boot(
         ))
         .arg("-append")
         .arg(format!(
-            "console=ttyS0 panic=-1 loglevel=4 no_timer_check bench.init={init}{}",
+            "console=ttyS0 panic=-1 loglevel=4 no_timer_check stage1.init={init}{}",
             if dump { " bench.dump" } else { "" }
         ))
         .stdin(Stdio::null())
@@ -493,9 +292,10 @@ fn boot(
         // Firmware and consoles put escape sequences before the marker on its line.
         let line = raw
             .find("BENCH ")
+            .or_else(|| raw.find("STAGE1 "))
             .map(|i| raw[i..].to_string())
             .unwrap_or_else(|| raw.clone());
-        if line.starts_with("BENCH handoff") {
+        if line.starts_with("STAGE1 handoff") {
             handoff = field(&line, "handoff");
             idle_at_handoff = field(&line, "idle").unwrap_or(f64::NAN);
             ticks_at_handoff = field(&line, "cpu_ticks").unwrap_or(f64::NAN);
@@ -518,7 +318,7 @@ fn boot(
     let _ = std::fs::write(log, console.join("\n") + "\n");
     let tail = console[console.len().saturating_sub(40)..].join("\n");
     let (Some(h), Some((up, idle, cpu, rss, anon, line))) = (handoff, ready) else {
-        bail!("{name}: no BENCH handoff/ready marker ({status}); console tail:\n{tail}");
+        bail!("{name}: no STAGE1 handoff/BENCH ready marker ({status}); console tail:\n{tail}");
     };
     let running: Vec<&str> = line
         .split_once(" running")

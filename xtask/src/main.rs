@@ -12,6 +12,8 @@ mod bench_store;
 mod bench_system;
 mod bench_unikernel;
 mod compat;
+mod debian_image;
+mod debian_server;
 mod debian_units;
 mod seeds;
 
@@ -52,9 +54,10 @@ fn main() -> Result<()> {
         "seeds" => seeds_task(rest),
         "compat" => compat::run(rest),
         "verify-debian-units" => debian_units::run(rest),
+        "debian-server" => debian_server::run(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo | test [--full] [--fresh] | bench NAME | seeds push DIR|URL [--key FILE] | compat nixpkgs-lib DIR | verify-debian-units [--packages N] [--dir DIR]>"
+                "usage: cargo xtask <demo | test [--full] [--fresh] | bench NAME | seeds push DIR|URL [--key FILE] | compat nixpkgs-lib DIR | verify-debian-units [--packages N] [--dir DIR] | debian-server>"
             );
             if task == "help" || task == "--help" || task == "-h" {
                 Ok(())
@@ -181,7 +184,13 @@ fn test(args: &[String]) -> Result<()> {
             "pty_child_runs_a_build_that_tries_tiocsti",
         ]);
     }
-    run(&mut c)
+    let tests = run(&mut c);
+    if full {
+        // The Debian server booted by b8g-init (issue 16's acceptance) runs even when a
+        // test failed, so one run shows both.
+        debian_server::scenario(&bin)?;
+    }
+    tests
 }
 
 /// `cargo xtask seeds push DIR|URL [--key FILE]`.

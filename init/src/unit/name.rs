@@ -109,7 +109,8 @@ pub fn escape_path(p: &str) -> String {
     escape(trimmed)
 }
 
-/// Undoes `\xNN` escapes.
+/// Undoes systemd's name escaping (unit_name_unescape): `-` → `/`, `\xNN` → the byte.
+/// `%I` of `postgresql@15-main.service` is `15/main`.
 pub fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -124,7 +125,7 @@ pub fn unescape(s: &str) -> String {
                 continue;
             }
         }
-        out.push(b[i]);
+        out.push(if b[i] == b'-' { b'/' } else { b[i] });
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -135,7 +136,7 @@ pub fn unescape_path(s: &str) -> String {
     if s == "-" {
         return "/".into();
     }
-    format!("/{}", unescape(&s.replace('-', "/")))
+    format!("/{}", unescape(s))
 }
 
 /// What specifiers refer to beyond the unit's name: the manager's directories and
@@ -334,6 +335,8 @@ mod tests {
         assert_eq!(escape_path("/a b/.c"), "a\\x20b-.c");
         assert_eq!(unescape_path("var-log"), "/var/log");
         assert_eq!(unescape("a\\x20b"), "a b");
+        assert_eq!(unescape("15-main"), "15/main");
+        assert_eq!(unescape("a\\x2db-c"), "a-b/c");
         assert_eq!(mount_unit_name(Path::new("/var/lib/x")), "var-lib-x.mount");
     }
 
@@ -346,6 +349,14 @@ mod tests {
             "getty@tty\\x2d1.service getty@tty\\x2d1 getty tty\\x2d1 tty-1 %"
         );
         assert_eq!(e("%t/x %S %C"), "/run/x /var/lib /var/cache");
+        // Debian's postgresql@.service: AssertPathExists=/etc/postgresql/%I/postgresql.conf.
+        let pg = expand_specifiers(
+            "/etc/postgresql/%I/x %i",
+            "postgresql@15-main.service",
+            &d,
+            None,
+        );
+        assert_eq!(pg.unwrap(), "/etc/postgresql/15/main/x 15-main");
         assert!(expand_specifiers("%Q", "a.service", &d, None).is_err());
     }
 
