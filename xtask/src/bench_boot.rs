@@ -1,40 +1,50 @@
-//! `cargo xtask bench boot`: b8g-init against systemd: boot time and PID 1 memory (issue 5).
+//! `cargo xtask bench boot`: b8g-init against systemd: boot time and PID 1 memory (issues
+//! 5 and 16).
 //!
-//! One Debian 12 root file system (mmdebstrap minbase + systemd-sysv, kmod, nginx, cron,
-//! rsyslog, dbus, from the host's apt sources) is written to an ext4 image once per run,
-//! with the static b8g-init and b8gctl in /usr/local/sbin and one extra unit,
-//! `bench-ready.service`, ordered after (and wanting) the four services. Both inits boot
-//! that same image (read through a qemu snapshot, so every boot starts from the same
-//! bytes) with the host's stock kernel under TCG; a busybox stage 1 loads the virtio and
-//! ext4 modules, mounts the image, prints `STAGE1 handoff <uptime>` and `switch_root`s to
-//! the init named by `stage1.init=` (`debian_image`). The ready unit prints `BENCH ready <uptime> rss_kb
-//! <VmRSS of pid 1>` and which of the four daemons run, then powers off. Time = ready
-//! minus handoff (guest clock), the two inits alternating run by run. Medians and ratios
-//! are printed; the issue's targets are time ≤ 1/2 and RSS ≤ 1/4 of systemd's. Also
-//! shown: guest idle time between the markers (near zero: the boot is CPU-bound under
-//! TCG) and the CPU time PID 1 itself used after the handoff. Each boot's console goes to
-//! `target/bench-boot/console-INIT-RUN.log`; `--dump` adds each init's own account of the
-//! boot there (b8g-init's unit logs and PID 1's smaps; systemd-analyze and the journal).
+//! The Debian 12 server of `cargo xtask debian-server` (openssh-server, nginx, postgresql,
+//! mariadb-server, redis-server, cron, chrony, ifupdown, a second disk at /srv and a swap
+//! file from /etc/fstab) with systemd-sysv added, so that both inits boot the same root:
+//! configured the same way, with the static b8g-init and b8gctl in /usr/local/sbin and one
+//! extra unit, `bench-ready.service`, ordered after (and wanting) every server unit. Both
+//! inits boot that same image (read through a qemu snapshot, so every boot starts from the
+//! same bytes) with the host's stock kernel under TCG; a busybox stage 1 loads the virtio
+//! and ext4 modules, mounts the image, prints `STAGE1 handoff <uptime>` and `switch_root`s
+//! to the init named by `stage1.init=` (`debian_image`). The ready unit prints `BENCH ready
+//! <uptime> rss_kb <VmRSS of pid 1>` and which of the daemons run, then powers off. Time =
+//! ready minus handoff (guest clock), the two inits alternating run by run. Medians and
+//! ratios are printed; the issue's targets are time ≤ 1/2 and RSS ≤ 1/4 of systemd's. Also
+//! shown: guest idle time between the markers and the CPU time PID 1 itself used after
+//! the handoff. Each boot's console goes to `target/bench-boot/console-INIT-RUN.log`;
+//! `--dump` adds each init's own account of the boot there (b8g-init's unit logs and PID
+//! 1's smaps; systemd-analyze and the journal).
 
-use crate::debian_image::{debian_root, kernel, make_ext4, stage1, write_mode};
+use crate::debian_image::{kernel, write_mode};
+use crate::debian_server;
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The Debian packages of the benchmark's root (besides minbase).
-const INCLUDE: &str = "systemd-sysv,kmod,nginx,cron,rsyslog,dbus";
-/// The processes that must run when the ready unit fires (nginx, cron, rsyslog, dbus).
-const DAEMONS: &[&str] = &["nginx", "cron", "rsyslogd", "dbus-daemon"];
-/// Kernel modules stage 1 needs for a virtio disk with ext4 (dependencies are added
-/// from modules.dep).
-const MODULES: &[&str] = &["virtio_pci", "virtio_blk", "crc32c_generic", "ext4"];
+/// The processes that must run when the ready unit fires.
+const DAEMONS: &[&str] = &[
+    "sshd",
+    "nginx",
+    "postgres",
+    "mariadbd",
+    "redis-server",
+    "cron",
+    "chronyd",
+];
 
-const READY_UNIT: &str = "[Unit]
-Description=Benchmark marker: nginx, cron, rsyslog and dbus are up
-Wants=nginx.service cron.service rsyslog.service dbus.service
-After=nginx.service cron.service rsyslog.service dbus.service
+/// The marker unit: after every unit the server needs.
+fn ready_unit() -> String {
+    let units = debian_server::UNITS.join(" ");
+    format!(
+        "[Unit]
+Description=Benchmark marker: the server's units are up
+Wants={units}
+After={units}
 
 [Service]
 Type=oneshot
@@ -42,7 +52,9 @@ ExecStart=/usr/local/sbin/bench-ready
 
 [Install]
 WantedBy=multi-user.target
-";
+"
+    )
+}
 
 const READY_SCRIPT: &str = r#"#!/bin/sh
 read -r up idle < /proc/uptime
@@ -53,7 +65,7 @@ for c in /proc/[0-9]*/comm; do
   read -r n < "$c" 2>/dev/null && running="$running $n"
 done
 found=""
-for d in nginx cron rsyslogd dbus-daemon; do
+for d in sshd nginx postgres mariadbd redis-server cron chronyd; do
   case " $running " in *" $d "*) found="$found $d";; esac
 done
 init=$(cat /proc/1/comm)
@@ -125,21 +137,11 @@ pub fn run(args: &[String]) -> Result<()> {
         None => crate::build_static_init()?,
     };
     let work = crate::root().join("target/bench-boot");
-    std::fs::create_dir_all(&work)?;
+    let include = debian_server::include(true);
+    debian_server::prepare(&work, &bin, &include, false, &install_bench_files)?;
     let (kernel, version) = kernel()?;
-    let rootfs = work.join("rootfs");
-    debian_root(&rootfs, INCLUDE)?;
-    install_bench_files(&rootfs, &bin)?;
     let image = work.join("root.ext4");
-    make_ext4(
-        Some(&rootfs),
-        &image,
-        "bench-root",
-        "6b8a0c1e-5b1d-4c3a-9f00-000000000005",
-        "2G",
-    )?;
     let initrd = work.join("stage1.cpio");
-    std::fs::write(&initrd, stage1(&version, MODULES)?)?;
 
     let inits: [(&'static str, &str); 2] = [
         ("b8g-init", "/usr/local/sbin/b8g-init"),
@@ -187,7 +189,7 @@ pub fn run(args: &[String]) -> Result<()> {
         med("b8g-init", &|s| s.rss_kb as f64),
         med("systemd", &|s| s.rss_kb as f64),
     );
-    println!("boot benchmark: {runs} runs each, qemu TCG, kernel {version}, Debian 12 minbase + {INCLUDE}");
+    println!("boot benchmark: {runs} runs each, qemu TCG, kernel {version}, Debian 12 minbase + {include}");
     println!("                      b8g-init    systemd    ratio");
     println!("handoff→ready (s)   {bt:>10.2} {st:>10.2} {:>8.2}", bt / st);
     println!("uptime at ready (s) {bu:>10.2} {su:>10.2} {:>8.2}", bu / su);
@@ -209,11 +211,7 @@ pub fn run(args: &[String]) -> Result<()> {
 
 /// b8g-init, b8gctl, the ready unit (enabled by a link, as `systemctl enable` would)
 /// and a fixed hostname. Both inits see exactly these files.
-fn install_bench_files(rootfs: &Path, bin: &Path) -> Result<()> {
-    for b in ["b8g-init", "b8gctl"] {
-        let data = std::fs::read(bin.join("bin").join(b))?;
-        write_mode(&rootfs.join("usr/local/sbin").join(b), &data, 0o755)?;
-    }
+fn install_bench_files(rootfs: &Path) -> Result<()> {
     write_mode(
         &rootfs.join("usr/local/sbin/bench-ready"),
         READY_SCRIPT.as_bytes(),
@@ -221,7 +219,7 @@ fn install_bench_files(rootfs: &Path, bin: &Path) -> Result<()> {
     )?;
     write_mode(
         &rootfs.join("etc/systemd/system/bench-ready.service"),
-        READY_UNIT.as_bytes(),
+        ready_unit().as_bytes(),
         0o644,
     )?;
     let link = rootfs.join("etc/systemd/system/multi-user.target.wants/bench-ready.service");
@@ -229,7 +227,6 @@ fn install_bench_files(rootfs: &Path, bin: &Path) -> Result<()> {
         std::fs::create_dir_all(link.parent().context("parent")?)?;
         std::os::unix::fs::symlink("/etc/systemd/system/bench-ready.service", &link)?;
     }
-    write_mode(&rootfs.join("etc/hostname"), b"bench\n", 0o644)?;
     Ok(())
 }
 
@@ -257,7 +254,9 @@ fn boot(
             "-M",
             "pc",
             "-m",
-            "1024",
+            "2048",
+            "-smp",
+            "2",
             "-nographic",
             "-no-reboot",
             "-kernel",
@@ -270,9 +269,21 @@ fn boot(
             "file={},format=raw,if=virtio,snapshot=on",
             image.display()
         ))
+        .arg("-drive")
+        .arg(format!(
+            "file={},format=raw,if=virtio,snapshot=on",
+            image.with_file_name("srv.ext4").display()
+        ))
+        .args([
+            "-netdev",
+            "user,id=n0",
+            "-device",
+            "virtio-net-pci,netdev=n0",
+        ])
         .arg("-append")
         .arg(format!(
-            "console=ttyS0 panic=-1 loglevel=4 no_timer_check stage1.init={init}{}",
+            // net.ifnames=0: eth0 under both inits (systemd's udev would rename it).
+            "console=ttyS0 panic=-1 loglevel=4 no_timer_check net.ifnames=0 stage1.init={init}{}",
             if dump { " bench.dump" } else { "" }
         ))
         .stdin(Stdio::null())

@@ -19,14 +19,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The server's packages besides minbase. The standalone tmpfiles and sysusers tools
-/// stand in for systemd where packages need them.
-const INCLUDE: &str = "openssh-server,nginx,postgresql,mariadb-server,redis-server,cron,chrony,\
-ifupdown,isc-dhcp-client,e2fsprogs,procps,iproute2,\
-systemd-standalone-tmpfiles,systemd-standalone-sysusers";
+/// The server's packages besides minbase.
+pub const PACKAGES: &str = "openssh-server,nginx,postgresql,mariadb-server,redis-server,cron,\
+chrony,ifupdown,isc-dhcp-client,e2fsprogs,procps,iproute2";
+
+/// What mmdebstrap includes: [`PACKAGES`] and either systemd as the init (to compare
+/// with) or, without it, the standalone tmpfiles and sysusers tools that stand in for
+/// systemd where packages need them (the two conflict with systemd).
+pub fn include(with_systemd: bool) -> String {
+    if with_systemd {
+        format!("{PACKAGES},systemd-sysv")
+    } else {
+        format!("{PACKAGES},systemd-standalone-tmpfiles,systemd-standalone-sysusers")
+    }
+}
 
 /// Stage 1 loads these (and what they need): the disks, ext4 and the network card.
-const MODULES: &[&str] = &[
+pub const MODULES: &[&str] = &[
     "virtio_pci",
     "virtio_blk",
     "virtio_net",
@@ -35,7 +44,7 @@ const MODULES: &[&str] = &[
 ];
 
 /// What must be active once the server is up.
-const UNITS: &[&str] = &[
+pub const UNITS: &[&str] = &[
     "ssh.service",
     "networking.service",
     "nginx.service",
@@ -341,27 +350,22 @@ pub fn run(args: &[String]) -> Result<()> {
     scenario(&bin)
 }
 
-/// The scenario with b8g-init and b8gctl from `bin`/bin.
-pub fn scenario(bin: &Path) -> Result<()> {
-    crate::ensure_packages(&[
-        "qemu-system-x86",
-        "linux-image-amd64",
-        "busybox-static",
-        "mmdebstrap",
-        "e2fsprogs",
-        "util-linux",
-        "openssh-client",
-        "postgresql-client",
-        "mariadb-client",
-        "redis-tools",
-        "curl",
-    ])?;
-    crate::ensure_apt_lists()?;
-    let work = crate::root().join("target/debian-server");
-    std::fs::create_dir_all(&work)?;
+/// Makes the server's root (mmdebstrap of `include`, once), configures it as
+/// [`configure`] does, lets `extra` add files, and writes `root.ext4`, `srv.ext4` and
+/// `stage1.cpio` into `work`. The ssh key that logs in as root is returned.
+pub fn prepare(
+    work: &Path,
+    bin: &Path,
+    include: &str,
+    as_init: bool,
+    extra: &dyn Fn(&Path) -> Result<()>,
+) -> Result<PathBuf> {
+    std::fs::create_dir_all(work)?;
     let rootfs = work.join("rootfs");
-    debian_root(&rootfs, INCLUDE)?;
-    if rootfs.join("lib/systemd/systemd").exists() || rootfs.join("bin/systemctl").exists() {
+    debian_root(&rootfs, include)?;
+    let has_systemd =
+        rootfs.join("lib/systemd/systemd").exists() || rootfs.join("bin/systemctl").exists();
+    if as_init && has_systemd {
         bail!("systemd came into the root with the server's packages: the test needs a root without it");
     }
     let key = work.join("id_ed25519");
@@ -381,11 +385,9 @@ pub fn scenario(bin: &Path) -> Result<()> {
                 .arg(&key),
         )?;
     }
-    configure(
-        &rootfs,
-        bin,
-        &std::fs::read_to_string(key.with_extension("pub"))?,
-    )?;
+    let pubkey = std::fs::read_to_string(key.with_extension("pub"))?;
+    configure(&rootfs, bin, &pubkey, as_init)?;
+    extra(&rootfs)?;
     let (_, version) = kernel()?;
     make_ext4(
         Some(&rootfs),
@@ -409,6 +411,27 @@ pub fn scenario(bin: &Path) -> Result<()> {
         "256M",
     )?;
     std::fs::write(work.join("stage1.cpio"), stage1(&version, MODULES)?)?;
+    Ok(key)
+}
+
+/// The scenario with b8g-init and b8gctl from `bin`/bin.
+pub fn scenario(bin: &Path) -> Result<()> {
+    crate::ensure_packages(&[
+        "qemu-system-x86",
+        "linux-image-amd64",
+        "busybox-static",
+        "mmdebstrap",
+        "e2fsprogs",
+        "util-linux",
+        "openssh-client",
+        "postgresql-client",
+        "mariadb-client",
+        "redis-tools",
+        "curl",
+    ])?;
+    crate::ensure_apt_lists()?;
+    let work = crate::root().join("target/debian-server");
+    let key = prepare(&work, bin, &include(false), true, &|_| Ok(()))?;
     let ports = Ports::free()?;
     let ssh = Ssh {
         key: key.clone(),
@@ -466,19 +489,26 @@ fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// What an administrator would set up on the root before the first boot.
-fn configure(root: &Path, bin: &Path, pubkey: &str) -> Result<()> {
+/// What an administrator would set up on the root before the first boot. With
+/// `as_init`, `/sbin/init` is b8g-init and b8gctl answers as systemctl and journalctl;
+/// without, they are only installed in /usr/local/sbin (the root keeps its systemd).
+fn configure(root: &Path, bin: &Path, pubkey: &str, as_init: bool) -> Result<()> {
     for b in ["b8g-init", "b8gctl"] {
         let data = std::fs::read(bin.join("bin").join(b))
             .with_context(|| format!("reading {}/bin/{b}", bin.display()))?;
         write_mode(&root.join("usr/local/sbin").join(b), &data, 0o755)?;
     }
     // b8g-init is the init; b8gctl answers as systemctl and journalctl.
-    for (link, to) in [
-        ("sbin/init", "/usr/local/sbin/b8g-init"),
-        ("usr/bin/systemctl", "/usr/local/sbin/b8gctl"),
-        ("usr/bin/journalctl", "/usr/local/sbin/b8gctl"),
-    ] {
+    let links: &[(&str, &str)] = if as_init {
+        &[
+            ("sbin/init", "/usr/local/sbin/b8g-init"),
+            ("usr/bin/systemctl", "/usr/local/sbin/b8gctl"),
+            ("usr/bin/journalctl", "/usr/local/sbin/b8gctl"),
+        ]
+    } else {
+        &[]
+    };
+    for (link, to) in links {
         let at = root.join(link);
         let _ = std::fs::remove_file(&at);
         std::os::unix::fs::symlink(to, &at)?;

@@ -19,9 +19,15 @@ impl Manager {
             ));
             return self.cfg.unit_dirs.clone();
         }
+        let found = generators::find(&self.cfg.generator_dirs());
+        // systemd's own fstab generator, where installed, does the job (and more).
+        let systemd_fstab = found.iter().any(|g| {
+            g.file_name()
+                .is_some_and(|f| f == "systemd-fstab-generator")
+        });
         // On a plain root /etc/fstab says what to mount; a generation has its own
         // mount units.
-        if self.cfg.system.is_none() {
+        if self.cfg.system.is_none() && !systemd_fstab {
             let fstab = self.cfg.etc_dir.join("fstab");
             if let Ok(text) = std::fs::read_to_string(&fstab) {
                 let prefix = self.cfg.etc_dir.parent().unwrap_or(Path::new("/"));
@@ -45,7 +51,6 @@ impl Manager {
                 self.say(&format!("tmpfiles/sysusers units: {e}"));
             }
         }
-        let found = generators::find(&self.cfg.generator_dirs());
         for line in generators::run(&found, &out, GENERATORS_TIMEOUT) {
             self.logs.push(MANAGER, &line);
         }

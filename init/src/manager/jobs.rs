@@ -638,7 +638,8 @@ impl Manager {
             }
             KindConfig::Mount(m) => {
                 let flags = if m.lazy_unmount { libc::MNT_DETACH } else { 0 };
-                if self.state_of(&n).is_active() {
+                // The root is never unmounted by its unit (-.mount), as in systemd.
+                if self.state_of(&n).is_active() && m.where_ != Path::new("/") {
                     if let Err(e) = umount(&m.where_, flags) {
                         self.logs
                             .push(&n, &format!("unmount {}: {e}", m.where_.display()));

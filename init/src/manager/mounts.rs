@@ -76,6 +76,13 @@ impl Manager {
         let KindConfig::Mount(m) = &u.config else {
             return;
         };
+        // Something is mounted there already (`/` as -.mount, what stage 1 mounted):
+        // systemd takes the mount unit as active from mountinfo and mounts nothing.
+        if is_mount_point(&m.where_) {
+            self.set_state(&n, ActiveState::Active, "mounted");
+            self.finish_job(&n, JobResult::Done);
+            return;
+        }
         let _ = std::fs::create_dir_all(&m.where_);
         match do_mount(
             &m.what,

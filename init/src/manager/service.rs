@@ -119,22 +119,28 @@ impl Manager {
             match phase {
                 Phase::Condition => {
                     if idx < s.exec_condition.len() {
-                        if self.spawn(n, &s, &s.exec_condition[idx], Role::Control) {
-                            return;
+                        match self.spawn_step(n, &s, &s.exec_condition[idx], Role::Control) {
+                            Step::Started => return,
+                            Step::Skipped => continue,
+                            Step::Failed => {
+                                self.fail_start(n, "exec");
+                                return;
+                            }
                         }
-                        self.fail_start(n, "exec");
-                        return;
                     }
                     self.set_phase(n, Phase::StartPre);
                     self.set_state(n, ActiveState::Activating, "start-pre");
                 }
                 Phase::StartPre => {
                     if idx < s.exec_start_pre.len() {
-                        if self.spawn(n, &s, &s.exec_start_pre[idx], Role::Control) {
-                            return;
+                        match self.spawn_step(n, &s, &s.exec_start_pre[idx], Role::Control) {
+                            Step::Started => return,
+                            Step::Skipped => continue,
+                            Step::Failed => {
+                                self.fail_start(n, "exec");
+                                return;
+                            }
                         }
-                        self.fail_start(n, "exec");
-                        return;
                     }
                     self.set_phase(n, Phase::Start);
                     self.set_state(n, ActiveState::Activating, "start");
@@ -143,11 +149,14 @@ impl Manager {
                     let st = s.service_type;
                     if st == ServiceType::Oneshot {
                         if idx < s.exec_start.len() {
-                            if self.spawn(n, &s, &s.exec_start[idx], Role::Main) {
-                                return;
+                            match self.spawn_step(n, &s, &s.exec_start[idx], Role::Main) {
+                                Step::Started => return,
+                                Step::Skipped => continue,
+                                Step::Failed => {
+                                    self.fail_start(n, "exec");
+                                    return;
+                                }
                             }
-                            self.fail_start(n, "exec");
-                            return;
                         }
                         self.set_phase(n, Phase::StartPost);
                         continue;
@@ -217,11 +226,14 @@ impl Manager {
                 }
                 Phase::StartPost => {
                     if idx < s.exec_start_post.len() {
-                        if self.spawn(n, &s, &s.exec_start_post[idx], Role::Control) {
-                            return;
+                        match self.spawn_step(n, &s, &s.exec_start_post[idx], Role::Control) {
+                            Step::Started => return,
+                            Step::Skipped => continue,
+                            Step::Failed => {
+                                self.fail_start(n, "exec");
+                                return;
+                            }
                         }
-                        self.fail_start(n, "exec");
-                        return;
                     }
                     let rt = self.rt.entry(n.to_string()).or_default();
                     rt.phase = Some(Phase::Running);

@@ -191,6 +191,32 @@ impl Manager {
         }
     }
 
+    /// Spawns one command of a start sequence. A `-` command that cannot be executed
+    /// (a missing program) is a failure systemd ignores, as it ignores the exit status
+    /// 203/EXEC such a child ends with: the sequence goes on with the next command.
+    pub(super) fn spawn_step(
+        &mut self,
+        n: &str,
+        s: &ServiceConfig,
+        cmd: &ExecCommand,
+        role: Role,
+    ) -> Step {
+        if self.spawn(n, s, cmd, role) {
+            return Step::Started;
+        }
+        if !cmd.ignore_failure {
+            return Step::Failed;
+        }
+        self.logs.push(
+            n,
+            &format!("{}: failure ignored (`-` prefix)", cmd.location),
+        );
+        let rt = self.rt.entry(n.to_string()).or_default();
+        rt.result = None;
+        rt.idx += 1;
+        Step::Skipped
+    }
+
     pub(super) fn run_sh(&mut self, cmd: &str) -> Option<i32> {
         let c = ExecCommand {
             argv: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
@@ -238,4 +264,12 @@ impl Manager {
         }
         v
     }
+}
+
+/// What [`Manager::spawn_step`] made of a command.
+pub(super) enum Step {
+    Started,
+    /// An ignorable failure: go on with the next command.
+    Skipped,
+    Failed,
 }

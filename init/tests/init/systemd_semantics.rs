@@ -397,3 +397,42 @@ fn dynamic_user_runs_unprivileged_with_its_own_state_directory() {
     assert_eq!(meta.uid(), uid);
     s.poweroff();
 }
+
+#[test]
+fn a_mounted_path_makes_its_mount_unit_active_and_a_dash_command_that_cannot_run_is_skipped() {
+    // Regressions from Debian's root with systemd installed: systemd-fstab-generator's
+    // -.mount was mounted over / again (EBUSY) and failed everything that has
+    // RequiresMountsFor=; modprobe@.service's `ExecStart=-/sbin/modprobe …` failed the
+    // unit when modprobe was missing, where systemd ignores the 203/EXEC status.
+    let mut s = System::new(&[
+        ("-.mount", "[Mount]\nWhat=/dev/no-such-disk\nWhere=/\nType=ext4\n"),
+        (
+            "needs-root.service",
+            "[Unit]\nRequiresMountsFor=/var/lib/x\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
+        ),
+        (
+            "skip.service",
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStartPre=-/no/such/modprobe -abq x\nExecStart=-/no/such/either\nExecStart=/bin/sh -c 'echo went on'\n",
+        ),
+        (
+            "strict.service",
+            "[Service]\nType=oneshot\nExecStartPre=/no/such/modprobe\nExecStart=/bin/true\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["start", "needs-root.service"]);
+    assert_eq!(s.active("needs-root.service"), "active");
+    assert_eq!(s.active("-.mount"), "active", "{}", s.log("-.mount"));
+    s.ctl_ok(&["start", "skip.service"]);
+    assert_eq!(
+        s.active("skip.service"),
+        "active",
+        "{}",
+        s.log("skip.service")
+    );
+    assert!(s.log("skip.service").contains("went on"));
+    assert!(!s.ctl(&["start", "strict.service"]).status.success());
+    assert_eq!(s.active("strict.service"), "failed");
+    s.poweroff();
+}
