@@ -8,6 +8,7 @@
 
 pub mod boot;
 pub mod bootcheck;
+pub mod bus;
 pub mod cgroup;
 pub mod condition;
 pub mod config;

@@ -28,7 +28,9 @@ chrony,ifupdown,isc-dhcp-client,e2fsprogs,procps,iproute2";
 /// systemd where packages need them (the two conflict with systemd).
 pub fn include(with_systemd: bool) -> String {
     if with_systemd {
-        format!("{PACKAGES},systemd-sysv")
+        // systemd waits for udev to announce the disks fstab names: a Debian system
+        // with systemd has udev.
+        format!("{PACKAGES},systemd-sysv,udev")
     } else {
         format!("{PACKAGES},systemd-standalone-tmpfiles,systemd-standalone-sysusers")
     }

@@ -39,6 +39,9 @@ const TEST_PACKAGES: &[&str] = &[
     "binutils",
     // Zone files: b8g-init's calendar timers in local time.
     "tzdata",
+    // dbus-daemon, and dbus-test-tool to hold bus names: b8g-init's Type=dbus and bus
+    // activation tests.
+    "dbus-tests",
 ];
 
 fn main() -> Result<()> {

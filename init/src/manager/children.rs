@@ -182,6 +182,7 @@ impl Manager {
                         } else if phase == Phase::Start
                             && !rt.ready
                             && (s.service_type == ServiceType::Notify
+                                || s.service_type == ServiceType::Dbus
                                 || s.notification_fd.is_some())
                         {
                             rt.result = Some("protocol".into());

@@ -81,6 +81,8 @@ impl Manager {
     /// One iteration: dispatch jobs, wait for events, handle them.
     pub fn iterate(&mut self) {
         self.dispatch();
+        self.bus_maybe_connect();
+        self.bus_check_activations();
         let timeout = self.next_timeout();
         let mut fds: Vec<libc::pollfd> = Vec::new();
         let mut kinds: Vec<(u8, String)> = Vec::new();
@@ -126,6 +128,14 @@ impl Manager {
                 }
             }
         }
+        if let Some((fd, events)) = self.bus_poll_events() {
+            fds.push(libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            });
+            kinds.push((9, String::new()));
+        }
         let ms = timeout
             .map(|d| d.as_millis().min(60_000) as i32)
             .unwrap_or(60_000);
@@ -147,6 +157,7 @@ impl Manager {
                     6 => self.path_event(name),
                     7 => self.handle_syslog(),
                     8 => self.handle_kmsg(),
+                    9 => self.handle_bus(p.revents),
                     _ => {}
                 }
             }
@@ -188,6 +199,7 @@ impl Manager {
         if self.shutdown.is_some() {
             consider(Some(t + Duration::from_millis(100)));
         }
+        consider(self.bus_retry_at());
         best.map(|b| b.saturating_duration_since(t))
     }
 
@@ -500,6 +512,15 @@ impl Manager {
         if self.state_of(&n).is_active()
             && !matches!(self.rt.get(&n).map(Rt::ph), Some(Phase::AutoRestart))
         {
+            self.finish_job(&n, JobResult::Done);
+            return;
+        }
+        // On a root with systemd installed, its journal daemon: b8g-init is the journal
+        // (/dev/log, services' output), and journald's sockets are b8g-init's own paths.
+        if JOURNAL_UNITS.contains(&n.as_str()) {
+            self.logs
+                .push(&n, "the journal is b8g-init itself: not started");
+            self.set_state(&n, ActiveState::Active, "b8g-init");
             self.finish_job(&n, JobResult::Done);
             return;
         }

@@ -11,6 +11,7 @@
 //! and forwarding), deadlines (timeouts, watchdogs, timers), sockets, paths, mounts,
 //! control_server, signals, console and shutdown. Process and mount system calls are in `crate::sys`.
 
+mod bus;
 mod cgroups;
 mod children;
 mod console;
@@ -65,6 +66,15 @@ use crate::unit::{
 };
 
 const MANAGER: &str = "b8g-init";
+/// systemd-journald's units, whose work b8g-init does itself: started, they are only
+/// marked active.
+const JOURNAL_UNITS: &[&str] = &[
+    "systemd-journald.service",
+    "systemd-journald.socket",
+    "systemd-journald-dev-log.socket",
+    "systemd-journald-audit.socket",
+    "systemd-journal-flush.service",
+];
 /// The most of a PID file PID 1 reads (systemd reads one line).
 const PID_FILE_MAX: usize = 4096;
 /// The longest a Type=idle service waits for the other jobs, as in systemd.
@@ -208,6 +218,11 @@ pub struct Manager {
     local_tz: jiff::tz::TimeZone,
     /// Where units were loaded from last: the unit directories and the generators'.
     search_path: Vec<PathBuf>,
+    /// The system bus connection, once the bus daemon runs.
+    bus: Option<crate::bus::Bus>,
+    bus_tried: Option<Instant>,
+    /// Units the bus daemon asked for whose start job has not ended.
+    bus_activations: BTreeSet<String>,
     pub finished: bool,
 }
 
@@ -310,6 +325,9 @@ impl Manager {
             cgroup_root: None,
             local_tz: jiff::tz::TimeZone::UTC,
             search_path: Vec::new(),
+            bus: None,
+            bus_tried: None,
+            bus_activations: BTreeSet::new(),
             finished: false,
         };
         m.cgroup_root = m.setup_cgroups();

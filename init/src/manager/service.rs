@@ -176,16 +176,23 @@ impl Manager {
                             return;
                         }
                         self.rt.entry(n.to_string()).or_default().idx = 1;
+                        if st == ServiceType::Dbus {
+                            if let Some(name) = &s.bus_name {
+                                self.bus_watch(name);
+                            }
+                        }
                         let waits = st == ServiceType::Forking
                             || st == ServiceType::Notify
+                            || st == ServiceType::Dbus
                             || s.notification_fd.is_some();
                         if waits {
                             return;
                         }
                     }
                     let rt = self.rt.entry(n.to_string()).or_default();
-                    let waits_ready =
-                        s.service_type == ServiceType::Notify || s.notification_fd.is_some();
+                    let waits_ready = s.service_type == ServiceType::Notify
+                        || s.service_type == ServiceType::Dbus
+                        || s.notification_fd.is_some();
                     if waits_ready && !rt.ready {
                         return;
                     }

@@ -733,6 +733,11 @@ fn add_implicit(u: &mut Unit) {
                 u.deps.wants.insert(sock.clone());
                 u.deps.after.insert(sock.clone());
             }
+            // systemd.service(5): Type=dbus services need the bus's socket.
+            if s.service_type == super::ServiceType::Dbus {
+                u.deps.requires.insert("dbus.socket".into());
+                u.deps.after.insert("dbus.socket".into());
+            }
         }
         _ => {}
     }

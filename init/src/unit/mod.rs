@@ -101,6 +101,8 @@ pub enum ServiceType {
     Oneshot,
     Notify,
     Idle,
+    /// Ready when its `BusName=` is owned on the system bus.
+    Dbus,
 }
 
 /// `NotifyAccess=`: which of a service's processes may send sd_notify messages.
@@ -334,6 +336,10 @@ pub struct ServiceConfig {
     pub notify_access: Option<NotifyAccess>,
     pub sockets: Vec<String>,
     pub exec: ExecContext,
+    /// `BusName=`: the D-Bus name a Type=dbus service takes when it is ready.
+    pub bus_name: Option<String>,
+    /// Whether `Type=` was given: without it, `BusName=` makes a service Type=dbus.
+    pub type_given: bool,
 }
 
 impl Default for ServiceConfig {
@@ -365,6 +371,8 @@ impl Default for ServiceConfig {
             notify_access: None,
             sockets: vec![],
             exec: ExecContext::default(),
+            bus_name: None,
+            type_given: false,
         }
     }
 }

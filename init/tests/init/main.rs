@@ -2,6 +2,7 @@
 //! `unshare --user --map-root-user --mount --pid --net --fork` over a temporary root,
 //! driven through `b8gctl`. `unshare` (util-linux) is required; a missing one fails.
 
+mod dbus;
 mod generators;
 mod harness;
 mod logging;

@@ -436,3 +436,29 @@ fn a_mounted_path_makes_its_mount_unit_active_and_a_dash_command_that_cannot_run
     assert_eq!(s.active("strict.service"), "failed");
     s.poweroff();
 }
+
+#[test]
+fn systemds_journal_units_are_b8g_init_itself() {
+    // On a root with systemd installed (the bench image), sysinit.target wants journald,
+    // whose dev-log socket is the path b8g-init's own /dev/log listens on.
+    let mut s = System::new(&[
+        (
+            "systemd-journald-dev-log.socket",
+            "[Socket]\nService=systemd-journald.service\nListenDatagram=@ROOT@/run/journald-would-bind\n",
+        ),
+        (
+            "systemd-journald.service",
+            "[Unit]\nRequires=systemd-journald-dev-log.socket\n[Service]\nExecStart=/bin/false\n",
+        ),
+    ]);
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["start", "systemd-journald.service"]);
+    assert_eq!(s.active("systemd-journald.service"), "active");
+    assert_eq!(s.active("systemd-journald-dev-log.socket"), "active");
+    assert!(!s.path("run/journald-would-bind").exists());
+    assert!(s
+        .log("systemd-journald.service")
+        .contains("the journal is b8g-init itself"));
+    s.poweroff();
+}

@@ -42,21 +42,12 @@ pub(super) fn apply_service(
                 "oneshot" => ServiceType::Oneshot,
                 "notify" | "notify-reload" => ServiceType::Notify,
                 "idle" => ServiceType::Idle,
-                // Debian's NetworkManager, polkit, avahi, udisks2… Readiness would be
-                // the bus name appearing on D-Bus; without bus-name tracking the
-                // service counts as started once it runs, as Type=simple.
-                "dbus" => {
-                    diags.warn(
-                        loc.to_string(),
-                        "Type=dbus: b8g-init does not track bus names yet; \
-                         treated as Type=simple (ready once started)"
-                            .into(),
-                    );
-                    ServiceType::Simple
-                }
+                "dbus" => ServiceType::Dbus,
                 _ => return Err(format!("unknown service type {v:?}")),
-            }
+            };
+            s.type_given = true;
         }
+        "BusName" => s.bus_name = (!v.is_empty()).then(|| v.to_string()),
         "ExecStart" => push_exec(&mut s.exec_start, v, loc, diags)?,
         "ExecCondition" => push_exec(&mut s.exec_condition, v, loc, diags)?,
         "ExecStartPre" => push_exec(&mut s.exec_start_pre, v, loc, diags)?,

@@ -100,7 +100,6 @@ const IGNORED: &[&str] = &[
     "LogLevelMax",
     "LogExtraFields",
     "GuessMainPID",
-    "BusName",
     "FileDescriptorStoreMax",
     "NonBlocking",
     "RestartPreventExitStatus",
@@ -125,7 +124,6 @@ const IGNORED: &[&str] = &[
     "FailureAction",
     "StartLimitAction",
     "RebootArgument",
-    "SourcePath",
     "PassCredentials",
     "PassSecurity",
     "KeepAlive",
@@ -240,6 +238,18 @@ pub fn unit_from_raw(name: &str, raw: &RawUnit, dirs: &SpecifierDirs, diags: &mu
                 x.user = Some(base.replace('@', "-"));
             }
             x.no_new_privileges = true;
+        }
+    }
+    if let KindConfig::Service(s) = &mut unit.config {
+        // systemd.service(5): Type=dbus is the default when BusName= is given.
+        if !s.type_given && s.bus_name.is_some() && !s.exec_start.is_empty() {
+            s.service_type = ServiceType::Dbus;
+        }
+        if s.service_type == ServiceType::Dbus && s.bus_name.is_none() {
+            diags.error(
+                loc0.clone(),
+                "service is of Type=dbus but has no BusName=".into(),
+            );
         }
     }
     if let KindConfig::Service(s) = &unit.config {
@@ -525,6 +535,8 @@ fn apply_unit(
                 d.requires_mounts_for.insert(abs(p)?);
             }
         }
+        // Where a generator's unit came from: shown by systemctl status, nothing to do.
+        "SourcePath" => {}
         "DefaultDependencies" => unit.default_dependencies = parse_bool(v)?,
         "IgnoreOnIsolate" => unit.ignore_on_isolate = parse_bool(v)?,
         "StartLimitIntervalSec" | "StartLimitInterval" => {
@@ -927,20 +939,34 @@ mod tests {
     }
 
     #[test]
-    fn type_dbus_loads_as_simple_with_a_note() {
+    fn type_dbus_needs_a_bus_name_and_is_the_default_with_one() {
         // Regression: Type=dbus made 13 Debian units unloadable (NetworkManager, polkit…).
         let (u, d) = load(
             "polkit.service",
             "[Service]\nType=dbus\nBusName=org.freedesktop.PolicyKit1\nExecStart=/usr/lib/polkit-1/polkitd --no-debug\n",
         );
         assert!(u.load_error.is_none(), "{d:?}");
+        let s = u.service().unwrap();
+        assert_eq!(s.service_type, ServiceType::Dbus);
+        assert_eq!(s.bus_name.as_deref(), Some("org.freedesktop.PolicyKit1"));
+        assert!(d.is_empty(), "{d:?}");
+        let (u, _) = load(
+            "implicit.service",
+            "[Service]\nBusName=org.example.X\nExecStart=/bin/x\n",
+        );
+        assert_eq!(u.service().unwrap().service_type, ServiceType::Dbus);
+        let (u, _) = load(
+            "explicit.service",
+            "[Service]\nType=simple\nBusName=org.example.X\nExecStart=/bin/x\n",
+        );
         assert_eq!(u.service().unwrap().service_type, ServiceType::Simple);
-        let notes: Vec<_> = d
-            .iter()
-            .filter(|d| d.message.contains("Type=dbus"))
-            .collect();
-        assert_eq!(notes.len(), 1, "{d:?}");
-        assert_eq!(notes[0].location, "polkit.service:2");
+        let (u, _) = load(
+            "nameless.service",
+            "[Service]\nType=dbus\nExecStart=/bin/x\n",
+        );
+        assert!(u
+            .load_error
+            .is_some_and(|e| e.contains("Type=dbus but has no BusName=")));
     }
 
     #[test]
