@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 /// The server's packages besides minbase.
 pub const PACKAGES: &str = "openssh-server,nginx,postgresql,mariadb-server,redis-server,cron,\
-chrony,ifupdown,isc-dhcp-client,e2fsprogs,procps,iproute2";
+chrony,ifupdown,isc-dhcp-client,e2fsprogs,procps,iproute2,dbus,polkitd";
 
 /// What mmdebstrap includes: [`PACKAGES`] and either systemd as the init (to compare
 /// with) or, without it, the standalone tmpfiles and sysusers tools that stand in for
@@ -32,7 +32,8 @@ pub fn include(with_systemd: bool) -> String {
         // with systemd has udev.
         format!("{PACKAGES},systemd-sysv,udev")
     } else {
-        format!("{PACKAGES},systemd-standalone-tmpfiles,systemd-standalone-sysusers")
+        // polkitd needs a logind: elogind's, as on Debian systems without systemd.
+        format!("{PACKAGES},systemd-standalone-tmpfiles,systemd-standalone-sysusers,libpam-elogind")
     }
 }
 
@@ -57,6 +58,7 @@ pub const UNITS: &[&str] = &[
     "chrony.service",
     "srv.mount",
     "swapfile.swap",
+    "dbus.socket",
 ];
 
 /// The guest's time zone: far from UTC and not by whole hours, so a timer read in UTC
@@ -510,6 +512,21 @@ fn configure(root: &Path, bin: &Path, pubkey: &str, as_init: bool) -> Result<()>
     } else {
         &[]
     };
+    if as_init {
+        // What installing b8g-init adds beside the binaries: the bus policy that lets
+        // PID 1 own systemd's name, so dbus-daemon's systemd activation reaches it.
+        let data = crate::root().join("init/data/dbus");
+        for (file, to) in [
+            ("org.freedesktop.systemd1.conf", "etc/dbus-1/system.d"),
+            (
+                "org.freedesktop.systemd1.service",
+                "usr/share/dbus-1/system-services",
+            ),
+        ] {
+            let text = std::fs::read(data.join(file))?;
+            write_mode(&root.join(to).join(file), &text, 0o644)?;
+        }
+    }
     for (link, to) in links {
         let at = root.join(link);
         let _ = std::fs::remove_file(&at);
@@ -660,6 +677,27 @@ fn first_boot_checks(ssh: &Ssh, ports: &Ports) -> Result<()> {
         "nginx's page from the host",
         page.stdout.contains("Welcome to nginx"),
         &format!("{}{}", page.stdout, page.stderr),
+    )?;
+
+    // Bus activation: polkit.service is started by nothing but dbus-daemon asking PID 1
+    // (its D-Bus service file names SystemdService=polkit.service; Type=dbus).
+    let before = ssh.run("systemctl is-active polkit.service")?;
+    let call = ssh.run(
+        "dbus-send --system --print-reply --reply-timeout=120000 --dest=org.freedesktop.PolicyKit1 \
+         /org/freedesktop/PolicyKit1/Authority org.freedesktop.DBus.Properties.Get \
+         string:org.freedesktop.PolicyKit1.Authority string:BackendName",
+    )?;
+    let after = ssh.run("systemctl is-active polkit.service; journalctl -u polkit.service -n 5")?;
+    expect(
+        "a D-Bus call to polkit activates polkit.service through b8g-init (Type=dbus)",
+        before.stdout.trim() == "inactive"
+            && call.code == 0
+            && call.stdout.contains("variant")
+            && after.stdout.starts_with("active\n"),
+        &format!(
+            "before: {}\ncall: {} {}{}\nafter: {}",
+            before.stdout, call.code, call.stdout, call.stderr, after.stdout
+        ),
     )?;
 
     // Logging: a logger(1) line and sshd's own lines, through /dev/log.
