@@ -27,6 +27,7 @@ pub mod sys;
 pub mod syslog;
 pub mod systemctl;
 pub mod sysv;
+pub mod udev;
 pub mod unit;
 pub mod unitfiles;
 pub mod verify;

@@ -42,6 +42,8 @@ const TEST_PACKAGES: &[&str] = &[
     // dbus-daemon, and dbus-test-tool to hold bus names: b8g-init's Type=dbus and bus
     // activation tests.
     "dbus-tests",
+    // The uevent sender of b8g-init's device-unit test.
+    "python3",
 ];
 
 fn main() -> Result<()> {

@@ -5,6 +5,7 @@ use super::*;
 impl Manager {
     pub(super) fn handle_deadlines(&mut self) {
         let t = now();
+        self.device_deadlines(t);
         let names: Vec<String> = self.rt.keys().cloned().collect();
         for n in names {
             let Some(rt) = self.rt.get(&n) else { continue };

@@ -103,6 +103,9 @@ impl Manager {
         if let Some(k) = &self.kmsg {
             add(k.as_raw_fd(), 8, "", &mut fds);
         }
+        if let Some(u) = &self.udev {
+            add(u.as_raw_fd(), 10, "", &mut fds);
+        }
         if let Some(c) = &self.control {
             add(c.as_raw_fd(), 1, "", &mut fds);
         }
@@ -158,6 +161,7 @@ impl Manager {
                     7 => self.handle_syslog(),
                     8 => self.handle_kmsg(),
                     9 => self.handle_bus(p.revents),
+                    10 => self.handle_udev(),
                     _ => {}
                 }
             }
@@ -497,6 +501,10 @@ impl Manager {
                 self.finish_job(&n, JobResult::Dependency);
                 return;
             }
+        }
+        if n.ends_with(".device") {
+            self.device_start(u);
+            return;
         }
         if let Err(m) = self.check_conditions(u, false) {
             self.logs.push(&n, &format!("skipped: {m}"));

@@ -17,6 +17,7 @@ mod children;
 mod console;
 mod control_server;
 mod deadlines;
+mod devices;
 mod generate;
 mod jobs;
 mod kmsg;
@@ -223,6 +224,10 @@ pub struct Manager {
     bus_tried: Option<Instant>,
     /// Units the bus daemon asked for whose start job has not ended.
     bus_activations: BTreeSet<String>,
+    /// udevd's processed device events (netlink).
+    udev: Option<OwnedFd>,
+    /// The `.device` units udev announced as present.
+    plugged: BTreeSet<String>,
     pub finished: bool,
 }
 
@@ -328,6 +333,8 @@ impl Manager {
             bus: None,
             bus_tried: None,
             bus_activations: BTreeSet::new(),
+            udev: None,
+            plugged: BTreeSet::new(),
             finished: false,
         };
         m.cgroup_root = m.setup_cgroups();
@@ -346,6 +353,7 @@ impl Manager {
         m.open_notify();
         m.open_syslog();
         m.open_kmsg();
+        m.open_udev();
         m.remount_root_from_fstab();
         m.reload_units();
         Ok(m)

@@ -3,6 +3,7 @@
 //! driven through `b8gctl`. `unshare` (util-linux) is required; a missing one fails.
 
 mod dbus;
+mod devices;
 mod generators;
 mod harness;
 mod logging;

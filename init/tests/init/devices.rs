@@ -1,0 +1,59 @@
+//! Issue 16: `.device` units follow udevd's events. The events are sent as udevd sends
+//! them (a libudev message to the kobject-uevent netlink group 2) from inside the test's
+//! namespaces by a small Python sender run as a unit.
+
+use crate::harness::*;
+
+const SENDER: &str = r#"import socket, struct, sys
+action = sys.argv[1].encode()
+props = (b"ACTION=" + action + b"\0DEVPATH=/devices/virtual/misc/b8gprobe\0SUBSYSTEM=misc\0"
+         b"DEVNAME=/dev/b8gprobe\0DEVLINKS=/dev/disk/by-label/probe\0TAGS=:systemd:\0"
+         b"SYSTEMD_WANTS=wanted.service\0")
+head = b"libudev\0" + struct.pack(">I", 0xfeedcafe) + struct.pack("=IIIIIII", 40, 40, len(props), 0, 0, 0, 0)
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 15)
+s.bind((0, 0))
+s.sendto(head + props, (0, 2))
+"#;
+
+#[test]
+fn device_units_follow_udev_and_bound_units_stop_when_the_device_goes() {
+    let mut s = System::new(&[
+        (
+            "bound.service",
+            "[Unit]\nBindsTo=dev-disk-by\\x2dlabel-probe.device\nAfter=dev-disk-by\\x2dlabel-probe.device\n[Service]\nExecStart=/bin/sleep 1000\n",
+        ),
+        (
+            "wanted.service",
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
+        ),
+        (
+            "udev@.service",
+            "[Service]\nType=oneshot\nExecStart=/usr/bin/python3 @ROOT@/send-uevent.py %i\n",
+        ),
+    ]);
+    s.write("send-uevent.py", SENDER);
+    // udevd's control socket: udev runs, so a device job waits for its event.
+    s.write("run/udev/control", "");
+    s.boot();
+    s.wait_ready();
+    // The start job waits for the device (the node /dev/b8gprobe does not exist).
+    let c = s.ctl(&["start", "--no-block", "bound.service"]);
+    assert!(c.status.success(), "{c:?}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(s.active("bound.service"), "inactive");
+    assert_eq!(s.active("dev-disk-by\\x2dlabel-probe.device"), "activating");
+    s.ctl_ok(&["start", "udev@add.service"]);
+    s.wait_state("bound.service", "active");
+    assert_eq!(s.active("dev-disk-by\\x2dlabel-probe.device"), "active");
+    s.wait_state("wanted.service", "active");
+    // The device goes: what is bound to it stops.
+    s.ctl_ok(&["start", "udev@remove.service"]);
+    s.wait_state("bound.service", "inactive");
+    assert!(
+        s.log("bound.service")
+            .contains("bound to dev-disk-by\\x2dlabel-probe.device, which is gone"),
+        "{}",
+        s.log("bound.service")
+    );
+    s.poweroff();
+}
