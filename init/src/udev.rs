@@ -13,6 +13,9 @@ const MAGIC: u32 = 0xfeed_cafe;
 pub const UDEV_GROUP: u32 = 2;
 /// The largest event read (udev's are a few kB).
 pub const MAX_EVENT: usize = 64 * 1024;
+/// The socket's receive buffer: systemd's size for its udev monitor. Memory is taken
+/// only while events wait.
+const RECEIVE_BUFFER: libc::c_int = 128 * 1024 * 1024;
 
 /// One processed device event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,6 +129,22 @@ pub fn monitor() -> std::io::Result<OwnedFd> {
         );
         if r < 0 {
             return Err(std::io::Error::last_os_error());
+        }
+        // udevadm trigger replays every device at boot faster than PID 1 may read:
+        // the default buffer (about 200 kB) overflows and events are dropped, so the
+        // buffer is made as large as systemd makes its own (forced, as root).
+        let size: libc::c_int = RECEIVE_BUFFER;
+        for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+            if libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                libc::SOL_SOCKET,
+                opt,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as u32,
+            ) == 0
+            {
+                break;
+            }
         }
         let one: libc::c_int = 1;
         libc::setsockopt(

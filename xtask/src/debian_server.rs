@@ -21,16 +21,14 @@ use std::time::{Duration, Instant};
 
 /// The server's packages besides minbase.
 pub const PACKAGES: &str = "openssh-server,nginx,postgresql,mariadb-server,redis-server,cron,\
-chrony,ifupdown,isc-dhcp-client,e2fsprogs,procps,iproute2,dbus,polkitd";
+chrony,ifupdown,isc-dhcp-client,e2fsprogs,procps,iproute2,dbus,polkitd,udev";
 
 /// What mmdebstrap includes: [`PACKAGES`] and either systemd as the init (to compare
 /// with) or, without it, the standalone tmpfiles and sysusers tools that stand in for
 /// systemd where packages need them (the two conflict with systemd).
 pub fn include(with_systemd: bool) -> String {
     if with_systemd {
-        // systemd waits for udev to announce the disks fstab names: a Debian system
-        // with systemd has udev.
-        format!("{PACKAGES},systemd-sysv,udev")
+        format!("{PACKAGES},systemd-sysv")
     } else {
         // polkitd needs a logind: elogind's, as on Debian systems without systemd.
         format!("{PACKAGES},systemd-standalone-tmpfiles,systemd-standalone-sysusers,libpam-elogind")
@@ -59,6 +57,7 @@ pub const UNITS: &[&str] = &[
     "srv.mount",
     "swapfile.swap",
     "dbus.socket",
+    "systemd-udevd.service",
 ];
 
 /// The guest's time zone: far from UTC and not by whole hours, so a timer read in UTC
@@ -158,7 +157,8 @@ impl Vm {
             .arg("-serial")
             .arg(format!("file:{}", console.display()))
             .arg("-append")
-            .arg("console=ttyS0 panic=-1 loglevel=4 no_timer_check stage1.init=/sbin/init")
+            // net.ifnames=0: udev keeps the kernel's eth0, which the interfaces file names.
+            .arg("console=ttyS0 panic=-1 loglevel=4 no_timer_check net.ifnames=0 stage1.init=/sbin/init")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -514,17 +514,20 @@ fn configure(root: &Path, bin: &Path, pubkey: &str, as_init: bool) -> Result<()>
     };
     if as_init {
         // What installing b8g-init adds beside the binaries: the bus policy that lets
-        // PID 1 own systemd's name, so dbus-daemon's systemd activation reaches it.
-        let data = crate::root().join("init/data/dbus");
+        // PID 1 own systemd's name, so dbus-daemon's systemd activation reaches it, and
+        // the udev rules that tag the devices PID 1 makes units of.
+        let data = crate::root().join("init/data");
         for (file, to) in [
-            ("org.freedesktop.systemd1.conf", "etc/dbus-1/system.d"),
+            ("dbus/org.freedesktop.systemd1.conf", "etc/dbus-1/system.d"),
             (
-                "org.freedesktop.systemd1.service",
+                "dbus/org.freedesktop.systemd1.service",
                 "usr/share/dbus-1/system-services",
             ),
+            ("udev/99-b8g-init.rules", "etc/udev/rules.d"),
         ] {
             let text = std::fs::read(data.join(file))?;
-            write_mode(&root.join(to).join(file), &text, 0o644)?;
+            let name = Path::new(file).file_name().context("a file name")?;
+            write_mode(&root.join(to).join(name), &text, 0o644)?;
         }
     }
     for (link, to) in links {
@@ -610,6 +613,14 @@ fn first_boot_checks(ssh: &Ssh, ports: &Ports) -> Result<()> {
             && mounts.contains("/swapfile")
             && mounts.contains("hello from the second disk"),
         &mounts,
+    )?;
+    // udevd runs under b8g-init and its events reach PID 1: the second disk's device
+    // unit is plugged (a start job of a device udev never announced would wait 90 s).
+    let dev = ssh.run("timeout 20 systemctl start dev-vdb.device; systemctl is-active dev-vdb.device sys-subsystem-net-devices-eth0.device")?;
+    expect(
+        "udev's events plug dev-vdb.device and sys-subsystem-net-devices-eth0.device",
+        dev.stdout == "active\nactive\n",
+        &format!("{} {}{}", dev.code, dev.stdout, dev.stderr),
     )?;
     let root_opts = mounts
         .lines()

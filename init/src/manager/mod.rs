@@ -434,6 +434,15 @@ impl Manager {
         if known {
             return;
         }
+        // A device nothing referenced (systemd has a unit for every device udev tagged).
+        if let Some(u) = load::device_unit(name) {
+            self.set.units.insert(name.to_string(), u);
+            self.engine.rebuild(&self.set);
+            if self.plugged.contains(name) {
+                self.set_state(name, ActiveState::Active, "plugged");
+            }
+            return;
+        }
         // Not loaded yet (units are loaded on demand on a plain root): load it, with
         // everything it reaches, if a unit directory has it.
         let on_disk = self.cfg.unit_dirs.iter().any(|d| {

@@ -115,7 +115,7 @@ pub const SHUTDOWN_TARGETS: &[&str] = &[
 /// started, and fails otherwise, so a dependent starts or fails as under systemd once
 /// udev has settled; it does not wait for a device to appear, and a device that goes
 /// away later does not stop the units bound to it.
-fn device_unit(name: &str) -> Option<Unit> {
+pub fn device_unit(name: &str) -> Option<Unit> {
     let stem = name.strip_suffix(".device")?;
     let mut path = name::unescape_path(stem);
     // systemd's alias for network interfaces; the kernel's own path is /sys/class/net.
