@@ -381,8 +381,9 @@ pub fn fstab(text: &str, source: &Path, fsck: Option<&Path>) -> (Vec<Generated>,
                         text: format!(
                             "# Written by b8g-init's fstab generator (systemd-fsck@.service(8)).\n\
                              [Unit]\nDescription=File System Check on {what}\n\
-                             DefaultDependencies=no\nConflicts=shutdown.target\n\
-                             After=local-fs-pre.target\nBefore=shutdown.target\n\n\
+                             DefaultDependencies=no\nBindsTo={dev}.device\n\
+                             Conflicts=shutdown.target\n\
+                             After={dev}.device local-fs-pre.target\nBefore=shutdown.target\n\n\
                              [Service]\nType=oneshot\nRemainAfterExit=yes\n\
                              ExecStart={} -a {what}\nSuccessExitStatus=1\nTimeoutSec=infinity\n",
                             fsck.display()

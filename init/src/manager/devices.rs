@@ -21,8 +21,17 @@ impl Manager {
         }
     }
 
+    /// Whether udevd runs and its rules tag devices for PID 1 (systemd's
+    /// 99-systemd.rules or b8g-init's own): only then is a device's event worth waiting
+    /// for; otherwise a device unit follows its node.
     fn udev_running(&self) -> bool {
+        let root = self.cfg.run_dir.parent().unwrap_or(Path::new("/"));
         self.cfg.run_dir.join("udev/control").exists()
+            && ["etc", "run", "lib", "usr/lib"].iter().any(|d| {
+                ["99-systemd.rules", "99-b8g-init.rules"]
+                    .iter()
+                    .any(|f| root.join(d).join("udev/rules.d").join(f).exists())
+            })
     }
 
     /// A start job of a device unit.

@@ -715,6 +715,19 @@ fn add_implicit(u: &mut Unit) {
             u.deps.after.insert(parent.clone());
         }
     }
+    // A mount or swap of a device node is bound to the device's unit and follows it,
+    // as systemd does for units from files (mount.c/swap.c add_device_dependencies):
+    // with udev running it waits for the device, and stops when the device goes.
+    let node = match &u.config {
+        KindConfig::Mount(m) if m.where_ != Path::new("/") => Some(m.what.as_str()),
+        KindConfig::Swap(s) => Some(s.what.as_str()),
+        _ => None,
+    };
+    if let Some(what) = node.filter(|w| w.starts_with("/dev/") && *w != "/dev/root") {
+        let dev = format!("{}.device", name::escape_path(what));
+        u.deps.binds_to.insert(dev.clone());
+        u.deps.after.insert(dev);
+    }
     match &u.config {
         KindConfig::Socket(s) if !s.accept => {
             let svc = socket_service(u, s.service.as_deref());
@@ -969,6 +982,14 @@ mod tests {
             .load_error
             .as_deref()
             .is_some_and(|e| e.contains("What=/dev/vdd does not match the unit name wrong.swap")));
+        // Device nodes bind their mounts and swaps (after the device).
+        let srv = set.get("srv.mount").unwrap();
+        assert!(
+            srv.deps.binds_to.contains("dev-vdb.device")
+                && srv.deps.after.contains("dev-vdb.device")
+        );
+        assert!(dev.deps.binds_to.contains("dev-vdc.device"));
+        assert!(set.get("srv-data.mount").unwrap().deps.binds_to.is_empty());
         let sysinit = set.get("sysinit.target").unwrap();
         assert!(
             sysinit.deps.wants.contains("swap.target")

@@ -32,8 +32,12 @@ fn device_units_follow_udev_and_bound_units_stop_when_the_device_goes() {
         ),
     ]);
     s.write("send-uevent.py", SENDER);
-    // udevd's control socket: udev runs, so a device job waits for its event.
+    // udevd's control socket and rules that tag devices: a device job waits for udev.
     s.write("run/udev/control", "");
+    s.write(
+        "etc/udev/rules.d/99-b8g-init.rules",
+        "SUBSYSTEM==\"block\", TAG+=\"systemd\"\n",
+    );
     s.boot();
     s.wait_ready();
     // The start job waits for the device (the node /dev/b8gprobe does not exist).
