@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
@@ -26,6 +26,11 @@ const ACTIVATOR: &str = "org.freedesktop.systemd1.Activator";
 const MAX_MESSAGE: usize = 1 << 20;
 /// Queued output beyond this means the daemon does not read: the connection is dropped.
 const MAX_QUEUED: usize = 4 << 20;
+/// Replies to callers are not queued beyond this.
+const MAX_REPLY_QUEUE: usize = 256 << 10;
+/// Calls to the daemon awaiting replies; beyond this (a daemon that does not answer)
+/// the oldest are forgotten.
+const MAX_PENDING: usize = 1024;
 /// A fixed D-Bus header: endianness, type, flags, version, body length, serial, and
 /// the header fields' array length.
 const FIXED_HEADER: usize = 16;
@@ -86,6 +91,8 @@ pub struct Bus {
     pending: std::collections::HashMap<u32, Pending>,
     /// Names whose owner changes are asked for (one AddMatch each).
     watched: BTreeSet<String>,
+    /// Bytes of an oversized message still to be thrown away.
+    skip: usize,
     pub unique_name: Option<String>,
 }
 
@@ -111,15 +118,48 @@ pub enum BusError {
     Malformed(String),
 }
 
+/// A non-blocking connect: a blocking connect(2) to a Unix socket whose listener does
+/// not accept waits for ever once the backlog is full (EAGAIN here: tried later).
+fn connect_nonblocking(path: &std::path::Path) -> std::io::Result<UnixStream> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: a zeroed sockaddr_un filled within its bounds; the descriptor is owned at
+    // once.
+    unsafe {
+        let mut sa: libc::sockaddr_un = std::mem::zeroed();
+        if bytes.len() >= sa.sun_path.len() {
+            return Err(std::io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+        }
+        sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (d, s) in sa.sun_path.iter_mut().zip(bytes) {
+            *d = *s as libc::c_char;
+        }
+        let fd = libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        );
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
+        if libc::connect(fd, (&sa as *const libc::sockaddr_un).cast(), len as u32) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(UnixStream::from(owned))
+    }
+}
+
 impl Bus {
     /// Connects (non-blocking), authenticates as our uid and says Hello, asks for
     /// `org.freedesktop.systemd1`: all sent at once, as sd-bus pipelines them.
     pub fn connect(path: &std::path::Path) -> Result<Bus, BusError> {
-        let sock = UnixStream::connect(path).map_err(|source| BusError::Connect {
+        let err = |source| BusError::Connect {
             path: path.display().to_string(),
             source,
-        })?;
-        sock.set_nonblocking(true)?;
+        };
+        let sock = connect_nonblocking(path).map_err(err)?;
         // SAFETY: getuid has no preconditions.
         let uid = unsafe { libc::getuid() }.to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
@@ -131,6 +171,7 @@ impl Bus {
             serial: 0,
             pending: Default::default(),
             watched: BTreeSet::new(),
+            skip: 0,
             unique_name: None,
         };
         bus.call_dbus("Hello", Pending::Hello, |_| Ok(()))?;
@@ -200,6 +241,9 @@ impl Bus {
             .build();
         args(&mut m).map_err(|e| BusError::Malformed(format!("{e:?}")))?;
         let serial = self.send(m)?;
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.clear();
+        }
         self.pending.insert(serial, what);
         Ok(())
     }
@@ -261,7 +305,26 @@ impl Bus {
             }
             self.phase = Phase::Running;
         }
-        while let Some(len) = frame_len(&self.inb)? {
+        loop {
+            // Anyone may send PID 1 a message up to the daemon's limit (32 MiB): one
+            // beyond PID 1's is thrown away as it arrives, not a reason to disconnect.
+            if self.skip > 0 {
+                let k = self.skip.min(self.inb.len());
+                self.inb.drain(..k);
+                self.skip -= k;
+                if self.skip > 0 {
+                    break;
+                }
+            }
+            let len = match frame_len(&self.inb) {
+                Ok(Some(len)) => len,
+                Ok(None) => break,
+                Err(BusError::TooLarge(len)) => {
+                    self.skip = len;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if self.inb.len() < len {
                 break;
             }
@@ -273,10 +336,17 @@ impl Bus {
     }
 
     fn handle(&mut self, frame: &[u8], events: &mut Vec<Event>) -> Result<(), BusError> {
-        let m = parse(frame)?;
+        // A message rustbus cannot read is dropped (the daemon checked its framing).
+        let Ok(m) = parse(frame) else {
+            return Ok(());
+        };
         let h = &m.dynheader;
         match m.typ {
             MessageType::Reply | MessageType::Error => {
+                // Only the daemon answers PID 1's calls.
+                if h.sender.as_deref() != Some(DBUS) {
+                    return Ok(());
+                }
                 let Some(what) = h.response_serial.and_then(|s| self.pending.remove(&s)) else {
                     return Ok(());
                 };
@@ -348,7 +418,9 @@ impl Bus {
                 // systemd's API is not offered: each call gets an error at once (a
                 // client would otherwise wait for its timeout), Peer.Ping an answer.
                 const NO_REPLY_EXPECTED: u8 = 1;
-                if m.flags & NO_REPLY_EXPECTED != 0 {
+                // A caller that does not read its replies makes the daemon stop reading
+                // PID 1's output: past a bound, calls go unanswered rather than queued.
+                if m.flags & NO_REPLY_EXPECTED != 0 || self.out.len() > MAX_REPLY_QUEUE {
                     return Ok(());
                 }
                 let reply = if h.interface.as_deref() == Some("org.freedesktop.DBus.Peer")
@@ -384,19 +456,25 @@ fn marshal(m: &MarshalledMessage, serial: u32) -> Result<Vec<u8>, BusError> {
     rustbus::wire::marshal::marshal(m, serial, &mut buf)
         .map_err(|e| BusError::Malformed(format!("{e:?}")))?;
     if let (MessageType::Error, Some(name)) = (m.typ, &m.dynheader.error_name) {
-        let fields = u32::from_le_bytes([buf[12], buf[13], buf[14], buf[15]]) as usize;
-        buf.truncate(FIXED_HEADER + fields);
-        buf.resize(buf.len().div_ceil(8) * 8, 0);
-        buf.extend_from_slice(&[4, 1, b's', 0]);
-        buf.extend_from_slice(&(name.len() as u32).to_le_bytes());
-        buf.extend_from_slice(name.as_bytes());
-        buf.push(0);
-        let fields = (buf.len() - FIXED_HEADER) as u32;
-        buf[12..16].copy_from_slice(&fields.to_le_bytes());
-        buf.resize(buf.len().div_ceil(8) * 8, 0);
+        add_string_field(&mut buf, 4, name);
     }
     buf.extend_from_slice(m.get_buf());
     Ok(buf)
+}
+
+/// Appends a string header field (`code`, signature `s`) to a marshalled header that
+/// ends, padded, after its field array; messages are built little-endian.
+fn add_string_field(buf: &mut Vec<u8>, code: u8, value: &str) {
+    let fields = u32::from_le_bytes([buf[12], buf[13], buf[14], buf[15]]) as usize;
+    buf.truncate(FIXED_HEADER + fields);
+    buf.resize(buf.len().div_ceil(8) * 8, 0);
+    buf.extend_from_slice(&[code, 1, b's', 0]);
+    buf.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    buf.extend_from_slice(value.as_bytes());
+    buf.push(0);
+    let fields = (buf.len() - FIXED_HEADER) as u32;
+    buf[12..16].copy_from_slice(&fields.to_le_bytes());
+    buf.resize(buf.len().div_ceil(8) * 8, 0);
 }
 
 /// The length of the message at the start of `b`, once its fixed header is there;
@@ -457,6 +535,60 @@ mod tests {
         assert!(matches!(frame_len(&huge), Err(BusError::TooLarge(_))));
         huge[0] = b'x';
         assert!(frame_len(&huge).is_err());
+    }
+
+    #[test]
+    fn oversized_and_unreadable_messages_are_skipped_not_fatal() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut bus = Bus {
+            sock: ours,
+            phase: Phase::Running,
+            out: Vec::new(),
+            inb: Vec::new(),
+            serial: 0,
+            pending: Default::default(),
+            watched: ["org.example.A".to_string()].into(),
+            skip: 0,
+            unique_name: None,
+        };
+        let mut sig = MessageBuilder::new()
+            .signal(DBUS, "NameOwnerChanged", "/org/freedesktop/DBus")
+            .build();
+        sig.body.push_param3("org.example.A", "", ":1.9").unwrap();
+        // As the daemon delivers it: with its own name as the sender (field 7).
+        let mut good = Vec::new();
+        rustbus::wire::marshal::marshal(&sig, 3, &mut good).unwrap();
+        add_string_field(&mut good, 7, DBUS);
+        good.extend_from_slice(sig.get_buf());
+        // A header claiming a 2 MiB body, the body, garbage in a valid frame, then a
+        // good message.
+        let mut huge = good[..FIXED_HEADER].to_vec();
+        huge[4..8].copy_from_slice(&(2u32 << 20).to_le_bytes());
+        huge[12..16].copy_from_slice(&0u32.to_le_bytes());
+        huge.resize(FIXED_HEADER + (2 << 20), 0x41);
+        let mut junk = good.clone();
+        junk[FIXED_HEADER..FIXED_HEADER + 4].copy_from_slice(&[0xff; 4]);
+        let writer = std::thread::spawn(move || {
+            let mut t = theirs;
+            t.write_all(&huge).unwrap();
+            t.write_all(&junk).unwrap();
+            t.write_all(&good).unwrap();
+            t
+        });
+        let mut events = Vec::new();
+        let t0 = std::time::Instant::now();
+        while events.is_empty() && t0.elapsed() < std::time::Duration::from_secs(10) {
+            events.extend(bus.on_readable().unwrap());
+        }
+        let _theirs = writer.join().unwrap();
+        assert_eq!(
+            events,
+            [Event::NameOwner {
+                name: "org.example.A".into(),
+                owner: Some(":1.9".into())
+            }]
+        );
     }
 
     #[test]

@@ -239,9 +239,11 @@ pub(crate) fn unoctal(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        // Three octal digits up to \377 (one byte).
         if b[i] == b'\\'
             && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+            && (b'0'..=b'3').contains(&b[i + 1])
+            && b[i + 2..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
@@ -554,6 +556,13 @@ srv:/export     /net/export     nfs     _netdev,ro        0       0
 /swapfile       none            swap    sw                0       0
 tmpfs           /var/cache/x/   tmpfs   mode=0755,x-systemd.required-by=nginx.service 0 0
 ";
+
+    #[test]
+    fn octal_escapes_stop_at_one_byte() {
+        assert_eq!(unoctal("a\\040b"), "a b");
+        // \477 would overflow a byte: kept as written.
+        assert_eq!(unoctal("a\\477"), "a\\477");
+    }
 
     #[test]
     fn fstab_lines_become_mount_units_as_systemd_makes_them() {

@@ -32,6 +32,11 @@ pub struct Event {
     pub aliases: Vec<String>,
     /// SYSTEMD_WANTS=: units to start when the device appears.
     pub wants: Vec<String>,
+    /// SYSTEMD_READY=0: the device exists but is not usable yet (a half-set-up dm or
+    /// md device); systemd takes it as absent.
+    pub not_ready: bool,
+    /// DEVPATH_OLD= of a `move` (a renamed device).
+    pub devpath_old: Option<String>,
 }
 
 impl Event {
@@ -68,6 +73,8 @@ impl Event {
                 "TAGS" if e.tags.is_empty() => e.tags = tags(v),
                 "SYSTEMD_ALIAS" => e.aliases = words(),
                 "SYSTEMD_WANTS" => e.wants = words(),
+                "SYSTEMD_READY" => e.not_ready = v == "0",
+                "DEVPATH_OLD" => e.devpath_old = Some(v.to_string()),
                 _ => {}
             }
         }

@@ -196,8 +196,7 @@ impl Manager {
             }
             None => {}
         }
-        self.logs
-            .push(MANAGER, &format!("bus activation of {unit} requested"));
+
         match self.start_unit(unit, false) {
             Ok(()) => {
                 let canon = self.set.resolve(unit).to_string();
@@ -208,10 +207,23 @@ impl Manager {
     }
 
     fn bus_activation_failed(&mut self, unit: &str, error: &str, message: &str) {
-        self.logs.push(
-            MANAGER,
-            &format!("bus activation of {unit} failed: {message}"),
-        );
+        // Any bus client can ask for activations that fail: the log takes a few a
+        // minute, the daemon hears of every one.
+        let t = now();
+        while self
+            .bus_failures_logged
+            .front()
+            .is_some_and(|f| t.duration_since(*f) > Duration::from_secs(60))
+        {
+            self.bus_failures_logged.pop_front();
+        }
+        if self.bus_failures_logged.len() < 20 {
+            self.bus_failures_logged.push_back(t);
+            self.logs.push(
+                MANAGER,
+                &format!("bus activation of {unit} failed: {message}"),
+            );
+        }
         if let Some(b) = self.bus.as_mut() {
             if let Err(e) = b.activation_failure(unit, error, message) {
                 self.bus_lost(&e.to_string());

@@ -66,6 +66,10 @@ impl Manager {
     }
 
     pub(super) fn child_exited(&mut self, n: &str, pid: i32, role: Role, status: i32) {
+        if n.ends_with(".swap") {
+            self.swap_child_exited(n, status);
+            return;
+        }
         let Some(s) = self.svc(n) else { return };
         self.read_log(n);
         let desc = describe_status(status);

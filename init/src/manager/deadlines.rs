@@ -6,6 +6,7 @@ impl Manager {
     pub(super) fn handle_deadlines(&mut self) {
         let t = now();
         self.device_deadlines(t);
+        self.swap_deadlines(t);
         let names: Vec<String> = self.rt.keys().cloned().collect();
         for n in names {
             let Some(rt) = self.rt.get(&n) else { continue };

@@ -37,7 +37,7 @@ impl Manager {
     /// A start job of a device unit.
     pub(super) fn device_start(&mut self, u: &Unit) {
         let n = u.name.clone();
-        if self.plugged.contains(&n) {
+        if self.plugged.contains_key(&n) {
             self.set_state(&n, ActiveState::Active, "plugged");
             self.finish_job(&n, JobResult::Done);
             return;
@@ -109,33 +109,50 @@ impl Manager {
     }
 
     fn udev_event(&mut self, e: &Event) {
+        if let Some(old) = &e.devpath_old {
+            self.device_gone(old);
+        }
+        if e.action == "remove" || e.not_ready {
+            self.device_gone(&e.devpath);
+            return;
+        }
         let names = e.unit_names();
-        match e.action.as_str() {
-            "remove" => {
-                for n in &names {
-                    self.unplug(n);
-                }
-            }
-            _ => {
-                for n in &names {
-                    self.plug(n);
-                }
-                if e.action == "add" {
-                    for w in &e.wants {
-                        if crate::unit::name::validate(w).is_ok() {
-                            self.logs.push(MANAGER, &format!("{}: wants {w}", names[0]));
-                            if let Err(err) = self.start_unit(w, false) {
-                                self.logs.push(w, &format!("cannot start: {err}"));
-                            }
-                        }
+        // Names the device no longer has (a relabelled disk, a renamed interface) go.
+        let before = self
+            .device_names
+            .insert(e.devpath.clone(), names.clone())
+            .unwrap_or_default();
+        for n in before.iter().filter(|n| !names.contains(n)) {
+            self.release(n, &e.devpath);
+        }
+        for n in &names {
+            self.claim(n, &e.devpath);
+        }
+        if e.action == "add" {
+            for w in &e.wants {
+                if crate::unit::name::validate(w).is_ok() {
+                    self.logs.push(MANAGER, &format!("{}: wants {w}", names[0]));
+                    if let Err(err) = self.start_unit(w, false) {
+                        self.logs.push(w, &format!("cannot start: {err}"));
                     }
                 }
             }
         }
     }
 
-    fn plug(&mut self, n: &str) {
-        if !self.plugged.insert(n.to_string()) || !self.set.units.contains_key(n) {
+    /// A device went: the names it had (as udev announced them when it came, not as a
+    /// remove event lists them) lose it.
+    fn device_gone(&mut self, devpath: &str) {
+        for n in self.device_names.remove(devpath).unwrap_or_default() {
+            self.release(&n, devpath);
+        }
+    }
+
+    fn claim(&mut self, n: &str, devpath: &str) {
+        let holders = self.plugged.entry(n.to_string()).or_default();
+        let first = holders.is_empty();
+        holders.insert(devpath.to_string());
+        if !first || !self.set.units.contains_key(n) {
             return;
         }
         if !self.state_of(n).is_active() {
@@ -147,8 +164,16 @@ impl Manager {
         }
     }
 
-    fn unplug(&mut self, n: &str) {
-        if !self.plugged.remove(n) || !self.state_of(n).is_active() {
+    fn release(&mut self, n: &str, devpath: &str) {
+        let Some(holders) = self.plugged.get_mut(n) else {
+            return;
+        };
+        holders.remove(devpath);
+        if !holders.is_empty() {
+            return;
+        }
+        self.plugged.remove(n);
+        if !self.state_of(n).is_active() {
             return;
         }
         self.logs.push(n, "the device is gone");

@@ -224,10 +224,15 @@ pub struct Manager {
     bus_tried: Option<Instant>,
     /// Units the bus daemon asked for whose start job has not ended.
     bus_activations: BTreeSet<String>,
+    /// When failed activations were last logged (a few a minute).
+    bus_failures_logged: VecDeque<Instant>,
     /// udevd's processed device events (netlink).
     udev: Option<OwnedFd>,
-    /// The `.device` units udev announced as present.
-    plugged: BTreeSet<String>,
+    /// The `.device` unit names udev announced as present, each with the devices (sysfs
+    /// paths) that carry it: a name goes only when its last device does.
+    plugged: BTreeMap<String, BTreeSet<String>>,
+    /// Each announced device's unit names, as last announced.
+    device_names: BTreeMap<String, Vec<String>>,
     pub finished: bool,
 }
 
@@ -333,8 +338,10 @@ impl Manager {
             bus: None,
             bus_tried: None,
             bus_activations: BTreeSet::new(),
+            bus_failures_logged: VecDeque::new(),
             udev: None,
-            plugged: BTreeSet::new(),
+            plugged: BTreeMap::new(),
+            device_names: BTreeMap::new(),
             finished: false,
         };
         m.cgroup_root = m.setup_cgroups();
@@ -438,7 +445,7 @@ impl Manager {
         if let Some(u) = load::device_unit(name) {
             self.set.units.insert(name.to_string(), u);
             self.engine.rebuild(&self.set);
-            if self.plugged.contains(name) {
+            if self.plugged.contains_key(name) {
                 self.set_state(name, ActiveState::Active, "plugged");
             }
             return;

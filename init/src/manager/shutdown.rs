@@ -45,6 +45,10 @@ pub(super) fn remaining_processes(pid1: bool) -> Vec<i32> {
 
 /// Runs `f` in a forked child and waits at most `limit` for it.
 pub(super) fn bounded(limit: Duration, f: impl FnOnce() -> bool) -> bool {
+    // A limit past what Instant holds (TimeoutSec=1e19) waits a day.
+    let deadline = now()
+        .checked_add(limit)
+        .unwrap_or_else(|| now() + Duration::from_secs(86_400));
     // SAFETY: single-threaded; the child only runs `f` and exits.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
@@ -55,7 +59,6 @@ pub(super) fn bounded(limit: Duration, f: impl FnOnce() -> bool) -> bool {
     if pid < 0 {
         return false;
     }
-    let deadline = now() + limit;
     loop {
         let mut st = 0;
         // SAFETY: waiting for our own child.

@@ -5,9 +5,9 @@
 use crate::harness::*;
 
 const SENDER: &str = r#"import socket, struct, sys
-action = sys.argv[1].encode()
-props = (b"ACTION=" + action + b"\0DEVPATH=/devices/virtual/misc/b8gprobe\0SUBSYSTEM=misc\0"
-         b"DEVNAME=/dev/b8gprobe\0DEVLINKS=/dev/disk/by-label/probe\0TAGS=:systemd:\0"
+action, dev = (w.encode() for w in sys.argv[1].split(":"))
+props = (b"ACTION=" + action + b"\0DEVPATH=/devices/virtual/misc/" + dev + b"\0SUBSYSTEM=misc\0"
+         b"DEVNAME=/dev/" + dev + b"\0DEVLINKS=/dev/disk/by-label/probe\0TAGS=:systemd:\0"
          b"SYSTEMD_WANTS=wanted.service\0")
 head = b"libudev\0" + struct.pack(">I", 0xfeedcafe) + struct.pack("=IIIIIII", 40, 40, len(props), 0, 0, 0, 0)
 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 15)
@@ -46,12 +46,19 @@ fn device_units_follow_udev_and_bound_units_stop_when_the_device_goes() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(s.active("bound.service"), "inactive");
     assert_eq!(s.active("dev-disk-by\\x2dlabel-probe.device"), "activating");
-    s.ctl_ok(&["start", "udev@add.service"]);
+    s.ctl_ok(&["start", "udev@add:b8gprobe.service"]);
     s.wait_state("bound.service", "active");
     assert_eq!(s.active("dev-disk-by\\x2dlabel-probe.device"), "active");
     s.wait_state("wanted.service", "active");
+    // A look-alike device with the same label comes and goes: the label's unit stays,
+    // the real device still has it.
+    s.ctl_ok(&["start", "udev@add:lookalike.service"]);
+    s.ctl_ok(&["start", "udev@remove:lookalike.service"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(s.active("dev-disk-by\\x2dlabel-probe.device"), "active");
+    assert_eq!(s.active("bound.service"), "active");
     // The device goes: what is bound to it stops.
-    s.ctl_ok(&["start", "udev@remove.service"]);
+    s.ctl_ok(&["start", "udev@remove:b8gprobe.service"]);
     s.wait_state("bound.service", "inactive");
     assert!(
         s.log("bound.service")

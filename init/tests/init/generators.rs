@@ -71,10 +71,9 @@ fn generators_and_fstab_make_units_before_boot_and_again_at_daemon_reload() {
         swap.contains("[Swap]\nWhat=/swapfile\nOptions=sw\n"),
         "{swap}"
     );
-    assert!(
-        s.log("swapfile.swap").contains("swapon /swapfile"),
-        "{}",
-        s.log("swapfile.swap")
+    s.wait_for(
+        |s| s.log("swapfile.swap").contains("swapon /swapfile"),
+        "the swap unit's swapon",
     );
     // daemon-reload runs the generators again over an emptied directory.
     s.write("gen-word", "two\n");

@@ -47,7 +47,15 @@ pub(super) fn apply_service(
             };
             s.type_given = true;
         }
-        "BusName" => s.bus_name = (!v.is_empty()).then(|| v.to_string()),
+        "BusName" => {
+            s.bus_name = if v.is_empty() {
+                None
+            } else if is_bus_name(v) {
+                Some(v.to_string())
+            } else {
+                return Err(format!("{v:?} is not a D-Bus well-known name"));
+            }
+        }
         "ExecStart" => push_exec(&mut s.exec_start, v, loc, diags)?,
         "ExecCondition" => push_exec(&mut s.exec_condition, v, loc, diags)?,
         "ExecStartPre" => push_exec(&mut s.exec_start_pre, v, loc, diags)?,
@@ -307,4 +315,18 @@ pub(super) fn apply_path(
         _ => unknown(key, loc, diags),
     }
     Ok(())
+}
+
+/// A well-known D-Bus name (the D-Bus specification): at most 255 bytes, two or more
+/// dot-separated elements of `[A-Za-z0-9_-]` not starting with a digit.
+pub(crate) fn is_bus_name(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    v.len() <= 255
+        && parts.len() >= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && !p.starts_with(|c: char| c.is_ascii_digit())
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
 }

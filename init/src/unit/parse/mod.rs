@@ -960,6 +960,10 @@ mod tests {
             "[Service]\nType=simple\nBusName=org.example.X\nExecStart=/bin/x\n",
         );
         assert_eq!(u.service().unwrap().service_type, ServiceType::Simple);
+        assert!(kinds::is_bus_name("org.freedesktop.PolicyKit1"));
+        for bad in ["x", "a..b", "a.1b", "a.b'", ":1.5", "a.b c"] {
+            assert!(!kinds::is_bus_name(bad), "{bad}");
+        }
         let (u, _) = load(
             "nameless.service",
             "[Service]\nType=dbus\nExecStart=/bin/x\n",
