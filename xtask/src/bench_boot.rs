@@ -122,13 +122,7 @@ pub fn run(args: &[String]) -> Result<()> {
             other => bail!("usage: cargo xtask bench boot [--runs N] [--dump] (unknown {other})"),
         }
     }
-    crate::ensure_packages(&[
-        "qemu-system-x86",
-        "linux-image-amd64",
-        "busybox-static",
-        "mmdebstrap",
-        "e2fsprogs",
-    ])?;
+    crate::ensure_packages(crate::debian_image::HOST_PACKAGES)?;
     crate::ensure_apt_lists()?;
     // B8G_INIT_BIN (a directory with bin/b8g-init and bin/b8gctl, what `cargo xtask
     // test` passes to the tests) skips the static build of every STATIC_BINS package.

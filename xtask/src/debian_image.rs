@@ -7,6 +7,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// What making and booting such a root needs on the host.
+pub const HOST_PACKAGES: &[&str] = &[
+    "qemu-system-x86",
+    "linux-image-amd64",
+    "busybox-static",
+    "mmdebstrap",
+    "e2fsprogs",
+];
+
 /// Stage 1: loads the modules, mounts /dev/vda read-write as the root and
 /// `switch_root`s to the init named by `stage1.init=` (/sbin/init by default),
 /// printing `STAGE1 handoff <uptime> idle <idle> cpu_ticks <ticks>` first.

@@ -420,12 +420,9 @@ pub fn prepare(
 
 /// The scenario with b8g-init and b8gctl from `bin`/bin.
 pub fn scenario(bin: &Path) -> Result<()> {
+    crate::ensure_packages(crate::debian_image::HOST_PACKAGES)?;
+    // The clients the server is used with from the host.
     crate::ensure_packages(&[
-        "qemu-system-x86",
-        "linux-image-amd64",
-        "busybox-static",
-        "mmdebstrap",
-        "e2fsprogs",
         "util-linux",
         "openssh-client",
         "postgresql-client",
