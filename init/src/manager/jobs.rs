@@ -656,7 +656,8 @@ impl Manager {
                 let rt = self.rt.entry(n.clone()).or_default();
                 rt.listen_fds.clear();
                 if c.remove_on_stop {
-                    for l in &c.listen {
+                    // Sockets and FIFOs only: a ListenSpecial= device stays.
+                    for l in c.listen.iter().filter(|l| l.kind != ListenKind::Special) {
                         if l.address.starts_with('/') {
                             let _ = std::fs::remove_file(&l.address);
                         }

@@ -6,11 +6,16 @@ pub(super) fn open_listener(
     l: &crate::unit::Listen,
     c: &crate::unit::SocketConfig,
 ) -> Result<OwnedFd, std::io::Error> {
-    if l.kind == ListenKind::Fifo {
-        return open_fifo(l, c);
+    match l.kind {
+        ListenKind::Fifo => return open_fifo(l, c),
+        ListenKind::Netlink => return open_netlink(&l.address),
+        ListenKind::Special => return open_special(&l.address),
+        _ => {}
     }
     let ty = match l.kind {
-        ListenKind::Stream | ListenKind::Fifo => libc::SOCK_STREAM,
+        ListenKind::Stream | ListenKind::Fifo | ListenKind::Netlink | ListenKind::Special => {
+            libc::SOCK_STREAM
+        }
         ListenKind::Datagram => libc::SOCK_DGRAM,
         ListenKind::SeqPacket => libc::SOCK_SEQPACKET,
     } | libc::SOCK_CLOEXEC
@@ -152,6 +157,57 @@ pub(super) fn open_listener(
         }
         Ok(owned)
     }
+}
+
+/// `ListenNetlink=`: a raw netlink socket of the family, bound to the group mask (as
+/// systemd binds it), for a daemon that reads the kernel's messages (udevd's uevents,
+/// auditd's log).
+fn open_netlink(address: &str) -> Result<OwnedFd, std::io::Error> {
+    let (family, groups) = crate::unit::parse::netlink_address(address)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: socket and bind on a fresh descriptor with a zeroed sockaddr_nl.
+    unsafe {
+        let fd = libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            family,
+        );
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let owned = OwnedFd::from_raw_fd(fd);
+        let mut sa: libc::sockaddr_nl = std::mem::zeroed();
+        sa.nl_family = libc::AF_NETLINK as u16;
+        sa.nl_groups = groups;
+        if libc::bind(
+            fd,
+            (&sa as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        ) < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(owned)
+    }
+}
+
+/// `ListenSpecial=`: a character device or regular file, opened read-write without
+/// following a symlink and without becoming the controlling terminal.
+fn open_special(path: &str) -> Result<OwnedFd, std::io::Error> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)?;
+    let t = f.metadata()?.file_type();
+    if !(t.is_char_device() || t.is_file()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "ListenSpecial= needs a character device or a file",
+        ));
+    }
+    Ok(OwnedFd::from(f))
 }
 
 /// `ListenFIFO=`: makes the named pipe (as systemd does: parent directories with

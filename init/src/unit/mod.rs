@@ -408,6 +408,11 @@ pub enum ListenKind {
     SeqPacket,
     /// `ListenFIFO=`: a named pipe, opened read-write so it never sees end-of-file.
     Fifo,
+    /// `ListenNetlink=`: a netlink family by name and a multicast group mask
+    /// (`kobject-uevent 1`).
+    Netlink,
+    /// `ListenSpecial=`: a character device or file opened read-write (`/dev/rfkill`).
+    Special,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

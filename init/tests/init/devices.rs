@@ -68,3 +68,31 @@ fn device_units_follow_udev_and_bound_units_stop_when_the_device_goes() {
     );
     s.poweroff();
 }
+
+#[test]
+fn a_netlink_socket_unit_activates_its_service_with_the_socket() {
+    // ListenNetlink= (udevd's systemd-udevd-kernel.socket, journald's audit socket): the
+    // service gets the bound netlink socket as fd 3 when a message arrives.
+    let mut s = System::new(&[
+        ("uevents.socket", "[Socket]\nListenNetlink=kobject-uevent 2\n"),
+        (
+            "uevents.service",
+            "[Service]\nExecStart=/usr/bin/python3 -c 'import socket; s = socket.socket(fileno=3); d = s.recv(65536); print(\"got\", s.family == socket.AF_NETLINK, d[:7])'\n",
+        ),
+        (
+            "udev@.service",
+            "[Service]\nType=oneshot\nExecStart=/usr/bin/python3 @ROOT@/send-uevent.py %i\n",
+        ),
+    ]);
+    s.write("send-uevent.py", SENDER);
+    s.boot();
+    s.wait_ready();
+    s.ctl_ok(&["start", "uevents.socket"]);
+    assert_eq!(s.active("uevents.service"), "inactive");
+    s.ctl_ok(&["start", "udev@add:netlinkprobe.service"]);
+    s.wait_for(
+        |s| s.log("uevents.service").contains("got True b'libudev'"),
+        "the service reading the netlink socket",
+    );
+    s.poweroff();
+}

@@ -150,7 +150,12 @@ pub(super) fn apply_socket(
         return Ok(());
     };
     match key {
-        "ListenStream" | "ListenDatagram" | "ListenSequentialPacket" | "ListenFIFO" => {
+        "ListenStream"
+        | "ListenDatagram"
+        | "ListenSequentialPacket"
+        | "ListenFIFO"
+        | "ListenNetlink"
+        | "ListenSpecial" => {
             if v.is_empty() {
                 s.listen.clear();
             } else {
@@ -158,6 +163,8 @@ pub(super) fn apply_socket(
                     "ListenStream" => ListenKind::Stream,
                     "ListenDatagram" => ListenKind::Datagram,
                     "ListenFIFO" => ListenKind::Fifo,
+                    "ListenNetlink" => ListenKind::Netlink,
+                    "ListenSpecial" => ListenKind::Special,
                     _ => ListenKind::SeqPacket,
                 };
                 s.listen.push(parse_listen(kind, v)?);

@@ -21,6 +21,7 @@ use self::command_line::*;
 pub use self::command_line::{split_variable_value, split_words, split_words_noting};
 use self::exec::*;
 use self::kinds::*;
+pub use self::values::netlink_address;
 use self::values::*;
 pub use self::values::{parse_env_assignments, parse_signal, signal_number, CAPS};
 
@@ -1130,6 +1131,17 @@ mod tests {
         );
         assert!(d.is_empty(), "{d:?}");
         assert!(matches!(&u.config, KindConfig::Socket(s) if s.listen[0].kind == ListenKind::Fifo));
+        // systemd's own daemons' sockets (udevd, journald's audit, rfkill).
+        let (u, d) = load(
+            "k.socket",
+            "[Socket]\nListenNetlink=kobject-uevent 1\nListenSpecial=/dev/rfkill\n",
+        );
+        assert!(u.load_error.is_none(), "{d:?}");
+        assert_eq!(netlink_address("kobject-uevent 1"), Ok((15, 1)));
+        assert_eq!(netlink_address("audit"), Ok((9, 0)));
+        assert!(netlink_address("nosuch 1").is_err() && netlink_address("route x").is_err());
+        let (u, _) = load("s.socket", "[Socket]\nListenSpecial=dev/rfkill\n");
+        assert!(u.load_error.is_some());
         let (_, d) = load("g.socket", "[Socket]\nListenFIFO=run/relative\n");
         assert!(d[0].error, "{d:?}");
         let (u, d) = load(

@@ -348,8 +348,17 @@ pub(super) fn abs(p: &str) -> Result<PathBuf, String> {
 }
 
 pub(super) fn parse_listen(kind: ListenKind, v: &str) -> Result<Listen, String> {
-    if kind == ListenKind::Fifo && !v.starts_with('/') {
-        return Err(format!("ListenFIFO= needs an absolute path, not {v:?}"));
+    if kind == ListenKind::Netlink {
+        netlink_address(v)?;
+        return Ok(Listen {
+            kind,
+            address: v.trim().to_string(),
+        });
+    }
+    if matches!(kind, ListenKind::Fifo | ListenKind::Special) && !v.starts_with('/') {
+        return Err(format!(
+            "{kind:?} listener needs an absolute path, not {v:?}"
+        ));
     }
     let ok = v.starts_with('/')
         || v.starts_with('@')
@@ -399,4 +408,45 @@ pub(super) fn condition(key: &str) -> Option<ConditionKind> {
         "ACPower" => ConditionKind::ACPower,
         _ => return None,
     })
+}
+
+/// `ListenNetlink=`'s family (systemd's names) and multicast group mask.
+pub fn netlink_address(v: &str) -> Result<(i32, u32), String> {
+    let mut w = v.split_whitespace();
+    let name = w.next().unwrap_or("");
+    let family = match name {
+        "route" => 0,
+        "usersock" => 2,
+        "firewall" => 3,
+        "sock_diag" | "inet-diag" => 4,
+        "nflog" => 5,
+        "xfrm" => 6,
+        "selinux" => 7,
+        "iscsi" => 8,
+        "audit" => 9,
+        "fib_lookup" => 10,
+        "connector" => 11,
+        "netfilter" => 12,
+        "ip6_fw" => 13,
+        "dnrtmsg" => 14,
+        "kobject-uevent" => 15,
+        "generic" => 16,
+        "scsitransport" => 18,
+        "ecryptfs" => 19,
+        "rdma" => 20,
+        "crypto" => 21,
+        _ => return Err(format!("unknown netlink family {name:?}")),
+    };
+    let group = match w.next() {
+        None => 0,
+        Some(g) => g
+            .parse::<u32>()
+            .map_err(|_| format!("invalid netlink group {g:?}"))?,
+    };
+    if w.next().is_some() {
+        return Err(format!(
+            "ListenNetlink= takes a family and a group, not {v:?}"
+        ));
+    }
+    Ok((family, group))
 }
