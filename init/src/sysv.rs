@@ -436,6 +436,15 @@ pub fn generate(etc: &Path) -> (Vec<Unit>, SysvExtras, Vec<Diagnostic>) {
         } else if let Some(a) = prio_after.get(name) {
             u.deps.after.extend(a.iter().cloned());
         }
+        // An rcS script is part of early boot: without the default dependencies (which
+        // order a service after basic.target, itself after sysinit.target: a cycle),
+        // before sysinit.target, as systemd's sysv generator placed them.
+        if levels.contains(&'S') {
+            u.default_dependencies = false;
+            u.deps.before.insert("sysinit.target".into());
+            u.deps.conflicts.insert("shutdown.target".into());
+            u.deps.before.insert("shutdown.target".into());
+        }
         u.install.wanted_by = levels
             .iter()
             .map(|c| {
@@ -530,7 +539,12 @@ mod tests {
             "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: x\n",
         )
         .unwrap();
+        // Debian's hwclock.sh: an rcS script.
+        fs::write(etc.join("init.d/hwclock.sh"), "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: hwclock\n# Required-Start: mountdevsubfs\n# Default-Start: S\n### END INIT INFO\n").unwrap();
         let (units, extras, diags) = generate(etc);
+        let hw = units.iter().find(|u| u.name == "hwclock.service").unwrap();
+        assert!(!hw.default_dependencies && hw.deps.before.contains("sysinit.target"));
+        assert_eq!(hw.install.wanted_by, ["sysinit.target"]);
         assert_eq!(extras.initdefault, Some('3'));
         assert_eq!(extras.ctrlaltdel, ["/bin/echo cad"]);
         assert_eq!(diags.len(), 1, "{diags:?}");

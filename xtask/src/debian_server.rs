@@ -72,7 +72,9 @@ const FSTAB: &str = "\
 ";
 
 const INTERFACES: &str = "\
-# ifupdown: the loopback and qemu's user network by DHCP.
+# ifupdown: the loopback and qemu's user network by DHCP. (Debian's installer writes
+# allow-hotplug, which goes through udev's rule, systemd-escape and ifup@eth0.service:
+# under b8g-init that path does not bring eth0 up yet, see docs/status.md.)
 auto lo
 iface lo inet loopback
 
@@ -505,6 +507,7 @@ fn configure(root: &Path, bin: &Path, pubkey: &str, as_init: bool) -> Result<()>
             ("sbin/init", "/usr/local/sbin/b8g-init"),
             ("usr/bin/systemctl", "/usr/local/sbin/b8gctl"),
             ("usr/bin/journalctl", "/usr/local/sbin/b8gctl"),
+            ("usr/bin/systemd-escape", "/usr/local/sbin/b8gctl"),
         ]
     } else {
         &[]

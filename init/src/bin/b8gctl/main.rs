@@ -37,6 +37,7 @@ macro_rules! out {
 }
 
 mod args;
+mod escape;
 mod journalctl;
 mod systemctl_verbs;
 mod timestamp;
@@ -67,6 +68,10 @@ fn real_main() -> Result<i32> {
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if prog == "systemd-escape" {
+        out!("{}", escape::run(&argv)?);
+        return Ok(0);
+    }
     if prog == "journalctl" {
         let socket = std::env::var_os("B8G_CONTROL_SOCKET")
             .map(PathBuf::from)
