@@ -48,6 +48,7 @@ pub const MODULES: &[&str] = &[
 pub const UNITS: &[&str] = &[
     "ssh.service",
     "networking.service",
+    "ifup@eth0.service",
     "nginx.service",
     "postgresql@15-main.service",
     "mariadb.service",
@@ -72,13 +73,13 @@ const FSTAB: &str = "\
 ";
 
 const INTERFACES: &str = "\
-# ifupdown: the loopback and qemu's user network by DHCP. (Debian's installer writes
-# allow-hotplug, which goes through udev's rule, systemd-escape and ifup@eth0.service:
-# under b8g-init that path does not bring eth0 up yet, see docs/status.md.)
+# ifupdown: the loopback, and qemu's user network by DHCP once udev announces it
+# (Debian's installer writes allow-hotplug: udev's rule asks systemctl for
+# ifup@eth0.service, named by systemd-escape, bound to the interface's device unit).
 auto lo
 iface lo inet loopback
 
-auto eth0
+allow-hotplug eth0
 iface eth0 inet dhcp
 ";
 

@@ -8,7 +8,11 @@ pub(super) fn open_listener(
 ) -> Result<OwnedFd, std::io::Error> {
     match l.kind {
         ListenKind::Fifo => return open_fifo(l, c),
-        ListenKind::Netlink => return open_netlink(&l.address),
+        ListenKind::Netlink => {
+            let fd = open_netlink(&l.address)?;
+            socket_options(&fd, c);
+            return Ok(fd);
+        }
         ListenKind::Special => return open_special(&l.address),
         _ => {}
     }
@@ -141,6 +145,7 @@ pub(super) fn open_listener(
                 4,
             );
         }
+        socket_options(&owned, c);
         if libc::bind(fd, addr.as_ptr().cast(), addr.len() as libc::socklen_t) < 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -156,6 +161,37 @@ pub(super) fn open_listener(
             return Err(std::io::Error::last_os_error());
         }
         Ok(owned)
+    }
+}
+
+/// `PassCredentials=`, `ReceiveBuffer=`, `SendBuffer=` (forced past the sysctl limits,
+/// as systemd sets them, the plain option where that is refused).
+fn socket_options(fd: &OwnedFd, c: &crate::unit::SocketConfig) {
+    let set = |opt: libc::c_int, v: libc::c_int| {
+        // SAFETY: setsockopt with an int option on our own socket.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as u32,
+            ) == 0
+        }
+    };
+    if c.pass_credentials {
+        set(libc::SO_PASSCRED, 1);
+    }
+    for (size, forced, plain) in [
+        (c.receive_buffer, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+        (c.send_buffer, libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+    ] {
+        if let Some(n) = size {
+            let n = n.min(i32::MAX as u64) as libc::c_int;
+            if !set(forced, n) {
+                set(plain, n);
+            }
+        }
     }
 }
 

@@ -434,6 +434,12 @@ pub struct SocketConfig {
     pub reuse_port: bool,
     pub max_connections: Option<usize>,
     pub remove_on_stop: bool,
+    /// `PassCredentials=`: SO_PASSCRED (udevd ignores uevents without credentials).
+    pub pass_credentials: bool,
+    /// `ReceiveBuffer=`/`SendBuffer=` in bytes (forced past the sysctl limit, as
+    /// systemd sets them).
+    pub receive_buffer: Option<u64>,
+    pub send_buffer: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]

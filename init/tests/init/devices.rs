@@ -74,10 +74,14 @@ fn a_netlink_socket_unit_activates_its_service_with_the_socket() {
     // ListenNetlink= (udevd's systemd-udevd-kernel.socket, journald's audit socket): the
     // service gets the bound netlink socket as fd 3 when a message arrives.
     let mut s = System::new(&[
-        ("uevents.socket", "[Socket]\nListenNetlink=kobject-uevent 2\n"),
+        // As systemd-udevd-kernel.socket: udevd ignores uevents without credentials.
+        (
+            "uevents.socket",
+            "[Socket]\nListenNetlink=kobject-uevent 2\nPassCredentials=yes\nReceiveBuffer=4M\n",
+        ),
         (
             "uevents.service",
-            "[Service]\nExecStart=/usr/bin/python3 -c 'import socket; s = socket.socket(fileno=3); d = s.recv(65536); print(\"got\", s.family == socket.AF_NETLINK, d[:7])'\n",
+            "[Service]\nExecStart=/usr/bin/python3 -c 'import socket; s = socket.socket(fileno=3); d = s.recv(65536); print(\"got\", s.family == socket.AF_NETLINK, d[:7], \"passcred\", s.getsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED), \"rcvbuf\", s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 4 << 20)'\n",
         ),
         (
             "udev@.service",
@@ -91,7 +95,10 @@ fn a_netlink_socket_unit_activates_its_service_with_the_socket() {
     assert_eq!(s.active("uevents.service"), "inactive");
     s.ctl_ok(&["start", "udev@add:netlinkprobe.service"]);
     s.wait_for(
-        |s| s.log("uevents.service").contains("got True b'libudev'"),
+        |s| {
+            s.log("uevents.service")
+                .contains("got True b'libudev' passcred 1 rcvbuf True")
+        },
         "the service reading the netlink socket",
     );
     s.poweroff();

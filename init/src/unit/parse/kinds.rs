@@ -177,6 +177,9 @@ pub(super) fn apply_socket(
         "Backlog" => s.backlog = Some(v.parse().map_err(|_| format!("invalid backlog {v:?}"))?),
         "FileDescriptorName" => s.fd_name = Some(v.to_string()),
         "ReusePort" => s.reuse_port = parse_bool(v)?,
+        "PassCredentials" => s.pass_credentials = parse_bool(v)?,
+        "ReceiveBuffer" => s.receive_buffer = Some(buffer_size(v)?),
+        "SendBuffer" => s.send_buffer = Some(buffer_size(v)?),
         "MaxConnections" => {
             s.max_connections = Some(v.parse().map_err(|_| format!("invalid number {v:?}"))?)
         }
@@ -336,4 +339,12 @@ pub(crate) fn is_bus_name(v: &str) -> bool {
                 && p.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         })
+}
+
+/// `ReceiveBuffer=`/`SendBuffer=`: a size in bytes, with K, M, G… (base 1024).
+fn buffer_size(v: &str) -> Result<u64, String> {
+    match crate::cgroup::parse_bytes(v)? {
+        crate::cgroup::Limit::Absolute(n) => Ok(n),
+        _ => Err(format!("invalid buffer size {v:?}")),
+    }
 }

@@ -45,8 +45,6 @@ const IGNORED: &[&str] = &[
     "ManagedOOMMemoryPressureLimit",
     "SELinuxContext",
     "AppArmorProfile",
-    "ReceiveBuffer",
-    "SendBuffer",
     "FreeBind",
     "PassPacketInfo",
     // In [Socket] (services handle their own): run around binding the sockets.
@@ -125,7 +123,6 @@ const IGNORED: &[&str] = &[
     "FailureAction",
     "StartLimitAction",
     "RebootArgument",
-    "PassCredentials",
     "PassSecurity",
     "KeepAlive",
     "NoDelay",
