@@ -10,3 +10,4 @@ pub mod glue;
 pub mod realise;
 pub mod sandbox;
 pub mod schedule;
+pub mod serve;

@@ -32,6 +32,7 @@
 //!
 //! This module does not evaluate Nix code.
 
+mod basic;
 mod check;
 mod drv_check;
 mod log;
@@ -39,6 +40,7 @@ mod outputs;
 mod roots;
 mod substitute;
 
+pub use basic::realise_basic;
 pub use check::{diff_trees, Difference};
 pub use log::{find_log, log_path, LogLookupError};
 pub use substitute::{SubstituterSettings, Substituters, SubstitutersError};

@@ -9,3 +9,4 @@ pub mod cache;
 pub mod format;
 pub mod local;
 pub mod nar_fs;
+pub mod serve;

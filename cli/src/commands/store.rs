@@ -170,6 +170,27 @@ enum StoreCommand {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
+    /// Speak Nix's `nix-store --serve` protocol (2.7) on standard input and
+    /// output: what `ssh://` builders, `nix copy --to ssh://` and Hydra run on
+    /// the remote side. Nix runs `REMOTE-PROGRAM --serve --write`.
+    Serve {
+        /// Serve on standard input and output (the only transport; ssh provides it).
+        #[arg(long, required = true)]
+        stdio: bool,
+        /// Let the client add paths without signatures and build: trust it as
+        /// Nix trusts a `trusted-user`.
+        #[arg(long)]
+        write: bool,
+        /// Accepted and ignored: Nix appends `--serve --write` to its `remote-program`.
+        #[arg(long, hide = true)]
+        serve: bool,
+        /// Build jobs at once for a client's `BuildPaths`.
+        #[arg(short = 'j', long = "max-jobs", default_value_t = 1, value_name = "N")]
+        jobs: usize,
+        /// Cores each build may use (`NIX_BUILD_CORES`; 0: all).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        cores: u32,
+    },
     /// List the GC roots.
     Roots {
         /// Print a JSON array.
@@ -510,6 +531,33 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                     report.bytes_freed
                 );
             }
+        }
+        StoreCommand::Serve {
+            stdio: _,
+            write,
+            serve: _,
+            jobs,
+            cores,
+        } => {
+            let store = open_store(global)?;
+            let opts = b8g_builder::realise::RealiseOptions {
+                schedule: b8g_builder::schedule::ScheduleOptions {
+                    jobs: jobs.max(1),
+                    keep_going: false,
+                },
+                sandbox: b8g_builder::sandbox::SandboxConfig {
+                    cores,
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            b8g_builder::serve::serve_stdio(
+                &store,
+                b8g_store::serve::server::ServeOptions { write },
+                opts,
+                &b8g_kernel_adapters::builtins(),
+            )
+            .context("serving the nix-store --serve protocol")?;
         }
         StoreCommand::Verify {
             check_contents,

@@ -507,7 +507,12 @@ impl LocalStore {
     ) -> Result<BuiltPaths, Error> {
         let paths: Vec<StorePath> = outputs.iter().map(|(_, p)| p.clone()).collect();
         let mut prepared = self.prepare_built(&paths, candidates, Some(drv))?;
-        prepared.drv_outputs = Some((drv.clone(), outputs.to_vec()));
+        // A derivation built for a remote client (the serve protocol's
+        // `BuildDerivation`) is not in this store: its outputs record it as
+        // their deriver, and there is no `.drv` row to map them from.
+        if self.is_valid(drv)? {
+            prepared.drv_outputs = Some((drv.clone(), outputs.to_vec()));
+        }
         Ok(prepared)
     }
 
