@@ -18,6 +18,9 @@ mod debian_units;
 mod seeds;
 
 use anyhow::{bail, Context, Result};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::Command;
 
 /// Debian packages the test suites call as oracles or runtimes.
@@ -44,6 +47,10 @@ const TEST_PACKAGES: &[&str] = &[
     "dbus-tests",
     // The uevent sender of b8g-init's device-unit test.
     "python3",
+    // Remote builds and `b8g store serve --stdio` are tested over real SSH
+    // (sshd on loopback ports, one per test "machine").
+    "openssh-server",
+    "openssh-client",
 ];
 
 fn main() -> Result<()> {
@@ -109,10 +116,25 @@ fn ensure_packages(pkgs: &[&str]) -> Result<()> {
     }
     eprintln!("installing missing packages: {}", missing.join(" "));
     run(Command::new("apt-get").arg("update").arg("-qq"))?;
-    run(Command::new("apt-get")
+    // Daemons the tests start themselves (sshd) must not start on the host
+    // when installed: Debian's policy-rc.d convention says "not now" (101).
+    let policy = Path::new("/usr/sbin/policy-rc.d");
+    let ours = !policy.exists();
+    if ours {
+        fs::write(
+            policy,
+            "#!/bin/sh\n# b8g xtask: no daemon starts while packages install.\nexit 101\n",
+        )?;
+        fs::set_permissions(policy, fs::Permissions::from_mode(0o755))?;
+    }
+    let installed = run(Command::new("apt-get")
         .env("DEBIAN_FRONTEND", "noninteractive")
         .args(["install", "-y", "-qq", "--no-install-recommends"])
-        .args(&missing))
+        .args(&missing));
+    if ours {
+        fs::remove_file(policy)?;
+    }
+    installed
 }
 
 fn cargo() -> Command {
