@@ -8,6 +8,7 @@ pub mod builtin;
 #[cfg(feature = "glue")]
 pub mod glue;
 pub mod realise;
+pub mod remote;
 pub mod sandbox;
 pub mod schedule;
 pub mod serve;

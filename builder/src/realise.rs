@@ -37,6 +37,7 @@ mod check;
 mod drv_check;
 mod log;
 mod outputs;
+mod remote;
 mod roots;
 mod substitute;
 
@@ -76,6 +77,9 @@ pub struct RealiseOptions {
     pub check: bool,
     /// Binary caches to try before building (none: build everything).
     pub substituters: Substituters,
+    /// Remote machines to build on (`--builders`); `schedule.jobs` is then
+    /// the number of local builds, which may be 0.
+    pub builders: Vec<crate::remote::Machine>,
 }
 
 /// The outputs of each requested derivation.
@@ -185,6 +189,26 @@ pub enum BuildError {
         drv: String,
         /// The input.
         input: String,
+    },
+    /// A remote machine built the derivation and it failed there.
+    #[error("build of {drv} on {machine} failed ({status}): {message}")]
+    Remote {
+        /// The derivation.
+        drv: String,
+        /// The machine's URI.
+        machine: String,
+        /// The serve protocol's status.
+        status: String,
+        /// What the machine said.
+        message: String,
+    },
+    /// No machine can take the derivation.
+    #[error("cannot build {drv}: {source}")]
+    NoBuilder {
+        /// The derivation.
+        drv: String,
+        /// Why.
+        source: crate::remote::SlotError,
     },
     /// The derivation is for another platform.
     #[error("cannot build {drv} for system {system} on {host}")]
@@ -359,7 +383,8 @@ pub fn realise(
     let temp_roots = TempRoots::new(store);
     let (dag, index) = load_graph(store, &roots, Some(&temp_roots), &mut fetch)?;
     let mut job = DrvJob::new(store, opts, builtins, &temp_roots, false)?;
-    let report = schedule::run(&dag, &job, &opts.schedule, progress, cancel);
+    let schedule = job.schedule_options(&opts.schedule);
+    let report = schedule::run(&dag, &job, &schedule, progress, cancel);
     let cleaned = job.cleaner.finish();
     let mut summary = report.summary();
     if !report.is_success() {
@@ -631,6 +656,8 @@ struct DrvJob<'a> {
     cleaner: Cleaner,
     /// Outputs built and handed to dependents but not registered yet.
     pending: Mutex<HashMap<StorePath, Arc<Pending>>>,
+    /// Remote machines and the slots shared with them (`--builders`).
+    builders: Option<crate::remote::Builders>,
 }
 
 /// An output whose dependents may build while it is being registered.
@@ -782,7 +809,30 @@ impl<'a> DrvJob<'a> {
             check,
             cleaner: Cleaner::new(),
             pending: Mutex::new(HashMap::new()),
+            // A check rebuilds here, to compare with what is valid here.
+            builders: match (check, opts.builders.is_empty()) {
+                (false, false) => Some(
+                    crate::remote::Builders::new(opts.builders.clone(), opts.schedule.jobs)
+                        .map_err(|source| RealiseError::CreateDir {
+                            path: std::env::temp_dir(),
+                            source,
+                        })?,
+                ),
+                _ => None,
+            },
         })
+    }
+
+    /// The scheduler's settings: with remote machines, as many jobs at once
+    /// as there are local and remote slots.
+    fn schedule_options(&self, opts: &ScheduleOptions) -> ScheduleOptions {
+        match &self.builders {
+            Some(b) => ScheduleOptions {
+                jobs: b.total_slots().max(1),
+                ..opts.clone()
+            },
+            None => opts.clone(),
+        }
     }
 
     fn store_err(
@@ -1211,6 +1261,20 @@ impl Job for DrvJob<'_> {
     }
 
     fn build(&self, node: &DrvNode, ctx: &JobContext<'_>) -> Result<(), BuildError> {
+        match &self.builders {
+            Some(b) => self.build_anywhere(b, node, ctx),
+            None => self.build_here(node, ctx),
+        }
+    }
+
+    fn lock_error(&self, _node: &DrvNode, error: LockError) -> BuildError {
+        error.into()
+    }
+}
+
+impl DrvJob<'_> {
+    /// Builds `node` on this machine.
+    fn build_here(&self, node: &DrvNode, ctx: &JobContext<'_>) -> Result<(), BuildError> {
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
         let scratch = self.builds.join(format!(
             "{}-{}-{n}",
@@ -1229,9 +1293,5 @@ impl Job for DrvJob<'_> {
         let cleanup = self.cleaner.remove(scratch);
         result?;
         cleanup
-    }
-
-    fn lock_error(&self, _node: &DrvNode, error: LockError) -> BuildError {
-        error.into()
     }
 }

@@ -168,6 +168,12 @@ pub struct MoreBuildArgs {
     /// Kill a build that prints nothing for this many seconds.
     #[arg(long, value_name = "SECS")]
     max_silent_time: Option<u64>,
+    /// Remote machines to build on, in Nix's machines format (`URI SYSTEMS
+    /// KEY MAX-JOBS SPEED FEATURES MANDATORY HOST-KEY`), entries separated
+    /// by `;` or newlines, `@FILE` for a machines file. With builders,
+    /// `-j` counts local builds and may be 0.
+    #[arg(long, value_name = "SPEC")]
+    builders: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -381,9 +387,19 @@ fn realise_options(global: &GlobalArgs, args: &BuildArgs) -> Result<RealiseOptio
         .clone()
         .unwrap_or(conf.trusted_public_keys);
     let substituters = Substituters::open(&urls, &keys).context("cannot set up substituters")?;
+    let builders = match &args.more.builders {
+        Some(spec) => b8g_builder::remote::parse_machines(spec, b8g_builder::realise::HOST_SYSTEM)
+            .context("invalid --builders")?,
+        None => Vec::new(),
+    };
     Ok(RealiseOptions {
         schedule: ScheduleOptions {
-            jobs: args.jobs.max(1),
+            // With remote machines, -j0 builds nothing here (as in Nix).
+            jobs: if builders.is_empty() {
+                args.jobs.max(1)
+            } else {
+                args.jobs
+            },
             keep_going: args.keep_going,
         },
         sandbox: b8g_builder::sandbox::SandboxConfig {
@@ -402,6 +418,7 @@ fn realise_options(global: &GlobalArgs, args: &BuildArgs) -> Result<RealiseOptio
         },
         check: args.check,
         substituters,
+        builders,
     })
 }
 

@@ -200,10 +200,20 @@ impl LocalStore {
         &self,
         temp: &mut TempEntry,
         info: PathInfo,
+        gc: &GcLock,
+    ) -> Result<StorePath, Error> {
+        let _lock = self.lock_path(&info.path)?;
+        self.install_locked(temp, info, gc)
+    }
+
+    /// [`install`](Self::install) when the caller holds the path's lock.
+    fn install_locked(
+        &self,
+        temp: &mut TempEntry,
+        info: PathInfo,
         _gc: &GcLock,
     ) -> Result<StorePath, Error> {
         let path = info.path.clone();
-        let _lock = self.lock_path(&path)?;
         self.add_temp_root_locked(&path)?;
         if self.is_valid(&path)? {
             tracing::debug!(path = %self.print_path(&path), "already valid");
@@ -390,6 +400,24 @@ impl LocalStore {
             self.unpack_expected(reader, expected, &RestoreOptions::default())?;
         canonicalise_tree(&temp.path)?;
         self.install(&mut temp, info, &gc)
+    }
+
+    /// [`import_nar`](Self::import_nar) for a caller that holds the path's
+    /// lock already (a build job fetching its outputs from a remote builder).
+    pub fn import_nar_locked(
+        &self,
+        reader: &mut dyn Read,
+        expected: NarExpectation,
+    ) -> Result<StorePath, Error> {
+        let gc = self.lock_gc_shared()?;
+        if self.is_valid(&expected.path)? {
+            self.add_temp_root_locked(&expected.path)?;
+            return Ok(expected.path);
+        }
+        let (mut temp, info) =
+            self.unpack_expected(reader, expected, &RestoreOptions::default())?;
+        canonicalise_tree(&temp.path)?;
+        self.install_locked(&mut temp, info, &gc)
     }
 
     /// Unpacks a NAR into a temporary entry (writing files as `options`

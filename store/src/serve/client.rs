@@ -160,12 +160,13 @@ impl<R: Read, W: Write> ServeClient<R, W> {
         Ok(out)
     }
 
-    /// Adds a path with its NAR (`nar` yields exactly `info.nar_size` bytes).
+    /// Adds a path with its NAR, which `write_nar` writes (exactly
+    /// `info.nar_size` bytes, or the session is broken and an error returned).
     pub fn add_to_store_nar(
         &mut self,
         info: &PathInfo,
         print: &dyn Fn(&crate::format::store_path::StorePath) -> String,
-        nar: &mut dyn Read,
+        write_nar: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> Result<(), ClientError> {
         if super::minor(self.version) < 5 {
             return Err(ClientError::TooOld {
@@ -186,12 +187,18 @@ impl<R: Read, W: Write> ServeClient<R, W> {
         let sigs: BTreeSet<String> = info.signatures.iter().cloned().collect();
         self.strings(&sigs)?;
         self.string(info.ca.as_deref().unwrap_or(""))?;
-        let sent =
-            io::copy(&mut nar.take(info.nar_size), &mut self.w).map_err(ClientError::Write)?;
-        if sent != info.nar_size {
+        let mut counted = Counting {
+            inner: &mut self.w,
+            n: 0,
+        };
+        write_nar(&mut counted).map_err(ClientError::Write)?;
+        if counted.n != info.nar_size {
             return Err(ClientError::Write(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("the NAR of {shown} has {sent} bytes, not {}", info.nar_size),
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the NAR of {shown} has {} bytes, not the {} registered",
+                    counted.n, info.nar_size
+                ),
             )));
         }
         self.flush()?;
@@ -234,5 +241,23 @@ impl<R: Read, W: Write> ServeClient<R, W> {
 
     fn flush(&mut self) -> Result<(), ClientError> {
         self.w.flush().map_err(ClientError::Write)
+    }
+}
+
+/// Counts what passes through.
+struct Counting<'a> {
+    inner: &'a mut dyn Write,
+    n: u64,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }

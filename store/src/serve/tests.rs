@@ -68,17 +68,15 @@ fn a_closure_copies_to_the_server_and_reads_back() {
         for p in [&dep, &top] {
             let info = local.path_info(p).unwrap().unwrap();
             let nar = nar_of(&local, p);
-            c.add_to_store_nar(&info, &|p| local.print_path(p), &mut &nar[..])
+            c.add_to_store_nar(&info, &|p| local.print_path(p), |w| w.write_all(&nar))
                 .unwrap();
         }
         assert_eq!(c.query_valid_paths(&both, true).unwrap(), both);
         // Sending a valid path again is accepted and its NAR skipped.
         let info = local.path_info(&dep).unwrap().unwrap();
-        c.add_to_store_nar(
-            &info,
-            &|p| local.print_path(p),
-            &mut &nar_of(&local, &dep)[..],
-        )
+        c.add_to_store_nar(&info, &|p| local.print_path(p), |w| {
+            w.write_all(&nar_of(&local, &dep))
+        })
         .unwrap();
         let infos = c
             .query_path_infos(&[local.print_path(&top)].into_iter().collect())
@@ -128,7 +126,7 @@ fn tampered_nars_and_writes_without_permission_are_refused() {
     std::thread::scope(|s| {
         let (mut c, server) = session(s, &remote, true);
         let err = c
-            .add_to_store_nar(&info, &|p| local.print_path(p), &mut &forged[..])
+            .add_to_store_nar(&info, &|p| local.print_path(p), |w| w.write_all(&forged))
             .unwrap_err();
         assert!(matches!(err, ClientError::Wire(_)), "{err}");
         let ended = server.join().unwrap().unwrap_err();
@@ -138,11 +136,9 @@ fn tampered_nars_and_writes_without_permission_are_refused() {
     std::thread::scope(|s| {
         let (mut c, server) = session(s, &remote, false);
         let info = local.path_info(&p).unwrap().unwrap();
-        let _ = c.add_to_store_nar(
-            &info,
-            &|p| local.print_path(p),
-            &mut &nar_of(&local, &p)[..],
-        );
+        let _ = c.add_to_store_nar(&info, &|p| local.print_path(p), |w| {
+            w.write_all(&nar_of(&local, &p))
+        });
         let ended = server.join().unwrap().unwrap_err();
         assert!(matches!(ended, ServeError::NotAllowed(_)), "{ended}");
     });

@@ -1,0 +1,365 @@
+//! Building a derivation node on a remote machine, as Nix's build hook does
+//! over `nix-store --serve`: copy the input closure the machine lacks, send
+//! the derivation with its input derivations' outputs as input sources,
+//! build, and copy the outputs back.
+//!
+//! What comes back is untrusted: each output must be one the derivation
+//! names, its references must lie within the input closure and the outputs,
+//! and its NAR must match the hash and size the machine declares for it
+//! ([`LocalStore::import_nar`]). A machine that breaks any of this, or whose
+//! session fails, is set aside for the run and the build goes elsewhere; a
+//! build that fails on a working machine fails as a local one would.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+
+use b8g_store::format::hash::Hash;
+use b8g_store::format::store_path::StorePath;
+use b8g_store::local::{NarExpectation, PathInfo};
+use b8g_store::nar_fs;
+use b8g_store::serve::client::ClientError;
+use b8g_store::serve::BuildSettings;
+
+use super::{BuildError, DrvJob, DrvNode, HOST_SYSTEM};
+use crate::remote::{Builders, Session, Slot};
+use crate::schedule::JobContext;
+
+/// How a remote attempt went wrong.
+enum Failure {
+    /// The build failed (or a local store operation did): the node fails.
+    Build(BuildError),
+    /// The machine failed: set it aside and try elsewhere.
+    Machine(String),
+}
+
+fn machine(e: ClientError, session: &Session) -> Failure {
+    let tail = session.stderr_tail();
+    let tail = tail.trim();
+    if tail.is_empty() {
+        Failure::Machine(e.to_string())
+    } else {
+        Failure::Machine(format!("{e}; the remote said: {tail}"))
+    }
+}
+
+/// Its required system features (`requiredSystemFeatures`).
+fn required_features(node: &DrvNode) -> BTreeSet<String> {
+    node.drv
+        .env
+        .get("requiredSystemFeatures")
+        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+impl DrvJob<'_> {
+    /// Builds `node` in a slot of `builders`: on a remote machine, or here.
+    pub(super) fn build_anywhere(
+        &self,
+        builders: &Builders,
+        node: &DrvNode,
+        ctx: &JobContext<'_>,
+    ) -> Result<(), BuildError> {
+        let builtin = node.drv.builder.starts_with("builtin:");
+        let local_ok = builtin || node.drv.system == HOST_SYSTEM;
+        let prefer_local =
+            builtin || node.drv.env.get("preferLocalBuild").map(String::as_str) == Some("1");
+        let features = required_features(node);
+        loop {
+            let slot = builders
+                .acquire(
+                    &node.drv.system,
+                    &features,
+                    local_ok,
+                    prefer_local,
+                    ctx.cancel(),
+                )
+                .map_err(|e| BuildError::NoBuilder {
+                    drv: self.store.print_path(&node.path),
+                    source: e,
+                })?;
+            let Slot::Remote(i) = slot else {
+                let r = self.build_here(node, ctx);
+                builders.release(slot);
+                return r;
+            };
+            let uri = &builders.machines()[i].uri;
+            ctx.log_line(&format!("building on {uri}"));
+            let r = self.build_on(builders, i, node, ctx);
+            builders.release(slot);
+            match r {
+                Ok(()) => return Ok(()),
+                Err(Failure::Build(e)) => return Err(e),
+                Err(Failure::Machine(why)) => {
+                    ctx.log_line(&format!("{uri} failed, trying elsewhere: {why}"));
+                    builders.set_down(i, why);
+                }
+            }
+        }
+    }
+
+    fn build_on(
+        &self,
+        builders: &Builders,
+        i: usize,
+        node: &DrvNode,
+        ctx: &JobContext<'_>,
+    ) -> Result<(), Failure> {
+        let store = self.store;
+        let print = |p: &StorePath| store.print_path(p);
+        let local = |what: &'static str| {
+            let e = self.store_err(what, node);
+            move |s| Failure::Build(e(s))
+        };
+        let mut session = builders
+            .session(i)
+            .map_err(|e| Failure::Machine(e.to_string()))?;
+        let closure = store
+            .closure(&node.inputs)
+            .map_err(local("compute the input closure"))?;
+        let printed: BTreeSet<String> = closure.iter().map(print).collect();
+        let there = session
+            .client
+            .query_valid_paths(&printed, true)
+            .map_err(|e| machine(e, &session))?;
+        let mut missing = Vec::new();
+        for p in &closure {
+            if !there.contains(&print(p)) {
+                missing.push(
+                    store
+                        .path_info(p)
+                        .map_err(local("query an input"))?
+                        .ok_or_else(|| {
+                            Failure::Build(BuildError::InputNotRegistered {
+                                drv: print(&node.path),
+                                input: print(p),
+                            })
+                        })?,
+                );
+            }
+        }
+        if !missing.is_empty() {
+            ctx.log_line(&format!(
+                "copying {} paths to {}",
+                missing.len(),
+                builders.machines()[i].uri
+            ));
+        }
+        for info in references_first(missing) {
+            let real = store.real_path(&info.path);
+            session
+                .client
+                .add_to_store_nar(&info, &print, |w| {
+                    nar_fs::dump_path(&real, w)
+                        .map(|_| ())
+                        .map_err(io::Error::other)
+                })
+                .map_err(|e| machine(e, &session))?;
+        }
+        let mut basic = node.drv.clone();
+        basic.input_drvs.clear();
+        basic.input_srcs = printed;
+        let secs = |d: Option<std::time::Duration>| d.map_or(0, |d| d.as_secs().max(1));
+        let settings = BuildSettings {
+            max_silent_time: secs(self.sandbox.config().max_silent),
+            build_timeout: secs(self.sandbox.config().timeout),
+            ..BuildSettings::default()
+        };
+        let res = session
+            .client
+            .build_derivation(&print(&node.path), &basic, &settings)
+            .map_err(|e| machine(e, &session))?;
+        if !res.status.is_success() {
+            builders.put_back(i, session);
+            return Err(Failure::Build(BuildError::Remote {
+                drv: print(&node.path),
+                machine: builders.machines()[i].uri.clone(),
+                status: format!("{:?}", res.status),
+                message: res.error_msg,
+            }));
+        }
+        self.fetch_outputs(&mut session, node, &closure)?;
+        builders.put_back(i, session);
+        Ok(())
+    }
+
+    /// Copies the outputs not valid here from the machine, checked.
+    fn fetch_outputs(
+        &self,
+        session: &mut Session,
+        node: &DrvNode,
+        closure: &BTreeSet<StorePath>,
+    ) -> Result<(), Failure> {
+        let store = self.store;
+        let print = |p: &StorePath| store.print_path(p);
+        let local = |what: &'static str| {
+            let e = self.store_err(what, node);
+            move |s| Failure::Build(e(s))
+        };
+        let mut wanted = BTreeMap::new();
+        for p in node.outputs.values() {
+            if !store.is_valid(p).map_err(local("check an output"))? {
+                wanted.insert(print(p), p.clone());
+            }
+        }
+        let infos = session
+            .client
+            .query_path_infos(&wanted.keys().cloned().collect())
+            .map_err(|e| machine(e, session))?;
+        let allowed: BTreeSet<&StorePath> = closure.iter().chain(node.outputs.values()).collect();
+        let mut expected = Vec::new();
+        for w in infos {
+            let Some(path) = wanted.remove(&w.path) else {
+                return Err(Failure::Machine(format!(
+                    "sent {}, which is not an output of {}",
+                    w.path,
+                    print(&node.path)
+                )));
+            };
+            let bad = |why: String| Failure::Machine(format!("output {}: {why}", w.path));
+            let nar_hash = Hash::parse_prefixed(&w.nar_hash).map_err(|e| bad(e.to_string()))?;
+            let mut references = BTreeSet::new();
+            for r in &w.references {
+                let r = store.parse_path(r).map_err(|e| bad(e.to_string()))?;
+                if !allowed.contains(&r) {
+                    return Err(bad(format!(
+                        "refers to {}, which is neither an input nor an output",
+                        print(&r)
+                    )));
+                }
+                references.insert(r);
+            }
+            expected.push(NarExpectation {
+                path,
+                nar_hash,
+                nar_size: w.nar_size,
+                references,
+                deriver: Some(node.path.clone()),
+                signatures: w.sigs.into_iter().collect(),
+                ca: (!w.ca.is_empty()).then_some(w.ca),
+            });
+        }
+        if let Some(lost) = wanted.keys().next() {
+            return Err(Failure::Machine(format!(
+                "built {} but does not have output {lost}",
+                print(&node.path)
+            )));
+        }
+        // Outputs that refer to other outputs come after them.
+        expected.sort_by_key(|e| {
+            e.references
+                .iter()
+                .filter(|r| **r != e.path && node.outputs.values().any(|o| o == *r))
+                .count()
+        });
+        for e in expected {
+            let shown = print(&e.path);
+            let size = e.nar_size;
+            let imported = session
+                .client
+                .dump_store_path(&shown, size, |r| store.import_nar_locked(r, e))
+                .map_err(|err| machine(err, session))?;
+            match imported {
+                Ok(_) => {}
+                Err(err @ b8g_store::local::Error::Mismatch { .. })
+                | Err(err @ b8g_store::local::Error::Restore { .. }) => {
+                    return Err(Failure::Machine(format!("sent a bad output: {err}")))
+                }
+                Err(err) => return Err(local("import an output")(err)),
+            }
+        }
+        if store
+            .is_valid(&node.path)
+            .map_err(local("check the derivation"))?
+        {
+            let outs: Vec<(String, StorePath)> = node
+                .outputs
+                .iter()
+                .map(|(n, p)| (n.clone(), p.clone()))
+                .collect();
+            store
+                .set_derivation_outputs(&node.path, &outs)
+                .map_err(local("record the derivation's outputs"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Orders path infos so that each comes after those of its references.
+fn references_first(infos: Vec<PathInfo>) -> Vec<PathInfo> {
+    let index: BTreeMap<StorePath, usize> = infos
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.path.clone(), i))
+        .collect();
+    let mut done = vec![false; infos.len()];
+    let mut order = Vec::with_capacity(infos.len());
+    fn visit(
+        i: usize,
+        infos: &[PathInfo],
+        index: &BTreeMap<StorePath, usize>,
+        done: &mut [bool],
+        order: &mut Vec<usize>,
+    ) {
+        // Iterative, for deep chains: (node, next reference to look at).
+        let mut stack = vec![(i, 0usize)];
+        done[i] = true;
+        while let Some((n, k)) = stack.pop() {
+            let refs: Vec<&StorePath> = infos[n].references.iter().collect();
+            if let Some(r) = refs.get(k) {
+                stack.push((n, k + 1));
+                if let Some(&j) = index.get(*r) {
+                    if !done[j] {
+                        done[j] = true;
+                        stack.push((j, 0));
+                    }
+                }
+            } else {
+                order.push(n);
+            }
+        }
+    }
+    for i in 0..infos.len() {
+        if !done[i] {
+            visit(i, &infos, &index, &mut done, &mut order);
+        }
+    }
+    let mut slots: Vec<Option<PathInfo>> = infos.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use b8g_store::local::LocalStore;
+
+    #[test]
+    fn references_come_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&b8g_store::local::StoreConfig {
+            root: Some(dir.path().to_owned()),
+            ..Default::default()
+        })
+        .unwrap();
+        let a = store.add_text("a", b"a", &[]).unwrap();
+        let b = store
+            .add_text(
+                "b",
+                store.print_path(&a).as_bytes(),
+                std::slice::from_ref(&a),
+            )
+            .unwrap();
+        let text = format!("{}{}", store.print_path(&a), store.print_path(&b));
+        let c = store
+            .add_text("c", text.as_bytes(), &[a.clone(), b.clone()])
+            .unwrap();
+        let infos: Vec<PathInfo> = [&c, &b, &a]
+            .iter()
+            .map(|p| store.path_info(p).unwrap().unwrap())
+            .collect();
+        let order: Vec<StorePath> = references_first(infos)
+            .into_iter()
+            .map(|i| i.path)
+            .collect();
+        assert_eq!(order, [a, b, c]);
+    }
+}

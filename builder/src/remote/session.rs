@@ -1,0 +1,152 @@
+//! One serve-protocol session with a remote machine: `ssh HOST 'REMOTE-PROGRAM
+//! --serve --write'`, its stdin and stdout carrying the protocol. The remote's
+//! stderr is kept (its last lines) for error messages.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use b8g_store::serve::client::{ClientError, ServeClient};
+
+use super::machines::Machine;
+
+/// The most of a remote's stderr kept for messages.
+const STDERR_TAIL: usize = 4096;
+
+/// A live session; the ssh process is killed when it is dropped.
+pub struct Session {
+    child: Child,
+    /// The protocol client on the ssh process's pipes.
+    pub client: ServeClient<ChildStdout, ChildStdin>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// ssh could not be started.
+    #[error("cannot run ssh: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// The greeting failed (login refused, no such program…).
+    #[error("cannot connect to {uri}: {source}{}", stderr_note(stderr))]
+    Connect {
+        /// The machine.
+        uri: String,
+        /// The protocol error.
+        source: ClientError,
+        /// What the remote side printed.
+        stderr: String,
+    },
+}
+
+fn stderr_note(s: &str) -> String {
+    if s.trim().is_empty() {
+        String::new()
+    } else {
+        format!("; the remote said: {}", s.trim())
+    }
+}
+
+/// Quotes `s` for the remote shell that runs ssh's command string.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The ssh command for `m`. `NIX_SSHOPTS` is honoured as Nix does
+/// (whitespace-separated options); a pinned host key goes into a
+/// known-hosts file of its own under `scratch`, checked strictly.
+fn ssh_command(m: &Machine, index: usize, scratch: &Path) -> std::io::Result<Command> {
+    let mut c = Command::new("ssh");
+    c.args(["-x", "-a", "-T", "-o", "BatchMode=yes"]);
+    if let Ok(opts) = std::env::var("NIX_SSHOPTS") {
+        c.args(opts.split_whitespace());
+    }
+    if let Some(key) = &m.ssh_key {
+        c.arg("-i").arg(key);
+    }
+    if let Some(host_key) = &m.host_key {
+        // An alias keys the entry whatever the port.
+        let alias = format!("b8g-builder-{index}");
+        let file = scratch.join(format!("known_hosts-{index}"));
+        std::fs::write(&file, format!("{alias} {host_key}\n"))?;
+        c.arg("-o")
+            .arg(format!("UserKnownHostsFile={}", file.display()))
+            .args(["-o", "StrictHostKeyChecking=yes", "-o"])
+            .arg(format!("HostKeyAlias={alias}"));
+    }
+    let mut remote = format!("{} --serve --write", m.remote_program);
+    if let Some(store) = &m.remote_store {
+        remote.push_str(" --store ");
+        remote.push_str(&shell_quote(store));
+    }
+    c.arg("--").arg(&m.host).arg(remote);
+    Ok(c)
+}
+
+impl Session {
+    /// Opens a session with machine `index` of the set.
+    pub fn open(m: &Machine, index: usize, scratch: &Path) -> Result<Session, SessionError> {
+        let mut child = ssh_command(m, index, scratch)
+            .map_err(SessionError::Spawn)?
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(SessionError::Spawn)?;
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        if let Some(mut pipe) = child.stderr.take() {
+            let tail = Arc::clone(&stderr);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+                    t.extend_from_slice(&buf[..n]);
+                    if t.len() > STDERR_TAIL {
+                        let cut = t.len() - STDERR_TAIL;
+                        t.drain(..cut);
+                    }
+                }
+            });
+        }
+        let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
+            unreachable!("both pipes were asked for");
+        };
+        match ServeClient::connect(stdout, stdin) {
+            Ok(client) => Ok(Session {
+                child,
+                client,
+                stderr,
+            }),
+            Err(source) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                // Give the stderr reader a moment to see the last words.
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                let stderr =
+                    String::from_utf8_lossy(&stderr.lock().unwrap_or_else(|e| e.into_inner()))
+                        .into_owned();
+                Err(SessionError::Connect {
+                    uri: m.uri.clone(),
+                    source,
+                    stderr,
+                })
+            }
+        }
+    }
+
+    /// The last of what the remote printed on stderr.
+    pub fn stderr_tail(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
