@@ -80,8 +80,27 @@ fn ssh_command(m: &Machine, index: usize, scratch: &Path) -> std::io::Result<Com
         remote.push_str(" --store ");
         remote.push_str(&shell_quote(store));
     }
-    c.arg("--").arg(&m.host).arg(remote);
+    c.arg("--").arg(destination(&m.host)).arg(remote);
     Ok(c)
+}
+
+/// ssh's destination for `host`: `[user@]host`, or with a port
+/// (`host:2222`, `[::1]:2222`) ssh's own `ssh://` form, which takes one.
+fn destination(host: &str) -> String {
+    let after_user = host.rsplit('@').next().unwrap_or(host);
+    let has_port = match after_user.rsplit_once(':') {
+        Some((h, port)) => {
+            !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (!h.contains(':') || (h.starts_with('[') && h.ends_with(']')))
+        }
+        None => false,
+    };
+    if has_port {
+        format!("ssh://{host}")
+    } else {
+        host.to_owned()
+    }
 }
 
 impl Session {
@@ -148,5 +167,19 @@ impl Drop for Session {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_go_through_sshs_own_uri_form() {
+        assert_eq!(destination("root@b1"), "root@b1");
+        assert_eq!(destination("root@b1:2222"), "ssh://root@b1:2222");
+        assert_eq!(destination("[::1]:22"), "ssh://[::1]:22");
+        assert_eq!(destination("::1"), "::1");
+        assert_eq!(shell_quote("a'b"), r"'a'\''b'");
     }
 }

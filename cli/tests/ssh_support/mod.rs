@@ -151,3 +151,40 @@ fn which(exe: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(exe).is_file()))
 }
+
+impl Machine {
+    /// Its line in Nix's machines format for b8g's `--builders`: the port in
+    /// the URI, its own key, and its host key pinned.
+    pub fn builder_line(&self, remote_program: &Path, max_jobs: usize, speed: u32) -> String {
+        let host_key = fs::read_to_string(self.dir.join("host_key.pub")).expect("host key");
+        let b64 = data_encoding::BASE64.encode(host_key.trim().as_bytes());
+        format!(
+            "ssh://root@127.0.0.1:{}?remote-program={} x86_64-linux {}/id {max_jobs} {speed} - - {b64}",
+            self.port,
+            remote_program.display(),
+            self.dir.display()
+        )
+    }
+
+    /// The wrapper that runs b8g's serve on this machine.
+    pub fn b8g_program(&self) -> PathBuf {
+        self.dir.join("b8g-remote")
+    }
+
+    /// A wrapper running Nix 2.8's `nix-store` on a Nix store of this
+    /// machine's own (under `dir/nix`), built without build users or caches.
+    pub fn nix_program(&self) -> PathBuf {
+        let p = self.dir.join("nix-remote");
+        fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\nexport NIX_CONFIG='build-users-group =\nsubstituters ='\n\
+                 exec nix-store --store 'local?root={}/nix' \"$@\"\n",
+                self.dir.display()
+            ),
+        )
+        .expect("write wrapper");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod");
+        p
+    }
+}
