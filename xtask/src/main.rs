@@ -137,6 +137,34 @@ fn ensure_packages(pkgs: &[&str]) -> Result<()> {
     installed
 }
 
+/// The S3 server the S3 cache tests start (`s3s-fs`, which keeps objects as
+/// plain files), installed from the crate registry into `target/tools` once.
+/// 0.14.1 is the last release that builds with the pinned Rust toolchain.
+fn ensure_s3s_fs() -> Result<std::path::PathBuf> {
+    let tools = root().join("target/tools");
+    let bin = tools.join("bin/s3s-fs");
+    if !bin.is_file() {
+        eprintln!(
+            "installing s3s-fs (the S3 server of the cache tests) into {}",
+            tools.display()
+        );
+        run(cargo()
+            .args([
+                "install",
+                "--locked",
+                "--quiet",
+                "s3s-fs",
+                "--version",
+                "0.14.1",
+                "--features",
+                "binary",
+                "--root",
+            ])
+            .arg(&tools))?;
+    }
+    Ok(bin)
+}
+
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
@@ -168,6 +196,7 @@ fn test(args: &[String]) -> Result<()> {
     let mut c = cargo();
     c.args(["test", "--workspace", "--no-fail-fast"]);
     c.env("B8G_INIT_BIN", &bin);
+    c.env("B8G_S3S_FS", ensure_s3s_fs()?);
     if full {
         c.env("B8G_FULL_TESTS", "1");
     }

@@ -66,80 +66,146 @@ impl HttpCache {
         format!("{}/{}", self.base, file)
     }
 
-    fn fail(&self, op: &'static str, file: &str, e: ureq::Error) -> CacheError {
-        match e {
-            ureq::Error::Status(status, resp) => CacheError::Status {
-                cache: self.url.clone(),
-                op,
-                file: file.to_owned(),
-                status,
-                reason: short_reason(resp),
-            },
-            ureq::Error::Transport(t) => CacheError::Network {
-                cache: self.url.clone(),
-                op,
-                file: file.to_owned(),
-                reason: t.to_string(),
-            },
-        }
-    }
-
-    /// Runs `req` up to [`ATTEMPTS`] times while it fails transiently.
     fn with_retries<T>(
         &self,
         op: &'static str,
         file: &str,
-        mut req: impl FnMut() -> Result<T, Box<ureq::Error>>,
+        req: impl FnMut() -> Result<T, Box<ureq::Error>>,
     ) -> Result<T, CacheError> {
-        let mut attempt = 1;
-        loop {
-            match req() {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    let err = self.fail(op, file, *e);
-                    if attempt >= ATTEMPTS || !err.is_transient() {
-                        return Err(err);
-                    }
-                    tracing::warn!("{err}; retrying");
-                    std::thread::sleep(Duration::from_millis(200 * u64::from(attempt * attempt)));
-                    attempt += 1;
-                }
-            }
-        }
+        with_retries(&self.url, op, file, req)
     }
 
     fn exists_by_head(&self, files: &[String]) -> Result<BTreeSet<String>, CacheError> {
-        let next = Mutex::new(files.iter());
-        let found = Mutex::new(BTreeSet::new());
+        exists_in_parallel(files, HEAD_PARALLELISM, |file| {
+            match self.with_retries("HEAD", file, || {
+                self.agent
+                    .head(&self.file_url(file))
+                    .call()
+                    .map_err(Box::new)
+            }) {
+                Ok(_) => Ok(true),
+                Err(CacheError::Status {
+                    status: 404 | 403, ..
+                }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+    }
+}
+
+/// The error of a request of cache `cache`.
+pub(super) fn fail(cache: &str, op: &'static str, file: &str, e: ureq::Error) -> CacheError {
+    match e {
+        ureq::Error::Status(status, resp) => CacheError::Status {
+            cache: cache.to_owned(),
+            op,
+            file: file.to_owned(),
+            status,
+            reason: short_reason(resp),
+        },
+        ureq::Error::Transport(t) => CacheError::Network {
+            cache: cache.to_owned(),
+            op,
+            file: file.to_owned(),
+            reason: t.to_string(),
+        },
+    }
+}
+
+/// Runs `req` until it succeeds, fails for good, or [`ATTEMPTS`] tries
+/// failed on the network or with a 5xx status.
+pub(super) fn with_retries<T>(
+    cache: &str,
+    op: &'static str,
+    file: &str,
+    mut req: impl FnMut() -> Result<T, Box<ureq::Error>>,
+) -> Result<T, CacheError> {
+    let mut attempt = 1;
+    loop {
+        match req() {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let err = fail(cache, op, file, *e);
+                if attempt >= ATTEMPTS || !err.is_transient() {
+                    return Err(err);
+                }
+                tracing::warn!("{err}; retrying");
+                std::thread::sleep(Duration::from_millis(200 * u64::from(attempt * attempt)));
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Which of `files` exist, asking `exists` for `parallelism` of them at once.
+pub(super) fn exists_in_parallel(
+    files: &[String],
+    parallelism: usize,
+    exists: impl Fn(&str) -> Result<bool, CacheError> + Sync,
+) -> Result<BTreeSet<String>, CacheError> {
+    let next = Mutex::new(files.iter());
+    let found = Mutex::new(BTreeSet::new());
+    let first_error = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..parallelism.min(files.len()) {
+            s.spawn(|| loop {
+                let Some(file) = next.lock().unwrap_or_else(|p| p.into_inner()).next() else {
+                    return;
+                };
+                match exists(file) {
+                    Ok(true) => {
+                        found
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(file.clone());
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        first_error
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    Ok(found.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Uploads each wave's files, `parallelism` at once, a wave after the one before.
+pub(super) fn put_waves(
+    waves: &[Vec<(String, Vec<u8>)>],
+    parallelism: usize,
+    put: impl Fn(&str, &[u8]) -> Result<(), CacheError> + Sync,
+) -> Result<(), CacheError> {
+    for wave in waves {
+        let next = Mutex::new(wave.iter());
         let first_error = Mutex::new(None);
         std::thread::scope(|s| {
-            for _ in 0..HEAD_PARALLELISM.min(files.len()) {
+            for _ in 0..parallelism.min(wave.len()) {
                 s.spawn(|| loop {
-                    let Some(file) = next.lock().unwrap_or_else(|p| p.into_inner()).next() else {
+                    if first_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .is_some()
+                    {
+                        return;
+                    }
+                    let Some((file, data)) = next.lock().unwrap_or_else(|p| p.into_inner()).next()
+                    else {
                         return;
                     };
-                    match self.with_retries("HEAD", file, || {
-                        self.agent
-                            .head(&self.file_url(file))
-                            .call()
-                            .map_err(Box::new)
-                    }) {
-                        Ok(_) => {
-                            found
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .insert(file.clone());
-                        }
-                        Err(CacheError::Status {
-                            status: 404 | 403, ..
-                        }) => {}
-                        Err(e) => {
-                            first_error
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(e);
-                            return;
-                        }
+                    if let Err(e) = put(file, data) {
+                        first_error
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(e);
+                        return;
                     }
                 });
             }
@@ -147,11 +213,10 @@ impl HttpCache {
         if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
             return Err(e);
         }
-        Ok(found.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
+    Ok(())
 }
 
-/// How long a narinfo or `nix-cache-info` answer may take in all.
 const METADATA_DEADLINE: Duration = Duration::from_secs(30);
 
 impl BinaryCache for HttpCache {
@@ -252,45 +317,14 @@ impl BinaryCache for HttpCache {
     ) -> Result<(), CacheError> {
         // A b8g server imports a path when its narinfo arrives: parallel
         // requests let it import several at once.
-        for wave in waves {
-            let next = Mutex::new(wave.iter());
-            let first_error = Mutex::new(None);
-            std::thread::scope(|s| {
-                for _ in 0..PUT_PARALLELISM.min(wave.len()) {
-                    s.spawn(|| loop {
-                        if first_error
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .is_some()
-                        {
-                            return;
-                        }
-                        let Some((file, data)) =
-                            next.lock().unwrap_or_else(|p| p.into_inner()).next()
-                        else {
-                            return;
-                        };
-                        let r = self.put(
-                            file,
-                            &mut std::io::Cursor::new(data),
-                            data.len() as u64,
-                            content_type,
-                        );
-                        if let Err(e) = r {
-                            first_error
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(e);
-                            return;
-                        }
-                    });
-                }
-            });
-            if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-                return Err(e);
-            }
-        }
-        Ok(())
+        put_waves(waves, PUT_PARALLELISM, |file, data| {
+            self.put(
+                file,
+                &mut std::io::Cursor::new(data),
+                data.len() as u64,
+                content_type,
+            )
+        })
     }
 
     fn list_narinfos(&self) -> Result<Vec<String>, CacheError> {
@@ -327,8 +361,9 @@ impl BinaryCache for HttpCache {
 /// bytes read and control characters dropped: the server is not trusted to
 /// send a small or printable body.
 fn short_reason(resp: ureq::Response) -> String {
-    const REASON_LIMIT: u64 = 512;
-    if !resp.content_type().starts_with("text/plain") {
+    const REASON_LIMIT: u64 = 2048;
+    let xml = resp.content_type().ends_with("/xml");
+    if !resp.content_type().starts_with("text/plain") && !xml {
         return String::new();
     }
     let mut body = Vec::new();
@@ -341,6 +376,23 @@ fn short_reason(resp: ureq::Response) -> String {
         return String::new();
     }
     let text = String::from_utf8_lossy(&body);
+    if xml {
+        // An S3 error: `<Error><Code>NoSuchBucket</Code><Message>…</Message>`.
+        let field = |tag: &str| {
+            let open = format!("<{tag}>");
+            let start = text.find(&open)? + open.len();
+            let len = text[start..].find('<')?;
+            Some(text[start..start + len].to_owned())
+        };
+        return match (field("Code"), field("Message")) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c,
+            _ => String::new(),
+        }
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    }
     text.lines()
         .next()
         .unwrap_or("")

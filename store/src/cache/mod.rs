@@ -22,6 +22,7 @@ pub mod file;
 pub mod http;
 mod push;
 pub mod rate_floor;
+pub mod s3;
 #[cfg(feature = "server")]
 pub mod server;
 mod sign;
@@ -44,7 +45,7 @@ pub use verify::{signature_key_names, verify_cache, CacheProblem, CacheVerifyRep
 /// Errors of the cache backends.
 #[derive(Debug, Error)]
 pub enum CacheError {
-    #[error("unsupported cache URL {0:?} (expected file://… or http(s)://…)")]
+    #[error("unsupported cache URL {0:?} (expected file://…, http(s)://… or s3://…)")]
     BadUrl(String),
     #[error("cache {cache}: cannot {op} {file}: {source}")]
     Io {
@@ -312,6 +313,9 @@ pub fn open(url: &str, token: Option<String>) -> Result<Box<dyn BinaryCache>, Ca
     }
     if url.starts_with("http://") || url.starts_with("https://") {
         return Ok(Box::new(http::HttpCache::new(url, token)));
+    }
+    if url.starts_with("s3://") {
+        return Ok(Box::new(s3::S3Cache::new(url)?));
     }
     Err(CacheError::BadUrl(url.to_owned()))
 }
