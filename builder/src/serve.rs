@@ -13,7 +13,17 @@ use rustix::event::{poll, PollFd, PollFlags};
 use crate::builtin::Builtins;
 use crate::realise::{realise, realise_basic, BuildError, RealiseError, RealiseOptions};
 use crate::sandbox::{CancelToken, SandboxError};
-use crate::schedule::NoProgress;
+
+/// Sends each build's output lines to stderr, which ssh carries to the
+/// client (Nix's remote builds show a machine's stderr as the build log).
+struct StderrLines;
+
+impl crate::schedule::Progress for StderrLines {
+    fn job_log(&self, _id: crate::schedule::NodeId, line: &str) {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
 
 /// Builds in `store` with `opts`, the client's time limits applied on top.
 pub struct StoreBuilds<'a> {
@@ -85,7 +95,7 @@ impl Builds for StoreBuilds<'_> {
             drv,
             &opts,
             self.builtins,
-            &NoProgress,
+            &StderrLines,
             self.cancel,
         );
         let mut res = match &result {
@@ -115,7 +125,7 @@ impl Builds for StoreBuilds<'_> {
             drvs,
             &opts,
             self.builtins,
-            &NoProgress,
+            &StderrLines,
             self.cancel,
         )
         .map(|_| ())

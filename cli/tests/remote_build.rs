@@ -45,7 +45,7 @@ in derivation {{
   name = "slow";
   system = "x86_64-linux";
   builder = b;
-  args = [ "sh" "-c" "${{b}} sleep {secs}; echo done > $out" ];
+  args = [ "sh" "-c" "echo working on it; ${{b}} sleep {secs}; echo done > $out" ];
 }}
 "#
     )
@@ -235,11 +235,13 @@ fn a_machine_killed_mid_build_costs_a_retry_elsewhere() {
     let client = dir.path().join("client");
     let out = b8g(B8G_BUILD, &client)
         .current_dir(&proj)
-        .args(["-j0", "--no-out-link", "-v", "--builders", &builders])
+        .args(["-j0", "--no-out-link", "-L", "--builders", &builders])
         .output()
         .expect("b8g-build");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let path = ok(out, "b8g-build with a dying machine");
+    // The remote's build output is shown as the build's (`-L`).
+    assert!(stderr.contains("slow> working on it"), "{stderr}");
     let name = Path::new(&path).file_name().unwrap();
     assert!(good.dir.join("store/nix/store").join(name).exists());
     assert!(!dying.dir.join("store/nix/store").join(name).exists());

@@ -38,6 +38,8 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 
+mod query;
+
 const STORE_DIR: &str = "/nix/store";
 const PUSH_TOKEN: &str = "bench-push-token";
 
@@ -49,9 +51,12 @@ struct Options {
     zstd_level: Option<String>,
     b8g: Option<PathBuf>,
     source: PathBuf,
-    /// Run the `file://` legs, the HTTP legs.
+    /// Run the `file://` legs, the HTTP legs, the existence queries, the
+    /// pull from a slow and a fast cache (`query`).
     file: bool,
     http: bool,
+    exists: bool,
+    slow: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Options> {
@@ -65,6 +70,8 @@ fn parse_args(args: &[String]) -> Result<Options> {
         source: PathBuf::from("/usr/lib"),
         file: true,
         http: true,
+        exists: true,
+        slow: true,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -81,17 +88,21 @@ fn parse_args(args: &[String]) -> Result<Options> {
                 let legs = value(a)?.clone();
                 o.file = false;
                 o.http = false;
+                o.exists = false;
+                o.slow = false;
                 for leg in legs.split(',') {
                     match leg {
                         "file" => o.file = true,
                         "http" => o.http = true,
-                        other => bail!("--legs: unknown leg {other:?} (file, http)"),
+                        "exists" => o.exists = true,
+                        "slow" => o.slow = true,
+                        other => bail!("--legs: unknown leg {other:?} (file, http, exists, slow)"),
                     }
                 }
             }
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: cargo xtask bench cache [--mib N] [--source DIR] [--jobs N] [--zstd-level N] [--legs file,http] [--b8g BIN] [--dir DIR] [--keep]"
+                    "usage: cargo xtask bench cache [--mib N] [--source DIR] [--jobs N] [--zstd-level N] [--legs file,http,exists,slow] [--b8g BIN] [--dir DIR] [--keep]"
                 );
                 std::process::exit(0);
             }
@@ -359,7 +370,15 @@ pub fn run(args: &[String]) -> Result<()> {
         work.display()
     );
     fs::create_dir_all(&work)?;
-    let result = bench(&o, &bin, &work);
+    let result = (|| {
+        if o.file || o.http {
+            bench(&o, &bin, &work)?;
+        }
+        if o.exists || o.slow {
+            query::bench(&o, &bin, &work.join("query"))?;
+        }
+        Ok(())
+    })();
     if !o.keep {
         // Nix makes its store read-only; make it writable so it can be removed.
         let _ = Command::new("chmod")

@@ -12,6 +12,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
 use b8g_store::format::hash::Hash;
 use b8g_store::format::store_path::StorePath;
@@ -164,10 +167,29 @@ impl DrvJob<'_> {
             build_timeout: secs(self.sandbox.config().timeout),
             ..BuildSettings::default()
         };
-        let res = session
-            .client
-            .build_derivation(&print(&node.path), &basic, &settings)
-            .map_err(|e| machine(e, &session))?;
+        // Lines left from an earlier build of this session are not this one's.
+        while session.lines.try_recv().is_ok() {}
+        let res = {
+            let done = &AtomicBool::new(false);
+            let lines = &mut session.lines;
+            let client = &mut session.client;
+            std::thread::scope(|s| {
+                // The remote's stderr is the build's output: shown as it comes.
+                s.spawn(move || {
+                    while !done.load(Ordering::Relaxed) {
+                        match lines.recv_timeout(Duration::from_millis(50)) {
+                            Ok(line) => ctx.log_line(&line),
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Err(RecvTimeoutError::Disconnected) => return,
+                        }
+                    }
+                });
+                let r = client.build_derivation(&print(&node.path), &basic, &settings);
+                done.store(true, Ordering::Relaxed);
+                r
+            })
+        }
+        .map_err(|e| machine(e, &session))?;
         if !res.status.is_success() {
             builders.put_back(i, session);
             return Err(Failure::Build(BuildError::Remote {

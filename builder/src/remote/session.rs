@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 
 use b8g_store::serve::client::{ClientError, ServeClient};
@@ -13,6 +14,11 @@ use super::machines::Machine;
 
 /// The most of a remote's stderr kept for messages.
 const STDERR_TAIL: usize = 4096;
+/// Lines of the remote's stderr (its builds' output) waiting to be shown;
+/// more are dropped rather than stall the remote.
+const LINE_BACKLOG: usize = 4096;
+/// The longest line passed on.
+const MAX_LINE: usize = 4096;
 
 /// A live session; the ssh process is killed when it is dropped.
 pub struct Session {
@@ -20,6 +26,8 @@ pub struct Session {
     /// The protocol client on the ssh process's pipes.
     pub client: ServeClient<ChildStdout, ChildStdin>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// The remote's stderr line by line: its builds' output.
+    pub lines: Receiver<String>,
 }
 
 /// Why a session could not be opened.
@@ -114,10 +122,12 @@ impl Session {
             .spawn()
             .map_err(SessionError::Spawn)?;
         let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (line_tx, lines) = sync_channel(LINE_BACKLOG);
         if let Some(mut pipe) = child.stderr.take() {
             let tail = Arc::clone(&stderr);
             std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
+                let mut line = Vec::new();
                 while let Ok(n) = pipe.read(&mut buf) {
                     if n == 0 {
                         break;
@@ -127,6 +137,17 @@ impl Session {
                     if t.len() > STDERR_TAIL {
                         let cut = t.len() - STDERR_TAIL;
                         t.drain(..cut);
+                    }
+                    drop(t);
+                    for &b in &buf[..n] {
+                        if b == b'\n' {
+                            let text = String::from_utf8_lossy(&line).into_owned();
+                            // Full: the line is dropped, the remote never waits on us.
+                            let _ = line_tx.try_send(text);
+                            line.clear();
+                        } else if line.len() < MAX_LINE {
+                            line.push(b);
+                        }
                     }
                 }
             });
@@ -139,6 +160,7 @@ impl Session {
                 child,
                 client,
                 stderr,
+                lines,
             }),
             Err(source) => {
                 let _ = child.kill();

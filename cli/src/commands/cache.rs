@@ -143,6 +143,13 @@ enum CacheCommand {
         #[arg(long, value_name = "SECS", default_value_t = ServeLimits::default().staged_expiry.as_secs())]
         staged_expiry: u64,
     },
+    /// Print which of the store paths a cache has (their narinfos exist);
+    /// exit 1 if it lacks any. Nothing is fetched or checked.
+    Query {
+        url: String,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
     /// Check every narinfo signature and NAR hash in a cache.
     Verify {
         url: String,
@@ -455,6 +462,33 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             eprintln!("serving the store as a binary cache at {}", handle.url());
             handle.join()?;
             Ok(ExitCode::SUCCESS)
+        }
+        CacheCommand::Query { url, paths } => {
+            let store_dir = match &global.store_dir {
+                Some(d) => StoreDir::new(d)?,
+                None => StoreDir::default(),
+            };
+            let paths: Vec<StorePath> = paths
+                .iter()
+                .map(|p| store_dir.parse_path(p))
+                .collect::<Result<_, _>>()
+                .context("invalid store path")?;
+            let target =
+                cache::open(&url, None).with_context(|| format!("cannot open cache {url}"))?;
+            let present = cache::cached_paths(target.as_ref(), &paths)?;
+            let mut out = std::io::stdout().lock();
+            for p in &paths {
+                if present.contains(p) {
+                    writeln!(out, "{}", store_dir.display(p))?;
+                } else {
+                    eprintln!("error: {} is not in {url}", store_dir.display(p));
+                }
+            }
+            Ok(if present.len() == paths.len() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         CacheCommand::Verify {
             url,

@@ -283,6 +283,22 @@ pub fn narinfo_file(path: &StorePath) -> String {
 }
 
 /// Checks that `cache` (if it says) holds paths of `store_dir`.
+/// Which of `paths` the cache has (their narinfos exist): one batched
+/// question for a b8g server, parallel HEAD requests for other HTTP and S3
+/// caches. Nothing is fetched or trusted; a narinfo is not checked here.
+pub fn cached_paths(
+    cache: &dyn BinaryCache,
+    paths: &[StorePath],
+) -> Result<BTreeSet<StorePath>, CacheError> {
+    let files: Vec<String> = paths.iter().map(narinfo_file).collect();
+    let present = cache.which_exist(&files)?;
+    Ok(paths
+        .iter()
+        .filter(|p| present.contains(&narinfo_file(p)))
+        .cloned()
+        .collect())
+}
+
 pub fn check_store_dir(cache: &dyn BinaryCache, store_dir: &StoreDir) -> Result<(), CacheError> {
     if let Some(CacheInfo {
         store_dir: Some(theirs),
