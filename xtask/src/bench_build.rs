@@ -5,6 +5,11 @@
 //! - a chain: `--chain N` (default 300) derivations each depending on the
 //!   previous one, `-j2`.
 //!
+//! - `--remote-fan N` (default 1000; 0 skips it): the fan on two local
+//!   "remote" machines over ssh (`remote.rs`), `-j0`, by both tools with the
+//!   same machines file; its ms/drv less the local fan's is the per-build
+//!   overhead of the remote path.
+//!
 //! Each tool evaluates, instantiates and builds in its own throw-away store
 //! (Nix: `NIX_REMOTE=local?root=…`, `sandbox = true`; b8g: a chroot store
 //! under the same directory). A fresh salt per run makes every derivation
@@ -21,6 +26,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
+
+mod remote;
 
 const FAN_NIX: &str = r#"{ n, salt }:
 let
@@ -48,6 +55,7 @@ in go 0 ""
 
 struct Options {
     fan: usize,
+    remote_fan: usize,
     chain: usize,
     jobs: usize,
     runs: usize,
@@ -57,6 +65,7 @@ struct Options {
 fn parse_args(args: &[String]) -> Result<Options> {
     let mut o = Options {
         fan: 1000,
+        remote_fan: 1000,
         chain: 300,
         jobs: 2,
         runs: 1,
@@ -68,12 +77,13 @@ fn parse_args(args: &[String]) -> Result<Options> {
         match a.as_str() {
             "--fan" => o.fan = value(a)?.parse().context("--fan")?,
             "--chain" => o.chain = value(a)?.parse().context("--chain")?,
+            "--remote-fan" => o.remote_fan = value(a)?.parse().context("--remote-fan")?,
             "-j" | "--jobs" => o.jobs = value(a)?.parse().context("-j")?,
             "--runs" => o.runs = value(a)?.parse::<usize>().context("--runs")?.max(1),
             "--dir" => o.dir = Some(PathBuf::from(value(a)?)),
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: cargo xtask bench build [--fan N] [--chain N] [-j N] [--runs N] [--dir DIR]"
+                    "usage: cargo xtask bench build [--fan N] [--chain N] [--remote-fan N] [-j N] [--runs N] [--dir DIR]"
                 );
                 std::process::exit(0);
             }
@@ -83,9 +93,19 @@ fn parse_args(args: &[String]) -> Result<Options> {
     Ok(o)
 }
 
-/// Builds the release `b8g-build` and returns its path.
+/// Builds the release `b8g-build` (and `b8g`, which the remote machines
+/// run) and returns the path of `b8g-build`.
 fn build_b8g() -> Result<PathBuf> {
-    super::run(super::cargo().args(["build", "--release", "-p", "b8g-cli", "--bin", "b8g-build"]))?;
+    super::run(super::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "b8g-cli",
+        "--bin",
+        "b8g-build",
+        "--bin",
+        "b8g",
+    ]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| super::root().join("target"));
@@ -220,6 +240,40 @@ pub fn run(args: &[String]) -> Result<()> {
         } else {
             label
         };
+        row(&label, median(&mut nix_times), median(&mut our_times), n);
+    }
+    if o.remote_fan > 0 {
+        let n = o.remote_fan;
+        let machines = remote::start(&dir.join("remote"), &bin.with_file_name("b8g"), 2, 2)?;
+        let (mut nix_times, mut our_times) = (Vec::new(), Vec::new());
+        for run in 0..o.runs {
+            let s = format!("remote{salt}r{run}");
+            let nix_run = || {
+                timed(
+                    remote::nix_build(&dir, &machines, "fan.nix", n, &format!("n{s}")),
+                    "nix-build --builders",
+                )
+            };
+            let our_run = || {
+                timed(
+                    remote::b8g_build(&bin, &dir, &machines, "fan.nix", n, &format!("b{s}")),
+                    "b8g-build --builders",
+                )
+            };
+            let (nix, ours) = if run % 2 == 0 {
+                let nix = nix_run()?;
+                (nix, our_run()?)
+            } else {
+                let ours = our_run()?;
+                (nix_run()?, ours)
+            };
+            if o.runs > 1 {
+                row(&format!("  run {}", run + 1), nix, ours, n);
+            }
+            nix_times.push(nix);
+            our_times.push(ours);
+        }
+        let label = format!("fan of {n} on 2 machines x2 (-j0)");
         row(&label, median(&mut nix_times), median(&mut our_times), n);
     }
     if o.dir.is_none() {
