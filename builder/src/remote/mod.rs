@@ -91,6 +91,17 @@ pub struct Builders {
     scratch: tempfile::TempDir,
 }
 
+impl Drop for Builders {
+    fn drop(&mut self) {
+        for idle in &self.idle {
+            idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+        for (i, m) in self.machines.iter().enumerate() {
+            session::close_master(m, i, self.scratch.path());
+        }
+    }
+}
+
 /// How often a waiting job checks for cancellation.
 const WAIT_POLL: Duration = Duration::from_millis(50);
 

@@ -67,6 +67,12 @@ fn shell_quote(s: &str) -> String {
 fn ssh_command(m: &Machine, index: usize, scratch: &Path) -> std::io::Result<Command> {
     let mut c = Command::new("ssh");
     c.args(["-x", "-a", "-T", "-o", "BatchMode=yes"]);
+    // One connection per machine: the first session becomes the master,
+    // the others (up to max-jobs at once) are channels on it. It outlives
+    // idle spells by a minute and is told to exit when the run ends.
+    c.args(["-o", "ControlMaster=auto", "-o"])
+        .arg(format!("ControlPath={}", control_path(scratch, index).display()))
+        .args(["-o", "ControlPersist=60"]);
     if let Ok(opts) = std::env::var("NIX_SSHOPTS") {
         c.args(opts.split_whitespace());
     }
@@ -109,6 +115,27 @@ fn destination(host: &str) -> String {
     } else {
         host.to_owned()
     }
+}
+
+/// The control socket of machine `index`'s master connection.
+pub fn control_path(scratch: &Path, index: usize) -> std::path::PathBuf {
+    scratch.join(format!("cm-{index}"))
+}
+
+/// Asks machine `m`'s master connection, if there is one, to exit.
+pub fn close_master(m: &Machine, index: usize, scratch: &Path) {
+    if !control_path(scratch, index).exists() {
+        return;
+    }
+    let _ = Command::new("ssh")
+        .args(["-o", "BatchMode=yes", "-o"])
+        .arg(format!("ControlPath={}", control_path(scratch, index).display()))
+        .args(["-O", "exit", "--"])
+        .arg(destination(&m.host))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 impl Session {
