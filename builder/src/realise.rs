@@ -80,6 +80,9 @@ pub struct RealiseOptions {
     /// Remote machines to build on (`--builders`); `schedule.jobs` is then
     /// the number of local builds, which may be 0.
     pub builders: Vec<crate::remote::Machine>,
+    /// Let remote machines fetch inputs from their own caches before any
+    /// are copied to them (Nix's `builders-use-substitutes`).
+    pub builders_use_substitutes: bool,
 }
 
 /// The outputs of each requested derivation.
@@ -658,6 +661,8 @@ struct DrvJob<'a> {
     pending: Mutex<HashMap<StorePath, Arc<Pending>>>,
     /// Remote machines and the slots shared with them (`--builders`).
     builders: Option<crate::remote::Builders>,
+    /// Machines fetch inputs from their own caches first.
+    builders_use_substitutes: bool,
 }
 
 /// An output whose dependents may build while it is being registered.
@@ -810,6 +815,7 @@ impl<'a> DrvJob<'a> {
             cleaner: Cleaner::new(),
             pending: Mutex::new(HashMap::new()),
             // A check rebuilds here, to compare with what is valid here.
+            builders_use_substitutes: opts.builders_use_substitutes,
             builders: match (check, opts.builders.is_empty()) {
                 (false, false) => Some(
                     crate::remote::Builders::new(opts.builders.clone(), opts.schedule.jobs)

@@ -40,6 +40,9 @@ pub struct StoreBuilds<'a> {
 impl StoreBuilds<'_> {
     fn options(&self, settings: &BuildSettings) -> RealiseOptions {
         let mut opts = self.opts.clone();
+        // As `nix-store --serve`: builds do not substitute (the client
+        // copied what they need); the caches serve QueryValidPaths only.
+        opts.substituters = Default::default();
         let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
         // The client's limits narrow ours, never widen them.
         opts.sandbox.timeout = min_limit(opts.sandbox.timeout, secs(settings.build_timeout));
@@ -130,6 +133,16 @@ impl Builds for StoreBuilds<'_> {
         )
         .map(|_| ())
         .map_err(|e| (status_of(&e), e.to_string()))
+    }
+
+    fn substitute(&self, paths: &[StorePath]) {
+        // One at a time: a path no cache has must not keep the others out.
+        for p in paths {
+            let _ = self
+                .opts
+                .substituters
+                .fetch(self.store, std::slice::from_ref(p));
+        }
     }
 }
 

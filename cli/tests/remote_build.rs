@@ -287,3 +287,89 @@ fn a_tampered_output_is_refused() {
         .expect("b8g");
     assert!(!valid.status.success(), "the forged output is valid here");
 }
+
+/// `--builders-use-substitutes`: the machine fetches the build's inputs from
+/// its own cache (named in its b8g.conf) instead of being sent them.
+#[test]
+fn builders_use_substitutes_fetch_inputs_on_the_machine() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = Machine::start(&dir.path().join("m"));
+    let proj = project(dir.path(), &slow(0));
+    let client = dir.path().join("client");
+    // The client's inputs (busybox, imported by evaluation) go to a signed
+    // file cache the machine trusts.
+    let drv = ok(
+        b8g(B8G, &client)
+            .current_dir(&proj)
+            .args(["instantiate", "default.nix"])
+            .output()
+            .expect("b8g instantiate"),
+        "instantiate",
+    );
+    let busybox = ok(
+        b8g(B8G, &client)
+            .args(["store", "query", "--references", &drv])
+            .output()
+            .expect("query"),
+        "query references",
+    );
+    let busybox = busybox
+        .lines()
+        .find(|l| l.ends_with("-busybox"))
+        .expect("busybox input")
+        .to_owned();
+    let secret = dir.path().join("k.secret");
+    let public = dir.path().join("k.public");
+    ok(
+        Command::new(B8G)
+            .args([
+                "cache",
+                "key",
+                "generate",
+                "machine-cache-1",
+                "--secret-file",
+            ])
+            .arg(&secret)
+            .arg("--public-file")
+            .arg(&public)
+            .output()
+            .unwrap(),
+        "key",
+    );
+    let cache = format!("file://{}", dir.path().join("cache").display());
+    ok(
+        b8g(B8G, &client)
+            .args(["cache", "push", "--key"])
+            .arg(&secret)
+            .arg(&cache)
+            .arg(&busybox)
+            .output()
+            .unwrap(),
+        "push busybox",
+    );
+    fs::write(
+        m.dir.join("none.conf"),
+        format!(
+            "substituters = {cache}\ntrusted-public-keys = {}\n",
+            fs::read_to_string(&public).unwrap().trim()
+        ),
+    )
+    .unwrap();
+    let out = b8g(B8G_BUILD, &client)
+        .current_dir(&proj)
+        .args([
+            "-j0",
+            "--no-out-link",
+            "-L",
+            "--builders-use-substitutes",
+            "--builders",
+        ])
+        .arg(m.builder_line(&m.b8g_program(), 1, 1))
+        .output()
+        .expect("b8g-build");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    ok(out, "b8g-build --builders-use-substitutes");
+    assert!(!stderr.contains("copying 1 paths to"), "{stderr}");
+    let name = Path::new(&busybox).file_name().unwrap();
+    assert!(m.dir.join("store/nix/store").join(name).exists());
+}

@@ -122,7 +122,7 @@ impl DrvJob<'_> {
         let printed: BTreeSet<String> = closure.iter().map(print).collect();
         let there = session
             .client
-            .query_valid_paths(&printed, true)
+            .query_valid_paths(&printed, true, self.builders_use_substitutes)
             .map_err(|e| machine(e, &session))?;
         let mut missing = Vec::new();
         for p in &closure {

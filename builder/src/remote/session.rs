@@ -71,7 +71,10 @@ fn ssh_command(m: &Machine, index: usize, scratch: &Path) -> std::io::Result<Com
     // the others (up to max-jobs at once) are channels on it. It outlives
     // idle spells by a minute and is told to exit when the run ends.
     c.args(["-o", "ControlMaster=auto", "-o"])
-        .arg(format!("ControlPath={}", control_path(scratch, index).display()))
+        .arg(format!(
+            "ControlPath={}",
+            control_path(scratch, index).display()
+        ))
         .args(["-o", "ControlPersist=60"]);
     if let Ok(opts) = std::env::var("NIX_SSHOPTS") {
         c.args(opts.split_whitespace());
@@ -129,7 +132,10 @@ pub fn close_master(m: &Machine, index: usize, scratch: &Path) {
     }
     let _ = Command::new("ssh")
         .args(["-o", "BatchMode=yes", "-o"])
-        .arg(format!("ControlPath={}", control_path(scratch, index).display()))
+        .arg(format!(
+            "ControlPath={}",
+            control_path(scratch, index).display()
+        ))
         .args(["-O", "exit", "--"])
         .arg(destination(&m.host))
         .stdin(Stdio::null())

@@ -540,7 +540,11 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             cores,
         } => {
             let store = open_store(global)?;
+            // The configured caches: a client's `builders-use-substitutes`
+            // fetches inputs from them.
+            let substituters = super::system::configured_substituters(global)?;
             let opts = b8g_builder::realise::RealiseOptions {
+                substituters,
                 schedule: b8g_builder::schedule::ScheduleOptions {
                     jobs: jobs.max(1),
                     keep_going: false,

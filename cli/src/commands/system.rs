@@ -174,6 +174,10 @@ pub struct MoreBuildArgs {
     /// `-j` counts local builds and may be 0.
     #[arg(long, value_name = "SPEC")]
     builders: Option<String>,
+    /// Let the remote machines fetch inputs from their own binary caches
+    /// before any are copied to them (Nix's `builders-use-substitutes`).
+    #[arg(long, requires = "builders")]
+    builders_use_substitutes: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -419,6 +423,7 @@ fn realise_options(global: &GlobalArgs, args: &BuildArgs) -> Result<RealiseOptio
         check: args.check,
         substituters,
         builders,
+        builders_use_substitutes: args.more.builders_use_substitutes,
     })
 }
 

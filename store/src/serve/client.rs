@@ -81,14 +81,17 @@ impl<R: Read, W: Write> ServeClient<R, W> {
     }
 
     /// Which of `paths` are valid on the server.
+    /// With `substitute`, the server first fetches what it can of them from
+    /// its own caches (`builders-use-substitutes`).
     pub fn query_valid_paths(
         &mut self,
         paths: &BTreeSet<String>,
         lock: bool,
+        substitute: bool,
     ) -> Result<BTreeSet<String>, ClientError> {
         self.u64(Command::QueryValidPaths as u64)?;
         self.u64(u64::from(lock))?;
-        self.u64(0)?;
+        self.u64(u64::from(substitute))?;
         self.strings(paths)?;
         self.flush()?;
         Ok(read_strings(&mut self.r)?.into_iter().collect())

@@ -38,6 +38,11 @@ pub trait Builds {
         drvs: &[StorePath],
         settings: &BuildSettings,
     ) -> Result<(), (BuildStatus, String)>;
+
+    /// Makes what it can of `paths` valid from the server's own binary
+    /// caches (a client's `builders-use-substitutes`); failures leave a
+    /// path missing, which the answer then says.
+    fn substitute(&self, _paths: &[StorePath]) {}
 }
 
 /// A [`Builds`] that refuses every build (a store without a builder).
@@ -194,10 +199,19 @@ impl Session<'_> {
         match cmd {
             Command::QueryValidPaths => {
                 let lock = read_bool(r)?;
-                // Substitution on the client's behalf is not offered: the
-                // flag is read and the answer is what is valid here.
-                let _substitute = read_bool(r)?;
+                let substitute = read_bool(r)?;
                 let paths = self.paths(r, "queried path")?;
+                if substitute && self.opts.write {
+                    let mut missing = Vec::new();
+                    for p in &paths {
+                        if !self.is_valid(p)? {
+                            missing.push(p.clone());
+                        }
+                    }
+                    if !missing.is_empty() {
+                        self.builds.substitute(&missing);
+                    }
+                }
                 let mut valid = Vec::new();
                 for p in &paths {
                     if lock && self.opts.write {

@@ -64,14 +64,14 @@ fn a_closure_copies_to_the_server_and_reads_back() {
         let (mut c, server) = session(s, &remote, true);
         assert_eq!(c.version(), PROTOCOL_VERSION);
         let both: BTreeSet<String> = [&dep, &top].iter().map(|p| local.print_path(p)).collect();
-        assert!(c.query_valid_paths(&both, false).unwrap().is_empty());
+        assert!(c.query_valid_paths(&both, false, false).unwrap().is_empty());
         for p in [&dep, &top] {
             let info = local.path_info(p).unwrap().unwrap();
             let nar = nar_of(&local, p);
             c.add_to_store_nar(&info, &|p| local.print_path(p), |w| w.write_all(&nar))
                 .unwrap();
         }
-        assert_eq!(c.query_valid_paths(&both, true).unwrap(), both);
+        assert_eq!(c.query_valid_paths(&both, true, false).unwrap(), both);
         // Sending a valid path again is accepted and its NAR skipped.
         let info = local.path_info(&dep).unwrap().unwrap();
         c.add_to_store_nar(&info, &|p| local.print_path(p), |w| {
