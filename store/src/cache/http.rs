@@ -179,12 +179,22 @@ pub(super) fn exists_in_parallel(
     Ok(found.into_inner().unwrap_or_else(|p| p.into_inner()))
 }
 
-/// Uploads each wave's files, `parallelism` at once, a wave after the one before.
+/// Uploads each wave's files to `cache`, `parallelism` at once, a wave after
+/// the one before.
 pub(super) fn put_waves(
+    cache: &(impl BinaryCache + ?Sized),
     waves: &[Vec<(String, Vec<u8>)>],
     parallelism: usize,
-    put: impl Fn(&str, &[u8]) -> Result<(), CacheError> + Sync,
+    content_type: &str,
 ) -> Result<(), CacheError> {
+    let put = |file: &str, data: &[u8]| {
+        cache.put(
+            file,
+            &mut std::io::Cursor::new(data),
+            data.len() as u64,
+            content_type,
+        )
+    };
     for wave in waves {
         let next = Mutex::new(wave.iter());
         let first_error = Mutex::new(None);
@@ -319,14 +329,7 @@ impl BinaryCache for HttpCache {
     ) -> Result<(), CacheError> {
         // A b8g server imports a path when its narinfo arrives: parallel
         // requests let it import several at once.
-        put_waves(waves, PUT_PARALLELISM, |file, data| {
-            self.put(
-                file,
-                &mut std::io::Cursor::new(data),
-                data.len() as u64,
-                content_type,
-            )
-        })
+        put_waves(self, waves, PUT_PARALLELISM, content_type)
     }
 
     fn list_narinfos(&self) -> Result<Vec<String>, CacheError> {

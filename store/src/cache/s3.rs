@@ -374,14 +374,7 @@ impl BinaryCache for S3Cache {
         waves: &[Vec<(String, Vec<u8>)>],
         content_type: &str,
     ) -> Result<(), CacheError> {
-        put_waves(waves, PUT_PARALLELISM, |file, data| {
-            self.put(
-                file,
-                &mut std::io::Cursor::new(data),
-                data.len() as u64,
-                content_type,
-            )
-        })
+        put_waves(self, waves, PUT_PARALLELISM, content_type)
     }
 
     fn list_narinfos(&self) -> Result<Vec<String>, CacheError> {

@@ -391,15 +391,7 @@ impl LocalStore {
         reader: &mut dyn Read,
         expected: NarExpectation,
     ) -> Result<StorePath, Error> {
-        let gc = self.lock_gc_shared()?;
-        if self.is_valid(&expected.path)? {
-            self.add_temp_root_locked(&expected.path)?;
-            return Ok(expected.path);
-        }
-        let (mut temp, info) =
-            self.unpack_expected(reader, expected, &RestoreOptions::default())?;
-        canonicalise_tree(&temp.path)?;
-        self.install(&mut temp, info, &gc)
+        self.import_expected(reader, expected, false)
     }
 
     /// [`import_nar`](Self::import_nar) for a caller that holds the path's
@@ -409,6 +401,15 @@ impl LocalStore {
         reader: &mut dyn Read,
         expected: NarExpectation,
     ) -> Result<StorePath, Error> {
+        self.import_expected(reader, expected, true)
+    }
+
+    fn import_expected(
+        &self,
+        reader: &mut dyn Read,
+        expected: NarExpectation,
+        lock_held: bool,
+    ) -> Result<StorePath, Error> {
         let gc = self.lock_gc_shared()?;
         if self.is_valid(&expected.path)? {
             self.add_temp_root_locked(&expected.path)?;
@@ -417,7 +418,11 @@ impl LocalStore {
         let (mut temp, info) =
             self.unpack_expected(reader, expected, &RestoreOptions::default())?;
         canonicalise_tree(&temp.path)?;
-        self.install_locked(&mut temp, info, &gc)
+        if lock_held {
+            self.install_locked(&mut temp, info, &gc)
+        } else {
+            self.install(&mut temp, info, &gc)
+        }
     }
 
     /// Unpacks a NAR into a temporary entry (writing files as `options`
