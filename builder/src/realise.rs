@@ -335,6 +335,9 @@ struct DrvNode {
     outputs: BTreeMap<String, StorePath>,
     /// The store paths it reads: input sources and the used outputs of input derivations.
     inputs: BTreeSet<StorePath>,
+    /// Read from a valid `.drv` here and checked: its output mapping may be
+    /// recorded. A derivation sent by a serve client is not.
+    from_store: bool,
 }
 
 /// Realises `drvs` (paths of `.drv` files in `store`) and their dependencies.
@@ -612,6 +615,7 @@ fn read_node(store: &LocalStore, path: &StorePath) -> Result<DrvNode, RealiseErr
         drv,
         outputs,
         inputs,
+        from_store: true,
     })
 }
 
@@ -1046,6 +1050,11 @@ impl<'a> DrvJob<'a> {
         let prepared = store
             .prepare_build_outputs(&node.path, &outs, &candidates)
             .map_err(self.store_err("register outputs", node))?;
+        let prepared = if node.from_store {
+            prepared
+        } else {
+            prepared.without_mapping()
+        };
         // The outputs are complete and their references known: dependents
         // may build on them while they are flushed and registered. Each
         // dependent waits for them before its own registration (below), so

@@ -373,3 +373,37 @@ fn builders_use_substitutes_fetch_inputs_on_the_machine() {
     let name = Path::new(&busybox).file_name().unwrap();
     assert!(m.dir.join("store/nix/store").join(name).exists());
 }
+
+/// A machine that stops answering (its serve process frozen a second into
+/// the session) does not hold the build past `--build-timeout`: the session
+/// is ended here, and the build fails as timed out.
+#[test]
+fn a_stalled_machine_is_held_to_the_build_timeout_here() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = Machine::start(&dir.path().join("frozen"));
+    let frozen = m.dir.join("b8g-freezes");
+    fs::write(
+        &frozen,
+        format!(
+            "#!/bin/sh\n( sleep 1; kill -STOP $$; sleep 30; kill -9 $$ ) &\n\
+             exec {B8G} store serve --stdio \"$@\"\n"
+        ),
+    )
+    .expect("write");
+    fs::set_permissions(&frozen, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let proj = project(dir.path(), &slow(20));
+    let client = dir.path().join("client");
+    let start = std::time::Instant::now();
+    let out = b8g(B8G_BUILD, &client)
+        .current_dir(&proj)
+        .args(["-j0", "--no-out-link", "--build-timeout", "3", "--builders"])
+        .arg(m.builder_line(&frozen, 1, 1))
+        .output()
+        .expect("b8g-build");
+    let took = start.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("timed out after 3 s"), "{err}");
+    assert!(took.as_secs() < 15, "took {took:?}");
+}

@@ -80,6 +80,7 @@ pub fn realise_basic(
             drv,
             outputs: outputs.clone(),
             inputs,
+            from_store: false,
         },
         &[],
     )

@@ -17,14 +17,17 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use b8g_store::format::hash::Hash;
+use b8g_store::format::store_path::FileIngestionMethod;
 use b8g_store::format::store_path::StorePath;
-use b8g_store::local::{NarExpectation, PathInfo};
+use b8g_store::local::{ContentAddress, NarExpectation, PathInfo};
 use b8g_store::nar_fs;
 use b8g_store::serve::client::ClientError;
 use b8g_store::serve::BuildSettings;
 
 use super::{BuildError, DrvJob, DrvNode, HOST_SYSTEM};
+use crate::remote::watchdog::Fired;
 use crate::remote::{Builders, Session, Slot};
+use crate::sandbox::SandboxError;
 use crate::schedule::JobContext;
 
 /// How a remote attempt went wrong.
@@ -36,6 +39,15 @@ enum Failure {
 }
 
 fn machine(e: ClientError, session: &Session) -> Failure {
+    // The session was ended here, not by the machine.
+    if let Some(fired) = session.watchdog.fired() {
+        let name = session.label.clone();
+        return Failure::Build(BuildError::Sandbox(match fired {
+            Fired::TimedOut(limit) => SandboxError::TimedOut { name, limit },
+            Fired::Silent(limit) => SandboxError::Silent { name, limit },
+            Fired::Cancelled => SandboxError::Cancelled { name },
+        }));
+    }
     let tail = session.stderr_tail();
     let tail = tail.trim();
     if tail.is_empty() {
@@ -116,6 +128,14 @@ impl DrvJob<'_> {
         let mut session = builders
             .session(i)
             .map_err(|e| Failure::Machine(e.to_string()))?;
+        // The limits the machine is told, kept here too: a machine may
+        // ignore them, or stall.
+        session.label = print(&node.path);
+        session.watchdog.arm(
+            self.sandbox.config().timeout,
+            self.sandbox.config().max_silent,
+            ctx.cancel().clone(),
+        );
         let closure = store
             .closure(&node.inputs)
             .map_err(local("compute the input closure"))?;
@@ -250,6 +270,10 @@ impl DrvJob<'_> {
                 }
                 references.insert(r);
             }
+            // What the derivation says, not what the machine says: a fixed
+            // output must hash to the derivation's hash (the store checks the
+            // content against it); an input-addressed one has no address.
+            let ca = fixed_output_ca(node, &path).map_err(bad)?;
             expected.push(NarExpectation {
                 path,
                 nar_hash,
@@ -257,7 +281,7 @@ impl DrvJob<'_> {
                 references,
                 deriver: Some(node.path.clone()),
                 signatures: w.sigs.into_iter().collect(),
-                ca: (!w.ca.is_empty()).then_some(w.ca),
+                ca,
             });
         }
         if let Some(lost) = wanted.keys().next() {
@@ -266,14 +290,7 @@ impl DrvJob<'_> {
                 print(&node.path)
             )));
         }
-        // Outputs that refer to other outputs come after them.
-        expected.sort_by_key(|e| {
-            e.references
-                .iter()
-                .filter(|r| **r != e.path && node.outputs.values().any(|o| o == *r))
-                .count()
-        });
-        for e in expected {
+        for e in outputs_in_order(expected).map_err(Failure::Machine)? {
             let shown = print(&e.path);
             let size = e.nar_size;
             let imported = session
@@ -289,10 +306,7 @@ impl DrvJob<'_> {
                 Err(err) => return Err(local("import an output")(err)),
             }
         }
-        if store
-            .is_valid(&node.path)
-            .map_err(local("check the derivation"))?
-        {
+        if node.from_store {
             let outs: Vec<(String, StorePath)> = node
                 .outputs
                 .iter()
@@ -304,6 +318,51 @@ impl DrvJob<'_> {
         }
         Ok(())
     }
+}
+
+/// The content address a fixed output of `node` must have, from the
+/// derivation's `outputHashAlgo`/`outputHash` (`r:sha256` + base16 there).
+fn fixed_output_ca(node: &DrvNode, path: &StorePath) -> Result<Option<String>, String> {
+    let Some(name) = node
+        .outputs
+        .iter()
+        .find(|(_, p)| *p == path)
+        .map(|(n, _)| n)
+    else {
+        return Ok(None);
+    };
+    let Some(decl) = node.drv.outputs.get(name).filter(|o| o.is_fixed()) else {
+        return Ok(None);
+    };
+    let (method, algo) = match decl.hash_algo.strip_prefix("r:") {
+        Some(a) => (FileIngestionMethod::Recursive, a),
+        None => (FileIngestionMethod::Flat, decl.hash_algo.as_str()),
+    };
+    let algo = algo
+        .parse()
+        .map_err(|e| format!("the derivation's hash algorithm {algo:?}: {e}"))?;
+    let hash = Hash::parse_any(&decl.hash, Some(algo))
+        .map_err(|e| format!("the derivation's output hash: {e}"))?;
+    Ok(Some(ContentAddress::Fixed(method, hash).render()))
+}
+
+/// The outputs to import, each after the outputs it refers to; a cycle
+/// between outputs is the machine's error (Nix forbids them).
+fn outputs_in_order(mut left: Vec<NarExpectation>) -> Result<Vec<NarExpectation>, String> {
+    let mut out = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let pending: BTreeSet<StorePath> = left.iter().map(|e| e.path.clone()).collect();
+        let ready = left
+            .iter()
+            .position(|e| {
+                e.references
+                    .iter()
+                    .all(|r| *r == e.path || !pending.contains(r))
+            })
+            .ok_or_else(|| "sent outputs that refer to each other in a cycle".to_owned())?;
+        out.push(left.remove(ready));
+    }
+    Ok(out)
 }
 
 /// Orders path infos so that each comes after those of its references.
@@ -353,6 +412,68 @@ fn references_first(infos: Vec<PathInfo>) -> Vec<PathInfo> {
 mod tests {
     use super::*;
     use b8g_store::local::LocalStore;
+
+    /// A fixed output must carry the derivation's hash as its content
+    /// address, whatever the machine says; outputs come after the outputs
+    /// they refer to, and a cycle between them is refused.
+    #[test]
+    fn fixed_outputs_get_the_derivations_address_and_outputs_an_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&b8g_store::local::StoreConfig {
+            root: Some(dir.path().to_owned()),
+            ..Default::default()
+        })
+        .unwrap();
+        let p = |s: &str| store.parse_path(s).unwrap();
+        let out = p("/b8g/store/00000000000000000000000000000000-src");
+        let mut drv = b8g_store::format::derivation::Derivation::default();
+        drv.outputs.insert(
+            "out".into(),
+            b8g_store::format::derivation::Output {
+                path: store.print_path(&out),
+                hash_algo: "r:sha256".into(),
+                hash: "ab".repeat(32),
+            },
+        );
+        let node = DrvNode {
+            path: p("/b8g/store/11111111111111111111111111111111-src.drv"),
+            drv,
+            outputs: [("out".to_owned(), out.clone())].into(),
+            inputs: BTreeSet::new(),
+            from_store: true,
+        };
+        let ca = fixed_output_ca(&node, &out).unwrap().unwrap();
+        assert!(ca.starts_with("fixed:r:sha256:"), "{ca}");
+        let other = p("/b8g/store/22222222222222222222222222222222-x");
+        assert_eq!(fixed_output_ca(&node, &other).unwrap(), None);
+
+        let exp = |path: &StorePath, refs: &[&StorePath]| NarExpectation {
+            path: path.clone(),
+            nar_hash: Hash::parse_any(
+                &"00".repeat(32),
+                Some(b8g_store::format::hash::HashAlgo::Sha256),
+            )
+            .unwrap(),
+            nar_size: 1,
+            references: refs.iter().map(|r| (*r).clone()).collect(),
+            deriver: None,
+            signatures: Vec::new(),
+            ca: None,
+        };
+        let (a, b, c) = (
+            p("/b8g/store/33333333333333333333333333333333-out"),
+            p("/b8g/store/44444444444444444444444444444444-lib"),
+            p("/b8g/store/55555555555555555555555555555555-dev"),
+        );
+        let order: Vec<StorePath> =
+            outputs_in_order(vec![exp(&a, &[&b, &a]), exp(&c, &[&a]), exp(&b, &[])])
+                .unwrap()
+                .into_iter()
+                .map(|e| e.path)
+                .collect();
+        assert_eq!(order, [b.clone(), a.clone(), c.clone()]);
+        assert!(outputs_in_order(vec![exp(&a, &[&b]), exp(&b, &[&a])]).is_err());
+    }
 
     #[test]
     fn references_come_first() {

@@ -13,6 +13,7 @@
 
 pub mod machines;
 pub mod session;
+pub mod watchdog;
 
 use std::collections::BTreeSet;
 use std::sync::{Condvar, Mutex};
@@ -154,7 +155,12 @@ impl Builders {
                 return Err(SlotError::Cancelled);
             }
             let accepting: Vec<usize> = (0..self.machines.len())
-                .filter(|&i| s.down[i].is_none() && self.machines[i].accepts(system, features))
+                .filter(|&i| {
+                    // A machine of max-jobs 0 takes nothing (a slot would never come).
+                    s.down[i].is_none()
+                        && self.machines[i].max_jobs > 0
+                        && self.machines[i].accepts(system, features)
+                })
                 .collect();
             if prefer_local && local_ok && s.local_free > 0 {
                 s.local_free -= 1;
@@ -235,6 +241,7 @@ impl Builders {
 
     /// Keeps a session that ended its last command cleanly, for reuse.
     pub fn put_back(&self, i: usize, session: Session) {
+        session.watchdog.disarm();
         if self.lock().down[i].is_none() {
             self.idle[i]
                 .lock()

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use b8g_store::serve::client::{ClientError, ServeClient};
 
 use super::machines::Machine;
+use super::watchdog::{ActivityReader, Watchdog};
 
 /// The most of a remote's stderr kept for messages.
 const STDERR_TAIL: usize = 4096;
@@ -24,7 +25,11 @@ const MAX_LINE: usize = 4096;
 pub struct Session {
     child: Child,
     /// The protocol client on the ssh process's pipes.
-    pub client: ServeClient<ChildStdout, ChildStdin>,
+    pub client: ServeClient<ActivityReader<ChildStdout>, ChildStdin>,
+    /// Local limits on the exchange (see [`super::watchdog`]).
+    pub watchdog: Watchdog,
+    /// What it is working on, for messages (the derivation).
+    pub label: String,
     stderr: Arc<Mutex<Vec<u8>>>,
     /// The remote's stderr line by line: its builds' output.
     pub lines: Receiver<String>,
@@ -156,8 +161,10 @@ impl Session {
             .map_err(SessionError::Spawn)?;
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let (line_tx, lines) = sync_channel(LINE_BACKLOG);
+        let (watchdog, activity) = Watchdog::start(child.id());
         if let Some(mut pipe) = child.stderr.take() {
             let tail = Arc::clone(&stderr);
+            let activity = activity.clone();
             std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 let mut line = Vec::new();
@@ -165,6 +172,7 @@ impl Session {
                     if n == 0 {
                         break;
                     }
+                    activity.touch();
                     let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
                     t.extend_from_slice(&buf[..n]);
                     if t.len() > STDERR_TAIL {
@@ -188,14 +196,17 @@ impl Session {
         let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
             unreachable!("both pipes were asked for");
         };
-        match ServeClient::connect(stdout, stdin) {
+        match ServeClient::connect(ActivityReader::new(stdout, activity), stdin) {
             Ok(client) => Ok(Session {
                 child,
                 client,
+                watchdog,
+                label: String::new(),
                 stderr,
                 lines,
             }),
             Err(source) => {
+                watchdog.stop();
                 let _ = child.kill();
                 let _ = child.wait();
                 // Give the stderr reader a moment to see the last words.
@@ -220,6 +231,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        self.watchdog.stop();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -52,6 +52,15 @@ pub struct BuiltPaths {
 
 impl BuiltPaths {
     /// The metadata the outputs will be registered with (references found).
+    /// Registers the outputs without recording the derivation's output
+    /// mapping: for a derivation not read from this store (a serve client's
+    /// `BuildDerivation`), whose sent contents may differ from a valid
+    /// `.drv` of the same path.
+    pub fn without_mapping(mut self) -> BuiltPaths {
+        self.drv_outputs = None;
+        self
+    }
+
     pub fn infos(&self) -> &[PathInfo] {
         &self.infos
     }
@@ -435,8 +444,15 @@ impl LocalStore {
         expected: NarExpectation,
         options: &RestoreOptions,
     ) -> Result<(TempEntry, PathInfo), Error> {
-        let temp = TempEntry::new(self);
         let shown = self.print_path(&expected.path);
+        for sig in &expected.signatures {
+            super::ca_check::check_signature(&shown, sig)?;
+        }
+        if let Some(ca) = &expected.ca {
+            // Before any byte is read: a malformed address fails at once.
+            super::local_ca_parse(&shown, ca)?;
+        }
+        let temp = TempEntry::new(self);
         // The NAR may hold no more than the signed NarSize: a stream that
         // goes on (a decompression bomb) stops there, before it can write
         // more than that into the store.
@@ -467,6 +483,16 @@ impl LocalStore {
                 expected: expected.nar_hash.to_sri(),
                 actual: nar_hash.to_sri(),
             });
+        }
+        if let Some(ca) = &expected.ca {
+            super::ca_check::check_content_address(
+                &self.store_dir,
+                &expected.path,
+                ca,
+                &temp.path,
+                &nar_hash,
+                &expected.references,
+            )?;
         }
         let info = PathInfo {
             path: expected.path,

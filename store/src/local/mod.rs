@@ -18,6 +18,7 @@
 
 mod add;
 mod batch;
+mod ca_check;
 pub mod db;
 mod error;
 mod fsutil;
@@ -39,6 +40,7 @@ use std::sync::{Mutex, MutexGuard};
 
 pub use add::{BuiltPaths, NarExpectation};
 pub use batch::ImportBatch;
+pub use ca_check::ContentAddress;
 pub use error::Error;
 pub use gc::{GcOptions, GcReport, GcRoot, RootKind};
 pub use optimise::OptimiseReport;
@@ -302,4 +304,12 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Parses a declared content address, naming the path when it is malformed.
+fn local_ca_parse(path: &str, ca: &str) -> Result<ContentAddress, Error> {
+    ContentAddress::parse(ca).map_err(|reason| Error::BadMetadata {
+        path: path.to_owned(),
+        reason: reason.chars().take(200).collect(),
+    })
 }

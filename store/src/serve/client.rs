@@ -12,7 +12,7 @@ use crate::format::derivation::Derivation;
 use crate::format::hash::Encoding;
 use crate::local::PathInfo;
 
-use super::wire::{self, read_string, read_strings, read_u64, WireError};
+use super::wire::{self, read_string, read_strings, read_u64, MessageLimit, WireError};
 use super::{
     write_derivation, BuildResult, BuildSettings, Command, WirePathInfo, MAGIC_1, MAGIC_2,
     PROTOCOL_VERSION,
@@ -40,6 +40,12 @@ pub enum ClientError {
         version: u64,
         /// The request.
         what: &'static str,
+    },
+    /// The server answered about more paths than were asked about.
+    #[error("the server sent more path infos than the {asked} asked for")]
+    TooManyAnswers {
+        /// Paths asked about.
+        asked: usize,
     },
     /// The server refused to add a path.
     #[error("the server did not accept {0}")]
@@ -94,7 +100,9 @@ impl<R: Read, W: Write> ServeClient<R, W> {
         self.u64(u64::from(substitute))?;
         self.strings(paths)?;
         self.flush()?;
-        Ok(read_strings(&mut self.r)?.into_iter().collect())
+        Ok(read_strings(&mut MessageLimit::new(&mut self.r))?
+            .into_iter()
+            .collect())
     }
 
     /// The registrations of those of `paths` that are valid on the server.
@@ -111,21 +119,26 @@ impl<R: Read, W: Write> ServeClient<R, W> {
         self.u64(Command::QueryPathInfos as u64)?;
         self.strings(paths)?;
         self.flush()?;
+        let r = &mut MessageLimit::new(&mut self.r);
         let mut out = Vec::new();
         loop {
-            let path = read_string(&mut self.r)?;
+            let path = read_string(r)?;
             if path.is_empty() {
                 return Ok(out);
             }
+            // At most one answer per path asked about.
+            if out.len() >= paths.len() {
+                return Err(ClientError::TooManyAnswers { asked: paths.len() });
+            }
             out.push(WirePathInfo {
                 path,
-                deriver: read_string(&mut self.r)?,
-                references: read_strings(&mut self.r)?.into_iter().collect(),
-                download_size: read_u64(&mut self.r)?,
-                nar_size: read_u64(&mut self.r)?,
-                nar_hash: read_string(&mut self.r)?,
-                ca: read_string(&mut self.r)?,
-                sigs: read_strings(&mut self.r)?.into_iter().collect(),
+                deriver: read_string(r)?,
+                references: read_strings(r)?.into_iter().collect(),
+                download_size: read_u64(r)?,
+                nar_size: read_u64(r)?,
+                nar_hash: read_string(r)?,
+                ca: read_string(r)?,
+                sigs: read_strings(r)?.into_iter().collect(),
             });
         }
     }
@@ -140,7 +153,9 @@ impl<R: Read, W: Write> ServeClient<R, W> {
         self.u64(u64::from(include_outputs))?;
         self.strings(paths)?;
         self.flush()?;
-        Ok(read_strings(&mut self.r)?.into_iter().collect())
+        Ok(read_strings(&mut MessageLimit::new(&mut self.r))?
+            .into_iter()
+            .collect())
     }
 
     /// Asks for the NAR of `path`, whose size the caller learnt from
@@ -226,7 +241,10 @@ impl<R: Read, W: Write> ServeClient<R, W> {
             .write(&mut self.w, self.version)
             .map_err(ClientError::Write)?;
         self.flush()?;
-        Ok(BuildResult::read(&mut self.r, self.version)?)
+        Ok(BuildResult::read(
+            &mut MessageLimit::new(&mut self.r),
+            self.version,
+        )?)
     }
 
     fn u64(&mut self, v: u64) -> Result<(), ClientError> {

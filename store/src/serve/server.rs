@@ -14,7 +14,7 @@ use crate::format::store_path::StorePath;
 use crate::local::{LocalStore, NarExpectation};
 use crate::nar_fs;
 
-use super::wire::{self, read_bool, read_string, read_strings, read_u64, WireError};
+use super::wire::{self, read_bool, read_string, read_strings, read_u64, MessageLimit, WireError};
 use super::{
     read_derivation, BuildResult, BuildSettings, BuildStatus, Command, MAGIC_1, MAGIC_2,
     PROTOCOL_VERSION,
@@ -161,7 +161,7 @@ pub fn serve(
         let n = u64::from_le_bytes(first);
         let cmd = Command::from_u64(n).ok_or(ServeError::UnknownCommand(n))?;
         tracing::debug!(?cmd, "serve command");
-        session.command(cmd, &mut r, &mut w)?;
+        session.command(cmd, &mut MessageLimit::new(&mut r), &mut w)?;
         w.flush().map_err(wr)?;
     }
 }
@@ -192,7 +192,7 @@ impl Session<'_> {
     fn command(
         &mut self,
         cmd: Command,
-        r: &mut dyn Read,
+        r: &mut MessageLimit<'_>,
         w: &mut dyn Write,
     ) -> Result<(), ServeError> {
         let wr = ServeError::Write;
@@ -341,7 +341,11 @@ impl Session<'_> {
 
     /// `AddToStoreNar`: a path's registration, then exactly `narSize` bytes of
     /// NAR, checked against the declared hash and size before it is valid.
-    fn add_to_store_nar(&mut self, r: &mut dyn Read, w: &mut dyn Write) -> Result<(), ServeError> {
+    fn add_to_store_nar(
+        &mut self,
+        r: &mut MessageLimit<'_>,
+        w: &mut dyn Write,
+    ) -> Result<(), ServeError> {
         if !self.opts.write {
             return Err(ServeError::NotAllowed("importing paths"));
         }
@@ -384,7 +388,7 @@ impl Session<'_> {
         // The NAR is exactly nar_size bytes on the wire: whatever the import
         // leaves unread (the path was valid, or the NAR ended early) is
         // drained so the next command starts where it should.
-        let mut nar = r.take(nar_size);
+        let mut nar = r.raw().take(nar_size);
         let imported = self.store.import_nar(&mut nar, expected);
         io::copy(&mut nar, &mut io::sink()).map_err(WireError::Io)?;
         imported.map_err(self.store_err(&format!("add {}", self.store.print_path(&path))))?;
@@ -394,8 +398,9 @@ impl Session<'_> {
     fn path(&self, s: &str, what: &'static str) -> Result<StorePath, ServeError> {
         self.store.parse_path(s).map_err(|e| ServeError::BadPath {
             what,
-            path: s.to_owned(),
-            reason: e.to_string(),
+            // A hostile path may be megabytes long: the error shows its start.
+            path: s.chars().take(200).collect(),
+            reason: e.to_string().chars().take(300).collect(),
         })
     }
 

@@ -197,3 +197,39 @@ fn derivations_and_build_results_round_trip() {
         settings
     );
 }
+
+/// A NAR that matches its declared hash but not its declared content
+/// address (the path of other bytes), or that carries a signature with a
+/// newline, is refused, nothing registered.
+#[test]
+fn content_addresses_and_signatures_are_checked_on_import() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let local = store(a.path());
+    let remote = store(b.path());
+    let honest = local.add_text("p", b"honest", &[]).unwrap();
+    let forged = local.add_text("q", b"forged", &[]).unwrap();
+    let mut info = local.path_info(&honest).unwrap().unwrap();
+    let forged_info = local.path_info(&forged).unwrap().unwrap();
+    // The honest path and CA, the forged bytes with their own NAR hash.
+    info.nar_hash = forged_info.nar_hash;
+    info.nar_size = forged_info.nar_size;
+    let nar = nar_of(&local, &forged);
+    std::thread::scope(|s| {
+        let (mut c, server) = session(s, &remote, true);
+        let _ = c.add_to_store_nar(&info, &|p| local.print_path(p), |w| w.write_all(&nar));
+        let ended = server.join().unwrap().unwrap_err();
+        assert!(ended.to_string().contains("content address"), "{ended}");
+    });
+    assert!(!remote.is_valid(&honest).unwrap());
+    let mut info = local.path_info(&honest).unwrap().unwrap();
+    info.signatures = vec!["k:AAAA\nURL: nar/evil.nar".into()];
+    let nar = nar_of(&local, &honest);
+    std::thread::scope(|s| {
+        let (mut c, server) = session(s, &remote, true);
+        let _ = c.add_to_store_nar(&info, &|p| local.print_path(p), |w| w.write_all(&nar));
+        let ended = server.join().unwrap().unwrap_err();
+        assert!(ended.to_string().contains("malformed signature"), "{ended}");
+    });
+    assert!(!remote.is_valid(&honest).unwrap());
+}

@@ -44,6 +44,51 @@ pub enum WireError {
     },
 }
 
+/// The most bytes one message (a command with its arguments, or an answer)
+/// may take, NARs aside: string and list limits alone would let a peer send
+/// a million strings of 64 MiB.
+pub const MAX_MESSAGE: u64 = 128 << 20;
+
+/// Reads at most `left` bytes through it; asking for more is an error, so a
+/// message that runs past [`MAX_MESSAGE`] fails instead of growing memory.
+pub struct MessageLimit<'a> {
+    inner: &'a mut dyn Read,
+    left: u64,
+}
+
+impl<'a> MessageLimit<'a> {
+    /// A fresh budget of [`MAX_MESSAGE`] over `inner`.
+    pub fn new(inner: &'a mut dyn Read) -> MessageLimit<'a> {
+        MessageLimit {
+            inner,
+            left: MAX_MESSAGE,
+        }
+    }
+
+    /// The stream itself, outside the budget (a NAR that follows a message,
+    /// bounded by its own declared size).
+    pub fn raw(&mut self) -> &mut dyn Read {
+        &mut *self.inner
+    }
+}
+
+impl Read for MessageLimit<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the peer sent a message longer than {MAX_MESSAGE} bytes"),
+            ));
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Reads one 64-bit number.
 pub fn read_u64(r: &mut dyn Read) -> Result<u64, WireError> {
     let mut b = [0u8; 8];
@@ -156,6 +201,22 @@ mod tests {
         assert_eq!(empty, [0u8; 8]);
         assert_eq!(read_string(&mut &v[..]).unwrap(), "hello");
         assert_eq!(read_string(&mut &empty[..]).unwrap(), "");
+    }
+
+    #[test]
+    fn a_message_may_not_outgrow_its_budget() {
+        // Two strings of 40 MiB... and a third: past 128 MiB in all.
+        let big = vec![b'a'; 40 << 20];
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            write_bytes(&mut v, &big).unwrap();
+        }
+        let mut src = &v[..];
+        let mut limited = MessageLimit::new(&mut src);
+        for _ in 0..3 {
+            read_bytes(&mut limited).unwrap();
+        }
+        assert!(read_bytes(&mut limited).is_err());
     }
 
     #[test]
