@@ -248,6 +248,7 @@ impl DrvJob<'_> {
             .query_path_infos(&wanted.keys().cloned().collect())
             .map_err(|e| machine(e, session))?;
         let allowed: BTreeSet<&StorePath> = closure.iter().chain(node.outputs.values()).collect();
+        let candidates: BTreeSet<StorePath> = allowed.iter().map(|p| (*p).clone()).collect();
         let mut expected = Vec::new();
         for w in infos {
             let Some(path) = wanted.remove(&w.path) else {
@@ -295,11 +296,12 @@ impl DrvJob<'_> {
             let size = e.nar_size;
             let imported = session
                 .client
-                .dump_store_path(&shown, size, |r| store.import_nar_locked(r, e))
+                .dump_store_path(&shown, size, |r| store.import_nar_locked(r, e, &candidates))
                 .map_err(|err| machine(err, session))?;
             match imported {
                 Ok(_) => {}
                 Err(err @ b8g_store::local::Error::Mismatch { .. })
+                | Err(err @ b8g_store::local::Error::Refused { .. })
                 | Err(err @ b8g_store::local::Error::Restore { .. }) => {
                     return Err(Failure::Machine(format!("sent a bad output: {err}")))
                 }

@@ -400,24 +400,30 @@ impl LocalStore {
         reader: &mut dyn Read,
         expected: NarExpectation,
     ) -> Result<StorePath, Error> {
-        self.import_expected(reader, expected, false)
+        self.import_expected(reader, expected, None)
     }
 
     /// [`import_nar`](Self::import_nar) for a caller that holds the path's
     /// lock already (a build job fetching its outputs from a remote builder).
+    /// The tree is also scanned for the hash parts of `candidates` (the
+    /// build's inputs and outputs): one it holds but `expected` does not
+    /// declare is refused, since GC would not keep it alive.
     pub fn import_nar_locked(
         &self,
         reader: &mut dyn Read,
         expected: NarExpectation,
+        candidates: &BTreeSet<StorePath>,
     ) -> Result<StorePath, Error> {
-        self.import_expected(reader, expected, true)
+        self.import_expected(reader, expected, Some(candidates))
     }
 
+    /// With `scan` the caller holds the path's lock, and the tree must not
+    /// refer to candidates it does not declare.
     fn import_expected(
         &self,
         reader: &mut dyn Read,
         expected: NarExpectation,
-        lock_held: bool,
+        scan: Option<&BTreeSet<StorePath>>,
     ) -> Result<StorePath, Error> {
         let gc = self.lock_gc_shared()?;
         if self.is_valid(&expected.path)? {
@@ -427,10 +433,21 @@ impl LocalStore {
         let (mut temp, info) =
             self.unpack_expected(reader, expected, &RestoreOptions::default())?;
         canonicalise_tree(&temp.path)?;
-        if lock_held {
-            self.install_locked(&mut temp, info, &gc)
-        } else {
-            self.install(&mut temp, info, &gc)
+        match scan {
+            Some(candidates) => {
+                let found = self.scan_references(&temp.path, candidates)?;
+                if let Some(hidden) = found.difference(&info.references).next() {
+                    return Err(Error::Refused {
+                        path: self.print_path(&info.path),
+                        reason: format!(
+                            "it refers to {} without declaring it",
+                            self.print_path(hidden)
+                        ),
+                    });
+                }
+                self.install_locked(&mut temp, info, &gc)
+            }
+            None => self.install(&mut temp, info, &gc),
         }
     }
 

@@ -73,7 +73,7 @@ pub(super) fn check_signature(path: &str, sig: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::BadMetadata {
+        Err(Error::Refused {
             path: path.to_owned(),
             reason: format!("malformed signature {:?}", truncate(sig)),
         })
@@ -95,7 +95,7 @@ pub(super) fn check_content_address(
     references: &BTreeSet<StorePath>,
 ) -> Result<(), Error> {
     let shown = store_dir.display(path);
-    let bad = |reason: String| Error::BadMetadata {
+    let bad = |reason: String| Error::Refused {
         path: shown.clone(),
         reason,
     };
@@ -185,6 +185,49 @@ mod tests {
         ] {
             assert!(ContentAddress::parse(s).is_err(), "{s:?}");
         }
+    }
+
+    /// A remote builder's output that names an input it does not declare
+    /// is refused: GC would not keep that input alive for it.
+    #[test]
+    fn an_undeclared_reference_found_by_scanning_is_refused() {
+        use crate::local::{LocalStore, NarExpectation, StoreConfig};
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let open = |d: &Path| {
+            LocalStore::open(&StoreConfig {
+                root: Some(d.to_owned()),
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let (src, dst) = (open(a.path()), open(b.path()));
+        let dep = src.add_text("dep", b"x", &[]).unwrap();
+        dst.add_text("dep", b"x", &[]).unwrap();
+        let text = format!("uses {}", src.print_path(&dep));
+        let user = src
+            .add_text("user", text.as_bytes(), std::slice::from_ref(&dep))
+            .unwrap();
+        let info = src.path_info(&user).unwrap().unwrap();
+        let nar = nar_fs::dump_path(&src.real_path(&user), Vec::new()).unwrap();
+        let expect = |references: BTreeSet<StorePath>| NarExpectation {
+            path: user.clone(),
+            nar_hash: info.nar_hash,
+            nar_size: info.nar_size,
+            references,
+            deriver: None,
+            signatures: Vec::new(),
+            ca: None,
+        };
+        let candidates: BTreeSet<StorePath> = [dep.clone(), user.clone()].into();
+        let err = dst
+            .import_nar_locked(&mut &nar[..], expect(BTreeSet::new()), &candidates)
+            .unwrap_err();
+        assert!(err.to_string().contains("without declaring it"), "{err}");
+        assert!(!dst.is_valid(&user).unwrap());
+        dst.import_nar_locked(&mut &nar[..], expect([dep].into()), &candidates)
+            .unwrap();
+        assert!(dst.is_valid(&user).unwrap());
     }
 
     #[test]

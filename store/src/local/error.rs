@@ -43,6 +43,10 @@ pub enum Error {
     NotInStore { arg: String, store_dir: String },
     #[error("{arg} is inside store path {path}, not a store path itself")]
     InsideStorePath { arg: String, path: String },
+    /// What an importer declared about a path does not hold (its content
+    /// address, signatures or references).
+    #[error("refused {path}: {reason}")]
+    Refused { path: String, reason: String },
     #[error("store database entry for {path} is unusable: {reason}")]
     BadMetadata { path: String, reason: String },
 }

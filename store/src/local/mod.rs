@@ -308,7 +308,7 @@ fn now() -> i64 {
 
 /// Parses a declared content address, naming the path when it is malformed.
 fn local_ca_parse(path: &str, ca: &str) -> Result<ContentAddress, Error> {
-    ContentAddress::parse(ca).map_err(|reason| Error::BadMetadata {
+    ContentAddress::parse(ca).map_err(|reason| Error::Refused {
         path: path.to_owned(),
         reason: reason.chars().take(200).collect(),
     })
