@@ -1,6 +1,7 @@
 //! Building for a client of `nix-store --serve` (`b8g store serve --stdio
 //! --write`): the [`Builds`] the store's protocol server delegates to.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b8g_store::format::derivation::Derivation;
@@ -182,11 +183,57 @@ pub fn serve_stdio(
         builtins,
         cancel: &cancel,
     };
-    server::serve(
+    let active = AtomicBool::new(false);
+    let mut input = IdleLimited {
+        stdin: std::io::stdin(),
+        active: &active,
+    };
+    server::serve_with(
         store,
-        &mut std::io::stdin().lock(),
+        &mut input,
         &mut std::io::stdout().lock(),
         serve,
         &builds,
+        &|on| active.store(on, Ordering::Relaxed),
     )
+}
+
+/// How long a client may send nothing in the middle of a command (a NAR
+/// half sent holds the store's shared GC lock).
+const COMMAND_IDLE: Duration = Duration::from_secs(300);
+
+/// Standard input, with reads inside a command failing after
+/// [`COMMAND_IDLE`] without a byte.
+struct IdleLimited<'a> {
+    stdin: std::io::Stdin,
+    active: &'a AtomicBool,
+}
+
+impl std::io::Read for IdleLimited<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.active.load(Ordering::Relaxed) {
+            let mut fds = [PollFd::new(&self.stdin, PollFlags::IN)];
+            let timeout = rustix::event::Timespec {
+                tv_sec: COMMAND_IDLE.as_secs() as i64,
+                tv_nsec: 0,
+            };
+            loop {
+                match poll(&mut fds, Some(&timeout)) {
+                    Ok(0) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!(
+                                "the client sent nothing for {} s inside a command",
+                                COMMAND_IDLE.as_secs()
+                            ),
+                        ))
+                    }
+                    Ok(_) => break,
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        self.stdin.lock().read(buf)
+    }
 }

@@ -132,6 +132,20 @@ pub fn serve(
     opts: ServeOptions,
     builds: &dyn Builds,
 ) -> Result<(), ServeError> {
+    serve_with(store, input, output, opts, builds, &|_| {})
+}
+
+/// [`serve`], telling `in_command` when a command starts (`true`) and ends
+/// (`false`): a transport can bound how long a client may stall inside one
+/// (holding locks) while leaving idle time between commands free.
+pub fn serve_with(
+    store: &LocalStore,
+    input: &mut dyn Read,
+    output: &mut dyn Write,
+    opts: ServeOptions,
+    builds: &dyn Builds,
+    in_command: &dyn Fn(bool),
+) -> Result<(), ServeError> {
     let mut r = BufReader::with_capacity(1 << 16, input);
     let mut w = BufWriter::with_capacity(1 << 16, output);
     let magic = read_u64(&mut r)?;
@@ -158,11 +172,13 @@ pub fn serve(
         if !read_full_or_eof(&mut r, &mut first)? {
             return Ok(());
         }
+        in_command(true);
         let n = u64::from_le_bytes(first);
         let cmd = Command::from_u64(n).ok_or(ServeError::UnknownCommand(n))?;
         tracing::debug!(?cmd, "serve command");
         session.command(cmd, &mut MessageLimit::new(&mut r), &mut w)?;
         w.flush().map_err(wr)?;
+        in_command(false);
     }
 }
 
