@@ -426,3 +426,80 @@ fn nix_and_b8g_share_a_bucket() {
         "from nix\n"
     );
 }
+
+/// `b8g cache serve --from s3://…`: the bucket served read-only over HTTP,
+/// so Nix 2.8 (without S3) substitutes from it, and b8g asks and pulls.
+#[test]
+fn a_bucket_served_over_http_to_nix_and_b8g() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s3 = S3::start(&dir.path().join("s3"), &["cache"]);
+    let (secret, public) = keys(dir.path());
+    let a = dir.path().join("a");
+    let f = dir.path().join("file");
+    fs::write(&f, "served from a bucket\n").unwrap();
+    let p = ok(
+        b8g(B8G, &a)
+            .args(["store", "add"])
+            .arg(&f)
+            .output()
+            .unwrap(),
+        "add",
+    );
+    ok(
+        b8g(B8G, &a)
+            .args(["cache", "push", "--key"])
+            .arg(&secret)
+            .arg(s3.url("cache"))
+            .arg(&p)
+            .output()
+            .unwrap(),
+        "push",
+    );
+    let mut server = b8g(B8G, &dir.path().join("unused"))
+        .args(["cache", "serve", "--port", "0", "--from", &s3.url("cache")])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("serve --from");
+    let stderr = server.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let url = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(i) = line.find("http://") {
+            break line[i..].trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let pk = fs::read_to_string(&public).unwrap().trim().to_owned();
+    let nix_root = dir.path().join("nix");
+    let copied = nix(&nix_root, "nix")
+        .args([
+            "copy",
+            "--from",
+            &url,
+            "--option",
+            "trusted-public-keys",
+            &pk,
+            &p,
+        ])
+        .output()
+        .unwrap();
+    let queried = b8g(B8G, &dir.path().join("q"))
+        .args(["cache", "query", &url, &p])
+        .output()
+        .unwrap();
+    let b = dir.path().join("b");
+    let pulled = b8g(B8G, &b)
+        .args(["cache", "pull", "--trusted-public-keys", &pk, &url, &p])
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    ok(copied, "nix copy --from the served bucket");
+    assert_eq!(ok(queried, "b8g cache query"), p);
+    ok(pulled, "b8g cache pull from the served bucket");
+    assert_eq!(
+        fs::read_to_string(b.join(p.trim_start_matches('/'))).unwrap(),
+        "served from a bucket\n"
+    );
+}

@@ -87,6 +87,10 @@ enum CacheCommand {
     },
     /// Serve the local store as a binary cache over HTTP.
     Serve {
+        /// Serve this cache (`s3://…`, `file://…`, `http(s)://…`) read-only instead of
+        /// the local store: narinfos and NARs pass through unchanged, unsigned by us.
+        #[arg(long, value_name = "URL", conflicts_with_all = ["key", "push_token_file"])]
+        from: Option<String>,
         /// Port to listen on.
         #[arg(long, default_value_t = 5000)]
         port: u16,
@@ -404,6 +408,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         CacheCommand::Serve {
+            from,
             port,
             bind,
             key,
@@ -423,7 +428,6 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             download_idle_timeout,
             staged_expiry,
         } => {
-            let store = Arc::new(open_store(global)?);
             let push_token = push_token_file
                 .map(|f| {
                     fs::read_to_string(&f)
@@ -458,8 +462,20 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
                     staged_expiry: Duration::from_secs(staged_expiry),
                 },
             };
-            let handle = server::start(store, opts)?;
-            eprintln!("serving the store as a binary cache at {}", handle.url());
+            let handle = match &from {
+                Some(url) => {
+                    let cache = cache::open(url, None)
+                        .with_context(|| format!("cannot open cache {url}"))?;
+                    let handle = server::start_from(Arc::from(cache), opts)?;
+                    eprintln!("serving {url} as a binary cache at {}", handle.url());
+                    handle
+                }
+                None => {
+                    let handle = server::start(Arc::new(open_store(global)?), opts)?;
+                    eprintln!("serving the store as a binary cache at {}", handle.url());
+                    handle
+                }
+            };
             handle.join()?;
             Ok(ExitCode::SUCCESS)
         }

@@ -59,7 +59,10 @@ use crate::local::{LocalStore, NarExpectation};
 mod body;
 mod download;
 mod listen;
+mod proxy;
 mod sweep;
+
+pub use proxy::start_from;
 
 /// How to serve.
 pub struct ServeOptions {
@@ -238,26 +241,6 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         path: uploads.clone(),
         source,
     })?;
-    // Blocking work (database lookups, NAR producers) runs on a small pool: each
-    // blocking thread costs memory of its own (stack, allocator arena, database
-    // cache), and 200 clients must not mean hundreds of them.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(NAR_PRODUCERS + 4)
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(ServeError::Runtime)?;
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(opts.addr))
-        .map_err(|source| ServeError::Bind {
-            addr: opts.addr,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
-        addr: opts.addr,
-        source,
-    })?;
     let server = Arc::new(Server {
         store,
         producers: Arc::new(tokio::sync::Semaphore::new(NAR_PRODUCERS)),
@@ -281,13 +264,41 @@ pub fn start(store: Arc<LocalStore>, opts: ServeOptions) -> Result<ServerHandle,
         .route("/nar/{file}", get(download::get_nar).put(put_nar))
         .route("/{file}", get(get_narinfo).put(put_narinfo))
         .with_state(server);
-    let limits = opts.limits;
+    launch(opts.addr, app, opts.limits, Some(uploads))
+}
+
+/// Binds `addr` and serves `app` on a thread of its own, with the
+/// connection limits of `limits`; staged uploads under `sweep` expire.
+fn launch(
+    addr: SocketAddr,
+    app: Router,
+    limits: ServeLimits,
+    sweep: Option<PathBuf>,
+) -> Result<ServerHandle, ServeError> {
+    // Blocking work (database lookups, NAR producers) runs on a small pool: each
+    // blocking thread costs memory of its own (stack, allocator arena, database
+    // cache), and 200 clients must not mean hundreds of them.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(NAR_PRODUCERS + 4)
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("b8g-cache-serve".into())
         .spawn(move || {
             rt.block_on(async move {
-                tokio::spawn(sweep::run(uploads, limits.staged_expiry));
+                if let Some(dir) = sweep {
+                    tokio::spawn(sweep::run(dir, limits.staged_expiry));
+                }
                 listen::serve(listener, app, limits, stop_rx)
                     .await
                     .map_err(ServeError::Serve)
