@@ -7,11 +7,15 @@
 //! multipart upload, and both directions of interop with Nix through the
 //! bucket's files.
 
+mod run_support;
+
 use std::fs;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use run_support::{busybox_project, ok};
 
 const B8G: &str = env!("CARGO_BIN_EXE_b8g");
 const B8G_BUILD: &str = env!("CARGO_BIN_EXE_b8g-build");
@@ -75,17 +79,6 @@ impl Drop for S3 {
     }
 }
 
-fn ok(o: Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what} failed: {}\n{}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_owned()
-}
-
 /// A b8g command on the store rooted at `root` (store directory /nix/store),
 /// with the server's credentials in the environment.
 fn b8g(exe: &str, root: &Path) -> Command {
@@ -115,6 +108,34 @@ fn nix(root: &Path, exe: &str) -> Command {
     c
 }
 
+/// Adds a file with `contents` to the b8g store at `root`; its store path.
+fn add_file(root: &Path, dir: &Path, name: &str, contents: &str) -> String {
+    let f = dir.join(name);
+    fs::write(&f, contents).unwrap();
+    ok(
+        b8g(B8G, root)
+            .args(["store", "add"])
+            .arg(&f)
+            .output()
+            .unwrap(),
+        "b8g store add",
+    )
+}
+
+/// Pushes `paths` from the store at `root` to `url`, signed with `secret`.
+fn push(root: &Path, secret: &Path, url: &str, paths: &[&str]) {
+    ok(
+        b8g(B8G, root)
+            .args(["cache", "push", "--key"])
+            .arg(secret)
+            .arg(url)
+            .args(paths)
+            .output()
+            .unwrap(),
+        "b8g cache push",
+    );
+}
+
 const EXPR: &str = r#"
 let
   bb = builtins.path { path = ./bb; name = "busybox"; };
@@ -128,14 +149,6 @@ let
   lib = mk "s3-lib" "echo library > $out";
 in mk "s3-app" "echo ${lib} > $out"
 "#;
-
-fn project(dir: &Path) -> PathBuf {
-    let proj = dir.join("proj");
-    fs::create_dir_all(proj.join("bb/bin")).expect("mkdir");
-    fs::copy("/bin/busybox", proj.join("bb/bin/busybox")).expect("needs busybox-static");
-    fs::write(proj.join("default.nix"), EXPR).expect("write");
-    proj
-}
 
 fn keys(dir: &Path) -> (PathBuf, PathBuf) {
     let secret = dir.join("k.secret");
@@ -158,7 +171,7 @@ fn push_pull_and_substitute_through_s3() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s3 = S3::start(&dir.path().join("s3"), &["cache"]);
     let (secret, public) = keys(dir.path());
-    let proj = project(dir.path());
+    let proj = busybox_project(dir.path(), EXPR);
     let a = dir.path().join("a");
     let app = ok(
         b8g(B8G_BUILD, &a)
@@ -168,16 +181,7 @@ fn push_pull_and_substitute_through_s3() {
             .expect("b8g-build"),
         "build",
     );
-    ok(
-        b8g(B8G, &a)
-            .args(["cache", "push", "--key"])
-            .arg(&secret)
-            .arg(s3.url("cache"))
-            .arg(&app)
-            .output()
-            .expect("push"),
-        "push to s3",
-    );
+    push(&a, &secret, &s3.url("cache"), &[&app]);
     // The bucket is a Nix binary cache in plain files.
     let bucket = s3.root.join("cache");
     assert!(bucket.join("nix-cache-info").is_file());
@@ -344,26 +348,8 @@ fn nix_and_b8g_share_a_bucket() {
     let s3 = S3::start(&dir.path().join("s3"), &["ours", "theirs"]);
     let (secret, public) = keys(dir.path());
     let a = dir.path().join("a");
-    let f = dir.path().join("file");
-    fs::write(&f, "shared\n").unwrap();
-    let p = ok(
-        b8g(B8G, &a)
-            .args(["store", "add"])
-            .arg(&f)
-            .output()
-            .unwrap(),
-        "add",
-    );
-    ok(
-        b8g(B8G, &a)
-            .args(["cache", "push", "--key"])
-            .arg(&secret)
-            .arg(s3.url("ours"))
-            .arg(&p)
-            .output()
-            .unwrap(),
-        "push",
-    );
+    let p = add_file(&a, dir.path(), "file", "shared\n");
+    push(&a, &secret, &s3.url("ours"), &[&p]);
     let nix_root = dir.path().join("nix");
     ok(
         nix(&nix_root, "nix")
@@ -435,26 +421,8 @@ fn a_bucket_served_over_http_to_nix_and_b8g() {
     let s3 = S3::start(&dir.path().join("s3"), &["cache"]);
     let (secret, public) = keys(dir.path());
     let a = dir.path().join("a");
-    let f = dir.path().join("file");
-    fs::write(&f, "served from a bucket\n").unwrap();
-    let p = ok(
-        b8g(B8G, &a)
-            .args(["store", "add"])
-            .arg(&f)
-            .output()
-            .unwrap(),
-        "add",
-    );
-    ok(
-        b8g(B8G, &a)
-            .args(["cache", "push", "--key"])
-            .arg(&secret)
-            .arg(s3.url("cache"))
-            .arg(&p)
-            .output()
-            .unwrap(),
-        "push",
-    );
+    let p = add_file(&a, dir.path(), "file", "served from a bucket\n");
+    push(&a, &secret, &s3.url("cache"), &[&p]);
     let mut server = b8g(B8G, &dir.path().join("unused"))
         .args(["cache", "serve", "--port", "0", "--from", &s3.url("cache")])
         .stderr(Stdio::piped())

@@ -3,12 +3,14 @@
 //! `nix-store --serve`, to b8g machines and to Nix 2.8; a machine killed
 //! mid-build, and one returning a tampered output.
 
+mod run_support;
 mod ssh_support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
+use run_support::{busybox_project, ok};
 use ssh_support::{Machine, B8G};
 
 const B8G_BUILD: &str = env!("CARGO_BIN_EXE_b8g-build");
@@ -49,25 +51,6 @@ in derivation {{
 }}
 "#
     )
-}
-
-fn ok(o: Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what} failed: {}\n{}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_owned()
-}
-
-fn project(dir: &Path, expr: &str) -> PathBuf {
-    let proj = dir.join("proj");
-    fs::create_dir_all(proj.join("bb/bin")).expect("mkdir");
-    fs::copy("/bin/busybox", proj.join("bb/bin/busybox")).expect("needs busybox-static");
-    fs::write(proj.join("default.nix"), expr).expect("write");
-    proj
 }
 
 /// A b8g command on the client's store rooted at `root`.
@@ -121,7 +104,7 @@ fn a_dag_of_200_builds_over_two_b8g_machines() {
     let dir = tempfile::tempdir().expect("tempdir");
     let a = Machine::start(&dir.path().join("a"));
     let b = Machine::start(&dir.path().join("b"));
-    let proj = project(dir.path(), DAG);
+    let proj = busybox_project(dir.path(), DAG);
     let builders = format!(
         "{}; {}",
         a.builder_line(&a.b8g_program(), 2, 1),
@@ -172,7 +155,7 @@ fn a_dag_of_200_builds_over_two_b8g_machines() {
 fn b8g_builds_on_nix_2_8_over_ssh() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = Machine::start(&dir.path().join("nix"));
-    let proj = project(dir.path(), &slow(0));
+    let proj = busybox_project(dir.path(), &slow(0));
     let client = dir.path().join("client");
     let out = ok(
         b8g(B8G_BUILD, &client)
@@ -226,7 +209,7 @@ fn a_machine_killed_mid_build_costs_a_retry_elsewhere() {
     .expect("write");
     fs::set_permissions(&killer, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
-    let proj = project(dir.path(), &slow(3));
+    let proj = busybox_project(dir.path(), &slow(3));
     let builders = format!(
         "{}; {}",
         dying.builder_line(&killer, 1, 10),
@@ -253,7 +236,7 @@ fn a_machine_killed_mid_build_costs_a_retry_elsewhere() {
 fn a_tampered_output_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = Machine::start(&dir.path().join("evil"));
-    let proj = project(dir.path(), &slow(0));
+    let proj = busybox_project(dir.path(), &slow(0));
     // Built there honestly, then changed behind the database's back.
     let out = ok(
         m.b8g()
@@ -294,7 +277,7 @@ fn a_tampered_output_is_refused() {
 fn builders_use_substitutes_fetch_inputs_on_the_machine() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = Machine::start(&dir.path().join("m"));
-    let proj = project(dir.path(), &slow(0));
+    let proj = busybox_project(dir.path(), &slow(0));
     let client = dir.path().join("client");
     // The client's inputs (busybox, imported by evaluation) go to a signed
     // file cache the machine trusts.
@@ -392,7 +375,7 @@ fn a_stalled_machine_is_held_to_the_build_timeout_here() {
     .expect("write");
     fs::set_permissions(&frozen, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
-    let proj = project(dir.path(), &slow(20));
+    let proj = busybox_project(dir.path(), &slow(20));
     let client = dir.path().join("client");
     let start = std::time::Instant::now();
     let out = b8g(B8G_BUILD, &client)

@@ -3,12 +3,14 @@
 //! from a b8g machine, and `nix-build --builders` building on it, with the
 //! same output paths and NAR hashes as Nix building locally.
 
+mod run_support;
 mod ssh_support;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
+use run_support::{busybox_project, ok};
 use ssh_support::Machine;
 
 const EXPR: &str = r#"
@@ -29,17 +31,6 @@ in mk "remote-app" ''
   echo "docs for $out" > $doc/README
 '' { outputs = [ "out" "doc" ]; }
 "#;
-
-fn ok(o: Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what} failed: {}\n{}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_owned()
-}
 
 /// A Nix command on the throw-away Nix store rooted at `root`.
 fn nix(root: &Path, m: &Machine, exe: &str) -> Command {
@@ -68,21 +59,13 @@ fn nar_hash(root: &Path, m: &Machine, path: &str) -> String {
         .to_owned()
 }
 
-fn project(dir: &Path) -> std::path::PathBuf {
-    let proj = dir.join("proj");
-    fs::create_dir_all(proj.join("bb/bin")).expect("mkdir");
-    fs::copy("/bin/busybox", proj.join("bb/bin/busybox")).expect("needs busybox-static");
-    fs::write(proj.join("default.nix"), EXPR).expect("write");
-    proj
-}
-
 /// Nix 2.8 builds a two-derivation chain with two outputs on a b8g machine
 /// (`-j0`: nothing locally); the outputs equal a local Nix build's.
 #[test]
 fn nix_builds_on_a_b8g_machine_over_ssh() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = Machine::start(&dir.path().join("machine"));
-    let proj = project(dir.path());
+    let proj = busybox_project(dir.path(), EXPR);
     let remote_root = dir.path().join("nix-remote-client");
     let builders = format!("{} x86_64-linux", m.nix_uri());
     // `nix-store --realise` prints every output (nix-build only `out`).
