@@ -210,8 +210,8 @@ pub enum BuildError {
     NoBuilder {
         /// The derivation.
         drv: String,
-        /// Why.
-        source: crate::remote::SlotError,
+        /// Why (boxed: it lists the machines).
+        source: Box<crate::remote::SlotError>,
     },
     /// The derivation is for another platform.
     #[error("cannot build {drv} for system {system} on {host}")]
@@ -820,7 +820,9 @@ impl<'a> DrvJob<'a> {
             pending: Mutex::new(HashMap::new()),
             // A check rebuilds here, to compare with what is valid here.
             builders_use_substitutes: opts.builders_use_substitutes,
-            builders: match (check, opts.builders.is_empty()) {
+            // -j0 alone: nothing may build here, as in Nix (a build then
+            // fails naming it; what is valid or substituted is fine).
+            builders: match (check, opts.builders.is_empty() && opts.schedule.jobs > 0) {
                 (false, false) => Some(
                     crate::remote::Builders::new(opts.builders.clone(), opts.schedule.jobs)
                         .map_err(|source| RealiseError::CreateDir {

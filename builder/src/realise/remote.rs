@@ -74,10 +74,13 @@ impl DrvJob<'_> {
         node: &DrvNode,
         ctx: &JobContext<'_>,
     ) -> Result<(), BuildError> {
-        let builtin = node.drv.builder.starts_with("builtin:");
-        let local_ok = builtin || node.drv.system == HOST_SYSTEM;
-        let prefer_local =
-            builtin || node.drv.env.get("preferLocalBuild").map(String::as_str) == Some("1");
+        // b8g's builtin builders exist only here (a Nix machine has none of
+        // them); they run in-process, outside the slots, even with -j0.
+        if node.drv.builder.starts_with("builtin:") {
+            return self.build_here(node, ctx);
+        }
+        let local_ok = node.drv.system == HOST_SYSTEM;
+        let prefer_local = node.drv.env.get("preferLocalBuild").map(String::as_str) == Some("1");
         let features = required_features(node);
         loop {
             let slot = builders
@@ -90,7 +93,7 @@ impl DrvJob<'_> {
                 )
                 .map_err(|e| BuildError::NoBuilder {
                     drv: self.store.print_path(&node.path),
-                    source: e,
+                    source: Box::new(e),
                 })?;
             let Slot::Remote(i) = slot else {
                 let r = self.build_here(node, ctx);

@@ -52,12 +52,12 @@ pub enum MachinesError {
         reason: String,
     },
     /// An `@FILE` could not be read.
-    #[error("cannot read machines file {}: {source}", path.display())]
+    #[error("cannot read machines file {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not a source: shown once).
+        error: std::io::Error,
     },
 }
 
@@ -72,9 +72,9 @@ pub fn parse_machines(spec: &str, default_system: &str) -> Result<Vec<Machine>, 
         }
         if let Some(file) = entry.strip_prefix('@') {
             let path = Path::new(file.trim());
-            let text = std::fs::read_to_string(path).map_err(|source| MachinesError::Read {
+            let text = std::fs::read_to_string(path).map_err(|error| MachinesError::Read {
                 path: path.to_owned(),
-                source,
+                error,
             })?;
             for line in text.lines() {
                 // A file's entries are lines; `@` inside a file is not followed.
@@ -202,6 +202,25 @@ fn percent_decode(s: &str) -> Result<String, String> {
 }
 
 impl Machine {
+    /// `URI (systems, max jobs, supported and mandatory features)` for messages.
+    pub fn describe(&self) -> String {
+        let list = |f: &BTreeSet<String>| {
+            if f.is_empty() {
+                "-".to_owned()
+            } else {
+                f.iter().cloned().collect::<Vec<_>>().join(",")
+            }
+        };
+        format!(
+            "{} (systems {}, max jobs {}, features {}, mandatory {})",
+            self.uri,
+            self.systems.join(","),
+            self.max_jobs,
+            list(&self.supported_features),
+            list(&self.mandatory_features)
+        )
+    }
+
     /// Whether it may build a derivation for `system` that requires
     /// `features` (Nix's rule: every required feature supported, every
     /// mandatory feature required).

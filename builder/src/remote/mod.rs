@@ -38,17 +38,23 @@ pub enum Slot {
 pub enum SlotError {
     /// No machine (working, for this system and features) and no local build.
     #[error(
-        "no builder can build for system {system}{}{}",
+        "no builder can build for system {system}{}{}{}{}",
         features_note(features),
-        down_note(down)
+        machines_note(machines),
+        down_note(down),
+        if *local_slots == 0 { "; -j0 builds nothing here (as in Nix: increase -j or add --builders)" } else { "" }
     )]
     NoMachine {
         /// The derivation's system.
         system: String,
         /// Its required features.
         features: BTreeSet<String>,
+        /// Each machine with what it offers, as Nix lists them.
+        machines: Vec<String>,
         /// Machines set aside, with why.
         down: Vec<String>,
+        /// Local slots (`-j`).
+        local_slots: usize,
     },
     /// The run was cancelled while waiting.
     #[error("cancelled while waiting for a build slot")]
@@ -63,6 +69,14 @@ fn features_note(f: &BTreeSet<String>) -> String {
             " with features {}",
             f.iter().cloned().collect::<Vec<_>>().join(",")
         )
+    }
+}
+
+fn machines_note(machines: &[String]) -> String {
+    if machines.is_empty() {
+        String::new()
+    } else {
+        format!("; machines: {}", machines.join("; "))
     }
 }
 
@@ -191,6 +205,8 @@ impl Builders {
                 return Err(SlotError::NoMachine {
                     system: system.to_owned(),
                     features: features.clone(),
+                    machines: self.machines.iter().map(Machine::describe).collect(),
+                    local_slots: s.local_total,
                     down: s
                         .down
                         .iter()

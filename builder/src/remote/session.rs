@@ -55,10 +55,18 @@ pub enum SessionError {
 
 fn stderr_note(s: &str) -> String {
     if s.trim().is_empty() {
-        String::new()
-    } else {
-        format!("; the remote said: {}", s.trim())
+        return String::new();
     }
+    // ssh's own advice names our temporary known-hosts file: say what to fix.
+    let hint = if s.contains("Host key verification failed")
+        || s.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+    {
+        "\nthe machine's host key is not the one its machines entry pins (field 8, the base64 of \
+         its public host key line)"
+    } else {
+        ""
+    };
+    format!("; the remote said: {}{hint}", s.trim())
 }
 
 /// Quotes `s` for the remote shell that runs ssh's command string.

@@ -36,7 +36,7 @@ enum CacheCommand {
     },
     /// Upload store paths (their closure by default) to a cache.
     Push {
-        /// `file:///dir` or `http(s)://host/prefix`.
+        /// `file:///dir`, `http(s)://host/prefix` or `s3://bucket?endpoint=…&region=…`.
         url: String,
         /// Store paths to push.
         #[arg(required = true)]
@@ -150,12 +150,14 @@ enum CacheCommand {
     /// Print which of the store paths a cache has (their narinfos exist);
     /// exit 1 if it lacks any. Nothing is fetched or checked.
     Query {
+        /// The cache (`file://`, `http(s)://`, `s3://`).
         url: String,
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
     /// Check every narinfo signature and NAR hash in a cache.
     Verify {
+        /// The cache (`file://`, `http(s)://`, `s3://`).
         url: String,
         /// Trusted public keys, as `name:base64` or files holding one. Repeat the option, or separate them with spaces.
         #[arg(long, action = clap::ArgAction::Append, value_delimiter = ' ', value_name = "KEY", required = true)]

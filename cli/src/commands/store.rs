@@ -184,6 +184,11 @@ enum StoreCommand {
         /// Accepted and ignored: Nix appends `--serve --write` to its `remote-program`.
         #[arg(long, hide = true)]
         serve: bool,
+        /// The store to serve, as Nix's `remote-store` parameter sends it: a
+        /// chroot store's root directory or `local?root=DIR` (default: the
+        /// global options' store).
+        #[arg(long, value_name = "URI")]
+        store: Option<String>,
         /// Build jobs at once for a client's `BuildPaths`.
         #[arg(short = 'j', long = "max-jobs", default_value_t = 1, value_name = "N")]
         jobs: usize,
@@ -536,9 +541,20 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             stdio: _,
             write,
             serve: _,
+            store,
             jobs,
             cores,
         } => {
+            let mut global = global.clone();
+            if let Some(uri) = store {
+                let root = match uri.strip_prefix("local?root=") {
+                    Some(r) => r,
+                    None if uri.starts_with('/') => uri.as_str(),
+                    None => bail!("--store {uri:?}: expected a directory or local?root=DIR"),
+                };
+                global.root = Some(PathBuf::from(root));
+            }
+            let global = &global;
             let store = open_store(global)?;
             // The configured caches: a client's `builders-use-substitutes`
             // fetches inputs from them.

@@ -156,10 +156,10 @@ impl BuildArgs {
 pub struct MoreBuildArgs {
     #[command(flatten)]
     auto: AutoArgs,
-    /// Binary caches to substitute from before building (`file://`, `http(s)://`). Repeat the option, or separate them with spaces.
+    /// Binary caches to substitute from before building (`file://`, `http(s)://`, `s3://`). Repeat the option, or separate them with spaces.
     #[arg(long, action = clap::ArgAction::Append, value_delimiter = ' ', value_name = "URL")]
     substituters: Option<Vec<String>>,
-    /// Keys (`name:base64`) whose signatures are trusted on substituted paths. Repeat the option, or separate them with spaces.
+    /// Keys (`name:base64`, or files holding one) whose signatures are trusted on substituted paths. Repeat the option, or separate them with spaces.
     #[arg(long, action = clap::ArgAction::Append, value_delimiter = ' ', value_name = "KEY")]
     trusted_public_keys: Option<Vec<String>>,
     /// Kill a build that runs longer than this many seconds (Nix's `--timeout`).
@@ -398,12 +398,8 @@ fn realise_options(global: &GlobalArgs, args: &BuildArgs) -> Result<RealiseOptio
     };
     Ok(RealiseOptions {
         schedule: ScheduleOptions {
-            // With remote machines, -j0 builds nothing here (as in Nix).
-            jobs: if builders.is_empty() {
-                args.jobs.max(1)
-            } else {
-                args.jobs
-            },
+            // -j0 builds nothing here (as in Nix): only remote machines may.
+            jobs: args.jobs,
             keep_going: args.keep_going,
         },
         sandbox: b8g_builder::sandbox::SandboxConfig {

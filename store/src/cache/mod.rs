@@ -47,6 +47,8 @@ pub use verify::{signature_key_names, verify_cache, CacheProblem, CacheVerifyRep
 pub enum CacheError {
     #[error("unsupported cache URL {0:?} (expected file://…, http(s)://… or s3://…)")]
     BadUrl(String),
+    #[error("invalid S3 cache URL {url:?}: {reason}")]
+    BadS3Url { url: String, reason: String },
     #[error("cache {cache}: cannot {op} {file}: {source}")]
     Io {
         cache: String,

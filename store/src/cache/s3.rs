@@ -65,7 +65,10 @@ pub struct S3Cache {
 impl S3Cache {
     /// Opens `s3://BUCKET?…` (nothing is requested yet).
     pub fn new(url: &str) -> Result<S3Cache, CacheError> {
-        let bad = |why: String| CacheError::BadUrl(format!("{url}: {why}"));
+        let bad = |reason: String| CacheError::BadS3Url {
+            url: url.to_owned(),
+            reason,
+        };
         let rest = url
             .strip_prefix("s3://")
             .ok_or_else(|| bad("not s3://".into()))?;
@@ -122,6 +125,29 @@ impl S3Cache {
 
     fn creds(&self) -> Option<&Credentials> {
         self.credentials.as_ref()
+    }
+
+    /// Adds why a refusal may be ours: no credentials were found.
+    fn explain(&self, e: CacheError) -> CacheError {
+        match e {
+            CacheError::Status {
+                cache,
+                op,
+                file,
+                status: status @ 403,
+                reason,
+            } if self.credentials.is_none() => CacheError::Status {
+                cache,
+                op,
+                file,
+                status,
+                reason: format!(
+                    "{reason} (no AWS credentials were found: set AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY, or name a profile of ~/.aws/credentials with ?profile=)"
+                ),
+            },
+            e => e,
+        }
     }
 
     fn read_text(&self, resp: ureq::Response, file: &str) -> Result<String, CacheError> {
@@ -321,7 +347,7 @@ impl BinaryCache for S3Cache {
             {
                 Ok(None)
             }
-            Err(e) => Err(e),
+            Err(e) => Err(self.explain(e)),
         }
     }
 
@@ -365,7 +391,8 @@ impl BinaryCache for S3Cache {
                 .set("Content-Length", &size.to_string())
                 .send(&mut *data)
                 .map_err(Box::new)
-        })?;
+        })
+        .map_err(|e| self.explain(e))?;
         Ok(())
     }
 
