@@ -223,8 +223,17 @@ fn a_machine_killed_mid_build_costs_a_retry_elsewhere() {
         .expect("b8g-build");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let path = ok(out, "b8g-build with a dying machine");
-    // The remote's build output is shown as the build's (`-L`).
+    // The remote's build output is shown as the build's (`-L`), and kept
+    // as its log here.
     assert!(stderr.contains("slow> working on it"), "{stderr}");
+    let log = ok(
+        b8g(B8G, &client)
+            .args(["log", &path])
+            .output()
+            .expect("b8g log"),
+        "b8g log of a remote build",
+    );
+    assert!(log.contains("working on it"), "{log}");
     let name = Path::new(&path).file_name().unwrap();
     assert!(good.dir.join("store/nix/store").join(name).exists());
     assert!(!dying.dir.join("store/nix/store").join(name).exists());

@@ -11,7 +11,7 @@
 //! build that fails on a working machine fails as a local one would.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
+use std::io::{self, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
@@ -192,19 +192,25 @@ impl DrvJob<'_> {
         };
         // Lines left from an earlier build of this session are not this one's.
         while session.lines.try_recv().is_ok() {}
+        // The machine's output is this build's log here too (`b8g log`).
+        let mut log = self.open_log(node).map_err(Failure::Build)?;
         let res = {
             let done = &AtomicBool::new(false);
             let lines = &mut session.lines;
             let client = &mut session.client;
             std::thread::scope(|s| {
                 // The remote's stderr is the build's output: shown as it comes.
-                s.spawn(move || {
-                    while !done.load(Ordering::Relaxed) {
-                        match lines.recv_timeout(Duration::from_millis(50)) {
-                            Ok(line) => ctx.log_line(&line),
-                            Err(RecvTimeoutError::Timeout) => {}
-                            Err(RecvTimeoutError::Disconnected) => return,
+                s.spawn(move || loop {
+                    // stderr and the result travel apart: after the result,
+                    // lines still come until a quiet spell.
+                    match lines.recv_timeout(Duration::from_millis(50)) {
+                        Ok(line) => {
+                            let _ = writeln!(log, "{line}");
+                            ctx.log_line(&line);
                         }
+                        Err(RecvTimeoutError::Timeout) if done.load(Ordering::Relaxed) => return,
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => return,
                     }
                 });
                 let r = client.build_derivation(&print(&node.path), &basic, &settings);
