@@ -225,6 +225,26 @@ fn push_pull_and_substitute_through_s3() {
         stderr.contains("from 's3://cache") && !stderr.contains("building '"),
         "{stderr}"
     );
+    // Substituting with a key that signed nothing there: built instead, and
+    // the refusal said (a misconfigured cache is worth a warning).
+    let e = dir.path().join("e");
+    let out = b8g(B8G_BUILD, &e)
+        .current_dir(&proj)
+        .args([
+            "--no-out-link",
+            "--substituters",
+            &s3.url("cache"),
+            "--trusted-public-keys",
+            "other-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ])
+        .output()
+        .expect("b8g-build");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(ok(out, "b8g-build with an untrusted cache"), app);
+    assert!(
+        stderr.contains("warning: could not substitute") && stderr.contains("building '"),
+        "{stderr}"
+    );
     // A wrong key: nothing comes in.
     let d = dir.path().join("d");
     let wrong = b8g(B8G, &d)

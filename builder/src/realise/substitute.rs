@@ -153,7 +153,17 @@ impl Substituters {
     ) -> Result<Option<Vec<(StorePath, String)>>, Failure> {
         match cache::substitute(paths, &self.caches, &self.trusted_keys, store) {
             Ok(report) => Ok(Some(report.substituted)),
-            Err(SubstituteError::Unavailable { .. }) => Ok(None),
+            // Absent everywhere: build, quietly. Refused somewhere (an
+            // untrusted signature, a 403, a network fault): build, but say why,
+            // as a misconfigured cache is worth knowing of.
+            Err(SubstituteError::Unavailable { reasons, .. })
+                if reasons.iter().all(|r| {
+                    r.ends_with(": does not have it") || r.contains("no substituters")
+                }) =>
+            {
+                Ok(None)
+            }
+            Err(e @ SubstituteError::Unavailable { .. }) => Err(Failure::Retryable(e.to_string())),
             Err(e @ SubstituteError::Fetch { .. }) => Err(Failure::Retryable(e.to_string())),
             Err(e) => Err(Failure::Fatal(Box::new(e))),
         }
