@@ -270,6 +270,14 @@ fn push_pull_and_substitute_through_s3() {
         .expect("pull");
     let err = String::from_utf8_lossy(&denied.stderr);
     assert!(!denied.status.success() && err.contains("403"), "{err}");
+    // And an existence query does not read that refusal as "absent".
+    let queried = b8g(B8G, &d)
+        .env("AWS_SECRET_ACCESS_KEY", "wrong")
+        .args(["cache", "query", &s3.url("cache"), &app])
+        .output()
+        .expect("query");
+    let err = String::from_utf8_lossy(&queried.stderr);
+    assert!(err.contains("SignatureDoesNotMatch"), "{err}");
 }
 
 /// Four pushers at once into one bucket, overlapping closures, one NAR

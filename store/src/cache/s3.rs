@@ -60,6 +60,8 @@ pub struct S3Cache {
     bucket: Bucket,
     credentials: Option<Credentials>,
     agent: ureq::Agent,
+    /// Whether a GET of `nix-cache-info` went through (see `which_exist`).
+    probed: std::sync::OnceLock<()>,
 }
 
 impl S3Cache {
@@ -120,6 +122,7 @@ impl S3Cache {
             bucket,
             credentials,
             agent,
+            probed: std::sync::OnceLock::new(),
         })
     }
 
@@ -352,6 +355,13 @@ impl BinaryCache for S3Cache {
     }
 
     fn which_exist(&self, files: &[String]) -> Result<BTreeSet<String>, CacheError> {
+        // S3 answers a HEAD it refuses (a wrong secret) with a bare 403, the
+        // same as a missing key: one GET first, whose error body tells them
+        // apart, so bad credentials fail instead of reading as "absent".
+        if self.probed.get().is_none() {
+            self.get(super::CACHE_INFO_FILE)?;
+            let _ = self.probed.set(());
+        }
         exists_in_parallel(files, HEAD_PARALLELISM, |file| {
             let url = self
                 .bucket
