@@ -214,72 +214,82 @@ pub fn run(args: &[String]) -> Result<()> {
         "case", "nix-build", "b8g-build", "ratio", "nix ms/drv", "b8g ms/drv"
     );
     for (name, file, n) in [("fan", "fan.nix", o.fan), ("chain", "chain.nix", o.chain)] {
-        let label = format!("{name} of {n} (-j{})", o.jobs);
-        let (mut nix_times, mut our_times) = (Vec::new(), Vec::new());
-        for run in 0..o.runs {
-            // Alternate which tool goes first, so neither always meets the
-            // other's leftovers (writeback, namespace clean-up).
-            let s = format!("{name}{salt}r{run}");
-            let nix_run = || timed(nix_build(&dir, file, n, &s, o.jobs), "nix-build");
-            let our_run = || timed(b8g_build(&bin, &dir, file, n, &s, o.jobs), "b8g-build");
-            let (nix, ours) = if run % 2 == 0 {
-                let nix = nix_run()?;
-                (nix, our_run()?)
-            } else {
-                let ours = our_run()?;
-                (nix_run()?, ours)
-            };
-            if o.runs > 1 {
-                row(&format!("  run {}", run + 1), nix, ours, n);
-            }
-            nix_times.push(nix);
-            our_times.push(ours);
-        }
-        let label = if o.runs > 1 {
-            format!("{label}, median")
-        } else {
-            label
-        };
-        row(&label, median(&mut nix_times), median(&mut our_times), n);
+        let salt_of = |run: usize| format!("{name}{salt}r{run}");
+        compare(
+            &format!("{name} of {n} (-j{})", o.jobs),
+            o.runs,
+            n,
+            |run| timed(nix_build(&dir, file, n, &salt_of(run), o.jobs), "nix-build"),
+            |run| {
+                timed(
+                    b8g_build(&bin, &dir, file, n, &salt_of(run), o.jobs),
+                    "b8g-build",
+                )
+            },
+        )?;
     }
     if o.remote_fan > 0 {
         let n = o.remote_fan;
         let machines = remote::start(&dir.join("remote"), &bin.with_file_name("b8g"), 2, 2)?;
-        let (mut nix_times, mut our_times) = (Vec::new(), Vec::new());
-        for run in 0..o.runs {
-            let s = format!("remote{salt}r{run}");
-            let nix_run = || {
+        // Each tool its own salt: neither finds the other's outputs on the machines.
+        compare(
+            &format!("fan of {n} on 2 machines x2 (-j0)"),
+            o.runs,
+            n,
+            |run| {
+                let s = format!("nremote{salt}r{run}");
                 timed(
-                    remote::nix_build(&dir, &machines, "fan.nix", n, &format!("n{s}")),
+                    remote::nix_build(&dir, &machines, "fan.nix", n, &s),
                     "nix-build --builders",
                 )
-            };
-            let our_run = || {
+            },
+            |run| {
+                let s = format!("bremote{salt}r{run}");
                 timed(
-                    remote::b8g_build(&bin, &dir, &machines, "fan.nix", n, &format!("b{s}")),
+                    remote::b8g_build(&bin, &dir, &machines, "fan.nix", n, &s),
                     "b8g-build --builders",
                 )
-            };
-            let (nix, ours) = if run % 2 == 0 {
-                let nix = nix_run()?;
-                (nix, our_run()?)
-            } else {
-                let ours = our_run()?;
-                (nix_run()?, ours)
-            };
-            if o.runs > 1 {
-                row(&format!("  run {}", run + 1), nix, ours, n);
-            }
-            nix_times.push(nix);
-            our_times.push(ours);
-        }
-        let label = format!("fan of {n} on 2 machines x2 (-j0)");
-        row(&label, median(&mut nix_times), median(&mut our_times), n);
+            },
+        )?;
     }
     if o.dir.is_none() {
         let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&dir).status();
         let _ = fs::remove_dir_all(&dir);
     }
+    Ok(())
+}
+
+/// Runs both tools `runs` times, alternating which goes first (so neither
+/// always meets the other's leftovers: writeback, namespace clean-up), and
+/// prints each run and the medians.
+fn compare(
+    label: &str,
+    runs: usize,
+    n: usize,
+    nix_run: impl Fn(usize) -> Result<f64>,
+    our_run: impl Fn(usize) -> Result<f64>,
+) -> Result<()> {
+    let (mut nix_times, mut our_times) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        let (nix, ours) = if run % 2 == 0 {
+            let nix = nix_run(run)?;
+            (nix, our_run(run)?)
+        } else {
+            let ours = our_run(run)?;
+            (nix_run(run)?, ours)
+        };
+        if runs > 1 {
+            row(&format!("  run {}", run + 1), nix, ours, n);
+        }
+        nix_times.push(nix);
+        our_times.push(ours);
+    }
+    let label = if runs > 1 {
+        format!("{label}, median")
+    } else {
+        label.to_owned()
+    };
+    row(&label, median(&mut nix_times), median(&mut our_times), n);
     Ok(())
 }
 
