@@ -489,9 +489,25 @@ fn a_bucket_served_over_http_to_nix_and_b8g() {
         .args(["cache", "pull", "--trusted-public-keys", &pk, &url, &p])
         .output()
         .unwrap();
+    // Only narinfo names are asked upstream: `..` reaches nothing else, and
+    // there is no listing of the bucket for anyone who asks.
+    let hash = &Path::new(&p).file_name().unwrap().to_str().unwrap()[..32];
+    let asked = Command::new("curl")
+        .args(["-s", "-X", "POST", "--data-binary"])
+        .arg(format!("../cache/{hash}.narinfo\n{hash}.narinfo\n"))
+        .arg(format!("{url}/_b8g/exists"))
+        .output()
+        .unwrap();
+    let listed = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("{url}/_b8g/narinfos"))
+        .output()
+        .unwrap();
     let _ = server.kill();
     let _ = server.wait();
     ok(copied, "nix copy --from the served bucket");
+    assert_eq!(ok(asked, "curl exists"), format!("{hash}.narinfo"));
+    assert_eq!(ok(listed, "curl list"), "404");
     assert_eq!(ok(queried, "b8g cache query"), p);
     ok(pulled, "b8g cache pull from the served bucket");
     assert_eq!(

@@ -95,8 +95,14 @@ fn check_fixed_output(drv_name: &str, drv: &Derivation, out: &Path) -> Result<()
             .0
     } else {
         let meta = fs::symlink_metadata(out).map_err(io_err("stat output"))?;
-        if !meta.is_file() {
-            return Err(bad("a flat-hashed output must be a regular file".to_owned()));
+        // As Nix: the executable bit is not in a flat hash, so it must be off,
+        // or two different NARs would hold the same content address.
+        if !meta.is_file()
+            || std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0
+        {
+            return Err(bad(
+                "a flat-hashed output must be a non-executable regular file".to_owned(),
+            ));
         }
         let mut file = fs::File::open(out).map_err(io_err("open output"))?;
         let mut sink = HashSink::new(algo);

@@ -30,6 +30,18 @@ use crate::remote::{Builders, Session, Slot};
 use crate::sandbox::SandboxError;
 use crate::schedule::JobContext;
 
+/// The longest a login and greeting may take (less with a build's limits).
+const CONNECT_LIMIT: Duration = Duration::from_secs(120);
+
+/// The most of a machine's output kept and shown for one build.
+const MAX_REMOTE_LOG: u64 = 64 << 20;
+
+/// How long output is still read after the result came.
+const LOG_GRACE: Duration = Duration::from_secs(1);
+
+/// The longest error message of a machine shown.
+const MAX_REMOTE_ERROR: usize = 4096;
+
 /// How a remote attempt went wrong.
 enum Failure {
     /// The build failed (or a local store operation did): the node fails.
@@ -55,6 +67,23 @@ fn machine(e: ClientError, session: &Session) -> Failure {
     } else {
         Failure::Machine(format!("{e}; the remote said: {tail}"))
     }
+}
+
+/// A machine's error message as shown: at most [`MAX_REMOTE_ERROR`]
+/// characters, control characters (escape sequences) escaped, lines kept.
+fn shown_error(msg: &str) -> String {
+    let mut out = String::new();
+    for c in msg.chars().take(MAX_REMOTE_ERROR) {
+        if c == '\n' || c == '\t' || !c.is_control() {
+            out.push(c);
+        } else {
+            out.push_str(&c.escape_default().to_string());
+        }
+    }
+    if msg.chars().count() > MAX_REMOTE_ERROR {
+        out.push_str(" …");
+    }
+    out
 }
 
 /// Its required system features (`requiredSystemFeatures`).
@@ -128,9 +157,22 @@ impl DrvJob<'_> {
             let e = self.store_err(what, node);
             move |s| Failure::Build(e(s))
         };
-        let mut session = builders
-            .session(i)
-            .map_err(|e| Failure::Machine(e.to_string()))?;
+        let cfg = self.sandbox.config();
+        let connect_limit = [cfg.timeout, cfg.max_silent]
+            .into_iter()
+            .flatten()
+            .fold(CONNECT_LIMIT, Duration::min);
+        let mut session =
+            builders
+                .session(i, connect_limit, ctx.cancel())
+                .map_err(|e| match e {
+                    _ if ctx.cancel().is_cancelled() => {
+                        Failure::Build(BuildError::Sandbox(SandboxError::Cancelled {
+                            name: print(&node.path),
+                        }))
+                    }
+                    e => Failure::Machine(e.to_string()),
+                })?;
         // The limits the machine is told, kept here too: a machine may
         // ignore them, or stall.
         session.label = print(&node.path);
@@ -200,17 +242,38 @@ impl DrvJob<'_> {
             let client = &mut session.client;
             std::thread::scope(|s| {
                 // The remote's stderr is the build's output: shown as it comes.
-                s.spawn(move || loop {
-                    // stderr and the result travel apart: after the result,
-                    // lines still come until a quiet spell.
-                    match lines.recv_timeout(Duration::from_millis(50)) {
-                        Ok(line) => {
-                            let _ = writeln!(log, "{line}");
-                            ctx.log_line(&line);
+                s.spawn(move || {
+                    let mut kept = 0u64;
+                    let mut done_at = None;
+                    loop {
+                        // stderr and the result travel apart: after the
+                        // result, lines still come until a quiet spell, for
+                        // [`LOG_GRACE`] at most.
+                        if done.load(Ordering::Relaxed) {
+                            let at = *done_at.get_or_insert_with(std::time::Instant::now);
+                            if at.elapsed() > LOG_GRACE {
+                                return;
+                            }
                         }
-                        Err(RecvTimeoutError::Timeout) if done.load(Ordering::Relaxed) => return,
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => return,
+                        match lines.recv_timeout(Duration::from_millis(50)) {
+                            Ok(line) if kept < MAX_REMOTE_LOG => {
+                                kept += line.len() as u64 + 1;
+                                let _ = writeln!(log, "{line}");
+                                ctx.log_line(&line);
+                                if kept >= MAX_REMOTE_LOG {
+                                    let _ = writeln!(
+                                        log,
+                                        "(the rest of the machine's output is not kept)"
+                                    );
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(RecvTimeoutError::Timeout) if done.load(Ordering::Relaxed) => {
+                                return
+                            }
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Err(RecvTimeoutError::Disconnected) => return,
+                        }
                     }
                 });
                 let r = client.build_derivation(&print(&node.path), &basic, &settings);
@@ -225,7 +288,7 @@ impl DrvJob<'_> {
                 drv: print(&node.path),
                 machine: builders.machines()[i].uri.clone(),
                 status: format!("{:?}", res.status),
-                message: res.error_msg,
+                message: shown_error(&res.error_msg),
             }));
         }
         self.fetch_outputs(&mut session, node, &closure)?;

@@ -248,16 +248,34 @@ impl Builders {
     }
 
     /// An idle session with machine `i`, or a new one.
-    pub fn session(&self, i: usize) -> Result<Session, SessionError> {
+    /// The login and greeting may take `connect_limit` at most, and end
+    /// when `cancel` does.
+    pub fn session(
+        &self,
+        i: usize,
+        connect_limit: Duration,
+        cancel: &CancelToken,
+    ) -> Result<Session, SessionError> {
         if let Some(s) = self.idle[i].lock().unwrap_or_else(|e| e.into_inner()).pop() {
             return Ok(s);
         }
-        Session::open(&self.machines[i], i, self.scratch.path())
+        Session::open(
+            &self.machines[i],
+            i,
+            self.scratch.path(),
+            connect_limit,
+            cancel,
+        )
     }
 
     /// Keeps a session that ended its last command cleanly, for reuse.
     pub fn put_back(&self, i: usize, session: Session) {
         session.watchdog.disarm();
+        // Killed at the last moment (a limit passed during the final import):
+        // not reusable.
+        if session.watchdog.fired().is_some() {
+            return;
+        }
         if self.lock().down[i].is_none() {
             self.idle[i]
                 .lock()

@@ -12,6 +12,8 @@ use b8g_store::serve::client::{ClientError, ServeClient};
 
 use super::machines::Machine;
 use super::watchdog::{ActivityReader, Watchdog};
+use crate::sandbox::CancelToken;
+use std::time::Duration;
 
 /// The most of a remote's stderr kept for messages.
 const STDERR_TAIL: usize = 4096;
@@ -159,7 +161,13 @@ pub fn close_master(m: &Machine, index: usize, scratch: &Path) {
 
 impl Session {
     /// Opens a session with machine `index` of the set.
-    pub fn open(m: &Machine, index: usize, scratch: &Path) -> Result<Session, SessionError> {
+    pub fn open(
+        m: &Machine,
+        index: usize,
+        scratch: &Path,
+        connect_limit: Duration,
+        cancel: &CancelToken,
+    ) -> Result<Session, SessionError> {
         let mut child = ssh_command(m, index, scratch)
             .map_err(SessionError::Spawn)?
             .stdin(Stdio::piped())
@@ -170,6 +178,9 @@ impl Session {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let (line_tx, lines) = sync_channel(LINE_BACKLOG);
         let (watchdog, activity) = Watchdog::start(child.id());
+        // A machine that never answers the greeting (ssh stuck before the
+        // banner, a remote waiting on a lock) must not hold the run.
+        watchdog.arm(Some(connect_limit), None, cancel.clone());
         if let Some(mut pipe) = child.stderr.take() {
             let tail = Arc::clone(&stderr);
             let activity = activity.clone();

@@ -30,6 +30,8 @@ use super::{BinaryCache, CacheError, CacheReader, Upload};
 pub const MULTIPART_THRESHOLD: u64 = 64 << 20;
 /// The size of each part (S3's minimum is 5 MiB).
 pub const PART_SIZE: u64 = 16 << 20;
+/// The most narinfos a listing may return (about 60 MiB of names).
+const MAX_LISTED: usize = 1 << 20;
 /// HEAD requests at once for existence checks.
 const HEAD_PARALLELISM: usize = 32;
 /// Uploads at once.
@@ -437,6 +439,14 @@ impl BinaryCache for S3Cache {
                     .map(|c| c.key)
                     .filter(|k| k.ends_with(".narinfo")),
             );
+            // A bucket (or a server) that pages without end: a bound.
+            if out.len() > MAX_LISTED {
+                return Err(self.bad_answer(
+                    "list",
+                    "",
+                    format!("more than {MAX_LISTED} narinfos listed"),
+                ));
+            }
             match page.next_continuation_token {
                 Some(t) if Some(&t) != token.as_ref() => token = Some(t),
                 _ => return Ok(out),

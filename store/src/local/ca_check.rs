@@ -148,8 +148,13 @@ pub(super) fn check_content_address(
 /// The hash of a single regular file's bytes.
 fn flat_hash(tree: &Path, algo: HashAlgo) -> Result<Hash, String> {
     let meta = fs::symlink_metadata(tree).map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("a flat or text content address needs a single regular file".into());
+    // The executable bit is not in a flat hash: it must be off (as Nix
+    // demands), or one content address would name two different NARs.
+    if !meta.is_file() || std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0
+    {
+        return Err(
+            "a flat or text content address needs a single non-executable regular file".into(),
+        );
     }
     let mut f = fs::File::open(tree).map_err(|e| e.to_string())?;
     let mut sink = HashSink::new(algo);
@@ -228,6 +233,20 @@ mod tests {
         dst.import_nar_locked(&mut &nar[..], expect([dep].into()), &candidates)
             .unwrap();
         assert!(dst.is_valid(&user).unwrap());
+    }
+
+    /// The executable bit is not in a flat hash: an executable file has no
+    /// flat or text address (one address would name two NARs).
+    #[test]
+    fn flat_addresses_need_a_non_executable_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        fs::write(&f, "hello\n").unwrap();
+        assert!(flat_hash(&f, HashAlgo::Sha256).is_ok());
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(flat_hash(&f, HashAlgo::Sha256).is_err());
+        assert!(flat_hash(d.path(), HashAlgo::Sha256).is_err());
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! nothing it has not checked, and clients verify signatures and NAR hashes
 //! as they would against the cache itself.
 //!
-//! The same connection limits as a store server ([`super::listen`]);
+//! No listing (`_b8g/narinfos`): any client could have the server page
+//! through a whole bucket. The same connection limits as a store server
+//! ([`super::listen`]);
 //! narinfos and `nix-cache-info` are read whole up to [`METADATA_LIMIT`],
 //! NARs streamed in 64 KiB chunks through a bounded channel by at most
 //! [`NAR_PRODUCERS`] blocking readers, dropped when the client stops
@@ -23,7 +25,7 @@ use axum::Router;
 use tokio::sync::mpsc;
 
 use super::{blocking, internal, text, ServeError, ServeOptions, ServerHandle, NAR_PRODUCERS};
-use crate::cache::http::{EXISTS_ENDPOINT, LIST_ENDPOINT};
+use crate::cache::http::EXISTS_ENDPOINT;
 use crate::cache::{BinaryCache, CacheError, CACHE_INFO_FILE};
 
 struct Proxy {
@@ -47,7 +49,6 @@ pub fn start_from(
     let app = Router::new()
         .route(&format!("/{CACHE_INFO_FILE}"), get(cache_info))
         .route(&format!("/{EXISTS_ENDPOINT}"), post(exists))
-        .route(&format!("/{LIST_ENDPOINT}"), get(list))
         .route("/nar/{file}", get(nar))
         .route("/{file}", get(narinfo))
         .with_state(proxy);
@@ -78,14 +79,20 @@ async fn cache_info(State(p): State<Arc<Proxy>>) -> Response {
     small_file(p, CACHE_INFO_FILE.to_owned(), "text/x-nix-cache-info").await
 }
 
-async fn narinfo(State(p): State<Arc<Proxy>>, UrlPath(file): UrlPath<String>) -> Response {
-    // `<32 nix32 characters>.narinfo` only: nothing else of the cache is exposed.
-    let ok = file.strip_suffix(".narinfo").is_some_and(|h| {
+/// `<32 nix32 characters>.narinfo`: nothing else of the cache is exposed.
+fn is_narinfo_name(file: &str) -> bool {
+    file.strip_suffix(".narinfo").is_some_and(|h| {
         h.len() == 32
             && h.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    });
-    if !ok {
+    })
+}
+
+/// Names one existence query may ask about (each costs a request upstream).
+const MAX_EXISTS: usize = 10_000;
+
+async fn narinfo(State(p): State<Arc<Proxy>>, UrlPath(file): UrlPath<String>) -> Response {
+    if !is_narinfo_name(&file) {
         return text(StatusCode::NOT_FOUND, "no such file\n");
     }
     small_file(p, file, "text/x-nix-narinfo").await
@@ -154,11 +161,19 @@ async fn exists(State(p): State<Arc<Proxy>>, body: Body) -> Response {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(r) => return r,
     };
+    // Narinfo names only (`..` would reach other keys, even other buckets)
+    // and a bounded count: each is a request upstream.
     let files: Vec<String> = body
         .lines()
-        .filter(|l| *l == CACHE_INFO_FILE || l.ends_with(".narinfo"))
+        .filter(|l| *l == CACHE_INFO_FILE || is_narinfo_name(l))
         .map(str::to_owned)
         .collect();
+    if files.len() > MAX_EXISTS {
+        return text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("at most {MAX_EXISTS} names per query\n"),
+        );
+    }
     let cache = Arc::clone(&p.cache);
     match blocking(move || cache.which_exist(&files)).await {
         Err(r) => r,
@@ -171,15 +186,3 @@ async fn exists(State(p): State<Arc<Proxy>>, body: Body) -> Response {
 }
 
 const METADATA_LIMIT_USIZE: usize = crate::cache::METADATA_LIMIT as usize;
-
-async fn list(State(p): State<Arc<Proxy>>) -> Response {
-    let cache = Arc::clone(&p.cache);
-    match blocking(move || cache.list_narinfos()).await {
-        Err(r) => r,
-        Ok(Err(e)) => cache_failure(e),
-        Ok(Ok(names)) => text(
-            StatusCode::OK,
-            names.into_iter().map(|n| n + "\n").collect::<String>(),
-        ),
-    }
-}
