@@ -9,4 +9,5 @@ pub mod cache;
 pub mod format;
 pub mod local;
 pub mod nar_fs;
+pub mod openat;
 pub mod serve;

@@ -95,7 +95,7 @@ impl BinaryCache for FileCache {
         // we may read (its first line would come back in the parse error).
         let opened = fs::File::open(&self.root).and_then(|root| {
             use rustix::fs::{Mode, OFlags, ResolveFlags};
-            rustix::fs::openat2(
+            crate::openat::openat2_retrying(
                 &root,
                 file,
                 OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,

@@ -132,7 +132,7 @@ impl LocalStore {
         let parent_fd = if parent.as_os_str().is_empty() {
             base_fd
         } else {
-            rustix::fs::openat2(
+            crate::openat::openat2_retrying(
                 &base_fd,
                 parent,
                 OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,

@@ -131,7 +131,7 @@ impl StoreInputs {
                 resolved: logical.to_owned(),
             });
         }
-        let fd = rustix::fs::openat2(
+        let fd = super::openat2_retrying(
             &self.root,
             logical.trim_start_matches('/'),
             // O_NONBLOCK: opening a FIFO must not hang the build.

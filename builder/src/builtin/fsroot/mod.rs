@@ -50,3 +50,5 @@ pub(crate) fn fd_path(fd: &OwnedFd, what: &Path) -> Result<PathBuf, BuiltinError
     let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
     std::fs::read_link(&link).map_err(io_err("find where the kernel resolved", what))
 }
+
+pub(super) use b8g_store::openat::openat2_retrying;

@@ -79,7 +79,7 @@ impl OutputTree {
             Some((d, l)) => (d, l),
             None => (".", full.as_str()),
         };
-        let fd = rustix::fs::openat2(
+        let fd = super::openat2_retrying(
             &self.parent,
             dir,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
