@@ -324,3 +324,147 @@ fn the_loader_switches_counts_tries_and_falls_back_by_itself() {
         "the menu does not list the generations:\n{console}"
     );
 }
+
+/// Generation 2 of the kernel test: the same machine on Debian's cloud kernel.
+const CLOUD: &str = r#"{ lib, pkgs, ... }: {
+  imports = [ @WORKSPACE@/images/minimal.nix ./install.nix ];
+  networking.hostName = lib.mkForce "cloud";
+  boot.kernel.package = lib.mkForce pkgs.linux-cloud;
+}
+"#;
+
+/// The running kernel and generation, as one line `KERNEL TOPLEVEL`.
+fn kernel_and_system(m: &mut Machine) -> (String, String) {
+    let (out, code) = m.run("echo KS $(uname -r) $(readlink /run/current-system)", 30);
+    assert_eq!(code, 0, "{out}");
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("KS "))
+        .unwrap_or_else(|| panic!("no kernel line in {out:?}"))
+        .to_string();
+    let (k, s) = line.split_once(' ').unwrap_or((&line, ""));
+    (k.to_string(), s.trim().to_string())
+}
+
+#[test]
+#[ignore = "slow: a second kernel and a dozen UEFI boots under TCG; cargo xtask test --full runs it"]
+fn a_new_kernel_through_the_loader_and_power_cuts_during_switch() {
+    let bin = std::env::var("B8G_INIT_BIN")
+        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init (cargo xtask test does)");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let disk = dir.path().join("disk.img");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    let report = install(
+        &root,
+        &disk,
+        &dir.path().join("result"),
+        &bin,
+        "images/minimal.nix",
+    );
+    let first = report["toplevel"].as_str().expect("toplevel").to_string();
+    let cfg = dir.path().join("cfg");
+    fs::create_dir_all(&cfg).unwrap();
+    fs::write(
+        cfg.join("install.nix"),
+        report["hardwareConfiguration"].as_str().unwrap(),
+    )
+    .unwrap();
+    fs::write(
+        cfg.join("cloud.nix"),
+        CLOUD.replace("@WORKSPACE@", &workspace.to_string_lossy()),
+    )
+    .unwrap();
+    let cloud = build(&root, &bin, &cfg.join("cloud.nix"));
+    let store = LocalStore::open(&StoreConfig {
+        root: Some(root.clone()),
+        ..StoreConfig::default()
+    })
+    .unwrap();
+    let key = SecretKey::from_seed("install-vm-2", &[7; 32]).unwrap();
+    let carry = dir.path().join("carry");
+    fs::create_dir_all(&carry).unwrap();
+    let p = store.parse_path(&cloud).unwrap();
+    snapshot::export(&store, &p, &key, &carry.join("cloud.snapshot")).unwrap();
+    fs::write(carry.join("key.pub"), key.public().to_string()).unwrap();
+    let carry_img = dir.path().join("carry.img");
+    let mk = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(&carry)
+        .arg(&carry_img)
+        .arg("256M")
+        .output()
+        .unwrap();
+    assert!(mk.status.success(), "{}", String::from_utf8_lossy(&mk.stderr));
+    let vars = dir.path().join("vars.fd");
+    fs::copy(OVMF_VARS, &vars).unwrap();
+    let mut log = String::new();
+
+    // A live switch to the cloud kernel's generation puts its kernel beside the first on the ESP.
+    let mut m = boot_to_shell(&disk, &vars, Some(&carry_img), &mut log);
+    let (kernel, _) = kernel_and_system(&mut m);
+    assert!(!kernel.contains("cloud"), "{kernel}");
+    let (out, code) = m.run(
+        &format!(
+            "mkdir -p /mnt && mount -o ro /dev/vdb /mnt && {B8G} snapshot import /mnt/cloud.snapshot \
+             --trusted-public-keys /mnt/key.pub && {B8G} system switch {cloud} && ls /boot/EFI/b8g /boot/loader/entries"
+        ),
+        400,
+    );
+    assert_eq!(code, 0, "{out}\n{}", m.log);
+    let kernels = out.lines().filter(|l| l.ends_with("-kernel")).count();
+    assert_eq!(kernels, 2, "two kernels on the ESP:\n{out}");
+    m.send(B8GCTL_REBOOT);
+    assert!(m.ended(120), "no reboot:\n{}", m.log);
+    log.push_str(&m.kill());
+
+    // The loader boots the new generation on its own kernel, which proves good.
+    let mut m = boot_to_shell(&disk, &vars, Some(&carry_img), &mut log);
+    let blessed = "b8g: boot loader entry b8g-2.conf blessed";
+    if !m.log.contains(blessed) {
+        m.expect(blessed, 120);
+    }
+    let (kernel, system) = kernel_and_system(&mut m);
+    assert!(
+        kernel.ends_with("-cloud-amd64") && system == cloud,
+        "booted {kernel} {system}, not the cloud generation:\n{}",
+        m.log
+    );
+
+    // Power cuts at random moments of switches between the two kernels: every
+    // boot after one comes up on one of the generations, with that generation's kernel.
+    let mut seed: u64 = std::process::id() as u64 ^ 0x2545_f491_4f6c_dd1d;
+    for round in 0..10 {
+        let (kernel, cur) = kernel_and_system(&mut m);
+        assert!(
+            cur == first || cur == cloud,
+            "round {round}: booted {cur}:\n{log}{}",
+            m.log
+        );
+        assert_eq!(
+            kernel.ends_with("-cloud-amd64"),
+            cur == cloud,
+            "round {round}: generation {cur} on kernel {kernel}:\n{log}{}",
+            m.log
+        );
+        let other = if cur == first { &cloud } else { &first };
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = std::time::Duration::from_millis((seed >> 33) % 6000);
+        m.send(&format!("{B8G} system switch {other}"));
+        std::thread::sleep(delay);
+        log.push_str(&m.kill());
+        log.push_str(&format!(
+            "\n==== power cut {delay:?} into the switch (round {round}) ====\n"
+        ));
+        m = boot_to_shell(&disk, &vars, Some(&carry_img), &mut log);
+    }
+    let (kernel, cur) = kernel_and_system(&mut m);
+    assert!(cur == first || cur == cloud, "booted {cur}:\n{log}");
+    assert_eq!(kernel.ends_with("-cloud-amd64"), cur == cloud, "{log}");
+    m.kill();
+}

@@ -183,6 +183,12 @@ let
     "tr" "true" "udhcpc" "umount" "uname" "uptime" "vi" "wc" "wget" "which" "xargs" "["
   ];
   kernelDeb = raw.linux-image;
+  # A kernel package from a pinned linux-image: its image and modules.
+  kernelTree = pin: deb: b8gTree "linux-${pin.kernelVersion}" {
+    vmlinuz = { type = "symlink"; target = "${deb}/boot/vmlinuz-${pin.kernelVersion}"; };
+    "lib/modules" = { type = "symlink"; target = "${deb}/lib/modules"; };
+    version = { type = "file"; text = pin.kernelVersion; };
+  } // { version = pin.kernelVersion; };
 
   busybox = b8gTree "busybox-${builtins.replaceStrings [ ":" ] [ "_" ] pins.busybox-static.version}"
     ({ "bin/busybox" = { type = "symlink"; target = "${busyboxDeb}/bin/busybox"; }; }
@@ -221,9 +227,7 @@ in
   tzdata = b8gTree "tzdata-${pins.tzdata.version}" {
     "share/zoneinfo" = { type = "symlink"; target = "${raw.tzdata}/usr/share/zoneinfo"; };
   };
-  linux = b8gTree "linux-${pins.linux-image.kernelVersion}" {
-    vmlinuz = { type = "symlink"; target = "${kernelDeb}/boot/vmlinuz-${pins.linux-image.kernelVersion}"; };
-    "lib/modules" = { type = "symlink"; target = "${kernelDeb}/lib/modules"; };
-    version = { type = "file"; text = pins.linux-image.kernelVersion; };
-  } // { version = pins.linux-image.kernelVersion; };
+  linux = kernelTree pins.linux-image kernelDeb;
+  # Debian's cloud kernel (virtio, no desktop hardware): another kernel for the same machines.
+  linux-cloud = kernelTree pins.linux-image-cloud raw.linux-image-cloud;
 }

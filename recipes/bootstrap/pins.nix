@@ -15,6 +15,15 @@
     sha256 = "a86e2049672f52354c4536a089203b6c82639420424d31c91cf31a181fd4d8f1";
     kernelVersion = "6.1.0-56-amd64";
   };
+  # A second kernel build of the same release (Debian's cloud flavour): what a
+  # generation that changes kernels boots (cli/tests/install_vm.rs).
+  linux-image-cloud = {
+    package = "linux-image-6.1.0-56-cloud-amd64";
+    follows = "linux-image-cloud-amd64";
+    version = "6.1.192-2";
+    sha256 = "e7d02b943971edcb8790e256c02cfab3bca6c3d37c1bf25392a57c71300615ee";
+    kernelVersion = "6.1.0-56-cloud-amd64";
+  };
   patchelf = {
     package = "patchelf";
     version = "0.14.3-1+b1";

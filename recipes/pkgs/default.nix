@@ -17,7 +17,7 @@ let
       if b8gBin == null then throw "pkgs.b8g-unikernel-shim: pass b8gBin (a directory holding bin/b8g-unikernel-shim)"
       else builtins.path { path = b8gBin + "/bin/b8g-unikernel-shim"; name = "b8g-unikernel-shim"; };
     bootstrap = import ../bootstrap { inherit (final) b8gTree; };
-    inherit (final.bootstrap) busybox linux systemd-boot tzdata;
+    inherit (final.bootstrap) busybox linux linux-cloud systemd-boot tzdata;
     nginx = import ./nginx { inherit (final) bootstrap; };
     # OpenSSH 9.2 from Debian 12: sbin/sshd, bin/ssh-keygen, bin/ssh, lib/openssh/sftp-server.
     # ssh's and sftp's line editing and FIDO keys (libedit, libfido2) are not included.

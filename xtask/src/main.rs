@@ -5,6 +5,7 @@
 //! README commands work on a fresh Debian 12 machine.
 
 mod bench_boot;
+mod bench_install;
 mod bench_build;
 mod bench_cache;
 mod bench_eval;
@@ -367,7 +368,7 @@ fn demo(args: &[String]) -> Result<()> {
 
 fn bench(args: &[String]) -> Result<()> {
     const USAGE: &str =
-        "usage: cargo xtask bench <store | eval | build | cache | boot | system | unikernel>";
+        "usage: cargo xtask bench <store | eval | build | cache | boot | install | system | unikernel>";
     let rest = args.get(1..).unwrap_or(&[]);
     match args.first().map(String::as_str) {
         Some("store") => {
@@ -378,6 +379,7 @@ fn bench(args: &[String]) -> Result<()> {
         Some("build") => bench_build::run(rest),
         Some("cache") => bench_cache::run(rest),
         Some("boot") => bench_boot::run(rest),
+        Some("install") => bench_install::run(rest),
         Some("system") => bench_system::run(rest),
         Some("unikernel") => bench_unikernel::run(rest),
         Some(other) => bail!("no benchmark {other:?}; {USAGE}"),

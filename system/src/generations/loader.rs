@@ -470,8 +470,33 @@ pub fn sync_dir(esp: &Path, plan: &EspPlan) -> Result<(), LoaderError> {
             }
         }
     }
+    // What a sync cut short by power loss left under temporary names.
+    for d in &dirs {
+        remove_stale_temporaries(d)?;
+    }
     for d in dirs {
         fsync_dir(&d)?;
+    }
+    Ok(())
+}
+
+/// Removes `.NAME.tmp-PID` files ([`write_atomic`]'s temporary names) of
+/// other processes from `dir`: left by a sync that power loss interrupted.
+fn remove_stale_temporaries(dir: &Path) -> Result<(), LoaderError> {
+    let ours = format!(".tmp-{}", std::process::id());
+    let Ok(list) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in list.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let temporary = name.starts_with('.')
+            && name
+                .rsplit_once(".tmp-")
+                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if temporary && !name.ends_with(&ours) && e.file_type().is_ok_and(|t| t.is_file()) {
+            let p = e.path();
+            fs::remove_file(&p).map_err(io_err("remove", &p))?;
+        }
     }
     Ok(())
 }

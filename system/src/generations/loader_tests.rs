@@ -149,6 +149,15 @@ fn a_mounted_esp_follows_the_profile_and_loses_what_is_gone() {
         fs::read_dir(esp.join("EFI/b8g")).expect("kernels").count(),
         3
     );
+    // A sync that power loss cut short left temporaries; the next sync removes
+    // them (and leaves a dot file that is not one alone).
+    fs::write(esp.join("loader/entries/.b8g-2+2.conf.tmp-99999999"), "title half").expect("tmp");
+    fs::write(esp.join("loader/.loader.conf.tmp-7"), "def").expect("tmp");
+    fs::write(esp.join("loader/.keep"), "").expect("dot file");
+    gens.sync_boot().expect("sync");
+    assert_eq!(names(&esp), ["b8g-1+2.conf", "b8g-2+2.conf", "debian.conf"]);
+    assert!(!esp.join("loader/.loader.conf.tmp-7").exists());
+    assert!(esp.join("loader/.keep").is_file());
     // systemd-boot counts a boot of generation 1; then generation 2 is deleted.
     fs::rename(
         esp.join("loader/entries/b8g-1+2.conf"),
