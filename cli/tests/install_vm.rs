@@ -29,6 +29,12 @@ const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 /// qemu booting `disk` through OVMF (its variables in `vars`), with `extra`
 /// as a second virtio disk, driven over the serial console.
 fn uefi(disk: &Path, vars: &Path, extra: Option<&Path>) -> Machine {
+    let extras: Vec<(&Path, bool)> = extra.map(|x| (x, true)).into_iter().collect();
+    uefi_disks(disk, vars, &extras)
+}
+
+/// qemu booting `disk` through OVMF, with more virtio disks (`true`: read-only).
+fn uefi_disks(disk: &Path, vars: &Path, extras: &[(&Path, bool)]) -> Machine {
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(["-M", "q35", "-accel", "tcg", "-m", "1024", "-nodefaults"])
         .args(["-display", "none", "-serial", "stdio", "-no-reboot"])
@@ -38,10 +44,11 @@ fn uefi(disk: &Path, vars: &Path, extra: Option<&Path>) -> Machine {
         .arg(format!("if=pflash,format=raw,file={}", vars.display()))
         .arg("-drive")
         .arg(format!("file={},if=virtio,format=raw", disk.display()));
-    if let Some(x) = extra {
+    for (x, readonly) in extras {
         cmd.arg("-drive").arg(format!(
-            "file={},if=virtio,format=raw,readonly=on",
-            x.display()
+            "file={},if=virtio,format=raw{}",
+            x.display(),
+            if *readonly { ",readonly=on" } else { "" }
         ));
     }
     Machine::start(cmd)
@@ -398,7 +405,11 @@ fn a_new_kernel_through_the_loader_and_power_cuts_during_switch() {
         .arg("256M")
         .output()
         .unwrap();
-    assert!(mk.status.success(), "{}", String::from_utf8_lossy(&mk.stderr));
+    assert!(
+        mk.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mk.stderr)
+    );
     let vars = dir.path().join("vars.fd");
     fs::copy(OVMF_VARS, &vars).unwrap();
     let mut log = String::new();
@@ -410,12 +421,15 @@ fn a_new_kernel_through_the_loader_and_power_cuts_during_switch() {
     let (out, code) = m.run(
         &format!(
             "mkdir -p /mnt && mount -o ro /dev/vdb /mnt && {B8G} snapshot import /mnt/cloud.snapshot \
-             --trusted-public-keys /mnt/key.pub && {B8G} system switch {cloud} && ls /boot/EFI/b8g /boot/loader/entries"
+             --trusted-public-keys /mnt/key.pub && {B8G} system switch {cloud} && for f in /boot/EFI/b8g/*-kernel; do echo \"ESP $f\"; done"
         ),
         400,
     );
     assert_eq!(code, 0, "{out}\n{}", m.log);
-    let kernels = out.lines().filter(|l| l.ends_with("-kernel")).count();
+    let kernels = out
+        .lines()
+        .filter(|l| l.starts_with("ESP ") && l.ends_with("-kernel"))
+        .count();
     assert_eq!(kernels, 2, "two kernels on the ESP:\n{out}");
     m.send(B8GCTL_REBOOT);
     assert!(m.ended(120), "no reboot:\n{}", m.log);
@@ -467,4 +481,179 @@ fn a_new_kernel_through_the_loader_and_power_cuts_during_switch() {
     assert!(cur == first || cur == cloud, "booted {cur}:\n{log}");
     assert_eq!(kernel.ends_with("-cloud-amd64"), cur == cloud, "{log}");
     m.kill();
+}
+
+/// The system installed by hand from inside the VM: its file systems by the
+/// labels given when they were made.
+const HANDMADE: &str = r#"{ lib, ... }: {
+  imports = [ @CARRY@/images/minimal.nix ];
+  networking.hostName = lib.mkForce "handmade";
+  fileSystems."/" = lib.mkForce { device = "/dev/disk/by-label/b8g-handmade"; fsType = "ext4"; };
+  fileSystems."/boot" = { device = "/dev/disk/by-label/HANDESP"; fsType = "vfat"; options = [ "umask=0077" ]; neededForBoot = true; };
+}
+"#;
+
+/// Runs the b8g under test; panics with its output when it fails.
+fn b8g(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "b8g {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "slow: an installation inside a UEFI VM under TCG, then a boot of its disk; cargo xtask test --full runs it"]
+fn installs_from_inside_a_running_system_onto_a_second_disk_with_root() {
+    let bin = std::env::var("B8G_INIT_BIN")
+        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init (cargo xtask test does)");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let disk = dir.path().join("disk.img");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    install(
+        &root,
+        &disk,
+        &dir.path().join("result"),
+        &bin,
+        "images/minimal.nix",
+    );
+
+    // What the installer carries in (a disk mounted at the same path inside the
+    // VM, so both sides evaluate the same files): recipes, the configuration,
+    // and a signed binary cache, as cache.nixos.org serves nixos-install.
+    let carry = dir.path().join("carry");
+    fs::create_dir_all(carry.join("images")).unwrap();
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg(workspace.join("recipes"))
+        .arg(&carry)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    fs::copy(
+        workspace.join("images/minimal.nix"),
+        carry.join("images/minimal.nix"),
+    )
+    .unwrap();
+    let c = carry.to_string_lossy().into_owned();
+    fs::write(carry.join("handmade.nix"), HANDMADE.replace("@CARRY@", &c)).unwrap();
+    let key_dir = dir.path().join("keys");
+    fs::create_dir_all(&key_dir).unwrap();
+    let secret = key_dir.join("k.secret");
+    let public = carry.join("key.pub");
+    b8g(&[
+        "cache",
+        "key",
+        "generate",
+        "install-vm-3",
+        "--secret-file",
+        &secret.to_string_lossy(),
+        "--public-file",
+        &public.to_string_lossy(),
+    ]);
+    // The cache's content: the same installation made on the host into a scratch tree.
+    let scratch = dir.path().join("scratch");
+    fs::create_dir_all(&scratch).unwrap();
+    let s = scratch.to_string_lossy().into_owned();
+    let report = b8g(&[
+        "-q",
+        "--root",
+        &s,
+        "install",
+        "--json",
+        "--no-out-link",
+        "--recipes",
+        &format!("{c}/recipes"),
+        "--b8g-bin",
+        &bin,
+        &format!("{c}/handmade.nix"),
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let top = report["toplevel"].as_str().unwrap().to_string();
+    b8g(&[
+        "--root",
+        &s,
+        "cache",
+        "push",
+        &format!("file://{c}/cache"),
+        &top,
+        "--key",
+        &secret.to_string_lossy(),
+    ]);
+    let carry_img = dir.path().join("carry.img");
+    let mk = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(&carry)
+        .arg(&carry_img)
+        .arg("1G")
+        .output()
+        .unwrap();
+    assert!(
+        mk.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mk.stderr)
+    );
+    let target = dir.path().join("target.img");
+    fs::File::create(&target).unwrap().set_len(1 << 30).unwrap();
+
+    let vars = dir.path().join("vars.fd");
+    fs::copy(OVMF_VARS, &vars).unwrap();
+    let mut m = uefi_disks(&disk, &vars, &[(&target, false), (&carry_img, true)]);
+    m.shell();
+    // By hand, as the NixOS manual installs: partition, make file systems with
+    // labels, mount them, install into the mounted tree. The new system's b8g
+    // is the running one's (b8g's default inside a system; its store path is
+    // carried into the new store).
+    let steps = [
+        format!("mkdir -p {c} && mount -o ro /dev/vdc {c}"),
+        "printf 'o\\nn\\np\\n1\\n2048\\n+256M\\nt\\nef\\nn\\np\\n2\\n526336\\n\\nw\\n' | fdisk /dev/vdb >/dev/null; ls /dev/vdb2"
+            .to_string(),
+        "mkdosfs -n HANDESP /dev/vdb1 && mke2fs -q -L b8g-handmade /dev/vdb2".to_string(),
+        "mkdir -p /mnt && mount -t ext4 /dev/vdb2 /mnt && mkdir -p /mnt/boot && mount -t vfat /dev/vdb1 /mnt/boot \
+         && cat /proc/partitions && df /mnt /mnt/boot"
+            .to_string(),
+        format!(
+            "{B8G} -q --root /mnt install --recipes {c}/recipes \
+             --substituters file://{c}/cache --trusted-public-keys {c}/key.pub {c}/handmade.nix; \
+             rc=$?; df /mnt /mnt/boot /tmp; df -i /mnt; du -s /mnt/b8g/store/* | sort -n | tail -n 5; (exit $rc)"
+        ),
+        "ls /mnt/boot/loader/entries && cat /mnt/b8g/var/profiles/system-1-link/b8g-version && sync && umount /mnt/boot /mnt"
+            .to_string(),
+    ];
+    for step in &steps {
+        let (out, code) = m.run(step, 1200);
+        assert_eq!(code, 0, "{step} failed:\n{out}\n{}", m.log);
+    }
+    assert!(
+        m.log.contains("b8g-1.conf"),
+        "no entry for generation 1 on the new ESP:\n{}",
+        m.log
+    );
+    m.send(B8GCTL_REBOOT);
+    assert!(m.ended(120), "no reboot:\n{}", m.log);
+    m.kill();
+
+    // The new disk alone, as another machine would boot it.
+    let vars2 = dir.path().join("vars2.fd");
+    fs::copy(OVMF_VARS, &vars2).unwrap();
+    let mut m = uefi(&target, &vars2, None);
+    m.shell();
+    let (out, _) = m.run("cat /etc/hostname; readlink /run/current-system", 60);
+    assert!(
+        out.contains("handmade") && out.contains(&top),
+        "the new disk did not boot its system:\n{out}\n{}",
+        m.log
+    );
+    let console = m.kill();
+    assert!(
+        console.contains("b8g handmade generation 1 ("),
+        "the menu does not list the generation:\n{console}"
+    );
 }

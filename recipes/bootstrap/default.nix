@@ -174,10 +174,11 @@ let
     })
     layout;
 
-  # Applets linked in bin/; busybox-static provides all of them.
+  # Applets linked in bin/; busybox-static provides all of them. fdisk, mkdosfs,
+  # mke2fs and findfs: installing onto a disk by hand from a running system.
   applets = [
-    "sh" "ash" "cat" "chmod" "chown" "cp" "cut" "date" "dd" "df" "dirname" "dmesg" "echo" "env" "false" "find" "getty"
-    "grep" "halt" "head" "hostname" "id" "ifconfig" "insmod" "ip" "kill" "ln" "login" "ls" "lsmod" "mkdir" "mkpasswd" "mkswap"
+    "sh" "ash" "cat" "chmod" "chown" "cp" "cut" "date" "dd" "df" "dirname" "dmesg" "echo" "env" "false" "fdisk" "find" "findfs" "getty"
+    "grep" "halt" "head" "hostname" "id" "ifconfig" "insmod" "ip" "kill" "ln" "login" "ls" "lsmod" "mkdir" "mkdosfs" "mke2fs" "mkpasswd" "mkswap"
     "mknod" "modprobe" "mount" "mv" "nc" "nologin" "passwd" "ping" "poweroff" "printf" "ps" "pwd" "readlink" "reboot" "rm"
     "rmdir" "sed" "seq" "sleep" "sort" "stat" "su" "swapoff" "swapon" "switch_root" "sync" "tail" "tar" "tee" "test" "touch"
     "tr" "true" "udhcpc" "umount" "uname" "uptime" "vi" "wc" "wget" "which" "xargs" "["

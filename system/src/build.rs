@@ -57,6 +57,11 @@ pub enum SystemBuildError {
     Image(#[from] ImageError),
     #[error("derivation {0} has no `out` output")]
     NoOut(String),
+    #[error(
+        "{bin} is not in the store under the root, and its content does not hash to its name \
+         (it was added there as {added}): pass --b8g-bin a directory outside the store"
+    )]
+    B8gBinMismatch { bin: PathBuf, added: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -107,11 +112,34 @@ pub fn system_expr(opts: &SystemBuildOptions) -> Result<String, SystemBuildError
     ))
 }
 
+/// Run from a b8g system with `--root MNT`, the running system's b8g-init
+/// (`/b8g/store/…-b8g-init`, the default `b8g_bin` there) lies in the store
+/// directory, which for a store under MNT means MNT's copy: it is added to that
+/// store first, by content and under its own name, so evaluation finds it and
+/// the new system carries the same b8g as the one installing it.
+fn carry_b8g_bin(store: &LocalStore, bin: &Path) -> Result<(), SystemBuildError> {
+    let Ok(path) = store.parse_path(&bin.to_string_lossy()) else {
+        return Ok(());
+    };
+    if store.real_path(&path).exists() || !bin.is_dir() {
+        return Ok(());
+    }
+    let added = store.add_recursive(bin, path.name())?;
+    if added != path {
+        return Err(SystemBuildError::B8gBinMismatch {
+            bin: bin.to_path_buf(),
+            added: store.print_path(&added),
+        });
+    }
+    Ok(())
+}
+
 /// Evaluates the configuration and writes its derivations; returns the `.drv` path.
 pub fn instantiate(
     store: LocalStore,
     opts: &SystemBuildOptions,
 ) -> Result<String, SystemBuildError> {
+    carry_b8g_bin(&store, &opts.b8g_bin)?;
     let expr = system_expr(opts)?;
     let mut drvs = EvalSession::writing(store)
         .base_dir(&opts.recipes)
@@ -260,4 +288,50 @@ pub fn options_doc(
             }
         })?;
     text.ok_or_else(|| SystemBuildError::Eval("the option documentation is not a string".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use b8g_store::format::store_path::StoreDir;
+
+    #[test]
+    fn a_b8g_bin_from_the_running_systems_store_is_carried_into_a_rooted_store() {
+        let t = tempfile::tempdir().expect("tempdir");
+        // The running system's store (logical = physical) and a store under MNT
+        // with the same logical directory.
+        let logical = t.path().join("store");
+        let store_dir = StoreDir::new(&logical.to_string_lossy()).expect("store dir");
+        let running = LocalStore::open(&StoreConfig {
+            store_dir: store_dir.clone(),
+            state_dir: t.path().join("state"),
+            root: None,
+        })
+        .expect("running store");
+        let src = t.path().join("bin-src");
+        std::fs::create_dir_all(src.join("bin")).expect("bin");
+        std::fs::write(src.join("bin/b8g-init"), "init").expect("init");
+        let bin = running.add_recursive(&src, "b8g-init").expect("add");
+        let bin_dir = running.real_path(&bin);
+        let mnt = LocalStore::open(&StoreConfig {
+            store_dir,
+            state_dir: t.path().join("state"),
+            root: Some(t.path().join("mnt")),
+        })
+        .expect("store under MNT");
+        assert!(!mnt.real_path(&bin).exists());
+        carry_b8g_bin(&mnt, &bin_dir).expect("carried");
+        assert!(mnt.real_path(&bin).join("bin/b8g-init").is_file());
+        assert!(mnt.is_valid(&bin).expect("query"));
+        // A directory in the store whose content is not what its name says is refused.
+        let forged = running
+            .real_path(&bin)
+            .with_file_name(format!("{}-b8g-init", "0".repeat(32)));
+        std::fs::create_dir_all(forged.join("bin")).expect("forged");
+        std::fs::write(forged.join("bin/b8g-init"), "other").expect("forged init");
+        let e = carry_b8g_bin(&mnt, &forged).expect_err("forged");
+        assert!(matches!(e, SystemBuildError::B8gBinMismatch { .. }), "{e}");
+        // Outside the store, nothing is done.
+        carry_b8g_bin(&mnt, &src).expect("outside the store");
+    }
 }

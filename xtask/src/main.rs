@@ -5,10 +5,10 @@
 //! README commands work on a fresh Debian 12 machine.
 
 mod bench_boot;
-mod bench_install;
 mod bench_build;
 mod bench_cache;
 mod bench_eval;
+mod bench_install;
 mod bench_store;
 mod bench_system;
 mod bench_unikernel;

@@ -227,12 +227,18 @@ fn default_recipes() -> PathBuf {
 
 /// b8g-init and b8gctl next to this executable, when not told otherwise:
 /// `b8g-bin/` beside it, or one level up (`cargo xtask demo|test` put it in
-/// `target/b8g-bin`, beside `target/debug` and `target/release`).
+/// `target/b8g-bin`, beside `target/debug` and `target/release`); in a b8g
+/// system, the package this b8g came in (`…-b8g-init/bin/b8g`).
 fn default_b8g_bin() -> Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find this executable")?;
     let dir = exe.parent().context("executable has no directory")?;
     if let Some(found) = b8g_bin_near(dir) {
         return Ok(found);
+    }
+    if dir.ends_with("bin") && dir.join("b8g-init").is_file() && dir.join("b8gctl").is_file() {
+        if let Some(package) = dir.parent() {
+            return Ok(package.to_path_buf());
+        }
     }
     bail!(
         "no b8g-init to put into the system: pass --b8g-bin DIR (a directory with bin/b8g-init and \

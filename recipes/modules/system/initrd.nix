@@ -78,6 +78,14 @@ let
       mkdir -p /dev/disk/by-uuid
       [ -L "$1" ] || busybox ln -s "$d" "$1"
     }
+    # /dev/disk/by-label/NAME: the file system labelled NAME (`mkfs.ext4 -L`,
+    # `mkfs.fat -n`), as an installation made by hand names them.
+    label_link() {
+      d=$(busybox findfs "LABEL=''${1#/dev/disk/by-label/}" 2>/dev/null) || return 1
+      case "$d" in /dev/*) ;; *) return 1 ;; esac
+      mkdir -p /dev/disk/by-label
+      [ -L "$1" ] || busybox ln -s "$d" "$1"
+    }
     wait_for() {
       case "$1" in /dev/*) ;; *) return 0 ;; esac
       i=0
@@ -85,6 +93,7 @@ let
         case "$1" in
           /dev/disk/by-partlabel/*) partlabel_links; [ -e "$1" ] && break ;;
           /dev/disk/by-uuid/*) uuid_link "$1" && break ;;
+          /dev/disk/by-label/*) label_link "$1" && break ;;
         esac
         sleep 0.1; i=$((i+1))
       done

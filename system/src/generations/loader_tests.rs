@@ -151,7 +151,11 @@ fn a_mounted_esp_follows_the_profile_and_loses_what_is_gone() {
     );
     // A sync that power loss cut short left temporaries; the next sync removes
     // them (and leaves a dot file that is not one alone).
-    fs::write(esp.join("loader/entries/.b8g-2+2.conf.tmp-99999999"), "title half").expect("tmp");
+    fs::write(
+        esp.join("loader/entries/.b8g-2+2.conf.tmp-99999999"),
+        "title half",
+    )
+    .expect("tmp");
     fs::write(esp.join("loader/.loader.conf.tmp-7"), "def").expect("tmp");
     fs::write(esp.join("loader/.keep"), "").expect("dot file");
     gens.sync_boot().expect("sync");
