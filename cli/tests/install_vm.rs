@@ -149,18 +149,21 @@ const SECOND: &str = r#"{ lib, ... }: {
 }
 "#;
 
-/// Generation 3: generation 2 with a required service that fails, so its
-/// boots are never good; two tries.
+/// Generation 3: generation 2 with a health check that fails, so its boots
+/// are never good; two tries.
 const BROKEN: &str = r#"{ ... }: {
   imports = [ ./second.nix ];
   boot.bootTries = 2;
-  systemd.services.broken = {
-    description = "A required service that cannot start";
-    requiredBy = [ "multi-user.target" ];
-    before = [ "multi-user.target" ];
-    serviceConfig.Type = "oneshot";
-    script = "exit 3";
-  };
+  system.healthChecks = [ "test -e /no-such-file" ];
+}
+"#;
+
+/// Generation 4: generation 2 whose kernel panics (it cannot start stage 1);
+/// two tries.
+const PANICS: &str = r#"{ ... }: {
+  imports = [ ./second.nix ];
+  boot.bootTries = 2;
+  boot.kernelParams = [ "rdinit=/no-such-init" ];
 }
 "#;
 
@@ -225,8 +228,10 @@ fn the_loader_switches_counts_tries_and_falls_back_by_itself() {
     )
     .unwrap();
     fs::write(cfg.join("broken.nix"), BROKEN).unwrap();
+    fs::write(cfg.join("panics.nix"), PANICS).unwrap();
     let second = build(&root, &bin, &cfg.join("second.nix"));
     let broken = build(&root, &bin, &cfg.join("broken.nix"));
+    let panics = build(&root, &bin, &cfg.join("panics.nix"));
     let store = LocalStore::open(&StoreConfig {
         root: Some(root.clone()),
         ..StoreConfig::default()
@@ -235,7 +240,11 @@ fn the_loader_switches_counts_tries_and_falls_back_by_itself() {
     let key = SecretKey::from_seed("install-vm-1", &[9; 32]).unwrap();
     let carry = dir.path().join("carry");
     fs::create_dir_all(&carry).unwrap();
-    for (name, top) in [("second", &second), ("broken", &broken)] {
+    for (name, top) in [
+        ("second", &second),
+        ("broken", &broken),
+        ("panics", &panics),
+    ] {
         let p = store.parse_path(top).unwrap();
         snapshot::export(&store, &p, &key, &carry.join(format!("{name}.snapshot"))).unwrap();
     }
@@ -321,8 +330,46 @@ fn the_loader_switches_counts_tries_and_falls_back_by_itself() {
     );
     assert!(out.contains("b8g-3+0-2.conf"), "{out}");
     assert!(
-        out.contains("failed: ") && out.contains("broken.service"),
+        out.contains("failed: health check failed: test -e /no-such-file"),
         "list-generations does not say why 3 failed:\n{out}"
+    );
+
+    // Generation 4's kernel panics: the reboot (panic=) counts its tries down
+    // until the loader falls back to generation 2 again.
+    let (out, code) = m.run(
+        &format!(
+            "mount -o ro /dev/vdb /mnt; {B8G} snapshot import /mnt/panics.snapshot --boot \
+             --trusted-public-keys /mnt/key.pub && ls /boot/loader/entries"
+        ),
+        300,
+    );
+    assert_eq!(code, 0, "{out}\n{}", m.log);
+    assert!(out.contains("b8g-4+2.conf"), "{out}");
+    m.send(B8GCTL_REBOOT);
+    assert!(m.ended(120), "no reboot:\n{}", m.log);
+    log.push_str(&m.kill());
+    for attempt in 1..=2 {
+        let mut m = uefi(&disk, &vars, Some(&carry_img));
+        m.expect("Kernel panic", 300);
+        assert!(
+            m.ended(120),
+            "attempt {attempt}: no reboot after the panic:\n{}",
+            m.log
+        );
+        log.push_str(&m.kill());
+    }
+    let mut m = boot_to_shell(&disk, &vars, Some(&carry_img), &mut log);
+    let (out, _) = m.run(
+        &format!(
+            "readlink /run/current-system; ls /boot/loader/entries; {B8G} system list-generations"
+        ),
+        60,
+    );
+    assert!(out.contains(&second), "not back on generation 2:\n{out}");
+    assert!(out.contains("b8g-4+0-2.conf"), "{out}");
+    assert!(
+        out.contains("failed: its boots never reached the default target"),
+        "list-generations does not say why 4 failed:\n{out}"
     );
     let console = m.kill();
     assert!(

@@ -20,4 +20,7 @@ in
       description = "Seconds the boot menu waits before booting the default entry (0: only when a key is held).";
     };
   };
+  # Through a loader, a kernel panic must end in a reboot for the loader to count
+  # the try and fall back by itself; first, so a `panic=` of the configuration's wins.
+  config.boot.kernelParams = lib.mkIf config.boot.loader.systemd-boot.enable (lib.mkBefore [ "panic=10" ]);
 }

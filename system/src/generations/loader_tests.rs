@@ -249,3 +249,30 @@ fn planted_links_and_odd_names_on_the_esp_are_refused_or_left_alone() {
     let left: Vec<_> = fs::read_dir(&victim).expect("read").collect();
     assert_eq!(left.len(), 1, "the victim directory was touched");
 }
+
+#[test]
+fn a_generation_out_of_the_loaders_tries_with_no_record_never_got_ready() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let gens = tree(root);
+    gens.boot.mark_good(1).expect("good");
+    let esp = root.join("boot");
+    fs::create_dir_all(esp.join("loader")).expect("esp");
+    fs::write(esp.join("loader/loader.conf"), "").expect("conf");
+    let gens = Generations::new(Some(root), None);
+    gens.sync_boot().expect("sync");
+    // systemd-boot used both tries of generation 2; no boot reached the boot check.
+    fs::rename(
+        esp.join("loader/entries/b8g-2+2.conf"),
+        esp.join("loader/entries/b8g-2+0-2.conf"),
+    )
+    .expect("count");
+    let list = gens.list().expect("list");
+    let e2 = list[1].entry.as_ref().expect("entry of 2");
+    assert_eq!(
+        (e2.tries, e2.reason.as_str()),
+        (0, crate::generations::NEVER_READY)
+    );
+    let e1 = list[0].entry.as_ref().expect("entry of 1");
+    assert!(e1.good && e1.reason.is_empty());
+}

@@ -102,6 +102,10 @@ use b8g_store::local::LocalStore;
 use entries::{BootEntries, BootEntry};
 use profile::{Generation, Profile, ProfileError, Selection};
 
+/// Why a generation failed when none of its boots reached b8g-init's boot check.
+pub const NEVER_READY: &str =
+    "its boots never reached the default target (kernel panic, init crash or hang)";
+
 #[derive(Debug, thiserror::Error)]
 pub enum GenerationsError {
     #[error(transparent)]
@@ -286,6 +290,11 @@ impl Generations {
                 if let (Some((left, _)), Some(e)) = (name.tries, entries.get_mut(&name.generation))
                 {
                     e.tries = left;
+                    // Out of tries with nothing recorded: no boot got as far as
+                    // b8g-init's boot check (stage 1 says the same when it skips one).
+                    if left == 0 && e.reason.is_empty() && !e.good {
+                        e.reason = NEVER_READY.to_string();
+                    }
                 }
             }
         }
