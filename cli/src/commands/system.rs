@@ -25,7 +25,7 @@ use b8g_builder::schedule::{BuildLines, IndicatifProgress, NoProgress, Progress,
 use b8g_kernel_adapters::linux::image::Format;
 use b8g_kernel_adapters::linux::qemu::VmSettings;
 use b8g_kernel_adapters::linux::system;
-use b8g_store::format::store_path::StorePath;
+use b8g_store::format::store_path::{StoreDir, StorePath};
 use b8g_store::local::LocalStore;
 use b8g_system::build::{self, SystemBuildOptions};
 use b8g_system::file::{instantiate_file, FileEval, FileKind, Source};
@@ -235,10 +235,14 @@ fn default_b8g_bin() -> Result<PathBuf> {
     if let Some(found) = b8g_bin_near(dir) {
         return Ok(found);
     }
-    if dir.ends_with("bin") && dir.join("b8g-init").is_file() && dir.join("b8gctl").is_file() {
-        if let Some(package) = dir.parent() {
-            return Ok(package.to_path_buf());
-        }
+    // Only a store path: a `bin/` elsewhere (~/.cargo/bin) would put its whole
+    // parent into the store.
+    if let Some(package) = dir
+        .parent()
+        .filter(|p| dir.ends_with("bin") && dir.join("b8g-init").is_file())
+        .filter(|p| StoreDir::default().parse_path(&p.to_string_lossy()).is_ok())
+    {
+        return Ok(package.to_path_buf());
     }
     bail!(
         "no b8g-init to put into the system: pass --b8g-bin DIR (a directory with bin/b8g-init and \

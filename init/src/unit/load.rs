@@ -589,8 +589,9 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
         .filter(|u| !u.default_dependencies)
         .map(|u| u.name.clone())
         .collect();
+    let after = after_map(&set);
     for u in set.units.values_mut() {
-        add_default_deps(u, &no_default);
+        add_default_deps(u, &no_default, &after);
     }
     // Default dependencies may name built-ins not yet loaded (e.g. shutdown.target is
     // always present, so this only matters for user-deleted names): make the set closed.
@@ -641,7 +642,7 @@ pub fn instantiate(
         .filter(|u| !u.default_dependencies)
         .map(|u| u.name.clone())
         .collect();
-    add_default_deps(&mut unit, &no_default);
+    add_default_deps(&mut unit, &no_default, &after_map(set));
     Some((unit, list))
 }
 
@@ -756,7 +757,19 @@ fn add_implicit(u: &mut Unit) {
     }
 }
 
-fn add_default_deps(u: &mut Unit, no_default: &BTreeSet<String>) {
+/// Each unit's `After=` names, as loaded (before default dependencies).
+fn after_map(set: &UnitSet) -> BTreeMap<String, BTreeSet<String>> {
+    set.units
+        .values()
+        .map(|u| (u.name.clone(), u.deps.after.clone()))
+        .collect()
+}
+
+fn add_default_deps(
+    u: &mut Unit,
+    no_default: &BTreeSet<String>,
+    after: &BTreeMap<String, BTreeSet<String>>,
+) {
     if !u.default_dependencies {
         return;
     }
@@ -805,11 +818,17 @@ fn add_default_deps(u: &mut Unit, no_default: &BTreeSet<String>) {
             d.before.insert("umount.target".into());
         }
         UnitKind::Target => {
+            // systemd's unit_add_default_target_dependency: not for a unit
+            // ordered after the target already ("don't create loops"), as a
+            // marker wanted by multi-user.target and After= it is.
+            let name = u.name.clone();
             let pulled: Vec<String> = d
                 .wants
                 .iter()
                 .chain(d.requires.iter())
                 .filter(|n| !no_default.contains(*n))
+                .filter(|n| !d.before.contains(*n))
+                .filter(|n| !after.get(*n).is_some_and(|a| a.contains(&name)))
                 .cloned()
                 .collect();
             d.after.extend(pulled);
@@ -828,6 +847,44 @@ fn add_default_deps(u: &mut Unit, no_default: &BTreeSet<String>) {
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn a_unit_ordered_after_the_target_that_wants_it_gets_no_loop() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("u");
+        fs::create_dir_all(d.join("multi-user.target.wants")).unwrap();
+        // A marker after multi-user.target, wanted by it (systemd-update-utmp-runlevel's way).
+        fs::write(
+            d.join("marker.service"),
+            "[Unit]\nAfter=multi-user.target\n[Service]\nType=oneshot\nExecStart=/bin/true\n",
+        )
+        .unwrap();
+        fs::write(d.join("plain.service"), "[Service]\nExecStart=/bin/true\n").unwrap();
+        for n in ["marker.service", "plain.service"] {
+            std::os::unix::fs::symlink(
+                format!("../{n}"),
+                d.join("multi-user.target.wants").join(n),
+            )
+            .unwrap();
+        }
+        let set = load(
+            &LoadOptions {
+                unit_dirs: vec![d],
+                specifier_dirs: SpecifierDirs::default(),
+                links_only: false,
+                roots: None,
+            },
+            vec![],
+        );
+        let mu = set.get("multi-user.target").unwrap();
+        assert!(mu.deps.wants.contains("marker.service"));
+        assert!(
+            !mu.deps.after.contains("marker.service"),
+            "{:?}",
+            mu.deps.after
+        );
+        assert!(mu.deps.after.contains("plain.service"));
+    }
 
     #[test]
     fn loads_dirs_dropins_templates_wants_install_aliases() {

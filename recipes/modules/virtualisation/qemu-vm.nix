@@ -20,7 +20,7 @@ let
 
   hostfwd = f: ",hostfwd=${f.proto}:${f.host.address}:${toString f.host.port}-:${toString f.guest.port}";
   params = lib.replaceStrings [ "@toplevel@" ] [ "${toplevel}" ]
-    (concatStringsSep " " ([ "console=ttyS0" "panic=-1" "b8g.system=@toplevel@" ] ++ config.boot.kernelParams));
+    (concatStringsSep " " ([ "console=ttyS0" "b8g.system=@toplevel@" ] ++ config.boot.kernelParams ++ [ "panic=-1" ]));
   storeDir = builtins.storeDir;
 
   # The script runs on the host. Store paths in it are logical; the store may

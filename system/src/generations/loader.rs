@@ -418,6 +418,17 @@ pub fn existing(esp: &Path) -> Result<Vec<EntryName>, LoaderError> {
 /// and only then what the plan no longer names is removed.
 pub fn sync_dir(esp: &Path, plan: &EspPlan) -> Result<(), LoaderError> {
     refuse_links(esp, plan)?;
+    // What a sync cut short by power loss left under temporary names, first:
+    // half a kernel may be what keeps this one from fitting.
+    let planned: std::collections::BTreeSet<PathBuf> = plan
+        .copies
+        .keys()
+        .chain(plan.texts.keys())
+        .filter_map(|p| esp.join(p).parent().map(Path::to_path_buf))
+        .collect();
+    for d in &planned {
+        remove_stale_temporaries(d)?;
+    }
     let mut dirs = std::collections::BTreeSet::new();
     let copy = |path: &str, src: &Path, dirs: &mut std::collections::BTreeSet<PathBuf>| {
         let dst = esp.join(path);
@@ -470,29 +481,27 @@ pub fn sync_dir(esp: &Path, plan: &EspPlan) -> Result<(), LoaderError> {
             }
         }
     }
-    // What a sync cut short by power loss left under temporary names.
-    for d in &dirs {
-        remove_stale_temporaries(d)?;
-    }
     for d in dirs {
         fsync_dir(&d)?;
     }
     Ok(())
 }
 
-/// Removes `.NAME.tmp-PID` files ([`write_atomic`]'s temporary names) of
-/// other processes from `dir`: left by a sync that power loss interrupted.
+/// Removes `.NAME.tmp-PID` files ([`write_atomic`]'s temporary names) whose
+/// process is gone from `dir`: left by a sync that power loss interrupted (a
+/// live process's may be another sync's, in flight).
 fn remove_stale_temporaries(dir: &Path) -> Result<(), LoaderError> {
     let ours = format!(".tmp-{}", std::process::id());
+    let alive = |pid: &str| Path::new("/proc").join(pid).exists();
     let Ok(list) = fs::read_dir(dir) else {
         return Ok(());
     };
     for e in list.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let temporary = name.starts_with('.')
-            && name
-                .rsplit_once(".tmp-")
-                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+            && name.rsplit_once(".tmp-").is_some_and(|(_, pid)| {
+                !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && !alive(pid)
+            });
         if temporary && !name.ends_with(&ours) && e.file_type().is_ok_and(|t| t.is_file()) {
             let p = e.path();
             fs::remove_file(&p).map_err(io_err("remove", &p))?;

@@ -156,11 +156,11 @@ fn a_mounted_esp_follows_the_profile_and_loses_what_is_gone() {
         "title half",
     )
     .expect("tmp");
-    fs::write(esp.join("loader/.loader.conf.tmp-7"), "def").expect("tmp");
+    fs::write(esp.join("loader/.loader.conf.tmp-99999998"), "def").expect("tmp");
     fs::write(esp.join("loader/.keep"), "").expect("dot file");
     gens.sync_boot().expect("sync");
     assert_eq!(names(&esp), ["b8g-1+2.conf", "b8g-2+2.conf", "debian.conf"]);
-    assert!(!esp.join("loader/.loader.conf.tmp-7").exists());
+    assert!(!esp.join("loader/.loader.conf.tmp-99999998").exists());
     assert!(esp.join("loader/.keep").is_file());
     // systemd-boot counts a boot of generation 1; then generation 2 is deleted.
     fs::rename(

@@ -290,11 +290,6 @@ impl Generations {
                 if let (Some((left, _)), Some(e)) = (name.tries, entries.get_mut(&name.generation))
                 {
                     e.tries = left;
-                    // Out of tries with nothing recorded: no boot got as far as
-                    // b8g-init's boot check (stage 1 says the same when it skips one).
-                    if left == 0 && e.reason.is_empty() && !e.good {
-                        e.reason = NEVER_READY.to_string();
-                    }
                 }
             }
         }
@@ -305,17 +300,29 @@ impl Generations {
             .profile
             .generations()?
             .into_iter()
-            .map(|g| GenerationStatus {
-                default: Some(g.number) == cur,
-                booted: Some(g.number) == last.generation
-                    || booted_link.as_deref() == Some(g.toplevel.as_str()),
-                running: current_link.as_deref() == Some(g.toplevel.as_str()),
-                entry: entries.get(&g.number).cloned(),
-                skipped: last
-                    .skipped
-                    .contains(&g.number)
-                    .then(|| last.skipped_reason.clone()),
-                generation: g,
+            .map(|g| {
+                let booted = Some(g.number) == last.generation
+                    || booted_link.as_deref() == Some(g.toplevel.as_str());
+                let mut entry = entries.get(&g.number).cloned();
+                // Out of tries with nothing recorded, and not the boot running its
+                // last try: no boot got as far as b8g-init's boot check (stage 1
+                // says the same when it skips one).
+                if let Some(e) = entry.as_mut() {
+                    if e.tries == 0 && e.reason.is_empty() && !e.good && !booted {
+                        e.reason = NEVER_READY.to_string();
+                    }
+                }
+                GenerationStatus {
+                    default: Some(g.number) == cur,
+                    booted,
+                    running: current_link.as_deref() == Some(g.toplevel.as_str()),
+                    entry,
+                    skipped: last
+                        .skipped
+                        .contains(&g.number)
+                        .then(|| last.skipped_reason.clone()),
+                    generation: g,
+                }
             })
             .collect())
     }
