@@ -239,7 +239,7 @@ fn default_b8g_bin() -> Result<PathBuf> {
     // parent into the store.
     if let Some(package) = dir
         .parent()
-        .filter(|p| dir.ends_with("bin") && dir.join("b8g-init").is_file())
+        .filter(|_| dir.ends_with("bin") && dir.join("b8g-init").is_file())
         .filter(|p| StoreDir::default().parse_path(&p.to_string_lossy()).is_ok())
     {
         return Ok(package.to_path_buf());
