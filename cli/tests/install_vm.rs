@@ -77,14 +77,21 @@ fn install(root: &Path, disk: &Path, link: &Path, bin: &str, config: &str) -> se
     serde_json::from_str(&stdout).expect("--json prints JSON")
 }
 
-#[test]
-fn installed_disk_boots_through_uefi_and_systemd_boot() {
+/// images/minimal.nix installed onto a disk image from a fresh store.
+struct Installed {
+    /// Scratch space: the store's root, the disk, whatever else the test makes.
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    disk: PathBuf,
+    /// B8G_INIT_BIN.
+    bin: String,
+    /// `b8g install --json`'s report.
+    report: serde_json::Value,
+}
+
+fn installed_minimal() -> Installed {
     let bin = std::env::var("B8G_INIT_BIN")
         .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init (cargo xtask test does)");
-    assert!(
-        Path::new(OVMF_CODE).is_file(),
-        "{OVMF_CODE} is needed (apt-get install ovmf)"
-    );
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     let disk = dir.path().join("disk.img");
@@ -95,6 +102,28 @@ fn installed_disk_boots_through_uefi_and_systemd_boot() {
         &bin,
         "images/minimal.nix",
     );
+    Installed {
+        dir,
+        root,
+        disk,
+        bin,
+        report,
+    }
+}
+
+#[test]
+fn installed_disk_boots_through_uefi_and_systemd_boot() {
+    assert!(
+        Path::new(OVMF_CODE).is_file(),
+        "{OVMF_CODE} is needed (apt-get install ovmf)"
+    );
+    let Installed {
+        dir,
+        root: _,
+        disk,
+        bin: _,
+        report,
+    } = installed_minimal();
     assert_eq!(report["generation"], 1, "{report}");
     let files: Vec<&str> = report["espFiles"]
         .as_array()
@@ -185,6 +214,88 @@ fn build(root: &Path, bin: &str, file: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Imports NAME.snapshot from the carried disk as the next boot's default
+/// (generation `n`, two tries), reboots, sees both tries end with `failure` on
+/// the console, and boots back to the fallback. Returns that machine and what it
+/// says about itself (hostname, toplevel, the ESP's entries, list-generations).
+#[allow(clippy::too_many_arguments)]
+fn two_failed_tries(
+    mut m: Machine,
+    disk: &Path,
+    vars: &Path,
+    carry_img: &Path,
+    log: &mut String,
+    name: &str,
+    n: u32,
+    failure: &str,
+) -> (Machine, String) {
+    let (out, code) = m.run(
+        &format!(
+            "mount -o ro /dev/vdb /mnt; {B8G} snapshot import /mnt/{name}.snapshot --boot \
+             --trusted-public-keys /mnt/key.pub && ls /boot/loader/entries"
+        ),
+        300,
+    );
+    assert_eq!(code, 0, "{out}\n{}", m.log);
+    assert!(out.contains(&format!("b8g-{n}+2.conf")), "{out}");
+    m.send(B8GCTL_REBOOT);
+    assert!(m.ended(120), "no reboot:\n{}", m.log);
+    log.push_str(&m.kill());
+    for attempt in 1..=2 {
+        let mut m = uefi(disk, vars, Some(carry_img));
+        m.expect(failure, 300);
+        assert!(
+            m.ended(180),
+            "attempt {attempt}: no reboot after {failure:?}:\n{}",
+            m.log
+        );
+        log.push_str(&m.kill());
+    }
+    let mut m = boot_to_shell(disk, vars, Some(carry_img), log);
+    let (out, _) = m.run(
+        &format!("cat /etc/hostname; readlink /run/current-system; ls /boot/loader/entries; {B8G} system list-generations"),
+        60,
+    );
+    (m, out)
+}
+
+/// An ext4 image of `size` holding the files of `from`: a disk to carry them into the VM.
+fn ext4_image(from: &Path, img: &Path, size: &str) {
+    let mk = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(from)
+        .arg(img)
+        .arg(size)
+        .output()
+        .unwrap();
+    assert!(
+        mk.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mk.stderr)
+    );
+}
+
+/// Signed snapshots (`NAME.snapshot`) of toplevels in the store under `root`,
+/// and the key's public half (`key.pub`), on a disk image made in `dir`.
+fn carry_snapshots(root: &Path, dir: &Path, tops: &[(&str, &String)]) -> PathBuf {
+    let store = LocalStore::open(&StoreConfig {
+        root: Some(root.to_path_buf()),
+        ..StoreConfig::default()
+    })
+    .unwrap();
+    let key = SecretKey::from_seed("install-vm-1", &[9; 32]).unwrap();
+    let carry = dir.join("carry");
+    fs::create_dir_all(&carry).unwrap();
+    for (name, top) in tops {
+        let p = store.parse_path(top).unwrap();
+        snapshot::export(&store, &p, &key, &carry.join(format!("{name}.snapshot"))).unwrap();
+    }
+    fs::write(carry.join("key.pub"), key.public().to_string()).unwrap();
+    let img = dir.join("carry.img");
+    ext4_image(&carry, &img, "256M");
+    img
+}
+
 /// Boots until the autologin shell answers; returns the machine.
 fn boot_to_shell(disk: &Path, vars: &Path, extra: Option<&Path>, log: &mut String) -> Machine {
     let mut m = uefi(disk, vars, extra);
@@ -196,22 +307,17 @@ fn boot_to_shell(disk: &Path, vars: &Path, extra: Option<&Path>, log: &mut Strin
 #[test]
 #[ignore = "slow: two more systems and six UEFI boots under TCG; cargo xtask test --full runs it"]
 fn the_loader_switches_counts_tries_and_falls_back_by_itself() {
-    let bin = std::env::var("B8G_INIT_BIN")
-        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init (cargo xtask test does)");
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    let disk = dir.path().join("disk.img");
+    let Installed {
+        dir,
+        root,
+        disk,
+        bin,
+        report,
+    } = installed_minimal();
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .canonicalize()
         .unwrap();
-    let report = install(
-        &root,
-        &disk,
-        &dir.path().join("result"),
-        &bin,
-        "images/minimal.nix",
-    );
     // Later generations of the machine mount the file systems of this disk.
     let hardware = report["hardwareConfiguration"]
         .as_str()
@@ -232,35 +338,14 @@ fn the_loader_switches_counts_tries_and_falls_back_by_itself() {
     let second = build(&root, &bin, &cfg.join("second.nix"));
     let broken = build(&root, &bin, &cfg.join("broken.nix"));
     let panics = build(&root, &bin, &cfg.join("panics.nix"));
-    let store = LocalStore::open(&StoreConfig {
-        root: Some(root.clone()),
-        ..StoreConfig::default()
-    })
-    .unwrap();
-    let key = SecretKey::from_seed("install-vm-1", &[9; 32]).unwrap();
-    let carry = dir.path().join("carry");
-    fs::create_dir_all(&carry).unwrap();
-    for (name, top) in [
-        ("second", &second),
-        ("broken", &broken),
-        ("panics", &panics),
-    ] {
-        let p = store.parse_path(top).unwrap();
-        snapshot::export(&store, &p, &key, &carry.join(format!("{name}.snapshot"))).unwrap();
-    }
-    fs::write(carry.join("key.pub"), key.public().to_string()).unwrap();
-    let carry_img = dir.path().join("carry.img");
-    let mk = Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-d"])
-        .arg(&carry)
-        .arg(&carry_img)
-        .arg("256M")
-        .output()
-        .unwrap();
-    assert!(
-        mk.status.success(),
-        "{}",
-        String::from_utf8_lossy(&mk.stderr)
+    let carry_img = carry_snapshots(
+        &root,
+        dir.path(),
+        &[
+            ("second", &second),
+            ("broken", &broken),
+            ("panics", &panics),
+        ],
     );
 
     let vars = dir.path().join("vars.fd");
@@ -296,33 +381,16 @@ fn the_loader_switches_counts_tries_and_falls_back_by_itself() {
         "{out}"
     );
 
-    // Generation 3 never reaches its default target: two tries, then generation 2 again.
-    let (out, code) = m.run(
-        &format!(
-            "mount -o ro /dev/vdb /mnt; {B8G} snapshot import /mnt/broken.snapshot --boot \
-             --trusted-public-keys /mnt/key.pub && ls /boot/loader/entries"
-        ),
-        300,
-    );
-    assert_eq!(code, 0, "{out}\n{}", m.log);
-    assert!(out.contains("b8g-3+2.conf"), "{out}");
-    m.send(B8GCTL_REBOOT);
-    assert!(m.ended(120), "no reboot:\n{}", m.log);
-    log.push_str(&m.kill());
-    for attempt in 1..=2 {
-        let mut m = uefi(&disk, &vars, Some(&carry_img));
-        m.expect("b8g: boot of generation 3 failed", 300);
-        assert!(
-            m.ended(180),
-            "attempt {attempt}: no reboot after a failed boot:\n{}",
-            m.log
-        );
-        log.push_str(&m.kill());
-    }
-    let mut m = boot_to_shell(&disk, &vars, Some(&carry_img), &mut log);
-    let (out, _) = m.run(
-        &format!("cat /etc/hostname; readlink /run/current-system; ls /boot/loader/entries; {B8G} system list-generations"),
-        60,
+    // Generation 3's health check fails: two tries, then generation 2 again.
+    let (m, out) = two_failed_tries(
+        m,
+        &disk,
+        &vars,
+        &carry_img,
+        &mut log,
+        "broken",
+        3,
+        "b8g: boot of generation 3 failed",
     );
     assert!(
         out.contains("second") && out.contains(&second),
@@ -333,37 +401,17 @@ fn the_loader_switches_counts_tries_and_falls_back_by_itself() {
         out.contains("failed: health check failed: test -e /no-such-file"),
         "list-generations does not say why 3 failed:\n{out}"
     );
-
     // Generation 4's kernel panics: the reboot (panic=) counts its tries down
     // until the loader falls back to generation 2 again.
-    let (out, code) = m.run(
-        &format!(
-            "mount -o ro /dev/vdb /mnt; {B8G} snapshot import /mnt/panics.snapshot --boot \
-             --trusted-public-keys /mnt/key.pub && ls /boot/loader/entries"
-        ),
-        300,
-    );
-    assert_eq!(code, 0, "{out}\n{}", m.log);
-    assert!(out.contains("b8g-4+2.conf"), "{out}");
-    m.send(B8GCTL_REBOOT);
-    assert!(m.ended(120), "no reboot:\n{}", m.log);
-    log.push_str(&m.kill());
-    for attempt in 1..=2 {
-        let mut m = uefi(&disk, &vars, Some(&carry_img));
-        m.expect("Kernel panic", 300);
-        assert!(
-            m.ended(120),
-            "attempt {attempt}: no reboot after the panic:\n{}",
-            m.log
-        );
-        log.push_str(&m.kill());
-    }
-    let mut m = boot_to_shell(&disk, &vars, Some(&carry_img), &mut log);
-    let (out, _) = m.run(
-        &format!(
-            "readlink /run/current-system; ls /boot/loader/entries; {B8G} system list-generations"
-        ),
-        60,
+    let (m, out) = two_failed_tries(
+        m,
+        &disk,
+        &vars,
+        &carry_img,
+        &mut log,
+        "panics",
+        4,
+        "Kernel panic",
     );
     assert!(out.contains(&second), "not back on generation 2:\n{out}");
     assert!(out.contains("b8g-4+0-2.conf"), "{out}");
@@ -403,22 +451,17 @@ fn kernel_and_system(m: &mut Machine) -> (String, String) {
 #[test]
 #[ignore = "slow: a second kernel and a dozen UEFI boots under TCG; cargo xtask test --full runs it"]
 fn a_new_kernel_through_the_loader_and_power_cuts_during_switch() {
-    let bin = std::env::var("B8G_INIT_BIN")
-        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init (cargo xtask test does)");
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    let disk = dir.path().join("disk.img");
+    let Installed {
+        dir,
+        root,
+        disk,
+        bin,
+        report,
+    } = installed_minimal();
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .canonicalize()
         .unwrap();
-    let report = install(
-        &root,
-        &disk,
-        &dir.path().join("result"),
-        &bin,
-        "images/minimal.nix",
-    );
     let first = report["toplevel"].as_str().expect("toplevel").to_string();
     let cfg = dir.path().join("cfg");
     fs::create_dir_all(&cfg).unwrap();
@@ -433,30 +476,7 @@ fn a_new_kernel_through_the_loader_and_power_cuts_during_switch() {
     )
     .unwrap();
     let cloud = build(&root, &bin, &cfg.join("cloud.nix"));
-    let store = LocalStore::open(&StoreConfig {
-        root: Some(root.clone()),
-        ..StoreConfig::default()
-    })
-    .unwrap();
-    let key = SecretKey::from_seed("install-vm-2", &[7; 32]).unwrap();
-    let carry = dir.path().join("carry");
-    fs::create_dir_all(&carry).unwrap();
-    let p = store.parse_path(&cloud).unwrap();
-    snapshot::export(&store, &p, &key, &carry.join("cloud.snapshot")).unwrap();
-    fs::write(carry.join("key.pub"), key.public().to_string()).unwrap();
-    let carry_img = dir.path().join("carry.img");
-    let mk = Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-d"])
-        .arg(&carry)
-        .arg(&carry_img)
-        .arg("256M")
-        .output()
-        .unwrap();
-    assert!(
-        mk.status.success(),
-        "{}",
-        String::from_utf8_lossy(&mk.stderr)
-    );
+    let carry_img = carry_snapshots(&root, dir.path(), &[("cloud", &cloud)]);
     let vars = dir.path().join("vars.fd");
     fs::copy(OVMF_VARS, &vars).unwrap();
     let mut log = String::new();
@@ -558,19 +578,14 @@ fn b8g(args: &[&str]) -> String {
 #[test]
 #[ignore = "slow: an installation inside a UEFI VM under TCG, then a boot of its disk; cargo xtask test --full runs it"]
 fn installs_from_inside_a_running_system_onto_a_second_disk_with_root() {
-    let bin = std::env::var("B8G_INIT_BIN")
-        .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init (cargo xtask test does)");
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    let disk = dir.path().join("disk.img");
+    let Installed {
+        dir,
+        root: _,
+        disk,
+        bin,
+        report: _,
+    } = installed_minimal();
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    install(
-        &root,
-        &disk,
-        &dir.path().join("result"),
-        &bin,
-        "images/minimal.nix",
-    );
 
     // What the installer carries in (a disk mounted at the same path inside the
     // VM, so both sides evaluate the same files): recipes, the configuration,
@@ -635,18 +650,7 @@ fn installs_from_inside_a_running_system_onto_a_second_disk_with_root() {
         &secret.to_string_lossy(),
     ]);
     let carry_img = dir.path().join("carry.img");
-    let mk = Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-d"])
-        .arg(&carry)
-        .arg(&carry_img)
-        .arg("1G")
-        .output()
-        .unwrap();
-    assert!(
-        mk.status.success(),
-        "{}",
-        String::from_utf8_lossy(&mk.stderr)
-    );
+    ext4_image(&carry, &carry_img, "1G");
     let target = dir.path().join("target.img");
     fs::File::create(&target).unwrap().set_len(1 << 30).unwrap();
 

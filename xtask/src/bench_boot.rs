@@ -166,13 +166,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let med = |name: &str, f: &dyn Fn(&Sample) -> f64| -> f64 {
         let mut v: Vec<f64> = samples.iter().filter(|s| s.init == name).map(f).collect();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
+        crate::median(&mut v)
     };
     let (bt, st) = (med("b8g-init", &|s| s.secs), med("systemd", &|s| s.secs));
     let (bu, su) = (

@@ -289,7 +289,12 @@ fn compare(
     } else {
         label.to_owned()
     };
-    row(&label, median(&mut nix_times), median(&mut our_times), n);
+    row(
+        &label,
+        crate::median(&mut nix_times),
+        crate::median(&mut our_times),
+        n,
+    );
     Ok(())
 }
 
@@ -304,16 +309,6 @@ fn row(label: &str, nix: f64, ours: f64, n: usize) {
         ours * 1e3 / n as f64,
         load_average()
     );
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
 }
 
 /// The first three fields of /proc/loadavg, or "?".

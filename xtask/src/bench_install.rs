@@ -213,13 +213,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let med = |name: &str, f: &dyn Fn(&Sample) -> f64| -> f64 {
         let mut v: Vec<f64> = samples.iter().filter(|s| s.system == name).map(f).collect();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
+        crate::median(&mut v)
     };
     let (bf, df) = (
         med("b8g", &|s| s.firmware_to_ready),
@@ -229,18 +223,12 @@ pub fn run(args: &[String]) -> Result<()> {
         med("b8g", &|s| s.kernel_to_ready),
         med("debian", &|s| s.kernel_to_ready),
     );
-    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len() >> 20).unwrap_or(0);
     println!(
         "install boot benchmark: {runs} runs each, qemu TCG q35 + OVMF, kernel {kernel_version}"
     );
     println!("                          b8g     Debian    ratio");
     println!("firmware→ready (s)  {bf:>10.2} {df:>10.2} {:>8.2}", bf / df);
     println!("kernel→ready (s)    {bk:>10.2} {dk:>10.2} {:>8.2}", bk / dk);
-    println!(
-        "disk (MiB)          {:>10} {:>10}",
-        size(&b8g_disk),
-        size(&debian_disk)
-    );
     Ok(())
 }
 

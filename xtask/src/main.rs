@@ -386,3 +386,14 @@ fn bench(args: &[String]) -> Result<()> {
         None => bail!("{USAGE}"),
     }
 }
+
+/// The median of `v` (sorted in place): the mean of the middle two for an even count.
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}

@@ -92,7 +92,10 @@ fn write_entry(
         Entry::Union { sources } => {
             let mut owners = BTreeMap::new();
             out.create_dir(rel, 0o755)?;
-            for src in sources {
+            // A package listed twice (a module's default and the user's list) is
+            // one source, as in nixpkgs' buildEnv, not a conflict with itself.
+            let mut seen = std::collections::BTreeSet::new();
+            for src in sources.iter().filter(|s| seen.insert(s.as_str())) {
                 let top = inputs.open(src)?;
                 if !top.is_dir() {
                     return Err(BuiltinError::BadSpec(format!(
@@ -216,8 +219,9 @@ mod tests {
         fs::create_dir_all(b.join("bin")).unwrap();
         fs::write(a.join("bin/ls"), "").unwrap();
         fs::write(b.join("bin/cat"), "").unwrap();
-        let spec =
-            format!(r#"{{"":{{"type":"union","sources":["/b8g/store/{A}","/b8g/store/{B}"]}}}}"#);
+        let spec = format!(
+            r#"{{"":{{"type":"union","sources":["/b8g/store/{A}","/b8g/store/{B}","/b8g/store/{A}"]}}}}"#
+        );
         build_tree(&spec, &out(dir.path(), "out"), &inputs).unwrap();
         let o = dir.path().join("out");
         assert_eq!(
