@@ -515,6 +515,23 @@ fn a_new_kernel_through_the_loader_and_power_cuts_during_switch() {
         m.log
     );
 
+    // `b8g system rollback`, then a reboot: the first generation on its own kernel.
+    let (out, code) = m.run(
+        &format!("{B8G} system rollback && cat /boot/loader/loader.conf"),
+        300,
+    );
+    assert_eq!(code, 0, "{out}\n{}", m.log);
+    m.send(B8GCTL_REBOOT);
+    assert!(m.ended(120), "no reboot:\n{}", m.log);
+    log.push_str(&m.kill());
+    let mut m = boot_to_shell(&disk, &vars, Some(&carry_img), &mut log);
+    let (kernel, system) = kernel_and_system(&mut m);
+    assert!(
+        !kernel.ends_with("-cloud-amd64") && system == first,
+        "after the rollback booted {kernel} {system}, not generation 1:\n{}",
+        m.log
+    );
+
     // Power cuts at random moments of switches between the two kernels: every
     // boot after one comes up on one of the generations, with that generation's kernel.
     let mut seed: u64 = std::process::id() as u64 ^ 0x2545_f491_4f6c_dd1d;
