@@ -39,6 +39,9 @@ fn install_into_a_mounted_tree_makes_generation_1_and_its_loader_entry() {
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(report["generation"], 1, "{report}");
     assert!(report["rootMiB"].is_null(), "{report}");
+    // No ESP mounted at MNT/boot (this host cannot mount vfat): said, not refused.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("boot is not a mount point"), "{stderr}");
     let top = report["toplevel"].as_str().expect("toplevel").to_string();
 
     // The tree: the profile names the toplevel, valid in the tree's own store.

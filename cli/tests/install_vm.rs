@@ -1,8 +1,8 @@
 //! `b8g install --disk` of `images/minimal.nix` into a fresh store, then the
 //! disk booted the way a machine boots it: UEFI firmware (OVMF, under qemu
 //! TCG) finds systemd-boot on the EFI system partition, whose menu lists the
-//! generation; its entry boots the kernel, stage 1 finds the root partition by
-//! its label, and b8g-init brings the system up.
+//! generation; its entry boots the kernel, stage 1 finds the root file system
+//! by its UUID, and b8g-init brings the system up.
 //!
 //! Needs B8G_INIT_BIN (static b8g-init, set by `cargo xtask test`), qemu,
 //! ovmf, dosfstools, mtools, e2fsprogs and apt package lists.

@@ -4,6 +4,7 @@
 //! the tree mounted at MNT (its EFI system partition at MNT/boot) and installs
 //! there, as `nixos-install --root` (see `b8g_system::install`).
 
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -85,7 +86,20 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
             };
             install::install_disk(&store, &top, &opts)
         }
-        None => install::install_in_place(&store, &top, &target),
+        None => {
+            // A forgotten ESP mount leaves the loader on the root file system:
+            // the disk would not boot.
+            let esp = target.join("boot");
+            let dev = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| m.dev());
+            if dev(&esp).is_none_or(|d| Some(d) == dev(&target)) {
+                eprintln!(
+                    "warning: {} is not a mount point: the EFI system partition's files go onto \
+                     the root file system; mount the ESP there for the disk to boot",
+                    esp.display()
+                );
+            }
+            install::install_in_place(&store, &top, &target)
+        }
     }
     .with_context(|| format!("cannot install onto {}", target.display()))?;
     if args.json {

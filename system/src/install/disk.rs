@@ -9,9 +9,9 @@
 //! last 33 LBAs     backup GPT
 //! ```
 //!
-//! The partition names (GPT labels) are how stage 1 finds the root
-//! (`/dev/disk/by-partlabel/b8g-root`): they do not depend on the disk's name
-//! on the machine that boots it.
+//! The partition names (GPT labels) say what each partition is; stage 1 finds
+//! the file systems by their UUIDs ([`super::DiskIds`]), random for each
+//! installation.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -30,7 +30,7 @@ pub const SECTOR: u64 = 512;
 pub const MIB: u64 = 1 << 20;
 /// The GPT label of the EFI system partition.
 pub const ESP_LABEL: &str = "b8g-esp";
-/// The GPT label of the root partition; stage 1 mounts it by this name.
+/// The GPT label of the root partition.
 pub const ROOT_LABEL: &str = "b8g-root";
 
 /// Sizes of a disk's parts, in MiB.
