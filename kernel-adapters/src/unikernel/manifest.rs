@@ -19,7 +19,7 @@ pub struct Manifest {
     pub memory_mib: u32,
     /// qemu machine type (`pc` or `q35`; `microvm` hangs often under TCG).
     pub machine: String,
-    /// Kernel command line words, after `console=ttyS0 panic=-1`.
+    /// Kernel command line words, between `console=ttyS0` and `panic=-1`.
     pub append: Vec<String>,
     /// Extra qemu arguments (devices, network).
     pub qemu_args: Vec<String>,

@@ -240,7 +240,7 @@ mod tests {
         let a = vm(d.path()).unwrap().args();
         assert!(a.windows(2).any(|w| w == ["-M", "q35"]));
         assert!(a.windows(2).any(|w| w == ["-m", "96M"]));
-        assert!(a.contains(&"console=ttyS0 panic=-1 quiet".to_string()));
+        assert!(a.contains(&"console=ttyS0 quiet panic=-1".to_string()));
         assert!(a.ends_with(&[
             "-device".into(),
             "isa-debug-exit,iobase=0xf4,iosize=0x04".into()
