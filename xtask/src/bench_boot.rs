@@ -18,7 +18,7 @@
 //! `--dump` adds each init's own account of the boot there (b8g-init's unit logs and PID
 //! 1's smaps; systemd-analyze and the journal).
 
-use crate::debian_image::{kernel, write_mode};
+use crate::debian_image::{install_ready_unit, kernel};
 use crate::debian_server;
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, BufReader};
@@ -200,22 +200,7 @@ pub fn run(args: &[String]) -> Result<()> {
 /// b8g-init, b8gctl, the ready unit (enabled by a link, as `systemctl enable` would)
 /// and a fixed hostname. Both inits see exactly these files.
 fn install_bench_files(rootfs: &Path) -> Result<()> {
-    write_mode(
-        &rootfs.join("usr/local/sbin/bench-ready"),
-        READY_SCRIPT.as_bytes(),
-        0o755,
-    )?;
-    write_mode(
-        &rootfs.join("etc/systemd/system/bench-ready.service"),
-        ready_unit().as_bytes(),
-        0o644,
-    )?;
-    let link = rootfs.join("etc/systemd/system/multi-user.target.wants/bench-ready.service");
-    if std::fs::symlink_metadata(&link).is_err() {
-        std::fs::create_dir_all(link.parent().context("parent")?)?;
-        std::os::unix::fs::symlink("/etc/systemd/system/bench-ready.service", &link)?;
-    }
-    Ok(())
+    install_ready_unit(rootfs, READY_SCRIPT, &ready_unit())
 }
 
 fn field<T: std::str::FromStr>(line: &str, after: &str) -> Option<T> {

@@ -16,7 +16,7 @@
 //! kernel-to-ready is the guest's uptime in it. The systems alternate run by
 //! run; every run is printed, then medians and ratios (b8g / Debian).
 
-use crate::debian_image::{debian_root, make_ext4, write_mode};
+use crate::debian_image::{debian_root, install_ready_unit, make_ext4, write_mode};
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -149,21 +149,7 @@ pub fn run(args: &[String]) -> Result<()> {
         &rootfs,
         &format!("systemd-sysv,udev,initramfs-tools,linux-image-{kernel_version}"),
     )?;
-    write_mode(
-        &rootfs.join("usr/local/sbin/bench-ready"),
-        READY_SCRIPT.as_bytes(),
-        0o755,
-    )?;
-    write_mode(
-        &rootfs.join("etc/systemd/system/bench-ready.service"),
-        READY_UNIT.as_bytes(),
-        0o644,
-    )?;
-    let link = rootfs.join("etc/systemd/system/multi-user.target.wants/bench-ready.service");
-    if std::fs::symlink_metadata(&link).is_err() {
-        std::fs::create_dir_all(link.parent().context("parent")?)?;
-        std::os::unix::fs::symlink("/etc/systemd/system/bench-ready.service", &link)?;
-    }
+    install_ready_unit(&rootfs, READY_SCRIPT, READY_UNIT)?;
     write_mode(&rootfs.join("etc/hostname"), b"debian\n", 0o644)?;
     write_mode(
         &rootfs.join("etc/fstab"),

@@ -228,3 +228,25 @@ impl Cpio {
         Ok(())
     }
 }
+
+/// The benchmarks' marker: `/usr/local/sbin/bench-ready` (`script`) run by
+/// `bench-ready.service` (`unit`), enabled for multi-user.target by a link, as
+/// `systemctl enable` would.
+pub fn install_ready_unit(rootfs: &Path, script: &str, unit: &str) -> Result<()> {
+    write_mode(
+        &rootfs.join("usr/local/sbin/bench-ready"),
+        script.as_bytes(),
+        0o755,
+    )?;
+    write_mode(
+        &rootfs.join("etc/systemd/system/bench-ready.service"),
+        unit.as_bytes(),
+        0o644,
+    )?;
+    let link = rootfs.join("etc/systemd/system/multi-user.target.wants/bench-ready.service");
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::fs::create_dir_all(link.parent().context("parent")?)?;
+        std::os::unix::fs::symlink("/etc/systemd/system/bench-ready.service", &link)?;
+    }
+    Ok(())
+}
