@@ -5,6 +5,7 @@
 //! need no evaluator.
 
 pub mod builtin;
+pub mod debian;
 #[cfg(feature = "glue")]
 pub mod glue;
 pub mod realise;

@@ -377,7 +377,7 @@ fn tampered_cache_answer_is_refused() {
     )
     .expect_err("a tampered NAR must not be accepted");
     // The cache's answer was refused, so the realiser went on to the builder.
-    assert!(err.contains("cannot download the pinned seed"), "{err}");
+    assert!(err.contains("cannot download the pinned package"), "{err}");
     assert!(!store.is_valid(&out).expect("query"), "{err}");
     assert!(!store.real_path(&out).exists(), "{err}");
 }

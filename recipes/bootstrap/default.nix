@@ -32,7 +32,7 @@ let
     outputHashAlgo = "sha256";
     outputHash = pin.sha256;
     preferLocalBuild = true;
-  };
+  } // (if pin ? lockCommand then { inherit (pin) lockCommand; } else { });
   unpackDeb = pin: derivation {
     name = "${pin.package}-unpacked";
     system = "builtin";
@@ -191,9 +191,12 @@ let
     version = { type = "file"; text = pin.kernelVersion; };
   } // { version = pin.kernelVersion; };
 
+  # Low priority (nixpkgs' lowPrio) in profiles: a real program (Debian's wget,
+  # less, vi) wins over the applet of the same name.
   busybox = b8gTree "busybox-${builtins.replaceStrings [ ":" ] [ "_" ] pins.busybox-static.version}"
     ({ "bin/busybox" = { type = "symlink"; target = "${busyboxDeb}/bin/busybox"; }; }
-      // builtins.listToAttrs (map (a: { name = "bin/${a}"; value = { type = "symlink"; target = "busybox"; }; }) applets));
+      // builtins.listToAttrs (map (a: { name = "bin/${a}"; value = { type = "symlink"; target = "busybox"; }; }) applets))
+    // { meta.priority = 10; };
 
   # The seed C toolchain: bin/{cc,gcc,cpp,as,ld,ar,...,make}. `cc` is gcc 12
   # with glibc's headers, crt files and store-path linker scripts; what it links

@@ -22,6 +22,9 @@ let
     # OpenSSH 9.2 from Debian 12: sbin/sshd, bin/ssh-keygen, bin/ssh, lib/openssh/sftp-server.
     # ssh's and sftp's line editing and FIDO keys (libedit, libfido2) are not included.
     openssh = final.bootstrap.seeds.openssh;
+    # Debian 12's binary packages pinned in recipes/debian/lock.json, each with its
+    # dependencies (`b8g bootstrap add-debian NAME` adds one).
+    debian = import ../debian { inherit lib; inherit (final) bootstrap symlinkJoin b8gTree; };
     stdenv = import ./stdenv { inherit (final) bootstrap; };
     hello = import ./hello { inherit (final) stdenv; };
     gnu-hello = import ./gnu-hello { inherit (final) stdenv bootstrap; };

@@ -120,10 +120,17 @@ fn from_snapshot(
     dest: &Path,
     archive: &str,
 ) -> Result<(), BuiltinError> {
+    // Pins of the seeds are refreshed one by one; others (Debian's packages as
+    // components) name their own command.
+    let command = cx
+        .env
+        .get("lockCommand")
+        .cloned()
+        .unwrap_or_else(|| format!("b8g bootstrap lock --only {package}"));
     let vanished = |why: String| {
         BuiltinError::Other(format!(
-            "cannot download the pinned seed {package}={version}: the archive does not serve it \
-             ({archive}), and {why}. Run `b8g bootstrap lock --only {package}` to refresh the pin \
+            "cannot download the pinned package {package}={version}: the archive does not serve it \
+             ({archive}), and {why}. Run `{command}` to refresh the pin \
              (after `apt-get update`), or configure a b8g cache that holds it."
         ))
     };

@@ -21,8 +21,16 @@ pub enum Entry {
     Directory {},
     Union {
         sources: Vec<String>,
+        /// nixpkgs' `meta.priority` of each source (default 5): where two
+        /// sources hold the same file, the lower number wins; equal ones
+        /// conflict.
+        #[serde(default)]
+        priorities: Vec<i64>,
     },
 }
+
+/// nixpkgs' default `meta.priority`.
+const DEFAULT_PRIORITY: i64 = 5;
 
 /// The `b8g-tree` builtin builder.
 pub struct TreeBuilder;
@@ -89,24 +97,59 @@ fn write_entry(
         }
         Entry::Symlink { target } => out.symlink(rel, target)?,
         Entry::Directory {} => out.create_dir(rel, 0o755)?,
-        Entry::Union { sources } => {
+        Entry::Union {
+            sources,
+            priorities,
+        } => {
+            if !priorities.is_empty() && priorities.len() != sources.len() {
+                return Err(BuiltinError::BadSpec(format!(
+                    "a union of {} sources has {} priorities",
+                    sources.len(),
+                    priorities.len()
+                )));
+            }
             let mut owners = BTreeMap::new();
             out.create_dir(rel, 0o755)?;
             // A package listed twice (a module's default and the user's list) is
             // one source, as in nixpkgs' buildEnv, not a conflict with itself.
             let mut seen = std::collections::BTreeSet::new();
-            for src in sources.iter().filter(|s| seen.insert(s.as_str())) {
+            let mut ordered: Vec<(i64, &String)> = sources
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| seen.insert(s.as_str()))
+                .map(|(i, s)| (priorities.get(i).copied().unwrap_or(DEFAULT_PRIORITY), s))
+                .collect();
+            // Stable: equal priorities keep the given order.
+            ordered.sort_by_key(|(p, _)| *p);
+            for (priority, src) in ordered {
                 let top = inputs.open(src)?;
                 if !top.is_dir() {
                     return Err(BuiltinError::BadSpec(format!(
                         "union source {src} is not a directory"
                     )));
                 }
-                merge_into(out, rel, src, src, inputs, &mut owners)?;
+                let source = Source {
+                    path: src,
+                    priority,
+                };
+                merge_into(out, rel, src, &source, inputs, &mut owners)?;
             }
         }
     }
     Ok(())
+}
+
+/// A source of a union, with its priority.
+struct Source<'a> {
+    path: &'a str,
+    priority: i64,
+}
+
+/// Which source a union's leaf came from, and the file it leads to.
+struct Owner {
+    source: String,
+    priority: i64,
+    resolved: Option<String>,
 }
 
 /// Adds the tree at `logical` (a directory of the input closure) to the union
@@ -117,9 +160,9 @@ fn merge_into(
     out: &OutputTree,
     dest: &str,
     logical: &str,
-    source: &str,
+    source: &Source<'_>,
     inputs: &StoreInputs,
-    owners: &mut BTreeMap<String, String>,
+    owners: &mut BTreeMap<String, Owner>,
 ) -> Result<(), BuiltinError> {
     let dir = inputs.open(logical)?;
     for name in dir.read_dir_names()? {
@@ -134,21 +177,37 @@ fn merge_into(
         let l = format!("{}/{name}", logical.trim_end_matches('/'));
         // Anything that does not open as a directory inside the closure (a
         // file, a dangling link, a link out of the closure) is a leaf.
-        let is_dir = inputs.open(&l).is_ok_and(|f| f.is_dir());
-        if is_dir {
+        let opened = inputs.open(&l).ok();
+        if opened.as_ref().is_some_and(|f| f.is_dir()) {
             if !out.is_dir(&d)? {
                 out.create_dir(&d, 0o755)?;
             }
             merge_into(out, &d, &l, source, inputs, owners)?;
-        } else if let Some(first) = owners.get(&d) {
-            return Err(BuiltinError::Conflict {
-                path: out.path().join(&d).display().to_string(),
-                first: first.clone(),
-                second: source.to_string(),
-            });
-        } else {
-            out.symlink(&d, &l)?;
-            owners.insert(d, source.to_string());
+            continue;
+        }
+        // Two links that lead to the same file (two profiles sharing a
+        // package) are one file, as in nixpkgs' buildEnv.
+        let resolved = opened.map(|f| f.logical().to_owned());
+        match owners.get(&d) {
+            Some(o) if o.resolved.is_some() && o.resolved == resolved => {}
+            // Sources come in priority order: an earlier, lower number wins.
+            Some(o) if o.priority < source.priority => {}
+            Some(o) => {
+                return Err(BuiltinError::Conflict {
+                    path: out.path().join(&d).display().to_string(),
+                    first: o.source.clone(),
+                    second: source.path.to_string(),
+                })
+            }
+            None => {
+                out.symlink(&d, &l)?;
+                let owner = Owner {
+                    source: source.path.to_string(),
+                    priority: source.priority,
+                    resolved,
+                };
+                owners.insert(d, owner);
+            }
         }
     }
     Ok(())
@@ -232,9 +291,23 @@ mod tests {
             fs::read_link(o.join("bin/cat")).unwrap(),
             Path::new(&format!("/b8g/store/{B}/bin/cat"))
         );
+        // B links to A's file: the same file, so no conflict (two profiles
+        // that share a package).
+        std::os::unix::fs::symlink(format!("/b8g/store/{A}/bin/ls"), b.join("bin/ls")).unwrap();
+        build_tree(&spec, &out(dir.path(), "out-shared"), &inputs).unwrap();
+        fs::remove_file(b.join("bin/ls")).unwrap();
         fs::write(b.join("bin/ls"), "").unwrap();
         let err = build_tree(&spec, &out(dir.path(), "out2"), &inputs).unwrap_err();
         assert!(matches!(err, BuiltinError::Conflict { .. }), "{err}");
+        // With priorities, the lower number wins whatever the order.
+        let spec = format!(
+            r#"{{"":{{"type":"union","sources":["/b8g/store/{A}","/b8g/store/{B}"],"priorities":[10,5]}}}}"#
+        );
+        build_tree(&spec, &out(dir.path(), "out3"), &inputs).unwrap();
+        assert_eq!(
+            fs::read_link(dir.path().join("out3/bin/ls")).unwrap(),
+            Path::new(&format!("/b8g/store/{B}/bin/ls"))
+        );
     }
 
     #[test]

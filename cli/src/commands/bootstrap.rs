@@ -6,7 +6,10 @@
 //! refreshed entries to a local override instead of the committed lock.
 //! `--check` only reports where each pin can still be had (store, caches,
 //! archive, snapshot service) and exits 1 when some pin has no source left.
-//! The work is done by `b8g_builder::builtin::{pins, pin_sources}`.
+//! `b8g bootstrap add-debian NAME…` adds Debian packages to
+//! `recipes/debian/lock.json` (`pkgs.debian.<name>`), which `lock` also
+//! re-resolves. The work is done by `b8g_builder::builtin::{pins,
+//! pin_sources}` and `b8g_builder::debian`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,6 +18,7 @@ use anyhow::{bail, Context};
 use b8g_builder::builtin::pin_sources::{check_pins, OtherSources, PinSource, PinStatus};
 use b8g_builder::builtin::pins::{lock_selected, override_text, parse_pins, AptResolver};
 use b8g_builder::builtin::snapshot::DebianSnapshot;
+use b8g_builder::debian::{self, apt::AptIndex, DebianLock};
 
 use super::GlobalArgs;
 
@@ -48,7 +52,66 @@ enum Sub {
         /// Print what would change; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The Debian packages' lock, re-resolved from its roots unless
+        /// `--only` narrows the refresh to seeds (default: this workspace's
+        /// recipes/debian/lock.json).
+        #[arg(long, value_name = "FILE")]
+        debian_lock: Option<PathBuf>,
     },
+    /// Add Debian binary packages to recipes/debian/lock.json (as
+    /// `pkgs.debian.<name>`), with their dependencies, from apt's indices.
+    AddDebian {
+        /// Binary package names.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+        /// The lock (default: this workspace's recipes/debian/lock.json).
+        #[arg(long, value_name = "FILE")]
+        debian_lock: Option<PathBuf>,
+        /// Print what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn workspace_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+/// Resolves `roots` into the lock at `path` (created when absent) and
+/// writes it, printing what changed.
+fn relock_debian(path: &Path, add: &[String], dry_run: bool) -> anyhow::Result<()> {
+    let old = if path.exists() {
+        DebianLock::read(path)?
+    } else {
+        DebianLock::new()
+    };
+    let mut roots = old.roots.clone();
+    roots.extend(add.iter().cloned());
+    let new = debian::resolve(&roots, &old.ignored, &AptIndex)
+        .with_context(|| format!("lock {}", path.display()))?;
+    for c in new.changes_from(&old) {
+        let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+        println!(
+            "debian {}: {} -> {}",
+            c.package,
+            shown(&c.old),
+            shown(&c.new)
+        );
+    }
+    if new == old {
+        println!("{} is up to date", path.display());
+    } else if dry_run {
+        println!("{} would change (--dry-run: not written)", path.display());
+    } else {
+        new.write(path)?;
+        println!(
+            "wrote {} ({} packages in {} components)",
+            path.display(),
+            new.packages.len(),
+            new.components.len()
+        );
+    }
+    Ok(())
 }
 
 pub fn exec(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
@@ -60,15 +123,17 @@ pub fn exec(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
             check,
             json,
             dry_run,
+            debian_lock,
         } => {
-            let path = pins.unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/bootstrap/pins.nix")
-            });
+            let path = pins.unwrap_or_else(|| workspace_file("recipes/bootstrap/pins.nix"));
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("read {}", path.display()))?;
             if check {
                 return check_lock(global, &path, &text, json);
             }
+            let debian_lock =
+                debian_lock.unwrap_or_else(|| workspace_file("recipes/debian/lock.json"));
+            let refresh_debian = only.is_empty() && override_file.is_none();
             let only = (!only.is_empty()).then_some(only.as_slice());
             let (new, changes) = lock_selected(&text, &AptResolver::default(), only)
                 .with_context(|| format!("lock {}", path.display()))?;
@@ -97,6 +162,18 @@ pub fn exec(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
                 write_atomically(&target, &contents)?;
                 println!("wrote {}", target.display());
             }
+            if refresh_debian && debian_lock.exists() {
+                relock_debian(&debian_lock, &[], dry_run)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Sub::AddDebian {
+            names,
+            debian_lock,
+            dry_run,
+        } => {
+            let path = debian_lock.unwrap_or_else(|| workspace_file("recipes/debian/lock.json"));
+            relock_debian(&path, &names, dry_run)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -144,28 +144,38 @@ fn register_closure(tree: &Path, store_dir: &str, closure: &[String]) -> Result<
     Ok(())
 }
 
-/// The directories a root file system needs besides the store, and the
-/// `/bin/sh` and `/usr/bin/env` links into the system profile.
+/// The directories a root file system needs besides the store, `/bin/sh`,
+/// and `/usr` as the system profile: `/usr/bin`, `/usr/lib`, `/usr/share`…
+/// are links into `/run/current-system/sw`, so they follow the generation.
 pub fn skeleton(tree: &Path) -> Result<(), ImageError> {
     for d in [
         "dev", "proc", "sys", "run", "tmp", "etc", "var", "root", "home", "mnt", "boot", "bin",
-        "usr/bin",
+        "usr",
     ] {
         let p = tree.join(d);
         fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;
     }
-    // Scripts with `#!/bin/sh` and `/usr/bin/env` are common; both come from the system profile.
-    for (link, target) in [
-        ("bin/sh", "/run/current-system/sw/bin/sh"),
-        ("usr/bin/env", "/run/current-system/sw/bin/env"),
-    ] {
-        let p = tree.join(link);
+    // `#!/bin/sh` and `#!/usr/bin/env` scripts, and Debian's programs whose
+    // compiled-in paths are under /usr (python's stdlib, git's helpers, vim's
+    // runtime: docs/architecture.md), find them in the system profile.
+    let mut links = vec![(
+        "bin/sh".to_owned(),
+        "/run/current-system/sw/bin/sh".to_owned(),
+    )];
+    for d in USR_FROM_PROFILE {
+        links.push((format!("usr/{d}"), format!("/run/current-system/sw/{d}")));
+    }
+    for (link, target) in links {
+        let p = tree.join(&link);
         if fs::symlink_metadata(&p).is_err() {
-            symlink(target, &p).map_err(io_err("link", &p))?;
+            symlink(&target, &p).map_err(io_err("link", &p))?;
         }
     }
     Ok(())
 }
+
+/// The directories of `/usr` that are the system profile's.
+pub const USR_FROM_PROFILE: [&str; 6] = ["bin", "sbin", "lib", "libexec", "share", "include"];
 
 /// The UUID of every image's root file system: images are reproducible, so
 /// it is fixed (an installed disk gets its own, see `b8g_system::install`).

@@ -32,6 +32,11 @@ in
     specialfs = ''
       mkdir -p /run /var/lib /var/log /tmp /home /root /var/empty
       chmod 1777 /tmp
+      # /usr is the system profile (images are made so); a writable root made
+      # before that gets the links it lacks.
+      for d in bin sbin lib libexec share include; do
+        [ -e "/usr/$d" ] || [ -L "/usr/$d" ] || ln -s "/run/current-system/sw/$d" "/usr/$d" 2>/dev/null || true
+      done
     '';
     etc = {
       deps = [ "specialfs" "users" ];

@@ -16,5 +16,13 @@ rec {
   writeShellScript = name: text: writeScript name "#!${runtimeShell}\n${text}\n";
   writeShellScriptBin = name: text: writeScriptBin name "#!${runtimeShell}\n${text}\n";
   # A profile: the union of several packages' trees, as symlinks (like a buildEnv).
-  symlinkJoin = { name, paths }: b8gTree name { "" = { type = "union"; sources = map toString paths; }; };
+  # Where two paths hold the same file, the lower `meta.priority` (default 5)
+  # wins, as in nixpkgs' buildEnv (`lowPrio` is 10).
+  symlinkJoin = { name, paths }:
+    let priorities = map (p: p.meta.priority or 5) paths; in
+    b8gTree name {
+      "" = { type = "union"; sources = map toString paths; }
+        // lib.optionalAttrs (builtins.any (p: p != 5) priorities) { inherit priorities; };
+    };
+  lowPrio = drv: drv // { meta = (drv.meta or { }) // { priority = 10; }; };
 }

@@ -6,6 +6,8 @@
 #   { type = "symlink"; target = "/b8g/store/..."; }
 #   { type = "directory"; }
 #   { type = "union"; sources = [ storePaths ]; }  # symlinks to the leaves of all sources merged
+#     (optional `priorities = [ ints ]`, one per source: of two sources holding
+#     the same file the lower number wins, as nixpkgs' meta.priority; equal ones conflict)
 # The single key "" makes the output itself that entry (a plain file, say).
 # References to store paths travel as string context, so they become inputs.
 name: tree:
