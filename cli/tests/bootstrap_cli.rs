@@ -107,3 +107,117 @@ fn check_reports_sources_and_override_refreshes_only_the_vanished_pin() {
         "{out:?}"
     );
 }
+
+/// The Debian packages' lock against a renamed version: Debian replaced
+/// htop's pinned version (here, the lock names one it never had). The check
+/// names the package and the command; building fails with both; `b8g
+/// bootstrap lock` moves the pin to what the archive serves, with its hash;
+/// `add-debian` of a package Debian does not have names it.
+#[test]
+fn a_renamed_version_in_the_debian_lock_is_named_and_refreshed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (version, sha) = apt_show("htop");
+    let lock = dir.path().join("lock.json");
+    let out = b8g(dir.path())
+        .args(["bootstrap", "add-debian", "htop", "--debian-lock"])
+        .arg(&lock)
+        .output()
+        .expect("run b8g");
+    assert!(out.status.success(), "{out:?}");
+    let fresh = std::fs::read_to_string(&lock).expect("lock written");
+    let pinned = format!("\"version\": \"{version}\",\n      \"sha256\": \"{sha}\"");
+    assert!(fresh.contains(&pinned), "{fresh}");
+    assert!(
+        fresh.contains("\"libncursesw6\""),
+        "htop's Depends are locked: {fresh}"
+    );
+    // Debian moves on: the pinned version is gone.
+    let stale = fresh.replace(
+        &pinned,
+        &format!("\"version\": \"{version}.0\",\n      \"sha256\": \"{sha}\""),
+    );
+    assert_ne!(stale, fresh);
+    std::fs::write(&lock, &stale).unwrap();
+
+    let out = b8g(dir.path())
+        .args(["bootstrap", "check-debian", "--debian-lock"])
+        .arg(&lock)
+        .output()
+        .expect("run b8g");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("htop={version}.0: no longer in Debian's archive")),
+        "{text}"
+    );
+    assert!(text.contains("b8g bootstrap lock"), "{text}");
+
+    let expr = format!(
+        "let p = import {ws}/recipes/pkgs {{ }}; in (import {ws}/recipes/debian {{ \
+         inherit (p) lib bootstrap symlinkJoin b8gTree; lockFile = {lock}; }}).htop",
+        ws = workspace.canonicalize().unwrap().display(),
+        lock = lock.display()
+    );
+    let out = b8g(dir.path())
+        .args(["build", "--no-out-link", "-E", &expr])
+        .output()
+        .expect("run b8g");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "cannot download the pinned package htop={version}.0"
+        )) && text.contains("Run `b8g bootstrap lock` to refresh"),
+        "{text}"
+    );
+
+    // The refresh (with a one-pin seeds file, so only the lock is slow to ask about).
+    let pins = dir.path().join("pins.nix");
+    let (make, make_sha) = apt_show("make");
+    std::fs::write(
+        &pins,
+        format!("{{\n  make = {{\n    package = \"make\";\n    version = \"{make}\";\n    sha256 = \"{make_sha}\";\n  }};\n}}\n"),
+    )
+    .unwrap();
+    let out = b8g(dir.path())
+        .args(["bootstrap", "lock", "--pins"])
+        .arg(&pins)
+        .arg("--debian-lock")
+        .arg(&lock)
+        .output()
+        .expect("run b8g");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("debian htop: {version}.0 -> {version}")),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), fresh);
+
+    let out = b8g(dir.path())
+        .args([
+            "bootstrap",
+            "add-debian",
+            "no-such-package-b8g",
+            "--debian-lock",
+        ])
+        .arg(&lock)
+        .output()
+        .expect("run b8g");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("Debian package no-such-package-b8g (needed by the lock's roots) is not in apt's indices"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        fresh,
+        "a failed add changes nothing"
+    );
+}

@@ -23,7 +23,7 @@ let
       "warning: recipes/bootstrap/pins.override.nix replaces the committed pin of ${n} (${committed.${n}.version or "new"} -> ${pin.version})"
       pin)
     overridden;
-  fetchDeb = pin: derivation {
+  fetchDeb = pin: derivation ({
     name = "${pin.package}.deb";
     system = "builtin";
     builder = "builtin:b8g-fetch-deb";
@@ -32,7 +32,7 @@ let
     outputHashAlgo = "sha256";
     outputHash = pin.sha256;
     preferLocalBuild = true;
-  } // (if pin ? lockCommand then { inherit (pin) lockCommand; } else { });
+  } // (if pin ? lockCommand then { inherit (pin) lockCommand; } else { }));
   unpackDeb = pin: derivation {
     name = "${pin.package}-unpacked";
     system = "builtin";

@@ -14,15 +14,17 @@
 # system profile; programs with compiled-in /usr paths (python's stdlib, git's
 # helpers, vim's runtime) find them there through /usr (docs/architecture.md).
 # `pkgs.debian.components.<component>` are the laid-out store paths themselves.
-{ lib, bootstrap, symlinkJoin, b8gTree }:
+# `lockFile` replaces the lock (tests of a lock that went stale).
+{ lib, bootstrap, symlinkJoin, b8gTree, lockFile ? null }:
 let
   inherit (builtins) fromJSON readFile mapAttrs genericClosure replaceStrings filter concatMap;
   # A local, untracked override (`cargo xtask test` writes it when packages of
   # the committed lock have left the archive) replaces the committed lock.
-  lockFile = if builtins.pathExists ./lock.override.json
+  file = if lockFile != null then lockFile
+    else if builtins.pathExists ./lock.override.json
     then builtins.trace "warning: recipes/debian/lock.override.json replaces recipes/debian/lock.json" ./lock.override.json
     else ./lock.json;
-  lock = fromJSON (readFile lockFile);
+  lock = fromJSON (readFile file);
   storeVersion = replaceStrings [ ":" "~" ] [ "_" "_" ];
   pinOf = name: {
     package = name;

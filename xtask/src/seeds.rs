@@ -36,8 +36,51 @@ pub enum Usable {
     Any,
 }
 
-/// Refreshes pins that no usable source serves into the local override.
+/// Refreshes pins that no usable source serves into the local override,
+/// and does the same for the Debian packages' lock.
 pub fn refresh_vanished(b8g: &Path, usable: Usable) -> Result<()> {
+    refresh_seeds(b8g, usable)?;
+    refresh_debian(b8g)
+}
+
+/// `recipes/debian/lock.json`: when packages left the archive, a lock
+/// re-resolved from the same roots goes to the untracked
+/// `recipes/debian/lock.override.json` (removed again once all are served).
+fn refresh_debian(b8g: &Path) -> Result<()> {
+    let lock = root().join("recipes/debian/lock.json");
+    let file = root().join("recipes/debian/lock.override.json");
+    let mut check = Command::new(b8g);
+    check
+        .args(["bootstrap", "check-debian", "--debian-lock"])
+        .arg(&lock)
+        .arg("--override")
+        .arg(&file);
+    let out = check
+        .output()
+        .with_context(|| format!("cannot run {check:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{check:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    if file.exists() {
+        let bar = "=".repeat(78);
+        eprintln!("{bar}");
+        eprintln!(
+            "DEBIAN LOCK REFRESHED: packages of {} left Debian's archive.",
+            lock.display()
+        );
+        eprint!("{}", String::from_utf8_lossy(&out.stdout));
+        eprintln!(
+            "Building with the local override (untracked); commit with `b8g bootstrap lock`."
+        );
+        eprintln!("{bar}");
+    }
+    Ok(())
+}
+
+fn refresh_seeds(b8g: &Path, usable: Usable) -> Result<()> {
     let out = Command::new(b8g)
         .args(["bootstrap", "lock", "--check", "--json", "--pins"])
         .arg(pins())

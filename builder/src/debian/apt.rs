@@ -50,7 +50,8 @@ fn field(record: &str, name: &str) -> Option<String> {
     None
 }
 
-/// Records of `apt-cache show` output, keyed by package.
+/// Records of `apt-cache show` output that the archive serves (with a
+/// hash), keyed by package.
 pub fn parse_records(text: &str) -> Result<BTreeMap<String, Record>, ResolveError> {
     let mut out = BTreeMap::new();
     for record in text.split("\n\n").filter(|r| !r.trim().is_empty()) {
@@ -60,6 +61,11 @@ pub fn parse_records(text: &str) -> Result<BTreeMap<String, Record>, ResolveErro
             })
         };
         let package = get("Package")?;
+        // A record without a hash is dpkg's own (an installed version no
+        // index lists any more): nothing the archive serves.
+        if field(record, "SHA256").is_none() {
+            continue;
+        }
         let mut depends = parse_depends(&field(record, "Pre-Depends").unwrap_or_default());
         depends.extend(parse_depends(&field(record, "Depends").unwrap_or_default()));
         let r = Record {
@@ -71,6 +77,31 @@ pub fn parse_records(text: &str) -> Result<BTreeMap<String, Record>, ResolveErro
         out.insert(package, r);
     }
     Ok(out)
+}
+
+impl AptIndex {
+    /// The packages of `lock` whose pinned version (with its sha256) the
+    /// archive no longer serves, as `name=version`.
+    pub fn unserved(&self, lock: &super::DebianLock) -> Result<Vec<String>, ResolveError> {
+        let wanted: Vec<String> = lock
+            .packages
+            .iter()
+            .map(|(n, p)| format!("{n}={}", p.version))
+            .collect();
+        let mut served = BTreeMap::new();
+        for chunk in wanted.chunks(BATCH) {
+            // `name=version` shows that version's records; unknown ones are left out.
+            for (name, r) in parse_records(&apt_cache(&["show", "--"], chunk)?)? {
+                served.insert((name, r.version), r.sha256);
+            }
+        }
+        Ok(lock
+            .packages
+            .iter()
+            .filter(|(n, p)| served.get(&((*n).clone(), p.version.clone())) != Some(&p.sha256))
+            .map(|(n, p)| format!("{n}={}", p.version))
+            .collect())
+    }
 }
 
 impl DebianIndex for AptIndex {
@@ -108,7 +139,8 @@ mod tests {
         let text = "Package: python3\nVersion: 3.11.2-1+b1\nProvides: python3-profiler\n\
             Depends: python3.11 (>= 3.11.2-1~),\n libpython3-stdlib (= 3.11.2-1+b1)\n\
             Pre-Depends: python3-minimal (= 3.11.2-1+b1)\nDescription: x\n more\n\
-            SHA256: ABCDEF\n\nPackage: zlib1g\nVersion: 1:1.2.13.dfsg-1\nSHA256: 01\n\n";
+            SHA256: ABCDEF\n\nPackage: zlib1g\nVersion: 1:1.2.13.dfsg-1\nSHA256: 01\n\n\
+            Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\n\n";
         let r = parse_records(text).unwrap();
         assert_eq!(
             r["python3"].depends,
@@ -121,5 +153,9 @@ mod tests {
         assert_eq!(r["python3"].sha256, "abcdef");
         assert_eq!(r["zlib1g"].version, "1:1.2.13.dfsg-1");
         assert!(r["zlib1g"].depends.is_empty());
+        assert!(
+            !r.contains_key("bash"),
+            "dpkg's status record is not the archive's"
+        );
     }
 }

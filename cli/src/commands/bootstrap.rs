@@ -58,6 +58,18 @@ enum Sub {
         #[arg(long, value_name = "FILE")]
         debian_lock: Option<PathBuf>,
     },
+    /// Report the packages of recipes/debian/lock.json that Debian's archive
+    /// no longer serves; with --override, write a lock re-resolved from the
+    /// same roots there (or remove it when every package is served).
+    CheckDebian {
+        /// The lock (default: this workspace's recipes/debian/lock.json).
+        #[arg(long, value_name = "FILE")]
+        debian_lock: Option<PathBuf>,
+        /// Where a refreshed lock goes when packages vanished (a local,
+        /// untracked override of the lock).
+        #[arg(long = "override", value_name = "FILE")]
+        override_file: Option<PathBuf>,
+    },
     /// Add Debian binary packages to recipes/debian/lock.json (as
     /// `pkgs.debian.<name>`), with their dependencies, from apt's indices.
     AddDebian {
@@ -167,6 +179,13 @@ pub fn exec(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Sub::CheckDebian {
+            debian_lock,
+            override_file,
+        } => {
+            let path = debian_lock.unwrap_or_else(|| workspace_file("recipes/debian/lock.json"));
+            check_debian(&path, override_file.as_deref())
+        }
         Sub::AddDebian {
             names,
             debian_lock,
@@ -176,6 +195,45 @@ pub fn exec(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
             relock_debian(&path, &names, dry_run)?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `check-debian`: which packages left the archive, and the override.
+fn check_debian(path: &Path, override_file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let lock = DebianLock::read(path)?;
+    let gone = AptIndex
+        .unserved(&lock)
+        .with_context(|| format!("check {}", path.display()))?;
+    for g in &gone {
+        println!("{g}: no longer in Debian's archive");
+    }
+    match override_file {
+        Some(file) if gone.is_empty() => {
+            if file.exists() {
+                std::fs::remove_file(file).with_context(|| format!("remove {}", file.display()))?;
+                println!("every package is served again: removed {}", file.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(file) => {
+            let new = debian::resolve(&lock.roots, &lock.ignored, &AptIndex)
+                .with_context(|| format!("re-resolve {}", path.display()))?;
+            new.write(file)?;
+            println!(
+                "wrote {} (refreshed from the archive; commit it with `b8g bootstrap lock`)",
+                file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        None if gone.is_empty() => {
+            println!("every package of {} is served", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        None => bail!(
+            "{} package(s) of {} left Debian's archive; refresh the lock with `b8g bootstrap lock`",
+            gone.len(),
+            path.display()
+        ),
     }
 }
 
