@@ -219,10 +219,10 @@ fn dry_run_of_a_system_lists_what_would_be_built() {
 
 #[test]
 fn an_option_nixos_has_and_b8g_lacks_says_so() {
-    let e = build_error("recipes/tests/errors/nixos-postgresql.nix");
+    let e = build_error("recipes/tests/errors/nixos-mysql.nix");
     assert!(
-        e.contains("The option `services.postgresql' does not exist.")
-            && e.contains("NixOS has `services.postgresql', b8g does not (yet).")
+        e.contains("The option `services.mysql' does not exist.")
+            && e.contains("NixOS has `services.mysql', b8g does not (yet).")
             && e.contains("Run `b8g options` to see the options b8g has.")
             && !e.contains("Did you mean"),
         "{e}"

@@ -39,7 +39,7 @@ fn build(format: Format) -> Vec<u8> {
         closure: &closure,
         toplevel: &toplevel,
         format,
-        ext4_size_mib: 8,
+        ext4_free_mib: 8,
     };
     let out = dir.path().join("root.img");
     img.write(&dir.path().join("work"), &out).unwrap();

@@ -65,6 +65,11 @@ let
     symlinkJoin {
       name = "${name}-${storeVersion p.version}";
       paths = map (c: components.${c}) cnames ++ alternativesOf name cnames;
+    } // {
+      pname = name;
+      # Debian's version without its epoch ("7.0.15-1~deb12u10" of "5:7.0.15-1~deb12u10").
+      version = lib.last (lib.splitString ":" p.version);
+      debianVersion = p.version;
     };
 in
 mapAttrs package lock.packages // { inherit components; }

@@ -15,6 +15,7 @@
   ./config/etc.nix
   ./config/packages.nix
   ./config/networking.nix
+  ./config/firewall.nix
   ./config/filesystems.nix
   ./config/time.nix
   ./config/shells-environment.nix
@@ -25,5 +26,8 @@
   ./services/getty.nix
   ./services/nginx.nix
   ./services/openssh.nix
+  ./services/postgresql.nix
+  ./services/redis.nix
+  ./services/chrony.nix
   ./virtualisation/qemu-vm.nix
 ]

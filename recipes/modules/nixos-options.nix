@@ -5,14 +5,14 @@
 # prefixes b8g gains a module for must leave this list.
 let
   prefixes = [
-    "services.openssh.openFirewall" "services.openssh.startWhenNeeded" "services.openssh.knownHosts"
-    "services.postgresql" "services.mysql" "services.redis" "services.httpd"
+    "services.openssh.startWhenNeeded" "services.openssh.knownHosts"
+    "services.mysql" "services.httpd"
     "services.caddy" "services.xserver" "services.printing" "services.pipewire" "services.pulseaudio"
     "services.avahi" "services.fail2ban" "services.tailscale" "services.cron" "services.timesyncd"
-    "services.chrony" "services.ntp" "services.resolved" "services.journald" "services.logind"
+    "services.ntp" "services.resolved" "services.journald" "services.logind"
     "services.udev" "services.dbus" "services.samba" "services.nfs" "services.prometheus"
     "services.grafana" "services.nextcloud" "services.openvpn" "services.syncthing" "services.qemuGuest"
-    "networking.firewall" "networking.networkmanager" "networking.wireless" "networking.useDHCP"
+    "networking.networkmanager" "networking.wireless" 
     "networking.nat" "networking.wireguard" "networking.hosts" "networking.domain"
     "security.doas" "security.polkit" "security.pam" "security.acme" "security.rtkit"
     "boot.loader.grub" "boot.loader.efi" "boot.kernelPackages" "boot.initrd.luks"

@@ -222,14 +222,14 @@ pub fn write_image(
     let resolve = |logical: &str| -> Option<PathBuf> {
         store.parse_path(logical).ok().map(|p| store.real_path(&p))
     };
-    let size_mib = 64 + closure.len() as u64;
+    let free_mib = 64 + closure.len() as u64;
     RootImage {
         store_dir: store.store_dir().as_str(),
         resolve: &resolve,
         closure: &closure,
         toplevel: &store.print_path(toplevel),
         format,
-        ext4_size_mib: size_mib,
+        ext4_free_mib: free_mib,
     }
     .write(work, out)?;
     Ok(())

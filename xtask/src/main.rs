@@ -52,6 +52,8 @@ const TEST_PACKAGES: &[&str] = &[
     // (sshd on loopback ports, one per test "machine").
     "openssh-server",
     "openssh-client",
+    // psql, for the server image's test (cli/tests/server_vm.rs).
+    "postgresql-client",
 ];
 
 fn main() -> Result<()> {

@@ -111,9 +111,10 @@ pub struct BuildArgs {
     /// scratch directory under $TMPDIR that it removes afterwards.
     #[arg(long)]
     image: bool,
-    /// Root image format.
-    #[arg(long, default_value = "erofs", value_name = "erofs|ext4")]
-    image_format: String,
+    /// Root image format (default: the configuration's system.image.format
+    /// for run-vm, erofs for --image).
+    #[arg(long, value_name = "erofs|ext4")]
+    image_format: Option<Format>,
     /// Builds to run at once.
     #[arg(short = 'j', long = "max-jobs", default_value_t = 2)]
     jobs: usize,
@@ -371,7 +372,7 @@ fn link_result(
     };
     if args.image {
         let img = link.with_extension("img");
-        write_root_image(args, &store, &out, &img)?;
+        write_root_image(args, &store, &out, &img, None)?;
         eprintln!("root image: {}", img.display());
     }
     Ok((store, out))
@@ -383,8 +384,9 @@ fn write_root_image(
     store: &LocalStore,
     out: &StorePath,
     img: &Path,
+    configured: Option<Format>,
 ) -> Result<()> {
-    let format: Format = args.image_format.parse().map_err(anyhow::Error::msg)?;
+    let format = args.image_format.or(configured).unwrap_or(Format::Erofs);
     let work = tempfile::tempdir().context("cannot create a scratch directory")?;
     build::write_image(store, out, format, work.path(), img)
         .with_context(|| format!("cannot write {}", img.display()))
@@ -770,8 +772,20 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
     } else {
         scratch.path().join("root.img")
     };
-    write_root_image(&args.build, &store, &out, &img)?;
-    let mut vm = system::vm(&resolve, &store.print_path(&out), &img)?;
+    let format = args
+        .build
+        .image_format
+        .or(settings.image_format)
+        .unwrap_or(Format::Erofs);
+    write_root_image(&args.build, &store, &out, &img, Some(format))?;
+    // An erofs root is read-only anyway; an ext4 one is written (its scratch
+    // copy, or the --image file asked for).
+    let mut vm = system::vm(
+        &resolve,
+        &store.print_path(&out),
+        &img,
+        format == Format::Ext4,
+    )?;
     settings.apply(&mut vm);
     match &args.until {
         None => {

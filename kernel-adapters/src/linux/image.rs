@@ -78,8 +78,9 @@ pub struct RootImage<'a> {
     /// The generation the profile points at (logical).
     pub toplevel: &'a str,
     pub format: Format,
-    /// Size of an ext4 image in MiB (erofs sizes itself).
-    pub ext4_size_mib: u64,
+    /// Free space of an ext4 image in MiB, beyond what the tree needs
+    /// (erofs sizes itself).
+    pub ext4_free_mib: u64,
 }
 
 impl RootImage<'_> {
@@ -118,7 +119,16 @@ impl RootImage<'_> {
                 "mkfs.erofs",
                 "erofs-utils",
             ),
-            Format::Ext4 => write_ext4(&tree, out, self.ext4_size_mib, IMAGE_UUID),
+            Format::Ext4 => {
+                // The tree, ext4's metadata (an eighth, as install reckons it), and the room asked for.
+                let need = tree_usage(&tree)?.0.div_ceil(1 << 20);
+                write_ext4(
+                    &tree,
+                    out,
+                    need + need / 8 + 16 + self.ext4_free_mib,
+                    IMAGE_UUID,
+                )
+            }
         }
     }
 }
@@ -181,13 +191,38 @@ pub const USR_FROM_PROFILE: [&str; 6] = ["bin", "sbin", "lib", "libexec", "share
 /// it is fixed (an installed disk gets its own, see `b8g_system::install`).
 pub const IMAGE_UUID: &str = "b8b8b8b8-0000-4000-8000-000000000001";
 
+/// What `tree` takes on a file system of 4 KiB blocks (each entry at least
+/// a block), and how many entries (inodes) it has. Symlinks are not followed.
+pub fn tree_usage(root: &Path) -> Result<(u64, u64), ImageError> {
+    let (mut bytes, mut entries) = (0u64, 0u64);
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).map_err(io_err("read", &dir))? {
+            let e = e.map_err(io_err("read", &dir))?;
+            let meta = fs::symlink_metadata(e.path()).map_err(io_err("stat", &e.path()))?;
+            bytes += meta.len().div_ceil(4096).max(1) * 4096;
+            entries += 1;
+            if meta.is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    Ok((bytes, entries))
+}
+
 /// An ext4 file system of `size_mib` MiB labelled `b8g-root` with `uuid` at
-/// `out`, holding `tree`, with a fixed hash seed and timestamps.
+/// `out`, holding `tree`, with a fixed hash seed and timestamps. It gets
+/// twice the inodes the tree uses (mkfs's default of one per 16 KiB runs out
+/// first on a closure of many small files: python's, perl's).
 pub fn write_ext4(tree: &Path, out: &Path, size_mib: u64, uuid: &str) -> Result<(), ImageError> {
     let size = format!("{size_mib}M");
+    let (_, entries) = tree_usage(tree)?;
+    let inodes = (size_mib * 64).max(entries * 2 + 4096);
     run(
         Command::new("mkfs.ext4")
             .args(["-q", "-F", "-L", "b8g-root", "-U", uuid])
+            .arg("-N")
+            .arg(inodes.to_string())
             .args([
                 "-E",
                 "root_owner=0:0,hash_seed=b8b8b8b8-0000-4000-8000-000000000002",
@@ -417,7 +452,7 @@ impl b8g_builder::builtin::BuiltinBuilder for RootImageBuilder {
             toplevel,
             format,
             // As b8g-build --image sizes it, so both give the same bytes.
-            ext4_size_mib: 64 + closure.len() as u64,
+            ext4_free_mib: 64 + closure.len() as u64,
         }
         .write(work.path(), &image)
         .map_err(|e| other(&e))?;

@@ -58,13 +58,15 @@ impl Forward {
 
 /// The VM settings of a system (`<vm>/vm-settings`, written by the
 /// `virtualisation` module): one `key value...` line each —
-/// `memory MIB`, `cores N`, `network on|off`, `forward PROTO HOSTADDR HOSTPORT GUESTPORT`.
+/// `memory MIB`, `cores N`, `network on|off`, `forward PROTO HOSTADDR HOSTPORT GUESTPORT`,
+/// `image erofs|ext4` (the root image's format, `system.image.format`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VmSettings {
     pub memory_mb: Option<u32>,
     pub cores: Option<u32>,
     pub network: Option<bool>,
     pub forwards: Vec<Forward>,
+    pub image_format: Option<super::image::Format>,
 }
 
 impl VmSettings {
@@ -83,6 +85,9 @@ impl VmSettings {
                 ["cores", n] => s.cores = Some(n.parse().map_err(|_| bad("bad number"))?),
                 ["network", "on"] => s.network = Some(true),
                 ["network", "off"] => s.network = Some(false),
+                ["image", f] => {
+                    s.image_format = Some(f.parse().map_err(|_| bad("unknown image format"))?)
+                }
                 ["forward", proto @ ("tcp" | "udp"), addr, h, g] => s.forwards.push(Forward {
                     proto: proto.to_string(),
                     host_addr: addr.to_string(),

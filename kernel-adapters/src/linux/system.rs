@@ -68,11 +68,13 @@ pub fn kernel_params(
         .collect())
 }
 
-/// A VM booting `toplevel_path` from `image` (attached read-only as the first virtio disk, `/dev/vda`).
+/// A VM booting `toplevel_path` from `image` (the first virtio disk,
+/// `/dev/vda`, attached read-only unless `writable`).
 pub fn vm(
     resolve: &dyn Fn(&str) -> Result<PathBuf, SystemError>,
     toplevel_path: &str,
     image: &Path,
+    writable: bool,
 ) -> Result<Vm, SystemError> {
     let part = |name| format!("{toplevel_path}/{name}");
     let mut vm = Vm::new(follow(resolve, &part(toplevel::KERNEL))?);
@@ -81,7 +83,11 @@ pub fn vm(
     vm.memory_mb = 512;
     vm.extra.extend([
         "-drive".to_string(),
-        format!("file={},if=virtio,format=raw,readonly=on", image.display()),
+        format!(
+            "file={},if=virtio,format=raw,readonly={}",
+            image.display(),
+            if writable { "off" } else { "on" }
+        ),
     ]);
     Ok(vm)
 }

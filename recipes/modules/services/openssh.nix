@@ -80,6 +80,7 @@ in
       default = [ "%h/.ssh/authorized_keys" "/etc/ssh/authorized_keys.d/%u" ];
       description = "Files sshd reads a user's authorized keys from (AuthorizedKeysFile).";
     };
+    openFirewall = mkOption { type = types.bool; default = true; description = "Whether networking.firewall lets connections to `ports` in."; };
     allowSFTP = mkOption { type = types.bool; default = true; description = "Whether the sftp subsystem is enabled."; };
     settings = mkOption {
       type = types.attrsOf (types.nullOr (types.oneOf [ types.bool types.int types.str (types.listOf types.str) ]));
@@ -140,6 +141,7 @@ in
     };
     environment.etc."ssh/sshd_config" = { source = cfg.configFile; mode = "0644"; };
     security.pam.services.sshd = { };
+    networking.firewall.allowedTCPPorts = lib.optionals cfg.openFirewall cfg.ports;
     environment.systemPackages = [ cfg.package ];
     users.users.sshd = { isSystemUser = true; group = "sshd"; description = "SSH privilege separation user"; };
     users.groups.sshd = { };

@@ -6,6 +6,9 @@
 let
   inherit (lib) mkOption mkIf mkDefault types concatMapStrings concatStringsSep escapeShellArg;
   cfg = config.virtualisation;
+  # (Only networking.useDHCP: reading interfaces.eth0 here would define the
+  # interfaces from themselves.)
+  dhcp = config.networking.useDHCP;
   toplevel = config.system.build.toplevel;
 
   forwardOptions = {
@@ -46,7 +49,7 @@ let
     "-kernel \"$(real ${config.boot.kernel.package}/vmlinuz)\""
     "-initrd \"$(real ${config.system.build.initrd}/initrd)\""
     "-append ${escapeShellArg params}"
-    "-drive \"file=$image,if=virtio,format=raw,readonly=on\""
+    "-drive \"file=$image,if=virtio,format=raw,readonly=${if config.system.image.format == "erofs" then "on" else "off"}\""
   ] ++ lib.optional cfg.network.enable
     "-netdev ${escapeShellArg "user,id=n0${concatMapStrings hostfwd cfg.forwardPorts}"} -device virtio-net-pci,netdev=n0")
   + "  \"$@\"\n";
@@ -56,6 +59,7 @@ let
     memory ${toString cfg.memorySize}
     cores ${toString cfg.cores}
     network ${if cfg.network.enable then "on" else "off"}
+    image ${config.system.image.format}
   '' + concatMapStrings (f: "forward ${f.proto} ${f.host.address} ${toString f.host.port} ${toString f.guest.port}\n") cfg.forwardPorts;
 in
 {
@@ -84,10 +88,11 @@ in
     };
     boot.initrd.kernelModules = mkIf cfg.network.enable [ "virtio_net" ];
     # qemu's user-mode network: the guest is 10.0.2.15, the gateway 10.0.2.2, DNS 10.0.2.3.
-    networking.interfaces = mkIf cfg.network.enable {
+    # Unless DHCP is asked for: then qemu's DHCP server gives the same.
+    networking.interfaces = mkIf (cfg.network.enable && !dhcp) {
       eth0.ipv4.addresses = mkDefault [{ address = "10.0.2.15"; prefixLength = 24; }];
     };
-    networking.defaultGateway = mkIf cfg.network.enable (mkDefault "10.0.2.2");
-    networking.nameservers = mkIf cfg.network.enable (mkDefault [ "10.0.2.3" ]);
+    networking.defaultGateway = mkIf (cfg.network.enable && !dhcp) (mkDefault "10.0.2.2");
+    networking.nameservers = mkIf (cfg.network.enable && !dhcp) (mkDefault [ "10.0.2.3" ]);
   };
 }

@@ -22,7 +22,7 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use b8g_kernel_adapters::linux::image::{skeleton, write_ext4, ImageError};
+use b8g_kernel_adapters::linux::image::{skeleton, tree_usage, write_ext4, ImageError};
 use b8g_kernel_adapters::linux::system::SystemError;
 use b8g_store::format::signing::SecretKey;
 use b8g_store::format::store_path::StorePath;
@@ -224,7 +224,7 @@ pub fn install_disk(
     let esp_img = opts.work.join("esp.img");
     loader::write(&esp_img, opts.esp_mib, &plan, &opts.ids.esp_serial)?;
 
-    let need_mib = tree_bytes(&tree)?.div_ceil(disk::MIB);
+    let need_mib = tree_usage(&tree)?.0.div_ceil(disk::MIB);
     // ext4's own metadata, and room for a few more generations.
     let want_root_mib = need_mib + need_mib / 4 + 256;
     let layout = match (opts.size_mib, disk::existing_size(&opts.disk)?) {
@@ -317,22 +317,4 @@ fn copy_closure(
     let top = snapshot::import(to, &file, &[key.public()]);
     let _ = fs::remove_file(&file);
     Ok(top?)
-}
-
-/// Bytes the tree takes: file sizes rounded up to 4 KiB blocks, plus a block
-/// per directory and link (links are not followed).
-fn tree_bytes(root: &Path) -> Result<u64, InstallError> {
-    let mut total = 0u64;
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in fs::read_dir(&dir).map_err(io_err("read", &dir))? {
-            let e = e.map_err(io_err("read", &dir))?;
-            let meta = e.metadata().map_err(io_err("stat", &e.path()))?;
-            total += meta.len().div_ceil(4096).max(1) * 4096;
-            if meta.is_dir() {
-                stack.push(e.path());
-            }
-        }
-    }
-    Ok(total)
 }

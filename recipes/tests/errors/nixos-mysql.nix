@@ -1,5 +1,5 @@
 # A NixOS habit b8g has no module for yet.
 {
   fileSystems."/" = { device = "/dev/vda"; fsType = "erofs"; };
-  services.postgresql.enable = true;
+  services.mysql.enable = true;
 }
