@@ -56,7 +56,7 @@ in
     users.users = mapAttrs' (name: s: nameValuePair s.user { isSystemUser = true; group = s.user; description = "Redis server ${name}"; }) enabled;
     users.groups = mapAttrs' (name: s: nameValuePair s.user { }) enabled;
     systemd.services = mapAttrs' (name: s: nameValuePair (unitName name) {
-      description = "Redis server ${name}";
+      description = "Redis server" + lib.optionalString (name != "") " ${name}";
       wantedBy = [ "multi-user.target" ];
       after = [ "network.target" ];
       restartTriggers = [ (confFile name s) ];
