@@ -28,12 +28,18 @@ done
 # The driver: gcc finds cc1 and crtbegin.o relative to itself; everything that
 # Debian's gcc would look up under / is named explicitly. Programs it links get
 # the store's ld.so as interpreter and glibc's directory as RUNPATH.
+# A static link (-static, -static-pie: rustc's +crt-static) gets neither: an
+# interpreter would make the kernel load ld.so for a program that has none.
 cat > "$out/bin/cc" <<WRAP
 #!$shell/bin/sh
+dynamic="-Wl,--dynamic-linker=$interpreter -Wl,-rpath,$libc/lib/x86_64-linux-gnu"
+for a in "\$@"; do
+  case "\$a" in -static|-static-pie) dynamic= ;; esac
+done
 exec $gcc/bin/gcc-12 \\
   -B$out/lib/ -B$libcDev/lib/x86_64-linux-gnu/ -B$binutils/bin/ -L$libgccS/lib/x86_64-linux-gnu \\
   -idirafter $libcDev/include/x86_64-linux-gnu -idirafter $libcDev/include \\
-  -Wl,--dynamic-linker=$interpreter -Wl,-rpath,$libc/lib/x86_64-linux-gnu \\
+  \$dynamic \\
   "\$@"
 WRAP
 chmod +x "$out/bin/cc"
