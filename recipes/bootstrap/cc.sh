@@ -10,9 +10,9 @@ export PATH=$tools
 
 mkdir -p "$out/bin" "$out/lib"
 
-# glibc's libc.so and libm.so are linker scripts naming /lib/... and /usr/lib/...:
-# rewritten to the store, and put first on the link path by -B below.
-for f in "$libcDev"/lib/x86_64-linux-gnu/*.so; do
+# glibc's libc.so, libm.so and libm.a are linker scripts naming /lib/... and
+# /usr/lib/...: rewritten to the store, and put first on the link path by -B below.
+for f in "$libcDev"/lib/x86_64-linux-gnu/*.so "$libcDev"/lib/x86_64-linux-gnu/*.a; do
   [ -f "$f" ] && [ ! -L "$f" ] || continue
   head -c 64 "$f" | grep -q "GNU ld script" || continue
   sed -e "s| /usr/lib/x86_64-linux-gnu/| $libcDev/lib/x86_64-linux-gnu/|g" \
@@ -27,12 +27,13 @@ done
 
 # The driver: gcc finds cc1 and crtbegin.o relative to itself; everything that
 # Debian's gcc would look up under / is named explicitly. Programs it links get
-# the store's ld.so as interpreter and glibc's directory as RUNPATH.
+# the store's ld.so as interpreter and glibc's and libgcc_s's directories as
+# RUNPATH (what unwinds, a Rust build script say, loads libgcc_s.so.1).
 # A static link (-static, -static-pie: rustc's +crt-static) gets neither: an
 # interpreter would make the kernel load ld.so for a program that has none.
 cat > "$out/bin/cc" <<WRAP
 #!$shell/bin/sh
-dynamic="-Wl,--dynamic-linker=$interpreter -Wl,-rpath,$libc/lib/x86_64-linux-gnu"
+dynamic="-Wl,--dynamic-linker=$interpreter -Wl,-rpath,$libc/lib/x86_64-linux-gnu -Wl,-rpath,$libgccS/lib/x86_64-linux-gnu"
 for a in "\$@"; do
   case "\$a" in -static|-static-pie) dynamic= ;; esac
 done

@@ -38,7 +38,11 @@ let
       else bootstrap.debPackage {
         name = "deb-${cname}-${storeVersion lock.packages.${cname}.version}";
         debs = map pinOf c.packages;
-        deps = map (d: components.${d}) c.depends;
+        # The whole closure, not only direct dependencies: Debian does not always
+        # depend directly on the package of a library it links (rustc links
+        # librustc_driver of libstd-rust-web-1.96 through libstd-rust-web-dev).
+        # RUNPATHs are shrunk to the directories that hold a needed library.
+        deps = map (d: components.${d}) (builtins.filter (d: d != cname) (componentNames cname));
       })
     lock.components;
   # libc-bin (locales such as C.UTF-8, iconv's modules, ldconfig) is Essential
@@ -72,4 +76,9 @@ let
       debianVersion = p.version;
     };
 in
-mapAttrs package lock.packages // { inherit components; }
+mapAttrs package lock.packages // {
+  inherit components;
+  # A package's files as the .deb has them, nothing relocated (data only: CA
+  # certificates, time zones).
+  unpacked = mapAttrs (name: _: bootstrap.unpackDeb (pinOf name)) lock.packages;
+}

@@ -21,6 +21,7 @@
   ./config/shells-environment.nix
   ./config/swap.nix
   ./security/pam.nix
+  ./security/pki.nix
   ./security/wrappers.nix
   ./security/sudo.nix
   ./services/getty.nix

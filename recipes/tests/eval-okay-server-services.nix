@@ -7,7 +7,8 @@ let
   c = (import ./system.nix [{
     services.postgresql = {
       enable = true;
-      ensureDatabases = [ "app" "it's" ];
+      # Names that are shell and SQL syntax stay names.
+      ensureDatabases = [ "app" "it's" "a$(touch /tmp/pwned)\"b" ];
       ensureUsers = [ { name = "app"; ensureDBOwnership = true; ensureClauses.createdb = true; } ];
       authentication = "host app app 10.0.0.0/8 scram-sha-256";
       settings.max_connections = 50;

@@ -66,6 +66,13 @@ pub fn parse_records(text: &str) -> Result<BTreeMap<String, Record>, ResolveErro
         if field(record, "SHA256").is_none() {
             continue;
         }
+        // Only what runs here: a foreign architecture's build is not this package.
+        if !matches!(
+            field(record, "Architecture").as_deref(),
+            Some("amd64" | "all")
+        ) {
+            continue;
+        }
         let mut depends = parse_depends(&field(record, "Pre-Depends").unwrap_or_default());
         depends.extend(parse_depends(&field(record, "Depends").unwrap_or_default()));
         let r = Record {
@@ -136,10 +143,11 @@ mod tests {
 
     #[test]
     fn records_of_apt_cache_show() {
-        let text = "Package: python3\nVersion: 3.11.2-1+b1\nProvides: python3-profiler\n\
+        let text = "Package: python3\nVersion: 3.11.2-1+b1\nArchitecture: amd64\nProvides: python3-profiler\n\
             Depends: python3.11 (>= 3.11.2-1~),\n libpython3-stdlib (= 3.11.2-1+b1)\n\
             Pre-Depends: python3-minimal (= 3.11.2-1+b1)\nDescription: x\n more\n\
-            SHA256: ABCDEF\n\nPackage: zlib1g\nVersion: 1:1.2.13.dfsg-1\nSHA256: 01\n\n\
+            SHA256: ABCDEF\n\nPackage: zlib1g\nVersion: 1:1.2.13.dfsg-1\nArchitecture: amd64\nSHA256: 01\n\n\
+            Package: zlib1g-arm\nVersion: 1\nArchitecture: arm64\nSHA256: 02\n\n\
             Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\n\n";
         let r = parse_records(text).unwrap();
         assert_eq!(
@@ -156,6 +164,10 @@ mod tests {
         assert!(
             !r.contains_key("bash"),
             "dpkg's status record is not the archive's"
+        );
+        assert!(
+            !r.contains_key("zlib1g-arm"),
+            "another architecture's build"
         );
     }
 }

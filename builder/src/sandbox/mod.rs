@@ -750,9 +750,15 @@ impl Sandbox {
             ("hosts", b"127.0.0.1 localhost\n::1 localhost\n".to_vec()),
         ];
         if spec.network {
-            // Fixed-output builds may download, so they need name resolution.
-            for name in ["resolv.conf", "services"] {
+            // Fixed-output builds may download, so they need name resolution,
+            // and the host's certificate authorities, as Nix gives them its
+            // `ssl-cert-file` there (their result is checked by hash, so whom
+            // the download trusted does not matter to what is kept).
+            for name in ["resolv.conf", "services", "ssl/certs/ca-certificates.crt"] {
                 if let Ok(data) = fs::read(Path::new("/etc").join(name)) {
+                    if name.contains('/') {
+                        mkdir_p(&mut steps, &Path::new("/etc").join("ssl/certs"))?;
+                    }
                     etc.push((name, data));
                 }
             }

@@ -168,10 +168,14 @@ pub fn skeleton(tree: &Path) -> Result<(), ImageError> {
     // `#!/bin/sh` and `#!/usr/bin/env` scripts, and Debian's programs whose
     // compiled-in paths are under /usr (python's stdlib, git's helpers, vim's
     // runtime: docs/architecture.md), find them in the system profile.
-    let mut links = vec![(
-        "bin/sh".to_owned(),
-        "/run/current-system/sw/bin/sh".to_owned(),
-    )];
+    // /var/run is /run, as on every FHS system (Debian's programs have it compiled in).
+    let mut links = vec![
+        (
+            "bin/sh".to_owned(),
+            "/run/current-system/sw/bin/sh".to_owned(),
+        ),
+        ("var/run".to_owned(), "/run".to_owned()),
+    ];
     for d in USR_FROM_PROFILE {
         links.push((format!("usr/{d}"), format!("/run/current-system/sw/{d}")));
     }

@@ -3,11 +3,15 @@
 # connection this machine made, come from lo or a trusted interface, are ICMP
 # (ping with allowPing), or go to an allowed port. Outgoing traffic is free.
 # The rules are loaded by the firewall service before the network comes up and
-# removed when it stops. NixOS enables the firewall by default; b8g does not yet.
+# removed when it stops; a switch to a generation with other rules reloads them
+# atomically. NixOS enables the firewall by default; b8g does not yet.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption mkEnableOption mkIf types concatStringsSep optionalString;
   cfg = config.networking.firewall;
+  # nft's interface names: no quotes, spaces or a lone wildcard (a bad one would
+  # fail the whole ruleset, and with it the firewall).
+  ifname = types.strMatching "[A-Za-z0-9_.:@-]{1,15}[*]?";
   portRange = types.submodule {
     options.from = mkOption { type = types.port; description = "First port."; };
     options.to = mkOption { type = types.port; description = "Last port."; };
@@ -46,13 +50,17 @@ in
     allowedUDPPorts = mkOption { type = types.listOf types.port; default = [ ]; description = "UDP ports open to everyone."; };
     allowedTCPPortRanges = mkOption { type = types.listOf portRange; default = [ ]; description = "TCP port ranges open to everyone."; };
     allowedUDPPortRanges = mkOption { type = types.listOf portRange; default = [ ]; description = "UDP port ranges open to everyone."; };
-    trustedInterfaces = mkOption { type = types.listOf types.str; default = [ ]; description = "Interfaces whose traffic is all accepted."; };
+    trustedInterfaces = mkOption { type = types.listOf ifname; default = [ ]; description = "Interfaces whose traffic is all accepted."; };
     allowPing = mkOption { type = types.bool; default = true; description = "Whether ICMP echo requests are answered."; };
     rejectPackets = mkOption { type = types.bool; default = false; description = "Whether refused packets get a refusal (TCP reset, ICMP unreachable) rather than silence."; };
     logRefusedConnections = mkOption { type = types.bool; default = true; description = "Whether refused TCP connection attempts are logged (kernel log)."; };
     ruleset = mkOption { type = types.package; readOnly = true; description = "The generated nftables ruleset."; };
   };
   config = mkIf cfg.enable {
+    assertions = map (r: {
+      assertion = r.from <= r.to;
+      message = "networking.firewall: the port range ${toString r.from}-${toString r.to} is empty (from must not exceed to)";
+    }) (cfg.allowedTCPPortRanges ++ cfg.allowedUDPPortRanges);
     networking.firewall.ruleset = ruleset;
     # A generation's kernel tree holds only the modules asked for (and what they
     # need): nftables with connection tracking, logging and, for refusals, reject.
@@ -67,6 +75,10 @@ in
       # activation has loaded the modules.
       before = [ "network-pre.target" "network-setup.service" ];
       wants = [ "network-pre.target" ];
+      # A new ruleset is loaded over the old one in one transaction (ExecReload):
+      # a restart would delete the table first and leave the machine open
+      # until the new one loads, or for good if it does not.
+      reloadIfChanged = true;
       restartTriggers = [ ruleset ];
       path = [ cfg.package ];
       serviceConfig = {

@@ -11,28 +11,41 @@ let
   dhcpOff = attrNames (filterAttrs (_: i: i.useDHCP == false) cfg.interfaces);
   dhcp = cfg.useDHCP || dhcpOn != [ ];
   # udhcpc's event script: $interface, $ip, $mask (prefix length), $router, $dns.
+  # Only the lease's own IPv4 address is touched: static addresses of the
+  # interface and its IPv6 link-local one stay, and a renewal that keeps the
+  # address changes nothing.
   dhcpScript = pkgs.writeShellScript "udhcpc-event" ''
+    state=/run/udhcpc.$interface
     case "$1" in
       deconfig)
-        ip addr flush dev "$interface"
+        if [ -f "$state" ]; then ip -4 addr del "$(cat "$state")" dev "$interface" 2>/dev/null; rm -f "$state"; fi
         ip link set "$interface" up
         ;;
       bound|renew)
-        ip addr flush dev "$interface"
-        ip addr add "$ip/''${mask:-24}" dev "$interface"
+        new="$ip/''${mask:-24}"
+        old=$(cat "$state" 2>/dev/null)
+        if [ "$old" != "$new" ]; then
+          [ -n "$old" ] && ip -4 addr del "$old" dev "$interface" 2>/dev/null
+          ip addr add "$new" dev "$interface"
+          echo "$new" > "$state"
+        fi
         if [ -n "$router" ]; then
-          while ip route del default dev "$interface" 2>/dev/null; do :; done
-          for r in $router; do ip route add default via "$r" dev "$interface"; break; done
+          for r in $router; do
+            # `onlink`: a gateway outside the leased subnet (a /32 lease) is still next door.
+            ip route replace default via "$r" dev "$interface" || ip route replace default via "$r" dev "$interface" onlink
+            break
+          done
         fi
         ${lib.optionalString (cfg.nameservers == [ ]) ''
           if [ -n "$dns" ]; then
-            : > /etc/.resolv.conf.tmp
-            [ -n "$domain" ] && echo "search $domain" >> /etc/.resolv.conf.tmp
-            for d in $dns; do echo "nameserver $d" >> /etc/.resolv.conf.tmp; done
-            mv /etc/.resolv.conf.tmp /etc/resolv.conf
+            tmp=/etc/.resolv.conf.$interface
+            : > "$tmp"
+            [ -n "$domain" ] && echo "search $domain" >> "$tmp"
+            for d in $dns; do echo "nameserver $d" >> "$tmp"; done
+            mv "$tmp" /etc/resolv.conf
           fi
         ''}
-        echo "dhcp: $interface is $ip/''${mask:-24}''${router:+ via $router}"
+        echo "dhcp: $interface is $new''${router:+ via $router}"
         ;;
     esac
   '';

@@ -20,6 +20,10 @@ let
   ident = n: "\"${builtins.replaceStrings [ "\"" ] [ "\"\"" ] n}\"";
   literal = n: "'${builtins.replaceStrings [ "'" ] [ "''" ] n}'";
   psql = "${bin}/psql --no-psqlrc -v ON_ERROR_STOP=1 -h /run/postgresql -p ${toString cfg.settings.port} -d postgres -tA";
+  # One SQL statement as one shell word: names with $, quotes or backquotes stay names.
+  sql = q: "${psql} -c ${escapeShellArg q}";
+  clauses = [ "superuser" "createrole" "createdb" "replication" "bypassrls" "login" "inherit" ];
+  dir = escapeShellArg cfg.dataDir;
 in
 {
   options.services.postgresql = {
@@ -31,7 +35,9 @@ in
       description = "The PostgreSQL package: Debian's layout, lib/postgresql/<major>/bin.";
     };
     dataDir = mkOption {
-      type = types.strMatching "/var/lib/postgresql/[^[:cntrl:] ]+";
+      # Plain path characters only: it is written into shell scripts and unit files.
+      type = types.addCheck (types.strMatching "/[A-Za-z0-9_.+@-]+(/[A-Za-z0-9_.+@-]+)*")
+        (p: builtins.match ".*/[.][.]?(/.*)?" p == null) // { description = "absolute path without . or .. components"; };
       default = "/var/lib/postgresql/${major}";
       defaultText = lib.literalExpression ''"/var/lib/postgresql/<major version>"'';
       description = "The cluster's data directory, made by initdb on the first start and kept.";
@@ -50,7 +56,8 @@ in
         options.name = mkOption { type = types.str; description = "The role's name (it may log in)."; };
         options.ensureDBOwnership = mkOption { type = types.bool; default = false; description = "Whether it owns the database of the same name (which must be in ensureDatabases)."; };
         options.ensureClauses = mkOption {
-          type = types.attrsOf types.bool;
+          type = types.addCheck (types.attrsOf types.bool) (a: builtins.all (k: builtins.elem k clauses) (builtins.attrNames a))
+            // { description = "attribute set of booleans named ${concatStringsSep ", " clauses}"; };
           default = { };
           example = { createdb = true; };
           description = "Role attributes (superuser, createrole, createdb, replication, bypassrls, login) set with ALTER ROLE.";
@@ -59,7 +66,7 @@ in
       default = [ ];
       description = "Roles made after each start when missing (never dropped).";
     };
-    initialScript = mkOption { type = types.nullOr types.path; default = null; description = "SQL run once, right after initdb (passwords, extensions)."; };
+    initialScript = mkOption { type = types.nullOr types.path; default = null; description = "SQL run once, right after initdb (extensions, grants). A path literal is copied into the world-readable store: keep passwords out of it."; };
     settings = mkOption {
       type = types.attrsOf (types.oneOf [ types.bool types.int types.str ]);
       default = { };
@@ -97,32 +104,33 @@ in
       restartTriggers = [ configFile ];
       path = [ pkgs.busybox ];
       environment.PGDATA = cfg.dataDir;
+      # initdb refuses a directory that is not empty: a cluster half restored or
+      # being copied in is never overwritten.
       preStart = ''
-        if [ ! -e ${cfg.dataDir}/PG_VERSION ]; then
-          rm -rf ${cfg.dataDir}
+        if [ ! -e ${dir}/PG_VERSION ]; then
           ${bin}/initdb -U postgres ${concatStringsSep " " (map escapeShellArg cfg.initdbArgs)}
-          touch ${cfg.dataDir}/.first-start
+          touch ${dir}/.first-start
         fi
         # The store's file, whatever initdb wrote there.
-        ln -sfn ${configFile} ${cfg.dataDir}/postgresql.conf
+        ln -sfn ${configFile} ${dir}/postgresql.conf
       '';
       postStart = ''
         ${optionalString (cfg.initialScript != null) ''
-          if [ -e ${cfg.dataDir}/.first-start ]; then
-            ${psql} -f ${cfg.initialScript}
+          if [ -e ${dir}/.first-start ]; then
+            ${psql} -f ${escapeShellArg "${cfg.initialScript}"}
           fi
         ''}
-        rm -f ${cfg.dataDir}/.first-start
+        rm -f ${dir}/.first-start
       '' + concatMapStrings (d: ''
-        if [ "$(${psql} -c "SELECT 1 FROM pg_database WHERE datname = ${literal d}")" != 1 ]; then
-          ${psql} -c ${escapeShellArg "CREATE DATABASE ${ident d}"}
+        if [ "$(${sql "SELECT 1 FROM pg_database WHERE datname = ${literal d}"})" != 1 ]; then
+          ${sql "CREATE DATABASE ${ident d}"}
         fi
       '') cfg.ensureDatabases + concatMapStrings (u: ''
-        if [ "$(${psql} -c "SELECT 1 FROM pg_roles WHERE rolname = ${literal u.name}")" != 1 ]; then
-          ${psql} -c ${escapeShellArg "CREATE ROLE ${ident u.name} LOGIN"}
+        if [ "$(${sql "SELECT 1 FROM pg_roles WHERE rolname = ${literal u.name}"})" != 1 ]; then
+          ${sql "CREATE ROLE ${ident u.name} LOGIN"}
         fi
-        ${optionalString u.ensureDBOwnership "${psql} -c ${escapeShellArg "ALTER DATABASE ${ident u.name} OWNER TO ${ident u.name}"}"}
-        ${optionalString (u.ensureClauses != { }) "${psql} -c ${escapeShellArg "ALTER ROLE ${ident u.name} ${concatStringsSep " " (mapAttrsToList (k: v: (if v then "" else "NO") + lib.toUpper k) u.ensureClauses)}"}"}
+        ${optionalString u.ensureDBOwnership (sql "ALTER DATABASE ${ident u.name} OWNER TO ${ident u.name}")}
+        ${optionalString (u.ensureClauses != { }) (sql "ALTER ROLE ${ident u.name} ${concatStringsSep " " (mapAttrsToList (k: v: (if v then "" else "NO") + lib.toUpper k) u.ensureClauses)}")}
       '') cfg.ensureUsers;
       serviceConfig = {
         # Debian's postgres speaks sd_notify: ready once it accepts connections.

@@ -34,6 +34,7 @@ in
       chmod 1777 /tmp
       # /usr is the system profile (images are made so); a writable root made
       # before that gets the links it lacks.
+      [ -e /var/run ] || [ -L /var/run ] || ln -s /run /var/run 2>/dev/null || true
       for d in bin sbin lib libexec share include; do
         [ -e "/usr/$d" ] || [ -L "/usr/$d" ] || ln -s "/run/current-system/sw/$d" "/usr/$d" 2>/dev/null || true
       done

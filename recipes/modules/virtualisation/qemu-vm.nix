@@ -42,6 +42,12 @@ let
     here=$(cd "$(dirname "$0")/.." && pwd -P)
     store=$(dirname "$here")
     real() { echo "$store/''${1#${storeDir}/}"; }
+  '' + lib.optionalString (config.system.image.format != "erofs") ''
+    # The guest writes its root: never an image inside the store (system.build.image's).
+    case "$(cd "$(dirname "$image")" && pwd -P)/" in
+      "$store"/*|${storeDir}/*) echo "$image is in the store, which the VM would write: copy it first" >&2; exit 2 ;;
+    esac
+  '' + ''
     exec "''${QEMU:-qemu-system-x86_64}" \
   '' + concatMapStrings (l: "  ${l} \\\n") ([
     "-M pc -accel tcg -m ${toString cfg.memorySize}M -smp ${toString cfg.cores}"
