@@ -6,15 +6,23 @@ let
   base = final: (import ./build-support { inherit lib; inherit (final) runtimeShell; }) // {
     inherit lib;
     runtimeShell = "${final.busybox}/bin/sh";
-    # b8g's own binaries (b8g-init, b8gctl) enter the store by content from the
-    # workspace build: pass `--arg b8gBin <dir with bin/b8g-init>`.
+    # b8g's own binaries (b8g-init, b8gctl, b8g, the unikernel shim), built from
+    # this repository's source in the sandbox (./b8g); for development a directory
+    # of host-built static binaries enters the store by content instead
+    # (`--arg b8gBin <dir with bin/b8g-init>`, b8g-build's --b8g-bin).
+    b8g-from-source = import ./b8g { inherit lib; inherit (final) bootstrap debian symlinkJoin b8gTree; };
     b8g =
-      if b8gBin == null then throw "pkgs.b8g: pass b8gBin (a directory holding bin/b8g-init and bin/b8gctl)"
+      if b8gBin == null then final.b8g-from-source
       else builtins.path { path = b8gBin; name = "b8g-init"; };
     # The shim alone, for unikernels: the whole directory (with the 17 MB b8g CLI)
     # would not unpack in a 64 MiB guest.
     b8g-unikernel-shim =
-      if b8gBin == null then throw "pkgs.b8g-unikernel-shim: pass b8gBin (a directory holding bin/b8g-unikernel-shim)"
+      if b8gBin == null then derivation {
+        name = "b8g-unikernel-shim";
+        system = "x86_64-linux";
+        builder = final.bootstrap.busyboxBin;
+        args = [ "cp" "${final.b8g-from-source}/bin/b8g-unikernel-shim" (placeholder "out") ];
+      }
       else builtins.path { path = b8gBin + "/bin/b8g-unikernel-shim"; name = "b8g-unikernel-shim"; };
     bootstrap = import ../bootstrap { inherit (final) b8gTree; };
     inherit (final.bootstrap) busybox linux linux-cloud systemd-boot tzdata;

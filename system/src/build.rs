@@ -23,7 +23,9 @@ pub struct SystemBuildOptions {
     /// The `recipes/` directory (lib, modules, pkgs, bootstrap).
     pub recipes: PathBuf,
     /// A directory with `bin/b8g-init` and `bin/b8gctl` (static builds), imported by content.
-    pub b8g_bin: PathBuf,
+    /// A directory with b8g's static binaries (`--b8g-bin`, for development);
+    /// `None` builds them from source (`recipes/pkgs/b8g`).
+    pub b8g_bin: Option<PathBuf>,
     /// Which attribute of `config.system.build` to build (`toplevel`).
     pub attr: String,
     /// Modules (Nix expressions) added to the configuration, such as
@@ -107,9 +109,17 @@ pub fn system_expr(opts: &SystemBuildOptions) -> Result<String, SystemBuildError
             .map(|m| format!("({m})"))
             .collect::<Vec<_>>()
             .join(" "),
-        bin = nix_path(&opts.b8g_bin)?,
+        bin = b8g_bin_expr(opts)?,
         attr = opts.attr,
     ))
+}
+
+/// What the recipes get as `b8gBin`: the directory's path, or `null`.
+pub(crate) fn b8g_bin_expr(opts: &SystemBuildOptions) -> Result<String, SystemBuildError> {
+    match &opts.b8g_bin {
+        Some(bin) => nix_path(bin),
+        None => Ok("null".to_owned()),
+    }
 }
 
 /// Run from a b8g system with `--root MNT`, the running system's b8g-init
@@ -139,7 +149,9 @@ pub fn instantiate(
     store: LocalStore,
     opts: &SystemBuildOptions,
 ) -> Result<String, SystemBuildError> {
-    carry_b8g_bin(&store, &opts.b8g_bin)?;
+    if let Some(bin) = &opts.b8g_bin {
+        carry_b8g_bin(&store, bin)?;
+    }
     let expr = system_expr(opts)?;
     let mut drvs = EvalSession::writing(store)
         .base_dir(&opts.recipes)

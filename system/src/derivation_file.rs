@@ -22,7 +22,7 @@ pub fn derivation_expr(opts: &SystemBuildOptions) -> Result<String, SystemBuildE
          v = if callable then f (builtins.intersectAttrs fa {{ inherit pkgs; lib = pkgs.lib; }}) else f; \
          in if builtins.isAttrs v && (v.type or null) == \"derivation\" then v else [ ]",
         recipes = nix_path(&opts.recipes)?,
-        bin = nix_path(&opts.b8g_bin)?,
+        bin = crate::build::b8g_bin_expr(opts)?,
         config = nix_path(&opts.config)?,
     ))
 }

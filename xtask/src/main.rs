@@ -339,7 +339,8 @@ const STATIC_BINS: &[(&str, &[&str])] = &[
 fn demo(args: &[String]) -> Result<()> {
     ensure_packages(&["qemu-system-x86", "erofs-utils", "e2fsprogs"])?;
     ensure_apt_lists()?;
-    let bin = build_static_init()?;
+    // b8g-init and the rest of b8g in the image are built from source inside
+    // the sandbox (recipes/pkgs/b8g), not on the host.
     run(cargo().args(["build", "--release", "-p", "b8g-cli"]))?;
     seeds::refresh_vanished(&root().join("target/release/b8g"), seeds::Usable::Any)?;
     let out = root().join("target/demo");
@@ -361,8 +362,7 @@ fn demo(args: &[String]) -> Result<()> {
             "-o",
         ])
         .arg(out.join("result"))
-        .arg("--b8g-bin")
-        .arg(&bin)
+        .args(["--b8g-bin", "source"])
         .arg(&config))?;
     eprintln!("demo: {config} built (link: target/demo/result, image: target/demo/result.img), booted and powered off cleanly.");
     Ok(())

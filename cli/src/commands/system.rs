@@ -131,7 +131,9 @@ pub struct BuildArgs {
     /// The recipes directory (lib, modules, pkgs, bootstrap).
     #[arg(long, env = "B8G_RECIPES", value_name = "DIR")]
     recipes: Option<PathBuf>,
-    /// Directory with bin/b8g-init and bin/b8gctl to put into the system (static builds).
+    /// Directory with bin/b8g-init and bin/b8gctl to put into the system (static
+    /// builds, for development), or `source`: b8g built from source in the
+    /// sandbox, the default unless such a directory lies beside this executable.
     #[arg(long, env = "B8G_INIT_BIN", value_name = "DIR")]
     b8g_bin: Option<PathBuf>,
 }
@@ -227,14 +229,15 @@ fn default_recipes() -> PathBuf {
 }
 
 /// b8g-init and b8gctl next to this executable, when not told otherwise:
-/// `b8g-bin/` beside it, or one level up (`cargo xtask demo|test` put it in
+/// `b8g-bin/` beside it, or one level up (`cargo xtask test` puts it in
 /// `target/b8g-bin`, beside `target/debug` and `target/release`); in a b8g
-/// system, the package this b8g came in (`…-b8g-init/bin/b8g`).
-fn default_b8g_bin() -> Result<PathBuf> {
+/// system, the package this b8g came in (`…-b8g-<version>/bin/b8g`). With
+/// neither, `None`: the recipes build b8g from source in the sandbox.
+fn default_b8g_bin() -> Result<Option<PathBuf>> {
     let exe = std::env::current_exe().context("cannot find this executable")?;
     let dir = exe.parent().context("executable has no directory")?;
     if let Some(found) = b8g_bin_near(dir) {
-        return Ok(found);
+        return Ok(Some(found));
     }
     // Only a store path: a `bin/` elsewhere (~/.cargo/bin) would put its whole
     // parent into the store.
@@ -243,12 +246,19 @@ fn default_b8g_bin() -> Result<PathBuf> {
         .filter(|_| dir.ends_with("bin") && dir.join("b8g-init").is_file())
         .filter(|p| StoreDir::default().parse_path(&p.to_string_lossy()).is_ok())
     {
-        return Ok(package.to_path_buf());
+        return Ok(Some(package.to_path_buf()));
     }
-    bail!(
-        "no b8g-init to put into the system: pass --b8g-bin DIR (a directory with bin/b8g-init and \
-         bin/b8gctl built statically), or set B8G_INIT_BIN; `cargo xtask demo` prepares one"
-    )
+    Ok(None)
+}
+
+/// `--b8g-bin`: a directory, `source` (build b8g from source even where host
+/// binaries lie near), or, not given, [`default_b8g_bin`].
+fn chosen_b8g_bin(arg: Option<&Path>) -> Result<Option<PathBuf>> {
+    match arg {
+        Some(b) if b == Path::new("source") => Ok(None),
+        Some(b) => Ok(Some(absolute(b)?)),
+        None => default_b8g_bin(),
+    }
 }
 
 /// `DIR/b8g-bin` or `DIR/../b8g-bin`, whichever holds `bin/b8g-init`.
@@ -327,10 +337,7 @@ fn system_options(
     extra_modules: Vec<String>,
 ) -> Result<SystemBuildOptions> {
     let recipes = absolute(&args.recipes.clone().unwrap_or_else(default_recipes))?;
-    let b8g_bin = match &args.b8g_bin {
-        Some(b) => absolute(b)?,
-        None => default_b8g_bin()?,
-    };
+    let b8g_bin = chosen_b8g_bin(args.b8g_bin.as_deref())?;
     Ok(SystemBuildOptions {
         config: absolute(&args.file)?,
         recipes,
@@ -655,10 +662,7 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
     let opts = SystemBuildOptions {
         config: absolute(&args.build.file)?,
         recipes: absolute(&args.build.recipes.clone().unwrap_or_else(default_recipes))?,
-        b8g_bin: match &args.build.b8g_bin {
-            Some(b) => absolute(b)?,
-            None => default_b8g_bin()?,
-        },
+        b8g_bin: chosen_b8g_bin(args.build.b8g_bin.as_deref())?,
         attr: String::new(),
         extra_modules: Vec::new(),
         realise: realise_options(global, &args.build)?,
