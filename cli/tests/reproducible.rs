@@ -1,4 +1,5 @@
-//! Reproducibility: images/minimal.nix built twice, each time into a fresh,
+//! Reproducibility: images/minimal.nix (erofs) and images/server.nix (ext4, with
+//! Debian's PostgreSQL, Redis, chrony and nftables as components) built twice, each time into a fresh,
 //! empty store (different physical roots, the same store directory /b8g/store),
 //! gives the same toplevel path and bit-identical initrd and root image
 //! (compared by SHA-256). `system.build.image`, the image built as a derivation
@@ -14,14 +15,20 @@ use std::process::Command;
 use b8g_store::format::hash::HashAlgo;
 
 /// Builds the image into a store under `root`; returns (toplevel logical path, physical store dir).
-fn build(root: &Path, bin: &str) -> (String, PathBuf) {
-    let printed = b8g_build(root, bin, &["--image", "-o"], "result");
+fn build(root: &Path, bin: &str, file: &str, format: &str) -> (String, PathBuf) {
+    let printed = b8g_build(
+        root,
+        bin,
+        file,
+        &["--image", "--image-format", format, "-o"],
+        "result",
+    );
     let physical = std::fs::read_link(root.join("result")).unwrap();
     (printed, physical.parent().unwrap().to_path_buf())
 }
 
-/// Runs `b8g build ARGS ROOT/LINK ... images/minimal.nix`; returns what it printed.
-fn b8g_build(root: &Path, bin: &str, args: &[&str], link: &str) -> String {
+/// Runs `b8g build ARGS ROOT/LINK ... FILE`; returns what it printed.
+fn b8g_build(root: &Path, bin: &str, file: &str, args: &[&str], link: &str) -> String {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = Command::new(env!("CARGO_BIN_EXE_b8g"))
         .current_dir(&workspace)
@@ -30,7 +37,7 @@ fn b8g_build(root: &Path, bin: &str, args: &[&str], link: &str) -> String {
         .arg("build")
         .args(args)
         .arg(root.join(link))
-        .args(["--b8g-bin", bin, "images/minimal.nix"])
+        .args(["--b8g-bin", bin, file])
         .output()
         .unwrap();
     assert!(
@@ -59,12 +66,22 @@ fn sha256(file: &Path) -> String {
 #[test]
 #[ignore = "slow: build minimal.nix twice from empty stores; cargo xtask test --full runs it"]
 fn minimal_image_is_bit_identical_from_two_empty_stores() {
+    bit_identical_from_two_empty_stores("images/minimal.nix", "erofs");
+}
+
+#[test]
+#[ignore = "slow: build server.nix (about 190 Debian packages) twice from empty stores; cargo xtask test --full runs it"]
+fn server_image_is_bit_identical_from_two_empty_stores() {
+    bit_identical_from_two_empty_stores("images/server.nix", "ext4");
+}
+
+fn bit_identical_from_two_empty_stores(file: &str, format: &str) {
     let bin = std::env::var("B8G_INIT_BIN")
         .expect("set B8G_INIT_BIN to a directory with static bin/b8g-init (cargo xtask test does)");
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    let (top_a, store_a) = build(a.path(), &bin);
-    let (top_b, store_b) = build(b.path(), &bin);
+    let (top_a, store_a) = build(a.path(), &bin, file, format);
+    let (top_b, store_b) = build(b.path(), &bin, file, format);
     assert!(top_a.starts_with("/b8g/store/"), "{top_a}");
     assert_eq!(top_a, top_b, "the toplevel paths differ");
     assert_ne!(store_a, store_b, "the two builds shared a store");
@@ -78,8 +95,8 @@ fn minimal_image_is_bit_identical_from_two_empty_stores() {
         sha256(&b.path().join("result.img")),
         "the root images differ"
     );
-    // The image as a derivation, in the first store.
-    b8g_build(a.path(), &bin, &["-A", "image", "-o"], "result-image");
+    // The image as a derivation (system.image.format), in the first store.
+    b8g_build(a.path(), &bin, file, &["-A", "image", "-o"], "result-image");
     assert_eq!(
         sha256(&a.path().join("result-image/root.img")),
         sha256(&a.path().join("result.img")),
