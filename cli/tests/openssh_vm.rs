@@ -9,52 +9,9 @@
 
 mod serial_login_support;
 
-use serial_login_support::{free_port, require_tool, wrapper, VmSession};
-use std::path::Path;
-use std::process::{Command, Output};
+use serial_login_support::{free_port, keygen, require_tool, ssh, wrapper, VmSession};
+use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn keygen(path: &Path) -> String {
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "b8g-test", "-f"])
-        .arg(path)
-        .status()
-        .expect("cannot run ssh-keygen");
-    assert!(st.success());
-    std::fs::read_to_string(path.with_extension("pub"))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-fn ssh(port: u16, key: &Path, user: &str, command: &str, extra: &[&str]) -> Output {
-    Command::new("ssh")
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ])
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=20",
-            "-o",
-            "IdentitiesOnly=yes",
-        ])
-        .args(extra)
-        .arg("-i")
-        .arg(key)
-        .args([
-            "-p",
-            &port.to_string(),
-            &format!("{user}@127.0.0.1"),
-            command,
-        ])
-        .output()
-        .expect("cannot run ssh")
-}
 
 #[test]
 fn ssh_logins_with_authorized_keys_through_the_forwarded_port() {

@@ -10,7 +10,7 @@
 
 mod serial_login_support;
 
-use serial_login_support::{free_port, require_tool, wrapper, VmSession};
+use serial_login_support::{free_port, keygen, require_tool, wrapper, VmSession};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -24,27 +24,9 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// As root.
 fn ssh(port: u16, key: &Path, command: &str) -> Output {
-    Command::new("ssh")
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ])
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=20",
-            "-o",
-            "IdentitiesOnly=yes",
-        ])
-        .arg("-i")
-        .arg(key)
-        .args(["-p", &port.to_string(), "root@127.0.0.1", command])
-        .output()
-        .expect("cannot run ssh")
+    serial_login_support::ssh(port, key, "root", command, &[])
 }
 
 /// Retries `f` until it succeeds or `limit` passes (services start after
@@ -80,13 +62,7 @@ fn the_server_image_serves_ssh_postgres_and_http_and_refuses_the_rest() {
     require_tool("curl", "curl");
     let root = tempfile::tempdir().unwrap();
     let key = root.path().join("key");
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "b8g-test", "-f"])
-        .arg(&key)
-        .status()
-        .expect("ssh-keygen");
-    assert!(st.success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let public = keygen(&key);
     let (ssh_port, http_port, pg_port, redis_port) =
         (free_port(), free_port(), free_port(), free_port());
     let file = wrapper(
@@ -109,7 +85,6 @@ fn the_server_image_serves_ssh_postgres_and_http_and_refuses_the_rest() {
     {{ from = "host"; host.port = {pg_port}; guest.port = 5432; }}
     {{ from = "host"; host.port = {redis_port}; guest.port = 6379; }}
   ];"#,
-            public = public.trim()
         ),
     );
     let mut vm = VmSession::start(root.path(), &file);

@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -198,4 +198,49 @@ pub fn wrapper(dir: &Path, image: &str, extra: &str) -> PathBuf {
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
+}
+
+/// A new ed25519 key pair at `path` (and `path.pub`); returns the public key line.
+pub fn keygen(path: &Path) -> String {
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "b8g-test", "-f"])
+        .arg(path)
+        .status()
+        .expect("cannot run ssh-keygen");
+    assert!(st.success());
+    std::fs::read_to_string(path.with_extension("pub"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// `ssh` as root-less batch client to 127.0.0.1:`port` with `key` only, any
+/// host key accepted (each VM makes its own); `extra` goes before the target.
+pub fn ssh(port: u16, key: &Path, user: &str, command: &str, extra: &[&str]) -> Output {
+    Command::new("ssh")
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ])
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=20",
+            "-o",
+            "IdentitiesOnly=yes",
+        ])
+        .args(extra)
+        .arg("-i")
+        .arg(key)
+        .args([
+            "-p",
+            &port.to_string(),
+            &format!("{user}@127.0.0.1"),
+            command,
+        ])
+        .output()
+        .expect("cannot run ssh")
 }
