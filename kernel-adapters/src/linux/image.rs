@@ -108,6 +108,8 @@ impl RootImage<'_> {
         symlink(&first, profiles.join(generation::SYSTEM_PROFILE))
             .map_err(io_err("link", &profiles))?;
         symlink(self.toplevel, profiles.join(&first)).map_err(io_err("link", &profiles))?;
+        // Before the times are fixed: listing directories changes their atimes.
+        let (bytes, entries) = tree_usage(&tree)?;
         normalize_mtimes(&tree)?;
         let _ = fs::remove_file(out);
         match self.format {
@@ -121,13 +123,9 @@ impl RootImage<'_> {
             ),
             Format::Ext4 => {
                 // The tree, ext4's metadata (an eighth, as install reckons it), and the room asked for.
-                let need = tree_usage(&tree)?.0.div_ceil(1 << 20);
-                write_ext4(
-                    &tree,
-                    out,
-                    need + need / 8 + 16 + self.ext4_free_mib,
-                    IMAGE_UUID,
-                )
+                let need = bytes.div_ceil(1 << 20);
+                let size = need + need / 8 + 16 + self.ext4_free_mib;
+                write_ext4(&tree, out, size, entries, IMAGE_UUID)
             }
         }
     }
@@ -216,11 +214,18 @@ pub fn tree_usage(root: &Path) -> Result<(u64, u64), ImageError> {
 
 /// An ext4 file system of `size_mib` MiB labelled `b8g-root` with `uuid` at
 /// `out`, holding `tree`, with a fixed hash seed and timestamps. It gets
-/// twice the inodes the tree uses (mkfs's default of one per 16 KiB runs out
-/// first on a closure of many small files: python's, perl's).
-pub fn write_ext4(tree: &Path, out: &Path, size_mib: u64, uuid: &str) -> Result<(), ImageError> {
+/// twice the `entries` the tree has ([`tree_usage`], taken before the tree's
+/// times were fixed: listing a directory sets its atime) as inodes: mkfs's
+/// default of one per 16 KiB runs out first on a closure of many small files
+/// (python's, perl's).
+pub fn write_ext4(
+    tree: &Path,
+    out: &Path,
+    size_mib: u64,
+    entries: u64,
+    uuid: &str,
+) -> Result<(), ImageError> {
     let size = format!("{size_mib}M");
-    let (_, entries) = tree_usage(tree)?;
     let inodes = (size_mib * 64).max(entries * 2 + 4096);
     run(
         Command::new("mkfs.ext4")

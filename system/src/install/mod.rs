@@ -224,7 +224,8 @@ pub fn install_disk(
     let esp_img = opts.work.join("esp.img");
     loader::write(&esp_img, opts.esp_mib, &plan, &opts.ids.esp_serial)?;
 
-    let need_mib = tree_usage(&tree)?.0.div_ceil(disk::MIB);
+    let (bytes, entries) = tree_usage(&tree)?;
+    let need_mib = bytes.div_ceil(disk::MIB);
     // ext4's own metadata, and room for a few more generations.
     let want_root_mib = need_mib + need_mib / 4 + 256;
     let layout = match (opts.size_mib, disk::existing_size(&opts.disk)?) {
@@ -248,7 +249,13 @@ pub fn install_disk(
         need_mib: opts.esp_mib + want_root_mib + 2,
     })?;
     let root_img = opts.work.join("root.img");
-    write_ext4(&tree, &root_img, layout.root_mib, &opts.ids.root_uuid)?;
+    write_ext4(
+        &tree,
+        &root_img,
+        layout.root_mib,
+        entries,
+        &opts.ids.root_uuid,
+    )?;
     disk::write(&opts.disk, layout, &esp_img, &root_img)?;
     Ok(InstallReport {
         toplevel: store.print_path(toplevel),
