@@ -96,10 +96,10 @@ pub fn loopback_up() -> Result<(), std::io::Error> {
         let mut ifr: libc::ifreq = std::mem::zeroed();
         ifr.ifr_name[0] = b'l' as libc::c_char;
         ifr.ifr_name[1] = b'o' as libc::c_char;
-        let mut r = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr);
+        let mut r = libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut ifr);
         if r == 0 {
             ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            r = libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr);
+            r = libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &ifr);
         }
         let e = std::io::Error::last_os_error();
         libc::close(fd);

@@ -6,24 +6,88 @@
 use std::path::Path;
 
 /// True when the shell-style pattern matches an existing path: glob(3) with braces,
-/// as systemd's `PathExistsGlob=` and `ConditionPathExistsGlob=` use it.
+/// as systemd's `PathExistsGlob=` and `ConditionPathExistsGlob=` use it
+/// (`GLOB_NOSORT | GLOB_BRACE`). Braces are expanded here, as glibc expands them, so
+/// that a C library without `GLOB_BRACE` (musl) gives the same answer.
 pub fn glob_matches(pattern: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(pattern.as_os_str().as_bytes()) else {
+    expand_braces(pattern.as_os_str().as_bytes())
+        .into_iter()
+        .any(|p| glob_one(&p))
+}
+
+fn glob_one(pattern: &[u8]) -> bool {
+    let Ok(c) = std::ffi::CString::new(pattern) else {
         return false;
     };
     // SAFETY: glob_t is plain data; glob fills it and globfree releases it.
     unsafe {
         let mut g: libc::glob_t = std::mem::zeroed();
-        let r = libc::glob(
-            c.as_ptr(),
-            libc::GLOB_NOSORT | libc::GLOB_BRACE,
-            None,
-            &mut g,
-        );
+        let r = libc::glob(c.as_ptr(), libc::GLOB_NOSORT, None, &mut g);
         let found = r == 0 && g.gl_pathc > 0;
         libc::globfree(&mut g);
         found
+    }
+}
+
+/// The most patterns one brace expression may become: a unit file cannot make PID 1
+/// expand `{a,b}{a,b}…` exponentially. Past it, the rest are not tried.
+const BRACE_EXPANSIONS_MAX: usize = 1024;
+
+/// glibc's `GLOB_BRACE` expansion: the first unescaped `{` with its alternatives (split
+/// at top-level commas, nested braces kept whole) becomes one pattern per
+/// alternative, each expanded again; `{}` is one empty alternative; a `{` without its
+/// `}` leaves the whole pattern as it is (glibc then globs it without braces).
+pub fn expand_braces(pattern: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    expand_into(pattern, &mut out);
+    out
+}
+
+fn expand_into(pattern: &[u8], out: &mut Vec<Vec<u8>>) {
+    if out.len() >= BRACE_EXPANSIONS_MAX {
+        return;
+    }
+    // The first unescaped `{`.
+    let mut i = 0;
+    let begin = loop {
+        match pattern.get(i) {
+            None => {
+                out.push(pattern.to_vec());
+                return;
+            }
+            Some(b'\\') => i += 2,
+            Some(b'{') => break i,
+            Some(_) => i += 1,
+        }
+    };
+    // Top-level separators up to the matching `}`.
+    let (mut depth, mut j) = (0usize, begin + 1);
+    let mut cuts = vec![begin];
+    let end = loop {
+        match pattern.get(j) {
+            None => {
+                out.push(pattern.to_vec());
+                return;
+            }
+            Some(b'\\') => j += 1,
+            Some(b'{') => depth += 1,
+            Some(b'}') if depth > 0 => depth -= 1,
+            Some(b'}') => break j,
+            Some(b',') if depth == 0 => cuts.push(j),
+            Some(_) => {}
+        }
+        j += 1;
+    };
+    cuts.push(end);
+    for w in cuts.windows(2) {
+        let mut alt = pattern[..begin].to_vec();
+        alt.extend_from_slice(&pattern[w[0] + 1..w[1]]);
+        alt.extend_from_slice(&pattern[end + 1..]);
+        expand_into(&alt, out);
+        if out.len() >= BRACE_EXPANSIONS_MAX {
+            return;
+        }
     }
 }
 
@@ -220,6 +284,74 @@ mod tests {
         std::fs::write(d.path().join(".updated"), "").unwrap();
         // Freshly written, so newer than /usr.
         assert!(!needs_update(d.path()));
+    }
+
+    fn strs(v: Vec<Vec<u8>>) -> Vec<String> {
+        v.into_iter()
+            .map(|b| String::from_utf8(b).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn braces_expand_as_glibc_expands_them() {
+        let e = |p: &str| strs(expand_braces(p.as_bytes()));
+        assert_eq!(e("/a/{b,c}/d"), ["/a/b/d", "/a/c/d"]);
+        assert_eq!(e("{a,b}{1,2}"), ["a1", "a2", "b1", "b2"]);
+        assert_eq!(e("x{a,{b,c}d}y"), ["xay", "xbdy", "xcdy"]);
+        assert_eq!(e("a{}b"), ["ab"]);
+        assert_eq!(e("a{b"), ["a{b"], "no closing brace: literal");
+        assert_eq!(e("a\\{b,c}"), ["a\\{b,c}"], "an escaped brace is not one");
+        assert_eq!(e("{a\\,b,c}"), ["a\\,b", "c"]);
+        assert_eq!(e("plain*"), ["plain*"]);
+        // A hostile pattern stays bounded.
+        let many = "{a,b}".repeat(40);
+        assert_eq!(expand_braces(many.as_bytes()).len(), BRACE_EXPANSIONS_MAX);
+    }
+
+    /// The oracle: glibc's own `GLOB_BRACE` gives the same answer on a real tree.
+    #[cfg(target_env = "gnu")]
+    #[test]
+    fn glob_matches_agrees_with_glibcs_glob_brace() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["one.conf", "sub/two.rules", "sub/deep/x.y", ".hidden"] {
+            let p = d.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "").unwrap();
+        }
+        let glibc = |pattern: &Path| {
+            use std::os::unix::ffi::OsStrExt;
+            let c = std::ffi::CString::new(pattern.as_os_str().as_bytes()).unwrap();
+            // SAFETY: as in glob_one.
+            unsafe {
+                let mut g: libc::glob_t = std::mem::zeroed();
+                let r = libc::glob(
+                    c.as_ptr(),
+                    libc::GLOB_NOSORT | libc::GLOB_BRACE,
+                    None,
+                    &mut g,
+                );
+                let found = r == 0 && g.gl_pathc > 0;
+                libc::globfree(&mut g);
+                found
+            }
+        };
+        for p in [
+            "*.conf",
+            "{sub,nope}/*.rules",
+            "{nope,none}/*",
+            "sub/{deep,x}/*.{y,z}",
+            "sub/{deep/x.y}",
+            "{one.conf",
+            "*hidden",
+            "{.hidden,zz}",
+            "sub/{,deep/}x.y",
+            "{a,{b,sub}}/two.*",
+            "[ot]ne.conf",
+            "x{}one.conf",
+        ] {
+            let full = d.path().join(p);
+            assert_eq!(glob_matches(&full), glibc(&full), "{p}");
+        }
     }
 
     #[test]

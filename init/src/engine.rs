@@ -97,9 +97,9 @@ impl EngineError {
 pub struct Engine {
     pub jobs: BTreeMap<String, Job>,
     /// u → units u is ordered after (After= of u plus Before= pointing at u).
-    after: BTreeMap<String, BTreeSet<String>>,
+    after: BTreeMap<String, crate::unit::NameSet>,
     /// u → units that are ordered after u.
-    before: BTreeMap<String, BTreeSet<String>>,
+    before: BTreeMap<String, crate::unit::NameSet>,
     /// Messages about transactions (cycles broken, jobs dropped), drained by the supervisor.
     pub messages: Vec<String>,
     /// Finished jobs, drained by the supervisor.
@@ -207,7 +207,7 @@ impl Engine {
         let mut stops: BTreeSet<String> = BTreeSet::new();
         for n in pulled.keys() {
             let Some(u) = set.units.get(n) else { continue };
-            let mut conf: BTreeSet<String> = u.deps.conflicts.clone();
+            let mut conf = u.deps.conflicts.clone();
             conf.extend(
                 set.units
                     .values()

@@ -67,11 +67,19 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
 impl LogLine {
     /// The message as syslog and journalctl's short format show it: `ident[pid]: text`.
     pub fn tagged(&self) -> String {
-        match (&self.ident, self.pid.or(self.sender_pid)) {
-            (Some(i), Some(p)) => format!("{i}[{p}]: {}", self.text),
-            (Some(i), None) => format!("{i}: {}", self.text),
-            _ => self.text.clone(),
-        }
+        tagged(
+            self.ident.as_deref(),
+            self.pid.or(self.sender_pid),
+            &self.text,
+        )
+    }
+}
+
+fn tagged(ident: Option<&str>, pid: Option<i32>, text: &str) -> String {
+    match (ident, pid) {
+        (Some(i), Some(p)) => format!("{i}[{p}]: {text}"),
+        (Some(i), None) => format!("{i}: {text}"),
+        _ => text.to_string(),
     }
 }
 
@@ -130,6 +138,61 @@ struct Window {
     dropped: u64,
 }
 
+/// A line as a ring keeps it, in about half of a [`LogLine`]'s memory (PID 1 keeps
+/// thousands): the unit is the ring's key, and the identifier and the text share one
+/// allocation.
+struct Stored {
+    seq: u64,
+    ms: u64,
+    realtime_us: u64,
+    pid: Option<i32>,
+    sender: Option<(i32, u32)>,
+    priority: u8,
+    /// The identifier's length at the start of `body`, when there is one.
+    ident_len: Option<u32>,
+    body: Box<str>,
+}
+
+impl Stored {
+    fn new(seq: u64, ms: u64, realtime_us: u64, e: &Entry) -> Stored {
+        // Identifiers come from datagrams of at most 16 KiB.
+        let ident = e.ident.filter(|i| u32::try_from(i.len()).is_ok());
+        let body = match ident {
+            Some(i) => format!("{i}{}", e.text).into_boxed_str(),
+            None => e.text.into(),
+        };
+        Stored {
+            seq,
+            ms,
+            realtime_us,
+            pid: e.pid,
+            sender: e.sender,
+            priority: e.priority.min(7),
+            ident_len: ident.map(|i| i.len() as u32),
+            body,
+        }
+    }
+
+    fn text(&self) -> &str {
+        &self.body[self.ident_len.unwrap_or(0) as usize..]
+    }
+
+    fn line(&self, unit: &str) -> LogLine {
+        LogLine {
+            seq: self.seq,
+            ms: self.ms,
+            unit: unit.to_string(),
+            text: self.text().to_string(),
+            priority: self.priority,
+            realtime_us: self.realtime_us,
+            ident: self.ident_len.map(|n| self.body[..n as usize].to_string()),
+            pid: self.pid,
+            sender_pid: self.sender.map(|s| s.0),
+            sender_uid: self.sender.map(|s| s.1),
+        }
+    }
+}
+
 struct File {
     f: std::fs::File,
     len: u64,
@@ -138,7 +201,7 @@ struct File {
 pub struct Logs {
     start: Instant,
     seq: u64,
-    rings: BTreeMap<String, VecDeque<LogLine>>,
+    rings: BTreeMap<String, VecDeque<Stored>>,
     ring_bytes: BTreeMap<String, usize>,
     files: BTreeMap<String, File>,
     windows: BTreeMap<String, Window>,
@@ -215,34 +278,30 @@ impl Logs {
                 .map(|d| d.as_micros() as u64)
                 .unwrap_or(0)
         });
-        let line = LogLine {
-            seq: self.seq,
-            ms: self.ms(),
-            unit: e.unit.to_string(),
-            text: e.text.to_string(),
-            priority: e.priority.min(7),
-            realtime_us,
-            ident: e.ident.map(str::to_string),
-            pid: e.pid,
-            sender_pid: e.sender.map(|s| s.0),
-            sender_uid: e.sender.map(|s| s.1),
-        };
+        let ms = self.ms();
+        let stored = Stored::new(self.seq, ms, realtime_us, e);
         let formatted = format!(
             "[{:>6}.{:03}] {}: {}",
-            line.ms / 1000,
-            line.ms % 1000,
+            ms / 1000,
+            ms % 1000,
             e.unit,
-            line.tagged()
+            tagged(e.ident, e.pid.or(e.sender.map(|s| s.0)), e.text)
         );
         let formatted = escape_controls(&formatted).into_owned();
         self.write_file(e.unit, &formatted);
-        let ring = self.rings.entry(e.unit.to_string()).or_default();
-        let bytes = self.ring_bytes.entry(e.unit.to_string()).or_default();
-        *bytes += line.text.len();
-        ring.push_back(line);
+        let ring = match self.rings.get_mut(e.unit) {
+            Some(r) => r,
+            None => self.rings.entry(e.unit.to_string()).or_default(),
+        };
+        let bytes = match self.ring_bytes.get_mut(e.unit) {
+            Some(b) => b,
+            None => self.ring_bytes.entry(e.unit.to_string()).or_default(),
+        };
+        *bytes += stored.text().len();
+        ring.push_back(stored);
         while ring.len() > RING || (*bytes > RING_BYTES && ring.len() > 1) {
             if let Some(old) = ring.pop_front() {
-                *bytes -= old.text.len();
+                *bytes -= old.text().len();
             }
         }
         formatted
@@ -286,7 +345,12 @@ impl Logs {
     pub fn since(&self, unit: &str, after: u64) -> Vec<LogLine> {
         self.rings
             .get(unit)
-            .map(|r| r.iter().filter(|l| l.seq > after).cloned().collect())
+            .map(|r| {
+                r.iter()
+                    .filter(|l| l.seq > after)
+                    .map(|l| l.line(unit))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -295,8 +359,8 @@ impl Logs {
     pub fn all_since(&self, after: u64) -> Vec<LogLine> {
         let mut all: Vec<LogLine> = self
             .rings
-            .values()
-            .flat_map(|r| r.iter().filter(|l| l.seq > after).cloned())
+            .iter()
+            .flat_map(|(unit, r)| r.iter().filter(|l| l.seq > after).map(|l| l.line(unit)))
             .collect();
         all.sort_by_key(|l| l.seq);
         all

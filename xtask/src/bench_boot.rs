@@ -26,6 +26,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The guest's CPUs.
+const VCPUS: u32 = 2;
+
 /// The processes that must run when the ready unit fires.
 const DAEMONS: &[&str] = &[
     "sshd",
@@ -85,6 +88,11 @@ if grep -qw bench.dump /proc/cmdline; then
        systemd-analyze critical-chain --no-pager bench-ready.service
        journalctl -b -o short-monotonic --no-pager ;;
   esac > /dev/ttyS0 2>&1
+  # CPU time by cgroup (each unit has its own under both inits), largest first.
+  for f in $(find /sys/fs/cgroup -name cpu.stat); do
+    u=$(sed -n 's/^usage_usec //p' "$f")
+    echo "BENCH cpu ${u:-0} ${f%/cpu.stat}"
+  done | sort -k3,3nr -t' ' > /dev/ttyS0 2>&1
 fi
 case $init in
   b8g-init) /usr/local/sbin/b8gctl poweroff ;;
@@ -189,6 +197,17 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     println!("PID 1 CPU (s)       {bc:>10.2} {sc:>10.2} {:>8.2}", bc / sc);
     println!("PID 1 RSS (kB)      {br:>10.0} {sr:>10.0} {:>8.2}", br / sr);
+    // The guest's CPUs were busy for (vCPUs × time − idle) seconds; what was not PID 1
+    // was the services' (and the kernel's) own work. Even an init costing nothing that
+    // kept every vCPU busy could not finish that work sooner than this.
+    let work = |s: &Sample| (VCPUS as f64 * s.secs - s.idle - s.pid1_cpu).max(0.0);
+    let (bw, sw) = (med("b8g-init", &work), med("systemd", &work));
+    println!("other CPU work (s)  {bw:>10.2} {sw:>10.2} {:>8.2}", bw / sw);
+    println!(
+        "fastest possible handoff→ready with b8g-init's other work: {:.2} s = {:.2} of systemd's time",
+        bw / VCPUS as f64,
+        bw / VCPUS as f64 / st
+    );
     println!(
         "targets: time ≤ 0.50 of systemd: {}; RSS ≤ 0.25 of systemd: {}",
         if bt / st <= 0.5 { "met" } else { "NOT met" },
@@ -229,7 +248,7 @@ fn boot(
             "-m",
             "2048",
             "-smp",
-            "2",
+            &VCPUS.to_string(),
             "-nographic",
             "-no-reboot",
             "-kernel",

@@ -285,21 +285,33 @@ fn ensure_apt_lists() -> Result<()> {
 /// `b8g-build --b8g-bin` imports into the store.
 fn build_static_init() -> Result<std::path::PathBuf> {
     let target_dir = root().join("target/static");
-    // b8g-init has its own size-optimised profile (Cargo.toml: init-static); the rest
-    // builds as release.
-    let profile_of = |package: &str| {
+    // b8g-init has its own size-optimised profile (Cargo.toml: init-static) and links
+    // musl where rustup has it: a static glibc brings ~900 kB of code (NSS, iconv,
+    // the dynamic loader) that PID 1 never uses but keeps mapped. The rest builds as
+    // release against glibc.
+    let init_target = init_target();
+    let plan = |package: &str| {
         if package == "b8g-init" {
-            "init-static"
+            ("init-static", init_target)
         } else {
-            "release"
+            ("release", GNU_TARGET)
         }
     };
-    for profile in ["init-static", "release"] {
+    let mut builds: Vec<(&str, &str)> = STATIC_BINS.iter().map(|(p, _)| plan(p)).collect();
+    builds.sort();
+    builds.dedup();
+    for (profile, target) in builds {
         let mut build = cargo();
-        build.args(["build", "--profile", profile, "--target", "x86_64-unknown-linux-gnu", "--config"])
-            .arg(r#"target.x86_64-unknown-linux-gnu.rustflags=["-C","target-feature=+crt-static","-C","strip=symbols"]"#)
+        build
+            .args(["build", "--profile", profile, "--target", target, "--config"])
+            .arg(format!(
+                r#"target.{target}.rustflags=["-C","target-feature=+crt-static","-C","strip=symbols"]"#
+            ))
             .env("CARGO_TARGET_DIR", &target_dir);
-        for (package, _) in STATIC_BINS.iter().filter(|(p, _)| profile_of(p) == profile) {
+        for (package, _) in STATIC_BINS
+            .iter()
+            .filter(|(p, _)| plan(p) == (profile, target))
+        {
             build.args(["-p", package]);
         }
         run(&mut build)?;
@@ -310,10 +322,8 @@ fn build_static_init() -> Result<std::path::PathBuf> {
         .iter()
         .flat_map(|(p, bins)| bins.iter().map(move |b| (*p, b)))
     {
-        let src = target_dir
-            .join("x86_64-unknown-linux-gnu")
-            .join(profile_of(package))
-            .join(name);
+        let (profile, target) = plan(package);
+        let src = target_dir.join(target).join(profile).join(name);
         let dst = bin.join("bin").join(name);
         // Copy only when changed, so the store path stays the same between runs.
         let same = std::fs::read(&dst).ok()
@@ -323,6 +333,39 @@ fn build_static_init() -> Result<std::path::PathBuf> {
         }
     }
     Ok(bin)
+}
+
+const GNU_TARGET: &str = "x86_64-unknown-linux-gnu";
+const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
+
+/// musl for b8g-init when rustup has (or can add) its standard library; glibc, with a
+/// warning, when it cannot (PID 1 then works the same, with more code mapped).
+fn init_target() -> &'static str {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == MUSL_TARGET)
+        })
+        .unwrap_or(false);
+    if installed {
+        return MUSL_TARGET;
+    }
+    let added = Command::new("rustup")
+        .args(["target", "add", MUSL_TARGET])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if added {
+        MUSL_TARGET
+    } else {
+        eprintln!(
+            "warning: rustup cannot add {MUSL_TARGET}; b8g-init links glibc statically instead"
+        );
+        GNU_TARGET
+    }
 }
 
 /// Packages built as static binaries into `target/b8g-bin/bin`, and the binaries

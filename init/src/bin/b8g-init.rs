@@ -6,6 +6,13 @@ use b8g_init::config::Config;
 use b8g_init::manager::{run, Manager};
 use b8g_init::{boot, manager, sys};
 
+/// On musl, dlmalloc: musl's allocator hands memory back to the kernel at almost every
+/// free, and under emulation each munmap's TLB flush made loading the units twice as
+/// slow. glibc's allocator is kept where b8g-init links glibc.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 fn main() {
     // SAFETY: getpid has no preconditions.
     let pid1 = unsafe { libc::getpid() } == 1;

@@ -523,7 +523,7 @@ pub fn load(opts: &LoadOptions, generated: Vec<Unit>) -> UnitSet {
     // Pass 3: canonical names in dependency lists, then default dependencies (targets
     // need their final wants list for the automatic After=).
     let aliases = set.aliases.clone();
-    let canon = |s: &mut BTreeSet<String>| {
+    let canon = |s: &mut super::NameSet| {
         *s = s
             .iter()
             .map(|n| aliases.get(n).cloned().unwrap_or_else(|| n.clone()))
@@ -758,7 +758,7 @@ fn add_implicit(u: &mut Unit) {
 }
 
 /// Each unit's `After=` names, as loaded (before default dependencies).
-fn after_map(set: &UnitSet) -> BTreeMap<String, BTreeSet<String>> {
+fn after_map(set: &UnitSet) -> BTreeMap<String, super::NameSet> {
     set.units
         .values()
         .map(|u| (u.name.clone(), u.deps.after.clone()))
@@ -768,7 +768,7 @@ fn after_map(set: &UnitSet) -> BTreeMap<String, BTreeSet<String>> {
 fn add_default_deps(
     u: &mut Unit,
     no_default: &BTreeSet<String>,
-    after: &BTreeMap<String, BTreeSet<String>>,
+    after: &BTreeMap<String, super::NameSet>,
 ) {
     if !u.default_dependencies {
         return;
@@ -827,7 +827,7 @@ fn add_default_deps(
                 .iter()
                 .chain(d.requires.iter())
                 .filter(|n| !no_default.contains(*n))
-                .filter(|n| !d.before.contains(*n))
+                .filter(|n| !d.before.contains(n))
                 .filter(|n| !after.get(*n).is_some_and(|a| a.contains(&name)))
                 .cloned()
                 .collect();

@@ -8,6 +8,7 @@ pub mod condition_names;
 pub mod ini;
 pub mod load;
 pub mod name;
+pub mod name_set;
 pub mod parse;
 pub mod time;
 
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use name::UnitKind;
+pub use name_set::NameSet;
 
 /// A diagnostic found while loading units: an error makes a unit (or file) unusable,
 /// a warning names something ignored.
@@ -37,15 +39,15 @@ impl std::fmt::Display for Diagnostic {
 /// default dependencies).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Deps {
-    pub requires: BTreeSet<String>,
-    pub wants: BTreeSet<String>,
-    pub binds_to: BTreeSet<String>,
-    pub part_of: BTreeSet<String>,
-    pub requisite: BTreeSet<String>,
-    pub conflicts: BTreeSet<String>,
-    pub after: BTreeSet<String>,
-    pub before: BTreeSet<String>,
-    pub on_failure: BTreeSet<String>,
+    pub requires: NameSet,
+    pub wants: NameSet,
+    pub binds_to: NameSet,
+    pub part_of: NameSet,
+    pub requisite: NameSet,
+    pub conflicts: NameSet,
+    pub after: NameSet,
+    pub before: NameSet,
+    pub on_failure: NameSet,
     /// `RequiresMountsFor=`: the mount units of these paths and their parents become
     /// Requires= and After= once every unit is loaded.
     pub requires_mounts_for: BTreeSet<PathBuf>,

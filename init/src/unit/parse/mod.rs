@@ -392,7 +392,7 @@ fn list(v: &str) -> impl Iterator<Item = String> + '_ {
     v.split_whitespace().map(str::to_string)
 }
 
-fn set_list(target: &mut BTreeSet<String>, v: &str) {
+fn set_list(target: &mut crate::unit::NameSet, v: &str) {
     if v.is_empty() {
         target.clear();
     } else {
