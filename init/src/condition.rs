@@ -5,34 +5,69 @@
 
 use std::path::Path;
 
-/// True when the shell-style pattern matches an existing path: glob(3) with braces,
-/// as systemd's `PathExistsGlob=` and `ConditionPathExistsGlob=` use it
-/// (`GLOB_NOSORT | GLOB_BRACE`). Braces are expanded here, as glibc expands them, so
-/// that a C library without `GLOB_BRACE` (musl) gives the same answer.
+/// True when the shell-style pattern matches an existing path, as systemd's
+/// `PathExistsGlob=` and `ConditionPathExistsGlob=` decide it: glob(3) with
+/// `GLOB_NOSORT | GLOB_BRACE`, where a wildcard never matches `.` or `..` (systemd
+/// reads directories without them). Braces are expanded here, as glibc expands them,
+/// so that a C library without `GLOB_BRACE` (musl) gives the same answer.
 pub fn glob_matches(pattern: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
-    expand_braces(pattern.as_os_str().as_bytes())
-        .into_iter()
-        .any(|p| glob_one(&p))
+    let bytes = pattern.as_os_str().as_bytes();
+    if bytes.len() > PATTERN_MAX {
+        return false;
+    }
+    let mut found = false;
+    each_brace_expansion(bytes, |p| {
+        found = glob_one(p);
+        found
+    });
+    found
 }
+
+/// systemd refuses a path longer than PATH_MAX when it parses the unit; such a
+/// pattern matches nothing here.
+const PATTERN_MAX: usize = 4096;
 
 fn glob_one(pattern: &[u8]) -> bool {
     let Ok(c) = std::ffi::CString::new(pattern) else {
         return false;
     };
-    // SAFETY: glob_t is plain data; glob fills it and globfree releases it.
+    let parts: Vec<&[u8]> = pattern.split(|&b| b == b'/').collect();
+    // SAFETY: glob_t is plain data; glob fills it, gl_pathv holds gl_pathc valid C
+    // strings until globfree releases them.
     unsafe {
         let mut g: libc::glob_t = std::mem::zeroed();
         let r = libc::glob(c.as_ptr(), libc::GLOB_NOSORT, None, &mut g);
-        let found = r == 0 && g.gl_pathc > 0;
+        let mut found = false;
+        if r == 0 {
+            for i in 0..g.gl_pathc as usize {
+                let path = std::ffi::CStr::from_ptr(*g.gl_pathv.add(i)).to_bytes();
+                if !dot_from_wildcard(&parts, path) {
+                    found = true;
+                    break;
+                }
+            }
+        }
         libc::globfree(&mut g);
         found
     }
 }
 
-/// The most patterns one brace expression may become: a unit file cannot make PID 1
-/// expand `{a,b}{a,b}…` exponentially. Past it, the rest are not tried.
+/// Whether `path`, a match of the pattern split into `parts`, has `.` or `..` where
+/// the pattern had a wildcard: glob(3) lists them, systemd's directory reading skips them.
+fn dot_from_wildcard(parts: &[&[u8]], path: &[u8]) -> bool {
+    let got: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+    got.len() == parts.len()
+        && got.iter().zip(parts).any(|(g, p)| {
+            (*g == b"." || *g == b"..") && p.iter().any(|b| matches!(b, b'*' | b'?' | b'['))
+        })
+}
+
+/// The most patterns one brace expression may become, and the most bytes of patterns
+/// expanding it may write: a unit file cannot make PID 1 expand `{a,b}{a,b}…` (or
+/// `{}{}…`) for long. Past either, the rest are not tried.
 const BRACE_EXPANSIONS_MAX: usize = 1024;
+const BRACE_BYTES_MAX: usize = 16 << 20;
 
 /// glibc's `GLOB_BRACE` expansion: the first unescaped `{` with its alternatives (split
 /// at top-level commas, nested braces kept whole) becomes one pattern per
@@ -40,55 +75,71 @@ const BRACE_EXPANSIONS_MAX: usize = 1024;
 /// `}` leaves the whole pattern as it is (glibc then globs it without braces).
 pub fn expand_braces(pattern: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    expand_into(pattern, &mut out);
+    each_brace_expansion(pattern, |p| {
+        out.push(p.to_vec());
+        false
+    });
     out
 }
 
-fn expand_into(pattern: &[u8], out: &mut Vec<Vec<u8>>) {
-    if out.len() >= BRACE_EXPANSIONS_MAX {
-        return;
+/// Calls `f` with each expansion in glibc's order until it returns true or a bound is
+/// reached. An explicit stack, not recursion: nesting depth is the pattern's to choose.
+fn each_brace_expansion(pattern: &[u8], mut f: impl FnMut(&[u8]) -> bool) {
+    let mut stack = vec![pattern.to_vec()];
+    let (mut given, mut bytes) = (0usize, pattern.len());
+    while let Some(p) = stack.pop() {
+        match first_brace(&p) {
+            None => {
+                given += 1;
+                if f(&p) || given >= BRACE_EXPANSIONS_MAX {
+                    return;
+                }
+            }
+            Some((begin, cuts, end)) => {
+                // Pushed last to first, so the first alternative is expanded first.
+                for w in cuts.windows(2).rev() {
+                    let mut alt = Vec::with_capacity(p.len());
+                    alt.extend_from_slice(&p[..begin]);
+                    alt.extend_from_slice(&p[w[0] + 1..w[1]]);
+                    alt.extend_from_slice(&p[end + 1..]);
+                    bytes += alt.len();
+                    if bytes > BRACE_BYTES_MAX {
+                        return;
+                    }
+                    stack.push(alt);
+                }
+            }
+        }
     }
-    // The first unescaped `{`.
+}
+
+/// The first unescaped `{` that has its `}`: its position, the positions of it and of
+/// its top-level commas, and of the `}`. None when there is no such brace: a first `{`
+/// without its `}` makes the whole pattern literal, as in glibc.
+fn first_brace(p: &[u8]) -> Option<(usize, Vec<usize>, usize)> {
     let mut i = 0;
     let begin = loop {
-        match pattern.get(i) {
-            None => {
-                out.push(pattern.to_vec());
-                return;
-            }
-            Some(b'\\') => i += 2,
-            Some(b'{') => break i,
-            Some(_) => i += 1,
+        match p.get(i)? {
+            b'\\' => i += 2,
+            b'{' => break i,
+            _ => i += 1,
         }
     };
-    // Top-level separators up to the matching `}`.
     let (mut depth, mut j) = (0usize, begin + 1);
     let mut cuts = vec![begin];
-    let end = loop {
-        match pattern.get(j) {
-            None => {
-                out.push(pattern.to_vec());
-                return;
-            }
-            Some(b'\\') => j += 1,
-            Some(b'{') => depth += 1,
-            Some(b'}') if depth > 0 => depth -= 1,
-            Some(b'}') => break j,
-            Some(b',') if depth == 0 => cuts.push(j),
-            Some(_) => {}
+    loop {
+        match p.get(j)? {
+            b'\\' => j += 1,
+            b'{' => depth += 1,
+            b'}' if depth > 0 => depth -= 1,
+            b'}' => break,
+            b',' if depth == 0 => cuts.push(j),
+            _ => {}
         }
         j += 1;
-    };
-    cuts.push(end);
-    for w in cuts.windows(2) {
-        let mut alt = pattern[..begin].to_vec();
-        alt.extend_from_slice(&pattern[w[0] + 1..w[1]]);
-        alt.extend_from_slice(&pattern[end + 1..]);
-        expand_into(&alt, out);
-        if out.len() >= BRACE_EXPANSIONS_MAX {
-            return;
-        }
     }
+    cuts.push(j);
+    Some((begin, cuts, j))
 }
 
 /// First boot, as systemd 247+ decides it: `/etc/machine-id` is missing or holds
@@ -303,9 +354,20 @@ mod tests {
         assert_eq!(e("a\\{b,c}"), ["a\\{b,c}"], "an escaped brace is not one");
         assert_eq!(e("{a\\,b,c}"), ["a\\,b", "c"]);
         assert_eq!(e("plain*"), ["plain*"]);
-        // A hostile pattern stays bounded.
+        // Hostile patterns stay bounded: many groups, deep nesting, long ones.
         let many = "{a,b}".repeat(40);
         assert_eq!(expand_braces(many.as_bytes()).len(), BRACE_EXPANSIONS_MAX);
+        let deep = format!("{}x{}", "{".repeat(1000), "}".repeat(1000));
+        assert_eq!(e(&deep), ["x"]);
+        // No recursion to overflow the stack; the byte budget stops it early.
+        let deeper = format!("{}x{}", "{".repeat(200_000), "}".repeat(200_000));
+        assert!(expand_braces(deeper.as_bytes()).len() <= 1);
+        let wide = format!("{}{}", "{a,b}".repeat(10), "{}".repeat(2000));
+        assert!(expand_braces(wide.as_bytes()).len() <= BRACE_EXPANSIONS_MAX);
+        assert!(!glob_matches(Path::new(&format!(
+            "/{}",
+            "a".repeat(PATTERN_MAX)
+        ))));
     }
 
     /// The oracle: glibc's own `GLOB_BRACE` gives the same answer on a real tree.
@@ -352,6 +414,17 @@ mod tests {
             let full = d.path().join(p);
             assert_eq!(glob_matches(&full), glibc(&full), "{p}");
         }
+        // Where systemd differs from plain glob(3): a wildcard never matches `.` or `..`.
+        let empty = d.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(glibc(&empty.join(".*")), "glob(3) lists . and ..");
+        assert!(!glob_matches(&empty.join(".*")));
+        assert!(!glob_matches(&empty.join(".*/one.conf")));
+        assert!(
+            glob_matches(&empty.join("../one.conf")),
+            "a literal .. is a path"
+        );
+        assert!(glob_matches(&empty.join("../.hid*")));
     }
 
     #[test]

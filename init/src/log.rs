@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 const RING: usize = 2000;
-/// The most text one unit's ring keeps in memory: long lines push old ones out sooner.
+/// The most text (identifiers included) one unit's ring keeps in memory: long lines push
+/// old ones out sooner.
 const RING_BYTES: usize = 2 << 20;
 /// A unit's log file is rotated when it grows past this; one rotated file is kept.
 pub const FILE_MAX: u64 = 8 << 20;
@@ -297,11 +298,11 @@ impl Logs {
             Some(b) => b,
             None => self.ring_bytes.entry(e.unit.to_string()).or_default(),
         };
-        *bytes += stored.text().len();
+        *bytes += stored.body.len();
         ring.push_back(stored);
         while ring.len() > RING || (*bytes > RING_BYTES && ring.len() > 1) {
             if let Some(old) = ring.pop_front() {
-                *bytes -= old.text().len();
+                *bytes -= old.body.len();
             }
         }
         formatted

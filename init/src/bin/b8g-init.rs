@@ -14,6 +14,13 @@ use b8g_init::{boot, manager, sys};
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
 fn main() {
+    // PID 1 forks (shutdown, swaps, fd helpers): should it ever run a second thread, a
+    // child must not inherit dlmalloc's lock held. Nothing else runs yet.
+    // SAFETY: called once, before any other thread exists.
+    #[cfg(target_env = "musl")]
+    unsafe {
+        dlmalloc::enable_alloc_after_fork();
+    }
     // SAFETY: getpid has no preconditions.
     let pid1 = unsafe { libc::getpid() } == 1;
     std::panic::set_hook(Box::new(|info| {
