@@ -289,18 +289,7 @@ fn build_static_init() -> Result<std::path::PathBuf> {
     // musl where rustup has it: a static glibc brings ~900 kB of code (NSS, iconv,
     // the dynamic loader) that PID 1 never uses but keeps mapped. The rest builds as
     // release against glibc.
-    let init_target = init_target();
-    let plan = |package: &str| {
-        if package == "b8g-init" {
-            ("init-static", init_target)
-        } else {
-            ("release", GNU_TARGET)
-        }
-    };
-    let mut builds: Vec<(&str, &str)> = STATIC_BINS.iter().map(|(p, _)| plan(p)).collect();
-    builds.sort();
-    builds.dedup();
-    for (profile, target) in builds {
+    let build = |profile: &str, target: &str, packages: &[&str]| -> Result<()> {
         let mut build = cargo();
         build
             .args(["build", "--profile", profile, "--target", target, "--config"])
@@ -308,14 +297,34 @@ fn build_static_init() -> Result<std::path::PathBuf> {
                 r#"target.{target}.rustflags=["-C","target-feature=+crt-static","-C","strip=symbols"]"#
             ))
             .env("CARGO_TARGET_DIR", &target_dir);
-        for (package, _) in STATIC_BINS
-            .iter()
-            .filter(|(p, _)| plan(p) == (profile, target))
-        {
+        for package in packages {
             build.args(["-p", package]);
         }
-        run(&mut build)?;
+        run(&mut build)
+    };
+    let mut init_target = init_target();
+    if let Err(e) = build("init-static", init_target, &["b8g-init"]) {
+        if init_target != MUSL_TARGET {
+            return Err(e);
+        }
+        // A cargo that is not rustup's may lack the target rustup added.
+        eprintln!("warning: b8g-init does not build for {MUSL_TARGET} ({e:#}); it links glibc statically instead");
+        init_target = GNU_TARGET;
+        build("init-static", init_target, &["b8g-init"])?;
     }
+    let others: Vec<&str> = STATIC_BINS
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| *p != "b8g-init")
+        .collect();
+    build("release", GNU_TARGET, &others)?;
+    let plan = |package: &str| {
+        if package == "b8g-init" {
+            ("init-static", init_target)
+        } else {
+            ("release", GNU_TARGET)
+        }
+    };
     let bin = root().join("target/b8g-bin");
     std::fs::create_dir_all(bin.join("bin"))?;
     for (package, name) in STATIC_BINS
