@@ -55,15 +55,6 @@ impl NameSet {
     pub fn clear(&mut self) {
         self.0.clear();
     }
-
-    pub fn retain(&mut self, keep: impl FnMut(&String) -> bool) {
-        self.0.retain(keep);
-    }
-
-    /// Gives back spare capacity: the sets live as long as the units.
-    pub fn shrink_to_fit(&mut self) {
-        self.0.shrink_to_fit();
-    }
 }
 
 impl Extend<String> for NameSet {
