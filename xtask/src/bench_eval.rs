@@ -7,7 +7,15 @@
 //! package set with `fix`/`extends`; (d) `minimal.nix`, the drvPath of
 //! `images/minimal.nix`'s system toplevel through `recipes/eval-config.nix`;
 //! `minimal10` evaluates ten such systems in one process (see `MINIMAL10`),
-//! since one takes little more than process start-up.
+//! since one takes little more than process start-up; (e) `modules.nix`, a
+//! generated module-system configuration at NixOS scale (200 modules, 2 000
+//! options) through `recipes/lib`, to a toplevel derivation.
+//!
+//! With `--nixpkgs-lib DIR` (a nixpkgs checkout or its lib), `lib-modules`
+//! runs that lib's own `tests/modules.sh` end to end under each tool (b8g
+//! linked as `nix-instantiate`, each run with a fresh throw-away store) and
+//! compares wall time, as a user running the suite sees it; no check may fail
+//! under b8g that passes under Nix.
 //!
 //! Both tools run as users run them, as child processes: the release
 //! `b8g eval --strict` (built here) and `nix-instantiate --eval --strict
@@ -19,7 +27,7 @@
 //! time; the median wall time is printed too. Peak RSS is the largest
 //! `ru_maxrss` that `wait4` reports for the child. Ratios: speed-up is Nix's
 //! time over ours (at least 2 is the target), memory is our RSS over Nix's
-//! (at most 1).
+//! (at most 0.5).
 //!
 //! Each case also runs `true`-like start-up alone (`-E null`) so the table
 //! shows how much of a case is process start-up rather than evaluation.
@@ -35,9 +43,14 @@ struct Options {
     runs: usize,
     cases: Vec<String>,
     b8g: Option<PathBuf>,
+    nixpkgs_lib: Option<PathBuf>,
 }
 
-const CASES: &[&str] = &["fib", "fold", "overlays", "minimal", "minimal10"];
+const CASES: &[&str] = &["fib", "fold", "overlays", "minimal", "minimal10", "modules"];
+
+/// The targets: at least this speed-up over Nix, at most this share of its peak memory.
+const SPEED_TARGET: f64 = 2.0;
+const MEMORY_TARGET: f64 = 0.5;
 
 /// `minimal10`: ten systems like `images/minimal.nix`, each with its own
 /// package set and one extra `/etc` file (so each toplevel differs), in one
@@ -54,6 +67,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         runs: 5,
         cases: Vec::new(),
         b8g: None,
+        nixpkgs_lib: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -61,10 +75,11 @@ fn parse_args(args: &[String]) -> Result<Options> {
         match a.as_str() {
             "--runs" => o.runs = value(a)?.parse().context("--runs")?,
             "--b8g" => o.b8g = Some(PathBuf::from(value(a)?)),
+            "--nixpkgs-lib" => o.nixpkgs_lib = Some(PathBuf::from(value(a)?)),
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: cargo xtask bench eval [--runs N] [--b8g PATH] [CASE...]\n\
-                     cases: {}",
+                    "usage: cargo xtask bench eval [--runs N] [--b8g PATH] [--nixpkgs-lib DIR] [CASE...]\n\
+                     cases: {} (and lib-modules, with --nixpkgs-lib)",
                     CASES.join(" ")
                 );
                 std::process::exit(0);
@@ -165,17 +180,19 @@ fn build_b8g(root: &Path) -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// The `--arg` pairs of a case (only `minimal` and `minimal10` take any).
+/// The `--arg` pairs of a case (`minimal`, `minimal10` and `modules` take some).
 fn case_args(case: &str, root: &Path, b8g_bin: &Path) -> Vec<String> {
-    if !case.starts_with("minimal") {
-        return Vec::new();
-    }
+    let args = match case {
+        "modules" => vec![("recipes", root.join("recipes"))],
+        c if c.starts_with("minimal") => vec![
+            ("recipes", root.join("recipes")),
+            ("config", root.join("images/minimal.nix")),
+            ("b8gBin", b8g_bin.to_path_buf()),
+        ],
+        _ => return Vec::new(),
+    };
     let mut v = Vec::new();
-    for (name, path) in [
-        ("recipes", root.join("recipes")),
-        ("config", root.join("images/minimal.nix")),
-        ("b8gBin", b8g_bin.to_path_buf()),
-    ] {
+    for (name, path) in args {
         v.push("--arg".to_string());
         v.push(name.to_string());
         v.push(path.to_string_lossy().into_owned());
@@ -230,11 +247,13 @@ fn median(v: &[Duration]) -> Duration {
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-/// Runs both tools `runs` times, alternating, and checks every run succeeded.
+/// Runs both tools `runs` times, alternating; `check` judges every run
+/// (`true`: it was ours).
 fn time_both(
     mut ours: impl FnMut() -> Command,
     mut nix: impl FnMut() -> Command,
     runs: usize,
+    check: impl Fn(&Sample, bool) -> Result<()>,
 ) -> Result<(Side, Side)> {
     let (mut a, mut b) = (Side::default(), Side::default());
     for i in 0..runs {
@@ -246,7 +265,7 @@ fn time_both(
         };
         for first_ours in order {
             let s = measure(&mut if first_ours { ours() } else { nix() })?;
-            ensure!(s.success, "run failed:\n{}", s.stderr);
+            check(&s, first_ours)?;
             if first_ours {
                 a.add(&s)
             } else {
@@ -348,37 +367,31 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
             b.stdout.trim_end()
         );
         eprintln!("{case}: outputs agree ({})", short(&a.stdout));
-        let (o, n) = time_both(|| ours(input), || nix(input), opts.runs)?;
-        let speedup = n.cpu().as_secs_f64() / o.cpu().as_secs_f64().max(1e-6);
-        let wall_speedup = n.wall().as_secs_f64() / o.wall().as_secs_f64().max(1e-6);
-        let mem = o.maxrss_kib as f64 / n.maxrss_kib.max(1) as f64;
+        let (o, n) = time_both(
+            || ours(input),
+            || nix(input),
+            opts.runs,
+            |s, _| {
+                ensure!(s.success, "run failed:\n{}", s.stderr);
+                Ok(())
+            },
+        )?;
         let target = case != "start-up";
-        println!(
-            "{case:<10} {:>6.3} ({:>6.3}) {:>8} | {:>6.3} ({:>6.3}) {:>8} | {:>7.2}x{} | {:>7.2}x | {:>6.2}x{}",
-            o.cpu().as_secs_f64(),
-            o.wall().as_secs_f64(),
-            o.maxrss_kib,
-            n.cpu().as_secs_f64(),
-            n.wall().as_secs_f64(),
-            n.maxrss_kib,
-            speedup,
-            if !target || speedup >= 2.0 { " " } else { "!" },
-            wall_speedup,
-            mem,
-            if !target || mem <= 1.0 { "" } else { " !" },
-        );
-        if target {
-            rows.push((case.clone(), speedup, mem));
-        }
+        rows.extend(print_row(case, &o, &n, false).filter(|_| target));
+    }
+    if let Some(dir) = &opts.nixpkgs_lib {
+        let (o, n) = lib_modules(dir, b8g, scratch, opts.runs)?;
+        rows.extend(print_row("lib-modules", &o, &n, true));
     }
     let missed: Vec<String> = rows
         .iter()
-        .filter(|(_, s, m)| *s < 2.0 || *m > 1.0)
+        .filter(|(_, s, m)| *s < SPEED_TARGET || *m > MEMORY_TARGET)
         .map(|(c, _, _)| c.clone())
         .collect();
     println!(
-        "median of {} alternating runs; speed-up = nix CPU time / b8g CPU time (wall: the same for wall time);\n\
-         memory = b8g peak RSS / nix peak RSS; target: speed-up >= 2x and memory <= 1x; {}",
+        "median of {} alternating runs; speed-up = nix CPU time / b8g CPU time (wall: the same for wall time;\n\
+         lib-modules is judged on wall time); memory = b8g peak RSS / nix peak RSS;\n\
+         target: speed-up >= {SPEED_TARGET}x and memory <= {MEMORY_TARGET}x; {}",
         opts.runs,
         if missed.is_empty() {
             "all cases meet it".to_string()
@@ -387,6 +400,98 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
         }
     );
     Ok(())
+}
+
+/// Prints one table row; returns the case with its judged speed-up (CPU, or
+/// wall time when `by_wall`) and memory ratio.
+fn print_row(case: &str, o: &Side, n: &Side, by_wall: bool) -> Option<(String, f64, f64)> {
+    let speedup = n.cpu().as_secs_f64() / o.cpu().as_secs_f64().max(1e-6);
+    let wall_speedup = n.wall().as_secs_f64() / o.wall().as_secs_f64().max(1e-6);
+    let mem = o.maxrss_kib as f64 / n.maxrss_kib.max(1) as f64;
+    let judged = if by_wall { wall_speedup } else { speedup };
+    let mark = |ok: bool| if ok { " " } else { "!" };
+    println!(
+        "{case:<10} {:>6.3} ({:>6.3}) {:>8} | {:>6.3} ({:>6.3}) {:>8} | {:>7.2}x{} | {:>7.2}x{} | {:>6.2}x{}",
+        o.cpu().as_secs_f64(),
+        o.wall().as_secs_f64(),
+        o.maxrss_kib,
+        n.cpu().as_secs_f64(),
+        n.wall().as_secs_f64(),
+        n.maxrss_kib,
+        speedup,
+        mark(by_wall || case == "start-up" || speedup >= SPEED_TARGET),
+        wall_speedup,
+        mark(!by_wall || wall_speedup >= SPEED_TARGET),
+        mem,
+        mark(case == "start-up" || mem <= MEMORY_TARGET),
+    );
+    Some((case.to_string(), judged, mem))
+}
+
+/// `lib-modules`: nixpkgs lib's `tests/modules.sh` under each tool, every run
+/// with fresh stores. Checked first: both run to the end, and every check that
+/// fails under b8g also fails under Nix.
+fn lib_modules(dir: &Path, b8g: &Path, scratch: &Path, runs: usize) -> Result<(Side, Side)> {
+    let lib = crate::compat::runnable_lib(dir, scratch)?;
+    let shim = scratch.join("lib-modules-bin");
+    std::fs::create_dir_all(&shim)?;
+    // Absolute: a relative `--b8g` would make a dangling link, and PATH would
+    // then find Nix's own nix-instantiate.
+    let b8g = b8g
+        .canonicalize()
+        .with_context(|| format!("cannot find {}", b8g.display()))?;
+    std::os::unix::fs::symlink(&b8g, shim.join("nix-instantiate"))
+        .context("cannot link nix-instantiate to b8g")?;
+    let nix_bin = crate::compat::which("nix-instantiate")?
+        .parent()
+        .context("nix-instantiate has no directory")?
+        .to_owned();
+    let stores = scratch.join("lib-modules-stores");
+    let mut serial = 0;
+    let mut run = |bin: &Path| {
+        serial += 1;
+        let store = stores.join(serial.to_string());
+        let mut c = Command::new("bash");
+        c.arg(lib.join("tests/modules.sh"));
+        crate::compat::with_tool(c, bin, &store)
+    };
+    let outcome =
+        |s: &Sample| crate::compat::modules_outcome(&format!("{}\n{}", s.stdout, s.stderr));
+    let a = outcome(&measure(&mut run(&shim))?);
+    let b = outcome(&measure(&mut run(&nix_bin))?);
+    for (tool, o) in [("b8g", &a), ("nix", &b)] {
+        if let Some(why) = &o.broken {
+            bail!("lib-modules: modules.sh did not run to its end under {tool}: {why}");
+        }
+    }
+    let only_ours: Vec<_> = a.failures.difference(&b.failures).collect();
+    ensure!(
+        only_ours.is_empty(),
+        "lib-modules: checks failing under b8g only: {only_ours:?}"
+    );
+    eprintln!(
+        "lib-modules: modules.sh ran to its end under both (b8g {} passed, {} failed; nix {} passed, {} failed)",
+        a.passed, a.failed, b.passed, b.failed
+    );
+    let sides = std::cell::RefCell::new(run);
+    let result = time_both(
+        || (sides.borrow_mut())(&shim),
+        || (sides.borrow_mut())(&nix_bin),
+        runs,
+        |s, ours| {
+            let o = outcome(s);
+            let expected = if ours { &a } else { &b };
+            ensure!(
+                o.broken.is_none() && o.passed == expected.passed,
+                "lib-modules: a run's outcome changed ({} passed, {} failed)",
+                o.passed,
+                o.failed
+            );
+            Ok(())
+        },
+    );
+    let _ = std::fs::remove_dir_all(&stores);
+    result
 }
 
 fn short(s: &str) -> String {

@@ -21,13 +21,13 @@ use anyhow::{bail, Context, Result};
 
 /// One suite's outcome under one tool.
 #[derive(Debug, Default)]
-struct Outcome {
-    passed: usize,
-    failed: usize,
+pub(crate) struct Outcome {
+    pub(crate) passed: usize,
+    pub(crate) failed: usize,
     /// Names of the failed checks.
-    failures: BTreeSet<String>,
+    pub(crate) failures: BTreeSet<String>,
     /// Set when the suite could not run to its end.
-    broken: Option<String>,
+    pub(crate) broken: Option<String>,
 }
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -36,16 +36,8 @@ pub fn run(args: &[String]) -> Result<()> {
             "usage: cargo xtask compat nixpkgs-lib DIR (a nixpkgs checkout or its lib directory)"
         );
     };
-    let lib = lib_dir(Path::new(dir))?;
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
-    let lib = if lib
-        .parent()
-        .is_some_and(|top| top.join("default.nix").is_file())
-    {
-        lib
-    } else {
-        with_standin_top_level(&lib, scratch.path())?
-    };
+    let lib = runnable_lib(Path::new(dir), scratch.path())?;
     crate::ensure_packages(&["nix-bin"])?;
     crate::run(crate::cargo().args(["build", "--release", "-p", "b8g-cli", "--bin", "b8g"]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -113,7 +105,20 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `DIR/lib` of a checkout, or DIR itself when it is the lib directory.
+/// The lib directory of DIR (a nixpkgs checkout or its lib), under a top level
+/// misc.nix can import: the checkout's own, or a stand-in written in `scratch`.
+pub(crate) fn runnable_lib(dir: &Path, scratch: &Path) -> Result<PathBuf> {
+    let lib = lib_dir(dir)?;
+    if lib
+        .parent()
+        .is_some_and(|top| top.join("default.nix").is_file())
+    {
+        Ok(lib)
+    } else {
+        with_standin_top_level(&lib, scratch)
+    }
+}
+
 /// What misc.nix asks of nixpkgs' top level (`(import ../.. { system = …; }).hello`, a
 /// derivation whose path it checks) when only the lib is at hand.
 const STANDIN_TOP_LEVEL: &str =
@@ -142,6 +147,7 @@ fn with_standin_top_level(lib: &Path, scratch: &Path) -> Result<PathBuf> {
     Ok(top.join("lib"))
 }
 
+/// `DIR/lib` of a checkout, or DIR itself when it is the lib directory.
 fn lib_dir(dir: &Path) -> Result<PathBuf> {
     for cand in [dir.join("lib"), dir.to_owned()] {
         if cand.join("tests/modules.sh").is_file() {
@@ -154,7 +160,7 @@ fn lib_dir(dir: &Path) -> Result<PathBuf> {
     )
 }
 
-fn which(tool: &str) -> Result<PathBuf> {
+pub(crate) fn which(tool: &str) -> Result<PathBuf> {
     std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
@@ -164,7 +170,7 @@ fn which(tool: &str) -> Result<PathBuf> {
 }
 
 /// A command with `bin` first on PATH and a throw-away store for either tool.
-fn with_tool(mut c: Command, bin: &Path, store: &Path) -> Command {
+pub(crate) fn with_tool(mut c: Command, bin: &Path, store: &Path) -> Command {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs = vec![bin.to_owned()];
     dirs.extend(std::env::split_paths(&path));
@@ -224,11 +230,15 @@ fn modules(lib: &Path, bin: &Path, store: &Path) -> Result<Outcome> {
     let out = with_tool(c, bin, store)
         .output()
         .context("cannot run modules.sh")?;
-    let text = format!(
+    Ok(modules_outcome(&format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
+    )))
+}
+
+/// What modules.sh reported, read from its output (stdout and stderr).
+pub(crate) fn modules_outcome(text: &str) -> Outcome {
     let mut o = Outcome::default();
     // A failure is reported as "error: Expected …, while evaluating" then
     // "$ nix-instantiate <the command>": the pair names the check.
@@ -248,5 +258,5 @@ fn modules(lib: &Path, bin: &Path, store: &Path) -> Result<Outcome> {
     if o.passed + o.failed == 0 {
         o.broken = Some(text.lines().rev().take(3).collect::<Vec<_>>().join(" / "));
     }
-    Ok(o)
+    o
 }
