@@ -76,6 +76,16 @@ pub struct LineCol {
     pub next: Option<String>,
 }
 
+/// `file:line:col`, as Nix 2.8 writes a position inside a message ("already
+/// defined at …"): an expression given as text is `(string)` there.
+pub fn pos_text(pos: Pos) -> String {
+    match resolve(pos) {
+        Some(lc) if lc.file == "«string»" => format!("(string):{}:{}", lc.line, lc.col),
+        Some(lc) => format!("{}:{}:{}", lc.file, lc.line, lc.col),
+        None => "undefined position".to_string(),
+    }
+}
+
 pub fn resolve(pos: Pos) -> Option<LineCol> {
     if pos.is_none() {
         return None;

@@ -757,8 +757,12 @@ impl Evaluator {
                 continue;
             }
             let name: Sym = self.force_string_noctx(kv, *p)?.into();
-            if attrs.iter().any(|x| x.name == name) {
-                return err(format!("dynamic attribute '{name}' already defined"), *p);
+            if let Some(first) = attrs.iter().find(|x| x.name == name) {
+                let first = crate::error::pos_text(first.pos);
+                return err(
+                    format!("dynamic attribute '{name}' already defined at {first}"),
+                    *p,
+                );
             }
             attrs.push(Attr {
                 name,
