@@ -27,6 +27,7 @@ mod fetch_tree;
 pub mod git;
 pub mod hash_builtins;
 mod host;
+pub mod parallel;
 mod session;
 mod store_io;
 #[cfg(test)]

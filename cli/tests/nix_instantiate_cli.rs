@@ -253,3 +253,38 @@ fn hash_mismatches_exit_with_102() {
         assert_eq!(head(&ours), head(&nix), "{expr}");
     }
 }
+
+/// Several `-A` are evaluated on several threads (`B8G_EVAL_THREADS`); what is
+/// printed is Nix's either way: every result in order, and on a failure the
+/// results before it, then its error (Nix prints as it goes).
+#[test]
+fn several_attributes_print_what_nix_prints_on_any_number_of_threads() {
+    let env = Env::new("par");
+    let expr = r#"let t = builtins.trace "shared" 7;
+      big = n: builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x * n) 20000);
+      in { a = big 1; b = big 2; c = t; d = t + 1; e = throw "e fails"; f = big 3; g = throw "g fails"; }"#;
+    let cases: [&[&str]; 3] = [
+        &["-A", "a", "-A", "b", "-A", "f", "-A", "a"],
+        &["-A", "a", "-A", "c", "-A", "d", "-A", "b"],
+        &["-A", "a", "-A", "b", "-A", "g", "-A", "f", "-A", "e"],
+    ];
+    for attrs in cases {
+        let mut args = vec!["--eval", "--strict", "-E", expr];
+        args.extend_from_slice(attrs);
+        let nix = env.nix(&args);
+        for threads in ["1", "2", "4"] {
+            let ours = Command::new(env.dir.join("bin/nix-instantiate"))
+                .args(&args)
+                .env("B8G_EVAL_THREADS", threads)
+                .env("B8G_STORE_DIR", "/nix/store")
+                .env("B8G_STATE_DIR", "/nix/var/nix")
+                .env("B8G_STORE_ROOT", env.dir.join("ours-root"))
+                .output()
+                .expect("run b8g as nix-instantiate");
+            let what = format!("{attrs:?} on {threads} threads");
+            assert_eq!(text(&ours.stdout), text(&nix.stdout), "stdout of {what}");
+            assert_eq!(text(&ours.stderr), text(&nix.stderr), "stderr of {what}");
+            assert_eq!(ours.status.code(), nix.status.code(), "status of {what}");
+        }
+    }
+}

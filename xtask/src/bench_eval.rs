@@ -11,6 +11,11 @@
 //! generated module-system configuration at NixOS scale (200 modules, 2 000
 //! options) through `recipes/lib`, to a toplevel derivation.
 //!
+//! `par10` selects ten such systems with ten `-A` in one `nix-instantiate`
+//! (b8g under that name), which evaluates independent attributes on all
+//! cores: judged by wall time against b8g itself on one thread
+//! (`B8G_EVAL_THREADS=1`), after checking both print what Nix prints.
+//!
 //! With `--nixpkgs-lib DIR` (a nixpkgs checkout or its lib), `lib-modules`
 //! runs that lib's own `tests/modules.sh` end to end under each tool (b8g
 //! linked as `nix-instantiate`, each run with a fresh throw-away store) and
@@ -46,7 +51,15 @@ struct Options {
     nixpkgs_lib: Option<PathBuf>,
 }
 
-const CASES: &[&str] = &["fib", "fold", "overlays", "minimal", "minimal10", "modules"];
+const CASES: &[&str] = &[
+    "fib",
+    "fold",
+    "overlays",
+    "minimal",
+    "minimal10",
+    "modules",
+    "par10",
+];
 
 /// The targets: at least this speed-up over Nix, at most this share of its peak memory.
 const SPEED_TARGET: f64 = 2.0;
@@ -184,7 +197,7 @@ fn build_b8g(root: &Path) -> Result<PathBuf> {
 fn case_args(case: &str, root: &Path, b8g_bin: &Path) -> Vec<String> {
     let args = match case {
         "modules" => vec![("recipes", root.join("recipes"))],
-        c if c.starts_with("minimal") => vec![
+        c if c.starts_with("minimal") || c == "par10" => vec![
             ("recipes", root.join("recipes")),
             ("config", root.join("images/minimal.nix")),
             ("b8gBin", b8g_bin.to_path_buf()),
@@ -333,7 +346,8 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
         // Process start-up and tear-down alone, for scale: not a target.
         Input::Expr("null"),
     )];
-    for case in &opts.cases {
+    // par10 is timed against ourselves, after the table.
+    for case in opts.cases.iter().filter(|c| *c != "par10") {
         let args = case_args(case, root, &bin_dir);
         let input = if case == "minimal10" {
             Input::ExprArgs(MINIMAL10, args)
@@ -379,19 +393,29 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
         let target = case != "start-up";
         rows.extend(print_row(case, &o, &n, false).filter(|_| target));
     }
+    let mut par = None;
+    if opts.cases.iter().any(|c| c == "par10") {
+        par = Some(par10(root, b8g, &bin_dir, scratch, opts.runs)?);
+    }
     if let Some(dir) = &opts.nixpkgs_lib {
         let (o, n) = lib_modules(dir, b8g, scratch, opts.runs)?;
         rows.extend(print_row("lib-modules", &o, &n, true));
     }
-    let missed: Vec<String> = rows
+    let mut missed: Vec<String> = rows
         .iter()
         .filter(|(_, s, m)| *s < SPEED_TARGET || *m > MEMORY_TARGET)
         .map(|(c, _, _)| c.clone())
         .collect();
+    if let Some(ratio) = par {
+        if ratio < PARALLEL_TARGET {
+            missed.push("par10".into());
+        }
+    }
     println!(
         "median of {} alternating runs; speed-up = nix CPU time / b8g CPU time (wall: the same for wall time;\n\
          lib-modules is judged on wall time); memory = b8g peak RSS / nix peak RSS;\n\
-         target: speed-up >= {SPEED_TARGET}x and memory <= {MEMORY_TARGET}x; {}",
+         target: speed-up >= {SPEED_TARGET}x and memory <= {MEMORY_TARGET}x (par10: wall time >= {PARALLEL_TARGET}x\n\
+         our own on one thread); {}",
         opts.runs,
         if missed.is_empty() {
             "all cases meet it".to_string()
@@ -400,6 +424,96 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
         }
     );
     Ok(())
+}
+
+/// `par10`: what parallel evaluation must give over one thread (on 2 cores).
+const PARALLEL_TARGET: f64 = 1.6;
+
+/// `par10`'s file: ten systems as attributes, for `-A sys0 … -A sys9`.
+const PAR10: &str = r#"{ recipes, config, b8gBin }:
+builtins.listToAttrs (builtins.genList (i: {
+  name = "sys${toString i}";
+  value = (import (recipes + "/eval-config.nix") {
+    modules = [ config { environment.etc."bench-${toString i}".text = "${toString i}\n"; } ];
+    pkgs = import (recipes + "/pkgs") { inherit b8gBin; };
+  }).config.system.build.toplevel.drvPath;
+}) 10)"#;
+
+/// `par10`: ten systems selected by ten `-A` in one `nix-instantiate --eval
+/// --strict` (b8g linked under that name), evaluated on all cores against the
+/// same on one thread (`B8G_EVAL_THREADS=1`), by wall time; the output must be
+/// Nix's. Returns the wall-time ratio.
+fn par10(root: &Path, b8g: &Path, bin_dir: &Path, scratch: &Path, runs: usize) -> Result<f64> {
+    let file = scratch.join("par10.nix");
+    std::fs::write(&file, PAR10).context("cannot write par10.nix")?;
+    let shim = scratch.join("par10-bin");
+    std::fs::create_dir_all(&shim)?;
+    let b8g = b8g
+        .canonicalize()
+        .with_context(|| format!("cannot find {}", b8g.display()))?;
+    std::os::unix::fs::symlink(&b8g, shim.join("nix-instantiate"))
+        .context("cannot link nix-instantiate to b8g")?;
+    let nix_state = scratch.join("par10-nix-state");
+    let command = |program: &Path, threads: Option<&str>| {
+        let mut c = Command::new(program);
+        c.args(["--eval", "--strict", "--store", "dummy://"])
+            .arg(&file)
+            .args(case_args("par10", root, bin_dir));
+        for i in 0..10 {
+            c.arg("-A").arg(format!("sys{i}"));
+        }
+        // b8g's store directory as Nix's, so that the paths compare equal.
+        c.env("NIX_STATE_DIR", &nix_state)
+            .env("B8G_STORE_DIR", "/nix/store")
+            .env_remove("NIX_PATH");
+        match threads {
+            Some(n) => c.env("B8G_EVAL_THREADS", n),
+            None => c.env_remove("B8G_EVAL_THREADS"),
+        };
+        c
+    };
+    let ours = shim.join("nix-instantiate");
+    let all = measure(&mut command(&ours, None))?;
+    let one = measure(&mut command(&ours, Some("1")))?;
+    let nix = measure(&mut command(Path::new("nix-instantiate"), None))?;
+    for (who, s) in [("b8g", &all), ("b8g on one thread", &one), ("nix", &nix)] {
+        ensure!(s.success, "par10: {who} failed:\n{}", s.stderr);
+    }
+    ensure!(
+        all.stdout == nix.stdout && one.stdout == nix.stdout,
+        "par10: outputs differ\n b8g: {}\n b8g on one thread: {}\n nix: {}",
+        short(&all.stdout),
+        short(&one.stdout),
+        short(&nix.stdout)
+    );
+    eprintln!(
+        "par10: outputs agree, and with Nix's ({})",
+        short(&all.stdout)
+    );
+    let (a, b) = time_both(
+        || command(&ours, None),
+        || command(&ours, Some("1")),
+        runs,
+        |s, _| {
+            ensure!(s.success, "par10 run failed:\n{}", s.stderr);
+            Ok(())
+        },
+    )?;
+    let ratio = b.wall().as_secs_f64() / a.wall().as_secs_f64().max(1e-6);
+    println!(
+        "{:<10} {:>6.3} ({:>6.3}) {:>8} | one thread: {:>6.3} ({:>6.3}) {:>8} | wall {:>5.2}x{} | cpu {:>5.2}x",
+        "par10",
+        a.cpu().as_secs_f64(),
+        a.wall().as_secs_f64(),
+        a.maxrss_kib,
+        b.cpu().as_secs_f64(),
+        b.wall().as_secs_f64(),
+        b.maxrss_kib,
+        ratio,
+        if ratio >= PARALLEL_TARGET { " " } else { "!" },
+        b.cpu().as_secs_f64() / a.cpu().as_secs_f64().max(1e-6),
+    );
+    Ok(ratio)
 }
 
 /// Prints one table row; returns the case with its judged speed-up (CPU, or

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use b8g_builder::glue::{auto_args, AutoArg, AutoArgs, EvalSession, SessionError};
+use b8g_builder::glue::{auto_args, parallel, AutoArg, AutoArgs, EvalSession, SessionError};
 use b8g_eval::{
     auto_call, derivation_outputs, value_to_text, Attrs, EvalResult, Evaluator, OutputMode, Pos,
     Value,
@@ -221,59 +221,82 @@ fn run(args: &[String]) -> Result<ExitCode> {
     // Evaluation alone writes nothing unless asked to (Nix's read-only mode);
     // instantiation writes the `.drv` files.
     let writes = !inv.eval_only || inv.read_write;
-    let session = match (&inv.store, writes) {
-        (Some(s), _) if s.starts_with("dummy://") => EvalSession::pure(),
-        (_, true) => EvalSession::writing(global.open_store()?),
-        (_, false) => EvalSession::dry_run(global.store_config()?.store_dir),
-    };
-    let session = session
-        .search_path(auto_args::search_path(&inv.include))
-        .base_dir(&cwd);
-    let session = if inv.show_trace {
-        session
-    } else {
-        session.hide_trace()
+    let (store, include, show_trace) = (inv.store.clone(), inv.include.clone(), inv.show_trace);
+    let make_session = || -> Result<EvalSession> {
+        let session = match (&store, writes) {
+            // Nix's dummy store computes paths in read-only mode and refuses writes.
+            (Some(s), true) if s.starts_with("dummy://") => EvalSession::pure(),
+            (Some(s), false) if s.starts_with("dummy://") => {
+                EvalSession::dry_run(global.store_config()?.store_dir)
+            }
+            (_, true) => EvalSession::writing(global.open_store()?),
+            (_, false) => EvalSession::dry_run(global.store_config()?.store_dir),
+        };
+        let session = session
+            .search_path(auto_args::search_path(&include))
+            .base_dir(&cwd);
+        Ok(if show_trace {
+            session
+        } else {
+            session.hide_trace()
+        })
     };
     let gc_root = inv.gc_root.clone();
     let gc_warning = !inv.no_gc_warning;
-    let r = session.run(move |ev, cwd| {
-        let mut out = Vec::new();
-        for src in &sources {
-            let root = match src {
-                Source::Expr(e) => ev.eval_str(e, cwd)?,
-                Source::File(f) => ev.eval_file(&file_arg(f).to_string_lossy())?,
+    // One job per operand and attribute path, in Nix's order; independent
+    // jobs run on several threads (`parallel`), with the same results.
+    let jobs = sources.len() * inv.attr_paths.len();
+    let per_source = inv.attr_paths.len();
+    let inv = std::sync::Arc::new(inv);
+    let sources = std::sync::Arc::new(sources);
+    let job_inv = std::sync::Arc::clone(&inv);
+    let outcome = parallel::run_jobs(
+        make_session,
+        jobs,
+        parallel::default_threads(),
+        move |ev, cwd, roots: &mut std::collections::HashMap<usize, (Value, Attrs)>, i| {
+            let inv = &*job_inv;
+            let s = i / per_source;
+            // Each operand is evaluated once per evaluator, as Nix evaluates it once.
+            let (root, args) = match roots.get(&s) {
+                Some(r) => r.clone(),
+                None => {
+                    let root = match &sources[s] {
+                        Source::Expr(e) => ev.eval_str(e, cwd)?,
+                        Source::File(f) => ev.eval_file(&file_arg(f).to_string_lossy())?,
+                    };
+                    let args = inv.auto_args.attrs(ev, cwd)?;
+                    roots.insert(s, (root.clone(), args.clone()));
+                    (root, args)
+                }
             };
-            let args = inv.auto_args.attrs(ev, cwd)?;
-            for path in &inv.attr_paths {
-                let v = find_along_attr_path(ev, root.clone(), path, &args)?;
-                out.push(render(ev, v, &inv, &args)?);
-            }
-        }
-        Ok(out)
-    });
-    match r {
-        Ok(outputs) => {
-            let mut stdout = std::io::stdout().lock();
-            let mut roots = Roots::new(gc_root.as_deref(), &cwd, gc_warning);
-            for o in outputs {
-                match o {
-                    Output::Text(t) => stdout.write_all(t.as_bytes())?,
-                    Output::Drvs(drvs) => {
-                        for (drv, output) in drvs {
-                            let shown = roots.add(&global, &drv)?;
-                            let suffix = if output == "out" {
-                                String::new()
-                            } else {
-                                format!("!{output}")
-                            };
-                            writeln!(stdout, "{shown}{suffix}")?;
-                        }
-                    }
+            let v = find_along_attr_path(ev, root, &inv.attr_paths[i % per_source], &args)?;
+            render(ev, v, inv, &args)
+        },
+    )?;
+    // As Nix: the results before a failure are printed, then its error.
+    let mut stdout = std::io::stdout().lock();
+    let mut roots = Roots::new(gc_root.as_deref(), &cwd, gc_warning);
+    for o in outcome.results {
+        match o {
+            Output::Text(t) => stdout.write_all(t.as_bytes())?,
+            Output::Drvs(drvs) => {
+                for (drv, output) in drvs {
+                    let shown = roots.add(&global, &drv)?;
+                    let suffix = if output == "out" {
+                        String::new()
+                    } else {
+                        format!("!{output}")
+                    };
+                    writeln!(stdout, "{shown}{suffix}")?;
                 }
             }
-            stdout.flush()?;
-            Ok(ExitCode::SUCCESS)
         }
+    }
+    stdout.flush()?;
+    let r: Result<(), SessionError> = outcome.error.map_or(Ok(()), Err);
+    match r {
+        Ok(()) => Ok(ExitCode::SUCCESS),
         Err(SessionError::Eval { message, kind }) => {
             eprintln!("{}", super::ansi::for_stderr(&message));
             // Nix's exit status for content that does not match its hash.
