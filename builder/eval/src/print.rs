@@ -80,6 +80,17 @@ pub fn is_plain_ident(s: &str) -> bool {
         && !KEYWORDS.contains(&s)
 }
 
+/// An attribute name as Nix prints it (in values and in messages): bare if
+/// it is a plain identifier, else quoted, with every `$` escaped.
+pub fn attr_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if is_plain_ident(name) {
+        return name.into();
+    }
+    let mut q = String::new();
+    escape_string(name, &mut q);
+    q.replace("\\$", "$").replace('$', "\\$").into()
+}
+
 /// Prints a value; thunks not yet forced print as `<CODE>` unless `force` is set.
 pub fn print_value(ev: &mut Evaluator, v: Value, force: bool) -> EvalResult<String> {
     let mut out = String::new();
@@ -132,14 +143,7 @@ fn print_rec(
             }
             out.push_str("{ ");
             for at in &a.attrs {
-                if is_plain_ident(&at.name) {
-                    out.push_str(&at.name);
-                } else {
-                    // Attribute names escape every `$`, not only before `{`.
-                    let mut q = String::new();
-                    escape_string(&at.name, &mut q);
-                    out.push_str(&q.replace("\\$", "$").replace('$', "\\$"));
-                }
+                out.push_str(&attr_name(&at.name));
                 out.push_str(" = ");
                 print_rec(ev, at.value.clone(), force, out, seen)?;
                 out.push_str("; ");

@@ -38,7 +38,7 @@ fn attr_path_text(keys: &[PKey]) -> String {
     let parts: Vec<String> = keys
         .iter()
         .map(|k| match k {
-            PKey::Static(n) => n.to_string(),
+            PKey::Static(n) => crate::print::attr_name(n).into_owned(),
             PKey::Dynamic(e) => format!("\"${{{}}}\"", e.syntax().text().to_string().trim()),
         })
         .collect();
@@ -142,12 +142,14 @@ impl Compiler {
             .and_then(|p| {
                 p.children_with_tokens()
                     .filter_map(|c| c.into_token())
-                    .find(|t| {
+                    // `let { … }` (old style) counts from its brace, as a set does.
+                    .filter(|t| {
                         matches!(
                             t.kind(),
                             rnix::SyntaxKind::TOKEN_L_BRACE | rnix::SyntaxKind::TOKEN_LET
                         )
                     })
+                    .max_by_key(|t| t.kind() == rnix::SyntaxKind::TOKEN_L_BRACE)
                     .map(|t| t.text_range().end())
             })
             .unwrap_or_else(|| inh.syntax().text_range().start());
@@ -220,7 +222,7 @@ impl Compiler {
                     if let Some(old) = a.statics.iter().find(|(an, _, _)| *an == n) {
                         // Nix 2.8 reports this one the other way round: at the
                         // first definition, naming the second.
-                        return self.dup_attr(&n, old.2, bp);
+                        return self.dup_attr(&crate::print::attr_name(&n), old.2, bp);
                     }
                     a.statics.push((n, bv, bp));
                 }
@@ -248,6 +250,11 @@ impl Compiler {
                 let rec = a.rec_token().is_some();
                 Ok(self.collect_entries(a.entries(), rec)?)
             }
+            // Nix's parser drops parentheses: `a = ({ … });` is a set literal too.
+            PVal::Ast(ast::Expr::Paren(p)) => match p.expr() {
+                Some(inner) => return self.as_set(PVal::Ast(inner)),
+                None => Err(PVal::Ast(ast::Expr::Paren(p))),
+            },
             other => Err(other),
         })
     }
