@@ -288,3 +288,44 @@ fn several_attributes_print_what_nix_prints_on_any_number_of_threads() {
         }
     }
 }
+
+/// Without `--strict`, what an earlier attribute forced shows in a later one
+/// (`<CODE>` or its value); results come out as they are made, between the
+/// traces, as Nix prints them (one stream: `2>&1`).
+#[test]
+fn lazy_output_and_interleaving_are_nix_s_on_any_number_of_threads() {
+    let env = Env::new("lazy");
+    let run = |program: &str, threads: &str, expr: &str| {
+        let file = env.dir.join("expr.nix");
+        std::fs::write(&file, expr).expect("write the expression");
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{program} --eval --store dummy:// {} -A a -A b -A c -A d 2>&1",
+                file.display()
+            ))
+            .env("B8G_EVAL_THREADS", threads)
+            .env("B8G_STORE_DIR", "/nix/store")
+            .env("B8G_STATE_DIR", "/nix/var/nix")
+            .env("B8G_STORE_ROOT", env.dir.join("ours-root"))
+            .env("NIX_STATE_DIR", env.dir.join("nix-state"))
+            .output()
+            .expect("run sh");
+        (text(&out.stdout), out.status.code())
+    };
+    let ours = env.dir.join("bin/nix-instantiate");
+    let ours = ours.to_string_lossy();
+    // No trace: a parallel run would stand unless lazy output kept it on one thread.
+    let lazy = r#"let s = { q = builtins.add 1 1; }; w = builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x) 300000); in { a = builtins.seq w s.q; b = s; c = 3; d = throw "d"; }"#;
+    let traced = r#"{ a = 1; b = 2; c = builtins.trace "tc" 3; d = throw "d"; }"#;
+    let nix = run("nix-instantiate", "1", lazy);
+    assert!(nix.0.starts_with("2\n{ q = 2; }\n3\n"), "{}", nix.0);
+    for threads in ["1", "2"] {
+        assert_eq!(run(&ours, threads, lazy), nix, "{threads} threads");
+    }
+    let nix = run("nix-instantiate", "1", traced);
+    assert!(nix.0.starts_with("1\n2\ntrace: tc\n3\n"), "{}", nix.0);
+    for threads in ["1", "2"] {
+        assert_eq!(run(&ours, threads, traced), nix, "{threads} threads");
+    }
+}

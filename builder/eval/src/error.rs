@@ -149,6 +149,8 @@ pub enum ErrorKind {
     /// Fetched content that does not have its declared hash (Nix exits
     /// with status 102 for it).
     HashMismatch,
+    /// Stopped from outside ([`crate::Evaluator::interrupt`]): its result was not wanted.
+    Interrupted,
 }
 
 #[derive(Debug, Clone)]

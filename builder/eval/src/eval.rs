@@ -60,6 +60,11 @@ pub struct Evaluator {
     pub(crate) derivation_fn: Option<Value>,
     /// Modulo hashes etc. are kept by the host; here only the trace output.
     pub trace_sink: Box<dyn FnMut(&str)>,
+    /// Where builtins' warnings go (`warning: …` on stderr by default).
+    pub warning_sink: Box<dyn FnMut(&str)>,
+    /// Set from another thread to stop this evaluation at its next call or
+    /// thunk forcing, with an `Interrupted` error.
+    pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 fn env_at(env: &Rc<Env>, depth: usize) -> &Rc<Env> {
@@ -114,6 +119,8 @@ impl Evaluator {
                     eprintln!("trace: {}", crate::print::strip_ansi(s));
                 }
             }),
+            warning_sink: Box::new(|m| eprintln!("warning: {m}")),
+            interrupt: None,
         };
         crate::builtins::install(&mut ev, extra);
         ev
@@ -227,6 +234,15 @@ impl Evaluator {
     }
 
     pub(crate) fn enter(&mut self, pos: Pos) -> EvalResult<()> {
+        if let Some(flag) = &self.interrupt {
+            if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(EvalError::new(
+                    ErrorKind::Interrupted,
+                    "evaluation interrupted",
+                    pos,
+                ));
+            }
+        }
         self.depth += 1;
         let used = self.stack_base.saturating_sub(stack_addr());
         if self.depth > self.opts.max_depth || used > self.opts.stack_budget {

@@ -346,7 +346,13 @@ fn fetch_input(
             }
             let name = get_str(&attrs, "name", p)?.unwrap_or("source").to_string();
             let host = super::builtins::host(ev, p)?;
-            let tree = host.fetch_git(&input, &name).map_err(|e| glue_err(e, p))?;
+            let mut warnings = Vec::new();
+            let fetched = host.fetch_git(&input, &name, &mut |m| warnings.push(m.to_string()));
+            // Nix prints them as the tree is fetched: before anything that follows.
+            for w in &warnings {
+                (ev.warning_sink)(w);
+            }
+            let tree = fetched.map_err(|e| glue_err(e, p))?;
             (tree, Some(input.submodules), url.to_string())
         }
         "path" => {

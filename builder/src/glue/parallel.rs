@@ -3,26 +3,27 @@
 //! thread has an evaluator of its own and evaluates what its jobs need from
 //! the start; jobs are taken in order from a shared counter.
 //!
-//! The results are those of one thread doing the jobs in order: results up to
-//! the first job that fails, then that job's error. `builtins.trace` is the one
-//! effect whose order or count could differ (a thunk two jobs share is forced
-//! once in one evaluator, once per thread here), so a parallel run that traced
-//! anything is discarded and the jobs are run again on one thread, printing
-//! their traces as they come.
+//! What is reported is what one thread doing the jobs in order reports: each
+//! result in order, handed to `emit` (on one thread, as soon as it is made, so
+//! it interleaves with traces as Nix's output does), up to the first job that
+//! fails, then that job's error. To keep it so:
+//! - a job that started after a failing one is interrupted at its next call
+//!   (a later job may still exhaust memory before that, which one thread would
+//!   never have run);
+//! - a thunk two jobs share is forced once per thread, so a parallel run during
+//!   which anything was traced or warned about is discarded and the jobs run
+//!   again on one thread;
+//! - the caller runs in parallel only output that does not show what was
+//!   forced before it (`--strict`, JSON, derivations), since one evaluator's
+//!   earlier jobs force values a fresh one has not.
 
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use b8g_eval::{EvalResult, Evaluator};
 
 use super::session::{EvalSession, SessionError};
-
-/// What a run of jobs gave: the results of the jobs before the first that
-/// failed (all of them if none did), then that job's error.
-pub struct JobsOutcome<T> {
-    pub results: Vec<T>,
-    pub error: Option<SessionError>,
-}
 
 /// How many threads to use when the caller does not say: `B8G_EVAL_THREADS`
 /// if set (1 turns parallel evaluation off), else the machine's cores.
@@ -41,57 +42,67 @@ pub fn default_threads() -> usize {
 /// Runs jobs `0..jobs` with `job`, on up to `threads` threads, each with its own
 /// session from `session` and its own state `W` (made in the evaluation
 /// thread, so it may hold values: what jobs of one evaluator share, such as
-/// an evaluated file). With one thread or one job, or when a parallel run
-/// traced, everything runs on one evaluator in order. An error making the
-/// session is returned as it is.
-pub fn run_jobs<T, W, E, S, J>(
+/// an evaluated file). Results go to `emit` in order; `emit` may stop the run
+/// (`Break`). Returns the error of the first job that failed, if one did; an
+/// error making a session is returned as it is.
+pub fn run_jobs<T, W, E, S, J, O>(
     session: S,
     jobs: usize,
     threads: usize,
     job: J,
-) -> Result<JobsOutcome<T>, E>
+    emit: O,
+) -> Result<Option<SessionError>, E>
 where
     T: Send + 'static,
     W: Default,
     S: Fn() -> Result<EvalSession, E>,
     J: Fn(&mut Evaluator, &str, &mut W, usize) -> EvalResult<T> + Send + Sync + 'static,
+    O: FnMut(T) -> ControlFlow<()> + Send + 'static,
 {
     let job = Arc::new(job);
+    let emit = Arc::new(Mutex::new(emit));
     let threads = threads.min(jobs);
     if threads > 1 {
         if let Some(outcome) = run_parallel(&session, jobs, threads, &job) {
-            return Ok(outcome);
+            let (results, error) = outcome;
+            let mut emit = lock(&emit);
+            for t in results {
+                if emit(t).is_break() {
+                    return Ok(None);
+                }
+            }
+            return Ok(error);
         }
     }
-    run_in_order(session()?, jobs, &job)
+    run_in_order(session()?, jobs, &job, &emit)
 }
 
-/// One evaluator, jobs in order; stops at the first error.
-fn run_in_order<T, W, E, J>(
+/// One evaluator, jobs in order, each result emitted as it is made; stops at
+/// the first error.
+fn run_in_order<T, W, E, J, O>(
     session: EvalSession,
     jobs: usize,
     job: &Arc<J>,
-) -> Result<JobsOutcome<T>, E>
+    emit: &Arc<Mutex<O>>,
+) -> Result<Option<SessionError>, E>
 where
     T: Send + 'static,
     W: Default,
     J: Fn(&mut Evaluator, &str, &mut W, usize) -> EvalResult<T> + Send + Sync + 'static,
+    O: FnMut(T) -> ControlFlow<()> + Send + 'static,
 {
-    let done = Arc::new(Mutex::new(Vec::new()));
-    let (job, sink) = (Arc::clone(job), Arc::clone(&done));
+    let (job, emit) = (Arc::clone(job), Arc::clone(emit));
     let r = session.run(move |ev, cwd| {
         let mut state = W::default();
         for i in 0..jobs {
             let t = job(ev, cwd, &mut state, i)?;
-            lock(&sink).push(t);
+            if lock(&emit)(t).is_break() {
+                break;
+            }
         }
         Ok(())
     });
-    let results = std::mem::take(&mut *lock(&done));
-    Ok(JobsOutcome {
-        results,
-        error: r.err(),
-    })
+    Ok(r.err())
 }
 
 /// State the workers share.
@@ -99,17 +110,35 @@ struct Shared<T> {
     next: AtomicUsize,
     /// The lowest job index that failed (`usize::MAX`: none yet).
     first_failure: AtomicUsize,
-    traced: AtomicBool,
+    /// Something was traced or warned about: the run is done again in order.
+    noisy: AtomicBool,
     results: Mutex<Vec<Option<T>>>,
+    /// Per worker: the job it runs, and the flag that interrupts it.
+    running: Vec<(AtomicUsize, Arc<AtomicBool>)>,
 }
 
-/// `None` when the run traced and must be done again in order.
+impl<T> Shared<T> {
+    /// Job `i` failed: later jobs are not wanted, so their workers stop.
+    fn failed(&self, i: usize) {
+        self.first_failure.fetch_min(i, Ordering::SeqCst);
+        for (job, stop) in &self.running {
+            if job.load(Ordering::SeqCst) > i {
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// The results before the first failure and its error; `None` when the run
+/// must be done again in order (it was noisy, or a worker could not run).
+type Parallel<T> = Option<(Vec<T>, Option<SessionError>)>;
+
 fn run_parallel<T, W, E, S, J>(
     session: &S,
     jobs: usize,
     threads: usize,
     job: &Arc<J>,
-) -> Option<JobsOutcome<T>>
+) -> Parallel<T>
 where
     T: Send + 'static,
     W: Default,
@@ -119,11 +148,19 @@ where
     let shared = Arc::new(Shared {
         next: AtomicUsize::new(0),
         first_failure: AtomicUsize::new(usize::MAX),
-        traced: AtomicBool::new(false),
+        noisy: AtomicBool::new(false),
         results: Mutex::new((0..jobs).map(|_| None).collect()),
+        running: (0..threads)
+            .map(|_| {
+                (
+                    AtomicUsize::new(usize::MAX),
+                    Arc::new(AtomicBool::new(false)),
+                )
+            })
+            .collect(),
     });
     let mut workers = Vec::new();
-    for _ in 0..threads {
+    for w in 0..threads {
         // A session that cannot even be made fails the same way in order.
         let s = session().ok()?;
         let (shared, job) = (Arc::clone(&shared), Arc::clone(job));
@@ -132,20 +169,24 @@ where
         let failed = Arc::clone(&failed_at);
         let handle = std::thread::spawn(move || {
             s.run(move |ev, cwd| {
-                let traced = Arc::clone(&shared);
-                ev.trace_sink = Box::new(move |_| traced.traced.store(true, Ordering::Relaxed));
+                let (noisy, noisier) = (Arc::clone(&shared), Arc::clone(&shared));
+                ev.trace_sink = Box::new(move |_| noisy.noisy.store(true, Ordering::Relaxed));
+                ev.warning_sink = Box::new(move |_| noisier.noisy.store(true, Ordering::Relaxed));
+                let (current, stop) = &shared.running[w];
+                ev.interrupt = Some(Arc::clone(stop));
                 let mut state = W::default();
                 loop {
-                    let i = shared.next.fetch_add(1, Ordering::Relaxed);
+                    let i = shared.next.fetch_add(1, Ordering::SeqCst);
+                    current.store(i, Ordering::SeqCst);
                     // Jobs after a failure are not reported, so not run.
-                    if i >= jobs || i > shared.first_failure.load(Ordering::Relaxed) {
+                    if i >= jobs || i > shared.first_failure.load(Ordering::SeqCst) {
                         return Ok(());
                     }
                     match job(ev, cwd, &mut state, i) {
                         Ok(t) => lock(&shared.results)[i] = Some(t),
                         Err(e) => {
-                            failed.store(i, Ordering::Relaxed);
-                            shared.first_failure.fetch_min(i, Ordering::Relaxed);
+                            failed.store(i, Ordering::SeqCst);
+                            shared.failed(i);
                             return Err(e);
                         }
                     }
@@ -159,7 +200,7 @@ where
         match w.join() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                let i = failed_at.load(Ordering::Relaxed);
+                let i = failed_at.load(Ordering::SeqCst);
                 if i == usize::MAX {
                     // Not a job's error (the thread could not start): in order instead.
                     return None;
@@ -171,8 +212,14 @@ where
             Err(_) => return None,
         }
     }
-    if shared.traced.load(Ordering::Relaxed) {
+    if shared.noisy.load(Ordering::SeqCst) {
         return None;
+    }
+    if let Some((_, SessionError::Eval { kind, .. })) = &failure {
+        if *kind == b8g_eval::ErrorKind::Interrupted {
+            // Only jobs after a failure are interrupted, so the first failure is never one.
+            return None;
+        }
     }
     let stop = failure.as_ref().map_or(jobs, |(i, _)| *i);
     let mut slots = std::mem::take(&mut *lock(&shared.results));
@@ -182,13 +229,10 @@ where
         // worker died; the ordered run is the safe answer.
         return None;
     }
-    Some(JobsOutcome {
-        results,
-        error: failure.map(|(_, e)| e),
-    })
+    Some((results, failure.map(|(_, e)| e)))
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -197,11 +241,11 @@ mod tests {
     use super::*;
     use b8g_eval::Value;
 
+    type Job = Box<dyn Fn(&mut Evaluator, &str, &mut (), usize) -> EvalResult<i64> + Send + Sync>;
+
     /// A job: the sum of `i * x` for x below 5 000, or a throw for the listed jobs.
-    fn job(
-        fail: &'static [usize],
-    ) -> impl Fn(&mut Evaluator, &str, &mut (), usize) -> EvalResult<i64> {
-        move |ev, cwd, _, i| {
+    fn job(fail: &'static [usize]) -> Job {
+        Box::new(move |ev, cwd, _, i| {
             let e = if fail.contains(&i) {
                 format!("throw \"job {i} fails\"")
             } else {
@@ -211,13 +255,30 @@ mod tests {
                 Value::Int(n) => Ok(n),
                 _ => unreachable!("the expression is an integer"),
             }
-        }
+        })
+    }
+
+    /// The results emitted and the error, for `jobs` jobs on `threads` threads.
+    fn run_with(threads: usize, jobs: usize, job: Job) -> (Vec<i64>, Option<String>) {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&got);
+        let err = run_jobs(
+            || Ok::<_, ()>(EvalSession::pure()),
+            jobs,
+            threads,
+            job,
+            move |t| {
+                lock(&sink).push(t);
+                ControlFlow::Continue(())
+            },
+        )
+        .expect("a pure session is always made");
+        let got = std::mem::take(&mut *lock(&got));
+        (got, err.map(|e| e.to_string()))
     }
 
     fn run(threads: usize, fail: &'static [usize]) -> (Vec<i64>, Option<String>) {
-        let out = run_jobs(|| Ok::<_, ()>(EvalSession::pure()), 12, threads, job(fail))
-            .expect("a pure session is always made");
-        (out.results, out.error.map(|e| e.to_string()))
+        run_with(threads, 12, job(fail))
     }
 
     #[test]
@@ -253,24 +314,48 @@ mod tests {
     }
 
     #[test]
+    fn a_job_after_a_failure_is_interrupted() {
+        // Job 1 alone takes about 20 s; job 0 fails after about a second,
+        // when job 1 has long started on the other thread.
+        let job: Job = Box::new(|ev, cwd, _, i| {
+            let e = if i == 0 {
+                "builtins.seq (builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x) 3000000)) \
+                 (throw \"first\")"
+                    .to_string()
+            } else {
+                "let f = n: if n == 0 then 0 else 1 + f (n - 1); in \
+                 builtins.foldl' (a: _: a + f 1000) 0 (builtins.genList (x: x) 100000)"
+                    .to_string()
+            };
+            match ev.eval_str(&e, cwd)? {
+                Value::Int(n) => Ok(n),
+                _ => unreachable!("the expression is an integer"),
+            }
+        });
+        let started = std::time::Instant::now();
+        let (r, e) = run_with(2, 2, job);
+        assert!(r.is_empty());
+        assert!(e.is_some_and(|e| e.contains("first")));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the second job was not interrupted"
+        );
+    }
+
+    #[test]
     fn a_run_that_traced_is_done_again_in_order() {
         let calls = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&calls);
-        let out = run_jobs(
-            || Ok::<_, ()>(EvalSession::pure()),
-            6,
-            2,
-            move |ev, cwd, _: &mut (), i| {
-                counted.fetch_add(1, Ordering::Relaxed);
-                match ev.eval_str(&format!("builtins.trace \"job {i}\" {i}"), cwd)? {
-                    Value::Int(n) => Ok(n),
-                    _ => unreachable!("the expression is an integer"),
-                }
-            },
-        )
-        .expect("a pure session is always made");
-        assert_eq!(out.results, [0, 1, 2, 3, 4, 5]);
-        assert!(out.error.is_none());
+        let job: Job = Box::new(move |ev, cwd, _, i| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            match ev.eval_str(&format!("builtins.trace \"job {i}\" {i}"), cwd)? {
+                Value::Int(n) => Ok(n),
+                _ => unreachable!("the expression is an integer"),
+            }
+        });
+        let (r, e) = run_with(2, 6, job);
+        assert_eq!(r, [0, 1, 2, 3, 4, 5]);
+        assert!(e.is_none());
         // Six jobs in parallel, then all six again on one evaluator.
         assert_eq!(calls.load(Ordering::Relaxed), 12);
     }

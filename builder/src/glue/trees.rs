@@ -58,10 +58,12 @@ impl StoreHost {
 
     /// `fetchGit`/`fetchTree { type = "git"; }`: fetches with the `git` CLI
     /// (see [`git::fetch`]) and adds the tree as `name`.
+    /// `warn` gets the warnings Nix prints while fetching (a dirty tree).
     pub(crate) fn fetch_git(
         &mut self,
         input: &GitInput,
         name: &str,
+        warn: &mut dyn FnMut(&str),
     ) -> Result<FetchedTree, GlueError> {
         let key = (input.clone(), name.to_string());
         if let Some(t) = self.git_trees.get(&key) {
@@ -69,9 +71,7 @@ impl StoreHost {
         }
         let scratch = Scratch::new()
             .map_err(|e| GlueError::io("creating a scratch directory for", &input.url, e))?;
-        // Nix prints this warning as the tree is fetched.
-        let mut warn = |m: &str| eprintln!("warning: {m}");
-        let tree = git::fetch(input, &scratch.0, &mut warn)?;
+        let tree = git::fetch(input, &scratch.0, warn)?;
         let (path, nar_hash) = self.add_tree(&tree.root, name)?;
         let t = FetchedTree {
             path,

@@ -250,10 +250,33 @@ fn run(args: &[String]) -> Result<ExitCode> {
     let inv = std::sync::Arc::new(inv);
     let sources = std::sync::Arc::new(sources);
     let job_inv = std::sync::Arc::clone(&inv);
-    let outcome = parallel::run_jobs(
+    // Lazily printed values show what was forced before them, which differs
+    // between one evaluator and several: those run on one thread.
+    let threads = if inv.eval_only && !inv.strict && !inv.json {
+        1
+    } else {
+        parallel::default_threads()
+    };
+    // Results are printed as they come, in order (so traces fall between them
+    // as in Nix's output); a failed write or root stops the run.
+    let printed: std::sync::Arc<std::sync::Mutex<Option<anyhow::Error>>> = Default::default();
+    let print_failure = std::sync::Arc::clone(&printed);
+    let mut roots = Roots::new(gc_root.as_deref(), &cwd, gc_warning);
+    let print_global = global.clone();
+    let emit = move |o: Output| {
+        let r = print_output(&mut roots, &print_global, o);
+        match r {
+            Ok(()) => std::ops::ControlFlow::Continue(()),
+            Err(e) => {
+                *print_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                std::ops::ControlFlow::Break(())
+            }
+        }
+    };
+    let failure = parallel::run_jobs(
         make_session,
         jobs,
-        parallel::default_threads(),
+        threads,
         move |ev, cwd, roots: &mut std::collections::HashMap<usize, (Value, Attrs)>, i| {
             let inv = &*job_inv;
             let s = i / per_source;
@@ -273,28 +296,12 @@ fn run(args: &[String]) -> Result<ExitCode> {
             let v = find_along_attr_path(ev, root, &inv.attr_paths[i % per_source], &args)?;
             render(ev, v, inv, &args)
         },
+        emit,
     )?;
-    // As Nix: the results before a failure are printed, then its error.
-    let mut stdout = std::io::stdout().lock();
-    let mut roots = Roots::new(gc_root.as_deref(), &cwd, gc_warning);
-    for o in outcome.results {
-        match o {
-            Output::Text(t) => stdout.write_all(t.as_bytes())?,
-            Output::Drvs(drvs) => {
-                for (drv, output) in drvs {
-                    let shown = roots.add(&global, &drv)?;
-                    let suffix = if output == "out" {
-                        String::new()
-                    } else {
-                        format!("!{output}")
-                    };
-                    writeln!(stdout, "{shown}{suffix}")?;
-                }
-            }
-        }
+    if let Some(e) = printed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
     }
-    stdout.flush()?;
-    let r: Result<(), SessionError> = outcome.error.map_or(Ok(()), Err);
+    let r: Result<(), SessionError> = failure.map_or(Ok(()), Err);
     match r {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(SessionError::Eval { message, kind }) => {
@@ -307,6 +314,28 @@ fn run(args: &[String]) -> Result<ExitCode> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Prints one result as Nix does: a value, or the `.drv` paths (or the GC
+/// roots made for them), `!output` for outputs other than `out`.
+fn print_output(roots: &mut Roots, global: &GlobalArgs, o: Output) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match o {
+        Output::Text(t) => stdout.write_all(t.as_bytes())?,
+        Output::Drvs(drvs) => {
+            for (drv, output) in drvs {
+                let shown = roots.add(global, &drv)?;
+                let suffix = if output == "out" {
+                    String::new()
+                } else {
+                    format!("!{output}")
+                };
+                writeln!(stdout, "{shown}{suffix}")?;
+            }
+        }
+    }
+    stdout.flush()?;
+    Ok(())
 }
 
 /// A directory operand means its `default.nix`, as in Nix.
