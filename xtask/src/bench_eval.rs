@@ -252,6 +252,15 @@ impl Side {
     fn wall(&self) -> Duration {
         median(&self.walls)
     }
+    /// `cpu (wall) RSS` as the table shows them.
+    fn columns(&self) -> String {
+        format!(
+            "{:>6.3} ({:>6.3}) {:>8}",
+            self.cpu().as_secs_f64(),
+            self.wall().as_secs_f64(),
+            self.maxrss_kib
+        )
+    }
 }
 
 fn median(v: &[Duration]) -> Duration {
@@ -446,13 +455,7 @@ builtins.listToAttrs (builtins.genList (i: {
 fn par10(root: &Path, b8g: &Path, bin_dir: &Path, scratch: &Path, runs: usize) -> Result<f64> {
     let file = scratch.join("par10.nix");
     std::fs::write(&file, PAR10).context("cannot write par10.nix")?;
-    let shim = scratch.join("par10-bin");
-    std::fs::create_dir_all(&shim)?;
-    let b8g = b8g
-        .canonicalize()
-        .with_context(|| format!("cannot find {}", b8g.display()))?;
-    std::os::unix::fs::symlink(&b8g, shim.join("nix-instantiate"))
-        .context("cannot link nix-instantiate to b8g")?;
+    let shim = nix_instantiate_shim(b8g, &scratch.join("par10-bin"))?;
     let nix_state = scratch.join("par10-nix-state");
     let command = |program: &Path, threads: Option<&str>| {
         let mut c = Command::new(program);
@@ -501,14 +504,10 @@ fn par10(root: &Path, b8g: &Path, bin_dir: &Path, scratch: &Path, runs: usize) -
     )?;
     let ratio = b.wall().as_secs_f64() / a.wall().as_secs_f64().max(1e-6);
     println!(
-        "{:<10} {:>6.3} ({:>6.3}) {:>8} | one thread: {:>6.3} ({:>6.3}) {:>8} | wall {:>5.2}x{} | cpu {:>5.2}x",
+        "{:<10} {} | one thread: {} | wall {:>5.2}x{} | cpu {:>5.2}x",
         "par10",
-        a.cpu().as_secs_f64(),
-        a.wall().as_secs_f64(),
-        a.maxrss_kib,
-        b.cpu().as_secs_f64(),
-        b.wall().as_secs_f64(),
-        b.maxrss_kib,
+        a.columns(),
+        b.columns(),
         ratio,
         if ratio >= PARALLEL_TARGET { " " } else { "!" },
         b.cpu().as_secs_f64() / a.cpu().as_secs_f64().max(1e-6),
@@ -525,13 +524,9 @@ fn print_row(case: &str, o: &Side, n: &Side, by_wall: bool) -> Option<(String, f
     let judged = if by_wall { wall_speedup } else { speedup };
     let mark = |ok: bool| if ok { " " } else { "!" };
     println!(
-        "{case:<10} {:>6.3} ({:>6.3}) {:>8} | {:>6.3} ({:>6.3}) {:>8} | {:>7.2}x{} | {:>7.2}x{} | {:>6.2}x{}",
-        o.cpu().as_secs_f64(),
-        o.wall().as_secs_f64(),
-        o.maxrss_kib,
-        n.cpu().as_secs_f64(),
-        n.wall().as_secs_f64(),
-        n.maxrss_kib,
+        "{case:<10} {} | {} | {:>7.2}x{} | {:>7.2}x{} | {:>6.2}x{}",
+        o.columns(),
+        n.columns(),
         speedup,
         mark(by_wall || case == "start-up" || speedup >= SPEED_TARGET),
         wall_speedup,
@@ -542,20 +537,25 @@ fn print_row(case: &str, o: &Side, n: &Side, by_wall: bool) -> Option<(String, f
     Some((case.to_string(), judged, mem))
 }
 
-/// `lib-modules`: nixpkgs lib's `tests/modules.sh` under each tool, every run
-/// with fresh stores. Checked first: both run to the end, and every check that
-/// fails under b8g also fails under Nix.
-fn lib_modules(dir: &Path, b8g: &Path, scratch: &Path, runs: usize) -> Result<(Side, Side)> {
-    let lib = crate::compat::runnable_lib(dir, scratch)?;
-    let shim = scratch.join("lib-modules-bin");
-    std::fs::create_dir_all(&shim)?;
+/// Makes `dir` holding `nix-instantiate`, a link to `b8g`; returns `dir`.
+fn nix_instantiate_shim(b8g: &Path, dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
     // Absolute: a relative `--b8g` would make a dangling link, and PATH would
     // then find Nix's own nix-instantiate.
     let b8g = b8g
         .canonicalize()
         .with_context(|| format!("cannot find {}", b8g.display()))?;
-    std::os::unix::fs::symlink(&b8g, shim.join("nix-instantiate"))
+    std::os::unix::fs::symlink(&b8g, dir.join("nix-instantiate"))
         .context("cannot link nix-instantiate to b8g")?;
+    Ok(dir.to_path_buf())
+}
+
+/// `lib-modules`: nixpkgs lib's `tests/modules.sh` under each tool, every run
+/// with fresh stores. Checked first: both run to the end, and every check that
+/// fails under b8g also fails under Nix.
+fn lib_modules(dir: &Path, b8g: &Path, scratch: &Path, runs: usize) -> Result<(Side, Side)> {
+    let lib = crate::compat::runnable_lib(dir, scratch)?;
+    let shim = nix_instantiate_shim(b8g, &scratch.join("lib-modules-bin"))?;
     let nix_bin = crate::compat::which("nix-instantiate")?
         .parent()
         .context("nix-instantiate has no directory")?
