@@ -455,7 +455,7 @@ builtins.listToAttrs (builtins.genList (i: {
 fn par10(root: &Path, b8g: &Path, bin_dir: &Path, scratch: &Path, runs: usize) -> Result<f64> {
     let file = scratch.join("par10.nix");
     std::fs::write(&file, PAR10).context("cannot write par10.nix")?;
-    let shim = nix_instantiate_shim(b8g, &scratch.join("par10-bin"))?;
+    let shim = crate::compat::nix_instantiate_shim(b8g, &scratch.join("par10-bin"))?;
     let nix_state = scratch.join("par10-nix-state");
     let command = |program: &Path, threads: Option<&str>| {
         let mut c = Command::new(program);
@@ -537,25 +537,12 @@ fn print_row(case: &str, o: &Side, n: &Side, by_wall: bool) -> Option<(String, f
     Some((case.to_string(), judged, mem))
 }
 
-/// Makes `dir` holding `nix-instantiate`, a link to `b8g`; returns `dir`.
-fn nix_instantiate_shim(b8g: &Path, dir: &Path) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    // Absolute: a relative `--b8g` would make a dangling link, and PATH would
-    // then find Nix's own nix-instantiate.
-    let b8g = b8g
-        .canonicalize()
-        .with_context(|| format!("cannot find {}", b8g.display()))?;
-    std::os::unix::fs::symlink(&b8g, dir.join("nix-instantiate"))
-        .context("cannot link nix-instantiate to b8g")?;
-    Ok(dir.to_path_buf())
-}
-
 /// `lib-modules`: nixpkgs lib's `tests/modules.sh` under each tool, every run
 /// with fresh stores. Checked first: both run to the end, and every check that
 /// fails under b8g also fails under Nix.
 fn lib_modules(dir: &Path, b8g: &Path, scratch: &Path, runs: usize) -> Result<(Side, Side)> {
     let lib = crate::compat::runnable_lib(dir, scratch)?;
-    let shim = nix_instantiate_shim(b8g, &scratch.join("lib-modules-bin"))?;
+    let shim = crate::compat::nix_instantiate_shim(b8g, &scratch.join("lib-modules-bin"))?;
     let nix_bin = crate::compat::which("nix-instantiate")?
         .parent()
         .context("nix-instantiate has no directory")?

@@ -44,10 +44,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::root().join("target"));
     let b8g = target.join("release/b8g");
-    let shim = scratch.path().join("b8g-bin");
-    std::fs::create_dir_all(&shim)?;
-    std::os::unix::fs::symlink(&b8g, shim.join("nix-instantiate"))
-        .context("cannot link nix-instantiate to b8g")?;
+    let shim = nix_instantiate_shim(&b8g, &scratch.path().join("b8g-bin"))?;
     let nix_bin = which("nix-instantiate")?
         .parent()
         .context("nix-instantiate has no directory")?
@@ -158,6 +155,19 @@ fn lib_dir(dir: &Path) -> Result<PathBuf> {
         "{} is neither a nixpkgs checkout nor its lib directory (no tests/modules.sh)",
         dir.display()
     )
+}
+
+/// Makes `dir` holding `nix-instantiate`, a link to `b8g`; returns `dir`.
+pub(crate) fn nix_instantiate_shim(b8g: &Path, dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    // Absolute: a relative path would make a dangling link, and PATH would
+    // then find Nix's own nix-instantiate.
+    let b8g = b8g
+        .canonicalize()
+        .with_context(|| format!("cannot find {}", b8g.display()))?;
+    std::os::unix::fs::symlink(&b8g, dir.join("nix-instantiate"))
+        .context("cannot link nix-instantiate to b8g")?;
+    Ok(dir.to_path_buf())
 }
 
 pub(crate) fn which(tool: &str) -> Result<PathBuf> {

@@ -159,10 +159,13 @@ where
             })
             .collect(),
     });
+    // All sessions first: a session that cannot be made fails the same way in
+    // order, and no worker may be left running when that is decided.
+    let sessions: Vec<EvalSession> = (0..threads)
+        .map(|_| session().ok())
+        .collect::<Option<_>>()?;
     let mut workers = Vec::new();
-    for w in 0..threads {
-        // A session that cannot even be made fails the same way in order.
-        let s = session().ok()?;
+    for (w, s) in sessions.into_iter().enumerate() {
         let (shared, job) = (Arc::clone(&shared), Arc::clone(job));
         // The job this worker failed on, if any (its error is rendered by the session).
         let failed_at = Arc::new(AtomicUsize::new(usize::MAX));

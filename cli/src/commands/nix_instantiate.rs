@@ -224,11 +224,9 @@ fn run(args: &[String]) -> Result<ExitCode> {
     let (store, include, show_trace) = (inv.store.clone(), inv.include.clone(), inv.show_trace);
     let make_session = || -> Result<EvalSession> {
         let session = match (&store, writes) {
-            // Nix's dummy store computes paths in read-only mode and refuses writes.
+            // Nix's dummy store refuses writes; in read-only mode it computes
+            // paths, as the dry run below does.
             (Some(s), true) if s.starts_with("dummy://") => EvalSession::pure(),
-            (Some(s), false) if s.starts_with("dummy://") => {
-                EvalSession::dry_run(global.store_config()?.store_dir)
-            }
             (_, true) => EvalSession::writing(global.open_store()?),
             (_, false) => EvalSession::dry_run(global.store_config()?.store_dir),
         };
