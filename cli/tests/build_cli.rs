@@ -577,3 +577,134 @@ fn a_malformed_trusted_key_is_reported_once() {
     assert!(stderr.contains("bad trusted public key \".\""), "{stderr}");
     assert_eq!(stderr.matches("has no ':'").count(), 1, "{stderr}");
 }
+
+/// `b8g-build A B C`: each file evaluated on its own thread, all built in one
+/// run, linked `result`, `result-2`, … in the order given; the output and the
+/// links are those of one thread, and the first failing file's error is the
+/// one reported, as when the files are evaluated one after the other.
+#[test]
+fn several_files_are_built_together_as_on_one_thread() {
+    let w = World::new();
+    let proj = w.proj();
+    // A second file with two derivations and a third with a multi-output one.
+    fs::write(
+        proj.join("two.nix"),
+        "let d = import ./default.nix { greeting = \"two\"; salt = \"2\"; }; in [ d.top d.dep ]",
+    )
+    .expect("write two.nix");
+    fs::write(proj.join("bad.nix"), "throw \"bad file\"").expect("write bad.nix");
+    fs::write(
+        proj.join("one.nix"),
+        "let d = import ./default.nix { }; in { inherit (d) top multi; }",
+    )
+    .expect("write one.nix");
+    let files = ["one.nix", "two.nix"];
+    let run = |store: &str, threads: &str, extra: &[&str]| {
+        let mut args: Vec<&str> = vec!["-A", "top"];
+        args.extend(extra);
+        args.extend(files);
+        w.cmd(B8G_BUILD, store)
+            .arg("-q")
+            .args(&args)
+            .env("B8G_EVAL_THREADS", threads)
+            .output()
+            .expect("run b8g-build")
+    };
+    // -A applies to each file (`two.nix` is a list: `top` of it is an error).
+    let o = run("plain1", "2", &[]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains(
+            "the expression selected by the selection path 'top' should be a set but is a list"
+        ),
+        "{}",
+        text(&o)
+    );
+
+    let run = |store: &str, threads: &str| {
+        w.cmd(B8G_BUILD, store)
+            .arg("-q")
+            .args(files)
+            .env("B8G_EVAL_THREADS", threads)
+            .output()
+            .expect("run b8g-build")
+    };
+    let one = ok(&run("plain1", "1"));
+    let links_one: Vec<PathBuf> = (1..=20)
+        .map(|i| {
+            let name = if i == 1 {
+                "result".into()
+            } else {
+                format!("result-{i}")
+            };
+            proj.join(name)
+        })
+        .filter(|l| l.symlink_metadata().is_ok())
+        .collect();
+    for l in &links_one {
+        fs::remove_file(l).expect("remove link");
+    }
+    let two = ok(&run("plain2", "2"));
+    // Same outputs in the same order (the hashes differ with the store directories).
+    let names = |s: &str| -> Vec<String> {
+        s.lines()
+            .map(|l| {
+                let base = l.rsplit('/').next().unwrap_or("");
+                base.split_once('-')
+                    .map_or(base, |(_, name)| name)
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(names(&one), names(&two));
+    // one.nix's derivations (multi's out and doc, top) then two.nix's top and dep.
+    let last: Vec<&str> = one.lines().rev().take(2).collect();
+    assert!(
+        last[0].ends_with("-dep2") && last[1].ends_with("-top2"),
+        "{one}"
+    );
+    // One link per output, numbered across all files, for both runs.
+    let links_two: Vec<PathBuf> = (1..=20)
+        .map(|i| {
+            let name = if i == 1 {
+                "result".into()
+            } else {
+                format!("result-{i}")
+            };
+            proj.join(name)
+        })
+        .filter(|l| l.symlink_metadata().is_ok())
+        .collect();
+    assert_eq!(links_one, links_two);
+    // multi (result, and result-doc for its other output), top, top2, dep2.
+    assert_eq!(links_two.len(), 4, "{links_two:?}");
+    assert_eq!(
+        fs::read_to_string(proj.join("result-doc")).expect("result-doc"),
+        "b\n"
+    );
+    assert_eq!(
+        fs::read_to_string(proj.join(format!("result-{}", links_two.len()))).expect("last link"),
+        "two\n"
+    );
+
+    // The first failing file's error, on any number of threads; nothing built.
+    for threads in ["1", "2"] {
+        let o = w
+            .cmd(B8G_BUILD, "plain3")
+            .args(["-q", "bad.nix", "two.nix"])
+            .env("B8G_EVAL_THREADS", threads)
+            .output()
+            .expect("run b8g-build");
+        assert!(!o.status.success());
+        assert!(text(&o).contains("bad file"), "{}", text(&o));
+        assert_eq!(w.log_files("plain3"), 0);
+    }
+    // Commands that build one system refuse a second file.
+    let o = w.b8g("plain3", &["run-vm", "default.nix", "two.nix"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("run-vm takes one configuration file, not also two.nix"),
+        "{}",
+        text(&o)
+    );
+}

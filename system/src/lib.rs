@@ -20,3 +20,4 @@ pub mod derivation_file;
 pub mod file;
 pub mod generations;
 pub mod install;
+pub mod targets;

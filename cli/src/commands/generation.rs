@@ -118,6 +118,7 @@ fn target_path(
     words.extend(t.build_args.iter().cloned());
     words.push(t.target.clone());
     let b = BuildOnly::try_parse_from(&words)?;
+    b.args.one_file("switching to a configuration")?;
     if system::exec_build(global, b.args)? != ExitCode::SUCCESS {
         bail!("cannot build {}", t.target);
     }

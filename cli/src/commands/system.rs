@@ -148,15 +148,33 @@ impl BuildArgs {
             (self.attr.is_some(), "-A/--attr"),
             (self.image, "--image"),
             (self.check, "--check"),
+            (!self.more.files.is_empty(), "a second FILE"),
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
+    }
+
+    /// Refuses more than one FILE, for the commands that build one system.
+    pub(crate) fn one_file(&self, command: &str) -> Result<()> {
+        if let Some(second) = self.more.files.first() {
+            bail!(
+                "{command} takes one configuration file, not also {}",
+                second.display()
+            );
+        }
+        Ok(())
     }
 }
 
 /// The list-valued options, boxed so that `BuildArgs` stays small where it is embedded.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MoreBuildArgs {
+    /// More files to build with the first (`b8g build` only): each is
+    /// evaluated on its own thread (at most `B8G_EVAL_THREADS`, by default
+    /// one per core), then the derivations of all are built in one run and
+    /// linked as `result`, `result-2`, … in the order given.
+    #[arg(value_name = "FILE", conflicts_with = "expr")]
+    files: Vec<PathBuf>,
     #[command(flatten)]
     auto: AutoArgs,
     /// Binary caches to substitute from before building (`file://`, `http(s)://`, `s3://`). Repeat the option, or separate them with spaces.
@@ -336,10 +354,21 @@ fn system_options(
     attr: &str,
     extra_modules: Vec<String>,
 ) -> Result<SystemBuildOptions> {
+    system_options_for(global, args, absolute(&args.file)?, attr, extra_modules)
+}
+
+/// [`system_options`] for the configuration `config` (an absolute path).
+fn system_options_for(
+    global: &GlobalArgs,
+    args: &BuildArgs,
+    config: PathBuf,
+    attr: &str,
+    extra_modules: Vec<String>,
+) -> Result<SystemBuildOptions> {
     let recipes = absolute(&args.recipes.clone().unwrap_or_else(default_recipes))?;
     let b8g_bin = chosen_b8g_bin(args.b8g_bin.as_deref())?;
     Ok(SystemBuildOptions {
-        config: absolute(&args.file)?,
+        config,
         recipes,
         b8g_bin,
         attr: attr.to_string(),
@@ -562,6 +591,9 @@ fn link_name(base: &Path, index: usize, output: &str) -> PathBuf {
 }
 
 pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
+    if !args.more.files.is_empty() {
+        return exec_build_many(global, args);
+    }
     let drvs = match instantiate(global, &args)? {
         None => return Ok(ExitCode::FAILURE),
         Some(FileKind::System) => {
@@ -594,20 +626,68 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
         }
         Some(FileKind::Derivations(d)) => d,
     };
+    realise_and_link(global, &args, drvs)
+}
+
+/// `b8g build FILE FILE…`: every file instantiated at once (see
+/// [`b8g_system::targets`]), then all their derivations realised together.
+fn exec_build_many(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
+    if args.image {
+        bail!("--image writes the image of one system: give one FILE");
+    }
+    let attr = args.attr.as_deref().unwrap_or("toplevel");
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let files: Vec<&PathBuf> = std::iter::once(&args.file)
+        .chain(&args.more.files)
+        .collect();
+    let mut targets = Vec::new();
+    for file in &files {
+        let file = absolute(file)?;
+        targets.push(b8g_system::targets::Target {
+            what: FileEval {
+                source: Source::File(file.clone()),
+                attr: args.attr.clone(),
+                args: args.more.auto.args(),
+                search_path: args.more.auto.search_path(),
+                cwd: cwd.clone(),
+            },
+            system: system_options_for(global, &args, file, attr, Vec::new())?,
+        });
+    }
+    let threads = b8g_builder::glue::parallel::default_threads();
+    let results =
+        b8g_system::targets::instantiate_targets(&global.store_config()?, &targets, threads);
+    let mut drvs = Vec::new();
+    for (file, r) in files.iter().zip(results) {
+        match r {
+            Ok(done) => drvs.extend(done.drvs),
+            Err(build::SystemBuildError::Eval(m)) => {
+                eprintln!("{}", super::ansi::for_stderr(&m));
+                return Ok(ExitCode::FAILURE);
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot build {}", file.display())),
+        }
+    }
+    realise_and_link(global, &args, drvs)
+}
+
+/// Realises `drvs` (from the evaluation), links and prints their outputs as
+/// nix-build does; a dry run prints the plan.
+fn realise_and_link(global: &GlobalArgs, args: &BuildArgs, drvs: Vec<String>) -> Result<ExitCode> {
     let store = global.open_store()?;
     let drvs: Vec<StorePath> = drvs
         .iter()
         .map(|d| store.parse_path(d))
         .collect::<Result<_, _>>()
         .context("evaluation gave a derivation outside the store")?;
-    let opts = realise_options(global, &args)?;
+    let opts = realise_options(global, args)?;
     if args.dry_run {
         let plan = realise::plan(&store, &drvs, &opts.substituters)?;
         print_plan(&store, &plan);
         return Ok(ExitCode::SUCCESS);
     }
     let cancel = CancelToken::new().context("cannot set up cancellation")?;
-    let progress = progress(global, &args);
+    let progress = progress(global, args);
     let result = realise::realise(
         &store,
         &drvs,
@@ -729,6 +809,7 @@ fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCod
 }
 
 pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode> {
+    args.build.one_file("run-vm")?;
     if args.build.expr.is_some() {
         bail!("run-vm boots a file (a system configuration or a unikernel image), not -E/--expr");
     }
