@@ -15,6 +15,11 @@
 //! (b8g under that name), which evaluates independent attributes on all
 //! cores: judged by wall time against b8g itself on one thread
 //! (`B8G_EVAL_THREADS=1`), after checking both print what Nix prints.
+//! `build3` is `b8g build --dry-run` of the three system images
+//! (`images/minimal.nix`, `server.nix`, `webserver.nix`) in one command,
+//! each file on its own thread, into a store that already holds their
+//! sources (what a rebuild after an edit sees), judged the same way after
+//! checking both print the same plan.
 //!
 //! With `--nixpkgs-lib DIR` (a nixpkgs checkout or its lib), `lib-modules`
 //! runs that lib's own `tests/modules.sh` end to end under each tool (b8g
@@ -59,6 +64,7 @@ const CASES: &[&str] = &[
     "minimal10",
     "modules",
     "par10",
+    "build3",
 ];
 
 /// The targets: at least this speed-up over Nix, at most this share of its peak memory.
@@ -355,8 +361,12 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
         // Process start-up and tear-down alone, for scale: not a target.
         Input::Expr("null"),
     )];
-    // par10 is timed against ourselves, after the table.
-    for case in opts.cases.iter().filter(|c| *c != "par10") {
+    // par10 and build3 are timed against ourselves, after the table.
+    for case in opts
+        .cases
+        .iter()
+        .filter(|c| !PARALLEL_CASES.contains(&c.as_str()))
+    {
         let args = case_args(case, root, &bin_dir);
         let input = if case == "minimal10" {
             Input::ExprArgs(MINIMAL10, args)
@@ -402,9 +412,12 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
         let target = case != "start-up";
         rows.extend(print_row(case, &o, &n, false).filter(|_| target));
     }
-    let mut par = None;
+    let mut par = Vec::new();
     if opts.cases.iter().any(|c| c == "par10") {
-        par = Some(par10(root, b8g, &bin_dir, scratch, opts.runs)?);
+        par.push(("par10", par10(root, b8g, &bin_dir, scratch, opts.runs)?));
+    }
+    if opts.cases.iter().any(|c| c == "build3") {
+        par.push(("build3", build3(root, b8g, &bin_dir, scratch, opts.runs)?));
     }
     if let Some(dir) = &opts.nixpkgs_lib {
         let (o, n) = lib_modules(dir, b8g, scratch, opts.runs)?;
@@ -415,15 +428,15 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
         .filter(|(_, s, m)| *s < SPEED_TARGET || *m > MEMORY_TARGET)
         .map(|(c, _, _)| c.clone())
         .collect();
-    if let Some(ratio) = par {
+    for (case, ratio) in par {
         if ratio < PARALLEL_TARGET {
-            missed.push("par10".into());
+            missed.push(case.into());
         }
     }
     println!(
         "median of {} alternating runs; speed-up = nix CPU time / b8g CPU time (wall: the same for wall time;\n\
          lib-modules is judged on wall time); memory = b8g peak RSS / nix peak RSS;\n\
-         target: speed-up >= {SPEED_TARGET}x and memory <= {MEMORY_TARGET}x (par10: wall time >= {PARALLEL_TARGET}x\n\
+         target: speed-up >= {SPEED_TARGET}x and memory <= {MEMORY_TARGET}x (par10, build3: wall time >= {PARALLEL_TARGET}x\n\
          our own on one thread); {}",
         opts.runs,
         if missed.is_empty() {
@@ -434,6 +447,9 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
     );
     Ok(())
 }
+
+/// The cases judged against b8g itself on one thread.
+const PARALLEL_CASES: &[&str] = &["par10", "build3"];
 
 /// `par10`: what parallel evaluation must give over one thread (on 2 cores).
 const PARALLEL_TARGET: f64 = 1.6;
@@ -506,6 +522,73 @@ fn par10(root: &Path, b8g: &Path, bin_dir: &Path, scratch: &Path, runs: usize) -
     println!(
         "{:<10} {} | one thread: {} | wall {:>5.2}x{} | cpu {:>5.2}x",
         "par10",
+        a.columns(),
+        b.columns(),
+        ratio,
+        if ratio >= PARALLEL_TARGET { " " } else { "!" },
+        b.cpu().as_secs_f64() / a.cpu().as_secs_f64().max(1e-6),
+    );
+    Ok(ratio)
+}
+
+/// `build3`: `b8g build --dry-run` of three system images in one command,
+/// on all cores against one thread, by wall time, into a chroot store under
+/// `scratch` that the checking runs fill with the systems' sources. Both
+/// must print the same plan. Returns the wall-time ratio.
+fn build3(root: &Path, b8g: &Path, bin_dir: &Path, scratch: &Path, runs: usize) -> Result<f64> {
+    let store = scratch.join("build3-store");
+    let command = |threads: Option<&str>| {
+        let mut c = Command::new(b8g);
+        c.args([
+            "--store-dir",
+            "/b8g/store",
+            "--state-dir",
+            "/b8g/var/b8g",
+            "--root",
+        ])
+        .arg(&store)
+        .args(["build", "-q", "--dry-run", "--b8g-bin"])
+        .arg(bin_dir)
+        .arg("--recipes")
+        .arg(root.join("recipes"));
+        for image in ["minimal", "server", "webserver"] {
+            c.arg(root.join("images").join(format!("{image}.nix")));
+        }
+        c.env("B8G_CONF", scratch.join("no-such.conf"))
+            .env_remove("B8G_STORE_DIR")
+            .env_remove("B8G_STATE_DIR")
+            .env_remove("B8G_STORE_ROOT");
+        match threads {
+            Some(n) => c.env("B8G_EVAL_THREADS", n),
+            None => c.env_remove("B8G_EVAL_THREADS"),
+        };
+        c
+    };
+    let all = measure(&mut command(None))?;
+    let one = measure(&mut command(Some("1")))?;
+    for (who, s) in [("b8g", &all), ("b8g on one thread", &one)] {
+        ensure!(s.success, "build3: {who} failed:\n{}", s.stderr);
+    }
+    ensure!(
+        all.stderr == one.stderr && all.stderr.contains("b8g-system-webserver.drv"),
+        "build3: plans differ\n all cores: {}\n one thread: {}",
+        short(&all.stderr),
+        short(&one.stderr)
+    );
+    eprintln!("build3: plans agree ({} lines)", all.stderr.lines().count());
+    let (a, b) = time_both(
+        || command(None),
+        || command(Some("1")),
+        runs,
+        |s, _| {
+            ensure!(s.success, "build3 run failed:\n{}", s.stderr);
+            Ok(())
+        },
+    )?;
+    let ratio = b.wall().as_secs_f64() / a.wall().as_secs_f64().max(1e-6);
+    println!(
+        "{:<10} {} | one thread: {} | wall {:>5.2}x{} | cpu {:>5.2}x",
+        "build3",
         a.columns(),
         b.columns(),
         ratio,
