@@ -38,7 +38,7 @@ pub use auto_args::{AutoArg, AutoArgs};
 pub use builtins::store_builtins;
 pub use hash_builtins::hash_builtins;
 pub use host::StoreHost;
-pub use session::{EvalSession, SessionError};
+pub use session::{EvalSession, MessageSink, SessionError};
 
 /// Why the store work of an evaluation failed; the evaluator shows it as the
 /// message of an error at the builtin's position.

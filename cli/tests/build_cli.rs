@@ -708,3 +708,60 @@ fn several_files_are_built_together_as_on_one_thread() {
         text(&o)
     );
 }
+
+/// With several files, traces come out in the order of the files (a later
+/// file's are held until the earlier ones are done, and dropped after a
+/// failure), a failure is reported without waiting for later files (they are
+/// interrupted), and files of plain derivations need no system settings.
+#[test]
+fn several_files_trace_in_order_and_stop_at_the_first_failure() {
+    let w = World::new();
+    let proj = w.proj();
+    // Slow enough that the second file finishes first on two threads.
+    fs::write(
+        proj.join("slow.nix"),
+        "builtins.trace \"slow done\" (builtins.seq (builtins.foldl' (a: b: a + b) 0 \
+         (builtins.genList (x: x) 3000000)) [ ])",
+    )
+    .expect("write slow.nix");
+    fs::write(proj.join("fast.nix"), "builtins.trace \"fast done\" [ ]").expect("write fast.nix");
+    fs::write(
+        proj.join("slowbad.nix"),
+        "builtins.seq (builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x) 3000000)) \
+         (throw \"slow failure\")",
+    )
+    .expect("write slowbad.nix");
+    // Never ends (until memory runs out): must be interrupted.
+    fs::write(
+        proj.join("forever.nix"),
+        "builtins.length (builtins.genericClosure { startSet = [ { key = 0; } ]; \
+         operator = x: [ { key = x.key + 1; } ]; })",
+    )
+    .expect("write forever.nix");
+    let run = |threads: &str, files: &[&str]| {
+        let o = w
+            .cmd(B8G_BUILD, "plain")
+            .args(["-q", "--dry-run", "--recipes", "/nonexistent"])
+            .args(files)
+            .env("B8G_EVAL_THREADS", threads)
+            .output()
+            .expect("run b8g-build");
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    for threads in ["1", "2"] {
+        let (ok, err) = run(threads, &["slow.nix", "fast.nix"]);
+        assert!(ok, "{err}");
+        assert_eq!(
+            err, "trace: slow done\ntrace: fast done\n",
+            "{threads} threads"
+        );
+
+        let (ok, err) = run(threads, &["slowbad.nix", "fast.nix", "forever.nix"]);
+        assert!(!ok);
+        assert!(err.contains("slow failure"), "{err}");
+        assert!(!err.contains("fast done"), "{threads} threads: {err}");
+    }
+}

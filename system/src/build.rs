@@ -57,6 +57,8 @@ pub enum SystemBuildError {
     Realise(#[from] RealiseError),
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error("{0} is a system configuration, and the settings to build a system were not given")]
+    NoSystemSettings(PathBuf),
     #[error("derivation {0} has no `out` output")]
     NoOut(String),
     #[error(
@@ -149,15 +151,27 @@ pub fn instantiate(
     store: LocalStore,
     opts: &SystemBuildOptions,
 ) -> Result<String, SystemBuildError> {
+    instantiate_with(store, opts, |session| session)
+}
+
+/// [`instantiate`] with the evaluation session adjusted by `session` (an
+/// interrupt flag, a message sink).
+pub fn instantiate_with(
+    store: LocalStore,
+    opts: &SystemBuildOptions,
+    session: impl FnOnce(EvalSession) -> EvalSession,
+) -> Result<String, SystemBuildError> {
     if let Some(bin) = &opts.b8g_bin {
         carry_b8g_bin(&store, bin)?;
     }
     let expr = system_expr(opts)?;
-    let mut drvs = EvalSession::writing(store)
-        .base_dir(&opts.recipes)
-        .throws_without_trace()
-        .show_trace(opts.show_trace)
-        .instantiate_expr(expr)?;
+    let mut drvs = session(
+        EvalSession::writing(store)
+            .base_dir(&opts.recipes)
+            .throws_without_trace()
+            .show_trace(opts.show_trace),
+    )
+    .instantiate_expr(expr)?;
     if drvs.len() != 1 {
         return Err(SystemBuildError::NotOneDerivation(drvs.len()));
     }

@@ -15,6 +15,11 @@
 //! (b8g under that name), which evaluates independent attributes on all
 //! cores: judged by wall time against b8g itself on one thread
 //! (`B8G_EVAL_THREADS=1`), after checking both print what Nix prints.
+//! `reclaim` (`reclaim.nix`) makes and drops a 1 000 000-element structure
+//! held in a reference cycle 4 times, then 16 times, in one evaluation, under
+//! each tool: judged by the growth of b8g's peak memory from 4 rounds to 16
+//! (at most 2x, where keeping every round takes 4x), once each, outputs
+//! checked equal.
 //! `build3` is `b8g build --dry-run` of the three system images
 //! (`images/minimal.nix`, `server.nix`, `webserver.nix`) in one command,
 //! each file on its own thread, into a store that already holds their
@@ -65,6 +70,7 @@ const CASES: &[&str] = &[
     "modules",
     "par10",
     "build3",
+    "reclaim",
 ];
 
 /// The targets: at least this speed-up over Nix, at most this share of its peak memory.
@@ -419,6 +425,10 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
     if opts.cases.iter().any(|c| c == "build3") {
         par.push(("build3", build3(root, b8g, &bin_dir, scratch, opts.runs)?));
     }
+    let mut unbounded = false;
+    if opts.cases.iter().any(|c| c == "reclaim") {
+        unbounded = !reclaim(&bench_dir, &ours, &nix)?;
+    }
     if let Some(dir) = &opts.nixpkgs_lib {
         let (o, n) = lib_modules(dir, b8g, scratch, opts.runs)?;
         rows.extend(print_row("lib-modules", &o, &n, true));
@@ -433,11 +443,14 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
             missed.push(case.into());
         }
     }
+    if unbounded {
+        missed.push("reclaim".into());
+    }
     println!(
         "median of {} alternating runs; speed-up = nix CPU time / b8g CPU time (wall: the same for wall time;\n\
          lib-modules is judged on wall time); memory = b8g peak RSS / nix peak RSS;\n\
          target: speed-up >= {SPEED_TARGET}x and memory <= {MEMORY_TARGET}x (par10, build3: wall time >= {PARALLEL_TARGET}x\n\
-         our own on one thread); {}",
+         our own on one thread; reclaim: peak memory over 16 rounds <= {RECLAIM_GROWTH}x that over 4); {}",
         opts.runs,
         if missed.is_empty() {
             "all cases meet it".to_string()
@@ -449,7 +462,7 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
 }
 
 /// The cases judged against b8g itself on one thread.
-const PARALLEL_CASES: &[&str] = &["par10", "build3"];
+const PARALLEL_CASES: &[&str] = &["par10", "build3", "reclaim"];
 
 /// `par10`: what parallel evaluation must give over one thread (on 2 cores).
 const PARALLEL_TARGET: f64 = 1.6;
@@ -529,6 +542,58 @@ fn par10(root: &Path, b8g: &Path, bin_dir: &Path, scratch: &Path, runs: usize) -
         b.cpu().as_secs_f64() / a.cpu().as_secs_f64().max(1e-6),
     );
     Ok(ratio)
+}
+
+/// `reclaim`: how much more peak memory 16 rounds may take than 4 (keeping
+/// every round takes 4 times as much; Nix 2.8 takes about 1.4 times).
+const RECLAIM_GROWTH: f64 = 2.0;
+
+/// `reclaim`: `reclaim.nix` with 4 and with 16 rounds under each tool, once
+/// each (peak memory varies little), outputs checked equal. Returns whether
+/// b8g's peak memory stayed within `RECLAIM_GROWTH`.
+fn reclaim(
+    bench_dir: &Path,
+    ours: &dyn Fn(&Input) -> Command,
+    nix: &dyn Fn(&Input) -> Command,
+) -> Result<bool> {
+    let file = bench_dir.join("reclaim.nix");
+    let mut peaks = Vec::new();
+    for rounds in [4, 16] {
+        let input = Input::File(
+            file.clone(),
+            vec!["--arg".into(), "n".into(), rounds.to_string()],
+        );
+        let o = measure(&mut ours(&input))?;
+        let n = measure(&mut nix(&input))?;
+        ensure!(
+            o.success && n.success,
+            "reclaim: a tool failed:\n{}{}",
+            o.stderr,
+            n.stderr
+        );
+        ensure!(
+            o.stdout == n.stdout,
+            "reclaim: outputs differ\n b8g: {}\n nix: {}",
+            short(&o.stdout),
+            short(&n.stdout)
+        );
+        peaks.push((o.maxrss_kib, n.maxrss_kib));
+    }
+    let growth = |a: i64, b: i64| b as f64 / a.max(1) as f64;
+    let ours_growth = growth(peaks[0].0, peaks[1].0);
+    let bounded = ours_growth <= RECLAIM_GROWTH;
+    println!(
+        "{:<10} b8g peak RSS {:>8} -> {:>8} kB ({:>5.2}x{}) | nix {:>8} -> {:>8} kB ({:>5.2}x) | 4 -> 16 rounds",
+        "reclaim",
+        peaks[0].0,
+        peaks[1].0,
+        ours_growth,
+        if bounded { " " } else { "!" },
+        peaks[0].1,
+        peaks[1].1,
+        growth(peaks[0].1, peaks[1].1),
+    );
+    Ok(bounded)
 }
 
 /// `build3`: `b8g build --dry-run` of three system images in one command,

@@ -110,16 +110,8 @@ impl Evaluator {
             import_cache: HashMap::new(),
             regex_cache: HashMap::new(),
             derivation_fn: None,
-            trace_sink: Box::new(|s| {
-                use std::io::IsTerminal as _;
-                // As Nix: colours only for a terminal.
-                if std::io::stderr().is_terminal() {
-                    eprintln!("trace: {s}");
-                } else {
-                    eprintln!("trace: {}", crate::print::strip_ansi(s));
-                }
-            }),
-            warning_sink: Box::new(|m| eprintln!("warning: {m}")),
+            trace_sink: Box::new(|s| eprintln!("{}", trace_line(s))),
+            warning_sink: Box::new(|m| eprintln!("{}", warning_line(m))),
             interrupt: None,
         };
         crate::builtins::install(&mut ev, extra);
@@ -1558,6 +1550,22 @@ impl Evaluator {
 const COREPKGS_DIR: &str = "/__corepkgs__";
 
 /// The source of a built-in expression, by its path under `COREPKGS_DIR`.
+/// The line `builtins.trace` prints on stderr for `s`, as Nix prints it:
+/// colours only when stderr is a terminal.
+pub fn trace_line(s: &str) -> String {
+    use std::io::IsTerminal as _;
+    if std::io::stderr().is_terminal() {
+        format!("trace: {s}")
+    } else {
+        format!("trace: {}", crate::print::strip_ansi(s))
+    }
+}
+
+/// The line an evaluation warning (`Evaluator::warning_sink`) prints on stderr.
+pub fn warning_line(m: &str) -> String {
+    format!("warning: {m}")
+}
+
 fn corepkg(path: &str) -> Option<&'static str> {
     match path.strip_prefix(COREPKGS_DIR)? {
         "/fetchurl.nix" => Some(include_str!("corepkgs/fetchurl.nix")),

@@ -111,7 +111,7 @@ pub mod value;
 pub mod xml;
 
 pub use error::{ErrorKind, EvalError, EvalResult, Pos};
-pub use eval::{parse_search_path, EvalOptions, Evaluator};
+pub use eval::{parse_search_path, trace_line, warning_line, EvalOptions, Evaluator};
 pub use io::{EvalHost, EvalIo, FileType, HostError, NoStore, StdIo};
 pub use value::{Attrs, Context, NixString, PrimOp, Value};
 

@@ -8,6 +8,8 @@
 //! as [`SessionError::Eval`] with their kind.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use b8g_eval::{
     run_with_big_stack, ErrorKind, EvalError, EvalHost, EvalIo, EvalOptions, EvalResult, Evaluator,
@@ -38,7 +40,13 @@ pub struct EvalSession {
     throw_without_trace: bool,
     hide_trace: bool,
     show_trace: bool,
+    interrupt: Option<Arc<AtomicBool>>,
+    messages: Option<MessageSink>,
 }
+
+/// Where an evaluation's trace and warning lines go instead of stderr: each
+/// whole line as it would have been printed (`trace: …`, `warning: …`).
+pub type MessageSink = Arc<dyn Fn(String) + Send + Sync>;
 
 /// Why an evaluation did not give a result.
 #[derive(Debug, Error)]
@@ -75,7 +83,22 @@ impl EvalSession {
             throw_without_trace: false,
             hide_trace: false,
             show_trace: false,
+            interrupt: None,
+            messages: None,
         }
+    }
+
+    /// Stops the evaluation at its next call once `flag` is set (the error
+    /// is `ErrorKind::Interrupted`).
+    pub fn interrupt(mut self, flag: Arc<AtomicBool>) -> EvalSession {
+        self.interrupt = Some(flag);
+        self
+    }
+
+    /// Sends trace and warning lines to `sink` instead of printing them.
+    pub fn messages(mut self, sink: MessageSink) -> EvalSession {
+        self.messages = Some(sink);
+        self
     }
 
     /// `-I`/`NIX_PATH` entries, in order.
@@ -129,6 +152,8 @@ impl EvalSession {
             throw_without_trace,
             hide_trace,
             show_trace,
+            interrupt,
+            messages,
         } = self;
         run_with_big_stack(move || {
             let mut io: Box<dyn EvalIo> = Box::new(StdIo);
@@ -148,6 +173,12 @@ impl EvalSession {
             };
             // Created here: its stack budget is measured from this thread.
             let mut ev = Evaluator::with_builtins(io, host, options, builtins);
+            ev.interrupt = interrupt;
+            if let Some(sink) = messages {
+                let warnings = Arc::clone(&sink);
+                ev.trace_sink = Box::new(move |s| sink(b8g_eval::trace_line(s)));
+                ev.warning_sink = Box::new(move |m| warnings(b8g_eval::warning_line(m)));
+            }
             f(&mut ev, &base_dir).map_err(|e| SessionError::Eval {
                 kind: e.kind.clone(),
                 message: render(&e, show_trace, throw_without_trace, hide_trace),

@@ -114,11 +114,13 @@ fn target_path(
     }
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let link = scratch.path().join("result");
+    // The configuration is the first FILE, so that a file among the build
+    // options is the one named as extra.
     let mut words = vec!["build".to_string(), "-o".into(), link.display().to_string()];
-    words.extend(t.build_args.iter().cloned());
     words.push(t.target.clone());
+    words.extend(t.build_args.iter().cloned());
     let b = BuildOnly::try_parse_from(&words)?;
-    b.args.one_file("switching to a configuration")?;
+    b.args.one_file("building a generation")?;
     if system::exec_build(global, b.args)? != ExitCode::SUCCESS {
         bail!("cannot build {}", t.target);
     }

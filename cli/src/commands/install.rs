@@ -51,6 +51,7 @@ pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {
              (a mounted tree with its EFI system partition at MNT/boot)"
         ),
     };
+    args.build.one_file("install")?;
     if let Some(flag) = args.build.not_for_install() {
         bail!("{flag} is not an option of install (it builds the system's toplevel and writes it out)");
     }

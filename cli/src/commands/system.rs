@@ -148,7 +148,6 @@ impl BuildArgs {
             (self.attr.is_some(), "-A/--attr"),
             (self.image, "--image"),
             (self.check, "--check"),
-            (!self.more.files.is_empty(), "a second FILE"),
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
@@ -640,23 +639,38 @@ fn exec_build_many(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     let files: Vec<&PathBuf> = std::iter::once(&args.file)
         .chain(&args.more.files)
         .collect();
+    // A file is known to be a system only once evaluated: the settings for
+    // building one are an error only for a file that turns out to be one.
+    let mut settings_error = None;
     let mut targets = Vec::new();
     for file in &files {
         let file = absolute(file)?;
+        let system = match system_options_for(global, &args, file.clone(), attr, Vec::new()) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                settings_error = Some(e);
+                None
+            }
+        };
         targets.push(b8g_system::targets::Target {
             what: FileEval {
-                source: Source::File(file.clone()),
+                source: Source::File(file),
                 attr: args.attr.clone(),
                 args: args.more.auto.args(),
                 search_path: args.more.auto.search_path(),
                 cwd: cwd.clone(),
             },
-            system: system_options_for(global, &args, file, attr, Vec::new())?,
+            system,
+            show_trace: args.show_trace,
         });
     }
     let threads = b8g_builder::glue::parallel::default_threads();
-    let results =
-        b8g_system::targets::instantiate_targets(&global.store_config()?, &targets, threads);
+    let results = b8g_system::targets::instantiate_targets(
+        &global.store_config()?,
+        &targets,
+        threads,
+        |line| eprintln!("{line}"),
+    );
     let mut drvs = Vec::new();
     for (file, r) in files.iter().zip(results) {
         match r {
@@ -664,6 +678,12 @@ fn exec_build_many(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
             Err(build::SystemBuildError::Eval(m)) => {
                 eprintln!("{}", super::ansi::for_stderr(&m));
                 return Ok(ExitCode::FAILURE);
+            }
+            Err(build::SystemBuildError::NoSystemSettings(_)) if settings_error.is_some() => {
+                let e = settings_error
+                    .take()
+                    .unwrap_or_else(|| anyhow::anyhow!("no settings"));
+                return Err(e).with_context(|| format!("cannot build {}", file.display()));
             }
             Err(e) => return Err(e).with_context(|| format!("cannot build {}", file.display())),
         }
