@@ -578,6 +578,17 @@ fn a_malformed_trusted_key_is_reported_once() {
     assert_eq!(stderr.matches("has no ':'").count(), 1, "{stderr}");
 }
 
+/// The links `result`, `result-2`, … in `dir`, in order.
+fn result_links(dir: &Path) -> Vec<PathBuf> {
+    (1..=20)
+        .map(|i| match i {
+            1 => dir.join("result"),
+            _ => dir.join(format!("result-{i}")),
+        })
+        .filter(|l| l.symlink_metadata().is_ok())
+        .collect()
+}
+
 /// `b8g-build A B C`: each file evaluated on its own thread, all built in one
 /// run, linked `result`, `result-2`, … in the order given; the output and the
 /// links are those of one thread, and the first failing file's error is the
@@ -630,17 +641,7 @@ fn several_files_are_built_together_as_on_one_thread() {
             .expect("run b8g-build")
     };
     let one = ok(&run("plain1", "1"));
-    let links_one: Vec<PathBuf> = (1..=20)
-        .map(|i| {
-            let name = if i == 1 {
-                "result".into()
-            } else {
-                format!("result-{i}")
-            };
-            proj.join(name)
-        })
-        .filter(|l| l.symlink_metadata().is_ok())
-        .collect();
+    let links_one = result_links(&proj);
     for l in &links_one {
         fs::remove_file(l).expect("remove link");
     }
@@ -664,17 +665,7 @@ fn several_files_are_built_together_as_on_one_thread() {
         "{one}"
     );
     // One link per output, numbered across all files, for both runs.
-    let links_two: Vec<PathBuf> = (1..=20)
-        .map(|i| {
-            let name = if i == 1 {
-                "result".into()
-            } else {
-                format!("result-{i}")
-            };
-            proj.join(name)
-        })
-        .filter(|l| l.symlink_metadata().is_ok())
-        .collect();
+    let links_two = result_links(&proj);
     assert_eq!(links_one, links_two);
     // multi (result, and result-doc for its other output), top, top2, dep2.
     assert_eq!(links_two.len(), 4, "{links_two:?}");

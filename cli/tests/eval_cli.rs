@@ -77,6 +77,43 @@ fn eval_args_and_attr_selection() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Several `-A`: the results in order and the first failure's error, traces
+/// once each in order, whatever the number of threads; what `nix-instantiate
+/// --eval --strict` with the same `-A` prints.
+#[test]
+fn several_attributes_print_in_order_on_any_number_of_threads() {
+    let expr = "{ a = builtins.trace \"a\" 1; b = { c = [ 2 ]; }; \
+                d = builtins.foldl' builtins.add 0 (builtins.genList (x: x) 100000); \
+                e = throw \"e fails\"; f = 3; }";
+    let run = |threads: &str, attrs: &[&str]| {
+        let mut c = b8g();
+        c.args(["eval", "--strict", "-E", expr])
+            .env("B8G_EVAL_THREADS", threads);
+        for a in attrs {
+            c.args(["-A", a]);
+        }
+        let o = c.output().expect("run b8g");
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    for threads in ["1", "2", "4"] {
+        let (ok, out, err) = run(threads, &["d", "b", "a", "b.c"]);
+        assert!(ok, "{err}");
+        assert_eq!(
+            out, "4999950000\n{ c = [ 2 ]; }\n1\n[ 2 ]\n",
+            "{threads} threads"
+        );
+        assert_eq!(err, "trace: a\n", "{threads} threads");
+        let (ok, out, err) = run(threads, &["b.c", "e", "f"]);
+        assert!(!ok);
+        assert_eq!(out, "[ 2 ]\n", "{threads} threads");
+        assert!(err.contains("e fails"), "{err}");
+    }
+}
+
 #[test]
 fn eval_errors_are_reported_like_nix() {
     let out = b8g()

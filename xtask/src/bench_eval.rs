@@ -20,11 +20,11 @@
 //! each tool: judged by the growth of b8g's peak memory from 4 rounds to 16
 //! (at most 2x, where keeping every round takes 4x), once each, outputs
 //! checked equal.
-//! `build3` is `b8g build --dry-run` of the three system images
-//! (`images/minimal.nix`, `server.nix`, `webserver.nix`) in one command,
-//! each file on its own thread, into a store that already holds their
-//! sources (what a rebuild after an edit sees), judged the same way after
-//! checking both print the same plan.
+//! `build4` is `b8g build --dry-run` of four systems (`images/minimal.nix`,
+//! `server.nix`, `webserver.nix`, and minimal with one more `/etc` file) in
+//! one command, each file on its own thread, into a store that already
+//! holds their sources (what a rebuild after an edit sees), judged the same
+//! way after checking both print the same plan.
 //!
 //! With `--nixpkgs-lib DIR` (a nixpkgs checkout or its lib), `lib-modules`
 //! runs that lib's own `tests/modules.sh` end to end under each tool (b8g
@@ -69,7 +69,7 @@ const CASES: &[&str] = &[
     "minimal10",
     "modules",
     "par10",
-    "build3",
+    "build4",
     "reclaim",
 ];
 
@@ -367,7 +367,7 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
         // Process start-up and tear-down alone, for scale: not a target.
         Input::Expr("null"),
     )];
-    // par10 and build3 are timed against ourselves, after the table.
+    // par10 and build4 are timed against ourselves, after the table.
     for case in opts
         .cases
         .iter()
@@ -422,8 +422,8 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
     if opts.cases.iter().any(|c| c == "par10") {
         par.push(("par10", par10(root, b8g, &bin_dir, scratch, opts.runs)?));
     }
-    if opts.cases.iter().any(|c| c == "build3") {
-        par.push(("build3", build3(root, b8g, &bin_dir, scratch, opts.runs)?));
+    if opts.cases.iter().any(|c| c == "build4") {
+        par.push(("build4", build4(root, b8g, &bin_dir, scratch, opts.runs)?));
     }
     let mut unbounded = false;
     if opts.cases.iter().any(|c| c == "reclaim") {
@@ -449,7 +449,7 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
     println!(
         "median of {} alternating runs; speed-up = nix CPU time / b8g CPU time (wall: the same for wall time;\n\
          lib-modules is judged on wall time); memory = b8g peak RSS / nix peak RSS;\n\
-         target: speed-up >= {SPEED_TARGET}x and memory <= {MEMORY_TARGET}x (par10, build3: wall time >= {PARALLEL_TARGET}x\n\
+         target: speed-up >= {SPEED_TARGET}x and memory <= {MEMORY_TARGET}x (par10, build4: wall time >= {PARALLEL_TARGET}x\n\
          our own on one thread; reclaim: peak memory over 16 rounds <= {RECLAIM_GROWTH}x that over 4); {}",
         opts.runs,
         if missed.is_empty() {
@@ -462,7 +462,7 @@ fn run_cases(opts: &Options, root: &Path, b8g: &Path, scratch: &Path) -> Result<
 }
 
 /// The cases judged against b8g itself on one thread.
-const PARALLEL_CASES: &[&str] = &["par10", "build3", "reclaim"];
+const PARALLEL_CASES: &[&str] = &["par10", "build4", "reclaim"];
 
 /// `par10`: what parallel evaluation must give over one thread (on 2 cores).
 const PARALLEL_TARGET: f64 = 1.6;
@@ -522,26 +522,12 @@ fn par10(root: &Path, b8g: &Path, bin_dir: &Path, scratch: &Path, runs: usize) -
         "par10: outputs agree, and with Nix's ({})",
         short(&all.stdout)
     );
-    let (a, b) = time_both(
+    against_one_thread(
+        "par10",
         || command(&ours, None),
         || command(&ours, Some("1")),
         runs,
-        |s, _| {
-            ensure!(s.success, "par10 run failed:\n{}", s.stderr);
-            Ok(())
-        },
-    )?;
-    let ratio = b.wall().as_secs_f64() / a.wall().as_secs_f64().max(1e-6);
-    println!(
-        "{:<10} {} | one thread: {} | wall {:>5.2}x{} | cpu {:>5.2}x",
-        "par10",
-        a.columns(),
-        b.columns(),
-        ratio,
-        if ratio >= PARALLEL_TARGET { " " } else { "!" },
-        b.cpu().as_secs_f64() / a.cpu().as_secs_f64().max(1e-6),
-    );
-    Ok(ratio)
+    )
 }
 
 /// `reclaim`: how much more peak memory 16 rounds may take than 4 (keeping
@@ -596,12 +582,21 @@ fn reclaim(
     Ok(bounded)
 }
 
-/// `build3`: `b8g build --dry-run` of three system images in one command,
-/// on all cores against one thread, by wall time, into a chroot store under
-/// `scratch` that the checking runs fill with the systems' sources. Both
-/// must print the same plan. Returns the wall-time ratio.
-fn build3(root: &Path, b8g: &Path, bin_dir: &Path, scratch: &Path, runs: usize) -> Result<f64> {
-    let store = scratch.join("build3-store");
+/// `build4`: `b8g build --dry-run` of four systems in one command (two per
+/// core on 2 cores), on all cores against one thread, by wall time, into a
+/// chroot store under `scratch` that the checking runs fill with the
+/// systems' sources. Both must print the same plan. Returns the wall-time ratio.
+fn build4(root: &Path, b8g: &Path, bin_dir: &Path, scratch: &Path, runs: usize) -> Result<f64> {
+    let store = scratch.join("build4-store");
+    let variant = scratch.join("minimal-variant.nix");
+    std::fs::write(
+        &variant,
+        format!(
+            "{{ imports = [ {} ]; environment.etc.\"bench-variant\".text = \"variant\\n\"; }}\n",
+            root.join("images/minimal.nix").display()
+        ),
+    )
+    .context("cannot write minimal-variant.nix")?;
     let command = |threads: Option<&str>| {
         let mut c = Command::new(b8g);
         c.args([
@@ -619,6 +614,7 @@ fn build3(root: &Path, b8g: &Path, bin_dir: &Path, scratch: &Path, runs: usize) 
         for image in ["minimal", "server", "webserver"] {
             c.arg(root.join("images").join(format!("{image}.nix")));
         }
+        c.arg(&variant);
         c.env("B8G_CONF", scratch.join("no-such.conf"))
             .env_remove("B8G_STORE_DIR")
             .env_remove("B8G_STATE_DIR")
@@ -632,28 +628,34 @@ fn build3(root: &Path, b8g: &Path, bin_dir: &Path, scratch: &Path, runs: usize) 
     let all = measure(&mut command(None))?;
     let one = measure(&mut command(Some("1")))?;
     for (who, s) in [("b8g", &all), ("b8g on one thread", &one)] {
-        ensure!(s.success, "build3: {who} failed:\n{}", s.stderr);
+        ensure!(s.success, "build4: {who} failed:\n{}", s.stderr);
     }
     ensure!(
         all.stderr == one.stderr && all.stderr.contains("b8g-system-webserver.drv"),
-        "build3: plans differ\n all cores: {}\n one thread: {}",
+        "build4: plans differ\n all cores: {}\n one thread: {}",
         short(&all.stderr),
         short(&one.stderr)
     );
-    eprintln!("build3: plans agree ({} lines)", all.stderr.lines().count());
-    let (a, b) = time_both(
-        || command(None),
-        || command(Some("1")),
-        runs,
-        |s, _| {
-            ensure!(s.success, "build3 run failed:\n{}", s.stderr);
-            Ok(())
-        },
-    )?;
+    eprintln!("build4: plans agree ({} lines)", all.stderr.lines().count());
+    against_one_thread("build4", || command(None), || command(Some("1")), runs)
+}
+
+/// Times a parallel case (`all`) against the same on one thread (`one`),
+/// prints its row and returns the wall-time ratio.
+fn against_one_thread(
+    case: &str,
+    all: impl FnMut() -> Command,
+    one: impl FnMut() -> Command,
+    runs: usize,
+) -> Result<f64> {
+    let (a, b) = time_both(all, one, runs, |s, _| {
+        ensure!(s.success, "{case} run failed:\n{}", s.stderr);
+        Ok(())
+    })?;
     let ratio = b.wall().as_secs_f64() / a.wall().as_secs_f64().max(1e-6);
     println!(
         "{:<10} {} | one thread: {} | wall {:>5.2}x{} | cpu {:>5.2}x",
-        "build3",
+        case,
         a.columns(),
         b.columns(),
         ratio,

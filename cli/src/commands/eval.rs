@@ -5,11 +5,12 @@
 //! read-only evaluation does. `instantiate` writes the `.drv` files of the
 //! selected derivations into the store and prints their paths.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use b8g_builder::glue::{EvalSession, SessionError};
+use b8g_builder::glue::{parallel, EvalSession, SessionError};
 use b8g_eval::{derivation_paths, value_to_text, EvalResult, Evaluator, OutputMode, Value};
 use b8g_store::format::store_path::StoreDir;
 use b8g_store::local::LocalStore;
@@ -31,9 +32,12 @@ pub struct Source {
         conflicts_with = "file"
     )]
     expr: Option<String>,
-    /// Select an attribute of the result (`a.b.0.c`).
+    /// Select an attribute of the result (`a.b.0.c`). Several are evaluated
+    /// on all cores (at most `B8G_EVAL_THREADS`), one evaluator per thread, and
+    /// printed in order, as one thread prints them; a lazy `eval` (without
+    /// `--strict` or `--json`) stays on one thread.
     #[arg(short = 'A', long = "attr", value_name = "ATTR")]
-    attr: Option<String>,
+    attrs: Vec<String>,
     #[command(flatten)]
     auto: AutoArgs,
 }
@@ -70,47 +74,68 @@ fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
     global.open_store()
 }
 
-/// Evaluates the source to the selected value and hands it to `finish`, on a
-/// thread with a big stack. Evaluation errors are printed as Nix prints them.
+/// Evaluates the source to each selected value (`-A`, or the whole value)
+/// and hands it to `finish`, whose results go to `emit` in order. Several
+/// are evaluated on up to `threads` threads with an evaluator each
+/// ([`parallel::run_jobs`]), the output being one thread's. Evaluation errors
+/// are printed as Nix prints them; returns whether all went well.
 fn evaluate<T: Send + 'static>(
     src: Source,
-    session: EvalSession,
-    finish: impl FnOnce(&mut Evaluator, Value) -> EvalResult<T> + Send + 'static,
-) -> Result<Option<T>> {
+    session: impl Fn() -> Result<EvalSession>,
+    threads: usize,
+    finish: impl Fn(&mut Evaluator, Value) -> EvalResult<T> + Send + Sync + 'static,
+    mut emit: impl FnMut(T) + Send + 'static,
+) -> Result<bool> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let session = session.search_path(src.auto.search_path()).base_dir(&cwd);
+    let search_path = src.auto.search_path();
+    let make_session = || session().map(|s| s.search_path(search_path.clone()).base_dir(&cwd));
     let args = src.auto.args();
-    let r = session.run(move |ev, cwd| {
-        let v = match &src.expr {
-            Some(e) => ev.eval_str(e, cwd)?,
-            None => {
-                let f = src
-                    .file
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("default.nix"));
-                let f = if f.is_absolute() {
-                    f
-                } else {
-                    PathBuf::from(cwd).join(f)
-                };
-                ev.eval_file(&f.to_string_lossy())?
-            }
-        };
-        let v = args.apply(ev, v, src.attr.as_deref(), cwd)?;
-        finish(ev, v)
-    });
-    match r {
-        Ok(t) => Ok(Some(t)),
-        Err(SessionError::Eval { message, .. }) => {
+    let attrs: Vec<Option<String>> = if src.attrs.is_empty() {
+        vec![None]
+    } else {
+        src.attrs.iter().cloned().map(Some).collect()
+    };
+    let (file, expr) = (src.file, src.expr);
+    let failure = parallel::run_jobs(
+        make_session,
+        attrs.len(),
+        threads,
+        move |ev, cwd, root: &mut Option<Value>, i| {
+            // The source is evaluated once per evaluator, as Nix evaluates it once.
+            let v = match root {
+                Some(v) => v.clone(),
+                None => {
+                    let v = match &expr {
+                        Some(e) => ev.eval_str(e, cwd)?,
+                        None => {
+                            let f = file.clone().unwrap_or_else(|| PathBuf::from("default.nix"));
+                            ev.eval_file(&PathBuf::from(cwd).join(f).to_string_lossy())?
+                        }
+                    };
+                    *root = Some(v.clone());
+                    v
+                }
+            };
+            let v = args.apply(ev, v, attrs[i].as_deref(), cwd)?;
+            finish(ev, v)
+        },
+        move |t| {
+            emit(t);
+            ControlFlow::Continue(())
+        },
+    )?;
+    match failure {
+        None => Ok(true),
+        Some(SessionError::Eval { message, .. }) => {
             eprintln!("{}", super::ansi::for_stderr(&message));
-            Ok(None)
+            Ok(false)
         }
-        Err(e) => Err(e.into()),
+        Some(e) => Err(e.into()),
     }
 }
 
 pub fn exec_eval(global: &GlobalArgs, args: EvalArgs) -> Result<ExitCode> {
-    let session = EvalSession::dry_run(store_dir(global)?);
+    let store_dir = store_dir(global)?;
     let mode = if args.json {
         OutputMode::Json
     } else if args.strict {
@@ -118,30 +143,48 @@ pub fn exec_eval(global: &GlobalArgs, args: EvalArgs) -> Result<ExitCode> {
     } else {
         OutputMode::Lazy
     };
-    match evaluate(args.source, session, move |ev, v| {
-        value_to_text(ev, v, mode)
-    })? {
-        Some(text) => {
-            println!("{text}");
-            Ok(ExitCode::SUCCESS)
-        }
-        None => Ok(ExitCode::FAILURE),
-    }
+    // A lazily printed value shows what was forced before it: one thread.
+    let threads = match mode {
+        OutputMode::Lazy => 1,
+        _ => parallel::default_threads(),
+    };
+    let ok = evaluate(
+        args.source,
+        || Ok(EvalSession::dry_run(store_dir.clone())),
+        threads,
+        move |ev, v| value_to_text(ev, v, mode),
+        |text| println!("{text}"),
+    )?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub fn exec_instantiate(global: &GlobalArgs, args: InstantiateArgs) -> Result<ExitCode> {
-    let session = if args.dry_run {
-        EvalSession::dry_run(store_dir(global)?)
-    } else {
-        EvalSession::writing(open_store(global)?)
+    let dry_run = args.dry_run;
+    let session = || -> Result<EvalSession> {
+        Ok(if dry_run {
+            EvalSession::dry_run(store_dir(global)?)
+        } else {
+            EvalSession::writing(open_store(global)?)
+        })
     };
-    match evaluate(args.source, session, derivation_paths)? {
-        Some(paths) => {
+    let ok = evaluate(
+        args.source,
+        session,
+        parallel::default_threads(),
+        derivation_paths,
+        |paths| {
             for p in paths {
                 println!("{p}");
             }
-            Ok(ExitCode::SUCCESS)
-        }
-        None => Ok(ExitCode::FAILURE),
-    }
+        },
+    )?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
