@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use b8g_store::format::derivation::{ParseError, PathError};
-use b8g_store::format::hash::HashError;
-use b8g_store::format::store_path::{StorePath, StorePathError};
+use b8g_store::format::hash::{Hash, HashError};
+use b8g_store::format::store_path::{FileIngestionMethod, StorePath, StorePathError};
 use b8g_store::local::LocalStore;
 use thiserror::Error;
 
@@ -105,6 +105,14 @@ pub trait GlueStore: Send {
     fn add_recursive(&self, src: &Path, name: &str) -> Result<String, GlueError>;
     /// Adds a regular file by the hash of its bytes.
     fn add_flat(&self, src: &Path, name: &str) -> Result<String, GlueError>;
+    /// The path content of this hash gets under `name`, when it is valid
+    /// already (then kept from GC for this process): adding it again is skipped.
+    fn valid_fixed_source(
+        &self,
+        name: &str,
+        method: FileIngestionMethod,
+        hash: &Hash,
+    ) -> Result<Option<String>, GlueError>;
     /// Adds a text object (`toFile`, `.drv`) with references.
     fn add_text(&self, name: &str, contents: &[u8], refs: &[String]) -> Result<String, GlueError>;
     /// The references of a valid path.
@@ -123,6 +131,15 @@ impl GlueStore for LocalStore {
     fn add_flat(&self, src: &Path, name: &str) -> Result<String, GlueError> {
         let p = LocalStore::add_flat(self, src, name)?;
         Ok(self.print_path(&p))
+    }
+    fn valid_fixed_source(
+        &self,
+        name: &str,
+        method: FileIngestionMethod,
+        hash: &Hash,
+    ) -> Result<Option<String>, GlueError> {
+        let held = LocalStore::valid_fixed_source(self, name, method, hash)?;
+        Ok(held.map(|p| self.print_path(&p)))
     }
     fn add_text(&self, name: &str, contents: &[u8], refs: &[String]) -> Result<String, GlueError> {
         let refs: Vec<StorePath> = refs

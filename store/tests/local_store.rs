@@ -576,3 +576,67 @@ fn gc_keeps_extra_roots_with_their_closures() {
     assert!(store.is_valid(&seed).expect("q") && store.is_valid(&dep).expect("q"));
     assert!(store.real_path(&dep).exists());
 }
+
+/// `valid_fixed_source`: a source already in the store is found by its
+/// content hash, without copying it in again, and is then a temporary root
+/// of the handle that asked, as an added path would be.
+#[test]
+fn a_valid_source_is_found_by_its_hash_and_held_from_gc() {
+    use b8g_store::format::store_path::FileIngestionMethod;
+    let f = fixture();
+    let config = StoreConfig {
+        store_dir: StoreDir::new("/b8g/store").expect("store dir"),
+        state_dir: PathBuf::from("/b8g/var/b8g"),
+        root: Some(f.dir.path().join("root")),
+    };
+    let src = f.tree("pkg", "hello");
+    let (hash, _) = b8g_store::nar_fs::hash_path(&src, HashAlgo::Sha256).expect("hash");
+    let rec = FileIngestionMethod::Recursive;
+    assert_eq!(
+        f.store.valid_fixed_source("pkg", rec, &hash).expect("ask"),
+        None
+    );
+    let file = f.src("blob");
+    fs::write(&file, "data").expect("write");
+    let flat_hash = HashAlgo::Sha256.digest(b"data");
+    let flat = FileIngestionMethod::Flat;
+    {
+        // Added by a handle that is gone before the others look.
+        let adder = LocalStore::open(&config).expect("open");
+        adder.add_recursive(&src, "pkg").expect("add");
+        adder.add_flat(&file, "blob").expect("add flat");
+    }
+    let asker = LocalStore::open(&config).expect("open");
+    let held = asker.valid_fixed_source("pkg", rec, &hash).expect("ask");
+    let added = f.store.add_recursive(&src, "pkg").expect("same path");
+    assert_eq!(held.as_ref(), Some(&added));
+    assert!(asker
+        .valid_fixed_source("blob", flat, &flat_hash)
+        .expect("ask flat")
+        .is_some());
+    // Another name, or other content, is another path: not there.
+    assert_eq!(
+        asker.valid_fixed_source("other", rec, &hash).expect("ask"),
+        None
+    );
+    assert_eq!(
+        asker.valid_fixed_source("pkg", flat, &hash).expect("ask"),
+        None
+    );
+
+    // A GC from a third handle keeps what `asker` holds; `f.store` added
+    // the tree too, so it is dropped first to leave `asker`'s root alone.
+    drop(f.store);
+    let collector = LocalStore::open(&config).expect("open");
+    collector.gc(&GcOptions::default()).expect("gc");
+    assert!(
+        collector.is_valid(&added).expect("valid"),
+        "a held source was collected"
+    );
+    drop(asker);
+    collector.gc(&GcOptions::default()).expect("gc");
+    assert!(
+        !collector.is_valid(&added).expect("valid"),
+        "unheld source kept"
+    );
+}

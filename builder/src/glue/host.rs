@@ -313,13 +313,11 @@ impl StoreHost {
             }
         }
         let full = match &self.store {
-            Some(s) => {
-                if recursive {
-                    s.add_recursive(&src, name)?
-                } else {
-                    s.add_flat(&src, name)?
-                }
-            }
+            Some(s) => match s.valid_fixed_source(name, method, &hash)? {
+                Some(held) => held,
+                None if recursive => s.add_recursive(&src, name)?,
+                None => s.add_flat(&src, name)?,
+            },
             None => {
                 let sp = self
                     .store_dir

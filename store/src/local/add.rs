@@ -261,6 +261,27 @@ impl LocalStore {
 
     /// Adds the tree at `src` by its NAR hash (`nix-store --add`,
     /// `--add-fixed --recursive sha256`): a `source` path without references.
+    /// The path that adding content with this `method` and sha256 `hash`
+    /// under `name` gives, if that path is valid already. It is then a
+    /// temporary root of this process, so the caller may use it without
+    /// copying the content in again (as Nix's `addToStore` does for a source
+    /// it holds): evaluation hashes every source it names on every run, and
+    /// copying an unchanged tree into a temporary entry, flushing it to disk
+    /// and throwing it away cost far more than that hashing.
+    pub fn valid_fixed_source(
+        &self,
+        name: &str,
+        method: FileIngestionMethod,
+        hash: &Hash,
+    ) -> Result<Option<StorePath>, Error> {
+        let path = self
+            .store_dir
+            .make_fixed_output_path(name, method, hash, &[])?;
+        let _gc = self.lock_gc_shared()?;
+        self.add_temp_root_locked(&path)?;
+        Ok(self.is_valid(&path)?.then_some(path))
+    }
+
     pub fn add_recursive(&self, src: &Path, name: &str) -> Result<StorePath, Error> {
         let gc = self.lock_gc_shared()?;
         let temp = TempEntry::new(self);
