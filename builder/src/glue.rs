@@ -78,6 +78,10 @@ pub enum GlueError {
         specified: String,
         got: String,
     },
+    #[error("store path mismatch in (possibly filtered) path added from '{0}'")]
+    PathMismatch(String),
+    #[error("cannot add '{0}' by the hash of its bytes: it is not a regular file")]
+    NotRegular(String),
     #[error(transparent)]
     Fetch(#[from] fetch::FetchError),
     #[error(transparent)]

@@ -640,3 +640,44 @@ fn a_valid_source_is_found_by_its_hash_and_held_from_gc() {
         "unheld source kept"
     );
 }
+
+/// A flat addition stores the bytes only, as Nix does: a regular file with
+/// no execute bit, whether the source is executable or a link to the file.
+#[test]
+fn flat_stores_the_bytes_of_the_file_whatever_its_mode_or_links() {
+    let f = fixture();
+    let plain = f.src("plain");
+    fs::write(&plain, "#!/bin/sh\necho hi\n").expect("write");
+    let exe = f.src("exe");
+    fs::write(&exe, "#!/bin/sh\necho hi\n").expect("write");
+    fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let link = f.src("link");
+    symlink(&exe, &link).expect("symlink");
+    let a = f.store.add_flat(&plain, "f").expect("plain");
+    let info = f.store.path_info(&a).expect("query").expect("valid");
+    for src in [&exe, &link] {
+        let p = f.store.add_flat(src, "f").expect("add");
+        assert_eq!(p, a, "{}", src.display());
+    }
+    // Added first from the executable (a store of its own): the same content.
+    let g = fixture();
+    let b = g.store.add_flat(&link, "f").expect("via link");
+    let real = g.store.real_path(&b);
+    let meta = fs::symlink_metadata(&real).expect("stat");
+    assert!(meta.is_file(), "stored as {:?}", meta.file_type());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o444);
+    let other = g.store.path_info(&b).expect("query").expect("valid");
+    assert_eq!(
+        (other.nar_hash, other.nar_size),
+        (info.nar_hash, info.nar_size)
+    );
+    // A pipe is not a regular file, and is refused without blocking.
+    let fifo = f.src("fifo");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+    )
+    .expect("mkfifo");
+    assert!(f.store.add_flat(&fifo, "p").is_err());
+}

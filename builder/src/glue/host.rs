@@ -300,6 +300,13 @@ impl StoreHost {
                 })?;
             (FileIngestionMethod::Recursive, h)
         } else {
+            // What the store would add: the bytes of a regular file (through links).
+            let regular = std::fs::metadata(&src)
+                .map_err(|e| GlueError::io("reading", path, e))?
+                .is_file();
+            if !regular {
+                return Err(GlueError::NotRegular(path.to_owned()));
+            }
             let bytes = std::fs::read(&src).map_err(|e| GlueError::io("reading", path, e))?;
             (FileIngestionMethod::Flat, HashAlgo::Sha256.digest(&bytes))
         };
@@ -315,8 +322,24 @@ impl StoreHost {
         let full = match &self.store {
             Some(s) => match s.valid_fixed_source(name, method, &hash)? {
                 Some(held) => held,
-                None if recursive => s.add_recursive(&src, name)?,
-                None => s.add_flat(&src, name)?,
+                None => {
+                    let added = if recursive {
+                        s.add_recursive(&src, name)?
+                    } else {
+                        s.add_flat(&src, name)?
+                    };
+                    // A pinned hash names the content that was checked: what
+                    // went in must be that content (the source may have changed).
+                    if expected.is_some() {
+                        let want =
+                            self.store_dir
+                                .make_fixed_output_path(name, method, &hash, &[])?;
+                        if added != self.store_dir.display(&want) {
+                            return Err(GlueError::PathMismatch(path.to_owned()));
+                        }
+                    }
+                    added
+                }
             },
             None => {
                 let sp = self

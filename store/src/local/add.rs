@@ -259,8 +259,6 @@ impl LocalStore {
         Ok(path)
     }
 
-    /// Adds the tree at `src` by its NAR hash (`nix-store --add`,
-    /// `--add-fixed --recursive sha256`): a `source` path without references.
     /// The path that adding content with this `method` and sha256 `hash`
     /// under `name` gives, if that path is valid already. It is then a
     /// temporary root of this process, so the caller may use it without
@@ -282,6 +280,8 @@ impl LocalStore {
         Ok(self.is_valid(&path)?.then_some(path))
     }
 
+    /// Adds the tree at `src` by its NAR hash (`nix-store --add`,
+    /// `--add-fixed --recursive sha256`): a `source` path without references.
     pub fn add_recursive(&self, src: &Path, name: &str) -> Result<StorePath, Error> {
         let gc = self.lock_gc_shared()?;
         let temp = TempEntry::new(self);
@@ -301,8 +301,32 @@ impl LocalStore {
         }
         let gc = self.lock_gc_shared()?;
         let mut temp = TempEntry::new(self);
-        let (nar_hash, nar_size) = self.copy_in(src, &temp)?;
+        // The bytes only, as Nix stores a flat file: a regular, non-executable
+        // file, whatever the source's mode or the links that lead to it. Not
+        // blocking on open, and checked again once open, in case `src` was
+        // swapped for a pipe meanwhile.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut from = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+                .open(src)
+                .map_err(io_err("open", src))?;
+            if !from.metadata().map_err(io_err("stat", src))?.is_file() {
+                return Err(Error::BadSource {
+                    path: src.to_owned(),
+                    reason: "flat addition needs a regular file".into(),
+                });
+            }
+            let mut to = File::create(&temp.path).map_err(io_err("create", &temp.path))?;
+            io::copy(&mut from, &mut to).map_err(io_err("copy", src))?;
+        }
         canonicalise_tree(&temp.path)?;
+        let (nar_hash, nar_size) =
+            nar_fs::hash_path(&temp.path, HashAlgo::Sha256).map_err(|e| Error::Dump {
+                path: temp.path.clone(),
+                reason: e.to_string(),
+            })?;
         // Hash the copy, not the source, so the path names exactly what we store.
         let mut file = File::open(&temp.path).map_err(io_err("open", &temp.path))?;
         let mut sink = HashSink::new(HashAlgo::Sha256);
