@@ -35,7 +35,9 @@ pub fn cli() -> clap::Command {
 enum StoreCommand {
     /// Add files or trees to the store by content and print their store paths.
     Add {
-        /// Hash the file's bytes (`nix-store --add-fixed sha256`); needs a regular file.
+        /// Hash the file's bytes and store them as a regular, non-executable
+        /// file, as Nix's evaluation does (`nix-store --add-fixed sha256`
+        /// gives the same path, but keeps an execute bit); needs a regular file.
         #[arg(long, conflicts_with = "recursive")]
         flat: bool,
         /// Hash the NAR serialisation (`nix-store --add`); the default.
