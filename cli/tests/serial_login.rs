@@ -9,7 +9,7 @@
 
 mod serial_login_support;
 
-use serial_login_support::{require_tool, wrapper, VmSession};
+use serial_login_support::{leftovers, require_tool, wrapper, VmSession};
 use std::time::Duration;
 
 #[test]
@@ -51,4 +51,7 @@ fn password_login_on_the_serial_console_runs_a_command() {
         "the shell did not run the command; console:\n{}",
         vm.console
     );
+    // Killed with its qemu (SIGKILL to the group), run-vm leaves no scratch disk behind.
+    drop(vm);
+    assert_eq!(leftovers(root.path()), Vec::<String>::new());
 }

@@ -19,6 +19,7 @@ pub mod install;
 pub mod log;
 pub mod nix_instantiate;
 pub mod options;
+pub mod run_vm;
 pub mod snapshot;
 pub mod store;
 pub mod system;
@@ -68,7 +69,7 @@ pub enum Command {
     /// Build a system configuration with a root image and boot it under qemu.
     // run-vm refuses --dry-run (it would boot); b8g-build --dry-run -A vm is the way.
     #[command(mut_arg("dry_run", |a| a.hide(true)))]
-    RunVm(system::RunVmArgs),
+    RunVm(run_vm::RunVmArgs),
     /// Install a system onto a disk that boots through UEFI firmware and systemd-boot.
     Install(install::Args),
     /// System generations: switch, roll back, list, delete, diff.
@@ -195,7 +196,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::exec_eval(&cli.global, args),
         Command::Instantiate(args) => eval::exec_instantiate(&cli.global, args),
         Command::Build(args) => system::exec_build(&cli.global, args),
-        Command::RunVm(args) => system::exec_run_vm(&cli.global, args),
+        Command::RunVm(args) => run_vm::exec_run_vm(&cli.global, args),
         Command::Install(args) => install::exec(&cli.global, args),
         Command::System(args) => generation::exec(&cli.global, args),
         Command::Snapshot(args) => snapshot::exec(&cli.global, args),

@@ -1,4 +1,4 @@
-//! `b8g-build FILE` (also `b8g build`) and `b8g run-vm FILE`.
+//! `b8g-build FILE` (also `b8g build`); `b8g run-vm` (run_vm.rs) builds through it.
 //!
 //! `b8g-build` works like `nix-build`: FILE (with `-A`, `--arg`, `--argstr`)
 //! evaluates to derivations, which are instantiated, realised (substituted
@@ -23,8 +23,6 @@ use b8g_builder::realise::{self, RealiseOptions, SubstituterSettings, Substitute
 use b8g_builder::sandbox::CancelToken;
 use b8g_builder::schedule::{BuildLines, IndicatifProgress, NoProgress, Progress, ScheduleOptions};
 use b8g_kernel_adapters::linux::image::Format;
-use b8g_kernel_adapters::linux::qemu::VmSettings;
-use b8g_kernel_adapters::linux::system;
 use b8g_store::format::store_path::{StoreDir, StorePath};
 use b8g_store::local::LocalStore;
 use b8g_system::build::{self, SystemBuildOptions};
@@ -69,7 +67,7 @@ mod tests {
 pub struct BuildArgs {
     /// The expression to build (derivations, or a system configuration module).
     #[arg(value_name = "FILE", default_value = "default.nix")]
-    file: PathBuf,
+    pub(super) file: PathBuf,
     /// Build the derivations of this expression instead of a file (as
     /// `nix-build -E`); relative paths in it resolve against the current directory.
     #[arg(
@@ -78,7 +76,7 @@ pub struct BuildArgs {
         value_name = "EXPR",
         conflicts_with = "file"
     )]
-    expr: Option<String>,
+    pub(super) expr: Option<String>,
     #[command(flatten)]
     more: Box<MoreBuildArgs>,
     /// Select an attribute of the result (`a.b.0`); for a system
@@ -92,16 +90,16 @@ pub struct BuildArgs {
         default_value = "result",
         value_name = "LINK"
     )]
-    out_link: PathBuf,
+    pub(super) out_link: PathBuf,
     /// Do not create result links (the outputs may then be garbage-collected).
     #[arg(long)]
     no_out_link: bool,
     /// Only print what would be built and fetched.
     #[arg(long)]
-    dry_run: bool,
+    pub(super) dry_run: bool,
     /// Show evaluation errors with their whole trace, as Nix's `--show-trace`.
     #[arg(long)]
-    show_trace: bool,
+    pub(super) show_trace: bool,
     /// Rebuild the requested derivations and compare the results bit for bit
     /// with their valid outputs; a differing rebuild is kept as `<path>.check`.
     #[arg(long)]
@@ -110,11 +108,11 @@ pub struct BuildArgs {
     /// run-vm boots from such an image and, unless this is given, keeps it in a
     /// scratch directory under $TMPDIR that it removes afterwards.
     #[arg(long)]
-    image: bool,
+    pub(super) image: bool,
     /// Root image format (default: the configuration's system.image.format
     /// for run-vm, erofs for --image).
     #[arg(long, value_name = "erofs|ext4")]
-    image_format: Option<Format>,
+    pub(super) image_format: Option<Format>,
     /// Builds to run at once.
     #[arg(short = 'j', long = "max-jobs", default_value_t = 2)]
     jobs: usize,
@@ -130,12 +128,12 @@ pub struct BuildArgs {
     print_build_logs: bool,
     /// The recipes directory (lib, modules, pkgs, bootstrap).
     #[arg(long, env = "B8G_RECIPES", value_name = "DIR")]
-    recipes: Option<PathBuf>,
+    pub(super) recipes: Option<PathBuf>,
     /// Directory with bin/b8g-init and bin/b8gctl to put into the system (static
     /// builds, for development), or `source`: b8g built from source in the
     /// sandbox, the default unless such a directory lies beside this executable.
     #[arg(long, env = "B8G_INIT_BIN", value_name = "DIR")]
-    b8g_bin: Option<PathBuf>,
+    pub(super) b8g_bin: Option<PathBuf>,
 }
 
 impl BuildArgs {
@@ -200,37 +198,7 @@ pub struct MoreBuildArgs {
     builders_use_substitutes: bool,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct RunVmArgs {
-    #[command(flatten)]
-    build: BuildArgs,
-    /// Stop the VM when the console prints this (for scripts); otherwise it runs until it powers off.
-    #[arg(long, value_name = "TEXT")]
-    until: Option<String>,
-    /// With --until: once the text shows, run `b8gctl poweroff` on the serial console
-    /// (a root shell must be there) and succeed only on a clean power-off.
-    #[arg(long, requires = "until")]
-    poweroff: bool,
-    /// Stop the VM after this many seconds. Without --until (a VM at its
-    /// console) there is no limit unless one is given, and a VM stopped by it
-    /// makes run-vm exit with status 124, as timeout(1) does; with --until, or
-    /// for a unikernel, the default is 600 and running out is a failure (1).
-    #[arg(long, value_name = "SECS")]
-    timeout: Option<u64>,
-}
-
-/// `--timeout`'s default where a VM must end by itself (`--until`, unikernels).
-const DEFAULT_VM_TIMEOUT: u64 = 600;
-/// run-vm's exit status when `--timeout` stopped a VM at its console (timeout(1)'s).
-const TIMED_OUT: u8 = 124;
-
-impl RunVmArgs {
-    fn timeout_or_default(&self) -> Duration {
-        Duration::from_secs(self.timeout.unwrap_or(DEFAULT_VM_TIMEOUT))
-    }
-}
-
-fn absolute(p: &Path) -> Result<PathBuf> {
+pub(super) fn absolute(p: &Path) -> Result<PathBuf> {
     let p = if p.is_absolute() {
         p.to_path_buf()
     } else {
@@ -241,7 +209,7 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 }
 
 /// The recipes of this workspace when not told otherwise.
-fn default_recipes() -> PathBuf {
+pub(super) fn default_recipes() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes")
 }
 
@@ -270,7 +238,7 @@ fn default_b8g_bin() -> Result<Option<PathBuf>> {
 
 /// `--b8g-bin`: a directory, `source` (build b8g from source even where host
 /// binaries lie near), or, not given, [`default_b8g_bin`].
-fn chosen_b8g_bin(arg: Option<&Path>) -> Result<Option<PathBuf>> {
+pub(super) fn chosen_b8g_bin(arg: Option<&Path>) -> Result<Option<PathBuf>> {
     match arg {
         Some(b) if b == Path::new("source") => Ok(None),
         Some(b) => Ok(Some(absolute(b)?)),
@@ -288,7 +256,7 @@ fn b8g_bin_near(dir: &Path) -> Option<PathBuf> {
 /// What a build shows on stderr: as nix-build, a `building '…drv'...` line
 /// per derivation built, and with `-L` its builder's output as `name> line`
 /// (with bars above them on a terminal). `-q` keeps only what `-L` asks for.
-fn progress(global: &GlobalArgs, args: &BuildArgs) -> Box<dyn Progress> {
+pub(super) fn progress(global: &GlobalArgs, args: &BuildArgs) -> Box<dyn Progress> {
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     if global.quiet > 0 && !args.print_build_logs {
         Box::new(NoProgress)
@@ -311,7 +279,7 @@ fn build_system(global: &GlobalArgs, args: &BuildArgs) -> Result<(LocalStore, St
 }
 
 /// Evaluates and realises `config.system.build.<attr>`.
-fn realise_attr(
+pub(super) fn realise_attr(
     global: &GlobalArgs,
     args: &BuildArgs,
     attr: &str,
@@ -394,7 +362,7 @@ fn print_plan(store: &LocalStore, plan: &realise::Plan) {
 }
 
 /// Points the result link at `out` (a GC root) and writes the root image when asked.
-fn link_result(
+pub(super) fn link_result(
     args: &BuildArgs,
     store: LocalStore,
     out: StorePath,
@@ -414,7 +382,7 @@ fn link_result(
 }
 
 /// Writes the root disk image of `out`'s closure to `img` (`--image-format`).
-fn write_root_image(
+pub(super) fn write_root_image(
     args: &BuildArgs,
     store: &LocalStore,
     out: &StorePath,
@@ -429,7 +397,7 @@ fn write_root_image(
 
 /// Sandbox, scheduling, check and substituter settings from the arguments
 /// (substituters from the configuration file when not given).
-fn realise_options(global: &GlobalArgs, args: &BuildArgs) -> Result<RealiseOptions> {
+pub(super) fn realise_options(global: &GlobalArgs, args: &BuildArgs) -> Result<RealiseOptions> {
     let conf = substituter_settings(global)?;
     let urls = args.more.substituters.clone().unwrap_or(conf.substituters);
     let keys = args
@@ -752,207 +720,4 @@ fn realise_and_link(global: &GlobalArgs, args: &BuildArgs, drvs: Vec<String>) ->
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Builds and boots FILE when it is a unikernel image (it evaluates to one
-/// derivation with `kernel`, `initrd` and `manifest`); `None` for a system.
-/// The exit status is the app's, as the shim reported it through qemu.
-fn run_unikernel(global: &GlobalArgs, args: &RunVmArgs) -> Result<Option<ExitCode>> {
-    use b8g_kernel_adapters::unikernel;
-    let opts = SystemBuildOptions {
-        config: absolute(&args.build.file)?,
-        recipes: absolute(&args.build.recipes.clone().unwrap_or_else(default_recipes))?,
-        b8g_bin: chosen_b8g_bin(args.build.b8g_bin.as_deref())?,
-        attr: String::new(),
-        extra_modules: Vec::new(),
-        realise: realise_options(global, &args.build)?,
-        show_trace: args.build.show_trace,
-    };
-    let cancel = CancelToken::new().context("cannot set up cancellation")?;
-    let progress = progress(global, &args.build);
-    let built = b8g_system::derivation_file::build_derivation_file(
-        &global.store_config()?,
-        &opts,
-        progress.as_ref(),
-        &cancel,
-    )
-    .with_context(|| format!("cannot build {}", args.build.file.display()))?;
-    drop(progress);
-    let Some((store, out)) = built else {
-        return Ok(None);
-    };
-    let dir = store.real_path(&out);
-    if !unikernel::run::is_image(&dir) {
-        bail!(
-            "{} is neither a system configuration nor a unikernel image",
-            args.build.file.display()
-        );
-    }
-    store.make_result_link(&args.build.out_link, &out)?;
-    let vm = unikernel::run::vm(&dir)?;
-    let r = unikernel::run::run_vm(
-        &vm,
-        args.timeout_or_default(),
-        unikernel::run::MARKER,
-        args.until.as_deref(),
-        &mut |line| println!("{line}"),
-    )?;
-    let code = if r.timed_out {
-        eprintln!(
-            "the VM did not end within {} s",
-            args.timeout_or_default().as_secs()
-        );
-        ExitCode::FAILURE
-    } else if args.until.is_some() {
-        if r.stopped {
-            ExitCode::SUCCESS
-        } else {
-            eprintln!(
-                "the VM ended without printing {:?}",
-                args.until.as_deref().unwrap_or("")
-            );
-            ExitCode::FAILURE
-        }
-    } else if let Some(status) = r.app_status {
-        if global.quiet == 0 {
-            eprintln!("the app exited with status {status}");
-        }
-        ExitCode::from(status as u8)
-    } else {
-        eprintln!(
-            "the VM ended without the app's exit status (qemu: {})",
-            r.status
-        );
-        ExitCode::FAILURE
-    };
-    Ok(Some(code))
-}
-
-pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode> {
-    args.build.one_file("run-vm")?;
-    if args.build.expr.is_some() {
-        bail!("run-vm boots a file (a system configuration or a unikernel image), not -E/--expr");
-    }
-    if args.build.dry_run {
-        bail!(
-            "run-vm has no --dry-run: `b8g-build --dry-run -A vm FILE` lists what it would build"
-        );
-    }
-    if let Some(code) = run_unikernel(global, &args)? {
-        return Ok(code);
-    }
-    // The root image goes beside the result link only with --image; otherwise
-    // into a scratch directory removed when the VM is done.
-    let keep_image = std::mem::replace(&mut args.build.image, false);
-    // The VM (`system.build.vm`) carries the generation and the VM settings
-    // (memory, cores, port forwards); the result link and image are the generation's.
-    let (store, vm_out) = realise_attr(global, &args.build, "vm")?;
-    let vm_dir = store.real_path(&vm_out);
-    let top = std::fs::read_link(vm_dir.join("system"))
-        .with_context(|| format!("{} has no system link", vm_dir.display()))?;
-    let top = store
-        .parse_path(&top.to_string_lossy())
-        .with_context(|| format!("{} does not point into the store", vm_dir.display()))?;
-    let settings = std::fs::read_to_string(vm_dir.join("vm-settings"))
-        .with_context(|| format!("cannot read {}/vm-settings", vm_dir.display()))?;
-    let settings = VmSettings::parse(&settings)?;
-    let (store, out) = link_result(&args.build, store, top)?;
-    let link = if args.build.out_link.is_absolute() {
-        args.build.out_link.clone()
-    } else {
-        std::env::current_dir()?.join(&args.build.out_link)
-    };
-    let resolve = |logical: &str| -> Result<PathBuf, system::SystemError> {
-        Ok(match store.store_dir().parse_path_prefix(logical) {
-            Ok((p, rest)) => store.real_path(&p).join(rest.trim_start_matches('/')),
-            Err(_) => PathBuf::from(logical),
-        })
-    };
-    let scratch = tempfile::Builder::new()
-        .prefix("b8g-run-vm")
-        .tempdir()
-        .context("cannot create a scratch directory for the VM's disk")?;
-    let img = if keep_image {
-        link.with_extension("img")
-    } else {
-        scratch.path().join("root.img")
-    };
-    let format = args
-        .build
-        .image_format
-        .or(settings.image_format)
-        .unwrap_or(Format::Erofs);
-    write_root_image(&args.build, &store, &out, &img, Some(format))?;
-    // An erofs root is read-only anyway; an ext4 one is written (its scratch
-    // copy, or the --image file asked for).
-    let mut vm = system::vm(
-        &resolve,
-        &store.print_path(&out),
-        &img,
-        format == Format::Ext4,
-    )?;
-    settings.apply(&mut vm);
-    match &args.until {
-        None => {
-            eprintln!(
-                "the serial console follows ({})",
-                b8g_kernel_adapters::linux::qemu::QUIT_HINT
-            );
-            let r = vm
-                .run_interactive(args.timeout.map(Duration::from_secs))
-                .with_context(|| format!("cannot run {}", vm.qemu))?;
-            if r.timed_out {
-                eprintln!(
-                    "stopped the VM after {} s (--timeout)",
-                    args.timeout.unwrap_or_default()
-                );
-                return Ok(ExitCode::from(TIMED_OUT));
-            }
-            Ok(if r.status.success() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
-        Some(marker) if args.poweroff => {
-            // b8gctl by its place beside the generation's init: systems built before
-            // issue 21 have no /etc/profile putting it on the shell's PATH.
-            let r = vm.run_until_then_type(
-                args.timeout_or_default(),
-                marker,
-                "$(dirname $(readlink /run/current-system/init))/b8gctl poweroff",
-                &mut |line| println!("{line}"),
-            )?;
-            let Some(seen) = r.marker_at else {
-                eprintln!("the VM ended without printing {marker:?}");
-                return Ok(ExitCode::FAILURE);
-            };
-            eprintln!("seen {marker:?} after {:.1} s", seen.as_secs_f64());
-            if r.timed_out || !r.status.success() || !r.output.contains("reboot: Power down") {
-                eprintln!(
-                    "the VM did not power off cleanly (qemu: {}{})",
-                    r.status,
-                    if r.timed_out { ", timed out" } else { "" }
-                );
-                return Ok(ExitCode::FAILURE);
-            }
-            eprintln!("powered off cleanly after {:.1} s", r.elapsed.as_secs_f64());
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(marker) => {
-            let r = vm.run_until(args.timeout_or_default(), marker, &mut |line| {
-                println!("{line}")
-            })?;
-            if r.marker_at.is_some() {
-                eprintln!(
-                    "seen {marker:?} after {:.1} s",
-                    r.marker_at.unwrap_or_default().as_secs_f64()
-                );
-                Ok(ExitCode::SUCCESS)
-            } else {
-                eprintln!("the VM ended without printing {marker:?}");
-                Ok(ExitCode::FAILURE)
-            }
-        }
-    }
 }

@@ -42,9 +42,13 @@ pub struct VmSession {
 
 impl VmSession {
     /// Builds `file` into a fresh store under `root` and boots it, console on pipes.
+    /// Its temporary files go to `root/tmp` (see [`leftovers`]).
     pub fn start(root: &Path, file: &Path) -> VmSession {
+        let tmp = root.join("tmp");
+        std::fs::create_dir_all(&tmp).expect("cannot create the VM's TMPDIR");
         let mut child = Command::new(env!("CARGO_BIN_EXE_b8g"))
             .current_dir(workspace())
+            .env("TMPDIR", &tmp)
             .args(["-q", "--root"])
             .arg(root)
             .args(["run-vm", "-o"])
@@ -174,6 +178,15 @@ impl Drop for VmSession {
         }
         let _ = self.child.wait();
     }
+}
+
+/// What `b8g run-vm` left in `root/tmp` after [`VmSession`] killed it (nothing may be:
+/// every test's SIGKILL once left the VM's ~700 MB scratch disk image there).
+pub fn leftovers(root: &Path) -> Vec<String> {
+    std::fs::read_dir(root.join("tmp"))
+        .expect("the VM's TMPDIR")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Writes a system file that imports `image` (relative to the workspace) and adds `extra` (module body).
