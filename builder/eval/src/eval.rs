@@ -133,6 +133,15 @@ impl Evaluator {
         self.eval(e, &env)
     }
 
+    /// Parses and compiles source text now and returns its value unevaluated, as
+    /// Nix does for `--arg NAME EXPR`: a syntax error is reported at once, an
+    /// evaluation error only when the value is used.
+    pub fn lazy_str(&mut self, src: &str, base_dir: &str) -> EvalResult<Value> {
+        let e = self.compile(src, "«string»", base_dir)?;
+        let env = self.globals.clone();
+        Ok(self.lazy(e, &env))
+    }
+
     /// Evaluates a file (like `import`), to weak head normal form.
     pub fn eval_file(&mut self, path: &str) -> EvalResult<Value> {
         let v = self.import(path, Pos::NONE)?;

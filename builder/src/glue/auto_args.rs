@@ -29,12 +29,13 @@ impl AutoArgs {
         self.0.is_empty()
     }
 
-    /// The arguments as a set; `--arg` expressions are evaluated relative to `cwd`.
+    /// The arguments as a set; `--arg` expressions are parsed relative to `cwd` and
+    /// left unevaluated until used (Nix's thunks).
     pub fn attrs(&self, ev: &mut Evaluator, cwd: &str) -> EvalResult<Attrs> {
         let mut attrs: Vec<Attr> = Vec::with_capacity(self.0.len());
         for (name, arg) in &self.0 {
             let value = match arg {
-                AutoArg::Expr(e) => ev.eval_str(e, cwd)?,
+                AutoArg::Expr(e) => ev.lazy_str(e, cwd)?,
                 AutoArg::Str(s) => Value::string(s.clone()),
             };
             attrs.retain(|a| a.name.as_ref() != name.as_str());
@@ -109,5 +110,29 @@ mod tests {
         let mut args = AutoArgs::default();
         args.push("n", AutoArg::Expr("5".into()));
         assert_eq!(eval("{ n }: { f = { n }: n * 2; }", args, Some("f")), "10");
+    }
+
+    #[test]
+    fn arg_expressions_are_parsed_at_once_and_evaluated_when_used() {
+        // Nix 2.8: `nix-instantiate --eval -E '{ x ? 1 }: 2' --arg x 'throw "no"'` prints 2.
+        let mut args = AutoArgs::default();
+        args.push("x", AutoArg::Expr(r#"throw "no""#.into()));
+        args.push("y", AutoArg::Expr("4".into()));
+        assert_eq!(eval("{ x ? 1, y }: y", args.clone(), None), "4");
+        let used = EvalSession::dry_run(StoreDir::default()).run(move |ev, cwd| {
+            let v = ev.eval_str("{ x, y }: x", cwd)?;
+            let v = args.apply(ev, v, None, cwd)?;
+            b8g_eval::value_to_text(ev, v, b8g_eval::OutputMode::Json)
+        });
+        assert!(used.is_err_and(|e| e.to_string().contains("no")));
+        // A syntax error is reported even for an argument nobody asks for.
+        let mut args = AutoArgs::default();
+        args.push("x", AutoArg::Expr("1 +".into()));
+        let bad = EvalSession::dry_run(StoreDir::default()).run(move |ev, cwd| {
+            let v = ev.eval_str("{ ... }: 2", cwd)?;
+            let v = args.apply(ev, v, None, cwd)?;
+            b8g_eval::value_to_text(ev, v, b8g_eval::OutputMode::Json)
+        });
+        assert!(bad.is_err_and(|e| e.to_string().contains("syntax error")));
     }
 }
