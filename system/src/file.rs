@@ -11,15 +11,17 @@
 use std::path::PathBuf;
 
 use b8g_builder::glue::{AutoArgs, EvalSession, SessionError};
-use b8g_eval::{derivation_paths, Pos, Value};
+use b8g_eval::{derivation_outputs, Pos, Value};
 
 /// What FILE turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileKind {
     /// A system configuration module.
     System,
-    /// The `.drv` paths of the derivations it evaluates to (written to the store).
-    Derivations(Vec<String>),
+    /// The derivations it evaluates to (written to the store), in order, each as its
+    /// `.drv` path and the output the value stands for (`outputName`: `out`, or
+    /// `doc` for `drv.doc`), which is the one nix-build builds and links.
+    Derivations(Vec<(String, String)>),
 }
 
 /// What `b8g-build` evaluates: a file, or an expression given with `-E`.
@@ -82,7 +84,14 @@ pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind
             Source::Expr(text) => ev.eval_str(text, cwd)?,
         };
         let v = args.apply(ev, v, attr.as_deref(), cwd)?;
-        derivation_paths(ev, v).map(FileKind::Derivations)
+        let drvs = derivation_outputs(ev, v)?;
+        if let Some((drv, _)) = drvs.iter().find(|(_, o)| o.is_empty()) {
+            return b8g_eval::error::err(
+                format!("derivation '{drv}' lacks an 'outputName' attribute"),
+                Pos::NONE,
+            );
+        }
+        Ok(FileKind::Derivations(drvs))
     })
 }
 
@@ -117,8 +126,11 @@ mod tests {
         assert_eq!(kind("{ ... }: { boot.x = 1; }"), FileKind::System);
         assert_eq!(kind("{ }"), FileKind::Derivations(Vec::new()));
         assert_eq!(
-            kind("{ pkgs ? null }: { services = 1; type = \"derivation\"; drvPath = \"/b8g/store/00000000000000000000000000000000-x.drv\"; }"),
-            FileKind::Derivations(vec!["/b8g/store/00000000000000000000000000000000-x.drv".into()])
+            kind("{ pkgs ? null }: { services = 1; type = \"derivation\"; outputName = \"out\"; drvPath = \"/b8g/store/00000000000000000000000000000000-x.drv\"; }"),
+            FileKind::Derivations(vec![(
+                "/b8g/store/00000000000000000000000000000000-x.drv".into(),
+                "out".into()
+            )])
         );
     }
 }

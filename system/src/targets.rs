@@ -42,8 +42,9 @@ pub struct Target {
 pub struct Instantiated {
     /// Whether the file was a system configuration (its one `.drv` is the system's).
     pub system: bool,
-    /// The `.drv` paths written to the store.
-    pub drvs: Vec<String>,
+    /// The `.drv` paths written to the store, each with the output wanted (see
+    /// [`FileKind::Derivations`]; a system's is `out`).
+    pub drvs: Vec<(String, String)>,
 }
 
 /// Instantiates every target, up to `threads` at a time, sending trace and
@@ -183,7 +184,7 @@ fn instantiate_target(
             })?;
             Ok(Instantiated {
                 system: true,
-                drvs: vec![drv],
+                drvs: vec![(drv, "out".into())],
             })
         }
     }

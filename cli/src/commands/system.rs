@@ -3,7 +3,7 @@
 //! `b8g-build` works like `nix-build`: FILE (with `-A`, `--arg`, `--argstr`)
 //! evaluates to derivations, which are instantiated, realised (substituted
 //! from caches when configured, otherwise built in the sandbox), linked as
-//! `result`, `result-2`, `result-<output>` (GC roots) and printed. A FILE that
+//! `result`, `result-2`, `result-2-doc` for a `drv.doc` (GC roots) and printed. A FILE that
 //! is a system configuration module — a function taking `config`, or `pkgs`
 //! or `lib` without a default, or a set of module attributes (`imports`,
 //! `boot`, `services`, ...) — is built as a system instead: `-A ATTR` then
@@ -659,15 +659,26 @@ fn exec_build_many(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     realise_and_link(global, &args, drvs)
 }
 
-/// Realises `drvs` (from the evaluation), links and prints their outputs as
-/// nix-build does; a dry run prints the plan.
-fn realise_and_link(global: &GlobalArgs, args: &BuildArgs, drvs: Vec<String>) -> Result<ExitCode> {
+/// Realises the derivations the evaluation gave (`.drv` path and wanted output, see
+/// [`FileKind::Derivations`]), links and prints their outputs as nix-build 2.8 does;
+/// a dry run prints the plan.
+fn realise_and_link(
+    global: &GlobalArgs,
+    args: &BuildArgs,
+    wanted: Vec<(String, String)>,
+) -> Result<ExitCode> {
     let store = global.open_store()?;
-    let drvs: Vec<StorePath> = drvs
-        .iter()
-        .map(|d| store.parse_path(d))
-        .collect::<Result<_, _>>()
+    let wanted: Vec<(StorePath, String)> = wanted
+        .into_iter()
+        .map(|(d, output)| Ok((store.parse_path(&d)?, output)))
+        .collect::<Result<_, b8g_store::local::Error>>()
         .context("evaluation gave a derivation outside the store")?;
+    let mut drvs: Vec<StorePath> = Vec::new();
+    for (drv, _) in &wanted {
+        if !drvs.contains(drv) {
+            drvs.push(drv.clone());
+        }
+    }
     let opts = realise_options(global, args)?;
     if args.dry_run {
         let plan = realise::plan(&store, &drvs, &opts.substituters)?;
@@ -711,13 +722,21 @@ fn realise_and_link(global: &GlobalArgs, args: &BuildArgs, drvs: Vec<String>) ->
             realised.summary.already_done
         );
     }
-    for (i, drv) in drvs.iter().enumerate() {
-        for (name, out) in &realised.outputs[drv] {
-            if !args.no_out_link {
-                store.make_result_link(&link_name(&args.out_link, i, name), out)?;
-            }
-            println!("{}", store.print_path(out));
+    // As nix-build: each derivation value stands for one output (its outputName),
+    // printed once per value; links are numbered by distinct derivation, so a
+    // derivation given twice has one link.
+    for (drv, output) in &wanted {
+        let Some(out) = realised.outputs[drv].get(output) else {
+            bail!(
+                "derivation '{}' does not have wanted output '{output}'",
+                store.print_path(drv)
+            );
+        };
+        if !args.no_out_link {
+            let index = drvs.iter().position(|d| d == drv).unwrap_or_default();
+            store.make_result_link(&link_name(&args.out_link, index, output), out)?;
         }
+        println!("{}", store.print_path(out));
     }
     Ok(ExitCode::SUCCESS)
 }
