@@ -79,12 +79,22 @@ fn kind_of(ft: &fs::FileType) -> &'static str {
 /// read in parallel ahead of the writer, large files are streamed in 1 MiB
 /// chunks. A file whose size changes between the walk and the read is an error.
 pub fn dump_path<W: Write>(path: &Path, out: W) -> Result<W, DumpError> {
+    dump_path_filtered(path, &|_| true, out)
+}
+
+/// Which entries below the root a filtered dump keeps (by their path: the
+/// root's joined with the names below it); a directory left out is not read.
+pub type Keep<'a> = dyn Fn(&Path) -> bool + Sync + 'a;
+
+/// [`dump_path`] of the entries `keep` accepts: the NAR of the tree as a copy
+/// holding only those entries would give, without making the copy.
+pub fn dump_path_filtered<W: Write>(path: &Path, keep: &Keep, out: W) -> Result<W, DumpError> {
     let meta = fs::symlink_metadata(path).map_err(|source| DumpError::Read {
         path: path.to_owned(),
         source,
     })?;
     let mut items = Vec::new();
-    walk(path, None, &meta, &mut items)?;
+    walk(path, None, &meta, keep, &mut items)?;
     let mut w = NarWriter::new(out);
     emit(&mut w, &items)?;
     w.finish().map_err(|e| match e {
@@ -128,6 +138,7 @@ fn walk(
     path: &Path,
     name: Option<Vec<u8>>,
     meta: &Metadata,
+    keep: &Keep,
     out: &mut Vec<Item>,
 ) -> Result<(), DumpError> {
     let read_err = |source| DumpError::Read {
@@ -157,6 +168,9 @@ fn walk(
         let mut entries: Vec<(Vec<u8>, Metadata)> = Vec::new();
         for entry in fs::read_dir(path).map_err(read_err)? {
             let entry = entry.map_err(read_err)?;
+            if !keep(&entry.path()) {
+                continue;
+            }
             // DirEntry::metadata is an lstat relative to the open directory.
             let meta = entry.metadata().map_err(|source| DumpError::Read {
                 path: entry.path(),
@@ -178,14 +192,14 @@ fn walk(
                 .map(|(n, m)| {
                     let mut v = Vec::new();
                     let child = path.join(OsStr::from_bytes(&n));
-                    walk(&child, Some(n), &m, &mut v).map(|()| v)
+                    walk(&child, Some(n), &m, keep, &mut v).map(|()| v)
                 })
                 .collect::<Result<_, _>>()?;
             out.extend(parts.into_iter().flatten());
         } else {
             for (n, m) in entries {
                 let child = path.join(OsStr::from_bytes(&n));
-                walk(&child, Some(n), &m, out)?;
+                walk(&child, Some(n), &m, keep, out)?;
             }
         }
         out.push(Item::EndDir {
@@ -423,6 +437,15 @@ impl Write for ChunkSender {
 /// `nix-store --dump | wc -c` give them. The tree is read on the calling
 /// thread and hashed on another, so disk reads and hashing overlap.
 pub fn hash_path(path: &Path, algo: HashAlgo) -> Result<(Hash, u64), DumpError> {
+    hash_path_filtered(path, algo, &|_| true)
+}
+
+/// [`hash_path`] of the entries `keep` accepts (see [`dump_path_filtered`]).
+pub fn hash_path_filtered(
+    path: &Path,
+    algo: HashAlgo,
+    keep: &Keep,
+) -> Result<(Hash, u64), DumpError> {
     let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(4);
     let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
     std::thread::scope(|s| {
@@ -442,7 +465,7 @@ pub fn hash_path(path: &Path, algo: HashAlgo) -> Result<(Hash, u64), DumpError> 
             cur: Vec::with_capacity(PIPE_CHUNK),
         };
         // Dropping the sender (on success or error) ends the hasher's loop.
-        let dumped = dump_path(path, sender).map(drop);
+        let dumped = dump_path_filtered(path, keep, sender).map(drop);
         let hashed = hasher.join().expect("the hashing thread does not panic");
         dumped.map(|()| hashed)
     })

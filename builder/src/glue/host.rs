@@ -198,26 +198,25 @@ impl StoreHost {
     }
 }
 
-/// Copies the entries of `src` that `keep` lists into `dst` (a new directory).
+/// Copies `src` to `dst` (which must not exist), of a directory only the entries
+/// below it that `keep` lists; the root itself is always copied, as Nix's filter
+/// is never asked about it.
 fn copy_filtered(src: &Path, dst: &Path, keep: &HashSet<String>) -> std::io::Result<()> {
-    std::fs::create_dir(dst)?;
-    for e in std::fs::read_dir(src)? {
-        let e = e?;
-        let from = e.path();
-        if !keep.contains(from.to_string_lossy().as_ref()) {
-            continue;
+    let ft = std::fs::symlink_metadata(src)?.file_type();
+    if ft.is_symlink() {
+        std::os::unix::fs::symlink(std::fs::read_link(src)?, dst)
+    } else if ft.is_dir() {
+        std::fs::create_dir(dst)?;
+        for e in std::fs::read_dir(src)? {
+            let from = e?.path();
+            if keep.contains(from.to_string_lossy().as_ref()) {
+                copy_filtered(&from, &dst.join(from.file_name().unwrap_or_default()), keep)?;
+            }
         }
-        let to = dst.join(e.file_name());
-        let ft = e.file_type()?;
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
-        } else if ft.is_dir() {
-            copy_filtered(&from, &to, keep)?;
-        } else {
-            std::fs::copy(&from, &to)?;
-        }
+        Ok(())
+    } else {
+        std::fs::copy(src, dst).map(drop)
     }
-    Ok(())
 }
 
 /// A scratch directory removed on drop.
@@ -278,25 +277,15 @@ impl StoreHost {
                 return Ok(p.clone());
             }
         }
-        let scratch;
-        let src: PathBuf = match filter {
-            Some(keep) => {
-                scratch = Scratch::new()
-                    .map_err(|e| GlueError::io("creating a scratch directory for", path, e))?;
-                let dst = scratch.0.join("tree");
-                copy_filtered(Path::new(path), &dst, keep)
-                    .map_err(|e| GlueError::io("copying", path, e))?;
-                dst
-            }
-            None => PathBuf::from(path),
-        };
+        let src = PathBuf::from(path);
         let (method, hash) = if recursive {
-            let (h, _) =
-                b8g_store::nar_fs::hash_path(&src, HashAlgo::Sha256).map_err(|source| {
-                    GlueError::HashPath {
-                        path: path.to_owned(),
-                        source,
-                    }
+            // A filtered tree is hashed in place: a copy is made only to add it.
+            let kept =
+                |p: &Path| filter.is_none_or(|keep| keep.contains(p.to_string_lossy().as_ref()));
+            let (h, _) = b8g_store::nar_fs::hash_path_filtered(&src, HashAlgo::Sha256, &kept)
+                .map_err(|source| GlueError::HashPath {
+                    path: path.to_owned(),
+                    source,
                 })?;
             (FileIngestionMethod::Recursive, h)
         } else {
@@ -323,7 +312,15 @@ impl StoreHost {
             Some(s) => match s.valid_fixed_source(name, method, &hash)? {
                 Some(held) => held,
                 None => {
-                    let added = if recursive {
+                    let added = if let (true, Some(keep)) = (recursive, filter) {
+                        let scratch = Scratch::new().map_err(|e| {
+                            GlueError::io("creating a scratch directory for", path, e)
+                        })?;
+                        let dst = scratch.0.join("tree");
+                        copy_filtered(&src, &dst, keep)
+                            .map_err(|e| GlueError::io("copying", path, e))?;
+                        s.add_recursive(&dst, name)?
+                    } else if recursive {
                         s.add_recursive(&src, name)?
                     } else {
                         s.add_flat(&src, name)?

@@ -414,3 +414,79 @@ fn convert_hash_follows_the_manual() {
     let e = eval("builtins.convertHash { toHashFormat = \"sri\"; }").expect_err("no hash");
     assert!(e.to_string().contains("attribute 'hash' missing"), "{e}");
 }
+
+/// A filtered source (`builtins.path` with `filter`) is hashed in place and copied
+/// only when the store lacks it: into an empty store and into one holding it, the
+/// path is Nix's, and only the kept entries are stored. A root that is a file is
+/// kept whole, as Nix never asks the filter about the root.
+#[test]
+fn filtered_sources_give_nixs_paths_into_a_cold_and_a_warm_store() {
+    use b8g_store::local::StoreConfig;
+    let tmp = Scratch::new().expect("scratch dir");
+    let src = tmp.0.join("src");
+    std::fs::create_dir_all(src.join("keep/deep")).expect("mkdir");
+    std::fs::create_dir_all(src.join("drop")).expect("mkdir");
+    std::fs::write(src.join("keep/a"), "a\n").expect("write");
+    std::fs::write(src.join("keep/deep/b"), "b\n").expect("write");
+    std::fs::write(src.join("keep/skip.o"), "object\n").expect("write");
+    std::fs::write(src.join("drop/c"), "c\n").expect("write");
+    std::os::unix::fs::symlink("keep/a", src.join("link")).expect("symlink");
+    let expr = format!(
+        "[ (builtins.path {{ path = {s}; name = \"src\"; \
+             filter = p: t: builtins.match \".*(drop|\\\\.o)\" p == null; }}) \
+           (builtins.path {{ path = {s}/keep/a; name = \"file\"; filter = p: t: false; }}) ]",
+        s = src.display()
+    );
+    let config = StoreConfig {
+        store_dir: nix_store_dir(),
+        state_dir: PathBuf::from("/nix/var/nix"),
+        root: Some(tmp.0.join("ours")),
+    };
+    let run = || {
+        let store = LocalStore::open(&config).expect("open a store in a temp root");
+        eval_with(
+            StoreHost::new(nix_store_dir(), Box::new(store)),
+            expr.clone(),
+        )
+        .expect("evaluates")
+    };
+    let cold = run();
+    let warm = run();
+    assert_eq!(cold, warm);
+    let nix_root = tmp.0.join("nix");
+    let out = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--read-write-mode", "--store"])
+        .arg(format!("local?root={}", nix_root.display()))
+        .args(["-E", &expr])
+        .env("NIX_STATE_DIR", tmp.0.join("state"))
+        .env("NIX_CONF_DIR", tmp.0.join("conf"))
+        .env("HOME", &tmp.0)
+        .output()
+        .expect("nix-instantiate must be installed (apt package nix-bin) for this test");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        cold,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored = |logical: &str| tmp.0.join("ours").join(logical.trim_start_matches('/'));
+    let paths: Vec<&str> = cold
+        .trim_matches(|c| c == '[' || c == ']' || c == ' ')
+        .split_whitespace()
+        .map(|p| p.trim_matches('"'))
+        .collect();
+    let tree = stored(paths[0]);
+    assert_eq!(
+        std::fs::read_to_string(tree.join("keep/deep/b")).expect("kept"),
+        "b\n"
+    );
+    assert!(!tree.join("drop").exists() && !tree.join("keep/skip.o").exists());
+    assert_eq!(
+        std::fs::read_link(tree.join("link")).expect("kept link"),
+        Path::new("keep/a")
+    );
+    assert_eq!(
+        std::fs::read_to_string(stored(paths[1])).expect("file"),
+        "a\n"
+    );
+}
