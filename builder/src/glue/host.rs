@@ -219,27 +219,19 @@ fn copy_filtered(src: &Path, dst: &Path, keep: &HashSet<String>) -> std::io::Res
     }
 }
 
-/// A scratch directory removed on drop.
-pub(crate) struct Scratch(pub(crate) PathBuf);
+/// A private scratch directory (a new one, mode 0700, under a random name, so
+/// nobody else sharing the temporary directory can plant or read it), removed
+/// on drop.
+pub(crate) struct Scratch(pub(crate) PathBuf, tempfile::TempDir);
 
 impl Scratch {
     pub(crate) fn new() -> std::io::Result<Scratch> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "b8g-glue-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p)?;
-        Ok(Scratch(p))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        // Best effort: a leftover scratch dir in /tmp is harmless.
-        let _ = std::fs::remove_dir_all(&self.0);
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("b8g-glue-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()?;
+        Ok(Scratch(dir.path().to_path_buf(), dir))
     }
 }
 

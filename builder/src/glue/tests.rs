@@ -490,3 +490,18 @@ fn filtered_sources_give_nixs_paths_into_a_cold_and_a_warm_store() {
         "a\n"
     );
 }
+
+/// Scratch directories are made anew under random names, private to their
+/// owner: one planted in the temporary directory is never used.
+#[test]
+fn scratch_directories_are_new_and_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let a = Scratch::new().expect("scratch dir");
+    let b = Scratch::new().expect("scratch dir");
+    assert_ne!(a.0, b.0);
+    let mode = std::fs::metadata(&a.0).expect("stat").permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let gone = a.0.clone();
+    drop(a);
+    assert!(!gone.exists());
+}
