@@ -329,3 +329,30 @@ fn lazy_output_and_interleaving_are_nix_s_on_any_number_of_threads() {
         assert_eq!(run(&ours, threads, traced), nix, "{threads} threads");
     }
 }
+
+/// Which derivations a value gives (Nix's getDerivations): a derivation met
+/// twice is listed once (`d`, `d.out`, `d // { }`), lists are searched at any
+/// depth, functions and `__functor` sets are called with the arguments, and a
+/// value that is none of these is an error. Compared with Nix 2.8, stdout,
+/// stderr and status.
+#[test]
+fn derivations_are_found_as_nix_finds_them() {
+    let env = Env::new("drvs");
+    let d = r#"derivation { name = "d"; builder = "/bin/sh"; system = "x86_64-linux"; outputs = [ "out" "doc" ]; }"#;
+    for e in [
+        format!("let d = {d}; in [ d d.out d.doc (d // {{ }}) {{ recurseForDerivations = true; y = d; }} ]"),
+        format!("let d = {d}; in {{ x = d; y = d; z = d.doc; }}"),
+        format!("[ {{ a = {d}; }} ]"),
+        format!("{{ a = [ {d} ]; b = {{ c = {d}; }}; }}"),
+        format!("[ ({{ x ? 1 }}: {d}) ]"),
+        format!("{{ __functor = self: {{ x ? 1 }}: {d}; }}"),
+        "[ 1 ]".to_string(),
+        "1".to_string(),
+        "{ a = 1; }".to_string(),
+    ] {
+        let (ours, nix) = (env.ours(&["-E", &e]), env.nix(&["-E", &e]));
+        assert_eq!(text(&ours.stdout), text(&nix.stdout), "{e}");
+        assert_eq!(text(&ours.stderr), text(&nix.stderr), "{e}");
+        assert_eq!(ours.status.code(), nix.status.code(), "{e}");
+    }
+}

@@ -11,7 +11,12 @@
 use std::path::PathBuf;
 
 use b8g_builder::glue::{AutoArgs, EvalSession, SessionError};
-use b8g_eval::{derivation_outputs, Pos, Value};
+use b8g_eval::{auto_call, Pos, Value};
+
+/// A set callable through `__functor`.
+fn is_functor(v: &Value) -> bool {
+    matches!(v, Value::Attrs(a) if a.get("__functor").is_some())
+}
 
 /// What FILE turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,17 +50,26 @@ pub struct FileEval {
     pub cwd: PathBuf,
 }
 
-/// The function telling a module from anything else (see the module documentation). It
-/// calls FILE's function with `{ }` only when every argument has a default, as `{ ... }:`
-/// modules have. Applied to the file's value, so errors in the file point at the file alone.
-const IS_MODULE: &str = "f: let \
+/// The function telling a module from anything else (see the module documentation),
+/// applied to the names given by `--arg`/`--argstr`, FILE's value, and that value
+/// called with those arguments as nix-build calls it (used only when every other
+/// argument has a default, as `{ ... }:` modules have; a function of one plain
+/// argument is called with `{ }`). An argument given on the command line counts as
+/// nix-build's: modules never get any. A module attribute whose value is a
+/// derivation (`users = drv;` in a package set) does not make a module. Applied to
+/// the file's value, so errors in the file point at the file alone.
+const IS_MODULE: &str = "given: f: called: let \
       isModule = v: builtins.isAttrs v && (v.type or null) != \"derivation\" && \
-        builtins.any (n: v ? ${n}) [ \"imports\" \"config\" \"options\" \"boot\" \
-          \"fileSystems\" \"services\" \"networking\" \"systemd\" \"environment\" \"users\" ]; \
+        builtins.any (n: v ? ${n} && (v.${n}.type or null) != \"derivation\") \
+          [ \"imports\" \"config\" \"options\" \"boot\" \"fileSystems\" \"services\" \
+            \"networking\" \"systemd\" \"environment\" \"users\" ]; \
+      mine = n: !(builtins.elem n given); \
     in if builtins.isFunction f then \
       (let a = builtins.functionArgs f; in \
-        a ? config || (a ? pkgs && !a.pkgs) || (a ? lib && !a.lib) || a ? modulesPath \
-        || (builtins.all (n: a.${n}) (builtins.attrNames a) && isModule (f { }))) \
+        if a == { } then isModule (f { }) \
+        else (a ? config && mine \"config\") || (a ? pkgs && !a.pkgs && mine \"pkgs\") \
+          || (a ? lib && !a.lib && mine \"lib\") || (a ? modulesPath && mine \"modulesPath\") \
+          || (builtins.all (n: a.${n} || !(mine n)) (builtins.attrNames a) && isModule called)) \
     else isModule f";
 
 /// Evaluates the file: a module is only recognised; otherwise its derivations
@@ -71,20 +85,46 @@ pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind
     } = what;
     let session = session.search_path(search_path).base_dir(&cwd);
     session.run(move |ev, cwd| {
+        let auto = args.attrs(ev, cwd)?;
         let v = match &source {
             Source::File(file) => {
                 let v = ev.eval_file(&file.to_string_lossy())?;
+                // The file's function called as nix-build calls it, once: the
+                // derivations below are taken from the same call.
+                let called = {
+                    let (v, auto) = (v.clone(), auto.clone());
+                    let once = std::rc::Rc::new(std::cell::OnceCell::new());
+                    let shared = std::rc::Rc::clone(&once);
+                    // A thunk: forced at most once, and kept for below.
+                    let thunk = Value::native(move |ev| {
+                        let r = auto_call(ev, v.clone(), &auto)?;
+                        Ok(shared.get_or_init(|| r).clone())
+                    });
+                    (thunk, once)
+                };
+                let given = Value::list(
+                    auto.attrs
+                        .iter()
+                        .map(|a| Value::string(a.name.as_ref()))
+                        .collect(),
+                );
                 let is_module = ev.eval_str(IS_MODULE, cwd)?;
-                let kind = ev.call(is_module, v.clone(), Pos::NONE)?;
+                let is_module = ev.call(is_module, given, Pos::NONE)?;
+                let is_module = ev.call(is_module, v.clone(), Pos::NONE)?;
+                let kind = ev.call(is_module, called.0, Pos::NONE)?;
                 if matches!(ev.force(kind)?, Value::Bool(true)) {
                     return Ok(FileKind::System);
                 }
-                v
+                // Calling the result again would call it once more than nix-build
+                // does only when it is a function (or functor) itself.
+                match called.1.get() {
+                    Some(r) if !r.is_function() && !is_functor(r) => r.clone(),
+                    _ => v,
+                }
             }
             Source::Expr(text) => ev.eval_str(text, cwd)?,
         };
-        let v = args.apply(ev, v, attr.as_deref(), cwd)?;
-        let drvs = derivation_outputs(ev, v)?;
+        let drvs = AutoArgs::derivations_with(ev, v, attr.as_deref(), &auto)?;
         if let Some((drv, _)) = drvs.iter().find(|(_, o)| o.is_empty()) {
             return b8g_eval::error::err(
                 format!("derivation '{drv}' lacks an 'outputName' attribute"),
@@ -98,9 +138,14 @@ pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind
 #[cfg(test)]
 mod tests {
     use super::*;
+    use b8g_builder::glue::AutoArg;
     use b8g_store::format::store_path::StoreDir;
 
     fn kind(text: &str) -> FileKind {
+        kind_with(text, AutoArgs::default(), None).expect("evaluates")
+    }
+
+    fn kind_with(text: &str, args: AutoArgs, attr: Option<&str>) -> Result<FileKind, String> {
         let dir = tempfile::tempdir().expect("tempdir");
         // A name that says nothing: the value decides.
         let file = dir.path().join("x.txt");
@@ -109,13 +154,13 @@ mod tests {
             EvalSession::dry_run(StoreDir::default()),
             FileEval {
                 source: Source::File(file),
-                attr: None,
-                args: AutoArgs::default(),
+                attr: attr.map(str::to_owned),
+                args,
                 search_path: Vec::new(),
                 cwd: dir.path().to_owned(),
             },
         )
-        .expect("evaluates")
+        .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -126,11 +171,52 @@ mod tests {
         assert_eq!(kind("{ ... }: { boot.x = 1; }"), FileKind::System);
         assert_eq!(kind("{ }"), FileKind::Derivations(Vec::new()));
         assert_eq!(
-            kind("{ pkgs ? null }: { services = 1; type = \"derivation\"; outputName = \"out\"; drvPath = \"/b8g/store/00000000000000000000000000000000-x.drv\"; }"),
+            kind("{ pkgs ? null }: { services = 1; type = \"derivation\"; name = \"x\"; outputName = \"out\"; drvPath = \"/b8g/store/00000000000000000000000000000000-x.drv\"; }"),
             FileKind::Derivations(vec![(
                 "/b8g/store/00000000000000000000000000000000-x.drv".into(),
                 "out".into()
             )])
         );
+    }
+
+    /// As nix-build: a file taking arguments given by `--arg`/`--argstr` is called
+    /// with them (its defaults for those are never evaluated), and a package set
+    /// with an attribute named like a module option is still a package set.
+    #[test]
+    fn arguments_given_make_a_file_of_derivations() {
+        const DRV: &str = "{ type = \"derivation\"; name = \"x\"; outputName = \"out\"; \
+                           drvPath = \"/b8g/store/00000000000000000000000000000000-x.drv\"; }";
+        let drvs = FileKind::Derivations(vec![(
+            "/b8g/store/00000000000000000000000000000000-x.drv".into(),
+            "out".into(),
+        )]);
+        let given = |name: &str| {
+            let mut a = AutoArgs::default();
+            a.push(name, AutoArg::Expr(DRV.into()));
+            a
+        };
+        for file in [
+            "{ pkgs ? import <nixpkgs> { } }: pkgs",
+            "{ pkgs ? throw \"pass --arg pkgs\" }: pkgs",
+            "{ pkgs, lib ? null }: pkgs",
+        ] {
+            assert_eq!(
+                kind_with(file, given("pkgs"), None),
+                Ok(drvs.clone()),
+                "{file}"
+            );
+        }
+        // Without the argument, the same files are what they were.
+        assert_eq!(kind("{ pkgs, lib ? null }: pkgs"), FileKind::System);
+        assert!(kind_with(
+            "{ pkgs ? throw \"pass --arg pkgs\" }: pkgs",
+            AutoArgs::default(),
+            None
+        )
+        .is_err_and(|e| e.contains("pass --arg pkgs")));
+        let set = format!("{{ b = {DRV}; users = {DRV}; }}");
+        assert_eq!(kind_with(&set, AutoArgs::default(), Some("b")), Ok(drvs));
+        // A module whose options look alike stays a module.
+        assert_eq!(kind("{ ... }: { users.alice.uid = 1; }"), FileKind::System);
     }
 }

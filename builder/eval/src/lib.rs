@@ -242,10 +242,18 @@ pub fn run_with_big_stack<T: Send + 'static>(
 }
 
 /// Calls `v` if it is a function taking an attribute set, as `nix-instantiate`
-/// does with `--arg`/`--argstr`: formals present in `args` are passed, the
-/// others keep their defaults. Other values are returned as they are.
+/// does with `--arg`/`--argstr` (Nix's `autoCallFunction`): formals present in
+/// `args` are passed (all of `args` to a function with `...`), the others keep
+/// their defaults; a set with `__functor` is called through it first. Other
+/// values are returned as they are.
 pub fn auto_call(ev: &mut Evaluator, v: Value, args: &Attrs) -> EvalResult<Value> {
     let v = ev.force(v)?;
+    if let Value::Attrs(a) = &v {
+        if let Some(functor) = a.get("__functor").cloned() {
+            let f = ev.call(functor, v.clone(), Pos::NONE)?;
+            return auto_call(ev, f, args);
+        }
+    }
     let formals = match &v {
         Value::Lambda(c) => match &c.lambda.param {
             compile::Param::Pattern {
@@ -267,22 +275,68 @@ pub fn auto_call(ev: &mut Evaluator, v: Value, args: &Attrs) -> EvalResult<Value
     ev.call(v, Value::attrs(Attrs::from_sorted(picked)), Pos::NONE)
 }
 
-/// Follows an attribute path like `-A`: `a.b.0.c`, where a number indexes a list.
-pub fn select_attr_path(ev: &mut Evaluator, mut v: Value, path: &str) -> EvalResult<Value> {
-    for part in path.split('.').filter(|p| !p.is_empty()) {
-        v = ev.force(v)?;
+/// `a."b.c".0` → `a`, `b.c`, `0`: the parts of an attribute path (`-A`).
+pub fn split_attr_path(path: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in path.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() || !parts.is_empty() {
+        parts.push(cur);
+    }
+    parts
+}
+
+#[test]
+fn attr_paths_split_on_unquoted_dots() {
+    assert!(split_attr_path("").is_empty());
+    assert_eq!(split_attr_path("a.b"), ["a", "b"]);
+    assert_eq!(split_attr_path("a.\"b.c\".d"), ["a", "b.c", "d"]);
+}
+
+/// Follows an attribute path like `-A` (Nix's `findAlongAttrPath`): before each
+/// selection the value is called with the automatic arguments if it is a
+/// function taking a set; a number indexes a list; the value reached is forced
+/// but not called.
+pub fn find_along_attr_path(
+    ev: &mut Evaluator,
+    mut v: Value,
+    path: &str,
+    args: &Attrs,
+) -> EvalResult<Value> {
+    for part in split_attr_path(path) {
+        v = auto_call(ev, v, args)?;
         v = match (&v, part.parse::<usize>()) {
             (Value::List(l), Ok(i)) => match l.get(i) {
                 Some(x) => x.clone(),
-                None => return error::err(format!("list index {i} in selection path '{path}' is out of range"), Pos::NONE),
+                None => {
+                    return error::err(
+                        format!("list index {i} in selection path '{path}' is out of range"),
+                        Pos::NONE,
+                    )
+                }
             },
-            (Value::Attrs(a), _) => match a.get(part) {
+            (Value::Attrs(a), _) => match a.get(&part) {
                 Some(x) => x.clone(),
-                None => return error::err(format!("attribute '{part}' in selection path '{path}' not found"), Pos::NONE),
+                None => {
+                    return error::err(
+                        format!("attribute '{part}' in selection path '{path}' not found"),
+                        Pos::NONE,
+                    )
+                }
             },
             (other, _) => {
                 return error::err(
-                    format!("the expression selected by the selection path '{path}' should be a set but is {}", other.show_type()),
+                    format!(
+                        "the expression selected by the selection path '{path}' should be a set but is {}",
+                        other.show_type()
+                    ),
                     Pos::NONE,
                 )
             }
@@ -291,64 +345,110 @@ pub fn select_attr_path(ev: &mut Evaluator, mut v: Value, path: &str) -> EvalRes
     ev.force(v)
 }
 
-/// The derivations `nix-instantiate` would instantiate from a value: the
-/// value itself if it is a derivation, else the derivations among the
-/// elements of a list or the attributes of a set (descending into sets with
-/// `recurseForDerivations = true`). Returns their `.drv` paths in order.
+/// The derivations `nix-instantiate` and `nix-build` take from a value (Nix's
+/// `getDerivations`), each as its `.drv` path and the output the value stands
+/// for (`outputName`: `out`, or `dev` for `drv.dev`; empty when it has none).
+///
+/// The value is auto-called with `args`; a derivation is itself; a set gives the
+/// derivations among its attributes in name order, descending into those sets
+/// with `recurseForDerivations = true`; a list gives those among its elements,
+/// descending into every element that is not a derivation; anything else is an
+/// error. A derivation value met twice (the same set: `d` and `d.out`, or `d`
+/// bound to two names) is listed once.
+pub fn derivation_outputs(
+    ev: &mut Evaluator,
+    v: Value,
+    args: &Attrs,
+) -> EvalResult<Vec<(String, String)>> {
+    let mut found = Found::default();
+    found.derivations(ev, v, args)?;
+    Ok(found.out)
+}
+
+/// [`derivation_outputs`]' `.drv` paths, without automatic arguments.
 pub fn derivation_paths(ev: &mut Evaluator, v: Value) -> EvalResult<Vec<String>> {
-    Ok(derivation_outputs(ev, v)?
+    Ok(derivation_outputs(ev, v, &Attrs::default())?
         .into_iter()
         .map(|(drv, _)| drv)
         .collect())
 }
 
-/// [`derivation_paths`] with the output each derivation value stands for
-/// (its `outputName`: `out`, or `dev` for `drv.dev`; empty when it has none).
-pub fn derivation_outputs(ev: &mut Evaluator, v: Value) -> EvalResult<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    collect_drvs(ev, v, true, &mut out)?;
-    Ok(out)
+/// The state of one [`derivation_outputs`] walk.
+#[derive(Default)]
+struct Found {
+    /// The derivation sets listed so far, by identity (Nix's `done`).
+    done: std::collections::HashSet<*const Attrs>,
+    out: Vec<(String, String)>,
 }
 
-fn collect_drvs(
-    ev: &mut Evaluator,
-    v: Value,
-    top: bool,
-    out: &mut Vec<(String, String)>,
-) -> EvalResult<()> {
-    let v = ev.force(v)?;
-    match &v {
-        Value::Attrs(a) => {
-            if ev.is_derivation(a)? {
-                let Some(p) = a.get("drvPath").cloned() else {
-                    return error::err("derivation has no 'drvPath' attribute", Pos::NONE);
-                };
-                let drv = ev.force_string_noctx(p, Pos::NONE)?;
-                let output = match a.get("outputName").cloned() {
-                    Some(o) => ev.force_string_noctx(o, Pos::NONE)?,
-                    None => String::new(),
-                };
-                out.push((drv, output));
-                return Ok(());
-            }
-            let recurse = match a.get("recurseForDerivations") {
-                Some(r) => matches!(ev.force(r.clone())?, Value::Bool(true)),
-                None => false,
-            };
-            if top || recurse {
+impl Found {
+    /// Nix's `getDerivations`.
+    fn derivations(&mut self, ev: &mut Evaluator, v: Value, args: &Attrs) -> EvalResult<()> {
+        let v = auto_call(ev, v, args)?;
+        if !self.derivation(ev, &v)? {
+            return Ok(());
+        }
+        match &v {
+            Value::Attrs(a) => {
                 for at in &a.attrs {
-                    collect_drvs(ev, at.value.clone(), false, out)?;
+                    let x = ev.force(at.value.clone())?;
+                    if self.derivation(ev, &x)? {
+                        if let Value::Attrs(xa) = &x {
+                            let recurse = match xa.get("recurseForDerivations").cloned() {
+                                Some(r) => ev.expect_bool(r, Pos::NONE)?,
+                                None => false,
+                            };
+                            if recurse {
+                                self.derivations(ev, x, args)?;
+                            }
+                        }
+                    }
                 }
+                Ok(())
             }
-        }
-        Value::List(l) if top => {
-            for x in l.iter() {
-                collect_drvs(ev, x.clone(), false, out)?;
+            Value::List(l) => {
+                for x in l.iter() {
+                    let x = ev.force(x.clone())?;
+                    if self.derivation(ev, &x)? {
+                        self.derivations(ev, x, args)?;
+                    }
+                }
+                Ok(())
             }
+            _ => error::err(
+                "expression does not evaluate to a derivation (or a set or list of those)",
+                Pos::NONE,
+            ),
         }
-        _ => {}
     }
-    Ok(())
+
+    /// Nix's `getDerivation`: lists `v` if it is a derivation not seen yet;
+    /// true when it is not a derivation (the caller may look inside it).
+    fn derivation(&mut self, ev: &mut Evaluator, v: &Value) -> EvalResult<bool> {
+        let Value::Attrs(a) = v else {
+            return Ok(true);
+        };
+        if !ev.is_derivation(a)? {
+            return Ok(true);
+        }
+        if !self.done.insert(std::rc::Rc::as_ptr(a)) {
+            return Ok(false);
+        }
+        let Some(name) = a.get("name").cloned() else {
+            return error::err("derivation name missing", Pos::NONE);
+        };
+        ev.force_string_noctx(name, Pos::NONE)?;
+        let Some(p) = a.get("drvPath").cloned() else {
+            return error::err("derivation has no 'drvPath' attribute", Pos::NONE);
+        };
+        let drv = ev.force_string_noctx(p, Pos::NONE)?;
+        let output = match a.get("outputName").cloned() {
+            Some(o) => ev.force_string_noctx(o, Pos::NONE)?,
+            None => String::new(),
+        };
+        self.out.push((drv, output));
+        Ok(false)
+    }
 }
 
 #[cfg(all(test, feature = "mimalloc"))]

@@ -4,7 +4,8 @@
 
 use b8g_eval::value::Attr;
 use b8g_eval::{
-    auto_call, parse_search_path, select_attr_path, Attrs, EvalResult, Evaluator, Pos, Value,
+    auto_call, derivation_outputs, find_along_attr_path, parse_search_path, Attrs, EvalResult,
+    Evaluator, Pos, Value,
 };
 
 /// One automatic argument's value.
@@ -60,10 +61,38 @@ impl AutoArgs {
         let args = self.attrs(ev, cwd)?;
         let mut v = auto_call(ev, v, &args)?;
         if let Some(a) = attr {
-            v = select_attr_path(ev, v, a)?;
+            v = find_along_attr_path(ev, v, a, &args)?;
             v = auto_call(ev, v, &args)?;
         }
         Ok(v)
+    }
+}
+
+impl AutoArgs {
+    /// The derivations `nix-build FILE -A attr` builds from the file's value `v`,
+    /// each as its `.drv` path and wanted output (see
+    /// [`b8g_eval::derivation_outputs`]).
+    pub fn derivations(
+        &self,
+        ev: &mut Evaluator,
+        v: Value,
+        attr: Option<&str>,
+        cwd: &str,
+    ) -> EvalResult<Vec<(String, String)>> {
+        let args = self.attrs(ev, cwd)?;
+        Self::derivations_with(ev, v, attr, &args)
+    }
+
+    /// [`derivations`](Self::derivations) with the arguments made already (by
+    /// [`attrs`](Self::attrs)).
+    pub fn derivations_with(
+        ev: &mut Evaluator,
+        v: Value,
+        attr: Option<&str>,
+        args: &Attrs,
+    ) -> EvalResult<Vec<(String, String)>> {
+        let v = find_along_attr_path(ev, v, attr.unwrap_or(""), args)?;
+        derivation_outputs(ev, v, args)
     }
 }
 

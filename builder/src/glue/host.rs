@@ -222,7 +222,11 @@ fn copy_filtered(src: &Path, dst: &Path, keep: &HashSet<String>) -> std::io::Res
 /// A private scratch directory (a new one, mode 0700, under a random name, so
 /// nobody else sharing the temporary directory can plant or read it), removed
 /// on drop.
-pub(crate) struct Scratch(pub(crate) PathBuf, tempfile::TempDir);
+pub(crate) struct Scratch(
+    pub(crate) PathBuf,
+    // Held for its drop, which removes the directory.
+    #[allow(dead_code)] tempfile::TempDir,
+);
 
 impl Scratch {
     pub(crate) fn new() -> std::io::Result<Scratch> {

@@ -23,8 +23,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use b8g_builder::glue::{auto_args, parallel, AutoArg, AutoArgs, EvalSession, SessionError};
 use b8g_eval::{
-    auto_call, derivation_outputs, value_to_text, Attrs, EvalResult, Evaluator, OutputMode, Pos,
-    Value,
+    auto_call, derivation_outputs, find_along_attr_path, value_to_text, Attrs, EvalResult,
+    Evaluator, OutputMode, Pos, Value,
 };
 
 use super::GlobalArgs;
@@ -345,68 +345,6 @@ fn file_arg(f: &Path) -> PathBuf {
     }
 }
 
-/// Nix's `findAlongAttrPath`: before each selection the value is called
-/// with the automatic arguments if it is a function taking a set; the value
-/// reached is not called.
-fn find_along_attr_path(
-    ev: &mut Evaluator,
-    mut v: Value,
-    path: &str,
-    args: &Attrs,
-) -> EvalResult<Value> {
-    for part in split_attr_path(path) {
-        v = auto_call(ev, v, args)?;
-        v = match (&v, part.parse::<usize>()) {
-            (Value::List(l), Ok(i)) => match l.get(i) {
-                Some(x) => x.clone(),
-                None => {
-                    return b8g_eval::error::err(
-                        format!("list index {i} in selection path '{path}' is out of range"),
-                        Pos::NONE,
-                    )
-                }
-            },
-            (Value::Attrs(a), _) => match a.get(&part) {
-                Some(x) => x.clone(),
-                None => {
-                    return b8g_eval::error::err(
-                        format!("attribute '{part}' in selection path '{path}' not found"),
-                        Pos::NONE,
-                    )
-                }
-            },
-            (other, _) => {
-                return b8g_eval::error::err(
-                    format!(
-                        "the expression selected by the selection path '{path}' should be a set but is {}",
-                        other.show_type()
-                    ),
-                    Pos::NONE,
-                )
-            }
-        };
-    }
-    ev.force(v)
-}
-
-/// `a."b.c".d` → `a`, `b.c`, `d`.
-fn split_attr_path(path: &str) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    for c in path.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            '.' if !quoted => parts.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() || !parts.is_empty() {
-        parts.push(cur);
-    }
-    parts
-}
-
 /// What one operand and attribute path printed: a value, or derivations
 /// (`.drv` path and output name) to print once their roots are made.
 enum Output {
@@ -497,8 +435,7 @@ fn canon_path(p: &Path) -> PathBuf {
 
 fn render(ev: &mut Evaluator, v: Value, inv: &Invocation, args: &Attrs) -> EvalResult<Output> {
     if !inv.eval_only {
-        let v = auto_call(ev, v, args)?;
-        let drvs = derivation_outputs(ev, v)?;
+        let drvs = derivation_outputs(ev, v, args)?;
         if let Some((drv, _)) = drvs.iter().find(|(_, o)| o.is_empty()) {
             return b8g_eval::error::err(
                 format!("derivation '{drv}' lacks an 'outputName' attribute"),
@@ -584,12 +521,5 @@ mod tests {
             PathBuf::from("/a/c")
         );
         assert_eq!(canon_path(Path::new("/../x")), PathBuf::from("/x"));
-    }
-
-    #[test]
-    fn attr_paths_split_on_unquoted_dots() {
-        assert!(split_attr_path("").is_empty());
-        assert_eq!(split_attr_path("a.b"), ["a", "b"]);
-        assert_eq!(split_attr_path("a.\"b.c\".d"), ["a", "b.c", "d"]);
     }
 }
