@@ -16,7 +16,7 @@ use b8g_kernel_adapters::linux::system;
 use b8g_system::build::SystemBuildOptions;
 
 use super::system::{
-    absolute, chosen_b8g_bin, default_recipes, link_result, progress, realise_attr,
+    absolute, chosen_b8g_bin, default_recipes, image_beside, link_result, progress, realise_attr,
     realise_options, write_root_image, BuildArgs,
 };
 use super::GlobalArgs;
@@ -173,7 +173,7 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
     let writable = format == Format::Ext4;
     // `_held` keeps a scratch image open (and so alive) until qemu is done.
     let (img, _held) = if keep_image {
-        let img = link.with_extension("img");
+        let img = image_beside(&link);
         write_root_image(&args.build, &store, &out, &img, Some(format))?;
         (img, None)
     } else {

@@ -49,6 +49,19 @@ mod tests {
     }
 
     #[test]
+    fn the_image_is_the_link_s_whole_name_and_img() {
+        use std::path::Path;
+        assert_eq!(
+            super::image_beside(Path::new("/x/result")),
+            Path::new("/x/result.img")
+        );
+        assert_eq!(
+            super::image_beside(Path::new("vm-1.0")),
+            Path::new("vm-1.0.img")
+        );
+    }
+
+    #[test]
     fn a_log_tail_is_its_last_lines() {
         let t = tempfile::tempdir().expect("tempdir");
         let log = t.path().join("log");
@@ -374,11 +387,19 @@ pub(super) fn link_result(
         store.make_result_link(&args.out_link, &out)?
     };
     if args.image {
-        let img = link.with_extension("img");
+        let img = image_beside(&link);
         write_root_image(args, &store, &out, &img, None)?;
         eprintln!("root image: {}", img.display());
     }
     Ok((store, out))
+}
+
+/// `--image`'s file: `LINK.img`, the link's whole name and `.img` (`vm-1.0` gives
+/// `vm-1.0.img`, not `vm-1.img`).
+pub(super) fn image_beside(link: &Path) -> PathBuf {
+    let mut name = link.as_os_str().to_owned();
+    name.push(".img");
+    PathBuf::from(name)
 }
 
 /// Writes the root disk image of `out`'s closure to `img` (`--image-format`).

@@ -85,7 +85,9 @@ pub fn vm(
         "-drive".to_string(),
         format!(
             "file={},if=virtio,format=raw,readonly={}",
-            image.display(),
+            // qemu reads `,,` as a comma inside a value; a lone one would end
+            // the file name and start an option of the path's choosing.
+            image.display().to_string().replace(',', ",,"),
             if writable { "off" } else { "on" }
         ),
     ]);
@@ -96,6 +98,30 @@ pub fn vm(
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_comma_in_the_image_path_stays_in_the_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().to_path_buf();
+        let resolve = move |p: &str| Ok::<_, SystemError>(base.join(p.trim_start_matches('/')));
+        let top = dir.path().join("top");
+        fs::create_dir_all(&top).unwrap();
+        for f in ["kernel", "initrd", "kernel-params"] {
+            fs::write(top.join(f), "").unwrap();
+        }
+        let vm = vm(
+            &resolve,
+            "/top",
+            Path::new("/srv/vm,file.locking=off/r.img"),
+            false,
+        )
+        .unwrap();
+        let drive = vm.extra.last().unwrap();
+        assert_eq!(
+            drive,
+            "file=/srv/vm,,file.locking=off/r.img,if=virtio,format=raw,readonly=on"
+        );
+    }
 
     #[test]
     fn follows_store_links_and_fills_in_the_toplevel() {
