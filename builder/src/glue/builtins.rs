@@ -308,6 +308,11 @@ fn apply_filter(
     p: Pos,
 ) -> EvalResult<HashSet<String>> {
     let mut keep = HashSet::new();
+    // Only a directory has entries to ask about: a root that is a link (even to
+    // a directory) is stored as the link, and Nix never calls the filter for it.
+    if !matches!(ev.io.file_type(root), Ok(FileType::Directory)) {
+        return Ok(keep);
+    }
     let mut stack = vec![root.to_string()];
     while let Some(dir) = stack.pop() {
         let entries = match ev.io.read_dir(&dir) {

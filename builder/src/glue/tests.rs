@@ -417,8 +417,8 @@ fn convert_hash_follows_the_manual() {
 
 /// A filtered source (`builtins.path` with `filter`) is hashed in place and copied
 /// only when the store lacks it: into an empty store and into one holding it, the
-/// path is Nix's, and only the kept entries are stored. A root that is a file is
-/// kept whole, as Nix never asks the filter about the root.
+/// path is Nix's, and only the kept entries are stored. A root that is a file or
+/// a link is kept whole, as Nix never asks the filter about the root.
 #[test]
 fn filtered_sources_give_nixs_paths_into_a_cold_and_a_warm_store() {
     use b8g_store::local::StoreConfig;
@@ -434,9 +434,12 @@ fn filtered_sources_give_nixs_paths_into_a_cold_and_a_warm_store() {
     let expr = format!(
         "[ (builtins.path {{ path = {s}; name = \"src\"; \
              filter = p: t: builtins.match \".*(drop|\\\\.o)\" p == null; }}) \
-           (builtins.path {{ path = {s}/keep/a; name = \"file\"; filter = p: t: false; }}) ]",
+           (builtins.path {{ path = {s}/keep/a; name = \"file\"; filter = p: t: false; }}) \
+           (builtins.path {{ path = {s}-link; filter = p: t: throw \"asked\"; }}) ]",
         s = src.display()
     );
+    // A root that is a link is stored as the link; the filter is never asked.
+    std::os::unix::fs::symlink(&src, tmp.0.join("src-link")).expect("symlink");
     let config = StoreConfig {
         store_dir: nix_store_dir(),
         state_dir: PathBuf::from("/nix/var/nix"),
