@@ -255,8 +255,7 @@ impl Vm {
     pub fn run_interactive(&self, timeout: Option<Duration>) -> Result<InteractiveRun, QemuError> {
         self.check_forwards()?;
         let start = Instant::now();
-        let mut child = Command::new(&self.qemu)
-            .args(self.args())
+        let mut child = dies_with_us(Command::new(&self.qemu).args(self.args()))
             .spawn()
             .map_err(|source| QemuError::Spawn {
                 program: self.qemu.clone(),
@@ -320,8 +319,7 @@ impl Vm {
     ) -> Result<RunResult, QemuError> {
         self.check_forwards()?;
         let start = Instant::now();
-        let mut child = Command::new(&self.qemu)
-            .args(self.args())
+        let mut child = dies_with_us(Command::new(&self.qemu).args(self.args()))
             .stdin(if matches!(at_marker, AtMarker::Type(_)) {
                 Stdio::piped()
             } else {
@@ -466,6 +464,22 @@ pub struct RunResult {
     pub elapsed: Duration,
     /// Launch-to-marker time, when a marker was asked for and seen.
     pub marker_at: Option<Duration>,
+}
+
+/// Has qemu get SIGTERM when the thread that started it ends, however it
+/// ends: a b8g killed outright takes its VM (and the disk image only the VM
+/// still holds open) with it. SIGTERM, so qemu restores a terminal it put in
+/// raw mode. The thread that spawns qemu is the one that waits for it.
+fn dies_with_us(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and makes
+    // only prctl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
+                .map_err(io::Error::from)
+        })
+    }
 }
 
 #[cfg(test)]
