@@ -343,7 +343,10 @@ fn derivations_are_found_as_nix_finds_them() {
         format!("let d = {d}; in [ d d.out d.doc (d // {{ }}) {{ recurseForDerivations = true; y = d; }} ]"),
         format!("let d = {d}; in {{ x = d; y = d; z = d.doc; }}"),
         format!("[ {{ a = {d}; }} ]"),
-        format!("{{ a = [ {d} ]; b = {{ c = {d}; }}; }}"),
+        format!("{{ a = [ ({d}) ]; b = {{ c = {d}; }}; }}"),
+        // Two elements, the function `derivation` and a set: Nix calls the
+        // function with no arguments and fails on the derivation it gives.
+        format!("[ {d} ]"),
         format!("[ ({{ x ? 1 }}: {d}) ]"),
         format!("{{ __functor = self: {{ x ? 1 }}: {d}; }}"),
         "[ 1 ]".to_string(),
@@ -355,4 +358,16 @@ fn derivations_are_found_as_nix_finds_them() {
         assert_eq!(text(&ours.stderr), text(&nix.stderr), "{e}");
         assert_eq!(ours.status.code(), nix.status.code(), "{e}");
     }
+    // --readonly-mode: the same paths, and no .drv written.
+    let e = format!("[ ({}) ]", d.replace("\"d\"", "\"ro\""));
+    let args = ["--readonly-mode", "-E", &e];
+    let (ours, nix) = (env.ours(&args), env.nix(&args));
+    assert_eq!(text(&ours.stdout), text(&nix.stdout));
+    assert!(ours.status.success(), "{}", text(&ours.stderr));
+    let drv = text(&ours.stdout).trim().to_string();
+    assert!(!env
+        .dir
+        .join("ours-root")
+        .join(drv.trim_start_matches('/'))
+        .exists());
 }

@@ -38,6 +38,8 @@ struct Invocation {
     xml: bool,
     xml_locations: bool,
     read_write: bool,
+    /// `--readonly-mode`: nothing is written, instantiation included.
+    readonly: bool,
     from_args: bool,
     from_stdin: bool,
     attr_paths: Vec<String>,
@@ -111,7 +113,7 @@ fn parse(args: &[String]) -> Result<Invocation> {
             "--xml" => inv.xml = true,
             "--no-location" => inv.xml_locations = false,
             "--read-write-mode" => inv.read_write = true,
-            "--readonly-mode" => inv.read_write = false,
+            "--readonly-mode" => inv.readonly = true,
             "-E" | "--expr" => inv.from_args = true,
             "-A" | "--attr" => inv.attr_paths.push(value(&mut it, a)?),
             "--arg" => {
@@ -219,8 +221,8 @@ fn run(args: &[String]) -> Result<ExitCode> {
         });
     }
     // Evaluation alone writes nothing unless asked to (Nix's read-only mode);
-    // instantiation writes the `.drv` files.
-    let writes = !inv.eval_only || inv.read_write;
+    // instantiation writes the `.drv` files, unless --readonly-mode says not to.
+    let writes = (!inv.eval_only || inv.read_write) && !inv.readonly;
     let (store, include, show_trace) = (inv.store.clone(), inv.include.clone(), inv.show_trace);
     let make_session = || -> Result<EvalSession> {
         let session = match (&store, writes) {
