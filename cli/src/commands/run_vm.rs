@@ -177,8 +177,9 @@ pub fn exec_run_vm(global: &GlobalArgs, mut args: RunVmArgs) -> Result<ExitCode>
         write_root_image(&args.build, &store, &out, &img, Some(format))?;
         (img, None)
     } else {
+        sweep_scratch(&std::env::temp_dir());
         let scratch = tempfile::Builder::new()
-            .prefix("b8g-run-vm")
+            .prefix(&scratch_prefix("b8g-run-vm"))
             .tempdir()
             .context("cannot create a scratch directory for the VM's disk")?;
         let img = scratch.path().join("root.img");
@@ -272,4 +273,93 @@ fn unlinked(scratch: tempfile::TempDir, img: &Path, writable: bool) -> Result<(P
         .close()
         .context("cannot remove the VM's scratch directory")?;
     Ok((PathBuf::from(format!("/proc/self/fd/{fd}")), file))
+}
+
+/// The scratch directories of image writing and run-vm: `KIND-PID-…`, so that
+/// [`sweep_scratch`] can tell those of a b8g that was killed before it could
+/// remove them (while writing a gigabyte image, the long part).
+pub(super) fn scratch_prefix(kind: &str) -> String {
+    format!("{kind}-{}-", std::process::id())
+}
+
+/// Removes from `tmp` the scratch directories (see [`scratch_prefix`]) of b8g
+/// processes that no longer run, when they are this user's directories (never
+/// what a link points at) and untouched for an hour (a process id seen from
+/// another pid namespace may look gone). Best effort: what cannot be removed stays.
+fn sweep_scratch(tmp: &Path) {
+    sweep_scratch_older(tmp, std::time::Duration::from_secs(3600));
+}
+
+fn sweep_scratch_older(tmp: &Path, age: std::time::Duration) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    let me = rustix::process::geteuid().as_raw();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let Some(rest) = ["b8g-run-vm-", "b8g-image-"]
+            .iter()
+            .find_map(|k| name.strip_prefix(k))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        // lstat: a planted link is neither a directory nor removed through.
+        match std::fs::symlink_metadata(e.path()) {
+            Ok(m)
+                if m.is_dir()
+                    && m.uid() == me
+                    && m.modified()
+                        .is_ok_and(|t| t.elapsed().is_ok_and(|e| e >= age)) =>
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn only_the_scratch_of_gone_processes_is_swept() {
+        let t = tempfile::tempdir().expect("tempdir");
+        // A process id that runs nowhere: above any pid_max Linux allows.
+        let gone = 4_194_305;
+        let mine = std::process::id();
+        let target = t.path().join("target");
+        std::fs::create_dir(&target).expect("mkdir");
+        std::fs::write(target.join("keep"), "").expect("write");
+        for dir in [
+            format!("b8g-run-vm-{gone}-a"),
+            format!("b8g-image-{gone}-b"),
+            format!("b8g-run-vm-{mine}-c"),
+            "b8g-run-vm-x-d".to_string(),
+            "other".to_string(),
+        ] {
+            std::fs::create_dir(t.path().join(dir)).expect("mkdir");
+        }
+        std::os::unix::fs::symlink(&target, t.path().join(format!("b8g-image-{gone}-e")))
+            .expect("symlink");
+        // Too recent to be taken for stale, then old enough.
+        super::sweep_scratch(t.path());
+        assert!(t.path().join(format!("b8g-run-vm-{gone}-a")).exists());
+        super::sweep_scratch_older(t.path(), std::time::Duration::ZERO);
+        let left = |n: &str| t.path().join(n).symlink_metadata().is_ok();
+        assert!(!left(&format!("b8g-run-vm-{gone}-a")));
+        assert!(!left(&format!("b8g-image-{gone}-b")));
+        assert!(left(&format!("b8g-run-vm-{mine}-c")));
+        assert!(left("b8g-run-vm-x-d") && left("other"));
+        assert!(left(&format!("b8g-image-{gone}-e")));
+        assert!(Path::new(&target.join("keep")).exists());
+    }
 }

@@ -411,7 +411,10 @@ pub(super) fn write_root_image(
     configured: Option<Format>,
 ) -> Result<()> {
     let format = args.image_format.or(configured).unwrap_or(Format::Erofs);
-    let work = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let work = tempfile::Builder::new()
+        .prefix(&super::run_vm::scratch_prefix("b8g-image"))
+        .tempdir()
+        .context("cannot create a scratch directory")?;
     build::write_image(store, out, format, work.path(), img)
         .with_context(|| format!("cannot write {}", img.display()))
 }
