@@ -59,10 +59,22 @@ impl AutoArgs {
         cwd: &str,
     ) -> EvalResult<Value> {
         let args = self.attrs(ev, cwd)?;
-        let mut v = auto_call(ev, v, &args)?;
+        Self::apply_with(ev, v, attr, &args)
+    }
+
+    /// [`apply`](Self::apply) with the arguments made already (by
+    /// [`attrs`](Self::attrs), which Nix does before evaluating the file, so a
+    /// syntax error in an `--arg` is the one reported).
+    pub fn apply_with(
+        ev: &mut Evaluator,
+        v: Value,
+        attr: Option<&str>,
+        args: &Attrs,
+    ) -> EvalResult<Value> {
+        let mut v = auto_call(ev, v, args)?;
         if let Some(a) = attr {
-            v = find_along_attr_path(ev, v, a, &args)?;
-            v = auto_call(ev, v, &args)?;
+            v = find_along_attr_path(ev, v, a, args)?;
+            v = auto_call(ev, v, args)?;
         }
         Ok(v)
     }

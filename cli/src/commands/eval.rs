@@ -100,11 +100,13 @@ fn evaluate<T: Send + 'static>(
         make_session,
         attrs.len(),
         threads,
-        move |ev, cwd, root: &mut Option<Value>, i| {
-            // The source is evaluated once per evaluator, as Nix evaluates it once.
-            let v = match root {
-                Some(v) => v.clone(),
+        move |ev, cwd, root: &mut Option<(Value, b8g_eval::Attrs)>, i| {
+            // The source is evaluated once per evaluator, as Nix evaluates it once;
+            // the arguments first, as Nix parses them first.
+            let (v, auto) = match root {
+                Some(r) => r.clone(),
                 None => {
+                    let auto = args.attrs(ev, cwd)?;
                     let v = match &expr {
                         Some(e) => ev.eval_str(e, cwd)?,
                         None => {
@@ -112,11 +114,11 @@ fn evaluate<T: Send + 'static>(
                             ev.eval_file(&PathBuf::from(cwd).join(f).to_string_lossy())?
                         }
                     };
-                    *root = Some(v.clone());
-                    v
+                    *root = Some((v.clone(), auto.clone()));
+                    (v, auto)
                 }
             };
-            let v = args.apply(ev, v, attrs[i].as_deref(), cwd)?;
+            let v = b8g_builder::glue::AutoArgs::apply_with(ev, v, attrs[i].as_deref(), &auto)?;
             finish(ev, v)
         },
         move |t| {

@@ -284,11 +284,12 @@ fn run(args: &[String]) -> Result<ExitCode> {
             let (root, args) = match roots.get(&s) {
                 Some(r) => r.clone(),
                 None => {
+                    // The arguments first: Nix parses them before any operand.
+                    let args = inv.auto_args.attrs(ev, cwd)?;
                     let root = match &sources[s] {
                         Source::Expr(e) => ev.eval_str(e, cwd)?,
                         Source::File(f) => ev.eval_file(&file_arg(f).to_string_lossy())?,
                     };
-                    let args = inv.auto_args.attrs(ev, cwd)?;
                     roots.insert(s, (root.clone(), args.clone()));
                     (root, args)
                 }
