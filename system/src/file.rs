@@ -2,21 +2,20 @@
 //! as a system, or an expression of derivations, instantiated as `nix-build`
 //! does.
 //!
-//! A module is a function taking `config`, or `pkgs` or `lib` without a
-//! default, or `modulesPath`; or a set (or a function whose arguments all have
-//! defaults, returning a set) with a module attribute such as `imports`,
-//! `config`, `boot` or `services` and no `type = "derivation"`. The decision
-//! is made by Nix code, so a file is judged by its value, not by its name.
+//! A module is a function of a set needing `config`, `options` or `modulesPath`,
+//! or one with `...` needing only module arguments (`lib`, `pkgs`, …); or a set
+//! (or what a function whose arguments all have defaults or are given by
+//! `--arg`/`--argstr` returns) that imports, or whose every name is a module's
+//! (`config`, `boot`, `services`, … — see `MODULE_NAMES`) with no derivation
+//! among them. So `{ lib, stdenv, fetchurl }:`, nixpkgs' entry point and package
+//! sets are nix-build's. The decision is made by Nix code, so a file is judged by
+//! its value, not by its name.
 
 use std::path::PathBuf;
 
 use b8g_builder::glue::{AutoArgs, EvalSession, SessionError};
-use b8g_eval::{auto_call, Pos, Value};
-
-/// A set callable through `__functor`.
-fn is_functor(v: &Value) -> bool {
-    matches!(v, Value::Attrs(a) if a.get("__functor").is_some())
-}
+use b8g_eval::value::Attr;
+use b8g_eval::{auto_call, set_pattern_ellipsis, Attrs, Pos, Value};
 
 /// What FILE turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,27 +49,74 @@ pub struct FileEval {
     pub cwd: PathBuf,
 }
 
+/// Top-level names a module may have: its structure, and the option namespaces
+/// of b8g's system modules (checked against them by a test) and of NixOS's that
+/// a configuration copied from NixOS may set.
+const MODULE_NAMES: &[&str] = &[
+    // Structure.
+    "imports",
+    "options",
+    "config",
+    "meta",
+    "disabledModules",
+    "_file",
+    "key",
+    "freeformType",
+    // b8g's system modules.
+    "assertions",
+    "boot",
+    "environment",
+    "fileSystems",
+    "networking",
+    "security",
+    "services",
+    "swapDevices",
+    "system",
+    "systemd",
+    "time",
+    "users",
+    "virtualisation",
+    "warnings",
+    // NixOS's, not (yet) b8g's.
+    "console",
+    "documentation",
+    "fonts",
+    "hardware",
+    "i18n",
+    "nix",
+    "nixpkgs",
+    "powerManagement",
+    "programs",
+    "sound",
+    "xdg",
+    "zramSwap",
+];
+
 /// The function telling a module from anything else (see the module documentation),
-/// applied to the names given by `--arg`/`--argstr`, FILE's value, and that value
-/// called with those arguments as nix-build calls it (used only when every other
-/// argument has a default, as `{ ... }:` modules have; a function of one plain
-/// argument is called with `{ }`). An argument given on the command line counts as
-/// nix-build's: modules never get any. A module attribute whose value is a
-/// derivation (`users = drv;` in a package set) does not make a module. Applied to
-/// the file's value, so errors in the file point at the file alone.
-const IS_MODULE: &str = "given: f: called: let \
+/// applied to: the names given by `--arg`/`--argstr` (an argument given on the command
+/// line is nix-build's: modules never get any), `{ ellipsis }` for a function of a set
+/// (`null` otherwise), the file's value, and that value called as nix-build calls it
+/// (forced only when every argument not given has a default, and then reused below).
+///
+/// A set is a module when it imports, or when every name in it is a module's
+/// (`MODULE_NAMES`) and none holds a derivation; a package set has names of its own.
+/// A function of a set is a module when it needs `config`, `options` or `modulesPath`,
+/// or has `...` and needs only module arguments (`lib`, `pkgs`, …); `{ lib, stdenv }:`
+/// is a package, `x: …` is neither (nix-build does not call it). Applied to the file's
+/// value, so errors in the file point at the file alone.
+const IS_MODULE: &str = "known: given: shape: f: called: let \
       isModule = v: builtins.isAttrs v && (v.type or null) != \"derivation\" && \
-        builtins.any (n: v ? ${n} && (v.${n}.type or null) != \"derivation\") \
-          [ \"imports\" \"config\" \"options\" \"boot\" \"fileSystems\" \"services\" \
-            \"networking\" \"systemd\" \"environment\" \"users\" ]; \
-      mine = n: !(builtins.elem n given); \
-    in if builtins.isFunction f then \
-      (let a = builtins.functionArgs f; in \
-        if a == { } then isModule (f { }) \
-        else (a ? config && mine \"config\") || (a ? pkgs && !a.pkgs && mine \"pkgs\") \
-          || (a ? lib && !a.lib && mine \"lib\") || (a ? modulesPath && mine \"modulesPath\") \
-          || (builtins.all (n: a.${n} || !(mine n)) (builtins.attrNames a) && isModule called)) \
-    else isModule f";
+        (let names = builtins.attrNames v; in names != [ ] \
+          && (v ? imports || builtins.all (n: builtins.elem n known) names) \
+          && builtins.all (n: (v.${n}.type or null) != \"derivation\") names); \
+      moduleArgs = [ \"config\" \"options\" \"lib\" \"pkgs\" \"modulesPath\" \"utils\" ]; \
+    in if shape == null then (if builtins.isFunction f then false else isModule f) \
+    else let a = builtins.functionArgs f; \
+             required = builtins.filter (n: !a.${n} && !(builtins.elem n given)) \
+               (builtins.attrNames a); \
+      in if required == [ ] then isModule called \
+        else builtins.any (n: builtins.elem n [ \"config\" \"options\" \"modulesPath\" ]) required \
+          || (shape.ellipsis && builtins.all (n: builtins.elem n moduleArgs) required)";
 
 /// Evaluates the file: a module is only recognised; otherwise its derivations
 /// (after the automatic arguments and `-A`) are written to the store the
@@ -108,31 +154,46 @@ pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind
                         .map(|a| Value::string(a.name.as_ref()))
                         .collect(),
                 );
-                let is_module = ev.eval_str(IS_MODULE, cwd)?;
-                let is_module = ev.call(is_module, given, Pos::NONE)?;
-                let is_module = ev.call(is_module, v.clone(), Pos::NONE)?;
-                let kind = ev.call(is_module, called.0, Pos::NONE)?;
-                if matches!(ev.force(kind)?, Value::Bool(true)) {
+                let known = Value::list(MODULE_NAMES.iter().map(|n| Value::string(*n)).collect());
+                let shape = match set_pattern_ellipsis(&ev.force(v.clone())?) {
+                    Some(ellipsis) => Value::attrs(Attrs::from_unsorted(vec![Attr {
+                        name: "ellipsis".into(),
+                        value: Value::Bool(ellipsis),
+                        pos: Pos::NONE,
+                    }])),
+                    None => Value::Null,
+                };
+                let mut is_module = ev.eval_str(IS_MODULE, cwd)?;
+                for arg in [known, given, shape, v.clone(), called.0] {
+                    is_module = ev.call(is_module, arg, Pos::NONE)?;
+                }
+                if matches!(ev.force(is_module)?, Value::Bool(true)) {
                     return Ok(FileKind::System);
                 }
-                // Calling the result again would call it once more than nix-build
-                // does only when it is a function (or functor) itself.
-                match called.1.get() {
-                    Some(r) if !r.is_function() && !is_functor(r) => r.clone(),
-                    _ => v,
+                // The call made to tell a module is nix-build's first step.
+                if let Some(r) = called.1.get() {
+                    let drvs =
+                        AutoArgs::derivations_of_called(ev, r.clone(), attr.as_deref(), &auto)?;
+                    return checked(drvs);
                 }
+                v
             }
             Source::Expr(text) => ev.eval_str(text, cwd)?,
         };
         let drvs = AutoArgs::derivations_with(ev, v, attr.as_deref(), &auto)?;
-        if let Some((drv, _)) = drvs.iter().find(|(_, o)| o.is_empty()) {
-            return b8g_eval::error::err(
-                format!("derivation '{drv}' lacks an 'outputName' attribute"),
-                Pos::NONE,
-            );
-        }
-        Ok(FileKind::Derivations(drvs))
+        checked(drvs)
     })
+}
+
+/// The derivations, each of which must stand for an output (nix-build's check).
+fn checked(drvs: Vec<(String, String)>) -> b8g_eval::EvalResult<FileKind> {
+    if let Some((drv, _)) = drvs.iter().find(|(_, o)| o.is_empty()) {
+        return b8g_eval::error::err(
+            format!("derivation '{drv}' lacks an 'outputName' attribute"),
+            Pos::NONE,
+        );
+    }
+    Ok(FileKind::Derivations(drvs))
 }
 
 #[cfg(test)]
@@ -206,8 +267,13 @@ mod tests {
                 "{file}"
             );
         }
-        // Without the argument, the same files are what they were.
-        assert_eq!(kind("{ pkgs, lib ? null }: pkgs"), FileKind::System);
+        // Without the argument: nix-build's error, not a module's.
+        assert!(
+            kind_with("{ pkgs, lib ? null }: pkgs", AutoArgs::default(), None)
+                .is_err_and(|e| e.contains(
+                    "cannot evaluate a function that has an argument without a value ('pkgs')"
+                ))
+        );
         assert!(kind_with(
             "{ pkgs ? throw \"pass --arg pkgs\" }: pkgs",
             AutoArgs::default(),
@@ -218,5 +284,77 @@ mod tests {
         assert_eq!(kind_with(&set, AutoArgs::default(), Some("b")), Ok(drvs));
         // A module whose options look alike stays a module.
         assert_eq!(kind("{ ... }: { users.alice.uid = 1; }"), FileKind::System);
+    }
+
+    /// Package files and package sets in the shapes nixpkgs uses are not modules;
+    /// modules that set any option namespace, or need `options`, are.
+    #[test]
+    fn package_sets_and_modules_in_their_usual_shapes() {
+        const DRV: &str = "{ type = \"derivation\"; name = \"x\"; outputName = \"out\"; \
+                           drvPath = \"/b8g/store/00000000000000000000000000000000-x.drv\"; }";
+        let drvs = FileKind::Derivations(vec![(
+            "/b8g/store/00000000000000000000000000000000-x.drv".into(),
+            "out".into(),
+        )]);
+        let none = AutoArgs::default;
+        for (file, attr) in [
+            // nixpkgs' own entry point: defaults for everything, a `config` among them.
+            (
+                format!("{{ system ? \"x\", config ? {{ }}, overlays ? [ ], ... }} @ args: {{ inherit config; hello = {DRV}; }}"),
+                Some("hello"),
+            ),
+            (format!("{{ hello = {DRV}; services = {{ nginx = {DRV}; }}; }}"), Some("hello")),
+            (format!("{{ hello = {DRV}; options = {{ withFoo = true; }}; }}"), Some("hello")),
+            (format!("{{ pkgs ? {{ config = {{ }}; hello = {DRV}; }} }}: pkgs"), Some("hello")),
+        ] {
+            assert_eq!(kind_with(&file, none(), attr), Ok(drvs.clone()), "{file}");
+        }
+        // A package file: nix-build's error names the first missing argument.
+        let e = kind_with("{ lib, stdenv, fetchurl }: 1", none(), None).expect_err("no args");
+        assert!(
+            e.contains(
+                "cannot evaluate a function that has an argument without a value ('fetchurl')"
+            ),
+            "{e}"
+        );
+        // nix-build does not call `x: …`.
+        assert!(kind_with("args: { services.x = 1; }", none(), None)
+            .is_err_and(|e| e.contains("does not evaluate to a derivation")));
+        for module in [
+            "{ time.timeZone = \"Europe/Berlin\"; security.sudo.enable = true; }",
+            "{ ... }: { system.image.format = \"ext4\"; }",
+            "{ options, ... }: { }",
+            "{ imports = [ ]; myapp.enable = true; }",
+            "{ lib, ... }: { options.x = lib.mkOption { }; }",
+        ] {
+            assert_eq!(kind(module), FileKind::System, "{module}");
+        }
+    }
+
+    /// Every option namespace of b8g's system modules is in `MODULE_NAMES`, so a
+    /// module setting any of them alone is one.
+    #[test]
+    fn module_names_cover_the_system_modules_options() {
+        let recipes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes");
+        let expr = format!(
+            "let r = {}; in builtins.concatStringsSep \" \" (builtins.attrNames \
+             (import (r + \"/eval-config.nix\") \
+               {{ modules = [ ]; pkgs = import (r + \"/pkgs\") {{ }}; }}).options)",
+            recipes.canonicalize().expect("recipes").display()
+        );
+        let names = EvalSession::dry_run(StoreDir::default())
+            .run(move |ev, cwd| {
+                let v = ev.eval_str(&expr, cwd)?;
+                ev.force_string_noctx(v, Pos::NONE)
+            })
+            .expect("evaluates");
+        let names: Vec<&str> = names.split(' ').collect();
+        assert!(names.len() > 10, "{names:?}");
+        for n in names.into_iter().filter(|n| *n != "_module") {
+            assert!(
+                MODULE_NAMES.contains(&n),
+                "{n} is missing from MODULE_NAMES"
+            );
+        }
     }
 }

@@ -257,15 +257,40 @@ pub fn auto_call(ev: &mut Evaluator, v: Value, args: &Attrs) -> EvalResult<Value
     let formals = match &v {
         Value::Lambda(c) => match &c.lambda.param {
             compile::Param::Pattern {
-                formals, ellipsis, ..
-            } => Some((formals, *ellipsis)),
+                formals,
+                ellipsis,
+                positions,
+                ..
+            } => Some((formals, *ellipsis, positions)),
             compile::Param::Ident(_) => None,
         },
         _ => None,
     };
-    let Some((formals, ellipsis)) = formals else {
+    let Some((formals, ellipsis, positions)) = formals else {
         return Ok(v);
     };
+    if !ellipsis {
+        // Nix names the first missing argument in name order, where it is written.
+        let mut missing: Vec<(&str, Pos)> = formals
+            .iter()
+            .zip(positions)
+            .filter(|((n, d), _)| d.is_none() && args.get_sym(n).is_none())
+            .map(|((n, _), p)| (n.as_str(), *p))
+            .collect();
+        missing.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        if let Some((name, pos)) = missing.first() {
+            return error::err(
+                format!(
+                    "cannot evaluate a function that has an argument without a value ('{name}')\n\n       \
+                     Nix attempted to evaluate a function as a top level expression; in\n       \
+                     this case it must have its arguments supplied either by default\n       \
+                     values, or passed explicitly with '--arg' or '--argstr'. See\n       \
+                     https://nixos.org/manual/nix/stable/#ss-functions."
+                ),
+                *pos,
+            );
+        }
+    }
     let picked: Vec<value::Attr> = args
         .attrs
         .iter()
@@ -273,6 +298,18 @@ pub fn auto_call(ev: &mut Evaluator, v: Value, args: &Attrs) -> EvalResult<Value
         .cloned()
         .collect();
     ev.call(v, Value::attrs(Attrs::from_sorted(picked)), Pos::NONE)
+}
+
+/// For a function taking a set (`{ a, b ? 1, ... }:`), whether it has `...`;
+/// `None` for anything else (`x: …`, a builtin, a non-function).
+pub fn set_pattern_ellipsis(v: &Value) -> Option<bool> {
+    match v {
+        Value::Lambda(c) => match &c.lambda.param {
+            compile::Param::Pattern { ellipsis, .. } => Some(*ellipsis),
+            compile::Param::Ident(_) => None,
+        },
+        _ => None,
+    }
 }
 
 /// `a."b.c".0` → `a`, `b.c`, `0`: the parts of an attribute path (`-A`).
@@ -306,12 +343,35 @@ fn attr_paths_split_on_unquoted_dots() {
 /// but not called.
 pub fn find_along_attr_path(
     ev: &mut Evaluator,
-    mut v: Value,
+    v: Value,
     path: &str,
     args: &Attrs,
 ) -> EvalResult<Value> {
-    for part in split_attr_path(path) {
-        v = auto_call(ev, v, args)?;
+    find_along(ev, v, path, args, true)
+}
+
+/// [`find_along_attr_path`] from `r`, the value already called with `args` (by
+/// [`auto_call`]): it is not called again before the first step.
+pub fn find_along_attr_path_of_called(
+    ev: &mut Evaluator,
+    r: Value,
+    path: &str,
+    args: &Attrs,
+) -> EvalResult<Value> {
+    find_along(ev, r, path, args, false)
+}
+
+fn find_along(
+    ev: &mut Evaluator,
+    mut v: Value,
+    path: &str,
+    args: &Attrs,
+    call_first: bool,
+) -> EvalResult<Value> {
+    for (i, part) in split_attr_path(path).into_iter().enumerate() {
+        if i > 0 || call_first {
+            v = auto_call(ev, v, args)?;
+        }
         v = match (&v, part.parse::<usize>()) {
             (Value::List(l), Ok(i)) => match l.get(i) {
                 Some(x) => x.clone(),
@@ -361,7 +421,20 @@ pub fn derivation_outputs(
     args: &Attrs,
 ) -> EvalResult<Vec<(String, String)>> {
     let mut found = Found::default();
-    found.derivations(ev, v, args)?;
+    let v = auto_call(ev, v, args)?;
+    found.derivations_of_called(ev, v, args)?;
+    Ok(found.out)
+}
+
+/// [`derivation_outputs`] of `r`, the value already called with `args` (by
+/// [`auto_call`]): it is not called again.
+pub fn derivation_outputs_of_called(
+    ev: &mut Evaluator,
+    r: Value,
+    args: &Attrs,
+) -> EvalResult<Vec<(String, String)>> {
+    let mut found = Found::default();
+    found.derivations_of_called(ev, r, args)?;
     Ok(found.out)
 }
 
@@ -385,6 +458,17 @@ impl Found {
     /// Nix's `getDerivations`.
     fn derivations(&mut self, ev: &mut Evaluator, v: Value, args: &Attrs) -> EvalResult<()> {
         let v = auto_call(ev, v, args)?;
+        self.derivations_of_called(ev, v, args)
+    }
+
+    /// Nix's `getDerivations` after its automatic call.
+    fn derivations_of_called(
+        &mut self,
+        ev: &mut Evaluator,
+        v: Value,
+        args: &Attrs,
+    ) -> EvalResult<()> {
+        let v = ev.force(v)?;
         if !self.derivation(ev, &v)? {
             return Ok(());
         }

@@ -4,8 +4,8 @@
 
 use b8g_eval::value::Attr;
 use b8g_eval::{
-    auto_call, derivation_outputs, find_along_attr_path, parse_search_path, Attrs, EvalResult,
-    Evaluator, Pos, Value,
+    auto_call, derivation_outputs, derivation_outputs_of_called, find_along_attr_path,
+    find_along_attr_path_of_called, parse_search_path, Attrs, EvalResult, Evaluator, Pos, Value,
 };
 
 /// One automatic argument's value.
@@ -105,6 +105,24 @@ impl AutoArgs {
     ) -> EvalResult<Vec<(String, String)>> {
         let v = find_along_attr_path(ev, v, attr.unwrap_or(""), args)?;
         derivation_outputs(ev, v, args)
+    }
+
+    /// [`derivations_with`](Self::derivations_with) from `r`, the file's value
+    /// already called with `args` ([`b8g_eval::auto_call`]), which nix-build's
+    /// first step does: the file's function is called once, not twice.
+    pub fn derivations_of_called(
+        ev: &mut Evaluator,
+        r: Value,
+        attr: Option<&str>,
+        args: &Attrs,
+    ) -> EvalResult<Vec<(String, String)>> {
+        match attr.filter(|a| !a.is_empty()) {
+            Some(a) => {
+                let v = find_along_attr_path_of_called(ev, r, a, args)?;
+                derivation_outputs(ev, v, args)
+            }
+            None => derivation_outputs_of_called(ev, r, args),
+        }
     }
 }
 
