@@ -36,6 +36,23 @@ pub enum Source {
     /// Nix source (`nix-build -E`); relative paths in it resolve against `cwd`.
     /// An expression is always taken as derivations, as nix-build takes it.
     Expr(String),
+    /// `<nixpkgs>` or `<nixpkgs/lib>`: a file found on the search path (`-I`,
+    /// `NIX_PATH`), then evaluated as a file is.
+    Lookup(String),
+}
+
+impl Source {
+    /// FILE as nix-build reads it: `<…>` is looked up on the search path.
+    pub fn from_arg(file: &std::path::Path, cwd: &std::path::Path) -> Source {
+        let s = file.to_string_lossy();
+        if s.len() > 2 && s.starts_with('<') && s.ends_with('>') {
+            Source::Lookup(s.into_owned())
+        } else if file.is_absolute() {
+            Source::File(file.to_owned())
+        } else {
+            Source::File(cwd.join(file))
+        }
+    }
 }
 
 /// A file to evaluate as `nix-build FILE -A ATTR --arg …` would.
@@ -132,9 +149,21 @@ pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind
     let session = session.search_path(search_path).base_dir(&cwd);
     session.run(move |ev, cwd| {
         let auto = args.attrs(ev, cwd)?;
-        let v = match &source {
-            Source::File(file) => {
-                let v = ev.eval_file(&file.to_string_lossy())?;
+        // The file to evaluate, or the expression's text.
+        let file = match &source {
+            Source::File(file) => Ok(file.to_string_lossy().into_owned()),
+            Source::Lookup(name) => {
+                let p = ev.eval_str(name, cwd)?;
+                match ev.force(p)? {
+                    Value::Path(p) => Ok(p.to_string()),
+                    other => Ok(ev.force_string_noctx(other, Pos::NONE)?),
+                }
+            }
+            Source::Expr(text) => Err(text),
+        };
+        let v = match file {
+            Ok(file) => {
+                let v = ev.eval_file(&file)?;
                 // The file's function called as nix-build calls it, once: the
                 // derivations below are taken from the same call.
                 let called = {
@@ -178,7 +207,7 @@ pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind
                 }
                 v
             }
-            Source::Expr(text) => ev.eval_str(text, cwd)?,
+            Err(text) => ev.eval_str(text, cwd)?,
         };
         let drvs = AutoArgs::derivations_with(ev, v, attr.as_deref(), &auto)?;
         checked(drvs)
@@ -356,5 +385,32 @@ mod tests {
                 "{n} is missing from MODULE_NAMES"
             );
         }
+    }
+
+    /// `b8g-build '<name>'` looks the file up on the search path, as nix-build does.
+    #[test]
+    fn a_file_in_angle_brackets_is_looked_up_on_the_search_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("np")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("np/default.nix"),
+            "{ a = { type = \"derivation\"; name = \"x\"; outputName = \"out\"; \
+             drvPath = \"/b8g/store/00000000000000000000000000000000-x.drv\"; }; }",
+        )
+        .expect("write");
+        let source = Source::from_arg(std::path::Path::new("<np>"), dir.path());
+        assert!(matches!(source, Source::Lookup(ref n) if n == "<np>"));
+        let got = instantiate_file(
+            EvalSession::dry_run(StoreDir::default()),
+            FileEval {
+                source,
+                attr: Some("a".into()),
+                args: AutoArgs::default(),
+                search_path: vec![("np".into(), dir.path().join("np").display().to_string())],
+                cwd: dir.path().to_owned(),
+            },
+        )
+        .expect("evaluates");
+        assert!(matches!(got, FileKind::Derivations(d) if d.len() == 1));
     }
 }

@@ -175,6 +175,7 @@ fn instantiate_target(
             let Some(opts) = &t.system else {
                 let file = match &t.what.source {
                     Source::File(f) => f.clone(),
+                    Source::Lookup(name) => PathBuf::from(name),
                     Source::Expr(_) => PathBuf::from("(expression)"),
                 };
                 return Err(SystemBuildError::NoSystemSettings(file));

@@ -173,6 +173,8 @@ fn parse(args: &[String]) -> Result<Invocation> {
 enum Source {
     File(PathBuf),
     Expr(String),
+    /// `<nixpkgs>`: a file found on the search path.
+    Lookup(String),
 }
 
 /// Entry point when called as `nix-instantiate`.
@@ -217,7 +219,11 @@ fn run(args: &[String]) -> Result<ExitCode> {
         sources.push(if inv.from_args {
             Source::Expr(o.clone())
         } else {
-            Source::File(cwd.join(o))
+            if o.len() > 2 && o.starts_with('<') && o.ends_with('>') {
+                Source::Lookup(o.clone())
+            } else {
+                Source::File(cwd.join(o))
+            }
         });
     }
     // Evaluation alone writes nothing unless asked to (Nix's read-only mode);
@@ -289,6 +295,12 @@ fn run(args: &[String]) -> Result<ExitCode> {
                     let root = match &sources[s] {
                         Source::Expr(e) => ev.eval_str(e, cwd)?,
                         Source::File(f) => ev.eval_file(&file_arg(f).to_string_lossy())?,
+                        Source::Lookup(name) => match ev.eval_str(name, cwd)? {
+                            Value::Path(p) => {
+                                ev.eval_file(&file_arg(Path::new(p.as_str())).to_string_lossy())?
+                            }
+                            other => other,
+                        },
                     };
                     roots.insert(s, (root.clone(), args.clone()));
                     (root, args)

@@ -499,16 +499,20 @@ fn substituter_settings(global: &GlobalArgs) -> Result<SubstituterSettings> {
 /// Evaluates FILE: a system configuration, or derivations whose `.drv`
 /// files are written to the store (evaluation errors are printed as Nix does).
 fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<FileKind>> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let source = match &args.expr {
         Some(e) => Source::Expr(e.clone()),
-        None => Source::File(absolute(&args.file)?),
+        None => match Source::from_arg(&args.file, &cwd) {
+            Source::File(_) => Source::File(absolute(&args.file)?),
+            other => other,
+        },
     };
     let what = FileEval {
         source,
         attr: args.attr.clone(),
         args: args.more.auto.args(),
         search_path: args.more.auto.search_path(),
-        cwd: std::env::current_dir().context("cannot read the current directory")?,
+        cwd,
     };
     let session = EvalSession::writing(global.open_store()?)
         .hide_trace()
