@@ -178,8 +178,7 @@ pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind
                     (thunk, once)
                 };
                 let given = Value::list(
-                    auto.attrs
-                        .iter()
+                    auto.iter()
                         .map(|a| Value::string(a.name.as_ref()))
                         .collect(),
                 );

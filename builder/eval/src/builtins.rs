@@ -376,7 +376,7 @@ pub(crate) fn install(ev: &mut Evaluator, extra: Vec<PrimOp>) {
     }
     let mut names: Vec<Sym> = Vec::new();
     let mut vals = Vec::new();
-    for a in &set.attrs {
+    for a in set.iter() {
         let top = TOP_LEVEL.contains(&&*a.name)
             || matches!(&*a.name, "true" | "false" | "null" | "builtins");
         if top {
@@ -465,15 +465,13 @@ fn prim_any(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
 fn prim_attr_names(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let s = ev.force_attrs(a[0].clone(), p)?;
     Ok(Value::list(
-        s.attrs.iter().map(|a| Value::string(&*a.name)).collect(),
+        s.iter().map(|a| Value::string(&*a.name)).collect(),
     ))
 }
 
 fn prim_attr_values(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let s = ev.force_attrs(a[0].clone(), p)?;
-    Ok(Value::list(
-        s.attrs.iter().map(|a| a.value.clone()).collect(),
-    ))
+    Ok(Value::list(s.iter().map(|a| a.value.clone()).collect()))
 }
 
 fn prim_base_name_of(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
@@ -952,7 +950,7 @@ fn prim_append_context(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Va
     let s = ev.force_string(a[0].clone(), p)?;
     let c = ev.force_attrs(a[1].clone(), p)?;
     let mut ctx = s.ctx.clone();
-    for at in &c.attrs {
+    for at in c.iter() {
         let info = ev.force_attrs(at.value.clone(), p)?;
         if let Some(v) = info.get("path") {
             if ev.expect_bool(v.clone(), p)? {
@@ -1051,8 +1049,8 @@ fn prim_scoped_import(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Val
     if let Ok(crate::io::FileType::Directory) = ev.io.file_type(&path) {
         path = format!("{path}/default.nix");
     }
-    let names: Vec<Sym> = scope.attrs.iter().map(|a| a.name.clone()).collect();
-    let vals: Vec<Value> = scope.attrs.iter().map(|a| a.value.clone()).collect();
+    let names: Vec<Sym> = scope.iter().map(|a| a.name.clone()).collect();
+    let vals: Vec<Value> = scope.iter().map(|a| a.value.clone()).collect();
     let e = ev.parse_file(&path, p, names)?;
     let env = Env::new(vals, Some(ev.globals.clone()));
     ev.eval(e, &env)
@@ -1062,8 +1060,7 @@ fn prim_intersect_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<V
     let x = ev.force_attrs(a[0].clone(), p)?;
     let y = ev.force_attrs(a[1].clone(), p)?;
     Ok(Value::attrs(Attrs::from_sorted(
-        y.attrs
-            .iter()
+        y.iter()
             .filter(|at| x.get(&at.name).is_some())
             .cloned()
             .collect(),
@@ -1117,19 +1114,19 @@ fn prim_map_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> 
         attrs: s.clone(),
         pos: p,
     });
-    Ok(Value::attrs(Attrs::from_sorted(
-        s.attrs
-            .iter()
-            .enumerate()
-            .map(|(i, at)| Attr {
-                name: at.name.clone(),
-                value: Value::thunk(ThunkState::Bulk(bulk.clone(), i)),
-                // Nix's mapAttrs makes new attributes without positions (the
-                // module system tells generated options apart by this).
-                pos: Pos::NONE,
-            })
-            .collect(),
-    )))
+    // An element names its attribute by place, so a set laid over another
+    // (`prev // { … }`) is mapped without being copied first.
+    let mut it = s.iter();
+    let out = std::iter::from_fn(|| it.next_placed())
+        .map(|(place, at)| Attr {
+            name: at.name.clone(),
+            value: Value::thunk(ThunkState::Bulk(bulk.clone(), place)),
+            // Nix's mapAttrs makes new attributes without positions (the
+            // module system tells generated options apart by this).
+            pos: Pos::NONE,
+        })
+        .collect();
+    Ok(Value::attrs(Attrs::from_sorted(out)))
 }
 
 fn prim_zip_attrs_with(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
@@ -1139,7 +1136,7 @@ fn prim_zip_attrs_with(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Va
     let mut m: BTreeMap<Sym, Vec<Value>> = BTreeMap::new();
     for x in l.iter() {
         let s = ev.force_attrs(x.clone(), p)?;
-        for at in &s.attrs {
+        for at in s.iter() {
             m.entry(at.name.clone()).or_default().push(at.value.clone());
         }
     }
@@ -1409,8 +1406,7 @@ fn prim_remove_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Valu
         names.insert(ev.force_string_noctx(x.clone(), p)?);
     }
     Ok(Value::attrs(Attrs::from_sorted(
-        s.attrs
-            .iter()
+        s.iter()
             .filter(|a| !names.contains(&*a.name))
             .cloned()
             .collect(),

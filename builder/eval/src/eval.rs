@@ -336,7 +336,9 @@ impl Evaluator {
                 .call(f.clone(), list[i].clone(), Pos::NONE)
                 .map_err(|e| call_trace(e, *pos)),
             Bulk::MapAttrs { f, attrs, pos } => {
-                let at = &attrs.attrs[i];
+                let Some(at) = attrs.at_place(i) else {
+                    unreachable!("mapAttrs makes one element per attribute")
+                };
                 // Errors read as they did when `call` forced `f`.
                 let f = self.force(f.clone()).map_err(|e| call_trace(e, *pos))?;
                 // `_: v: ...` (or `n: v: ...` not using `n`) needs no name
@@ -449,7 +451,7 @@ impl Evaluator {
                                 format!("attribute '{name}' missing"),
                                 *pos,
                             )
-                            .suggest(&name, a.attrs.iter().map(|a| a.name.as_str())),
+                            .suggest(&name, a.iter().map(|a| a.name.as_str())),
                             other => EvalError::new(
                                 ErrorKind::Eval,
                                 format!("value is {} while a set was expected", other.show_type()),
@@ -806,7 +808,7 @@ impl Evaluator {
         let pos = a.statics[i].2;
         let overrides = self.force_attrs(attrs[i].value.clone(), pos)?;
         let mut added = Vec::new();
-        for o in &overrides.attrs {
+        for o in overrides.iter() {
             match a.statics.iter().position(|(n, _, _)| *n == o.name) {
                 Some(j) => {
                     attrs[j] = o.clone();
@@ -928,7 +930,7 @@ impl Evaluator {
             }
         }
         if !*ellipsis && used < attrs.len() {
-            for a in &attrs.attrs {
+            for a in attrs.iter() {
                 if !formals.iter().any(|(n, _)| *n == a.name) {
                     let e = EvalError::new(
                         ErrorKind::Eval,
@@ -1299,7 +1301,7 @@ impl Evaluator {
             BinOp::Update => {
                 let x = self.force_attrs(a, pos)?;
                 let y = self.force_attrs(b, pos)?;
-                Ok(Value::Attrs(update(x, y)))
+                Ok(Value::Attrs(crate::value::update(x, y)))
             }
             BinOp::Add => self.add(a, b, pos, rpos),
             BinOp::Sub | BinOp::Mul | BinOp::Div => self.arith(op, a, b, pos),
@@ -1474,12 +1476,12 @@ impl Evaluator {
                 if x.len() != y.len() {
                     return Ok(false);
                 }
-                for (p, q) in x.attrs.iter().zip(y.attrs.iter()) {
+                for (p, q) in x.iter().zip(y.iter()) {
                     if p.name != q.name {
                         return Ok(false);
                     }
                 }
-                for (p, q) in x.attrs.iter().zip(y.attrs.iter()) {
+                for (p, q) in x.iter().zip(y.iter()) {
                     if !self.eq_elements(&p.value, &q.value, pos)? {
                         return Ok(false);
                     }
@@ -1531,7 +1533,7 @@ impl Evaluator {
                 if !seen.insert(Rc::as_ptr(a) as *const u8 as usize) {
                     return Ok(v);
                 }
-                for at in &a.attrs {
+                for at in a.iter() {
                     self.enter(pos)?;
                     let r = self.deep_force_seen(at.value.clone(), pos, seen);
                     self.depth -= 1;
@@ -1587,95 +1589,6 @@ fn corepkg(path: &str) -> Option<&'static str> {
 fn stack_addr() -> usize {
     let marker = 0u8;
     std::hint::black_box(&marker) as *const u8 as usize
-}
-
-/// `a // b`, reusing `a` or `b` when the other is empty (Nix does the same).
-pub(crate) fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
-    if y.is_empty() {
-        return x;
-    }
-    if x.is_empty() {
-        return y;
-    }
-    // Every name of `x` in `y` (`prev // mapAttrs f prev`, an override of
-    // all names): the result has `y`'s names and values, so it is `y`. This
-    // spares copying the attributes, which touches the count of every value,
-    // and freeing the copy later; `==` cannot tell (Nix compares the
-    // attributes' values by address first, as `same_value` does).
-    if x.len() <= y.len() && names_within(&x, &y) {
-        return y;
-    }
-    let mut out = Vec::with_capacity(update_len(&x, &y));
-    let (mut i, mut j) = (0, 0);
-    while i < x.attrs.len() && j < y.attrs.len() {
-        match crate::value::name_cmp(&x.attrs[i].name, &y.attrs[j].name) {
-            std::cmp::Ordering::Less => {
-                out.push(x.attrs[i].clone());
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(y.attrs[j].clone());
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                out.push(y.attrs[j].clone());
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out.extend(x.attrs[i..].iter().cloned());
-    out.extend(y.attrs[j..].iter().cloned());
-    Rc::new(Attrs::from_sorted(out))
-}
-
-/// Whether every name of `x` is a name of `y` (both sorted). Sets with the
-/// same names, the common case, are told apart by address alone.
-fn names_within(x: &Attrs, y: &Attrs) -> bool {
-    let mut j = 0;
-    for a in &x.attrs {
-        loop {
-            let Some(b) = y.attrs.get(j) else {
-                return false;
-            };
-            j += 1;
-            // `Sym`'s order compares addresses first, reading no name bytes
-            // for equal names.
-            match b.name.cmp(&a.name) {
-                std::cmp::Ordering::Less => continue,
-                std::cmp::Ordering::Equal => break,
-                std::cmp::Ordering::Greater => return false,
-            }
-        }
-    }
-    true
-}
-
-/// The room to allocate for `x // y`. Small updates (`p // { version = 1; }`,
-/// overriding names `p` has) are counted exactly: they are many, each lives
-/// as long as the value, and `x.len() + y.len()` would waste a quarter or
-/// more of every one. A big result gets the upper bound: counting would
-/// compare every name twice, and the unused tail of a big block is never
-/// touched, so it costs no memory.
-fn update_len(x: &Attrs, y: &Attrs) -> usize {
-    let bound = x.len() + y.len();
-    if bound > 64 {
-        return bound;
-    }
-    let mut common = 0;
-    let (mut i, mut j) = (0, 0);
-    while i < x.attrs.len() && j < y.attrs.len() {
-        match crate::value::name_cmp(&x.attrs[i].name, &y.attrs[j].name) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                common += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    bound - common
 }
 
 /// Errors raised without a position (forcing, recursion) take the call site's.

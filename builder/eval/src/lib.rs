@@ -292,7 +292,6 @@ pub fn auto_call(ev: &mut Evaluator, v: Value, args: &Attrs) -> EvalResult<Value
         }
     }
     let picked: Vec<value::Attr> = args
-        .attrs
         .iter()
         .filter(|a| ellipsis || formals.iter().any(|(n, _)| *n == a.name))
         .cloned()
@@ -474,7 +473,7 @@ impl Found {
         }
         match &v {
             Value::Attrs(a) => {
-                for at in &a.attrs {
+                for at in a.iter() {
                     let x = ev.force(at.value.clone())?;
                     if self.derivation(ev, &x)? {
                         if let Value::Attrs(xa) = &x {

@@ -142,7 +142,7 @@ fn print_rec(
                 return Ok(());
             }
             out.push_str("{ ");
-            for at in &a.attrs {
+            for at in a.iter() {
                 out.push_str(&attr_name(&at.name));
                 out.push_str(" = ");
                 print_rec(ev, at.value.clone(), force, out, seen)?;
@@ -256,7 +256,7 @@ fn json_value(
                 return json_rec(ev, o, ctx, pos, out);
             }
             out.push('{');
-            for (i, at) in a.attrs.iter().enumerate() {
+            for (i, at) in a.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }

@@ -1,7 +1,7 @@
 //! Runtime values: immutable, `Rc`-shared, with lazily evaluated thunks.
 //!
-//! Attribute sets are vectors sorted by name (binary search on lookup); lists
-//! are shared slices. A value held in an attribute set or list may be a thunk;
+//! Attribute sets are sorted vectors, a small one laid over a big one after
+//! `//` (`value/attrs.rs`); lists are shared vectors. A value held in an attribute set or list may be a thunk;
 //! `Evaluator::force` turns it into weak head normal form.
 
 use std::cell::RefCell;
@@ -9,8 +9,11 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use crate::compile::{Expr, Lambda};
+
+mod attrs;
 use crate::error::{EvalResult, Pos};
 use crate::eval::Evaluator;
+pub use attrs::{update, Attrs, Iter as AttrsIter};
 
 /// An attribute name: an interned, never freed string (like Nix's symbol
 /// table). Copying or dropping one touches no reference count (attribute
@@ -337,8 +340,9 @@ pub enum Bulk {
         list: Rc<Vec<Value>>,
         pos: Pos,
     },
-    /// `mapAttrs f set`: attribute `i` is `f name value` (the name string is
-    /// made only when the value is forced).
+    /// `mapAttrs f set`: element `i` is `f name value` of the attribute at
+    /// place `i` (`Attrs::at_place`); the name string is made only when the
+    /// value is forced.
     MapAttrs {
         f: Value,
         attrs: Rc<Attrs>,
@@ -395,63 +399,6 @@ pub fn name_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         i += 1;
     }
     a.len().cmp(&b.len())
-}
-
-/// Sets up to this size are searched linearly by name address (`get_sym`):
-/// at 32 bytes an attribute, that is a few cache lines, where a binary search
-/// reads a name block at every probe.
-const SMALL_SET: usize = 16;
-
-/// An attribute set; invariant: `attrs` is sorted by name with no duplicates.
-#[derive(Clone, Default)]
-pub struct Attrs {
-    pub attrs: Vec<Attr>,
-}
-
-impl Attrs {
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.find(name).map(|i| &self.attrs[i].value)
-    }
-    pub fn get_attr(&self, name: &str) -> Option<&Attr> {
-        self.find(name).map(|i| &self.attrs[i])
-    }
-    /// `get` for an interned name: small sets are scanned for the name's
-    /// address, touching only the attribute vector and never the name bytes.
-    /// Address equality is name equality here: a `Sym` cannot leave the
-    /// thread whose table interned it (it is neither `Send` nor `Sync`), and
-    /// that table holds one block per name.
-    #[inline]
-    pub fn get_sym(&self, name: &Sym) -> Option<&Value> {
-        if self.attrs.len() <= SMALL_SET {
-            return self
-                .attrs
-                .iter()
-                .find(|a| a.name.0 == name.0)
-                .map(|a| &a.value);
-        }
-        self.get(name.as_str())
-    }
-    #[inline]
-    pub fn find(&self, name: &str) -> Option<usize> {
-        self.attrs
-            .binary_search_by(|a| name_cmp(&a.name, name))
-            .ok()
-    }
-    /// Builds from unsorted attrs; later duplicates win (as in listToAttrs, earlier wins: caller handles).
-    pub fn from_sorted(attrs: Vec<Attr>) -> Attrs {
-        Attrs { attrs }
-    }
-    pub fn from_unsorted(mut attrs: Vec<Attr>) -> Attrs {
-        attrs.sort_by(|a, b| name_cmp(&a.name, &b.name));
-        attrs.dedup_by(|later, earlier| later.name == earlier.name);
-        Attrs { attrs }
-    }
-    pub fn len(&self) -> usize {
-        self.attrs.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.attrs.is_empty()
-    }
 }
 
 #[derive(Clone)]

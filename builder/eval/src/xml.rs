@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use crate::compile::Param;
 use crate::error::{EvalResult, Pos};
 use crate::eval::Evaluator;
-use crate::value::{Attrs, Context, ThunkState, Value};
+use crate::value::{Attr, Attrs, Context, ThunkState, Value};
 
 /// The whole document for `v`; string contexts met are added to `ctx`.
 pub fn to_xml(
@@ -156,10 +156,9 @@ impl Writer {
         ind: usize,
         ctx: &mut Context,
     ) -> EvalResult<()> {
-        let mut order: Vec<usize> = (0..a.attrs.len()).collect();
-        order.sort_by(|&x, &y| a.attrs[x].name.cmp(&a.attrs[y].name));
-        for i in order {
-            let at = &a.attrs[i];
+        let mut order: Vec<&Attr> = a.iter().collect();
+        order.sort_by(|x, y| x.name.cmp(&y.name));
+        for at in order {
             let mut attrs = vec![("name", at.name.to_string())];
             if !at.pos.is_none() {
                 self.pos(&mut attrs, at.pos);

@@ -141,7 +141,7 @@ fn prim_derivation_strict(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult
         spec.outputs = list;
         Ok(())
     };
-    for at in &attrs.attrs {
+    for at in attrs.iter() {
         let key = &*at.name;
         if key == "__ignoreNulls" {
             continue;
@@ -414,7 +414,7 @@ fn fetch_common(
     let v = ev.force(a[0].clone())?;
     let (url, name, hash) = match &v {
         Value::Attrs(s) => {
-            for at in &s.attrs {
+            for at in s.iter() {
                 if !matches!(&*at.name, "url" | "sha256" | "name") {
                     return err(
                         format!("unsupported argument '{}' to '{what}'", at.name),

@@ -94,7 +94,7 @@ fn input_attrs(
         (None, None) => return err("attribute 'type' is missing in call to 'fetchTree'", p),
     };
     attrs.insert("type".into(), Attr::Str(ty.clone()));
-    for at in &set.attrs {
+    for at in set.iter() {
         let name = &*at.name;
         if name == "type" {
             continue;

@@ -459,7 +459,7 @@ fn render(ev: &mut Evaluator, v: Value, inv: &Invocation, args: &Attrs) -> EvalR
         }
         return Ok(Output::Drvs(drvs));
     }
-    let v = if args.attrs.is_empty() {
+    let v = if args.is_empty() {
         v
     } else {
         auto_call(ev, v, args)?
