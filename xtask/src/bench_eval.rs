@@ -4,7 +4,9 @@
 //! The cases live in `testdata/eval/bench/`: (a) `fib.nix`, naive Fibonacci
 //! of 30; (b) `fold.nix`, building and folding a 200 000-element list and
 //! attribute set; (c) `overlays.nix`, 50 overlays over a 2 000-attribute
-//! package set with `fix`/`extends`; (d) `minimal.nix`, the drvPath of
+//! package set with `fix`/`extends`, half of them rewriting every package;
+//! `overlays-small.nix`, nixpkgs' shape: 400 overlays of a couple of packages
+//! each over 20 000; (d) `minimal.nix`, the drvPath of
 //! `images/minimal.nix`'s system toplevel through `recipes/eval-config.nix`;
 //! `minimal10` evaluates ten such systems in one process (see `MINIMAL10`),
 //! since one takes little more than process start-up; (e) `modules.nix`, a
@@ -65,6 +67,7 @@ const CASES: &[&str] = &[
     "fib",
     "fold",
     "overlays",
+    "overlays-small",
     "minimal",
     "minimal10",
     "modules",
