@@ -9,7 +9,9 @@ use std::rc::Rc;
 use crate::compile::{BinOp, Param};
 use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
 use crate::eval::{new_nixstr, Evaluator};
-use crate::value::{Attr, Attrs, Bulk, Context, Env, NixString, PrimOp, Sym, ThunkState, Value};
+use crate::value::{
+    Attr, Attrs, Bulk, Context, Env, List, NixString, PrimOp, Sym, ThunkState, Value,
+};
 
 type Fun = fn(&mut Evaluator, &[Value], Pos) -> EvalResult<Value>;
 
@@ -217,7 +219,7 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
             if l.is_empty() {
                 return err("'tail' called on an empty list", p);
             }
-            Ok(Value::list(l[1..].to_vec()))
+            Ok(Value::List(List::slice_from(&l, 1)))
         }),
         ("throw", 1, |ev, a, p| {
             let s = ev.force_string_noctx(a[0].clone(), p)?;

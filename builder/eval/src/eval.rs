@@ -7,7 +7,9 @@ use std::rc::Rc;
 use crate::compile::{AttrsExpr, BinOp, Compiler, Expr, Key, Lambda, Param, Part};
 use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
 use crate::io::{EvalHost, EvalIo};
-use crate::value::{Attr, Attrs, Closure, Context, Env, NixString, PrimOp, Sym, ThunkState, Value};
+use crate::value::{
+    Attr, Attrs, Closure, Context, Env, List, NixString, PrimOp, Sym, ThunkState, Value,
+};
 
 /// Options fixed for one evaluation.
 #[derive(Debug, Clone)]
@@ -1036,7 +1038,7 @@ impl Evaluator {
         }
     }
 
-    pub fn force_list(&mut self, v: Value, pos: Pos) -> EvalResult<Rc<Vec<Value>>> {
+    pub fn force_list(&mut self, v: Value, pos: Pos) -> EvalResult<Rc<List>> {
         match self.force(v)? {
             Value::List(l) => Ok(l),
             other => err(

@@ -1,7 +1,8 @@
 //! Runtime values: immutable, `Rc`-shared, with lazily evaluated thunks.
 //!
 //! Attribute sets are sorted vectors, a small one laid over a big one after
-//! `//` (`value/attrs.rs`); lists are shared vectors. A value held in an attribute set or list may be a thunk;
+//! `//` (`value/attrs.rs`); lists are shared vectors, `tail` a shared slice
+//! (`value/list.rs`). A value held in an attribute set or list may be a thunk;
 //! `Evaluator::force` turns it into weak head normal form.
 
 use std::cell::RefCell;
@@ -10,10 +11,14 @@ use std::rc::Rc;
 
 use crate::compile::{Expr, Lambda};
 
-mod attrs;
 use crate::error::{EvalResult, Pos};
 use crate::eval::Evaluator;
+
+mod attrs;
+mod list;
+
 pub use attrs::{update, Attrs, Iter as AttrsIter};
+pub use list::List;
 
 /// An attribute name: an interned, never freed string (like Nix's symbol
 /// table). Copying or dropping one touches no reference count (attribute
@@ -335,11 +340,7 @@ pub enum Bulk {
     /// `genList f n`: element `i` is `f i`.
     GenList { f: Value, pos: Pos },
     /// `map f list`: element `i` is `f list[i]`.
-    Map {
-        f: Value,
-        list: Rc<Vec<Value>>,
-        pos: Pos,
-    },
+    Map { f: Value, list: Rc<List>, pos: Pos },
     /// `mapAttrs f set`: element `i` is `f name value` of the attribute at
     /// place `i` (`Attrs::at_place`); the name string is made only when the
     /// value is forced.
@@ -411,7 +412,7 @@ pub enum Value {
     /// A path; `Rc<String>` (not `Rc<str>`) keeps `Value` at 16 bytes.
     Path(Rc<String>),
     Attrs(Rc<Attrs>),
-    List(Rc<Vec<Value>>),
+    List(Rc<List>),
     Lambda(Rc<Closure>),
     PrimOp(Rc<PrimOp>),
     PrimOpApp(Rc<PartialApp>),
@@ -426,7 +427,7 @@ impl Value {
         Value::Str(Rc::new(NixString { s, ctx }))
     }
     pub fn list(v: Vec<Value>) -> Value {
-        Value::List(Rc::new(v))
+        Value::List(Rc::new(List::Own(v)))
     }
     pub fn attrs(a: Attrs) -> Value {
         Value::Attrs(Rc::new(a))

@@ -1,0 +1,86 @@
+//! Lists: a vector of values, or a slice of another list's vector sharing it
+//! (`tail` of a long list copies nothing).
+
+use std::ops::Deref;
+use std::rc::Rc;
+
+use super::Value;
+
+/// Lists shorter than this are copied by `slice`: a copy of a few values
+/// costs less than the indirection every later read of a slice pays, and
+/// does not keep a big list alive for a small part of it.
+const SHARE_FROM: usize = 32;
+
+pub enum List {
+    Own(Vec<Value>),
+    /// `of[start..end]`; `of` is always `Own`.
+    Slice {
+        of: Rc<List>,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl List {
+    /// `this[start..]`, sharing `this`'s values when that is long.
+    pub fn slice_from(this: &Rc<List>, start: usize) -> Rc<List> {
+        let len = this.len().saturating_sub(start);
+        if len < SHARE_FROM {
+            return Rc::new(List::Own(this[start.min(this.len())..].to_vec()));
+        }
+        match &**this {
+            List::Own(_) => Rc::new(List::Slice {
+                of: this.clone(),
+                start,
+                end: this.len(),
+            }),
+            List::Slice { of, start: s, end } => Rc::new(List::Slice {
+                of: of.clone(),
+                start: s + start,
+                end: *end,
+            }),
+        }
+    }
+}
+
+impl Deref for List {
+    type Target = [Value];
+
+    #[inline]
+    fn deref(&self) -> &[Value] {
+        match self {
+            List::Own(v) => v,
+            List::Slice { of, start, end } => match &**of {
+                List::Own(v) => &v[*start..*end],
+                List::Slice { .. } => unreachable!("a slice is always of a list's own values"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ints(l: &List) -> Vec<i64> {
+        l.iter()
+            .map(|v| match v {
+                Value::Int(n) => *n,
+                _ => unreachable!("only integers here"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tails_of_tails_share_the_first_vector_and_read_as_copies() {
+        let l = Rc::new(List::Own((0..100).map(Value::Int).collect()));
+        let mut t = l.clone();
+        for k in 1..=100 {
+            t = List::slice_from(&t, 1);
+            assert_eq!(ints(&t), (k..100).collect::<Vec<_>>());
+            let shared = matches!(&*t, List::Slice { of, .. } if Rc::ptr_eq(of, &l));
+            assert_eq!(shared, 100 - k >= SHARE_FROM as i64, "after {k} tails");
+        }
+        assert!(t.is_empty());
+    }
+}
