@@ -538,8 +538,7 @@ impl Evaluator {
                     Part::Lit(l) => s.push_str(l),
                     Part::Expr(e) => {
                         let v = self.eval(e, env)?;
-                        let t = self.coerce_to_string(v, &mut ctx, false, true, *pos)?;
-                        s.push_str(&t);
+                        self.coerce_into(&mut s, v, &mut ctx, false, true, *pos)?;
                     }
                 }
             }
@@ -1115,54 +1114,80 @@ impl Evaluator {
         copy: bool,
         pos: Pos,
     ) -> EvalResult<String> {
+        let mut out = String::new();
+        self.coerce_into(&mut out, v, ctx, more, copy, pos)?;
+        Ok(out)
+    }
+
+    /// `coerce_to_string`, appending to `out`: interpolation and list
+    /// coercion build one string rather than a string per part.
+    pub fn coerce_into(
+        &mut self,
+        out: &mut String,
+        v: Value,
+        ctx: &mut Context,
+        more: bool,
+        copy: bool,
+        pos: Pos,
+    ) -> EvalResult<()> {
+        use std::fmt::Write;
         let v = self.force(v)?;
         match v {
             Value::Str(s) => {
                 ctx.extend(s.ctx.iter().cloned());
-                Ok(s.s.clone())
+                out.push_str(&s.s);
             }
             Value::Path(p) => {
                 if copy {
                     let sp = self.copy_path_to_store(&p, pos)?;
-                    ctx.insert(sp.clone());
-                    Ok(sp)
+                    out.push_str(&sp);
+                    ctx.insert(sp);
                 } else {
-                    Ok(p.to_string())
+                    out.push_str(&p);
                 }
             }
             Value::Attrs(a) => {
                 if let Some(f) = a.get("__toString").cloned() {
                     let f = self.force(f)?;
                     let r = self.call(f, Value::Attrs(a.clone()), pos)?;
-                    return self.coerce_to_string(r, ctx, more, copy, pos);
+                    return self.coerce_into(out, r, ctx, more, copy, pos);
                 }
                 if let Some(o) = a.get("outPath").cloned() {
-                    return self.coerce_to_string(o, ctx, more, copy, pos);
+                    return self.coerce_into(out, o, ctx, more, copy, pos);
                 }
-                err("cannot coerce a set to a string", pos)
+                return err("cannot coerce a set to a string", pos);
             }
-            Value::Int(i) if more => Ok(i.to_string()),
-            Value::Float(f) if more => Ok(format!("{f:.6}")),
-            Value::Bool(b) if more => Ok(if b { "1".into() } else { String::new() }),
-            Value::Null if more => Ok(String::new()),
+            Value::Int(i) if more => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Float(f) if more => {
+                let _ = write!(out, "{f:.6}");
+            }
+            Value::Bool(b) if more => {
+                if b {
+                    out.push('1');
+                }
+            }
+            Value::Null if more => {}
             Value::List(l) if more => {
-                let mut out = String::new();
                 let n = l.len();
                 for (i, x) in l.iter().enumerate() {
                     let x = self.force(x.clone())?;
                     let empty_list = matches!(&x, Value::List(l2) if l2.is_empty());
-                    out.push_str(&self.coerce_to_string(x, ctx, more, copy, pos)?);
+                    self.coerce_into(out, x, ctx, more, copy, pos)?;
                     if i + 1 < n && !empty_list {
                         out.push(' ');
                     }
                 }
-                Ok(out)
             }
-            other => err(
-                format!("cannot coerce {} to a string", other.show_type()),
-                pos,
-            ),
+            other => {
+                return err(
+                    format!("cannot coerce {} to a string", other.show_type()),
+                    pos,
+                )
+            }
         }
+        Ok(())
     }
 
     /// Copies a source path into the store (cached per path), as interpolation does.
