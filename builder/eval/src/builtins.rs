@@ -628,12 +628,46 @@ fn prim_concat_strings_sep(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResul
 
 fn prim_elem(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let l = ev.force_list(a[1].clone(), p)?;
+    if l.is_empty() {
+        // Nix forces the value only to compare it with an element.
+        return Ok(Value::Bool(false));
+    }
+    let needle = ev.force(a[0].clone())?;
     for x in l.iter() {
-        if ev.eq_values(a[0].clone(), x.clone(), p)? {
+        // A string or number against an element already forced is compared
+        // in place: no count updates, no calls (`elem name list` is common).
+        let found = match scalar_eq(&needle, x) {
+            Some(eq) => eq,
+            None => ev.eq_values(needle.clone(), x.clone(), p)?,
+        };
+        if found {
             return Ok(Value::Bool(true));
         }
     }
     Ok(Value::Bool(false))
+}
+
+/// `a == b` for two values of the same scalar type, `b` read through a
+/// forced thunk; `None` when it takes `eq_values` (other types, or `b` not
+/// yet forced).
+fn scalar_eq(a: &Value, b: &Value) -> Option<bool> {
+    fn same(a: &Value, b: &Value) -> Option<bool> {
+        match (a, b) {
+            (Value::Str(x), Value::Str(y)) => Some(x.s == y.s),
+            (Value::Int(x), Value::Int(y)) => Some(x == y),
+            (Value::Bool(x), Value::Bool(y)) => Some(x == y),
+            (Value::Null, Value::Null) => Some(true),
+            (Value::Path(x), Value::Path(y)) => Some(x == y),
+            _ => None,
+        }
+    }
+    match b {
+        Value::Thunk(t) => match &*t.0.try_borrow().ok()? {
+            ThunkState::Done(v) => same(a, v),
+            _ => None,
+        },
+        b => same(a, b),
+    }
 }
 
 fn prim_elem_at(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
