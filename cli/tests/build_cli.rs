@@ -167,6 +167,14 @@ fn builds_any_derivation_with_links_logs_and_args() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("these 2 derivations will be built"), "{err}");
     assert_eq!(w.log_files("plain"), 0);
+    // One derivation is "this derivation", as nix-build says.
+    let o = w.build("plain", &["-A", "dep", "--dry-run"]);
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.lines().any(|l| l == "this derivation will be built:"),
+        "{err}"
+    );
 
     let out = ok(&w.build(
         "plain",
@@ -773,4 +781,23 @@ fn several_files_trace_in_order_and_stop_at_the_first_failure() {
         assert!(err.contains("slow failure"), "{err}");
         assert!(!err.contains("fast done"), "{threads} threads: {err}");
     }
+}
+
+/// A FILE that does not exist is reported in nix-build's words.
+#[test]
+fn a_missing_file_is_reported_as_nix_build_reports_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("nope.nix");
+    let o = std::process::Command::new(B8G_BUILD)
+        .arg(&missing)
+        .output()
+        .expect("run b8g-build");
+    assert!(!o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "error: getting status of '{}': No such file or directory\n",
+            missing.display()
+        )
+    );
 }

@@ -195,4 +195,24 @@ fn nix_instantiated_derivations_build_to_the_same_outputs_in_b8g_and_nix() {
             same_hash(&env.nix_nar_hash(p), &env.b8g_nar_hash(p));
         }
     }
+    // Several -A (and one given twice): what each stands for, in order, as nix-build prints it.
+    let several = ["-A", "app.doc", "-A", "lib", "-A", "app", "-A", "lib"];
+    let nix_built = ok(
+        env.nix("nix-build")
+            .args(several)
+            .args(["--no-out-link", "--option", "sandbox", "true"])
+            .output()
+            .expect("run nix-build"),
+        "nix-build",
+    );
+    let our_outs = ok(
+        env.b8g(B8G_BUILD)
+            .arg("-q")
+            .args(several)
+            .arg("--no-out-link")
+            .output()
+            .expect("run b8g-build"),
+        "b8g-build",
+    );
+    assert_eq!(nix_built, our_outs, "printed outputs differ for several -A");
 }

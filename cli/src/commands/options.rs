@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use b8g_system::build::{options_doc, OptionsFormat};
 
+use super::system::absolute;
 use super::GlobalArgs;
 
 #[derive(Debug, clap::Args)]
@@ -23,16 +24,6 @@ pub struct Args {
     /// The recipes directory (lib, modules, pkgs).
     #[arg(long, env = "B8G_RECIPES", value_name = "DIR")]
     recipes: Option<PathBuf>,
-}
-
-fn absolute(p: &Path) -> Result<PathBuf> {
-    let p = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir()?.join(p)
-    };
-    p.canonicalize()
-        .with_context(|| format!("cannot find {}", p.display()))
 }
 
 pub fn exec(global: &GlobalArgs, args: Args) -> Result<ExitCode> {

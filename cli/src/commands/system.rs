@@ -94,8 +94,10 @@ pub struct BuildArgs {
     more: Box<MoreBuildArgs>,
     /// Select an attribute of the result (`a.b.0`); for a system
     /// configuration, build `config.system.build.ATTR` (default `toplevel`).
+    /// May be given more than once: each is built and linked in turn
+    /// (`result`, `result-2`, …), as nix-build does.
     #[arg(short = 'A', long = "attr", value_name = "ATTR")]
-    attr: Option<String>,
+    attrs: Vec<String>,
     /// Where to put the link to the result (registered as a GC root).
     #[arg(
         short = 'o',
@@ -150,13 +152,18 @@ pub struct BuildArgs {
 }
 
 impl BuildArgs {
+    /// The one `-A` of a command that builds one thing (the first, if several).
+    fn attr(&self) -> Option<&str> {
+        self.attrs.first().map(String::as_str)
+    }
+
     /// The first build option that means nothing for `b8g install` (which
     /// builds the toplevel and writes a disk), if one was given.
     pub(crate) fn not_for_install(&self) -> Option<&'static str> {
         [
             (self.dry_run, "--dry-run"),
             (self.expr.is_some(), "-E/--expr"),
-            (self.attr.is_some(), "-A/--attr"),
+            (!self.attrs.is_empty(), "-A/--attr"),
             (self.image, "--image"),
             (self.check, "--check"),
         ]
@@ -211,14 +218,20 @@ pub struct MoreBuildArgs {
     builders_use_substitutes: bool,
 }
 
+/// `p` made absolute with links resolved; a missing file is reported in
+/// nix-build's words ("getting status of '…': No such file or directory").
 pub(super) fn absolute(p: &Path) -> Result<PathBuf> {
     let p = if p.is_absolute() {
         p.to_path_buf()
     } else {
         std::env::current_dir()?.join(p)
     };
-    p.canonicalize()
-        .with_context(|| format!("cannot find {}", p.display()))
+    p.canonicalize().map_err(|e| {
+        // Nix prints strerror's text, without Rust's "(os error N)".
+        let why = e.to_string();
+        let why = why.split(" (os error").next().unwrap_or(&why).to_string();
+        anyhow::anyhow!("getting status of '{}': {why}", p.display())
+    })
 }
 
 /// The recipes of this workspace when not told otherwise.
@@ -287,7 +300,7 @@ pub(super) fn progress(global: &GlobalArgs, args: &BuildArgs) -> Box<dyn Progres
 
 /// Builds the configuration; returns the store and the result path.
 fn build_system(global: &GlobalArgs, args: &BuildArgs) -> Result<(LocalStore, StorePath)> {
-    let (store, out) = realise_attr(global, args, args.attr.as_deref().unwrap_or("toplevel"))?;
+    let (store, out) = realise_attr(global, args, args.attr().unwrap_or("toplevel"))?;
     link_result(args, store, out)
 }
 
@@ -360,17 +373,22 @@ fn system_options_for(
 
 /// Prints a dry run's plan as nix-build does (nothing when all is valid).
 fn print_plan(store: &LocalStore, plan: &realise::Plan) {
-    if !plan.build.is_empty() {
+    if plan.build.len() == 1 {
+        eprintln!("this derivation will be built:");
+    } else if !plan.build.is_empty() {
         eprintln!("these {} derivations will be built:", plan.build.len());
-        for d in &plan.build {
-            eprintln!("  {}", store.print_path(d));
-        }
     }
-    if !plan.fetch.is_empty() {
+    for d in &plan.build {
+        eprintln!("  {}", store.print_path(d));
+    }
+    // Nix adds the download and unpacked sizes, which the plan does not know.
+    if plan.fetch.len() == 1 {
+        eprintln!("this path will be fetched:");
+    } else if !plan.fetch.is_empty() {
         eprintln!("these {} paths will be fetched:", plan.fetch.len());
-        for p in &plan.fetch {
-            eprintln!("  {}", store.print_path(p));
-        }
+    }
+    for p in &plan.fetch {
+        eprintln!("  {}", store.print_path(p));
     }
 }
 
@@ -509,7 +527,7 @@ fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<FileKind>
     };
     let what = FileEval {
         source,
-        attr: args.attr.clone(),
+        attr: args.attr().map(str::to_string),
         args: args.more.auto.args(),
         search_path: args.more.auto.search_path(),
         cwd,
@@ -586,14 +604,14 @@ fn link_name(base: &Path, index: usize, output: &str) -> PathBuf {
 }
 
 pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
-    if !args.more.files.is_empty() {
+    if !args.more.files.is_empty() || args.attrs.len() > 1 {
         return exec_build_many(global, args);
     }
     let drvs = match instantiate(global, &args)? {
         None => return Ok(ExitCode::FAILURE),
         Some(FileKind::System) => {
             if args.dry_run {
-                let attr = args.attr.as_deref().unwrap_or("toplevel");
+                let attr = args.attr().unwrap_or("toplevel");
                 let opts = system_options(global, &args, attr, Vec::new())?;
                 let (store, plan) = build::plan(&global.store_config()?, &opts)
                     .with_context(|| format!("cannot evaluate {}", args.file.display()))?;
@@ -624,41 +642,73 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     realise_and_link(global, &args, drvs)
 }
 
-/// `b8g build FILE FILE…`: every file instantiated at once (see
-/// [`b8g_system::targets`]), then all their derivations realised together.
+/// `b8g build FILE FILE… -A ATTR -A ATTR…`: every file and attribute
+/// instantiated at once (see [`b8g_system::targets`]), files outer and
+/// attributes inner as nix-build takes them, then all their derivations
+/// realised together.
 fn exec_build_many(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     if args.image {
-        bail!("--image writes the image of one system: give one FILE");
+        bail!("--image writes the image of one system: give one FILE and at most one -A");
     }
-    let attr = args.attr.as_deref().unwrap_or("toplevel");
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let files: Vec<&PathBuf> = std::iter::once(&args.file)
-        .chain(&args.more.files)
-        .collect();
+    let sources: Vec<(String, Source, Option<PathBuf>)> = match &args.expr {
+        Some(e) => vec![("-E".to_string(), Source::Expr(e.clone()), None)],
+        None => {
+            let mut v = Vec::new();
+            for file in std::iter::once(&args.file).chain(&args.more.files) {
+                let shown = file.display().to_string();
+                v.push(match Source::from_arg(file, &cwd) {
+                    Source::File(_) => {
+                        let file = absolute(file)?;
+                        (shown, Source::File(file.clone()), Some(file))
+                    }
+                    other => (shown, other, None),
+                });
+            }
+            v
+        }
+    };
+    let attrs: Vec<Option<&str>> = if args.attrs.is_empty() {
+        vec![None]
+    } else {
+        args.attrs.iter().map(|a| Some(a.as_str())).collect()
+    };
     // A file is known to be a system only once evaluated: the settings for
     // building one are an error only for a file that turns out to be one.
     let mut settings_error = None;
     let mut targets = Vec::new();
-    for file in &files {
-        let file = absolute(file)?;
-        let system = match system_options_for(global, &args, file.clone(), attr, Vec::new()) {
-            Ok(o) => Some(o),
-            Err(e) => {
-                settings_error = Some(e);
-                None
-            }
-        };
-        targets.push(b8g_system::targets::Target {
-            what: FileEval {
-                source: Source::File(file),
-                attr: args.attr.clone(),
-                args: args.more.auto.args(),
-                search_path: args.more.auto.search_path(),
-                cwd: cwd.clone(),
-            },
-            system,
-            show_trace: args.show_trace,
-        });
+    let mut files = Vec::new();
+    for (shown, source, file) in &sources {
+        for attr in &attrs {
+            let system = match file.as_ref().map(|f| {
+                system_options_for(
+                    global,
+                    &args,
+                    f.clone(),
+                    attr.unwrap_or("toplevel"),
+                    Vec::new(),
+                )
+            }) {
+                Some(Ok(o)) => Some(o),
+                Some(Err(e)) => {
+                    settings_error = Some(e);
+                    None
+                }
+                None => None,
+            };
+            targets.push(b8g_system::targets::Target {
+                what: FileEval {
+                    source: source.clone(),
+                    attr: attr.map(str::to_string),
+                    args: args.more.auto.args(),
+                    search_path: args.more.auto.search_path(),
+                    cwd: cwd.clone(),
+                },
+                system,
+                show_trace: args.show_trace,
+            });
+            files.push(shown.clone());
+        }
     }
     let threads = b8g_builder::glue::parallel::default_threads();
     let results = b8g_system::targets::instantiate_targets(
@@ -679,9 +729,9 @@ fn exec_build_many(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
                 let e = settings_error
                     .take()
                     .unwrap_or_else(|| anyhow::anyhow!("no settings"));
-                return Err(e).with_context(|| format!("cannot build {}", file.display()));
+                return Err(e).with_context(|| format!("cannot build {file}"));
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot build {}", file.display())),
+            Err(e) => return Err(e).with_context(|| format!("cannot build {file}")),
         }
     }
     realise_and_link(global, &args, drvs)
