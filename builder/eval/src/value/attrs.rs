@@ -7,7 +7,6 @@
 //! and a chain of small updates (overlays) copies the base once per eighth of
 //! its size rather than at every step.
 
-use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::rc::Rc;
 
@@ -87,14 +86,6 @@ impl Attrs {
         }
     }
 
-    /// The attributes in name order, as one slice (copied only for a layered set).
-    pub fn flat(&self) -> Cow<'_, [Attr]> {
-        match self.base {
-            None => Cow::Borrowed(&self.own),
-            Some(_) => Cow::Owned(self.iter().cloned().collect()),
-        }
-    }
-
     /// The attribute at `place`, as `Iter::next_placed` gives it.
     pub fn at_place(&self, place: usize) -> Option<&Attr> {
         match &self.base {
@@ -103,14 +94,6 @@ impl Attrs {
                 None => b.own.get(place),
                 Some(i) => self.own.get(i),
             },
-        }
-    }
-
-    /// This set as a flat one: itself, or a copy of a layered set.
-    pub fn flattened(this: &Rc<Attrs>) -> Rc<Attrs> {
-        match this.base {
-            None => this.clone(),
-            Some(_) => Rc::new(Attrs::from_sorted(this.flat().into_owned())),
         }
     }
 
@@ -398,7 +381,6 @@ mod tests {
         assert!(matches!(z.get_sym(&intern("a0051")), Some(Value::Int(51))));
         assert!(matches!(z.get_sym(&intern("b")), Some(Value::Int(7))));
         assert!(z.get("c").is_none());
-        assert_eq!(pairs(&Attrs::flattened(&z)), want);
         let mut it = z.iter();
         let mut n = 0;
         while let Some((place, at)) = it.next_placed() {
