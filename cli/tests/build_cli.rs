@@ -801,3 +801,39 @@ fn a_missing_file_is_reported_as_nix_build_reports_it() {
         )
     );
 }
+
+/// Several `-A` select from one evaluation of the file, as nix-build's do:
+/// what the file traces is traced once, and a system takes one `-A`.
+#[test]
+fn several_attrs_share_one_evaluation() {
+    let w = World::new();
+    let proj = w.proj();
+    fs::write(
+        proj.join("traced.nix"),
+        "builtins.trace \"top\" (let d = import ./default.nix { }; in { a = d.dep; b = d.top; })",
+    )
+    .expect("write traced.nix");
+    let o = w
+        .cmd(B8G_BUILD, "plain")
+        .args(["-q", "--dry-run", "-A", "a", "-A", "b", "traced.nix"])
+        .output()
+        .expect("run b8g-build");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.matches("trace: top").count(), 1, "{err}");
+    assert!(err.contains("these 2 derivations will be built"), "{err}");
+
+    fs::write(
+        proj.join("sys.nix"),
+        "{ config, ... }: { networking.hostName = \"x\"; }",
+    )
+    .expect("write sys.nix");
+    let o = w
+        .cmd(B8G_BUILD, "plain")
+        .args(["-q", "--dry-run", "-A", "toplevel", "-A", "vm", "sys.nix"])
+        .output()
+        .expect("run b8g-build");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("give at most one -A"), "{err}");
+}

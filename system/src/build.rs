@@ -59,6 +59,11 @@ pub enum SystemBuildError {
     Image(#[from] ImageError),
     #[error("{0} is a system configuration, and the settings to build a system were not given")]
     NoSystemSettings(PathBuf),
+    #[error(
+        "{0} is a system configuration, which builds one attribute of config.system.build: \
+         give at most one -A"
+    )]
+    SeveralAttrs(PathBuf),
     #[error("derivation {0} has no `out` output")]
     NoOut(String),
     #[error(

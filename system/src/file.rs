@@ -59,7 +59,9 @@ impl Source {
 #[derive(Debug, Clone)]
 pub struct FileEval {
     pub source: Source,
-    pub attr: Option<String>,
+    /// The `-A` paths, in order (none: the value itself). The file is
+    /// evaluated once for all of them, as nix-build does.
+    pub attrs: Vec<String>,
     pub args: AutoArgs,
     pub search_path: Vec<(String, String)>,
     /// Where `--arg` expressions resolve relative paths.
@@ -141,7 +143,7 @@ const IS_MODULE: &str = "known: given: shape: f: called: let \
 pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind, SessionError> {
     let FileEval {
         source,
-        attr,
+        attrs,
         args,
         search_path,
         cwd,
@@ -200,17 +202,31 @@ pub fn instantiate_file(session: EvalSession, what: FileEval) -> Result<FileKind
                 }
                 // The call made to tell a module is nix-build's first step.
                 if let Some(r) = called.1.get() {
-                    let drvs =
-                        AutoArgs::derivations_of_called(ev, r.clone(), attr.as_deref(), &auto)?;
+                    let mut drvs = Vec::new();
+                    for attr in each_attr(&attrs) {
+                        drvs.extend(AutoArgs::derivations_of_called(ev, r.clone(), attr, &auto)?);
+                    }
                     return checked(drvs);
                 }
                 v
             }
             Err(text) => ev.eval_str(text, cwd)?,
         };
-        let drvs = AutoArgs::derivations_with(ev, v, attr.as_deref(), &auto)?;
+        let mut drvs = Vec::new();
+        for attr in each_attr(&attrs) {
+            drvs.extend(AutoArgs::derivations_with(ev, v.clone(), attr, &auto)?);
+        }
         checked(drvs)
     })
+}
+
+/// Each `-A` path in turn, or the value itself when none was given.
+fn each_attr(attrs: &[String]) -> Vec<Option<&str>> {
+    if attrs.is_empty() {
+        vec![None]
+    } else {
+        attrs.iter().map(|a| Some(a.as_str())).collect()
+    }
 }
 
 /// The derivations, each of which must stand for an output (nix-build's check).
@@ -243,7 +259,7 @@ mod tests {
             EvalSession::dry_run(StoreDir::default()),
             FileEval {
                 source: Source::File(file),
-                attr: attr.map(str::to_owned),
+                attrs: attr.map(str::to_owned).into_iter().collect(),
                 args,
                 search_path: Vec::new(),
                 cwd: dir.path().to_owned(),
@@ -403,7 +419,7 @@ mod tests {
             EvalSession::dry_run(StoreDir::default()),
             FileEval {
                 source,
-                attr: Some("a".into()),
+                attrs: vec!["a".into()],
                 args: AutoArgs::default(),
                 search_path: vec![("np".into(), dir.path().join("np").display().to_string())],
                 cwd: dir.path().to_owned(),

@@ -172,13 +172,16 @@ fn instantiate_target(
             drvs,
         }),
         FileKind::System => {
+            let file = || match &t.what.source {
+                Source::File(f) => f.clone(),
+                Source::Lookup(name) => PathBuf::from(name),
+                Source::Expr(_) => PathBuf::from("(expression)"),
+            };
+            if t.what.attrs.len() > 1 {
+                return Err(SystemBuildError::SeveralAttrs(file()));
+            }
             let Some(opts) = &t.system else {
-                let file = match &t.what.source {
-                    Source::File(f) => f.clone(),
-                    Source::Lookup(name) => PathBuf::from(name),
-                    Source::Expr(_) => PathBuf::from("(expression)"),
-                };
-                return Err(SystemBuildError::NoSystemSettings(file));
+                return Err(SystemBuildError::NoSystemSettings(file()));
             };
             let drv = build::instantiate_with(LocalStore::open(config)?, opts, |s| {
                 s.interrupt(Arc::clone(stop)).messages(sink)

@@ -527,7 +527,7 @@ fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<FileKind>
     };
     let what = FileEval {
         source,
-        attr: args.attr().map(str::to_string),
+        attrs: args.attrs.clone(),
         args: args.more.auto.args(),
         search_path: args.more.auto.search_path(),
         cwd,
@@ -642,10 +642,10 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     realise_and_link(global, &args, drvs)
 }
 
-/// `b8g build FILE FILE… -A ATTR -A ATTR…`: every file and attribute
-/// instantiated at once (see [`b8g_system::targets`]), files outer and
-/// attributes inner as nix-build takes them, then all their derivations
-/// realised together.
+/// `b8g build FILE FILE… -A ATTR -A ATTR…`: every file instantiated at once
+/// (see [`b8g_system::targets`]), each once for all its attributes (files
+/// outer, attributes inner, as nix-build takes them), then all their
+/// derivations realised together.
 fn exec_build_many(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
     if args.image {
         bail!("--image writes the image of one system: give one FILE and at most one -A");
@@ -668,47 +668,36 @@ fn exec_build_many(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
             v
         }
     };
-    let attrs: Vec<Option<&str>> = if args.attrs.is_empty() {
-        vec![None]
-    } else {
-        args.attrs.iter().map(|a| Some(a.as_str())).collect()
-    };
+    let attr = args.attr().unwrap_or("toplevel");
     // A file is known to be a system only once evaluated: the settings for
     // building one are an error only for a file that turns out to be one.
     let mut settings_error = None;
     let mut targets = Vec::new();
     let mut files = Vec::new();
     for (shown, source, file) in &sources {
-        for attr in &attrs {
-            let system = match file.as_ref().map(|f| {
-                system_options_for(
-                    global,
-                    &args,
-                    f.clone(),
-                    attr.unwrap_or("toplevel"),
-                    Vec::new(),
-                )
-            }) {
-                Some(Ok(o)) => Some(o),
-                Some(Err(e)) => {
-                    settings_error = Some(e);
-                    None
-                }
-                None => None,
-            };
-            targets.push(b8g_system::targets::Target {
-                what: FileEval {
-                    source: source.clone(),
-                    attr: attr.map(str::to_string),
-                    args: args.more.auto.args(),
-                    search_path: args.more.auto.search_path(),
-                    cwd: cwd.clone(),
-                },
-                system,
-                show_trace: args.show_trace,
-            });
-            files.push(shown.clone());
-        }
+        let system = match file
+            .as_ref()
+            .map(|f| system_options_for(global, &args, f.clone(), attr, Vec::new()))
+        {
+            Some(Ok(o)) => Some(o),
+            Some(Err(e)) => {
+                settings_error = Some(e);
+                None
+            }
+            None => None,
+        };
+        targets.push(b8g_system::targets::Target {
+            what: FileEval {
+                source: source.clone(),
+                attrs: args.attrs.clone(),
+                args: args.more.auto.args(),
+                search_path: args.more.auto.search_path(),
+                cwd: cwd.clone(),
+            },
+            system,
+            show_trace: args.show_trace,
+        });
+        files.push(shown.clone());
     }
     let threads = b8g_builder::glue::parallel::default_threads();
     let results = b8g_system::targets::instantiate_targets(
