@@ -638,7 +638,9 @@ fn prim_elem(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
         // in place: no count updates, no calls (`elem name list` is common).
         let found = match scalar_eq(&needle, x) {
             Some(eq) => eq,
-            None => ev.eq_values(needle.clone(), x.clone(), p)?,
+            // As Nix's `eqValues`: the argument and an element that are the
+            // same cell are equal without looking (`elem f [ f ]`, NaN).
+            None => ev.eq_elements(&a[0], x, p)?,
         };
         if found {
             return Ok(Value::Bool(true));

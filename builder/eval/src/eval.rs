@@ -1160,6 +1160,10 @@ impl Evaluator {
             Value::Int(i) if more => {
                 let _ = write!(out, "{i}");
             }
+            // printf's `%f`, as Nix's `std::to_string`: NaN is "nan" or "-nan" by its sign.
+            Value::Float(f) if more && f.is_nan() => {
+                out.push_str(if f.is_sign_negative() { "-nan" } else { "nan" });
+            }
             Value::Float(f) if more => {
                 let _ = write!(out, "{f:.6}");
             }
@@ -1521,7 +1525,7 @@ impl Evaluator {
 
     /// Two elements of lists or sets: both forced, then equal at once when
     /// they are the same cell (functions included), else compared.
-    fn eq_elements(&mut self, p: &Value, q: &Value, pos: Pos) -> EvalResult<bool> {
+    pub(crate) fn eq_elements(&mut self, p: &Value, q: &Value, pos: Pos) -> EvalResult<bool> {
         let pv = self.force(p.clone())?;
         let qv = self.force(q.clone())?;
         if same_value(p, q) {

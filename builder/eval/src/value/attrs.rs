@@ -116,12 +116,25 @@ pub fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
         return y;
     }
     // Every name of `x` in `y` (`prev // mapAttrs f prev`, an override of
-    // all names): the result has `y`'s names and values, so it is `y`. This
+    // all names): the result has `y`'s names and values, so it is `y`'s. This
     // spares copying the attributes, which touches the count of every value,
     // and freeing the copy later; `==` cannot tell (Nix compares the
     // attributes' values by address first, as `same_value` does).
     if x.len() <= y.len() && names_within(&x, &y) {
-        return y;
+        // Still a set of its own, as Nix's `//` makes one: printing tells
+        // sets apart by identity («repeated»). An empty layer copies nothing.
+        return Rc::new(match &y.base {
+            None => Attrs {
+                own: Vec::new(),
+                len: y.len,
+                base: Some(y),
+            },
+            Some(b) => Attrs {
+                own: y.own.clone(),
+                len: y.len,
+                base: Some(b.clone()),
+            },
+        });
     }
     let (base, layer) = Attrs::parts(&x);
     if (layer.len() + y.len()) * LAYER_RATIO <= base.len() {
@@ -421,9 +434,12 @@ mod tests {
     }
 
     #[test]
-    fn an_update_of_every_name_is_the_right_set() {
+    fn an_update_of_every_name_is_the_right_sets_values_in_a_new_set() {
         let x = set(&[("a", 1), ("b", 2)]);
         let y = set(&[("a", 3), ("b", 4), ("c", 5)]);
-        assert!(Rc::ptr_eq(&update(x, y.clone()), &y));
+        let z = update(x, y.clone());
+        assert!(!Rc::ptr_eq(&z, &y));
+        assert_eq!(pairs(&z), pairs(&y));
+        assert!(z.own.is_empty() && z.base.as_ref().is_some_and(|b| Rc::ptr_eq(b, &y)));
     }
 }
