@@ -37,7 +37,9 @@ pub enum BinOp {
 
 pub enum Part {
     Lit(String),
-    Expr(Expr),
+    /// An interpolated expression and where its `${` is (Nix's errors in
+    /// coercing it point there).
+    Expr(Expr, Pos),
 }
 
 pub enum Key {
@@ -96,7 +98,7 @@ pub enum Expr {
     /// `<name/sub>`, resolved against the search path at run time.
     SearchPath(String, Pos),
     /// An interpolated path; the first part already carries the base directory.
-    PathInterp(Vec<Part>, Pos),
+    PathInterp(Vec<Part>),
     Var(usize, usize),
     WithVar {
         name: Sym,
@@ -151,7 +153,7 @@ pub enum Expr {
     },
     Not(Box<Expr>, Pos),
     Neg(Box<Expr>, Pos),
-    Interp(Vec<Part>, Pos),
+    Interp(Vec<Part>),
     CurPos(Pos),
 }
 
@@ -516,7 +518,7 @@ impl Compiler {
             match p {
                 InterpolPart::Literal(l) => out.push(Part::Lit(l)),
                 InterpolPart::Interpolation(i) => match i.expr() {
-                    Some(e) => out.push(Part::Expr(self.expr(e)?)),
+                    Some(e) => out.push(Part::Expr(self.expr(e)?, self.pos(&i))),
                     None => return self.error("syntax error", pos),
                 },
             }
@@ -527,7 +529,7 @@ impl Compiler {
                 Some(Part::Lit(l)) => Expr::Str(Rc::new(NixString::plain(l))),
                 _ => unreachable!("matched a single literal"),
             },
-            _ => Expr::Interp(out, pos),
+            _ => Expr::Interp(out),
         })
     }
 
@@ -550,7 +552,7 @@ impl Compiler {
                     parts.push(Part::Lit(t));
                 }
                 InterpolPart::Interpolation(ip) => match ip.expr() {
-                    Some(e) => parts.push(Part::Expr(self.expr(e)?)),
+                    Some(e) => parts.push(Part::Expr(self.expr(e)?, self.pos(&ip))),
                     None => return self.error("syntax error", pos),
                 },
             }
@@ -560,7 +562,7 @@ impl Compiler {
                 return Ok(Expr::Path(canon_path(l).into()));
             }
         }
-        Ok(Expr::PathInterp(parts, pos))
+        Ok(Expr::PathInterp(parts))
     }
 
     fn lambda(&mut self, l: &ast::Lambda, pos: Pos) -> EvalResult<Expr> {

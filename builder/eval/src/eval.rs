@@ -379,7 +379,7 @@ impl Evaluator {
     /// stack once per nesting level) stays small.
     #[inline(never)]
     fn eval_path_interp(&mut self, e: &'static Expr, env: &Rc<Env>) -> EvalResult<Value> {
-        let Expr::PathInterp(parts, pos) = e else {
+        let Expr::PathInterp(parts) = e else {
             unreachable!("eval_path_interp is called on PathInterp only")
         };
         {
@@ -388,10 +388,9 @@ impl Evaluator {
             for p in parts {
                 match p {
                     Part::Lit(l) => s.push_str(l),
-                    Part::Expr(e) => {
+                    Part::Expr(e, at) => {
                         let v = self.eval(e, env)?;
-                        let t = self.coerce_to_string(v, &mut ctx, false, false, *pos)?;
-                        s.push_str(&t);
+                        self.coerce_into(&mut s, v, &mut ctx, false, false, *at)?;
                     }
                 }
             }
@@ -527,7 +526,7 @@ impl Evaluator {
     /// stack once per nesting level) stays small.
     #[inline(never)]
     fn eval_interp(&mut self, e: &'static Expr, env: &Rc<Env>) -> EvalResult<Value> {
-        let Expr::Interp(parts, pos) = e else {
+        let Expr::Interp(parts) = e else {
             unreachable!("eval_interp is called on Interp only")
         };
         {
@@ -536,9 +535,9 @@ impl Evaluator {
             for p in parts {
                 match p {
                     Part::Lit(l) => s.push_str(l),
-                    Part::Expr(e) => {
+                    Part::Expr(e, at) => {
                         let v = self.eval(e, env)?;
-                        self.coerce_into(&mut s, v, &mut ctx, false, true, *pos)?;
+                        self.coerce_into(&mut s, v, &mut ctx, false, true, *at)?;
                     }
                 }
             }
