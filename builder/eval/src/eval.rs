@@ -97,6 +97,7 @@ impl Evaluator {
         extra: Vec<PrimOp>,
     ) -> Evaluator {
         crate::no_huge_pages();
+        crate::value::cycles::start_thread();
         let mut opts = opts;
         // An evaluation thread that got a smaller stack than asked for (a small
         // machine) fails cleanly within what it has.
@@ -597,6 +598,7 @@ impl Evaluator {
             }))),
             Expr::Let { binds, body } => {
                 let new = Env::new(Vec::new(), Some(env.clone()));
+                crate::value::cycles::register(&new);
                 let vals: Vec<Value> = binds.iter().map(|b| self.lazy_rec(b, &new)).collect();
                 new.set_all(vals);
                 self.eval(body, &new)
@@ -732,6 +734,7 @@ impl Evaluator {
     fn eval_attrs(&mut self, a: &'static AttrsExpr, env: &Rc<Env>) -> EvalResult<Value> {
         let inner = if a.rec {
             let new = Env::new(Vec::new(), Some(env.clone()));
+            crate::value::cycles::register(&new);
             let vals: Vec<Value> = a
                 .statics
                 .iter()
@@ -909,6 +912,8 @@ impl Evaluator {
         let env = Env::new(Vec::new(), Some(cenv.clone()));
         let mut vals = Vec::with_capacity(n);
         let mut used = 0;
+        // A default's thunk points at the frame that holds it.
+        let mut recursive = false;
         for (name, default) in formals.iter() {
             match attrs.get_sym(name) {
                 Some(v) => {
@@ -916,7 +921,13 @@ impl Evaluator {
                     vals.push(v.clone());
                 }
                 None => match default {
-                    Some(d) => vals.push(self.lazy_rec(d, &env)),
+                    Some(d) => {
+                        if !recursive {
+                            recursive = true;
+                            crate::value::cycles::register(&env);
+                        }
+                        vals.push(self.lazy_rec(d, &env))
+                    }
                     None => {
                         return err(
                             format!(

@@ -15,6 +15,7 @@ use crate::error::{EvalResult, Pos};
 use crate::eval::Evaluator;
 
 mod attrs;
+pub mod cycles;
 mod list;
 
 pub use attrs::{update, Attrs, Iter as AttrsIter};
@@ -438,6 +439,7 @@ impl Value {
         Value::Attrs(Rc::new(a))
     }
     pub fn thunk(state: ThunkState) -> Value {
+        cycles::made();
         Value::Thunk(Rc::new(Thunk(RefCell::new(state))))
     }
     pub fn apply_lazy(f: Value, arg: Value, pos: Pos) -> Value {

@@ -32,6 +32,14 @@ fn cases(prefix: &str) -> Vec<PathBuf> {
 
 /// Our result: Ok(text) or Err(first error line).
 fn ours(path: &Path, mode: OutputMode) -> Result<String, String> {
+    ours_walking(path, mode, None)
+}
+
+/// Walks for cycles made by all evaluations so far.
+static WALKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `ours`, walking for cycles after every `walk_every` new thunks if given.
+fn ours_walking(path: &Path, mode: OutputMode, walk_every: Option<u64>) -> Result<String, String> {
     let path = std::fs::canonicalize(path).expect("corpus file exists");
     let p = path.to_string_lossy().into_owned();
     run_with_big_stack(move || {
@@ -41,9 +49,16 @@ fn ours(path: &Path, mode: OutputMode) -> Result<String, String> {
         };
         let mut ev = Evaluator::new(Box::new(StdIo), Box::new(NoStore::default()), opts);
         ev.trace_sink = Box::new(|_| {});
+        if let Some(n) = walk_every {
+            b8g_eval::value::cycles::walk_every(n);
+        }
         let r = ev
             .eval_file(&p)
             .and_then(|v| value_to_text(&mut ev, v, mode));
+        WALKS.fetch_add(
+            b8g_eval::value::cycles::stats().walks,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         r.map_err(|e| e.to_string().lines().next().unwrap_or("").to_string())
     })
     .expect("evaluation thread runs")
@@ -146,6 +161,33 @@ fn corpus_golden() {
         bad.len(),
         bad.join("\n")
     );
+}
+
+/// Every okay case again, walking for cycles after every 32 new thunks: a
+/// walk that freed anything still in use would change a result or crash.
+#[test]
+fn corpus_with_frequent_cycle_walks() {
+    let mut bad = Vec::new();
+    let before = WALKS.load(std::sync::atomic::Ordering::Relaxed);
+    let okay = cases("eval-okay-");
+    for p in &okay {
+        let exp =
+            read(&with_ext(p, ".exp")).unwrap_or_else(|| panic!("{} has no .exp", p.display()));
+        match ours_walking(p, OutputMode::Strict, Some(32)) {
+            Ok(got) if got == exp => {}
+            other => bad.push(format!("{}:\n  want {exp}\n  got  {other:?}", p.display())),
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    // Other tests may walk at the same time; these cases alone walk more.
+    let walks = WALKS.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert!(walks as usize > okay.len(), "only {walks} walks");
+    eprintln!("{} cases, {walks} walks", okay.len());
 }
 
 fn nix_instantiate(p: &Path, json: bool) -> Result<String, String> {

@@ -97,6 +97,11 @@ impl Attrs {
         }
     }
 
+    /// This set's own attributes and the base they lie over.
+    pub(super) fn layers(&self) -> (&[Attr], Option<&Rc<Attrs>>) {
+        (&self.own, self.base.as_ref())
+    }
+
     /// The base and layer `x` splits into: a flat set is its own base.
     fn parts(x: &Rc<Attrs>) -> (&Rc<Attrs>, &[Attr]) {
         match &x.base {

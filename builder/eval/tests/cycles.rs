@@ -1,0 +1,88 @@
+//! The evaluator frees the reference cycles of `let` and `rec` (which `Rc`
+//! alone never frees): a structure made and dropped in a loop keeps memory
+//! bounded, and walking often changes no result.
+
+use b8g_eval::value::cycles;
+use b8g_eval::{
+    run_with_big_stack, value_to_text, EvalOptions, Evaluator, NoStore, OutputMode, StdIo,
+};
+
+/// `reclaim.nix`'s shape, smaller: each round's list refers to a function of
+/// the same `let`, which refers back to the list's scope.
+fn rounds(n: u32, size: u32) -> String {
+    format!(
+        "let round = i: let
+           big = builtins.genList (x: {{ v = x + i; }}) {size};
+           f = y: builtins.length big + y;
+         in f 0 + (builtins.elemAt big {last}).v;
+         in builtins.foldl' (acc: i: acc + round i) 0 (builtins.genList (i: i) {n})",
+        last = size - 1
+    )
+}
+
+/// Evaluates `src` strictly on a thread of its own, `set` telling when to
+/// walk; returns the printed value and that thread's figures.
+fn eval_with(src: String, set: impl FnOnce() + Send + 'static) -> (String, cycles::Stats) {
+    run_with_big_stack(move || {
+        let mut ev = Evaluator::new(
+            Box::new(StdIo),
+            Box::new(NoStore::default()),
+            EvalOptions::default(),
+        );
+        set();
+        let v = ev.eval_str(&src, "/").expect("evaluates");
+        let text = value_to_text(&mut ev, v, OutputMode::Strict).expect("prints");
+        drop(ev);
+        (text, cycles::stats())
+    })
+    .expect("evaluation thread runs")
+}
+
+#[test]
+fn garbage_cycles_do_not_accumulate() {
+    let size = 20_000;
+    let sum = |n: u64| n * size as u64 + n * (n - 1) / 2 + n * (size as u64 - 1);
+    let (four, s4) = eval_with(rounds(4, size), || cycles::set_floor(10_000));
+    let (sixteen, s16) = eval_with(rounds(16, size), || cycles::set_floor(10_000));
+    assert_eq!(four, sum(4).to_string());
+    assert_eq!(sixteen, sum(16).to_string());
+    assert!(s16.walks > s4.walks, "{s4:?} {s16:?}");
+    // Each round leaves a list of `size` thunks in a cycle. Were they kept,
+    // the last walk of 16 rounds would go through four times those of 4.
+    assert!(s16.freed >= 15 * size as u64, "{s16:?}");
+    assert!(
+        s16.peak_walked <= 2 * s4.peak_walked.max(2 * size as u64),
+        "walks grow with the rounds: {s4:?} {s16:?}"
+    );
+}
+
+#[test]
+fn walking_after_every_few_thunks_changes_no_result() {
+    // Values shared between live and dead parts, rec sets, defaults that
+    // refer to other formals, lazily mapped lists and sets.
+    let src = r#"
+      let
+        lib = rec {
+          fix = f: let x = f x; in x;
+          extend = f: g: self: let s = f self; in s // g self s;
+        };
+        base = self: { a = 1; b = self.a + 1; xs = map (x: x * self.b) [ 1 2 3 ]; };
+        over = self: super: { a = super.a + 10; c = rec { d = self.b; e = d + 1; }; };
+        fixed = lib.fix (lib.extend base over);
+        pat = { p ? q + 1, q ? 5, ... }@args: p + q + builtins.length (builtins.attrNames args);
+        mapped = builtins.mapAttrs (n: v: v + 1) { x = 1; y = 2; };
+        many = builtins.genList (i: let j = i * 2; g = k: j + k; in g 1) 500;
+      in {
+        inherit (fixed) a b xs c;
+        p = pat { };
+        q = pat { q = 1; r = 2; };
+        inherit mapped;
+        total = builtins.foldl' (a: b: a + b) 0 many;
+      }
+    "#;
+    let (often, s) = eval_with(src.to_string(), || cycles::walk_every(16));
+    let (never, _) = eval_with(src.to_string(), || cycles::set_floor(u64::MAX));
+    assert!(s.walks > 10, "{s:?}");
+    assert_eq!(often, never);
+    assert!(often.contains("total = 250000;"), "{often}");
+}
