@@ -31,6 +31,12 @@ use b8g_system::file::{instantiate_file, FileEval, FileKind, Source};
 use super::auto_args::AutoArgs;
 use super::GlobalArgs;
 
+mod many;
+mod realise_link;
+
+use many::exec_build_many;
+use realise_link::{print_plan, realise_and_link, report_failed_builds, BUILD_FAILED};
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -59,20 +65,6 @@ mod tests {
             super::image_beside(Path::new("vm-1.0")),
             Path::new("vm-1.0.img")
         );
-    }
-
-    #[test]
-    fn a_log_tail_is_its_last_lines() {
-        let t = tempfile::tempdir().expect("tempdir");
-        let log = t.path().join("log");
-        let text: String = (1..=30).map(|i| format!("line {i}\n")).collect();
-        std::fs::write(&log, text).expect("log");
-        let tail = super::log_tail(&log, 25);
-        assert_eq!(
-            (tail.len(), tail[0].as_str(), tail[24].as_str()),
-            (25, "line 6", "line 30")
-        );
-        assert!(super::log_tail(&t.path().join("none"), 25).is_empty());
     }
 }
 
@@ -234,6 +226,21 @@ pub(super) fn absolute(p: &Path) -> Result<PathBuf> {
     })
 }
 
+/// What `-E EXPR` or FILE names, and FILE's absolute path when it is a file
+/// (`<name>` and URLs are left to the evaluator).
+fn source_of(expr: Option<&String>, file: &Path, cwd: &Path) -> Result<(Source, Option<PathBuf>)> {
+    if let Some(e) = expr {
+        return Ok((Source::Expr(e.clone()), None));
+    }
+    Ok(match Source::from_arg(file, cwd) {
+        Source::File(_) => {
+            let file = absolute(file)?;
+            (Source::File(file.clone()), Some(file))
+        }
+        other => (other, None),
+    })
+}
+
 /// The recipes of this workspace when not told otherwise.
 pub(super) fn default_recipes() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes")
@@ -372,26 +379,6 @@ fn system_options_for(
 }
 
 /// Prints a dry run's plan as nix-build does (nothing when all is valid).
-fn print_plan(store: &LocalStore, plan: &realise::Plan) {
-    if plan.build.len() == 1 {
-        eprintln!("this derivation will be built:");
-    } else if !plan.build.is_empty() {
-        eprintln!("these {} derivations will be built:", plan.build.len());
-    }
-    for d in &plan.build {
-        eprintln!("  {}", store.print_path(d));
-    }
-    // Nix adds the download and unpacked sizes, which the plan does not know.
-    if plan.fetch.len() == 1 {
-        eprintln!("this path will be fetched:");
-    } else if !plan.fetch.is_empty() {
-        eprintln!("these {} paths will be fetched:", plan.fetch.len());
-    }
-    for p in &plan.fetch {
-        eprintln!("  {}", store.print_path(p));
-    }
-}
-
 /// Points the result link at `out` (a GC root) and writes the root image when asked.
 pub(super) fn link_result(
     args: &BuildArgs,
@@ -518,13 +505,7 @@ fn substituter_settings(global: &GlobalArgs) -> Result<SubstituterSettings> {
 /// files are written to the store (evaluation errors are printed as Nix does).
 fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<FileKind>> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let source = match &args.expr {
-        Some(e) => Source::Expr(e.clone()),
-        None => match Source::from_arg(&args.file, &cwd) {
-            Source::File(_) => Source::File(absolute(&args.file)?),
-            other => other,
-        },
-    };
+    let (source, _) = source_of(args.expr.as_ref(), &args.file, &cwd)?;
     let what = FileEval {
         source,
         attrs: args.attrs.clone(),
@@ -543,64 +524,6 @@ fn instantiate(global: &GlobalArgs, args: &BuildArgs) -> Result<Option<FileKind>
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// nix-build's exit status when a build failed.
-const BUILD_FAILED: u8 = 100;
-/// How much of a failed build's log is shown (as Nix's `log-lines`, 25 by default).
-const LOG_TAIL_LINES: usize = 25;
-
-/// The last `n` lines of a build log (none when it cannot be read).
-fn log_tail(path: &Path, n: usize) -> Vec<String> {
-    let Ok(bytes) = std::fs::read(path) else {
-        return Vec::new();
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..]
-        .iter()
-        .map(|l| l.to_string())
-        .collect()
-}
-
-/// Each failed build with the tail of its log and the command that shows all of it.
-fn report_failed_builds<E: std::fmt::Display, S: std::fmt::Display>(
-    store: &LocalStore,
-    failures: &[(String, E)],
-    summary: &S,
-) {
-    for (drv, e) in failures {
-        // A builder's own failure already reads as Nix's ("builder for '…' failed with …").
-        let why = e.to_string();
-        if why.starts_with("builder for '") {
-            eprintln!("error: {why}");
-        } else {
-            eprintln!("error: builder for '{drv}' failed: {why}");
-        }
-        if let Ok(p) = store.parse_path(drv) {
-            let tail = log_tail(&realise::log_path(store, &p), LOG_TAIL_LINES);
-            if !tail.is_empty() {
-                eprintln!("       last {} log lines:", tail.len());
-                for line in &tail {
-                    eprintln!("       > {line}");
-                }
-            }
-            eprintln!("       For full logs, run 'b8g log {drv}'.");
-        }
-    }
-    eprintln!("error: {} failed ({summary})", failures.len());
-}
-
-/// `result`, `result-2`, … and `result-<output>` for outputs other than `out`, as nix-build names them.
-fn link_name(base: &Path, index: usize, output: &str) -> PathBuf {
-    let mut name = base.as_os_str().to_owned();
-    if index > 0 {
-        name.push(format!("-{}", index + 1));
-    }
-    if output != "out" {
-        name.push(format!("-{output}"));
-    }
-    PathBuf::from(name)
 }
 
 pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
@@ -640,170 +563,4 @@ pub fn exec_build(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
         Some(FileKind::Derivations(d)) => d,
     };
     realise_and_link(global, &args, drvs)
-}
-
-/// `b8g build FILE FILE… -A ATTR -A ATTR…`: every file instantiated at once
-/// (see [`b8g_system::targets`]), each once for all its attributes (files
-/// outer, attributes inner, as nix-build takes them), then all their
-/// derivations realised together.
-fn exec_build_many(global: &GlobalArgs, args: BuildArgs) -> Result<ExitCode> {
-    if args.image {
-        bail!("--image writes the image of one system: give one FILE and at most one -A");
-    }
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let sources: Vec<(String, Source, Option<PathBuf>)> = match &args.expr {
-        Some(e) => vec![("-E".to_string(), Source::Expr(e.clone()), None)],
-        None => {
-            let mut v = Vec::new();
-            for file in std::iter::once(&args.file).chain(&args.more.files) {
-                let shown = file.display().to_string();
-                v.push(match Source::from_arg(file, &cwd) {
-                    Source::File(_) => {
-                        let file = absolute(file)?;
-                        (shown, Source::File(file.clone()), Some(file))
-                    }
-                    other => (shown, other, None),
-                });
-            }
-            v
-        }
-    };
-    let attr = args.attr().unwrap_or("toplevel");
-    // A file is known to be a system only once evaluated: the settings for
-    // building one are an error only for a file that turns out to be one.
-    let mut settings_error = None;
-    let mut targets = Vec::new();
-    let mut files = Vec::new();
-    for (shown, source, file) in &sources {
-        let system = match file
-            .as_ref()
-            .map(|f| system_options_for(global, &args, f.clone(), attr, Vec::new()))
-        {
-            Some(Ok(o)) => Some(o),
-            Some(Err(e)) => {
-                settings_error = Some(e);
-                None
-            }
-            None => None,
-        };
-        targets.push(b8g_system::targets::Target {
-            what: FileEval {
-                source: source.clone(),
-                attrs: args.attrs.clone(),
-                args: args.more.auto.args(),
-                search_path: args.more.auto.search_path(),
-                cwd: cwd.clone(),
-            },
-            system,
-            show_trace: args.show_trace,
-        });
-        files.push(shown.clone());
-    }
-    let threads = b8g_builder::glue::parallel::default_threads();
-    let results = b8g_system::targets::instantiate_targets(
-        &global.store_config()?,
-        &targets,
-        threads,
-        |line| eprintln!("{line}"),
-    );
-    let mut drvs = Vec::new();
-    for (file, r) in files.iter().zip(results) {
-        match r {
-            Ok(done) => drvs.extend(done.drvs),
-            Err(build::SystemBuildError::Eval(m)) => {
-                eprintln!("{}", super::ansi::for_stderr(&m));
-                return Ok(ExitCode::FAILURE);
-            }
-            Err(build::SystemBuildError::NoSystemSettings(_)) if settings_error.is_some() => {
-                let e = settings_error
-                    .take()
-                    .unwrap_or_else(|| anyhow::anyhow!("no settings"));
-                return Err(e).with_context(|| format!("cannot build {file}"));
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot build {file}")),
-        }
-    }
-    realise_and_link(global, &args, drvs)
-}
-
-/// Realises the derivations the evaluation gave (`.drv` path and wanted output, see
-/// [`FileKind::Derivations`]), links and prints their outputs as nix-build 2.8 does;
-/// a dry run prints the plan.
-fn realise_and_link(
-    global: &GlobalArgs,
-    args: &BuildArgs,
-    wanted: Vec<(String, String)>,
-) -> Result<ExitCode> {
-    let store = global.open_store()?;
-    let wanted: Vec<(StorePath, String)> = wanted
-        .into_iter()
-        .map(|(d, output)| Ok((store.parse_path(&d)?, output)))
-        .collect::<Result<_, b8g_store::local::Error>>()
-        .context("evaluation gave a derivation outside the store")?;
-    let mut drvs: Vec<StorePath> = Vec::new();
-    for (drv, _) in &wanted {
-        if !drvs.contains(drv) {
-            drvs.push(drv.clone());
-        }
-    }
-    let opts = realise_options(global, args)?;
-    if args.dry_run {
-        let plan = realise::plan(&store, &drvs, &opts.substituters)?;
-        print_plan(&store, &plan);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let cancel = CancelToken::new().context("cannot set up cancellation")?;
-    let progress = progress(global, args);
-    let result = realise::realise(
-        &store,
-        &drvs,
-        &opts,
-        &b8g_kernel_adapters::builtins(),
-        progress.as_ref(),
-        &cancel,
-    );
-    drop(progress);
-    let realised = match result {
-        Ok(r) => r,
-        Err(realise::RealiseError::Failed { failures, summary }) => {
-            report_failed_builds(&store, &failures, &summary);
-            // nix-build's status for failed builds.
-            return Ok(ExitCode::from(BUILD_FAILED));
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    for (drv, reason) in &realised.substitution_failures {
-        eprintln!(
-            "warning: could not substitute the outputs of {}, built them instead: {reason}",
-            store.print_path(drv)
-        );
-    }
-    if global.quiet == 0 {
-        eprintln!(
-            "{} built, {} paths fetched, {} already valid",
-            realised.summary.built,
-            realised.substituted.len(),
-            realised.summary.already_done
-        );
-    }
-    // As nix-build: each derivation value stands for one output (its outputName),
-    // printed once per value; links are numbered by distinct derivation, so a
-    // derivation given twice has one link.
-    for (drv, output) in &wanted {
-        let Some(out) = realised.outputs[drv].get(output) else {
-            bail!(
-                "derivation '{}' does not have wanted output '{output}'",
-                store.print_path(drv)
-            );
-        };
-        if !args.no_out_link {
-            let index = drvs.iter().position(|d| d == drv).unwrap_or_default();
-            store.make_result_link(&link_name(&args.out_link, index, output), out)?;
-        }
-        println!("{}", store.print_path(out));
-    }
-    Ok(ExitCode::SUCCESS)
 }
