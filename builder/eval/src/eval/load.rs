@@ -1,0 +1,134 @@
+//! Sources: compiling text, files and imports (cached by path), and
+//! `<name>` lookups in the search path.
+
+use crate::compile::{Compiler, Expr};
+use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
+use crate::value::{Sym, Value};
+
+use super::{io_msg, Evaluator};
+
+impl Evaluator {
+    /// Parses and compiles source text; `name` is shown in errors, `base_dir` resolves relative paths.
+    pub fn compile(&mut self, src: &str, name: &str, base_dir: &str) -> EvalResult<&'static Expr> {
+        let file = crate::error::add_source(name.to_string(), src.into());
+        let mut c = Compiler::new(file, base_dir.to_string(), self.global_names.clone());
+        let e = c.compile_root(src)?;
+        Ok(Box::leak(Box::new(e)))
+    }
+
+    /// Evaluates an expression given as text (like `-E`), to weak head normal form.
+    pub fn eval_str(&mut self, src: &str, base_dir: &str) -> EvalResult<Value> {
+        let e = self.compile(src, "«string»", base_dir)?;
+        let env = self.globals.clone();
+        self.eval(e, &env)
+    }
+
+    /// Parses and compiles source text now and returns its value unevaluated, as
+    /// Nix does for `--arg NAME EXPR`: a syntax error is reported at once, an
+    /// evaluation error only when the value is used.
+    pub fn lazy_str(&mut self, src: &str, base_dir: &str) -> EvalResult<Value> {
+        let e = self.compile(src, "«string»", base_dir)?;
+        let env = self.globals.clone();
+        Ok(self.lazy(e, &env))
+    }
+
+    /// Evaluates a file (like `import`), to weak head normal form.
+    pub fn eval_file(&mut self, path: &str) -> EvalResult<Value> {
+        let v = self.import(path, Pos::NONE)?;
+        self.force(v)
+    }
+
+    pub(crate) fn import(&mut self, path: &str, pos: Pos) -> EvalResult<Value> {
+        let mut path = crate::compile::canon_path(path);
+        if let Ok(crate::io::FileType::Directory) = self.io.file_type(&path) {
+            path = format!("{path}/default.nix");
+        }
+        if let Some(v) = self.import_cache.get(&path) {
+            return Ok(v.clone());
+        }
+        let e = self.parse_file(&path, pos, Vec::new())?;
+        let env = self.globals.clone();
+        let v = self.lazy(e, &env);
+        self.import_cache.insert(path, v.clone());
+        Ok(v)
+    }
+
+    pub(crate) fn parse_file(
+        &mut self,
+        path: &str,
+        pos: Pos,
+        extra_scope: Vec<Sym>,
+    ) -> EvalResult<&'static Expr> {
+        let bytes = match corepkg(path) {
+            Some(src) => Ok(src.as_bytes().to_vec()),
+            None => self.io.read_file(path),
+        };
+        let bytes = bytes.map_err(|e| {
+            EvalError::new(
+                ErrorKind::Io,
+                format!("getting status of '{path}': {}", io_msg(&e)),
+                pos,
+            )
+        })?;
+        let src = String::from_utf8_lossy(&bytes).into_owned();
+        let dir = match path.rfind('/') {
+            Some(0) => "/".to_string(),
+            Some(i) => path[..i].to_string(),
+            None => ".".to_string(),
+        };
+        let file = crate::error::add_source(path.to_string(), src.as_str().into());
+        let mut c = Compiler::new(file, dir, self.global_names.clone());
+        if !extra_scope.is_empty() {
+            c.push_scope(extra_scope);
+        }
+        let e = c.compile_root(&src)?;
+        Ok(Box::leak(Box::new(e)))
+    }
+
+    pub(super) fn find_file(&mut self, name: &str, pos: Pos) -> EvalResult<Value> {
+        for (prefix, dir) in self.opts.search_path.clone() {
+            let rest = if prefix.is_empty() {
+                Some(name.to_string())
+            } else if name == prefix {
+                Some(String::new())
+            } else {
+                name.strip_prefix(&format!("{prefix}/"))
+                    .map(|s| s.to_string())
+            };
+            if let Some(rest) = rest {
+                let full = if rest.is_empty() {
+                    dir.clone()
+                } else {
+                    format!("{dir}/{rest}")
+                };
+                if self.io.path_exists(&full) {
+                    return Ok(Value::Path(crate::compile::canon_path(&full).into()));
+                }
+            }
+        }
+        // Nix ends the search path with `nix=/__corepkgs__`, its built-in files.
+        if let Some(file) = name.strip_prefix("nix/") {
+            let path = format!("{COREPKGS_DIR}/{file}");
+            if corepkg(&path).is_some() {
+                return Ok(Value::Path(path.into()));
+            }
+        }
+        err(
+            format!(
+                "file '{name}' was not found in the Nix search path (add it using $NIX_PATH or -I)"
+            ),
+            pos,
+        )
+    }
+}
+
+/// The source of a built-in expression, by its path under `COREPKGS_DIR`.
+pub(super) fn corepkg(path: &str) -> Option<&'static str> {
+    match path.strip_prefix(COREPKGS_DIR)? {
+        "/fetchurl.nix" => Some(include_str!("../corepkgs/fetchurl.nix")),
+        _ => None,
+    }
+}
+
+/// Where Nix's built-in expressions (`<nix/fetchurl.nix>`) appear to live.
+pub(super) const COREPKGS_DIR: &str = "/__corepkgs__";
