@@ -525,8 +525,7 @@ impl Evaluator {
                 env: env.clone(),
             }))),
             Expr::Let { binds, body } => {
-                let new = Env::new(Vec::new(), Some(env.clone()));
-                crate::value::cycles::register(&new);
+                let new = Env::new_rec(Some(env.clone()));
                 let vals: Vec<Value> = binds.iter().map(|b| self.lazy_rec(b, &new)).collect();
                 new.set_all(vals);
                 self.eval(body, &new)

@@ -266,6 +266,17 @@ pub struct Env {
 enum Slots {
     One(Value),
     Many(Vec<Value>),
+    /// The slots of a recursive scope (`let`, `rec`, defaults), registered
+    /// with `cycles`, which is told when the frame dies.
+    Rec(Vec<Value>),
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Slots::Rec(vals) = self.vals.get_mut() {
+            cycles::frame_died(std::mem::take(vals));
+        }
+    }
 }
 
 impl Env {
@@ -282,16 +293,31 @@ impl Env {
             parent,
         })
     }
+    /// An empty frame of a recursive scope (`let`, `rec`, defaults), whose
+    /// thunks point at it before its values exist (`set_all` fills it); its
+    /// values may come to point back at it, so `cycles` keeps track of it.
+    pub fn new_rec(parent: Option<Rc<Env>>) -> Rc<Env> {
+        let env = Rc::new(Env {
+            vals: RefCell::new(Slots::Rec(Vec::new())),
+            parent,
+        });
+        cycles::register(&env);
+        env
+    }
     /// Fills a frame created empty (for `rec`, `let` and formals, whose
     /// thunks must point at the frame before its values exist).
     pub fn set_all(&self, vals: Vec<Value>) {
-        *self.vals.borrow_mut() = Slots::Many(vals);
+        let mut slots = self.vals.borrow_mut();
+        *slots = match &*slots {
+            Slots::Rec(_) => Slots::Rec(vals),
+            _ => Slots::Many(vals),
+        };
     }
     #[inline]
     pub fn get(&self, i: usize) -> Value {
         match &*self.vals.borrow() {
             Slots::One(v) => v.clone(),
-            Slots::Many(v) => v[i].clone(),
+            Slots::Many(v) | Slots::Rec(v) => v[i].clone(),
         }
     }
     /// Replaces slot `i`: a thunk forced through a variable is written back
@@ -300,7 +326,7 @@ impl Env {
     pub fn set(&self, i: usize, v: Value) {
         match &mut *self.vals.borrow_mut() {
             Slots::One(x) => *x = v,
-            Slots::Many(x) => x[i] = v,
+            Slots::Many(x) | Slots::Rec(x) => x[i] = v,
         }
     }
     /// Slot `i` if it already holds an integer (directly or as a forced
@@ -311,7 +337,7 @@ impl Env {
         // A frame still being filled (let, rec) has no slots yet.
         let v = match &*b {
             Slots::One(v) => Some(v),
-            Slots::Many(v) => v.get(i),
+            Slots::Many(v) | Slots::Rec(v) => v.get(i),
         }?;
         match v {
             Value::Int(n) => Some(*n),
@@ -326,7 +352,7 @@ impl Env {
     pub fn with_vals<T>(&self, f: impl FnOnce(&[Value]) -> T) -> T {
         match &*self.vals.borrow() {
             Slots::One(v) => f(std::slice::from_ref(v)),
-            Slots::Many(v) => f(v),
+            Slots::Many(v) | Slots::Rec(v) => f(v),
         }
     }
 }

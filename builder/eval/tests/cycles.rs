@@ -56,6 +56,74 @@ fn garbage_cycles_do_not_accumulate() {
     );
 }
 
+/// The cycles left when the `let` that made them is gone: a fixpoint
+/// (`self` is an ordinary argument; the `let` frame drops out once `x` is
+/// forced), and a list whose elements refer to it.
+#[test]
+fn cycles_that_outlive_their_let_are_freed() {
+    let size = 20_000u64;
+    let fix = |n: u32| {
+        format!(
+            "let fix = f: let x = f x; in x;
+               round = i: (fix (self: {{ xs = builtins.genList (k: {{ n = k + i; s = self; }}) {size}; }})).xs;
+               sum = l: builtins.foldl' (a: e: a + e.n) 0 l;
+             in builtins.foldl' (acc: i: acc + sum (round i)) 0 (builtins.genList (i: i) {n})"
+        )
+    };
+    let own_list = |n: u32| {
+        format!(
+            "let round = i: let xs = builtins.genList (k: {{ s = xs; v = k + i; }}) {size};
+                            in builtins.foldl' (a: e: a + e.v) 0 xs;
+             in builtins.foldl' (acc: i: acc + round i) 0 (builtins.genList (i: i) {n})"
+        )
+    };
+    let expected = |n: u64| n * size * (size - 1) / 2 + size * n * (n - 1) / 2;
+    for (name, make) in [
+        ("fix", &fix as &dyn Fn(u32) -> String),
+        ("own list", &own_list),
+    ] {
+        let (four, s4) = eval_with(make(4), || cycles::set_floor(10_000));
+        let (sixteen, s16) = eval_with(make(16), || cycles::set_floor(10_000));
+        assert_eq!(four, expected(4).to_string(), "{name}");
+        assert_eq!(sixteen, expected(16).to_string(), "{name}");
+        assert!(s16.freed >= 14 * size, "{name}: {s16:?}");
+        assert!(
+            s16.peak_walked <= 2 * s4.peak_walked.max(2 * size),
+            "{name}: walks grow with the rounds: {s4:?} {s16:?}"
+        );
+    }
+}
+
+/// A long chain freed by a walk is freed one object at a time, not by a
+/// drop that recurses down the chain (which overflowed the stack).
+#[test]
+fn freeing_a_long_cycle_does_not_recurse() {
+    let src = "let round = i: let c = builtins.foldl' (acc: j: { next = acc; }) { back = c; }
+                                   (builtins.genList (x: x) 300000);
+                               in builtins.seq c i;
+               in builtins.foldl' (a: i: a + round i) 0 (builtins.genList (i: i) 3)";
+    // An ordinary thread's stack: dropping 300 000 nested sets recursively
+    // needs several times more.
+    let out = std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let mut ev = Evaluator::new(
+                Box::new(StdIo),
+                Box::new(NoStore::default()),
+                EvalOptions::default(),
+            );
+            cycles::set_floor(100_000);
+            let v = ev.eval_str(src, "/").expect("evaluates");
+            let text = value_to_text(&mut ev, v, OutputMode::Strict).expect("prints");
+            (text, cycles::stats())
+        })
+        .expect("thread starts")
+        .join()
+        .expect("no stack overflow");
+    assert_eq!(out.0, "3");
+    assert!(out.1.freed >= 300_000, "{:?}", out.1);
+}
+
 #[test]
 fn walking_after_every_few_thunks_changes_no_result() {
     // Values shared between live and dead parts, rec sets, defaults that

@@ -250,6 +250,10 @@ pub(super) fn prim_partition(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalRes
 pub(super) fn prim_sort(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let f = ev.force_function(a[0].clone(), p)?;
     let l = ev.force_list(a[1].clone(), p)?;
+    // Nix 2.8 forces every element first, whatever the comparator looks at.
+    for x in l.iter() {
+        ev.force(x.clone())?;
+    }
     let mut v: Vec<Value> = l.iter().cloned().collect();
     // Merge sort so the comparator can fail; stable, as Nix's std::stable_sort.
     let mut error = None;

@@ -30,8 +30,7 @@ impl Evaluator {
 
     pub(super) fn eval_attrs(&mut self, a: &'static AttrsExpr, env: &Rc<Env>) -> EvalResult<Value> {
         let inner = if a.rec {
-            let new = Env::new(Vec::new(), Some(env.clone()));
-            crate::value::cycles::register(&new);
+            let new = Env::new_rec(Some(env.clone()));
             let vals: Vec<Value> = a
                 .statics
                 .iter()

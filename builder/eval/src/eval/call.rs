@@ -92,11 +92,17 @@ impl Evaluator {
             );
         };
         let n = formals.len() + usize::from(*bind);
-        let env = Env::new(Vec::new(), Some(cenv.clone()));
+        // A default's thunk points at the frame that holds it.
+        let recursive = formals
+            .iter()
+            .any(|(name, d)| d.is_some() && attrs.get_sym(name).is_none());
+        let env = if recursive {
+            Env::new_rec(Some(cenv.clone()))
+        } else {
+            Env::new(Vec::new(), Some(cenv.clone()))
+        };
         let mut vals = Vec::with_capacity(n);
         let mut used = 0;
-        // A default's thunk points at the frame that holds it.
-        let mut recursive = false;
         for (name, default) in formals.iter() {
             match attrs.get_sym(name) {
                 Some(v) => {
@@ -104,13 +110,7 @@ impl Evaluator {
                     vals.push(v.clone());
                 }
                 None => match default {
-                    Some(d) => {
-                        if !recursive {
-                            recursive = true;
-                            crate::value::cycles::register(&env);
-                        }
-                        vals.push(self.lazy_rec(d, &env))
-                    }
+                    Some(d) => vals.push(self.lazy_rec(d, &env)),
                     None => {
                         return err(
                             format!(

@@ -49,6 +49,11 @@ thread_local! {
     static FACTOR: Cell<u64> = const { Cell::new(2) };
     static MAX_FACTOR: Cell<u64> = const { Cell::new(8) };
     static STATS: Cell<Stats> = const { Cell::new(Stats::ZERO) };
+    /// Values a dead recursive frame held that something else held too
+    /// (`frame_died`).
+    static CANDIDATES: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
+    /// `CANDIDATES`' length after its last prune.
+    static CANDIDATES_PRUNED: Cell<usize> = const { Cell::new(0) };
 }
 
 /// What the walks of this thread have done.
@@ -260,7 +265,7 @@ impl Node {
                     if let Ok(slots) = env.vals.try_borrow() {
                         match &*slots {
                             Slots::One(v) => values(std::slice::from_ref(v), out),
-                            Slots::Many(vs) => values(vs, out),
+                            Slots::Many(vs) | Slots::Rec(vs) => values(vs, out),
                         }
                     }
                     if let Some(parent) = &env.parent {
@@ -415,15 +420,23 @@ pub fn collect() -> u64 {
         PRUNED_LEN.set(f.len());
         f.iter().map(|w| Node::Env(w.as_ptr())).collect()
     });
+    // The candidates are held here while they are walked: their references
+    // from the list count as inside ones.
+    let candidates: Vec<Value> = CANDIDATES.with(|c| std::mem::take(&mut *c.borrow_mut()));
     // Sized for the last walk's graph, so it rarely grows.
     let mut g = Graph::with_capacity(STATS.get().last_walked as usize);
     let mut stack: Vec<usize> = Vec::new();
     let mut kids = Vec::new();
     // Count the references from inside the graph.
     // SAFETY (all blocks below, until `g` is dropped): every node was reached
-    // from a live frame or object, and nothing has been freed since.
-    for frame in frames {
-        stack.extend(unsafe { g.reach(frame, 0) });
+    // from a live frame, a held candidate or an object reached from them, and
+    // nothing has been freed since.
+    let roots = frames
+        .into_iter()
+        .map(|f| (f, 0))
+        .chain(candidates.iter().filter_map(Node::of_value).map(|n| (n, 1)));
+    for (root, inside) in roots {
+        stack.extend(unsafe { g.reach(root, inside) });
         while let Some(at) = stack.pop() {
             unsafe { g.seen[at].node().children(&mut kids) };
             for k in kids.drain(..) {
@@ -450,46 +463,64 @@ pub fn collect() -> u64 {
             }
         }
     }
-    // Hold every garbage frame and thunk by a counted reference (given back
-    // when the `Rc` made here is dropped), so that none is freed while the
-    // others are emptied.
-    let mut envs: Vec<Rc<Env>> = Vec::new();
-    let mut thunks: Vec<Rc<Thunk>> = Vec::new();
+    // Live candidates stay candidates: what holds them from outside may let
+    // go of them later, leaving their cycles behind. (Nothing is dropped
+    // before `g` is: the others go with the garbage.)
+    let candidate_live: Vec<bool> = candidates
+        .iter()
+        .map(|v| {
+            Node::of_value(v)
+                .and_then(|n| g.find(n.addr()))
+                .is_some_and(|p| g.seen[p].live())
+        })
+        .collect();
+    // Hold every garbage object by a counted reference (given back when the
+    // `Rc` made here is dropped), so that none is freed while the frames and
+    // thunks among them are emptied.
+    let mut held: Vec<Held> = Vec::new();
     let mut live = 0u64;
     for s in &g.seen {
         if s.live() {
             live += 1;
-            continue;
-        }
-        match s.node() {
-            Node::Env(p) => unsafe {
-                Rc::increment_strong_count(p);
-                envs.push(Rc::from_raw(p));
-            },
-            Node::Thunk(p) => unsafe {
-                Rc::increment_strong_count(p);
-                thunks.push(Rc::from_raw(p));
-            },
-            _ => {}
+        } else {
+            held.push(unsafe { Held::take(s.node()) });
         }
     }
     let walked = g.seen.len() as u64;
     drop(g);
-    // Emptying one may free the sets, lists and closures between it and
-    // the others, but not the others: they are held. A `RefCell` borrowed
-    // now is left as it is.
-    for e in &envs {
-        if let Ok(mut slots) = e.vals.try_borrow_mut() {
-            *slots = Slots::Many(Vec::new());
+    let mut dead_candidates = Vec::new();
+    CANDIDATES.with(|c| {
+        let mut c = c.borrow_mut();
+        for (v, live) in candidates.into_iter().zip(candidate_live) {
+            if live {
+                c.push(v);
+            } else {
+                dead_candidates.push(v);
+            }
+        }
+    });
+    // Emptying the frames and thunks breaks every cycle (each goes through
+    // one); a `RefCell` borrowed now is left as it is.
+    for h in &held {
+        match h {
+            Held::Env(e) => {
+                if let Ok(mut slots) = e.vals.try_borrow_mut() {
+                    *slots = Slots::Many(Vec::new());
+                }
+            }
+            Held::Thunk(t) => {
+                if let Ok(mut state) = t.0.try_borrow_mut() {
+                    *state = ThunkState::Blackhole;
+                }
+            }
+            _ => {}
         }
     }
-    for t in &thunks {
-        if let Ok(mut state) = t.0.try_borrow_mut() {
-            *state = ThunkState::Blackhole;
-        }
-    }
-    drop(envs);
-    drop(thunks);
+    // Given back in the order reached, each object is freed by its own
+    // drop, with what it points at still held (reached later) or already
+    // freed: no deep chain of drops, however long the garbage is.
+    drop(dead_candidates);
+    drop(held);
 
     let dead = walked - live;
     let mut st = STATS.get();
@@ -511,6 +542,93 @@ pub fn collect() -> u64 {
     FACTOR.set(factor);
     BUDGET.set(FLOOR_NOW.get().max(factor * live));
     dead
+}
+
+/// A counted reference to an object the walk found garbage.
+enum Held {
+    Env(Rc<Env>),
+    Thunk(Rc<Thunk>),
+    Other(#[allow(dead_code)] Value),
+    Bulk(#[allow(dead_code)] Rc<Bulk>),
+}
+
+impl Held {
+    /// A new counted reference to `node`.
+    ///
+    /// # Safety
+    /// As for `Node::strong_count`.
+    unsafe fn take(node: Node) -> Held {
+        /// # Safety
+        /// As for `Held::take`; the count taken is given back when the
+        /// returned `Rc` is dropped.
+        unsafe fn rc<T>(p: *const T) -> Rc<T> {
+            // SAFETY: as for the function.
+            unsafe {
+                Rc::increment_strong_count(p);
+                Rc::from_raw(p)
+            }
+        }
+        // SAFETY: as for the function.
+        unsafe {
+            match node {
+                Node::Env(p) => Held::Env(rc(p)),
+                Node::Thunk(p) => Held::Thunk(rc(p)),
+                Node::Attrs(p) => Held::Other(Value::Attrs(rc(p))),
+                Node::List(p) => Held::Other(Value::List(rc(p))),
+                Node::Closure(p) => Held::Other(Value::Lambda(rc(p))),
+                Node::App(p) => Held::Other(Value::PrimOpApp(rc(p))),
+                Node::Bulk(p) => Held::Bulk(rc(p)),
+            }
+        }
+    }
+}
+
+/// A recursive frame died (`Env`'s drop) with these values. One held
+/// elsewhere too may be in a cycle that went through the frame and now
+/// closes without it (`let x = f x; in x` once `x` is forced): it stays a
+/// candidate, walked from, until a walk finds it garbage. The others are
+/// dropped now.
+pub(super) fn frame_died(vals: Vec<Value>) {
+    let mut now = Vec::new();
+    let kept = CANDIDATES.try_with(|c| {
+        let mut c = c.borrow_mut();
+        for v in vals {
+            if shared(&v) {
+                c.push(v);
+            } else {
+                now.push(v);
+            }
+        }
+        // Candidates nothing else holds any longer are dropped from time to
+        // time, so the list stays about as long as what is still shared.
+        if c.len() >= 4096 && c.len() >= 2 * CANDIDATES_PRUNED.get() {
+            let old = std::mem::take(&mut *c);
+            for v in old {
+                if shared(&v) {
+                    c.push(v);
+                } else {
+                    now.push(v);
+                }
+            }
+            CANDIDATES_PRUNED.set(c.len());
+        }
+    });
+    // During the thread's teardown the list is gone: the values just drop.
+    let _ = kept;
+    // Dropped outside the borrow: a frame freed here tells this function.
+    drop(now);
+}
+
+/// Whether `v` is an object that something besides `v` holds.
+fn shared(v: &Value) -> bool {
+    match v {
+        Value::Attrs(a) => Rc::strong_count(a) > 1,
+        Value::List(l) => Rc::strong_count(l) > 1,
+        Value::Lambda(f) => Rc::strong_count(f) > 1,
+        Value::PrimOpApp(p) => Rc::strong_count(p) > 1,
+        Value::Thunk(t) => Rc::strong_count(t) > 1,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
