@@ -266,6 +266,10 @@ impl Evaluator {
             Bulk::Map { f, list, pos } => self
                 .call(f.clone(), list[i].clone(), Pos::NONE)
                 .map_err(|e| call_trace(e, *pos)),
+            Bulk::ZipAttrs { f, args, pos } => {
+                let (name, list) = &args[i];
+                self.call2(f.clone(), name.clone(), list.clone(), *pos)
+            }
             Bulk::MapAttrs { f, attrs, pos } => {
                 let Some(at) = attrs.at_place(i) else {
                     unreachable!("mapAttrs makes one element per attribute")

@@ -376,6 +376,13 @@ pub enum Bulk {
         attrs: Rc<Attrs>,
         pos: Pos,
     },
+    /// `zipAttrsWith f sets`: element `i` is `f name values` of the `i`th
+    /// name (with the list of its values).
+    ZipAttrs {
+        f: Value,
+        args: Vec<(Value, Value)>,
+        pos: Pos,
+    },
 }
 
 pub enum ThunkState {

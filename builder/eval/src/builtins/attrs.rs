@@ -111,19 +111,22 @@ pub(super) fn prim_zip_attrs_with(ev: &mut Evaluator, a: &[Value], p: Pos) -> Ev
             m.entry(at.name.clone()).or_default().push(at.value.clone());
         }
     }
+    let (names, args): (Vec<Sym>, Vec<(Value, Value)>) = m
+        .into_iter()
+        .map(|(k, vs)| {
+            let name = Value::string(&*k);
+            (k, (name, Value::list(vs)))
+        })
+        .unzip();
+    let bulk = Rc::new(Bulk::ZipAttrs { f, args, pos: p });
     Ok(Value::attrs(Attrs::from_sorted(
-        m.into_iter()
-            .map(|(k, vs)| {
-                let f = f.clone();
-                let name = Value::string(&*k);
-                let list = Value::list(vs);
-                Attr {
-                    name: k,
-                    value: Value::native(move |ev: &mut Evaluator| {
-                        ev.call2(f.clone(), name.clone(), list.clone(), p)
-                    }),
-                    pos: Pos::NONE,
-                }
+        names
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| Attr {
+                name,
+                value: Value::thunk(ThunkState::Bulk(bulk.clone(), i)),
+                pos: Pos::NONE,
             })
             .collect(),
     )))

@@ -311,6 +311,13 @@ impl Node {
                         values(std::slice::from_ref(f), out);
                         out.push(Node::Attrs(Rc::as_ptr(attrs)));
                     }
+                    Bulk::ZipAttrs { f, args, .. } => {
+                        values(std::slice::from_ref(f), out);
+                        for (name, list) in args {
+                            out.extend(Node::of_value(name));
+                            out.extend(Node::of_value(list));
+                        }
+                    }
                 },
             }
         }
@@ -583,19 +590,31 @@ impl Held {
     }
 }
 
-/// A recursive frame died (`Env`'s drop) with these values. One held
-/// elsewhere too may be in a cycle that went through the frame and now
-/// closes without it (`let x = f x; in x` once `x` is forced): it stays a
-/// candidate, walked from, until a walk finds it garbage. The others are
-/// dropped now.
+/// A recursive frame died (`Env`'s drop) with these values. What they
+/// share with other objects may be in a cycle that went through the frame
+/// and now closes without it (`let x = f x; in x` once `x` is forced; a list
+/// whose elements point back at it once its thunk is gone): such a value
+/// stays a candidate, walked from, until a walk finds it garbage. Values
+/// only the frame held are freed now; what they share is looked for a few
+/// objects deep (`CANDIDATE_DEPTH`), as their freeing may leave it in a cycle.
 pub(super) fn frame_died(vals: Vec<Value>) {
     let mut now = Vec::new();
     let kept = CANDIDATES.try_with(|c| {
         let mut c = c.borrow_mut();
-        for v in vals {
-            if shared(&v) {
+        let mut budget = CANDIDATE_DEPTH;
+        // Each value with the number of references to it known to be ours:
+        // the frame's, and for one found inside another, also the copy made.
+        let mut look: Vec<(Value, usize)> = vals.into_iter().map(|v| (v, 1)).collect();
+        let mut inner = Vec::new();
+        while let Some((v, ours)) = look.pop() {
+            if count(&v) > ours {
                 c.push(v);
             } else {
+                if budget > 0 {
+                    budget -= 1;
+                    inner_values(&v, &mut inner);
+                    look.extend(inner.drain(..).map(|x| (x, 2)));
+                }
                 now.push(v);
             }
         }
@@ -619,16 +638,49 @@ pub(super) fn frame_died(vals: Vec<Value>) {
     drop(now);
 }
 
+/// How many objects only a dying frame held `frame_died` looks into.
+const CANDIDATE_DEPTH: usize = 16;
+
+/// The values `v` holds directly (a few, for a big set or list), cloned.
+fn inner_values(v: &Value, out: &mut Vec<Value>) {
+    const SOME: usize = 8;
+    match v {
+        Value::Thunk(t) => {
+            if let Ok(state) = t.0.try_borrow() {
+                match &*state {
+                    ThunkState::Done(x) => out.push(x.clone()),
+                    ThunkState::Apply(app) => out.extend([app.0.clone(), app.1.clone()]),
+                    _ => {}
+                }
+            }
+        }
+        Value::Attrs(a) => {
+            let (own, base) = a.layers();
+            out.extend(own.iter().take(SOME).map(|at| at.value.clone()));
+            out.extend(base.map(|b| Value::Attrs(b.clone())));
+        }
+        Value::List(l) => out.extend(l.iter().take(SOME).cloned()),
+        Value::PrimOpApp(p) => out.extend(p.args.iter().cloned()),
+        _ => {}
+    }
+}
+
+/// The `Rc` count of the object `v` is (0 for values that are none that
+/// can be in a cycle).
+fn count(v: &Value) -> usize {
+    match v {
+        Value::Attrs(a) => Rc::strong_count(a),
+        Value::List(l) => Rc::strong_count(l),
+        Value::Lambda(f) => Rc::strong_count(f),
+        Value::PrimOpApp(p) => Rc::strong_count(p),
+        Value::Thunk(t) => Rc::strong_count(t),
+        _ => 0,
+    }
+}
+
 /// Whether `v` is an object that something besides `v` holds.
 fn shared(v: &Value) -> bool {
-    match v {
-        Value::Attrs(a) => Rc::strong_count(a) > 1,
-        Value::List(l) => Rc::strong_count(l) > 1,
-        Value::Lambda(f) => Rc::strong_count(f) > 1,
-        Value::PrimOpApp(p) => Rc::strong_count(p) > 1,
-        Value::Thunk(t) => Rc::strong_count(t) > 1,
-        _ => false,
-    }
+    count(v) > 1
 }
 
 #[cfg(test)]
