@@ -471,6 +471,7 @@ impl Value {
     pub fn attrs(a: Attrs) -> Value {
         Value::Attrs(Rc::new(a))
     }
+    #[inline(always)]
     pub fn thunk(state: ThunkState) -> Value {
         cycles::made();
         Value::Thunk(Rc::new(Thunk(RefCell::new(state))))

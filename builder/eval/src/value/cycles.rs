@@ -142,7 +142,7 @@ pub fn register(env: &Rc<Env>) {
 
 /// Counts one new object, and walks when enough have been made since the
 /// last walk.
-#[inline]
+#[inline(always)]
 pub fn made() {
     let left = BUDGET.get();
     if left > 1 {
@@ -420,6 +420,8 @@ impl Graph {
 
 /// Walks everything reachable from the registered frames now, frees what
 /// only cycles hold, and returns how many objects that was.
+#[cold]
+#[inline(never)]
 pub fn collect() -> u64 {
     let frames: Vec<Node> = FRAMES.with(|f| {
         let mut f = f.borrow_mut();
@@ -597,45 +599,48 @@ impl Held {
 /// stays a candidate, walked from, until a walk finds it garbage. Values
 /// only the frame held are freed now; what they share is looked for a few
 /// objects deep (`CANDIDATE_DEPTH`), as their freeing may leave it in a cycle.
+#[inline(never)]
 pub(super) fn frame_died(vals: Vec<Value>) {
-    let mut now = Vec::new();
-    let kept = CANDIDATES.try_with(|c| {
-        let mut c = c.borrow_mut();
-        let mut budget = CANDIDATE_DEPTH;
-        // Each value with the number of references to it known to be ours:
-        // the frame's, and for one found inside another, also the copy made.
-        let mut look: Vec<(Value, usize)> = vals.into_iter().map(|v| (v, 1)).collect();
-        let mut inner = Vec::new();
-        while let Some((v, ours)) = look.pop() {
-            if count(&v) > ours {
-                c.push(v);
-            } else {
-                if budget > 0 {
-                    budget -= 1;
-                    inner_values(&v, &mut inner);
-                    look.extend(inner.drain(..).map(|x| (x, 2)));
-                }
-                now.push(v);
+    let mut budget = CANDIDATE_DEPTH;
+    let mut inner = Vec::new();
+    for v in vals {
+        look_into(v, &mut budget, &mut inner);
+    }
+    while let Some(v) = inner.pop() {
+        look_into(v, &mut budget, &mut inner);
+    }
+    // Candidates nothing else holds any longer are dropped from time to time,
+    // so the list stays about as long as what is still shared.
+    let stale = CANDIDATES
+        .try_with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() < 4096 || c.len() < 2 * CANDIDATES_PRUNED.get() {
+                return Vec::new();
             }
-        }
-        // Candidates nothing else holds any longer are dropped from time to
-        // time, so the list stays about as long as what is still shared.
-        if c.len() >= 4096 && c.len() >= 2 * CANDIDATES_PRUNED.get() {
-            let old = std::mem::take(&mut *c);
-            for v in old {
-                if shared(&v) {
-                    c.push(v);
-                } else {
-                    now.push(v);
-                }
-            }
+            let (keep, stale): (Vec<Value>, Vec<Value>) =
+                std::mem::take(&mut *c).into_iter().partition(shared);
+            *c = keep;
             CANDIDATES_PRUNED.set(c.len());
-        }
-    });
-    // During the thread's teardown the list is gone: the values just drop.
-    let _ = kept;
-    // Dropped outside the borrow: a frame freed here tells this function.
-    drop(now);
+            stale
+        })
+        .unwrap_or_default();
+    // Dropped outside the borrow: a frame freed here calls this function.
+    drop(stale);
+}
+
+/// One value a dying frame held (or one inside such a value, copied): a
+/// candidate if something else holds it too, otherwise dropped, after
+/// copying out what it holds to be looked at in turn (while `budget` lasts).
+fn look_into(v: Value, budget: &mut usize, inner: &mut Vec<Value>) {
+    if shared(&v) {
+        // During the thread's teardown the list is gone: the value just drops.
+        let _ = CANDIDATES.try_with(|c| c.borrow_mut().push(v));
+        return;
+    }
+    if *budget > 0 && count(&v) > 0 {
+        *budget -= 1;
+        inner_values(&v, inner);
+    }
 }
 
 /// How many objects only a dying frame held `frame_died` looks into.
@@ -665,8 +670,8 @@ fn inner_values(v: &Value, out: &mut Vec<Value>) {
     }
 }
 
-/// The `Rc` count of the object `v` is (0 for values that are none that
-/// can be in a cycle).
+/// The `Rc` count of the object `v` is (0 for values that cannot be in a
+/// cycle).
 fn count(v: &Value) -> usize {
     match v {
         Value::Attrs(a) => Rc::strong_count(a),
