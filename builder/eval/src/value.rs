@@ -281,6 +281,7 @@ impl Drop for Env {
 
 impl Env {
     pub fn new(vals: Vec<Value>, parent: Option<Rc<Env>>) -> Rc<Env> {
+        cycles::made();
         Rc::new(Env {
             vals: RefCell::new(Slots::Many(vals)),
             parent,
@@ -288,6 +289,7 @@ impl Env {
     }
     /// A frame holding exactly one value.
     pub fn one(val: Value, parent: Option<Rc<Env>>) -> Rc<Env> {
+        cycles::made();
         Rc::new(Env {
             vals: RefCell::new(Slots::One(val)),
             parent,

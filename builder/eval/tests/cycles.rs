@@ -56,6 +56,24 @@ fn garbage_cycles_do_not_accumulate() {
     );
 }
 
+/// Issue 15's memory test at full size: a 1 000 000-element structure made
+/// and dropped in a loop (`reclaim.nix`'s shape), walking after a million.
+#[test]
+#[ignore = "slow in a debug build: 16 million thunks"]
+fn a_million_element_structure_dropped_in_a_loop_stays_bounded() {
+    let size = 1_000_000;
+    let sum = |n: u64| n * size as u64 + n * (n - 1) / 2 + n * (size as u64 - 1);
+    let (four, s4) = eval_with(rounds(4, size), || cycles::set_floor(1_000_000));
+    let (sixteen, s16) = eval_with(rounds(16, size), || cycles::set_floor(1_000_000));
+    assert_eq!(four, sum(4).to_string());
+    assert_eq!(sixteen, sum(16).to_string());
+    assert!(s16.freed >= 12 * size as u64, "{s16:?}");
+    assert!(
+        s16.peak_walked <= 2 * s4.peak_walked.max(2 * size as u64),
+        "walks grow with the rounds: {s4:?} {s16:?}"
+    );
+}
+
 /// The cycles left when the `let` that made them is gone: a fixpoint
 /// (`self` is an ordinary argument; the `let` frame drops out once `x` is
 /// forced), and a list whose elements refer to it.

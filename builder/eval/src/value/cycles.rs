@@ -27,13 +27,19 @@ use std::rc::{Rc, Weak};
 use super::Attrs;
 use super::{Bulk, Closure, Env, List, PartialApp, Slots, Thunk, ThunkState, Value};
 
-/// New thunks (and recursive frames) between walks, at least: an evaluation
-/// that makes fewer never walks (the module-system benchmarks make a few
-/// hundred thousand). Measured on `reclaim.nix` (16 rounds of a million
-/// garbage thunks): 1 000 000 took 1.5 s and 263 MB, 4 000 000 took 2.7 s and
-/// 622 MB (a bigger walk misses the cache and faults in its tables), never
-/// walking 1.4 s and 1 013 MB.
+/// New thunks and frames between walks, at least.
 const FLOOR: u64 = 1_000_000;
+
+/// No walk while the process's resident memory is below this (Nix 2.8
+/// likewise starts Boehm's collector with a heap of 384 MiB, at most a
+/// quarter of the machine's memory). A walk of a heap that is nearly all live
+/// only costs: ten minimal systems in one evaluation (bench `minimal10`, 97 MB)
+/// took 0.62 s and 133 MB walking after a million thunks, 0.37 s and 97 MB
+/// without. Measured on `reclaim.nix` (a million garbage thunks a round),
+/// walking after every 1 000 000 thunks peaked at 261 and 263 MB for 4 and 16
+/// rounds, 4 000 000 at 514 and 720 MB (a bigger walk misses the cache more),
+/// never walking at 1 013 MB for 16.
+const RSS_FLOOR: u64 = 256 << 20;
 
 thread_local! {
     /// Frames of recursive scopes; dead entries are dropped now and then
@@ -44,6 +50,8 @@ thread_local! {
     /// Objects still to be made before the next walk.
     static BUDGET: Cell<u64> = const { Cell::new(FLOOR) };
     static FLOOR_NOW: Cell<u64> = const { Cell::new(FLOOR) };
+    /// `RSS_FLOOR`, or 0 when walks were asked for by number alone.
+    static RSS_FLOOR_NOW: Cell<u64> = const { Cell::new(RSS_FLOOR) };
     /// How many times what the last walk found live may be made before the
     /// next.
     static FACTOR: Cell<u64> = const { Cell::new(2) };
@@ -87,11 +95,12 @@ pub fn stats() -> Stats {
 }
 
 /// Sets the least number of new objects between walks on this thread (tests
-/// use a small one), and starts counting afresh.
+/// use a small one), whatever the process's size, and starts counting afresh.
 pub fn set_floor(n: u64) {
     FLOOR_NOW.set(n.max(1));
     BUDGET.set(n.max(1));
     MAX_FACTOR.set(8);
+    RSS_FLOOR_NOW.set(0);
 }
 
 /// Walks after every `n` new objects on this thread, however much is live
@@ -108,9 +117,10 @@ fn from_env(name: &'static str, cell: &'static std::sync::OnceLock<Option<u64>>)
 
 /// Called when an evaluator is made: a thread that has not walked yet takes
 /// its setting from the environment. `B8G_EVAL_WALK_FLOOR` is the least
-/// number of new thunks between walks (trading memory for time, as Boehm's
-/// `GC_INITIAL_HEAP_SIZE` does); `B8G_EVAL_WALK_EVERY` walks after every so
-/// many, however much is live (slow: for finding a walk that frees too much).
+/// number of new thunks and frames between walks, whatever the process's
+/// size (trading memory for time, as Boehm's `GC_INITIAL_HEAP_SIZE` does);
+/// `B8G_EVAL_WALK_EVERY` walks after every so many, however much is live
+/// (slow: for finding a walk that frees too much).
 pub fn start_thread() {
     static FLOOR_ENV: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
     static EVERY_ENV: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
@@ -119,7 +129,13 @@ pub fn start_thread() {
     }
     match from_env("B8G_EVAL_WALK_EVERY", &EVERY_ENV) {
         Some(n) => walk_every(n),
-        None => set_floor(from_env("B8G_EVAL_WALK_FLOOR", &FLOOR_ENV).unwrap_or(FLOOR)),
+        None => match from_env("B8G_EVAL_WALK_FLOOR", &FLOOR_ENV) {
+            Some(n) => set_floor(n),
+            None => {
+                set_floor(FLOOR);
+                RSS_FLOOR_NOW.set(RSS_FLOOR);
+            }
+        },
     }
 }
 
@@ -148,8 +164,29 @@ pub fn made() {
     if left > 1 {
         BUDGET.set(left - 1);
     } else {
+        walk_if_big();
+    }
+}
+
+/// Walks, unless the process is still small (`RSS_FLOOR`): then counts
+/// afresh.
+#[cold]
+#[inline(never)]
+fn walk_if_big() {
+    let floor = RSS_FLOOR_NOW.get();
+    if floor > 0 && resident_bytes().is_some_and(|r| r < floor) {
+        BUDGET.set(FLOOR_NOW.get());
+    } else {
         collect();
     }
+}
+
+/// This process's resident memory (`VmRSS` in /proc/self/status).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib << 10)
 }
 
 /// A counted object, by the address its `Rc` points at.
