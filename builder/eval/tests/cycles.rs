@@ -59,7 +59,6 @@ fn garbage_cycles_do_not_accumulate() {
 /// Issue 15's memory test at full size: a 1 000 000-element structure made
 /// and dropped in a loop (`reclaim.nix`'s shape), walking after a million.
 #[test]
-#[ignore = "slow in a debug build: 16 million thunks"]
 fn a_million_element_structure_dropped_in_a_loop_stays_bounded() {
     let size = 1_000_000;
     let sum = |n: u64| n * size as u64 + n * (n - 1) / 2 + n * (size as u64 - 1);
