@@ -27,7 +27,7 @@ use std::rc::{Rc, Weak};
 use super::Attrs;
 use super::{Bulk, Closure, Env, List, PartialApp, Slots, Thunk, ThunkState, Value};
 
-/// New thunks and frames between walks, at least.
+/// New thunks and frames (but a call's one-slot frame) between walks, at least.
 const FLOOR: u64 = 1_000_000;
 
 /// No walk while the process's resident memory is below this (Nix 2.8
@@ -302,7 +302,7 @@ impl Node {
                     if let Ok(slots) = env.vals.try_borrow() {
                         match &*slots {
                             Slots::One(v) => values(std::slice::from_ref(v), out),
-                            Slots::Many(vs) | Slots::Rec(vs) => values(vs, out),
+                            Slots::Many(vs) | Slots::Rec(super::RecSlots(vs)) => values(vs, out),
                         }
                     }
                     if let Some(parent) = &env.parent {
@@ -551,7 +551,11 @@ pub fn collect() -> u64 {
         match h {
             Held::Env(e) => {
                 if let Ok(mut slots) = e.vals.try_borrow_mut() {
-                    *slots = Slots::Many(Vec::new());
+                    let old = std::mem::replace(&mut *slots, Slots::Many(Vec::new()));
+                    // A garbage frame's values are garbage: not candidates.
+                    if let Slots::Rec(mut rec) = old {
+                        drop(std::mem::take(&mut rec.0));
+                    }
                 }
             }
             Held::Thunk(t) => {
