@@ -38,22 +38,42 @@ fn eval_with(src: String, set: impl FnOnce() + Send + 'static) -> (String, cycle
     .expect("evaluation thread runs")
 }
 
+/// Evaluates `make(4)` and `make(16)` (4 and 16 rounds, each leaving `size`
+/// objects or more in a cycle), walking after every `floor` new objects, and
+/// checks their results and that the 16 rounds' walks freed at least
+/// `freed_rounds` rounds and went through no more than twice what 4 rounds'
+/// did: were the rounds kept, the last walk would go through four times as
+/// much.
+fn four_and_sixteen(
+    name: &str,
+    make: &dyn Fn(u32) -> String,
+    expected: &dyn Fn(u64) -> u64,
+    size: u64,
+    floor: u64,
+    freed_rounds: u64,
+) {
+    let (four, s4) = eval_with(make(4), move || cycles::set_floor(floor));
+    let (sixteen, s16) = eval_with(make(16), move || cycles::set_floor(floor));
+    assert_eq!(four, expected(4).to_string(), "{name}");
+    assert_eq!(sixteen, expected(16).to_string(), "{name}");
+    assert!(s16.walks > s4.walks, "{name}: {s4:?} {s16:?}");
+    assert!(s16.freed >= freed_rounds * size, "{name}: {s16:?}");
+    assert!(
+        s16.peak_walked <= 2 * s4.peak_walked.max(2 * size),
+        "{name}: walks grow with the rounds: {s4:?} {s16:?}"
+    );
+}
+
+/// `rounds`' result: each round adds `size` and the last element's value.
+fn rounds_sum(size: u64) -> impl Fn(u64) -> u64 {
+    move |n| n * size + n * (n - 1) / 2 + n * (size - 1)
+}
+
 #[test]
 fn garbage_cycles_do_not_accumulate() {
     let size = 20_000;
-    let sum = |n: u64| n * size as u64 + n * (n - 1) / 2 + n * (size as u64 - 1);
-    let (four, s4) = eval_with(rounds(4, size), || cycles::set_floor(10_000));
-    let (sixteen, s16) = eval_with(rounds(16, size), || cycles::set_floor(10_000));
-    assert_eq!(four, sum(4).to_string());
-    assert_eq!(sixteen, sum(16).to_string());
-    assert!(s16.walks > s4.walks, "{s4:?} {s16:?}");
-    // Each round leaves a list of `size` thunks in a cycle. Were they kept,
-    // the last walk of 16 rounds would go through four times those of 4.
-    assert!(s16.freed >= 15 * size as u64, "{s16:?}");
-    assert!(
-        s16.peak_walked <= 2 * s4.peak_walked.max(2 * size as u64),
-        "walks grow with the rounds: {s4:?} {s16:?}"
-    );
+    let make = |n| rounds(n, size as u32);
+    four_and_sixteen("reclaim", &make, &rounds_sum(size), size, 10_000, 15);
 }
 
 /// Issue 15's memory test at full size: a 1 000 000-element structure made
@@ -61,16 +81,8 @@ fn garbage_cycles_do_not_accumulate() {
 #[test]
 fn a_million_element_structure_dropped_in_a_loop_stays_bounded() {
     let size = 1_000_000;
-    let sum = |n: u64| n * size as u64 + n * (n - 1) / 2 + n * (size as u64 - 1);
-    let (four, s4) = eval_with(rounds(4, size), || cycles::set_floor(1_000_000));
-    let (sixteen, s16) = eval_with(rounds(16, size), || cycles::set_floor(1_000_000));
-    assert_eq!(four, sum(4).to_string());
-    assert_eq!(sixteen, sum(16).to_string());
-    assert!(s16.freed >= 12 * size as u64, "{s16:?}");
-    assert!(
-        s16.peak_walked <= 2 * s4.peak_walked.max(2 * size as u64),
-        "walks grow with the rounds: {s4:?} {s16:?}"
-    );
+    let make = |n| rounds(n, size as u32);
+    four_and_sixteen("reclaim", &make, &rounds_sum(size), size, 1_000_000, 12);
 }
 
 /// The cycles left when the `let` that made them is gone: a fixpoint
@@ -95,20 +107,8 @@ fn cycles_that_outlive_their_let_are_freed() {
         )
     };
     let expected = |n: u64| n * size * (size - 1) / 2 + size * n * (n - 1) / 2;
-    for (name, make) in [
-        ("fix", &fix as &dyn Fn(u32) -> String),
-        ("own list", &own_list),
-    ] {
-        let (four, s4) = eval_with(make(4), || cycles::set_floor(10_000));
-        let (sixteen, s16) = eval_with(make(16), || cycles::set_floor(10_000));
-        assert_eq!(four, expected(4).to_string(), "{name}");
-        assert_eq!(sixteen, expected(16).to_string(), "{name}");
-        assert!(s16.freed >= 14 * size, "{name}: {s16:?}");
-        assert!(
-            s16.peak_walked <= 2 * s4.peak_walked.max(2 * size),
-            "{name}: walks grow with the rounds: {s4:?} {s16:?}"
-        );
-    }
+    four_and_sixteen("fix", &fix, &expected, size, 10_000, 14);
+    four_and_sixteen("own list", &own_list, &expected, size, 10_000, 14);
 }
 
 /// A long chain freed by a walk is freed one object at a time, not by a
