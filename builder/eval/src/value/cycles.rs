@@ -3,13 +3,16 @@
 //! In a lazy language without mutation, a value can only come to point back
 //! at itself through a recursive scope: a `let`, a `rec` set or a pattern
 //! lambda's defaults, whose thunks point at the frame that holds them. Every
-//! such frame is registered here when it is made. From time to time (after
-//! enough new thunks, see `made`) all objects reachable from the registered
-//! frames are walked, and each one's references from inside that graph are
-//! counted ("trial deletion"). An object whose `Rc` count is higher is held
-//! from outside it (the Rust stack, the evaluator's tables): it and all it
-//! reaches are live. The rest is garbage kept alive only by cycles: its
-//! frames and thunks are emptied, and the counts free it.
+//! such frame is registered here when it is made, and what it shared with
+//! other objects when it dies becomes a candidate (`frame_died`): a cycle can
+//! outlive the frame it went through. From time to time (after enough new
+//! thunks and frames in a big enough process, see `made`) all objects
+//! reachable from the live registered frames and the candidates are walked,
+//! and each one's references from inside that graph are counted ("trial
+//! deletion"). An object whose `Rc` count is higher is held from outside it
+//! (the Rust stack, the evaluator's tables): it and all it reaches are live.
+//! The rest is garbage kept alive only by cycles: its frames and thunks are
+//! emptied, and it is given back in the order reached.
 //!
 //! A reference the walk does not see (inside a builtin's native closure, or
 //! a `RefCell` borrowed at that moment) only makes its target look held
