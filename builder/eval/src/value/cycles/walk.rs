@@ -1,0 +1,455 @@
+//! The walk itself: every object reachable from the live recursive frames
+//! and the candidates, counted, sorted into live and garbage, and the
+//! garbage emptied and given back (see `cycles`' module doc).
+
+use std::mem::ManuallyDrop;
+use std::rc::Rc;
+
+use super::super::{
+    Attrs, Bulk, Closure, Env, List, PartialApp, RecSlots, Slots, Thunk, ThunkState, Value,
+};
+use super::{BUDGET, CANDIDATES, FACTOR, FLOOR_NOW, FRAMES, MAX_FACTOR, PRUNED_LEN, STATS};
+
+/// A counted object, by the address its `Rc` points at.
+#[derive(Clone, Copy)]
+enum Node {
+    Env(*const Env),
+    Thunk(*const Thunk),
+    Attrs(*const Attrs),
+    List(*const List),
+    Closure(*const Closure),
+    App(*const PartialApp),
+    Bulk(*const Bulk),
+}
+
+impl Node {
+    fn addr(self) -> usize {
+        match self {
+            Node::Env(p) => p as usize,
+            Node::Thunk(p) => p as usize,
+            Node::Attrs(p) => p as usize,
+            Node::List(p) => p as usize,
+            Node::Closure(p) => p as usize,
+            Node::App(p) => p as usize,
+            Node::Bulk(p) => p as usize,
+        }
+    }
+
+    fn kind(self) -> u8 {
+        match self {
+            Node::Env(_) => 0,
+            Node::Thunk(_) => 1,
+            Node::Attrs(_) => 2,
+            Node::List(_) => 3,
+            Node::Closure(_) => 4,
+            Node::App(_) => 5,
+            Node::Bulk(_) => 6,
+        }
+    }
+
+    /// The node `addr()` and `kind()` came from.
+    fn from_parts(addr: usize, kind: u8) -> Node {
+        match kind {
+            0 => Node::Env(addr as *const Env),
+            1 => Node::Thunk(addr as *const Thunk),
+            2 => Node::Attrs(addr as *const Attrs),
+            3 => Node::List(addr as *const List),
+            4 => Node::Closure(addr as *const Closure),
+            5 => Node::App(addr as *const PartialApp),
+            _ => Node::Bulk(addr as *const Bulk),
+        }
+    }
+
+    fn of_value(v: &Value) -> Option<Node> {
+        Some(match v {
+            Value::Attrs(a) => Node::Attrs(Rc::as_ptr(a)),
+            Value::List(l) => Node::List(Rc::as_ptr(l)),
+            Value::Lambda(c) => Node::Closure(Rc::as_ptr(c)),
+            Value::PrimOpApp(p) => Node::App(Rc::as_ptr(p)),
+            Value::Thunk(t) => Node::Thunk(Rc::as_ptr(t)),
+            // Strings, paths and primops hold no values.
+            Value::Null
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Float(_)
+            | Value::Str(_)
+            | Value::Path(_)
+            | Value::PrimOp(_) => return None,
+        })
+    }
+
+    /// The `Rc` count of the object.
+    ///
+    /// # Safety
+    /// The object must be alive: the walk only holds nodes reached through
+    /// live references, and frees nothing until it is done with them.
+    unsafe fn strong_count(self) -> usize {
+        /// # Safety
+        /// As for `strong_count`: `p` came from `Rc::as_ptr` of a live `Rc`.
+        unsafe fn count<T>(p: *const T) -> usize {
+            // SAFETY: as for the function; the `Rc` is never dropped.
+            let rc = ManuallyDrop::new(unsafe { Rc::from_raw(p) });
+            Rc::strong_count(&rc)
+        }
+        // SAFETY: as for the function.
+        unsafe {
+            match self {
+                Node::Env(p) => count(p),
+                Node::Thunk(p) => count(p),
+                Node::Attrs(p) => count(p),
+                Node::List(p) => count(p),
+                Node::Closure(p) => count(p),
+                Node::App(p) => count(p),
+                Node::Bulk(p) => count(p),
+            }
+        }
+    }
+
+    /// Pushes the objects this one holds a counted reference to, once per
+    /// reference. Contents behind a `RefCell` borrowed for writing are
+    /// skipped (their targets then look held from outside: kept).
+    ///
+    /// # Safety
+    /// As for `strong_count`.
+    unsafe fn children(self, out: &mut Vec<Node>) {
+        let values = |vs: &[Value], out: &mut Vec<Node>| {
+            out.extend(vs.iter().filter_map(Node::of_value));
+        };
+        // SAFETY: as for the function: each pointer is to a live object.
+        unsafe {
+            match self {
+                Node::Env(p) => {
+                    let env = &*p;
+                    if let Ok(slots) = env.vals.try_borrow() {
+                        match &*slots {
+                            Slots::One(v) => values(std::slice::from_ref(v), out),
+                            Slots::Many(vs) | Slots::Rec(RecSlots(vs)) => values(vs, out),
+                        }
+                    }
+                    if let Some(parent) = &env.parent {
+                        out.push(Node::Env(Rc::as_ptr(parent)));
+                    }
+                }
+                Node::Thunk(p) => {
+                    if let Ok(state) = (*p).0.try_borrow() {
+                        match &*state {
+                            ThunkState::Pending(_, env) => out.push(Node::Env(Rc::as_ptr(env))),
+                            ThunkState::Bulk(b, _) => out.push(Node::Bulk(Rc::as_ptr(b))),
+                            ThunkState::Apply(app) => {
+                                out.extend(Node::of_value(&app.0));
+                                out.extend(Node::of_value(&app.1));
+                            }
+                            ThunkState::Done(v) => values(std::slice::from_ref(v), out),
+                            // A builtin's closure: what it holds is not seen.
+                            ThunkState::Native(_) | ThunkState::Blackhole => {}
+                        }
+                    }
+                }
+                Node::Attrs(p) => {
+                    let (own, base) = (*p).layers();
+                    out.extend(own.iter().filter_map(|a| Node::of_value(&a.value)));
+                    if let Some(base) = base {
+                        out.push(Node::Attrs(Rc::as_ptr(base)));
+                    }
+                }
+                Node::List(p) => match &*p {
+                    List::Own(vs) => values(vs, out),
+                    // The elements belong to `of`, which holds them.
+                    List::Slice { of, .. } => out.push(Node::List(Rc::as_ptr(of))),
+                },
+                Node::Closure(p) => out.push(Node::Env(Rc::as_ptr(&(*p).env))),
+                Node::App(p) => values(&(*p).args, out),
+                Node::Bulk(p) => match &*p {
+                    Bulk::GenList { f, .. } => values(std::slice::from_ref(f), out),
+                    Bulk::Map { f, list, .. } => {
+                        values(std::slice::from_ref(f), out);
+                        out.push(Node::List(Rc::as_ptr(list)));
+                    }
+                    Bulk::MapAttrs { f, attrs, .. } => {
+                        values(std::slice::from_ref(f), out);
+                        out.push(Node::Attrs(Rc::as_ptr(attrs)));
+                    }
+                    Bulk::ZipAttrs { f, args, .. } => {
+                        values(std::slice::from_ref(f), out);
+                        for (name, list) in args {
+                            out.extend(Node::of_value(name));
+                            out.extend(Node::of_value(list));
+                        }
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// What the walk knows of one object, in 16 bytes.
+struct Seen {
+    /// Its address, with its kind in the top byte (user-space addresses
+    /// leave it zero).
+    addr_kind: u64,
+    /// Its `Rc` count, read when the walk first reached it.
+    strong: u32,
+    /// References to it from objects the walk went through, with `LIVE` set
+    /// once it is known to be live.
+    inside: u32,
+}
+
+const LIVE: u32 = 1 << 31;
+
+impl Seen {
+    fn addr(&self) -> usize {
+        (self.addr_kind & ((1 << 56) - 1)) as usize
+    }
+
+    fn node(&self) -> Node {
+        Node::from_parts(self.addr(), (self.addr_kind >> 56) as u8)
+    }
+
+    fn live(&self) -> bool {
+        self.inside & LIVE != 0
+    }
+}
+
+/// The bucket of an address in `Graph::place`: its words in the low bits, so
+/// objects made one after another (which the walk reaches one after another)
+/// fall in neighbouring buckets and the table is read mostly in order; a mix
+/// of the whole address in the top seven, which the table keeps as a tag to
+/// filter probes with.
+fn addr_hash(addr: usize) -> u64 {
+    let a = addr as u64;
+    (a >> 3) ^ (a.wrapping_mul(0x9e37_79b9_7f4a_7c15) & (0x7f << 57))
+}
+
+/// The objects reached, in the order reached (which follows the order they
+/// were made in, so the passes over them read memory mostly in order), and
+/// each one's place in that order, found by address.
+struct Graph {
+    seen: Vec<Seen>,
+    place: hashbrown::HashTable<u32>,
+}
+
+impl Graph {
+    fn with_capacity(n: usize) -> Graph {
+        Graph {
+            seen: Vec::with_capacity(n),
+            place: hashbrown::HashTable::with_capacity(n),
+        }
+    }
+
+    fn find(&self, addr: usize) -> Option<usize> {
+        let seen = &self.seen;
+        self.place
+            .find(addr_hash(addr), |&i| seen[i as usize].addr() == addr)
+            .map(|&i| i as usize)
+    }
+
+    /// Counts `inside` references to `node` from inside, and returns its
+    /// place if it was not reached before.
+    ///
+    /// # Safety
+    /// As for `Node::strong_count`.
+    unsafe fn reach(&mut self, node: Node, inside: u32) -> Option<usize> {
+        let addr = node.addr();
+        let seen = &mut self.seen;
+        match self.place.entry(
+            addr_hash(addr),
+            |&i| seen[i as usize].addr() == addr,
+            |&i| addr_hash(seen[i as usize].addr()),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(o) => {
+                let s = &mut seen[*o.get() as usize];
+                s.inside = (s.inside + inside).min(LIVE - 1);
+                None
+            }
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let at = seen.len();
+                v.insert(u32::try_from(at).unwrap_or(u32::MAX));
+                seen.push(Seen {
+                    addr_kind: addr as u64 | u64::from(node.kind()) << 56,
+                    // SAFETY: as for the function.
+                    strong: u32::try_from(unsafe { node.strong_count() }).unwrap_or(u32::MAX),
+                    inside,
+                });
+                Some(at)
+            }
+        }
+    }
+}
+
+/// Walks everything reachable from the registered frames now, frees what
+/// only cycles hold, and returns how many objects that was.
+#[cold]
+#[inline(never)]
+pub fn collect() -> u64 {
+    let frames: Vec<Node> = FRAMES.with(|f| {
+        let mut f = f.borrow_mut();
+        f.retain(|w| w.strong_count() > 0);
+        PRUNED_LEN.set(f.len());
+        f.iter().map(|w| Node::Env(w.as_ptr())).collect()
+    });
+    // The candidates are held here while they are walked: their references
+    // from the list count as inside ones.
+    let candidates: Vec<Value> = CANDIDATES.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    // Sized for the last walk's graph, so it rarely grows.
+    let mut g = Graph::with_capacity(STATS.get().last_walked as usize);
+    let mut stack: Vec<usize> = Vec::new();
+    let mut kids = Vec::new();
+    // Count the references from inside the graph.
+    // SAFETY (all blocks below, until `g` is dropped): every node was reached
+    // from a live frame, a held candidate or an object reached from them, and
+    // nothing has been freed since.
+    let roots = frames
+        .into_iter()
+        .map(|f| (f, 0))
+        .chain(candidates.iter().filter_map(Node::of_value).map(|n| (n, 1)));
+    for (root, inside) in roots {
+        stack.extend(unsafe { g.reach(root, inside) });
+        while let Some(at) = stack.pop() {
+            unsafe { g.seen[at].node().children(&mut kids) };
+            for k in kids.drain(..) {
+                stack.extend(unsafe { g.reach(k, 1) });
+            }
+        }
+    }
+    // Objects held from outside, and all they reach, are live.
+    for (at, s) in g.seen.iter_mut().enumerate() {
+        if s.strong > s.inside {
+            s.inside |= LIVE;
+            stack.push(at);
+        }
+    }
+    while let Some(at) = stack.pop() {
+        unsafe { g.seen[at].node().children(&mut kids) };
+        for k in kids.drain(..) {
+            if let Some(p) = g.find(k.addr()) {
+                let s = &mut g.seen[p];
+                if !s.live() {
+                    s.inside |= LIVE;
+                    stack.push(p);
+                }
+            }
+        }
+    }
+    // Live candidates stay candidates: what holds them from outside may let
+    // go of them later, leaving their cycles behind. (Nothing is dropped
+    // before `g` is: the others go with the garbage.)
+    let candidate_live: Vec<bool> = candidates
+        .iter()
+        .map(|v| {
+            Node::of_value(v)
+                .and_then(|n| g.find(n.addr()))
+                .is_some_and(|p| g.seen[p].live())
+        })
+        .collect();
+    // Hold every garbage object by a counted reference (given back when the
+    // `Rc` made here is dropped), so that none is freed while the frames and
+    // thunks among them are emptied.
+    let mut held: Vec<Held> = Vec::new();
+    let mut live = 0u64;
+    for s in &g.seen {
+        if s.live() {
+            live += 1;
+        } else {
+            held.push(unsafe { Held::take(s.node()) });
+        }
+    }
+    let walked = g.seen.len() as u64;
+    drop(g);
+    let mut dead_candidates = Vec::new();
+    CANDIDATES.with(|c| {
+        let mut c = c.borrow_mut();
+        for (v, live) in candidates.into_iter().zip(candidate_live) {
+            if live {
+                c.push(v);
+            } else {
+                dead_candidates.push(v);
+            }
+        }
+    });
+    // Emptying the frames and thunks breaks every cycle (each goes through
+    // one); a `RefCell` borrowed now is left as it is.
+    for h in &held {
+        match h {
+            Held::Env(e) => {
+                if let Ok(mut slots) = e.vals.try_borrow_mut() {
+                    let old = std::mem::replace(&mut *slots, Slots::Many(Vec::new()));
+                    // A garbage frame's values are garbage: not candidates.
+                    if let Slots::Rec(mut rec) = old {
+                        drop(std::mem::take(&mut rec.0));
+                    }
+                }
+            }
+            Held::Thunk(t) => {
+                if let Ok(mut state) = t.0.try_borrow_mut() {
+                    *state = ThunkState::Blackhole;
+                }
+            }
+            _ => {}
+        }
+    }
+    // Given back in the order reached, each object is freed by its own
+    // drop, with what it points at still held (reached later) or already
+    // freed: no deep chain of drops, however long the garbage is.
+    drop(dead_candidates);
+    drop(held);
+
+    let dead = walked - live;
+    let mut st = STATS.get();
+    st.walks += 1;
+    st.freed += dead;
+    st.peak_walked = st.peak_walked.max(walked);
+    st.last_walked = walked;
+    st.last_live = live;
+    STATS.set(st);
+    // A walk that found little garbage is put off longer next time (up to
+    // eight times what is live), so an evaluation that keeps what it makes
+    // spends little time walking; one that found much walks again soon.
+    let factor = if dead * 4 < walked {
+        FACTOR.get() * 2
+    } else {
+        2
+    }
+    .min(MAX_FACTOR.get());
+    FACTOR.set(factor);
+    BUDGET.set(FLOOR_NOW.get().max(factor * live));
+    dead
+}
+
+/// A counted reference to an object the walk found garbage.
+enum Held {
+    Env(Rc<Env>),
+    Thunk(Rc<Thunk>),
+    Other(#[allow(dead_code)] Value),
+    Bulk(#[allow(dead_code)] Rc<Bulk>),
+}
+
+impl Held {
+    /// A new counted reference to `node`.
+    ///
+    /// # Safety
+    /// As for `Node::strong_count`.
+    unsafe fn take(node: Node) -> Held {
+        /// # Safety
+        /// As for `Held::take`; the count taken is given back when the
+        /// returned `Rc` is dropped.
+        unsafe fn rc<T>(p: *const T) -> Rc<T> {
+            // SAFETY: as for the function.
+            unsafe {
+                Rc::increment_strong_count(p);
+                Rc::from_raw(p)
+            }
+        }
+        // SAFETY: as for the function.
+        unsafe {
+            match node {
+                Node::Env(p) => Held::Env(rc(p)),
+                Node::Thunk(p) => Held::Thunk(rc(p)),
+                Node::Attrs(p) => Held::Other(Value::Attrs(rc(p))),
+                Node::List(p) => Held::Other(Value::List(rc(p))),
+                Node::Closure(p) => Held::Other(Value::Lambda(rc(p))),
+                Node::App(p) => Held::Other(Value::PrimOpApp(rc(p))),
+                Node::Bulk(p) => Held::Bulk(rc(p)),
+            }
+        }
+    }
+}
