@@ -524,10 +524,7 @@ impl Evaluator {
                 }
                 Ok(fv)
             }
-            Expr::Lambda(l) => Ok(Value::Lambda(Rc::new(Closure {
-                lambda: l,
-                env: env.clone(),
-            }))),
+            Expr::Lambda(l) => Ok(Value::Lambda(Rc::new(Closure::new(l, env.clone())))),
             Expr::Let { binds, body } => {
                 let new = Env::new_rec(Some(env.clone()));
                 let vals: Vec<Value> = binds.iter().map(|b| self.lazy_rec(b, &new)).collect();

@@ -17,6 +17,7 @@ use crate::eval::Evaluator;
 mod attrs;
 pub mod cycles;
 mod list;
+mod release;
 
 pub use attrs::{update, Attrs, Iter as AttrsIter};
 pub use list::List;
@@ -250,7 +251,28 @@ pub struct PartialApp {
 /// A lambda closed over its defining environment.
 pub struct Closure {
     pub lambda: &'static Lambda,
-    pub env: Rc<Env>,
+    /// Dropped through `release`: a chain of closures each holding the
+    /// last in its frame (`foldl' (acc: _: x: acc)`) is a chain of drops.
+    /// Frames are not guarded themselves: a call's frame is the most
+    /// frequent object, and a chain of frames passes through a closure or
+    /// a thunk (a frame's parent is its lambda's lexical scope).
+    pub env: std::mem::ManuallyDrop<Rc<Env>>,
+}
+
+impl Closure {
+    pub fn new(lambda: &'static Lambda, env: Rc<Env>) -> Closure {
+        Closure {
+            lambda,
+            env: std::mem::ManuallyDrop::new(env),
+        }
+    }
+}
+
+impl Drop for Closure {
+    fn drop(&mut self) {
+        // SAFETY: `env` is taken once, here, and not used after.
+        release::release(unsafe { std::mem::ManuallyDrop::take(&mut self.env) });
+    }
 }
 
 /// A run-time environment frame: slots for the variables of one scope.
@@ -406,6 +428,23 @@ pub enum ThunkState {
 
 /// A memoised suspended computation.
 pub struct Thunk(pub RefCell<ThunkState>);
+
+impl Drop for Thunk {
+    fn drop(&mut self) {
+        match self.0.get_mut() {
+            // A value is a set, list, function or string: the first three
+            // guard their own drops, so the common case costs nothing here.
+            ThunkState::Done(_) | ThunkState::Blackhole => {}
+            state => release::release(std::mem::replace(state, ThunkState::Blackhole)),
+        }
+    }
+}
+
+impl Drop for PartialApp {
+    fn drop(&mut self) {
+        release::release(std::mem::take(&mut self.args));
+    }
+}
 
 /// One attribute: name, value and where it was defined.
 #[derive(Clone)]

@@ -210,7 +210,7 @@ impl Evaluator {
 pub(super) fn curried(c: &Closure, a: &Value) -> Option<(&'static Lambda, Rc<Env>)> {
     match (&c.lambda.param, &c.lambda.body) {
         (Param::Ident(_), Expr::Lambda(inner)) => {
-            Some((&**inner, Env::one(a.clone(), Some(c.env.clone()))))
+            Some((&**inner, Env::one(a.clone(), Some(Rc::clone(&c.env)))))
         }
         _ => None,
     }

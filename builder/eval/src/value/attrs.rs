@@ -31,6 +31,14 @@ pub struct Attrs {
     len: usize,
 }
 
+impl Drop for Attrs {
+    fn drop(&mut self) {
+        if !self.own.is_empty() || self.base.is_some() {
+            super::release::release((std::mem::take(&mut self.own), self.base.take()));
+        }
+    }
+}
+
 impl Attrs {
     /// From attributes already sorted by name, without duplicates.
     pub fn from_sorted(attrs: Vec<Attr>) -> Attrs {

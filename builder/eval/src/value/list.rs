@@ -21,6 +21,17 @@ pub enum List {
     },
 }
 
+impl Drop for List {
+    fn drop(&mut self) {
+        // A slice's list is always `Own`: no depth to guard against there.
+        if let List::Own(v) = self {
+            if !v.is_empty() {
+                super::release::release(std::mem::take(v));
+            }
+        }
+    }
+}
+
 impl List {
     /// `this[start..]`, sharing `this`'s values when that is long.
     pub fn slice_from(this: &Rc<List>, start: usize) -> Rc<List> {
