@@ -384,7 +384,7 @@ pub(crate) fn install(ev: &mut Evaluator, extra: Vec<PrimOp>) {
     });
     let set = Rc::new(Attrs::from_unsorted(attrs));
     if let Value::Thunk(t) = &builtins_thunk {
-        *t.0.borrow_mut() = crate::value::ThunkState::Done(Value::Attrs(set.clone()));
+        t.replace(crate::value::ThunkState::Done(Value::Attrs(set.clone())));
     }
     let mut names: Vec<Sym> = Vec::new();
     let mut vals = Vec::new();

@@ -137,12 +137,10 @@ impl Evaluator {
             Expr::Var(d, i) => match env_at(env, *d).get(*i) {
                 // A forced thunk is passed on as its value, sparing later
                 // reads the indirection (Nix avoids these thunks too).
-                Value::Thunk(t) => {
-                    if let ThunkState::Done(v) = &*t.0.borrow() {
-                        return v.clone();
-                    }
-                    Value::Thunk(t)
-                }
+                Value::Thunk(t) => match t.done() {
+                    Some(v) => v,
+                    None => Value::Thunk(t),
+                },
                 v => v,
             },
             Expr::BinOp { op, l, r, .. } => match speculate_int(*op, l, r, env) {
@@ -197,60 +195,59 @@ impl Evaluator {
     #[inline]
     pub fn force(&mut self, v: Value) -> EvalResult<Value> {
         match v {
-            Value::Thunk(t) => {
-                if let ThunkState::Done(v) = &*t.0.borrow() {
-                    return Ok(v.clone());
-                }
-                self.force_thunk(t)
-            }
+            Value::Thunk(t) => match t.done() {
+                Some(v) => Ok(v),
+                None => self.force_thunk(t),
+            },
             v => Ok(v),
         }
     }
 
     #[inline(never)]
     fn force_thunk(&mut self, t: Rc<crate::value::Thunk>) -> EvalResult<Value> {
-        {
-            {
-                let state = {
-                    let mut b = t.0.borrow_mut();
-                    match &*b {
-                        ThunkState::Done(v) => return Ok(v.clone()),
-                        ThunkState::Blackhole => {
-                            return Err(EvalError::new(
-                                ErrorKind::InfiniteRecursion,
-                                "infinite recursion encountered",
-                                Pos::NONE,
-                            ))
-                        }
-                        _ => std::mem::replace(&mut *b, ThunkState::Blackhole),
-                    }
-                };
-                self.enter(Pos::NONE)?;
-                let r = match &state {
-                    ThunkState::Pending(e, env) => self.eval(e, env),
-                    ThunkState::Apply(app) => {
-                        let (f, a, pos) = &**app;
-                        let f = f.clone();
-                        self.call(f, a.clone(), *pos)
-                    }
-                    ThunkState::Bulk(b, i) => self.force_bulk(b, *i),
-                    ThunkState::Native(f) => {
-                        let f = f.clone();
-                        f(self).and_then(|v| self.force(v))
-                    }
-                    _ => unreachable!("blackhole and done handled above"),
-                };
-                self.depth -= 1;
-                match r {
-                    Ok(v) => {
-                        *t.0.borrow_mut() = ThunkState::Done(v.clone());
-                        Ok(v)
-                    }
-                    Err(e) => {
-                        *t.0.borrow_mut() = state;
-                        Err(e)
-                    }
-                }
+        let state = match t.replace(ThunkState::Blackhole) {
+            ThunkState::Done(v) => {
+                t.replace(ThunkState::Done(v.clone()));
+                return Ok(v);
+            }
+            ThunkState::Blackhole => {
+                return Err(EvalError::new(
+                    ErrorKind::InfiniteRecursion,
+                    "infinite recursion encountered",
+                    Pos::NONE,
+                ))
+            }
+            state => state,
+        };
+        if let Err(e) = self.enter(Pos::NONE) {
+            t.replace(state);
+            return Err(e);
+        }
+        let r = match &state {
+            ThunkState::Pending(e, env) => self.eval(e, env),
+            ThunkState::Apply(app) => {
+                let (f, a, pos) = &**app;
+                let f = f.clone();
+                self.call(f, a.clone(), *pos)
+            }
+            ThunkState::Bulk(b, i) => self.force_bulk(b, *i),
+            ThunkState::Native(f) => {
+                let f = f.clone();
+                f(self).and_then(|v| self.force(v))
+            }
+            _ => unreachable!("blackhole and done handled above"),
+        };
+        self.depth -= 1;
+        match r {
+            Ok(v) => {
+                // The old state is the blackhole put in above (or, were the
+                // thunk found garbage meanwhile, the walk's): nothing to drop.
+                t.replace(ThunkState::Done(v.clone()));
+                Ok(v)
+            }
+            Err(e) => {
+                t.replace(state);
+                Err(e)
             }
         }
     }

@@ -117,9 +117,9 @@ fn print_rec(
         ev.force(v)?
     } else {
         match &v {
-            Value::Thunk(t) => match &*t.0.borrow() {
-                crate::value::ThunkState::Done(d) => d.clone(),
-                _ => {
+            Value::Thunk(t) => match t.done() {
+                Some(d) => d,
+                None => {
                     out.push_str("<CODE>");
                     return Ok(());
                 }

@@ -370,10 +370,10 @@ impl Env {
         }?;
         match v {
             Value::Int(n) => Some(*n),
-            Value::Thunk(t) => match &*t.0.borrow() {
+            Value::Thunk(t) => t.peek(|s| match s {
                 ThunkState::Done(Value::Int(n)) => Some(*n),
                 _ => None,
-            },
+            }),
             _ => None,
         }
     }
@@ -427,7 +427,49 @@ pub enum ThunkState {
 }
 
 /// A memoised suspended computation.
-pub struct Thunk(pub RefCell<ThunkState>);
+///
+/// The state sits in an `UnsafeCell` rather than a `RefCell`: a thunk is
+/// then 40 bytes rather than 48, and reading a forced one checks no borrow
+/// flag. What makes that sound is that every access is one of the three
+/// methods below, none of which runs evaluation, allocates a thunk (which
+/// could start a cycle walk that writes thunks) or keeps a reference into
+/// the cell past its return: a reader gets a clone, a writer swaps states.
+pub struct Thunk(std::cell::UnsafeCell<ThunkState>);
+
+impl Thunk {
+    #[inline]
+    pub fn new(state: ThunkState) -> Thunk {
+        Thunk(std::cell::UnsafeCell::new(state))
+    }
+
+    /// The value, if the thunk was forced.
+    #[inline]
+    pub fn done(&self) -> Option<Value> {
+        // SAFETY: see the type: no reference into the cell is alive now,
+        // and cloning a value runs no code that could reach this thunk.
+        match unsafe { &*self.0.get() } {
+            ThunkState::Done(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// What `f` makes of the state. `f` must only look (match, clone): it
+    /// gets a reference into the cell, so it must not evaluate, make
+    /// thunks, or drop values.
+    #[inline]
+    pub(crate) fn peek<R>(&self, f: impl FnOnce(&ThunkState) -> R) -> R {
+        // SAFETY: see the type and the contract above.
+        f(unsafe { &*self.0.get() })
+    }
+
+    /// Puts `state` in and gives back the old one, for the caller to drop
+    /// once the cell is no longer being written.
+    #[inline]
+    pub(crate) fn replace(&self, state: ThunkState) -> ThunkState {
+        // SAFETY: see the type: no reference into the cell is alive now.
+        unsafe { std::ptr::replace(self.0.get(), state) }
+    }
+}
 
 impl Drop for Thunk {
     fn drop(&mut self) {
@@ -553,7 +595,7 @@ impl Value {
     #[inline(always)]
     pub fn thunk(state: ThunkState) -> Value {
         cycles::made();
-        Value::Thunk(Rc::new(Thunk(RefCell::new(state))))
+        Value::Thunk(Rc::new(Thunk::new(state)))
     }
     pub fn apply_lazy(f: Value, arg: Value, pos: Pos) -> Value {
         Value::thunk(ThunkState::Apply(Box::new((f, arg, pos))))

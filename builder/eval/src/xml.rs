@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use crate::compile::Param;
 use crate::error::{EvalResult, Pos};
 use crate::eval::Evaluator;
-use crate::value::{Attr, Attrs, Context, ThunkState, Value};
+use crate::value::{Attr, Attrs, Context, Value};
 
 /// The whole document for `v`; string contexts met are added to `ctx`.
 pub fn to_xml(
@@ -204,8 +204,8 @@ impl Writer {
 /// A thunk already evaluated is its value (Nix updates thunks in place).
 fn done(v: Value) -> Value {
     if let Value::Thunk(t) = &v {
-        if let ThunkState::Done(x) = &*t.0.borrow() {
-            return done(x.clone());
+        if let Some(x) = t.done() {
+            return done(x);
         }
     }
     v

@@ -89,10 +89,7 @@ pub(super) fn scalar_eq(a: &Value, b: &Value) -> Option<bool> {
         }
     }
     match b {
-        Value::Thunk(t) => match &*t.0.try_borrow().ok()? {
-            ThunkState::Done(v) => same(a, v),
-            _ => None,
-        },
+        Value::Thunk(t) => same(a, &t.done()?),
         b => same(a, b),
     }
 }

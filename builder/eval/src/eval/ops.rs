@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::compile::{BinOp, Expr};
 use crate::error::{err, EvalResult, Pos};
-use crate::value::{Attrs, Context, Env, ThunkState, Value};
+use crate::value::{Attrs, Context, Env, Value};
 
 use super::{as_f64, attr_frame, Evaluator};
 
@@ -361,10 +361,7 @@ pub(super) fn same_value(a: &Value, b: &Value) -> bool {
 /// A forced thunk stands for its value.
 pub(super) fn resolved(v: &Value) -> Option<Value> {
     match v {
-        Value::Thunk(t) => match &*t.0.borrow() {
-            ThunkState::Done(x) => Some(x.clone()),
-            _ => None,
-        },
+        Value::Thunk(t) => t.done(),
         _ => None,
     }
 }

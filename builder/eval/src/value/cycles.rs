@@ -253,13 +253,11 @@ fn inner_values(v: &Value, out: &mut Vec<Value>) {
     const SOME: usize = 8;
     match v {
         Value::Thunk(t) => {
-            if let Ok(state) = t.0.try_borrow() {
-                match &*state {
-                    ThunkState::Done(x) => out.push(x.clone()),
-                    ThunkState::Apply(app) => out.extend([app.0.clone(), app.1.clone()]),
-                    _ => {}
-                }
-            }
+            t.peek(|state| match state {
+                ThunkState::Done(x) => out.push(x.clone()),
+                ThunkState::Apply(app) => out.extend([app.0.clone(), app.1.clone()]),
+                _ => {}
+            });
         }
         Value::Attrs(a) => {
             let (own, base) = a.layers();
@@ -334,9 +332,10 @@ mod tests {
         let Value::Thunk(t) = env.get(0) else {
             panic!("slot emptied")
         };
-        let ThunkState::Pending(_, inner) = &*t.0.borrow() else {
-            panic!("thunk emptied")
-        };
+        let inner = t.peek(|s| match s {
+            ThunkState::Pending(_, inner) => inner.clone(),
+            _ => panic!("thunk emptied"),
+        });
         let Value::List(l) = inner.get(0) else {
             panic!("inner frame emptied")
         };

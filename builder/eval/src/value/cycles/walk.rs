@@ -131,19 +131,17 @@ impl Node {
                     }
                 }
                 Node::Thunk(p) => {
-                    if let Ok(state) = (*p).0.try_borrow() {
-                        match &*state {
-                            ThunkState::Pending(_, env) => out.push(Node::Env(Rc::as_ptr(env))),
-                            ThunkState::Bulk(b, _) => out.push(Node::Bulk(Rc::as_ptr(b))),
-                            ThunkState::Apply(app) => {
-                                out.extend(Node::of_value(&app.0));
-                                out.extend(Node::of_value(&app.1));
-                            }
-                            ThunkState::Done(v) => values(std::slice::from_ref(v), out),
-                            // A builtin's closure: what it holds is not seen.
-                            ThunkState::Native(_) | ThunkState::Blackhole => {}
+                    (*p).peek(|state| match state {
+                        ThunkState::Pending(_, env) => out.push(Node::Env(Rc::as_ptr(env))),
+                        ThunkState::Bulk(b, _) => out.push(Node::Bulk(Rc::as_ptr(b))),
+                        ThunkState::Apply(app) => {
+                            out.extend(Node::of_value(&app.0));
+                            out.extend(Node::of_value(&app.1));
                         }
-                    }
+                        ThunkState::Done(v) => values(std::slice::from_ref(v), out),
+                        // A builtin's closure: what it holds is not seen.
+                        ThunkState::Native(_) | ThunkState::Blackhole => {}
+                    })
                 }
                 Node::Attrs(p) => {
                     let (own, base) = (*p).layers();
@@ -380,9 +378,8 @@ pub fn collect() -> u64 {
                 }
             }
             Held::Thunk(t) => {
-                if let Ok(mut state) = t.0.try_borrow_mut() {
-                    *state = ThunkState::Blackhole;
-                }
+                // Dropped once the cell holds the blackhole.
+                drop(t.replace(ThunkState::Blackhole));
             }
             _ => {}
         }
