@@ -280,8 +280,14 @@ impl Drop for Closure {
 ///
 /// Frames of one slot (single-argument lambdas, `with`) keep it inline, so a
 /// call allocates one object rather than two.
+///
+/// The slots sit in an `UnsafeCell` rather than a `RefCell`, as a thunk's
+/// state does (see `Thunk`): a call's frame is then 56 bytes, not 64, and a
+/// variable is read without a borrow flag. Every access goes through the
+/// methods below, which clone out or swap in and never keep a reference
+/// into the cell while code that could reach the frame runs.
 pub struct Env {
-    vals: RefCell<Slots>,
+    vals: std::cell::UnsafeCell<Slots>,
     pub parent: Option<Rc<Env>>,
 }
 
@@ -309,7 +315,7 @@ impl Env {
     pub fn new(vals: Vec<Value>, parent: Option<Rc<Env>>) -> Rc<Env> {
         cycles::made();
         Rc::new(Env {
-            vals: RefCell::new(Slots::Many(vals)),
+            vals: std::cell::UnsafeCell::new(Slots::Many(vals)),
             parent,
         })
     }
@@ -318,7 +324,7 @@ impl Env {
         // Not counted for walks: a call's frame is the most frequent
         // object, and counting it cost 1.5 % of `modules`' instructions.
         Rc::new(Env {
-            vals: RefCell::new(Slots::One(val)),
+            vals: std::cell::UnsafeCell::new(Slots::One(val)),
             parent,
         })
     }
@@ -327,24 +333,46 @@ impl Env {
     /// values may come to point back at it, so `cycles` keeps track of it.
     pub fn new_rec(parent: Option<Rc<Env>>) -> Rc<Env> {
         let env = Rc::new(Env {
-            vals: RefCell::new(Slots::Rec(RecSlots(Vec::new()))),
+            vals: std::cell::UnsafeCell::new(Slots::Rec(RecSlots(Vec::new()))),
             parent,
         });
         cycles::register(&env);
         env
     }
+    /// The slots, to look at.
+    ///
+    /// # Safety
+    /// The reference must be gone before anything writes this frame's slots:
+    /// before evaluating, making a thunk or frame (a cycle walk may start and
+    /// empty garbage frames), or dropping a value.
+    #[inline]
+    unsafe fn slots(&self) -> &Slots {
+        // SAFETY: as for the function.
+        unsafe { &*self.vals.get() }
+    }
+    /// Puts `slots` in and gives back the old ones, for the caller to drop
+    /// once the cell is no longer being written.
+    #[inline]
+    fn swap_slots(&self, slots: Slots) -> Slots {
+        // SAFETY: no reference into the cell outlives `slots`' callers.
+        unsafe { std::ptr::replace(self.vals.get(), slots) }
+    }
     /// Fills a frame created empty (for `rec`, `let` and formals, whose
     /// thunks must point at the frame before its values exist).
     pub fn set_all(&self, vals: Vec<Value>) {
-        let mut slots = self.vals.borrow_mut();
-        *slots = match &*slots {
-            Slots::Rec(_) => Slots::Rec(RecSlots(vals)),
-            _ => Slots::Many(vals),
-        };
+        // SAFETY: only the variant is read.
+        let rec = matches!(unsafe { self.slots() }, Slots::Rec(_));
+        let old = self.swap_slots(if rec {
+            Slots::Rec(RecSlots(vals))
+        } else {
+            Slots::Many(vals)
+        });
+        drop(old);
     }
     #[inline]
     pub fn get(&self, i: usize) -> Value {
-        match &*self.vals.borrow() {
+        // SAFETY: cloning a value runs nothing that reaches this frame.
+        match unsafe { self.slots() } {
             Slots::One(v) => v.clone(),
             Slots::Many(v) | Slots::Rec(RecSlots(v)) => v[i].clone(),
         }
@@ -353,19 +381,25 @@ impl Env {
     /// as its value, so later reads skip the thunk.
     #[inline]
     pub fn set(&self, i: usize, v: Value) {
-        match &mut *self.vals.borrow_mut() {
-            Slots::One(x) => *x = v,
-            Slots::Many(x) | Slots::Rec(RecSlots(x)) => x[i] = v,
-        }
+        // SAFETY: the old value is moved out of the cell before it is
+        // dropped (its drop may reach this frame); nothing else runs while
+        // the slot is written.
+        let old = unsafe {
+            match &mut *self.vals.get() {
+                Slots::One(x) => std::mem::replace(x, v),
+                Slots::Many(x) | Slots::Rec(RecSlots(x)) => std::mem::replace(&mut x[i], v),
+            }
+        };
+        drop(old);
     }
     /// Slot `i` if it already holds an integer (directly or as a forced
     /// thunk), without evaluating anything.
     #[inline]
     pub fn peek_int(&self, i: usize) -> Option<i64> {
-        let b = self.vals.borrow();
-        // A frame still being filled (let, rec) has no slots yet.
-        let v = match &*b {
+        // SAFETY: only looked at; `Thunk::peek` runs nothing either.
+        let v = match unsafe { self.slots() } {
             Slots::One(v) => Some(v),
+            // A frame still being filled (let, rec) has no slots yet.
             Slots::Many(v) | Slots::Rec(RecSlots(v)) => v.get(i),
         }?;
         match v {
@@ -377,11 +411,33 @@ impl Env {
             _ => None,
         }
     }
-    /// Calls `f` with all slots.
-    pub fn with_vals<T>(&self, f: impl FnOnce(&[Value]) -> T) -> T {
-        match &*self.vals.borrow() {
+    /// Calls `f` with all slots. `f` must only look (match, clone): it must
+    /// not evaluate, make thunks or frames, or drop values.
+    pub(crate) fn with_vals<T>(&self, f: impl FnOnce(&[Value]) -> T) -> T {
+        // SAFETY: as for the function's contract.
+        match unsafe { self.slots() } {
             Slots::One(v) => f(std::slice::from_ref(v)),
             Slots::Many(v) | Slots::Rec(RecSlots(v)) => f(v),
+        }
+    }
+    /// What the cycle walk reads: the slots, without cloning.
+    ///
+    /// # Safety
+    /// As for `slots`.
+    pub(crate) unsafe fn slots_for_walk(&self) -> &[Value] {
+        // SAFETY: as for the function.
+        match unsafe { self.slots() } {
+            Slots::One(v) => std::slice::from_ref(v),
+            Slots::Many(v) | Slots::Rec(RecSlots(v)) => v,
+        }
+    }
+    /// Empties a garbage frame (the cycle walk): its values are given back
+    /// without telling `cycles` that a frame died.
+    pub(crate) fn empty_garbage(&self) -> Vec<Value> {
+        match self.swap_slots(Slots::Many(Vec::new())) {
+            Slots::One(v) => vec![v],
+            Slots::Many(mut v) => std::mem::take(&mut v),
+            Slots::Rec(mut rec) => std::mem::take(&mut rec.0),
         }
     }
 }

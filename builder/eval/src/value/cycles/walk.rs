@@ -5,9 +5,7 @@
 use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
-use super::super::{
-    Attrs, Bulk, Closure, Env, List, PartialApp, RecSlots, Slots, Thunk, ThunkState, Value,
-};
+use super::super::{Attrs, Bulk, Closure, Env, List, PartialApp, Thunk, ThunkState, Value};
 use super::{BUDGET, CANDIDATES, FACTOR, FLOOR_NOW, FRAMES, MAX_FACTOR, PRUNED_LEN, STATS};
 
 /// A counted object, by the address its `Rc` points at.
@@ -120,12 +118,7 @@ impl Node {
             match self {
                 Node::Env(p) => {
                     let env = &*p;
-                    if let Ok(slots) = env.vals.try_borrow() {
-                        match &*slots {
-                            Slots::One(v) => values(std::slice::from_ref(v), out),
-                            Slots::Many(vs) | Slots::Rec(RecSlots(vs)) => values(vs, out),
-                        }
-                    }
+                    values(env.slots_for_walk(), out);
                     if let Some(parent) = &env.parent {
                         out.push(Node::Env(Rc::as_ptr(parent)));
                     }
@@ -369,13 +362,8 @@ pub fn collect() -> u64 {
     for h in &held {
         match h {
             Held::Env(e) => {
-                if let Ok(mut slots) = e.vals.try_borrow_mut() {
-                    let old = std::mem::replace(&mut *slots, Slots::Many(Vec::new()));
-                    // A garbage frame's values are garbage: not candidates.
-                    if let Slots::Rec(mut rec) = old {
-                        drop(std::mem::take(&mut rec.0));
-                    }
-                }
+                // A garbage frame's values are garbage: not candidates.
+                drop(e.empty_garbage());
             }
             Held::Thunk(t) => {
                 // Dropped once the cell holds the blackhole.
