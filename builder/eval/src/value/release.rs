@@ -53,7 +53,17 @@ pub(super) fn release<T: 'static>(contents: T) {
 #[cold]
 #[inline(never)]
 fn put_aside(contents: Box<dyn Any>) {
-    LATER.with_borrow_mut(|l| l.push(contents));
+    // While the thread's locals are torn down (a value in one of them being
+    // dropped), `LATER` may be gone: what came too deep is then leaked
+    // rather than freed on a stack it could overflow.
+    let mut contents = Some(contents);
+    if LATER
+        .try_with(|l| l.borrow_mut().extend(contents.take()))
+        .is_err()
+    {
+        std::mem::forget(contents);
+        return;
+    }
     STATE.set(STATE.get() | PUT_ASIDE);
 }
 
@@ -63,10 +73,10 @@ fn put_aside(contents: Box<dyn Any>) {
 #[inline(never)]
 fn free_put_aside() {
     STATE.set(1);
-    while let Some(next) = LATER.with_borrow_mut(|l| l.pop()) {
+    while let Some(next) = LATER.try_with(|l| l.borrow_mut().pop()).ok().flatten() {
         drop(next);
     }
-    LATER.with_borrow_mut(|l| *l = Vec::new());
+    let _ = LATER.try_with(|l| *l.borrow_mut() = Vec::new());
     STATE.set(0);
 }
 
@@ -99,5 +109,33 @@ mod tests {
             })
             .expect("spawn");
         assert_eq!(t.join().expect("no stack overflow"), (0, 0));
+    }
+
+    thread_local! {
+        static HELD: RefCell<Option<Link>> = const { RefCell::new(None) };
+    }
+
+    #[test]
+    fn a_chain_freed_as_the_thread_ends_does_not_panic() {
+        // `HELD` is set up before `LATER` (which a deep drop sets up), so it
+        // is torn down after it: its chain then comes too deep with no list
+        // to put it aside in.
+        let t = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                HELD.with_borrow(|_| ());
+                let chain = |n| {
+                    let mut c = Link(None);
+                    for _ in 0..n {
+                        c = Link(Some(Box::new(c)));
+                    }
+                    c
+                };
+                drop(chain(10_000));
+                HELD.with_borrow_mut(|h| *h = Some(chain(100_000)));
+            })
+            .expect("spawn");
+        t.join()
+            .expect("no panic while the thread's locals are torn down");
     }
 }
