@@ -156,30 +156,106 @@ pub(super) fn prim_generic_closure(ev: &mut Evaluator, a: &[Value], p: Pos) -> E
     let mut work: std::collections::VecDeque<Value> =
         ev.force_list(start, p)?.iter().cloned().collect();
     let mut done: Vec<Value> = Vec::new();
-    let mut keys: Vec<Value> = Vec::new();
+    let mut keys = ClosureKeys::Empty;
     while let Some(e) = work.pop_front() {
         let s = ev.force_attrs(e.clone(), p)?;
         let Some(key) = s.get("key").cloned() else {
             return err("attribute 'key' required", p);
         };
         let key = ev.force(key)?;
-        let mut found = false;
-        for k in &keys {
-            if ev.eq_values(k.clone(), key.clone(), p)? {
-                found = true;
-                break;
-            }
-        }
-        if found {
+        if !keys.insert(ev, key)? {
             continue;
         }
-        keys.push(key);
         done.push(e.clone());
         let r = ev.call(op.clone(), e, p)?;
         let more = ev.force_list(r, p)?;
         work.extend(more.iter().cloned());
     }
     Ok(Value::list(done))
+}
+
+/// The keys `genericClosure` has seen. Nix keeps them in a set ordered by
+/// `<` (`CompareValues`), so keys are equal when neither is less, and keys
+/// `<` cannot order are an error once there are two of them. Keys of one
+/// kind that compare as they hash (strings, paths, integers) are kept in a
+/// hash set; any other mix falls back to a sorted vector searched with `<`,
+/// in the order Nix's set compares (the new key against the others, then
+/// the one it may equal against it), so the same error comes first.
+enum ClosureKeys {
+    Empty,
+    Strings(std::collections::HashSet<String>),
+    Paths(std::collections::HashSet<String>),
+    Ints(std::collections::HashSet<i64>),
+    Ordered(Vec<Value>),
+}
+
+impl ClosureKeys {
+    /// Adds `key` (forced); false when an equal key was there.
+    fn insert(&mut self, ev: &mut Evaluator, key: Value) -> EvalResult<bool> {
+        match (&mut *self, &key) {
+            (ClosureKeys::Empty, Value::Str(s)) => {
+                *self = ClosureKeys::Strings([s.s.clone()].into());
+                Ok(true)
+            }
+            (ClosureKeys::Empty, Value::Path(q)) => {
+                *self = ClosureKeys::Paths([(**q).clone()].into());
+                Ok(true)
+            }
+            (ClosureKeys::Empty, Value::Int(i)) => {
+                *self = ClosureKeys::Ints([*i].into());
+                Ok(true)
+            }
+            (ClosureKeys::Empty, _) => {
+                *self = ClosureKeys::Ordered(vec![key]);
+                Ok(true)
+            }
+            (ClosureKeys::Strings(set), Value::Str(s)) => Ok(set.insert(s.s.clone())),
+            (ClosureKeys::Paths(set), Value::Path(q)) => Ok(set.insert((**q).clone())),
+            (ClosureKeys::Ints(set), Value::Int(i)) => Ok(set.insert(*i)),
+            (ClosureKeys::Ordered(keys), _) => insert_ordered(ev, keys, key),
+            (kind, _) => {
+                // Integers and floats compare; any other pair of kinds is
+                // an error, which comparing with any one key raises.
+                let mut keys: Vec<Value> = match kind {
+                    ClosureKeys::Strings(set) => set.drain().map(Value::string).collect(),
+                    ClosureKeys::Paths(set) => {
+                        set.drain().map(|q| Value::Path(Rc::new(q))).collect()
+                    }
+                    ClosureKeys::Ints(set) => set.drain().map(Value::Int).collect(),
+                    _ => unreachable!("the other kinds matched above"),
+                };
+                keys.sort_by(|x, y| match (x, y) {
+                    (Value::Int(a), Value::Int(b)) => a.cmp(b),
+                    (Value::Str(a), Value::Str(b)) => a.s.cmp(&b.s),
+                    (Value::Path(a), Value::Path(b)) => a.cmp(b),
+                    _ => std::cmp::Ordering::Equal,
+                });
+                let inserted = insert_ordered(ev, &mut keys, key);
+                *self = ClosureKeys::Ordered(keys);
+                inserted
+            }
+        }
+    }
+}
+
+/// Inserts `key` into `keys` (sorted by `<`) unless an equal key is there.
+fn insert_ordered(ev: &mut Evaluator, keys: &mut Vec<Value>, key: Value) -> EvalResult<bool> {
+    // Nix's messages for these comparisons carry no position.
+    let (mut lo, mut hi) = (0, keys.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if ev.less_than(key.clone(), keys[mid].clone(), Pos::NONE)? {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    // `keys[lo - 1]` is not greater than `key`: equal unless it is less.
+    if lo > 0 && !ev.less_than(keys[lo - 1].clone(), key.clone(), Pos::NONE)? {
+        return Ok(false);
+    }
+    keys.insert(lo, key);
+    Ok(true)
 }
 
 pub(super) fn prim_group_by(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
