@@ -14,9 +14,11 @@
 //! The rest is garbage kept alive only by cycles: its frames and thunks are
 //! emptied, and it is given back in the order reached.
 //!
-//! A reference the walk does not see (inside a builtin's native closure, or
-//! a `RefCell` borrowed at that moment) only makes its target look held
-//! from outside, so the walk can keep garbage but never frees a live value.
+//! A reference the walk does not see (inside a builtin's native closure)
+//! only makes its target look held from outside, so the walk can keep
+//! garbage but never frees a live value. Thunks and frames are read through
+//! their cells directly: a walk starts only when a thunk or frame is made,
+//! and nothing holds a reference into a cell then (see `Thunk`, `Env`).
 //! Nothing is freed while the walk holds raw pointers; the garbage is held
 //! by counted references while it is emptied, and dropped afterwards.
 //!

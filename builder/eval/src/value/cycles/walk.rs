@@ -104,8 +104,7 @@ impl Node {
     }
 
     /// Pushes the objects this one holds a counted reference to, once per
-    /// reference. Contents behind a `RefCell` borrowed for writing are
-    /// skipped (their targets then look held from outside: kept).
+    /// reference.
     ///
     /// # Safety
     /// As for `strong_count`.
@@ -358,7 +357,7 @@ pub fn collect() -> u64 {
         }
     });
     // Emptying the frames and thunks breaks every cycle (each goes through
-    // one); a `RefCell` borrowed now is left as it is.
+    // one).
     for h in &held {
         match h {
             Held::Env(e) => {
