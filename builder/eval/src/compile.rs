@@ -296,7 +296,13 @@ impl Compiler {
                         return self.error(format!("invalid integer '{}'", i.syntax().text()), pos)
                     }
                 },
-                ast::LiteralKind::Float(f) => Expr::Float(f.value().unwrap_or(0.0)),
+                ast::LiteralKind::Float(f) => {
+                    let text = f.syntax().text().to_string();
+                    match float_literal(&text) {
+                        Some(v) => Expr::Float(v),
+                        None => return self.error(format!("invalid float '{text}'"), pos),
+                    }
+                }
                 ast::LiteralKind::Uri(u) => Expr::Str(Rc::new(NixString::plain(u.syntax().text()))),
             },
             ast::Expr::Ident(id) => {
@@ -734,4 +740,17 @@ fn static_str(s: &ast::Str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// A float literal's value, or `None` where Nix 2.8's lexer rejects it: its
+/// `strtod` reports a range error for a literal that overflows to infinity
+/// or underflows to a subnormal number or to zero.
+fn float_literal(text: &str) -> Option<f64> {
+    let v: f64 = text.parse().ok()?;
+    let mantissa = text.split(['e', 'E']).next().unwrap_or("");
+    let nonzero = mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    if v.is_infinite() || v.is_subnormal() || (v == 0.0 && nonzero) {
+        return None;
+    }
+    Some(v)
 }
