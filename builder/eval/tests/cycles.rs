@@ -2,10 +2,9 @@
 //! alone never frees): a structure made and dropped in a loop keeps memory
 //! bounded, and walking often changes no result.
 
+mod common;
+
 use b8g_eval::value::cycles;
-use b8g_eval::{
-    run_with_big_stack, value_to_text, EvalOptions, Evaluator, NoStore, OutputMode, StdIo,
-};
 
 /// `reclaim.nix`'s shape, smaller: each round's list refers to a function of
 /// the same `let`, which refers back to the list's scope.
@@ -23,19 +22,7 @@ fn rounds(n: u32, size: u32) -> String {
 /// Evaluates `src` strictly on a thread of its own, `set` telling when to
 /// walk; returns the printed value and that thread's figures.
 fn eval_with(src: String, set: impl FnOnce() + Send + 'static) -> (String, cycles::Stats) {
-    run_with_big_stack(move || {
-        let mut ev = Evaluator::new(
-            Box::new(StdIo),
-            Box::new(NoStore::default()),
-            EvalOptions::default(),
-        );
-        set();
-        let v = ev.eval_str(&src, "/").expect("evaluates");
-        let text = value_to_text(&mut ev, v, OutputMode::Strict).expect("prints");
-        drop(ev);
-        (text, cycles::stats())
-    })
-    .expect("evaluation thread runs")
+    common::eval_on_thread(&src, b8g_eval::EVAL_STACK_SIZE, set)
 }
 
 /// Evaluates `make(4)` and `make(16)` (4 and 16 rounds, each leaving `size`
@@ -121,22 +108,7 @@ fn freeing_a_long_cycle_does_not_recurse() {
                in builtins.foldl' (a: i: a + round i) 0 (builtins.genList (i: i) 3)";
     // An ordinary thread's stack: dropping 300 000 nested sets recursively
     // needs several times more.
-    let out = std::thread::Builder::new()
-        .stack_size(8 << 20)
-        .spawn(move || {
-            let mut ev = Evaluator::new(
-                Box::new(StdIo),
-                Box::new(NoStore::default()),
-                EvalOptions::default(),
-            );
-            cycles::set_floor(100_000);
-            let v = ev.eval_str(src, "/").expect("evaluates");
-            let text = value_to_text(&mut ev, v, OutputMode::Strict).expect("prints");
-            (text, cycles::stats())
-        })
-        .expect("thread starts")
-        .join()
-        .expect("no stack overflow");
+    let out = common::eval_on_thread(src, common::SMALL_STACK, || cycles::set_floor(100_000));
     assert_eq!(out.0, "3");
     assert!(out.1.freed >= 300_000, "{:?}", out.1);
 }

@@ -4,27 +4,11 @@
 //! aborted the process. (Nix frees such chains; its collector does not
 //! recurse.)
 
-use b8g_eval::{value_to_text, EvalOptions, Evaluator, NoStore, OutputMode, StdIo};
+mod common;
 
-/// Evaluates `src` on a thread with an 8 MiB stack, dropping everything it
-/// made before the thread ends.
+/// Evaluates `src` on an ordinary thread's stack and returns what it printed.
 fn eval_on_small_stack(src: String) -> String {
-    std::thread::Builder::new()
-        .stack_size(8 << 20)
-        .spawn(move || {
-            let mut ev = Evaluator::new(
-                Box::new(StdIo),
-                Box::new(NoStore::default()),
-                EvalOptions::default(),
-            );
-            let v = ev.eval_str(&src, "/").expect("evaluates");
-            let text = value_to_text(&mut ev, v, OutputMode::Strict).expect("prints");
-            drop(ev);
-            text
-        })
-        .expect("thread starts")
-        .join()
-        .expect("no stack overflow")
+    common::eval_on_thread(&src, common::SMALL_STACK, || ()).0
 }
 
 /// `step` makes the next link from `acc`; the chain is built by `foldl'`
