@@ -643,7 +643,7 @@ impl Value {
         Value::Str(Rc::new(NixString { s, ctx }))
     }
     pub fn list(v: Vec<Value>) -> Value {
-        Value::List(Rc::new(List::Own(v)))
+        Value::List(List::new(v))
     }
     pub fn attrs(a: Attrs) -> Value {
         Value::Attrs(Rc::new(a))

