@@ -84,7 +84,9 @@ unsafe impl std::alloc::GlobalAlloc for MiMalloc {
 /// an evaluation costs more (page clearing, resident memory: 11 MiB before
 /// anything is evaluated) than it saves. Turned off once per process, before
 /// evaluating; binaries call it at start-up, since other work in the same
-/// process (a cache server's many threads) pays the same price.
+/// process (a cache server's many threads) pays the same price. mimalloc maps
+/// its first arena before `main`, so it is built with `no_thp` (Cargo.toml) to
+/// not ask for huge pages there: that saved 3.5 MB of resident memory.
 pub fn no_huge_pages() {
     #[cfg(all(feature = "mimalloc", target_os = "linux"))]
     {
