@@ -43,7 +43,8 @@ pub enum Part {
 }
 
 pub enum Key {
-    Static(Sym),
+    /// A name written in the source, with where it was found last time.
+    Static(Sym, crate::value::PlaceHint),
     Dynamic(Expr),
 }
 
@@ -490,7 +491,7 @@ impl Compiler {
                 let a = self.pset(set, true)?;
                 Expr::Select {
                     e: Box::new(a),
-                    path: vec![Key::Static("body".into())],
+                    path: vec![Key::Static("body".into(), Default::default())],
                     default: None,
                     pos,
                 }

@@ -348,8 +348,8 @@ impl Evaluator {
             let mut found_in: Option<(Value, std::borrow::Cow<'static, str>)> = None;
             for k in path {
                 let (found, name) = match (k, &v) {
-                    (Key::Static(s), Value::Attrs(a)) => (
-                        a.get_sym(s).cloned(),
+                    (Key::Static(s, hint), Value::Attrs(a)) => (
+                        a.get_sym_hinted(s, hint).cloned(),
                         std::borrow::Cow::Borrowed(s.as_str()),
                     ),
                     _ => {
@@ -413,7 +413,7 @@ impl Evaluator {
                     v = self.force(v)?;
                 }
                 let found = match (k, &v) {
-                    (Key::Static(s), Value::Attrs(a)) => a.get_sym(s).cloned(),
+                    (Key::Static(s, hint), Value::Attrs(a)) => a.get_sym_hinted(s, hint).cloned(),
                     _ => {
                         let name = self.key_name(k, env, Pos::NONE)?;
                         match &v {
@@ -709,7 +709,7 @@ fn select_frame(
     let shown: Vec<String> = path
         .iter()
         .map(|k| match k {
-            Key::Static(s) => s.to_string(),
+            Key::Static(s, _) => s.to_string(),
             _ => "\"${...}\"".to_string(),
         })
         .collect();

@@ -19,7 +19,7 @@ pub mod cycles;
 mod list;
 mod release;
 
-pub use attrs::{update, Attrs, Iter as AttrsIter};
+pub use attrs::{update, Attrs, Iter as AttrsIter, PlaceHint};
 pub use list::List;
 
 /// An attribute name: an interned, never freed string (like Nix's symbol

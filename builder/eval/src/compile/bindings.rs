@@ -67,7 +67,7 @@ impl Compiler {
         let mut out = Vec::new();
         for a in ap.attrs() {
             out.push(match self.attr_key(a)? {
-                PKey::Static(s) => Key::Static(s),
+                PKey::Static(s) => Key::Static(s, Default::default()),
                 PKey::Dynamic(e) => Key::Dynamic(self.expr(e)?),
             });
         }
@@ -265,7 +265,7 @@ impl Compiler {
             PVal::Inherit(name, pos) => self.resolve(&name, rec_depth, pos),
             PVal::InheritFrom(e, name, pos) => Ok(Expr::Select {
                 e: Box::new(self.expr(e)?),
-                path: vec![Key::Static(name)],
+                path: vec![Key::Static(name, Default::default())],
                 default: None,
                 pos,
             }),

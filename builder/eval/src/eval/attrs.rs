@@ -19,7 +19,7 @@ impl Evaluator {
         pos: Pos,
     ) -> EvalResult<std::borrow::Cow<'static, str>> {
         match k {
-            Key::Static(s) => Ok(std::borrow::Cow::Borrowed(s.as_str())),
+            Key::Static(s, _) => Ok(std::borrow::Cow::Borrowed(s.as_str())),
             Key::Dynamic(e) => {
                 let v = self.eval(e, env)?;
                 let s = self.force_string_noctx(v, pos)?;

@@ -21,6 +21,17 @@ const SMALL_SET: usize = 16;
 /// that, copying the base costs no more than the layers it saves.
 const LAYER_RATIO: usize = 8;
 
+/// Where a name written in the source was last found in a flat set (an index
+/// into its attributes), for [`Attrs::get_sym_hinted`] to try first. Any
+/// index is safe: it is checked against the name before it is used.
+pub struct PlaceHint(std::cell::Cell<u32>);
+
+impl Default for PlaceHint {
+    fn default() -> PlaceHint {
+        PlaceHint(std::cell::Cell::new(u32::MAX))
+    }
+}
+
 /// An attribute set. Invariant: `own` is sorted by name without duplicates;
 /// `base`, when there is one, is flat, and `own` shadows its names.
 #[derive(Clone, Default)]
@@ -74,6 +85,34 @@ impl Attrs {
         find_sym(&self.own, name)
             .or_else(|| self.base.as_deref().and_then(|b| find_sym(&b.own, name)))
             .map(|a| &a.value)
+    }
+
+    /// `get_sym` trying `hint`'s place first: a selection written in the
+    /// source (`lib.mkOption`, `config.services`) mostly meets the same set,
+    /// or sets built alike, so the name is mostly where it was found last
+    /// time, and one comparison of name addresses replaces a search that
+    /// compares name bytes at every probe (a fifth of the time of a loop
+    /// calling `builtins.isAttrs`). Only flat sets are hinted: in a layered
+    /// one the layer must be searched first anyway, for a name it shadows.
+    #[inline]
+    pub fn get_sym_hinted(&self, name: &Sym, hint: &PlaceHint) -> Option<&Value> {
+        if self.base.is_some() {
+            return self.get_sym(name);
+        }
+        if let Some(a) = self.own.get(hint.0.get() as usize) {
+            if a.name.0 == name.0 {
+                return Some(&a.value);
+            }
+        }
+        let i = if self.own.len() <= SMALL_SET {
+            self.own.iter().position(|a| a.name.0 == name.0)
+        } else {
+            self.own
+                .binary_search_by(|a| name_cmp(&a.name, name.as_str()))
+                .ok()
+        }?;
+        hint.0.set(u32::try_from(i).unwrap_or(u32::MAX));
+        Some(&self.own[i].value)
     }
 
     pub fn len(&self) -> usize {
@@ -416,6 +455,44 @@ mod tests {
         assert_eq!(n, want.len());
         // The big set is untouched.
         assert_eq!(pairs(&x), base);
+    }
+
+    #[test]
+    fn a_hint_from_another_set_or_a_shadowed_name_never_misleads() {
+        let hint = PlaceHint::default();
+        let (small, other) = (set(&[("a", 1), ("b", 2)]), set(&[("b", 20), ("c", 30)]));
+        let big_base = big(40);
+        let large = set(&as_refs(&big_base));
+        let b = intern("b");
+        for _ in 0..2 {
+            assert!(matches!(
+                small.get_sym_hinted(&b, &hint),
+                Some(Value::Int(2))
+            ));
+            // The hint now says index 1, where `other` has `c`.
+            assert!(matches!(
+                other.get_sym_hinted(&b, &hint),
+                Some(Value::Int(20))
+            ));
+            assert!(large.get_sym_hinted(&b, &hint).is_none());
+        }
+        let a7 = intern("a0007");
+        assert!(matches!(
+            large.get_sym_hinted(&a7, &hint),
+            Some(Value::Int(7))
+        ));
+        assert_eq!(hint.0.get(), 7);
+        // A layer shadowing the name the hint points at in its base.
+        let layered = update(large.clone(), set(&[("a0007", -7)]));
+        assert!(layered.base.is_some());
+        assert!(matches!(
+            layered.get_sym_hinted(&a7, &hint),
+            Some(Value::Int(-7))
+        ));
+        assert!(matches!(
+            large.get_sym_hinted(&a7, &hint),
+            Some(Value::Int(7))
+        ));
     }
 
     #[test]
