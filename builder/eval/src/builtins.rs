@@ -3,7 +3,7 @@
 //! fail here; the owner of a store registers the real ones (b8g-builder's
 //! glue does).
 
-use std::rc::Rc;
+use crate::value::Obj;
 
 use crate::compile::BinOp;
 use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
@@ -306,14 +306,14 @@ pub(crate) fn install(ev: &mut Evaluator, extra: Vec<PrimOp>) {
         }
         attrs.push(Attr {
             name: name.into(),
-            value: Value::PrimOp(Rc::new(PrimOp { name, arity, fun })),
+            value: Value::PrimOp(Obj::new(PrimOp { name, arity, fun })),
             pos: Pos::NONE,
         });
     }
     for op in extra {
         attrs.push(Attr {
             name: op.name.into(),
-            value: Value::PrimOp(Rc::new(op)),
+            value: Value::PrimOp(Obj::new(op)),
             pos: Pos::NONE,
         });
     }
@@ -382,7 +382,7 @@ pub(crate) fn install(ev: &mut Evaluator, extra: Vec<PrimOp>) {
         value: builtins_thunk.clone(),
         pos: Pos::NONE,
     });
-    let set = Rc::new(Attrs::from_unsorted(attrs));
+    let set = Obj::new(Attrs::from_unsorted(attrs));
     if let Value::Thunk(t) = &builtins_thunk {
         t.replace(crate::value::ThunkState::Done(Value::Attrs(set.clone())));
     }

@@ -6,7 +6,7 @@
 //! compiled tree is leaked (`&'static`) because thunks point into it and, as in
 //! Nix, parsed code lives as long as the evaluation.
 
-use std::rc::Rc;
+use crate::value::Obj;
 
 use rnix::ast::{self, AstToken, HasEntry, InterpolPart};
 use rowan::ast::AstNode;
@@ -94,8 +94,8 @@ pub struct AttrsExpr {
 pub enum Expr {
     Int(i64),
     Float(f64),
-    Str(Rc<NixString>),
-    Path(Rc<String>),
+    Str(Obj<NixString>),
+    Path(crate::value::Obj<String>),
     /// `<name/sub>`, resolved against the search path at run time.
     SearchPath(String, Pos),
     /// An interpolated path; the first part already carries the base directory.
@@ -304,7 +304,9 @@ impl Compiler {
                         None => return self.error(format!("invalid float '{text}'"), pos),
                     }
                 }
-                ast::LiteralKind::Uri(u) => Expr::Str(Rc::new(NixString::plain(u.syntax().text()))),
+                ast::LiteralKind::Uri(u) => {
+                    Expr::Str(Obj::new(NixString::plain(u.syntax().text())))
+                }
             },
             ast::Expr::Ident(id) => {
                 let name = Self::ident_name(&id);
@@ -531,9 +533,9 @@ impl Compiler {
             }
         }
         Ok(match out.as_slice() {
-            [] => Expr::Str(Rc::new(NixString::default())),
+            [] => Expr::Str(Obj::new(NixString::default())),
             [Part::Lit(_)] => match out.pop() {
-                Some(Part::Lit(l)) => Expr::Str(Rc::new(NixString::plain(l))),
+                Some(Part::Lit(l)) => Expr::Str(Obj::new(NixString::plain(l))),
                 _ => unreachable!("matched a single literal"),
             },
             _ => Expr::Interp(out),

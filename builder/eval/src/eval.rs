@@ -1,6 +1,7 @@
 //! The tree-walking evaluator: forcing thunks, calling functions, operators,
 //! coercions and equality, with Nix's semantics and error messages.
 
+use crate::value::Obj;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -204,7 +205,7 @@ impl Evaluator {
     }
 
     #[inline(never)]
-    fn force_thunk(&mut self, t: Rc<crate::value::Thunk>) -> EvalResult<Value> {
+    fn force_thunk(&mut self, t: Obj<crate::value::Thunk>) -> EvalResult<Value> {
         let state = match t.replace(ThunkState::Blackhole) {
             ThunkState::Done(v) => {
                 t.replace(ThunkState::Done(v.clone()));
@@ -521,7 +522,7 @@ impl Evaluator {
                 }
                 Ok(fv)
             }
-            Expr::Lambda(l) => Ok(Value::Lambda(Rc::new(Closure::new(l, env.clone())))),
+            Expr::Lambda(l) => Ok(Value::Lambda(Obj::new(Closure::new(l, env.clone())))),
             Expr::Let { binds, body } => {
                 let new = Env::new_rec(Some(env.clone()));
                 let vals: Vec<Value> = binds.iter().map(|b| self.lazy_rec(b, &new)).collect();
@@ -787,6 +788,6 @@ pub(crate) fn io_msg(e: &std::io::Error) -> String {
     }
 }
 
-pub(crate) fn new_nixstr(s: String, ctx: Context) -> Rc<NixString> {
-    Rc::new(NixString { s, ctx })
+pub(crate) fn new_nixstr(s: String, ctx: Context) -> Obj<NixString> {
+    Obj::new(NixString { s, ctx })
 }

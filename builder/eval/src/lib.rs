@@ -516,7 +516,7 @@ impl Found {
         if !ev.is_derivation(a)? {
             return Ok(true);
         }
-        if !self.done.insert(std::rc::Rc::as_ptr(a)) {
+        if !self.done.insert(crate::value::Obj::as_ptr(a)) {
             return Ok(false);
         }
         let Some(name) = a.get("name").cloned() else {

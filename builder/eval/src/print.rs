@@ -110,7 +110,7 @@ fn print_rec(
     // inside the value itself, so such a list repeats only where the same
     // cell is met again, not wherever the same list was copied.
     let cell = match &v {
-        Value::Thunk(t) => Some(std::rc::Rc::as_ptr(t) as usize),
+        Value::Thunk(t) => Some(crate::value::Obj::as_ptr(t) as usize),
         _ => None,
     };
     let v = if force {
@@ -137,7 +137,7 @@ fn print_rec(
         Value::Str(s) => escape_string(&s.s, out),
         Value::Path(p) => out.push_str(p),
         Value::Attrs(a) => {
-            if !a.is_empty() && !seen.insert(std::rc::Rc::as_ptr(a) as usize) {
+            if !a.is_empty() && !seen.insert(crate::value::Obj::as_ptr(a) as usize) {
                 out.push_str("«repeated»");
                 return Ok(());
             }
@@ -153,7 +153,7 @@ fn print_rec(
         Value::List(l) => {
             let key = match cell {
                 Some(c) if l.len() <= 2 => c,
-                _ => std::rc::Rc::as_ptr(l) as usize,
+                _ => crate::value::Obj::as_ptr(l) as usize,
             };
             if !l.is_empty() && !seen.insert(key) {
                 out.push_str("«repeated»");

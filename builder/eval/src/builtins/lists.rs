@@ -1,5 +1,6 @@
 //! Builtins over lists: folds, maps, filters, sorting and searching.
 
+use crate::value::Obj;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -219,7 +220,7 @@ impl ClosureKeys {
                 let mut keys: Vec<Value> = match kind {
                     ClosureKeys::Strings(set) => set.drain().map(Value::string).collect(),
                     ClosureKeys::Paths(set) => {
-                        set.drain().map(|q| Value::Path(Rc::new(q))).collect()
+                        set.drain().map(|q| Value::Path(Obj::new(q))).collect()
                     }
                     ClosureKeys::Ints(set) => set.drain().map(Value::Int).collect(),
                     _ => unreachable!("the other kinds matched above"),

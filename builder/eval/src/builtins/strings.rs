@@ -1,6 +1,7 @@
 //! Builtins over strings: versions, regular expressions (POSIX ERE, as
 //! Nix's), replacing, context, and hashing.
 
+use crate::value::Obj;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -251,7 +252,7 @@ pub(super) fn prim_replace_strings(ev: &mut Evaluator, a: &[Value], p: Pos) -> E
     for f in from.iter() {
         froms.push(ev.force_string(f.clone(), p)?);
     }
-    let mut tos: Vec<Option<Rc<NixString>>> = vec![None; to.len()];
+    let mut tos: Vec<Option<Obj<NixString>>> = vec![None; to.len()];
     let mut ctx = s.ctx.clone();
     let mut out = String::new();
     let bytes = s.s.as_bytes();

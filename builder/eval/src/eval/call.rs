@@ -1,6 +1,7 @@
 //! Calling functions: lambdas (binding a pattern's formals), primops and
 //! their partial applications, and sets with `__functor`.
 
+use crate::value::Obj;
 use std::rc::Rc;
 
 use crate::compile::{Expr, Lambda, Param};
@@ -163,7 +164,7 @@ impl Evaluator {
                 if p.arity == 1 {
                     (p.fun)(self, &[arg], pos)
                 } else {
-                    Ok(Value::PrimOpApp(Rc::new(crate::value::PartialApp {
+                    Ok(Value::PrimOpApp(Obj::new(crate::value::PartialApp {
                         op: p,
                         args: vec![arg],
                     })))
@@ -177,7 +178,7 @@ impl Evaluator {
                 if all.len() == p.arity {
                     (p.fun)(self, &all, pos)
                 } else {
-                    Ok(Value::PrimOpApp(Rc::new(crate::value::PartialApp {
+                    Ok(Value::PrimOpApp(Obj::new(crate::value::PartialApp {
                         op: p.clone(),
                         args: all,
                     })))

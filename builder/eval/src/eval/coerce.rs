@@ -1,7 +1,7 @@
 //! Forcing a value to the type an operation needs, and coercing values to
 //! strings and paths, with Nix's error messages.
 
-use std::rc::Rc;
+use crate::value::Obj;
 
 use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
 use crate::value::{Attrs, Context, List, NixString, Value};
@@ -26,7 +26,7 @@ impl Evaluator {
         }
     }
 
-    pub fn force_attrs(&mut self, v: Value, pos: Pos) -> EvalResult<Rc<Attrs>> {
+    pub fn force_attrs(&mut self, v: Value, pos: Pos) -> EvalResult<Obj<Attrs>> {
         match self.force(v)? {
             Value::Attrs(a) => Ok(a),
             other => err(
@@ -36,7 +36,7 @@ impl Evaluator {
         }
     }
 
-    pub fn force_list(&mut self, v: Value, pos: Pos) -> EvalResult<Rc<List>> {
+    pub fn force_list(&mut self, v: Value, pos: Pos) -> EvalResult<Obj<List>> {
         match self.force(v)? {
             Value::List(l) => Ok(l),
             other => err(
@@ -72,7 +72,7 @@ impl Evaluator {
     }
 
     /// A string value (no coercion), with its context.
-    pub fn force_string(&mut self, v: Value, pos: Pos) -> EvalResult<Rc<NixString>> {
+    pub fn force_string(&mut self, v: Value, pos: Pos) -> EvalResult<Obj<NixString>> {
         match self.force(v)? {
             Value::Str(s) => Ok(s),
             other => err(

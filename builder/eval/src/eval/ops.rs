@@ -1,6 +1,7 @@
 //! Operators: arithmetic, `+` on strings and paths, comparison, equality,
 //! and forcing a value deeply.
 
+use crate::value::Obj;
 use std::collections::HashSet;
 use std::rc::Rc;
 
@@ -315,7 +316,7 @@ impl Evaluator {
         let v = self.force(v)?;
         match &v {
             Value::Attrs(a) => {
-                if !seen.insert(Rc::as_ptr(a) as *const u8 as usize) {
+                if !seen.insert(Obj::as_ptr(a) as *const u8 as usize) {
                     return Ok(v);
                 }
                 for at in a.iter() {
@@ -326,7 +327,7 @@ impl Evaluator {
                 }
             }
             Value::List(l) => {
-                if !seen.insert(Rc::as_ptr(l) as *const u8 as usize) {
+                if !seen.insert(Obj::as_ptr(l) as *const u8 as usize) {
                     return Ok(v);
                 }
                 for x in l.iter() {
@@ -381,11 +382,11 @@ pub(super) fn same_object(a: &Value, b: &Value) -> bool {
 #[inline]
 fn object_addr(v: &Value) -> Option<*const u8> {
     match v {
-        Value::Thunk(x) => Some(Rc::as_ptr(x).cast()),
-        Value::Lambda(x) => Some(Rc::as_ptr(x).cast()),
-        Value::Attrs(x) => Some(Rc::as_ptr(x).cast()),
-        Value::List(x) => Some(Rc::as_ptr(x).cast()),
-        Value::PrimOp(x) => Some(Rc::as_ptr(x).cast()),
+        Value::Thunk(x) => Some(Obj::as_ptr(x).cast()),
+        Value::Lambda(x) => Some(Obj::as_ptr(x).cast()),
+        Value::Attrs(x) => Some(Obj::as_ptr(x).cast()),
+        Value::List(x) => Some(Obj::as_ptr(x).cast()),
+        Value::PrimOp(x) => Some(Obj::as_ptr(x).cast()),
         _ => None,
     }
 }

@@ -7,8 +7,8 @@
 //! and a chain of small updates (overlays) copies the base once per eighth of
 //! its size rather than at every step.
 
+use crate::value::Obj;
 use std::cmp::Ordering;
-use std::rc::Rc;
 
 use super::{name_cmp, Attr, Sym, Value};
 
@@ -37,7 +37,7 @@ impl Default for PlaceHint {
 #[derive(Clone, Default)]
 pub struct Attrs {
     own: Vec<Attr>,
-    base: Option<Rc<Attrs>>,
+    base: Option<Obj<Attrs>>,
     /// Distinct names in `own` and `base` together.
     len: usize,
 }
@@ -145,12 +145,12 @@ impl Attrs {
     }
 
     /// This set's own attributes and the base they lie over.
-    pub(super) fn layers(&self) -> (&[Attr], Option<&Rc<Attrs>>) {
+    pub(super) fn layers(&self) -> (&[Attr], Option<&Obj<Attrs>>) {
         (&self.own, self.base.as_ref())
     }
 
     /// The base and layer `x` splits into: a flat set is its own base.
-    fn parts(x: &Rc<Attrs>) -> (&Rc<Attrs>, &[Attr]) {
+    fn parts(x: &Obj<Attrs>) -> (&Obj<Attrs>, &[Attr]) {
         match &x.base {
             Some(b) => (b, &x.own),
             None => (x, &[]),
@@ -160,7 +160,7 @@ impl Attrs {
 
 /// `a // b`. Reuses `a` or `b` when the other adds nothing (as Nix does for
 /// an empty one), lays a small `b` over a big `a`, and copies otherwise.
-pub fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
+pub fn update(x: Obj<Attrs>, y: Obj<Attrs>) -> Obj<Attrs> {
     if y.is_empty() {
         return x;
     }
@@ -175,7 +175,7 @@ pub fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
     if x.len() <= y.len() && names_within(&x, &y) {
         // Still a set of its own, as Nix's `//` makes one: printing tells
         // sets apart by identity («repeated»). An empty layer copies nothing.
-        return Rc::new(match &y.base {
+        return Obj::new(match &y.base {
             None => Attrs {
                 own: Vec::new(),
                 len: y.len,
@@ -195,7 +195,7 @@ pub fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
             .iter()
             .filter(|a| find_sym(&base.own, &a.name).is_none())
             .count();
-        return Rc::new(Attrs {
+        return Obj::new(Attrs {
             len: base.len() + new,
             own,
             base: Some(base.clone()),
@@ -206,7 +206,7 @@ pub fn update(x: Rc<Attrs>, y: Rc<Attrs>) -> Rc<Attrs> {
         (None, None) => merge_flat(&x.own, &y.own, cap),
         _ => merge(x.iter(), y.iter(), cap),
     };
-    Rc::new(Attrs::from_sorted(out))
+    Obj::new(Attrs::from_sorted(out))
 }
 
 /// `merge` of two flat sets: the common case (`p // { version = 1; }`), by
@@ -393,8 +393,8 @@ mod tests {
     use crate::error::Pos;
     use crate::value::intern;
 
-    fn set(pairs: &[(&str, i64)]) -> Rc<Attrs> {
-        Rc::new(Attrs::from_unsorted(
+    fn set(pairs: &[(&str, i64)]) -> Obj<Attrs> {
+        Obj::new(Attrs::from_unsorted(
             pairs
                 .iter()
                 .map(|(n, v)| Attr {
@@ -528,8 +528,8 @@ mod tests {
         let x = set(&[("a", 1), ("b", 2)]);
         let y = set(&[("a", 3), ("b", 4), ("c", 5)]);
         let z = update(x, y.clone());
-        assert!(!Rc::ptr_eq(&z, &y));
+        assert!(!Obj::ptr_eq(&z, &y));
         assert_eq!(pairs(&z), pairs(&y));
-        assert!(z.own.is_empty() && z.base.as_ref().is_some_and(|b| Rc::ptr_eq(b, &y)));
+        assert!(z.own.is_empty() && z.base.as_ref().is_some_and(|b| Obj::ptr_eq(b, &y)));
     }
 }

@@ -28,7 +28,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use super::{Env, ThunkState, Value};
+use super::{Env, Obj, ThunkState, Value};
 
 mod walk;
 
@@ -276,11 +276,11 @@ fn inner_values(v: &Value, out: &mut Vec<Value>) {
 /// cycle).
 fn count(v: &Value) -> usize {
     match v {
-        Value::Attrs(a) => Rc::strong_count(a),
-        Value::List(l) => Rc::strong_count(l),
-        Value::Lambda(f) => Rc::strong_count(f),
-        Value::PrimOpApp(p) => Rc::strong_count(p),
-        Value::Thunk(t) => Rc::strong_count(t),
+        Value::Attrs(a) => Obj::strong_count(a),
+        Value::List(l) => Obj::strong_count(l),
+        Value::Lambda(f) => Obj::strong_count(f),
+        Value::PrimOpApp(p) => Obj::strong_count(p),
+        Value::Thunk(t) => Obj::strong_count(t),
         _ => 0,
     }
 }

@@ -1,8 +1,8 @@
 //! Lists: a vector of values, or a slice of another list's vector sharing it
 //! (`tail` of a long list copies nothing).
 
+use crate::value::Obj;
 use std::ops::Deref;
-use std::rc::Rc;
 
 use super::Value;
 
@@ -15,7 +15,7 @@ pub enum List {
     Own(Vec<Value>),
     /// `of[start..end]`; `of` is always `Own`.
     Slice {
-        of: Rc<List>,
+        of: Obj<List>,
         start: usize,
         end: usize,
     },
@@ -37,35 +37,35 @@ thread_local! {
     /// and `concatMap` finding nothing, `optionals false`: 197 000 of
     /// 271 000 in the `modules` benchmark), and sharing one saves an
     /// allocation and a free for each. Nix keeps small lists in the value.
-    static EMPTY: Rc<List> = Rc::new(List::Own(Vec::new()));
+    static EMPTY: Obj<List> = Obj::new(List::Own(Vec::new()));
 }
 
 impl List {
     /// A list of `values`; every empty list is the same one.
     #[inline]
-    pub fn new(values: Vec<Value>) -> Rc<List> {
+    pub fn new(values: Vec<Value>) -> Obj<List> {
         if values.is_empty() {
             // While the thread's locals are torn down, `EMPTY` may be gone.
-            if let Ok(l) = EMPTY.try_with(Rc::clone) {
+            if let Ok(l) = EMPTY.try_with(Obj::clone) {
                 return l;
             }
         }
-        Rc::new(List::Own(values))
+        Obj::new(List::Own(values))
     }
 
     /// `this[start..]`, sharing `this`'s values when that is long.
-    pub fn slice_from(this: &Rc<List>, start: usize) -> Rc<List> {
+    pub fn slice_from(this: &Obj<List>, start: usize) -> Obj<List> {
         let len = this.len().saturating_sub(start);
         if len < SHARE_FROM {
             return List::new(this[start.min(this.len())..].to_vec());
         }
         match &**this {
-            List::Own(_) => Rc::new(List::Slice {
+            List::Own(_) => Obj::new(List::Slice {
                 of: this.clone(),
                 start,
                 end: this.len(),
             }),
-            List::Slice { of, start: s, end } => Rc::new(List::Slice {
+            List::Slice { of, start: s, end } => Obj::new(List::Slice {
                 of: of.clone(),
                 start: s + start,
                 end: *end,
@@ -104,12 +104,12 @@ mod tests {
 
     #[test]
     fn tails_of_tails_share_the_first_vector_and_read_as_copies() {
-        let l = Rc::new(List::Own((0..100).map(Value::Int).collect()));
+        let l = Obj::new(List::Own((0..100).map(Value::Int).collect()));
         let mut t = l.clone();
         for k in 1..=100 {
             t = List::slice_from(&t, 1);
             assert_eq!(ints(&t), (k..100).collect::<Vec<_>>());
-            let shared = matches!(&*t, List::Slice { of, .. } if Rc::ptr_eq(of, &l));
+            let shared = matches!(&*t, List::Slice { of, .. } if Obj::ptr_eq(of, &l));
             assert_eq!(shared, 100 - k >= SHARE_FROM as i64, "after {k} tails");
         }
         assert!(t.is_empty());
@@ -118,13 +118,13 @@ mod tests {
     #[test]
     fn empty_lists_are_one_list_and_others_are_not() {
         let (a, b) = (List::new(Vec::new()), List::new(Vec::new()));
-        assert!(Rc::ptr_eq(&a, &b));
-        let short = Rc::new(List::Own(vec![Value::Int(1)]));
-        assert!(Rc::ptr_eq(&List::slice_from(&short, 1), &a));
+        assert!(Obj::ptr_eq(&a, &b));
+        let short = Obj::new(List::Own(vec![Value::Int(1)]));
+        assert!(Obj::ptr_eq(&List::slice_from(&short, 1), &a));
         let (c, d) = (
             List::new(vec![Value::Int(1)]),
             List::new(vec![Value::Int(1)]),
         );
-        assert!(!Rc::ptr_eq(&c, &d));
+        assert!(!Obj::ptr_eq(&c, &d));
     }
 }

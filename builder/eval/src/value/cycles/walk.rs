@@ -2,6 +2,7 @@
 //! and the candidates, counted, sorted into live and garbage, and the
 //! garbage emptied and given back (see `cycles`' module doc).
 
+use crate::value::Obj;
 use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
@@ -60,11 +61,11 @@ impl Node {
 
     fn of_value(v: &Value) -> Option<Node> {
         Some(match v {
-            Value::Attrs(a) => Node::Attrs(Rc::as_ptr(a)),
-            Value::List(l) => Node::List(Rc::as_ptr(l)),
-            Value::Lambda(c) => Node::Closure(Rc::as_ptr(c)),
-            Value::PrimOpApp(p) => Node::App(Rc::as_ptr(p)),
-            Value::Thunk(t) => Node::Thunk(Rc::as_ptr(t)),
+            Value::Attrs(a) => Node::Attrs(Obj::as_ptr(a)),
+            Value::List(l) => Node::List(Obj::as_ptr(l)),
+            Value::Lambda(c) => Node::Closure(Obj::as_ptr(c)),
+            Value::PrimOpApp(p) => Node::App(Obj::as_ptr(p)),
+            Value::Thunk(t) => Node::Thunk(Obj::as_ptr(t)),
             // Strings, paths and primops hold no values.
             Value::Null
             | Value::Bool(_)
@@ -89,15 +90,22 @@ impl Node {
             let rc = ManuallyDrop::new(unsafe { Rc::from_raw(p) });
             Rc::strong_count(&rc)
         }
+        /// # Safety
+        /// As for `count`, of an `Obj`.
+        unsafe fn count_obj<T>(p: *const T) -> usize {
+            // SAFETY: as for the function; the `Obj` is never dropped.
+            let obj = ManuallyDrop::new(unsafe { Obj::from_raw(p) });
+            Obj::strong_count(&obj)
+        }
         // SAFETY: as for the function.
         unsafe {
             match self {
                 Node::Env(p) => count(p),
-                Node::Thunk(p) => count(p),
-                Node::Attrs(p) => count(p),
-                Node::List(p) => count(p),
-                Node::Closure(p) => count(p),
-                Node::App(p) => count(p),
+                Node::Thunk(p) => count_obj(p),
+                Node::Attrs(p) => count_obj(p),
+                Node::List(p) => count_obj(p),
+                Node::Closure(p) => count_obj(p),
+                Node::App(p) => count_obj(p),
                 Node::Bulk(p) => count(p),
             }
         }
@@ -139,13 +147,13 @@ impl Node {
                     let (own, base) = (*p).layers();
                     out.extend(own.iter().filter_map(|a| Node::of_value(&a.value)));
                     if let Some(base) = base {
-                        out.push(Node::Attrs(Rc::as_ptr(base)));
+                        out.push(Node::Attrs(Obj::as_ptr(base)));
                     }
                 }
                 Node::List(p) => match &*p {
                     List::Own(vs) => values(vs, out),
                     // The elements belong to `of`, which holds them.
-                    List::Slice { of, .. } => out.push(Node::List(Rc::as_ptr(of))),
+                    List::Slice { of, .. } => out.push(Node::List(Obj::as_ptr(of))),
                 },
                 Node::Closure(p) => out.push(Node::Env(Rc::as_ptr(&(*p).env))),
                 Node::App(p) => values(&(*p).args, out),
@@ -153,11 +161,11 @@ impl Node {
                     Bulk::GenList { f, .. } => values(std::slice::from_ref(f), out),
                     Bulk::Map { f, list, .. } => {
                         values(std::slice::from_ref(f), out);
-                        out.push(Node::List(Rc::as_ptr(list)));
+                        out.push(Node::List(Obj::as_ptr(list)));
                     }
                     Bulk::MapAttrs { f, attrs, .. } => {
                         values(std::slice::from_ref(f), out);
-                        out.push(Node::Attrs(Rc::as_ptr(attrs)));
+                        out.push(Node::Attrs(Obj::as_ptr(attrs)));
                     }
                     Bulk::ZipAttrs { f, args, .. } => {
                         values(std::slice::from_ref(f), out);
@@ -402,7 +410,7 @@ pub fn collect() -> u64 {
 /// A counted reference to an object the walk found garbage.
 enum Held {
     Env(Rc<Env>),
-    Thunk(Rc<Thunk>),
+    Thunk(Obj<Thunk>),
     Other(#[allow(dead_code)] Value),
     Bulk(#[allow(dead_code)] Rc<Bulk>),
 }
@@ -423,15 +431,24 @@ impl Held {
                 Rc::from_raw(p)
             }
         }
+        /// # Safety
+        /// As for `rc`, of an `Obj`.
+        unsafe fn obj<T>(p: *const T) -> Obj<T> {
+            // SAFETY: as for the function.
+            unsafe {
+                Obj::increment_strong_count(p);
+                Obj::from_raw(p)
+            }
+        }
         // SAFETY: as for the function.
         unsafe {
             match node {
                 Node::Env(p) => Held::Env(rc(p)),
-                Node::Thunk(p) => Held::Thunk(rc(p)),
-                Node::Attrs(p) => Held::Other(Value::Attrs(rc(p))),
-                Node::List(p) => Held::Other(Value::List(rc(p))),
-                Node::Closure(p) => Held::Other(Value::Lambda(rc(p))),
-                Node::App(p) => Held::Other(Value::PrimOpApp(rc(p))),
+                Node::Thunk(p) => Held::Thunk(obj(p)),
+                Node::Attrs(p) => Held::Other(Value::Attrs(obj(p))),
+                Node::List(p) => Held::Other(Value::List(obj(p))),
+                Node::Closure(p) => Held::Other(Value::Lambda(obj(p))),
+                Node::App(p) => Held::Other(Value::PrimOpApp(obj(p))),
                 Node::Bulk(p) => Held::Bulk(rc(p)),
             }
         }
