@@ -45,8 +45,11 @@ const FLOOR: u64 = 1_000_000;
 /// without. Measured on `reclaim.nix` (a million garbage thunks a round),
 /// walking after every 1 000 000 thunks peaked at 261 and 263 MB for 4 and 16
 /// rounds, 4 000 000 at 514 and 720 MB (a bigger walk misses the cache more),
-/// never walking at 1 013 MB for 16.
-const RSS_FLOOR: u64 = 256 << 20;
+/// never walking at 1 013 MB for 16. Once objects shrank by a word (`Obj`),
+/// 256 MiB held 5 000 000 of them and the first walk's own tables (about 37
+/// bytes an object) took 16 rounds to 727 MB; from 128 MiB, 307 and 319 MB
+/// for 4 and 16 rounds (`minimal10` is 79 MB).
+const RSS_FLOOR: u64 = 128 << 20;
 
 thread_local! {
     /// Frames of recursive scopes; dead entries are dropped now and then

@@ -208,14 +208,20 @@ impl Seen {
     }
 }
 
-/// The bucket of an address in `Graph::place`: its words in the low bits, so
-/// objects made one after another (which the walk reaches one after another)
-/// fall in neighbouring buckets and the table is read mostly in order; a mix
-/// of the whole address in the top seven, which the table keeps as a tag to
-/// filter probes with.
+/// The bucket of an address in `Graph::place`: its word within its 64 KiB
+/// block in the low 13 bits, so objects made one after another (which the
+/// walk reaches one after another) fall in neighbouring buckets and the table
+/// is read mostly in order; a mix of the block's number above them, so that
+/// blocks do not all land on the same buckets; a mix of the whole address in
+/// the top seven, which the table keeps as a tag to filter probes with. With
+/// the plain address above the low bits, blocks a power of two apart shared
+/// their buckets and probes grew long: walking 5 000 000 objects of 32 bytes
+/// took 10 times as long as it does now.
 fn addr_hash(addr: usize) -> u64 {
+    const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
     let a = addr as u64;
-    (a >> 3) ^ (a.wrapping_mul(0x9e37_79b9_7f4a_7c15) & (0x7f << 57))
+    let block = (a >> 16).wrapping_mul(MIX) >> 20;
+    ((a >> 3) & 0x1fff | block << 13) ^ (a.wrapping_mul(MIX) & (0x7f << 57))
 }
 
 /// The objects reached, in the order reached (which follows the order they
