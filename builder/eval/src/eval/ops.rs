@@ -229,10 +229,15 @@ impl Evaluator {
     pub fn eq_values(&mut self, a: Value, b: Value, pos: Pos) -> EvalResult<bool> {
         let a = self.force(a)?;
         let b = self.force(b)?;
-        Ok(match (&a, &b) {
+        self.eq_forced(&a, &b, pos)
+    }
+
+    /// `eq_values` of two values already forced.
+    fn eq_forced(&mut self, a: &Value, b: &Value, pos: Pos) -> EvalResult<bool> {
+        Ok(match (a, b) {
             (Value::Int(x), Value::Int(y)) => x == y,
             (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-                as_f64(&a) == as_f64(&b)
+                as_f64(a) == as_f64(b)
             }
             (Value::Str(x), Value::Str(y)) => x.s == y.s,
             (Value::Path(x), Value::Path(y)) => x == y,
@@ -262,6 +267,19 @@ impl Evaluator {
                 if x.len() != y.len() {
                     return Ok(false);
                 }
+                // Two flat sets are compared as slices; the merging iterator
+                // of layered ones cost more than the comparisons themselves.
+                if let (Some(xs), Some(ys)) = (x.flat(), y.flat()) {
+                    if xs.iter().zip(ys).any(|(p, q)| p.name != q.name) {
+                        return Ok(false);
+                    }
+                    for (p, q) in xs.iter().zip(ys) {
+                        if !self.eq_elements(&p.value, &q.value, pos)? {
+                            return Ok(false);
+                        }
+                    }
+                    return Ok(true);
+                }
                 for (p, q) in x.iter().zip(y.iter()) {
                     if p.name != q.name {
                         return Ok(false);
@@ -286,7 +304,7 @@ impl Evaluator {
         if same_value(p, q) {
             return Ok(true);
         }
-        self.eq_values(pv, qv, pos)
+        self.eq_forced(&pv, &qv, pos)
     }
 
     pub fn is_derivation(&mut self, a: &Attrs) -> EvalResult<bool> {

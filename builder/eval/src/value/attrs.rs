@@ -145,6 +145,15 @@ impl Attrs {
     }
 
     /// This set's own attributes and the base they lie over.
+    /// The attributes in name order, when the set is flat (no layer).
+    #[inline]
+    pub fn flat(&self) -> Option<&[Attr]> {
+        match self.base {
+            None => Some(&self.own),
+            Some(_) => None,
+        }
+    }
+
     pub(super) fn layers(&self) -> (&[Attr], Option<&Obj<Attrs>>) {
         (&self.own, self.base.as_ref())
     }
