@@ -97,7 +97,7 @@ pub(super) fn prim_concat_strings_sep(
         if i > 0 {
             out.push_str(&sep.s);
         }
-        out.push_str(&ev.coerce_to_string(x.clone(), &mut ctx, false, true, p)?);
+        ev.coerce_into(&mut out, x.clone(), &mut ctx, false, true, p)?;
     }
     Ok(Value::string_ctx(out, ctx))
 }
