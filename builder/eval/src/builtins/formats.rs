@@ -31,7 +31,7 @@ pub(super) fn json_to_value(j: serde_json::Value) -> Value {
 
 pub(super) fn prim_from_json(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let s = ev.force_string_noctx(a[0].clone(), p)?;
-    match serde_json::from_str::<serde_json::Value>(&s) {
+    match serde_json::from_str::<serde_json::Value>(&negative_zero_as_zero(&s)) {
         Ok(j) => Ok(json_to_value(j)),
         // Worded after Nix's parser (nlohmann's), whose exception name
         // nixpkgs lib's tests look for.
@@ -51,6 +51,52 @@ pub(super) fn prim_from_json(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalRes
             )
         }
     }
+}
+
+/// `-0` written as an integer is the integer 0 in Nix's parser (nlohmann's);
+/// serde_json reads it as the float -0.0 (to keep the sign), so such tokens
+/// become ` 0` first: the same length, so error columns stay right. Only a
+/// `-0` where a value starts (after `[`, `,`, `:` or at the start, outside
+/// strings) and not followed by more of a number is one; `1e-0` is not.
+fn negative_zero_as_zero(text: &str) -> std::borrow::Cow<'_, str> {
+    let b = text.as_bytes();
+    let mut found = Vec::new();
+    let (mut in_string, mut escaped) = (false, false);
+    // The last byte outside strings and whitespace: what comes before a token.
+    let mut before = b'[';
+    for (i, &c) in b.iter().enumerate() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'-' if matches!(before, b'[' | b',' | b':')
+                && b.get(i + 1) == Some(&b'0')
+                && !matches!(b.get(i + 2), Some(b'0'..=b'9' | b'.' | b'e' | b'E')) =>
+            {
+                found.push(i);
+            }
+            _ => {}
+        }
+        if !c.is_ascii_whitespace() {
+            before = c;
+        }
+    }
+    if found.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = b.to_vec();
+    for i in found {
+        out[i] = b' ';
+    }
+    // Only an ASCII '-' was replaced by an ASCII space.
+    std::borrow::Cow::Owned(String::from_utf8(out).unwrap_or_else(|_| text.to_owned()))
 }
 
 pub(super) fn toml_to_value(t: toml::Value) -> Value {

@@ -161,7 +161,12 @@ impl Evaluator {
                     if *y == 0 {
                         return err("division by zero", pos);
                     }
-                    x.wrapping_div(*y)
+                    // The one quotient that does not fit (`i64::MIN / -1`):
+                    // Nix 2.8 fails rather than wrapping.
+                    match x.checked_div(*y) {
+                        Some(q) => q,
+                        None => return err("overflow in integer division", pos),
+                    }
                 }
                 _ => unreachable!("arith called with an arithmetic operator"),
             })),
