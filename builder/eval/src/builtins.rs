@@ -3,12 +3,10 @@
 //! fail here; the owner of a store registers the real ones (b8g-builder's
 //! glue does).
 
-use crate::value::Obj;
-
 use crate::compile::BinOp;
 use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
 use crate::eval::{new_nixstr, Evaluator};
-use crate::value::{Attr, Attrs, Context, Env, List, PrimOp, Sym, Value};
+use crate::value::{Attr, Attrs, Context, Env, List, Obj, PrimOp, Sym, Value};
 
 mod attrs;
 mod files;

@@ -6,13 +6,11 @@
 //! compiled tree is leaked (`&'static`) because thunks point into it and, as in
 //! Nix, parsed code lives as long as the evaluation.
 
-use crate::value::Obj;
-
 use rnix::ast::{self, AstToken, HasEntry, InterpolPart};
 use rowan::ast::AstNode;
 
 use crate::error::{ErrorKind, EvalError, EvalResult, Pos};
-use crate::value::{intern, NixString, Sym};
+use crate::value::{intern, NixString, Obj, Sym};
 
 mod bindings;
 
@@ -95,7 +93,7 @@ pub enum Expr {
     Int(i64),
     Float(f64),
     Str(Obj<NixString>),
-    Path(crate::value::Obj<String>),
+    Path(Obj<String>),
     /// `<name/sub>`, resolved against the search path at run time.
     SearchPath(String, Pos),
     /// An interpolated path; the first part already carries the base directory.

@@ -1,14 +1,15 @@
 //! The tree-walking evaluator: forcing thunks, calling functions, operators,
 //! coercions and equality, with Nix's semantics and error messages.
 
-use crate::value::Obj;
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::compile::{BinOp, Expr, Key, Lambda, Part};
 use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
 use crate::io::{EvalHost, EvalIo};
-use crate::value::{Attr, Attrs, Closure, Context, Env, NixString, PrimOp, Sym, ThunkState, Value};
+use crate::value::{
+    Attr, Attrs, Closure, Context, Env, NixString, Obj, PrimOp, Sym, ThunkState, Value,
+};
 
 mod attrs;
 mod call;

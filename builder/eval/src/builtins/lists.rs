@@ -1,12 +1,11 @@
 //! Builtins over lists: folds, maps, filters, sorting and searching.
 
-use crate::value::Obj;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::error::{err, EvalResult, Pos};
 use crate::eval::Evaluator;
-use crate::value::{Attr, Attrs, Bulk, ThunkState, Value};
+use crate::value::{Attr, Attrs, Bulk, Obj, ThunkState, Value};
 
 pub(super) fn prim_all(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let f = ev.force_function(a[0].clone(), p)?;

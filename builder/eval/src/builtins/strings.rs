@@ -1,13 +1,12 @@
 //! Builtins over strings: versions, regular expressions (POSIX ERE, as
 //! Nix's), replacing, context, and hashing.
 
-use crate::value::Obj;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::error::{err, EvalResult, Pos};
 use crate::eval::Evaluator;
-use crate::value::{Attr, Attrs, Context, NixString, Value};
+use crate::value::{Attr, Attrs, Context, NixString, Obj, Value};
 
 /// Splits a version string into components as Nix's `splitVersion` does.
 pub(super) fn split_version(s: &str) -> Vec<String> {

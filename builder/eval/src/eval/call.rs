@@ -1,12 +1,11 @@
 //! Calling functions: lambdas (binding a pattern's formals), primops and
 //! their partial applications, and sets with `__functor`.
 
-use crate::value::Obj;
 use std::rc::Rc;
 
 use crate::compile::{Expr, Lambda, Param};
 use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
-use crate::value::{Closure, Env, Value};
+use crate::value::{Closure, Env, Obj, Value};
 
 use super::{call_trace, lambda_frames, Evaluator};
 

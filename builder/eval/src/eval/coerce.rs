@@ -1,10 +1,8 @@
 //! Forcing a value to the type an operation needs, and coercing values to
 //! strings and paths, with Nix's error messages.
 
-use crate::value::Obj;
-
 use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
-use crate::value::{Attrs, Context, List, NixString, Value};
+use crate::value::{Attrs, Context, List, NixString, Obj, Value};
 
 use super::Evaluator;
 

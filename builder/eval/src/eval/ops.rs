@@ -1,13 +1,12 @@
 //! Operators: arithmetic, `+` on strings and paths, comparison, equality,
 //! and forcing a value deeply.
 
-use crate::value::Obj;
 use std::collections::HashSet;
 use std::rc::Rc;
 
 use crate::compile::{BinOp, Expr};
 use crate::error::{err, EvalResult, Pos};
-use crate::value::{Attrs, Context, Env, Value};
+use crate::value::{Attr, Attrs, Context, Env, Obj, Value};
 
 use super::{as_f64, attr_frame, Evaluator};
 
@@ -274,31 +273,30 @@ impl Evaluator {
                 }
                 // Two flat sets are compared as slices; the merging iterator
                 // of layered ones cost more than the comparisons themselves.
-                if let (Some(xs), Some(ys)) = (x.flat(), y.flat()) {
-                    if xs.iter().zip(ys).any(|(p, q)| p.name != q.name) {
-                        return Ok(false);
-                    }
-                    for (p, q) in xs.iter().zip(ys) {
-                        if !self.eq_elements(&p.value, &q.value, pos)? {
-                            return Ok(false);
-                        }
-                    }
-                    return Ok(true);
+                match (x.flat(), y.flat()) {
+                    (Some(xs), Some(ys)) => self.eq_attr_seqs(xs.iter(), ys.iter(), pos)?,
+                    _ => self.eq_attr_seqs(x.iter(), y.iter(), pos)?,
                 }
-                for (p, q) in x.iter().zip(y.iter()) {
-                    if p.name != q.name {
-                        return Ok(false);
-                    }
-                }
-                for (p, q) in x.iter().zip(y.iter()) {
-                    if !self.eq_elements(&p.value, &q.value, pos)? {
-                        return Ok(false);
-                    }
-                }
-                true
             }
             _ => false,
         })
+    }
+
+    /// Two sets' attributes, in name order and as many of each: the same
+    /// names, then equal values (Nix compares every name first).
+    fn eq_attr_seqs<'a, I>(&mut self, xs: I, ys: I, pos: Pos) -> EvalResult<bool>
+    where
+        I: Iterator<Item = &'a Attr> + Clone,
+    {
+        if xs.clone().zip(ys.clone()).any(|(p, q)| p.name != q.name) {
+            return Ok(false);
+        }
+        for (p, q) in xs.zip(ys) {
+            if !self.eq_elements(&p.value, &q.value, pos)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Two elements of lists or sets: both forced, then equal at once when

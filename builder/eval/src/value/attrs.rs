@@ -7,10 +7,9 @@
 //! and a chain of small updates (overlays) copies the base once per eighth of
 //! its size rather than at every step.
 
-use crate::value::Obj;
 use std::cmp::Ordering;
 
-use super::{name_cmp, Attr, Sym, Value};
+use super::{name_cmp, Attr, Obj, Sym, Value};
 
 /// Sets up to this size are searched linearly by name address (`get_sym`):
 /// at 32 bytes an attribute, that is a few cache lines, where a binary search
@@ -104,13 +103,7 @@ impl Attrs {
                 return Some(&a.value);
             }
         }
-        let i = if self.own.len() <= SMALL_SET {
-            self.own.iter().position(|a| a.name.0 == name.0)
-        } else {
-            self.own
-                .binary_search_by(|a| name_cmp(&a.name, name.as_str()))
-                .ok()
-        }?;
+        let i = find_sym_index(&self.own, name)?;
         hint.0.set(u32::try_from(i).unwrap_or(u32::MAX));
         Some(&self.own[i].value)
     }
@@ -334,10 +327,19 @@ fn find<'a>(attrs: &'a [Attr], name: &str) -> Option<&'a Attr> {
 
 #[inline]
 fn find_sym<'a>(attrs: &'a [Attr], name: &Sym) -> Option<&'a Attr> {
+    find_sym_index(attrs, name).map(|i| &attrs[i])
+}
+
+/// Where `name` is in `attrs`: small vectors are scanned for the name's
+/// address, bigger ones searched by its text.
+#[inline]
+fn find_sym_index(attrs: &[Attr], name: &Sym) -> Option<usize> {
     if attrs.len() <= SMALL_SET {
-        return attrs.iter().find(|a| a.name.0 == name.0);
+        return attrs.iter().position(|a| a.name.0 == name.0);
     }
-    find(attrs, name.as_str())
+    attrs
+        .binary_search_by(|a| name_cmp(&a.name, name.as_str()))
+        .ok()
 }
 
 /// A set's attributes in name order: its layer merged into its base.

@@ -1,10 +1,9 @@
 //! Lists: a vector of values, or a slice of another list's vector sharing it
 //! (`tail` of a long list copies nothing).
 
-use crate::value::Obj;
 use std::ops::Deref;
 
-use super::Value;
+use super::{Obj, Value};
 
 /// Lists shorter than this are copied by `slice`: a copy of a few values
 /// costs less than the indirection every later read of a slice pays, and

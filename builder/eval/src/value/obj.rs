@@ -160,12 +160,6 @@ impl<T> Deref for Obj<T> {
     }
 }
 
-impl<T> AsRef<T> for Obj<T> {
-    fn as_ref(&self) -> &T {
-        self
-    }
-}
-
 impl<T> From<T> for Obj<T> {
     fn from(value: T) -> Obj<T> {
         Obj::new(value)
@@ -184,18 +178,6 @@ impl<T: PartialOrd> PartialOrd for Obj<T> {
     }
 }
 
-impl<T: Ord> Ord for Obj<T> {
-    fn cmp(&self, other: &Obj<T>) -> std::cmp::Ordering {
-        (**self).cmp(&**other)
-    }
-}
-
-impl<T: std::fmt::Debug> std::fmt::Debug for Obj<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        (**self).fmt(f)
-    }
-}
-
 impl<T: PartialEq> PartialEq for Obj<T> {
     fn eq(&self, other: &Obj<T>) -> bool {
         **self == **other
@@ -203,12 +185,6 @@ impl<T: PartialEq> PartialEq for Obj<T> {
 }
 
 impl<T: Eq> Eq for Obj<T> {}
-
-impl<T: std::hash::Hash> std::hash::Hash for Obj<T> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (**self).hash(state)
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -2,11 +2,10 @@
 //! and the candidates, counted, sorted into live and garbage, and the
 //! garbage emptied and given back (see `cycles`' module doc).
 
-use crate::value::Obj;
 use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
-use super::super::{Attrs, Bulk, Closure, Env, List, PartialApp, Thunk, ThunkState, Value};
+use super::super::{Attrs, Bulk, Closure, Env, List, Obj, PartialApp, Thunk, ThunkState, Value};
 use super::{BUDGET, CANDIDATES, FACTOR, FLOOR_NOW, FRAMES, MAX_FACTOR, PRUNED_LEN, STATS};
 
 /// A counted object, by the address its `Rc` points at.
