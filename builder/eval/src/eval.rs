@@ -145,6 +145,16 @@ impl Evaluator {
                 },
                 v => v,
             },
+            Expr::Select {
+                e: inner,
+                path,
+                default: None,
+                ..
+            } => match speculate_select(inner, path, env) {
+                Some(Ok(v)) => v,
+                Some(Err(set)) => Value::thunk(ThunkState::Select(e, set)),
+                None => Value::thunk(ThunkState::Pending(e, env.clone())),
+            },
             Expr::BinOp { op, l, r, .. } => match speculate_int(*op, l, r, env) {
                 Some(v) => v,
                 None => Value::thunk(ThunkState::Pending(e, env.clone())),
@@ -232,6 +242,7 @@ impl Evaluator {
                 let f = f.clone();
                 self.call(f, a.clone(), *pos)
             }
+            ThunkState::Select(e, set) => self.force_select(e, set),
             ThunkState::Bulk(b, i) => self.force_bulk(b, *i),
             ThunkState::Native(f) => {
                 let f = f.clone();
@@ -252,6 +263,28 @@ impl Evaluator {
                 Err(e)
             }
         }
+    }
+
+    /// Forces a `ThunkState::Select`: the last name of `e`'s path in `set`,
+    /// with the trace frame `eval_select` gives.
+    fn force_select(&mut self, e: &'static Expr, set: &Obj<Attrs>) -> EvalResult<Value> {
+        let Expr::Select { path, .. } = e else {
+            unreachable!("a Select thunk holds a selection")
+        };
+        let Some(Key::Static(s, hint)) = path.last() else {
+            unreachable!("a Select thunk's last name is static")
+        };
+        let found = set
+            .get_sym_hinted(s, hint)
+            .cloned()
+            .expect("a Select thunk's name was found in its set");
+        self.force(found).map_err(|err| {
+            let found_in = (
+                Value::Attrs(set.clone()),
+                std::borrow::Cow::Borrowed(s.as_str()),
+            );
+            select_frame(err, Some(found_in), path)
+        })
     }
 
     fn force_bulk(&mut self, b: &crate::value::Bulk, i: usize) -> EvalResult<Value> {
@@ -770,6 +803,42 @@ fn speculate_int(op: BinOp, l: &Expr, r: &Expr, env: &Rc<Env>) -> Option<Value> 
         BinOp::Ge => Value::Bool(x >= y),
         BinOp::Eq => Value::Bool(x == y),
         _ => Value::Bool(x != y),
+    })
+}
+
+/// `x.a.b` without a thunk of its scope, when `x` is a variable and every
+/// set on the way is already forced: the value found if it needs no
+/// evaluation (selecting it cannot fail), or else the last set, in which the
+/// name is found again when the thunk is forced (`ThunkState::Select`).
+#[inline]
+fn speculate_select(
+    inner: &Expr,
+    path: &[Key],
+    env: &Rc<Env>,
+) -> Option<Result<Value, Obj<Attrs>>> {
+    let Expr::Var(d, i) = inner else {
+        return None;
+    };
+    let (last, init) = path.split_last()?;
+    let mut set = env_at(env, *d).peek_forced(*i)?;
+    for k in init {
+        let (Value::Attrs(a), Key::Static(s, hint)) = (&set, k) else {
+            return None;
+        };
+        set = match a.get_sym_hinted(s, hint)? {
+            Value::Thunk(t) => t.done()?,
+            v => v.clone(),
+        };
+    }
+    let (Value::Attrs(a), Key::Static(s, hint)) = (set, last) else {
+        return None;
+    };
+    Some(match a.get_sym_hinted(s, hint)? {
+        Value::Thunk(t) => match t.done() {
+            Some(v) => Ok(v),
+            None => Err(a),
+        },
+        v => Ok(v.clone()),
     })
 }
 

@@ -396,6 +396,22 @@ impl Env {
         };
         drop(old);
     }
+    /// Slot `i`'s value if it needs no evaluation (a forced thunk gives its
+    /// value), without evaluating anything.
+    #[inline]
+    pub fn peek_forced(&self, i: usize) -> Option<Value> {
+        // SAFETY: cloning a value runs nothing that reaches this frame.
+        let v = match unsafe { self.slots() } {
+            Slots::One(v) => Some(v),
+            // A frame still being filled (let, rec) has no slots yet.
+            Slots::Many(v) | Slots::Rec(RecSlots(v)) => v.get(i),
+        }?;
+        match v {
+            Value::Thunk(t) => t.done(),
+            v => Some(v.clone()),
+        }
+    }
+
     /// Slot `i` if it already holds an integer (directly or as a forced
     /// thunk), without evaluating anything.
     #[inline]
@@ -476,6 +492,10 @@ pub enum Bulk {
 
 pub enum ThunkState {
     Pending(&'static Expr, Rc<Env>),
+    /// The selection `.0` (`x.a.b`) whose sets up to the last are already
+    /// forced: the last, `.1`, is kept instead of the scope `x` was read in,
+    /// which then need not stay alive until this thunk is forced.
+    Select(&'static Expr, Obj<Attrs>),
     /// Element `.1` of a lazily mapped list or set.
     Bulk(Rc<Bulk>, usize),
     /// `f arg` (from `map`, `genList`, ...); boxed so that the common

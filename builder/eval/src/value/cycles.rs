@@ -261,6 +261,7 @@ fn inner_values(v: &Value, out: &mut Vec<Value>) {
             t.peek(|state| match state {
                 ThunkState::Done(x) => out.push(x.clone()),
                 ThunkState::Apply(app) => out.extend([app.0.clone(), app.1.clone()]),
+                ThunkState::Select(_, set) => out.push(Value::Attrs(set.clone())),
                 _ => {}
             });
         }

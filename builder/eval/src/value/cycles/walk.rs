@@ -132,6 +132,7 @@ impl Node {
                 Node::Thunk(p) => {
                     (*p).peek(|state| match state {
                         ThunkState::Pending(_, env) => out.push(Node::Env(Rc::as_ptr(env))),
+                        ThunkState::Select(_, set) => out.push(Node::Attrs(Obj::as_ptr(set))),
                         ThunkState::Bulk(b, _) => out.push(Node::Bulk(Rc::as_ptr(b))),
                         ThunkState::Apply(app) => {
                             out.extend(Node::of_value(&app.0));
