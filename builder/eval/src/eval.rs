@@ -145,6 +145,10 @@ impl Evaluator {
                 },
                 v => v,
             },
+            Expr::WithVar { name, withs, .. } => match speculate_with_var(name, withs, env) {
+                Some(v) => v,
+                None => Value::thunk(ThunkState::Pending(e, env.clone())),
+            },
             Expr::Select {
                 e: inner,
                 path,
@@ -804,6 +808,22 @@ fn speculate_int(op: BinOp, l: &Expr, r: &Expr, env: &Rc<Env>) -> Option<Value> 
         BinOp::Eq => Value::Bool(x == y),
         _ => Value::Bool(x != y),
     })
+}
+
+/// A variable from `with`, as Nix's `lookupVar` without evaluation: when
+/// the sets searched until the one holding the name are already forced, what
+/// that set holds (its thunk shared, as `eval_with_var` would force it).
+#[inline]
+fn speculate_with_var(name: &Sym, withs: &[usize], env: &Rc<Env>) -> Option<Value> {
+    for d in withs {
+        let Value::Attrs(a) = env_at(env, *d).peek_forced(0)? else {
+            return None;
+        };
+        if let Some(v) = a.get_sym(name) {
+            return Some(v.clone());
+        }
+    }
+    None
 }
 
 /// `x.a.b` without a thunk of its scope, when `x` is a variable and every
