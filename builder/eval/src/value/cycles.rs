@@ -30,6 +30,7 @@ use std::rc::{Rc, Weak};
 
 use super::{Env, Obj, ThunkState, Value};
 
+mod candidates;
 mod walk;
 
 pub use walk::collect;
@@ -69,7 +70,8 @@ thread_local! {
     static STATS: Cell<Stats> = const { Cell::new(Stats::ZERO) };
     /// Values a dead recursive frame held that something else held too
     /// (`frame_died`).
-    static CANDIDATES: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
+    static CANDIDATES: RefCell<candidates::Candidates> =
+        const { RefCell::new(candidates::Candidates::new()) };
     /// `CANDIDATES`' length after its last prune.
     static CANDIDATES_PRUNED: Cell<usize> = const { Cell::new(0) };
 }
@@ -224,9 +226,7 @@ pub(super) fn frame_died(vals: Vec<Value>) {
             if c.len() < 4096 || c.len() < 2 * CANDIDATES_PRUNED.get() {
                 return Vec::new();
             }
-            let (keep, stale): (Vec<Value>, Vec<Value>) =
-                std::mem::take(&mut *c).into_iter().partition(shared);
-            *c = keep;
+            let stale = c.retain(shared);
             CANDIDATES_PRUNED.set(c.len());
             stale
         })
@@ -241,7 +241,9 @@ pub(super) fn frame_died(vals: Vec<Value>) {
 fn look_into(v: Value, budget: &mut usize, inner: &mut Vec<Value>) {
     if shared(&v) {
         // During the thread's teardown the list is gone: the value just drops.
-        let _ = CANDIDATES.try_with(|c| c.borrow_mut().push(v));
+        // A candidate already: the copy is dropped outside the borrow.
+        let again = CANDIDATES.try_with(|c| c.borrow_mut().add(v));
+        drop(again);
         return;
     }
     if *budget > 0 && count(&v) > 0 {

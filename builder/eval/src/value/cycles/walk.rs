@@ -293,7 +293,7 @@ pub fn collect() -> u64 {
     });
     // The candidates are held here while they are walked: their references
     // from the list count as inside ones.
-    let candidates: Vec<Value> = CANDIDATES.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    let candidates: Vec<Value> = CANDIDATES.with(|c| c.borrow_mut().take());
     // Sized for the last walk's graph, so it rarely grows.
     let mut g = Graph::with_capacity(STATS.get().last_walked as usize);
     let mut stack: Vec<usize> = Vec::new();
@@ -364,7 +364,8 @@ pub fn collect() -> u64 {
         let mut c = c.borrow_mut();
         for (v, live) in candidates.into_iter().zip(candidate_live) {
             if live {
-                c.push(v);
+                // Distinct: they were candidates together.
+                let _ = c.add(v);
             } else {
                 dead_candidates.push(v);
             }
