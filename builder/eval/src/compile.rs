@@ -125,6 +125,11 @@ pub enum Expr {
     Let {
         binds: Vec<Expr>,
         body: Box<Expr>,
+        /// Whether a binding may refer to the `let`'s own names. If none
+        /// can, the bindings are compiled in the scope outside and their
+        /// thunks point there: the frame is not in a cycle with them and
+        /// needs no watching for cycles when it dies (`Env::new_rec`).
+        rec: bool,
     },
     With {
         attrs: Box<Expr>,
@@ -471,18 +476,35 @@ impl Compiler {
                     return self.error("dynamic attributes not allowed in let", *p);
                 }
                 let names: Vec<Sym> = set.statics.iter().map(|(n, _, _)| n.clone()).collect();
-                self.scopes.push(Scope::Lexical(names));
-                let mut binds = Vec::new();
-                for (n, v, _) in set.statics {
-                    let mut e = self.pval(v, 1)?;
-                    name_lambda(&mut e, &n);
-                    binds.push(e);
+                let rec = set.statics.iter().any(|(_, v, _)| v.mentions(&names));
+                if rec {
+                    self.scopes.push(Scope::Lexical(names.clone()));
                 }
-                let body = self.expr(body)?;
+                let mut binds = Vec::new();
+                let mut res = Ok(());
+                for (n, v, _) in set.statics {
+                    match self.pval(v, usize::from(rec)) {
+                        Ok(mut e) => {
+                            name_lambda(&mut e, &n);
+                            binds.push(e);
+                        }
+                        Err(e) => {
+                            res = Err(e);
+                            break;
+                        }
+                    }
+                }
+                if rec {
+                    self.scopes.pop();
+                }
+                res?;
+                self.scopes.push(Scope::Lexical(names));
+                let body = self.expr(body);
                 self.scopes.pop();
                 Expr::Let {
                     binds,
-                    body: Box::new(body),
+                    body: Box::new(body?),
+                    rec,
                 }
             }
             ast::Expr::LegacyLet(l) => {

@@ -561,7 +561,21 @@ impl Evaluator {
                 Ok(fv)
             }
             Expr::Lambda(l) => Ok(Value::Lambda(Obj::new(Closure::new(l, env.clone())))),
-            Expr::Let { binds, body } => {
+            Expr::Let {
+                binds,
+                body,
+                rec: false,
+            } => {
+                let new = match &binds[..] {
+                    [one] => Env::one(self.lazy(one, env), Some(env.clone())),
+                    _ => Env::new(
+                        binds.iter().map(|b| self.lazy(b, env)).collect(),
+                        Some(env.clone()),
+                    ),
+                };
+                self.eval(body, &new)
+            }
+            Expr::Let { binds, body, .. } => {
                 let new = Env::new_rec(Some(env.clone()));
                 let vals: Vec<Value> = binds.iter().map(|b| self.lazy_rec(b, &new)).collect();
                 new.set_all(vals);

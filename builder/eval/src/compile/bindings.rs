@@ -18,6 +18,32 @@ pub(super) enum PVal {
     Nested(PSet),
 }
 
+impl PVal {
+    /// Whether this value's code holds an identifier spelled as one of
+    /// `names`: more than whether it refers to them (a shadowed name or an
+    /// attribute's name counts too), never less.
+    pub(super) fn mentions(&self, names: &[Sym]) -> bool {
+        let in_code = |e: &ast::Expr| {
+            e.syntax()
+                .descendants()
+                .filter_map(ast::Ident::cast)
+                .any(|id| names.iter().any(|n| id.syntax().text() == n.as_str()))
+        };
+        match self {
+            PVal::Ast(e) | PVal::InheritFrom(e, _, _) => in_code(e),
+            // Taken from the scope outside.
+            PVal::Inherit(..) => false,
+            PVal::Nested(set) => {
+                set.statics.iter().any(|(_, v, _)| v.mentions(names))
+                    || set
+                        .dynamics
+                        .iter()
+                        .any(|(k, v, _)| in_code(k) || v.mentions(names))
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub(super) struct PSet {
     pub(super) statics: Vec<(Sym, PVal, Pos)>,
