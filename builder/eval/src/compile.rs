@@ -57,6 +57,10 @@ pub enum Param {
         bind: bool,
         /// The `@name` of the pattern, for `toXML`.
         bind_name: Option<Sym>,
+        /// Whether a default may refer to the pattern's names (as
+        /// `Let::rec`): if none can, the defaults are compiled in the scope
+        /// outside and evaluated in the closure's frame.
+        defaults_rec: bool,
     },
 }
 
@@ -646,7 +650,13 @@ impl Compiler {
                     }
                     names.push(b.as_str().into());
                 }
-                self.scopes.push(Scope::Lexical(names.clone()));
+                let defaults_rec = entries
+                    .iter()
+                    .flatten()
+                    .any(|d| bindings::code_mentions(d, &names));
+                if defaults_rec {
+                    self.scopes.push(Scope::Lexical(names.clone()));
+                }
                 let mut formals = Vec::new();
                 let mut res = Ok(());
                 for (name, d) in names.iter().zip(entries) {
@@ -662,6 +672,10 @@ impl Compiler {
                     };
                     formals.push((name.clone(), d));
                 }
+                if defaults_rec {
+                    self.scopes.pop();
+                }
+                self.scopes.push(Scope::Lexical(names.clone()));
                 let body = res.and_then(|_| self.expr(body));
                 self.scopes.pop();
                 Ok(Expr::Lambda(Box::new(Lambda {
@@ -671,6 +685,7 @@ impl Compiler {
                         ellipsis: pat.ellipsis_token().is_some(),
                         bind: bind.is_some(),
                         bind_name: bind.as_deref().map(intern),
+                        defaults_rec,
                     },
                     param_used: true,
                     body: body?,

@@ -23,12 +23,7 @@ impl PVal {
     /// `names`: more than whether it refers to them (a shadowed name or an
     /// attribute's name counts too), never less.
     pub(super) fn mentions(&self, names: &[Sym]) -> bool {
-        let in_code = |e: &ast::Expr| {
-            e.syntax()
-                .descendants()
-                .filter_map(ast::Ident::cast)
-                .any(|id| names.iter().any(|n| id.syntax().text() == n.as_str()))
-        };
+        let in_code = |e: &ast::Expr| code_mentions(e, names);
         match self {
             PVal::Ast(e) | PVal::InheritFrom(e, _, _) => in_code(e),
             // Taken from the scope outside.
@@ -42,6 +37,15 @@ impl PVal {
             }
         }
     }
+}
+
+/// Whether the code holds an identifier spelled as one of `names` (see
+/// `PVal::mentions`).
+pub(super) fn code_mentions(e: &ast::Expr, names: &[Sym]) -> bool {
+    e.syntax()
+        .descendants()
+        .filter_map(ast::Ident::cast)
+        .any(|id| names.iter().any(|n| id.syntax().text() == n.as_str()))
 }
 
 #[derive(Default)]

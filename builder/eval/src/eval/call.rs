@@ -79,6 +79,7 @@ impl Evaluator {
             formals,
             ellipsis,
             bind,
+            defaults_rec,
             ..
         } = &lam.param
         else {
@@ -93,9 +94,10 @@ impl Evaluator {
         };
         let n = formals.len() + usize::from(*bind);
         // A default's thunk points at the frame that holds it.
-        let recursive = formals
-            .iter()
-            .any(|(name, d)| d.is_some() && attrs.get_sym(name).is_none());
+        let recursive = *defaults_rec
+            && formals
+                .iter()
+                .any(|(name, d)| d.is_some() && attrs.get_sym(name).is_none());
         let env = if recursive {
             Env::new_rec(Some(cenv.clone()))
         } else {
@@ -110,7 +112,8 @@ impl Evaluator {
                     vals.push(v.clone());
                 }
                 None => match default {
-                    Some(d) => vals.push(self.lazy_rec(d, &env)),
+                    Some(d) if *defaults_rec => vals.push(self.lazy_rec(d, &env)),
+                    Some(d) => vals.push(self.lazy(d, cenv)),
                     None => {
                         return err(
                             format!(
