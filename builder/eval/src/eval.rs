@@ -155,8 +155,9 @@ impl Evaluator {
                 default: None,
                 ..
             } => match speculate_select(inner, path, env) {
-                Some(Ok(v)) => v,
-                Some(Err(set)) => Value::thunk(ThunkState::Select(e, set)),
+                // Still a thunk when the value is there, as in Nix: printed
+                // lazily, it shows as `<CODE>` until forced.
+                Some(set) => Value::thunk(ThunkState::Select(e, set)),
                 None => Value::thunk(ThunkState::Pending(e, env.clone())),
             },
             Expr::BinOp { op, l, r, .. } => match speculate_int(*op, l, r, env) {
@@ -582,7 +583,11 @@ impl Evaluator {
                 self.eval(body, &new)
             }
             Expr::With { attrs, body } => {
-                let a = self.lazy(attrs, env);
+                // Always a thunk of its own: Nix's `with` scope counts as
+                // unevaluated until a variable is looked up in it, and only
+                // then does it pass on what its set holds without a thunk
+                // (`speculate_with_var`), which lazy printing shows.
+                let a = Value::thunk(ThunkState::Pending(attrs, env.clone()));
                 let new = Env::one(a, Some(env.clone()));
                 self.eval(body, &new)
             }
@@ -825,8 +830,9 @@ fn speculate_int(op: BinOp, l: &Expr, r: &Expr, env: &Rc<Env>) -> Option<Value> 
 }
 
 /// A variable from `with`, as Nix's `lookupVar` without evaluation: when
-/// the sets searched until the one holding the name are already forced, what
-/// that set holds (its thunk shared, as `eval_with_var` would force it).
+/// the `with` scopes searched until the one holding the name were already
+/// looked into (their thunk forced), what that set holds (its thunk shared,
+/// as `eval_with_var` would force it).
 #[inline]
 fn speculate_with_var(name: &Sym, withs: &[usize], env: &Rc<Env>) -> Option<Value> {
     for d in withs {
@@ -840,16 +846,12 @@ fn speculate_with_var(name: &Sym, withs: &[usize], env: &Rc<Env>) -> Option<Valu
     None
 }
 
-/// `x.a.b` without a thunk of its scope, when `x` is a variable and every
-/// set on the way is already forced: the value found if it needs no
-/// evaluation (selecting it cannot fail), or else the last set, in which the
-/// name is found again when the thunk is forced (`ThunkState::Select`).
+/// `x.a.b` without a thunk of its scope, when `x` is a variable, every set on
+/// the way is already forced and the last holds the name: that last set, in
+/// which the name is found again when the thunk is forced
+/// (`ThunkState::Select`). The scope need not stay alive for it.
 #[inline]
-fn speculate_select(
-    inner: &Expr,
-    path: &[Key],
-    env: &Rc<Env>,
-) -> Option<Result<Value, Obj<Attrs>>> {
+fn speculate_select(inner: &Expr, path: &[Key], env: &Rc<Env>) -> Option<Obj<Attrs>> {
     let Expr::Var(d, i) = inner else {
         return None;
     };
@@ -867,13 +869,8 @@ fn speculate_select(
     let (Value::Attrs(a), Key::Static(s, hint)) = (set, last) else {
         return None;
     };
-    Some(match a.get_sym_hinted(s, hint)? {
-        Value::Thunk(t) => match t.done() {
-            Some(v) => Ok(v),
-            None => Err(a),
-        },
-        v => Ok(v.clone()),
-    })
+    a.get_sym_hinted(s, hint)?;
+    Some(a)
 }
 
 pub(crate) fn as_f64(v: &Value) -> f64 {

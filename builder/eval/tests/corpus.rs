@@ -165,6 +165,30 @@ fn corpus_golden() {
 
 /// Every okay case again, walking for cycles after every 32 new thunks: a
 /// walk that freed anything still in use would change a result or crash.
+/// `testdata/eval/lazy/*.nix` printed lazily (`nix-instantiate --eval`
+/// without `--strict`) must match their `.exp` exactly: which values are
+/// still thunks (`<CODE>`) and which were passed on without one.
+#[test]
+fn lazy_printing_golden() {
+    let dir = corpus_dir().join("lazy");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("testdata/eval/lazy exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "nix"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "the lazy cases are there");
+    let mut bad = Vec::new();
+    for p in &files {
+        let want = read(&p.with_extension("exp")).expect("each lazy case has its .exp");
+        match ours(p, OutputMode::Lazy) {
+            Ok(got) if got == want => {}
+            other => bad.push(format!("{}: want {want}, got {other:?}", p.display())),
+        }
+    }
+    assert!(bad.is_empty(), "lazy printing differs:\n{}", bad.join("\n"));
+}
+
 #[test]
 fn corpus_with_frequent_cycle_walks() {
     let mut bad = Vec::new();
