@@ -218,6 +218,22 @@ impl Compiler {
         self.scopes.push(Scope::Lexical(names));
     }
 
+    /// Runs `f` with the names in scope, if given, and takes them out of
+    /// scope again whatever `f` returns.
+    fn in_scope<T>(
+        &mut self,
+        names: Option<Vec<Sym>>,
+        f: impl FnOnce(&mut Self) -> EvalResult<T>,
+    ) -> EvalResult<T> {
+        let Some(names) = names else {
+            return f(self);
+        };
+        self.scopes.push(Scope::Lexical(names));
+        let r = f(self);
+        self.scopes.pop();
+        r
+    }
+
     fn pos<N: AstNode>(&self, n: &N) -> Pos {
         Pos {
             file: self.file,
@@ -481,33 +497,18 @@ impl Compiler {
                 }
                 let names: Vec<Sym> = set.statics.iter().map(|(n, _, _)| n.clone()).collect();
                 let rec = set.statics.iter().any(|(_, v, _)| v.mentions(&names));
-                if rec {
-                    self.scopes.push(Scope::Lexical(names.clone()));
-                }
-                let mut binds = Vec::new();
-                let mut res = Ok(());
-                for (n, v, _) in set.statics {
-                    match self.pval(v, usize::from(rec)) {
-                        Ok(mut e) => {
-                            name_lambda(&mut e, &n);
-                            binds.push(e);
-                        }
-                        Err(e) => {
-                            res = Err(e);
-                            break;
-                        }
-                    }
-                }
-                if rec {
-                    self.scopes.pop();
-                }
-                res?;
-                self.scopes.push(Scope::Lexical(names));
-                let body = self.expr(body);
-                self.scopes.pop();
+                let binds = self.in_scope(rec.then(|| names.clone()), |c| {
+                    let binds = set.statics.into_iter().map(|(n, v, _)| {
+                        let mut e = c.pval(v, usize::from(rec))?;
+                        name_lambda(&mut e, &n);
+                        Ok(e)
+                    });
+                    binds.collect::<EvalResult<Vec<Expr>>>()
+                })?;
+                let body = self.in_scope(Some(names), |c| c.expr(body))?;
                 Expr::Let {
                     binds,
-                    body: Box::new(body?),
+                    body: Box::new(body),
                     rec,
                 }
             }
@@ -654,30 +655,14 @@ impl Compiler {
                     .iter()
                     .flatten()
                     .any(|d| bindings::code_mentions(d, &names));
-                if defaults_rec {
-                    self.scopes.push(Scope::Lexical(names.clone()));
-                }
-                let mut formals = Vec::new();
-                let mut res = Ok(());
-                for (name, d) in names.iter().zip(entries) {
-                    let d = match d {
-                        Some(d) => match self.expr(d) {
-                            Ok(d) => Some(d),
-                            Err(e) => {
-                                res = Err(e);
-                                break;
-                            }
-                        },
-                        None => None,
-                    };
-                    formals.push((name.clone(), d));
-                }
-                if defaults_rec {
-                    self.scopes.pop();
-                }
-                self.scopes.push(Scope::Lexical(names.clone()));
-                let body = res.and_then(|_| self.expr(body));
-                self.scopes.pop();
+                let formals = self.in_scope(defaults_rec.then(|| names.clone()), |c| {
+                    let formals = names
+                        .iter()
+                        .zip(entries)
+                        .map(|(name, d)| Ok((name.clone(), d.map(|d| c.expr(d)).transpose()?)));
+                    formals.collect::<EvalResult<Vec<_>>>()
+                })?;
+                let body = self.in_scope(Some(names), |c| c.expr(body));
                 Ok(Expr::Lambda(Box::new(Lambda {
                     param: Param::Pattern {
                         formals,
