@@ -166,10 +166,42 @@ pub enum Expr {
 }
 
 enum Scope {
-    Lexical(Vec<Sym>),
+    Lexical(Names),
     /// The parameter of `x: body`, noting whether the body refers to it.
     Param(Sym, std::cell::Cell<bool>),
     With,
+}
+
+/// The names a scope binds, in slot order, and where each is when there
+/// are many (a `rec` set of 100 000 names was searched name by name for
+/// each of its variables).
+struct Names {
+    list: Vec<Sym>,
+    index: Option<hashbrown::HashMap<Sym, usize>>,
+}
+
+impl Names {
+    /// Past this many names, a table is kept.
+    const FEW: usize = 16;
+
+    fn new(list: Vec<Sym>) -> Names {
+        let index = (list.len() > Self::FEW).then(|| {
+            let mut m = hashbrown::HashMap::with_capacity(list.len());
+            for (i, n) in list.iter().enumerate() {
+                // The first of a repeated name wins, as a search would find it.
+                m.entry(n.clone()).or_insert(i);
+            }
+            m
+        });
+        Names { list, index }
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        match &self.index {
+            Some(m) => m.get(name).copied(),
+            None => self.list.iter().position(|s| &**s == name),
+        }
+    }
 }
 
 pub struct Compiler {
@@ -208,14 +240,14 @@ impl Compiler {
         Compiler {
             file,
             base_dir,
-            scopes: vec![Scope::Lexical(globals)],
+            scopes: vec![Scope::Lexical(Names::new(globals))],
             home: std::env::var("HOME").ok(),
         }
     }
 
     /// Adds an extra lexical scope (for scopedImport) whose env the caller provides.
     pub fn push_scope(&mut self, names: Vec<Sym>) {
-        self.scopes.push(Scope::Lexical(names));
+        self.scopes.push(Scope::Lexical(Names::new(names)));
     }
 
     /// Runs `f` with the names in scope, if given, and takes them out of
@@ -228,7 +260,7 @@ impl Compiler {
         let Some(names) = names else {
             return f(self);
         };
-        self.scopes.push(Scope::Lexical(names));
+        self.scopes.push(Scope::Lexical(Names::new(names)));
         let r = f(self);
         self.scopes.pop();
         r
@@ -273,7 +305,7 @@ impl Compiler {
             }
             match scope {
                 Scope::Lexical(names) => {
-                    if let Some(i) = names.iter().position(|s| &**s == name) {
+                    if let Some(i) = names.position(name) {
                         // The global scope never shadows `with` (it is the base env), but
                         // Nix resolves lexically first anyway, so this order is right.
                         if depth == n - 1 && !withs.is_empty() {
@@ -496,7 +528,12 @@ impl Compiler {
                     return self.error("dynamic attributes not allowed in let", *p);
                 }
                 let names: Vec<Sym> = set.statics.iter().map(|(n, _, _)| n.clone()).collect();
-                let rec = set.statics.iter().any(|(_, v, _)| v.mentions(&names));
+                let rec = {
+                    let set_of_names = bindings::name_set(&names);
+                    set.statics
+                        .iter()
+                        .any(|(_, v, _)| v.mentions(&set_of_names))
+                };
                 let binds = self.in_scope(rec.then(|| names.clone()), |c| {
                     let binds = set.statics.into_iter().map(|(n, v, _)| {
                         let mut e = c.pval(v, usize::from(rec))?;
@@ -651,10 +688,11 @@ impl Compiler {
                     }
                     names.push(b.as_str().into());
                 }
-                let defaults_rec = entries
-                    .iter()
-                    .flatten()
-                    .any(|d| bindings::code_mentions(d, &names));
+                let defaults_rec = {
+                    let set_of_names = bindings::name_set(&names);
+                    let mut defaults = entries.iter().flatten();
+                    defaults.any(|d| bindings::code_mentions(d, &set_of_names))
+                };
                 let formals = self.in_scope(defaults_rec.then(|| names.clone()), |c| {
                     let formals = names
                         .iter()
