@@ -13,6 +13,8 @@ use crate::error::{ErrorKind, EvalError, EvalResult, Pos};
 use crate::value::{intern, NixString, Obj, Sym};
 
 mod bindings;
+mod scope;
+use scope::{Names, Scope};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
@@ -165,45 +167,6 @@ pub enum Expr {
     CurPos(Pos),
 }
 
-enum Scope {
-    Lexical(Names),
-    /// The parameter of `x: body`, noting whether the body refers to it.
-    Param(Sym, std::cell::Cell<bool>),
-    With,
-}
-
-/// The names a scope binds, in slot order, and where each is when there
-/// are many (a `rec` set of 100 000 names was searched name by name for
-/// each of its variables).
-struct Names {
-    list: Vec<Sym>,
-    index: Option<hashbrown::HashMap<Sym, usize>>,
-}
-
-impl Names {
-    /// Past this many names, a table is kept.
-    const FEW: usize = 16;
-
-    fn new(list: Vec<Sym>) -> Names {
-        let index = (list.len() > Self::FEW).then(|| {
-            let mut m = hashbrown::HashMap::with_capacity(list.len());
-            for (i, n) in list.iter().enumerate() {
-                // The first of a repeated name wins, as a search would find it.
-                m.entry(n.clone()).or_insert(i);
-            }
-            m
-        });
-        Names { list, index }
-    }
-
-    fn position(&self, name: &str) -> Option<usize> {
-        match &self.index {
-            Some(m) => m.get(name).copied(),
-            None => self.list.iter().position(|s| &**s == name),
-        }
-    }
-}
-
 pub struct Compiler {
     file: u32,
     base_dir: String,
@@ -245,27 +208,6 @@ impl Compiler {
         }
     }
 
-    /// Adds an extra lexical scope (for scopedImport) whose env the caller provides.
-    pub fn push_scope(&mut self, names: Vec<Sym>) {
-        self.scopes.push(Scope::Lexical(Names::new(names)));
-    }
-
-    /// Runs `f` with the names in scope, if given, and takes them out of
-    /// scope again whatever `f` returns.
-    fn in_scope<T>(
-        &mut self,
-        names: Option<Vec<Sym>>,
-        f: impl FnOnce(&mut Self) -> EvalResult<T>,
-    ) -> EvalResult<T> {
-        let Some(names) = names else {
-            return f(self);
-        };
-        self.scopes.push(Scope::Lexical(Names::new(names)));
-        let r = f(self);
-        self.scopes.pop();
-        r
-    }
-
     fn pos<N: AstNode>(&self, n: &N) -> Pos {
         Pos {
             file: self.file,
@@ -294,48 +236,6 @@ impl Compiler {
             Some(e) => self.expr(e),
             None => self.error("syntax error, unexpected end of file", Pos::NONE),
         }
-    }
-
-    fn resolve(&self, name: &str, skip: usize, pos: Pos) -> EvalResult<Expr> {
-        let mut withs = Vec::new();
-        let n = self.scopes.len();
-        for (depth, scope) in self.scopes.iter().rev().enumerate() {
-            if depth < skip {
-                continue;
-            }
-            match scope {
-                Scope::Lexical(names) => {
-                    if let Some(i) = names.position(name) {
-                        // The global scope never shadows `with` (it is the base env), but
-                        // Nix resolves lexically first anyway, so this order is right.
-                        if depth == n - 1 && !withs.is_empty() {
-                            return Ok(Expr::WithVar {
-                                name: name.into(),
-                                withs,
-                                pos,
-                            })
-                            .map(|w| fallback_global(w, depth, i));
-                        }
-                        return Ok(Expr::Var(depth, i));
-                    }
-                }
-                Scope::Param(p, used) => {
-                    if &**p == name {
-                        used.set(true);
-                        return Ok(Expr::Var(depth, 0));
-                    }
-                }
-                Scope::With => withs.push(depth),
-            }
-        }
-        if withs.is_empty() {
-            return self.error(format!("undefined variable '{name}'"), pos);
-        }
-        Ok(Expr::WithVar {
-            name: name.into(),
-            withs,
-            pos,
-        })
     }
 
     fn ident_name(id: &ast::Ident) -> String {
@@ -718,12 +618,6 @@ impl Compiler {
             }
         }
     }
-}
-
-/// A global name under `with`: the `with` scopes are consulted first only if
-/// the name is not a global; Nix resolves globals lexically, so keep the global.
-fn fallback_global(_w: Expr, depth: usize, i: usize) -> Expr {
-    Expr::Var(depth, i)
 }
 
 /// Renders an expression the way Nix's `Expr::show` does (used in assertion
