@@ -104,7 +104,9 @@ pub enum Expr {
     SearchPath(String, Pos),
     /// An interpolated path; the first part already carries the base directory.
     PathInterp(Vec<Part>),
-    Var(usize, usize),
+    /// A variable: how many frames up, its slot, and where it is written (an
+    /// infinite recursion found by reading it is reported there, as Nix does).
+    Var(usize, usize, Pos),
     WithVar {
         name: Sym,
         withs: Vec<usize>,

@@ -205,17 +205,20 @@ impl EvalError {
     /// Whether Nix would tell the user that `--show-trace` shows more: Nix records the
     /// frames of function calls only under `--show-trace`, so only the other frames count.
     pub fn has_trace_to_show(&self) -> bool {
-        self.trace.iter().any(|(_, what)| {
-            !(what == "from call site"
-                || what == "while evaluating anonymous lambda"
-                || what.starts_with("while evaluating '"))
-        })
+        self.kind != ErrorKind::StackOverflow
+            && self.trace.iter().any(|(_, what)| {
+                !(what == "from call site"
+                    || what == "while evaluating anonymous lambda"
+                    || what.starts_with("while evaluating '"))
+            })
     }
 
-    /// The position Nix shows for the error: a `throw` or `abort` has none.
+    /// The position Nix shows for the error: a `throw` or `abort` has none, and
+    /// neither has a stack overflow (Nix 2.8 prints that line from its signal handler
+    /// and exits, with no position and no trace).
     fn shown_pos(&self) -> Pos {
         match self.kind {
-            ErrorKind::Throw | ErrorKind::Abort => Pos::NONE,
+            ErrorKind::Throw | ErrorKind::Abort | ErrorKind::StackOverflow => Pos::NONE,
             _ => self.pos,
         }
     }
@@ -303,6 +306,9 @@ impl fmt::Display for EvalError {
         write!(f, "error: {}", self.msg)?;
         write_pos(f, self.shown_pos())?;
         write_suggestions(f, &self.suggestions)?;
+        if self.kind == ErrorKind::StackOverflow {
+            return Ok(());
+        }
         for (pos, what) in &self.trace {
             write!(f, "\n\n       … {what}")?;
             write_pos(f, *pos)?;

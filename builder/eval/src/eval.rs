@@ -222,7 +222,7 @@ impl Evaluator {
     /// Forces a `ThunkState::Select`: the last name of `e`'s path in `set`,
     /// with the trace frame `eval_select` gives.
     fn force_select(&mut self, e: &'static Expr, set: &Obj<Attrs>) -> EvalResult<Value> {
-        let Expr::Select { path, .. } = e else {
+        let Expr::Select { path, pos, .. } = e else {
             unreachable!("a Select thunk holds a selection")
         };
         let Some(Key::Static(s, hint)) = path.last() else {
@@ -233,6 +233,8 @@ impl Evaluator {
             .cloned()
             .expect("a Select thunk's name was found in its set");
         self.force(found).map_err(|err| {
+            let at = set.get_attr(s.as_str()).map_or(Pos::NONE, |a| a.pos);
+            let err = blackhole_at(err, if at.is_none() { *pos } else { at });
             let found_in = (
                 Value::Attrs(set.clone()),
                 std::borrow::Cow::Borrowed(s.as_str()),
@@ -287,7 +289,7 @@ impl Evaluator {
                 let attrs = self.force_attrs(slot, *pos)?;
                 if let Some(v) = attrs.get_sym(name) {
                     let v = v.clone();
-                    return self.force(v);
+                    return self.force(v).map_err(|e| blackhole_at(e, *pos));
                 }
             }
             err(format!("undefined variable '{name}'"), *pos)
@@ -335,7 +337,7 @@ impl Evaluator {
             // The set the last attribute was found in, and its name: Nix's trace frame for
             // an error in a selection points at that attribute.
             let mut found_in: Option<(Value, std::borrow::Cow<'static, str>)> = None;
-            for k in path {
+            for (n, k) in path.iter().enumerate() {
                 let (found, name) = match (k, &v) {
                     (Key::Static(s, hint), Value::Attrs(a)) => (
                         a.get_sym_hinted(s, hint).cloned(),
@@ -357,7 +359,17 @@ impl Evaluator {
                     Some(x) => {
                         let x = match self.force(x) {
                             Ok(x) => x,
-                            Err(e) => return Err(select_frame(e, Some((v, name)), path)),
+                            Err(e) => {
+                                // Nix forces a set on the way at the selection, the value
+                                // found last at its attribute.
+                                let at = if n + 1 == path.len() {
+                                    attr_pos(&v, &name, *pos)
+                                } else {
+                                    *pos
+                                };
+                                let e = blackhole_at(e, at);
+                                return Err(select_frame(e, Some((v, name)), path));
+                            }
                         };
                         found_in = Some((std::mem::replace(&mut v, x), name));
                     }
@@ -470,11 +482,13 @@ impl Evaluator {
             Expr::Float(f) => Ok(Value::Float(*f)),
             Expr::Str(s) => Ok(Value::Str(s.clone())),
             Expr::Path(p) => Ok(Value::Path(p.clone())),
-            Expr::Var(d, i) => {
+            Expr::Var(d, i, pos) => {
                 let frame = env_at(env, *d);
                 match frame.get(*i) {
                     Value::Thunk(t) => {
-                        let v = self.force(Value::Thunk(t))?;
+                        let v = self
+                            .force(Value::Thunk(t))
+                            .map_err(|e| blackhole_at(e, *pos))?;
                         // The slot keeps the value, not the (now forced) thunk.
                         frame.set(*i, v.clone());
                         Ok(v)
@@ -554,7 +568,9 @@ impl Evaluator {
                 Ok(Value::Bool(!self.expect_bool(v, *pos)?))
             }
             Expr::Neg(inner, pos) => {
-                let v = self.eval(inner, env)?;
+                let v = self
+                    .eval(inner, env)
+                    .map_err(|e| ops::operand_err(e, BinOp::Sub, inner, *pos))?;
                 self.arith(BinOp::Sub, Value::Int(0), v, *pos)
             }
             Expr::BinOp {
@@ -566,9 +582,13 @@ impl Evaluator {
             } => {
                 // Integer fast path: no coercions, no re-forcing.
                 if !matches!(op, BinOp::And | BinOp::Or | BinOp::Impl) {
-                    let a = self.eval(l, env)?;
+                    let a = self
+                        .eval(l, env)
+                        .map_err(|e| ops::operand_err(e, *op, l, *pos))?;
                     if let Value::Int(x) = a {
-                        let b = self.eval(r, env)?;
+                        let b = self
+                            .eval(r, env)
+                            .map_err(|e| ops::operand_err(e, *op, r, *pos))?;
                         if let Value::Int(y) = b {
                             let v = match op {
                                 BinOp::Add => Value::Int(x.wrapping_add(y)),
@@ -604,7 +624,9 @@ impl Evaluator {
                         }
                         _ => {}
                     }
-                    let b = self.eval(r, env)?;
+                    let b = self
+                        .eval(r, env)
+                        .map_err(|e| ops::operand_err(e, *op, r, *pos))?;
                     return self.binop_values(*op, a, b, *pos, *rpos);
                 }
                 self.binop(*op, l, r, env, *pos, *rpos)
@@ -678,6 +700,17 @@ fn call_trace(mut e: Box<EvalError>, pos: Pos) -> Box<EvalError> {
     e
 }
 
+/// Finding a value being evaluated is reported where it was read (a variable, or the
+/// attribute a selection found), as Nix's `forceValue` does; errors that already have a
+/// position pass through.
+#[cold]
+fn blackhole_at(mut e: Box<EvalError>, pos: Pos) -> Box<EvalError> {
+    if e.pos.is_none() && matches!(e.kind, ErrorKind::InfiniteRecursion) {
+        e.pos = pos;
+    }
+    e
+}
+
 /// How many trace frames an error keeps (Nix keeps all; a deep recursion would make
 /// thousands).
 const MAX_TRACE: usize = 64;
@@ -696,6 +729,18 @@ fn lambda_frames(mut e: Box<EvalError>, lam: &Lambda, call: Pos) -> Box<EvalErro
     e.trace.push((lam.pos, what));
     e.trace.push((call, "from call site".into()));
     e
+}
+
+/// Where the attribute `name` of `set` was defined, or `or` if it has no position.
+fn attr_pos(set: &Value, name: &str, or: Pos) -> Pos {
+    match set {
+        Value::Attrs(a) => a
+            .get_attr(name)
+            .map(|a| a.pos)
+            .filter(|p| !p.is_none())
+            .unwrap_or(or),
+        _ => or,
+    }
 }
 
 /// Nix 2.8's frame for an error in a selection (`s.a.b`): the select's attribute path, at

@@ -84,15 +84,15 @@ impl Compiler {
                                 withs,
                                 pos,
                             })
-                            .map(|w| fallback_global(w, depth, i));
+                            .map(|w| fallback_global(w, depth, i, pos));
                         }
-                        return Ok(Expr::Var(depth, i));
+                        return Ok(Expr::Var(depth, i, pos));
                     }
                 }
                 Scope::Param(p, used) => {
                     if &**p == name {
                         used.set(true);
-                        return Ok(Expr::Var(depth, 0));
+                        return Ok(Expr::Var(depth, 0, pos));
                     }
                 }
                 Scope::With => withs.push(depth),
@@ -111,6 +111,6 @@ impl Compiler {
 
 /// A global name under `with`: the `with` scopes are consulted first only if
 /// the name is not a global; Nix resolves globals lexically, so keep the global.
-fn fallback_global(_w: Expr, depth: usize, i: usize) -> Expr {
-    Expr::Var(depth, i)
+fn fallback_global(_w: Expr, depth: usize, i: usize, pos: Pos) -> Expr {
+    Expr::Var(depth, i, pos)
 }

@@ -19,7 +19,7 @@ impl Evaluator {
             Expr::Float(f) => Value::Float(*f),
             Expr::Str(s) => Value::Str(s.clone()),
             Expr::Path(p) => Value::Path(p.clone()),
-            Expr::Var(d, i) => match env_at(env, *d).get(*i) {
+            Expr::Var(d, i, _) => match env_at(env, *d).get(*i) {
                 // A forced thunk is passed on as its value, sparing later
                 // reads the indirection (Nix avoids these thunks too).
                 Value::Thunk(t) => match t.done() {
@@ -58,7 +58,7 @@ impl Evaluator {
     #[inline]
     pub(crate) fn lazy_rec(&mut self, e: &'static Expr, env: &Rc<Env>) -> Value {
         match e {
-            Expr::Var(0, _) => Value::thunk(ThunkState::Pending(e, env.clone())),
+            Expr::Var(0, ..) => Value::thunk(ThunkState::Pending(e, env.clone())),
             _ => self.lazy(e, env),
         }
     }
@@ -71,7 +71,7 @@ impl Evaluator {
 fn speculate_int(op: BinOp, l: &Expr, r: &Expr, env: &Rc<Env>) -> Option<Value> {
     let int = |e: &Expr| match e {
         Expr::Int(i) => Some(*i),
-        Expr::Var(d, i) => env_at(env, *d).peek_int(*i),
+        Expr::Var(d, i, _) => env_at(env, *d).peek_int(*i),
         _ => None,
     };
     if !matches!(
@@ -126,7 +126,7 @@ fn speculate_with_var(name: &Sym, withs: &[usize], env: &Rc<Env>) -> Option<Valu
 /// (`ThunkState::Select`). The scope need not stay alive for it.
 #[inline]
 fn speculate_select(inner: &Expr, path: &[Key], env: &Rc<Env>) -> Option<Obj<Attrs>> {
-    let Expr::Var(d, i) = inner else {
+    let Expr::Var(d, i, _) = inner else {
         return None;
     };
     let (last, init) = path.split_last()?;

@@ -46,8 +46,8 @@ impl Evaluator {
                 Ok(Value::Bool(self.expect_bool(b, pos)?))
             }
             _ => {
-                let a = self.eval(l, env)?;
-                let b = self.eval(r, env)?;
+                let a = self.eval(l, env).map_err(|e| operand_err(e, op, l, pos))?;
+                let b = self.eval(r, env).map_err(|e| operand_err(e, op, r, pos))?;
                 self.binop_values(op, a, b, pos, rpos)
             }
         }
@@ -410,4 +410,31 @@ fn object_addr(v: &Value) -> Option<*const u8> {
         Value::PrimOp(x) => Some(Obj::as_ptr(x).cast()),
         _ => None,
     }
+}
+
+/// Nix 2.8 parses `-`, `*`, `/`, `<`, `>`, `<=`, `>=` and unary minus as calls of
+/// `__sub`, `__mul`, `__div` and `__lessThan`: an operand that is a variable is passed as
+/// the variable's value, which the primop forces at the operator's position. So a variable
+/// found mid-evaluation there is reported at the operator, not at the variable.
+#[cold]
+pub(super) fn operand_err(
+    mut e: Box<crate::error::EvalError>,
+    op: BinOp,
+    operand: &Expr,
+    pos: Pos,
+) -> Box<crate::error::EvalError> {
+    let is_call = matches!(
+        op,
+        BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge
+    );
+    if let Expr::Var(_, _, at) = operand {
+        if is_call
+            && e.pos == *at
+            && e.trace.is_empty()
+            && matches!(e.kind, crate::error::ErrorKind::InfiniteRecursion)
+        {
+            e.pos = pos;
+        }
+    }
+    e
 }

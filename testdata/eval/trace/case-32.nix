@@ -1,0 +1,2 @@
+# Through a selection: at the attribute found last.
+let s = { a = s.a; }; in s.a

@@ -1,0 +1,2 @@
+# Unary minus is `__sub 0 x`, so the same.
+let x = -x; in x
