@@ -127,6 +127,10 @@ pub fn resolve(pos: Pos) -> Option<LineCol> {
     })
 }
 
+/// How many trace frames an error keeps (Nix keeps all; a deep recursion would make
+/// thousands).
+pub(crate) const MAX_TRACE: usize = 64;
+
 /// What went wrong, by kind; the corpus compares kinds with Nix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -213,12 +217,14 @@ impl EvalError {
             })
     }
 
-    /// The position Nix shows for the error: a `throw` or `abort` has none, and
-    /// neither has a stack overflow (Nix 2.8 prints that line from its signal handler
-    /// and exits, with no position and no trace).
+    /// The position Nix shows for the error: a `throw` or `abort` has none, nor has
+    /// a failed system call (Nix's `SysError`), and neither has a stack overflow (Nix 2.8
+    /// prints that line from its signal handler and exits, with no position and no trace).
     fn shown_pos(&self) -> Pos {
         match self.kind {
-            ErrorKind::Throw | ErrorKind::Abort | ErrorKind::StackOverflow => Pos::NONE,
+            ErrorKind::Throw | ErrorKind::Abort | ErrorKind::StackOverflow | ErrorKind::Io => {
+                Pos::NONE
+            }
             _ => self.pos,
         }
     }
@@ -234,6 +240,13 @@ impl EvalError {
             }
         }
         Head(self).to_string()
+    }
+
+    /// Adds a trace frame ("… while …" at `pos`), unless the trace is full.
+    pub fn add_frame(&mut self, pos: Pos, what: impl Into<String>) {
+        if self.trace.len() < MAX_TRACE {
+            self.trace.push((pos, what.into()));
+        }
     }
 
     /// Whether `builtins.tryEval` catches it.

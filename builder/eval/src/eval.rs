@@ -711,9 +711,7 @@ fn blackhole_at(mut e: Box<EvalError>, pos: Pos) -> Box<EvalError> {
     e
 }
 
-/// How many trace frames an error keeps (Nix keeps all; a deep recursion would make
-/// thousands).
-const MAX_TRACE: usize = 64;
+use crate::error::MAX_TRACE;
 
 /// Nix 2.8's frames for an error in a function's body: the function, then where it was
 /// called from.
@@ -792,11 +790,19 @@ pub(crate) fn as_f64(v: &Value) -> f64 {
     }
 }
 
+/// The system's words for an I/O error, as Nix prints them (`strerror`, without Rust's
+/// " (os error N)").
 pub(crate) fn io_msg(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "No such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
-        _ => e.to_string(),
+        _ => {
+            let s = e.to_string();
+            match s.rfind(" (os error ") {
+                Some(i) if s.ends_with(')') => s[..i].to_string(),
+                _ => s,
+            }
+        }
     }
 }
 

@@ -334,6 +334,8 @@ fn apply_filter(
     Ok(keep)
 }
 
+/// `builtins.path` and `filterSource`: any error in adding the path, the filter's
+/// included, gets the frame Nix's `addPath` gives it.
 fn add_path_common(
     ev: &mut Evaluator,
     path: &str,
@@ -343,11 +345,27 @@ fn add_path_common(
     sha256: Option<String>,
     p: Pos,
 ) -> EvalResult<Value> {
+    add_path_inner(ev, path, name, recursive, filter, sha256, p).map_err(|mut e| {
+        e.add_frame(p, format!("while adding path '{path}'"));
+        e
+    })
+}
+
+fn add_path_inner(
+    ev: &mut Evaluator,
+    path: &str,
+    name: &str,
+    recursive: bool,
+    filter: Option<Value>,
+    sha256: Option<String>,
+    p: Pos,
+) -> EvalResult<Value> {
     if !ev.io.path_exists(path) {
-        return err(
+        return Err(EvalError::new(
+            ErrorKind::Io,
             format!("getting status of '{path}': No such file or directory"),
             p,
-        );
+        ));
     }
     let keep = match filter {
         Some(f) => Some(apply_filter(ev, path, f, p)?),

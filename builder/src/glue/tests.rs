@@ -508,3 +508,45 @@ fn scratch_directories_are_new_and_private() {
     drop(a);
     assert!(!gone.exists());
 }
+
+/// `builtins.path` as Nix 2.8 reports a failure (`--show-trace`): the system's error
+/// without a position, then the frame `addPath` adds, which also holds for an error in
+/// the filter.
+#[test]
+fn adding_a_path_fails_with_nixs_frame() {
+    use b8g_store::local::StoreConfig;
+    let tmp = Scratch::new().expect("scratch dir");
+    let config = StoreConfig {
+        store_dir: nix_store_dir(),
+        state_dir: PathBuf::from("/nix/var/nix"),
+        root: Some(tmp.0.join("store")),
+    };
+    let eval = |expr: &str| {
+        let store = LocalStore::open(&config).expect("open a store in a temp root");
+        eval_with(
+            StoreHost::new(nix_store_dir(), Box::new(store)),
+            expr.to_string(),
+        )
+    };
+    let e = eval("builtins.path { path = /nonexist-b8g; }").expect_err("missing path");
+    assert_eq!(
+        e,
+        "error: getting status of '/nonexist-b8g': No such file or directory\n\n       \
+         … while adding path '/nonexist-b8g'\n\n       at «string»:1:1:\n\n            \
+         1| builtins.path { path = /nonexist-b8g; }\n             | ^"
+    );
+    let src = tmp.0.join("src");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(src.join("a"), "a").expect("write");
+    let expr = format!(
+        "builtins.path {{ path = {}; filter = p: t: throw \"no\"; }}",
+        src.display()
+    );
+    let e = eval(&expr).expect_err("the filter throws");
+    assert!(e.starts_with("error: no\n"), "{e}");
+    let frame = format!(
+        "… while adding path '{}'\n\n       at «string»:1:1:",
+        src.display()
+    );
+    assert!(e.contains(&frame), "{e}");
+}

@@ -78,7 +78,7 @@ pub(super) fn prim_find_file(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalRes
 pub(super) fn prim_hash_file(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let algo = ev.force_string_noctx(a[0].clone(), p)?;
     let mut ctx = Context::new();
-    let path = ev.coerce_to_path(a[1].clone(), &mut ctx, p)?;
+    let path = realise_path(ev, &a[1], &mut ctx, p)?;
     let data = read_file_bytes(ev, &path, p)?;
     match hash_bytes(&algo, &data) {
         Some(h) => Ok(Value::string(hex::encode(h))),
@@ -88,17 +88,28 @@ pub(super) fn prim_hash_file(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalRes
 
 pub(super) fn read_file_bytes(ev: &mut Evaluator, path: &str, p: Pos) -> EvalResult<Vec<u8>> {
     ev.io.read_file(path).map_err(|e| {
-        EvalError::new(
-            ErrorKind::Io,
-            format!("opening file '{path}': {}", crate::eval::io_msg(&e)),
-            p,
-        )
+        // A directory opens and then fails to read, and Nix words it so.
+        let msg = if e.kind() == std::io::ErrorKind::IsADirectory {
+            "reading from file: Is a directory".to_string()
+        } else {
+            format!("opening file '{path}': {}", crate::eval::io_msg(&e))
+        };
+        EvalError::new(ErrorKind::Io, msg, p)
+    })
+}
+
+/// The path a file-reading builtin is given, as Nix's `realisePath`: an error in
+/// making it a path gets the frame Nix gives it.
+fn realise_path(ev: &mut Evaluator, v: &Value, ctx: &mut Context, p: Pos) -> EvalResult<String> {
+    ev.coerce_to_path(v.clone(), ctx, p).map_err(|mut e| {
+        e.add_frame(p, "while realising the context of a path");
+        e
     })
 }
 
 pub(super) fn prim_import(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let mut ctx = Context::new();
-    let path = ev.coerce_to_path(a[0].clone(), &mut ctx, p)?;
+    let path = realise_path(ev, &a[0], &mut ctx, p)?;
     let v = ev.import(&path, p)?;
     ev.force(v)
 }
@@ -106,7 +117,7 @@ pub(super) fn prim_import(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult
 pub(super) fn prim_scoped_import(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let scope = ev.force_attrs(a[0].clone(), p)?;
     let mut ctx = Context::new();
-    let mut path = ev.coerce_to_path(a[1].clone(), &mut ctx, p)?;
+    let mut path = realise_path(ev, &a[1], &mut ctx, p)?;
     if let Ok(crate::io::FileType::Directory) = ev.io.file_type(&path) {
         path = format!("{path}/default.nix");
     }
@@ -119,7 +130,7 @@ pub(super) fn prim_scoped_import(ev: &mut Evaluator, a: &[Value], p: Pos) -> Eva
 
 pub(super) fn prim_path_exists(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let mut ctx = Context::new();
-    let path = ev.coerce_to_path(a[0].clone(), &mut ctx, p)?;
+    let path = realise_path(ev, &a[0], &mut ctx, p)?;
     Ok(Value::Bool(ev.io.path_exists(&path)))
 }
 
@@ -127,7 +138,7 @@ pub(super) fn prim_path_exists(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalR
 /// path itself, a final symlink not followed, named as `readDir` names it.
 pub(super) fn prim_read_file_type(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let mut ctx = Context::new();
-    let path = ev.coerce_to_path(a[0].clone(), &mut ctx, p)?;
+    let path = realise_path(ev, &a[0], &mut ctx, p)?;
     let t = ev.io.file_type(&path).map_err(|e| {
         EvalError::new(
             ErrorKind::Io,
@@ -140,7 +151,7 @@ pub(super) fn prim_read_file_type(ev: &mut Evaluator, a: &[Value], p: Pos) -> Ev
 
 pub(super) fn prim_read_dir(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let mut ctx = Context::new();
-    let path = ev.coerce_to_path(a[0].clone(), &mut ctx, p)?;
+    let path = realise_path(ev, &a[0], &mut ctx, p)?;
     let entries = ev.io.read_dir(&path).map_err(|e| {
         EvalError::new(
             ErrorKind::Io,
@@ -162,7 +173,7 @@ pub(super) fn prim_read_dir(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResu
 
 pub(super) fn prim_read_file(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let mut ctx = Context::new();
-    let path = ev.coerce_to_path(a[0].clone(), &mut ctx, p)?;
+    let path = realise_path(ev, &a[0], &mut ctx, p)?;
     let data = read_file_bytes(ev, &path, p)?;
     let s = String::from_utf8_lossy(&data).into_owned();
     Ok(Value::string_ctx(s, ctx))
