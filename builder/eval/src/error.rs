@@ -2,6 +2,8 @@
 //! `error: <msg>`, then `at file:line:col:` with the source line and a caret,
 //! then the trace of enclosing operations.
 
+mod render;
+
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
@@ -69,10 +71,15 @@ pub fn nix_pos(pos: Pos) -> Option<LineCol> {
 pub struct LineCol {
     pub file: String,
     pub line: usize,
+    /// In bytes, as Nix's lexer counts.
     pub col: usize,
-    pub text: String,
-    /// The lines around it, shown in error messages as Nix shows them.
+}
+
+/// The source lines Nix 2.8 shows around a position (`getCodeLines`): the one
+/// before, the position's own and the one after, each if Nix can read it.
+pub(crate) struct CodeLines {
     pub prev: Option<String>,
+    pub this: String,
     pub next: Option<String>,
 }
 
@@ -95,34 +102,39 @@ pub fn resolve(pos: Pos) -> Option<LineCol> {
         let src = s.get(pos.file as usize)?;
         let off = (pos.offset as usize).min(src.text.len());
         let before = &src.text[..off];
-        let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let col = before[line_start..].chars().count() + 1;
-        let line_end = src.text[line_start..]
-            .find('\n')
-            .map(|i| i + line_start)
-            .unwrap_or(src.text.len());
-        let prev = (line_start > 0).then(|| {
-            let end = line_start - 1;
-            let start = src.text[..end].rfind('\n').map(|i| i + 1).unwrap_or(0);
-            src.text[start..end].to_string()
-        });
-        // A final newline ends the last line; it does not start another.
-        let next = (line_end + 1 < src.text.len()).then(|| {
-            let start = line_end + 1;
-            let end = src.text[start..]
-                .find('\n')
-                .map(|i| i + start)
-                .unwrap_or(src.text.len());
-            src.text[start..end].to_string()
-        });
         Some(LineCol {
             file: src.name.clone(),
-            line,
-            col,
-            text: src.text[line_start..line_end].to_string(),
-            prev,
-            next,
+            line: before.matches('\n').count() + 1,
+            // Nix's lexer counts columns in bytes.
+            col: off - line_start + 1,
+        })
+    })
+}
+
+/// The lines around `pos` as Nix 2.8 reads them. A file is read line by line up to
+/// each newline, so a last line without one cannot be shown: if it is the position's
+/// own line, nothing is. An expression given as text is split with `getline`, for
+/// which a final newline starts one more, empty, line.
+pub(crate) fn code_lines(pos: Pos, line: usize) -> Option<CodeLines> {
+    SOURCES.with(|s| {
+        let s = s.borrow();
+        let src = s.get(pos.file as usize)?;
+        let is_text = src.name.starts_with('«');
+        let mut lines: Vec<&str> = src.text.split('\n').collect();
+        if !is_text {
+            // The part after the last newline is no line to Nix.
+            lines.pop();
+        }
+        let at = |n: usize| {
+            n.checked_sub(1)
+                .and_then(|i| lines.get(i))
+                .map(|l| l.to_string())
+        };
+        Some(CodeLines {
+            prev: at(line - 1),
+            this: at(line)?,
+            next: at(line + 1),
         })
     })
 }
@@ -231,15 +243,7 @@ impl EvalError {
     /// The message and its position without the trace, as Nix prints an
     /// error without `--show-trace`.
     pub fn head(&self) -> String {
-        struct Head<'a>(&'a EvalError);
-        impl fmt::Display for Head<'_> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "error: {}", self.0.msg)?;
-                write_pos(f, self.0.shown_pos())?;
-                write_suggestions(f, &self.0.suggestions)
-            }
-        }
-        Head(self).to_string()
+        render::render(self, false)
     }
 
     /// Adds a trace frame ("… while …" at `pos`), unless the trace is full.
@@ -260,44 +264,6 @@ pub fn err<T>(msg: impl Into<String>, pos: Pos) -> EvalResult<T> {
     Err(EvalError::new(ErrorKind::Eval, msg, pos))
 }
 
-/// One numbered line of code as Nix 2.8's `printCodeLines` writes it (number right-aligned
-/// in 13 columns; an empty line has no space after the bar).
-fn write_code_line(f: &mut fmt::Formatter<'_>, num: usize, text: &str) -> fmt::Result {
-    if text.is_empty() {
-        write!(f, "\n{num:>13}|")
-    } else {
-        write!(f, "\n{num:>13}| {text}")
-    }
-}
-
-fn write_pos(f: &mut fmt::Formatter<'_>, pos: Pos) -> fmt::Result {
-    if let Some(lc) = resolve(pos) {
-        writeln!(f, "\n\n       at {}:{}:{}:", lc.file, lc.line, lc.col)?;
-        if let Some(prev) = &lc.prev {
-            write_code_line(f, lc.line - 1, prev)?;
-        }
-        write_code_line(f, lc.line, &lc.text)?;
-        write!(f, "\n{:>13}|{}^", "", " ".repeat(lc.col))?;
-        if let Some(next) = &lc.next {
-            write_code_line(f, lc.line + 1, next)?;
-        }
-    }
-    Ok(())
-}
-
-/// `Did you mean a?`, `Did you mean one of a, b or c?`, under the code lines.
-fn write_suggestions(f: &mut fmt::Formatter<'_>, names: &[String]) -> fmt::Result {
-    match names {
-        [] => Ok(()),
-        [one] => write!(f, "\n       Did you mean {one}?"),
-        [init @ .., last] => write!(
-            f,
-            "\n       Did you mean one of {} or {last}?",
-            init.join(", ")
-        ),
-    }
-}
-
 /// Edit distance (insertions, deletions, substitutions), bytewise as Nix computes it.
 fn levenshtein(a: &str, b: &str) -> usize {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -316,17 +282,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
 
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.msg)?;
-        write_pos(f, self.shown_pos())?;
-        write_suggestions(f, &self.suggestions)?;
-        if self.kind == ErrorKind::StackOverflow {
-            return Ok(());
-        }
-        for (pos, what) in &self.trace {
-            write!(f, "\n\n       … {what}")?;
-            write_pos(f, *pos)?;
-        }
-        Ok(())
+        f.write_str(&render::render(self, true))
     }
 }
 

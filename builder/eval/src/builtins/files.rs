@@ -123,7 +123,7 @@ pub(super) fn prim_scoped_import(ev: &mut Evaluator, a: &[Value], p: Pos) -> Eva
     }
     let names: Vec<Sym> = scope.iter().map(|a| a.name.clone()).collect();
     let vals: Vec<Value> = scope.iter().map(|a| a.value.clone()).collect();
-    let e = ev.parse_file(&path, p, names)?;
+    let e = ev.parse_file(&path, p, Some(names))?;
     let env = Env::new(vals, Some(ev.globals.clone()));
     ev.eval(e, &env)
 }

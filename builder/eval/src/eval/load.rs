@@ -46,7 +46,7 @@ impl Evaluator {
         if let Some(v) = self.import_cache.get(&path) {
             return Ok(v.clone());
         }
-        let e = self.parse_file(&path, pos, Vec::new())?;
+        let e = self.parse_file(&path, pos, None)?;
         let env = self.globals.clone();
         let v = self.lazy(e, &env);
         self.import_cache.insert(path, v.clone());
@@ -57,7 +57,7 @@ impl Evaluator {
         &mut self,
         path: &str,
         pos: Pos,
-        extra_scope: Vec<Sym>,
+        extra_scope: Option<Vec<Sym>>,
     ) -> EvalResult<&'static Expr> {
         let bytes = match corepkg(path) {
             Some(src) => Ok(src.as_bytes().to_vec()),
@@ -78,8 +78,9 @@ impl Evaluator {
         };
         let file = crate::error::add_source(path.to_string(), src.as_str().into());
         let mut c = Compiler::new(file, dir, self.global_names.clone());
-        if !extra_scope.is_empty() {
-            c.push_scope(extra_scope);
+        // `scopedImport`'s frame is there even when its set is empty.
+        if let Some(names) = extra_scope {
+            c.push_scope(names);
         }
         let e = c.compile_root(&src)?;
         Ok(Box::leak(Box::new(e)))

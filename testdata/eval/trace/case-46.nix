@@ -1,0 +1,2 @@
+# Columns count bytes: "é" and "ü" take two each.
+let s = "héllo ü"; x = 1 + "a"; in x
