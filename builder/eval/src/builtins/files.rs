@@ -110,17 +110,14 @@ fn realise_path(ev: &mut Evaluator, v: &Value, ctx: &mut Context, p: Pos) -> Eva
 pub(super) fn prim_import(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let mut ctx = Context::new();
     let path = realise_path(ev, &a[0], &mut ctx, p)?;
-    let v = ev.import(&path, p)?;
-    ev.force(v)
+    ev.import_forced(&path, p)
 }
 
 pub(super) fn prim_scoped_import(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let scope = ev.force_attrs(a[0].clone(), p)?;
     let mut ctx = Context::new();
-    let mut path = realise_path(ev, &a[1], &mut ctx, p)?;
-    if let Ok(crate::io::FileType::Directory) = ev.io.file_type(&path) {
-        path = format!("{path}/default.nix");
-    }
+    let path = realise_path(ev, &a[1], &mut ctx, p)?;
+    let path = ev.resolve_expr_path(&path)?;
     let names: Vec<Sym> = scope.iter().map(|a| a.name.clone()).collect();
     let vals: Vec<Value> = scope.iter().map(|a| a.value.clone()).collect();
     let e = ev.parse_file(&path, p, Some(names))?;

@@ -39,10 +39,7 @@ impl Evaluator {
     }
 
     pub(crate) fn import(&mut self, path: &str, pos: Pos) -> EvalResult<Value> {
-        let mut path = crate::compile::canon_path(path);
-        if let Ok(crate::io::FileType::Directory) = self.io.file_type(&path) {
-            path = format!("{path}/default.nix");
-        }
+        let path = self.resolve_expr_path(path)?;
         if let Some(v) = self.import_cache.get(&path) {
             return Ok(v.clone());
         }
@@ -51,6 +48,36 @@ impl Evaluator {
         let v = self.lazy(e, &env);
         self.import_cache.insert(path, v.clone());
         Ok(v)
+    }
+
+    /// `import`: the file's value, evaluated; an error while evaluating it (not a
+    /// value it returned, forced later) gets Nix's frame naming the file.
+    pub(crate) fn import_forced(&mut self, path: &str, pos: Pos) -> EvalResult<Value> {
+        let v = self.import(path, pos)?;
+        self.force(v).map_err(|mut e| {
+            if let Ok(file) = self.resolve_expr_path(path) {
+                e.add_frame(Pos::NONE, format!("while evaluating the file '{file}':"));
+            }
+            e
+        })
+    }
+
+    /// The file an imported path names: a directory's `default.nix`, which must exist
+    /// (Nix then fails to open it; a missing path itself fails to be looked at).
+    pub(crate) fn resolve_expr_path(&mut self, path: &str) -> EvalResult<String> {
+        let path = crate::compile::canon_path(path);
+        if let Ok(crate::io::FileType::Directory) = self.io.file_type(&path) {
+            let file = format!("{path}/default.nix");
+            if !self.io.path_exists(&file) {
+                return Err(EvalError::new(
+                    ErrorKind::Io,
+                    format!("opening file '{file}': No such file or directory"),
+                    Pos::NONE,
+                ));
+            }
+            return Ok(file);
+        }
+        Ok(path)
     }
 
     pub(crate) fn parse_file(
