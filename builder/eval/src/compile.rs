@@ -357,7 +357,7 @@ impl Compiler {
                     return self.error("syntax error", pos);
                 };
                 Expr::If {
-                    pos: self.pos(&c),
+                    pos,
                     c: Box::new(self.expr(c)?),
                     t: Box::new(self.expr(t)?),
                     e: Box::new(self.expr(el)?),

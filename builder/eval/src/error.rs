@@ -21,6 +21,13 @@ impl Pos {
         file: u32::MAX,
         offset: 0,
     };
+    /// No position, and none to be lent by a call site either: Nix reports these
+    /// errors without one (a type error of `!` or `//`, a failed comparison, an
+    /// application a builtin made). It resolves to nothing.
+    pub const NOWHERE: Pos = Pos {
+        file: u32::MAX - 1,
+        offset: 0,
+    };
     pub fn is_none(&self) -> bool {
         self.file == u32::MAX
     }

@@ -249,10 +249,10 @@ impl Evaluator {
             // The applications a primop makes have no call site in Nix's traces; errors
             // without a position still take the primop's.
             Bulk::GenList { f, pos } => self
-                .call(f.clone(), Value::Int(i as i64), Pos::NONE)
+                .call(f.clone(), Value::Int(i as i64), Pos::NOWHERE)
                 .map_err(|e| call_trace(e, *pos)),
             Bulk::Map { f, list, pos } => self
-                .call(f.clone(), list[i].clone(), Pos::NONE)
+                .call(f.clone(), list[i].clone(), Pos::NOWHERE)
                 .map_err(|e| call_trace(e, *pos)),
             Bulk::ZipAttrs { f, args, pos } => {
                 let (name, list) = &args[i];
@@ -270,7 +270,7 @@ impl Evaluator {
                     Value::Lambda(c) if !c.lambda.param_used => Value::Null,
                     _ => Value::string(&*at.name),
                 };
-                self.call2(f, name, at.value.clone(), Pos::NONE)
+                self.call2(f, name, at.value.clone(), Pos::NOWHERE)
                     .map_err(|e| call_trace(e, *pos))
             }
         }
@@ -286,7 +286,8 @@ impl Evaluator {
         {
             for d in withs {
                 let slot = env_at(env, *d).get(0);
-                let attrs = self.force_attrs(slot, *pos)?;
+                // Nix's `evalAttrs` of a `with` set reports no position.
+                let attrs = self.force_attrs(slot, Pos::NOWHERE)?;
                 if let Some(v) = attrs.get_sym(name) {
                     let v = v.clone();
                     return self.force(v).map_err(|e| blackhole_at(e, *pos));
@@ -344,7 +345,7 @@ impl Evaluator {
                         std::borrow::Cow::Borrowed(s.as_str()),
                     ),
                     _ => {
-                        let name = match self.key_name(k, env, *pos) {
+                        let name = match self.key_name(k, env) {
                             Ok(n) => n,
                             Err(e) => return Err(select_frame(e, found_in, path)),
                         };
@@ -416,7 +417,7 @@ impl Evaluator {
                 let found = match (k, &v) {
                     (Key::Static(s, hint), Value::Attrs(a)) => a.get_sym_hinted(s, hint).cloned(),
                     _ => {
-                        let name = self.key_name(k, env, Pos::NONE)?;
+                        let name = self.key_name(k, env)?;
                         match &v {
                             Value::Attrs(a) => a.get(&name).cloned(),
                             _ => None,
@@ -563,9 +564,10 @@ impl Evaluator {
                 }
             }
             Expr::Assert { .. } => self.eval_assert(e, env),
-            Expr::Not(inner, pos) => {
+            Expr::Not(inner, _) => {
+                // Nix's `evalBool` here has no position to report.
                 let v = self.eval(inner, env)?;
-                Ok(Value::Bool(!self.expect_bool(v, *pos)?))
+                Ok(Value::Bool(!self.expect_bool(v, Pos::NOWHERE)?))
             }
             Expr::Neg(inner, pos) => {
                 let v = self
@@ -770,10 +772,11 @@ fn select_frame(
     e
 }
 
-/// Nix 2.8's frame for an error while forcing an attribute's value deeply.
+/// Nix 2.8's frame for an error while forcing an attribute's value deeply, there even
+/// when the attribute has no position (one a builtin made).
 #[cold]
 fn attr_frame(mut e: Box<EvalError>, at: &Attr) -> Box<EvalError> {
-    if !at.pos.is_none() && e.trace.len() < MAX_TRACE {
+    if e.trace.len() < MAX_TRACE {
         e.trace.push((
             at.pos,
             format!("while evaluating the attribute '{}'", at.name),

@@ -108,7 +108,8 @@ pub(super) fn prim_filter(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult
     let l = ev.force_list(a[1].clone(), p)?;
     let mut out = Vec::new();
     for x in l.iter() {
-        let r = ev.call(f.clone(), x.clone(), p)?;
+        // Nix's `filter` calls the predicate without a call site.
+        let r = ev.call(f.clone(), x.clone(), Pos::NOWHERE)?;
         if ev.expect_bool(r, p)? {
             out.push(x.clone());
         }

@@ -11,18 +11,18 @@ use super::Evaluator;
 
 impl Evaluator {
     /// The name an attribute path element selects; a dynamic one is only
-    /// looked up, so it is not interned.
+    /// looked up, so it is not interned. One that is no string is reported
+    /// without a position, as Nix's `getName` does.
     pub(super) fn key_name(
         &mut self,
         k: &'static Key,
         env: &Rc<Env>,
-        pos: Pos,
     ) -> EvalResult<std::borrow::Cow<'static, str>> {
         match k {
             Key::Static(s, _) => Ok(std::borrow::Cow::Borrowed(s.as_str())),
             Key::Dynamic(e) => {
                 let v = self.eval(e, env)?;
-                let s = self.force_string_noctx(v, pos)?;
+                let s = self.force_string_noctx(v, Pos::NOWHERE)?;
                 Ok(std::borrow::Cow::Owned(s))
             }
         }
@@ -74,7 +74,8 @@ impl Evaluator {
             if let Value::Null = kv {
                 continue;
             }
-            let name: Sym = self.force_string_noctx(kv, *p)?.into();
+            // Nix wants the name a string without saying where.
+            let name: Sym = self.force_string_noctx(kv, Pos::NOWHERE)?.into();
             if let Some(first) = attrs.iter().find(|x| x.name == name) {
                 let first = crate::error::pos_text(first.pos);
                 return err(

@@ -84,8 +84,9 @@ impl Evaluator {
                 Ok(Value::list(v))
             }
             BinOp::Update => {
-                let x = self.force_attrs(a, pos)?;
-                let y = self.force_attrs(b, pos)?;
+                // Nix's `evalAttrs` for `//` reports no position.
+                let x = self.force_attrs(a, Pos::NOWHERE)?;
+                let y = self.force_attrs(b, Pos::NOWHERE)?;
                 Ok(Value::Attrs(crate::value::update(x, y)))
             }
             BinOp::Add => self.add(a, b, pos, rpos),
@@ -185,20 +186,7 @@ impl Evaluator {
                     _ => unreachable!("arith called with an arithmetic operator"),
                 }))
             }
-            (Value::Int(_) | Value::Float(_), other) => err(
-                format!(
-                    "value is {} while an integer was expected",
-                    other.show_type()
-                ),
-                pos,
-            ),
-            (other, _) => err(
-                format!(
-                    "value is {} while an integer was expected",
-                    other.show_type()
-                ),
-                pos,
-            ),
+            _ => Err(arith_type_error(op, &a, &b, pos)),
         }
     }
 
@@ -221,9 +209,10 @@ impl Evaluator {
                 }
                 Ok(x.len() < y.len())
             }
+            // Nix's `CompareValues` throws without a position.
             _ => err(
                 format!("cannot compare {} with {}", a.show_type(), b.show_type()),
-                pos,
+                Pos::NOWHERE,
             ),
         }
     }
@@ -437,4 +426,30 @@ pub(super) fn operand_err(
         }
     }
     e
+}
+
+/// The type error of `__sub`, `__mul` or `__div` in Nix 2.8: `__div` first wants its
+/// divisor as a float; otherwise both operands are wanted as floats if either is one,
+/// else as integers, the first first.
+#[cold]
+fn arith_type_error(op: BinOp, a: &Value, b: &Value, pos: Pos) -> Box<crate::error::EvalError> {
+    let numeric = |v: &Value| matches!(v, Value::Int(_) | Value::Float(_));
+    let (bad, want) = if op == BinOp::Div && !numeric(b) {
+        (b, "float")
+    } else {
+        let float = matches!(a, Value::Float(_)) || matches!(b, Value::Float(_));
+        (
+            if numeric(a) { b } else { a },
+            if float { "float" } else { "integer" },
+        )
+    };
+    let article = if want == "integer" { "an" } else { "a" };
+    crate::error::EvalError::new(
+        crate::error::ErrorKind::Eval,
+        format!(
+            "value is {} while {article} {want} was expected",
+            bad.show_type()
+        ),
+        pos,
+    )
 }

@@ -1,0 +1,2 @@
+# `!` wants a Boolean without saying where (Nix's evalBool has no position).
+let f = x: !x; in f 1

@@ -1,0 +1,2 @@
+# So does `//` want sets (evalAttrs).
+let g = s: s // { }; in g 1
