@@ -682,7 +682,75 @@ fn show(e: &ast::Expr) -> String {
                 _ => b.syntax().text().to_string(),
             }
         }
+        ast::Expr::Select(sel) => {
+            let (Some(e), Some(ap)) = (sel.expr(), sel.attrpath()) else {
+                return sel.syntax().text().to_string();
+            };
+            let mut out = format!("({}).{}", show(&e), show_attrpath(&ap));
+            if let Some(d) = sel.default_expr() {
+                out.push_str(&format!(" or ({})", show(&d)));
+            }
+            out
+        }
+        ast::Expr::HasAttr(h) => match (h.expr(), h.attrpath()) {
+            (Some(e), Some(ap)) => format!("(({}) ? {})", show(&e), show_attrpath(&ap)),
+            _ => h.syntax().text().to_string(),
+        },
+        ast::Expr::List(l) => {
+            let items: String = l.items().map(|i| format!("({}) ", show(&i))).collect();
+            format!("[ {items}]")
+        }
+        ast::Expr::IfElse(i) => match (i.condition(), i.body(), i.else_body()) {
+            (Some(c), Some(t), Some(e)) => {
+                format!("(if {} then {} else {})", show(&c), show(&t), show(&e))
+            }
+            _ => i.syntax().text().to_string(),
+        },
+        ast::Expr::With(w) => match (w.namespace(), w.body()) {
+            (Some(n), Some(b)) => format!("(with {}; {})", show(&n), show(&b)),
+            _ => w.syntax().text().to_string(),
+        },
+        ast::Expr::Assert(a) => match (a.condition(), a.body()) {
+            (Some(c), Some(b)) => format!("assert {}; {}", show(&c), show(&b)),
+            _ => a.syntax().text().to_string(),
+        },
         other => other.syntax().text().to_string(),
+    }
+}
+
+/// An attribute path as Nix's `showAttrPath`: a name known when parsing as `showId`
+/// writes it, a dynamic one as `"${expr}"`.
+fn show_attrpath(ap: &ast::Attrpath) -> String {
+    let parts: Vec<String> = ap
+        .attrs()
+        .map(|a| match &a {
+            ast::Attr::Ident(i) => show_id(&i.syntax().text().to_string()),
+            ast::Attr::Str(s) => match static_str(s) {
+                Some(t) => show_id(&t),
+                None => format!("\"${{{}}}\"", show(&ast::Expr::Str(s.clone()))),
+            },
+            ast::Attr::Dynamic(d) => match d.expr() {
+                Some(ast::Expr::Str(s)) if static_str(&s).is_some() => {
+                    show_id(&static_str(&s).unwrap_or_default())
+                }
+                Some(e) => format!("\"${{{}}}\"", show(&e)),
+                None => d.syntax().text().to_string(),
+            },
+        })
+        .collect();
+    parts.join(".")
+}
+
+/// A name as Nix's `showId`: as it is if it reads as an identifier, else quoted.
+fn show_id(s: &str) -> String {
+    let ident_start = |c: char| c.is_ascii_alphabetic() || c == '_';
+    let ident = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '\'' | '-');
+    if !s.is_empty() && s != "if" && s.starts_with(ident_start) && s.chars().all(ident) {
+        s.to_string()
+    } else {
+        let mut out = String::new();
+        crate::print::escape_string(s, &mut out);
+        out
     }
 }
 
