@@ -12,10 +12,51 @@ use rowan::{TextSize, TokenAtOffset};
 /// The first syntax error of a parse: message (without `error: `) and byte offset.
 pub(crate) fn first_error(parse: &rnix::Parse<Root>, src: &str) -> Option<(String, u32)> {
     let root = parse.syntax();
-    if let Some(e) = parse.errors().first() {
-        return Some(translate(e, &root, src));
+    let parsed = match parse.errors().first() {
+        Some(e) => Some(translate(e, &root, src)),
+        None => grammar_violation(&root),
+    };
+    // Nix's lexer refuses a path token when its parser asks for it: a syntax error
+    // before that token comes first.
+    match (bad_path(&root), parsed) {
+        (Some((_, token_start)), Some(parsed)) if parsed.1 < token_start => Some(parsed),
+        (Some((lexed, _)), _) => Some(lexed),
+        (None, parsed) => parsed,
     }
-    grammar_violation(&root)
+}
+
+/// A path Nix's lexer does not take, and where its token starts: one ending in `/`
+/// ("path has a trailing slash", reported where the path ends), or a search path with
+/// one (`<a/>` is no search path to Nix, so its `<` is an unexpected operator).
+fn bad_path(root: &SyntaxNode) -> Option<((String, u32), u32)> {
+    root.descendants_with_tokens()
+        .filter_map(|t| t.into_token())
+        .find_map(|t| {
+            let text = t.text();
+            let (start, end) = (
+                u32::from(t.text_range().start()),
+                u32::from(t.text_range().end()),
+            );
+            let after_interpolation = || {
+                t.prev_token()
+                    .is_some_and(|p| p.kind() == TOKEN_INTERPOL_END)
+            };
+            match t.kind() {
+                // rnix makes such a path (or its last piece after an interpolation)
+                // one error token.
+                TOKEN_ERROR
+                    if text.ends_with('/')
+                        && !text.contains("//")
+                        && (text.len() > 1 || after_interpolation()) =>
+                {
+                    Some((("path has a trailing slash".to_string(), end), start))
+                }
+                TOKEN_PATH_SEARCH if text.ends_with("/>") => {
+                    Some((("syntax error, unexpected '<'".to_string(), start), start))
+                }
+                _ => None,
+            }
+        })
 }
 
 fn translate(e: &rnix::ParseError, root: &SyntaxNode, src: &str) -> (String, u32) {
