@@ -230,7 +230,9 @@ fn primops() -> Vec<(&'static str, usize, Fun)> {
             Ok(Value::List(List::slice_from(&l, 1)))
         }),
         ("throw", 1, |ev, a, p| {
-            let s = ev.force_string_noctx(a[0].clone(), p)?;
+            // Any value a string can be made of, as Nix's `coerceToString`.
+            let mut ctx = Context::new();
+            let s = ev.coerce_to_string(a[0].clone(), &mut ctx, false, true, p)?;
             Err(EvalError::new(ErrorKind::Throw, s, p))
         }),
         ("toFile", 2, |_, _, p| {

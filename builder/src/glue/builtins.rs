@@ -382,36 +382,53 @@ fn add_path_inner(
 }
 
 fn prim_filter_source(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
-    let f = ev.force_function(a[0].clone(), p)?;
     let mut ctx = Context::new();
     let path = ev.coerce_to_path(a[1].clone(), &mut ctx, p)?;
+    let f = ev.force(a[0].clone())?;
+    if !matches!(
+        f,
+        Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(..)
+    ) {
+        return err(
+            format!(
+                "first argument in call to 'filterSource' is not a function but {}",
+                f.show_type()
+            ),
+            p,
+        );
+    }
     let name = path.rsplit('/').next().unwrap_or("source").to_string();
     add_path_common(ev, &path, &name, true, Some(f), None, p)
 }
 
+/// `builtins.path`, taking its arguments as Nix 2.8 does: each checked at its own
+/// attribute, an unknown one refused, the filter called (and so found not to be a
+/// function) only while the path is added.
 fn prim_path(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let args = ev.force_attrs(a[0].clone(), p)?;
-    let Some(pv) = args.get("path").cloned() else {
+    let mut ctx = Context::new();
+    let (mut path, mut name, mut filter, mut recursive, mut sha256) =
+        (None, None, None, true, None);
+    for at in args.iter() {
+        let here = if at.pos.is_none() { p } else { at.pos };
+        match &*at.name {
+            "path" => path = Some(ev.coerce_to_path(at.value.clone(), &mut ctx, here)?),
+            "name" => name = Some(ev.force_string_noctx(at.value.clone(), here)?),
+            "filter" => filter = Some(ev.force(at.value.clone())?),
+            "recursive" => recursive = ev.expect_bool(at.value.clone(), here)?,
+            "sha256" => {
+                sha256 =
+                    Some(ev.force_string_noctx(at.value.clone(), here)?).filter(|h| !h.is_empty())
+            }
+            other => return err(format!("unsupported argument '{other}' to 'addPath'"), here),
+        }
+    }
+    let Some(path) = path.filter(|p| !p.is_empty()) else {
         return err("'path' required", p);
     };
-    let mut ctx = Context::new();
-    let path = ev.coerce_to_path(pv, &mut ctx, p)?;
-    let name = match args.get("name") {
-        Some(v) => ev.force_string_noctx(v.clone(), p)?,
-        None => path.rsplit('/').next().unwrap_or("source").to_string(),
-    };
-    let filter = match args.get("filter") {
-        Some(v) => Some(ev.force_function(v.clone(), p)?),
-        None => None,
-    };
-    let recursive = match args.get("recursive") {
-        Some(v) => ev.expect_bool(v.clone(), p)?,
-        None => true,
-    };
-    let sha256 = match args.get("sha256") {
-        Some(v) => Some(ev.force_string_noctx(v.clone(), p)?),
-        None => None,
-    };
+    let name = name
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| path.rsplit('/').next().unwrap_or("source").to_string());
     add_path_common(ev, &path, &name, recursive, filter, sha256, p)
 }
 

@@ -38,8 +38,19 @@ pub(super) fn prim_get_attr(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResu
     let s = ev.force_attrs(a[1].clone(), p)?;
     match s.get(&n) {
         Some(v) => ev.force(v.clone()),
-        None => err(format!("attribute '{n}' missing"), p),
+        None => Err(missing_for_call(&n, "getAttr", p)),
     }
+}
+
+/// Nix's `getAttr` helper of builtins: `attribute 'x' missing for call to 'f'`. Nix
+/// places it at where the set was written, then adds `while invoking 'f'`; b8g keeps no
+/// position for a set, so it reports as Nix does for a set without one: at the call.
+pub(super) fn missing_for_call(name: &str, f: &str, p: Pos) -> Box<crate::error::EvalError> {
+    crate::error::EvalError::new(
+        crate::error::ErrorKind::Eval,
+        format!("attribute '{name}' missing for call to '{f}'"),
+        p,
+    )
 }
 
 pub(super) fn prim_intersect_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
@@ -59,12 +70,14 @@ pub(super) fn prim_list_to_attrs(ev: &mut Evaluator, a: &[Value], p: Pos) -> Eva
     crate::value::reserve_symbols(l.len());
     for x in l.iter() {
         let s = ev.force_attrs(x.clone(), p)?;
-        let Some(n) = s.get("name").cloned() else {
-            return err("attribute 'name' missing", p);
+        let Some(name) = s.get_attr("name") else {
+            return Err(missing_for_call("name", "listToAttrs", p));
         };
-        let n = ev.force_string_noctx(n, p)?;
+        // The name is wanted a string at its own attribute, as in Nix.
+        let at = if name.pos.is_none() { p } else { name.pos };
+        let n = ev.force_string_noctx(name.value.clone(), at)?;
         let Some(v) = s.get("value").cloned() else {
-            return err("attribute 'value' missing", p);
+            return Err(missing_for_call("value", "listToAttrs", p));
         };
         out.push(Attr {
             name: n.into(),
@@ -166,12 +179,6 @@ pub(super) fn prim_function_args(ev: &mut Evaluator, a: &[Value], p: Pos) -> Eva
             ))),
         },
         Value::PrimOp(_) | Value::PrimOpApp(..) => Ok(Value::attrs(Attrs::default())),
-        other => err(
-            format!(
-                "'functionArgs' requires a function, got {}",
-                other.show_type()
-            ),
-            p,
-        ),
+        _ => err("'functionArgs' requires a function", p),
     }
 }
