@@ -8,14 +8,27 @@ use crate::value::Value;
 
 /// `derivation`, written in Nix over `derivationStrict` as Nix itself does:
 /// every output becomes an attribute set sharing the input attributes.
+/// The name `derivation`'s own source is known by in positions.
+/// Nix's name for it, a file nobody can open: its lines are not shown.
+pub(crate) const DERIVATION_FILE: &str = "//builtin/derivation.nix";
+
+// Laid out so that its positions (shown in traces) are the lines and columns Nix 2.8
+// reports for its own copy.
 const DERIVATION_NIX: &str = r#"
+# `derivation`: a wrapper around `derivationStrict` making one attribute set
+# per output, all of them sharing the input attributes.
+
 drvAttrs @ { outputs ? [ "out" ], ... }:
+
 let
+
   strict = derivationStrict drvAttrs;
+
   commonAttrs = drvAttrs // (builtins.listToAttrs outputsList) //
     { all = map (x: x.value) outputsList;
       inherit drvAttrs;
     };
+
   outputToAttrListElement = outputName:
     { name = outputName;
       value = commonAttrs // {
@@ -25,7 +38,9 @@ let
         inherit outputName;
       };
     };
+
   outputsList = map outputToAttrListElement outputs;
+
 in (builtins.head outputsList).value
 "#;
 
@@ -33,7 +48,7 @@ pub(crate) fn derivation_fn(ev: &mut Evaluator) -> EvalResult<Value> {
     if let Some(v) = &ev.derivation_fn {
         return Ok(v.clone());
     }
-    let e = ev.compile(DERIVATION_NIX, "«derivation»", "/")?;
+    let e = ev.compile(DERIVATION_NIX, DERIVATION_FILE, "/")?;
     let env = ev.globals.clone();
     let v = ev.eval(e, &env)?;
     ev.derivation_fn = Some(v.clone());

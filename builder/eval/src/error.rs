@@ -119,6 +119,15 @@ pub fn resolve(pos: Pos) -> Option<LineCol> {
     })
 }
 
+/// Whether `pos` is in the source named `name`.
+pub(crate) fn in_source(pos: Pos, name: &str) -> bool {
+    SOURCES.with(|s| {
+        s.borrow()
+            .get(pos.file as usize)
+            .is_some_and(|src| src.name == name)
+    })
+}
+
 /// The lines around `pos` as Nix 2.8 reads them. A file is read line by line up to
 /// each newline, so a last line without one cannot be shown: if it is the position's
 /// own line, nothing is. An expression given as text is split with `getline`, for
@@ -128,6 +137,10 @@ pub(crate) fn code_lines(pos: Pos, line: usize) -> Option<CodeLines> {
         let s = s.borrow();
         let src = s.get(pos.file as usize)?;
         let is_text = src.name.starts_with('«');
+        // Nix reads a file's lines from the file: one that is not there shows none.
+        if !is_text && !std::path::Path::new(&src.name).is_file() {
+            return None;
+        }
         let mut lines: Vec<&str> = src.text.split('\n').collect();
         if !is_text {
             // The part after the last newline is no line to Nix.

@@ -755,7 +755,11 @@ fn select_frame(
         Some((Value::Attrs(a), name)) => a.get_attr(name).map(|a| a.pos).unwrap_or(Pos::NONE),
         _ => Pos::NONE,
     };
-    if pos.is_none() || e.trace.len() >= MAX_TRACE {
+    // Nix leaves out selections inside its own `derivation.nix`.
+    if pos.is_none()
+        || e.trace.len() >= MAX_TRACE
+        || crate::error::in_source(pos, crate::drv::DERIVATION_FILE)
+    {
         return e;
     }
     let shown: Vec<String> = path

@@ -103,10 +103,20 @@ fn parse_hash(s: &str, algo: Option<&str>, p: Pos) -> EvalResult<Hash> {
 
 fn prim_derivation_strict(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
     let attrs = ev.force_attrs(a[0].clone(), p)?;
-    let Some(name_v) = attrs.get("name").cloned() else {
-        return err("required attribute 'name' missing", p);
+    let Some(name_at) = attrs.get_attr("name") else {
+        return err("attribute 'name' missing for call to 'derivationStrict'", p);
     };
-    let drv_name = ev.force_string_noctx(name_v, p)?;
+    let name_pos = if name_at.pos.is_none() {
+        p
+    } else {
+        name_at.pos
+    };
+    let drv_name = ev
+        .force_string_noctx(name_at.value.clone(), p)
+        .map_err(|mut e| {
+            e.add_frame(name_pos, "while evaluating the derivation attribute 'name'");
+            e
+        })?;
     let structured = match attrs.get("__structuredAttrs") {
         Some(v) => ev.expect_bool(v.clone(), p)?,
         None => false,
@@ -143,70 +153,86 @@ fn prim_derivation_strict(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult
     };
     for at in attrs.iter() {
         let key = &*at.name;
-        if key == "__ignoreNulls" {
-            continue;
-        }
-        if ignore_nulls {
-            let v = ev.force(at.value.clone())?;
-            if matches!(v, Value::Null) {
-                continue;
+        let mut one = || -> EvalResult<()> {
+            let key = &*at.name;
+            if key == "__ignoreNulls" {
+                return Ok(());
             }
-        }
-        let ap = if at.pos.is_none() { p } else { at.pos };
-        if key == "args" {
-            let l = ev.force_list(at.value.clone(), ap)?;
-            for x in l.iter() {
-                let s = ev.coerce_to_string(x.clone(), &mut ctx, true, true, ap)?;
-                spec.args.push(s);
-            }
-            continue;
-        }
-        if structured {
-            if key == "__structuredAttrs" {
-                continue;
-            }
-            let text = b8g_eval::print::to_json(ev, at.value.clone(), &mut ctx, ap)?;
-            let j: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| EvalError::new(ErrorKind::Eval, e.to_string(), ap))?;
-            json.insert(key.to_string(), j);
-            match key {
-                "builder" => spec.builder = ev.force_string_noctx(at.value.clone(), ap)?,
-                "system" => spec.platform = ev.force_string_noctx(at.value.clone(), ap)?,
-                "outputHash" => output_hash = Some(ev.force_string_noctx(at.value.clone(), ap)?),
-                "outputHashAlgo" => {
-                    output_hash_algo = Some(ev.force_string_noctx(at.value.clone(), ap)?)
+            if ignore_nulls {
+                let v = ev.force(at.value.clone())?;
+                if matches!(v, Value::Null) {
+                    return Ok(());
                 }
-                "outputHashMode" => {
-                    recursive = hash_mode(&ev.force_string_noctx(at.value.clone(), ap)?, ap)?
+            }
+            // Nix places most of these errors at the `name` attribute (`posDrvName`), a
+            // list or JSON one at the call, an environment string at its attribute.
+            let ap = name_pos;
+            let own = if at.pos.is_none() { p } else { at.pos };
+            if key == "args" {
+                let l = ev.force_list(at.value.clone(), p)?;
+                for x in l.iter() {
+                    let s = ev.coerce_to_string(x.clone(), &mut ctx, true, true, ap)?;
+                    spec.args.push(s);
                 }
-                "outputs" => {
-                    let l = ev.force_list(at.value.clone(), ap)?;
-                    let mut outs = Vec::new();
-                    for x in l.iter() {
-                        outs.push(ev.force_string_noctx(x.clone(), ap)?);
+                return Ok(());
+            }
+            if structured {
+                if key == "__structuredAttrs" {
+                    return Ok(());
+                }
+                let text = b8g_eval::print::to_json(ev, at.value.clone(), &mut ctx, p)?;
+                let j: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| EvalError::new(ErrorKind::Eval, e.to_string(), ap))?;
+                json.insert(key.to_string(), j);
+                match key {
+                    "builder" => spec.builder = ev.force_string_noctx(at.value.clone(), ap)?,
+                    "system" => spec.platform = ev.force_string_noctx(at.value.clone(), ap)?,
+                    "outputHash" => {
+                        output_hash = Some(ev.force_string_noctx(at.value.clone(), ap)?)
                     }
-                    set_outputs(outs, &mut spec)
-                        .map_err(|m| EvalError::new(ErrorKind::Eval, m, ap))?;
+                    "outputHashAlgo" => {
+                        output_hash_algo = Some(ev.force_string_noctx(at.value.clone(), ap)?)
+                    }
+                    "outputHashMode" => {
+                        recursive = hash_mode(&ev.force_string_noctx(at.value.clone(), ap)?, ap)?
+                    }
+                    "outputs" => {
+                        let l = ev.force_list(at.value.clone(), ap)?;
+                        let mut outs = Vec::new();
+                        for x in l.iter() {
+                            outs.push(ev.force_string_noctx(x.clone(), ap)?);
+                        }
+                        set_outputs(outs, &mut spec)
+                            .map_err(|m| EvalError::new(ErrorKind::Eval, m, ap))?;
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-        } else {
-            let s = ev.coerce_to_string(at.value.clone(), &mut ctx, true, true, ap)?;
-            match key {
-                "builder" => spec.builder = s.clone(),
-                "system" => spec.platform = s.clone(),
-                "outputHash" => output_hash = Some(s.clone()),
-                "outputHashAlgo" => output_hash_algo = Some(s.clone()),
-                "outputHashMode" => recursive = hash_mode(&s, ap)?,
-                "outputs" => {
-                    let outs = s.split_whitespace().map(str::to_string).collect();
-                    set_outputs(outs, &mut spec)
-                        .map_err(|m| EvalError::new(ErrorKind::Eval, m, ap))?;
+            } else {
+                let s = ev.coerce_to_string(at.value.clone(), &mut ctx, true, true, own)?;
+                match key {
+                    "builder" => spec.builder = s.clone(),
+                    "system" => spec.platform = s.clone(),
+                    "outputHash" => output_hash = Some(s.clone()),
+                    "outputHashAlgo" => output_hash_algo = Some(s.clone()),
+                    "outputHashMode" => recursive = hash_mode(&s, ap)?,
+                    "outputs" => {
+                        let outs = s.split_whitespace().map(str::to_string).collect();
+                        set_outputs(outs, &mut spec)
+                            .map_err(|m| EvalError::new(ErrorKind::Eval, m, ap))?;
+                    }
+                    _ => {}
                 }
-                _ => {}
+                spec.env.insert(key.to_string(), s);
             }
-            spec.env.insert(key.to_string(), s);
-        }
+            Ok(())
+        };
+        one().map_err(|mut e| {
+            e.add_frame(
+                name_pos,
+                format!("while evaluating the attribute '{key}' of the derivation '{drv_name}'"),
+            );
+            e
+        })?;
     }
     if structured {
         let text = serde_json::to_string(&serde_json::Value::Object(json))
@@ -228,13 +254,16 @@ fn prim_derivation_strict(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult
         }
     }
     if spec.builder.is_empty() {
-        return err("required attribute 'builder' missing", p);
+        return err("required attribute 'builder' missing", name_pos);
     }
     if spec.platform.is_empty() {
-        return err("required attribute 'system' missing", p);
+        return err("required attribute 'system' missing", name_pos);
     }
     if drv_name.ends_with(".drv") {
-        return err("derivation names are not allowed to end in '.drv'", p);
+        return err(
+            "derivation names are not allowed to end in '.drv'",
+            name_pos,
+        );
     }
     if let Some(h) = output_hash {
         if spec.outputs != ["out"] {

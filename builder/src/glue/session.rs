@@ -205,10 +205,11 @@ fn render(e: &EvalError, show_trace: bool, throw_without_trace: bool, hide_trace
         return e.to_string();
     }
     if throw_without_trace && e.kind == ErrorKind::Throw {
+        // A throw's head is its message alone (it has no position).
         return if e.has_trace_to_show() {
-            format!("error: {}\n{TRACE_HINT}", e.msg)
+            format!("{}\n{TRACE_HINT}", e.head())
         } else {
-            format!("error: {}", e.msg)
+            e.head()
         };
     }
     if !(hide_trace || throw_without_trace) {

@@ -550,3 +550,36 @@ fn adding_a_path_fails_with_nixs_frame() {
     );
     assert!(e.contains(&frame), "{e}");
 }
+
+/// A derivation's attributes fail as in Nix 2.8 (`--show-trace`): with
+/// `derivationStrict`'s frame at the `name` attribute, and with positions inside
+/// `derivation.nix` that are Nix's own, its lines not shown.
+#[test]
+fn derivation_errors_have_nixs_frames_and_positions() {
+    let eval = |expr: &str| {
+        let expr = expr.to_string();
+        EvalSession::dry_run(StoreDir::new("/nix/store").expect("valid store dir")).run(
+            move |ev, dir| {
+                let v = ev.eval_str(&expr, dir)?;
+                b8g_eval::value_to_text(ev, v, OutputMode::Strict)
+            },
+        )
+    };
+    let e = eval("(derivation { name = \"a\"; system = \"x\"; builder = \"/bin/sh\"; foo = throw \"no foo\"; }).drvPath")
+        .expect_err("foo throws");
+    assert_eq!(
+        e.to_string(),
+        "error: no foo\n\n       … while evaluating the attribute 'foo' of the derivation 'a'\n\n       \
+         at «string»:1:15:\n\n            1| (derivation { name = \"a\"; system = \"x\"; builder = \
+         \"/bin/sh\"; foo = throw \"no foo\"; }).drvPath\n             |               ^"
+    );
+    let e = eval("(derivation { name = 1; system = \"x\"; builder = \"/bin/sh\"; }).drvPath")
+        .expect_err("the name is no string");
+    assert_eq!(
+        e.to_string(),
+        "error: value is an integer while a string was expected\n\n       at \
+         //builtin/derivation.nix:9:12:\n       … while evaluating the derivation attribute \
+         'name'\n\n       at «string»:1:15:\n\n            1| (derivation { name = 1; system = \
+         \"x\"; builder = \"/bin/sh\"; }).drvPath\n             |               ^"
+    );
+}
