@@ -706,7 +706,7 @@ fn call_trace(mut e: Box<EvalError>, pos: Pos) -> Box<EvalError> {
 /// attribute a selection found), as Nix's `forceValue` does; errors that already have a
 /// position pass through.
 #[cold]
-fn blackhole_at(mut e: Box<EvalError>, pos: Pos) -> Box<EvalError> {
+pub(super) fn blackhole_at(mut e: Box<EvalError>, pos: Pos) -> Box<EvalError> {
     if e.pos.is_none() && matches!(e.kind, ErrorKind::InfiniteRecursion) {
         e.pos = pos;
     }

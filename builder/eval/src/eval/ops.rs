@@ -323,7 +323,10 @@ impl Evaluator {
         pos: Pos,
         seen: &mut HashSet<usize>,
     ) -> EvalResult<Value> {
-        let v = self.force(v)?;
+        // Nix's `forceValueDeep` has no position for what it finds being evaluated.
+        let v = self
+            .force(v)
+            .map_err(|e| super::blackhole_at(e, Pos::NOWHERE))?;
         match &v {
             Value::Attrs(a) => {
                 if !seen.insert(Obj::as_ptr(a) as *const u8 as usize) {
