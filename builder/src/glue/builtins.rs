@@ -374,40 +374,31 @@ fn add_path_common(
     sha256: Option<String>,
     p: Pos,
 ) -> EvalResult<Value> {
-    add_path_inner(ev, path, name, recursive, filter, sha256, p).map_err(|mut e| {
+    let add = || -> EvalResult<Value> {
+        if !ev.io.path_exists(path) {
+            return Err(EvalError::new(
+                ErrorKind::Io,
+                format!("getting status of '{path}': No such file or directory"),
+                p,
+            ));
+        }
+        let keep = match filter {
+            Some(f) => Some(apply_filter(ev, path, f, p)?),
+            None => None,
+        };
+        let expected = match sha256 {
+            Some(h) => Some(parse_hash(&h, Some("sha256"), p)?),
+            None => None,
+        };
+        let sp = host(ev, p)?
+            .add_path(path, name, recursive, keep.as_ref(), expected.as_ref())
+            .map_err(|e| store_err(e, p))?;
+        Ok(str_value(sp.clone(), [sp].into()))
+    };
+    add().map_err(|mut e| {
         e.add_frame(p, format!("while adding path '{path}'"));
         e
     })
-}
-
-fn add_path_inner(
-    ev: &mut Evaluator,
-    path: &str,
-    name: &str,
-    recursive: bool,
-    filter: Option<Value>,
-    sha256: Option<String>,
-    p: Pos,
-) -> EvalResult<Value> {
-    if !ev.io.path_exists(path) {
-        return Err(EvalError::new(
-            ErrorKind::Io,
-            format!("getting status of '{path}': No such file or directory"),
-            p,
-        ));
-    }
-    let keep = match filter {
-        Some(f) => Some(apply_filter(ev, path, f, p)?),
-        None => None,
-    };
-    let expected = match sha256 {
-        Some(h) => Some(parse_hash(&h, Some("sha256"), p)?),
-        None => None,
-    };
-    let sp = host(ev, p)?
-        .add_path(path, name, recursive, keep.as_ref(), expected.as_ref())
-        .map_err(|e| store_err(e, p))?;
-    Ok(str_value(sp.clone(), [sp].into()))
 }
 
 fn prim_filter_source(ev: &mut Evaluator, a: &[Value], p: Pos) -> EvalResult<Value> {
