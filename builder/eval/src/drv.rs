@@ -6,14 +6,14 @@ use crate::error::{ErrorKind, EvalError, EvalResult, Pos};
 use crate::eval::Evaluator;
 use crate::value::Value;
 
-/// `derivation`, written in Nix over `derivationStrict` as Nix itself does:
-/// every output becomes an attribute set sharing the input attributes.
-/// The name `derivation`'s own source is known by in positions.
-/// Nix's name for it, a file nobody can open: its lines are not shown.
+/// The name `derivation`'s source is known by in positions: Nix's, a file nobody can
+/// open, so its lines are not shown.
 pub(crate) const DERIVATION_FILE: &str = "//builtin/derivation.nix";
 
-// Laid out so that its positions (shown in traces) are the lines and columns Nix 2.8
-// reports for its own copy.
+/// `derivation`, written in Nix over `derivationStrict` as Nix itself does:
+/// every output becomes an attribute set sharing the input attributes. Laid out so
+/// that its positions (shown in traces) are the lines and columns Nix 2.8 reports
+/// for its own copy.
 const DERIVATION_NIX: &str = r#"
 # `derivation`: a wrapper around `derivationStrict` making one attribute set
 # per output, all of them sharing the input attributes.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::compile::{BinOp, Expr, Key, Lambda, Part};
+use crate::compile::{BinOp, Expr, Key, Part};
 use crate::error::{err, ErrorKind, EvalError, EvalResult, Pos};
 use crate::io::{EvalHost, EvalIo};
 use crate::value::{
@@ -15,6 +15,8 @@ mod attrs;
 mod call;
 use call::curried;
 mod coerce;
+mod frames;
+use frames::{attr_frame, attr_pos, blackhole_at, call_trace, lambda_frames, select_frame};
 mod lazy;
 mod load;
 mod ops;
@@ -592,19 +594,9 @@ impl Evaluator {
                             .eval(r, env)
                             .map_err(|e| ops::operand_err(e, *op, r, *pos))?;
                         if let Value::Int(y) = b {
-                            let v = match op {
-                                BinOp::Add => Value::Int(x.wrapping_add(y)),
-                                BinOp::Sub => Value::Int(x.wrapping_sub(y)),
-                                BinOp::Mul => Value::Int(x.wrapping_mul(y)),
-                                BinOp::Lt => Value::Bool(x < y),
-                                BinOp::Le => Value::Bool(x <= y),
-                                BinOp::Gt => Value::Bool(x > y),
-                                BinOp::Ge => Value::Bool(x >= y),
-                                BinOp::Eq => Value::Bool(x == y),
-                                BinOp::Neq => Value::Bool(x != y),
-                                _ => return self.binop_values(*op, a, b, *pos, *rpos),
-                            };
-                            return Ok(v);
+                            if let Some(v) = ops::int_binop(*op, x, y) {
+                                return Ok(v);
+                            }
                         }
                         return self.binop_values(*op, a, b, *pos, *rpos);
                     }
@@ -691,102 +683,6 @@ pub fn warning_line(m: &str) -> String {
 fn stack_addr() -> usize {
     let marker = 0u8;
     std::hint::black_box(&marker) as *const u8 as usize
-}
-
-/// Errors raised without a position (forcing, recursion) take the call site's.
-#[cold]
-fn call_trace(mut e: Box<EvalError>, pos: Pos) -> Box<EvalError> {
-    if e.pos.is_none() {
-        e.pos = pos;
-    }
-    e
-}
-
-/// Finding a value being evaluated is reported where it was read (a variable, or the
-/// attribute a selection found), as Nix's `forceValue` does; errors that already have a
-/// position pass through.
-#[cold]
-pub(super) fn blackhole_at(mut e: Box<EvalError>, pos: Pos) -> Box<EvalError> {
-    if e.pos.is_none() && matches!(e.kind, ErrorKind::InfiniteRecursion) {
-        e.pos = pos;
-    }
-    e
-}
-
-use crate::error::MAX_TRACE;
-
-/// Nix 2.8's frames for an error in a function's body: the function, then where it was
-/// called from.
-#[cold]
-fn lambda_frames(mut e: Box<EvalError>, lam: &Lambda, call: Pos) -> Box<EvalError> {
-    if std::mem::take(&mut e.in_arguments) || e.trace.len() + 2 > MAX_TRACE {
-        return e;
-    }
-    let what = match &lam.name {
-        Some(n) => format!("while evaluating '{n}'"),
-        None => "while evaluating anonymous lambda".to_string(),
-    };
-    e.trace.push((lam.pos, what));
-    e.trace.push((call, "from call site".into()));
-    e
-}
-
-/// Where the attribute `name` of `set` was defined, or `or` if it has no position.
-fn attr_pos(set: &Value, name: &str, or: Pos) -> Pos {
-    match set {
-        Value::Attrs(a) => a
-            .get_attr(name)
-            .map(|a| a.pos)
-            .filter(|p| !p.is_none())
-            .unwrap_or(or),
-        _ => or,
-    }
-}
-
-/// Nix 2.8's frame for an error in a selection (`s.a.b`): the select's attribute path, at
-/// the position of the attribute found last (`found_in`: its set and name), if any.
-#[cold]
-fn select_frame(
-    mut e: Box<EvalError>,
-    found_in: Option<(Value, std::borrow::Cow<'static, str>)>,
-    path: &[Key],
-) -> Box<EvalError> {
-    let pos = match &found_in {
-        Some((Value::Attrs(a), name)) => a.get_attr(name).map(|a| a.pos).unwrap_or(Pos::NONE),
-        _ => Pos::NONE,
-    };
-    // Nix leaves out selections inside its own `derivation.nix`.
-    if pos.is_none()
-        || e.trace.len() >= MAX_TRACE
-        || crate::error::in_source(pos, crate::drv::DERIVATION_FILE)
-    {
-        return e;
-    }
-    let shown: Vec<String> = path
-        .iter()
-        .map(|k| match k {
-            Key::Static(s, _) => s.to_string(),
-            _ => "\"${...}\"".to_string(),
-        })
-        .collect();
-    e.trace.push((
-        pos,
-        format!("while evaluating the attribute '{}'", shown.join(".")),
-    ));
-    e
-}
-
-/// Nix 2.8's frame for an error while forcing an attribute's value deeply, there even
-/// when the attribute has no position (one a builtin made).
-#[cold]
-fn attr_frame(mut e: Box<EvalError>, at: &Attr) -> Box<EvalError> {
-    if e.trace.len() < MAX_TRACE {
-        e.trace.push((
-            at.pos,
-            format!("while evaluating the attribute '{}'", at.name),
-        ));
-    }
-    e
 }
 
 pub(crate) fn as_f64(v: &Value) -> f64 {

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use crate::compile::{BinOp, Expr, Key};
 use crate::value::{Attrs, Env, Obj, Sym, ThunkState, Value};
 
+use super::ops::int_binop;
 use super::{env_at, Evaluator};
 
 impl Evaluator {
@@ -74,33 +75,7 @@ fn speculate_int(op: BinOp, l: &Expr, r: &Expr, env: &Rc<Env>) -> Option<Value> 
         Expr::Var(d, i, _) => env_at(env, *d).peek_int(*i),
         _ => None,
     };
-    if !matches!(
-        op,
-        BinOp::Add
-            | BinOp::Sub
-            | BinOp::Mul
-            | BinOp::Lt
-            | BinOp::Le
-            | BinOp::Gt
-            | BinOp::Ge
-            | BinOp::Eq
-            | BinOp::Neq
-    ) {
-        return None;
-    }
-    let x = int(l)?;
-    let y = int(r)?;
-    Some(match op {
-        BinOp::Add => Value::Int(x.wrapping_add(y)),
-        BinOp::Sub => Value::Int(x.wrapping_sub(y)),
-        BinOp::Mul => Value::Int(x.wrapping_mul(y)),
-        BinOp::Lt => Value::Bool(x < y),
-        BinOp::Le => Value::Bool(x <= y),
-        BinOp::Gt => Value::Bool(x > y),
-        BinOp::Ge => Value::Bool(x >= y),
-        BinOp::Eq => Value::Bool(x == y),
-        _ => Value::Bool(x != y),
-    })
+    int_binop(op, int(l)?, int(r)?)
 }
 
 /// A variable from `with`, as Nix's `lookupVar` without evaluation: when

@@ -39,25 +39,29 @@ impl Evaluator {
     }
 
     pub(crate) fn import(&mut self, path: &str, pos: Pos) -> EvalResult<Value> {
-        let path = self.resolve_expr_path(path)?;
-        if let Some(v) = self.import_cache.get(&path) {
+        let file = self.resolve_expr_path(path)?;
+        self.import_file(file, pos)
+    }
+
+    /// The value of the file an imported path names (`resolve_expr_path`), cached.
+    fn import_file(&mut self, file: String, pos: Pos) -> EvalResult<Value> {
+        if let Some(v) = self.import_cache.get(&file) {
             return Ok(v.clone());
         }
-        let e = self.parse_file(&path, pos, None)?;
+        let e = self.parse_file(&file, pos, None)?;
         let env = self.globals.clone();
         let v = self.lazy(e, &env);
-        self.import_cache.insert(path, v.clone());
+        self.import_cache.insert(file, v.clone());
         Ok(v)
     }
 
     /// `import`: the file's value, evaluated; an error while evaluating it (not a
     /// value it returned, forced later) gets Nix's frame naming the file.
     pub(crate) fn import_forced(&mut self, path: &str, pos: Pos) -> EvalResult<Value> {
-        let v = self.import(path, pos)?;
+        let file = self.resolve_expr_path(path)?;
+        let v = self.import_file(file.clone(), pos)?;
         self.force(v).map_err(|mut e| {
-            if let Ok(file) = self.resolve_expr_path(path) {
-                e.add_frame(Pos::NONE, format!("while evaluating the file '{file}':"));
-            }
+            e.add_frame(Pos::NONE, format!("while evaluating the file '{file}':"));
             e
         })
     }

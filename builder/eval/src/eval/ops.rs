@@ -456,3 +456,21 @@ fn arith_type_error(op: BinOp, a: &Value, b: &Value, pos: Pos) -> Box<crate::err
         pos,
     )
 }
+
+/// `x op y` on two integers, for the operators that cannot fail on them (division
+/// can): integer arithmetic wraps, as in Nix 2.8.
+#[inline(always)]
+pub(super) fn int_binop(op: BinOp, x: i64, y: i64) -> Option<Value> {
+    Some(match op {
+        BinOp::Add => Value::Int(x.wrapping_add(y)),
+        BinOp::Sub => Value::Int(x.wrapping_sub(y)),
+        BinOp::Mul => Value::Int(x.wrapping_mul(y)),
+        BinOp::Lt => Value::Bool(x < y),
+        BinOp::Le => Value::Bool(x <= y),
+        BinOp::Gt => Value::Bool(x > y),
+        BinOp::Ge => Value::Bool(x >= y),
+        BinOp::Eq => Value::Bool(x == y),
+        BinOp::Neq => Value::Bool(x != y),
+        _ => return None,
+    })
+}
