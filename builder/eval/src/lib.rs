@@ -22,12 +22,28 @@
 /// `mimalloc::MiMalloc` asks for every block with `mi_malloc_aligned`, whose
 /// slow path over-allocates sizes that are not a power of two (a 48-byte
 /// thunk took a 56-byte block) and never refills the right size class, so
-/// once a class ran dry all its blocks came that way.
+/// once a class ran dry all its blocks came that way. Sizes up to
+/// `MI_SMALL_SIZE_MAX` (1 KiB) go straight to `mi_malloc_small`, which skips
+/// `mi_malloc`'s size dispatch: 2.3 % of `modules`' instructions, where two
+/// million blocks are asked for.
 #[cfg(feature = "mimalloc")]
 pub struct MiMalloc;
 
 #[cfg(feature = "mimalloc")]
 const WORD: usize = std::mem::size_of::<usize>();
+
+/// mimalloc's `MI_SMALL_SIZE_MAX`: 128 words.
+#[cfg(feature = "mimalloc")]
+const MI_SMALL_SIZE_MAX: usize = 128 * WORD;
+
+// mimalloc's small-block entry points, in the library `libmimalloc-sys`
+// links; declared here rather than through its `extended` feature, which
+// brings one more crate into the vendored build of b8g.
+#[cfg(feature = "mimalloc")]
+unsafe extern "C" {
+    fn mi_malloc_small(size: usize) -> *mut std::ffi::c_void;
+    fn mi_zalloc_small(size: usize) -> *mut std::ffi::c_void;
+}
 
 #[cfg(feature = "mimalloc")]
 // SAFETY: every method hands the layout to mimalloc, which returns blocks of
@@ -38,6 +54,10 @@ unsafe impl std::alloc::GlobalAlloc for MiMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         if layout.align() <= WORD && layout.align() <= layout.size() {
+            if layout.size() <= MI_SMALL_SIZE_MAX {
+                // SAFETY: as for the impl; the size is a small one.
+                return unsafe { mi_malloc_small(layout.size()).cast() };
+            }
             // SAFETY: as for the impl.
             unsafe { libmimalloc_sys::mi_malloc(layout.size()).cast() }
         } else {
@@ -49,6 +69,10 @@ unsafe impl std::alloc::GlobalAlloc for MiMalloc {
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
         if layout.align() <= WORD && layout.align() <= layout.size() {
+            if layout.size() <= MI_SMALL_SIZE_MAX {
+                // SAFETY: as for the impl; the size is a small one.
+                return unsafe { mi_zalloc_small(layout.size()).cast() };
+            }
             // SAFETY: as for the impl.
             unsafe { libmimalloc_sys::mi_zalloc(layout.size()).cast() }
         } else {
