@@ -479,7 +479,20 @@ impl Evaluator {
         }
     }
 
+    #[inline]
     pub fn eval(&mut self, e: &'static Expr, env: &Rc<Env>) -> EvalResult<Value> {
+        // A variable whose value is already there (a third of the calls in
+        // `modules`) is read without entering `eval_node`, whose entry and
+        // exit (six registers saved, a 0.8 kB frame) cost more than the read.
+        if let Expr::Var(d, i, _) = e {
+            if let Some(v) = env_at(env, *d).peek_forced(*i) {
+                return Ok(v);
+            }
+        }
+        self.eval_node(e, env)
+    }
+
+    fn eval_node(&mut self, e: &'static Expr, env: &Rc<Env>) -> EvalResult<Value> {
         match e {
             Expr::Int(i) => Ok(Value::Int(*i)),
             Expr::Float(f) => Ok(Value::Float(*f)),
