@@ -47,10 +47,7 @@ struct TokenWalk {
 }
 
 impl TokenWalk {
-    fn node(
-        &mut self,
-        node: impl std::ops::Deref<Target = rowan::GreenNodeData>,
-    ) -> Option<((String, u32), u32)> {
+    fn node(&mut self, node: &rowan::GreenNodeData) -> Option<((String, u32), u32)> {
         for child in node.children() {
             let found = match child {
                 rowan::NodeOrToken::Node(n) => self.node(n),
@@ -274,6 +271,11 @@ fn token_name(kind: SyntaxKind, text: &str) -> String {
 /// Forms rnix accepts and Nix's grammar does not: a lambda, `if`, `with`, `assert` or `let`
 /// directly as an operand, an argument, a list element or a selected-from value.
 fn grammar_violation(root: &SyntaxNode) -> Option<(String, u32)> {
+    // Looked for in the green tree first (no cursor node per node walked):
+    // nearly every file has none.
+    if !green_violation(root.green(), root.kind()) {
+        return None;
+    }
     for node in root.descendants() {
         if !matches!(
             node.kind(),
@@ -296,6 +298,37 @@ fn grammar_violation(root: &SyntaxNode) -> Option<(String, u32)> {
         return Some(violation_at(&node, &parent));
     }
     None
+}
+
+/// Whether `grammar_violation`'s walk would find something under `node`
+/// (whose kind is `kind`), decided on the green tree alone.
+fn green_violation(node: &rowan::GreenNodeData, kind: SyntaxKind) -> bool {
+    use rowan::Language;
+    let mut first = true;
+    for child in node.children() {
+        let rowan::NodeOrToken::Node(n) = child else {
+            continue;
+        };
+        let child_kind = rnix::NixLanguage::kind_from_raw(n.kind());
+        let operand = match kind {
+            NODE_BIN_OP | NODE_UNARY_OP | NODE_HAS_ATTR | NODE_SELECT | NODE_LIST => true,
+            NODE_APPLY => !first,
+            _ => false,
+        };
+        if operand
+            && matches!(
+                child_kind,
+                NODE_LAMBDA | NODE_IF_ELSE | NODE_WITH | NODE_ASSERT | NODE_LET_IN
+            )
+        {
+            return true;
+        }
+        if green_violation(n, child_kind) {
+            return true;
+        }
+        first = false;
+    }
+    false
 }
 
 fn violation_at(node: &SyntaxNode, parent: &SyntaxNode) -> (String, u32) {
