@@ -101,7 +101,9 @@ impl Evaluator {
                 pos,
             )
         })?;
-        let src = String::from_utf8_lossy(&bytes).into_owned();
+        // Valid UTF-8 (nearly every file) is taken as it is, without a copy.
+        let src = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         let dir = match path.rfind('/') {
             Some(0) => "/".to_string(),
             Some(i) => path[..i].to_string(),
