@@ -484,10 +484,17 @@ impl Evaluator {
         // A variable whose value is already there (a third of the calls in
         // `modules`) is read without entering `eval_node`, whose entry and
         // exit (six registers saved, a 0.8 kB frame) cost more than the read.
-        if let Expr::Var(d, i, _) = e {
-            if let Some(v) = env_at(env, *d).peek_forced(*i) {
-                return Ok(v);
+        match e {
+            Expr::Var(d, i, _) => {
+                if let Some(v) = env_at(env, *d).peek_forced(*i) {
+                    return Ok(v);
+                }
             }
+            // Functions of their own: going through `eval_node` would add its
+            // entry and exit to theirs.
+            Expr::Select { .. } => return self.eval_select(e, env),
+            Expr::HasAttr { .. } => return self.eval_has_attr(e, env),
+            _ => {}
         }
         self.eval_node(e, env)
     }
