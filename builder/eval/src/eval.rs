@@ -484,6 +484,9 @@ impl Evaluator {
         // A variable whose value is already there (a third of the calls in
         // `modules`) is read without entering `eval_node`, whose entry and
         // exit (six registers saved, a 0.8 kB frame) cost more than the read.
+        // A forced thunk stays in its slot here (`eval_node` writes its value
+        // back): writing it back cost 1.7 % of `modules`' instructions, for no
+        // change in its peak memory.
         match e {
             Expr::Var(d, i, _) => {
                 if let Some(v) = env_at(env, *d).peek_forced(*i) {
