@@ -30,7 +30,7 @@ pub(crate) fn first_error(parse: &rnix::Parse<Root>, src: &str) -> Option<(Strin
 /// one (`<a/>` is no search path to Nix, so its `<` is an unexpected operator).
 ///
 /// Every file loaded is checked, so this walks the green tree, which makes no cursor
-/// node per token as `descendants_with_tokens` does (a fifth of parsing's cost).
+/// node per token as `descendants_with_tokens` does (a sixth of parsing's cost).
 fn bad_path(root: &SyntaxNode) -> Option<((String, u32), u32)> {
     let mut walk = TokenWalk {
         offset: 0,
@@ -277,27 +277,31 @@ fn grammar_violation(root: &SyntaxNode) -> Option<(String, u32)> {
         return None;
     }
     for node in root.descendants() {
-        if !matches!(
-            node.kind(),
-            NODE_LAMBDA | NODE_IF_ELSE | NODE_WITH | NODE_ASSERT | NODE_LET_IN
-        ) {
-            continue;
-        }
         let Some(parent) = node.parent() else {
             continue;
         };
-        let operand = match parent.kind() {
-            NODE_BIN_OP | NODE_UNARY_OP | NODE_HAS_ATTR | NODE_SELECT | NODE_LIST => true,
-            // The function of an application is parsed as one; only the argument can be it.
-            NODE_APPLY => parent.first_child().as_ref() != Some(&node),
-            _ => false,
-        };
-        if !operand {
-            continue;
+        let first = parent.first_child().as_ref() == Some(&node);
+        if refused_operand(parent.kind(), first, node.kind()) {
+            return Some(violation_at(&node, &parent));
         }
-        return Some(violation_at(&node, &parent));
     }
     None
+}
+
+/// Whether a `child` node under a `parent` node is a form Nix's grammar refuses there;
+/// `first` is whether it is the parent's first child node.
+fn refused_operand(parent: SyntaxKind, first: bool, child: SyntaxKind) -> bool {
+    let operand = match parent {
+        NODE_BIN_OP | NODE_UNARY_OP | NODE_HAS_ATTR | NODE_SELECT | NODE_LIST => true,
+        // The function of an application is parsed as one; only the argument can be it.
+        NODE_APPLY => !first,
+        _ => false,
+    };
+    operand
+        && matches!(
+            child,
+            NODE_LAMBDA | NODE_IF_ELSE | NODE_WITH | NODE_ASSERT | NODE_LET_IN
+        )
 }
 
 /// Whether `grammar_violation`'s walk would find something under `node`
@@ -310,20 +314,7 @@ fn green_violation(node: &rowan::GreenNodeData, kind: SyntaxKind) -> bool {
             continue;
         };
         let child_kind = rnix::NixLanguage::kind_from_raw(n.kind());
-        let operand = match kind {
-            NODE_BIN_OP | NODE_UNARY_OP | NODE_HAS_ATTR | NODE_SELECT | NODE_LIST => true,
-            NODE_APPLY => !first,
-            _ => false,
-        };
-        if operand
-            && matches!(
-                child_kind,
-                NODE_LAMBDA | NODE_IF_ELSE | NODE_WITH | NODE_ASSERT | NODE_LET_IN
-            )
-        {
-            return true;
-        }
-        if green_violation(n, child_kind) {
+        if refused_operand(kind, first, child_kind) || green_violation(n, child_kind) {
             return true;
         }
         first = false;
