@@ -222,18 +222,40 @@ impl Compiler {
     }
 
     pub fn compile_root(&mut self, src: &str) -> EvalResult<Expr> {
-        let parse = rnix::Root::parse(src);
-        if let Some((msg, off)) = crate::parse_error::first_error(&parse, src) {
-            return Err(EvalError::new(
-                ErrorKind::Parse,
-                msg,
-                Pos {
-                    file: self.file,
-                    offset: off,
-                },
-            ));
-        }
-        let root = parse.tree();
+        let error = match crate::parse::parse(src) {
+            Ok(green) => {
+                let root = rnix::SyntaxNode::new_root(green);
+                // What rnix parses and Nix's grammar still refuses.
+                crate::parse_error::tree_error(&root, &[], src)
+                    .map(Err)
+                    .unwrap_or(Ok(root))
+            }
+            // rnix's parse words the error, unless it saw none as early: there Nix's
+            // grammar is the stricter one, and the refusal is worded where it was found.
+            Err(refused) => {
+                let ours = crate::parse_error::refusal(&refused);
+                Err(
+                    match crate::parse_error::first_error(&rnix::Root::parse(src), src) {
+                        // A path the lexer refused is worded by `parse_error` alone.
+                        Some(theirs) if theirs.1 <= ours.1 || refused.bad_path() => theirs,
+                        _ => ours,
+                    },
+                )
+            }
+        };
+        let root = match error {
+            Ok(root) => rnix::Root::cast(root).expect("the parse makes a root"),
+            Err((msg, off)) => {
+                return Err(EvalError::new(
+                    ErrorKind::Parse,
+                    msg,
+                    Pos {
+                        file: self.file,
+                        offset: off,
+                    },
+                ))
+            }
+        };
         match root.expr() {
             Some(e) => self.expr(e),
             None => self.error("syntax error, unexpected end of file", Pos::NONE),

@@ -131,6 +131,7 @@ pub mod drv;
 pub mod error;
 pub mod eval;
 pub mod io;
+mod parse;
 mod parse_error;
 pub mod print;
 pub mod value;

@@ -11,8 +11,17 @@ use rowan::{TextSize, TokenAtOffset};
 
 /// The first syntax error of a parse: message (without `error: `) and byte offset.
 pub(crate) fn first_error(parse: &rnix::Parse<Root>, src: &str) -> Option<(String, u32)> {
-    let root = parse.syntax();
-    let parsed = match parse.errors().first() {
+    tree_error(&parse.syntax(), parse.errors(), src)
+}
+
+/// The first syntax error in rnix's tree `root`, given rnix's `errors` for it.
+pub(crate) fn tree_error(
+    root: &SyntaxNode,
+    errors: &[rnix::ParseError],
+    src: &str,
+) -> Option<(String, u32)> {
+    let root = root.clone();
+    let parsed = match errors.first() {
         Some(e) => Some(translate(e, &root, src)),
         None => grammar_violation(&root),
     };
@@ -144,6 +153,26 @@ fn translate(e: &rnix::ParseError, root: &SyntaxNode, src: &str) -> (String, u32
         P::RecursionLimitExceeded => ("syntax error, nesting too deep".into(), 0),
         _ => ("syntax error".into(), 0),
     }
+}
+
+/// A refusal by `parse` where rnix saw no error (Nix's grammar is stricter there).
+pub(crate) fn refusal(r: &crate::parse::Refusal) -> (String, u32) {
+    let name = match &r.found {
+        // A character no token starts with (an unterminated string or comment runs
+        // to the end, which Nix reports as its end).
+        Some((TOKEN_ERROR, text)) if r.offset as usize + text.len() < r.end as usize => {
+            "invalid token".into()
+        }
+        Some((kind, text)) => token_name(*kind, text),
+        None => "end of file".into(),
+    };
+    let msg = format!("syntax error, unexpected {name}");
+    let msg = if r.extra {
+        format!("{msg}, expecting end of file")
+    } else {
+        with_expecting(msg, r.wanted)
+    };
+    (msg, r.offset)
 }
 
 /// Adds bison's `, expecting …` where the wanted set is one Nix's parser reports; bison lists
