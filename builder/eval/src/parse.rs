@@ -17,6 +17,8 @@
 //! compiler could not read).
 
 use rnix::{SyntaxKind, SyntaxKind::*};
+
+mod lex;
 use rowan::{GreenNode, GreenToken, NodeOrToken};
 
 /// Where and why the input was refused.
@@ -47,7 +49,7 @@ const MAX_DEPTH: u32 = 512;
 
 /// Parses `src` into rnix's tree (a `NODE_ROOT`).
 pub(crate) fn parse(src: &str) -> Result<GreenNode, Refusal> {
-    let toks: Vec<_> = rnix::tokenize(src).collect();
+    let toks = lex::tokenize(src);
     let mut p = Parser {
         toks: &toks,
         next: 0,

@@ -18,6 +18,8 @@ fn stricter_form(root: &SyntaxNode) -> bool {
 
 /// Checks one input; returns whether rnix took it.
 fn check(src: &str) -> bool {
+    let theirs: Vec<_> = rnix::tokenize(src).collect();
+    assert_eq!(super::lex::tokenize(src), theirs, "tokens of {src:?}");
     let theirs = rnix::Root::parse(src);
     match (parse(src), theirs.errors().is_empty()) {
         (Ok(ours), true) => {
@@ -137,6 +139,134 @@ fn same_verdict() {
     assert!(total > 5_000 && taken > 0, "{taken} of {total}");
 }
 
+/// Tokens where rnix's lexer has a special case, each checked against rnix's.
+#[test]
+fn same_tokens_as_rnix_at_the_lexer_s_edges() {
+    let cases = [
+        "0",
+        "01",
+        "01.5",
+        "0.5",
+        "00.1e3",
+        "1.e",
+        "1.5e+",
+        "1.5E-3",
+        ".5",
+        ".5e",
+        "1.2.3",
+        "a/b",
+        "a/ b",
+        "a//b",
+        "a/*c*/",
+        "a/",
+        "./a/",
+        "./a//b",
+        "/a",
+        "/",
+        "//",
+        "/*",
+        "/* ",
+        "/**/",
+        "/* * */",
+        "~",
+        "~/",
+        "~/a",
+        "~a",
+        "~\u{e9}",
+        "<a>",
+        "<a/b>",
+        "<>",
+        "<a",
+        "<a/>",
+        "<|",
+        "<=",
+        "a:b",
+        "a_b:c",
+        "http://x.org/a?b=c&d",
+        "a:",
+        "a: b",
+        "x:1",
+        "${a}",
+        "\"${a}\"",
+        "\"a$${b}\"",
+        "\"\\\"",
+        "\"\\",
+        "\"abc",
+        "''a''",
+        "''a'''b''",
+        "''a''$b''",
+        "''a''\\nb''",
+        "''a''\\",
+        "''a'",
+        "''${a}''",
+        "''''",
+        "./a${b}c",
+        "./a${b}/c/",
+        "./a${b}${c}",
+        "/${a}",
+        "~/${a}",
+        "a.b.c",
+        "a.${b}",
+        "{ ${a} = 1; }",
+        "{ a = { }; }",
+        "\"${ { a = 1; }.a }\"",
+        "1+1+1",
+        "a++b",
+        "a->b",
+        "a||b",
+        "a&&b",
+        "a&b",
+        "a|b",
+        "a|>b",
+        "a<|b",
+        "!a",
+        "a!=b",
+        "a==b",
+        "#c",
+        "#c\nx",
+        "a #c",
+        "\u{a0}x",
+        "x\u{2028}y",
+        "\u{e9}",
+        "a\u{e9}",
+        "-1",
+        "--1",
+        "if then else",
+        "inherit",
+        "or",
+        "__curPos",
+        "a'b",
+        "a-b",
+        "a'",
+        "'",
+        "$",
+        "${",
+        "}",
+        "@",
+        "...",
+        "....",
+        "..",
+        "a..b",
+        "1..2",
+        "a...b",
+        "+a/b",
+        "a+/b",
+        "a/b/c",
+        "a/b/",
+        "1/2",
+        "a:/b",
+        "a_b/c:d",
+        "a:b_c",
+        "<a_b>",
+        "x<a>",
+        "a.b/c",
+    ];
+    for src in cases {
+        let theirs: Vec<_> = rnix::tokenize(src).collect();
+        assert_eq!(super::lex::tokenize(src), theirs, "tokens of {src:?}");
+    }
+}
+
 #[test]
 fn stricter_than_rnix_where_nix_is() {
     let cases = [
@@ -155,14 +285,48 @@ fn stricter_than_rnix_where_nix_is() {
     }
 }
 
-/// Operator chains are built without recursing once per operator.
+/// Operator chains are built without recursing once per operator, and a run of path
+/// characters is scanned once, not once per token in it (`1+1+…`).
 #[test]
 fn long_operator_chains() {
     deep(|| {
-        for (first, op) in [("1", " + 1"), ("[ ]", " ++ [ ]"), ("a", " -> a")] {
-            let src = first.to_string() + &op.repeat(50_000);
+        // rnix's own lexer is quadratic on `1+1+…`: fewer of those.
+        for (first, op, n) in [
+            ("1", " + 1", 50_000),
+            ("1", "+1", 10_000),
+            ("[ ]", " ++ [ ]", 50_000),
+            ("a", " -> a", 50_000),
+        ] {
+            let src = first.to_string() + &op.repeat(n);
             let theirs = rnix::Root::parse(&src);
             assert!(*parse(&src).expect("a chain") == *theirs.syntax().green());
         }
     })
+}
+
+/// Short random strings over the characters Nix's lexer treats specially: every
+/// token boundary and verdict as rnix's.
+#[test]
+fn same_tokens_and_verdict_on_random_inputs() {
+    const PIECES: &[&str] = &[
+        "a", "b_", "0", "1", ".", "/", "~", "<", ">", ":", "$", "{", "}", "${", "\"", "''", "'",
+        "\\", " ", "\n", "#", "*", "+", "-", "=", ";", "(", ")", "[", "]", "@", ",", "?", "!", "&",
+        "|", "or", "in", "let", "rec", "e", "\u{e9}", "\u{a0}", "...",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut taken = 0;
+    for _ in 0..30_000 {
+        let len = 1 + next() % 10;
+        let src: String = (0..len)
+            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .collect();
+        taken += check(&src) as usize;
+    }
+    assert!(taken > 100, "{taken} random inputs parsed");
 }
