@@ -79,6 +79,19 @@ pub struct Lambda {
     pub name: Option<Sym>,
 }
 
+/// The first `N` expressions among `node`'s children, found in one pass (rnix's
+/// accessors walk the children again for each, making a cursor per child).
+fn exprs<const N: usize>(node: &rnix::SyntaxNode) -> [Option<ast::Expr>; N] {
+    let mut found = [const { None }; N];
+    for (slot, e) in found
+        .iter_mut()
+        .zip(node.children().filter_map(ast::Expr::cast))
+    {
+        *slot = Some(e);
+    }
+    found
+}
+
 /// Names a lambda after the binding it is the value of, as Nix's parser does.
 fn name_lambda(e: &mut Expr, name: &Sym) {
     let mut e = e;
@@ -336,7 +349,7 @@ impl Compiler {
                 let mut cur = ast::Expr::Apply(a);
                 // Flatten `f a b c` into one call node.
                 while let ast::Expr::Apply(a) = cur {
-                    let (Some(f), Some(arg)) = (a.lambda(), a.argument()) else {
+                    let [Some(f), Some(arg)] = exprs(a.syntax()) else {
                         return self.error("syntax error", pos);
                     };
                     args.push(arg);
@@ -354,12 +367,12 @@ impl Compiler {
                 }
             }
             ast::Expr::Select(s) => {
-                let (Some(inner), Some(ap)) = (s.expr(), s.attrpath()) else {
+                let ([Some(inner), default], Some(ap)) = (exprs(s.syntax()), s.attrpath()) else {
                     return self.error("syntax error", pos);
                 };
                 let e = self.expr(inner)?;
                 let path = self.attrpath(&ap)?;
-                let default = match s.default_expr() {
+                let default = match default {
                     Some(d) => Some(Box::new(self.expr(d)?)),
                     None => None,
                 };
@@ -380,7 +393,7 @@ impl Compiler {
                 }
             }
             ast::Expr::IfElse(i) => {
-                let (Some(c), Some(t), Some(el)) = (i.condition(), i.body(), i.else_body()) else {
+                let [Some(c), Some(t), Some(el)] = exprs(i.syntax()) else {
                     return self.error("syntax error", pos);
                 };
                 Expr::If {
@@ -414,7 +427,7 @@ impl Compiler {
                 }
             }
             ast::Expr::BinOp(b) => {
-                let (Some(l), Some(r), Some(op)) = (b.lhs(), b.rhs(), b.operator()) else {
+                let ([Some(l), Some(r)], Some(op)) = (exprs(b.syntax()), b.operator()) else {
                     return self.error("syntax error", pos);
                 };
                 use ast::BinOpKind as K;
