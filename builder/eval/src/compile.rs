@@ -236,12 +236,15 @@ impl Compiler {
 
     pub fn compile_root(&mut self, src: &str) -> EvalResult<Expr> {
         let error = match crate::parse::parse(src) {
-            Ok(green) => {
-                let root = rnix::SyntaxNode::new_root(green);
+            Ok(parsed) => {
+                let root = rnix::SyntaxNode::new_root(parsed.tree);
                 // What rnix parses and Nix's grammar still refuses.
-                crate::parse_error::tree_error(&root, &[], src)
-                    .map(Err)
-                    .unwrap_or(Ok(root))
+                match parsed.suspect {
+                    true => crate::parse_error::tree_error(&root, &[], src)
+                        .map(Err)
+                        .unwrap_or(Ok(root)),
+                    false => Ok(root),
+                }
             }
             // rnix's parse words the error, unless it saw none as early: there Nix's
             // grammar is the stricter one, and the refusal is worded where it was found.

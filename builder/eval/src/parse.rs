@@ -47,8 +47,17 @@ impl Refusal {
 /// Nesting depth at which rnix stops (`RecursionLimitExceeded`).
 const MAX_DEPTH: u32 = 512;
 
+/// rnix's tree for an input, and whether it holds a form rnix takes and Nix's grammar
+/// does not (an operand `parse_error::refused_operand` names, or a search path ending
+/// in `/`): only then need `parse_error` look for one.
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub tree: GreenNode,
+    pub suspect: bool,
+}
+
 /// Parses `src` into rnix's tree (a `NODE_ROOT`).
-pub(crate) fn parse(src: &str) -> Result<GreenNode, Refusal> {
+pub(crate) fn parse(src: &str) -> Result<Parsed, Refusal> {
     let toks = lex::tokenize(src);
     let mut p = Parser {
         toks: &toks,
@@ -59,6 +68,7 @@ pub(crate) fn parse(src: &str) -> Result<GreenNode, Refusal> {
         depth: 0,
         fixed: vec![None; KINDS],
         failed: None,
+        suspect: false,
     };
     p.parents.push((NODE_ROOT, 0));
     let done = p.expr().and_then(|()| {
@@ -72,7 +82,10 @@ pub(crate) fn parse(src: &str) -> Result<GreenNode, Refusal> {
         Ok(()) => {
             p.finish();
             match p.children.pop() {
-                Some(NodeOrToken::Node(root)) => Ok(root),
+                Some(NodeOrToken::Node(tree)) => Ok(Parsed {
+                    tree,
+                    suspect: p.suspect,
+                }),
                 _ => unreachable!("the root is the only child left"),
             }
         }
@@ -226,6 +239,8 @@ struct Parser<'t, 's> {
     fixed: Vec<Option<GreenToken>>,
     /// Token index, wanted kinds, and whether the expression had ended.
     failed: Option<(usize, &'static [SyntaxKind], bool)>,
+    /// See `Parsed::suspect`.
+    suspect: bool,
 }
 
 impl Parser<'_, '_> {
@@ -301,6 +316,13 @@ impl Parser<'_, '_> {
 
     fn finish(&mut self) {
         let (kind, first) = self.parents.pop().expect("a node is open");
+        if !self.suspect {
+            let nodes = self.children[first..].iter().filter_map(|c| c.as_node());
+            self.suspect = nodes.enumerate().any(|(i, n)| {
+                let child = <rnix::NixLanguage as rowan::Language>::kind_from_raw(n.kind());
+                crate::parse_error::refused_operand(kind, i == 0, child)
+            });
+        }
         let node = GreenNode::new(raw(kind), self.children.drain(first..));
         self.children.push(NodeOrToken::Node(node));
     }
@@ -488,6 +510,9 @@ impl Parser<'_, '_> {
     fn path(&mut self, kind: SyntaxKind) -> R {
         self.start(kind);
         self.bump()?;
+        if kind == NODE_PATH_SEARCH && self.toks[self.next - 1].1.ends_with("/>") {
+            self.suspect = true;
+        }
         // Only a `${` right after the path continues it.
         if kind != NODE_PATH_SEARCH && self.peek_raw() == Some(TOKEN_INTERPOL_START) {
             loop {

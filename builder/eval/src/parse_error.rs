@@ -319,7 +319,7 @@ fn grammar_violation(root: &SyntaxNode) -> Option<(String, u32)> {
 
 /// Whether a `child` node under a `parent` node is a form Nix's grammar refuses there;
 /// `first` is whether it is the parent's first child node.
-fn refused_operand(parent: SyntaxKind, first: bool, child: SyntaxKind) -> bool {
+pub(crate) fn refused_operand(parent: SyntaxKind, first: bool, child: SyntaxKind) -> bool {
     let operand = match parent {
         NODE_BIN_OP | NODE_UNARY_OP | NODE_HAS_ATTR | NODE_SELECT | NODE_LIST => true,
         // The function of an application is parsed as one; only the argument can be it.

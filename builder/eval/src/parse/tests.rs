@@ -24,11 +24,13 @@ fn check(src: &str) -> bool {
     match (parse(src), theirs.errors().is_empty()) {
         (Ok(ours), true) => {
             assert!(
-                *ours == *theirs.syntax().green(),
+                *ours.tree == *theirs.syntax().green(),
                 "a different tree for {src:?}:\n{:#?}\n{:#?}",
-                SyntaxNode::new_root(ours),
+                SyntaxNode::new_root(ours.tree),
                 theirs.syntax()
             );
+            let refused = crate::parse_error::tree_error(&theirs.syntax(), &[], src);
+            assert_eq!(ours.suspect, refused.is_some(), "{src:?}: {refused:?}");
             true
         }
         (Ok(_), false) => panic!("took {src:?}, which rnix refuses: {:?}", theirs.errors()),
@@ -299,7 +301,7 @@ fn long_operator_chains() {
         ] {
             let src = first.to_string() + &op.repeat(n);
             let theirs = rnix::Root::parse(&src);
-            assert!(*parse(&src).expect("a chain") == *theirs.syntax().green());
+            assert!(*parse(&src).expect("a chain").tree == *theirs.syntax().green());
         }
     })
 }
