@@ -66,7 +66,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Refusal> {
         children: Vec::with_capacity(64),
         parents: Vec::with_capacity(32),
         depth: 0,
-        fixed: vec![None; KINDS],
+        fixed: vec![None; KINDS + 2 * MAX_INDENT],
         failed: None,
         suspect: false,
     };
@@ -164,6 +164,20 @@ fn fixed_text(kind: SyntaxKind) -> bool {
 /// More than the number of rnix's syntax kinds.
 const KINDS: usize = 128;
 
+/// The longest run of spaces shared as one token.
+const MAX_INDENT: usize = 64;
+
+/// White space that is spaces, or a newline and spaces (nearly all of it), numbered
+/// for sharing one token of each.
+fn indentation(text: &str) -> Option<usize> {
+    let (newline, spaces) = match text.strip_prefix('\n') {
+        Some(rest) => (1, rest),
+        None => (0, text),
+    };
+    (spaces.len() < MAX_INDENT && spaces.bytes().all(|b| b == b' '))
+        .then(|| newline * MAX_INDENT + spaces.len())
+}
+
 fn raw(kind: SyntaxKind) -> rowan::SyntaxKind {
     rowan::SyntaxKind(kind as u16)
 }
@@ -235,7 +249,8 @@ struct Parser<'t, 's> {
     /// Open nodes: kind and index of their first child.
     parents: Vec<(SyntaxKind, usize)>,
     depth: u32,
-    /// The shared token of each kind `fixed_text` names, by kind.
+    /// The shared token of each kind `fixed_text` names, by kind, then of each
+    /// `indentation`.
     fixed: Vec<Option<GreenToken>>,
     /// Token index, wanted kinds, and whether the expression had ended.
     failed: Option<(usize, &'static [SyntaxKind], bool)>,
@@ -281,12 +296,18 @@ impl Parser<'_, '_> {
     }
 
     fn token(&mut self, kind: SyntaxKind, text: &str) {
-        let t = if fixed_text(kind) {
-            self.fixed[kind as usize]
-                .get_or_insert_with(|| GreenToken::new(raw(kind), text))
-                .clone()
+        let shared = if fixed_text(kind) {
+            Some(kind as usize)
+        } else if kind == TOKEN_WHITESPACE {
+            indentation(text).map(|i| KINDS + i)
         } else {
-            GreenToken::new(raw(kind), text)
+            None
+        };
+        let t = match shared {
+            Some(i) => self.fixed[i]
+                .get_or_insert_with(|| GreenToken::new(raw(kind), text))
+                .clone(),
+            None => GreenToken::new(raw(kind), text),
         };
         self.children.push(NodeOrToken::Token(t));
     }
