@@ -734,20 +734,16 @@ impl Parser<'_, '_> {
         let (ops, assoc) = LEVELS[level];
         let cp = self.binary(level + 1)?;
         match assoc {
-            Assoc::Left => {
+            Assoc::Left | Assoc::None => {
                 while self.peek().is_some_and(|t| ops.contains(&t)) {
                     self.start_at(cp, NODE_BIN_OP);
                     self.bump()?;
                     self.binary(level + 1)?;
                     self.finish();
-                }
-            }
-            Assoc::None => {
-                if self.peek().is_some_and(|t| ops.contains(&t)) {
-                    self.start_at(cp, NODE_BIN_OP);
-                    self.bump()?;
-                    self.binary(level + 1)?;
-                    self.finish();
+                    // A second comparison is left to the levels above, which refuse it.
+                    if matches!(assoc, Assoc::None) {
+                        break;
+                    }
                 }
             }
             // Each operand after an operator is the start of the next node; all are
