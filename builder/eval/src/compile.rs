@@ -248,6 +248,8 @@ impl Compiler {
             }
             // rnix's parse words the error, unless it saw none as early: there Nix's
             // grammar is the stricter one, and the refusal is worded where it was found.
+            // Nesting too deep for Nix is not given to rnix, which recurses on it.
+            Err(refused) if refused.too_deep => Err(crate::parse_error::refusal(&refused)),
             Err(refused) => {
                 let ours = crate::parse_error::refusal(&refused);
                 Err(

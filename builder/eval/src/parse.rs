@@ -32,8 +32,8 @@ pub(crate) struct Refusal {
     pub wanted: &'static [SyntaxKind],
     /// Refused because the expression ended before it.
     pub extra: bool,
-    /// The length of the input.
-    pub end: u32,
+    /// Refused because the nesting ran deeper than Nix's parser stack (`MAX_OPEN`).
+    pub too_deep: bool,
 }
 
 impl Refusal {
@@ -46,6 +46,12 @@ impl Refusal {
 
 /// Nesting depth at which rnix stops (`RecursionLimitExceeded`).
 const MAX_DEPTH: u32 = 512;
+
+/// Nodes open at once beyond which the input is refused as Nix 2.8 refuses it ("memory
+/// exhausted": bison's stack holds 10 000 states, at least one per node open here). rnix
+/// limits only nested expressions; nested lists, negations or `++` ran deep enough to
+/// overflow the compiler's stack.
+const MAX_OPEN: usize = 10_000;
 
 /// rnix's tree for an input, and whether it holds a form rnix takes and Nix's grammar
 /// does not (an operand `parse_error::refused_operand` names, or a search path ending
@@ -69,6 +75,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Refusal> {
         fixed: vec![None; KINDS + 2 * MAX_INDENT],
         failed: None,
         suspect: false,
+        too_deep: false,
     };
     p.parents.push((NODE_ROOT, 0));
     let done = p.expr().and_then(|()| {
@@ -97,7 +104,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Refusal> {
                 found: toks.get(at).map(|&(k, s)| (k, s.to_string())),
                 wanted,
                 extra,
-                end: src.len() as u32,
+                too_deep: p.too_deep,
             })
         }
     }
@@ -256,6 +263,8 @@ struct Parser<'t, 's> {
     failed: Option<(usize, &'static [SyntaxKind], bool)>,
     /// See `Parsed::suspect`.
     suspect: bool,
+    /// See `Refusal::too_deep`.
+    too_deep: bool,
 }
 
 impl Parser<'_, '_> {
@@ -351,6 +360,11 @@ impl Parser<'_, '_> {
     /// Takes the next token into the tree, as `kind`.
     fn bump_as(&mut self, kind: SyntaxKind) -> R {
         if self.peek().is_none() {
+            return Err(self.refuse(&[]));
+        }
+        // Every node opened is followed by a token taken, so nesting is bounded here.
+        if self.parents.len() > MAX_OPEN {
+            self.too_deep = true;
             return Err(self.refuse(&[]));
         }
         self.eat_trivia();

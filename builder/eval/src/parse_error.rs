@@ -157,12 +157,18 @@ fn translate(e: &rnix::ParseError, root: &SyntaxNode, src: &str) -> (String, u32
 
 /// A refusal by `parse` where rnix saw no error (Nix's grammar is stricter there).
 pub(crate) fn refusal(r: &crate::parse::Refusal) -> (String, u32) {
+    if r.too_deep {
+        return ("memory exhausted".into(), r.offset);
+    }
     let name = match &r.found {
-        // A character no token starts with (an unterminated string or comment runs
-        // to the end, which Nix reports as its end).
-        Some((TOKEN_ERROR, text)) if r.offset as usize + text.len() < r.end as usize => {
-            "invalid token".into()
+        // An unterminated comment is a `/` and a `*` to Nix's lexer: the `/` an
+        // operator, the `*` what its parser stops at.
+        Some((TOKEN_ERROR, text)) if text.starts_with("/*") => {
+            return ("syntax error, unexpected '*'".into(), r.offset + 1);
         }
+        // A character no token starts with. (An unterminated string is refused inside
+        // the string, where rnix's error, worded by `translate`, comes first.)
+        Some((TOKEN_ERROR, _)) => "invalid token".into(),
         Some((kind, text)) => token_name(*kind, text),
         None => "end of file".into(),
     };

@@ -4,8 +4,9 @@
 //!
 //! rnix's tokenizer decides whether a token starts a path by scanning the whole run
 //! of path characters ahead of it, at every token: `1+1+…+1` is one such run, so that
-//! was quadratic. Here the run's end is remembered while the lexer is inside it. It
-//! also works on bytes, decoding a character only where one is not ASCII.
+//! was quadratic (and `<a<a<a…` for a search path's). Here the run's end is remembered
+//! while the lexer is inside it. It also works on bytes, decoding a character only
+//! where one is not ASCII.
 
 use rnix::{SyntaxKind, SyntaxKind::*};
 
@@ -47,7 +48,7 @@ pub(crate) fn tokenize(src: &str) -> Vec<(SyntaxKind, &str)> {
         bytes: src.as_bytes(),
         at: 0,
         ctx: Vec::new(),
-        run: (0, 0, None),
+        runs: [(0, 0, None); 2],
     };
     let mut tokens = Vec::with_capacity(src.len() / 3);
     loop {
@@ -64,9 +65,9 @@ struct Lexer<'s> {
     bytes: &'s [u8],
     at: usize,
     ctx: Vec<Context>,
-    /// The last run of path characters scanned: where the scan started, where the
-    /// run ends, and its last underscore.
-    run: (usize, usize, Option<usize>),
+    /// The last run of path characters scanned, and the last of a search path's
+    /// (`run_from`): where the scan started, where the run ends, its last underscore.
+    runs: [(usize, usize, Option<usize>); 2],
 }
 
 impl Lexer<'_> {
@@ -251,21 +252,8 @@ impl Lexer<'_> {
             Some(b'~') if self.byte(self.at + 1) == Some(b'/') => return Some(Ahead::PathHome),
             _ => {}
         }
-        let (end, underscore) = if self.peek() == Some(b'<') {
-            // A search path's run takes `<` and `/` too.
-            let mut end = self.at;
-            let mut underscore = false;
-            while let Some(c) = self.byte(end) {
-                if !(c == b'<' || path_char(c)) {
-                    break;
-                }
-                underscore |= c == b'_';
-                end += 1;
-            }
-            (end, underscore)
-        } else {
-            self.run_from(self.at)
-        };
+        // A search path's run takes `<` and `/` too.
+        let (end, underscore) = self.run_from(self.at, self.peek() == Some(b'<'));
         let next = self.char_at(end);
         let after = next.and_then(|c| self.char_at(end + c.len_utf8()));
         match (next, after) {
@@ -279,26 +267,28 @@ impl Lexer<'_> {
         }
     }
 
-    /// The end of the run of path characters other than `/` from `at`, and whether it
-    /// holds an underscore; a run is scanned once however many tokens start in it.
-    fn run_from(&mut self, at: usize) -> (usize, bool) {
-        let (from, end, last_underscore) = self.run;
-        if !(from <= at && at < end) {
-            let mut end = at;
-            let mut last_underscore = None;
-            while let Some(c) = self.byte(end) {
-                if c == b'/' || !path_char(c) {
-                    break;
-                }
-                if c == b'_' {
-                    last_underscore = Some(end);
-                }
-                end += 1;
-            }
-            self.run = (at, end, last_underscore);
-            return (end, last_underscore.is_some());
+    /// The end of the run from `at` of path characters other than `/` (with `angle`:
+    /// of `<` and path characters), and whether it holds an underscore. A run is
+    /// scanned once however many tokens start in it.
+    fn run_from(&mut self, at: usize, angle: bool) -> (usize, bool) {
+        let in_run = |c: u8| match angle {
+            true => c == b'<' || path_char(c),
+            false => c != b'/' && path_char(c),
+        };
+        let (from, end, last_underscore) = self.runs[angle as usize];
+        if from <= at && at < end {
+            return (end, last_underscore.is_some_and(|u| u >= at));
         }
-        (end, last_underscore.is_some_and(|u| u >= at))
+        let mut end = at;
+        let mut last_underscore = None;
+        while let Some(c) = self.byte(end).filter(|&c| in_run(c)) {
+            if c == b'_' {
+                last_underscore = Some(end);
+            }
+            end += 1;
+        }
+        self.runs[angle as usize] = (at, end, last_underscore);
+        (end, last_underscore.is_some())
     }
 
     /// The rest of a path token begun at `start` (rnix's `check_path_since`).

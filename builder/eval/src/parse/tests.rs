@@ -253,7 +253,13 @@ fn same_tokens_as_rnix_at_the_lexer_s_edges() {
         "a...b",
         "+a/b",
         "a+/b",
-        "a/b/c",
+        "a.b/c",
+        "<a<a>",
+        "<a_b<c>:d",
+        "<<a>",
+        "<a<b_c:d",
+        "a<b>",
+        "_a<b:c",
         "a/b/",
         "1/2",
         "a:/b",
@@ -262,6 +268,12 @@ fn same_tokens_as_rnix_at_the_lexer_s_edges() {
         "<a_b>",
         "x<a>",
         "a.b/c",
+        "<a<a>",
+        "<a_b<c>:d",
+        "<<a>",
+        "<a<b_c:d",
+        "a<b>",
+        "_a<b:c",
     ];
     for src in cases {
         let theirs: Vec<_> = rnix::tokenize(src).collect();
@@ -292,12 +304,13 @@ fn stricter_than_rnix_where_nix_is() {
 #[test]
 fn long_operator_chains() {
     deep(|| {
-        // rnix's own lexer is quadratic on `1+1+…`: fewer of those.
+        // rnix's own lexer is quadratic on `1+1+…`: fewer of those. A right-associative
+        // chain keeps its nodes open, as Nix's parser keeps them on its stack.
         for (first, op, n) in [
             ("1", " + 1", 50_000),
             ("1", "+1", 10_000),
-            ("[ ]", " ++ [ ]", 50_000),
-            ("a", " -> a", 50_000),
+            ("[ ]", " ++ [ ]", 9_000),
+            ("a", " -> a", 9_000),
         ] {
             let src = first.to_string() + &op.repeat(n);
             let theirs = rnix::Root::parse(&src);
@@ -331,4 +344,25 @@ fn same_tokens_and_verdict_on_random_inputs() {
         taken += check(&src) as usize;
     }
     assert!(taken > 100, "{taken} random inputs parsed");
+}
+
+/// Nesting deeper than Nix's parser stack is refused as Nix refuses it, without
+/// handing it to rnix or the compiler, which recurse on it. (Nested expressions, such
+/// as parentheses, stop at rnix's limit of 512 first.)
+#[test]
+fn nesting_deeper_than_nix_s_stack() {
+    let too_deep = [
+        "[".repeat(20_000) + &"]".repeat(20_000),
+        "-".repeat(20_000) + "1",
+        "!".repeat(20_000) + "true",
+        "[ ]".to_string() + &" ++ [ ]".repeat(20_000),
+    ];
+    deep(|| {
+        for src in too_deep {
+            let refused = parse(&src).expect_err("too deep");
+            assert!(refused.too_deep, "{refused:?}");
+            let (msg, _) = crate::parse_error::refusal(&refused);
+            assert_eq!(msg, "memory exhausted");
+        }
+    })
 }
