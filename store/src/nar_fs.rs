@@ -2,8 +2,8 @@
 //!
 //! [`dump_path`] walks a tree as Nix's `dumpPath` does (entries sorted by raw
 //! bytes, `lstat` semantics, executable = the owner's x bit) and streams the
-//! NAR into any writer. [`hash_path`] does the same into a hash on a second
-//! thread, so reading files overlaps hashing. [`restore`] unpacks a NAR into
+//! NAR into any writer. [`hash_path`] does the same into a hash (on a second
+//! thread once the NAR is past a chunk, so reading files overlaps hashing). [`restore`] unpacks a NAR into
 //! a fresh path, validating as it streams and removing what it wrote on any
 //! error. Sockets, FIFOs and device nodes cannot be in a NAR: dumping one is
 //! an error that names it.
@@ -395,27 +395,84 @@ fn emit<W: Write>(w: &mut NarWriter<W>, items: &[Item]) -> Result<(), DumpError>
 
 const PIPE_CHUNK: usize = 1 << 20;
 
-/// Sends what is written to it, in 1 MiB chunks, to another thread.
-struct ChunkSender {
-    full: mpsc::SyncSender<Vec<u8>>,
-    empty: mpsc::Receiver<Vec<u8>>,
+/// Hashes what is written to it. The first [`PIPE_CHUNK`] bytes are only
+/// gathered: a tree that small (a derivation's source, a directory of
+/// scripts: nearly every `path` an evaluation hashes) is hashed on the
+/// calling thread with a buffer its own size. Past that, full chunks go to a
+/// hashing thread, so disk reads and hashing overlap. Gathering the first
+/// chunk before starting the thread kept `images/minimal.nix`'s evaluation
+/// from holding two 1 MiB chunks and a thread for a few kB of files.
+struct ChunkHasher<'scope, 'env> {
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    algo: HashAlgo,
     cur: Vec<u8>,
+    thread: Option<HashThread<'scope>>,
 }
 
-impl ChunkSender {
+/// The hashing thread, and the channels chunks go to it and come back by.
+struct HashThread<'scope> {
+    full: mpsc::SyncSender<Vec<u8>>,
+    empty: mpsc::Receiver<Vec<u8>>,
+    handle: std::thread::ScopedJoinHandle<'scope, (Hash, u64)>,
+}
+
+impl<'scope> ChunkHasher<'scope, '_> {
     fn send_cur(&mut self) -> io::Result<()> {
-        let next = self
+        let algo = self.algo;
+        let thread = self.thread.get_or_insert_with(|| {
+            let (full, full_rx) = mpsc::sync_channel::<Vec<u8>>(4);
+            let (empty_tx, empty) = mpsc::channel::<Vec<u8>>();
+            let handle = self.scope.spawn(move || {
+                let mut sink = HashSink::new(algo);
+                for mut chunk in full_rx {
+                    sink.update(&chunk);
+                    chunk.clear();
+                    // The dumping side may have finished already; then the chunk is simply dropped.
+                    let _ = empty_tx.send(chunk);
+                }
+                sink.finish()
+            });
+            HashThread {
+                full,
+                empty,
+                handle,
+            }
+        });
+        let next = thread
             .empty
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(PIPE_CHUNK));
         let chunk = std::mem::replace(&mut self.cur, next);
-        self.full
+        thread
+            .full
             .send(chunk)
             .map_err(|_| io::Error::other("the hashing thread stopped"))
     }
+
+    /// The hash and length of everything written.
+    fn finish(mut self) -> io::Result<(Hash, u64)> {
+        let Some(thread) = self.thread.take() else {
+            let mut sink = HashSink::new(self.algo);
+            sink.update(&self.cur);
+            return Ok(sink.finish());
+        };
+        let last = std::mem::take(&mut self.cur);
+        let sent = match last.is_empty() {
+            true => Ok(()),
+            false => thread.full.send(last),
+        };
+        // Dropping the sender ends the hasher's loop.
+        drop(thread.full);
+        let hash = thread
+            .handle
+            .join()
+            .expect("the hashing thread does not panic");
+        sent.map_err(|_| io::Error::other("the hashing thread stopped"))?;
+        Ok(hash)
+    }
 }
 
-impl Write for ChunkSender {
+impl Write for ChunkHasher<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let room = PIPE_CHUNK - self.cur.len();
         let n = room.min(buf.len());
@@ -426,16 +483,14 @@ impl Write for ChunkSender {
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
-        if !self.cur.is_empty() {
-            self.send_cur()?;
-        }
         Ok(())
     }
 }
 
 /// The NAR hash and NAR size of the tree at `path`, as `nix hash path` and
-/// `nix-store --dump | wc -c` give them. The tree is read on the calling
-/// thread and hashed on another, so disk reads and hashing overlap.
+/// `nix-store --dump | wc -c` give them. A tree of more than a chunk is read
+/// on the calling thread and hashed on another, so disk reads and hashing
+/// overlap.
 pub fn hash_path(path: &Path, algo: HashAlgo) -> Result<(Hash, u64), DumpError> {
     hash_path_filtered(path, algo, &|_| true)
 }
@@ -446,28 +501,16 @@ pub fn hash_path_filtered(
     algo: HashAlgo,
     keep: &Keep,
 ) -> Result<(Hash, u64), DumpError> {
-    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(4);
-    let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
-    std::thread::scope(|s| {
-        let hasher = s.spawn(move || {
-            let mut sink = HashSink::new(algo);
-            for mut chunk in full_rx {
-                sink.update(&chunk);
-                chunk.clear();
-                // The dumping side may have finished already; then the chunk is simply dropped.
-                let _ = empty_tx.send(chunk);
-            }
-            sink.finish()
-        });
-        let sender = ChunkSender {
-            full: full_tx,
-            empty: empty_rx,
-            cur: Vec::with_capacity(PIPE_CHUNK),
+    std::thread::scope(|scope| {
+        let mut hasher = ChunkHasher {
+            scope,
+            algo,
+            cur: Vec::new(),
+            thread: None,
         };
-        // Dropping the sender (on success or error) ends the hasher's loop.
-        let dumped = dump_path_filtered(path, keep, sender).map(drop);
-        let hashed = hasher.join().expect("the hashing thread does not panic");
-        dumped.map(|()| hashed)
+        // On an error the hasher drops here, which ends its thread's loop.
+        dump_path_filtered(path, keep, &mut hasher)?;
+        hasher.finish().map_err(DumpError::Write)
     })
 }
 
@@ -741,6 +784,37 @@ mod tests {
         );
         let (h, n) = hash_path(&src, HashAlgo::Sha256).unwrap();
         assert_eq!((h, n), (HashAlgo::Sha256.digest(&nar), nar.len() as u64));
+    }
+
+    #[test]
+    fn hashing_on_the_calling_thread_or_another_gives_the_nars_hash() {
+        let tmp = tempfile::tempdir().unwrap();
+        // NARs around the chunk at which a hashing thread starts: a file's NAR is
+        // its contents padded to 8 bytes plus 112 bytes of framing, so these are
+        // 8 bytes short of a chunk, a chunk, 8 bytes past it, and several.
+        for size in [
+            0,
+            10,
+            PIPE_CHUNK - 120,
+            PIPE_CHUNK - 112,
+            PIPE_CHUNK - 111,
+            3 * PIPE_CHUNK + 7,
+        ] {
+            let f = tmp.path().join(format!("f{size}"));
+            fs::write(&f, vec![b'x'; size]).unwrap();
+            let nar = dump_path(&f, Vec::new()).unwrap();
+            let (h, n) = hash_path(&f, HashAlgo::Sha256).unwrap();
+            assert_eq!(
+                (h, n),
+                (HashAlgo::Sha256.digest(&nar), nar.len() as u64),
+                "{size}"
+            );
+        }
+        assert_eq!(
+            dump_path(&tmp.path().join("f0"), Vec::new()).unwrap().len(),
+            112,
+            "the framing the sizes above assume"
+        );
     }
 
     #[test]
