@@ -237,33 +237,7 @@ impl Compiler {
     }
 
     pub fn compile_root(&mut self, src: &str) -> EvalResult<Expr> {
-        let error = match crate::parse::parse(src) {
-            Ok(parsed) => {
-                let root = rnix::SyntaxNode::new_root(parsed.tree);
-                // What rnix parses and Nix's grammar still refuses.
-                match parsed.suspect {
-                    true => crate::parse_error::tree_error(&root, &[], src)
-                        .map(Err)
-                        .unwrap_or(Ok(root)),
-                    false => Ok(root),
-                }
-            }
-            // rnix's parse words the error, unless it saw none as early: there Nix's
-            // grammar is the stricter one, and the refusal is worded where it was found.
-            // Nesting too deep for Nix is not given to rnix, which recurses on it.
-            Err(refused) if refused.too_deep => Err(crate::parse_error::refusal(&refused)),
-            Err(refused) => {
-                let ours = crate::parse_error::refusal(&refused);
-                Err(
-                    match crate::parse_error::first_error(&rnix::Root::parse(src), src) {
-                        // A path the lexer refused is worded by `parse_error` alone.
-                        Some(theirs) if theirs.1 <= ours.1 || refused.bad_path() => theirs,
-                        _ => ours,
-                    },
-                )
-            }
-        };
-        let root = match error {
+        let root = match crate::parse_error::checked_tree(src) {
             Ok(root) => rnix::Root::cast(root).expect("the parse makes a root"),
             Err((msg, off)) => {
                 return Err(EvalError::new(
@@ -349,6 +323,8 @@ impl Compiler {
                 for i in l.items() {
                     items.push(self.expr(i)?);
                 }
+                // Compiled code lives as long as the evaluation: no spare room.
+                items.shrink_to_fit();
                 Expr::List(items)
             }
             ast::Expr::Apply(a) => {
@@ -549,7 +525,10 @@ impl Compiler {
                 Some(Part::Lit(l)) => Expr::Str(Obj::new(NixString::plain(l))),
                 _ => unreachable!("matched a single literal"),
             },
-            _ => Expr::Interp(out),
+            _ => {
+                out.shrink_to_fit();
+                Expr::Interp(out)
+            }
         })
     }
 
@@ -582,6 +561,7 @@ impl Compiler {
                 return Ok(Expr::Path(canon_path(l).into()));
             }
         }
+        parts.shrink_to_fit();
         Ok(Expr::PathInterp(parts))
     }
 
@@ -650,6 +630,7 @@ impl Compiler {
                     formals.collect::<EvalResult<Vec<_>>>()
                 })?;
                 let body = self.in_scope(Some(names), |c| c.expr(body));
+                positions.shrink_to_fit();
                 Ok(Expr::Lambda(Box::new(Lambda {
                     param: Param::Pattern {
                         formals,

@@ -35,6 +35,11 @@ pub(crate) struct Refusal {
     pub extra: bool,
     /// Refused because the nesting ran deeper than Nix's parser stack (`MAX_OPEN`).
     pub too_deep: bool,
+    /// Refused right after what may be a lambda's formals with no `@name` yet (`{a}`,
+    /// `{...}`, or `{}` where an expression starts, which may be a set too): Nix's
+    /// GLR parser tries both readings of `{}`, and when both fail it reports the
+    /// formals' "expecting ':' or '@'", which rnix never says.
+    pub formals: bool,
 }
 
 impl Refusal {
@@ -77,6 +82,9 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Refusal> {
         failed: None,
         suspect: false,
         too_deep: false,
+        expr_start: 0,
+        formals_end: None,
+        formals: false,
     };
     p.parents.push((NODE_ROOT, 0));
     let done = p.expr().and_then(|()| {
@@ -106,6 +114,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Refusal> {
                 wanted,
                 extra,
                 too_deep: p.too_deep,
+                formals: p.formals,
             })
         }
     }
@@ -215,6 +224,13 @@ struct Parser<'t, 's> {
     suspect: bool,
     /// See `Refusal::too_deep`.
     too_deep: bool,
+    /// The index of the first token of the innermost expression begun.
+    expr_start: usize,
+    /// The index of the token after the `}` of the last formals with no `@name`, or of
+    /// an empty set where an expression starts (see `Refusal::formals`).
+    formals_end: Option<usize>,
+    /// See `Refusal::formals`.
+    formals: bool,
 }
 
 impl Parser<'_, '_> {
@@ -246,12 +262,27 @@ impl Parser<'_, '_> {
     fn refuse(&mut self, wanted: &'static [SyntaxKind]) -> Fail {
         self.peek();
         self.failed = Some((self.next, wanted, false));
+        self.after_formals();
         Fail
     }
 
     fn refuse_extra(&mut self) -> Fail {
         self.failed = Some((self.next, &[], true));
+        self.after_formals();
         Fail
+    }
+
+    /// Words the refusal as Nix does when the token refused is the first after formals
+    /// (see `Refusal::formals`).
+    fn after_formals(&mut self) {
+        let Some(end) = self.formals_end else {
+            return;
+        };
+        let between = self.toks.get(end..self.next);
+        if between.is_some_and(|b| b.iter().all(|&(k, _)| is_trivia(k))) {
+            self.formals = true;
+            self.failed = Some((self.next, &[TOKEN_COLON, TOKEN_AT], false));
+        }
     }
 
     fn token(&mut self, kind: SyntaxKind, text: &str) {
@@ -296,7 +327,7 @@ impl Parser<'_, '_> {
 
     fn finish(&mut self) {
         let (kind, first) = self.parents.pop().expect("a node is open");
-        if !self.suspect {
+        if !self.suspect && crate::parse_error::takes_operands(kind) {
             let nodes = self.children[first..].iter().filter_map(|c| c.as_node());
             self.suspect = nodes.enumerate().any(|(i, n)| {
                 let child = <rnix::NixLanguage as rowan::Language>::kind_from_raw(n.kind());

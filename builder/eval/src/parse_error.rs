@@ -9,6 +9,55 @@
 use rnix::{Root, SyntaxKind, SyntaxKind::*, SyntaxNode};
 use rowan::{TextSize, TokenAtOffset};
 
+/// The tree of `src` as Nix's grammar takes it, or its first syntax error as Nix words
+/// it: message (without `error: `) and byte offset.
+pub(crate) fn checked_tree(src: &str) -> Result<SyntaxNode, (String, u32)> {
+    match crate::parse::parse(src) {
+        Ok(parsed) => {
+            let root = SyntaxNode::new_root(parsed.tree);
+            // What rnix parses and Nix's grammar still refuses: the parser saw a form
+            // that may be one, and the walk below says where.
+            match parsed.suspect {
+                true => match error_in(&root, &[], src, true) {
+                    Some(error) => Err(error),
+                    None => Ok(root),
+                },
+                false => Ok(root),
+            }
+        }
+        // Nesting too deep for Nix is not given to rnix, which recurses on it.
+        Err(refused) if refused.too_deep => Err(refusal(&refused)),
+        // rnix's parse words the error, unless it saw none as early: there Nix's
+        // grammar is the stricter one, and the refusal is worded where it was found.
+        Err(refused) => {
+            let ours = refusal(&refused);
+            match first_error(&Root::parse(src), src) {
+                // At the end of the input rnix says where, as Nix does (after the last
+                // token), and Nix's wanted list, if any, is ours.
+                Some((theirs, at)) if refused.found.is_none() && theirs.starts_with(EOF_ERROR) => {
+                    match theirs == EOF_ERROR || refused.formals {
+                        true => Err((ours.0, at)),
+                        false => Err((theirs, at)),
+                    }
+                }
+                // A path the lexer refused is worded here alone; rnix knows nothing of
+                // Nix's reading of `{}` as formals.
+                Some(theirs)
+                    if theirs.1 < ours.1
+                        || (theirs.1 == ours.1 && !refused.formals)
+                        || refused.bad_path() =>
+                {
+                    Err(theirs)
+                }
+                _ => Err(ours),
+            }
+        }
+    }
+}
+
+/// The syntax error at the end of the input, without what was wanted there.
+const EOF_ERROR: &str = "syntax error, unexpected end of file";
+
 /// The first syntax error of a parse: message (without `error: `) and byte offset.
 pub(crate) fn first_error(parse: &rnix::Parse<Root>, src: &str) -> Option<(String, u32)> {
     tree_error(&parse.syntax(), parse.errors(), src)
@@ -20,14 +69,25 @@ pub(crate) fn tree_error(
     errors: &[rnix::ParseError],
     src: &str,
 ) -> Option<(String, u32)> {
-    let root = root.clone();
+    error_in(root, errors, src, false)
+}
+
+/// `tree_error`, told whether the tree is known to hold a form Nix's grammar may
+/// refuse (`parse::Parsed::suspect`), so the green tree need not be walked for one.
+fn error_in(
+    root: &SyntaxNode,
+    errors: &[rnix::ParseError],
+    src: &str,
+    suspect: bool,
+) -> Option<(String, u32)> {
     let parsed = match errors.first() {
-        Some(e) => Some(translate(e, &root, src)),
-        None => grammar_violation(&root),
+        Some(e) => Some(translate(e, root, src)),
+        None if suspect || green_violation(root.green(), root.kind()) => grammar_violation(root),
+        None => None,
     };
     // Nix's lexer refuses a path token when its parser asks for it: a syntax error
     // before that token comes first.
-    match (bad_path(&root), parsed) {
+    match (bad_path(root), parsed) {
         (Some((_, token_start)), Some(parsed)) if parsed.1 < token_start => Some(parsed),
         (Some((lexed, _)), _) => Some(lexed),
         (None, parsed) => parsed,
@@ -190,6 +250,9 @@ fn with_expecting(msg: String, wanted: &[SyntaxKind]) -> String {
         [TOKEN_ELSE] => "ELSE",
         [TOKEN_THEN] => "THEN",
         [TOKEN_COLON] => "':'",
+        [TOKEN_COLON, TOKEN_AT] => "':' or '@'",
+        [TOKEN_L_BRACE] => "'{'",
+        [TOKEN_IDENT] => "ID",
         [TOKEN_R_PAREN] => "')'",
         [TOKEN_R_BRACK] => "']'",
         [TOKEN_R_BRACE] => "'}'",
@@ -305,12 +368,9 @@ fn token_name(kind: SyntaxKind, text: &str) -> String {
 
 /// Forms rnix accepts and Nix's grammar does not: a lambda, `if`, `with`, `assert` or `let`
 /// directly as an operand, an argument, a list element or a selected-from value.
+/// A walk with a cursor node per node: only for a tree the parser or `green_violation`
+/// found such a form in.
 fn grammar_violation(root: &SyntaxNode) -> Option<(String, u32)> {
-    // Looked for in the green tree first (no cursor node per node walked):
-    // nearly every file has none.
-    if !green_violation(root.green(), root.kind()) {
-        return None;
-    }
     for node in root.descendants() {
         let Some(parent) = node.parent() else {
             continue;
@@ -326,17 +386,23 @@ fn grammar_violation(root: &SyntaxNode) -> Option<(String, u32)> {
 /// Whether a `child` node under a `parent` node is a form Nix's grammar refuses there;
 /// `first` is whether it is the parent's first child node.
 pub(crate) fn refused_operand(parent: SyntaxKind, first: bool, child: SyntaxKind) -> bool {
-    let operand = match parent {
-        NODE_BIN_OP | NODE_UNARY_OP | NODE_HAS_ATTR | NODE_SELECT | NODE_LIST => true,
-        // The function of an application is parsed as one; only the argument can be it.
-        NODE_APPLY => !first,
-        _ => false,
-    };
+    // The function of an application is parsed as one; only the argument can be it.
+    let operand = takes_operands(parent) && (parent != NODE_APPLY || !first);
     operand
         && matches!(
             child,
             NODE_LAMBDA | NODE_IF_ELSE | NODE_WITH | NODE_ASSERT | NODE_LET_IN
         )
+}
+
+/// Whether a node of kind `parent` has operands `refused_operand` looks at (most
+/// nodes do not, and the parser asks this for every node it finishes).
+#[inline]
+pub(crate) fn takes_operands(parent: SyntaxKind) -> bool {
+    matches!(
+        parent,
+        NODE_BIN_OP | NODE_UNARY_OP | NODE_HAS_ATTR | NODE_SELECT | NODE_LIST | NODE_APPLY
+    )
 }
 
 /// Whether `grammar_violation`'s walk would find something under `node`

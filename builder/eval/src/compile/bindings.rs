@@ -129,6 +129,8 @@ impl Compiler {
                 PKey::Dynamic(e) => Key::Dynamic(self.expr(e)?),
             });
         }
+        // Compiled code lives as long as the evaluation: no spare room.
+        out.shrink_to_fit();
         Ok(out)
     }
 
@@ -342,8 +344,8 @@ impl Compiler {
             self.scopes.push(Scope::Lexical(super::Names::new(names)));
         }
         let skip = usize::from(rec);
-        let mut out_s = Vec::new();
-        let mut out_d = Vec::new();
+        let mut out_s = Vec::with_capacity(statics.len());
+        let mut out_d = Vec::with_capacity(set.dynamics.len());
         let mut res = Ok(());
         for (n, v, p) in statics {
             match self.pval(v, skip) {

@@ -79,6 +79,7 @@ impl Compiler {
                         // The global scope never shadows `with` (it is the base env), but
                         // Nix resolves lexically first anyway, so this order is right.
                         if depth == n - 1 && !withs.is_empty() {
+                            withs.shrink_to_fit();
                             return Ok(Expr::WithVar {
                                 name: name.into(),
                                 withs,
@@ -101,6 +102,8 @@ impl Compiler {
         if withs.is_empty() {
             return self.error(format!("undefined variable '{name}'"), pos);
         }
+        // Compiled code lives as long as the evaluation: no spare room.
+        withs.shrink_to_fit();
         Ok(Expr::WithVar {
             name: name.into(),
             withs,

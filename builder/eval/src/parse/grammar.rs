@@ -120,10 +120,18 @@ impl Parser<'_, '_> {
 
     /// A pattern's formals after its `{`, and an `@name` after them unless `bound`.
     fn pattern(&mut self, bound: bool) -> R {
-        if self.peek().is_none_or(|t| t == TOKEN_R_BRACE) {
+        self.formals_end = None;
+        if self.peek().is_none() {
+            return Err(self.refuse(&[TOKEN_R_BRACE]));
+        }
+        if self.peek() == Some(TOKEN_R_BRACE) {
             self.bump()?;
         } else {
             loop {
+                // At the end of the input Nix wants the `}` (its empty formals).
+                if self.peek().is_none() {
+                    return Err(self.refuse(&[TOKEN_R_BRACE]));
+                }
                 match self.expect_any(&[TOKEN_R_BRACE, TOKEN_ELLIPSIS, TOKEN_IDENT])? {
                     TOKEN_R_BRACE => {
                         self.bump()?;
@@ -152,10 +160,14 @@ impl Parser<'_, '_> {
                 }
             }
         }
+        if !bound {
+            self.formals_end = Some(self.next);
+        }
         if self.peek() == Some(TOKEN_AT) {
             if bound {
                 return Err(self.refuse(&[]));
             }
+            self.formals_end = None;
             self.start(NODE_PAT_BIND);
             self.bump()?;
             self.ident()?;
@@ -184,7 +196,8 @@ impl Parser<'_, '_> {
                         match self.peek() {
                             Some(TOKEN_SEMICOLON) => break,
                             Some(_) => self.attr()?,
-                            None => return Err(self.refuse(&[TOKEN_SEMICOLON])),
+                            // Nix wants another name or `;`, too many to list.
+                            None => return Err(self.refuse(&[])),
                         }
                     }
                     self.expect(&[TOKEN_SEMICOLON])?;
@@ -272,10 +285,16 @@ impl Parser<'_, '_> {
                     self.expr()?;
                     self.finish();
                 } else {
+                    // `{}` where an expression starts may be formals too (`Refusal::formals`).
+                    let formals =
+                        self.next == self.expr_start && self.peek_nth(1) == Some(TOKEN_R_BRACE);
                     self.start(NODE_ATTR_SET);
                     self.bump()?;
                     self.bindings(TOKEN_R_BRACE)?;
                     self.finish();
+                    if formals {
+                        self.formals_end = Some(self.next);
+                    }
                 }
             }
             TOKEN_L_BRACK => {
@@ -445,7 +464,9 @@ impl Parser<'_, '_> {
             return Err(self.refuse(&[]));
         }
         self.depth += 1;
-        match self.peek() {
+        let first = self.peek();
+        self.expr_start = self.next;
+        match first {
             Some(TOKEN_LET) => {
                 let cp = self.checkpoint();
                 self.bump()?;
