@@ -40,6 +40,11 @@ pub(crate) struct Refusal {
     /// GLR parser tries both readings of `{}`, and when both fail it reports the
     /// formals' "expecting ':' or '@'", which rnix never says.
     pub formals: bool,
+    /// The input holds a chain of more than `LONG_CHAIN` operations nested to the left
+    /// (`f a b c …`, `1 + 1 + …`), which rnix's parser takes quadratic time over (a stray
+    /// `]` after an application of 100 000 arguments took 27 s to word): the refusal is
+    /// worded without it.
+    pub long_chain: bool,
 }
 
 impl Refusal {
@@ -49,6 +54,10 @@ impl Refusal {
         matches!(&self.found, Some((TOKEN_ERROR, text)) if text.ends_with('/'))
     }
 }
+
+/// Operations nested to the left from one place beyond which rnix is not asked to
+/// word a refusal (`Refusal::long_chain`): at 4 096 it takes 0.05 s.
+const LONG_CHAIN: u32 = 4096;
 
 /// Nesting depth at which rnix stops (`RecursionLimitExceeded`).
 const MAX_DEPTH: u32 = 512;
@@ -85,6 +94,8 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Refusal> {
         expr_start: 0,
         formals_end: None,
         formals: false,
+        chain: (usize::MAX, 0),
+        long_chain: false,
     };
     p.parents.push((NODE_ROOT, 0));
     let done = p.expr().and_then(|()| {
@@ -115,6 +126,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Refusal> {
                 extra,
                 too_deep: p.too_deep,
                 formals: p.formals,
+                long_chain: p.long_chain,
             })
         }
     }
@@ -231,6 +243,11 @@ struct Parser<'t, 's> {
     formals_end: Option<usize>,
     /// See `Refusal::formals`.
     formals: bool,
+    /// The checkpoint the last node nested to the left started at, and how many
+    /// nodes in a row started there.
+    chain: (usize, u32),
+    /// See `Refusal::long_chain`.
+    long_chain: bool,
 }
 
 impl Parser<'_, '_> {
@@ -323,6 +340,13 @@ impl Parser<'_, '_> {
 
     fn start_at(&mut self, checkpoint: usize, kind: SyntaxKind) {
         self.parents.push((kind, checkpoint));
+        match self.chain {
+            (at, n) if at == checkpoint => {
+                self.chain.1 = n + 1;
+                self.long_chain |= n + 1 > LONG_CHAIN;
+            }
+            _ => self.chain = (checkpoint, 1),
+        }
     }
 
     fn finish(&mut self) {

@@ -25,8 +25,9 @@ pub(crate) fn checked_tree(src: &str) -> Result<SyntaxNode, (String, u32)> {
                 false => Ok(root),
             }
         }
-        // Nesting too deep for Nix is not given to rnix, which recurses on it.
-        Err(refused) if refused.too_deep => Err(refusal(&refused)),
+        // Nesting too deep for Nix is not given to rnix, which recurses on it, nor a
+        // long chain, which it takes quadratic time over.
+        Err(refused) if refused.too_deep || refused.long_chain => Err(refusal(&refused)),
         // rnix's parse words the error, unless it saw none as early: there Nix's
         // grammar is the stricter one, and the refusal is worded where it was found.
         Err(refused) => {

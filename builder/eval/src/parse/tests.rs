@@ -360,3 +360,23 @@ fn nesting_deeper_than_nix_s_stack() {
         }
     })
 }
+
+/// A refused input with a long chain nested to the left is worded without rnix, whose
+/// parser takes quadratic time over such a chain (a stray `]` after an application of
+/// 100 000 arguments took 27 s), and as Nix 2.8 words it; a shorter chain still goes
+/// through rnix's wording.
+#[test]
+fn a_long_chain_before_a_refusal_is_not_parsed_again() {
+    let cases = [
+        ("f ".to_string() + &"1 ".repeat(5_000) + "]", true),
+        ("1".to_string() + &" + 1".repeat(5_000) + " ]", true),
+        ("f ".to_string() + &"1 ".repeat(1_000) + "]", false),
+    ];
+    for (src, long) in cases {
+        let refused = parse(&src).expect_err("a stray ]");
+        assert_eq!(refused.long_chain, long, "{}", &src[..10]);
+        let (msg, at) = crate::parse_error::checked_tree(&src).expect_err("refused");
+        assert_eq!(msg, "syntax error, unexpected ']', expecting end of file");
+        assert_eq!(at as usize, src.len() - 1);
+    }
+}
