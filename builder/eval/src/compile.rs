@@ -1,4 +1,5 @@
-//! Compiles rnix syntax into a compact tree the evaluator walks.
+//! Compiles rnix's syntax tree, read as green nodes (`compile/syntax.rs`), into a
+//! compact tree the evaluator walks.
 //!
 //! Variables are resolved here to (depth, slot) pairs, so lookups at run time
 //! never search by name except through `with`. Nested attribute paths
@@ -6,7 +7,8 @@
 //! compiled tree is leaked (`&'static`) because thunks point into it and, as in
 //! Nix, parsed code lives as long as the evaluation.
 
-use rnix::ast::{self, AstToken, HasEntry, InterpolPart};
+use rnix::ast::{self, InterpolPart};
+use rnix::SyntaxKind::*;
 use rowan::ast::AstNode;
 
 use crate::error::{ErrorKind, EvalError, EvalResult, Pos};
@@ -15,8 +17,10 @@ use crate::value::{intern, NixString, Obj, Sym};
 mod bindings;
 mod scope;
 mod show;
+mod syntax;
 use scope::{Names, Scope};
 use show::show;
+use syntax::Node;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
@@ -79,19 +83,6 @@ pub struct Lambda {
     /// The attribute or let binding it is the value of (`f = x: …`), for traces; curried
     /// lambdas inside share it, as in Nix.
     pub name: Option<Sym>,
-}
-
-/// The first `N` expressions among `node`'s children, found in one pass (rnix's
-/// accessors walk the children again for each, making a cursor per child).
-fn exprs<const N: usize>(node: &rnix::SyntaxNode) -> [Option<ast::Expr>; N] {
-    let mut found = [const { None }; N];
-    for (slot, e) in found
-        .iter_mut()
-        .zip(node.children().filter_map(ast::Expr::cast))
-    {
-        *slot = Some(e);
-    }
-    found
 }
 
 /// Names a lambda after the binding it is the value of, as Nix's parser does.
@@ -225,10 +216,14 @@ impl Compiler {
         }
     }
 
-    fn pos<N: AstNode>(&self, n: &N) -> Pos {
+    fn pos(&self, n: Node) -> Pos {
+        self.at(n.offset)
+    }
+
+    fn at(&self, offset: u32) -> Pos {
         Pos {
             file: self.file,
-            offset: u32::from(n.syntax().text_range().start()),
+            offset,
         }
     }
 
@@ -238,17 +233,12 @@ impl Compiler {
 
     pub fn compile_root(&mut self, src: &str) -> EvalResult<Expr> {
         let root = match crate::parse_error::checked_tree(src) {
-            Ok(root) => rnix::Root::cast(root).expect("the parse makes a root"),
-            Err((msg, off)) => {
-                return Err(EvalError::new(
-                    ErrorKind::Parse,
-                    msg,
-                    Pos {
-                        file: self.file,
-                        offset: off,
-                    },
-                ))
-            }
+            Ok(root) => root,
+            Err((msg, off)) => return Err(EvalError::new(ErrorKind::Parse, msg, self.at(off))),
+        };
+        let root = Node {
+            green: root.green(),
+            offset: 0,
         };
         match root.expr() {
             Some(e) => self.expr(e),
@@ -256,84 +246,59 @@ impl Compiler {
         }
     }
 
-    fn ident_name(id: &ast::Ident) -> String {
-        // The token's own text: a node's `text()` walks its tokens through
-        // cursors, a measurable part of compiling every file.
-        match id.ident_token() {
-            Some(t) => t.text().to_string(),
-            None => id.syntax().text().to_string(),
-        }
-    }
-
-    fn expr(&mut self, e: ast::Expr) -> EvalResult<Expr> {
-        let pos = self.pos(&e);
-        Ok(match e {
-            ast::Expr::Literal(l) => match l.kind() {
-                ast::LiteralKind::Integer(i) => match i.value() {
-                    Ok(v) => Expr::Int(v),
-                    Err(_) => {
-                        return self.error(format!("invalid integer '{}'", i.syntax().text()), pos)
-                    }
-                },
-                ast::LiteralKind::Float(f) => {
-                    let text = f.syntax().text().to_string();
-                    match float_literal(&text) {
+    fn expr(&mut self, e: Node) -> EvalResult<Expr> {
+        let pos = self.pos(e);
+        let syntax_error = || Err(EvalError::new(ErrorKind::Eval, "syntax error", pos));
+        Ok(match e.kind() {
+            NODE_LITERAL => {
+                let Some(t) = e.tokens().next() else {
+                    return syntax_error();
+                };
+                match t.kind() {
+                    TOKEN_INTEGER => match t.text().parse() {
+                        Ok(v) => Expr::Int(v),
+                        Err(_) => {
+                            return self.error(format!("invalid integer '{}'", t.text()), pos)
+                        }
+                    },
+                    TOKEN_FLOAT => match float_literal(t.text()) {
                         Some(v) => Expr::Float(v),
-                        None => return self.error(format!("invalid float '{text}'"), pos),
-                    }
+                        None => return self.error(format!("invalid float '{}'", t.text()), pos),
+                    },
+                    _ => Expr::Str(Obj::new(NixString::plain(t.text()))),
                 }
-                ast::LiteralKind::Uri(u) => {
-                    Expr::Str(Obj::new(NixString::plain(u.syntax().text())))
-                }
-            },
-            ast::Expr::Ident(id) => {
-                let name = Self::ident_name(&id);
+            }
+            NODE_IDENT => {
+                let name = e.ident_name();
                 self.resolve(&name, 0, pos)?
             }
-            ast::Expr::Paren(p) => match p.expr() {
+            NODE_PAREN | NODE_ROOT => match e.expr() {
                 Some(e) => self.expr(e)?,
-                None => return self.error("syntax error", pos),
+                None => return syntax_error(),
             },
-            ast::Expr::Root(r) => match r.expr() {
-                Some(e) => self.expr(e)?,
-                None => return self.error("syntax error", pos),
-            },
-            ast::Expr::Error(_) => return self.error("syntax error", pos),
-            ast::Expr::Str(s) => self.string(&s, pos)?,
-            ast::Expr::PathAbs(_) | ast::Expr::PathRel(_) | ast::Expr::PathHome(_) => {
-                let p = match ast::Path::cast(e.syntax().clone()) {
-                    Some(p) => p,
-                    None => return self.error("bad path", pos),
-                };
-                self.path(p, pos)?
+            NODE_STRING => self.string(e, pos)?,
+            NODE_PATH_ABS | NODE_PATH_REL | NODE_PATH_HOME => self.path(e, pos)?,
+            NODE_PATH_SEARCH => {
+                let text = e.tokens().next().map(|t| t.text()).unwrap_or_default();
+                let inner = text.trim_start_matches('<').trim_end_matches('>');
+                Expr::SearchPath(inner.to_string(), pos)
             }
-            ast::Expr::PathSearch(s) => {
-                let text = s
-                    .content()
-                    .map(|c| c.text().to_string())
-                    .unwrap_or_default();
-                let inner = text
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_string();
-                Expr::SearchPath(inner, pos)
-            }
-            ast::Expr::List(l) => {
+            NODE_LIST => {
                 let mut items = Vec::new();
-                for i in l.items() {
+                for i in e.exprs() {
                     items.push(self.expr(i)?);
                 }
                 // Compiled code lives as long as the evaluation: no spare room.
                 items.shrink_to_fit();
                 Expr::List(items)
             }
-            ast::Expr::Apply(a) => {
+            NODE_APPLY => {
                 let mut args = Vec::new();
-                let mut cur = ast::Expr::Apply(a);
+                let mut cur = e;
                 // Flatten `f a b c` into one call node.
-                while let ast::Expr::Apply(a) = cur {
-                    let [Some(f), Some(arg)] = exprs(a.syntax()) else {
-                        return self.error("syntax error", pos);
+                while cur.kind() == NODE_APPLY {
+                    let [Some(f), Some(arg)] = cur.first_exprs() else {
+                        return syntax_error();
                     };
                     args.push(arg);
                     cur = f;
@@ -349,35 +314,36 @@ impl Compiler {
                     pos,
                 }
             }
-            ast::Expr::Select(s) => {
-                let ([Some(inner), default], Some(ap)) = (exprs(s.syntax()), s.attrpath()) else {
-                    return self.error("syntax error", pos);
+            NODE_SELECT => {
+                let ([Some(inner), default], Some(ap)) = (e.first_exprs(), e.node(NODE_ATTRPATH))
+                else {
+                    return syntax_error();
                 };
-                let e = self.expr(inner)?;
-                let path = self.attrpath(&ap)?;
+                let inner = self.expr(inner)?;
+                let path = self.attrpath(ap)?;
                 let default = match default {
                     Some(d) => Some(Box::new(self.expr(d)?)),
                     None => None,
                 };
                 Expr::Select {
-                    e: Box::new(e),
+                    e: Box::new(inner),
                     path,
                     default,
                     pos,
                 }
             }
-            ast::Expr::HasAttr(h) => {
-                let (Some(inner), Some(ap)) = (h.expr(), h.attrpath()) else {
-                    return self.error("syntax error", pos);
+            NODE_HAS_ATTR => {
+                let (Some(inner), Some(ap)) = (e.expr(), e.node(NODE_ATTRPATH)) else {
+                    return syntax_error();
                 };
                 Expr::HasAttr {
                     e: Box::new(self.expr(inner)?),
-                    path: self.attrpath(&ap)?,
+                    path: self.attrpath(ap)?,
                 }
             }
-            ast::Expr::IfElse(i) => {
-                let [Some(c), Some(t), Some(el)] = exprs(i.syntax()) else {
-                    return self.error("syntax error", pos);
+            NODE_IF_ELSE => {
+                let [Some(c), Some(t), Some(el)] = e.first_exprs() else {
+                    return syntax_error();
                 };
                 Expr::If {
                     pos,
@@ -386,11 +352,13 @@ impl Compiler {
                     e: Box::new(self.expr(el)?),
                 }
             }
-            ast::Expr::Assert(a) => {
-                let (Some(c), Some(b)) = (a.condition(), a.body()) else {
-                    return self.error("syntax error", pos);
+            NODE_ASSERT => {
+                let [Some(c), Some(b)] = e.first_exprs() else {
+                    return syntax_error();
                 };
-                let text = show(&c);
+                let text = ast::Expr::cast(c.cursor())
+                    .map(|c| show(&c))
+                    .unwrap_or_default();
                 Expr::Assert {
                     c: Box::new(self.expr(c)?),
                     body: Box::new(self.expr(b)?),
@@ -398,57 +366,67 @@ impl Compiler {
                     text,
                 }
             }
-            ast::Expr::UnaryOp(u) => {
-                let Some(inner) = u.expr() else {
-                    return self.error("syntax error", pos);
+            NODE_UNARY_OP => {
+                let Some(inner) = e.expr() else {
+                    return syntax_error();
                 };
-                let e = Box::new(self.expr(inner)?);
-                match u.operator() {
-                    Some(ast::UnaryOpKind::Invert) => Expr::Not(e, pos),
-                    Some(ast::UnaryOpKind::Negate) => Expr::Neg(e, pos),
-                    None => return self.error("syntax error", pos),
+                let op = e
+                    .tokens()
+                    .map(|t| t.kind())
+                    .find(|k| matches!(k, TOKEN_INVERT | TOKEN_SUB));
+                let inner = Box::new(self.expr(inner)?);
+                match op {
+                    Some(TOKEN_INVERT) => Expr::Not(inner, pos),
+                    Some(_) => Expr::Neg(inner, pos),
+                    None => return syntax_error(),
                 }
             }
-            ast::Expr::BinOp(b) => {
-                let ([Some(l), Some(r)], Some(op)) = (exprs(b.syntax()), b.operator()) else {
-                    return self.error("syntax error", pos);
+            NODE_BIN_OP => {
+                let [Some(l), Some(r)] = e.first_exprs() else {
+                    return syntax_error();
                 };
-                use ast::BinOpKind as K;
+                let op = e.tokens().find_map(|t| {
+                    Some(match t.kind() {
+                        TOKEN_CONCAT => Ok(BinOp::Concat),
+                        TOKEN_UPDATE => Ok(BinOp::Update),
+                        TOKEN_ADD => Ok(BinOp::Add),
+                        TOKEN_SUB => Ok(BinOp::Sub),
+                        TOKEN_MUL => Ok(BinOp::Mul),
+                        TOKEN_DIV => Ok(BinOp::Div),
+                        TOKEN_AND_AND => Ok(BinOp::And),
+                        TOKEN_OR_OR => Ok(BinOp::Or),
+                        TOKEN_IMPLICATION => Ok(BinOp::Impl),
+                        TOKEN_EQUAL => Ok(BinOp::Eq),
+                        TOKEN_NOT_EQUAL => Ok(BinOp::Neq),
+                        TOKEN_LESS => Ok(BinOp::Lt),
+                        TOKEN_LESS_OR_EQ => Ok(BinOp::Le),
+                        TOKEN_MORE => Ok(BinOp::Gt),
+                        TOKEN_MORE_OR_EQ => Ok(BinOp::Ge),
+                        TOKEN_PIPE_LEFT | TOKEN_PIPE_RIGHT => Err(()),
+                        _ => return None,
+                    })
+                });
                 let op = match op {
-                    K::Concat => BinOp::Concat,
-                    K::Update => BinOp::Update,
-                    K::Add => BinOp::Add,
-                    K::Sub => BinOp::Sub,
-                    K::Mul => BinOp::Mul,
-                    K::Div => BinOp::Div,
-                    K::And => BinOp::And,
-                    K::Or => BinOp::Or,
-                    K::Implication => BinOp::Impl,
-                    K::Equal => BinOp::Eq,
-                    K::NotEqual => BinOp::Neq,
-                    K::Less => BinOp::Lt,
-                    K::LessOrEq => BinOp::Le,
-                    K::More => BinOp::Gt,
-                    K::MoreOrEq => BinOp::Ge,
-                    K::PipeLeft | K::PipeRight => {
+                    Some(Ok(op)) => op,
+                    Some(Err(())) => {
                         return self.error("syntax error, unexpected pipe operator", pos)
                     }
+                    None => return syntax_error(),
                 };
-                let rpos = self.pos(&r);
                 Expr::BinOp {
                     op,
                     l: Box::new(self.expr(l)?),
                     r: Box::new(self.expr(r)?),
                     pos,
-                    rpos,
+                    rpos: self.pos(r),
                 }
             }
-            ast::Expr::Lambda(l) => self.lambda(&l, pos)?,
-            ast::Expr::LetIn(l) => {
-                let Some(body) = l.body() else {
-                    return self.error("syntax error", pos);
+            NODE_LAMBDA => self.lambda(e, pos)?,
+            NODE_LET_IN => {
+                let Some(body) = e.expr() else {
+                    return syntax_error();
                 };
-                let set = self.collect_entries(l.entries(), false)?;
+                let set = self.collect_entries(e, false)?;
                 if let Some((_, _, p)) = set.dynamics.first() {
                     return self.error("dynamic attributes not allowed in let", *p);
                 }
@@ -474,9 +452,9 @@ impl Compiler {
                     rec,
                 }
             }
-            ast::Expr::LegacyLet(l) => {
+            NODE_LEGACY_LET => {
                 // `let { a = 1; body = a; }` is `rec { ... }.body`.
-                let set = self.collect_entries(l.entries(), false)?;
+                let set = self.collect_entries(e, false)?;
                 let a = self.pset(set, true)?;
                 Expr::Select {
                     e: Box::new(a),
@@ -485,14 +463,14 @@ impl Compiler {
                     pos,
                 }
             }
-            ast::Expr::AttrSet(s) => {
-                let rec = s.rec_token().is_some();
-                let set = self.collect_entries(s.entries(), rec)?;
+            NODE_ATTR_SET => {
+                let rec = e.token(TOKEN_REC).is_some();
+                let set = self.collect_entries(e, rec)?;
                 self.pset(set, rec)?
             }
-            ast::Expr::With(w) => {
-                let (Some(ns), Some(body)) = (w.namespace(), w.body()) else {
-                    return self.error("syntax error", pos);
+            NODE_WITH => {
+                let [Some(ns), Some(body)] = e.first_exprs() else {
+                    return syntax_error();
                 };
                 let attrs = self.expr(ns)?;
                 self.scopes.push(Scope::With);
@@ -503,18 +481,28 @@ impl Compiler {
                     body: Box::new(body?),
                 }
             }
-            ast::Expr::CurPos(_) => Expr::CurPos(pos),
+            NODE_CUR_POS => Expr::CurPos(pos),
+            // `NODE_ERROR`, and what is no expression.
+            _ => return syntax_error(),
         })
     }
 
-    fn string(&mut self, s: &ast::Str, pos: Pos) -> EvalResult<Expr> {
-        let parts = s.normalized_parts();
+    fn string(&mut self, s: Node, pos: Pos) -> EvalResult<Expr> {
+        // rnix works out the indentation and escapes; the interpolations are read
+        // here, in the same order, with their places in the file.
+        let Some(cursor) = ast::Str::cast(s.cursor()) else {
+            return self.error("syntax error", pos);
+        };
+        let mut interpolations = s.nodes().filter(|n| n.kind() == NODE_INTERPOL);
         let mut out = Vec::new();
-        for p in parts {
+        for p in cursor.normalized_parts() {
             match p {
                 InterpolPart::Literal(l) => out.push(Part::Lit(l)),
-                InterpolPart::Interpolation(i) => match i.expr() {
-                    Some(e) => out.push(Part::Expr(self.expr(e)?, self.pos(&i))),
+                InterpolPart::Interpolation(_) => match interpolations.next() {
+                    Some(i) => match i.expr() {
+                        Some(e) => out.push(Part::Expr(self.expr(e)?, self.pos(i))),
+                        None => return self.error("syntax error", pos),
+                    },
                     None => return self.error("syntax error", pos),
                 },
             }
@@ -532,11 +520,11 @@ impl Compiler {
         })
     }
 
-    fn path(&mut self, p: ast::Path, pos: Pos) -> EvalResult<Expr> {
+    fn path(&mut self, p: Node, pos: Pos) -> EvalResult<Expr> {
         let mut parts = Vec::new();
-        for (i, part) in p.parts().into_iter().enumerate() {
+        for (i, part) in p.elems().enumerate() {
             match part {
-                InterpolPart::Literal(l) => {
+                rowan::NodeOrToken::Token(l) => {
                     let mut t = l.text().to_string();
                     if i == 0 {
                         if let Some(rest) = t.strip_prefix("~/") {
@@ -550,8 +538,8 @@ impl Compiler {
                     }
                     parts.push(Part::Lit(t));
                 }
-                InterpolPart::Interpolation(ip) => match ip.expr() {
-                    Some(e) => parts.push(Part::Expr(self.expr(e)?, self.pos(&ip))),
+                rowan::NodeOrToken::Node(ip) => match ip.expr() {
+                    Some(e) => parts.push(Part::Expr(self.expr(e)?, self.pos(ip))),
                     None => return self.error("syntax error", pos),
                 },
             }
@@ -565,88 +553,89 @@ impl Compiler {
         Ok(Expr::PathInterp(parts))
     }
 
-    fn lambda(&mut self, l: &ast::Lambda, pos: Pos) -> EvalResult<Expr> {
-        let (Some(param), Some(body)) = (l.param(), l.body()) else {
+    fn lambda(&mut self, l: Node, pos: Pos) -> EvalResult<Expr> {
+        let param = l
+            .nodes()
+            .find(|n| matches!(n.kind(), NODE_IDENT_PARAM | NODE_PATTERN));
+        let (Some(param), Some(body)) = (param, l.expr()) else {
             return self.error("syntax error", pos);
         };
-        match param {
-            ast::Param::IdentParam(ip) => {
-                let name = ip.ident().map(|i| Self::ident_name(&i)).unwrap_or_default();
-                let name: Sym = intern(&name);
-                self.scopes
-                    .push(Scope::Param(name.clone(), std::cell::Cell::new(false)));
-                let body = self.expr(body);
-                let used = match self.scopes.pop() {
-                    Some(Scope::Param(_, used)) => used.get(),
-                    // Scopes are pushed and popped in pairs.
-                    _ => true,
-                };
-                Ok(Expr::Lambda(Box::new(Lambda {
-                    param: Param::Ident(name),
-                    param_used: used,
-                    body: body?,
-                    pos,
-                    name: None,
-                })))
-            }
-            ast::Param::Pattern(pat) => {
-                let mut names: Vec<Sym> = Vec::new();
-                let mut entries = Vec::new();
-                let mut positions = Vec::new();
-                for e in pat.pat_entries() {
-                    let name: Sym =
-                        intern(&e.ident().map(|i| Self::ident_name(&i)).unwrap_or_default());
-                    if names.contains(&name) {
-                        return self.error(
-                            format!("duplicate formal function argument '{name}'"),
-                            self.pos(&e),
-                        );
-                    }
-                    names.push(name);
-                    positions.push(self.pos(&e));
-                    entries.push(e.default());
-                }
-                let bind = pat
-                    .pat_bind()
-                    .and_then(|b| b.ident())
-                    .map(|i| Self::ident_name(&i));
-                if let Some(b) = &bind {
-                    if names.iter().any(|n| &**n == b.as_str()) {
-                        return self
-                            .error(format!("duplicate formal function argument '{b}'"), pos);
-                    }
-                    names.push(b.as_str().into());
-                }
-                let defaults_rec = {
-                    let set_of_names = bindings::name_set(&names);
-                    let mut defaults = entries.iter().flatten();
-                    defaults.any(|d| bindings::code_mentions(d, &set_of_names))
-                };
-                let formals = self.in_scope(defaults_rec.then(|| names.clone()), |c| {
-                    let formals = names
-                        .iter()
-                        .zip(entries)
-                        .map(|(name, d)| Ok((name.clone(), d.map(|d| c.expr(d)).transpose()?)));
-                    formals.collect::<EvalResult<Vec<_>>>()
-                })?;
-                let body = self.in_scope(Some(names), |c| c.expr(body));
-                positions.shrink_to_fit();
-                Ok(Expr::Lambda(Box::new(Lambda {
-                    param: Param::Pattern {
-                        formals,
-                        positions,
-                        ellipsis: pat.ellipsis_token().is_some(),
-                        bind: bind.is_some(),
-                        bind_name: bind.as_deref().map(intern),
-                        defaults_rec,
-                    },
-                    param_used: true,
-                    body: body?,
-                    pos,
-                    name: None,
-                })))
-            }
+        if param.kind() == NODE_IDENT_PARAM {
+            let name = param
+                .node(NODE_IDENT)
+                .map(Node::ident_name)
+                .unwrap_or_default();
+            let name: Sym = intern(&name);
+            self.scopes
+                .push(Scope::Param(name.clone(), std::cell::Cell::new(false)));
+            let body = self.expr(body);
+            let used = match self.scopes.pop() {
+                Some(Scope::Param(_, used)) => used.get(),
+                // Scopes are pushed and popped in pairs.
+                _ => true,
+            };
+            return Ok(Expr::Lambda(Box::new(Lambda {
+                param: Param::Ident(name),
+                param_used: used,
+                body: body?,
+                pos,
+                name: None,
+            })));
         }
+        let mut names: Vec<Sym> = Vec::new();
+        let mut entries = Vec::new();
+        let mut positions = Vec::new();
+        for e in param.nodes().filter(|n| n.kind() == NODE_PAT_ENTRY) {
+            let name: Sym = intern(&e.node(NODE_IDENT).map(Node::ident_name).unwrap_or_default());
+            if names.contains(&name) {
+                return self.error(
+                    format!("duplicate formal function argument '{name}'"),
+                    self.pos(e),
+                );
+            }
+            names.push(name);
+            positions.push(self.pos(e));
+            // The name is an expression node too: the default is the second.
+            entries.push(e.exprs().nth(1));
+        }
+        let bind = param
+            .node(NODE_PAT_BIND)
+            .and_then(|b| b.node(NODE_IDENT))
+            .map(Node::ident_name);
+        if let Some(b) = &bind {
+            if names.iter().any(|n| &**n == b.as_str()) {
+                return self.error(format!("duplicate formal function argument '{b}'"), pos);
+            }
+            names.push(b.as_str().into());
+        }
+        let defaults_rec = {
+            let set_of_names = bindings::name_set(&names);
+            let mut defaults = entries.iter().flatten();
+            defaults.any(|d| bindings::code_mentions(*d, &set_of_names))
+        };
+        let formals = self.in_scope(defaults_rec.then(|| names.clone()), |c| {
+            let formals = names
+                .iter()
+                .zip(entries)
+                .map(|(name, d)| Ok((name.clone(), d.map(|d| c.expr(d)).transpose()?)));
+            formals.collect::<EvalResult<Vec<_>>>()
+        })?;
+        let body = self.in_scope(Some(names), |c| c.expr(body));
+        positions.shrink_to_fit();
+        Ok(Expr::Lambda(Box::new(Lambda {
+            param: Param::Pattern {
+                formals,
+                positions,
+                ellipsis: param.token(TOKEN_ELLIPSIS).is_some(),
+                bind: bind.is_some(),
+                bind_name: bind.as_deref().map(intern),
+                defaults_rec,
+            },
+            param_used: true,
+            body: body?,
+            pos,
+            name: None,
+        })))
     }
 }
 

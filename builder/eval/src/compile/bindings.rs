@@ -2,28 +2,30 @@
 //! merging nested attribute paths and set literals as Nix 2.8's parser does,
 //! and compiling the merged set.
 
-use rnix::ast::{self, HasEntry};
+use rnix::ast;
+use rnix::SyntaxKind::*;
 use rowan::ast::AstNode;
 
+use super::syntax::Node;
 use super::{name_lambda, static_str, AttrsExpr, Compiler, Expr, Key, Scope};
 use crate::error::{EvalResult, Pos};
 use crate::value::{intern, Sym};
 
 /// Pending attribute value while merging nested attribute paths.
-pub(super) enum PVal {
-    Ast(ast::Expr),
+pub(super) enum PVal<'a> {
+    Ast(Node<'a>),
     /// `inherit x;` resolved from the scope outside a rec/let.
     Inherit(Sym, Pos),
-    InheritFrom(ast::Expr, Sym, Pos),
-    Nested(PSet),
+    InheritFrom(Node<'a>, Sym, Pos),
+    Nested(PSet<'a>),
 }
 
-impl PVal {
+impl PVal<'_> {
     /// Whether this value's code holds an identifier spelled as one of
     /// `names`: more than whether it refers to them (a shadowed name or an
     /// attribute's name counts too), never less.
     pub(super) fn mentions(&self, names: &NameSet) -> bool {
-        let in_code = |e: &ast::Expr| code_mentions(e, names);
+        let in_code = |e: &Node| code_mentions(*e, names);
         match self {
             PVal::Ast(e) | PVal::InheritFrom(e, _, _) => in_code(e),
             // Taken from the scope outside.
@@ -41,12 +43,11 @@ impl PVal {
 
 /// Whether the code holds an identifier spelled as one of `names` (see
 /// `PVal::mentions`).
-pub(super) fn code_mentions(e: &ast::Expr, names: &NameSet) -> bool {
-    e.syntax()
-        .descendants()
-        .filter_map(ast::Ident::cast)
-        .filter_map(|id| id.ident_token())
-        .any(|t| names.contains(t.text()))
+pub(super) fn code_mentions(e: Node, names: &NameSet) -> bool {
+    e.any_descendant(NODE_IDENT, |id| {
+        id.token(TOKEN_IDENT)
+            .is_some_and(|t| names.contains(t.text()))
+    })
 }
 
 /// Names looked for by `code_mentions`.
@@ -58,26 +59,26 @@ pub(super) fn name_set(names: &[Sym]) -> NameSet<'_> {
 }
 
 #[derive(Default)]
-pub(super) struct PSet {
+pub(super) struct PSet<'a> {
     /// Added only by `push_static`, which keeps `index`.
-    pub(super) statics: Vec<(Sym, PVal, Pos)>,
+    pub(super) statics: Vec<(Sym, PVal<'a>, Pos)>,
     /// Where each name is in `statics`: a set of 100 000 attributes took
     /// 14 s to compile searching `statics` for each new name.
     index: hashbrown::HashMap<Sym, usize>,
-    pub(super) dynamics: Vec<(ast::Expr, PVal, Pos)>,
+    pub(super) dynamics: Vec<(Node<'a>, PVal<'a>, Pos)>,
     /// A `rec { }` literal: what is merged into it is evaluated in its scope,
     /// as Nix's parser merges into the first definition (nix issue 9020).
     pub(super) rec: bool,
 }
 
-impl PSet {
+impl<'a> PSet<'a> {
     /// Where `name` is in `statics`.
     fn find(&self, name: &Sym) -> Option<usize> {
         self.index.get(name).copied()
     }
 
     /// Adds a name not in the set yet; returns its place.
-    fn push_static(&mut self, name: Sym, v: PVal, pos: Pos) -> usize {
+    fn push_static(&mut self, name: Sym, v: PVal<'a>, pos: Pos) -> usize {
         let j = self.statics.len();
         self.index.insert(name.clone(), j);
         self.statics.push((name, v, pos));
@@ -85,9 +86,9 @@ impl PSet {
     }
 }
 
-pub(super) enum PKey {
+pub(super) enum PKey<'a> {
     Static(Sym),
-    Dynamic(ast::Expr),
+    Dynamic(Node<'a>),
 }
 
 /// An attribute path as Nix 2.8 shows it in messages: names joined by dots,
@@ -97,34 +98,52 @@ fn attr_path_text(keys: &[PKey]) -> String {
         .iter()
         .map(|k| match k {
             PKey::Static(n) => crate::print::attr_name(n).into_owned(),
-            PKey::Dynamic(e) => format!("\"${{{}}}\"", e.syntax().text().to_string().trim()),
+            PKey::Dynamic(e) => format!("\"${{{}}}\"", e.text().trim()),
         })
         .collect();
     parts.join(".")
 }
 
 impl Compiler {
-    pub(super) fn attr_key(&mut self, a: ast::Attr) -> EvalResult<PKey> {
-        Ok(match a {
-            ast::Attr::Ident(i) => PKey::Static(intern(&Self::ident_name(&i))),
-            ast::Attr::Str(s) => match static_str(&s) {
+    /// An attribute name (`NODE_IDENT`, `NODE_STRING` or `NODE_DYNAMIC`), or `None`
+    /// for a node that is none.
+    fn attr_key<'a>(&mut self, a: Node<'a>) -> EvalResult<Option<PKey<'a>>> {
+        let static_string = |s: Node| ast::Str::cast(s.cursor()).and_then(|s| static_str(&s));
+        Ok(Some(match a.kind() {
+            NODE_IDENT => PKey::Static(intern(&a.ident_name())),
+            NODE_STRING => match static_string(a) {
                 Some(t) => PKey::Static(intern(&t)),
-                None => PKey::Dynamic(ast::Expr::Str(s)),
+                None => PKey::Dynamic(a),
             },
-            ast::Attr::Dynamic(d) => match d.expr() {
-                Some(ast::Expr::Str(s)) if static_str(&s).is_some() => {
-                    PKey::Static(intern(&static_str(&s).unwrap_or_default()))
-                }
-                Some(e) => PKey::Dynamic(e),
-                None => return self.error("syntax error", self.pos(&d)),
+            NODE_DYNAMIC => match a.expr() {
+                Some(e) => match (e.kind() == NODE_STRING)
+                    .then(|| static_string(e))
+                    .flatten()
+                {
+                    Some(t) => PKey::Static(intern(&t)),
+                    None => PKey::Dynamic(e),
+                },
+                None => return self.error("syntax error", self.pos(a)),
             },
-        })
+            _ => return Ok(None),
+        }))
     }
 
-    pub(super) fn attrpath(&mut self, ap: &ast::Attrpath) -> EvalResult<Vec<Key>> {
+    /// The names of an attribute path (`NODE_ATTRPATH`), or of an `inherit`.
+    fn attr_keys<'a>(&mut self, ap: Node<'a>) -> EvalResult<Vec<(PKey<'a>, Pos)>> {
+        let mut keys = Vec::new();
+        for a in ap.nodes() {
+            if let Some(k) = self.attr_key(a)? {
+                keys.push((k, self.pos(a)));
+            }
+        }
+        Ok(keys)
+    }
+
+    pub(super) fn attrpath(&mut self, ap: Node) -> EvalResult<Vec<Key>> {
         let mut out = Vec::new();
-        for a in ap.attrs() {
-            out.push(match self.attr_key(a)? {
+        for (key, _) in self.attr_keys(ap)? {
+            out.push(match key {
                 PKey::Static(s) => Key::Static(s, Default::default()),
                 PKey::Dynamic(e) => Key::Dynamic(self.expr(e)?),
             });
@@ -134,93 +153,81 @@ impl Compiler {
         Ok(out)
     }
 
-    /// Gathers bindings, merging nested paths into sub-sets.
-    pub(super) fn collect_entries(
+    /// Gathers the bindings of `node` (a set, `let` or old-style `let`), merging
+    /// nested paths into sub-sets.
+    pub(super) fn collect_entries<'a>(
         &mut self,
-        entries: impl Iterator<Item = ast::Entry>,
+        node: Node<'a>,
         rec: bool,
-    ) -> EvalResult<PSet> {
+    ) -> EvalResult<PSet<'a>> {
         let mut set = PSet {
             rec,
             ..PSet::default()
         };
-        for entry in entries {
-            match entry {
-                ast::Entry::Inherit(inh) => {
-                    let from_node = inh.from();
-                    let (attr_pos, var_pos) = self.inherit_positions(&inh, from_node.as_ref());
-                    let from = from_node.and_then(|f| f.expr());
-                    for a in inh.attrs() {
-                        let apos = self.pos(&a);
-                        let name = match self.attr_key(a)? {
+        for entry in node.nodes() {
+            match entry.kind() {
+                NODE_INHERIT => {
+                    let from_node = entry.node(NODE_INHERIT_FROM);
+                    let (attr_pos, var_pos) = self.inherit_positions(node, entry, from_node);
+                    let from = from_node.and_then(Node::expr);
+                    for (key, apos) in self.attr_keys(entry)? {
+                        let name = match key {
                             PKey::Static(s) => s,
                             PKey::Dynamic(_) => {
                                 return self
                                     .error("dynamic attributes not allowed in inherit", apos)
                             }
                         };
-                        let v = match &from {
-                            Some(f) => PVal::InheritFrom(f.clone(), name.clone(), var_pos),
+                        let v = match from {
+                            Some(f) => PVal::InheritFrom(f, name.clone(), var_pos),
                             None => PVal::Inherit(name.clone(), var_pos),
                         };
                         self.insert(&mut set, vec![PKey::Static(name)], v, attr_pos)?;
                     }
                 }
-                ast::Entry::AttrpathValue(av) => {
-                    let (Some(ap), Some(val)) = (av.attrpath(), av.value()) else {
-                        return self.error("syntax error", self.pos(&av));
+                NODE_ATTRPATH_VALUE => {
+                    let (Some(ap), Some(val)) = (entry.node(NODE_ATTRPATH), entry.expr()) else {
+                        return self.error("syntax error", self.pos(entry));
                     };
-                    let apos = self.pos(&ap);
-                    let mut keys = Vec::new();
-                    for a in ap.attrs() {
-                        keys.push(self.attr_key(a)?);
-                    }
-                    self.insert(&mut set, keys, PVal::Ast(val), apos)?;
+                    let keys = self.attr_keys(ap)?.into_iter().map(|(k, _)| k).collect();
+                    self.insert(&mut set, keys, PVal::Ast(val), self.pos(ap))?;
                 }
+                _ => {}
             }
         }
         Ok(set)
     }
 
-    /// Where Nix 2.8's parser puts an `inherit`: each attribute at the end of
-    /// `inherit` or of its `(from)` (what `unsafeGetAttrPos` gives), and the
+    /// Where Nix 2.8's parser puts an `inherit` in `bindings`: each attribute at the
+    /// end of `inherit` or of its `(from)` (what `unsafeGetAttrPos` gives), and the
     /// variable or selection it stands for at the start of the bindings, just
     /// after the `{` or `let` (where a missing name is reported).
-    fn inherit_positions(&self, inh: &ast::Inherit, from: Option<&ast::InheritFrom>) -> (Pos, Pos) {
-        let at = |offset: rowan::TextSize| Pos {
-            file: self.file,
-            offset: u32::from(offset),
+    fn inherit_positions(&self, bindings: Node, inh: Node, from: Option<Node>) -> (Pos, Pos) {
+        let attr_end = match (from, inh.token(TOKEN_INHERIT)) {
+            (Some(f), _) => f.end(),
+            (None, Some(t)) => t.end(),
+            (None, None) => inh.offset,
         };
-        let attr_end = match (from, inh.inherit_token()) {
-            (Some(f), _) => f.syntax().text_range().end(),
-            (None, Some(t)) => t.text_range().end(),
-            (None, None) => inh.syntax().text_range().start(),
-        };
-        let binds_start = inh
-            .syntax()
-            .parent()
-            .and_then(|p| {
-                p.children_with_tokens()
-                    .filter_map(|c| c.into_token())
-                    // `let { … }` (old style) counts from its brace, as a set does.
-                    .filter(|t| {
-                        matches!(
-                            t.kind(),
-                            rnix::SyntaxKind::TOKEN_L_BRACE | rnix::SyntaxKind::TOKEN_LET
-                        )
-                    })
-                    .max_by_key(|t| t.kind() == rnix::SyntaxKind::TOKEN_L_BRACE)
-                    .map(|t| t.text_range().end())
-            })
-            .unwrap_or_else(|| inh.syntax().text_range().start());
-        (at(attr_end), at(binds_start))
+        let binds_start = bindings
+            .tokens()
+            // `let { … }` (old style) counts from its brace, as a set does.
+            .filter(|t| matches!(t.kind(), TOKEN_L_BRACE | TOKEN_LET))
+            .max_by_key(|t| t.kind() == TOKEN_L_BRACE)
+            .map_or(inh.offset, |t| t.end());
+        (self.at(attr_end), self.at(binds_start))
     }
 
     /// Adds `keys = v` to `set` as Nix 2.8's parser (`addAttr`) does: the path
     /// walks into set literals and sets made by earlier paths; a set literal
     /// given for a name that already holds one is merged one level deep.
     /// Conflicts are reported with Nix's wording and positions.
-    fn insert(&mut self, set: &mut PSet, keys: Vec<PKey>, v: PVal, pos: Pos) -> EvalResult<()> {
+    fn insert<'a>(
+        &mut self,
+        set: &mut PSet<'a>,
+        keys: Vec<PKey<'a>>,
+        v: PVal<'a>,
+        pos: Pos,
+    ) -> EvalResult<()> {
         let last = keys.len() - 1;
         let mut cur = set;
         for key in &keys[..last] {
@@ -254,8 +261,7 @@ impl Compiler {
                     }
                 },
                 PKey::Dynamic(e) => {
-                    cur.dynamics
-                        .push((e.clone(), PVal::Nested(PSet::default()), pos));
+                    cur.dynamics.push((*e, PVal::Nested(PSet::default()), pos));
                     match cur.dynamics.last_mut().map(|d| &mut d.1) {
                         Some(PVal::Nested(sub)) => sub,
                         _ => unreachable!("pushed a nested set just above"),
@@ -265,7 +271,7 @@ impl Compiler {
         }
         let name = match &keys[last] {
             PKey::Dynamic(e) => {
-                cur.dynamics.push((e.clone(), v, pos));
+                cur.dynamics.push((*e, v, pos));
                 return Ok(());
             }
             PKey::Static(name) => name,
@@ -303,17 +309,17 @@ impl Compiler {
     /// not) or a nested path. The first definition's kind decides the merged
     /// set's: Nix's parser adds the later attributes to it.
     #[allow(clippy::type_complexity)]
-    pub(super) fn as_set(&mut self, v: PVal) -> EvalResult<Result<PSet, PVal>> {
+    pub(super) fn as_set<'a>(&mut self, v: PVal<'a>) -> EvalResult<Result<PSet<'a>, PVal<'a>>> {
         Ok(match v {
             PVal::Nested(s) => Ok(s),
-            PVal::Ast(ast::Expr::AttrSet(a)) => {
-                let rec = a.rec_token().is_some();
-                Ok(self.collect_entries(a.entries(), rec)?)
+            PVal::Ast(a) if a.kind() == NODE_ATTR_SET => {
+                let rec = a.token(TOKEN_REC).is_some();
+                Ok(self.collect_entries(a, rec)?)
             }
             // Nix's parser drops parentheses: `a = ({ … });` is a set literal too.
-            PVal::Ast(ast::Expr::Paren(p)) => match p.expr() {
+            PVal::Ast(p) if p.kind() == NODE_PAREN => match p.expr() {
                 Some(inner) => return self.as_set(PVal::Ast(inner)),
-                None => Err(PVal::Ast(ast::Expr::Paren(p))),
+                None => Err(PVal::Ast(p)),
             },
             other => Err(other),
         })
