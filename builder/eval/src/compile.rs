@@ -488,23 +488,39 @@ impl Compiler {
     }
 
     fn string(&mut self, s: Node, pos: Pos) -> EvalResult<Expr> {
-        // rnix works out the indentation and escapes; the interpolations are read
-        // here, in the same order, with their places in the file.
-        let Some(cursor) = ast::Str::cast(s.cursor()) else {
-            return self.error("syntax error", pos);
-        };
         let mut interpolations = s.nodes().filter(|n| n.kind() == NODE_INTERPOL);
+        let mut interpolation =
+            |c: &mut Compiler| match interpolations.next().map(|i| (i, i.expr())) {
+                Some((i, Some(e))) => Ok(Part::Expr(c.expr(e)?, c.pos(i))),
+                _ => c.error("syntax error", pos),
+            };
         let mut out = Vec::new();
-        for p in cursor.normalized_parts() {
-            match p {
-                InterpolPart::Literal(l) => out.push(Part::Lit(l)),
-                InterpolPart::Interpolation(_) => match interpolations.next() {
-                    Some(i) => match i.expr() {
-                        Some(e) => out.push(Part::Expr(self.expr(e)?, self.pos(i))),
-                        None => return self.error("syntax error", pos),
-                    },
-                    None => return self.error("syntax error", pos),
-                },
+        // A "…" string without a backslash is its text as written: most strings,
+        // which rnix's normalisation (below) would only copy.
+        let plain = s.tokens().next().is_some_and(|t| t.text() == "\"")
+            && s.tokens()
+                .all(|t| t.kind() != TOKEN_STRING_CONTENT || !t.text().contains('\\'));
+        if plain {
+            for part in s.elems() {
+                match part {
+                    rowan::NodeOrToken::Token(t) if t.kind() == TOKEN_STRING_CONTENT => {
+                        out.push(Part::Lit(t.text().to_string()))
+                    }
+                    rowan::NodeOrToken::Token(_) => {}
+                    rowan::NodeOrToken::Node(_) => out.push(interpolation(self)?),
+                }
+            }
+        } else {
+            // rnix works out the indentation and escapes; the interpolations are read
+            // here, in the same order, with their places in the file.
+            let Some(cursor) = ast::Str::cast(s.cursor()) else {
+                return self.error("syntax error", pos);
+            };
+            for p in cursor.normalized_parts() {
+                match p {
+                    InterpolPart::Literal(l) => out.push(Part::Lit(l)),
+                    InterpolPart::Interpolation(_) => out.push(interpolation(self)?),
+                }
             }
         }
         Ok(match out.as_slice() {
