@@ -495,16 +495,13 @@ impl Compiler {
                 _ => c.error("syntax error", pos),
             };
         let mut out = Vec::new();
-        // A "…" string without a backslash is its text as written: most strings,
-        // which rnix's normalisation (below) would only copy.
-        let plain = s.tokens().next().is_some_and(|t| t.text() == "\"")
-            && s.tokens()
-                .all(|t| t.kind() != TOKEN_STRING_CONTENT || !t.text().contains('\\'));
-        if plain {
+        // A "…" string is read here (Nix's `unescapeStr`); only an indented one goes
+        // through rnix's normalisation, which works out its indentation.
+        if s.tokens().next().is_some_and(|t| t.text() == "\"") {
             for part in s.elems() {
                 match part {
                     rowan::NodeOrToken::Token(t) if t.kind() == TOKEN_STRING_CONTENT => {
-                        out.push(Part::Lit(t.text().to_string()))
+                        out.push(Part::Lit(unescape(t.text())))
                     }
                     rowan::NodeOrToken::Token(_) => {}
                     rowan::NodeOrToken::Node(_) => out.push(interpolation(self)?),
@@ -666,6 +663,38 @@ fn static_str(s: &ast::Str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// The text of a piece of a "…" string as Nix 2.8's lexer reads it
+/// (`unescapeStr`): `\n`, `\r` and `\t` are escapes and a backslash takes any other
+/// character as it is; a carriage return, alone or before a line feed, is a line
+/// feed (a file saved with CR LF line ends gives the same strings); the text stops
+/// at a NUL byte, where Nix's C string ends.
+fn unescape(text: &str) -> String {
+    // Most strings hold none of these: the text as written.
+    if !text.contains(['\\', '\r', '\0']) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\0' => break,
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('t') => out.push('\t'),
+                Some('\0') | None => break,
+                Some(c) => out.push(c),
+            },
+            '\r' => {
+                out.push('\n');
+                chars.next_if_eq(&'\n');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A float literal's value, or `None` where Nix 2.8's lexer rejects it: its
