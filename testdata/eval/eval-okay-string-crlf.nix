@@ -4,4 +4,6 @@
 b" "cd" "e\rf" "g\
 h" "x
 ${"y"}z" (builtins.hashString "sha256" "line1
-line2") ]
+line2")
+  (builtins.attrNames { "i
+j" = 1; ${"k"} = 2; }) ]

@@ -7,7 +7,7 @@
 //! compiled tree is leaked (`&'static`) because thunks point into it and, as in
 //! Nix, parsed code lives as long as the evaluation.
 
-use rnix::ast::{self, InterpolPart};
+use rnix::ast;
 use rnix::SyntaxKind::*;
 use rowan::ast::AstNode;
 
@@ -20,7 +20,7 @@ mod show;
 mod syntax;
 use scope::{Names, Scope};
 use show::show;
-use syntax::Node;
+use syntax::{Node, StrPart};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
@@ -488,37 +488,18 @@ impl Compiler {
     }
 
     fn string(&mut self, s: Node, pos: Pos) -> EvalResult<Expr> {
-        let mut interpolations = s.nodes().filter(|n| n.kind() == NODE_INTERPOL);
-        let mut interpolation =
-            |c: &mut Compiler| match interpolations.next().map(|i| (i, i.expr())) {
-                Some((i, Some(e))) => Ok(Part::Expr(c.expr(e)?, c.pos(i))),
-                _ => c.error("syntax error", pos),
-            };
-        let mut out = Vec::new();
-        // A "…" string is read here (Nix's `unescapeStr`); only an indented one goes
-        // through rnix's normalisation, which works out its indentation.
-        if s.tokens().next().is_some_and(|t| t.text() == "\"") {
-            for part in s.elems() {
-                match part {
-                    rowan::NodeOrToken::Token(t) if t.kind() == TOKEN_STRING_CONTENT => {
-                        out.push(Part::Lit(unescape(t.text())))
-                    }
-                    rowan::NodeOrToken::Token(_) => {}
-                    rowan::NodeOrToken::Node(_) => out.push(interpolation(self)?),
-                }
-            }
-        } else {
-            // rnix works out the indentation and escapes; the interpolations are read
-            // here, in the same order, with their places in the file.
-            let Some(cursor) = ast::Str::cast(s.cursor()) else {
-                return self.error("syntax error", pos);
-            };
-            for p in cursor.normalized_parts() {
-                match p {
-                    InterpolPart::Literal(l) => out.push(Part::Lit(l)),
-                    InterpolPart::Interpolation(_) => out.push(interpolation(self)?),
-                }
-            }
+        let Some(parts) = s.string_parts() else {
+            return self.error("syntax error", pos);
+        };
+        let mut out = Vec::with_capacity(parts.len());
+        for part in parts {
+            out.push(match part {
+                StrPart::Lit(l) => Part::Lit(l),
+                StrPart::Interpolation(i) => match i.expr() {
+                    Some(e) => Part::Expr(self.expr(e)?, self.pos(i)),
+                    None => return self.error("syntax error", pos),
+                },
+            });
         }
         Ok(match out.as_slice() {
             [] => Expr::Str(Obj::new(NixString::default())),
@@ -526,10 +507,7 @@ impl Compiler {
                 Some(Part::Lit(l)) => Expr::Str(Obj::new(NixString::plain(l))),
                 _ => unreachable!("matched a single literal"),
             },
-            _ => {
-                out.shrink_to_fit();
-                Expr::Interp(out)
-            }
+            _ => Expr::Interp(out),
         })
     }
 
@@ -650,51 +628,6 @@ impl Compiler {
             name: None,
         })))
     }
-}
-
-/// The text of a string literal without interpolation.
-fn static_str(s: &ast::Str) -> Option<String> {
-    let parts = s.normalized_parts();
-    let mut out = String::new();
-    for p in parts {
-        match p {
-            InterpolPart::Literal(l) => out.push_str(&l),
-            InterpolPart::Interpolation(_) => return None,
-        }
-    }
-    Some(out)
-}
-
-/// The text of a piece of a "…" string as Nix 2.8's lexer reads it
-/// (`unescapeStr`): `\n`, `\r` and `\t` are escapes and a backslash takes any other
-/// character as it is; a carriage return, alone or before a line feed, is a line
-/// feed (a file saved with CR LF line ends gives the same strings); the text stops
-/// at a NUL byte, where Nix's C string ends.
-fn unescape(text: &str) -> String {
-    // Most strings hold none of these: the text as written.
-    if !text.contains(['\\', '\r', '\0']) {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\0' => break,
-            '\\' => match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('r') => out.push('\r'),
-                Some('t') => out.push('\t'),
-                Some('\0') | None => break,
-                Some(c) => out.push(c),
-            },
-            '\r' => {
-                out.push('\n');
-                chars.next_if_eq(&'\n');
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A float literal's value, or `None` where Nix 2.8's lexer rejects it: its

@@ -2,12 +2,10 @@
 //! merging nested attribute paths and set literals as Nix 2.8's parser does,
 //! and compiling the merged set.
 
-use rnix::ast;
 use rnix::SyntaxKind::*;
-use rowan::ast::AstNode;
 
 use super::syntax::Node;
-use super::{name_lambda, static_str, AttrsExpr, Compiler, Expr, Key, Scope};
+use super::{name_lambda, AttrsExpr, Compiler, Expr, Key, Scope};
 use crate::error::{EvalResult, Pos};
 use crate::value::{intern, Sym};
 
@@ -108,16 +106,15 @@ impl Compiler {
     /// An attribute name (`NODE_IDENT`, `NODE_STRING` or `NODE_DYNAMIC`), or `None`
     /// for a node that is none.
     fn attr_key<'a>(&mut self, a: Node<'a>) -> EvalResult<Option<PKey<'a>>> {
-        let static_string = |s: Node| ast::Str::cast(s.cursor()).and_then(|s| static_str(&s));
         Ok(Some(match a.kind() {
             NODE_IDENT => PKey::Static(intern(&a.ident_name())),
-            NODE_STRING => match static_string(a) {
+            NODE_STRING => match a.static_string() {
                 Some(t) => PKey::Static(intern(&t)),
                 None => PKey::Dynamic(a),
             },
             NODE_DYNAMIC => match a.expr() {
                 Some(e) => match (e.kind() == NODE_STRING)
-                    .then(|| static_string(e))
+                    .then(|| e.static_string())
                     .flatten()
                 {
                     Some(t) => PKey::Static(intern(&t)),

@@ -1,9 +1,7 @@
 //! Expressions shown as Nix shows them in assertion messages.
 
-use rnix::ast;
+use rnix::ast::{self, InterpolPart};
 use rowan::ast::AstNode;
-
-use super::static_str;
 
 /// Renders an expression the way Nix's `Expr::show` does (used in assertion
 /// messages): operators that Nix desugars into builtin calls show as those calls.
@@ -135,4 +133,17 @@ fn show_id(s: &str) -> String {
         crate::print::escape_string(s, &mut out);
         out
     }
+}
+
+/// The text of a string literal without interpolation.
+pub(super) fn static_str(s: &ast::Str) -> Option<String> {
+    let parts = s.normalized_parts();
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            InterpolPart::Literal(l) => out.push_str(&l),
+            InterpolPart::Interpolation(_) => return None,
+        }
+    }
+    Some(out)
 }

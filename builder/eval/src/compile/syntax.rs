@@ -11,6 +11,12 @@
 use rnix::SyntaxKind::{self, *};
 use rowan::{GreenNodeData, GreenTokenData, Language, NodeOrToken};
 
+/// A piece of a string: text, or an interpolation (`NODE_INTERPOL`).
+pub(crate) enum StrPart<'a> {
+    Lit(String),
+    Interpolation(Node<'a>),
+}
+
 /// A node of the tree and where it starts in the file.
 #[derive(Clone, Copy)]
 pub(crate) struct Node<'a> {
@@ -151,6 +157,49 @@ impl<'a> Node<'a> {
         false
     }
 
+    /// The pieces of a string (`NODE_STRING`): its text, read as Nix reads it, and its
+    /// interpolations (`NODE_INTERPOL`), in order; `None` if rnix cannot read it.
+    pub(crate) fn string_parts(self) -> Option<Vec<StrPart<'a>>> {
+        let mut out = Vec::new();
+        // A "…" string is read here (Nix's `unescapeStr`); only an indented one goes
+        // through rnix's normalisation, which works out its indentation.
+        if self.tokens().next().is_some_and(|t| t.text() == "\"") {
+            for part in self.elems() {
+                match part {
+                    NodeOrToken::Token(t) if t.kind() == TOKEN_STRING_CONTENT => {
+                        out.push(StrPart::Lit(unescape(t.text())))
+                    }
+                    NodeOrToken::Token(_) => {}
+                    NodeOrToken::Node(i) => out.push(StrPart::Interpolation(i)),
+                }
+            }
+            return Some(out);
+        }
+        let mut interpolations = self.nodes().filter(|n| n.kind() == NODE_INTERPOL);
+        let cursor = <rnix::ast::Str as rowan::ast::AstNode>::cast(self.cursor())?;
+        for p in cursor.normalized_parts() {
+            out.push(match p {
+                rnix::ast::InterpolPart::Literal(l) => StrPart::Lit(l),
+                rnix::ast::InterpolPart::Interpolation(_) => {
+                    StrPart::Interpolation(interpolations.next()?)
+                }
+            });
+        }
+        Some(out)
+    }
+
+    /// The text of a string without interpolation.
+    pub(crate) fn static_string(self) -> Option<String> {
+        let mut text = String::new();
+        for part in self.string_parts()? {
+            match part {
+                StrPart::Lit(l) => text.push_str(&l),
+                StrPart::Interpolation(_) => return None,
+            }
+        }
+        Some(text)
+    }
+
     /// rnix's cursor tree of this node alone (its offsets start at 0 here), for
     /// rnix's own code.
     pub(crate) fn cursor(self) -> rnix::SyntaxNode {
@@ -170,4 +219,36 @@ impl<'a> Token<'a> {
     pub(crate) fn end(self) -> u32 {
         self.offset + u32::from(self.green.text_len())
     }
+}
+
+/// The text of a piece of a "…" string as Nix 2.8's lexer reads it
+/// (`unescapeStr`): `\n`, `\r` and `\t` are escapes and a backslash takes any other
+/// character as it is; a carriage return, alone or before a line feed, is a line
+/// feed (a file saved with CR LF line ends gives the same strings); the text stops
+/// at a NUL byte, where Nix's C string ends.
+fn unescape(text: &str) -> String {
+    // Most strings hold none of these: the text as written.
+    if !text.contains(['\\', '\r', '\0']) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\0' => break,
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('t') => out.push('\t'),
+                Some('\0') | None => break,
+                Some(c) => out.push(c),
+            },
+            '\r' => {
+                out.push('\n');
+                chars.next_if_eq(&'\n');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }

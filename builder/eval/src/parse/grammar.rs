@@ -121,9 +121,6 @@ impl Parser<'_, '_> {
     /// A pattern's formals after its `{`, and an `@name` after them unless `bound`.
     fn pattern(&mut self, bound: bool) -> R {
         self.formals_end = None;
-        if self.peek().is_none() {
-            return Err(self.refuse(&[TOKEN_R_BRACE]));
-        }
         if self.peek() == Some(TOKEN_R_BRACE) {
             self.bump()?;
         } else {
